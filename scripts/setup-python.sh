@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Creates (or reuses) the project's Python venv outside the clone and installs a pinned requirement set.
+#   scripts/setup-python.sh [tensorboard|peers]
+# tensorboard: what the tests need (TensorBoard and its Rust data server, to judge our logs).
+# peers:       adds TensorFlow, Keras and tensorboardX for the side-by-side benchmarks.
+# Prints nothing on success but the venv's python path on the last line.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+set_name=${1:-tensorboard}
+req="$here/requirements-$set_name.txt"
+[ -f "$req" ] || { echo "setup-python: no requirement set '$set_name' ($req)" >&2; exit 2; }
+
+cache=${TFSWEEP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tfsweep}
+venv=${TFSWEEP_VENV:-$cache/venv}
+python=${PYTHON:-python3}
+stamp="$venv/.installed-$set_name"
+
+# The stamp holds the hash of the requirement file, so editing a pin reinstalls and nothing stale is trusted.
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  echo "$venv/bin/python"
+  exit 0
+fi
+if [ ! -x "$venv/bin/python" ]; then
+  mkdir -p "$(dirname "$venv")"
+  "$python" -m venv "$venv" >&2
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2
+echo "$want" >"$stamp"
+echo "$venv/bin/python"
