@@ -1,0 +1,80 @@
+# tfsweep's entry points. `make run` and `make test` set up whatever is missing first, so a fresh machine
+# needs nothing else (Go, a C compiler and Python 3 with pip must be there). Big downloads (libtensorflow,
+# the Python venv, the Go module cache) live in the cache below, outside the clone.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+TFSWEEP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tfsweep
+LIBTENSORFLOW_DIR ?= $(TFSWEEP_CACHE)/libtensorflow-2.18.0
+TFSWEEP_VENV ?= $(TFSWEEP_CACHE)/venv
+DATA_DIR ?= data/mnist
+LOGDIR ?= runs
+# Extra flags for `make run`, e.g. make run RUN_FLAGS="--epochs 1 --limit 5000".
+RUN_FLAGS ?=
+
+export TFSWEEP_CACHE LIBTENSORFLOW_DIR TFSWEEP_VENV
+# graft has no #cgo CFLAGS and links -ltensorflow: point cgo at the installed library, with an rpath so
+# bin/tfsweep runs without LD_LIBRARY_PATH.
+export CGO_ENABLED := 1
+export CGO_CFLAGS := -I$(LIBTENSORFLOW_DIR)/include
+export CGO_LDFLAGS := -L$(LIBTENSORFLOW_DIR)/lib -Wl,-rpath,$(LIBTENSORFLOW_DIR)/lib
+export LD_LIBRARY_PATH := $(LIBTENSORFLOW_DIR)/lib$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
+# What the tests read: the real MNIST files and the venv whose TensorBoard judges our logs.
+export TFSWEEP_DATA_DIR := $(abspath $(DATA_DIR))
+export TFSWEEP_PYTHON := $(TFSWEEP_VENV)/bin/python
+# TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the output; warnings and errors still show.
+export TF_CPP_MIN_LOG_LEVEL ?= 1
+
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+GO_LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: setup libtensorflow data venv build run test test-go test-race lint bench bench-writers compare-keras clean
+
+setup: libtensorflow data venv ## install libtensorflow, MNIST and the Python venv (each only if missing)
+
+libtensorflow:
+	scripts/install-libtensorflow.sh >/dev/null
+
+data:
+	scripts/setup-data.sh $(DATA_DIR) >/dev/null
+
+venv:
+	scripts/setup-python.sh tensorboard >/dev/null
+	scripts/setup-python.sh lint >/dev/null
+
+build: libtensorflow ## build bin/tfsweep
+	go build -ldflags '$(GO_LDFLAGS)' -o bin/tfsweep ./cmd/tfsweep
+
+run: setup build ## run the lab-report sweep and tell how to open TensorBoard
+	bin/tfsweep run --data-dir $(DATA_DIR) --logdir $(LOGDIR) $(RUN_FLAGS)
+	@echo
+	@echo "View the runs: $(TFSWEEP_VENV)/bin/tensorboard --logdir $(LOGDIR)   (then open http://localhost:6006)"
+
+test: setup lint test-go test-race ## everything CI runs
+
+test-go:
+	go vet ./...
+	go test -count=1 -timeout 30m ./...
+
+# The pure-Go packages under the race detector; the cgo packages would take many times longer under it.
+test-race:
+	go test -count=1 -race -timeout 10m ./summary/... ./dataset/...
+
+lint: venv
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(TFSWEEP_VENV)/bin/hadolint Dockerfile docker/*.Dockerfile
+	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh .ci/run
+
+bench: setup ## Go micro-benchmarks (writer, batching, train step)
+	go test -run '^$$' -bench . -benchmem ./summary/... ./dataset/... ./model/...
+
+bench-writers: setup ## tfsweep's event writer against tensorboardX and tf.summary
+	scripts/bench_writers
+
+compare-keras: setup build ## tfsweep against Keras: final losses and samples per second
+	scripts/compare_keras --data-dir $(DATA_DIR)
+
+clean:
+	rm -rf bin
