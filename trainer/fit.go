@@ -1,0 +1,222 @@
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"time"
+)
+
+// Model is what Fit trains; *model.Model satisfies it. Fit never sees TensorFlow or TensorBoard: those
+// live behind this interface and behind the callbacks.
+type Model interface {
+	TrainStep(pixels []float32, labels []int32) (loss, acc float32, err error)
+	Evaluate(pixels []float32, labels []int32) (loss, acc float64, err error)
+	Iterations() int64
+}
+
+// FitData is one run's data. Epoch returns the batches of an epoch in training order (shuffled per
+// epoch, last partial batch kept); the slices may be reused between batches.
+type FitData struct {
+	TrainExamples int
+	Epoch         func(epoch int) iter.Seq2[[]float32, []int32]
+	ValPixels     []float32
+	ValLabels     []int32
+}
+
+// FitOptions are the loop's settings.
+type FitOptions struct {
+	Epochs       int
+	BatchSize    int
+	LearningRate float64 // constant; reported to callbacks as Keras' epoch_learning_rate
+}
+
+// ErrNonFiniteLoss stops a run whose loss became NaN or ±Inf, as Keras' TerminateOnNaN does.
+var ErrNonFiniteLoss = errors.New("TerminateOnNaN: the loss is not finite")
+
+// Callback observes training the way a Keras callback does. An error from any method stops the run;
+// OnTrainEnd is always called, also after an error or cancellation, so callbacks can close what they
+// opened.
+type Callback interface {
+	OnTrainBegin(TrainBegin) error
+	OnBatchEnd(BatchEnd) error
+	OnEpochEnd(EpochEnd) error
+	OnTrainEnd(TrainEnd) error
+}
+
+// TrainBegin is sent before the first step.
+type TrainBegin struct {
+	Epochs        int
+	StepsPerEpoch int
+	TrainExamples int
+	BatchSize     int
+}
+
+// BatchEnd is sent after every optimizer step.
+//
+// Loss and Accuracy are Keras' batch logs: running means over the epoch so far, each batch weighted by
+// its size (Keras 3 updates its loss tracker, a metrics.Mean, with sample_weight = batch size, and
+// accuracy is a mean over examples). So they equal the loss and accuracy over all examples seen this
+// epoch, and the last batch's values are the epoch's. BatchLoss is this batch's own loss.
+type BatchEnd struct {
+	Epoch        int   // 0-based
+	Step         int64 // 1-based global batch count, not reset per epoch (Keras' batch_* step)
+	StepInEpoch  int   // 1-based
+	Size         int   // examples in this batch
+	BatchLoss    float64
+	Loss         float64
+	Accuracy     float64
+	EpochElapsed time.Duration // since the epoch's first step
+}
+
+// EpochEnd is sent after an epoch's validation.
+type EpochEnd struct {
+	Epoch        int // 0-based
+	Loss         float64
+	Accuracy     float64
+	ValLoss      float64
+	ValAccuracy  float64
+	LearningRate float64
+	Iterations   int64 // optimizer steps so far (Keras' optimizer.iterations)
+	Duration     time.Duration
+}
+
+// TrainEnd is sent once, last. Err is nil when every epoch completed.
+type TrainEnd struct {
+	EpochsCompleted int
+	Iterations      int64
+	// FitTime runs from the first train step to the end of the last completed epoch's validation.
+	FitTime time.Duration
+	Err     error
+}
+
+// Fit trains m for opts.Epochs epochs and validates it on the whole validation set after each one.
+// It stops early, with OnTrainEnd still called, when ctx is cancelled, a step fails, the loss is not
+// finite, or a callback fails.
+func Fit(ctx context.Context, m Model, data FitData, opts FitOptions, callbacks ...Callback) error {
+	if opts.Epochs <= 0 || opts.BatchSize <= 0 || data.TrainExamples <= 0 {
+		return fmt.Errorf("fit: %d epochs of batch %d over %d examples", opts.Epochs, opts.BatchSize, data.TrainExamples)
+	}
+	f := fitLoop{model: m, data: data, opts: opts, callbacks: callbacks}
+	end := f.run(ctx)
+	var errs []error
+	if end.Err != nil {
+		errs = append(errs, end.Err)
+	}
+	for _, cb := range callbacks {
+		if err := cb.OnTrainEnd(end); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type fitLoop struct {
+	model     Model
+	data      FitData
+	opts      FitOptions
+	callbacks []Callback
+}
+
+func (f *fitLoop) run(ctx context.Context) TrainEnd {
+	var end TrainEnd
+	begin := TrainBegin{
+		Epochs:        f.opts.Epochs,
+		StepsPerEpoch: (f.data.TrainExamples + f.opts.BatchSize - 1) / f.opts.BatchSize,
+		TrainExamples: f.data.TrainExamples,
+		BatchSize:     f.opts.BatchSize,
+	}
+	for _, cb := range f.callbacks {
+		if end.Err = cb.OnTrainBegin(begin); end.Err != nil {
+			return end
+		}
+	}
+	var (
+		start time.Time // first train step
+		step  int64
+	)
+	for epoch := range f.opts.Epochs {
+		epochStart := time.Now()
+		if epoch == 0 {
+			start = epochStart
+		}
+		var sumLoss, sumAcc float64
+		examples, inEpoch := 0, 0
+		for pixels, labels := range f.data.Epoch(epoch) {
+			if err := ctx.Err(); err != nil {
+				end.Err = fmt.Errorf("epoch %d: %w", epoch, err)
+				return f.finish(end, start)
+			}
+			loss, acc, err := f.model.TrainStep(pixels, labels)
+			if err != nil {
+				end.Err = fmt.Errorf("epoch %d, batch %d: %w", epoch, inEpoch+1, err)
+				return f.finish(end, start)
+			}
+			step++
+			inEpoch++
+			n := len(labels)
+			if !finite(float64(loss)) {
+				end.Err = fmt.Errorf("%w: epoch %d, batch %d (global step %d): loss %v", ErrNonFiniteLoss, epoch, inEpoch, step, loss)
+				return f.finish(end, start)
+			}
+			sumLoss += float64(loss) * float64(n)
+			sumAcc += float64(acc) * float64(n)
+			examples += n
+			b := BatchEnd{
+				Epoch: epoch, Step: step, StepInEpoch: inEpoch, Size: n, BatchLoss: float64(loss),
+				Loss: sumLoss / float64(examples), Accuracy: sumAcc / float64(examples),
+				EpochElapsed: time.Since(epochStart),
+			}
+			for _, cb := range f.callbacks {
+				if end.Err = cb.OnBatchEnd(b); end.Err != nil {
+					return f.finish(end, start)
+				}
+			}
+		}
+		if examples == 0 {
+			end.Err = fmt.Errorf("epoch %d: no training batches", epoch)
+			return f.finish(end, start)
+		}
+		if err := ctx.Err(); err != nil {
+			end.Err = fmt.Errorf("epoch %d: %w", epoch, err)
+			return f.finish(end, start)
+		}
+		valLoss, valAcc, err := f.model.Evaluate(f.data.ValPixels, f.data.ValLabels)
+		if err != nil {
+			end.Err = fmt.Errorf("epoch %d: validation: %w", epoch, err)
+			return f.finish(end, start)
+		}
+		if !finite(valLoss) {
+			end.Err = fmt.Errorf("%w: epoch %d: validation loss %v", ErrNonFiniteLoss, epoch, valLoss)
+			return f.finish(end, start)
+		}
+		end.FitTime = time.Since(start)
+		end.EpochsCompleted = epoch + 1
+		e := EpochEnd{
+			Epoch: epoch, Loss: sumLoss / float64(examples), Accuracy: sumAcc / float64(examples),
+			ValLoss: valLoss, ValAccuracy: valAcc, LearningRate: f.opts.LearningRate,
+			Iterations: f.model.Iterations(), Duration: time.Since(epochStart),
+		}
+		for _, cb := range f.callbacks {
+			if end.Err = cb.OnEpochEnd(e); end.Err != nil {
+				return f.finish(end, start)
+			}
+		}
+	}
+	end.Iterations = f.model.Iterations()
+	return end
+}
+
+// finish fills in what a stopped run reached. FitTime keeps the last completed epoch's value, so it
+// never counts a half epoch.
+func (f *fitLoop) finish(end TrainEnd, start time.Time) TrainEnd {
+	end.Iterations = f.model.Iterations()
+	if end.EpochsCompleted == 0 && !start.IsZero() {
+		end.FitTime = time.Since(start)
+	}
+	return end
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

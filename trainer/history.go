@@ -1,0 +1,37 @@
+package trainer
+
+import "time"
+
+// History collects the per-epoch metrics of one run, like Keras' History callback.
+type History struct {
+	TrainLoss     []float64
+	TrainAccuracy []float64
+	ValLoss       []float64
+	ValAccuracy   []float64
+	// Filled in by OnTrainEnd.
+	EpochsCompleted int
+	Iterations      int64
+	FitTime         time.Duration
+	Err             error
+}
+
+var _ Callback = (*History)(nil)
+
+func (h *History) OnTrainBegin(TrainBegin) error { return nil }
+func (h *History) OnBatchEnd(BatchEnd) error     { return nil }
+
+func (h *History) OnEpochEnd(e EpochEnd) error {
+	h.TrainLoss = append(h.TrainLoss, e.Loss)
+	h.TrainAccuracy = append(h.TrainAccuracy, e.Accuracy)
+	h.ValLoss = append(h.ValLoss, e.ValLoss)
+	h.ValAccuracy = append(h.ValAccuracy, e.ValAccuracy)
+	return nil
+}
+
+func (h *History) OnTrainEnd(e TrainEnd) error {
+	h.EpochsCompleted = e.EpochsCompleted
+	h.Iterations = e.Iterations
+	h.FitTime = e.FitTime
+	h.Err = e.Err
+	return nil
+}
