@@ -125,7 +125,7 @@ def parse_args(argv):
     p.add_argument("--hidden", default=[128, 64], type=parse_hidden, help="hidden layer sizes, e.g. 128,64")
     p.add_argument("--seed", default=1, type=int, help="keras.utils.set_random_seed: weights and shuffling")
     p.add_argument("--limit", default=0, type=int,
-                   help="use only the first N training and the first N test examples (0 = all)")
+                   help="train on the first N training examples (0 = all); validation always uses the whole test set")
     p.add_argument("--scale", default="unit", choices=("unit", "none"), help="unit: pixels / 255; none: raw 0..255")
     p.add_argument("--threads", default=0, type=int,
                    help="TF intra- and inter-op threads (0 = TensorFlow's default, as tfsweep's)")
@@ -173,7 +173,8 @@ def build_model(keras, args, input_dim):
 
 def run(args):
     x_train, y_train = load_split(args.data_dir, "train_images", "train_labels", args.scale, args.limit)
-    x_test, y_test = load_split(args.data_dir, "test_images", "test_labels", args.scale, args.limit)
+    # As tfsweep's --limit: fewer training examples, the whole test set for validation.
+    x_test, y_test = load_split(args.data_dir, "test_images", "test_labels", args.scale, 0)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
