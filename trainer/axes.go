@@ -7,8 +7,9 @@ import (
 )
 
 // GridFlags is a grid as written on the command line: each field is a comma-separated list, and an
-// empty field leaves that axis unset. Hidden alternatives are separated by commas and the layers of
-// one alternative by "x": "128x64,256" is two variants, [128 64] and [256].
+// empty field leaves that axis unset. Hidden is one architecture, "128,64" (as Keras scripts write it)
+// or "128x64"; several architectures are separated by ";" ("128,64;256") or, in the x form, by commas
+// ("128x64,256x128").
 type GridFlags struct {
 	Init, BatchNorm, BatchSize, Epochs, LR, Hidden, Seed, Scale string
 }
@@ -32,7 +33,7 @@ func (f GridFlags) Grid() (Grid, error) {
 	if g.LR, err = parseList("--lr", f.LR, parseFloat); err != nil {
 		return Grid{}, err
 	}
-	if g.Hidden, err = parseList("--hidden", f.Hidden, parseLayers); err != nil {
+	if g.Hidden, err = parseHidden("--hidden", f.Hidden); err != nil {
 		return Grid{}, err
 	}
 	if g.Seed, err = parseList("--seed", f.Seed, parseInt64); err != nil {
@@ -102,16 +103,16 @@ func parseInt(s string) (int, error) {
 	return v, nil
 }
 
-// parseLayers reads one hidden-layer architecture such as "128x64".
+// parseLayers reads one hidden-layer architecture such as "128x64" or "128,64".
 func parseLayers(s string) ([]int, error) {
 	if s == "" {
 		return nil, fmt.Errorf("empty item")
 	}
 	var layers []int
-	for part := range strings.SplitSeq(strings.ToLower(s), "x") {
+	for part := range strings.SplitSeq(strings.NewReplacer("X", ",", "x", ",").Replace(s), ",") {
 		w, err := strconv.Atoi(strings.TrimSpace(part))
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a list of layer widths like 128x64", s)
+			return nil, fmt.Errorf("%q is not a list of layer widths like 128,64", s)
 		}
 		layers = append(layers, w)
 	}
@@ -126,4 +127,33 @@ func parseScale(s string) (string, error) {
 		return ScaleNone, nil
 	}
 	return "", fmt.Errorf("%q is neither %s nor %s", s, ScaleUnit, ScaleNone)
+}
+
+// parseHidden reads the --hidden alternatives: ";" always separates architectures; within a piece
+// that uses the x form commas separate architectures too, otherwise they separate layers.
+func parseHidden(flag, list string) ([][]int, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	var out [][]int
+	for piece := range strings.SplitSeq(list, ";") {
+		piece = strings.TrimSpace(piece)
+		if !strings.ContainsAny(piece, "xX") {
+			layers, err := parseLayers(piece)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", flag, err)
+			}
+			out = append(out, layers)
+			continue
+		}
+		alternatives, err := parseList(flag, piece, parseLayers)
+		if err != nil {
+			return nil, err
+		}
+		if alternatives == nil {
+			return nil, fmt.Errorf("%s: empty item", flag)
+		}
+		out = append(out, alternatives...)
+	}
+	return out, nil
 }

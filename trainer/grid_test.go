@@ -78,6 +78,8 @@ func TestRunNames(t *testing.T) {
 		{"seeds vary", GridFlags{Seed: "1,2"}, []string{"xavier-nobn-b128-s1", "xavier-nobn-b128-s2"}},
 		{"lr varies", GridFlags{LR: "0.001,1e-4"}, []string{"xavier-nobn-b128-lr0.001", "xavier-nobn-b128-lr0.0001"}},
 		{"hidden varies", GridFlags{Hidden: "128x64, 256"}, []string{"xavier-nobn-b128-h128x64", "xavier-nobn-b128-h256"}},
+		{"hidden alternatives by ;", GridFlags{Hidden: "128,64;256"}, []string{"xavier-nobn-b128-h128x64", "xavier-nobn-b128-h256"}},
+		{"hidden commas are layers", GridFlags{Hidden: "256,128,10"}, []string{"xavier-nobn-b128"}},
 		{"epochs and scale vary", GridFlags{Epochs: "1,2", Scale: "unit,none"}, []string{
 			"xavier-nobn-b128-e1-unit", "xavier-nobn-b128-e1-none", "xavier-nobn-b128-e2-unit", "xavier-nobn-b128-e2-none",
 		}},
@@ -107,14 +109,14 @@ func TestRunNames(t *testing.T) {
 func TestGridFlagsValues(t *testing.T) {
 	g, err := GridFlags{
 		Init: "xavier", BatchNorm: "off,on,true,no", BatchSize: "64, 128", Epochs: "3", LR: "0.5,1e-3",
-		Hidden: "128x64,10", Seed: "-1,42", Scale: "NONE",
+		Hidden: "128x64,10;32,16", Seed: "-1,42", Scale: "NONE",
 	}.Grid()
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Grid{
 		Init: []string{"xavier"}, BatchNorm: []bool{false, true, true, false}, BatchSize: []int{64, 128},
-		Epochs: []int{3}, LR: []float64{0.5, 0.001}, Hidden: [][]int{{128, 64}, {10}}, Seed: []int64{-1, 42},
+		Epochs: []int{3}, LR: []float64{0.5, 0.001}, Hidden: [][]int{{128, 64}, {10}, {32, 16}}, Seed: []int64{-1, 42},
 		Scale: []string{ScaleNone},
 	}
 	if !reflect.DeepEqual(g, want) {
@@ -141,7 +143,9 @@ func TestBadFlags(t *testing.T) {
 		{"zero lr", GridFlags{LR: "0"}, 0, "--lr: 0 must be a positive number"},
 		{"NaN lr", GridFlags{LR: "NaN"}, 0, "--lr: NaN must be a positive number"},
 		{"bad batchnorm", GridFlags{BatchNorm: "maybe"}, 0, `--batchnorm: "maybe" is neither on nor off`},
-		{"bad hidden", GridFlags{Hidden: "128,6a"}, 0, `--hidden: "6a" is not a list of layer widths`},
+		{"bad hidden", GridFlags{Hidden: "128,6a"}, 0, `--hidden: "128,6a" is not a list of layer widths`},
+		{"bad hidden x form", GridFlags{Hidden: "128x64,6a"}, 0, `--hidden: "6a" is not a list of layer widths`},
+		{"empty hidden piece", GridFlags{Hidden: "128;"}, 0, `--hidden: empty item`},
 		{"zero width", GridFlags{Hidden: "128x0"}, 0, "--hidden: layer width 0 must be positive"},
 		{"bad seed", GridFlags{Seed: "1.5"}, 0, `--seed: "1.5" is not an integer`},
 		{"bad scale", GridFlags{Scale: "half"}, 0, `--scale: "half" is neither unit nor none`},
