@@ -1,0 +1,252 @@
+// Package model builds the lab report's MNIST network as a TensorFlow graph and trains it through
+// the TensorFlow C API (github.com/wamuir/graft), reproducing Keras 3: Dense layers with tanh,
+// optional BatchNormalization, a softmax output, sparse categorical cross-entropy and Adam.
+//
+// Every derivative comes from TensorFlow's C++ gradient registry (op.Gradients); the package
+// writes no backward pass of its own. TensorFlow types stay inside: the API takes and returns
+// plain slices.
+//
+// TensorFlow logs INFO lines to stderr; set TF_CPP_MIN_LOG_LEVEL=1 (or 2) in the environment to
+// hide them. TF_ENABLE_ONEDNN_OPTS=0 makes CPU results bitwise repeatable run to run; see the
+// package tests for what it costs.
+package model
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"unsafe"
+
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// EvalChunk is the number of examples Evaluate feeds per session run.
+const EvalChunk = 10000
+
+// ErrNonFinite marks a training step whose loss is NaN or ±Inf; see CheckFinite.
+var ErrNonFinite = errors.New("loss is not finite")
+
+// CheckFinite returns an error wrapping ErrNonFinite when loss is NaN or ±Inf. A run that hits it
+// has diverged: stop it, because every later step only propagates the NaN.
+func CheckFinite(loss float32) error {
+	if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
+		return fmt.Errorf("%w: %v", ErrNonFinite, loss)
+	}
+	return nil
+}
+
+// Model is a network with its TensorFlow session. Its methods must not be called concurrently.
+type Model struct {
+	cfg        Config
+	graph      *graph
+	sess       *tf.Session
+	iterations int64
+
+	// Reused across steps so that a training step allocates only its two input tensors.
+	feeds        map[tf.Output]*tf.Tensor
+	trainFetches []tf.Output
+	trainTargets []*tf.Operation
+}
+
+// New validates cfg, builds the graph, opens a session and initialises every variable.
+func New(cfg Config) (*Model, error) {
+	cfg, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	g, err := buildGraph(cfg)
+	if err != nil {
+		return nil, err
+	}
+	config, err := sessionConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := tf.NewSession(g.g, &tf.SessionOptions{Config: config})
+	if err != nil {
+		return nil, fmt.Errorf("new session: %w", err)
+	}
+	m := &Model{
+		cfg:          cfg,
+		graph:        g,
+		sess:         sess,
+		feeds:        make(map[tf.Output]*tf.Tensor, 2),
+		trainFetches: []tf.Output{g.trainLoss, g.trainAccuracy},
+		trainTargets: []*tf.Operation{g.trainStep},
+	}
+	devices, err := sessionDevices(sess)
+	if err == nil {
+		err = checkDevices(cfg.Device, devices)
+	}
+	if err == nil {
+		if _, err = sess.Run(nil, nil, []*tf.Operation{g.initAll}); err != nil {
+			err = fmt.Errorf("initialise variables: %w", err)
+		}
+	}
+	if err != nil {
+		sess.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Config returns the validated configuration, defaults filled in and Init canonical.
+func (m *Model) Config() Config { return m.cfg }
+
+// TrainStep runs one Adam step on one batch: pixels holds len(labels) rows of Inputs features,
+// labels are class indices. It returns the batch's mean loss and accuracy computed before the
+// update, as Keras reports them. A NaN or infinite loss is returned, not treated as an error; see
+// CheckFinite.
+func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy float32, err error) {
+	if err := m.feed(pixels, labels); err != nil {
+		return 0, 0, fmt.Errorf("train step: %w", err)
+	}
+	out, err := m.sess.Run(m.feeds, m.trainFetches, m.trainTargets)
+	if err != nil {
+		return 0, 0, fmt.Errorf("train step %d: %w", m.iterations+1, err)
+	}
+	m.iterations++
+	return out[0].Value().(float32), out[1].Value().(float32), nil
+}
+
+// Evaluate returns the mean loss and accuracy over all examples, batch norm using its moving
+// statistics. It feeds EvalChunk examples per run and changes no variable.
+func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float64, err error) {
+	n := len(labels)
+	if n == 0 {
+		return 0, 0, errors.New("evaluate: no examples")
+	}
+	if len(pixels) != n*m.cfg.Inputs {
+		return 0, 0, fmt.Errorf("evaluate: %d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
+	}
+	fetches := []tf.Output{m.graph.evalLossSum, m.graph.evalCorrect}
+	var lossSum, correct float64
+	for start := 0; start < n; start += EvalChunk {
+		end := min(start+EvalChunk, n)
+		if err := m.feed(pixels[start*m.cfg.Inputs:end*m.cfg.Inputs], labels[start:end]); err != nil {
+			return 0, 0, fmt.Errorf("evaluate: %w", err)
+		}
+		out, err := m.sess.Run(m.feeds, fetches, nil)
+		if err != nil {
+			return 0, 0, fmt.Errorf("evaluate examples %d-%d: %w", start, end, err)
+		}
+		lossSum += float64(out[0].Value().(float32))
+		correct += float64(out[1].Value().(float32))
+	}
+	return lossSum / float64(n), correct / float64(n), nil
+}
+
+// Iterations is the number of optimizer steps taken, Keras' optimizer.iterations.
+func (m *Model) Iterations() int64 { return m.iterations }
+
+// Weight is one variable's current value, row-major.
+type Weight struct {
+	Name   string // Keras 3 path: "dense/kernel", "batch_normalization/moving_mean", ...
+	Shape  []int
+	Values []float32
+}
+
+// Weights returns the trainable weights and the batch-norm moving statistics in Keras'
+// model.weights order: per layer kernel, bias, then gamma, beta, moving_mean, moving_variance.
+func (m *Model) Weights() ([]Weight, error) {
+	vars := m.graph.weights
+	fetches := make([]tf.Output, len(vars))
+	for i, v := range vars {
+		fetches[i] = m.graph.eval.reads[v]
+	}
+	out, err := m.sess.Run(nil, fetches, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read weights: %w", err)
+	}
+	weights := make([]Weight, len(vars))
+	for i, v := range vars {
+		shape := make([]int, len(v.shape))
+		for j, d := range v.shape {
+			shape[j] = int(d)
+		}
+		values, err := float32s(out[i])
+		if err != nil {
+			return nil, fmt.Errorf("read weight %s: %w", v.name, err)
+		}
+		weights[i] = Weight{Name: v.name, Shape: shape, Values: values}
+	}
+	return weights, nil
+}
+
+// GraphDef returns the serialized GraphDef of the whole graph (training step, evaluation pass and
+// initialisers), for TensorBoard's graph dashboard.
+func (m *Model) GraphDef() ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := m.graph.g.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("serialize graph: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Close releases the session. The Model is unusable afterwards.
+func (m *Model) Close() error {
+	if err := m.sess.Close(); err != nil {
+		return fmt.Errorf("close session: %w", err)
+	}
+	return nil
+}
+
+// feed puts a batch into m.feeds. The pixels are copied once into a TensorFlow-owned buffer:
+// tf.ReadTensor fills it straight from the slice's bytes, where tf.NewTensor would walk the slice
+// through reflection.
+func (m *Model) feed(pixels []float32, labels []int32) error {
+	n := len(labels)
+	if n == 0 {
+		return errors.New("empty batch")
+	}
+	if len(pixels) != n*m.cfg.Inputs {
+		return fmt.Errorf("%d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
+	}
+	for i, label := range labels {
+		if label < 0 || int(label) >= m.cfg.Classes {
+			return fmt.Errorf("label %d of example %d is outside [0, %d)", label, i, m.cfg.Classes)
+		}
+	}
+	x, err := tf.ReadTensor(tf.Float, []int64{int64(n), int64(m.cfg.Inputs)}, bytes.NewReader(sliceBytes(pixels)))
+	if err != nil {
+		return fmt.Errorf("pixels tensor: %w", err)
+	}
+	y, err := tf.ReadTensor(tf.Int32, []int64{int64(n)}, bytes.NewReader(sliceBytes(labels)))
+	if err != nil {
+		return fmt.Errorf("labels tensor: %w", err)
+	}
+	m.feeds[m.graph.pixels] = x
+	m.feeds[m.graph.labels] = y
+	return nil
+}
+
+// sliceBytes views a slice of 4-byte numbers as its bytes, in the host's byte order, which is the
+// order TensorFlow's tensor buffers use.
+func sliceBytes[T float32 | int32](s []T) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*4)
+}
+
+// float32s flattens a float32 tensor of any rank.
+func float32s(t *tf.Tensor) ([]float32, error) {
+	n := 1
+	for _, d := range t.Shape() {
+		n *= int(d)
+	}
+	out := make([]float32, n)
+	if n == 0 {
+		return out, nil
+	}
+	if t.DataType() != tf.Float {
+		return nil, fmt.Errorf("tensor type %v, want float32", t.DataType())
+	}
+	var buf bytes.Buffer
+	if _, err := t.WriteContentsTo(&buf); err != nil {
+		return nil, err
+	}
+	copy(sliceBytes(out), buf.Bytes())
+	return out, nil
+}

@@ -1,0 +1,105 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	tf "github.com/wamuir/graft/tensorflow"
+	configpb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrNoGPU is returned by New when Config.Device is "gpu" and TensorFlow sees no GPU.
+var ErrNoGPU = errors.New("device gpu requested but TensorFlow sees no GPU")
+
+// Device is a compute device TensorFlow can place ops on.
+type Device struct {
+	Name        string // e.g. /job:localhost/replica:0/task:0/device:GPU:0
+	Type        string // "CPU" or "GPU"
+	MemoryBytes int64  // memory limit TensorFlow reports for the device
+}
+
+// TFVersion returns the version of the linked libtensorflow.
+func TFVersion() string { return tf.Version() }
+
+// ListDevices returns the devices a default session sees. It creates and closes a session on an
+// empty graph, because TensorFlow only enumerates devices for a session. Call it before training
+// with a Config that sets VisibleGPUs: the first session in a process fixes TensorFlow's GPU mapping.
+func ListDevices() ([]Device, error) {
+	sess, err := tf.NewSession(tf.NewGraph(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("list devices: new session: %w", err)
+	}
+	devices, err := sessionDevices(sess)
+	if cerr := sess.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("list devices: close session: %w", cerr)
+	}
+	return devices, err
+}
+
+func sessionDevices(sess *tf.Session) ([]Device, error) {
+	list, err := sess.ListDevices()
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	devices := make([]Device, len(list))
+	for i, d := range list {
+		devices[i] = Device{Name: d.Name, Type: d.Type, MemoryBytes: d.MemoryLimitBytes}
+	}
+	return devices, nil
+}
+
+// sessionConfig marshals the ConfigProto for cfg. Placement works like this:
+//   - cpu: the session creates no GPU device at all (device_count {GPU: 0}), so every op, the
+//     gradient ops included, runs on the CPU.
+//   - gpu: the forward ops carry /device:GPU:0; ops without a GPU kernel fall back to the CPU
+//     through soft placement.
+//   - auto: no device strings; TensorFlow's placer prefers a GPU when it has one.
+//
+// GPU memory grows on demand so that several sweep workers can share a card.
+func sessionConfig(cfg Config) ([]byte, error) {
+	pb := &configpb.ConfigProto{
+		IntraOpParallelismThreads: int32(cfg.IntraOpThreads),
+		InterOpParallelismThreads: int32(cfg.InterOpThreads),
+		AllowSoftPlacement:        true,
+		GpuOptions: &configpb.GPUOptions{
+			AllowGrowth:       true,
+			VisibleDeviceList: cfg.VisibleGPUs,
+		},
+	}
+	if cfg.Device == DeviceCPU {
+		pb.DeviceCount = map[string]int32{"GPU": 0}
+	}
+	b, err := proto.Marshal(pb)
+	if err != nil {
+		return nil, fmt.Errorf("marshal session config: %w", err)
+	}
+	return b, nil
+}
+
+// deviceString is the device the forward ops are pinned to, "" leaving the choice to TensorFlow.
+func deviceString(device string) string {
+	switch device {
+	case DeviceGPU:
+		return "/device:GPU:0"
+	case DeviceCPU:
+		return "/device:CPU:0"
+	}
+	return ""
+}
+
+// checkDevices fails when the configuration asks for a GPU the session does not have.
+func checkDevices(device string, devices []Device) error {
+	if device != DeviceGPU {
+		return nil
+	}
+	var seen []string
+	for _, d := range devices {
+		if d.Type == "GPU" {
+			return nil
+		}
+		seen = append(seen, d.Name)
+	}
+	return fmt.Errorf("%w (devices seen: %s)", ErrNoGPU, strings.Join(seen, ", "))
+}
