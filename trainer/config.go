@@ -234,3 +234,31 @@ func hiddenValues(file string, a yamlAxis) ([][]int, error) {
 	}
 	return nil, fail(n.Line, errors.New("expected layer widths such as [128, 64] or \"128x64\""))
 }
+
+// NewPlan builds what `tfsweep run` trains. With a config file: its grids, with every axis set in flags
+// overriding that axis in each grid. Without one: the lab-report preset when flags set no axis, else
+// one grid of the flags. limit, when not nil, overrides the file's limit.
+func NewPlan(configPath string, flags GridFlags, limit *int) (Plan, error) {
+	fromFlags, err := flags.Grid()
+	if err != nil {
+		return Plan{}, err
+	}
+	var plan Plan
+	switch {
+	case configPath != "":
+		if plan, err = ReadConfig(configPath); err != nil {
+			return Plan{}, err
+		}
+		for i, g := range plan.Grids {
+			plan.Grids[i] = g.override(fromFlags)
+		}
+	case fromFlags.IsZero():
+		plan.Grids = LabReport()
+	default:
+		plan.Grids = []Grid{fromFlags}
+	}
+	if limit != nil {
+		plan.Limit = *limit
+	}
+	return plan, nil
+}
