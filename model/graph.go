@@ -95,8 +95,15 @@ func buildGraph(cfg Config) (*graph, error) {
 
 	// Variables, named like Keras 3's Sequential auto-names: dense, batch_normalization, dense_1, ...
 	var inits []*tf.Operation
+	// One scope per layer: SubScope uniquifies, so asking for "dense" twice would give "dense_1".
+	layerScopes := make(map[string]*op.Scope)
 	newVar := func(layer, name string, shape []int64, dtype tf.DataType, trainable bool, initial func(*op.Scope) tf.Output) *variable {
-		vs := s.SubScope(layer).SubScope(name)
+		ls, ok := layerScopes[layer]
+		if !ok {
+			ls = s.SubScope(layer)
+			layerScopes[layer] = ls
+		}
+		vs := ls.SubScope(name)
 		v := &variable{name: layer + "/" + name, shape: shape, dtype: dtype, trainable: trainable}
 		v.handle = op.VarHandleOp(vs, dtype, tf.MakeShape(shape...), op.VarHandleOpSharedName(v.name))
 		v.init = op.AssignVariableOp(vs.SubScope("init"), v.handle, initial(vs.SubScope("initial_value")))
@@ -147,8 +154,8 @@ func buildGraph(cfg Config) (*graph, error) {
 	b.output = newDense(len(cfg.Hidden), fanIn, cfg.Classes)
 
 	// Training pass: batch statistics, loss and accuracy as batch means.
-	b.train = b.buildForward(s.SubScope("train"), true)
 	ts := s.SubScope("train")
+	b.train = b.buildForward(ts, true)
 	xent := crossEntropy(ts, b.train.logits, b.labels, cfg.Classes)
 	b.trainLoss = op.Mean(ts.SubScope("loss"), xent, op.Const(ts.SubScope("loss_axis"), []int32{0}))
 	b.trainAccuracy = op.Mean(ts.SubScope("accuracy"), correct(ts, b.train.logits, b.labels), op.Const(ts.SubScope("accuracy_axis"), []int32{0}))
@@ -167,11 +174,11 @@ func buildGraph(cfg Config) (*graph, error) {
 			return nil, fmt.Errorf("build gradients: no gradient reaches %s", b.trainable[i].name)
 		}
 	}
-	b.trainStep = b.buildAdam(s.SubScope("adam"), cfg.LearningRate, newVar)
+	b.trainStep = b.buildAdam(s.SubScope("adam_update"), cfg.LearningRate, newVar)
 
 	// Evaluation pass: moving statistics, sums so that chunks combine into means over examples.
-	b.eval = b.buildForward(s.SubScope("eval"), false)
 	es := s.SubScope("eval")
+	b.eval = b.buildForward(es, false)
 	evalXent := crossEntropy(es, b.eval.logits, b.labels, cfg.Classes)
 	b.evalLossSum = op.Sum(es.SubScope("loss_sum"), evalXent, op.Const(es.SubScope("loss_axis"), []int32{0}))
 	b.evalCorrect = op.Sum(es.SubScope("correct_sum"), correct(es, b.eval.logits, b.labels), op.Const(es.SubScope("correct_axis"), []int32{0}))

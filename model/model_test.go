@@ -1,0 +1,565 @@
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// The gradients TensorFlow builds agree with central finite differences of the training loss, with
+// and without batch norm (whose training loss depends on the batch statistics, so the check also
+// covers the gradient through the mean and variance).
+func TestGradientsMatchFiniteDifferences(t *testing.T) {
+	const (
+		h = 1e-2
+		// Central differences in float32: truncation ~h², rounding ~1e-7/h; both ~1e-5 here.
+		absTol = 2e-4
+		relTol = 1e-2
+	)
+	for _, bn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batchnorm=%v", bn), func(t *testing.T) {
+			m := newModel(t, tinyConfig(bn))
+			pixels, labels := randomBatch(1, 6, 5, 3)
+			// Train a few steps so that biases, gamma and beta move off their initial values.
+			for range 20 {
+				if _, _, err := m.TrainStep(pixels, labels); err != nil {
+					t.Fatal(err)
+				}
+			}
+			grads := m.gradients(t, pixels, labels)
+			weights := m.weightMap(t)
+			var maxAbs, maxRel float64
+			checked := 0
+			for _, v := range m.graph.trainable {
+				w := slices.Clone(weights[v.name])
+				for i := range w {
+					orig := w[i]
+					w[i] = orig + h
+					m.setWeights(t, map[string][]float32{v.name: w})
+					plus := m.trainLossAt(t, pixels, labels)
+					w[i] = orig - h
+					m.setWeights(t, map[string][]float32{v.name: w})
+					minus := m.trainLossAt(t, pixels, labels)
+					w[i] = orig
+					m.setWeights(t, map[string][]float32{v.name: w})
+
+					fd := (float64(plus) - float64(minus)) / (2 * h)
+					g := float64(grads[v.name][i])
+					diff := math.Abs(fd - g)
+					maxAbs = max(maxAbs, diff)
+					if scale := math.Max(math.Abs(fd), math.Abs(g)); scale > 1e-2 {
+						maxRel = max(maxRel, diff/scale)
+					}
+					if diff > absTol+relTol*math.Abs(fd) {
+						t.Errorf("%s[%d]: gradient %.6g, finite difference %.6g", v.name, i, g, fd)
+					}
+					checked++
+				}
+			}
+			t.Logf("%d gradient elements: max abs error %.2g, max rel error %.2g (|grad| > 1e-2)", checked, maxAbs, maxRel)
+		})
+	}
+}
+
+// Two Adam steps reproduce Keras 3's update formula, so the in-graph beta powers advance with the
+// step counter.
+func TestAdamStepsMatchFormula(t *testing.T) {
+	m := newModel(t, tinyConfig(false))
+	pixels, labels := randomBatch(2, 8, 5, 3)
+	type slot struct{ m, v float64 }
+	slots := make(map[string][]slot)
+	var maxErr float64
+	for step := 1; step <= 2; step++ {
+		before := m.weightMap(t)
+		grads := m.gradients(t, pixels, labels)
+		if _, _, err := m.TrainStep(pixels, labels); err != nil {
+			t.Fatal(err)
+		}
+		after := m.weightMap(t)
+		lr, b1, b2, eps := 0.001, 0.9, 0.999, 1e-7
+		alpha := lr * math.Sqrt(1-math.Pow(b2, float64(step))) / (1 - math.Pow(b1, float64(step)))
+		for _, v := range m.graph.trainable {
+			if slots[v.name] == nil {
+				slots[v.name] = make([]slot, len(grads[v.name]))
+			}
+			for i, g32 := range grads[v.name] {
+				g := float64(g32)
+				s := &slots[v.name][i]
+				s.m += (g - s.m) * (1 - b1)
+				s.v += (g*g - s.v) * (1 - b2)
+				want := float64(before[v.name][i]) - s.m*alpha/(math.Sqrt(s.v)+eps)
+				got := float64(after[v.name][i])
+				diff := math.Abs(got - want)
+				maxErr = max(maxErr, diff)
+				// float32 weights of magnitude < 1 round at ~6e-8; the update itself is ~1e-3.
+				if diff > 1e-6 {
+					t.Errorf("step %d %s[%d]: %.9g, want %.9g", step, v.name, i, got, want)
+				}
+			}
+		}
+	}
+	if got := m.Iterations(); got != 2 {
+		t.Errorf("Iterations() = %d, want 2", got)
+	}
+	t.Logf("Adam: max |weight - formula| over 2 steps %.2g", maxErr)
+}
+
+// Batch norm in training uses the batch mean and biased variance and moves the moving statistics
+// by momentum 0.99; in evaluation it uses the moving statistics. Everything is recomputed in Go.
+func TestBatchNormMatchesHandComputation(t *testing.T) {
+	cfg := Config{Inputs: 3, Hidden: []int{4}, Classes: 2, Init: "xavier", BatchNorm: true, Seed: 5, Device: DeviceCPU}
+	m := newModel(t, cfg)
+	pixels, labels := randomBatch(3, 5, 3, 2)
+	m.setWeights(t, map[string][]float32{
+		"dense/bias":                          {0.1, -0.2, 0.3, 0},
+		"batch_normalization/gamma":           {1.5, 0.5, 1, 2},
+		"batch_normalization/beta":            {0.1, 0, -0.3, 0.2},
+		"batch_normalization/moving_mean":     {0.2, -0.1, 0, 0.5},
+		"batch_normalization/moving_variance": {1.2, 0.8, 1, 2},
+	})
+	w := m.weightMap(t)
+
+	// Hand computation of the hidden layer for a batch: z = xW + b, then BN, then tanh.
+	dense := func(w map[string][]float32) [][]float64 {
+		z := make([][]float64, len(labels))
+		for n := range z {
+			z[n] = make([]float64, 4)
+			for j := range 4 {
+				z[n][j] = float64(w["dense/bias"][j])
+				for i := range 3 {
+					z[n][j] += float64(pixels[n*3+i]) * float64(w["dense/kernel"][i*4+j])
+				}
+			}
+		}
+		return z
+	}
+	normalise := func(z [][]float64, mean, variance []float64, w map[string][]float32) [][]float64 {
+		out := make([][]float64, len(z))
+		for n := range z {
+			out[n] = make([]float64, 4)
+			for j := range 4 {
+				inv := float64(w["batch_normalization/gamma"][j]) / math.Sqrt(variance[j]+1e-3)
+				out[n][j] = math.Tanh((z[n][j]-mean[j])*inv + float64(w["batch_normalization/beta"][j]))
+			}
+		}
+		return out
+	}
+	compare := func(what string, got []float32, want [][]float64) {
+		t.Helper()
+		var maxErr float64
+		for n := range want {
+			for j := range want[n] {
+				diff := math.Abs(float64(got[n*4+j]) - want[n][j])
+				maxErr = max(maxErr, diff)
+				if diff > 1e-5 {
+					t.Errorf("%s[%d][%d] = %.7g, want %.7g", what, n, j, got[n*4+j], want[n][j])
+				}
+			}
+		}
+		t.Logf("%s: max error %.2g", what, maxErr)
+	}
+	fetch := func(out tf.Output) []float32 {
+		vals, err := float32s(m.run(t, pixels, labels, out)[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vals
+	}
+
+	z := dense(w)
+	mean, variance := make([]float64, 4), make([]float64, 4)
+	for j := range 4 {
+		for n := range z {
+			mean[j] += z[n][j] / float64(len(z))
+		}
+		for n := range z {
+			variance[j] += (z[n][j] - mean[j]) * (z[n][j] - mean[j]) / float64(len(z)) // biased
+		}
+	}
+	compare("training output", fetch(m.graph.train.hidden[0]), normalise(z, mean, variance, w))
+
+	movingMean, movingVar := w["batch_normalization/moving_mean"], w["batch_normalization/moving_variance"]
+	evalMean, evalVar := make([]float64, 4), make([]float64, 4)
+	for j := range 4 {
+		evalMean[j], evalVar[j] = float64(movingMean[j]), float64(movingVar[j])
+	}
+	compare("evaluation output", fetch(m.graph.eval.hidden[0]), normalise(z, evalMean, evalVar, w))
+
+	// A training step moves the moving statistics towards the batch's (pre-update) statistics.
+	if _, _, err := m.TrainStep(pixels, labels); err != nil {
+		t.Fatal(err)
+	}
+	after := m.weightMap(t)
+	for j := range 4 {
+		wantMean := float64(movingMean[j])*0.99 + mean[j]*0.01
+		wantVar := float64(movingVar[j])*0.99 + variance[j]*0.01
+		if got := float64(after["batch_normalization/moving_mean"][j]); math.Abs(got-wantMean) > 1e-6 {
+			t.Errorf("moving_mean[%d] = %.7g, want %.7g", j, got, wantMean)
+		}
+		if got := float64(after["batch_normalization/moving_variance"][j]); math.Abs(got-wantVar) > 1e-6 {
+			t.Errorf("moving_variance[%d] = %.7g, want %.7g", j, got, wantVar)
+		}
+	}
+	// Evaluation leaves the moving statistics alone.
+	if _, _, err := m.Evaluate(pixels, labels); err != nil {
+		t.Fatal(err)
+	}
+	if again := m.weightMap(t); !slices.Equal(again["batch_normalization/moving_mean"], after["batch_normalization/moving_mean"]) {
+		t.Error("Evaluate changed the moving mean")
+	}
+}
+
+// Each initialiser draws kernels with Keras' distribution: mean 0, standard deviation
+// sqrt(scale/n) (0.1/sqrt(12) for RandomUniform(-0.05, 0.05)), within the distribution's bounds.
+// Tolerances: the sample mean within 5 standard errors (σ/√N) of 0, the sample standard deviation
+// within 5 standard errors (σ/√(2N)) of σ; the draws are seeded, so the test is deterministic.
+func TestInitialisersMatchDefinitions(t *testing.T) {
+	for _, name := range InitNames() {
+		t.Run(name, func(t *testing.T) {
+			cfg := Config{Inputs: 784, Hidden: []int{256}, Classes: 10, Init: name, Seed: 11, Device: DeviceCPU}
+			m := newModel(t, cfg)
+			w := m.weightMap(t)
+			init, _ := lookupInit(name)
+			for _, k := range []struct {
+				name  string
+				shape []int64
+			}{{"dense/kernel", []int64{784, 256}}, {"dense_1/kernel", []int64{256, 10}}} {
+				values := w[k.name]
+				var sigma, bound float64
+				switch init.distribution {
+				case "fixed_uniform":
+					sigma, bound = 0.1/math.Sqrt(12), 0.05
+				case "uniform":
+					sigma = math.Sqrt(init.variance(k.shape))
+					bound = sigma * math.Sqrt(3)
+				default:
+					sigma = math.Sqrt(init.variance(k.shape))
+					bound = 2 * sigma / truncatedNormalStddev
+				}
+				n := float64(len(values))
+				var sum, sumSq, maxAbs float64
+				for _, v := range values {
+					sum += float64(v)
+					maxAbs = max(maxAbs, math.Abs(float64(v)))
+				}
+				mean := sum / n
+				for _, v := range values {
+					sumSq += (float64(v) - mean) * (float64(v) - mean)
+				}
+				std := math.Sqrt(sumSq / n)
+				t.Logf("%s: mean %.3g, std %.5g (want %.5g), max |w| %.4g (bound %.4g)", k.name, mean, std, sigma, maxAbs, bound)
+				if math.Abs(mean) > 5*sigma/math.Sqrt(n) {
+					t.Errorf("%s: mean %.3g, want 0 ± %.3g", k.name, mean, 5*sigma/math.Sqrt(n))
+				}
+				if math.Abs(std-sigma) > 5*sigma/math.Sqrt(2*n) {
+					t.Errorf("%s: std %.5g, want %.5g ± %.3g", k.name, std, sigma, 5*sigma/math.Sqrt(2*n))
+				}
+				if maxAbs > bound*(1+1e-6) {
+					t.Errorf("%s: |w| reaches %.5g, beyond the bound %.5g", k.name, maxAbs, bound)
+				}
+			}
+			for _, bias := range []string{"dense/bias", "dense_1/bias"} {
+				if slices.ContainsFunc(w[bias], func(v float32) bool { return v != 0 }) {
+					t.Errorf("%s is not all zeros", bias)
+				}
+			}
+		})
+	}
+}
+
+// The seed alone decides the initial weights; each layer draws from its own derived seed.
+func TestSeedDecidesInitialWeights(t *testing.T) {
+	weights := func(seed int64) map[string][]float32 {
+		cfg := Config{Inputs: 20, Hidden: []int{20}, Classes: 20, Init: "he_uniform", Seed: seed, Device: DeviceCPU}
+		return newModel(t, cfg).weightMap(t)
+	}
+	a, b, c := weights(1), weights(1), weights(2)
+	if !slices.Equal(a["dense/kernel"], b["dense/kernel"]) || !slices.Equal(a["dense_1/kernel"], b["dense_1/kernel"]) {
+		t.Error("the same seed gave different kernels")
+	}
+	if slices.Equal(a["dense/kernel"], c["dense/kernel"]) {
+		t.Error("seeds 1 and 2 gave the same kernel")
+	}
+	if slices.Equal(a["dense/kernel"], a["dense_1/kernel"]) {
+		t.Error("two layers of the same shape drew the same kernel: layer seeds are not distinct")
+	}
+}
+
+// Two models with the same seed, fed the same batches, report the same losses.
+func TestSameSeedSameLosses(t *testing.T) {
+	for _, bn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batchnorm=%v", bn), func(t *testing.T) {
+			losses := func() []float32 {
+				cfg := DefaultConfig()
+				cfg.BatchNorm, cfg.Seed, cfg.Device = bn, 42, DeviceCPU
+				m := newModel(t, cfg)
+				var out []float32
+				for step := range 30 {
+					pixels, labels := randomBatch(uint64(step), 64, 784, 10)
+					loss, _, err := m.TrainStep(pixels, labels)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, loss)
+				}
+				return out
+			}
+			a, b := losses(), losses()
+			var maxDiff float64
+			for i := range a {
+				maxDiff = max(maxDiff, math.Abs(float64(a[i]-b[i])))
+			}
+			t.Logf("max loss difference over %d steps: %.3g", len(a), maxDiff)
+			if maxDiff > sameSeedTolerance {
+				t.Errorf("same seed, losses differ by up to %.3g (tolerance %g):\n%v\n%v", maxDiff, sameSeedTolerance, a, b)
+			}
+		})
+	}
+}
+
+func TestParseInit(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{"xavier", "xavier"}, {"GlorotNormal", "xavier"}, {"glorot_normal", "xavier"}, {"xavier_normal", "xavier"},
+		{"uniform", "uniform"}, {"RandomUniform", "uniform"}, {"random_uniform", "uniform"},
+		{"GlorotUniform", "glorot_uniform"}, {"glorot_uniform", "glorot_uniform"},
+		{"HeNormal", "he_normal"}, {"he_uniform", "he_uniform"}, {"LecunNormal", "lecun_normal"},
+		{"lecun_uniform", "lecun_uniform"}, {" He_Normal ", "he_normal"},
+	}
+	for _, tt := range tests {
+		got, err := ParseInit(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseInit(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "gaussian", "glorot", "he"} {
+		if got, err := ParseInit(bad); err == nil {
+			t.Errorf("ParseInit(%q) = %q, want an error", bad, got)
+		}
+	}
+	for _, name := range InitNames() {
+		if got, err := ParseInit(name); err != nil || got != name {
+			t.Errorf("ParseInit(%q) = %q, %v: InitNames must be canonical", name, got, err)
+		}
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*Config)
+		want   string
+	}{
+		{"unknown init", func(c *Config) { c.Init = "gaussian" }, `unknown initialiser "gaussian"`},
+		{"zero inputs", func(c *Config) { c.Inputs = 0 }, "inputs must be positive"},
+		{"negative hidden width", func(c *Config) { c.Hidden = []int{128, -1} }, "hidden layer 1"},
+		{"one class", func(c *Config) { c.Classes = 1 }, "classes must be at least 2"},
+		{"bad device", func(c *Config) { c.Device = "tpu" }, `unknown device "tpu"`},
+		{"negative learning rate", func(c *Config) { c.LearningRate = -1 }, "learning rate"},
+		{"negative threads", func(c *Config) { c.IntraOpThreads = -2 }, "thread counts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tt.modify(&cfg)
+			m, err := New(cfg)
+			if err == nil {
+				m.Close()
+				t.Fatal("New succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// Asking for a GPU fails with ErrNoGPU exactly when TensorFlow sees none.
+func TestDeviceGPU(t *testing.T) {
+	devices, err := ListDevices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	haveGPU := slices.ContainsFunc(devices, func(d Device) bool { return d.Type == "GPU" })
+	if !slices.ContainsFunc(devices, func(d Device) bool { return d.Type == "CPU" }) {
+		t.Errorf("ListDevices() = %v, no CPU", devices)
+	}
+	cfg := tinyConfig(false)
+	cfg.Device = DeviceGPU
+	m, err := New(cfg)
+	switch {
+	case haveGPU && err != nil:
+		t.Fatalf("GPU present, New: %v", err)
+	case haveGPU:
+		m.Close()
+	case !errors.Is(err, ErrNoGPU):
+		if m != nil {
+			m.Close()
+		}
+		t.Fatalf("no GPU, New error = %v, want ErrNoGPU", err)
+	}
+}
+
+func TestNonFiniteLoss(t *testing.T) {
+	m := newModel(t, tinyConfig(false))
+	pixels, labels := randomBatch(4, 4, 5, 3)
+	pixels[0] = float32(math.NaN())
+	loss, _, err := m.TrainStep(pixels, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(CheckFinite(loss), ErrNonFinite) {
+		t.Errorf("loss %v from a NaN input passed CheckFinite", loss)
+	}
+	if err := CheckFinite(0.5); err != nil {
+		t.Errorf("CheckFinite(0.5) = %v", err)
+	}
+}
+
+func TestBadBatches(t *testing.T) {
+	m := newModel(t, tinyConfig(false))
+	pixels, labels := randomBatch(5, 4, 5, 3)
+	tests := []struct {
+		name   string
+		pixels []float32
+		labels []int32
+	}{
+		{"empty", nil, nil},
+		{"short pixels", pixels[:19], labels},
+		{"label out of range", pixels, []int32{0, 1, 3, 2}},
+		{"negative label", pixels, []int32{0, -1, 2, 2}},
+	}
+	for _, tt := range tests {
+		if _, _, err := m.TrainStep(tt.pixels, tt.labels); err == nil {
+			t.Errorf("%s: TrainStep succeeded", tt.name)
+		}
+	}
+	if m.Iterations() != 0 {
+		t.Errorf("failed steps counted: Iterations() = %d", m.Iterations())
+	}
+}
+
+func TestKerasJSON(t *testing.T) {
+	tests := []struct {
+		bn   bool
+		want []string // class_name:name:units:activation
+	}{
+		{false, []string{"InputLayer:input_layer::", "Dense:dense:128:tanh", "Dense:dense_1:64:tanh", "Dense:dense_2:10:softmax"}},
+		{true, []string{"InputLayer:input_layer::", "Dense:dense:128:linear", "BatchNormalization:batch_normalization::",
+			"Activation:activation::tanh", "Dense:dense_1:64:linear", "BatchNormalization:batch_normalization_1::",
+			"Activation:activation_1::tanh", "Dense:dense_2:10:softmax"}},
+	}
+	for _, tt := range tests {
+		cfg := DefaultConfig()
+		cfg.BatchNorm = tt.bn
+		m := newModel(t, cfg)
+		b, err := m.KerasJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var model struct {
+			ClassName string `json:"class_name"`
+			Config    struct {
+				Name   string `json:"name"`
+				Layers []struct {
+					ClassName string `json:"class_name"`
+					Config    struct {
+						Name       string          `json:"name"`
+						Units      int             `json:"units"`
+						Activation string          `json:"activation"`
+						DType      json.RawMessage `json:"dtype"`
+					} `json:"config"`
+				} `json:"layers"`
+			} `json:"config"`
+		}
+		if err := json.Unmarshal(b, &model); err != nil {
+			t.Fatal(err)
+		}
+		if model.ClassName != "Sequential" || model.Config.Name != "sequential" {
+			t.Errorf("model %s %q, want Sequential sequential", model.ClassName, model.Config.Name)
+		}
+		var got []string
+		for _, l := range model.Config.Layers {
+			units := ""
+			if l.Config.Units != 0 {
+				units = fmt.Sprint(l.Config.Units)
+			}
+			got = append(got, strings.Join([]string{l.ClassName, l.Config.Name, units, l.Config.Activation}, ":"))
+			if len(l.Config.DType) == 0 {
+				t.Errorf("layer %s has no dtype", l.Config.Name)
+			}
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("batchnorm=%v layers\n got %v\nwant %v", tt.bn, got, tt.want)
+		}
+	}
+}
+
+// The GraphDef imports into a fresh graph and holds the Keras-named variables and the Adam updates.
+func TestGraphDef(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.BatchNorm = true
+	m := newModel(t, cfg)
+	def, err := m.GraphDef()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := tf.NewGraph()
+	if err := g.Import(def, ""); err != nil {
+		t.Fatalf("import GraphDef: %v", err)
+	}
+	types := make(map[string]int)
+	for _, o := range g.Operations() {
+		types[o.Type()]++
+	}
+	if types["ResourceApplyAdam"] != 10 {
+		t.Errorf("%d ResourceApplyAdam ops, want 10 (6 dense, 4 batch-norm weights)", types["ResourceApplyAdam"])
+	}
+	for _, name := range []string{"dense/kernel/VarHandleOp", "batch_normalization_1/moving_variance/VarHandleOp", "dense_2/bias/VarHandleOp"} {
+		if g.Operation(name) == nil {
+			t.Errorf("GraphDef has no %s", name)
+		}
+	}
+}
+
+func TestWeightsOrder(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.BatchNorm = true
+	ws, err := newModel(t, cfg).Weights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range ws {
+		got = append(got, fmt.Sprint(w.Name, w.Shape))
+		if n := numElements(toInt64(w.Shape)); n != len(w.Values) {
+			t.Errorf("%s: %d values for shape %v", w.Name, len(w.Values), w.Shape)
+		}
+	}
+	want := []string{"dense/kernel[784 128]", "dense/bias[128]",
+		"batch_normalization/gamma[128]", "batch_normalization/beta[128]", "batch_normalization/moving_mean[128]", "batch_normalization/moving_variance[128]",
+		"dense_1/kernel[128 64]", "dense_1/bias[64]",
+		"batch_normalization_1/gamma[64]", "batch_normalization_1/beta[64]", "batch_normalization_1/moving_mean[64]", "batch_normalization_1/moving_variance[64]",
+		"dense_2/kernel[64 10]", "dense_2/bias[10]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Weights()\n got %v\nwant %v", got, want)
+	}
+}
+
+func toInt64(shape []int) []int64 {
+	out := make([]int64, len(shape))
+	for i, d := range shape {
+		out[i] = int64(d)
+	}
+	return out
+}
+
+// sameSeedTolerance bounds the loss difference of two same-seed runs.
+const sameSeedTolerance = 0.0
