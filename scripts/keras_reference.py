@@ -39,8 +39,8 @@ IDX_FILES = {
     "test_labels": ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"),
 }
 
-INITS = ("xavier", "uniform", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform",
-         "normal", "zeros")
+# tfsweep's initialiser names (model.InitNames), with the same meaning.
+INITS = ("xavier", "uniform", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform")
 
 
 class DataError(Exception):
@@ -116,7 +116,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default="data/mnist", help="directory with the four MNIST IDX files")
     p.add_argument("--init", default="xavier", choices=INITS,
-                   help="xavier = GlorotNormal, uniform = RandomUniform(-0.05, 0.05), normal = RandomNormal(0, 0.05), "
+                   help="xavier = GlorotNormal, uniform = RandomUniform(-0.05, 0.05), "
                         "the rest are Keras's initialisers of that name")
     p.add_argument("--batchnorm", default=False, type=on_off, help="on|off: BatchNormalization after each hidden Dense")
     p.add_argument("--batch-size", default=128, type=int)
@@ -143,13 +143,11 @@ def kernel_initializer(keras, name):
     return {
         "xavier": lambda: inits.GlorotNormal(),
         "uniform": lambda: inits.RandomUniform(minval=-0.05, maxval=0.05),
-        "normal": lambda: inits.RandomNormal(mean=0.0, stddev=0.05),
         "glorot_uniform": lambda: inits.GlorotUniform(),
         "he_normal": lambda: inits.HeNormal(),
         "he_uniform": lambda: inits.HeUniform(),
         "lecun_normal": lambda: inits.LecunNormal(),
         "lecun_uniform": lambda: inits.LecunUniform(),
-        "zeros": lambda: inits.Zeros(),
     }[name]()
 
 
