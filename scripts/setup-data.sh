@@ -47,17 +47,17 @@ done
 
 if [ ${#missing[@]} -gt 0 ]; then
   command -v go >/dev/null || die "go is not on PATH; it fetches $module"
-  command -v jq >/dev/null || die "jq is not on PATH; it reads go mod download's answer"
   scratch=$(mktemp -d)
   trap 'rm -rf "$scratch"' EXIT
   log "fetching $module@$version through $(cd "$scratch" && go env GOPROXY)"
   # GOWORK=off and a scratch working directory: nothing of the repository's module takes part.
-  if ! answer=$(cd "$scratch" && GOWORK=off GO111MODULE=on go mod download -json "$module@$version" 2>"$scratch/stderr"); then
-    reason=$(jq -r '.Error // empty' <<<"$answer" 2>/dev/null || true)
-    die "go mod download $module@$version failed: ${reason:-$(cat "$scratch/stderr")}"
+  if ! (cd "$scratch" && GOWORK=off GO111MODULE=on go mod download "$module@$version") 2>"$scratch/stderr"; then
+    die "go mod download $module@$version failed: $(cat "$scratch/stderr")"
   fi
-  dir=$(jq -r '.Dir // empty' <<<"$answer")
-  [ -n "$dir" ] && [ -d "$dir/data" ] || die "go mod download $module@$version gave no data directory: $answer"
+  # go list names the module's directory in the cache (whose path case-encodes the module name).
+  dir=$(cd "$scratch" && GOWORK=off GO111MODULE=on go list -m -f '{{.Dir}}' "$module@$version" 2>"$scratch/stderr") ||
+    die "go list $module@$version failed: $(cat "$scratch/stderr")"
+  [ -n "$dir" ] && [ -d "$dir/data" ] || die "go mod download $module@$version gave no data directory (module dir: '$dir')"
   mkdir -p "$dest" || die "cannot create $dest"
 
   for entry in "${missing[@]}"; do
