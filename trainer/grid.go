@@ -3,6 +3,7 @@ package trainer
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -204,8 +205,8 @@ func (v Variant) check() error {
 		return fmt.Errorf("--batch-size: %d must be positive", v.BatchSize)
 	case v.Epochs <= 0:
 		return fmt.Errorf("--epochs: %d must be positive", v.Epochs)
-	case !(v.LR > 0) || v.LR > 1e6:
-		return fmt.Errorf("--lr: %v must be a positive number", v.LR)
+	case !(v.LR > 0) || math.IsInf(v.LR, 0):
+		return fmt.Errorf("--lr: %v must be a positive finite number", v.LR)
 	case len(v.Hidden) == 0:
 		return errors.New("--hidden: at least one hidden layer is needed")
 	case v.Scale != ScaleUnit && v.Scale != ScaleNone:
