@@ -22,7 +22,10 @@ type Config struct {
 	// TensorFlow fixes the GPU mapping for the whole process at the first session that touches GPUs,
 	// so every Model in one process must use the same value.
 	VisibleGPUs string
-	// IntraOpThreads and InterOpThreads size TensorFlow's thread pools; 0 lets TensorFlow choose.
+	// IntraOpThreads and InterOpThreads size TensorFlow's thread pools; 0 lets TensorFlow choose
+	// (one thread per core for each). Setting either gives the Model its own inter-op pool. The
+	// intra-op pool is process-wide, sized by the first session of the process (ListDevices
+	// included), unless TF_OVERRIDE_GLOBAL_THREADPOOL=1 is in the environment before that session.
 	IntraOpThreads, InterOpThreads int
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	tf "github.com/wamuir/graft/tensorflow"
+	configpb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
+	"google.golang.org/protobuf/proto"
 )
 
 // The gradients TensorFlow builds agree with central finite differences of the training loss, with
@@ -563,3 +565,63 @@ func toInt64(shape []int) []int64 {
 
 // sameSeedTolerance bounds the loss difference of two same-seed runs.
 const sameSeedTolerance = 0.0
+
+// The ConfigProto carries the thread counts, growth-on-demand GPU memory, the visible GPUs and, for
+// the cpu device, no GPU at all.
+func TestSessionConfig(t *testing.T) {
+	cfg := Config{IntraOpThreads: 4, InterOpThreads: 2, Device: DeviceAuto}
+	b, err := sessionConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pb configpb.ConfigProto
+	if err := proto.Unmarshal(b, &pb); err != nil {
+		t.Fatal(err)
+	}
+	if pb.IntraOpParallelismThreads != 4 || pb.InterOpParallelismThreads != 2 || !pb.UsePerSessionThreads ||
+		!pb.GpuOptions.GetAllowGrowth() || !pb.AllowSoftPlacement || len(pb.DeviceCount) != 0 {
+		t.Errorf("auto, 4/2 threads: %v", &pb)
+	}
+	cfg = Config{Device: DeviceCPU, VisibleGPUs: "1"}
+	if b, err = sessionConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	pb.Reset()
+	if err := proto.Unmarshal(b, &pb); err != nil {
+		t.Fatal(err)
+	}
+	if pb.DeviceCount["GPU"] != 0 || len(pb.DeviceCount) != 1 || pb.GpuOptions.GetVisibleDeviceList() != "1" || pb.UsePerSessionThreads {
+		t.Errorf("cpu, visible 1: %v", &pb)
+	}
+}
+
+// Models are independent: two trained at the same time in one process give the losses each gives
+// alone (variables are per session even though their shared names repeat).
+func TestConcurrentModelsAreIndependent(t *testing.T) {
+	cfg := tinyConfig(true)
+	train := func(m *Model, seed uint64) []float32 {
+		var losses []float32
+		for step := range 20 {
+			pixels, labels := randomBatch(seed+uint64(step), 16, 5, 3)
+			loss, _, err := m.TrainStep(pixels, labels)
+			if err != nil {
+				t.Error(err)
+				return nil
+			}
+			losses = append(losses, loss)
+		}
+		return losses
+	}
+	alone := [2][]float32{train(newModel(t, cfg), 100), train(newModel(t, cfg), 200)}
+	var together [2][]float32
+	a, b := newModel(t, cfg), newModel(t, cfg)
+	done := make(chan struct{})
+	go func() { together[0] = train(a, 100); close(done) }()
+	together[1] = train(b, 200)
+	<-done
+	for i := range alone {
+		if !slices.Equal(alone[i], together[i]) {
+			t.Errorf("model %d: alone %v, concurrently %v", i, alone[i], together[i])
+		}
+	}
+}

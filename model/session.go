@@ -62,7 +62,10 @@ func sessionConfig(cfg Config) ([]byte, error) {
 	pb := &configpb.ConfigProto{
 		IntraOpParallelismThreads: int32(cfg.IntraOpThreads),
 		InterOpParallelismThreads: int32(cfg.InterOpThreads),
-		AllowSoftPlacement:        true,
+		// A per-session inter-op pool, so that thread counts take effect for every Model and not only
+		// the first session of the process (the default pool is global, sized by its first user).
+		UsePerSessionThreads: cfg.IntraOpThreads > 0 || cfg.InterOpThreads > 0,
+		AllowSoftPlacement:   true,
 		GpuOptions: &configpb.GPUOptions{
 			AllowGrowth:       true,
 			VisibleDeviceList: cfg.VisibleGPUs,
