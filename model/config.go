@@ -22,10 +22,11 @@ type Config struct {
 	// TensorFlow fixes the GPU mapping for the whole process at the first session that touches GPUs,
 	// so every Model in one process must use the same value.
 	VisibleGPUs string
-	// IntraOpThreads and InterOpThreads size TensorFlow's thread pools; 0 lets TensorFlow choose
-	// (one thread per core for each). Setting either gives the Model its own inter-op pool. The
-	// intra-op pool is process-wide, sized by the first session of the process (ListDevices
-	// included), unless TF_OVERRIDE_GLOBAL_THREADPOOL=1 is in the environment before that session.
+	// IntraOpThreads and InterOpThreads size the Model's own TensorFlow thread pools; 0 lets
+	// TensorFlow choose (one thread per core for each). TensorFlow's pools are process-wide by
+	// default, sized by the first session; this package asks for per-session pools instead (it sets
+	// TF_OVERRIDE_GLOBAL_THREADPOOL=1 and use_per_session_threads before its first session) so that
+	// every Model gets the threads its Config asks for.
 	IntraOpThreads, InterOpThreads int
 }
 

@@ -15,8 +15,6 @@ func TestMain(m *testing.M) {
 	if os.Getenv("TF_CPP_MIN_LOG_LEVEL") == "" {
 		os.Setenv("TF_CPP_MIN_LOG_LEVEL", "2")
 	}
-	// Each session sizes its own intra-op pool, so the benchmark's thread settings take effect.
-	os.Setenv("TF_OVERRIDE_GLOBAL_THREADPOOL", "1")
 	os.Exit(m.Run())
 }
 

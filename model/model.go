@@ -63,6 +63,7 @@ func New(cfg Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	perSessionThreadPools()
 	sess, err := tf.NewSession(g.g, &tf.SessionOptions{Config: config})
 	if err != nil {
 		return nil, fmt.Errorf("new session: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -623,5 +624,34 @@ func TestConcurrentModelsAreIndependent(t *testing.T) {
 		if !slices.Equal(alone[i], together[i]) {
 			t.Errorf("model %d: alone %v, concurrently %v", i, alone[i], together[i])
 		}
+	}
+}
+
+// Every Model gets the intra-op threads its Config asks for, not only the first session of the
+// process: TensorFlow's default pool is process-wide and sized once.
+func TestThreadCountsApplyPerModel(t *testing.T) {
+	threads := func() int {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatalf("count threads: %v", err)
+		}
+		return len(tasks)
+	}
+	started := func(intra int) int {
+		cfg := tinyConfig(false)
+		cfg.IntraOpThreads, cfg.InterOpThreads = intra, 1
+		before := threads()
+		m := newModel(t, cfg)
+		pixels, labels := randomBatch(1, 4, 5, 3)
+		if _, _, err := m.TrainStep(pixels, labels); err != nil {
+			t.Fatal(err)
+		}
+		return threads() - before
+	}
+	started(2) // whatever TensorFlow starts once per process
+	small, large := started(2), started(10)
+	t.Logf("threads started by a model: %d with intra 2, %d with intra 10", small, large)
+	if large-small < 7 {
+		t.Errorf("intra 10 started %d threads, intra 2 started %d: the second setting was ignored", large, small)
 	}
 }
