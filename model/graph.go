@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"math"
+	"reflect"
+	"strings"
 
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
@@ -43,8 +45,9 @@ type batchNorm struct {
 }
 
 type hiddenLayer struct {
-	dense dense
-	bn    *batchNorm
+	dense      dense
+	bn         *batchNorm
+	activation string // scope of the tanh: Keras' Activation layer name with batch norm, else inside the Dense
 }
 
 // forward is one pass of the network over the pixels placeholder. The training pass and the
@@ -137,7 +140,9 @@ func buildGraph(cfg Config) (*graph, error) {
 	fanIn := cfg.Inputs
 	for i, width := range cfg.Hidden {
 		layer := hiddenLayer{dense: newDense(i, fanIn, width)}
+		layer.activation = layer.dense.name + "/tanh"
 		if cfg.BatchNorm {
+			layer.activation = kerasName("activation", i)
 			name := kerasName("batch_normalization", i)
 			shape := []int64{int64(width)}
 			bn := &batchNorm{name: name}
@@ -170,7 +175,7 @@ func buildGraph(cfg Config) (*graph, error) {
 		return nil, fmt.Errorf("build gradients: %w", err)
 	}
 	for i, grad := range b.grads {
-		if grad.Op == nil || grad.Op.Name() == "" {
+		if !isOutput(grad) {
 			return nil, fmt.Errorf("build gradients: no gradient reaches %s", b.trainable[i].name)
 		}
 	}
@@ -248,7 +253,7 @@ func (b *graph) buildForward(s *op.Scope, training bool) forward {
 		if layer.bn != nil {
 			z = f.batchNorm(s.SubScope(layer.bn.name), layer.bn, z, training, read)
 		}
-		x = op.Tanh(s.SubScope(kerasActivationName(layer)), z)
+		x = op.Tanh(s.SubScope(layer.activation), z)
 		f.hidden = append(f.hidden, x)
 	}
 	f.logits = denseOut(s, b.output, x)
@@ -339,6 +344,17 @@ func (init initialiser) variance(shape []int64) float64 {
 	return init.scale / n
 }
 
+// isOutput reports whether o refers to an operation. For an x that receives no gradient, graft
+// returns an Output whose Operation wraps a nil TF_Operation, and any method called on it crashes
+// in C; the nil pointer is only visible through reflection.
+func isOutput(o tf.Output) bool {
+	if o.Op == nil {
+		return false
+	}
+	c := reflect.ValueOf(o.Op).Elem().Field(0) // Operation.c *C.TF_Operation
+	return c.Kind() == reflect.Pointer && !c.IsNil()
+}
+
 // kerasName is Keras' auto-name of the index-th layer of a class: dense, dense_1, dense_2, ...
 func kerasName(base string, index int) string {
 	if index == 0 {
@@ -347,29 +363,8 @@ func kerasName(base string, index int) string {
 	return fmt.Sprintf("%s_%d", base, index)
 }
 
-func kerasActivationName(layer hiddenLayer) string {
-	if layer.bn == nil {
-		return layer.dense.name + "/tanh"
-	}
-	return "activation" + layer.bn.name[len("batch_normalization"):]
-}
-
 // keras3SlotName is the prefix of Keras 3's optimizer slot names: "dense/kernel" → "dense_kernel".
-func keras3SlotName(path string) string {
-	out := []byte(path)
-	for i, c := range out {
-		if c == '/' {
-			out[i] = '_'
-		}
-	}
-	return string(out)
-}
+func keras3SlotName(path string) string { return strings.ReplaceAll(path, "/", "_") }
 
-func baseName(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '/' {
-			return path[i+1:]
-		}
-	}
-	return path
-}
+// baseName is the last element of a variable path: "dense/kernel" → "kernel".
+func baseName(path string) string { return path[strings.LastIndex(path, "/")+1:] }

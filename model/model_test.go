@@ -12,6 +12,7 @@ import (
 
 	tf "github.com/wamuir/graft/tensorflow"
 	configpb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
+	"github.com/wamuir/graft/tensorflow/op"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -653,5 +654,25 @@ func TestThreadCountsApplyPerModel(t *testing.T) {
 	t.Logf("threads started by a model: %d with intra 2, %d with intra 10", small, large)
 	if large-small < 7 {
 		t.Errorf("intra 10 started %d threads, intra 2 started %d: the second setting was ignored", large, small)
+	}
+}
+
+// isOutput tells a real gradient from graft's placeholder for "no gradient" (an x cut off by
+// StopGradient), which would crash if used.
+func TestIsOutputSpotsMissingGradients(t *testing.T) {
+	s := op.NewScope()
+	x := op.Placeholder(s.SubScope("x"), tf.Float)
+	y := op.AddV2(s, op.StopGradient(s, x), op.Square(s, x))
+	z := op.StopGradient(s.SubScope("z"), x)
+	grads := op.Gradients(s.SubScope("g1"), []tf.Output{y}, []tf.Output{x})
+	none := op.Gradients(s.SubScope("g2"), []tf.Output{z}, []tf.Output{x})
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !isOutput(grads[0]) {
+		t.Error("the gradient of x² is reported missing")
+	}
+	if isOutput(none[0]) {
+		t.Error("the gradient through StopGradient is reported present")
 	}
 }
