@@ -1,0 +1,98 @@
+package report
+
+import "math"
+
+// Cell is one row of a lab-report table filled from the sweep: the report's number beside the
+// sweep's value for the same variant.
+type Cell struct {
+	Row ReferenceRow
+	// Runs are the sweep's runs of the variant (several when another axis such as the seed varies).
+	Runs []string
+	// Loss is the mean final loss over the runs that did not fail and logged the split; NaN if none.
+	Loss float64
+	// Averaged counts the runs in Loss.
+	Averaged int
+	// Failed are the runs of the variant whose session ended in failure; they are left out of Loss.
+	Failed []string
+}
+
+// Difference is the sweep's loss minus the report's (NaN without a sweep value).
+func (c Cell) Difference() float64 { return c.Loss - c.Row.Loss }
+
+// Comparison is one lab-report table filled from the sweep.
+type Comparison struct {
+	Table ReferenceTable
+	Cells []Cell
+}
+
+// Compare fills every lab-report table from the sweep, in table order. Variants the sweep lacks
+// have cells with no runs and a NaN loss.
+func (s *Sweep) Compare() []Comparison {
+	tables := LabReport()
+	out := make([]Comparison, len(tables))
+	for i, t := range tables {
+		out[i] = Comparison{Table: t, Cells: make([]Cell, len(t.Rows))}
+		for j, row := range t.Rows {
+			out[i].Cells[j] = s.cell(row, t.Split)
+		}
+	}
+	return out
+}
+
+func (s *Sweep) cell(row ReferenceRow, split Split) Cell {
+	c := Cell{Row: row, Loss: math.NaN()}
+	sum := 0.0
+	for _, r := range s.matches(row.Variant) {
+		c.Runs = append(c.Runs, r.Name)
+		if r.Status == StatusFailed {
+			c.Failed = append(c.Failed, r.Name)
+			continue
+		}
+		if v, ok := r.Loss(split).Last(); ok {
+			sum += v
+			c.Averaged++
+		}
+	}
+	if c.Averaged > 0 {
+		c.Loss = sum / float64(c.Averaged)
+	}
+	return c
+}
+
+// HasReportVariants reports whether any run is one of the lab report's variants, which decides
+// whether report.md lays out Tables 1–14 or only the table of all runs.
+func (s *Sweep) HasReportVariants() bool {
+	for _, r := range s.Runs {
+		if v, ok := r.Variant(); ok {
+			if _, ok := ReferenceLoss(v, Train); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// reference returns the report's train and validation loss for the run and the numbers of the
+// tables that print them (0 when the report has no such variant).
+func reference(r Run) (train, val float64, trainTable, valTable int) {
+	train, val = math.NaN(), math.NaN()
+	v, ok := r.Variant()
+	if !ok {
+		return
+	}
+	for _, t := range LabReport() {
+		for _, row := range t.Rows {
+			if row.Variant != v {
+				continue
+			}
+			// The first table wins: Tables 11–12 repeat numbers of Tables 1–10.
+			if t.Split == Train && trainTable == 0 {
+				train, trainTable = row.Loss, t.Number
+			}
+			if t.Split == Validation && valTable == 0 {
+				val, valTable = row.Loss, t.Number
+			}
+		}
+	}
+	return
+}

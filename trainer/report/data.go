@@ -1,0 +1,213 @@
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"math"
+	"strconv"
+)
+
+// Number is a float64 that encodes as JSON null when it is NaN or infinite (a value the logs lack),
+// which encoding/json would otherwise refuse.
+type Number float64
+
+// MarshalJSON implements json.Marshaler.
+func (n Number) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(f)
+}
+
+// UnmarshalJSON implements json.Unmarshaler: null reads back as NaN.
+func (n *Number) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = Number(math.NaN())
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*n = Number(f)
+	return nil
+}
+
+// RunRecord is one run in report.json.
+type RunRecord struct {
+	Name    string         `json:"name"`
+	HParams map[string]any `json:"hparams"`
+	Status  string         `json:"status"`
+	Epochs  int            `json:"epochs"`
+	Final   FinalRecord    `json:"final"`
+	// Report holds the lab report's numbers for the run's variant; null when the report has none.
+	Report *ReferenceRecord `json:"report"`
+	Curves CurvesRecord     `json:"curves"`
+}
+
+// FinalRecord is a run's last epoch; null where the run logged nothing.
+type FinalRecord struct {
+	TrainLoss     Number `json:"train_loss"`
+	TrainAccuracy Number `json:"train_accuracy"`
+	ValLoss       Number `json:"val_loss"`
+	ValAccuracy   Number `json:"val_accuracy"`
+}
+
+// ReferenceRecord is the lab report's final losses for a variant and the tables they appear in.
+type ReferenceRecord struct {
+	TrainLoss  Number `json:"train_loss"`
+	TrainTable int    `json:"train_table"`
+	ValLoss    Number `json:"val_loss"`
+	ValTable   int    `json:"val_table"`
+}
+
+// CurvesRecord holds the per-epoch values, index = TensorBoard step.
+type CurvesRecord struct {
+	TrainLoss     []PointRecord `json:"train_loss"`
+	TrainAccuracy []PointRecord `json:"train_accuracy"`
+	ValLoss       []PointRecord `json:"val_loss"`
+	ValAccuracy   []PointRecord `json:"val_accuracy"`
+}
+
+// PointRecord is one logged value.
+type PointRecord struct {
+	Step  int64  `json:"step"`
+	Value Number `json:"value"`
+}
+
+// TableRecord is one lab-report table filled from the sweep in report.json.
+type TableRecord struct {
+	Number int         `json:"table"`
+	Figure int         `json:"figure"`
+	Split  Split       `json:"split"`
+	Rows   []RowRecord `json:"rows"`
+}
+
+// RowRecord is one row of a TableRecord.
+type RowRecord struct {
+	Label      string   `json:"label"`
+	Init       string   `json:"init"`
+	BatchNorm  bool     `json:"batchnorm"`
+	BatchSize  int      `json:"batch_size"`
+	Runs       []string `json:"runs"`
+	Report     Number   `json:"report"`
+	Tfsweep    Number   `json:"tfsweep"`
+	Difference Number   `json:"difference"`
+	Failed     []string `json:"failed,omitempty"`
+}
+
+// Document is report.json.
+type Document struct {
+	SweepDir string        `json:"sweep_dir"`
+	Runs     []RunRecord   `json:"runs"`
+	Tables   []TableRecord `json:"tables,omitempty"` // the lab report's tables, when the sweep has its variants
+	Figures  []string      `json:"figures"`          // PNG files written, relative to the sweep directory
+}
+
+func (s *Sweep) document(comparisons []Comparison, figureFiles []string, withReport bool) Document {
+	doc := Document{SweepDir: s.Dir, Runs: make([]RunRecord, len(s.Runs)), Figures: figureFiles}
+	for i, r := range s.Runs {
+		f := r.Final()
+		rec := RunRecord{
+			Name: r.Name, HParams: r.HParams, Status: r.Status, Epochs: r.Epochs(),
+			Final: FinalRecord{
+				TrainLoss: Number(f.TrainLoss), TrainAccuracy: Number(f.TrainAccuracy),
+				ValLoss: Number(f.ValLoss), ValAccuracy: Number(f.ValAccuracy),
+			},
+			Curves: CurvesRecord{
+				TrainLoss: points(r.Curves.TrainLoss), TrainAccuracy: points(r.Curves.TrainAccuracy),
+				ValLoss: points(r.Curves.ValLoss), ValAccuracy: points(r.Curves.ValAccuracy),
+			},
+		}
+		if rec.HParams == nil {
+			rec.HParams = map[string]any{}
+		}
+		if train, val, tt, vt := reference(r); tt != 0 || vt != 0 {
+			rec.Report = &ReferenceRecord{TrainLoss: Number(train), TrainTable: tt, ValLoss: Number(val), ValTable: vt}
+		}
+		doc.Runs[i] = rec
+	}
+	if withReport {
+		for _, c := range comparisons {
+			t := TableRecord{Number: c.Table.Number, Figure: c.Table.Figure, Split: c.Table.Split}
+			for _, cell := range c.Cells {
+				v := cell.Row.Variant
+				t.Rows = append(t.Rows, RowRecord{
+					Label: cell.Row.Label, Init: v.Init, BatchNorm: v.BatchNorm, BatchSize: v.BatchSize,
+					Runs: nonNil(cell.Runs), Report: Number(cell.Row.Loss), Tfsweep: Number(cell.Loss),
+					Difference: Number(cell.Difference()), Failed: cell.Failed,
+				})
+			}
+			doc.Tables = append(doc.Tables, t)
+		}
+	}
+	return doc
+}
+
+func points(s Series) []PointRecord {
+	out := make([]PointRecord, len(s))
+	for i, p := range s {
+		out[i] = PointRecord{Step: p.Step, Value: Number(p.Value)}
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func writeJSON(w io.Writer, doc Document) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// csvFixed is the fixed part of report.csv's header; the hparam columns (every name any run has,
+// sorted) follow "status".
+var csvFixed = []string{
+	"train_loss", "train_accuracy", "val_loss", "val_accuracy", "epochs_logged",
+	"report_train_loss", "report_val_loss", "report_train_table", "report_val_table",
+}
+
+// writeCSV writes report.csv: one row per run; empty cells where the logs or the report have nothing.
+func (s *Sweep) writeCSV(w io.Writer) error {
+	keys := s.HParamKeys()
+	cw := csv.NewWriter(w)
+	header := append([]string{"run", "status"}, keys...)
+	header = append(header, csvFixed...)
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	num := func(v float64) string {
+		if math.IsNaN(v) {
+			return ""
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	table := func(n int) string {
+		if n == 0 {
+			return ""
+		}
+		return strconv.Itoa(n)
+	}
+	for _, r := range s.Runs {
+		row := []string{r.Name, r.Status}
+		for _, k := range keys {
+			row = append(row, formatHParam(r.HParams[k]))
+		}
+		f := r.Final()
+		train, val, tt, vt := reference(r)
+		row = append(row, num(f.TrainLoss), num(f.TrainAccuracy), num(f.ValLoss), num(f.ValAccuracy),
+			strconv.Itoa(r.Epochs()), num(train), num(val), table(tt), table(vt))
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,255 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// missing stands for a value the logs do not have (a variant not in the sweep, a split not logged).
+const missing = "—"
+
+func formatLoss(v float64) string {
+	if math.IsNaN(v) {
+		return missing
+	}
+	return strconv.FormatFloat(v, 'f', 4, 64)
+}
+
+func formatDiff(v float64) string {
+	if math.IsNaN(v) {
+		return missing
+	}
+	if v >= 0 {
+		return "+" + strconv.FormatFloat(v, 'f', 4, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 4, 64)
+}
+
+// table is a Markdown table padded so that it also reads as plain text in a terminal.
+type table struct {
+	header []string
+	right  []bool // right-align the column (numbers)
+	rows   [][]string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) String() string {
+	widths := make([]int, len(t.header))
+	for _, row := range append([][]string{t.header}, t.rows...) {
+		for i, c := range row {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c), 3)
+		}
+	}
+	var b strings.Builder
+	line := func(cells []string) {
+		b.WriteString("|")
+		for i, c := range cells {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
+			if t.right[i] {
+				b.WriteString(" " + pad + c + " |")
+			} else {
+				b.WriteString(" " + c + pad + " |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	line(t.header)
+	b.WriteString("|")
+	for i, w := range widths {
+		if t.right[i] {
+			b.WriteString(" " + strings.Repeat("-", w-1) + ": |")
+		} else {
+			b.WriteString(" " + strings.Repeat("-", w) + " |")
+		}
+	}
+	b.WriteString("\n")
+	for _, row := range t.rows {
+		line(row)
+	}
+	return b.String()
+}
+
+// Table is the short table of all runs that `tfsweep run` and `tfsweep report` print: final losses
+// and validation accuracy beside the lab report's losses where it has the variant.
+func (s *Sweep) Table() string {
+	t := &table{
+		header: []string{"Run", "Status", "Epochs", "Train loss", "Val loss", "Val acc", "Report train", "Report val"},
+		right:  []bool{false, false, true, true, true, true, true, true},
+	}
+	for _, r := range s.Runs {
+		f := r.Final()
+		refTrain, refVal, _, _ := reference(r)
+		t.add(r.Name, r.Status, strconv.Itoa(r.Epochs()), formatLoss(f.TrainLoss), formatLoss(f.ValLoss),
+			formatLoss(f.ValAccuracy), formatLoss(refTrain), formatLoss(refVal))
+	}
+	return t.String()
+}
+
+// runsTable is report.md's table of every run with the hparams that vary across the sweep.
+func (s *Sweep) runsTable(varying []string) string {
+	header := append([]string{"Run"}, varying...)
+	header = append(header, "Status", "Epochs", "Train loss", "Train acc", "Val loss", "Val acc", "Report train", "Report val")
+	t := &table{header: header, right: make([]bool, len(header))}
+	for i := len(varying) + 2; i < len(header); i++ {
+		t.right[i] = true
+	}
+	for _, r := range s.Runs {
+		f := r.Final()
+		refTrain, refVal, _, _ := reference(r)
+		row := []string{r.Name}
+		for _, k := range varying {
+			v, ok := r.HParams[k]
+			if !ok {
+				row = append(row, missing)
+				continue
+			}
+			row = append(row, formatHParam(v))
+		}
+		row = append(row, r.Status, strconv.Itoa(r.Epochs()), formatLoss(f.TrainLoss), formatLoss(f.TrainAccuracy),
+			formatLoss(f.ValLoss), formatLoss(f.ValAccuracy), formatLoss(refTrain), formatLoss(refVal))
+		t.add(row...)
+	}
+	return t.String()
+}
+
+// comparisonTable lays out one lab-report table: the report's rows, the run(s) behind each, the
+// report's number, tfsweep's and the difference.
+func comparisonTable(c Comparison) string {
+	t := &table{
+		header: []string{c.Table.RowHead, "Run", "Report", "tfsweep", "Difference"},
+		right:  []bool{false, false, true, true, true},
+	}
+	for _, cell := range c.Cells {
+		runs, value := missing, formatLoss(cell.Loss)
+		switch {
+		case len(cell.Runs) == 0:
+			// The variant is not in this sweep.
+		case cell.Averaged == 0 && len(cell.Failed) > 0:
+			runs, value = strings.Join(cell.Runs, ", "), "failed"
+		default:
+			runs = strings.Join(cell.Runs, ", ")
+			if cell.Averaged > 1 {
+				value += fmt.Sprintf(" (mean of %d)", cell.Averaged)
+			}
+			if len(cell.Failed) > 0 {
+				runs += " (failed: " + strings.Join(cell.Failed, ", ") + ")"
+			}
+		}
+		t.add(cell.Row.Label, runs, formatLoss(cell.Row.Loss), value, formatDiff(cell.Difference()))
+	}
+	return t.String()
+}
+
+// writeMarkdown writes report.md: the runs, then (for a sweep with lab-report variants) the report's
+// sections with each figure and table, then the plots of all runs.
+func (s *Sweep) writeMarkdown(w io.Writer, comparisons []Comparison, figures []Figure, withReport bool) error {
+	ew := &errWriter{w: w}
+	common, varying := s.commonHParams()
+	ew.printf("# tfsweep report: %s\n\n", s.Dir)
+	ew.printf("Written from the TensorBoard event files in this directory alone. Final values are the last " +
+		"`epoch_loss` / `epoch_accuracy` of each run's `train/` and `validation/` sub-runs; hyper-parameters " +
+		"come from each run's hparams session.\n\n")
+	ew.printf("**View in TensorBoard:** `tensorboard --logdir %s`, then open http://localhost:6006/ — the "+
+		"Scalars tab shows `epoch_loss` and `epoch_accuracy` of every run (train and validation), the HParams "+
+		"tab one row per run.\n\n", s.Dir)
+	if len(common) > 0 {
+		keys := make([]string, 0, len(common))
+		for k := range common {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + formatHParam(common[k])
+		}
+		ew.printf("Hyper-parameters shared by every run: %s.\n\n", strings.Join(parts, ", "))
+	}
+
+	ew.printf("## Runs\n\n%s\n", s.runsTable(varying))
+
+	if withReport {
+		ew.printf("## The lab report's tables\n\n")
+		ew.printf("\"Report\" is the number the lab report printed, \"tfsweep\" the final loss logged here " +
+			"(the mean when several runs share the variant; failed runs are left out), \"Difference\" is " +
+			"tfsweep − report. — marks a variant this sweep did not train.\n\n")
+		if note := setupNote(common, varying); note != "" {
+			ew.printf("%s\n\n", note)
+		}
+		byNumber := map[int]Figure{}
+		for _, f := range figures {
+			byNumber[f.Number] = f
+		}
+		section := ""
+		for _, c := range comparisons {
+			if c.Table.Section != section {
+				section = c.Table.Section
+				if section == "3.1 Batch Size 64" {
+					ew.printf("## 3 Xavier Weight Initialization\n\n")
+				}
+				level := "###"
+				if !strings.Contains(section, ".") {
+					level = "##" // "4 Uniform initialization" is a top-level section of the report
+				}
+				ew.printf("%s %s\n\n", level, section)
+			}
+			s.writeFigureLink(ew, byNumber[c.Table.Figure])
+			ew.printf("**Table %d: %s**\n\n%s\n", c.Table.Number, c.Table.Caption, comparisonTable(c))
+		}
+	}
+
+	ew.printf("## Loss curves of all runs\n\n")
+	for _, f := range figures {
+		if f.Number == 0 {
+			s.writeFigureLink(ew, f)
+		}
+	}
+	return ew.err
+}
+
+func (s *Sweep) writeFigureLink(ew *errWriter, f Figure) {
+	if !f.hasData() {
+		ew.printf("*%s: no run of this figure logged a loss.*\n\n", f.Title)
+		return
+	}
+	ew.printf("![%s](%s)\n\n", f.Title, f.File)
+}
+
+// setupNote warns when the runs were not trained like the lab report's (5 epochs, learning rate
+// 0.001), since their losses are then not expected to match.
+func setupNote(common map[string]any, varying []string) string {
+	var diffs []string
+	if v, ok := common["epochs"].(float64); ok && v != ReportEpochs {
+		diffs = append(diffs, fmt.Sprintf("%g epochs (the report trained %d)", v, ReportEpochs))
+	}
+	if v, ok := common["lr"].(float64); ok && v != ReportLR {
+		diffs = append(diffs, fmt.Sprintf("learning rate %g (the report used %g)", v, ReportLR))
+	}
+	for _, k := range varying {
+		if k == "epochs" || k == "lr" {
+			diffs = append(diffs, k+" varies across runs")
+		}
+	}
+	if len(diffs) == 0 {
+		return ""
+	}
+	return "**Note:** these runs were trained with " + strings.Join(diffs, ", ") +
+		", so their losses are not expected to match the report's."
+}
+
+// errWriter keeps the first write error, so a long report is written without checking every line.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}

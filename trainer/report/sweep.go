@@ -1,0 +1,225 @@
+// Package report rebuilds the lab report's tables and figures from a sweep's TensorBoard logs alone:
+// it reads every run's hparams session and Keras-style epoch scalars, compares the final losses with
+// the numbers the lab report printed (Tables 1–14), and writes report.md, report.csv, report.json
+// and PNG loss curves (Figures 1–14) into the sweep directory.
+package report
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Sweep is what the logs of one sweep directory say: its runs in name order.
+type Sweep struct {
+	Dir  string
+	Runs []Run
+}
+
+// Run statuses, from the hparams session_end_info (TensorBoard's STATUS_* values).
+const (
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusRunning   = "running"
+	StatusUnknown   = "unknown" // no session_end_info, or STATUS_UNKNOWN
+)
+
+// Run is one session: a directory with train/ and validation/ sub-runs.
+type Run struct {
+	// Name is the run's directory relative to the sweep directory, with forward slashes.
+	Name string
+	// HParams are the values of the run's hparams session_start_info: float64, string or bool. It is
+	// nil when the run has none; nothing else (such as the directory name) stands in for it.
+	HParams map[string]any
+	Status  string
+	Curves  Curves
+}
+
+// Curves are a run's Keras epoch scalars: epoch_loss and epoch_accuracy of train/ and validation/.
+type Curves struct {
+	TrainLoss, TrainAccuracy, ValLoss, ValAccuracy Series
+}
+
+// Point is one logged value; Step is the 0-based epoch for epoch_* tags.
+type Point struct {
+	Step  int64
+	Value float64
+}
+
+// Series is one tag's values in step order, one per step.
+type Series []Point
+
+// NewSeries orders points by step; when a step was logged twice (a resumed run) the later one wins,
+// as in TensorBoard.
+func NewSeries(points []Point) Series {
+	s := slices.Clone(points)
+	slices.SortStableFunc(s, func(a, b Point) int { return cmp.Compare(a.Step, b.Step) })
+	out := s[:0]
+	for _, p := range s {
+		if n := len(out); n > 0 && out[n-1].Step == p.Step {
+			out[n-1] = p
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// Last is the value at the highest step.
+func (s Series) Last() (float64, bool) {
+	if len(s) == 0 {
+		return math.NaN(), false
+	}
+	return s[len(s)-1].Value, true
+}
+
+// Final is a run's last epoch of each metric; NaN where the run logged none.
+type Final struct {
+	TrainLoss, TrainAccuracy, ValLoss, ValAccuracy float64
+}
+
+// Final returns the last epoch_loss and epoch_accuracy of train/ and validation/.
+func (r Run) Final() Final {
+	var f Final
+	f.TrainLoss, _ = r.Curves.TrainLoss.Last()
+	f.TrainAccuracy, _ = r.Curves.TrainAccuracy.Last()
+	f.ValLoss, _ = r.Curves.ValLoss.Last()
+	f.ValAccuracy, _ = r.Curves.ValAccuracy.Last()
+	return f
+}
+
+// Epochs is the number of epochs with a train loss logged.
+func (r Run) Epochs() int { return len(r.Curves.TrainLoss) }
+
+// Loss returns the run's epoch_loss curve of a split.
+func (r Run) Loss(split Split) Series {
+	if split == Train {
+		return r.Curves.TrainLoss
+	}
+	return r.Curves.ValLoss
+}
+
+// Variant reads the lab report's three axes from the run's hparams; ok is false when one is missing
+// or of a type that cannot be read.
+func (r Run) Variant() (v Variant, ok bool) {
+	init, ok1 := r.HParams["init"].(string)
+	bn, ok2 := boolValue(r.HParams["batchnorm"])
+	bs, ok3 := intValue(r.HParams["batch_size"])
+	if !ok1 || !ok2 || !ok3 {
+		return Variant{}, false
+	}
+	return Variant{Init: canonicalInit(init), BatchNorm: bn, BatchSize: bs}, true
+}
+
+// canonicalInit maps Keras' names of the report's two initialisers onto tfsweep's, so logs written
+// by Keras scripts (glorot_normal, random_uniform) compare too.
+func canonicalInit(name string) string {
+	switch n := strings.ToLower(strings.ReplaceAll(name, "_", "")); n {
+	case "xavier", "glorotnormal", "xaviernormal":
+		return "xavier"
+	case "uniform", "randomuniform":
+		return "uniform"
+	default:
+		return name
+	}
+}
+
+// boolValue accepts the spellings a hparams writer may use for a switch: a bool, 0/1, or on/off,
+// true/false, yes/no strings.
+func boolValue(v any) (bool, bool) {
+	switch x := v.(type) {
+	case bool:
+		return x, true
+	case float64:
+		if x == 0 || x == 1 {
+			return x == 1, true
+		}
+	case string:
+		switch strings.ToLower(x) {
+		case "on", "true", "yes", "bn", "1":
+			return true, true
+		case "off", "false", "no", "nobn", "0":
+			return false, true
+		}
+	}
+	return false, false
+}
+
+func intValue(v any) (int, bool) {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<31 {
+			return int(x), true
+		}
+	case string:
+		n, err := strconv.Atoi(x)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// matches returns the runs of a variant.
+func (s *Sweep) matches(v Variant) []Run {
+	var out []Run
+	for _, r := range s.Runs {
+		if rv, ok := r.Variant(); ok && rv == v {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// HParamKeys returns every hparam name any run has, sorted.
+func (s *Sweep) HParamKeys() []string {
+	var keys []string
+	for _, r := range s.Runs {
+		for k := range r.HParams {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// commonHParams splits the hparams into those all runs share (with the shared value) and those that
+// vary or that some run lacks.
+func (s *Sweep) commonHParams() (common map[string]any, varying []string) {
+	common = map[string]any{}
+	for _, k := range s.HParamKeys() {
+		first, same := any(nil), true
+		for i, r := range s.Runs {
+			v, ok := r.HParams[k]
+			if !ok || (i > 0 && v != first) {
+				same = false
+				break
+			}
+			first = v
+		}
+		if same {
+			common[k] = first
+		} else {
+			varying = append(varying, k)
+		}
+	}
+	return common, varying
+}
+
+// formatHParam prints a hparam value the way a user would type it.
+func formatHParam(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case string:
+		return x
+	default:
+		return "?"
+	}
+}

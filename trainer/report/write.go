@@ -1,0 +1,111 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Files written into the sweep directory, besides the figures in FiguresDir.
+const (
+	MarkdownFile = "report.md"
+	CSVFile      = "report.csv"
+	JSONFile     = "report.json"
+)
+
+// Written says what Write produced.
+type Written struct {
+	Dir      string   // the sweep directory
+	Files    []string // every file written, as paths under Dir: report.md, report.csv, report.json, figures
+	Figures  []string // the PNGs alone, relative to Dir with forward slashes
+	Table    string   // Sweep.Table: the runs' final losses beside the report's, to print
+	Compared bool     // whether the lab report's Tables 1–14 were laid out (the sweep has its variants)
+}
+
+// Generate reads the sweep directory's logs and writes the report into it: what `tfsweep report`
+// does, and what the trainer calls at the end of a sweep. Errors are those of Load and Write.
+func Generate(ctx context.Context, dir string) (*Written, error) {
+	s, err := Load(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	return s.Write(ctx)
+}
+
+// Write writes report.md, report.csv, report.json and the figures into s.Dir, each file through a
+// temporary name so that a reader never sees half a report. Figures no run has data for are not drawn.
+func (s *Sweep) Write(ctx context.Context) (*Written, error) {
+	withReport := s.HasReportVariants()
+	comparisons := s.Compare()
+	figures := s.figures(comparisons, withReport)
+	out := &Written{Dir: s.Dir, Table: s.Table(), Compared: withReport}
+
+	if err := os.MkdirAll(filepath.Join(s.Dir, FiguresDir), 0o755); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	for _, f := range figures {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if !f.hasData() {
+			continue
+		}
+		png, err := f.PNG()
+		if err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+		path := s.figurePath(f)
+		if err := writeFile(path, png); err != nil {
+			return nil, err
+		}
+		out.Figures = append(out.Figures, f.File)
+		out.Files = append(out.Files, path)
+	}
+
+	var md, csvBuf, jsonBuf bytes.Buffer
+	if err := s.writeMarkdown(&md, comparisons, figures, withReport); err != nil {
+		return nil, fmt.Errorf("report: %s: %w", MarkdownFile, err)
+	}
+	if err := s.writeCSV(&csvBuf); err != nil {
+		return nil, fmt.Errorf("report: %s: %w", CSVFile, err)
+	}
+	if err := writeJSON(&jsonBuf, s.document(comparisons, nonNil(out.Figures), withReport)); err != nil {
+		return nil, fmt.Errorf("report: %s: %w", JSONFile, err)
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{MarkdownFile, md.Bytes()}, {CSVFile, csvBuf.Bytes()}, {JSONFile, jsonBuf.Bytes()}} {
+		path := filepath.Join(s.Dir, f.name)
+		if err := writeFile(path, f.data); err != nil {
+			return nil, err
+		}
+		out.Files = append(out.Files, path)
+	}
+	return out, nil
+}
+
+// writeFile replaces path with data through a temporary file in the same directory and a rename.
+func writeFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
