@@ -6,9 +6,11 @@
 // writes no backward pass of its own. TensorFlow types stay inside: the API takes and returns
 // plain slices.
 //
-// TensorFlow logs INFO lines to stderr; set TF_CPP_MIN_LOG_LEVEL=1 (or 2) in the environment to
-// hide them. TF_ENABLE_ONEDNN_OPTS=0 makes CPU results bitwise repeatable run to run; see the
-// package tests for what it costs.
+// Environment: TensorFlow prints INFO lines to stderr when the library loads, before any Go code
+// runs, so only TF_CPP_MIN_LOG_LEVEL=1 (or 2) in the process environment hides them.
+// TF_ENABLE_ONEDNN_OPTS=0 turns oneDNN off; runs are repeatable bit for bit either way, but the two
+// settings round differently. The package sets TF_OVERRIDE_GLOBAL_THREADPOOL=1 before its first
+// session unless the environment already has it (see Config.IntraOpThreads).
 package model
 
 import (

@@ -565,7 +565,10 @@ func toInt64(shape []int) []int64 {
 	return out
 }
 
-// sameSeedTolerance bounds the loss difference of two same-seed runs.
+// sameSeedTolerance bounds the loss difference of two same-seed runs: none. TensorFlow's CPU kernels
+// gave bitwise-identical runs, within a process and across processes, with oneDNN on (the default)
+// and off; oneDNN on and off differ from each other in the last bits, so compare runs made with
+// the same TF_ENABLE_ONEDNN_OPTS and thread counts.
 const sameSeedTolerance = 0.0
 
 // The ConfigProto carries the thread counts, growth-on-demand GPU memory, the visible GPUs and, for
