@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -142,8 +143,8 @@ func (c Config) validate() (Config, error) {
 	if c.LearningRate == 0 {
 		c.LearningRate = DefaultLearningRate
 	}
-	if c.LearningRate < 0 || c.LearningRate != c.LearningRate {
-		errs = append(errs, fmt.Errorf("learning rate must be positive, got %v", c.LearningRate))
+	if !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 0) {
+		errs = append(errs, fmt.Errorf("learning rate must be positive and finite, got %v", c.LearningRate))
 	}
 	switch c.Device = strings.ToLower(c.Device); c.Device {
 	case "":

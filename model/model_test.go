@@ -367,6 +367,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"one class", func(c *Config) { c.Classes = 1 }, "classes must be at least 2"},
 		{"bad device", func(c *Config) { c.Device = "tpu" }, `unknown device "tpu"`},
 		{"negative learning rate", func(c *Config) { c.LearningRate = -1 }, "learning rate"},
+		{"NaN learning rate", func(c *Config) { c.LearningRate = math.NaN() }, "learning rate"},
+		{"infinite learning rate", func(c *Config) { c.LearningRate = math.Inf(1) }, "learning rate"},
 		{"negative threads", func(c *Config) { c.IntraOpThreads = -2 }, "thread counts"},
 	}
 	for _, tt := range tests {
