@@ -1,0 +1,93 @@
+package report
+
+import (
+	"cmp"
+	"path"
+	"slices"
+	"strings"
+)
+
+// Tags of the Keras TensorBoard callback that the report reads, and its sub-run names.
+const (
+	tagLoss      = "epoch_loss"
+	tagAccuracy  = "epoch_accuracy"
+	trainRun     = "train"
+	validRun     = "validation"
+	hparamsStart = "_hparams_/session_start_info"
+	hparamsEnd   = "_hparams_/session_end_info"
+)
+
+// eventDir is what the report needs from one directory of event files (a TensorBoard run).
+type eventDir struct {
+	scalars map[string][]Point // by tag, in file order
+	// session is set when the directory holds a hparams session_start_info; hparams are its values.
+	session bool
+	hparams map[string]any
+	status  string // from session_end_info; "" without one
+}
+
+// assemble groups TensorBoard runs (keyed by slash path relative to the sweep directory, "." for the
+// sweep directory itself) into the report's runs. A run is a directory with a hparams session, or
+// without one the parent of a train/ or validation/ run (logs of a Keras script without hparams).
+// Its curves come from its train/ and validation/ sub-runs.
+func assemble(dirs map[string]eventDir) []Run {
+	names := map[string]bool{}
+	for name, d := range dirs {
+		if d.session {
+			names[name] = true
+			continue
+		}
+		if base := path.Base(name); base == trainRun || base == validRun {
+			names[path.Dir(name)] = true
+		}
+	}
+	var runs []Run
+	for name := range names {
+		d := dirs[name]
+		r := Run{Name: name, HParams: d.hparams, Status: statusOf(d)}
+		train, valid := dirs[path.Join(name, trainRun)], dirs[path.Join(name, validRun)]
+		r.Curves = Curves{
+			TrainLoss: NewSeries(train.scalars[tagLoss]), TrainAccuracy: NewSeries(train.scalars[tagAccuracy]),
+			ValLoss: NewSeries(valid.scalars[tagLoss]), ValAccuracy: NewSeries(valid.scalars[tagAccuracy]),
+		}
+		runs = append(runs, r)
+	}
+	slices.SortFunc(runs, func(a, b Run) int { return naturalCompare(a.Name, b.Name) })
+	return runs
+}
+
+// naturalCompare orders names with their digit runs compared as numbers, so xavier-bn-b64 comes
+// before xavier-bn-b128 and -s2 before -s10.
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digitPrefix(a), digitPrefix(b)
+		if da != "" && db != "" {
+			na, nb := strings.TrimLeft(da, "0"), strings.TrimLeft(db, "0")
+			if c := cmp.Or(cmp.Compare(len(na), len(nb)), strings.Compare(na, nb)); c != 0 {
+				return c
+			}
+			a, b = a[len(da):], b[len(db):]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmp.Compare(a[0], b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+func digitPrefix(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return s[:i]
+}
+
+func statusOf(d eventDir) string {
+	if d.status == "" {
+		return StatusUnknown
+	}
+	return d.status
+}
