@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeIDX writes a tiny MNIST-shaped data set (n train, 20 test examples of 28×28) whose label is
+// written into the image, so a few steps learn something.
+func writeIDX(t *testing.T, dir string, trainN int) {
+	t.Helper()
+	write := func(name string, dims []uint32, data []byte) {
+		var buf bytes.Buffer
+		code := uint32(0x0800 | len(dims))
+		binary.Write(&buf, binary.BigEndian, code)
+		binary.Write(&buf, binary.BigEndian, dims)
+		buf.Write(data)
+		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	split := func(prefix string, n int) {
+		pixels := make([]byte, n*784)
+		labels := make([]byte, n)
+		for i := range n {
+			labels[i] = byte(i % 10)
+			for j := range 78 {
+				pixels[i*784+int(labels[i])*78+j] = 255
+			}
+		}
+		write(prefix+"-images-idx3-ubyte", []uint32{uint32(n), 28, 28}, pixels)
+		write(prefix+"-labels-idx1-ubyte", []uint32{uint32(n)}, labels)
+	}
+	split("train", trainN)
+	split("t10k", 20)
+}
+
+// runCmd runs `tfsweep run args...` and returns the exit code, stdout and stderr.
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := runRun(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestRunBadInput(t *testing.T) {
+	data := t.TempDir()
+	writeIDX(t, data, 100)
+	tmp := t.TempDir()
+	aFile := filepath.Join(tmp, "file")
+	if err := os.WriteFile(aFile, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	config := func(text string) string {
+		p := filepath.Join(t.TempDir(), "sweep.yaml")
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{"positional argument", []string{"extra"}, `unexpected argument "extra"`},
+		{"unknown init", []string{"--init", "xavier,glorious"}, `--init: unknown initialiser "glorious"`},
+		{"zero batch size", []string{"--batch-size", "0"}, "--batch-size: 0 must be positive"},
+		{"non-numeric batch size", []string{"--batch-size", "64,many"}, `--batch-size: "many" is not an integer`},
+		{"zero epochs", []string{"--epochs", "0"}, "--epochs: 0 must be positive"},
+		{"non-numeric lr", []string{"--lr", "0.1,fast"}, `--lr: "fast" is not a number`},
+		{"bad batchnorm", []string{"--batchnorm", "sometimes"}, `--batchnorm: "sometimes" is neither on nor off`},
+		{"bad hidden", []string{"--hidden", "128,wide"}, `--hidden: "128,wide" is not a list of layer widths`},
+		{"bad seed", []string{"--seed", "one"}, `--seed: "one" is not an integer`},
+		{"bad scale", []string{"--scale", "half"}, `--scale: "half" is neither unit nor none`},
+		{"negative limit", []string{"--limit", "-1"}, "--limit: -1 is negative"},
+		{"zero parallel", []string{"--parallel", "0"}, "--parallel: 0 must be at least 1"},
+		{"bad device", []string{"--device", "tpu"}, `--device: "tpu" is not one of auto, cpu, gpu`},
+		{"negative log-every", []string{"--log-every", "-1"}, "--log-every: -1 must not be negative"},
+		{"batch above the data", []string{"--batch-size", "64,128"}, "--batch-size: 128 is larger than the 100 training examples"},
+		{"batch above the limit", []string{"--limit", "50", "--batch-size", "64"}, "--batch-size: 64 is larger than the 50 training examples"},
+		{"preset batch above the data", []string{"--limit", "500"}, "--batch-size: 128 is larger than the 100 training examples (run xavier-nobn-b128)"},
+		{"missing data dir", []string{"--data-dir", filepath.Join(tmp, "nope")}, "--data-dir: dataset: " + filepath.Join(tmp, "nope") + ": missing"},
+		{"unwritable logdir", []string{"--batch-size", "10", "--logdir", filepath.Join(aFile, "runs")}, "--logdir: mkdir " + aFile + ": not a directory"},
+		{"missing config", []string{"--config", filepath.Join(tmp, "none.yaml")}, "--config: open " + filepath.Join(tmp, "none.yaml")},
+		{"malformed config", []string{"--config", config("grids:\n  - init: xavier\n  - batch_size: 3\n    x: : :\n")}, "sweep.yaml: line 4: mapping values are not allowed"},
+		{"unknown config key", []string{"--config", config("grids:\n  - init: xavier\n    batchsize: 10\n")}, `sweep.yaml: line 3: unknown key "batchsize"`},
+		{"bad config value", []string{"--config", config("grids:\n  - batch_size: [10, ten]\n")}, `sweep.yaml:2: batch_size: "ten" is not an integer`},
+		{"config grid value checked", []string{"--config", config("grids:\n  - init: nope\n")}, `--init: unknown initialiser "nope"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logdir := filepath.Join(t.TempDir(), "runs")
+			args := append([]string{"--data-dir", data, "--logdir", logdir}, tt.args...)
+			code, stdout, stderr := runCmd(t, args...)
+			if code != exitBadInput {
+				t.Errorf("exit code %d, want %d", code, exitBadInput)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q, want it to contain %q", stderr, tt.want)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+			if entries, _ := os.ReadDir(logdir); len(entries) > 0 {
+				t.Errorf("bad input created %s/%s", logdir, entries[0].Name())
+			}
+		})
+	}
+}
+
+func TestRunDryRun(t *testing.T) {
+	data := t.TempDir()
+	writeIDX(t, data, 2000)
+	logdir := filepath.Join(t.TempDir(), "runs")
+	code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", logdir, "--dry-run")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, name := range []string{"xavier-nobn-b64", "xavier-bn-b1024", "uniform-nobn-b128", "uniform-bn-b128", "12 runs on 2000 training examples"} {
+		if !strings.Contains(stdout, name) {
+			t.Errorf("dry run output lacks %s:\n%s", name, stdout)
+		}
+	}
+	if _, err := os.Stat(logdir); !os.IsNotExist(err) {
+		t.Errorf("a dry run touched the log directory: %v", err)
+	}
+
+	code, stdout, stderr = runCmd(t, "--data-dir", data, "--logdir", logdir, "--dry-run", "--json", "--seed", "1,2", "--batch-size", "32")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc struct {
+		Status string
+		Runs   []struct{ Name, Status string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("--dry-run --json stdout is not JSON: %v\n%s", err, stdout)
+	}
+	if doc.Status != "planned" || len(doc.Runs) != 2 || doc.Runs[0].Name != "xavier-nobn-b32-s1" || doc.Runs[1].Name != "xavier-nobn-b32-s2" {
+		t.Errorf("dry-run JSON %+v", doc)
+	}
+}
+
+func TestRunHelp(t *testing.T) {
+	code, _, stderr := runCmd(t, "-h")
+	if code != exitOK {
+		t.Errorf("-h exit %d", code)
+	}
+	for _, want := range []string{"--logdir", "-log-every", "fixed so runs are reproducible", "lab-report preset"} {
+		if !strings.Contains(stderr, strings.TrimPrefix(want, "-")) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
