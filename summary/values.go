@@ -1,0 +1,348 @@
+package summary
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/png"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	summarypb "github.com/wamuir/graft/tensorflow/core/framework/summary_go_proto"
+	tensorpb "github.com/wamuir/graft/tensorflow/core/framework/tensor_go_proto"
+	shapepb "github.com/wamuir/graft/tensorflow/core/framework/tensor_shape_go_proto"
+	typespb "github.com/wamuir/graft/tensorflow/core/framework/types_go_proto"
+	eventpb "github.com/wamuir/graft/tensorflow/core/util/event_go_proto"
+)
+
+// Plugin names, as TensorBoard's plugins register them.
+const (
+	PluginScalars    = "scalars"
+	PluginHistograms = "histograms"
+	PluginText       = "text"
+	PluginImages     = "images"
+	PluginKerasModel = "graph_keras_model"
+	PluginHParams    = "hparams"
+)
+
+// HistogramBuckets is the bucket count of Keras' (tf.summary.histogram's)
+// default scheme.
+const HistogramBuckets = 30
+
+// KerasModelTag is the tag Keras writes its model JSON under.
+const KerasModelTag = "keras"
+
+// The hparams plugin's fixed tags.
+const (
+	HParamsExperimentTag   = "_hparams_/experiment"
+	HParamsSessionStartTag = "_hparams_/session_start_info"
+	HParamsSessionEndTag   = "_hparams_/session_end_info"
+)
+
+// scalarTemplate is one scalar event, reused under the Writer's lock so a
+// scalar costs no allocation.
+type scalarTemplate struct {
+	ev     *eventpb.Event
+	value  *summarypb.Summary_Value
+	tensor *tensorpb.TensorProto
+}
+
+func newScalarTemplate() *scalarTemplate {
+	t := &tensorpb.TensorProto{
+		Dtype:         typespb.DataType_DT_FLOAT,
+		TensorShape:   &shapepb.TensorShapeProto{},
+		TensorContent: make([]byte, 4),
+	}
+	v := &summarypb.Summary_Value{
+		Metadata: pluginMetadata(PluginScalars, nil),
+		Value:    &summarypb.Summary_Value_Tensor{Tensor: t},
+	}
+	ev := &eventpb.Event{What: &eventpb.Event_Summary{Summary: &summarypb.Summary{Value: []*summarypb.Summary_Value{v}}}}
+	return &scalarTemplate{ev: ev, value: v, tensor: t}
+}
+
+// pluginMetadata is attached to every value, as TF2 does: TensorBoard's data
+// server decides a tag's plugin from its first event only.
+func pluginMetadata(plugin string, content []byte) *summarypb.SummaryMetadata {
+	return &summarypb.SummaryMetadata{PluginData: &summarypb.SummaryMetadata_PluginData{PluginName: plugin, Content: content}}
+}
+
+func shape(dims ...int64) *shapepb.TensorShapeProto {
+	s := &shapepb.TensorShapeProto{}
+	for _, d := range dims {
+		s.Dim = append(s.Dim, &shapepb.TensorShapeProto_Dim{Size: d})
+	}
+	return s
+}
+
+// Scalar writes value under tag at step the way Keras does: a rank-0
+// DT_FLOAT tensor (TensorBoard's data server drops double scalars), plugin
+// "scalars" metadata on every event. The value is rounded to float32.
+func (w *Writer) Scalar(tag string, step int64, value float64) error {
+	if err := checkTag(tag); err != nil {
+		return fmt.Errorf("summary: %s: %w", w.path, err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usableLocked(); err != nil {
+		return err
+	}
+	s, err := w.seriesLocked(tag, PluginScalars, step, false)
+	if err != nil {
+		return err
+	}
+	t := w.scalar
+	t.ev.WallTime = w.wallTime()
+	t.ev.Step = step
+	t.value.Tag = tag
+	binary.LittleEndian.PutUint32(t.tensor.TensorContent, math.Float32bits(float32(value)))
+	if err := w.appendEventLocked(t.ev); err != nil {
+		return err
+	}
+	w.remember(s, tag, PluginScalars, step)
+	return nil
+}
+
+func (w *Writer) remember(s *series, tag, plugin string, step int64) {
+	if s == nil {
+		w.series[tag] = &series{plugin: plugin, lastStep: step}
+		return
+	}
+	s.lastStep = step
+}
+
+// writeValue writes one summary value as its own event.
+func (w *Writer) writeValue(tag, plugin string, step int64, once bool, t *tensorpb.TensorProto, content []byte) error {
+	if err := checkTag(tag); err != nil {
+		return fmt.Errorf("summary: %s: %w", w.path, err)
+	}
+	v := &summarypb.Summary_Value{
+		Tag:      tag,
+		Metadata: pluginMetadata(plugin, content),
+		Value:    &summarypb.Summary_Value_Tensor{Tensor: t},
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usableLocked(); err != nil {
+		return err
+	}
+	s, err := w.seriesLocked(tag, plugin, step, once)
+	if err != nil {
+		return err
+	}
+	ev := &eventpb.Event{
+		WallTime: w.wallTime(),
+		Step:     step,
+		What:     &eventpb.Event_Summary{Summary: &summarypb.Summary{Value: []*summarypb.Summary_Value{v}}},
+	}
+	if err := w.appendEventLocked(ev); err != nil {
+		return err
+	}
+	w.remember(s, tag, plugin, step)
+	return nil
+}
+
+// Histogram writes the distribution of values as Keras does
+// (tf.summary.histogram): 30 buckets of equal width between the minimum and
+// the maximum, as a DT_DOUBLE [30, 3] tensor of [left, right, count] rows.
+// NaN and infinite values are left out (TensorFlow would turn every edge
+// into NaN).
+func (w *Writer) Histogram(tag string, step int64, values []float64) error {
+	return w.writeHistogram(tag, step, histogramBuckets(values, HistogramBuckets))
+}
+
+// HistogramFloat32 is Histogram for float32 values, such as weights, without
+// a float64 copy of them.
+func (w *Writer) HistogramFloat32(tag string, step int64, values []float32) error {
+	return w.writeHistogram(tag, step, histogramBuckets(values, HistogramBuckets))
+}
+
+func (w *Writer) writeHistogram(tag string, step int64, rows []float64) error {
+	content := make([]byte, 8*len(rows))
+	for i, x := range rows {
+		binary.LittleEndian.PutUint64(content[8*i:], math.Float64bits(x))
+	}
+	t := &tensorpb.TensorProto{
+		Dtype:         typespb.DataType_DT_DOUBLE,
+		TensorShape:   shape(int64(len(rows)/3), 3),
+		TensorContent: content,
+	}
+	return w.writeValue(tag, PluginHistograms, step, false, t, nil)
+}
+
+// histogramBuckets returns k rows of [left, right, count], flattened, by the
+// rule of TensorBoard's histogram summary_v2 (which Keras uses):
+//   - edges are linspace(min, max, k+1) with the last edge exactly max;
+//   - x falls in bucket floor((x-min)/((max-min)/k)), clamped to k-1;
+//   - if every value is equal, all rows are [v, v, 0] but the last,
+//     [v, v, n];
+//   - no values give k rows of zeros.
+func histogramBuckets[T float32 | float64](values []T, k int) []float64 {
+	rows := make([]float64, 3*k)
+	if k == 0 {
+		return rows
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	n := 0
+	for _, v := range values {
+		x := float64(v)
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			continue
+		}
+		n++
+		lo = math.Min(lo, x)
+		hi = math.Max(hi, x)
+	}
+	if n == 0 {
+		return rows
+	}
+	if lo == hi {
+		for i := 0; i < k; i++ {
+			rows[3*i], rows[3*i+1] = lo, lo
+		}
+		rows[3*k-1] = float64(n)
+		return rows
+	}
+	width := (hi - lo) / float64(k)
+	for _, v := range values {
+		x := float64(v)
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			continue
+		}
+		i := int(math.Floor((x - lo) / width))
+		if i >= k {
+			i = k - 1
+		}
+		rows[3*i+2]++
+	}
+	// tf.linspace: start + i*step with step = (stop-start)/(num-1).
+	step := (hi - lo) / float64(k)
+	for i := 0; i < k; i++ {
+		rows[3*i] = lo + float64(i)*step
+		if i+1 == k {
+			rows[3*i+1] = hi
+		} else {
+			rows[3*i+1] = lo + float64(i+1)*step
+		}
+	}
+	return rows
+}
+
+// stringTensor is how TF2 stores strings: string_val, never tensor_content
+// (TensorBoard's Python side cannot decode strings from tensor_content).
+func stringTensor(shape *shapepb.TensorShapeProto, values ...[]byte) *tensorpb.TensorProto {
+	return &tensorpb.TensorProto{Dtype: typespb.DataType_DT_STRING, TensorShape: shape, StringVal: values}
+}
+
+// Text writes markdown under tag at step (plugin "text", a rank-0 string
+// tensor). TensorBoard renders it as sanitized Markdown.
+func (w *Writer) Text(tag string, step int64, markdown string) error {
+	if !utf8.ValidString(markdown) {
+		return fmt.Errorf("summary: %s: text for tag %q is not valid UTF-8", w.path, tag)
+	}
+	return w.writeValue(tag, PluginText, step, false, stringTensor(shape(), []byte(markdown)), nil)
+}
+
+// Image writes img PNG-encoded under tag at step in TF2's form: a rank-1
+// string tensor [width, height, png] with plugin "images".
+func (w *Writer) Image(tag string, step int64, img image.Image) error {
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return fmt.Errorf("summary: %s: image for tag %q: %w", w.path, tag, err)
+	}
+	r := img.Bounds()
+	t := stringTensor(shape(3), []byte(strconv.Itoa(r.Dx())), []byte(strconv.Itoa(r.Dy())), b.Bytes())
+	return w.writeValue(tag, PluginImages, step, false, t, nil)
+}
+
+// Graph writes a serialized GraphDef as Event.graph_def at step 0, which
+// TensorBoard shows as the run's op graph. It can be written once.
+func (w *Writer) Graph(graphDef []byte) error {
+	if len(graphDef) == 0 {
+		return fmt.Errorf("summary: %s: empty graph", w.path)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usableLocked(); err != nil {
+		return err
+	}
+	if w.graph {
+		return fmt.Errorf("summary: %s: graph was already written; it is written once", w.path)
+	}
+	ev := &eventpb.Event{WallTime: w.wallTime(), What: &eventpb.Event_GraphDef{GraphDef: graphDef}}
+	if err := w.appendEventLocked(ev); err != nil {
+		return err
+	}
+	w.graph = true
+	return nil
+}
+
+// KerasModel writes a Keras model's JSON (model.to_json()) under tag
+// "keras" at step 0 with plugin "graph_keras_model" and content "1", which
+// the Graphs dashboard shows as a conceptual graph. It can be written once.
+func (w *Writer) KerasModel(modelJSON []byte) error {
+	if !utf8.Valid(modelJSON) || len(modelJSON) == 0 {
+		return fmt.Errorf("summary: %s: keras model JSON is empty or not UTF-8", w.path)
+	}
+	return w.writeValue(KerasModelTag, PluginKerasModel, 0, true, stringTensor(shape(), modelJSON), []byte("1"))
+}
+
+// nullTensor is what TensorBoard's hparams summaries carry: the data is in
+// the metadata content.
+func nullTensor() *tensorpb.TensorProto {
+	return &tensorpb.TensorProto{Dtype: typespb.DataType_DT_FLOAT, TensorShape: shape(0)}
+}
+
+// HParamsExperiment writes the hparams experiment (what the hparams and
+// metrics are) at step 0. Write it once, in the writer of the sweep's root
+// directory; the sessions go in its sub-directories.
+func (w *Writer) HParamsExperiment(e Experiment) error {
+	content, err := encodeExperiment(e, w.opts.now)
+	if err != nil {
+		return fmt.Errorf("summary: %s: %w", w.path, err)
+	}
+	return w.writeValue(HParamsExperimentTag, PluginHParams, 0, true, nullTensor(), content)
+}
+
+// HParamsSessionStart writes a session's hparam values at step 0. Write it
+// in the writer of the session's own run directory (the one above its
+// train/ and validation/), never at the sweep root: TensorBoard finds the
+// session's metrics in that directory and below it.
+func (w *Writer) HParamsSessionStart(s SessionStart) error {
+	content, err := encodeSessionStart(s, w.opts.now)
+	if err != nil {
+		return fmt.Errorf("summary: %s: %w", w.path, err)
+	}
+	return w.writeValue(HParamsSessionStartTag, PluginHParams, 0, true, nullTensor(), content)
+}
+
+// HParamsSessionEnd writes how a session ended, at step 0, in the same
+// writer as HParamsSessionStart. A zero end time means now.
+func (w *Writer) HParamsSessionEnd(status Status, end time.Time) error {
+	if end.IsZero() {
+		end = w.opts.now()
+	}
+	content := encodeSessionEnd(SessionEnd{Status: status, EndTime: end})
+	return w.writeValue(HParamsSessionEndTag, PluginHParams, 0, true, nullTensor(), content)
+}
+
+// SessionLogStart writes a SessionLog START event at step: the marker of a
+// resumed run. TensorBoard's Python loader drops, on every START after the
+// first in a run, all points at steps >= step, so a run resumed from a
+// checkpoint at step shows no stale points past it.
+func (w *Writer) SessionLogStart(step int64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usableLocked(); err != nil {
+		return err
+	}
+	ev := &eventpb.Event{
+		WallTime: w.wallTime(),
+		Step:     step,
+		What:     &eventpb.Event_SessionLog{SessionLog: &eventpb.SessionLog{Status: eventpb.SessionLog_START}},
+	}
+	return w.appendEventLocked(ev)
+}
