@@ -50,7 +50,8 @@ do not silently check nothing)
                          counts         {"<step>": total count} (sum of bucket counts).
   texts                list of {run*, tag*, step*, equals, contains, html_contains}:
                          equals/contains  compared with the raw text (fetched with markdown=false
-                                          and HTML-unescaped; markup inside it may be sanitised);
+                                          and HTML-unescaped; markup inside it may be sanitised;
+                                          a non-scalar text tensor is its cells joined by "\n");
                          html_contains    a substring of the Markdown-rendered HTML the UI shows.
   images               list of {run*, tag*, step*, sample, sha256, width, height, samples}:
                          sample     which image of the step (default 0);
@@ -115,6 +116,7 @@ import html
 import json
 import math
 import os
+import re
 import signal
 import socket
 import struct
@@ -484,7 +486,7 @@ class Checker:
             if step not in raw:
                 self.fail(f"{what}: no such step (served {_short(sorted(raw))})")
                 continue
-            text = html.unescape(raw[step])
+            text = plain_text(raw[step])
             if "equals" in entry and text != entry["equals"]:
                 self.fail(f"{what}: text {text!r}, want {entry['equals']!r}")
             if "contains" in entry and entry["contains"] not in text:
@@ -643,6 +645,18 @@ def _short(items, limit=12):
         return str(items)
     return f"[{', '.join(map(repr, items[:limit // 2]))}, ... {len(items) - limit} more ..., " \
            f"{', '.join(map(repr, items[-limit // 2:]))}]"
+
+
+def plain_text(served):
+    """The raw text behind the text plugin's markdown=false HTML.
+
+    A rank-0 string tensor comes back as the escaped string; any other shape (tensorboardX writes
+    shape [1]) as an HTML table, whose cells are joined with newlines here.
+    """
+    if served.startswith("<table>"):
+        cells = re.findall(r"<td>(.*?)</td>", served, flags=re.DOTALL)
+        return "\n".join(html.unescape(c) for c in cells)
+    return html.unescape(served)
 
 
 def png_size(blob):
