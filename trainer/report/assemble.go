@@ -59,6 +59,7 @@ func assemble(dirs map[string]eventDir) []Run {
 // naturalCompare orders names with their digit runs compared as numbers, so xavier-bn-b64 comes
 // before xavier-bn-b128 and -s2 before -s10.
 func naturalCompare(a, b string) int {
+	a0, b0 := a, b
 	for a != "" && b != "" {
 		da, db := digitPrefix(a), digitPrefix(b)
 		if da != "" && db != "" {
@@ -74,7 +75,10 @@ func naturalCompare(a, b string) int {
 		}
 		a, b = a[1:], b[1:]
 	}
-	return cmp.Compare(len(a), len(b))
+	if c := cmp.Compare(len(a), len(b)); c != 0 {
+		return c
+	}
+	return strings.Compare(a0, b0) // "b007" and "b7" differ only in zeros: still a total order
 }
 
 func digitPrefix(s string) string {

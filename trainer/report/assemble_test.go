@@ -6,9 +6,9 @@ import (
 )
 
 func TestNaturalCompare(t *testing.T) {
-	names := []string{"xavier-nobn-b128", "uniform-bn-b128", "xavier-bn-b1024", "xavier-bn-b64", "r-s10", "r-s2", "r", "xavier-bn-b128"}
+	names := []string{"b007", "b7", "xavier-nobn-b128", "uniform-bn-b128", "xavier-bn-b1024", "xavier-bn-b64", "r-s10", "r-s2", "r", "xavier-bn-b128"}
 	slices.SortFunc(names, naturalCompare)
-	want := []string{"r", "r-s2", "r-s10", "uniform-bn-b128", "xavier-bn-b64", "xavier-bn-b128", "xavier-bn-b1024", "xavier-nobn-b128"}
+	want := []string{"b007", "b7", "r", "r-s2", "r-s10", "uniform-bn-b128", "xavier-bn-b64", "xavier-bn-b128", "xavier-bn-b1024", "xavier-nobn-b128"}
 	if !slices.Equal(names, want) {
 		t.Errorf("sorted %q, want %q", names, want)
 	}

@@ -18,7 +18,16 @@ func (n Number) MarshalJSON() ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return []byte("null"), nil
 	}
-	return json.Marshal(f)
+	return []byte(shortest(f)), nil
+}
+
+// shortest formats f in as few digits as read back to the same value. TensorBoard scalars are
+// float32: 0.49 logged reads back as 0.49000000953674316, printed here as 0.49 again.
+func shortest(f float64) string {
+	if float64(float32(f)) == f {
+		return strconv.FormatFloat(f, 'g', -1, 32)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
 // UnmarshalJSON implements json.Unmarshaler: null reads back as NaN.
@@ -187,7 +196,7 @@ func (s *Sweep) writeCSV(w io.Writer) error {
 		if math.IsNaN(v) {
 			return ""
 		}
-		return strconv.FormatFloat(v, 'g', -1, 64)
+		return shortest(v)
 	}
 	table := func(n int) string {
 		if n == 0 {

@@ -1,8 +1,11 @@
 package report
 
 import (
+	"context"
 	"fmt"
 	"math"
+	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -34,14 +37,17 @@ func presetRuns() []presetRun {
 	return out
 }
 
-func (p presetRun) finalTrain() float64 { return 0.5 - 0.01*float64(p.k) }
-func (p presetRun) finalVal() float64   { return 0.6 - 0.01*float64(p.k) }
+// Values are float32, as TensorBoard scalars are, so that they read back from event files unchanged.
+func (p presetRun) finalTrain() float64 { return f32(0.5 - 0.01*float64(p.k)) }
+func (p presetRun) finalVal() float64   { return f32(0.6 - 0.01*float64(p.k)) }
+
+func f32(v float64) float64 { return float64(float32(v)) }
 
 // curve is a decreasing five-epoch curve ending at last.
 func curve(last float64, epochs int) Series {
 	s := make(Series, epochs)
 	for e := range epochs {
-		s[e] = Point{Step: int64(e), Value: last + 0.1*float64(epochs-1-e)}
+		s[e] = Point{Step: int64(e), Value: f32(last + 0.1*float64(epochs-1-e))}
 	}
 	return s
 }
@@ -78,8 +84,35 @@ func f4(v float64) string {
 // presetSweepRuns is the twelve runs of memorySweep.
 func presetSweepRuns() []Run { return memorySweep("").Runs }
 
-// buildSweep gives the runs a sweep directory of their own.
+// buildSweep writes the runs into a fresh sweep directory with summary's writer, reads it back with
+// Load and checks that Load returns the runs as written.
 func buildSweep(t *testing.T, runs []Run) *Sweep {
 	t.Helper()
-	return &Sweep{Dir: t.TempDir(), Runs: runs}
+	dir := t.TempDir()
+	writeSweep(t, dir, runs)
+	s, err := Load(context.Background(), dir)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := slices.Clone(runs)
+	slices.SortFunc(want, func(a, b Run) int { return naturalCompare(a.Name, b.Name) })
+	for i := range want {
+		if want[i].Curves.TrainLoss == nil {
+			want[i].Curves.TrainLoss = Series{}
+		}
+	}
+	if s.Dir != dir || len(s.Runs) != len(want) {
+		t.Fatalf("Load: dir %s, %d runs; want %s, %d", s.Dir, len(s.Runs), dir, len(want))
+	}
+	for i, got := range s.Runs {
+		w := want[i]
+		if got.Name != w.Name || got.Status != w.Status || !reflect.DeepEqual(got.HParams, w.HParams) ||
+			!sameSeries(got.Curves.TrainLoss, w.Curves.TrainLoss) || !sameSeries(got.Curves.ValLoss, w.Curves.ValLoss) ||
+			!sameSeries(got.Curves.TrainAccuracy, w.Curves.TrainAccuracy) || !sameSeries(got.Curves.ValAccuracy, w.Curves.ValAccuracy) {
+			t.Fatalf("Load: run %d =\n%+v\nwant\n%+v", i, got, w)
+		}
+	}
+	return s
 }
+
+func sameSeries(a, b Series) bool { return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b)) }

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+
+	"github.com/tfsweep/tfsweep/summary"
 )
 
 // Errors a DirError wraps besides the fs errors of a missing directory.
@@ -45,7 +49,73 @@ func Load(ctx context.Context, dir string) (*Sweep, error) {
 	return &Sweep{Dir: dir, Runs: runs}, nil
 }
 
-// readEventDirs reads every TensorBoard run under root. TEMPORARY until summary's reader lands.
+// readEventDirs reads every TensorBoard run under root (keyed by summary.Runs' names): the epoch
+// scalars the report plots and the hparams session. A corrupt record fails the read, naming the file
+// and offset; a truncated last record (a writer still writing) is read up to the cut, as TensorBoard does.
 func readEventDirs(ctx context.Context, root string) (map[string]eventDir, error) {
-	return nil, errors.New("report: reading event files needs summary's reader")
+	names, err := summary.Runs(root)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", root, err)
+	}
+	dirs := make(map[string]eventDir, len(names))
+	for _, name := range names {
+		files, err := summary.EventFiles(filepath.Join(root, filepath.FromSlash(name)))
+		if err != nil {
+			return nil, err
+		}
+		d := eventDir{scalars: map[string][]Point{}}
+		for _, file := range files {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if err := readEventFile(file, &d); err != nil {
+				return nil, err
+			}
+		}
+		dirs[name] = d
+	}
+	return dirs, nil
+}
+
+func readEventFile(path string, d *eventDir) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read %w", err)
+	}
+	defer f.Close()
+	r := summary.NewReader(f, path)
+	for {
+		ev, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, v := range ev.Values {
+			switch {
+			case v.Plugin == summary.PluginScalars && (v.Tag == tagLoss || v.Tag == tagAccuracy):
+				d.scalars[v.Tag] = append(d.scalars[v.Tag], Point{Step: ev.Step, Value: v.Scalar})
+			case v.Plugin == summary.PluginHParams && v.HParams != nil:
+				if start := v.HParams.SessionStart; start != nil {
+					d.session, d.hparams = true, start.HParams
+				}
+				if end := v.HParams.SessionEnd; end != nil {
+					d.status = statusName(end.Status)
+				}
+			}
+		}
+	}
+}
+
+func statusName(s summary.Status) string {
+	switch s {
+	case summary.StatusSuccess:
+		return StatusSucceeded
+	case summary.StatusFailure:
+		return StatusFailed
+	case summary.StatusRunning:
+		return StatusRunning
+	}
+	return StatusUnknown
 }

@@ -162,7 +162,8 @@ func checkCSV(t *testing.T, s *Sweep, byVariant map[Variant]presetRun) {
 			"train_loss": p.finalTrain(), "val_loss": p.finalVal(), "epochs_logged": 5,
 			"report_train_loss": refTrain, "report_val_loss": refVal,
 		} {
-			if got := num(rec, name); got != want {
+			// Loss values are float32 printed in their shortest form: they read back as that float32.
+			if got := num(rec, name); got != want && f32(got) != want {
 				t.Errorf("report.csv %s %s = %v, want %v", p.name, name, got, want)
 			}
 		}
@@ -187,20 +188,20 @@ func checkJSON(t *testing.T, s *Sweep, byVariant map[Variant]presetRun) {
 		if !ok || p.name != r.Name {
 			t.Fatalf("report.json run %s: hparams %v", r.Name, r.HParams)
 		}
-		if float64(r.Final.TrainLoss) != p.finalTrain() || float64(r.Final.ValLoss) != p.finalVal() || r.Epochs != 5 {
+		if f32(float64(r.Final.TrainLoss)) != p.finalTrain() || f32(float64(r.Final.ValLoss)) != p.finalVal() || r.Epochs != 5 {
 			t.Errorf("report.json %s final %+v epochs %d, want train %v val %v, 5 epochs", r.Name, r.Final, r.Epochs, p.finalTrain(), p.finalVal())
 		}
 		refTrain, _ := ReferenceLoss(v, Train)
 		if r.Report == nil || float64(r.Report.TrainLoss) != refTrain {
 			t.Errorf("report.json %s report %+v, want train loss %v", r.Name, r.Report, refTrain)
 		}
-		if len(r.Curves.ValLoss) != 5 || float64(r.Curves.ValLoss[4].Value) != p.finalVal() {
+		if len(r.Curves.ValLoss) != 5 || f32(float64(r.Curves.ValLoss[4].Value)) != p.finalVal() {
 			t.Errorf("report.json %s val curve %+v", r.Name, r.Curves.ValLoss)
 		}
 	}
 	row := doc.Tables[6].Rows[0] // Table 7, xavier batch 512 without batch norm
 	p := byVariant[Variant{"xavier", false, 512}]
-	if doc.Tables[6].Number != 7 || float64(row.Report) != 0.1753 || float64(row.Tfsweep) != p.finalTrain() ||
+	if doc.Tables[6].Number != 7 || float64(row.Report) != 0.1753 || f32(float64(row.Tfsweep)) != p.finalTrain() ||
 		!slices.Equal(row.Runs, []string{p.name}) {
 		t.Errorf("report.json Table 7 first row %+v", row)
 	}
@@ -280,7 +281,7 @@ func TestWriteMeanOfSeeds(t *testing.T) {
 	s := buildSweep(t, []Run{a, b})
 	_, md := writeReport(t, s)
 	rows := markdownTable(md, "**Table 1: Train Loss**")
-	want := f4((a.Final().TrainLoss+0.3)/2) + " (mean of 2)"
+	want := f4((a.Final().TrainLoss+b.Final().TrainLoss)/2) + " (mean of 2)"
 	if len(rows) != 2 || rows[0][1] != "xavier-nobn-b64-s1, xavier-nobn-b64-s2" || rows[0][3] != want {
 		t.Errorf("Table 1 = %q, want the mean %s of both seeds", rows, want)
 	}
@@ -302,7 +303,8 @@ func TestWriteOtherAxes(t *testing.T) {
 		t.Error("lab-report tables laid out for a sweep without its variants")
 	}
 	rows := markdownTable(md, "## Runs")
-	if len(rows) != 2 || rows[0][0] != runs[0].Name || rows[0][1] != "0.01" || rows[1][1] != "0.001" {
+	// Runs are in name order: lr0.001 before lr0.01.
+	if len(rows) != 2 || rows[0][0] != runs[1].Name || rows[0][1] != "0.001" || rows[1][1] != "0.01" {
 		t.Errorf("runs table = %q, want the lr column", rows)
 	}
 	if !strings.Contains(md, "Hyper-parameters shared by every run: batch_size=32, batchnorm=false, epochs=3, init=he_normal.") {
@@ -311,7 +313,7 @@ func TestWriteOtherAxes(t *testing.T) {
 	if !slices.Equal(w.Figures, []string{"figures/all-runs-train-loss.png", "figures/all-runs-validation-loss.png"}) {
 		t.Errorf("figures = %v", w.Figures)
 	}
-	if got := markdownTable("Printed\n"+w.Table, "Printed"); len(got) != 2 || got[1][0] != runs[1].Name {
+	if got := markdownTable("Printed\n"+w.Table, "Printed"); len(got) != 2 || got[1][0] != runs[0].Name {
 		t.Errorf("printed table rows %q, want both runs:\n%s", got, w.Table)
 	}
 }
