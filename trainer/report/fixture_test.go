@@ -115,4 +115,6 @@ func buildSweep(t *testing.T, runs []Run) *Sweep {
 	return s
 }
 
-func sameSeries(a, b Series) bool { return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b)) }
+func sameSeries(a, b Series) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b))
+}
