@@ -55,7 +55,7 @@ func Dump(ctx context.Context, root string, w io.Writer, opts Options) (Result, 
 	var res Result
 	if opts.Tag != "" {
 		if _, err := path.Match(opts.Tag, ""); err != nil {
-			return res, &InputError{Path: opts.Tag, Err: fmt.Errorf("--tag: %w", err)}
+			return res, &InputError{Path: "--tag " + opts.Tag, Err: err}
 		}
 	}
 	notes := opts.Notes

@@ -38,7 +38,6 @@ func ParseFormat(s string) (Format, error) {
 type Row struct {
 	File     string  `json:"file"`   // the event file, as found under the inspected path
 	Run      string  `json:"run"`    // the file's directory relative to the inspected directory ("." for itself)
-	Offset   int64   `json:"offset"` // byte offset of the event's record in the file
 	Step     int64   `json:"step"`
 	WallTime float64 `json:"wall_time"`
 	Tag      string  `json:"tag,omitempty"`
@@ -164,12 +163,9 @@ func formatWallTime(s float64) string {
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
-// jsonSafe replaces the non-finite floats encoding/json refuses (a NaN loss is a real value in a
-// diverged run) with their names as strings.
+// jsonSafe keeps encoding/json from refusing a row: values are made safe by number() when built,
+// and a wall time that is not finite (a broken writer) is printed as 0.
 func jsonSafe(r Row) Row {
-	if f, ok := r.Value.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
-		r.Value = strconv.FormatFloat(f, 'g', -1, 64)
-	}
 	if math.IsNaN(r.WallTime) || math.IsInf(r.WallTime, 0) {
 		r.WallTime = 0
 	}
