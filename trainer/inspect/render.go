@@ -36,8 +36,8 @@ func ParseFormat(s string) (Format, error) {
 // Row is one value of one event: an event holds one summary value in TF2 files, but legacy writers
 // put several in one Summary, and events such as file_version or graph_def have none.
 type Row struct {
-	File     string  `json:"file"`   // the event file, as found under the inspected path
-	Run      string  `json:"run"`    // the file's directory relative to the inspected directory ("." for itself)
+	File     string  `json:"file"` // the event file, as found under the inspected path
+	Run      string  `json:"run"`  // the file's directory relative to the inspected directory ("." for itself)
 	Step     int64   `json:"step"`
 	WallTime float64 `json:"wall_time"`
 	Tag      string  `json:"tag,omitempty"`
