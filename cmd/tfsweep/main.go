@@ -30,6 +30,8 @@ func commands() map[string]command {
 	return map[string]command{
 		"version": {"print tfsweep's, Go's and the linked TensorFlow's versions", runVersion},
 		"devices": {"list the devices a TensorFlow session sees", runDevices},
+		"inspect": {"dump the events of a TensorBoard event file or of every one under a directory", runInspect},
+		"report":  {"write report.md/csv/json and loss-curve PNGs of a sweep directory from its logs", runReport},
 		"run":     {"train a sweep of MNIST MLP variants and log each run for TensorBoard", runRun},
 	}
 }

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/tfsweep/tfsweep/trainer/report"
+)
+
+const reportUsage = `usage: tfsweep report DIR
+
+Reads the TensorBoard event files of the sweep directory DIR (written by tfsweep run, or any
+directory of Keras-style runs with hparams sessions) and writes into it report.md (the lab report's
+Tables 1–14 beside this sweep's final losses, with the figures), report.csv, report.json and PNG
+loss curves under figures/. Prints the table of runs.
+
+Exit status: 0 written, 1 an event file could not be read or a file not written, 2 DIR does not
+exist or holds no runs.
+`
+
+// runReport is `tfsweep report`: flags and exit codes only; trainer/report does the work.
+func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, reportUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitBadInput
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "tfsweep report: want exactly one sweep directory (see tfsweep report -h)")
+		return exitBadInput
+	}
+	written, err := report.Generate(ctx, fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "tfsweep report: %v\n", err)
+		var dirErr *report.DirError
+		if errors.As(err, &dirErr) {
+			return exitBadInput
+		}
+		return exitRunFailed
+	}
+	fmt.Fprint(stdout, written.Table)
+	fmt.Fprintf(stdout, "\nwrote %s, %s, %s and %d figures in %s\n", report.MarkdownFile, report.CSVFile,
+		report.JSONFile, len(written.Figures), filepath.Join(written.Dir, report.FiguresDir))
+	return exitOK
+}
