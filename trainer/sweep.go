@@ -2,10 +2,10 @@ package trainer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -191,6 +191,10 @@ func (s *Sweep) Run(ctx context.Context) *Result {
 	for i, r := range s.runs {
 		res.Runs[i] = s.newRunResult(r)
 	}
+	if err := writeExperiment(s.dir, s.runs, s.created); err != nil {
+		// Without the experiment TensorBoard still builds one from the sessions: worth a warning only.
+		log.Warn().Err(err).Msg("could not write the hparams experiment")
+	}
 
 	threads := s.threadsPerWorker(log)
 	log.Info().Int("runs", len(s.runs)).Int("parallel", s.opts.Parallel).Int("train_examples", s.train.Len()).
@@ -303,7 +307,8 @@ func (s *Sweep) train1(ctx context.Context, con *console, validation *validation
 	res.Status = StatusSucceeded
 }
 
-// fit builds the run's model and callbacks and runs Fit.
+// fit builds the run's model and callbacks and runs Fit. The TensorBoard callback is opened first, so
+// that even a model that fails to build leaves a run marked failed in TensorBoard.
 func (s *Sweep) fit(ctx context.Context, con *console, validation *validationCache, threads int, dir string, r Run, hist *History) error {
 	cfg := model.DefaultConfig()
 	cfg.Inputs = s.train.Features()
@@ -315,14 +320,18 @@ func (s *Sweep) fit(ctx context.Context, con *console, validation *validationCac
 	cfg.Device = s.opts.Device
 	cfg.IntraOpThreads, cfg.InterOpThreads = threads, threads
 
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return fmt.Errorf("run directory: %w", err)
+	info := runInfo{Run: r, Limit: s.plan.Limit, TrainExamples: s.train.Len(), Device: s.opts.Device, Threads: threads}
+	tb, err := openTensorBoard(dir, info, s.opts.LogEvery)
+	if err != nil {
+		return err
 	}
 	m, err := model.New(cfg)
 	if err != nil {
-		return fmt.Errorf("build the model: %w", err)
+		err = fmt.Errorf("build the model: %w", err)
+		return errors.Join(err, tb.OnTrainEnd(TrainEnd{Err: err}))
 	}
 	defer m.Close()
+	tb.setModel(m)
 
 	scale := dataset.ScaleUnit
 	if r.Scale == ScaleNone {
@@ -345,7 +354,7 @@ func (s *Sweep) fit(ctx context.Context, con *console, validation *validationCac
 		ValLabels: valLabels,
 	}
 	opts := FitOptions{Epochs: r.Epochs, BatchSize: r.BatchSize, LearningRate: r.LR}
-	callbacks := []Callback{hist, con.progress(r.Name)}
+	callbacks := []Callback{hist, tb, con.progress(r.Name)}
 	if s.testCallbacks != nil {
 		callbacks = append(callbacks, s.testCallbacks(r)...)
 	}
