@@ -15,6 +15,7 @@ import (
 
 	"github.com/tfsweep/tfsweep/dataset"
 	"github.com/tfsweep/tfsweep/model"
+	"github.com/tfsweep/tfsweep/trainer/report"
 )
 
 // Options are the settings of a sweep that are not grid axes.
@@ -119,7 +120,7 @@ type Result struct {
 	Status      string      `json:"status"` // StatusSucceeded, StatusFailed or StatusInterrupted
 	WallSeconds float64     `json:"wall_seconds"`
 	Runs        []RunResult `json:"runs"`
-	// Report is the directory of the written report ("" if it could not be written: ReportError).
+	// Report is the path of the written report.md ("" if it could not be written: ReportError).
 	Report      string `json:"report,omitempty"`
 	ReportError string `json:"report_error,omitempty"`
 	// ReportTable is the report's Markdown table, printed by `tfsweep run` without --json.
@@ -233,6 +234,15 @@ feed:
 	}
 	if ctx.Err() != nil {
 		res.Status = StatusInterrupted
+	}
+	// The report is written also after an interruption: it shows what the logs hold.
+	if written, err := report.Generate(context.WithoutCancel(ctx), s.dir); err != nil {
+		res.ReportError = err.Error()
+		log.Error().Err(err).Msg("could not write the report")
+	} else {
+		res.Report = filepath.Join(s.dir, report.MarkdownFile)
+		res.ReportTable = written.Table
+		log.Info().Str("report", res.Report).Int("figures", len(written.Figures)).Msg("report written")
 	}
 	res.WallSeconds = time.Since(s.created).Seconds()
 	log.Info().Str("status", res.Status).Float64("wall_seconds", res.WallSeconds).Msg("sweep done")
