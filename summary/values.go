@@ -3,6 +3,7 @@ package summary
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -16,6 +17,8 @@ import (
 	shapepb "github.com/wamuir/graft/tensorflow/core/framework/tensor_shape_go_proto"
 	typespb "github.com/wamuir/graft/tensorflow/core/framework/types_go_proto"
 	eventpb "github.com/wamuir/graft/tensorflow/core/util/event_go_proto"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 )
 
 // Plugin names, as TensorBoard's plugins register them.
@@ -42,26 +45,42 @@ const (
 	HParamsSessionEndTag   = "_hparams_/session_end_info"
 )
 
-// scalarTemplate is one scalar event, reused under the Writer's lock so a
-// scalar costs no allocation.
-type scalarTemplate struct {
-	ev     *eventpb.Event
-	value  *summarypb.Summary_Value
-	tensor *tensorpb.TensorProto
-}
-
-func newScalarTemplate() *scalarTemplate {
+// scalarSummaryBytes returns the marshalled Event.summary field (with its
+// field tag) of a scalar event for tag, whose float32 value is its last 4
+// bytes. protobuf marshals it once per tag; each scalar then costs only its
+// wall_time and step (Event fields 1 and 2, which protobuf writes before
+// field 5) and the value patched in. TestScalarFastPathMatchesProto checks
+// the bytes against proto.Marshal of the whole event.
+func scalarSummaryBytes(tag string) ([]byte, error) {
+	const sentinel = 0x3f7d70a4 // 0.99 as float32
 	t := &tensorpb.TensorProto{
 		Dtype:         typespb.DataType_DT_FLOAT,
 		TensorShape:   &shapepb.TensorShapeProto{},
-		TensorContent: make([]byte, 4),
+		TensorContent: binary.LittleEndian.AppendUint32(nil, sentinel),
 	}
+	b, err := proto.Marshal(scalarEvent(0, 0, tag, t))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 4 || binary.LittleEndian.Uint32(b[len(b)-4:]) != sentinel {
+		return nil, errors.New("scalar value is not the last field of the marshalled event")
+	}
+	return b, nil
+}
+
+// scalarEvent is the Event of a Keras scalar: a rank-0 DT_FLOAT tensor with
+// plugin "scalars" metadata.
+func scalarEvent(wallTime float64, step int64, tag string, t *tensorpb.TensorProto) *eventpb.Event {
 	v := &summarypb.Summary_Value{
+		Tag:      tag,
 		Metadata: pluginMetadata(PluginScalars, nil),
 		Value:    &summarypb.Summary_Value_Tensor{Tensor: t},
 	}
-	ev := &eventpb.Event{What: &eventpb.Event_Summary{Summary: &summarypb.Summary{Value: []*summarypb.Summary_Value{v}}}}
-	return &scalarTemplate{ev: ev, value: v, tensor: t}
+	return &eventpb.Event{
+		WallTime: wallTime,
+		Step:     step,
+		What:     &eventpb.Event_Summary{Summary: &summarypb.Summary{Value: []*summarypb.Summary_Value{v}}},
+	}
 }
 
 // pluginMetadata is attached to every value, as TF2 does: TensorBoard's data
@@ -94,16 +113,30 @@ func (w *Writer) Scalar(tag string, step int64, value float64) error {
 	if err != nil {
 		return err
 	}
-	t := w.scalar
-	t.ev.WallTime = w.wallTime()
-	t.ev.Step = step
-	t.value.Tag = tag
-	binary.LittleEndian.PutUint32(t.tensor.TensorContent, math.Float32bits(float32(value)))
-	if err := w.appendEventLocked(t.ev); err != nil {
-		return err
+	if s == nil {
+		tail, err := scalarSummaryBytes(tag)
+		if err != nil {
+			return fmt.Errorf("summary: %s: tag %q: %w", w.path, tag, err)
+		}
+		s = &series{plugin: PluginScalars, lastStep: step, scalarTail: tail}
+		w.series[tag] = s
 	}
-	w.remember(s, tag, PluginScalars, step)
-	return nil
+	start := len(w.buf)
+	w.buf = append(w.buf, make([]byte, recordHeaderLen)...)
+	// proto3 leaves zero fields out; so does this, to give proto's bytes.
+	if wt := w.wallTime(); wt != 0 {
+		w.buf = protowire.AppendTag(w.buf, 1, protowire.Fixed64Type)
+		w.buf = protowire.AppendFixed64(w.buf, math.Float64bits(wt))
+	}
+	if step != 0 {
+		w.buf = protowire.AppendTag(w.buf, 2, protowire.VarintType)
+		w.buf = protowire.AppendVarint(w.buf, uint64(step))
+	}
+	w.buf = append(w.buf, s.scalarTail...)
+	binary.LittleEndian.PutUint32(w.buf[len(w.buf)-4:], math.Float32bits(float32(value)))
+	w.buf = finishRecord(w.buf, start)
+	s.lastStep = step
+	return w.recordAppendedLocked()
 }
 
 func (w *Writer) remember(s *series, tag, plugin string, step int64) {
@@ -206,28 +239,33 @@ func histogramBuckets[T float32 | float64](values []T, k int) []float64 {
 		rows[3*k-1] = float64(n)
 		return rows
 	}
-	width := (hi - lo) / float64(k)
+	// TensorFlow's arithmetic, except when max-min overflows to infinity:
+	// then the halves of the values are bucketed, which keeps every index
+	// and edge finite.
+	scale := 1.0
+	if math.IsInf(hi-lo, 0) {
+		scale = 0.5
+	}
+	l, h := lo*scale, hi*scale
+	width := (h - l) / float64(k)
 	for _, v := range values {
 		x := float64(v)
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			continue
 		}
-		i := int(math.Floor((x - lo) / width))
-		if i >= k {
-			i = k - 1
+		f := math.Floor((x*scale - l) / width)
+		i := k - 1
+		if f < float64(k) {
+			i = int(max(f, 0))
 		}
 		rows[3*i+2]++
 	}
-	// tf.linspace: start + i*step with step = (stop-start)/(num-1).
-	step := (hi - lo) / float64(k)
+	// tf.linspace(min, max, k+1): min + i*(max-min)/k, the last edge max.
 	for i := 0; i < k; i++ {
-		rows[3*i] = lo + float64(i)*step
-		if i+1 == k {
-			rows[3*i+1] = hi
-		} else {
-			rows[3*i+1] = lo + float64(i+1)*step
-		}
+		rows[3*i] = (l + float64(i)*width) / scale
+		rows[3*i+1] = (l + float64(i+1)*width) / scale
 	}
+	rows[3*k-2] = hi
 	return rows
 }
 

@@ -98,7 +98,6 @@ type Writer struct {
 	closed   bool
 	series   map[string]*series
 	graph    bool // Graph written
-	scalar   *scalarTemplate
 	stop     chan struct{}
 	done     chan struct{}
 	close1   sync.Once
@@ -107,8 +106,9 @@ type Writer struct {
 
 // series is what a Writer remembers about a tag.
 type series struct {
-	plugin   string
-	lastStep int64
+	plugin     string
+	lastStep   int64
+	scalarTail []byte // scalars: see scalarSummaryBytes
 }
 
 // NewWriter creates dir if needed and a new event file in it, named like
@@ -146,6 +146,7 @@ func NewWriter(dir string, opts ...Option) (*Writer, error) {
 		w, err := newWriter(f, path, secs, o)
 		if err != nil {
 			f.Close()
+			os.Remove(path) // holds at most a part of the first record
 			return nil, err
 		}
 		return w, nil
@@ -163,7 +164,6 @@ func newWriter(f eventFile, path string, secs int64, o options) (*Writer, error)
 		opts:   o,
 		f:      f,
 		series: make(map[string]*series),
-		scalar: newScalarTemplate(),
 	}
 	// Like TF's EventsWriter: whole seconds, the same as in the file name.
 	first := &eventpb.Event{
@@ -230,6 +230,12 @@ func (w *Writer) appendEventLocked(ev *eventpb.Event) error {
 		return fmt.Errorf("summary: %s: marshal event: %w", w.path, err)
 	}
 	w.buf = finishRecord(buf, start)
+	return w.recordAppendedLocked()
+}
+
+// recordAppendedLocked counts a record added to the buffer and flushes
+// when the pending limits are reached.
+func (w *Writer) recordAppendedLocked() error {
 	w.pending++
 	if w.pending >= w.opts.maxPending || len(w.buf) >= maxBufferedBytes {
 		return w.flushLocked()

@@ -2,6 +2,7 @@ package summary
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -18,6 +19,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	tensorpb "github.com/wamuir/graft/tensorflow/core/framework/tensor_go_proto"
+	shapepb "github.com/wamuir/graft/tensorflow/core/framework/tensor_shape_go_proto"
+	typespb "github.com/wamuir/graft/tensorflow/core/framework/types_go_proto"
+	"google.golang.org/protobuf/proto"
 )
 
 // readOne returns the events of the only event file in dir.
@@ -556,6 +562,50 @@ func TestRuns(t *testing.T) {
 	} {
 		if got := IsEventFile(name); got != want {
 			t.Errorf("IsEventFile(%q) = %v", name, got)
+		}
+	}
+}
+
+func TestScalarFastPathMatchesProto(t *testing.T) {
+	tests := []struct {
+		tag   string
+		step  int64
+		value float64
+		wall  time.Time
+	}{
+		{"epoch_loss", 0, 0.5, time.Unix(1_700_000_000, 123456000)},
+		{"epoch_loss", 1, math.NaN(), time.Unix(1_700_000_001, 0)},
+		{"epoch_loss", 1 << 40, math.Inf(-1), time.Unix(1_700_000_002, 999999000)},
+		{"batch/ünïcode", -5, 1e300, time.Unix(0, 0)},
+		{"batch/ünïcode", -4, -0.0, time.Unix(1, 1000)},
+		{strings.Repeat("long/", 40), math.MaxInt64, 3.25, time.Unix(4_000_000_000, 0)},
+	}
+	f := &failingFile{limit: 1 << 30}
+	var clock time.Time
+	w, err := newWriter(f, "mem", 1, options{maxPending: 1, now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		clock = tt.wall
+		before := f.buf.Len()
+		if err := w.Scalar(tt.tag, tt.step, tt.value); err != nil {
+			t.Fatal(err)
+		}
+		rr := recordReader{r: bytes.NewReader(f.buf.Bytes()[before:])}
+		got, err := rr.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		content := binary.LittleEndian.AppendUint32(nil, math.Float32bits(float32(tt.value)))
+		want, err := proto.Marshal(scalarEvent(float64(tt.wall.UnixMicro())/1e6, tt.step, tt.tag, &tensorpb.TensorProto{
+			Dtype: typespb.DataType_DT_FLOAT, TensorShape: &shapepb.TensorShapeProto{}, TensorContent: content,
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s step %d:\n got %x\nwant %x", tt.tag, tt.step, got, want)
 		}
 	}
 }
