@@ -50,7 +50,8 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitRunFailed
 	}
 	fmt.Fprint(stdout, written.Table)
-	fmt.Fprintf(stdout, "\nwrote %s, %s, %s and %d figures in %s\n", report.MarkdownFile, report.CSVFile,
-		report.JSONFile, len(written.Figures), filepath.Join(written.Dir, report.FiguresDir))
+	fmt.Fprintf(stdout, "\nwrote %s (with %s and %s) and %d figures under %s\n",
+		filepath.Join(written.Dir, report.MarkdownFile), report.CSVFile, report.JSONFile, len(written.Figures),
+		filepath.Join(written.Dir, report.FiguresDir))
 	return exitOK
 }

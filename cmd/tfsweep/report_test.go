@@ -98,7 +98,7 @@ func TestReportWritesFiles(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
-	for _, want := range []string{"xavier-nobn-b64", "0.3750", "0.2500", "0.3706", "0.3415", "wrote report.md, report.csv, report.json and 6 figures"} {
+	for _, want := range []string{"xavier-nobn-b64", "0.3750", "0.2500", "0.3706", "0.3415", "report.md (with report.csv and report.json) and 6 figures under " + filepath.Join(dir, "figures")} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"math"
 	"path"
 	"slices"
 	"strings"
@@ -52,8 +53,31 @@ func assemble(dirs map[string]eventDir) []Run {
 		}
 		runs = append(runs, r)
 	}
-	slices.SortFunc(runs, func(a, b Run) int { return naturalCompare(a.Name, b.Name) })
+	slices.SortFunc(runs, compareRuns)
 	return runs
+}
+
+// compareRuns puts the lab report's variants first, in the order its tables list them (without then
+// with batch norm, batch 64 to 1024, Xavier then uniform), and the other runs after them by name.
+func compareRuns(a, b Run) int {
+	return cmp.Or(cmp.Compare(reportOrder(a), reportOrder(b)), naturalCompare(a.Name, b.Name))
+}
+
+func reportOrder(r Run) int {
+	v, ok := r.Variant()
+	if !ok {
+		return math.MaxInt
+	}
+	i := 0
+	for _, t := range LabReport() {
+		for _, row := range t.Rows {
+			if row.Variant == v {
+				return i
+			}
+			i++
+		}
+	}
+	return math.MaxInt
 }
 
 // naturalCompare orders names with their digit runs compared as numbers, so xavier-bn-b64 comes

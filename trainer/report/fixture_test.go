@@ -95,7 +95,7 @@ func buildSweep(t *testing.T, runs []Run) *Sweep {
 		t.Fatalf("Load: %v", err)
 	}
 	want := slices.Clone(runs)
-	slices.SortFunc(want, func(a, b Run) int { return naturalCompare(a.Name, b.Name) })
+	slices.SortFunc(want, compareRuns)
 	for i := range want {
 		if want[i].Curves.TrainLoss == nil {
 			want[i].Curves.TrainLoss = Series{}

@@ -122,6 +122,18 @@ func TestWriteFullPreset(t *testing.T) {
 		}
 	}
 
+	// Runs are listed in the report's order: per batch size without then with batch norm, uniform last.
+	var order []string
+	for _, row := range markdownTable(md, "## Runs") {
+		order = append(order, row[0])
+	}
+	wantOrder := []string{"xavier-nobn-b64", "xavier-bn-b64", "xavier-nobn-b128", "xavier-bn-b128", "xavier-nobn-b256",
+		"xavier-bn-b256", "xavier-nobn-b512", "xavier-bn-b512", "xavier-nobn-b1024", "xavier-bn-b1024",
+		"uniform-nobn-b128", "uniform-bn-b128"}
+	if !slices.Equal(order, wantOrder) {
+		t.Errorf("runs table order %q, want %q", order, wantOrder)
+	}
+
 	checkCSV(t, s, byVariant)
 	checkJSON(t, s, byVariant)
 }
