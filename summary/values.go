@@ -287,6 +287,9 @@ func (w *Writer) Text(tag string, step int64, markdown string) error {
 // Image writes img PNG-encoded under tag at step in TF2's form: a rank-1
 // string tensor [width, height, png] with plugin "images".
 func (w *Writer) Image(tag string, step int64, img image.Image) error {
+	if img == nil {
+		return fmt.Errorf("summary: %s: nil image for tag %q", w.path, tag)
+	}
 	var b bytes.Buffer
 	if err := png.Encode(&b, img); err != nil {
 		return fmt.Errorf("summary: %s: image for tag %q: %w", w.path, tag, err)

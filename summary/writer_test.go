@@ -609,3 +609,36 @@ func TestScalarFastPathMatchesProto(t *testing.T) {
 		}
 	}
 }
+
+// A write failure in the background flush is returned by the next call, and
+// Close stops the flush goroutine.
+func TestBackgroundFlushErrorAndStop(t *testing.T) {
+	f := &failingFile{limit: 200}
+	w, err := newWriter(f, "bg", 1, options{maxPending: 1000, flushInterval: time.Millisecond, now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Text("notes", 0, strings.Repeat("x", 500)); err != nil {
+		t.Fatalf("buffered write failed early: %v", err)
+	}
+	for {
+		f.mu.Lock()
+		writes := f.writes
+		f.mu.Unlock()
+		if writes >= 2 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := w.Scalar("x", 0, 1); !errors.Is(err, errDiskFull) {
+		t.Errorf("after a failed background flush: %v", err)
+	}
+	if err := w.Close(); !errors.Is(err, errDiskFull) {
+		t.Errorf("Close: %v", err)
+	}
+	select {
+	case <-w.done:
+	default:
+		t.Error("flush goroutine still running after Close")
+	}
+}
