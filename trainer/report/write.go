@@ -3,7 +3,9 @@ package report
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -35,7 +37,8 @@ func Generate(ctx context.Context, dir string) (*Written, error) {
 }
 
 // Write writes report.md, report.csv, report.json and the figures into s.Dir, each file through a
-// temporary name so that a reader never sees half a report. Figures no run has data for are not drawn.
+// temporary name so that a reader never sees half a report. Figures no run has data for are not
+// drawn (and removed if an earlier report drew them).
 func (s *Sweep) Write(ctx context.Context) (*Written, error) {
 	withReport := s.HasReportVariants()
 	comparisons := s.Compare()
@@ -50,6 +53,10 @@ func (s *Sweep) Write(ctx context.Context) (*Written, error) {
 			return nil, err
 		}
 		if !f.hasData() {
+			// A figure of an earlier report of this directory would no longer match report.md.
+			if err := os.Remove(s.figurePath(f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("report: %w", err)
+			}
 			continue
 		}
 		png, err := f.PNG()
