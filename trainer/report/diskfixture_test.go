@@ -11,7 +11,7 @@ import (
 // writeSweep writes runs as tfsweep run would: an hparams experiment at the sweep root, and per run
 // a session (start, and end unless the status is unknown) in the run directory with Keras-style
 // epoch scalars in train/ and validation/.
-func writeSweep(t *testing.T, dir string, runs []Run) {
+func writeSweep(t testing.TB, dir string, runs []Run) {
 	t.Helper()
 	must := func(err error) {
 		t.Helper()

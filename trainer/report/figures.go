@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"image/png"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -171,7 +172,10 @@ func (f Figure) PNG() ([]byte, error) {
 	legend.Draw(legendArea)
 
 	var buf bytes.Buffer
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
+	// Line plots on a white background compress well at the fastest level, at about half the time
+	// of the default.
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(&buf, img.Image()); err != nil {
 		return nil, fmt.Errorf("figure %q: %w", f.Title, err)
 	}
 	return buf.Bytes(), nil
