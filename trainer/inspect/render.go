@@ -60,13 +60,17 @@ func (n Note) String() string { return fmt.Sprintf("%s: offset %d: %s", n.File, 
 
 // printer writes rows in one Format. Text rows are aligned per file.
 type printer struct {
-	format Format
-	w      io.Writer
-	tw     *tabwriter.Writer
-	enc    *json.Encoder
-	doc    document
-	header bool
+	format  Format
+	w       io.Writer
+	tw      *tabwriter.Writer
+	enc     *json.Encoder
+	doc     document
+	header  bool
+	pending int // text rows since the last flush
 }
+
+// textBlock is how many text rows are aligned together.
+const textBlock = 4096
 
 type document struct {
 	Files  []string `json:"files"`
@@ -90,6 +94,7 @@ func newPrinter(w io.Writer, format Format) *printer {
 func (p *printer) file(path string) error {
 	switch p.format {
 	case Text:
+		p.pending = 0
 		if err := p.tw.Flush(); err != nil {
 			return err
 		}
@@ -113,8 +118,18 @@ func (p *printer) file(path string) error {
 func (p *printer) row(r Row) error {
 	switch p.format {
 	case Text:
-		_, err := fmt.Fprintf(p.tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Run, r.Step, formatWallTime(r.WallTime), r.Kind, r.Tag, r.Summary)
-		return err
+		if _, err := fmt.Fprintf(p.tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Run, r.Step, formatWallTime(r.WallTime), r.Kind, r.Tag, r.Summary); err != nil {
+			return err
+		}
+		// tabwriter holds rows until a flush to align them; a flush every textBlock rows bounds the
+		// memory of a file with millions of batch scalars, at the price of columns that may shift
+		// between blocks.
+		p.pending++
+		if p.pending == textBlock {
+			p.pending = 0
+			return p.tw.Flush()
+		}
+		return nil
 	case JSONLines:
 		return p.enc.Encode(jsonSafe(r))
 	default:
