@@ -304,7 +304,7 @@ func (w *Writer) Close() error {
 	return w.closeErr
 }
 
-// wallTimeLocked is TensorFlow's NowMicros()/1e6: float64 seconds with
+// wallTime is TensorFlow's NowMicros()/1e6: float64 seconds with
 // microsecond resolution.
 func (w *Writer) wallTime() float64 { return float64(w.opts.now().UnixMicro()) / 1e6 }
 
