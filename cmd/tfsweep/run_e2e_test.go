@@ -1,0 +1,359 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tfsweep/tfsweep/trainer"
+)
+
+// tbCheck returns the Python that runs TensorBoard and the path of scripts/tb_check.py. A missing or
+// broken environment fails the test: the end-to-end check is the point, it is never skipped.
+func tbCheck(t *testing.T) (python, script string) {
+	t.Helper()
+	python = os.Getenv("TFSWEEP_PYTHON")
+	if python == "" {
+		t.Fatal("TFSWEEP_PYTHON is not set: run `make test`, or " +
+			"`export TFSWEEP_PYTHON=$(scripts/setup-python.sh tensorboard | tail -1)` from the repository root")
+	}
+	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "tb_check.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(python, script, "--python-only-check").CombinedOutput(); err != nil {
+		t.Fatalf("TFSWEEP_PYTHON=%s cannot run TensorBoard (%v):\n%s\nrun `make test` or `scripts/setup-python.sh tensorboard`", python, err, out)
+	}
+	return python, script
+}
+
+func runTBCheck(t *testing.T, logdir string, expectation map[string]any) {
+	t.Helper()
+	python, script := tbCheck(t)
+	exp, err := json.MarshalIndent(expectation, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expFile := filepath.Join(t.TempDir(), "expect.json")
+	if err := os.WriteFile(expFile, exp, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, script, "--logdir", logdir, "--expect", expFile, "--load-fast", "both", "--timeout", "90")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("TensorBoard does not serve what tfsweep run reported (%v):\n%s\nexpectation: %s", err, out, exp)
+	}
+}
+
+// sweepJSON mirrors the documented `tfsweep run --json` shape.
+type sweepJSON struct {
+	SweepDir    string   `json:"sweep_dir"`
+	Status      string   `json:"status"`
+	WallSeconds *float64 `json:"wall_seconds"`
+	Runs        []struct {
+		Name      string  `json:"name"`
+		Dir       string  `json:"dir"`
+		Status    string  `json:"status"`
+		Error     *string `json:"error"`
+		Init      string  `json:"init"`
+		BatchNorm bool    `json:"batchnorm"`
+		BatchSize int     `json:"batch_size"`
+		Epochs    int     `json:"epochs"`
+		LR        float64 `json:"lr"`
+		Seed      int64   `json:"seed"`
+		Hidden    []int   `json:"hidden"`
+		Scale     string  `json:"scale"`
+		Limit     *int    `json:"limit"`
+		Final     *struct {
+			TrainLoss     float64 `json:"train_loss"`
+			TrainAccuracy float64 `json:"train_accuracy"`
+			ValLoss       float64 `json:"val_loss"`
+			ValAccuracy   float64 `json:"val_accuracy"`
+		} `json:"final"`
+		History struct {
+			TrainLoss     []float64 `json:"train_loss"`
+			ValLoss       []float64 `json:"val_loss"`
+			TrainAccuracy []float64 `json:"train_accuracy"`
+			ValAccuracy   []float64 `json:"val_accuracy"`
+		} `json:"history"`
+		FitSeconds       float64 `json:"fit_seconds"`
+		SamplesPerSecond float64 `json:"samples_per_second"`
+	} `json:"runs"`
+}
+
+// TestRunEndToEnd trains four variants on real MNIST through `tfsweep run --json`, then asks a real
+// TensorBoard (both loaders) for every run, tag and step the sweep must have written, the graphs and
+// the HParams session groups, and checks the report written from the logs against the JSON summary.
+func TestRunEndToEnd(t *testing.T) {
+	data := os.Getenv("TFSWEEP_DATA_DIR")
+	if data == "" {
+		t.Fatal("TFSWEEP_DATA_DIR is not set: run `make test`, or `scripts/setup-data.sh` and export TFSWEEP_DATA_DIR=$PWD/data/mnist")
+	}
+	tbCheck(t) // fail early, before training, when TensorBoard is missing
+	logdir := t.TempDir()
+	const (
+		limit    = 2000
+		epochs   = 2
+		batch    = 128
+		logEvery = 10
+	)
+	code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", logdir, "--limit", fmt.Sprint(limit),
+		"--epochs", fmt.Sprint(epochs), "--init", "xavier,uniform", "--batchnorm", "off,on", "--log-every", fmt.Sprint(logEvery),
+		"--device", "cpu", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	var res sweepJSON
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	if err := dec.Decode(&res); err != nil {
+		t.Fatalf("stdout is not the documented JSON summary: %v\n%s", err, stdout)
+	}
+	if dec.More() {
+		t.Fatalf("stdout holds more than one JSON document:\n%s", stdout)
+	}
+	if res.Status != "succeeded" || res.WallSeconds == nil || *res.WallSeconds <= 0 || len(res.Runs) != 4 {
+		t.Fatalf("summary status %q, wall %v, %d runs", res.Status, res.WallSeconds, len(res.Runs))
+	}
+	if filepath.Dir(res.SweepDir) != logdir || !strings.HasPrefix(filepath.Base(res.SweepDir), "sweep-") {
+		t.Errorf("sweep dir %s is not a new sweep-… directory under %s", res.SweepDir, logdir)
+	}
+
+	stepsPerEpoch := (limit + batch - 1) / batch
+	var tbRuns []string
+	hists := map[string]int{} // histogram tag → values, for a run without batch norm
+	for _, layer := range []struct {
+		name    string
+		in, out int
+	}{{"dense", 784, 128}, {"dense_1", 128, 64}, {"dense_2", 64, 10}} {
+		hists[layer.name+"/kernel/histogram"] = layer.in * layer.out
+		hists[layer.name+"/bias/histogram"] = layer.out
+	}
+	bnHists := map[string]int{}
+	for k, v := range hists {
+		bnHists[k] = v
+	}
+	for i, width := range []int{128, 64} {
+		prefix := "batch_normalization"
+		if i > 0 {
+			prefix += fmt.Sprintf("_%d", i)
+		}
+		for _, w := range []string{"gamma", "beta", "moving_mean", "moving_variance"} {
+			bnHists[prefix+"/"+w+"/histogram"] = width
+		}
+	}
+	var (
+		scalars, histograms, texts, graphs []map[string]any
+		trainScalarTags                    = map[string]any{}
+		valScalarTags                      = map[string]any{}
+		histTags                           = map[string]any{}
+		textTags                           = map[string]any{}
+		groups                             = map[string]any{}
+	)
+	wantNames := map[string]bool{"xavier-nobn-b128": true, "xavier-bn-b128": true, "uniform-nobn-b128": true, "uniform-bn-b128": true}
+	for _, r := range res.Runs {
+		if !wantNames[r.Name] {
+			t.Errorf("unexpected run %s", r.Name)
+		}
+		if r.Status != "succeeded" || r.Error == nil || *r.Error != "" || r.Dir != filepath.Join(res.SweepDir, r.Name) ||
+			r.BatchSize != batch || r.Epochs != epochs || r.LR != 0.001 || r.Seed != 1 || r.Scale != "unit" ||
+			r.Limit == nil || *r.Limit != limit || len(r.Hidden) != 2 || r.Final == nil || len(r.History.ValLoss) != epochs ||
+			r.FitSeconds <= 0 || math.Abs(r.SamplesPerSecond-float64(epochs*limit)/r.FitSeconds) > 1e-6*r.SamplesPerSecond {
+			t.Errorf("run %+v", r)
+			continue
+		}
+		if r.Final.ValLoss != r.History.ValLoss[epochs-1] || r.Final.TrainAccuracy != r.History.TrainAccuracy[epochs-1] {
+			t.Errorf("%s: final %+v is not the last epoch of %+v", r.Name, *r.Final, r.History)
+		}
+		train, val := r.Name+"/train", r.Name+"/validation"
+		tbRuns = append(tbRuns, r.Name, train, val)
+		trainScalarTags[train] = []string{"epoch_loss", "epoch_accuracy", "epoch_learning_rate", "batch_loss"}
+		valScalarTags[val] = []string{"epoch_loss", "epoch_accuracy", "evaluation_loss_vs_iterations", "evaluation_accuracy_vs_iterations"}
+		textTags[train] = []string{"config"}
+		epochSteps, iterations := []int{}, []int{}
+		for e := range epochs {
+			epochSteps = append(epochSteps, e)
+			iterations = append(iterations, (e+1)*stepsPerEpoch)
+		}
+		var batchSteps []int
+		for s := logEvery; s <= epochs*stepsPerEpoch; s += logEvery {
+			batchSteps = append(batchSteps, s)
+		}
+		scalar := func(run, tag string, steps []int, values []float64) {
+			entry := map[string]any{"run": run, "tag": tag, "steps": steps}
+			if values != nil {
+				entry["values"] = values
+			}
+			scalars = append(scalars, entry)
+		}
+		scalar(train, "epoch_loss", epochSteps, r.History.TrainLoss)
+		scalar(train, "epoch_accuracy", epochSteps, r.History.TrainAccuracy)
+		scalar(train, "epoch_learning_rate", epochSteps, []float64{0.001, 0.001})
+		scalar(train, "batch_loss", batchSteps, nil)
+		scalar(val, "epoch_loss", epochSteps, r.History.ValLoss)
+		scalar(val, "epoch_accuracy", epochSteps, r.History.ValAccuracy)
+		scalar(val, "evaluation_loss_vs_iterations", iterations, r.History.ValLoss)
+		scalar(val, "evaluation_accuracy_vs_iterations", iterations, r.History.ValAccuracy)
+
+		weights := hists
+		if r.BatchNorm {
+			weights = bnHists
+		}
+		var tags []string
+		for tag, n := range weights {
+			tags = append(tags, tag)
+			histograms = append(histograms, map[string]any{"run": train, "tag": tag, "steps": epochSteps,
+				"bucket_count": 30, "counts": map[string]int{"0": n, "1": n}})
+		}
+		histTags[train] = tags
+		texts = append(texts, map[string]any{"run": train, "tag": "config", "step": 0,
+			"contains": fmt.Sprintf("| init | %s |", r.Init)})
+		graphs = append(graphs, map[string]any{"run": train, "run_graph": true, "keras": true})
+
+		var metrics []map[string]any
+		for _, m := range []struct {
+			group, tag string
+			value      float64
+		}{
+			{"validation", "epoch_loss", r.Final.ValLoss}, {"validation", "epoch_accuracy", r.Final.ValAccuracy},
+			{"train", "epoch_loss", r.Final.TrainLoss}, {"train", "epoch_accuracy", r.Final.TrainAccuracy},
+		} {
+			metrics = append(metrics, map[string]any{"group": m.group, "tag": m.tag, "value": m.value, "step": epochs - 1})
+		}
+		groups[r.Name] = map[string]any{
+			"hparams": map[string]any{"init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,
+				"epochs": epochs, "hidden": "128x64", "seed": 1, "scale": "unit"},
+			"status":   "STATUS_SUCCESS",
+			"sessions": []string{r.Name},
+			"metrics":  metrics,
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	expectation := map[string]any{
+		"runs":            append([]string{"."}, tbRuns...),
+		"rtol":            1e-5,
+		"atol":            1e-6,
+		"plugins_enabled": []string{"scalars", "histograms", "text", "graphs", "hparams"},
+		"tags": map[string]any{
+			"scalars":    mergeMaps(trainScalarTags, valScalarTags),
+			"histograms": histTags,
+			"text":       textTags,
+		},
+		"scalars":    scalars,
+		"histograms": histograms,
+		"texts":      texts,
+		"graphs":     graphs,
+		"hparams": map[string]any{
+			"experiment": map[string]any{
+				"hparams": map[string]any{
+					"init":       map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"xavier", "uniform"}},
+					"batchnorm":  map[string]any{"type": "DATA_TYPE_BOOL", "discrete": []bool{false, true}},
+					"batch_size": map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{batch}},
+					"lr":         map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []float64{0.001}},
+					"epochs":     map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{epochs}},
+					"hidden":     map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"128x64"}},
+					"seed":       map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{1}},
+					"scale":      map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"unit"}},
+				},
+				"metrics": []map[string]string{
+					{"group": "validation", "tag": "epoch_loss"}, {"group": "validation", "tag": "epoch_accuracy"},
+					{"group": "train", "tag": "epoch_loss"}, {"group": "train", "tag": "epoch_accuracy"},
+				},
+			},
+			"session_groups": groups,
+		},
+	}
+	runTBCheck(t, res.SweepDir, expectation)
+	checkReport(t, res)
+}
+
+func mergeMaps(ms ...map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// checkReport compares the report written from the logs with the JSON summary of the same sweep.
+func checkReport(t *testing.T, res sweepJSON) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(res.SweepDir, "report.json"))
+	if err != nil {
+		t.Fatalf("the sweep wrote no report: %v", err)
+	}
+	var rep struct {
+		Runs []struct {
+			Name   string
+			Status string
+			Epochs int
+			Final  struct {
+				TrainLoss     float64 `json:"train_loss"`
+				TrainAccuracy float64 `json:"train_accuracy"`
+				ValLoss       float64 `json:"val_loss"`
+				ValAccuracy   float64 `json:"val_accuracy"`
+			} `json:"final"`
+		}
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatalf("report.json: %v", err)
+	}
+	byName := map[string]int{}
+	for i, r := range rep.Runs {
+		byName[r.Name] = i
+	}
+	md, err := os.ReadFile(filepath.Join(res.SweepDir, "report.md"))
+	if err != nil {
+		t.Fatalf("report.md: %v", err)
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-6*math.Max(1, math.Abs(b)) }
+	for _, r := range res.Runs {
+		i, ok := byName[r.Name]
+		if !ok {
+			t.Errorf("report.json lacks run %s", r.Name)
+			continue
+		}
+		got := rep.Runs[i]
+		if got.Status != r.Status || got.Epochs != r.Epochs || !near(got.Final.TrainLoss, r.Final.TrainLoss) ||
+			!near(got.Final.ValLoss, r.Final.ValLoss) || !near(got.Final.ValAccuracy, r.Final.ValAccuracy) {
+			t.Errorf("report.json run %+v, the sweep reported %s %d epochs %+v", got, r.Status, r.Epochs, *r.Final)
+		}
+		if !strings.Contains(string(md), r.Name) {
+			t.Errorf("report.md does not mention %s", r.Name)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(res.SweepDir, "report.csv")); err != nil {
+		t.Errorf("report.csv: %v", err)
+	}
+}
+
+// TestRunReportsFailedRun checks that a diverging run fails alone and makes the exit status 1.
+func TestRunReportsFailedRun(t *testing.T) {
+	data := t.TempDir()
+	writeIDX(t, data, 100)
+	code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", t.TempDir(), "--batch-size", "20", "--epochs", "1",
+		"--lr", "0.001,1e300", "--scale", "none", "--json")
+	if code != exitRunFailed {
+		t.Fatalf("exit %d, want %d\n%s", code, exitRunFailed, stderr)
+	}
+	var res trainer.Result
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("stdout: %v\n%s", err, stdout)
+	}
+	if res.Status != "failed" || res.Runs[0].Status != "succeeded" || res.Runs[1].Status != "failed" ||
+		!strings.Contains(res.Runs[1].Error, "TerminateOnNaN") {
+		t.Errorf("summary %+v", res)
+	}
+}
