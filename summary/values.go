@@ -226,8 +226,12 @@ func histogramBuckets[T float32 | float64](values []T, k int) []float64 {
 			continue
 		}
 		n++
-		lo = math.Min(lo, x)
-		hi = math.Max(hi, x)
+		if x < lo {
+			lo = x
+		}
+		if x > hi {
+			hi = x
+		}
 	}
 	if n == 0 {
 		return rows
@@ -253,10 +257,12 @@ func histogramBuckets[T float32 | float64](values []T, k int) []float64 {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			continue
 		}
-		f := math.Floor((x*scale - l) / width)
+		// q >= 0, so int(q) is floor(q); NaN (a zero width) and q >= k
+		// go to the last bucket.
+		q := (x*scale - l) / width
 		i := k - 1
-		if f < float64(k) {
-			i = int(max(f, 0))
+		if q < float64(k) {
+			i = int(q)
 		}
 		rows[3*i+2]++
 	}
