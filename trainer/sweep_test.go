@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // writeTinyMNIST writes an MNIST-shaped data set (n train, 50 test examples of 28×28) whose label is
@@ -123,6 +126,52 @@ func TestSweepInterrupted(t *testing.T) {
 	}
 	if want := []string{"validation/epoch_loss", "validation/epoch_accuracy", "train/epoch_loss", "train/epoch_accuracy"}; !slices.Equal(metrics, want) {
 		t.Errorf("experiment metrics %v, want %v", metrics, want)
+	}
+
+	// What TensorBoard itself makes of the interrupted sweep: the interrupted run is a failed session
+	// with its first epoch kept, the unstarted run does not exist.
+	runTBCheck(t, res.SweepDir, map[string]any{
+		"runs": []string{".", done.Name, done.Name + "/train", done.Name + "/validation",
+			stopped.Name, stopped.Name + "/train", stopped.Name + "/validation"},
+		"scalars": []map[string]any{
+			{"run": stopped.Name + "/train", "tag": "epoch_loss", "steps": []int{0}, "values": stopped.History.TrainLoss},
+			{"run": stopped.Name + "/train", "tag": "batch_loss", "steps": []int{2, 4, 6}},
+			{"run": stopped.Name + "/validation", "tag": "evaluation_loss_vs_iterations", "steps": []int{5}},
+		},
+		"graphs": []map[string]any{{"run": stopped.Name + "/train", "run_graph": true, "keras": true}},
+		"hparams": map[string]any{"session_groups": map[string]any{
+			done.Name:    map[string]any{"status": "STATUS_SUCCESS", "sessions": []string{done.Name}},
+			stopped.Name: map[string]any{"status": "STATUS_FAILURE", "sessions": []string{stopped.Name}},
+		}},
+	})
+}
+
+// runTBCheck asks a real TensorBoard, through scripts/tb_check.py with both loaders, whether it
+// serves expectation for logdir. A missing TensorBoard fails the test: it is never skipped.
+func runTBCheck(t *testing.T, logdir string, expectation map[string]any) {
+	t.Helper()
+	python := os.Getenv("TFSWEEP_PYTHON")
+	if python == "" {
+		t.Fatal("TFSWEEP_PYTHON is not set: run `make test`, or " +
+			"`export TFSWEEP_PYTHON=$(scripts/setup-python.sh tensorboard | tail -1)` from the repository root")
+	}
+	script, err := filepath.Abs(filepath.Join("..", "scripts", "tb_check.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := json.MarshalIndent(expectation, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expFile := filepath.Join(t.TempDir(), "expect.json")
+	if err := os.WriteFile(expFile, exp, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, script, "--logdir", logdir, "--expect", expFile, "--load-fast", "both", "--timeout", "90").CombinedOutput()
+	if err != nil {
+		t.Fatalf("TensorBoard does not serve the expected logs (%v):\n%s\nexpectation: %s", err, out, exp)
 	}
 }
 
