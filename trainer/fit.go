@@ -146,7 +146,7 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 		examples, inEpoch := 0, 0
 		for pixels, labels := range f.data.Epoch(epoch) {
 			if err := ctx.Err(); err != nil {
-				end.Err = fmt.Errorf("epoch %d: %w", epoch, err)
+				end.Err = fmt.Errorf("interrupted in epoch %d: %w", epoch, err)
 				return f.finish(end, start)
 			}
 			loss, acc, err := f.model.TrainStep(pixels, labels)
@@ -180,7 +180,7 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 			return f.finish(end, start)
 		}
 		if err := ctx.Err(); err != nil {
-			end.Err = fmt.Errorf("epoch %d: %w", epoch, err)
+			end.Err = fmt.Errorf("interrupted in epoch %d: %w", epoch, err)
 			return f.finish(end, start)
 		}
 		valLoss, valAcc, err := f.model.Evaluate(f.data.ValPixels, f.data.ValLabels)

@@ -109,8 +109,8 @@ func (p *progress) OnEpochEnd(e EpochEnd) error {
 	p.log.Info().Int("epoch", e.Epoch).
 		Float64("loss", e.Loss).Float64("accuracy", e.Accuracy).
 		Float64("val_loss", e.ValLoss).Float64("val_accuracy", e.ValAccuracy).
-		Float64("samples_per_second", float64(examples)/e.Duration.Seconds()).
-		Dur("epoch_time", e.Duration).Msg("epoch done")
+		Int("samples_per_second", int(float64(examples)/e.Duration.Seconds())).
+		Stringer("epoch_time", e.Duration.Round(time.Millisecond)).Msg("epoch done")
 	return nil
 }
 
@@ -126,6 +126,6 @@ func (p *progress) OnTrainEnd(e TrainEnd) error {
 		p.log.Error().Err(e.Err).Int("epochs_completed", e.EpochsCompleted).Msg("run failed")
 		return nil
 	}
-	p.log.Info().Dur("fit_time", e.FitTime).Int64("iterations", e.Iterations).Msg("run succeeded")
+	p.log.Info().Stringer("fit_time", e.FitTime.Round(time.Millisecond)).Int64("iterations", e.Iterations).Msg("run succeeded")
 	return nil
 }
