@@ -28,14 +28,11 @@ func newConsole(w io.Writer, terminal bool) *console {
 	return &console{log: zerolog.New(out).With().Timestamp().Logger(), bars: bars}
 }
 
-// close waits for the bars to finish drawing; it returns a logger that writes to w directly, for the
-// lines printed after the sweep.
-func (c *console) close(w io.Writer, terminal bool) zerolog.Logger {
-	if c.bars == nil {
-		return c.log
+// close waits for the bars to finish drawing. The logger must not be used afterwards.
+func (c *console) close() {
+	if c.bars != nil {
+		c.bars.Wait()
 	}
-	c.bars.Wait()
-	return zerolog.New(zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
 }
 
 // progress is the per-run callback: a bar (epoch, step, running loss, samples/s) on a terminal and a

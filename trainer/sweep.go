@@ -185,7 +185,7 @@ func (s *Sweep) Run(ctx context.Context) *Result {
 		panic("trainer: Run on a dry-run sweep")
 	}
 	con := newConsole(s.opts.Log, s.opts.Terminal)
-	defer con.close(s.opts.Log, s.opts.Terminal)
+	defer con.close()
 	log := con.log.With().Str("sweep", s.dir).Logger()
 
 	res := &Result{SweepDir: s.dir, Runs: make([]RunResult, len(s.runs))}
@@ -295,6 +295,10 @@ func (s *Sweep) train1(ctx context.Context, con *console, validation *validation
 	res.Dir = filepath.Join(s.dir, r.Name)
 	hist := &History{}
 	err := s.fit(ctx, con, validation, threads, res.Dir, r, hist)
+	if err != nil && hist.Err == nil {
+		// Fit never ran (no directory, no model), so no callback has told the user.
+		con.log.Error().Str("run", r.Name).Err(err).Msg("run failed")
+	}
 	res.EpochsCompleted = len(hist.TrainLoss)
 	res.History = Curves{TrainLoss: hist.TrainLoss, ValLoss: hist.ValLoss, TrainAccuracy: hist.TrainAccuracy, ValAccuracy: hist.ValAccuracy}
 	if res.History.TrainLoss == nil {
