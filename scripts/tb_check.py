@@ -71,7 +71,9 @@ do not silently check nothing)
       metrics          [{group, tag}] exact set of metric names (group "" for the session run
                        itself), unless metrics_subset is true.
     session_groups     {group name: {hparams, status, sessions, metrics}}: exact set of groups
-                       unless session_groups_subset is true:
+                       unless session_groups_subset is true. A group's name is the session's
+                       group_name, or its run name (e.g. "xavier-bn-b64") when that is empty, so
+                       with one session per group this is keyed by session run:
       hparams          {name: value} exact map (numbers compared with tolerance);
       status           every session of the group has it ("STATUS_SUCCESS", "STATUS_FAILURE",
                        "STATUS_RUNNING", "STATUS_UNKNOWN");
