@@ -17,22 +17,62 @@ import (
 type console struct {
 	log  zerolog.Logger
 	bars *mpb.Progress // nil unless on a terminal
+	// The bars are redrawn on our own ticker (mpb's manual refresh) so that close can ask for one last
+	// redraw: mpb prints log lines only when it redraws, and would drop those written after its last
+	// automatic redraw.
+	refresh     chan any
+	stopTicker  chan struct{}
+	tickerDone  chan struct{}
+	refreshRate time.Duration
 }
 
 func newConsole(w io.Writer, terminal bool) *console {
 	if !terminal {
 		return &console{log: zerolog.New(w).With().Timestamp().Logger()}
 	}
-	bars := mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithAutoRefresh())
-	out := zerolog.ConsoleWriter{Out: bars, TimeFormat: time.TimeOnly}
-	return &console{log: zerolog.New(out).With().Timestamp().Logger(), bars: bars}
+	c := &console{
+		refresh:     make(chan any),
+		stopTicker:  make(chan struct{}),
+		tickerDone:  make(chan struct{}),
+		refreshRate: 150 * time.Millisecond,
+	}
+	c.bars = mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithManualRefresh(c.refresh))
+	go c.tick()
+	out := zerolog.ConsoleWriter{Out: c.bars, TimeFormat: time.TimeOnly}
+	c.log = zerolog.New(out).With().Timestamp().Logger()
+	return c
 }
 
-// close waits for the bars to finish drawing. The logger must not be used afterwards.
-func (c *console) close() {
-	if c.bars != nil {
-		c.bars.Wait()
+func (c *console) tick() {
+	defer close(c.tickerDone)
+	t := time.NewTicker(c.refreshRate)
+	defer t.Stop()
+	for {
+		select {
+		case now := <-t.C:
+			select {
+			case c.refresh <- now:
+			case <-c.stopTicker:
+				return
+			}
+		case <-c.stopTicker:
+			return
+		}
 	}
+}
+
+// close draws the bars and pending log lines a last time and stops the bar container; the logger then
+// writes straight to w.
+func (c *console) close(w io.Writer) {
+	if c.bars == nil {
+		return
+	}
+	close(c.stopTicker)
+	<-c.tickerDone
+	c.refresh <- time.Now()
+	c.bars.Wait()
+	c.bars = nil
+	c.log = zerolog.New(zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
 }
 
 // progress is the per-run callback: a bar (epoch, step, running loss, samples/s) on a terminal and a
@@ -111,7 +151,14 @@ func (p *progress) OnEpochEnd(e EpochEnd) error {
 	return nil
 }
 
+// OnTrainEnd logs the outcome before it completes the bar: once the last bar is done, the container
+// may stop printing log lines.
 func (p *progress) OnTrainEnd(e TrainEnd) error {
+	if e.Err != nil {
+		p.log.Error().Err(e.Err).Int("epochs_completed", e.EpochsCompleted).Msg("run failed")
+	} else {
+		p.log.Info().Stringer("fit_time", e.FitTime.Round(time.Millisecond)).Int64("iterations", e.Iterations).Msg("run succeeded")
+	}
 	if p.bar != nil {
 		if e.Err != nil {
 			p.bar.Abort(false)
@@ -119,10 +166,5 @@ func (p *progress) OnTrainEnd(e TrainEnd) error {
 			p.bar.SetTotal(-1, true)
 		}
 	}
-	if e.Err != nil {
-		p.log.Error().Err(e.Err).Int("epochs_completed", e.EpochsCompleted).Msg("run failed")
-		return nil
-	}
-	p.log.Info().Stringer("fit_time", e.FitTime.Round(time.Millisecond)).Int64("iterations", e.Iterations).Msg("run succeeded")
 	return nil
 }

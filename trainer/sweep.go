@@ -185,7 +185,6 @@ func (s *Sweep) Run(ctx context.Context) *Result {
 		panic("trainer: Run on a dry-run sweep")
 	}
 	con := newConsole(s.opts.Log, s.opts.Terminal)
-	defer con.close()
 	log := con.log.With().Str("sweep", s.dir).Logger()
 
 	res := &Result{SweepDir: s.dir, Runs: make([]RunResult, len(s.runs))}
@@ -221,6 +220,8 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
+	con.close(s.opts.Log)
+	log = con.log.With().Str("sweep", s.dir).Logger()
 
 	res.Status = StatusSucceeded
 	for i := range res.Runs {
