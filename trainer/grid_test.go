@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -295,5 +297,53 @@ func TestReadConfigMissingFile(t *testing.T) {
 	_, err := ReadConfig("testdata/no-such-file.yaml")
 	if err == nil || !strings.Contains(err.Error(), "--config: open testdata/no-such-file.yaml") || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("error %v", err)
+	}
+}
+
+func TestNewPlan(t *testing.T) {
+	dir := t.TempDir()
+	config := filepath.Join(dir, "sweep.yaml")
+	if err := os.WriteFile(config, []byte("limit: 300\ngrids:\n  - batch_size: [32, 64]\n    epochs: 3\n  - init: uniform\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	limit := 100
+	tests := []struct {
+		name      string
+		config    string
+		flags     GridFlags
+		limit     *int
+		want      []string
+		wantLimit int
+	}{
+		{"preset", "", GridFlags{}, nil, nil, 0},
+		{"flags make one grid", "", GridFlags{BatchNorm: "on", Seed: "4"}, &limit, []string{"xavier-bn-b128"}, 100},
+		{"config", config, GridFlags{}, nil, []string{"xavier-nobn-b32-e3", "xavier-nobn-b64-e3", "uniform-nobn-b128-e5"}, 300},
+		{"flags override every grid of the config", config, GridFlags{Epochs: "1", BatchNorm: "on"}, &limit,
+			[]string{"xavier-bn-b32", "xavier-bn-b64", "uniform-bn-b128"}, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan, err := NewPlan(tt.config, tt.flags, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs, err := plan.Runs(testInit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == nil {
+				if len(runs) != 12 {
+					t.Errorf("%d runs, want the preset's 12", len(runs))
+				}
+			} else if got := runNames(runs); !slices.Equal(got, tt.want) {
+				t.Errorf("runs %v, want %v", got, tt.want)
+			}
+			if plan.Limit != tt.wantLimit {
+				t.Errorf("limit %d, want %d", plan.Limit, tt.wantLimit)
+			}
+		})
+	}
+	if _, err := NewPlan(config, GridFlags{Epochs: "x"}, nil); err == nil || !strings.Contains(err.Error(), "--epochs") {
+		t.Errorf("bad flag with a config: %v", err)
 	}
 }
