@@ -233,7 +233,7 @@ feed:
 			res.Status = StatusFailed
 		}
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && res.Status != StatusSucceeded {
 		res.Status = StatusInterrupted
 	}
 	// The report is written also after an interruption: it shows what the logs hold.
