@@ -236,8 +236,10 @@ func hiddenValues(file string, a yamlAxis) ([][]int, error) {
 }
 
 // NewPlan builds what `tfsweep run` trains. With a config file: its grids, with every axis set in flags
-// overriding that axis in each grid. Without one: the lab-report preset when flags set no axis, else
-// one grid of the flags. limit, when not nil, overrides the file's limit.
+// overriding that axis in each grid. Without one: the lab-report preset, with the flags' other axes
+// (epochs, lr, hidden, seed, scale) applied to its twelve runs, unless the flags set one of the axes the
+// preset itself sweeps (init, batch norm, batch size): then one grid of the flags. So
+// `tfsweep run --scale none` is the lab report on raw pixels. limit, when not nil, overrides the file's limit.
 func NewPlan(configPath string, flags GridFlags, limit *int) (Plan, error) {
 	fromFlags, err := flags.Grid()
 	if err != nil {
@@ -252,8 +254,11 @@ func NewPlan(configPath string, flags GridFlags, limit *int) (Plan, error) {
 		for i, g := range plan.Grids {
 			plan.Grids[i] = g.override(fromFlags)
 		}
-	case fromFlags.IsZero():
+	case !fromFlags.setsPresetAxes():
 		plan.Grids = LabReport()
+		for i, g := range plan.Grids {
+			plan.Grids[i] = g.override(fromFlags)
+		}
 	default:
 		plan.Grids = []Grid{fromFlags}
 	}

@@ -103,10 +103,10 @@ func (g Grid) override(o Grid) Grid {
 	return g
 }
 
-// IsZero reports whether no axis is set.
-func (g Grid) IsZero() bool {
-	return len(g.Init) == 0 && len(g.BatchNorm) == 0 && len(g.BatchSize) == 0 && len(g.Epochs) == 0 &&
-		len(g.LR) == 0 && len(g.Hidden) == 0 && len(g.Seed) == 0 && len(g.Scale) == 0
+// setsPresetAxes tells whether g sets an axis that the lab-report preset sweeps, so that g describes
+// other runs rather than a variation of the preset's.
+func (g Grid) setsPresetAxes() bool {
+	return len(g.Init) > 0 || len(g.BatchNorm) > 0 || len(g.BatchSize) > 0
 }
 
 // variants expands the grid in a fixed order (init, batch norm, batch size, lr, hidden, seed, epochs,

@@ -300,6 +300,28 @@ func TestReadConfigMissingFile(t *testing.T) {
 	}
 }
 
+func TestNewPlanAppliesOtherAxesToThePreset(t *testing.T) {
+	plan, err := NewPlan("", GridFlags{Scale: "none", Epochs: "2"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := plan.Runs(testInit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 12 {
+		t.Fatalf("%d runs, want the preset's 12", len(runs))
+	}
+	for _, r := range runs {
+		if r.Scale != "none" || r.Epochs != 2 {
+			t.Errorf("%s: scale %q epochs %d, want none and 2", r.Name, r.Scale, r.Epochs)
+		}
+	}
+	if got := runs[0].Name; got != "xavier-nobn-b64" {
+		t.Errorf("first run %q, want xavier-nobn-b64 (names only carry axes that vary)", got)
+	}
+}
+
 func TestNewPlan(t *testing.T) {
 	dir := t.TempDir()
 	config := filepath.Join(dir, "sweep.yaml")

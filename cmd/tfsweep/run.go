@@ -22,10 +22,12 @@ Trains a sweep of MNIST MLP variants and writes each as a TensorBoard run under 
 LOGDIR/sweep-YYYYMMDD-HHMMSS/<run>, where <run> names the variant (xavier-bn-b256, uniform-nobn-b128,
 with -lr…, -h…, -s…, -e…, -unit/-none added only for the axes that vary).
 
-With no grid flag and no --config it trains the lab-report preset: xavier × batch norm off,on × batch
-size 64,128,256,512,1024, plus uniform × batch norm off,on × batch size 128; 5 epochs, lr 0.001.
-Any grid flag replaces the preset with a single grid; the axes it leaves out take the defaults shown
-below. With --config, grid flags override that axis in every grid of the file.
+Without --init, --batchnorm, --batch-size and --config it trains the lab-report preset: xavier × batch
+norm off,on × batch size 64,128,256,512,1024, plus uniform × batch norm off,on × batch size 128;
+5 epochs, lr 0.001. The other grid flags apply to the preset's twelve runs (--scale none trains the
+report on raw 0–255 pixels). --init, --batchnorm or --batch-size replace the preset with a single grid;
+the axes it leaves out take the defaults shown below. With --config, grid flags override that axis in
+every grid of the file.
 Grid flags take comma-separated lists. The default seed is fixed (1), so runs are reproducible.
 
 Exit status: 0 every run succeeded, 1 a run failed or the sweep was interrupted, 2 bad input
