@@ -87,6 +87,7 @@ def main():
     if unknown or "tfsweep" not in writers:
         p.error(f"--writers must include tfsweep and name only known writers (unknown: {sorted(unknown)})")
 
+    started = time.gmtime()
     scratch = tempfile.mkdtemp(prefix="bench_writers.")
     try:
         binary = os.path.join(scratch, "benchwriter")
@@ -109,7 +110,7 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
 
     print(f"Machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}; "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}")
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', started)}; Python {platform.python_version()}")
     print()
     print(table(results, args))
     if args.json:
