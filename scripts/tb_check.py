@@ -746,11 +746,18 @@ class Fleet:
 
 
 def check_with_loader(logdir, exp, load_fast, timeout, fleet):
-    tb = TensorBoard(logdir, load_fast, exp.get("samples_per_plugin"))
-    fleet.launch(tb)
-    client = Client(tb.base_url)
     deadline = time.monotonic() + timeout
-    wait_for_runs(tb, client, set(exp.get("runs", [])), deadline, fleet.stop)
+    for attempt in range(3):
+        tb = TensorBoard(logdir, load_fast, exp.get("samples_per_plugin"))
+        fleet.launch(tb)
+        client = Client(tb.base_url)
+        try:
+            wait_for_runs(tb, client, set(exp.get("runs", [])), deadline, fleet.stop)
+            break
+        except SetupError as e:
+            # free_port() cannot reserve the port: another process may take it before TensorBoard binds.
+            if "could not bind" not in str(e) or attempt == 2:
+                raise
     # Retry mismatches while TensorBoard is still loading; final once the served data stops changing.
     last_print, changed_at = None, time.monotonic()
     while True:
