@@ -29,7 +29,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 1
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data venv build run test test-go test-race lint bench bench-writers compare-keras clean
+.PHONY: setup libtensorflow data venv build run test test-go test-race lint bench bench-writers compare-keras check-peers clean
 
 setup: libtensorflow data venv ## install libtensorflow, MNIST and the Python venv (each only if missing)
 
@@ -75,6 +75,10 @@ bench-writers: setup ## tfsweep's event writer against tensorboardX and tf.summa
 
 compare-keras: setup build ## tfsweep against Keras: final losses and samples per second
 	scripts/compare_keras --data-dir $(DATA_DIR)
+
+check-peers: ## prove tb_check.py on logs written by tf.summary and tensorboardX (needs the peers venv)
+	scripts/setup-python.sh peers >/dev/null
+	$(TFSWEEP_PYTHON) scripts/tb_check_peers.py
 
 clean:
 	rm -rf bin

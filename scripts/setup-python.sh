@@ -15,8 +15,9 @@ venv=${TFSWEEP_VENV:-$cache/venv}
 python=${PYTHON:-python3}
 stamp="$venv/.installed-$set_name"
 
-# The stamp holds the hash of the requirement file, so editing a pin reinstalls and nothing stale is trusted.
-want=$(sha256sum "$req" | cut -d' ' -f1)
+# The stamp holds the hash of every requirement file (a set may include another with -r), so editing any
+# pin reinstalls and nothing stale is trusted.
+want=$(cat "$here"/requirements-*.txt "$req" | sha256sum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   echo "$venv/bin/python"
   exit 0
