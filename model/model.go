@@ -17,7 +17,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"unsafe"
 
 	tf "github.com/wamuir/graft/tensorflow"
@@ -25,18 +24,6 @@ import (
 
 // EvalChunk is the number of examples Evaluate feeds per session run.
 const EvalChunk = 10000
-
-// ErrNonFinite marks a training step whose loss is NaN or ±Inf; see CheckFinite.
-var ErrNonFinite = errors.New("loss is not finite")
-
-// CheckFinite returns an error wrapping ErrNonFinite when loss is NaN or ±Inf. A run that hits it
-// has diverged: stop it, because every later step only propagates the NaN.
-func CheckFinite(loss float32) error {
-	if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
-		return fmt.Errorf("%w: %v", ErrNonFinite, loss)
-	}
-	return nil
-}
 
 // Model is a network with its TensorFlow session. Its methods must not be called concurrently.
 type Model struct {
@@ -99,8 +86,8 @@ func (m *Model) Config() Config { return m.cfg }
 
 // TrainStep runs one Adam step on one batch: pixels holds len(labels) rows of Inputs features,
 // labels are class indices. It returns the batch's mean loss and accuracy computed before the
-// update, as Keras reports them. A NaN or infinite loss is returned, not treated as an error; see
-// CheckFinite.
+// update, as Keras reports them. A NaN or infinite loss is returned, not treated as an error:
+// stopping a diverged run is the training loop's decision (trainer.Fit, as Keras' TerminateOnNaN).
 func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy float32, err error) {
 	if err := m.feed(pixels, labels); err != nil {
 		return 0, 0, fmt.Errorf("train step: %w", err)

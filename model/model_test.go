@@ -421,11 +421,8 @@ func TestNonFiniteLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !errors.Is(CheckFinite(loss), ErrNonFinite) {
-		t.Errorf("loss %v from a NaN input passed CheckFinite", loss)
-	}
-	if err := CheckFinite(0.5); err != nil {
-		t.Errorf("CheckFinite(0.5) = %v", err)
+	if !math.IsNaN(float64(loss)) {
+		t.Errorf("loss %v from a NaN input, want NaN returned for the loop to stop on", loss)
 	}
 }
 
