@@ -15,7 +15,7 @@ import (
 
 	"github.com/tfsweep/tfsweep/dataset"
 	"github.com/tfsweep/tfsweep/model"
-	"github.com/tfsweep/tfsweep/trainer/report"
+	"github.com/tfsweep/tfsweep/report"
 )
 
 // Options are the settings of a sweep that are not grid axes.

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/tfsweep/tfsweep/trainer/inspect"
+	"github.com/tfsweep/tfsweep/report/inspect"
 )
 
 const inspectUsage = `usage: tfsweep inspect [flags] PATH
@@ -23,7 +23,7 @@ event files, or bad flags.
 flags:
 `
 
-// runInspect is `tfsweep inspect`: flags and exit codes only; trainer/inspect does the work.
+// runInspect is `tfsweep inspect`: flags and exit codes only; report/inspect does the work.
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -8,7 +8,7 @@ import (
 	"io"
 	"path/filepath"
 
-	"github.com/tfsweep/tfsweep/trainer/report"
+	"github.com/tfsweep/tfsweep/report"
 )
 
 const reportUsage = `usage: tfsweep report DIR
@@ -22,7 +22,7 @@ Exit status: 0 written, 1 an event file could not be read or a file not written,
 exist or holds no runs.
 `
 
-// runReport is `tfsweep report`: flags and exit codes only; trainer/report does the work.
+// runReport is `tfsweep report`: flags and exit codes only; report does the work.
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
