@@ -105,13 +105,17 @@ func Load(dir string) (train, test *Split, err error) {
 	return train, test, nil
 }
 
-// findFile returns dir/name, or dir/name.gz when only that exists.
+// findFile returns dir/name, or dir/name.gz when only that exists; either must be a regular file.
 func findFile(dir, name string) (string, error) {
 	var firstErr error
 	for _, candidate := range []string{name, name + ".gz"} {
 		p := filepath.Join(dir, candidate)
-		_, err := os.Stat(p)
+		info, err := os.Stat(p)
 		if err == nil {
+			// Opening a FIFO or a device would block or read forever: only regular files are data.
+			if !info.Mode().IsRegular() {
+				return "", fmt.Errorf("%s is not a regular file (%s)", p, info.Mode().Type())
+			}
 			return p, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {

@@ -3,9 +3,12 @@ package dataset
 import (
 	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestLoadSplit(t *testing.T) {
@@ -170,4 +173,27 @@ func TestHead(t *testing.T) {
 		}
 	}()
 	s.Head(6)
+}
+
+// A FIFO in place of a data file used to block Load forever in open(2).
+func TestLoadRefusesFIFO(t *testing.T) {
+	dir := t.TempDir()
+	writeSet(t, dir, nil)
+	fifo := filepath.Join(dir, TestImagesFile)
+	if err := os.Remove(fifo); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, _, err := Load(dir); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), fifo) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("Load with a FIFO: %v, want an error naming %s as not a regular file", err, fifo)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Load blocked on a FIFO")
+	}
 }
