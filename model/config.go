@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/tfsweep/tfsweep/model/catalog"
 )
 
 // Config describes the network and the session it trains in. The zero value is not usable: start
@@ -57,65 +59,12 @@ const (
 	DeviceGPU  = "gpu"
 )
 
-// initialiser describes a Keras kernel initialiser: a VarianceScaling (scale, mode, distribution) or
-// the fixed RandomUniform(-0.05, 0.05).
-type initialiser struct {
-	name  string
-	scale float64 // VarianceScaling scale
-	mode  string  // "fan_in" or "fan_avg"
-	// distribution: "truncated_normal" or "uniform"; "fixed_uniform" is RandomUniform(-0.05, 0.05).
-	distribution string
-	aliases      []string // accepted spellings besides name, compared after normalising
-}
-
-// initialisers lists the canonical initialisers in the order InitNames reports them.
-var initialisers = []initialiser{
-	{name: "xavier", scale: 1, mode: "fan_avg", distribution: "truncated_normal",
-		aliases: []string{"glorot_normal", "glorotnormal", "xavier_normal", "xaviernormal"}},
-	{name: "uniform", distribution: "fixed_uniform",
-		aliases: []string{"random_uniform", "randomuniform"}},
-	{name: "glorot_uniform", scale: 1, mode: "fan_avg", distribution: "uniform",
-		aliases: []string{"glorotuniform", "xavier_uniform", "xavieruniform"}},
-	{name: "he_normal", scale: 2, mode: "fan_in", distribution: "truncated_normal",
-		aliases: []string{"henormal"}},
-	{name: "he_uniform", scale: 2, mode: "fan_in", distribution: "uniform",
-		aliases: []string{"heuniform"}},
-	{name: "lecun_normal", scale: 1, mode: "fan_in", distribution: "truncated_normal",
-		aliases: []string{"lecunnormal"}},
-	{name: "lecun_uniform", scale: 1, mode: "fan_in", distribution: "uniform",
-		aliases: []string{"lecununiform"}},
-}
-
-// ParseInit validates an initialiser name and returns its canonical spelling (one of InitNames).
-// Keras spellings are accepted in either case and either style: "GlorotNormal", "glorot_normal",
-// "xavier_normal" and "xavier" all mean Keras' glorot_normal; "RandomUniform" and "random_uniform"
-// mean RandomUniform(-0.05, 0.05), Keras' default arguments. It needs no TensorFlow.
-func ParseInit(name string) (string, error) {
-	init, err := lookupInit(name)
-	if err != nil {
-		return "", err
-	}
-	return init.name, nil
-}
-
-func lookupInit(name string) (initialiser, error) {
-	key := strings.ToLower(strings.TrimSpace(name))
-	for _, init := range initialisers {
-		if key == init.name || slices.Contains(init.aliases, key) {
-			return init, nil
-		}
-	}
-	return initialiser{}, fmt.Errorf("unknown initialiser %q (want one of %s)", name, strings.Join(InitNames(), ", "))
-}
+// ParseInit validates an initialiser name and returns its canonical spelling (one of InitNames);
+// catalog.LookupInit lists the spellings accepted. It needs no TensorFlow.
+func ParseInit(name string) (string, error) { return catalog.ParseInit(name) }
 
 // InitNames returns the canonical initialiser names.
-func InitNames() []string {
-	names := make([]string, len(initialisers))
-	for i, init := range initialisers {
-		names[i] = init.name
-	}
-	return names
-}
+func InitNames() []string { return catalog.InitNames() }
 
 // validate checks the configuration and fills the defaults that a zero field stands for (learning
 // rate, init, device); it reports every problem at once.

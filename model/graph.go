@@ -8,6 +8,8 @@ import (
 
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
+
+	"github.com/tfsweep/tfsweep/model/catalog"
 )
 
 // Keras 3 constants the graph reproduces.
@@ -86,7 +88,7 @@ type graph struct {
 // the placer, which in a cpu session has no GPU to choose and otherwise prefers the GPU like the
 // forward ops (soft placement covers ops that have no GPU kernel).
 func buildGraph(cfg Config) (*graph, error) {
-	init, err := lookupInit(cfg.Init)
+	init, err := catalog.LookupInit(cfg.Init)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +133,7 @@ func buildGraph(cfg Config) (*graph, error) {
 		kshape := []int64{int64(fanIn), int64(units)}
 		d := dense{name: name}
 		d.kernel = newVar(name, "kernel", kshape, tf.Float, true, func(s *op.Scope) tf.Output {
-			return init.build(s, kshape, [2]int64{cfg.Seed, int64(index)})
+			return buildInit(init, s, kshape, [2]int64{cfg.Seed, int64(index)})
 		})
 		d.bias = newVar(name, "bias", []int64{int64(units)}, tf.Float, true, fill([]int64{int64(units)}, 0))
 		b.weights = append(b.weights, d.kernel, d.bias)
@@ -311,8 +313,8 @@ func correct(s *op.Scope, logits, labels tf.Output) tf.Output {
 	return op.Cast(cs, op.Equal(cs, predicted, labels), tf.Float)
 }
 
-// build adds the initialiser's draw for a kernel of the given shape [fan_in, fan_out].
-func (init initialiser) build(s *op.Scope, shape []int64, seed [2]int64) tf.Output {
+// buildInit adds the initialiser's draw for a kernel of the given shape [fan_in, fan_out].
+func buildInit(init catalog.Initialiser, s *op.Scope, shape []int64, seed [2]int64) tf.Output {
 	shapeOut := op.Const(s.SubScope("shape"), []int32{int32(shape[0]), int32(shape[1])})
 	seedOut := op.Const(s.SubScope("seed"), seed[:])
 	scaled := func(x tf.Output, mul, add float32) tf.Output {
@@ -322,26 +324,26 @@ func (init initialiser) build(s *op.Scope, shape []int64, seed [2]int64) tf.Outp
 		}
 		return op.AddV2(s.SubScope("shift"), y, op.Const(s.SubScope("offset"), add))
 	}
-	switch init.distribution {
+	switch init.Distribution {
 	case "fixed_uniform": // RandomUniform(minval=-0.05, maxval=0.05): min + (max-min)*U[0,1)
 		return scaled(op.StatelessRandomUniform(s, shapeOut, seedOut), 0.1, -0.05)
 	case "uniform":
-		limit := math.Sqrt(3 * init.variance(shape))
+		limit := math.Sqrt(3 * initVariance(init, shape))
 		return scaled(op.StatelessRandomUniform(s, shapeOut, seedOut), float32(2*limit), float32(-limit))
 	default: // truncated_normal
-		stddev := math.Sqrt(init.variance(shape)) / truncatedNormalStddev
+		stddev := math.Sqrt(initVariance(init, shape)) / truncatedNormalStddev
 		return scaled(op.StatelessTruncatedNormal(s, shapeOut, seedOut), float32(stddev), 0)
 	}
 }
 
 // variance is VarianceScaling's scale/n for a kernel [fan_in, fan_out].
-func (init initialiser) variance(shape []int64) float64 {
+func initVariance(init catalog.Initialiser, shape []int64) float64 {
 	fanIn, fanOut := float64(shape[0]), float64(shape[1])
 	n := fanIn
-	if init.mode == "fan_avg" {
+	if init.Mode == "fan_avg" {
 		n = (fanIn + fanOut) / 2
 	}
-	return init.scale / n
+	return init.Scale / n
 }
 
 // isOutput reports whether o refers to an operation. For an x that receives no gradient, graft

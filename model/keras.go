@@ -3,6 +3,8 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/tfsweep/tfsweep/model/catalog"
 )
 
 // kerasObject is Keras 3's serialized-object envelope.
@@ -12,17 +14,6 @@ type kerasObject struct {
 	Config         map[string]any `json:"config"`
 	RegisteredName *string        `json:"registered_name"`
 	BuildConfig    map[string]any `json:"build_config,omitempty"`
-}
-
-// kerasInitClass maps the canonical initialiser names to Keras 3 classes.
-var kerasInitClass = map[string]string{
-	"xavier":         "GlorotNormal",
-	"uniform":        "RandomUniform",
-	"glorot_uniform": "GlorotUniform",
-	"he_normal":      "HeNormal",
-	"he_uniform":     "HeUniform",
-	"lecun_normal":   "LecunNormal",
-	"lecun_uniform":  "LecunUniform",
 }
 
 // KerasJSON returns what Keras 3's model.to_json() gives for the equivalent Sequential model:
@@ -45,7 +36,11 @@ func (m *Model) KerasJSON() ([]byte, error) {
 	if cfg.Init == "uniform" {
 		kernelInit = initializer("RandomUniform", map[string]any{"minval": -0.05, "maxval": 0.05, "seed": nil})
 	} else {
-		kernelInit = initializer(kerasInitClass[cfg.Init], map[string]any{"seed": nil})
+		init, err := catalog.LookupInit(cfg.Init)
+		if err != nil {
+			return nil, err
+		}
+		kernelInit = initializer(init.KerasClass, map[string]any{"seed": nil})
 	}
 	denseLayer := func(name string, units int, activation string, fanIn int) kerasObject {
 		layer := object("keras.layers", "Dense", map[string]any{

@@ -14,6 +14,8 @@ import (
 	configpb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
 	"github.com/wamuir/graft/tensorflow/op"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/tfsweep/tfsweep/model/catalog"
 )
 
 // The gradients TensorFlow builds agree with central finite differences of the training loss, with
@@ -229,21 +231,21 @@ func TestInitialisersMatchDefinitions(t *testing.T) {
 			cfg := Config{Inputs: 784, Hidden: []int{256}, Classes: 10, Init: name, Seed: 11, Device: DeviceCPU}
 			m := newModel(t, cfg)
 			w := m.weightMap(t)
-			init, _ := lookupInit(name)
+			init, _ := catalog.LookupInit(name)
 			for _, k := range []struct {
 				name  string
 				shape []int64
 			}{{"dense/kernel", []int64{784, 256}}, {"dense_1/kernel", []int64{256, 10}}} {
 				values := w[k.name]
 				var sigma, bound float64
-				switch init.distribution {
+				switch init.Distribution {
 				case "fixed_uniform":
 					sigma, bound = 0.1/math.Sqrt(12), 0.05
 				case "uniform":
-					sigma = math.Sqrt(init.variance(k.shape))
+					sigma = math.Sqrt(initVariance(init, k.shape))
 					bound = sigma * math.Sqrt(3)
 				default:
-					sigma = math.Sqrt(init.variance(k.shape))
+					sigma = math.Sqrt(initVariance(init, k.shape))
 					bound = 2 * sigma / truncatedNormalStddev
 				}
 				n := float64(len(values))
