@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
+	"strings"
 )
 
 // Scaling says how pixel bytes become float32 features.
@@ -22,6 +23,17 @@ func (s Scaling) String() string {
 		return "none"
 	}
 	return fmt.Sprintf("Scaling(%d)", int(s))
+}
+
+// ParseScaling reads a scaling's name: "unit" (pixels/255, what Keras users normally do) or "none"
+// (raw 0–255 pixels, which the lab report most likely trained on).
+func ParseScaling(name string) (Scaling, error) {
+	for _, s := range []Scaling{ScaleUnit, ScaleNone} {
+		if strings.EqualFold(name, s.String()) {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("%q is neither %s nor %s", name, ScaleUnit, ScaleNone)
 }
 
 // table maps every byte value to its float32 feature. ScaleUnit divides in float32, as Keras's

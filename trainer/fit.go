@@ -36,14 +36,49 @@ type FitOptions struct {
 // ErrNonFiniteLoss stops a run whose loss became NaN or ±Inf, as Keras' TerminateOnNaN does.
 var ErrNonFiniteLoss = errors.New("TerminateOnNaN: the loss is not finite")
 
-// Callback observes training the way a Keras callback does. An error from any method stops the run;
-// OnTrainEnd is always called, also after an error or cancellation, so callbacks can close what they
-// opened.
-type Callback interface {
-	OnTrainBegin(TrainBegin) error
-	OnBatchEnd(BatchEnd) error
-	OnEpochEnd(EpochEnd) error
-	OnTrainEnd(TrainEnd) error
+// Callback observes training the way a Keras callback does: it is any value with one or more of
+// the hooks below (TrainBeginner, BatchEnder, EpochEnder, TrainEnder), and implements only those it
+// needs. An error from any hook stops the run; OnTrainEnd is always called, also after an error or
+// cancellation, so callbacks can close what they opened. Fit refuses a callback with no hook.
+type Callback any
+
+// The hooks a Callback may implement.
+type (
+	TrainBeginner interface{ OnTrainBegin(TrainBegin) error }
+	BatchEnder    interface{ OnBatchEnd(BatchEnd) error }
+	EpochEnder    interface{ OnEpochEnd(EpochEnd) error }
+	TrainEnder    interface{ OnTrainEnd(TrainEnd) error }
+)
+
+// hooks are the callbacks sorted by the hooks they implement, in the order given.
+type hooks struct {
+	begin []TrainBeginner
+	batch []BatchEnder
+	epoch []EpochEnder
+	end   []TrainEnder
+}
+
+func sortHooks(callbacks []Callback) (hooks, error) {
+	var h hooks
+	for _, cb := range callbacks {
+		some := false
+		if c, ok := cb.(TrainBeginner); ok {
+			h.begin, some = append(h.begin, c), true
+		}
+		if c, ok := cb.(BatchEnder); ok {
+			h.batch, some = append(h.batch, c), true
+		}
+		if c, ok := cb.(EpochEnder); ok {
+			h.epoch, some = append(h.epoch, c), true
+		}
+		if c, ok := cb.(TrainEnder); ok {
+			h.end, some = append(h.end, c), true
+		}
+		if !some {
+			return hooks{}, fmt.Errorf("fit: callback %T has none of OnTrainBegin, OnBatchEnd, OnEpochEnd, OnTrainEnd", cb)
+		}
+	}
+	return h, nil
 }
 
 // TrainBegin is sent before the first step.
@@ -99,13 +134,17 @@ func Fit(ctx context.Context, m Model, data FitData, opts FitOptions, callbacks 
 	if opts.Epochs <= 0 || opts.BatchSize <= 0 || data.TrainExamples <= 0 {
 		return fmt.Errorf("fit: %d epochs of batch %d over %d examples", opts.Epochs, opts.BatchSize, data.TrainExamples)
 	}
-	f := fitLoop{model: m, data: data, opts: opts, callbacks: callbacks}
+	h, err := sortHooks(callbacks)
+	if err != nil {
+		return err
+	}
+	f := fitLoop{model: m, data: data, opts: opts, hooks: h}
 	end := f.run(ctx)
 	var errs []error
 	if end.Err != nil {
 		errs = append(errs, end.Err)
 	}
-	for _, cb := range callbacks {
+	for _, cb := range h.end {
 		if err := cb.OnTrainEnd(end); err != nil {
 			errs = append(errs, err)
 		}
@@ -114,10 +153,10 @@ func Fit(ctx context.Context, m Model, data FitData, opts FitOptions, callbacks 
 }
 
 type fitLoop struct {
-	model     Model
-	data      FitData
-	opts      FitOptions
-	callbacks []Callback
+	model Model
+	data  FitData
+	opts  FitOptions
+	hooks hooks
 }
 
 func (f *fitLoop) run(ctx context.Context) TrainEnd {
@@ -128,7 +167,7 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 		TrainExamples: f.data.TrainExamples,
 		BatchSize:     f.opts.BatchSize,
 	}
-	for _, cb := range f.callbacks {
+	for _, cb := range f.hooks.begin {
 		if end.Err = cb.OnTrainBegin(begin); end.Err != nil {
 			return end
 		}
@@ -169,7 +208,7 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 				Loss: sumLoss / float64(examples), Accuracy: sumAcc / float64(examples),
 				EpochElapsed: time.Since(epochStart),
 			}
-			for _, cb := range f.callbacks {
+			for _, cb := range f.hooks.batch {
 				if end.Err = cb.OnBatchEnd(b); end.Err != nil {
 					return f.finish(end, start)
 				}
@@ -199,7 +238,7 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 			ValLoss: valLoss, ValAccuracy: valAcc, LearningRate: f.opts.LearningRate,
 			Iterations: f.model.Iterations(), Duration: time.Since(epochStart),
 		}
-		for _, cb := range f.callbacks {
+		for _, cb := range f.hooks.epoch {
 			if end.Err = cb.OnEpochEnd(e); end.Err != nil {
 				return f.finish(end, start)
 			}

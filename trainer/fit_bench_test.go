@@ -3,23 +3,22 @@ package trainer
 import (
 	"context"
 	"iter"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
-
-	"github.com/tfsweep/tfsweep/model"
 )
 
 // weightsModel is fakeModel with the weights of the lab report's network, so the TensorBoard callback
 // writes real-sized histograms.
 type weightsModel struct {
 	fakeModel
-	weights []model.Weight
+	weights []Weight
 }
 
-func (m *weightsModel) Weights() ([]model.Weight, error) { return m.weights, nil }
-func (m *weightsModel) GraphDef() ([]byte, error)        { return []byte{0x0a, 0x00}, nil }
-func (m *weightsModel) KerasJSON() ([]byte, error)       { return []byte(`{"class_name":"Sequential"}`), nil }
+func (m *weightsModel) Weights() ([]Weight, error) { return m.weights, nil }
+func (m *weightsModel) GraphDef() ([]byte, error)  { return []byte{0x0a, 0x00}, nil }
+func (m *weightsModel) KerasJSON() ([]byte, error) { return []byte(`{"class_name":"Sequential"}`), nil }
 
 // BenchmarkFitLoggingOverhead measures what Fit and its callbacks (TensorBoard with batch_loss every
 // 10 steps and 6 weight histograms per epoch, history) add to an epoch of MNIST at batch 128, with a
@@ -56,17 +55,19 @@ func BenchmarkFitLoggingOverhead(b *testing.B) {
 		for i := range values {
 			values[i] = float32(i%97) / 97
 		}
-		m.weights = append(m.weights, model.Weight{Name: w.name, Shape: w.shape, Values: values})
+		m.weights = append(m.weights, Weight{Name: w.name, Values: values})
 	}
 	dir := b.TempDir()
 	b.ResetTimer()
 	for i := range b.N {
-		run := Run{Name: "bench", Variant: Defaults()}
-		tb, err := openTensorBoard(filepath.Join(dir, strconv.Itoa(i)), runInfo{Run: run}, DefaultLogEvery)
+		runDir := filepath.Join(dir, strconv.Itoa(i))
+		if err := os.Mkdir(runDir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		tb, err := NewTensorBoard(runDir, TensorBoardOptions{UpdateFreq: 10, Model: m, ModelName: "sequential"})
 		if err != nil {
 			b.Fatal(err)
 		}
-		tb.setModel(m)
 		if err := Fit(context.Background(), m, data, FitOptions{Epochs: 1, BatchSize: batch, LearningRate: 0.001}, &History{}, tb); err != nil {
 			b.Fatal(err)
 		}

@@ -15,10 +15,10 @@ type History struct {
 	Err             error
 }
 
-var _ Callback = (*History)(nil)
-
-func (h *History) OnTrainBegin(TrainBegin) error { return nil }
-func (h *History) OnBatchEnd(BatchEnd) error     { return nil }
+var (
+	_ EpochEnder = (*History)(nil)
+	_ TrainEnder = (*History)(nil)
+)
 
 func (h *History) OnEpochEnd(e EpochEnd) error {
 	h.TrainLoss = append(h.TrainLoss, e.Loss)

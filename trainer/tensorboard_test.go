@@ -1,10 +1,10 @@
 package trainer
 
 import (
+	"context"
 	"math"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/tfsweep/tfsweep/summary"
@@ -99,77 +99,99 @@ func closeTo(got, want []float64) bool {
 	return true
 }
 
-// checkRunLogs checks a run directory against the run's result: Keras' layout and tags, steps and
-// values, and the hparams session with its end status.
-func checkRunLogs(t *testing.T, r RunResult, succeeded bool) {
-	t.Helper()
-	session := readRunLog(t, r.Dir)
-	if session.files != 1 || len(session.hparams) != 2 || session.hparams[0].SessionStart == nil || session.hparams[1].SessionEnd == nil {
-		t.Fatalf("%s: want one event file with the session start and end, got %d files, %d hparams values", r.Name, session.files, len(session.hparams))
-	}
-	start, end := session.hparams[0].SessionStart, session.hparams[1].SessionEnd
-	if start.GroupName != r.Name || start.HParams["init"] != r.Init || start.HParams["batchnorm"] != r.BatchNorm ||
-		start.HParams["batch_size"] != float64(r.BatchSize) || start.HParams["lr"] != r.LR || start.HParams["hidden"] != "128x64" {
-		t.Errorf("%s: session start %+v", r.Name, start)
-	}
-	wantStatus := summary.StatusFailure
-	if succeeded {
-		wantStatus = summary.StatusSuccess
-	}
-	if end.Status != wantStatus {
-		t.Errorf("%s: session end status %v, want %v", r.Name, end.Status, wantStatus)
-	}
+// inspectableFake serves two small weights and fixed graph bytes.
+type inspectableFake struct{}
 
-	epochs := r.EpochsCompleted
-	train := readRunLog(t, filepath.Join(r.Dir, "train"))
-	val := readRunLog(t, filepath.Join(r.Dir, "validation"))
-	for _, c := range []struct {
-		log  runLog
-		tag  string
-		want []float64
-	}{
-		{train, "epoch_loss", r.History.TrainLoss},
-		{train, "epoch_accuracy", r.History.TrainAccuracy},
-		{val, "epoch_loss", r.History.ValLoss},
-		{val, "epoch_accuracy", r.History.ValAccuracy},
-		{val, "evaluation_loss_vs_iterations", r.History.ValLoss},
-		{val, "evaluation_accuracy_vs_iterations", r.History.ValAccuracy},
-	} {
-		if got := c.log.values(c.tag); !closeTo(got, c.want) {
-			t.Errorf("%s: %s values %v, want %v", r.Name, c.tag, got, c.want)
-		}
-	}
-	for _, tag := range []string{"epoch_loss", "epoch_accuracy", "epoch_learning_rate"} {
-		if got := train.steps(tag); !slices.Equal(got, epochSteps(epochs)) {
-			t.Errorf("%s: train %s steps %v, want 0..%d", r.Name, tag, got, epochs-1)
-		}
-	}
-	if lr := train.values("epoch_learning_rate"); epochs > 0 && math.Abs(lr[0]-r.LR) > 1e-6*r.LR {
-		t.Errorf("%s: epoch_learning_rate %v, want %v", r.Name, lr, r.LR)
-	}
-	stepsPerEpoch := int64((r.TrainExamples + r.BatchSize - 1) / r.BatchSize)
-	var wantIterations []int64
-	for e := range epochs {
-		wantIterations = append(wantIterations, int64(e+1)*stepsPerEpoch)
-	}
-	if got := val.steps("evaluation_loss_vs_iterations"); !slices.Equal(got, wantIterations) {
-		t.Errorf("%s: evaluation_loss_vs_iterations steps %v, want %v", r.Name, got, wantIterations)
-	}
-	for _, tag := range []string{"dense/kernel/histogram", "dense/bias/histogram", "dense_2/kernel/histogram"} {
-		if got := train.hists[tag]; !slices.Equal(got, epochSteps(epochs)) {
-			t.Errorf("%s: %s steps %v, want 0..%d (histograms %v)", r.Name, tag, got, epochs-1, keys(train.hists))
-		}
-	}
-	if train.graphs != 1 || train.keras != 1 {
-		t.Errorf("%s: %d graph_defs and %d keras models in train, want one each", r.Name, train.graphs, train.keras)
-	}
-	if cfg := train.texts["config"]; !strings.Contains(cfg, "| init | "+r.Init+" |") || !strings.Contains(cfg, "| run | "+r.Name+" |") {
-		t.Errorf("%s: config text %q", r.Name, cfg)
-	}
-	for _, s := range train.steps("batch_loss") {
-		if s <= 0 || s > int64(epochs+1)*stepsPerEpoch {
-			t.Errorf("%s: batch_loss at step %d", r.Name, s)
-		}
+func (inspectableFake) Weights() ([]Weight, error) {
+	return []Weight{{Name: "dense/kernel", Values: []float32{1, 2, 3}}, {Name: "dense/bias", Values: []float32{0.5}}}, nil
+}
+func (inspectableFake) GraphDef() ([]byte, error) { return nil, nil }
+func (inspectableFake) KerasJSON() ([]byte, error) {
+	return []byte(`{"class_name": "Sequential"}`), nil
+}
+
+// TestTensorBoardAndHParamsCallbacks fits the fake model with both callbacks and reads back Keras'
+// layout: tags, steps and values, batch scalars, histograms under the model's name, the config
+// text and the hparams session with its end status.
+func TestTensorBoardAndHParamsCallbacks(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cancel  bool
+		success bool
+	}{{"completed", false, true}, {"interrupted", true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tb, err := NewTensorBoard(dir, TensorBoardOptions{UpdateFreq: 2, Model: inspectableFake{}, ModelName: "sequential", Config: "| run | r |"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hp, err := NewHParams(dir, summary.SessionStart{HParams: map[string]any{"lr": 0.5}, GroupName: "sweep-1/r"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			rec := &recorder{}
+			if tc.cancel {
+				rec.cancelAt, rec.cancel = 4, cancel
+			}
+			hist := &History{}
+			err = Fit(ctx, &fakeModel{}, tenExamples(), FitOptions{Epochs: 2, BatchSize: 4, LearningRate: 0.5}, rec, tb, hp, hist)
+			if (err == nil) != tc.success {
+				t.Fatalf("Fit: %v", err)
+			}
+			session := readRunLog(t, dir)
+			if len(session.hparams) != 2 || session.hparams[0].SessionStart == nil || session.hparams[1].SessionEnd == nil {
+				t.Fatalf("want the session start and end, got %d hparams values", len(session.hparams))
+			}
+			if g := session.hparams[0].SessionStart.GroupName; g != "sweep-1/r" {
+				t.Errorf("group name %q", g)
+			}
+			want := summary.StatusFailure
+			if tc.success {
+				want = summary.StatusSuccess
+			}
+			if got := session.hparams[1].SessionEnd.Status; got != want {
+				t.Errorf("session end %v, want %v", got, want)
+			}
+			train := readRunLog(t, filepath.Join(dir, "train"))
+			val := readRunLog(t, filepath.Join(dir, "validation"))
+			epochs := len(hist.TrainLoss)
+			if got := train.values("epoch_loss"); !closeTo(got, hist.TrainLoss) {
+				t.Errorf("train epoch_loss %v, want %v", got, hist.TrainLoss)
+			}
+			if got := val.values("epoch_accuracy"); !closeTo(got, hist.ValAccuracy) {
+				t.Errorf("validation epoch_accuracy %v, want %v", got, hist.ValAccuracy)
+			}
+			if got := train.steps("epoch_learning_rate"); !slices.Equal(got, epochSteps(epochs)) {
+				t.Errorf("epoch_learning_rate steps %v", got)
+			}
+			wantIter := []int64{3, 6}[:epochs]
+			if got := val.steps("evaluation_loss_vs_iterations"); !slices.Equal(got, wantIter) {
+				t.Errorf("evaluation_loss_vs_iterations steps %v, want %v", got, wantIter)
+			}
+			// Steps 2 and 4 (and 6 when the run completes) are multiples of UpdateFreq.
+			wantBatch := []int64{2, 4, 6}
+			if tc.cancel {
+				wantBatch = []int64{2, 4}
+			}
+			for _, tag := range []string{"batch_loss", "batch_accuracy"} {
+				if got := train.steps(tag); !slices.Equal(got, wantBatch) {
+					t.Errorf("%s steps %v, want %v", tag, got, wantBatch)
+				}
+			}
+			for _, tag := range []string{"sequential/dense/kernel/histogram", "sequential/dense/bias/histogram"} {
+				if got := train.hists[tag]; !slices.Equal(got, epochSteps(epochs)) {
+					t.Errorf("%s steps %v (histograms %v)", tag, got, keys(train.hists))
+				}
+			}
+			if train.keras != 1 || train.graphs != 0 {
+				t.Errorf("%d keras models, %d graphs; want 1 and 0 (no GraphDef given)", train.keras, train.graphs)
+			}
+			if train.texts["config"] != "| run | r |" {
+				t.Errorf("config text %q", train.texts["config"])
+			}
+		})
 	}
 }
 

@@ -1,0 +1,281 @@
+package sweep
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// A sweep file holds several grids (the lab report's twelve runs are sweep/presets/lab-report.yaml):
+//
+//	defaults:             # optional: axes every grid takes unless it sets them itself
+//	  epochs: 5
+//	  lr: 0.001
+//	grids:
+//	  - init: xavier
+//	    batchnorm: [off, on]
+//	    batch_size: [64, 128, 256, 512, 1024]
+//	  - init: uniform
+//	    batchnorm: [off, on]
+//	    batch_size: 128
+//
+// Every axis of Axes is a key that takes one value or a list; hidden is one architecture ([128, 64]
+// or "128x64") or a list of them ([[128, 64], [256]]). A top-level limit: N is the same as
+// defaults: {limit: N}.
+
+// maxConfigBytes bounds a sweep file: a plan of 10,000 runs fits in far less.
+const maxConfigBytes = 1 << 20
+
+// ReadConfig reads a sweep file. Errors name the file and line.
+func ReadConfig(path string) (Plan, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Plan{}, err
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err == nil && !info.Mode().IsRegular() {
+		return Plan{}, fmt.Errorf("%s is not a regular file", path)
+	}
+	return ParseConfig(f, path)
+}
+
+// ParseConfig parses a sweep file read from r; name is used in error messages.
+func ParseConfig(r io.Reader, name string) (Plan, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxConfigBytes+1))
+	if err != nil {
+		return Plan{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(data) > maxConfigBytes {
+		return Plan{}, fmt.Errorf("%s: larger than %d bytes", name, maxConfigBytes)
+	}
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Plan{}, fmt.Errorf("%s: the file is empty: it needs a grids list", name)
+		}
+		return Plan{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	p := configParser{file: name}
+	return p.document(&doc)
+}
+
+type configParser struct{ file string }
+
+func (p configParser) errorf(n *yaml.Node, format string, args ...any) error {
+	return fmt.Errorf("%s:%d: %s", p.file, n.Line, fmt.Sprintf(format, args...))
+}
+
+func (p configParser) document(doc *yaml.Node) (Plan, error) {
+	root := doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		return Plan{}, p.errorf(root, "expected a mapping with a grids list")
+	}
+	if err := checkAliases(root, 0); err != nil {
+		return Plan{}, p.errorf(root, "%v", err)
+	}
+	var defaults Grid
+	var grids *yaml.Node
+	for i := 0; i < len(root.Content); i += 2 {
+		key, value := root.Content[i], root.Content[i+1]
+		switch key.Value {
+		case "defaults":
+			g, err := p.grid(value, "defaults")
+			if err != nil {
+				return Plan{}, err
+			}
+			defaults = defaults.Override(g)
+		case "limit":
+			a, _ := AxisByKey("limit")
+			values, err := p.values(a, value)
+			if err != nil {
+				return Plan{}, err
+			}
+			defaults.Set("limit", values, fmt.Sprintf("%s:%d: limit", p.file, value.Line))
+		case "grids":
+			grids = value
+		default:
+			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit"}))
+		}
+	}
+	if grids == nil || (grids.Kind == yaml.SequenceNode && len(grids.Content) == 0) {
+		return Plan{}, p.errorf(root, "no grids: add a grids list with at least one grid")
+	}
+	if grids.Kind != yaml.SequenceNode {
+		return Plan{}, p.errorf(grids, "grids: expected a list of grids")
+	}
+	var plan Plan
+	for i, n := range grids.Content {
+		g, err := p.grid(n, fmt.Sprintf("grid %d", i+1))
+		if err != nil {
+			return Plan{}, err
+		}
+		plan.Grids = append(plan.Grids, defaults.Override(g))
+	}
+	return plan, nil
+}
+
+// grid reads a mapping of axis keys to values.
+func (p configParser) grid(n *yaml.Node, what string) (Grid, error) {
+	var g Grid
+	if n.Kind != yaml.MappingNode {
+		return g, p.errorf(n, "%s: expected a mapping of axes such as batch_size: [64, 128]", what)
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		key, value := n.Content[i], n.Content[i+1]
+		a, ok := AxisByKey(key.Value)
+		if !ok {
+			return g, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, axisKeys()))
+		}
+		if g.Values(a.Key) != nil {
+			return g, p.errorf(key, "%s appears twice", a.Key)
+		}
+		values, err := p.values(a, value)
+		if err != nil {
+			return g, err
+		}
+		g.Set(a.Key, values, fmt.Sprintf("%s:%d: %s", p.file, key.Line, a.Key))
+	}
+	return g, nil
+}
+
+// values reads a scalar or a list of scalars; for an axis whose one value is a list (hidden), a flat
+// list of plain numbers is one value and a list of lists or of "128x64" strings is several.
+func (p configParser) values(a *Axis, n *yaml.Node) ([]any, error) {
+	parse := func(item *yaml.Node) (any, error) {
+		if item.Kind != yaml.ScalarNode {
+			return nil, p.errorf(item, "%s: expected a value or a list of values", a.Key)
+		}
+		v, err := a.Parse(item.Value)
+		if err != nil {
+			return nil, p.errorf(item, "%s: %v", a.Key, err)
+		}
+		return v, nil
+	}
+	joined := func(seq *yaml.Node) (any, error) {
+		parts := make([]string, len(seq.Content))
+		for i, item := range seq.Content {
+			if item.Kind != yaml.ScalarNode || strings.ContainsAny(item.Value, "xX,") {
+				return nil, p.errorf(item, "%s: %q is not a layer width", a.Key, item.Value)
+			}
+			parts[i] = item.Value
+		}
+		v, err := a.Parse(strings.Join(parts, ","))
+		if err != nil {
+			return nil, p.errorf(seq, "%s: %v", a.Key, err)
+		}
+		return v, nil
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		v, err := parse(n)
+		if err != nil {
+			return nil, err
+		}
+		return []any{v}, nil
+	case yaml.SequenceNode:
+		if len(n.Content) == 0 {
+			return nil, p.errorf(n, "%s: empty list", a.Key)
+		}
+		if a.impl.listIsOneValue() && flatNumbers(n) {
+			v, err := joined(n)
+			if err != nil {
+				return nil, err
+			}
+			return []any{v}, nil
+		}
+		out := make([]any, 0, len(n.Content))
+		for _, item := range n.Content {
+			var v any
+			var err error
+			if a.impl.listIsOneValue() && item.Kind == yaml.SequenceNode {
+				v, err = joined(item)
+			} else {
+				v, err = parse(item)
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	}
+	return nil, p.errorf(n, "%s: expected a value or a list of values", a.Key)
+}
+
+func flatNumbers(seq *yaml.Node) bool {
+	for _, item := range seq.Content {
+		if item.Kind != yaml.ScalarNode || strings.ContainsAny(item.Value, "xX") {
+			return false
+		}
+	}
+	return true
+}
+
+// checkAliases refuses YAML aliases and deep nesting: a sweep file needs neither, and an alias bomb
+// would expand into gigabytes.
+func checkAliases(n *yaml.Node, depth int) error {
+	if depth > 8 {
+		return errors.New("nested too deeply for a sweep file")
+	}
+	if n.Kind == yaml.AliasNode {
+		return fmt.Errorf("line %d: YAML aliases are not allowed in a sweep file", n.Line)
+	}
+	for _, c := range n.Content {
+		if err := checkAliases(c, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func axisKeys() []string {
+	keys := make([]string, len(Axes))
+	for i, a := range Axes {
+		keys[i] = a.Key
+	}
+	return keys
+}
+
+// Suggest returns ` (did you mean "x"?)` for the closest known word within two edits, else "": for
+// unknown YAML keys here, and the front's unknown commands and flags.
+func Suggest(word string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(word), k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,110 @@
+package sweep
+
+import (
+	_ "embed"
+	"flag"
+	"fmt"
+	"strings"
+)
+
+// Flags are the grid axes as command-line flags: one list flag per axis of Axes.
+type Flags struct {
+	lists map[string]*listFlag // by Axis.Key
+}
+
+// listFlag is an axis flag's raw comma-separated list.
+type listFlag struct {
+	value string
+	set   bool
+}
+
+func (l *listFlag) String() string { return l.value }
+func (l *listFlag) Set(s string) error {
+	l.value, l.set = s, true
+	return nil
+}
+
+// IsList marks the flag as a list of values for the front's help.
+func (l *listFlag) IsList() bool { return true }
+
+// AddFlags defines a flag per axis on fs, with the axis' usage and default.
+func AddFlags(fs *flag.FlagSet) *Flags {
+	f := &Flags{lists: map[string]*listFlag{}}
+	for _, a := range Axes {
+		l := &listFlag{}
+		f.lists[a.Key] = l
+		fs.Var(l, a.Flag, fmt.Sprintf("%s (default %s)", a.Usage, a.DefaultText()))
+	}
+	return f
+}
+
+// Grid parses the flags that were given; errors name the flag.
+func (f *Flags) Grid() (Grid, error) {
+	var g Grid
+	for _, a := range Axes {
+		l := f.lists[a.Key]
+		if !l.set {
+			continue
+		}
+		values, err := a.ParseFlag(l.value)
+		if err != nil {
+			return Grid{}, err
+		}
+		if values == nil {
+			return Grid{}, fmt.Errorf("--%s: empty list", a.Flag)
+		}
+		g.Set(a.Key, values, "--"+a.Flag)
+	}
+	return g, nil
+}
+
+//go:embed presets/lab-report.yaml
+var labReportYAML string
+
+// LabReport is the preset `tfsweep run` trains when no grid is given: the twelve runs of the lab
+// report (xavier × batch norm off/on × batch 64…1024, and uniform × batch norm off/on × batch 128),
+// 5 epochs, learning rate 0.001, as presets/lab-report.yaml declares them.
+func LabReport() Plan {
+	plan, err := ParseConfig(strings.NewReader(labReportYAML), "presets/lab-report.yaml")
+	if err != nil {
+		panic("sweep: the embedded lab-report preset does not parse: " + err.Error())
+	}
+	return plan
+}
+
+// NewPlan builds what `tfsweep run` trains. With a sweep file (configPath): its grids, every axis set
+// in flags overriding that axis in each grid. Without one: the lab-report preset with the flags'
+// axes applied to its twelve runs, unless a flag sets an axis the preset itself sweeps (init,
+// batchnorm, batch size): then one grid of the flags. So `tfsweep run --scale none` is the lab
+// report on raw pixels.
+func NewPlan(configPath string, fromFlags Grid) (Plan, error) {
+	var plan Plan
+	switch {
+	case configPath != "":
+		var err error
+		if plan, err = ReadConfig(configPath); err != nil {
+			return Plan{}, fmt.Errorf("--config: %w", err)
+		}
+	case !setsPresetAxes(fromFlags):
+		plan = LabReport()
+	default:
+		return Plan{Grids: []Grid{fromFlags}}, nil
+	}
+	for i, g := range plan.Grids {
+		plan.Grids[i] = g.Override(fromFlags)
+	}
+	return plan, nil
+}
+
+// setsPresetAxes tells whether g sets an axis that the lab-report preset sweeps, so that g describes
+// other runs rather than a variation of the preset's.
+func setsPresetAxes(g Grid) bool {
+	for _, pg := range LabReport().Grids {
+		for key := range pg.axes {
+			if g.Values(key) != nil {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,113 @@
+package sweep
+
+import (
+	"fmt"
+	"slices"
+)
+
+// The front and its workers speak JSON lines: the front writes one Job per line on a worker's stdin,
+// the worker trains it and answers on its stdout with Messages about that run, the last of kind
+// MessageEnd. A worker trains jobs one after another until its stdin closes. Its stderr is not part
+// of the protocol: TensorFlow's own lines go there, and the front keeps them for a failure report.
+
+// Job is one run for a worker to train.
+type Job struct {
+	Run   string `json:"run"`   // the run's name
+	Index int    `json:"index"` // its place in the plan
+	Dir   string `json:"dir"`   // the run directory to create (it must not exist)
+	// Group is the HParams session group name: the run's path under the logdir, so that runs of the
+	// same name in different sweeps stay different rows in TensorBoard.
+	Group    string            `json:"group"`
+	Variant  map[string]string `json:"variant"` // every axis' Text, by key
+	DataDir  string            `json:"data_dir"`
+	Device   string            `json:"device"`    // auto, cpu or gpu
+	Threads  int               `json:"threads"`   // TensorFlow intra- and inter-op threads; 0 = TensorFlow's choice
+	LogEvery int               `json:"log_every"` // batch scalars every N steps; 0 = none
+}
+
+// Message kinds.
+const (
+	MessageBegin = "begin"
+	MessageBatch = "batch"
+	MessageEpoch = "epoch"
+	MessageEnd   = "end"
+)
+
+// Message is a worker's report on the run it trains.
+type Message struct {
+	Kind  string    `json:"kind"`
+	Run   string    `json:"run"`
+	Begin *Begin    `json:"begin,omitempty"`
+	Batch *Progress `json:"batch,omitempty"`
+	Epoch *Epoch    `json:"epoch,omitempty"`
+	End   *End      `json:"end,omitempty"`
+}
+
+// Begin is sent before the first step.
+type Begin struct {
+	Epochs        int    `json:"epochs"`
+	StepsPerEpoch int    `json:"steps_per_epoch"`
+	TrainExamples int    `json:"train_examples"`
+	Device        string `json:"device"` // where the run actually trains, e.g. "CPU:0"
+	Threads       int    `json:"threads"`
+}
+
+// Progress is a batch-level update; workers send a few per second, not one per step.
+type Progress struct {
+	Epoch            int     `json:"epoch"` // 0-based
+	StepInEpoch      int     `json:"step_in_epoch"`
+	Loss             float64 `json:"loss"` // the epoch's running mean, as Keras' progress bar shows it
+	SamplesPerSecond float64 `json:"samples_per_second"`
+}
+
+// Epoch is an epoch's metrics after its validation.
+type Epoch struct {
+	Epoch            int     `json:"epoch"` // 0-based
+	Loss             float64 `json:"loss"`
+	Accuracy         float64 `json:"accuracy"`
+	ValLoss          float64 `json:"val_loss"`
+	ValAccuracy      float64 `json:"val_accuracy"`
+	LearningRate     float64 `json:"learning_rate"`
+	Seconds          float64 `json:"seconds"`
+	SamplesPerSecond float64 `json:"samples_per_second"`
+}
+
+// End is a run's outcome.
+type End struct {
+	Status          string  `json:"status"` // StatusSucceeded or StatusFailed
+	Error           string  `json:"error,omitempty"`
+	Interrupted     bool    `json:"interrupted,omitempty"`
+	EpochsCompleted int     `json:"epochs_completed"`
+	Iterations      int64   `json:"iterations"`
+	FitSeconds      float64 `json:"fit_seconds"`
+	TrainExamples   int     `json:"train_examples"`
+	History         Curves  `json:"history"`
+}
+
+// EncodeVariant writes every axis of v as text, the form Job carries.
+func EncodeVariant(v Variant) map[string]string {
+	out := make(map[string]string, len(Axes))
+	for _, a := range Axes {
+		out[a.Key] = a.Text(v)
+	}
+	return out
+}
+
+// DecodeVariant reads a Job's variant back; an axis the map lacks takes its default, and a key that
+// is no axis is an error (a front newer than its worker).
+func DecodeVariant(m map[string]string) (Variant, error) {
+	v := Defaults()
+	for key, text := range m {
+		a, ok := AxisByKey(key)
+		if !ok {
+			return Variant{}, fmt.Errorf("unknown axis %q", key)
+		}
+		value, err := a.Parse(text)
+		if err != nil {
+			return Variant{}, fmt.Errorf("%s: %w", key, err)
+		}
+		a.impl.set(&v, value)
+	}
+	v.Hidden = slices.Clone(v.Hidden)
+	return v, nil
+}

@@ -1,0 +1,504 @@
+package sweep
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tfsweep/tfsweep/dataset"
+)
+
+// Options are the settings of a sweep that are not axes.
+type Options struct {
+	LogDir   string // the sweep directory is created under it
+	DataDir  string // MNIST IDX files
+	Device   string // auto, cpu or gpu
+	Parallel int    // runs trained at once, one worker process each (≥1)
+	// Threads sets TensorFlow's intra- and inter-op pools of every run; 0 lets TensorFlow choose with
+	// one worker and splits the CPUs between workers otherwise.
+	Threads int
+	// LogEvery writes batch scalars every LogEvery optimizer steps (Keras' update_freq); 0 writes none.
+	LogEvery int
+	MaxRuns  int // a larger plan is refused before it is expanded; 0 = DefaultMaxRuns
+	// Worker is the path of the TensorFlow-linked worker binary (tfsweep-worker); WorkerEnv its
+	// environment, to which the runner adds TF_CPP_MIN_LOG_LEVEL (unless set) and, with GPUs, a
+	// CUDA_VISIBLE_DEVICES per worker.
+	Worker    string
+	WorkerEnv []string
+	// GPUs are the GPU ids to pin workers to, one each, round-robin; none leaves the GPUs to
+	// TensorFlow.
+	GPUs     []string
+	Observer Observer // nil observes nothing
+	DryRun   bool     // validate and list the runs, create nothing
+}
+
+// DefaultLogEvery is the batch-scalar interval `tfsweep run` uses unless --log-every says otherwise.
+const DefaultLogEvery = 10
+
+// Observer is told what the workers report, as they report it. Its methods are called from one
+// goroutine per worker slot, so concurrently.
+type Observer interface {
+	RunStarted(r Run, b Begin)
+	RunProgress(r Run, p Progress)
+	EpochEnded(r Run, e Epoch)
+	RunEnded(r Run, res RunResult)
+}
+
+// BadInputError marks problems with flags, sweep files, data or the log directory: nothing was
+// trained, and `tfsweep run` exits 2.
+type BadInputError struct{ Err error }
+
+func (e *BadInputError) Error() string { return e.Err.Error() }
+func (e *BadInputError) Unwrap() error { return e.Err }
+
+func badInput(err error) error { return &BadInputError{Err: err} }
+
+// Sweep is a validated sweep, ready to train.
+type Sweep struct {
+	plan          Plan
+	runs          []Run
+	opts          Options
+	trainExamples int // of the data, before any run's limit
+	features      int
+	dir           string
+	created       time.Time
+}
+
+// maxThreads bounds --threads: TensorFlow crashes in its thread-pool set-up far above the cores.
+func maxThreads() int { return max(64, 8*runtime.NumCPU()) }
+
+// New checks everything that can be checked before training: the options, the plan (against
+// MaxRuns), the data directory, the runs against the training set, their memory against the
+// machine's, and the log directory, in which it creates the sweep directory (unless DryRun).
+// Every error it returns is a *BadInputError.
+func New(plan Plan, opts Options) (*Sweep, error) {
+	if opts.MaxRuns == 0 {
+		opts.MaxRuns = DefaultMaxRuns
+	}
+	switch {
+	case opts.Parallel < 1 || opts.Parallel > 256:
+		return nil, badInput(fmt.Errorf("--parallel: %d must be in [1, 256]", opts.Parallel))
+	case opts.Threads < 0 || opts.Threads > maxThreads():
+		return nil, badInput(fmt.Errorf("--threads: %d must be in [0, %d] on this machine of %d CPUs", opts.Threads, maxThreads(), runtime.NumCPU()))
+	case opts.LogEvery < 0:
+		return nil, badInput(fmt.Errorf("--log-every: %d must not be negative", opts.LogEvery))
+	case opts.MaxRuns < 0:
+		return nil, badInput(fmt.Errorf("--max-runs: %d must be positive", opts.MaxRuns))
+	}
+	switch opts.Device {
+	case "auto", "cpu", "gpu":
+	default:
+		return nil, badInput(fmt.Errorf("--device: %q is not one of auto, cpu, gpu", opts.Device))
+	}
+	runs, err := plan.Runs(opts.MaxRuns)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	train, _, err := dataset.Load(opts.DataDir)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("--data-dir: %w", err))
+	}
+	if err := plan.CheckData(runs, train.Len()); err != nil {
+		return nil, badInput(err)
+	}
+	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: train.Len(), features: train.Features(), created: time.Now()}
+	if err := s.checkMemory(); err != nil {
+		return nil, badInput(err)
+	}
+	if opts.DryRun {
+		if err := checkWritable(opts.LogDir); err != nil {
+			return nil, badInput(fmt.Errorf("--logdir: %w", err))
+		}
+		return s, nil
+	}
+	if s.dir, err = makeSweepDir(opts.LogDir, s.created); err != nil {
+		return nil, badInput(err)
+	}
+	return s, nil
+}
+
+// Runs lists the sweep's runs in training order.
+func (s *Sweep) Runs() []Run { return s.runs }
+
+// Dir is the sweep directory ("" for a dry run).
+func (s *Sweep) Dir() string { return s.dir }
+
+// TrainExamples is the size of the training set, before any run's limit.
+func (s *Sweep) TrainExamples() int { return s.trainExamples }
+
+// Planned is the summary of a dry run: every run with status "planned" and no results.
+func (s *Sweep) Planned() *Result {
+	res := &Result{SweepDir: s.dir, Status: StatusPlanned, Runs: make([]RunResult, len(s.runs))}
+	for i, r := range s.runs {
+		res.Runs[i] = s.newRunResult(r)
+		res.Runs[i].Status = StatusPlanned
+	}
+	return res
+}
+
+func (s *Sweep) newRunResult(r Run) RunResult {
+	dir := ""
+	if s.dir != "" {
+		dir = filepath.Join(s.dir, r.Name)
+	}
+	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: emptyCurves()}
+}
+
+// threadsPerWorker splits the CPUs between parallel workers; one worker lets TensorFlow choose (0).
+func (s *Sweep) threadsPerWorker() int {
+	if s.opts.Threads > 0 {
+		return s.opts.Threads
+	}
+	if s.opts.Parallel == 1 {
+		return 0
+	}
+	return max(1, runtime.NumCPU()/s.opts.Parallel)
+}
+
+// Run trains every run, Parallel at a time, each slot in its own worker process, and returns the
+// summary. A failed run, or a worker that dies, fails that run alone; the slot starts a new worker
+// for its next run. When ctx is cancelled the workers are asked to stop (SIGTERM): the runs in
+// progress stop at their next batch, are marked failed (hparams STATUS_FAILURE) and have all their
+// files closed; runs not yet started are reported failed without a directory, and the status is
+// StatusInterrupted.
+func (s *Sweep) Run(ctx context.Context) *Result {
+	if s.dir == "" {
+		panic("sweep: Run on a dry-run sweep")
+	}
+	res := &Result{SweepDir: s.dir, Runs: make([]RunResult, len(s.runs))}
+	for i, r := range s.runs {
+		res.Runs[i] = s.newRunResult(r)
+	}
+	// Without the experiment TensorBoard still builds one from the sessions, so a failure here is
+	// reported and not fatal.
+	if err := writeExperiment(s.dir, s.runs, s.created); err != nil {
+		res.ReportError = fmt.Sprintf("hparams experiment: %v", err)
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for slot := range min(s.opts.Parallel, len(s.runs)) {
+		wg.Go(func() { s.slot(ctx, slot, jobs, res.Runs) })
+	}
+feed:
+	for i := range s.runs {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+
+	res.Status = StatusSucceeded
+	for i := range res.Runs {
+		if res.Runs[i].Status == "" {
+			res.Runs[i].Status = StatusFailed
+			res.Runs[i].Error = "not started: the sweep was interrupted"
+			res.Runs[i].Dir = ""
+		}
+		if res.Runs[i].Status != StatusSucceeded {
+			res.Status = StatusFailed
+		}
+	}
+	if ctx.Err() != nil && res.Status != StatusSucceeded {
+		res.Status = StatusInterrupted
+	}
+	res.WallSeconds = time.Since(s.created).Seconds()
+	return res
+}
+
+// slot trains the runs it takes from jobs in one worker process at a time.
+func (s *Sweep) slot(ctx context.Context, slot int, jobs <-chan int, results []RunResult) {
+	var w *worker
+	defer func() { w.close() }()
+	for i := range jobs {
+		if ctx.Err() != nil {
+			continue // leave it unstarted
+		}
+		r := s.runs[i]
+		if w == nil {
+			var err error
+			if w, err = s.startWorker(slot); err != nil {
+				results[i].Status, results[i].Error = StatusFailed, err.Error()
+				s.ended(r, results[i])
+				continue
+			}
+		}
+		if !w.train(ctx, s, r, &results[i]) {
+			w.close()
+			w = nil
+		}
+		s.ended(r, results[i])
+	}
+}
+
+func (s *Sweep) ended(r Run, res RunResult) {
+	if s.opts.Observer != nil {
+		s.opts.Observer.RunEnded(r, res)
+	}
+}
+
+func (s *Sweep) job(r Run) Job {
+	dir := filepath.Join(s.dir, r.Name)
+	group, err := filepath.Rel(s.opts.LogDir, dir)
+	if err != nil {
+		group = filepath.Join(filepath.Base(s.dir), r.Name)
+	}
+	return Job{
+		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: EncodeVariant(r.Variant),
+		DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.threadsPerWorker(), LogEvery: s.opts.LogEvery,
+	}
+}
+
+// worker is one running worker process.
+type worker struct {
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser
+	messages chan Message
+	stderr   *tail
+	done     chan struct{} // closed when the process has exited; waitErr is then set
+	waitErr  error
+	readErr  error
+}
+
+// workerEnv is the environment of the slot's worker.
+func (s *Sweep) workerEnv(slot int) []string {
+	env := append([]string(nil), s.opts.WorkerEnv...)
+	has := func(key string) bool {
+		for _, kv := range env {
+			if strings.HasPrefix(kv, key+"=") {
+				return true
+			}
+		}
+		return false
+	}
+	// TensorFlow's C++ INFO lines (oneDNN, CPU features) only fill the failure reports.
+	if !has("TF_CPP_MIN_LOG_LEVEL") {
+		env = append(env, "TF_CPP_MIN_LOG_LEVEL=1")
+	}
+	switch {
+	case s.opts.Device == "cpu":
+		env = append(env, "CUDA_VISIBLE_DEVICES=")
+	case len(s.opts.GPUs) > 0:
+		// One GPU per worker: TensorFlow fixes the visible GPUs once per process, so pinning is
+		// done here, per process, rather than per session.
+		env = append(env, "CUDA_VISIBLE_DEVICES="+s.opts.GPUs[slot%len(s.opts.GPUs)])
+	}
+	return env
+}
+
+func (s *Sweep) startWorker(slot int) (*worker, error) {
+	cmd := exec.Command(s.opts.Worker, "serve")
+	cmd.Env = s.workerEnv(slot)
+	// Its own process group keeps a terminal's Ctrl-C to the front, which decides what the workers
+	// are told; Pdeathsig takes a worker down with a front that died.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	w := &worker{cmd: cmd, messages: make(chan Message, 64), stderr: &tail{max: 64 << 10}, done: make(chan struct{})}
+	cmd.Stderr = w.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	if w.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start worker %s: %w", s.opts.Worker, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for sc.Scan() {
+			var m Message
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				w.readErr = fmt.Errorf("worker wrote a line that is not a message: %q", truncate(sc.Text(), 200))
+				break
+			}
+			w.messages <- m
+		}
+		if w.readErr == nil {
+			w.readErr = sc.Err()
+		}
+		close(w.messages)
+		w.waitErr = cmd.Wait()
+		close(w.done)
+	}()
+	return w, nil
+}
+
+// train sends one run to the worker and follows it to its end. It returns false when the worker
+// can take no further run (it died, or said something that is not a message).
+func (w *worker) train(ctx context.Context, s *Sweep, r Run, res *RunResult) bool {
+	res.Dir = filepath.Join(s.dir, r.Name)
+	line, err := json.Marshal(s.job(r))
+	if err != nil {
+		res.Status, res.Error = StatusFailed, err.Error()
+		return true
+	}
+	if _, err := w.stdin.Write(append(line, '\n')); err != nil {
+		res.Status, res.Error = StatusFailed, w.failure("the worker did not take the run", err)
+		return false
+	}
+	obs := s.opts.Observer
+	stop := ctx.Done()
+	for {
+		select {
+		case <-stop:
+			// The worker closes the run's files and reports it failed; a second signal to the front
+			// kills the whole front instead.
+			_ = w.cmd.Process.Signal(syscall.SIGTERM)
+			stop = nil
+		case m, ok := <-w.messages:
+			if !ok {
+				<-w.done
+				res.Status, res.Error = StatusFailed, w.failure("the worker died during the run", w.exitError())
+				return false
+			}
+			if m.Run != r.Name {
+				continue
+			}
+			switch {
+			case m.Kind == MessageBegin && m.Begin != nil:
+				res.TrainExamples = m.Begin.TrainExamples
+				res.Device = m.Begin.Device
+				if obs != nil {
+					obs.RunStarted(r, *m.Begin)
+				}
+			case m.Kind == MessageBatch && m.Batch != nil:
+				if obs != nil {
+					obs.RunProgress(r, *m.Batch)
+				}
+			case m.Kind == MessageEpoch && m.Epoch != nil:
+				res.History.Append(*m.Epoch)
+				if obs != nil {
+					obs.EpochEnded(r, *m.Epoch)
+				}
+			case m.Kind == MessageEnd && m.End != nil:
+				w.finish(res, *m.End)
+				return true
+			}
+		}
+	}
+}
+
+func (w *worker) finish(res *RunResult, end End) {
+	res.Status, res.Error = end.Status, end.Error
+	res.EpochsCompleted = end.EpochsCompleted
+	if end.History.TrainLoss != nil {
+		res.History = end.History
+	}
+	if n := res.EpochsCompleted; n > 0 && len(res.History.TrainLoss) >= n {
+		h := res.History
+		res.Final = &Metrics{TrainLoss: h.TrainLoss[n-1], TrainAccuracy: h.TrainAccuracy[n-1], ValLoss: h.ValLoss[n-1], ValAccuracy: h.ValAccuracy[n-1]}
+	}
+	res.TrainExamples = end.TrainExamples
+	res.FitSeconds = end.FitSeconds
+	if res.FitSeconds > 0 {
+		res.SamplesPerSecond = float64(res.EpochsCompleted*res.TrainExamples) / res.FitSeconds
+	}
+}
+
+func (w *worker) exitError() error {
+	if w.readErr != nil {
+		return w.readErr
+	}
+	if w.waitErr != nil {
+		return w.waitErr
+	}
+	return errors.New("it exited without a word")
+}
+
+// failure describes a worker's death with the end of what it wrote on stderr, where TensorFlow
+// says why it aborted.
+func (w *worker) failure(what string, err error) string {
+	msg := fmt.Sprintf("%s (%v)", what, err)
+	if t := strings.TrimSpace(w.stderr.String()); t != "" {
+		msg += "; its last output:\n" + t
+	}
+	return msg
+}
+
+// close ends the worker: its stdin closed, it exits after the run it trains.
+func (w *worker) close() {
+	if w == nil {
+		return
+	}
+	w.stdin.Close()
+	for range w.messages {
+	}
+	<-w.done
+}
+
+// tail keeps the last max bytes written to it, cut at a line start.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = t.buf[over:]
+		if i := strings.IndexByte(string(t.buf), '\n'); i >= 0 {
+			t.buf = t.buf[i+1:]
+		}
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(strings.TrimRight(string(t.buf), "\n"), "\n")
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// checkWritable tells whether a directory could be created at path (or is there and writable)
+// and leaves nothing behind: it makes and removes a probe directory in the nearest existing
+// ancestor, since permission bits alone say nothing for root or for /proc.
+func checkWritable(path string) error {
+	p := filepath.Clean(path)
+	for {
+		info, err := os.Stat(p)
+		if err == nil {
+			if !info.IsDir() {
+				return fmt.Errorf("%s is not a directory", p)
+			}
+			probe, err := os.MkdirTemp(p, ".tfsweep-probe-")
+			if err != nil {
+				return fmt.Errorf("%s is not writable: %w", p, err)
+			}
+			return os.Remove(probe)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return err
+		}
+		p = parent
+	}
+}
