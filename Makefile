@@ -43,8 +43,9 @@ venv:
 	scripts/setup-python.sh tensorboard >/dev/null
 	scripts/setup-python.sh lint >/dev/null
 
-build: libtensorflow ## build bin/tfsweep
-	go build -ldflags '$(GO_LDFLAGS)' -o bin/tfsweep ./cmd/tfsweep
+build: libtensorflow ## build bin/tfsweep (pure Go, no cgo) and bin/tfsweep-worker (links libtensorflow)
+	CGO_ENABLED=0 go build -ldflags '$(GO_LDFLAGS)' -o bin/tfsweep ./cmd/tfsweep
+	go build -o bin/tfsweep-worker ./cmd/tfsweep-worker
 
 run: setup build ## run the lab-report sweep and tell how to open TensorBoard
 	bin/tfsweep run --data-dir $(DATA_DIR) --logdir $(LOGDIR) $(RUN_FLAGS)

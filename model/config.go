@@ -26,10 +26,10 @@ type Config struct {
 	// so every Model in one process must use the same value.
 	VisibleGPUs string
 	// IntraOpThreads and InterOpThreads size the Model's own TensorFlow thread pools; 0 lets
-	// TensorFlow choose (one thread per core for each). TensorFlow's pools are process-wide by
-	// default, sized by the first session; this package asks for per-session pools instead (it sets
-	// TF_OVERRIDE_GLOBAL_THREADPOOL=1 and use_per_session_threads before its first session) so that
-	// every Model gets the threads its Config asks for.
+	// TensorFlow choose (one thread per core for each). TensorFlow's intra-op pool is process-wide
+	// unless TF_OVERRIDE_GLOBAL_THREADPOOL=1 is in the environment, sized by the first session: a
+	// process that trains Models with different thread counts needs it (tfsweep's front sets it for
+	// its workers; this package changes no environment).
 	IntraOpThreads, InterOpThreads int
 }
 

@@ -9,8 +9,8 @@
 // Environment: TensorFlow prints INFO lines to stderr when the library loads, before any Go code
 // runs, so only TF_CPP_MIN_LOG_LEVEL=1 (or 2) in the process environment hides them.
 // TF_ENABLE_ONEDNN_OPTS=0 turns oneDNN off; runs are repeatable bit for bit either way, but the two
-// settings round differently. The package sets TF_OVERRIDE_GLOBAL_THREADPOOL=1 before its first
-// session unless the environment already has it (see Config.IntraOpThreads).
+// settings round differently. TF_OVERRIDE_GLOBAL_THREADPOOL=1 gives every session its own intra-op
+// pool (see Config.IntraOpThreads).
 package model
 
 import (
@@ -31,6 +31,7 @@ type Model struct {
 	graph      *graph
 	sess       *tf.Session
 	iterations int64
+	device     string // see Device
 
 	// Reused across steps so that a training step allocates only its two input tensors.
 	feeds        map[tf.Output]*tf.Tensor
@@ -52,7 +53,6 @@ func New(cfg Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	perSessionThreadPools()
 	sess, err := tf.NewSession(g.g, &tf.SessionOptions{Config: config})
 	if err != nil {
 		return nil, fmt.Errorf("new session: %w", err)
@@ -78,7 +78,23 @@ func New(cfg Config) (*Model, error) {
 		sess.Close()
 		return nil, err
 	}
+	m.device = placement(cfg.Device, devices)
 	return m, nil
+}
+
+// Device is where the network's ops run, as TensorFlow names the device type: "GPU:0" when the
+// session has a GPU and the configuration allows it, else "CPU:0".
+func (m *Model) Device() string { return m.device }
+
+func placement(device string, devices []Device) string {
+	if device != DeviceCPU {
+		for _, d := range devices {
+			if d.Type == "GPU" {
+				return "GPU:0"
+			}
+		}
+	}
+	return "CPU:0"
 }
 
 // Config returns the validated configuration, defaults filled in and Init canonical.

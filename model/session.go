@@ -3,7 +3,6 @@ package model
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	tf "github.com/wamuir/graft/tensorflow"
@@ -28,7 +27,6 @@ func TFVersion() string { return tf.Version() }
 // empty graph, because TensorFlow only enumerates devices for a session. Call it before training
 // with a Config that sets VisibleGPUs: the first session in a process fixes TensorFlow's GPU mapping.
 func ListDevices() ([]Device, error) {
-	perSessionThreadPools()
 	sess, err := tf.NewSession(tf.NewGraph(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: new session: %w", err)
@@ -50,18 +48,6 @@ func sessionDevices(sess *tf.Session) ([]Device, error) {
 		devices[i] = Device{Name: d.Name, Type: d.Type, MemoryBytes: d.MemoryLimitBytes}
 	}
 	return devices, nil
-}
-
-// perSessionThreadPools makes every session size its own intra-op thread pool. By default
-// TensorFlow keeps one process-wide pool, created by the first session with that session's
-// intra_op_parallelism_threads, and ignores the setting of every later session: a sweep's second
-// model would silently run with the first one's threads. TensorFlow reads
-// TF_OVERRIDE_GLOBAL_THREADPOOL once, when the first session starts, so this must run before any
-// session is created; an explicit setting in the environment wins.
-func perSessionThreadPools() {
-	if _, set := os.LookupEnv("TF_OVERRIDE_GLOBAL_THREADPOOL"); !set {
-		os.Setenv("TF_OVERRIDE_GLOBAL_THREADPOOL", "1")
-	}
 }
 
 // sessionConfig marshals the ConfigProto for cfg. Placement works like this:

@@ -128,6 +128,9 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	return s, nil
 }
 
+// SetObserver sets who is told what the workers report (Options.Observer).
+func (s *Sweep) SetObserver(o Observer) { s.opts.Observer = o }
+
 // Runs lists the sweep's runs in training order.
 func (s *Sweep) Runs() []Run { return s.runs }
 

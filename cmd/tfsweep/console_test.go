@@ -1,32 +1,33 @@
-package trainer
+package main
 
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
-func feedProgress(cb Callback, fail bool) {
-	cb.OnTrainBegin(TrainBegin{Epochs: 1, StepsPerEpoch: 2, TrainExamples: 30, BatchSize: 16})
-	cb.OnBatchEnd(BatchEnd{Epoch: 0, Step: 1, StepInEpoch: 1, Size: 16, Loss: 2.5, EpochElapsed: time.Millisecond})
-	cb.OnBatchEnd(BatchEnd{Epoch: 0, Step: 2, StepInEpoch: 2, Size: 14, Loss: 2.25, EpochElapsed: 2 * time.Millisecond})
-	cb.OnEpochEnd(EpochEnd{Epoch: 0, Loss: 2.25, Accuracy: 0.5, ValLoss: 2, ValAccuracy: 0.6, Duration: 3 * time.Millisecond})
-	var err error
+func feedConsole(c *console, name string, fail bool) {
+	r := sweep.Run{Name: name, Variant: sweep.Defaults()}
+	c.RunStarted(r, sweep.Begin{Epochs: 1, StepsPerEpoch: 2, TrainExamples: 30, Device: "CPU:0"})
+	c.RunProgress(r, sweep.Progress{Epoch: 0, StepInEpoch: 1, Loss: 2.5, SamplesPerSecond: 16000})
+	c.EpochEnded(r, sweep.Epoch{Epoch: 0, Loss: 2.25, Accuracy: 0.5, ValLoss: 2.0123456789, ValAccuracy: 0.6, Seconds: 0.003, SamplesPerSecond: 10000})
+	res := sweep.RunResult{Name: name, Status: sweep.StatusSucceeded, EpochsCompleted: 1, FitSeconds: 0.003}
 	if fail {
-		err = errors.New("boom")
+		res.Status, res.Error = sweep.StatusFailed, "boom"
 	}
-	cb.OnTrainEnd(TrainEnd{EpochsCompleted: 1, Iterations: 2, FitTime: 3 * time.Millisecond, Err: err})
+	c.RunEnded(r, res)
 }
 
-// Off a terminal every line is one JSON object naming the run.
-func TestProgressJSONLines(t *testing.T) {
+// Off a terminal every line is one JSON object naming the run, numbers at full precision, epochs
+// 1-based.
+func TestConsoleJSONLines(t *testing.T) {
 	var out bytes.Buffer
 	con := newConsole(&out, false)
-	feedProgress(con.progress("xavier-bn-b16"), true)
-	con.close(&out)
+	feedConsole(con, "xavier-bn-b16", true)
+	con.close()
 	var messages []string
 	for line := range strings.SplitSeq(strings.TrimSpace(out.String()), "\n") {
 		var rec map[string]any
@@ -37,7 +38,7 @@ func TestProgressJSONLines(t *testing.T) {
 			t.Errorf("line without the run name: %q", line)
 		}
 		messages = append(messages, rec["message"].(string))
-		if rec["message"] == "epoch done" && (rec["val_loss"] != 2.0 || rec["samples_per_second"] != 10000.0) {
+		if rec["message"] == "epoch done" && (rec["val_loss"] != 2.0123456789 || rec["samples_per_second"] != 10000.0 || rec["epoch"] != 1.0) {
 			t.Errorf("epoch line %q", line)
 		}
 		if rec["message"] == "run failed" && rec["error"] != "boom" {
@@ -49,21 +50,22 @@ func TestProgressJSONLines(t *testing.T) {
 	}
 }
 
-// On a terminal the bar shows epoch, step, loss and speed, and log lines are human-readable.
-func TestProgressBar(t *testing.T) {
+// On a terminal the bar shows epoch, step, loss and speed, and log lines are human-readable with
+// rounded numbers.
+func TestConsoleBar(t *testing.T) {
 	var out bytes.Buffer
 	con := newConsole(&out, true)
-	feedProgress(con.progress("uniform-nobn-b16"), false)
-	con.close(&out)
+	feedConsole(con, "uniform-nobn-b16", false)
+	con.close()
 	text := out.String()
 	// Off a real terminal mpb draws rows as wide as the bar (32 columns), so only the start shows.
-	for _, want := range []string{"uniform-nobn-b16", "epoch 1/1", "INF", "run succeeded", "\x1b["} {
+	for _, want := range []string{"uniform-nobn-b16", "epoch 1/1", "INF", "run succeeded", "val_loss=2.012 ", "\x1b["} {
 		if !strings.Contains(text, want) {
 			t.Errorf("terminal output lacks %q:\n%s", want, text)
 		}
 	}
-	if strings.Contains(text, `{"level"`) {
-		t.Errorf("JSON on a terminal:\n%s", text)
+	if strings.Contains(text, `{"level"`) || strings.Contains(text, "2.0123456789") {
+		t.Errorf("JSON or unrounded numbers on a terminal:\n%s", text)
 	}
 	// After close, lines go straight to the output.
 	con.log.Info().Msg("after the bars")

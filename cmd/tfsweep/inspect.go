@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
 	"github.com/tfsweep/tfsweep/report/inspect"
 )
 
-const inspectUsage = `usage: tfsweep inspect [flags] PATH
+const inspectUsage = `usage: tfsweep inspect PATH [flags]
 
 Dumps the events of the TensorBoard event file PATH, or of every event file under the directory PATH:
 run, step, wall time, kind, tag and value (scalar value, histogram min/max/count, text excerpt,
@@ -19,18 +18,12 @@ record (a writer still writing) is only noted.
 
 Exit status: 0 read cleanly, 1 a corrupt record or read failure, 2 PATH does not exist or holds no
 event files, or bad flags.
-
-flags:
 `
 
 // runInspect is `tfsweep inspect`: flags and exit codes only; report/inspect does the work.
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, inspectUsage)
-		fs.PrintDefaults()
-	}
+	c := newCLI("inspect", inspectUsage)
+	fs := c.fs
 	var (
 		opts    inspect.Options
 		jsonOut bool
@@ -39,13 +32,11 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.StringVar(&opts.Tag, "tag", "", "only values whose tag matches this `pattern` (path.Match: epoch_*, */histogram)")
 	fs.BoolVar(&jsonOut, "json", false, "JSON lines, one object per value (the same as --format jsonl)")
 	fs.StringVar(&format, "format", "text", "output: text (aligned columns), jsonl (a JSON object per line), json (one document)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadInput
+	pos, code, ok := c.parse(args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "tfsweep inspect: want exactly one file or directory (see tfsweep inspect -h)")
 		return exitBadInput
 	}
@@ -62,7 +53,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		opts.Format = inspect.JSONLines
 	}
 	opts.Notes = stderr
-	if _, err := inspect.Dump(ctx, fs.Arg(0), stdout, opts); err != nil {
+	if _, err := inspect.Dump(ctx, pos[0], stdout, opts); err != nil {
 		fmt.Fprintf(stderr, "tfsweep inspect: %v\n", err)
 		var inErr *inspect.InputError
 		if errors.As(err, &inErr) {

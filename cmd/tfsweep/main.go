@@ -1,6 +1,7 @@
 // Command tfsweep trains neural-network variants through the TensorFlow C API and logs every run as
-// TensorBoard event files. This package holds only flags, exit codes and wiring; the work is done by
-// trainer, model, dataset and summary.
+// TensorBoard event files. This binary is the pure-Go front: flags, exit codes, the console and the
+// wiring. It links no TensorFlow: training runs in tfsweep-worker processes it starts (package
+// sweep), and report, inspect, help and version never load TensorFlow.
 package main
 
 import (
@@ -11,13 +12,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
-)
 
-// Exit codes scripts and CI can rely on.
-const (
-	exitOK        = 0 // every run succeeded
-	exitRunFailed = 1 // at least one run failed (or the command itself failed at run time)
-	exitBadInput  = 2 // bad flags, config or data: nothing was trained
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // command is one subcommand: it parses its own flags from args and returns an exit code.
@@ -37,25 +33,46 @@ func commands() map[string]command {
 }
 
 func main() {
-	// SIGINT/SIGTERM cancel the context: commands flush and close what they write, then return.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT, SIGTERM or SIGHUP (a closed terminal) cancels the context: the workers close
+	// their files and mark their runs failed. A second one stops at once; the workers die with the
+	// front (Pdeathsig), and their event files stay readable up to their last flush.
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		<-signals
+		cancel()
+		<-signals
+		fmt.Fprintln(os.Stderr, "tfsweep: second interrupt: stopping at once")
+		os.Exit(exitInterrupted)
+	}()
 	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	if ctx.Err() != nil && code != exitOK && code != exitBadInput {
+		code = exitInterrupted
+	}
 	os.Exit(code)
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr, cmds)
-		if len(args) == 0 {
-			return exitBadInput
-		}
+		return exitBadInput
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		usage(stdout, cmds)
 		return exitOK
+	case "--version", "-version":
+		return runVersion(ctx, nil, stdout, stderr)
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "tfsweep: unknown command %q\n\n", args[0])
+		names := make([]string, 0, len(cmds))
+		for name := range cmds {
+			names = append(names, name)
+		}
+		fmt.Fprintf(stderr, "tfsweep: unknown command %q%s\n\n", args[0], sweep.Suggest(args[0], names))
 		usage(stderr, cmds)
 		return exitBadInput
 	}
@@ -75,5 +92,5 @@ func usage(w io.Writer, cmds map[string]command) {
 		fmt.Fprintf(w, "  %-8s %s\n", name, cmds[name].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'tfsweep <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "Run 'tfsweep <command> -h' for a command's flags, 'tfsweep --version' for the versions.")
 }

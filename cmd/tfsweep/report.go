@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -24,23 +23,15 @@ exist or holds no runs.
 
 // runReport is `tfsweep report`: flags and exit codes only; report does the work.
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, reportUsage)
-		fs.PrintDefaults()
+	pos, code, ok := newCLI("report", reportUsage).parse(args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadInput
-	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "tfsweep report: want exactly one sweep directory (see tfsweep report -h)")
 		return exitBadInput
 	}
-	written, err := report.Generate(ctx, fs.Arg(0))
+	written, err := report.Generate(ctx, pos[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "tfsweep report: %v\n", err)
 		var dirErr *report.DirError

@@ -3,128 +3,164 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/mattn/go-isatty"
 
-	"github.com/tfsweep/tfsweep/model"
-	"github.com/tfsweep/tfsweep/trainer"
+	"github.com/tfsweep/tfsweep/report"
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 const runUsage = `usage: tfsweep run [flags]
 
 Trains a sweep of MNIST MLP variants and writes each as a TensorBoard run under a new directory
-LOGDIR/sweep-YYYYMMDD-HHMMSS/<run>, where <run> names the variant (xavier-bn-b256, uniform-nobn-b128,
-with -lr…, -h…, -s…, -e…, -unit/-none added only for the axes that vary).
+LOGDIR/sweep-YYYYMMDD-HHMMSS/<run>, where <run> names the variant (xavier-bn-b256, uniform-nobn-b128;
+the other axes are added, e.g. -lr0.01 or -s2, only when they vary in the sweep).
 
 Without --init, --batchnorm, --batch-size and --config it trains the lab-report preset: xavier × batch
 norm off,on × batch size 64,128,256,512,1024, plus uniform × batch norm off,on × batch size 128;
-5 epochs, lr 0.001. The other grid flags apply to the preset's twelve runs (--scale none trains the
+5 epochs, lr 0.001. The other axis flags apply to the preset's twelve runs (--scale none trains the
 report on raw 0–255 pixels). --init, --batchnorm or --batch-size replace the preset with a single grid;
-the axes it leaves out take the defaults shown below. With --config, grid flags override that axis in
-every grid of the file.
-Grid flags take comma-separated lists. The default seed is fixed (1), so runs are reproducible.
+the axes it leaves out take the defaults shown below. With --config, axis flags override that axis in
+every grid of the file. Axis flags take comma-separated lists. The default seed is fixed (1), so runs
+are reproducible.
 
-Exit status: 0 every run succeeded, 1 a run failed or the sweep was interrupted, 2 bad input
-(nothing trained).
+Each run trains in a tfsweep-worker process (one per --parallel slot, pinned to one GPU each when
+there are GPUs); TensorFlow's own output is shown only when a worker fails.
 
-flags:
+Exit status: 0 every run succeeded, 1 a run failed or the report could not be written, 2 bad input
+(nothing trained), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP; a second one stops at once).
 `
 
-// runRun is `tfsweep run`: flags, exit codes and wiring only; trainer does the work.
+// runRun is `tfsweep run`: flags, exit codes and wiring; package sweep does the work.
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, runUsage)
-		fs.PrintDefaults()
-	}
-	d := trainer.Defaults()
+	c := newCLI("run", runUsage)
+	fs := c.fs
+	axes := sweep.AddFlags(fs)
+	var opts sweep.Options
 	var (
-		grid     trainer.GridFlags
-		opts     trainer.Options
-		config   string
-		limit    int
-		jsonOut  bool
-		dryRun   bool
-		logEvery int
+		config  string
+		jsonOut bool
 	)
 	fs.StringVar(&opts.LogDir, "logdir", "./runs", "directory under which the sweep directory is created")
 	fs.StringVar(&opts.DataDir, "data-dir", "data/mnist", "directory with the MNIST IDX files")
-	fs.StringVar(&config, "config", "", "YAML sweep `file` with several grids (see trainer/testdata/lab-report.yaml)")
-	fs.StringVar(&grid.Init, "init", "", fmt.Sprintf("weight initialisers: %s (default %s)", strings.Join(model.InitNames(), ", "), d.Init))
-	fs.StringVar(&grid.BatchNorm, "batchnorm", "", "batch normalisation: off, on (default off)")
-	fs.StringVar(&grid.BatchSize, "batch-size", "", fmt.Sprintf("batch sizes (default %d)", d.BatchSize))
-	fs.StringVar(&grid.Epochs, "epochs", "", fmt.Sprintf("epochs (default %d)", d.Epochs))
-	fs.StringVar(&grid.LR, "lr", "", fmt.Sprintf("Adam learning rates (default %g)", d.LR))
-	fs.StringVar(&grid.Hidden, "hidden", "", "hidden layer widths, e.g. 128,64 or 128x64; several architectures separated by ; (default 128,64)")
-	fs.StringVar(&grid.Seed, "seed", "", fmt.Sprintf("seeds for initialisation and shuffling (default %d, fixed so runs are reproducible)", d.Seed))
-	fs.StringVar(&grid.Scale, "scale", "", "pixel scaling: unit (divide by 255) or none (raw 0-255) (default unit)")
-	fs.IntVar(&limit, "limit", 0, "train on the first `N` training images only (0 = all); validation always uses the whole test set")
-	fs.StringVar(&opts.Device, "device", model.DeviceAuto, "where to train: auto, cpu or gpu")
-	fs.IntVar(&opts.Parallel, "parallel", 1, "train `N` runs at once (CPU threads are split between them)")
+	fs.StringVar(&config, "config", "", "YAML sweep `file` with several grids (see sweep/presets/lab-report.yaml)")
+	fs.StringVar(&opts.Device, "device", "auto", "where to train: auto, cpu or gpu")
+	fs.IntVar(&opts.Parallel, "parallel", 1, "train `N` runs at once, each in its own worker (CPU threads are split between them)")
 	fs.IntVar(&opts.Threads, "threads", 0, "TensorFlow intra- and inter-op threads per run (0 = TensorFlow's default, or the CPUs split by --parallel)")
-	fs.IntVar(&logEvery, "log-every", trainer.DefaultLogEvery, "write batch_loss every `N` steps (0 = never)")
+	fs.IntVar(&opts.LogEvery, "log-every", sweep.DefaultLogEvery, "write batch_loss and batch_accuracy every `N` steps (0 = never)")
+	fs.IntVar(&opts.MaxRuns, "max-runs", sweep.DefaultMaxRuns, "refuse a sweep of more than `N` runs before expanding it")
 	fs.BoolVar(&jsonOut, "json", false, "print one JSON summary on stdout (logs stay on stderr)")
-	fs.BoolVar(&dryRun, "dry-run", false, "check everything, print the runs and exit without training")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadInput
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "check everything a run checks, print the runs and exit without creating anything")
+	pos, code, ok := c.parse(args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tfsweep run: unexpected argument %q (flags only; see tfsweep run -h)\n", fs.Arg(0))
-		return exitBadInput
-	}
-	var limitSet *int
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "limit" {
-			limitSet = &limit
-		}
-	})
-	opts.LogEvery = logEvery
-	opts.DryRun = dryRun
-	opts.Log = stderr
-	if f, ok := stderr.(*os.File); ok {
-		opts.Terminal = isatty.IsTerminal(f.Fd())
-	}
-
-	plan, err := trainer.NewPlan(config, grid, limitSet)
-	if err != nil {
+	fail := func(err error) int {
 		fmt.Fprintf(stderr, "tfsweep run: %v\n", err)
 		return exitBadInput
 	}
-	sweep, err := trainer.NewSweep(plan, opts)
-	if err != nil {
-		fmt.Fprintf(stderr, "tfsweep run: %v\n", err)
-		return exitBadInput
+	if len(pos) > 0 {
+		return fail(fmt.Errorf("unexpected argument %q (flags only; see tfsweep run -h)", pos[0]))
 	}
-	if dryRun {
+	fromFlags, err := axes.Grid()
+	if err != nil {
+		return fail(err)
+	}
+	plan, err := sweep.NewPlan(config, fromFlags)
+	if err != nil {
+		return fail(err)
+	}
+	if opts.Worker, err = findWorker(); err != nil {
+		return fail(err)
+	}
+	if err := checkDevice(ctx, opts.Device); err != nil {
+		return fail(err)
+	}
+	if opts.Device != "cpu" {
+		opts.GPUs = gpuIDs()
+	}
+	opts.WorkerEnv = os.Environ()
+	s, err := sweep.New(plan, opts)
+	if err != nil {
+		return fail(err)
+	}
+	if opts.DryRun {
 		if jsonOut {
-			return printJSON(stdout, stderr, sweep.Planned())
+			return printJSON(stdout, stderr, s.Planned())
 		}
-		trainer.PrintRuns(stdout, sweep.Runs(), sweep.TrainExamples())
+		printRuns(stdout, s.Runs(), s.TrainExamples())
 		return exitOK
 	}
+	if ctx.Err() != nil {
+		// Interrupted while the data loaded: leave no empty sweep directory behind.
+		os.Remove(s.Dir())
+		return exitInterrupted
+	}
 
-	res := sweep.Run(ctx)
+	terminal := false
+	if f, ok := stderr.(*os.File); ok {
+		terminal = isatty.IsTerminal(f.Fd())
+	}
+	con := newConsole(stderr, terminal)
+	s.SetObserver(con)
+	con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Runs())).Int("parallel", opts.Parallel).
+		Int("train_examples", s.TrainExamples()).Msg("sweep started")
+	res := s.Run(ctx)
+	con.close()
+	if res.Status == sweep.StatusInterrupted {
+		con.log.Warn().Str("sweep", s.Dir()).Msg("interrupted: unfinished runs are marked failed")
+	}
+
+	// The report is written also after an interruption: it shows what the logs hold.
+	written, err := report.Generate(context.WithoutCancel(ctx), s.Dir())
+	reportTable := ""
+	if err != nil {
+		res.ReportError = strings.TrimSpace(strings.Join([]string{res.ReportError, err.Error()}, " "))
+		con.log.Error().Err(err).Msg("could not write the report")
+	} else {
+		res.Report = filepath.Join(s.Dir(), report.MarkdownFile)
+		reportTable = written.Table
+		con.log.Info().Str("report", res.Report).Int("figures", len(written.Figures)).Msg("report written")
+	}
+	con.log.Info().Str("status", res.Status).Float64("wall_seconds", res.WallSeconds).Msg("sweep done")
 	if jsonOut {
 		if code := printJSON(stdout, stderr, res); code != exitOK {
 			return code
 		}
 	} else {
-		trainer.PrintResult(stdout, res)
+		printResult(stdout, res, reportTable)
 	}
-	if res.Status != trainer.StatusSucceeded {
+	switch {
+	case res.Status == sweep.StatusInterrupted:
+		return exitInterrupted
+	case res.Status != sweep.StatusSucceeded, res.ReportError != "":
 		return exitRunFailed
 	}
 	return exitOK
+}
+
+// checkDevice refuses --device gpu when TensorFlow sees no GPU, before anything is created.
+func checkDevice(ctx context.Context, device string) error {
+	if device != "gpu" {
+		return nil
+	}
+	devices, err := listDevices(ctx)
+	if err != nil {
+		return fmt.Errorf("--device gpu: %w", err)
+	}
+	var seen []string
+	for _, d := range devices {
+		if d.Type == "GPU" {
+			return nil
+		}
+		seen = append(seen, d.Name)
+	}
+	return fmt.Errorf("--device gpu: %w seen by TensorFlow (it sees %s)", errNoGPU, strings.Join(seen, ", "))
 }
 
 func printJSON(stdout, stderr io.Writer, v any) int {

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"flag"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
-
-	"github.com/tfsweep/tfsweep/model"
+	"strings"
 )
 
 // version is set at build time by the Makefile (-ldflags "-X main.version=..."); a plain `go build`
@@ -25,25 +29,104 @@ func buildVersion() string {
 	return "(devel)"
 }
 
-func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
+// workerName is the TensorFlow-linked binary `make build` puts beside tfsweep.
+const workerName = "tfsweep-worker"
+
+// findWorker locates the worker: $TFSWEEP_WORKER, else tfsweep-worker beside this executable, else
+// on $PATH.
+func findWorker() (string, error) {
+	if p := os.Getenv("TFSWEEP_WORKER"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("TFSWEEP_WORKER: %w", err)
+		}
+		return p, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), workerName)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(workerName); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found beside tfsweep nor on $PATH (make build puts it in bin/; or set TFSWEEP_WORKER)", workerName)
+}
+
+// askWorker runs one of the worker's own subcommands and returns its stdout; its stderr (where
+// TensorFlow prints) is shown only when it fails.
+func askWorker(ctx context.Context, args ...string) ([]byte, error) {
+	path, err := findWorker()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=2")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s %s: %v\n%s", workerName, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+const versionUsage = `usage: tfsweep version
+
+Prints the versions of tfsweep, of Go, and of the TensorFlow its worker links (asked of tfsweep-worker).
+`
+
+func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCLI("version", versionUsage)
+	if pos, code, ok := c.parse(args, stdout, stderr); !ok {
+		return code
+	} else if len(pos) > 0 {
+		fmt.Fprintf(stderr, "tfsweep version: unexpected argument %q\n", pos[0])
 		return exitBadInput
 	}
 	fmt.Fprintf(stdout, "tfsweep %s\n", buildVersion())
 	fmt.Fprintf(stdout, "go %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(stdout, "tensorflow %s\n", model.TFVersion())
+	out, err := askWorker(ctx, "version")
+	if err != nil {
+		fmt.Fprintf(stderr, "tfsweep version: tensorflow: %v\n", err)
+		return exitRunFailed
+	}
+	fmt.Fprintf(stdout, "tensorflow %s\n", strings.TrimSpace(string(out)))
 	return exitOK
 }
 
-func runDevices(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("devices", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
+const devicesUsage = `usage: tfsweep devices
+
+Lists the devices a TensorFlow session sees (CPU, GPUs), as the worker processes that train see them.
+`
+
+// workerDevice is a device as `tfsweep-worker devices --json` lists it.
+type workerDevice struct {
+	Name        string
+	Type        string
+	MemoryBytes int64
+}
+
+func listDevices(ctx context.Context) ([]workerDevice, error) {
+	out, err := askWorker(ctx, "devices", "--json")
+	if err != nil {
+		return nil, err
+	}
+	var devices []workerDevice
+	if err := json.Unmarshal(out, &devices); err != nil {
+		return nil, fmt.Errorf("%s devices --json: %w", workerName, err)
+	}
+	return devices, nil
+}
+
+func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCLI("devices", devicesUsage)
+	if pos, code, ok := c.parse(args, stdout, stderr); !ok {
+		return code
+	} else if len(pos) > 0 {
+		fmt.Fprintf(stderr, "tfsweep devices: unexpected argument %q\n", pos[0])
 		return exitBadInput
 	}
-	devices, err := model.ListDevices()
+	devices, err := listDevices(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "tfsweep devices: %v\n", err)
 		return exitRunFailed
@@ -54,6 +137,31 @@ func runDevices(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	return exitOK
 }
+
+// gpuIDs are the GPUs to pin workers to: those CUDA_VISIBLE_DEVICES already allows, else one id per
+// GPU the driver lists. Without an NVIDIA driver there are none.
+func gpuIDs() []string {
+	if v, ok := os.LookupEnv("CUDA_VISIBLE_DEVICES"); ok {
+		var ids []string
+		for id := range strings.SplitSeq(v, ",") {
+			if id = strings.TrimSpace(id); id != "" && id != "-1" {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+	entries, err := os.ReadDir("/proc/driver/nvidia/gpus")
+	if err != nil {
+		return nil
+	}
+	ids := make([]string, len(entries))
+	for i := range entries {
+		ids[i] = fmt.Sprint(i)
+	}
+	return ids
+}
+
+var errNoGPU = errors.New("no GPU")
 
 func humanBytes(n int64) string {
 	const unit = 1024

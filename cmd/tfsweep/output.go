@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/tfsweep/tfsweep/sweep"
+)
+
+// printRuns writes the runs of a dry run as an aligned table, one column per axis.
+func printRuns(w io.Writer, runs []sweep.Run, trainExamples int) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := []string{"RUN"}
+	for _, a := range sweep.Axes {
+		header = append(header, strings.ToUpper(a.Key))
+	}
+	fmt.Fprintln(tw, strings.Join(append(header, "STEPS/EPOCH"), "\t"))
+	for _, r := range runs {
+		row := []string{r.Name}
+		for _, a := range sweep.Axes {
+			row = append(row, a.Text(r.Variant))
+		}
+		n := r.TrainExamples(trainExamples)
+		row = append(row, fmt.Sprint((n+r.BatchSize-1)/r.BatchSize))
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d runs on %d training examples\n", len(runs), trainExamples)
+}
+
+// printResult writes the sweep's outcome: the report's table when the report was written, else a
+// table of the final metrics.
+func printResult(w io.Writer, res *sweep.Result, reportTable string) {
+	if reportTable != "" {
+		fmt.Fprint(w, reportTable)
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "RUN\tSTATUS\tEPOCHS\tTRAIN LOSS\tTRAIN ACC\tVAL LOSS\tVAL ACC\tFIT S\tSAMPLES/S")
+		for _, r := range res.Runs {
+			if r.Final == nil {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t-\t-\t-\t-\t-\t-\n", r.Name, r.Status, r.EpochsCompleted)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.1f\t%.0f\n", r.Name, r.Status, r.EpochsCompleted,
+				r.Final.TrainLoss, r.Final.TrainAccuracy, r.Final.ValLoss, r.Final.ValAccuracy, r.FitSeconds, r.SamplesPerSecond)
+		}
+		tw.Flush()
+	}
+	for _, r := range res.Runs {
+		if r.Error != "" {
+			fmt.Fprintf(w, "%s failed: %s\n", r.Name, r.Error)
+		}
+	}
+	if res.ReportError != "" {
+		fmt.Fprintf(w, "report: %s\n", res.ReportError)
+	}
+	fmt.Fprintf(w, "sweep %s in %s (%.1f s)\n", res.Status, res.SweepDir, res.WallSeconds)
+}
