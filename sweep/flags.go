@@ -69,6 +69,13 @@ func LabReport() Plan {
 	if err != nil {
 		panic("sweep: the embedded lab-report preset does not parse: " + err.Error())
 	}
+	// Its values were not written by the user: errors name the preset, not an embedded file's line.
+	for _, g := range plan.Grids {
+		for key, a := range g.axes {
+			a.origin = "the lab-report preset's " + key
+			g.axes[key] = a
+		}
+	}
 	return plan
 }
 

@@ -16,7 +16,7 @@ const evalChunk = 10_000
 // training batch and of an evaluation chunk, and the worker's copies of the data as float32.
 // It is an estimate to refuse what cannot fit before TensorFlow fails on it obscurely, not an
 // accounting: TensorFlow's own overhead comes on top.
-func memoryBytes(v Variant, features, trainExamples int) (weights, activations, data float64) {
+func memoryBytes(v Variant, features, trainExamples int) (weights, batch, other float64) {
 	const classes, f32 = 10, 4
 	in, params, width := features, 0.0, 0.0
 	for _, h := range append(append([]int(nil), v.Hidden...), classes) {
@@ -25,9 +25,9 @@ func memoryBytes(v Variant, features, trainExamples int) (weights, activations, 
 		in = h
 	}
 	weights = 5 * f32 * params
-	activations = 6 * f32 * width * float64(v.BatchSize+evalChunk)
-	data = f32 * float64(features) * float64(v.TrainExamples(trainExamples)+evalChunk)
-	return weights, activations, data
+	batch = 6 * f32 * width * float64(v.BatchSize)
+	other = 6*f32*width*evalChunk + f32*float64(features)*float64(v.TrainExamples(trainExamples)+evalChunk)
+	return weights, batch, other
 }
 
 // checkMemory refuses runs whose estimate exceeds this machine's memory shared by the parallel
@@ -39,13 +39,14 @@ func (s *Sweep) checkMemory() error {
 	}
 	budget := total / float64(s.opts.Parallel)
 	for _, r := range s.runs {
-		weights, activations, data := memoryBytes(r.Variant, s.features, s.trainExamples)
-		need := weights + activations + data
+		weights, batch, other := memoryBytes(r.Variant, s.features, s.trainExamples)
+		need := weights + batch + other
 		if need <= budget {
 			continue
 		}
+		// The batch's activations are the batch size's doing; the rest grows with the layers.
 		key := "hidden"
-		if activations > weights {
+		if batch > weights+other {
 			key = "batch_size"
 		}
 		return fmt.Errorf("%s: run %s needs about %s of memory, more than this machine's %s shared by %d parallel runs",

@@ -490,7 +490,7 @@ func checkWritable(path string) error {
 		info, err := os.Stat(p)
 		if err == nil {
 			if !info.IsDir() {
-				return fmt.Errorf("%s is not a directory", p)
+				return fmt.Errorf("mkdir %s: not a directory", p)
 			}
 			probe, err := os.MkdirTemp(p, ".tfsweep-probe-")
 			if err != nil {

@@ -89,6 +89,11 @@ func TestInspectJSON(t *testing.T) {
 	if row.Run != "xavier-nobn-b64/train" || row.Tag != "epoch_loss" || row.Step != 1 || row.Value != 0.375 {
 		t.Errorf("second line %+v", row)
 	}
+	// Flags after the path, as the README writes it, give the same lines.
+	code, after, stderr := inspectCmd(t, sweep, "--tag", "epoch_loss", "--json")
+	if code != exitOK || after != stdout {
+		t.Errorf("flags after the path: exit %d, stderr %s, output differs:\n%s", code, stderr, after)
+	}
 	code, stdout, _ = inspectCmd(t, "--format", "json", sweep)
 	var doc map[string]any
 	if code != exitOK || json.Unmarshal([]byte(stdout), &doc) != nil || len(doc["files"].([]any)) != 3 {

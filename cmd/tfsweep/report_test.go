@@ -40,7 +40,7 @@ func TestReportBadInput(t *testing.T) {
 		{"missing directory", []string{missingDir}, missingDir},
 		{"a file", []string{aFile}, aFile + ": is not a directory"},
 		{"no runs", []string{empty}, empty + ": holds no runs"},
-		{"unknown flag", []string{"--nope", empty}, "flag provided but not defined"},
+		{"unknown flag", []string{"--nope", empty}, "unknown flag --nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,9 +59,9 @@ func TestReportBadInput(t *testing.T) {
 }
 
 func TestReportHelp(t *testing.T) {
-	code, _, stderr := reportCmd(t, "-h")
-	if code != exitOK || !strings.Contains(stderr, "usage: tfsweep report DIR") {
-		t.Errorf("exit %d, stderr %q", code, stderr)
+	code, stdout, _ := reportCmd(t, "-h")
+	if code != exitOK || !strings.Contains(stdout, "usage: tfsweep report DIR") {
+		t.Errorf("exit %d, stdout %q", code, stdout)
 	}
 }
 

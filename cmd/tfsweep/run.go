@@ -46,12 +46,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		config  string
 		jsonOut bool
 	)
-	fs.StringVar(&opts.LogDir, "logdir", "./runs", "directory under which the sweep directory is created")
-	fs.StringVar(&opts.DataDir, "data-dir", "data/mnist", "directory with the MNIST IDX files")
+	fs.StringVar(&opts.LogDir, "logdir", "./runs", "`dir`ectory under which the sweep directory is created")
+	fs.StringVar(&opts.DataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files")
 	fs.StringVar(&config, "config", "", "YAML sweep `file` with several grids (see sweep/presets/lab-report.yaml)")
-	fs.StringVar(&opts.Device, "device", "auto", "where to train: auto, cpu or gpu")
+	fs.StringVar(&opts.Device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
 	fs.IntVar(&opts.Parallel, "parallel", 1, "train `N` runs at once, each in its own worker (CPU threads are split between them)")
-	fs.IntVar(&opts.Threads, "threads", 0, "TensorFlow intra- and inter-op threads per run (0 = TensorFlow's default, or the CPUs split by --parallel)")
+	fs.IntVar(&opts.Threads, "threads", 0, "`N` TensorFlow intra- and inter-op threads per run (0 = TensorFlow's default, or the CPUs split by --parallel)")
 	fs.IntVar(&opts.LogEvery, "log-every", sweep.DefaultLogEvery, "write batch_loss and batch_accuracy every `N` steps (0 = never)")
 	fs.IntVar(&opts.MaxRuns, "max-runs", sweep.DefaultMaxRuns, "refuse a sweep of more than `N` runs before expanding it")
 	fs.BoolVar(&jsonOut, "json", false, "print one JSON summary on stdout (logs stay on stderr)")

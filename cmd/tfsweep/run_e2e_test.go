@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tfsweep/tfsweep/trainer"
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // tbCheck returns the Python that runs TensorBoard and the path of scripts/tb_check.py. A missing or
@@ -134,8 +134,8 @@ func TestRunEndToEnd(t *testing.T) {
 		name    string
 		in, out int
 	}{{"dense", 784, 128}, {"dense_1", 128, 64}, {"dense_2", 64, 10}} {
-		hists[layer.name+"/kernel/histogram"] = layer.in * layer.out
-		hists[layer.name+"/bias/histogram"] = layer.out
+		hists["sequential/"+layer.name+"/kernel/histogram"] = layer.in * layer.out
+		hists["sequential/"+layer.name+"/bias/histogram"] = layer.out
 	}
 	bnHists := map[string]int{}
 	for k, v := range hists {
@@ -147,7 +147,7 @@ func TestRunEndToEnd(t *testing.T) {
 			prefix += fmt.Sprintf("_%d", i)
 		}
 		for _, w := range []string{"gamma", "beta", "moving_mean", "moving_variance"} {
-			bnHists[prefix+"/"+w+"/histogram"] = width
+			bnHists["sequential/"+prefix+"/"+w+"/histogram"] = width
 		}
 	}
 	var (
@@ -175,7 +175,7 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 		train, val := r.Name+"/train", r.Name+"/validation"
 		tbRuns = append(tbRuns, r.Name, train, val)
-		trainScalarTags[train] = []string{"epoch_loss", "epoch_accuracy", "epoch_learning_rate", "batch_loss"}
+		trainScalarTags[train] = []string{"epoch_loss", "epoch_accuracy", "epoch_learning_rate", "batch_loss", "batch_accuracy"}
 		valScalarTags[val] = []string{"epoch_loss", "epoch_accuracy", "evaluation_loss_vs_iterations", "evaluation_accuracy_vs_iterations"}
 		textTags[train] = []string{"config"}
 		epochSteps, iterations := []int{}, []int{}
@@ -198,6 +198,7 @@ func TestRunEndToEnd(t *testing.T) {
 		scalar(train, "epoch_accuracy", epochSteps, r.History.TrainAccuracy)
 		scalar(train, "epoch_learning_rate", epochSteps, []float64{0.001, 0.001})
 		scalar(train, "batch_loss", batchSteps, nil)
+		scalar(train, "batch_accuracy", batchSteps, nil)
 		scalar(val, "epoch_loss", epochSteps, r.History.ValLoss)
 		scalar(val, "epoch_accuracy", epochSteps, r.History.ValAccuracy)
 		scalar(val, "evaluation_loss_vs_iterations", iterations, r.History.ValLoss)
@@ -215,7 +216,9 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 		histTags[train] = tags
 		texts = append(texts, map[string]any{"run": train, "tag": "config", "step": 0,
-			"contains": fmt.Sprintf("| init | %s |", r.Init)})
+			"contains": fmt.Sprintf("| init | %s |", r.Init)},
+			// The device the run trained on, not "auto".
+			map[string]any{"run": train, "tag": "config", "step": 0, "contains": "| device | CPU:0 |"})
 		graphs = append(graphs, map[string]any{"run": train, "run_graph": true, "keras": true})
 
 		var metrics []map[string]any
@@ -228,9 +231,10 @@ func TestRunEndToEnd(t *testing.T) {
 		} {
 			metrics = append(metrics, map[string]any{"group": m.group, "tag": m.tag, "value": m.value, "step": epochs - 1})
 		}
-		groups[r.Name] = map[string]any{
+		// Group names are the run's path under the logdir, so that sweeps never merge.
+		groups[filepath.Base(res.SweepDir)+"/"+r.Name] = map[string]any{
 			"hparams": map[string]any{"init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,
-				"epochs": epochs, "hidden": "128x64", "seed": 1, "scale": "unit"},
+				"epochs": epochs, "hidden": "128x64", "seed": 1, "scale": "unit", "limit": limit},
 			"status":   "STATUS_SUCCESS",
 			"sessions": []string{r.Name},
 			"metrics":  metrics,
@@ -264,6 +268,7 @@ func TestRunEndToEnd(t *testing.T) {
 					"hidden":     map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"128x64"}},
 					"seed":       map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{1}},
 					"scale":      map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"unit"}},
+					"limit":      map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{limit}},
 				},
 				"metrics": []map[string]string{
 					{"group": "validation", "tag": "epoch_loss"}, {"group": "validation", "tag": "epoch_accuracy"},
@@ -348,7 +353,7 @@ func TestRunReportsFailedRun(t *testing.T) {
 	if code != exitRunFailed {
 		t.Fatalf("exit %d, want %d\n%s", code, exitRunFailed, stderr)
 	}
-	var res trainer.Result
+	var res sweep.Result
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("stdout: %v\n%s", err, stdout)
 	}

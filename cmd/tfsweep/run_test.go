@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -49,6 +50,21 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
+// fifoData is a data directory whose test images are a FIFO, which used to block `run` forever.
+func fifoData(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeIDX(t, dir, 100)
+	p := filepath.Join(dir, "t10k-images-idx3-ubyte")
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func TestRunBadInput(t *testing.T) {
 	data := t.TempDir()
 	writeIDX(t, data, 100)
@@ -69,7 +85,8 @@ func TestRunBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown flag", []string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{"unknown flag", []string{"--bogus"}, "unknown flag --bogus"},
+		{"misspelt flag", []string{"--batchsize", "64"}, `unknown flag --batchsize (did you mean "batch-size"?)`},
 		{"positional argument", []string{"extra"}, `unexpected argument "extra"`},
 		{"unknown init", []string{"--init", "xavier,glorious"}, `--init: unknown initialiser "glorious"`},
 		{"zero batch size", []string{"--batch-size", "0"}, "--batch-size: 0 must be positive"},
@@ -80,37 +97,54 @@ func TestRunBadInput(t *testing.T) {
 		{"bad hidden", []string{"--hidden", "128,wide"}, `--hidden: "128,wide" is not a list of layer widths`},
 		{"bad seed", []string{"--seed", "one"}, `--seed: "one" is not an integer`},
 		{"bad scale", []string{"--scale", "half"}, `--scale: "half" is neither unit nor none`},
-		{"negative limit", []string{"--limit", "-1"}, "--limit: -1 is negative"},
-		{"zero parallel", []string{"--parallel", "0"}, "--parallel: 0 must be at least 1"},
+		{"negative limit", []string{"--limit", "-1"}, "--limit: -1 must not be negative"},
+		{"zero parallel", []string{"--parallel", "0"}, "--parallel: 0 must be in [1, 256]"},
+		{"threads that crash TensorFlow", []string{"--threads", "100000"}, "--threads: 100000 must be in [0, "},
 		{"bad device", []string{"--device", "tpu"}, `--device: "tpu" is not one of auto, cpu, gpu`},
+		{"gpu without one", []string{"--device", "gpu"}, "--device gpu: no GPU seen by TensorFlow"},
 		{"negative log-every", []string{"--log-every", "-1"}, "--log-every: -1 must not be negative"},
 		{"batch above the data", []string{"--batch-size", "64,128"}, "--batch-size: 128 is larger than the 100 training examples"},
 		{"batch above the limit", []string{"--limit", "50", "--batch-size", "64"}, "--batch-size: 64 is larger than the 50 training examples"},
-		{"preset batch above the data", []string{"--limit", "500"}, "--batch-size: 128 is larger than the 100 training examples (run xavier-nobn-b128)"},
+		{"limit above the data", []string{"--limit", "500"}, "--limit: 500 is more than the 100 training examples"},
+		{"preset batch above the data", nil, "the lab-report preset's batch_size: 128 is larger than the 100 training examples (run xavier-nobn-b128)"},
+		{"network too large", []string{"--batch-size", "10", "--hidden", "10000000"}, "--hidden: run xavier-nobn-b10 needs about"},
+		{"two wide layers", []string{"--batch-size", "10", "--hidden", "4000000x2"}, "--hidden: run xavier-nobn-b10 needs about"},
+		{"plan too large", []string{"--batch-size", "10", "--seed", "1,2,3", "--max-runs", "2"}, "the sweep has 3 runs, more than --max-runs 2"},
 		{"missing data dir", []string{"--data-dir", filepath.Join(tmp, "nope")}, "--data-dir: dataset: " + filepath.Join(tmp, "nope") + ": missing"},
 		{"unwritable logdir", []string{"--batch-size", "10", "--logdir", filepath.Join(aFile, "runs")}, "--logdir: mkdir " + aFile + ": not a directory"},
+		{"logdir is a file", []string{"--batch-size", "10", "--logdir", aFile}, "--logdir: mkdir " + aFile + ": not a directory"},
+		{"logdir in /proc", []string{"--batch-size", "10", "--logdir", "/proc/nope"}, "--logdir"},
 		{"missing config", []string{"--config", filepath.Join(tmp, "none.yaml")}, "--config: open " + filepath.Join(tmp, "none.yaml")},
 		{"malformed config", []string{"--config", config("grids:\n  - init: xavier\n  - batch_size: 3\n    x: : :\n")}, "sweep.yaml: line 4: mapping values are not allowed"},
-		{"unknown config key", []string{"--config", config("grids:\n  - init: xavier\n    batchsize: 10\n")}, `sweep.yaml: line 3: unknown key "batchsize"`},
+		{"unknown config key", []string{"--config", config("grids:\n  - init: xavier\n    batchsize: 10\n")}, `sweep.yaml:3: unknown key "batchsize" (did you mean "batch_size"?)`},
 		{"bad config value", []string{"--config", config("grids:\n  - batch_size: [10, ten]\n")}, `sweep.yaml:2: batch_size: "ten" is not an integer`},
-		{"config grid value checked", []string{"--config", config("grids:\n  - init: nope\n")}, `--init: unknown initialiser "nope"`},
+		{"config range names file and line", []string{"--config", config("grids:\n  - init: xavier\n  - batch_size: [10, 0]\n")}, "sweep.yaml:3: batch_size: 0 must be positive"},
+		{"config init names file and line", []string{"--config", config("grids:\n  - init: nope\n")}, `sweep.yaml:2: init: unknown initialiser "nope"`},
+		{"config alias refused", []string{"--config", config("defaults: &d\n  epochs: 1\ngrids:\n  - *d\n")}, "YAML aliases are not allowed"},
+		{"config huge grid refused before expansion", []string{"--config", config("grids:\n  - seed: [" + strings.Repeat("1,", 999) + "1]\n    lr: [" + strings.Repeat("0.1,", 999) + "0.1]\n    epochs: [" + strings.Repeat("1,", 99) + "1]\n")}, "the sweep has 100000000 runs, more than --max-runs 10000"},
+		{"fifo as data", []string{"--data-dir", fifoData(t)}, "is not a regular file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			logdir := filepath.Join(t.TempDir(), "runs")
 			args := append([]string{"--data-dir", data, "--logdir", logdir}, tt.args...)
-			code, stdout, stderr := runCmd(t, args...)
-			if code != exitBadInput {
-				t.Errorf("exit code %d, want %d", code, exitBadInput)
-			}
-			if !strings.Contains(stderr, tt.want) {
-				t.Errorf("stderr %q, want it to contain %q", stderr, tt.want)
-			}
-			if stdout != "" {
-				t.Errorf("stdout %q, want nothing", stdout)
-			}
-			if entries, _ := os.ReadDir(logdir); len(entries) > 0 {
-				t.Errorf("bad input created %s/%s", logdir, entries[0].Name())
+			for _, dry := range []bool{false, true} {
+				if dry {
+					args = append(args, "--dry-run")
+				}
+				code, stdout, stderr := runCmd(t, args...)
+				if code != exitBadInput {
+					t.Errorf("exit code %d, want %d", code, exitBadInput)
+				}
+				if !strings.Contains(stderr, tt.want) {
+					t.Errorf("stderr %q, want it to contain %q", stderr, tt.want)
+				}
+				if stdout != "" {
+					t.Errorf("stdout %q, want nothing", stdout)
+				}
+				if entries, _ := os.ReadDir(logdir); len(entries) > 0 {
+					t.Errorf("bad input created %s/%s", logdir, entries[0].Name())
+				}
 			}
 		})
 	}
@@ -150,13 +184,16 @@ func TestRunDryRun(t *testing.T) {
 }
 
 func TestRunHelp(t *testing.T) {
-	code, _, stderr := runCmd(t, "-h")
-	if code != exitOK {
-		t.Errorf("-h exit %d", code)
-	}
-	for _, want := range []string{"--logdir", "-log-every", "fixed so runs are reproducible", "lab-report preset"} {
-		if !strings.Contains(stderr, strings.TrimPrefix(want, "-")) {
-			t.Errorf("help lacks %q", want)
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"--epochs", "2", "--help"}} {
+		code, stdout, stderr := runCmd(t, args...)
+		if code != exitOK || stderr != "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+		for _, want := range []string{"--logdir DIR", "--log-every N", "--batch-size LIST", "--hidden LIST", "--dry-run\n",
+			"fixed, so runs are reproducible", "lab-report preset", "(default 128)", "(default ./runs)"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%v: help lacks %q:\n%s", args, want, stdout)
+			}
 		}
 	}
 }
