@@ -1,0 +1,481 @@
+package sweep
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tfsweep/tfsweep/dataset"
+)
+
+// flagGrid parses command-line flags such as "--seed", "1,2" into a grid, as `tfsweep run` does.
+func flagGrid(t *testing.T, args ...string) (Grid, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	f := AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return f.Grid()
+}
+
+func runNames(runs []Run) []string {
+	names := make([]string, len(runs))
+	for i, r := range runs {
+		names[i] = r.Name
+	}
+	return names
+}
+
+func TestLabReportPreset(t *testing.T) {
+	runs, err := LabReport().Runs(DefaultMaxRuns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"xavier-nobn-b64", "xavier-nobn-b128", "xavier-nobn-b256", "xavier-nobn-b512", "xavier-nobn-b1024",
+		"xavier-bn-b64", "xavier-bn-b128", "xavier-bn-b256", "xavier-bn-b512", "xavier-bn-b1024",
+		"uniform-nobn-b128", "uniform-bn-b128",
+	}
+	if got := runNames(runs); !slices.Equal(got, want) {
+		t.Fatalf("names\n got %v\nwant %v", got, want)
+	}
+	for i, r := range runs {
+		if r.Index != i || r.Epochs != 5 || r.LR != 0.001 || r.Seed != 1 || r.Scale != dataset.ScaleUnit || r.Limit != 0 || !slices.Equal(r.Hidden, []int{128, 64}) {
+			t.Errorf("%s: %+v, want the defaults (5 epochs, lr 0.001, seed 1, unit scale, all data, 128x64)", r.Name, r)
+		}
+	}
+}
+
+func TestRunNames(t *testing.T) {
+	tests := []struct {
+		name  string
+		flags []string
+		want  []string
+	}{
+		{"defaults only", nil, []string{"xavier-nobn-b128"}},
+		{"canonical init name", []string{"--init", "glorot_normal", "--batchnorm", "on"}, []string{"xavier-bn-b128"}},
+		{"seeds vary", []string{"--seed", "1,2"}, []string{"xavier-nobn-b128-s1", "xavier-nobn-b128-s2"}},
+		{"lr varies", []string{"--lr", "0.001,1e-4"}, []string{"xavier-nobn-b128-lr0.001", "xavier-nobn-b128-lr0.0001"}},
+		{"hidden varies", []string{"--hidden", "128x64, 256"}, []string{"xavier-nobn-b128-h128x64", "xavier-nobn-b128-h256"}},
+		{"hidden alternatives by ;", []string{"--hidden", "128,64;256"}, []string{"xavier-nobn-b128-h128x64", "xavier-nobn-b128-h256"}},
+		{"hidden commas are layers", []string{"--hidden", "256,128,10"}, []string{"xavier-nobn-b128"}},
+		{"epochs and scale vary", []string{"--epochs", "1,2", "--scale", "unit,none"}, []string{
+			"xavier-nobn-b128-e1-unit", "xavier-nobn-b128-e1-none", "xavier-nobn-b128-e2-unit", "xavier-nobn-b128-e2-none",
+		}},
+		{"limit varies", []string{"--limit", "0,500"}, []string{"xavier-nobn-b128-limit0", "xavier-nobn-b128-limit500"}},
+		{"one value is no suffix", []string{"--seed", "7", "--lr", "0.01", "--hidden", "32"}, []string{"xavier-nobn-b128"}},
+		{"order init, bn, batch", []string{"--init", "uniform,xavier", "--batchnorm", "off,on", "--batch-size", "64,32"}, []string{
+			"uniform-nobn-b64", "uniform-nobn-b32", "uniform-bn-b64", "uniform-bn-b32",
+			"xavier-nobn-b64", "xavier-nobn-b32", "xavier-bn-b64", "xavier-bn-b32",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := flagGrid(t, tt.flags...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs, err := Plan{Grids: []Grid{g}}.Runs(DefaultMaxRuns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := runNames(runs); !slices.Equal(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFlagValues(t *testing.T) {
+	g, err := flagGrid(t, "--init", "xavier", "--batchnorm", "off,on,true,no", "--batch-size", "64, 128", "--epochs", "3",
+		"--lr", "0.5,1e-3", "--hidden", "128x64,10;32,16", "--seed", "-1,42", "--scale", "NONE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]any{
+		"init": {"xavier"}, "batchnorm": {false, true, true, false}, "batch_size": {64, 128}, "epochs": {3},
+		"lr": {0.5, 0.001}, "hidden": {[]int{128, 64}, []int{10}, []int{32, 16}}, "seed": {int64(-1), int64(42)},
+		"scale": {dataset.ScaleNone}, "limit": nil,
+	}
+	for key, values := range want {
+		if got := g.Values(key); !reflect.DeepEqual(got, values) {
+			t.Errorf("%s: got %#v, want %#v", key, got, values)
+		}
+	}
+}
+
+// Every bad value is refused where it is written, with the flag named in the message.
+func TestBadFlags(t *testing.T) {
+	tests := []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"unknown init", []string{"--init", "xavier,bogus"}, `--init: unknown initialiser "bogus"`},
+		{"empty init item", []string{"--init", "xavier,"}, "--init: empty item"},
+		{"empty list", []string{"--seed", ""}, "--seed: empty list"},
+		{"zero batch", []string{"--batch-size", "0"}, "--batch-size: 0 must be positive"},
+		{"negative batch", []string{"--batch-size", "64,-1"}, "--batch-size: -1 must be positive"},
+		{"non-numeric batch", []string{"--batch-size", "64,abc"}, `--batch-size: "abc" is not an integer`},
+		{"zero epochs", []string{"--epochs", "0"}, "--epochs: 0 must be positive"},
+		{"fractional epochs", []string{"--epochs", "1.5"}, `--epochs: "1.5" is not an integer`},
+		{"non-numeric lr", []string{"--lr", "fast"}, `--lr: "fast" is not a number`},
+		{"zero lr", []string{"--lr", "0"}, "--lr: 0 must be a positive finite number"},
+		{"NaN lr", []string{"--lr", "NaN"}, "--lr: NaN must be a positive finite number"},
+		{"bad batchnorm", []string{"--batchnorm", "maybe"}, `--batchnorm: "maybe" is neither on nor off`},
+		{"bad hidden", []string{"--hidden", "128,6a"}, `--hidden: "128,6a" is not a list of layer widths`},
+		{"bad hidden x form", []string{"--hidden", "128x64,6a"}, `--hidden: "6a" is not a list of layer widths`},
+		{"empty hidden piece", []string{"--hidden", "128;"}, `--hidden: empty item`},
+		{"zero width", []string{"--hidden", "128x0"}, "--hidden: layer width 0 must be in [1, 16777216]"},
+		{"bad seed", []string{"--seed", "1.5"}, `--seed: "1.5" is not an integer`},
+		{"bad scale", []string{"--scale", "half"}, `--scale: "half" is neither unit nor none`},
+		{"negative limit", []string{"--limit", "-5"}, "--limit: -5 must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := flagGrid(t, tt.flags...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDuplicateRuns(t *testing.T) {
+	a, _ := flagGrid(t, "--batch-size", "64,128")
+	b, _ := flagGrid(t, "--batch-size", "128")
+	_, err := Plan{Grids: []Grid{a, b}}.Runs(DefaultMaxRuns)
+	if err == nil || !strings.Contains(err.Error(), "xavier-nobn-b128 appears twice") {
+		t.Fatalf("error %v, want a duplicate-run error", err)
+	}
+}
+
+// A plan is sized before it is expanded: a grid of 1e12 variants must not be built to be refused.
+func TestPlanSizeRefusedBeforeExpansion(t *testing.T) {
+	var g Grid
+	many := make([]any, 10_000)
+	for i := range many {
+		many[i] = int64(i)
+	}
+	g.Set("seed", many, "--seed")
+	lrs := make([]any, 10_000)
+	for i := range lrs {
+		lrs[i] = float64(i + 1)
+	}
+	g.Set("lr", lrs, "--lr")
+	g.Set("epochs", []any{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, "--epochs")
+	p := Plan{Grids: []Grid{g, g}}
+	if n := p.Size(); n != 2_000_000_000 {
+		t.Fatalf("size %d", n)
+	}
+	if _, err := p.Runs(DefaultMaxRuns); err == nil || !strings.Contains(err.Error(), "2000000000 runs, more than --max-runs 10000") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestCheckData(t *testing.T) {
+	g, _ := flagGrid(t, "--batch-size", "64,2048")
+	plan := Plan{Grids: []Grid{g}}
+	runs, err := plan.Runs(DefaultMaxRuns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.CheckData(runs, 2048); err != nil {
+		t.Errorf("2048 examples: %v", err)
+	}
+	err = plan.CheckData(runs, 2000)
+	if err == nil || !strings.Contains(err.Error(), "--batch-size: 2048 is larger than the 2000 training examples") {
+		t.Errorf("2000 examples: error %v", err)
+	}
+	if err := plan.CheckData(runs, 0); err == nil {
+		t.Error("an empty training set was accepted")
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		yaml  string
+		want  []string
+		check func(t *testing.T, runs []Run)
+	}{
+		{
+			name: "defaults, top-level limit and two grids",
+			yaml: "limit: 500\ndefaults:\n  epochs: 2\ngrids:\n  - batch_size: [32, 64]\n  - init: uniform\n    epochs: 1\n",
+			want: []string{"xavier-nobn-b32-e2", "xavier-nobn-b64-e2", "uniform-nobn-b128-e1"},
+			check: func(t *testing.T, runs []Run) {
+				for _, r := range runs {
+					if r.Limit != 500 {
+						t.Errorf("%s: limit %d, want 500", r.Name, r.Limit)
+					}
+				}
+			},
+		},
+		{
+			name: "scalar axes and on/off",
+			yaml: "grids:\n  - init: xavier\n    batchnorm: on\n    lr: 0.01\n    seed: 3\n    scale: none\n",
+			want: []string{"xavier-bn-b128"},
+			check: func(t *testing.T, runs []Run) {
+				if r := runs[0]; r.LR != 0.01 || r.Seed != 3 || r.Scale != dataset.ScaleNone || !r.BatchNorm {
+					t.Errorf("got %+v", r.Variant)
+				}
+			},
+		},
+		{
+			name: "hidden as one flat list",
+			yaml: "grids:\n  - hidden: [256, 128, 10]\n",
+			want: []string{"xavier-nobn-b128"},
+			check: func(t *testing.T, runs []Run) {
+				if !slices.Equal(runs[0].Hidden, []int{256, 128, 10}) {
+					t.Errorf("hidden %v", runs[0].Hidden)
+				}
+			},
+		},
+		{
+			name: "hidden alternatives, nested and x forms",
+			yaml: "grids:\n  - hidden: [[128, 64], [32]]\n  - batch_size: 64\n    hidden: [\"128x64\", \"32\"]\n",
+			want: []string{"xavier-nobn-b128-h128x64", "xavier-nobn-b128-h32", "xavier-nobn-b64-h128x64", "xavier-nobn-b64-h32"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan, err := ParseConfig(strings.NewReader(tt.yaml), "sweep.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs, err := plan.Runs(DefaultMaxRuns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := runNames(runs); !slices.Equal(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			if tt.check != nil {
+				tt.check(t, runs)
+			}
+		})
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want string
+	}{
+		{"malformed", "grids:\n  - init: xavier\n  - batch_size: 3\n    x: : :\n", "sweep.yaml: line 4: mapping values are not allowed"},
+		{"unclosed list", "grids:\n  - init: [xavier\n", "sweep.yaml: line 1: did not find expected ','"},
+		{"tab indentation", "grids:\n\t- init: xavier\n", "sweep.yaml: line 2"},
+		{"unknown top key", "grid:\n  - init: xavier\n", `sweep.yaml:1: unknown key "grid" (did you mean "grids"?)`},
+		{"unknown grid key", "grids:\n  - init: xavier\n    batch: 64\n", `sweep.yaml:3: unknown key "batch"`},
+		{"key twice", "grids:\n  - seed: 1\n    seed: 2\n", "sweep.yaml:3"},
+		{"bad item with line", "grids:\n  - batch_size:\n      - 64\n      - big\n", `sweep.yaml:4: batch_size: "big" is not an integer`},
+		{"range with line", "grids:\n  - init: xavier\n  - epochs: [1, -3]\n", "sweep.yaml:3: epochs: -3 must be positive"},
+		{"unknown init with line", "grids:\n  - init: lecun\n", `sweep.yaml:2: init: unknown initialiser "lecun"`},
+		{"bad init type", "grids:\n  - init: {a: b}\n", "sweep.yaml:2: init: expected a value or a list"},
+		{"empty list", "grids:\n  - lr: []\n", "sweep.yaml:2: lr: empty list"},
+		{"bad hidden", "grids:\n  - hidden: [128, wide]\n", `sweep.yaml:2: hidden: "128,wide" is not a list of layer widths`},
+		{"bad defaults", "defaults:\n  epochs: many\ngrids:\n  - init: xavier\n", `sweep.yaml:2: epochs: "many" is not an integer`},
+		{"limit not a number", "limit: lots\ngrids:\n  - init: xavier\n", `sweep.yaml:1: limit: "lots" is not an integer`},
+		{"no grids", "defaults:\n  epochs: 1\n", "no grids"},
+		{"grids not a list", "grids: 3\n", "grids: expected a list of grids"},
+		{"empty file", "", "sweep.yaml: the file is empty"},
+		{"not a mapping", "- 1\n", "expected a mapping"},
+		{"alias", "defaults: &d\n  epochs: 1\ngrids:\n  - *d\n", "YAML aliases are not allowed"},
+		{"deep nesting", "grids:\n  - hidden: [[[[[[[[[[1]]]]]]]]]]\n", "nested too deeply"},
+		{"too large", "grids:\n  - seed: [" + strings.Repeat("1, ", maxConfigBytes/3) + "1]\n", "larger than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig(strings.NewReader(tt.yaml), "sweep.yaml")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadConfigMissingFile(t *testing.T) {
+	_, err := ReadConfig("testdata/no-such-file.yaml")
+	if err == nil || !strings.Contains(err.Error(), "open testdata/no-such-file.yaml") || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestNewPlanAppliesOtherAxesToThePreset(t *testing.T) {
+	g, _ := flagGrid(t, "--scale", "none", "--epochs", "2")
+	plan, err := NewPlan("", g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := plan.Runs(DefaultMaxRuns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 12 {
+		t.Fatalf("%d runs, want the preset's 12", len(runs))
+	}
+	for _, r := range runs {
+		if r.Scale != dataset.ScaleNone || r.Epochs != 2 {
+			t.Errorf("%s: scale %v epochs %d, want none and 2", r.Name, r.Scale, r.Epochs)
+		}
+	}
+	if got := runs[0].Name; got != "xavier-nobn-b64" {
+		t.Errorf("first run %q, want xavier-nobn-b64 (names only carry axes that vary)", got)
+	}
+}
+
+func TestNewPlan(t *testing.T) {
+	dir := t.TempDir()
+	config := filepath.Join(dir, "sweep.yaml")
+	if err := os.WriteFile(config, []byte("limit: 300\ngrids:\n  - batch_size: [32, 64]\n    epochs: 3\n  - init: uniform\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		config    string
+		flags     []string
+		want      []string
+		wantLimit int
+	}{
+		{"preset", "", nil, nil, 0},
+		{"flags make one grid", "", []string{"--batchnorm", "on", "--seed", "4", "--limit", "100"}, []string{"xavier-bn-b128"}, 100},
+		{"config", config, nil, []string{"xavier-nobn-b32-e3", "xavier-nobn-b64-e3", "uniform-nobn-b128-e5"}, 300},
+		{"flags override every grid of the config", config, []string{"--epochs", "1", "--batchnorm", "on", "--limit", "100"},
+			[]string{"xavier-bn-b32", "xavier-bn-b64", "uniform-bn-b128"}, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := flagGrid(t, tt.flags...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := NewPlan(tt.config, g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs, err := plan.Runs(DefaultMaxRuns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == nil {
+				if len(runs) != 12 {
+					t.Errorf("%d runs, want the preset's 12", len(runs))
+				}
+			} else if got := runNames(runs); !slices.Equal(got, tt.want) {
+				t.Errorf("runs %v, want %v", got, tt.want)
+			}
+			for _, r := range runs {
+				if r.Limit != tt.wantLimit {
+					t.Errorf("%s: limit %d, want %d", r.Name, r.Limit, tt.wantLimit)
+				}
+			}
+		})
+	}
+}
+
+// axisSamples are two distinct values of every axis, as a user types them. TestEveryAxisIsWired
+// fails for an axis missing here, so a new axis cannot be added half-wired.
+var axisSamples = map[string][2]string{
+	"init": {"xavier", "he_normal"}, "batchnorm": {"off", "on"}, "batch_size": {"64", "256"}, "lr": {"0.001", "0.01"},
+	"hidden": {"128x64", "32"}, "seed": {"1", "2"}, "epochs": {"5", "2"}, "scale": {"unit", "none"}, "limit": {"0", "1000"},
+}
+
+// TestEveryAxisIsWired checks that every declared axis reaches every place that reads the table:
+// its flag, its YAML key, the run name when it varies, the hparams, the config text, the JSON
+// summary and the worker protocol.
+func TestEveryAxisIsWired(t *testing.T) {
+	for _, a := range Axes {
+		t.Run(a.Key, func(t *testing.T) {
+			s, ok := axisSamples[a.Key]
+			if !ok {
+				t.Fatalf("no sample values for axis %s in axisSamples", a.Key)
+			}
+			fromFlag, err := flagGrid(t, "--"+a.Flag, s[0]+listSeparator(a)+s[1])
+			if err != nil {
+				t.Fatalf("flag --%s: %v", a.Flag, err)
+			}
+			fromYAML, err := ParseConfig(strings.NewReader("grids:\n  - "+a.Key+": ["+yamlItem(a, s[0])+", "+yamlItem(a, s[1])+"]\n"), "sweep.yaml")
+			if err != nil {
+				t.Fatalf("YAML key %s: %v", a.Key, err)
+			}
+			for what, p := range map[string]Plan{"flags": {Grids: []Grid{fromFlag}}, "yaml": fromYAML} {
+				runs, err := p.Runs(DefaultMaxRuns)
+				if err != nil || len(runs) != 2 {
+					t.Fatalf("%s: %d runs, %v", what, len(runs), err)
+				}
+				if a.Text(runs[0].Variant) != s[0] || a.Text(runs[1].Variant) != s[1] {
+					t.Errorf("%s: values %s, %s, want %s, %s", what, a.Text(runs[0].Variant), a.Text(runs[1].Variant), s[0], s[1])
+				}
+				if runs[0].Name == runs[1].Name {
+					t.Errorf("%s: both runs are named %s", what, runs[0].Name)
+				}
+				for _, r := range runs {
+					if hp, ok := r.HParams()[a.Key]; !ok || hp != a.HParam(r.Variant) {
+						t.Errorf("hparams of %s lack %s", r.Name, a.Key)
+					}
+					if md := ConfigMarkdown(r.Name, r.Variant); !strings.Contains(md, "| "+a.Key+" | "+a.Text(r.Variant)+" |") {
+						t.Errorf("config text of %s lacks %s:\n%s", r.Name, a.Key, md)
+					}
+					raw, err := json.Marshal(RunResult{Name: r.Name, Variant: r.Variant})
+					var doc map[string]any
+					if err != nil || json.Unmarshal(raw, &doc) != nil {
+						t.Fatalf("JSON: %v\n%s", err, raw)
+					}
+					if _, ok := doc[a.Key]; !ok {
+						t.Errorf("JSON of %s lacks %s: %s", r.Name, a.Key, raw)
+					}
+					back, err := DecodeVariant(EncodeVariant(r.Variant))
+					if err != nil || !reflect.DeepEqual(back, r.Variant) {
+						t.Errorf("the worker protocol does not carry %s: %+v, %v", a.Key, back, err)
+					}
+					if v, err := a.FromHParam(a.HParam(r.Variant)); err != nil || !a.Equal(r.Variant, with(a, r.Variant, v)) {
+						t.Errorf("%s does not read back from its hparam: %v", a.Key, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+func listSeparator(a *Axis) string {
+	if a.Key == "hidden" {
+		return ";"
+	}
+	return ","
+}
+
+func yamlItem(a *Axis, s string) string {
+	if a.Key == "hidden" {
+		return `"` + s + `"`
+	}
+	return s
+}
+
+func with(a *Axis, v Variant, value any) Variant {
+	a.impl.set(&v, value)
+	return v
+}
+
+func TestRunResultJSON(t *testing.T) {
+	r := RunResult{Name: "xavier-nobn-b128", Status: StatusSucceeded, Variant: Defaults(), History: emptyCurves()}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"name":"xavier-nobn-b128","dir":"","status":"succeeded","error":"","init":"xavier","batchnorm":false,` +
+		`"batch_size":128,"lr":0.001,"hidden":[128,64],"seed":1,"epochs":5,"scale":"unit","limit":0,"train_examples":0,` +
+		`"epochs_completed":0,"final":null,"history":{"train_loss":[],"val_loss":[],"train_accuracy":[],"val_accuracy":[]},` +
+		`"fit_seconds":0,"samples_per_second":0}`
+	if string(raw) != want {
+		t.Errorf("got  %s\nwant %s", raw, want)
+	}
+}
