@@ -14,6 +14,9 @@ type Cell struct {
 	Averaged int
 	// Failed are the runs of the variant whose session ended in failure; they are left out of Loss.
 	Failed []string
+	// Configurations counts the distinct configurations (all hyper-parameters but the seed) among
+	// Runs. Only runs of one configuration are averaged: with more, Loss is NaN.
+	Configurations int
 }
 
 // Difference is the sweep's loss minus the report's (NaN without a sweep value).
@@ -42,7 +45,9 @@ func (s *Sweep) Compare() []Comparison {
 func (s *Sweep) cell(row ReferenceRow, split Split) Cell {
 	c := Cell{Row: row, Loss: math.NaN()}
 	sum := 0.0
+	configs := map[string]bool{}
 	for _, r := range s.matches(row.Variant) {
+		configs[r.ConfigKey()] = true
 		c.Runs = append(c.Runs, r.Name)
 		if r.Status == StatusFailed {
 			c.Failed = append(c.Failed, r.Name)
@@ -53,17 +58,19 @@ func (s *Sweep) cell(row ReferenceRow, split Split) Cell {
 			c.Averaged++
 		}
 	}
-	if c.Averaged > 0 {
+	c.Configurations = len(configs)
+	if c.Averaged > 0 && c.Configurations == 1 {
 		c.Loss = sum / float64(c.Averaged)
 	}
 	return c
 }
 
-// HasReportVariants reports whether any run is one of the lab report's variants, which decides
-// whether report.md lays out Tables 1–14 or only the table of all runs.
+// HasReportVariants reports whether any run is one of the lab report's variants trained as the
+// report trained them, which decides whether report.md lays out Tables 1–14 or only the table of all
+// runs.
 func (s *Sweep) HasReportVariants() bool {
 	for _, r := range s.Runs {
-		if v, ok := r.Variant(); ok {
+		if v, ok := r.Variant(); ok && r.LabMismatch() == "" {
 			if _, ok := ReferenceLoss(v, Train); ok {
 				return true
 			}
@@ -77,7 +84,7 @@ func (s *Sweep) HasReportVariants() bool {
 func reference(r Run) (train, val float64, trainTable, valTable int) {
 	train, val = math.NaN(), math.NaN()
 	v, ok := r.Variant()
-	if !ok {
+	if !ok || r.LabMismatch() != "" {
 		return
 	}
 	for _, t := range LabReport() {
@@ -95,4 +102,16 @@ func reference(r Run) (train, val float64, trainTable, valTable int) {
 		}
 	}
 	return
+}
+
+// referenceCells are the "Report train" and "Report val" cells of a run: the report's numbers, or
+// why they do not stand beside this run when the report has its variant but trained it otherwise.
+func referenceCells(r Run) (train, val string) {
+	refTrain, refVal, _, _ := reference(r)
+	if v, ok := r.Variant(); ok && math.IsNaN(refTrain) {
+		if _, inReport := ReferenceLoss(v, Train); inReport {
+			return "not comparable: " + r.LabMismatch(), missing
+		}
+	}
+	return formatLoss(refTrain), formatLoss(refVal)
 }

@@ -55,7 +55,7 @@ func curve(last float64, epochs int) Series {
 func (p presetRun) hparams() map[string]any {
 	return map[string]any{
 		"init": p.variant.Init, "batchnorm": p.variant.BatchNorm, "batch_size": float64(p.variant.BatchSize),
-		"lr": 0.001, "epochs": 5.0, "seed": 1.0, "hidden": "128,64",
+		"lr": 0.001, "epochs": 5.0, "seed": 1.0, "hidden": "128,64", "scale": "unit", "limit": 0.0,
 	}
 }
 

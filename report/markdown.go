@@ -84,24 +84,24 @@ func (s *Sweep) Table() string {
 	}
 	for _, r := range s.Runs {
 		f := r.Final()
-		refTrain, refVal, _, _ := reference(r)
+		refTrain, refVal := referenceCells(r)
 		t.add(r.Name, r.Status, strconv.Itoa(r.Epochs()), formatLoss(f.TrainLoss), formatLoss(f.ValLoss),
-			formatLoss(f.ValAccuracy), formatLoss(refTrain), formatLoss(refVal))
+			formatLoss(f.ValAccuracy), refTrain, refVal)
 	}
 	return t.String()
 }
 
 // runsTable is report.md's table of every run with the hparams that vary across the sweep.
-func (s *Sweep) runsTable(varying []string) string {
+func runsTable(runs []Run, varying []string) string {
 	header := append([]string{"Run"}, varying...)
 	header = append(header, "Status", "Epochs", "Train loss", "Train acc", "Val loss", "Val acc", "Report train", "Report val")
 	t := &table{header: header, right: make([]bool, len(header))}
 	for i := len(varying) + 2; i < len(header); i++ {
 		t.right[i] = true
 	}
-	for _, r := range s.Runs {
+	for _, r := range runs {
 		f := r.Final()
-		refTrain, refVal, _, _ := reference(r)
+		refTrain, refVal := referenceCells(r)
 		row := []string{r.Name}
 		for _, k := range varying {
 			v, ok := r.HParams[k]
@@ -112,7 +112,7 @@ func (s *Sweep) runsTable(varying []string) string {
 			row = append(row, formatHParam(v))
 		}
 		row = append(row, r.Status, strconv.Itoa(r.Epochs()), formatLoss(f.TrainLoss), formatLoss(f.TrainAccuracy),
-			formatLoss(f.ValLoss), formatLoss(f.ValAccuracy), formatLoss(refTrain), formatLoss(refVal))
+			formatLoss(f.ValLoss), formatLoss(f.ValAccuracy), refTrain, refVal)
 		t.add(row...)
 	}
 	return t.String()
@@ -132,10 +132,13 @@ func comparisonTable(c Comparison) string {
 			// The variant is not in this sweep.
 		case cell.Averaged == 0 && len(cell.Failed) > 0:
 			runs, value = strings.Join(cell.Runs, ", "), "failed"
+		case cell.Configurations > 1:
+			runs = strings.Join(cell.Runs, ", ")
+			value = fmt.Sprintf("not averaged: %d configurations", cell.Configurations)
 		default:
 			runs = strings.Join(cell.Runs, ", ")
 			if cell.Averaged > 1 {
-				value += fmt.Sprintf(" (mean of %d)", cell.Averaged)
+				value += fmt.Sprintf(" (mean of %d seeds)", cell.Averaged)
 			}
 			if len(cell.Failed) > 0 {
 				runs += " (failed: " + strings.Join(cell.Failed, ", ") + ")"
@@ -171,13 +174,18 @@ func (s *Sweep) writeMarkdown(w io.Writer, comparisons []Comparison, figures []F
 		ew.printf("Hyper-parameters shared by every run: %s.\n\n", strings.Join(parts, ", "))
 	}
 
-	ew.printf("## Runs\n\n%s\n", s.runsTable(varying))
+	ew.printf("## Runs\n\n%s\n", runsTable(s.Runs, varying))
+	if sweeps := s.sweeps(); len(sweeps) > 1 {
+		s.writeSweeps(ew, sweeps)
+	}
 
 	if withReport {
 		ew.printf("## The lab report's tables\n\n")
 		ew.printf("\"Report\" is the number the lab report printed, \"tfsweep\" the final loss logged here " +
-			"(the mean when several runs share the variant; failed runs are left out), \"Difference\" is " +
-			"tfsweep − report. — marks a variant this sweep did not train.\n\n")
+			"(the mean when several runs differ only by their seed; failed runs are left out), \"Difference\" is " +
+			"tfsweep − report. — marks a variant this sweep did not train. Only runs trained as the report " +
+			"trained (5 epochs, all training images, lr 0.001, the 128x64 network) stand here; the Runs table " +
+			"says why the others do not.\n\n")
 		if note := setupNote(common, varying); note != "" {
 			ew.printf("%s\n\n", note)
 		}

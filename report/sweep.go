@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // Sweep is what the logs of one sweep directory say: its runs in name order.
@@ -101,70 +103,88 @@ func (r Run) Loss(split Split) Series {
 	return r.Curves.ValLoss
 }
 
-// Variant reads the lab report's three axes from the run's hparams; ok is false when one is missing
-// or of a type that cannot be read.
+// Variant reads the lab report's three axes from the run's hparams, through the axes table (so
+// Keras spellings such as glorot_normal read as xavier); ok is false when one is missing or cannot
+// be read.
 func (r Run) Variant() (v Variant, ok bool) {
-	init, ok1 := r.HParams["init"].(string)
-	bn, ok2 := boolValue(r.HParams["batchnorm"])
-	bs, ok3 := intValue(r.HParams["batch_size"])
+	init, ok1 := r.axis("init")
+	bn, ok2 := r.axis("batchnorm")
+	bs, ok3 := r.axis("batch_size")
 	if !ok1 || !ok2 || !ok3 {
 		return Variant{}, false
 	}
-	return Variant{Init: canonicalInit(init), BatchNorm: bn, BatchSize: bs}, true
+	return Variant{Init: init.(string), BatchNorm: bn.(bool), BatchSize: bs.(int)}, true
 }
 
-// canonicalInit maps Keras' names of the report's two initialisers onto tfsweep's, so logs written
-// by Keras scripts (glorot_normal, random_uniform) compare too.
-func canonicalInit(name string) string {
-	switch n := strings.ToLower(strings.ReplaceAll(name, "_", "")); n {
-	case "xavier", "glorotnormal", "xaviernormal":
-		return "xavier"
-	case "uniform", "randomuniform":
-		return "uniform"
-	default:
-		return name
+// axis reads one axis of the run from its hparams.
+func (r Run) axis(key string) (any, bool) {
+	a, ok := sweep.AxisByKey(key)
+	h, logged := r.HParams[key]
+	if !ok || !logged {
+		return nil, false
 	}
+	v, err := a.FromHParam(h)
+	return v, err == nil
 }
 
-// boolValue accepts the spellings a hparams writer may use for a switch: a bool, 0/1, or on/off,
-// true/false, yes/no strings.
-func boolValue(v any) (bool, bool) {
-	switch x := v.(type) {
-	case bool:
-		return x, true
-	case float64:
-		if x == 0 || x == 1 {
-			return x == 1, true
+// LabMismatch says why the run's numbers do not stand beside the lab report's, "" when they do:
+// every axis other than the variant's (init, batch norm, batch size) and those the report left
+// unsaid (seed, pixel scaling) must hold the lab report's value, which is the axis' default (5
+// epochs, full data, lr 0.001, the 128x64 network, and every later axis' default).
+func (r Run) LabMismatch() string {
+	if _, ok := r.Variant(); !ok {
+		return "not a lab-report variant"
+	}
+	var diffs []string
+	for _, a := range sweep.Axes {
+		if a.LabFree {
+			continue
 		}
-	case string:
-		switch strings.ToLower(x) {
-		case "on", "true", "yes", "bn", "1":
-			return true, true
-		case "off", "false", "no", "nobn", "0":
-			return false, true
+		h, logged := r.HParams[a.Key]
+		if !logged {
+			diffs = append(diffs, a.Key+" not recorded")
+			continue
+		}
+		v, err := a.FromHParam(h)
+		if err != nil || !sameAsDefault(a, v) {
+			diffs = append(diffs, a.Key+"="+formatHParam(h))
 		}
 	}
-	return false, false
+	return strings.Join(diffs, ", ")
 }
 
-func intValue(v any) (int, bool) {
-	switch x := v.(type) {
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1<<31 {
-			return int(x), true
-		}
-	case string:
-		n, err := strconv.Atoi(x)
-		return n, err == nil
+func sameAsDefault(a *sweep.Axis, v any) bool {
+	d := sweep.Defaults()
+	w := d
+	sweep.SetAxis(a, &w, v)
+	return a.Equal(w, d)
+}
+
+// ConfigKey is the run's whole configuration but its seed: runs with equal keys differ only by
+// their seed, so their numbers may be averaged. Runs without hparams have their name as their key.
+func (r Run) ConfigKey() string {
+	if r.HParams == nil {
+		return "run=" + r.Name
 	}
-	return 0, false
+	keys := make([]string, 0, len(r.HParams))
+	for k := range r.HParams {
+		if k != "seed" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + formatHParam(r.HParams[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
-// matches returns the runs of a variant.
+// matches returns the runs of a lab-report variant whose numbers compare with the report's.
 func (s *Sweep) matches(v Variant) []Run {
 	var out []Run
 	for _, r := range s.Runs {
-		if rv, ok := r.Variant(); ok && rv == v {
+		if rv, ok := r.Variant(); ok && rv == v && r.LabMismatch() == "" {
 			out = append(out, r)
 		}
 	}

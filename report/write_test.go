@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -296,14 +297,45 @@ func TestWriteMeanOfSeeds(t *testing.T) {
 	a := presetSweepRuns()[0]
 	b := presetSweepRuns()[0]
 	a.Name, b.Name = "xavier-nobn-b64-s1", "xavier-nobn-b64-s2"
-	a.HParams["seed"], b.HParams = 1.0, map[string]any{"init": "xavier", "batchnorm": false, "batch_size": 64.0, "seed": 2.0}
+	b.HParams = maps.Clone(a.HParams)
+	b.HParams["seed"] = 2.0
 	b.Curves.TrainLoss = curve(0.3, 5)
 	s := buildSweep(t, []Run{a, b})
 	_, md := writeReport(t, s)
 	rows := markdownTable(md, "**Table 1: Train Loss**")
-	want := f4((a.Final().TrainLoss+b.Final().TrainLoss)/2) + " (mean of 2)"
+	want := f4((a.Final().TrainLoss+b.Final().TrainLoss)/2) + " (mean of 2 seeds)"
 	if len(rows) != 2 || rows[0][1] != "xavier-nobn-b64-s1, xavier-nobn-b64-s2" || rows[0][3] != want {
 		t.Errorf("Table 1 = %q, want the mean %s of both seeds", rows, want)
+	}
+}
+
+// Runs of one lab-report variant that differ in anything but the seed are never averaged.
+func TestWriteNeverAveragesOtherConfigurations(t *testing.T) {
+	a := presetSweepRuns()[0]
+	b := presetSweepRuns()[0]
+	a.Name, b.Name = "xavier-nobn-b64-unit", "xavier-nobn-b64-none"
+	b.HParams = maps.Clone(a.HParams)
+	b.HParams["scale"] = "none"
+	b.Curves.TrainLoss = curve(0.3, 5)
+	_, md := writeReport(t, buildSweep(t, []Run{a, b}))
+	rows := markdownTable(md, "**Table 1: Train Loss**")
+	if len(rows) != 2 || rows[0][3] != "not averaged: 2 configurations" || rows[0][4] != "—" {
+		t.Errorf("Table 1 = %q, want no mean of two configurations", rows)
+	}
+}
+
+// The lab report's numbers stand only beside runs trained as it trained; the others say why not.
+func TestWriteNotComparableRuns(t *testing.T) {
+	a := presetSweepRuns()[0]
+	a.HParams["epochs"], a.HParams["limit"] = 2.0, 5000.0
+	a.Curves = Curves{TrainLoss: curve(0.5, 2), ValLoss: curve(0.6, 2)}
+	w, md := writeReport(t, buildSweep(t, []Run{a}))
+	if w.Compared || strings.Contains(md, "**Table 1:") {
+		t.Errorf("lab-report tables laid out for runs not trained as the report")
+	}
+	rows := markdownTable("Printed\n"+w.Table, "Printed")
+	if len(rows) != 1 || rows[0][6] != "not comparable: epochs=2, limit=5000" || rows[0][7] != "—" {
+		t.Errorf("printed table %q", rows)
 	}
 }
 
@@ -360,5 +392,50 @@ func TestNumberJSON(t *testing.T) {
 	var back []Number
 	if err := json.Unmarshal(b, &back); err != nil || !math.IsNaN(float64(back[0])) || back[1] != 0.25 {
 		t.Fatalf("Unmarshal = %v, %v", back, err)
+	}
+}
+
+// A logdir of two sweeps with the same run names (the second of 2 epochs on 5000 images): each sweep
+// is reported, the comparison keeps the configurations apart, and the lab report's numbers stand
+// only beside the first sweep's runs.
+func TestWriteTwoSweeps(t *testing.T) {
+	root := t.TempDir()
+	full := presetSweepRuns()[:2]
+	short := presetSweepRuns()[:2]
+	for i := range short {
+		short[i].HParams["epochs"], short[i].HParams["limit"] = 2.0, 5000.0
+		short[i].Curves = Curves{TrainLoss: curve(1.1, 2), ValLoss: curve(1.2, 2), ValAccuracy: curve(0.7, 2)}
+	}
+	writeSweep(t, filepath.Join(root, "sweep-a"), full)
+	writeSweep(t, filepath.Join(root, "sweep-b"), short)
+	s, err := Load(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, md := writeReport(t, s)
+	for _, want := range []string{"## Sweeps", "### sweep-a", "### sweep-b", "## Across sweeps"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	across := markdownTable(md, "## Across sweeps")
+	if len(across) != 4 {
+		t.Fatalf("across-sweeps rows %q, want 4 configurations", across)
+	}
+	for _, row := range across {
+		if strings.Contains(row[1], "mean of") || strings.Contains(row[1], ",") {
+			t.Errorf("runs of different configurations put together: %q", row)
+		}
+	}
+	rows := markdownTable("Printed\n"+w.Table, "Printed")
+	for _, row := range rows {
+		comparable := strings.HasPrefix(row[0], "sweep-a/")
+		if comparable == strings.HasPrefix(row[6], "not comparable") {
+			t.Errorf("row %q: report column %q", row[0], row[6])
+		}
+	}
+	table1 := markdownTable(md, "**Table 1: Train Loss**")
+	if len(table1) != 2 || table1[0][1] != "sweep-a/xavier-nobn-b64" || strings.Contains(table1[0][3], "mean") {
+		t.Errorf("Table 1 = %q, want sweep-a's run alone", table1)
 	}
 }

@@ -197,6 +197,9 @@ func (a *Axis) Equal(x, y Variant) bool { return a.impl.equalValues(a.impl.get(x
 // IsDefault tells whether v holds this axis' default.
 func (a *Axis) IsDefault(v Variant) bool { return a.Equal(v, Defaults()) }
 
+// SetAxis sets a's value in v, a value as Parse or FromHParam return it.
+func SetAxis(a *Axis, v *Variant, value any) { a.impl.set(v, value) }
+
 // FromHParam reads the axis back from a logged hparam value (of this or another writer).
 func (a *Axis) FromHParam(h any) (any, error) {
 	switch x := h.(type) {
