@@ -362,3 +362,46 @@ func TestRunReportsFailedRun(t *testing.T) {
 		t.Errorf("summary %+v", res)
 	}
 }
+
+// TestTwoSweepsInOneLogdir trains two sweeps with the same run names into one logdir and asks
+// TensorBoard (both loaders) for the HParams session groups of `tensorboard --logdir LOGDIR`: one
+// group per run per sweep, each with its own metrics, never an average of the two.
+func TestTwoSweepsInOneLogdir(t *testing.T) {
+	data := realData(t)
+	tbCheck(t)
+	logdir := t.TempDir()
+	groups := map[string]any{}
+	for _, epochs := range []int{1, 2} {
+		code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", logdir, "--limit", "1000", "--epochs", fmt.Sprint(epochs),
+			"--batchnorm", "off,on", "--log-every", "0", "--json")
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		var res sweepJSON
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Runs {
+			session, err := filepath.Rel(logdir, r.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			groups[session] = map[string]any{
+				"status":   "STATUS_SUCCESS",
+				"sessions": []string{session},
+				"metrics": []map[string]any{
+					{"group": "validation", "tag": "epoch_loss", "value": r.Final.ValLoss, "step": epochs - 1},
+					{"group": "train", "tag": "epoch_loss", "value": r.Final.TrainLoss, "step": epochs - 1},
+				},
+			}
+		}
+	}
+	if len(groups) != 4 {
+		t.Fatalf("%d runs, want 4", len(groups))
+	}
+	runTBCheck(t, logdir, map[string]any{
+		"runs_subset": true, "runs": []string{},
+		"rtol": 1e-5, "atol": 1e-6,
+		"hparams": map[string]any{"session_groups": groups},
+	})
+}
