@@ -26,10 +26,12 @@ export TFSWEEP_PYTHON := $(TFSWEEP_VENV)/bin/python
 # TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the output; warnings and errors still show.
 export TF_CPP_MIN_LOG_LEVEL ?= 1
 
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data venv build run test test-go test-race lint bench bench-writers compare-keras check-peers clean
+.PHONY: setup libtensorflow data venv build run test test-go lint bench bench-writers compare-keras check-peers clean
 
 setup: libtensorflow data venv ## install libtensorflow, MNIST and the Python venv (each only if missing)
 
@@ -52,21 +54,19 @@ run: setup build ## run the lab-report sweep and tell how to open TensorBoard
 	@echo
 	@echo "View the runs: $(TFSWEEP_VENV)/bin/tensorboard --logdir $(LOGDIR)   (then open http://localhost:6006)"
 
-test: setup lint test-go test-race ## everything CI runs
+test: setup lint test-go ## everything CI runs
 
+# Every package once, under the race detector (the binaries the command tests run are built without it).
 test-go:
 	go vet ./...
-	go test -count=1 -timeout 30m ./...
-
-# The pure-Go packages under the race detector; the cgo packages would take many times longer under it.
-test-race:
-	go test -count=1 -race -timeout 10m ./summary/... ./dataset/...
+	go test -count=1 -race -timeout 30m ./...
 
 lint: venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(TFSWEEP_VENV)/bin/hadolint Dockerfile docker/*.Dockerfile
 	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh .ci/run
+	go run $(STATICCHECK) ./...
 
 bench: setup ## Go micro-benchmarks (writer, batching, train step)
 	go test -run '^$$' -bench . -benchmem ./summary/... ./dataset/... ./model/...

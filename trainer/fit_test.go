@@ -56,15 +56,14 @@ func tenExamples() FitData {
 
 // recorder keeps every event, and can fail or cancel at a chosen global step.
 type recorder struct {
-	begin     []TrainBegin
-	batches   []BatchEnd
-	epochs    []EpochEnd
-	ends      []TrainEnd
-	failAt    int64
-	cancelAt  int64
-	cancel    context.CancelFunc
-	failEnd   error
-	endCalled int
+	begin    []TrainBegin
+	batches  []BatchEnd
+	epochs   []EpochEnd
+	ends     []TrainEnd
+	failAt   int64
+	cancelAt int64
+	cancel   context.CancelFunc
+	failEnd  error
 }
 
 func (r *recorder) OnTrainBegin(b TrainBegin) error { r.begin = append(r.begin, b); return nil }

@@ -12,14 +12,13 @@ import (
 
 // runLog is everything one TensorBoard run directory holds, read back with summary's reader.
 type runLog struct {
-	files    int
-	scalars  map[string][]scalarPoint
-	hists    map[string][]int64 // tag → steps
-	texts    map[string]string
-	graphs   int
-	keras    int
-	hparams  []*summary.HParams
-	eventErr error
+	files   int
+	scalars map[string][]scalarPoint
+	hists   map[string][]int64 // tag → steps
+	texts   map[string]string
+	graphs  int
+	keras   int
+	hparams []*summary.HParams
 }
 
 type scalarPoint struct {
