@@ -14,7 +14,8 @@ ENV TFSWEEP_CACHE=/cache LIBTENSORFLOW_DIR=/opt/libtensorflow
 RUN scripts/install-libtensorflow.sh --gpu \
  && scripts/setup-data.sh /opt/tfsweep/data/mnist \
  && make build LIBTENSORFLOW_DIR=/opt/libtensorflow \
- && install -D bin/tfsweep /opt/tfsweep/bin/tfsweep
+ && install -D bin/tfsweep /opt/tfsweep/bin/tfsweep \
+ && install -D bin/tfsweep-worker /opt/tfsweep/bin/tfsweep-worker
 
 # --- runtime: CUDA 12 + cuDNN 9 user-space libraries, which the GPU libtensorflow loads at start-up ---
 FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
