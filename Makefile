@@ -25,6 +25,8 @@ export TFSWEEP_DATA_DIR := $(abspath $(DATA_DIR))
 export TFSWEEP_PYTHON := $(TFSWEEP_VENV)/bin/python
 # TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the output; warnings and errors still show.
 export TF_CPP_MIN_LOG_LEVEL ?= 1
+# Per-session intra-op pools, as the front gives its workers (model's thread-count test needs it).
+export TF_OVERRIDE_GLOBAL_THREADPOOL := 1
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 

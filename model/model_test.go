@@ -634,7 +634,12 @@ func TestConcurrentModelsAreIndependent(t *testing.T) {
 
 // Every Model gets the intra-op threads its Config asks for, not only the first session of the
 // process: TensorFlow's default pool is process-wide and sized once.
+// TensorFlow keeps one intra-op pool per process unless TF_OVERRIDE_GLOBAL_THREADPOOL=1 is set before
+// its first session (the Makefile exports it for the tests; the front sets it for its workers).
 func TestThreadCountsApplyPerModel(t *testing.T) {
+	if os.Getenv("TF_OVERRIDE_GLOBAL_THREADPOOL") != "1" {
+		t.Fatal("TF_OVERRIDE_GLOBAL_THREADPOOL=1 is not set: run `make test`, or export it before go test")
+	}
 	threads := func() int {
 		tasks, err := os.ReadDir("/proc/self/task")
 		if err != nil {

@@ -32,8 +32,8 @@ type Options struct {
 	LogEvery int
 	MaxRuns  int // a larger plan is refused before it is expanded; 0 = DefaultMaxRuns
 	// Worker is the path of the TensorFlow-linked worker binary (tfsweep-worker); WorkerEnv its
-	// environment, to which the runner adds TF_CPP_MIN_LOG_LEVEL (unless set) and, with GPUs, a
-	// CUDA_VISIBLE_DEVICES per worker.
+	// environment, to which the runner adds TF_CPP_MIN_LOG_LEVEL and TF_OVERRIDE_GLOBAL_THREADPOOL
+	// (unless set) and, with GPUs, a CUDA_VISIBLE_DEVICES per worker.
 	Worker    string
 	WorkerEnv []string
 	// GPUs are the GPU ids to pin workers to, one each, round-robin; none leaves the GPUs to
@@ -290,6 +290,10 @@ func (s *Sweep) workerEnv(slot int) []string {
 	// TensorFlow's C++ INFO lines (oneDNN, CPU features) only fill the failure reports.
 	if !has("TF_CPP_MIN_LOG_LEVEL") {
 		env = append(env, "TF_CPP_MIN_LOG_LEVEL=1")
+	}
+	// Each Model gets the intra-op threads its Config asks for, not the first session's.
+	if !has("TF_OVERRIDE_GLOBAL_THREADPOOL") {
+		env = append(env, "TF_OVERRIDE_GLOBAL_THREADPOOL=1")
 	}
 	switch {
 	case s.opts.Device == "cpu":

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tfsweep/tfsweep/summary"
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 func reportCmd(t *testing.T, args ...string) (int, string, string) {
@@ -79,7 +80,9 @@ func writeTinySweep(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
-	check(session.HParamsSessionStart(summary.SessionStart{HParams: map[string]any{"init": "xavier", "batchnorm": false, "batch_size": 64.0}}))
+	v := sweep.Defaults()
+	v.BatchSize = 64
+	check(session.HParamsSessionStart(summary.SessionStart{HParams: v.HParams()}))
 	check(session.HParamsSessionEnd(summary.StatusSuccess, time.Time{}))
 	check(session.Close())
 	for sub, loss := range map[string]float64{"train": 0.375, "validation": 0.25} {
