@@ -102,13 +102,16 @@ func TestEventWriterStickyError(t *testing.T) {
 	if !errors.Is(err, errBroken) || !strings.HasPrefix(err.Error(), "summary: write: ") {
 		t.Fatalf("error %v, want the io.Writer's wrapped", err)
 	}
-	for name, call := range map[string]func() error{
-		"Scalar": func() error { return w.Scalar("other", 0, 1) },
-		"Flush":  w.Flush,
-		"Close":  w.Close,
+	for _, call := range []struct {
+		name string
+		f    func() error
+	}{
+		{"Scalar", func() error { return w.Scalar("other", 0, 1) }},
+		{"Flush", w.Flush},
+		{"Close", w.Close}, // last: after Close, calls return ErrClosed
 	} {
-		if err := call(); !errors.Is(err, errBroken) {
-			t.Errorf("%s after the failure: %v", name, err)
+		if err := call.f(); !errors.Is(err, errBroken) {
+			t.Errorf("%s after the failure: %v", call.name, err)
 		}
 	}
 	if n := len(readBack(t, out.buf.Bytes())); n < 2 {

@@ -49,10 +49,10 @@ type SessionLog struct {
 // PluginContent and Raw, the value as stored, so that nothing TensorBoard
 // reads is lost: such a value is never a corrupt record.
 //
-// Legacy (TF1, tensorboardX) values without plugin metadata get the plugin
-// TensorBoard converts them to ("scalars" for simple_value, "histograms"
-// for HistogramProto, "images" for Summary.Image, "audio" for
-// Summary.Audio) and Legacy set.
+// Legacy values (TF1's and tensorboardX's simple_value, HistogramProto,
+// Summary.Image and Summary.Audio) get Legacy set and the plugin TensorBoard
+// converts them to, whatever their metadata says: "scalars", "histograms",
+// "images" and "audio".
 type Value struct {
 	Tag, Plugin   string
 	Legacy        bool
@@ -200,11 +200,11 @@ func decodeSummaryValue(pv *summarypb.Summary_Value) Value {
 		Plugin:        pv.GetMetadata().GetPluginData().GetPluginName(),
 		PluginContent: pv.GetMetadata().GetPluginData().GetContent(),
 	}
+	// TensorBoard's data_compat turns every legacy value into its plugin's,
+	// whatever plugin its metadata names.
 	legacy := func(plugin string) {
-		v.Legacy = v.Plugin == ""
-		if v.Legacy {
-			v.Plugin = plugin
-		}
+		v.Legacy = true
+		v.Plugin = plugin
 	}
 	switch x := pv.GetValue().(type) {
 	case *summarypb.Summary_Value_SimpleValue:
