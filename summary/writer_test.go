@@ -577,7 +577,7 @@ func TestScalarFastPathMatchesProto(t *testing.T) {
 		{"epoch_loss", 1, math.NaN(), time.Unix(1_700_000_001, 0)},
 		{"epoch_loss", 1 << 40, math.Inf(-1), time.Unix(1_700_000_002, 999999000)},
 		{"batch/ünïcode", -5, 1e300, time.Unix(0, 0)},
-		{"batch/ünïcode", -4, -0.0, time.Unix(1, 1000)},
+		{"batch/ünïcode", -4, math.Copysign(0, -1), time.Unix(1, 1000)},
 		{strings.Repeat("long/", 40), math.MaxInt64, 3.25, time.Unix(4_000_000_000, 0)},
 	}
 	f := &failingFile{limit: 1 << 30}
