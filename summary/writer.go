@@ -75,8 +75,8 @@ func (osFS) SyncDir(dir string) error {
 
 // fileCounter is the process-wide counter in TF2 event file names; with the
 // pid it keeps names unique when several writers start in the same second.
-// It also numbers the temporary names files are born under.
-var fileCounter atomic.Int64
+// tempCounter does the same for the temporary names files are born under.
+var fileCounter, tempCounter atomic.Int64
 
 // A Writer writes one event file in one run directory: the file layer over
 // an EventWriter, whose methods (Scalar, Histogram, Text, ..., WriteEvent,
@@ -134,7 +134,7 @@ func newFileWriter(fsys fileSystem, dir string, o options) (*Writer, error) {
 	var tmp string
 	var f eventFile
 	for attempt := 0; ; attempt++ {
-		tmp = filepath.Join(dir, fmt.Sprintf(".events-%d-%d.tmp", pid, fileCounter.Add(1)-1))
+		tmp = filepath.Join(dir, fmt.Sprintf(".events-%d-%d.tmp", pid, tempCounter.Add(1)-1))
 		f, err = fsys.CreateExcl(tmp)
 		if errors.Is(err, fs.ErrExist) && attempt < 1000 {
 			continue

@@ -123,6 +123,10 @@ func TestNewWriterNeverAppends(t *testing.T) {
 		}
 	}
 	w := newTestWriter(t, dir)
+	// The first free counter, in either second.
+	if !strings.HasSuffix(w.Path(), fmt.Sprintf(".%d.%d.v2", os.Getpid(), next+3)) {
+		t.Errorf("writer named %s, want counter %d, the first free one", w.Path(), next+3)
+	}
 	for _, p := range occupied {
 		if p == w.Path() {
 			t.Fatalf("writer opened existing file %s", p)
