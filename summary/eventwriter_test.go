@@ -467,3 +467,61 @@ func TestNewWriterFailureLeavesNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestTempPID(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		pid  int
+		ok   bool
+	}{
+		{tempName(4242, 7), 4242, true},
+		{".events-1-0.tmp", 1, true},
+		{".events-0-1.tmp", 0, false},
+		{".events-x-1.tmp", 0, false},
+		{".events-12-.tmp", 0, false},
+		{".events-12-3", 0, false},
+		{"events-12-3.tmp", 0, false},
+		{"events.out.tfevents.1.host.12.3.v2", 0, false},
+	} {
+		if pid, ok := tempPID(tt.name); pid != tt.pid || ok != tt.ok {
+			t.Errorf("tempPID(%q) = %d, %v; want %d, %v", tt.name, pid, ok, tt.pid, tt.ok)
+		}
+	}
+}
+
+// deadFS is the real file system where the listed pids are not running.
+type deadFS struct {
+	osFS
+	dead map[int]bool
+}
+
+func (d deadFS) Alive(pid int) bool { return !d.dead[pid] }
+
+// NewWriter removes the temporary files of dead writers' births, and only
+// those.
+func TestNewWriterRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]bool{ // name: removed
+		tempName(1001, 0):       true,
+		tempName(1002, 5):       false, // its writer lives
+		".events-1001-0.tmp.x":  false,
+		"events-1001-0.tmp":     false,
+		".figure.png.tmp-1001-": false,
+	}
+	for name := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := newFileWriter(deadFS{dead: map[int]bool{1001: true}}, dir, defaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for name, removed := range files {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if gone := os.IsNotExist(err); gone != removed {
+			t.Errorf("%s: removed %v, want %v", name, gone, removed)
+		}
+	}
+}

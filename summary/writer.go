@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +33,9 @@ type fileSystem interface {
 	Link(oldPath, newPath string) error
 	Remove(path string) error
 	SyncDir(dir string) error
+	ReadDir(dir string) ([]fs.DirEntry, error)
+	// Alive reports whether the process pid may still be running.
+	Alive(pid int) bool
 }
 
 type osFS struct{}
@@ -59,7 +64,9 @@ func (osFS) Link(oldPath, newPath string) error {
 	return nil
 }
 
-func (osFS) Remove(path string) error { return os.Remove(path) }
+func (osFS) Remove(path string) error                  { return os.Remove(path) }
+func (osFS) ReadDir(dir string) ([]fs.DirEntry, error) { return os.ReadDir(dir) }
+func (osFS) Alive(pid int) bool                        { return processAlive(pid) }
 
 func (osFS) SyncDir(dir string) error {
 	d, err := os.Open(dir)
@@ -131,10 +138,11 @@ func newFileWriter(fsys fileSystem, dir string, o options) (*Writer, error) {
 	secs := o.now().Unix()
 	pid := os.Getpid()
 
+	removeStaleTemps(fsys, dir)
 	var tmp string
 	var f eventFile
 	for attempt := 0; ; attempt++ {
-		tmp = filepath.Join(dir, fmt.Sprintf(".events-%d-%d.tmp", pid, tempCounter.Add(1)-1))
+		tmp = filepath.Join(dir, tempName(pid, tempCounter.Add(1)-1))
 		f, err = fsys.CreateExcl(tmp)
 		if errors.Is(err, fs.ErrExist) && attempt < 1000 {
 			continue
@@ -239,4 +247,47 @@ func (w *Writer) Close() error {
 		w.closeErr = err
 	})
 	return w.closeErr
+}
+
+// tempName is the name an event file is born under: hidden, without
+// "tfevents" (so TensorBoard never reads it), and with the writer's pid, so
+// that the temporary file of a writer killed during the birth is known as
+// stale once that process is gone.
+func tempName(pid int, n int64) string { return fmt.Sprintf(".events-%d-%d.tmp", pid, n) }
+
+// tempPID returns the pid in a name tempName made, and whether it is one.
+func tempPID(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, ".events-")
+	if !ok {
+		return 0, false
+	}
+	rest, ok = strings.CutSuffix(rest, ".tmp")
+	if !ok {
+		return 0, false
+	}
+	pidText, n, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if _, nerr := strconv.ParseUint(n, 10, 63); err != nil || nerr != nil || pid <= 0 {
+		return 0, false
+	}
+	return pid, true
+}
+
+// removeStaleTemps removes from dir the temporary files of event file
+// births whose process is gone (a kill -9 during NewWriter). It is best
+// effort: such files only take space, TensorBoard never reads them, so a
+// failure to list or remove them must not stop a new writer.
+func removeStaleTemps(fsys fileSystem, dir string) {
+	entries, err := fsys.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if pid, ok := tempPID(e.Name()); ok && !e.IsDir() && !fsys.Alive(pid) {
+			fsys.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
