@@ -15,8 +15,9 @@ It replaces --out. One run directory per writer:
                  histograms, no graph to stay small).
   tensorboardx/  tensorboardX's SummaryWriter: scalars, a histogram, a text, hparams, a custom
                  scalars layout.
-  tf1/           TF1's tf.compat.v1.summary.FileWriter: simple_value scalars, a histogram,
-                 session logs, a scalars-plugin value without any tensor, a graph.
+  tf1/           TF1's tf.compat.v1.summary.FileWriter: simple_value scalars, tensor scalars whose
+                 metadata FileWriter keeps on the first value only, a histogram, session logs, a
+                 scalars-plugin value without any tensor, a graph.
 
 expected.json, beside them, is what TensorBoard read at generation time:
   files:  {relative path: {"records": n, "values": n}} from the raw record loader
@@ -108,15 +109,22 @@ def write_tf1(run_dir):
 
 
 def write_tf1_events(w, summary_pb2, event_pb2):
+    import tensorflow as tf
+
     w.add_session_log(event_pb2.SessionLog(status=event_pb2.SessionLog.START), 0)
     for step in range(3):
         w.add_summary(summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="loss", simple_value=1.0 / (step + 1))]), step)
     histo = summary_pb2.HistogramProto(min=0, max=3, num=5, sum=7, sum_squares=15,
                                        bucket_limit=[1, 2, 3], bucket=[1, 2, 2])
     w.add_summary(summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="weights", histo=histo)]), 0)
+    # A scalar in tensor form: FileWriter keeps its metadata on the first value of the tag only, and
+    # readers take the plugin of later values from it.
+    md = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+    for step in range(3):
+        t = tf.make_tensor_proto(0.5 * step, dtype=tf.float32)
+        w.add_summary(summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="tensor_loss", metadata=md, tensor=t)]), step)
     # A scalars-plugin value that carries no tensor at all: TensorBoard reads the record and
     # keeps the tag's metadata; it has no point to show.
-    md = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
     w.add_summary(summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="empty", metadata=md)]), 1)
     w.close()
 

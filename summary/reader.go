@@ -96,12 +96,19 @@ func (e *CorruptError) Error() string {
 	return fmt.Sprintf("summary: %s: corrupt record at offset %d: %s", e.File, e.Offset, e.Reason)
 }
 
-// A Reader reads the events of one event file in order.
+// A Reader reads the events of one event file in order. A value without
+// plugin metadata takes that of its tag's first value in the file, as
+// TensorBoard's loader does for TF1's FileWriter, which writes metadata on
+// a tag's first value only.
 type Reader struct {
 	name      string
 	rr        recordReader
 	truncated bool
 	err       error
+	// metadata holds each tag's first plugin metadata: TF1's FileWriter
+	// writes it on a tag's first value only, and TensorBoard's loader
+	// gives later values without metadata the first one's plugin.
+	metadata map[string]*summarypb.SummaryMetadata
 }
 
 // NewReader reads events from r; name (usually the file's path) appears in
@@ -110,7 +117,7 @@ func NewReader(r io.Reader, name string) *Reader {
 	if _, ok := r.(*bufio.Reader); !ok {
 		r = bufio.NewReaderSize(r, 64<<10)
 	}
-	return &Reader{name: name, rr: recordReader{r: r}}
+	return &Reader{name: name, rr: recordReader{r: r}, metadata: make(map[string]*summarypb.SummaryMetadata)}
 }
 
 // Next returns the next event. At the end of the input it returns io.EOF,
@@ -146,7 +153,7 @@ func (r *Reader) Next() (Event, error) {
 		r.err = &CorruptError{File: r.name, Offset: start, Reason: "bad event proto: " + err.Error()}
 		return Event{}, r.err
 	}
-	return decodeEvent(&pb), nil
+	return decodeEvent(&pb, r.metadata), nil
 }
 
 // Truncated reports whether the input ended inside a record.
@@ -174,7 +181,9 @@ func ReadFile(path string) ([]Event, error) {
 	}
 }
 
-func decodeEvent(pb *eventpb.Event) Event {
+// decodeEvent decodes pb; metadata is the Reader's memory of each tag's
+// first plugin metadata, which decodeEvent updates.
+func decodeEvent(pb *eventpb.Event, metadata map[string]*summarypb.SummaryMetadata) Event {
 	ev := Event{WallTime: pb.GetWallTime(), Step: pb.GetStep()}
 	switch what := pb.GetWhat().(type) {
 	case *eventpb.Event_FileVersion:
@@ -186,19 +195,26 @@ func decodeEvent(pb *eventpb.Event) Event {
 		ev.SessionLog = &SessionLog{Status: s.GetStatus().String(), CheckpointPath: s.GetCheckpointPath(), Msg: s.GetMsg()}
 	case *eventpb.Event_Summary:
 		for _, v := range what.Summary.GetValue() {
-			ev.Values = append(ev.Values, decodeSummaryValue(v))
+			md := v.GetMetadata()
+			if md.GetPluginData().GetPluginName() == "" {
+				md = metadata[v.GetTag()]
+			} else if metadata[v.GetTag()] == nil {
+				metadata[v.GetTag()] = md
+			}
+			ev.Values = append(ev.Values, decodeSummaryValue(v, md))
 		}
 	}
 	return ev
 }
 
-// decodeSummaryValue decodes pv into the fields of its plugin, or, when
-// the plugin is unknown or its data does not decode, keeps pv as Raw.
-func decodeSummaryValue(pv *summarypb.Summary_Value) Value {
+// decodeSummaryValue decodes pv, whose plugin metadata is md (its own, or
+// its tag's first), into the fields of its plugin, or, when the plugin is
+// unknown or its data does not decode, keeps pv as Raw.
+func decodeSummaryValue(pv *summarypb.Summary_Value, md *summarypb.SummaryMetadata) Value {
 	v := Value{
 		Tag:           pv.GetTag(),
-		Plugin:        pv.GetMetadata().GetPluginData().GetPluginName(),
-		PluginContent: pv.GetMetadata().GetPluginData().GetContent(),
+		Plugin:        md.GetPluginData().GetPluginName(),
+		PluginContent: md.GetPluginData().GetContent(),
 	}
 	// TensorBoard's data_compat turns every legacy value into its plugin's,
 	// whatever plugin its metadata names.
