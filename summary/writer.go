@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -82,8 +83,9 @@ func (osFS) SyncDir(dir string) error {
 
 // fileCounter is the process-wide counter in TF2 event file names; with the
 // pid it keeps names unique when several writers start in the same second.
-// tempCounter does the same for the temporary names files are born under.
-var fileCounter, tempCounter atomic.Int64
+// It is global because TensorFlow's is: one sequence per process, whatever
+// the directory.
+var fileCounter atomic.Int64
 
 // A Writer writes one event file in one run directory: the file layer over
 // an EventWriter, whose methods (Scalar, Histogram, Text, ..., WriteEvent,
@@ -142,7 +144,7 @@ func newFileWriter(fsys fileSystem, dir string, o options) (*Writer, error) {
 	var tmp string
 	var f eventFile
 	for attempt := 0; ; attempt++ {
-		tmp = filepath.Join(dir, tempName(pid, tempCounter.Add(1)-1))
+		tmp = filepath.Join(dir, tempName(pid, rand.Uint32()))
 		f, err = fsys.CreateExcl(tmp)
 		if errors.Is(err, fs.ErrExist) && attempt < 1000 {
 			continue
@@ -253,7 +255,7 @@ func (w *Writer) Close() error {
 // "tfevents" (so TensorBoard never reads it), and with the writer's pid, so
 // that the temporary file of a writer killed during the birth is known as
 // stale once that process is gone.
-func tempName(pid int, n int64) string { return fmt.Sprintf(".events-%d-%d.tmp", pid, n) }
+func tempName(pid int, n uint32) string { return fmt.Sprintf(".events-%d-%d.tmp", pid, n) }
 
 // tempPID returns the pid in a name tempName made, and whether it is one.
 func tempPID(name string) (int, bool) {
