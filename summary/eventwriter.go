@@ -280,9 +280,8 @@ func (w *EventWriter) Close() error {
 	return w.closeErr
 }
 
-// wallTime is TensorFlow's NowMicros()/1e6: float64 seconds with
-// microsecond resolution, now or at the time opts give.
-func (w *EventWriter) wallTime(opts []ValueOption) float64 {
+// valueTime is a value's time: the last WallTime in opts, or now.
+func (w *EventWriter) valueTime(opts []ValueOption) time.Time {
 	t := time.Time{}
 	for _, o := range opts {
 		if !o.wallTime.IsZero() {
@@ -292,7 +291,13 @@ func (w *EventWriter) wallTime(opts []ValueOption) float64 {
 	if t.IsZero() {
 		t = w.opts.now()
 	}
-	return float64(t.UnixMicro()) / 1e6
+	return t
+}
+
+// wallTime is a value's time as TensorFlow's NowMicros()/1e6: float64
+// seconds with microsecond resolution.
+func (w *EventWriter) wallTime(opts []ValueOption) float64 {
+	return float64(w.valueTime(opts).UnixMicro()) / 1e6
 }
 
 // checkTag refuses tags TensorBoard cannot take: empty ones, and invalid

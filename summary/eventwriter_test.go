@@ -156,6 +156,21 @@ func TestWallTimeOption(t *testing.T) {
 	}
 }
 
+// A session end written with a WallTime and no end time ended then.
+func TestSessionEndAtWallTime(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewEventWriter(&buf)
+	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	if err := w.HParamsSessionEnd(StatusSuccess, time.Time{}, WallTime(at)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	ev := readBack(t, buf.Bytes())[1]
+	if end := ev.Values[0].HParams.SessionEnd; !end.EndTime.Equal(at) || ev.WallTime != float64(at.Unix()) {
+		t.Errorf("session end %v at wall time %f, want both %v", end.EndTime, ev.WallTime, at)
+	}
+}
+
 func TestStepPolicy(t *testing.T) {
 	steps := []int64{0, 1, 1, 0, 5}
 	tests := []struct {

@@ -341,7 +341,8 @@ func nullTensor() *tensorpb.TensorProto {
 // metrics are) at step 0. Write it once, in the writer of the sweep's root
 // directory; the sessions go in its sub-directories.
 func (w *EventWriter) HParamsExperiment(e Experiment, opts ...ValueOption) error {
-	content, err := encodeExperiment(e, w.opts.now)
+	// A replayed experiment (WallTime) was created at its own time.
+	content, err := encodeExperiment(e, func() time.Time { return w.valueTime(opts) })
 	if err != nil {
 		return w.errorf("%w", err)
 	}
@@ -353,7 +354,7 @@ func (w *EventWriter) HParamsExperiment(e Experiment, opts ...ValueOption) error
 // train/ and validation/), never at the sweep root: TensorBoard finds the
 // session's metrics in that directory and below it.
 func (w *EventWriter) HParamsSessionStart(s SessionStart, opts ...ValueOption) error {
-	content, err := encodeSessionStart(s, w.opts.now)
+	content, err := encodeSessionStart(s, func() time.Time { return w.valueTime(opts) })
 	if err != nil {
 		return w.errorf("%w", err)
 	}
@@ -361,10 +362,11 @@ func (w *EventWriter) HParamsSessionStart(s SessionStart, opts ...ValueOption) e
 }
 
 // HParamsSessionEnd writes how a session ended, at step 0, in the same
-// writer as HParamsSessionStart. A zero end time means now.
+// writer as HParamsSessionStart. A zero end time means the value's time
+// (now, or its WallTime).
 func (w *EventWriter) HParamsSessionEnd(status Status, end time.Time, opts ...ValueOption) error {
 	if end.IsZero() {
-		end = w.opts.now()
+		end = w.valueTime(opts)
 	}
 	content := encodeSessionEnd(SessionEnd{Status: status, EndTime: end})
 	return w.writeValue(HParamsSessionEndTag, PluginHParams, 0, true, nullTensor(), content, opts)
