@@ -5,7 +5,7 @@ and what TensorBoard's own loaders read from them, so that the Go reader is test
     scripts/make_foreign_fixtures.py [--out summary/testdata/foreign]
 
 Run it with the peers venv (`$(scripts/setup-python.sh peers)`: tensorflow-cpu, keras, tensorboardX).
-It replaces --out. One run directory per writer:
+It replaces what --out holds but its README.md. One run directory per writer:
 
   tf_summary/    tf.summary (TF2's C++ writer): a float32 scalar, tf.summary.write of float16,
                  bfloat16, float64, int32, int64, bool and string scalars under the scalars plugin,
@@ -178,8 +178,14 @@ def main():
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "summary", "testdata", "foreign"))
     args = ap.parse_args()
     out = os.path.abspath(args.out)
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
+    # Everything but the README goes: stale runs would otherwise linger beside the new ones.
+    os.makedirs(out, exist_ok=True)
+    for name in os.listdir(out):
+        path = os.path.join(out, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif name != "README.md":
+            os.remove(path)
     write_tf_summary(os.path.join(out, "tf_summary"))
     write_keras(os.path.join(out, "keras"))
     write_tensorboardx(os.path.join(out, "tensorboardx"))
