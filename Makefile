@@ -33,7 +33,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data venv build run test test-go lint bench bench-writers compare-keras check-peers clean
+.PHONY: setup libtensorflow data venv build run test test-go lint bench bench-writers compare-keras check-peers check-tensorboard-newest clean
 
 setup: libtensorflow data venv ## install libtensorflow, MNIST and the Python venv (each only if missing)
 
@@ -82,6 +82,10 @@ compare-keras: setup build ## tfsweep against Keras: final losses and samples pe
 check-peers: ## prove tb_check.py on logs written by tf.summary and tensorboardX (needs the peers venv)
 	scripts/setup-python.sh peers >/dev/null
 	$(TFSWEEP_PYTHON) scripts/tb_check_peers.py
+
+check-tensorboard-newest: ## summary's TensorBoard tests judged by the newest TensorBoard on PyPI too (its own venv)
+	TFSWEEP_PYTHON=$$(scripts/setup-python.sh tensorboard-newest | tail -1) \
+		go test -count=1 -run 'TensorBoard' ./summary
 
 clean:
 	rm -rf bin

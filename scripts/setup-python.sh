@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the project's Python venv outside the clone and installs a pinned requirement set.
-#   scripts/setup-python.sh [tensorboard|peers]
+#   scripts/setup-python.sh [tensorboard|peers|lint|tensorboard-newest]
 # tensorboard: what the tests need (TensorBoard and its Rust data server, to judge our logs).
 # peers:       adds TensorFlow, Keras and tensorboardX for the side-by-side benchmarks.
+# tensorboard-newest: the newest TensorBoard on PyPI. A set whose file starts with "# own venv" gets a
+#              venv of its own, <venv>-<set>, so that its pins never replace the main venv's.
 # Prints nothing on success but the venv's python path on the last line.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,6 +14,9 @@ req="$here/requirements-$set_name.txt"
 
 cache=${TFSWEEP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tfsweep}
 venv=${TFSWEEP_VENV:-$cache/venv}
+if [ "$(head -1 "$req")" = "# own venv" ]; then
+  venv=$venv-$set_name
+fi
 python=${PYTHON:-python3}
 stamp="$venv/.installed-$set_name"
 

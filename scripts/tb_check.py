@@ -80,6 +80,16 @@ do not silently check nothing)
       sessions         exact list of session names in the group;
       metrics          [{group, tag, value, step, rtol, atol}]: the group's metric value (the
                        latest scalar of that series) and optionally its training step.
+  custom_scalars       {charts, charts_exact}: the Custom Scalars layout TensorBoard merges from every
+                       run's "custom_scalars__config__" (/data/plugin/custom_scalars/layout):
+    charts             [{category*, title*, tags, margin}]: a chart of that title in the category of
+                       that title, whose multiline tag regexes are exactly "tags" (in order), or whose
+                       margin series are exactly "margin" ([[value, lower, upper], ...]);
+    charts_exact       bool, default false: the layout holds no other charts.
+                       Whatever is listed, every chart of the served layout must show something: each
+                       multiline tag regex must match (re.search, as the dashboard's JavaScript
+                       RegExp.test does) some scalar tag of some run, and each margin series' tags
+                       must be scalar tags of one run.
 
 Example, a two-run sweep under logdir "sweep-root":
 
@@ -153,7 +163,7 @@ class SetupError(Exception):
 
 _SCHEMA = {
     "": {"runs", "runs_subset", "rtol", "atol", "samples_per_plugin", "plugins_enabled", "tags",
-         "scalars", "histograms", "texts", "images", "graphs", "hparams"},
+         "scalars", "histograms", "texts", "images", "graphs", "hparams", "custom_scalars"},
     "scalars": {"run", "tag", "steps", "steps_include", "values", "last_value", "rtol", "atol"},
     "histograms": {"run", "tag", "steps", "steps_include", "bucket_count", "buckets", "counts",
                    "rtol", "atol"},
@@ -165,10 +175,13 @@ _SCHEMA = {
     "hparam_info": {"type", "interval", "discrete"},
     "group": {"hparams", "status", "sessions", "metrics"},
     "group_metric": {"group", "tag", "value", "step", "rtol", "atol"},
+    "custom_scalars": {"charts", "charts_exact"},
+    "chart": {"category", "title", "tags", "margin"},
 }
 _REQUIRED = {
     "scalars": ("run", "tag"), "histograms": ("run", "tag"), "texts": ("run", "tag", "step"),
     "images": ("run", "tag", "step"), "graphs": ("run",), "group_metric": ("tag",),
+    "chart": ("category", "title"),
 }
 
 
@@ -199,6 +212,18 @@ def validate_expectation(exp):
             raise ExpectationError(f"tags: unknown plugin {plugin!r} (known: {sorted(TAG_PLUGINS)})")
         if not isinstance(by_run, dict):
             raise ExpectationError(f"tags.{plugin}: want {{run: [tags]}}")
+    cs = exp.get("custom_scalars")
+    if cs is not None:
+        _check_keys(cs, "custom_scalars", "custom_scalars")
+        for i, chart in enumerate(cs.get("charts", [])):
+            _check_keys(chart, "chart", f"custom_scalars.charts[{i}]")
+            if ("tags" in chart) == ("margin" in chart):
+                raise ExpectationError(f"custom_scalars.charts[{i}]: give exactly one of 'tags' and 'margin'")
+            for tag in chart.get("tags", []):
+                try:
+                    re.compile(tag)
+                except re.error as e:
+                    raise ExpectationError(f"custom_scalars.charts[{i}]: tag regex {tag!r}: {e}") from e
     hp = exp.get("hparams")
     if hp is not None:
         _check_keys(hp, "hparams", "hparams")
@@ -379,7 +404,7 @@ class Checker:
     def run_all(self):
         steps = [self.check_runs, self.check_plugins, self.check_tags, self.check_scalars,
                  self.check_histograms, self.check_texts, self.check_images, self.check_graphs,
-                 self.check_hparams]
+                 self.check_hparams, self.check_custom_scalars]
         for step in steps:
             try:
                 step()
@@ -558,6 +583,58 @@ class Checker:
         if missing:
             self.fail(f"{what}: missing nodes {missing} (served {_short(sorted(served))})")
 
+    def check_custom_scalars(self):
+        want = self.exp.get("custom_scalars")
+        if want is None:
+            return
+        layout = self.c.get_json("/data/plugin/custom_scalars/layout")
+        served = {}  # (category, chart title) -> ("tags", [...]) or ("margin", [[v, l, u], ...])
+        for category in layout.get("category", []):
+            for chart in category.get("chart", []):
+                key = (category.get("title", ""), chart.get("title", ""))
+                if "margin" in chart:
+                    served[key] = ("margin", [[s.get("value", ""), s.get("lower", ""), s.get("upper", "")]
+                                              for s in chart["margin"].get("series", [])])
+                else:
+                    served[key] = ("tags", list(chart.get("multiline", {}).get("tag", [])))
+        if not served:
+            self.fail(f"custom_scalars: no layout served (got {json.dumps(layout)[:200]})")
+            return
+        listed = set()
+        for chart in want.get("charts", []):
+            key = (chart["category"], chart["title"])
+            listed.add(key)
+            kind = "tags" if "tags" in chart else "margin"
+            expected = (kind, [list(x) for x in chart[kind]] if kind == "margin" else list(chart[kind]))
+            if key not in served:
+                self.fail(f"custom_scalars: no chart {key[1]!r} in category {key[0]!r} "
+                          f"(charts: {sorted(served)})")
+            elif served[key] != expected:
+                self.fail(f"custom_scalars chart {key[1]!r}: {served[key][0]} {served[key][1]}, "
+                          f"want {kind} {expected[1]}")
+        if want.get("charts_exact", False):
+            extra = sorted(set(served) - listed)
+            if extra:
+                self.fail(f"custom_scalars: unexpected charts {extra}")
+        scalar_tags = self.tags_of("scalars")
+        every_tag = sorted({tag for tags in scalar_tags.values() for tag in tags})
+        for (category, title), (kind, content) in sorted(served.items()):
+            if kind == "tags":
+                for regex in content:
+                    try:
+                        matched = any(re.search(regex, tag) for tag in every_tag)
+                    except re.error as e:
+                        self.fail(f"custom_scalars chart {title!r}: tag regex {regex!r} does not compile: {e}")
+                        continue
+                    if not matched:
+                        self.fail(f"custom_scalars chart {title!r} (category {category!r}): tag regex "
+                                  f"{regex!r} matches no scalar tag in any run (tags: {_short(every_tag)})")
+            else:
+                for series in content:
+                    if not any(set(series) <= set(tags) for tags in scalar_tags.values()):
+                        self.fail(f"custom_scalars chart {title!r} (category {category!r}): margin series "
+                                  f"{series} are not scalar tags of one run")
+
     def check_hparams(self):
         hp = self.exp.get("hparams")
         if hp is None:
@@ -676,7 +753,8 @@ def fingerprint(client):
     """What TensorBoard serves at a glance; while it changes, TensorBoard is still loading."""
     parts = []
     for path in ("/data/runs", "/data/plugin/scalars/tags", "/data/plugin/histograms/tags",
-                 "/data/plugin/text/tags", "/data/plugin/images/tags", "/data/plugin/graphs/info"):
+                 "/data/plugin/text/tags", "/data/plugin/images/tags", "/data/plugin/graphs/info",
+                 "/data/plugin/custom_scalars/layout"):
         try:
             parts.append(client.get_bytes(path))
         except (HTTPFailure, OSError):

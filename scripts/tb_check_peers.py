@@ -120,6 +120,10 @@ def write_tensorboardx(root):
         if sub == "train":
             w.add_histogram("dense/kernel/histogram", np.arange(100, dtype=np.float32), 0)
             w.add_text("notes", "hello **world**", 0)
+            # tensorboardX's add_custom_scalars: the Custom Scalars layout, a {category: {chart:
+            # [kind, tags]}} dict, as the peer writer for tb_check's custom_scalars check.
+            w.add_custom_scalars({"losses": {"loss": ["Multiline", ["epoch_loss"]],
+                                             "band": ["Margin", ["epoch_loss", "epoch_loss", "epoch_loss"]]}})
         w.close()
     w = SummaryWriter(os.path.join(root, "hp"))
     w.add_hparams({"lr": 0.01, "opt": "adam"}, {"hparam/acc": 0.9}, name="trial")
@@ -132,6 +136,10 @@ def write_tensorboardx(root):
         "scalars": [{"run": "train", "tag": "epoch_loss", "steps": [0, 1, 2], "values": [1.0, 0.5, 1 / 3]}],
         "histograms": [{"run": "train", "tag": "dense/kernel/histogram", "steps": [0], "counts": {"0": 100}}],
         "texts": [{"run": "train", "tag": "notes/text_summary", "step": 0, "equals": "hello **world**"}],
+        "custom_scalars": {"charts": [{"category": "losses", "title": "loss", "tags": ["epoch_loss"]},
+                                      {"category": "losses", "title": "band",
+                                       "margin": [["epoch_loss", "epoch_loss", "epoch_loss"]]}],
+                           "charts_exact": True},
         "hparams": {"experiment": {"hparams": {"lr": {"type": "DATA_TYPE_FLOAT64"},
                                                "opt": {"type": "DATA_TYPE_STRING"}},
                                    "metrics": [{"tag": "hparam/acc"}]},
@@ -143,9 +151,10 @@ def write_tensorboardx(root):
     broken["scalars"][0]["steps"] = [0, 1]
     del broken["scalars"][0]["values"]
     broken["texts"][0]["equals"] = "hello"
+    broken["custom_scalars"]["charts"][0]["tags"] = ["^epoch_loss$"]
     broken["hparams"]["session_groups"]["hp/trial"]["metrics"][0]["value"] = 0.8
     injected = ["steps [0, 1, 2], want [0, 1]", "text 'hello **world**', want 'hello'",
-                "want 0.8"]
+                "want 0.8", "custom_scalars chart 'loss': tags ['epoch_loss'], want tags ['^epoch_loss$']"]
     return expect, broken, injected
 
 

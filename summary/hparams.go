@@ -86,7 +86,7 @@ func (d DatasetType) String() string {
 }
 
 // Experiment declares a sweep's hparams and metrics to TensorBoard's HParams
-// dashboard. A zero TimeCreated means now.
+// dashboard. A zero TimeCreated means now, or the WallTime it is written with.
 type Experiment struct {
 	Name, Description, User string
 	TimeCreated             time.Time
@@ -119,7 +119,7 @@ type MetricInfo struct {
 // SessionStart is one session's (one trial's) hparam values. Values are
 // string, float64 or bool; other integer and float types are converted to
 // float64. An empty GroupName makes TensorBoard group by the session's run
-// name; a zero StartTime means now.
+// name; a zero StartTime means now, or the WallTime it is written with.
 type SessionStart struct {
 	HParams   map[string]any
 	GroupName string

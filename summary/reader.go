@@ -2,18 +2,14 @@ package summary
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strconv"
-	"strings"
 
 	summarypb "github.com/wamuir/graft/tensorflow/core/framework/summary_go_proto"
 	tensorpb "github.com/wamuir/graft/tensorflow/core/framework/tensor_go_proto"
-	typespb "github.com/wamuir/graft/tensorflow/core/framework/types_go_proto"
 	eventpb "github.com/wamuir/graft/tensorflow/core/util/event_go_proto"
 	"google.golang.org/protobuf/proto"
 )
@@ -40,37 +36,56 @@ type SessionLog struct {
 
 // Value is one decoded summary value. Plugin says which fields are set:
 //
-//	"scalars"           Scalar
+//	"scalars"           Scalar, or Text for a string scalar; DType
 //	"histograms"        Histogram
 //	"text"              Text
 //	"images"            Images, ImageWidth, ImageHeight
 //	"graph_keras_model" KerasModel
 //	"hparams"           HParams
+//	"custom_scalars"    Layout
 //
-// Values of other plugins carry only Tag, Plugin and PluginContent.
-// Legacy (TF1, tensorboardX) values without plugin metadata get the plugin
-// TensorBoard converts them to ("scalars" for simple_value, "histograms"
-// for HistogramProto, "images" for Summary.Image) and Legacy set.
+// Values of other plugins, and values of these plugins whose data does not
+// decode as the plugin's (Undecoded says why), carry Tag, Plugin,
+// PluginContent and Raw, the value as stored, so that nothing TensorBoard
+// reads is lost: such a value is never a corrupt record.
+//
+// Legacy values (TF1's and tensorboardX's simple_value, HistogramProto,
+// Summary.Image and Summary.Audio) get Legacy set and the plugin TensorBoard
+// converts them to, whatever their metadata says: "scalars", "histograms",
+// "images" and "audio".
 type Value struct {
 	Tag, Plugin   string
 	Legacy        bool
 	PluginContent []byte
 
-	Scalar                  float64
+	Scalar float64
+	// DType is a tensor scalar's dtype, by its Python name: "float32" as
+	// Keras writes, "float16", "bfloat16", "float64", "int8" to "uint64",
+	// "bool" (Scalar 0 or 1) or "string" (the value in Text). It is empty
+	// for legacy simple_value scalars, which are float32.
+	DType                   string
 	Histogram               []Bucket
 	Text                    string
 	Images                  [][]byte // PNG (or other encoded) images
 	ImageWidth, ImageHeight int
 	KerasModel              []byte // the model's JSON
 	HParams                 *HParams
+	Layout                  *Layout
+
+	// Raw is set for values not decoded into the fields above.
+	Raw *summarypb.Summary_Value
+	// Undecoded says why a value of a plugin this package knows was not
+	// decoded, e.g. "no tensor" for a scalars value that carries none.
+	Undecoded string
 }
 
 // Bucket is one histogram bucket: Count values in [Left, Right) (the last
 // bucket includes Right).
 type Bucket struct{ Left, Right, Count float64 }
 
-// CorruptError reports a record whose framing, CRCs or contents are bad, at
-// the byte Offset where the record starts in File.
+// CorruptError reports a record whose framing or CRCs are bad, or whose
+// payload is not an Event proto, at the byte Offset where the record starts
+// in File. A value inside a good event is never corrupt: see Value.Raw.
 type CorruptError struct {
 	File   string
 	Offset int64
@@ -81,12 +96,19 @@ func (e *CorruptError) Error() string {
 	return fmt.Sprintf("summary: %s: corrupt record at offset %d: %s", e.File, e.Offset, e.Reason)
 }
 
-// A Reader reads the events of one event file in order.
+// A Reader reads the events of one event file in order. A value without
+// plugin metadata takes that of its tag's first value in the file, as
+// TensorBoard's loader does for TF1's FileWriter, which writes metadata on
+// a tag's first value only.
 type Reader struct {
 	name      string
 	rr        recordReader
 	truncated bool
 	err       error
+	// metadata holds each tag's first plugin metadata: TF1's FileWriter
+	// writes it on a tag's first value only, and TensorBoard's loader
+	// gives later values without metadata the first one's plugin.
+	metadata map[string]*summarypb.SummaryMetadata
 }
 
 // NewReader reads events from r; name (usually the file's path) appears in
@@ -95,15 +117,16 @@ func NewReader(r io.Reader, name string) *Reader {
 	if _, ok := r.(*bufio.Reader); !ok {
 		r = bufio.NewReaderSize(r, 64<<10)
 	}
-	return &Reader{name: name, rr: recordReader{r: r}}
+	return &Reader{name: name, rr: recordReader{r: r}, metadata: make(map[string]*summarypb.SummaryMetadata)}
 }
 
 // Next returns the next event. At the end of the input it returns io.EOF,
 // also when the input ends inside a record: that is a file still being
 // written, or whose writer died, and TensorBoard reads it the same way
-// (Truncated then reports it). A bad CRC, an impossible length or an
-// undecodable event is a *CorruptError; TensorBoard reads nothing after
-// such a record either. Errors are sticky.
+// (Truncated then reports it); an empty input is no events, like an event
+// file created but not yet written. A bad CRC, an impossible length or a
+// payload that is not an Event proto is a *CorruptError; TensorBoard reads
+// nothing after such a record either. Errors are sticky.
 func (r *Reader) Next() (Event, error) {
 	if r.err != nil {
 		return Event{}, r.err
@@ -130,12 +153,7 @@ func (r *Reader) Next() (Event, error) {
 		r.err = &CorruptError{File: r.name, Offset: start, Reason: "bad event proto: " + err.Error()}
 		return Event{}, r.err
 	}
-	ev, err := decodeEvent(&pb)
-	if err != nil {
-		r.err = &CorruptError{File: r.name, Offset: start, Reason: err.Error()}
-		return Event{}, r.err
-	}
-	return ev, nil
+	return decodeEvent(&pb, r.metadata), nil
 }
 
 // Truncated reports whether the input ended inside a record.
@@ -163,7 +181,9 @@ func ReadFile(path string) ([]Event, error) {
 	}
 }
 
-func decodeEvent(pb *eventpb.Event) (Event, error) {
+// decodeEvent decodes pb; metadata is the Reader's memory of each tag's
+// first plugin metadata, which decodeEvent updates.
+func decodeEvent(pb *eventpb.Event, metadata map[string]*summarypb.SummaryMetadata) Event {
 	ev := Event{WallTime: pb.GetWallTime(), Step: pb.GetStep()}
 	switch what := pb.GetWhat().(type) {
 	case *eventpb.Event_FileVersion:
@@ -175,58 +195,81 @@ func decodeEvent(pb *eventpb.Event) (Event, error) {
 		ev.SessionLog = &SessionLog{Status: s.GetStatus().String(), CheckpointPath: s.GetCheckpointPath(), Msg: s.GetMsg()}
 	case *eventpb.Event_Summary:
 		for _, v := range what.Summary.GetValue() {
-			val, err := decodeSummaryValue(v)
-			if err != nil {
-				return Event{}, fmt.Errorf("value %q: %w", v.GetTag(), err)
+			md := v.GetMetadata()
+			if md.GetPluginData().GetPluginName() == "" {
+				md = metadata[v.GetTag()]
+			} else if metadata[v.GetTag()] == nil {
+				metadata[v.GetTag()] = md
 			}
-			ev.Values = append(ev.Values, val)
+			ev.Values = append(ev.Values, decodeSummaryValue(v, md))
 		}
 	}
-	return ev, nil
+	return ev
 }
 
-func decodeSummaryValue(pv *summarypb.Summary_Value) (Value, error) {
+// decodeSummaryValue decodes pv, whose plugin metadata is md (its own, or
+// its tag's first), into the fields of its plugin, or, when the plugin is
+// unknown or its data does not decode, keeps pv as Raw.
+func decodeSummaryValue(pv *summarypb.Summary_Value, md *summarypb.SummaryMetadata) Value {
 	v := Value{
 		Tag:           pv.GetTag(),
-		Plugin:        pv.GetMetadata().GetPluginData().GetPluginName(),
-		PluginContent: pv.GetMetadata().GetPluginData().GetContent(),
+		Plugin:        md.GetPluginData().GetPluginName(),
+		PluginContent: md.GetPluginData().GetContent(),
+	}
+	// TensorBoard's data_compat turns every legacy value into its plugin's,
+	// whatever plugin its metadata names.
+	legacy := func(plugin string) {
+		v.Legacy = true
+		v.Plugin = plugin
 	}
 	switch x := pv.GetValue().(type) {
 	case *summarypb.Summary_Value_SimpleValue:
-		v.Legacy = v.Plugin == ""
-		if v.Legacy {
-			v.Plugin = PluginScalars
-		}
+		legacy(PluginScalars)
 		v.Scalar = float64(x.SimpleValue)
-		return v, nil
+		return v
 	case *summarypb.Summary_Value_Histo:
-		v.Legacy = v.Plugin == ""
-		if v.Legacy {
-			v.Plugin = PluginHistograms
-		}
+		legacy(PluginHistograms)
 		v.Histogram = legacyBuckets(x.Histo.GetMin(), x.Histo.GetMax(), x.Histo.GetBucketLimit(), x.Histo.GetBucket())
-		return v, nil
+		return v
 	case *summarypb.Summary_Value_Image:
-		v.Legacy = v.Plugin == ""
-		if v.Legacy {
-			v.Plugin = PluginImages
-		}
+		legacy(PluginImages)
 		v.Images = [][]byte{x.Image.GetEncodedImageString()}
 		v.ImageWidth, v.ImageHeight = int(x.Image.GetWidth()), int(x.Image.GetHeight())
-		return v, nil
+		return v
+	case *summarypb.Summary_Value_Audio:
+		legacy(pluginAudio)
+		v.Raw = pv
+		return v
+	case *summarypb.Summary_Value_Tensor, nil:
+	default: // obsolete old-style histograms
+		v.Raw = pv
+		return v
 	}
-	t := pv.GetTensor() // nil for a value without one, e.g. tensorboardX hparams
+	if err := decodeTensorValue(&v, pv.GetTensor()); err != nil {
+		v.Raw, v.Undecoded = pv, err.Error()
+	}
+	if !knownPlugins[v.Plugin] {
+		v.Raw = pv
+	}
+	return v
+}
+
+// pluginAudio is the plugin TensorBoard gives legacy audio values.
+const pluginAudio = "audio"
+
+// knownPlugins are the plugins whose values decodeTensorValue decodes.
+var knownPlugins = map[string]bool{
+	PluginScalars: true, PluginHistograms: true, PluginText: true, PluginImages: true,
+	PluginKerasModel: true, PluginHParams: true, PluginCustomScalars: true,
+}
+
+// decodeTensorValue decodes a tensor value (t may be nil: hparams values
+// carry their data in the metadata) into v's fields by v's plugin.
+func decodeTensorValue(v *Value, t *tensorpb.TensorProto) error {
 	var err error
 	switch v.Plugin {
 	case PluginScalars:
-		var xs []float64
-		if xs, err = numbers(t); err == nil {
-			if len(xs) != 1 {
-				err = fmt.Errorf("scalar tensor has %d values", len(xs))
-			} else {
-				v.Scalar = xs[0]
-			}
-		}
+		err = decodeScalar(v, t)
 	case PluginHistograms:
 		var xs []float64
 		if xs, err = numbers(t); err == nil {
@@ -240,17 +283,14 @@ func decodeSummaryValue(pv *summarypb.Summary_Value) (Value, error) {
 			}
 		}
 	case PluginText:
-		s := t.GetStringVal()
-		parts := make([]string, len(s))
-		for i, b := range s {
-			parts[i] = string(b)
+		if t == nil {
+			return errors.New("no tensor")
 		}
-		v.Text = strings.Join(parts, "\n")
+		v.Text = joinStrings(t.GetStringVal())
 	case PluginImages:
 		s := t.GetStringVal()
 		if len(s) < 2 {
-			err = fmt.Errorf("image tensor has %d strings, want width, height and images", len(s))
-			break
+			return fmt.Errorf("image tensor has %d strings, want width, height and images", len(s))
 		}
 		if v.ImageWidth, err = strconv.Atoi(string(s[0])); err != nil {
 			break
@@ -265,60 +305,14 @@ func decodeSummaryValue(pv *summarypb.Summary_Value) (Value, error) {
 		}
 	case PluginHParams:
 		v.HParams, err = decodeHParams(v.PluginContent)
+	case PluginCustomScalars:
+		s := t.GetStringVal()
+		if len(s) != 1 {
+			return fmt.Errorf("layout tensor has %d strings, want 1", len(s))
+		}
+		v.Layout, err = decodeLayout(s[0])
 	}
-	return v, err
-}
-
-// numbers returns a numeric tensor's values as float64, from
-// tensor_content or the typed repeated fields.
-func numbers(t *tensorpb.TensorProto) ([]float64, error) {
-	if t == nil {
-		return nil, errors.New("no tensor")
-	}
-	if c := t.GetTensorContent(); len(c) > 0 {
-		var size int
-		var get func([]byte) float64
-		switch t.GetDtype() {
-		case typespb.DataType_DT_FLOAT:
-			size, get = 4, func(b []byte) float64 { return float64(math.Float32frombits(binary.LittleEndian.Uint32(b))) }
-		case typespb.DataType_DT_DOUBLE:
-			size, get = 8, func(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) }
-		case typespb.DataType_DT_INT32:
-			size, get = 4, func(b []byte) float64 { return float64(int32(binary.LittleEndian.Uint32(b))) }
-		case typespb.DataType_DT_INT64:
-			size, get = 8, func(b []byte) float64 { return float64(int64(binary.LittleEndian.Uint64(b))) }
-		default:
-			return nil, fmt.Errorf("tensor_content of dtype %v is not supported", t.GetDtype())
-		}
-		if len(c)%size != 0 {
-			return nil, fmt.Errorf("tensor_content of %d bytes is not a whole number of %v", len(c), t.GetDtype())
-		}
-		xs := make([]float64, len(c)/size)
-		for i := range xs {
-			xs[i] = get(c[i*size:])
-		}
-		return xs, nil
-	}
-	var xs []float64
-	switch t.GetDtype() {
-	case typespb.DataType_DT_FLOAT:
-		for _, x := range t.GetFloatVal() {
-			xs = append(xs, float64(x))
-		}
-	case typespb.DataType_DT_DOUBLE:
-		xs = append(xs, t.GetDoubleVal()...)
-	case typespb.DataType_DT_INT32:
-		for _, x := range t.GetIntVal() {
-			xs = append(xs, float64(x))
-		}
-	case typespb.DataType_DT_INT64:
-		for _, x := range t.GetInt64Val() {
-			xs = append(xs, float64(x))
-		}
-	default:
-		return nil, fmt.Errorf("dtype %v is not numeric", t.GetDtype())
-	}
-	return xs, nil
+	return err
 }
 
 // legacyBuckets converts a HistogramProto to buckets as TensorBoard does:

@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -15,8 +16,10 @@ import (
 func IsEventFile(name string) bool { return strings.Contains(filepath.Base(name), "tfevents") }
 
 // Runs returns TensorBoard's runs under logdir: the directories directly
-// holding at least one event file, relative to logdir, "/"-separated, "."
-// for logdir itself, sorted. Symbolic links are not followed.
+// holding at least one non-empty event file, relative to logdir,
+// "/"-separated, "." for logdir itself, sorted. A 0-byte event file holds no
+// event, so, as for TensorBoard's data server, it makes no run. Symbolic
+// links are not followed.
 func Runs(logdir string) ([]string, error) {
 	seen := map[string]bool{}
 	err := filepath.WalkDir(logdir, func(p string, d fs.DirEntry, err error) error {
@@ -24,6 +27,16 @@ func Runs(logdir string) ([]string, error) {
 			return err
 		}
 		if d.IsDir() || !IsEventFile(d.Name()) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) { // removed since the directory was listed
+				return nil
+			}
+			return err
+		}
+		if info.Size() == 0 {
 			return nil
 		}
 		rel, err := filepath.Rel(logdir, filepath.Dir(p))

@@ -30,15 +30,27 @@ import (
 // script's docstring; the types below are the part of it these tests use.
 
 type expectation struct {
-	Runs           []string            `json:"runs"`
-	PluginsEnabled []string            `json:"plugins_enabled,omitempty"`
-	Tags           map[string]runTags  `json:"tags,omitempty"`
-	Scalars        []scalarExpect      `json:"scalars,omitempty"`
-	Histograms     []histogramExpect   `json:"histograms,omitempty"`
-	Texts          []textExpect        `json:"texts,omitempty"`
-	Images         []imageExpect       `json:"images,omitempty"`
-	Graphs         []graphExpect       `json:"graphs,omitempty"`
-	HParams        *hparamsExpectation `json:"hparams,omitempty"`
+	Runs           []string             `json:"runs"`
+	PluginsEnabled []string             `json:"plugins_enabled,omitempty"`
+	Tags           map[string]runTags   `json:"tags,omitempty"`
+	Scalars        []scalarExpect       `json:"scalars,omitempty"`
+	Histograms     []histogramExpect    `json:"histograms,omitempty"`
+	Texts          []textExpect         `json:"texts,omitempty"`
+	Images         []imageExpect        `json:"images,omitempty"`
+	Graphs         []graphExpect        `json:"graphs,omitempty"`
+	HParams        *hparamsExpectation  `json:"hparams,omitempty"`
+	CustomScalars  *customScalarsExpect `json:"custom_scalars,omitempty"`
+}
+
+type customScalarsExpect struct {
+	Charts      []chartExpect `json:"charts"`
+	ChartsExact bool          `json:"charts_exact"`
+}
+
+type chartExpect struct {
+	Category string   `json:"category"`
+	Title    string   `json:"title"`
+	Tags     []string `json:"tags"`
 }
 
 type runTags map[string][]string
@@ -206,6 +218,25 @@ func check(t *testing.T, err error) {
 	}
 }
 
+var sweepLayout = summary.Layout{Categories: []summary.Category{
+	{Title: "loss", Charts: []summary.Chart{
+		{Title: "train and validation loss", Tags: []string{"^epoch_loss$"}},
+		{Title: "every epoch metric", Tags: []string{"^epoch_", "accuracy"}},
+	}},
+	{Title: "accuracy", Closed: true, Charts: []summary.Chart{{Title: "accuracy", Tags: []string{"^epoch_accuracy$"}}}},
+}}
+
+// layoutCharts is what tb_check must find served for layout.
+func layoutCharts(layout summary.Layout) []chartExpect {
+	var charts []chartExpect
+	for _, c := range layout.Categories {
+		for _, ch := range c.Charts {
+			charts = append(charts, chartExpect{Category: c.Title, Title: ch.Title, Tags: ch.Tags})
+		}
+	}
+	return charts
+}
+
 // writeSweep writes a Keras-like hparams sweep under logdir, with every value kind in the first
 // trial's train run, and returns what TensorBoard must serve for it.
 func writeSweep(t *testing.T, logdir string) expectation {
@@ -222,11 +253,14 @@ func writeSweep(t *testing.T, logdir string) expectation {
 			{Group: "validation", Tag: "epoch_accuracy", Dataset: summary.DatasetValidation},
 		},
 	}))
+	// The Custom Scalars layout at the sweep root, as a sweep shows the lab report's figures live.
+	check(t, root.CustomScalars(sweepLayout))
 	closeWriter(t, root)
 
 	exp := expectation{
 		Runs:           []string{"."},
-		PluginsEnabled: []string{"scalars", "histograms", "text", "images", "graphs", "hparams"},
+		PluginsEnabled: []string{"scalars", "histograms", "text", "images", "graphs", "hparams", "custom_scalars"},
+		CustomScalars:  &customScalarsExpect{Charts: layoutCharts(sweepLayout), ChartsExact: true},
 		Tags:           map[string]runTags{"scalars": {}},
 		HParams: &hparamsExpectation{
 			Experiment: experimentExpect{
@@ -409,6 +443,13 @@ func TestTensorBoardCheckFailsOnMismatch(t *testing.T) {
 	g := exp.HParams.SessionGroups[trials[2].name]
 	g.Status = "STATUS_SUCCESS"
 	exp.HParams.SessionGroups[trials[2].name] = g
+	exp.CustomScalars.Charts[0].Tags = []string{"^epoch_loss"}
+	// A layout in another run whose chart shows nothing: its regex matches no scalar tag.
+	dangling := newWriter(t, filepath.Join(logdir, "dangling"))
+	check(t, dangling.CustomScalars(summary.Layout{Categories: []summary.Category{
+		{Title: "loss", Charts: []summary.Chart{{Title: "typo", Tags: []string{"^epoch_los$"}}}}}}))
+	closeWriter(t, dangling)
+	exp.Runs = append(exp.Runs, "dangling")
 	out, err := runTBCheck(t, python, logdir, exp, "true")
 	if err == nil {
 		t.Fatalf("tb_check passed a wrong expectation:\n%s", out)
@@ -417,6 +458,9 @@ func TestTensorBoardCheckFailsOnMismatch(t *testing.T) {
 		fmt.Sprintf("scalars %s epoch_loss step 1", exp.Scalars[0].Run),
 		"width 7, want 8",
 		fmt.Sprintf("session %q status STATUS_FAILURE, want STATUS_SUCCESS", trials[2].name),
+		`custom_scalars chart "train and validation loss": tags ["^epoch_loss$"], want tags ["^epoch_loss"]`,
+		`custom_scalars: unexpected charts [("loss", "typo")]`,
+		`custom_scalars chart "typo" (category "loss"): tag regex "^epoch_los$" matches no scalar tag`,
 	} {
 		if !strings.Contains(strings.ReplaceAll(out, "'", `"`), want) {
 			t.Errorf("tb_check output does not report %q:\n%s", want, out)

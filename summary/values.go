@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"image"
 	"image/png"
 	"math"
@@ -100,9 +99,9 @@ func shape(dims ...int64) *shapepb.TensorShapeProto {
 // Scalar writes value under tag at step the way Keras does: a rank-0
 // DT_FLOAT tensor (TensorBoard's data server drops double scalars), plugin
 // "scalars" metadata on every event. The value is rounded to float32.
-func (w *Writer) Scalar(tag string, step int64, value float64) error {
+func (w *EventWriter) Scalar(tag string, step int64, value float64, opts ...ValueOption) error {
 	if err := checkTag(tag); err != nil {
-		return fmt.Errorf("summary: %s: %w", w.path, err)
+		return w.errorf("%w", err)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -113,18 +112,21 @@ func (w *Writer) Scalar(tag string, step int64, value float64) error {
 	if err != nil {
 		return err
 	}
-	if s == nil {
+	if s == nil || s.scalarTail == nil { // new, or first written by WriteSummary
 		tail, err := scalarSummaryBytes(tag)
 		if err != nil {
-			return fmt.Errorf("summary: %s: tag %q: %w", w.path, tag, err)
+			return w.errorf("tag %q: %w", tag, err)
 		}
-		s = &series{plugin: PluginScalars, lastStep: step, scalarTail: tail}
-		w.series[tag] = s
+		if s == nil {
+			s = &series{plugin: PluginScalars}
+			w.series[tag] = s
+		}
+		s.scalarTail = tail
 	}
 	start := len(w.buf)
 	w.buf = append(w.buf, make([]byte, recordHeaderLen)...)
 	// proto3 leaves zero fields out; so does this, to give proto's bytes.
-	if wt := w.wallTime(); wt != 0 {
+	if wt := w.wallTime(opts); wt != 0 {
 		w.buf = protowire.AppendTag(w.buf, 1, protowire.Fixed64Type)
 		w.buf = protowire.AppendFixed64(w.buf, math.Float64bits(wt))
 	}
@@ -139,18 +141,10 @@ func (w *Writer) Scalar(tag string, step int64, value float64) error {
 	return w.recordAppendedLocked()
 }
 
-func (w *Writer) remember(s *series, tag, plugin string, step int64) {
-	if s == nil {
-		w.series[tag] = &series{plugin: plugin, lastStep: step}
-		return
-	}
-	s.lastStep = step
-}
-
 // writeValue writes one summary value as its own event.
-func (w *Writer) writeValue(tag, plugin string, step int64, once bool, t *tensorpb.TensorProto, content []byte) error {
+func (w *EventWriter) writeValue(tag, plugin string, step int64, once bool, t *tensorpb.TensorProto, content []byte, opts []ValueOption) error {
 	if err := checkTag(tag); err != nil {
-		return fmt.Errorf("summary: %s: %w", w.path, err)
+		return w.errorf("%w", err)
 	}
 	v := &summarypb.Summary_Value{
 		Tag:      tag,
@@ -167,7 +161,7 @@ func (w *Writer) writeValue(tag, plugin string, step int64, once bool, t *tensor
 		return err
 	}
 	ev := &eventpb.Event{
-		WallTime: w.wallTime(),
+		WallTime: w.wallTime(opts),
 		Step:     step,
 		What:     &eventpb.Event_Summary{Summary: &summarypb.Summary{Value: []*summarypb.Summary_Value{v}}},
 	}
@@ -179,21 +173,21 @@ func (w *Writer) writeValue(tag, plugin string, step int64, once bool, t *tensor
 }
 
 // Histogram writes the distribution of values as Keras does
-// (tf.summary.histogram): 30 buckets of equal width between the minimum and
-// the maximum, as a DT_DOUBLE [30, 3] tensor of [left, right, count] rows.
-// NaN and infinite values are left out (TensorFlow would turn every edge
-// into NaN).
-func (w *Writer) Histogram(tag string, step int64, values []float64) error {
-	return w.writeHistogram(tag, step, histogramBuckets(values, HistogramBuckets))
+// (tf.summary.histogram): 30 buckets (or HistogramBucketCount's) of equal
+// width between the minimum and the maximum, as a DT_DOUBLE [30, 3] tensor
+// of [left, right, count] rows. NaN and infinite values are left out
+// (TensorFlow would turn every edge into NaN).
+func (w *EventWriter) Histogram(tag string, step int64, values []float64, opts ...ValueOption) error {
+	return w.writeHistogram(tag, step, histogramBuckets(values, w.opts.buckets), opts)
 }
 
 // HistogramFloat32 is Histogram for float32 values, such as weights, without
 // a float64 copy of them.
-func (w *Writer) HistogramFloat32(tag string, step int64, values []float32) error {
-	return w.writeHistogram(tag, step, histogramBuckets(values, HistogramBuckets))
+func (w *EventWriter) HistogramFloat32(tag string, step int64, values []float32, opts ...ValueOption) error {
+	return w.writeHistogram(tag, step, histogramBuckets(values, w.opts.buckets), opts)
 }
 
-func (w *Writer) writeHistogram(tag string, step int64, rows []float64) error {
+func (w *EventWriter) writeHistogram(tag string, step int64, rows []float64, opts []ValueOption) error {
 	content := make([]byte, 8*len(rows))
 	for i, x := range rows {
 		binary.LittleEndian.PutUint64(content[8*i:], math.Float64bits(x))
@@ -203,7 +197,7 @@ func (w *Writer) writeHistogram(tag string, step int64, rows []float64) error {
 		TensorShape:   shape(int64(len(rows)/3), 3),
 		TensorContent: content,
 	}
-	return w.writeValue(tag, PluginHistograms, step, false, t, nil)
+	return w.writeValue(tag, PluginHistograms, step, false, t, nil, opts)
 }
 
 // histogramBuckets returns k rows of [left, right, count], flattened, by the
@@ -283,33 +277,33 @@ func stringTensor(shape *shapepb.TensorShapeProto, values ...[]byte) *tensorpb.T
 
 // Text writes markdown under tag at step (plugin "text", a rank-0 string
 // tensor). TensorBoard renders it as sanitized Markdown.
-func (w *Writer) Text(tag string, step int64, markdown string) error {
+func (w *EventWriter) Text(tag string, step int64, markdown string, opts ...ValueOption) error {
 	if !utf8.ValidString(markdown) {
-		return fmt.Errorf("summary: %s: text for tag %q is not valid UTF-8", w.path, tag)
+		return w.errorf("text for tag %q is not valid UTF-8", tag)
 	}
-	return w.writeValue(tag, PluginText, step, false, stringTensor(shape(), []byte(markdown)), nil)
+	return w.writeValue(tag, PluginText, step, false, stringTensor(shape(), []byte(markdown)), nil, opts)
 }
 
 // Image writes img PNG-encoded under tag at step in TF2's form: a rank-1
 // string tensor [width, height, png] with plugin "images".
-func (w *Writer) Image(tag string, step int64, img image.Image) error {
+func (w *EventWriter) Image(tag string, step int64, img image.Image, opts ...ValueOption) error {
 	if img == nil {
-		return fmt.Errorf("summary: %s: nil image for tag %q", w.path, tag)
+		return w.errorf("nil image for tag %q", tag)
 	}
 	var b bytes.Buffer
 	if err := png.Encode(&b, img); err != nil {
-		return fmt.Errorf("summary: %s: image for tag %q: %w", w.path, tag, err)
+		return w.errorf("image for tag %q: %w", tag, err)
 	}
 	r := img.Bounds()
 	t := stringTensor(shape(3), []byte(strconv.Itoa(r.Dx())), []byte(strconv.Itoa(r.Dy())), b.Bytes())
-	return w.writeValue(tag, PluginImages, step, false, t, nil)
+	return w.writeValue(tag, PluginImages, step, false, t, nil, opts)
 }
 
 // Graph writes a serialized GraphDef as Event.graph_def at step 0, which
 // TensorBoard shows as the run's op graph. It can be written once.
-func (w *Writer) Graph(graphDef []byte) error {
+func (w *EventWriter) Graph(graphDef []byte, opts ...ValueOption) error {
 	if len(graphDef) == 0 {
-		return fmt.Errorf("summary: %s: empty graph", w.path)
+		return w.errorf("empty graph")
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -317,9 +311,9 @@ func (w *Writer) Graph(graphDef []byte) error {
 		return err
 	}
 	if w.graph {
-		return fmt.Errorf("summary: %s: graph was already written; it is written once", w.path)
+		return w.errorf("graph was already written; it is written once")
 	}
-	ev := &eventpb.Event{WallTime: w.wallTime(), What: &eventpb.Event_GraphDef{GraphDef: graphDef}}
+	ev := &eventpb.Event{WallTime: w.wallTime(opts), What: &eventpb.Event_GraphDef{GraphDef: graphDef}}
 	if err := w.appendEventLocked(ev); err != nil {
 		return err
 	}
@@ -330,11 +324,11 @@ func (w *Writer) Graph(graphDef []byte) error {
 // KerasModel writes a Keras model's JSON (model.to_json()) under tag
 // "keras" at step 0 with plugin "graph_keras_model" and content "1", which
 // the Graphs dashboard shows as a conceptual graph. It can be written once.
-func (w *Writer) KerasModel(modelJSON []byte) error {
+func (w *EventWriter) KerasModel(modelJSON []byte, opts ...ValueOption) error {
 	if !utf8.Valid(modelJSON) || len(modelJSON) == 0 {
-		return fmt.Errorf("summary: %s: keras model JSON is empty or not UTF-8", w.path)
+		return w.errorf("keras model JSON is empty or not UTF-8")
 	}
-	return w.writeValue(KerasModelTag, PluginKerasModel, 0, true, stringTensor(shape(), modelJSON), []byte("1"))
+	return w.writeValue(KerasModelTag, PluginKerasModel, 0, true, stringTensor(shape(), modelJSON), []byte("1"), opts)
 }
 
 // nullTensor is what TensorBoard's hparams summaries carry: the data is in
@@ -346,48 +340,50 @@ func nullTensor() *tensorpb.TensorProto {
 // HParamsExperiment writes the hparams experiment (what the hparams and
 // metrics are) at step 0. Write it once, in the writer of the sweep's root
 // directory; the sessions go in its sub-directories.
-func (w *Writer) HParamsExperiment(e Experiment) error {
-	content, err := encodeExperiment(e, w.opts.now)
+func (w *EventWriter) HParamsExperiment(e Experiment, opts ...ValueOption) error {
+	// A replayed experiment (WallTime) was created at its own time.
+	content, err := encodeExperiment(e, func() time.Time { return w.valueTime(opts) })
 	if err != nil {
-		return fmt.Errorf("summary: %s: %w", w.path, err)
+		return w.errorf("%w", err)
 	}
-	return w.writeValue(HParamsExperimentTag, PluginHParams, 0, true, nullTensor(), content)
+	return w.writeValue(HParamsExperimentTag, PluginHParams, 0, true, nullTensor(), content, opts)
 }
 
 // HParamsSessionStart writes a session's hparam values at step 0. Write it
 // in the writer of the session's own run directory (the one above its
 // train/ and validation/), never at the sweep root: TensorBoard finds the
 // session's metrics in that directory and below it.
-func (w *Writer) HParamsSessionStart(s SessionStart) error {
-	content, err := encodeSessionStart(s, w.opts.now)
+func (w *EventWriter) HParamsSessionStart(s SessionStart, opts ...ValueOption) error {
+	content, err := encodeSessionStart(s, func() time.Time { return w.valueTime(opts) })
 	if err != nil {
-		return fmt.Errorf("summary: %s: %w", w.path, err)
+		return w.errorf("%w", err)
 	}
-	return w.writeValue(HParamsSessionStartTag, PluginHParams, 0, true, nullTensor(), content)
+	return w.writeValue(HParamsSessionStartTag, PluginHParams, 0, true, nullTensor(), content, opts)
 }
 
 // HParamsSessionEnd writes how a session ended, at step 0, in the same
-// writer as HParamsSessionStart. A zero end time means now.
-func (w *Writer) HParamsSessionEnd(status Status, end time.Time) error {
+// writer as HParamsSessionStart. A zero end time means the value's time
+// (now, or its WallTime).
+func (w *EventWriter) HParamsSessionEnd(status Status, end time.Time, opts ...ValueOption) error {
 	if end.IsZero() {
-		end = w.opts.now()
+		end = w.valueTime(opts)
 	}
 	content := encodeSessionEnd(SessionEnd{Status: status, EndTime: end})
-	return w.writeValue(HParamsSessionEndTag, PluginHParams, 0, true, nullTensor(), content)
+	return w.writeValue(HParamsSessionEndTag, PluginHParams, 0, true, nullTensor(), content, opts)
 }
 
 // SessionLogStart writes a SessionLog START event at step: the marker of a
 // resumed run. TensorBoard's Python loader drops, on every START after the
 // first in a run, all points at steps >= step, so a run resumed from a
 // checkpoint at step shows no stale points past it.
-func (w *Writer) SessionLogStart(step int64) error {
+func (w *EventWriter) SessionLogStart(step int64, opts ...ValueOption) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usableLocked(); err != nil {
 		return err
 	}
 	ev := &eventpb.Event{
-		WallTime: w.wallTime(),
+		WallTime: w.wallTime(opts),
 		Step:     step,
 		What:     &eventpb.Event_SessionLog{SessionLog: &eventpb.SessionLog{Status: eventpb.SessionLog_START}},
 	}

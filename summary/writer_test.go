@@ -123,6 +123,10 @@ func TestNewWriterNeverAppends(t *testing.T) {
 		}
 	}
 	w := newTestWriter(t, dir)
+	// The first free counter, in either second.
+	if !strings.HasSuffix(w.Path(), fmt.Sprintf(".%d.%d.v2", os.Getpid(), next+3)) {
+		t.Errorf("writer named %s, want counter %d, the first free one", w.Path(), next+3)
+	}
 	for _, p := range occupied {
 		if p == w.Path() {
 			t.Fatalf("writer opened existing file %s", p)
@@ -577,7 +581,7 @@ func TestScalarFastPathMatchesProto(t *testing.T) {
 		{"epoch_loss", 1, math.NaN(), time.Unix(1_700_000_001, 0)},
 		{"epoch_loss", 1 << 40, math.Inf(-1), time.Unix(1_700_000_002, 999999000)},
 		{"batch/ünïcode", -5, 1e300, time.Unix(0, 0)},
-		{"batch/ünïcode", -4, -0.0, time.Unix(1, 1000)},
+		{"batch/ünïcode", -4, math.Copysign(0, -1), time.Unix(1, 1000)},
 		{strings.Repeat("long/", 40), math.MaxInt64, 3.25, time.Unix(4_000_000_000, 0)},
 	}
 	f := &failingFile{limit: 1 << 30}
