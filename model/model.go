@@ -17,6 +17,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"unsafe"
 
 	tf "github.com/wamuir/graft/tensorflow"
@@ -84,9 +86,9 @@ func New(cfg Config) (*Model, error) {
 // Config returns the validated configuration, defaults filled in and Init canonical.
 func (m *Model) Config() Config { return m.cfg }
 
-// TrainStep runs one Adam step on one batch: pixels holds len(labels) rows of Inputs features,
-// labels are class indices. It returns the batch's mean loss and accuracy computed before the
-// update, as Keras reports them. A NaN or infinite loss is returned, not treated as an error:
+// TrainStep runs one optimizer step on one batch: pixels holds len(labels) rows of Inputs features,
+// labels are class indices. It returns the batch's mean loss (plus the L2 penalty with Config.L2, as
+// Keras' logged loss) and accuracy computed before the update, as Keras reports them. A NaN or infinite loss is returned, not treated as an error:
 // stopping a diverged run is the training loop's decision (trainer.Fit, as Keras' TerminateOnNaN).
 func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy float32, err error) {
 	if err := m.feed(pixels, labels); err != nil {
@@ -101,7 +103,8 @@ func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy floa
 }
 
 // Evaluate returns the mean loss and accuracy over all examples, batch norm using its moving
-// statistics. It feeds EvalChunk examples per run and changes no variable.
+// statistics and no dropout. With Config.L2 the loss includes the L2 penalty at the current weights,
+// as Keras' val_loss does. It feeds EvalChunk examples per run and changes no variable.
 func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float64, err error) {
 	n := len(labels)
 	if n == 0 {
@@ -111,6 +114,14 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 		return 0, 0, fmt.Errorf("evaluate: %d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
 	}
 	fetches := []tf.Output{m.graph.evalLossSum, m.graph.evalCorrect}
+	var penalty float64
+	if m.cfg.L2 > 0 {
+		out, err := m.sess.Run(nil, []tf.Output{m.graph.evalPenalty}, nil)
+		if err != nil {
+			return 0, 0, fmt.Errorf("evaluate: l2 penalty: %w", err)
+		}
+		penalty = float64(out[0].Value().(float32))
+	}
 	var lossSum, correct float64
 	for start := 0; start < n; start += EvalChunk {
 		end := min(start+EvalChunk, n)
@@ -124,7 +135,38 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 		lossSum += float64(out[0].Value().(float32))
 		correct += float64(out[1].Value().(float32))
 	}
-	return lossSum / float64(n), correct / float64(n), nil
+	return lossSum/float64(n) + penalty, correct / float64(n), nil
+}
+
+// LearningRate returns the learning rate the next step uses: the schedule at Iterations(), what
+// Keras' optimizer.learning_rate gives and its TensorBoard callback logs as epoch_learning_rate.
+func (m *Model) LearningRate() (float64, error) {
+	out, err := m.sess.Run(nil, []tf.Output{m.graph.learningRate}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("read learning rate: %w", err)
+	}
+	return float64(out[0].Value().(float32)), nil
+}
+
+// SetLearningRate sets the learning rate of the following steps, as a ReduceLROnPlateau callback
+// assigns optimizer.learning_rate. It is allowed only with the constant schedule: as in Keras 3,
+// a schedule's learning rate cannot be assigned. The value is stored in float32, as Keras stores it.
+func (m *Model) SetLearningRate(lr float64) error {
+	if m.graph.lrVar == nil {
+		return fmt.Errorf("set learning rate: the %s schedule decides the learning rate; only the constant schedule can be set", m.cfg.Schedule.Kind)
+	}
+	if !(lr > 0) || math.IsInf(lr, 0) {
+		return fmt.Errorf("set learning rate: must be positive and finite, got %v", lr)
+	}
+	a := m.graph.assign[m.graph.lrVar]
+	t, err := tf.NewTensor(float32(lr))
+	if err != nil {
+		return fmt.Errorf("set learning rate: %w", err)
+	}
+	if _, err := m.sess.Run(map[tf.Output]*tf.Tensor{a.value: t}, nil, []*tf.Operation{a.op}); err != nil {
+		return fmt.Errorf("set learning rate: %w", err)
+	}
+	return nil
 }
 
 // Iterations is the number of optimizer steps taken, Keras' optimizer.iterations.
@@ -162,6 +204,66 @@ func (m *Model) Weights() ([]Weight, error) {
 		weights[i] = Weight{Name: v.name, Shape: shape, Values: values}
 	}
 	return weights, nil
+}
+
+// SetWeights assigns weights by name, the inverse of Weights (EarlyStopping's
+// restore_best_weights): every element must name one of Weights()' variables with its shape; any
+// subset may be given, in any order. Optimizer slots and the iteration count are left alone, as Keras'
+// model.set_weights leaves them. Nothing is assigned when any element is wrong.
+func (m *Model) SetWeights(weights []Weight) error {
+	byName := make(map[string]*variable, len(m.graph.weights))
+	for _, v := range m.graph.weights {
+		byName[v.name] = v
+	}
+	feeds := make(map[tf.Output]*tf.Tensor, len(weights))
+	targets := make([]*tf.Operation, 0, len(weights))
+	seen := make(map[string]bool, len(weights))
+	for _, w := range weights {
+		v, ok := byName[w.Name]
+		if !ok {
+			return fmt.Errorf("set weights: the model has no weight %q", w.Name)
+		}
+		if seen[w.Name] {
+			return fmt.Errorf("set weights: %s given twice", w.Name)
+		}
+		seen[w.Name] = true
+		if !slices.Equal(toInt64s(w.Shape), v.shape) {
+			return fmt.Errorf("set weights: %s has shape %v, want %v", w.Name, w.Shape, v.shape)
+		}
+		if n := numValues(v.shape); len(w.Values) != n {
+			return fmt.Errorf("set weights: %s has %d values, want %d", w.Name, len(w.Values), n)
+		}
+		t, err := tf.ReadTensor(tf.Float, v.shape, bytes.NewReader(sliceBytes(w.Values)))
+		if err != nil {
+			return fmt.Errorf("set weights: %s: %w", w.Name, err)
+		}
+		a := m.graph.assign[v]
+		feeds[a.value] = t
+		targets = append(targets, a.op)
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	if _, err := m.sess.Run(feeds, nil, targets); err != nil {
+		return fmt.Errorf("set weights: %w", err)
+	}
+	return nil
+}
+
+func toInt64s(shape []int) []int64 {
+	out := make([]int64, len(shape))
+	for i, d := range shape {
+		out[i] = int64(d)
+	}
+	return out
+}
+
+func numValues(shape []int64) int {
+	n := 1
+	for _, d := range shape {
+		n *= int(d)
+	}
+	return n
 }
 
 // GraphDef returns the serialized GraphDef of the whole graph (training step, evaluation pass and
