@@ -11,11 +11,11 @@ import (
 // Config describes the network and the session it trains in. The zero value is not usable: start
 // from DefaultConfig.
 type Config struct {
-	Inputs       int     // features per example (784 for MNIST)
-	Hidden       []int   // hidden widths; empty trains a softmax regression
-	Classes      int     // output classes (10 for MNIST)
-	Init         string  // kernel initialiser, any spelling ParseInit accepts
-	BatchNorm    bool    // Dense → BatchNormalization → activation in every hidden layer
+	Inputs    int    // features per example (784 for MNIST)
+	Hidden    []int  // hidden widths; empty trains a softmax regression
+	Classes   int    // output classes (10 for MNIST)
+	Init      string // kernel initialiser, any spelling ParseInit accepts
+	BatchNorm bool   // Dense → BatchNormalization → activation in every hidden layer
 	// Activation of the hidden layers, any spelling ParseActivation accepts; "" = tanh.
 	Activation string
 	// Dropout is the rate of a Keras Dropout layer after each hidden activation, in [0, 1); 0 = none.
@@ -44,8 +44,8 @@ type Config struct {
 	// Schedule is the learning-rate schedule, evaluated in the graph at the optimizer's iteration
 	// count as Keras does; the zero value is the constant LearningRate.
 	Schedule Schedule
-	Seed     int64 // seeds every initialiser and the dropout masks; the same seed gives the same run
-	Device       string  // "auto", "cpu" or "gpu"
+	Seed     int64  // seeds every initialiser and the dropout masks; the same seed gives the same run
+	Device   string // "auto", "cpu" or "gpu"
 	// VisibleGPUs is GPUOptions.visible_device_list ("1" pins a sweep worker to the second GPU; "" = all).
 	// TensorFlow fixes the GPU mapping for the whole process at the first session that touches GPUs,
 	// so every Model in one process must use the same value.

@@ -55,13 +55,13 @@ type hiddenLayer struct {
 // evaluation pass are separate subgraphs over the same variables: batch norm differs between them,
 // and the gradients must see exactly the reads of the training pass.
 type forward struct {
-	logits   tf.Output
-	hidden   []tf.Output             // each hidden layer's activation output (before dropout), for tests
-	dropped  []tf.Output             // each hidden layer's output after dropout (training pass with dropout only)
+	logits  tf.Output
+	hidden  []tf.Output // each hidden layer's activation output (before dropout), for tests
+	dropped []tf.Output // each hidden layer's output after dropout (training pass with dropout only)
 	// penalties are L2·Σkernel² per Dense kernel in layer order, Keras' model.losses (Config.L2 > 0 only).
 	penalties []tf.Output
-	reads    map[*variable]tf.Output // the one read of each variable this pass made
-	bnUpdate []*tf.Operation         // moving-statistic assignments (training pass only)
+	reads     map[*variable]tf.Output // the one read of each variable this pass made
+	bnUpdate  []*tf.Operation         // moving-statistic assignments (training pass only)
 }
 
 // graph is the built TensorFlow graph with the handles the Model runs.

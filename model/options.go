@@ -18,15 +18,15 @@ const (
 
 // Keras 3 constants of the activations and optimizers.
 const (
-	leakyReluSlope          = 0.2 // keras.activations.leaky_relu negative_slope
-	rmspropRho              = 0.9
-	rmspropEpsilon          = 1e-7
-	adagradInitial          = 0.1 // initial_accumulator_value
-	adagradEpsilon          = 1e-7
-	adamwWeightDecay        = 0.004
-	nadamDecay              = 0.96 // Nadam's momentum-cache decay, u_t = β1·(1 − ½·0.96^t)
-	sgdDefaultLearningRate  = 0.01
-	kerasDefaultLR = 0.001
+	leakyReluSlope         = 0.2 // keras.activations.leaky_relu negative_slope
+	rmspropRho             = 0.9
+	rmspropEpsilon         = 1e-7
+	adagradInitial         = 0.1 // initial_accumulator_value
+	adagradEpsilon         = 1e-7
+	adamwWeightDecay       = 0.004
+	nadamDecay             = 0.96 // Nadam's momentum-cache decay, u_t = β1·(1 − ½·0.96^t)
+	sgdDefaultLearningRate = 0.01
+	kerasDefaultLR         = 0.001
 )
 
 // named is a canonical name with the spellings accepted besides it (compared after lower-casing and
