@@ -216,6 +216,9 @@ func buildGraph(cfg Config) (*graph, error) {
 	for i, v := range b.trainable {
 		xs[i] = b.train.reads[v]
 	}
+	if err := root.Err(); err != nil {
+		return nil, fmt.Errorf("build training pass: %w", err)
+	}
 	b.grads = op.Gradients(root.SubScope("gradients"), []tf.Output{b.trainLoss}, xs)
 	if err := root.Err(); err != nil {
 		return nil, fmt.Errorf("build gradients: %w", err)

@@ -243,11 +243,14 @@ func buildSchedule(s *op.Scope, sch Schedule, initial float64, iterations tf.Out
 		}
 		bound := func(i int) tf.Output { return op.Const(s.SubScope("boundary"), sch.Boundaries[i]) }
 		last := len(sch.Boundaries) - 1
-		result := op.AddV2(s.SubScope("first_range"), c("zero", 0), term("below_first", op.LessEqual(s, iterations, bound(0)), sch.Values[0]))
-		result = op.AddV2(s.SubScope("last_range"), result, term("above_last", op.Greater(s, iterations, bound(last)), sch.Values[last+1]))
+		result := op.AddV2(s.SubScope("first_range"), c("zero", 0),
+			term("below_first", op.LessEqual(s.SubScope("below_first_test"), iterations, bound(0)), sch.Values[0]))
+		result = op.AddV2(s.SubScope("last_range"), result,
+			term("above_last", op.Greater(s.SubScope("above_last_test"), iterations, bound(last)), sch.Values[last+1]))
 		for i := 1; i <= last; i++ {
-			in := op.LogicalAnd(s, op.Greater(s, iterations, bound(i-1)), op.LessEqual(s, iterations, bound(i)))
-			result = op.AddV2(s.SubScope("range"), result, term("in_range", in, sch.Values[i]))
+			rs := s.SubScope("range")
+			in := op.LogicalAnd(rs, op.Greater(rs.SubScope("above"), iterations, bound(i-1)), op.LessEqual(rs.SubScope("below"), iterations, bound(i)))
+			result = op.AddV2(rs.SubScope("sum"), result, term("in_range", in, sch.Values[i]))
 		}
 		return result
 	}
