@@ -407,9 +407,15 @@ func TestEveryFeatureTrains(t *testing.T) {
 		}})
 	}
 	variants = append(variants,
-		variant{"exponential", func(c *Config) { c.Schedule = Schedule{Kind: "exponential", DecaySteps: 3, DecayRate: 0.9, Staircase: true} }},
-		variant{"cosine", func(c *Config) { c.Schedule = Schedule{Kind: "cosine", DecaySteps: 20, WarmupTarget: 0.02, WarmupSteps: 3} }},
-		variant{"step", func(c *Config) { c.Schedule = Schedule{Kind: "step", Boundaries: []int64{5}, Values: []float64{0.01, 0.005}} }},
+		variant{"exponential", func(c *Config) {
+			c.Schedule = Schedule{Kind: "exponential", DecaySteps: 3, DecayRate: 0.9, Staircase: true}
+		}},
+		variant{"cosine", func(c *Config) {
+			c.Schedule = Schedule{Kind: "cosine", DecaySteps: 20, WarmupTarget: 0.02, WarmupSteps: 3}
+		}},
+		variant{"step", func(c *Config) {
+			c.Schedule = Schedule{Kind: "step", Boundaries: []int64{5}, Values: []float64{0.01, 0.005}}
+		}},
 	)
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
