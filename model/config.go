@@ -146,8 +146,9 @@ func InitNames() []string {
 	return names
 }
 
-// validate checks the configuration and fills the defaults that a zero field stands for (learning
-// rate, init, device); it reports every problem at once.
+// validate checks the configuration and fills the defaults that a zero field stands for (init,
+// activation, optimizer, learning rate, AdamW's weight decay, schedule kind, device) and makes the
+// names canonical; it reports every problem at once, each naming its field.
 func (c Config) validate() (Config, error) {
 	var errs []error
 	if c.Inputs <= 0 {

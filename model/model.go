@@ -1,6 +1,9 @@
 // Package model builds the lab report's MNIST network as a TensorFlow graph and trains it through
-// the TensorFlow C API (github.com/wamuir/graft), reproducing Keras 3: Dense layers with tanh,
-// optional BatchNormalization, a softmax output, sparse categorical cross-entropy and Adam.
+// the TensorFlow C API (github.com/wamuir/graft), reproducing Keras 3: Dense layers with a hidden
+// activation (tanh by default), optional BatchNormalization and Dropout, a softmax output, sparse
+// categorical cross-entropy with an optional L2 kernel penalty, and Keras 3's Adam, SGD, RMSprop,
+// AdamW, Adagrad or Nadam with a constant or scheduled learning rate. testdata/keras_fixture.py
+// records the Keras trajectories the tests replay.
 //
 // Every derivative comes from TensorFlow's C++ gradient registry (op.Gradients); the package
 // writes no backward pass of its own. TensorFlow types stay inside: the API takes and returns

@@ -19,10 +19,13 @@ type newVarFunc func(string, string, []int64, tf.DataType, bool, func(*op.Scope)
 // The order within a step is Keras' BaseOptimizer.apply: weight decay (variable -= variable·wd·lr)
 // on every trainable variable, then the optimizer's update_step, then iterations += 1. Every
 // learning rate is b.learningRate, the schedule at the iterations before the increment. Adam and
-// AdamW use ResourceApplyAdam, whose formula is Keras 3's Adam exactly (α = lr·√(1−β2^t)/(1−β1^t),
-// m += (g−m)(1−β1), v += (g²−v)(1−β2), var −= m·α/(√v+ε), ε outside the root and not bias
-// corrected); the other optimizers are Keras' update_step op for op, a slot's new value computed
-// from one read of it and assigned once.
+// AdamW use ResourceApplyAdam, whose CPU kernel computes Keras 3's Adam formula term for term
+// (α = lr·√(1−β2^t)/(1−β1^t), m += (g−m)(1−β1), v += (g²−v)(1−β2), var −= m·α/(√v+ε), ε outside
+// the root and not bias corrected); the one difference is that the kernel forms 1−β1 in float32
+// (0.100000024) where Keras rounds the Python double 1−0.9 (0.1f), 2e-7 relative. It stays because
+// tfsweep's Adam runs must not change bit for bit. The other optimizers are Keras' update_step op
+// for op, each slot's new value computed from one read of it and assigned once (Keras' assign_add
+// followed by reads of the slot sees exactly that value).
 func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar newVarFunc) *tf.Operation {
 	lr := b.learningRate
 	f32 := func(name string, v float64) tf.Output { return op.Const(s.SubScope(name), float32(v)) }
