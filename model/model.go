@@ -37,8 +37,11 @@ type Model struct {
 	sess       *tf.Session
 	iterations int64
 
-	// Reused across steps so that a training step allocates only its two input tensors.
+	// Reused across steps: a step refills the cached input tensors and allocates nothing on the
+	// TensorFlow side that outlives it (the fetched tensors are released once read).
 	feeds        map[tf.Output]*tf.Tensor
+	pixelInputs  inputCache
+	labelInputs  inputCache
 	trainFetches []tf.Output
 	trainTargets []*tf.Operation
 }
@@ -67,6 +70,8 @@ func New(cfg Config) (*Model, error) {
 		graph:        g,
 		sess:         sess,
 		feeds:        make(map[tf.Output]*tf.Tensor, 2),
+		pixelInputs:  inputCache{dtype: tf.Float},
+		labelInputs:  inputCache{dtype: tf.Int32},
 		trainFetches: []tf.Output{g.trainLoss, g.trainAccuracy},
 		trainTargets: []*tf.Operation{g.trainStep},
 	}
@@ -101,6 +106,7 @@ func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy floa
 	if err != nil {
 		return 0, 0, fmt.Errorf("train step %d: %w", m.iterations+1, err)
 	}
+	defer release(out...)
 	m.iterations++
 	return out[0].Value().(float32), out[1].Value().(float32), nil
 }
@@ -124,6 +130,7 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 			return 0, 0, fmt.Errorf("evaluate: l2 penalty: %w", err)
 		}
 		penalty = float64(out[0].Value().(float32))
+		release(out...)
 	}
 	var lossSum, correct float64
 	for start := 0; start < n; start += EvalChunk {
@@ -137,6 +144,7 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 		}
 		lossSum += float64(out[0].Value().(float32))
 		correct += float64(out[1].Value().(float32))
+		release(out...)
 	}
 	return lossSum/float64(n) + penalty, correct / float64(n), nil
 }
@@ -148,6 +156,7 @@ func (m *Model) LearningRate() (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read learning rate: %w", err)
 	}
+	defer release(out...)
 	return float64(out[0].Value().(float32)), nil
 }
 
@@ -166,6 +175,7 @@ func (m *Model) SetLearningRate(lr float64) error {
 	if err != nil {
 		return fmt.Errorf("set learning rate: %w", err)
 	}
+	defer release(t)
 	if _, err := m.sess.Run(map[tf.Output]*tf.Tensor{a.value: t}, nil, []*tf.Operation{a.op}); err != nil {
 		return fmt.Errorf("set learning rate: %w", err)
 	}
@@ -194,6 +204,7 @@ func (m *Model) Weights() ([]Weight, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read weights: %w", err)
 	}
+	defer release(out...)
 	weights := make([]Weight, len(vars))
 	for i, v := range vars {
 		shape := make([]int, len(v.shape))
@@ -219,6 +230,11 @@ func (m *Model) SetWeights(weights []Weight) error {
 		byName[v.name] = v
 	}
 	feeds := make(map[tf.Output]*tf.Tensor, len(weights))
+	defer func() {
+		for _, t := range feeds {
+			release(t)
+		}
+	}()
 	targets := make([]*tf.Operation, 0, len(weights))
 	seen := make(map[string]bool, len(weights))
 	for _, w := range weights {
@@ -279,17 +295,20 @@ func (m *Model) GraphDef() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Close releases the session. The Model is unusable afterwards.
+// Close releases the session and the cached input tensors. The Model is unusable afterwards.
 func (m *Model) Close() error {
+	m.pixelInputs.close()
+	m.labelInputs.close()
+	clear(m.feeds)
 	if err := m.sess.Close(); err != nil {
 		return fmt.Errorf("close session: %w", err)
 	}
 	return nil
 }
 
-// feed puts a batch into m.feeds. The pixels are copied once into a TensorFlow-owned buffer:
-// tf.ReadTensor fills it straight from the slice's bytes, where tf.NewTensor would walk the slice
-// through reflection.
+// feed puts a batch into m.feeds. The pixels are copied once into a TensorFlow-owned buffer, the
+// cached input tensor of that batch shape (see inputCache), straight from the slice's bytes, where
+// tf.NewTensor would walk the slice through reflection.
 func (m *Model) feed(pixels []float32, labels []int32) error {
 	n := len(labels)
 	if n == 0 {
@@ -303,11 +322,11 @@ func (m *Model) feed(pixels []float32, labels []int32) error {
 			return fmt.Errorf("label %d of example %d is outside [0, %d)", label, i, m.cfg.Classes)
 		}
 	}
-	x, err := tf.ReadTensor(tf.Float, []int64{int64(n), int64(m.cfg.Inputs)}, bytes.NewReader(sliceBytes(pixels)))
+	x, err := m.pixelInputs.tensor([]int64{int64(n), int64(m.cfg.Inputs)}, sliceBytes(pixels))
 	if err != nil {
 		return fmt.Errorf("pixels tensor: %w", err)
 	}
-	y, err := tf.ReadTensor(tf.Int32, []int64{int64(n)}, bytes.NewReader(sliceBytes(labels)))
+	y, err := m.labelInputs.tensor([]int64{int64(n)}, sliceBytes(labels))
 	if err != nil {
 		return fmt.Errorf("labels tensor: %w", err)
 	}
