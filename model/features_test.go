@@ -440,3 +440,12 @@ func TestEveryFeatureTrains(t *testing.T) {
 		})
 	}
 }
+
+// A learning rate beyond float32 (a divergence test's 1e300) still serialises: JSON has no Inf.
+func TestKerasJSONHugeLearningRate(t *testing.T) {
+	cfg := tinyConfig(false)
+	cfg.LearningRate = 1e300
+	if _, err := newModel(t, cfg).KerasJSON(); err != nil {
+		t.Fatal(err)
+	}
+}

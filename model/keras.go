@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 )
 
 // kerasObject is Keras 3's serialized-object envelope.
@@ -133,6 +134,9 @@ func (m *Model) KerasJSON() ([]byte, error) {
 // as the float32 Keras stores, a schedule as its serialized LearningRateSchedule.
 func kerasOptimizer(cfg Config) kerasObject {
 	var lr any = float64(float32(cfg.LearningRate))
+	if math.IsInf(float64(float32(cfg.LearningRate)), 0) { // beyond float32: JSON has no Inf
+		lr = cfg.LearningRate
+	}
 	switch sch := cfg.Schedule; sch.Kind {
 	case ScheduleExponential:
 		lr = kerasObject{Module: "keras.optimizers.schedules", ClassName: "ExponentialDecay", Config: map[string]any{
