@@ -91,7 +91,7 @@ func New(cfg Config) (*Model, error) {
 	return m, nil
 }
 
-// Config returns the validated configuration, defaults filled in and Init canonical.
+// Config returns the validated configuration: defaults filled in (see Validate), names canonical.
 func (m *Model) Config() Config { return m.cfg }
 
 // TrainStep runs one optimizer step on one batch: pixels holds len(labels) rows of Inputs features,
