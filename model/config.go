@@ -13,14 +13,41 @@ import (
 // Config describes the network and the session it trains in. The zero value is not usable: start
 // from DefaultConfig.
 type Config struct {
-	Inputs       int     // features per example (784 for MNIST)
-	Hidden       []int   // hidden widths; empty trains a softmax regression
-	Classes      int     // output classes (10 for MNIST)
-	Init         string  // kernel initialiser, any spelling ParseInit accepts
-	BatchNorm    bool    // Dense → BatchNormalization → tanh in every hidden layer
-	LearningRate float64 // Adam learning rate
-	Seed         int64   // seeds every initialiser; the same seed gives the same initial weights
-	Device       string  // "auto", "cpu" or "gpu"
+	Inputs    int    // features per example (784 for MNIST)
+	Hidden    []int  // hidden widths; empty trains a softmax regression
+	Classes   int    // output classes (10 for MNIST)
+	Init      string // kernel initialiser, any spelling ParseInit accepts
+	BatchNorm bool   // Dense → BatchNormalization → activation in every hidden layer
+	// Activation of the hidden layers, any spelling ParseActivation accepts; "" = tanh.
+	Activation string
+	// Dropout is the rate of a Keras Dropout layer after each hidden activation, in [0, 1); 0 = none.
+	// Inverted dropout on training steps only; the mask of hidden layer l at step t (t = Iterations()
+	// before the step) is StatelessRandomUniform ≥ rate with seed [Seed, 2³²·(l+1) + t], so the same
+	// seed gives the same masks and a resumed run the same mask at the same step.
+	Dropout float64
+	// L2 is Keras' kernel_regularizer=L2(L2) on every Dense kernel (the output layer's included):
+	// L2·Σkernel² per kernel is added to the loss that is differentiated and reported, by TrainStep
+	// and by Evaluate (Keras adds it to val_loss too). 0 = none; must not be negative.
+	L2 float64
+	// Optimizer is the Keras 3 optimizer, any spelling ParseOptimizer accepts; "" = adam. Its
+	// constants are Keras 3's defaults (see OptimizerNames).
+	Optimizer string
+	// LearningRate is the optimizer's (initial) learning rate; 0 = Keras' default for the optimizer
+	// (KerasDefaultLearningRate: 0.01 for sgd, 0.001 otherwise). The step schedule ignores it.
+	LearningRate float64
+	// Momentum is SGD's and RMSprop's momentum, in [0, 1]; other optimizers reject a non-zero value.
+	Momentum float64
+	// Nesterov selects SGD's Nesterov momentum (Keras SGD(nesterov=True)); sgd only.
+	Nesterov bool
+	// WeightDecay is Keras' decoupled weight_decay (every optimizer accepts it; variable -= variable·wd·lr
+	// before the update, on every trainable variable). 0 = none, except for adamw where 0 means Keras
+	// AdamW's default 0.004.
+	WeightDecay float64
+	// Schedule is the learning-rate schedule, evaluated in the graph at the optimizer's iteration
+	// count as Keras does; the zero value is the constant LearningRate.
+	Schedule Schedule
+	Seed     int64  // seeds every initialiser and the dropout masks; the same seed gives the same run
+	Device   string // "auto", "cpu" or "gpu"
 	// VisibleGPUs is GPUOptions.visible_device_list ("1" pins a sweep worker to the second GPU; "" = all).
 	// TensorFlow fixes the GPU mapping for the whole process at the first session that touches GPUs,
 	// so every Model in one process must use the same value.
@@ -40,13 +67,15 @@ const (
 )
 
 // DefaultConfig returns the lab report's network: 784 → 128 → 64 → 10, tanh, Xavier (glorot_normal)
-// initialisation, no batch norm, Adam at 0.001, placed automatically.
+// initialisation, no batch norm, no dropout, no L2, Adam at a constant 0.001, placed automatically.
 func DefaultConfig() Config {
 	return Config{
 		Inputs:       784,
 		Hidden:       []int{128, 64},
 		Classes:      10,
 		Init:         DefaultInit,
+		Activation:   DefaultActivation,
+		Optimizer:    DefaultOptimizer,
 		LearningRate: DefaultLearningRate,
 		Device:       DeviceAuto,
 	}
@@ -66,8 +95,9 @@ func ParseInit(name string) (string, error) { return catalog.ParseInit(name) }
 // InitNames returns the canonical initialiser names.
 func InitNames() []string { return catalog.InitNames() }
 
-// validate checks the configuration and fills the defaults that a zero field stands for (learning
-// rate, init, device); it reports every problem at once.
+// validate checks the configuration and fills the defaults that a zero field stands for (init,
+// activation, optimizer, learning rate, AdamW's weight decay, schedule kind, device) and makes the
+// names canonical; it reports every problem at once, each naming its field.
 func (c Config) validate() (Config, error) {
 	var errs []error
 	if c.Inputs <= 0 {
@@ -89,12 +119,32 @@ func (c Config) validate() (Config, error) {
 	} else {
 		c.Init = canonical
 	}
-	if c.LearningRate == 0 {
-		c.LearningRate = DefaultLearningRate
+	if c.Activation == "" {
+		c.Activation = DefaultActivation
 	}
-	if !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 0) {
-		errs = append(errs, fmt.Errorf("learning rate must be positive and finite, got %v", c.LearningRate))
+	if canonical, err := ParseActivation(c.Activation); err != nil {
+		errs = append(errs, fmt.Errorf("activation: %w", err))
+	} else {
+		c.Activation = canonical
 	}
+	if !(c.Dropout >= 0 && c.Dropout < 1) {
+		errs = append(errs, fmt.Errorf("dropout must be in [0, 1), got %v", c.Dropout))
+	}
+	if !(c.L2 >= 0) || math.IsInf(c.L2, 0) {
+		errs = append(errs, fmt.Errorf("l2 must be non-negative and finite, got %v", c.L2))
+	}
+	errs = append(errs, c.validateOptimizer()...)
+	if c.Schedule.Kind == "" {
+		c.Schedule.Kind = ScheduleConstant
+	}
+	if canonical, err := ParseSchedule(c.Schedule.Kind); err != nil {
+		errs = append(errs, fmt.Errorf("schedule: %w", err))
+	} else {
+		c.Schedule.Kind = canonical
+		errs = append(errs, c.Schedule.validate()...)
+	}
+	c.Schedule.Boundaries = slices.Clone(c.Schedule.Boundaries)
+	c.Schedule.Values = slices.Clone(c.Schedule.Values)
 	switch c.Device = strings.ToLower(c.Device); c.Device {
 	case "":
 		c.Device = DeviceAuto

@@ -49,17 +49,21 @@ type batchNorm struct {
 type hiddenLayer struct {
 	dense      dense
 	bn         *batchNorm
-	activation string // scope of the tanh: Keras' Activation layer name with batch norm, else inside the Dense
+	activation string // scope of the activation: Keras' Activation layer name with batch norm, else inside the Dense
+	dropout    string // Keras' Dropout layer name, "" without dropout
 }
 
 // forward is one pass of the network over the pixels placeholder. The training pass and the
 // evaluation pass are separate subgraphs over the same variables: batch norm differs between them,
 // and the gradients must see exactly the reads of the training pass.
 type forward struct {
-	logits   tf.Output
-	hidden   []tf.Output             // activations after each hidden layer's tanh, for tests
-	reads    map[*variable]tf.Output // the one read of each variable this pass made
-	bnUpdate []*tf.Operation         // moving-statistic assignments (training pass only)
+	logits  tf.Output
+	hidden  []tf.Output // each hidden layer's activation output (before dropout), for tests
+	dropped []tf.Output // each hidden layer's output after dropout (training pass with dropout only)
+	// penalties are L2·Σkernel² per Dense kernel in layer order, Keras' model.losses (Config.L2 > 0 only).
+	penalties []tf.Output
+	reads     map[*variable]tf.Output // the one read of each variable this pass made
+	bnUpdate  []*tf.Operation         // moving-statistic assignments (training pass only)
 }
 
 // graph is the built TensorFlow graph with the handles the Model runs.
@@ -72,7 +76,14 @@ type graph struct {
 
 	trainable []*variable // in Keras' model.trainable_weights order
 	weights   []*variable // trainable weights and moving statistics, Keras' model.weights order
-	all       []*variable // every variable, Adam slots and step counter included
+	all       []*variable // every variable, optimizer slots and step counter included
+
+	iterations   *variable // the optimizer's step counter, Keras' optimizer.iterations
+	iterRead     tf.Output // its one read per run, the steps taken before this one
+	learningRate tf.Output // the learning rate the next step uses: the schedule at iterRead
+	lrVar        *variable // the constant schedule's learning-rate variable, else nil
+	// Assignments for SetWeights and SetLearningRate: a placeholder and an AssignVariableOp per variable.
+	assign map[*variable]assignment
 
 	train, eval forward
 	grads       []tf.Output // d trainLoss / d trainable[i], for tests
@@ -80,7 +91,13 @@ type graph struct {
 	trainLoss, trainAccuracy tf.Output // batch means
 	trainStep                *tf.Operation
 	evalLossSum, evalCorrect tf.Output // sums over the fed examples
+	evalPenalty              tf.Output // Σ of the L2 penalties at the current weights (Config.L2 > 0 only)
 	initAll                  *tf.Operation
+}
+
+type assignment struct {
+	value tf.Output // placeholder of the variable's dtype and shape
+	op    *tf.Operation
 }
 
 // buildGraph builds the network, its training step and its evaluation pass. Device strings go on
@@ -94,7 +111,7 @@ func buildGraph(cfg Config) (*graph, error) {
 	}
 	root := op.NewScope()
 	s := root.WithDevice(deviceString(cfg.Device))
-	b := &graph{}
+	b := &graph{assign: make(map[*variable]assignment)}
 	b.pixels = op.Placeholder(s.SubScope("pixels"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1, int64(cfg.Inputs))))
 	b.labels = op.Placeholder(s.SubScope("labels"), tf.Int32, op.PlaceholderShape(tf.MakeShape(-1)))
 
@@ -113,6 +130,9 @@ func buildGraph(cfg Config) (*graph, error) {
 		v.handle = op.VarHandleOp(vs, dtype, tf.MakeShape(shape...), op.VarHandleOpSharedName(v.name))
 		v.init = op.AssignVariableOp(vs.SubScope("init"), v.handle, initial(vs.SubScope("initial_value")))
 		inits = append(inits, v.init)
+		as := vs.SubScope("assign")
+		value := op.Placeholder(as.SubScope("value"), dtype, op.PlaceholderShape(tf.MakeShape(shape...)))
+		b.assign[v] = assignment{value: value, op: op.AssignVariableOp(as, v.handle, value)}
 		b.all = append(b.all, v)
 		if trainable {
 			b.trainable = append(b.trainable, v)
@@ -142,7 +162,10 @@ func buildGraph(cfg Config) (*graph, error) {
 	fanIn := cfg.Inputs
 	for i, width := range cfg.Hidden {
 		layer := hiddenLayer{dense: newDense(i, fanIn, width)}
-		layer.activation = layer.dense.name + "/tanh"
+		layer.activation = layer.dense.name + "/" + cfg.Activation
+		if cfg.Dropout > 0 {
+			layer.dropout = kerasName("dropout", i)
+		}
 		if cfg.BatchNorm {
 			layer.activation = kerasName("activation", i)
 			name := kerasName("batch_normalization", i)
@@ -160,17 +183,43 @@ func buildGraph(cfg Config) (*graph, error) {
 	}
 	b.output = newDense(len(cfg.Hidden), fanIn, cfg.Classes)
 
+	// The optimizer's step counter and learning rate come first: dropout draws its masks from the
+	// step. Keras names the optimizer's variables under the optimizer's name.
+	optName := kerasOptimizerName(cfg.Optimizer)
+	us := s.SubScope(optName + "_update")
+	b.iterations = newVar(optName, "iteration", nil, tf.Int64, false, func(s *op.Scope) tf.Output {
+		return op.Const(s, int64(0))
+	})
+	b.iterRead = op.ReadVariableOp(us.SubScope("read_iteration"), b.iterations.handle, tf.Int64)
+	if cfg.Schedule.Kind == ScheduleConstant {
+		b.lrVar = newVar(optName, "learning_rate", nil, tf.Float, false, func(s *op.Scope) tf.Output {
+			return op.Const(s, float32(cfg.LearningRate))
+		})
+		b.learningRate = op.ReadVariableOp(us.SubScope("read_learning_rate"), b.lrVar.handle, tf.Float)
+	} else {
+		b.learningRate = buildSchedule(us.SubScope("learning_rate"), cfg.Schedule, cfg.LearningRate, b.iterRead)
+	}
+
 	// Training pass: batch statistics, loss and accuracy as batch means.
 	ts := s.SubScope("train")
-	b.train = b.buildForward(ts, true)
+	b.train = b.buildForward(ts, true, cfg)
 	xent := crossEntropy(ts, b.train.logits, b.labels, cfg.Classes)
 	b.trainLoss = op.Mean(ts.SubScope("loss"), xent, op.Const(ts.SubScope("loss_axis"), []int32{0}))
+	if cfg.L2 > 0 {
+		// Keras' compute_loss: ops.sum([loss, *model.losses]), the regularisers in layer order.
+		terms := append([]tf.Output{b.trainLoss}, b.train.penalties...)
+		tl := ts.SubScope("total_loss")
+		b.trainLoss = op.Sum(tl, op.Pack(tl, terms), op.Const(tl.SubScope("axis"), []int32{0}))
+	}
 	b.trainAccuracy = op.Mean(ts.SubScope("accuracy"), correct(ts, b.train.logits, b.labels), op.Const(ts.SubScope("accuracy_axis"), []int32{0}))
 
 	// Gradients of the loss with respect to the training pass' reads, in a scope without a device.
 	xs := make([]tf.Output, len(b.trainable))
 	for i, v := range b.trainable {
 		xs[i] = b.train.reads[v]
+	}
+	if err := root.Err(); err != nil {
+		return nil, fmt.Errorf("build training pass: %w", err)
 	}
 	b.grads = op.Gradients(root.SubScope("gradients"), []tf.Output{b.trainLoss}, xs)
 	if err := root.Err(); err != nil {
@@ -181,14 +230,18 @@ func buildGraph(cfg Config) (*graph, error) {
 			return nil, fmt.Errorf("build gradients: no gradient reaches %s", b.trainable[i].name)
 		}
 	}
-	b.trainStep = b.buildAdam(s.SubScope("adam_update"), cfg.LearningRate, newVar)
+	b.trainStep = b.buildOptimizer(us, cfg, optName, newVar)
 
 	// Evaluation pass: moving statistics, sums so that chunks combine into means over examples.
 	es := s.SubScope("eval")
-	b.eval = b.buildForward(es, false)
+	b.eval = b.buildForward(es, false, cfg)
 	evalXent := crossEntropy(es, b.eval.logits, b.labels, cfg.Classes)
 	b.evalLossSum = op.Sum(es.SubScope("loss_sum"), evalXent, op.Const(es.SubScope("loss_axis"), []int32{0}))
 	b.evalCorrect = op.Sum(es.SubScope("correct_sum"), correct(es, b.eval.logits, b.labels), op.Const(es.SubScope("correct_axis"), []int32{0}))
+	if cfg.L2 > 0 {
+		ps := es.SubScope("penalty")
+		b.evalPenalty = op.Sum(ps, op.Pack(ps, b.eval.penalties), op.Const(ps.SubScope("axis"), []int32{0}))
+	}
 
 	b.initAll = op.NoOp(s.SubScope("init").WithControlDependencies(inits...))
 	g, err := root.Finalize()
@@ -199,46 +252,10 @@ func buildGraph(cfg Config) (*graph, error) {
 	return b, nil
 }
 
-// buildAdam adds Keras 3's Adam: one ResourceApplyAdam per trainable variable with zero-initialised
-// momentum and velocity slots, and the step counter that gives the bias-correction powers
-// beta^t, t = iterations+1, inside the graph. It returns the op that runs a whole training step: the
-// counter increment, which waits for every update and every moving-statistic assignment.
-func (b *graph) buildAdam(s *op.Scope, lr float64, newVar func(string, string, []int64, tf.DataType, bool, func(*op.Scope) tf.Output) *variable) *tf.Operation {
-	iterations := newVar("adam", "iteration", nil, tf.Int64, false, func(s *op.Scope) tf.Output {
-		return op.Const(s, int64(0))
-	})
-	step := op.Cast(s.SubScope("local_step"),
-		op.AddV2(s.SubScope("next_iteration"), op.ReadVariableOp(s.SubScope("read_iteration"), iterations.handle, tf.Int64), op.Const(s.SubScope("one"), int64(1))),
-		tf.Float)
-	beta1 := op.Const(s.SubScope("beta_1"), float32(adamBeta1))
-	beta2 := op.Const(s.SubScope("beta_2"), float32(adamBeta2))
-	beta1Power := op.Pow(s.SubScope("beta_1_power"), beta1, step)
-	beta2Power := op.Pow(s.SubScope("beta_2_power"), beta2, step)
-	lrConst := op.Const(s.SubScope("learning_rate"), float32(lr))
-	epsilon := op.Const(s.SubScope("epsilon"), float32(adamEpsilon))
-
-	updates := append([]*tf.Operation(nil), b.train.bnUpdate...)
-	for i, v := range b.trainable {
-		slot := keras3SlotName(v.name)
-		zeros := func(s *op.Scope) tf.Output {
-			dims := make([]int32, len(v.shape))
-			for i, d := range v.shape {
-				dims[i] = int32(d)
-			}
-			return op.Fill(s, op.Const(s.SubScope("shape"), dims), op.Const(s.SubScope("value"), float32(0)))
-		}
-		m := newVar("adam", slot+"_momentum", v.shape, tf.Float, false, zeros)
-		vel := newVar("adam", slot+"_velocity", v.shape, tf.Float, false, zeros)
-		updates = append(updates, op.ResourceApplyAdam(s.SubScope("update_"+slot), v.handle, m.handle, vel.handle,
-			beta1Power, beta2Power, lrConst, beta1, beta2, epsilon, b.grads[i]))
-	}
-	return op.AssignAddVariableOp(s.SubScope("increment_iteration").WithControlDependencies(updates...),
-		iterations.handle, op.Const(s.SubScope("increment"), int64(1)))
-}
-
-// buildForward adds one pass of the network: each hidden layer Dense → [BatchNorm] → tanh, then the
-// output Dense giving logits (the softmax is folded into the loss, as Keras does for a softmax output).
-func (b *graph) buildForward(s *op.Scope, training bool) forward {
+// buildForward adds one pass of the network: each hidden layer Dense → [BatchNorm] → activation →
+// [Dropout, training pass only], then the output Dense giving logits (the softmax is folded into the
+// loss, as Keras does for a softmax output), and with Config.L2 the kernels' penalties.
+func (b *graph) buildForward(s *op.Scope, training bool, cfg Config) forward {
 	f := forward{reads: make(map[*variable]tf.Output)}
 	read := func(s *op.Scope, v *variable) tf.Output {
 		out := op.ReadVariableOp(s.SubScope(baseName(v.name)+"_read"), v.handle, v.dtype)
@@ -250,16 +267,74 @@ func (b *graph) buildForward(s *op.Scope, training bool) forward {
 		return op.BiasAdd(ds, op.MatMul(ds, x, read(ds, d.kernel)), read(ds, d.bias))
 	}
 	x := b.pixels
-	for _, layer := range b.hidden {
+	for l, layer := range b.hidden {
 		z := denseOut(s, layer.dense, x)
 		if layer.bn != nil {
 			z = f.batchNorm(s.SubScope(layer.bn.name), layer.bn, z, training, read)
 		}
-		x = op.Tanh(s.SubScope(layer.activation), z)
+		x = activate(s.SubScope(layer.activation), cfg.Activation, z)
 		f.hidden = append(f.hidden, x)
+		if training && layer.dropout != "" {
+			x = dropout(s.SubScope(layer.dropout), x, cfg.Dropout, cfg.Seed, l, b.iterRead)
+			f.dropped = append(f.dropped, x)
+		}
 	}
 	f.logits = denseOut(s, b.output, x)
+	if cfg.L2 > 0 {
+		// Keras' L2 regulariser: ops.cast(l2) * ops.sum(ops.square(kernel)), one per Dense layer.
+		kernels := []*variable{b.output.kernel}
+		for i := len(b.hidden) - 1; i >= 0; i-- {
+			kernels = append([]*variable{b.hidden[i].dense.kernel}, kernels...)
+		}
+		for _, k := range kernels {
+			ps := s.SubScope(strings.Split(k.name, "/")[0] + "_l2")
+			axes := op.Const(ps.SubScope("axes"), []int32{0, 1})
+			f.penalties = append(f.penalties, op.Mul(ps, op.Const(ps.SubScope("l2"), float32(cfg.L2)),
+				op.Sum(ps, op.Square(ps, f.reads[k]), axes)))
+		}
+	}
 	return f
+}
+
+// activate applies a hidden-layer activation (canonical name) as Keras 3's TensorFlow backend
+// computes it; every op here has a C++ gradient.
+func activate(s *op.Scope, name string, x tf.Output) tf.Output {
+	switch name {
+	case "relu":
+		return op.Relu(s, x)
+	case "sigmoid":
+		return op.Sigmoid(s, x)
+	case "elu": // alpha 1: tf.nn.elu alone
+		return op.Elu(s, x)
+	case "selu":
+		return op.Selu(s, x)
+	case "gelu": // tf.nn.gelu(approximate=False): 0.5 * x * (1 + erf(x / sqrt(2)))
+		half := op.Mul(s.SubScope("half_x"), op.Const(s.SubScope("half"), float32(0.5)), x)
+		erf := op.Erf(s, op.RealDiv(s.SubScope("scaled"), x, op.Const(s.SubScope("sqrt2"), float32(1.4142135623730951))))
+		return op.Mul(s, half, op.AddV2(s.SubScope("one_plus_erf"), op.Const(s.SubScope("one"), float32(1)), erf))
+	case "silu": // tf.nn.silu: x * sigmoid(beta * x) with beta 1, which is x itself
+		return op.Mul(s, x, op.Sigmoid(s, x))
+	case "softplus":
+		// graft has no Softplus wrapper; the op and its C++ gradient are TensorFlow's.
+		return s.AddOperation(tf.OpSpec{Type: "Softplus", Input: []tf.Input{x}}).Output(0)
+	case "leaky_relu":
+		return op.LeakyRelu(s, x, op.LeakyReluAlpha(leakyReluSlope))
+	}
+	return op.Tanh(s, x)
+}
+
+// dropout is tf.nn.experimental.stateless_dropout as Keras 3 calls it: x * (1/(1-rate)) where a
+// uniform draw is ≥ rate, else 0. The draw is StatelessRandomUniform over x's shape with seed
+// [seed, 2³²·(layer+1) + iterations]: a function of the seed, the layer and the step only.
+func dropout(s *op.Scope, x tf.Output, rate float64, seed int64, layer int, iterations tf.Output) tf.Output {
+	key := op.Pack(s.SubScope("seed"), []tf.Output{
+		op.Const(s.SubScope("run_seed"), seed),
+		op.AddV2(s.SubScope("step_key"), iterations, op.Const(s.SubScope("layer_key"), int64(layer+1)<<32)),
+	})
+	uniform := op.StatelessRandomUniform(s, op.Shape(s, x), key)
+	keep := op.Cast(s.SubScope("keep"), op.GreaterEqual(s, uniform, op.Const(s.SubScope("rate"), float32(rate))), tf.Float)
+	scaled := op.Mul(s.SubScope("scaled"), x, op.Const(s.SubScope("scale"), float32(1/(1-rate))))
+	return op.Mul(s.SubScope("output"), scaled, keep)
 }
 
 // batchNorm is Keras 3's BatchNormalization over axis -1 of a [N, C] input, built from ops with C++

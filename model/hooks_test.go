@@ -1,13 +1,11 @@
 package model
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"testing"
 
 	tf "github.com/wamuir/graft/tensorflow"
-	"github.com/wamuir/graft/tensorflow/op"
 )
 
 func TestMain(m *testing.M) {
@@ -20,11 +18,10 @@ func TestMain(m *testing.M) {
 
 // Test hooks: they reach into the graph and session, which the exported API deliberately hides.
 
-// setWeights assigns values to the named variables (Keras paths, any variable of the graph). The
-// assignment ops are added to the live graph on first use; the session picks them up on its next run.
+// setWeights assigns values to the named variables (Keras paths, any float32 variable of the graph,
+// optimizer slots included) through the graph's assignment ops.
 func (m *Model) setWeights(t testing.TB, values map[string][]float32) {
 	t.Helper()
-	s := op.NewScopeWithGraph(m.graph.g).SubScope(fmt.Sprintf("test_set_weights_%d", len(m.graph.g.Operations())))
 	feeds := make(map[tf.Output]*tf.Tensor)
 	var targets []*tf.Operation
 	for name, vals := range values {
@@ -32,9 +29,6 @@ func (m *Model) setWeights(t testing.TB, values map[string][]float32) {
 		if len(vals) != numElements(v.shape) {
 			t.Fatalf("setWeights %s: %d values for shape %v", name, len(vals), v.shape)
 		}
-		vs := s.SubScope(keras3SlotName(name))
-		ph := op.Placeholder(vs, tf.Float)
-		targets = append(targets, op.AssignVariableOp(vs, v.handle, ph))
 		tensor, err := tf.NewTensor(vals)
 		if err != nil {
 			t.Fatal(err)
@@ -42,10 +36,14 @@ func (m *Model) setWeights(t testing.TB, values map[string][]float32) {
 		if err := tensor.Reshape(v.shape); err != nil && len(v.shape) > 0 {
 			t.Fatal(err)
 		}
-		feeds[ph] = tensor
-	}
-	if err := s.Err(); err != nil {
-		t.Fatalf("setWeights: %v", err)
+		if len(v.shape) == 0 {
+			if tensor, err = tf.NewTensor(vals[0]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a := m.graph.assign[v]
+		feeds[a.value] = tensor
+		targets = append(targets, a.op)
 	}
 	if _, err := m.sess.Run(feeds, nil, targets); err != nil {
 		t.Fatalf("setWeights: %v", err)

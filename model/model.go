@@ -1,6 +1,9 @@
 // Package model builds the lab report's MNIST network as a TensorFlow graph and trains it through
-// the TensorFlow C API (github.com/wamuir/graft), reproducing Keras 3: Dense layers with tanh,
-// optional BatchNormalization, a softmax output, sparse categorical cross-entropy and Adam.
+// the TensorFlow C API (github.com/wamuir/graft), reproducing Keras 3: Dense layers with a hidden
+// activation (tanh by default), optional BatchNormalization and Dropout, a softmax output, sparse
+// categorical cross-entropy with an optional L2 kernel penalty, and Keras 3's Adam, SGD, RMSprop,
+// AdamW, Adagrad or Nadam with a constant or scheduled learning rate. testdata/keras_fixture.py
+// records the Keras trajectories the tests replay.
 //
 // Every derivative comes from TensorFlow's C++ gradient registry (op.Gradients); the package
 // writes no backward pass of its own. TensorFlow types stay inside: the API takes and returns
@@ -17,6 +20,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"unsafe"
 
 	tf "github.com/wamuir/graft/tensorflow"
@@ -33,8 +38,11 @@ type Model struct {
 	iterations int64
 	device     string // see Device
 
-	// Reused across steps so that a training step allocates only its two input tensors.
+	// Reused across steps: a step refills the cached input tensors and allocates nothing on the
+	// TensorFlow side that outlives it (the fetched tensors are released once read).
 	feeds        map[tf.Output]*tf.Tensor
+	pixelInputs  inputCache
+	labelInputs  inputCache
 	trainFetches []tf.Output
 	trainTargets []*tf.Operation
 }
@@ -62,6 +70,8 @@ func New(cfg Config) (*Model, error) {
 		graph:        g,
 		sess:         sess,
 		feeds:        make(map[tf.Output]*tf.Tensor, 2),
+		pixelInputs:  inputCache{dtype: tf.Float},
+		labelInputs:  inputCache{dtype: tf.Int32},
 		trainFetches: []tf.Output{g.trainLoss, g.trainAccuracy},
 		trainTargets: []*tf.Operation{g.trainStep},
 	}
@@ -97,12 +107,12 @@ func placement(device string, devices []Device) string {
 	return "CPU:0"
 }
 
-// Config returns the validated configuration, defaults filled in and Init canonical.
+// Config returns the validated configuration: defaults filled in (see Validate), names canonical.
 func (m *Model) Config() Config { return m.cfg }
 
-// TrainStep runs one Adam step on one batch: pixels holds len(labels) rows of Inputs features,
-// labels are class indices. It returns the batch's mean loss and accuracy computed before the
-// update, as Keras reports them. A NaN or infinite loss is returned, not treated as an error:
+// TrainStep runs one optimizer step on one batch: pixels holds len(labels) rows of Inputs features,
+// labels are class indices. It returns the batch's mean loss (plus the L2 penalty with Config.L2, as
+// Keras' logged loss) and accuracy computed before the update, as Keras reports them. A NaN or infinite loss is returned, not treated as an error:
 // stopping a diverged run is the training loop's decision (trainer.Fit, as Keras' TerminateOnNaN).
 func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy float32, err error) {
 	if err := m.feed(pixels, labels); err != nil {
@@ -112,12 +122,14 @@ func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy floa
 	if err != nil {
 		return 0, 0, fmt.Errorf("train step %d: %w", m.iterations+1, err)
 	}
+	defer release(out...)
 	m.iterations++
 	return out[0].Value().(float32), out[1].Value().(float32), nil
 }
 
 // Evaluate returns the mean loss and accuracy over all examples, batch norm using its moving
-// statistics. It feeds EvalChunk examples per run and changes no variable.
+// statistics and no dropout. With Config.L2 the loss includes the L2 penalty at the current weights,
+// as Keras' val_loss does. It feeds EvalChunk examples per run and changes no variable.
 func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float64, err error) {
 	n := len(labels)
 	if n == 0 {
@@ -127,6 +139,15 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 		return 0, 0, fmt.Errorf("evaluate: %d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
 	}
 	fetches := []tf.Output{m.graph.evalLossSum, m.graph.evalCorrect}
+	var penalty float64
+	if m.cfg.L2 > 0 {
+		out, err := m.sess.Run(nil, []tf.Output{m.graph.evalPenalty}, nil)
+		if err != nil {
+			return 0, 0, fmt.Errorf("evaluate: l2 penalty: %w", err)
+		}
+		penalty = float64(out[0].Value().(float32))
+		release(out...)
+	}
 	var lossSum, correct float64
 	for start := 0; start < n; start += EvalChunk {
 		end := min(start+EvalChunk, n)
@@ -139,8 +160,42 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 		}
 		lossSum += float64(out[0].Value().(float32))
 		correct += float64(out[1].Value().(float32))
+		release(out...)
 	}
-	return lossSum / float64(n), correct / float64(n), nil
+	return lossSum/float64(n) + penalty, correct / float64(n), nil
+}
+
+// LearningRate returns the learning rate the next step uses: the schedule at Iterations(), what
+// Keras' optimizer.learning_rate gives and its TensorBoard callback logs as epoch_learning_rate.
+func (m *Model) LearningRate() (float64, error) {
+	out, err := m.sess.Run(nil, []tf.Output{m.graph.learningRate}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("read learning rate: %w", err)
+	}
+	defer release(out...)
+	return float64(out[0].Value().(float32)), nil
+}
+
+// SetLearningRate sets the learning rate of the following steps, as a ReduceLROnPlateau callback
+// assigns optimizer.learning_rate. It is allowed only with the constant schedule: as in Keras 3,
+// a schedule's learning rate cannot be assigned. The value is stored in float32, as Keras stores it.
+func (m *Model) SetLearningRate(lr float64) error {
+	if m.graph.lrVar == nil {
+		return fmt.Errorf("set learning rate: the %s schedule decides the learning rate; only the constant schedule can be set", m.cfg.Schedule.Kind)
+	}
+	if !(lr > 0) || math.IsInf(lr, 0) {
+		return fmt.Errorf("set learning rate: must be positive and finite, got %v", lr)
+	}
+	a := m.graph.assign[m.graph.lrVar]
+	t, err := tf.NewTensor(float32(lr))
+	if err != nil {
+		return fmt.Errorf("set learning rate: %w", err)
+	}
+	defer release(t)
+	if _, err := m.sess.Run(map[tf.Output]*tf.Tensor{a.value: t}, nil, []*tf.Operation{a.op}); err != nil {
+		return fmt.Errorf("set learning rate: %w", err)
+	}
+	return nil
 }
 
 // Iterations is the number of optimizer steps taken, Keras' optimizer.iterations.
@@ -165,6 +220,7 @@ func (m *Model) Weights() ([]Weight, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read weights: %w", err)
 	}
+	defer release(out...)
 	weights := make([]Weight, len(vars))
 	for i, v := range vars {
 		shape := make([]int, len(v.shape))
@@ -180,6 +236,71 @@ func (m *Model) Weights() ([]Weight, error) {
 	return weights, nil
 }
 
+// SetWeights assigns weights by name, the inverse of Weights (EarlyStopping's
+// restore_best_weights): every element must name one of Weights()' variables with its shape; any
+// subset may be given, in any order. Optimizer slots and the iteration count are left alone, as Keras'
+// model.set_weights leaves them. Nothing is assigned when any element is wrong.
+func (m *Model) SetWeights(weights []Weight) error {
+	byName := make(map[string]*variable, len(m.graph.weights))
+	for _, v := range m.graph.weights {
+		byName[v.name] = v
+	}
+	feeds := make(map[tf.Output]*tf.Tensor, len(weights))
+	defer func() {
+		for _, t := range feeds {
+			release(t)
+		}
+	}()
+	targets := make([]*tf.Operation, 0, len(weights))
+	seen := make(map[string]bool, len(weights))
+	for _, w := range weights {
+		v, ok := byName[w.Name]
+		if !ok {
+			return fmt.Errorf("set weights: the model has no weight %q", w.Name)
+		}
+		if seen[w.Name] {
+			return fmt.Errorf("set weights: %s given twice", w.Name)
+		}
+		seen[w.Name] = true
+		if !slices.Equal(toInt64s(w.Shape), v.shape) {
+			return fmt.Errorf("set weights: %s has shape %v, want %v", w.Name, w.Shape, v.shape)
+		}
+		if n := numValues(v.shape); len(w.Values) != n {
+			return fmt.Errorf("set weights: %s has %d values, want %d", w.Name, len(w.Values), n)
+		}
+		t, err := tf.ReadTensor(tf.Float, v.shape, bytes.NewReader(sliceBytes(w.Values)))
+		if err != nil {
+			return fmt.Errorf("set weights: %s: %w", w.Name, err)
+		}
+		a := m.graph.assign[v]
+		feeds[a.value] = t
+		targets = append(targets, a.op)
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	if _, err := m.sess.Run(feeds, nil, targets); err != nil {
+		return fmt.Errorf("set weights: %w", err)
+	}
+	return nil
+}
+
+func toInt64s(shape []int) []int64 {
+	out := make([]int64, len(shape))
+	for i, d := range shape {
+		out[i] = int64(d)
+	}
+	return out
+}
+
+func numValues(shape []int64) int {
+	n := 1
+	for _, d := range shape {
+		n *= int(d)
+	}
+	return n
+}
+
 // GraphDef returns the serialized GraphDef of the whole graph (training step, evaluation pass and
 // initialisers), for TensorBoard's graph dashboard.
 func (m *Model) GraphDef() ([]byte, error) {
@@ -190,17 +311,20 @@ func (m *Model) GraphDef() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Close releases the session. The Model is unusable afterwards.
+// Close releases the session and the cached input tensors. The Model is unusable afterwards.
 func (m *Model) Close() error {
+	m.pixelInputs.close()
+	m.labelInputs.close()
+	clear(m.feeds)
 	if err := m.sess.Close(); err != nil {
 		return fmt.Errorf("close session: %w", err)
 	}
 	return nil
 }
 
-// feed puts a batch into m.feeds. The pixels are copied once into a TensorFlow-owned buffer:
-// tf.ReadTensor fills it straight from the slice's bytes, where tf.NewTensor would walk the slice
-// through reflection.
+// feed puts a batch into m.feeds. The pixels are copied once into a TensorFlow-owned buffer, the
+// cached input tensor of that batch shape (see inputCache), straight from the slice's bytes, where
+// tf.NewTensor would walk the slice through reflection.
 func (m *Model) feed(pixels []float32, labels []int32) error {
 	n := len(labels)
 	if n == 0 {
@@ -214,11 +338,11 @@ func (m *Model) feed(pixels []float32, labels []int32) error {
 			return fmt.Errorf("label %d of example %d is outside [0, %d)", label, i, m.cfg.Classes)
 		}
 	}
-	x, err := tf.ReadTensor(tf.Float, []int64{int64(n), int64(m.cfg.Inputs)}, bytes.NewReader(sliceBytes(pixels)))
+	x, err := m.pixelInputs.tensor([]int64{int64(n), int64(m.cfg.Inputs)}, sliceBytes(pixels))
 	if err != nil {
 		return fmt.Errorf("pixels tensor: %w", err)
 	}
-	y, err := tf.ReadTensor(tf.Int32, []int64{int64(n)}, bytes.NewReader(sliceBytes(labels)))
+	y, err := m.labelInputs.tensor([]int64{int64(n)}, sliceBytes(labels))
 	if err != nil {
 		return fmt.Errorf("labels tensor: %w", err)
 	}

@@ -1,5 +1,5 @@
-// Package catalog names what the model can build — today its kernel initialisers — under Keras 3's
-// names and aliases, with the arguments Keras gives them. It is pure Go, so that the front validates
+// Package catalog names what the model can build — kernel initialisers, activations, optimizers and
+// learning-rate schedules — under Keras 3's names and aliases, with the arguments Keras gives them. It is pure Go, so that the front validates
 // and canonicalises names without loading TensorFlow, and model builds from the same entries.
 package catalog
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the Keras 3 reference trajectories that model's TestMatchesKeras replays.
 
-    python keras_fixture.py MNIST_DIR OUT_DIR    # needs tensorflow 2.18 (Keras 3) and numpy
+    python keras_fixture.py MNIST_DIR OUT_DIR [replay]   # needs tensorflow 2.18 (Keras 3) and numpy
+    (scripts/setup-python.sh peers prints the python that has them; "replay" writes only the replays)
 
 For each variant (with and without batch norm) it builds the Sequential model tfsweep reproduces
 (784 -> 32 -> 16 -> 10, glorot_normal, tanh, softmax, Adam 0.001), saves its initial weights, trains
@@ -9,6 +10,15 @@ on the first 256 MNIST training images (pixels/255) in file order, batch 32, for
 train_on_batch, and records every step's loss and accuracy, then evaluates on the first 1000 test
 images. Outputs per variant: <name>.json (metadata, losses, evaluation) and <name>.weights
 (the initial weights as little-endian float32, in model.weights order).
+
+It also writes keras_replay.json and keras_replay.weights, the per-step replays of every activation,
+optimizer, L2 and learning-rate schedule (TestReplaysKeras): a narrower network, 196 -> 16 -> 8 -> 10
+on the even rows and even columns of the 28x28 images (pixels/255), glorot_normal, the first 128
+training images in file order, batch 16, two epochs (16 steps), evaluation on the first 500 test
+images. Every variant starts from the same dense weights (keras_replay.weights, model.weights order
+of the network without batch norm; batch-norm variants keep their initial gamma, beta and moving
+statistics). Per step it records the loss, the accuracy and optimizer.learning_rate before the step
+(the rate the step uses), and for some variants model.to_json() with the optimizer compiled in.
 """
 import gzip
 import json
@@ -77,5 +87,143 @@ def main(data_dir, out_dir):
             f.write("\n")
 
 
+# Replay variants: name -> model and optimizer settings. Omitted keys take these defaults.
+REPLAY_DEFAULTS = {"activation": "tanh", "batch_norm": False, "optimizer": "adam", "learning_rate": None,
+                   "momentum": 0.0, "nesterov": False, "weight_decay": None, "l2": 0.0, "schedule": None,
+                   "dropout": 0.0, "json": False}
+REPLAY_VARIANTS = {
+    **{f"activation_{a}": {"activation": a, "learning_rate": 0.01}
+       for a in ("tanh", "relu", "sigmoid", "elu", "selu", "gelu", "silu", "softplus", "leaky_relu")},
+    "activation_relu_bn": {"activation": "relu", "batch_norm": True, "learning_rate": 0.01},
+    "optimizer_adam": {},
+    "optimizer_sgd": {"optimizer": "sgd"},  # Keras' default learning rate 0.01
+    "optimizer_sgd_lr": {"optimizer": "sgd", "learning_rate": 0.2},
+    "optimizer_sgd_momentum": {"optimizer": "sgd", "learning_rate": 0.05, "momentum": 0.9},
+    "optimizer_sgd_nesterov": {"optimizer": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
+    "optimizer_rmsprop": {"optimizer": "rmsprop", "learning_rate": 0.003},
+    "optimizer_rmsprop_momentum": {"optimizer": "rmsprop", "learning_rate": 0.001, "momentum": 0.5},
+    "optimizer_adamw": {"optimizer": "adamw", "learning_rate": 0.01},
+    "optimizer_adamw_strong": {"optimizer": "adamw", "learning_rate": 0.01, "weight_decay": 2.0},
+    "optimizer_adamw_bn": {"optimizer": "adamw", "learning_rate": 0.01, "weight_decay": 2.0, "batch_norm": True},
+    "optimizer_adagrad": {"optimizer": "adagrad", "learning_rate": 0.05},
+    "optimizer_nadam": {"optimizer": "nadam", "learning_rate": 0.01},
+    "optimizer_nadam_bn": {"optimizer": "nadam", "learning_rate": 0.01, "batch_norm": True},
+    "l2": {"l2": 1e-3, "learning_rate": 0.01},
+    "l2_sgd_bn": {"l2": 1e-2, "optimizer": "sgd", "learning_rate": 0.1, "batch_norm": True},
+    "schedule_exponential": {"learning_rate": 0.01,
+                             "schedule": {"kind": "exponential", "decay_steps": 5, "decay_rate": 0.5}},
+    "schedule_exponential_staircase": {"learning_rate": 0.01, "schedule": {
+        "kind": "exponential", "decay_steps": 5, "decay_rate": 0.5, "staircase": True}},
+    "schedule_cosine": {"learning_rate": 0.01, "schedule": {"kind": "cosine", "decay_steps": 10, "alpha": 0.1}},
+    "schedule_cosine_warmup": {"learning_rate": 0.001, "optimizer": "sgd", "momentum": 0.9, "schedule": {
+        "kind": "cosine", "decay_steps": 8, "warmup_target": 0.05, "warmup_steps": 4}},
+    "schedule_step": {"optimizer": "rmsprop", "schedule": {
+        "kind": "step", "boundaries": [3, 8, 11], "values": [0.003, 0.001, 0.0005, 0.0001]}},
+    "json_all": {"activation": "gelu", "batch_norm": True, "dropout": 0.2, "l2": 1e-4, "optimizer": "adamw",
+                 "schedule": {"kind": "cosine", "decay_steps": 100, "warmup_target": 0.01, "warmup_steps": 5},
+                 "json": True},
+    "json_sgd": {"activation": "leaky_relu", "dropout": 0.5, "optimizer": "sgd", "momentum": 0.9,
+                 "nesterov": True, "json": True},
+}
+
+
+def keras_schedule(spec, lr):
+    kind = spec["kind"]
+    if kind == "exponential":
+        return keras.optimizers.schedules.ExponentialDecay(lr, spec["decay_steps"], spec["decay_rate"],
+                                                           staircase=spec.get("staircase", False))
+    if kind == "cosine":
+        return keras.optimizers.schedules.CosineDecay(lr, spec["decay_steps"], alpha=spec.get("alpha", 0.0),
+                                                      warmup_target=spec.get("warmup_target"),
+                                                      warmup_steps=spec.get("warmup_steps", 0))
+    return keras.optimizers.schedules.PiecewiseConstantDecay(spec["boundaries"], spec["values"])
+
+
+def keras_optimizer(v):
+    cls = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop,
+           "adamw": keras.optimizers.AdamW, "adagrad": keras.optimizers.Adagrad,
+           "nadam": keras.optimizers.Nadam}[v["optimizer"]]
+    kwargs = {}
+    lr = v["learning_rate"]
+    if v["schedule"] is not None:
+        kwargs["learning_rate"] = keras_schedule(v["schedule"], lr if lr is not None else 0.001)
+    elif lr is not None:
+        kwargs["learning_rate"] = lr
+    if v["optimizer"] in ("sgd", "rmsprop"):
+        kwargs["momentum"] = v["momentum"]
+    if v["optimizer"] == "sgd":
+        kwargs["nesterov"] = v["nesterov"]
+    if v["weight_decay"] is not None:
+        kwargs["weight_decay"] = v["weight_decay"]
+    return cls(**kwargs)
+
+
+def replay_model(v, hidden):
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(11)
+    reg = keras.regularizers.L2(v["l2"]) if v["l2"] else None
+    layers = [keras.Input((196,))]
+    for width in hidden:
+        if v["batch_norm"]:
+            layers += [keras.layers.Dense(width, kernel_initializer="glorot_normal", kernel_regularizer=reg),
+                       keras.layers.BatchNormalization(), keras.layers.Activation(v["activation"])]
+        else:
+            layers += [keras.layers.Dense(width, activation=v["activation"], kernel_initializer="glorot_normal",
+                                          kernel_regularizer=reg)]
+        if v["dropout"]:
+            layers += [keras.layers.Dropout(v["dropout"])]
+    layers += [keras.layers.Dense(10, activation="softmax", kernel_initializer="glorot_normal", kernel_regularizer=reg)]
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras_optimizer(v), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def replay(data_dir, out_dir):
+    def images(stem, n):
+        x = read_idx(find(data_dir, stem), 16).reshape(-1, 28, 28)[:n, ::2, ::2].reshape(n, 196)
+        return x.astype(np.float32) / np.float32(255)
+    x, xt = images("train-images-idx3-ubyte", 128), images("t10k-images-idx3-ubyte", 500)
+    y = read_idx(find(data_dir, "train-labels-idx1-ubyte"), 8)[:128].astype(np.int32)
+    yt = read_idx(find(data_dir, "t10k-labels-idx1-ubyte"), 8)[:500].astype(np.int32)
+    hidden, batch, epochs = [16, 8], 16, 2
+
+    # The shared initial dense weights: those of the plain network.
+    plain = replay_model(dict(REPLAY_DEFAULTS), hidden)
+    dense_weights = [w.numpy() for w in plain.weights]
+    with open(os.path.join(out_dir, "keras_replay.weights"), "wb") as f:
+        for w in dense_weights:
+            f.write(np.asarray(w, "<f4").tobytes())
+    doc = {"keras": keras.__version__, "hidden": hidden, "inputs": 196, "batch_size": batch,
+           "train_examples": len(y), "epochs": epochs, "test_examples": len(yt),
+           "weights": [{"name": w.path.split("/", 1)[1], "shape": list(w.shape)} for w in plain.weights],
+           "variants": {}}
+    for name, spec in REPLAY_VARIANTS.items():
+        v = {**REPLAY_DEFAULTS, **spec}
+        model = replay_model(v, hidden)
+        dense = iter(dense_weights)
+        model.set_weights([next(dense) if "dense" in w.path else w.numpy() for w in model.weights])
+        out = {"config": {k: v[k] for k in REPLAY_DEFAULTS if k != "json"}, "losses": [], "accuracies": [],
+               "learning_rates": []}
+        for _ in range(epochs):
+            for start in range(0, len(y), batch):
+                out["learning_rates"].append(float(model.optimizer.learning_rate))
+                logs = model.train_on_batch(x[start:start + batch], y[start:start + batch], return_dict=True)
+                out["losses"].append(float(logs["loss"]))
+                out["accuracies"].append(float(logs["accuracy"]))
+        out["final_learning_rate"] = float(model.optimizer.learning_rate)
+        out["eval_loss"], out["eval_accuracy"] = map(float, model.evaluate(xt, yt, batch_size=500, verbose=0))
+        if v["json"]:
+            out["keras_json"] = json.loads(model.to_json())
+            out["optimizer_variables"] = [var.path for var in model.optimizer.variables]
+        doc["variants"][name] = out
+    with open(os.path.join(out_dir, "keras_replay.json"), "w") as f:
+        json.dump(doc, f, indent=None, separators=(",", ":"))
+        f.write("\n")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if len(sys.argv) > 3 and sys.argv[3] == "replay":
+        replay(sys.argv[1], sys.argv[2])
+    else:
+        main(sys.argv[1], sys.argv[2])
+        replay(sys.argv[1], sys.argv[2])
