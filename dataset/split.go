@@ -48,6 +48,21 @@ func (s *Split) Head(n int) *Split {
 	}
 }
 
+// Slice returns examples [from, to), sharing memory with s, capacity clipped as in Head. It panics
+// on a range outside the split.
+func (s *Split) Slice(from, to int) *Split {
+	if from < 0 || from > to || to > s.Len() {
+		panic(fmt.Sprintf("dataset: Slice(%d, %d) of a split with %d examples", from, to, s.Len()))
+	}
+	f := s.Features()
+	return &Split{
+		Pixels: s.Pixels[from*f : to*f : to*f],
+		Labels: s.Labels[from:to:to],
+		Rows:   s.Rows,
+		Cols:   s.Cols,
+	}
+}
+
 // LoadSplit reads an image file and its label file and checks that they agree: the same number of examples,
 // and every label below classes.
 func LoadSplit(imagesPath, labelsPath string, classes int) (*Split, error) {

@@ -141,7 +141,7 @@ func (c Config) validate() (Config, error) {
 		errs = append(errs, fmt.Errorf("schedule: %w", err))
 	} else {
 		c.Schedule.Kind = canonical
-		errs = append(errs, c.Schedule.validate()...)
+		errs = append(errs, c.Schedule.Validate()...)
 	}
 	c.Schedule.Boundaries = slices.Clone(c.Schedule.Boundaries)
 	c.Schedule.Values = slices.Clone(c.Schedule.Values)

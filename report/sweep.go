@@ -6,6 +6,7 @@ package report
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -130,7 +131,8 @@ func (r Run) axis(key string) (any, bool) {
 // LabMismatch says why the run's numbers do not stand beside the lab report's, "" when they do:
 // every axis other than the variant's (init, batch norm, batch size) and those the report left
 // unsaid (seed, pixel scaling) must hold the lab report's value, which is the axis' default (5
-// epochs, full data, lr 0.001, the 128x64 network, and every later axis' default).
+// epochs, full data, lr 0.001, the 128x64 network, and every later axis' default). An axis the run
+// did not log counts as its default.
 func (r Run) LabMismatch() string {
 	if _, ok := r.Variant(); !ok {
 		return "not a lab-report variant"
@@ -142,13 +144,17 @@ func (r Run) LabMismatch() string {
 		}
 		h, logged := r.HParams[a.Key]
 		if !logged {
-			diffs = append(diffs, a.Key+" not recorded")
+			// Logs written before the axis existed trained with its default, which is also what a
+			// Keras script that does not log the setting most likely used.
 			continue
 		}
 		v, err := a.FromHParam(h)
 		if err != nil || !sameAsDefault(a, v) {
 			diffs = append(diffs, a.Key+"="+formatHParam(h))
 		}
+	}
+	if len(diffs) > 3 {
+		diffs = append(diffs[:3], fmt.Sprintf("%d more", len(diffs)-3))
 	}
 	return strings.Join(diffs, ", ")
 }

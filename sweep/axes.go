@@ -24,6 +24,17 @@ type Variant struct {
 	Epochs    int     // passes over the training set
 	Scale     dataset.Scaling
 	Limit     int // train on the first Limit training images; 0 = all
+
+	Activation string           // hidden layers' activation (catalog.ActivationNames)
+	Optimizer  string           // catalog.OptimizerNames, with Keras 3's defaults
+	Momentum   float64          // sgd and rmsprop
+	Nesterov   bool             // sgd
+	Dropout    float64          // rate of a Dropout after each hidden activation
+	L2         float64          // Keras kernel_regularizer=L2(x) on every kernel
+	Schedule   catalog.Schedule // learning-rate schedule; the zero value is constant
+	// ValidationSplit validates on the last fraction of the training images (after Limit), taken
+	// before shuffling as Keras' validation_split; 0 validates on the test set.
+	ValidationSplit float64
 }
 
 // Axes declares every sweep axis once, in the order grids expand (the first varies slowest) and run
@@ -107,6 +118,77 @@ var Axes = []*Axis{
 		field: func(v *Variant) *int { return &v.Limit },
 		parse: intIn(0, math.MaxInt32),
 		name:  func(n int) string { return "limit" + strconv.Itoa(n) },
+	}),
+	newAxis(axisSpec[string]{
+		key: "activation", flag: "activation", def: "tanh",
+		usage: "hidden-layer activations: " + strings.Join(catalog.ActivationNames(), ", ") + " (Keras spellings accepted)",
+		field: func(v *Variant) *string { return &v.Activation },
+		parse: catalog.ParseActivation,
+		name:  func(s string) string { return s },
+	}),
+	newAxis(axisSpec[string]{
+		key: "optimizer", flag: "optimizer", def: "adam",
+		usage: "optimizers, with Keras 3's defaults: " + strings.Join(catalog.OptimizerNames(), ", "),
+		field: func(v *Variant) *string { return &v.Optimizer },
+		parse: catalog.ParseOptimizer,
+		name:  func(s string) string { return s },
+	}),
+	newAxis(axisSpec[float64]{
+		key: "momentum", flag: "momentum", def: 0,
+		usage: "momentum of sgd and rmsprop, in [0, 1]",
+		field: func(v *Variant) *float64 { return &v.Momentum },
+		parse: floatIn(0, 1, true),
+		text:  formatFloat,
+		name:  func(f float64) string { return "m" + formatFloat(f) },
+	}),
+	newAxis(axisSpec[bool]{
+		key: "nesterov", flag: "nesterov", def: false,
+		usage: "Nesterov momentum for sgd: off, on",
+		field: func(v *Variant) *bool { return &v.Nesterov },
+		parse: parseSwitch,
+		text:  onOff,
+		name: func(b bool) string {
+			if b {
+				return "nesterov"
+			}
+			return "nonesterov"
+		},
+		hparam: func(b bool) any { return b },
+	}),
+	newAxis(axisSpec[float64]{
+		key: "dropout", flag: "dropout", def: 0,
+		usage: "dropout rate after each hidden activation, in [0, 1)",
+		field: func(v *Variant) *float64 { return &v.Dropout },
+		parse: floatIn(0, 1, false),
+		text:  formatFloat,
+		name:  func(f float64) string { return "d" + formatFloat(f) },
+	}),
+	newAxis(axisSpec[float64]{
+		key: "l2", flag: "l2", def: 0,
+		usage: "L2 weight decay on kernels (Keras kernel_regularizer=L2(x); the logged loss includes it)",
+		field: func(v *Variant) *float64 { return &v.L2 },
+		parse: floatIn(0, math.Inf(1), false),
+		text:  formatFloat,
+		name:  func(f float64) string { return "l2_" + formatFloat(f) },
+	}),
+	newAxis(axisSpec[catalog.Schedule]{
+		key: "schedule", flag: "schedule", def: catalog.Schedule{Kind: catalog.ScheduleConstant},
+		usage: "learning-rate schedules: constant, exponential:decay_steps=N:decay_rate=R[:staircase], " +
+			"cosine:decay_steps=N[:alpha=A][:warmup_steps=N:warmup_target=LR], step:boundaries=N/N:values=LR/LR/LR",
+		field: func(v *Variant) *catalog.Schedule { return &v.Schedule },
+		parse: parseSchedule,
+		text:  formatSchedule,
+		name:  func(s catalog.Schedule) string { return nameSafe(formatSchedule(s)) },
+		equal: func(a, b catalog.Schedule) bool { return formatSchedule(a) == formatSchedule(b) },
+		json:  func(s catalog.Schedule) any { return formatSchedule(s) },
+	}),
+	newAxis(axisSpec[float64]{
+		key: "validation_split", flag: "validation-split", def: 0,
+		usage: "validate on the last fraction of the training images, taken before shuffling as Keras does (0 = the test set)",
+		field: func(v *Variant) *float64 { return &v.ValidationSplit },
+		parse: floatIn(0, 1, false),
+		text:  formatFloat,
+		name:  func(f float64) string { return "vs" + formatFloat(f) },
 	}),
 }
 
@@ -356,6 +438,24 @@ func parseInt64(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not an integer", s)
 	}
 	return v, nil
+}
+
+// floatIn reads a number in [lo, hi], or [lo, hi) unless closed.
+func floatIn(lo, hi float64, closed bool) func(string) (float64, error) {
+	return func(s string) (float64, error) {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number", s)
+		}
+		if !(v >= lo && (v < hi || closed && v == hi)) {
+			bracket := ")"
+			if closed {
+				bracket = "]"
+			}
+			return 0, fmt.Errorf("%v is outside [%v, %v%s", v, lo, hi, bracket)
+		}
+		return v, nil
+	}
 }
 
 func positiveFloat(s string) (float64, error) {

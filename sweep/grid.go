@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/tfsweep/tfsweep/model/catalog"
 )
 
 // Grid is a cartesian product of axis values; an axis it does not set takes its default.
@@ -124,6 +126,9 @@ func (p Plan) Runs(maxRuns int) ([]Run, error) {
 	runs := nameRuns(variants)
 	seen := make(map[string]bool, len(runs))
 	for _, r := range runs {
+		if err := r.check(); err != nil {
+			return nil, fmt.Errorf("run %s: %w", r.Name, err)
+		}
 		if seen[r.Name] {
 			return nil, fmt.Errorf("run %s appears twice in the sweep: remove the duplicate from one of the grids", r.Name)
 		}
@@ -150,6 +155,9 @@ func (p Plan) CheckData(runs []Run, trainExamples int) error {
 		if r.Limit > trainExamples {
 			return fmt.Errorf("%s: %d is more than the %d training examples (run %s)", p.origin("limit"), r.Limit, trainExamples, r.Name)
 		}
+		if train, val := r.Examples(trainExamples); r.ValidationSplit > 0 && (train == 0 || val == 0) {
+			return fmt.Errorf("%s: %v leaves %d training and %d validation examples (run %s)", p.origin("validation_split"), r.ValidationSplit, train, val, r.Name)
+		}
 		if n := r.TrainExamples(trainExamples); r.BatchSize > n {
 			return fmt.Errorf("%s: %d is larger than the %d training examples (run %s)", p.origin("batch_size"), r.BatchSize, n, r.Name)
 		}
@@ -168,12 +176,29 @@ func (p Plan) origin(key string) string {
 	return a.Key + " (default " + a.DefaultText() + ")"
 }
 
-// TrainExamples is the number of training examples the run trains on, of the data's n.
-func (v Variant) TrainExamples(n int) int {
+// check validates what one axis alone cannot: settings that must go together.
+func (v Variant) check() error {
+	return errors.Join(catalog.CheckMomentum(v.Optimizer, v.Momentum, v.Nesterov)...)
+}
+
+// Examples splits the data's n training images as the run uses them: the first Limit (all when 0),
+// of which the last ValidationSplit fraction validates when set, as Keras' validation_split takes
+// int(n·(1−split)) for training. val is 0 when the test set validates.
+func (v Variant) Examples(n int) (train, val int) {
 	if v.Limit > 0 && v.Limit < n {
-		return v.Limit
+		n = v.Limit
 	}
-	return n
+	if v.ValidationSplit == 0 {
+		return n, 0
+	}
+	train = int(float64(n) * (1 - v.ValidationSplit))
+	return train, n - train
+}
+
+// TrainExamples is the number of images the run trains on, of the data's n.
+func (v Variant) TrainExamples(n int) int {
+	train, _ := v.Examples(n)
+	return train
 }
 
 // nameRuns names each variant by the parts of its axes that are always named (init-bn-b128), then

@@ -138,6 +138,17 @@ func TestBadFlags(t *testing.T) {
 		{"bad seed", []string{"--seed", "1.5"}, `--seed: "1.5" is not an integer`},
 		{"bad scale", []string{"--scale", "half"}, `--scale: "half" is neither unit nor none`},
 		{"negative limit", []string{"--limit", "-5"}, "--limit: -5 must not be negative"},
+		{"unknown activation", []string{"--activation", "relu,swoosh"}, `--activation: unknown activation "swoosh"`},
+		{"unknown optimizer", []string{"--optimizer", "adamax"}, `--optimizer: unknown optimizer "adamax"`},
+		{"dropout of 1", []string{"--dropout", "1"}, "--dropout: 1 is outside [0, 1)"},
+		{"negative dropout", []string{"--dropout", "-0.1"}, "--dropout: -0.1 is outside [0, 1)"},
+		{"negative l2", []string{"--l2", "-1e-4"}, "--l2: -0.0001 is outside [0, +Inf)"},
+		{"momentum above 1", []string{"--momentum", "1.5"}, "--momentum: 1.5 is outside [0, 1]"},
+		{"schedule without its parameters", []string{"--schedule", "exponential"}, "--schedule: exponential: schedule exponential: Schedule.DecaySteps (decay_steps) must be positive"},
+		{"schedule with a foreign argument", []string{"--schedule", "cosine:decay_steps=10:decay_rate=0.5"}, "Schedule.DecayRate (decay_rate) does not apply"},
+		{"schedule argument unknown", []string{"--schedule", "cosine:steps=10"}, `unknown argument "steps"`},
+		{"unknown schedule", []string{"--schedule", "linear"}, `--schedule: unknown learning-rate schedule "linear"`},
+		{"validation split of 1", []string{"--validation-split", "1"}, "--validation-split: 1 is outside [0, 1)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,6 +157,32 @@ func TestBadFlags(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// Settings that only make sense together are checked per run, after the grid is expanded.
+func TestCrossAxisChecks(t *testing.T) {
+	g, err := flagGrid(t, "--optimizer", "sgd,adam", "--momentum", "0.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Plan{Grids: []Grid{g}}.Runs(DefaultMaxRuns)
+	if err == nil || !strings.Contains(err.Error(), "run xavier-nobn-b128-adam: momentum applies to sgd and rmsprop only, not adam") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestValidationSplitExamples(t *testing.T) {
+	for _, tc := range []struct {
+		limit      int
+		split      float64
+		train, val int
+	}{{0, 0, 60000, 0}, {0, 0.1, 54000, 6000}, {2000, 0.25, 1500, 500}, {1000, 0.333, 667, 333}} {
+		v := Defaults()
+		v.Limit, v.ValidationSplit = tc.limit, tc.split
+		if train, val := v.Examples(60000); train != tc.train || val != tc.val {
+			t.Errorf("limit %d split %v: %d/%d, want %d/%d", tc.limit, tc.split, train, val, tc.train, tc.val)
+		}
 	}
 }
 
@@ -387,6 +424,14 @@ func TestNewPlan(t *testing.T) {
 var axisSamples = map[string][2]string{
 	"init": {"xavier", "he_normal"}, "batchnorm": {"off", "on"}, "batch_size": {"64", "256"}, "lr": {"0.001", "0.01"},
 	"hidden": {"128x64", "32"}, "seed": {"1", "2"}, "epochs": {"5", "2"}, "scale": {"unit", "none"}, "limit": {"0", "1000"},
+	"activation": {"tanh", "gelu"}, "optimizer": {"adam", "rmsprop"}, "momentum": {"0", "0.9"}, "nesterov": {"off", "on"},
+	"dropout": {"0", "0.2"}, "l2": {"0", "0.0001"}, "validation_split": {"0", "0.1"},
+	"schedule": {"constant", "cosine:decay_steps=2345:warmup_steps=10:warmup_target=0.002"},
+}
+
+// axisContext are the other axes an axis' samples need: momentum and nesterov apply to sgd.
+var axisContext = map[string]map[string]string{
+	"momentum": {"optimizer": "sgd"}, "nesterov": {"optimizer": "sgd"},
 }
 
 // TestEveryAxisIsWired checks that every declared axis reaches every place that reads the table:
@@ -399,11 +444,18 @@ func TestEveryAxisIsWired(t *testing.T) {
 			if !ok {
 				t.Fatalf("no sample values for axis %s in axisSamples", a.Key)
 			}
-			fromFlag, err := flagGrid(t, "--"+a.Flag, s[0]+listSeparator(a)+s[1])
+			flags := []string{"--" + a.Flag, s[0] + listSeparator(a) + s[1]}
+			yaml := "grids:\n  - " + a.Key + ": [" + yamlItem(a, s[0]) + ", " + yamlItem(a, s[1]) + "]\n"
+			for key, value := range axisContext[a.Key] {
+				other, _ := AxisByKey(key)
+				flags = append(flags, "--"+other.Flag, value)
+				yaml += "    " + key + ": " + value + "\n"
+			}
+			fromFlag, err := flagGrid(t, flags...)
 			if err != nil {
 				t.Fatalf("flag --%s: %v", a.Flag, err)
 			}
-			fromYAML, err := ParseConfig(strings.NewReader("grids:\n  - "+a.Key+": ["+yamlItem(a, s[0])+", "+yamlItem(a, s[1])+"]\n"), "sweep.yaml")
+			fromYAML, err := ParseConfig(strings.NewReader(yaml), "sweep.yaml")
 			if err != nil {
 				t.Fatalf("YAML key %s: %v", a.Key, err)
 			}
@@ -472,7 +524,8 @@ func TestRunResultJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"name":"xavier-nobn-b128","dir":"","status":"succeeded","error":"","init":"xavier","batchnorm":false,` +
-		`"batch_size":128,"lr":0.001,"hidden":[128,64],"seed":1,"epochs":5,"scale":"unit","limit":0,"train_examples":0,` +
+		`"batch_size":128,"lr":0.001,"hidden":[128,64],"seed":1,"epochs":5,"scale":"unit","limit":0,"activation":"tanh",` +
+		`"optimizer":"adam","momentum":0,"nesterov":false,"dropout":0,"l2":0,"schedule":"constant","validation_split":0,"train_examples":0,` +
 		`"epochs_completed":0,"final":null,"history":{"train_loss":[],"val_loss":[],"train_accuracy":[],"val_accuracy":[]},` +
 		`"fit_seconds":0,"samples_per_second":0}`
 	if string(raw) != want {

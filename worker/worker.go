@@ -138,9 +138,14 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 	if err != nil {
 		return err
 	}
-	train := d.train
-	if n := v.TrainExamples(train.Len()); n < train.Len() {
-		train = train.Head(n)
+	// Keras' validation_split: the last fraction of the (limited) training images, before shuffling.
+	nTrain, nVal := v.Examples(d.train.Len())
+	train := d.train.Head(nTrain)
+	valPixels, valLabels := d.validationSet(v.Scale)
+	validation := fmt.Sprintf("test set (%d images)", len(valLabels))
+	if nVal > 0 {
+		valPixels, valLabels = d.train.Slice(nTrain, nTrain+nVal).Float32(v.Scale)
+		validation = fmt.Sprintf("validation_split %v: the last %d of the training images", v.ValidationSplit, nVal)
 	}
 	rep.end.TrainExamples = train.Len()
 	if err := os.Mkdir(job.Dir, 0o755); err != nil {
@@ -162,8 +167,7 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 	}
 	rep.device, rep.threads = m.Device(), job.Threads
 	config := sweep.ConfigMarkdown(job.Run, v,
-		[2]string{"optimizer", "Adam"}, [2]string{"activation", "tanh"},
-		[2]string{"train_examples", strconv.Itoa(train.Len())}, [2]string{"device", m.Device()},
+		[2]string{"train_examples", strconv.Itoa(train.Len())}, [2]string{"validation", validation}, [2]string{"device", m.Device()},
 		[2]string{"threads", threads}, [2]string{"tensorflow", model.TFVersion()})
 	tb, err := trainer.NewTensorBoard(job.Dir, trainer.TensorBoardOptions{
 		UpdateFreq: job.LogEvery, Model: inspectable{m}, ModelName: "sequential", Config: config,
@@ -171,7 +175,6 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 	if err != nil {
 		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
 	}
-	valPixels, valLabels := d.validationSet(v.Scale)
 	fitData := trainer.FitData{
 		TrainExamples: train.Len(),
 		Epoch: func(epoch int) iter.Seq2[[]float32, []int32] {
@@ -200,6 +203,13 @@ func modelConfig(v sweep.Variant, features int, job sweep.Job) model.Config {
 	cfg.BatchNorm = v.BatchNorm
 	cfg.LearningRate = v.LR
 	cfg.Seed = v.Seed
+	cfg.Activation = v.Activation
+	cfg.Optimizer = v.Optimizer
+	cfg.Momentum = v.Momentum
+	cfg.Nesterov = v.Nesterov
+	cfg.Dropout = v.Dropout
+	cfg.L2 = v.L2
+	cfg.Schedule = v.Schedule
 	cfg.Device = job.Device
 	cfg.IntraOpThreads, cfg.InterOpThreads = job.Threads, job.Threads
 	return cfg

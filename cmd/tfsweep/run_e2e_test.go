@@ -234,7 +234,9 @@ func TestRunEndToEnd(t *testing.T) {
 		// Group names are the run's path under the logdir, so that sweeps never merge.
 		groups[filepath.Base(res.SweepDir)+"/"+r.Name] = map[string]any{
 			"hparams": map[string]any{"init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,
-				"epochs": epochs, "hidden": "128x64", "seed": 1, "scale": "unit", "limit": limit},
+				"epochs": epochs, "hidden": "128x64", "seed": 1, "scale": "unit", "limit": limit,
+				"activation": "tanh", "optimizer": "adam", "momentum": 0, "nesterov": false, "dropout": 0, "l2": 0,
+				"schedule": "constant", "validation_split": 0},
 			"status":   "STATUS_SUCCESS",
 			"sessions": []string{r.Name},
 			"metrics":  metrics,
@@ -260,15 +262,23 @@ func TestRunEndToEnd(t *testing.T) {
 		"hparams": map[string]any{
 			"experiment": map[string]any{
 				"hparams": map[string]any{
-					"init":       map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"xavier", "uniform"}},
-					"batchnorm":  map[string]any{"type": "DATA_TYPE_BOOL", "discrete": []bool{false, true}},
-					"batch_size": map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{batch}},
-					"lr":         map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []float64{0.001}},
-					"epochs":     map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{epochs}},
-					"hidden":     map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"128x64"}},
-					"seed":       map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{1}},
-					"scale":      map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"unit"}},
-					"limit":      map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{limit}},
+					"init":             map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"xavier", "uniform"}},
+					"batchnorm":        map[string]any{"type": "DATA_TYPE_BOOL", "discrete": []bool{false, true}},
+					"batch_size":       map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{batch}},
+					"lr":               map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []float64{0.001}},
+					"epochs":           map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{epochs}},
+					"hidden":           map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"128x64"}},
+					"seed":             map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{1}},
+					"scale":            map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"unit"}},
+					"limit":            map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{limit}},
+					"activation":       map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"tanh"}},
+					"optimizer":        map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"adam"}},
+					"momentum":         map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{0}},
+					"nesterov":         map[string]any{"type": "DATA_TYPE_BOOL", "discrete": []bool{false}},
+					"dropout":          map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{0}},
+					"l2":               map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{0}},
+					"schedule":         map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"constant"}},
+					"validation_split": map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{0}},
 				},
 				"metrics": []map[string]string{
 					{"group": "validation", "tag": "epoch_loss"}, {"group": "validation", "tag": "epoch_accuracy"},
