@@ -241,6 +241,8 @@ type axisImpl interface {
 	hparamOf(value any) any
 	jsonOf(value any) any
 	equalValues(a, b any) bool
+	numeric() bool           // whether uniform and log_uniform ranges apply
+	fromFloat(x float64) any // a drawn number as the axis' value
 }
 
 // Parse reads one value as a flag item or YAML scalar spells it, checking its range.
@@ -381,6 +383,26 @@ func (s axisSpec[T]) equalValues(a, b any) bool {
 		return s.equal(a.(T), b.(T))
 	}
 	return any(a) == any(b)
+}
+
+func (s axisSpec[T]) numeric() bool {
+	switch any(s.def).(type) {
+	case int, int64, float64:
+		return true
+	}
+	return false
+}
+
+func (s axisSpec[T]) fromFloat(x float64) any {
+	switch any(s.def).(type) {
+	case int:
+		return int(math.Round(x))
+	case int64:
+		return int64(math.Round(x))
+	case float64:
+		return x
+	}
+	panic("sweep: " + s.key + " is not numeric")
 }
 
 func boxAll[T any](values []T) []any {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -83,6 +84,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 	}
 	var defaults Grid
 	var grids *yaml.Node
+	trials, searchSeed := 0, int64(0)
 	for i := 0; i < len(root.Content); i += 2 {
 		key, value := root.Content[i], root.Content[i+1]
 		switch key.Value {
@@ -101,8 +103,21 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 			defaults.Set("limit", values, fmt.Sprintf("%s:%d: limit", p.file, value.Line))
 		case "grids":
 			grids = value
+		case "trials", "search_seed":
+			if value.Kind != yaml.ScalarNode {
+				return Plan{}, p.errorf(value, "%s: expected an integer", key.Value)
+			}
+			n, err := strconv.ParseInt(value.Value, 10, 64)
+			if err != nil || (key.Value == "trials" && n < 0) {
+				return Plan{}, p.errorf(value, "%s: %q is not a non-negative integer", key.Value, value.Value)
+			}
+			if key.Value == "trials" {
+				trials = int(n)
+			} else {
+				searchSeed = n
+			}
 		default:
-			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit"}))
+			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit", "trials", "search_seed"}))
 		}
 	}
 	if grids == nil || (grids.Kind == yaml.SequenceNode && len(grids.Content) == 0) {
@@ -111,7 +126,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 	if grids.Kind != yaml.SequenceNode {
 		return Plan{}, p.errorf(grids, "grids: expected a list of grids")
 	}
-	var plan Plan
+	plan := Plan{Trials: trials, SearchSeed: searchSeed}
 	for i, n := range grids.Content {
 		g, err := p.grid(n, fmt.Sprintf("grid %d", i+1))
 		if err != nil {
@@ -134,16 +149,45 @@ func (p configParser) grid(n *yaml.Node, what string) (Grid, error) {
 		if !ok {
 			return g, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, axisKeys()))
 		}
-		if g.Values(a.Key) != nil {
+		if g.sets(a.Key) {
 			return g, p.errorf(key, "%s appears twice", a.Key)
+		}
+		origin := fmt.Sprintf("%s:%d: %s", p.file, key.Line, a.Key)
+		if value.Kind == yaml.MappingNode {
+			d, err := p.distribution(a, value)
+			if err != nil {
+				return g, err
+			}
+			g.SetDistribution(a.Key, d, origin)
+			continue
 		}
 		values, err := p.values(a, value)
 		if err != nil {
 			return g, err
 		}
-		g.Set(a.Key, values, fmt.Sprintf("%s:%d: %s", p.file, key.Line, a.Key))
+		g.Set(a.Key, values, origin)
 	}
 	return g, nil
+}
+
+// distribution reads {log_uniform: [lo, hi]}, {uniform: [lo, hi]} or {choice: [a, b, ...]}.
+func (p configParser) distribution(a *Axis, n *yaml.Node) (*Distribution, error) {
+	if len(n.Content) != 2 || n.Content[1].Kind != yaml.SequenceNode {
+		return nil, p.errorf(n, "%s: a distribution is one of {uniform: [lo, hi]}, {log_uniform: [lo, hi]}, {choice: [a, b, ...]}", a.Key)
+	}
+	kind, list := n.Content[0], n.Content[1]
+	args := make([]string, len(list.Content))
+	for i, item := range list.Content {
+		if item.Kind != yaml.ScalarNode {
+			return nil, p.errorf(item, "%s: %s: expected plain values", a.Key, kind.Value)
+		}
+		args[i] = item.Value
+	}
+	d, err := parseDistribution(a, kind.Value, args)
+	if err != nil {
+		return nil, p.errorf(kind, "%s: %v", a.Key, err)
+	}
+	return d, nil
 }
 
 // values reads a scalar or a list of scalars; for an axis whose one value is a list (hidden), a flat

@@ -3,6 +3,7 @@ package sweep
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
@@ -51,11 +52,16 @@ var ExperimentMetrics = []summary.MetricInfo{
 }
 
 // writeExperiment writes the hparams experiment at the sweep root: every axis with the values the
-// sweep takes (a discrete domain, in first-seen order, so the dashboard can filter by value), and the
-// four epoch metrics.
-func writeExperiment(dir string, runs []Run, created time.Time) error {
+// sweep takes (a discrete domain, in first-seen order, so the dashboard can filter by value), or the
+// range an axis is drawn from in a random search (an interval, so parallel coordinates show it as
+// one), and the four epoch metrics.
+func writeExperiment(dir string, plan Plan, runs []Run, created time.Time) error {
 	exp := summary.Experiment{Name: filepath.Base(dir), TimeCreated: created, Metrics: ExperimentMetrics}
 	for _, a := range Axes {
+		if lo, hi, ok := plan.interval(a, runs); ok {
+			exp.HParams = append(exp.HParams, summary.HParamInfo{Name: a.Key, Type: summary.DataTypeFloat64, Interval: &summary.Interval{Min: lo, Max: hi}})
+			continue
+		}
 		var values []any
 		seen := map[any]bool{}
 		for _, r := range runs {
@@ -72,4 +78,26 @@ func writeExperiment(dir string, runs []Run, created time.Time) error {
 		return err
 	}
 	return errors.Join(w.HParamsExperiment(exp), w.Close())
+}
+
+// interval is the range of a numeric axis that some grid draws from a uniform or log-uniform
+// distribution, widened to the values other runs take; ok is false otherwise.
+func (p Plan) interval(a *Axis, runs []Run) (lo, hi float64, ok bool) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, g := range p.Grids {
+		if d := g.Distribution(a.Key); d != nil {
+			if dlo, dhi, isRange := d.interval(); isRange {
+				lo, hi, ok = math.Min(lo, dlo), math.Max(hi, dhi), true
+			}
+		}
+	}
+	if !ok {
+		return 0, 0, false
+	}
+	for _, r := range runs {
+		if x, isNumber := a.HParam(r.Variant).(float64); isNumber {
+			lo, hi = math.Min(lo, x), math.Max(hi, x)
+		}
+	}
+	return lo, hi, true
 }

@@ -46,6 +46,13 @@ func (f *Flags) Grid() (Grid, error) {
 		if !l.set {
 			continue
 		}
+		if d, ok, err := parseFlagDistribution(a, l.value); ok {
+			if err != nil {
+				return Grid{}, fmt.Errorf("--%s: %w", a.Flag, err)
+			}
+			g.SetDistribution(a.Key, d, "--"+a.Flag)
+			continue
+		}
 		values, err := a.ParseFlag(l.value)
 		if err != nil {
 			return Grid{}, err
@@ -84,7 +91,10 @@ func LabReport() Plan {
 // axes applied to its twelve runs, unless a flag sets an axis the preset itself sweeps (init,
 // batchnorm, batch size): then one grid of the flags. So `tfsweep run --scale none` is the lab
 // report on raw pixels.
-func NewPlan(configPath string, fromFlags Grid) (Plan, error) {
+//
+// search sets the random search's trials and seed when the flags gave them (nil leaves the sweep
+// file's).
+func NewPlan(configPath string, fromFlags Grid, search *Search) (Plan, error) {
 	var plan Plan
 	switch {
 	case configPath != "":
@@ -95,12 +105,29 @@ func NewPlan(configPath string, fromFlags Grid) (Plan, error) {
 	case !setsPresetAxes(fromFlags):
 		plan = LabReport()
 	default:
-		return Plan{Grids: []Grid{fromFlags}}, nil
+		plan = Plan{Grids: []Grid{{}}}
 	}
 	for i, g := range plan.Grids {
 		plan.Grids[i] = g.Override(fromFlags)
 	}
+	if search != nil {
+		if search.Trials != nil {
+			plan.Trials = *search.Trials
+		}
+		if search.Seed != nil {
+			plan.SearchSeed = *search.Seed
+		}
+	}
+	if plan.Trials < 0 {
+		return Plan{}, fmt.Errorf("--trials: %d must not be negative", plan.Trials)
+	}
 	return plan, nil
+}
+
+// Search is the random search's settings from flags; a nil field was not given.
+type Search struct {
+	Trials *int
+	Seed   *int64
 }
 
 // setsPresetAxes tells whether g sets an axis that the lab-report preset sweeps, so that g describes
@@ -108,7 +135,7 @@ func NewPlan(configPath string, fromFlags Grid) (Plan, error) {
 func setsPresetAxes(g Grid) bool {
 	for _, pg := range LabReport().Grids {
 		for key := range pg.axes {
-			if g.Values(key) != nil {
+			if g.sets(key) {
 				return true
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tfsweep/tfsweep/model/catalog"
@@ -18,6 +19,7 @@ type Grid struct {
 // "--batch-size" or "sweep.yaml:7: batch_size".
 type axisValues struct {
 	values []any
+	dist   *Distribution // instead of values, for random search
 	origin string
 }
 
@@ -33,8 +35,35 @@ func (g *Grid) Set(key string, values []any, origin string) {
 	g.axes[key] = axisValues{values: values, origin: origin}
 }
 
-// Values returns the values the grid sets for an axis (nil when it leaves it to the default).
+// SetDistribution makes the axis key a distribution drawn per trial, written at origin.
+func (g *Grid) SetDistribution(key string, d *Distribution, origin string) {
+	g.Set(key, nil, origin)
+	g.axes[key] = axisValues{dist: d, origin: origin}
+}
+
+// Values returns the values the grid sets for an axis (nil when it leaves it to the default or
+// draws it).
 func (g Grid) Values(key string) []any { return g.axes[key].values }
+
+// Distribution returns the axis' distribution, nil unless the grid draws it.
+func (g Grid) Distribution(key string) *Distribution { return g.axes[key].dist }
+
+// sets tells whether the grid sets the axis, by values or a distribution.
+func (g Grid) sets(key string) bool {
+	a, ok := g.axes[key]
+	return ok && (a.values != nil || a.dist != nil)
+}
+
+// distributions lists the axes the grid draws, in the order of Axes.
+func (g Grid) distributions() []*Axis {
+	var out []*Axis
+	for _, a := range Axes {
+		if g.axes[a.Key].dist != nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 // Override returns g with every axis that o sets replaced by o's values.
 func (g Grid) Override(o Grid) Grid {
@@ -89,12 +118,17 @@ func (g Grid) variants() []Variant {
 type Run struct {
 	Index int    // 0-based position in the plan: the same plan gives the same indexes everywhere
 	Name  string // the run directory's name, unique in the plan
+	Trial int    // 1-based trial number in a random search; 0 otherwise
 	Variant
 }
 
 // Plan is what one sweep trains: the union of its grids.
 type Plan struct {
 	Grids []Grid
+	// Trials is the number of trials drawn per point of each grid that has distributions; it must be
+	// set exactly when some grid has one. SearchSeed seeds the draws.
+	Trials     int
+	SearchSeed int64
 }
 
 // DefaultMaxRuns is the largest plan `tfsweep run` expands unless --max-runs allows more.
@@ -104,7 +138,11 @@ const DefaultMaxRuns = 10_000
 func (p Plan) Size() int {
 	n := 0
 	for _, g := range p.Grids {
-		n = min(maxPlanSize, n+g.size())
+		size := g.size()
+		if len(g.distributions()) > 0 {
+			size = min(maxPlanSize, size*max(1, p.Trials))
+		}
+		n = min(maxPlanSize, n+size)
 	}
 	return n
 }
@@ -119,11 +157,32 @@ func (p Plan) Runs(maxRuns int) ([]Run, error) {
 	if n := p.Size(); n > maxRuns {
 		return nil, fmt.Errorf("the sweep has %s runs, more than --max-runs %d: split it or raise --max-runs", countText(n), maxRuns)
 	}
-	var variants []Variant
-	for _, g := range p.Grids {
-		variants = append(variants, g.variants()...)
+	if err := p.checkSearch(); err != nil {
+		return nil, err
 	}
-	runs := nameRuns(variants)
+	var planned []plannedRun
+	drawn := map[string]bool{}
+	trial := 0
+	for _, g := range p.Grids {
+		dists := g.distributions()
+		for _, v := range g.variants() {
+			if len(dists) == 0 {
+				planned = append(planned, plannedRun{variant: v})
+				continue
+			}
+			for range p.Trials {
+				w := v
+				rng := trialRNG(p.SearchSeed, trial)
+				for _, a := range dists {
+					a.impl.set(&w, g.axes[a.Key].dist.draw(a, rng))
+					drawn[a.Key] = true
+				}
+				trial++
+				planned = append(planned, plannedRun{variant: w, trial: trial})
+			}
+		}
+	}
+	runs := nameRuns(planned, drawn, trial)
 	seen := make(map[string]bool, len(runs))
 	for _, r := range runs {
 		if err := r.check(); err != nil {
@@ -201,31 +260,59 @@ func (v Variant) TrainExamples(n int) int {
 	return train
 }
 
+// plannedRun is a variant before it is named; trial is its 1-based trial number in a random search.
+type plannedRun struct {
+	variant Variant
+	trial   int
+}
+
 // nameRuns names each variant by the parts of its axes that are always named (init-bn-b128), then
-// those that take more than one value across the sweep, in the order of Axes.
-func nameRuns(variants []Variant) []Run {
+// those that take more than one value across the sweep, in the order of Axes. Drawn axes are left
+// out (their values are in the hparams and the config text): a trial is named by its number,
+// -t007, so that names stay short and unique.
+func nameRuns(planned []plannedRun, drawn map[string]bool, trials int) []Run {
 	var named []*Axis
 	for _, a := range Axes {
-		if a.AlwaysInName || varies(a, variants) {
+		if !drawn[a.Key] && (a.AlwaysInName || varies(a, planned)) {
 			named = append(named, a)
 		}
 	}
-	runs := make([]Run, len(variants))
-	for i, v := range variants {
-		parts := make([]string, len(named))
-		for j, a := range named {
-			parts[j] = a.impl.namePart(a.Get(v))
+	digits := len(strconv.Itoa(trials))
+	runs := make([]Run, len(planned))
+	for i, p := range planned {
+		parts := make([]string, 0, len(named)+1)
+		for _, a := range named {
+			parts = append(parts, a.impl.namePart(a.Get(p.variant)))
 		}
-		runs[i] = Run{Index: i, Name: strings.Join(parts, "-"), Variant: v}
+		if p.trial > 0 {
+			parts = append(parts, fmt.Sprintf("t%0*d", max(3, digits), p.trial))
+		}
+		runs[i] = Run{Index: i, Name: strings.Join(parts, "-"), Trial: p.trial, Variant: p.variant}
 	}
 	return runs
 }
 
-func varies(a *Axis, variants []Variant) bool {
-	for _, v := range variants[1:] {
-		if !a.Equal(v, variants[0]) {
+func varies(a *Axis, planned []plannedRun) bool {
+	for _, p := range planned[1:] {
+		if !a.Equal(p.variant, planned[0].variant) {
 			return true
 		}
 	}
 	return false
+}
+
+// checkSearch refuses trials without a distribution and distributions without trials.
+func (p Plan) checkSearch() error {
+	for _, g := range p.Grids {
+		if dists := g.distributions(); len(dists) > 0 {
+			if p.Trials <= 0 {
+				return fmt.Errorf("%s: a distribution needs --trials N (trials: N in a sweep file)", g.axes[dists[0].Key].origin)
+			}
+			return nil
+		}
+	}
+	if p.Trials > 0 {
+		return errors.New("--trials: no axis is a distribution (e.g. --lr log_uniform:1e-4:1e-2)")
+	}
+	return nil
 }

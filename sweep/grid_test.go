@@ -317,7 +317,7 @@ func TestBadConfig(t *testing.T) {
 		{"bad item with line", "grids:\n  - batch_size:\n      - 64\n      - big\n", `sweep.yaml:4: batch_size: "big" is not an integer`},
 		{"range with line", "grids:\n  - init: xavier\n  - epochs: [1, -3]\n", "sweep.yaml:3: epochs: -3 must be positive"},
 		{"unknown init with line", "grids:\n  - init: lecun\n", `sweep.yaml:2: init: unknown initialiser "lecun"`},
-		{"bad init type", "grids:\n  - init: {a: b}\n", "sweep.yaml:2: init: expected a value or a list"},
+		{"bad init type", "grids:\n  - init: {a: b}\n", "sweep.yaml:2: init: a distribution is one of"},
 		{"empty list", "grids:\n  - lr: []\n", "sweep.yaml:2: lr: empty list"},
 		{"bad hidden", "grids:\n  - hidden: [128, wide]\n", `sweep.yaml:2: hidden: "128,wide" is not a list of layer widths`},
 		{"bad defaults", "defaults:\n  epochs: many\ngrids:\n  - init: xavier\n", `sweep.yaml:2: epochs: "many" is not an integer`},
@@ -349,7 +349,7 @@ func TestReadConfigMissingFile(t *testing.T) {
 
 func TestNewPlanAppliesOtherAxesToThePreset(t *testing.T) {
 	g, _ := flagGrid(t, "--scale", "none", "--epochs", "2")
-	plan, err := NewPlan("", g)
+	plan, err := NewPlan("", g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +395,7 @@ func TestNewPlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			plan, err := NewPlan(tt.config, g)
+			plan, err := NewPlan(tt.config, g, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -185,7 +185,7 @@ func (s *Sweep) Run(ctx context.Context) *Result {
 	}
 	// Without the experiment TensorBoard still builds one from the sessions, so a failure here is
 	// reported and not fatal.
-	if err := writeExperiment(s.dir, s.runs, s.created); err != nil {
+	if err := writeExperiment(s.dir, s.plan, s.runs, s.created); err != nil {
 		res.ReportError = fmt.Sprintf("hparams experiment: %v", err)
 	}
 	jobs := make(chan int)

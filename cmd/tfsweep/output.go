@@ -9,17 +9,30 @@ import (
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
-// printRuns writes the runs of a dry run as an aligned table, one column per axis.
+// printRuns writes the runs of a dry run as an aligned table: a column per axis that is always in
+// run names or takes several values, then one line with the values every run shares.
 func printRuns(w io.Writer, runs []sweep.Run, trainExamples int) {
+	var columns, shared []*sweep.Axis
+	for _, a := range sweep.Axes {
+		same := true
+		for _, r := range runs[1:] {
+			same = same && a.Equal(r.Variant, runs[0].Variant)
+		}
+		if a.AlwaysInName || !same {
+			columns = append(columns, a)
+		} else {
+			shared = append(shared, a)
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header := []string{"RUN"}
-	for _, a := range sweep.Axes {
+	for _, a := range columns {
 		header = append(header, strings.ToUpper(a.Key))
 	}
 	fmt.Fprintln(tw, strings.Join(append(header, "STEPS/EPOCH"), "\t"))
 	for _, r := range runs {
 		row := []string{r.Name}
-		for _, a := range sweep.Axes {
+		for _, a := range columns {
 			row = append(row, a.Text(r.Variant))
 		}
 		n := r.TrainExamples(trainExamples)
@@ -27,6 +40,13 @@ func printRuns(w io.Writer, runs []sweep.Run, trainExamples int) {
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	tw.Flush()
+	if len(shared) > 0 {
+		parts := make([]string, len(shared))
+		for i, a := range shared {
+			parts[i] = a.Key + "=" + a.Text(runs[0].Variant)
+		}
+		fmt.Fprintf(w, "every run: %s\n", strings.Join(parts, " "))
+	}
 	fmt.Fprintf(w, "%d runs on %d training examples\n", len(runs), trainExamples)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -43,12 +44,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	axes := sweep.AddFlags(fs)
 	var opts sweep.Options
 	var (
-		config  string
-		jsonOut bool
+		config     string
+		jsonOut    bool
+		trials     int
+		searchSeed int64
 	)
 	fs.StringVar(&opts.LogDir, "logdir", "./runs", "`dir`ectory under which the sweep directory is created")
 	fs.StringVar(&opts.DataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files")
 	fs.StringVar(&config, "config", "", "YAML sweep `file` with several grids (see sweep/presets/lab-report.yaml)")
+	fs.IntVar(&trials, "trials", 0, "random search: draw `N` trials per grid point of the axes given as distributions (uniform:lo:hi, log_uniform:lo:hi, choice:a:b:c)")
+	fs.Int64Var(&searchSeed, "search-seed", 0, "seed of the random search's draws, so the same command draws the same trials")
 	fs.StringVar(&opts.Device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
 	fs.IntVar(&opts.Parallel, "parallel", 1, "train `N` runs at once, each in its own worker (CPU threads are split between them)")
 	fs.IntVar(&opts.Threads, "threads", 0, "`N` TensorFlow intra- and inter-op threads per run (0 = TensorFlow's default, or the CPUs split by --parallel)")
@@ -71,7 +76,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	plan, err := sweep.NewPlan(config, fromFlags)
+	var search sweep.Search
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "trials":
+			search.Trials = &trials
+		case "search-seed":
+			search.Seed = &searchSeed
+		}
+	})
+	plan, err := sweep.NewPlan(config, fromFlags, &search)
 	if err != nil {
 		return fail(err)
 	}

@@ -415,3 +415,62 @@ func TestTwoSweepsInOneLogdir(t *testing.T) {
 		"hparams": map[string]any{"session_groups": groups},
 	})
 }
+
+// TestRandomSearchInTensorBoard draws trials and asks TensorBoard (both loaders) for the HParams
+// experiment: the drawn learning rate is an interval, the listed axis discrete, and every trial a
+// session group with the lr it drew.
+func TestRandomSearchInTensorBoard(t *testing.T) {
+	data := realData(t)
+	tbCheck(t)
+	logdir := t.TempDir()
+	code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", logdir, "--limit", "500", "--epochs", "1",
+		"--batch-size", "100", "--lr", "log_uniform:1e-4:1e-2", "--trials", "3", "--search-seed", "5", "--log-every", "0", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var res struct {
+		SweepDir string `json:"sweep_dir"`
+		Runs     []struct {
+			Name string
+			LR   float64
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	groups := map[string]any{}
+	for i, r := range res.Runs {
+		if want := fmt.Sprintf("xavier-nobn-b100-t%03d", i+1); r.Name != want || r.LR < 1e-4 || r.LR >= 1e-2 {
+			t.Errorf("run %d: %s lr %v, want %s with lr in [1e-4, 1e-2)", i, r.Name, r.LR, want)
+		}
+		groups[filepath.Base(res.SweepDir)+"/"+r.Name] = map[string]any{
+			"status": "STATUS_SUCCESS", "sessions": []string{r.Name},
+		}
+	}
+	runTBCheck(t, res.SweepDir, map[string]any{
+		"runs_subset": true, "runs": []string{"."},
+		"hparams": map[string]any{
+			"experiment": map[string]any{
+				"hparams": hparamsExpectation(map[string]any{
+					"lr":         map[string]any{"type": "DATA_TYPE_FLOAT64", "interval": []float64{1e-4, 1e-2}},
+					"batch_size": map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{100}},
+				}),
+				"metrics_subset": true, "metrics": []map[string]string{{"group": "validation", "tag": "epoch_loss"}},
+			},
+			"session_groups": groups,
+		},
+	})
+}
+
+// hparamsExpectation is the experiment's exact hparam set: every axis of the table, with the given
+// ones checked in detail (the others only by name).
+func hparamsExpectation(checked map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, a := range sweep.Axes {
+		out[a.Key] = map[string]any{}
+	}
+	for k, v := range checked {
+		out[k] = v
+	}
+	return out
+}
