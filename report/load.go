@@ -94,7 +94,8 @@ func readEventFile(path string, d *eventDir) error {
 		}
 		for _, v := range ev.Values {
 			switch {
-			case v.Plugin == summary.PluginScalars && (v.Tag == tagLoss || v.Tag == tagAccuracy):
+			// A string or undecodable value under a metric's tag is not a number to plot.
+			case v.Plugin == summary.PluginScalars && (v.Tag == tagLoss || v.Tag == tagAccuracy) && v.DType != "string" && v.Raw == nil:
 				d.scalars[v.Tag] = append(d.scalars[v.Tag], Point{Step: ev.Step, Value: v.Scalar})
 			case v.Plugin == summary.PluginHParams && v.HParams != nil:
 				if start := v.HParams.SessionStart; start != nil {

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/tfsweep/tfsweep/internal/atomicfile"
 )
 
 // Files written into the sweep directory, besides the figures in FiguresDir.
@@ -47,6 +49,12 @@ func (s *Sweep) Write(ctx context.Context) (*Written, error) {
 
 	if err := os.MkdirAll(filepath.Join(s.Dir, FiguresDir), 0o755); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
+	}
+	// A report killed mid-write leaves its temporary files behind; they are nobody's now.
+	for _, dir := range []string{s.Dir, filepath.Join(s.Dir, FiguresDir)} {
+		if err := atomicfile.RemoveStale(dir); err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
 	}
 	for _, f := range figures {
 		if err := ctx.Err(); err != nil {
@@ -94,24 +102,10 @@ func (s *Sweep) Write(ctx context.Context) (*Written, error) {
 	return out, nil
 }
 
-// writeFile replaces path with data through a temporary file in the same directory and a rename.
+// writeFile replaces path with data atomically and durably (atomicfile): a reader never sees half a
+// file, and a crash leaves the old report or the new one.
 func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -437,5 +438,33 @@ func TestWriteTwoSweeps(t *testing.T) {
 	table1 := markdownTable(md, "**Table 1: Train Loss**")
 	if len(table1) != 2 || table1[0][1] != "sweep-a/xavier-nobn-b64" || strings.Contains(table1[0][3], "mean") {
 		t.Errorf("Table 1 = %q, want sweep-a's run alone", table1)
+	}
+}
+
+// A report killed mid-write leaves temporary files behind; the next report removes them.
+func TestWriteRemovesStaleTemporaryFiles(t *testing.T) {
+	s := buildSweep(t, presetSweepRuns()[:2])
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	pid := dead.Process.Pid
+	if err := os.MkdirAll(filepath.Join(s.Dir, FiguresDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := []string{
+		filepath.Join(s.Dir, fmt.Sprintf(".report.md.tmp-%d-123", pid)),
+		filepath.Join(s.Dir, FiguresDir, fmt.Sprintf(".figure-01-xavier-b64-train-loss.png.tmp-%d-456", pid)),
+	}
+	for _, p := range stale {
+		if err := os.WriteFile(p, []byte("half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeReport(t, s)
+	for _, p := range stale {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", p, err)
+		}
 	}
 }
