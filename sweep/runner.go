@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tfsweep/tfsweep/dataset"
+	"github.com/tfsweep/tfsweep/summary"
 )
 
 // Options are the settings of a sweep that are not axes.
@@ -40,7 +41,10 @@ type Options struct {
 	// TensorFlow.
 	GPUs     []string
 	Observer Observer // nil observes nothing
-	DryRun   bool     // validate and list the runs, create nothing
+	// Charts gives the Custom Scalars layout of the runs, written with their epoch losses into the
+	// sweep's ChartsDir; nil writes no charts.
+	Charts func([]Run) summary.Layout
+	DryRun bool // validate and list the runs, create nothing
 }
 
 // DefaultLogEvery is the batch-scalar interval `tfsweep run` uses unless --log-every says otherwise.
@@ -73,6 +77,7 @@ type Sweep struct {
 	features      int
 	dir           string
 	created       time.Time
+	charts        *charts // nil without Options.Charts
 }
 
 // maxThreads bounds --threads: TensorFlow crashes in its thread-pool set-up far above the cores.
@@ -187,6 +192,19 @@ func (s *Sweep) Run(ctx context.Context) *Result {
 	// reported and not fatal.
 	if err := writeExperiment(s.dir, s.plan, s.runs, s.created); err != nil {
 		res.ReportError = fmt.Sprintf("hparams experiment: %v", err)
+	}
+	if s.opts.Charts != nil {
+		c, err := openCharts(s.dir, s.opts.Charts(s.runs))
+		if err != nil {
+			res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
+		} else {
+			s.charts = c
+			defer func() {
+				if err := c.close(); err != nil {
+					res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
+				}
+			}()
+		}
 	}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -389,6 +407,10 @@ func (w *worker) train(ctx context.Context, s *Sweep, r Run, res *RunResult) boo
 				}
 			case m.Kind == MessageEpoch && m.Epoch != nil:
 				res.History.Append(*m.Epoch)
+				if s.charts != nil {
+					// A chart that misses a point is worth no failed run.
+					_ = s.charts.epoch(r.Name, *m.Epoch)
+				}
 				if obs != nil {
 					obs.EpochEnded(r, *m.Epoch)
 				}

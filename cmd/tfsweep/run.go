@@ -99,6 +99,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		opts.GPUs = gpuIDs()
 	}
 	opts.WorkerEnv = os.Environ()
+	opts.Charts = report.ChartLayout
 	s, err := sweep.New(plan, opts)
 	if err != nil {
 		return fail(err)
