@@ -65,7 +65,7 @@ lint: venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(TFSWEEP_VENV)/bin/hadolint Dockerfile docker/*.Dockerfile
-	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh .ci/run
+	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh .ci/run deploy/slurm/*.sbatch
 
 bench: setup ## Go micro-benchmarks (writer, batching, train step)
 	go test -run '^$$' -bench . -benchmem ./summary/... ./dataset/... ./model/...
