@@ -163,6 +163,12 @@ start() {
   if ! alive "$dir/run/slurmd.pid"; then
     slurmd -f "$conf" -N "$node" || die "slurmd did not start (see $dir/log/slurmd.log)"
   fi
+  # A node that an earlier run left DOWN or DRAINED (a killed slurmd, say) is put back in service.
+  local state
+  state=$(node_state)
+  case $state in
+    down* | drain* | fail*) scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1 || true ;;
+  esac
   wait_for 30 "node $node" node_up
   log "running: $(sinfo -h -o '%P %D %t' | head -n1) (SLURM_CONF=$conf)"
 }
