@@ -65,7 +65,7 @@ func startSlurm(t testing.TB) *slurmCluster {
 		}
 		conf := string(m[1])
 		slurmShared = &slurmCluster{conf: conf, env: append(os.Environ(), "SLURM_CONF="+conf)}
-		t.Logf("Slurm cluster ready in %v (%s)", time.Since(start).Round(time.Millisecond), strings.TrimSpace(out.String()))
+		t.Logf("Slurm cluster ready in %v (SLURM_CONF=%s) %s", time.Since(start).Round(time.Millisecond), conf, strings.TrimSpace(out.String()))
 	})
 	if slurmFailure != nil {
 		t.Fatalf("no Slurm cluster: %v", slurmFailure)

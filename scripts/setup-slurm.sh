@@ -28,8 +28,14 @@ mungedir=$dir/munge        # key, seed, log and pid: the munge user's, mode 0700
 mungesock=$dir/munge-run/munge.socket.2
 export SLURM_CONF=$conf
 
-# alive PIDFILE: the process named in PIDFILE is running.
-alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# is_daemon PID NAME: PID runs the program NAME (and is no zombie).
+is_daemon() {
+  [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# alive PIDFILE: the daemon named in PIDFILE is running: that pid is alive and is the program the file is
+# named for (munged.pid: munged), so a stale file whose pid was reused by another process never counts.
+alive() { [ -s "$1" ] && is_daemon "$(cat "$1")" "$(basename "$1" .pid)"; }
 
 node_state() { sinfo -h -N -n "$node" -o %t 2>/dev/null | head -n1; }
 
@@ -39,13 +45,16 @@ running() {
 }
 
 stop() {
-  local f pid i
+  local f pid name i
   for f in "$dir/run/slurmd.pid" "$dir/run/slurmctld.pid" "$mungedir/munged.pid"; do
-    alive "$f" || continue
-    pid=$(cat "$f")
-    kill "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+    if alive "$f"; then
+      # Wait on the pid itself: a daemon may remove its pid file before it has exited.
+      pid=$(cat "$f")
+      name=$(basename "$f" .pid)
+      kill "$pid" 2>/dev/null || true
+      for ((i = 0; i < 100; i++)); do is_daemon "$pid" "$name" || break; sleep 0.1; done
+      if is_daemon "$pid" "$name"; then kill -9 "$pid" 2>/dev/null || true; fi
+    fi
     rm -f "$f"
   done
 }
