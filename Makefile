@@ -29,7 +29,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 1
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data venv build run test test-go test-race lint bench bench-writers compare-keras check-peers clean
+.PHONY: setup libtensorflow data venv build run test test-go test-race lint bench bench-writers compare-keras check-peers slurm slurm-down clean
 
 setup: libtensorflow data venv ## install libtensorflow, MNIST and the Python venv (each only if missing)
 
@@ -79,6 +79,13 @@ compare-keras: setup build ## tfsweep against Keras: final losses and samples pe
 check-peers: ## prove tb_check.py on logs written by tf.summary and tensorboardX (needs the peers venv)
 	scripts/setup-python.sh peers >/dev/null
 	$(TFSWEEP_PYTHON) scripts/tb_check_peers.py
+
+# A one-node Slurm cluster on this machine (root; Debian's packages), as the deploy/ tests start it.
+slurm: ## install and start the local Slurm cluster; then: eval "$$(scripts/setup-slurm.sh env)"
+	scripts/setup-slurm.sh
+
+slurm-down:
+	scripts/slurm-down.sh
 
 clean:
 	rm -rf bin
