@@ -190,6 +190,6 @@ case $cmd in
     running
     ;;
   env) printf 'export SLURM_CONF=%q\n' "$conf" ;;
-  -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) die "unknown command '$cmd' (start, stop, status, env)" ;;
 esac
