@@ -135,9 +135,13 @@ start_munged() {
 }
 
 wait_for() { # SECONDS WHAT COMMAND...: run COMMAND every 0.2 s until it succeeds
-  local secs=$1 what=$2 i
+  local secs=$1 what=$2 i f
   shift 2
   for ((i = 0; i < secs * 5; i++)); do "$@" && return 0; sleep 0.2; done
+  # The daemons' last error lines say why (a port in use, a bad key, ...).
+  for f in "$dir"/log/*.log "$mungedir/munged.log"; do
+    if [ -f "$f" ]; then grep -hE 'error|fatal|Error' "$f" | tail -n 3 | sed "s|^|  ${f##*/}: |" >&2 || true; fi
+  done
   die "$what not ready after ${secs}s (logs in $dir/log)"
 }
 
