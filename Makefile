@@ -33,7 +33,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data venv build run test test-go lint bench bench-writers compare-keras check-peers check-tensorboard-newest clean
+.PHONY: setup libtensorflow data venv build run test test-go lint bench bench-writers compare-keras check-peers check-tensorboard-newest slurm slurm-down clean
 
 setup: libtensorflow data venv ## install libtensorflow, MNIST and the Python venv (each only if missing)
 
@@ -67,7 +67,7 @@ lint: venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(TFSWEEP_VENV)/bin/hadolint Dockerfile docker/*.Dockerfile
-	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh .ci/run
+	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh .ci/run deploy/slurm/*.sbatch
 	go run $(STATICCHECK) ./...
 
 bench: setup ## Go micro-benchmarks (writer, batching, train step)
@@ -86,6 +86,13 @@ check-peers: ## prove tb_check.py on logs written by tf.summary and tensorboardX
 check-tensorboard-newest: ## summary's TensorBoard tests judged by the newest TensorBoard on PyPI too (its own venv)
 	TFSWEEP_PYTHON=$$(scripts/setup-python.sh tensorboard-newest | tail -1) \
 		go test -count=1 -run 'TensorBoard' ./summary
+
+# A one-node Slurm cluster on this machine (root; Debian's packages), as the deploy/ tests start it.
+slurm: ## install and start the local Slurm cluster; then: eval "$$(scripts/setup-slurm.sh env)"
+	scripts/setup-slurm.sh
+
+slurm-down:
+	scripts/slurm-down.sh
 
 clean:
 	rm -rf bin
