@@ -195,8 +195,12 @@ EARLY_STOPPING = [
      "seq": {"val_loss": [1.0, 0.95, 0.94, 0.935, 0.91, 0.905, 0.9, 0.899]}},
     {"name": "negative min_delta is its absolute value", "params": {"patience": 1, "min_delta": -0.05},
      "seq": {"val_loss": [1.0, 0.97, 0.9, 0.88, 0.86]}},
-    {"name": "improvement below float32 resolution", "params": {"patience": 1},
-     "seq": {"val_loss": [1.0, 0.99999999, 0.9999999, 0.99999, 0.99999]}},
+    # Keras computes current - min_delta in float64 but compares in float32: an improvement of exactly
+    # min_delta is one in float64 arithmetic and none in float32's.
+    {"name": "improvement of exactly min_delta", "params": {"patience": 1, "min_delta": 0.1},
+     "seq": {"val_loss": [1.0, 0.9, 0.8, 0.75, 0.6]}},
+    {"name": "accuracy improvement of exactly min_delta", "params": {"monitor": "accuracy", "patience": 2, "min_delta": 0.1},
+     "seq": {"accuracy": [0.5, 0.6, 0.7, 0.81, 0.9]}},
     {"name": "baseline never beaten", "params": {"patience": 3, "baseline": 0.5},
      "seq": {"val_loss": [0.9, 0.85, 0.8, 0.78, 0.7, 0.6]}},
     {"name": "baseline beaten later", "params": {"patience": 2, "baseline": 0.7},
@@ -232,6 +236,8 @@ REDUCE_LR = [
      "seq": {"val_loss": [1.0, 0.9, 0.9, 0.91, 0.89, 0.9, 0.95, 0.97, 0.8, 0.85]}},
     {"name": "improvement within min_delta", "params": {"patience": 1, "factor": 0.5, "min_delta": 1e-4}, "initial_lr": 0.01,
      "seq": {"val_loss": [1.0, 0.99995, 0.9998, 0.99975, 0.9996, 0.99959, 0.9]}},
+    {"name": "improvement of exactly min_delta", "params": {"patience": 1, "factor": 0.5, "min_delta": 0.1}, "initial_lr": 0.01,
+     "seq": {"val_loss": [1.0, 0.9, 0.8, 0.65, 0.6]}},
     {"name": "cooldown", "params": {"patience": 1, "factor": 0.5, "cooldown": 2}, "initial_lr": 0.1,
      "seq": {"val_loss": [1.0] * 6 + [0.5, 0.6, 0.6, 0.6, 0.4, 0.4]}},
     {"name": "cooldown with patience 2", "params": {"patience": 2, "factor": 0.1, "cooldown": 1}, "initial_lr": 1.0,
