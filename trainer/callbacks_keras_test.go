@@ -56,7 +56,8 @@ type earlyStoppingCase struct {
 	FinalWeightsEpoch int  `json:"final_weights_epoch"`
 }
 
-// reduceLRParams start from Keras' defaults; the fixture's params override the keys it names.
+// reduceLRParams are ReduceLROnPlateauOptions spelled as Keras' arguments; they start from Keras'
+// defaults and the fixture's params override the keys it names.
 type reduceLRParams struct {
 	Monitor  string  `json:"monitor"`
 	Factor   float64 `json:"factor"`
@@ -68,9 +69,8 @@ type reduceLRParams struct {
 }
 
 func (p *reduceLRParams) UnmarshalJSON(b []byte) error {
-	d := DefaultReduceLROnPlateauOptions()
 	type plain reduceLRParams
-	v := plain{Monitor: d.Monitor, Factor: d.Factor, Patience: d.Patience, Mode: d.Mode, MinDelta: d.MinDelta, Cooldown: d.Cooldown, MinLR: d.MinLR}
+	v := plain(DefaultReduceLROnPlateauOptions())
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (p *reduceLRParams) UnmarshalJSON(b []byte) error {
 }
 
 func (p reduceLRParams) options() ReduceLROnPlateauOptions {
-	return ReduceLROnPlateauOptions{Monitor: p.Monitor, Factor: p.Factor, Patience: p.Patience, Mode: p.Mode, MinDelta: p.MinDelta, Cooldown: p.Cooldown, MinLR: p.MinLR}
+	return ReduceLROnPlateauOptions(p)
 }
 
 type reduceLRCase struct {
