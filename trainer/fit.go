@@ -64,8 +64,9 @@ var ErrStopTraining = errors.New("stop training")
 
 // Callback observes training the way a Keras callback does: it is any value with one or more of
 // the hooks below (TrainBeginner, BatchEnder, EpochEnder, TrainEnder), and implements only those it
-// needs. An error from any hook stops the run; OnTrainEnd is always called, also after an error or
-// cancellation, so callbacks can close what they opened. Fit refuses a callback with no hook.
+// needs. An error from any hook stops the run (ErrStopTraining ends it successfully instead);
+// OnTrainEnd is always called, also after an error or cancellation, so callbacks can close what
+// they opened. Fit refuses a callback with no hook.
 type Callback any
 
 // The hooks a Callback may implement.
