@@ -26,20 +26,47 @@ type FitData struct {
 	ValLabels     []int32
 }
 
+// LearningRater is a Model whose optimizer's learning rate can be read and set, as Keras'
+// model.optimizer.learning_rate. LearningRate is the rate the next step uses (a schedule's value at
+// the current iteration); SetLearningRate fails when the rate comes from a schedule, as Keras'
+// setter does. Fit reports it in EpochEnd.LearningRate, and ReduceLROnPlateau needs it.
+type LearningRater interface {
+	LearningRate() (float64, error)
+	SetLearningRate(float64) error
+}
+
+// WeightSnapshotter is a Model whose weights can be copied and put back, as Keras'
+// model.get_weights and set_weights; EarlyStopping with RestoreBestWeights needs it. A snapshot is
+// opaque to trainer and must not change when the model trains on.
+type WeightSnapshotter interface {
+	SnapshotWeights() (any, error)
+	RestoreWeights(snapshot any) error
+}
+
 // FitOptions are the loop's settings.
 type FitOptions struct {
-	Epochs       int
-	BatchSize    int
-	LearningRate float64 // constant; reported to callbacks as Keras' epoch_learning_rate
+	Epochs    int
+	BatchSize int
+	// LearningRate is reported to callbacks as Keras' epoch_learning_rate when the model is not a
+	// LearningRater; one that is reports its own current rate instead.
+	LearningRate float64
 }
 
 // ErrNonFiniteLoss stops a run whose loss became NaN or ±Inf, as Keras' TerminateOnNaN does.
 var ErrNonFiniteLoss = errors.New("TerminateOnNaN: the loss is not finite")
 
+// ErrStopTraining, returned (or wrapped) by any hook, asks Fit to end the run successfully, as
+// setting Keras' model.stop_training = True does. It is a request, not a failure: the other
+// callbacks of the same event still run, and Fit stops where Keras checks the flag, after every
+// batch's OnBatchEnd calls (then validates and ends that epoch as usual) and after every epoch's
+// OnEpochEnd calls. TrainEnd.Err stays nil and TrainEnd.StoppedEarly is set.
+var ErrStopTraining = errors.New("stop training")
+
 // Callback observes training the way a Keras callback does: it is any value with one or more of
 // the hooks below (TrainBeginner, BatchEnder, EpochEnder, TrainEnder), and implements only those it
-// needs. An error from any hook stops the run; OnTrainEnd is always called, also after an error or
-// cancellation, so callbacks can close what they opened. Fit refuses a callback with no hook.
+// needs. An error from any hook stops the run (ErrStopTraining ends it successfully instead);
+// OnTrainEnd is always called, also after an error or cancellation, so callbacks can close what
+// they opened. Fit refuses a callback with no hook.
 type Callback any
 
 // The hooks a Callback may implement.
@@ -87,6 +114,10 @@ type TrainBegin struct {
 	StepsPerEpoch int
 	TrainExamples int
 	BatchSize     int
+	// Model is the model being trained, as Keras gives its callbacks self.model: callbacks that
+	// need more than Fit's events (ReduceLROnPlateau, EarlyStopping's restore) assert the optional
+	// interfaces they need on it.
+	Model Model
 }
 
 // BatchEnd is sent after every optimizer step.
@@ -108,28 +139,38 @@ type BatchEnd struct {
 
 // EpochEnd is sent after an epoch's validation.
 type EpochEnd struct {
-	Epoch        int // 0-based
-	Loss         float64
-	Accuracy     float64
-	ValLoss      float64
-	ValAccuracy  float64
+	Epoch       int // 0-based
+	Loss        float64
+	Accuracy    float64
+	ValLoss     float64
+	ValAccuracy float64
+	// LearningRate is the rate as Keras 3's TensorBoard logs epoch_learning_rate: the optimizer's
+	// rate read when this callback's OnEpochEnd runs. For a LearningRater model Fit reads it anew
+	// before each callback, so a callback after a ReduceLROnPlateau that cut the rate this epoch sees
+	// the new rate and one before it the old, as in Keras' list order. Otherwise FitOptions.LearningRate.
 	LearningRate float64
 	Iterations   int64 // optimizer steps so far (Keras' optimizer.iterations)
 	Duration     time.Duration
 }
 
-// TrainEnd is sent once, last. Err is nil when every epoch completed.
+// TrainEnd is sent once, last. Err is nil when every epoch completed or a callback stopped the run
+// with ErrStopTraining.
 type TrainEnd struct {
 	EpochsCompleted int
 	Iterations      int64
 	// FitTime runs from the first train step to the end of the last completed epoch's validation.
 	FitTime time.Duration
 	Err     error
+	// StoppedEarly is set when a callback stopped the run with ErrStopTraining, even in the last
+	// epoch (as Keras' EarlyStopping sets stopped_epoch whenever it sets stop_training);
+	// StoppedEpoch is then the 0-based epoch that was the last, and 0 otherwise.
+	StoppedEarly bool
+	StoppedEpoch int
 }
 
 // Fit trains m for opts.Epochs epochs and validates it on the whole validation set after each one.
 // It stops early, with OnTrainEnd still called, when ctx is cancelled, a step fails, the loss is not
-// finite, or a callback fails.
+// finite, or a callback fails (all errors), or a callback returns ErrStopTraining (a success).
 func Fit(ctx context.Context, m Model, data FitData, opts FitOptions, callbacks ...Callback) error {
 	if opts.Epochs <= 0 || opts.BatchSize <= 0 || data.TrainExamples <= 0 {
 		return fmt.Errorf("fit: %d epochs of batch %d over %d examples", opts.Epochs, opts.BatchSize, data.TrainExamples)
@@ -157,6 +198,18 @@ type fitLoop struct {
 	data  FitData
 	opts  FitOptions
 	hooks hooks
+	// stop is Keras' model.stop_training: set by a hook's ErrStopTraining, checked where Keras checks it.
+	stop bool
+}
+
+// hookFailed records a hook's result: ErrStopTraining only raises the stop flag, any other error
+// fails the run.
+func (f *fitLoop) hookFailed(err error) bool {
+	if errors.Is(err, ErrStopTraining) {
+		f.stop = true
+		return false
+	}
+	return err != nil
 }
 
 func (f *fitLoop) run(ctx context.Context) TrainEnd {
@@ -166,12 +219,15 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 		StepsPerEpoch: (f.data.TrainExamples + f.opts.BatchSize - 1) / f.opts.BatchSize,
 		TrainExamples: f.data.TrainExamples,
 		BatchSize:     f.opts.BatchSize,
+		Model:         f.model,
 	}
 	for _, cb := range f.hooks.begin {
-		if end.Err = cb.OnTrainBegin(begin); end.Err != nil {
+		if err := cb.OnTrainBegin(begin); f.hookFailed(err) {
+			end.Err = err
 			return end
 		}
 	}
+	rater, hasRate := f.model.(LearningRater)
 	var (
 		start time.Time // first train step
 		step  int64
@@ -209,9 +265,14 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 				EpochElapsed: time.Since(epochStart),
 			}
 			for _, cb := range f.hooks.batch {
-				if end.Err = cb.OnBatchEnd(b); end.Err != nil {
+				if err := cb.OnBatchEnd(b); f.hookFailed(err) {
+					end.Err = err
 					return f.finish(end, start)
 				}
+			}
+			if f.stop {
+				// Keras breaks out of the epoch here and still validates and ends it.
+				break
 			}
 		}
 		if examples == 0 {
@@ -239,9 +300,20 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 			Iterations: f.model.Iterations(), Duration: time.Since(epochStart),
 		}
 		for _, cb := range f.hooks.epoch {
-			if end.Err = cb.OnEpochEnd(e); end.Err != nil {
+			if hasRate {
+				if e.LearningRate, err = rater.LearningRate(); err != nil {
+					end.Err = fmt.Errorf("epoch %d: learning rate: %w", epoch, err)
+					return f.finish(end, start)
+				}
+			}
+			if err := cb.OnEpochEnd(e); f.hookFailed(err) {
+				end.Err = err
 				return f.finish(end, start)
 			}
+		}
+		if f.stop {
+			end.StoppedEarly, end.StoppedEpoch = true, epoch
+			break
 		}
 	}
 	end.Iterations = f.model.Iterations()

@@ -88,7 +88,7 @@ func TestFitKerasMeans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (TrainBegin{Epochs: 2, StepsPerEpoch: 3, TrainExamples: 10, BatchSize: 4}); len(rec.begin) != 1 || rec.begin[0] != want {
+	if want := (TrainBegin{Epochs: 2, StepsPerEpoch: 3, TrainExamples: 10, BatchSize: 4, Model: m}); len(rec.begin) != 1 || rec.begin[0] != want {
 		t.Errorf("train begin %+v, want %+v", rec.begin, want)
 	}
 	var steps []int64

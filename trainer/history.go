@@ -8,11 +8,15 @@ type History struct {
 	TrainAccuracy []float64
 	ValLoss       []float64
 	ValAccuracy   []float64
+	// LearningRate is EpochEnd.LearningRate: the rate when History's OnEpochEnd runs.
+	LearningRate []float64
 	// Filled in by OnTrainEnd.
 	EpochsCompleted int
 	Iterations      int64
 	FitTime         time.Duration
 	Err             error
+	StoppedEarly    bool
+	StoppedEpoch    int
 }
 
 var (
@@ -25,6 +29,7 @@ func (h *History) OnEpochEnd(e EpochEnd) error {
 	h.TrainAccuracy = append(h.TrainAccuracy, e.Accuracy)
 	h.ValLoss = append(h.ValLoss, e.ValLoss)
 	h.ValAccuracy = append(h.ValAccuracy, e.ValAccuracy)
+	h.LearningRate = append(h.LearningRate, e.LearningRate)
 	return nil
 }
 
@@ -33,5 +38,7 @@ func (h *History) OnTrainEnd(e TrainEnd) error {
 	h.Iterations = e.Iterations
 	h.FitTime = e.FitTime
 	h.Err = e.Err
+	h.StoppedEarly = e.StoppedEarly
+	h.StoppedEpoch = e.StoppedEpoch
 	return nil
 }
