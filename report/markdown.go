@@ -85,7 +85,7 @@ func (s *Sweep) Table() string {
 	for _, r := range s.Runs {
 		f := r.Final()
 		refTrain, refVal := referenceCells(r)
-		t.add(r.Name, r.Status, strconv.Itoa(r.Epochs()), formatLoss(f.TrainLoss), formatLoss(f.ValLoss),
+		t.add(r.Name, r.Status, epochsCell(r), formatLoss(f.TrainLoss), formatLoss(f.ValLoss),
 			formatLoss(f.ValAccuracy), refTrain, refVal)
 	}
 	return t.String()
@@ -111,7 +111,7 @@ func runsTable(runs []Run, varying []string) string {
 			}
 			row = append(row, formatHParam(v))
 		}
-		row = append(row, r.Status, strconv.Itoa(r.Epochs()), formatLoss(f.TrainLoss), formatLoss(f.TrainAccuracy),
+		row = append(row, r.Status, epochsCell(r), formatLoss(f.TrainLoss), formatLoss(f.TrainAccuracy),
 			formatLoss(f.ValLoss), formatLoss(f.ValAccuracy), refTrain, refVal)
 		t.add(row...)
 	}
@@ -260,4 +260,14 @@ func (e *errWriter) printf(format string, args ...any) {
 	if e.err == nil {
 		_, e.err = fmt.Fprintf(e.w, format, args...)
 	}
+}
+
+// epochsCell is the epochs a run logged, marked "stopped early" when it succeeded with fewer than
+// its epochs hparam asked for (early stopping).
+func epochsCell(r Run) string {
+	n := strconv.Itoa(r.Epochs())
+	if want, ok := r.axis("epochs"); ok && r.Status == StatusSucceeded && r.Epochs() < want.(int) {
+		return n + " (stopped early)"
+	}
+	return n
 }

@@ -35,6 +35,8 @@ type Variant struct {
 	// ValidationSplit validates on the last fraction of the training images (after Limit), taken
 	// before shuffling as Keras' validation_split; 0 validates on the test set.
 	ValidationSplit float64
+	EarlyStopping   EarlyStopping // Keras' EarlyStopping callback; off by default
+	ReduceLR        ReduceLR      // Keras' ReduceLROnPlateau callback; off by default
 }
 
 // Axes declares every sweep axis once, in the order grids expand (the first varies slowest) and run
@@ -189,6 +191,26 @@ var Axes = []*Axis{
 		parse: floatIn(0, 1, false),
 		text:  formatFloat,
 		name:  func(f float64) string { return "vs" + formatFloat(f) },
+	}),
+	newAxis(axisSpec[EarlyStopping]{
+		key: "early_stopping", flag: "early-stopping", def: EarlyStopping{},
+		usage: "Keras EarlyStopping: off, on, or patience=N[:min_delta=D][:monitor=val_loss][:mode=auto][:baseline=B][:start_from_epoch=N][:restore_best_weights]",
+		field: func(v *Variant) *EarlyStopping { return &v.EarlyStopping },
+		parse: parseEarlyStopping,
+		text:  formatEarlyStopping,
+		name:  func(e EarlyStopping) string { return "es_" + nameSafe(formatEarlyStopping(e)) },
+		equal: func(a, b EarlyStopping) bool { return formatEarlyStopping(a) == formatEarlyStopping(b) },
+		json:  func(e EarlyStopping) any { return formatEarlyStopping(e) },
+	}),
+	newAxis(axisSpec[ReduceLR]{
+		key: "reduce_lr", flag: "reduce-lr", def: ReduceLR{},
+		usage: "Keras ReduceLROnPlateau: off, on (Keras' defaults), or factor=F:patience=N[:min_delta=D][:cooldown=N][:min_lr=LR][:monitor=val_loss][:mode=auto]",
+		field: func(v *Variant) *ReduceLR { return &v.ReduceLR },
+		parse: parseReduceLR,
+		text:  formatReduceLR,
+		name:  func(r ReduceLR) string { return "rlr_" + nameSafe(formatReduceLR(r)) },
+		equal: func(a, b ReduceLR) bool { return formatReduceLR(a) == formatReduceLR(b) },
+		json:  func(r ReduceLR) any { return formatReduceLR(r) },
 	}),
 }
 

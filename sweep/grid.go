@@ -237,7 +237,12 @@ func (p Plan) origin(key string) string {
 
 // check validates what one axis alone cannot: settings that must go together.
 func (v Variant) check() error {
-	return errors.Join(catalog.CheckMomentum(v.Optimizer, v.Momentum, v.Nesterov)...)
+	errs := catalog.CheckMomentum(v.Optimizer, v.Momentum, v.Nesterov)
+	// Keras' ReduceLROnPlateau cannot set the rate of a schedule: it would fail at its first reduction.
+	if v.ReduceLR.Options != nil && v.Schedule.Kind != catalog.ScheduleConstant && v.Schedule.Kind != "" {
+		errs = append(errs, fmt.Errorf("reduce_lr needs the constant schedule, not %s", v.Schedule.Kind))
+	}
+	return errors.Join(errs...)
 }
 
 // Examples splits the data's n training images as the run uses them: the first Limit (all when 0),

@@ -149,6 +149,10 @@ func TestBadFlags(t *testing.T) {
 		{"schedule argument unknown", []string{"--schedule", "cosine:steps=10"}, `unknown argument "steps"`},
 		{"unknown schedule", []string{"--schedule", "linear"}, `--schedule: unknown learning-rate schedule "linear"`},
 		{"validation split of 1", []string{"--validation-split", "1"}, "--validation-split: 1 is outside [0, 1)"},
+		{"early stopping argument unknown", []string{"--early-stopping", "patience=2:wait=3"}, `unknown argument "wait"`},
+		{"early stopping negative patience", []string{"--early-stopping", "patience=-1"}, "negative patience"},
+		{"early stopping bad monitor", []string{"--early-stopping", "patience=1:monitor=f1"}, "--early-stopping: patience=1:monitor=f1: EarlyStopping"},
+		{"reduce_lr factor of 1", []string{"--reduce-lr", "factor=1:patience=2"}, "factor >= 1.0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,6 +172,16 @@ func TestCrossAxisChecks(t *testing.T) {
 	}
 	_, err = Plan{Grids: []Grid{g}}.Runs(DefaultMaxRuns)
 	if err == nil || !strings.Contains(err.Error(), "run xavier-nobn-b128-adam: momentum applies to sgd and rmsprop only, not adam") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestReduceLRNeedsAConstantRate(t *testing.T) {
+	g, err := flagGrid(t, "--reduce-lr", "on", "--schedule", "exponential:decay_steps=10:decay_rate=0.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (Plan{Grids: []Grid{g}}).Runs(DefaultMaxRuns); err == nil || !strings.Contains(err.Error(), "reduce_lr needs the constant schedule, not exponential") {
 		t.Fatalf("error %v", err)
 	}
 }
@@ -426,7 +440,9 @@ var axisSamples = map[string][2]string{
 	"hidden": {"128x64", "32"}, "seed": {"1", "2"}, "epochs": {"5", "2"}, "scale": {"unit", "none"}, "limit": {"0", "1000"},
 	"activation": {"tanh", "gelu"}, "optimizer": {"adam", "rmsprop"}, "momentum": {"0", "0.9"}, "nesterov": {"off", "on"},
 	"dropout": {"0", "0.2"}, "l2": {"0", "0.0001"}, "validation_split": {"0", "0.1"},
-	"schedule": {"constant", "cosine:decay_steps=2345:warmup_steps=10:warmup_target=0.002"},
+	"schedule":       {"constant", "cosine:decay_steps=2345:warmup_steps=10:warmup_target=0.002"},
+	"early_stopping": {"off", "patience=2:min_delta=0.001:restore_best_weights"},
+	"reduce_lr":      {"off", "factor=0.5:patience=2:min_lr=1e-05"},
 }
 
 // axisContext are the other axes an axis' samples need: momentum and nesterov apply to sgd.
@@ -525,8 +541,9 @@ func TestRunResultJSON(t *testing.T) {
 	}
 	want := `{"name":"xavier-nobn-b128","dir":"","status":"succeeded","error":"","init":"xavier","batchnorm":false,` +
 		`"batch_size":128,"lr":0.001,"hidden":[128,64],"seed":1,"epochs":5,"scale":"unit","limit":0,"activation":"tanh",` +
-		`"optimizer":"adam","momentum":0,"nesterov":false,"dropout":0,"l2":0,"schedule":"constant","validation_split":0,"train_examples":0,` +
-		`"epochs_completed":0,"final":null,"history":{"train_loss":[],"val_loss":[],"train_accuracy":[],"val_accuracy":[]},` +
+		`"optimizer":"adam","momentum":0,"nesterov":false,"dropout":0,"l2":0,"schedule":"constant","validation_split":0,` +
+		`"early_stopping":"off","reduce_lr":"off","train_examples":0,` +
+		`"epochs_completed":0,"stopped_epoch":null,"best_epoch":null,"final":null,"history":{"train_loss":[],"val_loss":[],"train_accuracy":[],"val_accuracy":[]},` +
 		`"fit_seconds":0,"samples_per_second":0}`
 	if string(raw) != want {
 		t.Errorf("got  %s\nwant %s", raw, want)

@@ -82,6 +82,9 @@ type End struct {
 	FitSeconds      float64 `json:"fit_seconds"`
 	TrainExamples   int     `json:"train_examples"`
 	History         Curves  `json:"history"`
+	// StoppedEpoch and BestEpoch are set with early stopping (RunResult's).
+	StoppedEpoch *int `json:"stopped_epoch,omitempty"`
+	BestEpoch    *int `json:"best_epoch,omitempty"`
 }
 
 // EncodeVariant writes every axis of v as text, the form Job carries.

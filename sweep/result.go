@@ -27,16 +27,20 @@ type Result struct {
 // RunResult is one run's outcome. In JSON every axis of the variant is a field of its own (by
 // Axis.Key), beside the fields below.
 type RunResult struct {
-	Name            string   `json:"name"`
-	Dir             string   `json:"dir"`
-	Status          string   `json:"status"` // StatusSucceeded, StatusFailed or StatusPlanned
-	Error           string   `json:"error"`
-	Variant         Variant  `json:"-"`
-	TrainExamples   int      `json:"train_examples"`
-	Device          string   `json:"device,omitempty"` // where it trained, as TensorFlow names it
-	EpochsCompleted int      `json:"epochs_completed"`
-	Final           *Metrics `json:"final"` // the last completed epoch; null if none completed
-	History         Curves   `json:"history"`
+	Name            string  `json:"name"`
+	Dir             string  `json:"dir"`
+	Status          string  `json:"status"` // StatusSucceeded, StatusFailed or StatusPlanned
+	Error           string  `json:"error"`
+	Variant         Variant `json:"-"`
+	TrainExamples   int     `json:"train_examples"`
+	Device          string  `json:"device,omitempty"` // where it trained, as TensorFlow names it
+	EpochsCompleted int     `json:"epochs_completed"`
+	// StoppedEpoch and BestEpoch are Keras EarlyStopping's stopped_epoch and best_epoch (0-based;
+	// stopped_epoch 0 when it did not stop early); null without early stopping.
+	StoppedEpoch *int     `json:"stopped_epoch"`
+	BestEpoch    *int     `json:"best_epoch"`
+	Final        *Metrics `json:"final"` // the last completed epoch; null if none completed
+	History      Curves   `json:"history"`
 	// FitSeconds runs from the first train step to the end of the last completed epoch's validation.
 	FitSeconds float64 `json:"fit_seconds"`
 	// SamplesPerSecond is epochs completed × training examples / FitSeconds.

@@ -425,6 +425,7 @@ func (w *worker) train(ctx context.Context, s *Sweep, r Run, res *RunResult) boo
 func (w *worker) finish(res *RunResult, end End) {
 	res.Status, res.Error = end.Status, end.Error
 	res.EpochsCompleted = end.EpochsCompleted
+	res.StoppedEpoch, res.BestEpoch = end.StoppedEpoch, end.BestEpoch
 	if end.History.TrainLoss != nil {
 		res.History = end.History
 	}

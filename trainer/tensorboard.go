@@ -37,6 +37,9 @@ type TensorBoardOptions struct {
 	ModelName string
 	// Config is Markdown written as the `config` text at step 0 of train/.
 	Config string
+	// Outcome, when not nil, gives Markdown written as the `outcome` text of train/ when training
+	// ends (e.g. where early stopping stopped); "" writes nothing.
+	Outcome func(TrainEnd) string
 }
 
 // TensorBoard is Keras' TensorBoard callback. In the run directory dir it writes
@@ -135,8 +138,16 @@ func (tb *TensorBoard) OnEpochEnd(e EpochEnd) error {
 	return errors.Join(errs...)
 }
 
-// OnTrainEnd closes both writers.
-func (tb *TensorBoard) OnTrainEnd(TrainEnd) error { return tb.Close() }
+// OnTrainEnd writes the outcome text, if any, and closes both writers.
+func (tb *TensorBoard) OnTrainEnd(e TrainEnd) error {
+	var err error
+	if tb.opts.Outcome != nil {
+		if text := tb.opts.Outcome(e); text != "" {
+			err = tb.train.Text("outcome", int64(e.EpochsCompleted), text)
+		}
+	}
+	return errors.Join(err, tb.Close())
+}
 
 // Close closes both writers; OnTrainEnd does it after training.
 func (tb *TensorBoard) Close() error { return errors.Join(tb.train.Close(), tb.val.Close()) }

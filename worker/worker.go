@@ -169,11 +169,22 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 	config := sweep.ConfigMarkdown(job.Run, v,
 		[2]string{"train_examples", strconv.Itoa(train.Len())}, [2]string{"validation", validation}, [2]string{"device", m.Device()},
 		[2]string{"threads", threads}, [2]string{"tensorflow", model.TFVersion()})
+	callbacks, stopper, err := kerasCallbacks(v)
+	if err != nil {
+		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
+	}
 	tb, err := trainer.NewTensorBoard(job.Dir, trainer.TensorBoardOptions{
 		UpdateFreq: job.LogEvery, Model: inspectable{m}, ModelName: "sequential", Config: config,
+		Outcome: func(trainer.TrainEnd) string { return outcome(stopper) },
 	})
 	if err != nil {
 		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
+	}
+	if stopper != nil {
+		defer func() {
+			stopped, best := stopper.StoppedEpoch(), stopper.BestEpoch()
+			rep.end.StoppedEpoch, rep.end.BestEpoch = &stopped, &best
+		}()
 	}
 	fitData := trainer.FitData{
 		TrainExamples: train.Len(),
@@ -191,7 +202,51 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 		ValLabels: valLabels,
 	}
 	opts := trainer.FitOptions{Epochs: v.Epochs, BatchSize: v.BatchSize, LearningRate: v.LR}
-	return trainer.Fit(ctx, m, fitData, opts, tb, hp, rep)
+	// Keras' order for callbacks=[tensorboard, early_stopping, reduce_lr]: TensorBoard logs the rate
+	// the epoch trained with, before ReduceLROnPlateau lowers it for the next.
+	return trainer.Fit(ctx, fitModel{m}, fitData, opts, append(append([]trainer.Callback{tb, hp}, callbacks...), rep)...)
+}
+
+// kerasCallbacks are the variant's EarlyStopping and ReduceLROnPlateau; stopper is the first or nil.
+func kerasCallbacks(v sweep.Variant) (callbacks []trainer.Callback, stopper *trainer.EarlyStopping, err error) {
+	if o := v.EarlyStopping.Options; o != nil {
+		if stopper, err = trainer.NewEarlyStopping(*o); err != nil {
+			return nil, nil, err
+		}
+		callbacks = append(callbacks, stopper)
+	}
+	if o := v.ReduceLR.Options; o != nil {
+		r, err := trainer.NewReduceLROnPlateau(*o)
+		if err != nil {
+			return nil, nil, err
+		}
+		callbacks = append(callbacks, r)
+	}
+	return callbacks, stopper, nil
+}
+
+// outcome is the run's outcome text: where early stopping stopped, 1-based as Keras prints epochs.
+func outcome(es *trainer.EarlyStopping) string {
+	if es == nil {
+		return ""
+	}
+	if es.StoppedEpoch() == 0 {
+		return fmt.Sprintf("Early stopping did not stop the run; best epoch %d.", es.BestEpoch()+1)
+	}
+	return fmt.Sprintf("Early stopping stopped the run after epoch %d; best epoch %d.", es.StoppedEpoch()+1, es.BestEpoch()+1)
+}
+
+// fitModel is the model as trainer.Fit sees it: with weight snapshots for EarlyStopping's
+// restore_best_weights (Weights returns fresh copies).
+type fitModel struct{ *model.Model }
+
+func (f fitModel) SnapshotWeights() (any, error) { return f.Weights() }
+func (f fitModel) RestoreWeights(snapshot any) error {
+	weights, ok := snapshot.([]model.Weight)
+	if !ok {
+		return fmt.Errorf("restore weights: a snapshot of %T", snapshot)
+	}
+	return f.SetWeights(weights)
 }
 
 // modelConfig is the variant as the model builds it.

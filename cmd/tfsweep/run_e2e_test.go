@@ -236,7 +236,7 @@ func TestRunEndToEnd(t *testing.T) {
 			"hparams": map[string]any{"init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,
 				"epochs": epochs, "hidden": "128x64", "seed": 1, "scale": "unit", "limit": limit,
 				"activation": "tanh", "optimizer": "adam", "momentum": 0, "nesterov": false, "dropout": 0, "l2": 0,
-				"schedule": "constant", "validation_split": 0},
+				"schedule": "constant", "validation_split": 0, "early_stopping": "off", "reduce_lr": "off"},
 			"status":   "STATUS_SUCCESS",
 			"sessions": []string{r.Name},
 			"metrics":  metrics,
@@ -246,7 +246,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.FailNow()
 	}
 	expectation := map[string]any{
-		"runs":            append([]string{".", "charts"}, tbRuns...),
+		"runs": append([]string{".", "charts"}, tbRuns...),
 		// The sweep's Custom Scalars charts: these runs were not trained as the lab report (2 epochs on
 		// 2000 images), so only the charts by axis value, each over the runs that take it.
 		"custom_scalars": map[string]any{"charts_exact": true, "charts": []map[string]any{
@@ -287,6 +287,8 @@ func TestRunEndToEnd(t *testing.T) {
 					"l2":               map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{0}},
 					"schedule":         map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"constant"}},
 					"validation_split": map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{0}},
+					"early_stopping":   map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"off"}},
+					"reduce_lr":        map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"off"}},
 				},
 				"metrics": []map[string]string{
 					{"group": "validation", "tag": "epoch_loss"}, {"group": "validation", "tag": "epoch_accuracy"},
