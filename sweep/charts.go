@@ -28,8 +28,11 @@ func openCharts(sweepDir string, layout summary.Layout) (*charts, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := errors.Join(w.CustomScalars(layout), w.Flush()); err != nil {
-		return nil, errors.Join(err, w.Close())
+	// Processes joining a sweep write no layout: the one that recorded the plan wrote it.
+	if len(layout.Categories) > 0 {
+		if err := errors.Join(w.CustomScalars(layout), w.Flush()); err != nil {
+			return nil, errors.Join(err, w.Close())
+		}
 	}
 	return &charts{w: w}, nil
 }

@@ -11,6 +11,7 @@ const (
 	StatusFailed      = "failed"
 	StatusInterrupted = "interrupted"
 	StatusPlanned     = "planned" // --dry-run
+	StatusSkipped     = "skipped" // another process of the sweep trains or trained it
 )
 
 // Result is the machine-readable summary of a sweep (`tfsweep run --json`).
@@ -29,8 +30,9 @@ type Result struct {
 type RunResult struct {
 	Name            string  `json:"name"`
 	Dir             string  `json:"dir"`
-	Status          string  `json:"status"` // StatusSucceeded, StatusFailed or StatusPlanned
+	Status          string  `json:"status"` // StatusSucceeded, StatusFailed, StatusSkipped or StatusPlanned
 	Error           string  `json:"error"`
+	Interrupted     bool    `json:"interrupted,omitempty"` // stopped by a signal, not by a fault of the run
 	Variant         Variant `json:"-"`
 	TrainExamples   int     `json:"train_examples"`
 	Device          string  `json:"device,omitempty"` // where it trained, as TensorFlow names it

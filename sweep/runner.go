@@ -45,7 +45,21 @@ type Options struct {
 	// sweep's ChartsDir; nil writes no charts.
 	Charts func([]Run) summary.Layout
 	DryRun bool // validate and list the runs, create nothing
+
+	// Name makes the sweep directory LogDir/Name, shared by every process given the same name and
+	// plan (several machines, shards); "" makes a new LogDir/sweep-<time>.
+	Name string
+	// Shard trains only the runs whose index ≡ Shard.Index (mod Shard.Count); the zero value trains
+	// every run.
+	Shard Shard
+	// Resume takes over runs whose earlier process died; RetryFailed trains failed runs again.
+	Resume, RetryFailed bool
 }
+
+// Shard is one of Count parts of a plan.
+type Shard struct{ Index, Count int }
+
+func (sh Shard) has(r Run) bool { return sh.Count <= 1 || r.Index%sh.Count == sh.Index }
 
 // DefaultLogEvery is the batch-scalar interval `tfsweep run` uses unless --log-every says otherwise.
 const DefaultLogEvery = 10
@@ -78,6 +92,7 @@ type Sweep struct {
 	dir           string
 	created       time.Time
 	charts        *charts // nil without Options.Charts
+	recorder      bool    // this process recorded the plan: it writes the experiment and the layout
 }
 
 // maxThreads bounds --threads: TensorFlow crashes in its thread-pool set-up far above the cores.
@@ -121,16 +136,69 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if err := s.checkMemory(); err != nil {
 		return nil, badInput(err)
 	}
+	if opts.Name != "" {
+		if err := checkName(opts.Name); err != nil {
+			return nil, badInput(err)
+		}
+	}
+	if opts.Shard.Count > 0 && (opts.Shard.Index < 0 || opts.Shard.Index >= opts.Shard.Count) {
+		return nil, badInput(fmt.Errorf("--shard: %d/%d: the index must be in [0, %d)", opts.Shard.Index, opts.Shard.Count, opts.Shard.Count))
+	}
 	if opts.DryRun {
 		if err := checkWritable(opts.LogDir); err != nil {
 			return nil, badInput(fmt.Errorf("--logdir: %w", err))
 		}
+		if opts.Name != "" {
+			if _, recorded, err := ReadPlan(filepath.Join(opts.LogDir, opts.Name)); err == nil {
+				if diff := diffRuns(recorded, runs); diff != "" {
+					return nil, badInput(fmt.Errorf("--name %s: %s records another plan: %s", opts.Name, filepath.Join(opts.LogDir, opts.Name, PlanFile), diff))
+				}
+			}
+		}
 		return s, nil
 	}
-	if s.dir, err = makeSweepDir(opts.LogDir, s.created); err != nil {
+	if opts.Name != "" {
+		s.dir = filepath.Join(opts.LogDir, opts.Name)
+		if err := os.MkdirAll(s.dir, 0o755); err != nil {
+			return nil, badInput(fmt.Errorf("--logdir: %w", err))
+		}
+	} else if s.dir, err = makeSweepDir(opts.LogDir, s.created); err != nil {
+		return nil, badInput(err)
+	}
+	if s.recorder, err = recordPlan(s.dir, plan, runs, opts.MaxRuns); err != nil {
+		if opts.Name != "" {
+			return nil, badInput(fmt.Errorf("--name %s: %w", opts.Name, err))
+		}
 		return nil, badInput(err)
 	}
 	return s, nil
+}
+
+// checkName refuses sweep names that are not one plain directory name.
+func checkName(name string) error {
+	if name == "." || name == ".." || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("--name: %q may not start with a dot", name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return fmt.Errorf("--name: %q: use letters, digits, '-', '_' and '.' only", name)
+		}
+	}
+	if len(name) == 0 || len(name) > 200 {
+		return fmt.Errorf("--name: %q must have 1 to 200 characters", name)
+	}
+	return nil
+}
+
+// Mine lists the runs this process trains: its shard's.
+func (s *Sweep) Mine() []Run {
+	var out []Run
+	for _, r := range s.runs {
+		if s.opts.Shard.has(r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // SetObserver sets who is told what the workers report (Options.Observer).
@@ -147,8 +215,9 @@ func (s *Sweep) TrainExamples() int { return s.trainExamples }
 
 // Planned is the summary of a dry run: every run with status "planned" and no results.
 func (s *Sweep) Planned() *Result {
-	res := &Result{SweepDir: s.dir, Status: StatusPlanned, Runs: make([]RunResult, len(s.runs))}
-	for i, r := range s.runs {
+	mine := s.Mine()
+	res := &Result{SweepDir: s.dir, Status: StatusPlanned, Runs: make([]RunResult, len(mine))}
+	for i, r := range mine {
 		res.Runs[i] = s.newRunResult(r)
 		res.Runs[i].Status = StatusPlanned
 	}
@@ -184,17 +253,25 @@ func (s *Sweep) Run(ctx context.Context) *Result {
 	if s.dir == "" {
 		panic("sweep: Run on a dry-run sweep")
 	}
-	res := &Result{SweepDir: s.dir, Runs: make([]RunResult, len(s.runs))}
-	for i, r := range s.runs {
+	mine := s.Mine()
+	res := &Result{SweepDir: s.dir, Runs: make([]RunResult, len(mine))}
+	for i, r := range mine {
 		res.Runs[i] = s.newRunResult(r)
 	}
 	// Without the experiment TensorBoard still builds one from the sessions, so a failure here is
-	// reported and not fatal.
-	if err := writeExperiment(s.dir, s.plan, s.runs, s.created); err != nil {
-		res.ReportError = fmt.Sprintf("hparams experiment: %v", err)
+	// reported and not fatal. Of the processes sharing a sweep, the one that recorded the plan writes
+	// the experiment and the chart layout, so that each is there once.
+	if s.recorder {
+		if err := writeExperiment(s.dir, s.plan, s.runs, s.created); err != nil {
+			res.ReportError = fmt.Sprintf("hparams experiment: %v", err)
+		}
 	}
 	if s.opts.Charts != nil {
-		c, err := openCharts(s.dir, s.opts.Charts(s.runs))
+		layout := summary.Layout{}
+		if s.recorder {
+			layout = s.opts.Charts(s.runs)
+		}
+		c, err := openCharts(s.dir, layout)
 		if err != nil {
 			res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
 		} else {
@@ -208,11 +285,11 @@ func (s *Sweep) Run(ctx context.Context) *Result {
 	}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
-	for slot := range min(s.opts.Parallel, len(s.runs)) {
-		wg.Go(func() { s.slot(ctx, slot, jobs, res.Runs) })
+	for slot := range min(s.opts.Parallel, len(mine)) {
+		wg.Go(func() { s.slot(ctx, slot, jobs, mine, res.Runs) })
 	}
 feed:
-	for i := range s.runs {
+	for i := range mine {
 		select {
 		case jobs <- i:
 		case <-ctx.Done():
@@ -229,7 +306,7 @@ feed:
 			res.Runs[i].Error = "not started: the sweep was interrupted"
 			res.Runs[i].Dir = ""
 		}
-		if res.Runs[i].Status != StatusSucceeded {
+		if st := res.Runs[i].Status; st != StatusSucceeded && st != StatusSkipped {
 			res.Status = StatusFailed
 		}
 	}
@@ -241,18 +318,33 @@ feed:
 }
 
 // slot trains the runs it takes from jobs in one worker process at a time.
-func (s *Sweep) slot(ctx context.Context, slot int, jobs <-chan int, results []RunResult) {
+func (s *Sweep) slot(ctx context.Context, slot int, jobs <-chan int, runs []Run, results []RunResult) {
 	var w *worker
 	defer func() { w.close() }()
 	for i := range jobs {
 		if ctx.Err() != nil {
 			continue // leave it unstarted
 		}
-		r := s.runs[i]
+		r := runs[i]
+		taken, why, err := s.claim(r, claimPolicy{resume: s.opts.Resume, retryFailed: s.opts.RetryFailed})
+		if err == nil && taken {
+			err = s.retireAttempt(r)
+		}
+		if err != nil {
+			results[i].Status, results[i].Error = StatusFailed, fmt.Sprintf("claim the run: %v", err)
+			s.ended(r, results[i])
+			continue
+		}
+		if !taken {
+			results[i].Status, results[i].Error = StatusSkipped, why
+			s.ended(r, results[i])
+			continue
+		}
 		if w == nil {
 			var err error
 			if w, err = s.startWorker(slot); err != nil {
 				results[i].Status, results[i].Error = StatusFailed, err.Error()
+				_ = s.release(r, results[i])
 				s.ended(r, results[i])
 				continue
 			}
@@ -260,6 +352,9 @@ func (s *Sweep) slot(ctx context.Context, slot int, jobs <-chan int, results []R
 		if !w.train(ctx, s, r, &results[i]) {
 			w.close()
 			w = nil
+		}
+		if err := s.release(r, results[i]); err != nil && results[i].Error == "" {
+			results[i].Error = fmt.Sprintf("record the run's end: %v", err)
 		}
 		s.ended(r, results[i])
 	}
@@ -423,7 +518,7 @@ func (w *worker) train(ctx context.Context, s *Sweep, r Run, res *RunResult) boo
 }
 
 func (w *worker) finish(res *RunResult, end End) {
-	res.Status, res.Error = end.Status, end.Error
+	res.Status, res.Error, res.Interrupted = end.Status, end.Error, end.Interrupted
 	res.EpochsCompleted = end.EpochsCompleted
 	res.StoppedEpoch, res.BestEpoch = end.StoppedEpoch, end.BestEpoch
 	if end.History.TrainLoss != nil {

@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"inspect": {"dump the events of a TensorBoard event file or of every one under a directory", runInspect},
 		"report":  {"write report.md/csv/json and loss-curve PNGs of a sweep directory from its logs", runReport},
 		"run":     {"train a sweep of MNIST MLP variants and log each run for TensorBoard", runRun},
+		"status":  {"show the state of every run of a sweep directory, however many processes share it", runStatus},
 	}
 }
 

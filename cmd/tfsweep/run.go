@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/mattn/go-isatty"
@@ -48,12 +50,19 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		jsonOut    bool
 		trials     int
 		searchSeed int64
+		shard      string
+		shards     int
 	)
 	fs.StringVar(&opts.LogDir, "logdir", "./runs", "`dir`ectory under which the sweep directory is created")
 	fs.StringVar(&opts.DataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files")
 	fs.StringVar(&config, "config", "", "YAML sweep `file` with several grids (see sweep/presets/lab-report.yaml)")
 	fs.IntVar(&trials, "trials", 0, "random search: draw `N` trials per grid point of the axes given as distributions (uniform:lo:hi, log_uniform:lo:hi, choice:a:b:c)")
 	fs.Int64Var(&searchSeed, "search-seed", 0, "seed of the random search's draws, so the same command draws the same trials")
+	fs.StringVar(&opts.Name, "name", "", "train into LOGDIR/`NAME`, a sweep directory several processes share (same plan; each run trained once)")
+	fs.StringVar(&shard, "shard", "", "train only the runs whose index ≡ I (mod N): `I/N`, or auto from JOB_COMPLETION_INDEX (with --shards) or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
+	fs.IntVar(&shards, "shards", 0, "with --shard auto under a Kubernetes Indexed Job: the number of shards (the Job's completions)")
+	fs.BoolVar(&opts.Resume, "resume", false, "take over the runs of a sweep whose process died (a killed shard, a pre-empted pod)")
+	fs.BoolVar(&opts.RetryFailed, "retry-failed", false, "train runs that failed in an earlier attempt again")
 	fs.StringVar(&opts.Device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
 	fs.IntVar(&opts.Parallel, "parallel", 1, "train `N` runs at once, each in its own worker (CPU threads are split between them)")
 	fs.IntVar(&opts.Threads, "threads", 0, "`N` TensorFlow intra- and inter-op threads per run (0 = TensorFlow's default, or the CPUs split by --parallel)")
@@ -89,6 +98,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	if opts.Shard, err = parseShard(shard, shards, os.Getenv); err != nil {
+		return fail(err)
+	}
+	if opts.Shard.Count > 1 && opts.Name == "" {
+		return fail(errors.New("--shard: shards of a sweep share it through --name NAME"))
+	}
 	if opts.Worker, err = findWorker(); err != nil {
 		return fail(err)
 	}
@@ -108,7 +123,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if jsonOut {
 			return printJSON(stdout, stderr, s.Planned())
 		}
-		printRuns(stdout, s.Runs(), s.TrainExamples())
+		printRuns(stdout, s.Mine(), s.TrainExamples())
 		return exitOK
 	}
 	if ctx.Err() != nil {
@@ -123,7 +138,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	con := newConsole(stderr, terminal)
 	s.SetObserver(con)
-	con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Runs())).Int("parallel", opts.Parallel).
+	con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Mine())).Int("parallel", opts.Parallel).
 		Int("train_examples", s.TrainExamples()).Msg("sweep started")
 	res := s.Run(ctx)
 	con.close()
@@ -131,10 +146,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		con.log.Warn().Str("sweep", s.Dir()).Msg("interrupted: unfinished runs are marked failed")
 	}
 
-	// The report is written also after an interruption: it shows what the logs hold.
-	written, err := report.Generate(context.WithoutCancel(ctx), s.Dir())
+	// The report is written also after an interruption: it shows what the logs hold. Of processes
+	// sharing a sweep, the one that sees every run ended writes it.
 	reportTable := ""
-	if err != nil {
+	var written *report.Written
+	if pending := unfinished(s.Dir()); pending > 0 && opts.Name != "" {
+		con.log.Info().Int("unfinished", pending).Str("sweep", s.Dir()).
+			Msg("other processes' runs are unfinished: the last to end writes the report (or run tfsweep report)")
+	} else if written, err = report.Generate(context.WithoutCancel(ctx), s.Dir()); err != nil {
 		res.ReportError = strings.TrimSpace(strings.Join([]string{res.ReportError, err.Error()}, " "))
 		con.log.Error().Err(err).Msg("could not write the report")
 	} else {
@@ -186,4 +205,80 @@ func printJSON(stdout, stderr io.Writer, v any) int {
 		return exitRunFailed
 	}
 	return exitOK
+}
+
+// parseShard reads --shard: "" (every run), "I/N", or "auto" from the scheduler's environment, a
+// Kubernetes Indexed Job's JOB_COMPLETION_INDEX (with --shards N) or a Slurm array's
+// SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT (counted from SLURM_ARRAY_TASK_MIN).
+func parseShard(spec string, shards int, getenv func(string) string) (sweep.Shard, error) {
+	num := func(what, s string) (int, error) {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return 0, fmt.Errorf("--shard: %s %q is not an integer", what, s)
+		}
+		return n, nil
+	}
+	var sh sweep.Shard
+	var err error
+	switch {
+	case spec == "":
+		return sweep.Shard{}, nil
+	case spec == "auto" && getenv("JOB_COMPLETION_INDEX") != "":
+		if sh.Index, err = num("JOB_COMPLETION_INDEX", getenv("JOB_COMPLETION_INDEX")); err != nil {
+			return sh, err
+		}
+		if shards <= 0 {
+			return sh, errors.New("--shard auto: JOB_COMPLETION_INDEX is set; give the Job's completions as --shards N")
+		}
+		sh.Count = shards
+	case spec == "auto" && getenv("SLURM_ARRAY_TASK_ID") != "":
+		if sh.Index, err = num("SLURM_ARRAY_TASK_ID", getenv("SLURM_ARRAY_TASK_ID")); err != nil {
+			return sh, err
+		}
+		if first := getenv("SLURM_ARRAY_TASK_MIN"); first != "" {
+			m, err := num("SLURM_ARRAY_TASK_MIN", first)
+			if err != nil {
+				return sh, err
+			}
+			sh.Index -= m
+		}
+		if sh.Count, err = num("SLURM_ARRAY_TASK_COUNT", getenv("SLURM_ARRAY_TASK_COUNT")); err != nil {
+			return sh, err
+		}
+		if shards > 0 && shards != sh.Count {
+			return sh, fmt.Errorf("--shards %d disagrees with SLURM_ARRAY_TASK_COUNT %d", shards, sh.Count)
+		}
+	case spec == "auto":
+		return sh, errors.New("--shard auto: neither JOB_COMPLETION_INDEX (Kubernetes Indexed Job) nor SLURM_ARRAY_TASK_ID (Slurm array) is set")
+	default:
+		i, n, ok := strings.Cut(spec, "/")
+		if !ok {
+			return sh, fmt.Errorf("--shard: %q is neither I/N nor auto", spec)
+		}
+		if sh.Index, err = num("index", i); err != nil {
+			return sh, err
+		}
+		if sh.Count, err = num("count", n); err != nil {
+			return sh, err
+		}
+	}
+	if sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count {
+		return sh, fmt.Errorf("--shard: index %d is outside [0, %d)", sh.Index, sh.Count)
+	}
+	return sh, nil
+}
+
+// unfinished counts the runs of the sweep's plan that are not yet succeeded or failed.
+func unfinished(dir string) int {
+	states, err := sweep.Status(dir)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, st := range states {
+		if st.State == sweep.StateRunning || st.State == sweep.StateQueued {
+			n++
+		}
+	}
+	return n
 }

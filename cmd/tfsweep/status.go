@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/tfsweep/tfsweep/sweep"
+)
+
+const statusUsage = `usage: tfsweep status DIR [--json]
+
+Shows the state of every run of the sweep directory DIR, from its recorded plan (sweep.yaml) and the
+claims of the processes training it, however many machines share it: queued, running on host/pid,
+interrupted (by a signal) or stale (its process on this host is gone): tfsweep run --resume takes
+both over; succeeded or failed (--retry-failed trains it again).
+
+Exit status: 0 every run succeeded, 1 some run has not (yet), 2 DIR is not a sweep directory.
+`
+
+func runStatus(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCLI("status", statusUsage)
+	jsonOut := c.fs.Bool("json", false, "print the states as JSON")
+	pos, code, ok := c.parse(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "tfsweep status: want exactly one sweep directory (see tfsweep status -h)")
+		return exitBadInput
+	}
+	states, err := sweep.Status(pos[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "tfsweep status: %v\n", err)
+		return exitBadInput
+	}
+	counts := map[string]int{}
+	for _, s := range states {
+		counts[s.State]++
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"runs": states, "counts": counts}); err != nil {
+			return exitRunFailed
+		}
+	} else {
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "RUN\tSTATE\tWHERE\tERROR")
+		for _, s := range states {
+			where := ""
+			if s.Host != "" {
+				where = fmt.Sprintf("%s pid %d", s.Host, s.PID)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.State, where, s.Error)
+		}
+		tw.Flush()
+		fmt.Fprintf(stdout, "%d runs: %d succeeded, %d failed, %d running, %d interrupted, %d stale, %d queued\n", len(states),
+			counts[sweep.StateSucceeded], counts[sweep.StateFailed], counts[sweep.StateRunning], counts[sweep.StateInterrupted],
+			counts[sweep.StateStale], counts[sweep.StateQueued])
+	}
+	if counts[sweep.StateSucceeded] != len(states) {
+		return exitRunFailed
+	}
+	return exitOK
+}
