@@ -361,7 +361,7 @@ func TestKubernetesIndexedJob(t *testing.T) {
 	if err := yamlv3.Unmarshal([]byte(sweep), &got); err != nil {
 		t.Fatalf("sweep-configmap.yaml: %s: %v", path.Base(config), err)
 	}
-	ref, err := os.ReadFile(filepath.Join("..", "trainer", "testdata", "lab-report.yaml"))
+	ref, err := os.ReadFile(filepath.Join("..", "sweep", "presets", "lab-report.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +369,7 @@ func TestKubernetesIndexedJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("the ConfigMap's sweep file differs from trainer/testdata/lab-report.yaml:\n%v\n%v", got, want)
+		t.Errorf("the ConfigMap's sweep file differs from sweep/presets/lab-report.yaml:\n%v\n%v", got, want)
 	}
 
 	// --data-dir must be where the image (the repository's Dockerfile) installs MNIST.

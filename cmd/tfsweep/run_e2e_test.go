@@ -1,58 +1,21 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/tfsweep/tfsweep/internal/tbcheck"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
-// tbCheck returns the Python that runs TensorBoard and the path of scripts/tb_check.py. A missing or
-// broken environment fails the test: the end-to-end check is the point, it is never skipped.
-func tbCheck(t *testing.T) (python, script string) {
-	t.Helper()
-	python = os.Getenv("TFSWEEP_PYTHON")
-	if python == "" {
-		t.Fatal("TFSWEEP_PYTHON is not set: run `make test`, or " +
-			"`export TFSWEEP_PYTHON=$(scripts/setup-python.sh tensorboard | tail -1)` from the repository root")
-	}
-	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "tb_check.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(python, script, "--python-only-check").CombinedOutput(); err != nil {
-		t.Fatalf("TFSWEEP_PYTHON=%s cannot run TensorBoard (%v):\n%s\nrun `make test` or `scripts/setup-python.sh tensorboard`", python, err, out)
-	}
-	return python, script
-}
+func tbCheck(t *testing.T) { tbcheck.Python(t) }
 
-func runTBCheck(t *testing.T, logdir string, expectation map[string]any) {
-	t.Helper()
-	python, script := tbCheck(t)
-	exp, err := json.MarshalIndent(expectation, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	expFile := filepath.Join(t.TempDir(), "expect.json")
-	if err := os.WriteFile(expFile, exp, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, python, script, "--logdir", logdir, "--expect", expFile, "--load-fast", "both", "--timeout", "90")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("TensorBoard does not serve what tfsweep run reported (%v):\n%s\nexpectation: %s", err, out, exp)
-	}
-}
+func runTBCheck(t *testing.T, logdir string, expectation map[string]any) { tbcheck.Run(t, logdir, expectation) }
 
 // sweepJSON mirrors the documented `tfsweep run --json` shape.
 type sweepJSON struct {
