@@ -15,7 +15,9 @@ import (
 
 func tbCheck(t *testing.T) { tbcheck.Python(t) }
 
-func runTBCheck(t *testing.T, logdir string, expectation map[string]any) { tbcheck.Run(t, logdir, expectation) }
+func runTBCheck(t *testing.T, logdir string, expectation map[string]any) {
+	tbcheck.Run(t, logdir, expectation)
+}
 
 // sweepJSON mirrors the documented `tfsweep run --json` shape.
 type sweepJSON struct {
