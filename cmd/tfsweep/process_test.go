@@ -170,21 +170,26 @@ func TestKilledWorkerFailsOnlyItsRun(t *testing.T) {
 	assertReadable(t, r1.Dir)
 }
 
-// Ctrl-C once: the run in progress closes its files as a failed session, the rest are not started,
-// the report is written, and tfsweep exits 130. Twice: it exits at once, 130, with the workers gone
-// and the files readable.
+// Ctrl-C once, or SIGHUP (a closed terminal or ssh session): the run in progress closes its files as a
+// failed session, the rest are not started, the report is written, and tfsweep exits 130. Ctrl-C
+// twice: it exits at once, 130, with the workers gone and the files readable.
 func TestInterrupts(t *testing.T) {
-	for _, twice := range []bool{false, true} {
-		t.Run(map[bool]string{false: "once", true: "twice"}[twice], func(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sig   os.Signal
+		twice bool
+	}{{"once", os.Interrupt, false}, {"hangup", syscall.SIGHUP, false}, {"twice", os.Interrupt, true}} {
+		twice := tc.twice
+		t.Run(tc.name, func(t *testing.T) {
 			logdir := t.TempDir()
 			f := startFront(t, "--data-dir", realData(t), "--logdir", logdir, "--limit", "5000", "--epochs", "50",
 				"--batch-size", "32", "--seed", "1,2,3", "--json")
 			waitFor(t, time.Minute, "the first run to start", func() bool { return runDirStarted(logdir, "xavier-nobn-b32-s1") })
 			waitFor(t, 10*time.Second, "the worker", func() bool { return len(workers(f.cmd.Process.Pid)) == 1 })
 			worker := workers(f.cmd.Process.Pid)[0]
-			f.cmd.Process.Signal(os.Interrupt)
+			f.cmd.Process.Signal(tc.sig)
 			if twice {
-				f.cmd.Process.Signal(os.Interrupt)
+				f.cmd.Process.Signal(tc.sig)
 			}
 			start := time.Now()
 			code := f.wait(t, time.Minute)

@@ -1,0 +1,92 @@
+package worker
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tfsweep/tfsweep/sweep"
+)
+
+// serve runs Serve on the jobs and returns every message it wrote.
+func serve(t *testing.T, jobs ...sweep.Job) []sweep.Message {
+	t.Helper()
+	var in strings.Builder
+	for _, j := range jobs {
+		line, err := json.Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Write(append(line, '\n'))
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- Serve(context.Background(), strings.NewReader(in.String()), pw); pw.Close() }()
+	var msgs []sweep.Message
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		var m sweep.Message
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("not a message: %q", sc.Text())
+		}
+		msgs = append(msgs, m)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	return msgs
+}
+
+func ends(msgs []sweep.Message) map[string]*sweep.End {
+	out := map[string]*sweep.End{}
+	for _, m := range msgs {
+		if m.Kind == sweep.MessageEnd {
+			out[m.Run] = m.End
+		}
+	}
+	return out
+}
+
+// A worker trains the jobs it reads one after another and ends each with its outcome: a good run
+// succeeds with its epochs, a run whose directory exists and a variant it cannot read fail, and the
+// worker goes on after each.
+func TestServe(t *testing.T) {
+	data := os.Getenv("TFSWEEP_DATA_DIR")
+	if data == "" {
+		t.Fatal("TFSWEEP_DATA_DIR is not set: run `make test`")
+	}
+	dir := t.TempDir()
+	v := sweep.Defaults()
+	v.Limit, v.Epochs = 500, 2
+	good := sweep.Job{Run: "good", Dir: filepath.Join(dir, "good"), Group: "s/good", Variant: sweep.EncodeVariant(v), DataDir: data, Device: "cpu"}
+	again := good
+	again.Run = "again" // the same directory: it exists now
+	bad := good
+	bad.Run, bad.Dir = "bad", filepath.Join(dir, "bad")
+	bad.Variant = map[string]string{"optimiser": "adam"}
+	msgs := serve(t, good, again, bad)
+	e := ends(msgs)
+	if g := e["good"]; g == nil || g.Status != sweep.StatusSucceeded || g.EpochsCompleted != 2 || len(g.History.ValLoss) != 2 || g.TrainExamples != 500 {
+		t.Errorf("good run: %+v", g)
+	}
+	if a := e["again"]; a == nil || a.Status != sweep.StatusFailed || !strings.Contains(a.Error, "run directory") {
+		t.Errorf("a run into an existing directory: %+v", a)
+	}
+	if b := e["bad"]; b == nil || b.Status != sweep.StatusFailed || !strings.Contains(b.Error, `unknown axis "optimiser"`) {
+		t.Errorf("an unreadable variant: %+v", b)
+	}
+	kinds := map[string]int{}
+	for _, m := range msgs {
+		if m.Run == "good" {
+			kinds[m.Kind]++
+		}
+	}
+	if kinds[sweep.MessageBegin] != 1 || kinds[sweep.MessageEpoch] != 2 || kinds[sweep.MessageEnd] != 1 {
+		t.Errorf("messages of the good run: %v", kinds)
+	}
+}
