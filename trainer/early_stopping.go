@@ -154,3 +154,28 @@ func (es *EarlyStopping) Wait() int { return es.wait }
 // WeightsRestorable reports whether a snapshot of best weights is held, i.e. whether OnTrainEnd of a
 // successful run restores weights.
 func (es *EarlyStopping) WeightsRestorable() bool { return es.hasWeights }
+
+// EarlyStoppingState is what an EarlyStopping has counted, saved with a checkpoint so that a resumed
+// run stops where an uninterrupted one would.
+type EarlyStoppingState struct {
+	Wait         int     `json:"wait"`
+	Best         float64 `json:"best"`
+	HasBest      bool    `json:"has_best"`
+	BestEpoch    int     `json:"best_epoch"`
+	StoppedEpoch int     `json:"stopped_epoch"`
+	// HasWeights says a snapshot of the best epoch's weights was taken; SetState takes it back.
+	HasWeights bool `json:"has_weights"`
+}
+
+// State returns the counters.
+func (es *EarlyStopping) State() EarlyStoppingState {
+	return EarlyStoppingState{Wait: es.wait, Best: es.best, HasBest: es.hasBest, BestEpoch: es.bestEpoch,
+		StoppedEpoch: es.stoppedEpoch, HasWeights: es.hasWeights}
+}
+
+// SetState puts back counters State returned, after OnTrainBegin, with the best epoch's weights
+// snapshot when the state has one (RestoreBestWeights).
+func (es *EarlyStopping) SetState(s EarlyStoppingState, bestWeights any) {
+	es.wait, es.best, es.hasBest, es.bestEpoch, es.stoppedEpoch = s.Wait, s.Best, s.HasBest, s.BestEpoch, s.StoppedEpoch
+	es.bestWeights, es.hasWeights = bestWeights, s.HasWeights && bestWeights != nil
+}

@@ -50,6 +50,13 @@ type FitOptions struct {
 	// LearningRate is reported to callbacks as Keras' epoch_learning_rate when the model is not a
 	// LearningRater; one that is reports its own current rate instead.
 	LearningRate float64
+	// InitialEpoch is Keras' initial_epoch: a resumed run trains epochs InitialEpoch..Epochs-1, its
+	// global step continuing from the model's Iterations.
+	InitialEpoch int
+	// Resume, when not nil, runs after every OnTrainBegin and before the first step: it puts back
+	// the state an earlier attempt saved (callbacks' counters), which OnTrainBegin resets, as Keras'
+	// BackupAndRestore does after on_train_begin.
+	Resume func() error
 }
 
 // ErrNonFiniteLoss stops a run whose loss became NaN or ±Inf, as Keras' TerminateOnNaN does.
@@ -172,8 +179,8 @@ type TrainEnd struct {
 // It stops early, with OnTrainEnd still called, when ctx is cancelled, a step fails, the loss is not
 // finite, or a callback fails (all errors), or a callback returns ErrStopTraining (a success).
 func Fit(ctx context.Context, m Model, data FitData, opts FitOptions, callbacks ...Callback) error {
-	if opts.Epochs <= 0 || opts.BatchSize <= 0 || data.TrainExamples <= 0 {
-		return fmt.Errorf("fit: %d epochs of batch %d over %d examples", opts.Epochs, opts.BatchSize, data.TrainExamples)
+	if opts.Epochs <= 0 || opts.BatchSize <= 0 || data.TrainExamples <= 0 || opts.InitialEpoch < 0 || opts.InitialEpoch >= opts.Epochs {
+		return fmt.Errorf("fit: epochs %d..%d of batch %d over %d examples", opts.InitialEpoch, opts.Epochs, opts.BatchSize, data.TrainExamples)
 	}
 	h, err := sortHooks(callbacks)
 	if err != nil {
@@ -227,14 +234,21 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 			return end
 		}
 	}
+	if f.opts.Resume != nil {
+		if err := f.opts.Resume(); err != nil {
+			end.Err = fmt.Errorf("resume: %w", err)
+			return end
+		}
+	}
 	rater, hasRate := f.model.(LearningRater)
 	var (
 		start time.Time // first train step
-		step  int64
+		step  = f.model.Iterations()
 	)
-	for epoch := range f.opts.Epochs {
+	end.EpochsCompleted = f.opts.InitialEpoch
+	for epoch := f.opts.InitialEpoch; epoch < f.opts.Epochs; epoch++ {
 		epochStart := time.Now()
-		if epoch == 0 {
+		if start.IsZero() {
 			start = epochStart
 		}
 		var sumLoss, sumAcc float64
@@ -324,7 +338,7 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 // never counts a half epoch.
 func (f *fitLoop) finish(end TrainEnd, start time.Time) TrainEnd {
 	end.Iterations = f.model.Iterations()
-	if end.EpochsCompleted == 0 && !start.IsZero() {
+	if end.EpochsCompleted == f.opts.InitialEpoch && !start.IsZero() {
 		end.FitTime = time.Since(start)
 	}
 	return end

@@ -139,3 +139,22 @@ func (r *ReduceLROnPlateau) CooldownCounter() int { return r.cooldownCounter }
 
 // Best is the best monitored value so far; ok is false before the first epoch.
 func (r *ReduceLROnPlateau) Best() (value float64, ok bool) { return r.best, r.hasBest }
+
+// ReduceLROnPlateauState is what a ReduceLROnPlateau has counted, saved with a checkpoint (the rate
+// itself is the model's, saved with its variables).
+type ReduceLROnPlateauState struct {
+	Wait            int     `json:"wait"`
+	CooldownCounter int     `json:"cooldown_counter"`
+	Best            float64 `json:"best"`
+	HasBest         bool    `json:"has_best"`
+}
+
+// State returns the counters.
+func (r *ReduceLROnPlateau) State() ReduceLROnPlateauState {
+	return ReduceLROnPlateauState{Wait: r.wait, CooldownCounter: r.cooldownCounter, Best: r.best, HasBest: r.hasBest}
+}
+
+// SetState puts back counters State returned, after OnTrainBegin.
+func (r *ReduceLROnPlateau) SetState(s ReduceLROnPlateauState) {
+	r.wait, r.cooldownCounter, r.best, r.hasBest = s.Wait, s.CooldownCounter, s.Best, s.HasBest
+}
