@@ -130,3 +130,20 @@ func TestReportReadFailure(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 1 naming %s and the offset", code, stderr, files[0])
 	}
 }
+
+// A report that cannot be written (here report.md is a directory, as a full disk would fail the
+// write) exits 1 and names the file: it used to be reported and exit 0.
+func TestReportWriteFailure(t *testing.T) {
+	dir := t.TempDir()
+	writeTinySweep(t, dir)
+	if err := os.Mkdir(filepath.Join(dir, "report.md"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.md", "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := reportCmd(t, dir)
+	if code != exitRunFailed || !strings.Contains(stderr, filepath.Join(dir, "report.md")) {
+		t.Errorf("exit %d, stderr %q; want 1 naming report.md", code, stderr)
+	}
+}
