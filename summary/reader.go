@@ -128,8 +128,18 @@ func NewReader(r io.Reader, name string) *Reader {
 // payload that is not an Event proto is a *CorruptError; TensorBoard reads
 // nothing after such a record either. Errors are sticky.
 func (r *Reader) Next() (Event, error) {
+	pb, err := r.NextProto()
+	if err != nil {
+		return Event{}, err
+	}
+	return decodeEvent(pb, r.metadata), nil
+}
+
+// NextProto is Next without the decoding: the Event proto as the file holds it, for tools that
+// copy or filter events (such as rewriting a log up to a checkpoint).
+func (r *Reader) NextProto() (*eventpb.Event, error) {
 	if r.err != nil {
-		return Event{}, r.err
+		return nil, r.err
 	}
 	start := r.rr.offset
 	payload, err := r.rr.next()
@@ -146,14 +156,14 @@ func (r *Reader) Next() (Event, error) {
 			err = fmt.Errorf("summary: read %s: %w", r.name, err)
 		}
 		r.err = err
-		return Event{}, err
+		return nil, err
 	}
 	var pb eventpb.Event
 	if err := proto.Unmarshal(payload, &pb); err != nil {
 		r.err = &CorruptError{File: r.name, Offset: start, Reason: "bad event proto: " + err.Error()}
-		return Event{}, r.err
+		return nil, r.err
 	}
-	return decodeEvent(&pb, r.metadata), nil
+	return &pb, nil
 }
 
 // Truncated reports whether the input ended inside a record.
