@@ -266,6 +266,7 @@ func (m *Model) savedModelProto(scale float32) ([]byte, error) {
 				OutputProbabilities: info(t.probabilities, typespb.DataType_DT_FLOAT, -1, int64(m.cfg.Classes)),
 				OutputClasses:       info(t.classes, typespb.DataType_DT_INT64, -1),
 			},
+			//lint:ignore SA1019 tf.saved_model.save still writes it, and TF Serving before 2.4 checks it.
 			MethodName: predictMethod,
 		}
 	}
