@@ -127,13 +127,15 @@ func buildServingGraph(src *graph, cfg Config, scale float32) (*tf.Graph, saver,
 
 // scaleInput multiplies the pixels by scale. When scale is the float32 of 1/k for a whole k (1/255),
 // it divides by k instead, which is how the dataset package (and Keras' x / 255) scales, so that the
-// served network sees bit-identical inputs.
+// served network sees bit-identical inputs. The division is DivNoNan (x/k for k ≠ 0): Grappler's
+// constant folding rewrites RealDiv by a constant into a multiplication by the rounded reciprocal,
+// which differs from x/255 in the last bit for some pixel values.
 func scaleInput(s *op.Scope, x tf.Output, scale float32) tf.Output {
 	if scale == 1 {
 		return op.Identity(s, x)
 	}
 	if k := math.Round(1 / float64(scale)); k > 1 && k < 1<<24 && float32(1/k) == scale {
-		return op.RealDiv(s, x, op.Const(s.SubScope("divisor"), float32(k)))
+		return op.DivNoNan(s, x, op.Const(s.SubScope("divisor"), float32(k)))
 	}
 	return op.Mul(s, x, op.Const(s.SubScope("factor"), scale))
 }
