@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -247,10 +248,35 @@ func keepPrevious(prefix, previous string) (bool, error) {
 			return false, err
 		}
 		if err := os.Link(prefix+suffix, previous+suffix); err != nil {
-			return false, fmt.Errorf("keep the previous checkpoint: %w", err)
+			// A file system without hard links gets a copy.
+			if cerr := copyFileSync(prefix+suffix, previous+suffix); cerr != nil {
+				return false, fmt.Errorf("keep the previous checkpoint: %w", errors.Join(err, cerr))
+			}
 		}
 	}
 	return true, nil
+}
+
+// copyFileSync copies a file to a new file and syncs the copy.
+func copyFileSync(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
 }
 
 // syncFile flushes a file's contents to stable storage.

@@ -141,7 +141,7 @@ func maxAbsDiff(a []float32, b []float64) float64 {
 	return d
 }
 
-func filesSize(t *testing.T, paths ...string) int64 {
+func filesSize(t testing.TB, paths ...string) int64 {
 	t.Helper()
 	var n int64
 	for _, p := range paths {
