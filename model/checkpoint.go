@@ -229,9 +229,14 @@ func saveBundle(prefix string, fault func(stage string) error, write func(tmp st
 	return nil
 }
 
-// keepPrevious hard-links a complete checkpoint at prefix to previous, replacing a stale previous
-// copy, and reports whether there was one to keep.
+// keepPrevious hard-links a complete checkpoint at prefix to previous and reports whether there is
+// a previous checkpoint to fall back on. A complete previous copy that is still there is kept as it
+// is: it means the save that made it did not finish, and the checkpoint at prefix may be the
+// half-replaced one that it guards against.
 func keepPrevious(prefix, previous string) (bool, error) {
+	if exists(previous+indexSuffix) && exists(previous+dataSuffix) {
+		return true, nil
+	}
 	for _, suffix := range []string{indexSuffix, dataSuffix} {
 		if _, err := os.Stat(prefix + suffix); errors.Is(err, fs.ErrNotExist) {
 			return false, nil
@@ -255,6 +260,11 @@ func keepPrevious(prefix, previous string) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // copyFileSync copies a file to a new file and syncs the copy.
