@@ -100,9 +100,11 @@ func (sv saver) run(sess *tf.Session, prefix string, restore bool) error {
 // The save is atomic. The bundle is written under a temporary prefix in the same directory and its
 // files are synced, then renamed into place, data first and index last, and the directory is synced:
 // a prefix whose .index exists is complete, and a crash at any moment leaves every other checkpoint
-// untouched. When prefix already holds a checkpoint, its files are first hard-linked to
-// <prefix>.previous.{index,data-...} and removed once the new one is in place, so that a crash
-// between the two renames (new data, old index) still leaves the old state to RestoreCheckpoint.
+// untouched. When prefix already holds a checkpoint, its files are first hard-linked (or copied) to
+// <prefix>.previous.{index,data-00000-of-00001}, removed once the new one is durable, so that a crash
+// between the two renames (new data, old index: the index's checksums no longer match) still leaves
+// the old state to RestoreCheckpoint; a previous copy left by such a crash is kept until a save
+// completes. Writing each epoch to a new prefix (ckpt-<epoch>) never needs the copy.
 func (m *Model) SaveCheckpoint(prefix string) error {
 	if err := saveBundle(prefix, m.checkpointFault, func(tmp string) error {
 		return m.graph.ckpt.run(m.sess, tmp, false)
