@@ -2,6 +2,8 @@ package model
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -42,6 +44,7 @@ type pythonVerdict struct {
 	TensorFlow  string                                `json:"tensorflow"`
 	SavedModels map[string]map[string]pythonSignature `json:"saved_models"`
 	Checkpoints map[string]map[string][]int           `json:"checkpoints"`
+	Digests     map[string]map[string]string          `json:"checkpoint_digests"`
 }
 
 type pythonSignature struct {
@@ -170,7 +173,8 @@ type exported struct {
 // model trained on unscaled pixels are trained briefly on MNIST and exported. TensorFlow's C++
 // loader (LoadSavedModel) and Python's tf.saved_model.load both give the model's own probabilities
 // on 100 test images, from float32 and from uint8 pixels; Python's tf.train.load_checkpoint lists
-// the Keras names of every checkpoint, slot variables of sgd with momentum, adamw and nadam included.
+// the Keras names and shapes of every checkpoint, slot variables of sgd with momentum, adamw and nadam
+// included, and of every SavedModel's variables/, and reads back every value bit for bit (SHA-256).
 // The sizes and times of checkpoints and SavedModels are logged.
 func TestSavedModel(t *testing.T) {
 	train, test := loadMNIST(t)
@@ -190,6 +194,7 @@ func TestSavedModel(t *testing.T) {
 	var models []exported
 	var checkpoints []string
 	ckptVars := make(map[string]map[string][]int)
+	ckptDigests := make(map[string]map[string]string) // what each checkpoint must hold, value for value
 	for _, v := range variants {
 		cfg := DefaultConfig()
 		cfg.Device, cfg.Seed = DeviceCPU, 5
@@ -225,6 +230,14 @@ func TestSavedModel(t *testing.T) {
 		saveTime := time.Since(start)
 		checkpoints = append(checkpoints, prefix)
 		ckptVars[prefix] = shapeMap(m.graph.all)
+		ckptDigests[prefix] = digests(m.state(t))
+		weights := m.state(t)
+		for name := range weights {
+			if !slices.ContainsFunc(m.graph.weights, func(v *variable) bool { return v.name == name }) {
+				delete(weights, name)
+			}
+		}
+		ckptDigests[filepath.Join(dir, variablesDir, variablesName)] = digests(weights)
 		fresh := newModel(t, cfg)
 		start = time.Now()
 		if err := fresh.RestoreCheckpoint(prefix); err != nil {
@@ -295,6 +308,7 @@ func TestSavedModel(t *testing.T) {
 		}
 		checkpoints = append(checkpoints, prefix)
 		ckptVars[prefix] = shapeMap(m.graph.all)
+		ckptDigests[prefix] = digests(m.state(t))
 	}
 
 	var dirs []string
@@ -339,6 +353,19 @@ func TestSavedModel(t *testing.T) {
 			t.Errorf("%s: variables/variables as Python lists it: %v", e.name, diff)
 		}
 	}
+	for prefix, want := range ckptDigests {
+		got := verdict.Digests[prefix]
+		var differ []string
+		for name, digest := range want {
+			if got[name] != digest {
+				differ = append(differ, name)
+			}
+		}
+		slices.Sort(differ)
+		if len(got) != len(want) || len(differ) > 0 {
+			t.Errorf("%s: Python reads %d tensors, want %d; values differ in %v", prefix, len(got), len(want), differ)
+		}
+	}
 	for _, prefix := range checkpoints {
 		got := verdict.Checkpoints[prefix]
 		if diff := diffShapeMaps(got, ckptVars[prefix]); len(diff) > 0 {
@@ -346,6 +373,16 @@ func TestSavedModel(t *testing.T) {
 		}
 		t.Logf("%s: tf.train.load_checkpoint lists %d variables: %v", filepath.Base(prefix), len(got), keys(got))
 	}
+}
+
+// digests are the SHA-256 of each variable's bytes (little-endian, as the host's).
+func digests(state map[string][]byte) map[string]string {
+	d := make(map[string]string, len(state))
+	for name, b := range state {
+		sum := sha256.Sum256(b)
+		d[name] = hex.EncodeToString(sum[:])
+	}
+	return d
 }
 
 func keys[V any](m map[string]V) []string {

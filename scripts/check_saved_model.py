@@ -11,11 +11,13 @@ opened with tf.train.load_checkpoint, as is every DIR/variables/variables. Print
   {"tensorflow": "2.18.0",
    "saved_models": {DIR: {"serving_default": {"inputs": {...}, "outputs": {...},
                                               "probabilities": [[...]], "classes": [...]}, ...}},
-   "checkpoints": {PREFIX: {"dense/kernel": [784, 128], ...}, ...}}
+   "checkpoints": {PREFIX: {"dense/kernel": [784, 128], ...}, ...},
+   "checkpoint_digests": {PREFIX: {"dense/kernel": SHA-256 of the little-endian values, ...}, ...}}
 
 The caller (model's Go tests) compares the numbers with its own; the script judges nothing itself.
 """
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -60,12 +62,15 @@ def main():
         saved_models[path] = signatures
 
     prefixes = list(args.checkpoint) + [os.path.join(p, "variables", "variables") for p in args.saved_model]
-    checkpoints = {
-        p: {k: list(v) for k, v in tf.train.load_checkpoint(p).get_variable_to_shape_map().items()}
-        for p in prefixes
-    }
-    json.dump({"tensorflow": tf.__version__, "saved_models": saved_models, "checkpoints": checkpoints},
-              sys.stdout)
+    checkpoints, digests = {}, {}
+    for p in prefixes:
+        reader = tf.train.load_checkpoint(p)
+        shapes = reader.get_variable_to_shape_map()
+        checkpoints[p] = {k: list(v) for k, v in shapes.items()}
+        digests[p] = {k: hashlib.sha256(np.ascontiguousarray(reader.get_tensor(k)).astype(
+            reader.get_tensor(k).dtype.newbyteorder("<")).tobytes()).hexdigest() for k in shapes}
+    json.dump({"tensorflow": tf.__version__, "saved_models": saved_models, "checkpoints": checkpoints,
+               "checkpoint_digests": digests}, sys.stdout)
 
 
 if __name__ == "__main__":
