@@ -84,6 +84,8 @@ func TestCheckpointResumesBitwise(t *testing.T) {
 		edit  func(*Config)
 		slots []string // variables the checkpoint must hold besides the weights
 	}{
+		// Plain SGD's update does not depend on the step: only the dropout masks do.
+		{"sgd dropout", func(c *Config) { c.Optimizer, c.Dropout = "sgd", 0.4 }, []string{"sgd/iteration", "sgd/learning_rate"}},
 		{"adam dropout", func(c *Config) { c.Dropout = 0.3 },
 			[]string{"adam/iteration", "adam/learning_rate", "adam/dense_kernel_momentum", "adam/dense_2_bias_velocity"}},
 		{"adam batchnorm dropout l2", func(c *Config) { c.BatchNorm, c.Dropout, c.L2 = true, 0.2, 1e-3 },
@@ -150,6 +152,18 @@ func TestCheckpointResumesBitwise(t *testing.T) {
 			}
 			if diff := diffState(wantState, second.state(t)); len(diff) > 0 {
 				t.Errorf("after %d more steps the state differs in %v", more, diff)
+			}
+			if cfg.Dropout > 0 {
+				// Control: the same restore with the step counter put back to 0 draws other dropout
+				// masks, so the equality above depends on the restored step.
+				control := newModel(t, cfg)
+				if err := control.RestoreCheckpoint(prefix); err != nil {
+					t.Fatal(err)
+				}
+				control.setIterations(t, 0)
+				if losses := trainSteps(t, control, n, n+more); slices.Equal(losses, want) {
+					t.Error("with the step counter reset the losses are the same: the masks do not follow the step")
+				}
 			}
 			if lr, err := second.LearningRate(); err != nil || lr != wantLR {
 				t.Errorf("learning rate %v (%v), want %v", lr, err, wantLR)
