@@ -116,7 +116,9 @@ func (m *Model) SaveCheckpoint(prefix string) error {
 
 // RestoreCheckpoint sets the model's whole training state from the checkpoint at prefix, as
 // SaveCheckpoint wrote it: Iterations() returns the restored step count, and training continues as the
-// run that saved it would have (the learning-rate schedule and the dropout masks follow the step).
+// run that saved it would have (the learning-rate schedule and the dropout masks follow the step;
+// the masks also follow Config.Seed, which is configuration, not state: restore into a Model built
+// from the same Config).
 // Every variable of the model must be in the checkpoint with its dtype and shape; nothing is assigned
 // otherwise. If the checkpoint at prefix is unreadable and a <prefix>.previous one exists (a save that
 // replaced prefix was interrupted), that previous checkpoint is restored instead.
