@@ -92,7 +92,12 @@ type graph struct {
 	trainStep                *tf.Operation
 	evalLossSum, evalCorrect tf.Output // sums over the fed examples
 	evalPenalty              tf.Output // Σ of the L2 penalties at the current weights (Config.L2 > 0 only)
-	initAll                  *tf.Operation
+	// The evaluation pass' softmax [N, Classes] and arg-max class [N] int64, what a SavedModel serves.
+	probabilities, classes tf.Output
+	initAll                *tf.Operation
+
+	ckpt         saver // every variable: the checkpoint of the training state
+	weightsSaver saver // the weights and moving statistics only: a SavedModel's variables/
 }
 
 type assignment struct {
@@ -243,6 +248,12 @@ func buildGraph(cfg Config) (*graph, error) {
 		b.evalPenalty = op.Sum(ps, op.Pack(ps, b.eval.penalties), op.Const(ps.SubScope("axis"), []int32{0}))
 	}
 
+	b.probabilities, b.classes = predictions(es, b.eval.logits)
+
+	// Savers carry no device: SaveV2 and RestoreV2 run on the CPU, next to the file system.
+	b.ckpt = buildSaver(root.SubScope("save"), b.all)
+	b.weightsSaver = buildSaver(root.SubScope("save_weights"), b.weights)
+
 	b.initAll = op.NoOp(s.SubScope("init").WithControlDependencies(inits...))
 	g, err := root.Finalize()
 	if err != nil {
@@ -379,6 +390,15 @@ func crossEntropy(s *op.Scope, logits, labels tf.Output, classes int) tf.Output 
 		op.Const(cs.SubScope("on"), float32(1)), op.Const(cs.SubScope("off"), float32(0)))
 	loss, _ := op.SoftmaxCrossEntropyWithLogits(cs, logits, oneHot)
 	return loss
+}
+
+// predictions are the softmax of the logits, the network's output layer, and the arg-max class as
+// int64.
+func predictions(s *op.Scope, logits tf.Output) (probabilities, classes tf.Output) {
+	ps := s.SubScope("predictions")
+	probabilities = op.Softmax(ps.SubScope("probabilities"), logits)
+	classes = op.ArgMax(ps.SubScope("classes"), logits, op.Const(ps.SubScope("axis"), int32(1)), op.ArgMaxOutputType(tf.Int64))
+	return probabilities, classes
 }
 
 // correct is 1 where the arg-max class equals the label, else 0, per example.

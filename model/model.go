@@ -5,6 +5,11 @@
 // AdamW, Adagrad or Nadam with a constant or scheduled learning rate. testdata/keras_fixture.py
 // records the Keras trajectories the tests replay.
 //
+// A Model's whole training state goes to and comes from TensorFlow checkpoints under Keras 3 variable
+// paths (SaveCheckpoint, RestoreCheckpoint; checkpoint.go), and its inference pass exports as a
+// SavedModel that TensorFlow, TF Serving and LoadSavedModel load (ExportSavedModel, Predictor;
+// savedmodel.go).
+//
 // Every derivative comes from TensorFlow's C++ gradient registry (op.Gradients); the package
 // writes no backward pass of its own. TensorFlow types stay inside: the API takes and returns
 // plain slices.
@@ -37,6 +42,9 @@ type Model struct {
 	sess       *tf.Session
 	iterations int64
 	device     string // see Device
+	// checkpointFault, when set by a test, is called at each stage of SaveCheckpoint; an error aborts
+	// the save there as a crash would.
+	checkpointFault func(stage string) error
 
 	// Reused across steps: a step refills the cached input tensors and allocates nothing on the
 	// TensorFlow side that outlives it (the fetched tensors are released once read).

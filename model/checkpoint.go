@@ -1,0 +1,320 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	tf "github.com/wamuir/graft/tensorflow"
+	"github.com/wamuir/graft/tensorflow/op"
+)
+
+// Checkpoints are TensorFlow's tensor bundles (the format of tf.train.Checkpoint and tf.compat.v1
+// Saver V2), written and read by the SaveV2 and RestoreV2 ops of the graph: <prefix>.index and
+// <prefix>.data-00000-of-00001, one entry per variable under its Keras 3 path (dense/kernel,
+// batch_normalization/moving_mean, adam/dense_kernel_momentum, adam/iteration, ...), so that
+// Python's tf.train.load_checkpoint(prefix).get_variable_to_shape_map() lists those names.
+
+// Suffixes of a single-shard tensor bundle's files.
+const (
+	indexSuffix = ".index"
+	dataSuffix  = ".data-00000-of-00001"
+	// previousSuffix names the copy of a checkpoint kept while SaveCheckpoint replaces it.
+	previousSuffix = ".previous"
+)
+
+// saver is a SaveV2 and a RestoreV2 over a fixed list of variables.
+type saver struct {
+	vars     []*variable
+	prefix   tf.Output     // string scalar, PlaceholderWithDefault("model")
+	reads    []tf.Output   // one read of each variable, what save writes
+	save     *tf.Operation // SaveV2 of every variable's current value to prefix
+	saved    tf.Output     // prefix, once save has run (SaverDef.save_tensor_name)
+	restore  *tf.Operation // every variable assigned from RestoreV2(prefix), shapes checked
+	restored []tf.Output   // RestoreV2's outputs, in vars order
+}
+
+// buildSaver adds the save and restore ops of vars in s, which must carry no device (SaveV2 and
+// RestoreV2 have CPU kernels only; their reads and assignments are colocated with the variables).
+func buildSaver(s *op.Scope, vars []*variable) saver {
+	sv := saver{vars: vars}
+	sv.prefix = op.PlaceholderWithDefault(s.SubScope("filename"), op.Const(s.SubScope("default_filename"), "model"), tf.ScalarShape())
+	names := make([]string, len(vars))
+	slices := make([]string, len(vars))
+	dtypes := make([]tf.DataType, len(vars))
+	reads := make([]tf.Output, len(vars))
+	rs := s.SubScope("read")
+	for i, v := range vars {
+		names[i] = v.name
+		dtypes[i] = v.dtype
+		reads[i] = op.ReadVariableOp(rs.SubScope(keras3SlotName(v.name)), v.handle, v.dtype)
+	}
+	namesOut := op.Const(s.SubScope("tensor_names"), names)
+	slicesOut := op.Const(s.SubScope("shape_and_slices"), slices)
+	sv.reads = reads
+	sv.save = op.SaveV2(s.SubScope("save"), sv.prefix, namesOut, slicesOut, reads)
+	sv.saved = op.Identity(s.SubScope("control_dependency").WithControlDependencies(sv.save), sv.prefix)
+	sv.restored = op.RestoreV2(s.SubScope("restore"), sv.prefix, namesOut, slicesOut, dtypes)
+	// A checkpoint of another architecture must fail before any variable is assigned: every
+	// assignment waits for every shape check (RestoreV2 itself checks the names and dtypes).
+	checked := make([]tf.Output, len(vars))
+	checks := make([]*tf.Operation, len(vars))
+	cs := s.SubScope("check_shape")
+	for i, v := range vars {
+		checked[i] = op.EnsureShape(cs.SubScope(keras3SlotName(v.name)), sv.restored[i], tf.MakeShape(v.shape...))
+		checks[i] = checked[i].Op
+	}
+	assigns := make([]*tf.Operation, len(vars))
+	as := s.SubScope("assign").WithControlDependencies(checks...)
+	for i, v := range vars {
+		assigns[i] = op.AssignVariableOp(as.SubScope(keras3SlotName(v.name)), v.handle, checked[i], op.AssignVariableOpValidateShape(true))
+	}
+	sv.restore = op.NoOp(s.SubScope("restore_all").WithControlDependencies(assigns...))
+	return sv
+}
+
+// run saves (restore false) or restores every variable of sv at prefix.
+func (sv saver) run(sess *tf.Session, prefix string, restore bool) error {
+	t, err := tf.NewTensor(prefix)
+	if err != nil {
+		return err
+	}
+	defer release(t)
+	target := sv.save
+	if restore {
+		target = sv.restore
+	}
+	_, err = sess.Run(map[tf.Output]*tf.Tensor{sv.prefix: t}, nil, []*tf.Operation{target})
+	return err
+}
+
+// SaveCheckpoint writes the model's whole training state to the tensor bundle prefix
+// (<prefix>.index and <prefix>.data-00000-of-00001, directories created as needed): every weight,
+// the batch-norm moving statistics, every optimizer slot, the optimizer's iteration count and, with
+// the constant schedule, the learning-rate variable, each under its Keras 3 path.
+//
+// The save is atomic. The bundle is written under a temporary prefix in the same directory and its
+// files are synced, then renamed into place, data first and index last, and the directory is synced:
+// a prefix whose .index exists is complete, and a crash at any moment leaves every other checkpoint
+// untouched. When prefix already holds a checkpoint, its files are first hard-linked (or copied) to
+// <prefix>.previous.{index,data-00000-of-00001}, removed once the new one is durable, so that a crash
+// between the two renames (new data, old index: the index's checksums no longer match) still leaves
+// the old state to RestoreCheckpoint; a previous copy left by such a crash is kept until a save
+// completes. Writing each epoch to a new prefix (ckpt-<epoch>) never needs the copy.
+func (m *Model) SaveCheckpoint(prefix string) error {
+	if err := saveBundle(prefix, m.checkpointFault, func(tmp string) error {
+		return m.graph.ckpt.run(m.sess, tmp, false)
+	}); err != nil {
+		return fmt.Errorf("save checkpoint %s: %w", prefix, err)
+	}
+	return nil
+}
+
+// RestoreCheckpoint sets the model's whole training state from the checkpoint at prefix, as
+// SaveCheckpoint wrote it: Iterations() returns the restored step count, and training continues as the
+// run that saved it would have (the learning-rate schedule and the dropout masks follow the step;
+// the masks also follow Config.Seed, which is configuration, not state: restore into a Model built
+// from the same Config).
+// Every variable of the model must be in the checkpoint with its dtype and shape; nothing is assigned
+// otherwise. If the checkpoint at prefix is unreadable and a <prefix>.previous one exists (a save that
+// replaced prefix was interrupted), that previous checkpoint is restored instead.
+func (m *Model) RestoreCheckpoint(prefix string) error {
+	err := m.restoreBundle(prefix)
+	if err != nil {
+		previous := prefix + previousSuffix
+		if _, serr := os.Stat(previous + indexSuffix); serr == nil {
+			perr := m.restoreBundle(previous)
+			if perr == nil {
+				return nil
+			}
+			err = errors.Join(err, fmt.Errorf("previous checkpoint %s: %w", previous, perr))
+		}
+		return fmt.Errorf("restore checkpoint %s: %w", prefix, err)
+	}
+	return nil
+}
+
+func (m *Model) restoreBundle(prefix string) error {
+	// RestoreV2 would name only the data file; the index is what says whether a checkpoint exists.
+	if _, err := os.Stat(prefix + indexSuffix); err != nil {
+		return err
+	}
+	if err := m.graph.ckpt.run(m.sess, prefix, true); err != nil {
+		return err
+	}
+	out, err := m.sess.Run(nil, []tf.Output{m.graph.iterRead}, nil)
+	if err != nil {
+		return fmt.Errorf("read restored iteration count: %w", err)
+	}
+	defer release(out...)
+	m.iterations = out[0].Value().(int64)
+	return nil
+}
+
+// Stages of saveBundle at which tests inject a failure (Model.checkpointFault).
+const (
+	stageWritten        = "written"         // the temporary bundle is complete and synced
+	stageBetweenRenames = "between-renames" // the data file is in place, the index not yet
+)
+
+// saveBundle writes a tensor bundle through write(tmpPrefix) and moves it to prefix atomically (see
+// SaveCheckpoint). fault, when not nil, is called at each stage and its error aborts the save there,
+// as a crash would (the temporary files are removed; what a crash would leave in place stays).
+func saveBundle(prefix string, fault func(stage string) error, write func(tmp string) error) (err error) {
+	if prefix == "" {
+		return errors.New("empty prefix")
+	}
+	dir, base := filepath.Split(prefix)
+	if dir == "" {
+		dir = "."
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, fmt.Sprintf(".%s.saving-%016x", base, rand.Uint64()))
+	defer func() {
+		if err != nil {
+			os.Remove(tmp + dataSuffix)
+			os.Remove(tmp + indexSuffix)
+		}
+	}()
+	if err := write(tmp); err != nil {
+		return err
+	}
+	for _, suffix := range []string{dataSuffix, indexSuffix} {
+		if err := syncFile(tmp + suffix); err != nil {
+			return err
+		}
+	}
+	stage := func(name string) error {
+		if fault == nil {
+			return nil
+		}
+		return fault(name)
+	}
+	if err := stage(stageWritten); err != nil {
+		return err
+	}
+
+	previous := prefix + previousSuffix
+	keptPrevious, err := keepPrevious(prefix, previous)
+	if err != nil {
+		return err
+	}
+	if keptPrevious {
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp+dataSuffix, prefix+dataSuffix); err != nil {
+		return err
+	}
+	if err := stage(stageBetweenRenames); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp+indexSuffix, prefix+indexSuffix); err != nil {
+		return err
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	if keptPrevious {
+		// The new checkpoint is durable: the copy of the old one is no longer needed.
+		for _, suffix := range []string{indexSuffix, dataSuffix} {
+			if err := os.Remove(previous + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// keepPrevious hard-links a complete checkpoint at prefix to previous and reports whether there is
+// a previous checkpoint to fall back on. A complete previous copy that is still there is kept as it
+// is: it means the save that made it did not finish, and the checkpoint at prefix may be the
+// half-replaced one that it guards against.
+func keepPrevious(prefix, previous string) (bool, error) {
+	if exists(previous+indexSuffix) && exists(previous+dataSuffix) {
+		return true, nil
+	}
+	for _, suffix := range []string{indexSuffix, dataSuffix} {
+		if _, err := os.Stat(prefix + suffix); errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+	}
+	// The index goes last and comes out first, so that a previous.index always has its data.
+	if err := os.Remove(previous + indexSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	for _, suffix := range []string{dataSuffix, indexSuffix} {
+		if err := os.Remove(previous + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, err
+		}
+		if err := os.Link(prefix+suffix, previous+suffix); err != nil {
+			// A file system without hard links gets a copy.
+			if cerr := copyFileSync(prefix+suffix, previous+suffix); cerr != nil {
+				return false, fmt.Errorf("keep the previous checkpoint: %w", errors.Join(err, cerr))
+			}
+		}
+	}
+	return true, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// copyFileSync copies a file to a new file and syncs the copy.
+func copyFileSync(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
+}
+
+// syncFile flushes a file's contents to stable storage.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// syncDir makes the renames and links in dir durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return f.Close()
+}
