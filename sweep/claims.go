@@ -80,41 +80,44 @@ type claimPolicy struct {
 }
 
 // claim takes the run for this process, or says why not: another process trains it or has trained
-// it. Taking over an earlier claim moves it aside by rename, which only one process can do.
-func (s *Sweep) claim(r Run, policy claimPolicy) (taken bool, why string, err error) {
+// it. Taking over an earlier claim moves it aside by rename, which only one process can do; from is
+// then the state of the claim taken over ("" for a run nobody had started).
+func (s *Sweep) claim(r Run, policy claimPolicy) (taken bool, from, why string, err error) {
 	path := claimPath(s.dir, r.Name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return false, "", err
+		return false, "", "", err
 	}
 	host, _ := os.Hostname()
 	mine := Claim{Host: host, PID: os.Getpid(), Started: time.Now().UTC(), State: StateRunning}
+	from = ""
 	for attempt := 0; attempt < 2; attempt++ {
 		data, _ := json.Marshal(mine)
 		tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
 		if err := atomicfile.Write(tmp, data, 0o644); err != nil {
-			return false, "", err
+			return false, "", "", err
 		}
 		err := os.Link(tmp, path)
 		os.Remove(tmp)
 		if err == nil {
-			return true, "", nil
+			return true, from, "", nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return false, "", err
+			return false, "", "", err
 		}
 		old, err := readClaim(path)
 		if err != nil {
-			return false, "", err
+			return false, "", "", err
 		}
-		switch state := old.state(); {
+		state := old.state()
+		switch {
 		case state == StateSucceeded:
-			return false, "already succeeded", nil
+			return false, "", "already succeeded", nil
 		case state == StateFailed && !policy.retryFailed:
-			return false, "failed before (--retry-failed trains it again)", nil
+			return false, "", "failed before (--retry-failed trains it again)", nil
 		case state == StateRunning:
-			return false, fmt.Sprintf("running on %s pid %d", old.Host, old.PID), nil
+			return false, "", fmt.Sprintf("running on %s pid %d", old.Host, old.PID), nil
 		case (state == StateStale || state == StateInterrupted) && !policy.resume:
-			return false, fmt.Sprintf("interrupted on %s pid %d (--resume takes it over)", old.Host, old.PID), nil
+			return false, "", fmt.Sprintf("interrupted on %s pid %d (--resume takes it over)", old.Host, old.PID), nil
 		}
 		// Take it over: whoever renames the old claim away first creates the new one.
 		aside := fmt.Sprintf("%s.taken-%d", path, os.Getpid())
@@ -122,11 +125,12 @@ func (s *Sweep) claim(r Run, policy claimPolicy) (taken bool, why string, err er
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			return false, "", err
+			return false, "", "", err
 		}
 		os.Remove(aside)
+		from = state
 	}
-	return false, "claimed by another process meanwhile", nil
+	return false, "", "claimed by another process meanwhile", nil
 }
 
 // release records the run's end in its claim.
@@ -150,21 +154,21 @@ func (s *Sweep) release(r Run, res RunResult) error {
 	return atomicfile.Write(path, data, 0o644)
 }
 
-// retireAttempt moves an earlier attempt's run directory aside, to ClaimsDir/attempts, with its
-// event files renamed so that TensorBoard reads them no more: the new attempt's curves start
-// afresh instead of zig-zagging over the old ones, and nothing of the old attempt is deleted.
-func (s *Sweep) retireAttempt(r Run) error {
-	dir := filepath.Join(s.dir, r.Name)
+// RetireAttempt moves an earlier attempt's run directory aside, to ClaimsDir/attempts of its sweep,
+// with its event files renamed so that TensorBoard reads them no more: the new attempt's curves
+// start afresh instead of zig-zagging over the old ones, and nothing of the old attempt is deleted.
+func RetireAttempt(dir string) error {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	attempts := filepath.Join(s.dir, ClaimsDir, "attempts")
+	name := filepath.Base(dir)
+	attempts := filepath.Join(filepath.Dir(dir), ClaimsDir, "attempts")
 	if err := os.MkdirAll(attempts, 0o755); err != nil {
 		return err
 	}
 	var to string
 	for n := 1; ; n++ {
-		to = filepath.Join(attempts, fmt.Sprintf("%s.%d", r.Name, n))
+		to = filepath.Join(attempts, fmt.Sprintf("%s.%d", name, n))
 		if _, err := os.Stat(to); errors.Is(err, fs.ErrNotExist) {
 			break
 		}

@@ -45,6 +45,17 @@ func (g *Grid) SetDistribution(key string, d *Distribution, origin string) {
 // draws it).
 func (g Grid) Values(key string) []any { return g.axes[key].values }
 
+// Keys lists the axes the grid sets, in the order of Axes.
+func (g Grid) Keys() []string {
+	var keys []string
+	for _, a := range Axes {
+		if g.sets(a.Key) {
+			keys = append(keys, a.Key)
+		}
+	}
+	return keys
+}
+
 // Distribution returns the axis' distribution, nil unless the grid draws it.
 func (g Grid) Distribution(key string) *Distribution { return g.axes[key].dist }
 

@@ -23,6 +23,10 @@ type Job struct {
 	Device   string            `json:"device"`    // auto, cpu or gpu
 	Threads  int               `json:"threads"`   // TensorFlow intra- and inter-op threads; 0 = TensorFlow's choice
 	LogEvery int               `json:"log_every"` // batch scalars every N steps; 0 = none
+	// Resume continues the run from its last checkpoint in Dir (which then exists), its logs cut
+	// back to it; without a checkpoint the earlier attempt is moved aside and the run starts anew.
+	Resume          bool `json:"resume,omitempty"`
+	KeepCheckpoints int  `json:"keep_checkpoints,omitempty"` // the last N besides the best; 0 = 1
 }
 
 // Message kinds.
@@ -82,6 +86,7 @@ type End struct {
 	FitSeconds      float64 `json:"fit_seconds"`
 	TrainExamples   int     `json:"train_examples"`
 	History         Curves  `json:"history"`
+	Model           string  `json:"model,omitempty"` // the exported SavedModel's directory
 	// StoppedEpoch and BestEpoch are set with early stopping (RunResult's).
 	StoppedEpoch *int `json:"stopped_epoch,omitempty"`
 	BestEpoch    *int `json:"best_epoch,omitempty"`

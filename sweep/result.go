@@ -47,6 +47,8 @@ type RunResult struct {
 	FitSeconds float64 `json:"fit_seconds"`
 	// SamplesPerSecond is epochs completed × training examples / FitSeconds.
 	SamplesPerSecond float64 `json:"samples_per_second"`
+	// Model is the run's exported SavedModel ("" unless it succeeded).
+	Model string `json:"model"`
 }
 
 // MarshalJSON writes the fields above with the variant's axes spliced in after "error".

@@ -52,8 +52,11 @@ type Options struct {
 	// Shard trains only the runs whose index ≡ Shard.Index (mod Shard.Count); the zero value trains
 	// every run.
 	Shard Shard
-	// Resume takes over runs whose earlier process died; RetryFailed trains failed runs again.
+	// Resume takes over runs whose earlier process died, from their last checkpoint; RetryFailed
+	// trains failed runs again from the start.
 	Resume, RetryFailed bool
+	// KeepCheckpoints is how many of a run's last per-epoch checkpoints stay, besides the best.
+	KeepCheckpoints int
 }
 
 // Shard is one of Count parts of a plan.
@@ -326,9 +329,11 @@ func (s *Sweep) slot(ctx context.Context, slot int, jobs <-chan int, runs []Run,
 			continue // leave it unstarted
 		}
 		r := runs[i]
-		taken, why, err := s.claim(r, claimPolicy{resume: s.opts.Resume, retryFailed: s.opts.RetryFailed})
-		if err == nil && taken {
-			err = s.retireAttempt(r)
+		taken, from, why, err := s.claim(r, claimPolicy{resume: s.opts.Resume, retryFailed: s.opts.RetryFailed})
+		// An interrupted run continues from its last checkpoint; a failed one, retried, starts anew.
+		resume := from == StateStale || from == StateInterrupted
+		if err == nil && taken && !resume {
+			err = RetireAttempt(filepath.Join(s.dir, r.Name))
 		}
 		if err != nil {
 			results[i].Status, results[i].Error = StatusFailed, fmt.Sprintf("claim the run: %v", err)
@@ -349,7 +354,7 @@ func (s *Sweep) slot(ctx context.Context, slot int, jobs <-chan int, runs []Run,
 				continue
 			}
 		}
-		if !w.train(ctx, s, r, &results[i]) {
+		if !w.train(ctx, s, r, resume, &results[i]) {
 			w.close()
 			w = nil
 		}
@@ -375,6 +380,7 @@ func (s *Sweep) job(r Run) Job {
 	return Job{
 		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: EncodeVariant(r.Variant),
 		DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.threadsPerWorker(), LogEvery: s.opts.LogEvery,
+		KeepCheckpoints: s.opts.KeepCheckpoints,
 	}
 }
 
@@ -460,9 +466,11 @@ func (s *Sweep) startWorker(slot int) (*worker, error) {
 
 // train sends one run to the worker and follows it to its end. It returns false when the worker
 // can take no further run (it died, or said something that is not a message).
-func (w *worker) train(ctx context.Context, s *Sweep, r Run, res *RunResult) bool {
+func (w *worker) train(ctx context.Context, s *Sweep, r Run, resume bool, res *RunResult) bool {
 	res.Dir = filepath.Join(s.dir, r.Name)
-	line, err := json.Marshal(s.job(r))
+	job := s.job(r)
+	job.Resume = resume
+	line, err := json.Marshal(job)
 	if err != nil {
 		res.Status, res.Error = StatusFailed, err.Error()
 		return true
@@ -521,6 +529,7 @@ func (w *worker) finish(res *RunResult, end End) {
 	res.Status, res.Error, res.Interrupted = end.Status, end.Error, end.Interrupted
 	res.EpochsCompleted = end.EpochsCompleted
 	res.StoppedEpoch, res.BestEpoch = end.StoppedEpoch, end.BestEpoch
+	res.Model = end.Model
 	if end.History.TrainLoss != nil {
 		res.History = end.History
 	}

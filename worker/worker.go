@@ -13,6 +13,7 @@ import (
 	"io"
 	"iter"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -148,8 +149,9 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 		validation = fmt.Sprintf("validation_split %v: the last %d of the training images", v.ValidationSplit, nVal)
 	}
 	rep.end.TrainExamples = train.Len()
-	if err := os.Mkdir(job.Dir, 0o755); err != nil {
-		return fmt.Errorf("run directory: %w", err)
+	from, err := resumePoint(job, v)
+	if err != nil {
+		return err
 	}
 	hp, err := trainer.NewHParams(job.Dir, summary.SessionStart{HParams: v.HParams(), GroupName: job.Group})
 	if err != nil {
@@ -161,31 +163,42 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
 	}
 	defer m.Close()
+	ckptDir := filepath.Join(job.Dir, CheckpointsDir)
 	threads := "TensorFlow's default"
 	if job.Threads > 0 {
 		threads = strconv.Itoa(job.Threads)
 	}
 	rep.device, rep.threads = m.Device(), job.Threads
-	config := sweep.ConfigMarkdown(job.Run, v,
-		[2]string{"train_examples", strconv.Itoa(train.Len())}, [2]string{"validation", validation}, [2]string{"device", m.Device()},
-		[2]string{"threads", threads}, [2]string{"tensorflow", model.TFVersion()})
-	callbacks, stopper, err := kerasCallbacks(v)
+	extra := [][2]string{{"train_examples", strconv.Itoa(train.Len())}, {"validation", validation}, {"device", m.Device()},
+		{"threads", threads}, {"tensorflow", model.TFVersion()}}
+	if from != nil {
+		if err := m.RestoreCheckpoint(prefix(ckptDir, from.Epoch)); err != nil {
+			return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
+		}
+		extra = append(extra, [2]string{"resumed", fmt.Sprintf("from %s after epoch %d", filepath.Base(prefix(ckptDir, from.Epoch)), from.Epoch+1)})
+		rep.end.History = from.History
+	}
+	k, err := kerasCallbacks(v)
 	if err != nil {
 		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
 	}
 	tb, err := trainer.NewTensorBoard(job.Dir, trainer.TensorBoardOptions{
-		UpdateFreq: job.LogEvery, Model: inspectable{m}, ModelName: "sequential", Config: config,
-		Outcome: func(trainer.TrainEnd) string { return outcome(stopper) },
+		UpdateFreq: job.LogEvery, Model: inspectable{m}, ModelName: "sequential", Config: sweep.ConfigMarkdown(job.Run, v, extra...),
+		Outcome: func(trainer.TrainEnd) string { return outcome(k.stopper) },
 	})
 	if err != nil {
 		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
 	}
-	if stopper != nil {
+	if k.stopper != nil {
 		defer func() {
-			stopped, best := stopper.StoppedEpoch(), stopper.BestEpoch()
+			stopped, best := k.stopper.StoppedEpoch(), k.stopper.BestEpoch()
 			rep.end.StoppedEpoch, rep.end.BestEpoch = &stopped, &best
 		}()
 	}
+	if err := os.MkdirAll(ckptDir, 0o755); err != nil {
+		return errors.Join(err, tb.Close(), hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
+	}
+	ckpt := &checkpointer{dir: ckptDir, m: m, keep: max(1, job.KeepCheckpoints), es: k.stopper, rlr: k.reduceLR, end: rep.end, best: -1}
 	fitData := trainer.FitData{
 		TrainExamples: train.Len(),
 		Epoch: func(epoch int) iter.Seq2[[]float32, []int32] {
@@ -202,27 +215,137 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 		ValLabels: valLabels,
 	}
 	opts := trainer.FitOptions{Epochs: v.Epochs, BatchSize: v.BatchSize, LearningRate: v.LR}
-	// Keras' order for callbacks=[tensorboard, early_stopping, reduce_lr]: TensorBoard logs the rate
-	// the epoch trained with, before ReduceLROnPlateau lowers it for the next.
-	return trainer.Fit(ctx, fitModel{m}, fitData, opts, append(append([]trainer.Callback{tb, hp}, callbacks...), rep)...)
+	if from != nil {
+		opts.InitialEpoch = from.Epoch + 1
+		opts.Resume = func() error { return from.restore(m, ckptDir, k) }
+		ckpt.previous = from.FitSeconds
+		ckpt.epochs, ckpt.best, ckpt.bestVal = from.kept, from.bestEpoch, from.bestVal
+		rep.previousFit = from.FitSeconds
+	}
+	// Keras' order for callbacks=[tensorboard, early_stopping, reduce_lr, backup_and_restore]:
+	// TensorBoard logs the rate the epoch trained with, before ReduceLROnPlateau lowers it for the
+	// next, and the checkpoint holds the callbacks' counters after the epoch.
+	callbacks := append([]trainer.Callback{tb, hp}, k.list...)
+	if err := trainer.Fit(ctx, fitModel{m}, fitData, opts, append(callbacks, rep, ckpt)...); err != nil {
+		return err
+	}
+	// The model a run leaves is its last epoch's, or the best one's after restore_best_weights.
+	modelDir := filepath.Join(job.Dir, SavedModelDir)
+	if err := m.ExportSavedModel(modelDir, inputScale(v.Scale)); err != nil {
+		return fmt.Errorf("export the model: %w", err)
+	}
+	rep.end.Model = modelDir
+	return nil
 }
 
-// kerasCallbacks are the variant's EarlyStopping and ReduceLROnPlateau; stopper is the first or nil.
-func kerasCallbacks(v sweep.Variant) (callbacks []trainer.Callback, stopper *trainer.EarlyStopping, err error) {
-	if o := v.EarlyStopping.Options; o != nil {
-		if stopper, err = trainer.NewEarlyStopping(*o); err != nil {
-			return nil, nil, err
+// SavedModelDir is where a finished run's model is exported, in the format of
+// tf.saved_model.save: serving_default takes raw pixels, the run's scaling inside.
+const SavedModelDir = "saved_model"
+
+func inputScale(s dataset.Scaling) float32 {
+	if s == dataset.ScaleUnit {
+		return 1.0 / 255
+	}
+	return 1
+}
+
+// resume is where a run picks up: its last checkpoint's state.
+type resume struct {
+	checkpointState
+	kept      []int // epochs with checkpoints, ascending
+	bestEpoch int
+	bestVal   float64
+}
+
+// resumePoint prepares the run directory: a new run makes it (it must not exist); a resumed one
+// with a checkpoint has its logs truncated to it; one without (killed in its first epoch) starts
+// again, its earlier attempt moved aside.
+func resumePoint(job sweep.Job, v sweep.Variant) (*resume, error) {
+	if !job.Resume {
+		if err := os.Mkdir(job.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("run directory: %w", err)
 		}
-		callbacks = append(callbacks, stopper)
+		return nil, nil
+	}
+	ckptDir := filepath.Join(job.Dir, CheckpointsDir)
+	epochs, err := savedCheckpoints(ckptDir)
+	if err != nil {
+		if err := sweep.RetireAttempt(job.Dir); err != nil {
+			return nil, fmt.Errorf("retire the earlier attempt: %w", err)
+		}
+		if err := os.Mkdir(job.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("run directory: %w", err)
+		}
+		return nil, nil
+	}
+	st, err := readState(ckptDir, epochs[len(epochs)-1])
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint state: %w", err)
+	}
+	r := &resume{checkpointState: st, bestEpoch: -1}
+	r.kept = epochs
+	for e, vl := range st.History.ValLoss {
+		if r.bestEpoch < 0 || vl < r.bestVal {
+			r.bestEpoch, r.bestVal = e, vl
+		}
+	}
+	if err := truncateLogs(job.Dir, st.Epoch, st.Iterations); err != nil {
+		return nil, fmt.Errorf("truncate the logs to the checkpoint: %w", err)
+	}
+	return r, nil
+}
+
+// restore puts back the callbacks' counters after OnTrainBegin, and early stopping's snapshot of
+// its best epoch's weights from that epoch's checkpoint.
+func (r *resume) restore(m *model.Model, ckptDir string, k callbacks) error {
+	if k.reduceLR != nil && r.ReduceLR != nil {
+		k.reduceLR.SetState(*r.ReduceLR)
+	}
+	if k.stopper == nil || r.EarlyStopping == nil {
+		return nil
+	}
+	var best any
+	if r.EarlyStopping.HasWeights {
+		if err := m.RestoreCheckpoint(prefix(ckptDir, r.EarlyStopping.BestEpoch)); err != nil {
+			return fmt.Errorf("early stopping's best weights: %w", err)
+		}
+		w, err := m.Weights()
+		if err != nil {
+			return err
+		}
+		best = w
+		if err := m.RestoreCheckpoint(prefix(ckptDir, r.Epoch)); err != nil {
+			return err
+		}
+	}
+	k.stopper.SetState(*r.EarlyStopping, best)
+	return nil
+}
+
+// callbacks are the variant's Keras callbacks beside TensorBoard and HParams.
+type callbacks struct {
+	list     []trainer.Callback
+	stopper  *trainer.EarlyStopping     // nil without early stopping
+	reduceLR *trainer.ReduceLROnPlateau // nil without
+}
+
+// kerasCallbacks are the variant's EarlyStopping and ReduceLROnPlateau.
+func kerasCallbacks(v sweep.Variant) (callbacks, error) {
+	var k callbacks
+	var err error
+	if o := v.EarlyStopping.Options; o != nil {
+		if k.stopper, err = trainer.NewEarlyStopping(*o); err != nil {
+			return k, err
+		}
+		k.list = append(k.list, k.stopper)
 	}
 	if o := v.ReduceLR.Options; o != nil {
-		r, err := trainer.NewReduceLROnPlateau(*o)
-		if err != nil {
-			return nil, nil, err
+		if k.reduceLR, err = trainer.NewReduceLROnPlateau(*o); err != nil {
+			return k, err
 		}
-		callbacks = append(callbacks, r)
+		k.list = append(k.list, k.reduceLR)
 	}
-	return callbacks, stopper, nil
+	return k, nil
 }
 
 // outcome is the run's outcome text: where early stopping stopped, 1-based as Keras prints epochs.
@@ -297,8 +420,9 @@ type reporter struct {
 	threads int
 	err     error // the first failure to write to the front
 
-	lastReport time.Time
-	examples   int // this epoch's so far
+	lastReport  time.Time
+	examples    int     // this epoch's so far
+	previousFit float64 // fit seconds of earlier attempts of a resumed run
 }
 
 func (r *reporter) report(m sweep.Message) error {
@@ -348,6 +472,6 @@ func (r *reporter) OnEpochEnd(e trainer.EpochEnd) error {
 func (r *reporter) OnTrainEnd(e trainer.TrainEnd) error {
 	r.end.EpochsCompleted = e.EpochsCompleted
 	r.end.Iterations = e.Iterations
-	r.end.FitSeconds = e.FitTime.Seconds()
+	r.end.FitSeconds = r.previousFit + e.FitTime.Seconds()
 	return nil
 }

@@ -61,7 +61,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.Name, "name", "", "train into LOGDIR/`NAME`, a sweep directory several processes share (same plan; each run trained once)")
 	fs.StringVar(&shard, "shard", "", "train only the runs whose index ≡ I (mod N): `I/N`, or auto from JOB_COMPLETION_INDEX (with --shards) or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
 	fs.IntVar(&shards, "shards", 0, "with --shard auto under a Kubernetes Indexed Job: the number of shards (the Job's completions)")
-	fs.BoolVar(&opts.Resume, "resume", false, "take over the runs of a sweep whose process died (a killed shard, a pre-empted pod)")
+	fs.BoolVar(&opts.Resume, "resume", false, "continue the interrupted runs of a sweep from their last checkpoints: tfsweep run --resume DIR, or with --name")
+	fs.IntVar(&opts.KeepCheckpoints, "keep-checkpoints", 1, "keep a run's last `N` per-epoch checkpoints, besides the best")
 	fs.BoolVar(&opts.RetryFailed, "retry-failed", false, "train runs that failed in an earlier attempt again")
 	fs.StringVar(&opts.Device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
 	fs.IntVar(&opts.Parallel, "parallel", 1, "train `N` runs at once, each in its own worker (CPU threads are split between them)")
@@ -78,12 +79,23 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tfsweep run: %v\n", err)
 		return exitBadInput
 	}
-	if len(pos) > 0 {
-		return fail(fmt.Errorf("unexpected argument %q (flags only; see tfsweep run -h)", pos[0]))
-	}
 	fromFlags, err := axes.Grid()
 	if err != nil {
 		return fail(err)
+	}
+	switch {
+	case len(pos) == 1 && opts.Resume:
+		// tfsweep run --resume DIR: the sweep's own recorded plan, in its own directory.
+		dir := filepath.Clean(pos[0])
+		if config != "" || len(fromFlags.Keys()) > 0 {
+			return fail(errors.New("--resume DIR trains the plan recorded in DIR/sweep.yaml: give no --config and no axis flags"))
+		}
+		if _, _, err := sweep.ReadPlan(dir); err != nil {
+			return fail(fmt.Errorf("--resume: %w", err))
+		}
+		config, opts.LogDir, opts.Name = filepath.Join(dir, sweep.PlanFile), filepath.Dir(dir), filepath.Base(dir)
+	case len(pos) > 0:
+		return fail(fmt.Errorf("unexpected argument %q (flags only, or --resume DIR; see tfsweep run -h)", pos[0]))
 	}
 	var search sweep.Search
 	fs.Visit(func(f *flag.Flag) {
@@ -143,7 +155,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	res := s.Run(ctx)
 	con.close()
 	if res.Status == sweep.StatusInterrupted {
-		con.log.Warn().Str("sweep", s.Dir()).Msg("interrupted: unfinished runs are marked failed")
+		resume := fmt.Sprintf("tfsweep run --resume %s --data-dir %s", s.Dir(), opts.DataDir)
+		con.log.Warn().Str("sweep", s.Dir()).Str("resume", resume).
+			Msg("interrupted: unfinished runs are marked failed; continue them from their checkpoints with: " + resume)
 	}
 
 	// The report is written also after an interruption: it shows what the logs hold. Of processes
