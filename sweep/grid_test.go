@@ -62,6 +62,8 @@ func TestRunNames(t *testing.T) {
 	}{
 		{"defaults only", nil, []string{"xavier-nobn-b128"}},
 		{"canonical init name", []string{"--init", "glorot_normal", "--batchnorm", "on"}, []string{"xavier-bn-b128"}},
+		// "uniform" is an initialiser here, not a random-search distribution (that takes uniform:lo:hi).
+		{"uniform init", []string{"--init", "uniform"}, []string{"uniform-nobn-b128"}},
 		{"seeds vary", []string{"--seed", "1,2"}, []string{"xavier-nobn-b128-s1", "xavier-nobn-b128-s2"}},
 		{"lr varies", []string{"--lr", "0.001,1e-4"}, []string{"xavier-nobn-b128-lr0.001", "xavier-nobn-b128-lr0.0001"}},
 		{"hidden varies", []string{"--hidden", "128x64, 256"}, []string{"xavier-nobn-b128-h128x64", "xavier-nobn-b128-h256"}},
@@ -544,7 +546,7 @@ func TestRunResultJSON(t *testing.T) {
 		`"optimizer":"adam","momentum":0,"nesterov":false,"dropout":0,"l2":0,"schedule":"constant","validation_split":0,` +
 		`"early_stopping":"off","reduce_lr":"off","train_examples":0,` +
 		`"epochs_completed":0,"stopped_epoch":null,"best_epoch":null,"final":null,"history":{"train_loss":[],"val_loss":[],"train_accuracy":[],"val_accuracy":[]},` +
-		`"fit_seconds":0,"samples_per_second":0}`
+		`"fit_seconds":0,"samples_per_second":0,"model":""}`
 	if string(raw) != want {
 		t.Errorf("got  %s\nwant %s", raw, want)
 	}

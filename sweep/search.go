@@ -99,7 +99,7 @@ func parseFlagDistribution(a *Axis, s string) (d *Distribution, ok bool, err err
 		return nil, false, nil
 	}
 	if !found {
-		return nil, true, fmt.Errorf("%s: no arguments", kind)
+		return nil, false, nil // a plain value that happens to be a distribution's name: init uniform
 	}
 	d, err = parseDistribution(a, kind, strings.Split(rest, ":"))
 	return d, true, err
