@@ -105,8 +105,11 @@ func (sv saver) run(sess *tf.Session, prefix string, restore bool) error {
 // between the two renames (new data, old index: the index's checksums no longer match) still leaves
 // the old state to RestoreCheckpoint; a previous copy left by such a crash is kept until a save
 // completes. Writing each epoch to a new prefix (ckpt-<epoch>) never needs the copy.
-func (m *Model) SaveCheckpoint(prefix string) error {
-	if err := saveBundle(prefix, m.checkpointFault, func(tmp string) error {
+func (m *Model) SaveCheckpoint(prefix string) error { return m.saveCheckpoint(prefix, nil) }
+
+// saveCheckpoint is SaveCheckpoint with saveBundle's fault (tests pass one to crash a save).
+func (m *Model) saveCheckpoint(prefix string, fault func(stage string) error) error {
+	if err := saveBundle(prefix, fault, func(tmp string) error {
 		return m.graph.ckpt.run(m.sess, tmp, false)
 	}); err != nil {
 		return fmt.Errorf("save checkpoint %s: %w", prefix, err)
@@ -155,7 +158,7 @@ func (m *Model) restoreBundle(prefix string) error {
 	return nil
 }
 
-// Stages of saveBundle at which tests inject a failure (Model.checkpointFault).
+// Stages of saveBundle at which tests inject a failure (saveCheckpoint's fault).
 const (
 	stageWritten        = "written"         // the temporary bundle is complete and synced
 	stageBetweenRenames = "between-renames" // the data file is in place, the index not yet

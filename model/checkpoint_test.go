@@ -204,13 +204,13 @@ func TestInterruptedSaveKeepsPreviousCheckpoint(t *testing.T) {
 			for _, stage := range crashes {
 				trainSteps(t, m, step, step+2)
 				step += 2
-				m.checkpointFault = func(s string) error {
+				fault := func(s string) error {
 					if s == stage {
 						return errCrash
 					}
 					return nil
 				}
-				if err := m.SaveCheckpoint(prefix); !errors.Is(err, errCrash) {
+				if err := m.saveCheckpoint(prefix, fault); !errors.Is(err, errCrash) {
 					t.Fatalf("SaveCheckpoint with a crash at %s: %v", stage, err)
 				}
 			}
@@ -233,7 +233,6 @@ func TestInterruptedSaveKeepsPreviousCheckpoint(t *testing.T) {
 				t.Errorf("restored state differs from the previous checkpoint in %v", diff)
 			}
 
-			m.checkpointFault = nil
 			if err := m.SaveCheckpoint(prefix); err != nil {
 				t.Fatal(err)
 			}

@@ -42,9 +42,6 @@ type Model struct {
 	sess       *tf.Session
 	iterations int64
 	device     string // see Device
-	// checkpointFault, when set by a test, is called at each stage of SaveCheckpoint; an error aborts
-	// the save there as a crash would.
-	checkpointFault func(stage string) error
 
 	// Reused across steps: a step refills the cached input tensors and allocates nothing on the
 	// TensorFlow side that outlives it (the fetched tensors are released once read).

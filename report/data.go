@@ -113,6 +113,7 @@ type Document struct {
 	Runs     []RunRecord   `json:"runs"`
 	Tables   []TableRecord `json:"tables,omitempty"` // the lab report's tables, when the sweep has its variants
 	Figures  []string      `json:"figures"`          // PNG files written, relative to the sweep directory
+	Best     *Best         `json:"best"`             // the best run by final validation loss, with its model
 }
 
 func (s *Sweep) document(comparisons []Comparison, figureFiles []string, withReport bool) Document {

@@ -175,6 +175,9 @@ func (s *Sweep) writeMarkdown(w io.Writer, comparisons []Comparison, figures []F
 	}
 
 	ew.printf("## Runs\n\n%s\n", runsTable(s.Runs, varying))
+	if b := s.Best(); b != nil {
+		ew.printf("**Best run** by final validation loss: %s (%s); its model is `%s`, linked as `%s`.\n\n", b.Run, formatLoss(b.ValLoss), b.Model, BestLink)
+	}
 	if sweeps := s.sweeps(); len(sweeps) > 1 {
 		s.writeSweeps(ew, sweeps)
 	}

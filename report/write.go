@@ -26,6 +26,7 @@ type Written struct {
 	Figures  []string // the PNGs alone, relative to Dir with forward slashes
 	Table    string   // Sweep.Table: the runs' final losses beside the report's, to print
 	Compared bool     // whether the lab report's Tables 1–14 were laid out (the sweep has its variants)
+	Best     *Best    // the best run's model, which the `best` link points to; nil without one
 }
 
 // Generate reads the sweep directory's logs and writes the report into it: what `tfsweep report`
@@ -45,7 +46,7 @@ func (s *Sweep) Write(ctx context.Context) (*Written, error) {
 	withReport := s.HasReportVariants()
 	comparisons := s.Compare()
 	figures := s.figures(comparisons, withReport)
-	out := &Written{Dir: s.Dir, Table: s.Table(), Compared: withReport}
+	out := &Written{Dir: s.Dir, Table: s.Table(), Compared: withReport, Best: s.Best()}
 
 	if err := os.MkdirAll(filepath.Join(s.Dir, FiguresDir), 0o755); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
@@ -86,7 +87,9 @@ func (s *Sweep) Write(ctx context.Context) (*Written, error) {
 	if err := s.writeCSV(&csvBuf); err != nil {
 		return nil, fmt.Errorf("report: %s: %w", CSVFile, err)
 	}
-	if err := writeJSON(&jsonBuf, s.document(comparisons, nonNil(out.Figures), withReport)); err != nil {
+	doc := s.document(comparisons, nonNil(out.Figures), withReport)
+	doc.Best = out.Best
+	if err := writeJSON(&jsonBuf, doc); err != nil {
 		return nil, fmt.Errorf("report: %s: %w", JSONFile, err)
 	}
 	for _, f := range []struct {
@@ -98,6 +101,9 @@ func (s *Sweep) Write(ctx context.Context) (*Written, error) {
 			return nil, err
 		}
 		out.Files = append(out.Files, path)
+	}
+	if err := linkBest(s.Dir, out.Best); err != nil {
+		return nil, fmt.Errorf("report: %s link: %w", BestLink, err)
 	}
 	return out, nil
 }

@@ -23,6 +23,8 @@ type Result struct {
 	// Report is the path of the written report.md ("" if it could not be written: ReportError).
 	Report      string `json:"report,omitempty"`
 	ReportError string `json:"report_error,omitempty"`
+	// Best is the run with the lowest final validation loss and its model, as the report found it.
+	Best *BestRun `json:"best,omitempty"`
 }
 
 // RunResult is one run's outcome. In JSON every axis of the variant is a field of its own (by
@@ -104,4 +106,11 @@ func (c *Curves) Append(e Epoch) {
 	c.ValLoss = append(c.ValLoss, e.ValLoss)
 	c.TrainAccuracy = append(c.TrainAccuracy, e.Accuracy)
 	c.ValAccuracy = append(c.ValAccuracy, e.ValAccuracy)
+}
+
+// BestRun is the best run of a sweep and the path of its exported model.
+type BestRun struct {
+	Run     string  `json:"run"`
+	ValLoss float64 `json:"val_loss"`
+	Model   string  `json:"model"`
 }

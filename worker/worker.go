@@ -278,9 +278,16 @@ func resumePoint(job sweep.Job, v sweep.Variant) (*resume, error) {
 		}
 		return nil, nil
 	}
-	st, err := readState(ckptDir, epochs[len(epochs)-1])
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint state: %w", err)
+	// The latest checkpoint whose state reads (a power loss may have emptied the newest).
+	var st checkpointState
+	for i := len(epochs) - 1; ; i-- {
+		if st, err = readState(ckptDir, epochs[i]); err == nil {
+			epochs = epochs[:i+1]
+			break
+		}
+		if i == 0 {
+			return nil, fmt.Errorf("checkpoint state: %w", err)
+		}
 	}
 	r := &resume{checkpointState: st, bestEpoch: -1}
 	r.kept = epochs

@@ -5,6 +5,8 @@
 //	tfsweep-worker serve            train the jobs read from stdin, report on stdout
 //	tfsweep-worker version          the linked TensorFlow's version
 //	tfsweep-worker devices [--json] the devices a TensorFlow session sees
+//	tfsweep-worker predict MODEL FILE...   classes of IDX or PNG images, as JSON
+//	tfsweep-worker evaluate MODEL DATA_DIR loss and accuracy on a test split, as JSON
 package main
 
 import (
@@ -59,6 +61,29 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		for _, d := range devices {
 			fmt.Fprintf(stdout, "%s\t%s\t%d\n", d.Name, d.Type, d.MemoryBytes)
+		}
+		return 0
+	case "predict", "evaluate":
+		var result any
+		var err error
+		switch {
+		case args[0] == "predict" && len(args) >= 3:
+			result, err = worker.Predict(args[1], args[2:])
+		case args[0] == "evaluate" && len(args) == 3:
+			result, err = worker.Evaluate(args[1], args[2])
+		default:
+			fmt.Fprintf(stderr, "usage: tfsweep-worker predict MODEL FILE... | evaluate MODEL DATA_DIR\n")
+			return 2
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%v\n", err)
+			if worker.IsBadInput(err) {
+				return 2
+			}
+			return 1
+		}
+		if err := json.NewEncoder(stdout).Encode(result); err != nil {
+			return 1
 		}
 		return 0
 	}

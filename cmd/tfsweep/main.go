@@ -24,12 +24,14 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"version": {"print tfsweep's, Go's and the linked TensorFlow's versions", runVersion},
-		"devices": {"list the devices a TensorFlow session sees", runDevices},
-		"inspect": {"dump the events of a TensorBoard event file or of every one under a directory", runInspect},
-		"report":  {"write report.md/csv/json and loss-curve PNGs of a sweep directory from its logs", runReport},
-		"run":     {"train a sweep of MNIST MLP variants and log each run for TensorBoard", runRun},
-		"status":  {"show the state of every run of a sweep directory, however many processes share it", runStatus},
+		"version":  {"print tfsweep's, Go's and the linked TensorFlow's versions", runVersion},
+		"devices":  {"list the devices a TensorFlow session sees", runDevices},
+		"inspect":  {"dump the events of a TensorBoard event file or of every one under a directory", runInspect},
+		"report":   {"write report.md/csv/json and loss-curve PNGs of a sweep directory from its logs", runReport},
+		"run":      {"train a sweep of MNIST MLP variants and log each run for TensorBoard", runRun},
+		"predict":  {"classify IDX or PNG images with a run's exported model", runPredict},
+		"evaluate": {"loss and accuracy of a run's exported model on a test set", runEvaluate},
+		"status":   {"show the state of every run of a sweep directory, however many processes share it", runStatus},
 	}
 }
 
@@ -90,7 +92,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", name, cmds[name].summary)
+		fmt.Fprintf(w, "  %-9s %s\n", name, cmds[name].summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'tfsweep <command> -h' for a command's flags, 'tfsweep --version' for the versions.")

@@ -173,6 +173,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		res.Report = filepath.Join(s.Dir(), report.MarkdownFile)
 		reportTable = written.Table
+		if b := written.Best; b != nil {
+			res.Best = &sweep.BestRun{Run: b.Run, ValLoss: b.ValLoss, Model: b.Model}
+		}
 		con.log.Info().Str("report", res.Report).Int("figures", len(written.Figures)).Msg("report written")
 	}
 	con.log.Info().Str("status", res.Status).Float64("wall_seconds", res.WallSeconds).Msg("sweep done")

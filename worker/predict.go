@@ -1,0 +1,154 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tfsweep/tfsweep/dataset"
+	"github.com/tfsweep/tfsweep/model"
+)
+
+// BadInputError is a model directory, image or data file that cannot be used: the commands exit 2.
+type BadInputError struct{ Err error }
+
+func (e *BadInputError) Error() string { return e.Err.Error() }
+func (e *BadInputError) Unwrap() error { return e.Err }
+
+// Prediction is one image's class.
+type Prediction struct {
+	File          string    `json:"file"`
+	Index         int       `json:"index"` // the image's place in an IDX file; 0 for a PNG
+	Class         int64     `json:"class"`
+	Probability   float32   `json:"probability"` // of Class
+	Probabilities []float32 `json:"probabilities"`
+}
+
+// Predict classifies the images of IDX image files (every image) and PNG files (one image each,
+// as grayscale) with the SavedModel in modelDir, through TensorFlow's own loader. The pixels go
+// in raw, 0–255: the model scales them as its run did.
+func Predict(modelDir string, files []string) ([]Prediction, error) {
+	p, err := loadModel(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	var out []Prediction
+	for _, file := range files {
+		pixels, n, err := readImages(file, p.Features())
+		if err != nil {
+			return nil, err
+		}
+		probs, classes, err := p.PredictUint8(pixels, n)
+		if err != nil {
+			return nil, fmt.Errorf("predict %s: %w", file, err)
+		}
+		k := len(probs) / n
+		for i := range n {
+			row := probs[i*k : (i+1)*k]
+			out = append(out, Prediction{File: file, Index: i, Class: classes[i], Probability: row[classes[i]], Probabilities: row})
+		}
+	}
+	return out, nil
+}
+
+// Evaluation is a model's loss and accuracy on a data set's test split.
+type Evaluation struct {
+	Model    string  `json:"model"`
+	Examples int     `json:"examples"`
+	Loss     float64 `json:"loss"` // sparse categorical cross-entropy of the served probabilities
+	Accuracy float64 `json:"accuracy"`
+}
+
+// Evaluate computes the SavedModel's loss and accuracy on the test split of the IDX set in dataDir.
+func Evaluate(modelDir, dataDir string) (Evaluation, error) {
+	_, test, err := dataset.Load(dataDir)
+	if err != nil {
+		return Evaluation{}, &BadInputError{fmt.Errorf("--data-dir: %w", err)}
+	}
+	p, err := loadModel(modelDir)
+	if err != nil {
+		return Evaluation{}, err
+	}
+	defer p.Close()
+	if test.Features() != p.Features() {
+		return Evaluation{}, &BadInputError{fmt.Errorf("--data-dir %s: images of %d pixels, the model takes %d", dataDir, test.Features(), p.Features())}
+	}
+	probs, classes, err := p.PredictUint8(test.Pixels, test.Len())
+	if err != nil {
+		return Evaluation{}, err
+	}
+	k := len(probs) / test.Len()
+	var loss float64
+	correct := 0
+	for i, label := range test.Labels {
+		// Keras clips probabilities to [ε, 1−ε] before the logarithm (ε = 1e-7).
+		p := math.Min(math.Max(float64(probs[i*k+int(label)]), 1e-7), 1-1e-7)
+		loss -= math.Log(p)
+		if classes[i] == int64(label) {
+			correct++
+		}
+	}
+	n := float64(test.Len())
+	return Evaluation{Model: modelDir, Examples: test.Len(), Loss: loss / n, Accuracy: float64(correct) / n}, nil
+}
+
+func loadModel(dir string) (*model.Predictor, error) {
+	if _, err := os.Stat(filepath.Join(dir, "saved_model.pb")); err != nil {
+		return nil, &BadInputError{fmt.Errorf("--model %s is not a SavedModel (no saved_model.pb)", dir)}
+	}
+	p, err := model.LoadSavedModel(dir)
+	if err != nil {
+		return nil, &BadInputError{fmt.Errorf("--model %s: %w", dir, err)}
+	}
+	return p, nil
+}
+
+// readImages reads an IDX image file or a PNG as raw pixels of `features` each.
+func readImages(file string, features int) ([]uint8, int, error) {
+	if strings.EqualFold(filepath.Ext(file), ".png") {
+		return readPNG(file, features)
+	}
+	pixels, n, rows, cols, err := dataset.ReadImages(file)
+	if err != nil {
+		return nil, 0, &BadInputError{err}
+	}
+	if rows*cols != features {
+		return nil, 0, &BadInputError{fmt.Errorf("%s: images of %d×%d pixels, the model takes %d", file, rows, cols, features)}
+	}
+	return pixels, n, nil
+}
+
+func readPNG(file string, features int) ([]uint8, int, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, 0, &BadInputError{err}
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		return nil, 0, &BadInputError{fmt.Errorf("%s: %w", file, err)}
+	}
+	b := img.Bounds()
+	if b.Dx()*b.Dy() != features {
+		return nil, 0, &BadInputError{fmt.Errorf("%s: a %d×%d image, the model takes %d pixels", file, b.Dx(), b.Dy(), features)}
+	}
+	pixels := make([]uint8, 0, features)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			pixels = append(pixels, color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y)
+		}
+	}
+	return pixels, 1, nil
+}
+
+// IsBadInput tells whether err is the caller's fault (exit 2).
+func IsBadInput(err error) bool {
+	var b *BadInputError
+	return errors.As(err, &b)
+}
