@@ -222,6 +222,22 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 		ckpt.epochs, ckpt.best, ckpt.bestVal = from.kept, from.bestEpoch, from.bestVal
 		rep.previousFit = from.FitSeconds
 	}
+	if from != nil && from.finished(v) {
+		// Killed after its last checkpoint: nothing is left to train, only the run's end.
+		if err := from.restore(m, ckptDir, k); err != nil {
+			return errors.Join(err, tb.Close(), hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
+		}
+		if o := v.EarlyStopping.Options; o != nil && o.RestoreBestWeights && from.EarlyStopping != nil && from.EarlyStopping.HasWeights {
+			if err := m.RestoreCheckpoint(prefix(ckptDir, from.EarlyStopping.BestEpoch)); err != nil {
+				return errors.Join(err, tb.Close(), hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
+			}
+		}
+		rep.end.EpochsCompleted, rep.end.Iterations, rep.end.FitSeconds = from.Epoch+1, from.Iterations, from.FitSeconds
+		if err := errors.Join(tb.Close(), hp.OnTrainEnd(trainer.TrainEnd{EpochsCompleted: from.Epoch + 1})); err != nil {
+			return err
+		}
+		return exportModel(m, job, v, rep.end)
+	}
 	// Keras' order for callbacks=[tensorboard, early_stopping, reduce_lr, backup_and_restore]:
 	// TensorBoard logs the rate the epoch trained with, before ReduceLROnPlateau lowers it for the
 	// next, and the checkpoint holds the callbacks' counters after the epoch.
@@ -229,12 +245,17 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 	if err := trainer.Fit(ctx, fitModel{m}, fitData, opts, append(callbacks, rep, ckpt)...); err != nil {
 		return err
 	}
-	// The model a run leaves is its last epoch's, or the best one's after restore_best_weights.
-	modelDir := filepath.Join(job.Dir, SavedModelDir)
-	if err := m.ExportSavedModel(modelDir, inputScale(v.Scale)); err != nil {
+	return exportModel(m, job, v, rep.end)
+}
+
+// exportModel writes the run's SavedModel: its last epoch's weights, or the best one's after
+// restore_best_weights.
+func exportModel(m *model.Model, job sweep.Job, v sweep.Variant, end *sweep.End) error {
+	dir := filepath.Join(job.Dir, SavedModelDir)
+	if err := m.ExportSavedModel(dir, inputScale(v.Scale)); err != nil {
 		return fmt.Errorf("export the model: %w", err)
 	}
-	rep.end.Model = modelDir
+	end.Model = dir
 	return nil
 }
 
@@ -300,6 +321,12 @@ func resumePoint(job sweep.Job, v sweep.Variant) (*resume, error) {
 		return nil, fmt.Errorf("truncate the logs to the checkpoint: %w", err)
 	}
 	return r, nil
+}
+
+// finished tells whether the checkpoint ends the run: its last epoch, or where early stopping
+// stopped it.
+func (r *resume) finished(v sweep.Variant) bool {
+	return r.Epoch+1 >= v.Epochs || (r.EarlyStopping != nil && r.EarlyStopping.StoppedEpoch > 0)
 }
 
 // restore puts back the callbacks' counters after OnTrainBegin, and early stopping's snapshot of

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -88,5 +89,39 @@ func TestServe(t *testing.T) {
 	}
 	if kinds[sweep.MessageBegin] != 1 || kinds[sweep.MessageEpoch] != 2 || kinds[sweep.MessageEnd] != 1 {
 		t.Errorf("messages of the good run: %v", kinds)
+	}
+}
+
+// A run killed after its last epoch's checkpoint (here: its end message and export lost) resumes to
+// its end without training again, with its history and model.
+func TestResumeAfterTheLastCheckpoint(t *testing.T) {
+	data := os.Getenv("TFSWEEP_DATA_DIR")
+	if data == "" {
+		t.Fatal("TFSWEEP_DATA_DIR is not set: run `make test`")
+	}
+	dir := t.TempDir()
+	v := sweep.Defaults()
+	v.Limit, v.Epochs = 500, 2
+	job := sweep.Job{Run: "r", Dir: filepath.Join(dir, "r"), Group: "s/r", Variant: sweep.EncodeVariant(v), DataDir: data, Device: "cpu"}
+	first := ends(serve(t, job))["r"]
+	if first == nil || first.Status != sweep.StatusSucceeded {
+		t.Fatalf("first attempt: %+v", first)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "r", SavedModelDir)); err != nil {
+		t.Fatal(err)
+	}
+	job.Resume = true
+	msgs := serve(t, job)
+	again := ends(msgs)["r"]
+	if again == nil || again.Status != sweep.StatusSucceeded || again.EpochsCompleted != 2 || !reflect.DeepEqual(again.History, first.History) {
+		t.Fatalf("resumed after the last checkpoint: %+v; first %+v", again, first)
+	}
+	for _, m := range msgs {
+		if m.Kind == sweep.MessageEpoch {
+			t.Errorf("the resumed run trained epoch %d again", m.Epoch.Epoch)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "r", SavedModelDir, "saved_model.pb")); err != nil {
+		t.Errorf("no model exported: %v", err)
 	}
 }
