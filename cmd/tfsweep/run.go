@@ -139,8 +139,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if ctx.Err() != nil {
-		// Interrupted while the data loaded: leave no empty sweep directory behind.
-		os.Remove(s.Dir())
+		// Interrupted while the data loaded: leave no sweep directory behind that holds only its plan
+		// (a shared --name directory stays: other processes may be training into it).
+		if opts.Name == "" {
+			os.RemoveAll(s.Dir())
+		}
 		return exitInterrupted
 	}
 
