@@ -197,3 +197,21 @@ func TestRunHelp(t *testing.T) {
 		}
 	}
 }
+
+// An interrupt that comes while the data load (here: before the command starts) trains nothing,
+// exits 130 and leaves no sweep directory behind.
+func TestInterruptBeforeTraining(t *testing.T) {
+	data := t.TempDir()
+	writeIDX(t, data, 200)
+	logdir := filepath.Join(t.TempDir(), "runs")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	code := runRun(ctx, []string{"--data-dir", data, "--logdir", logdir, "--batch-size", "50"}, &stdout, &stderr)
+	if code != exitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, stderr.String())
+	}
+	if entries, _ := os.ReadDir(logdir); len(entries) > 0 {
+		t.Errorf("an interrupted start left %s/%s", logdir, entries[0].Name())
+	}
+}
