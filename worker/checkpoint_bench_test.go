@@ -1,0 +1,37 @@
+package worker
+
+import (
+	"testing"
+
+	"github.com/tfsweep/tfsweep/model"
+	"github.com/tfsweep/tfsweep/sweep"
+	"github.com/tfsweep/tfsweep/trainer"
+)
+
+// BenchmarkEpochCheckpoint is what a run pays at every epoch end for its checkpoint (the lab
+// network with Adam: the TensorFlow bundle with its fsyncs, the state file, the pruning). The
+// twelve-run preset takes 60 of them: the cost on its wall time is 60 × this / the preset's time.
+func BenchmarkEpochCheckpoint(b *testing.B) {
+	for _, bn := range []bool{false, true} {
+		name := map[bool]string{false: "nobn", true: "bn"}[bn]
+		b.Run(name, func(b *testing.B) {
+			cfg := model.DefaultConfig()
+			cfg.BatchNorm, cfg.Device = bn, model.DeviceCPU
+			m, err := model.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			end := &sweep.End{}
+			c := &checkpointer{dir: b.TempDir(), m: m, keep: 1, end: end, best: -1}
+			b.ResetTimer()
+			for i := range b.N {
+				e := trainer.EpochEnd{Epoch: i, ValLoss: 1 / float64(i+1)}
+				end.History.Append(sweep.Epoch{Epoch: i, ValLoss: e.ValLoss})
+				if err := c.OnEpochEnd(e); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
