@@ -1,0 +1,233 @@
+package service
+
+import (
+	"context"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tfsweep/tfsweep/sweep"
+)
+
+// RunProgress is one run's live state.
+type RunProgress struct {
+	Name             string  `json:"name"`
+	State            string  `json:"state"` // queued, running, succeeded or failed
+	Epoch            int     `json:"epoch"` // 0-based epoch in progress (the last one once ended)
+	Epochs           int     `json:"epochs"`
+	Step             int     `json:"step"` // step in the epoch
+	StepsPerEpoch    int     `json:"steps_per_epoch"`
+	EpochsCompleted  int     `json:"epochs_completed"`
+	Loss             float64 `json:"loss"` // the epoch's running mean train loss
+	ValLoss          float64 `json:"val_loss,omitempty"`
+	SamplesPerSecond float64 `json:"samples_per_second"`
+	Error            string  `json:"error,omitempty"`
+}
+
+// Event is one message of a sweep's event stream.
+type Event struct {
+	Type     string       `json:"type"` // state, progress, epoch or run_end
+	State    string       `json:"state,omitempty"`
+	ExitCode *int         `json:"exit_code,omitempty"`
+	Error    string       `json:"error,omitempty"`
+	Run      *RunProgress `json:"run,omitempty"`
+}
+
+// live is the running sweep's progress.
+type live struct {
+	mu    sync.Mutex
+	order []string
+	runs  map[string]*RunProgress
+}
+
+func newLive() *live { return &live{runs: map[string]*RunProgress{}} }
+
+func (l *live) init(runs []sweep.Run) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range runs {
+		l.order = append(l.order, r.Name)
+		l.runs[r.Name] = &RunProgress{Name: r.Name, State: StateQueued}
+	}
+}
+
+func (l *live) update(name string, f func(*RunProgress)) RunProgress {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.runs[name]
+	if p == nil {
+		p = &RunProgress{Name: name}
+		l.runs[name] = p
+		l.order = append(l.order, name)
+	}
+	f(p)
+	return *p
+}
+
+func (l *live) snapshot() []RunProgress {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]RunProgress, 0, len(l.order))
+	for _, name := range l.order {
+		out = append(out, *l.runs[name])
+	}
+	return out
+}
+
+func (l *live) samplesPerSecond() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	total := 0.0
+	for _, p := range l.runs {
+		if p.State == StateRunning {
+			total += p.SamplesPerSecond
+		}
+	}
+	return total
+}
+
+// finalProgress is the progress of an ended sweep, from its result.
+func finalProgress(res *sweep.Result) []RunProgress {
+	out := make([]RunProgress, 0, len(res.Runs))
+	for _, r := range res.Runs {
+		p := RunProgress{Name: r.Name, State: r.Status, EpochsCompleted: r.EpochsCompleted, SamplesPerSecond: r.SamplesPerSecond, Error: r.Error}
+		if r.Final != nil {
+			p.Loss, p.ValLoss = r.Final.TrainLoss, r.Final.ValLoss
+		}
+		if r.EpochsCompleted > 0 {
+			p.Epoch = r.EpochsCompleted - 1
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// observer feeds a sweep's worker reports into its live progress, the event stream and the metrics.
+type observer struct {
+	s    *Service
+	id   string
+	live *live
+}
+
+func (o *observer) RunStarted(r sweep.Run, b sweep.Begin) {
+	o.s.runsRunning.Inc()
+	p := o.live.update(r.Name, func(p *RunProgress) {
+		p.State, p.Epochs, p.StepsPerEpoch = StateRunning, b.Epochs, b.StepsPerEpoch
+	})
+	o.s.hub.publish(o.id, Event{Type: "progress", Run: &p})
+}
+
+func (o *observer) RunProgress(r sweep.Run, pr sweep.Progress) {
+	p := o.live.update(r.Name, func(p *RunProgress) {
+		p.Epoch, p.Step, p.Loss, p.SamplesPerSecond = pr.Epoch, pr.StepInEpoch, pr.Loss, pr.SamplesPerSecond
+	})
+	o.s.hub.publish(o.id, Event{Type: "progress", Run: &p})
+}
+
+func (o *observer) EpochEnded(r sweep.Run, e sweep.Epoch) {
+	p := o.live.update(r.Name, func(p *RunProgress) {
+		p.Epoch, p.Loss, p.ValLoss, p.SamplesPerSecond, p.EpochsCompleted = e.Epoch, e.Loss, e.ValLoss, e.SamplesPerSecond, e.Epoch+1
+		p.Step = p.StepsPerEpoch
+	})
+	o.s.hub.publish(o.id, Event{Type: "epoch", Run: &p})
+}
+
+func (o *observer) RunEnded(r sweep.Run, res sweep.RunResult) {
+	o.s.runsFinished.WithLabelValues(res.Status).Inc()
+	var was string
+	p := o.live.update(r.Name, func(p *RunProgress) {
+		was = p.State
+		p.State, p.Error, p.EpochsCompleted = res.Status, res.Error, res.EpochsCompleted
+	})
+	if was == StateRunning {
+		o.s.runsRunning.Dec()
+	}
+	o.s.hub.publish(o.id, Event{Type: "run_end", Run: &p})
+}
+
+// hub fans a sweep's events out to its subscribers. A slow subscriber loses progress events, never
+// the end of its stream: the channel is closed after the last state.
+type hub struct {
+	mu   sync.Mutex
+	subs map[string]map[chan Event]struct{}
+}
+
+func (h *hub) subscribe(id string) (chan Event, func()) {
+	ch := make(chan Event, 64)
+	h.mu.Lock()
+	if h.subs[id] == nil {
+		h.subs[id] = map[chan Event]struct{}{}
+	}
+	h.subs[id][ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if _, ok := h.subs[id][ch]; ok {
+			delete(h.subs[id], ch)
+			close(ch)
+		}
+	}
+}
+
+func (h *hub) publish(id string, e Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs[id] {
+		select {
+		case ch <- e:
+		default:
+		}
+	}
+}
+
+// end sends the last event and closes every subscriber's stream; the last event replaces a queued
+// one if the channel is full.
+func (h *hub) end(id string, e Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs[id] {
+		select {
+		case ch <- e:
+		default:
+			select {
+			case <-ch:
+			default:
+			}
+			ch <- e
+		}
+		close(ch)
+	}
+	delete(h.subs, id)
+}
+
+func (s *Service) initMetrics() {
+	s.reg = prometheus.NewRegistry()
+	s.runsRunning = prometheus.NewGauge(prometheus.GaugeOpts{Name: "tfsweep_runs_running", Help: "Runs training now."})
+	s.runsFinished = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tfsweep_runs_finished_total",
+		Help: "Runs ended since the server started, by status."}, []string{"status"})
+	s.samples = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tfsweep_samples_per_second",
+		Help: "Training samples per second of the running runs, summed."}, func() float64 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		total := 0.0
+		for _, l := range s.live {
+			total += l.samplesPerSecond()
+		}
+		return total
+	})
+	queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tfsweep_queue_depth", Help: "Sweeps queued, not yet started."},
+		func() float64 {
+			n, err := s.store.count(context.Background(), StateQueued)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		})
+	s.reg.MustRegister(s.runsRunning, s.runsFinished, s.samples, queued,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, st := range []string{sweep.StatusSucceeded, sweep.StatusFailed} {
+		s.runsFinished.WithLabelValues(st)
+	}
+}
