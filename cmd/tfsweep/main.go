@@ -31,7 +31,10 @@ func commands() map[string]command {
 		"run":      {"train a sweep of MNIST MLP variants and log each run for TensorBoard", runRun},
 		"predict":  {"classify IDX or PNG images with a run's exported model", runPredict},
 		"evaluate": {"loss and accuracy of a run's exported model on a test set", runEvaluate},
-		"status":   {"show the state of every run of a sweep directory, however many processes share it", runStatus},
+		"status":   {"show the state of every run of a sweep directory (or of a tfsweep serve's sweeps)", runStatus},
+		"serve":    {"run the training service: a persistent queue of sweeps behind an HTTP API", runServe},
+		"submit":   {"submit a sweep file to a tfsweep serve, follow it and exit with its status", runSubmit},
+		"cancel":   {"cancel a sweep of a tfsweep serve", runCancel},
 	}
 }
 

@@ -116,17 +116,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if opts.Shard.Count > 1 && opts.Name == "" {
 		return fail(errors.New("--shard: shards of a sweep share it through --name NAME"))
 	}
-	if opts.Worker, err = findWorker(); err != nil {
+	if err := setUpWorkers(ctx, &opts); err != nil {
 		return fail(err)
 	}
-	if err := checkDevice(ctx, opts.Device); err != nil {
-		return fail(err)
-	}
-	if opts.Device != "cpu" {
-		opts.GPUs = gpuIDs()
-	}
-	opts.WorkerEnv = os.Environ()
-	opts.Charts = report.ChartLayout
 	s, err := sweep.New(plan, opts)
 	if err != nil {
 		return fail(err)
@@ -196,6 +188,24 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitRunFailed
 	}
 	return exitOK
+}
+
+// setUpWorkers sets what `run` and `serve` give every sweep: the worker binary and its environment,
+// the GPUs (unless --device cpu; --device gpu is refused without one) and the chart layout.
+func setUpWorkers(ctx context.Context, opts *sweep.Options) error {
+	var err error
+	if opts.Worker, err = findWorker(); err != nil {
+		return err
+	}
+	if err := checkDevice(ctx, opts.Device); err != nil {
+		return err
+	}
+	if opts.Device != "cpu" {
+		opts.GPUs = gpuIDs()
+	}
+	opts.WorkerEnv = os.Environ()
+	opts.Charts = report.ChartLayout
+	return nil
 }
 
 // checkDevice refuses --device gpu when TensorFlow sees no GPU, before anything is created.

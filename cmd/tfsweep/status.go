@@ -11,21 +11,30 @@ import (
 )
 
 const statusUsage = `usage: tfsweep status DIR [--json]
+       tfsweep status URL [ID] [--json] [--token-file F]
 
 Shows the state of every run of the sweep directory DIR, from its recorded plan (sweep.yaml) and the
 claims of the processes training it, however many machines share it: queued, running on host/pid,
 interrupted (by a signal) or stale (its process on this host is gone): tfsweep run --resume takes
 both over; succeeded or failed (--retry-failed trains it again).
 
-Exit status: 0 every run succeeded, 1 some run has not (yet), 2 DIR is not a sweep directory.
+With an http(s):// URL it asks a tfsweep serve instead: its sweeps, or with ID that sweep's runs and
+their live progress.
+
+Exit status: 0 every run succeeded (the URL form without ID: the list was shown), 1 some run has not
+(yet) or the server could not be reached, 2 DIR is not a sweep directory or ID is unknown.
 `
 
-func runStatus(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCLI("status", statusUsage)
 	jsonOut := c.fs.Bool("json", false, "print the states as JSON")
+	tokenFile := c.fs.String("token-file", "", "with a URL: `file` holding the server's bearer token (else $TFSWEEP_TOKEN)")
 	pos, code, ok := c.parse(args, stdout, stderr)
 	if !ok {
 		return code
+	}
+	if len(pos) >= 1 && len(pos) <= 2 && isServerURL(pos[0]) {
+		return runServerStatus(ctx, pos[0], pos[1:], *jsonOut, *tokenFile, stdout, stderr)
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "tfsweep status: want exactly one sweep directory (see tfsweep status -h)")

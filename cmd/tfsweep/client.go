@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tfsweep/tfsweep/service"
+)
+
+const submitUsage = `usage: tfsweep submit FILE --server URL [--json] [--token-file F]
+
+Submits the sweep file FILE (the schema of tfsweep run --config) to a tfsweep serve at URL, follows
+its progress (one JSON object per event with --json) and exits with the sweep's own status, so that
+a CI job needs only this command. The token is read from --token-file, else $TFSWEEP_TOKEN.
+
+Exit status: 0 every run succeeded, 1 a run failed (or the server could not be reached), 2 bad
+input (the server refused the file, naming the key and line), 130 the sweep was cancelled.
+`
+
+const cancelUsage = `usage: tfsweep cancel URL ID [--token-file F]
+
+Cancels the sweep ID of the tfsweep serve at URL: a queued one does not start, a running one stops as
+Ctrl-C stops tfsweep run.
+
+Exit status: 0 cancelled, 1 it had already ended (or the server could not be reached), 2 no such sweep.
+`
+
+// client talks to a tfsweep serve.
+type client struct {
+	base  string // the server's URL, without a trailing slash
+	token string
+	http  *http.Client
+}
+
+func newClient(url, tokenFile string) (*client, error) {
+	if !isServerURL(url) {
+		return nil, fmt.Errorf("%q: %w (want http://host:port)", url, errNoServer)
+	}
+	token, err := readToken(tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	return &client{base: strings.TrimRight(url, "/"), token: token, http: &http.Client{}}, nil
+}
+
+func isServerURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
+
+// httpError is a response other than the one wanted, with the server's message.
+type httpError struct {
+	Code int
+	Msg  string
+}
+
+func (e *httpError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.Msg, e.Code) }
+
+func (c *client) do(ctx context.Context, method, path string, body []byte, header map[string]string, want int, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read the response: %w", method, path, err)
+	}
+	if resp.StatusCode != want {
+		var e struct{ Error string }
+		if json.Unmarshal(data, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(data))
+		}
+		return &httpError{Code: resp.StatusCode, Msg: e.Error}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: the response: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// events follows a sweep's event stream until it ends, calling f for each event.
+func (c *client) events(ctx context.Context, id string, f func(service.Event)) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/sweeps/"+id+"/events", nil)
+	if err != nil {
+		return fmt.Errorf("events of %s: %w", id, err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("events of %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return &httpError{Code: resp.StatusCode, Msg: "events of " + id}
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var e service.Event
+		if err := json.Unmarshal([]byte(data), &e); err != nil {
+			return fmt.Errorf("events of %s: %w", id, err)
+		}
+		f(e)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("events of %s: %w", id, err)
+	}
+	return nil
+}
+
+func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCLI("submit", submitUsage)
+	server := c.fs.String("server", "", "`URL` of the tfsweep serve, e.g. http://127.0.0.1:8080")
+	jsonOut := c.fs.Bool("json", false, "print every event, then the sweep, as JSON lines")
+	tokenFile := c.fs.String("token-file", "", "`file` holding the server's bearer token (else $TFSWEEP_TOKEN)")
+	pos, code, ok := c.parse(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	fail := func(code int, err error) int {
+		fmt.Fprintf(stderr, "tfsweep submit: %v\n", err)
+		return code
+	}
+	if len(pos) != 1 {
+		return fail(exitBadInput, errors.New("want exactly one sweep file (see tfsweep submit -h)"))
+	}
+	cl, err := newClient(*server, *tokenFile)
+	if err != nil {
+		return fail(exitBadInput, fmt.Errorf("--server: %w", err))
+	}
+	spec, err := os.ReadFile(pos[0])
+	if err != nil {
+		return fail(exitBadInput, err)
+	}
+	var created struct {
+		ID       string `json:"id"`
+		SweepDir string `json:"sweep_dir"`
+		State    string `json:"state"`
+	}
+	err = cl.do(ctx, http.MethodPost, "/api/v1/sweeps", spec, map[string]string{"Content-Type": "application/yaml", "X-Sweep-File": pos[0]}, http.StatusCreated, &created)
+	var he *httpError
+	if errors.As(err, &he) && he.Code == http.StatusBadRequest {
+		return fail(exitBadInput, errors.New(he.Msg))
+	}
+	if err != nil {
+		return fail(exitRunFailed, err)
+	}
+	enc := json.NewEncoder(stdout)
+	if *jsonOut {
+		enc.Encode(map[string]string{"type": "submitted", "id": created.ID})
+	} else {
+		fmt.Fprintf(stderr, "submitted %s\n", created.ID)
+	}
+	lastEpoch := map[string]int{}
+	show := func(e service.Event) {
+		if *jsonOut {
+			enc.Encode(e)
+			return
+		}
+		switch {
+		case e.Type == "state":
+			fmt.Fprintf(stderr, "%s: %s\n", created.ID, e.State)
+		case e.Type == "epoch" && e.Run != nil:
+			if lastEpoch[e.Run.Name] != e.Run.EpochsCompleted {
+				lastEpoch[e.Run.Name] = e.Run.EpochsCompleted
+				fmt.Fprintf(stderr, "%s: epoch %d/%d loss %.4f val_loss %.4f %.0f samples/s\n", e.Run.Name, e.Run.EpochsCompleted, e.Run.Epochs, e.Run.Loss, e.Run.ValLoss, e.Run.SamplesPerSecond)
+			}
+		case e.Type == "run_end" && e.Run != nil:
+			fmt.Fprintf(stderr, "%s: %s %s\n", e.Run.Name, e.Run.State, e.Run.Error)
+		}
+	}
+	// Follow the stream until the sweep ends; a stream cut (a restarting server) is reconnected.
+	var view service.SweepView
+	for failures := 0; ; {
+		err := cl.events(ctx, created.ID, show)
+		if ctx.Err() != nil {
+			return fail(exitInterrupted, fmt.Errorf("stopped following %s (it goes on; tfsweep cancel %s %s stops it)", created.ID, cl.base, created.ID))
+		}
+		if gerr := cl.do(ctx, http.MethodGet, "/api/v1/sweeps/"+created.ID, nil, nil, http.StatusOK, &view); gerr == nil {
+			failures = 0
+			if view.ExitCode != nil && view.Ended != nil {
+				break
+			}
+		} else if err == nil {
+			err = gerr
+		}
+		if err != nil {
+			if failures++; failures > 60 {
+				return fail(exitRunFailed, err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	if *jsonOut {
+		enc.Encode(map[string]any{"type": "sweep", "sweep": view})
+	} else {
+		if view.Result != nil {
+			printResult(stdout, view.Result, "")
+		}
+		if view.Error != "" {
+			fmt.Fprintf(stderr, "%s: %s\n", created.ID, view.Error)
+		}
+	}
+	return *view.ExitCode
+}
+
+func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCLI("cancel", cancelUsage)
+	tokenFile := c.fs.String("token-file", "", "`file` holding the server's bearer token (else $TFSWEEP_TOKEN)")
+	pos, code, ok := c.parse(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) != 2 {
+		fmt.Fprintln(stderr, "tfsweep cancel: want URL and ID (see tfsweep cancel -h)")
+		return exitBadInput
+	}
+	cl, err := newClient(pos[0], *tokenFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "tfsweep cancel: %v\n", err)
+		return exitBadInput
+	}
+	var rec service.Record
+	err = cl.do(ctx, http.MethodPost, "/api/v1/sweeps/"+pos[1]+"/cancel", nil, nil, http.StatusOK, &rec)
+	var he *httpError
+	switch {
+	case errors.As(err, &he) && he.Code == http.StatusNotFound:
+		fmt.Fprintf(stderr, "tfsweep cancel: %s\n", he.Msg)
+		return exitBadInput
+	case err != nil:
+		fmt.Fprintf(stderr, "tfsweep cancel: %v\n", err)
+		return exitRunFailed
+	}
+	fmt.Fprintf(stdout, "%s: %s\n", rec.ID, rec.State)
+	return exitOK
+}
+
+// runServerStatus is `tfsweep status URL [ID]`: the server's sweeps, or one sweep's runs.
+func runServerStatus(ctx context.Context, url string, pos []string, jsonOut bool, tokenFile string, stdout, stderr io.Writer) int {
+	cl, err := newClient(url, tokenFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "tfsweep status: %v\n", err)
+		return exitBadInput
+	}
+	var he *httpError
+	if len(pos) == 0 {
+		var list service.SweepList
+		if err := cl.do(ctx, http.MethodGet, "/api/v1/sweeps?limit=1000", nil, nil, http.StatusOK, &list); err != nil {
+			fmt.Fprintf(stderr, "tfsweep status: %v\n", err)
+			return exitRunFailed
+		}
+		if jsonOut {
+			return printJSON(stdout, stderr, list)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATE\tCREATED\tERROR")
+		for _, r := range list.Sweeps {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.State, r.Created.Format(time.RFC3339), r.Error)
+		}
+		tw.Flush()
+		return exitOK
+	}
+	var view service.SweepView
+	err = cl.do(ctx, http.MethodGet, "/api/v1/sweeps/"+pos[0], nil, nil, http.StatusOK, &view)
+	switch {
+	case errors.As(err, &he) && he.Code == http.StatusNotFound:
+		fmt.Fprintf(stderr, "tfsweep status: %s\n", he.Msg)
+		return exitBadInput
+	case err != nil:
+		fmt.Fprintf(stderr, "tfsweep status: %v\n", err)
+		return exitRunFailed
+	}
+	if jsonOut {
+		return printJSON(stdout, stderr, view)
+	}
+	fmt.Fprintf(stdout, "%s %s (%s)\n", view.ID, view.State, view.SweepDir)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tSTATE\tEPOCH\tSTEP\tLOSS\tSAMPLES/S\tERROR")
+	for _, r := range view.Runs {
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d/%d\t%.4f\t%.0f\t%s\n", r.Name, r.State, r.EpochsCompleted, r.Epochs, r.Step, r.StepsPerEpoch, r.Loss, r.SamplesPerSecond, r.Error)
+	}
+	tw.Flush()
+	if view.State != service.StateSucceeded {
+		return exitRunFailed
+	}
+	return exitOK
+}
