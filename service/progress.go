@@ -87,22 +87,6 @@ func (l *live) samplesPerSecond() float64 {
 	return total
 }
 
-// finalProgress is the progress of an ended sweep, from its result.
-func finalProgress(res *sweep.Result) []RunProgress {
-	out := make([]RunProgress, 0, len(res.Runs))
-	for _, r := range res.Runs {
-		p := RunProgress{Name: r.Name, State: r.Status, EpochsCompleted: r.EpochsCompleted, SamplesPerSecond: r.SamplesPerSecond, Error: r.Error}
-		if r.Final != nil {
-			p.Loss, p.ValLoss = r.Final.TrainLoss, r.Final.ValLoss
-		}
-		if r.EpochsCompleted > 0 {
-			p.Epoch = r.EpochsCompleted - 1
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
 // observer feeds a sweep's worker reports into its live progress, the event stream and the metrics.
 type observer struct {
 	s    *Service

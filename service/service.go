@@ -177,8 +177,8 @@ func (s *Service) Get(ctx context.Context, id string) (*Record, []RunProgress, e
 	var runs []RunProgress
 	if l != nil {
 		runs = l.snapshot()
-	} else if r.Result != nil {
-		runs = finalProgress(r.Result)
+	} else {
+		runs = r.final
 	}
 	return r, runs, nil
 }
@@ -281,8 +281,13 @@ func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool)
 	}()
 	s.logf("training %s (attempt %d, resume %v)", r.ID, r.Attempts, resumed)
 	s.hub.publish(r.ID, Event{Type: "state", State: StateRunning})
+	var l *live
 	finish := func(state string, code int, msg string, res *sweep.Result) {
-		if err := s.store.finish(context.WithoutCancel(serverCtx), r.ID, state, code, msg, res, time.Now()); err != nil {
+		var runs []RunProgress
+		if l != nil {
+			runs = l.snapshot()
+		}
+		if err := s.store.finish(context.WithoutCancel(serverCtx), r.ID, state, code, msg, res, runs, time.Now()); err != nil {
 			s.logf("%v", err)
 		}
 		s.logf("%s %s (exit %d) %s", r.ID, state, code, msg)
@@ -296,7 +301,7 @@ func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool)
 	opts := s.options(r.ID)
 	opts.Resume = resumed
 	s.mu.Lock()
-	l := s.live[r.ID]
+	l = s.live[r.ID]
 	s.mu.Unlock()
 	opts.Observer = &observer{s: s, id: r.ID, live: l}
 	sw, err := sweep.New(plan, opts)

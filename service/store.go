@@ -40,7 +40,9 @@ type Record struct {
 	Error    string        `json:"error,omitempty"`
 	Spec     string        `json:"-"`
 	File     string        `json:"-"` // the name the spec's messages use
-	Result   *sweep.Result `json:"result,omitempty"`
+	// Result is the `tfsweep run --json` summary, as the sweep wrote it, once it ended.
+	Result json.RawMessage `json:"result,omitempty"`
+	final  []RunProgress   // the runs' last progress, once it ended
 }
 
 func (r *Record) finished() bool {
@@ -64,7 +66,8 @@ CREATE TABLE IF NOT EXISTS sweeps (
 	attempts INTEGER NOT NULL DEFAULT 0,
 	exit_code INTEGER,
 	error    TEXT NOT NULL DEFAULT '',
-	result   TEXT
+	result   TEXT,
+	runs     TEXT
 );
 CREATE INDEX IF NOT EXISTS sweeps_state ON sweeps(state, seq);
 `
@@ -112,16 +115,16 @@ func (s *store) add(ctx context.Context, spec, file string, now time.Time) (*Rec
 	return &Record{Seq: seq, ID: id, State: StateQueued, Created: now.UTC(), Spec: spec, File: file}, nil
 }
 
-const columns = `seq, id, state, spec, file, created, started, ended, attempts, exit_code, error, result`
+const columns = `seq, id, state, spec, file, created, started, ended, attempts, exit_code, error, result, runs`
 
 func scan(row interface{ Scan(...any) error }) (*Record, error) {
 	var (
 		r                     Record
 		created               string
-		started, ended, resJS sql.NullString
+		started, ended, resJS, runsJS sql.NullString
 		exit                  sql.NullInt64
 	)
-	if err := row.Scan(&r.Seq, &r.ID, &r.State, &r.Spec, &r.File, &created, &started, &ended, &r.Attempts, &exit, &r.Error, &resJS); err != nil {
+	if err := row.Scan(&r.Seq, &r.ID, &r.State, &r.Spec, &r.File, &created, &started, &ended, &r.Attempts, &exit, &r.Error, &resJS, &runsJS); err != nil {
 		return nil, err
 	}
 	parse := func(s string) time.Time { t, _ := time.Parse(time.RFC3339Nano, s); return t }
@@ -139,9 +142,11 @@ func scan(row interface{ Scan(...any) error }) (*Record, error) {
 		r.ExitCode = &c
 	}
 	if resJS.Valid {
-		r.Result = &sweep.Result{}
-		if err := json.Unmarshal([]byte(resJS.String), r.Result); err != nil {
-			return nil, fmt.Errorf("sweep %s: its stored result: %w", r.ID, err)
+		r.Result = json.RawMessage(resJS.String)
+	}
+	if runsJS.Valid {
+		if err := json.Unmarshal([]byte(runsJS.String), &r.final); err != nil {
+			return nil, fmt.Errorf("sweep %s: its stored progress: %w", r.ID, err)
 		}
 	}
 	return &r, nil
@@ -237,8 +242,8 @@ func (s *store) cancelQueued(ctx context.Context, id string, now time.Time) (boo
 }
 
 // finish records a sweep's end.
-func (s *store) finish(ctx context.Context, id, state string, code int, msg string, res *sweep.Result, now time.Time) error {
-	var resJS any
+func (s *store) finish(ctx context.Context, id, state string, code int, msg string, res *sweep.Result, runs []RunProgress, now time.Time) error {
+	var resJS, runsJS any
 	if res != nil {
 		b, err := json.Marshal(res)
 		if err != nil {
@@ -246,8 +251,15 @@ func (s *store) finish(ctx context.Context, id, state string, code int, msg stri
 		}
 		resJS = string(b)
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE sweeps SET state = ?, ended = ?, exit_code = ?, error = ?, result = ? WHERE id = ?`,
-		state, formatTime(now), code, msg, resJS, id); err != nil {
+	if runs != nil {
+		b, err := json.Marshal(runs)
+		if err != nil {
+			return fmt.Errorf("sweep %s: encode its progress: %w", id, err)
+		}
+		runsJS = string(b)
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE sweeps SET state = ?, ended = ?, exit_code = ?, error = ?, result = ?, runs = ? WHERE id = ?`,
+		state, formatTime(now), code, msg, resJS, runsJS, id); err != nil {
 		return fmt.Errorf("finish sweep %s: %w", id, err)
 	}
 	return nil

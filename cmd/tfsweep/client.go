@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tfsweep/tfsweep/service"
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 const submitUsage = `usage: tfsweep submit FILE --server URL [--json] [--token-file F]
@@ -223,8 +224,9 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *jsonOut {
 		enc.Encode(map[string]any{"type": "sweep", "sweep": view})
 	} else {
-		if view.Result != nil {
-			printResult(stdout, view.Result, "")
+		var res sweep.Result
+		if view.Result != nil && json.Unmarshal(view.Result, &res) == nil {
+			printResult(stdout, &res, "")
 		}
 		if view.Error != "" {
 			fmt.Fprintf(stderr, "%s: %s\n", created.ID, view.Error)

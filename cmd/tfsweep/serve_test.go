@@ -1,0 +1,520 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tfsweep/tfsweep/service"
+	"github.com/tfsweep/tfsweep/summary"
+	"github.com/tfsweep/tfsweep/sweep"
+)
+
+// These tests run the real `tfsweep serve` on loopback and train real MNIST through it.
+
+// tinySweep trains two runs of 1000 examples for one epoch: about a second.
+const tinySweep = "limit: 1000\ndefaults:\n  epochs: 1\ngrids:\n  - batch_size: [128, 256]\n"
+
+// longSweep trains long enough to be caught running: 20 epochs of 5000 examples in batches of 32.
+const longSweep = "limit: 5000\ndefaults:\n  epochs: 20\ngrids:\n  - batch_size: 32\n"
+
+// server is a started `tfsweep serve`.
+type server struct {
+	url    string
+	token  string
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	done   chan struct{}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServer starts tfsweep serve on addr over logdir and waits for /healthz.
+func startServer(t *testing.T, addr, logdir string, env []string, args ...string) *server {
+	t.Helper()
+	s := &server{url: "http://" + addr, done: make(chan struct{})}
+	s.cmd = exec.Command(filepath.Join(binDir, "tfsweep"), append([]string{"serve", "--addr", addr, "--logdir", logdir,
+		"--data-dir", realData(t), "--device", "cpu"}, args...)...)
+	s.cmd.Env = append(os.Environ(), env...)
+	s.cmd.Stderr = &s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		<-s.done
+	})
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "TFSWEEP_TOKEN="); ok {
+			s.token = v
+		}
+	}
+	waitFor(t, 30*time.Second, "the server to answer", func() bool {
+		select {
+		case <-s.done:
+			t.Fatalf("tfsweep serve exited: %v\n%s", s.cmd.ProcessState, s.stderr.String())
+		default:
+		}
+		code, _ := s.call(t, "GET", "/healthz", "")
+		return code == http.StatusOK
+	})
+	return s
+}
+
+// call makes a request with the server's token and returns the status and body (0 when the server
+// could not be reached).
+func (s *server) call(t *testing.T, method, path, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
+func (s *server) submit(t *testing.T, spec string) string {
+	t.Helper()
+	code, body := s.call(t, "POST", "/api/v1/sweeps", spec)
+	var created struct{ ID, State string }
+	if code != http.StatusCreated || json.Unmarshal(body, &created) != nil || created.ID == "" || created.State != "queued" {
+		t.Fatalf("POST /sweeps: %d %s", code, body)
+	}
+	return created.ID
+}
+
+func (s *server) get(t *testing.T, id string) service.SweepView {
+	t.Helper()
+	code, body := s.call(t, "GET", "/api/v1/sweeps/"+id, "")
+	var v service.SweepView
+	if code != http.StatusOK || json.Unmarshal(body, &v) != nil {
+		t.Fatalf("GET /sweeps/%s: %d %s", id, code, body)
+	}
+	return v
+}
+
+func (s *server) waitState(t *testing.T, id string, limit time.Duration, states ...string) service.SweepView {
+	t.Helper()
+	var v service.SweepView
+	waitFor(t, limit, id+" to be "+strings.Join(states, " or "), func() bool {
+		v = s.get(t, id)
+		for _, st := range states {
+			if v.State == st {
+				return true
+			}
+		}
+		return false
+	})
+	return v
+}
+
+func result(t *testing.T, v service.SweepView) sweep.Result {
+	t.Helper()
+	var res sweep.Result
+	if err := json.Unmarshal(v.Result, &res); err != nil {
+		t.Fatalf("%s: result %v: %s", v.ID, err, v.Result)
+	}
+	return res
+}
+
+// The API end to end: submit, follow the event stream to success, the result, report and figures,
+// the list, bad specs, unknown ids, metrics, the OpenAPI file, and a second server refused.
+func TestServeAPI(t *testing.T) {
+	logdir := t.TempDir()
+	addr := freeAddr(t)
+	s := startServer(t, addr, logdir, nil)
+
+	for _, tc := range []struct{ name, spec, want string }{
+		{"unknown key", "limit: 1000\ngrids:\n  - batch_size: 128\n    bogus: 3\n", `body:4: unknown key "bogus"`},
+		{"bad value", "grids:\n  - batch_size: [128, -1]\n", "body:2: batch_size"},
+		{"no grids", "limit: 1000\n", "no grids"},
+		{"limit beyond the data", "limit: 70000\ngrids:\n  - batch_size: 128\n", "limit"},
+		{"json unknown key", `{"grids": [{"epochz": 1}]}`, `body:1: unknown key "epochz"`},
+		{"not yaml", "grids: [\n", "body:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := s.call(t, "POST", "/api/v1/sweeps", tc.spec)
+			var e struct{ Error string }
+			if code != http.StatusBadRequest || json.Unmarshal(body, &e) != nil || !strings.Contains(e.Error, tc.want) {
+				t.Errorf("POST %q: %d %s, want 400 naming %q", tc.spec, code, body, tc.want)
+			}
+		})
+	}
+	if code, body := s.call(t, "POST", "/api/v1/sweeps", strings.Repeat("#", service.MaxBodyBytes+1)); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("an oversized body: %d %s", code, body)
+	}
+	for _, path := range []string{"/api/v1/sweeps/s-999999", "/api/v1/sweeps/s-999999/events", "/api/v1/sweeps/s-999999/report",
+		"/api/v1/sweeps/..%2f..%2fetc/report", "/api/v1/sweeps/s-999999/figures/x.png"} {
+		if code, body := s.call(t, "GET", path, ""); code != http.StatusNotFound {
+			t.Errorf("GET %s: %d %s, want 404", path, code, body)
+		}
+	}
+	if code, _ := s.call(t, "POST", "/api/v1/sweeps/s-999999/cancel", ""); code != http.StatusNotFound {
+		t.Errorf("cancel of an unknown id: %d", code)
+	}
+
+	id := s.submit(t, tinySweep)
+	if code, _ := s.call(t, "GET", "/api/v1/sweeps/"+id+"/report", ""); code != http.StatusNotFound {
+		t.Errorf("the report before the sweep ended: %d, want 404", code)
+	}
+	// Follow the event stream to its end.
+	resp, err := http.Get(s.url + "/api/v1/sweeps/" + id + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("events Content-Type %q", ct)
+	}
+	types := map[string]int{}
+	var last service.Event
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var e service.Event
+				if err := json.Unmarshal([]byte(data), &e); err != nil {
+					t.Errorf("event %q: %v", data, err)
+					continue
+				}
+				types[e.Type]++
+				last = e
+			}
+		}
+	}()
+	select {
+	case <-finished:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the event stream did not end\n%s", s.stderr.String())
+	}
+	if last.Type != "state" || last.State != service.StateSucceeded || last.ExitCode == nil || *last.ExitCode != 0 {
+		t.Errorf("the stream's last event %+v, want state succeeded with exit code 0", last)
+	}
+	if types["epoch"] < 2 || types["run_end"] != 2 {
+		t.Errorf("events by type %v, want an epoch and a run_end per run", types)
+	}
+	v := s.get(t, id)
+	res := result(t, v)
+	if v.State != service.StateSucceeded || v.SweepDir != filepath.Join(logdir, id) || res.Status != sweep.StatusSucceeded ||
+		len(res.Runs) != 2 || res.SweepDir != v.SweepDir || v.Attempts != 1 {
+		t.Fatalf("the sweep %+v, result %+v", v.Record, res)
+	}
+	for i, r := range res.Runs {
+		p := v.Runs[i]
+		if r.Status != sweep.StatusSucceeded || r.EpochsCompleted != 1 || p.Name != r.Name || p.State != "succeeded" ||
+			p.Epochs != 1 || p.EpochsCompleted != 1 || p.SamplesPerSecond <= 0 || p.Loss <= 0 {
+			t.Errorf("run %d: result %s %s %d epochs; progress %+v", i, r.Name, r.Status, r.EpochsCompleted, p)
+		}
+	}
+	// The result keeps the runs' axes (the run --json shape).
+	var axes struct{ Runs []map[string]any }
+	if err := json.Unmarshal(v.Result, &axes); err != nil || len(axes.Runs) != 2 || axes.Runs[0]["batch_size"] != 128.0 ||
+		axes.Runs[1]["batch_size"] != 256.0 || axes.Runs[1]["limit"] != 1000.0 {
+		t.Errorf("the result lacks the runs' axes (%v): %s", err, v.Result)
+	}
+	// The report and one of its figures; a name outside the figure list is not served.
+	code, body := s.call(t, "GET", "/api/v1/sweeps/"+id+"/report", "")
+	var doc struct{ Figures []string }
+	if code != http.StatusOK || json.Unmarshal(body, &doc) != nil || len(doc.Figures) == 0 {
+		t.Fatalf("report: %d %.300s", code, body)
+	}
+	code, png := s.call(t, "GET", "/api/v1/sweeps/"+id+"/"+doc.Figures[0], "")
+	if code != http.StatusOK || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Errorf("figure %s: %d, %d bytes", doc.Figures[0], code, len(png))
+	}
+	for _, name := range []string{"figures/../report.json", "..%2freport.json", "report.md", "nope.png"} {
+		if code, _ := s.call(t, "GET", "/api/v1/sweeps/"+id+"/figures/"+name, ""); code != http.StatusNotFound {
+			t.Errorf("figure %q: %d, want 404", name, code)
+		}
+	}
+	// Cancelling an ended sweep is refused.
+	if code, body := s.call(t, "POST", "/api/v1/sweeps/"+id+"/cancel", ""); code != http.StatusConflict {
+		t.Errorf("cancel of a succeeded sweep: %d %s, want 409", code, body)
+	}
+	// The list, paged and filtered.
+	id2 := s.submit(t, tinySweep)
+	s.waitState(t, id2, 2*time.Minute, service.StateSucceeded)
+	for _, tc := range []struct {
+		query string
+		ids   []string
+		next  string
+	}{
+		{"", []string{id, id2}, ""}, {"?limit=1", []string{id}, id}, {"?limit=1&after=" + id, []string{id2}, ""},
+		{"?state=succeeded", []string{id, id2}, ""}, {"?state=queued", nil, ""},
+	} {
+		code, body := s.call(t, "GET", "/api/v1/sweeps"+tc.query, "")
+		var list service.SweepList
+		if code != http.StatusOK || json.Unmarshal(body, &list) != nil {
+			t.Fatalf("GET /sweeps%s: %d %s", tc.query, code, body)
+		}
+		var ids []string
+		for _, r := range list.Sweeps {
+			ids = append(ids, r.ID)
+		}
+		if fmt.Sprint(ids) != fmt.Sprint(tc.ids) || list.Next != tc.next {
+			t.Errorf("GET /sweeps%s: %v next %q, want %v next %q", tc.query, ids, list.Next, tc.ids, tc.next)
+		}
+	}
+	for _, q := range []string{"?limit=0", "?limit=x", "?state=bogus"} {
+		if code, _ := s.call(t, "GET", "/api/v1/sweeps"+q, ""); code != http.StatusBadRequest {
+			t.Errorf("GET /sweeps%s: %d, want 400", q, code)
+		}
+	}
+	// Metrics and the OpenAPI file.
+	_, metrics := s.call(t, "GET", "/metrics", "")
+	for _, want := range []string{"tfsweep_queue_depth 0", "tfsweep_runs_running 0", `tfsweep_runs_finished_total{status="succeeded"} 4`, "tfsweep_samples_per_second"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if code, spec := s.call(t, "GET", "/api/v1/openapi.yaml", ""); code != http.StatusOK || !bytes.HasPrefix(spec, []byte("openapi: 3")) {
+		t.Errorf("openapi.yaml: %d %.40s", code, spec)
+	}
+	// `tfsweep status URL [ID]` and the directory form beside it.
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{s.url}, exitOK, id2 + "  succeeded"}, {[]string{s.url, id}, exitOK, "xavier-nobn-b256  succeeded"},
+		{[]string{s.url, "s-999999"}, exitBadInput, ""}, {[]string{filepath.Join(logdir, id)}, exitOK, "2 runs: 2 succeeded"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := runStatus(t.Context(), tc.args, &out, &errOut); code != tc.code || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("status %v: exit %d, want %d with %q\n%s%s", tc.args, code, tc.code, tc.want, out.String(), errOut.String())
+		}
+	}
+	// A second server on the same logdir refuses to start.
+	cmd := exec.Command(filepath.Join(binDir, "tfsweep"), "serve", "--addr", freeAddr(t), "--logdir", logdir, "--data-dir", realData(t))
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != exitBadInput || !strings.Contains(string(out), "another tfsweep serve uses this logdir") {
+		t.Errorf("a second server: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	}
+}
+
+// Off loopback a token is required; with one, every request needs it.
+func TestServeToken(t *testing.T) {
+	cmd := exec.Command(filepath.Join(binDir, "tfsweep"), "serve", "--addr", "0.0.0.0:0", "--logdir", t.TempDir(), "--data-dir", realData(t))
+	cmd.Env = append(os.Environ(), "TFSWEEP_TOKEN=")
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != exitBadInput || !strings.Contains(string(out), "not a loopback address") {
+		t.Errorf("0.0.0.0 without a token: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	}
+	s := startServer(t, freeAddr(t), t.TempDir(), []string{"TFSWEEP_TOKEN=s3cret-token"})
+	for _, tc := range []struct {
+		name, header string
+		want         int
+	}{
+		{"none", "", http.StatusUnauthorized}, {"wrong", "Bearer s3cret-tokeX", http.StatusUnauthorized},
+		{"not bearer", "s3cret-token", http.StatusUnauthorized}, {"right", "Bearer s3cret-token", http.StatusOK},
+	} {
+		for _, path := range []string{"/healthz", "/api/v1/sweeps", "/metrics"} {
+			req, _ := http.NewRequest("GET", s.url+path, nil)
+			if tc.header != "" {
+				req.Header.Set("Authorization", tc.header)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("%s token, GET %s: %d, want %d", tc.name, path, resp.StatusCode, tc.want)
+			}
+		}
+	}
+	// submit reads the token from --token-file.
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	spec := filepath.Join(t.TempDir(), "sweep.yaml")
+	os.WriteFile(tokenFile, []byte("s3cret-token\n"), 0o600)
+	os.WriteFile(spec, []byte(tinySweep), 0o644)
+	sub := exec.Command(filepath.Join(binDir, "tfsweep"), "submit", spec, "--server", s.url, "--token-file", tokenFile)
+	sub.Env = append(os.Environ(), "TFSWEEP_TOKEN=")
+	if out, err := sub.CombinedOutput(); err != nil {
+		t.Errorf("submit with --token-file: %v\n%s", err, out)
+	}
+}
+
+// Cancel: a queued sweep does not start, a running one stops as Ctrl-C stops `run`; an ended one
+// cannot be cancelled again.
+func TestServeCancel(t *testing.T) {
+	s := startServer(t, freeAddr(t), t.TempDir(), nil)
+	running := s.submit(t, longSweep)
+	queued := s.submit(t, tinySweep)
+	waitFor(t, time.Minute, running+" to train", func() bool {
+		v := s.get(t, running)
+		return len(v.Runs) == 1 && v.Runs[0].State == "running" && v.Runs[0].Step > 0
+	})
+	if v := s.get(t, queued); v.State != service.StateQueued {
+		t.Fatalf("%s is %s, want queued behind %s", queued, v.State, running)
+	}
+	for _, id := range []string{queued, running} {
+		if code, body := s.call(t, "POST", "/api/v1/sweeps/"+id+"/cancel", ""); code != http.StatusOK {
+			t.Fatalf("cancel %s: %d %s", id, code, body)
+		}
+	}
+	v := s.waitState(t, running, time.Minute, service.StateCancelled, service.StateFailed, service.StateSucceeded)
+	res := result(t, v)
+	if v.State != service.StateCancelled || *v.ExitCode != exitInterrupted || res.Status != sweep.StatusInterrupted ||
+		res.Runs[0].EpochsCompleted >= 20 || !res.Runs[0].Interrupted {
+		t.Errorf("the cancelled running sweep: %+v, result %s %+v", v.Record, res.Status, res.Runs)
+	}
+	if q := s.get(t, queued); q.State != service.StateCancelled || q.Started != nil {
+		t.Errorf("the cancelled queued sweep: %+v", q.Record)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(v.SweepDir), queued)); !os.IsNotExist(err) {
+		t.Errorf("the cancelled queued sweep has a directory: %v", err)
+	}
+	for _, id := range []string{queued, running} {
+		if code, _ := s.call(t, "POST", "/api/v1/sweeps/"+id+"/cancel", ""); code != http.StatusConflict {
+			t.Errorf("a second cancel of %s: %d, want 409", id, code)
+		}
+	}
+	// The next sweep trains: the queue goes on after a cancel.
+	next := s.submit(t, tinySweep)
+	s.waitState(t, next, 2*time.Minute, service.StateSucceeded)
+}
+
+// submit exits with the sweep's own status: 0 every run succeeded, 1 a run failed, 2 bad input;
+// its --json lines end with the sweep.
+func TestSubmitExitCodes(t *testing.T) {
+	s := startServer(t, freeAddr(t), t.TempDir(), nil)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, spec string
+		code       int
+		want       string // in stdout (--json) or stderr
+	}{
+		{"succeeded", tinySweep, exitOK, `"state":"succeeded"`},
+		{"failed", "limit: 1000\ndefaults:\n  epochs: 1\n  scale: none\ngrids:\n  - lr: [0.001, 1e300]\n    batch_size: 20\n", exitRunFailed, "loss is not finite"},
+		{"bad input", "limit: 1000\ngrids:\n  - batch_size: 128\n    bogus: 3\n", exitBadInput, `bad-input.yaml:4: unknown key "bogus"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
+			os.WriteFile(file, []byte(tc.spec), 0o644)
+			cmd := exec.Command(filepath.Join(binDir, "tfsweep"), "submit", file, "--server", s.url, "--json")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			done := make(chan struct{})
+			cmd.Start()
+			go func() { cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(2 * time.Minute):
+				cmd.Process.Kill()
+				t.Fatalf("submit did not exit\n%s", stderr.String())
+			}
+			if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(stdout.String()+stderr.String(), tc.want) {
+				t.Fatalf("exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", code, tc.code, tc.want, stdout.String(), stderr.String())
+			}
+			if tc.code == exitBadInput {
+				return
+			}
+			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+			for _, line := range lines {
+				if !json.Valid([]byte(line)) {
+					t.Errorf("not a JSON line: %q", line)
+				}
+			}
+			var final struct {
+				Type  string
+				Sweep service.SweepView
+			}
+			if json.Unmarshal([]byte(lines[len(lines)-1]), &final) != nil || final.Type != "sweep" || *final.Sweep.ExitCode != tc.code {
+				t.Errorf("the last line %q", lines[len(lines)-1])
+			}
+		})
+	}
+}
+
+// Kill -9 the server with one sweep running and one queued; a new server on the logdir resumes the
+// running one from its checkpoint and trains the queued one: both succeed, nothing is lost, and the
+// resumed run's logs hold each epoch once.
+func TestServeRestartAfterKill(t *testing.T) {
+	logdir := t.TempDir()
+	addr := freeAddr(t)
+	s := startServer(t, addr, logdir, nil)
+	running := s.submit(t, longSweep)
+	queued := s.submit(t, tinySweep)
+	waitFor(t, 2*time.Minute, running+" to complete 2 epochs", func() bool {
+		v := s.get(t, running)
+		return len(v.Runs) == 1 && v.Runs[0].EpochsCompleted >= 2
+	})
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-s.done
+	// The workers die with the server (Pdeathsig).
+	waitFor(t, 10*time.Second, "the workers to be gone", func() bool { return len(workers(s.cmd.Process.Pid)) == 0 })
+
+	s2 := startServer(t, addr, logdir, nil)
+	if v := s2.get(t, queued); v.State != service.StateQueued {
+		t.Errorf("after the restart %s is %s, want queued", queued, v.State)
+	}
+	v := s2.waitState(t, running, 3*time.Minute, service.StateSucceeded, service.StateFailed)
+	res := result(t, v)
+	if v.State != service.StateSucceeded || v.Attempts != 2 || res.Runs[0].EpochsCompleted != 20 || len(res.Runs[0].History.TrainLoss) != 20 {
+		t.Fatalf("the resumed sweep: %+v; runs %+v\n%s", v.Record, res.Runs, s2.stderr.String())
+	}
+	if !strings.Contains(s2.stderr.String(), "training "+running+" (attempt 2, resume true)") {
+		t.Errorf("the new server did not resume %s:\n%s", running, s2.stderr.String())
+	}
+	q := s2.waitState(t, queued, 2*time.Minute, service.StateSucceeded, service.StateFailed)
+	if q.State != service.StateSucceeded || q.Attempts != 1 {
+		t.Errorf("the queued sweep after the restart: %+v", q.Record)
+	}
+	// Each epoch's loss is logged once in the resumed run's train logs.
+	files, _ := filepath.Glob(filepath.Join(res.Runs[0].Dir, "train", "*tfevents*"))
+	steps := map[int64]int{}
+	for _, f := range files {
+		events, err := summary.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			for _, val := range e.Values {
+				if val.Tag == "epoch_loss" {
+					steps[e.Step]++
+				}
+			}
+		}
+	}
+	for step := range int64(20) {
+		if steps[step] != 1 {
+			t.Errorf("epoch_loss at step %d logged %d times (files %v)", step, steps[step], files)
+		}
+	}
+	if len(steps) != 20 {
+		t.Errorf("epoch_loss steps %v, want 0..19 once each", steps)
+	}
+}
