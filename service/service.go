@@ -46,6 +46,8 @@ type Service struct {
 	store *store
 	lock  *os.File
 	wake  chan struct{}
+	// checking bounds the submissions checked at once: each loads the training set.
+	checking chan struct{}
 
 	mu      sync.Mutex
 	live    map[string]*live // the running sweep's progress, by id
@@ -94,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		lock.Close()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, store: st, lock: lock, wake: make(chan struct{}, 1),
+	s := &Service{cfg: cfg, store: st, lock: lock, wake: make(chan struct{}, 1), checking: make(chan struct{}, 2),
 		live: map[string]*live{}, cancels: map[string]context.CancelCauseFunc{}, hub: hub{subs: map[string]map[chan Event]struct{}{}}}
 	s.initMetrics()
 	return s, nil
@@ -125,7 +127,14 @@ func (e *InputError) Unwrap() error { return e.Err }
 // Submit checks a sweep file's YAML or JSON as `tfsweep run --config` does, against the data, and
 // queues it. file names the spec in messages (the client's file name, or "body").
 func (s *Service) Submit(ctx context.Context, spec []byte, file string) (*Record, error) {
-	if _, err := s.validate(spec, file); err != nil {
+	select {
+	case s.checking <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("submit: %w", ctx.Err())
+	}
+	_, err := s.validate(spec, file)
+	<-s.checking
+	if err != nil {
 		return nil, &InputError{Err: err}
 	}
 	r, err := s.store.add(ctx, string(spec), file, time.Now())

@@ -28,18 +28,18 @@ const DBFile = "tfsweep-serve.db"
 
 // Record is one sweep of the queue as stored.
 type Record struct {
-	Seq      int64         `json:"-"`
-	ID       string        `json:"id"`
-	State    string        `json:"state"`
-	SweepDir string        `json:"sweep_dir"`
-	Created  time.Time     `json:"created"`
-	Started  *time.Time    `json:"started,omitempty"`
-	Ended    *time.Time    `json:"ended,omitempty"`
-	Attempts int           `json:"attempts"` // times training began: 2 or more after a restart resumed it
-	ExitCode *int          `json:"exit_code,omitempty"`
-	Error    string        `json:"error,omitempty"`
-	Spec     string        `json:"-"`
-	File     string        `json:"-"` // the name the spec's messages use
+	Seq      int64      `json:"-"`
+	ID       string     `json:"id"`
+	State    string     `json:"state"`
+	SweepDir string     `json:"sweep_dir"`
+	Created  time.Time  `json:"created"`
+	Started  *time.Time `json:"started,omitempty"`
+	Ended    *time.Time `json:"ended,omitempty"`
+	Attempts int        `json:"attempts"` // times training began: 2 or more after a restart resumed it
+	ExitCode *int       `json:"exit_code,omitempty"`
+	Error    string     `json:"error,omitempty"`
+	Spec     string     `json:"-"`
+	File     string     `json:"-"` // the name the spec's messages use
 	// Result is the `tfsweep run --json` summary, as the sweep wrote it, once it ended.
 	Result json.RawMessage `json:"result,omitempty"`
 	final  []RunProgress   // the runs' last progress, once it ended
@@ -119,10 +119,10 @@ const columns = `seq, id, state, spec, file, created, started, ended, attempts, 
 
 func scan(row interface{ Scan(...any) error }) (*Record, error) {
 	var (
-		r                     Record
-		created               string
+		r                             Record
+		created                       string
 		started, ended, resJS, runsJS sql.NullString
-		exit                  sql.NullInt64
+		exit                          sql.NullInt64
 	)
 	if err := row.Scan(&r.Seq, &r.ID, &r.State, &r.Spec, &r.File, &created, &started, &ended, &r.Attempts, &exit, &r.Error, &resJS, &runsJS); err != nil {
 		return nil, err

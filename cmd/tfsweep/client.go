@@ -54,7 +54,9 @@ func newClient(url, tokenFile string) (*client, error) {
 	return &client{base: strings.TrimRight(url, "/"), token: token, http: &http.Client{}}, nil
 }
 
-func isServerURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
+func isServerURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
 
 // httpError is a response other than the one wanted, with the server's message.
 type httpError struct {

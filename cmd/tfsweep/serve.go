@@ -37,7 +37,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	c := newCLI("serve", serveUsage)
 	fs := c.fs
 	var (
-		cfg                            service.Config
+		cfg                             service.Config
 		addr, tokenFile, tensorBoardURL string
 	)
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "`host:port` to listen on (loopback unless a token is set)")
@@ -80,7 +80,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(fmt.Errorf("--addr: %w", err))
 	}
-	srv := &http.Server{Handler: svc.Handler(token, tensorBoardURL), ReadHeaderTimeout: 10 * time.Second}
+	// Requests' contexts end with the server's, so that event streams end on SIGTERM.
+	srv := &http.Server{Handler: svc.Handler(token, tensorBoardURL), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	log.Info().Str("addr", ln.Addr().String()).Str("logdir", cfg.LogDir).Int("slots", cfg.Slots).Bool("token", token != "").Msg("serving")
 
 	var wg sync.WaitGroup
