@@ -518,3 +518,18 @@ func TestServeRestartAfterKill(t *testing.T) {
 		t.Errorf("epoch_loss steps %v, want 0..19 once each", steps)
 	}
 }
+
+func TestServeCheckListen(t *testing.T) {
+	for _, tc := range []struct {
+		addr, token string
+		ok          bool
+	}{
+		{"127.0.0.1:8080", "", true}, {"localhost:8080", "", true}, {"[::1]:8080", "", true}, {"127.0.0.2:80", "", true},
+		{"0.0.0.0:8080", "", false}, {":8080", "", false}, {"192.168.1.2:8080", "", false}, {"0.0.0.0:8080", "tok", true},
+		{"nonsense", "", false},
+	} {
+		if err := checkListen(tc.addr, tc.token); (err == nil) != tc.ok {
+			t.Errorf("checkListen(%q, %q) = %v, want ok %v", tc.addr, tc.token, err, tc.ok)
+		}
+	}
+}
