@@ -335,7 +335,8 @@ func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool)
 		}
 	}
 	switch {
-	case errors.Is(context.Cause(ctx), errCancelled):
+	case errors.Is(context.Cause(ctx), errCancelled) && res.Status != sweep.StatusSucceeded:
+		// (A cancel that came after every run had ended changes nothing.)
 		finish(StateCancelled, exitInterrupted, "cancelled while running", res)
 	case res.Status == sweep.StatusSucceeded && res.ReportError == "":
 		finish(StateSucceeded, exitOK, "", res)

@@ -219,10 +219,6 @@ func (s *store) next(ctx context.Context, now time.Time) (rec *Record, resumed b
 		StateRunning, formatTime(now), r.Seq); err != nil {
 		return nil, false, fmt.Errorf("start sweep %s: %w", r.ID, err)
 	}
-	return s.reread(ctx, r, resumed)
-}
-
-func (s *store) reread(ctx context.Context, r *Record, resumed bool) (*Record, bool, error) {
 	out, err := s.get(ctx, r.ID)
 	return out, resumed, err
 }
