@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -457,30 +458,57 @@ func TestSubmitExitCodes(t *testing.T) {
 	}
 }
 
-// Kill -9 the server with one sweep running and one queued; a new server on the logdir resumes the
-// running one from its checkpoint and trains the queued one: both succeed, nothing is lost, and the
-// resumed run's logs hold each epoch once.
+// Kill -9 the server (or stop it with SIGTERM) with one sweep running and one queued, the queued one
+// followed by `tfsweep submit`; a new server on the logdir resumes the running one from its
+// checkpoint and trains the queued one: both succeed, nothing is lost, the resumed run's logs hold
+// each epoch once, and submit, reconnecting across the restart, exits 0.
 func TestServeRestartAfterKill(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sig  syscall.Signal
+	}{{"kill-9", syscall.SIGKILL}, {"sigterm", syscall.SIGTERM}} {
+		t.Run(tc.name, func(t *testing.T) { testRestart(t, tc.sig) })
+	}
+}
+
+func testRestart(t *testing.T, sig syscall.Signal) {
 	logdir := t.TempDir()
 	addr := freeAddr(t)
 	s := startServer(t, addr, logdir, nil)
 	running := s.submit(t, longSweep)
-	queued := s.submit(t, tinySweep)
-	waitFor(t, 2*time.Minute, running+" to complete 2 epochs", func() bool {
-		v := s.get(t, running)
-		return len(v.Runs) == 1 && v.Runs[0].EpochsCompleted >= 2
-	})
-	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	spec := filepath.Join(t.TempDir(), "tiny.yaml")
+	os.WriteFile(spec, []byte(tinySweep), 0o644)
+	sub := exec.Command(filepath.Join(binDir, "tfsweep"), "submit", spec, "--server", s.url, "--json")
+	var subOut, subErr bytes.Buffer
+	sub.Stdout, sub.Stderr = &subOut, &subErr
+	if err := sub.Start(); err != nil {
 		t.Fatal(err)
 	}
-	<-s.done
-	// The workers die with the server (Pdeathsig).
-	waitFor(t, 10*time.Second, "the workers to be gone", func() bool { return len(workers(s.cmd.Process.Pid)) == 0 })
+	subDone := make(chan struct{})
+	go func() { sub.Wait(); close(subDone) }()
+	t.Cleanup(func() { sub.Process.Kill(); <-subDone })
+	queued := "s-000002"
+	waitFor(t, 2*time.Minute, running+" to complete 2 epochs with "+queued+" queued", func() bool {
+		v := s.get(t, running)
+		code, _ := s.call(t, "GET", "/api/v1/sweeps/"+queued, "")
+		return len(v.Runs) == 1 && v.Runs[0].EpochsCompleted >= 2 && code == http.StatusOK
+	})
+	pids := workers(s.cmd.Process.Pid)
+	if len(pids) != 1 {
+		t.Fatalf("%d workers, want 1", len(pids))
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the server did not stop on %v", sig)
+	}
+	// The worker dies with the server (Pdeathsig) or is stopped by it.
+	waitFor(t, 10*time.Second, "the worker to be gone", func() bool { return errors.Is(syscall.Kill(pids[0], 0), syscall.ESRCH) })
 
 	s2 := startServer(t, addr, logdir, nil)
-	if v := s2.get(t, queued); v.State != service.StateQueued {
-		t.Errorf("after the restart %s is %s, want queued", queued, v.State)
-	}
 	v := s2.waitState(t, running, 3*time.Minute, service.StateSucceeded, service.StateFailed)
 	res := result(t, v)
 	if v.State != service.StateSucceeded || v.Attempts != 2 || res.Runs[0].EpochsCompleted != 20 || len(res.Runs[0].History.TrainLoss) != 20 {
@@ -488,6 +516,14 @@ func TestServeRestartAfterKill(t *testing.T) {
 	}
 	if !strings.Contains(s2.stderr.String(), "training "+running+" (attempt 2, resume true)") {
 		t.Errorf("the new server did not resume %s:\n%s", running, s2.stderr.String())
+	}
+	select {
+	case <-subDone:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("submit did not exit\n%s", subErr.String())
+	}
+	if code := sub.ProcessState.ExitCode(); code != exitOK || !strings.Contains(subOut.String(), `"id":"`+queued+`"`) {
+		t.Errorf("submit across the restart: exit %d\n%s\n%s", code, subOut.String(), subErr.String())
 	}
 	q := s2.waitState(t, queued, 2*time.Minute, service.StateSucceeded, service.StateFailed)
 	if q.State != service.StateSucceeded || q.Attempts != 1 {
