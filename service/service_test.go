@@ -14,7 +14,7 @@ import (
 
 // The queue survives its process: what was added is there, in order, after the store is reopened,
 // and a sweep left running is handed out first, as one to resume.
-func TestStorePersistsAndResumesFirst(t *testing.T) {
+func TestServeStorePersistsAndResumesFirst(t *testing.T) {
 	dir := t.TempDir()
 	st, err := openStore(t.Context(), dir)
 	if err != nil {
@@ -94,7 +94,7 @@ func TestStorePersistsAndResumesFirst(t *testing.T) {
 
 // A second service on the same logdir is refused while the first holds its lock, and starts once
 // the first is closed.
-func TestServiceLock(t *testing.T) {
+func TestServeLock(t *testing.T) {
 	cfg := Config{LogDir: t.TempDir(), Slots: 1}
 	a, err := New(t.Context(), cfg)
 	if err != nil {
@@ -112,7 +112,7 @@ func TestServiceLock(t *testing.T) {
 }
 
 // A full subscriber still gets the last event, and its stream is closed.
-func TestHubEndReachesAFullSubscriber(t *testing.T) {
+func TestServeHubEndReachesAFullSubscriber(t *testing.T) {
 	h := hub{subs: map[string]map[chan Event]struct{}{}}
 	ch, unsubscribe := h.subscribe("s-1")
 	for range cap(ch) + 10 {
@@ -131,7 +131,7 @@ func TestHubEndReachesAFullSubscriber(t *testing.T) {
 	}
 }
 
-func TestAuthorize(t *testing.T) {
+func TestServeAuthorize(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 	for _, tc := range []struct {
 		token, header string
