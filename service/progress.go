@@ -152,6 +152,9 @@ func (h *hub) subscribe(id string) (chan Event, func()) {
 			delete(h.subs[id], ch)
 			close(ch)
 		}
+		if len(h.subs[id]) == 0 {
+			delete(h.subs, id)
+		}
 	}
 }
 

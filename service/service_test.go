@@ -129,6 +129,12 @@ func TestServeHubEndReachesAFullSubscriber(t *testing.T) {
 	if last.State != StateSucceeded || n != cap(ch) {
 		t.Errorf("%d events, the last %+v", n, last)
 	}
+	// A stream of a sweep that never ends (an unknown id) leaves nothing behind.
+	_, unsubscribe = h.subscribe("s-404")
+	unsubscribe()
+	if len(h.subs) != 0 {
+		t.Errorf("subscriptions left: %v", h.subs)
+	}
 }
 
 func TestServeAuthorize(t *testing.T) {

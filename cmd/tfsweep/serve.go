@@ -85,29 +85,32 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	log.Info().Str("addr", ln.Addr().String()).Str("logdir", cfg.LogDir).Int("slots", cfg.Slots).Bool("token", token != "").Msg("serving")
 
+	// The trainer and the HTTP server stop together: on a signal, or when either fails.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	var wg sync.WaitGroup
-	var runErr error
+	code := exitOK
 	wg.Go(func() {
-		if runErr = svc.Run(ctx); runErr != nil {
-			log.Error().Err(runErr).Msg("the queue stopped")
+		if err := svc.Run(ctx); err != nil {
+			log.Error().Err(err).Msg("the queue stopped")
+			code = exitRunFailed
 		}
+		stop()
 	})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	code := exitOK
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
 		log.Error().Err(err).Msg("the HTTP server stopped")
-		code = exitRunFailed
+		stop()
+		wg.Wait()
+		return exitRunFailed
 	}
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdown)
 	wg.Wait()
-	if runErr != nil {
-		code = exitRunFailed
-	}
 	log.Info().Msg("stopped")
 	return code
 }
