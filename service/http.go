@@ -24,6 +24,12 @@ import (
 //go:embed openapi.yaml
 var openAPI []byte
 
+// indexHTML is the web page at /: the sweeps, live progress bars, a finished sweep's figures and a
+// cancel button. It holds no data: it asks the API, with the token the user types in.
+//
+//go:embed index.html
+var indexHTML []byte
+
 // MaxBodyBytes bounds a submitted sweep file.
 const MaxBodyBytes = 1 << 20
 
@@ -100,7 +106,16 @@ func (s *Service) Handler(token, tensorBoardURL string) http.Handler {
 		w.Header().Set("Content-Type", "image/png")
 		w.Write(data)
 	})
-	return authorize(token, mux)
+	// The page itself is static and public (a browser cannot send a bearer token when it loads a
+	// page); everything it shows comes from the API, which needs the token.
+	outer := http.NewServeMux()
+	outer.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' blob:")
+		w.Write(indexHTML)
+	})
+	outer.Handle("/", authorize(token, mux))
+	return outer
 }
 
 // authorize demands the bearer token of every request when token is set.

@@ -354,6 +354,20 @@ func TestServeToken(t *testing.T) {
 			}
 		}
 	}
+	// The web page is static and public; the API it calls is not.
+	resp, err := http.Get(s.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!bytes.Contains(page, []byte(`"/api/v1"`)) || !bytes.Contains(page, []byte("/events")) || !bytes.Contains(page, []byte("/cancel")) {
+		t.Errorf("GET /: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(page))
+	}
+	if resp, err := http.Get(s.url + "/index.html"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /index.html without the token: %v %v, want 401 (only / is public)", resp.StatusCode, err)
+	}
 	// submit reads the token from --token-file.
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	spec := filepath.Join(t.TempDir(), "sweep.yaml")
