@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -155,5 +157,30 @@ func TestServeAuthorize(t *testing.T) {
 		if w.Code != tc.want {
 			t.Errorf("token %q, header %q: %d, want %d", tc.token, tc.header, w.Code, tc.want)
 		}
+	}
+}
+
+// The OpenAPI file is valid YAML of OpenAPI 3 and describes every path the handler serves, with the
+// methods it serves them by.
+func TestServeOpenAPIDescribesEveryRoute(t *testing.T) {
+	var doc struct {
+		OpenAPI string                    `yaml:"openapi"`
+		Paths   map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(openAPI, &doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi.yaml: %v, version %q", err, doc.OpenAPI)
+	}
+	for _, route := range []struct{ method, path string }{
+		{"get", "/"}, {"get", "/healthz"}, {"get", "/metrics"}, {"get", "/api/v1/openapi.yaml"},
+		{"post", "/api/v1/sweeps"}, {"get", "/api/v1/sweeps"}, {"get", "/api/v1/sweeps/{id}"},
+		{"get", "/api/v1/sweeps/{id}/events"}, {"post", "/api/v1/sweeps/{id}/cancel"},
+		{"get", "/api/v1/sweeps/{id}/report"}, {"get", "/api/v1/sweeps/{id}/figures/{name}"},
+	} {
+		if _, ok := doc.Paths[route.path][route.method]; !ok {
+			t.Errorf("openapi.yaml lacks %s %s", strings.ToUpper(route.method), route.path)
+		}
+	}
+	if len(doc.Paths) != 10 {
+		t.Errorf("openapi.yaml has %d paths, the handler serves 10", len(doc.Paths))
 	}
 }
