@@ -114,6 +114,11 @@ func (s *Service) Handler(token, tensorBoardURL string) http.Handler {
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' blob:")
 		w.Write(indexHTML)
 	})
+	// Other methods on the page: 405, as the API's routes answer them.
+	outer.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	})
 	outer.Handle("/", authorize(token, mux))
 	return outer
 }
