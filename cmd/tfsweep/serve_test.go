@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,8 +36,26 @@ type server struct {
 	url    string
 	token  string
 	cmd    *exec.Cmd
-	stderr bytes.Buffer
+	stderr syncBuffer // written by the server process while the test reads it
 	done   chan struct{}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process's output is copied into it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func freeAddr(t *testing.T) string {
