@@ -19,7 +19,7 @@ func TestServeLoad(t *testing.T) {
 	const (
 		submits = 50
 		pollers = 20
-		polling = 15 * time.Second
+		polling = 60 * time.Second
 	)
 	s := startServer(t, freeAddr(t), t.TempDir(), nil)
 	spec := "limit: 1000\ndefaults:\n  epochs: 1\ngrids:\n  - batch_size: 128\n"

@@ -491,9 +491,9 @@ func TestSubmitExitCodes(t *testing.T) {
 	}
 }
 
-// Kill -9 the server (or stop it with SIGTERM) with one sweep running and one queued, the queued one
-// followed by `tfsweep submit`; a new server on the logdir resumes the running one from its
-// checkpoint and trains the queued one: both succeed, nothing is lost, the resumed run's logs hold
+// Kill -9 the server (or stop it with SIGTERM) with one sweep running and two queued, the first queued
+// one followed by `tfsweep submit`; a new server on the logdir resumes the running one from its
+// checkpoint and trains the queued ones: all three succeed, nothing is lost, the resumed run's logs hold
 // each epoch once, and submit, reconnecting across the restart, exits 0.
 func TestServeRestartAfterKill(t *testing.T) {
 	for _, tc := range []struct {
@@ -526,6 +526,8 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 		code, _ := s.call(t, "GET", "/api/v1/sweeps/"+queued, "")
 		return len(v.Runs) == 1 && v.Runs[0].EpochsCompleted >= 2 && code == http.StatusOK
 	})
+	// A second sweep queued behind the first: the issue's "two queued and one running".
+	third := s.submit(t, tinySweep)
 	pids := workers(s.cmd.Process.Pid)
 	if len(pids) != 1 {
 		t.Fatalf("%d workers, want 1", len(pids))
@@ -558,9 +560,11 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 	if code := sub.ProcessState.ExitCode(); code != exitOK || !strings.Contains(subOut.String(), `"id":"`+queued+`"`) {
 		t.Errorf("submit across the restart: exit %d\n%s\n%s", code, subOut.String(), subErr.String())
 	}
-	q := s2.waitState(t, queued, 2*time.Minute, service.StateSucceeded, service.StateFailed)
-	if q.State != service.StateSucceeded || q.Attempts != 1 {
-		t.Errorf("the queued sweep after the restart: %+v", q.Record)
+	for _, id := range []string{queued, third} {
+		q := s2.waitState(t, id, 2*time.Minute, service.StateSucceeded, service.StateFailed)
+		if q.State != service.StateSucceeded || q.Attempts != 1 {
+			t.Errorf("the queued sweep %s after the restart: %+v", id, q.Record)
+		}
 	}
 	// Each epoch's loss is logged once in the resumed run's train logs.
 	files, _ := filepath.Glob(filepath.Join(res.Runs[0].Dir, "train", "*tfevents*"))
