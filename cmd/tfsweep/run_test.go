@@ -215,3 +215,27 @@ func TestInterruptBeforeTraining(t *testing.T) {
 		t.Errorf("an interrupted start left %s/%s", logdir, entries[0].Name())
 	}
 }
+
+// --resume DIR on a directory that is no sweep, or whose recorded plan does not parse, exits 2
+// naming the file, and trains nothing.
+func TestResumeBadDirectory(t *testing.T) {
+	data := t.TempDir()
+	writeIDX(t, data, 200)
+	notSweep := t.TempDir()
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "sweep.yaml"), []byte("grids:\n  - batch_size: [64, many]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ dir, want string }{
+		{notSweep, filepath.Join(notSweep, "sweep.yaml")},
+		{broken, filepath.Join(broken, "sweep.yaml") + `:2: batch_size: "many" is not an integer`},
+	} {
+		code, _, stderr := runCmd(t, "--resume", tc.dir, "--data-dir", data)
+		if code != exitBadInput || !strings.Contains(stderr, tc.want) {
+			t.Errorf("--resume %s: exit %d, %q; want 2 naming %q", tc.dir, code, stderr, tc.want)
+		}
+		if entries, _ := os.ReadDir(tc.dir); len(entries) > 1 || (tc.dir == notSweep && len(entries) > 0) {
+			t.Errorf("--resume %s created files", tc.dir)
+		}
+	}
+}
