@@ -53,18 +53,24 @@ func ends(msgs []sweep.Message) map[string]*sweep.End {
 	return out
 }
 
-// A worker trains the jobs it reads one after another and ends each with its outcome: a good run
-// succeeds with its epochs, a run whose directory exists and a variant it cannot read fail, and the
-// worker goes on after each.
-func TestServe(t *testing.T) {
+// smallJob is a two-epoch run on 500 MNIST examples, on the CPU, into dir/run.
+func smallJob(t *testing.T, dir, run string) sweep.Job {
+	t.Helper()
 	data := os.Getenv("TFSWEEP_DATA_DIR")
 	if data == "" {
 		t.Fatal("TFSWEEP_DATA_DIR is not set: run `make test`")
 	}
-	dir := t.TempDir()
 	v := sweep.Defaults()
 	v.Limit, v.Epochs = 500, 2
-	good := sweep.Job{Run: "good", Dir: filepath.Join(dir, "good"), Group: "s/good", Variant: sweep.EncodeVariant(v), DataDir: data, Device: "cpu"}
+	return sweep.Job{Run: run, Dir: filepath.Join(dir, run), Group: "s/" + run, Variant: sweep.EncodeVariant(v), DataDir: data, Device: "cpu"}
+}
+
+// A worker trains the jobs it reads one after another and ends each with its outcome: a good run
+// succeeds with its epochs, a run whose directory exists and a variant it cannot read fail, and the
+// worker goes on after each.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	good := smallJob(t, dir, "good")
 	again := good
 	again.Run = "again" // the same directory: it exists now
 	bad := good
@@ -95,14 +101,8 @@ func TestServe(t *testing.T) {
 // A run killed after its last epoch's checkpoint (here: its end message and export lost) resumes to
 // its end without training again, with its history and model.
 func TestResumeAfterTheLastCheckpoint(t *testing.T) {
-	data := os.Getenv("TFSWEEP_DATA_DIR")
-	if data == "" {
-		t.Fatal("TFSWEEP_DATA_DIR is not set: run `make test`")
-	}
 	dir := t.TempDir()
-	v := sweep.Defaults()
-	v.Limit, v.Epochs = 500, 2
-	job := sweep.Job{Run: "r", Dir: filepath.Join(dir, "r"), Group: "s/r", Variant: sweep.EncodeVariant(v), DataDir: data, Device: "cpu"}
+	job := smallJob(t, dir, "r")
 	first := ends(serve(t, job))["r"]
 	if first == nil || first.Status != sweep.StatusSucceeded {
 		t.Fatalf("first attempt: %+v", first)
