@@ -95,15 +95,24 @@ func (s *Split) Batches(order []int, size int, scale Scaling) iter.Seq[Batch] {
 	}
 }
 
-// Float32 converts the whole split once (for evaluation passes).
+// Float32 converts the whole split once.
 func (s *Split) Float32(scale Scaling) (pixels []float32, labels []int32) {
 	pixels = make([]float32, len(s.Pixels))
-	convert(pixels, s.Pixels, scale.table())
 	labels = make([]int32, len(s.Labels))
+	s.Float32Into(pixels, labels, scale)
+	return pixels, labels
+}
+
+// Float32Into converts the whole split into pixels and labels, which must hold Len()·Features() and
+// Len() values; it panics otherwise.
+func (s *Split) Float32Into(pixels []float32, labels []int32, scale Scaling) {
+	if len(pixels) != len(s.Pixels) || len(labels) != len(s.Labels) {
+		panic(fmt.Sprintf("dataset: Float32Into %d pixels and %d labels of a split of %d and %d", len(pixels), len(labels), len(s.Pixels), len(s.Labels)))
+	}
+	convert(pixels, s.Pixels, scale.table())
 	for i, l := range s.Labels {
 		labels[i] = int32(l)
 	}
-	return pixels, labels
 }
 
 func convert(dst []float32, src []byte, table *[256]float32) {

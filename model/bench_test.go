@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 // BenchmarkTrainStep measures training throughput of the lab report's network on the CPU, in
@@ -31,6 +32,45 @@ func BenchmarkTrainStep(b *testing.B) {
 						}
 					}
 					b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkTrainSteps measures an epoch of TrainSteps over a bound set of 12,800 random examples
+// (batches gathered in the graph) at several steps per call, in samples/s, and New's time for the
+// graph with that many unrolled steps (build-ms). Compare the StepsPerCall values of one batch size.
+func BenchmarkTrainSteps(b *testing.B) {
+	const n = 12800
+	cfg := DefaultConfig()
+	pixels, labels := randomBatch(1, n, cfg.Inputs, cfg.Classes)
+	for _, bn := range []bool{false, true} {
+		for _, batch := range []int{64, 128, 1024} {
+			for _, k := range []int{1, 4, 16, 32} {
+				b.Run(fmt.Sprintf("bn=%v/batch=%d/steps_per_call=%d", bn, batch, k), func(b *testing.B) {
+					cfg := DefaultConfig()
+					cfg.BatchNorm, cfg.Device, cfg.StepsPerCall = bn, DeviceCPU, k
+					start := time.Now()
+					m := newModel(b, cfg)
+					built := time.Since(start)
+					set := newExamples(b, pixels, labels, cfg.Inputs)
+					if err := m.Bind(set, set); err != nil {
+						b.Fatal(err)
+					}
+					batches := epochBatches(n, batch, 1)
+					losses, accs := make([]float32, len(batches)), make([]float32, len(batches))
+					if err := m.TrainSteps(batches, losses, accs); err != nil { // warm up
+						b.Fatal(err)
+					}
+					b.ResetTimer()
+					for b.Loop() {
+						if err := m.TrainSteps(batches, losses, accs); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+					b.ReportMetric(float64(built.Microseconds())/1000, "build-ms")
 				})
 			}
 		}

@@ -58,7 +58,15 @@ type Config struct {
 	// process that trains Models with different thread counts needs it (tfsweep's front sets it for
 	// its workers; this package changes no environment).
 	IntraOpThreads, InterOpThreads int
+	// StepsPerCall is Keras' steps_per_execution: TrainSteps runs this many optimizer steps in one
+	// session call, the K steps unrolled in the graph one after the other (so the result is bit for
+	// bit that of K calls). 0 or 1 = one step per call; at most MaxStepsPerCall. Each unrolled step
+	// adds a copy of the training step to the graph.
+	StepsPerCall int
 }
+
+// MaxStepsPerCall bounds Config.StepsPerCall: the graph holds that many copies of the step.
+const MaxStepsPerCall = 64
 
 // Defaults of the lab report's network and Keras' Adam.
 const (
@@ -154,6 +162,9 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.IntraOpThreads < 0 || c.InterOpThreads < 0 {
 		errs = append(errs, fmt.Errorf("thread counts must not be negative, got intra %d, inter %d", c.IntraOpThreads, c.InterOpThreads))
+	}
+	if c.StepsPerCall < 0 || c.StepsPerCall > MaxStepsPerCall {
+		errs = append(errs, fmt.Errorf("steps per call must be in [0, %d], got %d", MaxStepsPerCall, c.StepsPerCall))
 	}
 	c.Hidden = slices.Clone(c.Hidden)
 	if err := errors.Join(errs...); err != nil {

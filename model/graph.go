@@ -68,8 +68,18 @@ type forward struct {
 
 // graph is the built TensorFlow graph with the handles the Model runs.
 type graph struct {
-	g              *tf.Graph
-	pixels, labels tf.Output // placeholders [N, Inputs] float32 and [N] int32
+	g *tf.Graph
+	// The training pass reads the rows of the training set at indices, gathered in the graph from
+	// the data variables (TrainSteps); TrainStep feeds trainPixels and trainLabels instead. The
+	// evaluation pass reads pixels and labels: by default the validation set's rows from evalStart,
+	// evalCount of them (Validate); Evaluate and Predict feed them.
+	indices                  tf.Output // [B] int32
+	trainPixels, trainLabels tf.Output // [B, Inputs] float32, [B] int32
+	pixels, labels           tf.Output // [N, Inputs] float32, [N] int32
+	evalStart, evalCount     tf.Output // int32 scalars
+	data                     dataVars
+	// One read per run of the training set's variables, the rows and labels every gather takes.
+	trainRows, trainRowLabels tf.Output
 
 	hidden []hiddenLayer
 	output dense
@@ -79,17 +89,18 @@ type graph struct {
 	all       []*variable // every variable, optimizer slots and step counter included
 
 	iterations   *variable // the optimizer's step counter, Keras' optimizer.iterations
-	iterRead     tf.Output // its one read per run, the steps taken before this one
+	iterRead     tf.Output // the single step's read of it, the steps taken before this one
 	learningRate tf.Output // the learning rate the next step uses: the schedule at iterRead
 	lrVar        *variable // the constant schedule's learning-rate variable, else nil
 	// Assignments for SetWeights and SetLearningRate: a placeholder and an AssignVariableOp per variable.
 	assign map[*variable]assignment
 
-	train, eval forward
+	train, eval forward // the single step's training pass; the evaluation pass
 	grads       []tf.Output // d trainLoss / d trainable[i], for tests
 
-	trainLoss, trainAccuracy tf.Output // batch means
+	trainLoss, trainAccuracy tf.Output // the single step's batch means
 	trainStep                *tf.Operation
+	chunk                    *chunk // Config.StepsPerCall > 1 only
 	evalLossSum, evalCorrect tf.Output // sums over the fed examples
 	evalPenalty              tf.Output // Σ of the L2 penalties at the current weights (Config.L2 > 0 only)
 	// The evaluation pass' softmax [N, Classes] and arg-max class [N] int64, what a SavedModel serves.
@@ -98,6 +109,31 @@ type graph struct {
 
 	ckpt         saver // every variable: the checkpoint of the training state
 	weightsSaver saver // the weights and moving statistics only: a SavedModel's variables/
+}
+
+// step is one optimizer step's ops: its reads of the step counter and learning rate, its training
+// pass, the gradients and the updates.
+type step struct {
+	iterRead, learningRate tf.Output
+	train                  forward
+	grads                  []tf.Output
+	loss, accuracy         tf.Output
+	increment              *tf.Operation // iterations += 1, after every update of the step
+}
+
+// chunk is Config.StepsPerCall steps unrolled: step k gathers the rows indices[k] of the training
+// set and runs after step k-1's increment, so the chunk computes exactly what as many single steps do.
+type chunk struct {
+	size               int
+	indices            tf.Output // [size, B] int32
+	losses, accuracies tf.Output // [size] float32, each step's batch means
+	last               *tf.Operation
+}
+
+// dataVars hold the examples a Model is bound to (Bind), in TensorFlow's memory: on the GPU when
+// the model runs there. They are outside the checkpoint and the SavedModel.
+type dataVars struct {
+	trainPixels, trainLabels, valPixels, valLabels assignment
 }
 
 type assignment struct {
@@ -117,14 +153,19 @@ func buildGraph(cfg Config) (*graph, error) {
 	root := op.NewScope()
 	s := root.WithDevice(deviceString(cfg.Device))
 	b := &graph{assign: make(map[*variable]assignment)}
-	b.pixels = op.Placeholder(s.SubScope("pixels"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1, int64(cfg.Inputs))))
-	b.labels = op.Placeholder(s.SubScope("labels"), tf.Int32, op.PlaceholderShape(tf.MakeShape(-1)))
+	b.buildInputs(s.SubScope("data"), s, cfg.Inputs)
 
 	// Variables, named like Keras 3's Sequential auto-names: dense, batch_normalization, dense_1, ...
 	var inits []*tf.Operation
 	// One scope per layer: SubScope uniquifies, so asking for "dense" twice would give "dense_1".
 	layerScopes := make(map[string]*op.Scope)
+	// Every step of a chunk asks for the optimizer's slots: the first call creates a variable, the
+	// others get it.
+	byName := make(map[string]*variable)
 	newVar := func(layer, name string, shape []int64, dtype tf.DataType, trainable bool, initial func(*op.Scope) tf.Output) *variable {
+		if v, ok := byName[layer+"/"+name]; ok {
+			return v
+		}
 		ls, ok := layerScopes[layer]
 		if !ok {
 			ls = s.SubScope(layer)
@@ -139,6 +180,7 @@ func buildGraph(cfg Config) (*graph, error) {
 		value := op.Placeholder(as.SubScope("value"), dtype, op.PlaceholderShape(tf.MakeShape(shape...)))
 		b.assign[v] = assignment{value: value, op: op.AssignVariableOp(as, v.handle, value)}
 		b.all = append(b.all, v)
+		byName[v.name] = v
 		if trainable {
 			b.trainable = append(b.trainable, v)
 		}
@@ -191,55 +233,30 @@ func buildGraph(cfg Config) (*graph, error) {
 	// The optimizer's step counter and learning rate come first: dropout draws its masks from the
 	// step. Keras names the optimizer's variables under the optimizer's name.
 	optName := kerasOptimizerName(cfg.Optimizer)
-	us := s.SubScope(optName + "_update")
 	b.iterations = newVar(optName, "iteration", nil, tf.Int64, false, func(s *op.Scope) tf.Output {
 		return op.Const(s, int64(0))
 	})
-	b.iterRead = op.ReadVariableOp(us.SubScope("read_iteration"), b.iterations.handle, tf.Int64)
 	if cfg.Schedule.Kind == ScheduleConstant {
 		b.lrVar = newVar(optName, "learning_rate", nil, tf.Float, false, func(s *op.Scope) tf.Output {
 			return op.Const(s, float32(cfg.LearningRate))
 		})
-		b.learningRate = op.ReadVariableOp(us.SubScope("read_learning_rate"), b.lrVar.handle, tf.Float)
-	} else {
-		b.learningRate = buildSchedule(us.SubScope("learning_rate"), cfg.Schedule, cfg.LearningRate, b.iterRead)
 	}
-
-	// Training pass: batch statistics, loss and accuracy as batch means.
-	ts := s.SubScope("train")
-	b.train = b.buildForward(ts, true, cfg)
-	xent := crossEntropy(ts, b.train.logits, b.labels, cfg.Classes)
-	b.trainLoss = op.Mean(ts.SubScope("loss"), xent, op.Const(ts.SubScope("loss_axis"), []int32{0}))
-	if cfg.L2 > 0 {
-		// Keras' compute_loss: ops.sum([loss, *model.losses]), the regularisers in layer order.
-		terms := append([]tf.Output{b.trainLoss}, b.train.penalties...)
-		tl := ts.SubScope("total_loss")
-		b.trainLoss = op.Sum(tl, op.Pack(tl, terms), op.Const(tl.SubScope("axis"), []int32{0}))
+	single, err := b.buildStep(root, s, "gradients", cfg, optName, newVar, b.trainPixels, b.trainLabels)
+	if err != nil {
+		return nil, err
 	}
-	b.trainAccuracy = op.Mean(ts.SubScope("accuracy"), correct(ts, b.train.logits, b.labels), op.Const(ts.SubScope("accuracy_axis"), []int32{0}))
-
-	// Gradients of the loss with respect to the training pass' reads, in a scope without a device.
-	xs := make([]tf.Output, len(b.trainable))
-	for i, v := range b.trainable {
-		xs[i] = b.train.reads[v]
-	}
-	if err := root.Err(); err != nil {
-		return nil, fmt.Errorf("build training pass: %w", err)
-	}
-	b.grads = op.Gradients(root.SubScope("gradients"), []tf.Output{b.trainLoss}, xs)
-	if err := root.Err(); err != nil {
-		return nil, fmt.Errorf("build gradients: %w", err)
-	}
-	for i, grad := range b.grads {
-		if !isOutput(grad) {
-			return nil, fmt.Errorf("build gradients: no gradient reaches %s", b.trainable[i].name)
+	b.iterRead, b.learningRate = single.iterRead, single.learningRate
+	b.train, b.grads = single.train, single.grads
+	b.trainLoss, b.trainAccuracy, b.trainStep = single.loss, single.accuracy, single.increment
+	if cfg.StepsPerCall > 1 {
+		if b.chunk, err = b.buildChunk(root, s.SubScope("train_chunk"), cfg, optName, newVar); err != nil {
+			return nil, err
 		}
 	}
-	b.trainStep = b.buildOptimizer(us, cfg, optName, newVar)
 
 	// Evaluation pass: moving statistics, sums so that chunks combine into means over examples.
 	es := s.SubScope("eval")
-	b.eval = b.buildForward(es, false, cfg)
+	b.eval = b.buildForward(es, b.pixels, false, cfg, tf.Output{})
 	evalXent := crossEntropy(es, b.eval.logits, b.labels, cfg.Classes)
 	b.evalLossSum = op.Sum(es.SubScope("loss_sum"), evalXent, op.Const(es.SubScope("loss_axis"), []int32{0}))
 	b.evalCorrect = op.Sum(es.SubScope("correct_sum"), correct(es, b.eval.logits, b.labels), op.Const(es.SubScope("correct_axis"), []int32{0}))
@@ -263,10 +280,119 @@ func buildGraph(cfg Config) (*graph, error) {
 	return b, nil
 }
 
-// buildForward adds one pass of the network: each hidden layer Dense → [BatchNorm] → activation →
+// buildInputs adds the data variables and the two passes' inputs: the training pass gathers the
+// training set's rows at indices, the evaluation pass slices the validation set; both defaults give
+// way to a fed tensor (PlaceholderWithDefault), so TrainStep, Evaluate and Predict take any examples.
+func (b *graph) buildInputs(ds, s *op.Scope, inputs int) {
+	dataVar := func(name string, dtype tf.DataType, shape ...int64) (assignment, tf.Output) {
+		vs := ds.SubScope(name)
+		h := op.VarHandleOp(vs, dtype, tf.MakeShape(shape...), op.VarHandleOpSharedName("data/"+name))
+		value := op.Placeholder(vs.SubScope("value"), dtype, op.PlaceholderShape(tf.MakeShape(shape...)))
+		a := assignment{value: value, op: op.AssignVariableOp(vs.SubScope("assign"), h, value)}
+		return a, op.ReadVariableOp(vs.SubScope("read"), h, dtype)
+	}
+	var valX, valY tf.Output
+	b.data.trainPixels, b.trainRows = dataVar("train_pixels", tf.Float, -1, int64(inputs))
+	b.data.trainLabels, b.trainRowLabels = dataVar("train_labels", tf.Int32, -1)
+	b.data.valPixels, valX = dataVar("validation_pixels", tf.Float, -1, int64(inputs))
+	b.data.valLabels, valY = dataVar("validation_labels", tf.Int32, -1)
+
+	b.indices = op.Placeholder(s.SubScope("indices"), tf.Int32, op.PlaceholderShape(tf.MakeShape(-1)))
+	pixels, labels := b.gather(s, b.indices)
+	b.trainPixels = op.PlaceholderWithDefault(s.SubScope("train_pixels"), pixels, tf.MakeShape(-1, int64(inputs)))
+	b.trainLabels = op.PlaceholderWithDefault(s.SubScope("train_labels"), labels, tf.MakeShape(-1))
+
+	b.evalStart = op.Placeholder(s.SubScope("eval_start"), tf.Int32, op.PlaceholderShape(tf.ScalarShape()))
+	b.evalCount = op.Placeholder(s.SubScope("eval_count"), tf.Int32, op.PlaceholderShape(tf.ScalarShape()))
+	vs := s.SubScope("validation_slice")
+	zero, all := op.Const(vs.SubScope("zero"), int32(0)), op.Const(vs.SubScope("all"), int32(-1))
+	valRows := op.Slice(vs.SubScope("pixels"), valX, op.Pack(vs.SubScope("begin"), []tf.Output{b.evalStart, zero}), op.Pack(vs.SubScope("size"), []tf.Output{b.evalCount, all}))
+	valLabels := op.Slice(vs.SubScope("labels"), valY, op.Pack(vs.SubScope("label_begin"), []tf.Output{b.evalStart}), op.Pack(vs.SubScope("label_size"), []tf.Output{b.evalCount}))
+	b.pixels = op.PlaceholderWithDefault(s.SubScope("pixels"), valRows, tf.MakeShape(-1, int64(inputs)))
+	b.labels = op.PlaceholderWithDefault(s.SubScope("labels"), valLabels, tf.MakeShape(-1))
+}
+
+// gather adds the training set's rows and labels at indices.
+func (b *graph) gather(s *op.Scope, indices tf.Output) (pixels, labels tf.Output) {
+	axis := op.Const(s.SubScope("gather_axis"), int32(0))
+	return op.GatherV2(s.SubScope("gather_pixels"), b.trainRows, indices, axis), op.GatherV2(s.SubScope("gather_labels"), b.trainRowLabels, indices, axis)
+}
+
+// buildStep adds one optimizer step on the examples pixels and labels: the reads of the step counter
+// and learning rate, the training pass with the loss and accuracy as batch means, the gradients
+// (under root.SubScope(gradScope), a scope without a device: op.Gradients refuses one) and the
+// optimizer's updates. Every op outside the gradients inherits s's control dependencies.
+func (b *graph) buildStep(root, s *op.Scope, gradScope string, cfg Config, optName string, newVar newVarFunc, pixels, labels tf.Output) (*step, error) {
+	st := &step{}
+	us := s.SubScope(optName + "_update")
+	st.iterRead = op.ReadVariableOp(us.SubScope("read_iteration"), b.iterations.handle, tf.Int64)
+	if b.lrVar != nil {
+		st.learningRate = op.ReadVariableOp(us.SubScope("read_learning_rate"), b.lrVar.handle, tf.Float)
+	} else {
+		st.learningRate = buildSchedule(us.SubScope("learning_rate"), cfg.Schedule, cfg.LearningRate, st.iterRead)
+	}
+
+	ts := s.SubScope("train")
+	st.train = b.buildForward(ts, pixels, true, cfg, st.iterRead)
+	xent := crossEntropy(ts, st.train.logits, labels, cfg.Classes)
+	st.loss = op.Mean(ts.SubScope("loss"), xent, op.Const(ts.SubScope("loss_axis"), []int32{0}))
+	if cfg.L2 > 0 {
+		// Keras' compute_loss: ops.sum([loss, *model.losses]), the regularisers in layer order.
+		terms := append([]tf.Output{st.loss}, st.train.penalties...)
+		tl := ts.SubScope("total_loss")
+		st.loss = op.Sum(tl, op.Pack(tl, terms), op.Const(tl.SubScope("axis"), []int32{0}))
+	}
+	st.accuracy = op.Mean(ts.SubScope("accuracy"), correct(ts, st.train.logits, labels), op.Const(ts.SubScope("accuracy_axis"), []int32{0}))
+
+	// Gradients of the loss with respect to the training pass' reads.
+	xs := make([]tf.Output, len(b.trainable))
+	for i, v := range b.trainable {
+		xs[i] = st.train.reads[v]
+	}
+	if err := root.Err(); err != nil {
+		return nil, fmt.Errorf("build training pass: %w", err)
+	}
+	st.grads = op.Gradients(root.SubScope(gradScope), []tf.Output{st.loss}, xs)
+	if err := root.Err(); err != nil {
+		return nil, fmt.Errorf("build gradients: %w", err)
+	}
+	for i, grad := range st.grads {
+		if !isOutput(grad) {
+			return nil, fmt.Errorf("build gradients: no gradient reaches %s", b.trainable[i].name)
+		}
+	}
+	st.increment = b.buildOptimizer(us, cfg, optName, newVar, st)
+	return st, nil
+}
+
+// buildChunk unrolls Config.StepsPerCall steps in s, each after the previous one's increment.
+func (b *graph) buildChunk(root, s *op.Scope, cfg Config, optName string, newVar newVarFunc) (*chunk, error) {
+	c := &chunk{size: cfg.StepsPerCall}
+	c.indices = op.Placeholder(s.SubScope("indices"), tf.Int32, op.PlaceholderShape(tf.MakeShape(int64(c.size), -1)))
+	losses := make([]tf.Output, c.size)
+	accuracies := make([]tf.Output, c.size)
+	for k := range c.size {
+		ks := s.SubScope(fmt.Sprintf("step_%d", k))
+		if c.last != nil {
+			ks = ks.WithControlDependencies(c.last)
+		}
+		row := op.GatherV2(ks.SubScope("indices"), c.indices, op.Const(ks.SubScope("k"), int32(k)), op.Const(ks.SubScope("axis"), int32(0)))
+		pixels, labels := b.gather(ks, row)
+		st, err := b.buildStep(root, ks, "train_chunk_gradients", cfg, optName, newVar, pixels, labels)
+		if err != nil {
+			return nil, fmt.Errorf("step %d of %d: %w", k+1, c.size, err)
+		}
+		losses[k], accuracies[k], c.last = st.loss, st.accuracy, st.increment
+	}
+	c.losses = op.Pack(s.SubScope("losses"), losses)
+	c.accuracies = op.Pack(s.SubScope("accuracies"), accuracies)
+	return c, nil
+}
+
+// buildForward adds one pass of the network over x: each hidden layer Dense → [BatchNorm] → activation →
 // [Dropout, training pass only], then the output Dense giving logits (the softmax is folded into the
 // loss, as Keras does for a softmax output), and with Config.L2 the kernels' penalties.
-func (b *graph) buildForward(s *op.Scope, training bool, cfg Config) forward {
+func (b *graph) buildForward(s *op.Scope, x tf.Output, training bool, cfg Config, iterations tf.Output) forward {
 	f := forward{reads: make(map[*variable]tf.Output)}
 	read := func(s *op.Scope, v *variable) tf.Output {
 		out := op.ReadVariableOp(s.SubScope(baseName(v.name)+"_read"), v.handle, v.dtype)
@@ -277,7 +403,6 @@ func (b *graph) buildForward(s *op.Scope, training bool, cfg Config) forward {
 		ds := s.SubScope(d.name)
 		return op.BiasAdd(ds, op.MatMul(ds, x, read(ds, d.kernel)), read(ds, d.bias))
 	}
-	x := b.pixels
 	for l, layer := range b.hidden {
 		z := denseOut(s, layer.dense, x)
 		if layer.bn != nil {
@@ -286,7 +411,7 @@ func (b *graph) buildForward(s *op.Scope, training bool, cfg Config) forward {
 		x = activate(s.SubScope(layer.activation), cfg.Activation, z)
 		f.hidden = append(f.hidden, x)
 		if training && layer.dropout != "" {
-			x = dropout(s.SubScope(layer.dropout), x, cfg.Dropout, cfg.Seed, l, b.iterRead)
+			x = dropout(s.SubScope(layer.dropout), x, cfg.Dropout, cfg.Seed, l, iterations)
 			f.dropped = append(f.dropped, x)
 		}
 	}

@@ -48,8 +48,12 @@ type Model struct {
 	feeds        map[tf.Output]*tf.Tensor
 	pixelInputs  inputCache
 	labelInputs  inputCache
+	indexInputs  inputCache
+	chunkIndices []int32 // a chunk's batches, concatenated
 	trainFetches []tf.Output
 	trainTargets []*tf.Operation
+
+	trainExamples, valExamples int // the bound sets' sizes (Bind), 0 before
 }
 
 // New validates cfg, builds the graph, opens a session and initialises every variable.
@@ -74,9 +78,10 @@ func New(cfg Config) (*Model, error) {
 		cfg:          cfg,
 		graph:        g,
 		sess:         sess,
-		feeds:        make(map[tf.Output]*tf.Tensor, 2),
+		feeds:        make(map[tf.Output]*tf.Tensor, 4),
 		pixelInputs:  inputCache{dtype: tf.Float},
 		labelInputs:  inputCache{dtype: tf.Int32},
+		indexInputs:  inputCache{dtype: tf.Int32},
 		trainFetches: []tf.Output{g.trainLoss, g.trainAccuracy},
 		trainTargets: []*tf.Operation{g.trainStep},
 	}
@@ -143,6 +148,17 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 	if len(pixels) != n*m.cfg.Inputs {
 		return 0, 0, fmt.Errorf("evaluate: %d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
 	}
+	return m.evaluate(n, func(start, end int) (map[tf.Output]*tf.Tensor, func(), error) {
+		if err := m.feed(pixels[start*m.cfg.Inputs:end*m.cfg.Inputs], labels[start:end]); err != nil {
+			return nil, nil, err
+		}
+		return m.feeds, func() {}, nil
+	})
+}
+
+// evaluate sums the evaluation pass over n examples in chunks of EvalChunk; chunk gives the feeds of
+// examples [start, end) and a function that releases them.
+func (m *Model) evaluate(n int, chunk func(start, end int) (map[tf.Output]*tf.Tensor, func(), error)) (loss, accuracy float64, err error) {
 	fetches := []tf.Output{m.graph.evalLossSum, m.graph.evalCorrect}
 	var penalty float64
 	if m.cfg.L2 > 0 {
@@ -156,10 +172,12 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 	var lossSum, correct float64
 	for start := 0; start < n; start += EvalChunk {
 		end := min(start+EvalChunk, n)
-		if err := m.feed(pixels[start*m.cfg.Inputs:end*m.cfg.Inputs], labels[start:end]); err != nil {
+		feeds, done, err := chunk(start, end)
+		if err != nil {
 			return 0, 0, fmt.Errorf("evaluate: %w", err)
 		}
-		out, err := m.sess.Run(m.feeds, fetches, nil)
+		out, err := m.sess.Run(feeds, fetches, nil)
+		done()
 		if err != nil {
 			return 0, 0, fmt.Errorf("evaluate examples %d-%d: %w", start, end, err)
 		}
@@ -320,6 +338,7 @@ func (m *Model) GraphDef() ([]byte, error) {
 func (m *Model) Close() error {
 	m.pixelInputs.close()
 	m.labelInputs.close()
+	m.indexInputs.close()
 	clear(m.feeds)
 	if err := m.sess.Close(); err != nil {
 		return fmt.Errorf("close session: %w", err)
@@ -351,8 +370,9 @@ func (m *Model) feed(pixels []float32, labels []int32) error {
 	if err != nil {
 		return fmt.Errorf("labels tensor: %w", err)
 	}
-	m.feeds[m.graph.pixels] = x
-	m.feeds[m.graph.labels] = y
+	// Both passes' inputs: a train step's fetches read the training pass, an evaluation's the other.
+	m.feeds[m.graph.trainPixels], m.feeds[m.graph.pixels] = x, x
+	m.feeds[m.graph.trainLabels], m.feeds[m.graph.labels] = y, y
 	return nil
 }
 

@@ -13,7 +13,7 @@ type newVarFunc func(string, string, []int64, tf.DataType, bool, func(*op.Scope)
 
 // buildOptimizer adds the Keras 3 optimizer's update of every trainable variable from the
 // TensorFlow gradients, with its slots named as Keras names them (<optimizer>/<layer>_<weight>_<slot>),
-// and returns the op that runs a whole training step: the iteration increment, which waits for every
+// for the step st, and returns the op that ends it: the iteration increment, which waits for every
 // update and every moving-statistic assignment.
 //
 // The order within a step is Keras' BaseOptimizer.apply: weight decay (variable -= variable·wd·lr)
@@ -26,8 +26,8 @@ type newVarFunc func(string, string, []int64, tf.DataType, bool, func(*op.Scope)
 // tfsweep's Adam runs must not change bit for bit. The other optimizers are Keras' update_step op
 // for op, each slot's new value computed from one read of it and assigned once (Keras' assign_add
 // followed by reads of the slot sees exactly that value).
-func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar newVarFunc) *tf.Operation {
-	lr := b.learningRate
+func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar newVarFunc, st *step) *tf.Operation {
+	lr := st.learningRate
 	f32 := func(name string, v float64) tf.Output { return op.Const(s.SubScope(name), float32(v)) }
 	zeros := func(v *variable, value float32) func(*op.Scope) tf.Output {
 		return func(s *op.Scope) tf.Output {
@@ -45,17 +45,17 @@ func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar n
 	// local_step = iterations + 1 as float32, Keras' ops.cast(self.iterations + 1, dtype).
 	stepPlus := func(name string, k int64) tf.Output {
 		ss := s.SubScope(name)
-		return op.Cast(ss, op.AddV2(ss, b.iterRead, op.Const(ss.SubScope("k"), k)), tf.Float)
+		return op.Cast(ss, op.AddV2(ss, st.iterRead, op.Const(ss.SubScope("k"), k)), tf.Float)
 	}
 
 	// Gradients are computed from the forward pass' reads: nothing may write a trainable variable
 	// before all of them exist. Updates that take the gradient as input wait for it anyway; weight
 	// decay, which does not, waits explicitly.
 	var gradOps []*tf.Operation
-	for _, g := range b.grads {
+	for _, g := range st.grads {
 		gradOps = append(gradOps, g.Op)
 	}
-	gradOps = append(gradOps, b.trainLoss.Op, b.trainAccuracy.Op)
+	gradOps = append(gradOps, st.loss.Op, st.accuracy.Op)
 
 	var global []*tf.Operation // per-step assignments that update_step reads the result of (Nadam)
 	var nadamU tf.Output
@@ -71,7 +71,7 @@ func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar n
 		global = append(global, op.AssignVariableOp(us.SubScope("assign"), u.handle, nadamU))
 	}
 
-	updates := append([]*tf.Operation(nil), b.train.bnUpdate...)
+	updates := append([]*tf.Operation(nil), st.train.bnUpdate...)
 	updates = append(updates, global...)
 	var beta1Power, beta2Power tf.Output
 	if cfg.Optimizer == "adam" || cfg.Optimizer == "adamw" {
@@ -82,7 +82,7 @@ func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar n
 	for i, v := range b.trainable {
 		name := keras3SlotName(v.name)
 		vs := s.SubScope("update_" + name)
-		g := b.grads[i]
+		g := st.grads[i]
 		var deps []*tf.Operation
 		if cfg.WeightDecay > 0 {
 			// TensorFlow backend's _apply_weight_decay: variable.assign_sub(variable * wd * lr).
@@ -108,10 +108,10 @@ func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar n
 			updates = append(updates, op.AssignVariableOp(us.SubScope("assign_accumulator"), acc.handle, accNew),
 				op.AssignSubVariableOp(us, v.handle, delta))
 		case "nadam":
-			updates = append(updates, nadamUpdate(us.WithControlDependencies(global...), v, g, lr, nadamU, b.iterRead, slot)...)
+			updates = append(updates, nadamUpdate(us.WithControlDependencies(global...), v, g, lr, nadamU, st.iterRead, slot)...)
 		}
 	}
-	return op.AssignAddVariableOp(s.SubScope("increment_iteration").WithControlDependencies(append(updates, b.iterRead.Op)...),
+	return op.AssignAddVariableOp(s.SubScope("increment_iteration").WithControlDependencies(append(updates, st.iterRead.Op)...),
 		b.iterations.handle, op.Const(s.SubScope("increment"), int64(1)))
 }
 

@@ -104,8 +104,7 @@ func buildServingGraph(src *graph, cfg Config, scale float32) (*tf.Graph, saver,
 		if sig.dtype != tf.Float {
 			x = op.Cast(ss.SubScope("to_float"), x, tf.Float)
 		}
-		sg.pixels = scaleInput(ss.SubScope("scale"), x, scale)
-		f := sg.buildForward(ss, false, inference)
+		f := sg.buildForward(ss, scaleInput(ss.SubScope("scale"), x, scale), false, inference, tf.Output{})
 		probabilities, classes := predictions(ss, f.logits)
 		identity := func(name string, x tf.Output) string {
 			return root.AddOperation(tf.OpSpec{Type: "Identity", Name: name, Input: []tf.Input{x}}).Name()

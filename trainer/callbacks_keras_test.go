@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,14 +141,17 @@ type scriptedModel struct {
 	restores     int
 }
 
-func (m *scriptedModel) TrainStep([]float32, []int32) (float32, float32, error) {
-	m.iterations++
-	m.weightsEpoch = m.epoch
-	l := m.logs[m.epoch]
-	return float32(l.Loss), float32(l.Accuracy), nil
+func (m *scriptedModel) TrainSteps(batches [][]int32, losses, accs []float32) error {
+	for i := range batches {
+		m.iterations++
+		m.weightsEpoch = m.epoch
+		l := m.logs[m.epoch]
+		losses[i], accs[i] = float32(l.Loss), float32(l.Accuracy)
+	}
+	return nil
 }
 
-func (m *scriptedModel) Evaluate([]float32, []int32) (float64, float64, error) {
+func (m *scriptedModel) Validate() (float64, float64, error) {
 	l := m.logs[m.epoch]
 	m.epoch++
 	return l.ValLoss, l.ValAccuracy, nil
@@ -173,14 +175,7 @@ func (m *scriptedModel) RestoreWeights(w any) error {
 
 // oneBatchPerEpoch is the data of a scripted run: every epoch one batch of one example.
 func oneBatchPerEpoch() FitData {
-	return FitData{
-		TrainExamples: 1,
-		Epoch: func(int) iter.Seq2[[]float32, []int32] {
-			return func(yield func([]float32, []int32) bool) { yield(make([]float32, 1), make([]int32, 1)) }
-		},
-		ValPixels: make([]float32, 1),
-		ValLabels: make([]int32, 1),
-	}
+	return FitData{TrainExamples: 1, Order: identityOrder(1)}
 }
 
 // epochObserver calls its function at every epoch end; placed after the callback under test, it

@@ -4,26 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"math"
 	"time"
 )
 
-// Model is what Fit trains; *model.Model satisfies it. Fit never sees TensorFlow or TensorBoard: those
-// live behind this interface and behind the callbacks.
+// Model is what Fit trains; *model.Model satisfies it. The model holds its data (the training and
+// validation sets live in TensorFlow's memory), so Fit hands it only example indices. Fit never
+// sees TensorFlow or TensorBoard: those live behind this interface and behind the callbacks.
 type Model interface {
-	TrainStep(pixels []float32, labels []int32) (loss, acc float32, err error)
-	Evaluate(pixels []float32, labels []int32) (loss, acc float64, err error)
+	// TrainSteps runs one optimizer step per batch, in order: batches[i] are the indices of step
+	// i's examples in the training set. It writes each step's batch loss and accuracy, computed
+	// before the step's update, to losses[i] and accuracies[i].
+	TrainSteps(batches [][]int32, losses, accuracies []float32) error
+	// Validate returns the loss and accuracy over the whole validation set.
+	Validate() (loss, acc float64, err error)
 	Iterations() int64
 }
 
-// FitData is one run's data. Epoch returns the batches of an epoch in training order (shuffled per
-// epoch, last partial batch kept); the slices may be reused between batches.
+// FitData is one run's data as Fit sees it. Order returns an epoch's example order, a permutation
+// of the TrainExamples indices (shuffled per epoch); Fit cuts it into batches, the last partial
+// batch kept, as Keras does.
 type FitData struct {
 	TrainExamples int
-	Epoch         func(epoch int) iter.Seq2[[]float32, []int32]
-	ValPixels     []float32
-	ValLabels     []int32
+	Order         func(epoch int) []int32
 }
 
 // LearningRater is a Model whose optimizer's learning rate can be read and set, as Keras'
@@ -57,6 +60,10 @@ type FitOptions struct {
 	// the state an earlier attempt saved (callbacks' counters), which OnTrainBegin resets, as Keras'
 	// BackupAndRestore does after on_train_begin.
 	Resume func() error
+	// StepsPerCall is Keras' steps_per_execution: the batches given to each TrainSteps call; 0 or 1
+	// = one. Every step still gets its OnBatchEnd, after the call that trained it; cancellation and
+	// ErrStopTraining take effect once a call's steps are all reported, as in Keras.
+	StepsPerCall int
 }
 
 // ErrNonFiniteLoss stops a run whose loss became NaN or ±Inf, as Keras' TerminateOnNaN does.
@@ -244,6 +251,10 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 	var (
 		start time.Time // first train step
 		step  = f.model.Iterations()
+		// Reused from call to call and epoch to epoch.
+		perCall      = max(1, f.opts.StepsPerCall)
+		batches      [][]int32
+		losses, accs = make([]float32, perCall), make([]float32, perCall)
 	)
 	end.EpochsCompleted = f.opts.InitialEpoch
 	for epoch := f.opts.InitialEpoch; epoch < f.opts.Epochs; epoch++ {
@@ -253,35 +264,52 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 		}
 		var sumLoss, sumAcc float64
 		examples, inEpoch := 0, 0
-		for pixels, labels := range f.data.Epoch(epoch) {
+		order := f.data.Order(epoch)
+		if len(order) != f.data.TrainExamples {
+			end.Err = fmt.Errorf("epoch %d: an order of %d examples for a training set of %d", epoch, len(order), f.data.TrainExamples)
+			return f.finish(end, start)
+		}
+		batches = batches[:0]
+		for i := 0; i < len(order); i += f.opts.BatchSize {
+			batches = append(batches, order[i:min(i+f.opts.BatchSize, len(order))])
+		}
+		for first := 0; first < len(batches); first += perCall {
 			if err := ctx.Err(); err != nil {
 				end.Err = fmt.Errorf("interrupted in epoch %d: %w", epoch, err)
 				return f.finish(end, start)
 			}
-			loss, acc, err := f.model.TrainStep(pixels, labels)
-			if err != nil {
-				end.Err = fmt.Errorf("epoch %d, batch %d: %w", epoch, inEpoch+1, err)
+			call := batches[first:min(first+perCall, len(batches))]
+			losses, accs := losses[:len(call)], accs[:len(call)]
+			if err := f.model.TrainSteps(call, losses, accs); err != nil {
+				if len(call) == 1 {
+					end.Err = fmt.Errorf("epoch %d, batch %d: %w", epoch, first+1, err)
+				} else {
+					end.Err = fmt.Errorf("epoch %d, batches %d-%d: %w", epoch, first+1, first+len(call), err)
+				}
 				return f.finish(end, start)
 			}
-			step++
-			inEpoch++
-			n := len(labels)
-			if !finite(float64(loss)) {
-				end.Err = fmt.Errorf("%w: epoch %d, batch %d (global step %d): loss %v", ErrNonFiniteLoss, epoch, inEpoch, step, loss)
-				return f.finish(end, start)
-			}
-			sumLoss += float64(loss) * float64(n)
-			sumAcc += float64(acc) * float64(n)
-			examples += n
-			b := BatchEnd{
-				Epoch: epoch, Step: step, StepInEpoch: inEpoch, Size: n, BatchLoss: float64(loss),
-				Loss: sumLoss / float64(examples), Accuracy: sumAcc / float64(examples),
-				EpochElapsed: time.Since(epochStart),
-			}
-			for _, cb := range f.hooks.batch {
-				if err := cb.OnBatchEnd(b); f.hookFailed(err) {
-					end.Err = err
+			for j, batch := range call {
+				step++
+				inEpoch++
+				n := len(batch)
+				loss := losses[j]
+				if !finite(float64(loss)) {
+					end.Err = fmt.Errorf("%w: epoch %d, batch %d (global step %d): loss %v", ErrNonFiniteLoss, epoch, inEpoch, step, loss)
 					return f.finish(end, start)
+				}
+				sumLoss += float64(loss) * float64(n)
+				sumAcc += float64(accs[j]) * float64(n)
+				examples += n
+				b := BatchEnd{
+					Epoch: epoch, Step: step, StepInEpoch: inEpoch, Size: n, BatchLoss: float64(loss),
+					Loss: sumLoss / float64(examples), Accuracy: sumAcc / float64(examples),
+					EpochElapsed: time.Since(epochStart),
+				}
+				for _, cb := range f.hooks.batch {
+					if err := cb.OnBatchEnd(b); f.hookFailed(err) {
+						end.Err = err
+						return f.finish(end, start)
+					}
 				}
 			}
 			if f.stop {
@@ -297,7 +325,7 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 			end.Err = fmt.Errorf("interrupted in epoch %d: %w", epoch, err)
 			return f.finish(end, start)
 		}
-		valLoss, valAcc, err := f.model.Evaluate(f.data.ValPixels, f.data.ValLabels)
+		valLoss, valAcc, err := f.model.Validate()
 		if err != nil {
 			end.Err = fmt.Errorf("epoch %d: validation: %w", epoch, err)
 			return f.finish(end, start)

@@ -3,54 +3,57 @@ package trainer
 import (
 	"context"
 	"errors"
-	"iter"
 	"math"
 	"slices"
 	"testing"
 )
 
-// fakeModel's loss on a batch is its first label and its accuracy a tenth of that, so the expected
-// epoch means can be worked out by hand. Validation returns fixed values.
+// fakeModel's loss on a batch is the label of its first example (tenLabels) and its accuracy a
+// tenth of that, so the expected epoch means can be worked out by hand. Validation returns fixed
+// values. calls records the number of batches of each TrainSteps call.
 type fakeModel struct {
 	iterations int64
 	nanAt      int64 // the step (1-based) whose loss is NaN; 0 = never
 	evals      int
+	calls      []int
 }
 
-func (m *fakeModel) TrainStep(_ []float32, labels []int32) (float32, float32, error) {
-	m.iterations++
-	if m.iterations == m.nanAt {
-		return float32(math.NaN()), 0, nil
+// tenLabels are the labels of tenExamples: the number of the batch of 4 each example falls in.
+var tenLabels = []int32{1, 1, 1, 1, 2, 2, 2, 2, 3, 3}
+
+func (m *fakeModel) TrainSteps(batches [][]int32, losses, accs []float32) error {
+	m.calls = append(m.calls, len(batches))
+	for i, b := range batches {
+		m.iterations++
+		label := float32(tenLabels[int(b[0])%len(tenLabels)])
+		losses[i], accs[i] = label, label/10
+		if m.iterations == m.nanAt {
+			losses[i], accs[i] = float32(math.NaN()), 0
+		}
 	}
-	return float32(labels[0]), float32(labels[0]) / 10, nil
+	return nil
 }
 
-func (m *fakeModel) Evaluate(_ []float32, labels []int32) (float64, float64, error) {
+func (m *fakeModel) Validate() (float64, float64, error) {
 	m.evals++
-	return 0.5, float64(len(labels)) / 100, nil
+	return 0.5, 0.07, nil
 }
 
 func (m *fakeModel) Iterations() int64 { return m.iterations }
 
-// tenExamples yields batches of 4, 4 and 2 examples whose labels are the batch number (1, 2, 3).
+// tenExamples are ten examples in their own order every epoch: at batch size 4, batches of 4, 4 and
+// 2 examples whose labels are the batch number (1, 2, 3).
 func tenExamples() FitData {
-	return FitData{
-		TrainExamples: 10,
-		Epoch: func(int) iter.Seq2[[]float32, []int32] {
-			return func(yield func([]float32, []int32) bool) {
-				for i, size := range []int{4, 4, 2} {
-					labels := make([]int32, size)
-					for j := range labels {
-						labels[j] = int32(i + 1)
-					}
-					if !yield(make([]float32, size), labels) {
-						return
-					}
-				}
-			}
-		},
-		ValPixels: make([]float32, 7),
-		ValLabels: make([]int32, 7),
+	return FitData{TrainExamples: 10, Order: identityOrder(10)}
+}
+
+func identityOrder(n int) func(int) []int32 {
+	return func(int) []int32 {
+		order := make([]int32, n)
+		for i := range order {
+			order[i] = int32(i)
+		}
+		return order
 	}
 }
 
@@ -174,5 +177,58 @@ func TestFitTrainEndErrorIsReturned(t *testing.T) {
 func TestFitRejectsEmptySettings(t *testing.T) {
 	if err := Fit(context.Background(), &fakeModel{}, tenExamples(), FitOptions{Epochs: 0, BatchSize: 4}); err == nil {
 		t.Fatal("0 epochs accepted")
+	}
+}
+
+// TestFitStepsPerCall: with several steps per TrainSteps call, every step still gets its batch end
+// with the values one step per call gives, the calls take StepsPerCall batches (fewer at an
+// epoch's end), and cancellation and stop requests wait for the call's remaining steps.
+func TestFitStepsPerCall(t *testing.T) {
+	events := func(perCall int, rec *recorder, ctx context.Context) (*fakeModel, error) {
+		m := &fakeModel{}
+		err := Fit(ctx, m, tenExamples(), FitOptions{Epochs: 2, BatchSize: 4, StepsPerCall: perCall}, rec)
+		return m, err
+	}
+	want := &recorder{}
+	if _, err := events(1, want, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		perCall   int
+		wantCalls []int
+	}{{2, []int{2, 1, 2, 1}}, {3, []int{3, 3}}, {8, []int{3, 3}}} {
+		got := &recorder{}
+		m, err := events(tc.perCall, got, context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(m.calls, tc.wantCalls) {
+			t.Errorf("steps per call %d: calls of %v batches, want %v", tc.perCall, m.calls, tc.wantCalls)
+		}
+		if len(got.batches) != len(want.batches) || len(got.epochs) != len(want.epochs) {
+			t.Fatalf("steps per call %d: %d batch ends and %d epoch ends, want %d and %d", tc.perCall, len(got.batches), len(got.epochs), len(want.batches), len(want.epochs))
+		}
+		for i, b := range got.batches {
+			b.EpochElapsed, want.batches[i].EpochElapsed = 0, 0
+			if b != want.batches[i] {
+				t.Errorf("steps per call %d: batch end %d %+v, want %+v", tc.perCall, i, b, want.batches[i])
+			}
+		}
+		for i, e := range got.epochs {
+			if e.Loss != want.epochs[i].Loss || e.Iterations != want.epochs[i].Iterations {
+				t.Errorf("steps per call %d: epoch end %+v, want %+v", tc.perCall, e, want.epochs[i])
+			}
+		}
+	}
+
+	// Cancelled at the first step of a call of two: the call's second step is reported, then Fit stops.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := &recorder{cancelAt: 1, cancel: cancel}
+	if _, err := events(2, rec, ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	if len(rec.batches) != 2 {
+		t.Errorf("cancelled in a call of 2: %d batch ends, want 2", len(rec.batches))
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,9 +30,11 @@ const progressEvery = 200 * time.Millisecond
 // Serve trains the jobs read from in, one JSON line each, one after another, and writes their
 // messages to out. It returns nil when in ends, or ctx's error once ctx is cancelled (the run in
 // progress then stops at its next batch and is reported failed). The data of a data directory are
-// loaded once and shared by every run of the worker.
+// loaded once and shared by every run of the worker, and so are the last sets converted for training.
 func Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	s := &server{out: json.NewEncoder(out), data: map[string]*data{}}
+	defer s.valSet.close()
+	defer s.trainSet.close()
 	jobs := make(chan sweep.Job)
 	readErr := make(chan error, 1)
 	go func() {
@@ -70,17 +71,28 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 type server struct {
 	out  *json.Encoder
 	data map[string]*data
+	// The sets the last run was bound to, kept for the next run that trains on the same examples:
+	// one training and one validation set, so a sweep over --limit or --scale holds no more.
+	trainSet, valSet cachedSet
 }
 
-// data are a data directory's splits, with the validation set converted once per scaling.
+// data are a data directory's splits.
 type data struct {
 	train, test *dataset.Split
-	validation  map[dataset.Scaling]validationSet
 }
 
-type validationSet struct {
-	pixels []float32
-	labels []int32
+// cachedSet is a set of examples converted to float32 in TensorFlow's memory, with what it holds.
+type cachedSet struct {
+	key      setKey
+	examples *model.Examples
+}
+
+// setKey names a set: examples [from, to) of a data directory's training or test split, scaled.
+type setKey struct {
+	dir      string
+	test     bool
+	from, to int
+	scale    dataset.Scaling
 }
 
 func (s *server) load(dir string) (*data, error) {
@@ -91,18 +103,37 @@ func (s *server) load(dir string) (*data, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &data{train: train, test: test, validation: map[dataset.Scaling]validationSet{}}
+	d := &data{train: train, test: test}
 	s.data[dir] = d
 	return d, nil
 }
 
-func (d *data) validationSet(scale dataset.Scaling) ([]float32, []int32) {
-	set, ok := d.validation[scale]
-	if !ok {
-		set.pixels, set.labels = d.test.Float32(scale)
-		d.validation[scale] = set
+// get returns the set the key names, converting it unless c already holds it.
+func (c *cachedSet) get(key setKey, d *data) (*model.Examples, error) {
+	if c.examples != nil && c.key == key {
+		return c.examples, nil
 	}
-	return set.pixels, set.labels
+	c.close()
+	split := d.train
+	if key.test {
+		split = d.test
+	}
+	part := split.Slice(key.from, key.to)
+	e, err := model.NewExamples(part.Len(), part.Features(), func(pixels []float32, labels []int32) {
+		part.Float32Into(pixels, labels, key.scale)
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.key, c.examples = key, e
+	return e, nil
+}
+
+func (c *cachedSet) close() {
+	if c.examples != nil {
+		c.examples.Close()
+		c.examples = nil
+	}
 }
 
 func (s *server) send(m sweep.Message) error {
@@ -142,10 +173,10 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 	// Keras' validation_split: the last fraction of the (limited) training images, before shuffling.
 	nTrain, nVal := v.Examples(d.train.Len())
 	train := d.train.Head(nTrain)
-	valPixels, valLabels := d.validationSet(v.Scale)
-	validation := fmt.Sprintf("test set (%d images)", len(valLabels))
+	valKey := setKey{dir: job.DataDir, test: true, from: 0, to: d.test.Len(), scale: v.Scale}
+	validation := fmt.Sprintf("test set (%d images)", d.test.Len())
 	if nVal > 0 {
-		valPixels, valLabels = d.train.Slice(nTrain, nTrain+nVal).Float32(v.Scale)
+		valKey = setKey{dir: job.DataDir, from: nTrain, to: nTrain + nVal, scale: v.Scale}
 		validation = fmt.Sprintf("validation_split %v: the last %d of the training images", v.ValidationSplit, nVal)
 	}
 	rep.end.TrainExamples = train.Len()
@@ -163,6 +194,9 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
 	}
 	defer m.Close()
+	if err := s.bind(m, setKey{dir: job.DataDir, from: 0, to: nTrain, scale: v.Scale}, valKey, d); err != nil {
+		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
+	}
 	ckptDir := filepath.Join(job.Dir, CheckpointsDir)
 	threads := "TensorFlow's default"
 	if job.Threads > 0 {
@@ -199,22 +233,17 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 		return errors.Join(err, tb.Close(), hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
 	}
 	ckpt := &checkpointer{dir: ckptDir, m: m, keep: max(1, job.KeepCheckpoints), es: k.stopper, rlr: k.reduceLR, end: rep.end, best: -1}
+	order := make([]int32, train.Len())
 	fitData := trainer.FitData{
 		TrainExamples: train.Len(),
-		Epoch: func(epoch int) iter.Seq2[[]float32, []int32] {
-			order := dataset.Permutation(train.Len(), v.Seed, epoch)
-			return func(yield func([]float32, []int32) bool) {
-				for b := range train.Batches(order, v.BatchSize, v.Scale) {
-					if !yield(b.Pixels, b.Labels) {
-						return
-					}
-				}
+		Order: func(epoch int) []int32 {
+			for i, j := range dataset.Permutation(train.Len(), v.Seed, epoch) {
+				order[i] = int32(j)
 			}
+			return order
 		},
-		ValPixels: valPixels,
-		ValLabels: valLabels,
 	}
-	opts := trainer.FitOptions{Epochs: v.Epochs, BatchSize: v.BatchSize, LearningRate: v.LR}
+	opts := trainer.FitOptions{Epochs: v.Epochs, BatchSize: v.BatchSize, LearningRate: v.LR, StepsPerCall: m.Config().StepsPerCall}
 	if from != nil {
 		opts.InitialEpoch = from.Epoch + 1
 		opts.Resume = func() error { return from.restore(m, ckptDir, k) }
@@ -391,6 +420,20 @@ func outcome(es *trainer.EarlyStopping) string {
 		return fmt.Sprintf("Early stopping did not stop the run; best epoch %d.", es.BestEpoch()+1)
 	}
 	return fmt.Sprintf("Early stopping stopped the run after epoch %d; best epoch %d.", es.StoppedEpoch()+1, es.BestEpoch()+1)
+}
+
+// bind gives the model its training and validation sets, converted once per worker and reused
+// while the runs train on the same examples.
+func (s *server) bind(m *model.Model, trainKey, valKey setKey, d *data) error {
+	train, err := s.trainSet.get(trainKey, d)
+	if err != nil {
+		return fmt.Errorf("training set: %w", err)
+	}
+	val, err := s.valSet.get(valKey, d)
+	if err != nil {
+		return fmt.Errorf("validation set: %w", err)
+	}
+	return m.Bind(train, val)
 }
 
 // fitModel is the model as trainer.Fit sees it: with weight snapshots for EarlyStopping's

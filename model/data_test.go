@@ -1,0 +1,182 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// newExamples puts pixels and labels into an Examples.
+func newExamples(t testing.TB, pixels []float32, labels []int32, features int) *Examples {
+	t.Helper()
+	e, err := NewExamples(len(labels), features, func(p []float32, l []int32) {
+		copy(p, pixels)
+		copy(l, labels)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// epochBatches cuts a shuffled order of n examples into batches of size, the last one partial.
+func epochBatches(n, size int, seed uint64) [][]int32 {
+	order := make([]int32, n)
+	for i, j := range rand.New(rand.NewPCG(seed, 1)).Perm(n) {
+		order[i] = int32(j)
+	}
+	var batches [][]int32
+	for start := 0; start < n; start += size {
+		batches = append(batches, order[start:min(start+size, n)])
+	}
+	return batches
+}
+
+// TestTrainStepsMatchesTrainStep trains the same configuration three ways over two epochs: fed
+// batches one per call (TrainStep), gathered in the graph one per call, and gathered in chunks of
+// four steps per call. The epoch of 11 batches (the last one short) runs two chunks and three
+// single steps. Every step's loss and accuracy, the final weights and the validation metrics must
+// be the same bits.
+func TestTrainStepsMatchesTrainStep(t *testing.T) {
+	const n, size, features = 330, 32, 784
+	pixels, labels := randomBatch(3, n, features, 10)
+	valPixels, valLabels := randomBatch(4, 70, features, 10)
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"plain", func(*Config) {}},
+		{"batchnorm and dropout", func(c *Config) { c.BatchNorm, c.Dropout = true, 0.3 }},
+		{"nadam, l2 and cosine schedule", func(c *Config) {
+			c.Optimizer, c.L2 = "nadam", 1e-3
+			c.Schedule = Schedule{Kind: ScheduleCosine, DecaySteps: 15}
+		}},
+		{"sgd with nesterov momentum", func(c *Config) { c.Optimizer, c.Momentum, c.Nesterov = "sgd", 0.9, true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Device, cfg.Seed = DeviceCPU, 5
+			tc.edit(&cfg)
+			type trace struct {
+				losses, accs []float32
+				val          [2]float64
+				weights      []Weight
+			}
+			run := func(stepsPerCall int, gathered bool) trace {
+				c := cfg
+				c.StepsPerCall = stepsPerCall
+				m := newModel(t, c)
+				if err := m.Bind(newExamples(t, pixels, labels, features), newExamples(t, valPixels, valLabels, features)); err != nil {
+					t.Fatal(err)
+				}
+				var tr trace
+				for epoch := range 2 {
+					batches := epochBatches(n, size, uint64(epoch))
+					if gathered {
+						l, a := make([]float32, len(batches)), make([]float32, len(batches))
+						if err := m.TrainSteps(batches, l, a); err != nil {
+							t.Fatal(err)
+						}
+						tr.losses, tr.accs = append(tr.losses, l...), append(tr.accs, a...)
+						continue
+					}
+					for _, b := range batches {
+						bp, bl := make([]float32, 0, len(b)*features), make([]int32, 0, len(b))
+						for _, i := range b {
+							bp, bl = append(bp, pixels[int(i)*features:int(i+1)*features]...), append(bl, labels[i])
+						}
+						loss, acc, err := m.TrainStep(bp, bl)
+						if err != nil {
+							t.Fatal(err)
+						}
+						tr.losses, tr.accs = append(tr.losses, loss), append(tr.accs, acc)
+					}
+				}
+				if m.Iterations() != 22 {
+					t.Errorf("iterations %d, want 22", m.Iterations())
+				}
+				var err error
+				if gathered {
+					tr.val[0], tr.val[1], err = m.Validate()
+				} else {
+					tr.val[0], tr.val[1], err = m.Evaluate(valPixels, valLabels)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tr.weights, err = m.Weights(); err != nil {
+					t.Fatal(err)
+				}
+				return tr
+			}
+			want := run(0, false)
+			if math.IsNaN(float64(want.losses[21])) || want.losses[21] >= want.losses[0] {
+				t.Fatalf("the reference run did not learn: loss %v → %v", want.losses[0], want.losses[21])
+			}
+			for _, way := range []struct {
+				name         string
+				stepsPerCall int
+			}{{"gathered, one step per call", 1}, {"gathered, 4 steps per call", 4}} {
+				got := run(way.stepsPerCall, true)
+				if !slices.Equal(got.losses, want.losses) || !slices.Equal(got.accs, want.accs) {
+					t.Errorf("%s: losses %v\naccuracies %v\nwant %v\n%v", way.name, got.losses, got.accs, want.losses, want.accs)
+				}
+				if got.val != want.val {
+					t.Errorf("%s: validation %v, want %v", way.name, got.val, want.val)
+				}
+				for i, w := range want.weights {
+					if !slices.Equal(got.weights[i].Values, w.Values) {
+						t.Errorf("%s: %s differs", way.name, w.Name)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestTrainStepsRefusesBadInput(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Device, cfg.StepsPerCall = DeviceCPU, 2
+	m := newModel(t, cfg)
+	one := [][]int32{{0, 1}}
+	if err := m.TrainSteps(one, make([]float32, 1), make([]float32, 1)); err == nil || !strings.Contains(err.Error(), "no training set bound") {
+		t.Errorf("before Bind: %v", err)
+	}
+	if _, _, err := m.Validate(); err == nil || !strings.Contains(err.Error(), "no validation set bound") {
+		t.Errorf("Validate before Bind: %v", err)
+	}
+	pixels, labels := randomBatch(1, 10, cfg.Inputs, 10)
+	if err := m.Bind(newExamples(t, pixels[:10*5], labels, 5), newExamples(t, pixels, labels, cfg.Inputs)); err == nil || !strings.Contains(err.Error(), "5 features") {
+		t.Errorf("Bind with 5 features: %v", err)
+	}
+	bad := slices.Clone(labels)
+	bad[3] = 10
+	if err := m.Bind(newExamples(t, pixels, labels, cfg.Inputs), newExamples(t, pixels, bad, cfg.Inputs)); err == nil || !strings.Contains(err.Error(), "label 10 of example 3") {
+		t.Errorf("Bind with label 10: %v", err)
+	}
+	if err := m.Bind(newExamples(t, pixels, labels, cfg.Inputs), newExamples(t, pixels, labels, cfg.Inputs)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		batches [][]int32
+		want    string
+	}{
+		{[][]int32{{0, 10}}, "example 10 is outside the training set of 10"},
+		{[][]int32{{0}, {}}, "batch 1 is empty"},
+		{[][]int32{{-1}}, "example -1 is outside"},
+	} {
+		err := m.TrainSteps(tc.batches, make([]float32, len(tc.batches)), make([]float32, len(tc.batches)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("TrainSteps(%v) = %v, want %q", tc.batches, err, tc.want)
+		}
+	}
+	if err := m.TrainSteps(one, nil, nil); err == nil || !strings.Contains(err.Error(), "1 batches but 0 losses") {
+		t.Errorf("short results: %v", err)
+	}
+	if m.Iterations() != 0 {
+		t.Errorf("refused calls took %d steps", m.Iterations())
+	}
+}
