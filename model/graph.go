@@ -95,12 +95,12 @@ type graph struct {
 	// Assignments for SetWeights and SetLearningRate: a placeholder and an AssignVariableOp per variable.
 	assign map[*variable]assignment
 
-	train, eval forward // the single step's training pass; the evaluation pass
+	train, eval forward     // the single step's training pass; the evaluation pass
 	grads       []tf.Output // d trainLoss / d trainable[i], for tests
 
 	trainLoss, trainAccuracy tf.Output // the single step's batch means
 	trainStep                *tf.Operation
-	chunk                    *chunk // Config.StepsPerCall > 1 only
+	chunk                    *chunk    // Config.StepsPerCall > 1 only
 	evalLossSum, evalCorrect tf.Output // sums over the fed examples
 	evalPenalty              tf.Output // Σ of the L2 penalties at the current weights (Config.L2 > 0 only)
 	// The evaluation pass' softmax [N, Classes] and arg-max class [N] int64, what a SavedModel serves.
