@@ -27,6 +27,8 @@ func TestServeMatchesOpenAPI(t *testing.T) {
 	cmd := exec.CommandContext(ctx, cli, "run", s.url+"/api/v1/openapi.yaml", "--url", s.url,
 		"--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,unsupported_method",
 		"--max-examples", "25", "--request-timeout", "30")
+	// schemathesis keeps a cache (.schemathesis) in its working directory: not in the source tree.
+	cmd.Dir = t.TempDir()
 	report, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("schemathesis found the API unlike its OpenAPI file (%v):\n%s", err, report)
