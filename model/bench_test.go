@@ -39,18 +39,22 @@ func BenchmarkTrainStep(b *testing.B) {
 }
 
 // BenchmarkTrainSteps measures an epoch of TrainSteps over a bound set of 12,800 random examples
-// (batches gathered in the graph) at several steps per call, in samples/s, and New's time for the
-// graph with that many unrolled steps (build-ms). Compare the StepsPerCall values of one batch size.
+// (batches gathered in the graph) at several steps per call and thread counts (0 = TensorFlow's
+// default, one per core), in samples/s, New's time for the graph with that many unrolled steps
+// (build-ms) and the first call's, which optimises it (first-call-ms). Compare the settings of one
+// batch size.
 func BenchmarkTrainSteps(b *testing.B) {
 	const n = 12800
 	cfg := DefaultConfig()
 	pixels, labels := randomBatch(1, n, cfg.Inputs, cfg.Classes)
 	for _, bn := range []bool{false, true} {
-		for _, batch := range []int{64, 128, 1024} {
-			for _, k := range []int{1, 4, 16, 32} {
-				b.Run(fmt.Sprintf("bn=%v/batch=%d/steps_per_call=%d", bn, batch, k), func(b *testing.B) {
+		for _, batch := range []int{64, 128, 256, 512, 1024} {
+			for _, tk := range [][2]int{{0, 1}, {0, 8}, {1, 1}, {1, 8}} {
+				threads, k := tk[0], tk[1]
+				b.Run(fmt.Sprintf("bn=%v/batch=%d/threads=%d/steps_per_call=%d", bn, batch, threads, k), func(b *testing.B) {
 					cfg := DefaultConfig()
 					cfg.BatchNorm, cfg.Device, cfg.StepsPerCall = bn, DeviceCPU, k
+					cfg.IntraOpThreads, cfg.InterOpThreads = threads, threads
 					start := time.Now()
 					m := newModel(b, cfg)
 					built := time.Since(start)
@@ -60,6 +64,11 @@ func BenchmarkTrainSteps(b *testing.B) {
 					}
 					batches := epochBatches(n, batch, 1)
 					losses, accs := make([]float32, len(batches)), make([]float32, len(batches))
+					start = time.Now()
+					if err := m.TrainSteps(batches[:k], losses[:k], accs[:k]); err != nil { // optimises the graph
+						b.Fatal(err)
+					}
+					first := time.Since(start)
 					if err := m.TrainSteps(batches, losses, accs); err != nil { // warm up
 						b.Fatal(err)
 					}
@@ -71,6 +80,7 @@ func BenchmarkTrainSteps(b *testing.B) {
 					}
 					b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
 					b.ReportMetric(float64(built.Microseconds())/1000, "build-ms")
+					b.ReportMetric(float64(first.Microseconds())/1000, "first-call-ms")
 				})
 			}
 		}
