@@ -21,8 +21,10 @@ type Job struct {
 	Variant  map[string]string `json:"variant"` // every axis' Text, by key
 	DataDir  string            `json:"data_dir"`
 	Device   string            `json:"device"`    // auto, cpu or gpu
-	Threads  int               `json:"threads"`   // TensorFlow intra- and inter-op threads; 0 = TensorFlow's choice
+	Threads  int               `json:"threads"`   // TensorFlow intra- and inter-op threads; 0 = the worker's choice
 	LogEvery int               `json:"log_every"` // batch scalars every N steps; 0 = none
+	// StepsPerCall is the batches trained per TensorFlow call; 0 = the worker's choice.
+	StepsPerCall int `json:"steps_per_call,omitempty"`
 	// Resume continues the run from its last checkpoint in Dir (which then exists), its logs cut
 	// back to it; without a checkpoint the earlier attempt is moved aside and the run starts anew.
 	Resume          bool `json:"resume,omitempty"`

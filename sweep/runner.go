@@ -26,9 +26,12 @@ type Options struct {
 	DataDir  string // MNIST IDX files
 	Device   string // auto, cpu or gpu
 	Parallel int    // runs trained at once, one worker process each (≥1)
-	// Threads sets TensorFlow's intra- and inter-op pools of every run; 0 lets TensorFlow choose with
-	// one worker and splits the CPUs between workers otherwise.
+	// Threads sets TensorFlow's intra- and inter-op pools of every run; 0 lets the worker choose from
+	// the batch size with one worker and splits the CPUs between workers otherwise.
 	Threads int
+	// StepsPerCall is Keras' steps_per_execution: the batches a worker trains per TensorFlow call,
+	// at most MaxStepsPerCall; 0 leaves the choice to the worker.
+	StepsPerCall int
 	// LogEvery writes batch scalars every LogEvery optimizer steps (Keras' update_freq); 0 writes none.
 	LogEvery int
 	MaxRuns  int // a larger plan is refused before it is expanded; 0 = DefaultMaxRuns
@@ -98,6 +101,10 @@ type Sweep struct {
 	recorder      bool    // this process recorded the plan: it writes the experiment and the layout
 }
 
+// MaxStepsPerCall bounds --steps-per-call: the worker's graph holds that many copies of the step
+// (model.MaxStepsPerCall, which it must equal).
+const MaxStepsPerCall = 64
+
 // maxThreads bounds --threads: TensorFlow crashes in its thread-pool set-up far above the cores.
 func maxThreads() int { return max(64, 8*runtime.NumCPU()) }
 
@@ -114,6 +121,8 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 		return nil, badInput(fmt.Errorf("--parallel: %d must be in [1, 256]", opts.Parallel))
 	case opts.Threads < 0 || opts.Threads > maxThreads():
 		return nil, badInput(fmt.Errorf("--threads: %d must be in [0, %d] on this machine of %d CPUs", opts.Threads, maxThreads(), runtime.NumCPU()))
+	case opts.StepsPerCall < 0 || opts.StepsPerCall > MaxStepsPerCall:
+		return nil, badInput(fmt.Errorf("--steps-per-call: %d must be in [0, %d]", opts.StepsPerCall, MaxStepsPerCall))
 	case opts.LogEvery < 0:
 		return nil, badInput(fmt.Errorf("--log-every: %d must not be negative", opts.LogEvery))
 	case opts.MaxRuns < 0:
@@ -235,7 +244,7 @@ func (s *Sweep) newRunResult(r Run) RunResult {
 	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: emptyCurves()}
 }
 
-// threadsPerWorker splits the CPUs between parallel workers; one worker lets TensorFlow choose (0).
+// threadsPerWorker splits the CPUs between parallel workers; one worker chooses itself (0).
 func (s *Sweep) threadsPerWorker() int {
 	if s.opts.Threads > 0 {
 		return s.opts.Threads
@@ -380,7 +389,7 @@ func (s *Sweep) job(r Run) Job {
 	return Job{
 		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: EncodeVariant(r.Variant),
 		DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.threadsPerWorker(), LogEvery: s.opts.LogEvery,
-		KeepCheckpoints: s.opts.KeepCheckpoints,
+		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
 	}
 }
 

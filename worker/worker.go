@@ -74,6 +74,7 @@ type server struct {
 	// The sets the last run was bound to, kept for the next run that trains on the same examples:
 	// one training and one validation set, so a sweep over --limit or --scale holds no more.
 	trainSet, valSet cachedSet
+	gpu              *bool // whether TensorFlow sees a GPU, once asked (hasGPU)
 }
 
 // data are a data directory's splits.
@@ -188,7 +189,7 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 	if err != nil {
 		return err
 	}
-	m, err := model.New(modelConfig(v, train.Features(), job))
+	m, err := model.New(modelConfig(v, train.Features(), job, s.hasGPU))
 	if err != nil {
 		err = fmt.Errorf("build the model: %w", err)
 		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
@@ -199,10 +200,10 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 	}
 	ckptDir := filepath.Join(job.Dir, CheckpointsDir)
 	threads := "TensorFlow's default"
-	if job.Threads > 0 {
-		threads = strconv.Itoa(job.Threads)
+	if n := m.Config().IntraOpThreads; n > 0 {
+		threads = strconv.Itoa(n)
 	}
-	rep.device, rep.threads = m.Device(), job.Threads
+	rep.device, rep.threads = m.Device(), m.Config().IntraOpThreads
 	extra := [][2]string{{"train_examples", strconv.Itoa(train.Len())}, {"validation", validation}, {"device", m.Device()},
 		{"threads", threads}, {"tensorflow", model.TFVersion()}}
 	if from != nil {
@@ -449,8 +450,45 @@ func (f fitModel) RestoreWeights(snapshot any) error {
 	return f.SetWeights(weights)
 }
 
+// singleThreadBatch is the largest batch that trains faster on one TensorFlow thread than on a pool
+// of one per core: a small step's ops are too short to share, and a single thread runs them without
+// handing work between threads (measured on 2 cores by model's BenchmarkTrainSteps: 1.1-1.4× at
+// batch 64-256, 0.9× at 512, 0.75× at 1024).
+const singleThreadBatch = 256
+
+// threads is the thread count of a job's run: the job's, else one thread for a small batch on the
+// CPU, else 0 (TensorFlow's pools of one thread per core). gpu is asked only when the job's device
+// is auto.
+func threads(job sweep.Job, v sweep.Variant, gpu func() bool) int {
+	switch {
+	case job.Threads > 0:
+		return job.Threads
+	case v.BatchSize > singleThreadBatch || job.Device == model.DeviceGPU:
+		return 0
+	case (job.Device == model.DeviceAuto || job.Device == "") && gpu():
+		return 0
+	}
+	return 1
+}
+
+// hasGPU reports whether TensorFlow sees a GPU, asked once per worker.
+func (s *server) hasGPU() bool {
+	if s.gpu == nil {
+		devices, err := model.ListDevices()
+		gpu := false
+		for _, d := range devices {
+			gpu = gpu || d.Type == "GPU"
+		}
+		// A failed listing leaves the choice of threads to TensorFlow, as with a GPU; the model's
+		// own session reports the error.
+		gpu = gpu || err != nil
+		s.gpu = &gpu
+	}
+	return *s.gpu
+}
+
 // modelConfig is the variant as the model builds it.
-func modelConfig(v sweep.Variant, features int, job sweep.Job) model.Config {
+func modelConfig(v sweep.Variant, features int, job sweep.Job, gpu func() bool) model.Config {
 	cfg := model.DefaultConfig()
 	cfg.Inputs = features
 	cfg.Hidden = v.Hidden
@@ -466,7 +504,9 @@ func modelConfig(v sweep.Variant, features int, job sweep.Job) model.Config {
 	cfg.L2 = v.L2
 	cfg.Schedule = v.Schedule
 	cfg.Device = job.Device
-	cfg.IntraOpThreads, cfg.InterOpThreads = job.Threads, job.Threads
+	n := threads(job, v, gpu)
+	cfg.IntraOpThreads, cfg.InterOpThreads = n, n
+	cfg.StepsPerCall = job.StepsPerCall
 	return cfg
 }
 

@@ -100,6 +100,7 @@ func TestRunBadInput(t *testing.T) {
 		{"negative limit", []string{"--limit", "-1"}, "--limit: -1 must not be negative"},
 		{"zero parallel", []string{"--parallel", "0"}, "--parallel: 0 must be in [1, 256]"},
 		{"threads that crash TensorFlow", []string{"--threads", "100000"}, "--threads: 100000 must be in [0, "},
+		{"more steps per call than the graph holds", []string{"--steps-per-call", "65"}, "--steps-per-call: 65 must be in [0, 64]"},
 		{"bad device", []string{"--device", "tpu"}, `--device: "tpu" is not one of auto, cpu, gpu`},
 		{"gpu without one", []string{"--device", "gpu"}, "--device gpu: no GPU seen by TensorFlow"},
 		{"negative log-every", []string{"--log-every", "-1"}, "--log-every: -1 must not be negative"},
