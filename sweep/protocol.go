@@ -90,8 +90,24 @@ type End struct {
 	History         Curves  `json:"history"`
 	Model           string  `json:"model,omitempty"` // the exported SavedModel's directory
 	// StoppedEpoch and BestEpoch are set with early stopping (RunResult's).
-	StoppedEpoch *int `json:"stopped_epoch,omitempty"`
-	BestEpoch    *int `json:"best_epoch,omitempty"`
+	StoppedEpoch *int        `json:"stopped_epoch,omitempty"`
+	BestEpoch    *int        `json:"best_epoch,omitempty"`
+	Timings      *RunTimings `json:"timings,omitempty"`
+}
+
+// RunTimings split a run's time in its worker, in seconds.
+type RunTimings struct {
+	// Setup runs from the job's arrival to the first step: the data (loaded and converted once per
+	// worker, so mostly in its first run), the graph and session, the callbacks' files, a restore.
+	Setup      float64 `json:"setup_seconds"`
+	Train      float64 `json:"train_seconds"`      // the steps, with the callbacks that observe them
+	Validation float64 `json:"validation_seconds"` // the epoch-end evaluations
+	Export     float64 `json:"export_seconds"`     // the SavedModel
+}
+
+// Add sums t and u field by field.
+func (t RunTimings) Add(u RunTimings) RunTimings {
+	return RunTimings{Setup: t.Setup + u.Setup, Train: t.Train + u.Train, Validation: t.Validation + u.Validation, Export: t.Export + u.Export}
 }
 
 // EncodeVariant writes every axis of v as text, the form Job carries.

@@ -25,6 +25,17 @@ type Result struct {
 	ReportError string `json:"report_error,omitempty"`
 	// Best is the run with the lowest final validation loss and its model, as the report found it.
 	Best *BestRun `json:"best,omitempty"`
+	// Timings split the wall time; set by the command that ran the sweep.
+	Timings *SweepTimings `json:"timings,omitempty"`
+}
+
+// SweepTimings split a sweep's wall time, in seconds: before the first run (flags, data check,
+// plan), the runs' own timings summed over every run (so over the parallel slots: with --parallel
+// N they can add up to N times the time they took), and the report with its figures.
+type SweepTimings struct {
+	Startup float64    `json:"startup_seconds"`
+	Runs    RunTimings `json:"runs"`
+	Report  float64    `json:"report_seconds"`
 }
 
 // RunResult is one run's outcome. In JSON every axis of the variant is a field of its own (by
@@ -50,7 +61,8 @@ type RunResult struct {
 	// SamplesPerSecond is epochs completed × training examples / FitSeconds.
 	SamplesPerSecond float64 `json:"samples_per_second"`
 	// Model is the run's exported SavedModel ("" unless it succeeded).
-	Model string `json:"model"`
+	Model   string      `json:"model"`
+	Timings *RunTimings `json:"timings,omitempty"`
 }
 
 // MarshalJSON writes the fields above with the variant's axes spliced in after "error".

@@ -538,7 +538,7 @@ func (w *worker) finish(res *RunResult, end End) {
 	res.Status, res.Error, res.Interrupted = end.Status, end.Error, end.Interrupted
 	res.EpochsCompleted = end.EpochsCompleted
 	res.StoppedEpoch, res.BestEpoch = end.StoppedEpoch, end.BestEpoch
-	res.Model = end.Model
+	res.Model, res.Timings = end.Model, end.Timings
 	if end.History.TrainLoss != nil {
 		res.History = end.History
 	}

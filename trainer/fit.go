@@ -174,7 +174,9 @@ type TrainEnd struct {
 	Iterations      int64
 	// FitTime runs from the first train step to the end of the last completed epoch's validation.
 	FitTime time.Duration
-	Err     error
+	// ValidationTime is the part of FitTime spent in Validate.
+	ValidationTime time.Duration
+	Err            error
 	// StoppedEarly is set when a callback stopped the run with ErrStopTraining, even in the last
 	// epoch (as Keras' EarlyStopping sets stopped_epoch whenever it sets stop_training);
 	// StoppedEpoch is then the 0-based epoch that was the last, and 0 otherwise.
@@ -325,7 +327,9 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 			end.Err = fmt.Errorf("interrupted in epoch %d: %w", epoch, err)
 			return f.finish(end, start)
 		}
+		valStart := time.Now()
 		valLoss, valAcc, err := f.model.Validate()
+		end.ValidationTime += time.Since(valStart)
 		if err != nil {
 			end.Err = fmt.Errorf("epoch %d: validation: %w", epoch, err)
 			return f.finish(end, start)

@@ -163,6 +163,9 @@ func (s *server) train(ctx context.Context, job sweep.Job) error {
 // fit builds the run's directory, callbacks and model and runs trainer.Fit. The hparams session is
 // opened first, so that even a model that fails to build leaves a run marked failed in TensorBoard.
 func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
+	arrived := time.Now()
+	timings := &sweep.RunTimings{}
+	rep.end.Timings = timings
 	v, err := sweep.DecodeVariant(job.Variant)
 	if err != nil {
 		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
@@ -266,20 +269,34 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 		if err := errors.Join(tb.Close(), hp.OnTrainEnd(trainer.TrainEnd{EpochsCompleted: from.Epoch + 1})); err != nil {
 			return err
 		}
-		return exportModel(m, job, v, rep.end)
+		timings.Setup = time.Since(arrived).Seconds()
+		return timedExport(m, job, v, rep.end)
 	}
 	// Keras' order for callbacks=[tensorboard, early_stopping, reduce_lr, backup_and_restore]:
 	// TensorBoard logs the rate the epoch trained with, before ReduceLROnPlateau lowers it for the
 	// next, and the checkpoint holds the callbacks' counters after the epoch.
 	callbacks := append([]trainer.Callback{tb, hp}, k.list...)
-	if err := trainer.Fit(ctx, fitModel{m}, fitData, opts, append(callbacks, rep, ckpt)...); err != nil {
+	fitStart := time.Now()
+	timings.Setup = fitStart.Sub(arrived).Seconds()
+	err = trainer.Fit(ctx, fitModel{m}, fitData, opts, append(callbacks, rep, ckpt)...)
+	timings.Train = time.Since(fitStart).Seconds() - rep.validation.Seconds()
+	timings.Validation = rep.validation.Seconds()
+	if err != nil {
 		return err
 	}
-	return exportModel(m, job, v, rep.end)
+	return timedExport(m, job, v, rep.end)
 }
 
 // exportModel writes the run's SavedModel: its last epoch's weights, or the best one's after
 // restore_best_weights.
+// timedExport is exportModel, its time added to end's timings.
+func timedExport(m *model.Model, job sweep.Job, v sweep.Variant, end *sweep.End) error {
+	start := time.Now()
+	err := exportModel(m, job, v, end)
+	end.Timings.Export = time.Since(start).Seconds()
+	return err
+}
+
 func exportModel(m *model.Model, job sweep.Job, v sweep.Variant, end *sweep.End) error {
 	dir := filepath.Join(job.Dir, SavedModelDir)
 	if err := m.ExportSavedModel(dir, inputScale(v.Scale)); err != nil {
@@ -540,6 +557,7 @@ type reporter struct {
 	lastReport  time.Time
 	examples    int     // this epoch's so far
 	previousFit float64 // fit seconds of earlier attempts of a resumed run
+	validation  time.Duration
 }
 
 func (r *reporter) report(m sweep.Message) error {
@@ -587,6 +605,7 @@ func (r *reporter) OnEpochEnd(e trainer.EpochEnd) error {
 }
 
 func (r *reporter) OnTrainEnd(e trainer.TrainEnd) error {
+	r.validation = e.ValidationTime
 	r.end.EpochsCompleted = e.EpochsCompleted
 	r.end.Iterations = e.Iterations
 	r.end.FitSeconds = r.previousFit + e.FitTime.Seconds()

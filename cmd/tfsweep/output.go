@@ -77,4 +77,8 @@ func printResult(w io.Writer, res *sweep.Result, reportTable string) {
 		fmt.Fprintf(w, "report: %s\n", res.ReportError)
 	}
 	fmt.Fprintf(w, "sweep %s in %s (%.1f s)\n", res.Status, res.SweepDir, res.WallSeconds)
+	if t := res.Timings; t != nil {
+		fmt.Fprintf(w, "time: start-up %.1f s; runs (summed) set-up %.1f s, training %.1f s, validation %.1f s, export %.1f s; report %.1f s\n",
+			t.Startup, t.Runs.Setup, t.Runs.Train, t.Runs.Validation, t.Runs.Export, t.Report)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-isatty"
 
@@ -41,6 +42,7 @@ Exit status: 0 every run succeeded, 1 a run failed or the report could not be wr
 
 // runRun is `tfsweep run`: flags, exit codes and wiring; package sweep does the work.
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	started := time.Now()
 	c := newCLI("run", runUsage)
 	fs := c.fs
 	axes := sweep.AddFlags(fs)
@@ -148,6 +150,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	s.SetObserver(con)
 	con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Mine())).Int("parallel", opts.Parallel).
 		Int("train_examples", s.TrainExamples()).Msg("sweep started")
+	runStart := time.Now()
 	res := s.Run(ctx)
 	con.close()
 	if res.Status == sweep.StatusInterrupted {
@@ -158,6 +161,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	// The report is written also after an interruption: it shows what the logs hold. Of processes
 	// sharing a sweep, the one that sees every run ended writes it.
+	reportStart := time.Now()
 	reportTable := ""
 	var written *report.Written
 	if pending := unfinished(s.Dir()); pending > 0 && opts.Name != "" {
@@ -174,7 +178,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		con.log.Info().Str("report", res.Report).Int("figures", len(written.Figures)).Msg("report written")
 	}
-	con.log.Info().Str("status", res.Status).Float64("wall_seconds", res.WallSeconds).Msg("sweep done")
+	res.Timings = &sweep.SweepTimings{Startup: runStart.Sub(started).Seconds(), Report: time.Since(reportStart).Seconds()}
+	for _, r := range res.Runs {
+		if r.Timings != nil {
+			res.Timings.Runs = res.Timings.Runs.Add(*r.Timings)
+		}
+	}
+	t := res.Timings
+	con.log.Info().Str("status", res.Status).Float64("wall_seconds", res.WallSeconds).
+		Float64("startup_seconds", t.Startup).Float64("setup_seconds", t.Runs.Setup).Float64("train_seconds", t.Runs.Train).
+		Float64("validation_seconds", t.Runs.Validation).Float64("export_seconds", t.Runs.Export).Float64("report_seconds", t.Report).
+		Msg("sweep done")
 	if jsonOut {
 		if code := printJSON(stdout, stderr, res); code != exitOK {
 			return code

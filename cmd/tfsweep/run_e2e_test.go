@@ -24,7 +24,12 @@ type sweepJSON struct {
 	SweepDir    string   `json:"sweep_dir"`
 	Status      string   `json:"status"`
 	WallSeconds *float64 `json:"wall_seconds"`
-	Runs        []struct {
+	Timings     *struct {
+		Startup float64     `json:"startup_seconds"`
+		Runs    timingsJSON `json:"runs"`
+		Report  float64     `json:"report_seconds"`
+	} `json:"timings"`
+	Runs []struct {
 		Name      string  `json:"name"`
 		Dir       string  `json:"dir"`
 		Status    string  `json:"status"`
@@ -50,9 +55,17 @@ type sweepJSON struct {
 			TrainAccuracy []float64 `json:"train_accuracy"`
 			ValAccuracy   []float64 `json:"val_accuracy"`
 		} `json:"history"`
-		FitSeconds       float64 `json:"fit_seconds"`
-		SamplesPerSecond float64 `json:"samples_per_second"`
+		FitSeconds       float64      `json:"fit_seconds"`
+		SamplesPerSecond float64      `json:"samples_per_second"`
+		Timings          *timingsJSON `json:"timings"`
 	} `json:"runs"`
+}
+
+type timingsJSON struct {
+	Setup      float64 `json:"setup_seconds"`
+	Train      float64 `json:"train_seconds"`
+	Validation float64 `json:"validation_seconds"`
+	Export     float64 `json:"export_seconds"`
 }
 
 // TestRunEndToEnd trains four variants on real MNIST through `tfsweep run --json`, then asks a real
@@ -124,6 +137,7 @@ func TestRunEndToEnd(t *testing.T) {
 		groups                             = map[string]any{}
 	)
 	wantNames := map[string]bool{"xavier-nobn-b128": true, "xavier-bn-b128": true, "uniform-nobn-b128": true, "uniform-bn-b128": true}
+	var runSum timingsJSON
 	for _, r := range res.Runs {
 		if !wantNames[r.Name] {
 			t.Errorf("unexpected run %s", r.Name)
@@ -134,6 +148,13 @@ func TestRunEndToEnd(t *testing.T) {
 			r.FitSeconds <= 0 || math.Abs(r.SamplesPerSecond-float64(epochs*limit)/r.FitSeconds) > 1e-6*r.SamplesPerSecond {
 			t.Errorf("run %+v", r)
 			continue
+		}
+		// The worker's split of the run: every part took time, and training and validation are the fit.
+		if tm := r.Timings; tm == nil || tm.Setup <= 0 || tm.Train <= 0 || tm.Validation <= 0 || tm.Export <= 0 ||
+			tm.Train+tm.Validation < r.FitSeconds || tm.Train+tm.Validation > r.FitSeconds+1 {
+			t.Errorf("%s: timings %+v for %.3f s of fit", r.Name, tm, r.FitSeconds)
+		} else {
+			runSum.Setup, runSum.Train, runSum.Validation, runSum.Export = runSum.Setup+tm.Setup, runSum.Train+tm.Train, runSum.Validation+tm.Validation, runSum.Export+tm.Export
 		}
 		if r.Final.ValLoss != r.History.ValLoss[epochs-1] || r.Final.TrainAccuracy != r.History.TrainAccuracy[epochs-1] {
 			t.Errorf("%s: final %+v is not the last epoch of %+v", r.Name, *r.Final, r.History)
@@ -206,6 +227,10 @@ func TestRunEndToEnd(t *testing.T) {
 			"sessions": []string{r.Name},
 			"metrics":  metrics,
 		}
+	}
+	if tm := res.Timings; tm == nil || tm.Startup <= 0 || tm.Report <= 0 || math.Abs(tm.Runs.Train-runSum.Train) > 1e-9 ||
+		math.Abs(tm.Runs.Setup-runSum.Setup) > 1e-9 || math.Abs(tm.Runs.Validation-runSum.Validation) > 1e-9 || math.Abs(tm.Runs.Export-runSum.Export) > 1e-9 {
+		t.Errorf("sweep timings %+v, want the runs' sums %+v and a start-up and report time", tm, runSum)
 	}
 	if t.Failed() {
 		t.FailNow()
