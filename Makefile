@@ -33,7 +33,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data venv build run test test-go lint bench bench-writers compare-keras bench-peers check-peers check-tensorboard-newest slurm slurm-down clean
+.PHONY: setup libtensorflow data venv build run test test-go lint bench bench-writers compare-keras bench-preset bench-peers check-peers check-tensorboard-newest slurm slurm-down clean
 
 setup: libtensorflow data venv ## install libtensorflow, MNIST and the Python venv (each only if missing)
 
@@ -78,6 +78,9 @@ bench-writers: setup ## tfsweep's event writer against tensorboardX and tf.summa
 
 compare-keras: setup build ## tfsweep against Keras: final losses and samples per second
 	scripts/compare_keras --data-dir $(DATA_DIR)
+
+bench-preset: setup build ## the lab-report preset with --parallel 1 and 2: wall time split, peak memory of all processes
+	scripts/bench_preset --data-dir $(DATA_DIR)
 
 bench-peers: setup build ## tfsweep's samples per second against Keras (fit, XLA, steps_per_execution) and JAX (jit, scan)
 	scripts/bench_peers --data-dir $(DATA_DIR)
