@@ -30,7 +30,7 @@ type Options struct {
 	// the batch size with one worker and splits the CPUs between workers otherwise.
 	Threads int
 	// StepsPerCall is Keras' steps_per_execution: the batches a worker trains per TensorFlow call,
-	// at most MaxStepsPerCall; 0 leaves the choice to the worker.
+	// at most MaxStepsPerCall; 0 leaves the choice to the worker. Results do not depend on it.
 	StepsPerCall int
 	// LogEvery writes batch scalars every LogEvery optimizer steps (Keras' update_freq); 0 writes none.
 	LogEvery int

@@ -36,6 +36,28 @@ func TestThreads(t *testing.T) {
 	}
 }
 
+func TestStepsPerCall(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		job       int
+		batchNorm bool
+		threads   int
+		want      int
+	}{
+		{"the job's count wins", 16, false, 1, 16},
+		{"one thread", 0, false, 1, 4},
+		{"one thread, batch norm", 0, true, 1, 2},
+		{"the default pools", 0, false, 0, 1},
+		{"two threads", 0, true, 2, 1},
+	} {
+		v := sweep.Defaults()
+		v.BatchNorm = tc.batchNorm
+		if got := stepsPerCall(sweep.Job{StepsPerCall: tc.job}, v, tc.threads); got != tc.want {
+			t.Errorf("%s: %d steps per call, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
 // The front refuses --steps-per-call above the bound the model builds.
 func TestStepsPerCallBoundsAgree(t *testing.T) {
 	if sweep.MaxStepsPerCall != model.MaxStepsPerCall {
