@@ -91,7 +91,10 @@ func TestFitStopTraining(t *testing.T) {
 				t.Fatalf("%d train ends", len(rec.ends))
 			}
 			got := rec.ends[0]
-			got.FitTime = 0
+			if got.ValidationTime <= 0 || got.ValidationTime > got.FitTime {
+				t.Errorf("validation time %v of a fit time %v", got.ValidationTime, got.FitTime)
+			}
+			got.FitTime, got.ValidationTime = 0, 0
 			if got != want {
 				t.Errorf("train end %+v, want %+v", got, want)
 			}
