@@ -5,6 +5,11 @@
 // AdamW, Adagrad or Nadam with a constant or scheduled learning rate. testdata/keras_fixture.py
 // records the Keras trajectories the tests replay.
 //
+// A Model trains on data it holds: Bind copies a training and a validation set (Examples) into graph
+// variables once, TrainSteps is fed only the example indices of each batch and gathers the batch in
+// the graph, Config.StepsPerCall steps per session call, and Validate evaluates the held validation
+// set. TrainStep and Evaluate take fed arrays instead, with the same results to the bit.
+//
 // A Model's whole training state goes to and comes from TensorFlow checkpoints under Keras 3 variable
 // paths (SaveCheckpoint, RestoreCheckpoint; checkpoint.go), and its inference pass exports as a
 // SavedModel that TensorFlow, TF Serving and LoadSavedModel load (ExportSavedModel, Predictor;
