@@ -473,19 +473,28 @@ func dropout(s *op.Scope, x tf.Output, rate float64, seed int64, layer int, iter
 	return op.Mul(s.SubScope("output"), scaled, keep)
 }
 
-// batchNorm is Keras 3's BatchNormalization over axis -1 of a [N, C] input, built from ops with C++
-// gradients: tf.nn.moments (biased variance, gradient stopped through the mean inside the variance)
-// while training, the moving statistics otherwise, and tf.nn.batch_normalization's
-// x*inv + (beta - mean*inv) with inv = rsqrt(var+ε)*gamma.
+// batchNorm is Keras 3's BatchNormalization over axis -1 of a [N, C] input. While training it is
+// TensorFlow's FusedBatchNormV3 (the [N, C] input seen as NHWC [N, 1, 1, C]), whose C++ gradient is
+// FusedBatchNormGradV3: one kernel each way instead of the dozens of small ops of tf.nn.moments and
+// tf.nn.batch_normalization, with the same normalisation by the biased batch variance (the Keras
+// replays and TestBatchNormMatchesHandComputation hold it to Keras within their bounds). The moving
+// statistics take the batch mean and the biased variance, as Keras' moments give them: the fused op's
+// batch_variance is Bessel-corrected, so it is scaled back by (n-1)/n. Otherwise it is
+// tf.nn.batch_normalization over the moving statistics, x*inv + (beta - mean*inv) with
+// inv = rsqrt(var+ε)*gamma.
 func (f *forward) batchNorm(s *op.Scope, bn *batchNorm, x tf.Output, training bool, read func(*op.Scope, *variable) tf.Output) tf.Output {
 	gamma, beta := read(s, bn.gamma), read(s, bn.beta)
-	var mean, variance tf.Output
 	if training {
-		ms := s.SubScope("moments")
-		axis := op.Const(ms.SubScope("axis"), []int32{0})
-		mean = op.Mean(ms.SubScope("mean"), x, axis)
-		variance = op.Mean(ms.SubScope("variance"),
-			op.SquaredDifference(ms, x, op.StopGradient(ms, mean)), axis)
+		fs := s.SubScope("fused")
+		width := int32(bn.gamma.shape[0])
+		nhwc := op.Reshape(fs.SubScope("to_nhwc"), x, op.Const(fs.SubScope("nhwc_shape"), []int32{-1, 1, 1, width}))
+		empty := op.Const(fs.SubScope("empty"), []float32{})
+		y, batchMean, unbiased, _, _, _ := op.FusedBatchNormV3(fs, nhwc, gamma, beta, empty, empty,
+			op.FusedBatchNormV3Epsilon(bnEpsilon), op.FusedBatchNormV3IsTraining(true), op.FusedBatchNormV3DataFormat("NHWC"))
+		rows := op.Cast(fs.SubScope("rows"), op.Squeeze(fs.SubScope("batch_size"),
+			op.Slice(fs.SubScope("first_dim"), op.Shape(fs.SubScope("shape"), x), op.Const(fs.SubScope("begin"), []int32{0}), op.Const(fs.SubScope("size"), []int32{1}))), tf.Float)
+		biased := op.Mul(fs.SubScope("biased_variance"), unbiased,
+			op.RealDiv(fs.SubScope("bessel"), op.Sub(fs.SubScope("rows_minus_one"), rows, op.Const(fs.SubScope("one"), float32(1))), rows))
 		// moving = moving*momentum + batch*(1-momentum), from reads of their own: these assignments
 		// are off the gradient path.
 		ema := func(name string, v *variable, batch tf.Output) *tf.Operation {
@@ -496,10 +505,10 @@ func (f *forward) batchNorm(s *op.Scope, bn *batchNorm, x tf.Output, training bo
 				op.Mul(es.SubScope("batch"), batch, op.Const(es.SubScope("one_minus_momentum"), float32(1-bnMomentum))))
 			return op.AssignVariableOp(es, v.handle, updated)
 		}
-		f.bnUpdate = append(f.bnUpdate, ema("moving_mean", bn.movingMean, mean), ema("moving_variance", bn.movingVariance, variance))
-	} else {
-		mean, variance = read(s, bn.movingMean), read(s, bn.movingVariance)
+		f.bnUpdate = append(f.bnUpdate, ema("moving_mean", bn.movingMean, batchMean), ema("moving_variance", bn.movingVariance, biased))
+		return op.Reshape(fs.SubScope("to_nc"), y, op.Const(fs.SubScope("nc_shape"), []int32{-1, width}))
 	}
+	mean, variance := read(s, bn.movingMean), read(s, bn.movingVariance)
 	inv := op.Mul(s.SubScope("inv"),
 		op.Rsqrt(s, op.AddV2(s.SubScope("variance_epsilon"), variance, op.Const(s.SubScope("epsilon"), float32(bnEpsilon)))),
 		gamma)
