@@ -38,21 +38,18 @@ func TestThreads(t *testing.T) {
 
 func TestStepsPerCall(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		job       int
-		batchNorm bool
-		threads   int
-		want      int
+		name    string
+		job     int
+		threads int
+		want    int
 	}{
-		{"the job's count wins", 16, false, 1, 16},
-		{"one thread", 0, false, 1, 4},
-		{"one thread, batch norm", 0, true, 1, 2},
-		{"the default pools", 0, false, 0, 1},
-		{"two threads", 0, true, 2, 1},
+		{"the job's count wins", 16, 1, 16},
+		{"the job's count wins on the default pools", 8, 0, 8},
+		{"one thread", 0, 1, 4},
+		{"the default pools", 0, 0, 1},
+		{"two threads", 0, 2, 1},
 	} {
-		v := sweep.Defaults()
-		v.BatchNorm = tc.batchNorm
-		if got := stepsPerCall(sweep.Job{StepsPerCall: tc.job}, v, tc.threads); got != tc.want {
+		if got := stepsPerCall(sweep.Job{StepsPerCall: tc.job}, tc.threads); got != tc.want {
 			t.Errorf("%s: %d steps per call, want %d", tc.name, got, tc.want)
 		}
 	}

@@ -488,23 +488,21 @@ func threads(job sweep.Job, v sweep.Variant, gpu func() bool) int {
 	return 1
 }
 
-// stepsPerCall is the batches a job's run trains per session call: the job's, else a few when the
-// run has one thread, whose steps are short enough for the call's own cost (the hand-off to the
+// stepsPerCall is the batches a job's run trains per session call: the job's, else 4 when the run
+// has one thread, whose steps are short enough for the call's own cost (the hand-off to the
 // session's thread and back, about a fifth of a step at batch 64) to show. Each step in a call adds
 // a copy of the step to the graph, which the first call optimises: model's BenchmarkTrainSteps on 2
-// cores, one thread, batch 64 / 128 / 256, gives 1.30 / 1.09 / 1.11× the samples/s with 4 steps
-// per call for 40 ms more set-up, paid back within an epoch; with batch norm 4 steps cost 190 ms, 2
-// steps 70 ms for 1.15 / 1.03 / 1.03×. With the pools of one thread per core calls gain nothing.
-func stepsPerCall(job sweep.Job, v sweep.Variant, threads int) int {
+// cores, one thread, batch 64 / 128 / 256, gives 1.30 / 1.09 / 1.11× the samples/s with 4 steps per
+// call for 40 ms more set-up, paid back within an epoch; with batch norm 1.23 / 1.12 / 1.08× for 70
+// ms. With the pools of one thread per core calls gain nothing.
+func stepsPerCall(job sweep.Job, threads int) int {
 	switch {
 	case job.StepsPerCall > 0:
 		return job.StepsPerCall
-	case threads != 1:
-		return 1
-	case v.BatchNorm:
-		return 2
+	case threads == 1:
+		return 4
 	}
-	return 4
+	return 1
 }
 
 // hasGPU reports whether TensorFlow sees a GPU, asked once per worker.
@@ -542,7 +540,7 @@ func modelConfig(v sweep.Variant, features int, job sweep.Job, gpu func() bool) 
 	cfg.Device = job.Device
 	n := threads(job, v, gpu)
 	cfg.IntraOpThreads, cfg.InterOpThreads = n, n
-	cfg.StepsPerCall = stepsPerCall(job, v, n)
+	cfg.StepsPerCall = stepsPerCall(job, n)
 	return cfg
 }
 
