@@ -195,7 +195,14 @@ func (m *Model) trainChunk(batches [][]int32, losses, accuracies []float32) erro
 		return err
 	}
 	defer release(out...)
-	l, a := tensorFloat32s(out[0]), tensorFloat32s(out[1])
+	l, err := float32s(out[0])
+	if err != nil {
+		return fmt.Errorf("losses: %w", err)
+	}
+	a, err := float32s(out[1])
+	if err != nil {
+		return fmt.Errorf("accuracies: %w", err)
+	}
 	if len(l) != c.size || len(a) != c.size {
 		return fmt.Errorf("chunk returned %d losses and %d accuracies for %d steps", len(l), len(a), c.size)
 	}
@@ -203,15 +210,6 @@ func (m *Model) trainChunk(batches [][]int32, losses, accuracies []float32) erro
 	copy(accuracies, a)
 	m.iterations += int64(c.size)
 	return nil
-}
-
-// tensorFloat32s reads a float32 tensor's values.
-func tensorFloat32s(t *tf.Tensor) []float32 {
-	if canRelease {
-		return tensorValues[float32](t)
-	}
-	v, _ := float32s(t)
-	return v
 }
 
 // Validate is Evaluate over the bound validation set.
