@@ -25,15 +25,13 @@ run on), and for N = 1 also XLA_FLAGS=--xla_cpu_multi_thread_eigen=false. Only j
 """
 
 import argparse
-import contextlib
-import json
 import os
 import sys
 import time
 
 import numpy as np
 
-from keras_reference import DataError, load_split
+from keras_reference import load_split, run_json
 
 ADAM = {"lr": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
 BN_MOMENTUM, BN_EPSILON = 0.99, 1e-3
@@ -209,16 +207,7 @@ def run(args):
 
 
 def main(argv):
-    args = parse_args(argv)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            result = run(args)
-    except DataError as err:
-        print(f"bench_peers_jax: {err}", file=sys.stderr)
-        return 1
-    json.dump(result, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    return 0
+    return run_json("bench_peers_jax", run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -21,13 +21,11 @@ default). Needs TensorFlow 2.18 and Keras 3 (scripts/setup-python.sh peers).
 """
 
 import argparse
-import contextlib
-import json
 import os
 import sys
 import time
 
-from keras_reference import DataError, load_split
+from keras_reference import load_split, run_json
 
 MODES = ("default", "jit", "jit-spe", "spe")
 
@@ -129,17 +127,7 @@ def run(args):
 
 
 def main(argv):
-    args = parse_args(argv)
-    try:
-        # Keras and TensorFlow may print to stdout; keep it for the JSON document alone.
-        with contextlib.redirect_stdout(sys.stderr):
-            result = run(args)
-    except DataError as err:
-        print(f"bench_peers_keras: {err}", file=sys.stderr)
-        return 1
-    json.dump(result, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    return 0
+    return run_json("bench_peers_keras", run, parse_args(argv))
 
 
 if __name__ == "__main__":

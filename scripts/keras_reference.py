@@ -431,19 +431,23 @@ def run(args):
     }
 
 
-def main(argv):
-    args = parse_args(argv)
+def run_json(prog, run_fn, args):
+    """Runs run_fn(args) and prints its result as the one JSON document on stdout: whatever Keras,
+    TensorFlow or JAX print to stdout meanwhile goes to stderr. A DataError exits 1 with its message."""
     out = sys.stdout
     try:
-        # Keras and TensorFlow may print to stdout; keep it for the JSON document alone.
         with contextlib.redirect_stdout(sys.stderr):
-            result = run(args)
+            result = run_fn(args)
     except DataError as err:
-        print(f"keras_reference: {err}", file=sys.stderr)
+        print(f"{prog}: {err}", file=sys.stderr)
         return 1
     json.dump(result, out, indent=2)
     out.write("\n")
     return 0
+
+
+def main(argv):
+    return run_json("keras_reference", run, parse_args(argv))
 
 
 if __name__ == "__main__":
