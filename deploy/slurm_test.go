@@ -55,11 +55,13 @@ echo "$SLURM_ARRAY_TASK_ID $SLURM_ARRAY_TASK_COUNT $SLURM_ARRAY_JOB_ID" >>"$OUT/
 func TestSlurmCancelAndRequeueTask(t *testing.T) {
 	c := startSlurm(t)
 	dir := t.TempDir()
-	// Task 1 sleeps on its first run, long enough to be cancelled; its rerun (SLURM_RESTART_COUNT=1) does not.
+	// Task 1 sleeps on its first run, long enough to be cancelled; its rerun (SLURM_RESTART_COUNT=1) does
+	// not. The cancel signals every process of the step, and when the sleep dies before the shell does
+	// the shell would run on to "done": a killed sleep ends the script, as a killed worker ends its task.
 	script := writeScript(t, dir, "task.sh", `#!/bin/bash
 out="$OUT/task.$SLURM_ARRAY_TASK_ID"
 echo "start ${SLURM_RESTART_COUNT:-0}" >>"$out"
-if [ "$SLURM_ARRAY_TASK_ID" = 1 ] && [ "${SLURM_RESTART_COUNT:-0}" = 0 ]; then sleep 300; fi
+if [ "$SLURM_ARRAY_TASK_ID" = 1 ] && [ "${SLURM_RESTART_COUNT:-0}" = 0 ]; then sleep 300 || exit $?; fi
 echo "done ${SLURM_RESTART_COUNT:-0}" >>"$out"
 `)
 	start := time.Now()
