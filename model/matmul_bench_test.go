@@ -17,7 +17,10 @@ import (
 // of the default network at batch sizes 64, 128 and 1024 (the three forward ones, the three weight
 // gradients and the input gradients of layers 2 and 3, as the step's gradient graph has them, with
 // transposed operands), all in one Session.Run, in GFLOP/s. threads 0 is TensorFlow's default pools,
-// 1 one intra- and one inter-op thread, as the worker picks for small batches.
+// 1 one intra- and one inter-op thread, as the worker picks for small batches. Time one setting per
+// process (-bench 'BenchmarkMatMul/.*/threads=1' and 'BenchmarkMatMul/network/.*/threads=1'): oneDNN
+// keeps process-wide state through which a one-thread session after a default-pools one runs some
+// products on both cores (docs/benchmarks.md).
 func BenchmarkMatMul(b *testing.B) {
 	for _, threads := range []int{0, 1} {
 		b.Run(fmt.Sprintf("square=2048/threads=%d", threads), func(b *testing.B) {
