@@ -3,8 +3,10 @@ package model
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
+	"time"
 
 	tf "github.com/wamuir/graft/tensorflow"
 	attrpb "github.com/wamuir/graft/tensorflow/core/framework/attr_value_go_proto"
@@ -76,7 +78,7 @@ func xlaStepSession(b *testing.B, cfg Config, batch int, xla bool) (*tf.Session,
 	}
 	pb := &configpb.ConfigProto{DeviceCount: map[string]int32{"GPU": 0}}
 	if xla {
-		markStepForXLA(def, g.trainStep.Name(), g.trainLoss.Op.Name(), g.trainAccuracy.Op.Name())
+		markForXLA(def, nil, g.trainStep.Name(), g.trainLoss.Op.Name(), g.trainAccuracy.Op.Name())
 		pb.GraphOptions = &configpb.GraphOptions{OptimizerOptions: &configpb.OptimizerOptions{GlobalJitLevel: configpb.OptimizerOptions_ON_1}}
 	}
 	marked, err := proto.Marshal(def)
@@ -121,9 +123,10 @@ func xlaStepSession(b *testing.B, cfg Config, batch int, xla bool) (*tf.Session,
 	}
 }
 
-// markStepForXLA sets _XlaCompile and one _XlaScope on every ancestor of the named nodes except the
-// variable handles and placeholders, which stay outside the cluster as its inputs.
-func markStepForXLA(def *graphpb.GraphDef, roots ...string) {
+// markForXLA sets _XlaCompile and one _XlaScope on every ancestor of the named nodes except the
+// variable handles and placeholders, which stay outside the cluster as its inputs, and the nodes
+// outside reports (when not nil), which stay outside with their own ancestors.
+func markForXLA(def *graphpb.GraphDef, outside func(name string) bool, roots ...string) {
 	byName := make(map[string]int, len(def.Node))
 	for i, n := range def.Node {
 		byName[n.Name] = i
@@ -135,7 +138,7 @@ func markStepForXLA(def *graphpb.GraphDef, roots ...string) {
 		if i := strings.IndexByte(name, ':'); i >= 0 {
 			name = name[:i]
 		}
-		if seen[name] {
+		if seen[name] || (outside != nil && outside(name)) {
 			return
 		}
 		seen[name] = true
@@ -156,4 +159,154 @@ func markStepForXLA(def *graphpb.GraphDef, roots ...string) {
 	for _, r := range roots {
 		visit(r)
 	}
+}
+
+// BenchmarkTrainChunkXLA measures XLA over a whole chunk of StepsPerCall unrolled steps, the shape
+// issue 14 points to (JAX's lax.scan: the loop inside one compiled program), against the same chunk
+// on TensorFlow's executor: the steps' ops, the batches' gathers from the bound data included, are
+// marked _XlaCompile in one _XlaScope, with global_jit_level ON_1. Run it with
+// TF_XLA_FLAGS=--tf_xla_cpu_global_jit. It reports samples/s over epochs of 12,800 random examples
+// (full chunks only), the session's set-up (graph, session, bound data) and its first call (which
+// compiles), and the largest difference of a step's loss in the first chunk from the executor's
+// (max-loss-diff).
+func BenchmarkTrainChunkXLA(b *testing.B) {
+	const n, k = 12800, 8
+	cfg := DefaultConfig()
+	pixels, labels := randomBatch(1, n, cfg.Inputs, cfg.Classes)
+	for _, bn := range []bool{false, true} {
+		for _, batch := range []int{64, 128, 1024} {
+			var reference []float32
+			for _, xla := range []bool{false, true} {
+				b.Run(fmt.Sprintf("bn=%v/batch=%d/xla=%v", bn, batch, xla), func(b *testing.B) {
+					threads := 0
+					if batch <= 256 {
+						threads = 1 // as the worker trains small batches
+					}
+					cfg := DefaultConfig()
+					cfg.BatchNorm, cfg.Device, cfg.StepsPerCall = bn, DeviceCPU, k
+					cfg.IntraOpThreads, cfg.InterOpThreads = threads, threads
+					cfg, err := cfg.validate()
+					if err != nil {
+						b.Fatal(err)
+					}
+					run, setup := xlaChunkSession(b, cfg, pixels, labels, xla)
+					batches := epochBatches(n, batch, 1)
+					batches = batches[:len(batches)/k*k]
+					indices := make([][]int32, 0, len(batches)/k)
+					for i := 0; i < len(batches); i += k {
+						flat := make([]int32, 0, k*batch)
+						for _, bt := range batches[i : i+k] {
+							flat = append(flat, bt...)
+						}
+						indices = append(indices, flat)
+					}
+					start := time.Now()
+					losses := run(indices[0], batch)
+					firstCall := float64(time.Since(start).Microseconds()) / 1000
+					for _, ix := range indices[1:] { // warm up
+						run(ix, batch)
+					}
+					b.ResetTimer()
+					for b.Loop() {
+						for _, ix := range indices {
+							run(ix, batch)
+						}
+					}
+					b.ReportMetric(float64(len(batches)*batch)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+					b.ReportMetric(setup, "setup-ms")
+					b.ReportMetric(firstCall, "first-call-ms")
+					if !xla {
+						reference = losses
+						return
+					}
+					worst := 0.0
+					for i := range losses {
+						worst = max(worst, math.Abs(float64(losses[i]-reference[i])))
+					}
+					b.ReportMetric(worst, "max-loss-diff")
+				})
+			}
+		}
+	}
+}
+
+// xlaChunkSession builds cfg's graph (with its chunk), optionally marks the chunk for XLA, binds
+// the examples in a session on it, and returns a function that runs one chunk on flat indices
+// (StepsPerCall batches of the given size) and returns the steps' losses, and the milliseconds the
+// session's set-up took.
+func xlaChunkSession(b *testing.B, cfg Config, pixels []float32, labels []int32, xla bool) (func([]int32, int) []float32, float64) {
+	start := time.Now()
+	g, err := buildGraph(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := g.chunk
+	var buf bytes.Buffer
+	if _, err := g.g.WriteTo(&buf); err != nil {
+		b.Fatal(err)
+	}
+	def := &graphpb.GraphDef{}
+	if err := proto.Unmarshal(buf.Bytes(), def); err != nil {
+		b.Fatal(err)
+	}
+	pb := &configpb.ConfigProto{
+		DeviceCount:               map[string]int32{"GPU": 0},
+		IntraOpParallelismThreads: int32(cfg.IntraOpThreads),
+		InterOpParallelismThreads: int32(cfg.InterOpThreads),
+		UsePerSessionThreads:      cfg.IntraOpThreads > 0,
+	}
+	if xla {
+		// The batches are gathered outside the cluster: inside it, XLA would take the whole bound
+		// training set as an input of every call.
+		gathers := func(name string) bool {
+			return strings.Contains(name, "gather_pixels") || strings.Contains(name, "gather_labels")
+		}
+		markForXLA(def, gathers, c.losses.Op.Name(), c.accuracies.Op.Name(), c.last.Name())
+		pb.GraphOptions = &configpb.GraphOptions{OptimizerOptions: &configpb.OptimizerOptions{GlobalJitLevel: configpb.OptimizerOptions_ON_1}}
+	}
+	marked, err := proto.Marshal(def)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ng := tf.NewGraph()
+	if err := ng.Import(marked, ""); err != nil {
+		b.Fatal(err)
+	}
+	config, err := proto.Marshal(pb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sess, err := tf.NewSession(ng, &tf.SessionOptions{Config: config})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sess.Close() })
+	output := func(o tf.Output) tf.Output { return ng.Operation(o.Op.Name()).Output(o.Index) }
+	if _, err := sess.Run(nil, nil, []*tf.Operation{ng.Operation(g.initAll.Name())}); err != nil {
+		b.Fatal(err)
+	}
+	set := newExamples(b, pixels, labels, cfg.Inputs)
+	d := g.data
+	feeds := map[tf.Output]*tf.Tensor{output(d.trainPixels.value): set.pixels, output(d.trainLabels.value): set.labels,
+		output(d.valPixels.value): set.pixels, output(d.valLabels.value): set.labels}
+	if _, err := sess.Run(feeds, nil, []*tf.Operation{ng.Operation(d.trainPixels.op.Name()), ng.Operation(d.trainLabels.op.Name()),
+		ng.Operation(d.valPixels.op.Name()), ng.Operation(d.valLabels.op.Name())}); err != nil {
+		b.Fatal(err)
+	}
+	setup := float64(time.Since(start).Microseconds()) / 1000
+	fetches := []tf.Output{output(c.losses)}
+	targets := []*tf.Operation{ng.Operation(c.last.Name())}
+	return func(flat []int32, batch int) []float32 {
+		x, err := tf.ReadTensor(tf.Int32, []int64{int64(c.size), int64(batch)}, bytes.NewReader(sliceBytes(flat)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := sess.Run(map[tf.Output]*tf.Tensor{output(c.indices): x}, fetches, targets)
+		release(x)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer release(out...)
+		return append([]float32(nil), out[0].Value().([]float32)...)
+	}, setup
 }
