@@ -86,3 +86,36 @@ func BenchmarkTrainSteps(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkValidate measures Validate over a bound validation set of 10,000 random examples (the
+// MNIST test set's size), the evaluation every epoch ends with, on one thread (as the worker runs
+// batches up to 256) and on TensorFlow's default pools: milliseconds per pass.
+func BenchmarkValidate(b *testing.B) {
+	const n = 10000
+	cfg := DefaultConfig()
+	pixels, labels := randomBatch(3, n, cfg.Inputs, cfg.Classes)
+	for _, bn := range []bool{false, true} {
+		for _, threads := range []int{0, 1} {
+			b.Run(fmt.Sprintf("bn=%v/threads=%d", bn, threads), func(b *testing.B) {
+				cfg := DefaultConfig()
+				cfg.BatchNorm, cfg.Device = bn, DeviceCPU
+				cfg.IntraOpThreads, cfg.InterOpThreads = threads, threads
+				m := newModel(b, cfg)
+				set := newExamples(b, pixels, labels, cfg.Inputs)
+				if err := m.Bind(set, set); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := m.Validate(); err != nil { // optimises the pass
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for b.Loop() {
+					if _, _, err := m.Validate(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/pass")
+			})
+		}
+	}
+}
