@@ -49,7 +49,7 @@ func BenchmarkTrainSteps(b *testing.B) {
 	pixels, labels := randomBatch(1, n, cfg.Inputs, cfg.Classes)
 	for _, bn := range []bool{false, true} {
 		for _, batch := range []int{64, 128, 256, 512, 1024} {
-			for _, tk := range [][2]int{{0, 1}, {0, 8}, {1, 1}, {1, 8}} {
+			for _, tk := range [][2]int{{0, 1}, {0, 8}, {1, 1}, {1, 2}, {1, 4}, {1, 8}} {
 				threads, k := tk[0], tk[1]
 				b.Run(fmt.Sprintf("bn=%v/batch=%d/threads=%d/steps_per_call=%d", bn, batch, threads, k), func(b *testing.B) {
 					cfg := DefaultConfig()

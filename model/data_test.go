@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -35,11 +36,12 @@ func epochBatches(n, size int, seed uint64) [][]int32 {
 	return batches
 }
 
-// TestTrainStepsMatchesTrainStep trains the same configuration three ways over two epochs: fed
+// TestTrainStepsMatchesTrainStep trains the same configuration several ways over two epochs: fed
 // batches one per call (TrainStep), gathered in the graph one per call, and gathered in chunks of
-// four steps per call. The epoch of 11 batches (the last one short) runs two chunks and three
-// single steps. Every step's loss and accuracy, the final weights and the validation metrics must
-// be the same bits.
+// four steps per call, on TensorFlow's default pools; and on one thread with the single-threaded
+// executor (sessionConfig), fed and in chunks, against TensorFlow's executor on one intra-op thread.
+// The epoch of 11 batches (the last one short) runs two chunks and three single steps. Every step's
+// loss and accuracy, the final weights and the validation metrics must be the same bits.
 func TestTrainStepsMatchesTrainStep(t *testing.T) {
 	const n, size, features = 330, 32, 784
 	pixels, labels := randomBatch(3, n, features, 10)
@@ -65,9 +67,10 @@ func TestTrainStepsMatchesTrainStep(t *testing.T) {
 				val          [2]float64
 				weights      []Weight
 			}
-			run := func(stepsPerCall int, gathered bool) trace {
+			run := func(stepsPerCall int, gathered bool, intra, inter int) trace {
 				c := cfg
 				c.StepsPerCall = stepsPerCall
+				c.IntraOpThreads, c.InterOpThreads = intra, inter
 				m := newModel(t, c)
 				if err := m.Bind(newExamples(t, pixels, labels, features), newExamples(t, valPixels, valLabels, features)); err != nil {
 					t.Fatal(err)
@@ -112,15 +115,36 @@ func TestTrainStepsMatchesTrainStep(t *testing.T) {
 				}
 				return tr
 			}
-			want := run(0, false)
-			if math.IsNaN(float64(want.losses[21])) || want.losses[21] >= want.losses[0] {
-				t.Fatalf("the reference run did not learn: loss %v → %v", want.losses[0], want.losses[21])
+			// Fused batch norm splits its reductions by intra-op threads: compare at equal counts.
+			pools, oneThread := run(0, false, 0, 0), run(0, false, 1, 2)
+			for _, want := range []trace{pools, oneThread} {
+				if math.IsNaN(float64(want.losses[21])) || want.losses[21] >= want.losses[0] {
+					t.Fatalf("a reference run did not learn: loss %v → %v", want.losses[0], want.losses[21])
+				}
 			}
 			for _, way := range []struct {
 				name         string
 				stepsPerCall int
-			}{{"gathered, one step per call", 1}, {"gathered, 4 steps per call", 4}} {
-				got := run(way.stepsPerCall, true)
+				gathered     bool
+				intra, inter int
+				want         trace
+			}{
+				{"gathered, one step per call", 1, true, 0, 0, pools},
+				{"gathered, 4 steps per call", 4, true, 0, 0, pools},
+				{"fed, single-threaded executor", 0, false, 1, 1, oneThread},
+				{"gathered, 4 steps per call, single-threaded executor", 4, true, 1, 1, oneThread},
+			} {
+				want := way.want
+				c := cfg
+				c.IntraOpThreads, c.InterOpThreads = way.intra, way.inter
+				pb, err := sessionConfig(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if single := bytes.Contains(pb, []byte(singleThreadedExecutor)); single != strings.Contains(way.name, "single-threaded") {
+					t.Fatalf("%s: single-threaded executor in the session config: %v", way.name, single)
+				}
+				got := run(way.stepsPerCall, way.gathered, way.intra, way.inter)
 				if !slices.Equal(got.losses, want.losses) || !slices.Equal(got.accs, want.accs) {
 					t.Errorf("%s: losses %v\naccuracies %v\nwant %v\n%v", way.name, got.losses, got.accs, want.losses, want.accs)
 				}

@@ -572,32 +572,44 @@ func toInt64(shape []int) []int64 {
 // the same TF_ENABLE_ONEDNN_OPTS and thread counts.
 const sameSeedTolerance = 0.0
 
-// The ConfigProto carries the thread counts, growth-on-demand GPU memory, the visible GPUs and, for
-// the cpu device, no GPU at all.
+// The ConfigProto carries the thread counts, growth-on-demand GPU memory, the visible GPUs, for the
+// cpu device no GPU at all, and with one inter-op thread on the cpu device the single-threaded
+// executor.
 func TestSessionConfig(t *testing.T) {
-	cfg := Config{IntraOpThreads: 4, InterOpThreads: 2, Device: DeviceAuto}
-	b, err := sessionConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pb configpb.ConfigProto
-	if err := proto.Unmarshal(b, &pb); err != nil {
-		t.Fatal(err)
-	}
-	if pb.IntraOpParallelismThreads != 4 || pb.InterOpParallelismThreads != 2 || !pb.UsePerSessionThreads ||
-		!pb.GpuOptions.GetAllowGrowth() || !pb.AllowSoftPlacement || len(pb.DeviceCount) != 0 {
-		t.Errorf("auto, 4/2 threads: %v", &pb)
-	}
-	cfg = Config{Device: DeviceCPU, VisibleGPUs: "1"}
-	if b, err = sessionConfig(cfg); err != nil {
-		t.Fatal(err)
-	}
-	pb.Reset()
-	if err := proto.Unmarshal(b, &pb); err != nil {
-		t.Fatal(err)
-	}
-	if pb.DeviceCount["GPU"] != 0 || len(pb.DeviceCount) != 1 || pb.GpuOptions.GetVisibleDeviceList() != "1" || pb.UsePerSessionThreads {
-		t.Errorf("cpu, visible 1: %v", &pb)
+	for _, tc := range []struct {
+		name                 string
+		cfg                  Config
+		perSession, noGPU    bool
+		singleThreadExecutor bool
+	}{
+		{"auto, 4/2 threads", Config{IntraOpThreads: 4, InterOpThreads: 2, Device: DeviceAuto}, true, false, false},
+		{"cpu, default pools", Config{Device: DeviceCPU, VisibleGPUs: "1"}, false, true, false},
+		{"cpu, one thread", Config{IntraOpThreads: 1, InterOpThreads: 1, Device: DeviceCPU}, true, true, true},
+		{"cpu, one intra-op and two inter-op threads", Config{IntraOpThreads: 1, InterOpThreads: 2, Device: DeviceCPU}, true, true, false},
+		{"auto, one thread", Config{IntraOpThreads: 1, InterOpThreads: 1, Device: DeviceAuto}, true, false, false},
+		{"gpu, one thread", Config{IntraOpThreads: 1, InterOpThreads: 1, Device: DeviceGPU}, true, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := sessionConfig(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pb configpb.ConfigProto
+			if err := proto.Unmarshal(b, &pb); err != nil {
+				t.Fatal(err)
+			}
+			if pb.IntraOpParallelismThreads != int32(tc.cfg.IntraOpThreads) || pb.InterOpParallelismThreads != int32(tc.cfg.InterOpThreads) ||
+				pb.UsePerSessionThreads != tc.perSession || !pb.GpuOptions.GetAllowGrowth() || !pb.AllowSoftPlacement ||
+				pb.GpuOptions.GetVisibleDeviceList() != tc.cfg.VisibleGPUs {
+				t.Errorf("threads, GPU options or placement: %v", &pb)
+			}
+			if gpus, ok := pb.DeviceCount["GPU"]; ok != tc.noGPU || gpus != 0 || len(pb.DeviceCount) > 1 {
+				t.Errorf("device_count %v, want GPU: 0 only for cpu", pb.DeviceCount)
+			}
+			if got := pb.GetExperimental().GetExecutorType() == singleThreadedExecutor; got != tc.singleThreadExecutor {
+				t.Errorf("executor_type %q, single-threaded wanted: %v", pb.GetExperimental().GetExecutorType(), tc.singleThreadExecutor)
+			}
+		})
 	}
 }
 

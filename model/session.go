@@ -50,6 +50,10 @@ func sessionDevices(sess *tf.Session) ([]Device, error) {
 	return devices, nil
 }
 
+// singleThreadedExecutor is the ConfigProto executor_type of TensorFlow's executor that runs a
+// step's kernels in the caller's thread.
+const singleThreadedExecutor = "SINGLE_THREADED_EXECUTOR"
+
 // sessionConfig marshals the ConfigProto for cfg. Placement works like this:
 //   - cpu: the session creates no GPU device at all (device_count {GPU: 0}), so every op, the
 //     gradient ops included, runs on the CPU.
@@ -73,6 +77,14 @@ func sessionConfig(cfg Config) ([]byte, error) {
 	}
 	if cfg.Device == DeviceCPU {
 		pb.DeviceCount = map[string]int32{"GPU": 0}
+		if cfg.InterOpThreads == 1 {
+			// One inter-op thread runs the ops one at a time anyway; TensorFlow's single-threaded
+			// executor runs them in the calling thread, without handing each op to the pool and back:
+			// 1.2-1.4× the samples/s at batch 64 with one step per call, 1.08× with eight
+			// (docs/benchmarks.md). It refuses control flow and asynchronous kernels, which a graph of
+			// ours has only with a GPU in the session (its copies between devices).
+			pb.Experimental = &configpb.ConfigProto_Experimental{ExecutorType: singleThreadedExecutor}
+		}
 	}
 	b, err := proto.Marshal(pb)
 	if err != nil {

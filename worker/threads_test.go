@@ -61,3 +61,35 @@ func TestStepsPerCallBoundsAgree(t *testing.T) {
 		t.Errorf("sweep.MaxStepsPerCall %d, model.MaxStepsPerCall %d", sweep.MaxStepsPerCall, model.MaxStepsPerCall)
 	}
 }
+
+// A one-thread run on a worker without a GPU asks the model for the cpu device, which runs its
+// session on the single-threaded executor; a device the job names, or a GPU seen, stays as it is.
+func TestModelConfigDevice(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		device    string
+		jobThread int
+		batch     int
+		gpu       bool
+		want      string
+		threads   int
+	}{
+		{"auto, small batch, no GPU", "auto", 0, 64, false, model.DeviceCPU, 1},
+		{"unset, small batch, no GPU", "", 0, 64, false, model.DeviceCPU, 1},
+		{"auto, small batch, a GPU", "auto", 0, 64, true, model.DeviceAuto, 0},
+		{"auto, large batch, no GPU", "auto", 0, 1024, false, model.DeviceAuto, 0},
+		{"auto, one thread asked, no GPU", "auto", 1, 1024, false, model.DeviceCPU, 1},
+		{"auto, one thread asked, a GPU", "auto", 1, 64, true, model.DeviceAuto, 1},
+		{"cpu", "cpu", 0, 64, false, model.DeviceCPU, 1},
+		{"gpu", "gpu", 0, 64, true, model.DeviceGPU, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := sweep.Defaults()
+			v.BatchSize = tc.batch
+			cfg := modelConfig(v, 784, sweep.Job{Device: tc.device, Threads: tc.jobThread}, func() bool { return tc.gpu })
+			if cfg.Device != tc.want || cfg.IntraOpThreads != tc.threads || cfg.InterOpThreads != tc.threads {
+				t.Errorf("device %q, threads %d/%d; want %q, %d", cfg.Device, cfg.IntraOpThreads, cfg.InterOpThreads, tc.want, tc.threads)
+			}
+		})
+	}
+}

@@ -489,12 +489,12 @@ func threads(job sweep.Job, v sweep.Variant, gpu func() bool) int {
 }
 
 // stepsPerCall is the batches a job's run trains per session call: the job's, else 4 when the run
-// has one thread, whose steps are short enough for the call's own cost (the hand-off to the
-// session's thread and back, about a fifth of a step at batch 64) to show. Each step in a call adds
-// a copy of the step to the graph, which the first call optimises: model's BenchmarkTrainSteps on 2
-// cores, one thread, batch 64 / 128 / 256, gives 1.30 / 1.09 / 1.11× the samples/s with 4 steps per
-// call for 40 ms more set-up, paid back within an epoch; with batch norm 1.23 / 1.12 / 1.08× for 70
-// ms. With the pools of one thread per core calls gain nothing.
+// has one thread, whose steps are short enough for the call's own cost to show. Each step in a call
+// adds a copy of the step to the graph, which the first call optimises. model's BenchmarkTrainSteps
+// on 2 cores, one thread, on the single-threaded executor (which took most of the call's cost away),
+// 4 steps per call against 1: batch 64 1.05× the samples/s without batch norm and 1.03-1.23× with it
+// (20 and 80 ms more for the first call), batch 128 0.98-1.06×, batch 256 0.91-1.01×. With the pools
+// of one thread per core calls gain nothing.
 func stepsPerCall(job sweep.Job, threads int) int {
 	switch {
 	case job.StepsPerCall > 0:
@@ -539,6 +539,11 @@ func modelConfig(v sweep.Variant, features int, job sweep.Job, gpu func() bool) 
 	cfg.Schedule = v.Schedule
 	cfg.Device = job.Device
 	n := threads(job, v, gpu)
+	if n == 1 && (cfg.Device == model.DeviceAuto || cfg.Device == "") && !gpu() {
+		// Without a GPU, auto is the CPU; saying so lets a one-thread session run its ops in the
+		// calling thread (model's single-threaded executor).
+		cfg.Device = model.DeviceCPU
+	}
 	cfg.IntraOpThreads, cfg.InterOpThreads = n, n
 	cfg.StepsPerCall = stepsPerCall(job, n)
 	return cfg
