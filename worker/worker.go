@@ -469,8 +469,9 @@ func (f fitModel) RestoreWeights(snapshot any) error {
 
 // singleThreadBatch is the largest batch that trains faster on one TensorFlow thread than on a pool
 // of one per core: a small step's ops are too short to share, and a single thread runs them without
-// handing work between threads (measured on 2 cores by model's BenchmarkTrainSteps: 1.1-1.4× at
-// batch 64-256, 0.9× at 512, 0.75× at 1024).
+// handing work between threads (measured on 2 cores by model's BenchmarkTrainSteps, one thread on
+// the single-threaded executor against the pools: about 1.5× at batch 64, 1.1× at 256 without batch
+// norm and 1.45× with it; at 512 0.85× without and 1.04× with; 0.75-0.9× at 1024).
 const singleThreadBatch = 256
 
 // threads is the thread count of a job's run: the job's, else one thread for a small batch on the
