@@ -72,6 +72,38 @@ func xlaStepSession(b *testing.B, cfg Config, batch int, xla bool) (*tf.Session,
 	if err != nil {
 		b.Fatal(err)
 	}
+	var roots []string
+	if xla {
+		roots = []string{g.trainStep.Name(), g.trainLoss.Op.Name(), g.trainAccuracy.Op.Name()}
+	}
+	ng, sess, output := importForXLA(b, g, &configpb.ConfigProto{DeviceCount: map[string]int32{"GPU": 0}}, nil, roots...)
+	pixels, labels := randomBatch(1, batch, cfg.Inputs, cfg.Classes)
+	x, err := tf.ReadTensor(tf.Float, []int64{int64(batch), int64(cfg.Inputs)}, bytes.NewReader(sliceBytes(pixels)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	y, err := tf.ReadTensor(tf.Int32, []int64{int64(batch)}, bytes.NewReader(sliceBytes(labels)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	feeds := map[tf.Output]*tf.Tensor{output(g.trainPixels): x, output(g.trainLabels): y}
+	fetches := []tf.Output{output(g.trainLoss)}
+	targets := []*tf.Operation{ng.Operation(g.trainStep.Name())}
+	return sess, func() float32 {
+		out, err := sess.Run(feeds, fetches, targets)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer release(out...)
+		return out[0].Value().(float32)
+	}
+}
+
+// importForXLA copies g into a new graph, with the ancestors of roots marked for one XLA cluster
+// (markForXLA, outside left out) and global_jit_level ON_1 added to pb when there are roots, and
+// returns the graph, a session on it with pb, initialised, and the function that finds an output
+// of g in the copy.
+func importForXLA(b *testing.B, g *graph, pb *configpb.ConfigProto, outside func(string) bool, roots ...string) (*tf.Graph, *tf.Session, func(tf.Output) tf.Output) {
 	var buf bytes.Buffer
 	if _, err := g.g.WriteTo(&buf); err != nil {
 		b.Fatal(err)
@@ -80,9 +112,8 @@ func xlaStepSession(b *testing.B, cfg Config, batch int, xla bool) (*tf.Session,
 	if err := proto.Unmarshal(buf.Bytes(), def); err != nil {
 		b.Fatal(err)
 	}
-	pb := &configpb.ConfigProto{DeviceCount: map[string]int32{"GPU": 0}}
-	if xla {
-		markForXLA(def, nil, g.trainStep.Name(), g.trainLoss.Op.Name(), g.trainAccuracy.Op.Name())
+	if len(roots) > 0 {
+		markForXLA(def, outside, roots...)
 		pb.GraphOptions = &configpb.GraphOptions{OptimizerOptions: &configpb.OptimizerOptions{GlobalJitLevel: configpb.OptimizerOptions_ON_1}}
 	}
 	marked, err := proto.Marshal(def)
@@ -104,27 +135,7 @@ func xlaStepSession(b *testing.B, cfg Config, batch int, xla bool) (*tf.Session,
 	if _, err := sess.Run(nil, nil, []*tf.Operation{ng.Operation(g.initAll.Name())}); err != nil {
 		b.Fatal(err)
 	}
-	pixels, labels := randomBatch(1, batch, cfg.Inputs, cfg.Classes)
-	x, err := tf.ReadTensor(tf.Float, []int64{int64(batch), int64(cfg.Inputs)}, bytes.NewReader(sliceBytes(pixels)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	y, err := tf.ReadTensor(tf.Int32, []int64{int64(batch)}, bytes.NewReader(sliceBytes(labels)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	output := func(o tf.Output) tf.Output { return ng.Operation(o.Op.Name()).Output(o.Index) }
-	feeds := map[tf.Output]*tf.Tensor{output(g.trainPixels): x, output(g.trainLabels): y}
-	fetches := []tf.Output{output(g.trainLoss)}
-	targets := []*tf.Operation{ng.Operation(g.trainStep.Name())}
-	return sess, func() float32 {
-		out, err := sess.Run(feeds, fetches, targets)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer release(out...)
-		return out[0].Value().(float32)
-	}
+	return ng, sess, func(o tf.Output) tf.Output { return ng.Operation(o.Op.Name()).Output(o.Index) }
 }
 
 // markForXLA sets _XlaCompile and one _XlaScope on every ancestor of the named nodes except the
@@ -248,50 +259,23 @@ func xlaChunkSession(b *testing.B, cfg Config, pixels []float32, labels []int32,
 		b.Fatal(err)
 	}
 	c := g.chunk
-	var buf bytes.Buffer
-	if _, err := g.g.WriteTo(&buf); err != nil {
-		b.Fatal(err)
-	}
-	def := &graphpb.GraphDef{}
-	if err := proto.Unmarshal(buf.Bytes(), def); err != nil {
-		b.Fatal(err)
-	}
 	pb := &configpb.ConfigProto{
 		DeviceCount:               map[string]int32{"GPU": 0},
 		IntraOpParallelismThreads: int32(cfg.IntraOpThreads),
 		InterOpParallelismThreads: int32(cfg.InterOpThreads),
 		UsePerSessionThreads:      cfg.IntraOpThreads > 0,
 	}
+	// The batches are gathered outside the cluster: inside it, XLA would take the whole bound
+	// training set as an input of every call.
+	gathers := func(name string) bool {
+		return strings.Contains(name, "gather_pixels") || strings.Contains(name, "gather_labels")
+	}
+	var roots []string
 	if xla {
-		// The batches are gathered outside the cluster: inside it, XLA would take the whole bound
-		// training set as an input of every call.
-		gathers := func(name string) bool {
-			return strings.Contains(name, "gather_pixels") || strings.Contains(name, "gather_labels")
-		}
-		markForXLA(def, gathers, c.losses.Op.Name(), c.accuracies.Op.Name(), c.last.Name())
-		pb.GraphOptions = &configpb.GraphOptions{OptimizerOptions: &configpb.OptimizerOptions{GlobalJitLevel: configpb.OptimizerOptions_ON_1}}
+		roots = []string{c.losses.Op.Name(), c.accuracies.Op.Name(), c.last.Name()}
 	}
-	marked, err := proto.Marshal(def)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ng := tf.NewGraph()
-	if err := ng.Import(marked, ""); err != nil {
-		b.Fatal(err)
-	}
-	config, err := proto.Marshal(pb)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sess, err := tf.NewSession(ng, &tf.SessionOptions{Config: config})
-	if err != nil {
-		b.Fatal(err)
-	}
+	ng, sess, output := importForXLA(b, g, pb, gathers, roots...)
 	b.Cleanup(func() { sess.Close() })
-	output := func(o tf.Output) tf.Output { return ng.Operation(o.Op.Name()).Output(o.Index) }
-	if _, err := sess.Run(nil, nil, []*tf.Operation{ng.Operation(g.initAll.Name())}); err != nil {
-		b.Fatal(err)
-	}
 	set := newExamples(b, pixels, labels, cfg.Inputs)
 	d := g.data
 	feeds := map[tf.Output]*tf.Tensor{output(d.trainPixels.value): set.pixels, output(d.trainLabels.value): set.labels,
