@@ -56,7 +56,8 @@ type Config struct {
 	// TensorFlow choose (one thread per core for each). TensorFlow's intra-op pool is process-wide
 	// unless TF_OVERRIDE_GLOBAL_THREADPOOL=1 is in the environment, sized by the first session: a
 	// process that trains Models with different thread counts needs it (tfsweep's front sets it for
-	// its workers; this package changes no environment).
+	// its workers; this package changes no environment). On the cpu device one inter-op thread also
+	// picks TensorFlow's single-threaded executor, which runs the ops in the calling thread.
 	IntraOpThreads, InterOpThreads int
 	// StepsPerCall is Keras' steps_per_execution: TrainSteps runs this many optimizer steps in one
 	// session call, the K steps unrolled in the graph one after the other (so the result is bit for
