@@ -19,6 +19,9 @@ RUN scripts/install-libtensorflow.sh --gpu \
 
 # --- runtime: CUDA 12 + cuDNN 9 user-space libraries, which the GPU libtensorflow loads at start-up ---
 FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
+# tcmalloc, which tfsweep preloads into its workers (scripts/setup-tcmalloc.sh, as `make setup` runs it).
+COPY scripts/setup-tcmalloc.sh /tmp/setup-tcmalloc.sh
+RUN /tmp/setup-tcmalloc.sh && rm -rf /var/lib/apt/lists/* /tmp/setup-tcmalloc.sh
 COPY --from=build /opt/libtensorflow /opt/libtensorflow
 COPY --from=build /opt/tfsweep /opt/tfsweep
 ENV PATH=/opt/tfsweep/bin:$PATH \

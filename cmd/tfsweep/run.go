@@ -218,7 +218,7 @@ func setUpWorkers(ctx context.Context, opts *sweep.Options) error {
 	if opts.Device != "cpu" {
 		opts.GPUs = gpuIDs()
 	}
-	opts.WorkerEnv = os.Environ()
+	opts.WorkerEnv = workerEnvironment(os.Environ(), tcmallocLibraries)
 	opts.Charts = report.ChartLayout
 	return nil
 }
