@@ -62,8 +62,9 @@ func networkMatMuls(s *op.Scope, in func(rows, cols int) tf.Output, batch int, w
 	return outs, flops
 }
 
-// benchMatMuls builds the products build returns over random placeholders, fed once, and times a
-// Session.Run that computes all of them (outputs not fetched, so no copies out).
+// benchMatMuls builds the products build returns over random placeholders, fed the same tensors at
+// every run, and times a Session.Run that computes all of them (outputs not fetched, so no copies
+// out), on TensorFlow's default executor.
 func benchMatMuls(b *testing.B, threads int, build func(*op.Scope, func(rows, cols int) tf.Output) ([]tf.Output, float64)) {
 	s := op.NewScope()
 	r := rand.New(rand.NewPCG(1, 2))
