@@ -42,7 +42,9 @@ func BenchmarkTrainStep(b *testing.B) {
 // (batches gathered in the graph) at several steps per call and thread counts (0 = TensorFlow's
 // default, one per core), in samples/s, New's time for the graph with that many unrolled steps
 // (build-ms) and the first call's, which optimises it (first-call-ms). Compare the settings of one
-// batch size.
+// batch size, each thread count in a process of its own (-bench '.../threads=1/'): oneDNN keeps
+// process-wide state through which a one-thread session after a default-pools one of the same shapes
+// runs at another speed (docs/benchmarks.md).
 func BenchmarkTrainSteps(b *testing.B) {
 	const n = 12800
 	cfg := DefaultConfig()
