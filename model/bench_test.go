@@ -51,12 +51,22 @@ func BenchmarkTrainSteps(b *testing.B) {
 	pixels, labels := randomBatch(1, n, cfg.Inputs, cfg.Classes)
 	for _, bn := range []bool{false, true} {
 		for _, batch := range []int{64, 128, 256, 512, 1024} {
-			for _, tk := range [][2]int{{0, 1}, {0, 8}, {1, 1}, {1, 2}, {1, 4}, {1, 8}} {
-				threads, k := tk[0], tk[1]
-				b.Run(fmt.Sprintf("bn=%v/batch=%d/threads=%d/steps_per_call=%d", bn, batch, threads, k), func(b *testing.B) {
+			for _, set := range []struct{ threads, towers, k int }{
+				{0, 1, 1}, {0, 1, 8}, {1, 1, 1}, {1, 1, 2}, {1, 1, 4}, {1, 1, 8}, {1, 2, 1}, {1, 2, 4},
+			} {
+				name := fmt.Sprintf("bn=%v/batch=%d/threads=%d/steps_per_call=%d", bn, batch, set.threads, set.k)
+				if set.towers > 1 {
+					// One thread per kernel and an inter-op thread per tower.
+					name = fmt.Sprintf("bn=%v/batch=%d/towers=%d/steps_per_call=%d", bn, batch, set.towers, set.k)
+				}
+				k := set.k
+				b.Run(name, func(b *testing.B) {
 					cfg := DefaultConfig()
-					cfg.BatchNorm, cfg.Device, cfg.StepsPerCall = bn, DeviceCPU, k
-					cfg.IntraOpThreads, cfg.InterOpThreads = threads, threads
+					cfg.BatchNorm, cfg.Device, cfg.StepsPerCall, cfg.Towers = bn, DeviceCPU, k, set.towers
+					cfg.IntraOpThreads, cfg.InterOpThreads = set.threads, set.threads
+					if set.towers > 1 {
+						cfg.InterOpThreads = set.towers
+					}
 					start := time.Now()
 					m := newModel(b, cfg)
 					built := time.Since(start)

@@ -64,10 +64,21 @@ type Config struct {
 	// bit that of K calls). 0 or 1 = one step per call; at most MaxStepsPerCall. Each unrolled step
 	// adds a copy of the training step to the graph.
 	StepsPerCall int
+	// Towers splits every batch into this many parts of (nearly) equal rows that the graph computes
+	// side by side through the weights they share, as data-parallel replicas do on one machine: the
+	// gradients are the towers' contributions summed, and batch norm still normalises over the whole
+	// batch (its input is put back together for it). With one intra-op thread and an inter-op thread
+	// per tower, each kernel runs on one thread and the towers fill the cores without the hand-offs of
+	// splitting every op across them. The losses differ from one tower's in their last bits (the
+	// weight gradients are summed in another order). 0 or 1 = one; at most MaxTowers.
+	Towers int
 }
 
 // MaxStepsPerCall bounds Config.StepsPerCall: the graph holds that many copies of the step.
 const MaxStepsPerCall = 64
+
+// MaxTowers bounds Config.Towers: the graph holds that many copies of the forward and backward pass.
+const MaxTowers = 64
 
 // Defaults of the lab report's network and Keras' Adam.
 const (
@@ -166,6 +177,9 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.StepsPerCall < 0 || c.StepsPerCall > MaxStepsPerCall {
 		errs = append(errs, fmt.Errorf("steps per call must be in [0, %d], got %d", MaxStepsPerCall, c.StepsPerCall))
+	}
+	if c.Towers < 0 || c.Towers > MaxTowers {
+		errs = append(errs, fmt.Errorf("towers must be in [0, %d], got %d", MaxTowers, c.Towers))
 	}
 	c.Hidden = slices.Clone(c.Hidden)
 	if err := errors.Join(errs...); err != nil {

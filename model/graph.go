@@ -57,9 +57,14 @@ type hiddenLayer struct {
 // evaluation pass are separate subgraphs over the same variables: batch norm differs between them,
 // and the gradients must see exactly the reads of the training pass.
 type forward struct {
-	logits  tf.Output
-	hidden  []tf.Output // each hidden layer's activation output (before dropout), for tests
-	dropped []tf.Output // each hidden layer's output after dropout (training pass with dropout only)
+	// logits are the whole pass' [N, Classes]; towerLogits each tower's part; rows is N and sizes
+	// the rows of each part (Config.Towers > 1 only).
+	towers      int
+	towerLogits []tf.Output
+	rows, sizes tf.Output
+	logits      tf.Output
+	hidden      []tf.Output // each hidden layer's activation output (before dropout), for tests
+	dropped     []tf.Output // each hidden layer's output after dropout (training pass with dropout only)
 	// penalties are L2·Σkernel² per Dense kernel in layer order, Keras' model.losses (Config.L2 > 0 only).
 	penalties []tf.Output
 	reads     map[*variable]tf.Output // the one read of each variable this pass made
@@ -257,9 +262,9 @@ func buildGraph(cfg Config) (*graph, error) {
 	// Evaluation pass: moving statistics, sums so that chunks combine into means over examples.
 	es := s.SubScope("eval")
 	b.eval = b.buildForward(es, b.pixels, false, cfg, tf.Output{})
-	evalXent := crossEntropy(es, b.eval.logits, b.labels, cfg.Classes)
+	evalXent := b.eval.crossEntropy(es, b.labels, cfg.Classes)
 	b.evalLossSum = op.Sum(es.SubScope("loss_sum"), evalXent, op.Const(es.SubScope("loss_axis"), []int32{0}))
-	b.evalCorrect = op.Sum(es.SubScope("correct_sum"), correct(es, b.eval.logits, b.labels), op.Const(es.SubScope("correct_axis"), []int32{0}))
+	b.evalCorrect = op.Sum(es.SubScope("correct_sum"), b.eval.perExample(es, b.labels, correct), op.Const(es.SubScope("correct_axis"), []int32{0}))
 	if cfg.L2 > 0 {
 		ps := es.SubScope("penalty")
 		b.evalPenalty = op.Sum(ps, op.Pack(ps, b.eval.penalties), op.Const(ps.SubScope("axis"), []int32{0}))
@@ -334,7 +339,7 @@ func (b *graph) buildStep(root, s *op.Scope, gradScope string, cfg Config, optNa
 
 	ts := s.SubScope("train")
 	st.train = b.buildForward(ts, pixels, true, cfg, st.iterRead)
-	xent := crossEntropy(ts, st.train.logits, labels, cfg.Classes)
+	xent := st.train.crossEntropy(ts, labels, cfg.Classes)
 	st.loss = op.Mean(ts.SubScope("loss"), xent, op.Const(ts.SubScope("loss_axis"), []int32{0}))
 	if cfg.L2 > 0 {
 		// Keras' compute_loss: ops.sum([loss, *model.losses]), the regularisers in layer order.
@@ -342,7 +347,7 @@ func (b *graph) buildStep(root, s *op.Scope, gradScope string, cfg Config, optNa
 		tl := ts.SubScope("total_loss")
 		st.loss = op.Sum(tl, op.Pack(tl, terms), op.Const(tl.SubScope("axis"), []int32{0}))
 	}
-	st.accuracy = op.Mean(ts.SubScope("accuracy"), correct(ts, st.train.logits, labels), op.Const(ts.SubScope("accuracy_axis"), []int32{0}))
+	st.accuracy = op.Mean(ts.SubScope("accuracy"), st.train.perExample(ts, labels, correct), op.Const(ts.SubScope("accuracy_axis"), []int32{0}))
 
 	// Gradients of the loss with respect to the training pass' reads.
 	xs := make([]tf.Output, len(b.trainable))
@@ -391,10 +396,17 @@ func (b *graph) buildChunk(root, s *op.Scope, cfg Config, optName string, newVar
 
 // buildForward adds one pass of the network over x: each hidden layer Dense → [BatchNorm] → activation →
 // [Dropout, training pass only], then the output Dense giving logits (the softmax is folded into the
-// loss, as Keras does for a softmax output), and with Config.L2 the kernels' penalties.
+// loss, as Keras does for a softmax output), and with Config.L2 the kernels' penalties. With
+// Config.Towers T > 1 the rows of x are split into T parts computed side by side through one read of
+// each variable; batch norm in the training pass normalises the parts put back together, and
+// dropout draws one mask over the whole batch, so that each row meets the same numbers as in one
+// tower.
 func (b *graph) buildForward(s *op.Scope, x tf.Output, training bool, cfg Config, iterations tf.Output) forward {
 	f := forward{reads: make(map[*variable]tf.Output)}
 	read := func(s *op.Scope, v *variable) tf.Output {
+		if out, ok := f.reads[v]; ok {
+			return out
+		}
 		out := op.ReadVariableOp(s.SubScope(baseName(v.name)+"_read"), v.handle, v.dtype)
 		f.reads[v] = out
 		return out
@@ -403,19 +415,48 @@ func (b *graph) buildForward(s *op.Scope, x tf.Output, training bool, cfg Config
 		ds := s.SubScope(d.name)
 		return op.BiasAdd(ds, op.MatMul(ds, x, read(ds, d.kernel)), read(ds, d.bias))
 	}
-	for l, layer := range b.hidden {
-		z := denseOut(s, layer.dense, x)
-		if layer.bn != nil {
-			z = f.batchNorm(s.SubScope(layer.bn.name), layer.bn, z, training, read)
-		}
-		x = activate(s.SubScope(layer.activation), cfg.Activation, z)
-		f.hidden = append(f.hidden, x)
-		if training && layer.dropout != "" {
-			x = dropout(s.SubScope(layer.dropout), x, cfg.Dropout, cfg.Seed, l, iterations)
-			f.dropped = append(f.dropped, x)
+	xs, scopes := []tf.Output{x}, []*op.Scope{s}
+	f.towers = max(1, cfg.Towers)
+	if towers := f.towers; towers > 1 {
+		f.rows, f.sizes = towerSizes(s.SubScope("tower_sizes"), x, towers)
+		xs = op.SplitV(s.SubScope("towers"), x, f.sizes, op.Const(s.SubScope("towers_axis"), int32(0)), int64(towers))
+		scopes = make([]*op.Scope, towers)
+		for t := range scopes {
+			scopes[t] = s.SubScope(fmt.Sprintf("tower_%d", t))
 		}
 	}
-	f.logits = denseOut(s, b.output, x)
+	each := func(name string, xs []tf.Output, fn func(s *op.Scope, x tf.Output) tf.Output) []tf.Output {
+		out := make([]tf.Output, len(xs))
+		for t, x := range xs {
+			out[t] = fn(scopes[t].SubScope(name), x)
+		}
+		return out
+	}
+	for l, layer := range b.hidden {
+		zs := make([]tf.Output, len(xs))
+		for t := range xs {
+			zs[t] = denseOut(scopes[t], layer.dense, xs[t])
+		}
+		if bn := layer.bn; bn != nil {
+			if training && len(zs) > 1 {
+				bs := s.SubScope(bn.name)
+				whole := f.joined(bs.SubScope("whole"), zs)
+				zs = f.split(bs.SubScope("towers"), f.batchNorm(bs, bn, whole, training, read))
+			} else {
+				zs = each(bn.name, zs, func(s *op.Scope, z tf.Output) tf.Output { return f.batchNorm(s, bn, z, training, read) })
+			}
+		}
+		xs = each(layer.activation, zs, func(s *op.Scope, z tf.Output) tf.Output { return activate(s, cfg.Activation, z) })
+		f.hidden = append(f.hidden, f.joined(s.SubScope(layer.activation+"_towers"), xs))
+		if training && layer.dropout != "" {
+			xs = f.dropout(s.SubScope(layer.dropout), xs, cfg.Dropout, cfg.Seed, l, iterations)
+			f.dropped = append(f.dropped, f.joined(s.SubScope(layer.dropout+"_towers"), xs))
+		}
+	}
+	for t := range xs {
+		f.towerLogits = append(f.towerLogits, denseOut(scopes[t], b.output, xs[t]))
+	}
+	f.logits = f.joined(s.SubScope("logits"), f.towerLogits)
 	if cfg.L2 > 0 {
 		// Keras' L2 regulariser: ops.cast(l2) * ops.sum(ops.square(kernel)), one per Dense layer.
 		kernels := []*variable{b.output.kernel}
@@ -430,6 +471,48 @@ func (b *graph) buildForward(s *op.Scope, x tf.Output, training bool, cfg Config
 		}
 	}
 	return f
+}
+
+// towerSizes are the rows of x and those of each of the towers' parts: ⌊N/towers⌋ each, the last
+// taking the rest (-1 to SplitV).
+func towerSizes(s *op.Scope, x tf.Output, towers int) (rows, sizes tf.Output) {
+	rows = op.StridedSlice(s.SubScope("rows"), op.Shape(s.SubScope("shape"), x),
+		op.Const(s.SubScope("begin"), []int32{0}), op.Const(s.SubScope("end"), []int32{1}), op.Const(s.SubScope("strides"), []int32{1}),
+		op.StridedSliceShrinkAxisMask(1))
+	part := op.FloorDiv(s.SubScope("part"), rows, op.Const(s.SubScope("towers"), int32(towers)))
+	parts := make([]tf.Output, towers)
+	for t := range towers - 1 {
+		parts[t] = part
+	}
+	parts[towers-1] = op.Const(s.SubScope("rest"), int32(-1))
+	return rows, op.Pack(s, parts)
+}
+
+// joined is the towers' parts put back together in row order; the one part itself with one tower.
+func (f *forward) joined(s *op.Scope, parts []tf.Output) tf.Output {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return op.ConcatV2(s, parts, op.Const(s.SubScope("axis"), int32(0)))
+}
+
+// split cuts x into the towers' parts, as the pass' input was cut.
+func (f *forward) split(s *op.Scope, x tf.Output) []tf.Output {
+	return op.SplitV(s, x, f.sizes, op.Const(s.SubScope("axis"), int32(0)), int64(f.towers))
+}
+
+// perExample applies fn to each tower's logits and its part of labels and joins the per-example
+// results in row order: the whole batch's vector, whatever the towers.
+func (f *forward) perExample(s *op.Scope, labels tf.Output, fn func(s *op.Scope, logits, labels tf.Output) tf.Output) tf.Output {
+	if len(f.towerLogits) == 1 {
+		return fn(s, f.towerLogits[0], labels)
+	}
+	parts := f.split(s.SubScope("labels"), labels)
+	out := make([]tf.Output, len(parts))
+	for t := range parts {
+		out[t] = fn(s.SubScope(fmt.Sprintf("tower_%d", t)), f.towerLogits[t], parts[t])
+	}
+	return f.joined(s.SubScope("joined"), out)
 }
 
 // activate applies a hidden-layer activation (canonical name) as Keras 3's TensorFlow backend
@@ -460,17 +543,37 @@ func activate(s *op.Scope, name string, x tf.Output) tf.Output {
 }
 
 // dropout is tf.nn.experimental.stateless_dropout as Keras 3 calls it: x * (1/(1-rate)) where a
-// uniform draw is ≥ rate, else 0. The draw is StatelessRandomUniform over x's shape with seed
-// [seed, 2³²·(layer+1) + iterations]: a function of the seed, the layer and the step only.
-func dropout(s *op.Scope, x tf.Output, rate float64, seed int64, layer int, iterations tf.Output) tf.Output {
+// uniform draw is ≥ rate, else 0. The draw is StatelessRandomUniform over the whole batch's shape with
+// seed [seed, 2³²·(layer+1) + iterations]: a function of the seed, the layer and the step only, cut
+// into the towers' parts like x.
+func (f *forward) dropout(s *op.Scope, xs []tf.Output, rate float64, seed int64, layer int, iterations tf.Output) []tf.Output {
 	key := op.Pack(s.SubScope("seed"), []tf.Output{
 		op.Const(s.SubScope("run_seed"), seed),
 		op.AddV2(s.SubScope("step_key"), iterations, op.Const(s.SubScope("layer_key"), int64(layer+1)<<32)),
 	})
-	uniform := op.StatelessRandomUniform(s, op.Shape(s, x), key)
+	shape := op.Shape(s, xs[0])
+	if len(xs) > 1 {
+		ws := s.SubScope("whole_shape")
+		width := op.StridedSlice(ws.SubScope("width"), shape, op.Const(ws.SubScope("begin"), []int32{1}), op.Const(ws.SubScope("end"), []int32{2}),
+			op.Const(ws.SubScope("strides"), []int32{1}), op.StridedSliceShrinkAxisMask(1))
+		shape = op.Pack(ws, []tf.Output{f.rows, width})
+	}
+	uniform := op.StatelessRandomUniform(s, shape, key)
 	keep := op.Cast(s.SubScope("keep"), op.GreaterEqual(s, uniform, op.Const(s.SubScope("rate"), float32(rate))), tf.Float)
-	scaled := op.Mul(s.SubScope("scaled"), x, op.Const(s.SubScope("scale"), float32(1/(1-rate))))
-	return op.Mul(s.SubScope("output"), scaled, keep)
+	keeps := []tf.Output{keep}
+	if len(xs) > 1 {
+		keeps = f.split(s.SubScope("keep_towers"), keep)
+	}
+	out := make([]tf.Output, len(xs))
+	for t, x := range xs {
+		ts := s
+		if len(xs) > 1 {
+			ts = s.SubScope(fmt.Sprintf("tower_%d", t))
+		}
+		scaled := op.Mul(ts.SubScope("scaled"), x, op.Const(ts.SubScope("scale"), float32(1/(1-rate))))
+		out[t] = op.Mul(ts.SubScope("output"), scaled, keeps[t])
+	}
+	return out
 }
 
 // batchNorm is Keras 3's BatchNormalization over axis -1 of a [N, C] input. While training it is
@@ -514,6 +617,14 @@ func (f *forward) batchNorm(s *op.Scope, bn *batchNorm, x tf.Output, training bo
 		gamma)
 	shift := op.Sub(s.SubScope("shift"), beta, op.Mul(s.SubScope("mean_inv"), mean, inv))
 	return op.AddV2(s.SubScope("output"), op.Mul(s.SubScope("scaled"), x, inv), shift)
+}
+
+// crossEntropy is the pass' per-example sparse categorical cross-entropy of softmax(logits), each
+// tower's from its own logits.
+func (f *forward) crossEntropy(s *op.Scope, labels tf.Output, classes int) tf.Output {
+	return f.perExample(s, labels, func(s *op.Scope, logits, labels tf.Output) tf.Output {
+		return crossEntropy(s, logits, labels, classes)
+	})
 }
 
 // crossEntropy is the per-example sparse categorical cross-entropy of softmax(logits). It goes through

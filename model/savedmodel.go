@@ -89,7 +89,8 @@ func buildServingGraph(src *graph, cfg Config, scale float32) (*tf.Graph, saver,
 		sg.hidden = append(sg.hidden, c)
 	}
 	inference := cfg
-	inference.L2 = 0 // the penalty is part of the loss, not of the prediction
+	inference.L2 = 0     // the penalty is part of the loss, not of the prediction
+	inference.Towers = 0 // a server sizes its own threads; one pass keeps the exported graph plain
 
 	signatures := make(map[string]servingTensors)
 	for _, sig := range []struct {

@@ -56,6 +56,7 @@ type Begin struct {
 	TrainExamples int    `json:"train_examples"`
 	Device        string `json:"device"` // where the run actually trains, e.g. "CPU:0"
 	Threads       int    `json:"threads"`
+	Towers        int    `json:"towers,omitempty"` // model.Config.Towers, when more than one
 }
 
 // Progress is a batch-level update; workers send a few per second, not one per step.

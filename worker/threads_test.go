@@ -36,6 +36,40 @@ func TestThreads(t *testing.T) {
 	}
 }
 
+func TestTowers(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		jobThread int
+		device    string
+		batch     int
+		cpus      int
+		gpu       bool
+		want      int
+		asksGPU   bool
+	}{
+		{"batch 1024 on 2 CPUs", 0, "cpu", 1024, 2, false, 2, false},
+		{"batch 256 on 2 CPUs", 0, "cpu", 256, 2, false, 2, false},
+		{"batch 255 on 2 CPUs", 0, "cpu", 255, 2, false, 1, false},
+		{"batch 1024 on 16 CPUs: 128 rows a tower", 0, "cpu", 1024, 16, false, 8, false},
+		{"batch 1024 on one CPU", 0, "cpu", 1024, 1, false, 1, false},
+		{"the job's threads", 2, "cpu", 1024, 2, false, 1, false},
+		{"auto, no GPU", 0, "auto", 512, 2, false, 2, true},
+		{"auto, a GPU", 0, "", 512, 2, true, 1, true},
+		{"gpu", 0, "gpu", 512, 2, true, 1, false},
+		{"a small batch does not ask for a GPU", 0, "auto", 64, 2, false, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := false
+			v := sweep.Defaults()
+			v.BatchSize = tc.batch
+			got := towers(sweep.Job{Threads: tc.jobThread, Device: tc.device}, v, func() bool { asked = true; return tc.gpu }, tc.cpus)
+			if got != tc.want || asked != tc.asksGPU {
+				t.Errorf("towers = %d (GPU asked: %v), want %d (%v)", got, asked, tc.want, tc.asksGPU)
+			}
+		})
+	}
+}
+
 func TestStepsPerCall(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -63,7 +97,8 @@ func TestStepsPerCallBoundsAgree(t *testing.T) {
 }
 
 // A one-thread run on a worker without a GPU asks the model for the cpu device, which runs its
-// session on the single-threaded executor; a device the job names, or a GPU seen, stays as it is.
+// session on the single-threaded executor, and a large batch on 2 CPUs in towers on the cpu device; a
+// device the job names, or a GPU seen, stays as it is.
 func TestModelConfigDevice(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -73,22 +108,29 @@ func TestModelConfigDevice(t *testing.T) {
 		gpu       bool
 		want      string
 		threads   int
+		cpus      int
+		towers    int
+		inter     int
 	}{
-		{"auto, small batch, no GPU", "auto", 0, 64, false, model.DeviceCPU, 1},
-		{"unset, small batch, no GPU", "", 0, 64, false, model.DeviceCPU, 1},
-		{"auto, small batch, a GPU", "auto", 0, 64, true, model.DeviceAuto, 0},
-		{"auto, large batch, no GPU", "auto", 0, 1024, false, model.DeviceAuto, 0},
-		{"auto, one thread asked, no GPU", "auto", 1, 1024, false, model.DeviceCPU, 1},
-		{"auto, one thread asked, a GPU", "auto", 1, 64, true, model.DeviceAuto, 1},
-		{"cpu", "cpu", 0, 64, false, model.DeviceCPU, 1},
-		{"gpu", "gpu", 0, 64, true, model.DeviceGPU, 0},
+		{"auto, small batch, no GPU", "auto", 0, 64, false, model.DeviceCPU, 1, 1, 0, 1},
+		{"unset, small batch, no GPU", "", 0, 64, false, model.DeviceCPU, 1, 1, 0, 1},
+		{"auto, small batch, a GPU", "auto", 0, 64, true, model.DeviceAuto, 0, 1, 0, 0},
+		{"auto, large batch, no GPU", "auto", 0, 1024, false, model.DeviceAuto, 0, 1, 0, 0},
+		{"auto, one thread asked, no GPU", "auto", 1, 1024, false, model.DeviceCPU, 1, 1, 0, 1},
+		{"auto, one thread asked, a GPU", "auto", 1, 64, true, model.DeviceAuto, 1, 1, 0, 1},
+		{"cpu", "cpu", 0, 64, false, model.DeviceCPU, 1, 1, 0, 1},
+		{"gpu", "gpu", 0, 64, true, model.DeviceGPU, 0, 1, 0, 0},
+		{"auto, large batch, no GPU, 2 CPUs: towers", "auto", 0, 1024, false, model.DeviceCPU, 1, 2, 2, 2},
+		{"auto, large batch, a GPU, 2 CPUs", "auto", 0, 1024, true, model.DeviceAuto, 0, 2, 0, 0},
+		{"auto, small batch, no GPU, 2 CPUs", "auto", 0, 128, false, model.DeviceCPU, 1, 2, 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := sweep.Defaults()
 			v.BatchSize = tc.batch
-			cfg := modelConfig(v, 784, sweep.Job{Device: tc.device, Threads: tc.jobThread}, func() bool { return tc.gpu })
-			if cfg.Device != tc.want || cfg.IntraOpThreads != tc.threads || cfg.InterOpThreads != tc.threads {
-				t.Errorf("device %q, threads %d/%d; want %q, %d", cfg.Device, cfg.IntraOpThreads, cfg.InterOpThreads, tc.want, tc.threads)
+			cfg := modelConfig(v, 784, sweep.Job{Device: tc.device, Threads: tc.jobThread}, func() bool { return tc.gpu }, tc.cpus)
+			if cfg.Device != tc.want || cfg.IntraOpThreads != tc.threads || cfg.InterOpThreads != tc.inter || cfg.Towers != tc.towers {
+				t.Errorf("device %q, threads %d/%d, towers %d; want %q, %d/%d, %d", cfg.Device, cfg.IntraOpThreads, cfg.InterOpThreads, cfg.Towers,
+					tc.want, tc.threads, tc.inter, tc.towers)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -192,7 +193,7 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 	if err != nil {
 		return err
 	}
-	m, err := model.New(modelConfig(v, train.Features(), job, s.hasGPU))
+	m, err := model.New(modelConfig(v, train.Features(), job, s.hasGPU, runtime.NumCPU()))
 	if err != nil {
 		err = fmt.Errorf("build the model: %w", err)
 		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
@@ -206,7 +207,10 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 	if n := m.Config().IntraOpThreads; n > 0 {
 		threads = strconv.Itoa(n)
 	}
-	rep.device, rep.threads = m.Device(), m.Config().IntraOpThreads
+	if t := m.Config().Towers; t > 1 {
+		threads = fmt.Sprintf("%d towers of one thread", t)
+	}
+	rep.device, rep.threads, rep.towers = m.Device(), m.Config().IntraOpThreads, m.Config().Towers
 	extra := [][2]string{{"train_examples", strconv.Itoa(train.Len())}, {"validation", validation}, {"device", m.Device()},
 		{"threads", threads}, {"tensorflow", model.TFVersion()}}
 	if from != nil {
@@ -489,6 +493,26 @@ func threads(job sweep.Job, v sweep.Variant, gpu func() bool) int {
 	return 1
 }
 
+// towerRows is the fewest rows of a batch a tower takes. Below it one thread on the single-threaded
+// executor trains faster: model's BenchmarkTrainSteps on 2 cores, batch 128, 365k samples/s on one
+// thread (4 steps per call) against 243k-278k in two towers of 64; batch 256, 407k against 506k in
+// two towers of 128, and 1.2-1.3× TensorFlow's pools at 512 and 1024 with and without batch norm.
+const towerRows = 128
+
+// towers is the number of towers a job's run splits its batches into (model.Config.Towers), each on
+// an inter-op thread of its own with one thread per kernel: one per CPU, each of at least towerRows
+// rows, when the worker chooses the threads of a run on the CPU; else 1. gpu is asked only when the
+// job's device is auto and the batch is large enough.
+func towers(job sweep.Job, v sweep.Variant, gpu func() bool, cpus int) int {
+	switch {
+	case job.Threads > 0 || job.Device == model.DeviceGPU || cpus < 2 || v.BatchSize < 2*towerRows:
+		return 1
+	case (job.Device == model.DeviceAuto || job.Device == "") && gpu():
+		return 1
+	}
+	return min(cpus, v.BatchSize/towerRows)
+}
+
 // stepsPerCall is the batches a job's run trains per session call: the job's, else 4 when the run
 // has one thread, whose steps are short enough for the call's own cost to show. Each step in a call
 // adds a copy of the step to the graph, which the first call optimises. model's BenchmarkTrainSteps
@@ -522,8 +546,8 @@ func (s *server) hasGPU() bool {
 	return *s.gpu
 }
 
-// modelConfig is the variant as the model builds it.
-func modelConfig(v sweep.Variant, features int, job sweep.Job, gpu func() bool) model.Config {
+// modelConfig is the variant as the model builds it on a machine of cpus CPUs.
+func modelConfig(v sweep.Variant, features int, job sweep.Job, gpu func() bool, cpus int) model.Config {
 	cfg := model.DefaultConfig()
 	cfg.Inputs = features
 	cfg.Hidden = v.Hidden
@@ -539,6 +563,12 @@ func modelConfig(v sweep.Variant, features int, job sweep.Job, gpu func() bool) 
 	cfg.L2 = v.L2
 	cfg.Schedule = v.Schedule
 	cfg.Device = job.Device
+	if t := towers(job, v, gpu, cpus); t > 1 {
+		cfg.Device = model.DeviceCPU
+		cfg.Towers, cfg.IntraOpThreads, cfg.InterOpThreads = t, 1, t
+		cfg.StepsPerCall = stepsPerCall(job, 0)
+		return cfg
+	}
 	n := threads(job, v, gpu)
 	if n == 1 && (cfg.Device == model.DeviceAuto || cfg.Device == "") && !gpu() {
 		// Without a GPU, auto is the CPU; saying so lets a one-thread session run its ops in the
@@ -575,6 +605,7 @@ type reporter struct {
 	end     *sweep.End
 	device  string
 	threads int
+	towers  int
 	err     error // the first failure to write to the front
 
 	lastReport  time.Time
@@ -594,6 +625,7 @@ func (r *reporter) OnTrainBegin(b trainer.TrainBegin) error {
 	r.lastReport = time.Now()
 	return r.report(sweep.Message{Kind: sweep.MessageBegin, Run: r.run, Begin: &sweep.Begin{
 		Epochs: b.Epochs, StepsPerEpoch: b.StepsPerEpoch, TrainExamples: b.TrainExamples, Device: r.device, Threads: r.threads,
+		Towers: r.towers,
 	}})
 }
 
