@@ -72,6 +72,11 @@ type Config struct {
 	// splitting every op across them. The losses differ from one tower's in their last bits (the
 	// weight gradients are summed in another order). 0 or 1 = one; at most MaxTowers.
 	Towers int
+	// ValidateConcurrency is how many parts of the bound validation set Validate evaluates at once,
+	// each in a session call of its own: with one intra-op thread a call's kernels run on its calling
+	// thread, so the parts use as many cores (the parts' sums add up in order, the same bits whatever
+	// the timing). 0 or 1 = one part at a time, in EvalChunk examples per call; at most MaxTowers.
+	ValidateConcurrency int
 }
 
 // MaxStepsPerCall bounds Config.StepsPerCall: the graph holds that many copies of the step.
@@ -180,6 +185,9 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.Towers < 0 || c.Towers > MaxTowers {
 		errs = append(errs, fmt.Errorf("towers must be in [0, %d], got %d", MaxTowers, c.Towers))
+	}
+	if c.ValidateConcurrency < 0 || c.ValidateConcurrency > MaxTowers {
+		errs = append(errs, fmt.Errorf("validate concurrency must be in [0, %d], got %d", MaxTowers, c.ValidateConcurrency))
 	}
 	c.Hidden = slices.Clone(c.Hidden)
 	if err := errors.Join(errs...); err != nil {

@@ -212,12 +212,12 @@ func (m *Model) trainChunk(batches [][]int32, losses, accuracies []float32) erro
 	return nil
 }
 
-// Validate is Evaluate over the bound validation set.
+// Validate is Evaluate over the bound validation set, Config.ValidateConcurrency parts at once.
 func (m *Model) Validate() (loss, accuracy float64, err error) {
 	if m.valExamples == 0 {
 		return 0, 0, errors.New("validate: no validation set bound (Bind)")
 	}
-	return m.evaluate(m.valExamples, func(start, end int) (map[tf.Output]*tf.Tensor, func(), error) {
+	return m.evaluate(m.valExamples, m.cfg.ValidateConcurrency, func(start, end int) (map[tf.Output]*tf.Tensor, func(), error) {
 		s, err := tf.NewTensor(int32(start))
 		if err != nil {
 			return nil, nil, err

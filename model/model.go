@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"unsafe"
 
 	tf "github.com/wamuir/graft/tensorflow"
@@ -153,7 +154,7 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 	if len(pixels) != n*m.cfg.Inputs {
 		return 0, 0, fmt.Errorf("evaluate: %d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
 	}
-	return m.evaluate(n, func(start, end int) (map[tf.Output]*tf.Tensor, func(), error) {
+	return m.evaluate(n, 1, func(start, end int) (map[tf.Output]*tf.Tensor, func(), error) {
 		if err := m.feed(pixels[start*m.cfg.Inputs:end*m.cfg.Inputs], labels[start:end]); err != nil {
 			return nil, nil, err
 		}
@@ -161,9 +162,11 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 	})
 }
 
-// evaluate sums the evaluation pass over n examples in chunks of EvalChunk; chunk gives the feeds of
-// examples [start, end) and a function that releases them.
-func (m *Model) evaluate(n int, chunk func(start, end int) (map[tf.Output]*tf.Tensor, func(), error)) (loss, accuracy float64, err error) {
+// evaluate sums the evaluation pass over n examples in chunks of at most EvalChunk, concurrent
+// calls at once (the chunks then n/concurrent examples each); chunk gives the feeds of examples
+// [start, end) and a function that releases them, and must be safe to call concurrently when
+// concurrent > 1. The chunks' sums add up in chunk order.
+func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.Output]*tf.Tensor, func(), error)) (loss, accuracy float64, err error) {
 	fetches := []tf.Output{m.graph.evalLossSum, m.graph.evalCorrect}
 	var penalty float64
 	if m.cfg.L2 > 0 {
@@ -174,21 +177,58 @@ func (m *Model) evaluate(n int, chunk func(start, end int) (map[tf.Output]*tf.Te
 		penalty = float64(out[0].Value().(float32))
 		release(out...)
 	}
-	var lossSum, correct float64
-	for start := 0; start < n; start += EvalChunk {
-		end := min(start+EvalChunk, n)
+	concurrent = max(1, min(concurrent, n))
+	size := min(EvalChunk, (n+concurrent-1)/concurrent)
+	type sums struct {
+		loss, correct float64
+		err           error
+	}
+	parts := make([]sums, (n+size-1)/size)
+	run := func(i int) {
+		start, end := i*size, min((i+1)*size, n)
 		feeds, done, err := chunk(start, end)
 		if err != nil {
-			return 0, 0, fmt.Errorf("evaluate: %w", err)
+			parts[i].err = fmt.Errorf("evaluate: %w", err)
+			return
 		}
 		out, err := m.sess.Run(feeds, fetches, nil)
 		done()
 		if err != nil {
-			return 0, 0, fmt.Errorf("evaluate examples %d-%d: %w", start, end, err)
+			parts[i].err = fmt.Errorf("evaluate examples %d-%d: %w", start, end, err)
+			return
 		}
-		lossSum += float64(out[0].Value().(float32))
-		correct += float64(out[1].Value().(float32))
+		parts[i] = sums{loss: float64(out[0].Value().(float32)), correct: float64(out[1].Value().(float32))}
 		release(out...)
+	}
+	if concurrent == 1 {
+		for i := range parts {
+			if run(i); parts[i].err != nil {
+				return 0, 0, parts[i].err
+			}
+		}
+	} else {
+		var wg sync.WaitGroup
+		next := make(chan int, len(parts))
+		for i := range parts {
+			next <- i
+		}
+		close(next)
+		for range concurrent {
+			wg.Go(func() {
+				for i := range next {
+					run(i)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	var lossSum, correct float64
+	for _, p := range parts {
+		if p.err != nil {
+			return 0, 0, p.err
+		}
+		lossSum += p.loss
+		correct += p.correct
 	}
 	return lossSum/float64(n) + penalty, correct / float64(n), nil
 }

@@ -133,3 +133,45 @@ func TestTowers(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateConcurrency evaluates the bound validation set in 1, 2 and 3 parts at once: the
+// accuracy is the same count, the loss the same up to the float32 sums of other parts, and each
+// setting gives the same bits every time.
+func TestValidateConcurrency(t *testing.T) {
+	const n, features = 301, 784
+	pixels, labels := randomBatch(8, n, features, 10)
+	var one [2]float64
+	for _, concurrent := range []int{1, 2, 3} {
+		cfg := DefaultConfig()
+		cfg.Device, cfg.BatchNorm, cfg.ValidateConcurrency = DeviceCPU, true, concurrent
+		cfg.IntraOpThreads, cfg.InterOpThreads = 1, 1
+		m := newModel(t, cfg)
+		set := newExamples(t, pixels, labels, features)
+		if err := m.Bind(set, set); err != nil {
+			t.Fatal(err)
+		}
+		var first [2]float64
+		for i := range 4 {
+			loss, acc, err := m.Validate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				first = [2]float64{loss, acc}
+			} else if got := [2]float64{loss, acc}; got != first {
+				t.Errorf("%d at once, call %d: %v, first call %v", concurrent, i+1, got, first)
+			}
+		}
+		if concurrent == 1 {
+			one = first
+			fedLoss, fedAcc, err := m.Evaluate(pixels, labels)
+			if err != nil || fedLoss != one[0] || fedAcc != one[1] {
+				t.Errorf("Evaluate %v %v (%v), Validate %v", fedLoss, fedAcc, err, one)
+			}
+			continue
+		}
+		if first[1] != one[1] || math.Abs(first[0]-one[0]) > 1e-6*math.Abs(one[0]) {
+			t.Errorf("%d at once: %v, one at a time %v", concurrent, first, one)
+		}
+	}
+}

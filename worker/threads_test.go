@@ -111,26 +111,28 @@ func TestModelConfigDevice(t *testing.T) {
 		cpus      int
 		towers    int
 		inter     int
+		validate  int
 	}{
-		{"auto, small batch, no GPU", "auto", 0, 64, false, model.DeviceCPU, 1, 1, 0, 1},
-		{"unset, small batch, no GPU", "", 0, 64, false, model.DeviceCPU, 1, 1, 0, 1},
-		{"auto, small batch, a GPU", "auto", 0, 64, true, model.DeviceAuto, 0, 1, 0, 0},
-		{"auto, large batch, no GPU", "auto", 0, 1024, false, model.DeviceAuto, 0, 1, 0, 0},
-		{"auto, one thread asked, no GPU", "auto", 1, 1024, false, model.DeviceCPU, 1, 1, 0, 1},
-		{"auto, one thread asked, a GPU", "auto", 1, 64, true, model.DeviceAuto, 1, 1, 0, 1},
-		{"cpu", "cpu", 0, 64, false, model.DeviceCPU, 1, 1, 0, 1},
-		{"gpu", "gpu", 0, 64, true, model.DeviceGPU, 0, 1, 0, 0},
-		{"auto, large batch, no GPU, 2 CPUs: towers", "auto", 0, 1024, false, model.DeviceCPU, 1, 2, 2, 2},
-		{"auto, large batch, a GPU, 2 CPUs", "auto", 0, 1024, true, model.DeviceAuto, 0, 2, 0, 0},
-		{"auto, small batch, no GPU, 2 CPUs", "auto", 0, 128, false, model.DeviceCPU, 1, 2, 0, 1},
+		{"auto, small batch, no GPU", "auto", 0, 64, false, model.DeviceCPU, 1, 1, 0, 1, 1},
+		{"unset, small batch, no GPU", "", 0, 64, false, model.DeviceCPU, 1, 1, 0, 1, 1},
+		{"auto, small batch, a GPU", "auto", 0, 64, true, model.DeviceAuto, 0, 1, 0, 0, 0},
+		{"auto, large batch, no GPU", "auto", 0, 1024, false, model.DeviceAuto, 0, 1, 0, 0, 0},
+		{"auto, one thread asked, no GPU", "auto", 1, 1024, false, model.DeviceCPU, 1, 1, 0, 1, 0},
+		{"auto, one thread asked, a GPU", "auto", 1, 64, true, model.DeviceAuto, 1, 1, 0, 1, 0},
+		{"cpu", "cpu", 0, 64, false, model.DeviceCPU, 1, 1, 0, 1, 1},
+		{"gpu", "gpu", 0, 64, true, model.DeviceGPU, 0, 1, 0, 0, 0},
+		{"auto, large batch, no GPU, 2 CPUs: towers", "auto", 0, 1024, false, model.DeviceCPU, 1, 2, 2, 2, 0},
+		{"auto, large batch, a GPU, 2 CPUs", "auto", 0, 1024, true, model.DeviceAuto, 0, 2, 0, 0, 0},
+		{"auto, small batch, no GPU, 2 CPUs", "auto", 0, 128, false, model.DeviceCPU, 1, 2, 0, 1, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := sweep.Defaults()
 			v.BatchSize = tc.batch
 			cfg := modelConfig(v, 784, sweep.Job{Device: tc.device, Threads: tc.jobThread}, func() bool { return tc.gpu }, tc.cpus)
-			if cfg.Device != tc.want || cfg.IntraOpThreads != tc.threads || cfg.InterOpThreads != tc.inter || cfg.Towers != tc.towers {
-				t.Errorf("device %q, threads %d/%d, towers %d; want %q, %d/%d, %d", cfg.Device, cfg.IntraOpThreads, cfg.InterOpThreads, cfg.Towers,
-					tc.want, tc.threads, tc.inter, tc.towers)
+			if cfg.Device != tc.want || cfg.IntraOpThreads != tc.threads || cfg.InterOpThreads != tc.inter || cfg.Towers != tc.towers ||
+				cfg.ValidateConcurrency != tc.validate {
+				t.Errorf("device %q, threads %d/%d, towers %d, validation %d at once; want %q, %d/%d, %d, %d", cfg.Device, cfg.IntraOpThreads,
+					cfg.InterOpThreads, cfg.Towers, cfg.ValidateConcurrency, tc.want, tc.threads, tc.inter, tc.towers, tc.validate)
 			}
 		})
 	}

@@ -577,6 +577,11 @@ func modelConfig(v sweep.Variant, features int, job sweep.Job, gpu func() bool, 
 	}
 	cfg.IntraOpThreads, cfg.InterOpThreads = n, n
 	cfg.StepsPerCall = stepsPerCall(job, n)
+	if n == 1 && job.Threads == 0 {
+		// The machine's CPUs are the run's: validation, one pass without steps to wait for, takes
+		// them all (model's ValidateConcurrency; 12.8 → 7.6 ms for the 10,000 test images on 2 cores).
+		cfg.ValidateConcurrency = cpus
+	}
 	return cfg
 }
 
