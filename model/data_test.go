@@ -36,6 +36,68 @@ func epochBatches(n, size int, seed uint64) [][]int32 {
 	return batches
 }
 
+// examplesSplit is a training and a validation set as Go slices.
+type examplesSplit struct {
+	pixels    []float32
+	labels    []int32
+	valPixels []float32
+	valLabels []int32
+	features  int
+}
+
+// trace is what trainTrace saw: every step's loss and accuracy, the validation loss and accuracy
+// after the last epoch, and the weights.
+type trace struct {
+	losses, accs []float32
+	val          [2]float64
+	weights      []Weight
+}
+
+// trainTrace binds data to m and trains two epochs of batches(epoch), each either gathered from the
+// bound set (TrainSteps, then Validate) or fed (TrainStep, then Evaluate of the validation set).
+func trainTrace(t *testing.T, m *Model, data examplesSplit, gathered bool, batches func(epoch int) [][]int32) trace {
+	t.Helper()
+	if err := m.Bind(newExamples(t, data.pixels, data.labels, data.features), newExamples(t, data.valPixels, data.valLabels, data.features)); err != nil {
+		t.Fatal(err)
+	}
+	var tr trace
+	for epoch := range 2 {
+		batches := batches(epoch)
+		if gathered {
+			l, a := make([]float32, len(batches)), make([]float32, len(batches))
+			if err := m.TrainSteps(batches, l, a); err != nil {
+				t.Fatal(err)
+			}
+			tr.losses, tr.accs = append(tr.losses, l...), append(tr.accs, a...)
+			continue
+		}
+		for _, b := range batches {
+			bp, bl := make([]float32, 0, len(b)*data.features), make([]int32, 0, len(b))
+			for _, i := range b {
+				bp, bl = append(bp, data.pixels[int(i)*data.features:int(i+1)*data.features]...), append(bl, data.labels[i])
+			}
+			loss, acc, err := m.TrainStep(bp, bl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr.losses, tr.accs = append(tr.losses, loss), append(tr.accs, acc)
+		}
+	}
+	var err error
+	if gathered {
+		tr.val[0], tr.val[1], err = m.Validate()
+	} else {
+		tr.val[0], tr.val[1], err = m.Evaluate(data.valPixels, data.valLabels)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.weights, err = m.Weights(); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
 // TestTrainStepsMatchesTrainStep trains the same configuration several ways over two epochs: fed
 // batches one per call (TrainStep), gathered in the graph one per call, and gathered in chunks of
 // four steps per call, on TensorFlow's default pools; and on one thread with the single-threaded
@@ -62,56 +124,16 @@ func TestTrainStepsMatchesTrainStep(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Device, cfg.Seed = DeviceCPU, 5
 			tc.edit(&cfg)
-			type trace struct {
-				losses, accs []float32
-				val          [2]float64
-				weights      []Weight
-			}
 			run := func(stepsPerCall int, gathered bool, intra, inter int) trace {
 				c := cfg
 				c.StepsPerCall = stepsPerCall
 				c.IntraOpThreads, c.InterOpThreads = intra, inter
 				m := newModel(t, c)
-				if err := m.Bind(newExamples(t, pixels, labels, features), newExamples(t, valPixels, valLabels, features)); err != nil {
-					t.Fatal(err)
-				}
-				var tr trace
-				for epoch := range 2 {
-					batches := epochBatches(n, size, uint64(epoch))
-					if gathered {
-						l, a := make([]float32, len(batches)), make([]float32, len(batches))
-						if err := m.TrainSteps(batches, l, a); err != nil {
-							t.Fatal(err)
-						}
-						tr.losses, tr.accs = append(tr.losses, l...), append(tr.accs, a...)
-						continue
-					}
-					for _, b := range batches {
-						bp, bl := make([]float32, 0, len(b)*features), make([]int32, 0, len(b))
-						for _, i := range b {
-							bp, bl = append(bp, pixels[int(i)*features:int(i+1)*features]...), append(bl, labels[i])
-						}
-						loss, acc, err := m.TrainStep(bp, bl)
-						if err != nil {
-							t.Fatal(err)
-						}
-						tr.losses, tr.accs = append(tr.losses, loss), append(tr.accs, acc)
-					}
-				}
+				tr := trainTrace(t, m, examplesSplit{pixels, labels, valPixels, valLabels, features}, gathered, func(epoch int) [][]int32 {
+					return epochBatches(n, size, uint64(epoch))
+				})
 				if m.Iterations() != 22 {
 					t.Errorf("iterations %d, want 22", m.Iterations())
-				}
-				var err error
-				if gathered {
-					tr.val[0], tr.val[1], err = m.Validate()
-				} else {
-					tr.val[0], tr.val[1], err = m.Evaluate(valPixels, valLabels)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if tr.weights, err = m.Weights(); err != nil {
-					t.Fatal(err)
 				}
 				return tr
 			}

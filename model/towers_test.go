@@ -15,11 +15,6 @@ func TestTowers(t *testing.T) {
 	const n, size, features = 330, 31, 784
 	pixels, labels := randomBatch(5, n, features, 10)
 	valPixels, valLabels := randomBatch(6, 70, features, 10)
-	type trace struct {
-		losses, accs []float32
-		val          [2]float64
-		weights      []Weight
-	}
 	for _, tc := range []struct {
 		name string
 		edit func(*Config)
@@ -43,46 +38,9 @@ func TestTowers(t *testing.T) {
 				tc.edit(&cfg)
 				cfg.Towers, cfg.StepsPerCall = towers, stepsPerCall
 				cfg.IntraOpThreads, cfg.InterOpThreads = 1, max(2, towers)
-				m := newModel(t, cfg)
-				if err := m.Bind(newExamples(t, pixels, labels, features), newExamples(t, valPixels, valLabels, features)); err != nil {
-					t.Fatal(err)
-				}
-				var tr trace
-				for epoch := range 2 {
-					batches := append(epochBatches(n, size, uint64(epoch)), []int32{7})
-					if gathered {
-						l, a := make([]float32, len(batches)), make([]float32, len(batches))
-						if err := m.TrainSteps(batches, l, a); err != nil {
-							t.Fatal(err)
-						}
-						tr.losses, tr.accs = append(tr.losses, l...), append(tr.accs, a...)
-						continue
-					}
-					for _, b := range batches {
-						bp, bl := make([]float32, 0, len(b)*features), make([]int32, 0, len(b))
-						for _, i := range b {
-							bp, bl = append(bp, pixels[int(i)*features:int(i+1)*features]...), append(bl, labels[i])
-						}
-						loss, acc, err := m.TrainStep(bp, bl)
-						if err != nil {
-							t.Fatal(err)
-						}
-						tr.losses, tr.accs = append(tr.losses, loss), append(tr.accs, acc)
-					}
-				}
-				var err error
-				if gathered {
-					tr.val[0], tr.val[1], err = m.Validate()
-				} else {
-					tr.val[0], tr.val[1], err = m.Evaluate(valPixels, valLabels)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if tr.weights, err = m.Weights(); err != nil {
-					t.Fatal(err)
-				}
-				return tr
+				return trainTrace(t, newModel(t, cfg), examplesSplit{pixels, labels, valPixels, valLabels, features}, gathered, func(epoch int) [][]int32 {
+					return append(epochBatches(n, size, uint64(epoch)), []int32{7})
+				})
 			}
 			one := run(1, 1, true)
 			last := len(one.losses) - 1
