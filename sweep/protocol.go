@@ -17,12 +17,15 @@ type Job struct {
 	Dir   string `json:"dir"`   // the run directory to create (it must not exist)
 	// Group is the HParams session group name: the run's path under the logdir, so that runs of the
 	// same name in different sweeps stay different rows in TensorBoard.
-	Group    string            `json:"group"`
-	Variant  map[string]string `json:"variant"` // every axis' Text, by key
-	DataDir  string            `json:"data_dir"`
-	Device   string            `json:"device"`    // auto, cpu or gpu
-	Threads  int               `json:"threads"`   // TensorFlow intra- and inter-op threads; 0 = the worker's choice
-	LogEvery int               `json:"log_every"` // batch scalars every N steps; 0 = none
+	Group   string            `json:"group"`
+	Variant map[string]string `json:"variant"` // every axis' Text, by key
+	DataDir string            `json:"data_dir"`
+	Device  string            `json:"device"`  // auto, cpu or gpu
+	Threads int               `json:"threads"` // TensorFlow intra- and inter-op threads; 0 = the worker's choice
+	// CPUs is the worker's share of the machine's CPUs, within which it chooses the threads when
+	// Threads is 0; 0 = all of them.
+	CPUs     int `json:"cpus,omitempty"`
+	LogEvery int `json:"log_every"` // batch scalars every N steps; 0 = none
 	// StepsPerCall is the batches trained per TensorFlow call; 0 = the worker's choice.
 	StepsPerCall int `json:"steps_per_call,omitempty"`
 	// Resume continues the run from its last checkpoint in Dir (which then exists), its logs cut

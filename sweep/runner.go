@@ -26,8 +26,9 @@ type Options struct {
 	DataDir  string // MNIST IDX files
 	Device   string // auto, cpu or gpu
 	Parallel int    // runs trained at once, one worker process each (≥1)
-	// Threads sets TensorFlow's intra- and inter-op pools of every run; 0 lets the worker choose from
-	// the batch size with one worker and splits the CPUs between workers otherwise.
+	// Threads sets TensorFlow's intra- and inter-op pools of every run; 0 lets each worker choose from
+	// the batch size and its share of the CPUs (all of them with one worker, split between workers
+	// otherwise).
 	Threads int
 	// StepsPerCall is Keras' steps_per_execution: the batches a worker trains per TensorFlow call,
 	// at most MaxStepsPerCall; 0 leaves the choice to the worker. Results do not depend on it.
@@ -244,12 +245,10 @@ func (s *Sweep) newRunResult(r Run) RunResult {
 	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: emptyCurves()}
 }
 
-// threadsPerWorker splits the CPUs between parallel workers; one worker chooses itself (0).
-func (s *Sweep) threadsPerWorker() int {
-	if s.opts.Threads > 0 {
-		return s.opts.Threads
-	}
-	if s.opts.Parallel == 1 {
+// cpusPerWorker is each worker's share of the CPUs when they are split between parallel workers and
+// --threads is not given; 0 (all of them) with one worker.
+func (s *Sweep) cpusPerWorker() int {
+	if s.opts.Threads > 0 || s.opts.Parallel == 1 {
 		return 0
 	}
 	return max(1, runtime.NumCPU()/s.opts.Parallel)
@@ -388,7 +387,8 @@ func (s *Sweep) job(r Run) Job {
 	}
 	return Job{
 		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: EncodeVariant(r.Variant),
-		DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.threadsPerWorker(), LogEvery: s.opts.LogEvery,
+		DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
+		LogEvery:     s.opts.LogEvery,
 		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
 	}
 }
