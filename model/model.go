@@ -200,28 +200,22 @@ func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.O
 		parts[i] = sums{loss: float64(out[0].Value().(float32)), correct: float64(out[1].Value().(float32))}
 		release(out...)
 	}
-	if concurrent == 1 {
-		for i := range parts {
-			if run(i); parts[i].err != nil {
-				return 0, 0, parts[i].err
-			}
-		}
-	} else {
-		var wg sync.WaitGroup
-		next := make(chan int, len(parts))
-		for i := range parts {
-			next <- i
-		}
-		close(next)
-		for range concurrent {
-			wg.Go(func() {
-				for i := range next {
-					run(i)
-				}
-			})
-		}
-		wg.Wait()
+	// One goroutine per concurrent call takes the chunks in turn (with one, in order); a failed chunk
+	// leaves the others to finish, and the first failure in chunk order is returned.
+	var wg sync.WaitGroup
+	next := make(chan int, len(parts))
+	for i := range parts {
+		next <- i
 	}
+	close(next)
+	for range concurrent {
+		wg.Go(func() {
+			for i := range next {
+				run(i)
+			}
+		})
+	}
+	wg.Wait()
 	var lossSum, correct float64
 	for _, p := range parts {
 		if p.err != nil {
