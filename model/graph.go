@@ -58,10 +58,11 @@ type hiddenLayer struct {
 // and the gradients must see exactly the reads of the training pass.
 type forward struct {
 	// logits are the whole pass' [N, Classes]; towerLogits each tower's part; rows is N and sizes
-	// the rows of each part (Config.Towers > 1 only).
+	// the rows of each part (Config.Towers > 1 only); labels each tower's part of the batch's labels.
 	towers      int
 	towerLogits []tf.Output
 	rows, sizes tf.Output
+	labels      []tf.Output
 	logits      tf.Output
 	hidden      []tf.Output // each hidden layer's activation output (before dropout), for tests
 	dropped     []tf.Output // each hidden layer's output after dropout (training pass with dropout only)
@@ -74,15 +75,15 @@ type forward struct {
 // graph is the built TensorFlow graph with the handles the Model runs.
 type graph struct {
 	g *tf.Graph
-	// The training pass reads the rows of the training set at indices, gathered in the graph from
-	// the data variables (TrainSteps); TrainStep feeds trainPixels and trainLabels instead. The
-	// evaluation pass reads pixels and labels: by default the validation set's rows from evalStart,
-	// evalCount of them (Validate); Evaluate and Predict feed them.
-	indices                  tf.Output // [B] int32
-	trainPixels, trainLabels tf.Output // [B, Inputs] float32, [B] int32
-	pixels, labels           tf.Output // [N, Inputs] float32, [N] int32
-	evalStart, evalCount     tf.Output // int32 scalars
-	data                     dataVars
+	// The training pass gathers the rows at indices of trainSource and trainLabelSource, by default
+	// the data variables' (TrainSteps); TrainStep feeds its batch as both sources with indices
+	// 0…B-1. The evaluation pass reads pixels and labels: by default the validation set's rows from
+	// evalStart, evalCount of them (Validate); Evaluate and Predict feed them.
+	indices                       tf.Output // [B] int32
+	trainSource, trainLabelSource tf.Output // [N, Inputs] float32, [N] int32
+	pixels, labels                tf.Output // [N, Inputs] float32, [N] int32
+	evalStart, evalCount          tf.Output // int32 scalars
+	data                          dataVars
 	// One read per run of the training set's variables, the rows and labels every gather takes.
 	trainRows, trainRowLabels tf.Output
 
@@ -246,7 +247,7 @@ func buildGraph(cfg Config) (*graph, error) {
 			return op.Const(s, float32(cfg.LearningRate))
 		})
 	}
-	single, err := b.buildStep(root, s, "gradients", cfg, optName, newVar, b.trainPixels, b.trainLabels)
+	single, err := b.buildStep(root, s, "gradients", cfg, optName, newVar, gatherBatch(s, b.trainSource, b.trainLabelSource, b.indices, cfg.Towers))
 	if err != nil {
 		return nil, err
 	}
@@ -261,10 +262,10 @@ func buildGraph(cfg Config) (*graph, error) {
 
 	// Evaluation pass: moving statistics, sums so that chunks combine into means over examples.
 	es := s.SubScope("eval")
-	b.eval = b.buildForward(es, b.pixels, false, cfg, tf.Output{})
-	evalXent := b.eval.crossEntropy(es, b.labels, cfg.Classes)
+	b.eval = b.buildForward(es, splitBatch(es, b.pixels, b.labels, cfg.Towers), false, cfg, tf.Output{})
+	evalXent := b.eval.crossEntropy(es, cfg.Classes)
 	b.evalLossSum = op.Sum(es.SubScope("loss_sum"), evalXent, op.Const(es.SubScope("loss_axis"), []int32{0}))
-	b.evalCorrect = op.Sum(es.SubScope("correct_sum"), b.eval.perExample(es, b.labels, correct), op.Const(es.SubScope("correct_axis"), []int32{0}))
+	b.evalCorrect = op.Sum(es.SubScope("correct_sum"), b.eval.perExample(es, correct), op.Const(es.SubScope("correct_axis"), []int32{0}))
 	if cfg.L2 > 0 {
 		ps := es.SubScope("penalty")
 		b.evalPenalty = op.Sum(ps, op.Pack(ps, b.eval.penalties), op.Const(ps.SubScope("axis"), []int32{0}))
@@ -303,9 +304,8 @@ func (b *graph) buildInputs(ds, s *op.Scope, inputs int) {
 	b.data.valLabels, valY = dataVar("validation_labels", tf.Int32, -1)
 
 	b.indices = op.Placeholder(s.SubScope("indices"), tf.Int32, op.PlaceholderShape(tf.MakeShape(-1)))
-	pixels, labels := b.gather(s, b.indices)
-	b.trainPixels = op.PlaceholderWithDefault(s.SubScope("train_pixels"), pixels, tf.MakeShape(-1, int64(inputs)))
-	b.trainLabels = op.PlaceholderWithDefault(s.SubScope("train_labels"), labels, tf.MakeShape(-1))
+	b.trainSource = op.PlaceholderWithDefault(s.SubScope("train_pixels"), b.trainRows, tf.MakeShape(-1, int64(inputs)))
+	b.trainLabelSource = op.PlaceholderWithDefault(s.SubScope("train_labels"), b.trainRowLabels, tf.MakeShape(-1))
 
 	b.evalStart = op.Placeholder(s.SubScope("eval_start"), tf.Int32, op.PlaceholderShape(tf.ScalarShape()))
 	b.evalCount = op.Placeholder(s.SubScope("eval_count"), tf.Int32, op.PlaceholderShape(tf.ScalarShape()))
@@ -317,17 +317,56 @@ func (b *graph) buildInputs(ds, s *op.Scope, inputs int) {
 	b.labels = op.PlaceholderWithDefault(s.SubScope("labels"), valLabels, tf.MakeShape(-1))
 }
 
-// gather adds the training set's rows and labels at indices.
-func (b *graph) gather(s *op.Scope, indices tf.Output) (pixels, labels tf.Output) {
-	axis := op.Const(s.SubScope("gather_axis"), int32(0))
-	return op.GatherV2(s.SubScope("gather_pixels"), b.trainRows, indices, axis), op.GatherV2(s.SubScope("gather_labels"), b.trainRowLabels, indices, axis)
+// batch is a pass' examples, cut into the towers' parts in row order (one part with one tower).
+type batch struct {
+	pixels, labels []tf.Output // labels nil in a pass without them (the SavedModel's)
+	rows, sizes    tf.Output   // towers > 1 only: the batch's rows and each part's, as towerSizes gives them
+}
+
+// splitBatch cuts the rows of pixels and of labels (when it is an output) into the towers' parts.
+func splitBatch(s *op.Scope, pixels, labels tf.Output, towers int) batch {
+	if towers <= 1 {
+		in := batch{pixels: []tf.Output{pixels}}
+		if isOutput(labels) {
+			in.labels = []tf.Output{labels}
+		}
+		return in
+	}
+	in := batch{}
+	in.rows, in.sizes = towerSizes(s.SubScope("tower_sizes"), pixels, towers)
+	axis := op.Const(s.SubScope("towers_axis"), int32(0))
+	in.pixels = op.SplitV(s.SubScope("towers"), pixels, in.sizes, axis, int64(towers))
+	if isOutput(labels) {
+		in.labels = op.SplitV(s.SubScope("label_towers"), labels, in.sizes, axis, int64(towers))
+	}
+	return in
+}
+
+// gatherBatch gathers the rows of pixels and labels at indices. With towers each tower gathers its
+// own part of the indices, so that the gathers, a tenth of a batch-1024 step, run side by side too.
+func gatherBatch(s *op.Scope, pixels, labels, indices tf.Output, towers int) batch {
+	gather := func(s *op.Scope, indices tf.Output) (tf.Output, tf.Output) {
+		axis := op.Const(s.SubScope("gather_axis"), int32(0))
+		return op.GatherV2(s.SubScope("gather_pixels"), pixels, indices, axis), op.GatherV2(s.SubScope("gather_labels"), labels, indices, axis)
+	}
+	if towers <= 1 {
+		x, y := gather(s, indices)
+		return batch{pixels: []tf.Output{x}, labels: []tf.Output{y}}
+	}
+	in := batch{pixels: make([]tf.Output, towers), labels: make([]tf.Output, towers)}
+	in.rows, in.sizes = towerSizes(s.SubScope("tower_sizes"), indices, towers)
+	parts := op.SplitV(s.SubScope("towers"), indices, in.sizes, op.Const(s.SubScope("towers_axis"), int32(0)), int64(towers))
+	for t, part := range parts {
+		in.pixels[t], in.labels[t] = gather(s.SubScope(fmt.Sprintf("tower_%d", t)), part)
+	}
+	return in
 }
 
 // buildStep adds one optimizer step on the examples pixels and labels: the reads of the step counter
 // and learning rate, the training pass with the loss and accuracy as batch means, the gradients
 // (under root.SubScope(gradScope), a scope without a device: op.Gradients refuses one) and the
 // optimizer's updates. Every op outside the gradients inherits s's control dependencies.
-func (b *graph) buildStep(root, s *op.Scope, gradScope string, cfg Config, optName string, newVar newVarFunc, pixels, labels tf.Output) (*step, error) {
+func (b *graph) buildStep(root, s *op.Scope, gradScope string, cfg Config, optName string, newVar newVarFunc, in batch) (*step, error) {
 	st := &step{}
 	us := s.SubScope(optName + "_update")
 	st.iterRead = op.ReadVariableOp(us.SubScope("read_iteration"), b.iterations.handle, tf.Int64)
@@ -338,8 +377,8 @@ func (b *graph) buildStep(root, s *op.Scope, gradScope string, cfg Config, optNa
 	}
 
 	ts := s.SubScope("train")
-	st.train = b.buildForward(ts, pixels, true, cfg, st.iterRead)
-	xent := st.train.crossEntropy(ts, labels, cfg.Classes)
+	st.train = b.buildForward(ts, in, true, cfg, st.iterRead)
+	xent := st.train.crossEntropy(ts, cfg.Classes)
 	st.loss = op.Mean(ts.SubScope("loss"), xent, op.Const(ts.SubScope("loss_axis"), []int32{0}))
 	if cfg.L2 > 0 {
 		// Keras' compute_loss: ops.sum([loss, *model.losses]), the regularisers in layer order.
@@ -347,7 +386,7 @@ func (b *graph) buildStep(root, s *op.Scope, gradScope string, cfg Config, optNa
 		tl := ts.SubScope("total_loss")
 		st.loss = op.Sum(tl, op.Pack(tl, terms), op.Const(tl.SubScope("axis"), []int32{0}))
 	}
-	st.accuracy = op.Mean(ts.SubScope("accuracy"), st.train.perExample(ts, labels, correct), op.Const(ts.SubScope("accuracy_axis"), []int32{0}))
+	st.accuracy = op.Mean(ts.SubScope("accuracy"), st.train.perExample(ts, correct), op.Const(ts.SubScope("accuracy_axis"), []int32{0}))
 
 	// Gradients of the loss with respect to the training pass' reads.
 	xs := make([]tf.Output, len(b.trainable))
@@ -382,8 +421,7 @@ func (b *graph) buildChunk(root, s *op.Scope, cfg Config, optName string, newVar
 			ks = ks.WithControlDependencies(c.last)
 		}
 		row := op.GatherV2(ks.SubScope("indices"), c.indices, op.Const(ks.SubScope("k"), int32(k)), op.Const(ks.SubScope("axis"), int32(0)))
-		pixels, labels := b.gather(ks, row)
-		st, err := b.buildStep(root, ks, "train_chunk_gradients", cfg, optName, newVar, pixels, labels)
+		st, err := b.buildStep(root, ks, "train_chunk_gradients", cfg, optName, newVar, gatherBatch(ks, b.trainRows, b.trainRowLabels, row, cfg.Towers))
 		if err != nil {
 			return nil, fmt.Errorf("step %d of %d: %w", k+1, c.size, err)
 		}
@@ -401,8 +439,8 @@ func (b *graph) buildChunk(root, s *op.Scope, cfg Config, optName string, newVar
 // each variable; batch norm in the training pass normalises the parts put back together, and
 // dropout draws one mask over the whole batch, so that each row meets the same numbers as in one
 // tower.
-func (b *graph) buildForward(s *op.Scope, x tf.Output, training bool, cfg Config, iterations tf.Output) forward {
-	f := forward{reads: make(map[*variable]tf.Output)}
+func (b *graph) buildForward(s *op.Scope, in batch, training bool, cfg Config, iterations tf.Output) forward {
+	f := forward{reads: make(map[*variable]tf.Output), towers: len(in.pixels), rows: in.rows, sizes: in.sizes, labels: in.labels}
 	read := func(s *op.Scope, v *variable) tf.Output {
 		if out, ok := f.reads[v]; ok {
 			return out
@@ -415,12 +453,9 @@ func (b *graph) buildForward(s *op.Scope, x tf.Output, training bool, cfg Config
 		ds := s.SubScope(d.name)
 		return op.BiasAdd(ds, op.MatMul(ds, x, read(ds, d.kernel)), read(ds, d.bias))
 	}
-	xs, scopes := []tf.Output{x}, []*op.Scope{s}
-	f.towers = max(1, cfg.Towers)
-	if towers := f.towers; towers > 1 {
-		f.rows, f.sizes = towerSizes(s.SubScope("tower_sizes"), x, towers)
-		xs = op.SplitV(s.SubScope("towers"), x, f.sizes, op.Const(s.SubScope("towers_axis"), int32(0)), int64(towers))
-		scopes = make([]*op.Scope, towers)
+	xs, scopes := in.pixels, []*op.Scope{s}
+	if f.towers > 1 {
+		scopes = make([]*op.Scope, f.towers)
 		for t := range scopes {
 			scopes[t] = s.SubScope(fmt.Sprintf("tower_%d", t))
 		}
@@ -501,16 +536,15 @@ func (f *forward) split(s *op.Scope, x tf.Output) []tf.Output {
 	return op.SplitV(s, x, f.sizes, op.Const(s.SubScope("axis"), int32(0)), int64(f.towers))
 }
 
-// perExample applies fn to each tower's logits and its part of labels and joins the per-example
+// perExample applies fn to each tower's logits and its part of the labels and joins the per-example
 // results in row order: the whole batch's vector, whatever the towers.
-func (f *forward) perExample(s *op.Scope, labels tf.Output, fn func(s *op.Scope, logits, labels tf.Output) tf.Output) tf.Output {
+func (f *forward) perExample(s *op.Scope, fn func(s *op.Scope, logits, labels tf.Output) tf.Output) tf.Output {
 	if len(f.towerLogits) == 1 {
-		return fn(s, f.towerLogits[0], labels)
+		return fn(s, f.towerLogits[0], f.labels[0])
 	}
-	parts := f.split(s.SubScope("labels"), labels)
-	out := make([]tf.Output, len(parts))
-	for t := range parts {
-		out[t] = fn(s.SubScope(fmt.Sprintf("tower_%d", t)), f.towerLogits[t], parts[t])
+	out := make([]tf.Output, len(f.towerLogits))
+	for t := range out {
+		out[t] = fn(s.SubScope(fmt.Sprintf("tower_%d", t)), f.towerLogits[t], f.labels[t])
 	}
 	return f.joined(s.SubScope("joined"), out)
 }
@@ -621,8 +655,8 @@ func (f *forward) batchNorm(s *op.Scope, bn *batchNorm, x tf.Output, training bo
 
 // crossEntropy is the pass' per-example sparse categorical cross-entropy of softmax(logits), each
 // tower's from its own logits.
-func (f *forward) crossEntropy(s *op.Scope, labels tf.Output, classes int) tf.Output {
-	return f.perExample(s, labels, func(s *op.Scope, logits, labels tf.Output) tf.Output {
+func (f *forward) crossEntropy(s *op.Scope, classes int) tf.Output {
+	return f.perExample(s, func(s *op.Scope, logits, labels tf.Output) tf.Output {
 		return crossEntropy(s, logits, labels, classes)
 	})
 }

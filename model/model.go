@@ -51,10 +51,13 @@ type Model struct {
 
 	// Reused across steps: a step refills the cached input tensors and allocates nothing on the
 	// TensorFlow side that outlives it (the fetched tensors are released once read).
-	feeds        map[tf.Output]*tf.Tensor
-	pixelInputs  inputCache
-	labelInputs  inputCache
-	indexInputs  inputCache
+	feeds       map[tf.Output]*tf.Tensor
+	pixelInputs inputCache
+	labelInputs inputCache
+	indexInputs inputCache
+	// TrainStep's indices into its own fed batch, 0…n-1 (the training pass gathers its rows by index).
+	fedIndices   inputCache
+	identity     []int32
 	chunkIndices []int32 // a chunk's batches, concatenated
 	trainFetches []tf.Output
 	trainTargets []*tf.Operation
@@ -88,6 +91,7 @@ func New(cfg Config) (*Model, error) {
 		pixelInputs:  inputCache{dtype: tf.Float},
 		labelInputs:  inputCache{dtype: tf.Int32},
 		indexInputs:  inputCache{dtype: tf.Int32},
+		fedIndices:   inputCache{dtype: tf.Int32},
 		trainFetches: []tf.Output{g.trainLoss, g.trainAccuracy},
 		trainTargets: []*tf.Operation{g.trainStep},
 	}
@@ -378,6 +382,7 @@ func (m *Model) Close() error {
 	m.pixelInputs.close()
 	m.labelInputs.close()
 	m.indexInputs.close()
+	m.fedIndices.close()
 	clear(m.feeds)
 	if err := m.sess.Close(); err != nil {
 		return fmt.Errorf("close session: %w", err)
@@ -409,9 +414,18 @@ func (m *Model) feed(pixels []float32, labels []int32) error {
 	if err != nil {
 		return fmt.Errorf("labels tensor: %w", err)
 	}
-	// Both passes' inputs: a train step's fetches read the training pass, an evaluation's the other.
-	m.feeds[m.graph.trainPixels], m.feeds[m.graph.pixels] = x, x
-	m.feeds[m.graph.trainLabels], m.feeds[m.graph.labels] = y, y
+	for i := len(m.identity); i < n; i++ {
+		m.identity = append(m.identity, int32(i))
+	}
+	ix, err := m.fedIndices.tensor([]int64{int64(n)}, sliceBytes(m.identity[:n]))
+	if err != nil {
+		return fmt.Errorf("indices tensor: %w", err)
+	}
+	// Both passes' inputs: a train step's fetches read the training pass, which gathers every row of
+	// the batch in order, an evaluation's the other.
+	m.feeds[m.graph.trainSource], m.feeds[m.graph.pixels] = x, x
+	m.feeds[m.graph.trainLabelSource], m.feeds[m.graph.labels] = y, y
+	m.feeds[m.graph.indices] = ix
 	return nil
 }
 

@@ -105,7 +105,7 @@ func buildServingGraph(src *graph, cfg Config, scale float32) (*tf.Graph, saver,
 		if sig.dtype != tf.Float {
 			x = op.Cast(ss.SubScope("to_float"), x, tf.Float)
 		}
-		f := sg.buildForward(ss, scaleInput(ss.SubScope("scale"), x, scale), false, inference, tf.Output{})
+		f := sg.buildForward(ss, splitBatch(ss, scaleInput(ss.SubScope("scale"), x, scale), tf.Output{}, 1), false, inference, tf.Output{})
 		probabilities, classes := predictions(ss, f.logits)
 		identity := func(name string, x tf.Output) string {
 			return root.AddOperation(tf.OpSpec{Type: "Identity", Name: name, Input: []tf.Input{x}}).Name()

@@ -86,7 +86,15 @@ func xlaStepSession(b *testing.B, cfg Config, batch int, xla bool) (*tf.Session,
 	if err != nil {
 		b.Fatal(err)
 	}
-	feeds := map[tf.Output]*tf.Tensor{output(g.trainPixels): x, output(g.trainLabels): y}
+	identity := make([]int32, batch)
+	for i := range identity {
+		identity[i] = int32(i)
+	}
+	ix, err := tf.ReadTensor(tf.Int32, []int64{int64(batch)}, bytes.NewReader(sliceBytes(identity)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	feeds := map[tf.Output]*tf.Tensor{output(g.trainSource): x, output(g.trainLabelSource): y, output(g.indices): ix}
 	fetches := []tf.Output{output(g.trainLoss)}
 	targets := []*tf.Operation{ng.Operation(g.trainStep.Name())}
 	return sess, func() float32 {
