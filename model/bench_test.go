@@ -100,18 +100,20 @@ func BenchmarkTrainSteps(b *testing.B) {
 }
 
 // BenchmarkValidate measures Validate over a bound validation set of 10,000 random examples (the
-// MNIST test set's size), the evaluation every epoch ends with, on one thread (as the worker runs
-// batches up to 256) and on TensorFlow's default pools: milliseconds per pass.
+// MNIST test set's size), the evaluation every epoch ends with, in the settings the worker chooses
+// from: TensorFlow's default pools; one thread, its parts one at a time or one per core at once
+// (ValidateConcurrency); and two towers of one thread, as a towered run validates: milliseconds
+// per pass.
 func BenchmarkValidate(b *testing.B) {
 	const n = 10000
 	cfg := DefaultConfig()
 	pixels, labels := randomBatch(3, n, cfg.Inputs, cfg.Classes)
 	for _, bn := range []bool{false, true} {
-		for _, threads := range []int{0, 1} {
-			b.Run(fmt.Sprintf("bn=%v/threads=%d", bn, threads), func(b *testing.B) {
+		for _, set := range []struct{ threads, towers, concurrent int }{{0, 1, 1}, {1, 1, 1}, {1, 1, 2}, {1, 2, 1}, {1, 2, 2}} {
+			b.Run(fmt.Sprintf("bn=%v/threads=%d/towers=%d/concurrent=%d", bn, set.threads, set.towers, set.concurrent), func(b *testing.B) {
 				cfg := DefaultConfig()
-				cfg.BatchNorm, cfg.Device = bn, DeviceCPU
-				cfg.IntraOpThreads, cfg.InterOpThreads = threads, threads
+				cfg.BatchNorm, cfg.Device, cfg.Towers, cfg.ValidateConcurrency = bn, DeviceCPU, set.towers, set.concurrent
+				cfg.IntraOpThreads, cfg.InterOpThreads = set.threads, set.threads*set.towers
 				m := newModel(b, cfg)
 				set := newExamples(b, pixels, labels, cfg.Inputs)
 				if err := m.Bind(set, set); err != nil {
