@@ -46,26 +46,31 @@ func TestTowers(t *testing.T) {
 		jobThread int
 		device    string
 		batch     int
+		batchNorm bool
 		cpus      int
 		gpu       bool
 		want      int
 		asksGPU   bool
 	}{
-		{"batch 1024 on 2 CPUs", 0, "cpu", 1024, 2, false, 2, false},
-		{"batch 256 on 2 CPUs", 0, "cpu", 256, 2, false, 2, false},
-		{"batch 255 on 2 CPUs", 0, "cpu", 255, 2, false, 1, false},
-		{"batch 1024 on 16 CPUs: 128 rows a tower", 0, "cpu", 1024, 16, false, 8, false},
-		{"batch 1024 on one CPU", 0, "cpu", 1024, 1, false, 1, false},
-		{"the job's threads", 2, "cpu", 1024, 2, false, 1, false},
-		{"auto, no GPU", 0, "auto", 512, 2, false, 2, true},
-		{"auto, a GPU", 0, "", 512, 2, true, 1, true},
-		{"gpu", 0, "gpu", 512, 2, true, 1, false},
-		{"a small batch does not ask for a GPU", 0, "auto", 64, 2, false, 1, false},
+		{"batch 1024 on 2 CPUs", 0, "cpu", 1024, true, 2, false, 2, false},
+		{"batch 256 on 2 CPUs", 0, "cpu", 256, true, 2, false, 2, false},
+		{"batch 255 on 2 CPUs", 0, "cpu", 255, true, 2, false, 1, false},
+		{"batch 128 without batch norm: 64 rows a tower", 0, "cpu", 128, false, 2, false, 2, false},
+		{"batch 127 without batch norm", 0, "cpu", 127, false, 2, false, 1, false},
+		{"batch 128 with batch norm", 0, "cpu", 128, true, 2, false, 1, false},
+		{"batch 1024 on 16 CPUs: 128 rows a tower", 0, "cpu", 1024, true, 16, false, 8, false},
+		{"batch 1024 on 16 CPUs without batch norm: 64 rows a tower", 0, "cpu", 1024, false, 16, false, 16, false},
+		{"batch 1024 on one CPU", 0, "cpu", 1024, false, 1, false, 1, false},
+		{"the job's threads", 2, "cpu", 1024, false, 2, false, 1, false},
+		{"auto, no GPU", 0, "auto", 512, false, 2, false, 2, true},
+		{"auto, a GPU", 0, "", 512, false, 2, true, 1, true},
+		{"gpu", 0, "gpu", 512, false, 2, true, 1, false},
+		{"a small batch does not ask for a GPU", 0, "auto", 64, false, 2, false, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			asked := false
 			v := sweep.Defaults()
-			v.BatchSize = tc.batch
+			v.BatchSize, v.BatchNorm = tc.batch, tc.batchNorm
 			got := towers(sweep.Job{Threads: tc.jobThread, Device: tc.device}, v, func() bool { asked = true; return tc.gpu }, tc.cpus)
 			if got != tc.want || asked != tc.asksGPU {
 				t.Errorf("towers = %d (GPU asked: %v), want %d (%v)", got, asked, tc.want, tc.asksGPU)
@@ -127,7 +132,8 @@ func TestModelConfigDevice(t *testing.T) {
 		{"gpu", "gpu", 0, 64, true, model.DeviceGPU, 0, 1, 0, 0, 0},
 		{"auto, large batch, no GPU, 2 CPUs: towers", "auto", 0, 1024, false, model.DeviceCPU, 1, 2, 2, 2, 0},
 		{"auto, large batch, a GPU, 2 CPUs", "auto", 0, 1024, true, model.DeviceAuto, 0, 2, 0, 0, 0},
-		{"auto, small batch, no GPU, 2 CPUs", "auto", 0, 128, false, model.DeviceCPU, 1, 2, 0, 1, 2},
+		{"auto, small batch, no GPU, 2 CPUs", "auto", 0, 64, false, model.DeviceCPU, 1, 2, 0, 1, 2},
+		{"auto, batch 128, no GPU, 2 CPUs: towers", "auto", 0, 128, false, model.DeviceCPU, 1, 2, 2, 2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := sweep.Defaults()

@@ -497,24 +497,34 @@ func threads(job sweep.Job, v sweep.Variant, gpu func() bool) int {
 	return 1
 }
 
-// towerRows is the fewest rows of a batch a tower takes. Below it one thread on the single-threaded
-// executor trains faster: model's BenchmarkTrainSteps on 2 cores, batch 128, 365k samples/s on one
-// thread (4 steps per call) against 243k-278k in two towers of 64; batch 256, 407k against 506k in
-// two towers of 128, and 1.2-1.3× TensorFlow's pools at 512 and 1024 with and without batch norm.
-const towerRows = 128
+// towerRows is the fewest rows of a batch a tower takes: 64, or 128 with batch norm, which joins the
+// towers at every layer both ways. Below it one thread on the single-threaded executor trains as fast
+// or faster. Measured on 2 cores by model's BenchmarkTrainSteps, three rounds. Without batch norm:
+// batch 128, 312k-336k samples/s on one thread (4 steps per call) against 349k-379k in two towers of
+// 64 (306k-330k against 335k-363k in full runs); batch 64, 247k-272k against 219k-242k in two
+// towers of 32. With batch norm, batch 128: 266k-299k on one thread against 254k-290k in two towers;
+// batch 256, 308k-340k against 348k-367k. Larger batches train 1.2-1.3× faster in towers than on
+// TensorFlow's pools, with and without batch norm.
+func towerRows(v sweep.Variant) int {
+	if v.BatchNorm {
+		return 128
+	}
+	return 64
+}
 
 // towers is the number of towers a job's run splits its batches into (model.Config.Towers), each on
 // an inter-op thread of its own with one thread per kernel: one per CPU of the worker's cpus, each of
 // at least towerRows rows, when the worker chooses the threads of a run on the CPU; else 1. gpu is
 // asked only when the job's device is auto and the batch is large enough.
 func towers(job sweep.Job, v sweep.Variant, gpu func() bool, cpus int) int {
+	rows := towerRows(v)
 	switch {
-	case job.Threads > 0 || job.Device == model.DeviceGPU || cpus < 2 || v.BatchSize < 2*towerRows:
+	case job.Threads > 0 || job.Device == model.DeviceGPU || cpus < 2 || v.BatchSize < 2*rows:
 		return 1
 	case (job.Device == model.DeviceAuto || job.Device == "") && gpu():
 		return 1
 	}
-	return min(cpus, v.BatchSize/towerRows)
+	return min(cpus, v.BatchSize/rows)
 }
 
 // stepsPerCall is the batches a job's run trains per session call: the job's, else 4 when the run
