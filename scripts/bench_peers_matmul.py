@@ -7,7 +7,8 @@
              forward ones (B×784 · 784×128, B×128 · 128×64, B×64 · 64×10), the three weight gradients
              (784×B · B×128, ...) and the input gradients of layers 2 and 3 (B×10 · 10×64, B×64 · 64×128),
              B · 454,400 FLOPs together; each timing repeats them for about 0.1 s, best of --repeats
-    xla:     with jax importable (the JAX venv), the square matmul once more as a jax.jit call, for comparison
+    xla:     with jax importable (the JAX venv), the square matmul once more as a jax.jit call, for comparison;
+             --xla-only measures this alone (scripts/bench_peers' rate beside each tfsweep run at batch 1024)
 
 Threads: numpy's BLAS takes them from OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, which scripts/bench_peers sets
 for --threads N before this starts (unset = all CPUs); --threads N confines the process to N CPUs before jax
@@ -32,6 +33,7 @@ def parse_args(argv):
     p.add_argument("--repeats", default=7, type=int, help="timings per measurement; the best counts (default 7)")
     p.add_argument("--batch-sizes", default="64,128,1024", help="batch sizes for the network's own shapes")
     p.add_argument("--xla", action="store_true", help="also time the square matmul with jax.jit, if jax imports")
+    p.add_argument("--xla-only", action="store_true", help="time only the square matmul with jax.jit")
     p.add_argument("--threads", default=0, type=int,
                    help="confine the process to N CPUs before jax starts (numpy's threads: OPENBLAS_NUM_THREADS)")
     args = p.parse_args(argv)
@@ -104,6 +106,11 @@ def xla_rate(n, repeats):
 def main(argv):
     args = parse_args(argv)
     threads = limit_threads(args.threads)
+    if args.xla_only:
+        json.dump({"n": args.n, "repeats": args.repeats, "xla": xla_rate(args.n, args.repeats), "threads": threads},
+                  sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
     rng = np.random.default_rng(1)
     a = rng.random((args.n, args.n), dtype=np.float32)
     b = rng.random((args.n, args.n), dtype=np.float32)
