@@ -362,7 +362,7 @@ func gatherBatch(s *op.Scope, pixels, labels, indices tf.Output, towers int) bat
 	return in
 }
 
-// buildStep adds one optimizer step on the examples pixels and labels: the reads of the step counter
+// buildStep adds one optimizer step on the batch in: the reads of the step counter
 // and learning rate, the training pass with the loss and accuracy as batch means, the gradients
 // (under root.SubScope(gradScope), a scope without a device: op.Gradients refuses one) and the
 // optimizer's updates. Every op outside the gradients inherits s's control dependencies.
