@@ -52,7 +52,7 @@ const (
 
 // ReadImages reads an IDX3 image file (magic 0x00000803): n images of rows×cols unsigned bytes.
 func ReadImages(path string) (pixels []byte, n, rows, cols int, err error) {
-	a, err := readIDX(path, requireBytes(imageDims))
+	a, err := readIDX(path, requireBytes(imageDims), false)
 	if err != nil {
 		return nil, 0, 0, 0, err
 	}
@@ -61,7 +61,7 @@ func ReadImages(path string) (pixels []byte, n, rows, cols int, err error) {
 
 // ReadLabels reads an IDX1 label file (magic 0x00000801): one unsigned byte per example.
 func ReadLabels(path string) ([]byte, error) {
-	a, err := readIDX(path, requireBytes(labelDims))
+	a, err := readIDX(path, requireBytes(labelDims), false)
 	if err != nil {
 		return nil, err
 	}
@@ -105,16 +105,19 @@ func requireBytes(wantDims int) func(idxHeader) error {
 	}
 }
 
-// idxArray is a whole IDX file's contents: bytes when its elements are unsigned bytes, else float32.
-type idxArray struct {
-	idxHeader
+// array is a whole stored array (an IDX file, a .npy): bytes when its elements are unsigned bytes or
+// bools, else float32; or, read as class labels, int32.
+type array struct {
+	elem   elemType
+	dims   []int
 	bytes  []byte
 	floats []float32
+	labels []int32
 }
 
 // readIDX reads and validates a whole IDX file whose header accept approves, streaming its payload into
 // the values it returns.
-func readIDX(path string, accept func(idxHeader) error) (*idxArray, error) {
+func readIDX(path string, accept func(idxHeader) error, asLabels bool) (*array, error) {
 	f, fileSize, err := openRegular(path)
 	if err != nil {
 		return nil, err
@@ -147,7 +150,7 @@ func readIDX(path string, accept func(idxHeader) error) (*idxArray, error) {
 	if err != nil {
 		return nil, fileError(path, err, "dimensions %v", h.dims)
 	}
-	a := &idxArray{idxHeader: h}
+	a := &array{elem: h.elem, dims: h.dims}
 	if !gzipped {
 		// The file size tells exactly what to expect, before a byte of payload is allocated.
 		actual := fileSize - int64(headerLen)
@@ -157,7 +160,10 @@ func readIDX(path string, accept func(idxHeader) error) (*idxArray, error) {
 		case actual > size:
 			return nil, fileError(path, ErrTrailing, "dimensions %v declare %d data bytes, file holds %d", h.dims, size, actual)
 		}
-		if err := a.readPayload(r, count); err != nil {
+		if err := a.readPayload(r, count, asLabels); err != nil {
+			if errors.Is(err, ErrLabelRange) {
+				return nil, fileError(path, err, "")
+			}
 			return nil, fileError(path, ErrTruncated, "reading data: %v", err)
 		}
 		return a, nil
@@ -166,7 +172,7 @@ func readIDX(path string, accept func(idxHeader) error) (*idxArray, error) {
 	if limit := fileSize * maxDeflateRatio; size > limit {
 		return nil, fileError(path, ErrTooLarge, "dimensions %v declare %d data bytes; a %d-byte gzip file cannot hold more than %d", h.dims, size, fileSize, limit)
 	}
-	if err := a.readGzipPayload(zr, count, size); err != nil {
+	if err := a.readGzipPayload(zr, count, size, asLabels); err != nil {
 		return nil, fileError(path, err, "")
 	}
 	// Read on to the end: trailing bytes are a fault, and gzip verifies its CRC and length only at EOF.
@@ -182,7 +188,11 @@ func readIDX(path string, accept func(idxHeader) error) (*idxArray, error) {
 }
 
 // readPayload reads count elements from r, whose length is known to be right.
-func (a *idxArray) readPayload(r io.Reader, count int64) error {
+func (a *array) readPayload(r io.Reader, count int64, asLabels bool) error {
+	if asLabels {
+		a.labels = make([]int32, count)
+		return readLabelValues(r, a.elem, a.labels)
+	}
 	if a.elem.isBytes() {
 		a.bytes = make([]byte, count)
 		_, err := io.ReadFull(r, a.bytes)
@@ -193,8 +203,8 @@ func (a *idxArray) readPayload(r io.Reader, count int64) error {
 }
 
 // readGzipPayload reads count elements (size bytes) from a gzip stream whose length is only declared.
-func (a *idxArray) readGzipPayload(zr io.Reader, count, size int64) error {
-	if a.elem.isBytes() {
+func (a *array) readGzipPayload(zr io.Reader, count, size int64, asLabels bool) error {
+	if a.elem.isBytes() && !asLabels {
 		data, err := readUpTo(zr, int(size))
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("%w: dimensions %v declare %d data bytes, file holds %d", ErrTruncated, a.dims, size, len(data))
@@ -205,8 +215,10 @@ func (a *idxArray) readGzipPayload(zr io.Reader, count, size int64) error {
 		a.bytes = data
 		return nil
 	}
-	a.floats = make([]float32, count)
-	if err := readValues(zr, a.elem, a.floats); err != nil {
+	if err := a.readPayload(zr, count, asLabels); err != nil {
+		if errors.Is(err, ErrLabelRange) {
+			return err
+		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("%w: dimensions %v declare %d data bytes: %v", ErrTruncated, a.dims, size, err)
 		}

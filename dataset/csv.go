@@ -1,0 +1,118 @@
+package dataset
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"io"
+	"slices"
+	"strconv"
+)
+
+// readCSVSplit reads a CSV table with a header row: every column but the label column is a numeric
+// feature; the label column is the one label= names, else the last. Labels that are all whole numbers
+// ≥ 0 in the training split are class indices; otherwise the training split's distinct labels, sorted,
+// are the classes, and a test label outside them is an error.
+func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, []string, error) {
+	f, _, err := openRegular(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(bufio.NewReaderSize(f, chunkBytes))
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil, fileError(path, ErrMissing, "no header row")
+		}
+		return nil, nil, csvError(path, err)
+	}
+	header = slices.Clone(header)
+	labelCol := len(header) - 1
+	if src.Label != "" {
+		if labelCol = slices.Index(header, src.Label); labelCol < 0 {
+			return nil, nil, fileError(path, ErrMissing, "line 1: no column %q in the header %q", src.Label, header)
+		}
+	}
+	if len(header) < 2 {
+		return nil, nil, fileError(path, ErrFields, "line 1: %d column, want features and a label", len(header))
+	}
+	s := &Set{Shape: []int{len(header) - 1}, Floats: []float32{}}
+	var labels []string
+	for {
+		row, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, csvError(path, err)
+		}
+		line, _ := r.FieldPos(0)
+		for j, field := range row {
+			if j == labelCol {
+				continue
+			}
+			v, err := strconv.ParseFloat(field, 32)
+			if err != nil {
+				return nil, nil, fileError(path, ErrNotNumber, "line %d, column %q: %q", line, header[j], field)
+			}
+			s.Floats = append(s.Floats, float32(v))
+		}
+		labels = append(labels, row[labelCol])
+	}
+	names, err := labelIndices(path, labels, test, classes, s)
+	return s, names, err
+}
+
+// csvError names the line of a row the csv package refused (a wrong number of fields, a stray quote).
+func csvError(path string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		fault := ErrFormat
+		if errors.Is(pe.Err, csv.ErrFieldCount) {
+			fault = ErrFields
+		}
+		return fileError(path, fault, "line %d: %v", pe.Line, pe.Err)
+	}
+	return fileError(path, ErrFormat, "%v", err)
+}
+
+// labelIndices turns a split's label strings into s.Labels (see readCSVSplit) and returns the class names
+// when the labels are categorical. classes are the training split's names when reading the test split.
+func labelIndices(path string, labels []string, test bool, classes []string, s *Set) ([]string, error) {
+	s.Labels = make([]int32, len(labels))
+	if !test {
+		numeric := true
+		for i, l := range labels {
+			v, err := strconv.ParseInt(l, 10, 32)
+			if err != nil || v < 0 {
+				numeric = false
+				break
+			}
+			s.Labels[i] = int32(v)
+		}
+		if numeric {
+			return nil, nil
+		}
+		classes = slices.Clone(labels)
+		slices.Sort(classes)
+		classes = slices.Compact(classes)
+	}
+	for i, l := range labels {
+		if classes == nil {
+			v, err := strconv.ParseInt(l, 10, 32)
+			if err != nil || v < 0 {
+				return nil, fileError(path, ErrLabelRange, "row %d (line %d): label %q, the training labels are class indices", i+1, i+2, l)
+			}
+			s.Labels[i] = int32(v)
+			continue
+		}
+		k, found := slices.BinarySearch(classes, l)
+		if !found {
+			return nil, fileError(path, ErrUnknownLabel, "row %d (line %d): label %q", i+1, i+2, l)
+		}
+		s.Labels[i] = int32(k)
+	}
+	return classes, nil
+}
