@@ -23,6 +23,8 @@ export LD_LIBRARY_PATH := $(LIBTENSORFLOW_DIR)/lib$(if $(LD_LIBRARY_PATH),:$(LD_
 # What the tests read: the real MNIST files and the venv whose TensorBoard judges our logs.
 export TFSWEEP_DATA_DIR := $(abspath $(DATA_DIR))
 export TFSWEEP_PYTHON := $(TFSWEEP_VENV)/bin/python
+# The formats' own writers (numpy, PIL, TensorFlow) that make dataset's test files.
+export TFSWEEP_DATA_PYTHON := $(TFSWEEP_VENV)-data/bin/python
 # TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the output; warnings and errors still show.
 export TF_CPP_MIN_LOG_LEVEL ?= 1
 # Per-session intra-op pools, as the front gives its workers (model's thread-count test needs it).
@@ -49,6 +51,7 @@ tcmalloc: ## optional: without it (not root, no apt-get) the workers use glibc's
 venv:
 	scripts/setup-python.sh tensorboard >/dev/null
 	scripts/setup-python.sh lint >/dev/null
+	scripts/setup-python.sh data >/dev/null
 
 build: libtensorflow ## build bin/tfsweep (pure Go, no cgo) and bin/tfsweep-worker (links libtensorflow)
 	CGO_ENABLED=0 go build -ldflags '$(GO_LDFLAGS)' -o bin/tfsweep ./cmd/tfsweep

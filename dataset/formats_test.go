@@ -1,0 +1,214 @@
+package dataset
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The formats' own writers (numpy, PIL, TensorFlow; CIFAR and IDX by their documented layouts) make the
+// files these tests read, through scripts/make_data_fixtures.py and the Python that
+// scripts/setup-python.sh data installs ($TFSWEEP_DATA_PYTHON, which the Makefile sets). A missing Python
+// fails the tests: they are never skipped.
+
+var fixtureRun struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// fixtures runs the writers once per test binary into a directory TestMain removes.
+func fixtures(t testing.TB) string {
+	t.Helper()
+	fixtureRun.once.Do(func() {
+		fixtureRun.dir, fixtureRun.err = writeFixtures()
+	})
+	if fixtureRun.err != nil {
+		t.Fatal(fixtureRun.err)
+	}
+	return fixtureRun.dir
+}
+
+func writeFixtures() (string, error) {
+	python := os.Getenv("TFSWEEP_DATA_PYTHON")
+	if python == "" {
+		return "", fmt.Errorf("TFSWEEP_DATA_PYTHON is not set: run `make test`, or " +
+			"`export TFSWEEP_DATA_PYTHON=$(scripts/setup-python.sh data | tail -1)` from the repository root")
+	}
+	mnist := os.Getenv("TFSWEEP_DATA_DIR")
+	if mnist == "" {
+		return "", fmt.Errorf("TFSWEEP_DATA_DIR is not set: run `make test`, or scripts/setup-data.sh")
+	}
+	_, file, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(file), "..", "scripts", "make_data_fixtures.py")
+	dir, err := os.MkdirTemp("", "tfsweep-data-fixtures-")
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, python, script, dir, "--mnist", mnist).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%s %s: %v\n%s", python, script, err, out)
+	}
+	return dir, nil
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixtureRun.dir != "" {
+		os.RemoveAll(fixtureRun.dir)
+	}
+	os.Exit(code)
+}
+
+// manifestCase is one data set the writers made and what it holds (see make_data_fixtures.py).
+type manifestCase struct {
+	Name        string
+	Spec        string
+	Train, Test manifestSplit
+	Classes     int
+	Names       []string
+	Tolerance   float64
+}
+
+type manifestSplit struct {
+	Shape  []int
+	Values []float64
+	Labels []int32
+}
+
+func readManifest(t *testing.T, dir string) []manifestCase {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct{ Cases []manifestCase }
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Cases) < 20 {
+		t.Fatalf("the manifest lists %d cases, want every format's", len(m.Cases))
+	}
+	return m.Cases
+}
+
+// TestFormatsReadWhatWritersWrote reads every data set the writers made and compares it, value for value,
+// with the arrays the writers were given (or, for resized and JPEG images, what TensorFlow decodes).
+func TestFormatsReadWhatWritersWrote(t *testing.T) {
+	dir := fixtures(t)
+	for _, tc := range readManifest(t, dir) {
+		t.Run(tc.Name, func(t *testing.T) {
+			src, err := ParseSource(tc.Spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := Open(src, Options{CacheDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Classes != tc.Classes {
+				t.Errorf("%d classes, want %d", d.Classes, tc.Classes)
+			}
+			if tc.Names != nil && !slices.Equal(d.ClassNames, tc.Names) {
+				t.Errorf("class names %q, want %q", d.ClassNames, tc.Names)
+			}
+			compareSplit(t, "train", d.Train, tc.Train, tc.Tolerance)
+			compareSplit(t, "test", d.Test, tc.Test, tc.Tolerance)
+		})
+	}
+}
+
+func compareSplit(t *testing.T, name string, got *Set, want manifestSplit, tolerance float64) {
+	t.Helper()
+	if !slices.Equal(got.Shape, want.Shape) {
+		t.Errorf("%s: examples of %v, want %v", name, got.Shape, want.Shape)
+	}
+	if !slices.Equal(got.Labels, want.Labels) {
+		t.Errorf("%s: labels %v, want %v", name, got.Labels, want.Labels)
+	}
+	n := len(got.Bytes) + len(got.Floats)
+	if n != len(want.Values) {
+		t.Fatalf("%s: %d values, want %d", name, n, len(want.Values))
+	}
+	worst, at := 0.0, -1
+	for i, w := range want.Values {
+		v := float64(got.value(0, i))
+		if diff := math.Abs(v - w); diff > worst || math.IsNaN(diff) {
+			worst, at = diff, i
+		}
+	}
+	if worst > tolerance {
+		t.Errorf("%s: value %d is %v, want %v (the largest difference, %v; tolerance %v)", name, at, got.value(0, at), want.Values[at], worst, tolerance)
+	}
+	if tolerance > 0 {
+		t.Logf("%s: largest difference from the writer's values %v (tolerance %v)", name, worst, tolerance)
+	}
+}
+
+// TestMNISTFormatsAgree reads the same MNIST images as IDX, .npz and a PNG folder: the arrays are equal,
+// the folder's in its class-major order.
+func TestMNISTFormatsAgree(t *testing.T) {
+	dir := fixtures(t)
+	open := func(spec string) *Data {
+		t.Helper()
+		src, err := ParseSource(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := Open(src, Options{CacheDir: filepath.Join(dir, "cache")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	idx := open("idx:" + filepath.Join(dir, "mnist-idx"))
+	npz := open("npz:" + filepath.Join(dir, "mnist.npz"))
+	png := open("images:" + filepath.Join(dir, "mnist-png", "train") + ":color=grayscale:test=" + filepath.Join(dir, "mnist-png", "test"))
+	for _, split := range []struct {
+		name          string
+		idx, npz, png *Set
+	}{{"train", idx.Train, npz.Train, png.Train}, {"test", idx.Test, npz.Test, png.Test}} {
+		if split.idx.Len() < 100 || split.idx.Bytes == nil || split.npz.Bytes == nil || split.png.Bytes == nil {
+			t.Fatalf("%s: %d examples; bytes held: idx %v, npz %v, png %v", split.name, split.idx.Len(), split.idx.Bytes != nil, split.npz.Bytes != nil, split.png.Bytes != nil)
+		}
+		if !slices.Equal(split.idx.Bytes, split.npz.Bytes) || !slices.Equal(split.idx.Labels, split.npz.Labels) {
+			t.Errorf("%s: IDX and npz differ", split.name)
+		}
+		byClass := classMajor(split.npz)
+		if !slices.Equal(byClass.Bytes, split.png.Bytes) || !slices.Equal(byClass.Labels, split.png.Labels) {
+			t.Errorf("%s: npz (in class order) and the PNG folder differ", split.name)
+		}
+		if split.png.Features() != split.idx.Features() || !slices.Equal(split.png.Shape, []int{28, 28, 1}) {
+			t.Errorf("%s: PNG examples of %v, IDX of %v", split.name, split.png.Shape, split.idx.Shape)
+		}
+	}
+	if idx.Classes != 10 || npz.Classes != 10 || png.Classes != 10 {
+		t.Errorf("classes: idx %d, npz %d, png %d, want 10", idx.Classes, npz.Classes, png.Classes)
+	}
+}
+
+// classMajor reorders a byte set as a class folder tree lists it: by label, keeping the order within each.
+func classMajor(s *Set) *Set {
+	order := make([]int, s.Len())
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return int(s.Labels[a] - s.Labels[b]) })
+	f := s.Features()
+	out := &Set{Shape: s.Shape, Bytes: make([]byte, 0, len(s.Bytes)), Labels: make([]int32, 0, s.Len())}
+	for _, i := range order {
+		out.Bytes = append(out.Bytes, s.Bytes[i*f:(i+1)*f]...)
+		out.Labels = append(out.Labels, s.Labels[i])
+	}
+	return out
+}
