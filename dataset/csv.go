@@ -26,7 +26,7 @@ func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, [
 		if errors.Is(err, io.EOF) {
 			return nil, nil, fileError(path, ErrMissing, "no header row")
 		}
-		return nil, nil, csvError(path, err)
+		return nil, nil, csvError(path, err, 0)
 	}
 	header = slices.Clone(header)
 	labelCol := len(header) - 1
@@ -46,7 +46,7 @@ func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, [
 			break
 		}
 		if err != nil {
-			return nil, nil, csvError(path, err)
+			return nil, nil, csvError(path, err, len(header))
 		}
 		line, _ := r.FieldPos(0)
 		for j, field := range row {
@@ -65,15 +65,15 @@ func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, [
 	return s, names, err
 }
 
-// csvError names the line of a row the csv package refused (a wrong number of fields, a stray quote).
-func csvError(path string, err error) error {
+// csvError names the line of a row the csv package refused (a wrong number of fields, a stray quote);
+// the header has fields fields.
+func csvError(path string, err error, fields int) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
-		fault := ErrFormat
 		if errors.Is(pe.Err, csv.ErrFieldCount) {
-			fault = ErrFields
+			return fileError(path, ErrFields, "line %d: want %d, as in the header", pe.StartLine, fields)
 		}
-		return fileError(path, fault, "line %d: %v", pe.Line, pe.Err)
+		return fileError(path, ErrFormat, "line %d: %v", pe.StartLine, pe.Err)
 	}
 	return fileError(path, ErrFormat, "%v", err)
 }

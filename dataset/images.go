@@ -3,6 +3,7 @@ package dataset
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -95,6 +96,9 @@ func listImages(dir string, trainClasses []string) ([]string, []imageFile, error
 			files = append(files, imageFile{path: path, class: class, size: info.Size(), mtime: info.ModTime().UnixNano()})
 			return nil
 		})
+		if errors.Is(err, ErrNotRegular) {
+			return nil, nil, err
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("dataset: %w", err)
 		}

@@ -128,6 +128,9 @@ func dictValue(text, key string) (string, bool) {
 // parseDescr reads a NumPy type string such as '<f4', '>i2' or '|u1'.
 func parseDescr(d string) (elemType, error) {
 	var t elemType
+	if strings.Contains(d, "O") {
+		return t, fmt.Errorf("%w: object array (pickled Python objects), dtype %q: save numbers", ErrUnsupported, d)
+	}
 	if len(d) < 3 {
 		return t, fmt.Errorf("%w: dtype %q", ErrUnsupported, d)
 	}
@@ -142,10 +145,7 @@ func parseDescr(d string) (elemType, error) {
 	t.kind = d[1]
 	size, err := strconv.Atoi(d[2:])
 	t.size = size
-	switch {
-	case t.kind == 'O':
-		return t, fmt.Errorf("%w: object array (pickled Python objects), dtype %q: save numbers", ErrUnsupported, d)
-	case err != nil || !validElem(t):
+	if err != nil || !validElem(t) {
 		return t, fmt.Errorf("%w: dtype %q, want bool, (u)int8-64 or float32/64", ErrUnsupported, d)
 	}
 	return t, nil

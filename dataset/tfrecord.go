@@ -72,32 +72,32 @@ func readTFRecordFile(path string, src Source, ex *examples) error {
 	var head [tfrecordHeader]byte
 	var data []byte
 	for i := 0; ; i++ {
-		where := func(format string, args ...any) string {
-			return fmt.Sprintf("record %d at offset %d: ", i, offset) + fmt.Sprintf(format, args...)
+		fault := func(err error, format string, args ...any) error {
+			return fmt.Errorf("dataset: %s: record %d at offset %d: %w", path, i, offset, fmt.Errorf("%w"+format, append([]any{err}, args...)...))
 		}
 		n, err := io.ReadFull(r, head[:])
 		switch {
 		case n == 0 && errors.Is(err, io.EOF):
 			return nil
 		case err != nil:
-			return fileError(path, recordFault(err), "%s", where("the header ends after %d of %d bytes", n, tfrecordHeader))
+			return fault(recordFault(err), ": the header ends after %d of %d bytes", n, tfrecordHeader)
 		}
 		length := binary.LittleEndian.Uint64(head[:8])
 		if maskedCRC(head[:8]) != binary.LittleEndian.Uint32(head[8:]) {
-			return fileError(path, ErrChecksum, "%s", where("the length's CRC does not match"))
+			return fault(ErrChecksum, ": the length's CRC does not match")
 		}
 		if length > maxRecord {
-			return fileError(path, ErrTooLarge, "%s", where("declares %d bytes", length))
+			return fault(ErrTooLarge, ": declares %d bytes", length)
 		}
 		data = slices.Grow(data[:0], int(length)+4)[:length+4]
 		if n, err := io.ReadFull(r, data); err != nil {
-			return fileError(path, recordFault(err), "%s", where("%d of %d data bytes", max(n-4, 0), length))
+			return fault(recordFault(err), ": %d of %d data bytes", max(n-4, 0), length)
 		}
 		if maskedCRC(data[:length]) != binary.LittleEndian.Uint32(data[length:]) {
-			return fileError(path, ErrChecksum, "%s", where("the data's CRC does not match"))
+			return fault(ErrChecksum, ": the data's CRC does not match")
 		}
 		if err := ex.addExample(data[:length], src); err != nil {
-			return fileError(path, err, "%s", where(""))
+			return fault(err, "")
 		}
 		offset += tfrecordHeader + int64(length) + 4
 	}
