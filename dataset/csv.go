@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // readCSVSplit reads a CSV table with a header row: every column but the label column is a numeric
@@ -20,7 +21,6 @@ func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, [
 	}
 	defer f.Close()
 	r := csv.NewReader(bufio.NewReaderSize(f, chunkBytes))
-	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -28,7 +28,6 @@ func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, [
 		}
 		return nil, nil, csvError(path, err, 0)
 	}
-	header = slices.Clone(header)
 	labelCol := len(header) - 1
 	if src.Label != "" {
 		if labelCol = slices.Index(header, src.Label); labelCol < 0 {
@@ -38,31 +37,81 @@ func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, [
 	if len(header) < 2 {
 		return nil, nil, fileError(path, ErrFields, "line 1: %d column, want features and a label", len(header))
 	}
+	t := csvTable{path: path, header: header, labelCol: labelCol}
 	s := &Set{Shape: []int{len(header) - 1}, Floats: []float32{}}
 	var labels []string
-	for {
+	for done := false; !done; {
+		rows, lines, err := readRows(r, csvBatchRows)
+		if err != nil {
+			return nil, nil, csvError(path, err, len(header))
+		}
+		done = len(rows) < csvBatchRows
+		first := len(s.Floats)
+		s.Floats = append(s.Floats, make([]float32, len(rows)*(len(header)-1))...)
+		if err := t.parse(rows, lines, s.Floats[first:]); err != nil {
+			return nil, nil, err
+		}
+		for _, row := range rows {
+			labels = append(labels, strings.Clone(row[labelCol])) // not a view that keeps the whole row alive
+		}
+	}
+	names, err := labelIndices(path, labels, test, classes, s)
+	return s, names, err
+}
+
+// csvBatchRows is how many rows are parsed side by side at a time.
+const csvBatchRows = 4096
+
+// readRows reads up to n rows and the lines they start on; fewer only at the end of the file.
+func readRows(r *csv.Reader, n int) (rows [][]string, lines []int, err error) {
+	for range n {
 		row, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, nil, csvError(path, err, len(header))
+			return nil, nil, err
 		}
 		line, _ := r.FieldPos(0)
-		for j, field := range row {
-			if j == labelCol {
+		rows, lines = append(rows, row), append(lines, line)
+	}
+	return rows, lines, nil
+}
+
+// csvTable is a CSV file's layout: its header and which column is the label.
+type csvTable struct {
+	path     string
+	header   []string
+	labelCol int
+}
+
+// parse converts the feature columns of rows into dst, row after row, on all cores; the first bad value
+// (in file order) is the error.
+func (t csvTable) parse(rows [][]string, lines []int, dst []float32) error {
+	features := len(t.header) - 1
+	errs := make([]error, len(rows))
+	parallel(len(rows), func(i int) {
+		out := dst[i*features : (i+1)*features]
+		k := 0
+		for j, field := range rows[i] {
+			if j == t.labelCol {
 				continue
 			}
 			v, err := strconv.ParseFloat(field, 32)
 			if err != nil {
-				return nil, nil, fileError(path, ErrNotNumber, "line %d, column %q: %q", line, header[j], field)
+				errs[i] = fileError(t.path, ErrNotNumber, "line %d, column %q: %q", lines[i], t.header[j], field)
+				return
 			}
-			s.Floats = append(s.Floats, float32(v))
+			out[k] = float32(v)
+			k++
 		}
-		labels = append(labels, row[labelCol])
+	})
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
-	names, err := labelIndices(path, labels, test, classes, s)
-	return s, names, err
+	return nil
 }
 
 // csvError names the line of a row the csv package refused (a wrong number of fields, a stray quote);

@@ -8,7 +8,9 @@ import (
 	"image/jpeg"
 	"image/png"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 )
 
 // decoded is one example as a decoder produced it: bytes, or float32 once resized.
@@ -42,6 +44,24 @@ func decodeImage(b []byte, c Color, size [2]int) (decoded, error) {
 	bounds := img.Bounds()
 	rows, cols := bounds.Dy(), bounds.Dx()
 	pix := make([]byte, rows*cols*channels)
+	if g, ok := img.(*image.Gray); ok && channels == 1 {
+		for y := range rows {
+			copy(pix[y*cols:(y+1)*cols], g.Pix[g.PixOffset(bounds.Min.X, bounds.Min.Y+y):])
+		}
+	} else {
+		fillPixels(pix, img, channels)
+	}
+	d := decoded{shape: []int{rows, cols, channels}, bytes: pix}
+	if size == [2]int{} || size == [2]int{rows, cols} {
+		return d, nil
+	}
+	return decoded{shape: []int{size[0], size[1], channels}, floats: resizeBilinear(pix, rows, cols, channels, size[0], size[1])}, nil
+}
+
+// fillPixels writes img's pixels into pix, row after row, one channel (luma) or three (RGB) each.
+func fillPixels(pix []byte, img image.Image, channels int) {
+	bounds := img.Bounds()
+	rows, cols := bounds.Dy(), bounds.Dx()
 	for y := range rows {
 		for x := range cols {
 			r, g, bl := pixelRGB(img, bounds.Min.X+x, bounds.Min.Y+y)
@@ -53,11 +73,6 @@ func decodeImage(b []byte, c Color, size [2]int) (decoded, error) {
 			}
 		}
 	}
-	d := decoded{shape: []int{rows, cols, channels}, bytes: pix}
-	if size == [2]int{} || size == [2]int{rows, cols} {
-		return d, nil
-	}
-	return decoded{shape: []int{size[0], size[1], channels}, floats: resizeBilinear(pix, rows, cols, channels, size[0], size[1])}, nil
 }
 
 // pixelRGB is the stored (not alpha-premultiplied) colour of one pixel, 8 bits a channel.
@@ -176,38 +191,56 @@ func (e *examples) set() (*Set, error) {
 	return s, nil
 }
 
-// addExample parses a serialised tf.train.Example and adds its image and label features.
-func (e *examples) addExample(b []byte, src Source) error {
+// parseRecord parses a serialised tf.train.Example and decodes its image and label features.
+func parseRecord(b []byte, src Source) (decoded, int32, error) {
 	img, lab, err := parseExample(b, src.Image, src.Label)
 	if err != nil {
-		return err
+		return decoded{}, 0, err
 	}
 	if lab.kind == 0 {
-		return fmt.Errorf("%w: no label feature %q", ErrMissing, src.Label)
+		return decoded{}, 0, fmt.Errorf("%w: no label feature %q", ErrMissing, src.Label)
 	}
 	if lab.kind != 3 || len(lab.ints) != 1 {
-		return fmt.Errorf("%w: label feature %q must be one int64, it holds %d ints, %d floats, %d byte strings", ErrFormat, src.Label, len(lab.ints), len(lab.floats), len(lab.bytes))
+		return decoded{}, 0, fmt.Errorf("%w: label feature %q must be one int64, it holds %d ints, %d floats, %d byte strings", ErrFormat, src.Label, len(lab.ints), len(lab.floats), len(lab.bytes))
 	}
 	if l := lab.ints[0]; l < 0 || l > math.MaxInt32 {
-		return fmt.Errorf("%w: label %d", ErrLabelRange, l)
+		return decoded{}, 0, fmt.Errorf("%w: label %d", ErrLabelRange, l)
 	}
 	var d decoded
 	switch {
 	case img.kind == 0:
-		return fmt.Errorf("%w: no image feature %q", ErrMissing, src.Image)
+		return decoded{}, 0, fmt.Errorf("%w: no image feature %q", ErrMissing, src.Image)
 	case img.kind == 2:
 		d = decoded{shape: []int{len(img.floats)}, floats: slices.Clone(img.floats)}
 	case img.kind == 1 && len(img.bytes) == 1:
 		if d, err = decodeFeatureBytes(img.bytes[0], src); err != nil {
-			return err
+			return decoded{}, 0, err
 		}
 	default:
-		return fmt.Errorf("%w: image feature %q must be one byte string or a float list", ErrFormat, src.Image)
+		return decoded{}, 0, fmt.Errorf("%w: image feature %q must be one byte string or a float list", ErrFormat, src.Image)
 	}
 	if len(d.bytes)+len(d.floats) == 0 {
-		return fmt.Errorf("%w: image feature %q is empty", ErrMissing, src.Image)
+		return decoded{}, 0, fmt.Errorf("%w: image feature %q is empty", ErrMissing, src.Image)
 	}
-	return e.add(d, int32(lab.ints[0]))
+	return d, int32(lab.ints[0]), nil
+}
+
+// parallel calls fn(i) for every i in [0, n) on all cores and returns when all have returned.
+func parallel(n int, fn func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // decodeFeatureBytes decodes an encoded image, or takes other bytes as raw pixels.

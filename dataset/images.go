@@ -9,10 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 )
 
 // imageExtensions are the files an images: folder holds; others are skipped, as Keras skips them.
@@ -123,20 +121,7 @@ func imagesKey(dir string, src Source, classes []string, files []imageFile) stri
 func decodeImages(files []imageFile, src Source) (*Set, error) {
 	out := make([]decoded, len(files))
 	errs := make([]error, len(files))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for i := range next {
-				out[i], errs[i] = decodeImageFile(files[i].path, src)
-			}
-		})
-	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel(len(files), func(i int) { out[i], errs[i] = decodeImageFile(files[i].path, src) })
 	var ex examples
 	for i, d := range out {
 		if errs[i] != nil {

@@ -68,17 +68,16 @@ func readTFRecordFile(path string, src Source, ex *examples) error {
 		}
 		r = zr
 	}
-	var offset int64
 	var head [tfrecordHeader]byte
-	var data []byte
+	batch := recordBatch{path: path}
 	for i := 0; ; i++ {
 		fault := func(err error, format string, args ...any) error {
-			return fmt.Errorf("dataset: %s: record %d at offset %d: %w", path, i, offset, fmt.Errorf("%w"+format, append([]any{err}, args...)...))
+			return batch.fault(i, batch.offset, err, format, args...)
 		}
 		n, err := io.ReadFull(r, head[:])
 		switch {
 		case n == 0 && errors.Is(err, io.EOF):
-			return nil
+			return batch.decodeInto(ex, src)
 		case err != nil:
 			return fault(recordFault(err), ": the header ends after %d of %d bytes", n, tfrecordHeader)
 		}
@@ -89,18 +88,62 @@ func readTFRecordFile(path string, src Source, ex *examples) error {
 		if length > maxRecord {
 			return fault(ErrTooLarge, ": declares %d bytes", length)
 		}
-		data = slices.Grow(data[:0], int(length)+4)[:length+4]
+		data := make([]byte, length+4)
 		if n, err := io.ReadFull(r, data); err != nil {
 			return fault(recordFault(err), ": %d of %d data bytes", max(n-4, 0), length)
 		}
 		if maskedCRC(data[:length]) != binary.LittleEndian.Uint32(data[length:]) {
 			return fault(ErrChecksum, ": the data's CRC does not match")
 		}
-		if err := ex.addExample(data[:length], src); err != nil {
-			return fault(err, "")
+		batch.add(i, data[:length])
+		if len(batch.records) == recordBatchSize {
+			if err := batch.decodeInto(ex, src); err != nil {
+				return err
+			}
 		}
-		offset += tfrecordHeader + int64(length) + 4
 	}
+}
+
+// recordBatchSize is how many records are decoded side by side at a time.
+const recordBatchSize = 512
+
+// recordBatch holds records read but not yet decoded, with their positions for errors.
+type recordBatch struct {
+	path    string
+	offset  int64 // of the next record
+	records [][]byte
+	index   []int
+	offsets []int64
+}
+
+func (b *recordBatch) add(i int, data []byte) {
+	b.records = append(b.records, data)
+	b.index = append(b.index, i)
+	b.offsets = append(b.offsets, b.offset)
+	b.offset += tfrecordHeader + int64(len(data)) + 4
+}
+
+func (b *recordBatch) fault(i int, offset int64, err error, format string, args ...any) error {
+	return fmt.Errorf("dataset: %s: record %d at offset %d: %w", b.path, i, offset, fmt.Errorf("%w"+format, append([]any{err}, args...)...))
+}
+
+// decodeInto parses and decodes the batch's records on all cores and adds them to ex in order.
+func (b *recordBatch) decodeInto(ex *examples, src Source) error {
+	out := make([]decoded, len(b.records))
+	labels := make([]int32, len(b.records))
+	errs := make([]error, len(b.records))
+	parallel(len(b.records), func(k int) { out[k], labels[k], errs[k] = parseRecord(b.records[k], src) })
+	for k := range b.records {
+		err := errs[k]
+		if err == nil {
+			err = ex.add(out[k], labels[k])
+		}
+		if err != nil {
+			return b.fault(b.index[k], b.offsets[k], err, "")
+		}
+	}
+	b.records, b.index, b.offsets = b.records[:0], b.index[:0], b.offsets[:0]
+	return nil
 }
 
 func recordFault(err error) error {

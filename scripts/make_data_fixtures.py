@@ -3,6 +3,7 @@
 what each holds, for dataset's reader tests (dataset/formats_test.go).
 
   make_data_fixtures.py OUTDIR [--mnist DIR]
+  make_data_fixtures.py OUTDIR --mnist DIR --full     (scripts/bench_data: all of MNIST in every format)
 
 numpy writes .npy/.npz, PIL the PNG and JPEG files, TensorFlow the TFRecord files of tf.train.Example and the
 resized and JPEG-decoded pixels Keras's image_dataset_from_directory would give; CIFAR and IDX files follow
@@ -295,18 +296,25 @@ def bad_numpy_files(out):
         f.write("a,b,label\n1,2,0\n3,x,1\n")
 
 
+def read_mnist(mnist, name, n):
+    """The first n examples of an MNIST IDX file (gzipped or not), by the documented layout."""
+    path = os.path.join(mnist, name)
+    opener = open if os.path.exists(path) else gzip.open
+    with opener(path if opener is open else path + ".gz", "rb") as f:
+        raw = f.read()
+    dims = raw[3]
+    shape = struct.unpack(">" + "I" * dims, raw[4:4 + 4 * dims])
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * dims).reshape(shape)[:n]
+
+
+def read_mnist_splits(mnist, n_train, n_test):
+    return (read_mnist(mnist, "train-images-idx3-ubyte", n_train), read_mnist(mnist, "train-labels-idx1-ubyte", n_train),
+            read_mnist(mnist, "t10k-images-idx3-ubyte", n_test), read_mnist(mnist, "t10k-labels-idx1-ubyte", n_test))
+
+
 def mnist_forms(out, mnist, n_train=600, n_test=100):
     """The first MNIST images as IDX, .npz and a PNG folder (train/ and test/), the same pixels in each."""
-    def read(name, n):
-        path = os.path.join(mnist, name)
-        opener = open if os.path.exists(path) else gzip.open
-        with opener(path if opener is open else path + ".gz", "rb") as f:
-            raw = f.read()
-        dims = raw[3]
-        shape = struct.unpack(">" + "I" * dims, raw[4:4 + 4 * dims])
-        return np.frombuffer(raw, np.uint8, offset=4 + 4 * dims).reshape(shape)[:n]
-    xtr, ytr = read("train-images-idx3-ubyte", n_train), read("train-labels-idx1-ubyte", n_train)
-    xte, yte = read("t10k-images-idx3-ubyte", n_test), read("t10k-labels-idx1-ubyte", n_test)
+    xtr, ytr, xte, yte = read_mnist_splits(mnist, n_train, n_test)
     d = os.path.join(out, "mnist-idx")
     os.makedirs(d)
     write_idx(os.path.join(d, "train-images-idx3-ubyte.gz"), xtr, 0x08)
@@ -319,11 +327,35 @@ def mnist_forms(out, mnist, n_train=600, n_test=100):
     image_folder(os.path.join(out, "mnist-png", "test"), xte, yte, digits, "png", "L")
 
 
+def mnist_full(out, mnist):
+    """All of MNIST as .npz, CSV (label last), TFRecord of PNG-encoded tf.train.Examples and a PNG folder."""
+    import io
+    import tensorflow as tf
+    xtr, ytr, xte, yte = read_mnist_splits(mnist, None, None)
+    os.makedirs(out, exist_ok=True)
+    np.savez(os.path.join(out, "mnist.npz"), x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
+    for split, x, y in [("train", xtr, ytr), ("test", xte, yte)]:
+        with open(os.path.join(out, f"mnist-{split}.csv"), "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow([f"p{i}" for i in range(784)] + ["label"])
+            w.writerows(np.concatenate([x.reshape(len(x), -1), y[:, None]], axis=1).tolist())
+        with tf.io.TFRecordWriter(os.path.join(out, f"mnist-{split}.tfrecord")) as w:
+            for img, label in zip(x, y):
+                buf = io.BytesIO()
+                Image.fromarray(img, "L").save(buf, "png")
+                w.write(example(tf, tf.train.Feature(bytes_list=tf.train.BytesList(value=[buf.getvalue()])), int(label)))
+        image_folder(os.path.join(out, "mnist-png", split), x, y, [str(i) for i in range(10)], "png", "L")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
     ap.add_argument("--mnist", help="an MNIST IDX directory (files gzipped or not)")
+    ap.add_argument("--full", action="store_true", help="only all of MNIST in every format, for scripts/bench_data")
     args = ap.parse_args()
+    if args.full:
+        mnist_full(args.out, args.mnist)
+        return
     os.makedirs(os.path.join(args.out, "bad"), exist_ok=True)
     import tensorflow as tf
     cases = []
