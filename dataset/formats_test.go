@@ -78,6 +78,8 @@ type manifestCase struct {
 	Classes     int
 	Names       []string
 	Tolerance   float64
+	// What Keras's Normalization(axis=-1), adapted on the training split, makes of the splits.
+	Standardized *struct{ Train, Test []float64 }
 }
 
 type manifestSplit struct {
@@ -124,6 +126,9 @@ func TestFormatsReadWhatWritersWrote(t *testing.T) {
 			}
 			compareSplit(t, "train", d.Train, tc.Train, tc.Tolerance)
 			compareSplit(t, "test", d.Test, tc.Test, tc.Tolerance)
+			if tc.Standardized != nil {
+				compareStandardized(t, d, tc.Standardized.Train, tc.Standardized.Test)
+			}
 		})
 	}
 }
@@ -142,16 +147,39 @@ func compareSplit(t *testing.T, name string, got *Set, want manifestSplit, toler
 	}
 	worst, at := 0.0, -1
 	for i, w := range want.Values {
-		v := float64(got.value(0, i))
+		v := float64(valueAt(got, i))
 		if diff := math.Abs(v - w); diff > worst || math.IsNaN(diff) {
 			worst, at = diff, i
 		}
 	}
 	if worst > tolerance {
-		t.Errorf("%s: value %d is %v, want %v (the largest difference, %v; tolerance %v)", name, at, got.value(0, at), want.Values[at], worst, tolerance)
+		t.Errorf("%s: value %d is %v, want %v (the largest difference, %v; tolerance %v)", name, at, valueAt(got, at), want.Values[at], worst, tolerance)
 	}
 	if tolerance > 0 {
 		t.Logf("%s: largest difference from the writer's values %v (tolerance %v)", name, worst, tolerance)
+	}
+}
+
+// compareStandardized checks Standardize against Keras: float32 there, float64 sums here.
+func compareStandardized(t *testing.T, d *Data, train, test []float64) {
+	t.Helper()
+	n, err := Standardize(d.Train, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, split := range []struct {
+		name string
+		set  *Set
+		want []float64
+	}{{"train", d.Train, train}, {"test", d.Test, test}} {
+		got := make([]float32, len(split.want))
+		n.Into(got, make([]int32, split.set.Len()), split.set, 0, split.set.Len())
+		for i, w := range split.want {
+			if diff := math.Abs(float64(got[i]) - w); diff > 1e-5*max(1, math.Abs(w)) {
+				t.Errorf("standardised %s value %d is %v, Keras's %v", split.name, i, got[i], w)
+				break
+			}
+		}
 	}
 }
 
@@ -211,4 +239,12 @@ func classMajor(s *Set) *Set {
 		out.Labels = append(out.Labels, s.Labels[i])
 	}
 	return out
+}
+
+// valueAt is the set's k-th value, example after example.
+func valueAt(s *Set, k int) float32 {
+	if s.Bytes != nil {
+		return float32(s.Bytes[k])
+	}
+	return s.Floats[k]
 }

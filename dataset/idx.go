@@ -1,10 +1,16 @@
-// Package dataset reads IDX classification sets (MNIST, Fashion-MNIST, KMNIST share the layout), verifies
-// them, and serves them as shuffled float32 mini-batches.
+// Package dataset reads classification sets from the formats people keep them in, verifies them, and
+// serves them as shuffled float32 mini-batches.
+//
+// A data source is a spec, KIND:PATH[:key=value…] (ParseSource): IDX files of any rank and element type
+// (MNIST, Fashion-MNIST, KMNIST, EMNIST), NumPy .npz and .npy, CIFAR-10/100's binary batches, a folder tree
+// of PNG and JPEG images per class (decoded on all cores and cached decoded), CSV tables and TFRecord files
+// of tf.train.Example. Open reads one into a Data: a training and a test split of one shape, as bytes or
+// float32, int32 labels, the class count and names. Normalizer prepares them as Keras's preprocessing
+// layers do. Every fault wraps one of the Err* values and names the file and the record, row or offset.
 //
 // An IDX file is a 4-byte magic (two zero bytes, the element type, the number of dimensions), one big-endian
 // uint32 per dimension, then the elements row-major. Files may be gzipped; gzip is recognised by its magic
-// bytes, not by the file name. Every fault is reported with the file's path and one of the Err* values below,
-// so callers can test for it with errors.Is.
+// bytes, not by the file name. ReadImages, ReadLabels and Load read MNIST's own four files as bytes.
 package dataset
 
 import (

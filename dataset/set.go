@@ -60,15 +60,6 @@ func (s *Set) Slice(from, to int) *Set {
 	return out
 }
 
-// value returns value j of example i.
-func (s *Set) value(i, j int) float32 {
-	k := i*s.Features() + j
-	if s.Bytes != nil {
-		return float32(s.Bytes[k])
-	}
-	return s.Floats[k]
-}
-
 // check verifies that the set is whole: as many values as its shape says for every label, every label a
 // class. what names the split in errors.
 func (s *Set) check(what string, classes int) error {
@@ -184,14 +175,22 @@ func Standardize(train *Set, divisor float32) (Normalizer, error) {
 	}
 	c := train.Channels()
 	sum, sumSq := make([]float64, c), make([]float64, c)
-	f := train.Features()
-	for i := range train.Len() {
-		for j := range f {
-			v := float64(train.value(i, j) / divisor)
-			sum[j%c] += v
-			sumSq[j%c] += v * v
+	// Features is a multiple of the channels, which come last: a value's channel is its flat index mod c.
+	add := func(k int, v float32) {
+		x := float64(v / divisor)
+		sum[k%c] += x
+		sumSq[k%c] += x * x
+	}
+	if train.Bytes != nil {
+		for k, b := range train.Bytes {
+			add(k, float32(b))
+		}
+	} else {
+		for k, v := range train.Floats {
+			add(k, v)
 		}
 	}
+	f := train.Features()
 	count := float64(train.Len() * f / c)
 	n := Normalizer{Divisor: divisor, Mean: make([]float32, c), Std: make([]float32, c)}
 	for k := range c {

@@ -32,9 +32,20 @@ def split(x, y):
             "labels": np.asarray(y).ravel().astype(int).tolist()}
 
 
-def case(cases, name, spec, train, test, classes, names=None, tolerance=0.0):
+def case(cases, name, spec, train, test, classes, names=None, tolerance=0.0, standardized=None):
     cases.append({"name": name, "spec": spec, "train": train, "test": test, "classes": classes,
-                  "names": names, "tolerance": tolerance})
+                  "names": names, "tolerance": tolerance, "standardized": standardized})
+
+
+def standardize(x_train, x_test, axis=-1):
+    """What Keras's Normalization, adapted on the training split, makes of both splits. dataset standardises
+    the last axis of [rows cols channels] and [features] examples (axis=-1), and a [rows cols] example as one
+    grey channel (axis=None)."""
+    import keras
+    norm = keras.layers.Normalization(axis=axis)
+    norm.adapt(x_train)
+    return {"train": np.asarray(norm(x_train), np.float64).ravel().tolist(),
+            "test": np.asarray(norm(x_test), np.float64).ravel().tolist()}
 
 
 def write_idx(path, arr, code):
@@ -75,7 +86,7 @@ def numpy_cases(out, cases):
                 np.lib.format.write_array(f, arr, version=version)
         as32 = {k: v.astype(np.float32) for k, v in arrays.items()}
         case(cases, f"npy v{version[0]} {dtype}", f"npy:{nd}:classes=5", split(as32["x_train"], arrays["y_train"]),
-             split(as32["x_test"], arrays["y_test"]), 5)
+             split(as32["x_test"], arrays["y_test"]), 5, standardized=standardize(as32["x_train"], as32["x_test"], axis=None))
 
 
 def idx_cases(out, cases):
@@ -164,7 +175,8 @@ def image_cases(out, cases, tf):
         Image.fromarray(img, "L").save(os.path.join(test, names[label], f"{i:02d}.png"))
     grey_rgb = np.stack([np.repeat(g[:, :, None], 3, axis=2) for g in grey]).astype(np.float32)
     case(cases, "images rgb resized", f"images:{root}:size=6x5:color=rgb:test={test}",
-         split(resized, [labels[i] for i in order]), split(grey_rgb, [1, 2]), 3, names, tolerance=1e-4)
+         split(resized, [labels[i] for i in order]), split(grey_rgb, [1, 2]), 3, names, tolerance=1e-4,
+         standardized=standardize(resized, grey_rgb))
 
     # RGB PNGs read as grayscale (PIL's ITU-R 601-2 luma), no resize, holdout.
     root = os.path.join(out, "images-luma")
@@ -211,7 +223,8 @@ def csv_cases(out, cases):
         w.writerow(["x1", "x2", "digit"])
         for xi, yi in zip(x, y):
             w.writerow([int(xi[0]), int(xi[1]), int(yi)])
-    case(cases, "csv numeric last column", f"csv:{path}:holdout=0.5:classes=4", split(x[:3], y[:3]), split(x[3:], y[3:]), 4)
+    case(cases, "csv numeric last column", f"csv:{path}:holdout=0.5:classes=4", split(x[:3], y[:3]), split(x[3:], y[3:]), 4,
+         standardized=standardize(x[:3], x[3:]))
 
 
 def example(tf, image_feature, label):
