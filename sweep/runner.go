@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tfsweep/tfsweep/dataset"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
@@ -31,7 +32,7 @@ type Options struct {
 	// otherwise).
 	Threads int
 	// StepsPerCall is Keras' steps_per_execution: the batches a worker trains per TensorFlow call,
-	// at most MaxStepsPerCall; 0 leaves the choice to the worker. Results do not depend on it.
+	// at most spec.MaxStepsPerCall; 0 leaves the choice to the worker. Results do not depend on it.
 	StepsPerCall int
 	// LogEvery writes batch scalars every LogEvery optimizer steps (Keras' update_freq); 0 writes none.
 	LogEvery int
@@ -46,7 +47,7 @@ type Options struct {
 	GPUs     []string
 	Observer Observer // nil observes nothing
 	// Charts gives the Custom Scalars layout of the runs, written with their epoch losses into the
-	// sweep's ChartsDir; nil writes no charts.
+	// sweep's spec.ChartsDir; nil writes no charts.
 	Charts func([]Run) summary.Layout
 	DryRun bool // validate and list the runs, create nothing
 
@@ -74,9 +75,9 @@ const DefaultLogEvery = 10
 // Observer is told what the workers report, as they report it. Its methods are called from one
 // goroutine per worker slot, so concurrently.
 type Observer interface {
-	RunStarted(r Run, b Begin)
-	RunProgress(r Run, p Progress)
-	EpochEnded(r Run, e Epoch)
+	RunStarted(r Run, b spec.Begin)
+	RunProgress(r Run, p spec.Progress)
+	EpochEnded(r Run, e spec.Epoch)
 	RunEnded(r Run, res RunResult)
 }
 
@@ -102,10 +103,6 @@ type Sweep struct {
 	recorder      bool    // this process recorded the plan: it writes the experiment and the layout
 }
 
-// MaxStepsPerCall bounds --steps-per-call: the worker's graph holds that many copies of the step
-// (model.MaxStepsPerCall, which it must equal).
-const MaxStepsPerCall = 64
-
 // maxThreads bounds --threads: TensorFlow crashes in its thread-pool set-up far above the cores.
 func maxThreads() int { return max(64, 8*runtime.NumCPU()) }
 
@@ -122,8 +119,8 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 		return nil, badInput(fmt.Errorf("--parallel: %d must be in [1, 256]", opts.Parallel))
 	case opts.Threads < 0 || opts.Threads > maxThreads():
 		return nil, badInput(fmt.Errorf("--threads: %d must be in [0, %d] on this machine of %d CPUs", opts.Threads, maxThreads(), runtime.NumCPU()))
-	case opts.StepsPerCall < 0 || opts.StepsPerCall > MaxStepsPerCall:
-		return nil, badInput(fmt.Errorf("--steps-per-call: %d must be in [0, %d]", opts.StepsPerCall, MaxStepsPerCall))
+	case opts.StepsPerCall < 0 || opts.StepsPerCall > spec.MaxStepsPerCall:
+		return nil, badInput(fmt.Errorf("--steps-per-call: %d must be in [0, %d]", opts.StepsPerCall, spec.MaxStepsPerCall))
 	case opts.LogEvery < 0:
 		return nil, badInput(fmt.Errorf("--log-every: %d must not be negative", opts.LogEvery))
 	case opts.MaxRuns < 0:
@@ -229,10 +226,10 @@ func (s *Sweep) TrainExamples() int { return s.trainExamples }
 // Planned is the summary of a dry run: every run with status "planned" and no results.
 func (s *Sweep) Planned() *Result {
 	mine := s.Mine()
-	res := &Result{SweepDir: s.dir, Status: StatusPlanned, Runs: make([]RunResult, len(mine))}
+	res := &Result{SweepDir: s.dir, Status: spec.StatusPlanned, Runs: make([]RunResult, len(mine))}
 	for i, r := range mine {
 		res.Runs[i] = s.newRunResult(r)
-		res.Runs[i].Status = StatusPlanned
+		res.Runs[i].Status = spec.StatusPlanned
 	}
 	return res
 }
@@ -242,7 +239,7 @@ func (s *Sweep) newRunResult(r Run) RunResult {
 	if s.dir != "" {
 		dir = filepath.Join(s.dir, r.Name)
 	}
-	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: emptyCurves()}
+	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: spec.EmptyCurves()}
 }
 
 // cpusPerWorker is each worker's share of the CPUs when they are split between parallel workers and
@@ -259,7 +256,7 @@ func (s *Sweep) cpusPerWorker() int {
 // for its next run. When ctx is cancelled the workers are asked to stop (SIGTERM): the runs in
 // progress stop at their next batch, are marked failed (hparams STATUS_FAILURE) and have all their
 // files closed; runs not yet started are reported failed without a directory, and the status is
-// StatusInterrupted.
+// spec.StatusInterrupted.
 func (s *Sweep) Run(ctx context.Context) *Result {
 	if s.dir == "" {
 		panic("sweep: Run on a dry-run sweep")
@@ -310,19 +307,19 @@ feed:
 	close(jobs)
 	wg.Wait()
 
-	res.Status = StatusSucceeded
+	res.Status = spec.StatusSucceeded
 	for i := range res.Runs {
 		if res.Runs[i].Status == "" {
-			res.Runs[i].Status = StatusFailed
+			res.Runs[i].Status = spec.StatusFailed
 			res.Runs[i].Error = "not started: the sweep was interrupted"
 			res.Runs[i].Dir = ""
 		}
-		if st := res.Runs[i].Status; st != StatusSucceeded && st != StatusSkipped {
-			res.Status = StatusFailed
+		if st := res.Runs[i].Status; st != spec.StatusSucceeded && st != spec.StatusSkipped {
+			res.Status = spec.StatusFailed
 		}
 	}
-	if ctx.Err() != nil && res.Status != StatusSucceeded {
-		res.Status = StatusInterrupted
+	if ctx.Err() != nil && res.Status != spec.StatusSucceeded {
+		res.Status = spec.StatusInterrupted
 	}
 	res.WallSeconds = time.Since(s.created).Seconds()
 	return res
@@ -339,24 +336,24 @@ func (s *Sweep) slot(ctx context.Context, slot int, jobs <-chan int, runs []Run,
 		r := runs[i]
 		taken, from, why, err := s.claim(r, claimPolicy{resume: s.opts.Resume, retryFailed: s.opts.RetryFailed})
 		// An interrupted run continues from its last checkpoint; a failed one, retried, starts anew.
-		resume := from == StateStale || from == StateInterrupted
+		resume := from == spec.StatusStale || from == spec.StatusInterrupted
 		if err == nil && taken && !resume {
-			err = RetireAttempt(filepath.Join(s.dir, r.Name))
+			err = spec.RetireAttempt(filepath.Join(s.dir, r.Name))
 		}
 		if err != nil {
-			results[i].Status, results[i].Error = StatusFailed, fmt.Sprintf("claim the run: %v", err)
+			results[i].Status, results[i].Error = spec.StatusFailed, fmt.Sprintf("claim the run: %v", err)
 			s.ended(r, results[i])
 			continue
 		}
 		if !taken {
-			results[i].Status, results[i].Error = StatusSkipped, why
+			results[i].Status, results[i].Error = spec.StatusSkipped, why
 			s.ended(r, results[i])
 			continue
 		}
 		if w == nil {
 			var err error
 			if w, err = s.startWorker(slot); err != nil {
-				results[i].Status, results[i].Error = StatusFailed, err.Error()
+				results[i].Status, results[i].Error = spec.StatusFailed, err.Error()
 				_ = s.release(r, results[i])
 				s.ended(r, results[i])
 				continue
@@ -379,14 +376,14 @@ func (s *Sweep) ended(r Run, res RunResult) {
 	}
 }
 
-func (s *Sweep) job(r Run) Job {
+func (s *Sweep) job(r Run) spec.Job {
 	dir := filepath.Join(s.dir, r.Name)
 	group, err := filepath.Rel(s.opts.LogDir, dir)
 	if err != nil {
 		group = filepath.Join(filepath.Base(s.dir), r.Name)
 	}
-	return Job{
-		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: EncodeVariant(r.Variant),
+	return spec.Job{
+		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: spec.EncodeVariant(r.Variant),
 		DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
 		LogEvery:     s.opts.LogEvery,
 		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
@@ -397,7 +394,7 @@ func (s *Sweep) job(r Run) Job {
 type worker struct {
 	cmd      *exec.Cmd
 	stdin    io.WriteCloser
-	messages chan Message
+	messages chan spec.Message
 	stderr   *tail
 	done     chan struct{} // closed when the process has exited; waitErr is then set
 	waitErr  error
@@ -440,7 +437,7 @@ func (s *Sweep) startWorker(slot int) (*worker, error) {
 	// Its own process group keeps a terminal's Ctrl-C to the front, which decides what the workers
 	// are told; Pdeathsig takes a worker down with a front that died.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	w := &worker{cmd: cmd, messages: make(chan Message, 64), stderr: &tail{max: 64 << 10}, done: make(chan struct{})}
+	w := &worker{cmd: cmd, messages: make(chan spec.Message, 64), stderr: &tail{max: 64 << 10}, done: make(chan struct{})}
 	cmd.Stderr = w.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -456,7 +453,7 @@ func (s *Sweep) startWorker(slot int) (*worker, error) {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		for sc.Scan() {
-			var m Message
+			var m spec.Message
 			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 				w.readErr = fmt.Errorf("worker wrote a line that is not a message: %q", truncate(sc.Text(), 200))
 				break
@@ -481,11 +478,11 @@ func (w *worker) train(ctx context.Context, s *Sweep, r Run, resume bool, res *R
 	job.Resume = resume
 	line, err := json.Marshal(job)
 	if err != nil {
-		res.Status, res.Error = StatusFailed, err.Error()
+		res.Status, res.Error = spec.StatusFailed, err.Error()
 		return true
 	}
 	if _, err := w.stdin.Write(append(line, '\n')); err != nil {
-		res.Status, res.Error = StatusFailed, w.failure("the worker did not take the run", err)
+		res.Status, res.Error = spec.StatusFailed, w.failure("the worker did not take the run", err)
 		return false
 	}
 	obs := s.opts.Observer
@@ -500,24 +497,24 @@ func (w *worker) train(ctx context.Context, s *Sweep, r Run, resume bool, res *R
 		case m, ok := <-w.messages:
 			if !ok {
 				<-w.done
-				res.Status, res.Error = StatusFailed, w.failure("the worker died during the run", w.exitError())
+				res.Status, res.Error = spec.StatusFailed, w.failure("the worker died during the run", w.exitError())
 				return false
 			}
 			if m.Run != r.Name {
 				continue
 			}
 			switch {
-			case m.Kind == MessageBegin && m.Begin != nil:
+			case m.Kind == spec.MessageBegin && m.Begin != nil:
 				res.TrainExamples = m.Begin.TrainExamples
 				res.Device = m.Begin.Device
 				if obs != nil {
 					obs.RunStarted(r, *m.Begin)
 				}
-			case m.Kind == MessageBatch && m.Batch != nil:
+			case m.Kind == spec.MessageBatch && m.Batch != nil:
 				if obs != nil {
 					obs.RunProgress(r, *m.Batch)
 				}
-			case m.Kind == MessageEpoch && m.Epoch != nil:
+			case m.Kind == spec.MessageEpoch && m.Epoch != nil:
 				res.History.Append(*m.Epoch)
 				if s.charts != nil {
 					// A chart that misses a point is worth no failed run.
@@ -526,7 +523,7 @@ func (w *worker) train(ctx context.Context, s *Sweep, r Run, resume bool, res *R
 				if obs != nil {
 					obs.EpochEnded(r, *m.Epoch)
 				}
-			case m.Kind == MessageEnd && m.End != nil:
+			case m.Kind == spec.MessageEnd && m.End != nil:
 				w.finish(res, *m.End)
 				return true
 			}
@@ -534,7 +531,7 @@ func (w *worker) train(ctx context.Context, s *Sweep, r Run, resume bool, res *R
 	}
 }
 
-func (w *worker) finish(res *RunResult, end End) {
+func (w *worker) finish(res *RunResult, end spec.End) {
 	res.Status, res.Error, res.Interrupted = end.Status, end.Error, end.Interrupted
 	res.EpochsCompleted = end.EpochsCompleted
 	res.StoppedEpoch, res.BestEpoch = end.StoppedEpoch, end.BestEpoch
@@ -544,7 +541,7 @@ func (w *worker) finish(res *RunResult, end End) {
 	}
 	if n := res.EpochsCompleted; n > 0 && len(res.History.TrainLoss) >= n {
 		h := res.History
-		res.Final = &Metrics{TrainLoss: h.TrainLoss[n-1], TrainAccuracy: h.TrainAccuracy[n-1], ValLoss: h.ValLoss[n-1], ValAccuracy: h.ValAccuracy[n-1]}
+		res.Final = &spec.Metrics{TrainLoss: h.TrainLoss[n-1], TrainAccuracy: h.TrainAccuracy[n-1], ValLoss: h.ValLoss[n-1], ValAccuracy: h.ValAccuracy[n-1]}
 	}
 	res.TrainExamples = end.TrainExamples
 	res.FitSeconds = end.FitSeconds

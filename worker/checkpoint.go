@@ -12,22 +12,16 @@ import (
 	"strings"
 
 	"github.com/tfsweep/tfsweep/model"
-	"github.com/tfsweep/tfsweep/sweep"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/trainer"
 )
-
-// CheckpointsDir holds a run's checkpoints in TensorFlow's format: ckpt-<epoch>.index and
-// .data-00000-of-00001 (the model's whole training state under Keras' variable names), beside
-// ckpt-<epoch>.state.json (what lives in Go: the epoch, the history so far, the callbacks' counters)
-// and the `checkpoint` state file tf.train.latest_checkpoint reads.
-const CheckpointsDir = "checkpoints"
 
 // checkpointState is ckpt-<epoch>.state.json.
 type checkpointState struct {
 	Epoch         int                             `json:"epoch"` // the 0-based epoch the checkpoint ends
 	Iterations    int64                           `json:"iterations"`
 	FitSeconds    float64                         `json:"fit_seconds"` // of every attempt so far
-	History       sweep.Curves                    `json:"history"`
+	History       spec.Curves                     `json:"history"`
 	EarlyStopping *trainer.EarlyStoppingState     `json:"early_stopping,omitempty"`
 	ReduceLR      *trainer.ReduceLROnPlateauState `json:"reduce_lr,omitempty"`
 }
@@ -41,9 +35,9 @@ type checkpointer struct {
 	keep     int
 	es       *trainer.EarlyStopping
 	rlr      *trainer.ReduceLROnPlateau
-	end      *sweep.End // its History holds every epoch so far
-	previous float64    // fit seconds of earlier attempts
-	elapsed  float64    // fit seconds of this attempt: its epochs' durations
+	end      *spec.End // its History holds every epoch so far
+	previous float64   // fit seconds of earlier attempts
+	elapsed  float64   // fit seconds of this attempt: its epochs' durations
 
 	epochs  []int // epochs with a checkpoint, ascending
 	bestVal float64

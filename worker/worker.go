@@ -1,4 +1,4 @@
-// Package worker is the TensorFlow side of tfsweep: it takes runs (sweep.Job) from the front, builds
+// Package worker is the TensorFlow side of tfsweep: it takes runs (spec.Job) from the front, builds
 // each run's network through model, fits it with trainer's loop and callbacks, and reports progress
 // back as sweep.Messages. It is the only package of the front's process tree that links TensorFlow;
 // cmd/tfsweep-worker is its binary.
@@ -19,8 +19,8 @@ import (
 
 	"github.com/tfsweep/tfsweep/dataset"
 	"github.com/tfsweep/tfsweep/model"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
-	"github.com/tfsweep/tfsweep/sweep"
 	"github.com/tfsweep/tfsweep/trainer"
 )
 
@@ -36,13 +36,13 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	s := &server{out: json.NewEncoder(out), data: map[string]*data{}}
 	defer s.valSet.close()
 	defer s.trainSet.close()
-	jobs := make(chan sweep.Job)
+	jobs := make(chan spec.Job)
 	readErr := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(in)
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		for sc.Scan() {
-			var job sweep.Job
+			var job spec.Job
 			if err := json.Unmarshal(sc.Bytes(), &job); err != nil {
 				readErr <- fmt.Errorf("worker: a line that is not a job: %w", err)
 				return
@@ -94,7 +94,7 @@ type setKey struct {
 	dir      string
 	test     bool
 	from, to int
-	scale    dataset.Scaling
+	scale    spec.Scaling
 }
 
 func (s *server) load(dir string) (*data, error) {
@@ -138,7 +138,7 @@ func (c *cachedSet) close() {
 	}
 }
 
-func (s *server) send(m sweep.Message) error {
+func (s *server) send(m spec.Message) error {
 	if err := s.out.Encode(m); err != nil {
 		return fmt.Errorf("worker: report to the front: %w", err)
 	}
@@ -147,27 +147,27 @@ func (s *server) send(m sweep.Message) error {
 
 // train runs one job and always reports its end; the error is only for a front that cannot be
 // written to any more.
-func (s *server) train(ctx context.Context, job sweep.Job) error {
-	end := sweep.End{Status: sweep.StatusSucceeded, History: sweep.Curves{}}
+func (s *server) train(ctx context.Context, job spec.Job) error {
+	end := spec.End{Status: spec.StatusSucceeded, History: spec.Curves{}}
 	rep := &reporter{server: s, run: job.Run, end: &end}
 	err := s.fit(ctx, job, rep)
 	if err != nil {
-		end.Status, end.Error = sweep.StatusFailed, err.Error()
+		end.Status, end.Error = spec.StatusFailed, err.Error()
 		end.Interrupted = ctx.Err() != nil
 	}
 	if rep.err != nil {
 		return rep.err
 	}
-	return s.send(sweep.Message{Kind: sweep.MessageEnd, Run: job.Run, End: &end})
+	return s.send(spec.Message{Kind: spec.MessageEnd, Run: job.Run, End: &end})
 }
 
 // fit builds the run's directory, callbacks and model and runs trainer.Fit. The hparams session is
 // opened first, so that even a model that fails to build leaves a run marked failed in TensorBoard.
-func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
+func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	arrived := time.Now()
-	timings := &sweep.RunTimings{}
+	timings := &spec.RunTimings{}
 	rep.end.Timings = timings
-	v, err := sweep.DecodeVariant(job.Variant)
+	v, err := spec.DecodeVariant(job.Variant)
 	if err != nil {
 		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
 	}
@@ -206,7 +206,7 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 	if err := s.bind(m, setKey{dir: job.DataDir, from: 0, to: nTrain, scale: v.Scale}, valKey, d); err != nil {
 		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
 	}
-	ckptDir := filepath.Join(job.Dir, CheckpointsDir)
+	ckptDir := filepath.Join(job.Dir, spec.CheckpointsDir)
 	threads := "TensorFlow's default"
 	if n := m.Config().IntraOpThreads; n > 0 {
 		threads = strconv.Itoa(n)
@@ -229,7 +229,7 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
 	}
 	tb, err := trainer.NewTensorBoard(job.Dir, trainer.TensorBoardOptions{
-		UpdateFreq: job.LogEvery, Model: inspectable{m}, ModelName: "sequential", Config: sweep.ConfigMarkdown(job.Run, v, extra...),
+		UpdateFreq: job.LogEvery, Model: inspectable{m}, ModelName: "sequential", Config: spec.ConfigMarkdown(job.Run, v, extra...),
 		Outcome: func(trainer.TrainEnd) string { return outcome(k.stopper) },
 	})
 	if err != nil {
@@ -298,15 +298,15 @@ func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
 // exportModel writes the run's SavedModel: its last epoch's weights, or the best one's after
 // restore_best_weights.
 // timedExport is exportModel, its time added to end's timings.
-func timedExport(m *model.Model, job sweep.Job, v sweep.Variant, end *sweep.End) error {
+func timedExport(m *model.Model, job spec.Job, v spec.Variant, end *spec.End) error {
 	start := time.Now()
 	err := exportModel(m, job, v, end)
 	end.Timings.Export = time.Since(start).Seconds()
 	return err
 }
 
-func exportModel(m *model.Model, job sweep.Job, v sweep.Variant, end *sweep.End) error {
-	dir := filepath.Join(job.Dir, SavedModelDir)
+func exportModel(m *model.Model, job spec.Job, v spec.Variant, end *spec.End) error {
+	dir := filepath.Join(job.Dir, spec.SavedModelDir)
 	if err := m.ExportSavedModel(dir, inputScale(v.Scale)); err != nil {
 		return fmt.Errorf("export the model: %w", err)
 	}
@@ -314,12 +314,8 @@ func exportModel(m *model.Model, job sweep.Job, v sweep.Variant, end *sweep.End)
 	return nil
 }
 
-// SavedModelDir is where a finished run's model is exported, in the format of
-// tf.saved_model.save: serving_default takes raw pixels, the run's scaling inside.
-const SavedModelDir = "saved_model"
-
-func inputScale(s dataset.Scaling) float32 {
-	if s == dataset.ScaleUnit {
+func inputScale(s spec.Scaling) float32 {
+	if s == spec.ScaleUnit {
 		return 1.0 / 255
 	}
 	return 1
@@ -336,17 +332,17 @@ type resume struct {
 // resumePoint prepares the run directory: a new run makes it (it must not exist); a resumed one
 // with a checkpoint has its logs truncated to it; one without (killed in its first epoch) starts
 // again, its earlier attempt moved aside.
-func resumePoint(job sweep.Job, v sweep.Variant) (*resume, error) {
+func resumePoint(job spec.Job, v spec.Variant) (*resume, error) {
 	if !job.Resume {
 		if err := os.Mkdir(job.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("run directory: %w", err)
 		}
 		return nil, nil
 	}
-	ckptDir := filepath.Join(job.Dir, CheckpointsDir)
+	ckptDir := filepath.Join(job.Dir, spec.CheckpointsDir)
 	epochs, err := savedCheckpoints(ckptDir)
 	if err != nil {
-		if err := sweep.RetireAttempt(job.Dir); err != nil {
+		if err := spec.RetireAttempt(job.Dir); err != nil {
 			return nil, fmt.Errorf("retire the earlier attempt: %w", err)
 		}
 		if err := os.Mkdir(job.Dir, 0o755); err != nil {
@@ -380,7 +376,7 @@ func resumePoint(job sweep.Job, v sweep.Variant) (*resume, error) {
 
 // finished tells whether the checkpoint ends the run: its last epoch, or where early stopping
 // stopped it.
-func (r *resume) finished(v sweep.Variant) bool {
+func (r *resume) finished(v spec.Variant) bool {
 	return r.Epoch+1 >= v.Epochs || (r.EarlyStopping != nil && r.EarlyStopping.StoppedEpoch > 0)
 }
 
@@ -419,7 +415,7 @@ type callbacks struct {
 }
 
 // kerasCallbacks are the variant's EarlyStopping and ReduceLROnPlateau.
-func kerasCallbacks(v sweep.Variant) (callbacks, error) {
+func kerasCallbacks(v spec.Variant) (callbacks, error) {
 	var k callbacks
 	var err error
 	if o := v.EarlyStopping.Options; o != nil {
@@ -485,7 +481,7 @@ const singleThreadBatch = 256
 // threads is the thread count of a job's run: the job's, else one thread for a small batch on the
 // CPU, else the worker's share of the CPUs (job.CPUs), or 0, TensorFlow's pools of one thread per
 // core, when the share is all of them. gpu is asked only when the job's device is auto.
-func threads(job sweep.Job, v sweep.Variant, gpu func() bool) int {
+func threads(job spec.Job, v spec.Variant, gpu func() bool) int {
 	switch {
 	case job.Threads > 0:
 		return job.Threads
@@ -505,7 +501,7 @@ func threads(job sweep.Job, v sweep.Variant, gpu func() bool) int {
 // towers of 32. With batch norm, batch 128: 266k-299k on one thread against 254k-290k in two towers;
 // batch 256, 308k-340k against 348k-367k. Larger batches train 1.2-1.3× faster in towers than on
 // TensorFlow's pools, with and without batch norm.
-func towerRows(v sweep.Variant) int {
+func towerRows(v spec.Variant) int {
 	if v.BatchNorm {
 		return 128
 	}
@@ -516,7 +512,7 @@ func towerRows(v sweep.Variant) int {
 // an inter-op thread of its own with one thread per kernel: one per CPU of the worker's cpus, each of
 // at least towerRows rows, when the worker chooses the threads of a run on the CPU; else 1. gpu is
 // asked only when the job's device is auto and the batch is large enough.
-func towers(job sweep.Job, v sweep.Variant, gpu func() bool, cpus int) int {
+func towers(job spec.Job, v spec.Variant, gpu func() bool, cpus int) int {
 	rows := towerRows(v)
 	switch {
 	case job.Threads > 0 || job.Device == model.DeviceGPU || cpus < 2 || v.BatchSize < 2*rows:
@@ -534,7 +530,7 @@ func towers(job sweep.Job, v sweep.Variant, gpu func() bool, cpus int) int {
 // 4 steps per call against 1: batch 64 1.05× the samples/s without batch norm and 1.03-1.23× with it
 // (20 and 80 ms more for the first call), batch 128 0.98-1.06×, batch 256 0.91-1.01×. With the pools
 // of one thread per core calls gain nothing.
-func stepsPerCall(job sweep.Job, threads int) int {
+func stepsPerCall(job spec.Job, threads int) int {
 	switch {
 	case job.StepsPerCall > 0:
 		return job.StepsPerCall
@@ -561,7 +557,7 @@ func (s *server) hasGPU() bool {
 }
 
 // modelConfig is the variant as the model builds it in a worker whose share of the machine is cpus CPUs.
-func modelConfig(v sweep.Variant, features int, job sweep.Job, gpu func() bool, cpus int) model.Config {
+func modelConfig(v spec.Variant, features int, job spec.Job, gpu func() bool, cpus int) model.Config {
 	cfg := model.DefaultConfig()
 	cfg.Inputs = features
 	cfg.Hidden = v.Hidden
@@ -621,7 +617,7 @@ func (i inspectable) KerasJSON() ([]byte, error) { return i.m.KerasJSON() }
 type reporter struct {
 	*server
 	run     string
-	end     *sweep.End
+	end     *spec.End
 	device  string
 	threads int
 	towers  int
@@ -633,7 +629,7 @@ type reporter struct {
 	validation  time.Duration
 }
 
-func (r *reporter) report(m sweep.Message) error {
+func (r *reporter) report(m spec.Message) error {
 	if r.err == nil {
 		r.err = r.send(m)
 	}
@@ -642,7 +638,7 @@ func (r *reporter) report(m sweep.Message) error {
 
 func (r *reporter) OnTrainBegin(b trainer.TrainBegin) error {
 	r.lastReport = time.Now()
-	return r.report(sweep.Message{Kind: sweep.MessageBegin, Run: r.run, Begin: &sweep.Begin{
+	return r.report(spec.Message{Kind: spec.MessageBegin, Run: r.run, Begin: &spec.Begin{
 		Epochs: b.Epochs, StepsPerEpoch: b.StepsPerEpoch, TrainExamples: b.TrainExamples, Device: r.device, Threads: r.threads,
 		Towers: r.towers,
 	}})
@@ -661,13 +657,13 @@ func (r *reporter) OnBatchEnd(b trainer.BatchEnd) error {
 	if s := b.EpochElapsed.Seconds(); s > 0 {
 		perSecond = float64(r.examples) / s
 	}
-	return r.report(sweep.Message{Kind: sweep.MessageBatch, Run: r.run, Batch: &sweep.Progress{
+	return r.report(spec.Message{Kind: spec.MessageBatch, Run: r.run, Batch: &spec.Progress{
 		Epoch: b.Epoch, StepInEpoch: b.StepInEpoch, Loss: b.Loss, SamplesPerSecond: perSecond,
 	}})
 }
 
 func (r *reporter) OnEpochEnd(e trainer.EpochEnd) error {
-	epoch := sweep.Epoch{
+	epoch := spec.Epoch{
 		Epoch: e.Epoch, Loss: e.Loss, Accuracy: e.Accuracy, ValLoss: e.ValLoss, ValAccuracy: e.ValAccuracy,
 		LearningRate: e.LearningRate, Seconds: e.Duration.Seconds(),
 	}
@@ -675,7 +671,7 @@ func (r *reporter) OnEpochEnd(e trainer.EpochEnd) error {
 		epoch.SamplesPerSecond = float64(r.examples) / s
 	}
 	r.end.History.Append(epoch)
-	return r.report(sweep.Message{Kind: sweep.MessageEpoch, Run: r.run, Epoch: &epoch})
+	return r.report(spec.Message{Kind: spec.MessageEpoch, Run: r.run, Epoch: &epoch})
 }
 
 func (r *reporter) OnTrainEnd(e trainer.TrainEnd) error {

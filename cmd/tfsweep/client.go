@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tfsweep/tfsweep/service"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -313,7 +314,7 @@ func runServerStatus(ctx context.Context, url string, pos []string, jsonOut bool
 		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d/%d\t%.4f\t%.0f\t%s\n", r.Name, r.State, r.EpochsCompleted, r.Epochs, r.Step, r.StepsPerEpoch, r.Loss, r.SamplesPerSecond, r.Error)
 	}
 	tw.Flush()
-	if view.State != service.StateSucceeded {
+	if view.State != spec.StatusSucceeded {
 		return exitRunFailed
 	}
 	return exitOK

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 	"github.com/tfsweep/tfsweep/sweep"
 )
@@ -156,14 +157,14 @@ func TestKilledWorkerFailsOnlyItsRun(t *testing.T) {
 	}
 	code := f.wait(t, 2*time.Minute)
 	res := decodeResult(t, f.stdout.String())
-	if code != exitRunFailed || res.Status != sweep.StatusFailed {
+	if code != exitRunFailed || res.Status != spec.StatusFailed {
 		t.Fatalf("exit %d, status %s, want 1 and failed\n%s", code, res.Status, f.stderr.String())
 	}
 	r1, r2 := res.Runs[0], res.Runs[1]
-	if r1.Status != sweep.StatusFailed || !strings.Contains(r1.Error, "the worker died during the run") || !strings.Contains(r1.Error, "killed") {
+	if r1.Status != spec.StatusFailed || !strings.Contains(r1.Error, "the worker died during the run") || !strings.Contains(r1.Error, "killed") {
 		t.Errorf("killed run: %s %q", r1.Status, r1.Error)
 	}
-	if r2.Status != sweep.StatusSucceeded || r2.EpochsCompleted != 20 {
+	if r2.Status != spec.StatusSucceeded || r2.EpochsCompleted != 20 {
 		t.Errorf("the next run: %s after %d epochs (%s)", r2.Status, r2.EpochsCompleted, r2.Error)
 	}
 	// The killed run's files are readable up to what was flushed.
@@ -211,7 +212,7 @@ func TestInterrupts(t *testing.T) {
 				return
 			}
 			res := decodeResult(t, f.stdout.String())
-			if res.Status != sweep.StatusInterrupted || res.Runs[0].Status != sweep.StatusFailed ||
+			if res.Status != spec.StatusInterrupted || res.Runs[0].Status != spec.StatusFailed ||
 				!strings.Contains(res.Runs[2].Error, "not started") || res.Report == "" {
 				t.Errorf("summary %+v", res)
 			}

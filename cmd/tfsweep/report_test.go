@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
-	"github.com/tfsweep/tfsweep/sweep"
 )
 
 func reportCmd(t *testing.T, args ...string) (int, string, string) {
@@ -80,7 +80,7 @@ func writeTinySweep(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
-	v := sweep.Defaults()
+	v := spec.Defaults()
 	v.BatchSize = 64
 	check(session.HParamsSessionStart(summary.SessionStart{HParams: v.HParams()}))
 	check(session.HParamsSessionEnd(summary.StatusSuccess, time.Time{}))

@@ -16,6 +16,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/tfsweep/tfsweep/report"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -153,7 +154,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	runStart := time.Now()
 	res := s.Run(ctx)
 	con.close()
-	if res.Status == sweep.StatusInterrupted {
+	if res.Status == spec.StatusInterrupted {
 		resume := fmt.Sprintf("tfsweep run --resume %s --data-dir %s", s.Dir(), opts.DataDir)
 		con.log.Warn().Str("sweep", s.Dir()).Str("resume", resume).
 			Msg("interrupted: unfinished runs are marked failed; continue them from their checkpoints with: " + resume)
@@ -185,7 +186,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	t := res.Timings
-	con.log.Info().Str("status", res.Status).Float64("wall_seconds", res.WallSeconds).
+	con.log.Info().Str("status", string(res.Status)).Float64("wall_seconds", res.WallSeconds).
 		Float64("startup_seconds", t.Startup).Float64("setup_seconds", t.Runs.Setup).Float64("train_seconds", t.Runs.Train).
 		Float64("validation_seconds", t.Runs.Validation).Float64("export_seconds", t.Runs.Export).Float64("report_seconds", t.Report).
 		Msg("sweep done")
@@ -197,9 +198,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		printResult(stdout, res, reportTable)
 	}
 	switch {
-	case res.Status == sweep.StatusInterrupted:
+	case res.Status == spec.StatusInterrupted:
 		return exitInterrupted
-	case res.Status != sweep.StatusSucceeded, res.ReportError != "":
+	case res.Status != spec.StatusSucceeded, res.ReportError != "":
 		return exitRunFailed
 	}
 	return exitOK
@@ -321,7 +322,7 @@ func unfinished(dir string) int {
 	}
 	n := 0
 	for _, st := range states {
-		if st.State == sweep.StateRunning || st.State == sweep.StateQueued {
+		if st.State == spec.StatusRunning || st.State == spec.StatusQueued {
 			n++
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tfsweep/tfsweep/internal/tbcheck"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -466,7 +467,7 @@ func TestRandomSearchInTensorBoard(t *testing.T) {
 // ones checked in detail (the others only by name).
 func hparamsExpectation(checked map[string]any) map[string]any {
 	out := map[string]any{}
-	for _, a := range sweep.Axes {
+	for _, a := range spec.Axes() {
 		out[a.Key] = map[string]any{}
 	}
 	for k, v := range checked {

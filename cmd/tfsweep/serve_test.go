@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tfsweep/tfsweep/service"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 	"github.com/tfsweep/tfsweep/sweep"
 )
@@ -141,10 +142,10 @@ func (s *server) get(t *testing.T, id string) service.SweepView {
 	return v
 }
 
-func (s *server) waitState(t *testing.T, id string, limit time.Duration, states ...string) service.SweepView {
+func (s *server) waitState(t *testing.T, id string, limit time.Duration, states ...spec.Status) service.SweepView {
 	t.Helper()
 	var v service.SweepView
-	waitFor(t, limit, id+" to be "+strings.Join(states, " or "), func() bool {
+	waitFor(t, limit, id+" to be "+fmt.Sprint(states), func() bool {
 		v = s.get(t, id)
 		for _, st := range states {
 			if v.State == st {
@@ -237,7 +238,7 @@ func TestServeAPI(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("the event stream did not end\n%s", s.stderr.String())
 	}
-	if last.Type != "state" || last.State != service.StateSucceeded || last.ExitCode == nil || *last.ExitCode != 0 {
+	if last.Type != "state" || last.State != spec.StatusSucceeded || last.ExitCode == nil || *last.ExitCode != 0 {
 		t.Errorf("the stream's last event %+v, want state succeeded with exit code 0", last)
 	}
 	if types["epoch"] < 2 || types["run_end"] != 2 {
@@ -245,13 +246,13 @@ func TestServeAPI(t *testing.T) {
 	}
 	v := s.get(t, id)
 	res := result(t, v)
-	if v.State != service.StateSucceeded || v.SweepDir != filepath.Join(logdir, id) || res.Status != sweep.StatusSucceeded ||
+	if v.State != spec.StatusSucceeded || v.SweepDir != filepath.Join(logdir, id) || res.Status != spec.StatusSucceeded ||
 		len(res.Runs) != 2 || res.SweepDir != v.SweepDir || v.Attempts != 1 {
 		t.Fatalf("the sweep %+v, result %+v", v.Record, res)
 	}
 	for i, r := range res.Runs {
 		p := v.Runs[i]
-		if r.Status != sweep.StatusSucceeded || r.EpochsCompleted != 1 || p.Name != r.Name || p.State != "succeeded" ||
+		if r.Status != spec.StatusSucceeded || r.EpochsCompleted != 1 || p.Name != r.Name || p.State != "succeeded" ||
 			p.Epochs != 1 || p.EpochsCompleted != 1 || p.SamplesPerSecond <= 0 || p.Loss <= 0 {
 			t.Errorf("run %d: result %s %s %d epochs; progress %+v", i, r.Name, r.Status, r.EpochsCompleted, p)
 		}
@@ -283,7 +284,7 @@ func TestServeAPI(t *testing.T) {
 	}
 	// The list, paged and filtered.
 	id2 := s.submit(t, tinySweep)
-	s.waitState(t, id2, 2*time.Minute, service.StateSucceeded)
+	s.waitState(t, id2, 2*time.Minute, spec.StatusSucceeded)
 	for _, tc := range []struct {
 		query string
 		ids   []string
@@ -409,7 +410,7 @@ func TestServeCancel(t *testing.T) {
 		v := s.get(t, running)
 		return len(v.Runs) == 1 && v.Runs[0].State == "running" && v.Runs[0].Step > 0
 	})
-	if v := s.get(t, queued); v.State != service.StateQueued {
+	if v := s.get(t, queued); v.State != spec.StatusQueued {
 		t.Fatalf("%s is %s, want queued behind %s", queued, v.State, running)
 	}
 	for _, id := range []string{queued, running} {
@@ -417,13 +418,13 @@ func TestServeCancel(t *testing.T) {
 			t.Fatalf("cancel %s: %d %s", id, code, body)
 		}
 	}
-	v := s.waitState(t, running, time.Minute, service.StateCancelled, service.StateFailed, service.StateSucceeded)
+	v := s.waitState(t, running, time.Minute, spec.StatusCancelled, spec.StatusFailed, spec.StatusSucceeded)
 	res := result(t, v)
-	if v.State != service.StateCancelled || *v.ExitCode != exitInterrupted || res.Status != sweep.StatusInterrupted ||
+	if v.State != spec.StatusCancelled || *v.ExitCode != exitInterrupted || res.Status != spec.StatusInterrupted ||
 		res.Runs[0].EpochsCompleted >= 20 || !res.Runs[0].Interrupted {
 		t.Errorf("the cancelled running sweep: %+v, result %s %+v", v.Record, res.Status, res.Runs)
 	}
-	if q := s.get(t, queued); q.State != service.StateCancelled || q.Started != nil {
+	if q := s.get(t, queued); q.State != spec.StatusCancelled || q.Started != nil {
 		t.Errorf("the cancelled queued sweep: %+v", q.Record)
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(v.SweepDir), queued)); !os.IsNotExist(err) {
@@ -436,7 +437,7 @@ func TestServeCancel(t *testing.T) {
 	}
 	// The next sweep trains: the queue goes on after a cancel.
 	next := s.submit(t, tinySweep)
-	s.waitState(t, next, 2*time.Minute, service.StateSucceeded)
+	s.waitState(t, next, 2*time.Minute, spec.StatusSucceeded)
 }
 
 // submit exits with the sweep's own status: 0 every run succeeded, 1 a run failed, 2 bad input;
@@ -509,9 +510,9 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 	addr := freeAddr(t)
 	s := startServer(t, addr, logdir, nil)
 	running := s.submit(t, longSweep)
-	spec := filepath.Join(t.TempDir(), "tiny.yaml")
-	os.WriteFile(spec, []byte(tinySweep), 0o644)
-	sub := exec.Command(filepath.Join(binDir, "tfsweep"), "submit", spec, "--server", s.url, "--json")
+	sweepFile := filepath.Join(t.TempDir(), "tiny.yaml")
+	os.WriteFile(sweepFile, []byte(tinySweep), 0o644)
+	sub := exec.Command(filepath.Join(binDir, "tfsweep"), "submit", sweepFile, "--server", s.url, "--json")
 	var subOut, subErr bytes.Buffer
 	sub.Stdout, sub.Stderr = &subOut, &subErr
 	if err := sub.Start(); err != nil {
@@ -544,9 +545,9 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 	waitFor(t, 10*time.Second, "the worker to be gone", func() bool { return errors.Is(syscall.Kill(pids[0], 0), syscall.ESRCH) })
 
 	s2 := startServer(t, addr, logdir, nil)
-	v := s2.waitState(t, running, 3*time.Minute, service.StateSucceeded, service.StateFailed)
+	v := s2.waitState(t, running, 3*time.Minute, spec.StatusSucceeded, spec.StatusFailed)
 	res := result(t, v)
-	if v.State != service.StateSucceeded || v.Attempts != 2 || res.Runs[0].EpochsCompleted != 20 || len(res.Runs[0].History.TrainLoss) != 20 {
+	if v.State != spec.StatusSucceeded || v.Attempts != 2 || res.Runs[0].EpochsCompleted != 20 || len(res.Runs[0].History.TrainLoss) != 20 {
 		t.Fatalf("the resumed sweep: %+v; runs %+v\n%s", v.Record, res.Runs, s2.stderr.String())
 	}
 	if !strings.Contains(s2.stderr.String(), "training "+running+" (attempt 2, resume true)") {
@@ -561,8 +562,8 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 		t.Errorf("submit across the restart: exit %d\n%s\n%s", code, subOut.String(), subErr.String())
 	}
 	for _, id := range []string{queued, third} {
-		q := s2.waitState(t, id, 2*time.Minute, service.StateSucceeded, service.StateFailed)
-		if q.State != service.StateSucceeded || q.Attempts != 1 {
+		q := s2.waitState(t, id, 2*time.Minute, spec.StatusSucceeded, spec.StatusFailed)
+		if q.State != spec.StatusSucceeded || q.Attempts != 1 {
 			t.Errorf("the queued sweep %s after the restart: %+v", id, q.Record)
 		}
 	}

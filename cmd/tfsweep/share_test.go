@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 	"github.com/tfsweep/tfsweep/sweep"
 )
@@ -91,14 +92,14 @@ func readFile(t *testing.T, path string) string {
 // claimPIDs maps each run to the pid of the process whose claim trained it.
 func claimPIDs(t *testing.T, dir string) map[string]int {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, sweep.ClaimsDir, "*.json"))
+	files, _ := filepath.Glob(filepath.Join(dir, spec.ClaimsDir, "*.json"))
 	out := map[string]int{}
 	for _, f := range files {
 		var c sweep.Claim
 		if err := json.Unmarshal([]byte(readFile(t, f)), &c); err != nil {
 			t.Fatal(err)
 		}
-		if c.State != sweep.StateSucceeded {
+		if c.State != spec.StatusSucceeded {
 			t.Errorf("%s: state %s", f, c.State)
 		}
 		out[strings.TrimSuffix(filepath.Base(f), ".json")] = c.PID
@@ -176,9 +177,9 @@ func TestTwoProcessesShareOneName(t *testing.T) {
 			t.Fatalf("exit %d\n%s", code, f.stderr.String())
 		}
 		for _, r := range decodeResult(t, f.stdout.String()).Runs {
-			if r.Status == sweep.StatusSucceeded {
+			if r.Status == spec.StatusSucceeded {
 				trained++
-			} else if r.Status != sweep.StatusSkipped {
+			} else if r.Status != spec.StatusSkipped {
 				t.Errorf("%s: %s %s", r.Name, r.Status, r.Error)
 			}
 		}
@@ -240,14 +241,14 @@ func TestResumeTakesOverAnInterruptedRun(t *testing.T) {
 		return decodeResult(t, stdout)
 	}
 	without := res()
-	if r := without.Runs[0]; r.Status != sweep.StatusSkipped || !strings.Contains(r.Error, "--resume takes it over") {
+	if r := without.Runs[0]; r.Status != spec.StatusSkipped || !strings.Contains(r.Error, "--resume takes it over") {
 		t.Errorf("without --resume: %s %q", r.Status, r.Error)
 	}
-	if r := without.Runs[1]; r.Status != sweep.StatusSucceeded {
+	if r := without.Runs[1]; r.Status != spec.StatusSucceeded {
 		t.Errorf("the queued run: %s %q", r.Status, r.Error)
 	}
 	with := res("--resume")
-	if r := with.Runs[0]; r.Status != sweep.StatusSucceeded || with.Runs[1].Status != sweep.StatusSkipped {
+	if r := with.Runs[0]; r.Status != spec.StatusSucceeded || with.Runs[1].Status != spec.StatusSkipped {
 		t.Errorf("with --resume: %+v", with.Runs)
 	}
 	if code, stdout, _ := statusCmd(t, dir); code != exitOK {
@@ -256,7 +257,7 @@ func TestResumeTakesOverAnInterruptedRun(t *testing.T) {
 	// The interrupted attempt's logs are kept out of TensorBoard's sight: moved aside whole when it
 	// had no checkpoint yet, or cut back to its checkpoint in place; the run's own logs have each
 	// epoch once.
-	aside, _ := filepath.Glob(filepath.Join(dir, sweep.ClaimsDir, "attempts", "xavier-nobn-b32-s1.1", "train", "*retired*"))
+	aside, _ := filepath.Glob(filepath.Join(dir, spec.ClaimsDir, "attempts", "xavier-nobn-b32-s1.1", "train", "*retired*"))
 	inPlace, _ := filepath.Glob(filepath.Join(dir, "xavier-nobn-b32-s1", "train", "*retired*"))
 	if len(aside)+len(inPlace) == 0 {
 		t.Error("the interrupted attempt's event files were neither moved aside nor retired in place")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -45,7 +46,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "tfsweep status: %v\n", err)
 		return exitBadInput
 	}
-	counts := map[string]int{}
+	counts := map[spec.Status]int{}
 	for _, s := range states {
 		counts[s.State]++
 	}
@@ -67,10 +68,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		tw.Flush()
 		fmt.Fprintf(stdout, "%d runs: %d succeeded, %d failed, %d running, %d interrupted, %d stale, %d queued\n", len(states),
-			counts[sweep.StateSucceeded], counts[sweep.StateFailed], counts[sweep.StateRunning], counts[sweep.StateInterrupted],
-			counts[sweep.StateStale], counts[sweep.StateQueued])
+			counts[spec.StatusSucceeded], counts[spec.StatusFailed], counts[spec.StatusRunning], counts[spec.StatusInterrupted],
+			counts[spec.StatusStale], counts[spec.StatusQueued])
 	}
-	if counts[sweep.StateSucceeded] != len(states) {
+	if counts[spec.StatusSucceeded] != len(states) {
 		return exitRunFailed
 	}
 	return exitOK

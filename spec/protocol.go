@@ -1,4 +1,4 @@
-package sweep
+package spec
 
 import (
 	"fmt"
@@ -84,7 +84,7 @@ type Epoch struct {
 
 // End is a run's outcome.
 type End struct {
-	Status          string  `json:"status"` // StatusSucceeded or StatusFailed
+	Status          Status  `json:"status"` // StatusSucceeded or StatusFailed
 	Error           string  `json:"error,omitempty"`
 	Interrupted     bool    `json:"interrupted,omitempty"`
 	EpochsCompleted int     `json:"epochs_completed"`
@@ -116,8 +116,8 @@ func (t RunTimings) Add(u RunTimings) RunTimings {
 
 // EncodeVariant writes every axis of v as text, the form Job carries.
 func EncodeVariant(v Variant) map[string]string {
-	out := make(map[string]string, len(Axes))
-	for _, a := range Axes {
+	out := make(map[string]string, len(axes))
+	for _, a := range axes {
 		out[a.Key] = a.Text(v)
 	}
 	return out
