@@ -12,10 +12,10 @@ import (
 
 // Tags of the Keras TensorBoard callback that the report reads, and its sub-run names.
 const (
-	tagLoss      = "epoch_loss"
-	tagAccuracy  = "epoch_accuracy"
-	trainRun     = "train"
-	validRun     = "validation"
+	tagLoss      = spec.TagEpochLoss
+	tagAccuracy  = spec.TagEpochAccuracy
+	trainRun     = spec.TrainDir
+	validRun     = spec.ValidationDir
 	hparamsStart = "_hparams_/session_start_info"
 	hparamsEnd   = "_hparams_/session_end_info"
 )

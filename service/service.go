@@ -223,7 +223,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Record, error) {
 			return nil, fmt.Errorf("sweep %s changed while being cancelled", id)
 		}
 		s.logf("cancelled %s (queued)", id)
-		s.hub.end(id, Event{Type: "state", State: spec.StatusCancelled, ExitCode: ptr(exitInterrupted)})
+		s.hub.end(id, Event{Type: "state", State: spec.StatusCancelled, ExitCode: ptr(spec.ExitInterrupted)})
 	case spec.StatusRunning:
 		if cancel := s.cancels[id]; cancel != nil {
 			cancel(errCancelled)
@@ -236,14 +236,6 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Record, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// The sweep's own exit codes, those of `tfsweep run`.
-const (
-	exitOK          = 0
-	exitRunFailed   = 1
-	exitBadInput    = 2
-	exitInterrupted = 130
-)
 
 // Run trains the queue, one sweep at a time, until ctx is cancelled. A sweep stopped by ctx stays
 // running in the queue, so the next server resumes it.
@@ -305,7 +297,7 @@ func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool)
 	}
 	plan, err := sweep.ParseConfig(strings.NewReader(r.Spec), r.File)
 	if err != nil {
-		finish(spec.StatusFailed, exitBadInput, err.Error(), nil)
+		finish(spec.StatusFailed, spec.ExitBadInput, err.Error(), nil)
 		return
 	}
 	opts := s.options(r.ID)
@@ -316,7 +308,7 @@ func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool)
 	opts.Observer = &observer{s: s, id: r.ID, live: l}
 	sw, err := sweep.New(plan, opts)
 	if err != nil {
-		finish(spec.StatusFailed, exitBadInput, err.Error(), nil)
+		finish(spec.StatusFailed, spec.ExitBadInput, err.Error(), nil)
 		return
 	}
 	l.init(sw.Mine())
@@ -338,9 +330,9 @@ func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool)
 	switch {
 	case errors.Is(context.Cause(ctx), errCancelled) && res.Status != spec.StatusSucceeded:
 		// (A cancel that came after every run had ended changes nothing.)
-		finish(spec.StatusCancelled, exitInterrupted, "cancelled while running", res)
+		finish(spec.StatusCancelled, spec.ExitInterrupted, "cancelled while running", res)
 	case res.Status == spec.StatusSucceeded && res.ReportError == "":
-		finish(spec.StatusSucceeded, exitOK, "", res)
+		finish(spec.StatusSucceeded, spec.ExitOK, "", res)
 	default:
 		msg := res.ReportError
 		for _, run := range res.Runs {
@@ -348,6 +340,6 @@ func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool)
 				msg = run.Name + ": " + run.Error
 			}
 		}
-		finish(spec.StatusFailed, exitRunFailed, msg, res)
+		finish(spec.StatusFailed, spec.ExitRunFailed, msg, res)
 	}
 }

@@ -44,10 +44,6 @@ const (
 	ChartsDir = "charts"
 )
 
-// CheckpointPrefix is the file prefix of the checkpoint that ends the 0-based epoch, in a run's
-// CheckpointsDir: ckpt-1 after the first epoch.
-func CheckpointPrefix(epoch int) string { return fmt.Sprintf("ckpt-%d", epoch+1) }
-
 // ChartTag is the tag of a run's epoch loss of a split (TrainDir or ValidationDir) in ChartsDir.
 func ChartTag(run, split string) string { return run + "/" + split + "_loss" }
 

@@ -33,7 +33,7 @@ func (c *charts) epoch(run string, e spec.Epoch) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	step := int64(e.Epoch)
-	return errors.Join(c.w.Scalar(spec.ChartTag(run, "train"), step, e.Loss), c.w.Scalar(spec.ChartTag(run, "validation"), step, e.ValLoss), c.w.Flush())
+	return errors.Join(c.w.Scalar(spec.ChartTag(run, spec.TrainDir), step, e.Loss), c.w.Scalar(spec.ChartTag(run, spec.ValidationDir), step, e.ValLoss), c.w.Flush())
 }
 
 func (c *charts) close() error { return c.w.Close() }

@@ -13,10 +13,10 @@ import (
 // ExperimentMetrics are the metrics the HParams dashboard shows per session: Keras' epoch scalars of
 // the session's validation/ and train/ sub-runs.
 var ExperimentMetrics = []summary.MetricInfo{
-	{Group: "validation", Tag: "epoch_loss", Dataset: summary.DatasetValidation},
-	{Group: "validation", Tag: "epoch_accuracy", Dataset: summary.DatasetValidation},
-	{Group: "train", Tag: "epoch_loss", Dataset: summary.DatasetTraining},
-	{Group: "train", Tag: "epoch_accuracy", Dataset: summary.DatasetTraining},
+	{Group: spec.ValidationDir, Tag: spec.TagEpochLoss, Dataset: summary.DatasetValidation},
+	{Group: spec.ValidationDir, Tag: spec.TagEpochAccuracy, Dataset: summary.DatasetValidation},
+	{Group: spec.TrainDir, Tag: spec.TagEpochLoss, Dataset: summary.DatasetTraining},
+	{Group: spec.TrainDir, Tag: spec.TagEpochAccuracy, Dataset: summary.DatasetTraining},
 }
 
 // writeExperiment writes the hparams experiment at the sweep root: every axis with the values the

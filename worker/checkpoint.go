@@ -67,7 +67,7 @@ func (c *checkpointer) OnEpochEnd(e trainer.EpochEnd) error {
 	if err != nil {
 		return err
 	}
-	if err := replaceFile(p+".state.json", data); err != nil {
+	if err := replaceFile(p+spec.CheckpointStateSuffix, data); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if c.best < 0 || e.ValLoss < c.bestVal {
@@ -104,7 +104,7 @@ func (c *checkpointer) prune() error {
 		return err
 	}
 	for _, e := range dropped {
-		for _, suffix := range []string{".state.json", ".index", ".data-00000-of-00001"} {
+		for _, suffix := range []string{spec.CheckpointStateSuffix, spec.CheckpointIndexSuffix, spec.CheckpointDataSuffix} {
 			if err := os.Remove(prefix(c.dir, e) + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
@@ -119,21 +119,21 @@ func (c *checkpointer) prune() error {
 // `checkpoint` state file (kept for TensorFlow's tools), say what there is, so a kill between the
 // two can lose nothing.
 func savedCheckpoints(dir string) ([]int, error) {
-	states, err := filepath.Glob(filepath.Join(dir, "ckpt-*.state.json"))
+	states, err := filepath.Glob(filepath.Join(dir, "ckpt-*"+spec.CheckpointStateSuffix))
 	if err != nil {
 		return nil, err
 	}
 	var epochs []int
 	for _, st := range states {
-		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(st), "ckpt-"), ".state.json"))
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(st), "ckpt-"), spec.CheckpointStateSuffix))
 		if err != nil {
 			continue
 		}
 		p := prefix(dir, n-1)
-		if _, err := os.Stat(p + ".index"); err != nil {
+		if _, err := os.Stat(p + spec.CheckpointIndexSuffix); err != nil {
 			continue
 		}
-		if _, err := os.Stat(p + ".data-00000-of-00001"); err != nil {
+		if _, err := os.Stat(p + spec.CheckpointDataSuffix); err != nil {
 			continue
 		}
 		epochs = append(epochs, n-1)
@@ -164,7 +164,7 @@ func replaceFile(path string, data []byte) error {
 
 func readState(dir string, epoch int) (checkpointState, error) {
 	var st checkpointState
-	data, err := os.ReadFile(prefix(dir, epoch) + ".state.json")
+	data, err := os.ReadFile(prefix(dir, epoch) + spec.CheckpointStateSuffix)
 	if err != nil {
 		return st, err
 	}

@@ -118,7 +118,7 @@ func decodeResult(t *testing.T, stdout string) sweep.Result {
 func TestPipedStderrIsJSONLines(t *testing.T) {
 	f := startFront(t, "--data-dir", realData(t), "--logdir", t.TempDir(), "--limit", "2000", "--epochs", "1",
 		"--batch-size", "128", "--parallel", "2", "--seed", "1,2")
-	if code := f.wait(t, 2*time.Minute); code != exitOK {
+	if code := f.wait(t, 2*time.Minute); code != spec.ExitOK {
 		t.Fatalf("exit %d\n%s", code, f.stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(f.stderr.String()), "\n")
@@ -157,7 +157,7 @@ func TestKilledWorkerFailsOnlyItsRun(t *testing.T) {
 	}
 	code := f.wait(t, 2*time.Minute)
 	res := decodeResult(t, f.stdout.String())
-	if code != exitRunFailed || res.Status != spec.StatusFailed {
+	if code != spec.ExitRunFailed || res.Status != spec.StatusFailed {
 		t.Fatalf("exit %d, status %s, want 1 and failed\n%s", code, res.Status, f.stderr.String())
 	}
 	r1, r2 := res.Runs[0], res.Runs[1]
@@ -194,8 +194,8 @@ func TestInterrupts(t *testing.T) {
 			}
 			start := time.Now()
 			code := f.wait(t, time.Minute)
-			if code != exitInterrupted {
-				t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, f.stderr.String())
+			if code != spec.ExitInterrupted {
+				t.Fatalf("exit %d, want %d\n%s", code, spec.ExitInterrupted, f.stderr.String())
 			}
 			waitFor(t, 10*time.Second, "the worker to be gone", func() bool {
 				return errors.Is(syscall.Kill(worker, 0), syscall.ESRCH)

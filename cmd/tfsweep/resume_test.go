@@ -24,7 +24,7 @@ func TestKillAndResume(t *testing.T) {
 	}
 	whole := t.TempDir()
 	code, stdout, stderr := runCmd(t, flags(whole)...)
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("uninterrupted: exit %d\n%s", code, stderr)
 	}
 	want := decodeResult(t, stdout)
@@ -57,7 +57,7 @@ func TestKillAndResume(t *testing.T) {
 				return err == nil && states[0].State == spec.StatusStale
 			})
 			code, stdout, stderr := runCmd(t, "--resume", dirs[0], "--data-dir", realData(t), "--log-every", "20", "--json")
-			if code != exitOK {
+			if code != spec.ExitOK {
 				t.Fatalf("resume: exit %d\n%s", code, stderr)
 			}
 			got := decodeResult(t, stdout)

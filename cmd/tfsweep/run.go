@@ -81,7 +81,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "tfsweep run: %v\n", err)
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	fromFlags, err := axes.Grid()
 	if err != nil {
@@ -132,7 +132,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return printJSON(stdout, stderr, s.Planned())
 		}
 		printRuns(stdout, s.Mine(), s.TrainExamples())
-		return exitOK
+		return spec.ExitOK
 	}
 	if ctx.Err() != nil {
 		// Interrupted while the data loaded: leave no sweep directory behind that holds only its plan
@@ -140,7 +140,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if opts.Name == "" {
 			os.RemoveAll(s.Dir())
 		}
-		return exitInterrupted
+		return spec.ExitInterrupted
 	}
 
 	terminal := false
@@ -191,7 +191,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Float64("validation_seconds", t.Runs.Validation).Float64("export_seconds", t.Runs.Export).Float64("report_seconds", t.Report).
 		Msg("sweep done")
 	if jsonOut {
-		if code := printJSON(stdout, stderr, res); code != exitOK {
+		if code := printJSON(stdout, stderr, res); code != spec.ExitOK {
 			return code
 		}
 	} else {
@@ -199,11 +199,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case res.Status == spec.StatusInterrupted:
-		return exitInterrupted
+		return spec.ExitInterrupted
 	case res.Status != spec.StatusSucceeded, res.ReportError != "":
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
-	return exitOK
+	return spec.ExitOK
 }
 
 // setUpWorkers sets what `run` and `serve` give every sweep: the worker binary and its environment,
@@ -248,9 +248,9 @@ func printJSON(stdout, stderr io.Writer, v any) int {
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
 		fmt.Fprintf(stderr, "tfsweep run: write the JSON summary: %v\n", err)
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
-	return exitOK
+	return spec.ExitOK
 }
 
 // parseShard reads --shard: "" (every run), "I/N", or "auto" from the scheduler's environment, a

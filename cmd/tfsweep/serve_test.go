@@ -327,8 +327,8 @@ func TestServeAPI(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{s.url}, exitOK, id2 + "  succeeded"}, {[]string{s.url, id}, exitOK, "xavier-nobn-b256  succeeded"},
-		{[]string{s.url, "s-999999"}, exitBadInput, ""}, {[]string{filepath.Join(logdir, id)}, exitOK, "2 runs: 2 succeeded"},
+		{[]string{s.url}, spec.ExitOK, id2 + "  succeeded"}, {[]string{s.url, id}, spec.ExitOK, "xavier-nobn-b256  succeeded"},
+		{[]string{s.url, "s-999999"}, spec.ExitBadInput, ""}, {[]string{filepath.Join(logdir, id)}, spec.ExitOK, "2 runs: 2 succeeded"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := runStatus(t.Context(), tc.args, &out, &errOut); code != tc.code || !strings.Contains(out.String(), tc.want) {
@@ -338,7 +338,7 @@ func TestServeAPI(t *testing.T) {
 	// A second server on the same logdir refuses to start.
 	cmd := exec.Command(filepath.Join(binDir, "tfsweep"), "serve", "--addr", freeAddr(t), "--logdir", logdir, "--data-dir", realData(t))
 	out, _ := cmd.CombinedOutput()
-	if cmd.ProcessState.ExitCode() != exitBadInput || !strings.Contains(string(out), "another tfsweep serve uses this logdir") {
+	if cmd.ProcessState.ExitCode() != spec.ExitBadInput || !strings.Contains(string(out), "another tfsweep serve uses this logdir") {
 		t.Errorf("a second server: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
 	}
 }
@@ -348,7 +348,7 @@ func TestServeToken(t *testing.T) {
 	cmd := exec.Command(filepath.Join(binDir, "tfsweep"), "serve", "--addr", "0.0.0.0:0", "--logdir", t.TempDir(), "--data-dir", realData(t))
 	cmd.Env = append(os.Environ(), "TFSWEEP_TOKEN=")
 	out, _ := cmd.CombinedOutput()
-	if cmd.ProcessState.ExitCode() != exitBadInput || !strings.Contains(string(out), "not a loopback address") {
+	if cmd.ProcessState.ExitCode() != spec.ExitBadInput || !strings.Contains(string(out), "not a loopback address") {
 		t.Errorf("0.0.0.0 without a token: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
 	}
 	s := startServer(t, freeAddr(t), t.TempDir(), []string{"TFSWEEP_TOKEN=s3cret-token"})
@@ -420,7 +420,7 @@ func TestServeCancel(t *testing.T) {
 	}
 	v := s.waitState(t, running, time.Minute, spec.StatusCancelled, spec.StatusFailed, spec.StatusSucceeded)
 	res := result(t, v)
-	if v.State != spec.StatusCancelled || *v.ExitCode != exitInterrupted || res.Status != spec.StatusInterrupted ||
+	if v.State != spec.StatusCancelled || *v.ExitCode != spec.ExitInterrupted || res.Status != spec.StatusInterrupted ||
 		res.Runs[0].EpochsCompleted >= 20 || !res.Runs[0].Interrupted {
 		t.Errorf("the cancelled running sweep: %+v, result %s %+v", v.Record, res.Status, res.Runs)
 	}
@@ -450,9 +450,9 @@ func TestSubmitExitCodes(t *testing.T) {
 		code       int
 		want       string // in stdout (--json) or stderr
 	}{
-		{"succeeded", tinySweep, exitOK, `"state":"succeeded"`},
-		{"failed", "limit: 1000\ndefaults:\n  epochs: 1\n  scale: none\ngrids:\n  - lr: [0.001, 1e300]\n    batch_size: 20\n", exitRunFailed, "loss is not finite"},
-		{"bad input", "limit: 1000\ngrids:\n  - batch_size: 128\n    bogus: 3\n", exitBadInput, `bad-input.yaml:4: unknown key "bogus"`},
+		{"succeeded", tinySweep, spec.ExitOK, `"state":"succeeded"`},
+		{"failed", "limit: 1000\ndefaults:\n  epochs: 1\n  scale: none\ngrids:\n  - lr: [0.001, 1e300]\n    batch_size: 20\n", spec.ExitRunFailed, "loss is not finite"},
+		{"bad input", "limit: 1000\ngrids:\n  - batch_size: 128\n    bogus: 3\n", spec.ExitBadInput, `bad-input.yaml:4: unknown key "bogus"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
@@ -472,7 +472,7 @@ func TestSubmitExitCodes(t *testing.T) {
 			if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(stdout.String()+stderr.String(), tc.want) {
 				t.Fatalf("exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", code, tc.code, tc.want, stdout.String(), stderr.String())
 			}
-			if tc.code == exitBadInput {
+			if tc.code == spec.ExitBadInput {
 				return
 			}
 			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -558,7 +558,7 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("submit did not exit\n%s", subErr.String())
 	}
-	if code := sub.ProcessState.ExitCode(); code != exitOK || !strings.Contains(subOut.String(), `"id":"`+queued+`"`) {
+	if code := sub.ProcessState.ExitCode(); code != spec.ExitOK || !strings.Contains(subOut.String(), `"id":"`+queued+`"`) {
 		t.Errorf("submit across the restart: exit %d\n%s\n%s", code, subOut.String(), subErr.String())
 	}
 	for _, id := range []string{queued, third} {

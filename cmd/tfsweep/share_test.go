@@ -70,7 +70,7 @@ func sharedSweep(t *testing.T, logdir, name string) []string {
 func reportRuns(t *testing.T, dir string) string {
 	t.Helper()
 	code, _, stderr := reportCmd(t, dir)
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("tfsweep report %s: exit %d\n%s", dir, code, stderr)
 	}
 	var doc struct{ Runs json.RawMessage }
@@ -125,7 +125,7 @@ func TestShardsOfAnIndexedJob(t *testing.T) {
 	}
 	pids := map[int]bool{}
 	for i, f := range fronts {
-		if code := f.wait(t, 3*time.Minute); code != exitOK {
+		if code := f.wait(t, 3*time.Minute); code != spec.ExitOK {
 			t.Fatalf("shard %d: exit %d\n%s", i, code, f.stderr.String())
 		}
 		res := decodeResult(t, f.stdout.String())
@@ -145,13 +145,13 @@ func TestShardsOfAnIndexedJob(t *testing.T) {
 		}
 	}
 	code, stdout, _ := statusCmd(t, dir)
-	if code != exitOK || !strings.Contains(stdout, "6 runs: 6 succeeded") {
+	if code != spec.ExitOK || !strings.Contains(stdout, "6 runs: 6 succeeded") {
 		t.Errorf("status: exit %d\n%s", code, stdout)
 	}
 	// One process, the same plan: the same report.
 	soloDir := t.TempDir()
 	code, _, stderr := runCmd(t, sharedSweep(t, soloDir, "lab")...)
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("one process: exit %d\n%s", code, stderr)
 	}
 	if got, want := reportRuns(t, dir), reportRuns(t, filepath.Join(soloDir, "lab")); got != want {
@@ -173,7 +173,7 @@ func TestTwoProcessesShareOneName(t *testing.T) {
 	a, b := startFront(t, sharedSweep(t, logdir, "pair")...), startFront(t, sharedSweep(t, logdir, "pair")...)
 	trained := 0
 	for _, f := range []*front{a, b} {
-		if code := f.wait(t, 3*time.Minute); code != exitOK {
+		if code := f.wait(t, 3*time.Minute); code != spec.ExitOK {
 			t.Fatalf("exit %d\n%s", code, f.stderr.String())
 		}
 		for _, r := range decodeResult(t, f.stdout.String()).Runs {
@@ -198,7 +198,7 @@ func TestTwoProcessesShareOneName(t *testing.T) {
 // A process with another plan cannot join a named sweep: it exits 2 naming the difference.
 func TestJoinWithAnotherPlan(t *testing.T) {
 	logdir := t.TempDir()
-	if code, _, stderr := runCmd(t, sharedSweep(t, logdir, "lab")...); code != exitOK {
+	if code, _, stderr := runCmd(t, sharedSweep(t, logdir, "lab")...); code != spec.ExitOK {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	args := append(sharedSweep(t, logdir, "lab"), "--lr", "0.01")
@@ -207,7 +207,7 @@ func TestJoinWithAnotherPlan(t *testing.T) {
 			args = append(args, "--dry-run")
 		}
 		code, _, stderr := runCmd(t, args...)
-		if code != exitBadInput || !strings.Contains(stderr, "sweep.yaml records another plan: run xavier-nobn-b64 has lr 0.001 there, 0.01 here") {
+		if code != spec.ExitBadInput || !strings.Contains(stderr, "sweep.yaml records another plan: run xavier-nobn-b64 has lr 0.001 there, 0.01 here") {
 			t.Errorf("dry run %v: exit %d\n%s", dry, code, stderr)
 		}
 	}
@@ -225,17 +225,17 @@ func TestResumeTakesOverAnInterruptedRun(t *testing.T) {
 		return len(files) > 0
 	})
 	f.cmd.Process.Signal(os.Interrupt)
-	if code := f.wait(t, time.Minute); code != exitInterrupted {
+	if code := f.wait(t, time.Minute); code != spec.ExitInterrupted {
 		t.Fatalf("exit %d\n%s", code, f.stderr.String())
 	}
 	dir := filepath.Join(logdir, "r")
 	code, stdout, _ := statusCmd(t, dir)
-	if code != exitRunFailed || !strings.Contains(stdout, "1 interrupted") || !strings.Contains(stdout, "1 queued") {
+	if code != spec.ExitRunFailed || !strings.Contains(stdout, "1 interrupted") || !strings.Contains(stdout, "1 queued") {
 		t.Fatalf("status after the interrupt: exit %d\n%s", code, stdout)
 	}
 	res := func(extra ...string) sweep.Result {
 		code, stdout, stderr := runCmd(t, append(slices.Clone(args), extra...)...)
-		if code != exitOK {
+		if code != spec.ExitOK {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
 		return decodeResult(t, stdout)
@@ -251,7 +251,7 @@ func TestResumeTakesOverAnInterruptedRun(t *testing.T) {
 	if r := with.Runs[0]; r.Status != spec.StatusSucceeded || with.Runs[1].Status != spec.StatusSkipped {
 		t.Errorf("with --resume: %+v", with.Runs)
 	}
-	if code, stdout, _ := statusCmd(t, dir); code != exitOK {
+	if code, stdout, _ := statusCmd(t, dir); code != spec.ExitOK {
 		t.Errorf("status: exit %d\n%s", code, stdout)
 	}
 	// The interrupted attempt's logs are kept out of TensorBoard's sight: moved aside whole when it

@@ -39,12 +39,12 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "tfsweep status: want exactly one sweep directory (see tfsweep status -h)")
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	states, err := sweep.Status(pos[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "tfsweep status: %v\n", err)
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	counts := map[spec.Status]int{}
 	for _, s := range states {
@@ -54,7 +54,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(map[string]any{"runs": states, "counts": counts}); err != nil {
-			return exitRunFailed
+			return spec.ExitRunFailed
 		}
 	} else {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
@@ -72,7 +72,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			counts[spec.StatusStale], counts[spec.StatusQueued])
 	}
 	if counts[spec.StatusSucceeded] != len(states) {
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
-	return exitOK
+	return spec.ExitOK
 }

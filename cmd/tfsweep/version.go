@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // version is set at build time by the Makefile (-ldflags "-X main.version=..."); a plain `go build`
@@ -81,17 +83,17 @@ func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return code
 	} else if len(pos) > 0 {
 		fmt.Fprintf(stderr, "tfsweep version: unexpected argument %q\n", pos[0])
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	fmt.Fprintf(stdout, "tfsweep %s\n", buildVersion())
 	fmt.Fprintf(stdout, "go %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	out, err := askWorker(ctx, "version")
 	if err != nil {
 		fmt.Fprintf(stderr, "tfsweep version: tensorflow: %v\n", err)
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
 	fmt.Fprintf(stdout, "tensorflow %s\n", strings.TrimSpace(string(out)))
-	return exitOK
+	return spec.ExitOK
 }
 
 const devicesUsage = `usage: tfsweep devices
@@ -124,18 +126,18 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return code
 	} else if len(pos) > 0 {
 		fmt.Fprintf(stderr, "tfsweep devices: unexpected argument %q\n", pos[0])
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	devices, err := listDevices(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "tfsweep devices: %v\n", err)
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
 	fmt.Fprintf(stdout, "%-45s %-5s %s\n", "NAME", "TYPE", "MEMORY")
 	for _, d := range devices {
 		fmt.Fprintf(stdout, "%-45s %-5s %s\n", d.Name, d.Type, humanBytes(d.MemoryBytes))
 	}
-	return exitOK
+	return spec.ExitOK
 }
 
 // gpuIDs are the GPUs to pin workers to: those CUDA_VISIBLE_DEVICES already allows, else one id per
