@@ -114,7 +114,7 @@ func New(cfg Config) (*Model, error) {
 // session has a GPU and the configuration allows it, else "CPU:0".
 func (m *Model) Device() string { return m.device }
 
-func placement(device string, devices []Device) string {
+func placement(device string, devices []spec.Device) string {
 	if device != DeviceCPU {
 		for _, d := range devices {
 			if d.Type == "GPU" {

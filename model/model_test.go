@@ -367,8 +367,8 @@ func TestDeviceGPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	haveGPU := slices.ContainsFunc(devices, func(d Device) bool { return d.Type == "GPU" })
-	if !slices.ContainsFunc(devices, func(d Device) bool { return d.Type == "CPU" }) {
+	haveGPU := slices.ContainsFunc(devices, func(d spec.Device) bool { return d.Type == "GPU" })
+	if !slices.ContainsFunc(devices, func(d spec.Device) bool { return d.Type == "CPU" }) {
 		t.Errorf("ListDevices() = %v, no CPU", devices)
 	}
 	cfg := tinyConfig(false)

@@ -141,3 +141,30 @@ func DecodeVariant(m map[string]string) (Variant, error) {
 	v.Hidden = slices.Clone(v.Hidden)
 	return v, nil
 }
+
+// The answers of the worker's own subcommands, as JSON on its stdout: `tfsweep-worker devices
+// --json` lists Devices, `predict` Predictions and `evaluate` an Evaluation.
+
+// Device is a compute device TensorFlow can place ops on.
+type Device struct {
+	Name        string // e.g. /job:localhost/replica:0/task:0/device:GPU:0
+	Type        string // "CPU" or "GPU"
+	MemoryBytes int64  // memory limit TensorFlow reports for the device
+}
+
+// Prediction is one image's class.
+type Prediction struct {
+	File          string    `json:"file"`
+	Index         int       `json:"index"` // the image's place in an IDX file; 0 for a PNG
+	Class         int64     `json:"class"`
+	Probability   float32   `json:"probability"` // of Class
+	Probabilities []float32 `json:"probabilities"`
+}
+
+// Evaluation is a model's loss and accuracy on a data set's test split.
+type Evaluation struct {
+	Model    string  `json:"model"`
+	Examples int     `json:"examples"`
+	Loss     float64 `json:"loss"` // sparse categorical cross-entropy of the served probabilities
+	Accuracy float64 `json:"accuracy"`
+}

@@ -31,14 +31,6 @@ Loss and accuracy of a run's exported model on the test split of the IDX set in 
 Exit status: 0 done, 1 TensorFlow failed, 2 DIR is not a SavedModel or D holds no usable data.
 `
 
-// prediction and evaluation are what tfsweep-worker's predict and evaluate print.
-type prediction struct {
-	File        string  `json:"file"`
-	Index       int     `json:"index"`
-	Class       int64   `json:"class"`
-	Probability float32 `json:"probability"`
-}
-
 func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCLI("predict", predictUsage)
 	modelDir := c.fs.String("model", "", "the exported model `dir`ectory")
@@ -75,7 +67,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE\tINDEX\tCLASS\tPROBABILITY")
 	for _, raw := range preds {
-		var p prediction
+		var p spec.Prediction
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return spec.ExitRunFailed
 		}
@@ -106,10 +98,7 @@ func runEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		stdout.Write(out)
 		return spec.ExitOK
 	}
-	var e struct {
-		Examples       int
-		Loss, Accuracy float64
-	}
+	var e spec.Evaluation
 	if err := json.Unmarshal(out, &e); err != nil {
 		return spec.ExitRunFailed
 	}

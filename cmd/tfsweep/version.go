@@ -101,19 +101,12 @@ const devicesUsage = `usage: tfsweep devices
 Lists the devices a TensorFlow session sees (CPU, GPUs), as the worker processes that train see them.
 `
 
-// workerDevice is a device as `tfsweep-worker devices --json` lists it.
-type workerDevice struct {
-	Name        string
-	Type        string
-	MemoryBytes int64
-}
-
-func listDevices(ctx context.Context) ([]workerDevice, error) {
+func listDevices(ctx context.Context) ([]spec.Device, error) {
 	out, err := askWorker(ctx, "devices", "--json")
 	if err != nil {
 		return nil, err
 	}
-	var devices []workerDevice
+	var devices []spec.Device
 	if err := json.Unmarshal(out, &devices); err != nil {
 		return nil, fmt.Errorf("%s devices --json: %w", workerName, err)
 	}
