@@ -305,14 +305,13 @@ func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool)
 	s.mu.Lock()
 	l = s.live[r.ID]
 	s.mu.Unlock()
-	opts.Observer = &observer{s: s, id: r.ID, live: l}
 	sw, err := sweep.New(plan, opts)
 	if err != nil {
 		finish(spec.StatusFailed, spec.ExitBadInput, err.Error(), nil)
 		return
 	}
 	l.init(sw.Mine())
-	res := sw.Run(ctx)
+	res := sw.Run(ctx, &observer{s: s, id: r.ID, live: l})
 	if serverCtx.Err() != nil {
 		// The server stops: the sweep stays running in the queue and the next server resumes it.
 		s.logf("%s interrupted by the server stopping: the next server resumes it", r.ID)

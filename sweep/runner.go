@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/tfsweep/tfsweep/dataset"
@@ -38,14 +37,16 @@ type Options struct {
 	LogEvery int
 	MaxRuns  int // a larger plan is refused before it is expanded; 0 = DefaultMaxRuns
 	// Worker is the path of the TensorFlow-linked worker binary (tfsweep-worker); WorkerEnv its
-	// environment, to which the runner adds TF_CPP_MIN_LOG_LEVEL and TF_OVERRIDE_GLOBAL_THREADPOOL
-	// (unless set) and, with GPUs, a CUDA_VISIBLE_DEVICES per worker.
+	// environment, to which WorkerCommand adds its defaults and, with GPUs, the runner a
+	// CUDA_VISIBLE_DEVICES per worker.
 	Worker    string
 	WorkerEnv []string
+	// WorkerGrace is how long a worker told to stop may take before it is killed; 0 is
+	// DefaultWorkerGrace.
+	WorkerGrace time.Duration
 	// GPUs are the GPU ids to pin workers to, one each, round-robin; none leaves the GPUs to
 	// TensorFlow.
-	GPUs     []string
-	Observer Observer // nil observes nothing
+	GPUs []string
 	// Charts gives the Custom Scalars layout of the runs, written with their epoch losses into the
 	// sweep's spec.ChartsDir; nil writes no charts.
 	Charts func([]Run) summary.Layout
@@ -211,9 +212,6 @@ func (s *Sweep) Mine() []Run {
 	return out
 }
 
-// SetObserver sets who is told what the workers report (Options.Observer).
-func (s *Sweep) SetObserver(o Observer) { s.opts.Observer = o }
-
 // Runs lists the sweep's runs in training order.
 func (s *Sweep) Runs() []Run { return s.runs }
 
@@ -255,9 +253,13 @@ func (s *Sweep) cpusPerWorker() int {
 // summary. A failed run, or a worker that dies, fails that run alone; the slot starts a new worker
 // for its next run. When ctx is cancelled the workers are asked to stop (SIGTERM): the runs in
 // progress stop at their next batch, are marked failed (hparams STATUS_FAILURE) and have all their
-// files closed; runs not yet started are reported failed without a directory, and the status is
-// spec.StatusInterrupted.
-func (s *Sweep) Run(ctx context.Context) *Result {
+// files closed; a worker that has not exited after Options.WorkerGrace is killed. Runs not yet
+// started are reported failed without a directory, and the status is spec.StatusInterrupted. obs
+// (nil: none) is told what the workers report.
+func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
+	if obs == nil {
+		obs = noObserver{}
+	}
 	if s.dir == "" {
 		panic("sweep: Run on a dry-run sweep")
 	}
@@ -294,7 +296,7 @@ func (s *Sweep) Run(ctx context.Context) *Result {
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for slot := range min(s.opts.Parallel, len(mine)) {
-		wg.Go(func() { s.slot(ctx, slot, jobs, mine, res.Runs) })
+		wg.Go(func() { s.slot(ctx, obs, slot, jobs, mine, res.Runs) })
 	}
 feed:
 	for i := range mine {
@@ -326,7 +328,7 @@ feed:
 }
 
 // slot trains the runs it takes from jobs in one worker process at a time.
-func (s *Sweep) slot(ctx context.Context, slot int, jobs <-chan int, runs []Run, results []RunResult) {
+func (s *Sweep) slot(ctx context.Context, obs Observer, slot int, jobs <-chan int, runs []Run, results []RunResult) {
 	var w *worker
 	defer func() { w.close() }()
 	for i := range jobs {
@@ -342,39 +344,41 @@ func (s *Sweep) slot(ctx context.Context, slot int, jobs <-chan int, runs []Run,
 		}
 		if err != nil {
 			results[i].Status, results[i].Error = spec.StatusFailed, fmt.Sprintf("claim the run: %v", err)
-			s.ended(r, results[i])
+			obs.RunEnded(r, results[i])
 			continue
 		}
 		if !taken {
 			results[i].Status, results[i].Error = spec.StatusSkipped, why
-			s.ended(r, results[i])
+			obs.RunEnded(r, results[i])
 			continue
 		}
 		if w == nil {
 			var err error
-			if w, err = s.startWorker(slot); err != nil {
+			if w, err = s.startWorker(ctx, slot); err != nil {
 				results[i].Status, results[i].Error = spec.StatusFailed, err.Error()
 				_ = s.release(r, results[i])
-				s.ended(r, results[i])
+				obs.RunEnded(r, results[i])
 				continue
 			}
 		}
-		if !w.train(ctx, s, r, resume, &results[i]) {
+		if !w.train(ctx, s, obs, r, resume, &results[i]) {
 			w.close()
 			w = nil
 		}
 		if err := s.release(r, results[i]); err != nil && results[i].Error == "" {
 			results[i].Error = fmt.Sprintf("record the run's end: %v", err)
 		}
-		s.ended(r, results[i])
+		obs.RunEnded(r, results[i])
 	}
 }
 
-func (s *Sweep) ended(r Run, res RunResult) {
-	if s.opts.Observer != nil {
-		s.opts.Observer.RunEnded(r, res)
-	}
-}
+// noObserver observes nothing.
+type noObserver struct{}
+
+func (noObserver) RunStarted(Run, spec.Begin)     {}
+func (noObserver) RunProgress(Run, spec.Progress) {}
+func (noObserver) EpochEnded(Run, spec.Epoch)     {}
+func (noObserver) RunEnded(Run, RunResult)        {}
 
 func (s *Sweep) job(r Run) spec.Job {
 	dir := filepath.Join(s.dir, r.Name)
@@ -401,25 +405,9 @@ type worker struct {
 	readErr  error
 }
 
-// workerEnv is the environment of the slot's worker.
+// workerEnv is the environment of the slot's worker: Options.WorkerEnv, with a GPU pinned.
 func (s *Sweep) workerEnv(slot int) []string {
 	env := append([]string(nil), s.opts.WorkerEnv...)
-	has := func(key string) bool {
-		for _, kv := range env {
-			if strings.HasPrefix(kv, key+"=") {
-				return true
-			}
-		}
-		return false
-	}
-	// TensorFlow's C++ INFO lines (oneDNN, CPU features) only fill the failure reports.
-	if !has("TF_CPP_MIN_LOG_LEVEL") {
-		env = append(env, "TF_CPP_MIN_LOG_LEVEL=1")
-	}
-	// Each Model gets the intra-op threads its Config asks for, not the first session's.
-	if !has("TF_OVERRIDE_GLOBAL_THREADPOOL") {
-		env = append(env, "TF_OVERRIDE_GLOBAL_THREADPOOL=1")
-	}
 	switch {
 	case s.opts.Device == "cpu":
 		env = append(env, "CUDA_VISIBLE_DEVICES=")
@@ -431,12 +419,10 @@ func (s *Sweep) workerEnv(slot int) []string {
 	return env
 }
 
-func (s *Sweep) startWorker(slot int) (*worker, error) {
-	cmd := exec.Command(s.opts.Worker, "serve")
-	cmd.Env = s.workerEnv(slot)
-	// Its own process group keeps a terminal's Ctrl-C to the front, which decides what the workers
-	// are told; Pdeathsig takes a worker down with a front that died.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+// startWorker starts the slot's worker; when ctx is done the worker is told to stop (SIGTERM) and
+// killed after Options.WorkerGrace.
+func (s *Sweep) startWorker(ctx context.Context, slot int) (*worker, error) {
+	cmd := WorkerCommand(ctx, s.opts.Worker, s.workerEnv(slot), s.opts.WorkerGrace, "serve")
 	w := &worker{cmd: cmd, messages: make(chan spec.Message, 64), stderr: &tail{max: 64 << 10}, done: make(chan struct{})}
 	cmd.Stderr = w.stderr
 	stdout, err := cmd.StdoutPipe()
@@ -472,7 +458,7 @@ func (s *Sweep) startWorker(slot int) (*worker, error) {
 
 // train sends one run to the worker and follows it to its end. It returns false when the worker
 // can take no further run (it died, or said something that is not a message).
-func (w *worker) train(ctx context.Context, s *Sweep, r Run, resume bool, res *RunResult) bool {
+func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, r Run, resume bool, res *RunResult) bool {
 	res.Dir = filepath.Join(s.dir, r.Name)
 	job := s.job(r)
 	job.Resume = resume
@@ -485,50 +471,35 @@ func (w *worker) train(ctx context.Context, s *Sweep, r Run, resume bool, res *R
 		res.Status, res.Error = spec.StatusFailed, w.failure("the worker did not take the run", err)
 		return false
 	}
-	obs := s.opts.Observer
-	stop := ctx.Done()
-	for {
-		select {
-		case <-stop:
-			// The worker closes the run's files and reports it failed; a second signal to the front
-			// kills the whole front instead.
-			_ = w.cmd.Process.Signal(syscall.SIGTERM)
-			stop = nil
-		case m, ok := <-w.messages:
-			if !ok {
-				<-w.done
-				res.Status, res.Error = spec.StatusFailed, w.failure("the worker died during the run", w.exitError())
-				return false
+	for m := range w.messages {
+		if m.Run != r.Name {
+			continue
+		}
+		switch {
+		case m.Kind == spec.MessageBegin && m.Begin != nil:
+			res.TrainExamples = m.Begin.TrainExamples
+			res.Device = m.Begin.Device
+			obs.RunStarted(r, *m.Begin)
+		case m.Kind == spec.MessageBatch && m.Batch != nil:
+			obs.RunProgress(r, *m.Batch)
+		case m.Kind == spec.MessageEpoch && m.Epoch != nil:
+			res.History.Append(*m.Epoch)
+			if s.charts != nil {
+				// A chart that misses a point is worth no failed run.
+				_ = s.charts.epoch(r.Name, *m.Epoch)
 			}
-			if m.Run != r.Name {
-				continue
-			}
-			switch {
-			case m.Kind == spec.MessageBegin && m.Begin != nil:
-				res.TrainExamples = m.Begin.TrainExamples
-				res.Device = m.Begin.Device
-				if obs != nil {
-					obs.RunStarted(r, *m.Begin)
-				}
-			case m.Kind == spec.MessageBatch && m.Batch != nil:
-				if obs != nil {
-					obs.RunProgress(r, *m.Batch)
-				}
-			case m.Kind == spec.MessageEpoch && m.Epoch != nil:
-				res.History.Append(*m.Epoch)
-				if s.charts != nil {
-					// A chart that misses a point is worth no failed run.
-					_ = s.charts.epoch(r.Name, *m.Epoch)
-				}
-				if obs != nil {
-					obs.EpochEnded(r, *m.Epoch)
-				}
-			case m.Kind == spec.MessageEnd && m.End != nil:
-				w.finish(res, *m.End)
-				return true
-			}
+			obs.EpochEnded(r, *m.Epoch)
+		case m.Kind == spec.MessageEnd && m.End != nil:
+			w.finish(res, *m.End)
+			return true
 		}
 	}
+	// Once ctx is done the worker has SIGTERM (WorkerCommand): it closes the run's files and reports
+	// the run failed, or is killed after the grace period, which ends the messages here.
+	<-w.done
+	res.Status, res.Error = spec.StatusFailed, w.failure("the worker died during the run", w.exitError())
+	res.Interrupted = ctx.Err() != nil
+	return false
 }
 
 func (w *worker) finish(res *RunResult, end spec.End) {

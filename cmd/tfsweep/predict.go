@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/tfsweep/tfsweep/spec"
@@ -109,22 +107,11 @@ func runEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // workerJSON runs a worker subcommand that prints JSON, relaying its exit status: its stderr is
 // shown (it names the bad file) only when it fails.
 func workerJSON(ctx context.Context, stderr io.Writer, what string, args ...string) ([]byte, int) {
-	path, err := findWorker()
-	if err != nil {
-		fmt.Fprintf(stderr, "tfsweep %s: %v\n", what, err)
-		return nil, spec.ExitBadInput
+	out, err := askWorker(ctx, args...)
+	var werr *workerError
+	if errors.As(err, &werr) {
+		fmt.Fprintf(stderr, "tfsweep %s: %v\n", what, werr)
+		return nil, werr.code
 	}
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=2")
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		code := spec.ExitRunFailed
-		if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == spec.ExitBadInput {
-			code = spec.ExitBadInput
-		}
-		fmt.Fprintf(stderr, "tfsweep %s: %s\n", what, strings.TrimSpace(errOut.String()))
-		return nil, code
-	}
-	return out.Bytes(), spec.ExitOK
+	return out, spec.ExitOK
 }

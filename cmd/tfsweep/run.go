@@ -148,11 +148,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		terminal = isatty.IsTerminal(f.Fd())
 	}
 	con := newConsole(stderr, terminal)
-	s.SetObserver(con)
 	con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Mine())).Int("parallel", opts.Parallel).
 		Int("train_examples", s.TrainExamples()).Msg("sweep started")
 	runStart := time.Now()
-	res := s.Run(ctx)
+	res := s.Run(ctx, con)
 	con.close()
 	if res.Status == spec.StatusInterrupted {
 		resume := fmt.Sprintf("tfsweep run --resume %s --data-dir %s", s.Dir(), opts.DataDir)

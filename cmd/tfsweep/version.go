@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // version is set at build time by the Makefile (-ldflags "-X main.version=..."); a plain `go build`
@@ -56,21 +57,38 @@ func findWorker() (string, error) {
 }
 
 // askWorker runs one of the worker's own subcommands and returns its stdout; its stderr (where
-// TensorFlow prints) is shown only when it fails.
+// TensorFlow prints, and where it names a bad file) is shown only when it fails, in a
+// *workerError that carries its exit status.
 func askWorker(ctx context.Context, args ...string) ([]byte, error) {
 	path, err := findWorker()
 	if err != nil {
-		return nil, err
+		return nil, &workerError{code: spec.ExitBadInput, msg: err.Error()}
 	}
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=2")
+	cmd := sweep.WorkerCommand(ctx, path, nil, 0, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s %s: %v\n%s", workerName, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		code := spec.ExitRunFailed
+		if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == spec.ExitBadInput {
+			code = spec.ExitBadInput
+		}
+		msg := fmt.Sprintf("%s %s: %v", workerName, strings.Join(args, " "), err)
+		if t := strings.TrimSpace(stderr.String()); t != "" {
+			msg += "\n" + t
+		}
+		return nil, &workerError{code: code, msg: msg}
 	}
 	return stdout.Bytes(), nil
 }
+
+// workerError is a worker subcommand that failed: its exit status (spec.ExitBadInput for a bad
+// file, else spec.ExitRunFailed) and what it said.
+type workerError struct {
+	code int
+	msg  string
+}
+
+func (e *workerError) Error() string { return e.msg }
 
 const versionUsage = `usage: tfsweep version
 
