@@ -10,11 +10,15 @@ import (
 )
 
 // axes declares every sweep axis once, in the order grids expand (the first varies slowest) and run
-// names list them. It is checked once, when the program starts (mustCheckAxes), and reached through
-// Axes, which hands out copies.
+// names list them: flags, YAML, run names, --dry-run, the HParams experiment and sessions, the
+// config text, the report, --json and the worker protocol read it, and the worker copies the axes
+// with a model field into the model it builds. An axis for a setting the model already has is one
+// entry here and its field in Variant. It is checked once, when the program starts
+// (mustCheckAxes), and reached through Axes, which hands out copies.
 var axes = mustCheckAxes([]Axis{
 	newAxis(axisSpec[string]{
 		key: "init", flag: "init", def: "xavier", alwaysInName: true, labFree: true,
+		model: "Init",
 		usage: "weight initialisers: " + strings.Join(InitNames(), ", ") + " (Keras spellings accepted)",
 		field: func(v *Variant) *string { return &v.Init },
 		parse: ParseInit,
@@ -23,6 +27,7 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[bool]{
 		key: "batchnorm", flag: "batchnorm", def: false, alwaysInName: true, labFree: true,
+		model: "BatchNorm",
 		usage: "batch normalisation after every hidden layer: off, on",
 		field: func(v *Variant) *bool { return &v.BatchNorm },
 		parse: parseSwitch,
@@ -44,6 +49,7 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[float64]{
 		key: "lr", flag: "lr", def: 0.001,
+		model: "LearningRate",
 		usage: "learning rates",
 		field: func(v *Variant) *float64 { return &v.LR },
 		parse: positiveFloat,
@@ -52,6 +58,7 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[[]int]{
 		key: "hidden", flag: "hidden", def: []int{128, 64},
+		model:    "Hidden",
 		usage:    "hidden layer widths, e.g. 128,64 or 128x64; several architectures separated by ; or, in the x form, by commas",
 		field:    func(v *Variant) *[]int { return &v.Hidden },
 		parse:    parseLayers,
@@ -63,6 +70,7 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[int64]{
 		key: "seed", flag: "seed", def: 1, labFree: true,
+		model: "Seed",
 		usage: "seeds of initialisation, shuffling and dropout (fixed, so runs are reproducible)",
 		field: func(v *Variant) *int64 { return &v.Seed },
 		parse: parseInt64,
@@ -94,6 +102,7 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[string]{
 		key: "activation", flag: "activation", def: "tanh",
+		model: "Activation",
 		usage: "hidden-layer activations: " + strings.Join(ActivationNames(), ", ") + " (Keras spellings accepted)",
 		field: func(v *Variant) *string { return &v.Activation },
 		parse: ParseActivation,
@@ -101,6 +110,7 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[string]{
 		key: "optimizer", flag: "optimizer", def: "adam",
+		model: "Optimizer",
 		usage: "optimizers, with Keras 3's defaults: " + strings.Join(OptimizerNames(), ", "),
 		field: func(v *Variant) *string { return &v.Optimizer },
 		parse: ParseOptimizer,
@@ -108,6 +118,7 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[float64]{
 		key: "momentum", flag: "momentum", def: 0,
+		model: "Momentum",
 		usage: "momentum of sgd and rmsprop, in [0, 1]",
 		field: func(v *Variant) *float64 { return &v.Momentum },
 		parse: floatIn(0, 1, true),
@@ -116,6 +127,7 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[bool]{
 		key: "nesterov", flag: "nesterov", def: false,
+		model: "Nesterov",
 		usage: "Nesterov momentum for sgd: off, on",
 		field: func(v *Variant) *bool { return &v.Nesterov },
 		parse: parseSwitch,
@@ -130,6 +142,7 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[float64]{
 		key: "dropout", flag: "dropout", def: 0,
+		model: "Dropout",
 		usage: "dropout rate after each hidden activation, in [0, 1)",
 		field: func(v *Variant) *float64 { return &v.Dropout },
 		parse: floatIn(0, 1, false),
@@ -138,6 +151,7 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[float64]{
 		key: "l2", flag: "l2", def: 0,
+		model: "L2",
 		usage: "L2 weight decay on kernels (Keras kernel_regularizer=L2(x); the logged loss includes it)",
 		field: func(v *Variant) *float64 { return &v.L2 },
 		parse: floatIn(0, math.Inf(1), false),
@@ -146,6 +160,7 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[Schedule]{
 		key: "schedule", flag: "schedule", def: Schedule{Kind: ScheduleConstant},
+		model: "Schedule",
 		usage: "learning-rate schedules: constant, exponential:decay_steps=N:decay_rate=R[:staircase], " +
 			"cosine:decay_steps=N[:alpha=A][:warmup_steps=N:warmup_target=LR], step:boundaries=N/N:values=LR/LR/LR",
 		field: func(v *Variant) *Schedule { return &v.Schedule },
@@ -216,6 +231,10 @@ type Axis struct {
 	Key   string // YAML key, hparam name, JSON field and report column, e.g. "batch_size"
 	Flag  string // command-line flag without dashes, e.g. "batch-size"
 	Usage string // flag help, without the default
+	// ModelField names the field of the worker's model.Config that takes the axis' value as it
+	// is, so that an axis for a setting the model already has is this table's entry alone; "" for
+	// the axes the worker applies itself (the data, the loop, the callbacks).
+	ModelField string
 	// AlwaysInName puts the axis in every run name; the others appear only when they vary in a sweep.
 	AlwaysInName bool
 	// LabFree says the lab report's numbers compare with a run whatever value this axis takes: init,
@@ -313,6 +332,7 @@ func (a Axis) FromHParam(h any) (any, error) {
 // axisSpec declares an axis of values of type T. Zero func fields take the usual behaviour.
 type axisSpec[T any] struct {
 	key, flag, usage      string
+	model                 string // Axis.ModelField
 	def                   T
 	alwaysInName, labFree bool
 	field                 func(*Variant) *T
@@ -329,7 +349,7 @@ type axisSpec[T any] struct {
 }
 
 func newAxis[T any](s axisSpec[T]) Axis {
-	return Axis{Key: s.key, Flag: s.flag, Usage: s.usage, AlwaysInName: s.alwaysInName, LabFree: s.labFree, impl: s}
+	return Axis{Key: s.key, Flag: s.flag, Usage: s.usage, ModelField: s.model, AlwaysInName: s.alwaysInName, LabFree: s.labFree, impl: s}
 }
 
 func (s axisSpec[T]) get(v Variant) any         { return *s.field(&v) }

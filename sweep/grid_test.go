@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tfsweep/tfsweep/internal/axistest"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -435,36 +436,20 @@ func TestNewPlan(t *testing.T) {
 	}
 }
 
-// axisSamples are two distinct values of every axis, as a user types them. TestEveryAxisIsWired
-// fails for an axis missing here, so a new axis cannot be added half-wired.
-var axisSamples = map[string][2]string{
-	"init": {"xavier", "he_normal"}, "batchnorm": {"off", "on"}, "batch_size": {"64", "256"}, "lr": {"0.001", "0.01"},
-	"hidden": {"128x64", "32"}, "seed": {"1", "2"}, "epochs": {"5", "2"}, "scale": {"unit", "none"}, "limit": {"0", "1000"},
-	"activation": {"tanh", "gelu"}, "optimizer": {"adam", "rmsprop"}, "momentum": {"0", "0.9"}, "nesterov": {"off", "on"},
-	"dropout": {"0", "0.2"}, "l2": {"0", "0.0001"}, "validation_split": {"0", "0.1"},
-	"schedule":       {"constant", "cosine:decay_steps=2345:warmup_steps=10:warmup_target=0.002"},
-	"early_stopping": {"off", "patience=2:min_delta=0.001:restore_best_weights"},
-	"reduce_lr":      {"off", "factor=0.5:patience=2:min_lr=1e-05"},
-}
-
-// axisContext are the other axes an axis' samples need: momentum and nesterov apply to sgd.
-var axisContext = map[string]map[string]string{
-	"momentum": {"optimizer": "sgd"}, "nesterov": {"optimizer": "sgd"},
-}
-
-// TestEveryAxisIsWired checks that every declared axis reaches every place that reads the table:
-// its flag, its YAML key, the run name when it varies, the hparams, the config text, the JSON
-// summary and the worker protocol.
-func TestEveryAxisIsWired(t *testing.T) {
+// TestEveryAxisReachesTheFront checks that every declared axis reaches every place of the front
+// that reads the table: its flag, its YAML key, the run name when it varies, the hparams, the
+// config text, the JSON summary and the worker protocol. worker's TestEveryAxisChangesWhatTheWorkerTrains
+// follows it from there into what the worker trains.
+func TestEveryAxisReachesTheFront(t *testing.T) {
 	for _, a := range spec.Axes() {
 		t.Run(a.Key, func(t *testing.T) {
-			s, ok := axisSamples[a.Key]
+			s, ok := axistest.Samples[a.Key]
 			if !ok {
-				t.Fatalf("no sample values for axis %s in axisSamples", a.Key)
+				t.Fatalf("no sample values for axis %s in axistest.Samples", a.Key)
 			}
 			flags := []string{"--" + a.Flag, s[0] + listSeparator(a) + s[1]}
 			yaml := "grids:\n  - " + a.Key + ": [" + yamlItem(a, s[0]) + ", " + yamlItem(a, s[1]) + "]\n"
-			for key, value := range axisContext[a.Key] {
+			for key, value := range axistest.Context[a.Key] {
 				other, _ := spec.AxisByKey(key)
 				flags = append(flags, "--"+other.Flag, value)
 				yaml += "    " + key + ": " + value + "\n"
