@@ -1,65 +1,36 @@
 package dataset
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/tfsweep/tfsweep/internal/datafixtures"
 )
 
 // The formats' own writers (numpy, PIL, TensorFlow; CIFAR and IDX by their documented layouts) make the
-// files these tests read, through scripts/make_data_fixtures.py and the Python that
-// scripts/setup-python.sh data installs ($TFSWEEP_DATA_PYTHON, which the Makefile sets). A missing Python
-// fails the tests: they are never skipped.
-
+// files these tests read (internal/datafixtures), once per test binary, into a directory TestMain removes.
 var fixtureRun struct {
 	once sync.Once
 	dir  string
 	err  error
 }
 
-// fixtures runs the writers once per test binary into a directory TestMain removes.
 func fixtures(t testing.TB) string {
 	t.Helper()
 	fixtureRun.once.Do(func() {
-		fixtureRun.dir, fixtureRun.err = writeFixtures()
+		if fixtureRun.dir, fixtureRun.err = os.MkdirTemp("", "tfsweep-data-fixtures-"); fixtureRun.err == nil {
+			fixtureRun.err = datafixtures.Write(fixtureRun.dir)
+		}
 	})
 	if fixtureRun.err != nil {
 		t.Fatal(fixtureRun.err)
 	}
 	return fixtureRun.dir
-}
-
-func writeFixtures() (string, error) {
-	python := os.Getenv("TFSWEEP_DATA_PYTHON")
-	if python == "" {
-		return "", fmt.Errorf("TFSWEEP_DATA_PYTHON is not set: run `make test`, or " +
-			"`export TFSWEEP_DATA_PYTHON=$(scripts/setup-python.sh data | tail -1)` from the repository root")
-	}
-	mnist := os.Getenv("TFSWEEP_DATA_DIR")
-	if mnist == "" {
-		return "", fmt.Errorf("TFSWEEP_DATA_DIR is not set: run `make test`, or scripts/setup-data.sh")
-	}
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "scripts", "make_data_fixtures.py")
-	dir, err := os.MkdirTemp("", "tfsweep-data-fixtures-")
-	if err != nil {
-		return "", err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, python, script, dir, "--mnist", mnist).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("%s %s: %v\n%s", python, script, err, out)
-	}
-	return dir, nil
 }
 
 func TestMain(m *testing.M) {
@@ -183,8 +154,8 @@ func compareStandardized(t *testing.T, d *Data, train, test []float64) {
 	}
 }
 
-// TestMNISTFormatsAgree reads the same MNIST images as IDX, .npz and a PNG folder: the arrays are equal,
-// the folder's in its class-major order.
+// TestMNISTFormatsAgree reads the same MNIST images (the first of each split, class after class) as IDX,
+// .npz and a PNG folder: the arrays are equal.
 func TestMNISTFormatsAgree(t *testing.T) {
 	dir := fixtures(t)
 	open := func(spec string) *Data {
@@ -212,33 +183,19 @@ func TestMNISTFormatsAgree(t *testing.T) {
 		if !slices.Equal(split.idx.Bytes, split.npz.Bytes) || !slices.Equal(split.idx.Labels, split.npz.Labels) {
 			t.Errorf("%s: IDX and npz differ", split.name)
 		}
-		byClass := classMajor(split.npz)
-		if !slices.Equal(byClass.Bytes, split.png.Bytes) || !slices.Equal(byClass.Labels, split.png.Labels) {
-			t.Errorf("%s: npz (in class order) and the PNG folder differ", split.name)
+		if !slices.Equal(split.npz.Bytes, split.png.Bytes) || !slices.Equal(split.npz.Labels, split.png.Labels) {
+			t.Errorf("%s: npz and the PNG folder differ", split.name)
 		}
 		if split.png.Features() != split.idx.Features() || !slices.Equal(split.png.Shape, []int{28, 28, 1}) {
 			t.Errorf("%s: PNG examples of %v, IDX of %v", split.name, split.png.Shape, split.idx.Shape)
+		}
+		if !slices.IsSorted(split.idx.Labels) || split.idx.Labels[0] == split.idx.Labels[split.idx.Len()-1] {
+			t.Errorf("%s: labels %v…, want several classes, class after class", split.name, split.idx.Labels[:10])
 		}
 	}
 	if idx.Classes != 10 || npz.Classes != 10 || png.Classes != 10 {
 		t.Errorf("classes: idx %d, npz %d, png %d, want 10", idx.Classes, npz.Classes, png.Classes)
 	}
-}
-
-// classMajor reorders a byte set as a class folder tree lists it: by label, keeping the order within each.
-func classMajor(s *Set) *Set {
-	order := make([]int, s.Len())
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return int(s.Labels[a] - s.Labels[b]) })
-	f := s.Features()
-	out := &Set{Shape: s.Shape, Bytes: make([]byte, 0, len(s.Bytes)), Labels: make([]int32, 0, s.Len())}
-	for _, i := range order {
-		out.Bytes = append(out.Bytes, s.Bytes[i*f:(i+1)*f]...)
-		out.Labels = append(out.Labels, s.Labels[i])
-	}
-	return out
 }
 
 // valueAt is the set's k-th value, example after example.

@@ -326,8 +326,10 @@ def read_mnist_splits(mnist, n_train, n_test):
 
 
 def mnist_forms(out, mnist, n_train=600, n_test=100):
-    """The first MNIST images as IDX, .npz and a PNG folder (train/ and test/), the same pixels in each."""
+    """The first MNIST images as IDX, .npz and a PNG folder (train/ and test/), the same pixels in the same
+    order in each: class after class, the order a folder tree lists them in."""
     xtr, ytr, xte, yte = read_mnist_splits(mnist, n_train, n_test)
+    (xtr, ytr), (xte, yte) = class_major(xtr, ytr), class_major(xte, yte)
     d = os.path.join(out, "mnist-idx")
     os.makedirs(d)
     write_idx(os.path.join(d, "train-images-idx3-ubyte.gz"), xtr, 0x08)

@@ -20,8 +20,12 @@ type Job struct {
 	Group   string            `json:"group"`
 	Variant map[string]string `json:"variant"` // every axis' Text, by key
 	DataDir string            `json:"data_dir"`
-	Device  string            `json:"device"`  // auto, cpu or gpu
-	Threads int               `json:"threads"` // TensorFlow intra- and inter-op threads; 0 = the worker's choice
+	// Data is the data source, a dataset spec KIND:PATH[:key=value…]; empty means the IDX files in
+	// DataDir. DataCache is where sources that decode (image folders) keep their decoded form.
+	Data      string `json:"data,omitempty"`
+	DataCache string `json:"data_cache,omitempty"`
+	Device    string `json:"device"`  // auto, cpu or gpu
+	Threads   int    `json:"threads"` // TensorFlow intra- and inter-op threads; 0 = the worker's choice
 	// CPUs is the worker's share of the machine's CPUs, within which it chooses the threads when
 	// Threads is 0; 0 = all of them.
 	CPUs     int `json:"cpus,omitempty"`

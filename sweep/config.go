@@ -85,6 +85,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 	}
 	var defaults Grid
 	var grids *yaml.Node
+	var data, dataOrigin string
 	trials, searchSeed := 0, int64(0)
 	for i := 0; i < len(root.Content); i += 2 {
 		key, value := root.Content[i], root.Content[i+1]
@@ -104,6 +105,11 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 			defaults.Set("limit", values, fmt.Sprintf("%s:%d: limit", p.file, value.Line))
 		case "grids":
 			grids = value
+		case "data":
+			if value.Kind != yaml.ScalarNode || value.Value == "" {
+				return Plan{}, p.errorf(value, "data: expected a data source, KIND:PATH[:key=value…]")
+			}
+			data, dataOrigin = value.Value, fmt.Sprintf("%s:%d: data", p.file, value.Line)
 		case "trials", "search_seed":
 			if value.Kind != yaml.ScalarNode {
 				return Plan{}, p.errorf(value, "%s: expected an integer", key.Value)
@@ -118,7 +124,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 				searchSeed = n
 			}
 		default:
-			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit", "trials", "search_seed"}))
+			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"data", "defaults", "grids", "limit", "trials", "search_seed"}))
 		}
 	}
 	if grids == nil || (grids.Kind == yaml.SequenceNode && len(grids.Content) == 0) {
@@ -127,7 +133,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 	if grids.Kind != yaml.SequenceNode {
 		return Plan{}, p.errorf(grids, "grids: expected a list of grids")
 	}
-	plan := Plan{Trials: trials, SearchSeed: searchSeed}
+	plan := Plan{Trials: trials, SearchSeed: searchSeed, Data: data, dataOrigin: dataOrigin}
 	for i, n := range grids.Content {
 		g, err := p.grid(n, fmt.Sprintf("grid %d", i+1))
 		if err != nil {

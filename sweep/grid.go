@@ -136,6 +136,9 @@ type Run struct {
 // Plan is what one sweep trains: the union of its grids.
 type Plan struct {
 	Grids []Grid
+	// Data is the sweep file's data source (data:, a dataset spec), empty when it names none.
+	Data       string
+	dataOrigin string // where Data was given, for errors
 	// Trials is the number of trials drawn per point of each grid that has distributions; it must be
 	// set exactly when some grid has one. SearchSeed seeds the draws.
 	Trials     int

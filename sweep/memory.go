@@ -15,8 +15,8 @@ import (
 // training batch and of an evaluation chunk, and the worker's copies of the data as float32.
 // It is an estimate to refuse what cannot fit before TensorFlow fails on it obscurely, not an
 // accounting: TensorFlow's own overhead comes on top.
-func memoryBytes(v spec.Variant, features, trainExamples int) (weights, batch, other float64) {
-	const classes, f32 = 10, 4
+func memoryBytes(v spec.Variant, features, classes, trainExamples int) (weights, batch, other float64) {
+	const f32 = 4
 	in, params, width := features, 0.0, 0.0
 	for _, h := range append(append([]int(nil), v.Hidden...), classes) {
 		params += float64(in)*float64(h) + 5*float64(h) // kernel, bias, batch norm's four vectors
@@ -38,7 +38,7 @@ func (s *Sweep) checkMemory() error {
 	}
 	budget := total / float64(s.opts.Parallel)
 	for _, r := range s.runs {
-		weights, batch, other := memoryBytes(r.Variant, s.features, s.trainExamples)
+		weights, batch, other := memoryBytes(r.Variant, s.features, s.classes, s.trainExamples)
 		need := weights + batch + other
 		if need <= budget {
 			continue

@@ -22,10 +22,13 @@ import (
 
 // Options are the settings of a sweep that are not axes.
 type Options struct {
-	LogDir   string // the sweep directory is created under it
-	DataDir  string // MNIST IDX files
-	Device   string // auto, cpu or gpu
-	Parallel int    // runs trained at once, one worker process each (≥1)
+	LogDir  string // the sweep directory is created under it
+	DataDir string // MNIST IDX files, the data unless Data or the plan names a source
+	// Data is a data source (dataset.ParseSource: KIND:PATH[:key=value…]); it overrides the plan's
+	// data: and DataDir. DataCache is where sources that decode (image folders) keep their decoded form.
+	Data, DataCache string
+	Device          string // auto, cpu or gpu
+	Parallel        int    // runs trained at once, one worker process each (≥1)
 	// Threads sets TensorFlow's intra- and inter-op pools of every run; 0 lets each worker choose from
 	// the batch size and its share of the CPUs (all of them with one worker, split between workers
 	// otherwise).
@@ -98,10 +101,41 @@ type Sweep struct {
 	opts          Options
 	trainExamples int // of the data, before any run's limit
 	features      int
+	classes       int
+	source        string // the data source the workers read (dataset.ParseSource)
 	dir           string
 	created       time.Time
 	charts        *charts // nil without Options.Charts
 	recorder      bool    // this process recorded the plan: it writes the experiment and the layout
+}
+
+// openData reads the data source the sweep trains on, --data's, the plan's data: or the IDX files in
+// --data-dir, and checks that it fits in the machine's memory as float32. A source from --data is
+// recorded in the plan, so that the sweep's own plan file names it.
+func openData(plan *Plan, opts Options) (string, *dataset.Data, error) {
+	source, origin := opts.Data, "--data"
+	switch {
+	case source != "":
+		plan.Data, plan.dataOrigin = source, origin
+	case plan.Data != "":
+		source, origin = plan.Data, plan.dataOrigin
+	default:
+		source, origin = "idx:"+opts.DataDir, "--data-dir"
+	}
+	src, err := dataset.ParseSource(source)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", origin, err)
+	}
+	d, err := dataset.Open(src, dataset.Options{CacheDir: opts.DataCache})
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", origin, err)
+	}
+	if total, err := machineMemory(); err == nil {
+		if err := d.CheckBudget(int64(total)); err != nil {
+			return "", nil, fmt.Errorf("%s: %w", origin, err)
+		}
+	}
+	return source, d, nil
 }
 
 // maxThreads bounds --threads: TensorFlow crashes in its thread-pool set-up far above the cores.
@@ -136,14 +170,15 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if err != nil {
 		return nil, badInput(err)
 	}
-	train, _, err := dataset.Load(opts.DataDir)
+	source, data, err := openData(&plan, opts)
 	if err != nil {
-		return nil, badInput(fmt.Errorf("--data-dir: %w", err))
-	}
-	if err := plan.CheckData(runs, train.Len()); err != nil {
 		return nil, badInput(err)
 	}
-	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: train.Len(), features: train.Features(), created: time.Now()}
+	if err := plan.CheckData(runs, data.Train.Len()); err != nil {
+		return nil, badInput(err)
+	}
+	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: data.Train.Len(), features: data.Train.Features(),
+		classes: data.Classes, source: source, created: time.Now()}
 	if err := s.checkMemory(); err != nil {
 		return nil, badInput(err)
 	}
@@ -388,7 +423,7 @@ func (s *Sweep) job(r Run) spec.Job {
 	}
 	return spec.Job{
 		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: spec.EncodeVariant(r.Variant),
-		DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
+		DataDir: s.opts.DataDir, Data: s.source, DataCache: s.opts.DataCache, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
 		LogEvery:     s.opts.LogEvery,
 		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
 	}

@@ -27,14 +27,19 @@ type runPlan struct {
 
 func (p runPlan) trainExamples() int { return p.train.to - p.train.from }
 
-// planRun is the plan of a job on a data directory of trainN training and testN test examples of
-// features each. gpu is asked only when the job's device leaves the choice to the worker.
-func planRun(job spec.Job, v spec.Variant, trainN, testN, features int, gpu func() bool) runPlan {
+// dataShape is what a plan needs of the data: the examples in each split, the features of one, the
+// classes.
+type dataShape struct{ train, test, features, classes int }
+
+// planRun is the plan of a job on data of that shape. gpu is asked only when the job's device leaves
+// the choice to the worker.
+func planRun(job spec.Job, v spec.Variant, data dataShape, gpu func() bool) runPlan {
 	cpus := job.CPUs
 	if cpus == 0 {
 		cpus = runtime.NumCPU()
 	}
-	cfg := modelConfig(v, features, job, gpu, cpus)
+	cfg := modelConfig(v, data.features, job, gpu, cpus)
+	cfg.Classes = data.classes
 	p := runPlan{
 		model:           cfg,
 		fit:             trainer.FitOptions{Epochs: v.Epochs, BatchSize: v.BatchSize, LearningRate: v.LR, StepsPerCall: cfg.StepsPerCall},
@@ -44,12 +49,13 @@ func planRun(job spec.Job, v spec.Variant, trainN, testN, features int, gpu func
 		keepCheckpoints: max(1, job.KeepCheckpoints),
 	}
 	// Keras' validation_split: the last fraction of the (limited) training images, before shuffling.
-	nTrain, nVal := v.Examples(trainN)
-	p.train = setKey{dir: job.DataDir, from: 0, to: nTrain, scale: v.Scale}
-	p.val = setKey{dir: job.DataDir, test: true, from: 0, to: testN, scale: v.Scale}
-	p.validation = fmt.Sprintf("test set (%d images)", testN)
+	nTrain, nVal := v.Examples(data.train)
+	src := source(job)
+	p.train = setKey{source: src, from: 0, to: nTrain, scale: v.Scale}
+	p.val = setKey{source: src, test: true, from: 0, to: data.test, scale: v.Scale}
+	p.validation = fmt.Sprintf("test set (%d images)", data.test)
 	if nVal > 0 {
-		p.val = setKey{dir: job.DataDir, from: nTrain, to: nTrain + nVal, scale: v.Scale}
+		p.val = setKey{source: src, from: nTrain, to: nTrain + nVal, scale: v.Scale}
 		p.validation = fmt.Sprintf("validation_split %v: the last %d of the training images", v.ValidationSplit, nVal)
 	}
 	return p

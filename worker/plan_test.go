@@ -17,7 +17,7 @@ func planOf(t *testing.T, v spec.Variant) runPlan {
 		t.Fatal(err)
 	}
 	job := spec.Job{Run: "r", Dir: "runs/r", DataDir: "data/mnist", Device: "auto", CPUs: 2, Variant: spec.EncodeVariant(sent)}
-	return planRun(job, sent, 60_000, 10_000, 784, func() bool { return false })
+	return planRun(job, sent, dataShape{train: 60_000, test: 10_000, features: 784, classes: 10}, func() bool { return false })
 }
 
 // variantWith is the default variant with an axis' sample value and the other axes it needs.

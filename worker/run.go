@@ -42,11 +42,11 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	if err != nil {
 		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
 	}
-	d, err := s.load(job.DataDir)
+	d, err := s.load(job)
 	if err != nil {
 		return err
 	}
-	p := planRun(job, v, d.train.Len(), d.test.Len(), d.train.Features(), s.hasGPU)
+	p := planRun(job, v, dataShape{train: d.Train.Len(), test: d.Test.Len(), features: d.Train.Features(), classes: d.Classes}, s.hasGPU)
 	rep.end.TrainExamples = p.trainExamples()
 	from, err := resumePoint(job)
 	if err != nil {
@@ -98,7 +98,7 @@ func (r *run) end(e trainer.TrainEnd) error {
 // marked failed in TensorBoard, then builds the model with its data, restores a resumed run's
 // checkpoint, and opens the callbacks. On an error everything it opened is closed again and the
 // session ends failed.
-func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *data, from *resume, rep *reporter) (_ *run, err error) {
+func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *dataset.Data, from *resume, rep *reporter) (_ *run, err error) {
 	hp, err := trainer.NewHParams(job.Dir, summary.SessionStart{HParams: v.HParams(), GroupName: job.Group})
 	if err != nil {
 		return nil, err
@@ -230,9 +230,4 @@ func (r *run) export(job spec.Job, p runPlan) error {
 	return nil
 }
 
-func inputScale(s spec.Scaling) float32 {
-	if s == spec.ScaleUnit {
-		return 1.0 / 255
-	}
-	return 1
-}
+func inputScale(s spec.Scaling) float32 { return 1 / s.Divisor() }

@@ -57,7 +57,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		shards     int
 	)
 	fs.StringVar(&opts.LogDir, "logdir", "./runs", "`dir`ectory under which the sweep directory is created")
-	fs.StringVar(&opts.DataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files")
+	fs.StringVar(&opts.DataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files (the shorthand of --data idx:DIR)")
+	fs.StringVar(&opts.Data, "data", "", "train on a data `source` KIND:PATH[:key=value…]: idx:DIR, npz:FILE, npy:DIR, cifar10:DIR, cifar100:DIR, images:DIR, csv:FILE, tfrecord:GLOB (see README, Your data)")
+	fs.StringVar(&opts.DataCache, "data-cache", defaultDataCache(), "`dir`ectory where decoded image folders are kept for the next run")
 	fs.StringVar(&config, "config", "", "YAML sweep `file` with several grids (see sweep/presets/lab-report.yaml)")
 	fs.IntVar(&trials, "trials", 0, "random search: draw `N` trials per grid point of the axes given as distributions (uniform:lo:hi, log_uniform:lo:hi, choice:a:b:c)")
 	fs.Int64Var(&searchSeed, "search-seed", 0, "seed of the random search's draws, so the same command draws the same trials")
@@ -155,6 +157,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	con.close()
 	if res.Status == spec.StatusInterrupted {
 		resume := fmt.Sprintf("tfsweep run --resume %s --data-dir %s", s.Dir(), opts.DataDir)
+		if opts.Data != "" {
+			resume = fmt.Sprintf("tfsweep run --resume %s --data %s", s.Dir(), opts.Data)
+		}
 		con.log.Warn().Str("sweep", s.Dir()).Str("resume", resume).
 			Msg("interrupted: unfinished runs are marked failed; continue them from their checkpoints with: " + resume)
 	}
@@ -326,4 +331,16 @@ func unfinished(dir string) int {
 		}
 	}
 	return n
+}
+
+// defaultDataCache is $TFSWEEP_CACHE/data, or tfsweep/data in the user's cache directory: outside any
+// data folder, shared by every sweep of the user.
+func defaultDataCache() string {
+	if dir := os.Getenv("TFSWEEP_CACHE"); dir != "" {
+		return filepath.Join(dir, "data")
+	}
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "tfsweep", "data")
+	}
+	return filepath.Join(os.TempDir(), "tfsweep-data")
 }
