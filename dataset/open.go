@@ -147,9 +147,6 @@ func findIDX(dir string, patterns []string) (string, error) {
 			return "", fmt.Errorf("dataset: %s: %w: %d files match %s: %s", dir, ErrSpec, len(matches), pattern, strings.Join(matches, ", "))
 		}
 	}
-	if _, err := os.Stat(dir); err != nil {
-		return "", fmt.Errorf("dataset: %w", err)
-	}
 	return "", fmt.Errorf("dataset: %s: %w %s[.gz]", dir, ErrMissing, patterns[0])
 }
 
