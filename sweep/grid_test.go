@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -340,6 +341,7 @@ func TestBadConfig(t *testing.T) {
 		{"bad defaults", "defaults:\n  epochs: many\ngrids:\n  - init: xavier\n", `sweep.yaml:2: epochs: "many" is not an integer`},
 		{"limit not a number", "limit: lots\ngrids:\n  - init: xavier\n", `sweep.yaml:1: limit: "lots" is not an integer`},
 		{"no grids", "defaults:\n  epochs: 1\n", "no grids"},
+		{"data not a spec", "data: [npz, x]\ngrids:\n  - init: xavier\n", "sweep.yaml:1: data: expected a data source"},
 		{"grids not a list", "grids: 3\n", "grids: expected a list of grids"},
 		{"empty file", "", "sweep.yaml: the file is empty"},
 		{"not a mapping", "- 1\n", "expected a mapping"},
@@ -354,6 +356,24 @@ func TestBadConfig(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestConfigData reads a sweep file's data source and records it in the plan's own sweep file.
+func TestConfigData(t *testing.T) {
+	plan, err := ParseConfig(strings.NewReader("data: images:pics:size=32x32\ngrids:\n  - init: xavier\n"), "sweep.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Data != "images:pics:size=32x32" || plan.dataOrigin != "sweep.yaml:1: data" {
+		t.Errorf("data %q from %q, want images:pics:size=32x32 from sweep.yaml:1: data", plan.Data, plan.dataOrigin)
+	}
+	recorded, err := ParseConfig(bytes.NewReader(plan.YAML()), PlanFile)
+	if err != nil {
+		t.Fatalf("the recorded plan does not read back: %v\n%s", err, plan.YAML())
+	}
+	if recorded.Data != plan.Data {
+		t.Errorf("recorded data %q, want %q", recorded.Data, plan.Data)
 	}
 }
 
