@@ -35,7 +35,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc venv build run test test-go lint bench bench-writers compare-keras bench-preset bench-peers check-peers check-tensorboard-newest slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc venv build run test test-go lint bench bench-data bench-writers compare-keras bench-preset bench-peers check-peers check-tensorboard-newest slurm slurm-down clean
 
 setup: libtensorflow data venv tcmalloc ## install libtensorflow, MNIST, the Python venv and tcmalloc (each only if missing)
 
@@ -78,6 +78,9 @@ lint: venv
 
 bench: setup ## Go micro-benchmarks (writer, batching, train step)
 	go test -run '^$$' -bench . -benchmem ./summary/... ./dataset/... ./model/... ./worker/...
+
+bench-data: setup ## read and prepare all of MNIST from IDX, npz, CSV, TFRecord and a PNG folder (first and cached read)
+	scripts/bench_data --data-dir $(DATA_DIR)
 
 bench-writers: setup ## tfsweep's event writer against tensorboardX and tf.summary
 	scripts/bench_writers

@@ -175,22 +175,30 @@ func readIDX(path string, accept func(idxHeader) error, asLabels bool) (*array, 
 		return a, nil
 	}
 
-	if limit := fileSize * maxDeflateRatio; size > limit {
-		return nil, fileError(path, ErrTooLarge, "dimensions %v declare %d data bytes; a %d-byte gzip file cannot hold more than %d", h.dims, size, fileSize, limit)
-	}
-	if err := a.readGzipPayload(zr, count, size, asLabels); err != nil {
+	if err := a.readGzip(zr, count, size, fileSize, asLabels); err != nil {
 		return nil, fileError(path, err, "")
 	}
-	// Read on to the end: trailing bytes are a fault, and gzip verifies its CRC and length only at EOF.
+	return a, nil
+}
+
+// readGzip reads count elements (size bytes) from a gzip stream whose length is only declared, then reads
+// on to its end: trailing bytes are a fault, and gzip verifies its CRC and length only at EOF.
+func (a *array) readGzip(zr io.Reader, count, size, fileSize int64, asLabels bool) error {
+	if limit := fileSize * maxDeflateRatio; size > limit {
+		return fmt.Errorf("%w: dimensions %v declare %d data bytes; a %d-byte gzip file cannot hold more than %d", ErrTooLarge, a.dims, size, fileSize, limit)
+	}
+	if err := a.readGzipPayload(zr, count, size, asLabels); err != nil {
+		return err
+	}
 	var extra [1]byte
 	switch n, err := io.ReadFull(zr, extra[:]); {
 	case n > 0:
 		more, _ := io.Copy(io.Discard, zr)
-		return nil, fileError(path, ErrTrailing, "dimensions %v declare %d data bytes, file holds %d", h.dims, size, size+1+more)
+		return fmt.Errorf("%w: dimensions %v declare %d data bytes, file holds %d", ErrTrailing, a.dims, size, size+1+more)
 	case err != io.EOF:
-		return nil, fileError(path, gzipFault(err), "after the data")
+		return fmt.Errorf("%w after the data", gzipFault(err))
 	}
-	return a, nil
+	return nil
 }
 
 // readPayload reads count elements from r, whose length is known to be right.

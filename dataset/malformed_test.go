@@ -72,18 +72,53 @@ func idxSet(t *testing.T, trainImages []byte, n int, trainLabels []byte) string 
 	return dir
 }
 
+// malformedCase is a damaged or inconsistent data source: setup makes it and returns its spec and what the
+// error must say (the file and the position); the error must wrap want (nil: any).
+type malformedCase struct {
+	name  string
+	setup func(t *testing.T) (spec string, says []string)
+	want  error
+}
+
 // TestMalformedData opens damaged and inconsistent data of every format: each is refused with an error
 // that wraps the fault, names the file and says where in it.
 func TestMalformedData(t *testing.T) {
 	fx := fixtures(t)
 	bad := filepath.Join(fx, "bad")
-	type setup func(t *testing.T) (spec string, says []string)
-	cases := []struct {
-		name  string
-		setup setup
-		want  error
-	}{
-		// IDX, in its documented layout.
+	var cases []malformedCase
+	for _, faults := range []func(fx, bad string) []malformedCase{idxFaults, npyFaults, npzFaults, cifarFaults, imageFaults, csvFaults, tfrecordFaults} {
+		cases = append(cases, faults(fx, bad)...)
+	}
+	if len(cases) < 40 {
+		t.Fatalf("%d malformed cases, the issue asks for at least 40", len(cases))
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			spec, says := tc.setup(t)
+			src, err := ParseSource(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := Open(src, Options{})
+			if err == nil {
+				t.Fatalf("read %d+%d examples, want an error", d.Train.Len(), d.Test.Len())
+			}
+			t.Log(err)
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Errorf("error %q is not %q", err, tc.want)
+			}
+			for _, s := range says {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not say %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+// idxFaults are IDX sets in their documented layout, damaged or inconsistent.
+func idxFaults(fx, bad string) []malformedCase {
+	return []malformedCase{
 		{"idx truncated gzip images", func(t *testing.T) (string, []string) {
 			dir := idxSet(t, nil, 1, labels(0))
 			p := writeFile(t, dir, TrainImagesFile+".gz", gz(t, idx(imagesMagic, []uint32{3, 2, 2}, make([]byte, 8))))
@@ -133,8 +168,12 @@ func TestMalformedData(t *testing.T) {
 			mkfifo(t, filepath.Join(dir, TrainLabelsFile))
 			return "idx:" + dir, []string{TrainLabelsFile, "not a regular file"}
 		}, nil},
+	}
+}
 
-		// NumPy, as numpy wrote it, then damaged.
+// npyFaults are .npy files as numpy wrote them, then damaged or swapped for ones a reader must refuse.
+func npyFaults(fx, bad string) []malformedCase {
+	return []malformedCase{
 		{"npy Fortran order", func(t *testing.T) (string, []string) {
 			dir := copyTree(t, fx, "npy-v1")
 			copyFile(t, filepath.Join(bad, "fortran.npy"), filepath.Join(dir, "x_train.npy"))
@@ -189,6 +228,12 @@ func TestMalformedData(t *testing.T) {
 			os.Truncate(filepath.Join(dir, "y_train.npy"), 40)
 			return "npy:" + dir, []string{"y_train.npy", "inside the header"}
 		}, ErrTruncated},
+	}
+}
+
+// npzFaults are .npz archives as numpy wrote them, inconsistent or damaged.
+func npzFaults(fx, bad string) []malformedCase {
+	return []malformedCase{
 		{"npz counts differ", func(t *testing.T) (string, []string) {
 			p := filepath.Join(bad, "count-mismatch.npz")
 			return "npz:" + p, []string{p + "[x_train]", "3 examples", p + "[y_train]", "2 labels"}
@@ -218,8 +263,12 @@ func TestMalformedData(t *testing.T) {
 			mkfifo(t, p)
 			return "npz:" + p, []string{p, "not a regular file"}
 		}, ErrNotRegular},
+	}
+}
 
-		// CIFAR, in its documented layout, then damaged.
+// cifarFaults are CIFAR batches in their documented layout, then damaged.
+func cifarFaults(fx, bad string) []malformedCase {
+	return []malformedCase{
 		{"cifar10 batch cut short", func(t *testing.T) (string, []string) {
 			dir := copyTree(t, fx, "cifar10")
 			truncateBy(t, filepath.Join(dir, "data_batch_2.bin"), 100)
@@ -249,8 +298,12 @@ func TestMalformedData(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "test.bin"), b, 0o644)
 			return "cifar100:" + dir + ":label=fine", []string{"test.bin", "record 1 at offset 3074: label 100, want 0..99"}
 		}, ErrLabelRange},
+	}
+}
 
-		// Image folders, as PIL wrote them.
+// imageFaults are image folders as PIL wrote them, inconsistent or damaged.
+func imageFaults(fx, bad string) []malformedCase {
+	return []malformedCase{
 		{"images of two sizes", func(t *testing.T) (string, []string) {
 			return "images:" + filepath.Join(bad, "mixed-sizes") + ":holdout=0.5", []string{filepath.Join("mixed-sizes", "a", "1.png"), "[5 4 3] after examples of [4 4 3]"}
 		}, ErrShape},
@@ -276,8 +329,12 @@ func TestMalformedData(t *testing.T) {
 			mkfifo(t, filepath.Join(dir, "cat", "fifo.png"))
 			return "images:" + dir + ":holdout=0.5", []string{filepath.Join("cat", "fifo.png"), "not a regular file"}
 		}, ErrNotRegular},
+	}
+}
 
-		// CSV.
+// csvFaults are CSV tables a reader must refuse.
+func csvFaults(fx, bad string) []malformedCase {
+	return []malformedCase{
 		{"csv row of two fields", func(t *testing.T) (string, []string) {
 			p := filepath.Join(bad, "ragged.csv")
 			return "csv:" + p + ":holdout=0.5", []string{p, "line 3", "wrong number of fields"}
@@ -301,8 +358,12 @@ func TestMalformedData(t *testing.T) {
 		{"csv without a test split", func(t *testing.T) (string, []string) {
 			return "csv:" + filepath.Join(fx, "numeric.csv"), []string{"numeric.csv", "test=PATH or holdout=FRACTION"}
 		}, ErrSpec},
+	}
+}
 
-		// TFRecord, as TensorFlow wrote it, then damaged.
+// tfrecordFaults are TFRecord files as TensorFlow wrote them, then damaged, and ones a reader must refuse.
+func tfrecordFaults(fx, bad string) []malformedCase {
+	return []malformedCase{
 		{"tfrecord data CRC", func(t *testing.T) (string, []string) {
 			dir := copyTree(t, fx, "tfrecord")
 			flipByte(t, filepath.Join(dir, "raw.tfrecord"), 20)
@@ -349,31 +410,6 @@ func TestMalformedData(t *testing.T) {
 			g := filepath.Join(t.TempDir(), "*.tfrecord")
 			return "tfrecord:" + g + ":image=image:label=label:holdout=0.5", []string{g, "no file matches"}
 		}, ErrMissing},
-	}
-	if len(cases) < 40 {
-		t.Fatalf("%d malformed cases, the issue asks for at least 40", len(cases))
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			spec, says := tc.setup(t)
-			src, err := ParseSource(spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := Open(src, Options{})
-			if err == nil {
-				t.Fatalf("read %d+%d examples, want an error", d.Train.Len(), d.Test.Len())
-			}
-			t.Log(err)
-			if tc.want != nil && !errors.Is(err, tc.want) {
-				t.Errorf("error %q is not %q", err, tc.want)
-			}
-			for _, s := range says {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q does not say %q", err, s)
-				}
-			}
-		})
 	}
 }
 

@@ -226,11 +226,6 @@ func openNPZ(path string) (*npzArchive, error) {
 
 func (n *npzArchive) Close() error { return n.file.Close() }
 
-// has reports whether the archive holds the array name.
-func (n *npzArchive) has(name string) bool {
-	return slices.ContainsFunc(n.zip.File, func(f *zip.File) bool { return f.Name == name+".npy" })
-}
-
 // read reads the array name (stored as name.npy), checking the entry's CRC once its end is reached.
 func (n *npzArchive) read(name string, asLabels bool) (*array, error) {
 	for _, f := range n.zip.File {
