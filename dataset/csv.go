@@ -21,6 +21,7 @@ func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, [
 	}
 	defer f.Close()
 	r := csv.NewReader(bufio.NewReaderSize(f, chunkBytes))
+	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -28,6 +29,7 @@ func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, [
 		}
 		return nil, nil, csvError(path, err, 0)
 	}
+	header = slices.Clone(header)
 	labelCol := len(header) - 1
 	if src.Label != "" {
 		if labelCol = slices.Index(header, src.Label); labelCol < 0 {
@@ -40,8 +42,9 @@ func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, [
 	t := csvTable{path: path, header: header, labelCol: labelCol}
 	s := &Set{Shape: []int{len(header) - 1}, Floats: []float32{}}
 	var labels []string
+	var b csvBatch
 	for done := false; !done; {
-		rows, lines, err := readRows(r, csvBatchRows)
+		rows, lines, err := b.read(r, len(header))
 		if err != nil {
 			return nil, nil, csvError(path, err, len(header))
 		}
@@ -60,11 +63,21 @@ func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, [
 }
 
 // csvBatchRows is how many rows are parsed side by side at a time.
-const csvBatchRows = 4096
+const csvBatchRows = 512
 
-// readRows reads up to n rows and the lines they start on; fewer only at the end of the file.
-func readRows(r *csv.Reader, n int) (rows [][]string, lines []int, err error) {
-	for range n {
+// csvBatch holds up to csvBatchRows rows read but not yet parsed. The csv reader reuses its record slice;
+// the fields, views of a string it allocates per row, stay valid and are copied into one arena.
+type csvBatch struct {
+	arena []string
+	rows  [][]string
+	lines []int
+}
+
+// read reads up to csvBatchRows rows of width fields and the lines they start on; fewer only at the end
+// of the file. What it returns is valid until the next call.
+func (b *csvBatch) read(r *csv.Reader, width int) (rows [][]string, lines []int, err error) {
+	b.arena, b.rows, b.lines = slices.Grow(b.arena[:0], csvBatchRows*width), b.rows[:0], b.lines[:0]
+	for range csvBatchRows {
 		row, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -73,9 +86,11 @@ func readRows(r *csv.Reader, n int) (rows [][]string, lines []int, err error) {
 			return nil, nil, err
 		}
 		line, _ := r.FieldPos(0)
-		rows, lines = append(rows, row), append(lines, line)
+		first := len(b.arena)
+		b.arena = append(b.arena, row...)
+		b.rows, b.lines = append(b.rows, b.arena[first:len(b.arena):len(b.arena)]), append(b.lines, line)
 	}
-	return rows, lines, nil
+	return b.rows, b.lines, nil
 }
 
 // csvTable is a CSV file's layout: its header and which column is the label.
@@ -97,12 +112,16 @@ func (t csvTable) parse(rows [][]string, lines []int, dst []float32) error {
 			if j == t.labelCol {
 				continue
 			}
-			v, err := strconv.ParseFloat(field, 32)
-			if err != nil {
-				errs[i] = fileError(t.path, ErrNotNumber, "line %d, column %q: %q", lines[i], t.header[j], field)
-				return
+			v, ok := parseSmallInt(field)
+			if !ok {
+				f, err := strconv.ParseFloat(field, 32)
+				if err != nil {
+					errs[i] = fileError(t.path, ErrNotNumber, "line %d, column %q: %q", lines[i], t.header[j], field)
+					return
+				}
+				v = float32(f)
 			}
-			out[k] = float32(v)
+			out[k] = v
 			k++
 		}
 	})
@@ -164,4 +183,28 @@ func labelIndices(path string, labels []string, test bool, classes []string, s *
 		s.Labels[i] = int32(k)
 	}
 	return classes, nil
+}
+
+// parseSmallInt reads a whole number of at most 7 digits (which float32 holds exactly), the common case of
+// pixel and count columns, faster than strconv; ok is false for anything else.
+func parseSmallInt(s string) (float32, bool) {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	if len(s) == 0 || len(s) > 7 {
+		return 0, false
+	}
+	n := 0
+	for i := range len(s) {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = 10*n + int(c-'0')
+	}
+	if neg {
+		return -float32(n), true
+	}
+	return float32(n), true
 }
