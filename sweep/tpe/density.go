@@ -28,8 +28,12 @@ type uniform struct {
 	lo, hi float64 // in the parameter's space
 }
 
-func (u uniform) sample(rng *rand.Rand) float64 { return u.p.fromSpace(u.lo + rng.Float64()*(u.hi-u.lo)) }
-func (u uniform) logPDF(float64) float64      { return -math.Log(max(u.hi-u.lo, math.SmallestNonzeroFloat64)) }
+func (u uniform) sample(rng *rand.Rand) float64 {
+	return u.p.fromSpace(u.lo + rng.Float64()*(u.hi-u.lo))
+}
+func (u uniform) logPDF(float64) float64 {
+	return -math.Log(max(u.hi-u.lo, math.SmallestNonzeroFloat64))
+}
 
 // space returns the range the estimator works in: the logarithm of a LogUniform's bounds, an Int's
 // bounds widened by half a step so that every integer gets the same width.
