@@ -73,6 +73,7 @@ type cmLayout struct {
 	cell, rowLabelW, colLabelH int
 	upright                    bool // column labels read upwards (some name is wider than a cell)
 	counts                     bool // the counts fit in the cells
+	every                      int  // every how many classes a name is written (1: all)
 	titleY, captionY, labelsY  int  // tops of the title, the "predicted" caption, the column labels
 	captionX, labelsX, gridX   int  // lefts of the "true" caption, the row labels, the grid
 	gridY, totalsX, barX, w, h int
@@ -89,12 +90,13 @@ func (m ConfusionMatrix) layout(text, title font.Face) cmLayout {
 		}
 	}
 	l.cell = max(cmMinCell, widestCount+12)
-	if n > 30 { // a large matrix shows colours only
-		l.cell = max(12, 900/n)
+	if n > 30 { // a large matrix shows colours only, and every few classes' names
+		l.cell = max(9, 900/n)
 	}
 	l.counts = widestCount+6 <= l.cell
 	l.upright = widest+6 > l.cell
 	lh := lineHeight(text)
+	l.every = (lh + 2 + l.cell - 1) / l.cell
 	l.colLabelH = lh + 6
 	if l.upright {
 		l.colLabelH = widest + 8
@@ -151,6 +153,9 @@ func (m ConfusionMatrix) drawAxes(c *canvas, l cmLayout) {
 	c.writeUp(c.text, "← true class", l.captionX, l.gridY+(n*l.cell+textWidth(c.text, "← true class"))/2, grey)
 	lh := lineHeight(c.text)
 	for i, name := range m.Classes {
+		if i%l.every != 0 {
+			continue
+		}
 		mid := i*l.cell + l.cell/2
 		c.write(c.text, name, l.gridX-8, l.gridY+mid-lh/2, alignRight, ink)
 		if l.upright {
@@ -181,12 +186,14 @@ func (m ConfusionMatrix) drawCells(c *canvas, l cmLayout) {
 				c.write(c.text, strconv.Itoa(n), r.Min.X+l.cell/2, y+(l.cell-lh)/2, alignCenter, onBlue(share))
 			}
 		}
-		c.write(c.text, strconv.Itoa(total), l.totalsX, y+(l.cell-lh)/2, alignLeft, grey)
+		if t%l.every == 0 {
+			c.write(c.text, strconv.Itoa(total), l.totalsX, y+(l.cell-lh)/2, alignLeft, grey)
+		}
 	}
 	n := len(m.Classes)
 	grid := image.Rect(l.gridX, l.gridY, l.gridX+n*l.cell, l.gridY+n*l.cell)
 	c.frame(grid.Inset(-1), rule)
-	for i := 0; i < n; i++ { // the diagonal, where the right answers are
+	for i := 0; i < n && l.counts; i++ { // the diagonal, where the right answers are
 		x, y := l.gridX+i*l.cell, l.gridY+i*l.cell
 		c.frame(image.Rect(x, y, x+l.cell, y+l.cell), ink)
 	}
