@@ -19,8 +19,8 @@ func (w *EventWriter) Image(tag string, step int64, img image.Image, opts ...Val
 // Images writes imgs, all of one size, PNG-encoded under tag at step as
 // tf.summary.image writes a batch: a rank-1 string tensor [width, height,
 // png_0, png_1, ...] with plugin "images". TensorBoard shows image i as
-// sample i of the step, and keeps up to its --samples_per_plugin images
-// (10 by default) per step of a tag.
+// sample i of the step (and keeps 10 steps of a tag unless its
+// --samples_per_plugin says otherwise).
 func (w *EventWriter) Images(tag string, step int64, imgs []image.Image, opts ...ValueOption) error {
 	if len(imgs) == 0 {
 		return w.errorf("no images for tag %q", tag)
