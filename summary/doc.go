@@ -51,6 +51,6 @@
 //
 // The protos are graft's generated Go packages, which are plain
 // google.golang.org/protobuf code: importing them does not need cgo or the
-// TensorFlow C library. The hparams, Custom Scalars and PR curve plugin messages are
-// not part of graft and are encoded by hand with protowire.
+// TensorFlow C library. The hparams, Custom Scalars and PR curve plugin
+// messages are not part of graft and are encoded by hand with protowire.
 package summary
