@@ -839,11 +839,12 @@ def expected_pr_curve(labels, predictions, num_thresholds):
     end = num_thresholds
     while end > 1 and tp[end - 1] + fp[end - 1] == 0:
         end -= 1
-    f32 = lambda xs: [float(x) for x in np.asarray(xs[:end], dtype=np.float32)]  # noqa: E731
-    ints = lambda xs: [int(x) for x in xs[:end]]  # noqa: E731
-    return {"true_positives": ints(tp), "false_positives": ints(fp), "true_negatives": ints(tn),
-            "false_negatives": ints(fn), "precision": f32(precision), "recall": f32(recall),
-            "thresholds": [float(x) for x in np.linspace(0.0, 1.0, num_thresholds)[:end]]}
+    curve = {name: [int(x) for x in xs[:end]] for name, xs in
+             (("true_positives", tp), ("false_positives", fp), ("true_negatives", tn), ("false_negatives", fn))}
+    for name, xs in (("precision", precision), ("recall", recall)):
+        curve[name] = [float(x) for x in np.asarray(xs[:end], dtype=np.float32)]
+    curve["thresholds"] = [float(x) for x in np.linspace(0.0, 1.0, num_thresholds)[:end]]
+    return curve
 
 
 # ---------------------------------------------------------------------------------------------------
