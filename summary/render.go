@@ -79,7 +79,7 @@ type cmLayout struct {
 	gridY, totalsX, barX, w, h int
 }
 
-func (m ConfusionMatrix) layout(text, title font.Face) cmLayout {
+func (m ConfusionMatrix) layout(text, bold font.Face, title string) cmLayout {
 	var l cmLayout
 	n := len(m.Classes)
 	widest, widestCount := 0, textWidth(text, "0")
@@ -103,7 +103,7 @@ func (m ConfusionMatrix) layout(text, title font.Face) cmLayout {
 	}
 	l.rowLabelW = widest + 10
 	l.titleY = cmMargin - 4
-	l.captionY = l.titleY + lineHeight(title) + 10
+	l.captionY = l.titleY + lineHeight(bold) + 10
 	l.labelsY = l.captionY + lh + 4
 	l.gridY = l.labelsY + l.colLabelH
 	l.captionX = cmMargin
@@ -111,7 +111,7 @@ func (m ConfusionMatrix) layout(text, title font.Face) cmLayout {
 	l.gridX = l.labelsX + l.rowLabelW
 	l.totalsX = l.gridX + n*l.cell + 8
 	l.barX = l.totalsX + textWidth(text, "00000") + 24
-	l.w = max(l.barX+cmBarWidth+8+textWidth(text, "100%")+8+lh+cmMargin, cmMargin+textWidth(title, "")+cmMargin)
+	l.w = max(l.barX+cmBarWidth+8+textWidth(text, "100%")+8+lh+cmMargin, cmMargin+textWidth(bold, title)+cmMargin)
 	l.h = l.gridY + n*l.cell + cmMargin
 	return l
 }
@@ -133,8 +133,7 @@ func (m ConfusionMatrix) Image(title string) (*image.NRGBA, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := m.layout(text, bold)
-	l.w = max(l.w, cmMargin+textWidth(bold, title)+cmMargin)
+	l := m.layout(text, bold, title)
 	c, err := newCanvas(l.w, l.h, cmTextSize, cmTitleSize)
 	if err != nil {
 		return nil, err

@@ -144,7 +144,7 @@ func TestConfusionMatrixImage(t *testing.T) {
 	}
 	text, _ := measureFace(false, cmTextSize)
 	bold, _ := measureFace(true, cmTitleSize)
-	l := m.layout(text, bold)
+	l := m.layout(text, bold, "validation, epoch 1")
 	if !l.upright || !l.counts {
 		t.Errorf("layout %+v: want upright column labels (a long name) and counts in the cells", l)
 	}
@@ -187,7 +187,7 @@ func TestConfusionMatrixImageLarge(t *testing.T) {
 	}
 	text, _ := measureFace(false, cmTextSize)
 	bold, _ := measureFace(true, cmTitleSize)
-	if l := m.layout(text, bold); l.counts || img.Bounds().Dx() > 1400 || img.Bounds().Dy() > 1400 {
+	if l := m.layout(text, bold, "cifar100"); l.counts || img.Bounds().Dx() > 1400 || img.Bounds().Dy() > 1400 {
 		t.Errorf("100 classes: %v picture, counts drawn %v", img.Bounds(), l.counts)
 	}
 }

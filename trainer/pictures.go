@@ -10,13 +10,13 @@ import (
 	"github.com/tfsweep/tfsweep/summary"
 )
 
-// Examples are images as the network sees them, after preprocessing: Pixels holds len(Labels)
+// LabeledImages are images as the network sees them, after preprocessing: Pixels holds len(Labels)
 // images of Height×Width×Channels float32 values each, row-major and channels last (Keras'
 // layout; MNIST's flat 784 features are 28×28×1), Labels their classes. Lo and Hi are the pixel
 // values drawn black and white, as summary.PixelImage maps them: 0 and 1 for pixels scaled to
 // [0, 1] (both left 0 means that), 0 and 255 for raw ones, the set's minimum and maximum for
 // standardised ones.
-type Examples struct {
+type LabeledImages struct {
 	Pixels                  []float32
 	Labels                  []int
 	Height, Width, Channels int
@@ -27,9 +27,9 @@ type Examples struct {
 type PictureSource interface {
 	// ValidationPredictions returns the model's softmax probabilities for every validation
 	// example, row-major [examples, classes], and the validation examples themselves.
-	ValidationPredictions() (probabilities []float32, validation Examples, err error)
+	ValidationPredictions() (probabilities []float32, validation LabeledImages, err error)
 	// TrainingSamples returns the first n training examples (all, if there are fewer).
-	TrainingSamples(n int) (Examples, error)
+	TrainingSamples(n int) (LabeledImages, error)
 }
 
 // PicturesOptions configure the Pictures callback. Source and Classes are required.
@@ -206,7 +206,7 @@ func (p *Pictures) writeMisclassified(step int64, imgs []image.Image, probs []fl
 }
 
 // images checks ex against the class count and makes one picture per example.
-func (ex Examples) images(classes int) ([]image.Image, error) {
+func (ex LabeledImages) images(classes int) ([]image.Image, error) {
 	size := ex.Height * ex.Width * ex.Channels
 	if ex.Height <= 0 || ex.Width <= 0 || ex.Channels <= 0 || size/ex.Channels/ex.Width != ex.Height ||
 		len(ex.Pixels)%size != 0 || len(ex.Pixels)/size != len(ex.Labels) {

@@ -26,7 +26,7 @@ var pictureClasses = []string{"cat", "dog", "bird"}
 // answers it gave, kept for the expectations.
 type fakePictures struct {
 	rng      *rand.Rand
-	val      Examples
+	val      LabeledImages
 	answered [][]float32
 }
 
@@ -36,8 +36,8 @@ func newFakePictures() *fakePictures {
 	return f
 }
 
-func (f *fakePictures) examples(n int) Examples {
-	ex := Examples{Height: 6, Width: 5, Channels: 3, Lo: 0, Hi: 255}
+func (f *fakePictures) examples(n int) LabeledImages {
+	ex := LabeledImages{Height: 6, Width: 5, Channels: 3, Lo: 0, Hi: 255}
 	for j := 0; j < n; j++ {
 		for k := 0; k < 6*5*3; k++ {
 			ex.Pixels = append(ex.Pixels, float32((j*31+k*7)%256))
@@ -47,7 +47,7 @@ func (f *fakePictures) examples(n int) Examples {
 	return ex
 }
 
-func (f *fakePictures) ValidationPredictions() ([]float32, Examples, error) {
+func (f *fakePictures) ValidationPredictions() ([]float32, LabeledImages, error) {
 	probs := make([]float32, 0, len(f.val.Labels)*len(pictureClasses))
 	for j := range f.val.Labels {
 		row := []float32{f.rng.Float32(), f.rng.Float32(), f.rng.Float32()}
@@ -65,7 +65,9 @@ func (f *fakePictures) ValidationPredictions() ([]float32, Examples, error) {
 	return probs, f.val, nil
 }
 
-func (f *fakePictures) TrainingSamples(n int) (Examples, error) { return f.examples(min(n, 4)), nil }
+func (f *fakePictures) TrainingSamples(n int) (LabeledImages, error) {
+	return f.examples(min(n, 4)), nil
+}
 
 func pixelsDigest(img image.Image) string {
 	h := sha256.New()
@@ -138,7 +140,7 @@ func TestPicturesWritesWhatTheModelAnswered(t *testing.T) {
 
 // checkInputs checks the training inputs are the samples as tf.summary.image shows them, 0–255
 // pixels drawn as they are.
-func checkInputs(t *testing.T, v summary.Value, ex Examples) {
+func checkInputs(t *testing.T, v summary.Value, ex LabeledImages) {
 	t.Helper()
 	if len(v.Images) != 4 || v.ImageWidth != 5 || v.ImageHeight != 6 {
 		t.Fatalf("train inputs: %d images of %dx%d, want 4 of 5x6", len(v.Images), v.ImageWidth, v.ImageHeight)
@@ -232,12 +234,12 @@ func TestPicturesRefusesBadInput(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		ex   Examples
+		ex   LabeledImages
 		want string
 	}{
-		{"short", Examples{Pixels: make([]float32, 5), Labels: []int{0}, Height: 2, Width: 3, Channels: 1}, "5 pixel values are not 1 images of 2x3x1"},
-		{"label", Examples{Pixels: make([]float32, 2), Labels: []int{0, 3}, Height: 1, Width: 1, Channels: 1}, "label 3 of example 1"},
-		{"channels", Examples{Pixels: make([]float32, 2), Labels: []int{0}, Height: 1, Width: 1, Channels: 2}, "example 0: summary: image shape 1x1x2"},
+		{"short", LabeledImages{Pixels: make([]float32, 5), Labels: []int{0}, Height: 2, Width: 3, Channels: 1}, "5 pixel values are not 1 images of 2x3x1"},
+		{"label", LabeledImages{Pixels: make([]float32, 2), Labels: []int{0, 3}, Height: 1, Width: 1, Channels: 1}, "label 3 of example 1"},
+		{"channels", LabeledImages{Pixels: make([]float32, 2), Labels: []int{0}, Height: 1, Width: 1, Channels: 2}, "example 0: summary: image shape 1x1x2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := tc.ex.images(3); err == nil || !strings.Contains(err.Error(), tc.want) {
