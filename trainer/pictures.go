@@ -123,8 +123,7 @@ func (p *Pictures) OnEpochEnd(e EpochEnd) error {
 	if err != nil {
 		return fmt.Errorf("pictures: validation predictions: %w", err)
 	}
-	imgs, err := val.images(len(p.opts.Classes))
-	if err != nil {
+	if err := val.check(len(p.opts.Classes)); err != nil {
 		return fmt.Errorf("pictures: validation set: %w", err)
 	}
 	classes := len(p.opts.Classes)
@@ -138,7 +137,7 @@ func (p *Pictures) OnEpochEnd(e EpochEnd) error {
 		predicted[j] = argmax(probs[j*classes : (j+1)*classes])
 	}
 	errs = append(errs, p.writeConfusionMatrix(step, val.Labels, predicted))
-	errs = append(errs, p.writeMisclassified(step, imgs, probs, val.Labels, predicted), p.w.Flush())
+	errs = append(errs, p.writeMisclassified(step, val, probs, predicted), p.w.Flush())
 	return errors.Join(errs...)
 }
 
@@ -178,8 +177,8 @@ func (p *Pictures) writeConfusionMatrix(step int64, labels, predicted []int) err
 
 // writeMisclassified draws the most confident wrong answers, the most confident first (the
 // earlier example first among equals); with none wrong it writes nothing.
-func (p *Pictures) writeMisclassified(step int64, imgs []image.Image, probs []float32, labels, predicted []int) error {
-	classes := len(p.opts.Classes)
+func (p *Pictures) writeMisclassified(step int64, val LabeledImages, probs []float32, predicted []int) error {
+	classes, labels := len(p.opts.Classes), val.Labels
 	var wrong []int
 	for j, l := range labels {
 		if predicted[j] != l {
@@ -194,7 +193,11 @@ func (p *Pictures) writeMisclassified(step int64, imgs []image.Image, probs []fl
 	shown := wrong[:min(len(wrong), p.opts.Misclassified)]
 	examples := make([]summary.Misclassified, len(shown))
 	for i, j := range shown {
-		examples[i] = summary.Misclassified{Image: imgs[j], True: p.opts.Classes[labels[j]],
+		img, err := val.image(j)
+		if err != nil {
+			return fmt.Errorf("pictures: validation example %d: %w", j, err)
+		}
+		examples[i] = summary.Misclassified{Image: img, True: p.opts.Classes[labels[j]],
 			Predicted: p.opts.Classes[predicted[j]], PredictedProbability: float64(confidence(j))}
 	}
 	title := fmt.Sprintf("validation after epoch %d: %d of %d wrong, the %d most confident shown", step+1, len(wrong), len(labels), len(shown))
@@ -205,23 +208,39 @@ func (p *Pictures) writeMisclassified(step int64, imgs []image.Image, probs []fl
 	return p.w.Image(TagMisclassified, step, grid)
 }
 
-// images checks ex against the class count and makes one picture per example.
-func (ex LabeledImages) images(classes int) ([]image.Image, error) {
+// check refuses images that are not len(Labels) images of the shape, or labels outside the classes.
+func (ex LabeledImages) check(classes int) error {
 	size := ex.Height * ex.Width * ex.Channels
 	if ex.Height <= 0 || ex.Width <= 0 || ex.Channels <= 0 || size/ex.Channels/ex.Width != ex.Height ||
 		len(ex.Pixels)%size != 0 || len(ex.Pixels)/size != len(ex.Labels) {
-		return nil, fmt.Errorf("%d pixel values are not %d images of %dx%dx%d", len(ex.Pixels), len(ex.Labels), ex.Height, ex.Width, ex.Channels)
+		return fmt.Errorf("%d pixel values are not %d images of %dx%dx%d", len(ex.Pixels), len(ex.Labels), ex.Height, ex.Width, ex.Channels)
 	}
+	for j, l := range ex.Labels {
+		if l < 0 || l >= classes {
+			return fmt.Errorf("label %d of example %d is not one of %d classes", l, j, classes)
+		}
+	}
+	return nil
+}
+
+// image draws example j of images that passed check.
+func (ex LabeledImages) image(j int) (image.Image, error) {
+	size := ex.Height * ex.Width * ex.Channels
 	lo, hi := ex.Lo, ex.Hi
 	if lo == 0 && hi == 0 {
 		hi = 1
 	}
+	return summary.PixelImage(ex.Pixels[j*size:(j+1)*size], ex.Height, ex.Width, ex.Channels, lo, hi)
+}
+
+// images checks ex and draws every example.
+func (ex LabeledImages) images(classes int) ([]image.Image, error) {
+	if err := ex.check(classes); err != nil {
+		return nil, err
+	}
 	imgs := make([]image.Image, len(ex.Labels))
-	for j, l := range ex.Labels {
-		if l < 0 || l >= classes {
-			return nil, fmt.Errorf("label %d of example %d is not one of %d classes", l, j, classes)
-		}
-		img, err := summary.PixelImage(ex.Pixels[j*size:(j+1)*size], ex.Height, ex.Width, ex.Channels, lo, hi)
+	for j := range imgs {
+		img, err := ex.image(j)
 		if err != nil {
 			return nil, fmt.Errorf("example %d: %w", j, err)
 		}

@@ -248,3 +248,49 @@ func TestPicturesRefusesBadInput(t *testing.T) {
 		})
 	}
 }
+
+// mnistSizedPictures answers with an MNIST-sized validation set: 10,000 28x28 gray images of 10
+// classes, about 3% wrong.
+type mnistSizedPictures struct {
+	probs []float32
+	val   LabeledImages
+}
+
+func (m mnistSizedPictures) ValidationPredictions() ([]float32, LabeledImages, error) {
+	return m.probs, m.val, nil
+}
+func (m mnistSizedPictures) TrainingSamples(int) (LabeledImages, error) { return m.val, nil }
+
+// BenchmarkPicturesEpoch is the cost of one epoch's pictures on MNIST's validation set, given
+// the predictions: PR curves, the confusion matrix, the grid, their encoding and writing.
+func BenchmarkPicturesEpoch(b *testing.B) {
+	const n, classes = 10000, 10
+	src := mnistSizedPictures{probs: make([]float32, n*classes),
+		val: LabeledImages{Pixels: make([]float32, n*28*28), Labels: make([]int, n), Height: 28, Width: 28, Channels: 1}}
+	for j := 0; j < n; j++ {
+		src.val.Labels[j] = j % classes
+		guess := j % classes
+		if j%33 == 0 {
+			guess = (j + 1) % classes
+		}
+		src.probs[j*classes+guess] = 0.9
+		src.probs[j*classes+(guess+1)%classes] = 0.1
+		for k := 0; k < 28*28; k++ {
+			src.val.Pixels[j*28*28+k] = float32((j+k)%256) / 255
+		}
+	}
+	names := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+	p, err := NewPictures(b.TempDir(), PicturesOptions{Source: src, Classes: names})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.OnTrainEnd(TrainEnd{})
+	p.epochs = 1 << 30
+	epoch := 0
+	for b.Loop() {
+		if err := p.OnEpochEnd(EpochEnd{Epoch: epoch}); err != nil {
+			b.Fatal(err)
+		}
+		epoch++
+	}
+}
