@@ -17,8 +17,8 @@ const (
 	StatusSkipped     Status = "skipped"     // another process of the sweep trains or trained it
 	StatusStale       Status = "stale"       // claimed as running by a process of this host that is gone
 	StatusCancelled   Status = "cancelled"
-	StatusPruned      Status = "pruned" // stopped for good by the sweep's scheduler
-	StatusPaused      Status = "paused" // stopped at an ASHA rung; a promotion resumes it
+	StatusPruned      Status = "pruned"  // stopped for good by the sweep's scheduler
+	StatusPaused      Status = "paused"  // stopped at an ASHA rung; a promotion resumes it
 	StatusUnknown     Status = "unknown" // a log without session_end_info, or STATUS_UNKNOWN
 )
 

@@ -19,7 +19,7 @@ import (
 // SchedulerOptions choose the sweep's trial scheduler (--scheduler): which runs stop early, which
 // pause at a rung and which are promoted from it.
 type SchedulerOptions struct {
-	Kind   string         // "median", "asha" or "hyperband"; "" = none
+	Kind   string // "median", "asha" or "hyperband"; "" = none
 	Metric string // one of SchedulerMetricNames (default validation/epoch_loss)
 	Mode   string // "min" or "max"; "" = the metric's own
 	// GraceEpochs and MinTrials are the median rule's (scheduler.MedianOptions); MinEpochs and Eta
@@ -80,11 +80,11 @@ type trials struct {
 
 // logLine is one line of the scheduler log: a report with its decision, or a promotion.
 type logLine struct {
-	Run      string               `json:"run,omitempty"`
-	Epoch    int                  `json:"epoch,omitempty"` // 1-based
-	Value    *float64             `json:"value,omitempty"` // nil for NaN, which JSON cannot carry
-	Action   string               `json:"action,omitempty"`
-	Reason   string               `json:"reason,omitempty"`
+	Run      string                `json:"run,omitempty"`
+	Epoch    int                   `json:"epoch,omitempty"` // 1-based
+	Value    *float64              `json:"value,omitempty"` // nil for NaN, which JSON cannot carry
+	Action   string                `json:"action,omitempty"`
+	Reason   string                `json:"reason,omitempty"`
 	Promoted []scheduler.Promotion `json:"promoted,omitempty"`
 }
 

@@ -77,12 +77,12 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 
 // run is a job's open session, model and callbacks, between setUp and the end of its training.
 type run struct {
-	m       *model.Model
-	hp      *trainer.HParams
-	tb      *trainer.TensorBoard // nil until opened
-	k       callbacks
-	ckptDir string
-	rep     *reporter
+	m        *model.Model
+	hp       *trainer.HParams
+	tb       *trainer.TensorBoard // nil until opened
+	k        callbacks
+	ckptDir  string
+	rep      *reporter
 	job      spec.Job
 	verdicts <-chan spec.Verdict
 }

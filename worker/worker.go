@@ -87,7 +87,7 @@ func truncate(s string, n int) string {
 type server struct {
 	verdicts <-chan spec.Verdict // the front's verdicts on the epochs of a Job with Verdicts
 	out      *json.Encoder
-	data map[string]*data
+	data     map[string]*data
 	// The sets the last run was bound to, kept for the next run that trains on the same examples:
 	// one training and one validation set, so a sweep over --limit or --scale holds no more.
 	trainSet, valSet cachedSet
