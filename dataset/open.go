@@ -147,7 +147,7 @@ func findIDX(dir string, patterns []string) (string, error) {
 			return "", fmt.Errorf("dataset: %s: %w: %d files match %s: %s", dir, ErrSpec, len(matches), pattern, strings.Join(matches, ", "))
 		}
 	}
-	return "", fmt.Errorf("dataset: %s: %w %s[.gz]", dir, ErrMissing, patterns[0])
+	return "", fmt.Errorf("dataset: %s: %w %s[.gz] (scripts/setup-data.sh fetches MNIST)", dir, ErrMissing, patterns[0])
 }
 
 // readClassNames reads one class name per line from dir/name, or returns nil when there is no such file.
