@@ -67,6 +67,9 @@ func readCIFARSplit(dir string, src Source, test bool, _ []string) (*Set, []stri
 		counts[i] = int(info.Size() / record)
 		total += counts[i]
 	}
+	if int64(total) > maxPayload/cifarPixels {
+		return nil, nil, fmt.Errorf("dataset: %s: %w: %d records of %d bytes", dir, ErrTooLarge, total, record)
+	}
 	s := &Set{Shape: []int{cifarSide, cifarSide, 3}, Bytes: make([]byte, total*cifarPixels), Labels: make([]int32, total)}
 	first := 0
 	for i, name := range files {
