@@ -55,7 +55,7 @@ func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, [
 			return nil, nil, err
 		}
 		for _, row := range rows {
-			labels = append(labels, strings.Clone(row[labelCol])) // not a view that keeps the whole row alive
+			labels = append(labels, strings.Clone(strings.TrimSpace(row[labelCol]))) // not a view that keeps the whole row alive
 		}
 	}
 	names, err := labelIndices(path, labels, test, classes, s)
@@ -114,7 +114,7 @@ func (t csvTable) parse(rows [][]string, lines []int, dst []float32) error {
 			}
 			v, ok := parseSmallInt(field)
 			if !ok {
-				f, err := strconv.ParseFloat(field, 32)
+				f, err := strconv.ParseFloat(strings.TrimSpace(field), 32)
 				if err != nil {
 					errs[i] = fileError(t.path, ErrNotNumber, "line %d, column %q: %q", lines[i], t.header[j], field)
 					return
