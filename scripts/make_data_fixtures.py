@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes small data sets in every format dataset reads, with the formats' own writers, and a manifest of
-what each holds, for dataset's reader tests (dataset/formats_test.go).
+what each holds, for dataset's reader tests and cmd/tfsweep's training tests (through internal/datafixtures).
 
   make_data_fixtures.py OUTDIR [--mnist DIR]
   make_data_fixtures.py OUTDIR --mnist DIR --full     (scripts/bench_data: all of MNIST in every format)
@@ -9,8 +9,8 @@ numpy writes .npy/.npz, PIL the PNG and JPEG files, TensorFlow the TFRecord file
 resized and JPEG-decoded pixels Keras's image_dataset_from_directory would give; CIFAR and IDX files follow
 their documented byte layouts. OUTDIR/manifest.json lists, per case, the source spec and the arrays a reader
 must return; OUTDIR/bad/ holds files a reader must refuse that only these writers make (the Go test makes the
-rest by truncating and corrupting good files). With --mnist, the first MNIST images are written as IDX, .npz
-and a PNG folder. Runs with scripts/setup-python.sh data.
+rest by truncating and corrupting good files). With --mnist, the first MNIST images are written, class after
+class, as IDX, .npz and a PNG folder. Runs with the Python of scripts/setup-python.sh data.
 """
 import argparse
 import csv
