@@ -33,9 +33,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc venv build run test test-go lint bench bench-writers compare-keras bench-preset bench-peers check-peers check-tensorboard-newest slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-writers compare-keras bench-preset bench-peers check-peers check-tensorboard-newest slurm slurm-down clean
 
-setup: libtensorflow data venv tcmalloc ## install libtensorflow, MNIST, the Python venv and tcmalloc (each only if missing)
+setup: libtensorflow data venv tcmalloc strace ## install libtensorflow, MNIST, the Python venv, tcmalloc and strace (each only if missing)
 
 libtensorflow:
 	scripts/install-libtensorflow.sh >/dev/null
@@ -45,6 +45,9 @@ data:
 
 tcmalloc: ## optional: without it (not root, no apt-get) the workers use glibc's malloc
 	scripts/setup-tcmalloc.sh
+
+strace: ## for the test that traces a run's fsyncs and renames
+	scripts/setup-strace.sh >/dev/null
 
 venv:
 	scripts/setup-python.sh tensorboard >/dev/null

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
@@ -62,15 +61,10 @@ func (c Claim) state() string {
 	if c.State != StateRunning {
 		return c.State
 	}
-	if host, _ := os.Hostname(); c.Host == host && !processAlive(c.PID) {
+	if host, _ := os.Hostname(); c.Host == host && !atomicfile.ProcessAlive(c.PID) {
 		return StateStale
 	}
 	return StateRunning
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // claimPolicy says which runs a process may take over from an earlier process.
@@ -173,14 +167,14 @@ func RetireAttempt(dir string) error {
 			break
 		}
 	}
-	if err := os.Rename(dir, to); err != nil {
+	if err := atomicfile.Rename(dir, to); err != nil {
 		return err
 	}
 	return filepath.WalkDir(to, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.Contains(d.Name(), "tfevents") {
 			return err
 		}
-		return os.Rename(path, filepath.Join(filepath.Dir(path), strings.ReplaceAll(d.Name(), "tfevents", "retired")))
+		return atomicfile.Rename(path, filepath.Join(filepath.Dir(path), strings.ReplaceAll(d.Name(), "tfevents", "retired")))
 	})
 }
 
