@@ -10,12 +10,10 @@ import (
 
 // Tags of the Keras TensorBoard callback that the report reads, and its sub-run names.
 const (
-	tagLoss      = "epoch_loss"
-	tagAccuracy  = "epoch_accuracy"
-	trainRun     = "train"
-	validRun     = "validation"
-	hparamsStart = "_hparams_/session_start_info"
-	hparamsEnd   = "_hparams_/session_end_info"
+	tagLoss     = "epoch_loss"
+	tagAccuracy = "epoch_accuracy"
+	trainRun    = "train"
+	validRun    = "validation"
 )
 
 // eventDir is what the report needs from one directory of event files (a TensorBoard run).
