@@ -128,7 +128,6 @@ func (s *Sweep) Markdown(w io.Writer) error {
 	return s.writeMarkdown(w, comparisons, s.figures(comparisons, withReport), withReport)
 }
 
-
 // writeFile replaces path with data atomically and durably (atomicfile): a reader never sees half a
 // file, and a crash leaves the old report or the new one.
 func writeFile(path string, data []byte) error {
