@@ -182,8 +182,14 @@ func saveBundle(prefix string, write func(tmp string) error) (err error) {
 	if err := b.moveInPlace(dataSuffix); err != nil {
 		return err
 	}
-	// The index goes last: a prefix whose index is in place is complete.
+	// The index goes last: a prefix whose index is in place is complete. One directory sync makes
+	// both renames durable; a crash before it that keeps the index and loses the data leaves an
+	// unreadable bundle, which the previous copy (or, for a new prefix, the missing state file
+	// written after this) guards against.
 	if err := b.moveInPlace(indexSuffix); err != nil {
+		return err
+	}
+	if err := atomicfile.SyncDir(b.dir); err != nil {
 		return err
 	}
 	return b.dropPrevious()
@@ -233,9 +239,10 @@ func (b *bundleSave) keepPrevious() error {
 	return nil
 }
 
-// moveInPlace renames the new bundle's file with suffix into place, durably.
+// moveInPlace renames the new bundle's file with suffix, synced already, into place; the
+// directory is synced after both files are.
 func (b *bundleSave) moveInPlace(suffix string) error {
-	return atomicfile.Rename(b.tmp+suffix, b.prefix+suffix)
+	return os.Rename(b.tmp+suffix, b.prefix+suffix)
 }
 
 // dropPrevious removes the copy of the replaced checkpoint once the new one is durable.
