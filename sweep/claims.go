@@ -90,7 +90,7 @@ func (s *Sweep) claim(r Run, policy claimPolicy) (taken bool, from, why string, 
 		if err := atomicfile.Write(tmp, data, 0o644); err != nil {
 			return false, "", "", err
 		}
-		err := os.Link(tmp, path)
+		err := atomicfile.Link(tmp, path)
 		os.Remove(tmp)
 		if err == nil {
 			return true, from, "", nil

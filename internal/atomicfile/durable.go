@@ -60,6 +60,16 @@ func Rename(oldPath, newPath string) error {
 	return nil
 }
 
+// Link gives the synced file at oldPath the second name newPath, failing with fs.ErrExist (and
+// changing nothing) if newPath exists, and syncs newPath's directory: of two processes linking
+// the same name, exactly one wins.
+func Link(oldPath, newPath string) error {
+	if err := os.Link(oldPath, newPath); err != nil {
+		return fmt.Errorf("atomicfile: %w", err)
+	}
+	return SyncDir(parent(newPath))
+}
+
 func parent(path string) string {
 	dir := filepath.Dir(path)
 	if dir == "" {

@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +44,15 @@ func TestRenameAndSync(t *testing.T) {
 	}
 	if got, err := os.ReadFile(to); err != nil || string(got) != "x" {
 		t.Errorf("%s holds %q, %v", to, got, err)
+	}
+	if err := Link(to, from); err != nil {
+		t.Fatal(err)
+	}
+	if err := Link(to, from); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("a second link to the same name: %v, want fs.ErrExist", err)
+	}
+	if err := os.Remove(from); err != nil {
+		t.Fatal(err)
 	}
 	for _, err := range []error{SyncFile(from), SyncDir(filepath.Join(dir, "missing")), Rename(from, to)} {
 		if err == nil {
