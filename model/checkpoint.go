@@ -167,7 +167,7 @@ type bundleSave struct {
 
 // saveBundle writes a tensor bundle through write(tmpPrefix) and moves it to prefix atomically.
 func saveBundle(prefix string, write func(tmp string) error) (err error) {
-	b, err := writeBundle(prefix, write)
+	b, err := newBundleSave(prefix)
 	if err != nil {
 		return err
 	}
@@ -176,6 +176,9 @@ func saveBundle(prefix string, write func(tmp string) error) (err error) {
 			b.removeTemporary()
 		}
 	}()
+	if err := b.write(write); err != nil {
+		return err
+	}
 	if err := b.keepPrevious(); err != nil {
 		return err
 	}
@@ -195,8 +198,9 @@ func saveBundle(prefix string, write func(tmp string) error) (err error) {
 	return b.dropPrevious()
 }
 
-// writeBundle writes the new bundle under a temporary prefix beside prefix and syncs its files.
-func writeBundle(prefix string, write func(tmp string) error) (*bundleSave, error) {
+// newBundleSave prepares the replacement of the bundle at prefix: its directory, created if needed,
+// and a temporary prefix beside it.
+func newBundleSave(prefix string) (*bundleSave, error) {
 	if prefix == "" {
 		return nil, errors.New("empty prefix")
 	}
@@ -207,18 +211,20 @@ func writeBundle(prefix string, write func(tmp string) error) (*bundleSave, erro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	b := &bundleSave{prefix: prefix, dir: dir, tmp: filepath.Join(dir, fmt.Sprintf(".%s.saving-%016x", base, rand.Uint64()))}
-	err := write(b.tmp)
+	return &bundleSave{prefix: prefix, dir: dir, tmp: filepath.Join(dir, fmt.Sprintf(".%s.saving-%016x", base, rand.Uint64()))}, nil
+}
+
+// write writes the new bundle under the temporary prefix through write and syncs its files.
+func (b *bundleSave) write(write func(tmp string) error) error {
+	if err := write(b.tmp); err != nil {
+		return err
+	}
 	for _, suffix := range []string{dataSuffix, indexSuffix} {
-		if err == nil {
-			err = atomicfile.SyncFile(b.tmp + suffix)
+		if err := atomicfile.SyncFile(b.tmp + suffix); err != nil {
+			return err
 		}
 	}
-	if err != nil {
-		b.removeTemporary()
-		return nil, err
-	}
-	return b, nil
+	return nil
 }
 
 func (b *bundleSave) removeTemporary() {

@@ -192,11 +192,14 @@ const (
 // temporary files go, to keep the directory listing comparable; what a crash leaves in place stays).
 func crashedSave(t *testing.T, m *Model, prefix, stage string) {
 	t.Helper()
-	b, err := writeBundle(prefix, m.writeCheckpoint)
+	b, err := newBundleSave(prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.removeTemporary()
+	if err := b.write(m.writeCheckpoint); err != nil {
+		t.Fatal(err)
+	}
 	if stage == stageWritten {
 		return
 	}
