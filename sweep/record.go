@@ -88,7 +88,7 @@ func recordPlan(dir string, plan Plan, runs []Run, maxRuns int) (created bool, e
 		return false, err
 	}
 	defer os.Remove(tmp)
-	if err := os.Link(tmp, path); err == nil {
+	if err := atomicfile.Link(tmp, path); err == nil {
 		return true, nil
 	} else if !errors.Is(err, fs.ErrExist) {
 		return false, err
