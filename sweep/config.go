@@ -85,7 +85,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 	}
 	var defaults Grid
 	var grids *yaml.Node
-	trials, searchSeed := 0, int64(0)
+	trials, searchSeed, method := 0, int64(0), ""
 	for i := 0; i < len(root.Content); i += 2 {
 		key, value := root.Content[i], root.Content[i+1]
 		switch key.Value {
@@ -104,6 +104,11 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 			defaults.Set("limit", values, fmt.Sprintf("%s:%d: limit", p.file, value.Line))
 		case "grids":
 			grids = value
+		case "search":
+			if value.Kind != yaml.ScalarNode || (value.Value != SearchRandom && value.Value != SearchTPE) {
+				return Plan{}, p.errorf(value, "search: expected random or tpe")
+			}
+			method = value.Value
 		case "trials", "search_seed":
 			if value.Kind != yaml.ScalarNode {
 				return Plan{}, p.errorf(value, "%s: expected an integer", key.Value)
@@ -118,7 +123,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 				searchSeed = n
 			}
 		default:
-			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit", "trials", "search_seed"}))
+			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit", "trials", "search_seed", "search"}))
 		}
 	}
 	if grids == nil || (grids.Kind == yaml.SequenceNode && len(grids.Content) == 0) {
@@ -127,7 +132,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 	if grids.Kind != yaml.SequenceNode {
 		return Plan{}, p.errorf(grids, "grids: expected a list of grids")
 	}
-	plan := Plan{Trials: trials, SearchSeed: searchSeed}
+	plan := Plan{Trials: trials, SearchSeed: searchSeed, Search: method}
 	for i, n := range grids.Content {
 		g, err := p.grid(n, fmt.Sprintf("grid %d", i+1))
 		if err != nil {

@@ -27,6 +27,9 @@ func (p Plan) YAML() []byte {
 		"# the same runs under the same names; processes joining the sweep (--name) must bring the same plan.\n")
 	if p.Trials > 0 {
 		fmt.Fprintf(&b, "trials: %d\nsearch_seed: %d\n", p.Trials, p.SearchSeed)
+		if p.Search != "" && p.Search != SearchRandom {
+			fmt.Fprintf(&b, "search: %s\n", p.Search)
+		}
 	}
 	b.WriteString("grids:\n")
 	for _, g := range p.Grids {

@@ -106,6 +106,7 @@ type Sweep struct {
 	charts        *charts // nil without Options.Charts
 	recorder      bool    // this process recorded the plan: it writes the experiment and the layout
 	trials        *trials // the scheduler, during Run; nil without one
+	search        *search // TPE's proposals, during Run; nil for a grid or a random search
 }
 
 // maxThreads bounds --threads: TensorFlow crashes in its thread-pool set-up far above the cores.
@@ -309,6 +310,15 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 		s.trials = t
 		defer t.close()
 	}
+	if s.plan.Search == SearchTPE {
+		sr, err := openSearch(s.dir, s.plan, s.opts.Scheduler, mine)
+		if err != nil {
+			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("search: %v", err)
+			return res
+		}
+		s.search = sr
+		defer sr.close()
+	}
 	q := newQueue(s.initialWork(mine))
 	var wg sync.WaitGroup
 	for slot := range min(s.opts.Parallel, len(mine)) {
@@ -362,6 +372,12 @@ func (s *Sweep) trainItem(ctx context.Context, obs Observer, slot int, w **worke
 	if err == nil && taken && !resume {
 		err = spec.RetireAttempt(filepath.Join(s.dir, r.Name))
 	}
+	if err == nil && taken && !resume && s.search != nil && r.space != nil {
+		if err = s.search.propose(runs, i); err == nil {
+			r = runs[i]
+			results[i].Variant = r.Variant
+		}
+	}
 	switch {
 	case err != nil:
 		results[i].Status, results[i].Error = spec.StatusFailed, fmt.Sprintf("claim the run: %v", err)
@@ -390,6 +406,11 @@ func (s *Sweep) trainItem(ctx context.Context, obs Observer, slot int, w **worke
 		results[i].Error = fmt.Sprintf("record the run's end: %v", err)
 	}
 	obs.RunEnded(r, results[i])
+	if s.search != nil && r.space != nil {
+		if err := s.search.ended(r, results[i].History); err != nil && results[i].Error == "" {
+			results[i].Error = err.Error()
+		}
+	}
 	return s.promoted(runs, &results[i])
 }
 

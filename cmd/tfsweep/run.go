@@ -49,17 +49,19 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	axes := sweep.AddFlags(fs)
 	var opts sweep.Options
 	var (
-		config     string
-		jsonOut    bool
-		trials     int
-		searchSeed int64
-		shard      string
-		shards     int
+		config       string
+		jsonOut      bool
+		trials       int
+		searchSeed   int64
+		searchMethod string
+		shard        string
+		shards       int
 	)
 	fs.StringVar(&opts.LogDir, "logdir", "./runs", "`dir`ectory under which the sweep directory is created")
 	fs.StringVar(&opts.DataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files")
 	fs.StringVar(&config, "config", "", "YAML sweep `file` with several grids (see sweep/presets/lab-report.yaml)")
 	fs.IntVar(&trials, "trials", 0, "random search: draw `N` trials per grid point of the axes given as distributions (uniform:lo:hi, log_uniform:lo:hi, choice:a:b:c)")
+	fs.StringVar(&searchMethod, "search", sweep.SearchRandom, "how trials draw the distributions: random (each on its own) or tpe (Tree-structured Parzen Estimator: each trial proposed from the trials that ended)")
 	fs.Int64Var(&searchSeed, "search-seed", 0, "seed of the random search's draws, so the same command draws the same trials")
 	fs.StringVar(&opts.Name, "name", "", "train into LOGDIR/`NAME`, a sweep directory several processes share (same plan; each run trained once)")
 	fs.StringVar(&shard, "shard", "", "train only the runs whose index ≡ I (mod N): `I/N`, or auto from JOB_COMPLETION_INDEX (with --shards) or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
@@ -114,6 +116,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			search.Trials = &trials
 		case "search-seed":
 			search.Seed = &searchSeed
+		case "search":
+			search.Method = &searchMethod
 		}
 	})
 	plan, err := sweep.NewPlan(config, fromFlags, &search)
