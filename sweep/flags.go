@@ -122,6 +122,9 @@ func NewPlan(configPath string, fromFlags Grid, search *Search) (Plan, error) {
 		if search.Method != nil {
 			plan.Search = *search.Method
 		}
+		if search.Scheduler != nil {
+			plan.Scheduler = *search.Scheduler
+		}
 	}
 	switch plan.Search {
 	case "", SearchRandom, SearchTPE:
@@ -139,6 +142,8 @@ type Search struct {
 	Trials *int
 	Seed   *int64
 	Method *string // random or tpe
+	// Scheduler replaces the sweep file's scheduler when any --scheduler flag is given.
+	Scheduler *SchedulerOptions
 }
 
 // setsPresetAxes tells whether g sets an axis that the lab-report preset sweeps, so that g describes

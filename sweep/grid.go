@@ -146,6 +146,9 @@ type Plan struct {
 	// Search is how trials draw their distributions: SearchRandom (each draw on its own, at plan
 	// time) or SearchTPE (each trial proposed when it starts, from the trials that have ended).
 	Search string
+	// Scheduler stops runs early, or pauses them at rungs and promotes the best (pruning.go); the
+	// zero value trains every run to its last epoch.
+	Scheduler SchedulerOptions
 }
 
 // DefaultMaxRuns is the largest plan `tfsweep run` expands unless --max-runs allows more.

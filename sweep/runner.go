@@ -63,9 +63,6 @@ type Options struct {
 	Resume, RetryFailed bool
 	// KeepCheckpoints is how many of a run's last per-epoch checkpoints stay, besides the best.
 	KeepCheckpoints int
-	// Scheduler stops runs early, or pauses them at rungs and promotes the best (pruning.go); the
-	// zero value trains every run to its last epoch.
-	Scheduler SchedulerOptions
 }
 
 // Shard is one of Count parts of a plan.
@@ -141,7 +138,7 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if err != nil {
 		return nil, badInput(err)
 	}
-	if err := checkScheduler(opts, runs); err != nil {
+	if err := checkScheduler(plan, opts, runs); err != nil {
 		return nil, badInput(err)
 	}
 	train, _, err := dataset.Load(opts.DataDir)
@@ -301,8 +298,8 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 			}()
 		}
 	}
-	if s.opts.Scheduler.Kind != "" {
-		t, err := openTrials(s.dir, s.opts.Scheduler, maxEpochs(mine))
+	if s.plan.Scheduler.Kind != "" {
+		t, err := openTrials(s.dir, s.plan.Scheduler, maxEpochs(mine))
 		if err != nil {
 			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("scheduler: %v", err)
 			return res
@@ -311,7 +308,7 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 		defer t.close()
 	}
 	if s.plan.Search == SearchTPE {
-		sr, err := openSearch(s.dir, s.plan, s.opts.Scheduler, mine)
+		sr, err := openSearch(s.dir, s.plan, mine)
 		if err != nil {
 			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("search: %v", err)
 			return res

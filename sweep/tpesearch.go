@@ -117,8 +117,8 @@ type searchLine struct {
 
 // openSearch replays a resumed sweep's log into runs (each proposed trial gets its values back) and
 // opens the log for more.
-func openSearch(dir string, plan Plan, o SchedulerOptions, runs []Run) (*search, error) {
-	metric := o.Metric
+func openSearch(dir string, plan Plan, runs []Run) (*search, error) {
+	metric := plan.Scheduler.Metric
 	if metric == "" {
 		metric = DefaultSchedulerMetric
 	}
