@@ -72,6 +72,9 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	if err != nil {
 		return err
 	}
+	if rep.end.Status == spec.StatusPaused {
+		return nil // exported when a promotion ends it, as every run that ends for good is
+	}
 	return r.export(job, p)
 }
 
