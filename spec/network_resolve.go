@@ -19,7 +19,10 @@ const InputLayerName = "input_layer"
 // about one layer is a *LayerError giving its index in n.Layers.
 func (n Network) Resolve() (Network, error) {
 	r, _, err := n.resolve()
-	return r, err
+	if err != nil {
+		return n, err
+	}
+	return r.net, nil
 }
 
 // resolved is a network during resolution: origin[i] is the index layer i had in the network given.
@@ -29,15 +32,15 @@ type resolved struct {
 	inputs [][]int // inbound layer indices, -1 for the input
 }
 
-func (n Network) resolve() (Network, []Shape, error) {
+func (n Network) resolve() (*resolved, []Shape, error) {
 	if len(n.Layers) == 0 {
-		return n, nil, errors.New("the network has no layers")
+		return nil, nil, errors.New("the network has no layers")
 	}
 	if len(n.Layers) > MaxLayers {
-		return n, nil, fmt.Errorf("the network has %d layers, more than the %d tfsweep builds", len(n.Layers), MaxLayers)
+		return nil, nil, fmt.Errorf("the network has %d layers, more than the %d tfsweep builds", len(n.Layers), MaxLayers)
 	}
 	if err := checkShape(n.Input.Shape); err != nil {
-		return n, nil, fmt.Errorf("input shape %v: %w", []int(n.Input.Shape), err)
+		return nil, nil, fmt.Errorf("input shape %v %w", []int(n.Input.Shape), err)
 	}
 	r := &resolved{net: n.clone(), origin: make([]int, len(n.Layers))}
 	for i := range r.origin {
@@ -48,20 +51,20 @@ func (n Network) resolve() (Network, []Shape, error) {
 	}
 	for i := range r.net.Layers {
 		if err := resolveArgs(&r.net.Layers[i]); err != nil {
-			return n, nil, r.layerError(i, err)
+			return nil, nil, r.layerError(i, err)
 		}
 	}
 	steps := []func() error{r.name, r.link, r.sort, r.checkOutputReached}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return n, nil, err
+			return nil, nil, err
 		}
 	}
 	shapes, err := r.inferShapes()
 	if err != nil {
-		return n, nil, err
+		return nil, nil, err
 	}
-	return r.net, shapes, r.checkOutput(shapes)
+	return r, shapes, r.checkOutput(shapes)
 }
 
 func (n Network) clone() Network {
@@ -131,8 +134,7 @@ func AutoName(c Class) string {
 	return b.String()
 }
 
-// name gives the unnamed layers Keras' automatic names, counted per class in layer order (dense,
-// dense_1, ...) and skipping a name the model gives a layer itself, and refuses duplicates.
+// name refuses duplicate names and gives the unnamed layers Keras' automatic names.
 func (r *resolved) name() error {
 	taken := map[string]int{r.net.Input.Name: -1}
 	for i, l := range r.net.Layers {
@@ -148,6 +150,17 @@ func (r *resolved) name() error {
 		}
 		taken[l.Name] = i
 	}
+	r.autoName()
+	return nil
+}
+
+// autoName names the unnamed layers as Keras 3 does, counted per class in layer order (dense,
+// dense_1, ...), skipping a name the model gives a layer itself.
+func (r *resolved) autoName() {
+	taken := map[string]bool{r.net.Input.Name: true}
+	for _, l := range r.net.Layers {
+		taken[l.Name] = true
+	}
 	counts := make(map[string]int)
 	for i := range r.net.Layers {
 		l := &r.net.Layers[i]
@@ -155,19 +168,32 @@ func (r *resolved) name() error {
 			continue
 		}
 		prefix := AutoName(l.Class)
-		for {
+		for l.Name == "" {
 			name := prefix
 			if counts[prefix] > 0 {
 				name = fmt.Sprintf("%s_%d", prefix, counts[prefix])
 			}
 			counts[prefix]++
-			if _, dup := taken[name]; !dup {
-				l.Name, taken[name] = name, i
-				break
+			if !taken[name] {
+				l.Name, taken[name] = name, true
 			}
 		}
 	}
-	return nil
+}
+
+// LayerNames are the names Resolve gives the layers: their own, or Keras' automatic ones. It checks
+// nothing, so that a reader can name a layer in an error before the network is whole.
+func (n Network) LayerNames() []string {
+	r := &resolved{net: n.clone()}
+	if r.net.Input.Name == "" {
+		r.net.Input.Name = InputLayerName
+	}
+	r.autoName()
+	names := make([]string, len(r.net.Layers))
+	for i, l := range r.net.Layers {
+		names[i] = l.Name
+	}
+	return names
 }
 
 // link resolves the inbound names to layer indices; an empty list reads the previous layer.
