@@ -64,7 +64,7 @@ func (p *parser) kerasLayer(item *yaml.Node) (spec.Layer, error) {
 	if config == nil {
 		config = &yaml.Node{Kind: yaml.MappingNode, Line: item.Line, Column: item.Column}
 	}
-	return p.layer(spec.Class(class), config, false)
+	return p.layer(spec.Class(class), config, false, "")
 }
 
 // kerasInput reads an InputLayer's config: batch_shape [null, ...].

@@ -8,12 +8,16 @@ import (
 	"github.com/tfsweep/tfsweep/spec"
 )
 
-// layer reads one layer's Keras arguments. In a model file (modelFile true) the arguments also
-// hold inbound, the layers it reads; a Keras JSON gives those in its inbound_nodes.
-func (p *parser) layer(class spec.Class, node *yaml.Node, modelFile bool) (spec.Layer, error) {
+// layer reads one layer's Keras arguments; errors call an unnamed layer autoName. In a model file
+// (modelFile true) the arguments also hold inbound, the layers it reads; a Keras JSON gives those in
+// its inbound_nodes.
+func (p *parser) layer(class spec.Class, node *yaml.Node, modelFile bool, autoName string) (spec.Layer, error) {
 	a := p.args(node, string(class), "")
 	l := spec.Layer{Class: class, Name: a.string("name", "")}
 	a.layer = l.Name
+	if a.layer == "" {
+		a.layer = autoName
+	}
 	if modelFile {
 		l.Inbound = a.inbound()
 	}

@@ -257,6 +257,7 @@ func (p *parser) modelFile(root *yaml.Node) (spec.Network, error) {
 	if len(layers.Content) > spec.MaxLayers+1 {
 		return n, p.errorf(layers, "%d layers, more than the %d tfsweep builds", len(layers.Content)-1, spec.MaxLayers)
 	}
+	names := p.autoNames(layers.Content)
 	for i, item := range layers.Content {
 		class, args, err := p.layerItem(item)
 		if err != nil {
@@ -271,7 +272,7 @@ func (p *parser) modelFile(root *yaml.Node) (spec.Network, error) {
 		if class == "Input" || class == "InputLayer" {
 			return n, p.errorf(item, "%s: only the first layer is the input; tfsweep trains networks with one input", class)
 		}
-		l, err := p.layer(spec.Class(class), args, true)
+		l, err := p.layer(spec.Class(class), args, true, names[i-1])
 		if err != nil {
 			return n, err
 		}
@@ -279,6 +280,25 @@ func (p *parser) modelFile(root *yaml.Node) (spec.Network, error) {
 		p.nodes = append(p.nodes, item)
 	}
 	return p.resolve(n, root)
+}
+
+// autoNames are the names the layers after the first (the input) will have, for errors found
+// before the network is whole.
+func (p *parser) autoNames(items []*yaml.Node) []string {
+	var skeleton spec.Network
+	for i, item := range items {
+		class, args, err := p.layerItem(item)
+		if i == 0 {
+			skeleton.Input.Name = scalar(lookup(args, "name"))
+			continue
+		}
+		if err == nil {
+			skeleton.Layers = append(skeleton.Layers, spec.Layer{Class: spec.Class(class), Name: scalar(lookup(args, "name"))})
+		} else {
+			skeleton.Layers = append(skeleton.Layers, spec.Layer{})
+		}
+	}
+	return skeleton.LayerNames()
 }
 
 // layerItem splits a layer entry "- Class: {args}" into its class and arguments.
