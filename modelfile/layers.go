@@ -62,15 +62,18 @@ func (a *args) inbound() []string {
 // serialises that tfsweep does not vary are accepted at the values it builds.
 func layerReaders() map[spec.Class]func(a *args, l *spec.Layer) {
 	return map[spec.Class]func(a *args, l *spec.Layer){
-		spec.ClassDense:                  readDense,
-		spec.ClassConv2D:                 readConv2D,
-		spec.ClassMaxPooling2D:           readPooling,
-		spec.ClassAveragePooling2D:       readPooling,
-		spec.ClassGlobalAveragePooling2D: func(a *args, l *spec.Layer) { a.fixed("data_format", "channels_last", "null"); a.fixed("keepdims", "false") },
-		spec.ClassFlatten:                func(a *args, l *spec.Layer) { a.fixed("data_format", "channels_last", "null") },
-		spec.ClassReshape:                func(a *args, l *spec.Layer) { l.Reshape = &spec.ReshapeArgs{TargetShape: a.shape("target_shape")} },
-		spec.ClassDropout:                readDropout,
-		spec.ClassBatchNormalization:     readBatchNorm,
+		spec.ClassDense:            readDense,
+		spec.ClassConv2D:           readConv2D,
+		spec.ClassMaxPooling2D:     readPooling,
+		spec.ClassAveragePooling2D: readPooling,
+		spec.ClassGlobalAveragePooling2D: func(a *args, l *spec.Layer) {
+			a.fixed("data_format", "channels_last", "null")
+			a.fixed("keepdims", "false")
+		},
+		spec.ClassFlatten:            func(a *args, l *spec.Layer) { a.fixed("data_format", "channels_last", "null") },
+		spec.ClassReshape:            func(a *args, l *spec.Layer) { l.Reshape = &spec.ReshapeArgs{TargetShape: a.shape("target_shape")} },
+		spec.ClassDropout:            readDropout,
+		spec.ClassBatchNormalization: readBatchNorm,
 		spec.ClassActivation: func(a *args, l *spec.Layer) {
 			l.Activation = &spec.ActivationArgs{Activation: a.activation("activation", true)}
 		},
