@@ -315,9 +315,10 @@ func (a *args) common() {
 	}
 }
 
-// done reports the first problem, or an argument nothing read.
+// done reports an argument nothing read (most likely a misspelling, and the cause of a missing
+// one), else the first problem.
 func (a *args) done() error {
-	if a.err != nil || a.node == nil {
+	if a.node == nil {
 		return a.err
 	}
 	if a.node.Kind != yaml.MappingNode {
@@ -334,5 +335,5 @@ func (a *args) done() error {
 			return a.p.errorf(key, "%s has an argument %s that tfsweep does not build (%s takes %s)", a.who(), key.Value, a.class, strings.Join(known, ", "))
 		}
 	}
-	return nil
+	return a.err
 }

@@ -26,6 +26,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -95,7 +97,7 @@ func parse(data []byte, file, name string) (spec.Network, error) {
 		if errors.Is(err, io.EOF) {
 			return spec.Network{}, fmt.Errorf("%s: the file is empty: it needs a list of layers", file)
 		}
-		return spec.Network{}, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+		return spec.Network{}, syntaxError(file, err)
 	}
 	p := &parser{file: file, name: name, oneLine: !bytes.Contains(bytes.TrimSpace(data), []byte("\n"))}
 	root := &doc
@@ -112,6 +114,18 @@ func parse(data []byte, file, name string) (spec.Network, error) {
 		return p.keras(root)
 	}
 	return p.modelFile(root)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line ([0-9]+): `)
+
+// syntaxError places the YAML (or JSON) parser's error at its line, as file:line.
+func syntaxError(file string, err error) error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: file, Line: line, Err: errors.New(msg[len(m[0]):])}
+	}
+	return fmt.Errorf("%s: %s", file, strings.TrimPrefix(msg, "yaml: "))
 }
 
 // readArchive reads the config.json of a .keras archive, checking the Keras version its

@@ -49,12 +49,7 @@ func (n Network) resolve() (*resolved, []Shape, error) {
 	if r.net.Input.Name == "" {
 		r.net.Input.Name = InputLayerName
 	}
-	for i := range r.net.Layers {
-		if err := resolveArgs(&r.net.Layers[i]); err != nil {
-			return nil, nil, r.layerError(i, err)
-		}
-	}
-	steps := []func() error{r.name, r.link, r.sort, r.checkOutputReached}
+	steps := []func() error{r.name, r.resolveArgs, r.link, r.sort, r.checkOutputReached}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, nil, err
@@ -194,6 +189,15 @@ func (n Network) LayerNames() []string {
 		names[i] = l.Name
 	}
 	return names
+}
+
+func (r *resolved) resolveArgs() error {
+	for i := range r.net.Layers {
+		if err := resolveArgs(&r.net.Layers[i]); err != nil {
+			return r.layerError(i, err)
+		}
+	}
+	return nil
 }
 
 // link resolves the inbound names to layer indices; an empty list reads the previous layer.
