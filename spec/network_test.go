@@ -40,7 +40,7 @@ func residual() Network {
 	}}
 }
 
-func names(n Network) []string {
+func layerNames(n Network) []string {
 	var out []string
 	for _, l := range n.Layers {
 		out = append(out, l.Name)
@@ -70,7 +70,7 @@ func TestResolveShapesAndCounts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := names(r); !reflect.DeepEqual(got, tt.names) {
+			if got := layerNames(r); !reflect.DeepEqual(got, tt.names) {
 				t.Errorf("names %v, want %v", got, tt.names)
 			}
 			s, err := tt.net.Summary()
@@ -223,7 +223,7 @@ func TestResolveSortsAFunctionalGraph(t *testing.T) {
 		t.Fatal(err)
 	}
 	pos := map[string]int{}
-	for i, name := range names(r) {
+	for i, name := range layerNames(r) {
 		pos[name] = i
 	}
 	for _, l := range r.Layers {
