@@ -9,7 +9,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tfsweep/tfsweep/model/catalog"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -197,10 +196,10 @@ func (a *args) activation(key string, required bool) spec.Activation {
 	case "linear", "softmax":
 		return spec.Activation(strings.ToLower(name))
 	}
-	canonical, err := catalog.ParseActivation(name)
+	canonical, err := parseActivation(name)
 	if err != nil {
 		a.fail(lookup(a.node, key), "has %s %q, which tfsweep does not build: want linear, softmax or one of %s",
-			key, name, strings.Join(catalog.ActivationNames(), ", "))
+			key, name, strings.Join(activationNames(), ", "))
 	}
 	return spec.Activation(canonical)
 }
@@ -216,9 +215,9 @@ func (a *args) initializer(key string) spec.Initializer {
 	if v.Kind == yaml.MappingNode {
 		name, config = scalar(lookup(v, "class_name")), lookup(v, "config")
 	}
-	init, err := catalog.LookupInit(name)
+	canonical, randomUniform, err := lookupInit(name)
 	if err != nil {
-		a.fail(v, "has %s %s, which tfsweep does not build: want one of %s", key, text(v), strings.Join(catalog.InitNames(), ", "))
+		a.fail(v, "has %s %s, which tfsweep does not build: want one of %s", key, text(v), strings.Join(initNames(), ", "))
 		return ""
 	}
 	if config != nil {
@@ -226,7 +225,7 @@ func (a *args) initializer(key string) spec.Initializer {
 		c.fixed("seed", "null")
 		c.fixed("input_axes", "null")
 		c.fixed("output_axes", "null")
-		if init.Distribution == "fixed_uniform" {
+		if randomUniform {
 			c.fixed("minval", "-0.05")
 			c.fixed("maxval", "0.05")
 		}
@@ -234,7 +233,7 @@ func (a *args) initializer(key string) spec.Initializer {
 			a.err = fmt.Errorf("%w (in %s)", err, key)
 		}
 	}
-	return spec.Initializer(init.Name)
+	return spec.Initializer(canonical)
 }
 
 func scalar(n *yaml.Node) string {
