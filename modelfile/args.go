@@ -51,31 +51,31 @@ func (a *args) value(key string) *yaml.Node {
 	return v
 }
 
-// text is a node's value as written, for messages.
+// text is a node's value as written, on one line, for messages.
 func text(n *yaml.Node) string {
 	if n.Kind == yaml.ScalarNode {
 		return n.Value
 	}
-	out, err := yaml.Marshal(n)
+	flow := *n
+	setFlow(&flow)
+	out, err := yaml.Marshal(&flow)
 	if err != nil {
 		return "?"
-	}
-	var flow yaml.Node
-	if yaml.Unmarshal(out, &flow) == nil && len(flow.Content) == 1 {
-		flow.Content[0].Style = yaml.FlowStyle
-		setFlow(flow.Content[0])
-		if out, err = yaml.Marshal(flow.Content[0]); err == nil {
-			return strings.TrimSpace(string(out))
-		}
 	}
 	return strings.TrimSpace(string(out))
 }
 
+// setFlow sets flow style on a node and its children, copying them so that the file's nodes stay
+// as they are.
 func setFlow(n *yaml.Node) {
 	n.Style = yaml.FlowStyle
-	for _, c := range n.Content {
-		setFlow(c)
+	children := make([]*yaml.Node, len(n.Content))
+	for i, c := range n.Content {
+		copied := *c
+		setFlow(&copied)
+		children[i] = &copied
 	}
+	n.Content = children
 }
 
 func (a *args) int(key string, def int) int {
