@@ -198,9 +198,6 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) error {
 func (p *parser) resolve(n spec.Network, at *yaml.Node) (spec.Network, error) {
 	r, err := n.Resolve()
 	if err == nil {
-		_, err = r.Summary()
-	}
-	if err == nil {
 		return r, nil
 	}
 	var le *spec.LayerError

@@ -15,8 +15,9 @@ const InputLayerName = "input_layer"
 // names for the unnamed: dense, dense_1, conv2d, ...), every inbound list explicit, the layers in
 // topological order, every argument with its default filled and its axes non-negative. It refuses a
 // network whose shapes do not fit, whose graph has a cycle or a layer that does not lead to the
-// output, whose output is not a softmax over a vector, or whose sizes exceed the limits. An error
-// about one layer is a *LayerError giving its index in n.Layers.
+// output, whose output is not a softmax over a vector, or whose sizes exceed the limits (MaxLayers,
+// MaxRank, MaxCount: every count of Summary). An error about one layer is a *LayerError giving its
+// index in n.Layers.
 func (n Network) Resolve() (Network, error) {
 	r, _, err := n.resolve()
 	if err != nil {
@@ -32,15 +33,15 @@ type resolved struct {
 	inputs [][]int // inbound layer indices, -1 for the input
 }
 
-func (n Network) resolve() (*resolved, []Shape, error) {
+func (n Network) resolve() (*resolved, Summary, error) {
 	if len(n.Layers) == 0 {
-		return nil, nil, errors.New("the network has no layers")
+		return nil, Summary{}, errors.New("the network has no layers")
 	}
 	if len(n.Layers) > MaxLayers {
-		return nil, nil, fmt.Errorf("the network has %d layers, more than the %d tfsweep builds", len(n.Layers), MaxLayers)
+		return nil, Summary{}, fmt.Errorf("the network has %d layers, more than the %d tfsweep builds", len(n.Layers), MaxLayers)
 	}
 	if err := checkShape(n.Input.Shape); err != nil {
-		return nil, nil, fmt.Errorf("input shape %v %w", []int(n.Input.Shape), err)
+		return nil, Summary{}, fmt.Errorf("input shape %v %w", []int(n.Input.Shape), err)
 	}
 	r := &resolved{net: n.clone(), origin: make([]int, len(n.Layers))}
 	for i := range r.origin {
@@ -52,14 +53,21 @@ func (n Network) resolve() (*resolved, []Shape, error) {
 	steps := []func() error{r.name, r.resolveArgs, r.link, r.sort, r.checkOutputReached}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return nil, nil, err
+			return nil, Summary{}, err
 		}
 	}
 	shapes, err := r.inferShapes()
-	if err != nil {
-		return nil, nil, err
+	if err == nil {
+		err = r.checkOutput(shapes)
 	}
-	return r, shapes, r.checkOutput(shapes)
+	if err != nil {
+		return nil, Summary{}, err
+	}
+	s, err := r.summarize(shapes)
+	if err != nil {
+		return nil, Summary{}, err
+	}
+	return r, s, nil
 }
 
 func (n Network) clone() Network {

@@ -221,13 +221,15 @@ type LayerSummary struct {
 	Trainable, NonTrainable int64
 }
 
-// Summary resolves the network and counts its weights and activations; a layer that takes the
-// counts beyond MaxCount is refused with a *LayerError.
+// Summary resolves the network (Resolve) and counts its weights and activations.
 func (n Network) Summary() (Summary, error) {
-	r, shapes, err := n.resolve()
-	if err != nil {
-		return Summary{}, err
-	}
+	_, s, err := n.resolve()
+	return s, err
+}
+
+// summarize counts the weights and activations of the resolved network; a layer that takes a count
+// beyond MaxCount is refused with a *LayerError.
+func (r *resolved) summarize(shapes []Shape) (Summary, error) {
 	s := Summary{Output: shapes[len(shapes)-1]}
 	in := map[string]Shape{r.net.Input.Name: r.net.Input.Shape}
 	s.Activations, _ = elements(r.net.Input.Shape)
