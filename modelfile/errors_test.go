@@ -142,6 +142,8 @@ func TestMalformedModels(t *testing.T) {
 		{"reshape count", "m.yaml", []byte(head + "  - Reshape: {target_shape: [27, 27, 1]}\n  - Flatten:\n" + out), 3, "", "Reshape `reshape`",
 			"the element counts must match"},
 		{"input rank", "m.yaml", []byte("layers:\n  - Input: {shape: [1, 2, 3, 4]}\n" + out), 2, "", "", "input shape [1 2 3 4] has 4 dimensions"},
+		{"input name", "m.yaml", []byte("layers:\n  - Input: {shape: [784], name: in/put}\n" + out), 2, "", "", `the input's name "in/put" is not a valid name`},
+		{"layer name", "m.yaml", []byte(head + "  - Dense: {units: 10, activation: softmax, name: 'dense 1'}\n"), 3, "", "Dense `dense 1`", "is not a valid name"},
 		{"YAML syntax", "m.yaml", []byte(head + "\t- Dense: {units: 10}\n"), 3, "", "", "found character that cannot start any token"},
 		{"Keras: unsupported layer", "k.json", kerasFixture(t, "unsupported_layer.json", nil), 1, `{"name": "separable_conv2d"`,
 			"SeparableConv2D `separable_conv2d`", "is not a layer class tfsweep builds"},

@@ -204,7 +204,7 @@ func (p *parser) resolve(n spec.Network, at *yaml.Node) (spec.Network, error) {
 	if errors.As(err, &le) && le.Index < len(p.nodes) {
 		return r, p.errorf(p.nodes[le.Index], "%v", err)
 	}
-	if strings.HasPrefix(err.Error(), "input shape") && p.input != nil {
+	if ie := (*spec.InputError)(nil); errors.As(err, &ie) && p.input != nil {
 		at = p.input
 	}
 	return r, p.errorf(at, "%v", err)

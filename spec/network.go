@@ -275,6 +275,13 @@ func (e *LayerError) Error() string {
 
 func (e *LayerError) Unwrap() error { return e.Err }
 
+// InputError is a problem with the network's input: its shape or its name.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+
+func (e *InputError) Unwrap() error { return e.Err }
+
 // MLP is a Sequential network of Dense layers on a flat input: the hidden widths with tanh, then a
 // softmax over classes; kernels left to the sweep's --init and --l2. LabReportMLP is the lab
 // report's.

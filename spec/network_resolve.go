@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -41,7 +42,7 @@ func (n Network) resolve() (*resolved, Summary, error) {
 		return nil, Summary{}, fmt.Errorf("the network has %d layers, more than the %d tfsweep builds", len(n.Layers), MaxLayers)
 	}
 	if err := checkShape(n.Input.Shape); err != nil {
-		return nil, Summary{}, fmt.Errorf("input shape %v %w", []int(n.Input.Shape), err)
+		return nil, Summary{}, &InputError{fmt.Errorf("input shape %v %w", []int(n.Input.Shape), err)}
 	}
 	r := &resolved{net: n.clone(), origin: make([]int, len(n.Layers))}
 	for i := range r.origin {
@@ -137,12 +138,22 @@ func AutoName(c Class) string {
 	return b.String()
 }
 
-// name refuses duplicate names and gives the unnamed layers Keras' automatic names.
+// validName is what a name may be: the graph's scopes and variables are named after the layers
+// (dense/kernel), and TensorFlow's op names allow these characters.
+var validName = regexp.MustCompile(`^[A-Za-z0-9.][A-Za-z0-9_.\-]*$`)
+
+// name refuses invalid and duplicate names and gives the unnamed layers Keras' automatic names.
 func (r *resolved) name() error {
+	if !validName.MatchString(r.net.Input.Name) {
+		return &InputError{fmt.Errorf("the input's name %q is not a valid name: use letters, digits, _, . and - (not first)", r.net.Input.Name)}
+	}
 	taken := map[string]int{r.net.Input.Name: -1}
 	for i, l := range r.net.Layers {
 		if l.Name == "" {
 			continue
+		}
+		if !validName.MatchString(l.Name) {
+			return r.layerError(i, errors.New("is not a valid name: use letters, digits, _, . and - (not first), as TensorFlow names its ops"))
 		}
 		if j, dup := taken[l.Name]; dup {
 			what := "the input"

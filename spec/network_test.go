@@ -196,6 +196,8 @@ func TestResolveErrors(t *testing.T) {
 			"Dense `dense_1` takes the network beyond 1099511627776 weights"},
 		{"50,000 layers", flat(many...), -1, "50000 layers, more than the 1000"},
 		{"no layers", flat(), -1, "no layers"},
+		{"slash in a name", flat(named(dense(10, ActivationSoftmax), "a/b")), 0, "Dense `a/b` is not a valid name"},
+		{"input name", Network{Input: Input{Name: " x", Shape: Shape{784}}, Layers: []Layer{dense(10, ActivationSoftmax)}}, -1, `the input's name " x" is not a valid name`},
 		{"input rank", Network{Input: Input{Shape: Shape{1, 2, 3, 4}}, Layers: []Layer{dense(10, ActivationSoftmax)}}, -1, "4 dimensions"},
 	}
 	for _, tt := range tests {
