@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tfsweep/tfsweep/model/catalog"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Config describes the network and the session it trains in. The zero value is not usable: start
@@ -16,9 +16,9 @@ type Config struct {
 	Inputs    int    // features per example (784 for MNIST)
 	Hidden    []int  // hidden widths; empty trains a softmax regression
 	Classes   int    // output classes (10 for MNIST)
-	Init      string // kernel initialiser, any spelling ParseInit accepts
+	Init      string // kernel initialiser, any spelling spec.ParseInit accepts
 	BatchNorm bool   // Dense → BatchNormalization → activation in every hidden layer
-	// Activation of the hidden layers, any spelling ParseActivation accepts; "" = tanh.
+	// Activation of the hidden layers, any spelling spec.ParseActivation accepts; "" = tanh.
 	Activation string
 	// Dropout is the rate of a Keras Dropout layer after each hidden activation, in [0, 1); 0 = none.
 	// Inverted dropout on training steps only; the mask of hidden layer l at step t (t = Iterations()
@@ -29,8 +29,8 @@ type Config struct {
 	// L2·Σkernel² per kernel is added to the loss that is differentiated and reported, by TrainStep
 	// and by Evaluate (Keras adds it to val_loss too). 0 = none; must not be negative.
 	L2 float64
-	// Optimizer is the Keras 3 optimizer, any spelling ParseOptimizer accepts; "" = adam. Its
-	// constants are Keras 3's defaults (see OptimizerNames).
+	// Optimizer is the Keras 3 optimizer, any spelling spec.ParseOptimizer accepts; "" = adam. Its
+	// constants are Keras 3's defaults (see spec.OptimizerNames).
 	Optimizer string
 	// LearningRate is the optimizer's (initial) learning rate; 0 = Keras' default for the optimizer
 	// (KerasDefaultLearningRate: 0.01 for sgd, 0.001 otherwise). The step schedule ignores it.
@@ -61,7 +61,7 @@ type Config struct {
 	IntraOpThreads, InterOpThreads int
 	// StepsPerCall is Keras' steps_per_execution: TrainSteps runs this many optimizer steps in one
 	// session call, the K steps unrolled in the graph one after the other (so the result is bit for
-	// bit that of K calls). 0 or 1 = one step per call; at most MaxStepsPerCall. Each unrolled step
+	// bit that of K calls). 0 or 1 = one step per call; at most spec.MaxStepsPerCall. Each unrolled step
 	// adds a copy of the training step to the graph.
 	StepsPerCall int
 	// Towers splits every batch into this many parts of (nearly) equal rows that the graph computes
@@ -75,12 +75,9 @@ type Config struct {
 	// ValidateConcurrency is how many parts of the bound validation set Validate evaluates at once,
 	// each in a session call of its own: with one intra-op thread a call's kernels run on its calling
 	// thread, so the parts use as many cores (the parts' sums add up in order, the same bits whatever
-	// the timing). 0 or 1 = one part at a time, in EvalChunk examples per call; at most MaxTowers.
+	// the timing). 0 or 1 = one part at a time, in spec.EvalChunk examples per call; at most MaxTowers.
 	ValidateConcurrency int
 }
-
-// MaxStepsPerCall bounds Config.StepsPerCall: the graph holds that many copies of the step.
-const MaxStepsPerCall = 64
 
 // MaxTowers bounds Config.Towers: the graph holds that many copies of the forward and backward pass.
 const MaxTowers = 64
@@ -113,13 +110,6 @@ const (
 	DeviceGPU  = "gpu"
 )
 
-// ParseInit validates an initialiser name and returns its canonical spelling (one of InitNames);
-// catalog.LookupInit lists the spellings accepted. It needs no TensorFlow.
-func ParseInit(name string) (string, error) { return catalog.ParseInit(name) }
-
-// InitNames returns the canonical initialiser names.
-func InitNames() []string { return catalog.InitNames() }
-
 // validate checks the configuration and fills the defaults that a zero field stands for (init,
 // activation, optimizer, learning rate, AdamW's weight decay, schedule kind, device) and makes the
 // names canonical; it reports every problem at once, each naming its field.
@@ -139,7 +129,7 @@ func (c Config) validate() (Config, error) {
 	if c.Init == "" {
 		c.Init = DefaultInit
 	}
-	if canonical, err := ParseInit(c.Init); err != nil {
+	if canonical, err := spec.ParseInit(c.Init); err != nil {
 		errs = append(errs, err)
 	} else {
 		c.Init = canonical
@@ -147,7 +137,7 @@ func (c Config) validate() (Config, error) {
 	if c.Activation == "" {
 		c.Activation = DefaultActivation
 	}
-	if canonical, err := ParseActivation(c.Activation); err != nil {
+	if canonical, err := spec.ParseActivation(c.Activation); err != nil {
 		errs = append(errs, fmt.Errorf("activation: %w", err))
 	} else {
 		c.Activation = canonical
@@ -162,7 +152,7 @@ func (c Config) validate() (Config, error) {
 	if c.Schedule.Kind == "" {
 		c.Schedule.Kind = ScheduleConstant
 	}
-	if canonical, err := ParseSchedule(c.Schedule.Kind); err != nil {
+	if canonical, err := spec.ParseSchedule(c.Schedule.Kind); err != nil {
 		errs = append(errs, fmt.Errorf("schedule: %w", err))
 	} else {
 		c.Schedule.Kind = canonical
@@ -180,8 +170,8 @@ func (c Config) validate() (Config, error) {
 	if c.IntraOpThreads < 0 || c.InterOpThreads < 0 {
 		errs = append(errs, fmt.Errorf("thread counts must not be negative, got intra %d, inter %d", c.IntraOpThreads, c.InterOpThreads))
 	}
-	if c.StepsPerCall < 0 || c.StepsPerCall > MaxStepsPerCall {
-		errs = append(errs, fmt.Errorf("steps per call must be in [0, %d], got %d", MaxStepsPerCall, c.StepsPerCall))
+	if c.StepsPerCall < 0 || c.StepsPerCall > spec.MaxStepsPerCall {
+		errs = append(errs, fmt.Errorf("steps per call must be in [0, %d], got %d", spec.MaxStepsPerCall, c.StepsPerCall))
 	}
 	if c.Towers < 0 || c.Towers > MaxTowers {
 		errs = append(errs, fmt.Errorf("towers must be in [0, %d], got %d", MaxTowers, c.Towers))

@@ -9,7 +9,7 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
 
-	"github.com/tfsweep/tfsweep/model/catalog"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Keras 3 constants the graph reproduces.
@@ -152,7 +152,7 @@ type assignment struct {
 // the placer, which in a cpu session has no GPU to choose and otherwise prefers the GPU like the
 // forward ops (soft placement covers ops that have no GPU kernel).
 func buildGraph(cfg Config) (*graph, error) {
-	init, err := catalog.LookupInit(cfg.Init)
+	init, err := spec.LookupInit(cfg.Init)
 	if err != nil {
 		return nil, err
 	}
@@ -688,7 +688,7 @@ func correct(s *op.Scope, logits, labels tf.Output) tf.Output {
 }
 
 // buildInit adds the initialiser's draw for a kernel of the given shape [fan_in, fan_out].
-func buildInit(init catalog.Initialiser, s *op.Scope, shape []int64, seed [2]int64) tf.Output {
+func buildInit(init spec.Initialiser, s *op.Scope, shape []int64, seed [2]int64) tf.Output {
 	shapeOut := op.Const(s.SubScope("shape"), []int32{int32(shape[0]), int32(shape[1])})
 	seedOut := op.Const(s.SubScope("seed"), seed[:])
 	scaled := func(x tf.Output, mul, add float32) tf.Output {
@@ -711,7 +711,7 @@ func buildInit(init catalog.Initialiser, s *op.Scope, shape []int64, seed [2]int
 }
 
 // variance is VarianceScaling's scale/n for a kernel [fan_in, fan_out].
-func initVariance(init catalog.Initialiser, shape []int64) float64 {
+func initVariance(init spec.Initialiser, shape []int64) float64 {
 	fanIn, fanOut := float64(shape[0]), float64(shape[1])
 	n := fanIn
 	if init.Mode == "fan_avg" {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/tfsweep/tfsweep/model/catalog"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // kerasObject is Keras 3's serialized-object envelope.
@@ -39,7 +39,7 @@ func (m *Model) KerasJSON() ([]byte, error) {
 	if cfg.Init == "uniform" {
 		kernelInit = initializer("RandomUniform", map[string]any{"minval": -0.05, "maxval": 0.05, "seed": nil})
 	} else {
-		init, err := catalog.LookupInit(cfg.Init)
+		init, err := spec.LookupInit(cfg.Init)
 		if err != nil {
 			return nil, err
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/wamuir/graft/tensorflow/op"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tfsweep/tfsweep/model/catalog"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // The gradients TensorFlow builds agree with central finite differences of the training loss, with
@@ -226,12 +226,12 @@ func TestBatchNormMatchesHandComputation(t *testing.T) {
 // Tolerances: the sample mean within 5 standard errors (σ/√N) of 0, the sample standard deviation
 // within 5 standard errors (σ/√(2N)) of σ; the draws are seeded, so the test is deterministic.
 func TestInitialisersMatchDefinitions(t *testing.T) {
-	for _, name := range InitNames() {
+	for _, name := range spec.InitNames() {
 		t.Run(name, func(t *testing.T) {
 			cfg := Config{Inputs: 784, Hidden: []int{256}, Classes: 10, Init: name, Seed: 11, Device: DeviceCPU}
 			m := newModel(t, cfg)
 			w := m.weightMap(t)
-			init, _ := catalog.LookupInit(name)
+			init, _ := spec.LookupInit(name)
 			for _, k := range []struct {
 				name  string
 				shape []int64
@@ -329,34 +329,6 @@ func TestSameSeedSameLosses(t *testing.T) {
 	}
 }
 
-func TestParseInit(t *testing.T) {
-	tests := []struct {
-		in, want string
-	}{
-		{"xavier", "xavier"}, {"GlorotNormal", "xavier"}, {"glorot_normal", "xavier"}, {"xavier_normal", "xavier"},
-		{"uniform", "uniform"}, {"RandomUniform", "uniform"}, {"random_uniform", "uniform"},
-		{"GlorotUniform", "glorot_uniform"}, {"glorot_uniform", "glorot_uniform"},
-		{"HeNormal", "he_normal"}, {"he_uniform", "he_uniform"}, {"LecunNormal", "lecun_normal"},
-		{"lecun_uniform", "lecun_uniform"}, {" He_Normal ", "he_normal"},
-	}
-	for _, tt := range tests {
-		got, err := ParseInit(tt.in)
-		if err != nil || got != tt.want {
-			t.Errorf("ParseInit(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-	for _, bad := range []string{"", "gaussian", "glorot", "he"} {
-		if got, err := ParseInit(bad); err == nil {
-			t.Errorf("ParseInit(%q) = %q, want an error", bad, got)
-		}
-	}
-	for _, name := range InitNames() {
-		if got, err := ParseInit(name); err != nil || got != name {
-			t.Errorf("ParseInit(%q) = %q, %v: InitNames must be canonical", name, got, err)
-		}
-	}
-}
-
 func TestNewRejectsBadConfig(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -395,8 +367,8 @@ func TestDeviceGPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	haveGPU := slices.ContainsFunc(devices, func(d Device) bool { return d.Type == "GPU" })
-	if !slices.ContainsFunc(devices, func(d Device) bool { return d.Type == "CPU" }) {
+	haveGPU := slices.ContainsFunc(devices, func(d spec.Device) bool { return d.Type == "GPU" })
+	if !slices.ContainsFunc(devices, func(d spec.Device) bool { return d.Type == "CPU" }) {
 		t.Errorf("ListDevices() = %v, no CPU", devices)
 	}
 	cfg := tinyConfig(false)
