@@ -140,7 +140,7 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if err != nil {
 		return nil, badInput(fmt.Errorf("--data-dir: %w", err))
 	}
-	if err := plan.CheckData(runs, train.Len()); err != nil {
+	if err := plan.CheckData(runs, train.Len(), train.Features()); err != nil {
 		return nil, badInput(err)
 	}
 	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: train.Len(), features: train.Features(), created: time.Now()}
@@ -388,7 +388,7 @@ func (s *Sweep) job(r Run) spec.Job {
 	}
 	return spec.Job{
 		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: spec.EncodeVariant(r.Variant),
-		DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
+		Network: r.Model.Network, DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
 		LogEvery:     s.opts.LogEvery,
 		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
 	}

@@ -38,7 +38,7 @@ func (s *server) train(ctx context.Context, job spec.Job) error {
 func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	arrived := time.Now()
 	rep.end.Timings = &spec.RunTimings{}
-	v, err := spec.DecodeVariant(job.Variant)
+	v, err := job.DecodedVariant()
 	if err != nil {
 		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
 	}
