@@ -12,9 +12,11 @@ import (
 )
 
 // memoryBytes estimates what one run of v holds at its peak: every weight four times over (the
-// variable, its gradient and Adam's two slots) plus a copy the step reads, the activations of every
-// layer (spec.Summary's) for a training batch and an evaluation chunk, and the worker's copies of
-// the data as float32. It is an estimate to refuse what cannot fit before TensorFlow fails on it
+// variable, its gradient and Adam's two slots) plus a copy the step reads; the outputs of every
+// layer (spec.Summary's activations) for a training batch, kept for the backward pass, several
+// times over for the gradients and temporaries; for an evaluation chunk, a forward pass alone, the
+// largest layer output three times over (its input, itself and a temporary); and the worker's copies
+// of the data as float32. It is an estimate to refuse what cannot fit before TensorFlow fails on it
 // obscurely, not an accounting: TensorFlow's own overhead comes on top.
 func memoryBytes(v spec.Variant, features, trainExamples int) (weights, batch, other float64, err error) {
 	const f32 = 4
@@ -28,9 +30,13 @@ func memoryBytes(v spec.Variant, features, trainExamples int) (weights, batch, o
 	}
 	params := float64(summary.Trainable + summary.NonTrainable)
 	width := float64(summary.Activations - int64(elements(net.Input.Shape))) // the layers' outputs per example
+	largest := 0
+	for _, l := range summary.Layers {
+		largest = max(largest, elements(l.Output))
+	}
 	weights = 5 * f32 * params
 	batch = 6 * f32 * width * float64(v.BatchSize)
-	other = 6*f32*width*spec.EvalChunk + f32*float64(features)*float64(v.TrainExamples(trainExamples)+spec.EvalChunk)
+	other = 3*f32*float64(largest)*spec.EvalChunk + f32*float64(features)*float64(v.TrainExamples(trainExamples)+spec.EvalChunk)
 	return weights, batch, other, nil
 }
 
