@@ -93,7 +93,8 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 	}
 	var defaults Grid
 	var grids *yaml.Node
-	trials, searchSeed := 0, int64(0)
+	trials, searchSeed, method := 0, int64(0), ""
+	var sched SchedulerOptions
 	for i := 0; i < len(root.Content); i += 2 {
 		key, value := root.Content[i], root.Content[i+1]
 		switch key.Value {
@@ -113,6 +114,15 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 		case "grids":
 			grids = value
 		case "models": // read first, for the grids to name them
+		case "scheduler":
+			if err := decodeScheduler(value, &sched); err != nil {
+				return Plan{}, p.errorf(value, "scheduler: %v", err)
+			}
+		case "search":
+			if value.Kind != yaml.ScalarNode || (value.Value != SearchRandom && value.Value != SearchTPE) {
+				return Plan{}, p.errorf(value, "search: expected random or tpe")
+			}
+			method = value.Value
 		case "trials", "search_seed":
 			n, err := p.count(key.Value, value)
 			if err != nil {
@@ -124,7 +134,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 				searchSeed = n
 			}
 		default:
-			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit", "models", "trials", "search_seed"}))
+			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit", "trials", "search_seed", "search", "scheduler", "models"}))
 		}
 	}
 	if grids == nil || (grids.Kind == yaml.SequenceNode && len(grids.Content) == 0) {
@@ -133,7 +143,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 	if grids.Kind != yaml.SequenceNode {
 		return Plan{}, p.errorf(grids, "grids: expected a list of grids")
 	}
-	plan := Plan{Trials: trials, SearchSeed: searchSeed}
+	plan := Plan{Trials: trials, SearchSeed: searchSeed, Search: method, Scheduler: sched}
 	for i, n := range grids.Content {
 		g, err := p.grid(n, fmt.Sprintf("grid %d", i+1))
 		if err != nil {
@@ -399,4 +409,19 @@ func editDistance(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
+}
+
+// decodeScheduler reads a sweep file's scheduler: block strictly (an unknown key is an error).
+func decodeScheduler(n *yaml.Node, o *SchedulerOptions) error {
+	if n.Kind != yaml.MappingNode {
+		return errors.New("expected a mapping such as {kind: asha, eta: 3}")
+	}
+	var raw bytes.Buffer
+	enc := yaml.NewEncoder(&raw)
+	if err := enc.Encode(n); err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(&raw)
+	dec.KnownFields(true)
+	return dec.Decode(o)
 }
