@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -11,13 +12,17 @@ import (
 const BuiltInModel = "mlp"
 
 // Model is the model axis' value: the network a run trains. The built-in MLP has no File; a model
-// file's network is read by the front (spec reads no files), which sets Network to it with the
-// sweep's settings applied and named as the model, and sends it to the worker in the Job. Run names,
-// hparams and reports know a model by its name, so a sweep gives each name one file.
+// file is read by the front (spec reads no files), which sets Network to the file's network, named
+// as the model, and Given to the settings the sweep gives the run; the Job carries the network with
+// those settings applied (Variant.Network). Run names, hparams and reports know a model by its name,
+// so a sweep gives each name one file.
 type Model struct {
 	Name    string   // in run names and hparams: "mlp", or the model's own name
 	File    string   // the model file; "" for the built-in MLP
-	Network *Network // the file's network, resolved, the settings applied; nil until the front reads it
+	Network *Network // the file's network, resolved; nil until the front reads it
+	// Given are the keys of the setting axes (SettingKeys) the sweep gives the run, which apply to
+	// Network; the others keep the file's values.
+	Given []string
 }
 
 // parseModel reads the model axis as a flag or sweep file spells it: mlp or a model file's path.
@@ -42,7 +47,7 @@ func modelText(m Model) string {
 }
 
 // DecodedVariant is the job's variant as the front planned it: DecodeVariant of its axes, with the
-// model file's network the job carries.
+// model file's network the job carries, its settings applied.
 func (j Job) DecodedVariant() (Variant, error) {
 	v, err := DecodeVariant(j.Variant)
 	if err != nil || j.Network == nil {
@@ -84,13 +89,15 @@ func (v Variant) Settings(given func(key string) bool) Settings {
 }
 
 // Network is the network the variant trains, resolved with its settings applied: the model file's
-// as the front set it, or the built-in MLP on examples of the given features and classes.
+// with the settings the sweep gives, or the built-in MLP on examples of the given features and
+// classes with them all.
 func (v Variant) Network(features, classes int) (Network, error) {
 	if v.Model.File != "" {
 		if v.Model.Network == nil {
 			return Network{}, errors.New("model " + v.Model.File + " has not been read")
 		}
-		return *v.Model.Network, nil
+		given := func(key string) bool { return slices.Contains(v.Model.Given, key) }
+		return v.Model.Network.Apply(v.Settings(given))
 	}
 	all := func(string) bool { return true }
 	return MLP(BuiltInModel, features, v.Hidden, classes).Apply(v.Settings(all))

@@ -9,10 +9,10 @@ import (
 	"github.com/tfsweep/tfsweep/spec"
 )
 
-// readModels reads the model files the planned runs train, each once, and gives every such run its
-// network: the file's, with the settings its grid gives applied, so that a setting the sweep leaves
-// at its default leaves the file's own value. A model file's own name names its runs unless the
-// sweep file named the model.
+// readModels reads the model files the planned runs train, each once, and gives every such run the
+// file's network and the settings its grid gives (those it leaves at their defaults keep the file's
+// own values), checking that they apply. A model file's own name names its runs unless the sweep file
+// named the model.
 func (p Plan) readModels(planned []plannedRun) error {
 	files := map[string]spec.Network{}
 	fileOf := map[string]string{} // model name → file
@@ -33,10 +33,6 @@ func (p Plan) readModels(planned []plannedRun) error {
 			}
 			files[v.Model.File], net = read, read
 		}
-		applied, err := net.Apply(v.Settings(g.sets))
-		if err != nil {
-			return fmt.Errorf("%s: model %s: %w", p.origin("model"), v.Model.File, err)
-		}
 		if base := filepath.Base(v.Model.File); v.Model.Name == strings.TrimSuffix(base, filepath.Ext(base)) {
 			v.Model.Name = net.Name
 		}
@@ -45,8 +41,17 @@ func (p Plan) readModels(planned []plannedRun) error {
 				p.origin("model"), other, v.Model.File, v.Model.Name)
 		}
 		fileOf[v.Model.Name] = v.Model.File
-		applied.Name = v.Model.Name
-		v.Model.Network = &applied
+		named := net
+		named.Name = v.Model.Name
+		v.Model.Network, v.Model.Given = &named, nil
+		for _, key := range spec.SettingKeys() {
+			if g.sets(key) {
+				v.Model.Given = append(v.Model.Given, key)
+			}
+		}
+		if _, err := v.Network(0, 0); err != nil { // a file's network does not depend on the data's sizes
+			return fmt.Errorf("%s: model %s: %w", p.origin("model"), v.Model.File, err)
+		}
 	}
 	return nil
 }

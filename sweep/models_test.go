@@ -89,7 +89,13 @@ grids:
 	if got := classes(small.Network); !slices.Equal(got, []string{"Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense"}) {
 		t.Errorf("small's layers %v, want the file's", got)
 	}
-	residual := runs[2].Model.Network
+	residual, err := runs[2].Network(784, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if given := runs[2].Model.Given; !slices.Equal(given, []string{"batchnorm", "dropout"}) {
+		t.Errorf("residual's given settings %v, want [batchnorm dropout]", given)
+	}
 	var bn, dropout int
 	for _, l := range residual.Layers {
 		bn += btoi(l.Class == spec.ClassBatchNormalization)
@@ -129,7 +135,11 @@ func TestModelAxisFromFlags(t *testing.T) {
 	if len(runs) != 3 || runs[1].Name != "convnet-he_normal-nobn-b128" || runs[2].Name != "residual-he_normal-nobn-b128" {
 		t.Fatalf("runs %v", runs)
 	}
-	for _, l := range runs[2].Model.Network.Layers {
+	residual, err := runs[2].Network(784, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range residual.Layers {
 		if l.Conv2D != nil && l.Conv2D.Init() != "he_normal" {
 			t.Errorf("%s: %s, want --init's he_normal over the file's glorot_uniform", l.Name, l.Conv2D.Init())
 		}
