@@ -67,20 +67,12 @@ func (p Plan) checkModel(r Run, features, classes int) error {
 		return fmt.Errorf("%s: model %s: %w", p.origin("model"), r.Model.File, err)
 	}
 	in := r.Model.Network.Input.Shape
-	if elements(in) != features {
+	if in.Elements() != features {
 		return fmt.Errorf("%s: model %s reads inputs of shape %s, %d values, but the data's examples have %d: give Input the shape [%d] or an image shape of that many values",
-			p.origin("model"), r.Model.File, in, elements(in), features, features)
+			p.origin("model"), r.Model.File, in, in.Elements(), features, features)
 	}
 	if out := s.Output; len(out) != 1 || out[0] != classes {
 		return fmt.Errorf("%s: model %s gives %s, but the data has %d classes: its output layer needs %d units", p.origin("model"), r.Model.File, out, classes, classes)
 	}
 	return nil
-}
-
-func elements(s spec.Shape) int {
-	n := 1
-	for _, d := range s {
-		n *= d // a resolved network's shapes are within spec.MaxCount
-	}
-	return n
 }
