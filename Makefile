@@ -35,7 +35,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-writers compare-keras bench-preset bench-peers bench-search check-peers check-tensorboard-newest slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-writers compare-keras bench-preset bench-peers bench-search check-peers keras-models check-tensorboard-newest slurm slurm-down clean
 
 setup: libtensorflow data venv tcmalloc strace ## install libtensorflow, MNIST, the Python venv, tcmalloc and strace (each only if missing)
 
@@ -104,6 +104,9 @@ bench-search: setup build ## search methods (random, median, ASHA, Hyperband, TP
 check-peers: ## prove tb_check.py on logs written by tf.summary and tensorboardX (needs the peers venv)
 	scripts/setup-python.sh peers >/dev/null
 	$(TFSWEEP_PYTHON) scripts/tb_check_peers.py
+
+keras-models: ## regenerate modelfile's Keras fixtures (modelfile/testdata/keras) with Keras itself (the peers venv)
+	$$(scripts/setup-python.sh peers | tail -1) scripts/keras_models.py modelfile/testdata/keras
 
 check-tensorboard-newest: ## summary's and the pictures callback's TensorBoard tests judged by the newest TensorBoard on PyPI too (its own venv)
 	python=$$(scripts/setup-python.sh tensorboard-newest | tail -1); \

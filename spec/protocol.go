@@ -19,9 +19,12 @@ type Job struct {
 	// same name in different sweeps stay different rows in TensorBoard.
 	Group   string            `json:"group"`
 	Variant map[string]string `json:"variant"` // every axis' Text, by key
-	DataDir string            `json:"data_dir"`
-	Device  string            `json:"device"`  // auto, cpu or gpu
-	Threads int               `json:"threads"` // TensorFlow intra- and inter-op threads; 0 = the worker's choice
+	// Network is the variant's model file's network, read, resolved and with the sweep's settings
+	// applied by the front (Variant.Model.Network); nil for the built-in MLP.
+	Network *Network `json:"network,omitempty"`
+	DataDir string   `json:"data_dir"`
+	Device  string   `json:"device"`  // auto, cpu or gpu
+	Threads int      `json:"threads"` // TensorFlow intra- and inter-op threads; 0 = the worker's choice
 	// CPUs is the worker's share of the machine's CPUs, within which it chooses the threads when
 	// Threads is 0; 0 = all of them.
 	CPUs     int `json:"cpus,omitempty"`

@@ -145,7 +145,7 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if err != nil {
 		return nil, badInput(fmt.Errorf("--data-dir: %w", err))
 	}
-	if err := plan.CheckData(runs, train.Len()); err != nil {
+	if err := plan.CheckData(runs, train.Len(), train.Features()); err != nil {
 		return nil, badInput(err)
 	}
 	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: train.Len(), features: train.Features(), created: time.Now()}
@@ -419,18 +419,28 @@ func (noObserver) RunProgress(Run, spec.Progress) {}
 func (noObserver) EpochEnded(Run, spec.Epoch)     {}
 func (noObserver) RunEnded(Run, RunResult)        {}
 
-func (s *Sweep) job(r Run) spec.Job {
+// job is what the worker needs of a run; a model file's network goes with the run's settings
+// applied (the run's final values: a TPE trial's are proposed after planning).
+func (s *Sweep) job(r Run) (spec.Job, error) {
 	dir := filepath.Join(s.dir, r.Name)
 	group, err := filepath.Rel(s.opts.LogDir, dir)
 	if err != nil {
 		group = filepath.Join(filepath.Base(s.dir), r.Name)
 	}
-	return spec.Job{
+	job := spec.Job{
 		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: spec.EncodeVariant(r.Variant),
 		DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
 		LogEvery:     s.opts.LogEvery,
 		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
 	}
+	if r.Model.File != "" {
+		net, err := r.Network(s.features, dataset.Classes)
+		if err != nil {
+			return job, fmt.Errorf("model %s: %w", r.Model.File, err)
+		}
+		job.Network = &net
+	}
+	return job, nil
 }
 
 // worker is one running worker process.
@@ -499,7 +509,11 @@ func (s *Sweep) startWorker(ctx context.Context, slot int) (*worker, error) {
 // can take no further run (it died, or said something that is not a message).
 func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, r Run, resume bool, res *RunResult) bool {
 	res.Dir = filepath.Join(s.dir, r.Name)
-	job := s.job(r)
+	job, err := s.job(r)
+	if err != nil {
+		res.Status, res.Error = spec.StatusFailed, err.Error()
+		return true
+	}
 	job.Resume = resume
 	job.Verdicts = s.trials != nil
 	line, err := json.Marshal(job)

@@ -22,9 +22,16 @@ import (
 
 const runUsage = `usage: tfsweep run [flags]
 
-Trains a sweep of MNIST MLP variants and writes each as a TensorBoard run under a new directory
+Trains a sweep of network variants on MNIST and writes each as a TensorBoard run under a new directory
 LOGDIR/sweep-YYYYMMDD-HHMMSS/<run>, where <run> names the variant (xavier-bn-b256, uniform-nobn-b128;
-the other axes are added, e.g. -lr0.01 or -s2, only when they vary in the sweep).
+the other axes are added, e.g. -lr0.01, -s2 or convnet-, only when they vary in the sweep).
+
+The network is the lab report's MLP (--hidden sets its widths) or, with --model, networks written in
+Keras' terms: a model file (YAML or JSON: an Input and a list of Keras layers, see package modelfile),
+the JSON of Keras' model.to_json(), or a .keras archive. --init, --l2, --activation, --batchnorm and
+--dropout apply to any network as Keras would (every kernel; every hidden activation; a
+BatchNormalization after every hidden Conv2D or Dense; a Dropout after every hidden activation);
+where a model file sets a value itself and the flag is not given, the file wins.
 
 Without --init, --batchnorm, --batch-size and --config it trains the lab-report preset: xavier × batch
 norm off,on × batch size 64,128,256,512,1024, plus uniform × batch norm off,on × batch size 128;
