@@ -12,6 +12,8 @@ DATA_DIR ?= data/mnist
 LOGDIR ?= runs
 # Extra flags for `make run`, e.g. make run RUN_FLAGS="--epochs 1 --limit 5000".
 RUN_FLAGS ?=
+# Extra flags for `make bench-search`, e.g. BENCH_SEARCH_FLAGS="--seeds 1 2 3 --budget 90".
+BENCH_SEARCH_FLAGS ?=
 
 export TFSWEEP_CACHE LIBTENSORFLOW_DIR TFSWEEP_VENV
 # graft has no #cgo CFLAGS and links -ltensorflow: point cgo at the installed library, with an rpath so
@@ -35,9 +37,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc venv build run test test-go lint bench bench-data bench-writers compare-keras bench-preset bench-peers check-peers check-tensorboard-newest slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras bench-preset bench-peers bench-search check-peers keras-models check-tensorboard-newest slurm slurm-down clean
 
-setup: libtensorflow data venv tcmalloc ## install libtensorflow, MNIST, the Python venv and tcmalloc (each only if missing)
+setup: libtensorflow data venv tcmalloc strace ## install libtensorflow, MNIST, the Python venv, tcmalloc and strace (each only if missing)
 
 libtensorflow:
 	scripts/install-libtensorflow.sh >/dev/null
@@ -47,6 +49,9 @@ data:
 
 tcmalloc: ## optional: without it (not root, no apt-get) the workers use glibc's malloc
 	scripts/setup-tcmalloc.sh
+
+strace: ## for the test that traces a run's fsyncs and renames
+	scripts/setup-strace.sh >/dev/null
 
 venv:
 	scripts/setup-python.sh tensorboard >/dev/null
@@ -65,9 +70,12 @@ run: setup build ## run the lab-report sweep and tell how to open TensorBoard
 test: setup lint test-go ## everything CI runs
 
 # Every package once, under the race detector (the binaries the command tests run are built without it).
+# deploy/ is a module of its own, so that the Kubernetes and Katib types its tests decode the recipes
+# into stay out of the program's go.mod.
 test-go:
 	go vet ./...
 	go test -count=1 -race -timeout 30m ./...
+	cd deploy && go vet ./... && go test -count=1 -race -timeout 30m ./...
 
 lint: venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -75,6 +83,7 @@ lint: venv
 	$(TFSWEEP_VENV)/bin/hadolint Dockerfile docker/*.Dockerfile
 	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh .ci/run deploy/slurm/*.sbatch
 	go run $(STATICCHECK) ./...
+	cd deploy && go run $(STATICCHECK) ./...
 
 bench: setup ## Go micro-benchmarks (writer, batching, train step)
 	go test -run '^$$' -bench . -benchmem ./summary/... ./dataset/... ./model/... ./worker/...
@@ -94,9 +103,16 @@ bench-preset: setup build ## the lab-report preset with --parallel 1 and 2: wall
 bench-peers: setup build ## tfsweep's samples per second against Keras (fit, XLA, steps_per_execution) and JAX (jit, scan)
 	scripts/bench_peers --data-dir $(DATA_DIR)
 
+bench-search: setup build ## search methods (random, median, ASHA, Hyperband, TPE) against Optuna's: best validation loss per epoch and second spent
+	scripts/setup-python.sh search >/dev/null
+	$(TFSWEEP_PYTHON) scripts/bench_search --data-dir $(DATA_DIR) $(BENCH_SEARCH_FLAGS)
+
 check-peers: ## prove tb_check.py on logs written by tf.summary and tensorboardX (needs the peers venv)
 	scripts/setup-python.sh peers >/dev/null
 	$(TFSWEEP_PYTHON) scripts/tb_check_peers.py
+
+keras-models: ## regenerate modelfile's Keras fixtures (modelfile/testdata/keras) with Keras itself (the peers venv)
+	$$(scripts/setup-python.sh peers | tail -1) scripts/keras_models.py modelfile/testdata/keras
 
 check-tensorboard-newest: ## summary's and the pictures callback's TensorBoard tests judged by the newest TensorBoard on PyPI too (its own venv)
 	python=$$(scripts/setup-python.sh tensorboard-newest | tail -1); \

@@ -19,7 +19,10 @@ type Job struct {
 	// same name in different sweeps stay different rows in TensorBoard.
 	Group   string            `json:"group"`
 	Variant map[string]string `json:"variant"` // every axis' Text, by key
-	DataDir string            `json:"data_dir"`
+	// Network is the variant's model file's network, read, resolved and with the sweep's settings
+	// applied by the front (Variant.Model.Network); nil for the built-in MLP.
+	Network *Network `json:"network,omitempty"`
+	DataDir string   `json:"data_dir"`
 	// Data is the data source, a dataset spec KIND:PATH[:key=value…]; empty means the IDX files in
 	// DataDir. DataCache is where sources that decode (image folders) keep their decoded form.
 	Data      string `json:"data,omitempty"`

@@ -54,8 +54,9 @@ type RunResult struct {
 	FitSeconds float64 `json:"fit_seconds"`
 	// SamplesPerSecond is epochs completed × training examples / FitSeconds.
 	SamplesPerSecond float64 `json:"samples_per_second"`
-	// Model is the run's exported SavedModel ("" unless it succeeded).
-	Model   string           `json:"model"`
+	// Model is the run's exported SavedModel ("" unless it succeeded); "saved_model" in JSON, since
+	// "model" is the model axis.
+	Model   string           `json:"saved_model"`
 	Timings *spec.RunTimings `json:"timings,omitempty"`
 }
 

@@ -66,9 +66,6 @@ type Options struct {
 	Resume, RetryFailed bool
 	// KeepCheckpoints is how many of a run's last per-epoch checkpoints stay, besides the best.
 	KeepCheckpoints int
-	// Scheduler stops runs early, or pauses them at rungs and promotes the best (pruning.go); the
-	// zero value trains every run to its last epoch.
-	Scheduler SchedulerOptions
 }
 
 // Shard is one of Count parts of a plan.
@@ -111,6 +108,7 @@ type Sweep struct {
 	charts        *charts // nil without Options.Charts
 	recorder      bool    // this process recorded the plan: it writes the experiment and the layout
 	trials        *trials // the scheduler, during Run; nil without one
+	search        *search // TPE's proposals, during Run; nil for a grid or a random search
 }
 
 // openData reads the data source the sweep trains on, --data's, the plan's data: or the IDX files in
@@ -174,14 +172,14 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if err != nil {
 		return nil, badInput(err)
 	}
-	if err := checkScheduler(opts, runs); err != nil {
+	if err := checkScheduler(plan, opts, runs); err != nil {
 		return nil, badInput(err)
 	}
 	source, data, err := openData(&plan, opts)
 	if err != nil {
 		return nil, badInput(err)
 	}
-	if err := plan.CheckData(runs, data.Train.Len()); err != nil {
+	if err := plan.CheckData(runs, data.Train.Len(), data.Train.Features(), data.Classes); err != nil {
 		return nil, badInput(err)
 	}
 	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: data.Train.Len(), features: data.Train.Features(),
@@ -335,14 +333,23 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 			}()
 		}
 	}
-	if s.opts.Scheduler.Kind != "" {
-		t, err := openTrials(s.dir, s.opts.Scheduler, maxEpochs(mine))
+	if s.plan.Scheduler.Kind != "" {
+		t, err := openTrials(s.dir, s.plan.Scheduler, maxEpochs(mine))
 		if err != nil {
 			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("scheduler: %v", err)
 			return res
 		}
 		s.trials = t
 		defer t.close()
+	}
+	if s.plan.Search == SearchTPE {
+		sr, err := openSearch(s.dir, s.plan, mine)
+		if err != nil {
+			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("search: %v", err)
+			return res
+		}
+		s.search = sr
+		defer sr.close()
 	}
 	q := newQueue(s.initialWork(mine))
 	var wg sync.WaitGroup
@@ -397,6 +404,12 @@ func (s *Sweep) trainItem(ctx context.Context, obs Observer, slot int, w **worke
 	if err == nil && taken && !resume {
 		err = spec.RetireAttempt(filepath.Join(s.dir, r.Name))
 	}
+	if err == nil && taken && !resume && s.search != nil && r.space != nil {
+		if err = s.search.propose(runs, i); err == nil {
+			r = runs[i]
+			results[i].Variant = r.Variant
+		}
+	}
 	switch {
 	case err != nil:
 		results[i].Status, results[i].Error = spec.StatusFailed, fmt.Sprintf("claim the run: %v", err)
@@ -425,6 +438,11 @@ func (s *Sweep) trainItem(ctx context.Context, obs Observer, slot int, w **worke
 		results[i].Error = fmt.Sprintf("record the run's end: %v", err)
 	}
 	obs.RunEnded(r, results[i])
+	if s.search != nil && r.space != nil {
+		if err := s.search.ended(r, results[i].History); err != nil && results[i].Error == "" {
+			results[i].Error = err.Error()
+		}
+	}
 	return s.promoted(runs, &results[i])
 }
 
@@ -436,18 +454,28 @@ func (noObserver) RunProgress(Run, spec.Progress) {}
 func (noObserver) EpochEnded(Run, spec.Epoch)     {}
 func (noObserver) RunEnded(Run, RunResult)        {}
 
-func (s *Sweep) job(r Run) spec.Job {
+// job is what the worker needs of a run; a model file's network goes with the run's settings
+// applied (the run's final values: a TPE trial's are proposed after planning).
+func (s *Sweep) job(r Run) (spec.Job, error) {
 	dir := filepath.Join(s.dir, r.Name)
 	group, err := filepath.Rel(s.opts.LogDir, dir)
 	if err != nil {
 		group = filepath.Join(filepath.Base(s.dir), r.Name)
 	}
-	return spec.Job{
+	job := spec.Job{
 		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: spec.EncodeVariant(r.Variant),
 		DataDir: s.opts.DataDir, Data: s.source, DataCache: s.opts.DataCache, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
 		LogEvery:     s.opts.LogEvery,
 		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
 	}
+	if r.Model.File != "" {
+		net, err := r.Network(s.features, s.classes)
+		if err != nil {
+			return job, fmt.Errorf("model %s: %w", r.Model.File, err)
+		}
+		job.Network = &net
+	}
+	return job, nil
 }
 
 // worker is one running worker process.
@@ -516,7 +544,11 @@ func (s *Sweep) startWorker(ctx context.Context, slot int) (*worker, error) {
 // can take no further run (it died, or said something that is not a message).
 func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, r Run, resume bool, res *RunResult) bool {
 	res.Dir = filepath.Join(s.dir, r.Name)
-	job := s.job(r)
+	job, err := s.job(r)
+	if err != nil {
+		res.Status, res.Error = spec.StatusFailed, err.Error()
+		return true
+	}
 	job.Resume = resume
 	job.Verdicts = s.trials != nil
 	line, err := json.Marshal(job)

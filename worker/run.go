@@ -38,9 +38,14 @@ func (s *server) train(ctx context.Context, job spec.Job) error {
 func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	arrived := time.Now()
 	rep.end.Timings = &spec.RunTimings{}
-	v, err := spec.DecodeVariant(job.Variant)
+	v, err := job.DecodedVariant()
 	if err != nil {
 		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
+	}
+	if v.Model.File != "" {
+		// Until model builds a spec.Network (model.Config.Network), training the MLP under the
+		// model's name would be a wrong result reported as right.
+		return fmt.Errorf("model %s: this worker builds the built-in mlp only", v.Model.File)
 	}
 	d, err := s.load(job)
 	if err != nil {
@@ -71,6 +76,9 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	}
 	if err != nil {
 		return err
+	}
+	if rep.end.Status == spec.StatusPaused {
+		return nil // exported when a promotion ends it, as every run that ends for good is
 	}
 	return r.export(job, p)
 }
