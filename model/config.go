@@ -77,6 +77,18 @@ type Config struct {
 	// thread, so the parts use as many cores (the parts' sums add up in order, the same bits whatever
 	// the timing). 0 or 1 = one part at a time, in EvalChunk examples per call; at most MaxTowers.
 	ValidateConcurrency int
+
+	// net, when set, is the network instead of the MLP that Inputs, Hidden, Classes, Init, BatchNorm,
+	// Activation, Dropout and L2 describe; validate sets Inputs and Classes from it.
+	net *network
+}
+
+// network is the network the graph builds.
+func (c Config) network() network {
+	if c.net != nil {
+		return *c.net
+	}
+	return mlpNetwork(c)
 }
 
 // MaxStepsPerCall bounds Config.StepsPerCall: the graph holds that many copies of the step.
@@ -190,6 +202,13 @@ func (c Config) validate() (Config, error) {
 		errs = append(errs, fmt.Errorf("validate concurrency must be in [0, %d], got %d", MaxTowers, c.ValidateConcurrency))
 	}
 	c.Hidden = slices.Clone(c.Hidden)
+	if c.net != nil {
+		if shapes, err := c.net.shapes(); err != nil {
+			errs = append(errs, err)
+		} else {
+			c.Inputs, c.Classes = c.net.features(), shapes[c.net.layers[len(c.net.layers)-1].name][0]
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("model config: %w", err)
 	}

@@ -14,7 +14,8 @@ import (
 // element is checked to be the activation times 1/(1-rate).
 func dropMask(t *testing.T, m *Model, l int, pixels []float32, labels []int32) (kept []bool, dropFraction float64) {
 	t.Helper()
-	out := m.run(t, pixels, labels, m.graph.train.hidden[l], m.graph.train.dropped[l])
+	train := m.graph.single.train.outputs
+	out := m.run(t, pixels, labels, train[kerasName("dense", l)][0], train[kerasName("dropout", l)][0])
 	act, err := float32s(out[0])
 	if err != nil {
 		t.Fatal(err)

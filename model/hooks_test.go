@@ -98,7 +98,7 @@ func (m *Model) trainLossAt(t testing.TB, pixels []float32, labels []int32) floa
 // gradients returns d loss / d w for every trainable variable, keyed by name.
 func (m *Model) gradients(t testing.TB, pixels []float32, labels []int32) map[string][]float32 {
 	t.Helper()
-	out := m.run(t, pixels, labels, m.graph.grads...)
+	out := m.run(t, pixels, labels, m.graph.single.grads...)
 	grads := make(map[string][]float32, len(out))
 	for i, v := range m.graph.trainable {
 		g, err := float32s(out[i])

@@ -173,7 +173,7 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.Output]*tf.Tensor, func(), error)) (loss, accuracy float64, err error) {
 	fetches := []tf.Output{m.graph.evalLossSum, m.graph.evalCorrect}
 	var penalty float64
-	if m.cfg.L2 > 0 {
+	if m.graph.evalPenalty.Op != nil {
 		out, err := m.sess.Run(nil, []tf.Output{m.graph.evalPenalty}, nil)
 		if err != nil {
 			return 0, 0, fmt.Errorf("evaluate: l2 penalty: %w", err)

@@ -188,14 +188,14 @@ func TestBatchNormMatchesHandComputation(t *testing.T) {
 			variance[j] += (z[n][j] - mean[j]) * (z[n][j] - mean[j]) / float64(len(z)) // biased
 		}
 	}
-	compare("training output", fetch(m.graph.train.hidden[0]), normalise(z, mean, variance, w))
+	compare("training output", fetch(m.graph.single.train.outputs["activation"][0]), normalise(z, mean, variance, w))
 
 	movingMean, movingVar := w["batch_normalization/moving_mean"], w["batch_normalization/moving_variance"]
 	evalMean, evalVar := make([]float64, 4), make([]float64, 4)
 	for j := range 4 {
 		evalMean[j], evalVar[j] = float64(movingMean[j]), float64(movingVar[j])
 	}
-	compare("evaluation output", fetch(m.graph.eval.hidden[0]), normalise(z, evalMean, evalVar, w))
+	compare("evaluation output", fetch(m.graph.eval.outputs["activation"][0]), normalise(z, evalMean, evalVar, w))
 
 	// A training step moves the moving statistics towards the batch's (pre-update) statistics.
 	if _, _, err := m.TrainStep(pixels, labels); err != nil {

@@ -78,18 +78,11 @@ func buildServingGraph(src *graph, cfg Config, scale float32) (*tf.Graph, saver,
 		vars[v] = nv
 		ordered = append(ordered, nv)
 	}
-	clone := func(d dense) dense { return dense{name: d.name, kernel: vars[d.kernel], bias: vars[d.bias]} }
-	sg := &graph{output: clone(src.output)}
-	for _, l := range src.hidden {
-		c := hiddenLayer{dense: clone(l.dense), activation: l.activation}
-		if l.bn != nil {
-			c.bn = &batchNorm{name: l.bn.name, gamma: vars[l.bn.gamma], beta: vars[l.bn.beta],
-				movingMean: vars[l.bn.movingMean], movingVariance: vars[l.bn.movingVariance]}
-		}
-		sg.hidden = append(sg.hidden, c)
+	sg := &graph{net: src.net, serving: true}
+	for _, l := range src.layers {
+		sg.layers = append(sg.layers, l.rebind(vars))
 	}
 	inference := cfg
-	inference.L2 = 0     // the penalty is part of the loss, not of the prediction
 	inference.Towers = 0 // a server sizes its own threads; one pass keeps the exported graph plain
 
 	signatures := make(map[string]servingTensors)
