@@ -10,6 +10,7 @@ import (
 	"github.com/wamuir/graft/tensorflow/op"
 
 	"github.com/tfsweep/tfsweep/model/catalog"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Keras 3 constants the graph reproduces.
@@ -17,8 +18,6 @@ const (
 	adamBeta1   = 0.9
 	adamBeta2   = 0.999
 	adamEpsilon = 1e-7
-	bnMomentum  = 0.99
-	bnEpsilon   = 1e-3
 	// truncatedNormalStddev is the standard deviation of a unit normal truncated at ±2σ; Keras divides
 	// by it so that the truncated draw has the variance VarianceScaling asks for.
 	truncatedNormalStddev = 0.87962566103423978
@@ -77,8 +76,10 @@ type graph struct {
 	// One read per run of the training set's variables, the rows and labels every gather takes.
 	trainRows, trainRowLabels tf.Output
 
-	net        network
-	layers     []layer // in the network's order
+	net        spec.Network // resolved
+	summary    spec.Summary // its shapes and sizes
+	layers     []layer      // in the network's order
+	features   int          // values per example, the input flattened
 	numClasses int
 	serving    bool // the SavedModel's inference graph: no regularisation penalties
 
@@ -144,17 +145,16 @@ type assignment struct {
 // the placer, which in a cpu session has no GPU to choose and otherwise prefers the GPU like the
 // forward ops (soft placement covers ops that have no GPU kernel).
 func buildGraph(cfg Config) (*graph, error) {
-	net := cfg.network()
-	shapes, err := net.shapes()
+	summary, err := cfg.Network.Summary()
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
 	root := op.NewScope()
 	s := root.WithDevice(deviceString(cfg.Device))
-	b := &graph{assign: make(map[*variable]assignment), net: net}
-	b.buildInputs(s.SubScope("data"), s, net.features())
+	b := &graph{assign: make(map[*variable]assignment), net: cfg.Network, summary: summary, features: features(cfg.Network.Input.Shape), numClasses: summary.Output[0]}
+	b.buildInputs(s.SubScope("data"), s, b.features)
 	vars := &varSet{s: s, b: b, scopes: make(map[string]*op.Scope), byName: make(map[string]*variable)}
-	b.buildLayers(vars, shapes, cfg.Seed)
+	b.buildLayers(vars, summary, cfg.Seed)
 
 	// The optimizer's step counter and learning rate come first: dropout draws its masks from the
 	// step. Keras names the optimizer's variables under the optimizer's name.
@@ -233,23 +233,26 @@ func (vs *varSet) make(layer, name string, shape []int64, dtype tf.DataType, tra
 }
 
 // buildLayers creates every layer's variables in the network's order, Keras' model.weights order.
-func (b *graph) buildLayers(vars *varSet, shapes map[string][]int, seed int64) {
+func (b *graph) buildLayers(vars *varSet, summary spec.Summary, seed int64) {
 	lb := &layerBuild{vars: vars, seed: seed}
-	for i := range b.net.layers {
-		l := &b.net.layers[i]
-		in := [][]int{b.net.input}
-		if len(l.inbound) > 0 {
-			in = in[:0]
-			for _, name := range l.inbound {
-				in = append(in, shapes[name])
-			}
-		}
-		built := lb.newLayer(l, in, shapes[l.name])
+	shapes := map[string]spec.Shape{b.net.Input.Name: b.net.Input.Shape}
+	for i := range b.net.Layers {
+		l := &b.net.Layers[i]
+		built := lb.newLayer(l, shapes[l.Inbound[0]], summary.Layers[i].Output)
+		shapes[l.Name] = summary.Layers[i].Output
 		b.layers = append(b.layers, built)
 		b.weights = append(b.weights, built.weights()...)
 	}
-	last := b.net.layers[len(b.net.layers)-1].name
-	b.numClasses = shapes[last][0]
+}
+
+// features is the number of values of an example of the shape: the model's examples arrive
+// flattened. Resolve bounds it.
+func features(shape spec.Shape) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
 }
 
 // buildEvaluation adds the evaluation pass in es: moving statistics, no dropout, and sums so that
@@ -429,25 +432,23 @@ func (b *graph) buildForward(s *op.Scope, in batch, training bool, cfg Config, i
 		}
 	}
 	xs := in.pixels
-	if len(b.net.input) > 1 { // the examples arrive flattened
+	if len(b.net.Input.Shape) > 1 { // the examples arrive flattened
 		dims := []int32{-1}
-		for _, d := range b.net.input {
+		for _, d := range b.net.Input.Shape {
 			dims = append(dims, int32(d))
 		}
 		xs = f.each("input_shape", xs, func(s *op.Scope, x tf.Output) tf.Output {
 			return op.Reshape(s, x, op.Const(s.SubScope("shape"), dims))
 		})
 	}
+	f.outputs[b.net.Input.Name] = xs
 	for _, l := range b.layers {
-		ins := [][]tf.Output{xs}
-		if inbound := l.spec().inbound; len(inbound) > 0 {
-			ins = ins[:0]
-			for _, name := range inbound {
-				ins = append(ins, f.outputs[name])
-			}
+		var ins [][]tf.Output
+		for _, name := range l.spec().Inbound {
+			ins = append(ins, f.outputs[name])
 		}
 		xs = l.apply(&f, ins)
-		f.outputs[l.spec().name] = xs
+		f.outputs[l.spec().Name] = xs
 	}
 	f.towerLogits = xs
 	f.logits = f.joined(s.SubScope("logits"), f.towerLogits)
@@ -613,23 +614,24 @@ func (f *forward) dropout(s *op.Scope, xs []tf.Output, rate float64, seed int64,
 // tf.nn.batch_normalization over the moving statistics, x*inv + (beta - mean*inv) with
 // inv = rsqrt(var+ε)*gamma.
 func (f *forward) batchNorm(s *op.Scope, bn *batchNormLayer, x tf.Output) tf.Output {
-	gamma, beta := f.read(s, bn.gamma), f.read(s, bn.beta)
+	args := bn.l.BatchNorm
+	gamma, beta := f.readOr(s, bn.gamma, bn.width(), 1), f.readOr(s, bn.beta, bn.width(), 0)
 	rank := x.Shape().NumDimensions()
-	var perm, inverse tf.Output
-	if bn.axis != rank-1 { // Keras broadcasts over the other axes; moving the axis last is the same arithmetic
+	var inverse tf.Output
+	if args.Axis != rank-1 { // Keras broadcasts over the other axes; moving the axis last is the same arithmetic
 		order := make([]int32, 0, rank)
 		for d := range rank {
-			if d != bn.axis {
+			if d != args.Axis {
 				order = append(order, int32(d))
 			}
 		}
-		order = append(order, int32(bn.axis))
+		order = append(order, int32(args.Axis))
 		back := make([]int32, rank)
 		for i, d := range order {
 			back[d] = int32(i)
 		}
-		perm, inverse = op.Const(s.SubScope("perm"), order), op.Const(s.SubScope("inverse_perm"), back)
-		x = op.Transpose(s.SubScope("feature_last"), x, perm)
+		inverse = op.Const(s.SubScope("inverse_perm"), back)
+		x = op.Transpose(s.SubScope("feature_last"), x, op.Const(s.SubScope("perm"), order))
 	}
 	var y tf.Output
 	if f.training {
@@ -637,38 +639,46 @@ func (f *forward) batchNorm(s *op.Scope, bn *batchNormLayer, x tf.Output) tf.Out
 	} else {
 		mean, variance := f.read(s, bn.movingMean), f.read(s, bn.movingVariance)
 		inv := op.Mul(s.SubScope("inv"),
-			op.Rsqrt(s, op.AddV2(s.SubScope("variance_epsilon"), variance, op.Const(s.SubScope("epsilon"), float32(bn.l.epsilon)))),
+			op.Rsqrt(s, op.AddV2(s.SubScope("variance_epsilon"), variance, op.Const(s.SubScope("epsilon"), float32(args.Epsilon)))),
 			gamma)
 		shift := op.Sub(s.SubScope("shift"), beta, op.Mul(s.SubScope("mean_inv"), mean, inv))
 		y = op.AddV2(s.SubScope("output"), op.Mul(s.SubScope("scaled"), x, inv), shift)
 	}
-	if perm.Op != nil {
+	if inverse.Op != nil {
 		y = op.Transpose(s.SubScope("feature_back"), y, inverse)
 	}
 	return y
 }
 
+// readOr is the pass' read of v, or a constant vector of n values where the layer has no such
+// variable (batch norm without center or scale).
+func (f *forward) readOr(s *op.Scope, v *variable, n int64, value float32) tf.Output {
+	if v != nil {
+		return f.read(s, v)
+	}
+	return fill([]int64{n}, value)(s.SubScope(fmt.Sprintf("constant_%g", value)))
+}
+
 // fusedBatchNorm is the training pass' normalisation of x (features last) by its batch statistics
 // and the moving statistics' updates.
 func (f *forward) fusedBatchNorm(fs *op.Scope, bn *batchNormLayer, x, gamma, beta tf.Output) tf.Output {
-	width := int32(bn.gamma.shape[0])
-	nhwc := op.Reshape(fs.SubScope("to_nhwc"), x, op.Const(fs.SubScope("nhwc_shape"), []int32{-1, 1, 1, width}))
+	args := bn.l.BatchNorm
+	nhwc := op.Reshape(fs.SubScope("to_nhwc"), x, op.Const(fs.SubScope("nhwc_shape"), []int32{-1, 1, 1, int32(bn.width())}))
 	empty := op.Const(fs.SubScope("empty"), []float32{})
 	y, batchMean, unbiased, _, _, _ := op.FusedBatchNormV3(fs, nhwc, gamma, beta, empty, empty,
-		op.FusedBatchNormV3Epsilon(float32(bn.l.epsilon)), op.FusedBatchNormV3IsTraining(true), op.FusedBatchNormV3DataFormat("NHWC"))
+		op.FusedBatchNormV3Epsilon(float32(args.Epsilon)), op.FusedBatchNormV3IsTraining(true), op.FusedBatchNormV3DataFormat("NHWC"))
 	rows := op.Cast(fs.SubScope("rows"), op.Squeeze(fs.SubScope("batch_size"),
 		op.Slice(fs.SubScope("first_dim"), op.Shape(fs.SubScope("shape"), nhwc), op.Const(fs.SubScope("begin"), []int32{0}), op.Const(fs.SubScope("size"), []int32{1}))), tf.Float)
 	biased := op.Mul(fs.SubScope("biased_variance"), unbiased,
 		op.RealDiv(fs.SubScope("bessel"), op.Sub(fs.SubScope("rows_minus_one"), rows, op.Const(fs.SubScope("one"), float32(1))), rows))
 	// moving = moving*momentum + batch*(1-momentum), from reads of their own: these assignments
 	// are off the gradient path.
-	momentum := bn.l.momentum
 	ema := func(name string, v *variable, batch tf.Output) *tf.Operation {
 		es := fs.SubScope("update_" + name)
 		old := op.ReadVariableOp(es.SubScope("read"), v.handle, tf.Float)
 		updated := op.AddV2(es,
-			op.Mul(es.SubScope("decay"), old, op.Const(es.SubScope("momentum"), float32(momentum))),
-			op.Mul(es.SubScope("batch"), batch, op.Const(es.SubScope("one_minus_momentum"), float32(1-momentum))))
+			op.Mul(es.SubScope("decay"), old, op.Const(es.SubScope("momentum"), float32(args.Momentum))),
+			op.Mul(es.SubScope("batch"), batch, op.Const(es.SubScope("one_minus_momentum"), float32(1-args.Momentum))))
 		return op.AssignVariableOp(es, v.handle, updated)
 	}
 	f.bnUpdate = append(f.bnUpdate, ema("moving_mean", bn.movingMean, batchMean), ema("moving_variance", bn.movingVariance, biased))

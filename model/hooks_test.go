@@ -148,6 +148,6 @@ func newModel(t testing.TB, cfg Config) *Model {
 
 // tinyConfig is a network small enough to check element by element.
 func tinyConfig(batchNorm bool) Config {
-	return Config{Inputs: 5, Hidden: []int{4, 3}, Classes: 3, Init: "xavier", BatchNorm: batchNorm,
+	return Config{Network: withBatchNorm(mlp(5, []int{4, 3}, 3), batchNorm),
 		LearningRate: 0.001, Seed: 3, Device: DeviceCPU}
 }

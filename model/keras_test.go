@@ -53,7 +53,7 @@ func TestMatchesKeras(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := DefaultConfig()
-			cfg.Hidden, cfg.BatchNorm, cfg.Device = fx.Hidden, fx.BatchNorm, DeviceCPU
+			cfg.Network, cfg.Device = withBatchNorm(mlp(784, fx.Hidden, 10), fx.BatchNorm), DeviceCPU
 			m := newModel(t, cfg)
 
 			// Keras' initial weights, in model.weights order, which is also ours.

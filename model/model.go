@@ -155,11 +155,11 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 	if n == 0 {
 		return 0, 0, errors.New("evaluate: no examples")
 	}
-	if len(pixels) != n*m.cfg.Inputs {
-		return 0, 0, fmt.Errorf("evaluate: %d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
+	if len(pixels) != n*m.graph.features {
+		return 0, 0, fmt.Errorf("evaluate: %d pixels for %d labels of %d features", len(pixels), n, m.graph.features)
 	}
 	return m.evaluate(n, 1, func(start, end int) (map[tf.Output]*tf.Tensor, func(), error) {
-		if err := m.feed(pixels[start*m.cfg.Inputs:end*m.cfg.Inputs], labels[start:end]); err != nil {
+		if err := m.feed(pixels[start*m.graph.features:end*m.graph.features], labels[start:end]); err != nil {
 			return nil, nil, err
 		}
 		return m.feeds, func() {}, nil
@@ -398,15 +398,15 @@ func (m *Model) feed(pixels []float32, labels []int32) error {
 	if n == 0 {
 		return errors.New("empty batch")
 	}
-	if len(pixels) != n*m.cfg.Inputs {
-		return fmt.Errorf("%d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
+	if len(pixels) != n*m.graph.features {
+		return fmt.Errorf("%d pixels for %d labels of %d features", len(pixels), n, m.graph.features)
 	}
 	for i, label := range labels {
-		if label < 0 || int(label) >= m.cfg.Classes {
-			return fmt.Errorf("label %d of example %d is outside [0, %d)", label, i, m.cfg.Classes)
+		if label < 0 || int(label) >= m.graph.numClasses {
+			return fmt.Errorf("label %d of example %d is outside [0, %d)", label, i, m.graph.numClasses)
 		}
 	}
-	x, err := m.pixelInputs.tensor([]int64{int64(n), int64(m.cfg.Inputs)}, sliceBytes(pixels))
+	x, err := m.pixelInputs.tensor([]int64{int64(n), int64(m.graph.features)}, sliceBytes(pixels))
 	if err != nil {
 		return fmt.Errorf("pixels tensor: %w", err)
 	}

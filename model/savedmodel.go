@@ -91,7 +91,7 @@ func buildServingGraph(src *graph, cfg Config, scale float32) (*tf.Graph, saver,
 		dtype       tf.DataType
 	}{{SignatureDefault, "", tf.Float}, {SignatureUint8, "_uint8", tf.Uint8}} {
 		pixels := root.AddOperation(tf.OpSpec{Type: "Placeholder", Name: InputPixels + sig.suffix, Attrs: map[string]any{
-			"dtype": sig.dtype, "shape": tf.MakeShape(-1, int64(cfg.Inputs)),
+			"dtype": sig.dtype, "shape": tf.MakeShape(-1, int64(src.features)),
 		}}).Output(0)
 		ss := root.SubScope("inference" + sig.suffix)
 		x := pixels
@@ -256,9 +256,9 @@ func (m *Model) savedModelProto(scale float32) ([]byte, error) {
 			input = typespb.DataType_DT_UINT8
 		}
 		defs[key] = &corepb.SignatureDef{
-			Inputs: map[string]*corepb.TensorInfo{InputPixels: info(t.input, input, -1, int64(m.cfg.Inputs))},
+			Inputs: map[string]*corepb.TensorInfo{InputPixels: info(t.input, input, -1, int64(m.graph.features))},
 			Outputs: map[string]*corepb.TensorInfo{
-				OutputProbabilities: info(t.probabilities, typespb.DataType_DT_FLOAT, -1, int64(m.cfg.Classes)),
+				OutputProbabilities: info(t.probabilities, typespb.DataType_DT_FLOAT, -1, int64(m.graph.numClasses)),
 				OutputClasses:       info(t.classes, typespb.DataType_DT_INT64, -1),
 			},
 			//lint:ignore SA1019 tf.saved_model.save still writes it, and TF Serving before 2.4 checks it.
@@ -316,15 +316,15 @@ func (m *Model) Predict(pixels []float32, n int) (probabilities []float32, class
 	if n <= 0 {
 		return nil, nil, fmt.Errorf("predict: %d examples", n)
 	}
-	if len(pixels) != n*m.cfg.Inputs {
-		return nil, nil, fmt.Errorf("predict: %d pixels for %d examples of %d features", len(pixels), n, m.cfg.Inputs)
+	if len(pixels) != n*m.graph.features {
+		return nil, nil, fmt.Errorf("predict: %d pixels for %d examples of %d features", len(pixels), n, m.graph.features)
 	}
 	fetches := []tf.Output{m.graph.probabilities, m.graph.classes}
-	probabilities = make([]float32, 0, n*m.cfg.Classes)
+	probabilities = make([]float32, 0, n*m.graph.numClasses)
 	classes = make([]int64, 0, n)
 	for start := 0; start < n; start += EvalChunk {
 		end := min(start+EvalChunk, n)
-		x, err := m.pixelInputs.tensor([]int64{int64(end - start), int64(m.cfg.Inputs)}, sliceBytes(pixels[start*m.cfg.Inputs:end*m.cfg.Inputs]))
+		x, err := m.pixelInputs.tensor([]int64{int64(end - start), int64(m.graph.features)}, sliceBytes(pixels[start*m.graph.features:end*m.graph.features]))
 		if err != nil {
 			return nil, nil, fmt.Errorf("predict: pixels tensor: %w", err)
 		}

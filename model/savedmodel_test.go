@@ -186,9 +186,9 @@ func TestSavedModel(t *testing.T) {
 		edit  func(*Config)
 		scale dataset.Scaling
 	}{
-		{"lab", func(c *Config) { c.Dropout = 0.2 }, dataset.ScaleUnit},
-		{"lab batchnorm", func(c *Config) { c.BatchNorm = true }, dataset.ScaleUnit},
-		{"unscaled sgd", func(c *Config) { c.Hidden, c.Optimizer, c.LearningRate = []int{32}, "sgd", 1e-4 }, dataset.ScaleNone},
+		{"lab", func(c *Config) { c.Network = withDropout(c.Network, 0.2) }, dataset.ScaleUnit},
+		{"lab batchnorm", func(c *Config) { c.Network = withBatchNorm(c.Network, true) }, dataset.ScaleUnit},
+		{"unscaled sgd", func(c *Config) { c.Network, c.Optimizer, c.LearningRate = mlp(784, []int{32}, 10), "sgd", 1e-4 }, dataset.ScaleNone},
 	}
 	root := t.TempDir()
 	var models []exported
@@ -299,7 +299,7 @@ func TestSavedModel(t *testing.T) {
 		{"adamw", func(c *Config) { c.Optimizer = "adamw" }},
 		{"nadam", func(c *Config) { c.Optimizer = "nadam" }},
 	} {
-		cfg := checkpointConfig(func(c *Config) { c.BatchNorm = true; opt.edit(c) })
+		cfg := checkpointConfig(func(c *Config) { c.Network = withBatchNorm(c.Network, true); opt.edit(c) })
 		m := newModel(t, cfg)
 		trainSteps(t, m, 0, 2)
 		prefix := filepath.Join(root, opt.name+"-ckpt")
@@ -466,7 +466,7 @@ func TestSavedModelReplaceAndBadDirectories(t *testing.T) {
 	cfg := tinyConfig(true)
 	m := newModel(t, cfg)
 	dir := filepath.Join(t.TempDir(), "model")
-	pixels, labels := randomBatch(9, 8, cfg.Inputs, cfg.Classes)
+	pixels, labels := randomBatch(9, 8, inputs(cfg), classes(cfg))
 	raw := make([]float32, len(pixels))
 	for i, p := range pixels {
 		raw[i] = p * 2

@@ -24,10 +24,10 @@ func TestTowers(t *testing.T) {
 		noise []string
 	}{
 		{"plain", func(*Config) {}, nil},
-		{"batchnorm and dropout", func(c *Config) { c.BatchNorm, c.Dropout = true, 0.3 },
+		{"batchnorm and dropout", func(c *Config) { c.Network = withDropout(withBatchNorm(c.Network, true), 0.3) },
 			[]string{"dense/bias", "dense_1/bias", "batch_normalization/moving_mean", "batch_normalization_1/moving_mean"}},
 		{"nadam, l2 and cosine schedule", func(c *Config) {
-			c.Optimizer, c.L2 = "nadam", 1e-3
+			c.Optimizer, c.Network = "nadam", withL2(c.Network, 1e-3)
 			c.Schedule = Schedule{Kind: ScheduleCosine, DecaySteps: 15}
 		}, nil},
 	} {
@@ -101,7 +101,7 @@ func TestValidateConcurrency(t *testing.T) {
 	var one [2]float64
 	for _, concurrent := range []int{1, 2, 3} {
 		cfg := DefaultConfig()
-		cfg.Device, cfg.BatchNorm, cfg.ValidateConcurrency = DeviceCPU, true, concurrent
+		cfg.Device, cfg.Network, cfg.ValidateConcurrency = DeviceCPU, withBatchNorm(cfg.Network, true), concurrent
 		cfg.IntraOpThreads, cfg.InterOpThreads = 1, 1
 		m := newModel(t, cfg)
 		set := newExamples(t, pixels, labels, features)
