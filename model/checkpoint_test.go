@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // state is the raw bytes of every variable of the model (weights, moving statistics, optimizer
@@ -101,6 +103,8 @@ func TestCheckpointResumesBitwise(t *testing.T) {
 		{"rmsprop momentum", func(c *Config) { c.Optimizer, c.Momentum = "rmsprop", 0.5 },
 			[]string{"rm_sprop/dense_kernel_velocity", "rm_sprop/dense_kernel_momentum"}},
 		{"adagrad", func(c *Config) { c.Optimizer = "adagrad" }, []string{"adagrad/dense_kernel_accumulator"}},
+		{"residual convnet adam", func(c *Config) { c.Network = residualConvnet(spec.Shape{6, 6, 1}, 4) },
+			[]string{"adam/conv2d_kernel_momentum", "adam/conv2d_1_bias_velocity", "adam/batch_normalization_gamma_velocity"}},
 		{"cosine schedule", func(c *Config) {
 			c.Schedule = Schedule{Kind: ScheduleCosine, DecaySteps: 8, WarmupTarget: 0.01, WarmupSteps: 4}
 		}, []string{"adam/iteration"}},

@@ -474,6 +474,33 @@ func (f *forward) each(name string, xs []tf.Output, fn func(s *op.Scope, x tf.Ou
 	return out
 }
 
+// nonEmpty applies fn to every tower's x (of static shape in, batch dimension aside) in the tower's
+// scope under name, with one row of zeros appended that the result drops again. With towers a part
+// can be empty (a batch of fewer rows than towers), and oneDNN's Conv2D and pooling kernels give an
+// empty input's shape to their empty output, which the towers' joins then refuse; the extra row
+// keeps every input non-empty and leaves the other rows' results as they are.
+func (f *forward) nonEmpty(name string, xs []tf.Output, in spec.Shape, fn func(s *op.Scope, x tf.Output) tf.Output) []tf.Output {
+	if len(xs) == 1 {
+		return f.each(name, xs, fn)
+	}
+	row := append([]int64{1}, make([]int64, len(in))...)
+	for i, d := range in {
+		row[i+1] = int64(d)
+	}
+	all := make([]int32, len(in))
+	for i := range all {
+		all[i] = -1
+	}
+	return f.each(name, xs, func(s *op.Scope, x tf.Output) tf.Output {
+		ps := s.SubScope("non_empty")
+		padded := op.ConcatV2(ps.SubScope("padded"), []tf.Output{x, fill(row, 0)(ps.SubScope("zero_row"))}, op.Const(ps.SubScope("axis"), int32(0)))
+		y := fn(s, padded)
+		rows := op.Slice(ps.SubScope("rows"), op.Shape(ps.SubScope("shape"), x), op.Const(ps.SubScope("first"), []int32{0}), op.Const(ps.SubScope("one"), []int32{1}))
+		size := op.ConcatV2(ps.SubScope("size"), []tf.Output{rows, op.Const(ps.SubScope("all"), all)}, op.Const(ps.SubScope("size_axis"), int32(0)))
+		return op.Slice(ps.SubScope("unpadded"), y, op.Const(ps.SubScope("begin"), make([]int32, len(in)+1)), size)
+	})
+}
+
 // eachMerge applies fn to every tower's inputs of a layer that merges several.
 func (f *forward) eachMerge(name string, ins [][]tf.Output, fn func(s *op.Scope, xs []tf.Output) tf.Output) []tf.Output {
 	out := make([]tf.Output, len(ins[0]))

@@ -40,17 +40,21 @@ func (lb *layerBuild) newLayer(l *spec.Layer, in, out spec.Shape) layer {
 	case spec.ClassBatchNormalization:
 		return lb.newBatchNorm(l, in)
 	case spec.ClassDropout:
-		d := &dropoutLayer{plain: plain{l}, index: lb.dropped}
+		d := &dropoutLayer{plain: plain{l, in, out}, index: lb.dropped}
 		lb.dropped++
 		return d
 	case spec.ClassFlatten, spec.ClassReshape:
-		return &reshapeLayer{plain{l}, out}
+		return &reshapeLayer{plain{l, in, out}}
 	}
-	return &plain{l}
+	return &plain{l, in, out}
 }
 
-// plain is a layer without variables.
-type plain struct{ l *spec.Layer }
+// plain is a layer without variables; in and out are its (first) input's and its output's shapes
+// without the batch dimension.
+type plain struct {
+	l       *spec.Layer
+	in, out spec.Shape
+}
 
 func (p *plain) spec() *spec.Layer                    { return p.l }
 func (p *plain) weights() []*variable                 { return nil }
@@ -70,7 +74,7 @@ func (p *plain) apply(f *forward, ins [][]tf.Output) []tf.Output {
 		ksize := []int64{1, int64(pool.PoolSize[0]), int64(pool.PoolSize[1]), 1}
 		strides := []int64{1, int64(pool.Strides[0]), int64(pool.Strides[1]), 1}
 		padding := strings.ToUpper(string(pool.Padding))
-		return f.each(l.Name, ins[0], func(s *op.Scope, x tf.Output) tf.Output {
+		return f.nonEmpty(l.Name, ins[0], p.in, func(s *op.Scope, x tf.Output) tf.Output {
 			if l.Class == spec.ClassMaxPooling2D {
 				return op.MaxPool(s, x, ksize, strides, padding)
 			}
@@ -106,10 +110,7 @@ func applyActivation(s *op.Scope, a spec.Activation, x tf.Output) tf.Output {
 }
 
 // reshapeLayer is Flatten or Reshape: the batch dimension kept, the rest made out.
-type reshapeLayer struct {
-	plain
-	out spec.Shape
-}
+type reshapeLayer struct{ plain }
 
 func (r *reshapeLayer) rebind(map[*variable]*variable) layer { return r }
 
@@ -127,6 +128,7 @@ func (r *reshapeLayer) apply(f *forward, ins [][]tf.Output) []tf.Output {
 // followed by its activation.
 type kernelLayer struct {
 	l            *spec.Layer
+	in           spec.Shape
 	kernel, bias *variable // bias nil without use_bias
 }
 
@@ -149,7 +151,7 @@ func (lb *layerBuild) newKernelLayer(l *spec.Layer, in, out spec.Shape) *kernelL
 	init, _ := catalog.LookupInit(string(kernel.Init())) // Resolve checked the name
 	seed := [2]int64{lb.seed, int64(lb.kernels)}
 	lb.kernels++
-	k := &kernelLayer{l: l}
+	k := &kernelLayer{l: l, in: in}
 	k.kernel = lb.vars.make(l.Name, "kernel", shape, tf.Float, true, func(s *op.Scope) tf.Output {
 		return buildInit(init, s, shape, seed)
 	})
@@ -170,7 +172,7 @@ func (k *kernelLayer) weights() []*variable {
 }
 
 func (k *kernelLayer) rebind(vars map[*variable]*variable) layer {
-	c := &kernelLayer{l: k.l, kernel: vars[k.kernel]}
+	c := &kernelLayer{l: k.l, in: k.in, kernel: vars[k.kernel]}
 	if k.bias != nil {
 		c.bias = vars[k.bias]
 	}
@@ -180,20 +182,24 @@ func (k *kernelLayer) rebind(vars map[*variable]*variable) layer {
 func (k *kernelLayer) apply(f *forward, ins [][]tf.Output) []tf.Output {
 	l := k.l
 	kernel, _, activation := kernelArgs(l)
-	out := make([]tf.Output, len(ins[0]))
-	for t, x := range ins[0] {
-		ds := f.scopes[t].SubScope(l.Name)
+	layer := func(s *op.Scope, x tf.Output) tf.Output {
 		var y tf.Output
 		if c := l.Conv2D; c != nil {
 			strides := []int64{1, int64(c.Strides[0]), int64(c.Strides[1]), 1}
-			y = op.Conv2D(ds, x, f.read(ds, k.kernel), strides, strings.ToUpper(string(c.Padding)))
+			y = op.Conv2D(s, x, f.read(s, k.kernel), strides, strings.ToUpper(string(c.Padding)))
 		} else {
-			y = op.MatMul(ds, x, f.read(ds, k.kernel))
+			y = op.MatMul(s, x, f.read(s, k.kernel))
 		}
 		if k.bias != nil {
-			y = op.BiasAdd(ds, y, f.read(ds, k.bias))
+			y = op.BiasAdd(s, y, f.read(s, k.bias))
 		}
-		out[t] = applyActivation(ds, activation, y)
+		return applyActivation(s, activation, y)
+	}
+	var out []tf.Output
+	if l.Conv2D != nil {
+		out = f.nonEmpty(l.Name, ins[0], k.in, layer)
+	} else {
+		out = f.each(l.Name, ins[0], layer)
 	}
 	if l2 := kernel.L2Rate(); l2 > 0 {
 		f.penalize(l.Name, l2, f.reads[k.kernel])

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // TestTowers trains the same configurations in one tower and in several, over batches of odd sizes
@@ -26,6 +28,10 @@ func TestTowers(t *testing.T) {
 		{"plain", func(*Config) {}, nil},
 		{"batchnorm and dropout", func(c *Config) { c.Network = withDropout(withBatchNorm(c.Network, true), 0.3) },
 			[]string{"dense/bias", "dense_1/bias", "batch_normalization/moving_mean", "batch_normalization_1/moving_mean"}},
+		{"residual convnet with batch norm and dropout", func(c *Config) {
+			c.Network, c.LearningRate = residualConvnet(spec.Shape{28, 28, 1}, 10), 0.01
+		},
+			nil},
 		{"nadam, l2 and cosine schedule", func(c *Config) {
 			c.Optimizer, c.Network = "nadam", withL2(c.Network, 1e-3)
 			c.Schedule = Schedule{Kind: ScheduleCosine, DecaySteps: 15}

@@ -6,7 +6,8 @@ import (
 	"github.com/tfsweep/tfsweep/spec"
 )
 
-// The tests' MLPs are spec.MLP with the sweep's settings applied, as the worker builds them.
+// The tests' MLPs are spec.MLP with the sweep's settings applied, as the worker builds them; their
+// convnets use every stateful layer and a branch.
 
 // mlp is spec.MLP with tanh hidden layers and kernels left to the default initializer.
 func mlp(inputs int, hidden []int, classes int) spec.Network {
@@ -67,4 +68,27 @@ func dropoutRate(n spec.Network) float64 {
 		}
 	}
 	return 0
+}
+
+// residualConvnet is a small convnet with every stateful layer and a residual branch: Conv2D (stride
+// 2, no bias, as before batch norm) → BatchNormalization → Activation relu → Conv2D (same) → Add with
+// the activation → MaxPooling2D → Dropout → Flatten → Dense softmax.
+func residualConvnet(input spec.Shape, classes int) spec.Network {
+	conv := func(strides int, padding spec.Padding, activation spec.Activation) *spec.Conv2DArgs {
+		return &spec.Conv2DArgs{Filters: 4, KernelSize: [2]int{3, 3}, Strides: [2]int{strides, strides}, Padding: padding,
+			UseBias: true, Activation: activation}
+	}
+	first := conv(2, spec.PaddingValid, spec.ActivationLinear)
+	first.UseBias = false
+	return spec.Network{Name: "residual", Input: spec.Input{Shape: input}, Layers: []spec.Layer{
+		{Class: spec.ClassConv2D, Conv2D: first},
+		{Class: spec.ClassBatchNormalization},
+		{Class: spec.ClassActivation, Activation: &spec.ActivationArgs{Activation: spec.ActivationReLU}},
+		{Class: spec.ClassConv2D, Conv2D: conv(1, spec.PaddingSame, spec.ActivationReLU)},
+		{Class: spec.ClassAdd, Inbound: []string{"activation", "conv2d_1"}},
+		{Class: spec.ClassMaxPooling2D},
+		{Class: spec.ClassDropout, Dropout: &spec.DropoutArgs{Rate: 0.3}},
+		{Class: spec.ClassFlatten},
+		{Class: spec.ClassDense, Dense: &spec.DenseArgs{Units: classes, Activation: spec.ActivationSoftmax, UseBias: true}},
+	}}
 }
