@@ -33,7 +33,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc venv build run test test-go lint bench bench-writers compare-keras bench-preset bench-peers check-peers check-tensorboard-newest slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc venv build run test test-go lint bench bench-writers compare-keras bench-preset bench-peers check-peers keras-models check-tensorboard-newest slurm slurm-down clean
 
 setup: libtensorflow data venv tcmalloc ## install libtensorflow, MNIST, the Python venv and tcmalloc (each only if missing)
 
@@ -91,6 +91,9 @@ bench-peers: setup build ## tfsweep's samples per second against Keras (fit, XLA
 check-peers: ## prove tb_check.py on logs written by tf.summary and tensorboardX (needs the peers venv)
 	scripts/setup-python.sh peers >/dev/null
 	$(TFSWEEP_PYTHON) scripts/tb_check_peers.py
+
+keras-models: ## regenerate modelfile's Keras fixtures (modelfile/testdata/keras) with Keras itself (the peers venv)
+	$$(scripts/setup-python.sh peers | tail -1) scripts/keras_models.py modelfile/testdata/keras
 
 check-tensorboard-newest: ## summary's TensorBoard tests judged by the newest TensorBoard on PyPI too (its own venv)
 	TFSWEEP_PYTHON=$$(scripts/setup-python.sh tensorboard-newest | tail -1) \

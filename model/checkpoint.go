@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tfsweep/tfsweep/spec"
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
 )
@@ -21,8 +22,8 @@ import (
 
 // Suffixes of a single-shard tensor bundle's files.
 const (
-	indexSuffix = ".index"
-	dataSuffix  = ".data-00000-of-00001"
+	indexSuffix = spec.CheckpointIndexSuffix
+	dataSuffix  = spec.CheckpointDataSuffix
 	// previousSuffix names the copy of a checkpoint kept while SaveCheckpoint replaces it.
 	previousSuffix = ".previous"
 )

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tfsweep/tfsweep/model/catalog"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -55,7 +54,7 @@ type Config struct {
 	IntraOpThreads, InterOpThreads int
 	// StepsPerCall is Keras' steps_per_execution: TrainSteps runs this many optimizer steps in one
 	// session call, the K steps unrolled in the graph one after the other (so the result is bit for
-	// bit that of K calls). 0 or 1 = one step per call; at most MaxStepsPerCall. Each unrolled step
+	// bit that of K calls). 0 or 1 = one step per call; at most spec.MaxStepsPerCall. Each unrolled step
 	// adds a copy of the training step to the graph.
 	StepsPerCall int
 	// Towers splits every batch into this many parts of (nearly) equal rows that the graph computes
@@ -69,12 +68,9 @@ type Config struct {
 	// ValidateConcurrency is how many parts of the bound validation set Validate evaluates at once,
 	// each in a session call of its own: with one intra-op thread a call's kernels run on its calling
 	// thread, so the parts use as many cores (the parts' sums add up in order, the same bits whatever
-	// the timing). 0 or 1 = one part at a time, in EvalChunk examples per call; at most MaxTowers.
+	// the timing). 0 or 1 = one part at a time, in spec.EvalChunk examples per call; at most MaxTowers.
 	ValidateConcurrency int
 }
-
-// MaxStepsPerCall bounds Config.StepsPerCall: the graph holds that many copies of the step.
-const MaxStepsPerCall = 64
 
 // MaxTowers bounds Config.Towers: the graph holds that many copies of the forward and backward pass.
 const MaxTowers = 64
@@ -101,13 +97,6 @@ const (
 	DeviceGPU  = "gpu"
 )
 
-// ParseInit validates an initialiser name and returns its canonical spelling (one of InitNames);
-// catalog.LookupInit lists the spellings accepted. It needs no TensorFlow.
-func ParseInit(name string) (string, error) { return catalog.ParseInit(name) }
-
-// InitNames returns the canonical initialiser names.
-func InitNames() []string { return catalog.InitNames() }
-
 // validate checks the configuration, resolves the network and fills the defaults that a zero field
 // stands for (optimizer, learning rate, AdamW's weight decay, schedule kind, device) and makes the
 // names canonical; it reports every problem at once, each naming its field.
@@ -122,7 +111,7 @@ func (c Config) validate() (Config, error) {
 	if c.Schedule.Kind == "" {
 		c.Schedule.Kind = ScheduleConstant
 	}
-	if canonical, err := ParseSchedule(c.Schedule.Kind); err != nil {
+	if canonical, err := spec.ParseSchedule(c.Schedule.Kind); err != nil {
 		errs = append(errs, fmt.Errorf("schedule: %w", err))
 	} else {
 		c.Schedule.Kind = canonical
@@ -140,8 +129,8 @@ func (c Config) validate() (Config, error) {
 	if c.IntraOpThreads < 0 || c.InterOpThreads < 0 {
 		errs = append(errs, fmt.Errorf("thread counts must not be negative, got intra %d, inter %d", c.IntraOpThreads, c.InterOpThreads))
 	}
-	if c.StepsPerCall < 0 || c.StepsPerCall > MaxStepsPerCall {
-		errs = append(errs, fmt.Errorf("steps per call must be in [0, %d], got %d", MaxStepsPerCall, c.StepsPerCall))
+	if c.StepsPerCall < 0 || c.StepsPerCall > spec.MaxStepsPerCall {
+		errs = append(errs, fmt.Errorf("steps per call must be in [0, %d], got %d", spec.MaxStepsPerCall, c.StepsPerCall))
 	}
 	if c.Towers < 0 || c.Towers > MaxTowers {
 		errs = append(errs, fmt.Errorf("towers must be in [0, %d], got %d", MaxTowers, c.Towers))

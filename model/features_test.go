@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tfsweep/tfsweep/spec"
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
@@ -262,46 +263,6 @@ func TestSetLearningRate(t *testing.T) {
 	}
 }
 
-func TestParseNames(t *testing.T) {
-	tests := []struct {
-		parse func(string) (string, error)
-		names func() []string
-		good  map[string]string
-		bad   []string
-	}{
-		{ParseActivation, ActivationNames, map[string]string{
-			"tanh": "tanh", "ReLU": "relu", "Sigmoid": "sigmoid", "elu": "elu", "SELU": "selu", "gelu": "gelu",
-			"swish": "silu", "SiLU": "silu", "softplus": "softplus", "leaky_relu": "leaky_relu", "LeakyReLU": "leaky_relu",
-			" Tanh ": "tanh",
-		}, []string{"", "linear", "softmax", "relu6", "prelu"}},
-		{ParseOptimizer, OptimizerNames, map[string]string{
-			"adam": "adam", "Adam": "adam", "SGD": "sgd", "RMSprop": "rmsprop", "rms_prop": "rmsprop", "AdamW": "adamw",
-			"adam_w": "adamw", "Adagrad": "adagrad", "Nadam": "nadam",
-		}, []string{"", "adadelta", "lamb", "momentum"}},
-		{ParseSchedule, ScheduleNames, map[string]string{
-			"constant": "constant", "ExponentialDecay": "exponential", "exponential": "exponential", "cosine": "cosine",
-			"CosineDecay": "cosine", "step": "step", "PiecewiseConstantDecay": "step", "piecewise": "step",
-		}, []string{"", "polynomial", "linear"}},
-	}
-	for _, tt := range tests {
-		for in, want := range tt.good {
-			if got, err := tt.parse(in); err != nil || got != want {
-				t.Errorf("parse(%q) = %q, %v; want %q", in, got, err, want)
-			}
-		}
-		for _, in := range tt.bad {
-			if got, err := tt.parse(in); err == nil {
-				t.Errorf("parse(%q) = %q, want an error", in, got)
-			}
-		}
-		for _, name := range tt.names() {
-			if got, err := tt.parse(name); err != nil || got != name {
-				t.Errorf("parse(%q) = %q, %v: the names must be canonical", name, got, err)
-			}
-		}
-	}
-}
-
 // Bad values of the new fields are refused by Validate (no TensorFlow) and New, naming the field.
 func TestValidateRejectsBadFeatures(t *testing.T) {
 	tests := []struct {
@@ -314,7 +275,7 @@ func TestValidateRejectsBadFeatures(t *testing.T) {
 		{"dropout 1", func(c *Config) { c.Network = withDropoutLayer(c.Network, 1) }, "has rate 1: it must be in [0, 1)"},
 		{"negative dropout", func(c *Config) { c.Network = withDropoutLayer(c.Network, -0.1) }, "has rate -0.1: it must be in [0, 1)"},
 		{"NaN dropout", func(c *Config) { c.Network = withDropoutLayer(c.Network, math.NaN()) }, "has rate NaN: it must be in [0, 1)"},
-		{"negative l2", func(c *Config) { l2 := -1e-4; c.Network.Layers[0].Dense.L2 = &l2 }, "Dense layer 1 has kernel_regularizer L2(-0.0001)"},
+		{"negative l2", func(c *Config) { l2 := -1e-4; c.Network.Layers[0].Dense.L2 = &l2 }, "Dense `dense` has kernel_regularizer L2(-0.0001)"},
 		{"momentum above 1", func(c *Config) { c.Optimizer, c.Momentum = "sgd", 1.5 }, "momentum must be in [0, 1]"},
 		{"momentum with adam", func(c *Config) { c.Momentum = 0.9 }, "momentum applies to sgd and rmsprop only, not adam"},
 		{"nesterov with rmsprop", func(c *Config) { c.Optimizer, c.Nesterov = "rmsprop", true }, "nesterov applies to sgd only"},
@@ -395,10 +356,10 @@ func TestEveryFeatureTrains(t *testing.T) {
 		modify func(*Config)
 	}
 	var variants []variant
-	for _, a := range ActivationNames() {
+	for _, a := range spec.ActivationNames() {
 		variants = append(variants, variant{"activation " + a, func(c *Config) { c.Network = withActivation(c.Network, a) }})
 	}
-	for _, o := range OptimizerNames() {
+	for _, o := range spec.OptimizerNames() {
 		variants = append(variants, variant{"optimizer " + o, func(c *Config) {
 			c.Optimizer = o
 			if o == "sgd" || o == "rmsprop" {

@@ -9,7 +9,6 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
 
-	"github.com/tfsweep/tfsweep/model/catalog"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -748,7 +747,7 @@ func correct(s *op.Scope, logits, labels tf.Output) tf.Output {
 
 // buildInit adds the initialiser's draw for a kernel of the given shape: [fan_in, fan_out] for
 // Dense, [height, width, in, out] for Conv2D.
-func buildInit(init catalog.Initialiser, s *op.Scope, shape []int64, seed [2]int64) tf.Output {
+func buildInit(init spec.Initialiser, s *op.Scope, shape []int64, seed [2]int64) tf.Output {
 	dims := make([]int32, len(shape))
 	for i, d := range shape {
 		dims[i] = int32(d)
@@ -776,7 +775,7 @@ func buildInit(init catalog.Initialiser, s *op.Scope, shape []int64, seed [2]int
 
 // initVariance is VarianceScaling's scale/n for a kernel, its fans as Keras' compute_fans gives them:
 // the last two dimensions times the receptive field, the product of the others.
-func initVariance(init catalog.Initialiser, shape []int64) float64 {
+func initVariance(init spec.Initialiser, shape []int64) float64 {
 	field := 1.0
 	for _, d := range shape[:len(shape)-2] {
 		field *= float64(d)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/tfsweep/tfsweep/model/catalog"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -214,7 +213,7 @@ func kerasKernelInitializer(name spec.Initializer) (kerasObject, error) {
 	if name == "uniform" {
 		return kerasInitializer("RandomUniform", map[string]any{"minval": -0.05, "maxval": 0.05, "seed": nil}), nil
 	}
-	init, err := catalog.LookupInit(string(name))
+	init, err := spec.LookupInit(string(name))
 	if err != nil {
 		return kerasObject{}, err
 	}

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/tfsweep/tfsweep/dataset"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // kerasFixture is a training trajectory recorded from Keras 3 by testdata/keras_fixture.py.
@@ -96,7 +96,7 @@ func TestMatchesKeras(t *testing.T) {
 			step := 0
 			var maxLossDiff float64
 			for range fx.Epochs {
-				for b := range head.Batches(order, fx.BatchSize, dataset.ScaleUnit) {
+				for b := range head.Batches(order, fx.BatchSize, spec.ScaleUnit) {
 					loss, acc, err := m.TrainStep(b.Pixels, b.Labels)
 					if err != nil {
 						t.Fatal(err)
@@ -115,7 +115,7 @@ func TestMatchesKeras(t *testing.T) {
 			if step != len(fx.Losses) {
 				t.Fatalf("%d steps, Keras took %d", step, len(fx.Losses))
 			}
-			pixels, labels := test.Head(fx.TestExamples).Float32(dataset.ScaleUnit)
+			pixels, labels := test.Head(fx.TestExamples).Float32(spec.ScaleUnit)
 			loss, acc, err := m.Evaluate(pixels, labels)
 			if err != nil {
 				t.Fatal(err)

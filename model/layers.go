@@ -6,7 +6,6 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
 
-	"github.com/tfsweep/tfsweep/model/catalog"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -148,7 +147,7 @@ func (lb *layerBuild) newKernelLayer(l *spec.Layer, in, out spec.Shape) *kernelL
 		shape = []int64{int64(in[0]), int64(l.Dense.Units)}
 	}
 	kernel, useBias, _ := kernelArgs(l)
-	init, _ := catalog.LookupInit(string(kernel.Init())) // Resolve checked the name
+	init, _ := spec.LookupInit(string(kernel.Init())) // Resolve checked the name
 	seed := [2]int64{lb.seed, int64(lb.kernels)}
 	lb.kernels++
 	k := &kernelLayer{l: l, in: in}

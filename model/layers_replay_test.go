@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tfsweep/tfsweep/dataset"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -134,7 +133,7 @@ func TestReplaysKerasLayers(t *testing.T) {
 	for i := range order {
 		order[i] = i
 	}
-	testPixels, testLabels := testSet.Float32(dataset.ScaleUnit)
+	testPixels, testLabels := testSet.Float32(spec.ScaleUnit)
 	names := make([]string, 0, len(fx.Variants))
 	for name := range fx.Variants {
 		names = append(names, name)
@@ -171,7 +170,7 @@ func TestReplaysKerasLayers(t *testing.T) {
 			var maxLoss float64
 			step := 0
 			for range fx.Epochs {
-				for b := range trainSet.Batches(order, fx.BatchSize, dataset.ScaleUnit) {
+				for b := range trainSet.Batches(order, fx.BatchSize, spec.ScaleUnit) {
 					loss, acc, err := m.TrainStep(b.Pixels, b.Labels)
 					if err != nil {
 						t.Fatal(err)
@@ -215,7 +214,7 @@ func TestReplaysKerasLayers(t *testing.T) {
 func TestConvInitMatchesKeras(t *testing.T) {
 	fx := loadLayersFixture(t)
 	shape := fx.InitShape // height, width, in, out
-	for _, name := range InitNames() {
+	for _, name := range spec.InitNames() {
 		want, ok := fx.InitVariances[name]
 		if !ok {
 			t.Errorf("the fixture has no variance for %s", name)

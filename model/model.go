@@ -35,11 +35,9 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/tfsweep/tfsweep/spec"
 	tf "github.com/wamuir/graft/tensorflow"
 )
-
-// EvalChunk is the number of examples Evaluate feeds per session run.
-const EvalChunk = 10000
 
 // Model is a network with its TensorFlow session. Its methods must not be called concurrently.
 type Model struct {
@@ -116,7 +114,7 @@ func New(cfg Config) (*Model, error) {
 // session has a GPU and the configuration allows it, else "CPU:0".
 func (m *Model) Device() string { return m.device }
 
-func placement(device string, devices []Device) string {
+func placement(device string, devices []spec.Device) string {
 	if device != DeviceCPU {
 		for _, d := range devices {
 			if d.Type == "GPU" {
@@ -149,7 +147,7 @@ func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy floa
 
 // Evaluate returns the mean loss and accuracy over all examples, batch norm using its moving
 // statistics and no dropout. With Config.L2 the loss includes the L2 penalty at the current weights,
-// as Keras' val_loss does. It feeds EvalChunk examples per run and changes no variable.
+// as Keras' val_loss does. It feeds spec.EvalChunk examples per run and changes no variable.
 func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float64, err error) {
 	n := len(labels)
 	if n == 0 {
@@ -166,7 +164,7 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 	})
 }
 
-// evaluate sums the evaluation pass over n examples in chunks of at most EvalChunk, concurrent
+// evaluate sums the evaluation pass over n examples in chunks of at most spec.EvalChunk, concurrent
 // calls at once (the chunks then n/concurrent examples each); chunk gives the feeds of examples
 // [start, end) and a function that releases them, and must be safe to call concurrently when
 // concurrent > 1. The chunks' sums add up in chunk order.
@@ -182,7 +180,7 @@ func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.O
 		release(out...)
 	}
 	concurrent = max(1, min(concurrent, n))
-	size := min(EvalChunk, (n+concurrent-1)/concurrent)
+	size := min(spec.EvalChunk, (n+concurrent-1)/concurrent)
 	type sums struct {
 		loss, correct float64
 		err           error

@@ -15,7 +15,6 @@ import (
 	"github.com/wamuir/graft/tensorflow/op"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tfsweep/tfsweep/model/catalog"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -227,12 +226,12 @@ func TestBatchNormMatchesHandComputation(t *testing.T) {
 // Tolerances: the sample mean within 5 standard errors (σ/√N) of 0, the sample standard deviation
 // within 5 standard errors (σ/√(2N)) of σ; the draws are seeded, so the test is deterministic.
 func TestInitialisersMatchDefinitions(t *testing.T) {
-	for _, name := range InitNames() {
+	for _, name := range spec.InitNames() {
 		t.Run(name, func(t *testing.T) {
 			cfg := Config{Network: withInit(mlp(784, []int{256}, 10), name), Seed: 11, Device: DeviceCPU}
 			m := newModel(t, cfg)
 			w := m.weightMap(t)
-			init, _ := catalog.LookupInit(name)
+			init, _ := spec.LookupInit(name)
 			for _, k := range []struct {
 				name  string
 				shape []int64
@@ -330,34 +329,6 @@ func TestSameSeedSameLosses(t *testing.T) {
 	}
 }
 
-func TestParseInit(t *testing.T) {
-	tests := []struct {
-		in, want string
-	}{
-		{"xavier", "xavier"}, {"GlorotNormal", "xavier"}, {"glorot_normal", "xavier"}, {"xavier_normal", "xavier"},
-		{"uniform", "uniform"}, {"RandomUniform", "uniform"}, {"random_uniform", "uniform"},
-		{"GlorotUniform", "glorot_uniform"}, {"glorot_uniform", "glorot_uniform"},
-		{"HeNormal", "he_normal"}, {"he_uniform", "he_uniform"}, {"LecunNormal", "lecun_normal"},
-		{"lecun_uniform", "lecun_uniform"}, {" He_Normal ", "he_normal"},
-	}
-	for _, tt := range tests {
-		got, err := ParseInit(tt.in)
-		if err != nil || got != tt.want {
-			t.Errorf("ParseInit(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-	for _, bad := range []string{"", "gaussian", "glorot", "he"} {
-		if got, err := ParseInit(bad); err == nil {
-			t.Errorf("ParseInit(%q) = %q, want an error", bad, got)
-		}
-	}
-	for _, name := range InitNames() {
-		if got, err := ParseInit(name); err != nil || got != name {
-			t.Errorf("ParseInit(%q) = %q, %v: InitNames must be canonical", name, got, err)
-		}
-	}
-}
-
 func TestNewRejectsBadConfig(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -366,7 +337,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}{
 		{"unknown init", func(c *Config) { c.Network.Layers[0].Dense.Initializer = "gaussian" }, `unknown kernel initializer "gaussian"`},
 		{"zero inputs", func(c *Config) { c.Network = mlp(0, []int{128}, 10) }, "input shape"},
-		{"negative hidden width", func(c *Config) { c.Network = mlp(784, []int{128, -1}, 10) }, "Dense layer 2 has units -1"},
+		{"negative hidden width", func(c *Config) { c.Network = mlp(784, []int{128, -1}, 10) }, "Dense `dense_1` has units -1"},
 		{"no network", func(c *Config) { c.Network = spec.Network{} }, "no layers"},
 		{"bad device", func(c *Config) { c.Device = "tpu" }, `unknown device "tpu"`},
 		{"negative learning rate", func(c *Config) { c.LearningRate = -1 }, "learning rate"},
@@ -396,8 +367,8 @@ func TestDeviceGPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	haveGPU := slices.ContainsFunc(devices, func(d Device) bool { return d.Type == "GPU" })
-	if !slices.ContainsFunc(devices, func(d Device) bool { return d.Type == "CPU" }) {
+	haveGPU := slices.ContainsFunc(devices, func(d spec.Device) bool { return d.Type == "GPU" })
+	if !slices.ContainsFunc(devices, func(d spec.Device) bool { return d.Type == "CPU" }) {
 		t.Errorf("ListDevices() = %v, no CPU", devices)
 	}
 	cfg := tinyConfig(false)

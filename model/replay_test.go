@@ -161,7 +161,7 @@ func TestReplaysKeras(t *testing.T) {
 	for i := range order {
 		order[i] = i
 	}
-	testPixels, testLabels := testSet.Float32(dataset.ScaleUnit)
+	testPixels, testLabels := testSet.Float32(spec.ScaleUnit)
 	names := make([]string, 0, len(fx.Variants))
 	for name := range fx.Variants {
 		names = append(names, name)
@@ -177,7 +177,7 @@ func TestReplaysKeras(t *testing.T) {
 			var maxLoss, maxLR float64
 			step := 0
 			for range fx.Epochs {
-				for b := range trainSet.Batches(order, fx.BatchSize, dataset.ScaleUnit) {
+				for b := range trainSet.Batches(order, fx.BatchSize, spec.ScaleUnit) {
 					lr, err := m.LearningRate()
 					if err != nil {
 						t.Fatal(err)

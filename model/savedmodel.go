@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tfsweep/tfsweep/spec"
 	tf "github.com/wamuir/graft/tensorflow"
 	graphpb "github.com/wamuir/graft/tensorflow/core/framework/graph_go_proto"
 	shapepb "github.com/wamuir/graft/tensorflow/core/framework/tensor_shape_go_proto"
@@ -310,7 +311,7 @@ func writeFileSync(path string, data []byte) error {
 
 // Predict returns the network's output for n examples of Inputs features each (scaled as for
 // TrainStep): the softmax probabilities, n rows of Classes, and the arg-max class of each example.
-// It uses the evaluation pass (batch norm from the moving statistics, no dropout), EvalChunk examples
+// It uses the evaluation pass (batch norm from the moving statistics, no dropout), spec.EvalChunk examples
 // per run.
 func (m *Model) Predict(pixels []float32, n int) (probabilities []float32, classes []int64, err error) {
 	if n <= 0 {
@@ -322,8 +323,8 @@ func (m *Model) Predict(pixels []float32, n int) (probabilities []float32, class
 	fetches := []tf.Output{m.graph.probabilities, m.graph.classes}
 	probabilities = make([]float32, 0, n*m.graph.numClasses)
 	classes = make([]int64, 0, n)
-	for start := 0; start < n; start += EvalChunk {
-		end := min(start+EvalChunk, n)
+	for start := 0; start < n; start += spec.EvalChunk {
+		end := min(start+spec.EvalChunk, n)
 		x, err := m.pixelInputs.tensor([]int64{int64(end - start), int64(m.graph.features)}, sliceBytes(pixels[start*m.graph.features:end*m.graph.features]))
 		if err != nil {
 			return nil, nil, fmt.Errorf("predict: pixels tensor: %w", err)

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tfsweep/tfsweep/dataset"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // predictionTolerance is how far a SavedModel's probabilities may be from the Model's own.
@@ -184,11 +185,11 @@ func TestSavedModel(t *testing.T) {
 	variants := []struct {
 		name  string
 		edit  func(*Config)
-		scale dataset.Scaling
+		scale spec.Scaling
 	}{
-		{"lab", func(c *Config) { c.Network = withDropout(c.Network, 0.2) }, dataset.ScaleUnit},
-		{"lab batchnorm", func(c *Config) { c.Network = withBatchNorm(c.Network, true) }, dataset.ScaleUnit},
-		{"unscaled sgd", func(c *Config) { c.Network, c.Optimizer, c.LearningRate = mlp(784, []int{32}, 10), "sgd", 1e-4 }, dataset.ScaleNone},
+		{"lab", func(c *Config) { c.Network = withDropout(c.Network, 0.2) }, spec.ScaleUnit},
+		{"lab batchnorm", func(c *Config) { c.Network = withBatchNorm(c.Network, true) }, spec.ScaleUnit},
+		{"unscaled sgd", func(c *Config) { c.Network, c.Optimizer, c.LearningRate = mlp(784, []int{32}, 10), "sgd", 1e-4 }, spec.ScaleNone},
 	}
 	root := t.TempDir()
 	var models []exported
@@ -206,7 +207,7 @@ func TestSavedModel(t *testing.T) {
 			}
 		}
 		scale := float32(1)
-		if v.scale == dataset.ScaleUnit {
+		if v.scale == spec.ScaleUnit {
 			scale = 1.0 / 255
 		}
 		dir := filepath.Join(root, strings.ReplaceAll(v.name, " ", "_"))

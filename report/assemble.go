@@ -6,14 +6,16 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Tags of the Keras TensorBoard callback that the report reads, and its sub-run names.
 const (
-	tagLoss      = "epoch_loss"
-	tagAccuracy  = "epoch_accuracy"
-	trainRun     = "train"
-	validRun     = "validation"
+	tagLoss      = spec.TagEpochLoss
+	tagAccuracy  = spec.TagEpochAccuracy
+	trainRun     = spec.TrainDir
+	validRun     = spec.ValidationDir
 	hparamsStart = "_hparams_/session_start_info"
 	hparamsEnd   = "_hparams_/session_end_info"
 )
@@ -24,7 +26,7 @@ type eventDir struct {
 	// session is set when the directory holds a hparams session_start_info; hparams are its values.
 	session bool
 	hparams map[string]any
-	status  string // from session_end_info; "" without one
+	status  spec.Status // from session_end_info; "" without one
 }
 
 // assemble groups TensorBoard runs (keyed by slash path relative to the sweep directory, "." for the
@@ -113,9 +115,9 @@ func digitPrefix(s string) string {
 	return s[:i]
 }
 
-func statusOf(d eventDir) string {
+func statusOf(d eventDir) spec.Status {
 	if d.status == "" {
-		return StatusUnknown
+		return spec.StatusUnknown
 	}
 	return d.status
 }

@@ -7,10 +7,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-)
 
-// ModelDir is where a finished run keeps its exported model (the worker's saved_model/).
-const ModelDir = "saved_model"
+	"github.com/tfsweep/tfsweep/spec"
+)
 
 // BestLink is the link in the reported directory to the best run's model.
 const BestLink = "best"
@@ -27,10 +26,10 @@ func (s *Sweep) Best() *Best {
 	var best *Best
 	for _, r := range s.Runs {
 		v, ok := r.Curves.ValLoss.Last()
-		if r.Status != StatusSucceeded || !ok || math.IsNaN(v) {
+		if r.Status != spec.StatusSucceeded || !ok || math.IsNaN(v) {
 			continue
 		}
-		dir := filepath.Join(s.Dir, filepath.FromSlash(r.Name), ModelDir)
+		dir := filepath.Join(s.Dir, filepath.FromSlash(r.Name), spec.SavedModelDir)
 		if _, err := os.Stat(filepath.Join(dir, "saved_model.pb")); err != nil {
 			continue
 		}

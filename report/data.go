@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"strconv"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Number is a float64 that encodes as JSON null when it is NaN or infinite (a value the logs lack),
@@ -48,7 +50,7 @@ func (n *Number) UnmarshalJSON(b []byte) error {
 type RunRecord struct {
 	Name    string         `json:"name"`
 	HParams map[string]any `json:"hparams"`
-	Status  string         `json:"status"`
+	Status  spec.Status    `json:"status"`
 	Epochs  int            `json:"epochs"`
 	Final   FinalRecord    `json:"final"`
 	// Report holds the lab report's numbers for the run's variant; null when the report has none.
@@ -206,7 +208,7 @@ func (s *Sweep) writeCSV(w io.Writer) error {
 		return strconv.Itoa(n)
 	}
 	for _, r := range s.Runs {
-		row := []string{r.Name, r.Status}
+		row := []string{r.Name, string(r.Status)}
 		for _, k := range keys {
 			row = append(row, formatHParam(r.HParams[k]))
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -72,7 +73,7 @@ func (s *Sweep) figures(comparisons []Comparison, withReport bool) []Figure {
 }
 
 func lineLabel(r Run) string {
-	if r.Status == StatusFailed {
+	if r.Status == spec.StatusFailed {
 		return r.Name + " (failed)"
 	}
 	return r.Name

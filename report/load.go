@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
@@ -109,14 +110,14 @@ func readEventFile(path string, d *eventDir) error {
 	}
 }
 
-func statusName(s summary.Status) string {
+func statusName(s summary.Status) spec.Status {
 	switch s {
 	case summary.StatusSuccess:
-		return StatusSucceeded
+		return spec.StatusSucceeded
 	case summary.StatusFailure:
-		return StatusFailed
+		return spec.StatusFailed
 	case summary.StatusRunning:
-		return StatusRunning
+		return spec.StatusRunning
 	}
-	return StatusUnknown
+	return spec.StatusUnknown
 }

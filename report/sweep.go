@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tfsweep/tfsweep/sweep"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Sweep is what the logs of one sweep directory say: its runs in name order.
@@ -21,14 +21,6 @@ type Sweep struct {
 	Runs []Run
 }
 
-// Run statuses, from the hparams session_end_info (TensorBoard's STATUS_* values).
-const (
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	StatusRunning   = "running"
-	StatusUnknown   = "unknown" // no session_end_info, or STATUS_UNKNOWN
-)
-
 // Run is one session: a directory with train/ and validation/ sub-runs.
 type Run struct {
 	// Name is the run's directory relative to the sweep directory, with forward slashes.
@@ -36,7 +28,7 @@ type Run struct {
 	// HParams are the values of the run's hparams session_start_info: float64, string or bool. It is
 	// nil when the run has none; nothing else (such as the directory name) stands in for it.
 	HParams map[string]any
-	Status  string
+	Status  spec.Status // from the hparams session_end_info; StatusUnknown without one
 	Curves  Curves
 }
 
@@ -119,7 +111,7 @@ func (r Run) Variant() (v Variant, ok bool) {
 
 // axis reads one axis of the run from its hparams.
 func (r Run) axis(key string) (any, bool) {
-	a, ok := sweep.AxisByKey(key)
+	a, ok := spec.AxisByKey(key)
 	h, logged := r.HParams[key]
 	if !ok || !logged {
 		return nil, false
@@ -138,7 +130,7 @@ func (r Run) LabMismatch() string {
 		return "not a lab-report variant"
 	}
 	var diffs []string
-	for _, a := range sweep.Axes {
+	for _, a := range spec.Axes() {
 		if a.LabFree {
 			continue
 		}
@@ -159,10 +151,10 @@ func (r Run) LabMismatch() string {
 	return strings.Join(diffs, ", ")
 }
 
-func sameAsDefault(a *sweep.Axis, v any) bool {
-	d := sweep.Defaults()
+func sameAsDefault(a spec.Axis, v any) bool {
+	d := spec.Defaults()
 	w := d
-	sweep.SetAxis(a, &w, v)
+	a.Set(&w, v)
 	return a.Equal(w, d)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tfsweep/tfsweep/report"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 //go:embed openapi.yaml
@@ -165,7 +166,7 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/sweeps/"+rec.ID)
-	writeJSON(w, http.StatusCreated, map[string]string{"id": rec.ID, "sweep_dir": rec.SweepDir, "state": rec.State})
+	writeJSON(w, http.StatusCreated, map[string]string{"id": rec.ID, "sweep_dir": rec.SweepDir, "state": string(rec.State)})
 }
 
 // SweepList is GET /sweeps: a page, and the id to ask after for the next ("" on the last).
@@ -185,9 +186,9 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	state := q.Get("state")
+	state := spec.Status(q.Get("state"))
 	switch state {
-	case "", StateQueued, StateRunning, StateSucceeded, StateFailed, StateCancelled:
+	case "", spec.StatusQueued, spec.StatusRunning, spec.StatusSucceeded, spec.StatusFailed, spec.StatusCancelled:
 	default:
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("state: %q is not one of queued, running, succeeded, failed, cancelled", state)})
 		return

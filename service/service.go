@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tfsweep/tfsweep/report"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 	"github.com/tfsweep/tfsweep/sweep"
 )
@@ -126,24 +127,24 @@ func (e *InputError) Unwrap() error { return e.Err }
 
 // Submit checks a sweep file's YAML or JSON as `tfsweep run --config` does, against the data, and
 // queues it. file names the spec in messages (the client's file name, or "body").
-func (s *Service) Submit(ctx context.Context, spec []byte, file string) (*Record, error) {
+func (s *Service) Submit(ctx context.Context, body []byte, file string) (*Record, error) {
 	select {
 	case s.checking <- struct{}{}:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("submit: %w", ctx.Err())
 	}
-	_, err := s.validate(spec, file)
+	_, err := s.validate(body, file)
 	<-s.checking
 	if err != nil {
 		return nil, &InputError{Err: err}
 	}
-	r, err := s.store.add(ctx, string(spec), file, time.Now())
+	r, err := s.store.add(ctx, string(body), file, time.Now())
 	if err != nil {
 		return nil, err
 	}
 	r.SweepDir = filepath.Join(s.cfg.LogDir, r.ID)
 	s.logf("queued %s", r.ID)
-	s.hub.publish(r.ID, Event{Type: "state", State: StateQueued})
+	s.hub.publish(r.ID, Event{Type: "state", State: spec.StatusQueued})
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -151,8 +152,8 @@ func (s *Service) Submit(ctx context.Context, spec []byte, file string) (*Record
 	return r, nil
 }
 
-func (s *Service) validate(spec []byte, file string) (sweep.Plan, error) {
-	plan, err := sweep.ParseConfig(bytes.NewReader(spec), file)
+func (s *Service) validate(body []byte, file string) (sweep.Plan, error) {
+	plan, err := sweep.ParseConfig(bytes.NewReader(body), file)
 	if err != nil {
 		return sweep.Plan{}, fmt.Errorf("--config: %w", err)
 	}
@@ -193,7 +194,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Record, []RunProgress, e
 }
 
 // List pages through the sweeps.
-func (s *Service) List(ctx context.Context, state, after string, limit int) ([]*Record, error) {
+func (s *Service) List(ctx context.Context, state spec.Status, after string, limit int) ([]*Record, error) {
 	rs, err := s.store.list(ctx, state, after, limit)
 	for _, r := range rs {
 		r.SweepDir = filepath.Join(s.cfg.LogDir, r.ID)
@@ -213,7 +214,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Record, error) {
 		return nil, err
 	}
 	switch r.State {
-	case StateQueued:
+	case spec.StatusQueued:
 		ok, err := s.store.cancelQueued(ctx, id, time.Now())
 		if err != nil {
 			return nil, err
@@ -222,8 +223,8 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Record, error) {
 			return nil, fmt.Errorf("sweep %s changed while being cancelled", id)
 		}
 		s.logf("cancelled %s (queued)", id)
-		s.hub.end(id, Event{Type: "state", State: StateCancelled, ExitCode: ptr(exitInterrupted)})
-	case StateRunning:
+		s.hub.end(id, Event{Type: "state", State: spec.StatusCancelled, ExitCode: ptr(spec.ExitInterrupted)})
+	case spec.StatusRunning:
 		if cancel := s.cancels[id]; cancel != nil {
 			cancel(errCancelled)
 		}
@@ -235,14 +236,6 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Record, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// The sweep's own exit codes, those of `tfsweep run`.
-const (
-	exitOK          = 0
-	exitRunFailed   = 1
-	exitBadInput    = 2
-	exitInterrupted = 130
-)
 
 // Run trains the queue, one sweep at a time, until ctx is cancelled. A sweep stopped by ctx stays
 // running in the queue, so the next server resumes it.
@@ -289,9 +282,9 @@ func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool)
 		s.mu.Unlock()
 	}()
 	s.logf("training %s (attempt %d, resume %v)", r.ID, r.Attempts, resumed)
-	s.hub.publish(r.ID, Event{Type: "state", State: StateRunning})
+	s.hub.publish(r.ID, Event{Type: "state", State: spec.StatusRunning})
 	var l *live
-	finish := func(state string, code int, msg string, res *sweep.Result) {
+	finish := func(state spec.Status, code int, msg string, res *sweep.Result) {
 		var runs []RunProgress
 		if l != nil {
 			runs = l.snapshot()
@@ -304,7 +297,7 @@ func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool)
 	}
 	plan, err := sweep.ParseConfig(strings.NewReader(r.Spec), r.File)
 	if err != nil {
-		finish(StateFailed, exitBadInput, err.Error(), nil)
+		finish(spec.StatusFailed, spec.ExitBadInput, err.Error(), nil)
 		return
 	}
 	opts := s.options(r.ID)
@@ -312,18 +305,17 @@ func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool)
 	s.mu.Lock()
 	l = s.live[r.ID]
 	s.mu.Unlock()
-	opts.Observer = &observer{s: s, id: r.ID, live: l}
 	sw, err := sweep.New(plan, opts)
 	if err != nil {
-		finish(StateFailed, exitBadInput, err.Error(), nil)
+		finish(spec.StatusFailed, spec.ExitBadInput, err.Error(), nil)
 		return
 	}
 	l.init(sw.Mine())
-	res := sw.Run(ctx)
+	res := sw.Run(ctx, &observer{s: s, id: r.ID, live: l})
 	if serverCtx.Err() != nil {
 		// The server stops: the sweep stays running in the queue and the next server resumes it.
 		s.logf("%s interrupted by the server stopping: the next server resumes it", r.ID)
-		s.hub.end(r.ID, Event{Type: "state", State: StateRunning, Error: "the server stopped; it resumes this sweep when it starts again"})
+		s.hub.end(r.ID, Event{Type: "state", State: spec.StatusRunning, Error: "the server stopped; it resumes this sweep when it starts again"})
 		return
 	}
 	if written, err := report.Generate(context.WithoutCancel(ctx), sw.Dir()); err != nil {
@@ -335,18 +327,18 @@ func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool)
 		}
 	}
 	switch {
-	case errors.Is(context.Cause(ctx), errCancelled) && res.Status != sweep.StatusSucceeded:
+	case errors.Is(context.Cause(ctx), errCancelled) && res.Status != spec.StatusSucceeded:
 		// (A cancel that came after every run had ended changes nothing.)
-		finish(StateCancelled, exitInterrupted, "cancelled while running", res)
-	case res.Status == sweep.StatusSucceeded && res.ReportError == "":
-		finish(StateSucceeded, exitOK, "", res)
+		finish(spec.StatusCancelled, spec.ExitInterrupted, "cancelled while running", res)
+	case res.Status == spec.StatusSucceeded && res.ReportError == "":
+		finish(spec.StatusSucceeded, spec.ExitOK, "", res)
 	default:
 		msg := res.ReportError
 		for _, run := range res.Runs {
-			if run.Status == sweep.StatusFailed && msg == "" {
+			if run.Status == spec.StatusFailed && msg == "" {
 				msg = run.Name + ": " + run.Error
 			}
 		}
-		finish(StateFailed, exitRunFailed, msg, res)
+		finish(spec.StatusFailed, spec.ExitRunFailed, msg, res)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -35,7 +36,7 @@ func TestServeStorePersistsAndResumesFirst(t *testing.T) {
 		t.Fatalf("ids %v", ids)
 	}
 	first, resumed, err := st.next(t.Context(), now)
-	if err != nil || first.ID != ids[0] || resumed || first.State != StateRunning || first.Attempts != 1 {
+	if err != nil || first.ID != ids[0] || resumed || first.State != spec.StatusRunning || first.Attempts != 1 {
 		t.Fatalf("next: %+v resumed %v, %v", first, resumed, err)
 	}
 	if ok, err := st.cancelQueued(t.Context(), ids[0], now); ok || err != nil {
@@ -52,15 +53,16 @@ func TestServeStorePersistsAndResumesFirst(t *testing.T) {
 	}
 	defer st.close()
 	for _, tc := range []struct {
-		id, state string
-		resumed   bool
-		attempts  int
-	}{{ids[0], StateRunning, true, 2}, {ids[1], StateRunning, false, 1}} {
+		id       string
+		state    spec.Status
+		resumed  bool
+		attempts int
+	}{{ids[0], spec.StatusRunning, true, 2}, {ids[1], spec.StatusRunning, false, 1}} {
 		r, resumed, err := st.next(t.Context(), now)
 		if err != nil || r.ID != tc.id || r.State != tc.state || resumed != tc.resumed || r.Attempts != tc.attempts {
 			t.Fatalf("next after reopening: %+v resumed %v, %v; want %s resumed %v attempts %d", r, resumed, err, tc.id, tc.resumed, tc.attempts)
 		}
-		if err := st.finish(t.Context(), r.ID, StateSucceeded, 0, "", &sweep.Result{Status: sweep.StatusSucceeded},
+		if err := st.finish(t.Context(), r.ID, spec.StatusSucceeded, 0, "", &sweep.Result{Status: spec.StatusSucceeded},
 			[]RunProgress{{Name: "a", State: "succeeded", Epochs: 1}}, now); err != nil {
 			t.Fatal(err)
 		}
@@ -69,16 +71,17 @@ func TestServeStorePersistsAndResumesFirst(t *testing.T) {
 		t.Errorf("next of an empty queue: %+v %v", r, err)
 	}
 	got, err := st.get(t.Context(), ids[1])
-	if err != nil || got.State != StateSucceeded || *got.ExitCode != 0 || len(got.final) != 1 || got.final[0].Epochs != 1 ||
+	if err != nil || got.State != spec.StatusSucceeded || *got.ExitCode != 0 || len(got.final) != 1 || got.final[0].Epochs != 1 ||
 		!strings.Contains(string(got.Result), `"status":"succeeded"`) {
 		t.Errorf("a finished sweep: %+v %v", got, err)
 	}
 	for _, tc := range []struct {
-		state, after string
-		limit        int
-		want         []string
+		state spec.Status
+		after string
+		limit int
+		want  []string
 	}{
-		{"", "", 10, ids}, {"", ids[0], 1, ids[1:2]}, {StateCancelled, "", 10, ids[2:]}, {StateQueued, "", 10, nil},
+		{"", "", 10, ids}, {"", ids[0], 1, ids[1:2]}, {spec.StatusCancelled, "", 10, ids[2:]}, {spec.StatusQueued, "", 10, nil},
 	} {
 		rs, err := st.list(t.Context(), tc.state, tc.after, tc.limit)
 		var got []string
@@ -120,7 +123,7 @@ func TestServeHubEndReachesAFullSubscriber(t *testing.T) {
 	for range cap(ch) + 10 {
 		h.publish("s-1", Event{Type: "progress"})
 	}
-	h.end("s-1", Event{Type: "state", State: StateSucceeded})
+	h.end("s-1", Event{Type: "state", State: spec.StatusSucceeded})
 	unsubscribe() // after end: nothing to do, no double close
 	var last Event
 	n := 0
@@ -128,7 +131,7 @@ func TestServeHubEndReachesAFullSubscriber(t *testing.T) {
 		last = e
 		n++
 	}
-	if last.State != StateSucceeded || n != cap(ch) {
+	if last.State != spec.StatusSucceeded || n != cap(ch) {
 		t.Errorf("%d events, the last %+v", n, last)
 	}
 	// A stream of a sweep that never ends (an unknown id) leaves nothing behind.

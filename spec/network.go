@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -216,38 +217,21 @@ const (
 	MaxCount = 1 << 40
 )
 
-// hiddenActivations are the activations the model builds besides linear and softmax, the canonical
-// names of the names catalog (ParseActivation accepts them).
-func hiddenActivations() []Activation {
-	return []Activation{"tanh", "relu", "sigmoid", "elu", "selu", "gelu", "silu", "softplus", "leaky_relu"}
-}
-
-// initializers are the canonical kernel initializer names of the names catalog.
-func initializers() []Initializer {
-	return []Initializer{"xavier", "uniform", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform"}
-}
-
-// CheckActivation reports whether a is a canonical activation a Network may hold.
+// CheckActivation reports whether a is a canonical activation a Network may hold: linear, softmax
+// or one of ActivationNames.
 func CheckActivation(a Activation) error {
-	if a == ActivationLinear || a == ActivationSoftmax {
+	if a == ActivationLinear || a == ActivationSoftmax || slices.Contains(ActivationNames(), string(a)) {
 		return nil
 	}
-	for _, h := range hiddenActivations() {
-		if a == h {
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown activation %q (want linear, softmax or one of %s)", a, joinNames(hiddenActivations()))
+	return fmt.Errorf("unknown activation %q (want linear, softmax or one of %s)", a, strings.Join(ActivationNames(), ", "))
 }
 
-// CheckInitializer reports whether i is a canonical kernel initializer name.
+// CheckInitializer reports whether i is a canonical kernel initializer name (one of InitNames).
 func CheckInitializer(i Initializer) error {
-	for _, known := range initializers() {
-		if i == known {
-			return nil
-		}
+	if slices.Contains(InitNames(), string(i)) {
+		return nil
 	}
-	return fmt.Errorf("unknown kernel initializer %q (want one of %s)", i, joinNames(initializers()))
+	return fmt.Errorf("unknown kernel initializer %q (want one of %s)", i, strings.Join(InitNames(), ", "))
 }
 
 func joinNames[T ~string](names []T) string {
@@ -274,6 +258,13 @@ func (e *LayerError) Error() string {
 }
 
 func (e *LayerError) Unwrap() error { return e.Err }
+
+// InputError is a problem with the network's input: its shape or its name.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+
+func (e *InputError) Unwrap() error { return e.Err }
 
 // MLP is a Sequential network of Dense layers on a flat input: the hidden widths with tanh, then a
 // softmax over classes; kernels left to the sweep's --init and --l2. LabReportMLP is the lab

@@ -14,25 +14,8 @@ func resolveArgs(l *Layer) error {
 	if !slices.Contains(Classes(), l.Class) {
 		return fmt.Errorf("is not a layer class tfsweep builds (want one of %s)", joinNames(Classes()))
 	}
-	fields := []struct {
-		key     string
-		set     bool
-		classes []Class
-	}{
-		{"dense", l.Dense != nil, []Class{ClassDense}},
-		{"conv2d", l.Conv2D != nil, []Class{ClassConv2D}},
-		{"pooling", l.Pooling != nil, []Class{ClassMaxPooling2D, ClassAveragePooling2D}},
-		{"reshape", l.Reshape != nil, []Class{ClassReshape}},
-		{"dropout", l.Dropout != nil, []Class{ClassDropout}},
-		{"batch_normalization", l.BatchNorm != nil, []Class{ClassBatchNormalization}},
-		{"activation", l.Activation != nil, []Class{ClassActivation}},
-		{"rescaling", l.Rescaling != nil, []Class{ClassRescaling}},
-		{"concatenate", l.Concatenate != nil, []Class{ClassConcatenate}},
-	}
-	for _, f := range fields {
-		if f.set && !slices.Contains(f.classes, l.Class) {
-			return fmt.Errorf("has %s arguments, which do not apply to %s", f.key, l.Class)
-		}
+	if err := checkArgsClass(l); err != nil {
+		return err
 	}
 	switch l.Class {
 	case ClassDense:
@@ -76,6 +59,31 @@ func resolveArgs(l *Layer) error {
 	case ClassConcatenate:
 		if l.Concatenate == nil {
 			l.Concatenate = &ConcatenateArgs{Axis: -1}
+		}
+	}
+	return nil
+}
+
+// checkArgsClass refuses arguments of another class than the layer's.
+func checkArgsClass(l *Layer) error {
+	fields := []struct {
+		key     string
+		set     bool
+		classes []Class
+	}{
+		{"dense", l.Dense != nil, []Class{ClassDense}},
+		{"conv2d", l.Conv2D != nil, []Class{ClassConv2D}},
+		{"pooling", l.Pooling != nil, []Class{ClassMaxPooling2D, ClassAveragePooling2D}},
+		{"reshape", l.Reshape != nil, []Class{ClassReshape}},
+		{"dropout", l.Dropout != nil, []Class{ClassDropout}},
+		{"batch_normalization", l.BatchNorm != nil, []Class{ClassBatchNormalization}},
+		{"activation", l.Activation != nil, []Class{ClassActivation}},
+		{"rescaling", l.Rescaling != nil, []Class{ClassRescaling}},
+		{"concatenate", l.Concatenate != nil, []Class{ClassConcatenate}},
+	}
+	for _, f := range fields {
+		if f.set && !slices.Contains(f.classes, l.Class) {
+			return fmt.Errorf("has %s arguments, which do not apply to %s", f.key, l.Class)
 		}
 	}
 	return nil

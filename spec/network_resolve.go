@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -15,11 +16,15 @@ const InputLayerName = "input_layer"
 // names for the unnamed: dense, dense_1, conv2d, ...), every inbound list explicit, the layers in
 // topological order, every argument with its default filled and its axes non-negative. It refuses a
 // network whose shapes do not fit, whose graph has a cycle or a layer that does not lead to the
-// output, whose output is not a softmax over a vector, or whose sizes exceed the limits. An error
-// about one layer is a *LayerError giving its index in n.Layers.
+// output, whose output is not a softmax over a vector, or whose sizes exceed the limits (MaxLayers,
+// MaxRank, MaxCount: every count of Summary). An error about one layer is a *LayerError giving its
+// index in n.Layers.
 func (n Network) Resolve() (Network, error) {
 	r, _, err := n.resolve()
-	return r, err
+	if err != nil {
+		return n, err
+	}
+	return r.net, nil
 }
 
 // resolved is a network during resolution: origin[i] is the index layer i had in the network given.
@@ -29,15 +34,15 @@ type resolved struct {
 	inputs [][]int // inbound layer indices, -1 for the input
 }
 
-func (n Network) resolve() (Network, []Shape, error) {
+func (n Network) resolve() (*resolved, Summary, error) {
 	if len(n.Layers) == 0 {
-		return n, nil, errors.New("the network has no layers")
+		return nil, Summary{}, errors.New("the network has no layers")
 	}
 	if len(n.Layers) > MaxLayers {
-		return n, nil, fmt.Errorf("the network has %d layers, more than the %d tfsweep builds", len(n.Layers), MaxLayers)
+		return nil, Summary{}, fmt.Errorf("the network has %d layers, more than the %d tfsweep builds", len(n.Layers), MaxLayers)
 	}
 	if err := checkShape(n.Input.Shape); err != nil {
-		return n, nil, fmt.Errorf("input shape %v: %w", []int(n.Input.Shape), err)
+		return nil, Summary{}, &InputError{fmt.Errorf("input shape %v %w", []int(n.Input.Shape), err)}
 	}
 	r := &resolved{net: n.clone(), origin: make([]int, len(n.Layers))}
 	for i := range r.origin {
@@ -46,22 +51,24 @@ func (n Network) resolve() (Network, []Shape, error) {
 	if r.net.Input.Name == "" {
 		r.net.Input.Name = InputLayerName
 	}
-	for i := range r.net.Layers {
-		if err := resolveArgs(&r.net.Layers[i]); err != nil {
-			return n, nil, r.layerError(i, err)
-		}
-	}
-	steps := []func() error{r.name, r.link, r.sort, r.checkOutputReached}
+	steps := []func() error{r.name, r.resolveArgs, r.link, r.sort, r.checkOutputReached}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return n, nil, err
+			return nil, Summary{}, err
 		}
 	}
 	shapes, err := r.inferShapes()
-	if err != nil {
-		return n, nil, err
+	if err == nil {
+		err = r.checkOutput(shapes)
 	}
-	return r.net, shapes, r.checkOutput(shapes)
+	if err != nil {
+		return nil, Summary{}, err
+	}
+	s, err := r.summarize(shapes)
+	if err != nil {
+		return nil, Summary{}, err
+	}
+	return r, s, nil
 }
 
 func (n Network) clone() Network {
@@ -131,13 +138,22 @@ func AutoName(c Class) string {
 	return b.String()
 }
 
-// name gives the unnamed layers Keras' automatic names, counted per class in layer order (dense,
-// dense_1, ...) and skipping a name the model gives a layer itself, and refuses duplicates.
+// validName is what a name may be: the graph's scopes and variables are named after the layers
+// (dense/kernel), and TensorFlow's op names allow these characters.
+var validName = regexp.MustCompile(`^[A-Za-z0-9.][A-Za-z0-9_.\-]*$`)
+
+// name refuses invalid and duplicate names and gives the unnamed layers Keras' automatic names.
 func (r *resolved) name() error {
+	if !validName.MatchString(r.net.Input.Name) {
+		return &InputError{fmt.Errorf("the input's name %q is not a valid name: use letters, digits, _, . and - (not first)", r.net.Input.Name)}
+	}
 	taken := map[string]int{r.net.Input.Name: -1}
 	for i, l := range r.net.Layers {
 		if l.Name == "" {
 			continue
+		}
+		if !validName.MatchString(l.Name) {
+			return r.layerError(i, errors.New("is not a valid name: use letters, digits, _, . and - (not first), as TensorFlow names its ops"))
 		}
 		if j, dup := taken[l.Name]; dup {
 			what := "the input"
@@ -148,6 +164,17 @@ func (r *resolved) name() error {
 		}
 		taken[l.Name] = i
 	}
+	r.autoName()
+	return nil
+}
+
+// autoName names the unnamed layers as Keras 3 does, counted per class in layer order (dense,
+// dense_1, ...), skipping a name the model gives a layer itself.
+func (r *resolved) autoName() {
+	taken := map[string]bool{r.net.Input.Name: true}
+	for _, l := range r.net.Layers {
+		taken[l.Name] = true
+	}
 	counts := make(map[string]int)
 	for i := range r.net.Layers {
 		l := &r.net.Layers[i]
@@ -155,16 +182,38 @@ func (r *resolved) name() error {
 			continue
 		}
 		prefix := AutoName(l.Class)
-		for {
+		for l.Name == "" {
 			name := prefix
 			if counts[prefix] > 0 {
 				name = fmt.Sprintf("%s_%d", prefix, counts[prefix])
 			}
 			counts[prefix]++
-			if _, dup := taken[name]; !dup {
-				l.Name, taken[name] = name, i
-				break
+			if !taken[name] {
+				l.Name, taken[name] = name, true
 			}
+		}
+	}
+}
+
+// LayerNames are the names Resolve gives the layers: their own, or Keras' automatic ones. It checks
+// nothing, so that a reader can name a layer in an error before the network is whole.
+func (n Network) LayerNames() []string {
+	r := &resolved{net: n.clone()}
+	if r.net.Input.Name == "" {
+		r.net.Input.Name = InputLayerName
+	}
+	r.autoName()
+	names := make([]string, len(r.net.Layers))
+	for i, l := range r.net.Layers {
+		names[i] = l.Name
+	}
+	return names
+}
+
+func (r *resolved) resolveArgs() error {
+	for i := range r.net.Layers {
+		if err := resolveArgs(&r.net.Layers[i]); err != nil {
+			return r.layerError(i, err)
 		}
 	}
 	return nil

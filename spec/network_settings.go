@@ -204,7 +204,7 @@ func (n Network) renameAdded() Network {
 		}
 	}
 	r := &resolved{net: n, origin: make([]int, len(n.Layers))}
-	_ = r.name() // the names were unique before; automatic names skip taken ones
+	r.autoName()
 	for i := range r.net.Layers {
 		for k, in := range r.net.Layers[i].Inbound {
 			if j, ok := temporary[in]; ok {

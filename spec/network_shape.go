@@ -221,68 +221,57 @@ type LayerSummary struct {
 	Trainable, NonTrainable int64
 }
 
-// Summary resolves the network and counts its weights and activations, refusing counts beyond
-// MaxCount.
+// Summary resolves the network (Resolve) and counts its weights and activations.
 func (n Network) Summary() (Summary, error) {
-	r, shapes, err := n.resolve()
-	if err != nil {
-		return Summary{}, err
-	}
+	_, s, err := n.resolve()
+	return s, err
+}
+
+// summarize counts the weights and activations of the resolved network; a layer that takes a count
+// beyond MaxCount is refused with a *LayerError.
+func (r *resolved) summarize(shapes []Shape) (Summary, error) {
 	s := Summary{Output: shapes[len(shapes)-1]}
-	in := make(map[string]Shape, len(shapes)+1)
-	in[r.Input.Name] = r.Input.Shape
-	acts, _ := elements(r.Input.Shape)
-	ok := true
-	for i, l := range r.Layers {
-		trainable, fixed := weights(l, in[l.Inbound[0]])
+	in := map[string]Shape{r.net.Input.Name: r.net.Input.Shape}
+	s.Activations, _ = elements(r.net.Input.Shape)
+	for i, l := range r.net.Layers {
+		trainable, fixed, ok := weights(l, in[l.Inbound[0]])
 		in[l.Name] = shapes[i]
 		s.Layers = append(s.Layers, LayerSummary{Name: l.Name, Class: l.Class, Output: shapes[i], Trainable: trainable, NonTrainable: fixed})
 		out, _ := elements(shapes[i])
 		var ok1, ok2, ok3 bool
 		s.Trainable, ok1 = addCount(s.Trainable, trainable)
 		s.NonTrainable, ok2 = addCount(s.NonTrainable, fixed)
-		acts, ok3 = addCount(acts, out)
-		if !ok1 || !ok2 || !ok3 || trainable < 0 {
-			ok = false
-			break
+		s.Activations, ok3 = addCount(s.Activations, out)
+		if !ok || !ok1 || !ok2 || !ok3 {
+			return Summary{}, r.layerError(i, fmt.Errorf("takes the network beyond %d weights or activations per example: make it smaller", int64(MaxCount)))
 		}
 	}
-	if !ok {
-		return Summary{}, fmt.Errorf("the network has more than %d weights or activations per example", int64(MaxCount))
-	}
-	s.Activations = acts
 	return s, nil
 }
 
-// weights counts a layer's trainable and non-trainable weights for its input shape; -1 beyond
+// weights counts a layer's trainable and non-trainable weights for its input shape; false beyond
 // MaxCount.
-func weights(l Layer, in Shape) (trainable, fixed int64) {
-	bias := func(use bool, n int) int64 {
+func weights(l Layer, in Shape) (trainable, fixed int64, ok bool) {
+	bias := func(use bool, n int64) int64 {
 		if use {
-			return int64(n)
+			return n
 		}
 		return 0
 	}
-	var kernel int64
-	var ok bool
 	switch l.Class {
 	case ClassDense:
-		kernel, ok = mulCount(int64(in[0]), int64(l.Dense.Units))
-		trainable = kernel + bias(l.Dense.UseBias, l.Dense.Units)
+		kernel, ok := mulCount(int64(in[0]), int64(l.Dense.Units))
+		trainable, ok2 := addCount(kernel, bias(l.Dense.UseBias, int64(l.Dense.Units)))
+		return trainable, 0, ok && ok2
 	case ClassConv2D:
 		c := l.Conv2D
-		kernel, ok = elements(Shape{c.KernelSize[0], c.KernelSize[1], in[2], c.Filters})
-		trainable = kernel + bias(c.UseBias, c.Filters)
+		kernel, ok := elements(Shape{c.KernelSize[0], c.KernelSize[1], in[2], c.Filters})
+		trainable, ok2 := addCount(kernel, bias(c.UseBias, int64(c.Filters)))
+		return trainable, 0, ok && ok2
 	case ClassBatchNormalization:
 		b := l.BatchNorm
-		features := int64(in[b.Axis-1])
-		trainable = bias(b.Center, int(features)) + bias(b.Scale, int(features))
-		return trainable, 2 * features
-	default:
-		return 0, 0
+		features := int64(in[b.Axis-1]) // a dimension of a checked shape, within MaxCount
+		return bias(b.Center, features) + bias(b.Scale, features), 2 * features, true
 	}
-	if !ok || trainable > MaxCount {
-		return -1, 0
-	}
-	return trainable, 0
+	return 0, 0, true
 }

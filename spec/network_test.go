@@ -40,7 +40,7 @@ func residual() Network {
 	}}
 }
 
-func names(n Network) []string {
+func layerNames(n Network) []string {
 	var out []string
 	for _, l := range n.Layers {
 		out = append(out, l.Name)
@@ -70,7 +70,7 @@ func TestResolveShapesAndCounts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := names(r); !reflect.DeepEqual(got, tt.names) {
+			if got := layerNames(r); !reflect.DeepEqual(got, tt.names) {
 				t.Errorf("names %v, want %v", got, tt.names)
 			}
 			s, err := tt.net.Summary()
@@ -169,8 +169,8 @@ func TestResolveErrors(t *testing.T) {
 			"Conv2D `conv2d` gets a 2-D input (None, 784): it reads images"},
 		{"kernel larger than input", Network{Input: Input{Shape: Shape{2, 2, 3}}, Layers: []Layer{conv, {Class: ClassFlatten}, dense(10, ActivationSoftmax)}}, 0,
 			"smaller than its 3x3 kernel with padding valid"},
-		{"unknown layer", flat(Layer{Class: "LSTM"}, dense(10, ActivationSoftmax)), 0, "LSTM layer 1 is not a layer class tfsweep builds"},
-		{"no units", flat(Layer{Class: ClassDense}), 0, "Dense layer 1 has no units"},
+		{"unknown layer", flat(Layer{Class: "LSTM"}, dense(10, ActivationSoftmax)), 0, "LSTM `lstm` is not a layer class tfsweep builds"},
+		{"no units", flat(Layer{Class: ClassDense}), 0, "Dense `dense` has no units"},
 		{"bad activation", flat(dense(10, "softsign")), 0, `unknown activation "softsign"`},
 		{"hidden softmax", flat(dense(10, ActivationSoftmax), dense(10, ActivationSoftmax)), 0, "softmax before the output layer"},
 		{"linear output", flat(dense(10, ActivationLinear)), 0, "output's activation must be softmax"},
@@ -192,10 +192,12 @@ func TestResolveErrors(t *testing.T) {
 			"axis 0, the batch axis"},
 		{"dropout rate", flat(Layer{Class: ClassDropout, Dropout: &DropoutArgs{Rate: 1}}, dense(10, ActivationSoftmax)), 0, "rate 1: it must be in [0, 1)"},
 		{"absurd units", flat(dense(1<<41, ActivationTanh), dense(10, ActivationSoftmax)), 0, "units 2199023255552"},
-		{"absurd weights", flat(dense(1<<30, ActivationTanh), dense(1<<20, ActivationTanh), dense(10, ActivationSoftmax)), -1,
-			"more than 1099511627776 weights"},
+		{"absurd weights", flat(dense(1<<30, ActivationTanh), dense(1<<20, ActivationTanh), dense(10, ActivationSoftmax)), 1,
+			"Dense `dense_1` takes the network beyond 1099511627776 weights"},
 		{"50,000 layers", flat(many...), -1, "50000 layers, more than the 1000"},
 		{"no layers", flat(), -1, "no layers"},
+		{"slash in a name", flat(named(dense(10, ActivationSoftmax), "a/b")), 0, "Dense `a/b` is not a valid name"},
+		{"input name", Network{Input: Input{Name: " x", Shape: Shape{784}}, Layers: []Layer{dense(10, ActivationSoftmax)}}, -1, `the input's name " x" is not a valid name`},
 		{"input rank", Network{Input: Input{Shape: Shape{1, 2, 3, 4}}, Layers: []Layer{dense(10, ActivationSoftmax)}}, -1, "4 dimensions"},
 	}
 	for _, tt := range tests {
@@ -223,7 +225,7 @@ func TestResolveSortsAFunctionalGraph(t *testing.T) {
 		t.Fatal(err)
 	}
 	pos := map[string]int{}
-	for i, name := range names(r) {
+	for i, name := range layerNames(r) {
 		pos[name] = i
 	}
 	for _, l := range r.Layers {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -25,7 +26,7 @@ import (
 //	    batchnorm: [off, on]
 //	    batch_size: 128
 //
-// Every axis of Axes is a key that takes one value or a list; hidden is one architecture ([128, 64]
+// Every axis of spec.Axes() is a key that takes one value or a list; hidden is one architecture ([128, 64]
 // or "128x64") or a list of them ([[128, 64], [256]]). A top-level limit: N is the same as
 // defaults: {limit: N}.
 
@@ -95,7 +96,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 			}
 			defaults = defaults.Override(g)
 		case "limit":
-			a, _ := AxisByKey("limit")
+			a, _ := spec.AxisByKey("limit")
 			values, err := p.values(a, value)
 			if err != nil {
 				return Plan{}, err
@@ -145,7 +146,7 @@ func (p configParser) grid(n *yaml.Node, what string) (Grid, error) {
 	}
 	for i := 0; i < len(n.Content); i += 2 {
 		key, value := n.Content[i], n.Content[i+1]
-		a, ok := AxisByKey(key.Value)
+		a, ok := spec.AxisByKey(key.Value)
 		if !ok {
 			return g, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, axisKeys()))
 		}
@@ -171,7 +172,7 @@ func (p configParser) grid(n *yaml.Node, what string) (Grid, error) {
 }
 
 // distribution reads {log_uniform: [lo, hi]}, {uniform: [lo, hi]} or {choice: [a, b, ...]}.
-func (p configParser) distribution(a *Axis, n *yaml.Node) (*Distribution, error) {
+func (p configParser) distribution(a spec.Axis, n *yaml.Node) (*Distribution, error) {
 	if len(n.Content) != 2 || n.Content[1].Kind != yaml.SequenceNode {
 		return nil, p.errorf(n, "%s: a distribution is one of {uniform: [lo, hi]}, {log_uniform: [lo, hi]}, {choice: [a, b, ...]}", a.Key)
 	}
@@ -192,7 +193,7 @@ func (p configParser) distribution(a *Axis, n *yaml.Node) (*Distribution, error)
 
 // values reads a scalar or a list of scalars; for an axis whose one value is a list (hidden), a flat
 // list of plain numbers is one value and a list of lists or of "128x64" strings is several.
-func (p configParser) values(a *Axis, n *yaml.Node) ([]any, error) {
+func (p configParser) values(a spec.Axis, n *yaml.Node) ([]any, error) {
 	parse := func(item *yaml.Node) (any, error) {
 		if item.Kind != yaml.ScalarNode {
 			return nil, p.errorf(item, "%s: expected a value or a list of values", a.Key)
@@ -228,7 +229,7 @@ func (p configParser) values(a *Axis, n *yaml.Node) ([]any, error) {
 		if len(n.Content) == 0 {
 			return nil, p.errorf(n, "%s: empty list", a.Key)
 		}
-		if a.impl.listIsOneValue() && flatNumbers(n) {
+		if a.ListIsOneValue() && flatNumbers(n) {
 			v, err := joined(n)
 			if err != nil {
 				return nil, err
@@ -239,7 +240,7 @@ func (p configParser) values(a *Axis, n *yaml.Node) ([]any, error) {
 		for _, item := range n.Content {
 			var v any
 			var err error
-			if a.impl.listIsOneValue() && item.Kind == yaml.SequenceNode {
+			if a.ListIsOneValue() && item.Kind == yaml.SequenceNode {
 				v, err = joined(item)
 			} else {
 				v, err = parse(item)
@@ -281,8 +282,8 @@ func checkAliases(n *yaml.Node, depth int) error {
 }
 
 func axisKeys() []string {
-	keys := make([]string, len(Axes))
-	for i, a := range Axes {
+	keys := make([]string, len(spec.Axes()))
+	for i, a := range spec.Axes() {
 		keys[i] = a.Key
 	}
 	return keys

@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
-// Flags are the grid axes as command-line flags: one list flag per axis of Axes.
+// Flags are the grid axes as command-line flags: one list flag per axis of spec.Axes().
 type Flags struct {
-	lists map[string]*listFlag // by Axis.Key
+	lists map[string]*listFlag // by spec.Axis.Key
 }
 
 // listFlag is an axis flag's raw comma-separated list.
@@ -30,7 +32,7 @@ func (l *listFlag) IsList() bool { return true }
 // AddFlags defines a flag per axis on fs, with the axis' usage and default.
 func AddFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{lists: map[string]*listFlag{}}
-	for _, a := range Axes {
+	for _, a := range spec.Axes() {
 		l := &listFlag{}
 		f.lists[a.Key] = l
 		fs.Var(l, a.Flag, fmt.Sprintf("%s (default %s)", a.Usage, a.DefaultText()))
@@ -41,7 +43,7 @@ func AddFlags(fs *flag.FlagSet) *Flags {
 // Grid parses the flags that were given; errors name the flag.
 func (f *Flags) Grid() (Grid, error) {
 	var g Grid
-	for _, a := range Axes {
+	for _, a := range spec.Axes() {
 		l := f.lists[a.Key]
 		if !l.set {
 			continue

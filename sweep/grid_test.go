@@ -12,7 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tfsweep/tfsweep/dataset"
+	"github.com/tfsweep/tfsweep/internal/axistest"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // flagGrid parses command-line flags such as "--seed", "1,2" into a grid, as `tfsweep run` does.
@@ -48,7 +49,7 @@ func TestLabReportPreset(t *testing.T) {
 		t.Fatalf("names\n got %v\nwant %v", got, want)
 	}
 	for i, r := range runs {
-		if r.Index != i || r.Epochs != 5 || r.LR != 0.001 || r.Seed != 1 || r.Scale != dataset.ScaleUnit || r.Limit != 0 || !slices.Equal(r.Hidden, []int{128, 64}) {
+		if r.Index != i || r.Epochs != 5 || r.LR != 0.001 || r.Seed != 1 || r.Scale != spec.ScaleUnit || r.Limit != 0 || !slices.Equal(r.Hidden, []int{128, 64}) {
 			t.Errorf("%s: %+v, want the defaults (5 epochs, lr 0.001, seed 1, unit scale, all data, 128x64)", r.Name, r)
 		}
 	}
@@ -105,7 +106,7 @@ func TestFlagValues(t *testing.T) {
 	want := map[string][]any{
 		"init": {"xavier"}, "batchnorm": {false, true, true, false}, "batch_size": {64, 128}, "epochs": {3},
 		"lr": {0.5, 0.001}, "hidden": {[]int{128, 64}, []int{10}, []int{32, 16}}, "seed": {int64(-1), int64(42)},
-		"scale": {dataset.ScaleNone}, "limit": nil,
+		"scale": {spec.ScaleNone}, "limit": nil,
 	}
 	for key, values := range want {
 		if got := g.Values(key); !reflect.DeepEqual(got, values) {
@@ -194,7 +195,7 @@ func TestValidationSplitExamples(t *testing.T) {
 		split      float64
 		train, val int
 	}{{0, 0, 60000, 0}, {0, 0.1, 54000, 6000}, {2000, 0.25, 1500, 500}, {1000, 0.333, 667, 333}} {
-		v := Defaults()
+		v := spec.Defaults()
 		v.Limit, v.ValidationSplit = tc.limit, tc.split
 		if train, val := v.Examples(60000); train != tc.train || val != tc.val {
 			t.Errorf("limit %d split %v: %d/%d, want %d/%d", tc.limit, tc.split, train, val, tc.train, tc.val)
@@ -277,7 +278,7 @@ func TestParseConfig(t *testing.T) {
 			yaml: "grids:\n  - init: xavier\n    batchnorm: on\n    lr: 0.01\n    seed: 3\n    scale: none\n",
 			want: []string{"xavier-bn-b128"},
 			check: func(t *testing.T, runs []Run) {
-				if r := runs[0]; r.LR != 0.01 || r.Seed != 3 || r.Scale != dataset.ScaleNone || !r.BatchNorm {
+				if r := runs[0]; r.LR != 0.01 || r.Seed != 3 || r.Scale != spec.ScaleNone || !r.BatchNorm {
 					t.Errorf("got %+v", r.Variant)
 				}
 			},
@@ -377,7 +378,7 @@ func TestNewPlanAppliesOtherAxesToThePreset(t *testing.T) {
 		t.Fatalf("%d runs, want the preset's 12", len(runs))
 	}
 	for _, r := range runs {
-		if r.Scale != dataset.ScaleNone || r.Epochs != 2 {
+		if r.Scale != spec.ScaleNone || r.Epochs != 2 {
 			t.Errorf("%s: scale %v epochs %d, want none and 2", r.Name, r.Scale, r.Epochs)
 		}
 	}
@@ -435,37 +436,21 @@ func TestNewPlan(t *testing.T) {
 	}
 }
 
-// axisSamples are two distinct values of every axis, as a user types them. TestEveryAxisIsWired
-// fails for an axis missing here, so a new axis cannot be added half-wired.
-var axisSamples = map[string][2]string{
-	"init": {"xavier", "he_normal"}, "batchnorm": {"off", "on"}, "batch_size": {"64", "256"}, "lr": {"0.001", "0.01"},
-	"hidden": {"128x64", "32"}, "seed": {"1", "2"}, "epochs": {"5", "2"}, "scale": {"unit", "none"}, "limit": {"0", "1000"},
-	"activation": {"tanh", "gelu"}, "optimizer": {"adam", "rmsprop"}, "momentum": {"0", "0.9"}, "nesterov": {"off", "on"},
-	"dropout": {"0", "0.2"}, "l2": {"0", "0.0001"}, "validation_split": {"0", "0.1"},
-	"schedule":       {"constant", "cosine:decay_steps=2345:warmup_steps=10:warmup_target=0.002"},
-	"early_stopping": {"off", "patience=2:min_delta=0.001:restore_best_weights"},
-	"reduce_lr":      {"off", "factor=0.5:patience=2:min_lr=1e-05"},
-}
-
-// axisContext are the other axes an axis' samples need: momentum and nesterov apply to sgd.
-var axisContext = map[string]map[string]string{
-	"momentum": {"optimizer": "sgd"}, "nesterov": {"optimizer": "sgd"},
-}
-
-// TestEveryAxisIsWired checks that every declared axis reaches every place that reads the table:
-// its flag, its YAML key, the run name when it varies, the hparams, the config text, the JSON
-// summary and the worker protocol.
-func TestEveryAxisIsWired(t *testing.T) {
-	for _, a := range Axes {
+// TestEveryAxisReachesTheFront checks that every declared axis reaches every place of the front
+// that reads the table: its flag, its YAML key, the run name when it varies, the hparams, the
+// config text, the JSON summary and the worker protocol. worker's TestEveryAxisChangesWhatTheWorkerTrains
+// follows it from there into what the worker trains.
+func TestEveryAxisReachesTheFront(t *testing.T) {
+	for _, a := range spec.Axes() {
 		t.Run(a.Key, func(t *testing.T) {
-			s, ok := axisSamples[a.Key]
+			s, ok := axistest.Samples[a.Key]
 			if !ok {
-				t.Fatalf("no sample values for axis %s in axisSamples", a.Key)
+				t.Fatalf("no sample values for axis %s in axistest.Samples", a.Key)
 			}
 			flags := []string{"--" + a.Flag, s[0] + listSeparator(a) + s[1]}
 			yaml := "grids:\n  - " + a.Key + ": [" + yamlItem(a, s[0]) + ", " + yamlItem(a, s[1]) + "]\n"
-			for key, value := range axisContext[a.Key] {
-				other, _ := AxisByKey(key)
+			for key, value := range axistest.Context[a.Key] {
+				other, _ := spec.AxisByKey(key)
 				flags = append(flags, "--"+other.Flag, value)
 				yaml += "    " + key + ": " + value + "\n"
 			}
@@ -492,7 +477,7 @@ func TestEveryAxisIsWired(t *testing.T) {
 					if hp, ok := r.HParams()[a.Key]; !ok || hp != a.HParam(r.Variant) {
 						t.Errorf("hparams of %s lack %s", r.Name, a.Key)
 					}
-					if md := ConfigMarkdown(r.Name, r.Variant); !strings.Contains(md, "| "+a.Key+" | "+a.Text(r.Variant)+" |") {
+					if md := spec.ConfigMarkdown(r.Name, r.Variant); !strings.Contains(md, "| "+a.Key+" | "+a.Text(r.Variant)+" |") {
 						t.Errorf("config text of %s lacks %s:\n%s", r.Name, a.Key, md)
 					}
 					raw, err := json.Marshal(RunResult{Name: r.Name, Variant: r.Variant})
@@ -503,7 +488,7 @@ func TestEveryAxisIsWired(t *testing.T) {
 					if _, ok := doc[a.Key]; !ok {
 						t.Errorf("JSON of %s lacks %s: %s", r.Name, a.Key, raw)
 					}
-					back, err := DecodeVariant(EncodeVariant(r.Variant))
+					back, err := spec.DecodeVariant(spec.EncodeVariant(r.Variant))
 					if err != nil || !reflect.DeepEqual(back, r.Variant) {
 						t.Errorf("the worker protocol does not carry %s: %+v, %v", a.Key, back, err)
 					}
@@ -516,27 +501,27 @@ func TestEveryAxisIsWired(t *testing.T) {
 	}
 }
 
-func listSeparator(a *Axis) string {
+func listSeparator(a spec.Axis) string {
 	if a.Key == "hidden" {
 		return ";"
 	}
 	return ","
 }
 
-func yamlItem(a *Axis, s string) string {
+func yamlItem(a spec.Axis, s string) string {
 	if a.Key == "hidden" {
 		return `"` + s + `"`
 	}
 	return s
 }
 
-func with(a *Axis, v Variant, value any) Variant {
-	a.impl.set(&v, value)
+func with(a spec.Axis, v spec.Variant, value any) spec.Variant {
+	a.Set(&v, value)
 	return v
 }
 
 func TestRunResultJSON(t *testing.T) {
-	r := RunResult{Name: "xavier-nobn-b128", Status: StatusSucceeded, Variant: Defaults(), History: emptyCurves()}
+	r := RunResult{Name: "xavier-nobn-b128", Status: spec.StatusSucceeded, Variant: spec.Defaults(), History: spec.EmptyCurves()}
 	raw, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)

@@ -6,17 +6,16 @@ import (
 	"os"
 	"strconv"
 	"strings"
-)
 
-// evalChunk is the number of examples a worker evaluates per session call (model.EvalChunk).
-const evalChunk = 10_000
+	"github.com/tfsweep/tfsweep/spec"
+)
 
 // memoryBytes estimates what one run of v holds at its peak: every weight four times over (the
 // variable, its gradient and Adam's two slots) plus a copy the step reads, the activations of a
 // training batch and of an evaluation chunk, and the worker's copies of the data as float32.
 // It is an estimate to refuse what cannot fit before TensorFlow fails on it obscurely, not an
 // accounting: TensorFlow's own overhead comes on top.
-func memoryBytes(v Variant, features, trainExamples int) (weights, batch, other float64) {
+func memoryBytes(v spec.Variant, features, trainExamples int) (weights, batch, other float64) {
 	const classes, f32 = 10, 4
 	in, params, width := features, 0.0, 0.0
 	for _, h := range append(append([]int(nil), v.Hidden...), classes) {
@@ -26,7 +25,7 @@ func memoryBytes(v Variant, features, trainExamples int) (weights, batch, other 
 	}
 	weights = 5 * f32 * params
 	batch = 6 * f32 * width * float64(v.BatchSize)
-	other = 6*f32*width*evalChunk + f32*float64(features)*float64(v.TrainExamples(trainExamples)+evalChunk)
+	other = 6*f32*width*spec.EvalChunk + f32*float64(features)*float64(v.TrainExamples(trainExamples)+spec.EvalChunk)
 	return weights, batch, other
 }
 

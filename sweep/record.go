@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // PlanFile is where a sweep directory records its plan when the sweep starts: a sweep file that
@@ -30,7 +31,7 @@ func (p Plan) YAML() []byte {
 	b.WriteString("grids:\n")
 	for _, g := range p.Grids {
 		first := true
-		for _, a := range Axes {
+		for _, a := range spec.Axes() {
 			av, ok := g.axes[a.Key]
 			if !ok || (av.values == nil && av.dist == nil) {
 				continue
@@ -49,10 +50,10 @@ func (p Plan) YAML() []byte {
 }
 
 // yamlValues is an axis' values as a YAML flow list, or its distribution as a flow mapping.
-func yamlValues(a *Axis, av axisValues) string {
+func yamlValues(a spec.Axis, av axisValues) string {
 	item := func(v any) string {
-		text := a.impl.textOf(v)
-		if a.impl.listIsOneValue() {
+		text := a.ValueText(v)
+		if a.ListIsOneValue() {
 			return "[" + strings.ReplaceAll(text, "x", ", ") + "]"
 		}
 		return strconv.Quote(text)
@@ -64,7 +65,7 @@ func yamlValues(a *Axis, av axisValues) string {
 				args = append(args, item(v))
 			}
 		} else {
-			args = []string{formatFloat(d.Lo), formatFloat(d.Hi)}
+			args = []string{strconv.FormatFloat(d.Lo, 'g', -1, 64), strconv.FormatFloat(d.Hi, 'g', -1, 64)}
 		}
 		return "{" + d.Kind + ": [" + strings.Join(args, ", ") + "]}"
 	}
@@ -115,7 +116,7 @@ func diffRuns(recorded, runs []Run) string {
 		if recorded[i].Name != runs[i].Name {
 			return fmt.Sprintf("run %d is %s there, %s here", i+1, recorded[i].Name, runs[i].Name)
 		}
-		for _, a := range Axes {
+		for _, a := range spec.Axes() {
 			if !a.Equal(recorded[i].Variant, runs[i].Variant) {
 				return fmt.Sprintf("run %s has %s %s there, %s here", runs[i].Name, a.Key, a.Text(recorded[i].Variant), a.Text(runs[i].Variant))
 			}

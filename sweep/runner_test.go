@@ -3,6 +3,8 @@ package sweep
 import (
 	"runtime"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // A job carries --threads as it is; without it, parallel workers get a share of the CPUs each
@@ -23,7 +25,7 @@ func TestJobThreadsAndCPUs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &Sweep{opts: Options{Parallel: tc.parallel, Threads: tc.threads, LogDir: "logs"}, dir: "logs/sweep"}
-			job := s.job(Run{Name: "xavier-nobn-b64", Variant: Defaults()})
+			job := s.job(Run{Name: "xavier-nobn-b64", Variant: spec.Defaults()})
 			if job.Threads != tc.wantThreads || job.CPUs != tc.wantCPUs {
 				t.Errorf("threads %d, CPUs %d; want %d, %d", job.Threads, job.CPUs, tc.wantThreads, tc.wantCPUs)
 			}

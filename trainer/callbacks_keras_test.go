@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // The fixture is Keras 3's own decisions on scripted metric sequences, recorded by
@@ -55,7 +57,7 @@ type earlyStoppingCase struct {
 	FinalWeightsEpoch int  `json:"final_weights_epoch"`
 }
 
-// reduceLRParams are ReduceLROnPlateauOptions spelled as Keras' arguments; they start from Keras'
+// reduceLRParams are spec.ReduceLROnPlateauOptions spelled as Keras' arguments; they start from Keras'
 // defaults and the fixture's params override the keys it names.
 type reduceLRParams struct {
 	Monitor  string  `json:"monitor"`
@@ -69,7 +71,7 @@ type reduceLRParams struct {
 
 func (p *reduceLRParams) UnmarshalJSON(b []byte) error {
 	type plain reduceLRParams
-	v := plain(DefaultReduceLROnPlateauOptions())
+	v := plain(spec.DefaultReduceLROnPlateauOptions())
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
@@ -77,8 +79,8 @@ func (p *reduceLRParams) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (p reduceLRParams) options() ReduceLROnPlateauOptions {
-	return ReduceLROnPlateauOptions(p)
+func (p reduceLRParams) options() spec.ReduceLROnPlateauOptions {
+	return spec.ReduceLROnPlateauOptions(p)
 }
 
 type reduceLRCase struct {
@@ -196,7 +198,7 @@ func TestEarlyStoppingMatchesKeras(t *testing.T) {
 	for _, tc := range fixture.EarlyStopping {
 		t.Run(tc.Name, func(t *testing.T) {
 			p := tc.Params
-			es, err := NewEarlyStopping(EarlyStoppingOptions{
+			es, err := NewEarlyStopping(spec.EarlyStoppingOptions{
 				Monitor: p.Monitor, MinDelta: p.MinDelta, Patience: p.Patience, Mode: p.Mode,
 				Baseline: p.Baseline, RestoreBestWeights: p.RestoreBestWeights, StartFromEpoch: p.StartFromEpoch,
 			})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // A run interrupted after any epoch and resumed from the callbacks' saved state (InitialEpoch,
@@ -13,7 +15,7 @@ func TestEarlyStoppingResumesWhereItStopped(t *testing.T) {
 	for _, tc := range fixture.EarlyStopping {
 		for cut := 1; cut < tc.EpochsRun; cut++ {
 			p := tc.Params
-			opts := EarlyStoppingOptions{Monitor: p.Monitor, MinDelta: p.MinDelta, Patience: p.Patience, Mode: p.Mode,
+			opts := spec.EarlyStoppingOptions{Monitor: p.Monitor, MinDelta: p.MinDelta, Patience: p.Patience, Mode: p.Mode,
 				Baseline: p.Baseline, RestoreBestWeights: p.RestoreBestWeights, StartFromEpoch: p.StartFromEpoch}
 			first, err := NewEarlyStopping(opts)
 			if err != nil {

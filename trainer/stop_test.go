@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
@@ -147,11 +148,11 @@ func TestFitLearningRateReadPerCallback(t *testing.T) {
 }
 
 func TestCallbacksNeedTheirModelInterfaces(t *testing.T) {
-	es, err := NewEarlyStopping(EarlyStoppingOptions{RestoreBestWeights: true})
+	es, err := NewEarlyStopping(spec.EarlyStoppingOptions{RestoreBestWeights: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewReduceLROnPlateau(DefaultReduceLROnPlateauOptions())
+	r, err := NewReduceLROnPlateau(spec.DefaultReduceLROnPlateauOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func TestCallbacksNeedTheirModelInterfaces(t *testing.T) {
 		}
 	}
 	// Without restore_best_weights EarlyStopping needs nothing from the model.
-	plain, _ := NewEarlyStopping(EarlyStoppingOptions{})
+	plain, _ := NewEarlyStopping(spec.EarlyStoppingOptions{})
 	if err := Fit(context.Background(), &fakeModel{}, tenExamples(), FitOptions{Epochs: 1, BatchSize: 4}, plain); err != nil {
 		t.Errorf("EarlyStopping without restore on a plain model: %v", err)
 	}
@@ -183,7 +184,7 @@ func (f failingAt) OnEpochEnd(e EpochEnd) error {
 }
 
 func TestEarlyStoppingKeepsWeightsOfAFailedRun(t *testing.T) {
-	es, err := NewEarlyStopping(EarlyStoppingOptions{Patience: 5, RestoreBestWeights: true})
+	es, err := NewEarlyStopping(spec.EarlyStoppingOptions{Patience: 5, RestoreBestWeights: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,28 +196,28 @@ func TestEarlyStoppingKeepsWeightsOfAFailedRun(t *testing.T) {
 }
 
 func TestCallbackOptionsRejected(t *testing.T) {
-	for _, opts := range []EarlyStoppingOptions{
+	for _, opts := range []spec.EarlyStoppingOptions{
 		{Monitor: "val_precision"}, {Mode: "maximum"}, {Patience: -1}, {StartFromEpoch: -2}, {MinDelta: math.NaN()},
 	} {
 		if _, err := NewEarlyStopping(opts); err == nil {
 			t.Errorf("EarlyStopping accepted %+v", opts)
 		}
 	}
-	for _, change := range []func(*ReduceLROnPlateauOptions){
-		func(o *ReduceLROnPlateauOptions) { o.Factor = 1 },
-		func(o *ReduceLROnPlateauOptions) { o.Factor = math.NaN() },
-		func(o *ReduceLROnPlateauOptions) { o.Patience = -1 },
-		func(o *ReduceLROnPlateauOptions) { o.Cooldown = -1 },
-		func(o *ReduceLROnPlateauOptions) { o.MinLR = -1e-3 },
-		func(o *ReduceLROnPlateauOptions) { o.Monitor = "lr" },
+	for _, change := range []func(*spec.ReduceLROnPlateauOptions){
+		func(o *spec.ReduceLROnPlateauOptions) { o.Factor = 1 },
+		func(o *spec.ReduceLROnPlateauOptions) { o.Factor = math.NaN() },
+		func(o *spec.ReduceLROnPlateauOptions) { o.Patience = -1 },
+		func(o *spec.ReduceLROnPlateauOptions) { o.Cooldown = -1 },
+		func(o *spec.ReduceLROnPlateauOptions) { o.MinLR = -1e-3 },
+		func(o *spec.ReduceLROnPlateauOptions) { o.Monitor = "lr" },
 	} {
-		opts := DefaultReduceLROnPlateauOptions()
+		opts := spec.DefaultReduceLROnPlateauOptions()
 		change(&opts)
 		if _, err := NewReduceLROnPlateau(opts); err == nil {
 			t.Errorf("ReduceLROnPlateau accepted %+v", opts)
 		}
 	}
-	if _, err := NewReduceLROnPlateau(DefaultReduceLROnPlateauOptions()); err != nil {
+	if _, err := NewReduceLROnPlateau(spec.DefaultReduceLROnPlateauOptions()); err != nil {
 		t.Errorf("Keras' defaults rejected: %v", err)
 	}
 }
@@ -224,7 +225,7 @@ func TestCallbackOptionsRejected(t *testing.T) {
 // TestEarlyStoppingSnapshotsOncePerBestEpoch: Keras calls get_weights twice at the first monitored
 // epoch; one snapshot is enough, and the snapshot count is what a real model's copy costs.
 func TestEarlyStoppingSnapshotsOncePerBestEpoch(t *testing.T) {
-	es, err := NewEarlyStopping(EarlyStoppingOptions{Patience: 5, RestoreBestWeights: true})
+	es, err := NewEarlyStopping(spec.EarlyStoppingOptions{Patience: 5, RestoreBestWeights: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +255,7 @@ func TestTensorBoardAfterEarlyStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	es, err := NewEarlyStopping(EarlyStoppingOptions{Patience: 1})
+	es, err := NewEarlyStopping(spec.EarlyStoppingOptions{Patience: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

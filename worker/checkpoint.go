@@ -12,22 +12,16 @@ import (
 	"strings"
 
 	"github.com/tfsweep/tfsweep/model"
-	"github.com/tfsweep/tfsweep/sweep"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/trainer"
 )
-
-// CheckpointsDir holds a run's checkpoints in TensorFlow's format: ckpt-<epoch>.index and
-// .data-00000-of-00001 (the model's whole training state under Keras' variable names), beside
-// ckpt-<epoch>.state.json (what lives in Go: the epoch, the history so far, the callbacks' counters)
-// and the `checkpoint` state file tf.train.latest_checkpoint reads.
-const CheckpointsDir = "checkpoints"
 
 // checkpointState is ckpt-<epoch>.state.json.
 type checkpointState struct {
 	Epoch         int                             `json:"epoch"` // the 0-based epoch the checkpoint ends
 	Iterations    int64                           `json:"iterations"`
 	FitSeconds    float64                         `json:"fit_seconds"` // of every attempt so far
-	History       sweep.Curves                    `json:"history"`
+	History       spec.Curves                     `json:"history"`
 	EarlyStopping *trainer.EarlyStoppingState     `json:"early_stopping,omitempty"`
 	ReduceLR      *trainer.ReduceLROnPlateauState `json:"reduce_lr,omitempty"`
 }
@@ -41,9 +35,9 @@ type checkpointer struct {
 	keep     int
 	es       *trainer.EarlyStopping
 	rlr      *trainer.ReduceLROnPlateau
-	end      *sweep.End // its History holds every epoch so far
-	previous float64    // fit seconds of earlier attempts
-	elapsed  float64    // fit seconds of this attempt: its epochs' durations
+	end      *spec.End // its History holds every epoch so far
+	previous float64   // fit seconds of earlier attempts
+	elapsed  float64   // fit seconds of this attempt: its epochs' durations
 
 	epochs  []int // epochs with a checkpoint, ascending
 	bestVal float64
@@ -73,7 +67,7 @@ func (c *checkpointer) OnEpochEnd(e trainer.EpochEnd) error {
 	if err != nil {
 		return err
 	}
-	if err := replaceFile(p+".state.json", data); err != nil {
+	if err := replaceFile(p+spec.CheckpointStateSuffix, data); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if c.best < 0 || e.ValLoss < c.bestVal {
@@ -110,7 +104,7 @@ func (c *checkpointer) prune() error {
 		return err
 	}
 	for _, e := range dropped {
-		for _, suffix := range []string{".state.json", ".index", ".data-00000-of-00001"} {
+		for _, suffix := range []string{spec.CheckpointStateSuffix, spec.CheckpointIndexSuffix, spec.CheckpointDataSuffix} {
 			if err := os.Remove(prefix(c.dir, e) + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
@@ -125,21 +119,21 @@ func (c *checkpointer) prune() error {
 // `checkpoint` state file (kept for TensorFlow's tools), say what there is, so a kill between the
 // two can lose nothing.
 func savedCheckpoints(dir string) ([]int, error) {
-	states, err := filepath.Glob(filepath.Join(dir, "ckpt-*.state.json"))
+	states, err := filepath.Glob(filepath.Join(dir, "ckpt-*"+spec.CheckpointStateSuffix))
 	if err != nil {
 		return nil, err
 	}
 	var epochs []int
 	for _, st := range states {
-		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(st), "ckpt-"), ".state.json"))
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(st), "ckpt-"), spec.CheckpointStateSuffix))
 		if err != nil {
 			continue
 		}
 		p := prefix(dir, n-1)
-		if _, err := os.Stat(p + ".index"); err != nil {
+		if _, err := os.Stat(p + spec.CheckpointIndexSuffix); err != nil {
 			continue
 		}
-		if _, err := os.Stat(p + ".data-00000-of-00001"); err != nil {
+		if _, err := os.Stat(p + spec.CheckpointDataSuffix); err != nil {
 			continue
 		}
 		epochs = append(epochs, n-1)
@@ -170,7 +164,7 @@ func replaceFile(path string, data []byte) error {
 
 func readState(dir string, epoch int) (checkpointState, error) {
 	var st checkpointState
-	data, err := os.ReadFile(prefix(dir, epoch) + ".state.json")
+	data, err := os.ReadFile(prefix(dir, epoch) + spec.CheckpointStateSuffix)
 	if err != nil {
 		return st, err
 	}

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/tfsweep/tfsweep/model"
-	"github.com/tfsweep/tfsweep/sweep"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/trainer"
 )
 
@@ -15,7 +15,7 @@ func BenchmarkEpochCheckpoint(b *testing.B) {
 	for _, bn := range []bool{false, true} {
 		name := map[bool]string{false: "nobn", true: "bn"}[bn]
 		b.Run(name, func(b *testing.B) {
-			v := sweep.Defaults()
+			v := spec.Defaults()
 			v.BatchNorm = bn
 			cfg := model.DefaultConfig()
 			net, err := variantNetwork(v, 784)
@@ -28,12 +28,12 @@ func BenchmarkEpochCheckpoint(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer m.Close()
-			end := &sweep.End{}
+			end := &spec.End{}
 			c := &checkpointer{dir: b.TempDir(), m: m, keep: 1, end: end, best: -1}
 			b.ResetTimer()
 			for i := range b.N {
 				e := trainer.EpochEnd{Epoch: i, ValLoss: 1 / float64(i+1)}
-				end.History.Append(sweep.Epoch{Epoch: i, ValLoss: e.ValLoss})
+				end.History.Append(spec.Epoch{Epoch: i, ValLoss: e.ValLoss})
 				if err := c.OnEpochEnd(e); err != nil {
 					b.Fatal(err)
 				}

@@ -10,6 +10,7 @@ import (
 
 	summarypb "github.com/wamuir/graft/tensorflow/core/framework/summary_go_proto"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
@@ -26,7 +27,7 @@ var rewrittenTags = map[string]bool{"config": true, "keras": true, "outcome": tr
 // session anew. A crash between the copy and the renames leaves copies of the same steps, which
 // the next truncation keeps once.
 func truncateLogs(runDir string, lastEpoch int, iterations int64) error {
-	for _, sub := range []string{"train", "validation"} {
+	for _, sub := range []string{spec.TrainDir, spec.ValidationDir} {
 		if err := truncateDir(filepath.Join(runDir, sub), lastEpoch, iterations); err != nil {
 			return err
 		}

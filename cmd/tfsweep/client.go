@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tfsweep/tfsweep/service"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -151,28 +152,28 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return code
 	}
 	if len(pos) != 1 {
-		return fail(exitBadInput, errors.New("want exactly one sweep file (see tfsweep submit -h)"))
+		return fail(spec.ExitBadInput, errors.New("want exactly one sweep file (see tfsweep submit -h)"))
 	}
 	cl, err := newClient(*server, *tokenFile)
 	if err != nil {
-		return fail(exitBadInput, fmt.Errorf("--server: %w", err))
+		return fail(spec.ExitBadInput, fmt.Errorf("--server: %w", err))
 	}
-	spec, err := os.ReadFile(pos[0])
+	sweepFile, err := os.ReadFile(pos[0])
 	if err != nil {
-		return fail(exitBadInput, err)
+		return fail(spec.ExitBadInput, err)
 	}
 	var created struct {
 		ID       string `json:"id"`
 		SweepDir string `json:"sweep_dir"`
 		State    string `json:"state"`
 	}
-	err = cl.do(ctx, http.MethodPost, "/api/v1/sweeps", spec, map[string]string{"Content-Type": "application/yaml", "X-Sweep-File": pos[0]}, http.StatusCreated, &created)
+	err = cl.do(ctx, http.MethodPost, "/api/v1/sweeps", sweepFile, map[string]string{"Content-Type": "application/yaml", "X-Sweep-File": pos[0]}, http.StatusCreated, &created)
 	var he *httpError
 	if errors.As(err, &he) && he.Code == http.StatusBadRequest {
-		return fail(exitBadInput, errors.New(he.Msg))
+		return fail(spec.ExitBadInput, errors.New(he.Msg))
 	}
 	if err != nil {
-		return fail(exitRunFailed, err)
+		return fail(spec.ExitRunFailed, err)
 	}
 	enc := json.NewEncoder(stdout)
 	if *jsonOut {
@@ -203,7 +204,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	for failures := 0; ; {
 		err := cl.events(ctx, created.ID, show)
 		if ctx.Err() != nil {
-			return fail(exitInterrupted, fmt.Errorf("stopped following %s (it goes on; tfsweep cancel %s %s stops it)", created.ID, cl.base, created.ID))
+			return fail(spec.ExitInterrupted, fmt.Errorf("stopped following %s (it goes on; tfsweep cancel %s %s stops it)", created.ID, cl.base, created.ID))
 		}
 		if gerr := cl.do(ctx, http.MethodGet, "/api/v1/sweeps/"+created.ID, nil, nil, http.StatusOK, &view); gerr == nil {
 			failures = 0
@@ -215,7 +216,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		if err != nil {
 			if failures++; failures > 60 {
-				return fail(exitRunFailed, err)
+				return fail(spec.ExitRunFailed, err)
 			}
 		}
 		select {
@@ -246,12 +247,12 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if len(pos) != 2 {
 		fmt.Fprintln(stderr, "tfsweep cancel: want URL and ID (see tfsweep cancel -h)")
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	cl, err := newClient(pos[0], *tokenFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "tfsweep cancel: %v\n", err)
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	var rec service.Record
 	err = cl.do(ctx, http.MethodPost, "/api/v1/sweeps/"+pos[1]+"/cancel", nil, nil, http.StatusOK, &rec)
@@ -259,13 +260,13 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	switch {
 	case errors.As(err, &he) && he.Code == http.StatusNotFound:
 		fmt.Fprintf(stderr, "tfsweep cancel: %s\n", he.Msg)
-		return exitBadInput
+		return spec.ExitBadInput
 	case err != nil:
 		fmt.Fprintf(stderr, "tfsweep cancel: %v\n", err)
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", rec.ID, rec.State)
-	return exitOK
+	return spec.ExitOK
 }
 
 // runServerStatus is `tfsweep status URL [ID]`: the server's sweeps, or one sweep's runs.
@@ -273,14 +274,14 @@ func runServerStatus(ctx context.Context, url string, pos []string, jsonOut bool
 	cl, err := newClient(url, tokenFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "tfsweep status: %v\n", err)
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	var he *httpError
 	if len(pos) == 0 {
 		var list service.SweepList
 		if err := cl.do(ctx, http.MethodGet, "/api/v1/sweeps?limit=1000", nil, nil, http.StatusOK, &list); err != nil {
 			fmt.Fprintf(stderr, "tfsweep status: %v\n", err)
-			return exitRunFailed
+			return spec.ExitRunFailed
 		}
 		if jsonOut {
 			return printJSON(stdout, stderr, list)
@@ -291,17 +292,17 @@ func runServerStatus(ctx context.Context, url string, pos []string, jsonOut bool
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.State, r.Created.Format(time.RFC3339), r.Error)
 		}
 		tw.Flush()
-		return exitOK
+		return spec.ExitOK
 	}
 	var view service.SweepView
 	err = cl.do(ctx, http.MethodGet, "/api/v1/sweeps/"+pos[0], nil, nil, http.StatusOK, &view)
 	switch {
 	case errors.As(err, &he) && he.Code == http.StatusNotFound:
 		fmt.Fprintf(stderr, "tfsweep status: %s\n", he.Msg)
-		return exitBadInput
+		return spec.ExitBadInput
 	case err != nil:
 		fmt.Fprintf(stderr, "tfsweep status: %v\n", err)
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
 	if jsonOut {
 		return printJSON(stdout, stderr, view)
@@ -313,8 +314,8 @@ func runServerStatus(ctx context.Context, url string, pos []string, jsonOut bool
 		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d/%d\t%.4f\t%.0f\t%s\n", r.Name, r.State, r.EpochsCompleted, r.Epochs, r.Step, r.StepsPerEpoch, r.Loss, r.SamplesPerSecond, r.Error)
 	}
 	tw.Flush()
-	if view.State != service.StateSucceeded {
-		return exitRunFailed
+	if view.State != spec.StatusSucceeded {
+		return spec.ExitRunFailed
 	}
-	return exitOK
+	return spec.ExitOK
 }

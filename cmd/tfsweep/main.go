@@ -13,6 +13,7 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -50,11 +51,11 @@ func main() {
 		cancel()
 		<-signals
 		fmt.Fprintln(os.Stderr, "tfsweep: second interrupt: stopping at once")
-		os.Exit(exitInterrupted)
+		os.Exit(spec.ExitInterrupted)
 	}()
 	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	if ctx.Err() != nil && code != exitOK && code != exitBadInput {
-		code = exitInterrupted
+	if ctx.Err() != nil && code != spec.ExitOK && code != spec.ExitBadInput {
+		code = spec.ExitInterrupted
 	}
 	os.Exit(code)
 }
@@ -63,12 +64,12 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cmds := commands()
 	if len(args) == 0 {
 		usage(stderr, cmds)
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
 		usage(stdout, cmds)
-		return exitOK
+		return spec.ExitOK
 	case "--version", "-version":
 		return runVersion(ctx, nil, stdout, stderr)
 	}
@@ -80,7 +81,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintf(stderr, "tfsweep: unknown command %q%s\n\n", args[0], sweep.Suggest(args[0], names))
 		usage(stderr, cmds)
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	return cmd.run(ctx, args[1:], stdout, stderr)
 }

@@ -6,14 +6,15 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // printRuns writes the runs of a dry run as an aligned table: a column per axis that is always in
 // run names or takes several values, then one line with the values every run shares.
 func printRuns(w io.Writer, runs []sweep.Run, trainExamples int) {
-	var columns, shared []*sweep.Axis
-	for _, a := range sweep.Axes {
+	var columns, shared []spec.Axis
+	for _, a := range spec.Axes() {
 		same := true
 		for _, r := range runs[1:] {
 			same = same && a.Equal(r.Variant, runs[0].Variant)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/tfsweep/tfsweep/report"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 const reportUsage = `usage: tfsweep report DIR
@@ -29,20 +30,20 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "tfsweep report: want exactly one sweep directory (see tfsweep report -h)")
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	written, err := report.Generate(ctx, pos[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "tfsweep report: %v\n", err)
 		var dirErr *report.DirError
 		if errors.As(err, &dirErr) {
-			return exitBadInput
+			return spec.ExitBadInput
 		}
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
 	fmt.Fprint(stdout, written.Table)
 	fmt.Fprintf(stdout, "\nwrote %s (with %s and %s) and %d figures under %s\n",
 		filepath.Join(written.Dir, report.MarkdownFile), report.CSVFile, report.JSONFile, len(written.Figures),
 		filepath.Join(written.Dir, report.FiguresDir))
-	return exitOK
+	return spec.ExitOK
 }

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
-	"github.com/tfsweep/tfsweep/sweep"
 )
 
 func reportCmd(t *testing.T, args ...string) (int, string, string) {
@@ -46,8 +46,8 @@ func TestReportBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := reportCmd(t, tt.args...)
-			if code != exitBadInput {
-				t.Errorf("exit %d, want %d; stderr:\n%s", code, exitBadInput, stderr)
+			if code != spec.ExitBadInput {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, spec.ExitBadInput, stderr)
 			}
 			if !strings.Contains(stderr, tt.wantErr) {
 				t.Errorf("stderr %q lacks %q", stderr, tt.wantErr)
@@ -61,7 +61,7 @@ func TestReportBadInput(t *testing.T) {
 
 func TestReportHelp(t *testing.T) {
 	code, stdout, _ := reportCmd(t, "-h")
-	if code != exitOK || !strings.Contains(stdout, "usage: tfsweep report DIR") {
+	if code != spec.ExitOK || !strings.Contains(stdout, "usage: tfsweep report DIR") {
 		t.Errorf("exit %d, stdout %q", code, stdout)
 	}
 }
@@ -80,7 +80,7 @@ func writeTinySweep(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
-	v := sweep.Defaults()
+	v := spec.Defaults()
 	v.BatchSize = 64
 	check(session.HParamsSessionStart(summary.SessionStart{HParams: v.HParams()}))
 	check(session.HParamsSessionEnd(summary.StatusSuccess, time.Time{}))
@@ -98,7 +98,7 @@ func TestReportWritesFiles(t *testing.T) {
 	dir := t.TempDir()
 	writeTinySweep(t, dir)
 	code, stdout, stderr := reportCmd(t, dir)
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 	for _, want := range []string{"xavier-nobn-b64", "0.3750", "0.2500", "0.3706", "0.3415", "report.md (with report.csv and report.json) and 6 figures under " + filepath.Join(dir, "figures")} {
@@ -126,7 +126,7 @@ func TestReportReadFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := reportCmd(t, dir)
-	if code != exitRunFailed || !strings.Contains(stderr, files[0]) || !strings.Contains(stderr, "offset") {
+	if code != spec.ExitRunFailed || !strings.Contains(stderr, files[0]) || !strings.Contains(stderr, "offset") {
 		t.Errorf("exit %d, stderr %q; want 1 naming %s and the offset", code, stderr, files[0])
 	}
 }
@@ -143,7 +143,7 @@ func TestReportWriteFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := reportCmd(t, dir)
-	if code != exitRunFailed || !strings.Contains(stderr, filepath.Join(dir, "report.md")) {
+	if code != spec.ExitRunFailed || !strings.Contains(stderr, filepath.Join(dir, "report.md")) {
 		t.Errorf("exit %d, stderr %q; want 1 naming report.md", code, stderr)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/tfsweep/tfsweep/report"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -80,7 +81,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "tfsweep run: %v\n", err)
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	fromFlags, err := axes.Grid()
 	if err != nil {
@@ -131,7 +132,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return printJSON(stdout, stderr, s.Planned())
 		}
 		printRuns(stdout, s.Mine(), s.TrainExamples())
-		return exitOK
+		return spec.ExitOK
 	}
 	if ctx.Err() != nil {
 		// Interrupted while the data loaded: leave no sweep directory behind that holds only its plan
@@ -139,7 +140,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if opts.Name == "" {
 			os.RemoveAll(s.Dir())
 		}
-		return exitInterrupted
+		return spec.ExitInterrupted
 	}
 
 	terminal := false
@@ -147,13 +148,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		terminal = isatty.IsTerminal(f.Fd())
 	}
 	con := newConsole(stderr, terminal)
-	s.SetObserver(con)
 	con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Mine())).Int("parallel", opts.Parallel).
 		Int("train_examples", s.TrainExamples()).Msg("sweep started")
 	runStart := time.Now()
-	res := s.Run(ctx)
+	res := s.Run(ctx, con)
 	con.close()
-	if res.Status == sweep.StatusInterrupted {
+	if res.Status == spec.StatusInterrupted {
 		resume := fmt.Sprintf("tfsweep run --resume %s --data-dir %s", s.Dir(), opts.DataDir)
 		con.log.Warn().Str("sweep", s.Dir()).Str("resume", resume).
 			Msg("interrupted: unfinished runs are marked failed; continue them from their checkpoints with: " + resume)
@@ -185,24 +185,24 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	t := res.Timings
-	con.log.Info().Str("status", res.Status).Float64("wall_seconds", res.WallSeconds).
+	con.log.Info().Str("status", string(res.Status)).Float64("wall_seconds", res.WallSeconds).
 		Float64("startup_seconds", t.Startup).Float64("setup_seconds", t.Runs.Setup).Float64("train_seconds", t.Runs.Train).
 		Float64("validation_seconds", t.Runs.Validation).Float64("export_seconds", t.Runs.Export).Float64("report_seconds", t.Report).
 		Msg("sweep done")
 	if jsonOut {
-		if code := printJSON(stdout, stderr, res); code != exitOK {
+		if code := printJSON(stdout, stderr, res); code != spec.ExitOK {
 			return code
 		}
 	} else {
 		printResult(stdout, res, reportTable)
 	}
 	switch {
-	case res.Status == sweep.StatusInterrupted:
-		return exitInterrupted
-	case res.Status != sweep.StatusSucceeded, res.ReportError != "":
-		return exitRunFailed
+	case res.Status == spec.StatusInterrupted:
+		return spec.ExitInterrupted
+	case res.Status != spec.StatusSucceeded, res.ReportError != "":
+		return spec.ExitRunFailed
 	}
-	return exitOK
+	return spec.ExitOK
 }
 
 // setUpWorkers sets what `run` and `serve` give every sweep: the worker binary and its environment,
@@ -247,9 +247,9 @@ func printJSON(stdout, stderr io.Writer, v any) int {
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
 		fmt.Fprintf(stderr, "tfsweep run: write the JSON summary: %v\n", err)
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
-	return exitOK
+	return spec.ExitOK
 }
 
 // parseShard reads --shard: "" (every run), "I/N", or "auto" from the scheduler's environment, a
@@ -321,7 +321,7 @@ func unfinished(dir string) int {
 	}
 	n := 0
 	for _, st := range states {
-		if st.State == sweep.StateRunning || st.State == sweep.StateQueued {
+		if st.State == spec.StatusRunning || st.State == spec.StatusQueued {
 			n++
 		}
 	}

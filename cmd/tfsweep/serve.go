@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tfsweep/tfsweep/service"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -53,7 +54,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	log := zerolog.New(stderr).With().Timestamp().Logger()
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "tfsweep serve: %v\n", err)
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	token, err := readToken(tokenFile)
 	if err != nil {
@@ -89,11 +90,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
-	code := exitOK
+	code := spec.ExitOK
 	wg.Go(func() {
 		if err := svc.Run(ctx); err != nil {
 			log.Error().Err(err).Msg("the queue stopped")
-			code = exitRunFailed
+			code = spec.ExitRunFailed
 		}
 		stop()
 	})
@@ -105,7 +106,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Error().Err(err).Msg("the HTTP server stopped")
 		stop()
 		wg.Wait()
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/tfsweep/tfsweep/service"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // chromium is Debian's Chromium, installed by scripts/setup-chromium.sh (which needs root when it is
@@ -75,8 +74,8 @@ func TestServePageInChromium(t *testing.T) {
 
 	// Cancel the running sweep with its button: the queued one then trains, and its figures show.
 	do("cancel", chromedp.Click(`//td/a[text()="`+running+`"]/../../td/button`))
-	s.waitState(t, running, time.Minute, service.StateCancelled)
-	s.waitState(t, queued, 2*time.Minute, service.StateSucceeded)
+	s.waitState(t, running, time.Minute, spec.StatusCancelled)
+	s.waitState(t, queued, 2*time.Minute, spec.StatusSucceeded)
 	do("open the finished sweep", chromedp.Navigate(s.url+"/#"+queued), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#detail img")))
 	waitFor(t, 30*time.Second, "a figure to load", func() bool {
 		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll("#detail img")].filter(i => i.complete && i.naturalWidth > 0).length`))

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tfsweep/tfsweep/service"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 	"github.com/tfsweep/tfsweep/sweep"
 )
@@ -141,10 +142,10 @@ func (s *server) get(t *testing.T, id string) service.SweepView {
 	return v
 }
 
-func (s *server) waitState(t *testing.T, id string, limit time.Duration, states ...string) service.SweepView {
+func (s *server) waitState(t *testing.T, id string, limit time.Duration, states ...spec.Status) service.SweepView {
 	t.Helper()
 	var v service.SweepView
-	waitFor(t, limit, id+" to be "+strings.Join(states, " or "), func() bool {
+	waitFor(t, limit, id+" to be "+fmt.Sprint(states), func() bool {
 		v = s.get(t, id)
 		for _, st := range states {
 			if v.State == st {
@@ -237,7 +238,7 @@ func TestServeAPI(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("the event stream did not end\n%s", s.stderr.String())
 	}
-	if last.Type != "state" || last.State != service.StateSucceeded || last.ExitCode == nil || *last.ExitCode != 0 {
+	if last.Type != "state" || last.State != spec.StatusSucceeded || last.ExitCode == nil || *last.ExitCode != 0 {
 		t.Errorf("the stream's last event %+v, want state succeeded with exit code 0", last)
 	}
 	if types["epoch"] < 2 || types["run_end"] != 2 {
@@ -245,13 +246,13 @@ func TestServeAPI(t *testing.T) {
 	}
 	v := s.get(t, id)
 	res := result(t, v)
-	if v.State != service.StateSucceeded || v.SweepDir != filepath.Join(logdir, id) || res.Status != sweep.StatusSucceeded ||
+	if v.State != spec.StatusSucceeded || v.SweepDir != filepath.Join(logdir, id) || res.Status != spec.StatusSucceeded ||
 		len(res.Runs) != 2 || res.SweepDir != v.SweepDir || v.Attempts != 1 {
 		t.Fatalf("the sweep %+v, result %+v", v.Record, res)
 	}
 	for i, r := range res.Runs {
 		p := v.Runs[i]
-		if r.Status != sweep.StatusSucceeded || r.EpochsCompleted != 1 || p.Name != r.Name || p.State != "succeeded" ||
+		if r.Status != spec.StatusSucceeded || r.EpochsCompleted != 1 || p.Name != r.Name || p.State != "succeeded" ||
 			p.Epochs != 1 || p.EpochsCompleted != 1 || p.SamplesPerSecond <= 0 || p.Loss <= 0 {
 			t.Errorf("run %d: result %s %s %d epochs; progress %+v", i, r.Name, r.Status, r.EpochsCompleted, p)
 		}
@@ -283,7 +284,7 @@ func TestServeAPI(t *testing.T) {
 	}
 	// The list, paged and filtered.
 	id2 := s.submit(t, tinySweep)
-	s.waitState(t, id2, 2*time.Minute, service.StateSucceeded)
+	s.waitState(t, id2, 2*time.Minute, spec.StatusSucceeded)
 	for _, tc := range []struct {
 		query string
 		ids   []string
@@ -326,8 +327,8 @@ func TestServeAPI(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{s.url}, exitOK, id2 + "  succeeded"}, {[]string{s.url, id}, exitOK, "xavier-nobn-b256  succeeded"},
-		{[]string{s.url, "s-999999"}, exitBadInput, ""}, {[]string{filepath.Join(logdir, id)}, exitOK, "2 runs: 2 succeeded"},
+		{[]string{s.url}, spec.ExitOK, id2 + "  succeeded"}, {[]string{s.url, id}, spec.ExitOK, "xavier-nobn-b256  succeeded"},
+		{[]string{s.url, "s-999999"}, spec.ExitBadInput, ""}, {[]string{filepath.Join(logdir, id)}, spec.ExitOK, "2 runs: 2 succeeded"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := runStatus(t.Context(), tc.args, &out, &errOut); code != tc.code || !strings.Contains(out.String(), tc.want) {
@@ -337,7 +338,7 @@ func TestServeAPI(t *testing.T) {
 	// A second server on the same logdir refuses to start.
 	cmd := exec.Command(filepath.Join(binDir, "tfsweep"), "serve", "--addr", freeAddr(t), "--logdir", logdir, "--data-dir", realData(t))
 	out, _ := cmd.CombinedOutput()
-	if cmd.ProcessState.ExitCode() != exitBadInput || !strings.Contains(string(out), "another tfsweep serve uses this logdir") {
+	if cmd.ProcessState.ExitCode() != spec.ExitBadInput || !strings.Contains(string(out), "another tfsweep serve uses this logdir") {
 		t.Errorf("a second server: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
 	}
 }
@@ -347,7 +348,7 @@ func TestServeToken(t *testing.T) {
 	cmd := exec.Command(filepath.Join(binDir, "tfsweep"), "serve", "--addr", "0.0.0.0:0", "--logdir", t.TempDir(), "--data-dir", realData(t))
 	cmd.Env = append(os.Environ(), "TFSWEEP_TOKEN=")
 	out, _ := cmd.CombinedOutput()
-	if cmd.ProcessState.ExitCode() != exitBadInput || !strings.Contains(string(out), "not a loopback address") {
+	if cmd.ProcessState.ExitCode() != spec.ExitBadInput || !strings.Contains(string(out), "not a loopback address") {
 		t.Errorf("0.0.0.0 without a token: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
 	}
 	s := startServer(t, freeAddr(t), t.TempDir(), []string{"TFSWEEP_TOKEN=s3cret-token"})
@@ -409,7 +410,7 @@ func TestServeCancel(t *testing.T) {
 		v := s.get(t, running)
 		return len(v.Runs) == 1 && v.Runs[0].State == "running" && v.Runs[0].Step > 0
 	})
-	if v := s.get(t, queued); v.State != service.StateQueued {
+	if v := s.get(t, queued); v.State != spec.StatusQueued {
 		t.Fatalf("%s is %s, want queued behind %s", queued, v.State, running)
 	}
 	for _, id := range []string{queued, running} {
@@ -417,13 +418,13 @@ func TestServeCancel(t *testing.T) {
 			t.Fatalf("cancel %s: %d %s", id, code, body)
 		}
 	}
-	v := s.waitState(t, running, time.Minute, service.StateCancelled, service.StateFailed, service.StateSucceeded)
+	v := s.waitState(t, running, time.Minute, spec.StatusCancelled, spec.StatusFailed, spec.StatusSucceeded)
 	res := result(t, v)
-	if v.State != service.StateCancelled || *v.ExitCode != exitInterrupted || res.Status != sweep.StatusInterrupted ||
+	if v.State != spec.StatusCancelled || *v.ExitCode != spec.ExitInterrupted || res.Status != spec.StatusInterrupted ||
 		res.Runs[0].EpochsCompleted >= 20 || !res.Runs[0].Interrupted {
 		t.Errorf("the cancelled running sweep: %+v, result %s %+v", v.Record, res.Status, res.Runs)
 	}
-	if q := s.get(t, queued); q.State != service.StateCancelled || q.Started != nil {
+	if q := s.get(t, queued); q.State != spec.StatusCancelled || q.Started != nil {
 		t.Errorf("the cancelled queued sweep: %+v", q.Record)
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(v.SweepDir), queued)); !os.IsNotExist(err) {
@@ -436,7 +437,7 @@ func TestServeCancel(t *testing.T) {
 	}
 	// The next sweep trains: the queue goes on after a cancel.
 	next := s.submit(t, tinySweep)
-	s.waitState(t, next, 2*time.Minute, service.StateSucceeded)
+	s.waitState(t, next, 2*time.Minute, spec.StatusSucceeded)
 }
 
 // submit exits with the sweep's own status: 0 every run succeeded, 1 a run failed, 2 bad input;
@@ -449,9 +450,9 @@ func TestSubmitExitCodes(t *testing.T) {
 		code       int
 		want       string // in stdout (--json) or stderr
 	}{
-		{"succeeded", tinySweep, exitOK, `"state":"succeeded"`},
-		{"failed", "limit: 1000\ndefaults:\n  epochs: 1\n  scale: none\ngrids:\n  - lr: [0.001, 1e300]\n    batch_size: 20\n", exitRunFailed, "loss is not finite"},
-		{"bad input", "limit: 1000\ngrids:\n  - batch_size: 128\n    bogus: 3\n", exitBadInput, `bad-input.yaml:4: unknown key "bogus"`},
+		{"succeeded", tinySweep, spec.ExitOK, `"state":"succeeded"`},
+		{"failed", "limit: 1000\ndefaults:\n  epochs: 1\n  scale: none\ngrids:\n  - lr: [0.001, 1e300]\n    batch_size: 20\n", spec.ExitRunFailed, "loss is not finite"},
+		{"bad input", "limit: 1000\ngrids:\n  - batch_size: 128\n    bogus: 3\n", spec.ExitBadInput, `bad-input.yaml:4: unknown key "bogus"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
@@ -471,7 +472,7 @@ func TestSubmitExitCodes(t *testing.T) {
 			if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(stdout.String()+stderr.String(), tc.want) {
 				t.Fatalf("exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", code, tc.code, tc.want, stdout.String(), stderr.String())
 			}
-			if tc.code == exitBadInput {
+			if tc.code == spec.ExitBadInput {
 				return
 			}
 			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -509,9 +510,9 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 	addr := freeAddr(t)
 	s := startServer(t, addr, logdir, nil)
 	running := s.submit(t, longSweep)
-	spec := filepath.Join(t.TempDir(), "tiny.yaml")
-	os.WriteFile(spec, []byte(tinySweep), 0o644)
-	sub := exec.Command(filepath.Join(binDir, "tfsweep"), "submit", spec, "--server", s.url, "--json")
+	sweepFile := filepath.Join(t.TempDir(), "tiny.yaml")
+	os.WriteFile(sweepFile, []byte(tinySweep), 0o644)
+	sub := exec.Command(filepath.Join(binDir, "tfsweep"), "submit", sweepFile, "--server", s.url, "--json")
 	var subOut, subErr bytes.Buffer
 	sub.Stdout, sub.Stderr = &subOut, &subErr
 	if err := sub.Start(); err != nil {
@@ -544,9 +545,9 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 	waitFor(t, 10*time.Second, "the worker to be gone", func() bool { return errors.Is(syscall.Kill(pids[0], 0), syscall.ESRCH) })
 
 	s2 := startServer(t, addr, logdir, nil)
-	v := s2.waitState(t, running, 3*time.Minute, service.StateSucceeded, service.StateFailed)
+	v := s2.waitState(t, running, 3*time.Minute, spec.StatusSucceeded, spec.StatusFailed)
 	res := result(t, v)
-	if v.State != service.StateSucceeded || v.Attempts != 2 || res.Runs[0].EpochsCompleted != 20 || len(res.Runs[0].History.TrainLoss) != 20 {
+	if v.State != spec.StatusSucceeded || v.Attempts != 2 || res.Runs[0].EpochsCompleted != 20 || len(res.Runs[0].History.TrainLoss) != 20 {
 		t.Fatalf("the resumed sweep: %+v; runs %+v\n%s", v.Record, res.Runs, s2.stderr.String())
 	}
 	if !strings.Contains(s2.stderr.String(), "training "+running+" (attempt 2, resume true)") {
@@ -557,12 +558,12 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("submit did not exit\n%s", subErr.String())
 	}
-	if code := sub.ProcessState.ExitCode(); code != exitOK || !strings.Contains(subOut.String(), `"id":"`+queued+`"`) {
+	if code := sub.ProcessState.ExitCode(); code != spec.ExitOK || !strings.Contains(subOut.String(), `"id":"`+queued+`"`) {
 		t.Errorf("submit across the restart: exit %d\n%s\n%s", code, subOut.String(), subErr.String())
 	}
 	for _, id := range []string{queued, third} {
-		q := s2.waitState(t, id, 2*time.Minute, service.StateSucceeded, service.StateFailed)
-		if q.State != service.StateSucceeded || q.Attempts != 1 {
+		q := s2.waitState(t, id, 2*time.Minute, spec.StatusSucceeded, spec.StatusFailed)
+		if q.State != spec.StatusSucceeded || q.Attempts != 1 {
 			t.Errorf("the queued sweep %s after the restart: %+v", id, q.Record)
 		}
 	}

@@ -1,4 +1,4 @@
-package sweep
+package spec
 
 import (
 	"fmt"
@@ -84,7 +84,7 @@ type Epoch struct {
 
 // End is a run's outcome.
 type End struct {
-	Status          string  `json:"status"` // StatusSucceeded or StatusFailed
+	Status          Status  `json:"status"` // StatusSucceeded or StatusFailed
 	Error           string  `json:"error,omitempty"`
 	Interrupted     bool    `json:"interrupted,omitempty"`
 	EpochsCompleted int     `json:"epochs_completed"`
@@ -116,8 +116,8 @@ func (t RunTimings) Add(u RunTimings) RunTimings {
 
 // EncodeVariant writes every axis of v as text, the form Job carries.
 func EncodeVariant(v Variant) map[string]string {
-	out := make(map[string]string, len(Axes))
-	for _, a := range Axes {
+	out := make(map[string]string, len(axes))
+	for _, a := range axes {
 		out[a.Key] = a.Text(v)
 	}
 	return out
@@ -140,4 +140,31 @@ func DecodeVariant(m map[string]string) (Variant, error) {
 	}
 	v.Hidden = slices.Clone(v.Hidden)
 	return v, nil
+}
+
+// The answers of the worker's own subcommands, as JSON on its stdout: `tfsweep-worker devices
+// --json` lists Devices, `predict` Predictions and `evaluate` an Evaluation.
+
+// Device is a compute device TensorFlow can place ops on.
+type Device struct {
+	Name        string // e.g. /job:localhost/replica:0/task:0/device:GPU:0
+	Type        string // "CPU" or "GPU"
+	MemoryBytes int64  // memory limit TensorFlow reports for the device
+}
+
+// Prediction is one image's class.
+type Prediction struct {
+	File          string    `json:"file"`
+	Index         int       `json:"index"` // the image's place in an IDX file; 0 for a PNG
+	Class         int64     `json:"class"`
+	Probability   float32   `json:"probability"` // of Class
+	Probabilities []float32 `json:"probabilities"`
+}
+
+// Evaluation is a model's loss and accuracy on a data set's test split.
+type Evaluation struct {
+	Model    string  `json:"model"`
+	Examples int     `json:"examples"`
+	Loss     float64 `json:"loss"` // sparse categorical cross-entropy of the served probabilities
+	Accuracy float64 `json:"accuracy"`
 }

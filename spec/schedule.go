@@ -1,11 +1,9 @@
-package sweep
+package spec
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/tfsweep/tfsweep/model/catalog"
 )
 
 // A learning-rate schedule is written as its kind and its Keras arguments, joined by ":" (commas
@@ -20,13 +18,13 @@ import (
 // initial learning rate is the lr axis.
 
 // parseSchedule reads a schedule and checks it as the model will.
-func parseSchedule(s string) (catalog.Schedule, error) {
+func parseSchedule(s string) (Schedule, error) {
 	parts := strings.Split(s, ":")
-	kind, err := catalog.ParseSchedule(parts[0])
+	kind, err := ParseSchedule(parts[0])
 	if err != nil {
-		return catalog.Schedule{}, err
+		return Schedule{}, err
 	}
-	sch := catalog.Schedule{Kind: kind}
+	sch := Schedule{Kind: kind}
 	for _, arg := range parts[1:] {
 		key, value, hasValue := strings.Cut(arg, "=")
 		var err error
@@ -65,22 +63,22 @@ func parseSchedule(s string) (catalog.Schedule, error) {
 				sch.Values = append(sch.Values, f)
 			}
 		default:
-			return catalog.Schedule{}, fmt.Errorf("%s: unknown argument %q (want decay_steps, decay_rate, staircase, alpha, warmup_steps, warmup_target, boundaries or values)", s, key)
+			return Schedule{}, fmt.Errorf("%s: unknown argument %q (want decay_steps, decay_rate, staircase, alpha, warmup_steps, warmup_target, boundaries or values)", s, key)
 		}
 		if err != nil {
-			return catalog.Schedule{}, fmt.Errorf("%s: %s=%q: not a valid value", s, key, value)
+			return Schedule{}, fmt.Errorf("%s: %s=%q: not a valid value", s, key, value)
 		}
 	}
 	if errs := sch.Validate(); len(errs) > 0 {
-		return catalog.Schedule{}, fmt.Errorf("%s: %w", s, errs[0])
+		return Schedule{}, fmt.Errorf("%s: %w", s, errs[0])
 	}
 	return sch, nil
 }
 
 // formatSchedule writes a schedule as parseSchedule reads it, arguments in a fixed order.
-func formatSchedule(s catalog.Schedule) string {
+func formatSchedule(s Schedule) string {
 	if s.Kind == "" {
-		return catalog.ScheduleConstant
+		return ScheduleConstant
 	}
 	parts := []string{s.Kind}
 	add := func(key string, set bool, value string) {

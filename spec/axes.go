@@ -1,4 +1,4 @@
-package sweep
+package spec
 
 import (
 	"errors"
@@ -7,46 +7,20 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/tfsweep/tfsweep/dataset"
-	"github.com/tfsweep/tfsweep/model/catalog"
 )
 
-// Variant is the full setting of one training run, one field per axis of Axes. Every value is parsed
-// and checked; a run's name, hparams, config text and JSON are all derived from it through Axes.
-type Variant struct {
-	Init      string  // canonical initialiser name (catalog.InitNames)
-	BatchNorm bool    // batch normalisation after every hidden layer
-	BatchSize int     // examples per optimizer step; the last partial batch of an epoch is kept
-	LR        float64 // learning rate
-	Hidden    []int   // hidden layer widths
-	Seed      int64   // weight initialisation and per-epoch shuffling
-	Epochs    int     // passes over the training set
-	Scale     dataset.Scaling
-	Limit     int // train on the first Limit training images; 0 = all
-
-	Activation string           // hidden layers' activation (catalog.ActivationNames)
-	Optimizer  string           // catalog.OptimizerNames, with Keras 3's defaults
-	Momentum   float64          // sgd and rmsprop
-	Nesterov   bool             // sgd
-	Dropout    float64          // rate of a Dropout after each hidden activation
-	L2         float64          // Keras kernel_regularizer=L2(x) on every kernel
-	Schedule   catalog.Schedule // learning-rate schedule; the zero value is constant
-	// ValidationSplit validates on the last fraction of the training images (after Limit), taken
-	// before shuffling as Keras' validation_split; 0 validates on the test set.
-	ValidationSplit float64
-	EarlyStopping   EarlyStopping // Keras' EarlyStopping callback; off by default
-	ReduceLR        ReduceLR      // Keras' ReduceLROnPlateau callback; off by default
-}
-
-// Axes declares every sweep axis once, in the order grids expand (the first varies slowest) and run
-// names list them. Adding an axis is one entry here, a field in Variant, and the model's support.
-var Axes = []*Axis{
+// axes declares every sweep axis once, in the order grids expand (the first varies slowest) and run
+// names list them: flags, YAML, run names, --dry-run, the HParams experiment and sessions, the
+// config text, the report, --json and the worker protocol read it, and the worker copies the axes
+// with a model field into the model it builds. An axis for a setting the model already has is one
+// entry here and its field in Variant. It is checked once, when the program starts
+// (mustCheckAxes), and reached through Axes, which hands out copies.
+var axes = mustCheckAxes([]Axis{
 	newAxis(axisSpec[string]{
 		key: "init", flag: "init", def: "xavier", alwaysInName: true, labFree: true,
-		usage: "weight initialisers: " + strings.Join(catalog.InitNames(), ", ") + " (Keras spellings accepted)",
+		usage: "weight initialisers: " + strings.Join(InitNames(), ", ") + " (Keras spellings accepted)",
 		field: func(v *Variant) *string { return &v.Init },
-		parse: catalog.ParseInit,
+		parse: ParseInit,
 		text:  func(s string) string { return s },
 		name:  func(s string) string { return s },
 	}),
@@ -73,6 +47,7 @@ var Axes = []*Axis{
 	}),
 	newAxis(axisSpec[float64]{
 		key: "lr", flag: "lr", def: 0.001,
+		model: "LearningRate",
 		usage: "learning rates",
 		field: func(v *Variant) *float64 { return &v.LR },
 		parse: positiveFloat,
@@ -92,6 +67,7 @@ var Axes = []*Axis{
 	}),
 	newAxis(axisSpec[int64]{
 		key: "seed", flag: "seed", def: 1, labFree: true,
+		model: "Seed",
 		usage: "seeds of initialisation, shuffling and dropout (fixed, so runs are reproducible)",
 		field: func(v *Variant) *int64 { return &v.Seed },
 		parse: parseInt64,
@@ -104,15 +80,15 @@ var Axes = []*Axis{
 		parse: intIn(1, 1_000_000),
 		name:  func(n int) string { return "e" + strconv.Itoa(n) },
 	}),
-	newAxis(axisSpec[dataset.Scaling]{
-		key: "scale", flag: "scale", def: dataset.ScaleUnit, labFree: true,
+	newAxis(axisSpec[Scaling]{
+		key: "scale", flag: "scale", def: ScaleUnit, labFree: true,
 		usage:  "pixel scaling: unit (divide by 255) or none (raw 0-255, as the lab report most likely trained)",
-		field:  func(v *Variant) *dataset.Scaling { return &v.Scale },
-		parse:  dataset.ParseScaling,
-		text:   dataset.Scaling.String,
-		name:   dataset.Scaling.String,
-		hparam: func(s dataset.Scaling) any { return s.String() },
-		json:   func(s dataset.Scaling) any { return s.String() },
+		field:  func(v *Variant) *Scaling { return &v.Scale },
+		parse:  ParseScaling,
+		text:   Scaling.String,
+		name:   Scaling.String,
+		hparam: func(s Scaling) any { return s.String() },
+		json:   func(s Scaling) any { return s.String() },
 	}),
 	newAxis(axisSpec[int]{
 		key: "limit", flag: "limit", def: 0,
@@ -123,20 +99,22 @@ var Axes = []*Axis{
 	}),
 	newAxis(axisSpec[string]{
 		key: "activation", flag: "activation", def: "tanh",
-		usage: "hidden-layer activations: " + strings.Join(catalog.ActivationNames(), ", ") + " (Keras spellings accepted)",
+		usage: "hidden-layer activations: " + strings.Join(ActivationNames(), ", ") + " (Keras spellings accepted)",
 		field: func(v *Variant) *string { return &v.Activation },
-		parse: catalog.ParseActivation,
+		parse: ParseActivation,
 		name:  func(s string) string { return s },
 	}),
 	newAxis(axisSpec[string]{
 		key: "optimizer", flag: "optimizer", def: "adam",
-		usage: "optimizers, with Keras 3's defaults: " + strings.Join(catalog.OptimizerNames(), ", "),
+		model: "Optimizer",
+		usage: "optimizers, with Keras 3's defaults: " + strings.Join(OptimizerNames(), ", "),
 		field: func(v *Variant) *string { return &v.Optimizer },
-		parse: catalog.ParseOptimizer,
+		parse: ParseOptimizer,
 		name:  func(s string) string { return s },
 	}),
 	newAxis(axisSpec[float64]{
 		key: "momentum", flag: "momentum", def: 0,
+		model: "Momentum",
 		usage: "momentum of sgd and rmsprop, in [0, 1]",
 		field: func(v *Variant) *float64 { return &v.Momentum },
 		parse: floatIn(0, 1, true),
@@ -145,6 +123,7 @@ var Axes = []*Axis{
 	}),
 	newAxis(axisSpec[bool]{
 		key: "nesterov", flag: "nesterov", def: false,
+		model: "Nesterov",
 		usage: "Nesterov momentum for sgd: off, on",
 		field: func(v *Variant) *bool { return &v.Nesterov },
 		parse: parseSwitch,
@@ -173,16 +152,17 @@ var Axes = []*Axis{
 		text:  formatFloat,
 		name:  func(f float64) string { return "l2_" + formatFloat(f) },
 	}),
-	newAxis(axisSpec[catalog.Schedule]{
-		key: "schedule", flag: "schedule", def: catalog.Schedule{Kind: catalog.ScheduleConstant},
+	newAxis(axisSpec[Schedule]{
+		key: "schedule", flag: "schedule", def: Schedule{Kind: ScheduleConstant},
+		model: "Schedule",
 		usage: "learning-rate schedules: constant, exponential:decay_steps=N:decay_rate=R[:staircase], " +
 			"cosine:decay_steps=N[:alpha=A][:warmup_steps=N:warmup_target=LR], step:boundaries=N/N:values=LR/LR/LR",
-		field: func(v *Variant) *catalog.Schedule { return &v.Schedule },
+		field: func(v *Variant) *Schedule { return &v.Schedule },
 		parse: parseSchedule,
 		text:  formatSchedule,
-		name:  func(s catalog.Schedule) string { return nameSafe(formatSchedule(s)) },
-		equal: func(a, b catalog.Schedule) bool { return formatSchedule(a) == formatSchedule(b) },
-		json:  func(s catalog.Schedule) any { return formatSchedule(s) },
+		name:  func(s Schedule) string { return nameSafe(formatSchedule(s)) },
+		equal: func(a, b Schedule) bool { return formatSchedule(a) == formatSchedule(b) },
+		json:  func(s Schedule) any { return formatSchedule(s) },
 	}),
 	newAxis(axisSpec[float64]{
 		key: "validation_split", flag: "validation-split", def: 0,
@@ -212,26 +192,31 @@ var Axes = []*Axis{
 		equal: func(a, b ReduceLR) bool { return formatReduceLR(a) == formatReduceLR(b) },
 		json:  func(r ReduceLR) any { return formatReduceLR(r) },
 	}),
-}
+})
 
 // Defaults are the values an axis takes when neither a flag nor a sweep file sets it: the lab report's
 // network and settings. The seed is fixed so that two invocations with the same flags train identical runs.
 func Defaults() Variant {
 	var v Variant
-	for _, a := range Axes {
+	for _, a := range axes {
 		a.impl.setDefault(&v)
 	}
+	v.Hidden = slices.Clone(v.Hidden)
 	return v
 }
 
+// Axes are the sweep axes in the order grids expand and run names list them. The slice is the
+// caller's; the table itself cannot be changed.
+func Axes() []Axis { return slices.Clone(axes) }
+
 // AxisByKey finds an axis by its YAML key.
-func AxisByKey(key string) (*Axis, bool) {
-	for _, a := range Axes {
+func AxisByKey(key string) (Axis, bool) {
+	for _, a := range axes {
 		if a.Key == key {
 			return a, true
 		}
 	}
-	return nil, false
+	return Axis{}, false
 }
 
 // Axis is one sweep axis: how it is spelt on the command line and in YAML, parsed, checked, named in
@@ -240,6 +225,11 @@ type Axis struct {
 	Key   string // YAML key, hparam name, JSON field and report column, e.g. "batch_size"
 	Flag  string // command-line flag without dashes, e.g. "batch-size"
 	Usage string // flag help, without the default
+	// ModelField names the field of the worker's model.Config that takes the axis' value as it
+	// is, so that an axis for a setting the model already has is this table's entry alone; "" for
+	// the axes the worker applies itself (the data, the loop, the callbacks, and the network's
+	// settings, which it applies to the network as spec.Settings).
+	ModelField string
 	// AlwaysInName puts the axis in every run name; the others appear only when they vary in a sweep.
 	AlwaysInName bool
 	// LabFree says the lab report's numbers compare with a run whatever value this axis takes: init,
@@ -268,10 +258,10 @@ type axisImpl interface {
 }
 
 // Parse reads one value as a flag item or YAML scalar spells it, checking its range.
-func (a *Axis) Parse(s string) (any, error) { return a.impl.parseItem(strings.TrimSpace(s)) }
+func (a Axis) Parse(s string) (any, error) { return a.impl.parseItem(strings.TrimSpace(s)) }
 
 // ParseFlag reads a flag's comma-separated list; "" is an unset axis (nil).
-func (a *Axis) ParseFlag(s string) ([]any, error) {
+func (a Axis) ParseFlag(s string) ([]any, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
@@ -283,31 +273,46 @@ func (a *Axis) ParseFlag(s string) ([]any, error) {
 }
 
 // Get returns the variant's value of this axis.
-func (a *Axis) Get(v Variant) any { return a.impl.get(v) }
+func (a Axis) Get(v Variant) any { return a.impl.get(v) }
 
 // Text is the axis value of v as a user types it ("on", "0.001", "128x64"); Parse reads it back.
-func (a *Axis) Text(v Variant) string { return a.impl.textOf(a.impl.get(v)) }
+func (a Axis) Text(v Variant) string { return a.impl.textOf(a.impl.get(v)) }
 
 // DefaultText is the default as a user types it.
-func (a *Axis) DefaultText() string { return a.Text(Defaults()) }
+func (a Axis) DefaultText() string { return a.Text(Defaults()) }
 
 // HParam is the value v declares to TensorBoard's HParams dashboard: a string, bool or float64.
-func (a *Axis) HParam(v Variant) any { return a.impl.hparamOf(a.impl.get(v)) }
+func (a Axis) HParam(v Variant) any { return a.impl.hparamOf(a.impl.get(v)) }
 
 // JSON is the value in `tfsweep run --json`.
-func (a *Axis) JSON(v Variant) any { return a.impl.jsonOf(a.impl.get(v)) }
+func (a Axis) JSON(v Variant) any { return a.impl.jsonOf(a.impl.get(v)) }
 
 // Equal tells whether two variants agree on this axis.
-func (a *Axis) Equal(x, y Variant) bool { return a.impl.equalValues(a.impl.get(x), a.impl.get(y)) }
+func (a Axis) Equal(x, y Variant) bool { return a.impl.equalValues(a.impl.get(x), a.impl.get(y)) }
 
 // IsDefault tells whether v holds this axis' default.
-func (a *Axis) IsDefault(v Variant) bool { return a.Equal(v, Defaults()) }
+func (a Axis) IsDefault(v Variant) bool { return a.Equal(v, Defaults()) }
 
-// SetAxis sets a's value in v, a value as Parse or FromHParam return it.
-func SetAxis(a *Axis, v *Variant, value any) { a.impl.set(v, value) }
+// Set sets a's value in v, a value as Parse or FromHParam return it.
+func (a Axis) Set(v *Variant, value any) { a.impl.set(v, value) }
+
+// NamePart is v's value of this axis as its part of a run name.
+func (a Axis) NamePart(v Variant) string { return a.impl.namePart(a.impl.get(v)) }
+
+// ValueText is a value as Parse returns it, written as a user types it.
+func (a Axis) ValueText(value any) string { return a.impl.textOf(value) }
+
+// ListIsOneValue says a YAML list may be one value of this axis (hidden: [128, 64]).
+func (a Axis) ListIsOneValue() bool { return a.impl.listIsOneValue() }
+
+// Numeric tells whether the axis takes numbers, so that uniform and log_uniform ranges apply.
+func (a Axis) Numeric() bool { return a.impl.numeric() }
+
+// FromFloat is a drawn number as the axis' value; the axis must be Numeric.
+func (a Axis) FromFloat(x float64) any { return a.impl.fromFloat(x) }
 
 // FromHParam reads the axis back from a logged hparam value (of this or another writer).
-func (a *Axis) FromHParam(h any) (any, error) {
+func (a Axis) FromHParam(h any) (any, error) {
 	switch x := h.(type) {
 	case string:
 		return a.Parse(x)
@@ -322,6 +327,7 @@ func (a *Axis) FromHParam(h any) (any, error) {
 // axisSpec declares an axis of values of type T. Zero func fields take the usual behaviour.
 type axisSpec[T any] struct {
 	key, flag, usage      string
+	model                 string // Axis.ModelField
 	def                   T
 	alwaysInName, labFree bool
 	field                 func(*Variant) *T
@@ -337,8 +343,8 @@ type axisSpec[T any] struct {
 	yamlList bool
 }
 
-func newAxis[T any](s axisSpec[T]) *Axis {
-	return &Axis{Key: s.key, Flag: s.flag, Usage: s.usage, AlwaysInName: s.alwaysInName, LabFree: s.labFree, impl: s}
+func newAxis[T any](s axisSpec[T]) Axis {
+	return Axis{Key: s.key, Flag: s.flag, Usage: s.usage, ModelField: s.model, AlwaysInName: s.alwaysInName, LabFree: s.labFree, impl: s}
 }
 
 func (s axisSpec[T]) get(v Variant) any         { return *s.field(&v) }
@@ -424,7 +430,7 @@ func (s axisSpec[T]) fromFloat(x float64) any {
 	case float64:
 		return x
 	}
-	panic("sweep: " + s.key + " is not numeric")
+	panic("spec: " + s.key + " is not numeric")
 }
 
 func boxAll[T any](values []T) []any {

@@ -1,7 +1,9 @@
-// Package catalog names what the model can build — kernel initialisers, activations, optimizers and
-// learning-rate schedules — under Keras 3's names and aliases, with the arguments Keras gives them. It is pure Go, so that the front validates
-// and canonicalises names without loading TensorFlow, and model builds from the same entries.
-package catalog
+package spec
+
+// The catalog names what the model can build — kernel initialisers, activations, optimizers and
+// learning-rate schedules — under Keras 3's names and aliases, with the arguments Keras gives them,
+// so that the front validates and canonicalises names without loading TensorFlow, and model builds
+// from the same entries.
 
 import (
 	"fmt"

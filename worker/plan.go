@@ -1,0 +1,192 @@
+package worker
+
+import (
+	"fmt"
+	"reflect"
+	"runtime"
+
+	"github.com/tfsweep/tfsweep/model"
+	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/trainer"
+)
+
+// runPlan is what a worker trains for a job, worked out from the job, its variant and the size of
+// the data alone: the model, the loop's settings, the examples and the callbacks. Every axis of the
+// variant changes some part of it.
+type runPlan struct {
+	model       model.Config
+	fit         trainer.FitOptions // without a resumed run's InitialEpoch and Resume
+	shuffleSeed int64              // of the per-epoch orders (dataset.Permutation)
+	train, val  setKey
+	validation  string // what validates, as the run's config text says
+	// The Keras callbacks beside TensorBoard and HParams; nil is none.
+	earlyStopping   *spec.EarlyStoppingOptions
+	reduceLR        *spec.ReduceLROnPlateauOptions
+	keepCheckpoints int
+}
+
+func (p runPlan) trainExamples() int { return p.train.to - p.train.from }
+
+// planRun is the plan of a job on a data directory of trainN training and testN test examples of
+// features each. gpu is asked only when the job's device leaves the choice to the worker.
+func planRun(job spec.Job, v spec.Variant, trainN, testN, features int, gpu func() bool) (runPlan, error) {
+	cpus := job.CPUs
+	if cpus == 0 {
+		cpus = runtime.NumCPU()
+	}
+	cfg, err := modelConfig(v, features, job, gpu, cpus)
+	if err != nil {
+		return runPlan{}, err
+	}
+	p := runPlan{
+		model:           cfg,
+		fit:             trainer.FitOptions{Epochs: v.Epochs, BatchSize: v.BatchSize, LearningRate: v.LR, StepsPerCall: cfg.StepsPerCall},
+		shuffleSeed:     v.Seed,
+		earlyStopping:   v.EarlyStopping.Options,
+		reduceLR:        v.ReduceLR.Options,
+		keepCheckpoints: max(1, job.KeepCheckpoints),
+	}
+	// Keras' validation_split: the last fraction of the (limited) training images, before shuffling.
+	nTrain, nVal := v.Examples(trainN)
+	p.train = setKey{dir: job.DataDir, from: 0, to: nTrain, scale: v.Scale}
+	p.val = setKey{dir: job.DataDir, test: true, from: 0, to: testN, scale: v.Scale}
+	p.validation = fmt.Sprintf("test set (%d images)", testN)
+	if nVal > 0 {
+		p.val = setKey{dir: job.DataDir, from: nTrain, to: nTrain + nVal, scale: v.Scale}
+		p.validation = fmt.Sprintf("validation_split %v: the last %d of the training images", v.ValidationSplit, nVal)
+	}
+	return p, nil
+}
+
+// variantNetwork is the variant's MLP on examples of the given number of features: spec.MLP with
+// the variant's initialiser, batch norm, activation, dropout and L2 applied.
+func variantNetwork(v spec.Variant, features int) (spec.Network, error) {
+	s := spec.Settings{BatchNorm: &v.BatchNorm, Dropout: &v.Dropout, L2: &v.L2}
+	if v.Init != "" {
+		init := spec.Initializer(v.Init)
+		s.Init = &init
+	}
+	if v.Activation != "" {
+		act := spec.Activation(v.Activation)
+		s.Activation = &act
+	}
+	return spec.MLP("mlp", features, v.Hidden, 10).Apply(s)
+}
+
+// modelConfig is the variant as the model builds it in a worker whose share of the machine is cpus CPUs.
+func modelConfig(v spec.Variant, features int, job spec.Job, gpu func() bool, cpus int) (model.Config, error) {
+	cfg := model.DefaultConfig()
+	net, err := variantNetwork(v, features)
+	if err != nil {
+		return cfg, fmt.Errorf("the variant's network: %w", err)
+	}
+	cfg.Network = net
+	setModelAxes(&cfg, v)
+	cfg.Device = job.Device
+	if t := towers(job, v, gpu, cpus); t > 1 {
+		cfg.Device = model.DeviceCPU
+		cfg.Towers, cfg.IntraOpThreads, cfg.InterOpThreads = t, 1, t
+		cfg.StepsPerCall = stepsPerCall(job, 0)
+		return cfg, nil
+	}
+	n := threads(job, v, gpu)
+	if n == 1 && (cfg.Device == model.DeviceAuto || cfg.Device == "") && !gpu() {
+		// Without a GPU, auto is the CPU; saying so lets a one-thread session run its ops in the
+		// calling thread (model's single-threaded executor).
+		cfg.Device = model.DeviceCPU
+	}
+	cfg.IntraOpThreads, cfg.InterOpThreads = n, n
+	cfg.StepsPerCall = stepsPerCall(job, n)
+	if n == 1 && job.Threads == 0 {
+		// The worker's CPUs are the run's: validation, one pass without steps to wait for, takes
+		// them all (model's ValidateConcurrency; 12.8 → 7.6 ms for the 10,000 test images on 2 cores).
+		cfg.ValidateConcurrency = cpus
+	}
+	return cfg, nil
+}
+
+// setModelAxes copies the value of every axis with a ModelField into that field of cfg, so that an
+// axis for a setting the model has needs no line here. A field that is not there, or not of the
+// axis' type, panics: the table and model.Config disagree, which every worker test shows.
+func setModelAxes(cfg *model.Config, v spec.Variant) {
+	c := reflect.ValueOf(cfg).Elem()
+	for _, a := range spec.Axes() {
+		if a.ModelField == "" {
+			continue
+		}
+		f := c.FieldByName(a.ModelField)
+		if !f.IsValid() {
+			panic("worker: axis " + a.Key + ": model.Config has no field " + a.ModelField)
+		}
+		f.Set(reflect.ValueOf(a.Get(v)))
+	}
+}
+
+// singleThreadBatch is the largest batch that trains faster on one TensorFlow thread than on a pool
+// of one per core: a small step's ops are too short to share, and a single thread runs them without
+// handing work between threads (measured on 2 cores by model's BenchmarkTrainSteps, one thread on
+// the single-threaded executor against the pools: about 1.5× at batch 64, 1.1× at 256 without batch
+// norm and 1.45× with it; at 512 0.85× without and 1.04× with; 0.75-0.9× at 1024).
+const singleThreadBatch = 256
+
+// threads is the thread count of a job's run: the job's, else one thread for a small batch on the
+// CPU, else the worker's share of the CPUs (job.CPUs), or 0, TensorFlow's pools of one thread per
+// core, when the share is all of them. gpu is asked only when the job's device is auto.
+func threads(job spec.Job, v spec.Variant, gpu func() bool) int {
+	switch {
+	case job.Threads > 0:
+		return job.Threads
+	case v.BatchSize > singleThreadBatch || job.Device == model.DeviceGPU:
+		return job.CPUs
+	case (job.Device == model.DeviceAuto || job.Device == "") && gpu():
+		return job.CPUs
+	}
+	return 1
+}
+
+// towerRows is the fewest rows of a batch a tower takes: 64, or 128 with batch norm, which joins the
+// towers at every layer both ways. Below it one thread on the single-threaded executor trains as fast
+// or faster. Measured on 2 cores by model's BenchmarkTrainSteps, three rounds. Without batch norm:
+// batch 128, 312k-336k samples/s on one thread (4 steps per call) against 349k-379k in two towers of
+// 64 (306k-330k against 335k-363k in full runs); batch 64, 247k-272k against 219k-242k in two
+// towers of 32. With batch norm, batch 128: 266k-299k on one thread against 254k-290k in two towers;
+// batch 256, 308k-340k against 348k-367k. Larger batches train 1.2-1.3× faster in towers than on
+// TensorFlow's pools, with and without batch norm.
+func towerRows(v spec.Variant) int {
+	if v.BatchNorm {
+		return 128
+	}
+	return 64
+}
+
+// towers is the number of towers a job's run splits its batches into (model.Config.Towers), each on
+// an inter-op thread of its own with one thread per kernel: one per CPU of the worker's cpus, each of
+// at least towerRows rows, when the worker chooses the threads of a run on the CPU; else 1. gpu is
+// asked only when the job's device is auto and the batch is large enough.
+func towers(job spec.Job, v spec.Variant, gpu func() bool, cpus int) int {
+	rows := towerRows(v)
+	switch {
+	case job.Threads > 0 || job.Device == model.DeviceGPU || cpus < 2 || v.BatchSize < 2*rows:
+		return 1
+	case (job.Device == model.DeviceAuto || job.Device == "") && gpu():
+		return 1
+	}
+	return min(cpus, v.BatchSize/rows)
+}
+
+// stepsPerCall is the batches a job's run trains per session call: the job's, else 4 when the run
+// has one thread, whose steps are short enough for the call's own cost to show. Each step in a call
+// adds a copy of the step to the graph, which the first call optimises. model's BenchmarkTrainSteps
+// on 2 cores, one thread, on the single-threaded executor (which took most of the call's cost away),
+// 4 steps per call against 1: batch 64 1.05× the samples/s without batch norm and 1.03-1.23× with it
+// (20 and 80 ms more for the first call), batch 128 0.98-1.06×, batch 256 0.91-1.01×. With the pools
+// of one thread per core calls gain nothing.
+func stepsPerCall(job spec.Job, threads int) int {
+	switch {
+	case job.StepsPerCall > 0:
+		return job.StepsPerCall
+	case threads == 1:
+		return 4
+	}
+	return 1
+}
