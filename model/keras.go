@@ -39,7 +39,11 @@ func (m *Model) KerasJSON() ([]byte, error) {
 		layers = []any{functionalLayer{input, net.Input.Name, []any{}}}
 	}
 	for _, l := range net.Layers {
-		layer, err := kerasLayer(l, shapes[l.Inbound[0]])
+		in := make([]spec.Shape, len(l.Inbound))
+		for i, name := range l.Inbound {
+			in[i] = shapes[name]
+		}
+		layer, err := kerasLayer(l, in)
 		if err != nil {
 			return nil, err
 		}
@@ -59,7 +63,7 @@ func (m *Model) KerasJSON() ([]byte, error) {
 		model = kerasObject{Module: "keras.src.models.functional", ClassName: "Functional", Config: map[string]any{
 			"name": "functional", "trainable": true, "layers": layers,
 			"input_layers": []any{net.Input.Name, 0, 0}, "output_layers": []any{last, 0, 0},
-		}, RegisteredName: &registered, BuildConfig: inputShape(net.Input.Shape)}
+		}, RegisteredName: &registered, BuildConfig: map[string]any{"input_shape": nil}}
 	}
 	doc := struct {
 		kerasObject
@@ -137,10 +141,23 @@ func inputShape(shape spec.Shape) map[string]any {
 	return map[string]any{"input_shape": batchDims(shape)}
 }
 
-// kerasLayer is the serialized layer l whose (first) input has the shape in.
-func kerasLayer(l spec.Layer, in spec.Shape) (kerasObject, error) {
+// kerasLayer is the serialized layer l whose inputs have the shapes ins. Keras records the input
+// shapes (build_config) of the layers that build something: weights, or a merge's or Flatten's and
+// Rescaling's bookkeeping.
+func kerasLayer(l spec.Layer, ins []spec.Shape) (kerasObject, error) {
+	in := ins[0]
 	config := map[string]any{"name": l.Name, "trainable": true, "dtype": kerasDTypePolicy()}
 	layer := kerasObject{Module: "keras.layers", ClassName: string(l.Class), Config: config}
+	switch l.Class {
+	case spec.ClassDense, spec.ClassConv2D, spec.ClassBatchNormalization, spec.ClassFlatten, spec.ClassRescaling:
+		layer.BuildConfig = inputShape(in)
+	case spec.ClassAdd, spec.ClassConcatenate:
+		shapes := make([]any, len(ins))
+		for i, s := range ins {
+			shapes[i] = batchDims(s)
+		}
+		layer.BuildConfig = map[string]any{"input_shape": shapes}
+	}
 	set := func(kv ...any) {
 		for i := 0; i < len(kv); i += 2 {
 			config[kv[i].(string)] = kv[i+1]
@@ -166,7 +183,6 @@ func kerasLayer(l spec.Layer, in spec.Shape) (kerasObject, error) {
 		} else {
 			set("units", l.Dense.Units, "quantization_config", nil)
 		}
-		layer.BuildConfig = inputShape(in)
 	case spec.ClassBatchNormalization:
 		b := l.BatchNorm
 		set("axis", kerasAxis(b.Axis, in), "momentum", b.Momentum, "epsilon", b.Epsilon, "center", b.Center, "scale", b.Scale,
@@ -175,8 +191,7 @@ func kerasLayer(l spec.Layer, in spec.Shape) (kerasObject, error) {
 			"moving_mean_initializer", kerasInitializer("Zeros", map[string]any{}),
 			"moving_variance_initializer", kerasInitializer("Ones", map[string]any{}),
 			"beta_regularizer", nil, "gamma_regularizer", nil, "beta_constraint", nil, "gamma_constraint", nil,
-			"synchronized", false, "renorm", false, "renorm_clipping", nil, "renorm_momentum", b.Momentum)
-		layer.BuildConfig = inputShape(in)
+			"synchronized", false, "renorm", false, "renorm_clipping", nil, "renorm_momentum", kerasRenormMomentum)
 	case spec.ClassActivation:
 		set("activation", string(l.Activation.Activation))
 	case spec.ClassDropout:
@@ -197,6 +212,9 @@ func kerasLayer(l spec.Layer, in spec.Shape) (kerasObject, error) {
 	}
 	return layer, nil
 }
+
+// kerasRenormMomentum is BatchNormalization's renorm_momentum default, whatever the momentum.
+const kerasRenormMomentum = 0.99
 
 // kerasAxis is a resolved axis as Keras' default spells it: -1 for the last axis of an input of the
 // shape, else the axis itself.
