@@ -431,7 +431,7 @@ func (b *graph) buildForward(s *op.Scope, in batch, training bool, cfg Config, i
 		}
 	}
 	xs := in.pixels
-	if len(b.net.Input.Shape) > 1 { // the examples arrive flattened
+	if len(b.net.Input.Shape) > 1 && xs[0].Shape().NumDimensions() == 2 { // the examples arrive flattened
 		dims := []int32{-1}
 		for _, d := range b.net.Input.Shape {
 			dims = append(dims, int32(d))

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -92,7 +93,7 @@ func buildServingGraph(src *graph, cfg Config, scale float32) (*tf.Graph, saver,
 		dtype       tf.DataType
 	}{{SignatureDefault, "", tf.Float}, {SignatureUint8, "_uint8", tf.Uint8}} {
 		pixels := root.AddOperation(tf.OpSpec{Type: "Placeholder", Name: InputPixels + sig.suffix, Attrs: map[string]any{
-			"dtype": sig.dtype, "shape": tf.MakeShape(-1, int64(src.features)),
+			"dtype": sig.dtype, "shape": tf.MakeShape(inputDims(src.net.Input.Shape)...),
 		}}).Output(0)
 		ss := root.SubScope("inference" + sig.suffix)
 		x := pixels
@@ -226,6 +227,16 @@ func (m *Model) exportSavedModel(dir string, scale float32) (err error) {
 	return nil
 }
 
+// inputDims are the dimensions of a SavedModel's pixels for the network's input shape: the batch
+// dimension (-1), then the shape, (28, 28, 1) for an image, (784) for the lab MLP.
+func inputDims(shape spec.Shape) []int64 {
+	dims := []int64{-1}
+	for _, d := range shape {
+		dims = append(dims, int64(d))
+	}
+	return dims
+}
+
 // savedModelProto serializes the SavedModel proto of the model's serving graph.
 func (m *Model) savedModelProto(scale float32) ([]byte, error) {
 	g, sv, signatures, err := buildServingGraph(m.graph, m.cfg, scale)
@@ -257,7 +268,7 @@ func (m *Model) savedModelProto(scale float32) ([]byte, error) {
 			input = typespb.DataType_DT_UINT8
 		}
 		defs[key] = &corepb.SignatureDef{
-			Inputs: map[string]*corepb.TensorInfo{InputPixels: info(t.input, input, -1, int64(m.graph.features))},
+			Inputs: map[string]*corepb.TensorInfo{InputPixels: info(t.input, input, inputDims(m.cfg.Network.Input.Shape)...)},
 			Outputs: map[string]*corepb.TensorInfo{
 				OutputProbabilities: info(t.probabilities, typespb.DataType_DT_FLOAT, -1, int64(m.graph.numClasses)),
 				OutputClasses:       info(t.classes, typespb.DataType_DT_INT64, -1),
@@ -362,6 +373,7 @@ func predictionValues(out []*tf.Tensor) ([]float32, []int64, error) {
 type Predictor struct {
 	saved    *tf.SavedModel
 	features int
+	shape    []int64 // the pixels' dimensions: the batch dimension (-1), then one example's
 	float    predictorSignature  // serving_default
 	uint8    *predictorSignature // serving_uint8, when the model has it
 }
@@ -412,56 +424,75 @@ func (p *Predictor) resolve() error {
 	if !ok {
 		return fmt.Errorf("no %s signature", SignatureDefault)
 	}
-	float, features, err := p.signature(SignatureDefault, sig)
+	float, shape, err := p.signature(SignatureDefault, sig)
 	if err != nil {
 		return err
 	}
-	p.float, p.features = float, features
+	p.float, p.shape, p.features = float, shape, 1
+	for _, d := range shape[1:] {
+		p.features *= int(d)
+	}
 	if sig, ok := p.saved.Signatures[SignatureUint8]; ok {
-		u, features, err := p.signature(SignatureUint8, sig)
-		if err == nil && u.dtype == tf.Uint8 && features == p.features {
+		u, shape, err := p.signature(SignatureUint8, sig)
+		if err == nil && u.dtype == tf.Uint8 && slices.Equal(shape, p.shape) {
 			p.uint8 = &u
 		}
 	}
 	return nil
 }
 
-func (p *Predictor) signature(key string, sig tf.Signature) (predictorSignature, int, error) {
+// signature finds a signature's tensors and its input's dimensions, [-1, d1, d2, ...] with every
+// example dimension known and at most spec.MaxCount values per example.
+func (p *Predictor) signature(key string, sig tf.Signature) (predictorSignature, []int64, error) {
 	var s predictorSignature
 	if len(sig.Inputs) != 1 {
-		return s, 0, fmt.Errorf("signature %s has %d inputs, want 1 (pixels)", key, len(sig.Inputs))
+		return s, nil, fmt.Errorf("signature %s has %d inputs, want 1 (pixels)", key, len(sig.Inputs))
 	}
 	var input tf.TensorInfo
 	for _, info := range sig.Inputs {
 		input = info
 	}
 	if input.DType != tf.Float && input.DType != tf.Uint8 {
-		return s, 0, fmt.Errorf("signature %s: input %s is %v, want float32 or uint8", key, input.Name, input.DType)
+		return s, nil, fmt.Errorf("signature %s: input %s is %v, want float32 or uint8", key, input.Name, input.DType)
 	}
-	features := -1
-	if input.Shape.NumDimensions() == 2 {
-		if d := input.Shape.Size(1); d > 0 {
-			features = int(d)
-		}
-	}
-	if features < 0 {
-		return s, 0, fmt.Errorf("signature %s: input %s has shape %v, want [N, features]", key, input.Name, input.Shape)
+	shape, ok := exampleShape(input.Shape)
+	if !ok {
+		return s, nil, fmt.Errorf("signature %s: input %s has shape %v, want [N, features] or [N, height, width, channels]", key, input.Name, input.Shape)
 	}
 	var err error
 	if s.input, err = p.tensor(input.Name); err != nil {
-		return s, 0, fmt.Errorf("signature %s: %w", key, err)
+		return s, nil, fmt.Errorf("signature %s: %w", key, err)
 	}
 	s.dtype = input.DType
 	for name, out := range map[string]*tf.Output{OutputProbabilities: &s.probabilities, OutputClasses: &s.classes} {
 		info, ok := sig.Outputs[name]
 		if !ok {
-			return s, 0, fmt.Errorf("signature %s has no output %q", key, name)
+			return s, nil, fmt.Errorf("signature %s has no output %q", key, name)
 		}
 		if *out, err = p.tensor(info.Name); err != nil {
-			return s, 0, fmt.Errorf("signature %s: %w", key, err)
+			return s, nil, fmt.Errorf("signature %s: %w", key, err)
 		}
 	}
-	return s, features, nil
+	return s, shape, nil
+}
+
+// exampleShape is a signature input's dimensions when every one but the batch's is known and one
+// example holds at most spec.MaxCount values.
+func exampleShape(shape tf.Shape) ([]int64, bool) {
+	n := shape.NumDimensions()
+	if n < 2 {
+		return nil, false
+	}
+	dims, count := []int64{-1}, int64(1)
+	for i := 1; i < n; i++ {
+		d := shape.Size(i)
+		if d <= 0 || d > spec.MaxCount/count {
+			return nil, false
+		}
+		count *= d
+		dims = append(dims, d)
+	}
+	return dims, true
 }
 
 // tensor finds "node:index" in the loaded graph.
@@ -492,7 +523,7 @@ func (p *Predictor) Predict(pixels []float32, n int) (probabilities []float32, c
 	}
 	var t *tf.Tensor
 	if p.float.dtype == tf.Float {
-		t, err = tf.ReadTensor(tf.Float, []int64{int64(n), int64(p.features)}, bytes.NewReader(sliceBytes(pixels)))
+		t, err = tf.ReadTensor(tf.Float, p.dims(n), bytes.NewReader(sliceBytes(pixels)))
 	} else {
 		return nil, nil, fmt.Errorf("predict: %s takes %v pixels; use PredictUint8", SignatureDefault, p.float.dtype)
 	}
@@ -519,11 +550,16 @@ func (p *Predictor) PredictUint8(pixels []uint8, n int) (probabilities []float32
 		}
 		return p.Predict(floats, n)
 	}
-	t, err := tf.ReadTensor(tf.Uint8, []int64{int64(n), int64(p.features)}, bytes.NewReader(pixels))
+	t, err := tf.ReadTensor(tf.Uint8, p.dims(n), bytes.NewReader(pixels))
 	if err != nil {
 		return nil, nil, fmt.Errorf("predict: pixels tensor: %w", err)
 	}
 	return p.run(sig, t)
+}
+
+// dims are the dimensions of a batch of n examples.
+func (p *Predictor) dims(n int) []int64 {
+	return append([]int64{int64(n)}, p.shape[1:]...)
 }
 
 func (p *Predictor) check(pixels, n int) error {

@@ -190,6 +190,7 @@ func TestSavedModel(t *testing.T) {
 		{"lab", func(c *Config) { c.Network = withDropout(c.Network, 0.2) }, spec.ScaleUnit},
 		{"lab batchnorm", func(c *Config) { c.Network = withBatchNorm(c.Network, true) }, spec.ScaleUnit},
 		{"unscaled sgd", func(c *Config) { c.Network, c.Optimizer, c.LearningRate = mlp(784, []int{32}, 10), "sgd", 1e-4 }, spec.ScaleNone},
+		{"residual convnet", func(c *Config) { c.Network = residualConvnet(spec.Shape{28, 28, 1}, 10) }, spec.ScaleUnit},
 	}
 	root := t.TempDir()
 	var models []exported
@@ -322,7 +323,12 @@ func TestSavedModel(t *testing.T) {
 	}
 	for _, e := range models {
 		sigs := verdict.SavedModels[e.dir]
-		for key, input := range map[string]string{SignatureDefault: "float32[None, 784]", SignatureUint8: "uint8[None, 784]"} {
+		dims := "[None"
+		for _, d := range e.m.cfg.Network.Input.Shape {
+			dims += fmt.Sprintf(", %d", d)
+		}
+		dims += "]"
+		for key, input := range map[string]string{SignatureDefault: "float32" + dims, SignatureUint8: "uint8" + dims} {
 			sig, ok := sigs[key]
 			if !ok {
 				t.Errorf("%s: Python sees no signature %s (has %v)", e.name, key, keys(sigs))
