@@ -373,7 +373,7 @@ func predictionValues(out []*tf.Tensor) ([]float32, []int64, error) {
 type Predictor struct {
 	saved    *tf.SavedModel
 	features int
-	shape    []int64 // the pixels' dimensions: the batch dimension (-1), then one example's
+	shape    []int64             // the pixels' dimensions: the batch dimension (-1), then one example's
 	float    predictorSignature  // serving_default
 	uint8    *predictorSignature // serving_uint8, when the model has it
 }
