@@ -141,48 +141,19 @@ func inputShape(shape spec.Shape) map[string]any {
 	return map[string]any{"input_shape": batchDims(shape)}
 }
 
-// kerasLayer is the serialized layer l whose inputs have the shapes ins. Keras records the input
-// shapes (build_config) of the layers that build something: weights, or a merge's or Flatten's and
-// Rescaling's bookkeeping.
+// kerasLayer is the serialized layer l whose inputs have the shapes ins.
 func kerasLayer(l spec.Layer, ins []spec.Shape) (kerasObject, error) {
-	in := ins[0]
 	config := map[string]any{"name": l.Name, "trainable": true, "dtype": kerasDTypePolicy()}
-	layer := kerasObject{Module: "keras.layers", ClassName: string(l.Class), Config: config}
-	switch l.Class {
-	case spec.ClassDense, spec.ClassConv2D, spec.ClassBatchNormalization, spec.ClassFlatten, spec.ClassRescaling:
-		layer.BuildConfig = inputShape(in)
-	case spec.ClassAdd, spec.ClassConcatenate:
-		shapes := make([]any, len(ins))
-		for i, s := range ins {
-			shapes[i] = batchDims(s)
-		}
-		layer.BuildConfig = map[string]any{"input_shape": shapes}
-	}
+	layer := kerasObject{Module: "keras.layers", ClassName: string(l.Class), Config: config, BuildConfig: kerasBuildConfig(l, ins)}
 	set := func(kv ...any) {
 		for i := 0; i < len(kv); i += 2 {
 			config[kv[i].(string)] = kv[i+1]
 		}
 	}
+	in := ins[0]
 	switch l.Class {
 	case spec.ClassDense, spec.ClassConv2D:
-		kernel, useBias, activation := kernelArgs(&l)
-		init, err := kerasKernelInitializer(kernel.Init())
-		if err != nil {
-			return layer, err
-		}
-		var reg any
-		if l2 := kernel.L2Rate(); l2 > 0 {
-			reg = kerasObject{Module: "keras.regularizers", ClassName: "L2", Config: map[string]any{"l2": l2}}
-		}
-		set("activation", string(activation), "use_bias", useBias, "kernel_initializer", init,
-			"bias_initializer", kerasInitializer("Zeros", map[string]any{}), "kernel_regularizer", reg,
-			"bias_regularizer", nil, "kernel_constraint", nil, "bias_constraint", nil)
-		if c := l.Conv2D; c != nil {
-			set("filters", c.Filters, "kernel_size", c.KernelSize[:], "strides", c.Strides[:], "padding", string(c.Padding),
-				"data_format", "channels_last", "dilation_rate", []int{1, 1}, "groups", 1, "activity_regularizer", nil)
-		} else {
-			set("units", l.Dense.Units, "quantization_config", nil)
-		}
+		return layer, setKernelConfig(l, set)
 	case spec.ClassBatchNormalization:
 		b := l.BatchNorm
 		set("axis", kerasAxis(b.Axis, in), "momentum", b.Momentum, "epsilon", b.Epsilon, "center", b.Center, "scale", b.Scale,
@@ -211,6 +182,45 @@ func kerasLayer(l spec.Layer, ins []spec.Shape) (kerasObject, error) {
 		set("axis", kerasAxis(l.Concatenate.Axis, in))
 	}
 	return layer, nil
+}
+
+// kerasBuildConfig is the input shapes Keras records (build_config) for the layers that build
+// something: weights, or a merge's, Flatten's and Rescaling's bookkeeping; nil for the others.
+func kerasBuildConfig(l spec.Layer, ins []spec.Shape) map[string]any {
+	switch l.Class {
+	case spec.ClassDense, spec.ClassConv2D, spec.ClassBatchNormalization, spec.ClassFlatten, spec.ClassRescaling:
+		return inputShape(ins[0])
+	case spec.ClassAdd, spec.ClassConcatenate:
+		shapes := make([]any, len(ins))
+		for i, s := range ins {
+			shapes[i] = batchDims(s)
+		}
+		return map[string]any{"input_shape": shapes}
+	}
+	return nil
+}
+
+// setKernelConfig sets a Dense or Conv2D layer's config keys.
+func setKernelConfig(l spec.Layer, set func(...any)) error {
+	kernel, useBias, activation := kernelArgs(&l)
+	init, err := kerasKernelInitializer(kernel.Init())
+	if err != nil {
+		return err
+	}
+	var reg any
+	if l2 := kernel.L2Rate(); l2 > 0 {
+		reg = kerasObject{Module: "keras.regularizers", ClassName: "L2", Config: map[string]any{"l2": l2}}
+	}
+	set("activation", string(activation), "use_bias", useBias, "kernel_initializer", init,
+		"bias_initializer", kerasInitializer("Zeros", map[string]any{}), "kernel_regularizer", reg,
+		"bias_regularizer", nil, "kernel_constraint", nil, "bias_constraint", nil)
+	if c := l.Conv2D; c != nil {
+		set("filters", c.Filters, "kernel_size", c.KernelSize[:], "strides", c.Strides[:], "padding", string(c.Padding),
+			"data_format", "channels_last", "dilation_rate", []int{1, 1}, "groups", 1, "activity_regularizer", nil)
+	} else {
+		set("units", l.Dense.Units, "quantization_config", nil)
+	}
+	return nil
 }
 
 // kerasRenormMomentum is BatchNormalization's renorm_momentum default, whatever the momentum.
