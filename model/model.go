@@ -1,7 +1,9 @@
-// Package model builds the lab report's MNIST network as a TensorFlow graph and trains it through
-// the TensorFlow C API (github.com/wamuir/graft), reproducing Keras 3: Dense layers with a hidden
-// activation (tanh by default), optional BatchNormalization and Dropout, a softmax output, sparse
-// categorical cross-entropy with an optional L2 kernel penalty, and Keras 3's Adam, SGD, RMSprop,
+// Package model builds a network described in Keras' terms (spec.Network: the lab report's MLP, a
+// convnet, a functional graph with Add and Concatenate) as a TensorFlow graph and trains it through
+// the TensorFlow C API (github.com/wamuir/graft), reproducing Keras 3: Dense, Conv2D, MaxPooling2D,
+// AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, BatchNormalization,
+// Activation, Rescaling, Add and Concatenate layers (layers.go), a softmax output, sparse
+// categorical cross-entropy with optional L2 kernel penalties, and Keras 3's Adam, SGD, RMSprop,
 // AdamW, Adagrad or Nadam with a constant or scheduled learning rate. testdata/keras_fixture.py
 // records the Keras trajectories the tests replay.
 //
