@@ -16,6 +16,19 @@ import (
 // entry here and its field in Variant. It is checked once, when the program starts
 // (mustCheckAxes), and reached through Axes, which hands out copies.
 var axes = mustCheckAxes([]Axis{
+	newAxis(axisSpec[Model]{
+		key: "model", flag: "model", def: Model{Name: BuiltInModel},
+		usage: "networks: mlp (the lab report's, widths from --hidden) or model files in Keras' terms (YAML, " +
+			"a tfsweep model file or Keras' model.to_json(), or a .keras archive)",
+		field:  func(v *Variant) *Model { return &v.Model },
+		parse:  parseModel,
+		text:   modelText,
+		name:   func(m Model) string { return nameSafe(m.Name) },
+		hparam: func(m Model) any { return m.Name },
+		json:   func(m Model) any { return m.Name },
+		equal:  func(a, b Model) bool { return a.Name == b.Name }, // a plan gives each name one file
+
+	}),
 	newAxis(axisSpec[string]{
 		key: "init", flag: "init", def: "xavier", alwaysInName: true, labFree: true,
 		usage: "weight initialisers: " + strings.Join(InitNames(), ", ") + " (Keras spellings accepted)",

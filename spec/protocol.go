@@ -19,9 +19,12 @@ type Job struct {
 	// same name in different sweeps stay different rows in TensorBoard.
 	Group   string            `json:"group"`
 	Variant map[string]string `json:"variant"` // every axis' Text, by key
-	DataDir string            `json:"data_dir"`
-	Device  string            `json:"device"`  // auto, cpu or gpu
-	Threads int               `json:"threads"` // TensorFlow intra- and inter-op threads; 0 = the worker's choice
+	// Network is the variant's model file's network, read, resolved and with the sweep's settings
+	// applied by the front (Variant.Model.Network); nil for the built-in MLP.
+	Network *Network `json:"network,omitempty"`
+	DataDir string   `json:"data_dir"`
+	Device  string   `json:"device"`  // auto, cpu or gpu
+	Threads int      `json:"threads"` // TensorFlow intra- and inter-op threads; 0 = the worker's choice
 	// CPUs is the worker's share of the machine's CPUs, within which it chooses the threads when
 	// Threads is 0; 0 = all of them.
 	CPUs     int `json:"cpus,omitempty"`
@@ -32,6 +35,8 @@ type Job struct {
 	// back to it; without a checkpoint the earlier attempt is moved aside and the run starts anew.
 	Resume          bool `json:"resume,omitempty"`
 	KeepCheckpoints int  `json:"keep_checkpoints,omitempty"` // the last N besides the best; 0 = 1
+	// Verdicts makes the worker wait for the front's Verdict after every epoch (verdict.go).
+	Verdicts bool `json:"verdicts,omitempty"`
 }
 
 // Message kinds.
@@ -84,8 +89,9 @@ type Epoch struct {
 
 // End is a run's outcome.
 type End struct {
-	Status          Status  `json:"status"` // StatusSucceeded or StatusFailed
+	Status          Status  `json:"status"` // StatusSucceeded, StatusFailed, StatusPruned or StatusPaused
 	Error           string  `json:"error,omitempty"`
+	Reason          string  `json:"reason,omitempty"` // why a scheduler pruned or paused the run
 	Interrupted     bool    `json:"interrupted,omitempty"`
 	EpochsCompleted int     `json:"epochs_completed"`
 	Iterations      int64   `json:"iterations"`

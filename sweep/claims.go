@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
@@ -44,21 +43,17 @@ func (c Claim) state() spec.Status {
 	if c.State != spec.StatusRunning {
 		return c.State
 	}
-	if host, _ := os.Hostname(); c.Host == host && !processAlive(c.PID) {
+	if host, _ := os.Hostname(); c.Host == host && !atomicfile.ProcessAlive(c.PID) {
 		return spec.StatusStale
 	}
 	return spec.StatusRunning
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // claimPolicy says which runs a process may take over from an earlier process.
 type claimPolicy struct {
 	resume      bool // runs of stale claims (their process was killed)
 	retryFailed bool // runs whose claim says failed
+	promote     bool // a run the scheduler paused and now promotes
 }
 
 // claim takes the run for this process, or says why not: another process trains it or has trained
@@ -78,7 +73,7 @@ func (s *Sweep) claim(r Run, policy claimPolicy) (taken bool, from spec.Status, 
 		if err := atomicfile.Write(tmp, data, 0o644); err != nil {
 			return false, "", "", err
 		}
-		err := os.Link(tmp, path)
+		err := atomicfile.Link(tmp, path)
 		os.Remove(tmp)
 		if err == nil {
 			return true, from, "", nil
@@ -94,6 +89,12 @@ func (s *Sweep) claim(r Run, policy claimPolicy) (taken bool, from spec.Status, 
 		switch {
 		case state == spec.StatusSucceeded:
 			return false, "", "already succeeded", nil
+		case state == spec.StatusPruned:
+			return false, "", "pruned by the scheduler", nil
+		case state == spec.StatusPaused && !policy.promote:
+			return false, "", "paused at a rung by the scheduler", nil
+		case state != spec.StatusPaused && policy.promote:
+			return false, "", fmt.Sprintf("promoted, but %s", state), nil
 		case state == spec.StatusFailed && !policy.retryFailed:
 			return false, "", "failed before (--retry-failed trains it again)", nil
 		case state == spec.StatusRunning:
@@ -126,7 +127,7 @@ func (s *Sweep) release(r Run, res RunResult) error {
 	switch {
 	case res.Interrupted:
 		c.State = spec.StatusInterrupted
-	case c.State != spec.StatusSucceeded:
+	case c.State != spec.StatusSucceeded && c.State != spec.StatusPruned && c.State != spec.StatusPaused:
 		c.State = spec.StatusFailed
 	}
 	data, err := json.Marshal(c)

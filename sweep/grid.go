@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tfsweep/tfsweep/dataset"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -131,6 +132,9 @@ type Run struct {
 	Name  string // the run directory's name, unique in the plan
 	Trial int    // 1-based trial number in a random search; 0 otherwise
 	spec.Variant
+	// space is the distributions of the trial's grid point, from which TPE proposes its values
+	// when it starts (Plan.Search); nil for a grid run.
+	space *searchSpace
 }
 
 // Plan is what one sweep trains: the union of its grids.
@@ -140,6 +144,12 @@ type Plan struct {
 	// set exactly when some grid has one. SearchSeed seeds the draws.
 	Trials     int
 	SearchSeed int64
+	// Search is how trials draw their distributions: SearchRandom (each draw on its own, at plan
+	// time) or SearchTPE (each trial proposed when it starts, from the trials that have ended).
+	Search string
+	// Scheduler stops runs early, or pauses them at rungs and promotes the best (pruning.go); the
+	// zero value trains every run to its last epoch.
+	Scheduler SchedulerOptions
 }
 
 // DefaultMaxRuns is the largest plan `tfsweep run` expands unless --max-runs allows more.
@@ -174,12 +184,16 @@ func (p Plan) Runs(maxRuns int) ([]Run, error) {
 	var planned []plannedRun
 	drawn := map[string]bool{}
 	trial := 0
-	for _, g := range p.Grids {
+	for gi, g := range p.Grids {
 		dists := g.distributions()
 		for _, v := range g.variants() {
 			if len(dists) == 0 {
-				planned = append(planned, plannedRun{variant: v})
+				planned = append(planned, plannedRun{variant: v, grid: gi})
 				continue
+			}
+			var space *searchSpace
+			if p.Search == SearchTPE {
+				space = newSearchSpace(g, dists)
 			}
 			for range p.Trials {
 				w := v
@@ -189,9 +203,12 @@ func (p Plan) Runs(maxRuns int) ([]Run, error) {
 					drawn[a.Key] = true
 				}
 				trial++
-				planned = append(planned, plannedRun{variant: w, trial: trial})
+				planned = append(planned, plannedRun{variant: w, trial: trial, space: space, grid: gi})
 			}
 		}
+	}
+	if err := p.readModels(planned); err != nil {
+		return nil, err
 	}
 	runs := nameRuns(planned, drawn, trial)
 	seen := make(map[string]bool, len(runs))
@@ -214,14 +231,18 @@ func countText(n int) string {
 	return fmt.Sprint(n)
 }
 
-// CheckData validates the runs against the training set (before each run's limit): a limit above
-// the data, or a batch larger than the run's examples, could never train. Errors name where the
-// offending value was written.
-func (p Plan) CheckData(runs []Run, trainExamples int) error {
+// CheckData validates the runs against the training set (before each run's limit) of examples of
+// features values: a limit above the data, a batch larger than the run's examples, or a model that
+// does not read the examples or classify them into dataset.Classes could never train. Errors name
+// where the offending value was written.
+func (p Plan) CheckData(runs []Run, trainExamples, features int) error {
 	if trainExamples <= 0 {
 		return errors.New("the training set is empty")
 	}
 	for _, r := range runs {
+		if err := p.checkModel(r, features, dataset.Classes); err != nil {
+			return err
+		}
 		if r.Limit > trainExamples {
 			return fmt.Errorf("%s: %d is more than the %d training examples (run %s)", p.origin("limit"), r.Limit, trainExamples, r.Name)
 		}
@@ -246,10 +267,13 @@ func (p Plan) origin(key string) string {
 	return a.Key + " (default " + a.DefaultText() + ")"
 }
 
-// plannedRun is a variant before it is named; trial is its 1-based trial number in a random search.
+// plannedRun is a variant before it is named; trial is its 1-based trial number in a random search,
+// grid the index of the grid it comes from.
 type plannedRun struct {
 	variant spec.Variant
 	trial   int
+	space   *searchSpace
+	grid    int
 }
 
 // nameRuns names each variant by the parts of its axes that are always named (init-bn-b128), then
@@ -273,7 +297,7 @@ func nameRuns(planned []plannedRun, drawn map[string]bool, trials int) []Run {
 		if p.trial > 0 {
 			parts = append(parts, fmt.Sprintf("t%0*d", max(3, digits), p.trial))
 		}
-		runs[i] = Run{Index: i, Name: strings.Join(parts, "-"), Trial: p.trial, Variant: p.variant}
+		runs[i] = Run{Index: i, Name: strings.Join(parts, "-"), Trial: p.trial, Variant: p.variant, space: p.space}
 	}
 	return runs
 }
@@ -299,6 +323,9 @@ func (p Plan) checkSearch() error {
 	}
 	if p.Trials > 0 {
 		return errors.New("--trials: no axis is a distribution (e.g. --lr log_uniform:1e-4:1e-2)")
+	}
+	if p.Search == SearchTPE {
+		return errors.New("--search tpe: no axis is a distribution (e.g. --lr log_uniform:1e-4:1e-2) for it to search")
 	}
 	return nil
 }

@@ -39,6 +39,7 @@ type RunResult struct {
 	Status          spec.Status  `json:"status"` // spec.StatusSucceeded, spec.StatusFailed, spec.StatusSkipped or spec.StatusPlanned
 	Error           string       `json:"error"`
 	Interrupted     bool         `json:"interrupted,omitempty"` // stopped by a signal, not by a fault of the run
+	Reason          string       `json:"reason,omitempty"`      // why the scheduler pruned or paused it
 	Variant         spec.Variant `json:"-"`
 	TrainExamples   int          `json:"train_examples"`
 	Device          string       `json:"device,omitempty"` // where it trained, as TensorFlow names it
@@ -53,8 +54,9 @@ type RunResult struct {
 	FitSeconds float64 `json:"fit_seconds"`
 	// SamplesPerSecond is epochs completed × training examples / FitSeconds.
 	SamplesPerSecond float64 `json:"samples_per_second"`
-	// Model is the run's exported SavedModel ("" unless it succeeded).
-	Model   string           `json:"model"`
+	// Model is the run's exported SavedModel ("" unless it succeeded); "saved_model" in JSON, since
+	// "model" is the model axis.
+	Model   string           `json:"saved_model"`
 	Timings *spec.RunTimings `json:"timings,omitempty"`
 }
 

@@ -102,6 +102,8 @@ type Sweep struct {
 	created       time.Time
 	charts        *charts // nil without Options.Charts
 	recorder      bool    // this process recorded the plan: it writes the experiment and the layout
+	trials        *trials // the scheduler, during Run; nil without one
+	search        *search // TPE's proposals, during Run; nil for a grid or a random search
 }
 
 // maxThreads bounds --threads: TensorFlow crashes in its thread-pool set-up far above the cores.
@@ -136,11 +138,14 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if err != nil {
 		return nil, badInput(err)
 	}
+	if err := checkScheduler(plan, opts, runs); err != nil {
+		return nil, badInput(err)
+	}
 	train, _, err := dataset.Load(opts.DataDir)
 	if err != nil {
 		return nil, badInput(fmt.Errorf("--data-dir: %w", err))
 	}
-	if err := plan.CheckData(runs, train.Len()); err != nil {
+	if err := plan.CheckData(runs, train.Len(), train.Features()); err != nil {
 		return nil, badInput(err)
 	}
 	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: train.Len(), features: train.Features(), created: time.Now()}
@@ -293,20 +298,29 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 			}()
 		}
 	}
-	jobs := make(chan int)
+	if s.plan.Scheduler.Kind != "" {
+		t, err := openTrials(s.dir, s.plan.Scheduler, maxEpochs(mine))
+		if err != nil {
+			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("scheduler: %v", err)
+			return res
+		}
+		s.trials = t
+		defer t.close()
+	}
+	if s.plan.Search == SearchTPE {
+		sr, err := openSearch(s.dir, s.plan, mine)
+		if err != nil {
+			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("search: %v", err)
+			return res
+		}
+		s.search = sr
+		defer sr.close()
+	}
+	q := newQueue(s.initialWork(mine))
 	var wg sync.WaitGroup
 	for slot := range min(s.opts.Parallel, len(mine)) {
-		wg.Go(func() { s.slot(ctx, obs, slot, jobs, mine, res.Runs) })
+		wg.Go(func() { s.slot(ctx, obs, slot, q, mine, res.Runs) })
 	}
-feed:
-	for i := range mine {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(jobs)
 	wg.Wait()
 
 	res.Status = spec.StatusSucceeded
@@ -316,7 +330,7 @@ feed:
 			res.Runs[i].Error = "not started: the sweep was interrupted"
 			res.Runs[i].Dir = ""
 		}
-		if st := res.Runs[i].Status; st != spec.StatusSucceeded && st != spec.StatusSkipped {
+		if !res.Runs[i].Status.Done() {
 			res.Status = spec.StatusFailed
 		}
 	}
@@ -327,49 +341,74 @@ feed:
 	return res
 }
 
-// slot trains the runs it takes from jobs in one worker process at a time.
-func (s *Sweep) slot(ctx context.Context, obs Observer, slot int, jobs <-chan int, runs []Run, results []RunResult) {
+// slot trains the runs it takes from the queue in one worker process at a time.
+func (s *Sweep) slot(ctx context.Context, obs Observer, slot int, q *queue, runs []Run, results []RunResult) {
 	var w *worker
 	defer func() { w.close() }()
-	for i := range jobs {
-		if ctx.Err() != nil {
-			continue // leave it unstarted
+	for {
+		item, ok := q.next(ctx)
+		if !ok {
+			return
 		}
-		r := runs[i]
-		taken, from, why, err := s.claim(r, claimPolicy{resume: s.opts.Resume, retryFailed: s.opts.RetryFailed})
-		// An interrupted run continues from its last checkpoint; a failed one, retried, starts anew.
-		resume := from == spec.StatusStale || from == spec.StatusInterrupted
-		if err == nil && taken && !resume {
-			err = spec.RetireAttempt(filepath.Join(s.dir, r.Name))
-		}
-		if err != nil {
-			results[i].Status, results[i].Error = spec.StatusFailed, fmt.Sprintf("claim the run: %v", err)
-			obs.RunEnded(r, results[i])
-			continue
-		}
-		if !taken {
-			results[i].Status, results[i].Error = spec.StatusSkipped, why
-			obs.RunEnded(r, results[i])
-			continue
-		}
-		if w == nil {
-			var err error
-			if w, err = s.startWorker(ctx, slot); err != nil {
-				results[i].Status, results[i].Error = spec.StatusFailed, err.Error()
-				_ = s.release(r, results[i])
-				obs.RunEnded(r, results[i])
-				continue
-			}
-		}
-		if !w.train(ctx, s, obs, r, resume, &results[i]) {
-			w.close()
-			w = nil
-		}
-		if err := s.release(r, results[i]); err != nil && results[i].Error == "" {
-			results[i].Error = fmt.Sprintf("record the run's end: %v", err)
-		}
-		obs.RunEnded(r, results[i])
+		q.done(s.trainItem(ctx, obs, slot, &w, item, runs, results)...)
 	}
+}
+
+// trainItem claims and trains one run on the slot's worker, starting one when it has none, and
+// returns the runs the scheduler promotes once it has ended.
+func (s *Sweep) trainItem(ctx context.Context, obs Observer, slot int, w **worker, item work, runs []Run, results []RunResult) []work {
+	if ctx.Err() != nil {
+		return nil // leave it unstarted
+	}
+	i, r := item.index, runs[item.index]
+	policy := claimPolicy{resume: s.opts.Resume, retryFailed: s.opts.RetryFailed, promote: item.promoted}
+	taken, from, why, err := s.claim(r, policy)
+	// An interrupted or promoted run continues from its last checkpoint; a failed one, retried,
+	// starts anew.
+	resume := from == spec.StatusStale || from == spec.StatusInterrupted || from == spec.StatusPaused
+	if err == nil && taken && !resume {
+		err = spec.RetireAttempt(filepath.Join(s.dir, r.Name))
+	}
+	if err == nil && taken && !resume && s.search != nil && r.space != nil {
+		if err = s.search.propose(runs, i); err == nil {
+			r = runs[i]
+			results[i].Variant = r.Variant
+		}
+	}
+	switch {
+	case err != nil:
+		results[i].Status, results[i].Error = spec.StatusFailed, fmt.Sprintf("claim the run: %v", err)
+	case !taken && item.promoted:
+		return nil // another process promoted it first, or it is no longer paused
+	case !taken:
+		results[i].Status, results[i].Error = spec.StatusSkipped, why
+	}
+	if err != nil || !taken {
+		obs.RunEnded(r, results[i])
+		return nil
+	}
+	if *w == nil {
+		if *w, err = s.startWorker(ctx, slot); err != nil {
+			results[i].Status, results[i].Error = spec.StatusFailed, err.Error()
+			_ = s.release(r, results[i])
+			obs.RunEnded(r, results[i])
+			return nil
+		}
+	}
+	if !(*w).train(ctx, s, obs, r, resume, &results[i]) {
+		(*w).close()
+		*w = nil
+	}
+	if err := s.release(r, results[i]); err != nil && results[i].Error == "" {
+		results[i].Error = fmt.Sprintf("record the run's end: %v", err)
+	}
+	obs.RunEnded(r, results[i])
+	if s.search != nil && r.space != nil {
+		if err := s.search.ended(r, results[i].History); err != nil && results[i].Error == "" {
+			results[i].Error = err.Error()
+		}
+	}
+	return s.promoted(runs, &results[i])
 }
 
 // noObserver observes nothing.
@@ -388,7 +427,7 @@ func (s *Sweep) job(r Run) spec.Job {
 	}
 	return spec.Job{
 		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: spec.EncodeVariant(r.Variant),
-		DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
+		Network: r.Model.Network, DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
 		LogEvery:     s.opts.LogEvery,
 		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
 	}
@@ -462,6 +501,7 @@ func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, r Run, resum
 	res.Dir = filepath.Join(s.dir, r.Name)
 	job := s.job(r)
 	job.Resume = resume
+	job.Verdicts = s.trials != nil
 	line, err := json.Marshal(job)
 	if err != nil {
 		res.Status, res.Error = spec.StatusFailed, err.Error()
@@ -489,6 +529,10 @@ func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, r Run, resum
 				_ = s.charts.epoch(r.Name, *m.Epoch)
 			}
 			obs.EpochEnded(r, *m.Epoch)
+			if err := w.answer(s.trials, r, *m.Epoch); err != nil {
+				res.Status, res.Error = spec.StatusFailed, err.Error()
+				return false
+			}
 		case m.Kind == spec.MessageEnd && m.End != nil:
 			w.finish(res, *m.End)
 			return true
@@ -503,7 +547,7 @@ func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, r Run, resum
 }
 
 func (w *worker) finish(res *RunResult, end spec.End) {
-	res.Status, res.Error, res.Interrupted = end.Status, end.Error, end.Interrupted
+	res.Status, res.Error, res.Interrupted, res.Reason = end.Status, end.Error, end.Interrupted, end.Reason
 	res.EpochsCompleted = end.EpochsCompleted
 	res.StoppedEpoch, res.BestEpoch = end.StoppedEpoch, end.BestEpoch
 	res.Model, res.Timings = end.Model, end.Timings

@@ -38,7 +38,7 @@ func (s *server) train(ctx context.Context, job spec.Job) error {
 func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	arrived := time.Now()
 	rep.end.Timings = &spec.RunTimings{}
-	v, err := spec.DecodeVariant(job.Variant)
+	v, err := job.DecodedVariant()
 	if err != nil {
 		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
 	}
@@ -80,12 +80,14 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 
 // run is a job's open session, model and callbacks, between setUp and the end of its training.
 type run struct {
-	m       *model.Model
-	hp      *trainer.HParams
-	tb      *trainer.TensorBoard // nil until opened
-	k       callbacks
-	ckptDir string
-	rep     *reporter
+	m        *model.Model
+	hp       *trainer.HParams
+	tb       *trainer.TensorBoard // nil until opened
+	k        callbacks
+	ckptDir  string
+	rep      *reporter
+	job      spec.Job
+	verdicts <-chan spec.Verdict
 }
 
 // end closes the TensorBoard writers and ends the hparams session with the run's outcome.
@@ -106,7 +108,7 @@ func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *data, from *r
 	if err != nil {
 		return nil, err
 	}
-	r := &run{hp: hp, ckptDir: filepath.Join(job.Dir, spec.CheckpointsDir), rep: rep}
+	r := &run{hp: hp, ckptDir: filepath.Join(job.Dir, spec.CheckpointsDir), rep: rep, job: job, verdicts: s.verdicts}
 	defer func() {
 		if err != nil {
 			if r.m != nil {
@@ -214,7 +216,13 @@ func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Tim
 	fitStart := time.Now()
 	timings := r.rep.end.Timings
 	timings.Setup = fitStart.Sub(arrived).Seconds()
-	err := trainer.Fit(ctx, fitModel{r.m}, data, opts, append(callbacks, r.rep, ckpt)...)
+	callbacks = append(callbacks, r.rep, ckpt)
+	if r.job.Verdicts {
+		// Last, so that the epoch's message is out and its checkpoint written before the wait: a
+		// paused run resumes from this very epoch.
+		callbacks = append(callbacks, &verdicts{ctx: ctx, in: r.verdicts, run: r.job.Run, end: r.rep.end})
+	}
+	err := trainer.Fit(ctx, fitModel{r.m}, data, opts, callbacks...)
 	timings.Train = time.Since(fitStart).Seconds() - r.rep.validation.Seconds()
 	timings.Validation = r.rep.validation.Seconds()
 	return err

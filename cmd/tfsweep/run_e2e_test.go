@@ -220,7 +220,7 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 		// Group names are the run's path under the logdir, so that sweeps never merge.
 		groups[filepath.Base(res.SweepDir)+"/"+r.Name] = map[string]any{
-			"hparams": map[string]any{"init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,
+			"hparams": map[string]any{"model": "mlp", "init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,
 				"epochs": epochs, "hidden": "128x64", "seed": 1, "scale": "unit", "limit": limit,
 				"activation": "tanh", "optimizer": "adam", "momentum": 0, "nesterov": false, "dropout": 0, "l2": 0,
 				"schedule": "constant", "validation_split": 0, "early_stopping": "off", "reduce_lr": "off"},
