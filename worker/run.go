@@ -51,7 +51,10 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	if err != nil {
 		return err
 	}
-	p := planRun(job, v, d.train.Len(), d.test.Len(), d.train.Features(), s.hasGPU)
+	p, err := planRun(job, v, d.train.Len(), d.test.Len(), d.train.Features(), s.hasGPU)
+	if err != nil {
+		return err
+	}
 	rep.end.TrainExamples = p.trainExamples()
 	from, err := resumePoint(job)
 	if err != nil {
