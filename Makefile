@@ -37,7 +37,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras bench-preset bench-peers bench-search check-peers keras-models check-tensorboard-newest slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras compare-keras-convnet bench-preset bench-peers bench-search check-peers keras-models check-tensorboard-newest slurm slurm-down clean
 
 setup: libtensorflow data venv tcmalloc strace ## install libtensorflow, MNIST, the Python venv, tcmalloc and strace (each only if missing)
 
@@ -96,6 +96,10 @@ bench-writers: setup ## tfsweep's event writer against tensorboardX and tf.summa
 
 compare-keras: setup build ## tfsweep against Keras: final losses and samples per second
 	scripts/compare_keras --data-dir $(DATA_DIR)
+
+compare-keras-convnet: setup ## a network in Keras' terms (default Keras' simple MNIST convnet) trained by tfsweep and by Keras model.fit, seeds 1-3: final losses, test accuracy, samples per second
+	go run ./scripts/compare_convnet --data-dir $(DATA_DIR) --seeds 1,2,3 --model $(or $(MODEL),modelfile/testdata/keras/convnet.json)
+	$$(scripts/setup-python.sh peers | tail -1) scripts/compare_convnet_keras.py --data-dir $(DATA_DIR) --seeds 1,2,3 --model $(or $(MODEL),modelfile/testdata/keras/convnet.json)
 
 bench-preset: setup build ## the lab-report preset with --parallel 1 and 2: wall time split, peak memory of all processes
 	scripts/bench_preset --data-dir $(DATA_DIR)

@@ -33,13 +33,15 @@ type dataShape struct{ train, test, features, classes int }
 
 // planRun is the plan of a job on data of that shape. gpu is asked only when the job's device leaves
 // the choice to the worker.
-func planRun(job spec.Job, v spec.Variant, data dataShape, gpu func() bool) runPlan {
+func planRun(job spec.Job, v spec.Variant, data dataShape, gpu func() bool) (runPlan, error) {
 	cpus := job.CPUs
 	if cpus == 0 {
 		cpus = runtime.NumCPU()
 	}
-	cfg := modelConfig(v, data.features, job, gpu, cpus)
-	cfg.Classes = data.classes
+	cfg, err := modelConfig(v, data, job, gpu, cpus)
+	if err != nil {
+		return runPlan{}, err
+	}
 	p := runPlan{
 		model:           cfg,
 		fit:             trainer.FitOptions{Epochs: v.Epochs, BatchSize: v.BatchSize, LearningRate: v.LR, StepsPerCall: cfg.StepsPerCall},
@@ -58,20 +60,44 @@ func planRun(job spec.Job, v spec.Variant, data dataShape, gpu func() bool) runP
 		p.val = setKey{source: src, from: nTrain, to: nTrain + nVal, scale: v.Scale}
 		p.validation = fmt.Sprintf("validation_split %v: the last %d of the training images", v.ValidationSplit, nVal)
 	}
-	return p
+	return p, nil
 }
 
-// modelConfig is the variant as the model builds it in a worker whose share of the machine is cpus CPUs.
-func modelConfig(v spec.Variant, features int, job spec.Job, gpu func() bool, cpus int) model.Config {
+// variantNetwork is the built-in MLP of the variant on examples of the given number of features and classes:
+// spec.MLP with the variant's initialiser, batch norm, activation, dropout and L2 applied.
+func variantNetwork(v spec.Variant, features, classes int) (spec.Network, error) {
+	s := spec.Settings{BatchNorm: &v.BatchNorm, Dropout: &v.Dropout, L2: &v.L2}
+	if v.Init != "" {
+		init := spec.Initializer(v.Init)
+		s.Init = &init
+	}
+	if v.Activation != "" {
+		act := spec.Activation(v.Activation)
+		s.Activation = &act
+	}
+	return spec.MLP("mlp", features, v.Hidden, classes).Apply(s)
+}
+
+// modelConfig is the variant as the model builds it, on data of that shape, in a worker whose share of the
+// machine is cpus CPUs.
+func modelConfig(v spec.Variant, data dataShape, job spec.Job, gpu func() bool, cpus int) (model.Config, error) {
 	cfg := model.DefaultConfig()
-	cfg.Inputs = features
+	if job.Network != nil { // a model file's, its settings applied by the front
+		cfg.Network = *job.Network
+	} else {
+		net, err := variantNetwork(v, data.features, data.classes)
+		if err != nil {
+			return cfg, fmt.Errorf("the variant's network: %w", err)
+		}
+		cfg.Network = net
+	}
 	setModelAxes(&cfg, v)
 	cfg.Device = job.Device
 	if t := towers(job, v, gpu, cpus); t > 1 {
 		cfg.Device = model.DeviceCPU
 		cfg.Towers, cfg.IntraOpThreads, cfg.InterOpThreads = t, 1, t
 		cfg.StepsPerCall = stepsPerCall(job, 0)
-		return cfg
+		return cfg, nil
 	}
 	n := threads(job, v, gpu)
 	if n == 1 && (cfg.Device == model.DeviceAuto || cfg.Device == "") && !gpu() {
@@ -86,7 +112,7 @@ func modelConfig(v spec.Variant, features int, job spec.Job, gpu func() bool, cp
 		// them all (model's ValidateConcurrency).
 		cfg.ValidateConcurrency = cpus
 	}
-	return cfg
+	return cfg, nil
 }
 
 // setModelAxes copies the value of every axis with a ModelField into that field of cfg, so that an

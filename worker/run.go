@@ -42,16 +42,14 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	if err != nil {
 		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
 	}
-	if v.Model.File != "" {
-		// Until model builds a spec.Network (model.Config.Network), training the MLP under the
-		// model's name would be a wrong result reported as right.
-		return fmt.Errorf("model %s: this worker builds the built-in mlp only", v.Model.File)
-	}
 	d, err := s.load(job)
 	if err != nil {
 		return err
 	}
-	p := planRun(job, v, dataShape{train: d.Train.Len(), test: d.Test.Len(), features: d.Train.Features(), classes: d.Classes}, s.hasGPU)
+	p, err := planRun(job, v, dataShape{train: d.Train.Len(), test: d.Test.Len(), features: d.Train.Features(), classes: d.Classes}, s.hasGPU)
+	if err != nil {
+		return err
+	}
 	rep.end.TrainExamples = p.trainExamples()
 	from, err := resumePoint(job)
 	if err != nil {
