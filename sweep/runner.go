@@ -78,7 +78,7 @@ const DefaultLogEvery = 10
 type Observer interface {
 	RunStarted(r Run, b spec.Begin)
 	RunProgress(r Run, p spec.Progress)
-	EpochEnded(r Run, e spec.Epoch)
+	EpochEnded(r Run, e spec.EpochMetrics)
 	RunEnded(r Run, res RunResult)
 }
 
@@ -237,7 +237,7 @@ func (s *Sweep) newRunResult(r Run) RunResult {
 	if s.dir != "" {
 		dir = filepath.Join(s.dir, r.Name)
 	}
-	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: spec.EmptyCurves()}
+	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: spec.EmptyHistory()}
 }
 
 // cpusPerWorker is each worker's share of the CPUs when they are split between parallel workers and
@@ -375,10 +375,10 @@ func (s *Sweep) slot(ctx context.Context, obs Observer, slot int, jobs <-chan in
 // noObserver observes nothing.
 type noObserver struct{}
 
-func (noObserver) RunStarted(Run, spec.Begin)     {}
-func (noObserver) RunProgress(Run, spec.Progress) {}
-func (noObserver) EpochEnded(Run, spec.Epoch)     {}
-func (noObserver) RunEnded(Run, RunResult)        {}
+func (noObserver) RunStarted(Run, spec.Begin)        {}
+func (noObserver) RunProgress(Run, spec.Progress)    {}
+func (noObserver) EpochEnded(Run, spec.EpochMetrics) {}
+func (noObserver) RunEnded(Run, RunResult)           {}
 
 func (s *Sweep) job(r Run) spec.Job {
 	dir := filepath.Join(s.dir, r.Name)
@@ -510,9 +510,9 @@ func (w *worker) finish(res *RunResult, end spec.End) {
 	if end.History.TrainLoss != nil {
 		res.History = end.History
 	}
-	if n := res.EpochsCompleted; n > 0 && len(res.History.TrainLoss) >= n {
-		h := res.History
-		res.Final = &spec.Metrics{TrainLoss: h.TrainLoss[n-1], TrainAccuracy: h.TrainAccuracy[n-1], ValLoss: h.ValLoss[n-1], ValAccuracy: h.ValAccuracy[n-1]}
+	if n := res.EpochsCompleted; n > 0 && res.History.Len() >= n {
+		final := res.History.At(n - 1)
+		res.Final = &final
 	}
 	res.TrainExamples = end.TrainExamples
 	res.FitSeconds = end.FitSeconds

@@ -375,14 +375,7 @@ func (r *reporter) OnBatchEnd(b trainer.BatchEnd) error {
 }
 
 func (r *reporter) OnEpochEnd(e trainer.EpochEnd) error {
-	epoch := spec.Epoch{
-		Epoch: e.Epoch, Loss: e.Loss, Accuracy: e.Accuracy, ValLoss: e.ValLoss, ValAccuracy: e.ValAccuracy,
-		LearningRate: e.LearningRate, Seconds: e.Duration.Seconds(),
-	}
-	if s := e.Duration.Seconds(); s > 0 {
-		epoch.SamplesPerSecond = float64(r.examples) / s
-	}
-	r.end.History.Append(epoch)
+	epoch := e.EpochMetrics
 	return r.report(spec.Message{Kind: spec.MessageEpoch, Run: r.run, Epoch: &epoch})
 }
 
