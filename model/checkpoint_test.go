@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // state is the raw bytes of every variable of the model (weights, moving statistics, optimizer
@@ -102,7 +104,7 @@ func TestCheckpointResumesBitwise(t *testing.T) {
 			[]string{"rm_sprop/dense_kernel_velocity", "rm_sprop/dense_kernel_momentum"}},
 		{"adagrad", func(c *Config) { c.Optimizer = "adagrad" }, []string{"adagrad/dense_kernel_accumulator"}},
 		{"cosine schedule", func(c *Config) {
-			c.Schedule = Schedule{Kind: ScheduleCosine, DecaySteps: 8, WarmupTarget: 0.01, WarmupSteps: 4}
+			c.Schedule = spec.Schedule{Kind: spec.ScheduleCosine, DecaySteps: 8, WarmupTarget: 0.01, WarmupSteps: 4}
 		}, []string{"adam/iteration"}},
 	}
 	for _, tc := range tests {

@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 
+	"github.com/tfsweep/tfsweep/spec"
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
 )
@@ -207,7 +208,7 @@ func slotStep(s *op.Scope, name string, g tf.Output, slot *variable, oneMinusBet
 }
 
 // buildSchedule adds a Keras 3 LearningRateSchedule's __call__(iterations) in float32, op for op.
-func buildSchedule(s *op.Scope, sch Schedule, initial float64, iterations tf.Output) tf.Output {
+func buildSchedule(s *op.Scope, sch spec.Schedule, initial float64, iterations tf.Output) tf.Output {
 	c := func(name string, x float64) tf.Output { return op.Const(s.SubScope(name), float32(x)) }
 	step := op.Cast(s.SubScope("step"), iterations, tf.Float)
 	initialLR := c("initial_learning_rate", initial)
@@ -220,13 +221,13 @@ func buildSchedule(s *op.Scope, sch Schedule, initial float64, iterations tf.Out
 		return op.Mul(ds, from, decayed)
 	}
 	switch sch.Kind {
-	case ScheduleExponential:
+	case spec.ScheduleExponential:
 		p := op.RealDiv(s.SubScope("p"), step, c("decay_steps", float64(sch.DecaySteps)))
 		if sch.Staircase {
 			p = op.Floor(s.SubScope("staircase"), p)
 		}
 		return op.Mul(s, initialLR, op.Pow(s.SubScope("decay"), c("decay_rate", sch.DecayRate), p))
-	case ScheduleCosine:
+	case spec.ScheduleCosine:
 		decaySteps := c("decay_steps", float64(sch.DecaySteps))
 		if sch.WarmupTarget == 0 {
 			return cosineDecay(s.SubScope("decay"), op.Minimum(s.SubScope("clipped_step"), step, decaySteps), decaySteps, initialLR)
@@ -238,7 +239,7 @@ func buildSchedule(s *op.Scope, sch Schedule, initial float64, iterations tf.Out
 			op.RealDiv(ws.SubScope("completed_fraction"), clipped, warmupSteps)), initialLR)
 		decayed := cosineDecay(s.SubScope("decay"), op.Sub(s.SubScope("decay_step"), clipped, warmupSteps), decaySteps, target)
 		return op.Select(s, op.Less(s.SubScope("in_warmup"), clipped, warmupSteps), warm, decayed)
-	case ScheduleStep:
+	case spec.ScheduleStep:
 		// PiecewiseConstantDecay: Σ cast(step in range)·value over the ranges, on the int64 step.
 		term := func(name string, in tf.Output, value float64) tf.Output {
 			ts := s.SubScope(name)

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // TestTowers trains the same configurations in one tower and in several, over batches of odd sizes
@@ -28,7 +30,7 @@ func TestTowers(t *testing.T) {
 			[]string{"dense/bias", "dense_1/bias", "batch_normalization/moving_mean", "batch_normalization_1/moving_mean"}},
 		{"nadam, l2 and cosine schedule", func(c *Config) {
 			c.Optimizer, c.L2 = "nadam", 1e-3
-			c.Schedule = Schedule{Kind: ScheduleCosine, DecaySteps: 15}
+			c.Schedule = spec.Schedule{Kind: spec.ScheduleCosine, DecaySteps: 15}
 		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
