@@ -115,22 +115,8 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if opts.MaxRuns == 0 {
 		opts.MaxRuns = DefaultMaxRuns
 	}
-	switch {
-	case opts.Parallel < 1 || opts.Parallel > 256:
-		return nil, badInput(fmt.Errorf("--parallel: %d must be in [1, 256]", opts.Parallel))
-	case opts.Threads < 0 || opts.Threads > maxThreads():
-		return nil, badInput(fmt.Errorf("--threads: %d must be in [0, %d] on this machine of %d CPUs", opts.Threads, maxThreads(), runtime.NumCPU()))
-	case opts.StepsPerCall < 0 || opts.StepsPerCall > spec.MaxStepsPerCall:
-		return nil, badInput(fmt.Errorf("--steps-per-call: %d must be in [0, %d]", opts.StepsPerCall, spec.MaxStepsPerCall))
-	case opts.LogEvery < 0:
-		return nil, badInput(fmt.Errorf("--log-every: %d must not be negative", opts.LogEvery))
-	case opts.MaxRuns < 0:
-		return nil, badInput(fmt.Errorf("--max-runs: %d must be positive", opts.MaxRuns))
-	}
-	switch opts.Device {
-	case "auto", "cpu", "gpu":
-	default:
-		return nil, badInput(fmt.Errorf("--device: %q is not one of auto, cpu, gpu", opts.Device))
+	if err := opts.check(); err != nil {
+		return nil, badInput(err)
 	}
 	runs, err := plan.Runs(opts.MaxRuns)
 	if err != nil {
@@ -183,6 +169,28 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 		return nil, badInput(err)
 	}
 	return s, nil
+}
+
+// check refuses options out of range, each error naming its flag.
+func (opts Options) check() error {
+	switch {
+	case opts.Parallel < 1 || opts.Parallel > 256:
+		return fmt.Errorf("--parallel: %d must be in [1, 256]", opts.Parallel)
+	case opts.Threads < 0 || opts.Threads > maxThreads():
+		return fmt.Errorf("--threads: %d must be in [0, %d] on this machine of %d CPUs", opts.Threads, maxThreads(), runtime.NumCPU())
+	case opts.StepsPerCall < 0 || opts.StepsPerCall > spec.MaxStepsPerCall:
+		return fmt.Errorf("--steps-per-call: %d must be in [0, %d]", opts.StepsPerCall, spec.MaxStepsPerCall)
+	case opts.LogEvery < 0:
+		return fmt.Errorf("--log-every: %d must not be negative", opts.LogEvery)
+	case opts.MaxRuns < 0:
+		return fmt.Errorf("--max-runs: %d must be positive", opts.MaxRuns)
+	}
+	switch opts.Device {
+	case "auto", "cpu", "gpu":
+	default:
+		return fmt.Errorf("--device: %q is not one of auto, cpu, gpu", opts.Device)
+	}
+	return nil
 }
 
 // checkName refuses sweep names that are not one plain directory name.
@@ -268,38 +276,52 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 	for i, r := range mine {
 		res.Runs[i] = s.newRunResult(r)
 	}
-	// Without the experiment TensorBoard still builds one from the sessions, so a failure here is
-	// reported and not fatal. Of the processes sharing a sweep, the one that recorded the plan writes
-	// the experiment and the chart layout, so that each is there once.
+	defer s.openLogs(res)()
+	s.trainRuns(ctx, obs, mine, res.Runs)
+	res.settle(ctx.Err() != nil)
+	res.WallSeconds = time.Since(s.created).Seconds()
+	return res
+}
+
+// openLogs writes the sweep's hparams experiment and opens its charts, and returns what closes the
+// charts. Without the experiment TensorBoard still builds one from the sessions, so a failure here
+// is reported in res and not fatal. Of the processes sharing a sweep, the one that recorded the
+// plan writes the experiment and the chart layout, so that each is there once.
+func (s *Sweep) openLogs(res *Result) (closeCharts func()) {
 	if s.recorder {
 		if err := writeExperiment(s.dir, s.plan, s.runs, s.created); err != nil {
 			res.ReportError = fmt.Sprintf("hparams experiment: %v", err)
 		}
 	}
-	if s.opts.Charts != nil {
-		layout := summary.Layout{}
-		if s.recorder {
-			layout = s.opts.Charts(s.runs)
-		}
-		c, err := openCharts(s.dir, layout)
-		if err != nil {
+	if s.opts.Charts == nil {
+		return func() {}
+	}
+	layout := summary.Layout{}
+	if s.recorder {
+		layout = s.opts.Charts(s.runs)
+	}
+	c, err := openCharts(s.dir, layout)
+	if err != nil {
+		res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
+		return func() {}
+	}
+	s.charts = c
+	return func() {
+		if err := c.close(); err != nil {
 			res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
-		} else {
-			s.charts = c
-			defer func() {
-				if err := c.close(); err != nil {
-					res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
-				}
-			}()
 		}
 	}
+}
+
+// trainRuns feeds the runs to Parallel slots until they are all taken or ctx is done.
+func (s *Sweep) trainRuns(ctx context.Context, obs Observer, runs []Run, results []RunResult) {
 	jobs := make(chan int)
 	var wg sync.WaitGroup
-	for slot := range min(s.opts.Parallel, len(mine)) {
-		wg.Go(func() { s.slot(ctx, obs, slot, jobs, mine, res.Runs) })
+	for slot := range min(s.opts.Parallel, len(runs)) {
+		wg.Go(func() { s.slot(ctx, obs, slot, jobs, runs, results) })
 	}
 feed:
-	for i := range mine {
+	for i := range runs {
 		select {
 		case jobs <- i:
 		case <-ctx.Done():
@@ -308,7 +330,10 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
+}
 
+// settle gives the runs never started their failure and the sweep its status.
+func (res *Result) settle(interrupted bool) {
 	res.Status = spec.StatusSucceeded
 	for i := range res.Runs {
 		if res.Runs[i].Status == "" {
@@ -320,11 +345,9 @@ feed:
 			res.Status = spec.StatusFailed
 		}
 	}
-	if ctx.Err() != nil && res.Status != spec.StatusSucceeded {
+	if interrupted && res.Status != spec.StatusSucceeded {
 		res.Status = spec.StatusInterrupted
 	}
-	res.WallSeconds = time.Since(s.created).Seconds()
-	return res
 }
 
 // slot trains the runs it takes from jobs in one worker process at a time.
