@@ -1,6 +1,6 @@
 // Package worker is the TensorFlow side of tfsweep: it takes runs (spec.Job) from the front, builds
 // each run's network through model, fits it with trainer's loop and callbacks, and reports progress
-// back as sweep.Messages. It is the only package of the front's process tree that links TensorFlow;
+// back as spec.Messages. It is the only package of the front's process tree that links TensorFlow;
 // cmd/tfsweep-worker is its binary.
 package worker
 
