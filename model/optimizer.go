@@ -30,18 +30,7 @@ type newVarFunc func(string, string, []int64, tf.DataType, bool, func(*op.Scope)
 func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar newVarFunc, st *step) *tf.Operation {
 	lr := st.learningRate
 	f32 := func(name string, v float64) tf.Output { return op.Const(s.SubScope(name), float32(v)) }
-	zeros := func(v *variable, value float32) func(*op.Scope) tf.Output {
-		return func(s *op.Scope) tf.Output {
-			dims := make([]int32, len(v.shape))
-			for i, d := range v.shape {
-				dims[i] = int32(d)
-			}
-			return op.Fill(s, op.Const(s.SubScope("shape"), dims), op.Const(s.SubScope("value"), value))
-		}
-	}
-	slot := func(v *variable, name string, initial float32) *variable {
-		return newVar(optName, keras3SlotName(v.name)+"_"+name, v.shape, tf.Float, false, zeros(v, initial))
-	}
+	slot := newSlotFunc(optName, newVar)
 	read := func(s *op.Scope, v *variable) tf.Output { return op.ReadVariableOp(s, v.handle, tf.Float) }
 	// local_step = iterations + 1 as float32, Keras' ops.cast(self.iterations + 1, dtype).
 	stepPlus := func(name string, k int64) tf.Output {
@@ -102,12 +91,7 @@ func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar n
 		case "rmsprop":
 			updates = append(updates, rmspropUpdate(us, cfg, v, g, lr, slot)...)
 		case "adagrad":
-			acc := slot(v, "accumulator", adagradInitial)
-			accNew := op.AddV2(us.SubScope("accumulator"), read(us.SubScope("read_accumulator"), acc), op.Square(us, g))
-			delta := op.RealDiv(us.SubScope("delta"), op.Mul(us.SubScope("lr_grad"), lr, g),
-				op.Sqrt(us, op.AddV2(us.SubScope("plus_epsilon"), accNew, op.Const(us.SubScope("epsilon"), float32(adagradEpsilon)))))
-			updates = append(updates, op.AssignVariableOp(us.SubScope("assign_accumulator"), acc.handle, accNew),
-				op.AssignSubVariableOp(us, v.handle, delta))
+			updates = append(updates, adagradUpdate(us, v, g, lr, slot)...)
 		case "nadam":
 			updates = append(updates, nadamUpdate(us.WithControlDependencies(global...), v, g, lr, nadamU, st.iterRead, slot)...)
 		}
@@ -117,6 +101,31 @@ func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar n
 }
 
 type slotFunc func(v *variable, name string, initial float32) *variable
+
+// newSlotFunc makes the optimizer's slots of a variable, Keras-named <optimizer>/<layer>_<weight>_<slot>,
+// filled with an initial value.
+func newSlotFunc(optName string, newVar newVarFunc) slotFunc {
+	return func(v *variable, name string, initial float32) *variable {
+		fill := func(s *op.Scope) tf.Output {
+			dims := make([]int32, len(v.shape))
+			for i, d := range v.shape {
+				dims[i] = int32(d)
+			}
+			return op.Fill(s, op.Const(s.SubScope("shape"), dims), op.Const(s.SubScope("value"), initial))
+		}
+		return newVar(optName, keras3SlotName(v.name)+"_"+name, v.shape, tf.Float, false, fill)
+	}
+}
+
+// adagradUpdate is Keras' Adagrad.update_step: accumulator += g², variable -= lr·g/√(accumulator+ε).
+func adagradUpdate(us *op.Scope, v *variable, g, lr tf.Output, slot slotFunc) []*tf.Operation {
+	acc := slot(v, "accumulator", adagradInitial)
+	accNew := op.AddV2(us.SubScope("accumulator"), op.ReadVariableOp(us.SubScope("read_accumulator"), acc.handle, tf.Float), op.Square(us, g))
+	delta := op.RealDiv(us.SubScope("delta"), op.Mul(us.SubScope("lr_grad"), lr, g),
+		op.Sqrt(us, op.AddV2(us.SubScope("plus_epsilon"), accNew, op.Const(us.SubScope("epsilon"), float32(adagradEpsilon)))))
+	return []*tf.Operation{op.AssignVariableOp(us.SubScope("assign_accumulator"), acc.handle, accNew),
+		op.AssignSubVariableOp(us, v.handle, delta)}
+}
 
 // sgdUpdate is Keras 3's SGD.update_step: without momentum var −= g·lr; with it
 // m = m·momentum − g·lr, then var += m, or with Nesterov var += m·momentum − g·lr.
