@@ -92,9 +92,10 @@ check-peers: ## prove tb_check.py on logs written by tf.summary and tensorboardX
 	scripts/setup-python.sh peers >/dev/null
 	$(TFSWEEP_PYTHON) scripts/tb_check_peers.py
 
-check-tensorboard-newest: ## summary's TensorBoard tests judged by the newest TensorBoard on PyPI too (its own venv)
-	TFSWEEP_PYTHON=$$(scripts/setup-python.sh tensorboard-newest | tail -1) \
-		go test -count=1 -run 'TensorBoard' ./summary
+check-tensorboard-newest: ## summary's and the pictures callback's TensorBoard tests judged by the newest TensorBoard on PyPI too (its own venv)
+	python=$$(scripts/setup-python.sh tensorboard-newest | tail -1); \
+		TFSWEEP_PYTHON=$$python go test -count=1 -run 'TensorBoard' ./summary; \
+		TFSWEEP_PYTHON=$$python go test -count=1 -run 'PicturesTensorBoard' ./trainer
 
 # A one-node Slurm cluster on this machine (root; Debian's packages), as the deploy/ tests start it.
 slurm: ## install and start the local Slurm cluster; then: eval "$$(scripts/setup-slurm.sh env)"

@@ -32,6 +32,8 @@ type Job struct {
 	// back to it; without a checkpoint the earlier attempt is moved aside and the run starts anew.
 	Resume          bool `json:"resume,omitempty"`
 	KeepCheckpoints int  `json:"keep_checkpoints,omitempty"` // the last N besides the best; 0 = 1
+	// Verdicts makes the worker wait for the front's Verdict after every epoch (verdict.go).
+	Verdicts bool `json:"verdicts,omitempty"`
 }
 
 // Message kinds.
@@ -72,8 +74,9 @@ type Progress struct {
 
 // End is a run's outcome.
 type End struct {
-	Status          Status  `json:"status"` // StatusSucceeded or StatusFailed
+	Status          Status  `json:"status"` // StatusSucceeded, StatusFailed, StatusPruned or StatusPaused
 	Error           string  `json:"error,omitempty"`
+	Reason          string  `json:"reason,omitempty"` // why a scheduler pruned or paused the run
 	Interrupted     bool    `json:"interrupted,omitempty"`
 	EpochsCompleted int     `json:"epochs_completed"`
 	Iterations      int64   `json:"iterations"`

@@ -17,5 +17,17 @@ const (
 	StatusSkipped     Status = "skipped"     // another process of the sweep trains or trained it
 	StatusStale       Status = "stale"       // claimed as running by a process of this host that is gone
 	StatusCancelled   Status = "cancelled"
+	StatusPruned      Status = "pruned"  // stopped for good by the sweep's scheduler
+	StatusPaused      Status = "paused"  // stopped at an ASHA rung; a promotion resumes it
 	StatusUnknown     Status = "unknown" // a log without session_end_info, or STATUS_UNKNOWN
 )
+
+// Done reports whether a run in this state needs nothing more of its sweep: it succeeded, another
+// process has it, or the scheduler stopped or paused it.
+func (s Status) Done() bool {
+	switch s {
+	case StatusSucceeded, StatusSkipped, StatusPruned, StatusPaused:
+		return true
+	}
+	return false
+}

@@ -43,6 +43,7 @@ type SessionLog struct {
 //	"graph_keras_model" KerasModel
 //	"hparams"           HParams
 //	"custom_scalars"    Layout
+//	"pr_curves"         PRCurve
 //
 // Values of other plugins, and values of these plugins whose data does not
 // decode as the plugin's (Undecoded says why), carry Tag, Plugin,
@@ -71,6 +72,7 @@ type Value struct {
 	KerasModel              []byte // the model's JSON
 	HParams                 *HParams
 	Layout                  *Layout
+	PRCurve                 *PRCurve
 
 	// Raw is set for values not decoded into the fields above.
 	Raw *summarypb.Summary_Value
@@ -270,7 +272,7 @@ const pluginAudio = "audio"
 // knownPlugins are the plugins whose values decodeTensorValue decodes.
 var knownPlugins = map[string]bool{
 	PluginScalars: true, PluginHistograms: true, PluginText: true, PluginImages: true,
-	PluginKerasModel: true, PluginHParams: true, PluginCustomScalars: true,
+	PluginKerasModel: true, PluginHParams: true, PluginCustomScalars: true, PluginPRCurves: true,
 }
 
 // decodeTensorValue decodes a tensor value (t may be nil: hparams values
@@ -321,6 +323,8 @@ func decodeTensorValue(v *Value, t *tensorpb.TensorProto) error {
 			return fmt.Errorf("layout tensor has %d strings, want 1", len(s))
 		}
 		v.Layout, err = decodeLayout(s[0])
+	case PluginPRCurves:
+		v.PRCurve, err = decodePRCurve(t)
 	}
 	return err
 }

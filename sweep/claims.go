@@ -59,6 +59,7 @@ func processAlive(pid int) bool {
 type claimPolicy struct {
 	resume      bool // runs of stale claims (their process was killed)
 	retryFailed bool // runs whose claim says failed
+	promote     bool // a run the scheduler paused and now promotes
 }
 
 // claim takes the run for this process, or says why not: another process trains it or has trained
@@ -94,6 +95,12 @@ func (s *Sweep) claim(r Run, policy claimPolicy) (taken bool, from spec.Status, 
 		switch {
 		case state == spec.StatusSucceeded:
 			return false, "", "already succeeded", nil
+		case state == spec.StatusPruned:
+			return false, "", "pruned by the scheduler", nil
+		case state == spec.StatusPaused && !policy.promote:
+			return false, "", "paused at a rung by the scheduler", nil
+		case state != spec.StatusPaused && policy.promote:
+			return false, "", fmt.Sprintf("promoted, but %s", state), nil
 		case state == spec.StatusFailed && !policy.retryFailed:
 			return false, "", "failed before (--retry-failed trains it again)", nil
 		case state == spec.StatusRunning:
@@ -126,7 +133,7 @@ func (s *Sweep) release(r Run, res RunResult) error {
 	switch {
 	case res.Interrupted:
 		c.State = spec.StatusInterrupted
-	case c.State != spec.StatusSucceeded:
+	case c.State != spec.StatusSucceeded && c.State != spec.StatusPruned && c.State != spec.StatusPaused:
 		c.State = spec.StatusFailed
 	}
 	data, err := json.Marshal(c)

@@ -39,6 +39,7 @@ type RunResult struct {
 	Status          spec.Status  `json:"status"` // spec.StatusSucceeded, spec.StatusFailed, spec.StatusSkipped or spec.StatusPlanned
 	Error           string       `json:"error"`
 	Interrupted     bool         `json:"interrupted,omitempty"` // stopped by a signal, not by a fault of the run
+	Reason          string       `json:"reason,omitempty"`      // why the scheduler pruned or paused it
 	Variant         spec.Variant `json:"-"`
 	TrainExamples   int          `json:"train_examples"`
 	Device          string       `json:"device,omitempty"` // where it trained, as TensorFlow names it

@@ -63,6 +63,9 @@ type Options struct {
 	Resume, RetryFailed bool
 	// KeepCheckpoints is how many of a run's last per-epoch checkpoints stay, besides the best.
 	KeepCheckpoints int
+	// Scheduler stops runs early, or pauses them at rungs and promotes the best (pruning.go); the
+	// zero value trains every run to its last epoch.
+	Scheduler SchedulerOptions
 }
 
 // Shard is one of Count parts of a plan.
@@ -102,6 +105,7 @@ type Sweep struct {
 	created       time.Time
 	charts        *charts // nil without Options.Charts
 	recorder      bool    // this process recorded the plan: it writes the experiment and the layout
+	trials        *trials // the scheduler, during Run; nil without one
 }
 
 // maxThreads bounds --threads: TensorFlow crashes in its thread-pool set-up far above the cores.
@@ -120,6 +124,9 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	}
 	runs, err := plan.Runs(opts.MaxRuns)
 	if err != nil {
+		return nil, badInput(err)
+	}
+	if err := checkScheduler(opts, runs); err != nil {
 		return nil, badInput(err)
 	}
 	train, _, err := dataset.Load(opts.DataDir)
@@ -277,6 +284,15 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 		res.Runs[i] = s.newRunResult(r)
 	}
 	defer s.openLogs(res)()
+	if s.opts.Scheduler.Kind != "" {
+		t, err := openTrials(s.dir, s.opts.Scheduler, maxEpochs(mine))
+		if err != nil {
+			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("scheduler: %v", err)
+			return res
+		}
+		s.trials = t
+		defer t.close()
+	}
 	s.trainRuns(ctx, obs, mine, res.Runs)
 	res.settle(ctx.Err() != nil)
 	res.WallSeconds = time.Since(s.created).Seconds()
@@ -313,22 +329,14 @@ func (s *Sweep) openLogs(res *Result) (closeCharts func()) {
 	}
 }
 
-// trainRuns feeds the runs to Parallel slots until they are all taken or ctx is done.
+// trainRuns gives the runs to Parallel slots, through the queue the scheduler adds promoted runs
+// to, until they are all trained or ctx is done.
 func (s *Sweep) trainRuns(ctx context.Context, obs Observer, runs []Run, results []RunResult) {
-	jobs := make(chan int)
+	q := newQueue(s.initialWork(runs))
 	var wg sync.WaitGroup
 	for slot := range min(s.opts.Parallel, len(runs)) {
-		wg.Go(func() { s.slot(ctx, obs, slot, jobs, runs, results) })
+		wg.Go(func() { s.slot(ctx, obs, slot, q, runs, results) })
 	}
-feed:
-	for i := range runs {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(jobs)
 	wg.Wait()
 }
 
@@ -341,7 +349,7 @@ func (res *Result) settle(interrupted bool) {
 			res.Runs[i].Error = "not started: the sweep was interrupted"
 			res.Runs[i].Dir = ""
 		}
-		if st := res.Runs[i].Status; st != spec.StatusSucceeded && st != spec.StatusSkipped {
+		if !res.Runs[i].Status.Done() {
 			res.Status = spec.StatusFailed
 		}
 	}
@@ -350,49 +358,63 @@ func (res *Result) settle(interrupted bool) {
 	}
 }
 
-// slot trains the runs it takes from jobs in one worker process at a time.
-func (s *Sweep) slot(ctx context.Context, obs Observer, slot int, jobs <-chan int, runs []Run, results []RunResult) {
+// slot trains the runs it takes from the queue in one worker process at a time.
+func (s *Sweep) slot(ctx context.Context, obs Observer, slot int, q *queue, runs []Run, results []RunResult) {
 	var w *worker
 	defer func() { w.close() }()
-	for i := range jobs {
-		if ctx.Err() != nil {
-			continue // leave it unstarted
+	for {
+		item, ok := q.next(ctx)
+		if !ok {
+			return
 		}
-		r := runs[i]
-		taken, from, why, err := s.claim(r, claimPolicy{resume: s.opts.Resume, retryFailed: s.opts.RetryFailed})
-		// An interrupted run continues from its last checkpoint; a failed one, retried, starts anew.
-		resume := from == spec.StatusStale || from == spec.StatusInterrupted
-		if err == nil && taken && !resume {
-			err = spec.RetireAttempt(filepath.Join(s.dir, r.Name))
-		}
-		if err != nil {
-			results[i].Status, results[i].Error = spec.StatusFailed, fmt.Sprintf("claim the run: %v", err)
-			obs.RunEnded(r, results[i])
-			continue
-		}
-		if !taken {
-			results[i].Status, results[i].Error = spec.StatusSkipped, why
-			obs.RunEnded(r, results[i])
-			continue
-		}
-		if w == nil {
-			var err error
-			if w, err = s.startWorker(ctx, slot); err != nil {
-				results[i].Status, results[i].Error = spec.StatusFailed, err.Error()
-				_ = s.release(r, results[i])
-				obs.RunEnded(r, results[i])
-				continue
-			}
-		}
-		if !w.train(ctx, s, obs, r, resume, &results[i]) {
-			w.close()
-			w = nil
-		}
-		if err := s.release(r, results[i]); err != nil && results[i].Error == "" {
-			results[i].Error = fmt.Sprintf("record the run's end: %v", err)
-		}
-		obs.RunEnded(r, results[i])
+		q.done(s.trainItem(ctx, obs, slot, &w, item, runs, results)...)
 	}
+}
+
+// trainItem claims and trains one run on the slot's worker, starting one when it has none, and
+// returns the runs the scheduler promotes once it has ended.
+func (s *Sweep) trainItem(ctx context.Context, obs Observer, slot int, w **worker, item work, runs []Run, results []RunResult) []work {
+	if ctx.Err() != nil {
+		return nil // leave it unstarted
+	}
+	i, r := item.index, runs[item.index]
+	policy := claimPolicy{resume: s.opts.Resume, retryFailed: s.opts.RetryFailed, promote: item.promoted}
+	taken, from, why, err := s.claim(r, policy)
+	// An interrupted or promoted run continues from its last checkpoint; a failed one, retried,
+	// starts anew.
+	resume := from == spec.StatusStale || from == spec.StatusInterrupted || from == spec.StatusPaused
+	if err == nil && taken && !resume {
+		err = spec.RetireAttempt(filepath.Join(s.dir, r.Name))
+	}
+	switch {
+	case err != nil:
+		results[i].Status, results[i].Error = spec.StatusFailed, fmt.Sprintf("claim the run: %v", err)
+	case !taken && item.promoted:
+		return nil // another process promoted it first, or it is no longer paused
+	case !taken:
+		results[i].Status, results[i].Error = spec.StatusSkipped, why
+	}
+	if err != nil || !taken {
+		obs.RunEnded(r, results[i])
+		return nil
+	}
+	if *w == nil {
+		if *w, err = s.startWorker(ctx, slot); err != nil {
+			results[i].Status, results[i].Error = spec.StatusFailed, err.Error()
+			_ = s.release(r, results[i])
+			obs.RunEnded(r, results[i])
+			return nil
+		}
+	}
+	if !(*w).train(ctx, s, obs, r, resume, &results[i]) {
+		(*w).close()
+		*w = nil
+	}
+	if err := s.release(r, results[i]); err != nil && results[i].Error == "" {
+		results[i].Error = fmt.Sprintf("record the run's end: %v", err)
+	}
+	obs.RunEnded(r, results[i])
+	return s.promoted(runs, &results[i])
 }
 
 // noObserver observes nothing.
@@ -485,6 +507,7 @@ func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, r Run, resum
 	res.Dir = filepath.Join(s.dir, r.Name)
 	job := s.job(r)
 	job.Resume = resume
+	job.Verdicts = s.trials != nil
 	line, err := json.Marshal(job)
 	if err != nil {
 		res.Status, res.Error = spec.StatusFailed, err.Error()
@@ -512,6 +535,10 @@ func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, r Run, resum
 				_ = s.charts.epoch(r.Name, *m.Epoch)
 			}
 			obs.EpochEnded(r, *m.Epoch)
+			if err := w.answer(s.trials, r, *m.Epoch); err != nil {
+				res.Status, res.Error = spec.StatusFailed, err.Error()
+				return false
+			}
 		case m.Kind == spec.MessageEnd && m.End != nil:
 			w.finish(res, *m.End)
 			return true
@@ -526,7 +553,7 @@ func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, r Run, resum
 }
 
 func (w *worker) finish(res *RunResult, end spec.End) {
-	res.Status, res.Error, res.Interrupted = end.Status, end.Error, end.Interrupted
+	res.Status, res.Error, res.Interrupted, res.Reason = end.Status, end.Error, end.Interrupted, end.Reason
 	res.EpochsCompleted = end.EpochsCompleted
 	res.StoppedEpoch, res.BestEpoch = end.StoppedEpoch, end.BestEpoch
 	res.Model, res.Timings = end.Model, end.Timings

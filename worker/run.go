@@ -77,12 +77,14 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 
 // run is a job's open session, model and callbacks, between setUp and the end of its training.
 type run struct {
-	m       *model.Model
-	hp      *trainer.HParams
-	tb      *trainer.TensorBoard // nil until opened
-	k       callbacks
-	ckptDir string
-	rep     *reporter
+	m        *model.Model
+	hp       *trainer.HParams
+	tb       *trainer.TensorBoard // nil until opened
+	k        callbacks
+	ckptDir  string
+	rep      *reporter
+	job      spec.Job
+	verdicts <-chan spec.Verdict
 }
 
 // end closes the TensorBoard writers and ends the hparams session with the run's outcome.
@@ -103,7 +105,7 @@ func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *data, from *r
 	if err != nil {
 		return nil, err
 	}
-	r := &run{hp: hp, ckptDir: filepath.Join(job.Dir, spec.CheckpointsDir), rep: rep}
+	r := &run{hp: hp, ckptDir: filepath.Join(job.Dir, spec.CheckpointsDir), rep: rep, job: job, verdicts: s.verdicts}
 	defer func() {
 		if err != nil {
 			if r.m != nil {
@@ -213,7 +215,13 @@ func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Tim
 	fitStart := time.Now()
 	timings := r.rep.end.Timings
 	timings.Setup = fitStart.Sub(arrived).Seconds()
-	history, err := trainer.Fit(ctx, fitModel{r.m}, data, opts, append(callbacks, r.rep, ckpt)...)
+	callbacks = append(callbacks, r.rep, ckpt)
+	if r.job.Verdicts {
+		// Last, so that the epoch's message is out and its checkpoint written before the wait: a
+		// paused run resumes from this very epoch.
+		callbacks = append(callbacks, &verdicts{ctx: ctx, in: r.verdicts, run: r.job.Run, end: r.rep.end})
+	}
+	history, err := trainer.Fit(ctx, fitModel{r.m}, data, opts, callbacks...)
 	if history != nil {
 		r.rep.end.History = *history
 	}

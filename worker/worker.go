@@ -29,28 +29,13 @@ const progressEvery = 200 * time.Millisecond
 // progress then stops at its next batch and is reported failed). The data of a data directory are
 // loaded once and shared by every run of the worker, and so are the last sets converted for training.
 func Serve(ctx context.Context, in io.Reader, out io.Writer) error {
-	s := &server{out: json.NewEncoder(out), data: map[string]*data{}}
+	verdicts := make(chan spec.Verdict)
+	s := &server{out: json.NewEncoder(out), data: map[string]*data{}, verdicts: verdicts}
 	defer s.valSet.close()
 	defer s.trainSet.close()
 	jobs := make(chan spec.Job)
 	readErr := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(in)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			var job spec.Job
-			if err := json.Unmarshal(sc.Bytes(), &job); err != nil {
-				readErr <- fmt.Errorf("worker: a line that is not a job: %w", err)
-				return
-			}
-			select {
-			case jobs <- job:
-			case <-ctx.Done():
-				return
-			}
-		}
-		readErr <- sc.Err()
-	}()
+	go func() { readErr <- readCommands(ctx, in, jobs, verdicts) }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -65,9 +50,44 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 }
 
+// readCommands passes the front's lines on: jobs to the loop that trains them, verdicts to the run in
+// training that waits for them (spec.Verdict).
+func readCommands(ctx context.Context, in io.Reader, jobs chan<- spec.Job, verdicts chan<- spec.Verdict) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var c spec.Command
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil || (c.Job == nil) == (c.Verdict == nil) {
+			return fmt.Errorf("worker: a line that is neither a job nor a verdict: %q", truncate(sc.Text(), 200))
+		}
+		if c.Verdict != nil {
+			select {
+			case verdicts <- *c.Verdict:
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		select {
+		case jobs <- *c.Job:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return sc.Err()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
 type server struct {
-	out  *json.Encoder
-	data map[string]*data
+	verdicts <-chan spec.Verdict // the front's verdicts on the epochs of a Job with Verdicts
+	out      *json.Encoder
+	data     map[string]*data
 	// The sets the last run was bound to, kept for the next run that trains on the same examples:
 	// one training and one validation set, so a sweep over --limit or --scale holds no more.
 	trainSet, valSet cachedSet

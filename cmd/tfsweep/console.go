@@ -160,16 +160,19 @@ func (c *console) EpochEnded(r sweep.Run, e spec.EpochMetrics) {
 // RunEnded logs the outcome before it completes the bar: once the last bar is done, the container
 // may stop printing log lines.
 func (c *console) RunEnded(r sweep.Run, res sweep.RunResult) {
-	if res.Status == spec.StatusSucceeded {
+	switch res.Status {
+	case spec.StatusSucceeded:
 		c.log.Info().Str("run", r.Name).Stringer("fit_time", time.Duration(res.FitSeconds*float64(time.Second)).Round(time.Millisecond)).Msg("run succeeded")
-	} else {
+	case spec.StatusPruned, spec.StatusPaused:
+		c.log.Info().Str("run", r.Name).Int("epochs_completed", res.EpochsCompleted).Str("reason", res.Reason).Msg("run " + string(res.Status))
+	default:
 		c.log.Error().Str("run", r.Name).Str("error", res.Error).Int("epochs_completed", res.EpochsCompleted).Msg("run failed")
 	}
 	c.mu.Lock()
 	p := c.runs[r.Name]
 	c.mu.Unlock()
 	if p != nil && p.bar != nil {
-		if res.Status == spec.StatusSucceeded {
+		if res.Status.Done() {
 			p.bar.SetTotal(-1, true)
 		} else {
 			p.bar.Abort(false)
