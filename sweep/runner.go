@@ -191,6 +191,8 @@ func (opts Options) check() error {
 		return fmt.Errorf("--log-every: %d must not be negative", opts.LogEvery)
 	case opts.MaxRuns < 0:
 		return fmt.Errorf("--max-runs: %d must be positive", opts.MaxRuns)
+	case opts.WorkerGrace < 0:
+		return fmt.Errorf("--stop-grace: %v must not be negative", opts.WorkerGrace)
 	}
 	switch opts.Device {
 	case "auto", "cpu", "gpu":

@@ -129,6 +129,7 @@ func parseRun(args []string, stdout, stderr io.Writer) (f *runFlags, plan sweep.
 	fs.IntVar(&f.shards, "shards", 0, "with --shard auto under a Kubernetes Indexed Job: the number of shards (the Job's completions)")
 	fs.BoolVar(&opts.Resume, "resume", false, "continue the interrupted runs of a sweep from their last checkpoints: tfsweep run --resume DIR, or with --name")
 	fs.IntVar(&opts.KeepCheckpoints, "keep-checkpoints", 1, "keep a run's last `N` per-epoch checkpoints, besides the best")
+	fs.DurationVar(&opts.WorkerGrace, "stop-grace", sweep.DefaultWorkerGrace, "after a stop (Ctrl-C, SIGTERM), how long a worker may take to close its run before it is killed (a `duration`)")
 	fs.StringVar(&opts.Scheduler.Kind, "scheduler", "", "stop bad trials early: median (Vizier's rule), asha (pause at rungs, promote the top 1/eta) or hyperband (several asha brackets); default none")
 	fs.StringVar(&opts.Scheduler.Metric, "scheduler-metric", sweep.DefaultSchedulerMetric, "the `tag` the scheduler ranks trials by: "+strings.Join(sweep.SchedulerMetricNames(), ", "))
 	fs.StringVar(&opts.Scheduler.Mode, "scheduler-mode", "", "min or max: which way the metric is better (default: the metric's own)")
