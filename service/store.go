@@ -28,10 +28,11 @@ const DBFile = "tfsweep-serve.db"
 
 // Record is one sweep of the queue as stored.
 type Record struct {
-	Seq      int64      `json:"-"`
-	ID       string     `json:"id"`
-	State    string     `json:"state"`
-	SweepDir string     `json:"sweep_dir"`
+	Seq      int64  `json:"-"`
+	ID       string `json:"id"`
+	State    string `json:"state"`
+	SweepDir string `json:"sweep_dir"` // relative to the logdir: the id
+
 	Created  time.Time  `json:"created"`
 	Started  *time.Time `json:"started,omitempty"`
 	Ended    *time.Time `json:"ended,omitempty"`
@@ -112,7 +113,7 @@ func (s *store) add(ctx context.Context, spec, file string, now time.Time) (*Rec
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("queue sweep %s: %w", id, err)
 	}
-	return &Record{Seq: seq, ID: id, State: StateQueued, Created: now.UTC(), Spec: spec, File: file}, nil
+	return &Record{Seq: seq, ID: id, State: StateQueued, SweepDir: id, Created: now.UTC(), Spec: spec, File: file}, nil
 }
 
 const columns = `seq, id, state, spec, file, created, started, ended, attempts, exit_code, error, result, runs`
@@ -127,6 +128,7 @@ func scan(row interface{ Scan(...any) error }) (*Record, error) {
 	if err := row.Scan(&r.Seq, &r.ID, &r.State, &r.Spec, &r.File, &created, &started, &ended, &r.Attempts, &exit, &r.Error, &resJS, &runsJS); err != nil {
 		return nil, err
 	}
+	r.SweepDir = r.ID
 	parse := func(s string) time.Time { t, _ := time.Parse(time.RFC3339Nano, s); return t }
 	r.Created = parse(created)
 	if started.Valid {
@@ -158,10 +160,10 @@ var errNotFound = errors.New("no such sweep")
 func (s *store) get(ctx context.Context, id string) (*Record, error) {
 	r, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM sweeps WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sweep %q: %w", id, errNotFound)
+		return nil, fmt.Errorf("sweep %.40q: %w", id, errNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read sweep %q: %w", id, err)
+		return nil, fmt.Errorf("read sweep %.40q: %w", id, err)
 	}
 	return r, nil
 }
@@ -225,8 +227,8 @@ func (s *store) next(ctx context.Context, now time.Time) (rec *Record, resumed b
 
 // cancelQueued cancels a queued sweep; false when it was not queued.
 func (s *store) cancelQueued(ctx context.Context, id string, now time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE sweeps SET state = ?, ended = ?, error = ? WHERE id = ? AND state = ?`,
-		StateCancelled, formatTime(now), "cancelled before it started", id, StateQueued)
+	res, err := s.db.ExecContext(ctx, `UPDATE sweeps SET state = ?, ended = ?, exit_code = ?, error = ? WHERE id = ? AND state = ?`,
+		StateCancelled, formatTime(now), exitInterrupted, "cancelled before it started", id, StateQueued)
 	if err != nil {
 		return false, fmt.Errorf("cancel sweep %s: %w", id, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,8 +23,11 @@ import (
 
 // Options are the settings of a sweep that are not axes.
 type Options struct {
-	LogDir   string // the sweep directory is created under it
-	DataDir  string // MNIST IDX files
+	LogDir  string // the sweep directory is created under it
+	DataDir string // MNIST IDX files
+	// Data is the training set's shape when the caller has read it (a server reads it once); nil
+	// reads it from DataDir.
+	Data     *DataShape
 	Device   string // auto, cpu or gpu
 	Parallel int    // runs trained at once, one worker process each (≥1)
 	// Threads sets TensorFlow's intra- and inter-op pools of every run; 0 lets each worker choose from
@@ -138,14 +142,18 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if err != nil {
 		return nil, badInput(err)
 	}
-	train, _, err := dataset.Load(opts.DataDir)
-	if err != nil {
-		return nil, badInput(fmt.Errorf("--data-dir: %w", err))
+	data := opts.Data
+	if data == nil {
+		shape, err := ReadDataShape(opts.DataDir)
+		if err != nil {
+			return nil, badInput(err)
+		}
+		data = &shape
 	}
-	if err := plan.CheckData(runs, train.Len()); err != nil {
+	if err := plan.CheckData(runs, data.TrainExamples); err != nil {
 		return nil, badInput(err)
 	}
-	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: train.Len(), features: train.Features(), created: time.Now()}
+	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: data.TrainExamples, features: data.Features, created: time.Now()}
 	if err := s.checkMemory(); err != nil {
 		return nil, badInput(err)
 	}
@@ -185,6 +193,18 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 		return nil, badInput(err)
 	}
 	return s, nil
+}
+
+// DataShape is what planning needs of the training set.
+type DataShape struct{ TrainExamples, Features int }
+
+// ReadDataShape reads and checks the data directory's files for their shape.
+func ReadDataShape(dir string) (DataShape, error) {
+	train, _, err := dataset.Load(dir)
+	if err != nil {
+		return DataShape{}, fmt.Errorf("--data-dir: %w", err)
+	}
+	return DataShape{TrainExamples: train.Len(), Features: train.Features()}, nil
 }
 
 // checkName refuses sweep names that are not one plain directory name.
@@ -404,9 +424,10 @@ type worker struct {
 	readErr  error
 }
 
-// workerEnv is the environment of the slot's worker.
+// workerEnv is the environment of the slot's worker. It never holds the service's token: a worker
+// needs none, and what a process holds its children and their crash reports can leak.
 func (s *Sweep) workerEnv(slot int) []string {
-	env := append([]string(nil), s.opts.WorkerEnv...)
+	env := slices.DeleteFunc(slices.Clone(s.opts.WorkerEnv), func(kv string) bool { return strings.HasPrefix(kv, TokenEnv+"=") })
 	has := func(key string) bool {
 		for _, kv := range env {
 			if strings.HasPrefix(kv, key+"=") {
@@ -433,6 +454,9 @@ func (s *Sweep) workerEnv(slot int) []string {
 	}
 	return env
 }
+
+// TokenEnv is the environment variable that holds `tfsweep serve`'s bearer token.
+const TokenEnv = "TFSWEEP_TOKEN"
 
 func (s *Sweep) startWorker(slot int) (*worker, error) {
 	cmd := exec.Command(s.opts.Worker, "serve")
