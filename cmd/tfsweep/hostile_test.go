@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -126,4 +128,59 @@ func peakRSS(t *testing.T, pid int) int64 {
 	}
 	t.Fatalf("/proc/%d/status has no VmHWM", pid)
 	return 0
+}
+
+// 1,500 idle connections, half of them after an unauthenticated request, half silent, against a
+// server capped at 1,000: the server holds no more than its cap, and an authenticated client still
+// gets its answers (the latency is logged, not asserted).
+func TestServeIdleConnections(t *testing.T) {
+	const token = "idle-connections-token"
+	addr := freeAddr(t)
+	s := startServer(t, addr, t.TempDir(), []string{"TFSWEEP_TOKEN=" + token}, "--max-conns", "1000")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 1500 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		if i%2 == 0 {
+			fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
+	var latencies []time.Duration
+	for i := range 50 {
+		req, _ := http.NewRequest("GET", s.url+"/api/v1/sweeps", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("request %d with 1,500 idle connections open: %v", i, err)
+		}
+		resp.Body.Close()
+		latencies = append(latencies, time.Since(start))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+		if i == 0 {
+			// A fresh connection each time: the cap must make room for a new client, not only a kept one.
+			client.Transport.(*http.Transport).DisableKeepAlives = true
+		}
+	}
+	slices.Sort(latencies)
+	t.Logf("authenticated GET /api/v1/sweeps with 1,500 idle connections: p50 %v, max %v", latencies[len(latencies)/2], latencies[len(latencies)-1])
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the server holds %d files", len(fds))
+	if len(fds) > 1000+64 {
+		t.Errorf("the server holds %d files with a cap of 1,000 connections", len(fds))
+	}
 }
