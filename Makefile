@@ -61,10 +61,13 @@ run: setup build ## run the lab-report sweep and tell how to open TensorBoard
 
 test: setup lint test-go ## everything CI runs
 
-# Every package once, under the race detector (the binaries the command tests run are built without it).
+# Every package once, under the race detector (the binaries the command tests run are built without it),
+# then the web page's browser tests, a module of their own (service/pagetest) so that chromedp stays out
+# of the main module.
 test-go:
 	go vet ./...
 	go test -count=1 -race -timeout 30m ./...
+	cd service/pagetest && go vet ./... && go test -count=1 -timeout 20m ./...
 
 lint: venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

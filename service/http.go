@@ -111,7 +111,7 @@ func (s *Service) Handler(cfg HTTPConfig) http.Handler {
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, errorBody("a cross-origin request: this server takes state-changing requests from its own page and from clients that are not browsers"))
 	}))
-	return a.observe(securityHeaders(a.checkHost(refuseFormContent(csrf.Handler(a.authorize(public, mux))))))
+	return a.observe(mux, securityHeaders(a.checkHost(refuseFormContent(csrf.Handler(a.authorize(public, mux))))))
 }
 
 func (a *api) page(w http.ResponseWriter, r *http.Request) {

@@ -168,9 +168,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection (to flush event streams).
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// observe logs every request and counts it in the metrics, by route pattern (never by raw path, so
-// that the metrics' series stay bounded).
-func (a *api) observe(next http.Handler) http.Handler {
+// observe logs every request and counts it in the metrics, by the mux's route pattern (never by raw
+// path, so that the metrics' series stay bounded), refused ones before they reached it too.
+func (a *api) observe(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
@@ -179,6 +179,9 @@ func (a *api) observe(next http.Handler) http.Handler {
 			rec.status = http.StatusOK
 		}
 		route := r.Pattern
+		if route == "" {
+			_, route = mux.Handler(r)
+		}
 		if route == "" {
 			route = "unmatched"
 		}
