@@ -137,6 +137,10 @@ func (a *api) openAPI(w http.ResponseWriter, r *http.Request) {
 // (X-Sweep-File, only ever used in messages), else "body".
 var fileName = regexp.MustCompile(`^[\w./ -]{1,200}$`)
 
+// IsSweepFileName tells whether the server takes name as X-Sweep-File: 1 to 200 letters, digits,
+// spaces and . / _ -.
+func IsSweepFileName(name string) bool { return fileName.MatchString(name) }
+
 // specTypes are the content types of a sweep file. A form can send none of them, and a cross-origin
 // page cannot send them without the server's consent (CORS, which it never gives).
 var specTypes = []string{"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json"}
@@ -148,7 +152,7 @@ func (a *api) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	file := "body"
 	if f, ok := r.Header["X-Sweep-File"]; ok {
-		if len(f) != 1 || !fileName.MatchString(f[0]) {
+		if len(f) != 1 || !IsSweepFileName(f[0]) {
 			writeJSON(w, http.StatusBadRequest, errorBody("X-Sweep-File: a file name of 1 to 200 letters, digits, spaces and . / _ -"))
 			return
 		}
@@ -190,14 +194,16 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	state := q.Get("state")
-	switch state {
-	case "", StateQueued, StateRunning, StateSucceeded, StateFailed, StateCancelled:
-	default:
+	state, after := q.Get("state"), q.Get("after")
+	if v, ok := q["state"]; ok && (len(v) != 1 || !slices.Contains([]string{StateQueued, StateRunning, StateSucceeded, StateFailed, StateCancelled}, state)) {
 		writeJSON(w, http.StatusBadRequest, errorBody(fmt.Sprintf("state: %.20q is not one of queued, running, succeeded, failed, cancelled", state)))
 		return
 	}
-	rs, err := a.s.List(r.Context(), state, q.Get("after"), limit+1)
+	if v, ok := q["after"]; ok && len(v) != 1 {
+		writeJSON(w, http.StatusBadRequest, errorBody("after: one id"))
+		return
+	}
+	rs, err := a.s.List(r.Context(), state, after, limit+1)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -317,14 +323,16 @@ func (a *api) figure(w http.ResponseWriter, r *http.Request) {
 	w.Write(data)
 }
 
-// errNoReport is a report asked for before the sweep has written it; errNoFigure a figure its
-// report does not list.
+// errReportPending is a report asked for before the sweep has ended and errNoReport one of a sweep
+// that ended without one (409: the sweep is there, its state has no report); errNoFigure a figure
+// its report does not list (404).
 var (
-	errNoReport = errors.New("no report yet")
-	errNoFigure = errors.New("its report has no figure")
+	errReportPending = errors.New("has not ended: its report is written when it ends")
+	errNoReport      = errors.New("ended without a report")
+	errNoFigure      = errors.New("its report has no figure")
 )
 
-// readReport reads the sweep's report.json; errNoReport (404) until the sweep has ended and written it.
+// readReport reads the sweep's report.json: errReportPending until the sweep has ended.
 func (a *api) readReport(r *http.Request) ([]byte, *report.Document, error) {
 	id := r.PathValue("id")
 	rec, err := a.s.store.get(r.Context(), id)
@@ -332,8 +340,11 @@ func (a *api) readReport(r *http.Request) ([]byte, *report.Document, error) {
 		return nil, nil, err
 	}
 	data, err := os.ReadFile(filepath.Join(a.s.cfg.LogDir, id, report.JSONFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, fmt.Errorf("sweep %s is %s and has %w: the report is written when it ends", id, rec.State, errNoReport)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && !rec.finished():
+		return nil, nil, fmt.Errorf("sweep %s is %s and %w", id, rec.State, errReportPending)
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil, fmt.Errorf("sweep %s %w (%s)", id, errNoReport, rec.State)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("sweep %s: read its report: %w", id, err)
@@ -366,9 +377,9 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &input):
 		code = http.StatusBadRequest
-	case errors.Is(err, errNotFound), errors.Is(err, errNoReport), errors.Is(err, errNoFigure):
+	case errors.Is(err, errNotFound), errors.Is(err, errNoFigure):
 		code = http.StatusNotFound
-	case errors.Is(err, ErrFinished):
+	case errors.Is(err, ErrFinished), errors.Is(err, errReportPending), errors.Is(err, errNoReport):
 		code = http.StatusConflict
 	}
 	if code == http.StatusInternalServerError {

@@ -178,8 +178,8 @@ func TestAPIAnswersLeakNothing(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || len(body) > 300 {
 		t.Errorf("an id of 900 KB: %d, %d bytes back", resp.StatusCode, len(body))
 	}
-	if resp, body := (request{"GET", "/api/v1/sweeps/" + id + "/report", "", nil}).do(t, srv); resp.StatusCode != http.StatusNotFound ||
-		!strings.Contains(body, "is running and has no report yet") {
+	if resp, body := (request{"GET", "/api/v1/sweeps/" + id + "/report", "", nil}).do(t, srv); resp.StatusCode != http.StatusConflict ||
+		!strings.Contains(body, "is running and has not ended: its report is written when it ends") {
 		t.Errorf("the report of a running sweep: %d %s", resp.StatusCode, body)
 	}
 	for _, path := range []string{"/api/v1/sweeps/" + id, "/api/v1/sweeps", "/api/v1/sweeps/" + id + "/report"} {
@@ -226,6 +226,8 @@ func TestAPIStrictParameters(t *testing.T) {
 	}{
 		{"empty limit", request{"GET", "/api/v1/sweeps?limit=", "", nil}, "limit"},
 		{"two limits", request{"GET", "/api/v1/sweeps?limit=1&limit=2", "", nil}, "limit"},
+		{"empty state", request{"GET", "/api/v1/sweeps?state=", "", nil}, "state"},
+		{"two states", request{"GET", "/api/v1/sweeps?state=queued&state=running", "", nil}, "state"},
 		{"long X-Sweep-File", request{"POST", "/api/v1/sweeps", spec, yamlType("X-Sweep-File", strings.Repeat("a", 201))}, "X-Sweep-File"},
 		{"X-Sweep-File with a newline escape", request{"POST", "/api/v1/sweeps", spec, yamlType("X-Sweep-File", "a\tb")}, "X-Sweep-File"},
 		{"duplicate JSON key", request{"POST", "/api/v1/sweeps", `{"limit": 5, "limit": 6, "grids": [{}]}`, map[string]string{"Content-Type": "application/json"}}, `body:1: "limit" appears twice`},

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -166,7 +167,15 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		SweepDir string `json:"sweep_dir"`
 		State    string `json:"state"`
 	}
-	err = cl.do(ctx, http.MethodPost, "/api/v1/sweeps", spec, map[string]string{"Content-Type": "application/yaml", "X-Sweep-File": pos[0]}, http.StatusCreated, &created)
+	header := map[string]string{"Content-Type": "application/yaml"}
+	// The server's messages name the file as given, else by its base name, else "body".
+	for _, name := range []string{pos[0], filepath.Base(pos[0])} {
+		if service.IsSweepFileName(name) {
+			header["X-Sweep-File"] = name
+			break
+		}
+	}
+	err = cl.do(ctx, http.MethodPost, "/api/v1/sweeps", spec, header, http.StatusCreated, &created)
 	var he *httpError
 	if errors.As(err, &he) && he.Code == http.StatusBadRequest {
 		return fail(exitBadInput, errors.New(he.Msg))

@@ -209,8 +209,8 @@ func TestServeAPI(t *testing.T) {
 	}
 
 	id := s.submit(t, tinySweep)
-	if code, _ := s.call(t, "GET", "/api/v1/sweeps/"+id+"/report", ""); code != http.StatusNotFound {
-		t.Errorf("the report before the sweep ended: %d, want 404", code)
+	if code, _ := s.call(t, "GET", "/api/v1/sweeps/"+id+"/report", ""); code != http.StatusConflict {
+		t.Errorf("the report before the sweep ended: %d, want 409", code)
 	}
 	// Follow the event stream to its end.
 	resp, err := http.Get(s.url + "/api/v1/sweeps/" + id + "/events")
