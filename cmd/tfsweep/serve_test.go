@@ -576,7 +576,7 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 	if v.State != service.StateSucceeded || v.Attempts != 2 || res.Runs[0].EpochsCompleted != 20 || len(res.Runs[0].History.TrainLoss) != 20 {
 		t.Fatalf("the resumed sweep: %+v; runs %+v\n%s", v.Record, res.Runs, s2.stderr.String())
 	}
-	if !strings.Contains(s2.stderr.String(), "training "+running+" (attempt 2, resume true)") {
+	if !strings.Contains(s2.stderr.String(), `"sweep":"`+running+`","attempt":2,"resume":true`) {
 		t.Errorf("the new server did not resume %s:\n%s", running, s2.stderr.String())
 	}
 	select {
@@ -594,7 +594,7 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 		}
 	}
 	// Each epoch's loss is logged once in the resumed run's train logs.
-	files, _ := filepath.Glob(filepath.Join(res.Runs[0].Dir, "train", "*tfevents*"))
+	files, _ := filepath.Glob(filepath.Join(logdir, res.Runs[0].Dir, "train", "*tfevents*"))
 	steps := map[int64]int{}
 	for _, f := range files {
 		events, err := summary.ReadFile(f)
