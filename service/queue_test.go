@@ -279,3 +279,29 @@ func TestQueueEventStream(t *testing.T) {
 		t.Errorf("the stream goes on after the end: %+v", e)
 	}
 }
+
+// A cancel that comes after the queue made a sweep running but before its trainer took it is not
+// lost: the trainer starts it cancelled.
+func TestQueueCancelBeforeTheTrainerTakesIt(t *testing.T) {
+	f := newFakeTrainer()
+	s, err := New(t.Context(), Config{LogDir: t.TempDir(), Trainer: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id := submit(t, s)
+	if _, _, err := s.store.next(t.Context(), time.Now()); err != nil { // the queue's claim, as Run makes it
+		t.Fatal(err)
+	}
+	if _, err := s.Cancel(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	f.waitStarted(t)
+	if r := waitState(t, s, id, StateCancelled); *r.ExitCode != exitInterrupted {
+		t.Errorf("the sweep cancelled before its trainer took it: %+v", r)
+	}
+}
