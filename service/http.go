@@ -387,5 +387,5 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, code, errorBody("internal error: the server's log has the cause"))
 		return
 	}
-	writeJSON(w, code, errorBody(err.Error()))
+	writeJSON(w, code, errorBody(strings.ReplaceAll(err.Error(), a.s.logDirPrefix(), "")))
 }

@@ -109,14 +109,20 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// withoutLogDir rewrites the paths a JSON document written by the sweep (its report.json) holds
-// relative to the logdir: answers name no directory of the host.
-func (s *Service) withoutLogDir(doc []byte) []byte {
+// logDirPrefix is the logdir's absolute path with a trailing separator: what answers cut from the
+// paths they name, so that they name no directory of the host.
+func (s *Service) logDirPrefix() string {
 	abs, err := filepath.Abs(s.cfg.LogDir)
 	if err != nil {
-		return doc
+		return filepath.Clean(s.cfg.LogDir) + string(filepath.Separator)
 	}
-	quoted, err := json.Marshal(abs + string(filepath.Separator))
+	return abs + string(filepath.Separator)
+}
+
+// withoutLogDir rewrites the paths a JSON document written by the sweep (its report.json) holds
+// relative to the logdir.
+func (s *Service) withoutLogDir(doc []byte) []byte {
+	quoted, err := json.Marshal(s.logDirPrefix())
 	if err != nil {
 		return doc
 	}
