@@ -38,8 +38,8 @@ func TestHostsAllowList(t *testing.T) {
 		{"localhost:0", []string{"proxy.internal"}, []string{"localhost", "127.0.0.1:1", "proxy.internal:443"}, []string{"other.internal"}},
 		{"10.1.2.3:8080", nil, []string{"10.1.2.3:8080"}, []string{"localhost:8080", "127.0.0.1:8080", "gpu-box:8080"}},
 		{"10.1.2.3:8080", []string{"gpu-box"}, []string{"gpu-box:8080", "GPU-BOX"}, []string{"gpu-box.attacker.example"}},
-		{"0.0.0.0:8080", nil, []string{"10.9.8.7:8080", "[fe80::1]:8080", "localhost:8080"}, []string{"rebind.example:8080"}},
-		{":8080", nil, []string{"192.168.0.4"}, []string{"rebind.example"}},
+		{"0.0.0.0:8080", nil, []string{"10.9.8.7:8080", "[fe80::1]:8080", "localhost:8080", "gpu-box:8080"}, nil},
+		{":8080", nil, []string{"192.168.0.4", "proxy.example"}, nil},
 	} {
 		h := mustHosts(t, tc.addr, tc.extra...)
 		for _, host := range tc.allow {

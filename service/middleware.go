@@ -6,7 +6,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -15,15 +14,16 @@ import (
 // Hosts is the allow-list of Host header values (names or addresses, without the port).
 type Hosts struct {
 	names map[string]bool
-	anyIP bool // the server listens on every address: an address is its own, a name must be listed
+	any   bool // the server listens on every address
 }
 
 // loopbackNames are the names of a loopback server.
 var loopbackNames = []string{"localhost", "127.0.0.1", "::1"}
 
-// NewHosts is the allow-list of a server listening on addr (host:port): its host; the loopback
-// names too for a loopback address; any IP address and this machine's name for an unspecified one
-// (0.0.0.0, ::), since a rebinding attack needs a name, not an address; and the extra names.
+// NewHosts is the allow-list of a server listening on addr (host:port): its host, the loopback
+// names too for a loopback address, and the extra names. A server on every address (0.0.0.0, ::)
+// cannot know the names it is reached by (a container's, a proxy's): it takes any, and it always has
+// a token, which a page of another site cannot send.
 func NewHosts(addr string, extra []string) (Hosts, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -40,11 +40,7 @@ func NewHosts(addr string, extra []string) (Hosts, error) {
 	ip := net.ParseIP(host)
 	switch {
 	case host == "" || ip != nil && ip.IsUnspecified():
-		h.anyIP = true
-		add(loopbackNames...)
-		if name, err := os.Hostname(); err == nil {
-			add(name)
-		}
+		h.any = true
 	case IsLoopback(host):
 		add(loopbackNames...)
 	}
@@ -67,10 +63,7 @@ func (h Hosts) Allows(hostHeader string) bool {
 		host = hp
 	}
 	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
-	if h.names[host] {
-		return true
-	}
-	return h.anyIP && net.ParseIP(host) != nil
+	return h.any || h.names[host]
 }
 
 func (a *api) checkHost(next http.Handler) http.Handler {
