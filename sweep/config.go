@@ -28,7 +28,7 @@ import (
 //	    batchnorm: [off, on]
 //	    batch_size: 128
 //
-// Every axis of spec.Axes() is a key that takes one value or a list; hidden is one architecture ([128, 64]
+// Every axis of spec.Axes is a key that takes one value or a list; hidden is one architecture ([128, 64]
 // or "128x64") or a list of them ([[128, 64], [256]]). A top-level limit: N is the same as
 // defaults: {limit: N}.
 

@@ -52,7 +52,7 @@ type Options struct {
 	// TensorFlow.
 	GPUs []string
 	// Charts gives the Custom Scalars layout of the runs, written with their epoch losses into the
-	// sweep's spec.ChartsDir; nil writes no charts.
+	// sweep's charts directory (spec.ChartsDir); nil writes no charts.
 	Charts func([]Run) summary.Layout
 	DryRun bool // validate and list the runs, create nothing
 
