@@ -24,7 +24,7 @@ type axisValues struct {
 }
 
 // Set gives the axis key the values, written at origin. It panics on an unknown key: keys come
-// from spec.Axes().
+// from spec.Axes.
 func (g *Grid) Set(key string, values []any, origin string) {
 	if _, ok := spec.AxisByKey(key); !ok {
 		panic("sweep: unknown axis " + key)
@@ -45,7 +45,7 @@ func (g *Grid) SetDistribution(key string, d *Distribution, origin string) {
 // draws it).
 func (g Grid) Values(key string) []any { return g.axes[key].values }
 
-// Keys lists the axes the grid sets, in the order of spec.Axes().
+// Keys lists the axes the grid sets, in the order of spec.Axes.
 func (g Grid) Keys() []string {
 	var keys []string
 	for _, a := range spec.Axes() {
@@ -65,7 +65,7 @@ func (g Grid) sets(key string) bool {
 	return ok && (a.values != nil || a.dist != nil)
 }
 
-// distributions lists the axes the grid draws, in the order of spec.Axes().
+// distributions lists the axes the grid draws, in the order of spec.Axes.
 func (g Grid) distributions() []spec.Axis {
 	var out []spec.Axis
 	for _, a := range spec.Axes() {
@@ -92,17 +92,27 @@ func (g Grid) Override(o Grid) Grid {
 func (g Grid) size() int {
 	n := 1
 	for _, a := range g.axes {
-		if len(a.values) > 0 && n > maxPlanSize/len(a.values) {
-			return maxPlanSize
-		}
-		n *= max(1, len(a.values))
+		n = mulSat(n, max(1, len(a.values)))
 	}
 	return n
 }
 
+// maxPlanSize is where plan sizes saturate: far above any --max-runs a machine could train, far
+// below where int arithmetic overflows.
 const maxPlanSize = 1 << 40
 
-// variants expands the grid in the order of spec.Axes() (the first axis varies slowest), so that run order
+// mulSat is a·b for non-negative counts, saturated at maxPlanSize.
+func mulSat(a, b int) int {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	if a > maxPlanSize/b {
+		return maxPlanSize
+	}
+	return min(maxPlanSize, a*b)
+}
+
+// variants expands the grid in the order of spec.Axes (the first axis varies slowest), so that run order
 // and names are deterministic.
 func (g Grid) variants() []spec.Variant {
 	out := []spec.Variant{spec.Defaults()}
@@ -163,7 +173,7 @@ func (p Plan) Size() int {
 	for _, g := range p.Grids {
 		size := g.size()
 		if len(g.distributions()) > 0 {
-			size = min(maxPlanSize, size*max(1, p.Trials))
+			size = mulSat(size, max(1, p.Trials))
 		}
 		n = min(maxPlanSize, n+size)
 	}
@@ -279,7 +289,7 @@ type plannedRun struct {
 }
 
 // nameRuns names each variant by the parts of its axes that are always named (init-bn-b128), then
-// those that take more than one value across the sweep, in the order of spec.Axes(). Drawn axes are left
+// those that take more than one value across the sweep, in the order of spec.Axes. Drawn axes are left
 // out (their values are in the hparams and the config text): a trial is named by its number,
 // -t007, so that names stay short and unique.
 func nameRuns(planned []plannedRun, drawn map[string]bool, trials int) []Run {
