@@ -15,8 +15,14 @@ func BenchmarkEpochCheckpoint(b *testing.B) {
 	for _, bn := range []bool{false, true} {
 		name := map[bool]string{false: "nobn", true: "bn"}[bn]
 		b.Run(name, func(b *testing.B) {
+			v := spec.Defaults()
+			v.BatchNorm = bn
 			cfg := model.DefaultConfig()
-			cfg.BatchNorm, cfg.Device = bn, model.DeviceCPU
+			net, err := variantNetwork(v, 784)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.Network, cfg.Device = net, model.DeviceCPU
 			m, err := model.New(cfg)
 			if err != nil {
 				b.Fatal(err)

@@ -25,7 +25,11 @@ func planOf(t *testing.T, v spec.Variant) runPlan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return planRun(job, sent, 60_000, 10_000, 784, func() bool { return false })
+	p, err := planRun(job, sent, 60_000, 10_000, 784, func() bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // variantWith is the default variant with an axis' sample value and the other axes it needs.

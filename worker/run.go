@@ -51,7 +51,10 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	if err != nil {
 		return err
 	}
-	p := planRun(job, v, d.train.Len(), d.test.Len(), d.train.Features(), s.hasGPU)
+	p, err := planRun(job, v, d.train.Len(), d.test.Len(), d.train.Features(), s.hasGPU)
+	if err != nil {
+		return err
+	}
 	rep.end.TrainExamples = p.trainExamples()
 	from, err := resumePoint(job)
 	if err != nil {
@@ -76,6 +79,9 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	}
 	if err != nil {
 		return err
+	}
+	if rep.end.Status == spec.StatusPaused {
+		return nil // exported when a promotion ends it, as every run that ends for good is
 	}
 	return r.export(job, p)
 }
