@@ -42,11 +42,6 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	if err != nil {
 		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
 	}
-	if v.Model.File != "" {
-		// Until model builds a spec.Network (model.Config.Network), training the MLP under the
-		// model's name would be a wrong result reported as right.
-		return fmt.Errorf("model %s: this worker builds the built-in mlp only", v.Model.File)
-	}
 	d, err := s.load(job.DataDir)
 	if err != nil {
 		return err
