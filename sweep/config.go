@@ -230,18 +230,26 @@ func (p configParser) locateModel(m spec.Model) spec.Model {
 	if file, ok := p.models[m.File]; ok {
 		return spec.Model{Name: m.File, File: file}
 	}
-	if m.File != "" {
-		m.File = p.relative(m.File)
-	}
-	return m
+	return absoluteModel(m, filepath.Dir(p.file))
 }
 
-// relative is a path written in the sweep file, which is relative to the sweep file's directory.
+// relative is a path written in the sweep file, which is relative to the sweep file's directory,
+// made absolute.
 func (p configParser) relative(path string) string {
-	if filepath.IsAbs(path) {
-		return path
+	return absoluteModel(spec.Model{File: path}, filepath.Dir(p.file)).File
+}
+
+// absoluteModel gives a model file relative to dir ("" = the working directory) as an absolute
+// path, so that the plan a sweep records (sweep.yaml in its directory) names the same file wherever
+// it is read from.
+func absoluteModel(m spec.Model, dir string) spec.Model {
+	if m.File == "" || filepath.IsAbs(m.File) {
+		return m
 	}
-	return filepath.Join(filepath.Dir(p.file), path)
+	if abs, err := filepath.Abs(filepath.Join(dir, m.File)); err == nil {
+		m.File = abs
+	}
+	return m
 }
 
 // lookupKey is the value of key in a mapping node, nil when absent.

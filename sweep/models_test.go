@@ -3,6 +3,7 @@ package sweep
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -232,5 +233,36 @@ func TestMemoryEstimateCountsTheNetwork(t *testing.T) {
 	}
 	if want := 6.0 * f32 * (26*26*32 + 13*13*32 + 11*11*64 + 5*5*64 + 1600 + 1600 + 10) * batch; convBatch != want {
 		t.Errorf("convnet batch activations %v bytes, want %v", convBatch, want)
+	}
+}
+
+// TestRecordedPlanFindsTheModelFiles: the plan a sweep records names its model files by absolute
+// paths, so that `tfsweep run --config DIR/sweep.yaml` trains the same networks from anywhere.
+func TestRecordedPlanFindsTheModelFiles(t *testing.T) {
+	g, err := flagGrid(t, "--model", "../modelfile/testdata/convnet.yaml", "--batchnorm", "on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := Plan{Grids: []Grid{g}}
+	runs, err := plan.Runs(DefaultMaxRuns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), PlanFile)
+	if err := os.WriteFile(path, plan.YAML(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again, err := ReadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayed, err := again.Runs(DefaultMaxRuns)
+	if err != nil {
+		t.Fatalf("the recorded plan:\n%s\n%v", plan.YAML(), err)
+	}
+	a, errA := runs[0].Network(784, 10)
+	b, errB := replayed[0].Network(784, 10)
+	if errA != nil || errB != nil || replayed[0].Name != runs[0].Name || !reflect.DeepEqual(a, b) {
+		t.Errorf("the recorded plan trains %s (%v), want %s (%v)", replayed[0].Name, errB, runs[0].Name, errA)
 	}
 }
