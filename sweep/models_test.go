@@ -75,7 +75,8 @@ grids:
 	for _, r := range runs {
 		names = append(names, r.Name)
 	}
-	want := []string{"mlp-xavier-nobn-b128-d0", "small-xavier-nobn-b128-d0", "residual-xavier-bn-b128-d0.1"}
+	// The activation axis tells the files' relu (the grids leave it to them) beside the mlp's tanh.
+	want := []string{"mlp-xavier-nobn-b128-tanh-d0", "small-xavier-nobn-b128-relu-d0", "residual-xavier-bn-b128-relu-d0.1"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("runs %v, want %v", names, want)
 	}
@@ -133,8 +134,8 @@ func TestModelAxisFromFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(runs) != 3 || runs[1].Name != "convnet-he_normal-nobn-b128" || runs[2].Name != "residual-he_normal-nobn-b128" {
-		t.Fatalf("runs %v", runs)
+	if names := runNames(runs); !slices.Equal(names, []string{"mlp-he_normal-nobn-b128-tanh", "convnet-he_normal-nobn-b128-relu", "residual-he_normal-nobn-b128-relu"}) {
+		t.Fatalf("runs %v", names)
 	}
 	residual, err := runs[2].Network(784, 10)
 	if err != nil {
@@ -144,6 +145,28 @@ func TestModelAxisFromFlags(t *testing.T) {
 		if l.Conv2D != nil && l.Conv2D.Init() != "he_normal" {
 			t.Errorf("%s: %s, want --init's he_normal over the file's glorot_uniform", l.Name, l.Conv2D.Init())
 		}
+	}
+}
+
+// TestRunsTellTheFilesSettings: where the sweep leaves a setting to a model file that uses one value
+// throughout, the run's name and hparams show the file's value, not the axis' default.
+func TestRunsTellTheFilesSettings(t *testing.T) {
+	g, err := flagGrid(t, "--model", "../modelfile/testdata/keras/every_layer.json,../modelfile/testdata/keras/convnet.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := Plan{Grids: []Grid{g}}.Runs(DefaultMaxRuns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// every_layer mixes initializers (he_uniform, lecun_normal, random_uniform), L2 factors and
+	// hidden activations (elu, gelu): those axes keep their defaults. Keras' convnet is
+	// glorot_uniform and relu throughout, without L2.
+	if got := runNames(runs); !slices.Equal(got, []string{"every_layer-xavier-nobn-b128-tanh", "convnet-glorot_uniform-nobn-b128-relu"}) {
+		t.Errorf("runs %v", got)
+	}
+	if hp := runs[1].HParams(); hp["init"] != "glorot_uniform" || hp["activation"] != "relu" || hp["l2"] != 0.0 {
+		t.Errorf("convnet's hparams %v", hp)
 	}
 }
 
