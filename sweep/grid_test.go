@@ -533,7 +533,7 @@ func with(a spec.Axis, v spec.Variant, value any) spec.Variant {
 }
 
 func TestRunResultJSON(t *testing.T) {
-	r := RunResult{Name: "xavier-nobn-b128", Status: spec.StatusSucceeded, Variant: spec.Defaults(), History: spec.EmptyCurves()}
+	r := RunResult{Name: "xavier-nobn-b128", Status: spec.StatusSucceeded, Variant: spec.Defaults(), History: spec.EmptyHistory()}
 	raw, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
