@@ -24,7 +24,7 @@ type kerasSummary struct {
 // TestKerasImportsAgreeWithKeras reads the models Keras wrote and holds the shapes and weight counts
 // tfsweep infers to those Keras computed for the same models.
 func TestKerasImportsAgreeWithKeras(t *testing.T) {
-	for _, file := range []string{"convnet.json", "mlp.json", "residual.json", "residual.keras", "every_layer.json"} {
+	for _, file := range []string{"convnet.json", "mlp.json", "built_without_input.json", "residual.json", "residual.keras", "every_layer.json"} {
 		t.Run(file, func(t *testing.T) {
 			n, err := Read(filepath.Join("testdata/keras", file))
 			if err != nil {
