@@ -127,3 +127,19 @@ func TestLabReportMLPIsTheKerasMLP(t *testing.T) {
 		t.Errorf("built in\n%s\nKeras\n%s", a, b)
 	}
 }
+
+// TestSequentialWithoutInputLayer reads the input shape from the build_config Keras writes for a
+// built Sequential model when its layers list has no InputLayer.
+func TestSequentialWithoutInputLayer(t *testing.T) {
+	data := kerasFixture(t, "built_without_input.json", func(m map[string]any) {
+		c := m["config"].(map[string]any)
+		c["layers"] = kerasLayers(m)[1:]
+	})
+	n, err := Parse(data, "built.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(n.Input.Shape, spec.Shape{784}) || len(n.Layers) != 2 {
+		t.Errorf("input %v, %d layers; want [784] and 2", n.Input.Shape, len(n.Layers))
+	}
+}
