@@ -49,11 +49,29 @@ func (p Plan) readModels(planned []plannedRun) error {
 				v.Model.Given = append(v.Model.Given, key)
 			}
 		}
+		tellFileSettings(v, g)
 		if _, err := v.Network(0, 0); err != nil { // a file's network does not depend on the data's sizes
 			return fmt.Errorf("%s: model %s: %w", p.origin("model"), v.Model.File, err)
 		}
 	}
 	return nil
+}
+
+// tellFileSettings sets the variant's init, l2 and activation, where the grid leaves them to the
+// model file and the file uses one value throughout, to the file's, so that the run's name, hparams
+// and config text tell what it trains (xavier is not what a Keras import's glorot_uniform kernels
+// are).
+func tellFileSettings(v *spec.Variant, g Grid) {
+	init, l2, l2OK, activation := v.Model.Network.Uniform()
+	if !g.sets("init") && init != "" {
+		v.Init = string(init)
+	}
+	if !g.sets("l2") && l2OK {
+		v.L2 = l2
+	}
+	if !g.sets("activation") && activation != "" {
+		v.Activation = string(activation)
+	}
 }
 
 // checkModel refuses a run whose network does not read the data's examples or does not give one
