@@ -1,5 +1,10 @@
 package spec
 
+import (
+	"math"
+	"slices"
+)
+
 // Metrics are one epoch's values.
 type Metrics struct {
 	TrainLoss     float64 `json:"train_loss"`
@@ -14,6 +19,28 @@ type Curves struct {
 	ValLoss       []float64 `json:"val_loss"`
 	TrainAccuracy []float64 `json:"train_accuracy"`
 	ValAccuracy   []float64 `json:"val_accuracy"`
+}
+
+// BestEpoch is the 0-based epoch of the lowest validation loss, the earliest of equals; NaN losses
+// never count. ok is false when no epoch has a number.
+func (c Curves) BestEpoch() (epoch int, ok bool) {
+	epoch = -1
+	for i, v := range c.ValLoss {
+		if !math.IsNaN(v) && (epoch < 0 || v < c.ValLoss[epoch]) {
+			epoch = i
+		}
+	}
+	return epoch, epoch >= 0
+}
+
+// At is epoch i's metrics.
+func (c Curves) At(i int) Metrics {
+	return Metrics{TrainLoss: c.TrainLoss[i], TrainAccuracy: c.TrainAccuracy[i], ValLoss: c.ValLoss[i], ValAccuracy: c.ValAccuracy[i]}
+}
+
+// Clone copies every curve.
+func (c Curves) Clone() Curves {
+	return Curves{TrainLoss: slices.Clone(c.TrainLoss), ValLoss: slices.Clone(c.ValLoss), TrainAccuracy: slices.Clone(c.TrainAccuracy), ValAccuracy: slices.Clone(c.ValAccuracy)}
 }
 
 // EmptyCurves has empty, not null, lists in JSON.

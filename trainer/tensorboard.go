@@ -3,6 +3,7 @@ package trainer
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"time"
 
@@ -41,6 +42,9 @@ type TensorBoardOptions struct {
 	// Outcome, when not nil, gives Markdown written as the `outcome` text of train/ when training
 	// ends (e.g. where early stopping stopped); "" writes nothing.
 	Outcome func(TrainEnd) string
+	// Resumed are the epochs a resumed run trained before this Fit's InitialEpoch: the best epoch
+	// is chosen among them too.
+	Resumed spec.Curves
 }
 
 // TensorBoard is Keras' TensorBoard callback. In the run directory dir it writes
@@ -48,13 +52,16 @@ type TensorBoardOptions struct {
 //     batch_accuracy every UpdateFreq steps at the 1-based global step; <model>/<weight>/histogram per
 //     epoch; the GraphDef and the Keras model at step 0; the config text at step 0;
 //   - validation/: epoch_loss, epoch_accuracy at the epoch, and evaluation_loss_vs_iterations,
-//     evaluation_accuracy_vs_iterations at the optimizer iteration count.
+//     evaluation_accuracy_vs_iterations at the optimizer iteration count;
+//   - both, when training ends: best_epoch_loss and best_epoch_accuracy, the epoch_loss and
+//     epoch_accuracy of the epoch of the lowest validation loss (spec.Curves.BestEpoch), at its step.
 //
 // Both writers are flushed at every epoch end and closed in OnTrainEnd whatever happened, so a
 // failed or interrupted run keeps all it wrote.
 type TensorBoard struct {
 	train, val *summary.Writer
 	opts       TensorBoardOptions
+	curves     spec.Curves // every epoch of the run, the resumed ones first
 }
 
 var (
@@ -67,7 +74,7 @@ var (
 // NewTensorBoard opens the train/ and validation/ writers under dir, which must exist, and writes
 // the config text.
 func NewTensorBoard(dir string, opts TensorBoardOptions) (*TensorBoard, error) {
-	tb := &TensorBoard{opts: opts}
+	tb := &TensorBoard{opts: opts, curves: opts.Resumed.Clone()}
 	var err error
 	if tb.train, err = summary.NewWriter(filepath.Join(dir, spec.TrainDir)); err != nil {
 		return nil, err
@@ -115,6 +122,7 @@ func (tb *TensorBoard) OnBatchEnd(b BatchEnd) error {
 
 func (tb *TensorBoard) OnEpochEnd(e EpochEnd) error {
 	step := int64(e.Epoch)
+	tb.record(e)
 	errs := []error{
 		tb.train.Scalar(spec.TagEpochLoss, step, e.Loss),
 		tb.train.Scalar(spec.TagEpochAccuracy, step, e.Accuracy),
@@ -139,32 +147,71 @@ func (tb *TensorBoard) OnEpochEnd(e EpochEnd) error {
 	return errors.Join(errs...)
 }
 
-// OnTrainEnd writes the outcome text, if any, and closes both writers.
+// record keeps epoch e's metrics at its index; epochs no one told it of (a resumed run without its
+// Resumed) are NaN, never the best.
+func (tb *TensorBoard) record(e EpochEnd) {
+	c := &tb.curves
+	nan := math.NaN()
+	for len(c.ValLoss) < e.Epoch {
+		c.Append(spec.Epoch{Loss: nan, Accuracy: nan, ValLoss: nan, ValAccuracy: nan})
+	}
+	if len(c.ValLoss) > e.Epoch {
+		c.TrainLoss, c.TrainAccuracy, c.ValLoss, c.ValAccuracy = c.TrainLoss[:e.Epoch], c.TrainAccuracy[:e.Epoch], c.ValLoss[:e.Epoch], c.ValAccuracy[:e.Epoch]
+	}
+	c.Append(spec.Epoch{Epoch: e.Epoch, Loss: e.Loss, Accuracy: e.Accuracy, ValLoss: e.ValLoss, ValAccuracy: e.ValAccuracy})
+}
+
+// OnTrainEnd writes the best epoch's metrics and the outcome text, if any, and closes both writers.
 func (tb *TensorBoard) OnTrainEnd(e TrainEnd) error {
-	var err error
+	var errs []error
+	if best, ok := tb.curves.BestEpoch(); ok {
+		m, step := tb.curves.At(best), int64(best)
+		errs = append(errs,
+			tb.train.Scalar(spec.TagBestEpochLoss, step, m.TrainLoss),
+			tb.train.Scalar(spec.TagBestEpochAccuracy, step, m.TrainAccuracy),
+			tb.val.Scalar(spec.TagBestEpochLoss, step, m.ValLoss),
+			tb.val.Scalar(spec.TagBestEpochAccuracy, step, m.ValAccuracy))
+	}
 	if tb.opts.Outcome != nil {
 		if text := tb.opts.Outcome(e); text != "" {
-			err = tb.train.Text("outcome", int64(e.EpochsCompleted), text)
+			errs = append(errs, tb.train.Text("outcome", int64(e.EpochsCompleted), text))
 		}
 	}
-	return errors.Join(err, tb.Close())
+	return errors.Join(append(errs, tb.Close())...)
 }
 
 // Close closes both writers; OnTrainEnd does it after training.
 func (tb *TensorBoard) Close() error { return errors.Join(tb.train.Close(), tb.val.Close()) }
 
 // HParams is the hparams plugin's session of one run, as Keras' hp.KerasCallback writes it: the
-// session start (hyper-parameters and group name) when created, and the session end with
-// STATUS_SUCCESS or STATUS_FAILURE in OnTrainEnd.
+// session start (hyper-parameters and group name) when created, and in OnTrainEnd the session end
+// with its status, beside the epochs_trained scalar and the status and reason texts (spec's tags).
 type HParams struct {
-	w *summary.Writer
+	w    *summary.Writer
+	opts HParamsOptions
+}
+
+// HParamsOptions configure the HParams callback.
+type HParamsOptions struct {
+	// End, when not nil, says how the session ended. Without it a run ends succeeded, or failed
+	// after an error.
+	End func(TrainEnd) SessionEnd
+}
+
+// SessionEnd is how a run's session ended: TensorBoard's status, and the run's own words for it
+// when they say more (a scheduler's pruned or paused run ends with TensorBoard's failure or
+// running; State and Reason say which and why).
+type SessionEnd struct {
+	Status summary.Status
+	State  spec.Status // the `status` text; "" writes none
+	Reason string      // the `reason` text; "" writes none
 }
 
 var _ TrainEnder = (*HParams)(nil)
 
 // NewHParams writes the session start into the run directory dir (which must exist) and flushes
 // it, so that even a run that fails to build shows in the HParams dashboard.
-func NewHParams(dir string, start summary.SessionStart) (*HParams, error) {
+func NewHParams(dir string, start summary.SessionStart, opts HParamsOptions) (*HParams, error) {
 	w, err := summary.NewWriter(dir)
 	if err != nil {
 		return nil, err
@@ -175,14 +222,24 @@ func NewHParams(dir string, start summary.SessionStart) (*HParams, error) {
 	if err := errors.Join(w.HParamsSessionStart(start), w.Flush()); err != nil {
 		return nil, errors.Join(fmt.Errorf("hparams session start: %w", err), w.Close())
 	}
-	return &HParams{w: w}, nil
+	return &HParams{w: w, opts: opts}, nil
 }
 
-// OnTrainEnd records the session's status and closes the writer.
+// OnTrainEnd records the epochs trained, the session's status and closes the writer.
 func (h *HParams) OnTrainEnd(e TrainEnd) error {
-	status := summary.StatusSuccess
+	end := SessionEnd{Status: summary.StatusSuccess, State: spec.StatusSucceeded}
 	if e.Err != nil {
-		status = summary.StatusFailure
+		end = SessionEnd{Status: summary.StatusFailure, State: spec.StatusFailed}
 	}
-	return errors.Join(h.w.HParamsSessionEnd(status, time.Now()), h.w.Close())
+	if h.opts.End != nil {
+		end = h.opts.End(e)
+	}
+	errs := []error{h.w.Scalar(spec.TagEpochsTrained, 0, float64(e.EpochsCompleted))}
+	if end.State != "" {
+		errs = append(errs, h.w.Text(spec.TagStatus, 0, string(end.State)))
+	}
+	if end.Reason != "" {
+		errs = append(errs, h.w.Text(spec.TagReason, 0, end.Reason))
+	}
+	return errors.Join(append(errs, h.w.HParamsSessionEnd(end.Status, time.Now()), h.w.Close())...)
 }
