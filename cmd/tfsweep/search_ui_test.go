@@ -21,8 +21,9 @@ type searchRun struct {
 	History         spec.Curves `json:"history"`
 }
 
-// TestScheduledSearchShowsWhyRunsStopped runs an ASHA search (rungs at 1 and 3 of 9 epochs, so
-// at most a third of the trials go past the first) and checks what the user sees of every trial,
+// TestScheduledSearchShowsWhyRunsStopped runs an ASHA search of 12 trials (rungs at 1 and 3 of 9
+// epochs: a third of the trials are promoted past the first, resumed from their checkpoints, the
+// others pause there) and checks what the user sees of every trial,
 // from the --json answer: `tfsweep status` gives its state, epochs and reason, the report ranks it,
 // and TensorBoard (both loaders) shows its session with the status its end maps to, epochs_trained,
 // and its best epoch's metrics; the experiment lists lr, the axis that varies, first.
@@ -31,7 +32,7 @@ func TestScheduledSearchShowsWhyRunsStopped(t *testing.T) {
 	tbCheck(t)
 	logdir := t.TempDir()
 	code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", logdir, "--name", "asha", "--limit", "1000", "--epochs", "9",
-		"--batch-size", "128", "--lr", "log_uniform:1e-4:1e-1", "--trials", "6", "--search-seed", "1", "--scheduler", "asha",
+		"--batch-size", "128", "--lr", "log_uniform:1e-4:1e-1", "--trials", "12", "--search-seed", "1", "--scheduler", "asha",
 		"--log-every", "0", "--json")
 	if code != spec.ExitOK {
 		t.Fatalf("exit %d\n%s", code, stderr)
@@ -43,8 +44,11 @@ func TestScheduledSearchShowsWhyRunsStopped(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatal(err)
 	}
-	paused := 0
+	paused, promoted := 0, 0
 	for _, r := range res.Runs {
+		if r.EpochsCompleted > 1 {
+			promoted++
+		}
 		if r.Status == spec.StatusPaused {
 			paused++
 			if !strings.HasPrefix(r.Reason, "paused at epoch "+strconv.Itoa(r.EpochsCompleted)+" by asha") {
@@ -52,8 +56,9 @@ func TestScheduledSearchShowsWhyRunsStopped(t *testing.T) {
 			}
 		}
 	}
-	if paused < len(res.Runs)/2 {
-		t.Fatalf("%d of %d trials paused; ASHA with η 3 pauses at least two thirds at the first rung:\n%s", paused, len(res.Runs), stdout)
+	if paused < len(res.Runs)/2 || promoted == 0 {
+		t.Fatalf("%d of %d trials paused and %d promoted; ASHA with η 3 pauses two thirds at the first rung and promotes the others:\n%s",
+			paused, len(res.Runs), promoted, stdout)
 	}
 	checkSearchStatus(t, res.SweepDir, res.Runs)
 	checkSearchReport(t, res.SweepDir, res.Runs)
