@@ -33,9 +33,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc venv build run test test-go lint bench bench-writers compare-keras bench-preset bench-peers check-peers check-tensorboard-newest slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-writers compare-keras bench-preset bench-peers check-peers check-tensorboard-newest slurm slurm-down clean
 
-setup: libtensorflow data venv tcmalloc ## install libtensorflow, MNIST, the Python venv and tcmalloc (each only if missing)
+setup: libtensorflow data venv tcmalloc strace ## install libtensorflow, MNIST, the Python venv, tcmalloc and strace (each only if missing)
 
 libtensorflow:
 	scripts/install-libtensorflow.sh >/dev/null
@@ -45,6 +45,9 @@ data:
 
 tcmalloc: ## optional: without it (not root, no apt-get) the workers use glibc's malloc
 	scripts/setup-tcmalloc.sh
+
+strace: ## for the test that traces a run's fsyncs and renames
+	scripts/setup-strace.sh >/dev/null
 
 venv:
 	scripts/setup-python.sh tensorboard >/dev/null
@@ -62,9 +65,12 @@ run: setup build ## run the lab-report sweep and tell how to open TensorBoard
 test: setup lint test-go ## everything CI runs
 
 # Every package once, under the race detector (the binaries the command tests run are built without it).
+# deploy/ is a module of its own, so that the Kubernetes and Katib types its tests decode the recipes
+# into stay out of the program's go.mod.
 test-go:
 	go vet ./...
 	go test -count=1 -race -timeout 30m ./...
+	cd deploy && go vet ./... && go test -count=1 -race -timeout 30m ./...
 
 lint: venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -72,6 +78,7 @@ lint: venv
 	$(TFSWEEP_VENV)/bin/hadolint Dockerfile docker/*.Dockerfile
 	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh .ci/run deploy/slurm/*.sbatch
 	go run $(STATICCHECK) ./...
+	cd deploy && go run $(STATICCHECK) ./...
 
 bench: setup ## Go micro-benchmarks (writer, batching, train step)
 	go test -run '^$$' -bench . -benchmem ./summary/... ./dataset/... ./model/... ./worker/...

@@ -36,8 +36,10 @@ func tfsweepBinary(t *testing.T) string {
 			return
 		}
 		binDir = dir
-		for _, b := range []struct{ name, pkg, cgo string }{{"tfsweep", "../cmd/tfsweep", "0"}, {"tfsweep-worker", "../cmd/tfsweep-worker", "1"}} {
+		for _, b := range []struct{ name, pkg, cgo string }{{"tfsweep", "./cmd/tfsweep", "0"}, {"tfsweep-worker", "./cmd/tfsweep-worker", "1"}} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b.name), b.pkg)
+			// Built in the program's own module (deploy/ is another), with its go.sum.
+			cmd.Dir = ".."
 			cmd.Env = append(os.Environ(), "CGO_ENABLED="+b.cgo)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("build %s: %v\n%s", b.name, err, out)

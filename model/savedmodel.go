@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/internal/atomicfile"
 	tf "github.com/wamuir/graft/tensorflow"
 	graphpb "github.com/wamuir/graft/tensorflow/core/framework/graph_go_proto"
 	shapepb "github.com/wamuir/graft/tensorflow/core/framework/tensor_shape_go_proto"
@@ -196,15 +197,15 @@ func (m *Model) exportSavedModel(dir string, scale float32) (err error) {
 		return fmt.Errorf("save variables: %w", err)
 	}
 	for _, suffix := range []string{dataSuffix, indexSuffix} {
-		if err := syncFile(prefix + suffix); err != nil {
+		if err := atomicfile.SyncFile(prefix + suffix); err != nil {
 			return err
 		}
 	}
-	if err := writeFileSync(filepath.Join(tmp, savedModelFile), saved); err != nil {
+	if err := atomicfile.Write(filepath.Join(tmp, savedModelFile), saved, 0o644); err != nil {
 		return err
 	}
 	for _, d := range []string{vdir, tmp} {
-		if err := syncDir(d); err != nil {
+		if err := atomicfile.SyncDir(d); err != nil {
 			return err
 		}
 	}
@@ -218,13 +219,10 @@ func (m *Model) exportSavedModel(dir string, scale float32) (err error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := atomicfile.Rename(tmp, dir); err != nil {
 		if old != "" {
 			err = errors.Join(err, os.Rename(old, dir))
 		}
-		return err
-	}
-	if err := syncDir(parent); err != nil {
 		return err
 	}
 	if old != "" {
@@ -297,23 +295,6 @@ func (m *Model) savedModelProto(scale float32) ([]byte, error) {
 		return nil, fmt.Errorf("marshal saved model: %w", err)
 	}
 	return b, nil
-}
-
-// writeFileSync writes a new file and syncs it.
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // Predict returns the network's output for n examples of Inputs features each (scaled as for

@@ -73,10 +73,10 @@ func sessionConfig(cfg Config) ([]byte, error) {
 		pb.DeviceCount = map[string]int32{"GPU": 0}
 		if cfg.InterOpThreads == 1 {
 			// One inter-op thread runs the ops one at a time anyway; TensorFlow's single-threaded
-			// executor runs them in the calling thread, without handing each op to the pool and back:
-			// 1.2-1.4× the samples/s at batch 64 with one step per call, 1.08× with eight
-			// (docs/benchmarks.md). It refuses control flow and asynchronous kernels, which a graph of
-			// ours has only with a GPU in the session (its copies between devices).
+			// executor runs them in the calling thread, without handing each op to the pool and back
+			// (docs/benchmarks.md, "Threads, towers and steps per call"). It refuses control flow and
+			// asynchronous kernels, which a graph of ours has only with a GPU in the session (its
+			// copies between devices).
 			pb.Experimental = &configpb.ConfigProto_Experimental{ExecutorType: singleThreadedExecutor}
 		}
 	}

@@ -12,12 +12,10 @@ import (
 
 // Tags of the Keras TensorBoard callback that the report reads, and its sub-run names.
 const (
-	tagLoss      = spec.TagEpochLoss
-	tagAccuracy  = spec.TagEpochAccuracy
-	trainRun     = spec.TrainDir
-	validRun     = spec.ValidationDir
-	hparamsStart = "_hparams_/session_start_info"
-	hparamsEnd   = "_hparams_/session_end_info"
+	tagLoss     = spec.TagEpochLoss
+	tagAccuracy = spec.TagEpochAccuracy
+	trainRun    = spec.TrainDir
+	validRun    = spec.ValidationDir
 )
 
 // eventDir is what the report needs from one directory of event files (a TensorBoard run).

@@ -237,5 +237,5 @@ func (integerTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
-// figurePath is where a figure's file goes on disk.
-func (s *Sweep) figurePath(f Figure) string { return filepath.Join(s.Dir, filepath.FromSlash(f.File)) }
+// figurePath is where a figure's file goes in the report directory dir.
+func figurePath(dir string, f Figure) string { return filepath.Join(dir, filepath.FromSlash(f.File)) }

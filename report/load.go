@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -79,17 +78,7 @@ func readEventDirs(ctx context.Context, root string) (map[string]eventDir, error
 }
 
 func readEventFile(path string, d *eventDir) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("read %w", err)
-	}
-	defer f.Close()
-	r := summary.NewReader(f, path)
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			return nil
-		}
+	for ev, err := range summary.ReadEvents(path) {
 		if err != nil {
 			return err
 		}
@@ -112,6 +101,7 @@ func readEventFile(path string, d *eventDir) error {
 			}
 		}
 	}
+	return nil
 }
 
 func statusName(s summary.Status) spec.Status {

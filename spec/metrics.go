@@ -55,3 +55,8 @@ func (c *Curves) Append(e Epoch) {
 	c.TrainAccuracy = append(c.TrainAccuracy, e.Accuracy)
 	c.ValAccuracy = append(c.ValAccuracy, e.ValAccuracy)
 }
+
+// At returns epoch e's metrics (0-based) as an Epoch without its timings.
+func (c Curves) At(e int) Epoch {
+	return Epoch{Epoch: e, Loss: c.TrainLoss[e], Accuracy: c.TrainAccuracy[e], ValLoss: c.ValLoss[e], ValAccuracy: c.ValAccuracy[e]}
+}

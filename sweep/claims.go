@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
@@ -48,15 +47,10 @@ func (c Claim) state() spec.Status {
 	if c.State != spec.StatusRunning {
 		return c.State
 	}
-	if host, _ := os.Hostname(); c.Host == host && !processAlive(c.PID) {
+	if host, _ := os.Hostname(); c.Host == host && !atomicfile.ProcessAlive(c.PID) {
 		return spec.StatusStale
 	}
 	return spec.StatusRunning
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // claimPolicy says which runs a process may take over from an earlier process.
@@ -83,7 +77,7 @@ func (s *Sweep) claim(r Run, policy claimPolicy) (taken bool, from spec.Status, 
 		if err := atomicfile.Write(tmp, data, 0o644); err != nil {
 			return false, "", "", err
 		}
-		err := os.Link(tmp, path)
+		err := atomicfile.Link(tmp, path)
 		os.Remove(tmp)
 		if err == nil {
 			return true, from, "", nil

@@ -85,7 +85,8 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 	}
 	var defaults Grid
 	var grids *yaml.Node
-	trials, searchSeed := 0, int64(0)
+	trials, searchSeed, method := 0, int64(0), ""
+	var sched SchedulerOptions
 	for i := 0; i < len(root.Content); i += 2 {
 		key, value := root.Content[i], root.Content[i+1]
 		switch key.Value {
@@ -104,6 +105,15 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 			defaults.Set("limit", values, fmt.Sprintf("%s:%d: limit", p.file, value.Line))
 		case "grids":
 			grids = value
+		case "scheduler":
+			if err := decodeScheduler(value, &sched); err != nil {
+				return Plan{}, p.errorf(value, "scheduler: %v", err)
+			}
+		case "search":
+			if value.Kind != yaml.ScalarNode || (value.Value != SearchRandom && value.Value != SearchTPE) {
+				return Plan{}, p.errorf(value, "search: expected random or tpe")
+			}
+			method = value.Value
 		case "trials", "search_seed":
 			if value.Kind != yaml.ScalarNode {
 				return Plan{}, p.errorf(value, "%s: expected an integer", key.Value)
@@ -118,7 +128,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 				searchSeed = n
 			}
 		default:
-			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit", "trials", "search_seed"}))
+			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit", "trials", "search_seed", "search", "scheduler"}))
 		}
 	}
 	if grids == nil || (grids.Kind == yaml.SequenceNode && len(grids.Content) == 0) {
@@ -127,7 +137,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 	if grids.Kind != yaml.SequenceNode {
 		return Plan{}, p.errorf(grids, "grids: expected a list of grids")
 	}
-	plan := Plan{Trials: trials, SearchSeed: searchSeed}
+	plan := Plan{Trials: trials, SearchSeed: searchSeed, Search: method, Scheduler: sched}
 	for i, n := range grids.Content {
 		g, err := p.grid(n, fmt.Sprintf("grid %d", i+1))
 		if err != nil {
@@ -323,4 +333,19 @@ func editDistance(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
+}
+
+// decodeScheduler reads a sweep file's scheduler: block strictly (an unknown key is an error).
+func decodeScheduler(n *yaml.Node, o *SchedulerOptions) error {
+	if n.Kind != yaml.MappingNode {
+		return errors.New("expected a mapping such as {kind: asha, eta: 3}")
+	}
+	var raw bytes.Buffer
+	enc := yaml.NewEncoder(&raw)
+	if err := enc.Encode(n); err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(&raw)
+	dec.KnownFields(true)
+	return dec.Decode(o)
 }

@@ -119,6 +119,17 @@ func NewPlan(configPath string, fromFlags Grid, search *Search) (Plan, error) {
 		if search.Seed != nil {
 			plan.SearchSeed = *search.Seed
 		}
+		if search.Method != nil {
+			plan.Search = *search.Method
+		}
+		if search.Scheduler != nil {
+			plan.Scheduler = *search.Scheduler
+		}
+	}
+	switch plan.Search {
+	case "", SearchRandom, SearchTPE:
+	default:
+		return Plan{}, fmt.Errorf("--search: %q is not random or tpe", plan.Search)
 	}
 	if plan.Trials < 0 {
 		return Plan{}, fmt.Errorf("--trials: %d must not be negative", plan.Trials)
@@ -130,6 +141,9 @@ func NewPlan(configPath string, fromFlags Grid, search *Search) (Plan, error) {
 type Search struct {
 	Trials *int
 	Seed   *int64
+	Method *string // random or tpe
+	// Scheduler replaces the sweep file's scheduler when any --scheduler flag is given.
+	Scheduler *SchedulerOptions
 }
 
 // setsPresetAxes tells whether g sets an axis that the lab-report preset sweeps, so that g describes

@@ -131,6 +131,9 @@ type Run struct {
 	Name  string // the run directory's name, unique in the plan
 	Trial int    // 1-based trial number in a random search; 0 otherwise
 	spec.Variant
+	// space is the distributions of the trial's grid point, from which TPE proposes its values
+	// when it starts (Plan.Search); nil for a grid run.
+	space *searchSpace
 }
 
 // Plan is what one sweep trains: the union of its grids.
@@ -140,6 +143,12 @@ type Plan struct {
 	// set exactly when some grid has one. SearchSeed seeds the draws.
 	Trials     int
 	SearchSeed int64
+	// Search is how trials draw their distributions: SearchRandom (each draw on its own, at plan
+	// time) or SearchTPE (each trial proposed when it starts, from the trials that have ended).
+	Search string
+	// Scheduler stops runs early, or pauses them at rungs and promotes the best (pruning.go); the
+	// zero value trains every run to its last epoch.
+	Scheduler SchedulerOptions
 }
 
 // DefaultMaxRuns is the largest plan `tfsweep run` expands unless --max-runs allows more.
@@ -181,6 +190,10 @@ func (p Plan) Runs(maxRuns int) ([]Run, error) {
 				planned = append(planned, plannedRun{variant: v})
 				continue
 			}
+			var space *searchSpace
+			if p.Search == SearchTPE {
+				space = newSearchSpace(g, dists)
+			}
 			for range p.Trials {
 				w := v
 				rng := trialRNG(p.SearchSeed, trial)
@@ -189,7 +202,7 @@ func (p Plan) Runs(maxRuns int) ([]Run, error) {
 					drawn[a.Key] = true
 				}
 				trial++
-				planned = append(planned, plannedRun{variant: w, trial: trial})
+				planned = append(planned, plannedRun{variant: w, trial: trial, space: space})
 			}
 		}
 	}
@@ -250,6 +263,7 @@ func (p Plan) origin(key string) string {
 type plannedRun struct {
 	variant spec.Variant
 	trial   int
+	space   *searchSpace
 }
 
 // nameRuns names each variant by the parts of its axes that are always named (init-bn-b128), then
@@ -273,7 +287,7 @@ func nameRuns(planned []plannedRun, drawn map[string]bool, trials int) []Run {
 		if p.trial > 0 {
 			parts = append(parts, fmt.Sprintf("t%0*d", max(3, digits), p.trial))
 		}
-		runs[i] = Run{Index: i, Name: strings.Join(parts, "-"), Trial: p.trial, Variant: p.variant}
+		runs[i] = Run{Index: i, Name: strings.Join(parts, "-"), Trial: p.trial, Variant: p.variant, space: p.space}
 	}
 	return runs
 }
@@ -299,6 +313,9 @@ func (p Plan) checkSearch() error {
 	}
 	if p.Trials > 0 {
 		return errors.New("--trials: no axis is a distribution (e.g. --lr log_uniform:1e-4:1e-2)")
+	}
+	if p.Search == SearchTPE {
+		return errors.New("--search tpe: no axis is a distribution (e.g. --lr log_uniform:1e-4:1e-2) for it to search")
 	}
 	return nil
 }

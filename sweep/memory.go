@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -72,15 +74,6 @@ func machineMemory() (float64, error) {
 	return 0, fmt.Errorf("/proc/meminfo has no MemTotal")
 }
 
-func humanBytes(n float64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%.0f B", n)
-	}
-	exp := 0
-	for n >= unit*unit && exp < 5 {
-		n /= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", n/unit, "KMGTPE"[exp])
-}
+// humanBytes prints an estimate in binary units; one past 8 EiB (a plan that could never run)
+// prints as 8 EiB rather than wrapping.
+func humanBytes(n float64) string { return humanize.IBytes(uint64(min(max(n, 0), 1<<63))) }

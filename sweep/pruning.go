@@ -16,16 +16,19 @@ import (
 	"github.com/tfsweep/tfsweep/sweep/scheduler"
 )
 
-// SchedulerOptions choose the sweep's trial scheduler (--scheduler): which runs stop early, which
-// pause at a rung and which are promoted from it.
+// SchedulerOptions choose the sweep's trial scheduler (--scheduler, scheduler: in a sweep file):
+// which runs stop early, which pause at a rung and which are promoted from it. They are part of the
+// plan, recorded with it, so that a resumed sweep decides as it did.
 type SchedulerOptions struct {
-	Kind   string // "median", "asha" or "hyperband"; "" = none
-	Metric string // one of SchedulerMetricNames (default validation/epoch_loss)
-	Mode   string // "min" or "max"; "" = the metric's own
+	Kind   string `yaml:"kind"`             // "median", "asha" or "hyperband"; "" = none
+	Metric string `yaml:"metric,omitempty"` // one of SchedulerMetricNames (default validation/epoch_loss)
+	Mode   string `yaml:"mode,omitempty"`   // "min" or "max"; "" = the metric's own
 	// GraceEpochs and MinTrials are the median rule's (scheduler.MedianOptions); MinEpochs and Eta
 	// ASHA's and Hyperband's (scheduler.ASHAOptions). Zero takes the default.
-	GraceEpochs, MinTrials int
-	MinEpochs, Eta         int
+	GraceEpochs int `yaml:"grace_epochs,omitempty"`
+	MinTrials   int `yaml:"min_trials,omitempty"`
+	MinEpochs   int `yaml:"min_epochs,omitempty"`
+	Eta         int `yaml:"eta,omitempty"`
 }
 
 // Scheduler kinds.
@@ -341,8 +344,8 @@ func (w *worker) answer(t *trials, r Run, e spec.Epoch) error {
 }
 
 // checkScheduler refuses a scheduler the options cannot make, before anything is created.
-func checkScheduler(opts Options, runs []Run) error {
-	if opts.Scheduler.Kind == "" {
+func checkScheduler(plan Plan, opts Options, runs []Run) error {
+	if plan.Scheduler.Kind == "" {
 		return nil
 	}
 	if opts.Shard.Count > 1 {
@@ -350,6 +353,6 @@ func checkScheduler(opts Options, runs []Run) error {
 		// is not the sweep's.
 		return errors.New("--scheduler: a sharded sweep cannot be scheduled yet; run it in one process with --parallel")
 	}
-	_, _, err := newScheduler(opts.Scheduler, maxEpochs(runs))
+	_, _, err := newScheduler(plan.Scheduler, maxEpochs(runs))
 	return err
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
 	"github.com/tfsweep/tfsweep/spec"
 )
@@ -27,6 +29,15 @@ func (p Plan) YAML() []byte {
 		"# the same runs under the same names; processes joining the sweep (--name) must bring the same plan.\n")
 	if p.Trials > 0 {
 		fmt.Fprintf(&b, "trials: %d\nsearch_seed: %d\n", p.Trials, p.SearchSeed)
+		if p.Search != "" && p.Search != SearchRandom {
+			fmt.Fprintf(&b, "search: %s\n", p.Search)
+		}
+	}
+	if p.Scheduler.Kind != "" {
+		s, err := yaml.Marshal(map[string]SchedulerOptions{"scheduler": p.Scheduler})
+		if err == nil { // a struct of strings and ints always marshals
+			b.Write(s)
+		}
 	}
 	b.WriteString("grids:\n")
 	for _, g := range p.Grids {
@@ -88,7 +99,7 @@ func recordPlan(dir string, plan Plan, runs []Run, maxRuns int) (created bool, e
 		return false, err
 	}
 	defer os.Remove(tmp)
-	if err := os.Link(tmp, path); err == nil {
+	if err := atomicfile.Link(tmp, path); err == nil {
 		return true, nil
 	} else if !errors.Is(err, fs.ErrExist) {
 		return false, err

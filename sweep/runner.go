@@ -63,9 +63,6 @@ type Options struct {
 	Resume, RetryFailed bool
 	// KeepCheckpoints is how many of a run's last per-epoch checkpoints stay, besides the best.
 	KeepCheckpoints int
-	// Scheduler stops runs early, or pauses them at rungs and promotes the best (pruning.go); the
-	// zero value trains every run to its last epoch.
-	Scheduler SchedulerOptions
 }
 
 // Shard is one of Count parts of a plan.
@@ -106,6 +103,7 @@ type Sweep struct {
 	charts        *charts // nil without Options.Charts
 	recorder      bool    // this process recorded the plan: it writes the experiment and the layout
 	trials        *trials // the scheduler, during Run; nil without one
+	search        *search // TPE's proposals, during Run; nil for a grid or a random search
 }
 
 // maxThreads bounds --threads: TensorFlow crashes in its thread-pool set-up far above the cores.
@@ -140,7 +138,7 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if err != nil {
 		return nil, badInput(err)
 	}
-	if err := checkScheduler(opts, runs); err != nil {
+	if err := checkScheduler(plan, opts, runs); err != nil {
 		return nil, badInput(err)
 	}
 	train, _, err := dataset.Load(opts.DataDir)
@@ -300,14 +298,23 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 			}()
 		}
 	}
-	if s.opts.Scheduler.Kind != "" {
-		t, err := openTrials(s.dir, s.opts.Scheduler, maxEpochs(mine))
+	if s.plan.Scheduler.Kind != "" {
+		t, err := openTrials(s.dir, s.plan.Scheduler, maxEpochs(mine))
 		if err != nil {
 			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("scheduler: %v", err)
 			return res
 		}
 		s.trials = t
 		defer t.close()
+	}
+	if s.plan.Search == SearchTPE {
+		sr, err := openSearch(s.dir, s.plan, mine)
+		if err != nil {
+			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("search: %v", err)
+			return res
+		}
+		s.search = sr
+		defer sr.close()
 	}
 	q := newQueue(s.initialWork(mine))
 	var wg sync.WaitGroup
@@ -362,6 +369,12 @@ func (s *Sweep) trainItem(ctx context.Context, obs Observer, slot int, w **worke
 	if err == nil && taken && !resume {
 		err = spec.RetireAttempt(filepath.Join(s.dir, r.Name))
 	}
+	if err == nil && taken && !resume && s.search != nil && r.space != nil {
+		if err = s.search.propose(runs, i); err == nil {
+			r = runs[i]
+			results[i].Variant = r.Variant
+		}
+	}
 	switch {
 	case err != nil:
 		results[i].Status, results[i].Error = spec.StatusFailed, fmt.Sprintf("claim the run: %v", err)
@@ -390,6 +403,11 @@ func (s *Sweep) trainItem(ctx context.Context, obs Observer, slot int, w **worke
 		results[i].Error = fmt.Sprintf("record the run's end: %v", err)
 	}
 	obs.RunEnded(r, results[i])
+	if s.search != nil && r.space != nil {
+		if err := s.search.ended(r, results[i].History); err != nil && results[i].Error == "" {
+			results[i].Error = err.Error()
+		}
+	}
 	return s.promoted(runs, &results[i])
 }
 

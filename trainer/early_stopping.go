@@ -130,10 +130,6 @@ func (es *EarlyStopping) Best() (value float64, ok bool) { return es.best, es.ha
 // Wait is the number of epochs counted without improvement (Keras' wait).
 func (es *EarlyStopping) Wait() int { return es.wait }
 
-// WeightsRestorable reports whether a snapshot of best weights is held, i.e. whether OnTrainEnd of a
-// successful run restores weights.
-func (es *EarlyStopping) WeightsRestorable() bool { return es.hasWeights }
-
 // EarlyStoppingState is what an EarlyStopping has counted, saved with a checkpoint so that a resumed
 // run stops where an uninterrupted one would.
 type EarlyStoppingState struct {

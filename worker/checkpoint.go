@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tfsweep/tfsweep/internal/atomicfile"
 	"github.com/tfsweep/tfsweep/model"
 	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/trainer"
@@ -67,7 +68,7 @@ func (c *checkpointer) OnEpochEnd(e trainer.EpochEnd) error {
 	if err != nil {
 		return err
 	}
-	if err := replaceFile(p+spec.CheckpointStateSuffix, data); err != nil {
+	if err := atomicfile.Write(p+spec.CheckpointStateSuffix, data, 0o644); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if c.best < 0 || e.ValLoss < c.bestVal {
@@ -100,7 +101,7 @@ func (c *checkpointer) prune() error {
 	for _, e := range kept {
 		fmt.Fprintf(&b, "all_model_checkpoint_paths: %q\n", filepath.Base(prefix(c.dir, e)))
 	}
-	if err := replaceFile(filepath.Join(c.dir, "checkpoint"), []byte(b.String())); err != nil {
+	if err := atomicfile.Write(filepath.Join(c.dir, "checkpoint"), []byte(b.String()), 0o644); err != nil {
 		return err
 	}
 	for _, e := range dropped {
@@ -143,23 +144,6 @@ func savedCheckpoints(dir string) ([]int, error) {
 	}
 	slices.Sort(epochs)
 	return epochs, nil
-}
-
-// replaceFile puts data under path by a rename, so no reader sees half of it, without the fsyncs of
-// atomicfile: these small files are rewritten every epoch, and syncing them cost more than the 2%
-// of a sweep's time a checkpoint may take. The model's own bundle is synced (model.SaveCheckpoint);
-// after a power loss a state file lost with the page cache makes its checkpoint incomplete, and
-// resuming falls back to the one before (savedCheckpoints).
-func replaceFile(path string, data []byte) error {
-	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
 }
 
 func readState(dir string, epoch int) (checkpointState, error) {

@@ -77,7 +77,7 @@ func modelConfig(v spec.Variant, features int, job spec.Job, gpu func() bool, cp
 	cfg.StepsPerCall = stepsPerCall(job, n)
 	if n == 1 && job.Threads == 0 {
 		// The worker's CPUs are the run's: validation, one pass without steps to wait for, takes
-		// them all (model's ValidateConcurrency; 12.8 → 7.6 ms for the 10,000 test images on 2 cores).
+		// them all (model's ValidateConcurrency).
 		cfg.ValidateConcurrency = cpus
 	}
 	return cfg
@@ -102,9 +102,7 @@ func setModelAxes(cfg *model.Config, v spec.Variant) {
 
 // singleThreadBatch is the largest batch that trains faster on one TensorFlow thread than on a pool
 // of one per core: a small step's ops are too short to share, and a single thread runs them without
-// handing work between threads (measured on 2 cores by model's BenchmarkTrainSteps, one thread on
-// the single-threaded executor against the pools: about 1.5× at batch 64, 1.1× at 256 without batch
-// norm and 1.45× with it; at 512 0.85× without and 1.04× with; 0.75-0.9× at 1024).
+// handing work between threads (docs/benchmarks.md, "Threads, towers and steps per call").
 const singleThreadBatch = 256
 
 // threads is the thread count of a job's run: the job's, else one thread for a small batch on the
@@ -124,12 +122,8 @@ func threads(job spec.Job, v spec.Variant, gpu func() bool) int {
 
 // towerRows is the fewest rows of a batch a tower takes: 64, or 128 with batch norm, which joins the
 // towers at every layer both ways. Below it one thread on the single-threaded executor trains as fast
-// or faster. Measured on 2 cores by model's BenchmarkTrainSteps, three rounds. Without batch norm:
-// batch 128, 312k-336k samples/s on one thread (4 steps per call) against 349k-379k in two towers of
-// 64 (306k-330k against 335k-363k in full runs); batch 64, 247k-272k against 219k-242k in two
-// towers of 32. With batch norm, batch 128: 266k-299k on one thread against 254k-290k in two towers;
-// batch 256, 308k-340k against 348k-367k. Larger batches train 1.2-1.3× faster in towers than on
-// TensorFlow's pools, with and without batch norm.
+// or faster, above it towers beat TensorFlow's pools (docs/benchmarks.md, "Threads, towers and steps
+// per call").
 func towerRows(v spec.Variant) int {
 	if v.BatchNorm {
 		return 128
@@ -154,11 +148,8 @@ func towers(job spec.Job, v spec.Variant, gpu func() bool, cpus int) int {
 
 // stepsPerCall is the batches a job's run trains per session call: the job's, else 4 when the run
 // has one thread, whose steps are short enough for the call's own cost to show. Each step in a call
-// adds a copy of the step to the graph, which the first call optimises. model's BenchmarkTrainSteps
-// on 2 cores, one thread, on the single-threaded executor (which took most of the call's cost away),
-// 4 steps per call against 1: batch 64 1.05× the samples/s without batch norm and 1.03-1.23× with it
-// (20 and 80 ms more for the first call), batch 128 0.98-1.06×, batch 256 0.91-1.01×. With the pools
-// of one thread per core calls gain nothing.
+// adds a copy of the step to the graph, which the first call optimises; with the pools of one thread
+// per core calls gain nothing (docs/benchmarks.md, "Threads, towers and steps per call").
 func stepsPerCall(job spec.Job, threads int) int {
 	switch {
 	case job.StepsPerCall > 0:

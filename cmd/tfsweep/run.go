@@ -49,29 +49,32 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	axes := sweep.AddFlags(fs)
 	var opts sweep.Options
 	var (
-		config     string
-		jsonOut    bool
-		trials     int
-		searchSeed int64
-		shard      string
-		shards     int
+		config       string
+		jsonOut      bool
+		trials       int
+		searchSeed   int64
+		searchMethod string
+		sched        sweep.SchedulerOptions
+		shard        string
+		shards       int
 	)
 	fs.StringVar(&opts.LogDir, "logdir", "./runs", "`dir`ectory under which the sweep directory is created")
 	fs.StringVar(&opts.DataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files")
 	fs.StringVar(&config, "config", "", "YAML sweep `file` with several grids (see sweep/presets/lab-report.yaml)")
 	fs.IntVar(&trials, "trials", 0, "random search: draw `N` trials per grid point of the axes given as distributions (uniform:lo:hi, log_uniform:lo:hi, choice:a:b:c)")
+	fs.StringVar(&searchMethod, "search", sweep.SearchRandom, "how trials draw the distributions: random (each on its own) or tpe (Tree-structured Parzen Estimator: each trial proposed from the trials that ended)")
 	fs.Int64Var(&searchSeed, "search-seed", 0, "seed of the random search's draws, so the same command draws the same trials")
 	fs.StringVar(&opts.Name, "name", "", "train into LOGDIR/`NAME`, a sweep directory several processes share (same plan; each run trained once)")
 	fs.StringVar(&shard, "shard", "", "train only the runs whose index ≡ I (mod N): `I/N`, or auto from JOB_COMPLETION_INDEX (with --shards) or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
 	fs.IntVar(&shards, "shards", 0, "with --shard auto under a Kubernetes Indexed Job: the number of shards (the Job's completions)")
 	fs.BoolVar(&opts.Resume, "resume", false, "continue the interrupted runs of a sweep from their last checkpoints: tfsweep run --resume DIR, or with --name")
 	fs.IntVar(&opts.KeepCheckpoints, "keep-checkpoints", 1, "keep a run's last `N` per-epoch checkpoints, besides the best")
-	fs.StringVar(&opts.Scheduler.Kind, "scheduler", "", "stop bad trials early: median (Vizier's rule), asha (pause at rungs, promote the top 1/eta) or hyperband (several asha brackets); default none")
-	fs.StringVar(&opts.Scheduler.Metric, "scheduler-metric", sweep.DefaultSchedulerMetric, "the `tag` the scheduler ranks trials by: "+strings.Join(sweep.SchedulerMetricNames(), ", "))
-	fs.StringVar(&opts.Scheduler.Mode, "scheduler-mode", "", "min or max: which way the metric is better (default: the metric's own)")
-	fs.IntVar(&opts.Scheduler.GraceEpochs, "grace-epochs", 0, "median: no trial stops at or before epoch `N` (default 1)")
-	fs.IntVar(&opts.Scheduler.MinEpochs, "min-epochs", 0, "asha, hyperband: the first rung's epoch `N` (default 1)")
-	fs.IntVar(&opts.Scheduler.Eta, "eta", 0, "asha, hyperband: the reduction factor `N`; rungs at min-epochs·eta^k (default 3)")
+	fs.StringVar(&sched.Kind, "scheduler", "", "stop bad trials early: median (Vizier's rule), asha (pause at rungs, promote the top 1/eta) or hyperband (several asha brackets); default none")
+	fs.StringVar(&sched.Metric, "scheduler-metric", sweep.DefaultSchedulerMetric, "the `tag` the scheduler ranks trials by: "+strings.Join(sweep.SchedulerMetricNames(), ", "))
+	fs.StringVar(&sched.Mode, "scheduler-mode", "", "min or max: which way the metric is better (default: the metric's own)")
+	fs.IntVar(&sched.GraceEpochs, "grace-epochs", 0, "median: no trial stops at or before epoch `N` (default 1)")
+	fs.IntVar(&sched.MinEpochs, "min-epochs", 0, "asha, hyperband: the first rung's epoch `N` (default 1)")
+	fs.IntVar(&sched.Eta, "eta", 0, "asha, hyperband: the reduction factor `N`; rungs at min-epochs·eta^k (default 3)")
 	fs.BoolVar(&opts.RetryFailed, "retry-failed", false, "train runs that failed in an earlier attempt again")
 	fs.StringVar(&opts.Device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
 	fs.IntVar(&opts.Parallel, "parallel", 1, "train `N` runs at once, each in its own worker (CPU threads are split between them)")
@@ -114,6 +117,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			search.Trials = &trials
 		case "search-seed":
 			search.Seed = &searchSeed
+		case "search":
+			search.Method = &searchMethod
+		case "scheduler", "scheduler-metric", "scheduler-mode", "grace-epochs", "min-epochs", "eta":
+			search.Scheduler = &sched
 		}
 	})
 	plan, err := sweep.NewPlan(config, fromFlags, &search)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
+	"github.com/dustin/go-humanize"
 )
 
 // version is set at build time by the Makefile (-ldflags "-X main.version=..."); a plain `go build`
@@ -146,7 +147,7 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	fmt.Fprintf(stdout, "%-45s %-5s %s\n", "NAME", "TYPE", "MEMORY")
 	for _, d := range devices {
-		fmt.Fprintf(stdout, "%-45s %-5s %s\n", d.Name, d.Type, humanBytes(d.MemoryBytes))
+		fmt.Fprintf(stdout, "%-45s %-5s %s\n", d.Name, d.Type, humanize.IBytes(uint64(max(d.MemoryBytes, 0))))
 	}
 	return spec.ExitOK
 }
@@ -175,16 +176,3 @@ func gpuIDs() []string {
 }
 
 var errNoGPU = errors.New("no GPU")
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

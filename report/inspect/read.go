@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"slices"
@@ -26,11 +25,7 @@ func readFile(file string, row func(Row) error, note func(Note)) error {
 	}
 	defer f.Close()
 	r := summary.NewReader(f, file)
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			break
-		}
+	for ev, err := range r.Events() {
 		if err != nil {
 			return err
 		}
