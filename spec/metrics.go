@@ -33,11 +33,6 @@ func (c Curves) BestEpoch() (epoch int, ok bool) {
 	return epoch, epoch >= 0
 }
 
-// At is epoch i's metrics.
-func (c Curves) At(i int) Metrics {
-	return Metrics{TrainLoss: c.TrainLoss[i], TrainAccuracy: c.TrainAccuracy[i], ValLoss: c.ValLoss[i], ValAccuracy: c.ValAccuracy[i]}
-}
-
 // Clone copies every curve.
 func (c Curves) Clone() Curves {
 	return Curves{TrainLoss: slices.Clone(c.TrainLoss), ValLoss: slices.Clone(c.ValLoss), TrainAccuracy: slices.Clone(c.TrainAccuracy), ValAccuracy: slices.Clone(c.ValAccuracy)}

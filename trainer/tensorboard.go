@@ -167,8 +167,8 @@ func (tb *TensorBoard) OnTrainEnd(e TrainEnd) error {
 	if best, ok := tb.curves.BestEpoch(); ok {
 		m, step := tb.curves.At(best), int64(best)
 		errs = append(errs,
-			tb.train.Scalar(spec.TagBestEpochLoss, step, m.TrainLoss),
-			tb.train.Scalar(spec.TagBestEpochAccuracy, step, m.TrainAccuracy),
+			tb.train.Scalar(spec.TagBestEpochLoss, step, m.Loss),
+			tb.train.Scalar(spec.TagBestEpochAccuracy, step, m.Accuracy),
 			tb.val.Scalar(spec.TagBestEpochLoss, step, m.ValLoss),
 			tb.val.Scalar(spec.TagBestEpochAccuracy, step, m.ValAccuracy))
 	}

@@ -224,7 +224,7 @@ func TestRunEndToEnd(t *testing.T) {
 		b := spec.Curves(r.History).At(best)
 		metrics = append(metrics, map[string]any{"tag": "epochs_trained", "value": epochs},
 			map[string]any{"group": "validation", "tag": "best_epoch_loss", "value": b.ValLoss, "step": best},
-			map[string]any{"group": "train", "tag": "best_epoch_accuracy", "value": b.TrainAccuracy, "step": best})
+			map[string]any{"group": "train", "tag": "best_epoch_accuracy", "value": b.Accuracy, "step": best})
 		// Group names are the run's path under the logdir, so that sweeps never merge.
 		groups[filepath.Base(res.SweepDir)+"/"+r.Name] = map[string]any{
 			"hparams": map[string]any{"init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,

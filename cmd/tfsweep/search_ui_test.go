@@ -138,8 +138,8 @@ func checkSearchTensorBoard(t *testing.T, dir string, runs []searchRun) {
 				{"group": spec.ValidationDir, "tag": spec.TagEpochLoss, "value": r.History.ValLoss[r.EpochsCompleted-1], "step": r.EpochsCompleted - 1},
 				{"group": spec.ValidationDir, "tag": spec.TagBestEpochLoss, "value": m.ValLoss, "step": best},
 				{"group": spec.ValidationDir, "tag": spec.TagBestEpochAccuracy, "value": m.ValAccuracy, "step": best},
-				{"group": spec.TrainDir, "tag": spec.TagBestEpochLoss, "value": m.TrainLoss, "step": best},
-				{"group": spec.TrainDir, "tag": spec.TagBestEpochAccuracy, "value": m.TrainAccuracy, "step": best},
+				{"group": spec.TrainDir, "tag": spec.TagBestEpochLoss, "value": m.Loss, "step": best},
+				{"group": spec.TrainDir, "tag": spec.TagBestEpochAccuracy, "value": m.Accuracy, "step": best},
 			},
 		}
 		texts = append(texts, map[string]any{"run": r.Name, "tag": spec.TagStatus, "step": 0, "equals": string(r.Status)})
