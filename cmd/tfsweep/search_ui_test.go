@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,55 +22,65 @@ type searchRun struct {
 	History         spec.Curves `json:"history"`
 }
 
-// TestScheduledSearchShowsWhyRunsStopped runs an ASHA search of 12 trials (rungs at 1 and 3 of 9
-// epochs: a third of the trials are promoted past the first, resumed from their checkpoints, the
-// others pause there) and checks what the user sees of every trial,
-// from the --json answer: `tfsweep status` gives its state, epochs and reason, the report ranks it,
-// and TensorBoard (both loaders) shows its session with the status its end maps to, epochs_trained,
-// and its best epoch's metrics; the experiment lists lr, the axis that varies, first.
+// TestScheduledSearchShowsWhyRunsStopped runs a scheduled search and checks what the user sees of
+// every trial, from the --json answer: `tfsweep status` gives its state, epochs and reason, the
+// report ranks it, and TensorBoard (both loaders) shows its session with the status its end maps to,
+// epochs_trained, and its best epoch's metrics; the experiment lists lr, the axis that varies, first.
+// ASHA (η 3, rungs at 1 and 3 of 9 epochs) pauses two thirds of 12 trials at the first rung and
+// promotes the others, which resume from their checkpoints; the median rule lets the first trials
+// finish and prunes the later ones worse than the median of the others.
 func TestScheduledSearchShowsWhyRunsStopped(t *testing.T) {
 	data := realData(t)
 	tbCheck(t)
-	logdir := t.TempDir()
-	code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", logdir, "--name", "asha", "--limit", "1000", "--epochs", "9",
-		"--batch-size", "128", "--lr", "log_uniform:1e-4:1e-1", "--trials", "12", "--search-seed", "1", "--scheduler", "asha",
-		"--log-every", "0", "--json")
-	if code != spec.ExitOK {
-		t.Fatalf("exit %d\n%s", code, stderr)
-	}
-	var res struct {
-		SweepDir string      `json:"sweep_dir"`
-		Runs     []searchRun `json:"runs"`
-	}
-	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
-		t.Fatal(err)
-	}
-	paused, promoted := 0, 0
-	for _, r := range res.Runs {
-		if r.EpochsCompleted > 1 {
-			promoted++
-		}
-		if r.Status == spec.StatusPaused {
-			paused++
-			if !strings.HasPrefix(r.Reason, "paused at epoch "+strconv.Itoa(r.EpochsCompleted)+" by asha") {
-				t.Errorf("%s: paused after %d epochs with the reason %q", r.Name, r.EpochsCompleted, r.Reason)
+	for _, tc := range []struct {
+		scheduler, trials, epochs string
+		check                     func(counts map[spec.Status]int, promoted, n int) bool
+	}{
+		{"asha", "12", "9", func(c map[spec.Status]int, promoted, n int) bool { return c[spec.StatusPaused] >= n/2 && promoted > 0 }},
+		{"median", "8", "6", func(c map[spec.Status]int, _, _ int) bool { return c[spec.StatusPruned] > 0 && c[spec.StatusSucceeded] > 0 }},
+	} {
+		t.Run(tc.scheduler, func(t *testing.T) {
+			logdir := t.TempDir()
+			code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", logdir, "--name", "search", "--limit", "1000",
+				"--epochs", tc.epochs, "--batch-size", "128", "--lr", "log_uniform:1e-4:1e-1", "--trials", tc.trials, "--search-seed", "1",
+				"--scheduler", tc.scheduler, "--log-every", "0", "--json")
+			if code != spec.ExitOK {
+				t.Fatalf("exit %d\n%s", code, stderr)
 			}
-		}
+			var res struct {
+				SweepDir string      `json:"sweep_dir"`
+				Runs     []searchRun `json:"runs"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+				t.Fatal(err)
+			}
+			counts, promoted := map[spec.Status]int{}, 0
+			for _, r := range res.Runs {
+				counts[r.Status]++
+				if r.EpochsCompleted > 1 { // past ASHA's first rung: promoted
+					promoted++
+				}
+				if r.Status == spec.StatusPaused || r.Status == spec.StatusPruned {
+					if want := fmt.Sprintf("%s at epoch %d by %s", r.Status, r.EpochsCompleted, tc.scheduler); !strings.HasPrefix(r.Reason, want) {
+						t.Errorf("%s: %s after %d epochs with the reason %q, want it to begin %q", r.Name, r.Status, r.EpochsCompleted, r.Reason, want)
+					}
+				}
+			}
+			if !tc.check(counts, promoted, len(res.Runs)) {
+				t.Fatalf("%v of %d trials, %d promoted: not what %s decides\n%s", counts, len(res.Runs), promoted, tc.scheduler, stdout)
+			}
+			checkSearchStatus(t, res.SweepDir, res.Runs)
+			checkSearchReport(t, res.SweepDir, res.Runs)
+			checkSearchTensorBoard(t, res.SweepDir, res.Runs)
+		})
 	}
-	if paused < len(res.Runs)/2 || promoted == 0 {
-		t.Fatalf("%d of %d trials paused and %d promoted; ASHA with η 3 pauses two thirds at the first rung and promotes the others:\n%s",
-			paused, len(res.Runs), promoted, stdout)
-	}
-	checkSearchStatus(t, res.SweepDir, res.Runs)
-	checkSearchReport(t, res.SweepDir, res.Runs)
-	checkSearchTensorBoard(t, res.SweepDir, res.Runs)
 }
 
 func checkSearchStatus(t *testing.T, dir string, runs []searchRun) {
 	t.Helper()
 	code, out, errOut := statusCmd(t, dir)
 	if code != spec.ExitOK {
-		t.Errorf("status exit %d, want 0 for a search every run of which succeeded or was paused\n%s%s", code, out, errOut)
+		t.Errorf("status exit %d, want 0 for a search every run of which succeeded or was pruned or paused\n%s%s", code, out, errOut)
 	}
 	for _, r := range runs {
 		want := strings.Join(strings.Fields(r.Name+" "+string(r.Status)+" "+strconv.Itoa(r.EpochsCompleted)), " ")
@@ -131,7 +142,7 @@ func checkSearchTensorBoard(t *testing.T, dir string, runs []searchRun) {
 	for _, r := range runs {
 		best, _ := r.History.BestEpoch()
 		m := r.History.At(best)
-		groups["asha/"+r.Name] = map[string]any{
+		groups["search/"+r.Name] = map[string]any{
 			"status": sessionStatus[r.Status], "sessions": []string{r.Name},
 			"metrics": []map[string]any{
 				{"tag": spec.TagEpochsTrained, "value": r.EpochsCompleted},
