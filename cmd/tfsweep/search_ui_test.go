@@ -37,7 +37,9 @@ func TestScheduledSearchShowsWhyRunsStopped(t *testing.T) {
 		check                     func(counts map[spec.Status]int, promoted, n int) bool
 	}{
 		{"asha", "12", "9", func(c map[spec.Status]int, promoted, n int) bool { return c[spec.StatusPaused] >= n/2 && promoted > 0 }},
-		{"median", "8", "6", func(c map[spec.Status]int, _, _ int) bool { return c[spec.StatusPruned] > 0 && c[spec.StatusSucceeded] > 0 }},
+		{"median", "8", "6", func(c map[spec.Status]int, _, _ int) bool {
+			return c[spec.StatusPruned] > 0 && c[spec.StatusSucceeded] > 0
+		}},
 	} {
 		t.Run(tc.scheduler, func(t *testing.T) {
 			logdir := t.TempDir()
