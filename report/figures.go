@@ -82,7 +82,7 @@ func (s *Sweep) figures(comparisons []Comparison, withReport bool) []Figure {
 // lineLabel names a run's curve, with how it ended when it did not train to its end.
 func lineLabel(r Run) string {
 	switch r.Status {
-	case spec.StatusFailed, spec.StatusPruned, spec.StatusPaused:
+	case spec.StatusFailed, spec.StatusInterrupted, spec.StatusPruned, spec.StatusPaused:
 		return r.Name + " (" + string(r.Status) + ")"
 	}
 	return r.Name

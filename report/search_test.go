@@ -171,20 +171,24 @@ func TestScheduledSearchReport(t *testing.T) {
 }
 
 // Without the status text (logs of an older tfsweep), a session reads as TensorBoard's status says;
-// a sweep nothing pruned or paused has no search section.
+// an interrupted run counts as failed; a sweep nothing pruned or paused has no search section.
 func TestReportWithoutScheduler(t *testing.T) {
 	dir := t.TempDir()
 	trials := []searchTrial{
 		{"a", summary.StatusSuccess, "", "", []searchEpoch{{1, 0.5}}},
 		{"b", summary.StatusFailure, "", "", []searchEpoch{{2, math.NaN()}}},
+		{"c", summary.StatusFailure, spec.StatusInterrupted, "", []searchEpoch{{3, 0.4}}},
 	}
 	writeSearchSweep(t, dir, trials)
 	s, err := Load(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Runs[0].Status != spec.StatusSucceeded || s.Runs[1].Status != spec.StatusFailed || s.Scheduled() {
-		t.Errorf("statuses %s, %s; scheduled %v", s.Runs[0].Status, s.Runs[1].Status, s.Scheduled())
+	if s.Runs[0].Status != spec.StatusSucceeded || s.Runs[1].Status != spec.StatusFailed || s.Runs[2].Status != spec.StatusInterrupted || s.Scheduled() {
+		t.Errorf("statuses %s, %s, %s; scheduled %v", s.Runs[0].Status, s.Runs[1].Status, s.Runs[2].Status, s.Scheduled())
+	}
+	if s.Runs[0].Failed() || !s.Runs[1].Failed() || !s.Runs[2].Failed() {
+		t.Error("a succeeded run counts as failed, or a failed or interrupted one does not")
 	}
 	if _, err := s.Write(context.Background()); err != nil {
 		t.Fatal(err)
