@@ -1,7 +1,9 @@
-// Package model builds the lab report's MNIST network as a TensorFlow graph and trains it through
-// the TensorFlow C API (github.com/wamuir/graft), reproducing Keras 3: Dense layers with a hidden
-// activation (tanh by default), optional BatchNormalization and Dropout, a softmax output, sparse
-// categorical cross-entropy with an optional L2 kernel penalty, and Keras 3's Adam, SGD, RMSprop,
+// Package model builds a network described in Keras' terms (spec.Network: the lab report's MLP, a
+// convnet, a functional graph with Add and Concatenate) as a TensorFlow graph and trains it through
+// the TensorFlow C API (github.com/wamuir/graft), reproducing Keras 3: Dense, Conv2D, MaxPooling2D,
+// AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, BatchNormalization,
+// Activation, Rescaling, Add and Concatenate layers (layers.go), a softmax output, sparse
+// categorical cross-entropy with optional L2 kernel penalties, and Keras 3's Adam, SGD, RMSprop,
 // AdamW, Adagrad or Nadam with a constant or scheduled learning rate. testdata/keras_fixture.py
 // records the Keras trajectories the tests replay.
 //
@@ -153,11 +155,11 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 	if n == 0 {
 		return 0, 0, errors.New("evaluate: no examples")
 	}
-	if len(pixels) != n*m.cfg.Inputs {
-		return 0, 0, fmt.Errorf("evaluate: %d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
+	if len(pixels) != n*m.graph.features {
+		return 0, 0, fmt.Errorf("evaluate: %d pixels for %d labels of %d features", len(pixels), n, m.graph.features)
 	}
 	return m.evaluate(n, 1, func(start, end int) (map[tf.Output]*tf.Tensor, func(), error) {
-		if err := m.feed(pixels[start*m.cfg.Inputs:end*m.cfg.Inputs], labels[start:end]); err != nil {
+		if err := m.feed(pixels[start*m.graph.features:end*m.graph.features], labels[start:end]); err != nil {
 			return nil, nil, err
 		}
 		return m.feeds, func() {}, nil
@@ -171,7 +173,7 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.Output]*tf.Tensor, func(), error)) (loss, accuracy float64, err error) {
 	fetches := []tf.Output{m.graph.evalLossSum, m.graph.evalCorrect}
 	var penalty float64
-	if m.cfg.L2 > 0 {
+	if m.graph.evalPenalty.Op != nil {
 		out, err := m.sess.Run(nil, []tf.Output{m.graph.evalPenalty}, nil)
 		if err != nil {
 			return 0, 0, fmt.Errorf("evaluate: l2 penalty: %w", err)
@@ -396,15 +398,15 @@ func (m *Model) feed(pixels []float32, labels []int32) error {
 	if n == 0 {
 		return errors.New("empty batch")
 	}
-	if len(pixels) != n*m.cfg.Inputs {
-		return fmt.Errorf("%d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
+	if len(pixels) != n*m.graph.features {
+		return fmt.Errorf("%d pixels for %d labels of %d features", len(pixels), n, m.graph.features)
 	}
 	for i, label := range labels {
-		if label < 0 || int(label) >= m.cfg.Classes {
-			return fmt.Errorf("label %d of example %d is outside [0, %d)", label, i, m.cfg.Classes)
+		if label < 0 || int(label) >= m.graph.numClasses {
+			return fmt.Errorf("label %d of example %d is outside [0, %d)", label, i, m.graph.numClasses)
 		}
 	}
-	x, err := m.pixelInputs.tensor([]int64{int64(n), int64(m.cfg.Inputs)}, sliceBytes(pixels))
+	x, err := m.pixelInputs.tensor([]int64{int64(n), int64(m.graph.features)}, sliceBytes(pixels))
 	if err != nil {
 		return fmt.Errorf("pixels tensor: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -66,7 +67,10 @@ func ParseConfig(r io.Reader, name string) (Plan, error) {
 	return p.document(&doc)
 }
 
-type configParser struct{ file string }
+type configParser struct {
+	file   string
+	models map[string]string // the sweep file's named models: name → file
+}
 
 func (p configParser) errorf(n *yaml.Node, format string, args ...any) error {
 	return fmt.Errorf("%s:%d: %s", p.file, n.Line, fmt.Sprintf(format, args...))
@@ -82,6 +86,10 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 	}
 	if err := checkAliases(root, 0); err != nil {
 		return Plan{}, p.errorf(root, "%v", err)
+	}
+	var err error
+	if p.models, err = p.namedModels(lookupKey(root, "models")); err != nil {
+		return Plan{}, err
 	}
 	var defaults Grid
 	var grids *yaml.Node
@@ -105,6 +113,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 			defaults.Set("limit", values, fmt.Sprintf("%s:%d: limit", p.file, value.Line))
 		case "grids":
 			grids = value
+		case "models": // read first, for the grids to name them
 		case "scheduler":
 			if err := decodeScheduler(value, &sched); err != nil {
 				return Plan{}, p.errorf(value, "scheduler: %v", err)
@@ -115,12 +124,9 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 			}
 			method = value.Value
 		case "trials", "search_seed":
-			if value.Kind != yaml.ScalarNode {
-				return Plan{}, p.errorf(value, "%s: expected an integer", key.Value)
-			}
-			n, err := strconv.ParseInt(value.Value, 10, 64)
-			if err != nil || (key.Value == "trials" && n < 0) {
-				return Plan{}, p.errorf(value, "%s: %q is not a non-negative integer", key.Value, value.Value)
+			n, err := p.count(key.Value, value)
+			if err != nil {
+				return Plan{}, err
 			}
 			if key.Value == "trials" {
 				trials = int(n)
@@ -128,7 +134,7 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 				searchSeed = n
 			}
 		default:
-			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit", "trials", "search_seed", "search", "scheduler"}))
+			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit", "trials", "search_seed", "search", "scheduler", "models"}))
 		}
 	}
 	if grids == nil || (grids.Kind == yaml.SequenceNode && len(grids.Content) == 0) {
@@ -181,6 +187,73 @@ func (p configParser) grid(n *yaml.Node, what string) (Grid, error) {
 	return g, nil
 }
 
+// count reads trials (a non-negative integer) or search_seed (an integer).
+func (p configParser) count(key string, value *yaml.Node) (int64, error) {
+	if value.Kind != yaml.ScalarNode {
+		return 0, p.errorf(value, "%s: expected an integer", key)
+	}
+	n, err := strconv.ParseInt(value.Value, 10, 64)
+	if err != nil || (key == "trials" && n < 0) {
+		return 0, p.errorf(value, "%s: %q is not a non-negative integer", key, value.Value)
+	}
+	return n, nil
+}
+
+// namedModels reads the sweep file's models mapping, name: file, the files relative to the sweep
+// file, so that grids can say model: [mlp, convnet].
+func (p configParser) namedModels(n *yaml.Node) (map[string]string, error) {
+	if n == nil {
+		return nil, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, p.errorf(n, "models: expected a mapping of model names to model files, e.g. convnet: models/convnet.yaml")
+	}
+	models := make(map[string]string, len(n.Content)/2)
+	for i := 0; i < len(n.Content); i += 2 {
+		name, file := n.Content[i], n.Content[i+1]
+		switch {
+		case name.Value == spec.BuiltInModel:
+			return nil, p.errorf(name, "models: %s is the built-in model's name", name.Value)
+		case file.Kind != yaml.ScalarNode || file.Value == "":
+			return nil, p.errorf(file, "models: %s: expected a model file", name.Value)
+		case models[name.Value] != "":
+			return nil, p.errorf(name, "models: %s appears twice", name.Value)
+		}
+		models[name.Value] = p.relative(file.Value)
+	}
+	return models, nil
+}
+
+// locateModel is a grid's model: a name from the models mapping, or a file relative to the sweep
+// file.
+func (p configParser) locateModel(m spec.Model) spec.Model {
+	if file, ok := p.models[m.File]; ok {
+		return spec.Model{Name: m.File, File: file}
+	}
+	if m.File != "" {
+		m.File = p.relative(m.File)
+	}
+	return m
+}
+
+// relative is a path written in the sweep file, which is relative to the sweep file's directory.
+func (p configParser) relative(path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(filepath.Dir(p.file), path)
+}
+
+// lookupKey is the value of key in a mapping node, nil when absent.
+func lookupKey(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
 // distribution reads {log_uniform: [lo, hi]}, {uniform: [lo, hi]} or {choice: [a, b, ...]}.
 func (p configParser) distribution(a spec.Axis, n *yaml.Node) (*Distribution, error) {
 	if len(n.Content) != 2 || n.Content[1].Kind != yaml.SequenceNode {
@@ -211,6 +284,9 @@ func (p configParser) values(a spec.Axis, n *yaml.Node) ([]any, error) {
 		v, err := a.Parse(item.Value)
 		if err != nil {
 			return nil, p.errorf(item, "%s: %v", a.Key, err)
+		}
+		if m, ok := v.(spec.Model); ok { // files are relative to the sweep file
+			return p.locateModel(m), nil
 		}
 		return v, nil
 	}

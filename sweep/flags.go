@@ -9,7 +9,7 @@ import (
 	"github.com/tfsweep/tfsweep/spec"
 )
 
-// Flags are the grid axes as command-line flags: one list flag per axis of spec.Axes().
+// Flags are the grid axes as command-line flags: one list flag per axis of spec.Axes.
 type Flags struct {
 	lists map[string]*listFlag // by spec.Axis.Key
 }

@@ -242,14 +242,14 @@ func TestCheckData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := plan.CheckData(runs, 2048); err != nil {
+	if err := plan.CheckData(runs, 2048, 784); err != nil {
 		t.Errorf("2048 examples: %v", err)
 	}
-	err = plan.CheckData(runs, 2000)
+	err = plan.CheckData(runs, 2000, 784)
 	if err == nil || !strings.Contains(err.Error(), "--batch-size: 2048 is larger than the 2000 training examples") {
 		t.Errorf("2000 examples: error %v", err)
 	}
-	if err := plan.CheckData(runs, 0); err == nil {
+	if err := plan.CheckData(runs, 0, 784); err == nil {
 		t.Error("an empty training set was accepted")
 	}
 }
@@ -488,7 +488,15 @@ func TestEveryAxisReachesTheFront(t *testing.T) {
 					if _, ok := doc[a.Key]; !ok {
 						t.Errorf("JSON of %s lacks %s: %s", r.Name, a.Key, raw)
 					}
-					back, err := spec.DecodeVariant(spec.EncodeVariant(r.Variant))
+					job := spec.Job{Variant: spec.EncodeVariant(r.Variant)}
+					if r.Model.File != "" {
+						net, err := r.Network(784, 10)
+						if err != nil {
+							t.Fatal(err)
+						}
+						job.Network = &net
+					}
+					back, err := job.DecodedVariant()
 					if err != nil || !reflect.DeepEqual(back, r.Variant) {
 						t.Errorf("the worker protocol does not carry %s: %+v, %v", a.Key, back, err)
 					}
@@ -521,17 +529,17 @@ func with(a spec.Axis, v spec.Variant, value any) spec.Variant {
 }
 
 func TestRunResultJSON(t *testing.T) {
-	r := RunResult{Name: "xavier-nobn-b128", Status: spec.StatusSucceeded, Variant: spec.Defaults(), History: spec.EmptyCurves()}
+	r := RunResult{Name: "xavier-nobn-b128", Status: spec.StatusSucceeded, Variant: spec.Defaults(), History: spec.EmptyHistory()}
 	raw, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"name":"xavier-nobn-b128","dir":"","status":"succeeded","error":"","init":"xavier","batchnorm":false,` +
+	want := `{"name":"xavier-nobn-b128","dir":"","status":"succeeded","error":"","model":"mlp","init":"xavier","batchnorm":false,` +
 		`"batch_size":128,"lr":0.001,"hidden":[128,64],"seed":1,"epochs":5,"scale":"unit","limit":0,"activation":"tanh",` +
 		`"optimizer":"adam","momentum":0,"nesterov":false,"dropout":0,"l2":0,"schedule":"constant","validation_split":0,` +
 		`"early_stopping":"off","reduce_lr":"off","train_examples":0,` +
 		`"epochs_completed":0,"stopped_epoch":null,"best_epoch":null,"final":null,"history":{"train_loss":[],"val_loss":[],"train_accuracy":[],"val_accuracy":[]},` +
-		`"fit_seconds":0,"samples_per_second":0,"model":""}`
+		`"fit_seconds":0,"samples_per_second":0,"saved_model":""}`
 	if string(raw) != want {
 		t.Errorf("got  %s\nwant %s", raw, want)
 	}

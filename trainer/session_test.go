@@ -29,14 +29,14 @@ type sessionCase struct {
 	name            string
 	epochs          int       // FitOptions.Epochs
 	valLoss, valAcc []float64 // of the epochs this Fit trains
-	resumed         spec.Curves
+	resumed         spec.History
 	stopAt          int // 0-based epoch a stopper ends; -1 never
 	end             *SessionEnd
 	wantStatus      summary.Status
 	wantState       spec.Status
 	wantEpochs      int
 	wantBest        int // 0-based
-	wantBestVal     spec.Metrics
+	wantBestVal     spec.EpochMetrics
 }
 
 // fakeTrainLoss and fakeTrainAccuracy are every epoch's training metrics of fakeModel over
@@ -46,28 +46,28 @@ const fakeTrainLoss, fakeTrainAccuracy = 1.8, 0.18
 var sessionCases = []sessionCase{
 	{name: "succeeded", epochs: 3, valLoss: []float64{0.9, 0.6, 0.7}, valAcc: []float64{0.5, 0.8, 0.75}, stopAt: -1,
 		wantStatus: summary.StatusSuccess, wantState: spec.StatusSucceeded, wantEpochs: 3, wantBest: 1,
-		wantBestVal: spec.Metrics{TrainLoss: fakeTrainLoss, TrainAccuracy: fakeTrainAccuracy, ValLoss: 0.6, ValAccuracy: 0.8}},
+		wantBestVal: spec.EpochMetrics{Loss: fakeTrainLoss, Accuracy: fakeTrainAccuracy, ValLoss: 0.6, ValAccuracy: 0.8}},
 	{name: "pruned", epochs: 5, valLoss: []float64{0.8, 0.85}, valAcc: []float64{0.6, 0.55}, stopAt: 1,
 		end:        &SessionEnd{Status: summary.StatusFailure, State: spec.StatusPruned, Reason: "pruned at epoch 2 by median: 0.85 is worse than the median 0.7"},
 		wantStatus: summary.StatusFailure, wantState: spec.StatusPruned, wantEpochs: 2, wantBest: 0,
-		wantBestVal: spec.Metrics{TrainLoss: fakeTrainLoss, TrainAccuracy: fakeTrainAccuracy, ValLoss: 0.8, ValAccuracy: 0.6}},
+		wantBestVal: spec.EpochMetrics{Loss: fakeTrainLoss, Accuracy: fakeTrainAccuracy, ValLoss: 0.8, ValAccuracy: 0.6}},
 	{name: "paused", epochs: 5, valLoss: []float64{0.5}, valAcc: []float64{0.9}, stopAt: 0,
 		end:        &SessionEnd{Status: summary.StatusRunning, State: spec.StatusPaused, Reason: "paused at epoch 1 by asha: rank 2 of 3"},
 		wantStatus: summary.StatusRunning, wantState: spec.StatusPaused, wantEpochs: 1, wantBest: 0,
-		wantBestVal: spec.Metrics{TrainLoss: fakeTrainLoss, TrainAccuracy: fakeTrainAccuracy, ValLoss: 0.5, ValAccuracy: 0.9}},
+		wantBestVal: spec.EpochMetrics{Loss: fakeTrainLoss, Accuracy: fakeTrainAccuracy, ValLoss: 0.5, ValAccuracy: 0.9}},
 	// Promoted from a pause after two epochs, it trains the third, worse than its first: the best
 	// epoch is one it trained before it paused.
 	{name: "resumed", epochs: 3, valLoss: []float64{0.5}, valAcc: []float64{0.85}, stopAt: -1,
-		resumed:    spec.Curves{TrainLoss: []float64{1.1, 1.2}, TrainAccuracy: []float64{0.3, 0.25}, ValLoss: []float64{0.4, 0.45}, ValAccuracy: []float64{0.88, 0.87}},
+		resumed:    spec.History{TrainLoss: []float64{1.1, 1.2}, TrainAccuracy: []float64{0.3, 0.25}, ValLoss: []float64{0.4, 0.45}, ValAccuracy: []float64{0.88, 0.87}},
 		wantStatus: summary.StatusSuccess, wantState: spec.StatusSucceeded, wantEpochs: 3, wantBest: 0,
-		wantBestVal: spec.Metrics{TrainLoss: 1.1, TrainAccuracy: 0.3, ValLoss: 0.4, ValAccuracy: 0.88}},
+		wantBestVal: spec.EpochMetrics{Loss: 1.1, Accuracy: 0.3, ValLoss: 0.4, ValAccuracy: 0.88}},
 }
 
 // fitSession fits one case's run under logdir with the TensorBoard and HParams callbacks.
 func fitSession(t *testing.T, logdir string, tc sessionCase) {
 	t.Helper()
 	dir := filepath.Join(logdir, tc.name)
-	tb, err := NewTensorBoard(dir, TensorBoardOptions{Resumed: tc.resumed})
+	tb, err := NewTensorBoard(dir, TensorBoardOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +81,9 @@ func fitSession(t *testing.T, logdir string, tc sessionCase) {
 	}
 	initial := len(tc.resumed.ValLoss)
 	m := &curveModel{valLoss: tc.valLoss, valAcc: tc.valAcc}
-	fo := FitOptions{Epochs: tc.epochs, InitialEpoch: initial, BatchSize: 4}
-	if err := Fit(context.Background(), m, tenExamples(), fo, tb, hp, stopper{atEpoch: tc.stopAt}); err != nil {
+	resumed := tc.resumed
+	fo := FitOptions{Epochs: tc.epochs, InitialEpoch: initial, BatchSize: 4, History: &resumed}
+	if _, err := Fit(context.Background(), m, tenExamples(), fo, tb, hp, stopper{atEpoch: tc.stopAt}); err != nil {
 		t.Fatalf("%s: Fit: %v", tc.name, err)
 	}
 }
@@ -118,7 +119,7 @@ func TestSessionsOfStoppedRuns(t *testing.T) {
 		for _, sub := range []struct {
 			dir       string
 			loss, acc float64
-		}{{spec.TrainDir, tc.wantBestVal.TrainLoss, tc.wantBestVal.TrainAccuracy}, {spec.ValidationDir, tc.wantBestVal.ValLoss, tc.wantBestVal.ValAccuracy}} {
+		}{{spec.TrainDir, tc.wantBestVal.Loss, tc.wantBestVal.Accuracy}, {spec.ValidationDir, tc.wantBestVal.ValLoss, tc.wantBestVal.ValAccuracy}} {
 			l := readRunLog(t, filepath.Join(dir, sub.dir))
 			for tag, want := range map[string]float64{spec.TagBestEpochLoss: sub.loss, spec.TagBestEpochAccuracy: sub.acc} {
 				got := l.scalars[tag]
@@ -166,8 +167,8 @@ func TestSessionsOfStoppedRunsInTensorBoard(t *testing.T) {
 				{"tag": spec.TagEpochsTrained, "value": tc.wantEpochs},
 				{"group": spec.ValidationDir, "tag": spec.TagBestEpochLoss, "value": tc.wantBestVal.ValLoss, "step": best},
 				{"group": spec.ValidationDir, "tag": spec.TagBestEpochAccuracy, "value": tc.wantBestVal.ValAccuracy, "step": best},
-				{"group": spec.TrainDir, "tag": spec.TagBestEpochLoss, "value": tc.wantBestVal.TrainLoss, "step": best},
-				{"group": spec.TrainDir, "tag": spec.TagBestEpochAccuracy, "value": tc.wantBestVal.TrainAccuracy, "step": best},
+				{"group": spec.TrainDir, "tag": spec.TagBestEpochLoss, "value": tc.wantBestVal.Loss, "step": best},
+				{"group": spec.TrainDir, "tag": spec.TagBestEpochAccuracy, "value": tc.wantBestVal.Accuracy, "step": best},
 			},
 		}
 		texts = append(texts, map[string]any{"run": tc.name, "tag": spec.TagStatus, "step": 0, "equals": string(tc.wantState)})

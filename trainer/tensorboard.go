@@ -3,7 +3,6 @@ package trainer
 import (
 	"errors"
 	"fmt"
-	"math"
 	"path/filepath"
 	"time"
 
@@ -42,9 +41,6 @@ type TensorBoardOptions struct {
 	// Outcome, when not nil, gives Markdown written as the `outcome` text of train/ when training
 	// ends (e.g. where early stopping stopped); "" writes nothing.
 	Outcome func(TrainEnd) string
-	// Resumed are the epochs a resumed run trained before this Fit's InitialEpoch: the best epoch
-	// is chosen among them too.
-	Resumed spec.Curves
 }
 
 // TensorBoard is Keras' TensorBoard callback. In the run directory dir it writes
@@ -54,14 +50,15 @@ type TensorBoardOptions struct {
 //   - validation/: epoch_loss, epoch_accuracy at the epoch, and evaluation_loss_vs_iterations,
 //     evaluation_accuracy_vs_iterations at the optimizer iteration count;
 //   - both, when training ends: best_epoch_loss and best_epoch_accuracy, the epoch_loss and
-//     epoch_accuracy of the epoch of the lowest validation loss (spec.Curves.BestEpoch), at its step.
+//     epoch_accuracy of the run history's epoch of the lowest validation loss (spec.History.BestEpoch),
+//     at its step.
 //
 // Both writers are flushed at every epoch end and closed in OnTrainEnd whatever happened, so a
 // failed or interrupted run keeps all it wrote.
 type TensorBoard struct {
 	train, val *summary.Writer
 	opts       TensorBoardOptions
-	curves     spec.Curves // every epoch of the run, the resumed ones first
+	history    *spec.History // the run's, from OnTrainBegin: a resumed run's earlier epochs too
 }
 
 var (
@@ -74,7 +71,7 @@ var (
 // NewTensorBoard opens the train/ and validation/ writers under dir, which must exist, and writes
 // the config text.
 func NewTensorBoard(dir string, opts TensorBoardOptions) (*TensorBoard, error) {
-	tb := &TensorBoard{opts: opts, curves: opts.Resumed.Clone()}
+	tb := &TensorBoard{opts: opts}
 	var err error
 	if tb.train, err = summary.NewWriter(filepath.Join(dir, spec.TrainDir)); err != nil {
 		return nil, err
@@ -90,7 +87,8 @@ func NewTensorBoard(dir string, opts TensorBoardOptions) (*TensorBoard, error) {
 	return tb, nil
 }
 
-func (tb *TensorBoard) OnTrainBegin(TrainBegin) error {
+func (tb *TensorBoard) OnTrainBegin(b TrainBegin) error {
+	tb.history = b.History
 	if tb.opts.Model == nil {
 		return nil
 	}
@@ -122,7 +120,6 @@ func (tb *TensorBoard) OnBatchEnd(b BatchEnd) error {
 
 func (tb *TensorBoard) OnEpochEnd(e EpochEnd) error {
 	step := int64(e.Epoch)
-	tb.record(e)
 	errs := []error{
 		tb.train.Scalar(spec.TagEpochLoss, step, e.Loss),
 		tb.train.Scalar(spec.TagEpochAccuracy, step, e.Accuracy),
@@ -147,25 +144,18 @@ func (tb *TensorBoard) OnEpochEnd(e EpochEnd) error {
 	return errors.Join(errs...)
 }
 
-// record keeps epoch e's metrics at its index; epochs no one told it of (a resumed run without its
-// Resumed) are NaN, never the best.
-func (tb *TensorBoard) record(e EpochEnd) {
-	c := &tb.curves
-	nan := math.NaN()
-	for len(c.ValLoss) < e.Epoch {
-		c.Append(spec.Epoch{Loss: nan, Accuracy: nan, ValLoss: nan, ValAccuracy: nan})
+func (tb *TensorBoard) bestEpoch() (int, bool) {
+	if tb.history == nil {
+		return 0, false
 	}
-	if len(c.ValLoss) > e.Epoch {
-		c.TrainLoss, c.TrainAccuracy, c.ValLoss, c.ValAccuracy = c.TrainLoss[:e.Epoch], c.TrainAccuracy[:e.Epoch], c.ValLoss[:e.Epoch], c.ValAccuracy[:e.Epoch]
-	}
-	c.Append(spec.Epoch{Epoch: e.Epoch, Loss: e.Loss, Accuracy: e.Accuracy, ValLoss: e.ValLoss, ValAccuracy: e.ValAccuracy})
+	return tb.history.BestEpoch()
 }
 
 // OnTrainEnd writes the best epoch's metrics and the outcome text, if any, and closes both writers.
 func (tb *TensorBoard) OnTrainEnd(e TrainEnd) error {
 	var errs []error
-	if best, ok := tb.curves.BestEpoch(); ok {
-		m, step := tb.curves.At(best), int64(best)
+	if best, ok := tb.bestEpoch(); ok {
+		m, step := tb.history.At(best), int64(best)
 		errs = append(errs,
 			tb.train.Scalar(spec.TagBestEpochLoss, step, m.Loss),
 			tb.train.Scalar(spec.TagBestEpochAccuracy, step, m.Accuracy),

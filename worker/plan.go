@@ -29,12 +29,15 @@ func (p runPlan) trainExamples() int { return p.train.to - p.train.from }
 
 // planRun is the plan of a job on a data directory of trainN training and testN test examples of
 // features each. gpu is asked only when the job's device leaves the choice to the worker.
-func planRun(job spec.Job, v spec.Variant, trainN, testN, features int, gpu func() bool) runPlan {
+func planRun(job spec.Job, v spec.Variant, trainN, testN, features int, gpu func() bool) (runPlan, error) {
 	cpus := job.CPUs
 	if cpus == 0 {
 		cpus = runtime.NumCPU()
 	}
-	cfg := modelConfig(v, features, job, gpu, cpus)
+	cfg, err := modelConfig(v, features, job, gpu, cpus)
+	if err != nil {
+		return runPlan{}, err
+	}
 	p := runPlan{
 		model:           cfg,
 		fit:             trainer.FitOptions{Epochs: v.Epochs, BatchSize: v.BatchSize, LearningRate: v.LR, StepsPerCall: cfg.StepsPerCall},
@@ -52,20 +55,43 @@ func planRun(job spec.Job, v spec.Variant, trainN, testN, features int, gpu func
 		p.val = setKey{dir: job.DataDir, from: nTrain, to: nTrain + nVal, scale: v.Scale}
 		p.validation = fmt.Sprintf("validation_split %v: the last %d of the training images", v.ValidationSplit, nVal)
 	}
-	return p
+	return p, nil
+}
+
+// variantNetwork is the built-in MLP of the variant on examples of the given number of features:
+// spec.MLP with the variant's initialiser, batch norm, activation, dropout and L2 applied.
+func variantNetwork(v spec.Variant, features int) (spec.Network, error) {
+	s := spec.Settings{BatchNorm: &v.BatchNorm, Dropout: &v.Dropout, L2: &v.L2}
+	if v.Init != "" {
+		init := spec.Initializer(v.Init)
+		s.Init = &init
+	}
+	if v.Activation != "" {
+		act := spec.Activation(v.Activation)
+		s.Activation = &act
+	}
+	return spec.MLP("mlp", features, v.Hidden, 10).Apply(s)
 }
 
 // modelConfig is the variant as the model builds it in a worker whose share of the machine is cpus CPUs.
-func modelConfig(v spec.Variant, features int, job spec.Job, gpu func() bool, cpus int) model.Config {
+func modelConfig(v spec.Variant, features int, job spec.Job, gpu func() bool, cpus int) (model.Config, error) {
 	cfg := model.DefaultConfig()
-	cfg.Inputs = features
+	if job.Network != nil { // a model file's, its settings applied by the front
+		cfg.Network = *job.Network
+	} else {
+		net, err := variantNetwork(v, features)
+		if err != nil {
+			return cfg, fmt.Errorf("the variant's network: %w", err)
+		}
+		cfg.Network = net
+	}
 	setModelAxes(&cfg, v)
 	cfg.Device = job.Device
 	if t := towers(job, v, gpu, cpus); t > 1 {
 		cfg.Device = model.DeviceCPU
 		cfg.Towers, cfg.IntraOpThreads, cfg.InterOpThreads = t, 1, t
 		cfg.StepsPerCall = stepsPerCall(job, 0)
-		return cfg
+		return cfg, nil
 	}
 	n := threads(job, v, gpu)
 	if n == 1 && (cfg.Device == model.DeviceAuto || cfg.Device == "") && !gpu() {
@@ -80,7 +106,7 @@ func modelConfig(v spec.Variant, features int, job spec.Job, gpu func() bool, cp
 		// them all (model's ValidateConcurrency).
 		cfg.ValidateConcurrency = cpus
 	}
-	return cfg
+	return cfg, nil
 }
 
 // setModelAxes copies the value of every axis with a ModelField into that field of cfg, so that an

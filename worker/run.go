@@ -19,7 +19,7 @@ import (
 // train runs one job and always reports its end; the error is only for a front that cannot be
 // written to any more.
 func (s *server) train(ctx context.Context, job spec.Job) error {
-	end := spec.End{Status: spec.StatusSucceeded, History: spec.Curves{}}
+	end := spec.End{Status: spec.StatusSucceeded, History: spec.History{}}
 	rep := &reporter{server: s, run: job.Run, end: &end}
 	err := s.fit(ctx, job, rep)
 	if err != nil {
@@ -38,7 +38,7 @@ func (s *server) train(ctx context.Context, job spec.Job) error {
 func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	arrived := time.Now()
 	rep.end.Timings = &spec.RunTimings{}
-	v, err := spec.DecodeVariant(job.Variant)
+	v, err := job.DecodedVariant()
 	if err != nil {
 		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
 	}
@@ -46,7 +46,10 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	if err != nil {
 		return err
 	}
-	p := planRun(job, v, d.train.Len(), d.test.Len(), d.train.Features(), s.hasGPU)
+	p, err := planRun(job, v, d.train.Len(), d.test.Len(), d.train.Features(), s.hasGPU)
+	if err != nil {
+		return err
+	}
 	rep.end.TrainExamples = p.trainExamples()
 	from, err := resumePoint(job)
 	if err != nil {
@@ -71,6 +74,9 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	}
 	if err != nil {
 		return err
+	}
+	if rep.end.Status == spec.StatusPaused {
+		return nil // exported when a promotion ends it, as every run that ends for good is
 	}
 	return r.export(job, p)
 }
@@ -149,7 +155,7 @@ func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *data, from *r
 	}
 	r.tb, err = trainer.NewTensorBoard(job.Dir, trainer.TensorBoardOptions{
 		UpdateFreq: job.LogEvery, Model: inspectable{r.m}, ModelName: "sequential", Config: spec.ConfigMarkdown(job.Run, v, extra...),
-		Outcome: func(trainer.TrainEnd) string { return outcome(r.k.stopper) }, Resumed: r.rep.end.History,
+		Outcome: func(trainer.TrainEnd) string { return outcome(r.k.stopper) },
 	})
 	if err != nil {
 		return nil, err
@@ -201,12 +207,17 @@ func (r *run) finishResumed(from *resume, p runPlan) (err error) {
 	}
 	end := r.rep.end
 	end.EpochsCompleted, end.Iterations, end.FitSeconds = from.Epoch+1, from.Iterations, from.FitSeconds
+	// The graphs and, at the end, the best epoch's metrics, which the cut logs no longer hold.
+	history := from.History
+	if err := r.tb.OnTrainBegin(trainer.TrainBegin{History: &history}); err != nil {
+		return err
+	}
 	return r.end(trainer.TrainEnd{EpochsCompleted: from.Epoch + 1})
 }
 
 // fit runs trainer.Fit, which ends the session and closes the writers itself.
 func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Time) error {
-	ckpt := &checkpointer{dir: r.ckptDir, m: r.m, keep: p.keepCheckpoints, es: r.k.stopper, rlr: r.k.reduceLR, end: r.rep.end, best: -1}
+	ckpt := &checkpointer{dir: r.ckptDir, m: r.m, keep: p.keepCheckpoints, es: r.k.stopper, rlr: r.k.reduceLR, best: -1}
 	n := p.trainExamples()
 	order := make([]int32, n)
 	data := trainer.FitData{
@@ -220,6 +231,8 @@ func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Tim
 	}
 	opts := p.fit
 	if from != nil {
+		earlier := from.History
+		opts.History = &earlier
 		opts.InitialEpoch = from.Epoch + 1
 		opts.Resume = func() error { return from.restore(r.m, r.ckptDir, r.k) }
 		ckpt.previous = from.FitSeconds
@@ -239,7 +252,10 @@ func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Tim
 		// paused run resumes from this very epoch.
 		callbacks = append(callbacks, &verdicts{ctx: ctx, in: r.verdicts, run: r.job.Run, end: r.rep.end})
 	}
-	err := trainer.Fit(ctx, fitModel{r.m}, data, opts, callbacks...)
+	history, err := trainer.Fit(ctx, fitModel{r.m}, data, opts, callbacks...)
+	if history != nil {
+		r.rep.end.History = *history
+	}
 	timings.Train = time.Since(fitStart).Seconds() - r.rep.validation.Seconds()
 	timings.Validation = r.rep.validation.Seconds()
 	return err

@@ -131,7 +131,10 @@ func TestModelConfigDevice(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			v := spec.Defaults()
 			v.BatchSize = tc.batch
-			cfg := modelConfig(v, 784, spec.Job{Device: tc.device, Threads: tc.jobThread}, func() bool { return tc.gpu }, tc.cpus)
+			cfg, err := modelConfig(v, 784, spec.Job{Device: tc.device, Threads: tc.jobThread}, func() bool { return tc.gpu }, tc.cpus)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if cfg.Device != tc.want || cfg.IntraOpThreads != tc.threads || cfg.InterOpThreads != tc.inter || cfg.Towers != tc.towers ||
 				cfg.ValidateConcurrency != tc.validate {
 				t.Errorf("device %q, threads %d/%d, towers %d, validation %d at once; want %q, %d/%d, %d, %d", cfg.Device, cfg.IntraOpThreads,

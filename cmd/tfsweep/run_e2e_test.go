@@ -220,14 +220,15 @@ func TestRunEndToEnd(t *testing.T) {
 		} {
 			metrics = append(metrics, map[string]any{"group": m.group, "tag": m.tag, "value": m.value, "step": epochs - 1})
 		}
-		best, _ := spec.Curves(r.History).BestEpoch()
-		b := spec.Curves(r.History).At(best)
+		h := spec.History{TrainLoss: r.History.TrainLoss, ValLoss: r.History.ValLoss, TrainAccuracy: r.History.TrainAccuracy, ValAccuracy: r.History.ValAccuracy}
+		best, _ := h.BestEpoch()
+		b := h.At(best)
 		metrics = append(metrics, map[string]any{"tag": "epochs_trained", "value": epochs},
 			map[string]any{"group": "validation", "tag": "best_epoch_loss", "value": b.ValLoss, "step": best},
 			map[string]any{"group": "train", "tag": "best_epoch_accuracy", "value": b.Accuracy, "step": best})
 		// Group names are the run's path under the logdir, so that sweeps never merge.
 		groups[filepath.Base(res.SweepDir)+"/"+r.Name] = map[string]any{
-			"hparams": map[string]any{"init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,
+			"hparams": map[string]any{"model": "mlp", "init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,
 				"epochs": epochs, "hidden": "128x64", "seed": 1, "scale": "unit", "limit": limit,
 				"activation": "tanh", "optimizer": "adam", "momentum": 0, "nesterov": false, "dropout": 0, "l2": 0,
 				"schedule": "constant", "validation_split": 0, "early_stopping": "off", "reduce_lr": "off"},

@@ -19,7 +19,7 @@ type searchRun struct {
 	Status          spec.Status `json:"status"`
 	Reason          string      `json:"reason"`
 	EpochsCompleted int         `json:"epochs_completed"`
-	History         spec.Curves `json:"history"`
+	History         spec.History `json:"history"`
 }
 
 // TestScheduledSearchShowsWhyRunsStopped runs a scheduled search and checks what the user sees of
