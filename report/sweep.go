@@ -88,7 +88,9 @@ func (r Run) Final() spec.EpochMetrics {
 
 // Failed reports whether the run failed or was interrupted: its session ended in TensorBoard's
 // failure for a fault or a signal, not a scheduler's decision.
-func (r Run) Failed() bool { return r.Status == spec.StatusFailed || r.Status == spec.StatusInterrupted }
+func (r Run) Failed() bool {
+	return r.Status == spec.StatusFailed || r.Status == spec.StatusInterrupted
+}
 
 // Epochs is the number of epochs with a train loss logged.
 func (r Run) Epochs() int { return len(r.Curves.TrainLoss) }

@@ -15,10 +15,10 @@ import (
 
 // searchRun is a run of `tfsweep run --json` as a scheduled search reports it.
 type searchRun struct {
-	Name            string      `json:"name"`
-	Status          spec.Status `json:"status"`
-	Reason          string      `json:"reason"`
-	EpochsCompleted int         `json:"epochs_completed"`
+	Name            string       `json:"name"`
+	Status          spec.Status  `json:"status"`
+	Reason          string       `json:"reason"`
+	EpochsCompleted int          `json:"epochs_completed"`
 	History         spec.History `json:"history"`
 }
 
