@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +28,7 @@ import (
 //	    batchnorm: [off, on]
 //	    batch_size: 128
 //
-// Every axis of spec.Axes() is a key that takes one value or a list; hidden is one architecture ([128, 64]
+// Every axis of spec.Axes is a key that takes one value or a list; hidden is one architecture ([128, 64]
 // or "128x64") or a list of them ([[128, 64], [256]]). A top-level limit: N is the same as
 // defaults: {limit: N}.
 
@@ -56,15 +57,37 @@ func ParseConfig(r io.Reader, name string) (Plan, error) {
 	if len(data) > maxConfigBytes {
 		return Plan{}, fmt.Errorf("%s: larger than %d bytes", name, maxConfigBytes)
 	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return Plan{}, fmt.Errorf("%s: the file is empty: it needs a grids list", name)
 		}
 		return Plan{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+	// A second document (after ---), or data after a JSON object, would be silently dropped.
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		return Plan{}, fmt.Errorf("%s:%d: a second document: a sweep file is one document", name, max(extra.Line, 1))
+	case !errors.Is(err, io.EOF):
+		return Plan{}, fmt.Errorf("%s:%d: data after the document: a sweep file is one YAML document or one JSON object", name, trailingLine(data))
+	}
 	p := configParser{file: name}
 	return p.document(&doc)
+}
+
+// trailingLine is the line where data follows a complete JSON value (YAML's parser does not say),
+// else 1.
+func trailingLine(data []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var v json.RawMessage
+	if dec.Decode(&v) != nil {
+		return 1
+	}
+	rest := data[dec.InputOffset():]
+	off := int(dec.InputOffset()) + len(rest) - len(bytes.TrimLeft(rest, " \t\r\n"))
+	return 1 + bytes.Count(data[:off], []byte("\n"))
 }
 
 type configParser struct {
@@ -77,24 +100,16 @@ func (p configParser) errorf(n *yaml.Node, format string, args ...any) error {
 }
 
 func (p configParser) document(doc *yaml.Node) (Plan, error) {
-	root := doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
+	root, err := p.root(doc)
+	if err != nil {
+		return Plan{}, err
 	}
-	if root.Kind != yaml.MappingNode {
-		return Plan{}, p.errorf(root, "expected a mapping with a grids list")
-	}
-	if err := checkAliases(root, 0); err != nil {
-		return Plan{}, p.errorf(root, "%v", err)
-	}
-	var err error
 	if p.models, err = p.namedModels(lookupKey(root, "models")); err != nil {
 		return Plan{}, err
 	}
+	var plan Plan
 	var defaults Grid
 	var grids *yaml.Node
-	trials, searchSeed, method := 0, int64(0), ""
-	var sched SchedulerOptions
 	for i := 0; i < len(root.Content); i += 2 {
 		key, value := root.Content[i], root.Content[i+1]
 		switch key.Value {
@@ -115,35 +130,54 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 			grids = value
 		case "models": // read first, for the grids to name them
 		case "scheduler":
-			if err := decodeScheduler(value, &sched); err != nil {
+			if err := decodeScheduler(value, &plan.Scheduler); err != nil {
 				return Plan{}, p.errorf(value, "scheduler: %v", err)
 			}
 		case "search":
 			if value.Kind != yaml.ScalarNode || (value.Value != SearchRandom && value.Value != SearchTPE) {
 				return Plan{}, p.errorf(value, "search: expected random or tpe")
 			}
-			method = value.Value
+			plan.Search = value.Value
 		case "trials", "search_seed":
 			n, err := p.count(key.Value, value)
 			if err != nil {
 				return Plan{}, err
 			}
 			if key.Value == "trials" {
-				trials = int(n)
+				plan.Trials = int(n)
 			} else {
-				searchSeed = n
+				plan.SearchSeed = n
 			}
 		default:
 			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit", "trials", "search_seed", "search", "scheduler", "models"}))
 		}
 	}
+	return p.expand(plan, root, grids, defaults)
+}
+
+// root is the document's top-level mapping, checked for aliases.
+func (p configParser) root(doc *yaml.Node) (*yaml.Node, error) {
+	root := doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, p.errorf(root, "expected a mapping with a grids list")
+	}
+	if err := p.checkNodes(root, 0); err != nil {
+		return nil, err
+	}
+	return root, nil
+}
+
+// expand reads the grids list into the plan, each grid over the defaults.
+func (p configParser) expand(plan Plan, root, grids *yaml.Node, defaults Grid) (Plan, error) {
 	if grids == nil || (grids.Kind == yaml.SequenceNode && len(grids.Content) == 0) {
 		return Plan{}, p.errorf(root, "no grids: add a grids list with at least one grid")
 	}
 	if grids.Kind != yaml.SequenceNode {
 		return Plan{}, p.errorf(grids, "grids: expected a list of grids")
 	}
-	plan := Plan{Trials: trials, SearchSeed: searchSeed, Search: method, Scheduler: sched}
 	for i, n := range grids.Content {
 		g, err := p.grid(n, fmt.Sprintf("grid %d", i+1))
 		if err != nil {
@@ -230,18 +264,26 @@ func (p configParser) locateModel(m spec.Model) spec.Model {
 	if file, ok := p.models[m.File]; ok {
 		return spec.Model{Name: m.File, File: file}
 	}
-	if m.File != "" {
-		m.File = p.relative(m.File)
-	}
-	return m
+	return absoluteModel(m, filepath.Dir(p.file))
 }
 
-// relative is a path written in the sweep file, which is relative to the sweep file's directory.
+// relative is a path written in the sweep file, which is relative to the sweep file's directory,
+// made absolute.
 func (p configParser) relative(path string) string {
-	if filepath.IsAbs(path) {
-		return path
+	return absoluteModel(spec.Model{File: path}, filepath.Dir(p.file)).File
+}
+
+// absoluteModel gives a model file relative to dir ("" = the working directory) as an absolute
+// path, so that the plan a sweep records (sweep.yaml in its directory) names the same file wherever
+// it is read from.
+func absoluteModel(m spec.Model, dir string) spec.Model {
+	if m.File == "" || filepath.IsAbs(m.File) {
+		return m
 	}
-	return filepath.Join(filepath.Dir(p.file), path)
+	if abs, err := filepath.Abs(filepath.Join(dir, m.File)); err == nil {
+		m.File = abs
+	}
+	return m
 }
 
 // lookupKey is the value of key in a mapping node, nil when absent.
@@ -350,17 +392,28 @@ func flatNumbers(seq *yaml.Node) bool {
 	return true
 }
 
-// checkAliases refuses YAML aliases and deep nesting: a sweep file needs neither, and an alias bomb
-// would expand into gigabytes.
-func checkAliases(n *yaml.Node, depth int) error {
+// checkNodes refuses YAML aliases, deep nesting and a key given twice in one mapping, at any level:
+// a sweep file needs no alias (and an alias bomb would expand into gigabytes), and of two values for
+// one key the last would silently win.
+func (p configParser) checkNodes(n *yaml.Node, depth int) error {
 	if depth > 8 {
-		return errors.New("nested too deeply for a sweep file")
+		return p.errorf(n, "nested too deeply for a sweep file")
 	}
 	if n.Kind == yaml.AliasNode {
-		return fmt.Errorf("line %d: YAML aliases are not allowed in a sweep file", n.Line)
+		return p.errorf(n, "YAML aliases are not allowed in a sweep file")
+	}
+	if n.Kind == yaml.MappingNode {
+		first := make(map[string]int, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i]
+			if line, ok := first[key.Value]; ok {
+				return p.errorf(key, "%.40q appears twice (first on line %d)", key.Value, line)
+			}
+			first[key.Value] = key.Line
+		}
 	}
 	for _, c := range n.Content {
-		if err := checkAliases(c, depth+1); err != nil {
+		if err := p.checkNodes(c, depth+1); err != nil {
 			return err
 		}
 	}
