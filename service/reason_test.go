@@ -9,7 +9,7 @@ import (
 
 // A run the scheduler paused shows as paused, with why, in the sweep's runs and its event stream.
 func TestServeRunEndCarriesTheSchedulersReason(t *testing.T) {
-	s, err := New(t.Context(), Config{LogDir: t.TempDir(), Slots: 1})
+	s, err := New(t.Context(), Config{LogDir: t.TempDir(), Trainer: newFakeTrainer()})
 	if err != nil {
 		t.Fatal(err)
 	}
