@@ -9,8 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
+	"github.com/tfsweep/tfsweep/spec"
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
 )

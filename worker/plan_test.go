@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tfsweep/tfsweep/internal/axistest"
+	"github.com/tfsweep/tfsweep/modelfile"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -17,6 +18,13 @@ func planOf(t *testing.T, v spec.Variant) runPlan {
 		t.Fatal(err)
 	}
 	job := spec.Job{Run: "r", Dir: "runs/r", DataDir: "data/mnist", Device: "auto", CPUs: 2, Variant: spec.EncodeVariant(sent)}
+	if file := v.Model.File; file != "" { // the front reads a model file and sends its network
+		net, err := modelfile.Read(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		job.Network = &net
+	}
 	p, err := planRun(job, sent, 60_000, 10_000, 784, func() bool { return false })
 	if err != nil {
 		t.Fatal(err)
