@@ -92,8 +92,8 @@ func New(cfg Config) (*Model, error) {
 		labelInputs:  inputCache{dtype: tf.Int32},
 		indexInputs:  inputCache{dtype: tf.Int32},
 		fedIndices:   inputCache{dtype: tf.Int32},
-		trainFetches: []tf.Output{g.trainLoss, g.trainAccuracy},
-		trainTargets: []*tf.Operation{g.trainStep},
+		trainFetches: []tf.Output{g.single.loss, g.single.accuracy},
+		trainTargets: []*tf.Operation{g.single.increment},
 	}
 	devices, err := sessionDevices(sess)
 	if err == nil {
@@ -234,7 +234,7 @@ func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.O
 // LearningRate returns the learning rate the next step uses: the schedule at Iterations(), what
 // Keras' optimizer.learning_rate gives and its TensorBoard callback logs as epoch_learning_rate.
 func (m *Model) LearningRate() (float64, error) {
-	out, err := m.sess.Run(nil, []tf.Output{m.graph.learningRate}, nil)
+	out, err := m.sess.Run(nil, []tf.Output{m.graph.single.learningRate}, nil)
 	if err != nil {
 		return 0, fmt.Errorf("read learning rate: %w", err)
 	}
