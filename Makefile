@@ -12,6 +12,8 @@ DATA_DIR ?= data/mnist
 LOGDIR ?= runs
 # Extra flags for `make run`, e.g. make run RUN_FLAGS="--epochs 1 --limit 5000".
 RUN_FLAGS ?=
+# Extra flags for `make bench-search`, e.g. BENCH_SEARCH_FLAGS="--seeds 1 2 3 --budget 90".
+BENCH_SEARCH_FLAGS ?=
 
 export TFSWEEP_CACHE LIBTENSORFLOW_DIR TFSWEEP_VENV
 # graft has no #cgo CFLAGS and links -ltensorflow: point cgo at the installed library, with an rpath so
@@ -33,7 +35,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-writers compare-keras compare-keras-convnet bench-preset bench-peers check-peers keras-models check-tensorboard-newest slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-writers compare-keras compare-keras-convnet bench-preset bench-peers bench-search check-peers keras-models check-tensorboard-newest slurm slurm-down clean
 
 setup: libtensorflow data venv tcmalloc strace ## install libtensorflow, MNIST, the Python venv, tcmalloc and strace (each only if missing)
 
@@ -101,6 +103,10 @@ bench-preset: setup build ## the lab-report preset with --parallel 1 and 2: wall
 
 bench-peers: setup build ## tfsweep's samples per second against Keras (fit, XLA, steps_per_execution) and JAX (jit, scan)
 	scripts/bench_peers --data-dir $(DATA_DIR)
+
+bench-search: setup build ## search methods (random, median, ASHA, Hyperband, TPE) against Optuna's: best validation loss per epoch and second spent
+	scripts/setup-python.sh search >/dev/null
+	$(TFSWEEP_PYTHON) scripts/bench_search --data-dir $(DATA_DIR) $(BENCH_SEARCH_FLAGS)
 
 check-peers: ## prove tb_check.py on logs written by tf.summary and tensorboardX (needs the peers venv)
 	scripts/setup-python.sh peers >/dev/null

@@ -105,7 +105,7 @@ func TestCheckpointResumesBitwise(t *testing.T) {
 		{"residual convnet adam", func(c *Config) { c.Network = residualConvnet(spec.Shape{6, 6, 1}, 4) },
 			[]string{"adam/conv2d_kernel_momentum", "adam/conv2d_1_bias_velocity", "adam/batch_normalization_gamma_velocity"}},
 		{"cosine schedule", func(c *Config) {
-			c.Schedule = Schedule{Kind: ScheduleCosine, DecaySteps: 8, WarmupTarget: 0.01, WarmupSteps: 4}
+			c.Schedule = spec.Schedule{Kind: spec.ScheduleCosine, DecaySteps: 8, WarmupTarget: 0.01, WarmupSteps: 4}
 		}, []string{"adam/iteration"}},
 	}
 	for _, tc := range tests {

@@ -38,7 +38,7 @@ type Config struct {
 	WeightDecay float64
 	// Schedule is the learning-rate schedule, evaluated in the graph at the optimizer's iteration
 	// count as Keras does; the zero value is the constant LearningRate.
-	Schedule Schedule
+	Schedule spec.Schedule
 	Seed     int64  // seeds every initialiser and the dropout masks; the same seed gives the same run
 	Device   string // "auto", "cpu" or "gpu"
 	// VisibleGPUs is GPUOptions.visible_device_list ("1" pins a sweep worker to the second GPU; "" = all).
@@ -109,7 +109,7 @@ func (c Config) validate() (Config, error) {
 	}
 	errs = append(errs, c.validateOptimizer()...)
 	if c.Schedule.Kind == "" {
-		c.Schedule.Kind = ScheduleConstant
+		c.Schedule.Kind = spec.ScheduleConstant
 	}
 	if canonical, err := spec.ParseSchedule(c.Schedule.Kind); err != nil {
 		errs = append(errs, fmt.Errorf("schedule: %w", err))

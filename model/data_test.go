@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // newExamples puts pixels and labels into an Examples.
@@ -116,7 +118,7 @@ func TestTrainStepsMatchesTrainStep(t *testing.T) {
 		{"batchnorm and dropout", func(c *Config) { c.Network = withDropout(withBatchNorm(c.Network, true), 0.3) }},
 		{"nadam, l2 and cosine schedule", func(c *Config) {
 			c.Optimizer, c.Network = "nadam", withL2(c.Network, 1e-3)
-			c.Schedule = Schedule{Kind: ScheduleCosine, DecaySteps: 15}
+			c.Schedule = spec.Schedule{Kind: spec.ScheduleCosine, DecaySteps: 15}
 		}},
 		{"sgd with nesterov momentum", func(c *Config) { c.Optimizer, c.Momentum, c.Nesterov = "sgd", 0.9, true }},
 	} {

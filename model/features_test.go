@@ -247,7 +247,7 @@ func TestSetLearningRate(t *testing.T) {
 		}
 	}
 
-	cfg.Schedule = Schedule{Kind: "ExponentialDecay", DecaySteps: 10, DecayRate: 0.5}
+	cfg.Schedule = spec.Schedule{Kind: "ExponentialDecay", DecaySteps: 10, DecayRate: 0.5}
 	s := newModel(t, cfg)
 	if err := s.SetLearningRate(0.01); err == nil || !strings.Contains(err.Error(), "exponential schedule") {
 		t.Errorf("SetLearningRate over a schedule: %v, want an error naming the schedule", err)
@@ -281,22 +281,24 @@ func TestValidateRejectsBadFeatures(t *testing.T) {
 		{"nesterov with rmsprop", func(c *Config) { c.Optimizer, c.Nesterov = "rmsprop", true }, "nesterov applies to sgd only"},
 		{"negative weight decay", func(c *Config) { c.WeightDecay = -1 }, "weight decay must be non-negative"},
 		{"unknown schedule", func(c *Config) { c.Schedule.Kind = "polynomial" }, `unknown learning-rate schedule "polynomial"`},
-		{"exponential without decay steps", func(c *Config) { c.Schedule = Schedule{Kind: "exponential", DecayRate: 0.5} },
+		{"exponential without decay steps", func(c *Config) { c.Schedule = spec.Schedule{Kind: "exponential", DecayRate: 0.5} },
 			"Schedule.DecaySteps (decay_steps) must be positive"},
-		{"exponential without decay rate", func(c *Config) { c.Schedule = Schedule{Kind: "exponential", DecaySteps: 5} },
+		{"exponential without decay rate", func(c *Config) { c.Schedule = spec.Schedule{Kind: "exponential", DecaySteps: 5} },
 			"Schedule.DecayRate (decay_rate) must be positive"},
-		{"cosine without decay steps", func(c *Config) { c.Schedule = Schedule{Kind: "cosine"} }, "Schedule.DecaySteps (decay_steps)"},
-		{"cosine alpha above 1", func(c *Config) { c.Schedule = Schedule{Kind: "cosine", DecaySteps: 5, Alpha: 2} }, "Schedule.Alpha (alpha)"},
-		{"warmup target without steps", func(c *Config) { c.Schedule = Schedule{Kind: "cosine", DecaySteps: 5, WarmupTarget: 0.01} },
+		{"cosine without decay steps", func(c *Config) { c.Schedule = spec.Schedule{Kind: "cosine"} }, "Schedule.DecaySteps (decay_steps)"},
+		{"cosine alpha above 1", func(c *Config) { c.Schedule = spec.Schedule{Kind: "cosine", DecaySteps: 5, Alpha: 2} }, "Schedule.Alpha (alpha)"},
+		{"warmup target without steps", func(c *Config) { c.Schedule = spec.Schedule{Kind: "cosine", DecaySteps: 5, WarmupTarget: 0.01} },
 			"Schedule.WarmupSteps (warmup_steps) and Schedule.WarmupTarget"},
-		{"step without boundaries", func(c *Config) { c.Schedule = Schedule{Kind: "step", Values: []float64{0.1}} },
+		{"step without boundaries", func(c *Config) { c.Schedule = spec.Schedule{Kind: "step", Values: []float64{0.1}} },
 			"Schedule.Boundaries (boundaries) must list at least one step"},
-		{"step values count", func(c *Config) { c.Schedule = Schedule{Kind: "step", Boundaries: []int64{5}, Values: []float64{0.1}} },
+		{"step values count", func(c *Config) {
+			c.Schedule = spec.Schedule{Kind: "step", Boundaries: []int64{5}, Values: []float64{0.1}}
+		},
 			"Schedule.Values (values) must have one more element"},
 		{"step boundaries order", func(c *Config) {
-			c.Schedule = Schedule{Kind: "step", Boundaries: []int64{5, 5}, Values: []float64{0.1, 0.01, 0.001}}
+			c.Schedule = spec.Schedule{Kind: "step", Boundaries: []int64{5, 5}, Values: []float64{0.1, 0.01, 0.001}}
 		}, "Schedule.Boundaries (boundaries) must increase strictly"},
-		{"field of another schedule", func(c *Config) { c.Schedule = Schedule{Kind: "cosine", DecaySteps: 5, DecayRate: 0.5} },
+		{"field of another schedule", func(c *Config) { c.Schedule = spec.Schedule{Kind: "cosine", DecaySteps: 5, DecayRate: 0.5} },
 			"Schedule.DecayRate (decay_rate) does not apply"},
 		{"constant with decay steps", func(c *Config) { c.Schedule.DecaySteps = 5 }, "schedule constant: Schedule.DecaySteps (decay_steps) does not apply"},
 	}
@@ -337,7 +339,7 @@ func TestValidateDefaults(t *testing.T) {
 	if cfg.Optimizer != "sgd" || cfg.LearningRate != 0.01 {
 		t.Errorf("sgd: optimizer %q, learning rate %v; want sgd, Keras' 0.01", cfg.Optimizer, cfg.LearningRate)
 	}
-	cfg, err = Config{Network: mlp(4, nil, 2), Optimizer: "AdamW", Schedule: Schedule{Kind: "PiecewiseConstantDecay",
+	cfg, err = Config{Network: mlp(4, nil, 2), Optimizer: "AdamW", Schedule: spec.Schedule{Kind: "PiecewiseConstantDecay",
 		Boundaries: []int64{10}, Values: []float64{0.01, 0.001}}}.Validate()
 	if err != nil {
 		t.Fatal(err)
@@ -369,13 +371,13 @@ func TestEveryFeatureTrains(t *testing.T) {
 	}
 	variants = append(variants,
 		variant{"exponential", func(c *Config) {
-			c.Schedule = Schedule{Kind: "exponential", DecaySteps: 3, DecayRate: 0.9, Staircase: true}
+			c.Schedule = spec.Schedule{Kind: "exponential", DecaySteps: 3, DecayRate: 0.9, Staircase: true}
 		}},
 		variant{"cosine", func(c *Config) {
-			c.Schedule = Schedule{Kind: "cosine", DecaySteps: 20, WarmupTarget: 0.02, WarmupSteps: 3}
+			c.Schedule = spec.Schedule{Kind: "cosine", DecaySteps: 20, WarmupTarget: 0.02, WarmupSteps: 3}
 		}},
 		variant{"step", func(c *Config) {
-			c.Schedule = Schedule{Kind: "step", Boundaries: []int64{5}, Values: []float64{0.01, 0.005}}
+			c.Schedule = spec.Schedule{Kind: "step", Boundaries: []int64{5}, Values: []float64{0.01, 0.005}}
 		}},
 	)
 	for _, v := range variants {

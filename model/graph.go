@@ -159,7 +159,7 @@ func buildGraph(cfg Config) (*graph, error) {
 	b.iterations = vars.make(optName, "iteration", nil, tf.Int64, false, func(s *op.Scope) tf.Output {
 		return op.Const(s, int64(0))
 	})
-	if cfg.Schedule.Kind == ScheduleConstant {
+	if cfg.Schedule.Kind == spec.ScheduleConstant {
 		b.lrVar = vars.make(optName, "learning_rate", nil, tf.Float, false, func(s *op.Scope) tf.Output {
 			return op.Const(s, float32(cfg.LearningRate))
 		})

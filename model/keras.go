@@ -256,11 +256,11 @@ func kerasOptimizer(cfg Config) kerasObject {
 		lr = cfg.LearningRate
 	}
 	switch sch := cfg.Schedule; sch.Kind {
-	case ScheduleExponential:
+	case spec.ScheduleExponential:
 		lr = kerasObject{Module: "keras.optimizers.schedules", ClassName: "ExponentialDecay", Config: map[string]any{
 			"initial_learning_rate": cfg.LearningRate, "decay_steps": sch.DecaySteps, "decay_rate": sch.DecayRate,
 			"staircase": sch.Staircase, "name": "ExponentialDecay"}}
-	case ScheduleCosine:
+	case spec.ScheduleCosine:
 		var target any
 		if sch.WarmupTarget != 0 {
 			target = sch.WarmupTarget
@@ -268,7 +268,7 @@ func kerasOptimizer(cfg Config) kerasObject {
 		lr = kerasObject{Module: "keras.optimizers.schedules", ClassName: "CosineDecay", Config: map[string]any{
 			"initial_learning_rate": cfg.LearningRate, "decay_steps": sch.DecaySteps, "alpha": sch.Alpha,
 			"name": "CosineDecay", "warmup_target": target, "warmup_steps": sch.WarmupSteps}}
-	case ScheduleStep:
+	case spec.ScheduleStep:
 		lr = kerasObject{Module: "keras.optimizers.schedules", ClassName: "PiecewiseConstantDecay", Config: map[string]any{
 			"boundaries": sch.Boundaries, "values": sch.Values, "name": "PiecewiseConstant"}}
 	}

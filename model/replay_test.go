@@ -113,7 +113,7 @@ func (v replayVariant) config(fx *replayFixture) Config {
 		cfg.WeightDecay = *c.WeightDecay
 	}
 	if s := c.Schedule; s != nil {
-		cfg.Schedule = Schedule{Kind: s.Kind, DecaySteps: s.DecaySteps, DecayRate: s.DecayRate, Staircase: s.Staircase,
+		cfg.Schedule = spec.Schedule{Kind: s.Kind, DecaySteps: s.DecaySteps, DecayRate: s.DecayRate, Staircase: s.Staircase,
 			Alpha: s.Alpha, WarmupTarget: s.WarmupTarget, WarmupSteps: s.WarmupSteps, Boundaries: s.Boundaries, Values: s.Values}
 	}
 	return cfg

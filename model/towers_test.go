@@ -34,7 +34,7 @@ func TestTowers(t *testing.T) {
 			nil},
 		{"nadam, l2 and cosine schedule", func(c *Config) {
 			c.Optimizer, c.Network = "nadam", withL2(c.Network, 1e-3)
-			c.Schedule = Schedule{Kind: ScheduleCosine, DecaySteps: 15}
+			c.Schedule = spec.Schedule{Kind: spec.ScheduleCosine, DecaySteps: 15}
 		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

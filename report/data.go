@@ -125,7 +125,7 @@ func (s *Sweep) document(comparisons []Comparison, figureFiles []string, withRep
 		rec := RunRecord{
 			Name: r.Name, HParams: r.HParams, Status: r.Status, Epochs: r.Epochs(),
 			Final: FinalRecord{
-				TrainLoss: Number(f.TrainLoss), TrainAccuracy: Number(f.TrainAccuracy),
+				TrainLoss: Number(f.Loss), TrainAccuracy: Number(f.Accuracy),
 				ValLoss: Number(f.ValLoss), ValAccuracy: Number(f.ValAccuracy),
 			},
 			Curves: CurvesRecord{
@@ -214,7 +214,7 @@ func (s *Sweep) writeCSV(w io.Writer) error {
 		}
 		f := r.Final()
 		train, val, tt, vt := reference(r)
-		row = append(row, num(f.TrainLoss), num(f.TrainAccuracy), num(f.ValLoss), num(f.ValAccuracy),
+		row = append(row, num(f.Loss), num(f.Accuracy), num(f.ValLoss), num(f.ValAccuracy),
 			strconv.Itoa(r.Epochs()), num(train), num(val), table(tt), table(vt))
 		if err := cw.Write(row); err != nil {
 			return err

@@ -87,7 +87,7 @@ func (s *Sweep) Table() string {
 	for _, r := range s.Runs {
 		f := r.Final()
 		refTrain, refVal := referenceCells(r)
-		t.add(r.Name, string(r.Status), epochsCell(r), formatLoss(f.TrainLoss), formatLoss(f.ValLoss),
+		t.add(r.Name, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.ValLoss),
 			formatLoss(f.ValAccuracy), refTrain, refVal)
 	}
 	return t.String()
@@ -113,7 +113,7 @@ func runsTable(runs []Run, varying []string) string {
 			}
 			row = append(row, formatHParam(v))
 		}
-		row = append(row, string(r.Status), epochsCell(r), formatLoss(f.TrainLoss), formatLoss(f.TrainAccuracy),
+		row = append(row, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.Accuracy),
 			formatLoss(f.ValLoss), formatLoss(f.ValAccuracy), refTrain, refVal)
 		t.add(row...)
 	}

@@ -70,16 +70,12 @@ func (s Series) Last() (float64, bool) {
 	return s[len(s)-1].Value, true
 }
 
-// Final is a run's last epoch of each metric; NaN where the run logged none.
-type Final struct {
-	TrainLoss, TrainAccuracy, ValLoss, ValAccuracy float64
-}
-
-// Final returns the last epoch_loss and epoch_accuracy of train/ and validation/.
-func (r Run) Final() Final {
-	var f Final
-	f.TrainLoss, _ = r.Curves.TrainLoss.Last()
-	f.TrainAccuracy, _ = r.Curves.TrainAccuracy.Last()
+// Final returns the run's last epoch_loss and epoch_accuracy of train/ and validation/, each NaN
+// where the run logged none; Epoch is the last epoch with a train loss.
+func (r Run) Final() spec.EpochMetrics {
+	f := spec.EpochMetrics{Epoch: r.Epochs() - 1}
+	f.Loss, _ = r.Curves.TrainLoss.Last()
+	f.Accuracy, _ = r.Curves.TrainAccuracy.Last()
 	f.ValLoss, _ = r.Curves.ValLoss.Last()
 	f.ValAccuracy, _ = r.Curves.ValAccuracy.Last()
 	return f

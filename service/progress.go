@@ -110,7 +110,7 @@ func (o *observer) RunProgress(r sweep.Run, pr spec.Progress) {
 	o.s.hub.publish(o.id, Event{Type: "progress", Run: &p})
 }
 
-func (o *observer) EpochEnded(r sweep.Run, e spec.Epoch) {
+func (o *observer) EpochEnded(r sweep.Run, e spec.EpochMetrics) {
 	p := o.live.update(r.Name, func(p *RunProgress) {
 		p.Epoch, p.Loss, p.ValLoss, p.SamplesPerSecond, p.EpochsCompleted = e.Epoch, e.Loss, e.ValLoss, e.SamplesPerSecond, e.Epoch+1
 		p.Step = p.StepsPerEpoch

@@ -318,14 +318,7 @@ func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool)
 		s.hub.end(r.ID, Event{Type: "state", State: spec.StatusRunning, Error: "the server stopped; it resumes this sweep when it starts again"})
 		return
 	}
-	if written, err := report.Generate(context.WithoutCancel(ctx), sw.Dir()); err != nil {
-		res.ReportError = strings.TrimSpace(strings.Join([]string{res.ReportError, err.Error()}, " "))
-	} else {
-		res.Report = filepath.Join(sw.Dir(), report.MarkdownFile)
-		if b := written.Best; b != nil {
-			res.Best = &sweep.BestRun{Run: b.Run, ValLoss: b.ValLoss, Model: b.Model}
-		}
-	}
+	_, _ = report.Finish(ctx, res) // its error is in res.ReportError
 	switch {
 	case errors.Is(context.Cause(ctx), errCancelled) && res.Status != spec.StatusSucceeded:
 		// (A cancel that came after every run had ended changes nothing.)

@@ -37,6 +37,13 @@ func (s Shape) String() string {
 	return "(" + strings.Join(parts, ", ") + ")"
 }
 
+// Elements is the number of values of the shape per example. The shapes of a resolved network are
+// within MaxCount, so it does not overflow for them.
+func (s Shape) Elements() int {
+	n, _ := elements(s)
+	return int(n)
+}
+
 // Class is a Keras 3 layer class name.
 type Class string
 

@@ -49,12 +49,12 @@ const (
 
 // Message is a worker's report on the run it trains.
 type Message struct {
-	Kind  string    `json:"kind"`
-	Run   string    `json:"run"`
-	Begin *Begin    `json:"begin,omitempty"`
-	Batch *Progress `json:"batch,omitempty"`
-	Epoch *Epoch    `json:"epoch,omitempty"`
-	End   *End      `json:"end,omitempty"`
+	Kind  string        `json:"kind"`
+	Run   string        `json:"run"`
+	Begin *Begin        `json:"begin,omitempty"`
+	Batch *Progress     `json:"batch,omitempty"`
+	Epoch *EpochMetrics `json:"epoch,omitempty"`
+	End   *End          `json:"end,omitempty"`
 }
 
 // Begin is sent before the first step.
@@ -75,18 +75,6 @@ type Progress struct {
 	SamplesPerSecond float64 `json:"samples_per_second"`
 }
 
-// Epoch is an epoch's metrics after its validation.
-type Epoch struct {
-	Epoch            int     `json:"epoch"` // 0-based
-	Loss             float64 `json:"loss"`
-	Accuracy         float64 `json:"accuracy"`
-	ValLoss          float64 `json:"val_loss"`
-	ValAccuracy      float64 `json:"val_accuracy"`
-	LearningRate     float64 `json:"learning_rate"`
-	Seconds          float64 `json:"seconds"`
-	SamplesPerSecond float64 `json:"samples_per_second"`
-}
-
 // End is a run's outcome.
 type End struct {
 	Status          Status  `json:"status"` // StatusSucceeded, StatusFailed, StatusPruned or StatusPaused
@@ -97,7 +85,7 @@ type End struct {
 	Iterations      int64   `json:"iterations"`
 	FitSeconds      float64 `json:"fit_seconds"`
 	TrainExamples   int     `json:"train_examples"`
-	History         Curves  `json:"history"`
+	History         History `json:"history"`
 	Model           string  `json:"model,omitempty"` // the exported SavedModel's directory
 	// StoppedEpoch and BestEpoch are set with early stopping (RunResult's).
 	StoppedEpoch *int        `json:"stopped_epoch,omitempty"`

@@ -25,7 +25,7 @@ type axisValues struct {
 }
 
 // Set gives the axis key the values, written at origin. It panics on an unknown key: keys come
-// from spec.Axes().
+// from spec.Axes.
 func (g *Grid) Set(key string, values []any, origin string) {
 	if _, ok := spec.AxisByKey(key); !ok {
 		panic("sweep: unknown axis " + key)
@@ -46,7 +46,7 @@ func (g *Grid) SetDistribution(key string, d *Distribution, origin string) {
 // draws it).
 func (g Grid) Values(key string) []any { return g.axes[key].values }
 
-// Keys lists the axes the grid sets, in the order of spec.Axes().
+// Keys lists the axes the grid sets, in the order of spec.Axes.
 func (g Grid) Keys() []string {
 	var keys []string
 	for _, a := range spec.Axes() {
@@ -66,7 +66,7 @@ func (g Grid) sets(key string) bool {
 	return ok && (a.values != nil || a.dist != nil)
 }
 
-// distributions lists the axes the grid draws, in the order of spec.Axes().
+// distributions lists the axes the grid draws, in the order of spec.Axes.
 func (g Grid) distributions() []spec.Axis {
 	var out []spec.Axis
 	for _, a := range spec.Axes() {
@@ -103,7 +103,7 @@ func (g Grid) size() int {
 
 const maxPlanSize = 1 << 40
 
-// variants expands the grid in the order of spec.Axes() (the first axis varies slowest), so that run order
+// variants expands the grid in the order of spec.Axes (the first axis varies slowest), so that run order
 // and names are deterministic.
 func (g Grid) variants() []spec.Variant {
 	out := []spec.Variant{spec.Defaults()}
@@ -277,7 +277,7 @@ type plannedRun struct {
 }
 
 // nameRuns names each variant by the parts of its axes that are always named (init-bn-b128), then
-// those that take more than one value across the sweep, in the order of spec.Axes(). Drawn axes are left
+// those that take more than one value across the sweep, in the order of spec.Axes. Drawn axes are left
 // out (their values are in the hparams and the config text): a trial is named by its number,
 // -t007, so that names stay short and unique.
 func nameRuns(planned []plannedRun, drawn map[string]bool, trials int) []Run {

@@ -31,10 +31,10 @@ func memoryBytes(v spec.Variant, features, trainExamples int) (weights, batch, o
 		return 0, 0, 0, err
 	}
 	params := float64(summary.Trainable + summary.NonTrainable)
-	width := float64(summary.Activations - int64(elements(net.Input.Shape))) // the layers' outputs per example
+	width := float64(summary.Activations - int64(net.Input.Shape.Elements())) // the layers' outputs per example
 	largest := 0
 	for _, l := range summary.Layers {
-		largest = max(largest, elements(l.Output))
+		largest = max(largest, l.Output.Elements())
 	}
 	weights = 5 * f32 * params
 	batch = 6 * f32 * width * float64(v.BatchSize)

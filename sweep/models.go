@@ -9,10 +9,10 @@ import (
 	"github.com/tfsweep/tfsweep/spec"
 )
 
-// readModels reads the model files the planned runs train, each once, and gives every such run its
-// network: the file's, with the settings its grid gives applied, so that a setting the sweep leaves
-// at its default leaves the file's own value. A model file's own name names its runs unless the
-// sweep file named the model.
+// readModels reads the model files the planned runs train, each once, and gives every such run the
+// file's network and the settings its grid gives (those it leaves at their defaults keep the file's
+// own values), checking that they apply. A model file's own name names its runs unless the sweep file
+// named the model.
 func (p Plan) readModels(planned []plannedRun) error {
 	files := map[string]spec.Network{}
 	fileOf := map[string]string{} // model name → file
@@ -33,10 +33,6 @@ func (p Plan) readModels(planned []plannedRun) error {
 			}
 			files[v.Model.File], net = read, read
 		}
-		applied, err := net.Apply(v.Settings(g.sets))
-		if err != nil {
-			return fmt.Errorf("%s: model %s: %w", p.origin("model"), v.Model.File, err)
-		}
 		if base := filepath.Base(v.Model.File); v.Model.Name == strings.TrimSuffix(base, filepath.Ext(base)) {
 			v.Model.Name = net.Name
 		}
@@ -45,10 +41,37 @@ func (p Plan) readModels(planned []plannedRun) error {
 				p.origin("model"), other, v.Model.File, v.Model.Name)
 		}
 		fileOf[v.Model.Name] = v.Model.File
-		applied.Name = v.Model.Name
-		v.Model.Network = &applied
+		named := net
+		named.Name = v.Model.Name
+		v.Model.Network, v.Model.Given = &named, nil
+		for _, key := range spec.SettingKeys() {
+			if g.sets(key) {
+				v.Model.Given = append(v.Model.Given, key)
+			}
+		}
+		tellFileSettings(v, g)
+		if _, err := v.Network(0, 0); err != nil { // a file's network does not depend on the data's sizes
+			return fmt.Errorf("%s: model %s: %w", p.origin("model"), v.Model.File, err)
+		}
 	}
 	return nil
+}
+
+// tellFileSettings sets the variant's init, l2 and activation, where the grid leaves them to the
+// model file and the file uses one value throughout, to the file's, so that the run's name, hparams
+// and config text tell what it trains (xavier is not what a Keras import's glorot_uniform kernels
+// are).
+func tellFileSettings(v *spec.Variant, g Grid) {
+	init, l2, l2OK, activation := v.Model.Network.Uniform()
+	if !g.sets("init") && init != "" {
+		v.Init = string(init)
+	}
+	if !g.sets("l2") && l2OK {
+		v.L2 = l2
+	}
+	if !g.sets("activation") && activation != "" {
+		v.Activation = string(activation)
+	}
 }
 
 // checkModel refuses a run whose network does not read the data's examples or does not give one
@@ -62,20 +85,12 @@ func (p Plan) checkModel(r Run, features, classes int) error {
 		return fmt.Errorf("%s: model %s: %w", p.origin("model"), r.Model.File, err)
 	}
 	in := r.Model.Network.Input.Shape
-	if elements(in) != features {
+	if in.Elements() != features {
 		return fmt.Errorf("%s: model %s reads inputs of shape %s, %d values, but the data's examples have %d: give Input the shape [%d] or an image shape of that many values",
-			p.origin("model"), r.Model.File, in, elements(in), features, features)
+			p.origin("model"), r.Model.File, in, in.Elements(), features, features)
 	}
 	if out := s.Output; len(out) != 1 || out[0] != classes {
 		return fmt.Errorf("%s: model %s gives %s, but the data has %d classes: its output layer needs %d units", p.origin("model"), r.Model.File, out, classes, classes)
 	}
 	return nil
-}
-
-func elements(s spec.Shape) int {
-	n := 1
-	for _, d := range s {
-		n *= d // a resolved network's shapes are within spec.MaxCount
-	}
-	return n
 }

@@ -42,12 +42,12 @@ const (
 // its better direction.
 var schedulerMetrics = map[string]struct {
 	mode  scheduler.Mode
-	value func(spec.Epoch) float64
+	value func(spec.EpochMetrics) float64
 }{
-	spec.ValidationDir + "/" + spec.TagEpochLoss:     {scheduler.Min, func(e spec.Epoch) float64 { return e.ValLoss }},
-	spec.ValidationDir + "/" + spec.TagEpochAccuracy: {scheduler.Max, func(e spec.Epoch) float64 { return e.ValAccuracy }},
-	spec.TrainDir + "/" + spec.TagEpochLoss:          {scheduler.Min, func(e spec.Epoch) float64 { return e.Loss }},
-	spec.TrainDir + "/" + spec.TagEpochAccuracy:      {scheduler.Max, func(e spec.Epoch) float64 { return e.Accuracy }},
+	spec.ValidationDir + "/" + spec.TagEpochLoss:     {scheduler.Min, func(e spec.EpochMetrics) float64 { return e.ValLoss }},
+	spec.ValidationDir + "/" + spec.TagEpochAccuracy: {scheduler.Max, func(e spec.EpochMetrics) float64 { return e.ValAccuracy }},
+	spec.TrainDir + "/" + spec.TagEpochLoss:          {scheduler.Min, func(e spec.EpochMetrics) float64 { return e.Loss }},
+	spec.TrainDir + "/" + spec.TagEpochAccuracy:      {scheduler.Max, func(e spec.EpochMetrics) float64 { return e.Accuracy }},
 }
 
 // SchedulerMetricNames lists the metrics --scheduler-metric takes.
@@ -74,7 +74,7 @@ func schedulerLog(dir string) string { return filepath.Join(dir, "scheduler.json
 type trials struct {
 	mu      sync.Mutex
 	s       scheduler.Scheduler
-	value   func(spec.Epoch) float64
+	value   func(spec.EpochMetrics) float64
 	log     *os.File
 	decided map[string][]scheduler.Decision // by run, per epoch
 	// promotedTo is the epoch each promoted run now trains to.
@@ -92,7 +92,7 @@ type logLine struct {
 }
 
 // newScheduler makes the scheduler the options ask for, for runs of at most maxEpochs epochs.
-func newScheduler(o SchedulerOptions, maxEpochs int) (scheduler.Scheduler, func(spec.Epoch) float64, error) {
+func newScheduler(o SchedulerOptions, maxEpochs int) (scheduler.Scheduler, func(spec.EpochMetrics) float64, error) {
 	if o.Metric == "" {
 		o.Metric = DefaultSchedulerMetric
 	}
@@ -202,7 +202,7 @@ func (t *trials) report(run string, epoch int, value float64) scheduler.Decision
 
 // verdict decides on a run's epoch (0-based, as the protocol counts) and logs the decision before
 // returning it. The last epoch always continues: the run ends there anyway, as a success.
-func (t *trials) verdict(run string, e spec.Epoch, last bool) (spec.Verdict, error) {
+func (t *trials) verdict(run string, e spec.EpochMetrics, last bool) (spec.Verdict, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	value := t.value(e)
@@ -325,7 +325,7 @@ func (s *Sweep) promoted(runs []Run, res *RunResult) []work {
 }
 
 // answer sends the scheduler's verdict on a run's epoch to the worker that waits for it.
-func (w *worker) answer(t *trials, r Run, e spec.Epoch) error {
+func (w *worker) answer(t *trials, r Run, e spec.EpochMetrics) error {
 	if t == nil {
 		return nil
 	}

@@ -78,7 +78,7 @@ const DefaultLogEvery = 10
 type Observer interface {
 	RunStarted(r Run, b spec.Begin)
 	RunProgress(r Run, p spec.Progress)
-	EpochEnded(r Run, e spec.Epoch)
+	EpochEnded(r Run, e spec.EpochMetrics)
 	RunEnded(r Run, res RunResult)
 }
 
@@ -117,22 +117,8 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if opts.MaxRuns == 0 {
 		opts.MaxRuns = DefaultMaxRuns
 	}
-	switch {
-	case opts.Parallel < 1 || opts.Parallel > 256:
-		return nil, badInput(fmt.Errorf("--parallel: %d must be in [1, 256]", opts.Parallel))
-	case opts.Threads < 0 || opts.Threads > maxThreads():
-		return nil, badInput(fmt.Errorf("--threads: %d must be in [0, %d] on this machine of %d CPUs", opts.Threads, maxThreads(), runtime.NumCPU()))
-	case opts.StepsPerCall < 0 || opts.StepsPerCall > spec.MaxStepsPerCall:
-		return nil, badInput(fmt.Errorf("--steps-per-call: %d must be in [0, %d]", opts.StepsPerCall, spec.MaxStepsPerCall))
-	case opts.LogEvery < 0:
-		return nil, badInput(fmt.Errorf("--log-every: %d must not be negative", opts.LogEvery))
-	case opts.MaxRuns < 0:
-		return nil, badInput(fmt.Errorf("--max-runs: %d must be positive", opts.MaxRuns))
-	}
-	switch opts.Device {
-	case "auto", "cpu", "gpu":
-	default:
-		return nil, badInput(fmt.Errorf("--device: %q is not one of auto, cpu, gpu", opts.Device))
+	if err := opts.check(); err != nil {
+		return nil, badInput(err)
 	}
 	runs, err := plan.Runs(opts.MaxRuns)
 	if err != nil {
@@ -190,6 +176,30 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	return s, nil
 }
 
+// check refuses options out of range, each error naming its flag.
+func (opts Options) check() error {
+	switch {
+	case opts.Parallel < 1 || opts.Parallel > 256:
+		return fmt.Errorf("--parallel: %d must be in [1, 256]", opts.Parallel)
+	case opts.Threads < 0 || opts.Threads > maxThreads():
+		return fmt.Errorf("--threads: %d must be in [0, %d] on this machine of %d CPUs", opts.Threads, maxThreads(), runtime.NumCPU())
+	case opts.StepsPerCall < 0 || opts.StepsPerCall > spec.MaxStepsPerCall:
+		return fmt.Errorf("--steps-per-call: %d must be in [0, %d]", opts.StepsPerCall, spec.MaxStepsPerCall)
+	case opts.LogEvery < 0:
+		return fmt.Errorf("--log-every: %d must not be negative", opts.LogEvery)
+	case opts.MaxRuns < 0:
+		return fmt.Errorf("--max-runs: %d must be positive", opts.MaxRuns)
+	case opts.WorkerGrace < 0:
+		return fmt.Errorf("--stop-grace: %v must not be negative", opts.WorkerGrace)
+	}
+	switch opts.Device {
+	case "auto", "cpu", "gpu":
+	default:
+		return fmt.Errorf("--device: %q is not one of auto, cpu, gpu", opts.Device)
+	}
+	return nil
+}
+
 // checkName refuses sweep names that are not one plain directory name.
 func checkName(name string) error {
 	if name == "." || name == ".." || strings.HasPrefix(name, ".") {
@@ -242,7 +252,7 @@ func (s *Sweep) newRunResult(r Run) RunResult {
 	if s.dir != "" {
 		dir = filepath.Join(s.dir, r.Name)
 	}
-	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: spec.EmptyCurves()}
+	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: spec.EmptyHistory()}
 }
 
 // cpusPerWorker is each worker's share of the CPUs when they are split between parallel workers and
@@ -273,31 +283,7 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 	for i, r := range mine {
 		res.Runs[i] = s.newRunResult(r)
 	}
-	// Without the experiment TensorBoard still builds one from the sessions, so a failure here is
-	// reported and not fatal. Of the processes sharing a sweep, the one that recorded the plan writes
-	// the experiment and the chart layout, so that each is there once.
-	if s.recorder {
-		if err := writeExperiment(s.dir, s.plan, s.runs, s.created); err != nil {
-			res.ReportError = fmt.Sprintf("hparams experiment: %v", err)
-		}
-	}
-	if s.opts.Charts != nil {
-		layout := summary.Layout{}
-		if s.recorder {
-			layout = s.opts.Charts(s.runs)
-		}
-		c, err := openCharts(s.dir, layout)
-		if err != nil {
-			res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
-		} else {
-			s.charts = c
-			defer func() {
-				if err := c.close(); err != nil {
-					res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
-				}
-			}()
-		}
-	}
+	defer s.openLogs(res)()
 	if s.plan.Scheduler.Kind != "" {
 		t, err := openTrials(s.dir, s.plan.Scheduler, maxEpochs(mine))
 		if err != nil {
@@ -316,13 +302,55 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 		s.search = sr
 		defer sr.close()
 	}
-	q := newQueue(s.initialWork(mine))
+	s.trainRuns(ctx, obs, mine, res.Runs)
+	res.settle(ctx.Err() != nil)
+	res.WallSeconds = time.Since(s.created).Seconds()
+	return res
+}
+
+// openLogs writes the sweep's hparams experiment and opens its charts, and returns what closes the
+// charts. Without the experiment TensorBoard still builds one from the sessions, so a failure here
+// is reported in res and not fatal. Of the processes sharing a sweep, the one that recorded the
+// plan writes the experiment and the chart layout, so that each is there once.
+func (s *Sweep) openLogs(res *Result) (closeCharts func()) {
+	if s.recorder {
+		if err := writeExperiment(s.dir, s.plan, s.runs, s.created); err != nil {
+			res.ReportError = fmt.Sprintf("hparams experiment: %v", err)
+		}
+	}
+	if s.opts.Charts == nil {
+		return func() {}
+	}
+	layout := summary.Layout{}
+	if s.recorder {
+		layout = s.opts.Charts(s.runs)
+	}
+	c, err := openCharts(s.dir, layout)
+	if err != nil {
+		res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
+		return func() {}
+	}
+	s.charts = c
+	return func() {
+		if err := c.close(); err != nil {
+			res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
+		}
+	}
+}
+
+// trainRuns gives the runs to Parallel slots, through the queue the scheduler adds promoted runs
+// to, until they are all trained or ctx is done.
+func (s *Sweep) trainRuns(ctx context.Context, obs Observer, runs []Run, results []RunResult) {
+	q := newQueue(s.initialWork(runs))
 	var wg sync.WaitGroup
-	for slot := range min(s.opts.Parallel, len(mine)) {
-		wg.Go(func() { s.slot(ctx, obs, slot, q, mine, res.Runs) })
+	for slot := range min(s.opts.Parallel, len(runs)) {
+		wg.Go(func() { s.slot(ctx, obs, slot, q, runs, results) })
 	}
 	wg.Wait()
+}
 
+// settle gives the runs never started their failure and the sweep its status.
+func (res *Result) settle(interrupted bool) {
 	res.Status = spec.StatusSucceeded
 	for i := range res.Runs {
 		if res.Runs[i].Status == "" {
@@ -334,11 +362,9 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 			res.Status = spec.StatusFailed
 		}
 	}
-	if ctx.Err() != nil && res.Status != spec.StatusSucceeded {
+	if interrupted && res.Status != spec.StatusSucceeded {
 		res.Status = spec.StatusInterrupted
 	}
-	res.WallSeconds = time.Since(s.created).Seconds()
-	return res
 }
 
 // slot trains the runs it takes from the queue in one worker process at a time.
@@ -414,23 +440,33 @@ func (s *Sweep) trainItem(ctx context.Context, obs Observer, slot int, w **worke
 // noObserver observes nothing.
 type noObserver struct{}
 
-func (noObserver) RunStarted(Run, spec.Begin)     {}
-func (noObserver) RunProgress(Run, spec.Progress) {}
-func (noObserver) EpochEnded(Run, spec.Epoch)     {}
-func (noObserver) RunEnded(Run, RunResult)        {}
+func (noObserver) RunStarted(Run, spec.Begin)        {}
+func (noObserver) RunProgress(Run, spec.Progress)    {}
+func (noObserver) EpochEnded(Run, spec.EpochMetrics) {}
+func (noObserver) RunEnded(Run, RunResult)           {}
 
-func (s *Sweep) job(r Run) spec.Job {
+// job is what the worker needs of a run; a model file's network goes with the run's settings
+// applied (the run's final values: a TPE trial's are proposed after planning).
+func (s *Sweep) job(r Run) (spec.Job, error) {
 	dir := filepath.Join(s.dir, r.Name)
 	group, err := filepath.Rel(s.opts.LogDir, dir)
 	if err != nil {
 		group = filepath.Join(filepath.Base(s.dir), r.Name)
 	}
-	return spec.Job{
+	job := spec.Job{
 		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: spec.EncodeVariant(r.Variant),
-		Network: r.Model.Network, DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
+		DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
 		LogEvery:     s.opts.LogEvery,
 		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
 	}
+	if r.Model.File != "" {
+		net, err := r.Network(s.features, dataset.Classes)
+		if err != nil {
+			return job, fmt.Errorf("model %s: %w", r.Model.File, err)
+		}
+		job.Network = &net
+	}
+	return job, nil
 }
 
 // worker is one running worker process.
@@ -499,7 +535,11 @@ func (s *Sweep) startWorker(ctx context.Context, slot int) (*worker, error) {
 // can take no further run (it died, or said something that is not a message).
 func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, r Run, resume bool, res *RunResult) bool {
 	res.Dir = filepath.Join(s.dir, r.Name)
-	job := s.job(r)
+	job, err := s.job(r)
+	if err != nil {
+		res.Status, res.Error = spec.StatusFailed, err.Error()
+		return true
+	}
 	job.Resume = resume
 	job.Verdicts = s.trials != nil
 	line, err := json.Marshal(job)
@@ -554,9 +594,9 @@ func (w *worker) finish(res *RunResult, end spec.End) {
 	if end.History.TrainLoss != nil {
 		res.History = end.History
 	}
-	if n := res.EpochsCompleted; n > 0 && len(res.History.TrainLoss) >= n {
-		h := res.History
-		res.Final = &spec.Metrics{TrainLoss: h.TrainLoss[n-1], TrainAccuracy: h.TrainAccuracy[n-1], ValLoss: h.ValLoss[n-1], ValAccuracy: h.ValAccuracy[n-1]}
+	if n := res.EpochsCompleted; n > 0 && res.History.Len() >= n {
+		final := res.History.At(n - 1)
+		res.Final = &final
 	}
 	res.TrainExamples = end.TrainExamples
 	res.FitSeconds = end.FitSeconds

@@ -25,7 +25,10 @@ func TestJobThreadsAndCPUs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &Sweep{opts: Options{Parallel: tc.parallel, Threads: tc.threads, LogDir: "logs"}, dir: "logs/sweep"}
-			job := s.job(Run{Name: "xavier-nobn-b64", Variant: spec.Defaults()})
+			job, err := s.job(Run{Name: "xavier-nobn-b64", Variant: spec.Defaults()})
+			if err != nil {
+				t.Fatal(err)
+			}
 			if job.Threads != tc.wantThreads || job.CPUs != tc.wantCPUs {
 				t.Errorf("threads %d, CPUs %d; want %d, %d", job.Threads, job.CPUs, tc.wantThreads, tc.wantCPUs)
 			}

@@ -99,7 +99,7 @@ func (sp *searchSpace) apply(v *spec.Variant, x []float64) {
 type search struct {
 	mu     sync.Mutex
 	seed   int64
-	value  func(spec.Curves) float64 // a run's best metric, to minimise
+	value  func(spec.History) float64 // a run's best metric, to minimise
 	log    *os.File
 	values map[string]float64 // by run: its latest result
 	order  []string           // runs in the order their first result came
@@ -161,8 +161,8 @@ func openSearch(dir string, plan Plan, runs []Run) (*search, error) {
 
 // bestOf returns a run's best value of a metric over its epochs, negated when larger is better so
 // that TPE always minimises; NaN for a run without an epoch.
-func bestOf(value func(spec.Epoch) float64, smaller bool) func(spec.Curves) float64 {
-	return func(c spec.Curves) float64 {
+func bestOf(value func(spec.EpochMetrics) float64, smaller bool) func(spec.History) float64 {
+	return func(c spec.History) float64 {
 		best := math.NaN()
 		for e := range c.ValLoss {
 			v := value(c.At(e))
@@ -206,7 +206,7 @@ func (sr *search) propose(runs []Run, i int) error {
 }
 
 // ended records a trial's result (again after a promotion: its latest counts).
-func (sr *search) ended(r Run, h spec.Curves) error {
+func (sr *search) ended(r Run, h spec.History) error {
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
 	v := sr.value(h)

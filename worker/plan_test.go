@@ -10,20 +10,20 @@ import (
 )
 
 // planOf is the plan the worker makes of a variant that came through the front's protocol, on
-// MNIST's sizes, without a GPU.
+// MNIST's sizes, without a GPU. A model file is read as the front reads it and travels in the job.
 func planOf(t *testing.T, v spec.Variant) runPlan {
 	t.Helper()
-	sent, err := spec.DecodeVariant(spec.EncodeVariant(v))
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := spec.Job{Run: "r", Dir: "runs/r", DataDir: "data/mnist", Device: "auto", CPUs: 2, Variant: spec.EncodeVariant(sent)}
-	if file := v.Model.File; file != "" { // the front reads a model file and sends its network
-		net, err := modelfile.Read(file)
+	job := spec.Job{Run: "r", Dir: "runs/r", DataDir: "data/mnist", Device: "auto", CPUs: 2, Variant: spec.EncodeVariant(v)}
+	if v.Model.File != "" {
+		net, err := modelfile.Read(v.Model.File) // no settings given: the file's network as it is
 		if err != nil {
 			t.Fatal(err)
 		}
 		job.Network = &net
+	}
+	sent, err := job.DecodedVariant()
+	if err != nil {
+		t.Fatal(err)
 	}
 	p, err := planRun(job, sent, 60_000, 10_000, 784, func() bool { return false })
 	if err != nil {

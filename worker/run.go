@@ -19,7 +19,7 @@ import (
 // train runs one job and always reports its end; the error is only for a front that cannot be
 // written to any more.
 func (s *server) train(ctx context.Context, job spec.Job) error {
-	end := spec.End{Status: spec.StatusSucceeded, History: spec.Curves{}}
+	end := spec.End{Status: spec.StatusSucceeded, History: spec.History{}}
 	rep := &reporter{server: s, run: job.Run, end: &end}
 	err := s.fit(ctx, job, rep)
 	if err != nil {
@@ -74,6 +74,9 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	}
 	if err != nil {
 		return err
+	}
+	if rep.end.Status == spec.StatusPaused {
+		return nil // exported when a promotion ends it, as every run that ends for good is
 	}
 	return r.export(job, p)
 }
@@ -189,7 +192,7 @@ func (r *run) finishResumed(from *resume, p runPlan) (err error) {
 
 // fit runs trainer.Fit, which ends the session and closes the writers itself.
 func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Time) error {
-	ckpt := &checkpointer{dir: r.ckptDir, m: r.m, keep: p.keepCheckpoints, es: r.k.stopper, rlr: r.k.reduceLR, end: r.rep.end, best: -1}
+	ckpt := &checkpointer{dir: r.ckptDir, m: r.m, keep: p.keepCheckpoints, es: r.k.stopper, rlr: r.k.reduceLR, best: -1}
 	n := p.trainExamples()
 	order := make([]int32, n)
 	data := trainer.FitData{
@@ -203,6 +206,8 @@ func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Tim
 	}
 	opts := p.fit
 	if from != nil {
+		earlier := from.History
+		opts.History = &earlier
 		opts.InitialEpoch = from.Epoch + 1
 		opts.Resume = func() error { return from.restore(r.m, r.ckptDir, r.k) }
 		ckpt.previous = from.FitSeconds
@@ -222,7 +227,10 @@ func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Tim
 		// paused run resumes from this very epoch.
 		callbacks = append(callbacks, &verdicts{ctx: ctx, in: r.verdicts, run: r.job.Run, end: r.rep.end})
 	}
-	err := trainer.Fit(ctx, fitModel{r.m}, data, opts, callbacks...)
+	history, err := trainer.Fit(ctx, fitModel{r.m}, data, opts, callbacks...)
+	if history != nil {
+		r.rep.end.History = *history
+	}
 	timings.Train = time.Since(fitStart).Seconds() - r.rep.validation.Seconds()
 	timings.Validation = r.rep.validation.Seconds()
 	return err

@@ -157,7 +157,8 @@ func TestConvnetTrainsOnThePools(t *testing.T) {
 	}{{128, 2, 0, 2}, {1024, 2, 0, 2}, {64, 0, 0, 0}, {128, 2, 1, 1}} {
 		v := spec.Defaults()
 		v.BatchSize = tc.batch
-		job := spec.Job{Device: "auto", CPUs: tc.cpus, Threads: tc.threads, Network: &net}
+		v.Model = spec.Model{Name: "convnet", File: "convnet.yaml", Network: &net}
+		job := spec.Job{Device: "auto", CPUs: tc.cpus, Threads: tc.threads}
 		cfg, err := modelConfig(v, 784, job, func() bool { return false }, 2)
 		if err != nil {
 			t.Fatal(err)

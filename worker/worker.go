@@ -1,6 +1,6 @@
 // Package worker is the TensorFlow side of tfsweep: it takes runs (spec.Job) from the front, builds
 // each run's network through model, fits it with trainer's loop and callbacks, and reports progress
-// back as sweep.Messages. It is the only package of the front's process tree that links TensorFlow;
+// back as spec.Messages. It is the only package of the front's process tree that links TensorFlow;
 // cmd/tfsweep-worker is its binary.
 package worker
 
@@ -395,14 +395,7 @@ func (r *reporter) OnBatchEnd(b trainer.BatchEnd) error {
 }
 
 func (r *reporter) OnEpochEnd(e trainer.EpochEnd) error {
-	epoch := spec.Epoch{
-		Epoch: e.Epoch, Loss: e.Loss, Accuracy: e.Accuracy, ValLoss: e.ValLoss, ValAccuracy: e.ValAccuracy,
-		LearningRate: e.LearningRate, Seconds: e.Duration.Seconds(),
-	}
-	if s := e.Duration.Seconds(); s > 0 {
-		epoch.SamplesPerSecond = float64(r.examples) / s
-	}
-	r.end.History.Append(epoch)
+	epoch := e.EpochMetrics
 	return r.report(spec.Message{Kind: spec.MessageEpoch, Run: r.run, Epoch: &epoch})
 }
 

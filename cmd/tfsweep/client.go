@@ -181,48 +181,10 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	} else {
 		fmt.Fprintf(stderr, "submitted %s\n", created.ID)
 	}
-	lastEpoch := map[string]int{}
-	show := func(e service.Event) {
-		if *jsonOut {
-			enc.Encode(e)
-			return
-		}
-		switch {
-		case e.Type == "state":
-			fmt.Fprintf(stderr, "%s: %s\n", created.ID, e.State)
-		case e.Type == "epoch" && e.Run != nil:
-			if lastEpoch[e.Run.Name] != e.Run.EpochsCompleted {
-				lastEpoch[e.Run.Name] = e.Run.EpochsCompleted
-				fmt.Fprintf(stderr, "%s: epoch %d/%d loss %.4f val_loss %.4f %.0f samples/s\n", e.Run.Name, e.Run.EpochsCompleted, e.Run.Epochs, e.Run.Loss, e.Run.ValLoss, e.Run.SamplesPerSecond)
-			}
-		case e.Type == "run_end" && e.Run != nil:
-			fmt.Fprintf(stderr, "%s: %s %s\n", e.Run.Name, e.Run.State, e.Run.Error)
-		}
-	}
-	// Follow the stream until the sweep ends; a stream cut (a restarting server) is reconnected.
-	var view service.SweepView
-	for failures := 0; ; {
-		err := cl.events(ctx, created.ID, show)
-		if ctx.Err() != nil {
-			return fail(spec.ExitInterrupted, fmt.Errorf("stopped following %s (it goes on; tfsweep cancel %s %s stops it)", created.ID, cl.base, created.ID))
-		}
-		if gerr := cl.do(ctx, http.MethodGet, "/api/v1/sweeps/"+created.ID, nil, nil, http.StatusOK, &view); gerr == nil {
-			failures = 0
-			if view.ExitCode != nil && view.Ended != nil {
-				break
-			}
-		} else if err == nil {
-			err = gerr
-		}
-		if err != nil {
-			if failures++; failures > 60 {
-				return fail(spec.ExitRunFailed, err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
+	show := showEvents(created.ID, *jsonOut, enc, stderr)
+	view, code, err := cl.follow(ctx, created.ID, show)
+	if err != nil {
+		return fail(code, err)
 	}
 	if *jsonOut {
 		enc.Encode(map[string]any{"type": "sweep", "sweep": view})
@@ -236,6 +198,57 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	return *view.ExitCode
+}
+
+// showEvents prints a sweep's events: as JSON lines, or a line on stderr per state, epoch and run end.
+func showEvents(id string, jsonOut bool, enc *json.Encoder, stderr io.Writer) func(service.Event) {
+	lastEpoch := map[string]int{}
+	return func(e service.Event) {
+		if jsonOut {
+			enc.Encode(e)
+			return
+		}
+		switch {
+		case e.Type == "state":
+			fmt.Fprintf(stderr, "%s: %s\n", id, e.State)
+		case e.Type == "epoch" && e.Run != nil:
+			if lastEpoch[e.Run.Name] != e.Run.EpochsCompleted {
+				lastEpoch[e.Run.Name] = e.Run.EpochsCompleted
+				fmt.Fprintf(stderr, "%s: epoch %d/%d loss %.4f val_loss %.4f %.0f samples/s\n", e.Run.Name, e.Run.EpochsCompleted, e.Run.Epochs, e.Run.Loss, e.Run.ValLoss, e.Run.SamplesPerSecond)
+			}
+		case e.Type == "run_end" && e.Run != nil:
+			fmt.Fprintf(stderr, "%s: %s %s\n", e.Run.Name, e.Run.State, e.Run.Error)
+		}
+	}
+}
+
+// follow shows the sweep's events until it ends and returns its final view; a stream cut (a
+// restarting server) is reconnected. On an error code is the command's exit status.
+func (c *client) follow(ctx context.Context, id string, show func(service.Event)) (service.SweepView, int, error) {
+	var view service.SweepView
+	for failures := 0; ; {
+		err := c.events(ctx, id, show)
+		if ctx.Err() != nil {
+			return view, spec.ExitInterrupted, fmt.Errorf("stopped following %s (it goes on; tfsweep cancel %s %s stops it)", id, c.base, id)
+		}
+		if gerr := c.do(ctx, http.MethodGet, "/api/v1/sweeps/"+id, nil, nil, http.StatusOK, &view); gerr == nil {
+			failures = 0
+			if view.ExitCode != nil && view.Ended != nil {
+				return view, spec.ExitOK, nil
+			}
+		} else if err == nil {
+			err = gerr
+		}
+		if err != nil {
+			if failures++; failures > 60 {
+				return view, spec.ExitRunFailed, err
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int {

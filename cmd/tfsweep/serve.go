@@ -85,8 +85,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	srv := &http.Server{Handler: svc.Handler(token, tensorBoardURL), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	log.Info().Str("addr", ln.Addr().String()).Str("logdir", cfg.LogDir).Int("slots", cfg.Slots).Bool("token", token != "").Msg("serving")
+	return serve(ctx, svc, srv, ln, log)
+}
 
-	// The trainer and the HTTP server stop together: on a signal, or when either fails.
+// serve runs the queue's trainer and the HTTP server until a signal, or until either fails, and
+// stops them together.
+func serve(ctx context.Context, svc *service.Service, srv *http.Server, ln net.Listener, log zerolog.Logger) int {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
