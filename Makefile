@@ -66,13 +66,15 @@ run: setup build ## run the lab-report sweep and tell how to open TensorBoard
 
 test: setup lint test-go ## everything CI runs
 
-# Every package once, under the race detector (the binaries the command tests run are built without it).
-# deploy/ is a module of its own, so that the Kubernetes and Katib types its tests decode the recipes
-# into stay out of the program's go.mod.
+# Every package once, under the race detector (the binaries the command tests run are built without it),
+# then the modules of their own: deploy/ (the Kubernetes and Katib types its tests decode the recipes
+# into) and service/pagetest (the web page's browser tests, chromedp), so that their dependencies stay out
+# of the program's go.mod.
 test-go:
 	go vet ./...
 	go test -count=1 -race -timeout 30m ./...
 	cd deploy && go vet ./... && go test -count=1 -race -timeout 30m ./...
+	cd service/pagetest && go vet ./... && go test -count=1 -timeout 20m ./...
 
 lint: venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -95,6 +95,8 @@ type observer struct {
 	live *live
 }
 
+func (o *observer) Planned(runs []sweep.Run) { o.live.init(runs) }
+
 func (o *observer) RunStarted(r sweep.Run, b spec.Begin) {
 	o.s.runsRunning.Inc()
 	p := o.live.update(r.Name, func(p *RunProgress) {
@@ -198,9 +200,13 @@ func (s *Service) initMetrics() {
 	s.samples = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tfsweep_samples_per_second",
 		Help: "Training samples per second of the running runs, summed."}, func() float64 {
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		total := 0.0
+		lives := make([]*live, 0, len(s.live))
 		for _, l := range s.live {
+			lives = append(lives, l)
+		}
+		s.mu.Unlock()
+		total := 0.0
+		for _, l := range lives {
 			total += l.samplesPerSecond()
 		}
 		return total
@@ -213,7 +219,11 @@ func (s *Service) initMetrics() {
 			}
 			return float64(n)
 		})
-	s.reg.MustRegister(s.runsRunning, s.runsFinished, s.samples, queued,
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tfsweep_http_requests_total",
+		Help: "HTTP requests answered, by route pattern and status."}, []string{"route", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tfsweep_http_request_duration_seconds",
+		Help: "Time to answer HTTP requests (event streams: their whole life), by route pattern.", Buckets: prometheus.DefBuckets}, []string{"route"})
+	s.reg.MustRegister(s.runsRunning, s.runsFinished, s.samples, queued, s.requests, s.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, st := range []string{string(spec.StatusSucceeded), string(spec.StatusFailed)} {
 		s.runsFinished.WithLabelValues(st)

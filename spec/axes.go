@@ -539,6 +539,10 @@ func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) 
 // CheckMemory against the machine anyway, and this keeps the arithmetic far from overflow.
 const maxLayerWidth = 1 << 24
 
+// maxLayers bounds the hidden layers of one architecture: every run carries them in its name, so a
+// sweep file of a million "1x1x…" layers would otherwise cost its runs' count times a megabyte.
+const maxLayers = 64
+
 // parseLayers reads one hidden-layer architecture such as "128x64" or "128,64".
 func parseLayers(s string) ([]int, error) {
 	if s == "" {
@@ -552,6 +556,9 @@ func parseLayers(s string) ([]int, error) {
 		}
 		if w <= 0 || w > maxLayerWidth {
 			return nil, fmt.Errorf("layer width %d must be in [1, %d]", w, maxLayerWidth)
+		}
+		if len(layers) == maxLayers {
+			return nil, fmt.Errorf("more than %d hidden layers", maxLayers)
 		}
 		layers = append(layers, w)
 	}

@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +28,7 @@ import (
 //	    batchnorm: [off, on]
 //	    batch_size: 128
 //
-// Every axis of spec.Axes() is a key that takes one value or a list; hidden is one architecture ([128, 64]
+// Every axis of spec.Axes is a key that takes one value or a list; hidden is one architecture ([128, 64]
 // or "128x64") or a list of them ([[128, 64], [256]]). A top-level limit: N is the same as
 // defaults: {limit: N}.
 
@@ -56,15 +57,37 @@ func ParseConfig(r io.Reader, name string) (Plan, error) {
 	if len(data) > maxConfigBytes {
 		return Plan{}, fmt.Errorf("%s: larger than %d bytes", name, maxConfigBytes)
 	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return Plan{}, fmt.Errorf("%s: the file is empty: it needs a grids list", name)
 		}
 		return Plan{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+	// A second document (after ---), or data after a JSON object, would be silently dropped.
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		return Plan{}, fmt.Errorf("%s:%d: a second document: a sweep file is one document", name, max(extra.Line, 1))
+	case !errors.Is(err, io.EOF):
+		return Plan{}, fmt.Errorf("%s:%d: data after the document: a sweep file is one YAML document or one JSON object", name, trailingLine(data))
+	}
 	p := configParser{file: name}
 	return p.document(&doc)
+}
+
+// trailingLine is the line where data follows a complete JSON value (YAML's parser does not say),
+// else 1.
+func trailingLine(data []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var v json.RawMessage
+	if dec.Decode(&v) != nil {
+		return 1
+	}
+	rest := data[dec.InputOffset():]
+	off := int(dec.InputOffset()) + len(rest) - len(bytes.TrimLeft(rest, " \t\r\n"))
+	return 1 + bytes.Count(data[:off], []byte("\n"))
 }
 
 type configParser struct {
@@ -141,8 +164,8 @@ func (p configParser) root(doc *yaml.Node) (*yaml.Node, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, p.errorf(root, "expected a mapping with a grids list")
 	}
-	if err := checkAliases(root, 0); err != nil {
-		return nil, p.errorf(root, "%v", err)
+	if err := p.checkNodes(root, 0); err != nil {
+		return nil, err
 	}
 	return root, nil
 }
@@ -369,17 +392,28 @@ func flatNumbers(seq *yaml.Node) bool {
 	return true
 }
 
-// checkAliases refuses YAML aliases and deep nesting: a sweep file needs neither, and an alias bomb
-// would expand into gigabytes.
-func checkAliases(n *yaml.Node, depth int) error {
+// checkNodes refuses YAML aliases, deep nesting and a key given twice in one mapping, at any level:
+// a sweep file needs no alias (and an alias bomb would expand into gigabytes), and of two values for
+// one key the last would silently win.
+func (p configParser) checkNodes(n *yaml.Node, depth int) error {
 	if depth > 8 {
-		return errors.New("nested too deeply for a sweep file")
+		return p.errorf(n, "nested too deeply for a sweep file")
 	}
 	if n.Kind == yaml.AliasNode {
-		return fmt.Errorf("line %d: YAML aliases are not allowed in a sweep file", n.Line)
+		return p.errorf(n, "YAML aliases are not allowed in a sweep file")
+	}
+	if n.Kind == yaml.MappingNode {
+		first := make(map[string]int, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i]
+			if line, ok := first[key.Value]; ok {
+				return p.errorf(key, "%.40q appears twice (first on line %d)", key.Value, line)
+			}
+			first[key.Value] = key.Line
+		}
 	}
 	for _, c := range n.Content {
-		if err := checkAliases(c, depth+1); err != nil {
+		if err := p.checkNodes(c, depth+1); err != nil {
 			return err
 		}
 	}

@@ -93,15 +93,25 @@ func (g Grid) Override(o Grid) Grid {
 func (g Grid) size() int {
 	n := 1
 	for _, a := range g.axes {
-		if len(a.values) > 0 && n > maxPlanSize/len(a.values) {
-			return maxPlanSize
-		}
-		n *= max(1, len(a.values))
+		n = mulSat(n, max(1, len(a.values)))
 	}
 	return n
 }
 
+// maxPlanSize is where plan sizes saturate: far above any --max-runs a machine could train, far
+// below where int arithmetic overflows.
 const maxPlanSize = 1 << 40
+
+// mulSat is a·b for non-negative counts, saturated at maxPlanSize.
+func mulSat(a, b int) int {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	if a > maxPlanSize/b {
+		return maxPlanSize
+	}
+	return min(maxPlanSize, a*b)
+}
 
 // variants expands the grid in the order of spec.Axes (the first axis varies slowest), so that run order
 // and names are deterministic.
@@ -161,7 +171,7 @@ func (p Plan) Size() int {
 	for _, g := range p.Grids {
 		size := g.size()
 		if len(g.distributions()) > 0 {
-			size = min(maxPlanSize, size*max(1, p.Trials))
+			size = mulSat(size, max(1, p.Trials))
 		}
 		n = min(maxPlanSize, n+size)
 	}

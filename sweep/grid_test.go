@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -546,5 +547,65 @@ func TestRunResultJSON(t *testing.T) {
 		`"fit_seconds":0,"samples_per_second":0,"saved_model":""}`
 	if string(raw) != want {
 		t.Errorf("got  %s\nwant %s", raw, want)
+	}
+}
+
+// Sizes saturate instead of wrapping: a size that wrapped negative once passed the --max-runs check
+// and the plan was expanded without bound.
+func TestPlanSizeSaturates(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec string
+		want int
+	}{
+		{"trials times seeds", "trials: 4611686018427387904\ngrids:\n  - seed: [1, 2]\n    lr: {log_uniform: [0.0001, 0.01]}\n", maxPlanSize},
+		{"largest trials", "trials: 9223372036854775807\ngrids:\n  - lr: {log_uniform: [0.0001, 0.01]}\n", maxPlanSize},
+		{"trials of two grids", "trials: 1099511627775\ngrids:\n  - lr: {log_uniform: [0.0001, 0.01]}\n  - lr: {uniform: [0.001, 0.01]}\n", maxPlanSize},
+		{"small trials", "trials: 3\ngrids:\n  - seed: [1, 2]\n    lr: {log_uniform: [0.0001, 0.01]}\n", 6},
+		{"lists", "grids:\n  - seed: [1, 2, 3]\n    batch_size: [1, 2]\n  - epochs: 1\n", 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := ParseConfig(strings.NewReader(tc.spec), "sweep.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := p.Size(); n != tc.want {
+				t.Errorf("size %d, want %d", n, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct{ a, b, want int }{
+		{0, 5, 0}, {3, 4, 12}, {maxPlanSize, 1, maxPlanSize}, {maxPlanSize, 2, maxPlanSize},
+		{1 << 30, 1 << 30, maxPlanSize}, {1 << 62, 1 << 62, maxPlanSize}, {math.MaxInt, 3, maxPlanSize},
+	} {
+		if got := mulSat(tc.a, tc.b); got != tc.want {
+			t.Errorf("mulSat(%d, %d) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// A sweep file is one document with every key once: the duplicate, the second document or the
+// trailing data a parser would silently drop are refused with their line.
+func TestConfigStrict(t *testing.T) {
+	for _, tc := range []struct{ name, spec, want string }{
+		{"duplicate top-level key in JSON", `{"limit": 5, "limit": 6, "grids": [{}]}`, `sweep.yaml:1: "limit" appears twice (first on line 1)`},
+		{"duplicate top-level key in YAML", "limit: 5\ngrids: [{}]\nlimit: 6\n", `sweep.yaml:3: "limit" appears twice (first on line 1)`},
+		{"duplicate axis in a grid", "grids:\n  - batch_size: 3\n    batch_size: 4\n", `sweep.yaml:3: "batch_size" appears twice (first on line 2)`},
+		{"duplicate in defaults", "defaults:\n  epochs: 1\n  epochs: 2\ngrids: [{}]\n", `sweep.yaml:3: "epochs" appears twice`},
+		{"duplicate in a distribution", "trials: 2\ngrids:\n  - lr:\n      uniform: [0.1, 0.2]\n      uniform: [0.3, 0.4]\n", `sweep.yaml:5: "uniform" appears twice (first on line 4)`},
+		{"second YAML document", "grids: [{}]\n---\ngrids: [{}]\n", "sweep.yaml:2: a second document"},
+		{"empty second document", "grids: [{}]\n---\n", "sweep.yaml:2: a second document"},
+		{"trailing JSON", "{\"grids\": [{}]}\n\n  garbage", "sweep.yaml:3: data after the document"},
+		{"second JSON object", `{"grids": [{}]}{"grids": [{}]}`, "sweep.yaml:1: data after the document"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig(strings.NewReader(tc.spec), "sweep.yaml")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := ParseConfig(strings.NewReader("{\"grids\": [{\"batch_size\": 3}]}\n"), "sweep.yaml"); err != nil {
+		t.Errorf("a plain JSON sweep file: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package sweep
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/tfsweep/tfsweep/modelfile"
@@ -93,4 +94,23 @@ func (p Plan) checkModel(r Run, features, classes int) error {
 		return fmt.Errorf("%s: model %s gives %s, but the data has %d classes: its output layer needs %d units", p.origin("model"), r.Model.File, out, classes, classes)
 	}
 	return nil
+}
+
+// ModelFiles lists the model files the plan's grids name, as written, without reading them: a
+// server that trains sweep files from elsewhere refuses them before it opens a file of its disk.
+func (p Plan) ModelFiles() []string {
+	var files []string
+	for _, g := range p.Grids {
+		av := g.axes["model"]
+		values := av.values
+		if av.dist != nil {
+			values = av.dist.Values
+		}
+		for _, v := range values {
+			if m, ok := v.(spec.Model); ok && m.File != "" && !slices.Contains(files, m.File) {
+				files = append(files, m.File)
+			}
+		}
+	}
+	return files
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,8 +23,11 @@ import (
 
 // Options are the settings of a sweep that are not axes.
 type Options struct {
-	LogDir   string // the sweep directory is created under it
-	DataDir  string // MNIST IDX files
+	LogDir  string // the sweep directory is created under it
+	DataDir string // MNIST IDX files
+	// Data is the training set's shape when the caller has read it (a server reads it once); nil
+	// reads it from DataDir.
+	Data     *DataShape
 	Device   string // auto, cpu or gpu
 	Parallel int    // runs trained at once, one worker process each (≥1)
 	// Threads sets TensorFlow's intra- and inter-op pools of every run; 0 lets each worker choose from
@@ -48,7 +52,7 @@ type Options struct {
 	// TensorFlow.
 	GPUs []string
 	// Charts gives the Custom Scalars layout of the runs, written with their epoch losses into the
-	// sweep's spec.ChartsDir; nil writes no charts.
+	// sweep's charts directory (spec.ChartsDir); nil writes no charts.
 	Charts func([]Run) summary.Layout
 	DryRun bool // validate and list the runs, create nothing
 
@@ -127,14 +131,18 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if err := checkScheduler(plan, opts, runs); err != nil {
 		return nil, badInput(err)
 	}
-	train, _, err := dataset.Load(opts.DataDir)
-	if err != nil {
-		return nil, badInput(fmt.Errorf("--data-dir: %w", err))
+	data := opts.Data
+	if data == nil {
+		shape, err := ReadDataShape(opts.DataDir)
+		if err != nil {
+			return nil, badInput(err)
+		}
+		data = &shape
 	}
-	if err := plan.CheckData(runs, train.Len(), train.Features()); err != nil {
+	if err := plan.CheckData(runs, data.TrainExamples, data.Features); err != nil {
 		return nil, badInput(err)
 	}
-	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: train.Len(), features: train.Features(), created: time.Now()}
+	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: data.TrainExamples, features: data.Features, created: time.Now()}
 	if err := s.checkMemory(); err != nil {
 		return nil, badInput(err)
 	}
@@ -198,6 +206,18 @@ func (opts Options) check() error {
 		return fmt.Errorf("--device: %q is not one of auto, cpu, gpu", opts.Device)
 	}
 	return nil
+}
+
+// DataShape is what planning needs of the training set.
+type DataShape struct{ TrainExamples, Features int }
+
+// ReadDataShape reads and checks the data directory's files for their shape.
+func ReadDataShape(dir string) (DataShape, error) {
+	train, _, err := dataset.Load(dir)
+	if err != nil {
+		return DataShape{}, fmt.Errorf("--data-dir: %w", err)
+	}
+	return DataShape{TrainExamples: train.Len(), Features: train.Features()}, nil
 }
 
 // checkName refuses sweep names that are not one plain directory name.
@@ -480,9 +500,11 @@ type worker struct {
 	readErr  error
 }
 
-// workerEnv is the environment of the slot's worker: Options.WorkerEnv, with a GPU pinned.
+// workerEnv is the environment of the slot's worker: Options.WorkerEnv, with a GPU pinned. It never
+// holds the service's token: a worker needs none, and what a process holds its children and their
+// crash reports can leak.
 func (s *Sweep) workerEnv(slot int) []string {
-	env := append([]string(nil), s.opts.WorkerEnv...)
+	env := slices.DeleteFunc(slices.Clone(s.opts.WorkerEnv), func(kv string) bool { return strings.HasPrefix(kv, TokenEnv+"=") })
 	switch {
 	case s.opts.Device == "cpu":
 		env = append(env, "CUDA_VISIBLE_DEVICES=")
@@ -493,6 +515,9 @@ func (s *Sweep) workerEnv(slot int) []string {
 	}
 	return env
 }
+
+// TokenEnv is the environment variable that holds `tfsweep serve`'s bearer token.
+const TokenEnv = "TFSWEEP_TOKEN"
 
 // startWorker starts the slot's worker; when ctx is done the worker is told to stop (SIGTERM) and
 // killed after Options.WorkerGrace.

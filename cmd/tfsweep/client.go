@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -162,12 +163,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(spec.ExitBadInput, err)
 	}
-	var created struct {
-		ID       string `json:"id"`
-		SweepDir string `json:"sweep_dir"`
-		State    string `json:"state"`
-	}
-	err = cl.do(ctx, http.MethodPost, "/api/v1/sweeps", sweepFile, map[string]string{"Content-Type": "application/yaml", "X-Sweep-File": pos[0]}, http.StatusCreated, &created)
+	id, err := cl.submit(ctx, pos[0], sweepFile)
 	var he *httpError
 	if errors.As(err, &he) && he.Code == http.StatusBadRequest {
 		return fail(spec.ExitBadInput, errors.New(he.Msg))
@@ -177,14 +173,17 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	enc := json.NewEncoder(stdout)
 	if *jsonOut {
-		enc.Encode(map[string]string{"type": "submitted", "id": created.ID})
+		enc.Encode(map[string]string{"type": "submitted", "id": id})
 	} else {
-		fmt.Fprintf(stderr, "submitted %s\n", created.ID)
+		fmt.Fprintf(stderr, "submitted %s\n", id)
 	}
-	show := showEvents(created.ID, *jsonOut, enc, stderr)
-	view, code, err := cl.follow(ctx, created.ID, show)
+	show := eventPrinter(id, *jsonOut, enc, stderr)
+	view, err := cl.follow(ctx, id, show)
+	if ctx.Err() != nil {
+		return fail(spec.ExitInterrupted, fmt.Errorf("stopped following %s (it goes on; tfsweep cancel %s %s stops it)", id, cl.base, id))
+	}
 	if err != nil {
-		return fail(code, err)
+		return fail(spec.ExitRunFailed, err)
 	}
 	if *jsonOut {
 		enc.Encode(map[string]any{"type": "sweep", "sweep": view})
@@ -194,14 +193,31 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			printResult(stdout, &res, "")
 		}
 		if view.Error != "" {
-			fmt.Fprintf(stderr, "%s: %s\n", created.ID, view.Error)
+			fmt.Fprintf(stderr, "%s: %s\n", id, view.Error)
 		}
 	}
 	return *view.ExitCode
 }
 
-// showEvents prints a sweep's events: as JSON lines, or a line on stderr per state, epoch and run end.
-func showEvents(id string, jsonOut bool, enc *json.Encoder, stderr io.Writer) func(service.Event) {
+// submit queues the sweep file's spec and returns its id. The server's messages name the file as
+// given, else by its base name, else "body".
+func (c *client) submit(ctx context.Context, file string, spec []byte) (string, error) {
+	header := map[string]string{"Content-Type": "application/yaml"}
+	for _, name := range []string{file, filepath.Base(file)} {
+		if service.IsSweepFileName(name) {
+			header["X-Sweep-File"] = name
+			break
+		}
+	}
+	var created struct {
+		ID string `json:"id"`
+	}
+	err := c.do(ctx, http.MethodPost, "/api/v1/sweeps", spec, header, http.StatusCreated, &created)
+	return created.ID, err
+}
+
+// eventPrinter shows a sweep's events: as JSON lines, or a line per state, finished epoch and run end.
+func eventPrinter(id string, jsonOut bool, enc *json.Encoder, stderr io.Writer) func(service.Event) {
 	lastEpoch := map[string]int{}
 	return func(e service.Event) {
 		if jsonOut {
@@ -222,26 +238,26 @@ func showEvents(id string, jsonOut bool, enc *json.Encoder, stderr io.Writer) fu
 	}
 }
 
-// follow shows the sweep's events until it ends and returns its final view; a stream cut (a
-// restarting server) is reconnected. On an error code is the command's exit status.
-func (c *client) follow(ctx context.Context, id string, show func(service.Event)) (service.SweepView, int, error) {
+// follow streams the sweep's events to show until it ends and returns it; a stream cut (a
+// restarting server) is reconnected, for up to a minute of failures in a row.
+func (c *client) follow(ctx context.Context, id string, show func(service.Event)) (service.SweepView, error) {
 	var view service.SweepView
 	for failures := 0; ; {
 		err := c.events(ctx, id, show)
 		if ctx.Err() != nil {
-			return view, spec.ExitInterrupted, fmt.Errorf("stopped following %s (it goes on; tfsweep cancel %s %s stops it)", id, c.base, id)
+			return view, ctx.Err()
 		}
 		if gerr := c.do(ctx, http.MethodGet, "/api/v1/sweeps/"+id, nil, nil, http.StatusOK, &view); gerr == nil {
 			failures = 0
 			if view.ExitCode != nil && view.Ended != nil {
-				return view, spec.ExitOK, nil
+				return view, nil
 			}
 		} else if err == nil {
 			err = gerr
 		}
 		if err != nil {
 			if failures++; failures > 60 {
-				return view, spec.ExitRunFailed, err
+				return view, err
 			}
 		}
 		select {
