@@ -93,9 +93,12 @@ bench-writers: setup ## tfsweep's event writer against tensorboardX and tf.summa
 compare-keras: setup build ## tfsweep against Keras: final losses and samples per second
 	scripts/compare_keras --data-dir $(DATA_DIR)
 
-compare-keras-convnet: setup ## a network in Keras' terms (default Keras' simple MNIST convnet) trained by tfsweep and by Keras model.fit, seeds 1-3: final losses, test accuracy, samples per second
-	go run ./scripts/compare_convnet --data-dir $(DATA_DIR) --seeds 1,2,3 --model $(or $(MODEL),modelfile/testdata/keras/convnet.json)
-	$$(scripts/setup-python.sh peers | tail -1) scripts/compare_convnet_keras.py --data-dir $(DATA_DIR) --seeds 1,2,3 --model $(or $(MODEL),modelfile/testdata/keras/convnet.json)
+compare-keras-convnet: setup ## a network in Keras' terms (MODEL=file; Keras' simple MNIST convnet by default) trained by tfsweep and by Keras model.fit, seeds 1-3: final losses, test accuracy, samples per second
+	model=$(or $(MODEL),modelfile/testdata/keras/convnet.json); json=$$(mktemp --suffix .json); \
+	go run ./scripts/compare_convnet --model $$model --keras-json $$json && \
+	go run ./scripts/compare_convnet --model $$model --data-dir $(DATA_DIR) --seeds 1,2,3 && \
+	$$(scripts/setup-python.sh peers | tail -1) scripts/compare_convnet_keras.py --model $$json --data-dir $(DATA_DIR) --seeds 1,2,3; \
+	status=$$?; rm -f $$json; exit $$status
 
 bench-preset: setup build ## the lab-report preset with --parallel 1 and 2: wall time split, peak memory of all processes
 	scripts/bench_preset --data-dir $(DATA_DIR)
