@@ -33,7 +33,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc venv build run test test-go lint bench bench-writers compare-keras bench-preset bench-peers check-peers check-tensorboard-newest slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc venv build run test test-go lint bench bench-writers compare-keras bench-preset bench-peers check-peers check-tensorboard-newest test-image slurm slurm-down clean
 
 setup: libtensorflow data venv tcmalloc ## install libtensorflow, MNIST, the Python venv and tcmalloc (each only if missing)
 
@@ -59,18 +59,22 @@ run: setup build ## run the lab-report sweep and tell how to open TensorBoard
 	@echo
 	@echo "View the runs: $(TFSWEEP_VENV)/bin/tensorboard --logdir $(LOGDIR)   (then open http://localhost:6006)"
 
-test: setup lint test-go ## everything CI runs
+test: setup lint test-go test-image ## everything CI runs
 
 # Every package once, under the race detector (the binaries the command tests run are built without it).
 test-go:
 	go vet ./...
 	go test -count=1 -race -timeout 30m ./...
 
+# The image in both flavours on a real Docker engine (installed and started if none runs, stopped after).
+test-image: venv build ## build the image and check docker run, serve, compose and the GPU flavour's failure
+	scripts/test-image.sh
+
 lint: venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(TFSWEEP_VENV)/bin/hadolint Dockerfile docker/*.Dockerfile
-	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh .ci/run deploy/slurm/*.sbatch
+	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh docker/*.sh .ci/run deploy/slurm/*.sbatch
 	go run $(STATICCHECK) ./...
 
 bench: setup ## Go micro-benchmarks (writer, batching, train step)
