@@ -206,7 +206,6 @@ grids:
     batchnorm: [off, on]
     batch_size: [64, 128]
     epochs: 2
-    limit: 20000
 EOF
 sweep_state() { # ID: the sweep's state, as the API tells it
   curl -sf -H "Authorization: Bearer $(cat "$token")" "$url/api/v1/sweeps/$1" |
@@ -220,6 +219,8 @@ for ((i = 0; i < 300; i++)); do
 done
 [ "$(sweep_state "$long_id")" = running ] || fail "sweep $long_id is not running after 60 s"
 sleep 3 # into its first run's training
+state=$(sweep_state "$long_id")
+[ "$state" = running ] || fail "sweep $long_id is $state before docker stop, want running"
 before=$SECONDS
 "$docker" stop -t 10 "$id-serve" >/dev/null
 took=$((SECONDS - before))
