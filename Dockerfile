@@ -52,7 +52,7 @@ RUN apt-get update \
  && /tmp/setup-tcmalloc.sh \
  && ls /usr/lib/*-linux-gnu/libtcmalloc_minimal.so.4 >/dev/null \
  && rm -rf /var/lib/apt/lists/* /tmp/setup-tcmalloc.sh \
- && useradd --system --uid 10001 --user-group --create-home --home-dir /home/tfsweep tfsweep \
+ && useradd --system --no-log-init --uid 10001 --user-group --create-home --home-dir /home/tfsweep tfsweep \
  && install -d -o tfsweep -g tfsweep /runs
 COPY --from=build /opt/libtensorflow /opt/libtensorflow
 COPY --from=build /opt/tfsweep/data /opt/tfsweep/data
