@@ -51,7 +51,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && /tmp/setup-tcmalloc.sh \
  && ls /usr/lib/*-linux-gnu/libtcmalloc_minimal.so.4 >/dev/null \
- && rm -rf /var/lib/apt/lists/* /tmp/setup-tcmalloc.sh \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /tmp/setup-tcmalloc.sh \
  && useradd --system --no-log-init --uid 10001 --user-group --create-home --home-dir /home/tfsweep tfsweep \
  && install -d -o tfsweep -g tfsweep /runs
 COPY --from=build /opt/libtensorflow /opt/libtensorflow

@@ -293,7 +293,7 @@ code=$?
 set -e
 [ "$code" = 2 ] || fail "the GPU image asked for a GPU it has not got: exit $code, want 2: $out"
 grep -qi 'gpu' <<<"$out" || fail "the GPU image asked for a GPU it has not got says: $out"
-log "docker run --gpus all says: $(tail -n 1 <<<"$gpus_out")"
+log "docker run --gpus all says: $(grep -m1 'could not select device driver' <<<"$gpus_out")"
 log "tfsweep run --device gpu says: $(tail -n 1 <<<"$out")"
 pass "gpu flavour: --gpus without the toolkit fails with the engine's message (125); --device gpu says no GPU (2)"
 timed "gpu flavour"
