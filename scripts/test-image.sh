@@ -31,7 +31,9 @@ python=${TFSWEEP_PYTHON:-${TFSWEEP_CACHE:-$HOME/.cache/tfsweep}/venv/bin/python}
 id=tfsweep-test-$$
 project=tfsweeptest$$ # Compose v1 keeps only letters and digits of a project name
 image="tfsweep-test"
-user_uid=4321 # a user other than root and the image's own (10001): --user must be what owns the files
+# The invoking user's uid; as root (CI), a stand-in user, so that the owner proves --user and not root.
+user_uid=$(id -u)
+[ "$user_uid" != 0 ] || user_uid=4321
 passed=0
 
 log() { printf 'test-image: %s\n' "$*" >&2; }
