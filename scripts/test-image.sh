@@ -7,7 +7,7 @@
 # It starts the engine when none runs (scripts/setup-docker.sh, which installs it when missing) and makes
 # local bases where no registry can be reached (scripts/docker-bases.sh). Checked:
 #   - both flavours build; `--version` names the commit and TensorFlow 2.18.0; the labels name them too;
-#   - `docker run --user UID:GID -v DIR:/runs IMAGE run ...` trains a small sweep whose event files a real
+#   - `docker run --user UID:GID -v DIR:/runs IMAGE run ...` (UID: the invoking user, 4321 for root) trains a small sweep whose event files a real
 #     TensorBoard (scripts/tb_check.py, both loaders) serves with the losses the run reported, every file
 #     owned by UID;
 #   - `serve` behind `-p 127.0.0.1:PORT:8080` with a token: 401 without it, healthy by the image's
