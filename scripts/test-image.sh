@@ -188,6 +188,21 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$
 [ "$code" = 200 ] || fail "GET /healthz with the token: $code, want 200"
 pass "serve: healthy by the image's HEALTHCHECK; 401 without the token, 200 with it"
 
+# The health check must be able to fail: a server that accepts connections but answers nothing (stopped
+# with SIGSTOP, as a hung process would be) is reported, and healthy again once it runs on.
+serve_pid=$("$docker" top "$id-serve" -eo pid,args | awk '$2 ~ /(^|\/)tfsweep$/ && $3 == "serve" { print $1 }')
+[ -n "$serve_pid" ] || fail "no tfsweep serve process in the container: $("$docker" top "$id-serve")"
+kill -STOP "$serve_pid"
+set +e
+health_out=$("$docker" exec "$id-serve" tfsweep-healthcheck 2>&1)
+code=$?
+set -e
+kill -CONT "$serve_pid"
+[ "$code" = 1 ] || fail "the health check of a stopped server: exit $code, want 1: $health_out"
+log "the health check of a stopped server says: $health_out"
+"$docker" exec "$id-serve" tfsweep-healthcheck >/dev/null || fail "the health check fails once the server runs again"
+pass "serve: the health check reports a server that does not answer"
+
 cat >"$work/small.yaml" <<'EOF'
 grids:
   - init: xavier
