@@ -253,6 +253,9 @@ for ((i = 0; i < 600; i++)); do
   sleep 0.5
 done
 [ "$state" = succeeded ] || fail "sweep $long_id is $state 5 minutes after the restart"
+states=$(curl -sf -H "Authorization: Bearer $(cat "$token")" "$url/api/v1/sweeps" |
+  "$python" -c 'import json,sys; print(" ".join(sorted(s["id"] + "=" + s["state"] for s in json.load(sys.stdin)["sweeps"])))')
+[ "$states" = "s-000001=succeeded $long_id=succeeded" ] || fail "the queue after the restart: $states, want s-000001 and $long_id succeeded"
 "$docker" stop -t 10 "$id-serve" >/dev/null
 pass "the next serve on the same volume finished the sweep docker stop interrupted"
 timed "docker stop and restart"
