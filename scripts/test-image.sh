@@ -17,7 +17,8 @@
 #   - docker/compose.yaml with docker/compose.cpu.yaml brings up serve and TensorBoard; TensorBoard lists the
 #     runs of a sweep the service trained; `down` leaves no container, network or volume of the project;
 #   - the GPU flavour started with --gpus on a host without the NVIDIA toolkit fails with the engine's
-#     message (exit 125) and leaves no container; asked for a GPU it has not got, tfsweep says so (exit 2).
+#     message (exit 125) and leaves no container; asked for a GPU it has not got, tfsweep says so (exit 2);
+#     without --device gpu it trains on the CPU.
 # Every check either passes or fails the test; nothing is skipped. What it built and started (containers,
 # networks, volumes, the test images, the engine when it started it) is removed at the end; the bases and
 # the build cache stay, so the next run rebuilds only what changed. Prints each step's time and, last,
@@ -326,10 +327,17 @@ check_gpu_flavour() {
   code=$?
   set -e
   [ "$code" = 2 ] || fail "the GPU image asked for a GPU it has not got: exit $code, want 2: $out"
-  grep -qi 'gpu' <<<"$out" || fail "the GPU image asked for a GPU it has not got says: $out"
+  grep -q 'no GPU' <<<"$out" || fail "the GPU image asked for a GPU it has not got says: $out"
   log "docker run --gpus all says: $(grep -m1 'could not select device driver' <<<"$gpus_out")"
   log "tfsweep run --device gpu says: $(tail -n 1 <<<"$out")"
   pass "gpu flavour: --gpus without the toolkit fails with the engine's message (125); --device gpu says no GPU (2)"
+  # Without a GPU (and without CUDA's libraries, on the local base) the GPU build of TensorFlow trains on the CPU.
+  out=$("$docker" run --rm --label "$id" "$image:gpu" run --init xavier --batchnorm off --batch-size 128 \
+    --limit 2000 --epochs 1 --json 2>"$work/gpu-run.err") ||
+    { tail -n 20 "$work/gpu-run.err" >&2; fail "the GPU image without a GPU did not train"; }
+  "$python" -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(not (r["status"] == "succeeded" and len(r["runs"]) == 1))' "$out" ||
+    fail "the GPU image without a GPU: $out"
+  pass "gpu flavour: without a GPU it trains on the CPU"
   timed "gpu flavour"
 }
 
