@@ -4,48 +4,20 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
-	"strings"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
-
-// Scaling says how pixel bytes become float32 features.
-type Scaling int
-
-const (
-	ScaleUnit Scaling = iota // pixels/255 → [0,1]
-	ScaleNone                // raw 0..255 as float32
-)
-
-func (s Scaling) String() string {
-	switch s {
-	case ScaleUnit:
-		return "unit"
-	case ScaleNone:
-		return "none"
-	}
-	return fmt.Sprintf("Scaling(%d)", int(s))
-}
-
-// ParseScaling reads a scaling's name: "unit" (pixels/255, what Keras users normally do) or "none"
-// (raw 0–255 pixels, which the lab report most likely trained on).
-func ParseScaling(name string) (Scaling, error) {
-	for _, s := range []Scaling{ScaleUnit, ScaleNone} {
-		if strings.EqualFold(name, s.String()) {
-			return s, nil
-		}
-	}
-	return 0, fmt.Errorf("%q is neither %s nor %s", name, ScaleUnit, ScaleNone)
-}
 
 // table maps every byte value to its float32 feature. ScaleUnit divides in float32, as Keras's
 // x.astype("float32") / 255 does, so both feed the network bit-identical inputs.
-func (s Scaling) table() *[256]float32 {
+func scaleTable(s spec.Scaling) *[256]float32 {
 	var t [256]float32
 	switch s {
-	case ScaleUnit:
+	case spec.ScaleUnit:
 		for i := range t {
 			t[i] = float32(i) / 255
 		}
-	case ScaleNone:
+	case spec.ScaleNone:
 		for i := range t {
 			t[i] = float32(i)
 		}
@@ -71,11 +43,11 @@ type Batch struct {
 // Batches yields consecutive batches of size examples taken from s in the given order; the last partial
 // batch is kept (as Keras does). The iterator allocates its two buffers once and refills them for every
 // batch. It panics if size < 1 or an index in order is out of range.
-func (s *Split) Batches(order []int, size int, scale Scaling) iter.Seq[Batch] {
+func (s *Split) Batches(order []int, size int, scale spec.Scaling) iter.Seq[Batch] {
 	if size < 1 {
 		panic(fmt.Sprintf("dataset: batch size %d, want ≥ 1", size))
 	}
-	table := scale.table()
+	table := scaleTable(scale)
 	return func(yield func(Batch) bool) {
 		f := s.Features()
 		capacity := min(size, len(order))
@@ -96,7 +68,7 @@ func (s *Split) Batches(order []int, size int, scale Scaling) iter.Seq[Batch] {
 }
 
 // Float32 converts the whole split once.
-func (s *Split) Float32(scale Scaling) (pixels []float32, labels []int32) {
+func (s *Split) Float32(scale spec.Scaling) (pixels []float32, labels []int32) {
 	pixels = make([]float32, len(s.Pixels))
 	labels = make([]int32, len(s.Labels))
 	s.Float32Into(pixels, labels, scale)
@@ -105,11 +77,11 @@ func (s *Split) Float32(scale Scaling) (pixels []float32, labels []int32) {
 
 // Float32Into converts the whole split into pixels and labels, which must hold Len()·Features() and
 // Len() values; it panics otherwise.
-func (s *Split) Float32Into(pixels []float32, labels []int32, scale Scaling) {
+func (s *Split) Float32Into(pixels []float32, labels []int32, scale spec.Scaling) {
 	if len(pixels) != len(s.Pixels) || len(labels) != len(s.Labels) {
 		panic(fmt.Sprintf("dataset: Float32Into %d pixels and %d labels of a split of %d and %d", len(pixels), len(labels), len(s.Pixels), len(s.Labels)))
 	}
-	convert(pixels, s.Pixels, scale.table())
+	convert(pixels, s.Pixels, scaleTable(scale))
 	for i, l := range s.Labels {
 		labels[i] = int32(l)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // split builds an in-memory split of n examples of 2×2 pixels; example i has every pixel and its label set to
@@ -68,7 +70,7 @@ func TestBatches(t *testing.T) {
 			s := split(tc.n)
 			order := Permutation(tc.n, 7, 3)
 			var sizes, seen []int
-			for b := range s.Batches(order, tc.size, ScaleNone) {
+			for b := range s.Batches(order, tc.size, spec.ScaleNone) {
 				sizes = append(sizes, len(b.Labels))
 				if len(b.Pixels) != len(b.Labels)*s.Features() {
 					t.Errorf("batch has %d pixels for %d labels", len(b.Pixels), len(b.Labels))
@@ -98,7 +100,7 @@ func TestBatches(t *testing.T) {
 func TestBatchesStopsEarly(t *testing.T) {
 	s := split(10)
 	count := 0
-	for range s.Batches(identity(10), 3, ScaleUnit) {
+	for range s.Batches(identity(10), 3, spec.ScaleUnit) {
 		count++
 		if count == 2 {
 			break
@@ -115,17 +117,17 @@ func TestBatchesPanicsOnBadSize(t *testing.T) {
 			t.Errorf("Batches with size 0 did not panic")
 		}
 	}()
-	split(3).Batches(identity(3), 0, ScaleUnit)
+	split(3).Batches(identity(3), 0, spec.ScaleUnit)
 }
 
 func TestScaling(t *testing.T) {
 	s := &Split{Pixels: []byte{0, 1, 51, 128, 255, 7}, Labels: []byte{3, 8}, Rows: 1, Cols: 3}
 	tests := []struct {
-		scale Scaling
+		scale spec.Scaling
 		want  []float32
 	}{
-		{ScaleUnit, []float32{0, float32(1) / 255, 0.2, float32(128) / 255, 1, float32(7) / 255}},
-		{ScaleNone, []float32{0, 1, 51, 128, 255, 7}},
+		{spec.ScaleUnit, []float32{0, float32(1) / 255, 0.2, float32(128) / 255, 1, float32(7) / 255}},
+		{spec.ScaleNone, []float32{0, 1, 51, 128, 255, 7}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.scale.String(), func(t *testing.T) {
@@ -146,7 +148,7 @@ func TestScaling(t *testing.T) {
 		})
 	}
 	for i := range 256 {
-		if got := ScaleUnit.table()[i]; got < 0 || got > 1 || (i > 0 && got <= ScaleUnit.table()[i-1]) {
+		if got := scaleTable(spec.ScaleUnit)[i]; got < 0 || got > 1 || (i > 0 && got <= scaleTable(spec.ScaleUnit)[i-1]) {
 			t.Fatalf("ScaleUnit maps %d to %v: not increasing within [0,1]", i, got)
 		}
 	}
@@ -158,7 +160,7 @@ func TestBatchesAllocations(t *testing.T) {
 	order := identity(256)
 	epochAllocs := func(size int) float64 {
 		return testing.AllocsPerRun(10, func() {
-			for range s.Batches(order, size, ScaleUnit) {
+			for range s.Batches(order, size, spec.ScaleUnit) {
 			}
 		})
 	}
@@ -177,7 +179,7 @@ func BenchmarkBatches(b *testing.B) {
 	b.SetBytes(int64(len(s.Pixels)))
 	b.ReportAllocs()
 	for b.Loop() {
-		for batch := range s.Batches(order, size, ScaleUnit) {
+		for batch := range s.Batches(order, size, spec.ScaleUnit) {
 			_ = batch
 		}
 	}
@@ -198,6 +200,6 @@ func BenchmarkFloat32(b *testing.B) {
 	b.SetBytes(int64(len(s.Pixels)))
 	b.ReportAllocs()
 	for b.Loop() {
-		s.Float32(ScaleUnit)
+		s.Float32(spec.ScaleUnit)
 	}
 }

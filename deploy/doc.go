@@ -1,4 +1,6 @@
-// Package deploy holds no code: its tests check the cluster recipes beside it.
+// Package deploy holds no code: its tests check the cluster recipes beside it. It is a Go module of
+// its own (run its tests with `cd deploy && go test .`), so that the Kubernetes and Katib types stay
+// out of the program's go.mod.
 //
 // manifests_test.go decodes every Kubernetes and Katib manifest under kubernetes/ and katib/ strictly
 // into the upstream API types (an unknown or misspelt field fails) and checks the facts the recipes

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tfsweep/tfsweep/internal/tbcheck"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 	"github.com/tfsweep/tfsweep/sweep"
 )
@@ -35,8 +36,10 @@ func tfsweepBinary(t *testing.T) string {
 			return
 		}
 		binDir = dir
-		for _, b := range []struct{ name, pkg, cgo string }{{"tfsweep", "../cmd/tfsweep", "0"}, {"tfsweep-worker", "../cmd/tfsweep-worker", "1"}} {
+		for _, b := range []struct{ name, pkg, cgo string }{{"tfsweep", "./cmd/tfsweep", "0"}, {"tfsweep-worker", "./cmd/tfsweep-worker", "1"}} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b.name), b.pkg)
+			// Built in the program's own module (deploy/ is another), with its go.sum.
+			cmd.Dir = ".."
 			cmd.Env = append(os.Environ(), "CGO_ENABLED="+b.cgo)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("build %s: %v\n%s", b.name, err, out)
@@ -120,11 +123,11 @@ func TestSlurmShardedSweep(t *testing.T) {
 		t.Fatalf("status: exit %d\n%s", code, out)
 	}
 	pids := map[int]bool{}
-	claims, _ := filepath.Glob(filepath.Join(sweepDir, sweep.ClaimsDir, "*.json"))
+	claims, _ := filepath.Glob(filepath.Join(sweepDir, spec.ClaimsDir, "*.json"))
 	for _, f := range claims {
 		var cl sweep.Claim
 		b, _ := os.ReadFile(f)
-		if err := json.Unmarshal(b, &cl); err != nil || cl.State != sweep.StateSucceeded {
+		if err := json.Unmarshal(b, &cl); err != nil || cl.State != spec.StatusSucceeded {
 			t.Errorf("%s: %+v %v", f, cl, err)
 		}
 		pids[cl.PID] = true
@@ -172,7 +175,7 @@ func TestSlurmRequeuedShardCompletesTheSweep(t *testing.T) {
 	sweepDir := filepath.Join(logdir, "requeue")
 	// Task 1 trains the plan's second run (index 1 ≡ 1 mod 3): cancel it once that run has logged.
 	run := "xavier-nobn-b32-s2"
-	waitForFile(t, filepath.Join(sweepDir, sweep.ClaimsDir, run+".json"), 2*time.Minute)
+	waitForFile(t, filepath.Join(sweepDir, spec.ClaimsDir, run+".json"), 2*time.Minute)
 	// Once it has saved a checkpoint after its first epoch (ckpt-1 is pruned as later ones come).
 	deadline := time.Now().Add(2 * time.Minute)
 	for {

@@ -16,10 +16,10 @@ func BenchmarkTrainStep(b *testing.B) {
 				name := fmt.Sprintf("bn=%v/batch=%d/intra=%d,inter=%d", bn, batch, threads[0], threads[1])
 				b.Run(name, func(b *testing.B) {
 					cfg := DefaultConfig()
-					cfg.BatchNorm, cfg.Device = bn, DeviceCPU
+					cfg.Network, cfg.Device = withBatchNorm(cfg.Network, bn), DeviceCPU
 					cfg.IntraOpThreads, cfg.InterOpThreads = threads[0], threads[1]
 					m := newModel(b, cfg)
-					pixels, labels := randomBatch(1, batch, cfg.Inputs, cfg.Classes)
+					pixels, labels := randomBatch(1, batch, inputs(cfg), classes(cfg))
 					for range 5 { // warm up: the first runs place and optimise the graph
 						if _, _, err := m.TrainStep(pixels, labels); err != nil {
 							b.Fatal(err)
@@ -48,7 +48,7 @@ func BenchmarkTrainStep(b *testing.B) {
 func BenchmarkTrainSteps(b *testing.B) {
 	const n = 12800
 	cfg := DefaultConfig()
-	pixels, labels := randomBatch(1, n, cfg.Inputs, cfg.Classes)
+	pixels, labels := randomBatch(1, n, inputs(cfg), classes(cfg))
 	for _, bn := range []bool{false, true} {
 		for _, batch := range []int{64, 128, 256, 512, 1024} {
 			for _, set := range []struct{ threads, towers, k int }{
@@ -62,7 +62,7 @@ func BenchmarkTrainSteps(b *testing.B) {
 				k := set.k
 				b.Run(name, func(b *testing.B) {
 					cfg := DefaultConfig()
-					cfg.BatchNorm, cfg.Device, cfg.StepsPerCall, cfg.Towers = bn, DeviceCPU, k, set.towers
+					cfg.Network, cfg.Device, cfg.StepsPerCall, cfg.Towers = withBatchNorm(cfg.Network, bn), DeviceCPU, k, set.towers
 					cfg.IntraOpThreads, cfg.InterOpThreads = set.threads, set.threads
 					if set.towers > 1 {
 						cfg.InterOpThreads = set.towers
@@ -70,7 +70,7 @@ func BenchmarkTrainSteps(b *testing.B) {
 					start := time.Now()
 					m := newModel(b, cfg)
 					built := time.Since(start)
-					set := newExamples(b, pixels, labels, cfg.Inputs)
+					set := newExamples(b, pixels, labels, inputs(cfg))
 					if err := m.Bind(set, set); err != nil {
 						b.Fatal(err)
 					}
@@ -107,15 +107,15 @@ func BenchmarkTrainSteps(b *testing.B) {
 func BenchmarkValidate(b *testing.B) {
 	const n = 10000
 	cfg := DefaultConfig()
-	pixels, labels := randomBatch(3, n, cfg.Inputs, cfg.Classes)
+	pixels, labels := randomBatch(3, n, inputs(cfg), classes(cfg))
 	for _, bn := range []bool{false, true} {
 		for _, set := range []struct{ threads, towers, concurrent int }{{0, 1, 1}, {1, 1, 1}, {1, 1, 2}, {1, 2, 1}, {1, 2, 2}} {
 			b.Run(fmt.Sprintf("bn=%v/threads=%d/towers=%d/concurrent=%d", bn, set.threads, set.towers, set.concurrent), func(b *testing.B) {
 				cfg := DefaultConfig()
-				cfg.BatchNorm, cfg.Device, cfg.Towers, cfg.ValidateConcurrency = bn, DeviceCPU, set.towers, set.concurrent
+				cfg.Network, cfg.Device, cfg.Towers, cfg.ValidateConcurrency = withBatchNorm(cfg.Network, bn), DeviceCPU, set.towers, set.concurrent
 				cfg.IntraOpThreads, cfg.InterOpThreads = set.threads, set.threads*set.towers
 				m := newModel(b, cfg)
-				set := newExamples(b, pixels, labels, cfg.Inputs)
+				set := newExamples(b, pixels, labels, inputs(cfg))
 				if err := m.Bind(set, set); err != nil {
 					b.Fatal(err)
 				}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/internal/atomicfile"
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
 )
@@ -21,8 +23,8 @@ import (
 
 // Suffixes of a single-shard tensor bundle's files.
 const (
-	indexSuffix = ".index"
-	dataSuffix  = ".data-00000-of-00001"
+	indexSuffix = spec.CheckpointIndexSuffix
+	dataSuffix  = spec.CheckpointDataSuffix
 	// previousSuffix names the copy of a checkpoint kept while SaveCheckpoint replaces it.
 	previousSuffix = ".previous"
 )
@@ -105,17 +107,15 @@ func (sv saver) run(sess *tf.Session, prefix string, restore bool) error {
 // between the two renames (new data, old index: the index's checksums no longer match) still leaves
 // the old state to RestoreCheckpoint; a previous copy left by such a crash is kept until a save
 // completes. Writing each epoch to a new prefix (ckpt-<epoch>) never needs the copy.
-func (m *Model) SaveCheckpoint(prefix string) error { return m.saveCheckpoint(prefix, nil) }
-
-// saveCheckpoint is SaveCheckpoint with saveBundle's fault (tests pass one to crash a save).
-func (m *Model) saveCheckpoint(prefix string, fault func(stage string) error) error {
-	if err := saveBundle(prefix, fault, func(tmp string) error {
-		return m.graph.ckpt.run(m.sess, tmp, false)
-	}); err != nil {
+func (m *Model) SaveCheckpoint(prefix string) error {
+	if err := saveBundle(prefix, m.writeCheckpoint); err != nil {
 		return fmt.Errorf("save checkpoint %s: %w", prefix, err)
 	}
 	return nil
 }
+
+// writeCheckpoint writes the model's training state as a tensor bundle at prefix, in place.
+func (m *Model) writeCheckpoint(prefix string) error { return m.graph.ckpt.run(m.sess, prefix, false) }
 
 // RestoreCheckpoint sets the model's whole training state from the checkpoint at prefix, as
 // SaveCheckpoint wrote it: Iterations() returns the restored step count, and training continues as the
@@ -158,79 +158,108 @@ func (m *Model) restoreBundle(prefix string) error {
 	return nil
 }
 
-// Stages of saveBundle at which tests inject a failure (saveCheckpoint's fault).
-const (
-	stageWritten        = "written"         // the temporary bundle is complete and synced
-	stageBetweenRenames = "between-renames" // the data file is in place, the index not yet
-)
+// bundleSave is one atomic replacement of the tensor bundle at prefix (see SaveCheckpoint), in
+// the steps saveBundle takes; a crash between any two leaves a restorable checkpoint.
+type bundleSave struct {
+	prefix, dir string
+	tmp         string // the temporary prefix the new bundle is written under
+	kept        bool   // the previous checkpoint is kept at prefix.previous
+}
 
-// saveBundle writes a tensor bundle through write(tmpPrefix) and moves it to prefix atomically (see
-// SaveCheckpoint). fault, when not nil, is called at each stage and its error aborts the save there,
-// as a crash would (the temporary files are removed; what a crash would leave in place stays).
-func saveBundle(prefix string, fault func(stage string) error, write func(tmp string) error) (err error) {
+// saveBundle writes a tensor bundle through write(tmpPrefix) and moves it to prefix atomically.
+func saveBundle(prefix string, write func(tmp string) error) (err error) {
+	b, err := newBundleSave(prefix)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			b.removeTemporary()
+		}
+	}()
+	if err := b.write(write); err != nil {
+		return err
+	}
+	if err := b.keepPrevious(); err != nil {
+		return err
+	}
+	if err := b.moveInPlace(dataSuffix); err != nil {
+		return err
+	}
+	// The index goes last: a prefix whose index is in place is complete. One directory sync makes
+	// both renames durable; a crash before it that keeps the index and loses the data leaves an
+	// unreadable bundle, which the previous copy (or, for a new prefix, the missing state file
+	// written after this) guards against.
+	if err := b.moveInPlace(indexSuffix); err != nil {
+		return err
+	}
+	if err := atomicfile.SyncDir(b.dir); err != nil {
+		return err
+	}
+	return b.dropPrevious()
+}
+
+// newBundleSave prepares the replacement of the bundle at prefix: its directory, created if needed,
+// and a temporary prefix beside it.
+func newBundleSave(prefix string) (*bundleSave, error) {
 	if prefix == "" {
-		return errors.New("empty prefix")
+		return nil, errors.New("empty prefix")
 	}
 	dir, base := filepath.Split(prefix)
 	if dir == "" {
 		dir = "."
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
-	tmp := filepath.Join(dir, fmt.Sprintf(".%s.saving-%016x", base, rand.Uint64()))
-	defer func() {
-		if err != nil {
-			os.Remove(tmp + dataSuffix)
-			os.Remove(tmp + indexSuffix)
-		}
-	}()
-	if err := write(tmp); err != nil {
+	return &bundleSave{prefix: prefix, dir: dir, tmp: filepath.Join(dir, fmt.Sprintf(".%s.saving-%016x", base, rand.Uint64()))}, nil
+}
+
+// write writes the new bundle under the temporary prefix through write and syncs its files.
+func (b *bundleSave) write(write func(tmp string) error) error {
+	if err := write(b.tmp); err != nil {
 		return err
 	}
 	for _, suffix := range []string{dataSuffix, indexSuffix} {
-		if err := syncFile(tmp + suffix); err != nil {
+		if err := atomicfile.SyncFile(b.tmp + suffix); err != nil {
 			return err
 		}
 	}
-	stage := func(name string) error {
-		if fault == nil {
-			return nil
-		}
-		return fault(name)
-	}
-	if err := stage(stageWritten); err != nil {
-		return err
-	}
+	return nil
+}
 
-	previous := prefix + previousSuffix
-	keptPrevious, err := keepPrevious(prefix, previous)
+func (b *bundleSave) removeTemporary() {
+	os.Remove(b.tmp + dataSuffix)
+	os.Remove(b.tmp + indexSuffix)
+}
+
+// keepPrevious makes sure the checkpoint being replaced, if any, survives at prefix.previous.
+func (b *bundleSave) keepPrevious() error {
+	kept, err := keepPrevious(b.prefix, b.prefix+previousSuffix)
 	if err != nil {
 		return err
 	}
-	if keptPrevious {
-		if err := syncDir(dir); err != nil {
+	b.kept = kept
+	if kept {
+		return atomicfile.SyncDir(b.dir)
+	}
+	return nil
+}
+
+// moveInPlace renames the new bundle's file with suffix, synced already, into place; the
+// directory is synced after both files are.
+func (b *bundleSave) moveInPlace(suffix string) error {
+	return os.Rename(b.tmp+suffix, b.prefix+suffix)
+}
+
+// dropPrevious removes the copy of the replaced checkpoint once the new one is durable.
+func (b *bundleSave) dropPrevious() error {
+	if !b.kept {
+		return nil
+	}
+	for _, suffix := range []string{indexSuffix, dataSuffix} {
+		if err := os.Remove(b.prefix + previousSuffix + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
-		}
-	}
-	if err := os.Rename(tmp+dataSuffix, prefix+dataSuffix); err != nil {
-		return err
-	}
-	if err := stage(stageBetweenRenames); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp+indexSuffix, prefix+indexSuffix); err != nil {
-		return err
-	}
-	if err := syncDir(dir); err != nil {
-		return err
-	}
-	if keptPrevious {
-		// The new checkpoint is durable: the copy of the old one is no longer needed.
-		for _, suffix := range []string{indexSuffix, dataSuffix} {
-			if err := os.Remove(previous + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
 		}
 	}
 	return nil
@@ -289,35 +318,8 @@ func copyFileSync(from, to string) error {
 		dst.Close()
 		return err
 	}
-	if err := dst.Sync(); err != nil {
-		dst.Close()
+	if err := dst.Close(); err != nil {
 		return err
 	}
-	return dst.Close()
-}
-
-// syncFile flushes a file's contents to stable storage.
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	return f.Close()
-}
-
-// syncDir makes the renames and links in dir durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return f.Close()
+	return atomicfile.SyncFile(to)
 }

@@ -34,7 +34,7 @@ func NewExamples(n, features int, fill func(pixels []float32, labels []int32)) (
 		return nil, fmt.Errorf("examples: labels: %w", err)
 	}
 	e := &Examples{pixels: pixels, labels: labels, n: n, features: features}
-	if canRelease {
+	if canRelease() {
 		fill(tensorValues[float32](pixels), tensorValues[int32](labels))
 		return e, nil
 	}
@@ -94,13 +94,13 @@ func (m *Model) Bind(train, validation *Examples) error {
 		name string
 		e    *Examples
 	}{{"training set", train}, {"validation set", validation}} {
-		if set.e.features != m.cfg.Inputs {
-			return fmt.Errorf("bind: the %s has %d features per example, the model takes %d", set.name, set.e.features, m.cfg.Inputs)
+		if set.e.features != m.graph.features {
+			return fmt.Errorf("bind: the %s has %d features per example, the model takes %d", set.name, set.e.features, m.graph.features)
 		}
-		if canRelease {
+		if canRelease() {
 			for i, label := range tensorValues[int32](set.e.labels) {
-				if label < 0 || int(label) >= m.cfg.Classes {
-					return fmt.Errorf("bind: %s: label %d of example %d is outside [0, %d)", set.name, label, i, m.cfg.Classes)
+				if label < 0 || int(label) >= m.graph.numClasses {
+					return fmt.Errorf("bind: %s: label %d of example %d is outside [0, %d)", set.name, label, i, m.graph.numClasses)
 				}
 			}
 		}

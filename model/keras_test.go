@@ -10,7 +10,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/tfsweep/tfsweep/dataset"
+	"github.com/tfsweep/tfsweep/modelfile"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // kerasFixture is a training trajectory recorded from Keras 3 by testdata/keras_fixture.py.
@@ -53,7 +54,7 @@ func TestMatchesKeras(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := DefaultConfig()
-			cfg.Hidden, cfg.BatchNorm, cfg.Device = fx.Hidden, fx.BatchNorm, DeviceCPU
+			cfg.Network, cfg.Device = withBatchNorm(mlp(784, fx.Hidden, 10), fx.BatchNorm), DeviceCPU
 			m := newModel(t, cfg)
 
 			// Keras' initial weights, in model.weights order, which is also ours.
@@ -96,7 +97,7 @@ func TestMatchesKeras(t *testing.T) {
 			step := 0
 			var maxLossDiff float64
 			for range fx.Epochs {
-				for b := range head.Batches(order, fx.BatchSize, dataset.ScaleUnit) {
+				for b := range head.Batches(order, fx.BatchSize, spec.ScaleUnit) {
 					loss, acc, err := m.TrainStep(b.Pixels, b.Labels)
 					if err != nil {
 						t.Fatal(err)
@@ -115,7 +116,7 @@ func TestMatchesKeras(t *testing.T) {
 			if step != len(fx.Losses) {
 				t.Fatalf("%d steps, Keras took %d", step, len(fx.Losses))
 			}
-			pixels, labels := test.Head(fx.TestExamples).Float32(dataset.ScaleUnit)
+			pixels, labels := test.Head(fx.TestExamples).Float32(spec.ScaleUnit)
 			loss, acc, err := m.Evaluate(pixels, labels)
 			if err != nil {
 				t.Fatal(err)
@@ -124,6 +125,43 @@ func TestMatchesKeras(t *testing.T) {
 				fx.Keras, step, maxLossDiff, loss, fx.EvalLoss, acc, fx.EvalAccuracy)
 			if math.Abs(loss-fx.EvalLoss) > lossTol || math.Abs(acc-fx.EvalAccuracy) > 1e-6 {
 				t.Errorf("evaluation loss %.7f accuracy %.4f, Keras %.7f %.4f", loss, acc, fx.EvalLoss, fx.EvalAccuracy)
+			}
+		})
+	}
+}
+
+// KerasJSON gives what Keras wrote for the networks of modelfile's Keras JSONs (scripts/keras_models.py:
+// Sequential convnets with every layer class, a Functional residual network), read back by
+// modelfile: every layer's config, build_config and inbound nodes, and the model's.
+func TestKerasJSONOfKerasModels(t *testing.T) {
+	for _, name := range []string{"mlp", "convnet", "every_layer", "residual"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("..", "modelfile", "testdata", "keras", name+".json")
+			net, err := modelfile.Read(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ours, err := newModel(t, Config{Network: net, Device: DeviceCPU}).KerasJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got, want map[string]any
+			if err := json.Unmarshal(ours, &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(raw, &want); err != nil {
+				t.Fatal(err)
+			}
+			delete(got, "compile_config") // Keras' is its own compile call's
+			delete(want, "compile_config")
+			delete(got["config"].(map[string]any), "name") // the name the Keras user gave the model
+			delete(want["config"].(map[string]any), "name")
+			for _, d := range jsonDiff("", got, want) {
+				t.Error(d)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tfsweep/tfsweep/dataset"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // mnist loads the real MNIST from TFSWEEP_DATA_DIR once per test binary. A test that needs it fails
@@ -36,7 +37,7 @@ func TestSoftmaxRegressionLearnsMNIST(t *testing.T) {
 	train, test := loadMNIST(t)
 	train = train.Head(2000)
 	cfg := DefaultConfig()
-	cfg.Hidden = nil
+	cfg.Network = mlp(784, nil, 10)
 	cfg.Device = DeviceCPU
 	m := newModel(t, cfg)
 
@@ -45,7 +46,7 @@ func TestSoftmaxRegressionLearnsMNIST(t *testing.T) {
 	for epoch := range epochs {
 		var lossSum, accSum float64
 		steps := 0
-		for b := range train.Batches(dataset.Permutation(train.Len(), 1, epoch), batch, dataset.ScaleUnit) {
+		for b := range train.Batches(dataset.Permutation(train.Len(), 1, epoch), batch, spec.ScaleUnit) {
 			loss, acc, err := m.TrainStep(b.Pixels, b.Labels)
 			if err != nil {
 				t.Fatal(err)
@@ -62,7 +63,7 @@ func TestSoftmaxRegressionLearnsMNIST(t *testing.T) {
 		}
 		lastEpochLoss, lastEpochAccuracy = lossSum/float64(steps), accSum/float64(steps)
 	}
-	pixels, labels := test.Float32(dataset.ScaleUnit)
+	pixels, labels := test.Float32(spec.ScaleUnit)
 	testLoss, testAccuracy, err := m.Evaluate(pixels, labels)
 	if err != nil {
 		t.Fatal(err)
@@ -87,13 +88,13 @@ func TestSoftmaxRegressionLearnsMNIST(t *testing.T) {
 func TestOneEpochOf5000ImagesLearns(t *testing.T) {
 	train, test := loadMNIST(t)
 	train = train.Head(5000)
-	pixels, labels := test.Float32(dataset.ScaleUnit)
+	pixels, labels := test.Float32(spec.ScaleUnit)
 	for _, bn := range []bool{false, true} {
 		t.Run(fmt.Sprintf("batchnorm=%v", bn), func(t *testing.T) {
 			cfg := DefaultConfig()
-			cfg.BatchNorm, cfg.Seed, cfg.Device = bn, 2, DeviceCPU
+			cfg.Network, cfg.Seed, cfg.Device = withBatchNorm(cfg.Network, bn), 2, DeviceCPU
 			m := newModel(t, cfg)
-			for b := range train.Batches(dataset.Permutation(train.Len(), 2, 0), 32, dataset.ScaleUnit) {
+			for b := range train.Batches(dataset.Permutation(train.Len(), 2, 0), 32, spec.ScaleUnit) {
 				loss, _, err := m.TrainStep(b.Pixels, b.Labels)
 				if err != nil {
 					t.Fatal(err)

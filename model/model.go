@@ -1,7 +1,9 @@
-// Package model builds the lab report's MNIST network as a TensorFlow graph and trains it through
-// the TensorFlow C API (github.com/wamuir/graft), reproducing Keras 3: Dense layers with a hidden
-// activation (tanh by default), optional BatchNormalization and Dropout, a softmax output, sparse
-// categorical cross-entropy with an optional L2 kernel penalty, and Keras 3's Adam, SGD, RMSprop,
+// Package model builds a network described in Keras' terms (spec.Network: the lab report's MLP, a
+// convnet, a functional graph with Add and Concatenate) as a TensorFlow graph and trains it through
+// the TensorFlow C API (github.com/wamuir/graft), reproducing Keras 3: Dense, Conv2D, MaxPooling2D,
+// AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, BatchNormalization,
+// Activation, Rescaling, Add and Concatenate layers (layers.go), a softmax output, sparse
+// categorical cross-entropy with optional L2 kernel penalties, and Keras 3's Adam, SGD, RMSprop,
 // AdamW, Adagrad or Nadam with a constant or scheduled learning rate. testdata/keras_fixture.py
 // records the Keras trajectories the tests replay.
 //
@@ -35,11 +37,9 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/tfsweep/tfsweep/spec"
 	tf "github.com/wamuir/graft/tensorflow"
 )
-
-// EvalChunk is the number of examples Evaluate feeds per session run.
-const EvalChunk = 10000
 
 // Model is a network with its TensorFlow session. Its methods must not be called concurrently.
 type Model struct {
@@ -116,7 +116,7 @@ func New(cfg Config) (*Model, error) {
 // session has a GPU and the configuration allows it, else "CPU:0".
 func (m *Model) Device() string { return m.device }
 
-func placement(device string, devices []Device) string {
+func placement(device string, devices []spec.Device) string {
 	if device != DeviceCPU {
 		for _, d := range devices {
 			if d.Type == "GPU" {
@@ -149,31 +149,31 @@ func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy floa
 
 // Evaluate returns the mean loss and accuracy over all examples, batch norm using its moving
 // statistics and no dropout. With Config.L2 the loss includes the L2 penalty at the current weights,
-// as Keras' val_loss does. It feeds EvalChunk examples per run and changes no variable.
+// as Keras' val_loss does. It feeds spec.EvalChunk examples per run and changes no variable.
 func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float64, err error) {
 	n := len(labels)
 	if n == 0 {
 		return 0, 0, errors.New("evaluate: no examples")
 	}
-	if len(pixels) != n*m.cfg.Inputs {
-		return 0, 0, fmt.Errorf("evaluate: %d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
+	if len(pixels) != n*m.graph.features {
+		return 0, 0, fmt.Errorf("evaluate: %d pixels for %d labels of %d features", len(pixels), n, m.graph.features)
 	}
 	return m.evaluate(n, 1, func(start, end int) (map[tf.Output]*tf.Tensor, func(), error) {
-		if err := m.feed(pixels[start*m.cfg.Inputs:end*m.cfg.Inputs], labels[start:end]); err != nil {
+		if err := m.feed(pixels[start*m.graph.features:end*m.graph.features], labels[start:end]); err != nil {
 			return nil, nil, err
 		}
 		return m.feeds, func() {}, nil
 	})
 }
 
-// evaluate sums the evaluation pass over n examples in chunks of at most EvalChunk, concurrent
+// evaluate sums the evaluation pass over n examples in chunks of at most spec.EvalChunk, concurrent
 // calls at once (the chunks then n/concurrent examples each); chunk gives the feeds of examples
 // [start, end) and a function that releases them, and must be safe to call concurrently when
 // concurrent > 1. The chunks' sums add up in chunk order.
 func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.Output]*tf.Tensor, func(), error)) (loss, accuracy float64, err error) {
 	fetches := []tf.Output{m.graph.evalLossSum, m.graph.evalCorrect}
 	var penalty float64
-	if m.cfg.L2 > 0 {
+	if m.graph.evalPenalty.Op != nil {
 		out, err := m.sess.Run(nil, []tf.Output{m.graph.evalPenalty}, nil)
 		if err != nil {
 			return 0, 0, fmt.Errorf("evaluate: l2 penalty: %w", err)
@@ -182,7 +182,7 @@ func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.O
 		release(out...)
 	}
 	concurrent = max(1, min(concurrent, n))
-	size := min(EvalChunk, (n+concurrent-1)/concurrent)
+	size := min(spec.EvalChunk, (n+concurrent-1)/concurrent)
 	type sums struct {
 		loss, correct float64
 		err           error
@@ -398,15 +398,15 @@ func (m *Model) feed(pixels []float32, labels []int32) error {
 	if n == 0 {
 		return errors.New("empty batch")
 	}
-	if len(pixels) != n*m.cfg.Inputs {
-		return fmt.Errorf("%d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
+	if len(pixels) != n*m.graph.features {
+		return fmt.Errorf("%d pixels for %d labels of %d features", len(pixels), n, m.graph.features)
 	}
 	for i, label := range labels {
-		if label < 0 || int(label) >= m.cfg.Classes {
-			return fmt.Errorf("label %d of example %d is outside [0, %d)", label, i, m.cfg.Classes)
+		if label < 0 || int(label) >= m.graph.numClasses {
+			return fmt.Errorf("label %d of example %d is outside [0, %d)", label, i, m.graph.numClasses)
 		}
 	}
-	x, err := m.pixelInputs.tensor([]int64{int64(n), int64(m.cfg.Inputs)}, sliceBytes(pixels))
+	x, err := m.pixelInputs.tensor([]int64{int64(n), int64(m.graph.features)}, sliceBytes(pixels))
 	if err != nil {
 		return fmt.Errorf("pixels tensor: %w", err)
 	}

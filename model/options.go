@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/tfsweep/tfsweep/model/catalog"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // This file holds the pure-Go names and validation of activations, optimizers and learning-rate
@@ -29,20 +29,6 @@ const (
 	kerasDefaultLR         = 0.001
 )
 
-// ParseActivation validates a hidden-layer activation and returns its canonical name
-// (catalog.ParseActivation). It needs no TensorFlow.
-func ParseActivation(name string) (string, error) { return catalog.ParseActivation(name) }
-
-// ActivationNames returns the canonical activation names.
-func ActivationNames() []string { return catalog.ActivationNames() }
-
-// ParseOptimizer validates an optimizer name and returns its canonical spelling
-// (catalog.ParseOptimizer). It needs no TensorFlow.
-func ParseOptimizer(name string) (string, error) { return catalog.ParseOptimizer(name) }
-
-// OptimizerNames returns the canonical optimizer names.
-func OptimizerNames() []string { return catalog.OptimizerNames() }
-
 // KerasDefaultLearningRate is the learning_rate default of the Keras 3 optimizer (canonical name):
 // 0.01 for sgd, 0.001 for the others. A zero Config.LearningRate stands for it.
 func KerasDefaultLearningRate(optimizer string) float64 {
@@ -64,24 +50,6 @@ func kerasOptimizerName(optimizer string) string {
 	return optimizer
 }
 
-// Learning-rate schedule kinds, Schedule.Kind's canonical values (catalog's).
-const (
-	ScheduleConstant    = catalog.ScheduleConstant
-	ScheduleExponential = catalog.ScheduleExponential
-	ScheduleCosine      = catalog.ScheduleCosine
-	ScheduleStep        = catalog.ScheduleStep
-)
-
-// ParseSchedule validates a schedule kind and returns its canonical name (catalog.ParseSchedule).
-func ParseSchedule(name string) (string, error) { return catalog.ParseSchedule(name) }
-
-// ScheduleNames returns the canonical schedule kinds.
-func ScheduleNames() []string { return catalog.ScheduleNames() }
-
-// Schedule is a learning-rate schedule (catalog.Schedule): the zero value is the constant
-// Config.LearningRate.
-type Schedule = catalog.Schedule
-
 // validateOptimizer canonicalises the optimizer, fills the learning rate and AdamW's weight decay
 // defaults, and checks the optimizer's parameters.
 func (c *Config) validateOptimizer() []error {
@@ -89,7 +57,7 @@ func (c *Config) validateOptimizer() []error {
 	if c.Optimizer == "" {
 		c.Optimizer = DefaultOptimizer
 	}
-	canonical, err := ParseOptimizer(c.Optimizer)
+	canonical, err := spec.ParseOptimizer(c.Optimizer)
 	if err != nil {
 		return []error{fmt.Errorf("optimizer: %w", err)}
 	}
@@ -100,7 +68,7 @@ func (c *Config) validateOptimizer() []error {
 	if !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 0) {
 		errs = append(errs, fmt.Errorf("learning rate must be positive and finite, got %v", c.LearningRate))
 	}
-	errs = append(errs, catalog.CheckMomentum(c.Optimizer, c.Momentum, c.Nesterov)...)
+	errs = append(errs, spec.CheckMomentum(c.Optimizer, c.Momentum, c.Nesterov)...)
 	if c.WeightDecay == 0 && c.Optimizer == "adamw" {
 		c.WeightDecay = adamwWeightDecay
 	}

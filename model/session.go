@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tfsweep/tfsweep/spec"
 	tf "github.com/wamuir/graft/tensorflow"
 	configpb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/protobuf/proto"
@@ -13,20 +14,13 @@ import (
 // ErrNoGPU is returned by New when Config.Device is "gpu" and TensorFlow sees no GPU.
 var ErrNoGPU = errors.New("device gpu requested but TensorFlow sees no GPU")
 
-// Device is a compute device TensorFlow can place ops on.
-type Device struct {
-	Name        string // e.g. /job:localhost/replica:0/task:0/device:GPU:0
-	Type        string // "CPU" or "GPU"
-	MemoryBytes int64  // memory limit TensorFlow reports for the device
-}
-
 // TFVersion returns the version of the linked libtensorflow.
 func TFVersion() string { return tf.Version() }
 
 // ListDevices returns the devices a default session sees. It creates and closes a session on an
 // empty graph, because TensorFlow only enumerates devices for a session. Call it before training
 // with a Config that sets VisibleGPUs: the first session in a process fixes TensorFlow's GPU mapping.
-func ListDevices() ([]Device, error) {
+func ListDevices() ([]spec.Device, error) {
 	sess, err := tf.NewSession(tf.NewGraph(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: new session: %w", err)
@@ -38,14 +32,14 @@ func ListDevices() ([]Device, error) {
 	return devices, err
 }
 
-func sessionDevices(sess *tf.Session) ([]Device, error) {
+func sessionDevices(sess *tf.Session) ([]spec.Device, error) {
 	list, err := sess.ListDevices()
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
-	devices := make([]Device, len(list))
+	devices := make([]spec.Device, len(list))
 	for i, d := range list {
-		devices[i] = Device{Name: d.Name, Type: d.Type, MemoryBytes: d.MemoryLimitBytes}
+		devices[i] = spec.Device{Name: d.Name, Type: d.Type, MemoryBytes: d.MemoryLimitBytes}
 	}
 	return devices, nil
 }
@@ -79,10 +73,10 @@ func sessionConfig(cfg Config) ([]byte, error) {
 		pb.DeviceCount = map[string]int32{"GPU": 0}
 		if cfg.InterOpThreads == 1 {
 			// One inter-op thread runs the ops one at a time anyway; TensorFlow's single-threaded
-			// executor runs them in the calling thread, without handing each op to the pool and back:
-			// 1.2-1.4× the samples/s at batch 64 with one step per call, 1.08× with eight
-			// (docs/benchmarks.md). It refuses control flow and asynchronous kernels, which a graph of
-			// ours has only with a GPU in the session (its copies between devices).
+			// executor runs them in the calling thread, without handing each op to the pool and back
+			// (docs/benchmarks.md, "Threads, towers and steps per call"). It refuses control flow and
+			// asynchronous kernels, which a graph of ours has only with a GPU in the session (its
+			// copies between devices).
 			pb.Experimental = &configpb.ConfigProto_Experimental{ExecutorType: singleThreadedExecutor}
 		}
 	}
@@ -105,7 +99,7 @@ func deviceString(device string) string {
 }
 
 // checkDevices fails when the configuration asks for a GPU the session does not have.
-func checkDevices(device string, devices []Device) error {
+func checkDevices(device string, devices []spec.Device) error {
 	if device != DeviceGPU {
 		return nil
 	}

@@ -22,13 +22,14 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"unsafe"
 
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
 // canRelease reports whether tf.Tensor starts with the *C.TF_Tensor it owns, as in graft v0.10.0.
-var canRelease = func() bool {
+var canRelease = sync.OnceValue(func() bool {
 	typ := reflect.TypeOf(tf.Tensor{})
 	if typ.NumField() == 0 {
 		return false
@@ -36,7 +37,7 @@ var canRelease = func() bool {
 	f := typ.Field(0)
 	return f.Name == "c" && f.Offset == 0 && f.Type.Kind() == reflect.Pointer &&
 		strings.HasSuffix(f.Type.Elem().Name(), "TF_Tensor") && f.Type.Elem().PkgPath() == reflect.TypeOf(tf.Tensor{}).PkgPath()
-}()
+})
 
 // cTensor is the TF_Tensor a graft tensor owns.
 func cTensor(t *tf.Tensor) **C.TF_Tensor { return (**C.TF_Tensor)(unsafe.Pointer(t)) }
@@ -44,7 +45,7 @@ func cTensor(t *tf.Tensor) **C.TF_Tensor { return (**C.TF_Tensor)(unsafe.Pointer
 // release deletes the tensors' TensorFlow buffers now instead of at some later garbage collection.
 // The tensors must not be used afterwards. Nil tensors are skipped.
 func release(tensors ...*tf.Tensor) {
-	if !canRelease {
+	if !canRelease() {
 		return
 	}
 	for _, t := range tensors {
@@ -93,7 +94,7 @@ const inputCacheSize = 4
 // buffer for the run only, and no op here keeps its input), so overwriting it for the next run is
 // safe.
 func (c *inputCache) tensor(shape []int64, data []byte) (*tf.Tensor, error) {
-	if !canRelease {
+	if !canRelease() {
 		return tf.ReadTensor(c.dtype, shape, bytes.NewReader(data))
 	}
 	for i, e := range c.entries {

@@ -6,16 +6,16 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Tags of the Keras TensorBoard callback that the report reads, and its sub-run names.
 const (
-	tagLoss      = "epoch_loss"
-	tagAccuracy  = "epoch_accuracy"
-	trainRun     = "train"
-	validRun     = "validation"
-	hparamsStart = "_hparams_/session_start_info"
-	hparamsEnd   = "_hparams_/session_end_info"
+	tagLoss     = spec.TagEpochLoss
+	tagAccuracy = spec.TagEpochAccuracy
+	trainRun    = spec.TrainDir
+	validRun    = spec.ValidationDir
 )
 
 // eventDir is what the report needs from one directory of event files (a TensorBoard run).
@@ -24,7 +24,7 @@ type eventDir struct {
 	// session is set when the directory holds a hparams session_start_info; hparams are its values.
 	session bool
 	hparams map[string]any
-	status  string // from session_end_info; "" without one
+	status  spec.Status // from session_end_info; "" without one
 }
 
 // assemble groups TensorBoard runs (keyed by slash path relative to the sweep directory, "." for the
@@ -113,9 +113,9 @@ func digitPrefix(s string) string {
 	return s[:i]
 }
 
-func statusOf(d eventDir) string {
+func statusOf(d eventDir) spec.Status {
 	if d.status == "" {
-		return StatusUnknown
+		return spec.StatusUnknown
 	}
 	return d.status
 }

@@ -3,6 +3,8 @@ package report
 import (
 	"slices"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 func TestNaturalCompare(t *testing.T) {
@@ -24,7 +26,7 @@ func TestAssemble(t *testing.T) {
 	}
 	dirs := map[string]eventDir{
 		".":                       {}, // the sweep's experiment: not a run
-		"a":                       {session: true, hparams: map[string]any{"x": 1.0}, status: StatusSucceeded},
+		"a":                       {session: true, hparams: map[string]any{"x": 1.0}, status: spec.StatusSucceeded},
 		"a/train":                 {scalars: loss(0.9, 0.5)},
 		"a/validation":            {scalars: loss(0.8, 0.6)},
 		"b":                       {session: true, hparams: map[string]any{"x": 2.0}}, // no session end
@@ -41,13 +43,13 @@ func TestAssemble(t *testing.T) {
 		t.Fatalf("runs %q, want a, b, keras", names)
 	}
 	a, b, k := runs[0], runs[1], runs[2]
-	if f := a.Final(); f.TrainLoss != 0.5 || f.ValLoss != 0.6 || a.Status != StatusSucceeded || a.HParams["x"] != 1.0 {
+	if f := a.Final(); f.Loss != 0.5 || f.ValLoss != 0.6 || a.Status != spec.StatusSucceeded || a.HParams["x"] != 1.0 {
 		t.Errorf("run a = %+v, final %+v", a, f)
 	}
-	if b.Status != StatusUnknown || b.Epochs() != 0 {
+	if b.Status != spec.StatusUnknown || b.Epochs() != 0 {
 		t.Errorf("run b = %+v, want status unknown and no epochs", b)
 	}
-	if k.HParams != nil || k.Status != StatusUnknown || k.Final().TrainLoss != 0.4 {
+	if k.HParams != nil || k.Status != spec.StatusUnknown || k.Final().Loss != 0.4 {
 		t.Errorf("run keras = %+v", k)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 	"github.com/tfsweep/tfsweep/sweep"
 )
@@ -13,7 +14,7 @@ import (
 // a chart per run compares nothing.
 const maxAxisCharts = 12
 
-// ChartLayout is the Custom Scalars layout of a sweep, over the tags sweep.ChartTag gives each
+// ChartLayout is the Custom Scalars layout of a sweep, over the tags spec.ChartTag gives each
 // run's epoch losses in the sweep's charts run: the lab report's figures (train or validation loss
 // of its variants, with and without batch norm on one chart, the batch-size comparison, uniform
 // initialisation) drawn from the runs trained as the report trained, then for every axis that
@@ -41,7 +42,7 @@ func ChartLayout(runs []sweep.Run) summary.Layout {
 		layout.Categories = append(layout.Categories, lab)
 	}
 	byAxis := summary.Category{Title: "Validation loss by axis value"}
-	for _, a := range sweep.Axes {
+	for _, a := range spec.Axes() {
 		var values []string
 		members := map[string][]string{}
 		for _, r := range runs {
@@ -70,7 +71,7 @@ func ChartLayout(runs []sweep.Run) summary.Layout {
 func tagRegex(runs []string, split string) string {
 	quoted := make([]string, len(runs))
 	for i, r := range runs {
-		quoted[i] = regexp.QuoteMeta(sweep.ChartTag(r, split))
+		quoted[i] = regexp.QuoteMeta(spec.ChartTag(r, split))
 	}
 	return "^(?:" + strings.Join(quoted, "|") + ")$"
 }
@@ -81,7 +82,7 @@ func labVariant(r sweep.Run) Variant {
 
 // labComparable is Run.LabMismatch for a planned run: every axis that is not LabFree at its default.
 func labComparable(r sweep.Run) bool {
-	for _, a := range sweep.Axes {
+	for _, a := range spec.Axes() {
 		if !a.LabFree && !a.IsDefault(r.Variant) {
 			return false
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -24,7 +25,7 @@ func TestChartLayoutOfThePreset(t *testing.T) {
 		var out []string
 		for _, r := range runs {
 			for _, split := range []string{"train", "validation"} {
-				if tag := sweep.ChartTag(r.Name, split); re.MatchString(tag) {
+				if tag := spec.ChartTag(r.Name, split); re.MatchString(tag) {
 					out = append(out, tag)
 				}
 			}

@@ -1,6 +1,10 @@
 package report
 
-import "math"
+import (
+	"math"
+
+	"github.com/tfsweep/tfsweep/spec"
+)
 
 // Cell is one row of a lab-report table filled from the sweep: the report's number beside the
 // sweep's value for the same variant.
@@ -49,7 +53,7 @@ func (s *Sweep) cell(row ReferenceRow, split Split) Cell {
 	for _, r := range s.matches(row.Variant) {
 		configs[r.ConfigKey()] = true
 		c.Runs = append(c.Runs, r.Name)
-		if r.Status == StatusFailed {
+		if r.Status == spec.StatusFailed {
 			c.Failed = append(c.Failed, r.Name)
 			continue
 		}

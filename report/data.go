@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"strconv"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Number is a float64 that encodes as JSON null when it is NaN or infinite (a value the logs lack),
@@ -48,7 +50,7 @@ func (n *Number) UnmarshalJSON(b []byte) error {
 type RunRecord struct {
 	Name    string         `json:"name"`
 	HParams map[string]any `json:"hparams"`
-	Status  string         `json:"status"`
+	Status  spec.Status    `json:"status"`
 	Epochs  int            `json:"epochs"`
 	Final   FinalRecord    `json:"final"`
 	// Report holds the lab report's numbers for the run's variant; null when the report has none.
@@ -123,7 +125,7 @@ func (s *Sweep) document(comparisons []Comparison, figureFiles []string, withRep
 		rec := RunRecord{
 			Name: r.Name, HParams: r.HParams, Status: r.Status, Epochs: r.Epochs(),
 			Final: FinalRecord{
-				TrainLoss: Number(f.TrainLoss), TrainAccuracy: Number(f.TrainAccuracy),
+				TrainLoss: Number(f.Loss), TrainAccuracy: Number(f.Accuracy),
 				ValLoss: Number(f.ValLoss), ValAccuracy: Number(f.ValAccuracy),
 			},
 			Curves: CurvesRecord{
@@ -206,13 +208,13 @@ func (s *Sweep) writeCSV(w io.Writer) error {
 		return strconv.Itoa(n)
 	}
 	for _, r := range s.Runs {
-		row := []string{r.Name, r.Status}
+		row := []string{r.Name, string(r.Status)}
 		for _, k := range keys {
 			row = append(row, formatHParam(r.HParams[k]))
 		}
 		f := r.Final()
 		train, val, tt, vt := reference(r)
-		row = append(row, num(f.TrainLoss), num(f.TrainAccuracy), num(f.ValLoss), num(f.ValAccuracy),
+		row = append(row, num(f.Loss), num(f.Accuracy), num(f.ValLoss), num(f.ValAccuracy),
 			strconv.Itoa(r.Epochs()), num(train), num(val), table(tt), table(vt))
 		if err := cw.Write(row); err != nil {
 			return err

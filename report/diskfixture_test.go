@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
@@ -32,11 +33,11 @@ func writeSweep(t testing.TB, dir string, runs []Run) {
 			must(err)
 			must(w.HParamsSessionStart(summary.SessionStart{HParams: r.HParams}))
 			switch r.Status {
-			case StatusSucceeded:
+			case spec.StatusSucceeded:
 				must(w.HParamsSessionEnd(summary.StatusSuccess, time.Time{}))
-			case StatusFailed:
+			case spec.StatusFailed:
 				must(w.HParamsSessionEnd(summary.StatusFailure, time.Time{}))
-			case StatusRunning:
+			case spec.StatusRunning:
 				must(w.HParamsSessionEnd(summary.StatusRunning, time.Time{}))
 			}
 			must(w.Close())

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -72,7 +73,7 @@ func (s *Sweep) figures(comparisons []Comparison, withReport bool) []Figure {
 }
 
 func lineLabel(r Run) string {
-	if r.Status == StatusFailed {
+	if r.Status == spec.StatusFailed {
 		return r.Name + " (failed)"
 	}
 	return r.Name
@@ -227,5 +228,5 @@ func (integerTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
-// figurePath is where a figure's file goes on disk.
-func (s *Sweep) figurePath(f Figure) string { return filepath.Join(s.Dir, filepath.FromSlash(f.File)) }
+// figurePath is where a figure's file goes in the report directory dir.
+func figurePath(dir string, f Figure) string { return filepath.Join(dir, filepath.FromSlash(f.File)) }

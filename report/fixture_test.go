@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // presetRun is one of the lab report's twelve variants with made-up, distinct curves: the final
@@ -64,7 +66,7 @@ func memorySweep(dir string) *Sweep {
 	s := &Sweep{Dir: dir}
 	for _, p := range presetRuns() {
 		s.Runs = append(s.Runs, Run{
-			Name: p.name, HParams: p.hparams(), Status: StatusSucceeded,
+			Name: p.name, HParams: p.hparams(), Status: spec.StatusSucceeded,
 			Curves: Curves{
 				TrainLoss: curve(p.finalTrain(), 5), ValLoss: curve(p.finalVal(), 5),
 				TrainAccuracy: curve(0.9+0.001*float64(p.k), 5), ValAccuracy: curve(0.8+0.001*float64(p.k), 5),

@@ -1,6 +1,10 @@
 package report
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/tfsweep/tfsweep/spec"
+)
 
 // The lab report being reproduced ("Deep Learning Lab 3 Report", Shusrith S, 2 February 2025): an MNIST
 // MLP (784 → 128 → 64 → 10, tanh, Adam at 0.001, 5 epochs) trained with Xavier (glorot_normal) and
@@ -13,8 +17,8 @@ type Split string
 
 // The two splits, named like Keras' TensorBoard sub-runs.
 const (
-	Train      Split = "train"
-	Validation Split = "validation"
+	Train      Split = spec.TrainDir
+	Validation Split = spec.ValidationDir
 )
 
 // Variant is the part of a run's hyper-parameters that the lab report varies.

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
@@ -78,17 +78,7 @@ func readEventDirs(ctx context.Context, root string) (map[string]eventDir, error
 }
 
 func readEventFile(path string, d *eventDir) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("read %w", err)
-	}
-	defer f.Close()
-	r := summary.NewReader(f, path)
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			return nil
-		}
+	for ev, err := range summary.ReadEvents(path) {
 		if err != nil {
 			return err
 		}
@@ -107,16 +97,17 @@ func readEventFile(path string, d *eventDir) error {
 			}
 		}
 	}
+	return nil
 }
 
-func statusName(s summary.Status) string {
+func statusName(s summary.Status) spec.Status {
 	switch s {
 	case summary.StatusSuccess:
-		return StatusSucceeded
+		return spec.StatusSucceeded
 	case summary.StatusFailure:
-		return StatusFailed
+		return spec.StatusFailed
 	case summary.StatusRunning:
-		return StatusRunning
+		return spec.StatusRunning
 	}
-	return StatusUnknown
+	return spec.StatusUnknown
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // trainEventFile returns the one event file of the run's train/ sub-run.
@@ -96,7 +98,7 @@ func TestLoadBadDirectories(t *testing.T) {
 func TestLoadRunsWithoutHParams(t *testing.T) {
 	runs := presetSweepRuns()[:2]
 	for i := range runs {
-		runs[i].HParams, runs[i].Status = nil, StatusUnknown
+		runs[i].HParams, runs[i].Status = nil, spec.StatusUnknown
 	}
 	s := buildSweep(t, runs)
 	w, err := s.Write(context.Background())

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // missing stands for a value the logs do not have (a variant not in the sweep, a split not logged).
@@ -85,7 +87,7 @@ func (s *Sweep) Table() string {
 	for _, r := range s.Runs {
 		f := r.Final()
 		refTrain, refVal := referenceCells(r)
-		t.add(r.Name, r.Status, epochsCell(r), formatLoss(f.TrainLoss), formatLoss(f.ValLoss),
+		t.add(r.Name, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.ValLoss),
 			formatLoss(f.ValAccuracy), refTrain, refVal)
 	}
 	return t.String()
@@ -111,7 +113,7 @@ func runsTable(runs []Run, varying []string) string {
 			}
 			row = append(row, formatHParam(v))
 		}
-		row = append(row, r.Status, epochsCell(r), formatLoss(f.TrainLoss), formatLoss(f.TrainAccuracy),
+		row = append(row, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.Accuracy),
 			formatLoss(f.ValLoss), formatLoss(f.ValAccuracy), refTrain, refVal)
 		t.add(row...)
 	}
@@ -269,7 +271,7 @@ func (e *errWriter) printf(format string, args ...any) {
 // its epochs hparam asked for (early stopping).
 func epochsCell(r Run) string {
 	n := strconv.Itoa(r.Epochs())
-	if want, ok := r.axis("epochs"); ok && r.Status == StatusSucceeded && r.Epochs() < want.(int) {
+	if want, ok := r.axis("epochs"); ok && r.Status == spec.StatusSucceeded && r.Epochs() < want.(int) {
 		return n + " (stopped early)"
 	}
 	return n

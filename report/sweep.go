@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tfsweep/tfsweep/sweep"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Sweep is what the logs of one sweep directory say: its runs in name order.
@@ -21,14 +21,6 @@ type Sweep struct {
 	Runs []Run
 }
 
-// Run statuses, from the hparams session_end_info (TensorBoard's STATUS_* values).
-const (
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	StatusRunning   = "running"
-	StatusUnknown   = "unknown" // no session_end_info, or STATUS_UNKNOWN
-)
-
 // Run is one session: a directory with train/ and validation/ sub-runs.
 type Run struct {
 	// Name is the run's directory relative to the sweep directory, with forward slashes.
@@ -36,7 +28,7 @@ type Run struct {
 	// HParams are the values of the run's hparams session_start_info: float64, string or bool. It is
 	// nil when the run has none; nothing else (such as the directory name) stands in for it.
 	HParams map[string]any
-	Status  string
+	Status  spec.Status // from the hparams session_end_info; StatusUnknown without one
 	Curves  Curves
 }
 
@@ -78,16 +70,12 @@ func (s Series) Last() (float64, bool) {
 	return s[len(s)-1].Value, true
 }
 
-// Final is a run's last epoch of each metric; NaN where the run logged none.
-type Final struct {
-	TrainLoss, TrainAccuracy, ValLoss, ValAccuracy float64
-}
-
-// Final returns the last epoch_loss and epoch_accuracy of train/ and validation/.
-func (r Run) Final() Final {
-	var f Final
-	f.TrainLoss, _ = r.Curves.TrainLoss.Last()
-	f.TrainAccuracy, _ = r.Curves.TrainAccuracy.Last()
+// Final returns the run's last epoch_loss and epoch_accuracy of train/ and validation/, each NaN
+// where the run logged none; Epoch is the last epoch with a train loss.
+func (r Run) Final() spec.EpochMetrics {
+	f := spec.EpochMetrics{Epoch: r.Epochs() - 1}
+	f.Loss, _ = r.Curves.TrainLoss.Last()
+	f.Accuracy, _ = r.Curves.TrainAccuracy.Last()
 	f.ValLoss, _ = r.Curves.ValLoss.Last()
 	f.ValAccuracy, _ = r.Curves.ValAccuracy.Last()
 	return f
@@ -119,7 +107,7 @@ func (r Run) Variant() (v Variant, ok bool) {
 
 // axis reads one axis of the run from its hparams.
 func (r Run) axis(key string) (any, bool) {
-	a, ok := sweep.AxisByKey(key)
+	a, ok := spec.AxisByKey(key)
 	h, logged := r.HParams[key]
 	if !ok || !logged {
 		return nil, false
@@ -138,7 +126,7 @@ func (r Run) LabMismatch() string {
 		return "not a lab-report variant"
 	}
 	var diffs []string
-	for _, a := range sweep.Axes {
+	for _, a := range spec.Axes() {
 		if a.LabFree {
 			continue
 		}
@@ -159,10 +147,10 @@ func (r Run) LabMismatch() string {
 	return strings.Join(diffs, ", ")
 }
 
-func sameAsDefault(a *sweep.Axis, v any) bool {
-	d := sweep.Defaults()
+func sameAsDefault(a spec.Axis, v any) bool {
+	d := spec.Defaults()
 	w := d
-	sweep.SetAxis(a, &w, v)
+	a.Set(&w, v)
 	return a.Equal(w, d)
 }
 

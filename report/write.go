@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // Files written into the sweep directory, besides the figures in FiguresDir.
@@ -21,12 +24,16 @@ const (
 
 // Written says what Write produced.
 type Written struct {
-	Dir      string   // the sweep directory
+	Dir      string   // the directory written into: the sweep directory, or WriteTo's
 	Files    []string // every file written, as paths under Dir: report.md, report.csv, report.json, figures
 	Figures  []string // the PNGs alone, relative to Dir with forward slashes
 	Table    string   // Sweep.Table: the runs' final losses beside the report's, to print
 	Compared bool     // whether the lab report's Tables 1–14 were laid out (the sweep has its variants)
 	Best     *Best    // the best run's model, which the `best` link points to; nil without one
+	// BestLink says, in a sentence, what became of Dir/best: linked, removed, or left as it was
+	// (a directory or file, as a copy of the sweep that followed the link leaves it); "" when
+	// there was no link and no best run.
+	BestLink string
 }
 
 // Generate reads the sweep directory's logs and writes the report into it: what `tfsweep report`
@@ -39,20 +46,42 @@ func Generate(ctx context.Context, dir string) (*Written, error) {
 	return s.Write(ctx)
 }
 
-// Write writes report.md, report.csv, report.json and the figures into s.Dir, each file through a
-// temporary name so that a reader never sees half a report. Figures no run has data for are not
-// drawn (and removed if an earlier report drew them).
-func (s *Sweep) Write(ctx context.Context) (*Written, error) {
+// Finish writes the report of a sweep that has trained into its directory, after an interruption
+// too (it shows what the logs hold), and records in res where the report is and which run is best,
+// or, on an error, why there is no report. It is the last step of `tfsweep run` and of every sweep
+// `tfsweep serve` trains.
+func Finish(ctx context.Context, res *sweep.Result) (*Written, error) {
+	written, err := Generate(context.WithoutCancel(ctx), res.SweepDir)
+	if err != nil {
+		res.ReportError = strings.TrimSpace(strings.Join([]string{res.ReportError, err.Error()}, " "))
+		return nil, err
+	}
+	res.Report = filepath.Join(res.SweepDir, MarkdownFile)
+	if b := written.Best; b != nil {
+		res.Best = &sweep.BestRun{Run: b.Run, ValLoss: b.ValLoss, Model: b.Model}
+	}
+	return written, nil
+}
+
+// Write writes report.md, report.csv, report.json and the figures into s.Dir (see WriteTo).
+func (s *Sweep) Write(ctx context.Context) (*Written, error) { return s.WriteTo(ctx, s.Dir) }
+
+// WriteTo writes report.md, report.csv, report.json, the figures and the best link into dir
+// (created if needed), each file through a temporary name so that a reader never sees half a
+// report. Figures no run has data for are not drawn (and removed if an earlier report drew them).
+// A directory that cannot be written (a read-only copy of a sweep) fails at the first file, with
+// nothing written.
+func (s *Sweep) WriteTo(ctx context.Context, dir string) (*Written, error) {
 	withReport := s.HasReportVariants()
 	comparisons := s.Compare()
 	figures := s.figures(comparisons, withReport)
-	out := &Written{Dir: s.Dir, Table: s.Table(), Compared: withReport, Best: s.Best()}
+	out := &Written{Dir: dir, Table: s.Table(), Compared: withReport, Best: s.Best()}
 
-	if err := os.MkdirAll(filepath.Join(s.Dir, FiguresDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, FiguresDir), 0o755); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	// A report killed mid-write leaves its temporary files behind; they are nobody's now.
-	for _, dir := range []string{s.Dir, filepath.Join(s.Dir, FiguresDir)} {
+	for _, dir := range []string{dir, filepath.Join(dir, FiguresDir)} {
 		if err := atomicfile.RemoveStale(dir); err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}
@@ -63,7 +92,7 @@ func (s *Sweep) Write(ctx context.Context) (*Written, error) {
 		}
 		if !f.hasData() {
 			// A figure of an earlier report of this directory would no longer match report.md.
-			if err := os.Remove(s.figurePath(f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := os.Remove(figurePath(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("report: %w", err)
 			}
 			continue
@@ -72,7 +101,7 @@ func (s *Sweep) Write(ctx context.Context) (*Written, error) {
 		if err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}
-		path := s.figurePath(f)
+		path := figurePath(dir, f)
 		if err := writeFile(path, png); err != nil {
 			return nil, err
 		}
@@ -96,16 +125,26 @@ func (s *Sweep) Write(ctx context.Context) (*Written, error) {
 		name string
 		data []byte
 	}{{MarkdownFile, md.Bytes()}, {CSVFile, csvBuf.Bytes()}, {JSONFile, jsonBuf.Bytes()}} {
-		path := filepath.Join(s.Dir, f.name)
+		path := filepath.Join(dir, f.name)
 		if err := writeFile(path, f.data); err != nil {
 			return nil, err
 		}
 		out.Files = append(out.Files, path)
 	}
-	if err := linkBest(s.Dir, out.Best); err != nil {
+	note, err := linkBest(dir, out.Best)
+	if err != nil {
 		return nil, fmt.Errorf("report: %s link: %w", BestLink, err)
 	}
+	out.BestLink = note
 	return out, nil
+}
+
+// Markdown writes report.md alone to w, for a sweep directory that cannot be written: its figure
+// links are those of an earlier report of the directory, if any.
+func (s *Sweep) Markdown(w io.Writer) error {
+	withReport := s.HasReportVariants()
+	comparisons := s.Compare()
+	return s.writeMarkdown(w, comparisons, s.figures(comparisons, withReport), withReport)
 }
 
 // writeFile replaces path with data atomically and durably (atomicfile): a reader never sees half a

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // markdownTable returns the cells of the Markdown table that follows heading in md (header and
@@ -181,7 +183,7 @@ func checkCSV(t *testing.T, s *Sweep, byVariant map[Variant]presetRun) {
 				t.Errorf("report.csv %s %s = %v, want %v", p.name, name, got, want)
 			}
 		}
-		if rec[col["status"]] != StatusSucceeded {
+		if rec[col["status"]] != string(spec.StatusSucceeded) {
 			t.Errorf("report.csv %s status %q", p.name, rec[col["status"]])
 		}
 	}
@@ -275,7 +277,7 @@ func TestWritePartialSweep(t *testing.T) {
 
 func TestWriteFailedRun(t *testing.T) {
 	runs := presetSweepRuns()[:2] // xavier-nobn-b64, xavier-nobn-b128
-	runs[1].Status = StatusFailed
+	runs[1].Status = spec.StatusFailed
 	runs[1].Curves.TrainLoss = runs[1].Curves.TrainLoss[:2]
 	runs[1].Curves.ValLoss = runs[1].Curves.ValLoss[:2]
 	s := buildSweep(t, runs)
@@ -286,10 +288,10 @@ func TestWriteFailedRun(t *testing.T) {
 		t.Errorf("Table 3 = %q, want the failed run marked failed", rows)
 	}
 	runsTable := markdownTable(md, "## Runs")
-	if len(runsTable) != 2 || !slices.Contains(runsTable[1], StatusFailed) || !slices.Contains(runsTable[1], "2") {
+	if len(runsTable) != 2 || !slices.Contains(runsTable[1], string(spec.StatusFailed)) || !slices.Contains(runsTable[1], "2") {
 		t.Errorf("runs table = %q, want xavier-nobn-b128 failed after 2 epochs", runsTable)
 	}
-	if !strings.Contains(w.Table, "xavier-nobn-b128") || !strings.Contains(w.Table, StatusFailed) {
+	if !strings.Contains(w.Table, "xavier-nobn-b128") || !strings.Contains(w.Table, string(spec.StatusFailed)) {
 		t.Errorf("printed table lacks the failed run:\n%s", w.Table)
 	}
 }
@@ -304,7 +306,7 @@ func TestWriteMeanOfSeeds(t *testing.T) {
 	s := buildSweep(t, []Run{a, b})
 	_, md := writeReport(t, s)
 	rows := markdownTable(md, "**Table 1: Train Loss**")
-	want := f4((a.Final().TrainLoss+b.Final().TrainLoss)/2) + " (mean of 2 seeds)"
+	want := f4((a.Final().Loss+b.Final().Loss)/2) + " (mean of 2 seeds)"
 	if len(rows) != 2 || rows[0][1] != "xavier-nobn-b64-s1, xavier-nobn-b64-s2" || rows[0][3] != want {
 		t.Errorf("Table 1 = %q, want the mean %s of both seeds", rows, want)
 	}
@@ -346,7 +348,7 @@ func TestWriteOtherAxes(t *testing.T) {
 		runs = append(runs, Run{
 			Name:    "he_normal-nobn-b32-lr" + strconv.FormatFloat(lr, 'g', -1, 64),
 			HParams: map[string]any{"init": "he_normal", "batchnorm": false, "batch_size": 32.0, "lr": lr, "epochs": 3.0},
-			Status:  StatusSucceeded,
+			Status:  spec.StatusSucceeded,
 			Curves:  Curves{TrainLoss: curve(0.2+0.1*float64(i), 3), ValLoss: curve(0.25, 3)},
 		})
 	}
@@ -373,7 +375,7 @@ func TestWriteOtherAxes(t *testing.T) {
 
 func TestTableFormatting(t *testing.T) {
 	s := &Sweep{Runs: []Run{{
-		Name: "r", Status: StatusUnknown,
+		Name: "r", Status: spec.StatusUnknown,
 		Curves: Curves{TrainLoss: Series{{0, 0.123456}}, ValAccuracy: Series{{0, 0.9}}},
 	}}}
 	want := "" +

@@ -37,7 +37,7 @@ do not silently check nothing)
   plugins_enabled      list of plugin names that /data/plugins_listing must report enabled, e.g.
                        ["scalars", "histograms", "text", "images", "graphs", "hparams"].
   tags                 {plugin: {run: [tag, ...]}}: for each listed run, its exact tag set for that
-                       plugin. plugin is one of scalars, histograms, text, images.
+                       plugin. plugin is one of scalars, histograms, text, images, pr_curves.
   scalars              list of {run*, tag*, steps, steps_include, values, last_value, rtol, atol}:
                          steps          exact list of steps served (in order);
                          steps_include  these steps exist (others may too);
@@ -53,11 +53,26 @@ do not silently check nothing)
                                           and HTML-unescaped; markup inside it may be sanitised;
                                           a non-scalar text tensor is its cells joined by "\n");
                          html_contains    a substring of the Markdown-rendered HTML the UI shows.
-  images               list of {run*, tag*, step*, sample, sha256, width, height, samples}:
+  images               list of {run*, tag*, step*, sample, sha256, width, height, samples,
+                       pixels_sha256}:
                          sample     which image of the step (default 0);
                          sha256     hex digest of the PNG bytes served by /individualImage;
                          width/height  read from the served PNG's IHDR;
-                         samples    the number of images per step the tags listing reports.
+                         samples    the number of images per step the tags listing reports;
+                         pixels_sha256  hex digest of the served image decoded by PIL (pillow)
+                                    and converted to RGBA: width*height*4 bytes, row by row,
+                                    straight (not premultiplied) alpha.
+  pr_curves            list of {run*, tag*, step*, labels*, predictions*, num_thresholds, rtol, atol}:
+                       the PR curve TensorBoard's pr_curves plugin serves at that step must be the one
+                       numpy computes here from the same binary labels (0/1 or booleans) and
+                       predicted probabilities, as TensorBoard's pr_curve summary defines it: example
+                       j in bucket floor(p_j * (num_thresholds - 1)) computed in float32 (default 201
+                       thresholds), true and false positives counted from each threshold's bucket
+                       upwards, TN = FP[0] - FP, FN = TP[0] - TP, precision TP / max(TP + FP, 1e-7),
+                       recall TP / max(TP + FN, 1e-7). The plugin cuts the thresholds with TP + FP = 0
+                       off the end; the same cut is made here. Counts must be equal; precision,
+                       recall and thresholds equal once rounded to float32 as the tensor stores
+                       them, unless rtol/atol are given for this entry.
   graphs               list of {run*, run_graph, keras, nodes_include, keras_nodes_include}:
                          run_graph  whether the run has an op graph (Event.graph_def);
                          keras      whether it has the conceptual Keras model (tag "keras");
@@ -146,7 +161,8 @@ RELOAD_INTERVAL = 1  # seconds; the Rust launcher truncates it to whole seconds,
 SETTLE_SECONDS = 4  # how long served data must stay unchanged before a mismatch is final
 RUNS_SETTLE_SECONDS = 10  # how long the run list must stay unchanged before missing runs are final
 STATUSES = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
-TAG_PLUGINS = {"scalars", "histograms", "text", "images"}
+TAG_PLUGINS = {"scalars", "histograms", "text", "images", "pr_curves"}
+DEFAULT_PR_THRESHOLDS = 201  # tensorboard.plugins.pr_curve.summary's default
 
 
 class ExpectationError(Exception):
@@ -163,12 +179,13 @@ class SetupError(Exception):
 
 _SCHEMA = {
     "": {"runs", "runs_subset", "rtol", "atol", "samples_per_plugin", "plugins_enabled", "tags",
-         "scalars", "histograms", "texts", "images", "graphs", "hparams", "custom_scalars"},
+         "scalars", "histograms", "texts", "images", "pr_curves", "graphs", "hparams", "custom_scalars"},
     "scalars": {"run", "tag", "steps", "steps_include", "values", "last_value", "rtol", "atol"},
     "histograms": {"run", "tag", "steps", "steps_include", "bucket_count", "buckets", "counts",
                    "rtol", "atol"},
     "texts": {"run", "tag", "step", "equals", "contains", "html_contains"},
-    "images": {"run", "tag", "step", "sample", "sha256", "width", "height", "samples"},
+    "images": {"run", "tag", "step", "sample", "sha256", "width", "height", "samples", "pixels_sha256"},
+    "pr_curves": {"run", "tag", "step", "labels", "predictions", "num_thresholds", "rtol", "atol"},
     "graphs": {"run", "run_graph", "keras", "nodes_include", "keras_nodes_include"},
     "hparams": {"experiment", "session_groups", "session_groups_subset"},
     "experiment": {"hparams", "metrics", "metrics_subset"},
@@ -181,6 +198,7 @@ _SCHEMA = {
 _REQUIRED = {
     "scalars": ("run", "tag"), "histograms": ("run", "tag"), "texts": ("run", "tag", "step"),
     "images": ("run", "tag", "step"), "graphs": ("run",), "group_metric": ("tag",),
+    "pr_curves": ("run", "tag", "step", "labels", "predictions"),
     "chart": ("category", "title"),
 }
 
@@ -199,7 +217,7 @@ def _check_keys(obj, kind, where):
 def validate_expectation(exp):
     """Raises ExpectationError naming the first malformed part of exp."""
     _check_keys(exp, "", "expectation")
-    for kind in ("scalars", "histograms", "texts", "images", "graphs"):
+    for kind in ("scalars", "histograms", "texts", "images", "pr_curves", "graphs"):
         entries = exp.get(kind, [])
         if not isinstance(entries, list):
             raise ExpectationError(f"{kind}: want a list")
@@ -207,6 +225,8 @@ def validate_expectation(exp):
             _check_keys(entry, kind, f"{kind}[{i}]")
             if "values" in entry and len(entry["values"]) != len(entry.get("steps", [])):
                 raise ExpectationError(f"{kind}[{i}]: 'values' needs 'steps' of the same length")
+            if kind == "pr_curves":
+                _check_pr_entry(entry, f"{kind}[{i}]")
     for plugin, by_run in exp.get("tags", {}).items():
         if plugin not in TAG_PLUGINS:
             raise ExpectationError(f"tags: unknown plugin {plugin!r} (known: {sorted(TAG_PLUGINS)})")
@@ -237,6 +257,19 @@ def validate_expectation(exp):
                 raise ExpectationError(f"hparams.session_groups.{name}.status: want one of {STATUSES}")
             for i, metric in enumerate(group.get("metrics", [])):
                 _check_keys(metric, "group_metric", f"hparams.session_groups.{name}.metrics[{i}]")
+
+
+def _check_pr_entry(entry, where):
+    labels, predictions = entry["labels"], entry["predictions"]
+    if not isinstance(labels, list) or not isinstance(predictions, list) or len(labels) != len(predictions):
+        raise ExpectationError(f"{where}: 'labels' and 'predictions' must be lists of the same length")
+    if any(label not in (0, 1) for label in labels):
+        raise ExpectationError(f"{where}: labels must be 0/1 or booleans")
+    if any(not isinstance(p, (int, float)) or not 0 <= p <= 1 for p in predictions):
+        raise ExpectationError(f"{where}: predictions must be probabilities in [0, 1]")
+    n = entry.get("num_thresholds", DEFAULT_PR_THRESHOLDS)
+    if not isinstance(n, int) or n < 2:
+        raise ExpectationError(f"{where}: num_thresholds must be an integer >= 2")
 
 
 def load_expectation(path):
@@ -403,8 +436,8 @@ class Checker:
 
     def run_all(self):
         steps = [self.check_runs, self.check_plugins, self.check_tags, self.check_scalars,
-                 self.check_histograms, self.check_texts, self.check_images, self.check_graphs,
-                 self.check_hparams, self.check_custom_scalars]
+                 self.check_histograms, self.check_texts, self.check_images, self.check_pr_curves,
+                 self.check_graphs, self.check_hparams, self.check_custom_scalars]
         for step in steps:
             try:
                 step()
@@ -553,6 +586,37 @@ class Checker:
                     self.fail(f"{what}: width {size[0]}, want {entry['width']}")
                 if "height" in entry and size[1] != entry["height"]:
                     self.fail(f"{what}: height {size[1]}, want {entry['height']}")
+            if "pixels_sha256" in entry:
+                got = decoded_pixels_sha256(blob)
+                if got != entry["pixels_sha256"]:
+                    self.fail(f"{what}: decoded pixels {got}, want {entry['pixels_sha256']}")
+
+    def check_pr_curves(self):
+        for entry in self.exp.get("pr_curves", []):
+            run, tag, step = entry["run"], entry["tag"], entry["step"]
+            what = f"pr_curves {run} {tag} step {step}"
+            if not self.has_tag("pr_curves", run, tag, what):
+                continue
+            served = self.c.get_json("/data/plugin/pr_curves/pr_curves", run=run, tag=tag).get(run, [])
+            got = next((d for d in served if d["step"] == step), None)
+            if got is None:
+                self.fail(f"{what}: no such step (served {_short([d['step'] for d in served])})")
+                continue
+            want = expected_pr_curve(entry["labels"], entry["predictions"],
+                                     entry.get("num_thresholds", DEFAULT_PR_THRESHOLDS))
+            rtol, atol = entry.get("rtol", 0.0), entry.get("atol", 0.0)
+            for key, values in want.items():
+                g = got.get(key, [])
+                if len(g) != len(values):
+                    self.fail(f"{what}: {key} has {len(g)} thresholds, numpy's {len(values)}")
+                    continue
+                exact = key not in ("precision", "recall", "thresholds")
+                bad = [i for i, (a, b) in enumerate(zip(g, values))
+                       if (a != b if exact else not close(a, b, rtol, atol))]
+                if bad:
+                    i = bad[0]
+                    self.fail(f"{what}: {key} differs from numpy's at {len(bad)} thresholds, first at "
+                              f"index {i}: {g[i]!r}, want {values[i]!r}")
 
     def check_graphs(self):
         entries = self.exp.get("graphs", [])
@@ -745,6 +809,44 @@ def png_size(blob):
     return struct.unpack(">II", blob[16:24])
 
 
+def decoded_pixels_sha256(blob):
+    """The sha256 of an encoded image decoded by PIL, as RGBA bytes row by row."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(blob)) as img:
+        return hashlib.sha256(img.convert("RGBA").tobytes()).hexdigest()
+
+
+def expected_pr_curve(labels, predictions, num_thresholds):
+    """The PR curve as the pr_curves plugin serves it, computed with numpy from labels and predictions.
+
+    Written from the definition in the module docstring, not with TensorBoard's own summary code, so
+    that the plugin's data is checked against an independent computation. Counts are ints, the rest
+    float32 values widened, as the plugin serves the [6, num_thresholds] float32 tensor.
+    """
+    import numpy as np
+
+    y = np.asarray(labels, dtype=bool)
+    p = np.asarray(predictions, dtype=np.float32)
+    buckets = np.floor(p * np.float32(num_thresholds - 1)).astype(np.int64)
+    tp = np.bincount(buckets[y], minlength=num_thresholds)[::-1].cumsum()[::-1].astype(np.float64)
+    fp = np.bincount(buckets[~y], minlength=num_thresholds)[::-1].cumsum()[::-1].astype(np.float64)
+    tn, fn = fp[0] - fp, tp[0] - tp
+    precision = tp / np.maximum(tp + fp, 1e-7)
+    recall = tp / np.maximum(tp + fn, 1e-7)
+    end = num_thresholds
+    while end > 1 and tp[end - 1] + fp[end - 1] == 0:
+        end -= 1
+    curve = {name: [int(x) for x in xs[:end]] for name, xs in
+             (("true_positives", tp), ("false_positives", fp), ("true_negatives", tn), ("false_negatives", fn))}
+    for name, xs in (("precision", precision), ("recall", recall)):
+        curve[name] = [float(x) for x in np.asarray(xs[:end], dtype=np.float32)]
+    curve["thresholds"] = [float(x) for x in np.linspace(0.0, 1.0, num_thresholds)[:end]]
+    return curve
+
+
 # ---------------------------------------------------------------------------------------------------
 # One loader
 
@@ -753,7 +855,8 @@ def fingerprint(client):
     """What TensorBoard serves at a glance; while it changes, TensorBoard is still loading."""
     parts = []
     for path in ("/data/runs", "/data/plugin/scalars/tags", "/data/plugin/histograms/tags",
-                 "/data/plugin/text/tags", "/data/plugin/images/tags", "/data/plugin/graphs/info",
+                 "/data/plugin/text/tags", "/data/plugin/images/tags", "/data/plugin/pr_curves/tags",
+                 "/data/plugin/graphs/info",
                  "/data/plugin/custom_scalars/layout"):
         try:
             parts.append(client.get_bytes(path))
@@ -874,6 +977,12 @@ def python_only_check():
     except ImportError as e:
         problems.append(f"{sys.executable} cannot import tensorboard_data_server ({e}): "
                         f"--load_fast=true would be unavailable")
+    try:
+        import numpy  # noqa: F401
+        import PIL  # noqa: F401
+    except ImportError as e:
+        problems.append(f"{sys.executable} cannot import numpy and PIL (pillow) ({e}): the image pixel "
+                        f"and PR curve checks would be unavailable")
     return problems
 
 

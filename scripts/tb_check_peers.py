@@ -4,13 +4,14 @@
     $(scripts/setup-python.sh peers | tail -1) scripts/tb_check_peers.py
 
 Writes two logdirs in a scratch directory: a Keras-like hparams sweep with tf.summary (scalars,
-histograms, text, image, op graph, Keras conceptual model, hparams experiment and two sessions, one
-FAILURE), and a tensorboardX logdir (legacy simple_value scalars, HistogramProto, text, add_hparams).
+histograms, text, images (a float batch, saturated), PR curves from TensorBoard's own pr_curve
+summary, op graph, Keras conceptual model, hparams experiment and two sessions, one FAILURE), and a tensorboardX logdir (legacy simple_value scalars, HistogramProto, text, add_hparams).
 For each it runs tb_check.py (both loaders) twice: with the right expectation, which must pass, and
 with a wrong one, which must fail naming every injected mismatch. Exit 0 when all four behave.
 """
 
 import copy
+import hashlib
 import json
 import os
 import subprocess
@@ -54,6 +55,7 @@ def write_tf(root):
                 tf.summary.histogram("dense/kernel/histogram", np.ones(10), step=1)
                 tf.summary.text("notes", "hello **world** & <b>x</b>", step=0)
                 tf.summary.image("img", np.zeros((1, 4, 7, 1), dtype=np.uint8), step=0)
+                pictures = write_pictures(tf, np)
                 md = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(
                     plugin_name="graph_keras_model", content=b"1"))
                 tf.summary.write("keras", tf.constant(KERAS_JSON), step=0, metadata=md)
@@ -67,10 +69,11 @@ def write_tf(root):
     runs = ["."] + [f"run-{i}{sub}" for i in range(2) for sub in ("", "/train", "/validation")]
     expect = {
         "runs": runs,
-        "plugins_enabled": ["scalars", "histograms", "text", "images", "graphs", "hparams"],
+        "plugins_enabled": ["scalars", "histograms", "text", "images", "graphs", "hparams", "pr_curves"],
         "tags": {"scalars": {"run-0/train": ["epoch_loss", "epoch_accuracy"]},
                  "histograms": {"run-0/train": ["dense/kernel/histogram"]},
-                 "text": {"run-0/train": ["notes"]}, "images": {"run-0/train": ["img"]}},
+                 "text": {"run-0/train": ["notes"]}, "images": {"run-0/train": ["img", "pictures"]},
+                 "pr_curves": {"run-0/train": [c["tag"] for c in pictures["pr_curves"]]}},
         "scalars": [
             {"run": "run-0/train", "tag": "epoch_loss", "steps": [0, 1, 2], "values": [1.0, 0.5, 1 / 3]},
             {"run": "run-1/validation", "tag": "epoch_accuracy", "steps_include": [2], "last_value": 0.7},
@@ -79,7 +82,9 @@ def write_tf(root):
                         "bucket_count": 30, "counts": {"0": 100, "1": 10}}],
         "texts": [{"run": "run-0/train", "tag": "notes", "step": 0, "equals": "hello **world** & <b>x</b>",
                    "html_contains": "<strong>world</strong>"}],
-        "images": [{"run": "run-0/train", "tag": "img", "step": 0, "width": 7, "height": 4, "samples": 1}],
+        "images": [{"run": "run-0/train", "tag": "img", "step": 0, "width": 7, "height": 4, "samples": 1}]
+        + pictures["images"],
+        "pr_curves": pictures["pr_curves"],
         "graphs": [{"run": "run-0/train", "run_graph": True, "keras": True, "nodes_include": ["double"],
                     "keras_nodes_include": ["seq/dense"]},
                    {"run": "run-0/validation", "run_graph": False, "keras": False}],
@@ -103,10 +108,44 @@ def write_tf(root):
     broken["histograms"][0]["counts"]["1"] = 11
     broken["images"][0]["width"] = 8
     broken["hparams"]["session_groups"]["run-1"]["status"] = "STATUS_SUCCESS"
+    broken["images"][2]["pixels_sha256"] = broken["images"][1]["pixels_sha256"]
+    moved = broken["pr_curves"][0]["predictions"]
+    moved[moved.index(max(p for p in moved if p < 0.8))] += 0.2  # one bucket up, or two
     injected = ["runs: unexpected ['run-1/train']", "epoch_loss step 1: value 0.5, want 0.51",
                 "step 1: total count 10.0, want 11", "width 7, want 8",
-                "session 'run-1' status STATUS_FAILURE, want STATUS_SUCCESS"]
+                "session 'run-1' status STATUS_FAILURE, want STATUS_SUCCESS",
+                "images run-0/train pictures step 0 sample 1: decoded pixels",
+                f"pr_curves run-0/train {broken['pr_curves'][0]['tag']} step 0: "]
     return expect, broken, injected
+
+
+def write_pictures(tf, np):
+    """Writes, into the default writer, a batch of float images with tf.summary.image and PR curves
+    with TensorBoard's own pr_curve summary, and returns their expectations: the pixels TensorFlow
+    drew (tf.image.convert_image_dtype, as tf.summary.image converts) and the labels and
+    predictions the curves came from, for tb_check to recompute with numpy."""
+    from tensorboard.plugins.pr_curve import summary as pr_summary
+
+    batch = np.linspace(-0.1, 1.1, 3 * 4 * 7 * 3, dtype=np.float32).reshape(3, 4, 7, 3)
+    tf.summary.image("pictures", batch, step=0, max_outputs=3)
+    drawn = tf.image.convert_image_dtype(batch, tf.uint8, saturate=True).numpy()
+    opaque = np.full(drawn.shape[:3] + (1,), 255, dtype=np.uint8)
+    images = [{"run": "run-0/train", "tag": "pictures", "step": 0, "sample": i, "width": 7, "height": 4,
+               "samples": 3,
+               "pixels_sha256": hashlib.sha256(np.concatenate([d, o], axis=-1).tobytes()).hexdigest()}
+              for i, (d, o) in enumerate(zip(drawn, opaque))]
+    rng = np.random.default_rng(24)
+    curves = []
+    for name, thresholds in (("cat", 11), ("dog", 201)):
+        labels = rng.random(300) < 0.4
+        predictions = rng.random(300).astype(np.float32)
+        predictions[:6] = [0, 1, 0.5, 0.3, 0.1, 0.7]  # on the bucket edges
+        pb = pr_summary.pb(name, labels, predictions, num_thresholds=thresholds)
+        tf.summary.experimental.write_raw_pb(pb.SerializeToString(), step=0)
+        curves.append({"run": "run-0/train", "tag": pb.value[0].tag, "step": 0,
+                       "labels": labels.astype(int).tolist(), "predictions": predictions.tolist(),
+                       "num_thresholds": thresholds})
+    return {"images": images, "pr_curves": curves}
 
 
 def write_tensorboardx(root):

@@ -7,28 +7,29 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // RunProgress is one run's live state.
 type RunProgress struct {
-	Name             string  `json:"name"`
-	State            string  `json:"state"` // queued, running, succeeded or failed
-	Epoch            int     `json:"epoch"` // 0-based epoch in progress (the last one once ended)
-	Epochs           int     `json:"epochs"`
-	Step             int     `json:"step"` // step in the epoch
-	StepsPerEpoch    int     `json:"steps_per_epoch"`
-	EpochsCompleted  int     `json:"epochs_completed"`
-	Loss             float64 `json:"loss"` // the epoch's running mean train loss
-	ValLoss          float64 `json:"val_loss,omitempty"`
-	SamplesPerSecond float64 `json:"samples_per_second"`
-	Error            string  `json:"error,omitempty"`
+	Name             string      `json:"name"`
+	State            spec.Status `json:"state"` // queued, running, succeeded or failed
+	Epoch            int         `json:"epoch"` // 0-based epoch in progress (the last one once ended)
+	Epochs           int         `json:"epochs"`
+	Step             int         `json:"step"` // step in the epoch
+	StepsPerEpoch    int         `json:"steps_per_epoch"`
+	EpochsCompleted  int         `json:"epochs_completed"`
+	Loss             float64     `json:"loss"` // the epoch's running mean train loss
+	ValLoss          float64     `json:"val_loss,omitempty"`
+	SamplesPerSecond float64     `json:"samples_per_second"`
+	Error            string      `json:"error,omitempty"`
 }
 
 // Event is one message of a sweep's event stream.
 type Event struct {
 	Type     string       `json:"type"` // state, progress, epoch or run_end
-	State    string       `json:"state,omitempty"`
+	State    spec.Status  `json:"state,omitempty"`
 	ExitCode *int         `json:"exit_code,omitempty"`
 	Error    string       `json:"error,omitempty"`
 	Run      *RunProgress `json:"run,omitempty"`
@@ -48,7 +49,7 @@ func (l *live) init(runs []sweep.Run) {
 	defer l.mu.Unlock()
 	for _, r := range runs {
 		l.order = append(l.order, r.Name)
-		l.runs[r.Name] = &RunProgress{Name: r.Name, State: StateQueued}
+		l.runs[r.Name] = &RunProgress{Name: r.Name, State: spec.StatusQueued}
 	}
 }
 
@@ -80,7 +81,7 @@ func (l *live) samplesPerSecond() float64 {
 	defer l.mu.Unlock()
 	total := 0.0
 	for _, p := range l.runs {
-		if p.State == StateRunning {
+		if p.State == spec.StatusRunning {
 			total += p.SamplesPerSecond
 		}
 	}
@@ -94,22 +95,24 @@ type observer struct {
 	live *live
 }
 
-func (o *observer) RunStarted(r sweep.Run, b sweep.Begin) {
+func (o *observer) Planned(runs []sweep.Run) { o.live.init(runs) }
+
+func (o *observer) RunStarted(r sweep.Run, b spec.Begin) {
 	o.s.runsRunning.Inc()
 	p := o.live.update(r.Name, func(p *RunProgress) {
-		p.State, p.Epochs, p.StepsPerEpoch = StateRunning, b.Epochs, b.StepsPerEpoch
+		p.State, p.Epochs, p.StepsPerEpoch = spec.StatusRunning, b.Epochs, b.StepsPerEpoch
 	})
 	o.s.hub.publish(o.id, Event{Type: "progress", Run: &p})
 }
 
-func (o *observer) RunProgress(r sweep.Run, pr sweep.Progress) {
+func (o *observer) RunProgress(r sweep.Run, pr spec.Progress) {
 	p := o.live.update(r.Name, func(p *RunProgress) {
 		p.Epoch, p.Step, p.Loss, p.SamplesPerSecond = pr.Epoch, pr.StepInEpoch, pr.Loss, pr.SamplesPerSecond
 	})
 	o.s.hub.publish(o.id, Event{Type: "progress", Run: &p})
 }
 
-func (o *observer) EpochEnded(r sweep.Run, e sweep.Epoch) {
+func (o *observer) EpochEnded(r sweep.Run, e spec.EpochMetrics) {
 	p := o.live.update(r.Name, func(p *RunProgress) {
 		p.Epoch, p.Loss, p.ValLoss, p.SamplesPerSecond, p.EpochsCompleted = e.Epoch, e.Loss, e.ValLoss, e.SamplesPerSecond, e.Epoch+1
 		p.Step = p.StepsPerEpoch
@@ -118,13 +121,13 @@ func (o *observer) EpochEnded(r sweep.Run, e sweep.Epoch) {
 }
 
 func (o *observer) RunEnded(r sweep.Run, res sweep.RunResult) {
-	o.s.runsFinished.WithLabelValues(res.Status).Inc()
-	var was string
+	o.s.runsFinished.WithLabelValues(string(res.Status)).Inc()
+	var was spec.Status
 	p := o.live.update(r.Name, func(p *RunProgress) {
 		was = p.State
 		p.State, p.Error, p.EpochsCompleted = res.Status, res.Error, res.EpochsCompleted
 	})
-	if was == StateRunning {
+	if was == spec.StatusRunning {
 		o.s.runsRunning.Dec()
 	}
 	o.s.hub.publish(o.id, Event{Type: "run_end", Run: &p})
@@ -197,24 +200,32 @@ func (s *Service) initMetrics() {
 	s.samples = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tfsweep_samples_per_second",
 		Help: "Training samples per second of the running runs, summed."}, func() float64 {
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		total := 0.0
+		lives := make([]*live, 0, len(s.live))
 		for _, l := range s.live {
+			lives = append(lives, l)
+		}
+		s.mu.Unlock()
+		total := 0.0
+		for _, l := range lives {
 			total += l.samplesPerSecond()
 		}
 		return total
 	})
 	queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tfsweep_queue_depth", Help: "Sweeps queued, not yet started."},
 		func() float64 {
-			n, err := s.store.count(context.Background(), StateQueued)
+			n, err := s.store.count(context.Background(), spec.StatusQueued)
 			if err != nil {
 				return -1
 			}
 			return float64(n)
 		})
-	s.reg.MustRegister(s.runsRunning, s.runsFinished, s.samples, queued,
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tfsweep_http_requests_total",
+		Help: "HTTP requests answered, by route pattern and status."}, []string{"route", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tfsweep_http_request_duration_seconds",
+		Help: "Time to answer HTTP requests (event streams: their whole life), by route pattern.", Buckets: prometheus.DefBuckets}, []string{"route"})
+	s.reg.MustRegister(s.runsRunning, s.runsFinished, s.samples, queued, s.requests, s.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, st := range []string{sweep.StatusSucceeded, sweep.StatusFailed} {
+	for _, st := range []string{string(spec.StatusSucceeded), string(spec.StatusFailed)} {
 		s.runsFinished.WithLabelValues(st)
 	}
 }

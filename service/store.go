@@ -11,16 +11,8 @@ import (
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver: the front stays free of cgo
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
-)
-
-// Sweep states in the queue.
-const (
-	StateQueued    = "queued"
-	StateRunning   = "running"
-	StateSucceeded = "succeeded"
-	StateFailed    = "failed"
-	StateCancelled = "cancelled"
 )
 
 // DBFile is the queue's SQLite database in the logdir.
@@ -28,10 +20,11 @@ const DBFile = "tfsweep-serve.db"
 
 // Record is one sweep of the queue as stored.
 type Record struct {
-	Seq      int64      `json:"-"`
-	ID       string     `json:"id"`
-	State    string     `json:"state"`
-	SweepDir string     `json:"sweep_dir"`
+	Seq      int64       `json:"-"`
+	ID       string      `json:"id"`
+	State    spec.Status `json:"state"`
+	SweepDir string      `json:"sweep_dir"` // relative to the logdir: the id
+
 	Created  time.Time  `json:"created"`
 	Started  *time.Time `json:"started,omitempty"`
 	Ended    *time.Time `json:"ended,omitempty"`
@@ -46,7 +39,7 @@ type Record struct {
 }
 
 func (r *Record) finished() bool {
-	return r.State == StateSucceeded || r.State == StateFailed || r.State == StateCancelled
+	return r.State == spec.StatusSucceeded || r.State == spec.StatusFailed || r.State == spec.StatusCancelled
 }
 
 // store is the queue on SQLite. One connection serialises every statement, so no statement meets
@@ -91,13 +84,13 @@ func (s *store) close() error { return s.db.Close() }
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // add queues a sweep and returns it with its id, made from its sequence number.
-func (s *store) add(ctx context.Context, spec, file string, now time.Time) (*Record, error) {
+func (s *store) add(ctx context.Context, body, file string, now time.Time) (*Record, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("queue a sweep: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO sweeps(state, spec, file, created) VALUES(?, ?, ?, ?)`, StateQueued, spec, file, formatTime(now))
+	res, err := tx.ExecContext(ctx, `INSERT INTO sweeps(state, spec, file, created) VALUES(?, ?, ?, ?)`, spec.StatusQueued, body, file, formatTime(now))
 	if err != nil {
 		return nil, fmt.Errorf("queue a sweep: %w", err)
 	}
@@ -112,7 +105,7 @@ func (s *store) add(ctx context.Context, spec, file string, now time.Time) (*Rec
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("queue sweep %s: %w", id, err)
 	}
-	return &Record{Seq: seq, ID: id, State: StateQueued, Created: now.UTC(), Spec: spec, File: file}, nil
+	return &Record{Seq: seq, ID: id, State: spec.StatusQueued, SweepDir: id, Created: now.UTC(), Spec: body, File: file}, nil
 }
 
 const columns = `seq, id, state, spec, file, created, started, ended, attempts, exit_code, error, result, runs`
@@ -127,6 +120,7 @@ func scan(row interface{ Scan(...any) error }) (*Record, error) {
 	if err := row.Scan(&r.Seq, &r.ID, &r.State, &r.Spec, &r.File, &created, &started, &ended, &r.Attempts, &exit, &r.Error, &resJS, &runsJS); err != nil {
 		return nil, err
 	}
+	r.SweepDir = r.ID
 	parse := func(s string) time.Time { t, _ := time.Parse(time.RFC3339Nano, s); return t }
 	r.Created = parse(created)
 	if started.Valid {
@@ -158,17 +152,17 @@ var errNotFound = errors.New("no such sweep")
 func (s *store) get(ctx context.Context, id string) (*Record, error) {
 	r, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM sweeps WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sweep %q: %w", id, errNotFound)
+		return nil, fmt.Errorf("sweep %.40q: %w", id, errNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read sweep %q: %w", id, err)
+		return nil, fmt.Errorf("read sweep %.40q: %w", id, err)
 	}
 	return r, nil
 }
 
 // list pages through the sweeps in the order they were submitted: limit after the id after
 // ("" from the first), only those in state ("" any).
-func (s *store) list(ctx context.Context, state, after string, limit int) ([]*Record, error) {
+func (s *store) list(ctx context.Context, state spec.Status, after string, limit int) ([]*Record, error) {
 	afterSeq := int64(0)
 	if after != "" {
 		r, err := s.get(ctx, after)
@@ -200,12 +194,12 @@ func (s *store) list(ctx context.Context, state, after string, limit int) ([]*Re
 // next claims the sweep to train: one left running by an earlier server first (resumed), else the
 // oldest queued one, which becomes running. It returns nil when there is none.
 func (s *store) next(ctx context.Context, now time.Time) (rec *Record, resumed bool, err error) {
-	r, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM sweeps WHERE state = ? ORDER BY seq LIMIT 1`, StateRunning))
+	r, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM sweeps WHERE state = ? ORDER BY seq LIMIT 1`, spec.StatusRunning))
 	switch {
 	case err == nil:
 		resumed = true
 	case errors.Is(err, sql.ErrNoRows):
-		r, err = scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM sweeps WHERE state = ? ORDER BY seq LIMIT 1`, StateQueued))
+		r, err = scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM sweeps WHERE state = ? ORDER BY seq LIMIT 1`, spec.StatusQueued))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, false, nil
 		}
@@ -216,7 +210,7 @@ func (s *store) next(ctx context.Context, now time.Time) (rec *Record, resumed b
 		return nil, false, fmt.Errorf("take the running sweep: %w", err)
 	}
 	if _, err := s.db.ExecContext(ctx, `UPDATE sweeps SET state = ?, started = COALESCE(started, ?), attempts = attempts + 1 WHERE seq = ?`,
-		StateRunning, formatTime(now), r.Seq); err != nil {
+		spec.StatusRunning, formatTime(now), r.Seq); err != nil {
 		return nil, false, fmt.Errorf("start sweep %s: %w", r.ID, err)
 	}
 	out, err := s.get(ctx, r.ID)
@@ -225,8 +219,8 @@ func (s *store) next(ctx context.Context, now time.Time) (rec *Record, resumed b
 
 // cancelQueued cancels a queued sweep; false when it was not queued.
 func (s *store) cancelQueued(ctx context.Context, id string, now time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE sweeps SET state = ?, ended = ?, error = ? WHERE id = ? AND state = ?`,
-		StateCancelled, formatTime(now), "cancelled before it started", id, StateQueued)
+	res, err := s.db.ExecContext(ctx, `UPDATE sweeps SET state = ?, ended = ?, exit_code = ?, error = ? WHERE id = ? AND state = ?`,
+		spec.StatusCancelled, formatTime(now), spec.ExitInterrupted, "cancelled before it started", id, spec.StatusQueued)
 	if err != nil {
 		return false, fmt.Errorf("cancel sweep %s: %w", id, err)
 	}
@@ -238,7 +232,7 @@ func (s *store) cancelQueued(ctx context.Context, id string, now time.Time) (boo
 }
 
 // finish records a sweep's end.
-func (s *store) finish(ctx context.Context, id, state string, code int, msg string, res *sweep.Result, runs []RunProgress, now time.Time) error {
+func (s *store) finish(ctx context.Context, id string, state spec.Status, code int, msg string, res *sweep.Result, runs []RunProgress, now time.Time) error {
 	var resJS, runsJS any
 	if res != nil {
 		b, err := json.Marshal(res)
@@ -262,7 +256,7 @@ func (s *store) finish(ctx context.Context, id, state string, code int, msg stri
 }
 
 // count is the number of sweeps in state.
-func (s *store) count(ctx context.Context, state string) (int, error) {
+func (s *store) count(ctx context.Context, state spec.Status) (int, error) {
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sweeps WHERE state = ?`, state).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count %s sweeps: %w", state, err)

@@ -32,9 +32,13 @@
 //     CRC32C;
 //   - EventWriter, over any io.Writer: whole buffered records, sticky
 //     errors, the step policy (Steps), the summary API (Scalar, Histogram,
-//     Text, Image, Graph, KerasModel, CustomScalars, the hparams plugin's
-//     summaries) and raw protos (WriteEvent, WriteSummary); each value takes
-//     the wall time of now or of a WallTime option;
+//     Text, Image and Images, PRCurve, Graph, KerasModel, CustomScalars,
+//     the hparams plugin's summaries) and raw protos (WriteEvent,
+//     WriteSummary); each value takes the wall time of now or of a
+//     WallTime option;
+//   - pictures to write as images (render.go): PixelImage (an example as
+//     tf.summary.image shows it), ConfusionMatrix.Image and
+//     MisclassifiedGrid, drawn with the Go fonts;
 //   - Writer, the event file: one new file per writer, named as TensorFlow
 //     names them, born under a temporary name and synced before it gets its
 //     tfevents name (no crash leaves an empty event file), a flush timer,
@@ -47,6 +51,6 @@
 //
 // The protos are graft's generated Go packages, which are plain
 // google.golang.org/protobuf code: importing them does not need cgo or the
-// TensorFlow C library. The hparams and Custom Scalars plugin messages are
-// not part of graft and are encoded by hand with protowire.
+// TensorFlow C library. The hparams, Custom Scalars and PR curve plugin
+// messages are not part of graft and are encoded by hand with protowire.
 package summary

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"strconv"
 
@@ -43,6 +44,7 @@ type SessionLog struct {
 //	"graph_keras_model" KerasModel
 //	"hparams"           HParams
 //	"custom_scalars"    Layout
+//	"pr_curves"         PRCurve
 //
 // Values of other plugins, and values of these plugins whose data does not
 // decode as the plugin's (Undecoded says why), carry Tag, Plugin,
@@ -71,6 +73,7 @@ type Value struct {
 	KerasModel              []byte // the model's JSON
 	HParams                 *HParams
 	Layout                  *Layout
+	PRCurve                 *PRCurve
 
 	// Raw is set for values not decoded into the fields above.
 	Raw *summarypb.Summary_Value
@@ -172,22 +175,62 @@ func (r *Reader) Truncated() bool { return r.truncated }
 // ReadFile reads every event of the event file at path. A truncated last
 // record is not an error (see Reader.Next).
 func ReadFile(path string) ([]Event, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("summary: %w", err)
-	}
-	defer f.Close()
-	r := NewReader(f, path)
 	var events []Event
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			return events, nil
-		}
+	for ev, err := range ReadEvents(path) {
 		if err != nil {
 			return events, err
 		}
 		events = append(events, ev)
+	}
+	return events, nil
+}
+
+// Events returns an iterator over r's events, in order. It ends at the end
+// of the input (a truncated last record included, see Next), or after
+// yielding the error that stopped the reading:
+//
+//	for ev, err := range r.Events() {
+//		if err != nil {
+//			return err
+//		}
+//		...
+//	}
+func (r *Reader) Events() iter.Seq2[Event, error] { return events(r.Next) }
+
+// Protos is Events without the decoding (see NextProto).
+func (r *Reader) Protos() iter.Seq2[*eventpb.Event, error] { return events(r.NextProto) }
+
+// ReadEvents is Events over the event file at path, which it opens and
+// closes; an error opening it is the only value yielded.
+func ReadEvents(path string) iter.Seq2[Event, error] { return readEvents(path, (*Reader).Next) }
+
+// ReadProtos is ReadEvents without the decoding (see NextProto).
+func ReadProtos(path string) iter.Seq2[*eventpb.Event, error] {
+	return readEvents(path, (*Reader).NextProto)
+}
+
+func events[E any](next func() (E, error)) iter.Seq2[E, error] {
+	return func(yield func(E, error) bool) {
+		for {
+			ev, err := next()
+			if err == io.EOF || !yield(ev, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+func readEvents[E any](path string, next func(*Reader) (E, error)) iter.Seq2[E, error] {
+	return func(yield func(E, error) bool) {
+		f, err := os.Open(path)
+		if err != nil {
+			var zero E
+			yield(zero, fmt.Errorf("summary: %w", err))
+			return
+		}
+		defer f.Close()
+		r := NewReader(f, path)
+		events(func() (E, error) { return next(r) })(yield)
 	}
 }
 
@@ -270,7 +313,7 @@ const pluginAudio = "audio"
 // knownPlugins are the plugins whose values decodeTensorValue decodes.
 var knownPlugins = map[string]bool{
 	PluginScalars: true, PluginHistograms: true, PluginText: true, PluginImages: true,
-	PluginKerasModel: true, PluginHParams: true, PluginCustomScalars: true,
+	PluginKerasModel: true, PluginHParams: true, PluginCustomScalars: true, PluginPRCurves: true,
 }
 
 // decodeTensorValue decodes a tensor value (t may be nil: hparams values
@@ -321,6 +364,8 @@ func decodeTensorValue(v *Value, t *tensorpb.TensorProto) error {
 			return fmt.Errorf("layout tensor has %d strings, want 1", len(s))
 		}
 		v.Layout, err = decodeLayout(s[0])
+	case PluginPRCurves:
+		v.PRCurve, err = decodePRCurve(t)
 	}
 	return err
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -266,5 +268,73 @@ func TestHistogramBuckets(t *testing.T) {
 	}
 	if f32 := histogramBuckets([]float32{0.1, 0.7, 0.3}, 30); f32[0] != float64(float32(0.1)) {
 		t.Errorf("float32 buckets start at %v", f32[0])
+	}
+}
+
+// The iterators yield every event in order, end at the end of the file (a truncated tail
+// included), yield a corrupt record's error once and stop there, and stop when the loop breaks.
+func TestEventIterators(t *testing.T) {
+	path, data := writeEvents(t, 3) // the file version and three scalars
+	offs := recordOffsets(data)
+	corrupt := slices.Clone(data)
+	corrupt[offs[2]+recordHeaderLen] ^= 0xff // the second scalar's payload: its CRC no longer matches
+	dir := t.TempDir()
+	files := map[string][]byte{"whole": data, "truncated": data[:len(data)-3], "corrupt": corrupt}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		file    string
+		steps   []int64 // of the events yielded without an error
+		corrupt bool    // whether the last value is a *CorruptError
+	}{
+		{"whole", []int64{0, 0, 1, 2}, false},
+		{"truncated", []int64{0, 0, 1}, false},
+		{"corrupt", []int64{0, 0}, true},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			p := filepath.Join(dir, tt.file)
+			var steps, protoSteps []int64
+			var errs, protoErrs []error
+			for ev, err := range ReadEvents(p) {
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				steps = append(steps, ev.Step)
+			}
+			for pb, err := range ReadProtos(p) {
+				if err != nil {
+					protoErrs = append(protoErrs, err)
+					continue
+				}
+				protoSteps = append(protoSteps, pb.GetStep())
+			}
+			var ce *CorruptError
+			if want := map[bool]int{false: 0, true: 1}[tt.corrupt]; len(errs) != want || len(protoErrs) != want ||
+				(tt.corrupt && (!errors.As(errs[0], &ce) || !errors.As(protoErrs[0], &ce))) {
+				t.Errorf("errors %v and %v, want %d *CorruptError", errs, protoErrs, want)
+			}
+			if !slices.Equal(steps, tt.steps) || !slices.Equal(protoSteps, tt.steps) {
+				t.Errorf("steps %v and %v, want %v", steps, protoSteps, tt.steps)
+			}
+		})
+	}
+	n := 0
+	for range ReadEvents(path) {
+		n++
+		break
+	}
+	if n != 1 {
+		t.Errorf("the loop ran %d times after a break", n)
+	}
+	var errs []error
+	for _, err := range ReadEvents(filepath.Join(dir, "missing")) {
+		errs = append(errs, err)
+	}
+	if len(errs) != 1 || !errors.Is(errs[0], fs.ErrNotExist) {
+		t.Errorf("a missing file yields %v, want one fs.ErrNotExist", errs)
 	}
 }

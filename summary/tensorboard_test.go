@@ -37,6 +37,7 @@ type expectation struct {
 	Histograms     []histogramExpect    `json:"histograms,omitempty"`
 	Texts          []textExpect         `json:"texts,omitempty"`
 	Images         []imageExpect        `json:"images,omitempty"`
+	PRCurves       []prCurveExpect      `json:"pr_curves,omitempty"`
 	Graphs         []graphExpect        `json:"graphs,omitempty"`
 	HParams        *hparamsExpectation  `json:"hparams,omitempty"`
 	CustomScalars  *customScalarsExpect `json:"custom_scalars,omitempty"`
@@ -83,10 +84,24 @@ type imageExpect struct {
 	Run     string `json:"run"`
 	Tag     string `json:"tag"`
 	Step    int64  `json:"step"`
+	Sample  int    `json:"sample"`
 	SHA256  string `json:"sha256"`
 	Width   int    `json:"width"`
 	Height  int    `json:"height"`
 	Samples int    `json:"samples"`
+	// PixelsSHA256 is the digest of the image's RGBA pixels as PIL decodes the served PNG.
+	PixelsSHA256 string `json:"pixels_sha256,omitempty"`
+}
+
+// prCurveExpect asks tb_check to compute the curve with numpy from the same labels and
+// predictions and compare it with what the pr_curves plugin serves.
+type prCurveExpect struct {
+	Run           string    `json:"run"`
+	Tag           string    `json:"tag"`
+	Step          int64     `json:"step"`
+	Labels        []bool    `json:"labels"`
+	Predictions   []float32 `json:"predictions"`
+	NumThresholds int       `json:"num_thresholds"`
 }
 
 type graphExpect struct {
@@ -358,7 +373,7 @@ func writeSweep(t *testing.T, logdir string) expectation {
 		Counts:  map[string]float64{"0": 30, "1": 4}}}
 	exp.Texts = []textExpect{{Run: extras, Tag: "notes", Step: 0, Equals: text, HTMLContains: "<strong>xavier-bn</strong>"}}
 	exp.Images = []imageExpect{{Run: extras, Tag: "dense/kernel/image", Step: 0, SHA256: hex.EncodeToString(sum[:]),
-		Width: 7, Height: 4, Samples: 1}}
+		Width: 7, Height: 4, Samples: 1, PixelsSHA256: pixelsSHA256(img)}}
 	exp.Graphs = []graphExpect{
 		{Run: extras, RunGraph: true, Keras: true, NodesInclude: []string{"x", "two", "double"},
 			KerasNodesInclude: []string{"sequential/dense", "sequential/dense_1"}},

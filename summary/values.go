@@ -1,13 +1,9 @@
 package summary
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
-	"image"
-	"image/png"
 	"math"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -282,21 +278,6 @@ func (w *EventWriter) Text(tag string, step int64, markdown string, opts ...Valu
 		return w.errorf("text for tag %q is not valid UTF-8", tag)
 	}
 	return w.writeValue(tag, PluginText, step, false, stringTensor(shape(), []byte(markdown)), nil, opts)
-}
-
-// Image writes img PNG-encoded under tag at step in TF2's form: a rank-1
-// string tensor [width, height, png] with plugin "images".
-func (w *EventWriter) Image(tag string, step int64, img image.Image, opts ...ValueOption) error {
-	if img == nil {
-		return w.errorf("nil image for tag %q", tag)
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		return w.errorf("image for tag %q: %w", tag, err)
-	}
-	r := img.Bounds()
-	t := stringTensor(shape(3), []byte(strconv.Itoa(r.Dx())), []byte(strconv.Itoa(r.Dy())), b.Bytes())
-	return w.writeValue(tag, PluginImages, step, false, t, nil, opts)
 }
 
 // Graph writes a serialized GraphDef as Event.graph_def at step 0, which

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tfsweep/tfsweep/internal/atomicfile"
 )
 
 // eventFile is what a Writer needs from its file. Tests inject files that
@@ -67,19 +69,8 @@ func (osFS) Link(oldPath, newPath string) error {
 
 func (osFS) Remove(path string) error                  { return os.Remove(path) }
 func (osFS) ReadDir(dir string) ([]fs.DirEntry, error) { return os.ReadDir(dir) }
-func (osFS) Alive(pid int) bool                        { return processAlive(pid) }
-
-func (osFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (osFS) Alive(pid int) bool                        { return atomicfile.ProcessAlive(pid) }
+func (osFS) SyncDir(dir string) error                  { return atomicfile.SyncDir(dir) }
 
 // fileCounter is the process-wide counter in TF2 event file names; with the
 // pid it keeps names unique when several writers start in the same second.
@@ -185,7 +176,7 @@ func newFileWriter(fsys fileSystem, dir string, o options) (*Writer, error) {
 	}
 	if err := fsys.SyncDir(dir); err != nil {
 		fsys.Remove(path)
-		return fail(fmt.Errorf("summary: sync run directory %s: %w", dir, err))
+		return fail(fmt.Errorf("summary: event file %s: %w", path, err))
 	}
 	ew.name = path // no other goroutine has the writer yet
 	return startWriter(ew, f, path, o), nil

@@ -3,6 +3,7 @@ package sweep
 import (
 	"testing"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
@@ -14,13 +15,13 @@ func TestChartsWithoutLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.epoch("r", Epoch{Epoch: 0, Loss: 0.5, ValLoss: 0.6}); err != nil {
+	if err := c.epoch("r", spec.EpochMetrics{Epoch: 0, Loss: 0.5, ValLoss: 0.6}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.close(); err != nil {
 		t.Fatal(err)
 	}
-	files, err := summary.EventFiles(dir + "/" + ChartsDir)
+	files, err := summary.EventFiles(dir + "/" + spec.ChartsDir)
 	if err != nil || len(files) != 1 {
 		t.Fatalf("event files %v, %v", files, err)
 	}
@@ -34,7 +35,7 @@ func TestChartsWithoutLayout(t *testing.T) {
 			tags[v.Tag] = true
 		}
 	}
-	if !tags[ChartTag("r", "train")] || !tags[ChartTag("r", "validation")] || tags[summary.CustomScalarsTag] {
+	if !tags[spec.ChartTag("r", "train")] || !tags[spec.ChartTag("r", "validation")] || tags[summary.CustomScalarsTag] {
 		t.Errorf("tags %v: want both losses and no layout", tags)
 	}
 }

@@ -2,53 +2,21 @@ package sweep
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
-
-// HParams are a variant's hyper-parameters under the names the sweep's experiment declares.
-func (v Variant) HParams() map[string]any {
-	hp := make(map[string]any, len(Axes))
-	for _, a := range Axes {
-		hp[a.Key] = a.HParam(v)
-	}
-	return hp
-}
-
-// ConfigRows are the variant's settings as (key, text) rows, in the order of Axes, for a run's
-// config text and a dry run's table.
-func (v Variant) ConfigRows() [][2]string {
-	rows := make([][2]string, len(Axes))
-	for i, a := range Axes {
-		rows[i] = [2]string{a.Key, a.Text(v)}
-	}
-	return rows
-}
-
-// ConfigMarkdown is a run's configuration as the Markdown table its `config` text summary shows:
-// the run's name, every axis, then extra rows (the worker's: device, threads, TensorFlow).
-func ConfigMarkdown(name string, v Variant, extra ...[2]string) string {
-	var b strings.Builder
-	b.WriteString("| setting | value |\n|---|---|\n")
-	rows := append([][2]string{{"run", name}}, v.ConfigRows()...)
-	for _, r := range append(rows, extra...) {
-		fmt.Fprintf(&b, "| %s | %s |\n", r[0], r[1])
-	}
-	return b.String()
-}
 
 // ExperimentMetrics are the metrics the HParams dashboard shows per session: Keras' epoch scalars of
 // the session's validation/ and train/ sub-runs.
 var ExperimentMetrics = []summary.MetricInfo{
-	{Group: "validation", Tag: "epoch_loss", Dataset: summary.DatasetValidation},
-	{Group: "validation", Tag: "epoch_accuracy", Dataset: summary.DatasetValidation},
-	{Group: "train", Tag: "epoch_loss", Dataset: summary.DatasetTraining},
-	{Group: "train", Tag: "epoch_accuracy", Dataset: summary.DatasetTraining},
+	{Group: spec.ValidationDir, Tag: spec.TagEpochLoss, Dataset: summary.DatasetValidation},
+	{Group: spec.ValidationDir, Tag: spec.TagEpochAccuracy, Dataset: summary.DatasetValidation},
+	{Group: spec.TrainDir, Tag: spec.TagEpochLoss, Dataset: summary.DatasetTraining},
+	{Group: spec.TrainDir, Tag: spec.TagEpochAccuracy, Dataset: summary.DatasetTraining},
 }
 
 // writeExperiment writes the hparams experiment at the sweep root: every axis with the values the
@@ -57,7 +25,7 @@ var ExperimentMetrics = []summary.MetricInfo{
 // one), and the four epoch metrics.
 func writeExperiment(dir string, plan Plan, runs []Run, created time.Time) error {
 	exp := summary.Experiment{Name: filepath.Base(dir), TimeCreated: created, Metrics: ExperimentMetrics}
-	for _, a := range Axes {
+	for _, a := range spec.Axes() {
 		if lo, hi, ok := plan.interval(a, runs); ok {
 			exp.HParams = append(exp.HParams, summary.HParamInfo{Name: a.Key, Type: summary.DataTypeFloat64, Interval: &summary.Interval{Min: lo, Max: hi}})
 			continue
@@ -82,7 +50,7 @@ func writeExperiment(dir string, plan Plan, runs []Run, created time.Time) error
 
 // interval is the range of a numeric axis that some grid draws from a uniform or log-uniform
 // distribution, widened to the values other runs take; ok is false otherwise.
-func (p Plan) interval(a *Axis, runs []Run) (lo, hi float64, ok bool) {
+func (p Plan) interval(a spec.Axis, runs []Run) (lo, hi float64, ok bool) {
 	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, g := range p.Grids {
 		if d := g.Distribution(a.Key); d != nil {

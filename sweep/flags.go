@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
-// Flags are the grid axes as command-line flags: one list flag per axis of Axes.
+// Flags are the grid axes as command-line flags: one list flag per axis of spec.Axes.
 type Flags struct {
-	lists map[string]*listFlag // by Axis.Key
+	lists map[string]*listFlag // by spec.Axis.Key
 }
 
 // listFlag is an axis flag's raw comma-separated list.
@@ -30,7 +32,7 @@ func (l *listFlag) IsList() bool { return true }
 // AddFlags defines a flag per axis on fs, with the axis' usage and default.
 func AddFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{lists: map[string]*listFlag{}}
-	for _, a := range Axes {
+	for _, a := range spec.Axes() {
 		l := &listFlag{}
 		f.lists[a.Key] = l
 		fs.Var(l, a.Flag, fmt.Sprintf("%s (default %s)", a.Usage, a.DefaultText()))
@@ -41,7 +43,7 @@ func AddFlags(fs *flag.FlagSet) *Flags {
 // Grid parses the flags that were given; errors name the flag.
 func (f *Flags) Grid() (Grid, error) {
 	var g Grid
-	for _, a := range Axes {
+	for _, a := range spec.Axes() {
 		l := f.lists[a.Key]
 		if !l.set {
 			continue
@@ -59,6 +61,11 @@ func (f *Flags) Grid() (Grid, error) {
 		}
 		if values == nil {
 			return Grid{}, fmt.Errorf("--%s: empty list", a.Flag)
+		}
+		for i, v := range values {
+			if m, ok := v.(spec.Model); ok { // relative to the working directory
+				values[i] = absoluteModel(m, "")
+			}
 		}
 		g.Set(a.Key, values, "--"+a.Flag)
 	}
@@ -117,6 +124,17 @@ func NewPlan(configPath string, fromFlags Grid, search *Search) (Plan, error) {
 		if search.Seed != nil {
 			plan.SearchSeed = *search.Seed
 		}
+		if search.Method != nil {
+			plan.Search = *search.Method
+		}
+		if search.Scheduler != nil {
+			plan.Scheduler = *search.Scheduler
+		}
+	}
+	switch plan.Search {
+	case "", SearchRandom, SearchTPE:
+	default:
+		return Plan{}, fmt.Errorf("--search: %q is not random or tpe", plan.Search)
 	}
 	if plan.Trials < 0 {
 		return Plan{}, fmt.Errorf("--trials: %d must not be negative", plan.Trials)
@@ -128,6 +146,9 @@ func NewPlan(configPath string, fromFlags Grid, search *Search) (Plan, error) {
 type Search struct {
 	Trials *int
 	Seed   *int64
+	Method *string // random or tpe
+	// Scheduler replaces the sweep file's scheduler when any --scheduler flag is given.
+	Scheduler *SchedulerOptions
 }
 
 // setsPresetAxes tells whether g sets an axis that the lab-report preset sweeps, so that g describes

@@ -7,12 +7,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tfsweep/tfsweep/model/catalog"
+	"github.com/tfsweep/tfsweep/dataset"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Grid is a cartesian product of axis values; an axis it does not set takes its default.
 type Grid struct {
-	axes map[string]axisValues // by Axis.Key
+	axes map[string]axisValues // by spec.Axis.Key
 }
 
 // axisValues are one axis' values in a grid and where they were written, for error messages:
@@ -24,9 +25,9 @@ type axisValues struct {
 }
 
 // Set gives the axis key the values, written at origin. It panics on an unknown key: keys come
-// from Axes.
+// from spec.Axes.
 func (g *Grid) Set(key string, values []any, origin string) {
-	if _, ok := AxisByKey(key); !ok {
+	if _, ok := spec.AxisByKey(key); !ok {
 		panic("sweep: unknown axis " + key)
 	}
 	if g.axes == nil {
@@ -45,10 +46,10 @@ func (g *Grid) SetDistribution(key string, d *Distribution, origin string) {
 // draws it).
 func (g Grid) Values(key string) []any { return g.axes[key].values }
 
-// Keys lists the axes the grid sets, in the order of Axes.
+// Keys lists the axes the grid sets, in the order of spec.Axes.
 func (g Grid) Keys() []string {
 	var keys []string
-	for _, a := range Axes {
+	for _, a := range spec.Axes() {
 		if g.sets(a.Key) {
 			keys = append(keys, a.Key)
 		}
@@ -65,10 +66,10 @@ func (g Grid) sets(key string) bool {
 	return ok && (a.values != nil || a.dist != nil)
 }
 
-// distributions lists the axes the grid draws, in the order of Axes.
-func (g Grid) distributions() []*Axis {
-	var out []*Axis
-	for _, a := range Axes {
+// distributions lists the axes the grid draws, in the order of spec.Axes.
+func (g Grid) distributions() []spec.Axis {
+	var out []spec.Axis
+	for _, a := range spec.Axes() {
 		if g.axes[a.Key].dist != nil {
 			out = append(out, a)
 		}
@@ -92,31 +93,41 @@ func (g Grid) Override(o Grid) Grid {
 func (g Grid) size() int {
 	n := 1
 	for _, a := range g.axes {
-		if len(a.values) > 0 && n > maxPlanSize/len(a.values) {
-			return maxPlanSize
-		}
-		n *= max(1, len(a.values))
+		n = mulSat(n, max(1, len(a.values)))
 	}
 	return n
 }
 
+// maxPlanSize is where plan sizes saturate: far above any --max-runs a machine could train, far
+// below where int arithmetic overflows.
 const maxPlanSize = 1 << 40
 
-// variants expands the grid in the order of Axes (the first axis varies slowest), so that run order
+// mulSat is a·b for non-negative counts, saturated at maxPlanSize.
+func mulSat(a, b int) int {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	if a > maxPlanSize/b {
+		return maxPlanSize
+	}
+	return min(maxPlanSize, a*b)
+}
+
+// variants expands the grid in the order of spec.Axes (the first axis varies slowest), so that run order
 // and names are deterministic.
-func (g Grid) variants() []Variant {
-	out := []Variant{Defaults()}
-	for _, a := range Axes {
+func (g Grid) variants() []spec.Variant {
+	out := []spec.Variant{spec.Defaults()}
+	for _, a := range spec.Axes() {
 		values := g.axes[a.Key].values
 		if len(values) == 0 {
 			continue
 		}
-		next := make([]Variant, 0, len(out)*len(values))
+		next := make([]spec.Variant, 0, len(out)*len(values))
 		for _, v := range out {
 			for _, value := range values {
 				w := v
 				w.Hidden = slices.Clone(v.Hidden)
-				a.impl.set(&w, value)
+				a.Set(&w, value)
 				next = append(next, w)
 			}
 		}
@@ -130,7 +141,10 @@ type Run struct {
 	Index int    // 0-based position in the plan: the same plan gives the same indexes everywhere
 	Name  string // the run directory's name, unique in the plan
 	Trial int    // 1-based trial number in a random search; 0 otherwise
-	Variant
+	spec.Variant
+	// space is the distributions of the trial's grid point, from which TPE proposes its values
+	// when it starts (Plan.Search); nil for a grid run.
+	space *searchSpace
 }
 
 // Plan is what one sweep trains: the union of its grids.
@@ -140,6 +154,12 @@ type Plan struct {
 	// set exactly when some grid has one. SearchSeed seeds the draws.
 	Trials     int
 	SearchSeed int64
+	// Search is how trials draw their distributions: SearchRandom (each draw on its own, at plan
+	// time) or SearchTPE (each trial proposed when it starts, from the trials that have ended).
+	Search string
+	// Scheduler stops runs early, or pauses them at rungs and promotes the best (pruning.go); the
+	// zero value trains every run to its last epoch.
+	Scheduler SchedulerOptions
 }
 
 // DefaultMaxRuns is the largest plan `tfsweep run` expands unless --max-runs allows more.
@@ -151,7 +171,7 @@ func (p Plan) Size() int {
 	for _, g := range p.Grids {
 		size := g.size()
 		if len(g.distributions()) > 0 {
-			size = min(maxPlanSize, size*max(1, p.Trials))
+			size = mulSat(size, max(1, p.Trials))
 		}
 		n = min(maxPlanSize, n+size)
 	}
@@ -174,29 +194,36 @@ func (p Plan) Runs(maxRuns int) ([]Run, error) {
 	var planned []plannedRun
 	drawn := map[string]bool{}
 	trial := 0
-	for _, g := range p.Grids {
+	for gi, g := range p.Grids {
 		dists := g.distributions()
 		for _, v := range g.variants() {
 			if len(dists) == 0 {
-				planned = append(planned, plannedRun{variant: v})
+				planned = append(planned, plannedRun{variant: v, grid: gi})
 				continue
+			}
+			var space *searchSpace
+			if p.Search == SearchTPE {
+				space = newSearchSpace(g, dists)
 			}
 			for range p.Trials {
 				w := v
 				rng := trialRNG(p.SearchSeed, trial)
 				for _, a := range dists {
-					a.impl.set(&w, g.axes[a.Key].dist.draw(a, rng))
+					a.Set(&w, g.axes[a.Key].dist.draw(a, rng))
 					drawn[a.Key] = true
 				}
 				trial++
-				planned = append(planned, plannedRun{variant: w, trial: trial})
+				planned = append(planned, plannedRun{variant: w, trial: trial, space: space, grid: gi})
 			}
 		}
+	}
+	if err := p.readModels(planned); err != nil {
+		return nil, err
 	}
 	runs := nameRuns(planned, drawn, trial)
 	seen := make(map[string]bool, len(runs))
 	for _, r := range runs {
-		if err := r.check(); err != nil {
+		if err := r.Check(); err != nil {
 			return nil, fmt.Errorf("run %s: %w", r.Name, err)
 		}
 		if seen[r.Name] {
@@ -214,14 +241,18 @@ func countText(n int) string {
 	return fmt.Sprint(n)
 }
 
-// CheckData validates the runs against the training set (before each run's limit): a limit above
-// the data, or a batch larger than the run's examples, could never train. Errors name where the
-// offending value was written.
-func (p Plan) CheckData(runs []Run, trainExamples int) error {
+// CheckData validates the runs against the training set (before each run's limit) of examples of
+// features values: a limit above the data, a batch larger than the run's examples, or a model that
+// does not read the examples or classify them into dataset.Classes could never train. Errors name
+// where the offending value was written.
+func (p Plan) CheckData(runs []Run, trainExamples, features int) error {
 	if trainExamples <= 0 {
 		return errors.New("the training set is empty")
 	}
 	for _, r := range runs {
+		if err := p.checkModel(r, features, dataset.Classes); err != nil {
+			return err
+		}
 		if r.Limit > trainExamples {
 			return fmt.Errorf("%s: %d is more than the %d training examples (run %s)", p.origin("limit"), r.Limit, trainExamples, r.Name)
 		}
@@ -242,53 +273,26 @@ func (p Plan) origin(key string) string {
 			return o
 		}
 	}
-	a, _ := AxisByKey(key)
+	a, _ := spec.AxisByKey(key)
 	return a.Key + " (default " + a.DefaultText() + ")"
 }
 
-// check validates what one axis alone cannot: settings that must go together.
-func (v Variant) check() error {
-	errs := catalog.CheckMomentum(v.Optimizer, v.Momentum, v.Nesterov)
-	// Keras' ReduceLROnPlateau cannot set the rate of a schedule: it would fail at its first reduction.
-	if v.ReduceLR.Options != nil && v.Schedule.Kind != catalog.ScheduleConstant && v.Schedule.Kind != "" {
-		errs = append(errs, fmt.Errorf("reduce_lr needs the constant schedule, not %s", v.Schedule.Kind))
-	}
-	return errors.Join(errs...)
-}
-
-// Examples splits the data's n training images as the run uses them: the first Limit (all when 0),
-// of which the last ValidationSplit fraction validates when set, as Keras' validation_split takes
-// int(n·(1−split)) for training. val is 0 when the test set validates.
-func (v Variant) Examples(n int) (train, val int) {
-	if v.Limit > 0 && v.Limit < n {
-		n = v.Limit
-	}
-	if v.ValidationSplit == 0 {
-		return n, 0
-	}
-	train = int(float64(n) * (1 - v.ValidationSplit))
-	return train, n - train
-}
-
-// TrainExamples is the number of images the run trains on, of the data's n.
-func (v Variant) TrainExamples(n int) int {
-	train, _ := v.Examples(n)
-	return train
-}
-
-// plannedRun is a variant before it is named; trial is its 1-based trial number in a random search.
+// plannedRun is a variant before it is named; trial is its 1-based trial number in a random search,
+// grid the index of the grid it comes from.
 type plannedRun struct {
-	variant Variant
+	variant spec.Variant
 	trial   int
+	space   *searchSpace
+	grid    int
 }
 
 // nameRuns names each variant by the parts of its axes that are always named (init-bn-b128), then
-// those that take more than one value across the sweep, in the order of Axes. Drawn axes are left
+// those that take more than one value across the sweep, in the order of spec.Axes. Drawn axes are left
 // out (their values are in the hparams and the config text): a trial is named by its number,
 // -t007, so that names stay short and unique.
 func nameRuns(planned []plannedRun, drawn map[string]bool, trials int) []Run {
-	var named []*Axis
-	for _, a := range Axes {
+	var named []spec.Axis
+	for _, a := range spec.Axes() {
 		if !drawn[a.Key] && (a.AlwaysInName || varies(a, planned)) {
 			named = append(named, a)
 		}
@@ -298,17 +302,17 @@ func nameRuns(planned []plannedRun, drawn map[string]bool, trials int) []Run {
 	for i, p := range planned {
 		parts := make([]string, 0, len(named)+1)
 		for _, a := range named {
-			parts = append(parts, a.impl.namePart(a.Get(p.variant)))
+			parts = append(parts, a.NamePart(p.variant))
 		}
 		if p.trial > 0 {
 			parts = append(parts, fmt.Sprintf("t%0*d", max(3, digits), p.trial))
 		}
-		runs[i] = Run{Index: i, Name: strings.Join(parts, "-"), Trial: p.trial, Variant: p.variant}
+		runs[i] = Run{Index: i, Name: strings.Join(parts, "-"), Trial: p.trial, Variant: p.variant, space: p.space}
 	}
 	return runs
 }
 
-func varies(a *Axis, planned []plannedRun) bool {
+func varies(a spec.Axis, planned []plannedRun) bool {
 	for _, p := range planned[1:] {
 		if !a.Equal(p.variant, planned[0].variant) {
 			return true
@@ -329,6 +333,9 @@ func (p Plan) checkSearch() error {
 	}
 	if p.Trials > 0 {
 		return errors.New("--trials: no axis is a distribution (e.g. --lr log_uniform:1e-4:1e-2)")
+	}
+	if p.Search == SearchTPE {
+		return errors.New("--search tpe: no axis is a distribution (e.g. --lr log_uniform:1e-4:1e-2) for it to search")
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,7 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tfsweep/tfsweep/dataset"
+	"github.com/tfsweep/tfsweep/internal/axistest"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // flagGrid parses command-line flags such as "--seed", "1,2" into a grid, as `tfsweep run` does.
@@ -48,7 +50,7 @@ func TestLabReportPreset(t *testing.T) {
 		t.Fatalf("names\n got %v\nwant %v", got, want)
 	}
 	for i, r := range runs {
-		if r.Index != i || r.Epochs != 5 || r.LR != 0.001 || r.Seed != 1 || r.Scale != dataset.ScaleUnit || r.Limit != 0 || !slices.Equal(r.Hidden, []int{128, 64}) {
+		if r.Index != i || r.Epochs != 5 || r.LR != 0.001 || r.Seed != 1 || r.Scale != spec.ScaleUnit || r.Limit != 0 || !slices.Equal(r.Hidden, []int{128, 64}) {
 			t.Errorf("%s: %+v, want the defaults (5 epochs, lr 0.001, seed 1, unit scale, all data, 128x64)", r.Name, r)
 		}
 	}
@@ -105,7 +107,7 @@ func TestFlagValues(t *testing.T) {
 	want := map[string][]any{
 		"init": {"xavier"}, "batchnorm": {false, true, true, false}, "batch_size": {64, 128}, "epochs": {3},
 		"lr": {0.5, 0.001}, "hidden": {[]int{128, 64}, []int{10}, []int{32, 16}}, "seed": {int64(-1), int64(42)},
-		"scale": {dataset.ScaleNone}, "limit": nil,
+		"scale": {spec.ScaleNone}, "limit": nil,
 	}
 	for key, values := range want {
 		if got := g.Values(key); !reflect.DeepEqual(got, values) {
@@ -194,7 +196,7 @@ func TestValidationSplitExamples(t *testing.T) {
 		split      float64
 		train, val int
 	}{{0, 0, 60000, 0}, {0, 0.1, 54000, 6000}, {2000, 0.25, 1500, 500}, {1000, 0.333, 667, 333}} {
-		v := Defaults()
+		v := spec.Defaults()
 		v.Limit, v.ValidationSplit = tc.limit, tc.split
 		if train, val := v.Examples(60000); train != tc.train || val != tc.val {
 			t.Errorf("limit %d split %v: %d/%d, want %d/%d", tc.limit, tc.split, train, val, tc.train, tc.val)
@@ -241,14 +243,14 @@ func TestCheckData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := plan.CheckData(runs, 2048); err != nil {
+	if err := plan.CheckData(runs, 2048, 784); err != nil {
 		t.Errorf("2048 examples: %v", err)
 	}
-	err = plan.CheckData(runs, 2000)
+	err = plan.CheckData(runs, 2000, 784)
 	if err == nil || !strings.Contains(err.Error(), "--batch-size: 2048 is larger than the 2000 training examples") {
 		t.Errorf("2000 examples: error %v", err)
 	}
-	if err := plan.CheckData(runs, 0); err == nil {
+	if err := plan.CheckData(runs, 0, 784); err == nil {
 		t.Error("an empty training set was accepted")
 	}
 }
@@ -277,7 +279,7 @@ func TestParseConfig(t *testing.T) {
 			yaml: "grids:\n  - init: xavier\n    batchnorm: on\n    lr: 0.01\n    seed: 3\n    scale: none\n",
 			want: []string{"xavier-bn-b128"},
 			check: func(t *testing.T, runs []Run) {
-				if r := runs[0]; r.LR != 0.01 || r.Seed != 3 || r.Scale != dataset.ScaleNone || !r.BatchNorm {
+				if r := runs[0]; r.LR != 0.01 || r.Seed != 3 || r.Scale != spec.ScaleNone || !r.BatchNorm {
 					t.Errorf("got %+v", r.Variant)
 				}
 			},
@@ -377,7 +379,7 @@ func TestNewPlanAppliesOtherAxesToThePreset(t *testing.T) {
 		t.Fatalf("%d runs, want the preset's 12", len(runs))
 	}
 	for _, r := range runs {
-		if r.Scale != dataset.ScaleNone || r.Epochs != 2 {
+		if r.Scale != spec.ScaleNone || r.Epochs != 2 {
 			t.Errorf("%s: scale %v epochs %d, want none and 2", r.Name, r.Scale, r.Epochs)
 		}
 	}
@@ -435,37 +437,21 @@ func TestNewPlan(t *testing.T) {
 	}
 }
 
-// axisSamples are two distinct values of every axis, as a user types them. TestEveryAxisIsWired
-// fails for an axis missing here, so a new axis cannot be added half-wired.
-var axisSamples = map[string][2]string{
-	"init": {"xavier", "he_normal"}, "batchnorm": {"off", "on"}, "batch_size": {"64", "256"}, "lr": {"0.001", "0.01"},
-	"hidden": {"128x64", "32"}, "seed": {"1", "2"}, "epochs": {"5", "2"}, "scale": {"unit", "none"}, "limit": {"0", "1000"},
-	"activation": {"tanh", "gelu"}, "optimizer": {"adam", "rmsprop"}, "momentum": {"0", "0.9"}, "nesterov": {"off", "on"},
-	"dropout": {"0", "0.2"}, "l2": {"0", "0.0001"}, "validation_split": {"0", "0.1"},
-	"schedule":       {"constant", "cosine:decay_steps=2345:warmup_steps=10:warmup_target=0.002"},
-	"early_stopping": {"off", "patience=2:min_delta=0.001:restore_best_weights"},
-	"reduce_lr":      {"off", "factor=0.5:patience=2:min_lr=1e-05"},
-}
-
-// axisContext are the other axes an axis' samples need: momentum and nesterov apply to sgd.
-var axisContext = map[string]map[string]string{
-	"momentum": {"optimizer": "sgd"}, "nesterov": {"optimizer": "sgd"},
-}
-
-// TestEveryAxisIsWired checks that every declared axis reaches every place that reads the table:
-// its flag, its YAML key, the run name when it varies, the hparams, the config text, the JSON
-// summary and the worker protocol.
-func TestEveryAxisIsWired(t *testing.T) {
-	for _, a := range Axes {
+// TestEveryAxisReachesTheFront checks that every declared axis reaches every place of the front
+// that reads the table: its flag, its YAML key, the run name when it varies, the hparams, the
+// config text, the JSON summary and the worker protocol. worker's TestEveryAxisChangesWhatTheWorkerTrains
+// follows it from there into what the worker trains.
+func TestEveryAxisReachesTheFront(t *testing.T) {
+	for _, a := range spec.Axes() {
 		t.Run(a.Key, func(t *testing.T) {
-			s, ok := axisSamples[a.Key]
+			s, ok := axistest.Samples[a.Key]
 			if !ok {
-				t.Fatalf("no sample values for axis %s in axisSamples", a.Key)
+				t.Fatalf("no sample values for axis %s in axistest.Samples", a.Key)
 			}
 			flags := []string{"--" + a.Flag, s[0] + listSeparator(a) + s[1]}
 			yaml := "grids:\n  - " + a.Key + ": [" + yamlItem(a, s[0]) + ", " + yamlItem(a, s[1]) + "]\n"
-			for key, value := range axisContext[a.Key] {
-				other, _ := AxisByKey(key)
+			for key, value := range axistest.Context[a.Key] {
+				other, _ := spec.AxisByKey(key)
 				flags = append(flags, "--"+other.Flag, value)
 				yaml += "    " + key + ": " + value + "\n"
 			}
@@ -482,8 +468,12 @@ func TestEveryAxisIsWired(t *testing.T) {
 				if err != nil || len(runs) != 2 {
 					t.Fatalf("%s: %d runs, %v", what, len(runs), err)
 				}
-				if a.Text(runs[0].Variant) != s[0] || a.Text(runs[1].Variant) != s[1] {
-					t.Errorf("%s: values %s, %s, want %s, %s", what, a.Text(runs[0].Variant), a.Text(runs[1].Variant), s[0], s[1])
+				want := s
+				if a.Key == "model" { // a model file is recorded as an absolute path
+					want[1], _ = filepath.Abs(s[1])
+				}
+				if a.Text(runs[0].Variant) != want[0] || a.Text(runs[1].Variant) != want[1] {
+					t.Errorf("%s: values %s, %s, want %s, %s", what, a.Text(runs[0].Variant), a.Text(runs[1].Variant), want[0], want[1])
 				}
 				if runs[0].Name == runs[1].Name {
 					t.Errorf("%s: both runs are named %s", what, runs[0].Name)
@@ -492,7 +482,7 @@ func TestEveryAxisIsWired(t *testing.T) {
 					if hp, ok := r.HParams()[a.Key]; !ok || hp != a.HParam(r.Variant) {
 						t.Errorf("hparams of %s lack %s", r.Name, a.Key)
 					}
-					if md := ConfigMarkdown(r.Name, r.Variant); !strings.Contains(md, "| "+a.Key+" | "+a.Text(r.Variant)+" |") {
+					if md := spec.ConfigMarkdown(r.Name, r.Variant); !strings.Contains(md, "| "+a.Key+" | "+a.Text(r.Variant)+" |") {
 						t.Errorf("config text of %s lacks %s:\n%s", r.Name, a.Key, md)
 					}
 					raw, err := json.Marshal(RunResult{Name: r.Name, Variant: r.Variant})
@@ -503,7 +493,15 @@ func TestEveryAxisIsWired(t *testing.T) {
 					if _, ok := doc[a.Key]; !ok {
 						t.Errorf("JSON of %s lacks %s: %s", r.Name, a.Key, raw)
 					}
-					back, err := DecodeVariant(EncodeVariant(r.Variant))
+					job := spec.Job{Variant: spec.EncodeVariant(r.Variant)}
+					if r.Model.File != "" {
+						net, err := r.Network(784, 10)
+						if err != nil {
+							t.Fatal(err)
+						}
+						job.Network = &net
+					}
+					back, err := job.DecodedVariant()
 					if err != nil || !reflect.DeepEqual(back, r.Variant) {
 						t.Errorf("the worker protocol does not carry %s: %+v, %v", a.Key, back, err)
 					}
@@ -516,38 +514,98 @@ func TestEveryAxisIsWired(t *testing.T) {
 	}
 }
 
-func listSeparator(a *Axis) string {
+func listSeparator(a spec.Axis) string {
 	if a.Key == "hidden" {
 		return ";"
 	}
 	return ","
 }
 
-func yamlItem(a *Axis, s string) string {
+func yamlItem(a spec.Axis, s string) string {
 	if a.Key == "hidden" {
 		return `"` + s + `"`
 	}
 	return s
 }
 
-func with(a *Axis, v Variant, value any) Variant {
-	a.impl.set(&v, value)
+func with(a spec.Axis, v spec.Variant, value any) spec.Variant {
+	a.Set(&v, value)
 	return v
 }
 
 func TestRunResultJSON(t *testing.T) {
-	r := RunResult{Name: "xavier-nobn-b128", Status: StatusSucceeded, Variant: Defaults(), History: emptyCurves()}
+	r := RunResult{Name: "xavier-nobn-b128", Status: spec.StatusSucceeded, Variant: spec.Defaults(), History: spec.EmptyHistory()}
 	raw, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"name":"xavier-nobn-b128","dir":"","status":"succeeded","error":"","init":"xavier","batchnorm":false,` +
+	want := `{"name":"xavier-nobn-b128","dir":"","status":"succeeded","error":"","model":"mlp","init":"xavier","batchnorm":false,` +
 		`"batch_size":128,"lr":0.001,"hidden":[128,64],"seed":1,"epochs":5,"scale":"unit","limit":0,"activation":"tanh",` +
 		`"optimizer":"adam","momentum":0,"nesterov":false,"dropout":0,"l2":0,"schedule":"constant","validation_split":0,` +
 		`"early_stopping":"off","reduce_lr":"off","train_examples":0,` +
 		`"epochs_completed":0,"stopped_epoch":null,"best_epoch":null,"final":null,"history":{"train_loss":[],"val_loss":[],"train_accuracy":[],"val_accuracy":[]},` +
-		`"fit_seconds":0,"samples_per_second":0,"model":""}`
+		`"fit_seconds":0,"samples_per_second":0,"saved_model":""}`
 	if string(raw) != want {
 		t.Errorf("got  %s\nwant %s", raw, want)
+	}
+}
+
+// Sizes saturate instead of wrapping: a size that wrapped negative once passed the --max-runs check
+// and the plan was expanded without bound.
+func TestPlanSizeSaturates(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec string
+		want int
+	}{
+		{"trials times seeds", "trials: 4611686018427387904\ngrids:\n  - seed: [1, 2]\n    lr: {log_uniform: [0.0001, 0.01]}\n", maxPlanSize},
+		{"largest trials", "trials: 9223372036854775807\ngrids:\n  - lr: {log_uniform: [0.0001, 0.01]}\n", maxPlanSize},
+		{"trials of two grids", "trials: 1099511627775\ngrids:\n  - lr: {log_uniform: [0.0001, 0.01]}\n  - lr: {uniform: [0.001, 0.01]}\n", maxPlanSize},
+		{"small trials", "trials: 3\ngrids:\n  - seed: [1, 2]\n    lr: {log_uniform: [0.0001, 0.01]}\n", 6},
+		{"lists", "grids:\n  - seed: [1, 2, 3]\n    batch_size: [1, 2]\n  - epochs: 1\n", 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := ParseConfig(strings.NewReader(tc.spec), "sweep.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := p.Size(); n != tc.want {
+				t.Errorf("size %d, want %d", n, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct{ a, b, want int }{
+		{0, 5, 0}, {3, 4, 12}, {maxPlanSize, 1, maxPlanSize}, {maxPlanSize, 2, maxPlanSize},
+		{1 << 30, 1 << 30, maxPlanSize}, {1 << 62, 1 << 62, maxPlanSize}, {math.MaxInt, 3, maxPlanSize},
+	} {
+		if got := mulSat(tc.a, tc.b); got != tc.want {
+			t.Errorf("mulSat(%d, %d) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// A sweep file is one document with every key once: the duplicate, the second document or the
+// trailing data a parser would silently drop are refused with their line.
+func TestConfigStrict(t *testing.T) {
+	for _, tc := range []struct{ name, spec, want string }{
+		{"duplicate top-level key in JSON", `{"limit": 5, "limit": 6, "grids": [{}]}`, `sweep.yaml:1: "limit" appears twice (first on line 1)`},
+		{"duplicate top-level key in YAML", "limit: 5\ngrids: [{}]\nlimit: 6\n", `sweep.yaml:3: "limit" appears twice (first on line 1)`},
+		{"duplicate axis in a grid", "grids:\n  - batch_size: 3\n    batch_size: 4\n", `sweep.yaml:3: "batch_size" appears twice (first on line 2)`},
+		{"duplicate in defaults", "defaults:\n  epochs: 1\n  epochs: 2\ngrids: [{}]\n", `sweep.yaml:3: "epochs" appears twice`},
+		{"duplicate in a distribution", "trials: 2\ngrids:\n  - lr:\n      uniform: [0.1, 0.2]\n      uniform: [0.3, 0.4]\n", `sweep.yaml:5: "uniform" appears twice (first on line 4)`},
+		{"second YAML document", "grids: [{}]\n---\ngrids: [{}]\n", "sweep.yaml:2: a second document"},
+		{"empty second document", "grids: [{}]\n---\n", "sweep.yaml:2: a second document"},
+		{"trailing JSON", "{\"grids\": [{}]}\n\n  garbage", "sweep.yaml:3: data after the document"},
+		{"second JSON object", `{"grids": [{}]}{"grids": [{}]}`, "sweep.yaml:1: data after the document"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig(strings.NewReader(tc.spec), "sweep.yaml")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := ParseConfig(strings.NewReader("{\"grids\": [{\"batch_size\": 3}]}\n"), "sweep.yaml"); err != nil {
+		t.Errorf("a plain JSON sweep file: %v", err)
 	}
 }

@@ -10,7 +10,10 @@ import (
 	"strconv"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // PlanFile is where a sweep directory records its plan when the sweep starts: a sweep file that
@@ -26,11 +29,20 @@ func (p Plan) YAML() []byte {
 		"# the same runs under the same names; processes joining the sweep (--name) must bring the same plan.\n")
 	if p.Trials > 0 {
 		fmt.Fprintf(&b, "trials: %d\nsearch_seed: %d\n", p.Trials, p.SearchSeed)
+		if p.Search != "" && p.Search != SearchRandom {
+			fmt.Fprintf(&b, "search: %s\n", p.Search)
+		}
+	}
+	if p.Scheduler.Kind != "" {
+		s, err := yaml.Marshal(map[string]SchedulerOptions{"scheduler": p.Scheduler})
+		if err == nil { // a struct of strings and ints always marshals
+			b.Write(s)
+		}
 	}
 	b.WriteString("grids:\n")
 	for _, g := range p.Grids {
 		first := true
-		for _, a := range Axes {
+		for _, a := range spec.Axes() {
 			av, ok := g.axes[a.Key]
 			if !ok || (av.values == nil && av.dist == nil) {
 				continue
@@ -49,10 +61,10 @@ func (p Plan) YAML() []byte {
 }
 
 // yamlValues is an axis' values as a YAML flow list, or its distribution as a flow mapping.
-func yamlValues(a *Axis, av axisValues) string {
+func yamlValues(a spec.Axis, av axisValues) string {
 	item := func(v any) string {
-		text := a.impl.textOf(v)
-		if a.impl.listIsOneValue() {
+		text := a.ValueText(v)
+		if a.ListIsOneValue() {
 			return "[" + strings.ReplaceAll(text, "x", ", ") + "]"
 		}
 		return strconv.Quote(text)
@@ -64,7 +76,7 @@ func yamlValues(a *Axis, av axisValues) string {
 				args = append(args, item(v))
 			}
 		} else {
-			args = []string{formatFloat(d.Lo), formatFloat(d.Hi)}
+			args = []string{strconv.FormatFloat(d.Lo, 'g', -1, 64), strconv.FormatFloat(d.Hi, 'g', -1, 64)}
 		}
 		return "{" + d.Kind + ": [" + strings.Join(args, ", ") + "]}"
 	}
@@ -87,7 +99,7 @@ func recordPlan(dir string, plan Plan, runs []Run, maxRuns int) (created bool, e
 		return false, err
 	}
 	defer os.Remove(tmp)
-	if err := os.Link(tmp, path); err == nil {
+	if err := atomicfile.Link(tmp, path); err == nil {
 		return true, nil
 	} else if !errors.Is(err, fs.ErrExist) {
 		return false, err
@@ -115,7 +127,7 @@ func diffRuns(recorded, runs []Run) string {
 		if recorded[i].Name != runs[i].Name {
 			return fmt.Sprintf("run %d is %s there, %s here", i+1, recorded[i].Name, runs[i].Name)
 		}
-		for _, a := range Axes {
+		for _, a := range spec.Axes() {
 			if !a.Equal(recorded[i].Variant, runs[i].Variant) {
 				return fmt.Sprintf("run %s has %s %s there, %s here", runs[i].Name, a.Key, a.Text(recorded[i].Variant), a.Text(runs[i].Variant))
 			}

@@ -3,21 +3,14 @@ package sweep
 import (
 	"bytes"
 	"encoding/json"
-)
 
-// Sweep and run statuses.
-const (
-	StatusSucceeded   = "succeeded"
-	StatusFailed      = "failed"
-	StatusInterrupted = "interrupted"
-	StatusPlanned     = "planned" // --dry-run
-	StatusSkipped     = "skipped" // another process of the sweep trains or trained it
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Result is the machine-readable summary of a sweep (`tfsweep run --json`).
 type Result struct {
 	SweepDir    string      `json:"sweep_dir"`
-	Status      string      `json:"status"` // StatusSucceeded, StatusFailed, StatusInterrupted or StatusPlanned
+	Status      spec.Status `json:"status"` // spec.StatusSucceeded, spec.StatusFailed, spec.StatusInterrupted or spec.StatusPlanned
 	WallSeconds float64     `json:"wall_seconds"`
 	Runs        []RunResult `json:"runs"`
 	// Report is the path of the written report.md ("" if it could not be written: ReportError).
@@ -33,36 +26,38 @@ type Result struct {
 // plan), the runs' own timings summed over every run (so over the parallel slots: with --parallel
 // N they can add up to N times the time they took), and the report with its figures.
 type SweepTimings struct {
-	Startup float64    `json:"startup_seconds"`
-	Runs    RunTimings `json:"runs"`
-	Report  float64    `json:"report_seconds"`
+	Startup float64         `json:"startup_seconds"`
+	Runs    spec.RunTimings `json:"runs"`
+	Report  float64         `json:"report_seconds"`
 }
 
 // RunResult is one run's outcome. In JSON every axis of the variant is a field of its own (by
-// Axis.Key), beside the fields below.
+// spec.Axis.Key), beside the fields below.
 type RunResult struct {
-	Name            string  `json:"name"`
-	Dir             string  `json:"dir"`
-	Status          string  `json:"status"` // StatusSucceeded, StatusFailed, StatusSkipped or StatusPlanned
-	Error           string  `json:"error"`
-	Interrupted     bool    `json:"interrupted,omitempty"` // stopped by a signal, not by a fault of the run
-	Variant         Variant `json:"-"`
-	TrainExamples   int     `json:"train_examples"`
-	Device          string  `json:"device,omitempty"` // where it trained, as TensorFlow names it
-	EpochsCompleted int     `json:"epochs_completed"`
+	Name            string       `json:"name"`
+	Dir             string       `json:"dir"`
+	Status          spec.Status  `json:"status"` // spec.StatusSucceeded, spec.StatusFailed, spec.StatusSkipped or spec.StatusPlanned
+	Error           string       `json:"error"`
+	Interrupted     bool         `json:"interrupted,omitempty"` // stopped by a signal, not by a fault of the run
+	Reason          string       `json:"reason,omitempty"`      // why the scheduler pruned or paused it
+	Variant         spec.Variant `json:"-"`
+	TrainExamples   int          `json:"train_examples"`
+	Device          string       `json:"device,omitempty"` // where it trained, as TensorFlow names it
+	EpochsCompleted int          `json:"epochs_completed"`
 	// StoppedEpoch and BestEpoch are Keras EarlyStopping's stopped_epoch and best_epoch (0-based;
 	// stopped_epoch 0 when it did not stop early); null without early stopping.
-	StoppedEpoch *int     `json:"stopped_epoch"`
-	BestEpoch    *int     `json:"best_epoch"`
-	Final        *Metrics `json:"final"` // the last completed epoch; null if none completed
-	History      Curves   `json:"history"`
+	StoppedEpoch *int               `json:"stopped_epoch"`
+	BestEpoch    *int               `json:"best_epoch"`
+	Final        *spec.EpochMetrics `json:"final"` // the last completed epoch; null if none completed
+	History      spec.History       `json:"history"`
 	// FitSeconds runs from the first train step to the end of the last completed epoch's validation.
 	FitSeconds float64 `json:"fit_seconds"`
 	// SamplesPerSecond is epochs completed × training examples / FitSeconds.
 	SamplesPerSecond float64 `json:"samples_per_second"`
-	// Model is the run's exported SavedModel ("" unless it succeeded).
-	Model   string      `json:"model"`
-	Timings *RunTimings `json:"timings,omitempty"`
+	// Model is the run's exported SavedModel ("" unless it succeeded); "saved_model" in JSON, since
+	// "model" is the model axis.
+	Model   string           `json:"saved_model"`
+	Timings *spec.RunTimings `json:"timings,omitempty"`
 }
 
 // MarshalJSON writes the fields above with the variant's axes spliced in after "error".
@@ -73,7 +68,7 @@ func (r RunResult) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	var axes bytes.Buffer
-	for _, a := range Axes {
+	for _, a := range spec.Axes() {
 		key, _ := json.Marshal(a.Key)
 		value, err := json.Marshal(a.JSON(r.Variant))
 		if err != nil {
@@ -89,35 +84,6 @@ func (r RunResult) MarshalJSON() ([]byte, error) {
 	out = append(out, body[:at]...)
 	out = append(out, axes.Bytes()...)
 	return append(out, body[at:]...), nil
-}
-
-// Metrics are one epoch's values.
-type Metrics struct {
-	TrainLoss     float64 `json:"train_loss"`
-	TrainAccuracy float64 `json:"train_accuracy"`
-	ValLoss       float64 `json:"val_loss"`
-	ValAccuracy   float64 `json:"val_accuracy"`
-}
-
-// Curves are the per-epoch values, index = epoch.
-type Curves struct {
-	TrainLoss     []float64 `json:"train_loss"`
-	ValLoss       []float64 `json:"val_loss"`
-	TrainAccuracy []float64 `json:"train_accuracy"`
-	ValAccuracy   []float64 `json:"val_accuracy"`
-}
-
-// emptyCurves has empty, not null, lists in JSON.
-func emptyCurves() Curves {
-	return Curves{TrainLoss: []float64{}, ValLoss: []float64{}, TrainAccuracy: []float64{}, ValAccuracy: []float64{}}
-}
-
-// Append adds an epoch's metrics.
-func (c *Curves) Append(e Epoch) {
-	c.TrainLoss = append(c.TrainLoss, e.Loss)
-	c.ValLoss = append(c.ValLoss, e.ValLoss)
-	c.TrainAccuracy = append(c.TrainAccuracy, e.Accuracy)
-	c.ValAccuracy = append(c.ValAccuracy, e.ValAccuracy)
 }
 
 // BestRun is the best run of a sweep and the path of its exported model.

@@ -11,19 +11,23 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/tfsweep/tfsweep/dataset"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
 // Options are the settings of a sweep that are not axes.
 type Options struct {
-	LogDir   string // the sweep directory is created under it
-	DataDir  string // MNIST IDX files
+	LogDir  string // the sweep directory is created under it
+	DataDir string // MNIST IDX files
+	// Data is the training set's shape when the caller has read it (a server reads it once); nil
+	// reads it from DataDir.
+	Data     *DataShape
 	Device   string // auto, cpu or gpu
 	Parallel int    // runs trained at once, one worker process each (≥1)
 	// Threads sets TensorFlow's intra- and inter-op pools of every run; 0 lets each worker choose from
@@ -31,22 +35,24 @@ type Options struct {
 	// otherwise).
 	Threads int
 	// StepsPerCall is Keras' steps_per_execution: the batches a worker trains per TensorFlow call,
-	// at most MaxStepsPerCall; 0 leaves the choice to the worker. Results do not depend on it.
+	// at most spec.MaxStepsPerCall; 0 leaves the choice to the worker. Results do not depend on it.
 	StepsPerCall int
 	// LogEvery writes batch scalars every LogEvery optimizer steps (Keras' update_freq); 0 writes none.
 	LogEvery int
 	MaxRuns  int // a larger plan is refused before it is expanded; 0 = DefaultMaxRuns
 	// Worker is the path of the TensorFlow-linked worker binary (tfsweep-worker); WorkerEnv its
-	// environment, to which the runner adds TF_CPP_MIN_LOG_LEVEL and TF_OVERRIDE_GLOBAL_THREADPOOL
-	// (unless set) and, with GPUs, a CUDA_VISIBLE_DEVICES per worker.
+	// environment, to which WorkerCommand adds its defaults and, with GPUs, the runner a
+	// CUDA_VISIBLE_DEVICES per worker.
 	Worker    string
 	WorkerEnv []string
+	// WorkerGrace is how long a worker told to stop may take before it is killed; 0 is
+	// DefaultWorkerGrace.
+	WorkerGrace time.Duration
 	// GPUs are the GPU ids to pin workers to, one each, round-robin; none leaves the GPUs to
 	// TensorFlow.
-	GPUs     []string
-	Observer Observer // nil observes nothing
+	GPUs []string
 	// Charts gives the Custom Scalars layout of the runs, written with their epoch losses into the
-	// sweep's ChartsDir; nil writes no charts.
+	// sweep's charts directory (spec.ChartsDir); nil writes no charts.
 	Charts func([]Run) summary.Layout
 	DryRun bool // validate and list the runs, create nothing
 
@@ -74,9 +80,9 @@ const DefaultLogEvery = 10
 // Observer is told what the workers report, as they report it. Its methods are called from one
 // goroutine per worker slot, so concurrently.
 type Observer interface {
-	RunStarted(r Run, b Begin)
-	RunProgress(r Run, p Progress)
-	EpochEnded(r Run, e Epoch)
+	RunStarted(r Run, b spec.Begin)
+	RunProgress(r Run, p spec.Progress)
+	EpochEnded(r Run, e spec.EpochMetrics)
 	RunEnded(r Run, res RunResult)
 }
 
@@ -100,11 +106,9 @@ type Sweep struct {
 	created       time.Time
 	charts        *charts // nil without Options.Charts
 	recorder      bool    // this process recorded the plan: it writes the experiment and the layout
+	trials        *trials // the scheduler, during Run; nil without one
+	search        *search // TPE's proposals, during Run; nil for a grid or a random search
 }
-
-// MaxStepsPerCall bounds --steps-per-call: the worker's graph holds that many copies of the step
-// (model.MaxStepsPerCall, which it must equal).
-const MaxStepsPerCall = 64
 
 // maxThreads bounds --threads: TensorFlow crashes in its thread-pool set-up far above the cores.
 func maxThreads() int { return max(64, 8*runtime.NumCPU()) }
@@ -117,35 +121,28 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if opts.MaxRuns == 0 {
 		opts.MaxRuns = DefaultMaxRuns
 	}
-	switch {
-	case opts.Parallel < 1 || opts.Parallel > 256:
-		return nil, badInput(fmt.Errorf("--parallel: %d must be in [1, 256]", opts.Parallel))
-	case opts.Threads < 0 || opts.Threads > maxThreads():
-		return nil, badInput(fmt.Errorf("--threads: %d must be in [0, %d] on this machine of %d CPUs", opts.Threads, maxThreads(), runtime.NumCPU()))
-	case opts.StepsPerCall < 0 || opts.StepsPerCall > MaxStepsPerCall:
-		return nil, badInput(fmt.Errorf("--steps-per-call: %d must be in [0, %d]", opts.StepsPerCall, MaxStepsPerCall))
-	case opts.LogEvery < 0:
-		return nil, badInput(fmt.Errorf("--log-every: %d must not be negative", opts.LogEvery))
-	case opts.MaxRuns < 0:
-		return nil, badInput(fmt.Errorf("--max-runs: %d must be positive", opts.MaxRuns))
-	}
-	switch opts.Device {
-	case "auto", "cpu", "gpu":
-	default:
-		return nil, badInput(fmt.Errorf("--device: %q is not one of auto, cpu, gpu", opts.Device))
+	if err := opts.check(); err != nil {
+		return nil, badInput(err)
 	}
 	runs, err := plan.Runs(opts.MaxRuns)
 	if err != nil {
 		return nil, badInput(err)
 	}
-	train, _, err := dataset.Load(opts.DataDir)
-	if err != nil {
-		return nil, badInput(fmt.Errorf("--data-dir: %w", err))
-	}
-	if err := plan.CheckData(runs, train.Len()); err != nil {
+	if err := checkScheduler(plan, opts, runs); err != nil {
 		return nil, badInput(err)
 	}
-	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: train.Len(), features: train.Features(), created: time.Now()}
+	data := opts.Data
+	if data == nil {
+		shape, err := ReadDataShape(opts.DataDir)
+		if err != nil {
+			return nil, badInput(err)
+		}
+		data = &shape
+	}
+	if err := plan.CheckData(runs, data.TrainExamples, data.Features); err != nil {
+		return nil, badInput(err)
+	}
+	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: data.TrainExamples, features: data.Features, created: time.Now()}
 	if err := s.checkMemory(); err != nil {
 		return nil, badInput(err)
 	}
@@ -187,6 +184,42 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	return s, nil
 }
 
+// check refuses options out of range, each error naming its flag.
+func (opts Options) check() error {
+	switch {
+	case opts.Parallel < 1 || opts.Parallel > 256:
+		return fmt.Errorf("--parallel: %d must be in [1, 256]", opts.Parallel)
+	case opts.Threads < 0 || opts.Threads > maxThreads():
+		return fmt.Errorf("--threads: %d must be in [0, %d] on this machine of %d CPUs", opts.Threads, maxThreads(), runtime.NumCPU())
+	case opts.StepsPerCall < 0 || opts.StepsPerCall > spec.MaxStepsPerCall:
+		return fmt.Errorf("--steps-per-call: %d must be in [0, %d]", opts.StepsPerCall, spec.MaxStepsPerCall)
+	case opts.LogEvery < 0:
+		return fmt.Errorf("--log-every: %d must not be negative", opts.LogEvery)
+	case opts.MaxRuns < 0:
+		return fmt.Errorf("--max-runs: %d must be positive", opts.MaxRuns)
+	case opts.WorkerGrace < 0:
+		return fmt.Errorf("--stop-grace: %v must not be negative", opts.WorkerGrace)
+	}
+	switch opts.Device {
+	case "auto", "cpu", "gpu":
+	default:
+		return fmt.Errorf("--device: %q is not one of auto, cpu, gpu", opts.Device)
+	}
+	return nil
+}
+
+// DataShape is what planning needs of the training set.
+type DataShape struct{ TrainExamples, Features int }
+
+// ReadDataShape reads and checks the data directory's files for their shape.
+func ReadDataShape(dir string) (DataShape, error) {
+	train, _, err := dataset.Load(dir)
+	if err != nil {
+		return DataShape{}, fmt.Errorf("--data-dir: %w", err)
+	}
+	return DataShape{TrainExamples: train.Len(), Features: train.Features()}, nil
+}
+
 // checkName refuses sweep names that are not one plain directory name.
 func checkName(name string) error {
 	if name == "." || name == ".." || strings.HasPrefix(name, ".") {
@@ -214,9 +247,6 @@ func (s *Sweep) Mine() []Run {
 	return out
 }
 
-// SetObserver sets who is told what the workers report (Options.Observer).
-func (s *Sweep) SetObserver(o Observer) { s.opts.Observer = o }
-
 // Runs lists the sweep's runs in training order.
 func (s *Sweep) Runs() []Run { return s.runs }
 
@@ -229,10 +259,10 @@ func (s *Sweep) TrainExamples() int { return s.trainExamples }
 // Planned is the summary of a dry run: every run with status "planned" and no results.
 func (s *Sweep) Planned() *Result {
 	mine := s.Mine()
-	res := &Result{SweepDir: s.dir, Status: StatusPlanned, Runs: make([]RunResult, len(mine))}
+	res := &Result{SweepDir: s.dir, Status: spec.StatusPlanned, Runs: make([]RunResult, len(mine))}
 	for i, r := range mine {
 		res.Runs[i] = s.newRunResult(r)
-		res.Runs[i].Status = StatusPlanned
+		res.Runs[i].Status = spec.StatusPlanned
 	}
 	return res
 }
@@ -242,7 +272,7 @@ func (s *Sweep) newRunResult(r Run) RunResult {
 	if s.dir != "" {
 		dir = filepath.Join(s.dir, r.Name)
 	}
-	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: emptyCurves()}
+	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: spec.EmptyHistory()}
 }
 
 // cpusPerWorker is each worker's share of the CPUs when they are split between parallel workers and
@@ -258,9 +288,13 @@ func (s *Sweep) cpusPerWorker() int {
 // summary. A failed run, or a worker that dies, fails that run alone; the slot starts a new worker
 // for its next run. When ctx is cancelled the workers are asked to stop (SIGTERM): the runs in
 // progress stop at their next batch, are marked failed (hparams STATUS_FAILURE) and have all their
-// files closed; runs not yet started are reported failed without a directory, and the status is
-// StatusInterrupted.
-func (s *Sweep) Run(ctx context.Context) *Result {
+// files closed; a worker that has not exited after Options.WorkerGrace is killed. Runs not yet
+// started are reported failed without a directory, and the status is spec.StatusInterrupted. obs
+// (nil: none) is told what the workers report.
+func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
+	if obs == nil {
+		obs = noObserver{}
+	}
 	if s.dir == "" {
 		panic("sweep: Run on a dry-run sweep")
 	}
@@ -269,160 +303,208 @@ func (s *Sweep) Run(ctx context.Context) *Result {
 	for i, r := range mine {
 		res.Runs[i] = s.newRunResult(r)
 	}
-	// Without the experiment TensorBoard still builds one from the sessions, so a failure here is
-	// reported and not fatal. Of the processes sharing a sweep, the one that recorded the plan writes
-	// the experiment and the chart layout, so that each is there once.
+	defer s.openLogs(res)()
+	if s.plan.Scheduler.Kind != "" {
+		t, err := openTrials(s.dir, s.plan.Scheduler, maxEpochs(mine))
+		if err != nil {
+			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("scheduler: %v", err)
+			return res
+		}
+		s.trials = t
+		defer t.close()
+	}
+	if s.plan.Search == SearchTPE {
+		sr, err := openSearch(s.dir, s.plan, mine)
+		if err != nil {
+			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("search: %v", err)
+			return res
+		}
+		s.search = sr
+		defer sr.close()
+	}
+	s.trainRuns(ctx, obs, mine, res.Runs)
+	res.settle(ctx.Err() != nil)
+	res.WallSeconds = time.Since(s.created).Seconds()
+	return res
+}
+
+// openLogs writes the sweep's hparams experiment and opens its charts, and returns what closes the
+// charts. Without the experiment TensorBoard still builds one from the sessions, so a failure here
+// is reported in res and not fatal. Of the processes sharing a sweep, the one that recorded the
+// plan writes the experiment and the chart layout, so that each is there once.
+func (s *Sweep) openLogs(res *Result) (closeCharts func()) {
 	if s.recorder {
 		if err := writeExperiment(s.dir, s.plan, s.runs, s.created); err != nil {
 			res.ReportError = fmt.Sprintf("hparams experiment: %v", err)
 		}
 	}
-	if s.opts.Charts != nil {
-		layout := summary.Layout{}
-		if s.recorder {
-			layout = s.opts.Charts(s.runs)
-		}
-		c, err := openCharts(s.dir, layout)
-		if err != nil {
+	if s.opts.Charts == nil {
+		return func() {}
+	}
+	layout := summary.Layout{}
+	if s.recorder {
+		layout = s.opts.Charts(s.runs)
+	}
+	c, err := openCharts(s.dir, layout)
+	if err != nil {
+		res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
+		return func() {}
+	}
+	s.charts = c
+	return func() {
+		if err := c.close(); err != nil {
 			res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
-		} else {
-			s.charts = c
-			defer func() {
-				if err := c.close(); err != nil {
-					res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
-				}
-			}()
 		}
 	}
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for slot := range min(s.opts.Parallel, len(mine)) {
-		wg.Go(func() { s.slot(ctx, slot, jobs, mine, res.Runs) })
-	}
-feed:
-	for i := range mine {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(jobs)
-	wg.Wait()
+}
 
-	res.Status = StatusSucceeded
+// trainRuns gives the runs to Parallel slots, through the queue the scheduler adds promoted runs
+// to, until they are all trained or ctx is done.
+func (s *Sweep) trainRuns(ctx context.Context, obs Observer, runs []Run, results []RunResult) {
+	q := newQueue(s.initialWork(runs))
+	var wg sync.WaitGroup
+	for slot := range min(s.opts.Parallel, len(runs)) {
+		wg.Go(func() { s.slot(ctx, obs, slot, q, runs, results) })
+	}
+	wg.Wait()
+}
+
+// settle gives the runs never started their failure and the sweep its status.
+func (res *Result) settle(interrupted bool) {
+	res.Status = spec.StatusSucceeded
 	for i := range res.Runs {
 		if res.Runs[i].Status == "" {
-			res.Runs[i].Status = StatusFailed
+			res.Runs[i].Status = spec.StatusFailed
 			res.Runs[i].Error = "not started: the sweep was interrupted"
 			res.Runs[i].Dir = ""
 		}
-		if st := res.Runs[i].Status; st != StatusSucceeded && st != StatusSkipped {
-			res.Status = StatusFailed
+		if !res.Runs[i].Status.Done() {
+			res.Status = spec.StatusFailed
 		}
 	}
-	if ctx.Err() != nil && res.Status != StatusSucceeded {
-		res.Status = StatusInterrupted
+	if interrupted && res.Status != spec.StatusSucceeded {
+		res.Status = spec.StatusInterrupted
 	}
-	res.WallSeconds = time.Since(s.created).Seconds()
-	return res
 }
 
-// slot trains the runs it takes from jobs in one worker process at a time.
-func (s *Sweep) slot(ctx context.Context, slot int, jobs <-chan int, runs []Run, results []RunResult) {
+// slot trains the runs it takes from the queue in one worker process at a time.
+func (s *Sweep) slot(ctx context.Context, obs Observer, slot int, q *queue, runs []Run, results []RunResult) {
 	var w *worker
 	defer func() { w.close() }()
-	for i := range jobs {
-		if ctx.Err() != nil {
-			continue // leave it unstarted
+	for {
+		item, ok := q.next(ctx)
+		if !ok {
+			return
 		}
-		r := runs[i]
-		taken, from, why, err := s.claim(r, claimPolicy{resume: s.opts.Resume, retryFailed: s.opts.RetryFailed})
-		// An interrupted run continues from its last checkpoint; a failed one, retried, starts anew.
-		resume := from == StateStale || from == StateInterrupted
-		if err == nil && taken && !resume {
-			err = RetireAttempt(filepath.Join(s.dir, r.Name))
-		}
-		if err != nil {
-			results[i].Status, results[i].Error = StatusFailed, fmt.Sprintf("claim the run: %v", err)
-			s.ended(r, results[i])
-			continue
-		}
-		if !taken {
-			results[i].Status, results[i].Error = StatusSkipped, why
-			s.ended(r, results[i])
-			continue
-		}
-		if w == nil {
-			var err error
-			if w, err = s.startWorker(slot); err != nil {
-				results[i].Status, results[i].Error = StatusFailed, err.Error()
-				_ = s.release(r, results[i])
-				s.ended(r, results[i])
-				continue
-			}
-		}
-		if !w.train(ctx, s, r, resume, &results[i]) {
-			w.close()
-			w = nil
-		}
-		if err := s.release(r, results[i]); err != nil && results[i].Error == "" {
-			results[i].Error = fmt.Sprintf("record the run's end: %v", err)
-		}
-		s.ended(r, results[i])
+		q.done(s.trainItem(ctx, obs, slot, &w, item, runs, results)...)
 	}
 }
 
-func (s *Sweep) ended(r Run, res RunResult) {
-	if s.opts.Observer != nil {
-		s.opts.Observer.RunEnded(r, res)
+// trainItem claims and trains one run on the slot's worker, starting one when it has none, and
+// returns the runs the scheduler promotes once it has ended.
+func (s *Sweep) trainItem(ctx context.Context, obs Observer, slot int, w **worker, item work, runs []Run, results []RunResult) []work {
+	if ctx.Err() != nil {
+		return nil // leave it unstarted
 	}
+	i, r := item.index, runs[item.index]
+	policy := claimPolicy{resume: s.opts.Resume, retryFailed: s.opts.RetryFailed, promote: item.promoted}
+	taken, from, why, err := s.claim(r, policy)
+	// An interrupted or promoted run continues from its last checkpoint; a failed one, retried,
+	// starts anew.
+	resume := from == spec.StatusStale || from == spec.StatusInterrupted || from == spec.StatusPaused
+	if err == nil && taken && !resume {
+		err = spec.RetireAttempt(filepath.Join(s.dir, r.Name))
+	}
+	if err == nil && taken && !resume && s.search != nil && r.space != nil {
+		if err = s.search.propose(runs, i); err == nil {
+			r = runs[i]
+			results[i].Variant = r.Variant
+		}
+	}
+	switch {
+	case err != nil:
+		results[i].Status, results[i].Error = spec.StatusFailed, fmt.Sprintf("claim the run: %v", err)
+	case !taken && item.promoted:
+		return nil // another process promoted it first, or it is no longer paused
+	case !taken:
+		results[i].Status, results[i].Error = spec.StatusSkipped, why
+	}
+	if err != nil || !taken {
+		obs.RunEnded(r, results[i])
+		return nil
+	}
+	if *w == nil {
+		if *w, err = s.startWorker(ctx, slot); err != nil {
+			results[i].Status, results[i].Error = spec.StatusFailed, err.Error()
+			_ = s.release(r, results[i])
+			obs.RunEnded(r, results[i])
+			return nil
+		}
+	}
+	if !(*w).train(ctx, s, obs, r, resume, &results[i]) {
+		(*w).close()
+		*w = nil
+	}
+	if err := s.release(r, results[i]); err != nil && results[i].Error == "" {
+		results[i].Error = fmt.Sprintf("record the run's end: %v", err)
+	}
+	obs.RunEnded(r, results[i])
+	if s.search != nil && r.space != nil {
+		if err := s.search.ended(r, results[i].History); err != nil && results[i].Error == "" {
+			results[i].Error = err.Error()
+		}
+	}
+	return s.promoted(runs, &results[i])
 }
 
-func (s *Sweep) job(r Run) Job {
+// noObserver observes nothing.
+type noObserver struct{}
+
+func (noObserver) RunStarted(Run, spec.Begin)        {}
+func (noObserver) RunProgress(Run, spec.Progress)    {}
+func (noObserver) EpochEnded(Run, spec.EpochMetrics) {}
+func (noObserver) RunEnded(Run, RunResult)           {}
+
+// job is what the worker needs of a run; a model file's network goes with the run's settings
+// applied (the run's final values: a TPE trial's are proposed after planning).
+func (s *Sweep) job(r Run) (spec.Job, error) {
 	dir := filepath.Join(s.dir, r.Name)
 	group, err := filepath.Rel(s.opts.LogDir, dir)
 	if err != nil {
 		group = filepath.Join(filepath.Base(s.dir), r.Name)
 	}
-	return Job{
-		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: EncodeVariant(r.Variant),
+	job := spec.Job{
+		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: spec.EncodeVariant(r.Variant),
 		DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
 		LogEvery:     s.opts.LogEvery,
 		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
 	}
+	if r.Model.File != "" {
+		net, err := r.Network(s.features, dataset.Classes)
+		if err != nil {
+			return job, fmt.Errorf("model %s: %w", r.Model.File, err)
+		}
+		job.Network = &net
+	}
+	return job, nil
 }
 
 // worker is one running worker process.
 type worker struct {
 	cmd      *exec.Cmd
 	stdin    io.WriteCloser
-	messages chan Message
+	messages chan spec.Message
 	stderr   *tail
 	done     chan struct{} // closed when the process has exited; waitErr is then set
 	waitErr  error
 	readErr  error
 }
 
-// workerEnv is the environment of the slot's worker.
+// workerEnv is the environment of the slot's worker: Options.WorkerEnv, with a GPU pinned. It never
+// holds the service's token: a worker needs none, and what a process holds its children and their
+// crash reports can leak.
 func (s *Sweep) workerEnv(slot int) []string {
-	env := append([]string(nil), s.opts.WorkerEnv...)
-	has := func(key string) bool {
-		for _, kv := range env {
-			if strings.HasPrefix(kv, key+"=") {
-				return true
-			}
-		}
-		return false
-	}
-	// TensorFlow's C++ INFO lines (oneDNN, CPU features) only fill the failure reports.
-	if !has("TF_CPP_MIN_LOG_LEVEL") {
-		env = append(env, "TF_CPP_MIN_LOG_LEVEL=1")
-	}
-	// Each Model gets the intra-op threads its Config asks for, not the first session's.
-	if !has("TF_OVERRIDE_GLOBAL_THREADPOOL") {
-		env = append(env, "TF_OVERRIDE_GLOBAL_THREADPOOL=1")
-	}
+	env := slices.DeleteFunc(slices.Clone(s.opts.WorkerEnv), func(kv string) bool { return strings.HasPrefix(kv, TokenEnv+"=") })
 	switch {
 	case s.opts.Device == "cpu":
 		env = append(env, "CUDA_VISIBLE_DEVICES=")
@@ -434,13 +516,14 @@ func (s *Sweep) workerEnv(slot int) []string {
 	return env
 }
 
-func (s *Sweep) startWorker(slot int) (*worker, error) {
-	cmd := exec.Command(s.opts.Worker, "serve")
-	cmd.Env = s.workerEnv(slot)
-	// Its own process group keeps a terminal's Ctrl-C to the front, which decides what the workers
-	// are told; Pdeathsig takes a worker down with a front that died.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	w := &worker{cmd: cmd, messages: make(chan Message, 64), stderr: &tail{max: 64 << 10}, done: make(chan struct{})}
+// TokenEnv is the environment variable that holds `tfsweep serve`'s bearer token.
+const TokenEnv = "TFSWEEP_TOKEN"
+
+// startWorker starts the slot's worker; when ctx is done the worker is told to stop (SIGTERM) and
+// killed after Options.WorkerGrace.
+func (s *Sweep) startWorker(ctx context.Context, slot int) (*worker, error) {
+	cmd := WorkerCommand(ctx, s.opts.Worker, s.workerEnv(slot), s.opts.WorkerGrace, "serve")
+	w := &worker{cmd: cmd, messages: make(chan spec.Message, 64), stderr: &tail{max: 64 << 10}, done: make(chan struct{})}
 	cmd.Stderr = w.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -456,7 +539,7 @@ func (s *Sweep) startWorker(slot int) (*worker, error) {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		for sc.Scan() {
-			var m Message
+			var m spec.Message
 			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 				w.readErr = fmt.Errorf("worker wrote a line that is not a message: %q", truncate(sc.Text(), 200))
 				break
@@ -475,76 +558,70 @@ func (s *Sweep) startWorker(slot int) (*worker, error) {
 
 // train sends one run to the worker and follows it to its end. It returns false when the worker
 // can take no further run (it died, or said something that is not a message).
-func (w *worker) train(ctx context.Context, s *Sweep, r Run, resume bool, res *RunResult) bool {
+func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, r Run, resume bool, res *RunResult) bool {
 	res.Dir = filepath.Join(s.dir, r.Name)
-	job := s.job(r)
+	job, err := s.job(r)
+	if err != nil {
+		res.Status, res.Error = spec.StatusFailed, err.Error()
+		return true
+	}
 	job.Resume = resume
+	job.Verdicts = s.trials != nil
 	line, err := json.Marshal(job)
 	if err != nil {
-		res.Status, res.Error = StatusFailed, err.Error()
+		res.Status, res.Error = spec.StatusFailed, err.Error()
 		return true
 	}
 	if _, err := w.stdin.Write(append(line, '\n')); err != nil {
-		res.Status, res.Error = StatusFailed, w.failure("the worker did not take the run", err)
+		res.Status, res.Error = spec.StatusFailed, w.failure("the worker did not take the run", err)
 		return false
 	}
-	obs := s.opts.Observer
-	stop := ctx.Done()
-	for {
-		select {
-		case <-stop:
-			// The worker closes the run's files and reports it failed; a second signal to the front
-			// kills the whole front instead.
-			_ = w.cmd.Process.Signal(syscall.SIGTERM)
-			stop = nil
-		case m, ok := <-w.messages:
-			if !ok {
-				<-w.done
-				res.Status, res.Error = StatusFailed, w.failure("the worker died during the run", w.exitError())
+	for m := range w.messages {
+		if m.Run != r.Name {
+			continue
+		}
+		switch {
+		case m.Kind == spec.MessageBegin && m.Begin != nil:
+			res.TrainExamples = m.Begin.TrainExamples
+			res.Device = m.Begin.Device
+			obs.RunStarted(r, *m.Begin)
+		case m.Kind == spec.MessageBatch && m.Batch != nil:
+			obs.RunProgress(r, *m.Batch)
+		case m.Kind == spec.MessageEpoch && m.Epoch != nil:
+			res.History.Append(*m.Epoch)
+			if s.charts != nil {
+				// A chart that misses a point is worth no failed run.
+				_ = s.charts.epoch(r.Name, *m.Epoch)
+			}
+			obs.EpochEnded(r, *m.Epoch)
+			if err := w.answer(s.trials, r, *m.Epoch); err != nil {
+				res.Status, res.Error = spec.StatusFailed, err.Error()
 				return false
 			}
-			if m.Run != r.Name {
-				continue
-			}
-			switch {
-			case m.Kind == MessageBegin && m.Begin != nil:
-				res.TrainExamples = m.Begin.TrainExamples
-				res.Device = m.Begin.Device
-				if obs != nil {
-					obs.RunStarted(r, *m.Begin)
-				}
-			case m.Kind == MessageBatch && m.Batch != nil:
-				if obs != nil {
-					obs.RunProgress(r, *m.Batch)
-				}
-			case m.Kind == MessageEpoch && m.Epoch != nil:
-				res.History.Append(*m.Epoch)
-				if s.charts != nil {
-					// A chart that misses a point is worth no failed run.
-					_ = s.charts.epoch(r.Name, *m.Epoch)
-				}
-				if obs != nil {
-					obs.EpochEnded(r, *m.Epoch)
-				}
-			case m.Kind == MessageEnd && m.End != nil:
-				w.finish(res, *m.End)
-				return true
-			}
+		case m.Kind == spec.MessageEnd && m.End != nil:
+			w.finish(res, *m.End)
+			return true
 		}
 	}
+	// Once ctx is done the worker has SIGTERM (WorkerCommand): it closes the run's files and reports
+	// the run failed, or is killed after the grace period, which ends the messages here.
+	<-w.done
+	res.Status, res.Error = spec.StatusFailed, w.failure("the worker died during the run", w.exitError())
+	res.Interrupted = ctx.Err() != nil
+	return false
 }
 
-func (w *worker) finish(res *RunResult, end End) {
-	res.Status, res.Error, res.Interrupted = end.Status, end.Error, end.Interrupted
+func (w *worker) finish(res *RunResult, end spec.End) {
+	res.Status, res.Error, res.Interrupted, res.Reason = end.Status, end.Error, end.Interrupted, end.Reason
 	res.EpochsCompleted = end.EpochsCompleted
 	res.StoppedEpoch, res.BestEpoch = end.StoppedEpoch, end.BestEpoch
 	res.Model, res.Timings = end.Model, end.Timings
 	if end.History.TrainLoss != nil {
 		res.History = end.History
 	}
-	if n := res.EpochsCompleted; n > 0 && len(res.History.TrainLoss) >= n {
-		h := res.History
-		res.Final = &Metrics{TrainLoss: h.TrainLoss[n-1], TrainAccuracy: h.TrainAccuracy[n-1], ValLoss: h.ValLoss[n-1], ValAccuracy: h.ValAccuracy[n-1]}
+	if n := res.EpochsCompleted; n > 0 && res.History.Len() >= n {
+		final := res.History.At(n - 1)
+		res.Final = &final
 	}
 	res.TrainExamples = end.TrainExamples
 	res.FitSeconds = end.FitSeconds

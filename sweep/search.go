@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Random search, as Ray Tune and W&B Sweeps do it: an axis may be a distribution instead of a list.
@@ -32,21 +34,21 @@ type Distribution struct {
 }
 
 // draw samples one value of axis a.
-func (d *Distribution) draw(a *Axis, rng *rand.Rand) any {
+func (d *Distribution) draw(a spec.Axis, rng *rand.Rand) any {
 	switch d.Kind {
 	case DistChoice:
 		return d.Values[rng.IntN(len(d.Values))]
 	case DistLogUniform:
 		x := math.Exp(math.Log(d.Lo) + rng.Float64()*(math.Log(d.Hi)-math.Log(d.Lo)))
-		return a.impl.fromFloat(x)
+		return a.FromFloat(x)
 	default:
-		return a.impl.fromFloat(d.Lo + rng.Float64()*(d.Hi-d.Lo))
+		return a.FromFloat(d.Lo + rng.Float64()*(d.Hi-d.Lo))
 	}
 }
 
 // parseDistribution reads a distribution from its kind and its arguments as text, checking the
 // bounds against the axis: lo < hi, both values the axis accepts, lo > 0 for log_uniform.
-func parseDistribution(a *Axis, kind string, args []string) (*Distribution, error) {
+func parseDistribution(a spec.Axis, kind string, args []string) (*Distribution, error) {
 	d := &Distribution{Kind: kind}
 	switch kind {
 	case DistChoice:
@@ -62,7 +64,7 @@ func parseDistribution(a *Axis, kind string, args []string) (*Distribution, erro
 		}
 		return d, nil
 	case DistUniform, DistLogUniform:
-		if !a.impl.numeric() {
+		if !a.Numeric() {
 			return nil, fmt.Errorf("%s: %s takes lists or choice:, not a range", kind, a.Key)
 		}
 		if len(args) != 2 {
@@ -91,7 +93,7 @@ func parseDistribution(a *Axis, kind string, args []string) (*Distribution, erro
 }
 
 // parseFlagDistribution reads a flag's "kind:arg:arg" form; ok is false for a plain list.
-func parseFlagDistribution(a *Axis, s string) (d *Distribution, ok bool, err error) {
+func parseFlagDistribution(a spec.Axis, s string) (d *Distribution, ok bool, err error) {
 	kind, rest, found := strings.Cut(strings.TrimSpace(s), ":")
 	switch kind {
 	case DistUniform, DistLogUniform, DistChoice:

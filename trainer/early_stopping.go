@@ -1,35 +1,17 @@
 package trainer
 
-import "fmt"
+import (
+	"fmt"
 
-// EarlyStoppingOptions are Keras 3's EarlyStopping arguments; the zero value is Keras' defaults.
-type EarlyStoppingOptions struct {
-	// Monitor is "val_loss" (the default, also when empty), "loss", "val_accuracy" or "accuracy".
-	Monitor string
-	// MinDelta is the smallest change that counts as an improvement; its sign is ignored, as Keras
-	// takes abs(min_delta).
-	MinDelta float64
-	// Patience is the number of epochs without improvement after which training stops.
-	Patience int
-	// Mode is "auto" (the default, also when empty: max for accuracies, min for losses), "min" or "max".
-	Mode string
-	// Baseline, when not nil, is the value the monitor must beat: until an epoch improves on it the
-	// wait counter is never reset, so the run stops after Patience epochs (counting from the first
-	// monitored one) unless it keeps improving on its own best.
-	Baseline *float64
-	// RestoreBestWeights puts back, at the end of training, the weights of the epoch with the best
-	// monitored value. The model must be a WeightSnapshotter.
-	RestoreBestWeights bool
-	// StartFromEpoch is the number of warm-up epochs (0-based epochs below it) not monitored at all.
-	StartFromEpoch int
-}
+	"github.com/tfsweep/tfsweep/spec"
+)
 
 // EarlyStopping is Keras 3's keras.callbacks.EarlyStopping (keras/src/callbacks/early_stopping.py,
 // Keras 3.15.1), decision for decision: it stops the run with ErrStopTraining when the monitored
 // quantity has not improved for Patience epochs. Like the Keras object it can be reused across
 // fits (OnTrainBegin resets it) and tells after training where it stopped and which epoch was best.
 type EarlyStopping struct {
-	opts    EarlyStoppingOptions
+	opts    spec.EarlyStoppingOptions
 	monitor monitor
 	weights WeightSnapshotter
 
@@ -50,14 +32,11 @@ var (
 
 // NewEarlyStopping checks the options. Keras accepts a negative patience or start_from_epoch (and
 // then behaves as with 0); here they are errors, as is an unknown monitor or mode.
-func NewEarlyStopping(opts EarlyStoppingOptions) (*EarlyStopping, error) {
-	mon, err := newMonitor("EarlyStopping", opts.Monitor, opts.Mode, opts.MinDelta)
-	if err != nil {
+func NewEarlyStopping(opts spec.EarlyStoppingOptions) (*EarlyStopping, error) {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if opts.Patience < 0 || opts.StartFromEpoch < 0 {
-		return nil, fmt.Errorf("EarlyStopping: negative patience %d or start_from_epoch %d", opts.Patience, opts.StartFromEpoch)
-	}
+	mon := newMonitor(opts.Monitor, opts.Mode, opts.MinDelta)
 	opts.Monitor = mon.name
 	return &EarlyStopping{opts: opts, monitor: mon}, nil
 }
@@ -150,10 +129,6 @@ func (es *EarlyStopping) Best() (value float64, ok bool) { return es.best, es.ha
 
 // Wait is the number of epochs counted without improvement (Keras' wait).
 func (es *EarlyStopping) Wait() int { return es.wait }
-
-// WeightsRestorable reports whether a snapshot of best weights is held, i.e. whether OnTrainEnd of a
-// successful run restores weights.
-func (es *EarlyStopping) WeightsRestorable() bool { return es.hasWeights }
 
 // EarlyStoppingState is what an EarlyStopping has counted, saved with a checkpoint so that a resumed
 // run stops where an uninterrupted one would.

@@ -1,8 +1,9 @@
 package trainer
 
 import (
-	"fmt"
 	"math"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // monitor is Keras 3's MonitorCallback (keras/src/callbacks/monitor_callback.py): the quantity a
@@ -16,48 +17,22 @@ type monitor struct {
 	signedDelta float64
 }
 
-// monitored are the quantities Fit's EpochEnd carries, named as Keras' logs name them, with the
-// direction mode "auto" gives each: Keras 3 finds "loss" by name and accuracy by its metric's
-// _direction ("up").
-var monitored = map[string]struct {
-	value         func(EpochEnd) float64
-	greaterIsBest bool
-}{
-	"loss":         {func(e EpochEnd) float64 { return e.Loss }, false},
-	"accuracy":     {func(e EpochEnd) float64 { return e.Accuracy }, true},
-	"val_loss":     {func(e EpochEnd) float64 { return e.ValLoss }, false},
-	"val_accuracy": {func(e EpochEnd) float64 { return e.ValAccuracy }, true},
+// monitored reads the quantities spec.ResolveMonitor names from an epoch's metrics.
+var monitored = map[string]func(EpochEnd) float64{
+	"loss":         func(e EpochEnd) float64 { return e.Loss },
+	"accuracy":     func(e EpochEnd) float64 { return e.Accuracy },
+	"val_loss":     func(e EpochEnd) float64 { return e.ValLoss },
+	"val_accuracy": func(e EpochEnd) float64 { return e.ValAccuracy },
 }
 
-// newMonitor resolves a monitor name ("" is Keras' default, val_loss) and a mode ("" is "auto").
-// Keras only warns about an unknown mode or a monitor missing from the logs and then falls back to
-// auto or skips the epoch; both are configuration mistakes here, so they are errors before training.
-func newMonitor(callback, name, mode string, minDelta float64) (monitor, error) {
-	if name == "" {
-		name = "val_loss"
-	}
-	m, ok := monitored[name]
-	if !ok {
-		return monitor{}, fmt.Errorf("%s: unknown monitor %q (want loss, accuracy, val_loss or val_accuracy)", callback, name)
-	}
-	mon := monitor{name: name, value: m.value}
-	switch mode {
-	case "", "auto":
-		mon.greater = m.greaterIsBest
-	case "min":
-	case "max":
-		mon.greater = true
-	default:
-		return monitor{}, fmt.Errorf("%s: unknown mode %q (want auto, min or max)", callback, mode)
-	}
-	if math.IsNaN(minDelta) || math.IsInf(minDelta, 0) {
-		return monitor{}, fmt.Errorf("%s: min_delta %v is not finite", callback, minDelta)
-	}
-	mon.signedDelta = math.Abs(minDelta)
+// newMonitor builds the monitor of options that spec's Validate accepted.
+func newMonitor(name, mode string, minDelta float64) monitor {
+	name, greater, _ := spec.ResolveMonitor(name, mode)
+	mon := monitor{name: name, value: monitored[name], greater: greater, signedDelta: math.Abs(minDelta)}
 	if !mon.greater {
 		mon.signedDelta = -mon.signedDelta
 	}
-	return mon, nil
+	return mon
 }
 
 // improves is Keras' _is_improvement against a reference that exists (Keras' None reference, no

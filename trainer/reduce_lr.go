@@ -3,32 +3,9 @@ package trainer
 import (
 	"fmt"
 	"math"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
-
-// ReduceLROnPlateauOptions are Keras 3's ReduceLROnPlateau arguments. Keras' defaults are not the
-// zero value; start from DefaultReduceLROnPlateauOptions.
-type ReduceLROnPlateauOptions struct {
-	// Monitor is "val_loss" (also when empty), "loss", "val_accuracy" or "accuracy".
-	Monitor string
-	// Factor multiplies the rate at each reduction; it must be below 1, as Keras requires.
-	Factor float64
-	// Patience is the number of epochs without improvement after which the rate is reduced.
-	Patience int
-	// Mode is "auto" (also when empty), "min" or "max".
-	Mode string
-	// MinDelta is the smallest change that counts as an improvement (its sign is ignored).
-	MinDelta float64
-	// Cooldown is the number of epochs after a reduction during which the wait counter stays 0.
-	Cooldown int
-	// MinLR is the floor the rate is never reduced below.
-	MinLR float64
-}
-
-// DefaultReduceLROnPlateauOptions are Keras 3's defaults: monitor val_loss, factor 0.1, patience 10,
-// mode auto, min_delta 1e-4, cooldown 0, min_lr 0.
-func DefaultReduceLROnPlateauOptions() ReduceLROnPlateauOptions {
-	return ReduceLROnPlateauOptions{Monitor: "val_loss", Factor: 0.1, Patience: 10, Mode: "auto", MinDelta: 1e-4}
-}
 
 // ReduceLROnPlateau is Keras 3's keras.callbacks.ReduceLROnPlateau
 // (keras/src/callbacks/reduce_lr_on_plateau.py, Keras 3.15.1), decision for decision: when the
@@ -40,7 +17,7 @@ func DefaultReduceLROnPlateauOptions() ReduceLROnPlateauOptions {
 // Keras: EpochEnd.LearningRate is read before each callback, so a TensorBoard after this callback
 // logs the reduced rate and one before it the rate the epoch trained with.
 type ReduceLROnPlateau struct {
-	opts    ReduceLROnPlateauOptions
+	opts    spec.ReduceLROnPlateauOptions
 	monitor monitor
 	model   LearningRater
 
@@ -57,17 +34,11 @@ var (
 
 // NewReduceLROnPlateau checks the options: Keras refuses a factor ≥ 1; a negative patience,
 // cooldown or min_lr, which Keras takes without complaint, are errors here too.
-func NewReduceLROnPlateau(opts ReduceLROnPlateauOptions) (*ReduceLROnPlateau, error) {
-	mon, err := newMonitor("ReduceLROnPlateau", opts.Monitor, opts.Mode, opts.MinDelta)
-	if err != nil {
+func NewReduceLROnPlateau(opts spec.ReduceLROnPlateauOptions) (*ReduceLROnPlateau, error) {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if !(opts.Factor < 1) {
-		return nil, fmt.Errorf("ReduceLROnPlateau does not support a factor >= 1.0 (factor %v)", opts.Factor)
-	}
-	if opts.Patience < 0 || opts.Cooldown < 0 || !(opts.MinLR >= 0) || math.IsInf(opts.MinLR, 0) {
-		return nil, fmt.Errorf("ReduceLROnPlateau: negative patience %d, cooldown %d or min_lr %v", opts.Patience, opts.Cooldown, opts.MinLR)
-	}
+	mon := newMonitor(opts.Monitor, opts.Mode, opts.MinDelta)
 	opts.Monitor = mon.name
 	return &ReduceLROnPlateau{opts: opts, monitor: mon}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
@@ -68,10 +69,10 @@ var (
 func NewTensorBoard(dir string, opts TensorBoardOptions) (*TensorBoard, error) {
 	tb := &TensorBoard{opts: opts}
 	var err error
-	if tb.train, err = summary.NewWriter(filepath.Join(dir, "train")); err != nil {
+	if tb.train, err = summary.NewWriter(filepath.Join(dir, spec.TrainDir)); err != nil {
 		return nil, err
 	}
-	if tb.val, err = summary.NewWriter(filepath.Join(dir, "validation")); err != nil {
+	if tb.val, err = summary.NewWriter(filepath.Join(dir, spec.ValidationDir)); err != nil {
 		return nil, errors.Join(err, tb.train.Close())
 	}
 	if opts.Config != "" {
@@ -107,7 +108,7 @@ func (tb *TensorBoard) OnTrainBegin(TrainBegin) error {
 func (tb *TensorBoard) OnBatchEnd(b BatchEnd) error {
 	if tb.opts.UpdateFreq > 0 && b.Step%int64(tb.opts.UpdateFreq) == 0 {
 		// Keras' batch logs are the epoch's running means, and so are batch_loss and batch_accuracy.
-		return errors.Join(tb.train.Scalar("batch_loss", b.Step, b.Loss), tb.train.Scalar("batch_accuracy", b.Step, b.Accuracy))
+		return errors.Join(tb.train.Scalar(spec.TagBatchLoss, b.Step, b.Loss), tb.train.Scalar(spec.TagBatchAccuracy, b.Step, b.Accuracy))
 	}
 	return nil
 }
@@ -115,13 +116,13 @@ func (tb *TensorBoard) OnBatchEnd(b BatchEnd) error {
 func (tb *TensorBoard) OnEpochEnd(e EpochEnd) error {
 	step := int64(e.Epoch)
 	errs := []error{
-		tb.train.Scalar("epoch_loss", step, e.Loss),
-		tb.train.Scalar("epoch_accuracy", step, e.Accuracy),
-		tb.train.Scalar("epoch_learning_rate", step, e.LearningRate),
+		tb.train.Scalar(spec.TagEpochLoss, step, e.Loss),
+		tb.train.Scalar(spec.TagEpochAccuracy, step, e.Accuracy),
+		tb.train.Scalar(spec.TagEpochLearningRate, step, e.LearningRate),
 		tb.val.Scalar("evaluation_loss_vs_iterations", e.Iterations, e.ValLoss),
 		tb.val.Scalar("evaluation_accuracy_vs_iterations", e.Iterations, e.ValAccuracy),
-		tb.val.Scalar("epoch_loss", step, e.ValLoss),
-		tb.val.Scalar("epoch_accuracy", step, e.ValAccuracy),
+		tb.val.Scalar(spec.TagEpochLoss, step, e.ValLoss),
+		tb.val.Scalar(spec.TagEpochAccuracy, step, e.ValAccuracy),
 	}
 	if tb.opts.Model != nil {
 		weights, err := tb.opts.Model.Weights()

@@ -11,23 +11,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tfsweep/tfsweep/internal/atomicfile"
 	"github.com/tfsweep/tfsweep/model"
-	"github.com/tfsweep/tfsweep/sweep"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/trainer"
 )
-
-// CheckpointsDir holds a run's checkpoints in TensorFlow's format: ckpt-<epoch>.index and
-// .data-00000-of-00001 (the model's whole training state under Keras' variable names), beside
-// ckpt-<epoch>.state.json (what lives in Go: the epoch, the history so far, the callbacks' counters)
-// and the `checkpoint` state file tf.train.latest_checkpoint reads.
-const CheckpointsDir = "checkpoints"
 
 // checkpointState is ckpt-<epoch>.state.json.
 type checkpointState struct {
 	Epoch         int                             `json:"epoch"` // the 0-based epoch the checkpoint ends
 	Iterations    int64                           `json:"iterations"`
 	FitSeconds    float64                         `json:"fit_seconds"` // of every attempt so far
-	History       sweep.Curves                    `json:"history"`
+	History       spec.History                    `json:"history"`
 	EarlyStopping *trainer.EarlyStoppingState     `json:"early_stopping,omitempty"`
 	ReduceLR      *trainer.ReduceLROnPlateauState `json:"reduce_lr,omitempty"`
 }
@@ -41,16 +36,24 @@ type checkpointer struct {
 	keep     int
 	es       *trainer.EarlyStopping
 	rlr      *trainer.ReduceLROnPlateau
-	end      *sweep.End // its History holds every epoch so far
-	previous float64    // fit seconds of earlier attempts
-	elapsed  float64    // fit seconds of this attempt: its epochs' durations
+	history  *spec.History // the fit's, every epoch so far (TrainBegin)
+	previous float64       // fit seconds of earlier attempts
+	elapsed  float64       // fit seconds of this attempt: its epochs' durations
 
 	epochs  []int // epochs with a checkpoint, ascending
 	bestVal float64
 	best    int // epoch of the lowest validation loss; -1 before any
 }
 
-var _ trainer.EpochEnder = (*checkpointer)(nil)
+var (
+	_ trainer.TrainBeginner = (*checkpointer)(nil)
+	_ trainer.EpochEnder    = (*checkpointer)(nil)
+)
+
+func (c *checkpointer) OnTrainBegin(b trainer.TrainBegin) error {
+	c.history = b.History
+	return nil
+}
 
 func prefix(dir string, epoch int) string { return filepath.Join(dir, fmt.Sprintf("ckpt-%d", epoch+1)) }
 
@@ -59,8 +62,8 @@ func (c *checkpointer) OnEpochEnd(e trainer.EpochEnd) error {
 	if err := c.m.SaveCheckpoint(p); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	c.elapsed += e.Duration.Seconds()
-	st := checkpointState{Epoch: e.Epoch, Iterations: e.Iterations, History: c.end.History, FitSeconds: c.previous + c.elapsed}
+	c.elapsed += e.Seconds
+	st := checkpointState{Epoch: e.Epoch, Iterations: e.Iterations, History: *c.history, FitSeconds: c.previous + c.elapsed}
 	if c.es != nil {
 		s := c.es.State()
 		st.EarlyStopping = &s
@@ -73,7 +76,7 @@ func (c *checkpointer) OnEpochEnd(e trainer.EpochEnd) error {
 	if err != nil {
 		return err
 	}
-	if err := replaceFile(p+".state.json", data); err != nil {
+	if err := atomicfile.Write(p+spec.CheckpointStateSuffix, data, 0o644); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if c.best < 0 || e.ValLoss < c.bestVal {
@@ -106,11 +109,11 @@ func (c *checkpointer) prune() error {
 	for _, e := range kept {
 		fmt.Fprintf(&b, "all_model_checkpoint_paths: %q\n", filepath.Base(prefix(c.dir, e)))
 	}
-	if err := replaceFile(filepath.Join(c.dir, "checkpoint"), []byte(b.String())); err != nil {
+	if err := atomicfile.Write(filepath.Join(c.dir, "checkpoint"), []byte(b.String()), 0o644); err != nil {
 		return err
 	}
 	for _, e := range dropped {
-		for _, suffix := range []string{".state.json", ".index", ".data-00000-of-00001"} {
+		for _, suffix := range []string{spec.CheckpointStateSuffix, spec.CheckpointIndexSuffix, spec.CheckpointDataSuffix} {
 			if err := os.Remove(prefix(c.dir, e) + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
@@ -125,21 +128,21 @@ func (c *checkpointer) prune() error {
 // `checkpoint` state file (kept for TensorFlow's tools), say what there is, so a kill between the
 // two can lose nothing.
 func savedCheckpoints(dir string) ([]int, error) {
-	states, err := filepath.Glob(filepath.Join(dir, "ckpt-*.state.json"))
+	states, err := filepath.Glob(filepath.Join(dir, "ckpt-*"+spec.CheckpointStateSuffix))
 	if err != nil {
 		return nil, err
 	}
 	var epochs []int
 	for _, st := range states {
-		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(st), "ckpt-"), ".state.json"))
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(st), "ckpt-"), spec.CheckpointStateSuffix))
 		if err != nil {
 			continue
 		}
 		p := prefix(dir, n-1)
-		if _, err := os.Stat(p + ".index"); err != nil {
+		if _, err := os.Stat(p + spec.CheckpointIndexSuffix); err != nil {
 			continue
 		}
-		if _, err := os.Stat(p + ".data-00000-of-00001"); err != nil {
+		if _, err := os.Stat(p + spec.CheckpointDataSuffix); err != nil {
 			continue
 		}
 		epochs = append(epochs, n-1)
@@ -151,26 +154,9 @@ func savedCheckpoints(dir string) ([]int, error) {
 	return epochs, nil
 }
 
-// replaceFile puts data under path by a rename, so no reader sees half of it, without the fsyncs of
-// atomicfile: these small files are rewritten every epoch, and syncing them cost more than the 2%
-// of a sweep's time a checkpoint may take. The model's own bundle is synced (model.SaveCheckpoint);
-// after a power loss a state file lost with the page cache makes its checkpoint incomplete, and
-// resuming falls back to the one before (savedCheckpoints).
-func replaceFile(path string, data []byte) error {
-	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
-}
-
 func readState(dir string, epoch int) (checkpointState, error) {
 	var st checkpointState
-	data, err := os.ReadFile(prefix(dir, epoch) + ".state.json")
+	data, err := os.ReadFile(prefix(dir, epoch) + spec.CheckpointStateSuffix)
 	if err != nil {
 		return st, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tfsweep/tfsweep/dataset"
 	"github.com/tfsweep/tfsweep/model"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // BadInputError is a model directory, image or data file that cannot be used: the commands exit 2.
@@ -20,25 +21,16 @@ type BadInputError struct{ Err error }
 func (e *BadInputError) Error() string { return e.Err.Error() }
 func (e *BadInputError) Unwrap() error { return e.Err }
 
-// Prediction is one image's class.
-type Prediction struct {
-	File          string    `json:"file"`
-	Index         int       `json:"index"` // the image's place in an IDX file; 0 for a PNG
-	Class         int64     `json:"class"`
-	Probability   float32   `json:"probability"` // of Class
-	Probabilities []float32 `json:"probabilities"`
-}
-
 // Predict classifies the images of IDX image files (every image) and PNG files (one image each,
 // as grayscale) with the SavedModel in modelDir, through TensorFlow's own loader. The pixels go
 // in raw, 0–255: the model scales them as its run did.
-func Predict(modelDir string, files []string) ([]Prediction, error) {
+func Predict(modelDir string, files []string) ([]spec.Prediction, error) {
 	p, err := loadModel(modelDir)
 	if err != nil {
 		return nil, err
 	}
 	defer p.Close()
-	var out []Prediction
+	var out []spec.Prediction
 	for _, file := range files {
 		pixels, n, err := readImages(file, p.Features())
 		if err != nil {
@@ -51,37 +43,29 @@ func Predict(modelDir string, files []string) ([]Prediction, error) {
 		k := len(probs) / n
 		for i := range n {
 			row := probs[i*k : (i+1)*k]
-			out = append(out, Prediction{File: file, Index: i, Class: classes[i], Probability: row[classes[i]], Probabilities: row})
+			out = append(out, spec.Prediction{File: file, Index: i, Class: classes[i], Probability: row[classes[i]], Probabilities: row})
 		}
 	}
 	return out, nil
 }
 
-// Evaluation is a model's loss and accuracy on a data set's test split.
-type Evaluation struct {
-	Model    string  `json:"model"`
-	Examples int     `json:"examples"`
-	Loss     float64 `json:"loss"` // sparse categorical cross-entropy of the served probabilities
-	Accuracy float64 `json:"accuracy"`
-}
-
 // Evaluate computes the SavedModel's loss and accuracy on the test split of the IDX set in dataDir.
-func Evaluate(modelDir, dataDir string) (Evaluation, error) {
+func Evaluate(modelDir, dataDir string) (spec.Evaluation, error) {
 	_, test, err := dataset.Load(dataDir)
 	if err != nil {
-		return Evaluation{}, &BadInputError{fmt.Errorf("--data-dir: %w", err)}
+		return spec.Evaluation{}, &BadInputError{fmt.Errorf("--data-dir: %w", err)}
 	}
 	p, err := loadModel(modelDir)
 	if err != nil {
-		return Evaluation{}, err
+		return spec.Evaluation{}, err
 	}
 	defer p.Close()
 	if test.Features() != p.Features() {
-		return Evaluation{}, &BadInputError{fmt.Errorf("--data-dir %s: images of %d pixels, the model takes %d", dataDir, test.Features(), p.Features())}
+		return spec.Evaluation{}, &BadInputError{fmt.Errorf("--data-dir %s: images of %d pixels, the model takes %d", dataDir, test.Features(), p.Features())}
 	}
 	probs, classes, err := p.PredictUint8(test.Pixels, test.Len())
 	if err != nil {
-		return Evaluation{}, err
+		return spec.Evaluation{}, err
 	}
 	k := len(probs) / test.Len()
 	var loss float64
@@ -95,7 +79,7 @@ func Evaluate(modelDir, dataDir string) (Evaluation, error) {
 		}
 	}
 	n := float64(test.Len())
-	return Evaluation{Model: modelDir, Examples: test.Len(), Loss: loss / n, Accuracy: float64(correct) / n}, nil
+	return spec.Evaluation{Model: modelDir, Examples: test.Len(), Loss: loss / n, Accuracy: float64(correct) / n}, nil
 }
 
 func loadModel(dir string) (*model.Predictor, error) {

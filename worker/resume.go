@@ -3,13 +3,13 @@ package worker
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	summarypb "github.com/wamuir/graft/tensorflow/core/framework/summary_go_proto"
 
+	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/internal/atomicfile"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
@@ -26,7 +26,7 @@ var rewrittenTags = map[string]bool{"config": true, "keras": true, "outcome": tr
 // session anew. A crash between the copy and the renames leaves copies of the same steps, which
 // the next truncation keeps once.
 func truncateLogs(runDir string, lastEpoch int, iterations int64) error {
-	for _, sub := range []string{"train", "validation"} {
+	for _, sub := range []string{spec.TrainDir, spec.ValidationDir} {
 		if err := truncateDir(filepath.Join(runDir, sub), lastEpoch, iterations); err != nil {
 			return err
 		}
@@ -60,17 +60,7 @@ func truncateDir(dir string, lastEpoch int, iterations int64) error {
 }
 
 func copyUpTo(w *summary.Writer, file string, lastEpoch int, iterations int64, seen map[string]map[int64]bool) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	r := summary.NewReader(f, file)
-	for {
-		ev, err := r.NextProto()
-		if err == io.EOF {
-			return nil
-		}
+	for ev, err := range summary.ReadProtos(file) {
 		if err != nil {
 			return err
 		}
@@ -102,13 +92,14 @@ func copyUpTo(w *summary.Writer, file string, lastEpoch int, iterations int64, s
 			return fmt.Errorf("copy %s: %w", file, err)
 		}
 	}
+	return nil
 }
 
 // retire renames event files so that TensorBoard reads them no more; their data stay.
 func retire(files []string) error {
 	for _, f := range files {
 		to := filepath.Join(filepath.Dir(f), strings.ReplaceAll(filepath.Base(f), "tfevents", "retired"))
-		if err := os.Rename(f, to); err != nil {
+		if err := atomicfile.Rename(f, to); err != nil {
 			return err
 		}
 	}

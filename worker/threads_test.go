@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/tfsweep/tfsweep/model"
-	"github.com/tfsweep/tfsweep/sweep"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 func TestThreads(t *testing.T) {
@@ -30,9 +30,9 @@ func TestThreads(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			asked := false
-			v := sweep.Defaults()
+			v := spec.Defaults()
 			v.BatchSize = tc.batch
-			got := threads(sweep.Job{Threads: tc.jobThread, CPUs: tc.share, Device: tc.device}, v, func() bool { asked = true; return tc.gpu })
+			got := threads(spec.Job{Threads: tc.jobThread, CPUs: tc.share, Device: tc.device}, v, func() bool { asked = true; return tc.gpu })
 			if got != tc.want || asked != tc.asksGPU {
 				t.Errorf("threads = %d (GPU asked: %v), want %d (%v)", got, asked, tc.want, tc.asksGPU)
 			}
@@ -69,9 +69,9 @@ func TestTowers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			asked := false
-			v := sweep.Defaults()
+			v := spec.Defaults()
 			v.BatchSize, v.BatchNorm = tc.batch, tc.batchNorm
-			got := towers(sweep.Job{Threads: tc.jobThread, Device: tc.device}, v, func() bool { asked = true; return tc.gpu }, tc.cpus)
+			got := towers(spec.Job{Threads: tc.jobThread, Device: tc.device}, v, func() bool { asked = true; return tc.gpu }, tc.cpus)
 			if got != tc.want || asked != tc.asksGPU {
 				t.Errorf("towers = %d (GPU asked: %v), want %d (%v)", got, asked, tc.want, tc.asksGPU)
 			}
@@ -92,16 +92,9 @@ func TestStepsPerCall(t *testing.T) {
 		{"the default pools", 0, 0, 1},
 		{"two threads", 0, 2, 1},
 	} {
-		if got := stepsPerCall(sweep.Job{StepsPerCall: tc.job}, tc.threads); got != tc.want {
+		if got := stepsPerCall(spec.Job{StepsPerCall: tc.job}, tc.threads); got != tc.want {
 			t.Errorf("%s: %d steps per call, want %d", tc.name, got, tc.want)
 		}
-	}
-}
-
-// The front refuses --steps-per-call above the bound the model builds.
-func TestStepsPerCallBoundsAgree(t *testing.T) {
-	if sweep.MaxStepsPerCall != model.MaxStepsPerCall {
-		t.Errorf("sweep.MaxStepsPerCall %d, model.MaxStepsPerCall %d", sweep.MaxStepsPerCall, model.MaxStepsPerCall)
 	}
 }
 
@@ -136,9 +129,12 @@ func TestModelConfigDevice(t *testing.T) {
 		{"auto, batch 128, no GPU, 2 CPUs: towers", "auto", 0, 128, false, model.DeviceCPU, 1, 2, 2, 2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := sweep.Defaults()
+			v := spec.Defaults()
 			v.BatchSize = tc.batch
-			cfg := modelConfig(v, 784, sweep.Job{Device: tc.device, Threads: tc.jobThread}, func() bool { return tc.gpu }, tc.cpus)
+			cfg, err := modelConfig(v, 784, spec.Job{Device: tc.device, Threads: tc.jobThread}, func() bool { return tc.gpu }, tc.cpus)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if cfg.Device != tc.want || cfg.IntraOpThreads != tc.threads || cfg.InterOpThreads != tc.inter || cfg.Towers != tc.towers ||
 				cfg.ValidateConcurrency != tc.validate {
 				t.Errorf("device %q, threads %d/%d, towers %d, validation %d at once; want %q, %d/%d, %d, %d", cfg.Device, cfg.IntraOpThreads,

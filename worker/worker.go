@@ -1,6 +1,6 @@
-// Package worker is the TensorFlow side of tfsweep: it takes runs (sweep.Job) from the front, builds
+// Package worker is the TensorFlow side of tfsweep: it takes runs (spec.Job) from the front, builds
 // each run's network through model, fits it with trainer's loop and callbacks, and reports progress
-// back as sweep.Messages. It is the only package of the front's process tree that links TensorFlow;
+// back as spec.Messages. It is the only package of the front's process tree that links TensorFlow;
 // cmd/tfsweep-worker is its binary.
 package worker
 
@@ -8,19 +8,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/tfsweep/tfsweep/dataset"
 	"github.com/tfsweep/tfsweep/model"
-	"github.com/tfsweep/tfsweep/summary"
-	"github.com/tfsweep/tfsweep/sweep"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/trainer"
 )
 
@@ -33,28 +29,13 @@ const progressEvery = 200 * time.Millisecond
 // progress then stops at its next batch and is reported failed). The data of a data directory are
 // loaded once and shared by every run of the worker, and so are the last sets converted for training.
 func Serve(ctx context.Context, in io.Reader, out io.Writer) error {
-	s := &server{out: json.NewEncoder(out), data: map[string]*data{}}
+	verdicts := make(chan spec.Verdict)
+	s := &server{out: json.NewEncoder(out), data: map[string]*data{}, verdicts: verdicts}
 	defer s.valSet.close()
 	defer s.trainSet.close()
-	jobs := make(chan sweep.Job)
+	jobs := make(chan spec.Job)
 	readErr := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(in)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			var job sweep.Job
-			if err := json.Unmarshal(sc.Bytes(), &job); err != nil {
-				readErr <- fmt.Errorf("worker: a line that is not a job: %w", err)
-				return
-			}
-			select {
-			case jobs <- job:
-			case <-ctx.Done():
-				return
-			}
-		}
-		readErr <- sc.Err()
-	}()
+	go func() { readErr <- readCommands(ctx, in, jobs, verdicts) }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -69,9 +50,44 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 }
 
+// readCommands passes the front's lines on: jobs to the loop that trains them, verdicts to the run in
+// training that waits for them (spec.Verdict).
+func readCommands(ctx context.Context, in io.Reader, jobs chan<- spec.Job, verdicts chan<- spec.Verdict) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var c spec.Command
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil || (c.Job == nil) == (c.Verdict == nil) {
+			return fmt.Errorf("worker: a line that is neither a job nor a verdict: %q", truncate(sc.Text(), 200))
+		}
+		if c.Verdict != nil {
+			select {
+			case verdicts <- *c.Verdict:
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		select {
+		case jobs <- *c.Job:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return sc.Err()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
 type server struct {
-	out  *json.Encoder
-	data map[string]*data
+	verdicts <-chan spec.Verdict // the front's verdicts on the epochs of a Job with Verdicts
+	out      *json.Encoder
+	data     map[string]*data
 	// The sets the last run was bound to, kept for the next run that trains on the same examples:
 	// one training and one validation set, so a sweep over --limit or --scale holds no more.
 	trainSet, valSet cachedSet
@@ -94,7 +110,7 @@ type setKey struct {
 	dir      string
 	test     bool
 	from, to int
-	scale    dataset.Scaling
+	scale    spec.Scaling
 }
 
 func (s *server) load(dir string) (*data, error) {
@@ -138,191 +154,11 @@ func (c *cachedSet) close() {
 	}
 }
 
-func (s *server) send(m sweep.Message) error {
+func (s *server) send(m spec.Message) error {
 	if err := s.out.Encode(m); err != nil {
 		return fmt.Errorf("worker: report to the front: %w", err)
 	}
 	return nil
-}
-
-// train runs one job and always reports its end; the error is only for a front that cannot be
-// written to any more.
-func (s *server) train(ctx context.Context, job sweep.Job) error {
-	end := sweep.End{Status: sweep.StatusSucceeded, History: sweep.Curves{}}
-	rep := &reporter{server: s, run: job.Run, end: &end}
-	err := s.fit(ctx, job, rep)
-	if err != nil {
-		end.Status, end.Error = sweep.StatusFailed, err.Error()
-		end.Interrupted = ctx.Err() != nil
-	}
-	if rep.err != nil {
-		return rep.err
-	}
-	return s.send(sweep.Message{Kind: sweep.MessageEnd, Run: job.Run, End: &end})
-}
-
-// fit builds the run's directory, callbacks and model and runs trainer.Fit. The hparams session is
-// opened first, so that even a model that fails to build leaves a run marked failed in TensorBoard.
-func (s *server) fit(ctx context.Context, job sweep.Job, rep *reporter) error {
-	arrived := time.Now()
-	timings := &sweep.RunTimings{}
-	rep.end.Timings = timings
-	v, err := sweep.DecodeVariant(job.Variant)
-	if err != nil {
-		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
-	}
-	d, err := s.load(job.DataDir)
-	if err != nil {
-		return err
-	}
-	// Keras' validation_split: the last fraction of the (limited) training images, before shuffling.
-	nTrain, nVal := v.Examples(d.train.Len())
-	train := d.train.Head(nTrain)
-	valKey := setKey{dir: job.DataDir, test: true, from: 0, to: d.test.Len(), scale: v.Scale}
-	validation := fmt.Sprintf("test set (%d images)", d.test.Len())
-	if nVal > 0 {
-		valKey = setKey{dir: job.DataDir, from: nTrain, to: nTrain + nVal, scale: v.Scale}
-		validation = fmt.Sprintf("validation_split %v: the last %d of the training images", v.ValidationSplit, nVal)
-	}
-	rep.end.TrainExamples = train.Len()
-	from, err := resumePoint(job, v)
-	if err != nil {
-		return err
-	}
-	hp, err := trainer.NewHParams(job.Dir, summary.SessionStart{HParams: v.HParams(), GroupName: job.Group})
-	if err != nil {
-		return err
-	}
-	cpus := job.CPUs
-	if cpus == 0 {
-		cpus = runtime.NumCPU()
-	}
-	m, err := model.New(modelConfig(v, train.Features(), job, s.hasGPU, cpus))
-	if err != nil {
-		err = fmt.Errorf("build the model: %w", err)
-		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
-	}
-	defer m.Close()
-	if err := s.bind(m, setKey{dir: job.DataDir, from: 0, to: nTrain, scale: v.Scale}, valKey, d); err != nil {
-		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
-	}
-	ckptDir := filepath.Join(job.Dir, CheckpointsDir)
-	threads := "TensorFlow's default"
-	if n := m.Config().IntraOpThreads; n > 0 {
-		threads = strconv.Itoa(n)
-	}
-	if t := m.Config().Towers; t > 1 {
-		threads = fmt.Sprintf("%d towers of one thread", t)
-	}
-	rep.device, rep.threads, rep.towers = m.Device(), m.Config().IntraOpThreads, m.Config().Towers
-	extra := [][2]string{{"train_examples", strconv.Itoa(train.Len())}, {"validation", validation}, {"device", m.Device()},
-		{"threads", threads}, {"tensorflow", model.TFVersion()}}
-	if from != nil {
-		if err := m.RestoreCheckpoint(prefix(ckptDir, from.Epoch)); err != nil {
-			return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
-		}
-		extra = append(extra, [2]string{"resumed", fmt.Sprintf("from %s after epoch %d", filepath.Base(prefix(ckptDir, from.Epoch)), from.Epoch+1)})
-		rep.end.History = from.History
-	}
-	k, err := kerasCallbacks(v)
-	if err != nil {
-		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
-	}
-	tb, err := trainer.NewTensorBoard(job.Dir, trainer.TensorBoardOptions{
-		UpdateFreq: job.LogEvery, Model: inspectable{m}, ModelName: "sequential", Config: sweep.ConfigMarkdown(job.Run, v, extra...),
-		Outcome: func(trainer.TrainEnd) string { return outcome(k.stopper) },
-	})
-	if err != nil {
-		return errors.Join(err, hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
-	}
-	if k.stopper != nil {
-		defer func() {
-			stopped, best := k.stopper.StoppedEpoch(), k.stopper.BestEpoch()
-			rep.end.StoppedEpoch, rep.end.BestEpoch = &stopped, &best
-		}()
-	}
-	if err := os.MkdirAll(ckptDir, 0o755); err != nil {
-		return errors.Join(err, tb.Close(), hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
-	}
-	ckpt := &checkpointer{dir: ckptDir, m: m, keep: max(1, job.KeepCheckpoints), es: k.stopper, rlr: k.reduceLR, end: rep.end, best: -1}
-	order := make([]int32, train.Len())
-	fitData := trainer.FitData{
-		TrainExamples: train.Len(),
-		Order: func(epoch int) []int32 {
-			for i, j := range dataset.Permutation(train.Len(), v.Seed, epoch) {
-				order[i] = int32(j)
-			}
-			return order
-		},
-	}
-	opts := trainer.FitOptions{Epochs: v.Epochs, BatchSize: v.BatchSize, LearningRate: v.LR, StepsPerCall: m.Config().StepsPerCall}
-	if from != nil {
-		opts.InitialEpoch = from.Epoch + 1
-		opts.Resume = func() error { return from.restore(m, ckptDir, k) }
-		ckpt.previous = from.FitSeconds
-		ckpt.epochs, ckpt.best, ckpt.bestVal = from.kept, from.bestEpoch, from.bestVal
-		rep.previousFit = from.FitSeconds
-	}
-	if from != nil && from.finished(v) {
-		// Killed after its last checkpoint: nothing is left to train, only the run's end.
-		if err := from.restore(m, ckptDir, k); err != nil {
-			return errors.Join(err, tb.Close(), hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
-		}
-		if o := v.EarlyStopping.Options; o != nil && o.RestoreBestWeights && from.EarlyStopping != nil && from.EarlyStopping.HasWeights {
-			if err := m.RestoreCheckpoint(prefix(ckptDir, from.EarlyStopping.BestEpoch)); err != nil {
-				return errors.Join(err, tb.Close(), hp.OnTrainEnd(trainer.TrainEnd{Err: err}))
-			}
-		}
-		rep.end.EpochsCompleted, rep.end.Iterations, rep.end.FitSeconds = from.Epoch+1, from.Iterations, from.FitSeconds
-		if err := errors.Join(tb.Close(), hp.OnTrainEnd(trainer.TrainEnd{EpochsCompleted: from.Epoch + 1})); err != nil {
-			return err
-		}
-		timings.Setup = time.Since(arrived).Seconds()
-		return timedExport(m, job, v, rep.end)
-	}
-	// Keras' order for callbacks=[tensorboard, early_stopping, reduce_lr, backup_and_restore]:
-	// TensorBoard logs the rate the epoch trained with, before ReduceLROnPlateau lowers it for the
-	// next, and the checkpoint holds the callbacks' counters after the epoch.
-	callbacks := append([]trainer.Callback{tb, hp}, k.list...)
-	fitStart := time.Now()
-	timings.Setup = fitStart.Sub(arrived).Seconds()
-	err = trainer.Fit(ctx, fitModel{m}, fitData, opts, append(callbacks, rep, ckpt)...)
-	timings.Train = time.Since(fitStart).Seconds() - rep.validation.Seconds()
-	timings.Validation = rep.validation.Seconds()
-	if err != nil {
-		return err
-	}
-	return timedExport(m, job, v, rep.end)
-}
-
-// exportModel writes the run's SavedModel: its last epoch's weights, or the best one's after
-// restore_best_weights.
-// timedExport is exportModel, its time added to end's timings.
-func timedExport(m *model.Model, job sweep.Job, v sweep.Variant, end *sweep.End) error {
-	start := time.Now()
-	err := exportModel(m, job, v, end)
-	end.Timings.Export = time.Since(start).Seconds()
-	return err
-}
-
-func exportModel(m *model.Model, job sweep.Job, v sweep.Variant, end *sweep.End) error {
-	dir := filepath.Join(job.Dir, SavedModelDir)
-	if err := m.ExportSavedModel(dir, inputScale(v.Scale)); err != nil {
-		return fmt.Errorf("export the model: %w", err)
-	}
-	end.Model = dir
-	return nil
-}
-
-// SavedModelDir is where a finished run's model is exported, in the format of
-// tf.saved_model.save: serving_default takes raw pixels, the run's scaling inside.
-const SavedModelDir = "saved_model"
-
-func inputScale(s dataset.Scaling) float32 {
-	if s == dataset.ScaleUnit {
-		return 1.0 / 255
-	}
-	return 1
 }
 
 // resume is where a run picks up: its last checkpoint's state.
@@ -336,17 +172,17 @@ type resume struct {
 // resumePoint prepares the run directory: a new run makes it (it must not exist); a resumed one
 // with a checkpoint has its logs truncated to it; one without (killed in its first epoch) starts
 // again, its earlier attempt moved aside.
-func resumePoint(job sweep.Job, v sweep.Variant) (*resume, error) {
+func resumePoint(job spec.Job) (*resume, error) {
 	if !job.Resume {
 		if err := os.Mkdir(job.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("run directory: %w", err)
 		}
 		return nil, nil
 	}
-	ckptDir := filepath.Join(job.Dir, CheckpointsDir)
+	ckptDir := filepath.Join(job.Dir, spec.CheckpointsDir)
 	epochs, err := savedCheckpoints(ckptDir)
 	if err != nil {
-		if err := sweep.RetireAttempt(job.Dir); err != nil {
+		if err := spec.RetireAttempt(job.Dir); err != nil {
 			return nil, fmt.Errorf("retire the earlier attempt: %w", err)
 		}
 		if err := os.Mkdir(job.Dir, 0o755); err != nil {
@@ -380,8 +216,8 @@ func resumePoint(job sweep.Job, v sweep.Variant) (*resume, error) {
 
 // finished tells whether the checkpoint ends the run: its last epoch, or where early stopping
 // stopped it.
-func (r *resume) finished(v sweep.Variant) bool {
-	return r.Epoch+1 >= v.Epochs || (r.EarlyStopping != nil && r.EarlyStopping.StoppedEpoch > 0)
+func (r *resume) finished(p runPlan) bool {
+	return r.Epoch+1 >= p.fit.Epochs || (r.EarlyStopping != nil && r.EarlyStopping.StoppedEpoch > 0)
 }
 
 // restore puts back the callbacks' counters after OnTrainBegin, and early stopping's snapshot of
@@ -418,17 +254,17 @@ type callbacks struct {
 	reduceLR *trainer.ReduceLROnPlateau // nil without
 }
 
-// kerasCallbacks are the variant's EarlyStopping and ReduceLROnPlateau.
-func kerasCallbacks(v sweep.Variant) (callbacks, error) {
+// kerasCallbacks are the plan's EarlyStopping and ReduceLROnPlateau.
+func kerasCallbacks(p runPlan) (callbacks, error) {
 	var k callbacks
 	var err error
-	if o := v.EarlyStopping.Options; o != nil {
+	if o := p.earlyStopping; o != nil {
 		if k.stopper, err = trainer.NewEarlyStopping(*o); err != nil {
 			return k, err
 		}
 		k.list = append(k.list, k.stopper)
 	}
-	if o := v.ReduceLR.Options; o != nil {
+	if o := p.reduceLR; o != nil {
 		if k.reduceLR, err = trainer.NewReduceLROnPlateau(*o); err != nil {
 			return k, err
 		}
@@ -475,75 +311,6 @@ func (f fitModel) RestoreWeights(snapshot any) error {
 	return f.SetWeights(weights)
 }
 
-// singleThreadBatch is the largest batch that trains faster on one TensorFlow thread than on a pool
-// of one per core: a small step's ops are too short to share, and a single thread runs them without
-// handing work between threads (measured on 2 cores by model's BenchmarkTrainSteps, one thread on
-// the single-threaded executor against the pools: about 1.5× at batch 64, 1.1× at 256 without batch
-// norm and 1.45× with it; at 512 0.85× without and 1.04× with; 0.75-0.9× at 1024).
-const singleThreadBatch = 256
-
-// threads is the thread count of a job's run: the job's, else one thread for a small batch on the
-// CPU, else the worker's share of the CPUs (job.CPUs), or 0, TensorFlow's pools of one thread per
-// core, when the share is all of them. gpu is asked only when the job's device is auto.
-func threads(job sweep.Job, v sweep.Variant, gpu func() bool) int {
-	switch {
-	case job.Threads > 0:
-		return job.Threads
-	case v.BatchSize > singleThreadBatch || job.Device == model.DeviceGPU:
-		return job.CPUs
-	case (job.Device == model.DeviceAuto || job.Device == "") && gpu():
-		return job.CPUs
-	}
-	return 1
-}
-
-// towerRows is the fewest rows of a batch a tower takes: 64, or 128 with batch norm, which joins the
-// towers at every layer both ways. Below it one thread on the single-threaded executor trains as fast
-// or faster. Measured on 2 cores by model's BenchmarkTrainSteps, three rounds. Without batch norm:
-// batch 128, 312k-336k samples/s on one thread (4 steps per call) against 349k-379k in two towers of
-// 64 (306k-330k against 335k-363k in full runs); batch 64, 247k-272k against 219k-242k in two
-// towers of 32. With batch norm, batch 128: 266k-299k on one thread against 254k-290k in two towers;
-// batch 256, 308k-340k against 348k-367k. Larger batches train 1.2-1.3× faster in towers than on
-// TensorFlow's pools, with and without batch norm.
-func towerRows(v sweep.Variant) int {
-	if v.BatchNorm {
-		return 128
-	}
-	return 64
-}
-
-// towers is the number of towers a job's run splits its batches into (model.Config.Towers), each on
-// an inter-op thread of its own with one thread per kernel: one per CPU of the worker's cpus, each of
-// at least towerRows rows, when the worker chooses the threads of a run on the CPU; else 1. gpu is
-// asked only when the job's device is auto and the batch is large enough.
-func towers(job sweep.Job, v sweep.Variant, gpu func() bool, cpus int) int {
-	rows := towerRows(v)
-	switch {
-	case job.Threads > 0 || job.Device == model.DeviceGPU || cpus < 2 || v.BatchSize < 2*rows:
-		return 1
-	case (job.Device == model.DeviceAuto || job.Device == "") && gpu():
-		return 1
-	}
-	return min(cpus, v.BatchSize/rows)
-}
-
-// stepsPerCall is the batches a job's run trains per session call: the job's, else 4 when the run
-// has one thread, whose steps are short enough for the call's own cost to show. Each step in a call
-// adds a copy of the step to the graph, which the first call optimises. model's BenchmarkTrainSteps
-// on 2 cores, one thread, on the single-threaded executor (which took most of the call's cost away),
-// 4 steps per call against 1: batch 64 1.05× the samples/s without batch norm and 1.03-1.23× with it
-// (20 and 80 ms more for the first call), batch 128 0.98-1.06×, batch 256 0.91-1.01×. With the pools
-// of one thread per core calls gain nothing.
-func stepsPerCall(job sweep.Job, threads int) int {
-	switch {
-	case job.StepsPerCall > 0:
-		return job.StepsPerCall
-	case threads == 1:
-		return 4
-	}
-	return 1
-}
-
 // hasGPU reports whether TensorFlow sees a GPU, asked once per worker.
 func (s *server) hasGPU() bool {
 	if s.gpu == nil {
@@ -558,45 +325,6 @@ func (s *server) hasGPU() bool {
 		s.gpu = &gpu
 	}
 	return *s.gpu
-}
-
-// modelConfig is the variant as the model builds it in a worker whose share of the machine is cpus CPUs.
-func modelConfig(v sweep.Variant, features int, job sweep.Job, gpu func() bool, cpus int) model.Config {
-	cfg := model.DefaultConfig()
-	cfg.Inputs = features
-	cfg.Hidden = v.Hidden
-	cfg.Init = v.Init
-	cfg.BatchNorm = v.BatchNorm
-	cfg.LearningRate = v.LR
-	cfg.Seed = v.Seed
-	cfg.Activation = v.Activation
-	cfg.Optimizer = v.Optimizer
-	cfg.Momentum = v.Momentum
-	cfg.Nesterov = v.Nesterov
-	cfg.Dropout = v.Dropout
-	cfg.L2 = v.L2
-	cfg.Schedule = v.Schedule
-	cfg.Device = job.Device
-	if t := towers(job, v, gpu, cpus); t > 1 {
-		cfg.Device = model.DeviceCPU
-		cfg.Towers, cfg.IntraOpThreads, cfg.InterOpThreads = t, 1, t
-		cfg.StepsPerCall = stepsPerCall(job, 0)
-		return cfg
-	}
-	n := threads(job, v, gpu)
-	if n == 1 && (cfg.Device == model.DeviceAuto || cfg.Device == "") && !gpu() {
-		// Without a GPU, auto is the CPU; saying so lets a one-thread session run its ops in the
-		// calling thread (model's single-threaded executor).
-		cfg.Device = model.DeviceCPU
-	}
-	cfg.IntraOpThreads, cfg.InterOpThreads = n, n
-	cfg.StepsPerCall = stepsPerCall(job, n)
-	if n == 1 && job.Threads == 0 {
-		// The worker's CPUs are the run's: validation, one pass without steps to wait for, takes
-		// them all (model's ValidateConcurrency; 12.8 → 7.6 ms for the 10,000 test images on 2 cores).
-		cfg.ValidateConcurrency = cpus
-	}
-	return cfg
 }
 
 // inspectable adapts *model.Model to the TensorBoard callback's view of weights.
@@ -621,7 +349,7 @@ func (i inspectable) KerasJSON() ([]byte, error) { return i.m.KerasJSON() }
 type reporter struct {
 	*server
 	run     string
-	end     *sweep.End
+	end     *spec.End
 	device  string
 	threads int
 	towers  int
@@ -633,7 +361,7 @@ type reporter struct {
 	validation  time.Duration
 }
 
-func (r *reporter) report(m sweep.Message) error {
+func (r *reporter) report(m spec.Message) error {
 	if r.err == nil {
 		r.err = r.send(m)
 	}
@@ -642,7 +370,7 @@ func (r *reporter) report(m sweep.Message) error {
 
 func (r *reporter) OnTrainBegin(b trainer.TrainBegin) error {
 	r.lastReport = time.Now()
-	return r.report(sweep.Message{Kind: sweep.MessageBegin, Run: r.run, Begin: &sweep.Begin{
+	return r.report(spec.Message{Kind: spec.MessageBegin, Run: r.run, Begin: &spec.Begin{
 		Epochs: b.Epochs, StepsPerEpoch: b.StepsPerEpoch, TrainExamples: b.TrainExamples, Device: r.device, Threads: r.threads,
 		Towers: r.towers,
 	}})
@@ -661,21 +389,14 @@ func (r *reporter) OnBatchEnd(b trainer.BatchEnd) error {
 	if s := b.EpochElapsed.Seconds(); s > 0 {
 		perSecond = float64(r.examples) / s
 	}
-	return r.report(sweep.Message{Kind: sweep.MessageBatch, Run: r.run, Batch: &sweep.Progress{
+	return r.report(spec.Message{Kind: spec.MessageBatch, Run: r.run, Batch: &spec.Progress{
 		Epoch: b.Epoch, StepInEpoch: b.StepInEpoch, Loss: b.Loss, SamplesPerSecond: perSecond,
 	}})
 }
 
 func (r *reporter) OnEpochEnd(e trainer.EpochEnd) error {
-	epoch := sweep.Epoch{
-		Epoch: e.Epoch, Loss: e.Loss, Accuracy: e.Accuracy, ValLoss: e.ValLoss, ValAccuracy: e.ValAccuracy,
-		LearningRate: e.LearningRate, Seconds: e.Duration.Seconds(),
-	}
-	if s := e.Duration.Seconds(); s > 0 {
-		epoch.SamplesPerSecond = float64(r.examples) / s
-	}
-	r.end.History.Append(epoch)
-	return r.report(sweep.Message{Kind: sweep.MessageEpoch, Run: r.run, Epoch: &epoch})
+	epoch := e.EpochMetrics
+	return r.report(spec.Message{Kind: spec.MessageEpoch, Run: r.run, Epoch: &epoch})
 }
 
 func (r *reporter) OnTrainEnd(e trainer.TrainEnd) error {

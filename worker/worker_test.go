@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tfsweep/tfsweep/sweep"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // serve runs Serve on the jobs and returns every message it wrote.
-func serve(t *testing.T, jobs ...sweep.Job) []sweep.Message {
+func serve(t *testing.T, jobs ...spec.Job) []spec.Message {
 	t.Helper()
 	var in strings.Builder
 	for _, j := range jobs {
@@ -28,10 +28,10 @@ func serve(t *testing.T, jobs ...sweep.Job) []sweep.Message {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() { done <- Serve(context.Background(), strings.NewReader(in.String()), pw); pw.Close() }()
-	var msgs []sweep.Message
+	var msgs []spec.Message
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
-		var m sweep.Message
+		var m spec.Message
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			t.Fatalf("not a message: %q", sc.Text())
 		}
@@ -43,10 +43,10 @@ func serve(t *testing.T, jobs ...sweep.Job) []sweep.Message {
 	return msgs
 }
 
-func ends(msgs []sweep.Message) map[string]*sweep.End {
-	out := map[string]*sweep.End{}
+func ends(msgs []spec.Message) map[string]*spec.End {
+	out := map[string]*spec.End{}
 	for _, m := range msgs {
-		if m.Kind == sweep.MessageEnd {
+		if m.Kind == spec.MessageEnd {
 			out[m.Run] = m.End
 		}
 	}
@@ -54,15 +54,15 @@ func ends(msgs []sweep.Message) map[string]*sweep.End {
 }
 
 // smallJob is a two-epoch run on 500 MNIST examples, on the CPU, into dir/run.
-func smallJob(t *testing.T, dir, run string) sweep.Job {
+func smallJob(t *testing.T, dir, run string) spec.Job {
 	t.Helper()
 	data := os.Getenv("TFSWEEP_DATA_DIR")
 	if data == "" {
 		t.Fatal("TFSWEEP_DATA_DIR is not set: run `make test`")
 	}
-	v := sweep.Defaults()
+	v := spec.Defaults()
 	v.Limit, v.Epochs = 500, 2
-	return sweep.Job{Run: run, Dir: filepath.Join(dir, run), Group: "s/" + run, Variant: sweep.EncodeVariant(v), DataDir: data, Device: "cpu"}
+	return spec.Job{Run: run, Dir: filepath.Join(dir, run), Group: "s/" + run, Variant: spec.EncodeVariant(v), DataDir: data, Device: "cpu"}
 }
 
 // A worker trains the jobs it reads one after another and ends each with its outcome: a good run
@@ -78,13 +78,13 @@ func TestServe(t *testing.T) {
 	bad.Variant = map[string]string{"optimiser": "adam"}
 	msgs := serve(t, good, again, bad)
 	e := ends(msgs)
-	if g := e["good"]; g == nil || g.Status != sweep.StatusSucceeded || g.EpochsCompleted != 2 || len(g.History.ValLoss) != 2 || g.TrainExamples != 500 {
+	if g := e["good"]; g == nil || g.Status != spec.StatusSucceeded || g.EpochsCompleted != 2 || len(g.History.ValLoss) != 2 || g.TrainExamples != 500 {
 		t.Errorf("good run: %+v", g)
 	}
-	if a := e["again"]; a == nil || a.Status != sweep.StatusFailed || !strings.Contains(a.Error, "run directory") {
+	if a := e["again"]; a == nil || a.Status != spec.StatusFailed || !strings.Contains(a.Error, "run directory") {
 		t.Errorf("a run into an existing directory: %+v", a)
 	}
-	if b := e["bad"]; b == nil || b.Status != sweep.StatusFailed || !strings.Contains(b.Error, `unknown axis "optimiser"`) {
+	if b := e["bad"]; b == nil || b.Status != spec.StatusFailed || !strings.Contains(b.Error, `unknown axis "optimiser"`) {
 		t.Errorf("an unreadable variant: %+v", b)
 	}
 	kinds := map[string]int{}
@@ -93,7 +93,7 @@ func TestServe(t *testing.T) {
 			kinds[m.Kind]++
 		}
 	}
-	if kinds[sweep.MessageBegin] != 1 || kinds[sweep.MessageEpoch] != 2 || kinds[sweep.MessageEnd] != 1 {
+	if kinds[spec.MessageBegin] != 1 || kinds[spec.MessageEpoch] != 2 || kinds[spec.MessageEnd] != 1 {
 		t.Errorf("messages of the good run: %v", kinds)
 	}
 }
@@ -104,24 +104,24 @@ func TestResumeAfterTheLastCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	job := smallJob(t, dir, "r")
 	first := ends(serve(t, job))["r"]
-	if first == nil || first.Status != sweep.StatusSucceeded {
+	if first == nil || first.Status != spec.StatusSucceeded {
 		t.Fatalf("first attempt: %+v", first)
 	}
-	if err := os.RemoveAll(filepath.Join(dir, "r", SavedModelDir)); err != nil {
+	if err := os.RemoveAll(filepath.Join(dir, "r", spec.SavedModelDir)); err != nil {
 		t.Fatal(err)
 	}
 	job.Resume = true
 	msgs := serve(t, job)
 	again := ends(msgs)["r"]
-	if again == nil || again.Status != sweep.StatusSucceeded || again.EpochsCompleted != 2 || !reflect.DeepEqual(again.History, first.History) {
+	if again == nil || again.Status != spec.StatusSucceeded || again.EpochsCompleted != 2 || !reflect.DeepEqual(again.History, first.History) {
 		t.Fatalf("resumed after the last checkpoint: %+v; first %+v", again, first)
 	}
 	for _, m := range msgs {
-		if m.Kind == sweep.MessageEpoch {
+		if m.Kind == spec.MessageEpoch {
 			t.Errorf("the resumed run trained epoch %d again", m.Epoch.Epoch)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "r", SavedModelDir, "saved_model.pb")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "r", spec.SavedModelDir, "saved_model.pb")); err != nil {
 		t.Errorf("no model exported: %v", err)
 	}
 }

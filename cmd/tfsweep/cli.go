@@ -7,15 +7,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
-)
-
-// Exit codes scripts and CI can rely on.
-const (
-	exitOK          = 0   // every run succeeded
-	exitRunFailed   = 1   // at least one run failed (or the command itself failed at run time)
-	exitBadInput    = 2   // bad flags, sweep file or data: nothing was trained
-	exitInterrupted = 130 // stopped by SIGINT/SIGTERM/SIGHUP, as shells report a Ctrl-C
 )
 
 // cli is one command's flag set with tfsweep's conventions: flags before and after positional
@@ -33,19 +26,19 @@ func newCLI(name, usage string) *cli {
 }
 
 // parse reads args, flags anywhere among the positional arguments ("--" ends the flags). It
-// returns the positional arguments, or an exit code when the command should stop: exitOK after
-// printing help on -h/--help, exitBadInput after naming a bad flag.
+// returns the positional arguments, or an exit code when the command should stop: spec.ExitOK after
+// printing help on -h/--help, spec.ExitBadInput after naming a bad flag.
 func (c *cli) parse(args []string, stdout, stderr io.Writer) ([]string, int, bool) {
 	var positional []string
 	for {
 		err := c.fs.Parse(args)
 		if errors.Is(err, flag.ErrHelp) {
 			c.help(stdout)
-			return nil, exitOK, false
+			return nil, spec.ExitOK, false
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "tfsweep %s: %s%s\nRun 'tfsweep %s -h' for its flags.\n", c.name, flagError(err), c.suggest(err), c.name)
-			return nil, exitBadInput, false
+			return nil, spec.ExitBadInput, false
 		}
 		rest := c.fs.Args()
 		if len(rest) == 0 {

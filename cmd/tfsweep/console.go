@@ -12,6 +12,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -103,7 +104,7 @@ func (c *console) close() {
 
 var _ sweep.Observer = (*console)(nil)
 
-func (c *console) RunStarted(r sweep.Run, b sweep.Begin) {
+func (c *console) RunStarted(r sweep.Run, b spec.Begin) {
 	c.log.Info().Str("run", r.Name).Int("epochs", b.Epochs).Int("steps_per_epoch", b.StepsPerEpoch).
 		Int("train_examples", b.TrainExamples).Int("batch_size", r.BatchSize).Str("device", b.Device).Msg("training")
 	p := &runProgress{epochs: b.Epochs, steps: b.StepsPerEpoch}
@@ -127,7 +128,7 @@ func (c *console) status(run string) string {
 		p.epoch+1, p.epochs, p.stepInEpoch, p.steps, p.loss, p.samplesPerSec)
 }
 
-func (c *console) RunProgress(r sweep.Run, pr sweep.Progress) {
+func (c *console) RunProgress(r sweep.Run, pr spec.Progress) {
 	c.mu.Lock()
 	p := c.runs[r.Name]
 	if p != nil {
@@ -139,7 +140,7 @@ func (c *console) RunProgress(r sweep.Run, pr sweep.Progress) {
 	}
 }
 
-func (c *console) EpochEnded(r sweep.Run, e sweep.Epoch) {
+func (c *console) EpochEnded(r sweep.Run, e spec.EpochMetrics) {
 	c.mu.Lock()
 	p := c.runs[r.Name]
 	if p != nil {
@@ -159,16 +160,19 @@ func (c *console) EpochEnded(r sweep.Run, e sweep.Epoch) {
 // RunEnded logs the outcome before it completes the bar: once the last bar is done, the container
 // may stop printing log lines.
 func (c *console) RunEnded(r sweep.Run, res sweep.RunResult) {
-	if res.Status == sweep.StatusSucceeded {
+	switch res.Status {
+	case spec.StatusSucceeded:
 		c.log.Info().Str("run", r.Name).Stringer("fit_time", time.Duration(res.FitSeconds*float64(time.Second)).Round(time.Millisecond)).Msg("run succeeded")
-	} else {
+	case spec.StatusPruned, spec.StatusPaused:
+		c.log.Info().Str("run", r.Name).Int("epochs_completed", res.EpochsCompleted).Str("reason", res.Reason).Msg("run " + string(res.Status))
+	default:
 		c.log.Error().Str("run", r.Name).Str("error", res.Error).Int("epochs_completed", res.EpochsCompleted).Msg("run failed")
 	}
 	c.mu.Lock()
 	p := c.runs[r.Name]
 	c.mu.Unlock()
 	if p != nil && p.bar != nil {
-		if res.Status == sweep.StatusSucceeded {
+		if res.Status.Done() {
 			p.bar.SetTotal(-1, true)
 		} else {
 			p.bar.Abort(false)

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/tfsweep/tfsweep/report/inspect"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 const inspectUsage = `usage: tfsweep inspect PATH [flags]
@@ -38,17 +39,17 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "tfsweep inspect: want exactly one file or directory (see tfsweep inspect -h)")
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	var err error
 	if opts.Format, err = inspect.ParseFormat(format); err != nil {
 		fmt.Fprintf(stderr, "tfsweep inspect: %v\n", err)
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	if jsonOut {
 		if format != "text" && opts.Format != inspect.JSONLines {
 			fmt.Fprintln(stderr, "tfsweep inspect: --json and --format disagree: use one")
-			return exitBadInput
+			return spec.ExitBadInput
 		}
 		opts.Format = inspect.JSONLines
 	}
@@ -57,9 +58,9 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "tfsweep inspect: %v\n", err)
 		var inErr *inspect.InputError
 		if errors.As(err, &inErr) {
-			return exitBadInput
+			return spec.ExitBadInput
 		}
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
-	return exitOK
+	return spec.ExitOK
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 func inspectCmd(t *testing.T, args ...string) (int, string, string) {
@@ -41,14 +43,14 @@ func TestInspectExitCodes(t *testing.T) {
 		stderr     string
 		stdoutNone bool
 	}{
-		{"sweep", []string{sweep}, exitOK, "xavier-nobn-b64/validation", "", false},
-		{"tag filter", []string{"--tag", "epoch_loss", sweep}, exitOK, "epoch_loss", "", false},
-		{"missing path", []string{missing}, exitBadInput, "", missing, true},
-		{"no event files", []string{empty}, exitBadInput, "", empty + ": no event files", true},
-		{"no argument", nil, exitBadInput, "", "exactly one file or directory", true},
-		{"bad format", []string{"--format", "xml", sweep}, exitBadInput, "", `"xml"`, true},
-		{"bad tag pattern", []string{"--tag", "[", sweep}, exitBadInput, "", "--tag [", true},
-		{"corrupt", []string{corrupt}, exitRunFailed, "xavier-nobn-b64/train", files[0] + ": corrupt record at offset", false},
+		{"sweep", []string{sweep}, spec.ExitOK, "xavier-nobn-b64/validation", "", false},
+		{"tag filter", []string{"--tag", "epoch_loss", sweep}, spec.ExitOK, "epoch_loss", "", false},
+		{"missing path", []string{missing}, spec.ExitBadInput, "", missing, true},
+		{"no event files", []string{empty}, spec.ExitBadInput, "", empty + ": no event files", true},
+		{"no argument", nil, spec.ExitBadInput, "", "exactly one file or directory", true},
+		{"bad format", []string{"--format", "xml", sweep}, spec.ExitBadInput, "", `"xml"`, true},
+		{"bad tag pattern", []string{"--tag", "[", sweep}, spec.ExitBadInput, "", "--tag [", true},
+		{"corrupt", []string{corrupt}, spec.ExitRunFailed, "xavier-nobn-b64/train", files[0] + ": corrupt record at offset", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,7 +72,7 @@ func TestInspectJSON(t *testing.T) {
 	sweep := t.TempDir()
 	writeTinySweep(t, sweep)
 	code, stdout, stderr := inspectCmd(t, "--json", "--tag", "epoch_loss", sweep)
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
@@ -91,12 +93,12 @@ func TestInspectJSON(t *testing.T) {
 	}
 	// Flags after the path, as the README writes it, give the same lines.
 	code, after, stderr := inspectCmd(t, sweep, "--tag", "epoch_loss", "--json")
-	if code != exitOK || after != stdout {
+	if code != spec.ExitOK || after != stdout {
 		t.Errorf("flags after the path: exit %d, stderr %s, output differs:\n%s", code, stderr, after)
 	}
 	code, stdout, _ = inspectCmd(t, "--format", "json", sweep)
 	var doc map[string]any
-	if code != exitOK || json.Unmarshal([]byte(stdout), &doc) != nil || len(doc["files"].([]any)) != 3 {
+	if code != spec.ExitOK || json.Unmarshal([]byte(stdout), &doc) != nil || len(doc["files"].([]any)) != 3 {
 		t.Errorf("--format json: exit %d, document %v", code, doc)
 	}
 }

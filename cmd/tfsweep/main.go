@@ -13,6 +13,7 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -28,7 +29,7 @@ func commands() map[string]command {
 		"devices":  {"list the devices a TensorFlow session sees", runDevices},
 		"inspect":  {"dump the events of a TensorBoard event file or of every one under a directory", runInspect},
 		"report":   {"write report.md/csv/json and loss-curve PNGs of a sweep directory from its logs", runReport},
-		"run":      {"train a sweep of MNIST MLP variants and log each run for TensorBoard", runRun},
+		"run":      {"train a sweep of network variants on MNIST and log each run for TensorBoard", runRun},
 		"predict":  {"classify IDX or PNG images with a run's exported model", runPredict},
 		"evaluate": {"loss and accuracy of a run's exported model on a test set", runEvaluate},
 		"status":   {"show the state of every run of a sweep directory (or of a tfsweep serve's sweeps)", runStatus},
@@ -50,11 +51,11 @@ func main() {
 		cancel()
 		<-signals
 		fmt.Fprintln(os.Stderr, "tfsweep: second interrupt: stopping at once")
-		os.Exit(exitInterrupted)
+		os.Exit(spec.ExitInterrupted)
 	}()
 	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	if ctx.Err() != nil && code != exitOK && code != exitBadInput {
-		code = exitInterrupted
+	if ctx.Err() != nil && code != spec.ExitOK && code != spec.ExitBadInput {
+		code = spec.ExitInterrupted
 	}
 	os.Exit(code)
 }
@@ -63,12 +64,12 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cmds := commands()
 	if len(args) == 0 {
 		usage(stderr, cmds)
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
 		usage(stdout, cmds)
-		return exitOK
+		return spec.ExitOK
 	case "--version", "-version":
 		return runVersion(ctx, nil, stdout, stderr)
 	}
@@ -80,7 +81,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintf(stderr, "tfsweep: unknown command %q%s\n\n", args[0], sweep.Suggest(args[0], names))
 		usage(stderr, cmds)
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	return cmd.run(ctx, args[1:], stdout, stderr)
 }

@@ -17,9 +17,8 @@ var tcmallocLibraries = []string{
 // workerEnvironment is the environment the workers start from: environ, with the first of
 // libraries that exists preloaded (LD_PRELOAD) unless environ sets LD_PRELOAD itself, even to
 // nothing. TensorFlow's kernels allocate every op's outputs anew at each step, and tcmalloc's
-// per-thread caches serve those small, short-lived buffers faster than glibc's malloc: full runs
-// gain 6-9% samples/s at batch 64 and 2-15% at 128, nothing at 1024, with a lower peak memory
-// (docs/benchmarks.md). Results are the same bits. `LD_PRELOAD= tfsweep ...` keeps glibc's.
+// per-thread caches serve those small, short-lived buffers faster than glibc's malloc, with the
+// same results (docs/benchmarks.md, "Memory allocator"). `LD_PRELOAD= tfsweep ...` keeps glibc's.
 func workerEnvironment(environ, libraries []string) []string {
 	for _, kv := range environ {
 		if strings.HasPrefix(kv, "LD_PRELOAD=") {

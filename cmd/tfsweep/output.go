@@ -6,14 +6,15 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // printRuns writes the runs of a dry run as an aligned table: a column per axis that is always in
 // run names or takes several values, then one line with the values every run shares.
 func printRuns(w io.Writer, runs []sweep.Run, trainExamples int) {
-	var columns, shared []*sweep.Axis
-	for _, a := range sweep.Axes {
+	var columns, shared []spec.Axis
+	for _, a := range spec.Axes() {
 		same := true
 		for _, r := range runs[1:] {
 			same = same && a.Equal(r.Variant, runs[0].Variant)
@@ -64,7 +65,7 @@ func printResult(w io.Writer, res *sweep.Result, reportTable string) {
 				continue
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.1f\t%.0f\n", r.Name, r.Status, r.EpochsCompleted,
-				r.Final.TrainLoss, r.Final.TrainAccuracy, r.Final.ValLoss, r.Final.ValAccuracy, r.FitSeconds, r.SamplesPerSecond)
+				r.Final.Loss, r.Final.Accuracy, r.Final.ValLoss, r.Final.ValAccuracy, r.FitSeconds, r.SamplesPerSecond)
 		}
 		tw.Flush()
 	}

@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"strings"
 	"text/tabwriter"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 const predictUsage = `usage: tfsweep predict --model DIR FILE... [--json]
@@ -29,14 +29,6 @@ Loss and accuracy of a run's exported model on the test split of the IDX set in 
 Exit status: 0 done, 1 TensorFlow failed, 2 DIR is not a SavedModel or D holds no usable data.
 `
 
-// prediction and evaluation are what tfsweep-worker's predict and evaluate print.
-type prediction struct {
-	File        string  `json:"file"`
-	Index       int     `json:"index"`
-	Class       int64   `json:"class"`
-	Probability float32 `json:"probability"`
-}
-
 func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCLI("predict", predictUsage)
 	modelDir := c.fs.String("model", "", "the exported model `dir`ectory")
@@ -47,40 +39,40 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	if *modelDir == "" || len(files) == 0 {
 		fmt.Fprintln(stderr, "tfsweep predict: want --model DIR and at least one image file (see tfsweep predict -h)")
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	for _, f := range files {
 		if info, err := os.Stat(f); err != nil || !info.Mode().IsRegular() {
 			fmt.Fprintf(stderr, "tfsweep predict: %s is not a readable file\n", f)
-			return exitBadInput
+			return spec.ExitBadInput
 		}
 	}
 	out, code := workerJSON(ctx, stderr, "predict", append([]string{"predict", *modelDir}, files...)...)
-	if code != exitOK {
+	if code != spec.ExitOK {
 		return code
 	}
 	var preds []json.RawMessage
 	if err := json.Unmarshal(out, &preds); err != nil {
 		fmt.Fprintf(stderr, "tfsweep predict: %v\n", err)
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
 	if *jsonOut {
 		for _, p := range preds {
 			fmt.Fprintf(stdout, "%s\n", p)
 		}
-		return exitOK
+		return spec.ExitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE\tINDEX\tCLASS\tPROBABILITY")
 	for _, raw := range preds {
-		var p prediction
+		var p spec.Prediction
 		if err := json.Unmarshal(raw, &p); err != nil {
-			return exitRunFailed
+			return spec.ExitRunFailed
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.4f\n", p.File, p.Index, p.Class, p.Probability)
 	}
 	tw.Flush()
-	return exitOK
+	return spec.ExitOK
 }
 
 func runEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -94,46 +86,32 @@ func runEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	if *modelDir == "" || len(pos) > 0 {
 		fmt.Fprintln(stderr, "tfsweep evaluate: want --model DIR and no other argument (see tfsweep evaluate -h)")
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	out, code := workerJSON(ctx, stderr, "evaluate", "evaluate", *modelDir, *dataDir)
-	if code != exitOK {
+	if code != spec.ExitOK {
 		return code
 	}
 	if *jsonOut {
 		stdout.Write(out)
-		return exitOK
+		return spec.ExitOK
 	}
-	var e struct {
-		Examples       int
-		Loss, Accuracy float64
-	}
+	var e spec.Evaluation
 	if err := json.Unmarshal(out, &e); err != nil {
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
 	fmt.Fprintf(stdout, "%s on %d test images: loss %.4f, accuracy %.4f\n", *modelDir, e.Examples, e.Loss, e.Accuracy)
-	return exitOK
+	return spec.ExitOK
 }
 
 // workerJSON runs a worker subcommand that prints JSON, relaying its exit status: its stderr is
 // shown (it names the bad file) only when it fails.
 func workerJSON(ctx context.Context, stderr io.Writer, what string, args ...string) ([]byte, int) {
-	path, err := findWorker()
-	if err != nil {
-		fmt.Fprintf(stderr, "tfsweep %s: %v\n", what, err)
-		return nil, exitBadInput
+	out, err := askWorker(ctx, args...)
+	var werr *workerError
+	if errors.As(err, &werr) {
+		fmt.Fprintf(stderr, "tfsweep %s: %v\n", what, werr)
+		return nil, werr.code
 	}
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=2")
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		code := exitRunFailed
-		if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == exitBadInput {
-			code = exitBadInput
-		}
-		fmt.Fprintf(stderr, "tfsweep %s: %s\n", what, strings.TrimSpace(errOut.String()))
-		return nil, code
-	}
-	return out.Bytes(), exitOK
+	return out, spec.ExitOK
 }

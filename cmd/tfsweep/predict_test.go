@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/tfsweep/tfsweep/dataset"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 func cmdOutput(t *testing.T, run func([]string, *bytes.Buffer, *bytes.Buffer) int, args ...string) (int, string, string) {
@@ -30,7 +31,7 @@ func TestBestModelPredictAndEvaluate(t *testing.T) {
 	logdir := t.TempDir()
 	code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", logdir, "--limit", "2000", "--epochs", "2",
 		"--batchnorm", "off,on", "--log-every", "0", "--json")
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	res := decodeResult(t, stdout)
@@ -64,7 +65,7 @@ func TestBestModelPredictAndEvaluate(t *testing.T) {
 		Examples       int
 		Loss, Accuracy float64
 	}
-	if code != exitOK || json.Unmarshal([]byte(out), &ev) != nil {
+	if code != spec.ExitOK || json.Unmarshal([]byte(out), &ev) != nil {
 		t.Fatalf("evaluate: exit %d %s\n%s", code, out, errOut)
 	}
 	if ev.Examples != 10000 || ev.Accuracy != best.ValAcc || math.Abs(ev.Loss-best.ValLoss) > 1e-4 {
@@ -84,7 +85,7 @@ func TestBestModelPredictAndEvaluate(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut = cmdOutput(t, predict, "--model", link, idx, "--json")
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("predict: exit %d\n%s", code, errOut)
 	}
 	correct, n := 0, 0
@@ -123,7 +124,7 @@ func TestBestModelPredictAndEvaluate(t *testing.T) {
 		{"an IDX file of labels", []string{"--model", link, labels[0]}, labels[0]},
 		{"a missing file", []string{"--model", link, filepath.Join(dir, "none.png")}, "none.png is not a readable file"},
 	} {
-		if code, _, errOut := cmdOutput(t, predict, tc.args...); code != exitBadInput || !strings.Contains(errOut, tc.want) {
+		if code, _, errOut := cmdOutput(t, predict, tc.args...); code != spec.ExitBadInput || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%s: exit %d, %q; want 2 naming %q", tc.name, code, errOut, tc.want)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 	"github.com/tfsweep/tfsweep/sweep"
 )
@@ -117,7 +118,7 @@ func decodeResult(t *testing.T, stdout string) sweep.Result {
 func TestPipedStderrIsJSONLines(t *testing.T) {
 	f := startFront(t, "--data-dir", realData(t), "--logdir", t.TempDir(), "--limit", "2000", "--epochs", "1",
 		"--batch-size", "128", "--parallel", "2", "--seed", "1,2")
-	if code := f.wait(t, 2*time.Minute); code != exitOK {
+	if code := f.wait(t, 2*time.Minute); code != spec.ExitOK {
 		t.Fatalf("exit %d\n%s", code, f.stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(f.stderr.String()), "\n")
@@ -156,14 +157,14 @@ func TestKilledWorkerFailsOnlyItsRun(t *testing.T) {
 	}
 	code := f.wait(t, 2*time.Minute)
 	res := decodeResult(t, f.stdout.String())
-	if code != exitRunFailed || res.Status != sweep.StatusFailed {
+	if code != spec.ExitRunFailed || res.Status != spec.StatusFailed {
 		t.Fatalf("exit %d, status %s, want 1 and failed\n%s", code, res.Status, f.stderr.String())
 	}
 	r1, r2 := res.Runs[0], res.Runs[1]
-	if r1.Status != sweep.StatusFailed || !strings.Contains(r1.Error, "the worker died during the run") || !strings.Contains(r1.Error, "killed") {
+	if r1.Status != spec.StatusFailed || !strings.Contains(r1.Error, "the worker died during the run") || !strings.Contains(r1.Error, "killed") {
 		t.Errorf("killed run: %s %q", r1.Status, r1.Error)
 	}
-	if r2.Status != sweep.StatusSucceeded || r2.EpochsCompleted != 20 {
+	if r2.Status != spec.StatusSucceeded || r2.EpochsCompleted != 20 {
 		t.Errorf("the next run: %s after %d epochs (%s)", r2.Status, r2.EpochsCompleted, r2.Error)
 	}
 	// The killed run's files are readable up to what was flushed.
@@ -193,8 +194,8 @@ func TestInterrupts(t *testing.T) {
 			}
 			start := time.Now()
 			code := f.wait(t, time.Minute)
-			if code != exitInterrupted {
-				t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, f.stderr.String())
+			if code != spec.ExitInterrupted {
+				t.Fatalf("exit %d, want %d\n%s", code, spec.ExitInterrupted, f.stderr.String())
 			}
 			waitFor(t, 10*time.Second, "the worker to be gone", func() bool {
 				return errors.Is(syscall.Kill(worker, 0), syscall.ESRCH)
@@ -211,7 +212,7 @@ func TestInterrupts(t *testing.T) {
 				return
 			}
 			res := decodeResult(t, f.stdout.String())
-			if res.Status != sweep.StatusInterrupted || res.Runs[0].Status != sweep.StatusFailed ||
+			if res.Status != spec.StatusInterrupted || res.Runs[0].Status != spec.StatusFailed ||
 				!strings.Contains(res.Runs[2].Error, "not started") || res.Report == "" {
 				t.Errorf("summary %+v", res)
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -23,7 +24,7 @@ func TestKillAndResume(t *testing.T) {
 	}
 	whole := t.TempDir()
 	code, stdout, stderr := runCmd(t, flags(whole)...)
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("uninterrupted: exit %d\n%s", code, stderr)
 	}
 	want := decodeResult(t, stdout)
@@ -53,16 +54,16 @@ func TestKillAndResume(t *testing.T) {
 			// The worker dies with the front (Pdeathsig); the claim it left is stale.
 			waitFor(t, 10*time.Second, "the claim to be stale", func() bool {
 				states, err := sweep.Status(dirs[0])
-				return err == nil && states[0].State == sweep.StateStale
+				return err == nil && states[0].State == spec.StatusStale
 			})
 			code, stdout, stderr := runCmd(t, "--resume", dirs[0], "--data-dir", realData(t), "--log-every", "20", "--json")
-			if code != exitOK {
+			if code != spec.ExitOK {
 				t.Fatalf("resume: exit %d\n%s", code, stderr)
 			}
 			got := decodeResult(t, stdout)
 			for i, w := range want.Runs {
 				g := got.Runs[i]
-				if g.Status != sweep.StatusSucceeded || g.EpochsCompleted != epochs || *g.Final != *w.Final ||
+				if g.Status != spec.StatusSucceeded || g.EpochsCompleted != epochs || *g.Final != *w.Final ||
 					!equalFloats(g.History.ValLoss, w.History.ValLoss) || !equalFloats(g.History.TrainLoss, w.History.TrainLoss) {
 					t.Errorf("%s resumed: %s after %d epochs, final %+v; uninterrupted: %+v", g.Name, g.Status, g.EpochsCompleted, g.Final, w.Final)
 				}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tfsweep/tfsweep/internal/tbcheck"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -87,7 +88,7 @@ func TestRunEndToEnd(t *testing.T) {
 	code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", logdir, "--limit", fmt.Sprint(limit),
 		"--epochs", fmt.Sprint(epochs), "--init", "xavier,uniform", "--batchnorm", "off,on", "--log-every", fmt.Sprint(logEvery),
 		"--device", "cpu", "--json")
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	var res sweepJSON
@@ -219,7 +220,7 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 		// Group names are the run's path under the logdir, so that sweeps never merge.
 		groups[filepath.Base(res.SweepDir)+"/"+r.Name] = map[string]any{
-			"hparams": map[string]any{"init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,
+			"hparams": map[string]any{"model": "mlp", "init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,
 				"epochs": epochs, "hidden": "128x64", "seed": 1, "scale": "unit", "limit": limit,
 				"activation": "tanh", "optimizer": "adam", "momentum": 0, "nesterov": false, "dropout": 0, "l2": 0,
 				"schedule": "constant", "validation_split": 0, "early_stopping": "off", "reduce_lr": "off"},
@@ -260,6 +261,7 @@ func TestRunEndToEnd(t *testing.T) {
 		"hparams": map[string]any{
 			"experiment": map[string]any{
 				"hparams": map[string]any{
+					"model":            map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"mlp"}},
 					"init":             map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"xavier", "uniform"}},
 					"batchnorm":        map[string]any{"type": "DATA_TYPE_BOOL", "discrete": []bool{false, true}},
 					"batch_size":       map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{batch}},
@@ -360,8 +362,8 @@ func TestRunReportsFailedRun(t *testing.T) {
 	writeIDX(t, data, 100)
 	code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", t.TempDir(), "--batch-size", "20", "--epochs", "1",
 		"--lr", "0.001,1e300", "--scale", "none", "--json")
-	if code != exitRunFailed {
-		t.Fatalf("exit %d, want %d\n%s", code, exitRunFailed, stderr)
+	if code != spec.ExitRunFailed {
+		t.Fatalf("exit %d, want %d\n%s", code, spec.ExitRunFailed, stderr)
 	}
 	var res sweep.Result
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
@@ -384,7 +386,7 @@ func TestTwoSweepsInOneLogdir(t *testing.T) {
 	for _, epochs := range []int{1, 2} {
 		code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", logdir, "--limit", "1000", "--epochs", fmt.Sprint(epochs),
 			"--batchnorm", "off,on", "--log-every", "0", "--json")
-		if code != exitOK {
+		if code != spec.ExitOK {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
 		var res sweepJSON
@@ -425,7 +427,7 @@ func TestRandomSearchInTensorBoard(t *testing.T) {
 	logdir := t.TempDir()
 	code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", logdir, "--limit", "500", "--epochs", "1",
 		"--batch-size", "100", "--lr", "log_uniform:1e-4:1e-2", "--trials", "3", "--search-seed", "5", "--log-every", "0", "--json")
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	var res struct {
@@ -466,7 +468,7 @@ func TestRandomSearchInTensorBoard(t *testing.T) {
 // ones checked in detail (the others only by name).
 func hparamsExpectation(checked map[string]any) map[string]any {
 	out := map[string]any{}
-	for _, a := range sweep.Axes {
+	for _, a := range spec.Axes() {
 		out[a.Key] = map[string]any{}
 	}
 	for k, v := range checked {

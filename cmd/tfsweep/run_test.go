@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // writeIDX writes a tiny MNIST-shaped data set (n train, 20 test examples of 28×28) whose label is
@@ -124,6 +126,13 @@ func TestRunBadInput(t *testing.T) {
 		{"config alias refused", []string{"--config", config("defaults: &d\n  epochs: 1\ngrids:\n  - *d\n")}, "YAML aliases are not allowed"},
 		{"config huge grid refused before expansion", []string{"--config", config("grids:\n  - seed: [" + strings.Repeat("1,", 999) + "1]\n    lr: [" + strings.Repeat("0.1,", 999) + "0.1]\n    epochs: [" + strings.Repeat("1,", 99) + "1]\n")}, "the sweep has 100000000 runs, more than --max-runs 10000"},
 		{"fifo as data", []string{"--data-dir", fifoData(t)}, "is not a regular file"},
+		{"model file with a shape mismatch", []string{"--batch-size", "10", "--model", config("layers:\n  - Input: {shape: [28, 28, 1]}\n  - Conv2D: {filters: 4, kernel_size: 3}\n  - Dense: {units: 10, activation: softmax}\n")},
+			"/sweep.yaml:4: Dense `dense` gets a 4-D input (None, 26, 26, 4): add Flatten before it"},
+		{"Keras layer tfsweep does not build", []string{"--batch-size", "10", "--model", "../../modelfile/testdata/keras/unsupported_layer.json"},
+			"/modelfile/testdata/keras/unsupported_layer.json:1:520: SeparableConv2D `separable_conv2d` is not a layer class tfsweep builds"},
+		{"missing model file", []string{"--batch-size", "10", "--model", filepath.Join(tmp, "none.yaml")}, "--model: open " + filepath.Join(tmp, "none.yaml")},
+		{"model for other data", []string{"--batch-size", "10", "--model", config("layers:\n  - Input: {shape: [32, 32, 3]}\n  - Flatten:\n  - Dense: {units: 10, activation: softmax}\n")},
+			"/sweep.yaml reads inputs of shape (None, 32, 32, 3), 3072 values, but the data's examples have 784"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,8 +143,8 @@ func TestRunBadInput(t *testing.T) {
 					args = append(args, "--dry-run")
 				}
 				code, stdout, stderr := runCmd(t, args...)
-				if code != exitBadInput {
-					t.Errorf("exit code %d, want %d", code, exitBadInput)
+				if code != spec.ExitBadInput {
+					t.Errorf("exit code %d, want %d", code, spec.ExitBadInput)
 				}
 				if !strings.Contains(stderr, tt.want) {
 					t.Errorf("stderr %q, want it to contain %q", stderr, tt.want)
@@ -156,7 +165,7 @@ func TestRunDryRun(t *testing.T) {
 	writeIDX(t, data, 2000)
 	logdir := filepath.Join(t.TempDir(), "runs")
 	code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", logdir, "--dry-run")
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, name := range []string{"xavier-nobn-b64", "xavier-bn-b1024", "uniform-nobn-b128", "uniform-bn-b128", "12 runs on 2000 training examples"} {
@@ -169,7 +178,7 @@ func TestRunDryRun(t *testing.T) {
 	}
 
 	code, stdout, stderr = runCmd(t, "--data-dir", data, "--logdir", logdir, "--dry-run", "--json", "--seed", "1,2", "--batch-size", "32")
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var doc struct {
@@ -187,7 +196,7 @@ func TestRunDryRun(t *testing.T) {
 func TestRunHelp(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"--epochs", "2", "--help"}} {
 		code, stdout, stderr := runCmd(t, args...)
-		if code != exitOK || stderr != "" {
+		if code != spec.ExitOK || stderr != "" {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
 		}
 		for _, want := range []string{"--logdir DIR", "--log-every N", "--batch-size LIST", "--hidden LIST", "--dry-run\n",
@@ -209,8 +218,8 @@ func TestInterruptBeforeTraining(t *testing.T) {
 	cancel()
 	var stdout, stderr bytes.Buffer
 	code := runRun(ctx, []string{"--data-dir", data, "--logdir", logdir, "--batch-size", "50"}, &stdout, &stderr)
-	if code != exitInterrupted {
-		t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, stderr.String())
+	if code != spec.ExitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s", code, spec.ExitInterrupted, stderr.String())
 	}
 	if entries, _ := os.ReadDir(logdir); len(entries) > 0 {
 		t.Errorf("an interrupted start left %s/%s", logdir, entries[0].Name())
@@ -232,7 +241,7 @@ func TestResumeBadDirectory(t *testing.T) {
 		{broken, filepath.Join(broken, "sweep.yaml") + `:2: batch_size: "many" is not an integer`},
 	} {
 		code, _, stderr := runCmd(t, "--resume", tc.dir, "--data-dir", data)
-		if code != exitBadInput || !strings.Contains(stderr, tc.want) {
+		if code != spec.ExitBadInput || !strings.Contains(stderr, tc.want) {
 			t.Errorf("--resume %s: exit %d, %q; want 2 naming %q", tc.dir, code, stderr, tc.want)
 		}
 		if entries, _ := os.ReadDir(tc.dir); len(entries) > 1 || (tc.dir == notSweep && len(entries) > 0) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tfsweep/tfsweep/service"
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // A bounded load test on loopback while sweeps train: 50 concurrent submits of a one-run sweep and 20
@@ -22,13 +23,13 @@ func TestServeLoad(t *testing.T) {
 		polling = 60 * time.Second
 	)
 	s := startServer(t, freeAddr(t), t.TempDir(), nil)
-	spec := "limit: 1000\ndefaults:\n  epochs: 1\ngrids:\n  - batch_size: 128\n"
+	sweepFile := "limit: 1000\ndefaults:\n  epochs: 1\ngrids:\n  - batch_size: 128\n"
 	ids := make([]string, submits)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range submits {
 		wg.Go(func() {
-			code, body := s.call(t, "POST", "/api/v1/sweeps", spec)
+			code, body := s.call(t, "POST", "/api/v1/sweeps", sweepFile)
 			var created struct{ ID string }
 			if code != http.StatusCreated || json.Unmarshal(body, &created) != nil {
 				t.Errorf("submit %d: %d %s", i, code, body)
@@ -74,7 +75,7 @@ func TestServeLoad(t *testing.T) {
 	_, metrics := s.call(t, "GET", "/metrics", "")
 	done := 0
 	for _, id := range ids {
-		if st := s.get(t, id).State; st == service.StateSucceeded {
+		if st := s.get(t, id).State; st == spec.StatusSucceeded {
 			done++
 		}
 	}

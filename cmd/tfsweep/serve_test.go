@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tfsweep/tfsweep/service"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 	"github.com/tfsweep/tfsweep/sweep"
 )
@@ -112,6 +113,9 @@ func (s *server) call(t *testing.T, method, path, body string) (int, []byte) {
 	if s.token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/yaml")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil
@@ -141,10 +145,10 @@ func (s *server) get(t *testing.T, id string) service.SweepView {
 	return v
 }
 
-func (s *server) waitState(t *testing.T, id string, limit time.Duration, states ...string) service.SweepView {
+func (s *server) waitState(t *testing.T, id string, limit time.Duration, states ...spec.Status) service.SweepView {
 	t.Helper()
 	var v service.SweepView
-	waitFor(t, limit, id+" to be "+strings.Join(states, " or "), func() bool {
+	waitFor(t, limit, fmt.Sprint(id, " to be ", states), func() bool {
 		v = s.get(t, id)
 		for _, st := range states {
 			if v.State == st {
@@ -179,6 +183,10 @@ func TestServeAPI(t *testing.T) {
 		{"limit beyond the data", "limit: 70000\ngrids:\n  - batch_size: 128\n", "limit"},
 		{"json unknown key", `{"grids": [{"epochz": 1}]}`, `body:1: unknown key "epochz"`},
 		{"not yaml", "grids: [\n", "body:"},
+		{"duplicate JSON key", `{"limit": 1000, "limit": 70000, "grids": [{}]}`, `body:1: "limit" appears twice`},
+		{"duplicate YAML key in a grid", "grids:\n  - batch_size: 64\n    epochs: 1\n    batch_size: 128\n", `body:4: "batch_size" appears twice (first on line 2)`},
+		{"second document", "grids: [{}]\n---\ngrids: [{}]\n", "body:2: a second document"},
+		{"trailing JSON", "{\"grids\": [{}]}\n  }", "body:2: data after the document"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := s.call(t, "POST", "/api/v1/sweeps", tc.spec)
@@ -202,8 +210,8 @@ func TestServeAPI(t *testing.T) {
 	}
 
 	id := s.submit(t, tinySweep)
-	if code, _ := s.call(t, "GET", "/api/v1/sweeps/"+id+"/report", ""); code != http.StatusNotFound {
-		t.Errorf("the report before the sweep ended: %d, want 404", code)
+	if code, _ := s.call(t, "GET", "/api/v1/sweeps/"+id+"/report", ""); code != http.StatusConflict {
+		t.Errorf("the report before the sweep ended: %d, want 409", code)
 	}
 	// Follow the event stream to its end.
 	resp, err := http.Get(s.url + "/api/v1/sweeps/" + id + "/events")
@@ -237,7 +245,7 @@ func TestServeAPI(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("the event stream did not end\n%s", s.stderr.String())
 	}
-	if last.Type != "state" || last.State != service.StateSucceeded || last.ExitCode == nil || *last.ExitCode != 0 {
+	if last.Type != "state" || last.State != spec.StatusSucceeded || last.ExitCode == nil || *last.ExitCode != 0 {
 		t.Errorf("the stream's last event %+v, want state succeeded with exit code 0", last)
 	}
 	if types["epoch"] < 2 || types["run_end"] != 2 {
@@ -245,13 +253,19 @@ func TestServeAPI(t *testing.T) {
 	}
 	v := s.get(t, id)
 	res := result(t, v)
-	if v.State != service.StateSucceeded || v.SweepDir != filepath.Join(logdir, id) || res.Status != sweep.StatusSucceeded ||
-		len(res.Runs) != 2 || res.SweepDir != v.SweepDir || v.Attempts != 1 {
+	if v.State != spec.StatusSucceeded || v.SweepDir != id || res.Status != spec.StatusSucceeded ||
+		len(res.Runs) != 2 || res.SweepDir != v.SweepDir || v.Attempts != 1 || res.Runs[0].Dir != id+"/"+res.Runs[0].Name {
 		t.Fatalf("the sweep %+v, result %+v", v.Record, res)
+	}
+	// No answer names the host's files: paths are relative to the logdir.
+	for _, path := range []string{"/api/v1/sweeps/" + id, "/api/v1/sweeps", "/api/v1/sweeps/" + id + "/report"} {
+		if _, body := s.call(t, "GET", path, ""); bytes.Contains(body, []byte(logdir)) {
+			t.Errorf("GET %s names the logdir %s:\n%.500s", path, logdir, body)
+		}
 	}
 	for i, r := range res.Runs {
 		p := v.Runs[i]
-		if r.Status != sweep.StatusSucceeded || r.EpochsCompleted != 1 || p.Name != r.Name || p.State != "succeeded" ||
+		if r.Status != spec.StatusSucceeded || r.EpochsCompleted != 1 || p.Name != r.Name || p.State != "succeeded" ||
 			p.Epochs != 1 || p.EpochsCompleted != 1 || p.SamplesPerSecond <= 0 || p.Loss <= 0 {
 			t.Errorf("run %d: result %s %s %d epochs; progress %+v", i, r.Name, r.Status, r.EpochsCompleted, p)
 		}
@@ -283,7 +297,7 @@ func TestServeAPI(t *testing.T) {
 	}
 	// The list, paged and filtered.
 	id2 := s.submit(t, tinySweep)
-	s.waitState(t, id2, 2*time.Minute, service.StateSucceeded)
+	s.waitState(t, id2, 2*time.Minute, spec.StatusSucceeded)
 	for _, tc := range []struct {
 		query string
 		ids   []string
@@ -326,8 +340,8 @@ func TestServeAPI(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{s.url}, exitOK, id2 + "  succeeded"}, {[]string{s.url, id}, exitOK, "xavier-nobn-b256  succeeded"},
-		{[]string{s.url, "s-999999"}, exitBadInput, ""}, {[]string{filepath.Join(logdir, id)}, exitOK, "2 runs: 2 succeeded"},
+		{[]string{s.url}, spec.ExitOK, id2 + "  succeeded"}, {[]string{s.url, id}, spec.ExitOK, "xavier-nobn-b256  succeeded"},
+		{[]string{s.url, "s-999999"}, spec.ExitBadInput, ""}, {[]string{filepath.Join(logdir, id)}, spec.ExitOK, "2 runs: 2 succeeded"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := runStatus(t.Context(), tc.args, &out, &errOut); code != tc.code || !strings.Contains(out.String(), tc.want) {
@@ -337,7 +351,7 @@ func TestServeAPI(t *testing.T) {
 	// A second server on the same logdir refuses to start.
 	cmd := exec.Command(filepath.Join(binDir, "tfsweep"), "serve", "--addr", freeAddr(t), "--logdir", logdir, "--data-dir", realData(t))
 	out, _ := cmd.CombinedOutput()
-	if cmd.ProcessState.ExitCode() != exitBadInput || !strings.Contains(string(out), "another tfsweep serve uses this logdir") {
+	if cmd.ProcessState.ExitCode() != spec.ExitBadInput || !strings.Contains(string(out), "another tfsweep serve uses this logdir") {
 		t.Errorf("a second server: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
 	}
 }
@@ -347,8 +361,14 @@ func TestServeToken(t *testing.T) {
 	cmd := exec.Command(filepath.Join(binDir, "tfsweep"), "serve", "--addr", "0.0.0.0:0", "--logdir", t.TempDir(), "--data-dir", realData(t))
 	cmd.Env = append(os.Environ(), "TFSWEEP_TOKEN=")
 	out, _ := cmd.CombinedOutput()
-	if cmd.ProcessState.ExitCode() != exitBadInput || !strings.Contains(string(out), "not a loopback address") {
+	if cmd.ProcessState.ExitCode() != spec.ExitBadInput || !strings.Contains(string(out), "not a loopback address") {
 		t.Errorf("0.0.0.0 without a token: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	}
+	cmd = exec.Command(filepath.Join(binDir, "tfsweep"), "serve", "--addr", "0.0.0.0:0", "--logdir", t.TempDir(), "--data-dir", realData(t))
+	cmd.Env = append(os.Environ(), "TFSWEEP_TOKEN=x")
+	out, _ = cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != spec.ExitBadInput || !strings.Contains(string(out), "its token must be at least 16 bytes, not 1") {
+		t.Errorf("0.0.0.0 with a one-byte token: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
 	}
 	s := startServer(t, freeAddr(t), t.TempDir(), []string{"TFSWEEP_TOKEN=s3cret-token"})
 	for _, tc := range []struct {
@@ -373,26 +393,33 @@ func TestServeToken(t *testing.T) {
 			}
 		}
 	}
-	// The web page is static and public; the API it calls is not.
-	resp, err := http.Get(s.url + "/")
-	if err != nil {
-		t.Fatal(err)
+	// The web page and its script are static and public; the API they call is not.
+	get := func(path string) (*http.Response, []byte) {
+		resp, err := http.Get(s.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, body
 	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
-		!bytes.Contains(page, []byte(`"/api/v1"`)) || !bytes.Contains(page, []byte("/events")) || !bytes.Contains(page, []byte("/cancel")) {
+	if resp, page := get("/"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!bytes.Contains(page, []byte(`<script src="/index.js">`)) {
 		t.Errorf("GET /: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(page))
 	}
-	if resp, err := http.Get(s.url + "/index.html"); err != nil || resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("GET /index.html without the token: %v %v, want 401 (only / is public)", resp.StatusCode, err)
+	if resp, script := get("/index.js"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") ||
+		!bytes.Contains(script, []byte(`"/api/v1"`)) || !bytes.Contains(script, []byte("/events")) || !bytes.Contains(script, []byte("/cancel")) {
+		t.Errorf("GET /index.js: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(script))
+	}
+	if resp, _ := get("/index.html"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /index.html without the token: %d, want 401 (only / and /index.js are public)", resp.StatusCode)
 	}
 	// submit reads the token from --token-file.
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	spec := filepath.Join(t.TempDir(), "sweep.yaml")
+	sweepFile := filepath.Join(t.TempDir(), "sweep.yaml")
 	os.WriteFile(tokenFile, []byte("s3cret-token\n"), 0o600)
-	os.WriteFile(spec, []byte(tinySweep), 0o644)
-	sub := exec.Command(filepath.Join(binDir, "tfsweep"), "submit", spec, "--server", s.url, "--token-file", tokenFile)
+	os.WriteFile(sweepFile, []byte(tinySweep), 0o644)
+	sub := exec.Command(filepath.Join(binDir, "tfsweep"), "submit", sweepFile, "--server", s.url, "--token-file", tokenFile)
 	sub.Env = append(os.Environ(), "TFSWEEP_TOKEN=")
 	if out, err := sub.CombinedOutput(); err != nil {
 		t.Errorf("submit with --token-file: %v\n%s", err, out)
@@ -402,14 +429,15 @@ func TestServeToken(t *testing.T) {
 // Cancel: a queued sweep does not start, a running one stops as Ctrl-C stops `run`; an ended one
 // cannot be cancelled again.
 func TestServeCancel(t *testing.T) {
-	s := startServer(t, freeAddr(t), t.TempDir(), nil)
+	logdir := t.TempDir()
+	s := startServer(t, freeAddr(t), logdir, nil)
 	running := s.submit(t, longSweep)
 	queued := s.submit(t, tinySweep)
 	waitFor(t, time.Minute, running+" to train", func() bool {
 		v := s.get(t, running)
 		return len(v.Runs) == 1 && v.Runs[0].State == "running" && v.Runs[0].Step > 0
 	})
-	if v := s.get(t, queued); v.State != service.StateQueued {
+	if v := s.get(t, queued); v.State != spec.StatusQueued {
 		t.Fatalf("%s is %s, want queued behind %s", queued, v.State, running)
 	}
 	for _, id := range []string{queued, running} {
@@ -417,16 +445,16 @@ func TestServeCancel(t *testing.T) {
 			t.Fatalf("cancel %s: %d %s", id, code, body)
 		}
 	}
-	v := s.waitState(t, running, time.Minute, service.StateCancelled, service.StateFailed, service.StateSucceeded)
+	v := s.waitState(t, running, time.Minute, spec.StatusCancelled, spec.StatusFailed, spec.StatusSucceeded)
 	res := result(t, v)
-	if v.State != service.StateCancelled || *v.ExitCode != exitInterrupted || res.Status != sweep.StatusInterrupted ||
+	if v.State != spec.StatusCancelled || *v.ExitCode != spec.ExitInterrupted || res.Status != spec.StatusInterrupted ||
 		res.Runs[0].EpochsCompleted >= 20 || !res.Runs[0].Interrupted {
 		t.Errorf("the cancelled running sweep: %+v, result %s %+v", v.Record, res.Status, res.Runs)
 	}
-	if q := s.get(t, queued); q.State != service.StateCancelled || q.Started != nil {
+	if q := s.get(t, queued); q.State != spec.StatusCancelled || q.Started != nil {
 		t.Errorf("the cancelled queued sweep: %+v", q.Record)
 	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(v.SweepDir), queued)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(logdir, queued)); !os.IsNotExist(err) {
 		t.Errorf("the cancelled queued sweep has a directory: %v", err)
 	}
 	for _, id := range []string{queued, running} {
@@ -436,7 +464,7 @@ func TestServeCancel(t *testing.T) {
 	}
 	// The next sweep trains: the queue goes on after a cancel.
 	next := s.submit(t, tinySweep)
-	s.waitState(t, next, 2*time.Minute, service.StateSucceeded)
+	s.waitState(t, next, 2*time.Minute, spec.StatusSucceeded)
 }
 
 // submit exits with the sweep's own status: 0 every run succeeded, 1 a run failed, 2 bad input;
@@ -449,9 +477,9 @@ func TestSubmitExitCodes(t *testing.T) {
 		code       int
 		want       string // in stdout (--json) or stderr
 	}{
-		{"succeeded", tinySweep, exitOK, `"state":"succeeded"`},
-		{"failed", "limit: 1000\ndefaults:\n  epochs: 1\n  scale: none\ngrids:\n  - lr: [0.001, 1e300]\n    batch_size: 20\n", exitRunFailed, "loss is not finite"},
-		{"bad input", "limit: 1000\ngrids:\n  - batch_size: 128\n    bogus: 3\n", exitBadInput, `bad-input.yaml:4: unknown key "bogus"`},
+		{"succeeded", tinySweep, spec.ExitOK, `"state":"succeeded"`},
+		{"failed", "limit: 1000\ndefaults:\n  epochs: 1\n  scale: none\ngrids:\n  - lr: [0.001, 1e300]\n    batch_size: 20\n", spec.ExitRunFailed, "loss is not finite"},
+		{"bad input", "limit: 1000\ngrids:\n  - batch_size: 128\n    bogus: 3\n", spec.ExitBadInput, `bad-input.yaml:4: unknown key "bogus"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
@@ -471,7 +499,7 @@ func TestSubmitExitCodes(t *testing.T) {
 			if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(stdout.String()+stderr.String(), tc.want) {
 				t.Fatalf("exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", code, tc.code, tc.want, stdout.String(), stderr.String())
 			}
-			if tc.code == exitBadInput {
+			if tc.code == spec.ExitBadInput {
 				return
 			}
 			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -509,9 +537,9 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 	addr := freeAddr(t)
 	s := startServer(t, addr, logdir, nil)
 	running := s.submit(t, longSweep)
-	spec := filepath.Join(t.TempDir(), "tiny.yaml")
-	os.WriteFile(spec, []byte(tinySweep), 0o644)
-	sub := exec.Command(filepath.Join(binDir, "tfsweep"), "submit", spec, "--server", s.url, "--json")
+	sweepFile := filepath.Join(t.TempDir(), "tiny.yaml")
+	os.WriteFile(sweepFile, []byte(tinySweep), 0o644)
+	sub := exec.Command(filepath.Join(binDir, "tfsweep"), "submit", sweepFile, "--server", s.url, "--json")
 	var subOut, subErr bytes.Buffer
 	sub.Stdout, sub.Stderr = &subOut, &subErr
 	if err := sub.Start(); err != nil {
@@ -544,12 +572,12 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 	waitFor(t, 10*time.Second, "the worker to be gone", func() bool { return errors.Is(syscall.Kill(pids[0], 0), syscall.ESRCH) })
 
 	s2 := startServer(t, addr, logdir, nil)
-	v := s2.waitState(t, running, 3*time.Minute, service.StateSucceeded, service.StateFailed)
+	v := s2.waitState(t, running, 3*time.Minute, spec.StatusSucceeded, spec.StatusFailed)
 	res := result(t, v)
-	if v.State != service.StateSucceeded || v.Attempts != 2 || res.Runs[0].EpochsCompleted != 20 || len(res.Runs[0].History.TrainLoss) != 20 {
+	if v.State != spec.StatusSucceeded || v.Attempts != 2 || res.Runs[0].EpochsCompleted != 20 || len(res.Runs[0].History.TrainLoss) != 20 {
 		t.Fatalf("the resumed sweep: %+v; runs %+v\n%s", v.Record, res.Runs, s2.stderr.String())
 	}
-	if !strings.Contains(s2.stderr.String(), "training "+running+" (attempt 2, resume true)") {
+	if !strings.Contains(s2.stderr.String(), `"sweep":"`+running+`","attempt":2,"resume":true`) {
 		t.Errorf("the new server did not resume %s:\n%s", running, s2.stderr.String())
 	}
 	select {
@@ -557,17 +585,17 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("submit did not exit\n%s", subErr.String())
 	}
-	if code := sub.ProcessState.ExitCode(); code != exitOK || !strings.Contains(subOut.String(), `"id":"`+queued+`"`) {
+	if code := sub.ProcessState.ExitCode(); code != spec.ExitOK || !strings.Contains(subOut.String(), `"id":"`+queued+`"`) {
 		t.Errorf("submit across the restart: exit %d\n%s\n%s", code, subOut.String(), subErr.String())
 	}
 	for _, id := range []string{queued, third} {
-		q := s2.waitState(t, id, 2*time.Minute, service.StateSucceeded, service.StateFailed)
-		if q.State != service.StateSucceeded || q.Attempts != 1 {
+		q := s2.waitState(t, id, 2*time.Minute, spec.StatusSucceeded, spec.StatusFailed)
+		if q.State != spec.StatusSucceeded || q.Attempts != 1 {
 			t.Errorf("the queued sweep %s after the restart: %+v", id, q.Record)
 		}
 	}
 	// Each epoch's loss is logged once in the resumed run's train logs.
-	files, _ := filepath.Glob(filepath.Join(res.Runs[0].Dir, "train", "*tfevents*"))
+	files, _ := filepath.Glob(filepath.Join(logdir, res.Runs[0].Dir, "train", "*tfevents*"))
 	steps := map[int64]int{}
 	for _, f := range files {
 		events, err := summary.ReadFile(f)
@@ -598,8 +626,9 @@ func TestServeCheckListen(t *testing.T) {
 		ok          bool
 	}{
 		{"127.0.0.1:8080", "", true}, {"localhost:8080", "", true}, {"[::1]:8080", "", true}, {"127.0.0.2:80", "", true},
-		{"0.0.0.0:8080", "", false}, {":8080", "", false}, {"192.168.1.2:8080", "", false}, {"0.0.0.0:8080", "tok", true},
-		{"nonsense", "", false},
+		{"0.0.0.0:8080", "", false}, {":8080", "", false}, {"192.168.1.2:8080", "", false},
+		{"0.0.0.0:8080", "t", false}, {"0.0.0.0:8080", "fifteen-bytes-x", false}, {"0.0.0.0:8080", "sixteen-bytes-xx", true},
+		{"nonsense", "", false}, {"127.0.0.1:8080", "t", true},
 	} {
 		if err := checkListen(tc.addr, tc.token); (err == nil) != tc.ok {
 			t.Errorf("checkListen(%q, %q) = %v, want ok %v", tc.addr, tc.token, err, tc.ok)

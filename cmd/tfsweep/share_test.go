@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 	"github.com/tfsweep/tfsweep/sweep"
 )
@@ -69,7 +70,7 @@ func sharedSweep(t *testing.T, logdir, name string) []string {
 func reportRuns(t *testing.T, dir string) string {
 	t.Helper()
 	code, _, stderr := reportCmd(t, dir)
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("tfsweep report %s: exit %d\n%s", dir, code, stderr)
 	}
 	var doc struct{ Runs json.RawMessage }
@@ -91,14 +92,14 @@ func readFile(t *testing.T, path string) string {
 // claimPIDs maps each run to the pid of the process whose claim trained it.
 func claimPIDs(t *testing.T, dir string) map[string]int {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, sweep.ClaimsDir, "*.json"))
+	files, _ := filepath.Glob(filepath.Join(dir, spec.ClaimsDir, "*.json"))
 	out := map[string]int{}
 	for _, f := range files {
 		var c sweep.Claim
 		if err := json.Unmarshal([]byte(readFile(t, f)), &c); err != nil {
 			t.Fatal(err)
 		}
-		if c.State != sweep.StateSucceeded {
+		if c.State != spec.StatusSucceeded {
 			t.Errorf("%s: state %s", f, c.State)
 		}
 		out[strings.TrimSuffix(filepath.Base(f), ".json")] = c.PID
@@ -124,7 +125,7 @@ func TestShardsOfAnIndexedJob(t *testing.T) {
 	}
 	pids := map[int]bool{}
 	for i, f := range fronts {
-		if code := f.wait(t, 3*time.Minute); code != exitOK {
+		if code := f.wait(t, 3*time.Minute); code != spec.ExitOK {
 			t.Fatalf("shard %d: exit %d\n%s", i, code, f.stderr.String())
 		}
 		res := decodeResult(t, f.stdout.String())
@@ -144,13 +145,13 @@ func TestShardsOfAnIndexedJob(t *testing.T) {
 		}
 	}
 	code, stdout, _ := statusCmd(t, dir)
-	if code != exitOK || !strings.Contains(stdout, "6 runs: 6 succeeded") {
+	if code != spec.ExitOK || !strings.Contains(stdout, "6 runs: 6 succeeded") {
 		t.Errorf("status: exit %d\n%s", code, stdout)
 	}
 	// One process, the same plan: the same report.
 	soloDir := t.TempDir()
 	code, _, stderr := runCmd(t, sharedSweep(t, soloDir, "lab")...)
-	if code != exitOK {
+	if code != spec.ExitOK {
 		t.Fatalf("one process: exit %d\n%s", code, stderr)
 	}
 	if got, want := reportRuns(t, dir), reportRuns(t, filepath.Join(soloDir, "lab")); got != want {
@@ -172,13 +173,13 @@ func TestTwoProcessesShareOneName(t *testing.T) {
 	a, b := startFront(t, sharedSweep(t, logdir, "pair")...), startFront(t, sharedSweep(t, logdir, "pair")...)
 	trained := 0
 	for _, f := range []*front{a, b} {
-		if code := f.wait(t, 3*time.Minute); code != exitOK {
+		if code := f.wait(t, 3*time.Minute); code != spec.ExitOK {
 			t.Fatalf("exit %d\n%s", code, f.stderr.String())
 		}
 		for _, r := range decodeResult(t, f.stdout.String()).Runs {
-			if r.Status == sweep.StatusSucceeded {
+			if r.Status == spec.StatusSucceeded {
 				trained++
-			} else if r.Status != sweep.StatusSkipped {
+			} else if r.Status != spec.StatusSkipped {
 				t.Errorf("%s: %s %s", r.Name, r.Status, r.Error)
 			}
 		}
@@ -197,7 +198,7 @@ func TestTwoProcessesShareOneName(t *testing.T) {
 // A process with another plan cannot join a named sweep: it exits 2 naming the difference.
 func TestJoinWithAnotherPlan(t *testing.T) {
 	logdir := t.TempDir()
-	if code, _, stderr := runCmd(t, sharedSweep(t, logdir, "lab")...); code != exitOK {
+	if code, _, stderr := runCmd(t, sharedSweep(t, logdir, "lab")...); code != spec.ExitOK {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	args := append(sharedSweep(t, logdir, "lab"), "--lr", "0.01")
@@ -206,7 +207,7 @@ func TestJoinWithAnotherPlan(t *testing.T) {
 			args = append(args, "--dry-run")
 		}
 		code, _, stderr := runCmd(t, args...)
-		if code != exitBadInput || !strings.Contains(stderr, "sweep.yaml records another plan: run xavier-nobn-b64 has lr 0.001 there, 0.01 here") {
+		if code != spec.ExitBadInput || !strings.Contains(stderr, "sweep.yaml records another plan: run xavier-nobn-b64 has lr 0.001 there, 0.01 here") {
 			t.Errorf("dry run %v: exit %d\n%s", dry, code, stderr)
 		}
 	}
@@ -224,39 +225,39 @@ func TestResumeTakesOverAnInterruptedRun(t *testing.T) {
 		return len(files) > 0
 	})
 	f.cmd.Process.Signal(os.Interrupt)
-	if code := f.wait(t, time.Minute); code != exitInterrupted {
+	if code := f.wait(t, time.Minute); code != spec.ExitInterrupted {
 		t.Fatalf("exit %d\n%s", code, f.stderr.String())
 	}
 	dir := filepath.Join(logdir, "r")
 	code, stdout, _ := statusCmd(t, dir)
-	if code != exitRunFailed || !strings.Contains(stdout, "1 interrupted") || !strings.Contains(stdout, "1 queued") {
+	if code != spec.ExitRunFailed || !strings.Contains(stdout, "1 interrupted") || !strings.Contains(stdout, "1 queued") {
 		t.Fatalf("status after the interrupt: exit %d\n%s", code, stdout)
 	}
 	res := func(extra ...string) sweep.Result {
 		code, stdout, stderr := runCmd(t, append(slices.Clone(args), extra...)...)
-		if code != exitOK {
+		if code != spec.ExitOK {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
 		return decodeResult(t, stdout)
 	}
 	without := res()
-	if r := without.Runs[0]; r.Status != sweep.StatusSkipped || !strings.Contains(r.Error, "--resume takes it over") {
+	if r := without.Runs[0]; r.Status != spec.StatusSkipped || !strings.Contains(r.Error, "--resume takes it over") {
 		t.Errorf("without --resume: %s %q", r.Status, r.Error)
 	}
-	if r := without.Runs[1]; r.Status != sweep.StatusSucceeded {
+	if r := without.Runs[1]; r.Status != spec.StatusSucceeded {
 		t.Errorf("the queued run: %s %q", r.Status, r.Error)
 	}
 	with := res("--resume")
-	if r := with.Runs[0]; r.Status != sweep.StatusSucceeded || with.Runs[1].Status != sweep.StatusSkipped {
+	if r := with.Runs[0]; r.Status != spec.StatusSucceeded || with.Runs[1].Status != spec.StatusSkipped {
 		t.Errorf("with --resume: %+v", with.Runs)
 	}
-	if code, stdout, _ := statusCmd(t, dir); code != exitOK {
+	if code, stdout, _ := statusCmd(t, dir); code != spec.ExitOK {
 		t.Errorf("status: exit %d\n%s", code, stdout)
 	}
 	// The interrupted attempt's logs are kept out of TensorBoard's sight: moved aside whole when it
 	// had no checkpoint yet, or cut back to its checkpoint in place; the run's own logs have each
 	// epoch once.
-	aside, _ := filepath.Glob(filepath.Join(dir, sweep.ClaimsDir, "attempts", "xavier-nobn-b32-s1.1", "train", "*retired*"))
+	aside, _ := filepath.Glob(filepath.Join(dir, spec.ClaimsDir, "attempts", "xavier-nobn-b32-s1.1", "train", "*retired*"))
 	inPlace, _ := filepath.Glob(filepath.Join(dir, "xavier-nobn-b32-s1", "train", "*retired*"))
 	if len(aside)+len(inPlace) == 0 {
 		t.Error("the interrupted attempt's event files were neither moved aside nor retired in place")

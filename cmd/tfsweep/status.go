@@ -7,6 +7,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -38,14 +39,14 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "tfsweep status: want exactly one sweep directory (see tfsweep status -h)")
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	states, err := sweep.Status(pos[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "tfsweep status: %v\n", err)
-		return exitBadInput
+		return spec.ExitBadInput
 	}
-	counts := map[string]int{}
+	counts := map[spec.Status]int{}
 	for _, s := range states {
 		counts[s.State]++
 	}
@@ -53,7 +54,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(map[string]any{"runs": states, "counts": counts}); err != nil {
-			return exitRunFailed
+			return spec.ExitRunFailed
 		}
 	} else {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
@@ -67,11 +68,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		tw.Flush()
 		fmt.Fprintf(stdout, "%d runs: %d succeeded, %d failed, %d running, %d interrupted, %d stale, %d queued\n", len(states),
-			counts[sweep.StateSucceeded], counts[sweep.StateFailed], counts[sweep.StateRunning], counts[sweep.StateInterrupted],
-			counts[sweep.StateStale], counts[sweep.StateQueued])
+			counts[spec.StatusSucceeded], counts[spec.StatusFailed], counts[spec.StatusRunning], counts[spec.StatusInterrupted],
+			counts[spec.StatusStale], counts[spec.StatusQueued])
 	}
-	if counts[sweep.StateSucceeded] != len(states) {
-		return exitRunFailed
+	if counts[spec.StatusSucceeded] != len(states) {
+		return spec.ExitRunFailed
 	}
-	return exitOK
+	return spec.ExitOK
 }

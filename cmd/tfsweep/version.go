@@ -13,6 +13,10 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"github.com/dustin/go-humanize"
+	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // version is set at build time by the Makefile (-ldflags "-X main.version=..."); a plain `go build`
@@ -54,21 +58,38 @@ func findWorker() (string, error) {
 }
 
 // askWorker runs one of the worker's own subcommands and returns its stdout; its stderr (where
-// TensorFlow prints) is shown only when it fails.
+// TensorFlow prints, and where it names a bad file) is shown only when it fails, in a
+// *workerError that carries its exit status.
 func askWorker(ctx context.Context, args ...string) ([]byte, error) {
 	path, err := findWorker()
 	if err != nil {
-		return nil, err
+		return nil, &workerError{code: spec.ExitBadInput, msg: err.Error()}
 	}
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=2")
+	cmd := sweep.WorkerCommand(ctx, path, nil, 0, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s %s: %v\n%s", workerName, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		code := spec.ExitRunFailed
+		if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == spec.ExitBadInput {
+			code = spec.ExitBadInput
+		}
+		msg := fmt.Sprintf("%s %s: %v", workerName, strings.Join(args, " "), err)
+		if t := strings.TrimSpace(stderr.String()); t != "" {
+			msg += "\n" + t
+		}
+		return nil, &workerError{code: code, msg: msg}
 	}
 	return stdout.Bytes(), nil
 }
+
+// workerError is a worker subcommand that failed: its exit status (spec.ExitBadInput for a bad
+// file, else spec.ExitRunFailed) and what it said.
+type workerError struct {
+	code int
+	msg  string
+}
+
+func (e *workerError) Error() string { return e.msg }
 
 const versionUsage = `usage: tfsweep version
 
@@ -81,17 +102,17 @@ func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return code
 	} else if len(pos) > 0 {
 		fmt.Fprintf(stderr, "tfsweep version: unexpected argument %q\n", pos[0])
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	fmt.Fprintf(stdout, "tfsweep %s\n", buildVersion())
 	fmt.Fprintf(stdout, "go %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	out, err := askWorker(ctx, "version")
 	if err != nil {
 		fmt.Fprintf(stderr, "tfsweep version: tensorflow: %v\n", err)
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
 	fmt.Fprintf(stdout, "tensorflow %s\n", strings.TrimSpace(string(out)))
-	return exitOK
+	return spec.ExitOK
 }
 
 const devicesUsage = `usage: tfsweep devices
@@ -99,19 +120,12 @@ const devicesUsage = `usage: tfsweep devices
 Lists the devices a TensorFlow session sees (CPU, GPUs), as the worker processes that train see them.
 `
 
-// workerDevice is a device as `tfsweep-worker devices --json` lists it.
-type workerDevice struct {
-	Name        string
-	Type        string
-	MemoryBytes int64
-}
-
-func listDevices(ctx context.Context) ([]workerDevice, error) {
+func listDevices(ctx context.Context) ([]spec.Device, error) {
 	out, err := askWorker(ctx, "devices", "--json")
 	if err != nil {
 		return nil, err
 	}
-	var devices []workerDevice
+	var devices []spec.Device
 	if err := json.Unmarshal(out, &devices); err != nil {
 		return nil, fmt.Errorf("%s devices --json: %w", workerName, err)
 	}
@@ -124,18 +138,18 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return code
 	} else if len(pos) > 0 {
 		fmt.Fprintf(stderr, "tfsweep devices: unexpected argument %q\n", pos[0])
-		return exitBadInput
+		return spec.ExitBadInput
 	}
 	devices, err := listDevices(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "tfsweep devices: %v\n", err)
-		return exitRunFailed
+		return spec.ExitRunFailed
 	}
 	fmt.Fprintf(stdout, "%-45s %-5s %s\n", "NAME", "TYPE", "MEMORY")
 	for _, d := range devices {
-		fmt.Fprintf(stdout, "%-45s %-5s %s\n", d.Name, d.Type, humanBytes(d.MemoryBytes))
+		fmt.Fprintf(stdout, "%-45s %-5s %s\n", d.Name, d.Type, humanize.IBytes(uint64(max(d.MemoryBytes, 0))))
 	}
-	return exitOK
+	return spec.ExitOK
 }
 
 // gpuIDs are the GPUs to pin workers to: those CUDA_VISIBLE_DEVICES already allows, else one id per
@@ -162,16 +176,3 @@ func gpuIDs() []string {
 }
 
 var errNoGPU = errors.New("no GPU")
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

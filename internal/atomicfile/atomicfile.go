@@ -9,6 +9,11 @@
 // rename itself is durable. A writer killed in between leaves its temporary
 // file behind under a recognisable name, ".<name>.tmp-<pid>-<random>";
 // RemoveStale removes those whose process is gone.
+//
+// Files born another way (TensorFlow's checkpoint bundles, SavedModel
+// directories, event files) are made durable with the same primitives:
+// SyncFile before the rename, Rename (which syncs the directory after it),
+// SyncDir after links and removals.
 package atomicfile
 
 import (
@@ -50,19 +55,8 @@ func (osFS) CreateTemp(dir, pattern string) (file, error) { return os.CreateTemp
 func (osFS) Rename(oldPath, newPath string) error         { return os.Rename(oldPath, newPath) }
 func (osFS) Remove(path string) error                     { return os.Remove(path) }
 func (osFS) ReadDir(dir string) ([]fs.DirEntry, error)    { return os.ReadDir(dir) }
-func (osFS) Alive(pid int) bool                           { return processAlive(pid) }
-
-func (osFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (osFS) Alive(pid int) bool                           { return ProcessAlive(pid) }
+func (osFS) SyncDir(dir string) error                     { return syncPath(dir) }
 
 // tempInfix separates a file's name from its writer's pid in temporary
 // names: ".<name>.tmp-<pid>-<random>".

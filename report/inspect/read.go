@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"slices"
@@ -26,11 +25,7 @@ func readFile(file string, row func(Row) error, note func(Note)) error {
 	}
 	defer f.Close()
 	r := summary.NewReader(f, file)
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			break
-		}
+	for ev, err := range r.Events() {
 		if err != nil {
 			return err
 		}
@@ -106,9 +101,27 @@ func describe(v summary.Value) (kind, text string, value any) {
 		if v.HParams != nil {
 			return describeHParams(v.HParams)
 		}
+	case summary.PluginPRCurves:
+		if v.PRCurve != nil && v.PRCurve.Thresholds() >= 2 {
+			return describePRCurve(*v.PRCurve)
+		}
 	}
 	return "plugin:" + v.Plugin, fmt.Sprintf("%d bytes of plugin content", len(v.PluginContent)),
 		map[string]any{"plugin": v.Plugin, "content_bytes": len(v.PluginContent)}
+}
+
+// describePRCurve tells the curve's size and where it stands at the middle threshold (0.5 for
+// an odd threshold count, as TensorBoard's default 201).
+func describePRCurve(c summary.PRCurve) (string, string, any) {
+	n := c.Thresholds()
+	mid := (n - 1) / 2
+	at := float64(mid) / float64(n-1)
+	text := fmt.Sprintf("PR curve of %d thresholds over %s examples (%s positive); at %s: precision %s, recall %s",
+		n, formatFloat(c.TruePositives[0]+c.FalsePositives[0]), formatFloat(c.TruePositives[0]),
+		formatFloat(at), formatFloat(c.Precision[mid]), formatFloat(c.Recall[mid]))
+	return "pr_curve", text, map[string]any{"thresholds": n, "precision": c.Precision, "recall": c.Recall,
+		"true_positives": c.TruePositives, "false_positives": c.FalsePositives,
+		"true_negatives": c.TrueNegatives, "false_negatives": c.FalseNegatives}
 }
 
 func describeHistogram(buckets []summary.Bucket) (string, string, any) {

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/sweep"
+)
+
+// searchFlags is a small random search of 12 trials over 9 epochs of 1,500 images.
+func searchFlags(t *testing.T, logdir string, extra ...string) []string {
+	return append([]string{"--data-dir", realData(t), "--logdir", logdir, "--limit", "1500", "--epochs", "9",
+		"--init", "xavier", "--batchnorm", "off", "--batch-size", "128", "--lr", "log_uniform:1e-4:1e-1",
+		"--trials", "12", "--search-seed", "3", "--log-every", "0", "--json"}, extra...)
+}
+
+// ASHA pauses most trials at the rungs (epochs 1 and 3 for η 3 and 9 epochs) and trains the best to
+// the end; a promoted trial resumes from its checkpoint, so every epoch it trained is bitwise the
+// epoch an unscheduled sweep of the same trials trains.
+func TestASHASweep(t *testing.T) {
+	code, stdout, stderr := runCmd(t, searchFlags(t, t.TempDir())...)
+	if code != spec.ExitOK {
+		t.Fatalf("unscheduled: exit %d\n%s", code, stderr)
+	}
+	whole := decodeResult(t, stdout)
+	code, stdout, stderr = runCmd(t, searchFlags(t, t.TempDir(), "--scheduler", "asha")...)
+	if code != spec.ExitOK {
+		t.Fatalf("asha: exit %d\n%s", code, stderr)
+	}
+	got := decodeResult(t, stdout)
+	paused := regexp.MustCompile(`^paused at epoch (1|3) by asha: rank \d+ of \d+$`)
+	var epochsSpent, full int
+	for i, r := range got.Runs {
+		epochsSpent += r.EpochsCompleted
+		switch {
+		case r.Status == spec.StatusSucceeded && r.EpochsCompleted == 9:
+			full++
+		case r.Status == spec.StatusPaused && (r.EpochsCompleted == 1 || r.EpochsCompleted == 3) && paused.MatchString(r.Reason):
+		default:
+			t.Errorf("%s: %s after %d epochs (%q)", r.Name, r.Status, r.EpochsCompleted, r.Reason)
+		}
+		w := whole.Runs[i].History.ValLoss
+		if g := r.History.ValLoss; len(g) != r.EpochsCompleted || !equalFloats(g, w[:len(g)]) {
+			t.Errorf("%s: validation losses %v, unscheduled %v", r.Name, g, w[:min(len(w), len(g))])
+		}
+	}
+	if full == 0 || full == len(got.Runs) || epochsSpent >= 12*9 { // ASHA trains at least the top of rung 3 to the end
+		t.Errorf("%d of %d trials trained to the end, %d epochs in all", full, len(got.Runs), epochsSpent)
+	}
+}
+
+// decisions reads a sweep's scheduler log: each run's reported epochs and the decision on each, and
+// the promotions in order.
+func decisions(t *testing.T, dir string) []string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "scheduler.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l struct {
+			Run      string
+			Epoch    int
+			Action   string
+			Promoted []struct{ Trial string }
+		}
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatal(err)
+		}
+		line := l.Run + " " + l.Action + " " + string(rune('0'+l.Epoch))
+		for _, p := range l.Promoted {
+			line = "promote " + p.Trial
+		}
+		if !seen[line] { // an epoch trained again after the kill is answered as before
+			out = append(out, line)
+			seen[line] = true
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// proposals reads the values TPE proposed for each trial from a sweep's search log.
+func proposals(t *testing.T, dir string) map[string][]float64 {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "search.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		var l struct {
+			Run    string
+			Params []float64
+		}
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Params != nil {
+			if old, ok := out[l.Run]; ok && !slices.Equal(old, l.Params) {
+				t.Errorf("%s proposed twice: %v, then %v", l.Run, old, l.Params)
+			}
+			out[l.Run] = l.Params
+		}
+	}
+	return out
+}
+
+// A TPE search under ASHA killed with SIGKILL (front and worker) after its first decisions, then
+// resumed, proposes the same trials, makes the same decisions and ends every trial as the
+// uninterrupted search does: with one worker the search is reproducible.
+func TestSchedulerKillAndResume(t *testing.T) {
+	flags := func(logdir string) []string {
+		return searchFlags(t, logdir, "--scheduler", "asha", "--search", "tpe", "--trials", "12")
+	}
+	wholeDir := t.TempDir()
+	code, stdout, stderr := runCmd(t, flags(wholeDir)...)
+	if code != spec.ExitOK {
+		t.Fatalf("uninterrupted: exit %d\n%s", code, stderr)
+	}
+	want := decodeResult(t, stdout)
+
+	logdir := t.TempDir()
+	f := startFront(t, flags(logdir)...)
+	waitFor(t, 2*time.Minute, "six decisions", func() bool {
+		m, _ := filepath.Glob(filepath.Join(logdir, "sweep-*", "scheduler.jsonl"))
+		if len(m) == 0 {
+			return false
+		}
+		data, _ := os.ReadFile(m[0])
+		n := 0
+		for _, b := range data {
+			if b == '\n' {
+				n++
+			}
+		}
+		return n >= 6
+	})
+	if err := f.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	f.wait(t, time.Minute)
+	dirs, _ := filepath.Glob(filepath.Join(logdir, "sweep-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("sweep dirs %v", dirs)
+	}
+	waitFor(t, 10*time.Second, "no running claim", func() bool {
+		states, err := sweep.Status(dirs[0])
+		if err != nil {
+			return false
+		}
+		for _, s := range states {
+			if s.State == spec.StatusRunning {
+				return false
+			}
+		}
+		return true
+	})
+	code, stdout, stderr = runCmd(t, "--resume", dirs[0], "--data-dir", realData(t), "--log-every", "0", "--json")
+	if code != spec.ExitOK {
+		t.Fatalf("resume: exit %d\n%s", code, stderr)
+	}
+	got := decodeResult(t, stdout)
+	for i, w := range want.Runs {
+		g := got.Runs[i]
+		if g.Status == spec.StatusSkipped { // ended before the kill: its claim says how
+			continue
+		}
+		if g.Status != w.Status || g.EpochsCompleted != w.EpochsCompleted || !equalFloats(g.History.ValLoss, w.History.ValLoss) {
+			t.Errorf("%s resumed: %s after %d epochs; uninterrupted: %s after %d", g.Name, g.Status, g.EpochsCompleted, w.Status, w.EpochsCompleted)
+		}
+	}
+	if g, w := proposals(t, dirs[0]), proposals(t, filepath.Dir(want.Runs[0].Dir)); !maps.EqualFunc(g, w, slices.Equal) || len(w) != 12 {
+		t.Errorf("TPE's proposals after the kill and resume:\n%v\nuninterrupted:\n%v", g, w)
+	}
+	if g, w := decisions(t, dirs[0]), decisions(t, filepath.Dir(want.Runs[0].Dir)); !slices.Equal(g, w) {
+		t.Errorf("decisions after the kill and resume:\n%v\nuninterrupted:\n%v", g, w)
+	}
+	states, err := sweep.Status(dirs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range states {
+		if s.State != want.Runs[i].Status {
+			t.Errorf("%s: claim says %s, uninterrupted %s", s.Name, s.State, want.Runs[i].Status)
+		}
+	}
+}

@@ -1,0 +1,358 @@
+package sweep
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/sweep/scheduler"
+)
+
+// SchedulerOptions choose the sweep's trial scheduler (--scheduler, scheduler: in a sweep file):
+// which runs stop early, which pause at a rung and which are promoted from it. They are part of the
+// plan, recorded with it, so that a resumed sweep decides as it did.
+type SchedulerOptions struct {
+	Kind   string `yaml:"kind"`             // "median", "asha" or "hyperband"; "" = none
+	Metric string `yaml:"metric,omitempty"` // one of SchedulerMetricNames (default validation/epoch_loss)
+	Mode   string `yaml:"mode,omitempty"`   // "min" or "max"; "" = the metric's own
+	// GraceEpochs and MinTrials are the median rule's (scheduler.MedianOptions); MinEpochs and Eta
+	// ASHA's and Hyperband's (scheduler.ASHAOptions). Zero takes the default.
+	GraceEpochs int `yaml:"grace_epochs,omitempty"`
+	MinTrials   int `yaml:"min_trials,omitempty"`
+	MinEpochs   int `yaml:"min_epochs,omitempty"`
+	Eta         int `yaml:"eta,omitempty"`
+}
+
+// Scheduler kinds.
+const (
+	SchedulerMedian    = "median"
+	SchedulerASHA      = "asha"
+	SchedulerHyperband = "hyperband"
+)
+
+// SchedulerMetrics are the metrics a scheduler can decide on, by their TensorBoard tags, each with
+// its better direction.
+var schedulerMetrics = map[string]struct {
+	mode  scheduler.Mode
+	value func(spec.EpochMetrics) float64
+}{
+	spec.ValidationDir + "/" + spec.TagEpochLoss:     {scheduler.Min, func(e spec.EpochMetrics) float64 { return e.ValLoss }},
+	spec.ValidationDir + "/" + spec.TagEpochAccuracy: {scheduler.Max, func(e spec.EpochMetrics) float64 { return e.ValAccuracy }},
+	spec.TrainDir + "/" + spec.TagEpochLoss:          {scheduler.Min, func(e spec.EpochMetrics) float64 { return e.Loss }},
+	spec.TrainDir + "/" + spec.TagEpochAccuracy:      {scheduler.Max, func(e spec.EpochMetrics) float64 { return e.Accuracy }},
+}
+
+// SchedulerMetricNames lists the metrics --scheduler-metric takes.
+func SchedulerMetricNames() []string {
+	names := make([]string, 0, len(schedulerMetrics))
+	for k := range schedulerMetrics {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// DefaultSchedulerMetric is what a scheduler decides on unless told otherwise.
+const DefaultSchedulerMetric = spec.ValidationDir + "/" + spec.TagEpochLoss
+
+// schedulerLog is the file, in the sweep directory, where every report and promotion of this
+// process's scheduler is appended before the worker hears of it: a resumed sweep replays it and
+// makes the same decisions again.
+func schedulerLog(dir string) string { return filepath.Join(dir, "scheduler.jsonl") }
+
+// trials is a sweep's scheduler as the runner uses it: safe for the slots' goroutines, with every
+// decision logged first and a repeated report (an epoch trained again after a crash) answered as
+// the first time.
+type trials struct {
+	mu      sync.Mutex
+	s       scheduler.Scheduler
+	value   func(spec.EpochMetrics) float64
+	log     *os.File
+	decided map[string][]scheduler.Decision // by run, per epoch
+	// promotedTo is the epoch each promoted run now trains to.
+	promotedTo map[string]int
+}
+
+// logLine is one line of the scheduler log: a report with its decision, or a promotion.
+type logLine struct {
+	Run      string                `json:"run,omitempty"`
+	Epoch    int                   `json:"epoch,omitempty"` // 1-based
+	Value    *float64              `json:"value,omitempty"` // nil for NaN, which JSON cannot carry
+	Action   string                `json:"action,omitempty"`
+	Reason   string                `json:"reason,omitempty"`
+	Promoted []scheduler.Promotion `json:"promoted,omitempty"`
+}
+
+// newScheduler makes the scheduler the options ask for, for runs of at most maxEpochs epochs.
+func newScheduler(o SchedulerOptions, maxEpochs int) (scheduler.Scheduler, func(spec.EpochMetrics) float64, error) {
+	if o.Metric == "" {
+		o.Metric = DefaultSchedulerMetric
+	}
+	m, ok := schedulerMetrics[o.Metric]
+	if !ok {
+		return nil, nil, fmt.Errorf("--scheduler-metric: %q is not one of %s", o.Metric, strings.Join(SchedulerMetricNames(), ", "))
+	}
+	mode := m.mode
+	if o.Mode != "" {
+		var err error
+		if mode, err = scheduler.ParseMode(o.Mode); err != nil {
+			return nil, nil, fmt.Errorf("--scheduler-mode: %w", err)
+		}
+	}
+	ashaOpts := scheduler.ASHAOptions{Mode: mode, MinEpochs: o.MinEpochs, MaxEpochs: maxEpochs, Eta: o.Eta}
+	switch o.Kind {
+	case SchedulerMedian:
+		return scheduler.NewMedian(scheduler.MedianOptions{Mode: mode, GraceEpochs: o.GraceEpochs, MinTrials: o.MinTrials}), m.value, nil
+	case SchedulerASHA:
+		s, err := scheduler.NewASHA(ashaOpts)
+		return s, m.value, err
+	case SchedulerHyperband:
+		s, err := scheduler.NewHyperband(ashaOpts)
+		return s, m.value, err
+	}
+	return nil, nil, fmt.Errorf("--scheduler: %q is not one of median, asha, hyperband", o.Kind)
+}
+
+// openTrials makes the scheduler, replays the log a resumed sweep left and opens the log for more.
+func openTrials(dir string, o SchedulerOptions, maxEpochs int) (*trials, error) {
+	s, value, err := newScheduler(o, maxEpochs)
+	if err != nil {
+		return nil, err
+	}
+	t := &trials{s: s, value: value, decided: map[string][]scheduler.Decision{}, promotedTo: map[string]int{}}
+	if err := t.replay(schedulerLog(dir)); err != nil {
+		return nil, err
+	}
+	if t.log, err = os.OpenFile(schedulerLog(dir), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// replay feeds the logged reports and promotions to the fresh scheduler in their order and checks it
+// decides as it did: the log is of this plan and scheduler, or the sweep is refused.
+func (t *trials) replay(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	for i, text := range lines {
+		if text == "" {
+			continue
+		}
+		var l logLine
+		if err := json.Unmarshal([]byte(text), &l); err != nil {
+			if i == len(lines)-1 { // cut short by a crash: no worker heard of it; appends go after the last whole line
+				return os.Truncate(path, int64(len(data)-len(text)))
+			}
+			return fmt.Errorf("%s:%d: %w", path, i+1, err)
+		}
+		if err := t.replayLine(l); err != nil {
+			return fmt.Errorf("%s:%d: %w (the log is of another scheduler or plan)", path, i+1, err)
+		}
+	}
+	return nil
+}
+
+func (t *trials) replayLine(l logLine) error {
+	if l.Promoted != nil {
+		got := t.s.Promotions()
+		if !slices.Equal(got, l.Promoted) {
+			return fmt.Errorf("promotions %v, logged %v", got, l.Promoted)
+		}
+		t.note(got)
+		return nil
+	}
+	d := t.report(l.Run, l.Epoch, valueOf(l.Value))
+	if d.Action.String() != l.Action {
+		return fmt.Errorf("%s epoch %d: decided %s, logged %s", l.Run, l.Epoch, d.Action, l.Action)
+	}
+	return nil
+}
+
+func valueOf(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+// report passes an epoch's value to the scheduler once; a repeated epoch gets its first decision.
+func (t *trials) report(run string, epoch int, value float64) scheduler.Decision {
+	past := t.decided[run]
+	if epoch <= len(past) {
+		return past[epoch-1]
+	}
+	d := t.s.Report(run, epoch, value)
+	t.decided[run] = append(past, d)
+	return d
+}
+
+// verdict decides on a run's epoch (0-based, as the protocol counts) and logs the decision before
+// returning it. The last epoch always continues: the run ends there anyway, as a success.
+func (t *trials) verdict(run string, e spec.EpochMetrics, last bool) (spec.Verdict, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	value := t.value(e)
+	d := t.report(run, e.Epoch+1, value)
+	l := logLine{Run: run, Epoch: e.Epoch + 1, Action: d.Action.String(), Reason: d.Reason}
+	if !math.IsNaN(value) {
+		l.Value = &value
+	}
+	if err := t.append(l); err != nil {
+		return spec.Verdict{}, err
+	}
+	v := spec.Verdict{Run: run, Epoch: e.Epoch, Action: spec.VerdictContinue}
+	switch {
+	case last:
+	case d.Action == scheduler.Stop:
+		v.Action, v.Reason = spec.VerdictStop, d.Reason
+	case d.Action == scheduler.Pause:
+		v.Action, v.Reason = spec.VerdictPause, d.Reason
+	}
+	return v, nil
+}
+
+// promotions returns the paused runs the scheduler promotes now, logged first.
+func (t *trials) promotions() ([]scheduler.Promotion, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.s.Promotions()
+	if len(p) == 0 {
+		return nil, nil
+	}
+	t.note(p)
+	return p, t.append(logLine{Promoted: p})
+}
+
+func (t *trials) note(p []scheduler.Promotion) {
+	for _, pr := range p {
+		t.promotedTo[pr.Trial] = pr.Epochs
+	}
+}
+
+// pendingPromotions lists the runs promoted in the log that never reported an epoch past the rung
+// they paused at: a sweep killed between a promotion and its training resumes them first.
+func (t *trials) pendingPromotions() []string {
+	var out []string
+	for run, to := range t.promotedTo {
+		if len(t.decided[run]) < to && len(t.decided[run]) > 0 && t.decided[run][len(t.decided[run])-1].Action == scheduler.Pause {
+			out = append(out, run)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// append writes one line and syncs it: a decision a worker acts on is on disk first.
+func (t *trials) append(l logLine) error {
+	line, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	if _, err := t.log.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("scheduler log: %w", err)
+	}
+	return t.log.Sync()
+}
+
+func (t *trials) close() error {
+	if t == nil || t.log == nil {
+		return nil
+	}
+	return t.log.Close()
+}
+
+// maxEpochs is the most epochs of any run: a scheduler's whole budget per trial.
+func maxEpochs(runs []Run) int {
+	n := 1
+	for _, r := range runs {
+		n = max(n, r.Variant.Epochs)
+	}
+	return n
+}
+
+// initialWork is the plan's runs in order, after the promotions a resumed sweep's log holds for
+// runs still paused: they go first, as they would have.
+func (s *Sweep) initialWork(runs []Run) []work {
+	var items []work
+	if s.trials != nil {
+		for _, name := range s.trials.pendingPromotions() {
+			for i, r := range runs {
+				if r.Name == name {
+					items = append(items, work{index: i, promoted: true})
+				}
+			}
+		}
+	}
+	for i := range runs {
+		items = append(items, work{index: i})
+	}
+	return items
+}
+
+// promoted asks the scheduler, after a run has ended, which paused runs it promotes now.
+func (s *Sweep) promoted(runs []Run, res *RunResult) []work {
+	if s.trials == nil {
+		return nil
+	}
+	p, err := s.trials.promotions()
+	if err != nil {
+		res.Error = strings.TrimSpace(res.Error + " " + err.Error())
+		return nil
+	}
+	var items []work
+	for _, pr := range p {
+		for i, r := range runs {
+			if r.Name == pr.Trial {
+				items = append(items, work{index: i, promoted: true})
+			}
+		}
+	}
+	return items
+}
+
+// answer sends the scheduler's verdict on a run's epoch to the worker that waits for it.
+func (w *worker) answer(t *trials, r Run, e spec.EpochMetrics) error {
+	if t == nil {
+		return nil
+	}
+	v, err := t.verdict(r.Name, e, e.Epoch+1 >= r.Variant.Epochs)
+	if err != nil {
+		return err
+	}
+	line, err := json.Marshal(spec.Command{Verdict: &v})
+	if err != nil {
+		return err
+	}
+	if _, err := w.stdin.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("the worker did not take the scheduler's verdict: %w", err)
+	}
+	return nil
+}
+
+// checkScheduler refuses a scheduler the options cannot make, before anything is created.
+func checkScheduler(plan Plan, opts Options, runs []Run) error {
+	if plan.Scheduler.Kind == "" {
+		return nil
+	}
+	if opts.Shard.Count > 1 {
+		// Each process would decide on its own runs' curves alone: a median or a rung of one shard
+		// is not the sweep's.
+		return errors.New("--scheduler: a sharded sweep cannot be scheduled yet; run it in one process with --parallel")
+	}
+	_, _, err := newScheduler(plan.Scheduler, maxEpochs(runs))
+	return err
+}

@@ -1,0 +1,237 @@
+package sweep
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/sweep/scheduler"
+	"github.com/tfsweep/tfsweep/sweep/tpe"
+)
+
+// Searches: how a plan's trials get their distributions' values.
+const (
+	SearchRandom = "random"
+	SearchTPE    = "tpe"
+)
+
+// searchSpace is one grid point's distribution axes, over which TPE proposes its trials' values.
+type searchSpace struct {
+	axes    []spec.Axis
+	dists   []*Distribution
+	sampler *tpe.Sampler
+}
+
+func newSearchSpace(g Grid, axes []spec.Axis) *searchSpace {
+	sp := &searchSpace{axes: axes}
+	params := make([]tpe.Param, len(axes))
+	for i, a := range axes {
+		d := g.axes[a.Key].dist
+		sp.dists = append(sp.dists, d)
+		params[i] = tpe.Param{Name: a.Key, Lo: d.Lo, Hi: d.Hi}
+		switch {
+		case d.Kind == DistChoice:
+			params[i].Kind, params[i].Choices = tpe.Choice, len(d.Values)
+		case d.Kind == DistLogUniform:
+			params[i].Kind = tpe.LogUniform
+		case isInteger(a):
+			params[i].Kind = tpe.Int
+		}
+	}
+	// The distributions were checked when they were parsed, so the sampler accepts them.
+	sp.sampler, _ = tpe.New(params, tpe.Options{})
+	return sp
+}
+
+func isInteger(a spec.Axis) bool {
+	switch a.FromFloat(0).(type) {
+	case int, int64:
+		return true
+	}
+	return false
+}
+
+// encode returns a variant's values of the space's axes as the sampler's numbers: a choice as the
+// index of its value.
+func (sp *searchSpace) encode(v spec.Variant) []float64 {
+	out := make([]float64, len(sp.axes))
+	for i, a := range sp.axes {
+		if sp.dists[i].Kind == DistChoice {
+			for j, value := range sp.dists[i].Values {
+				if a.ValueText(value) == a.Text(v) {
+					out[i] = float64(j)
+				}
+			}
+			continue
+		}
+		switch x := a.Get(v).(type) {
+		case int:
+			out[i] = float64(x)
+		case int64:
+			out[i] = float64(x)
+		case float64:
+			out[i] = x
+		}
+	}
+	return out
+}
+
+// apply sets the proposed numbers on the variant.
+func (sp *searchSpace) apply(v *spec.Variant, x []float64) {
+	for i, a := range sp.axes {
+		if sp.dists[i].Kind == DistChoice {
+			a.Set(v, sp.dists[i].Values[int(x[i])])
+			continue
+		}
+		a.Set(v, a.FromFloat(x[i]))
+	}
+}
+
+// search is a TPE sweep as the runner drives it: each trial's values are proposed when it starts,
+// from the trials that have ended, and both are logged first, so a resumed sweep proposes the same.
+type search struct {
+	mu     sync.Mutex
+	seed   int64
+	value  func(spec.History) float64 // a run's best metric, to minimise
+	log    *os.File
+	values map[string]float64 // by run: its latest result
+	order  []string           // runs in the order their first result came
+}
+
+// searchLog is where a TPE sweep logs its proposals and results.
+func searchLog(dir string) string { return filepath.Join(dir, "search.jsonl") }
+
+type searchLine struct {
+	Run    string    `json:"run"`
+	Params []float64 `json:"params,omitempty"`
+	Value  *float64  `json:"value,omitempty"` // of a result line; nil with params, or for NaN
+	Result bool      `json:"result,omitempty"`
+}
+
+// openSearch replays a resumed sweep's log into runs (each proposed trial gets its values back) and
+// opens the log for more.
+func openSearch(dir string, plan Plan, runs []Run) (*search, error) {
+	metric := plan.Scheduler.Metric
+	if metric == "" {
+		metric = DefaultSchedulerMetric
+	}
+	m, ok := schedulerMetrics[metric]
+	if !ok {
+		return nil, fmt.Errorf("--scheduler-metric: %q is not one of %s", metric, strings.Join(SchedulerMetricNames(), ", "))
+	}
+	sr := &search{seed: plan.SearchSeed, values: map[string]float64{}, value: bestOf(m.value, m.mode == scheduler.Min)}
+	byName := map[string]int{}
+	for i, r := range runs {
+		byName[r.Name] = i
+	}
+	data, err := os.ReadFile(searchLog(dir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	for n, text := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if text == "" {
+			continue
+		}
+		var l searchLine
+		if err := json.Unmarshal([]byte(text), &l); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", searchLog(dir), n+1, err)
+		}
+		i, ok := byName[l.Run]
+		if !ok || runs[i].space == nil {
+			return nil, fmt.Errorf("%s:%d: %s is no trial of this plan", searchLog(dir), n+1, l.Run)
+		}
+		if l.Result {
+			sr.record(l.Run, valueOf(l.Value))
+		} else {
+			runs[i].space.apply(&runs[i].Variant, l.Params)
+		}
+	}
+	if sr.log, err = os.OpenFile(searchLog(dir), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+		return nil, err
+	}
+	return sr, nil
+}
+
+// bestOf returns a run's best value of a metric over its epochs, negated when larger is better so
+// that TPE always minimises; NaN for a run without an epoch.
+func bestOf(value func(spec.EpochMetrics) float64, smaller bool) func(spec.History) float64 {
+	return func(c spec.History) float64 {
+		best := math.NaN()
+		for e := range c.ValLoss {
+			v := value(c.At(e))
+			if !smaller {
+				v = -v
+			}
+			if math.IsNaN(best) || v < best {
+				best = v
+			}
+		}
+		return best
+	}
+}
+
+func (sr *search) record(run string, value float64) {
+	if _, seen := sr.values[run]; !seen {
+		sr.order = append(sr.order, run)
+	}
+	sr.values[run] = value
+}
+
+// propose sets runs[i]'s values from the ended trials of its grid point and logs them.
+func (sr *search) propose(runs []Run, i int) error {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	r := &runs[i]
+	var history []tpe.Trial
+	for _, name := range sr.order {
+		for j := range runs {
+			if runs[j].Name == name && runs[j].space == r.space {
+				history = append(history, tpe.Trial{Params: r.space.encode(runs[j].Variant), Value: sr.values[name]})
+			}
+		}
+	}
+	x, err := r.space.sampler.Suggest(trialRNG(sr.seed, r.Trial-1), history)
+	if err != nil {
+		return err
+	}
+	r.space.apply(&r.Variant, x)
+	return sr.append(searchLine{Run: r.Name, Params: r.space.encode(r.Variant)})
+}
+
+// ended records a trial's result (again after a promotion: its latest counts).
+func (sr *search) ended(r Run, h spec.History) error {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	v := sr.value(h)
+	sr.record(r.Name, v)
+	l := searchLine{Run: r.Name, Result: true}
+	if !math.IsNaN(v) {
+		l.Value = &v
+	}
+	return sr.append(l)
+}
+
+func (sr *search) append(l searchLine) error {
+	line, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	if _, err := sr.log.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("search log: %w", err)
+	}
+	return sr.log.Sync()
+}
+
+func (sr *search) close() error {
+	if sr == nil || sr.log == nil {
+		return nil
+	}
+	return sr.log.Close()
+}

@@ -1,0 +1,257 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/tfsweep/tfsweep/dataset"
+	"github.com/tfsweep/tfsweep/model"
+	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/summary"
+	"github.com/tfsweep/tfsweep/trainer"
+)
+
+// train runs one job and always reports its end; the error is only for a front that cannot be
+// written to any more.
+func (s *server) train(ctx context.Context, job spec.Job) error {
+	end := spec.End{Status: spec.StatusSucceeded, History: spec.History{}}
+	rep := &reporter{server: s, run: job.Run, end: &end}
+	err := s.fit(ctx, job, rep)
+	if err != nil {
+		end.Status, end.Error = spec.StatusFailed, err.Error()
+		end.Interrupted = ctx.Err() != nil
+	}
+	if rep.err != nil {
+		return rep.err
+	}
+	return s.send(spec.Message{Kind: spec.MessageEnd, Run: job.Run, End: &end})
+}
+
+// fit trains a job in named steps: its plan, the run directory (resumePoint), the run's session,
+// model and callbacks (setUp), the fit or, for a run killed after its last checkpoint, only its
+// end, and the export of the model.
+func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
+	arrived := time.Now()
+	rep.end.Timings = &spec.RunTimings{}
+	v, err := job.DecodedVariant()
+	if err != nil {
+		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
+	}
+	d, err := s.load(job.DataDir)
+	if err != nil {
+		return err
+	}
+	p, err := planRun(job, v, d.train.Len(), d.test.Len(), d.train.Features(), s.hasGPU)
+	if err != nil {
+		return err
+	}
+	rep.end.TrainExamples = p.trainExamples()
+	from, err := resumePoint(job)
+	if err != nil {
+		return err
+	}
+	r, err := s.setUp(job, v, p, d, from, rep)
+	if err != nil {
+		return err
+	}
+	defer r.m.Close()
+	if es := r.k.stopper; es != nil {
+		defer func() {
+			stopped, best := es.StoppedEpoch(), es.BestEpoch()
+			rep.end.StoppedEpoch, rep.end.BestEpoch = &stopped, &best
+		}()
+	}
+	if from != nil && from.finished(p) {
+		err = r.finishResumed(from, p)
+		rep.end.Timings.Setup = time.Since(arrived).Seconds()
+	} else {
+		err = r.fit(ctx, p, from, arrived)
+	}
+	if err != nil {
+		return err
+	}
+	if rep.end.Status == spec.StatusPaused {
+		return nil // exported when a promotion ends it, as every run that ends for good is
+	}
+	return r.export(job, p)
+}
+
+// run is a job's open session, model and callbacks, between setUp and the end of its training.
+type run struct {
+	m        *model.Model
+	hp       *trainer.HParams
+	tb       *trainer.TensorBoard // nil until opened
+	k        callbacks
+	ckptDir  string
+	rep      *reporter
+	job      spec.Job
+	verdicts <-chan spec.Verdict
+}
+
+// end closes the TensorBoard writers and ends the hparams session with the run's outcome.
+func (r *run) end(e trainer.TrainEnd) error {
+	var errs []error
+	if r.tb != nil {
+		errs = append(errs, r.tb.Close())
+	}
+	return errors.Join(append(errs, r.hp.OnTrainEnd(e))...)
+}
+
+// setUp opens the hparams session first, so that even a model that fails to build leaves a run
+// marked failed in TensorBoard, then builds the model with its data, restores a resumed run's
+// checkpoint, and opens the callbacks. On an error everything it opened is closed again and the
+// session ends failed.
+func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *data, from *resume, rep *reporter) (_ *run, err error) {
+	hp, err := trainer.NewHParams(job.Dir, summary.SessionStart{HParams: v.HParams(), GroupName: job.Group})
+	if err != nil {
+		return nil, err
+	}
+	r := &run{hp: hp, ckptDir: filepath.Join(job.Dir, spec.CheckpointsDir), rep: rep, job: job, verdicts: s.verdicts}
+	defer func() {
+		if err != nil {
+			if r.m != nil {
+				r.m.Close()
+			}
+			err = errors.Join(err, r.end(trainer.TrainEnd{Err: err}))
+		}
+	}()
+	if r.m, err = model.New(p.model); err != nil {
+		return nil, fmt.Errorf("build the model: %w", err)
+	}
+	if err := s.bind(r.m, p.train, p.val, d); err != nil {
+		return nil, err
+	}
+	extra, err := r.restore(p, from)
+	if err != nil {
+		return nil, err
+	}
+	if r.k, err = kerasCallbacks(p); err != nil {
+		return nil, err
+	}
+	r.tb, err = trainer.NewTensorBoard(job.Dir, trainer.TensorBoardOptions{
+		UpdateFreq: job.LogEvery, Model: inspectable{r.m}, ModelName: "sequential", Config: spec.ConfigMarkdown(job.Run, v, extra...),
+		Outcome: func(trainer.TrainEnd) string { return outcome(r.k.stopper) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(r.ckptDir, 0o755); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// restore puts a resumed run's last checkpoint into the model and its history into the report,
+// and returns the rows the run's config text adds to the variant's.
+func (r *run) restore(p runPlan, from *resume) ([][2]string, error) {
+	threads := "TensorFlow's default"
+	if n := r.m.Config().IntraOpThreads; n > 0 {
+		threads = strconv.Itoa(n)
+	}
+	if t := r.m.Config().Towers; t > 1 {
+		threads = fmt.Sprintf("%d towers of one thread", t)
+	}
+	r.rep.device, r.rep.threads, r.rep.towers = r.m.Device(), r.m.Config().IntraOpThreads, r.m.Config().Towers
+	extra := [][2]string{{"train_examples", strconv.Itoa(p.trainExamples())}, {"validation", p.validation}, {"device", r.m.Device()},
+		{"threads", threads}, {"tensorflow", model.TFVersion()}}
+	if from == nil {
+		return extra, nil
+	}
+	if err := r.m.RestoreCheckpoint(prefix(r.ckptDir, from.Epoch)); err != nil {
+		return nil, err
+	}
+	r.rep.end.History = from.History
+	return append(extra, [2]string{"resumed", fmt.Sprintf("from %s after epoch %d", filepath.Base(prefix(r.ckptDir, from.Epoch)), from.Epoch+1)}), nil
+}
+
+// finishResumed ends a run killed after its last checkpoint: nothing is left to train, only the
+// callbacks' state and the weights to export to put back, and the run's end.
+func (r *run) finishResumed(from *resume, p runPlan) (err error) {
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, r.end(trainer.TrainEnd{Err: err}))
+		}
+	}()
+	if err := from.restore(r.m, r.ckptDir, r.k); err != nil {
+		return err
+	}
+	if o := p.earlyStopping; o != nil && o.RestoreBestWeights && from.EarlyStopping != nil && from.EarlyStopping.HasWeights {
+		if err := r.m.RestoreCheckpoint(prefix(r.ckptDir, from.EarlyStopping.BestEpoch)); err != nil {
+			return err
+		}
+	}
+	end := r.rep.end
+	end.EpochsCompleted, end.Iterations, end.FitSeconds = from.Epoch+1, from.Iterations, from.FitSeconds
+	return r.end(trainer.TrainEnd{EpochsCompleted: from.Epoch + 1})
+}
+
+// fit runs trainer.Fit, which ends the session and closes the writers itself.
+func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Time) error {
+	ckpt := &checkpointer{dir: r.ckptDir, m: r.m, keep: p.keepCheckpoints, es: r.k.stopper, rlr: r.k.reduceLR, best: -1}
+	n := p.trainExamples()
+	order := make([]int32, n)
+	data := trainer.FitData{
+		TrainExamples: n,
+		Order: func(epoch int) []int32 {
+			for i, j := range dataset.Permutation(n, p.shuffleSeed, epoch) {
+				order[i] = int32(j)
+			}
+			return order
+		},
+	}
+	opts := p.fit
+	if from != nil {
+		earlier := from.History
+		opts.History = &earlier
+		opts.InitialEpoch = from.Epoch + 1
+		opts.Resume = func() error { return from.restore(r.m, r.ckptDir, r.k) }
+		ckpt.previous = from.FitSeconds
+		ckpt.epochs, ckpt.best, ckpt.bestVal = from.kept, from.bestEpoch, from.bestVal
+		r.rep.previousFit = from.FitSeconds
+	}
+	// Keras' order for callbacks=[tensorboard, early_stopping, reduce_lr, backup_and_restore]:
+	// TensorBoard logs the rate the epoch trained with, before ReduceLROnPlateau lowers it for the
+	// next, and the checkpoint holds the callbacks' counters after the epoch.
+	callbacks := append([]trainer.Callback{r.tb, r.hp}, r.k.list...)
+	fitStart := time.Now()
+	timings := r.rep.end.Timings
+	timings.Setup = fitStart.Sub(arrived).Seconds()
+	callbacks = append(callbacks, r.rep, ckpt)
+	if r.job.Verdicts {
+		// Last, so that the epoch's message is out and its checkpoint written before the wait: a
+		// paused run resumes from this very epoch.
+		callbacks = append(callbacks, &verdicts{ctx: ctx, in: r.verdicts, run: r.job.Run, end: r.rep.end})
+	}
+	history, err := trainer.Fit(ctx, fitModel{r.m}, data, opts, callbacks...)
+	if history != nil {
+		r.rep.end.History = *history
+	}
+	timings.Train = time.Since(fitStart).Seconds() - r.rep.validation.Seconds()
+	timings.Validation = r.rep.validation.Seconds()
+	return err
+}
+
+// export writes the run's SavedModel: its last epoch's weights, or the best one's after
+// restore_best_weights; serving_default takes raw pixels, the run's scaling inside.
+func (r *run) export(job spec.Job, p runPlan) error {
+	start := time.Now()
+	defer func() { r.rep.end.Timings.Export = time.Since(start).Seconds() }()
+	dir := filepath.Join(job.Dir, spec.SavedModelDir)
+	if err := r.m.ExportSavedModel(dir, inputScale(p.train.scale)); err != nil {
+		return fmt.Errorf("export the model: %w", err)
+	}
+	r.rep.end.Model = dir
+	return nil
+}
+
+func inputScale(s spec.Scaling) float32 {
+	if s == spec.ScaleUnit {
+		return 1.0 / 255
+	}
+	return 1
+}
