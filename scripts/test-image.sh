@@ -240,8 +240,10 @@ grids:
     batch_size: [64, 128]
     epochs: 2
 EOF
-  long_id=$(curl -sf -H "Authorization: Bearer $(cat "$token")" --data-binary @"$work/long.yaml" "$url/api/v1/sweeps" |
-    "$python" -c 'import json,sys; print(json.load(sys.stdin)["id"])') || fail "POST /api/v1/sweeps failed"
+  response=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $(cat "$token")" -H 'Content-Type: application/yaml' \
+    --data-binary @"$work/long.yaml" "$url/api/v1/sweeps")
+  [ "${response##*$'\n'}" = 201 ] || fail "POST /api/v1/sweeps: ${response##*$'\n'} ${response%$'\n'*}"
+  long_id=$("$python" -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "${response%$'\n'*}")
   for ((i = 0; i < 300; i++)); do
     [ "$(sweep_state "$long_id")" = running ] && break
     sleep 0.2
