@@ -221,8 +221,12 @@ func isTerminal(w io.Writer) bool {
 
 // trainSweep trains the sweep's runs with the console as their observer.
 func trainSweep(ctx context.Context, s *sweep.Sweep, opts sweep.Options, con *console) *sweep.Result {
-	con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Mine())).Int("parallel", opts.Parallel).
-		Int("train_examples", s.TrainExamples()).Msg("sweep started")
+	fewest, most := trainExamples(s.Mine(), s.TrainExamples())
+	started := con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Mine())).Int("parallel", opts.Parallel).Int("train_examples", most)
+	if fewest != most {
+		started = started.Int("train_examples_fewest", fewest)
+	}
+	started.Msg("sweep started")
 	res := s.Run(ctx, con)
 	con.close()
 	if res.Status == spec.StatusInterrupted {
@@ -231,6 +235,19 @@ func trainSweep(ctx context.Context, s *sweep.Sweep, opts sweep.Options, con *co
 			Msg("interrupted: unfinished runs are marked failed; continue them from their checkpoints with: " + resume)
 	}
 	return res
+}
+
+// trainExamples is the fewest and the most images a run trains on of the data's n training images
+// (after --limit and --validation-split).
+func trainExamples(runs []sweep.Run, n int) (fewest, most int) {
+	for i, r := range runs {
+		c := r.TrainExamples(n)
+		if i == 0 || c < fewest {
+			fewest = c
+		}
+		most = max(most, c)
+	}
+	return fewest, most
 }
 
 // reportSweep writes the report, as every sweep `tfsweep serve` trains gets it, unless other

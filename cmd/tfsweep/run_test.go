@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // writeIDX writes a tiny MNIST-shaped data set (n train, 20 test examples of 28×28) whose label is
@@ -240,5 +241,31 @@ func TestResumeBadDirectory(t *testing.T) {
 		if entries, _ := os.ReadDir(tc.dir); len(entries) > 1 || (tc.dir == notSweep && len(entries) > 0) {
 			t.Errorf("--resume %s created files", tc.dir)
 		}
+	}
+}
+
+// "sweep started" counts the images the runs train on, not the data's: --limit and
+// --validation-split cut them.
+func TestTrainExamples(t *testing.T) {
+	run := func(limit int, split float64) sweep.Run {
+		v := spec.Defaults()
+		v.Limit, v.ValidationSplit = limit, split
+		return sweep.Run{Variant: v}
+	}
+	for _, tc := range []struct {
+		name         string
+		runs         []sweep.Run
+		fewest, most int
+	}{
+		{"all the data", []sweep.Run{run(0, 0)}, 60000, 60000},
+		{"a limit", []sweep.Run{run(20000, 0), run(20000, 0)}, 20000, 20000},
+		{"a limit and a validation split", []sweep.Run{run(20000, 0.1)}, 18000, 18000},
+		{"runs that differ", []sweep.Run{run(3000, 0), run(0, 0.2), run(20000, 0)}, 3000, 48000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if fewest, most := trainExamples(tc.runs, 60000); fewest != tc.fewest || most != tc.most {
+				t.Errorf("trainExamples = %d, %d; want %d, %d", fewest, most, tc.fewest, tc.most)
+			}
+		})
 	}
 }
