@@ -45,7 +45,7 @@ type runProgress struct {
 func newConsole(w io.Writer, terminal bool) *console {
 	c := &console{out: w, runs: map[string]*runProgress{}}
 	if !terminal {
-		c.log = zerolog.New(w).With().Timestamp().Logger()
+		c.log = newLogger(w, false)
 		return c
 	}
 	c.refresh = make(chan any)
@@ -55,6 +55,14 @@ func newConsole(w io.Writer, terminal bool) *console {
 	go c.tick(150 * time.Millisecond)
 	c.log = zerolog.New(humanWriter(c.bars)).With().Timestamp().Logger()
 	return c
+}
+
+// newLogger writes human-readable lines on a terminal and JSON lines elsewhere.
+func newLogger(w io.Writer, terminal bool) zerolog.Logger {
+	if terminal {
+		return zerolog.New(humanWriter(w)).With().Timestamp().Logger()
+	}
+	return zerolog.New(w).With().Timestamp().Logger()
 }
 
 // humanWriter is zerolog's console format with numbers rounded to four significant digits: a person
@@ -99,7 +107,7 @@ func (c *console) close() {
 	c.refresh <- time.Now()
 	c.bars.Wait()
 	c.bars = nil
-	c.log = zerolog.New(humanWriter(c.out)).With().Timestamp().Logger()
+	c.log = newLogger(c.out, true)
 }
 
 var _ sweep.Observer = (*console)(nil)

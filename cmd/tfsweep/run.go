@@ -57,6 +57,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
+	if f.presetNotice != "" {
+		log := newLogger(stderr, isTerminal(stderr))
+		log.Warn().Msg(f.presetNotice)
+	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "tfsweep run: %v\n", err)
 		return spec.ExitBadInput
@@ -117,6 +121,8 @@ type runFlags struct {
 	sched        sweep.SchedulerOptions
 	shard        string
 	shards       int
+	// presetNotice says that axis flags alone vary the lab-report preset rather than train one run.
+	presetNotice string
 }
 
 // parseRun reads the flags and makes the plan: the preset, a sweep file or a recorded sweep's own
@@ -204,6 +210,9 @@ func (f *runFlags) plan(fs *flag.FlagSet, axes *sweep.Flags, pos []string) (swee
 	if err != nil {
 		return sweep.Plan{}, err
 	}
+	if f.config == "" && len(fromFlags.Keys()) > 0 && sweep.TrainsPreset(fromFlags) {
+		f.presetNotice = presetNotice(fromFlags, plan.Size())
+	}
 	if f.opts.Shard, err = parseShard(f.shard, f.shards, os.Getenv); err != nil {
 		return sweep.Plan{}, err
 	}
@@ -211,6 +220,24 @@ func (f *runFlags) plan(fs *flag.FlagSet, axes *sweep.Flags, pos []string) (swee
 		return sweep.Plan{}, errors.New("--shard: shards of a sweep share it through --name NAME")
 	}
 	return plan, nil
+}
+
+// presetNotice tells a user who gave axis flags but none of the preset's own axes that the flags
+// vary the preset's runs, and how to train one run instead.
+func presetNotice(fromFlags sweep.Grid, runs int) string {
+	var given, replace []string
+	for _, key := range fromFlags.Keys() {
+		if a, ok := spec.AxisByKey(key); ok {
+			given = append(given, "--"+a.Flag)
+		}
+	}
+	preset := sweep.PresetAxes()
+	for _, a := range preset {
+		replace = append(replace, "--"+a.Flag)
+	}
+	example := preset[len(preset)-1]
+	return fmt.Sprintf("training the lab-report preset: %s apply to each of its %d runs; to train one run instead, add one of %s (e.g. --%s %s)",
+		strings.Join(given, ", "), runs, strings.Join(replace, ", "), example.Flag, example.Text(spec.Defaults()))
 }
 
 // isTerminal tells whether w is a terminal, where the console draws progress bars.
