@@ -87,7 +87,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return spec.ExitInterrupted
 	}
-	con := newConsole(stderr, isTerminal(stderr))
+	con := newConsole(stderr, isTerminal(stderr), widthOf(stderr))
 	runStart := time.Now()
 	res := trainSweep(ctx, s, f.opts, con)
 	reportStart := time.Now()
@@ -246,6 +246,14 @@ func isTerminal(w io.Writer) bool {
 	return ok && isatty.IsTerminal(f.Fd())
 }
 
+// widthOf is the width of the terminal w is, if it is a file (0 when unknown).
+func widthOf(w io.Writer) func() int {
+	if f, ok := w.(*os.File); ok {
+		return terminalWidth(f)
+	}
+	return func() int { return 0 }
+}
+
 // trainSweep trains the sweep's runs with the console as their observer.
 func trainSweep(ctx context.Context, s *sweep.Sweep, opts sweep.Options, con *console) *sweep.Result {
 	fewest, most := trainExamples(s.Mine(), s.TrainExamples())
@@ -254,6 +262,7 @@ func trainSweep(ctx context.Context, s *sweep.Sweep, opts sweep.Options, con *co
 		started = started.Int("train_examples_fewest", fewest)
 	}
 	started.Msg("sweep started")
+	con.begin(s.Mine())
 	res := s.Run(ctx, con)
 	con.close()
 	if res.Status == spec.StatusInterrupted {
