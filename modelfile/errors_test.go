@@ -177,6 +177,10 @@ func TestMalformedModels(t *testing.T) {
 			nodes := l["inbound_nodes"].([]any)
 			l["inbound_nodes"] = append(nodes, nodes[0])
 		}), 1, `{"build_config"`, "Dense `dense`", "is called 2 times: tfsweep builds layers called once"},
+		{"Keras: no input shape", "k.json", kerasFixture(t, "built_without_input.json", func(m map[string]any) {
+			m["config"].(map[string]any)["layers"] = kerasLayers(m)[1:]
+			delete(m, "build_config")
+		}), 1, `{"build_config":{"input_shape":[null,784]},"class_name":"Dense"`, "", "the model has no input shape: build it with keras.Input(shape=...) first"},
 		{"Keras: Keras 2", "k.json", []byte(`{"class_name": "Sequential", "config": {"name": "sequential", "layers": [{"class_name": "Dense", ` +
 			`"config": {"name": "dense", "units": 10, "batch_input_shape": [null, 784]}}]}, "keras_version": "2.15.0", "backend": "tensorflow"}`),
 			1, `"2.15.0"`, "", "written by Keras 2.15.0: tfsweep reads models saved by Keras 3"},

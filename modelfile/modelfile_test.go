@@ -24,7 +24,7 @@ type kerasSummary struct {
 // TestKerasImportsAgreeWithKeras reads the models Keras wrote and holds the shapes and weight counts
 // tfsweep infers to those Keras computed for the same models.
 func TestKerasImportsAgreeWithKeras(t *testing.T) {
-	for _, file := range []string{"convnet.json", "mlp.json", "residual.json", "residual.keras", "every_layer.json"} {
+	for _, file := range []string{"convnet.json", "mlp.json", "built_without_input.json", "residual.json", "residual.keras", "every_layer.json"} {
 		t.Run(file, func(t *testing.T) {
 			n, err := Read(filepath.Join("testdata/keras", file))
 			if err != nil {
@@ -125,5 +125,21 @@ func TestLabReportMLPIsTheKerasMLP(t *testing.T) {
 		a, _ := json.Marshal(builtIn)
 		b, _ := json.Marshal(imported)
 		t.Errorf("built in\n%s\nKeras\n%s", a, b)
+	}
+}
+
+// TestSequentialWithoutInputLayer reads the input shape from the build_config Keras writes for a
+// built Sequential model when its layers list has no InputLayer.
+func TestSequentialWithoutInputLayer(t *testing.T) {
+	data := kerasFixture(t, "built_without_input.json", func(m map[string]any) {
+		c := m["config"].(map[string]any)
+		c["layers"] = kerasLayers(m)[1:]
+	})
+	n, err := Parse(data, "built.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(n.Input.Shape, spec.Shape{784}) || len(n.Layers) != 2 {
+		t.Errorf("input %v, %d layers; want [784] and 2", n.Input.Shape, len(n.Layers))
 	}
 }

@@ -41,6 +41,13 @@ def mlp():
     ])
 
 
+def built_without_input():
+    """A Sequential model given no keras.Input, built with model.build: its config has no InputLayer."""
+    model = keras.Sequential([layers.Dense(32, activation="relu"), layers.Dense(10, activation="softmax")])
+    model.build((None, 784))
+    return model
+
+
 def residual():
     """Two residual blocks (Add) and a Concatenate of both blocks' outputs, functional."""
     inputs = keras.Input(shape=(28, 28, 1), name="pixels")
@@ -112,7 +119,7 @@ def unsupported_two_inputs():
     return keras.Model([a, b], out, name="two_inputs")
 
 
-MODELS = [convnet, mlp, residual, every_layer, unsupported_layer, unsupported_dilation,
+MODELS = [convnet, mlp, built_without_input, residual, every_layer, unsupported_layer, unsupported_dilation,
           unsupported_bias_initializer, unsupported_regularizer, unsupported_activation, unsupported_two_inputs]
 ARCHIVES = {"residual"}
 

@@ -60,10 +60,13 @@ func (t *SweepTrainer) options(name string) sweep.Options {
 }
 
 // Check parses the spec and plans it against the data and the machine, creating nothing.
-func (t *SweepTrainer) Check(spec []byte, file string) error {
-	plan, err := sweep.ParseConfig(bytes.NewReader(spec), file)
+func (t *SweepTrainer) Check(body []byte, file string) error {
+	plan, err := sweep.ParseConfig(bytes.NewReader(body), file)
 	if err != nil {
 		return fmt.Errorf("--config: %w", err)
+	}
+	if err := refuseModelFiles(plan); err != nil {
+		return err
 	}
 	opts := t.options("")
 	opts.DryRun = true
@@ -75,6 +78,9 @@ func (t *SweepTrainer) Check(spec []byte, file string) error {
 // the logdir: the service's answers name no file of the host.
 func (t *SweepTrainer) Train(ctx context.Context, job Job, progress Progress) (*sweep.Result, error) {
 	plan, err := sweep.ParseConfig(bytes.NewReader(job.Spec), job.File)
+	if err == nil {
+		err = refuseModelFiles(plan)
+	}
 	if err != nil {
 		return nil, &sweep.BadInputError{Err: err}
 	}
@@ -131,4 +137,14 @@ func relativize(res *sweep.Result, logDir string) {
 func isBadInput(err error) bool {
 	var bad *sweep.BadInputError
 	return errors.As(err, &bad)
+}
+
+// refuseModelFiles refuses a sweep that names model files: a path in a submitted sweep file names a
+// file of the server's disk, which no client may make it open (inline models are for a later
+// version; tfsweep run reads model files).
+func refuseModelFiles(plan sweep.Plan) error {
+	if files := plan.ModelFiles(); len(files) > 0 {
+		return fmt.Errorf("--config: model %.80q: a sweep submitted to the service trains the built-in mlp only; model files are read by tfsweep run", files[0])
+	}
+	return nil
 }

@@ -102,3 +102,48 @@ func (v Variant) Network(features, classes int) (Network, error) {
 	all := func(string) bool { return true }
 	return MLP(BuiltInModel, features, v.Hidden, classes).Apply(v.Settings(all))
 }
+
+// Uniform reports the values a network takes throughout for the settings that apply to any network:
+// the kernel initializer and L2 factor of all its Dense and Conv2D layers, and the activation of all
+// its hidden activations; "" (or ok false for l2) where its layers differ or have none. A run of a
+// model file whose sweep leaves a setting to the file shows these in its name and hparams.
+func (n Network) Uniform() (init Initializer, l2 float64, l2OK bool, hidden Activation) {
+	var inits []Initializer
+	var l2s []float64
+	var acts []Activation
+	for i, l := range n.Layers {
+		var k *Kernel
+		switch {
+		case l.Dense != nil:
+			k = &l.Dense.Kernel
+		case l.Conv2D != nil:
+			k = &l.Conv2D.Kernel
+		}
+		if k != nil {
+			inits, l2s = append(inits, k.Init()), append(l2s, k.L2Rate())
+		}
+		if n.hiddenActivation(i) {
+			acts = append(acts, activation(l))
+		}
+	}
+	if same(inits) {
+		init = inits[0]
+	}
+	if same(acts) {
+		hidden = acts[0]
+	}
+	if same(l2s) {
+		l2, l2OK = l2s[0], true
+	}
+	return init, l2, l2OK, hidden
+}
+
+// same reports whether a list has values and they are all equal.
+func same[T comparable](values []T) bool {
+	for _, v := range values {
+		if v != values[0] {
+			return false
+		}
+	}
+	return len(values) > 0
+}

@@ -100,24 +100,16 @@ func (p configParser) errorf(n *yaml.Node, format string, args ...any) error {
 }
 
 func (p configParser) document(doc *yaml.Node) (Plan, error) {
-	root := doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
-	}
-	if root.Kind != yaml.MappingNode {
-		return Plan{}, p.errorf(root, "expected a mapping with a grids list")
-	}
-	if err := p.checkNodes(root, 0); err != nil {
+	root, err := p.root(doc)
+	if err != nil {
 		return Plan{}, err
 	}
-	var err error
 	if p.models, err = p.namedModels(lookupKey(root, "models")); err != nil {
 		return Plan{}, err
 	}
+	var plan Plan
 	var defaults Grid
 	var grids *yaml.Node
-	trials, searchSeed, method := 0, int64(0), ""
-	var sched SchedulerOptions
 	for i := 0; i < len(root.Content); i += 2 {
 		key, value := root.Content[i], root.Content[i+1]
 		switch key.Value {
@@ -138,35 +130,54 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 			grids = value
 		case "models": // read first, for the grids to name them
 		case "scheduler":
-			if err := decodeScheduler(value, &sched); err != nil {
+			if err := decodeScheduler(value, &plan.Scheduler); err != nil {
 				return Plan{}, p.errorf(value, "scheduler: %v", err)
 			}
 		case "search":
 			if value.Kind != yaml.ScalarNode || (value.Value != SearchRandom && value.Value != SearchTPE) {
 				return Plan{}, p.errorf(value, "search: expected random or tpe")
 			}
-			method = value.Value
+			plan.Search = value.Value
 		case "trials", "search_seed":
 			n, err := p.count(key.Value, value)
 			if err != nil {
 				return Plan{}, err
 			}
 			if key.Value == "trials" {
-				trials = int(n)
+				plan.Trials = int(n)
 			} else {
-				searchSeed = n
+				plan.SearchSeed = n
 			}
 		default:
 			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit", "trials", "search_seed", "search", "scheduler", "models"}))
 		}
 	}
+	return p.expand(plan, root, grids, defaults)
+}
+
+// root is the document's top-level mapping, checked for aliases.
+func (p configParser) root(doc *yaml.Node) (*yaml.Node, error) {
+	root := doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, p.errorf(root, "expected a mapping with a grids list")
+	}
+	if err := p.checkNodes(root, 0); err != nil {
+		return nil, err
+	}
+	return root, nil
+}
+
+// expand reads the grids list into the plan, each grid over the defaults.
+func (p configParser) expand(plan Plan, root, grids *yaml.Node, defaults Grid) (Plan, error) {
 	if grids == nil || (grids.Kind == yaml.SequenceNode && len(grids.Content) == 0) {
 		return Plan{}, p.errorf(root, "no grids: add a grids list with at least one grid")
 	}
 	if grids.Kind != yaml.SequenceNode {
 		return Plan{}, p.errorf(grids, "grids: expected a list of grids")
 	}
-	plan := Plan{Trials: trials, SearchSeed: searchSeed, Search: method, Scheduler: sched}
 	for i, n := range grids.Content {
 		g, err := p.grid(n, fmt.Sprintf("grid %d", i+1))
 		if err != nil {
@@ -253,18 +264,26 @@ func (p configParser) locateModel(m spec.Model) spec.Model {
 	if file, ok := p.models[m.File]; ok {
 		return spec.Model{Name: m.File, File: file}
 	}
-	if m.File != "" {
-		m.File = p.relative(m.File)
-	}
-	return m
+	return absoluteModel(m, filepath.Dir(p.file))
 }
 
-// relative is a path written in the sweep file, which is relative to the sweep file's directory.
+// relative is a path written in the sweep file, which is relative to the sweep file's directory,
+// made absolute.
 func (p configParser) relative(path string) string {
-	if filepath.IsAbs(path) {
-		return path
+	return absoluteModel(spec.Model{File: path}, filepath.Dir(p.file)).File
+}
+
+// absoluteModel gives a model file relative to dir ("" = the working directory) as an absolute
+// path, so that the plan a sweep records (sweep.yaml in its directory) names the same file wherever
+// it is read from.
+func absoluteModel(m spec.Model, dir string) spec.Model {
+	if m.File == "" || filepath.IsAbs(m.File) {
+		return m
 	}
-	return filepath.Join(filepath.Dir(p.file), path)
+	if abs, err := filepath.Abs(filepath.Join(dir, m.File)); err == nil {
+		m.File = abs
+	}
+	return m
 }
 
 // lookupKey is the value of key in a mapping node, nil when absent.

@@ -62,6 +62,11 @@ func (f *Flags) Grid() (Grid, error) {
 		if values == nil {
 			return Grid{}, fmt.Errorf("--%s: empty list", a.Flag)
 		}
+		for i, v := range values {
+			if m, ok := v.(spec.Model); ok { // relative to the working directory
+				values[i] = absoluteModel(m, "")
+			}
+		}
 		g.Set(a.Key, values, "--"+a.Flag)
 	}
 	return g, nil

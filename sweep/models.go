@@ -3,6 +3,7 @@ package sweep
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/tfsweep/tfsweep/modelfile"
@@ -49,11 +50,29 @@ func (p Plan) readModels(planned []plannedRun) error {
 				v.Model.Given = append(v.Model.Given, key)
 			}
 		}
+		tellFileSettings(v, g)
 		if _, err := v.Network(0, 0); err != nil { // a file's network does not depend on the data's sizes
 			return fmt.Errorf("%s: model %s: %w", p.origin("model"), v.Model.File, err)
 		}
 	}
 	return nil
+}
+
+// tellFileSettings sets the variant's init, l2 and activation, where the grid leaves them to the
+// model file and the file uses one value throughout, to the file's, so that the run's name, hparams
+// and config text tell what it trains (xavier is not what a Keras import's glorot_uniform kernels
+// are).
+func tellFileSettings(v *spec.Variant, g Grid) {
+	init, l2, l2OK, activation := v.Model.Network.Uniform()
+	if !g.sets("init") && init != "" {
+		v.Init = string(init)
+	}
+	if !g.sets("l2") && l2OK {
+		v.L2 = l2
+	}
+	if !g.sets("activation") && activation != "" {
+		v.Activation = string(activation)
+	}
 }
 
 // checkModel refuses a run whose network does not read the data's examples or does not give one
@@ -75,4 +94,23 @@ func (p Plan) checkModel(r Run, features, classes int) error {
 		return fmt.Errorf("%s: model %s gives %s, but the data has %d classes: its output layer needs %d units", p.origin("model"), r.Model.File, out, classes, classes)
 	}
 	return nil
+}
+
+// ModelFiles lists the model files the plan's grids name, as written, without reading them: a
+// server that trains sweep files from elsewhere refuses them before it opens a file of its disk.
+func (p Plan) ModelFiles() []string {
+	var files []string
+	for _, g := range p.Grids {
+		av := g.axes["model"]
+		values := av.values
+		if av.dist != nil {
+			values = av.dist.Values
+		}
+		for _, v := range values {
+			if m, ok := v.(spec.Model); ok && m.File != "" && !slices.Contains(files, m.File) {
+				files = append(files, m.File)
+			}
+		}
+	}
+	return files
 }

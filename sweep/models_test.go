@@ -3,6 +3,7 @@ package sweep
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -74,7 +75,8 @@ grids:
 	for _, r := range runs {
 		names = append(names, r.Name)
 	}
-	want := []string{"mlp-xavier-nobn-b128-d0", "small-xavier-nobn-b128-d0", "residual-xavier-bn-b128-d0.1"}
+	// The activation axis tells the files' relu (the grids leave it to them) beside the mlp's tanh.
+	want := []string{"mlp-xavier-nobn-b128-tanh-d0", "small-xavier-nobn-b128-relu-d0", "residual-xavier-bn-b128-relu-d0.1"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("runs %v, want %v", names, want)
 	}
@@ -132,8 +134,8 @@ func TestModelAxisFromFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(runs) != 3 || runs[1].Name != "convnet-he_normal-nobn-b128" || runs[2].Name != "residual-he_normal-nobn-b128" {
-		t.Fatalf("runs %v", runs)
+	if names := runNames(runs); !slices.Equal(names, []string{"mlp-he_normal-nobn-b128-tanh", "convnet-he_normal-nobn-b128-relu", "residual-he_normal-nobn-b128-relu"}) {
+		t.Fatalf("runs %v", names)
 	}
 	residual, err := runs[2].Network(784, 10)
 	if err != nil {
@@ -143,6 +145,28 @@ func TestModelAxisFromFlags(t *testing.T) {
 		if l.Conv2D != nil && l.Conv2D.Init() != "he_normal" {
 			t.Errorf("%s: %s, want --init's he_normal over the file's glorot_uniform", l.Name, l.Conv2D.Init())
 		}
+	}
+}
+
+// TestRunsTellTheFilesSettings: where the sweep leaves a setting to a model file that uses one value
+// throughout, the run's name and hparams show the file's value, not the axis' default.
+func TestRunsTellTheFilesSettings(t *testing.T) {
+	g, err := flagGrid(t, "--model", "../modelfile/testdata/keras/every_layer.json,../modelfile/testdata/keras/convnet.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := Plan{Grids: []Grid{g}}.Runs(DefaultMaxRuns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// every_layer mixes initializers (he_uniform, lecun_normal, random_uniform), L2 factors and
+	// hidden activations (elu, gelu): those axes keep their defaults. Keras' convnet is
+	// glorot_uniform and relu throughout, without L2.
+	if got := runNames(runs); !slices.Equal(got, []string{"every_layer-xavier-nobn-b128-tanh", "convnet-glorot_uniform-nobn-b128-relu"}) {
+		t.Errorf("runs %v", got)
+	}
+	if hp := runs[1].HParams(); hp["init"] != "glorot_uniform" || hp["activation"] != "relu" || hp["l2"] != 0.0 {
+		t.Errorf("convnet's hparams %v", hp)
 	}
 }
 
@@ -232,5 +256,36 @@ func TestMemoryEstimateCountsTheNetwork(t *testing.T) {
 	}
 	if want := 6.0 * f32 * (26*26*32 + 13*13*32 + 11*11*64 + 5*5*64 + 1600 + 1600 + 10) * batch; convBatch != want {
 		t.Errorf("convnet batch activations %v bytes, want %v", convBatch, want)
+	}
+}
+
+// TestRecordedPlanFindsTheModelFiles: the plan a sweep records names its model files by absolute
+// paths, so that `tfsweep run --config DIR/sweep.yaml` trains the same networks from anywhere.
+func TestRecordedPlanFindsTheModelFiles(t *testing.T) {
+	g, err := flagGrid(t, "--model", "../modelfile/testdata/convnet.yaml", "--batchnorm", "on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := Plan{Grids: []Grid{g}}
+	runs, err := plan.Runs(DefaultMaxRuns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), PlanFile)
+	if err := os.WriteFile(path, plan.YAML(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again, err := ReadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayed, err := again.Runs(DefaultMaxRuns)
+	if err != nil {
+		t.Fatalf("the recorded plan:\n%s\n%v", plan.YAML(), err)
+	}
+	a, errA := runs[0].Network(784, 10)
+	b, errB := replayed[0].Network(784, 10)
+	if errA != nil || errB != nil || replayed[0].Name != runs[0].Name || !reflect.DeepEqual(a, b) {
+		t.Errorf("the recorded plan trains %s (%v), want %s (%v)", replayed[0].Name, errB, runs[0].Name, errA)
 	}
 }

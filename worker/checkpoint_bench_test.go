@@ -18,7 +18,7 @@ func BenchmarkEpochCheckpoint(b *testing.B) {
 			v := spec.Defaults()
 			v.BatchNorm = bn
 			cfg := model.DefaultConfig()
-			net, err := variantNetwork(v, 784)
+			net, err := v.Network(784, 10)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"runtime"
 
+	"github.com/tfsweep/tfsweep/dataset"
 	"github.com/tfsweep/tfsweep/model"
 	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/trainer"
@@ -58,33 +59,16 @@ func planRun(job spec.Job, v spec.Variant, trainN, testN, features int, gpu func
 	return p, nil
 }
 
-// variantNetwork is the built-in MLP of the variant on examples of the given number of features:
-// spec.MLP with the variant's initialiser, batch norm, activation, dropout and L2 applied.
-func variantNetwork(v spec.Variant, features int) (spec.Network, error) {
-	s := spec.Settings{BatchNorm: &v.BatchNorm, Dropout: &v.Dropout, L2: &v.L2}
-	if v.Init != "" {
-		init := spec.Initializer(v.Init)
-		s.Init = &init
-	}
-	if v.Activation != "" {
-		act := spec.Activation(v.Activation)
-		s.Activation = &act
-	}
-	return spec.MLP("mlp", features, v.Hidden, 10).Apply(s)
-}
-
 // modelConfig is the variant as the model builds it in a worker whose share of the machine is cpus CPUs.
 func modelConfig(v spec.Variant, features int, job spec.Job, gpu func() bool, cpus int) (model.Config, error) {
 	cfg := model.DefaultConfig()
-	if job.Network != nil { // a model file's, its settings applied by the front
-		cfg.Network = *job.Network
-	} else {
-		net, err := variantNetwork(v, features)
-		if err != nil {
-			return cfg, fmt.Errorf("the variant's network: %w", err)
-		}
-		cfg.Network = net
+	// A model file's network as the job brought it, its settings applied by the front; else the
+	// built-in MLP with the variant's settings.
+	net, err := v.Network(features, dataset.Classes)
+	if err != nil {
+		return cfg, fmt.Errorf("the variant's network: %w", err)
 	}
+	cfg.Network = net
 	setModelAxes(&cfg, v)
 	cfg.Device = job.Device
 	if t := towers(job, v, gpu, cpus); t > 1 {

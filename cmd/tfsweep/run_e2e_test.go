@@ -261,6 +261,7 @@ func TestRunEndToEnd(t *testing.T) {
 		"hparams": map[string]any{
 			"experiment": map[string]any{
 				"hparams": map[string]any{
+					"model":            map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"mlp"}},
 					"init":             map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"xavier", "uniform"}},
 					"batchnorm":        map[string]any{"type": "DATA_TYPE_BOOL", "discrete": []bool{false, true}},
 					"batch_size":       map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{batch}},
