@@ -8,8 +8,8 @@ import (
 
 	summarypb "github.com/wamuir/graft/tensorflow/core/framework/summary_go_proto"
 
-	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
@@ -19,14 +19,15 @@ var rewrittenTags = map[string]bool{"config": true, "keras": true, "outcome": tr
 // truncateLogs makes a run's event files hold what they held at its checkpoint, so that the
 // resumed run's curves continue from there in both TensorBoard loaders: the Python one purges on
 // a restart and the Rust one does not, so steps the killed attempt logged past the checkpoint must
-// go from the files themselves. In train/ and validation/ every event up to the checkpoint (epoch
-// tags up to lastEpoch, batch and evaluation-vs-iterations tags up to iterations) is copied into a
-// new file, then the old files are renamed out of TensorBoard's sight ("tfevents" → "retired").
+// go from the files themselves. In train/, validation/ and pictures/ every event up to the
+// checkpoint (epoch tags and pictures up to lastEpoch, batch and evaluation-vs-iterations tags up to
+// iterations) is copied into a new file, then the old files are renamed out of TensorBoard's sight
+// ("tfevents" → "retired").
 // The run directory's own files (the hparams session) are retired whole: the resumed run writes its
 // session anew. A crash between the copy and the renames leaves copies of the same steps, which
 // the next truncation keeps once.
 func truncateLogs(runDir string, lastEpoch int, iterations int64) error {
-	for _, sub := range []string{spec.TrainDir, spec.ValidationDir} {
+	for _, sub := range []string{spec.TrainDir, spec.ValidationDir, spec.PicturesDir} {
 		if err := truncateDir(filepath.Join(runDir, sub), lastEpoch, iterations); err != nil {
 			return err
 		}

@@ -113,6 +113,15 @@ type setKey struct {
 	scale    spec.Scaling
 }
 
+// part is the examples the key names, sharing memory with d.
+func (d *data) part(key setKey) *dataset.Split {
+	split := d.train
+	if key.test {
+		split = d.test
+	}
+	return split.Slice(key.from, key.to)
+}
+
 func (s *server) load(dir string) (*data, error) {
 	if d, ok := s.data[dir]; ok {
 		return d, nil
@@ -132,11 +141,7 @@ func (c *cachedSet) get(key setKey, d *data) (*model.Examples, error) {
 		return c.examples, nil
 	}
 	c.close()
-	split := d.train
-	if key.test {
-		split = d.test
-	}
-	part := split.Slice(key.from, key.to)
+	part := d.part(key)
 	e, err := model.NewExamples(part.Len(), part.Features(), func(pixels []float32, labels []int32) {
 		part.Float32Into(pixels, labels, key.scale)
 	})
