@@ -3,6 +3,8 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -40,6 +42,9 @@ func truncateLogs(runDir string, lastEpoch int, iterations int64) error {
 }
 
 func truncateDir(dir string, lastEpoch int, iterations int64) error {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil // a run without pictures, say
+	}
 	files, err := summary.EventFiles(dir)
 	if err != nil || len(files) == 0 {
 		return err
