@@ -35,7 +35,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-writers compare-keras compare-keras-convnet bench-preset bench-peers bench-search check-peers keras-models check-tensorboard-newest slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-writers compare-keras compare-keras-convnet bench-preset bench-peers bench-search check-peers keras-models check-tensorboard-newest test-image slurm slurm-down clean
 
 setup: libtensorflow data venv tcmalloc strace ## install libtensorflow, MNIST, the Python venv, tcmalloc and strace (each only if missing)
 
@@ -64,7 +64,7 @@ run: setup build ## run the lab-report sweep and tell how to open TensorBoard
 	@echo
 	@echo "View the runs: $(TFSWEEP_VENV)/bin/tensorboard --logdir $(LOGDIR)   (then open http://localhost:6006)"
 
-test: setup lint test-go ## everything CI runs
+test: setup lint test-go test-image ## everything CI runs
 
 # Every package once, under the race detector (the binaries the command tests run are built without it),
 # then the modules of their own: deploy/ (the Kubernetes and Katib types its tests decode the recipes
@@ -76,11 +76,15 @@ test-go:
 	cd deploy && go vet ./... && go test -count=1 -race -timeout 30m ./...
 	cd service/pagetest && go vet ./... && go test -count=1 -timeout 20m ./...
 
+# The image in both flavours on a real Docker engine (installed and started if none runs, stopped after).
+test-image: venv build ## build the image and check docker run, serve, compose and the GPU flavour's failure
+	scripts/test-image.sh
+
 lint: venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(TFSWEEP_VENV)/bin/hadolint Dockerfile docker/*.Dockerfile
-	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh .ci/run deploy/slurm/*.sbatch
+	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh docker/*.sh .ci/run deploy/slurm/*.sbatch
 	go run $(STATICCHECK) ./...
 	cd deploy && go run $(STATICCHECK) ./...
 
@@ -93,9 +97,12 @@ bench-writers: setup ## tfsweep's event writer against tensorboardX and tf.summa
 compare-keras: setup build ## tfsweep against Keras: final losses and samples per second
 	scripts/compare_keras --data-dir $(DATA_DIR)
 
-compare-keras-convnet: setup ## a network in Keras' terms (default Keras' simple MNIST convnet) trained by tfsweep and by Keras model.fit, seeds 1-3: final losses, test accuracy, samples per second
-	go run ./scripts/compare_convnet --data-dir $(DATA_DIR) --seeds 1,2,3 --model $(or $(MODEL),modelfile/testdata/keras/convnet.json)
-	$$(scripts/setup-python.sh peers | tail -1) scripts/compare_convnet_keras.py --data-dir $(DATA_DIR) --seeds 1,2,3 --model $(or $(MODEL),modelfile/testdata/keras/convnet.json)
+compare-keras-convnet: setup ## a network in Keras' terms (MODEL=file; Keras' simple MNIST convnet by default) trained by tfsweep and by Keras model.fit, seeds 1-3: final losses, test accuracy, samples per second
+	model=$(or $(MODEL),modelfile/testdata/keras/convnet.json); json=$$(mktemp --suffix .json); \
+	go run ./scripts/compare_convnet --model $$model --keras-json $$json && \
+	go run ./scripts/compare_convnet --model $$model --data-dir $(DATA_DIR) --seeds 1,2,3 && \
+	$$(scripts/setup-python.sh peers | tail -1) scripts/compare_convnet_keras.py --model $$json --data-dir $(DATA_DIR) --seeds 1,2,3; \
+	status=$$?; rm -f $$json; exit $$status
 
 bench-preset: setup build ## the lab-report preset with --parallel 1 and 2: wall time split, peak memory of all processes
 	scripts/bench_preset --data-dir $(DATA_DIR)

@@ -2,8 +2,11 @@ package model
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tfsweep/tfsweep/modelfile"
 )
 
 // BenchmarkTrainStep measures training throughput of the lab report's network on the CPU, in
@@ -131,5 +134,39 @@ func BenchmarkValidate(b *testing.B) {
 				b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/pass")
 			})
 		}
+	}
+}
+
+// BenchmarkConvnetSteps trains Keras' simple MNIST convnet (modelfile's convnet.yaml) at batch 128
+// in the worker's three ways: TensorFlow's pools, one thread, and two towers of one thread each.
+func BenchmarkConvnetSteps(b *testing.B) {
+	net, err := modelfile.Read(filepath.Join("..", "modelfile", "testdata", "convnet.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n, batch = 2048, 128
+	pixels, labels := randomBatch(1, n, 784, 10)
+	for _, set := range []struct{ threads, towers int }{{0, 1}, {1, 1}, {1, 2}} {
+		b.Run(fmt.Sprintf("threads=%d/towers=%d", set.threads, set.towers), func(b *testing.B) {
+			cfg := Config{Network: net, Device: DeviceCPU, Towers: set.towers, IntraOpThreads: set.threads,
+				InterOpThreads: max(set.threads, set.towers)}
+			m := newModel(b, cfg)
+			examples := newExamples(b, pixels, labels, 784)
+			if err := m.Bind(examples, examples); err != nil {
+				b.Fatal(err)
+			}
+			batches := epochBatches(n, batch, 1)
+			losses, accs := make([]float32, len(batches)), make([]float32, len(batches))
+			if err := m.TrainSteps(batches, losses, accs); err != nil { // optimises the graph, warms up
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if err := m.TrainSteps(batches, losses, accs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
 	}
 }

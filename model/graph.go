@@ -68,8 +68,8 @@ type graph struct {
 	// 0…B-1. The evaluation pass reads pixels and labels: by default the validation set's rows from
 	// evalStart, evalCount of them (Validate); Evaluate and Predict feed them.
 	indices                       tf.Output // [B] int32
-	trainSource, trainLabelSource tf.Output // [N, Inputs] float32, [N] int32
-	pixels, labels                tf.Output // [N, Inputs] float32, [N] int32
+	trainSource, trainLabelSource tf.Output // [N, features] float32, [N] int32
+	pixels, labels                tf.Output // [N, features] float32, [N] int32
 	evalStart, evalCount          tf.Output // int32 scalars
 	data                          dataVars
 	// One read per run of the training set's variables, the rows and labels every gather takes.
@@ -86,21 +86,19 @@ type graph struct {
 	weights   []*variable // trainable weights and moving statistics, Keras' model.weights order
 	all       []*variable // every variable, optimizer slots and step counter included
 
-	iterations   *variable // the optimizer's step counter, Keras' optimizer.iterations
-	iterRead     tf.Output // the single step's read of it, the steps taken before this one
-	learningRate tf.Output // the learning rate the next step uses: the schedule at iterRead
-	lrVar        *variable // the constant schedule's learning-rate variable, else nil
+	iterations *variable // the optimizer's step counter, Keras' optimizer.iterations
+	lrVar      *variable // the constant schedule's learning-rate variable, else nil
 	// Assignments for SetWeights and SetLearningRate: a placeholder and an AssignVariableOp per variable.
 	assign map[*variable]assignment
 
-	single *step   // the step TrainStep runs
+	// The step TrainStep runs: its reads of the step counter (the steps taken before it) and of the
+	// learning rate it uses (the schedule there), its batch-mean loss and accuracy, its increment.
+	single *step
 	eval   forward // the evaluation pass
 
-	trainLoss, trainAccuracy tf.Output // the single step's batch means
-	trainStep                *tf.Operation
 	chunk                    *chunk    // Config.StepsPerCall > 1 only
 	evalLossSum, evalCorrect tf.Output // sums over the fed examples
-	evalPenalty              tf.Output // Σ of the L2 penalties at the current weights (Config.L2 > 0 only)
+	evalPenalty              tf.Output // Σ of the L2 penalties at the current weights (a network with L2 regularisers only)
 	// The evaluation pass' softmax [N, Classes] and arg-max class [N] int64, what a SavedModel serves.
 	probabilities, classes tf.Output
 	initAll                *tf.Operation
@@ -169,8 +167,6 @@ func buildGraph(cfg Config) (*graph, error) {
 	if b.single, err = b.buildStep(root, s, "gradients", cfg, optName, vars.make, gatherBatch(s, b.trainSource, b.trainLabelSource, b.indices, cfg.Towers)); err != nil {
 		return nil, err
 	}
-	b.iterRead, b.learningRate = b.single.iterRead, b.single.learningRate
-	b.trainLoss, b.trainAccuracy, b.trainStep = b.single.loss, b.single.accuracy, b.single.increment
 	if cfg.StepsPerCall > 1 {
 		if b.chunk, err = b.buildChunk(root, s.SubScope("train_chunk"), cfg, optName, vars.make); err != nil {
 			return nil, err

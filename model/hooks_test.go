@@ -92,7 +92,7 @@ func (m *Model) run(t testing.TB, pixels []float32, labels []int32, fetches ...t
 // batch norm), without updating anything.
 func (m *Model) trainLossAt(t testing.TB, pixels []float32, labels []int32) float32 {
 	t.Helper()
-	return m.run(t, pixels, labels, m.graph.trainLoss)[0].Value().(float32)
+	return m.run(t, pixels, labels, m.graph.single.loss)[0].Value().(float32)
 }
 
 // gradients returns d loss / d w for every trainable variable, keyed by name.

@@ -35,7 +35,7 @@ type layerBuild struct {
 func (lb *layerBuild) newLayer(l *spec.Layer, in, out spec.Shape) layer {
 	switch l.Class {
 	case spec.ClassDense, spec.ClassConv2D:
-		return lb.newKernelLayer(l, in, out)
+		return lb.newKernelLayer(l, in)
 	case spec.ClassBatchNormalization:
 		return lb.newBatchNorm(l, in)
 	case spec.ClassDropout:
@@ -139,7 +139,7 @@ func kernelArgs(l *spec.Layer) (k spec.Kernel, useBias bool, a spec.Activation) 
 	return l.Dense.Kernel, l.Dense.UseBias, l.Dense.Activation
 }
 
-func (lb *layerBuild) newKernelLayer(l *spec.Layer, in, out spec.Shape) *kernelLayer {
+func (lb *layerBuild) newKernelLayer(l *spec.Layer, in spec.Shape) *kernelLayer {
 	var shape []int64
 	if c := l.Conv2D; c != nil {
 		shape = []int64{int64(c.KernelSize[0]), int64(c.KernelSize[1]), int64(in[2]), int64(c.Filters)}

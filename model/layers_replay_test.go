@@ -247,3 +247,50 @@ func TestConvInitMatchesKeras(t *testing.T) {
 		})
 	}
 }
+
+// BatchNormalization without center and scale has no beta and gamma (Keras' weights are the moving
+// statistics alone), and its training output is the batch normalised: mean 0 and variance
+// 1/(1+ε/σ²) per feature.
+func TestBatchNormWithoutCenterAndScale(t *testing.T) {
+	net := spec.Network{Input: spec.Input{Shape: spec.Shape{6}}, Layers: []spec.Layer{
+		{Class: spec.ClassDense, Dense: &spec.DenseArgs{Units: 4, UseBias: true}},
+		{Class: spec.ClassBatchNormalization, BatchNorm: &spec.BatchNormArgs{Axis: -1, Momentum: 0.9, Epsilon: 1e-3}},
+		{Class: spec.ClassDense, Dense: &spec.DenseArgs{Units: 3, Activation: spec.ActivationSoftmax, UseBias: true}},
+	}}
+	m := newModel(t, Config{Network: net, Seed: 2, Device: DeviceCPU})
+	ws, err := m.Weights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, w := range ws {
+		names = append(names, w.Name)
+	}
+	want := []string{"dense/kernel", "dense/bias", "batch_normalization/moving_mean", "batch_normalization/moving_variance",
+		"dense_1/kernel", "dense_1/bias"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("weights %v, want %v", names, want)
+	}
+	pixels, labels := randomBatch(3, 64, 6, 3)
+	out, err := float32s(m.run(t, pixels, labels, m.graph.single.train.outputs["batch_normalization"][0])[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range 4 {
+		var sum, sq float64
+		for i := range 64 {
+			sum += float64(out[i*4+j])
+		}
+		mean := sum / 64
+		for i := range 64 {
+			d := float64(out[i*4+j]) - mean
+			sq += d * d
+		}
+		if math.Abs(mean) > 1e-5 || !(sq/64 > 0.9 && sq/64 <= 1+1e-5) {
+			t.Errorf("feature %d: mean %g, variance %g; want 0 and just under 1", j, mean, sq/64)
+		}
+	}
+	if _, _, err := m.TrainStep(pixels, labels); err != nil {
+		t.Fatal(err)
+	}
+}

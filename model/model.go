@@ -92,8 +92,8 @@ func New(cfg Config) (*Model, error) {
 		labelInputs:  inputCache{dtype: tf.Int32},
 		indexInputs:  inputCache{dtype: tf.Int32},
 		fedIndices:   inputCache{dtype: tf.Int32},
-		trainFetches: []tf.Output{g.trainLoss, g.trainAccuracy},
-		trainTargets: []*tf.Operation{g.trainStep},
+		trainFetches: []tf.Output{g.single.loss, g.single.accuracy},
+		trainTargets: []*tf.Operation{g.single.increment},
 	}
 	devices, err := sessionDevices(sess)
 	if err == nil {
@@ -130,9 +130,9 @@ func placement(device string, devices []spec.Device) string {
 // Config returns the validated configuration: defaults filled in (see Validate), names canonical.
 func (m *Model) Config() Config { return m.cfg }
 
-// TrainStep runs one optimizer step on one batch: pixels holds len(labels) rows of Inputs features,
-// labels are class indices. It returns the batch's mean loss (plus the L2 penalty with Config.L2, as
-// Keras' logged loss) and accuracy computed before the update, as Keras reports them. A NaN or infinite loss is returned, not treated as an error:
+// TrainStep runs one optimizer step on one batch: pixels holds len(labels) examples of the network's
+// input flattened, labels are class indices. It returns the batch's mean loss (plus the kernels' L2
+// penalties, as Keras' logged loss) and accuracy computed before the update, as Keras reports them. A NaN or infinite loss is returned, not treated as an error:
 // stopping a diverged run is the training loop's decision (trainer.Fit, as Keras' TerminateOnNaN).
 func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy float32, err error) {
 	if err := m.feed(pixels, labels); err != nil {
@@ -148,7 +148,7 @@ func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy floa
 }
 
 // Evaluate returns the mean loss and accuracy over all examples, batch norm using its moving
-// statistics and no dropout. With Config.L2 the loss includes the L2 penalty at the current weights,
+// statistics and no dropout. The loss includes the kernels' L2 penalties at the current weights,
 // as Keras' val_loss does. It feeds spec.EvalChunk examples per run and changes no variable.
 func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float64, err error) {
 	n := len(labels)
@@ -234,7 +234,7 @@ func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.O
 // LearningRate returns the learning rate the next step uses: the schedule at Iterations(), what
 // Keras' optimizer.learning_rate gives and its TensorBoard callback logs as epoch_learning_rate.
 func (m *Model) LearningRate() (float64, error) {
-	out, err := m.sess.Run(nil, []tf.Output{m.graph.learningRate}, nil)
+	out, err := m.sess.Run(nil, []tf.Output{m.graph.single.learningRate}, nil)
 	if err != nil {
 		return 0, fmt.Errorf("read learning rate: %w", err)
 	}

@@ -19,7 +19,7 @@ type newVarFunc func(string, string, []int64, tf.DataType, bool, func(*op.Scope)
 //
 // The order within a step is Keras' BaseOptimizer.apply: weight decay (variable -= variable·wd·lr)
 // on every trainable variable, then the optimizer's update_step, then iterations += 1. Every
-// learning rate is b.learningRate, the schedule at the iterations before the increment. Adam and
+// learning rate is st.learningRate, the schedule at the iterations before the increment. Adam and
 // AdamW use ResourceApplyAdam, whose CPU kernel computes Keras 3's Adam formula term for term
 // (α = lr·√(1−β2^t)/(1−β1^t), m += (g−m)(1−β1), v += (g²−v)(1−β2), var −= m·α/(√v+ε), ε outside
 // the root and not bias corrected); the one difference is that the kernel forms 1−β1 in float32

@@ -74,7 +74,7 @@ func xlaStepSession(b *testing.B, cfg Config, batch int, xla bool) (*tf.Session,
 	}
 	var roots []string
 	if xla {
-		roots = []string{g.trainStep.Name(), g.trainLoss.Op.Name(), g.trainAccuracy.Op.Name()}
+		roots = []string{g.single.increment.Name(), g.single.loss.Op.Name(), g.single.accuracy.Op.Name()}
 	}
 	ng, sess, output := importForXLA(b, g, &configpb.ConfigProto{DeviceCount: map[string]int32{"GPU": 0}}, nil, roots...)
 	pixels, labels := randomBatch(1, batch, inputs(cfg), classes(cfg))
@@ -95,8 +95,8 @@ func xlaStepSession(b *testing.B, cfg Config, batch int, xla bool) (*tf.Session,
 		b.Fatal(err)
 	}
 	feeds := map[tf.Output]*tf.Tensor{output(g.trainSource): x, output(g.trainLabelSource): y, output(g.indices): ix}
-	fetches := []tf.Output{output(g.trainLoss)}
-	targets := []*tf.Operation{ng.Operation(g.trainStep.Name())}
+	fetches := []tf.Output{output(g.single.loss)}
+	targets := []*tf.Operation{ng.Operation(g.single.increment.Name())}
 	return sess, func() float32 {
 		out, err := sess.Run(feeds, fetches, targets)
 		if err != nil {

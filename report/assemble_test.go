@@ -20,7 +20,7 @@ func TestAssemble(t *testing.T) {
 	loss := func(vs ...float64) map[string][]Point {
 		m := map[string][]Point{}
 		for i, v := range vs {
-			m[tagLoss] = append(m[tagLoss], Point{int64(i), v})
+			m[tagLoss] = append(m[tagLoss], Point{Step: int64(i), Value: v})
 		}
 		return m
 	}

@@ -395,7 +395,7 @@ func TestWriteOtherAxes(t *testing.T) {
 func TestTableFormatting(t *testing.T) {
 	s := &Sweep{Runs: []Run{{
 		Name: "r", Status: spec.StatusUnknown,
-		Curves: Curves{TrainLoss: Series{{0, 0.123456}}, ValAccuracy: Series{{0, 0.9}}},
+		Curves: Curves{TrainLoss: Series{{Step: 0, Value: 0.123456}}, ValAccuracy: Series{{Step: 0, Value: 0.9}}},
 	}}}
 	want := "" +
 		"| Run | Status  | Epochs | Train loss | Val loss | Val acc |\n" +

@@ -5,7 +5,7 @@ over the epochs after the first).
 
     compare_convnet_keras.py --model modelfile/testdata/keras/convnet.json --data-dir data/mnist --seeds 1,2,3
 
-Defaults: all 60,000 MNIST training images (pixels/255), shuffled every epoch, 5 epochs of batch 128,
+Defaults: all 60,000 MNIST training images (pixels/255, or raw with --scale none), shuffled every epoch, 5 epochs of batch 128,
 Adam at 0.001, the 10,000 test images as validation data. Needs TensorFlow 2.18 / Keras 3 and numpy
 (scripts/setup-python.sh peers).
 """
@@ -39,14 +39,17 @@ def main():
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.001)
+    p.add_argument("--scale", choices=("unit", "none"), default="unit",
+                   help="pixel scaling: unit (x/255) or none (a model that rescales its input itself)")
     a = p.parse_args()
     import keras  # after argparse: -h needs no TensorFlow
 
     with open(a.model) as f:
         doc = f.read()
-    x = read_idx(a.data_dir, "train-images-idx3-ubyte", 16).astype(np.float32) / np.float32(255)
+    divisor = np.float32(255 if a.scale == "unit" else 1)
+    x = read_idx(a.data_dir, "train-images-idx3-ubyte", 16).astype(np.float32) / divisor
     y = read_idx(a.data_dir, "train-labels-idx1-ubyte", 8).astype(np.int32)
-    xt = read_idx(a.data_dir, "t10k-images-idx3-ubyte", 16).astype(np.float32) / np.float32(255)
+    xt = read_idx(a.data_dir, "t10k-images-idx3-ubyte", 16).astype(np.float32) / divisor
     yt = read_idx(a.data_dir, "t10k-labels-idx1-ubyte", 8).astype(np.int32)
     for seed in (int(s) for s in a.seeds.split(",")):
         keras.backend.clear_session()

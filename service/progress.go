@@ -14,7 +14,7 @@ import (
 // RunProgress is one run's live state.
 type RunProgress struct {
 	Name             string      `json:"name"`
-	State            spec.Status `json:"state"` // queued, running, succeeded or failed
+	State            spec.Status `json:"state"` // queued, running, succeeded, failed, pruned or paused
 	Epoch            int         `json:"epoch"` // 0-based epoch in progress (the last one once ended)
 	Epochs           int         `json:"epochs"`
 	Step             int         `json:"step"` // step in the epoch
@@ -24,6 +24,7 @@ type RunProgress struct {
 	ValLoss          float64     `json:"val_loss,omitempty"`
 	SamplesPerSecond float64     `json:"samples_per_second"`
 	Error            string      `json:"error,omitempty"`
+	Reason           string      `json:"reason,omitempty"` // why the scheduler pruned or paused it
 }
 
 // Event is one message of a sweep's event stream.
@@ -125,7 +126,7 @@ func (o *observer) RunEnded(r sweep.Run, res sweep.RunResult) {
 	var was spec.Status
 	p := o.live.update(r.Name, func(p *RunProgress) {
 		was = p.State
-		p.State, p.Error, p.EpochsCompleted = res.Status, res.Error, res.EpochsCompleted
+		p.State, p.Error, p.EpochsCompleted, p.Reason = res.Status, res.Error, res.EpochsCompleted, res.Reason
 	})
 	if was == spec.StatusRunning {
 		o.s.runsRunning.Dec()

@@ -22,6 +22,19 @@ const (
 	TagBatchLoss         = "batch_loss"
 	TagBatchAccuracy     = "batch_accuracy"
 
+	// The best epoch's (BestEpoch's) epoch_loss and epoch_accuracy, written into each sub-run when
+	// training ends at that epoch's step: TensorBoard's HParams dashboard shows a metric's last
+	// value, which for a run a scheduler stopped early is not what it reached.
+	TagBestEpochLoss     = "best_epoch_loss"
+	TagBestEpochAccuracy = "best_epoch_accuracy"
+	// Written into the run directory itself, beside the hparams session, when training ends: the
+	// epochs the run trained (a scalar), and in words how it ended (texts: a Status, and the
+	// scheduler's reason for a pruned or paused run), which TensorBoard's four session statuses
+	// cannot say.
+	TagEpochsTrained = "epochs_trained"
+	TagStatus        = "status"
+	TagReason        = "reason"
+
 	// PicturesDir is the run's TensorBoard sub-run of pictures (trainer.Pictures): the training
 	// inputs as the network sees them at step 0, and after every Job.PicturesEvery-th epoch the
 	// validation set's confusion matrix, misclassified examples and per-class PR curves.

@@ -1,5 +1,7 @@
 package spec
 
+import "math"
+
 // EpochMetrics are one epoch's metrics after its validation: the trainer measures them, the worker reports
 // them, and a run's result holds its last (Final). Loss and Accuracy are the training set's, named
 // as Keras' logs name them; their JSON names are those of tfsweep's --json summary.
@@ -40,6 +42,18 @@ func (h *History) Append(e EpochMetrics) {
 	h.ValLoss = append(h.ValLoss, e.ValLoss)
 	h.TrainAccuracy = append(h.TrainAccuracy, e.Accuracy)
 	h.ValAccuracy = append(h.ValAccuracy, e.ValAccuracy)
+}
+
+// BestEpoch is the 0-based epoch of the lowest validation loss, the earliest of equals; NaN losses
+// never count. ok is false when no epoch has a number.
+func (h History) BestEpoch() (epoch int, ok bool) {
+	epoch = -1
+	for i, v := range h.ValLoss {
+		if !math.IsNaN(v) && (epoch < 0 || v < h.ValLoss[epoch]) {
+			epoch = i
+		}
+	}
+	return epoch, epoch >= 0
 }
 
 // Len is the number of epochs the history holds.

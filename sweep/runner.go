@@ -312,8 +312,14 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 		res.Runs[i] = s.newRunResult(r)
 	}
 	defer s.openLogs(res)()
+	// The runs this process may train: its own and, in a scheduled or TPE sweep of several shards, a
+	// promoted run of another shard too, since whichever process is free trains a promotion.
+	runs, results := mine, res.Runs
+	if s.opts.Shard.Count > 1 && (s.plan.Scheduler.Kind != "" || s.plan.Search == SearchTPE) {
+		runs, results = s.withOtherShards(mine, res.Runs)
+	}
 	if s.plan.Scheduler.Kind != "" {
-		t, err := openTrials(s.dir, s.plan.Scheduler, maxEpochs(mine))
+		t, err := openTrials(s.dir, s.plan.Scheduler, maxEpochs(s.runs))
 		if err != nil {
 			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("scheduler: %v", err)
 			return res
@@ -322,7 +328,7 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 		defer t.close()
 	}
 	if s.plan.Search == SearchTPE {
-		sr, err := openSearch(s.dir, s.plan, mine)
+		sr, err := openSearch(s.dir, s.plan, runs)
 		if err != nil {
 			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("search: %v", err)
 			return res
@@ -330,7 +336,8 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 		s.search = sr
 		defer sr.close()
 	}
-	s.trainRuns(ctx, obs, mine, res.Runs)
+	s.trainRuns(ctx, obs, runs, results, len(mine))
+	res.Runs = trainedHere(results, len(mine))
 	res.settle(ctx.Err() != nil)
 	res.WallSeconds = time.Since(s.created).Seconds()
 	return res
@@ -368,8 +375,8 @@ func (s *Sweep) openLogs(res *Result) (closeCharts func()) {
 
 // trainRuns gives the runs to Parallel slots, through the queue the scheduler adds promoted runs
 // to, until they are all trained or ctx is done.
-func (s *Sweep) trainRuns(ctx context.Context, obs Observer, runs []Run, results []RunResult) {
-	q := newQueue(s.initialWork(runs))
+func (s *Sweep) trainRuns(ctx context.Context, obs Observer, runs []Run, results []RunResult, mine int) {
+	q := newQueue(s.initialWork(runs, mine))
 	var wg sync.WaitGroup
 	for slot := range min(s.opts.Parallel, len(runs)) {
 		wg.Go(func() { s.slot(ctx, obs, slot, q, runs, results) })

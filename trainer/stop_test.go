@@ -67,7 +67,7 @@ func TestFitStopTraining(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			hp, err := NewHParams(dir, summary.SessionStart{HParams: map[string]any{"lr": 0.1}})
+			hp, err := NewHParams(dir, summary.SessionStart{HParams: map[string]any{"lr": 0.1}}, HParamsOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

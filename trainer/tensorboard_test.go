@@ -124,7 +124,7 @@ func TestTensorBoardAndHParamsCallbacks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hp, err := NewHParams(dir, summary.SessionStart{HParams: map[string]any{"lr": 0.5}, GroupName: "sweep-1/r"})
+			hp, err := NewHParams(dir, summary.SessionStart{HParams: map[string]any{"lr": 0.5}, GroupName: "sweep-1/r"}, HParamsOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

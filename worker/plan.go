@@ -71,6 +71,17 @@ func modelConfig(v spec.Variant, features int, job spec.Job, gpu func() bool, cp
 	cfg.Network = net
 	setModelAxes(&cfg, v)
 	cfg.Device = job.Device
+	if convolves(cfg.Network) {
+		// The choices below fit Dense layers; oneDNN's convolution and pooling kernels run best on
+		// pools of a thread per core (model's BenchmarkConvnetSteps).
+		n := job.Threads
+		if n == 0 {
+			n = job.CPUs
+		}
+		cfg.IntraOpThreads, cfg.InterOpThreads = n, n
+		cfg.StepsPerCall = stepsPerCall(job, n)
+		return cfg, nil
+	}
 	if t := towers(job, v, gpu, cpus); t > 1 {
 		cfg.Device = model.DeviceCPU
 		cfg.Towers, cfg.IntraOpThreads, cfg.InterOpThreads = t, 1, t
@@ -91,6 +102,17 @@ func modelConfig(v spec.Variant, features int, job spec.Job, gpu func() bool, cp
 		cfg.ValidateConcurrency = cpus
 	}
 	return cfg, nil
+}
+
+// convolves reports whether the network has a convolution or pooling layer.
+func convolves(net spec.Network) bool {
+	for _, l := range net.Layers {
+		switch l.Class {
+		case spec.ClassConv2D, spec.ClassMaxPooling2D, spec.ClassAveragePooling2D, spec.ClassGlobalAveragePooling2D:
+			return true
+		}
+	}
+	return false
 }
 
 // setModelAxes copies the value of every axis with a ModelField into that field of cfg, so that an

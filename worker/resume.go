@@ -16,7 +16,7 @@ import (
 )
 
 // Tags the resumed run writes again from the start, so their copies from the killed attempt go.
-var rewrittenTags = map[string]bool{"config": true, "keras": true, "outcome": true}
+var rewrittenTags = map[string]bool{"config": true, "keras": true, "outcome": true, spec.TagBestEpochLoss: true, spec.TagBestEpochAccuracy: true}
 
 // truncateLogs makes a run's event files hold what they held at its checkpoint, so that the
 // resumed run's curves continue from there in both TensorBoard loaders: the Python one purges on

@@ -94,11 +94,12 @@ type run struct {
 	verdicts <-chan spec.Verdict
 }
 
-// end closes the TensorBoard writers and ends the hparams session with the run's outcome.
+// end ends the TensorBoard callback (its best epoch's metrics, the outcome text, the writers) and
+// the hparams session with the run's outcome, for a run that Fit did not end.
 func (r *run) end(e trainer.TrainEnd) error {
 	var errs []error
 	if r.tb != nil {
-		errs = append(errs, r.tb.Close())
+		errs = append(errs, r.tb.OnTrainEnd(e))
 	}
 	if r.pictures != nil {
 		errs = append(errs, r.pictures.OnTrainEnd(e))
@@ -106,12 +107,31 @@ func (r *run) end(e trainer.TrainEnd) error {
 	return errors.Join(append(errs, r.hp.OnTrainEnd(e))...)
 }
 
+// sessionEnd is how a run's hparams session ends. TensorBoard has four statuses, so a run a
+// scheduler pruned (stopped for good, judged worse than the others) ends STATUS_FAILURE, and one it
+// paused at a rung (which a promotion trains on, in this sweep or a --resume) STATUS_RUNNING; the
+// status and reason texts say which and why.
+func sessionEnd(end *spec.End, e trainer.TrainEnd) trainer.SessionEnd {
+	switch {
+	case errors.Is(e.Err, context.Canceled) || errors.Is(e.Err, context.DeadlineExceeded):
+		return trainer.SessionEnd{Status: summary.StatusFailure, State: spec.StatusInterrupted}
+	case e.Err != nil:
+		return trainer.SessionEnd{Status: summary.StatusFailure, State: spec.StatusFailed}
+	case end.Status == spec.StatusPruned:
+		return trainer.SessionEnd{Status: summary.StatusFailure, State: spec.StatusPruned, Reason: end.Reason}
+	case end.Status == spec.StatusPaused:
+		return trainer.SessionEnd{Status: summary.StatusRunning, State: spec.StatusPaused, Reason: end.Reason}
+	}
+	return trainer.SessionEnd{Status: summary.StatusSuccess, State: spec.StatusSucceeded}
+}
+
 // setUp opens the hparams session first, so that even a model that fails to build leaves a run
 // marked failed in TensorBoard, then builds the model with its data, restores a resumed run's
 // checkpoint, and opens the callbacks. On an error everything it opened is closed again and the
 // session ends failed.
 func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *data, from *resume, rep *reporter) (_ *run, err error) {
-	hp, err := trainer.NewHParams(job.Dir, summary.SessionStart{HParams: v.HParams(), GroupName: job.Group})
+	hp, err := trainer.NewHParams(job.Dir, summary.SessionStart{HParams: v.HParams(), GroupName: job.Group},
+		trainer.HParamsOptions{End: func(e trainer.TrainEnd) trainer.SessionEnd { return sessionEnd(rep.end, e) }})
 	if err != nil {
 		return nil, err
 	}
@@ -199,6 +219,11 @@ func (r *run) finishResumed(from *resume, p runPlan) (err error) {
 	}
 	end := r.rep.end
 	end.EpochsCompleted, end.Iterations, end.FitSeconds = from.Epoch+1, from.Iterations, from.FitSeconds
+	// The graphs and, at the end, the best epoch's metrics, which the cut logs no longer hold.
+	history := from.History
+	if err := r.tb.OnTrainBegin(trainer.TrainBegin{History: &history}); err != nil {
+		return err
+	}
 	return r.end(trainer.TrainEnd{EpochsCompleted: from.Epoch + 1})
 }
 

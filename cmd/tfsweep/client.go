@@ -233,7 +233,7 @@ func eventPrinter(id string, jsonOut bool, enc *json.Encoder, stderr io.Writer) 
 				fmt.Fprintf(stderr, "%s: epoch %d/%d loss %.4f val_loss %.4f %.0f samples/s\n", e.Run.Name, e.Run.EpochsCompleted, e.Run.Epochs, e.Run.Loss, e.Run.ValLoss, e.Run.SamplesPerSecond)
 			}
 		case e.Type == "run_end" && e.Run != nil:
-			fmt.Fprintf(stderr, "%s: %s %s\n", e.Run.Name, e.Run.State, e.Run.Error)
+			fmt.Fprintf(stderr, "%s: %s %s\n", e.Run.Name, e.Run.State, strings.TrimSpace(e.Run.Error+" "+e.Run.Reason))
 		}
 	}
 }
@@ -338,9 +338,10 @@ func runServerStatus(ctx context.Context, url string, pos []string, jsonOut bool
 	}
 	fmt.Fprintf(stdout, "%s %s (%s)\n", view.ID, view.State, view.SweepDir)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tSTATE\tEPOCH\tSTEP\tLOSS\tSAMPLES/S\tERROR")
+	fmt.Fprintln(tw, "RUN\tSTATE\tEPOCH\tSTEP\tLOSS\tSAMPLES/S\tERROR OR REASON")
 	for _, r := range view.Runs {
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d/%d\t%.4f\t%.0f\t%s\n", r.Name, r.State, r.EpochsCompleted, r.Epochs, r.Step, r.StepsPerEpoch, r.Loss, r.SamplesPerSecond, r.Error)
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d/%d\t%.4f\t%.0f\t%s\n", r.Name, r.State, r.EpochsCompleted, r.Epochs, r.Step, r.StepsPerEpoch, r.Loss, r.SamplesPerSecond,
+			strings.TrimSpace(r.Error+" "+r.Reason))
 	}
 	tw.Flush()
 	if view.State != spec.StatusSucceeded {

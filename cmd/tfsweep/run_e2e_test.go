@@ -164,8 +164,10 @@ func TestRunEndToEnd(t *testing.T) {
 		train, val, pictures := r.Name+"/train", r.Name+"/validation", r.Name+"/"+spec.PicturesDir
 		tbRuns = append(tbRuns, r.Name, train, val, pictures)
 		imageTags[pictures] = []string{"train_inputs", "confusion_matrix", "misclassified"}
-		trainScalarTags[train] = []string{"epoch_loss", "epoch_accuracy", "epoch_learning_rate", "batch_loss", "batch_accuracy"}
-		valScalarTags[val] = []string{"epoch_loss", "epoch_accuracy", "evaluation_loss_vs_iterations", "evaluation_accuracy_vs_iterations"}
+		trainScalarTags[train] = []string{"epoch_loss", "epoch_accuracy", "epoch_learning_rate", "batch_loss", "batch_accuracy",
+			"best_epoch_loss", "best_epoch_accuracy"}
+		valScalarTags[val] = []string{"epoch_loss", "epoch_accuracy", "evaluation_loss_vs_iterations", "evaluation_accuracy_vs_iterations",
+			"best_epoch_loss", "best_epoch_accuracy"}
 		textTags[train] = []string{"config"}
 		epochSteps, iterations := []int{}, []int{}
 		for e := range epochs {
@@ -220,6 +222,12 @@ func TestRunEndToEnd(t *testing.T) {
 		} {
 			metrics = append(metrics, map[string]any{"group": m.group, "tag": m.tag, "value": m.value, "step": epochs - 1})
 		}
+		h := spec.History{TrainLoss: r.History.TrainLoss, ValLoss: r.History.ValLoss, TrainAccuracy: r.History.TrainAccuracy, ValAccuracy: r.History.ValAccuracy}
+		best, _ := h.BestEpoch()
+		b := h.At(best)
+		metrics = append(metrics, map[string]any{"tag": "epochs_trained", "value": epochs},
+			map[string]any{"group": "validation", "tag": "best_epoch_loss", "value": b.ValLoss, "step": best},
+			map[string]any{"group": "train", "tag": "best_epoch_accuracy", "value": b.Accuracy, "step": best})
 		// Group names are the run's path under the logdir, so that sweeps never merge.
 		groups[filepath.Base(res.SweepDir)+"/"+r.Name] = map[string]any{
 			"hparams": map[string]any{"model": "mlp", "init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,
@@ -285,9 +293,14 @@ func TestRunEndToEnd(t *testing.T) {
 					"early_stopping":   map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"off"}},
 					"reduce_lr":        map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"off"}},
 				},
+				// The axes that vary, listed first.
+				"differs": []string{"init", "batchnorm"},
 				"metrics": []map[string]string{
 					{"group": "validation", "tag": "epoch_loss"}, {"group": "validation", "tag": "epoch_accuracy"},
 					{"group": "train", "tag": "epoch_loss"}, {"group": "train", "tag": "epoch_accuracy"},
+					{"group": "validation", "tag": "best_epoch_loss"}, {"group": "validation", "tag": "best_epoch_accuracy"},
+					{"group": "train", "tag": "best_epoch_loss"}, {"group": "train", "tag": "best_epoch_accuracy"},
+					{"tag": "epochs_trained"},
 				},
 			},
 			"session_groups": groups,
@@ -460,6 +473,8 @@ func TestRandomSearchInTensorBoard(t *testing.T) {
 					"lr":         map[string]any{"type": "DATA_TYPE_FLOAT64", "interval": []float64{1e-4, 1e-2}},
 					"batch_size": map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{100}},
 				}),
+				// lr, the one axis that varies, comes first: TensorBoard shows the first few by default.
+				"differs":        []string{"lr"},
 				"metrics_subset": true, "metrics": []map[string]string{{"group": "validation", "tag": "epoch_loss"}},
 			},
 			"session_groups": groups,

@@ -3,9 +3,10 @@
 // seed: the final training loss, validation loss and accuracy on the test set, and samples/s.
 //
 //	go run ./scripts/compare_convnet --model modelfile/testdata/keras/convnet.json --data-dir data/mnist --seeds 1,2,3
+//	go run ./scripts/compare_convnet --model scripts/compare_convnet/resnet.yaml --keras-json /tmp/resnet.json
 //
 // The defaults are issue 23's end-to-end parity check: Keras' simple MNIST convnet, all 60,000
-// training images (pixels/255) shuffled every epoch, 5 epochs of batch 128, Adam at 0.001, the
+// training images (pixels/255, or raw with --scale none) shuffled every epoch, 5 epochs of batch 128, Adam at 0.001, the
 // 10,000 test images as validation data.
 package main
 
@@ -42,14 +43,27 @@ func main() {
 	epochs := flag.Int("epochs", 5, "epochs")
 	batch := flag.Int("batch-size", 128, "examples per step")
 	lr := flag.Float64("lr", 0.001, "Adam's learning rate")
+	scale := flag.String("scale", "unit", "pixel scaling: unit (x/255) or none (a model that rescales its input itself)")
+	kerasJSON := flag.String("keras-json", "", "write the network's Keras model JSON (model.to_json()) to this file and train nothing")
 	flag.Parse()
-	if err := run(*path, *dataDir, *seeds, *epochs, *batch, *lr); err != nil {
+	if *kerasJSON != "" {
+		if err := writeKerasJSON(*path, *kerasJSON); err != nil {
+			fmt.Fprintln(os.Stderr, "compare_convnet:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	scaling := spec.ScaleUnit
+	if *scale == "none" {
+		scaling = spec.ScaleNone
+	}
+	if err := run(*path, *dataDir, *seeds, *epochs, *batch, *lr, scaling); err != nil {
 		fmt.Fprintln(os.Stderr, "compare_convnet:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path, dataDir, seedList string, epochs, batch int, lr float64) error {
+func run(path, dataDir, seedList string, epochs, batch int, lr float64, scale spec.Scaling) error {
 	net, err := modelfile.Read(path)
 	if err != nil {
 		return err
@@ -60,7 +74,7 @@ func run(path, dataDir, seedList string, epochs, batch int, lr float64) error {
 	}
 	examples := func(s *dataset.Split) (*model.Examples, error) {
 		return model.NewExamples(s.Len(), s.Features(), func(pixels []float32, labels []int32) {
-			s.Float32Into(pixels, labels, spec.ScaleUnit)
+			s.Float32Into(pixels, labels, scale)
 		})
 	}
 	trainSet, err := examples(train)
@@ -88,6 +102,25 @@ func run(path, dataDir, seedList string, epochs, batch int, lr float64) error {
 		}
 	}
 	return nil
+}
+
+// writeKerasJSON writes the Keras JSON of the network in path, for Keras to build the same model
+// from a tfsweep model file (keras.models.model_from_json).
+func writeKerasJSON(path, out string) error {
+	net, err := modelfile.Read(path)
+	if err != nil {
+		return err
+	}
+	m, err := model.New(model.Config{Network: net, Device: model.DeviceCPU})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	doc, err := m.KerasJSON()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, doc, 0o644)
 }
 
 // fit trains a fresh model as Keras' model.fit does: a new permutation of the training set every
