@@ -20,9 +20,9 @@ import (
 // console is where a sweep talks to its user, and the sweep's Observer. Off a terminal it writes
 // zerolog's JSON lines. On a terminal it draws one progress bar per running run and, above the bars,
 // one compact line per finished epoch and per ended run, aligned by run name. Every line goes through
-// the bar container, which prints it above the bars, and is cut to the terminal's width: a line
-// that wrapped would take two rows where the container counts one, and its redraw would leave
-// fragments and blank rows behind.
+// the bar container, which prints it above the bars. A finished run's bar leaves, so that the bars
+// never outgrow the screen (rows scrolled off it cannot be redrawn and stay behind as strays), and
+// while bars are drawn every line is cut to the terminal's width rather than wrapped into fragments.
 type console struct {
 	log    zerolog.Logger
 	out    io.Writer
@@ -190,7 +190,7 @@ func (c *console) EpochEnded(r sweep.Run, e spec.EpochMetrics) {
 	if p != nil && p.bar != nil {
 		p.bar.SetCurrent(int64((e.Epoch + 1) * p.steps))
 	}
-	took := (time.Duration(e.Seconds * float64(time.Second))).Round(time.Millisecond)
+	took := seconds(e.Seconds)
 	if c.screen != nil {
 		c.line(r.Name, "%5s  %8.4f  %7.4f  %8.4f  %7.4f  %s",
 			fmt.Sprintf("%d/%d", e.Epoch+1, epochs), e.Loss, e.Accuracy, e.ValLoss, e.ValAccuracy, took)
