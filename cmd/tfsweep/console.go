@@ -147,11 +147,12 @@ func (c *console) RunStarted(r sweep.Run, b spec.Begin) {
 		return
 	}
 	// The bar is the terminal's news of a run starting; a finished bar leaves its place to the
-	// runs still training, so that there are never more bars than parallel workers.
+	// runs still training, so that there are never more bars than parallel workers. Its total is one
+	// more than the steps: the bar stays until RunEnded completes it, through the model's export.
 	c.mu.Lock()
 	c.running++
 	c.mu.Unlock()
-	p.bar = c.bars.AddBar(int64(b.Epochs*b.StepsPerEpoch), mpb.BarRemoveOnComplete(),
+	p.bar = c.bars.AddBar(int64(b.Epochs*b.StepsPerEpoch)+1, mpb.BarRemoveOnComplete(),
 		mpb.PrependDecorators(decor.Name(r.Name, decor.WC{C: decor.DindentRight | decor.DextraSpace})),
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return c.status(r.Name) })),
 	)
