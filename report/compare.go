@@ -71,8 +71,12 @@ func (s *Sweep) cell(row ReferenceRow, split Split) Cell {
 // HasReportVariants reports whether any run is one of the lab report's variants trained as the
 // report trained them, which decides whether report.md lays out Tables 1–14 or only the table of all
 // runs.
-func (s *Sweep) HasReportVariants() bool {
-	for _, r := range s.Runs {
+func (s *Sweep) HasReportVariants() bool { return anyComparable(s.Runs) }
+
+// anyComparable reports whether any of runs has the lab report's numbers beside it; the tables of
+// runs carry the "Report train" and "Report val" columns only then.
+func anyComparable(runs []Run) bool {
+	for _, r := range runs {
 		if v, ok := r.Variant(); ok && r.LabMismatch() == "" {
 			if _, ok := ReferenceLoss(v, Train); ok {
 				return true

@@ -78,32 +78,45 @@ func (t *table) String() string {
 }
 
 // Table is the short table of all runs that `tfsweep run` and `tfsweep report` print: final losses
-// and validation accuracy beside the lab report's losses where it has the variant.
+// and validation accuracy, beside the lab report's losses when some run is one of its variants
+// trained as it trained them.
 func (s *Sweep) Table() string {
+	withReport := anyComparable(s.Runs)
 	t := &table{
-		header: []string{"Run", "Status", "Epochs", "Train loss", "Val loss", "Val acc", "Report train", "Report val"},
-		right:  []bool{false, false, true, true, true, true, true, true},
+		header: []string{"Run", "Status", "Epochs", "Train loss", "Val loss", "Val acc"},
+		right:  []bool{false, false, true, true, true, true},
+	}
+	if withReport {
+		t.header = append(t.header, "Report train", "Report val")
+		t.right = append(t.right, true, true)
 	}
 	for _, r := range s.Runs {
 		f := r.Final()
-		refTrain, refVal := referenceCells(r)
-		t.add(r.Name, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.ValLoss),
-			formatLoss(f.ValAccuracy), refTrain, refVal)
+		row := []string{r.Name, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.ValLoss), formatLoss(f.ValAccuracy)}
+		if withReport {
+			refTrain, refVal := referenceCells(r)
+			row = append(row, refTrain, refVal)
+		}
+		t.add(row...)
 	}
 	return t.String()
 }
 
-// runsTable is report.md's table of every run with the hparams that vary across the sweep.
+// runsTable is report.md's table of every run with the hparams that vary across the sweep, and the
+// lab report's losses when some run is comparable.
 func runsTable(runs []Run, varying []string) string {
+	withReport := anyComparable(runs)
 	header := append([]string{"Run"}, varying...)
-	header = append(header, "Status", "Epochs", "Train loss", "Train acc", "Val loss", "Val acc", "Report train", "Report val")
+	header = append(header, "Status", "Epochs", "Train loss", "Train acc", "Val loss", "Val acc")
+	if withReport {
+		header = append(header, "Report train", "Report val")
+	}
 	t := &table{header: header, right: make([]bool, len(header))}
 	for i := len(varying) + 2; i < len(header); i++ {
 		t.right[i] = true
 	}
 	for _, r := range runs {
 		f := r.Final()
-		refTrain, refVal := referenceCells(r)
 		row := []string{r.Name}
 		for _, k := range varying {
 			v, ok := r.HParams[k]
@@ -114,7 +127,11 @@ func runsTable(runs []Run, varying []string) string {
 			row = append(row, formatHParam(v))
 		}
 		row = append(row, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.Accuracy),
-			formatLoss(f.ValLoss), formatLoss(f.ValAccuracy), refTrain, refVal)
+			formatLoss(f.ValLoss), formatLoss(f.ValAccuracy))
+		if withReport {
+			refTrain, refVal := referenceCells(r)
+			row = append(row, refTrain, refVal)
+		}
 		t.add(row...)
 	}
 	return t.String()

@@ -327,18 +327,37 @@ func TestWriteNeverAveragesOtherConfigurations(t *testing.T) {
 	}
 }
 
-// The lab report's numbers stand only beside runs trained as it trained; the others say why not.
+// The lab report's numbers stand only beside runs trained as it trained; beside a comparable run,
+// the others say why not; a sweep with no comparable run has no report columns at all.
 func TestWriteNotComparableRuns(t *testing.T) {
-	a := presetSweepRuns()[0]
-	a.HParams["epochs"], a.HParams["limit"] = 2.0, 5000.0
-	a.Curves = Curves{TrainLoss: curve(0.5, 2), ValLoss: curve(0.6, 2)}
-	w, md := writeReport(t, buildSweep(t, []Run{a}))
+	short := presetSweepRuns()[0]
+	short.HParams["epochs"], short.HParams["limit"] = 2.0, 5000.0
+	short.Curves = Curves{TrainLoss: curve(0.5, 2), ValLoss: curve(0.6, 2)}
+	w, md := writeReport(t, buildSweep(t, []Run{short}))
 	if w.Compared || strings.Contains(md, "**Table 1:") {
 		t.Errorf("lab-report tables laid out for runs not trained as the report")
 	}
+	if strings.Contains(w.Table, "Report") || strings.Contains(md, "Report train") || strings.Contains(md, "not comparable") {
+		t.Errorf("report columns for a sweep with no comparable run:\n%s\n%s", w.Table, md)
+	}
+	if rows := markdownTable("Printed\n"+w.Table, "Printed"); len(rows) != 1 || len(rows[0]) != 6 {
+		t.Errorf("printed table %q, want one run in six columns", rows)
+	}
+
+	full := presetSweepRuns()[1]
+	w, md = writeReport(t, buildSweep(t, []Run{short, full}))
 	rows := markdownTable("Printed\n"+w.Table, "Printed")
-	if len(rows) != 1 || rows[0][6] != "not comparable: epochs=2, limit=5000" || rows[0][7] != "—" {
-		t.Errorf("printed table %q", rows)
+	if len(rows) != 2 || len(rows[0]) != 8 {
+		t.Fatalf("printed table %q, want two runs with the report's columns", rows)
+	}
+	for _, row := range rows {
+		notComparable := row[0] == short.Name
+		if got := row[6] == "not comparable: epochs=2, limit=5000" && row[7] == "—"; got != notComparable {
+			t.Errorf("row %q: report columns %q %q", row[0], row[6], row[7])
+		}
+	}
+	if !strings.Contains(md, "not comparable: epochs=2, limit=5000") {
+		t.Errorf("report.md's runs table lacks why %s is not comparable:\n%s", short.Name, md)
 	}
 }
 
@@ -379,9 +398,9 @@ func TestTableFormatting(t *testing.T) {
 		Curves: Curves{TrainLoss: Series{{Step: 0, Value: 0.123456}}, ValAccuracy: Series{{Step: 0, Value: 0.9}}},
 	}}}
 	want := "" +
-		"| Run | Status  | Epochs | Train loss | Val loss | Val acc | Report train | Report val |\n" +
-		"| --- | ------- | -----: | ---------: | -------: | ------: | -----------: | ---------: |\n" +
-		"| r   | unknown |      1 |     0.1235 |        — |  0.9000 |            — |          — |\n"
+		"| Run | Status  | Epochs | Train loss | Val loss | Val acc |\n" +
+		"| --- | ------- | -----: | ---------: | -------: | ------: |\n" +
+		"| r   | unknown |      1 |     0.1235 |        — |  0.9000 |\n"
 	if got := s.Table(); got != want {
 		t.Errorf("Table() =\n%s\nwant\n%s", got, want)
 	}

@@ -61,8 +61,11 @@ do not silently check nothing)
                          samples    the number of images per step the tags listing reports;
                          pixels_sha256  hex digest of the served image decoded by PIL (pillow)
                                     and converted to RGBA: width*height*4 bytes, row by row,
-                                    straight (not premultiplied) alpha.
-  pr_curves            list of {run*, tag*, step*, labels*, predictions*, num_thresholds, rtol, atol}:
+                                    straight (not premultiplied) alpha;
+                         steps      the exact list of steps the tag serves (in order), e.g. each
+                                    once after a resumed run.
+  pr_curves            list of {run*, tag*, step*, labels*, predictions*, num_thresholds, rtol, atol,
+                       steps}: steps, as for images, is the exact list of steps the tag serves;
                        the PR curve TensorBoard's pr_curves plugin serves at that step must be the one
                        numpy computes here from the same binary labels (0/1 or booleans) and
                        predicted probabilities, as TensorBoard's pr_curve summary defines it: example
@@ -187,8 +190,10 @@ _SCHEMA = {
     "histograms": {"run", "tag", "steps", "steps_include", "bucket_count", "buckets", "counts",
                    "rtol", "atol"},
     "texts": {"run", "tag", "step", "equals", "contains", "html_contains"},
-    "images": {"run", "tag", "step", "sample", "sha256", "width", "height", "samples", "pixels_sha256"},
-    "pr_curves": {"run", "tag", "step", "labels", "predictions", "num_thresholds", "rtol", "atol"},
+    "images": {"run", "tag", "step", "sample", "sha256", "width", "height", "samples", "pixels_sha256",
+               "steps"},
+    "pr_curves": {"run", "tag", "step", "labels", "predictions", "num_thresholds", "rtol", "atol",
+                  "steps"},
     "graphs": {"run", "run_graph", "keras", "nodes_include", "keras_nodes_include"},
     "hparams": {"experiment", "session_groups", "session_groups_subset"},
     "experiment": {"hparams", "differs", "metrics", "metrics_subset"},
@@ -573,6 +578,7 @@ class Checker:
                 if info.get("samples") != entry["samples"]:
                     self.fail(f"{what}: {info.get('samples')} samples per step, want {entry['samples']}")
             items = self.c.get_json("/data/plugin/images/images", run=run, tag=tag, sample=sample)
+            self._check_steps(what, entry, [d["step"] for d in items])
             item = next((d for d in items if d["step"] == step), None)
             if item is None:
                 self.fail(f"{what}: no such step (served {_short([d['step'] for d in items])})")
@@ -601,6 +607,7 @@ class Checker:
             if not self.has_tag("pr_curves", run, tag, what):
                 continue
             served = self.c.get_json("/data/plugin/pr_curves/pr_curves", run=run, tag=tag).get(run, [])
+            self._check_steps(what, entry, [d["step"] for d in served])
             got = next((d for d in served if d["step"] == step), None)
             if got is None:
                 self.fail(f"{what}: no such step (served {_short([d['step'] for d in served])})")

@@ -55,7 +55,7 @@ type SweepTrainer struct {
 
 func (t *SweepTrainer) options(name string) sweep.Options {
 	return sweep.Options{LogDir: t.LogDir, DataDir: t.DataDir, Data: &t.Data, Device: t.Device, Parallel: t.Slots,
-		LogEvery: sweep.DefaultLogEvery, Worker: t.Worker, WorkerEnv: t.WorkerEnv, GPUs: t.GPUs,
+		LogEvery: sweep.DefaultLogEvery, PicturesEvery: sweep.DefaultPicturesEvery, Worker: t.Worker, WorkerEnv: t.WorkerEnv, GPUs: t.GPUs,
 		Charts: t.Charts, Name: name, KeepCheckpoints: 1}
 }
 

@@ -35,6 +35,11 @@ const (
 	TagStatus        = "status"
 	TagReason        = "reason"
 
+	// PicturesDir is the run's TensorBoard sub-run of pictures (trainer.Pictures): the training
+	// inputs as the network sees them at step 0, and after every Job.PicturesEvery-th epoch the
+	// validation set's confusion matrix, misclassified examples and per-class PR curves.
+	PicturesDir = "pictures"
+
 	// SavedModelDir is where a finished run's model is exported, in the format of
 	// tf.saved_model.save: serving_default takes raw pixels, the run's scaling inside.
 	SavedModelDir = "saved_model"

@@ -33,6 +33,9 @@ type Job struct {
 	// Threads is 0; 0 = all of them.
 	CPUs     int `json:"cpus,omitempty"`
 	LogEvery int `json:"log_every"` // batch scalars every N steps; 0 = none
+	// PicturesEvery writes the validation set's pictures (PicturesDir) every N epochs and after the
+	// last; 0 = no pictures.
+	PicturesEvery int `json:"pictures_every,omitempty"`
 	// StepsPerCall is the batches trained per TensorFlow call; 0 = the worker's choice.
 	StepsPerCall int `json:"steps_per_call,omitempty"`
 	// Resume continues the run from its last checkpoint in Dir (which then exists), its logs cut

@@ -104,7 +104,12 @@ type Writer struct {
 // NewWriter creates dir if needed and a new event file in it, named like
 // TensorFlow 2 names them:
 //
-//	events.out.tfevents.<10-digit unix seconds>.<host>.<pid>.<counter>.v2
+//	events.out.tfevents.<10-digit unix seconds>.<host>.<pid>.<6-digit counter>.v2
+//
+// The counter (one per process) has a fixed width so that names sort as the files were made:
+// TensorBoard reads a directory's event files in name order, and files a process makes within one
+// second would otherwise put its tenth before its ninth (a resumed run's new file before the copy
+// of its earlier attempt's).
 //
 // The file is born under a hidden temporary name without "tfevents" (which
 // TensorBoard ignores), gets its first event (file_version "brain.Event:2")
@@ -159,7 +164,7 @@ func newFileWriter(fsys fileSystem, dir string, o options) (*Writer, error) {
 	}
 	var path string
 	for attempt := 0; ; attempt++ {
-		name := fmt.Sprintf("events.out.tfevents.%010d.%s.%d.%d.v2", secs, host, pid, fileCounter.Add(1)-1)
+		name := fmt.Sprintf("events.out.tfevents.%010d.%s.%d.%06d.v2", secs, host, pid, fileCounter.Add(1)-1)
 		path = filepath.Join(dir, name)
 		err := fsys.Link(tmp, path)
 		if errors.Is(err, fs.ErrExist) && attempt < 1000 {

@@ -59,7 +59,7 @@ func TestFileNameAndFirstEvent(t *testing.T) {
 	w := newTestWriter(t, dir)
 	host, _ := os.Hostname()
 	name := filepath.Base(w.Path())
-	re := regexp.MustCompile(`^events\.out\.tfevents\.(\d{10})\.` + regexp.QuoteMeta(host) + `\.` + regexp.QuoteMeta(strconv.Itoa(os.Getpid())) + `\.\d+\.v2$`)
+	re := regexp.MustCompile(`^events\.out\.tfevents\.(\d{10})\.` + regexp.QuoteMeta(host) + `\.` + regexp.QuoteMeta(strconv.Itoa(os.Getpid())) + `\.\d{6}\.v2$`)
 	if !re.MatchString(name) {
 		t.Fatalf("file name %q does not match %v", name, re)
 	}
@@ -115,7 +115,7 @@ func TestNewWriterNeverAppends(t *testing.T) {
 	var occupied []string
 	for s := secs; s <= secs+1; s++ {
 		for c := next; c < next+3; c++ {
-			p := filepath.Join(dir, fmt.Sprintf("events.out.tfevents.%010d.%s.%d.%d.v2", s, host, os.Getpid(), c))
+			p := filepath.Join(dir, fmt.Sprintf("events.out.tfevents.%010d.%s.%d.%06d.v2", s, host, os.Getpid(), c))
 			if err := os.WriteFile(p, []byte("occupied"), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +124,7 @@ func TestNewWriterNeverAppends(t *testing.T) {
 	}
 	w := newTestWriter(t, dir)
 	// The first free counter, in either second.
-	if !strings.HasSuffix(w.Path(), fmt.Sprintf(".%d.%d.v2", os.Getpid(), next+3)) {
+	if !strings.HasSuffix(w.Path(), fmt.Sprintf(".%d.%06d.v2", os.Getpid(), next+3)) {
 		t.Errorf("writer named %s, want counter %d, the first free one", w.Path(), next+3)
 	}
 	for _, p := range occupied {
@@ -644,5 +644,27 @@ func TestBackgroundFlushErrorAndStop(t *testing.T) {
 	case <-w.done:
 	default:
 		t.Error("flush goroutine still running after Close")
+	}
+}
+
+// Files a process makes within one second list in the order it made them, also where the counter
+// gains a digit (9 → 10): TensorBoard reads a directory's files in name order.
+func TestEventFilesInTheOrderMade(t *testing.T) {
+	dir := t.TempDir()
+	boundary := int64(10)
+	for boundary <= fileCounter.Load()+1 {
+		boundary *= 10
+	}
+	fileCounter.Store(boundary - 2)
+	var made []string
+	for range 3 {
+		made = append(made, newTestWriter(t, dir).Path())
+	}
+	files, err := EventFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(files, "\n") != strings.Join(made, "\n") {
+		t.Errorf("listed\n%s\nmade\n%s", strings.Join(files, "\n"), strings.Join(made, "\n"))
 	}
 }

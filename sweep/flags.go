@@ -109,7 +109,7 @@ func NewPlan(configPath string, fromFlags Grid, search *Search) (Plan, error) {
 		if plan, err = ReadConfig(configPath); err != nil {
 			return Plan{}, fmt.Errorf("--config: %w", err)
 		}
-	case !setsPresetAxes(fromFlags):
+	case TrainsPreset(fromFlags):
 		plan = LabReport()
 	default:
 		plan = Plan{Grids: []Grid{{}}}
@@ -151,15 +151,30 @@ type Search struct {
 	Scheduler *SchedulerOptions
 }
 
-// setsPresetAxes tells whether g sets an axis that the lab-report preset sweeps, so that g describes
-// other runs rather than a variation of the preset's.
-func setsPresetAxes(g Grid) bool {
-	for _, pg := range LabReport().Grids {
-		for key := range pg.axes {
-			if g.sets(key) {
-				return true
+// PresetAxes are the axes the lab-report preset sweeps, in the table's order: a flag that sets one
+// of them replaces the preset with a grid of the flags.
+func PresetAxes() []spec.Axis {
+	preset := LabReport()
+	var axes []spec.Axis
+	for _, a := range spec.Axes() {
+		for _, g := range preset.Grids {
+			if _, ok := g.axes[a.Key]; ok {
+				axes = append(axes, a)
+				break
 			}
 		}
 	}
-	return false
+	return axes
+}
+
+// TrainsPreset tells whether NewPlan, given no sweep file, trains the lab-report preset for these
+// axis flags: whether they leave every axis the preset sweeps to it, so that they describe a
+// variation of the preset's runs rather than other runs.
+func TrainsPreset(fromFlags Grid) bool {
+	for _, a := range PresetAxes() {
+		if fromFlags.sets(a.Key) {
+			return false
+		}
+	}
+	return true
 }

@@ -2,7 +2,9 @@ package sweep
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -41,14 +43,15 @@ func memoryBytes(v spec.Variant, features, classes, trainExamples int) (weights,
 	return weights, batch, other, nil
 }
 
-// checkMemory refuses runs whose estimate exceeds this machine's memory shared by the parallel
-// workers, naming the axis that makes them too large.
+// checkMemory refuses runs whose estimate exceeds the memory this machine has available (what the
+// kernel could give without swapping, not its total: other programs hold the rest) shared by the
+// parallel workers, naming the axis that makes them too large.
 func (s *Sweep) checkMemory() error {
-	total, err := machineMemory()
+	available, err := availableMemory()
 	if err != nil {
 		return nil // no /proc/meminfo: nothing to compare against, TensorFlow will say
 	}
-	budget := total / float64(s.opts.Parallel)
+	budget := available / float64(s.opts.Parallel)
 	for _, r := range s.runs {
 		weights, batch, other, err := memoryBytes(r.Variant, s.features, s.classes, s.trainExamples)
 		if err != nil {
@@ -66,28 +69,37 @@ func (s *Sweep) checkMemory() error {
 		if batch > weights+other {
 			key = "batch_size"
 		}
-		return fmt.Errorf("%s: run %s needs about %s of memory, more than this machine's %s shared by %d parallel runs",
-			s.plan.origin(key), r.Name, humanBytes(need), humanBytes(total), s.opts.Parallel)
+		return fmt.Errorf("%s: run %s needs about %s of memory, more than the %s this machine has available shared by %d parallel runs",
+			s.plan.origin(key), r.Name, humanBytes(need), humanBytes(available), s.opts.Parallel)
 	}
 	return nil
 }
 
-// machineMemory is MemTotal from /proc/meminfo, in bytes.
-func machineMemory() (float64, error) {
+// availableMemory is MemAvailable from /proc/meminfo, in bytes.
+func availableMemory() (float64, error) {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return memAvailable(f)
+}
+
+// memAvailable reads MemAvailable from the text of /proc/meminfo. Kernels before 3.14 lack the
+// line: then there is no estimate to trust, and the check is left to TensorFlow.
+func memAvailable(meminfo io.Reader) (float64, error) {
+	sc := bufio.NewScanner(meminfo)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+		if len(fields) >= 2 && fields[0] == "MemAvailable:" {
 			kb, err := strconv.ParseFloat(fields[1], 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, fmt.Errorf("/proc/meminfo has no MemTotal")
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, errors.New("/proc/meminfo has no MemAvailable")
 }
 
 // humanBytes prints an estimate in binary units; one past 8 EiB (a plan that could never run)

@@ -42,7 +42,10 @@ type Options struct {
 	StepsPerCall int
 	// LogEvery writes batch scalars every LogEvery optimizer steps (Keras' update_freq); 0 writes none.
 	LogEvery int
-	MaxRuns  int // a larger plan is refused before it is expanded; 0 = DefaultMaxRuns
+	// PicturesEvery writes each run's pictures of the validation set (spec.PicturesDir) every
+	// PicturesEvery epochs and after the last; 0 writes none.
+	PicturesEvery int
+	MaxRuns       int // a larger plan is refused before it is expanded; 0 = DefaultMaxRuns
 	// Worker is the path of the TensorFlow-linked worker binary (tfsweep-worker); WorkerEnv its
 	// environment, to which WorkerCommand adds its defaults and, with GPUs, the runner a
 	// CUDA_VISIBLE_DEVICES per worker.
@@ -79,6 +82,9 @@ func (sh Shard) has(r Run) bool { return sh.Count <= 1 || r.Index%sh.Count == sh
 
 // DefaultLogEvery is the batch-scalar interval `tfsweep run` uses unless --log-every says otherwise.
 const DefaultLogEvery = 10
+
+// DefaultPicturesEvery is the pictures' interval in epochs unless --pictures-every says otherwise.
+const DefaultPicturesEvery = 1
 
 // Observer is told what the workers report, as they report it. Its methods are called from one
 // goroutine per worker slot, so concurrently.
@@ -201,6 +207,8 @@ func (opts Options) check() error {
 		return fmt.Errorf("--steps-per-call: %d must be in [0, %d]", opts.StepsPerCall, spec.MaxStepsPerCall)
 	case opts.LogEvery < 0:
 		return fmt.Errorf("--log-every: %d must not be negative", opts.LogEvery)
+	case opts.PicturesEvery < 0:
+		return fmt.Errorf("--pictures-every: %d must not be negative", opts.PicturesEvery)
 	case opts.MaxRuns < 0:
 		return fmt.Errorf("--max-runs: %d must be positive", opts.MaxRuns)
 	case opts.WorkerGrace < 0:
@@ -247,8 +255,8 @@ func readData(plan *Plan, opts Options) (DataShape, error) {
 	if err != nil {
 		return DataShape{}, fmt.Errorf("%s: %w", origin, err)
 	}
-	if total, err := machineMemory(); err == nil {
-		if err := d.CheckBudget(int64(total)); err != nil {
+	if available, err := availableMemory(); err == nil {
+		if err := d.CheckBudget(int64(available)); err != nil {
 			return DataShape{}, fmt.Errorf("%s: %w", origin, err)
 		}
 	}
@@ -518,7 +526,7 @@ func (s *Sweep) job(r Run) (spec.Job, error) {
 	job := spec.Job{
 		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: spec.EncodeVariant(r.Variant),
 		DataDir: s.opts.DataDir, Data: s.source, DataCache: s.opts.DataCache, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
-		LogEvery:     s.opts.LogEvery,
+		LogEvery: s.opts.LogEvery, PicturesEvery: s.opts.PicturesEvery,
 		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
 	}
 	if r.Model.File != "" {

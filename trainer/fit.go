@@ -140,6 +140,9 @@ type TrainBegin struct {
 	// History is the run's history, as Keras' callbacks find it in self.model.history: an epoch
 	// is in it before any callback's OnEpochEnd for that epoch runs.
 	History *spec.History
+	// InitialEpoch is the first epoch this fit trains: above 0, an earlier attempt trained and
+	// logged the epochs before it.
+	InitialEpoch int
 }
 
 // BatchEnd is sent after every optimizer step.
@@ -294,6 +297,7 @@ func (f *fitLoop) begin() error {
 		BatchSize:     f.opts.BatchSize,
 		Model:         f.model,
 		History:       f.opts.History,
+		InitialEpoch:  f.opts.InitialEpoch,
 	}
 	for _, cb := range f.hooks.begin {
 		if err := cb.OnTrainBegin(begin); f.hookFailed(err) {

@@ -59,7 +59,8 @@ const (
 // the TensorFlow guide's confusion-matrix callback writes it (one writer per directory keeps
 // TensorBoard's Python loader, which follows only a directory's newest event file, up to date):
 //   - at the start, step 0: train_inputs, the first Samples training images as the network sees
-//     them, as tf.summary.image shows a batch;
+//     them, as tf.summary.image shows a batch (a resumed fit, whose InitialEpoch is above 0, has
+//     them from its earlier attempt);
 //   - after every Every-th epoch and the last, at the 0-based epoch: confusion_matrix and
 //     misclassified (images of the validation set) and pr_curves/<class>, each class against the
 //     rest.
@@ -97,9 +98,12 @@ func NewPictures(dir string, opts PicturesOptions) (*Pictures, error) {
 	return &Pictures{w: w, opts: opts}, nil
 }
 
-// OnTrainBegin writes the training inputs.
+// OnTrainBegin writes the training inputs, unless a resumed fit's earlier attempt wrote them.
 func (p *Pictures) OnTrainBegin(b TrainBegin) error {
 	p.epochs = b.Epochs
+	if b.InitialEpoch > 0 {
+		return nil
+	}
 	ex, err := p.opts.Source.TrainingSamples(p.opts.Samples)
 	if err != nil {
 		return fmt.Errorf("pictures: training samples: %w", err)

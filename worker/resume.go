@@ -3,6 +3,8 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -19,14 +21,15 @@ var rewrittenTags = map[string]bool{"config": true, "keras": true, "outcome": tr
 // truncateLogs makes a run's event files hold what they held at its checkpoint, so that the
 // resumed run's curves continue from there in both TensorBoard loaders: the Python one purges on
 // a restart and the Rust one does not, so steps the killed attempt logged past the checkpoint must
-// go from the files themselves. In train/ and validation/ every event up to the checkpoint (epoch
-// tags up to lastEpoch, batch and evaluation-vs-iterations tags up to iterations) is copied into a
-// new file, then the old files are renamed out of TensorBoard's sight ("tfevents" → "retired").
+// go from the files themselves. In train/, validation/ and pictures/ every event up to the
+// checkpoint (epoch tags and pictures up to lastEpoch, batch and evaluation-vs-iterations tags up to
+// iterations) is copied into a new file, then the old files are renamed out of TensorBoard's sight
+// ("tfevents" → "retired").
 // The run directory's own files (the hparams session) are retired whole: the resumed run writes its
 // session anew. A crash between the copy and the renames leaves copies of the same steps, which
 // the next truncation keeps once.
 func truncateLogs(runDir string, lastEpoch int, iterations int64) error {
-	for _, sub := range []string{spec.TrainDir, spec.ValidationDir} {
+	for _, sub := range []string{spec.TrainDir, spec.ValidationDir, spec.PicturesDir} {
 		if err := truncateDir(filepath.Join(runDir, sub), lastEpoch, iterations); err != nil {
 			return err
 		}
@@ -39,6 +42,9 @@ func truncateLogs(runDir string, lastEpoch int, iterations int64) error {
 }
 
 func truncateDir(dir string, lastEpoch int, iterations int64) error {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil // a run without pictures, say
+	}
 	files, err := summary.EventFiles(dir)
 	if err != nil || len(files) == 0 {
 		return err

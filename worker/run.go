@@ -86,6 +86,7 @@ type run struct {
 	m        *model.Model
 	hp       *trainer.HParams
 	tb       *trainer.TensorBoard // nil until opened
+	pictures *trainer.Pictures    // nil until opened, or without pictures
 	k        callbacks
 	ckptDir  string
 	rep      *reporter
@@ -99,6 +100,9 @@ func (r *run) end(e trainer.TrainEnd) error {
 	var errs []error
 	if r.tb != nil {
 		errs = append(errs, r.tb.OnTrainEnd(e))
+	}
+	if r.pictures != nil {
+		errs = append(errs, r.pictures.OnTrainEnd(e))
 	}
 	return errors.Join(append(errs, r.hp.OnTrainEnd(e))...)
 }
@@ -159,6 +163,14 @@ func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *dataset.Data,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if job.PicturesEvery > 0 {
+		r.pictures, err = trainer.NewPictures(filepath.Join(job.Dir, spec.PicturesDir), trainer.PicturesOptions{
+			Source: newPictureSource(r.m, p, d), Classes: classNames(d), Every: job.PicturesEvery,
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(r.ckptDir, 0o755); err != nil {
 		return nil, err
@@ -242,7 +254,11 @@ func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Tim
 	// Keras' order for callbacks=[tensorboard, early_stopping, reduce_lr, backup_and_restore]:
 	// TensorBoard logs the rate the epoch trained with, before ReduceLROnPlateau lowers it for the
 	// next, and the checkpoint holds the callbacks' counters after the epoch.
-	callbacks := append([]trainer.Callback{r.tb, r.hp}, r.k.list...)
+	callbacks := []trainer.Callback{r.tb, r.hp}
+	if r.pictures != nil {
+		callbacks = append(callbacks, r.pictures)
+	}
+	callbacks = append(callbacks, r.k.list...)
 	fitStart := time.Now()
 	timings := r.rep.end.Timings
 	timings.Setup = fitStart.Sub(arrived).Seconds()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,13 +17,17 @@ import (
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
-// console is where a sweep talks to its user: zerolog lines (human-readable on a terminal, JSON
-// otherwise) and, on a terminal, one progress bar per running run. Log lines go through the bar
-// container so that they print above the bars instead of tearing them. It is the sweep's Observer.
+// console is where a sweep talks to its user, and the sweep's Observer. Off a terminal it writes
+// zerolog's JSON lines. On a terminal it draws one progress bar per running run and, above the bars,
+// one compact line per finished epoch and per ended run, aligned by run name. Every line goes through
+// the bar container, which prints it above the bars. A finished run's bar leaves, so that the bars
+// never outgrow the screen (rows scrolled off it cannot be redrawn and stay behind as strays), and
+// while bars are drawn every line is cut to the terminal's width rather than wrapped into fragments.
 type console struct {
-	log  zerolog.Logger
-	out  io.Writer
-	bars *mpb.Progress // nil unless on a terminal
+	log    zerolog.Logger
+	out    io.Writer
+	screen io.Writer     // the lines above the bars, cut to the width; nil off a terminal
+	bars   *mpb.Progress // nil unless on a terminal
 	// The bars are redrawn on our own ticker (mpb's manual refresh) so that close can ask for one last
 	// redraw: mpb prints log lines only when it redraws, and would drop those written after its last
 	// automatic redraw.
@@ -30,8 +35,10 @@ type console struct {
 	stopTicker chan struct{}
 	tickerDone chan struct{}
 
-	mu   sync.Mutex
-	runs map[string]*runProgress
+	mu        sync.Mutex
+	runs      map[string]*runProgress
+	nameWidth int // of the longest run name, to align the lines
+	running   int // bars drawn
 }
 
 // runProgress is what a run's bar shows.
@@ -42,10 +49,12 @@ type runProgress struct {
 	loss, samplesPerSec float64
 }
 
-func newConsole(w io.Writer, terminal bool) *console {
+// newConsole writes to w; width, on a terminal, is its current width in columns (0 when unknown:
+// lines are then not cut).
+func newConsole(w io.Writer, terminal bool, width func() int) *console {
 	c := &console{out: w, runs: map[string]*runProgress{}}
 	if !terminal {
-		c.log = zerolog.New(w).With().Timestamp().Logger()
+		c.log = newLogger(w, false)
 		return c
 	}
 	c.refresh = make(chan any)
@@ -53,8 +62,17 @@ func newConsole(w io.Writer, terminal bool) *console {
 	c.tickerDone = make(chan struct{})
 	c.bars = mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithManualRefresh(c.refresh))
 	go c.tick(150 * time.Millisecond)
-	c.log = zerolog.New(humanWriter(c.bars)).With().Timestamp().Logger()
+	c.screen = &fitWriter{out: c.bars, width: c.barsWidth(width)}
+	c.log = newLogger(c.screen, true)
 	return c
+}
+
+// newLogger writes human-readable lines on a terminal and JSON lines elsewhere.
+func newLogger(w io.Writer, terminal bool) zerolog.Logger {
+	if terminal {
+		return zerolog.New(humanWriter(w)).With().Timestamp().Logger()
+	}
+	return zerolog.New(w).With().Timestamp().Logger()
 }
 
 // humanWriter is zerolog's console format with numbers rounded to four significant digits: a person
@@ -99,24 +117,45 @@ func (c *console) close() {
 	c.refresh <- time.Now()
 	c.bars.Wait()
 	c.bars = nil
-	c.log = zerolog.New(humanWriter(c.out)).With().Timestamp().Logger()
+	c.log = newLogger(c.out, true)
 }
 
 var _ sweep.Observer = (*console)(nil)
 
-func (c *console) RunStarted(r sweep.Run, b spec.Begin) {
-	c.log.Info().Str("run", r.Name).Int("epochs", b.Epochs).Int("steps_per_epoch", b.StepsPerEpoch).
-		Int("train_examples", b.TrainExamples).Int("batch_size", r.BatchSize).Str("device", b.Device).Msg("training")
-	p := &runProgress{epochs: b.Epochs, steps: b.StepsPerEpoch}
-	if c.bars != nil {
-		p.bar = c.bars.AddBar(int64(b.Epochs*b.StepsPerEpoch),
-			mpb.PrependDecorators(decor.Name(r.Name, decor.WC{C: decor.DindentRight | decor.DextraSpace})),
-			mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return c.status(r.Name) })),
-		)
+// begin aligns the lines to the longest name of the runs and, on a terminal, heads them.
+func (c *console) begin(runs []sweep.Run) {
+	c.mu.Lock()
+	for _, r := range runs {
+		c.nameWidth = max(c.nameWidth, len(r.Name))
 	}
+	width := c.nameWidth
+	c.mu.Unlock()
+	if c.screen != nil {
+		fmt.Fprintf(c.screen, "%-*s  %5s  %8s  %7s  %8s  %7s  %s\n", width, "RUN", "EPOCH", "LOSS", "ACC", "VAL_LOSS", "VAL_ACC", "TIME")
+	}
+}
+
+func (c *console) RunStarted(r sweep.Run, b spec.Begin) {
+	p := &runProgress{epochs: b.Epochs, steps: b.StepsPerEpoch}
 	c.mu.Lock()
 	c.runs[r.Name] = p
+	c.nameWidth = max(c.nameWidth, len(r.Name))
 	c.mu.Unlock()
+	if c.bars == nil {
+		c.log.Info().Str("run", r.Name).Int("epochs", b.Epochs).Int("steps_per_epoch", b.StepsPerEpoch).
+			Int("train_examples", b.TrainExamples).Int("batch_size", r.BatchSize).Str("device", b.Device).Msg("training")
+		return
+	}
+	// The bar is the terminal's news of a run starting; a finished bar leaves its place to the
+	// runs still training, so that there are never more bars than parallel workers. Its total is one
+	// more than the steps: the bar stays until RunEnded completes it, through the model's export.
+	c.mu.Lock()
+	c.running++
+	c.mu.Unlock()
+	p.bar = c.bars.AddBar(int64(b.Epochs*b.StepsPerEpoch)+1, mpb.BarRemoveOnComplete(),
+		mpb.PrependDecorators(decor.Name(r.Name, decor.WC{C: decor.DindentRight | decor.DextraSpace})),
+		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return c.status(r.Name) })),
+	)
 }
 
 // status is the text beside a bar; epochs are 1-based, as Keras prints them.
@@ -143,39 +182,97 @@ func (c *console) RunProgress(r sweep.Run, pr spec.Progress) {
 func (c *console) EpochEnded(r sweep.Run, e spec.EpochMetrics) {
 	c.mu.Lock()
 	p := c.runs[r.Name]
+	epochs := 0
 	if p != nil {
 		p.epoch, p.stepInEpoch, p.loss = e.Epoch, p.steps, e.Loss
+		epochs = p.epochs
 	}
 	c.mu.Unlock()
 	if p != nil && p.bar != nil {
 		p.bar.SetCurrent(int64((e.Epoch + 1) * p.steps))
 	}
+	took := seconds(e.Seconds)
+	if c.screen != nil {
+		c.line(r.Name, "%5s  %8.4f  %7.4f  %8.4f  %7.4f  %s",
+			fmt.Sprintf("%d/%d", e.Epoch+1, epochs), e.Loss, e.Accuracy, e.ValLoss, e.ValAccuracy, took)
+		return
+	}
 	c.log.Info().Str("run", r.Name).Int("epoch", e.Epoch+1).
 		Float64("loss", e.Loss).Float64("accuracy", e.Accuracy).
 		Float64("val_loss", e.ValLoss).Float64("val_accuracy", e.ValAccuracy).
-		Int("samples_per_second", int(e.SamplesPerSecond)).
-		Stringer("epoch_time", (time.Duration(e.Seconds * float64(time.Second))).Round(time.Millisecond)).Msg("epoch done")
+		Int("samples_per_second", int(e.SamplesPerSecond)).Stringer("epoch_time", took).Msg("epoch done")
 }
 
-// RunEnded logs the outcome before it completes the bar: once the last bar is done, the container
-// may stop printing log lines.
+// RunEnded tells the outcome before it completes the bar: once the last bar is done, the container
+// may stop printing lines.
 func (c *console) RunEnded(r sweep.Run, res sweep.RunResult) {
-	switch res.Status {
-	case spec.StatusSucceeded:
-		c.log.Info().Str("run", r.Name).Stringer("fit_time", time.Duration(res.FitSeconds*float64(time.Second)).Round(time.Millisecond)).Msg("run succeeded")
-	case spec.StatusPruned, spec.StatusPaused:
-		c.log.Info().Str("run", r.Name).Int("epochs_completed", res.EpochsCompleted).Str("reason", res.Reason).Msg("run " + string(res.Status))
-	default:
-		c.log.Error().Str("run", r.Name).Str("error", res.Error).Int("epochs_completed", res.EpochsCompleted).Msg("run failed")
+	if c.screen != nil {
+		c.endLine(r.Name, res)
+	} else {
+		c.logEnd(r.Name, res)
 	}
 	c.mu.Lock()
 	p := c.runs[r.Name]
+	if p != nil && p.bar != nil {
+		c.running--
+	}
 	c.mu.Unlock()
 	if p != nil && p.bar != nil {
 		if res.Status.Done() {
 			p.bar.SetTotal(-1, true)
 		} else {
-			p.bar.Abort(false)
+			p.bar.Abort(true)
 		}
 	}
+}
+
+func (c *console) logEnd(run string, res sweep.RunResult) {
+	switch res.Status {
+	case spec.StatusSucceeded:
+		c.log.Info().Str("run", run).Stringer("fit_time", seconds(res.FitSeconds)).Msg("run succeeded")
+	case spec.StatusPruned, spec.StatusPaused:
+		c.log.Info().Str("run", run).Int("epochs_completed", res.EpochsCompleted).Str("reason", res.Reason).Msg("run " + string(res.Status))
+	default:
+		c.log.Error().Str("run", run).Str("error", res.Error).Int("epochs_completed", res.EpochsCompleted).Msg("run failed")
+	}
+}
+
+// endLine is a run's outcome in one line; a failure's whole message comes in the summary after the
+// bars.
+func (c *console) endLine(run string, res sweep.RunResult) {
+	switch res.Status {
+	case spec.StatusSucceeded:
+		c.line(run, "succeeded in %s", seconds(res.FitSeconds))
+	case spec.StatusPruned, spec.StatusPaused:
+		c.line(run, "%s after %d epochs: %s", res.Status, res.EpochsCompleted, res.Reason)
+	default:
+		first, _, _ := strings.Cut(res.Error, "\n")
+		c.line(run, "FAILED after %d epochs: %s", res.EpochsCompleted, first)
+	}
+}
+
+// line writes one line above the bars: the run's name padded to the longest, then the text.
+func (c *console) line(run, format string, args ...any) {
+	c.mu.Lock()
+	width := c.nameWidth
+	c.mu.Unlock()
+	fmt.Fprintf(c.screen, "%-*s  %s\n", width, run, fmt.Sprintf(format, args...))
+}
+
+// barsWidth is the width lines are cut to: the terminal's while bars are drawn, 0 (uncut)
+// otherwise, when a wrapped line disturbs nothing and cutting would hide what it says.
+func (c *console) barsWidth(terminal func() int) func() int {
+	return func() int {
+		c.mu.Lock()
+		running := c.running
+		c.mu.Unlock()
+		if running == 0 || terminal == nil {
+			return 0
+		}
+		return terminal()
+	}
+}
+
+func seconds(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second)).Round(time.Millisecond)
 }

@@ -57,6 +57,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
+	if f.presetNotice != "" {
+		log := newLogger(stderr, isTerminal(stderr))
+		log.Warn().Msg(f.presetNotice)
+	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "tfsweep run: %v\n", err)
 		return spec.ExitBadInput
@@ -83,7 +87,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return spec.ExitInterrupted
 	}
-	con := newConsole(stderr, isTerminal(stderr))
+	con := newConsole(stderr, isTerminal(stderr), widthOf(stderr))
 	runStart := time.Now()
 	res := trainSweep(ctx, s, f.opts, con)
 	reportStart := time.Now()
@@ -117,6 +121,8 @@ type runFlags struct {
 	sched        sweep.SchedulerOptions
 	shard        string
 	shards       int
+	// presetNotice says that axis flags alone vary the lab-report preset rather than train one run.
+	presetNotice string
 }
 
 // parseRun reads the flags and makes the plan: the preset, a sweep file or a recorded sweep's own
@@ -154,6 +160,7 @@ func parseRun(args []string, stdout, stderr io.Writer) (f *runFlags, plan sweep.
 	fs.IntVar(&opts.Threads, "threads", 0, "`N` TensorFlow intra- and inter-op threads per run (0 = chosen from the batch size and the CPUs split by --parallel)")
 	fs.IntVar(&opts.StepsPerCall, "steps-per-call", 0, "train `N` batches per TensorFlow call, Keras' steps_per_execution (0 = chosen: 4 on one thread, else 1)")
 	fs.IntVar(&opts.LogEvery, "log-every", sweep.DefaultLogEvery, "write batch_loss and batch_accuracy every `N` steps (0 = never)")
+	fs.IntVar(&opts.PicturesEvery, "pictures-every", sweep.DefaultPicturesEvery, "write each run's confusion matrix, misclassified examples and PR curves of the validation set to <run>/pictures every `N` epochs and after the last (0 = never)")
 	fs.IntVar(&opts.MaxRuns, "max-runs", sweep.DefaultMaxRuns, "refuse a sweep of more than `N` runs before expanding it")
 	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON summary on stdout (logs stay on stderr)")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "check everything a run checks, print the runs and exit without creating anything")
@@ -206,6 +213,9 @@ func (f *runFlags) plan(fs *flag.FlagSet, axes *sweep.Flags, pos []string) (swee
 	if err != nil {
 		return sweep.Plan{}, err
 	}
+	if f.config == "" && len(fromFlags.Keys()) > 0 && sweep.TrainsPreset(fromFlags) {
+		f.presetNotice = presetNotice(fromFlags, plan.Size())
+	}
 	if f.opts.Shard, err = parseShard(f.shard, f.shards, os.Getenv); err != nil {
 		return sweep.Plan{}, err
 	}
@@ -215,16 +225,47 @@ func (f *runFlags) plan(fs *flag.FlagSet, axes *sweep.Flags, pos []string) (swee
 	return plan, nil
 }
 
+// presetNotice tells a user who gave axis flags but none of the preset's own axes that the flags
+// vary the preset's runs, and how to train one run instead.
+func presetNotice(fromFlags sweep.Grid, runs int) string {
+	var given, replace []string
+	for _, key := range fromFlags.Keys() {
+		if a, ok := spec.AxisByKey(key); ok {
+			given = append(given, "--"+a.Flag)
+		}
+	}
+	preset := sweep.PresetAxes()
+	for _, a := range preset {
+		replace = append(replace, "--"+a.Flag)
+	}
+	example := preset[len(preset)-1]
+	return fmt.Sprintf("training the lab-report preset: %s apply to each of its %d runs; to train one run instead, add one of %s (e.g. --%s %s)",
+		strings.Join(given, ", "), runs, strings.Join(replace, ", "), example.Flag, example.Text(spec.Defaults()))
+}
+
 // isTerminal tells whether w is a terminal, where the console draws progress bars.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && isatty.IsTerminal(f.Fd())
 }
 
+// widthOf is the width of the terminal w is, if it is a file (0 when unknown).
+func widthOf(w io.Writer) func() int {
+	if f, ok := w.(*os.File); ok {
+		return terminalWidth(f)
+	}
+	return func() int { return 0 }
+}
+
 // trainSweep trains the sweep's runs with the console as their observer.
 func trainSweep(ctx context.Context, s *sweep.Sweep, opts sweep.Options, con *console) *sweep.Result {
-	con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Mine())).Int("parallel", opts.Parallel).
-		Int("train_examples", s.TrainExamples()).Msg("sweep started")
+	fewest, most := trainExamples(s.Mine(), s.TrainExamples())
+	started := con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Mine())).Int("parallel", opts.Parallel).Int("train_examples", most)
+	if fewest != most {
+		started = started.Int("train_examples_fewest", fewest)
+	}
+	started.Msg("sweep started")
+	con.begin(s.Mine())
 	res := s.Run(ctx, con)
 	con.close()
 	if res.Status == spec.StatusInterrupted {
@@ -236,6 +277,19 @@ func trainSweep(ctx context.Context, s *sweep.Sweep, opts sweep.Options, con *co
 			Msg("interrupted: unfinished runs are marked failed; continue them from their checkpoints with: " + resume)
 	}
 	return res
+}
+
+// trainExamples is the fewest and the most images a run trains on of the data's n training images
+// (after --limit and --validation-split).
+func trainExamples(runs []sweep.Run, n int) (fewest, most int) {
+	for i, r := range runs {
+		c := r.TrainExamples(n)
+		if i == 0 || c < fewest {
+			fewest = c
+		}
+		most = max(most, c)
+	}
+	return fewest, most
 }
 
 // reportSweep writes the report, as every sweep `tfsweep serve` trains gets it, unless other

@@ -108,7 +108,8 @@ func TestRunEndToEnd(t *testing.T) {
 
 	stepsPerEpoch := (limit + batch - 1) / batch
 	var tbRuns []string
-	hists := map[string]int{} // histogram tag → values, for a run without batch norm
+	imageTags := map[string][]string{} // the pictures' images; their PR curves are worker's test's
+	hists := map[string]int{}          // histogram tag → values, for a run without batch norm
 	for _, layer := range []struct {
 		name    string
 		in, out int
@@ -160,8 +161,9 @@ func TestRunEndToEnd(t *testing.T) {
 		if r.Final.ValLoss != r.History.ValLoss[epochs-1] || r.Final.TrainAccuracy != r.History.TrainAccuracy[epochs-1] {
 			t.Errorf("%s: final %+v is not the last epoch of %+v", r.Name, *r.Final, r.History)
 		}
-		train, val := r.Name+"/train", r.Name+"/validation"
-		tbRuns = append(tbRuns, r.Name, train, val)
+		train, val, pictures := r.Name+"/train", r.Name+"/validation", r.Name+"/"+spec.PicturesDir
+		tbRuns = append(tbRuns, r.Name, train, val, pictures)
+		imageTags[pictures] = []string{"train_inputs", "confusion_matrix", "misclassified"}
 		trainScalarTags[train] = []string{"epoch_loss", "epoch_accuracy", "epoch_learning_rate", "batch_loss", "batch_accuracy",
 			"best_epoch_loss", "best_epoch_accuracy"}
 		valScalarTags[val] = []string{"epoch_loss", "epoch_accuracy", "evaluation_loss_vs_iterations", "evaluation_accuracy_vs_iterations",
@@ -256,11 +258,12 @@ func TestRunEndToEnd(t *testing.T) {
 		}},
 		"rtol":            1e-5,
 		"atol":            1e-6,
-		"plugins_enabled": []string{"scalars", "histograms", "text", "graphs", "hparams"},
+		"plugins_enabled": []string{"scalars", "histograms", "text", "graphs", "hparams", "images", "pr_curves"},
 		"tags": map[string]any{
 			"scalars":    mergeMaps(trainScalarTags, valScalarTags),
 			"histograms": histTags,
 			"text":       textTags,
+			"images":     imageTags,
 		},
 		"scalars":    scalars,
 		"histograms": histograms,

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // writeIDX writes a tiny MNIST-shaped data set (n train, 20 test examples of 28×28) whose label is
@@ -216,7 +217,7 @@ func TestRunHelp(t *testing.T) {
 // exits 130 and leaves no sweep directory behind.
 func TestInterruptBeforeTraining(t *testing.T) {
 	data := t.TempDir()
-	writeIDX(t, data, 200)
+	writeIDX(t, data, 2000)
 	logdir := filepath.Join(t.TempDir(), "runs")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -234,7 +235,7 @@ func TestInterruptBeforeTraining(t *testing.T) {
 // naming the file, and trains nothing.
 func TestResumeBadDirectory(t *testing.T) {
 	data := t.TempDir()
-	writeIDX(t, data, 200)
+	writeIDX(t, data, 2000)
 	notSweep := t.TempDir()
 	broken := t.TempDir()
 	if err := os.WriteFile(filepath.Join(broken, "sweep.yaml"), []byte("grids:\n  - batch_size: [64, many]\n"), 0o644); err != nil {
@@ -251,5 +252,72 @@ func TestResumeBadDirectory(t *testing.T) {
 		if entries, _ := os.ReadDir(tc.dir); len(entries) > 1 || (tc.dir == notSweep && len(entries) > 0) {
 			t.Errorf("--resume %s created files", tc.dir)
 		}
+	}
+}
+
+// "sweep started" counts the images the runs train on, not the data's: --limit and
+// --validation-split cut them.
+func TestTrainExamples(t *testing.T) {
+	run := func(limit int, split float64) sweep.Run {
+		v := spec.Defaults()
+		v.Limit, v.ValidationSplit = limit, split
+		return sweep.Run{Variant: v}
+	}
+	for _, tc := range []struct {
+		name         string
+		runs         []sweep.Run
+		fewest, most int
+	}{
+		{"all the data", []sweep.Run{run(0, 0)}, 60000, 60000},
+		{"a limit", []sweep.Run{run(20000, 0), run(20000, 0)}, 20000, 20000},
+		{"a limit and a validation split", []sweep.Run{run(20000, 0.1)}, 18000, 18000},
+		{"runs that differ", []sweep.Run{run(3000, 0), run(0, 0.2), run(20000, 0)}, 3000, 48000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if fewest, most := trainExamples(tc.runs, 60000); fewest != tc.fewest || most != tc.most {
+				t.Errorf("trainExamples = %d, %d; want %d, %d", fewest, most, tc.fewest, tc.most)
+			}
+		})
+	}
+}
+
+// Axis flags that leave the preset's own axes to it train the preset's twelve runs: the first line
+// says so, and how to train one run; flags that make their own grid, or no axis flags, say nothing.
+func TestRunPresetNotice(t *testing.T) {
+	data := t.TempDir()
+	writeIDX(t, data, 2000)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // the first line's message; "" for no notice
+	}{
+		{"optimizer and lr", []string{"--optimizer", "adagrad", "--lr", "0.01"},
+			"training the lab-report preset: --lr, --optimizer apply to each of its 12 runs; to train one run instead, add one of --init, --batchnorm, --batch-size (e.g. --batch-size 128)"},
+		{"with seeds", []string{"--seed", "1,2", "--epochs", "1"},
+			"training the lab-report preset: --seed, --epochs apply to each of its 24 runs; to train one run instead, add one of --init, --batchnorm, --batch-size (e.g. --batch-size 128)"},
+		{"one run", []string{"--optimizer", "adagrad", "--lr", "0.01", "--batch-size", "128"}, ""},
+		{"the preset itself", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--data-dir", data, "--logdir", t.TempDir(), "--dry-run"}, tc.args...)
+			code, _, stderr := runCmd(t, args...)
+			if code != spec.ExitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if tc.want == "" {
+				if strings.Contains(stderr, "preset") {
+					t.Errorf("a notice where none belongs:\n%s", stderr)
+				}
+				return
+			}
+			first, _, _ := strings.Cut(stderr, "\n")
+			var rec struct{ Level, Message string }
+			if err := json.Unmarshal([]byte(first), &rec); err != nil {
+				t.Fatalf("first line is not a JSON line: %q: %v", first, err)
+			}
+			if rec.Level != "warn" || rec.Message != tc.want {
+				t.Errorf("first line %+v, want a warning %q", rec, tc.want)
+			}
+		})
 	}
 }
