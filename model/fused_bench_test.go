@@ -1,0 +1,203 @@
+package model
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
+)
+
+// sweepSystems are the ways BenchmarkSweep trains T trials of the lab network:
+//
+//	fused        one Fused of all T trials on TensorFlow's default pools (one thread per core each)
+//	fused-halves two Fused of T/2 trials each, side by side on one thread each (the cores split as
+//	             --parallel 2 splits them)
+//	unfused      one Model after another, with the threads, towers and steps per call a worker with
+//	             every core chooses (worker/plan.go: one thread and 4 steps per call below batch 128,
+//	             else two towers); every Model is built and warmed before the timing, as the fused
+//	             sessions are, so the figures compare training only
+//	unfused-parallel2 two Models at a time, one thread and 4 steps per call each, as two workers of
+//	             --parallel 2 train (here in one process, each session with its own one-thread pools)
+var sweepSystems = []string{"fused", "fused-halves", "unfused", "unfused-parallel2"}
+
+// sweepExamples is the training examples per trial per epoch: TFSWEEP_BENCH_EXAMPLES, default 4096.
+func sweepExamples(b *testing.B) int {
+	n := 4096
+	if s := os.Getenv("TFSWEEP_BENCH_EXAMPLES"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n <= 0 {
+			b.Fatalf("TFSWEEP_BENCH_EXAMPLES=%q: want a positive count", s)
+		}
+	}
+	return n
+}
+
+// trainFLOPs is the matmul FLOPs of one training example of the configuration's network: the
+// forward matmuls, every weight gradient and every input gradient but the first layer's.
+func trainFLOPs(cfg Config) float64 {
+	widths := append(append([]int{cfg.Inputs}, cfg.Hidden...), cfg.Classes)
+	var flops float64
+	for l := range len(widths) - 1 {
+		mac := float64(widths[l] * widths[l+1])
+		flops += 4 * mac // forward and weight gradient
+		if l > 0 {
+			flops += 2 * mac
+		}
+	}
+	return flops
+}
+
+// BenchmarkSweep trains T = 4, 8, 16 trials of the lab network (varying initialiser and learning
+// rate, no batch norm) at batch 64, 128 and 1024 on the first TFSWEEP_BENCH_EXAMPLES MNIST training
+// images, each system of sweepSystems, and reports trials/s (epochs of those examples per second,
+// over all trials) and GFLOP/s. One untimed epoch first builds and warms every session; each timed
+// iteration is one more epoch of every trial, each trial in its own shuffled order. scripts/bench_sweep
+// runs it cell by cell, alternating with JAX and the matmul rate.
+func BenchmarkSweep(b *testing.B) {
+	train, _ := loadMNIST(b)
+	n := sweepExamples(b)
+	if n > train.Len() {
+		b.Fatalf("TFSWEEP_BENCH_EXAMPLES=%d is more than the %d training images", n, train.Len())
+	}
+	pixels, labels := train.Head(n).Float32(spec.ScaleUnit)
+	for _, system := range sweepSystems {
+		for _, trials := range []int{4, 8, 16} {
+			for _, batch := range []int{64, 128, 1024} {
+				b.Run(fmt.Sprintf("system=%s/trials=%d/batch=%d", system, trials, batch), func(b *testing.B) {
+					set := newExamples(b, pixels, labels, 784)
+					cfgs := sweepConfigs(trials)
+					epoch := sweepTrainer(b, system, cfgs, set, batch)
+					epoch(0) // builds and optimises every graph
+					b.ResetTimer()
+					epochs := 0
+					for b.Loop() {
+						epochs++
+						epoch(epochs)
+					}
+					seconds := b.Elapsed().Seconds()
+					b.ReportMetric(float64(trials*epochs)/seconds, "trials/s")
+					b.ReportMetric(float64(trials*epochs*n)*trainFLOPs(cfgs[0])/seconds/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
+
+// sweepConfigs are T trials of the lab network that differ in initialiser, seed and learning rate.
+func sweepConfigs(trials int) []Config {
+	inits := []string{"xavier", "glorot_uniform", "he_normal", "he_uniform"}
+	cfgs := make([]Config, trials)
+	for t := range cfgs {
+		cfg := DefaultConfig()
+		cfg.Device, cfg.Init, cfg.Seed = DeviceCPU, inits[t%len(inits)], int64(t+1)
+		cfg.LearningRate = 0.0005 * float64(1+t%4)
+		cfgs[t] = cfg
+	}
+	return cfgs
+}
+
+// sweepTrainer builds the system's sessions for cfgs bound to set and returns a function that
+// trains one epoch (its number seeds each trial's shuffling) of every trial.
+func sweepTrainer(b *testing.B, system string, cfgs []Config, set *Examples, batch int) func(epoch int) {
+	n := set.Len()
+	orders := func(epoch, from, count int) [][][]int32 {
+		out := make([][][]int32, count)
+		for i := range out {
+			all := epochBatches(n, batch, uint64(1000*(from+i)+epoch))
+			out[i] = all[:n/batch] // full batches: a fused step takes one size for every trial
+		}
+		return out
+	}
+	switch system {
+	case "fused", "fused-halves":
+		groups := [][]Config{cfgs}
+		if system == "fused-halves" {
+			groups = [][]Config{cfgs[:len(cfgs)/2], cfgs[len(cfgs)/2:]}
+		}
+		var fs []*Fused
+		for _, g := range groups {
+			g = append([]Config(nil), g...)
+			for i := range g {
+				if system == "fused-halves" {
+					g[i].IntraOpThreads, g[i].InterOpThreads = 1, 1
+				}
+			}
+			f := newFused(b, g)
+			if err := f.Bind(set, set); err != nil {
+				b.Fatal(err)
+			}
+			fs = append(fs, f)
+		}
+		return func(epoch int) {
+			parallel(len(fs), func(i int) {
+				from := i * len(cfgs) / len(fs)
+				fusedEpoch(b, fs[i], orders(epoch, from, fs[i].Trials()))
+			})
+		}
+	case "unfused", "unfused-parallel2":
+		slots := 1
+		if system == "unfused-parallel2" {
+			slots = 2
+		}
+		models := make([]*Model, len(cfgs))
+		for t, cfg := range cfgs {
+			models[t] = newModel(b, workerThreads(cfg, batch, slots))
+			if err := models[t].Bind(set, set); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return func(epoch int) {
+			parallel(slots, func(slot int) {
+				for t := slot; t < len(cfgs); t += slots {
+					batches := orders(epoch, t, 1)[0]
+					losses, accs := make([]float32, len(batches)), make([]float32, len(batches))
+					if err := models[t].TrainSteps(batches, losses, accs); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		}
+	}
+	b.Fatalf("unknown system %q", system)
+	return nil
+}
+
+// workerThreads gives cfg the threads, towers and steps per call a worker of the sweep's share of
+// the machine's two cores chooses (worker/plan.go) for a batch without batch norm.
+func workerThreads(cfg Config, batch, parallel int) Config {
+	cfg.IntraOpThreads, cfg.InterOpThreads, cfg.StepsPerCall = 1, 1, 4
+	if parallel == 1 && batch >= 128 {
+		cfg.InterOpThreads, cfg.Towers = 2, 2
+		if batch > 256 {
+			cfg.StepsPerCall = 1
+		}
+	}
+	return cfg
+}
+
+// fusedEpoch trains one epoch of f's trials, trial t's batches orders[t].
+func fusedEpoch(b *testing.B, f *Fused, orders [][][]int32) {
+	losses, accs := make([]float32, f.Trials()), make([]float32, f.Trials())
+	step := make([][]int32, f.Trials())
+	for k := range orders[0] {
+		for t := range step {
+			step[t] = orders[t][k]
+		}
+		if err := f.TrainStep(step, losses, accs); err != nil {
+			b.Error(err)
+			return
+		}
+	}
+}
+
+// parallel runs fn(0…n-1) side by side and waits for them.
+func parallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { fn(i) })
+	}
+	wg.Wait()
+}
