@@ -3,9 +3,12 @@ package model
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tfsweep/tfsweep/spec"
 )
@@ -53,9 +56,10 @@ func trainFLOPs(cfg Config) float64 {
 // BenchmarkSweep trains T = 4, 8, 16 trials of the lab network (varying initialiser and learning
 // rate, no batch norm) at batch 64, 128 and 1024 on the first TFSWEEP_BENCH_EXAMPLES MNIST training
 // images, each system of sweepSystems, and reports trials/s (epochs of those examples per second,
-// over all trials) and GFLOP/s. One untimed epoch first builds and warms every session; each timed
-// iteration is one more epoch of every trial, each trial in its own shuffled order. scripts/bench_sweep
-// runs it cell by cell, alternating with JAX and the matmul rate.
+// over all trials), trials per CPU-second of the process and GFLOP/s. One untimed epoch first builds
+// and warms every session; each timed iteration is one more epoch of every trial, each trial in its
+// own shuffled order. scripts/bench_sweep runs it cell by cell, alternating with JAX and the matmul
+// rate.
 func BenchmarkSweep(b *testing.B) {
 	train, _ := loadMNIST(b)
 	n := sweepExamples(b)
@@ -72,6 +76,7 @@ func BenchmarkSweep(b *testing.B) {
 					epoch := sweepTrainer(b, system, cfgs, set, batch)
 					epoch(0) // builds and optimises every graph
 					b.ResetTimer()
+					cpuStart := cpuSeconds(b)
 					epochs := 0
 					for b.Loop() {
 						epochs++
@@ -79,11 +84,23 @@ func BenchmarkSweep(b *testing.B) {
 					}
 					seconds := b.Elapsed().Seconds()
 					b.ReportMetric(float64(trials*epochs)/seconds, "trials/s")
+					b.ReportMetric(float64(trials*epochs)/(cpuSeconds(b)-cpuStart), "trials/cpu-s")
 					b.ReportMetric(float64(trials*epochs*n)*trainFLOPs(cfgs[0])/seconds/1e9, "GFLOP/s")
 				})
 			}
 		}
 	}
+}
+
+// cpuSeconds is the user and system CPU time of the process so far, all its threads: on a machine
+// shared with other work, trials per CPU-second compare the systems' efficiency where their wall
+// times mostly measure their share of the cores.
+func cpuSeconds(b *testing.B) float64 {
+	var usage syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano()).Seconds()
 }
 
 // sweepConfigs are T trials of the lab network that differ in initialiser, seed and learning rate.
@@ -100,69 +117,72 @@ func sweepConfigs(trials int) []Config {
 }
 
 // sweepTrainer builds the system's sessions for cfgs bound to set and returns a function that
-// trains one epoch (its number seeds each trial's shuffling) of every trial.
+// trains one epoch (its number seeds each trial's shuffling) of every trial, full batches only (a
+// fused step takes one size for every trial).
 func sweepTrainer(b *testing.B, system string, cfgs []Config, set *Examples, batch int) func(epoch int) {
-	n := set.Len()
-	orders := func(epoch, from, count int) [][][]int32 {
-		out := make([][][]int32, count)
-		for i := range out {
-			all := epochBatches(n, batch, uint64(1000*(from+i)+epoch))
-			out[i] = all[:n/batch] // full batches: a fused step takes one size for every trial
-		}
-		return out
+	order := func(epoch, trial int) [][]int32 {
+		return epochBatches(set.Len(), batch, uint64(1000*trial+epoch))[:set.Len()/batch]
 	}
 	switch system {
-	case "fused", "fused-halves":
-		groups := [][]Config{cfgs}
-		if system == "fused-halves" {
-			groups = [][]Config{cfgs[:len(cfgs)/2], cfgs[len(cfgs)/2:]}
-		}
-		var fs []*Fused
-		for _, g := range groups {
-			g = append([]Config(nil), g...)
-			for i := range g {
-				if system == "fused-halves" {
-					g[i].IntraOpThreads, g[i].InterOpThreads = 1, 1
-				}
-			}
-			f := newFused(b, g)
-			if err := f.Bind(set, set); err != nil {
-				b.Fatal(err)
-			}
-			fs = append(fs, f)
-		}
-		return func(epoch int) {
-			parallel(len(fs), func(i int) {
-				from := i * len(cfgs) / len(fs)
-				fusedEpoch(b, fs[i], orders(epoch, from, fs[i].Trials()))
-			})
-		}
-	case "unfused", "unfused-parallel2":
-		slots := 1
-		if system == "unfused-parallel2" {
-			slots = 2
-		}
-		models := make([]*Model, len(cfgs))
-		for t, cfg := range cfgs {
-			models[t] = newModel(b, workerThreads(cfg, batch, slots))
-			if err := models[t].Bind(set, set); err != nil {
-				b.Fatal(err)
+	case "fused":
+		return fusedTrainer(b, [][]Config{cfgs}, set, order)
+	case "fused-halves":
+		halves := [][]Config{slices.Clone(cfgs[:len(cfgs)/2]), slices.Clone(cfgs[len(cfgs)/2:])}
+		for _, h := range halves {
+			for i := range h {
+				h[i].IntraOpThreads, h[i].InterOpThreads = 1, 1
 			}
 		}
-		return func(epoch int) {
-			parallel(slots, func(slot int) {
-				for t := slot; t < len(cfgs); t += slots {
-					batches := orders(epoch, t, 1)[0]
-					losses, accs := make([]float32, len(batches)), make([]float32, len(batches))
-					if err := models[t].TrainSteps(batches, losses, accs); err != nil {
-						b.Error(err)
-					}
-				}
-			})
-		}
+		return fusedTrainer(b, halves, set, order)
+	case "unfused":
+		return unfusedTrainer(b, cfgs, set, batch, 1, order)
+	case "unfused-parallel2":
+		return unfusedTrainer(b, cfgs, set, batch, 2, order)
 	}
 	b.Fatalf("unknown system %q", system)
 	return nil
+}
+
+// fusedTrainer trains each group of trials as one Fused, the groups side by side.
+func fusedTrainer(b *testing.B, groups [][]Config, set *Examples, order func(epoch, trial int) [][]int32) func(epoch int) {
+	fs := make([]*Fused, len(groups))
+	for i, g := range groups {
+		fs[i] = newFused(b, g)
+		if err := fs[i].Bind(set, set); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return func(epoch int) {
+		parallel(len(fs), func(i int) {
+			orders := make([][][]int32, fs[i].Trials())
+			for t := range orders {
+				orders[t] = order(epoch, i*len(orders)+t)
+			}
+			fusedEpoch(b, fs[i], orders)
+		})
+	}
+}
+
+// unfusedTrainer trains the trials as Models, slots of them at a time.
+func unfusedTrainer(b *testing.B, cfgs []Config, set *Examples, batch, slots int, order func(epoch, trial int) [][]int32) func(epoch int) {
+	models := make([]*Model, len(cfgs))
+	for t, cfg := range cfgs {
+		models[t] = newModel(b, workerThreads(cfg, batch, slots))
+		if err := models[t].Bind(set, set); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return func(epoch int) {
+		parallel(slots, func(slot int) {
+			for t := slot; t < len(models); t += slots {
+				batches := order(epoch, t)
+				losses, accs := make([]float32, len(batches)), make([]float32, len(batches))
+				if err := models[t].TrainSteps(batches, losses, accs); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
 }
 
 // workerThreads gives cfg the threads, towers and steps per call a worker of the sweep's share of

@@ -50,91 +50,74 @@ type fusedComparison struct {
 	lossRel, valRel  float64            // largest relative difference of a step's loss, of a validation loss
 	accDiff, valAcc  float64            // largest difference of a step's accuracy, of a validation accuracy
 	weightAbsByName  map[string]float64 // largest absolute difference of an element, per weight name
-	lossBitwise      int                // steps whose four losses are equal to the bit
-	distinctLastLoss bool               // the trials' last losses differ from each other: they are not one trial four times
+	lossBitwise      int                // steps whose losses are all equal to the bit
+	distinctLastLoss bool               // the trials' last losses differ: they are not one trial T times
+}
+
+// trialRun is what one trial's training gave: every step's loss and accuracy, the final weights and
+// the validation loss and accuracy.
+type trialRun struct {
+	losses, accs []float32
+	weights      []Weight
+	val          [2]float64
 }
 
 // compareFused trains trials fused and each as a Model of its own on the same batches, steps steps
-// of batch examples from a random set, and measures the differences.
+// of batch examples from a random set, each trial in its own shuffled order, and compares them.
 func compareFused(t *testing.T, trials []Config, steps, batch int) fusedComparison {
-	const valN = 1000
 	n := steps * batch
 	pixels, labels := randomBatch(5, n, trials[0].Inputs, trials[0].Classes)
-	valPixels, valLabels := randomBatch(6, valN, trials[0].Inputs, trials[0].Classes)
+	valPixels, valLabels := randomBatch(6, 1000, trials[0].Inputs, trials[0].Classes)
 	train, val := newExamples(t, pixels, labels, trials[0].Inputs), newExamples(t, valPixels, valLabels, trials[0].Inputs)
-	orders := make([][][]int32, len(trials)) // trial t's batches, its own shuffling
+	orders := make([][][]int32, len(trials))
 	for i := range trials {
-		orders[i] = epochBatches(n, batch, uint64(100+i))[:steps]
+		orders[i] = epochBatches(n, batch, uint64(100+i))
 	}
-
-	unfusedLosses, unfusedAccs := make([][]float32, len(trials)), make([][]float32, len(trials))
-	var unfusedWeights [][]Weight
-	var unfusedVal [][2]float64
+	unfused := make([]trialRun, len(trials))
 	for i, cfg := range trials {
-		m := newModel(t, cfg)
-		if err := m.Bind(train, val); err != nil {
-			t.Fatal(err)
-		}
-		unfusedLosses[i], unfusedAccs[i] = make([]float32, steps), make([]float32, steps)
-		if err := m.TrainSteps(orders[i], unfusedLosses[i], unfusedAccs[i]); err != nil {
-			t.Fatal(err)
-		}
-		w, err := m.Weights()
-		if err != nil {
-			t.Fatal(err)
-		}
-		loss, acc, err := m.Validate()
-		if err != nil {
-			t.Fatal(err)
-		}
-		unfusedWeights, unfusedVal = append(unfusedWeights, w), append(unfusedVal, [2]float64{loss, acc})
+		unfused[i] = trainUnfused(t, cfg, train, val, orders[i])
 	}
+	return compareRuns(t, trainFused(t, trials, train, val, orders), unfused)
+}
 
+// trainUnfused trains one trial as a Model on batches.
+func trainUnfused(t *testing.T, cfg Config, train, val *Examples, batches [][]int32) trialRun {
+	m := newModel(t, cfg)
+	if err := m.Bind(train, val); err != nil {
+		t.Fatal(err)
+	}
+	r := trialRun{losses: make([]float32, len(batches)), accs: make([]float32, len(batches))}
+	if err := m.TrainSteps(batches, r.losses, r.accs); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if r.weights, err = m.Weights(); err != nil {
+		t.Fatal(err)
+	}
+	if r.val[0], r.val[1], err = m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// trainFused trains the trials fused, trial t on orders[t].
+func trainFused(t *testing.T, trials []Config, train, val *Examples, orders [][][]int32) []trialRun {
 	f := newFused(t, trials)
 	if err := f.Bind(train, val); err != nil {
 		t.Fatal(err)
 	}
-	var c fusedComparison
+	runs := make([]trialRun, len(trials))
 	losses, accs := make([]float32, len(trials)), make([]float32, len(trials))
-	stepBatches := make([][]int32, len(trials))
-	for k := range steps {
+	step := make([][]int32, len(trials))
+	for k := range orders[0] {
 		for i := range trials {
-			stepBatches[i] = orders[i][k]
+			step[i] = orders[i][k]
 		}
-		if err := f.TrainStep(stepBatches, losses, accs); err != nil {
+		if err := f.TrainStep(step, losses, accs); err != nil {
 			t.Fatal(err)
 		}
-		bitwise := true
 		for i := range trials {
-			c.lossRel = math.Max(c.lossRel, relDiff(float64(losses[i]), float64(unfusedLosses[i][k])))
-			c.accDiff = math.Max(c.accDiff, math.Abs(float64(accs[i]-unfusedAccs[i][k])))
-			bitwise = bitwise && losses[i] == unfusedLosses[i][k]
-		}
-		if bitwise {
-			c.lossBitwise++
-		}
-	}
-	for i := 1; i < len(trials); i++ {
-		c.distinctLastLoss = c.distinctLastLoss || losses[i] != losses[0]
-	}
-	c.weightAbsByName = make(map[string]float64)
-	for i := range trials {
-		w, err := f.Weights(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(w) != len(unfusedWeights[i]) {
-			t.Fatalf("trial %d: %d weights fused, %d unfused", i, len(w), len(unfusedWeights[i]))
-		}
-		for j, fw := range w {
-			uw := unfusedWeights[i][j]
-			if fw.Name != uw.Name || fmt.Sprint(fw.Shape) != fmt.Sprint(uw.Shape) {
-				t.Fatalf("trial %d weight %d: fused %s %v, unfused %s %v", i, j, fw.Name, fw.Shape, uw.Name, uw.Shape)
-			}
-			for e := range fw.Values {
-				d := math.Abs(float64(fw.Values[e] - uw.Values[e]))
-				c.weightAbsByName[fw.Name] = math.Max(c.weightAbsByName[fw.Name], d)
-			}
+			runs[i].losses, runs[i].accs = append(runs[i].losses, losses[i]), append(runs[i].accs, accs[i])
 		}
 	}
 	valLosses, valAccs, err := f.Validate()
@@ -142,18 +125,55 @@ func compareFused(t *testing.T, trials []Config, steps, batch int) fusedComparis
 		t.Fatal(err)
 	}
 	for i := range trials {
-		c.valRel = math.Max(c.valRel, relDiff(valLosses[i], unfusedVal[i][0]))
-		c.valAcc = math.Max(c.valAcc, math.Abs(valAccs[i]-unfusedVal[i][1]))
+		if runs[i].weights, err = f.Weights(i); err != nil {
+			t.Fatal(err)
+		}
+		runs[i].val = [2]float64{valLosses[i], valAccs[i]}
+	}
+	return runs
+}
+
+// compareRuns measures how far the fused runs are from the unfused ones, trial by trial.
+func compareRuns(t *testing.T, fused, unfused []trialRun) fusedComparison {
+	c := fusedComparison{weightAbsByName: make(map[string]float64)}
+	for k := range unfused[0].losses {
+		bitwise := true
+		for i := range unfused {
+			c.lossRel = math.Max(c.lossRel, relDiff(float64(fused[i].losses[k]), float64(unfused[i].losses[k])))
+			c.accDiff = math.Max(c.accDiff, math.Abs(float64(fused[i].accs[k]-unfused[i].accs[k])))
+			bitwise = bitwise && fused[i].losses[k] == unfused[i].losses[k]
+		}
+		if bitwise {
+			c.lossBitwise++
+		}
+	}
+	last := len(unfused[0].losses) - 1
+	for i := range unfused {
+		c.distinctLastLoss = c.distinctLastLoss || fused[i].losses[last] != fused[0].losses[last]
+		c.valRel = math.Max(c.valRel, relDiff(fused[i].val[0], unfused[i].val[0]))
+		c.valAcc = math.Max(c.valAcc, math.Abs(fused[i].val[1]-unfused[i].val[1]))
+		if len(fused[i].weights) != len(unfused[i].weights) {
+			t.Fatalf("trial %d: %d weights fused, %d unfused", i, len(fused[i].weights), len(unfused[i].weights))
+		}
+		for j, fw := range fused[i].weights {
+			uw := unfused[i].weights[j]
+			if fw.Name != uw.Name || fmt.Sprint(fw.Shape) != fmt.Sprint(uw.Shape) {
+				t.Fatalf("trial %d weight %d: fused %s %v, unfused %s %v", i, j, fw.Name, fw.Shape, uw.Name, uw.Shape)
+			}
+			for e := range fw.Values {
+				c.weightAbsByName[fw.Name] = math.Max(c.weightAbsByName[fw.Name], math.Abs(float64(fw.Values[e]-uw.Values[e])))
+			}
+		}
 	}
 	return c
 }
 
-// noiseDriven reports whether a weight's gradient is only rounding noise: with batch norm after a
-// Dense layer its bias cancels out of the loss (the normalisation subtracts the batch mean), and Adam
-// normalises the noise into steps of up to the learning rate, differently in fused and unfused
-// training; the moving means follow those biases.
-func noiseDriven(name string, batchNorm bool) bool {
-	return batchNorm && (strings.HasSuffix(name, "/moving_mean") || name == "dense/bias" || name == "dense_1/bias")
+// noiseDrivenBias reports whether a weight's gradient is only rounding noise: with batch norm after a
+// Dense layer the layer's bias cancels out of the loss (the normalisation subtracts the batch mean),
+// and Adam normalises the noise into steps of up to the learning rate, differently in fused and
+// unfused training.
+func noiseDrivenBias(name string, batchNorm bool) bool {
+	return batchNorm && (name == "dense/bias" || name == "dense_1/bias")
 }
 
 // TestFusedMatchesUnfused trains four trials that differ in initialiser, seed and learning rate fused
@@ -194,10 +214,20 @@ func TestFusedMatchesUnfused(t *testing.T) {
 			for _, cfg := range trials {
 				maxLR = math.Max(maxLR, cfg.LearningRate)
 			}
+			biasDrift := 0.0 // the noise-driven biases' largest difference
+			for name, d := range c.weightAbsByName {
+				if noiseDrivenBias(name, tc.batchNorm) {
+					biasDrift = math.Max(biasDrift, d)
+				}
+			}
 			for name, d := range c.weightAbsByName {
 				bound := tc.weightAbs
-				if noiseDriven(name, tc.batchNorm) {
+				switch {
+				case noiseDrivenBias(name, tc.batchNorm):
 					bound = 2 * steps * maxLR // Adam moves a weight by at most about lr per step
+				case strings.HasSuffix(name, "/moving_mean"):
+					// An average of batch means, which the bias before it shifts.
+					bound = biasDrift + tc.weightAbs
 				}
 				if d > bound {
 					t.Errorf("%s strays by %.3g, bound %.3g", name, d, bound)
@@ -237,5 +267,42 @@ func TestNewFusedRejects(t *testing.T) {
 				t.Fatalf("NewFused: %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestFusedNaNStaysInItsTrial trains trial 0 beside a trial 1 whose batches hold an example with a NaN
+// pixel, and beside a clean trial 1: trial 0's losses and weights must be the same to the bit either
+// way (each trial's gradient is its own, and every batched kernel computes each trial apart), while
+// trial 1's loss is NaN.
+func TestFusedNaNStaysInItsTrial(t *testing.T) {
+	const steps, batch = 8, 32
+	trials := fusedTrialConfigs(true)[:2]
+	n := steps * batch
+	pixels, labels := randomBatch(9, n+1, trials[0].Inputs, trials[0].Classes)
+	poisoned := append([]float32(nil), pixels...)
+	poisoned[n*trials[0].Inputs] = float32(math.NaN()) // the last example: only trial 1 trains on it
+	clean := epochBatches(n, batch, 1)
+	withLast := epochBatches(n, batch, 2)
+	withLast[0] = append(append([]int32(nil), withLast[0][1:]...), int32(n))
+	orders := [][][]int32{clean, withLast}
+	run := func(pixels []float32) []trialRun {
+		set := newExamples(t, pixels, labels, trials[0].Inputs)
+		return trainFused(t, trials, set, set, orders)
+	}
+	healthy, sick := run(pixels), run(poisoned)
+	if !math.IsNaN(float64(sick[1].losses[0])) {
+		t.Fatalf("trial 1's first loss is %v with a NaN pixel in its batch, want NaN", sick[1].losses[0])
+	}
+	for k := range steps {
+		if healthy[0].losses[k] != sick[0].losses[k] {
+			t.Errorf("step %d: trial 0's loss is %v beside a NaN trial, %v beside a clean one", k, sick[0].losses[k], healthy[0].losses[k])
+		}
+	}
+	for j, w := range healthy[0].weights {
+		for e, v := range w.Values {
+			if sick[0].weights[j].Values[e] != v {
+				t.Fatalf("trial 0's %s[%d] is %v beside a NaN trial, %v beside a clean one", w.Name, e, sick[0].weights[j].Values[e], v)
+			}
+		}
 	}
 }
