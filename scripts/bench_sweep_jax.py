@@ -11,11 +11,13 @@ per-trial losses and accuracies come out of the scan, as tfsweep's fused step re
 The trials differ as in tfsweep's BenchmarkSweep: initialiser (xavier = Keras' GlorotNormal, glorot_uniform,
 he_normal, he_uniform, in turn), seed and learning rate (0.0005·(1 + t mod 4)). Network 784 → 128 → 64 → 10,
 tanh, softmax cross-entropy, on the first --examples MNIST training images / 255, full batches only.
-The first epoch compiles; epoch_seconds lists every epoch (scripts/bench_sweep times the later ones).
+The first epoch compiles; epoch_seconds lists every epoch's wall time and cpu_seconds its CPU time (user and
+system, all threads; scripts/bench_sweep times the later ones).
 Only jax and numpy are needed (scripts/setup-python.sh jax).
 """
 
 import argparse
+import resource
 import sys
 import time
 
@@ -110,13 +112,14 @@ def run(args):
     n, bs = x_train.shape[0], args.batch_size
     steps = n // bs
     rng = np.random.default_rng(1)
-    epoch_seconds, last_losses = [], None
+    epoch_seconds, cpu_seconds, last_losses = [], [], None
     for _ in range(args.epochs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), cpu_time()
         orders = np.stack([rng.permutation(n)[:steps * bs].reshape(steps, bs) for _ in range(trials)], axis=1)
         state, (losses, _) = run_epoch(state, lrs, xd, yd, jnp.asarray(orders.astype(np.int32)))
         last_losses = np.asarray(losses[-1])  # waits for the epoch
         epoch_seconds.append(time.perf_counter() - start)
+        cpu_seconds.append(cpu_time() - cpu_start)
 
     import jaxlib
     return {
@@ -131,7 +134,14 @@ def run(args):
         "threads": thread_note,
         "last_losses": [float(x) for x in last_losses],
         "epoch_seconds": epoch_seconds,
+        "cpu_seconds": cpu_seconds,
     }
+
+
+def cpu_time():
+    """User and system CPU seconds of this process, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv):
