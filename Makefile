@@ -12,6 +12,8 @@ DATA_DIR ?= data/mnist
 LOGDIR ?= runs
 # Extra flags for `make run`, e.g. make run RUN_FLAGS="--epochs 1 --limit 5000".
 RUN_FLAGS ?=
+# Extra flags for `make bench-search`, e.g. BENCH_SEARCH_FLAGS="--seeds 1 2 3 --budget 90".
+BENCH_SEARCH_FLAGS ?=
 
 export TFSWEEP_CACHE LIBTENSORFLOW_DIR TFSWEEP_VENV
 # graft has no #cgo CFLAGS and links -ltensorflow: point cgo at the installed library, with an rpath so
@@ -23,6 +25,8 @@ export LD_LIBRARY_PATH := $(LIBTENSORFLOW_DIR)/lib$(if $(LD_LIBRARY_PATH),:$(LD_
 # What the tests read: the real MNIST files and the venv whose TensorBoard judges our logs.
 export TFSWEEP_DATA_DIR := $(abspath $(DATA_DIR))
 export TFSWEEP_PYTHON := $(TFSWEEP_VENV)/bin/python
+# The formats' own writers (numpy, PIL, TensorFlow) that make dataset's test files.
+export TFSWEEP_DATA_PYTHON := $(TFSWEEP_VENV)-data/bin/python
 # TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the output; warnings and errors still show.
 export TF_CPP_MIN_LOG_LEVEL ?= 1
 # Per-session intra-op pools, as the front gives its workers (model's thread-count test needs it).
@@ -33,7 +37,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-writers compare-keras bench-preset bench-peers check-peers check-tensorboard-newest slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras compare-keras-convnet bench-preset bench-peers bench-search check-peers keras-models check-tensorboard-newest test-image slurm slurm-down clean
 
 setup: libtensorflow data venv tcmalloc strace ## install libtensorflow, MNIST, the Python venv, tcmalloc and strace (each only if missing)
 
@@ -52,6 +56,7 @@ strace: ## for the test that traces a run's fsyncs and renames
 venv:
 	scripts/setup-python.sh tensorboard >/dev/null
 	scripts/setup-python.sh lint >/dev/null
+	scripts/setup-python.sh data >/dev/null
 
 build: libtensorflow ## build bin/tfsweep (pure Go, no cgo) and bin/tfsweep-worker (links libtensorflow)
 	CGO_ENABLED=0 go build -ldflags '$(GO_LDFLAGS)' -o bin/tfsweep ./cmd/tfsweep
@@ -62,26 +67,35 @@ run: setup build ## run the lab-report sweep and tell how to open TensorBoard
 	@echo
 	@echo "View the runs: $(TFSWEEP_VENV)/bin/tensorboard --logdir $(LOGDIR)   (then open http://localhost:6006)"
 
-test: setup lint test-go ## everything CI runs
+test: setup lint test-go test-image ## everything CI runs
 
-# Every package once, under the race detector (the binaries the command tests run are built without it).
-# deploy/ is a module of its own, so that the Kubernetes and Katib types its tests decode the recipes
-# into stay out of the program's go.mod.
+# Every package once, under the race detector (the binaries the command tests run are built without it),
+# then the modules of their own: deploy/ (the Kubernetes and Katib types its tests decode the recipes
+# into) and service/pagetest (the web page's browser tests, chromedp), so that their dependencies stay out
+# of the program's go.mod.
 test-go:
 	go vet ./...
 	go test -count=1 -race -timeout 30m ./...
 	cd deploy && go vet ./... && go test -count=1 -race -timeout 30m ./...
+	cd service/pagetest && go vet ./... && go test -count=1 -timeout 20m ./...
+
+# The image in both flavours on a real Docker engine (installed and started if none runs, stopped after).
+test-image: venv build ## build the image and check docker run, serve, compose and the GPU flavour's failure
+	scripts/test-image.sh
 
 lint: venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(TFSWEEP_VENV)/bin/hadolint Dockerfile docker/*.Dockerfile
-	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh .ci/run deploy/slurm/*.sbatch
+	$(TFSWEEP_VENV)/bin/shellcheck scripts/*.sh docker/*.sh .ci/run deploy/slurm/*.sbatch
 	go run $(STATICCHECK) ./...
 	cd deploy && go run $(STATICCHECK) ./...
 
 bench: setup ## Go micro-benchmarks (writer, batching, train step)
 	go test -run '^$$' -bench . -benchmem ./summary/... ./dataset/... ./model/... ./worker/...
+
+bench-data: setup ## read and prepare all of MNIST from IDX, npz, CSV, TFRecord and a PNG folder (first and cached read)
+	scripts/bench_data --data-dir $(DATA_DIR)
 
 bench-writers: setup ## tfsweep's event writer against tensorboardX and tf.summary
 	scripts/bench_writers
@@ -89,15 +103,29 @@ bench-writers: setup ## tfsweep's event writer against tensorboardX and tf.summa
 compare-keras: setup build ## tfsweep against Keras: final losses and samples per second
 	scripts/compare_keras --data-dir $(DATA_DIR)
 
+compare-keras-convnet: setup ## a network in Keras' terms (MODEL=file; Keras' simple MNIST convnet by default) trained by tfsweep and by Keras model.fit, seeds 1-3: final losses, test accuracy, samples per second
+	model=$(or $(MODEL),modelfile/testdata/keras/convnet.json); json=$$(mktemp --suffix .json); \
+	go run ./scripts/compare_convnet --model $$model --keras-json $$json && \
+	go run ./scripts/compare_convnet --model $$model --data-dir $(DATA_DIR) --seeds 1,2,3 && \
+	$$(scripts/setup-python.sh peers | tail -1) scripts/compare_convnet_keras.py --model $$json --data-dir $(DATA_DIR) --seeds 1,2,3; \
+	status=$$?; rm -f $$json; exit $$status
+
 bench-preset: setup build ## the lab-report preset with --parallel 1 and 2: wall time split, peak memory of all processes
 	scripts/bench_preset --data-dir $(DATA_DIR)
 
 bench-peers: setup build ## tfsweep's samples per second against Keras (fit, XLA, steps_per_execution) and JAX (jit, scan)
 	scripts/bench_peers --data-dir $(DATA_DIR)
 
+bench-search: setup build ## search methods (random, median, ASHA, Hyperband, TPE) against Optuna's: best validation loss per epoch and second spent
+	scripts/setup-python.sh search >/dev/null
+	$(TFSWEEP_PYTHON) scripts/bench_search --data-dir $(DATA_DIR) $(BENCH_SEARCH_FLAGS)
+
 check-peers: ## prove tb_check.py on logs written by tf.summary and tensorboardX (needs the peers venv)
 	scripts/setup-python.sh peers >/dev/null
 	$(TFSWEEP_PYTHON) scripts/tb_check_peers.py
+
+keras-models: ## regenerate modelfile's Keras fixtures (modelfile/testdata/keras) with Keras itself (the peers venv)
+	$$(scripts/setup-python.sh peers | tail -1) scripts/keras_models.py modelfile/testdata/keras
 
 check-tensorboard-newest: ## summary's and the pictures callback's TensorBoard tests judged by the newest TensorBoard on PyPI too (its own venv)
 	python=$$(scripts/setup-python.sh tensorboard-newest | tail -1); \

@@ -1,10 +1,16 @@
-// Package dataset reads IDX classification sets (MNIST, Fashion-MNIST, KMNIST share the layout), verifies
-// them, and serves them as shuffled float32 mini-batches.
+// Package dataset reads classification sets from the formats people keep them in, verifies them, and
+// serves them as shuffled float32 mini-batches.
+//
+// A data source is a spec, KIND:PATH[:key=value…] (ParseSource): IDX files of any rank and element type
+// (MNIST, Fashion-MNIST, KMNIST, EMNIST), NumPy .npz and .npy, CIFAR-10/100's binary batches, a folder tree
+// of PNG and JPEG images per class (decoded on all cores and cached decoded), CSV tables and TFRecord files
+// of tf.train.Example. Open reads one into a Data: a training and a test split of one shape, as bytes or
+// float32, int32 labels, the class count and names. Normalizer prepares them as Keras's preprocessing
+// layers do. Every fault wraps one of the Err* values and names the file and the record, row or offset.
 //
 // An IDX file is a 4-byte magic (two zero bytes, the element type, the number of dimensions), one big-endian
 // uint32 per dimension, then the elements row-major. Files may be gzipped; gzip is recognised by its magic
-// bytes, not by the file name. Every fault is reported with the file's path and one of the Err* values below,
-// so callers can test for it with errors.Is.
+// bytes, not by the file name. ReadImages, ReadLabels and Load read MNIST's own four files as bytes.
 package dataset
 
 import (
@@ -16,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 )
@@ -24,7 +29,7 @@ import (
 // Faults a file can have. Errors returned by this package wrap one of these and name the file.
 var (
 	ErrMagic         = errors.New("not an IDX file (bad magic number)")
-	ErrElementType   = errors.New("element type is not unsigned byte (0x08)")
+	ErrElementType   = errors.New("unsupported element type")
 	ErrDimensions    = errors.New("wrong number of dimensions")
 	ErrZeroSize      = errors.New("zero dimension")
 	ErrTooLarge      = errors.New("declared size too large")
@@ -53,31 +58,77 @@ const (
 
 // ReadImages reads an IDX3 image file (magic 0x00000803): n images of rows×cols unsigned bytes.
 func ReadImages(path string) (pixels []byte, n, rows, cols int, err error) {
-	dims, data, err := readIDX(path, imageDims)
+	a, err := readIDX(path, requireBytes(imageDims), false)
 	if err != nil {
 		return nil, 0, 0, 0, err
 	}
-	return data, dims[0], dims[1], dims[2], nil
+	return a.bytes, a.dims[0], a.dims[1], a.dims[2], nil
 }
 
 // ReadLabels reads an IDX1 label file (magic 0x00000801): one unsigned byte per example.
 func ReadLabels(path string) ([]byte, error) {
-	_, data, err := readIDX(path, labelDims)
-	return data, err
+	a, err := readIDX(path, requireBytes(labelDims), false)
+	if err != nil {
+		return nil, err
+	}
+	return a.bytes, nil
 }
 
-// readIDX reads and validates a whole IDX file of unsigned bytes with wantDims dimensions.
-func readIDX(path string, wantDims int) (dims []int, data []byte, err error) {
-	f, err := os.Open(path)
+// idxTypes are the element types an IDX magic's third byte names; all are big-endian.
+var idxTypes = map[byte]elemType{
+	0x08: uint8Type,
+	0x09: {kind: 'i', size: 1, order: binary.BigEndian},
+	0x0b: {kind: 'i', size: 2, order: binary.BigEndian},
+	0x0c: {kind: 'i', size: 4, order: binary.BigEndian},
+	0x0d: {kind: 'f', size: 4, order: binary.BigEndian},
+	0x0e: {kind: 'f', size: 8, order: binary.BigEndian},
+}
+
+// idxHeader is what an IDX file's header declares.
+type idxHeader struct {
+	code byte // the element type's code, as in the magic
+	elem elemType
+	dims []int
+}
+
+// requireBytes accepts headers of unsigned bytes with wantDims dimensions, as the MNIST files are.
+func requireBytes(wantDims int) func(idxHeader) error {
+	return func(h idxHeader) error {
+		if h.code != idxTypeUnsignedByte {
+			return fmt.Errorf("%w 0x%02x, want unsigned byte (0x08)", ErrElementType, h.code)
+		}
+		if got := len(h.dims); got != wantDims {
+			hint := ""
+			switch got {
+			case labelDims:
+				hint = " (a label file?)"
+			case imageDims:
+				hint = " (an image file?)"
+			}
+			return fmt.Errorf("%w: %d, want %d%s", ErrDimensions, got, wantDims, hint)
+		}
+		return nil
+	}
+}
+
+// array is a whole stored array (an IDX file, a .npy): bytes when its elements are unsigned bytes or
+// bools, else float32; or, read as class labels, int32.
+type array struct {
+	elem   elemType
+	dims   []int
+	bytes  []byte
+	floats []float32
+	labels []int32
+}
+
+// readIDX reads and validates a whole IDX file whose header accept approves, streaming its payload into
+// the values it returns.
+func readIDX(path string, accept func(idxHeader) error, asLabels bool) (*array, error) {
+	f, fileSize, err := openRegular(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dataset: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, nil, fmt.Errorf("dataset: %w", err)
-	}
-	fileSize := info.Size()
 
 	br := bufio.NewReader(f)
 	head, _ := br.Peek(2)
@@ -86,96 +137,155 @@ func readIDX(path string, wantDims int) (dims []int, data []byte, err error) {
 	var zr *gzip.Reader
 	if gzipped {
 		if zr, err = gzip.NewReader(br); err != nil {
-			return nil, nil, fileError(path, gzipFault(err), "")
+			return nil, fileError(path, gzipFault(err), "")
 		}
 		r = zr
 	}
 
-	dims, headerLen, err := readHeader(r, wantDims)
+	h, headerLen, err := readHeader(r)
+	if err == nil {
+		err = accept(h)
+	}
 	if err != nil {
 		if gzipped && isGzipFault(err) {
-			return nil, nil, fileError(path, gzipFault(err), "in the header")
+			return nil, fileError(path, gzipFault(err), "in the header")
 		}
-		return nil, nil, fileError(path, err, "")
+		return nil, fileError(path, err, "")
 	}
-	size, err := payloadSize(dims)
+	count, size, err := payloadSize(h)
 	if err != nil {
-		return nil, nil, fileError(path, err, "dimensions %v", dims)
+		return nil, fileError(path, err, "dimensions %v", h.dims)
 	}
-
+	a := &array{elem: h.elem, dims: h.dims}
 	if !gzipped {
 		// The file size tells exactly what to expect, before a byte of payload is allocated.
 		actual := fileSize - int64(headerLen)
 		switch {
 		case actual < size:
-			return nil, nil, fileError(path, ErrTruncated, "dimensions %v declare %d data bytes, file holds %d", dims, size, actual)
+			return nil, fileError(path, ErrTruncated, "dimensions %v declare %d data bytes, file holds %d", h.dims, size, actual)
 		case actual > size:
-			return nil, nil, fileError(path, ErrTrailing, "dimensions %v declare %d data bytes, file holds %d", dims, size, actual)
+			return nil, fileError(path, ErrTrailing, "dimensions %v declare %d data bytes, file holds %d", h.dims, size, actual)
 		}
-		data = make([]byte, size)
-		if _, err := io.ReadFull(r, data); err != nil {
-			return nil, nil, fileError(path, ErrTruncated, "reading data: %v", err)
+		if err := a.readPayload(r, count, asLabels); err != nil {
+			if errors.Is(err, ErrLabelRange) {
+				return nil, fileError(path, err, "")
+			}
+			return nil, fileError(path, ErrTruncated, "reading data: %v", err)
 		}
-		return dims, data, nil
+		return a, nil
 	}
 
+	if err := a.readGzip(zr, count, size, fileSize, asLabels); err != nil {
+		return nil, fileError(path, err, "")
+	}
+	return a, nil
+}
+
+// readGzip reads count elements (size bytes) from a gzip stream whose length is only declared, then reads
+// on to its end: trailing bytes are a fault, and gzip verifies its CRC and length only at EOF.
+func (a *array) readGzip(zr io.Reader, count, size, fileSize int64, asLabels bool) error {
 	if limit := fileSize * maxDeflateRatio; size > limit {
-		return nil, nil, fileError(path, ErrTooLarge, "dimensions %v declare %d data bytes; a %d-byte gzip file cannot hold more than %d", dims, size, fileSize, limit)
+		return fmt.Errorf("%w: dimensions %v declare %d data bytes; a %d-byte gzip file cannot hold more than %d", ErrTooLarge, a.dims, size, fileSize, limit)
 	}
-	data, err = readUpTo(zr, int(size))
-	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, nil, fileError(path, ErrTruncated, "dimensions %v declare %d data bytes, file holds %d", dims, size, len(data))
-		}
-		return nil, nil, fileError(path, gzipFault(err), "")
+	if err := a.readGzipPayload(zr, count, size, asLabels); err != nil {
+		return err
 	}
-	// Read on to the end: trailing bytes are a fault, and gzip verifies its CRC and length only at EOF.
 	var extra [1]byte
 	switch n, err := io.ReadFull(zr, extra[:]); {
 	case n > 0:
 		more, _ := io.Copy(io.Discard, zr)
-		return nil, nil, fileError(path, ErrTrailing, "dimensions %v declare %d data bytes, file holds %d", dims, size, size+1+more)
+		return fmt.Errorf("%w: dimensions %v declare %d data bytes, file holds %d", ErrTrailing, a.dims, size, size+1+more)
 	case err != io.EOF:
-		return nil, nil, fileError(path, gzipFault(err), "after the data")
+		return fmt.Errorf("%w after the data", gzipFault(err))
 	}
-	return dims, data, nil
+	return nil
+}
+
+// readPayload reads count elements from r, whose length is known to be right.
+func (a *array) readPayload(r io.Reader, count int64, asLabels bool) error {
+	if asLabels {
+		a.labels = make([]int32, count)
+		return readLabelValues(r, a.elem, a.labels)
+	}
+	if a.elem.isBytes() {
+		a.bytes = make([]byte, count)
+		_, err := io.ReadFull(r, a.bytes)
+		return err
+	}
+	a.floats = make([]float32, count)
+	return readValues(r, a.elem, a.floats)
+}
+
+// readGzipPayload reads count elements (size bytes) from a gzip stream whose length is only declared.
+func (a *array) readGzipPayload(zr io.Reader, count, size int64, asLabels bool) error {
+	if a.elem.isBytes() && !asLabels {
+		data, err := readUpTo(zr, int(size))
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%w: dimensions %v declare %d data bytes, file holds %d", ErrTruncated, a.dims, size, len(data))
+		}
+		if err != nil {
+			return gzipFault(err)
+		}
+		a.bytes = data
+		return nil
+	}
+	if err := a.readPayload(zr, count, asLabels); err != nil {
+		if errors.Is(err, ErrLabelRange) {
+			return err
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%w: dimensions %v declare %d data bytes: %v", ErrTruncated, a.dims, size, err)
+		}
+		return gzipFault(err)
+	}
+	return nil
 }
 
 // readHeader reads the magic and the dimensions; it returns them and the header's length in bytes.
-func readHeader(r io.Reader, wantDims int) (dims []int, headerLen int, err error) {
+func readHeader(r io.Reader) (h idxHeader, headerLen int, err error) {
 	var magic [4]byte
 	if _, err := io.ReadFull(r, magic[:]); err != nil {
-		return nil, 0, headerReadError(err, "magic number")
+		return h, 0, headerReadError(err, "magic number")
 	}
-	if magic[0] != 0 || magic[1] != 0 {
-		return nil, 0, fmt.Errorf("%w 0x%08x, want 0x%08x", ErrMagic, binary.BigEndian.Uint32(magic[:]), idxTypeUnsignedByte<<8|wantDims)
+	if magic[0] != 0 || magic[1] != 0 || magic[3] == 0 {
+		return h, 0, fmt.Errorf("%w 0x%08x, want 0x0000TTDD (TT the element type, DD the dimensions)", ErrMagic, binary.BigEndian.Uint32(magic[:]))
 	}
-	if magic[2] != idxTypeUnsignedByte {
-		return nil, 0, fmt.Errorf("%w: magic 0x%08x has type 0x%02x", ErrElementType, binary.BigEndian.Uint32(magic[:]), magic[2])
+	h.code = magic[2]
+	elem, ok := idxTypes[h.code]
+	if !ok {
+		return h, 0, fmt.Errorf("%w 0x%02x in magic 0x%08x", ErrElementType, h.code, binary.BigEndian.Uint32(magic[:]))
 	}
-	if got := int(magic[3]); got != wantDims {
-		hint := ""
-		switch got {
-		case labelDims:
-			hint = " (a label file?)"
-		case imageDims:
-			hint = " (an image file?)"
-		}
-		return nil, 0, fmt.Errorf("%w: %d, want %d%s", ErrDimensions, got, wantDims, hint)
-	}
-	raw := make([]byte, 4*wantDims)
+	h.elem = elem
+	raw := make([]byte, 4*int(magic[3]))
 	if _, err := io.ReadFull(r, raw); err != nil {
-		return nil, 0, headerReadError(err, "dimensions")
+		return h, 0, headerReadError(err, "dimensions")
 	}
-	dims = make([]int, wantDims)
-	for i := range dims {
+	h.dims = make([]int, magic[3])
+	for i := range h.dims {
 		d := binary.BigEndian.Uint32(raw[4*i:])
 		if d == 0 {
-			return nil, 0, fmt.Errorf("%w: dimension %d of %d is 0", ErrZeroSize, i, wantDims)
+			return h, 0, fmt.Errorf("%w: dimension %d of %d is 0", ErrZeroSize, i, len(h.dims))
 		}
-		dims[i] = int(d)
+		h.dims[i] = int(d)
 	}
-	return dims, len(magic) + len(raw), nil
+	return h, len(magic) + len(raw), nil
+}
+
+// openRegular opens path for reading after checking that it is a regular file: a FIFO or a device would
+// block or read forever. It returns the file's size.
+func openRegular(path string) (*os.File, int64, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("dataset: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, 0, fileError(path, ErrNotRegular, "%s", info.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("dataset: %w", err)
+	}
+	return f, info.Size(), nil
 }
 
 func headerReadError(err error, what string) error {
@@ -185,19 +295,14 @@ func headerReadError(err error, what string) error {
 	return fmt.Errorf("reading the %s: %w", what, err)
 }
 
-// payloadSize multiplies the dimensions without overflow and bounds the product.
-func payloadSize(dims []int) (int64, error) {
-	size := int64(1)
-	for _, d := range dims {
-		if int64(d) > math.MaxInt64/size {
-			return 0, ErrTooLarge
-		}
-		size *= int64(d)
+// payloadSize is the number of elements the header declares and their size in bytes, without overflow
+// and bounded.
+func payloadSize(h idxHeader) (count, size int64, err error) {
+	count, ok := checkedProduct(h.dims, maxPayload/int64(h.elem.size))
+	if !ok {
+		return 0, 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, int64(maxPayload))
 	}
-	if size > maxPayload {
-		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, int64(maxPayload))
-	}
-	return size, nil
+	return count, count * int64(h.elem.size), nil
 }
 
 // readUpTo reads exactly size bytes, growing its buffer only as data arrives; on a short read it returns

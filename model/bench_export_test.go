@@ -13,9 +13,9 @@ import (
 func BenchmarkCheckpointAndExport(b *testing.B) {
 	for _, bn := range []bool{false, true} {
 		cfg := DefaultConfig()
-		cfg.BatchNorm, cfg.Device = bn, DeviceCPU
+		cfg.Network, cfg.Device = withBatchNorm(cfg.Network, bn), DeviceCPU
 		m := newModel(b, cfg)
-		pixels, labels := randomBatch(1, 32, cfg.Inputs, cfg.Classes)
+		pixels, labels := randomBatch(1, 32, inputs(cfg), classes(cfg))
 		if _, _, err := m.TrainStep(pixels, labels); err != nil {
 			b.Fatal(err)
 		}

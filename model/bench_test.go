@@ -2,8 +2,11 @@ package model
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tfsweep/tfsweep/modelfile"
 )
 
 // BenchmarkTrainStep measures training throughput of the lab report's network on the CPU, in
@@ -16,10 +19,10 @@ func BenchmarkTrainStep(b *testing.B) {
 				name := fmt.Sprintf("bn=%v/batch=%d/intra=%d,inter=%d", bn, batch, threads[0], threads[1])
 				b.Run(name, func(b *testing.B) {
 					cfg := DefaultConfig()
-					cfg.BatchNorm, cfg.Device = bn, DeviceCPU
+					cfg.Network, cfg.Device = withBatchNorm(cfg.Network, bn), DeviceCPU
 					cfg.IntraOpThreads, cfg.InterOpThreads = threads[0], threads[1]
 					m := newModel(b, cfg)
-					pixels, labels := randomBatch(1, batch, cfg.Inputs, cfg.Classes)
+					pixels, labels := randomBatch(1, batch, inputs(cfg), classes(cfg))
 					for range 5 { // warm up: the first runs place and optimise the graph
 						if _, _, err := m.TrainStep(pixels, labels); err != nil {
 							b.Fatal(err)
@@ -48,7 +51,7 @@ func BenchmarkTrainStep(b *testing.B) {
 func BenchmarkTrainSteps(b *testing.B) {
 	const n = 12800
 	cfg := DefaultConfig()
-	pixels, labels := randomBatch(1, n, cfg.Inputs, cfg.Classes)
+	pixels, labels := randomBatch(1, n, inputs(cfg), classes(cfg))
 	for _, bn := range []bool{false, true} {
 		for _, batch := range []int{64, 128, 256, 512, 1024} {
 			for _, set := range []struct{ threads, towers, k int }{
@@ -62,7 +65,7 @@ func BenchmarkTrainSteps(b *testing.B) {
 				k := set.k
 				b.Run(name, func(b *testing.B) {
 					cfg := DefaultConfig()
-					cfg.BatchNorm, cfg.Device, cfg.StepsPerCall, cfg.Towers = bn, DeviceCPU, k, set.towers
+					cfg.Network, cfg.Device, cfg.StepsPerCall, cfg.Towers = withBatchNorm(cfg.Network, bn), DeviceCPU, k, set.towers
 					cfg.IntraOpThreads, cfg.InterOpThreads = set.threads, set.threads
 					if set.towers > 1 {
 						cfg.InterOpThreads = set.towers
@@ -70,7 +73,7 @@ func BenchmarkTrainSteps(b *testing.B) {
 					start := time.Now()
 					m := newModel(b, cfg)
 					built := time.Since(start)
-					set := newExamples(b, pixels, labels, cfg.Inputs)
+					set := newExamples(b, pixels, labels, inputs(cfg))
 					if err := m.Bind(set, set); err != nil {
 						b.Fatal(err)
 					}
@@ -107,15 +110,15 @@ func BenchmarkTrainSteps(b *testing.B) {
 func BenchmarkValidate(b *testing.B) {
 	const n = 10000
 	cfg := DefaultConfig()
-	pixels, labels := randomBatch(3, n, cfg.Inputs, cfg.Classes)
+	pixels, labels := randomBatch(3, n, inputs(cfg), classes(cfg))
 	for _, bn := range []bool{false, true} {
 		for _, set := range []struct{ threads, towers, concurrent int }{{0, 1, 1}, {1, 1, 1}, {1, 1, 2}, {1, 2, 1}, {1, 2, 2}} {
 			b.Run(fmt.Sprintf("bn=%v/threads=%d/towers=%d/concurrent=%d", bn, set.threads, set.towers, set.concurrent), func(b *testing.B) {
 				cfg := DefaultConfig()
-				cfg.BatchNorm, cfg.Device, cfg.Towers, cfg.ValidateConcurrency = bn, DeviceCPU, set.towers, set.concurrent
+				cfg.Network, cfg.Device, cfg.Towers, cfg.ValidateConcurrency = withBatchNorm(cfg.Network, bn), DeviceCPU, set.towers, set.concurrent
 				cfg.IntraOpThreads, cfg.InterOpThreads = set.threads, set.threads*set.towers
 				m := newModel(b, cfg)
-				set := newExamples(b, pixels, labels, cfg.Inputs)
+				set := newExamples(b, pixels, labels, inputs(cfg))
 				if err := m.Bind(set, set); err != nil {
 					b.Fatal(err)
 				}
@@ -131,5 +134,39 @@ func BenchmarkValidate(b *testing.B) {
 				b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/pass")
 			})
 		}
+	}
+}
+
+// BenchmarkConvnetSteps trains Keras' simple MNIST convnet (modelfile's convnet.yaml) at batch 128
+// in the worker's three ways: TensorFlow's pools, one thread, and two towers of one thread each.
+func BenchmarkConvnetSteps(b *testing.B) {
+	net, err := modelfile.Read(filepath.Join("..", "modelfile", "testdata", "convnet.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n, batch = 2048, 128
+	pixels, labels := randomBatch(1, n, 784, 10)
+	for _, set := range []struct{ threads, towers int }{{0, 1}, {1, 1}, {1, 2}} {
+		b.Run(fmt.Sprintf("threads=%d/towers=%d", set.threads, set.towers), func(b *testing.B) {
+			cfg := Config{Network: net, Device: DeviceCPU, Towers: set.towers, IntraOpThreads: set.threads,
+				InterOpThreads: max(set.threads, set.towers)}
+			m := newModel(b, cfg)
+			examples := newExamples(b, pixels, labels, 784)
+			if err := m.Bind(examples, examples); err != nil {
+				b.Fatal(err)
+			}
+			batches := epochBatches(n, batch, 1)
+			losses, accs := make([]float32, len(batches)), make([]float32, len(batches))
+			if err := m.TrainSteps(batches, losses, accs); err != nil { // optimises the graph, warms up
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if err := m.TrainSteps(batches, losses, accs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
 	}
 }

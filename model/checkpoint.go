@@ -9,8 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
+	"github.com/tfsweep/tfsweep/spec"
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
 )
@@ -149,7 +149,7 @@ func (m *Model) restoreBundle(prefix string) error {
 	if err := m.graph.ckpt.run(m.sess, prefix, true); err != nil {
 		return err
 	}
-	out, err := m.sess.Run(nil, []tf.Output{m.graph.iterRead}, nil)
+	out, err := m.sess.Run(nil, []tf.Output{m.graph.single.iterRead}, nil)
 	if err != nil {
 		return fmt.Errorf("read restored iteration count: %w", err)
 	}

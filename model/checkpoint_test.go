@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // state is the raw bytes of every variable of the model (weights, moving statistics, optimizer
@@ -49,7 +51,7 @@ func diffState(a, b map[string][]byte) []string {
 
 // checkpointBatch is step's batch of the resume tests: the same for every model.
 func checkpointBatch(cfg Config, step int) ([]float32, []int32) {
-	return randomBatch(uint64(100+step), 16, cfg.Inputs, cfg.Classes)
+	return randomBatch(uint64(100+step), 16, inputs(cfg), classes(cfg))
 }
 
 func trainSteps(t *testing.T, m *Model, from, to int) []float32 {
@@ -68,7 +70,7 @@ func trainSteps(t *testing.T, m *Model, from, to int) []float32 {
 
 // checkpointConfig is a small network with every stateful feature the variant turns on.
 func checkpointConfig(edit func(*Config)) Config {
-	cfg := Config{Inputs: 12, Hidden: []int{10, 6}, Classes: 4, Seed: 11, Device: DeviceCPU}
+	cfg := Config{Network: mlp(12, []int{10, 6}, 4), Seed: 11, Device: DeviceCPU}
 	edit(&cfg)
 	return cfg
 }
@@ -84,24 +86,26 @@ func TestCheckpointResumesBitwise(t *testing.T) {
 		slots []string // variables the checkpoint must hold besides the weights
 	}{
 		// Plain SGD's update does not depend on the step: only the dropout masks do.
-		{"sgd dropout", func(c *Config) { c.Optimizer, c.Dropout = "sgd", 0.4 }, []string{"sgd/iteration", "sgd/learning_rate"}},
-		{"adam dropout", func(c *Config) { c.Dropout = 0.3 },
+		{"sgd dropout", func(c *Config) { c.Optimizer, c.Network = "sgd", withDropout(c.Network, 0.4) }, []string{"sgd/iteration", "sgd/learning_rate"}},
+		{"adam dropout", func(c *Config) { c.Network = withDropout(c.Network, 0.3) },
 			[]string{"adam/iteration", "adam/learning_rate", "adam/dense_kernel_momentum", "adam/dense_2_bias_velocity"}},
-		{"adam batchnorm dropout l2", func(c *Config) { c.BatchNorm, c.Dropout, c.L2 = true, 0.2, 1e-3 },
+		{"adam batchnorm dropout l2", func(c *Config) { c.Network = withL2(withDropout(withBatchNorm(c.Network, true), 0.2), 1e-3) },
 			[]string{"adam/batch_normalization_gamma_momentum", "adam/batch_normalization_1_beta_velocity"}},
-		{"sgd momentum batchnorm", func(c *Config) { c.Optimizer, c.Momentum, c.BatchNorm = "sgd", 0.9, true },
+		{"sgd momentum batchnorm", func(c *Config) { c.Optimizer, c.Momentum, c.Network = "sgd", 0.9, withBatchNorm(c.Network, true) },
 			[]string{"sgd/iteration", "sgd/learning_rate", "sgd/dense_kernel_momentum", "sgd/batch_normalization_gamma_momentum"}},
 		{"sgd nesterov", func(c *Config) { c.Optimizer, c.Momentum, c.Nesterov = "sgd", 0.5, true },
 			[]string{"sgd/dense_1_kernel_momentum"}},
-		{"adamw batchnorm", func(c *Config) { c.Optimizer, c.BatchNorm = "adamw", true },
+		{"adamw batchnorm", func(c *Config) { c.Optimizer, c.Network = "adamw", withBatchNorm(c.Network, true) },
 			[]string{"adam_w/iteration", "adam_w/dense_kernel_momentum", "adam_w/dense_kernel_velocity"}},
-		{"nadam batchnorm", func(c *Config) { c.Optimizer, c.BatchNorm = "nadam", true },
+		{"nadam batchnorm", func(c *Config) { c.Optimizer, c.Network = "nadam", withBatchNorm(c.Network, true) },
 			[]string{"nadam/iteration", "nadam/variable", "nadam/dense_kernel_momentum", "nadam/dense_kernel_velocity"}},
 		{"rmsprop momentum", func(c *Config) { c.Optimizer, c.Momentum = "rmsprop", 0.5 },
 			[]string{"rm_sprop/dense_kernel_velocity", "rm_sprop/dense_kernel_momentum"}},
 		{"adagrad", func(c *Config) { c.Optimizer = "adagrad" }, []string{"adagrad/dense_kernel_accumulator"}},
+		{"residual convnet adam", func(c *Config) { c.Network = residualConvnet(spec.Shape{6, 6, 1}, 4) },
+			[]string{"adam/conv2d_kernel_momentum", "adam/conv2d_1_bias_velocity", "adam/batch_normalization_gamma_velocity"}},
 		{"cosine schedule", func(c *Config) {
-			c.Schedule = Schedule{Kind: ScheduleCosine, DecaySteps: 8, WarmupTarget: 0.01, WarmupSteps: 4}
+			c.Schedule = spec.Schedule{Kind: spec.ScheduleCosine, DecaySteps: 8, WarmupTarget: 0.01, WarmupSteps: 4}
 		}, []string{"adam/iteration"}},
 	}
 	for _, tc := range tests {
@@ -152,7 +156,7 @@ func TestCheckpointResumesBitwise(t *testing.T) {
 			if diff := diffState(wantState, second.state(t)); len(diff) > 0 {
 				t.Errorf("after %d more steps the state differs in %v", more, diff)
 			}
-			if cfg.Dropout > 0 {
+			if dropoutRate(cfg.Network) > 0 {
 				// Control: the same restore with the step counter put back to 0 draws other dropout
 				// masks, so the equality above depends on the restored step.
 				control := newModel(t, cfg)
@@ -216,7 +220,7 @@ func crashedSave(t *testing.T, m *Model, prefix, stage string) {
 // the next save crashes the same way again; a save that completes replaces it and leaves no
 // stray file.
 func TestInterruptedSaveKeepsPreviousCheckpoint(t *testing.T) {
-	cfg := checkpointConfig(func(c *Config) { c.BatchNorm, c.Dropout = true, 0.2 })
+	cfg := checkpointConfig(func(c *Config) { c.Network = withDropout(withBatchNorm(c.Network, true), 0.2) })
 	for _, crashes := range [][]string{{stageWritten}, {stageBetweenRenames}, {stageBetweenRenames, stageBetweenRenames}, {stageWritten, stageBetweenRenames}} {
 		t.Run(strings.Join(crashes, "+"), func(t *testing.T) {
 			dir := t.TempDir()
@@ -291,9 +295,9 @@ func TestRestoreRejectsOtherCheckpoints(t *testing.T) {
 		want    string
 	}{
 		{"missing", nil, func(*Config) {}, "no such file"},
-		{"other architecture", func(c *Config) { c.Hidden = []int{11, 6} }, func(*Config) {}, "is not compatible with expected shape"},
+		{"other architecture", func(c *Config) { c.Network = mlp(12, []int{11, 6}, 4) }, func(*Config) {}, "is not compatible with expected shape"},
 		{"other optimizer", func(c *Config) { c.Optimizer = "sgd" }, func(*Config) {}, "adam/iteration not found"},
-		{"batch norm missing", func(*Config) {}, func(c *Config) { c.BatchNorm = true }, "batch_normalization/gamma not found"},
+		{"batch norm missing", func(*Config) {}, func(c *Config) { c.Network = withBatchNorm(c.Network, true) }, "batch_normalization/gamma not found"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package model
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
@@ -13,24 +12,18 @@ import (
 // Config describes the network and the session it trains in. The zero value is not usable: start
 // from DefaultConfig.
 type Config struct {
-	Inputs    int    // features per example (784 for MNIST)
-	Hidden    []int  // hidden widths; empty trains a softmax regression
-	Classes   int    // output classes (10 for MNIST)
-	Init      string // kernel initialiser, any spelling spec.ParseInit accepts
-	BatchNorm bool   // Dense → BatchNormalization → activation in every hidden layer
-	// Activation of the hidden layers, any spelling spec.ParseActivation accepts; "" = tanh.
-	Activation string
-	// Dropout is the rate of a Keras Dropout layer after each hidden activation, in [0, 1); 0 = none.
-	// Inverted dropout on training steps only; the mask of hidden layer l at step t (t = Iterations()
-	// before the step) is StatelessRandomUniform ≥ rate with seed [Seed, 2³²·(l+1) + t], so the same
-	// seed gives the same masks and a resumed run the same mask at the same step.
-	Dropout float64
-	// L2 is Keras' kernel_regularizer=L2(L2) on every Dense kernel (the output layer's included):
-	// L2·Σkernel² per kernel is added to the loss that is differentiated and reported, by TrainStep
-	// and by Evaluate (Keras adds it to val_loss too). 0 = none; must not be negative.
-	L2 float64
-	// Optimizer is the Keras 3 optimizer, any spelling spec.ParseOptimizer accepts; "" = adam. Its
-	// constants are Keras 3's defaults (see spec.OptimizerNames).
+	// Network is the network trained, in Keras' terms; validate resolves it (automatic names,
+	// inbound lists, defaults) and Model.Config returns it resolved. Its examples arrive flattened:
+	// an image input of shape (28, 28, 1) takes 784 values per example in row-major order. Dropout
+	// masks: the mask of the d-th Dropout layer at step t (t = Iterations() before the step) is
+	// StatelessRandomUniform ≥ rate with seed [Seed, 2³²·(d+1) + t], so the same seed gives the same
+	// masks and a resumed run the same mask at the same step. Kernel initialisers draw with seed
+	// [Seed, k] for the k-th layer with a kernel. An L2 regulariser's penalty is added to the loss
+	// that is differentiated and reported, by TrainStep and by Evaluate (Keras adds it to val_loss
+	// too).
+	Network spec.Network
+	// Optimizer is the Keras 3 optimizer, any spelling ParseOptimizer accepts; "" = adam. Its
+	// constants are Keras 3's defaults (see OptimizerNames).
 	Optimizer string
 	// LearningRate is the optimizer's (initial) learning rate; 0 = Keras' default for the optimizer
 	// (KerasDefaultLearningRate: 0.01 for sgd, 0.001 otherwise). The step schedule ignores it.
@@ -45,7 +38,7 @@ type Config struct {
 	WeightDecay float64
 	// Schedule is the learning-rate schedule, evaluated in the graph at the optimizer's iteration
 	// count as Keras does; the zero value is the constant LearningRate.
-	Schedule Schedule
+	Schedule spec.Schedule
 	Seed     int64  // seeds every initialiser and the dropout masks; the same seed gives the same run
 	Device   string // "auto", "cpu" or "gpu"
 	// VisibleGPUs is GPUOptions.visible_device_list ("1" pins a sweep worker to the second GPU; "" = all).
@@ -82,21 +75,15 @@ type Config struct {
 // MaxTowers bounds Config.Towers: the graph holds that many copies of the forward and backward pass.
 const MaxTowers = 64
 
-// Defaults of the lab report's network and Keras' Adam.
-const (
-	DefaultLearningRate = 0.001
-	DefaultInit         = "xavier"
-)
+// DefaultLearningRate is the lab report's, Keras' Adam's default.
+const DefaultLearningRate = 0.001
 
-// DefaultConfig returns the lab report's network: 784 → 128 → 64 → 10, tanh, Xavier (glorot_normal)
-// initialisation, no batch norm, no dropout, no L2, Adam at a constant 0.001, placed automatically.
+// DefaultConfig returns the lab report's network (spec.LabReportMLP): 784 → 128 → 64 → 10, tanh,
+// Xavier (glorot_normal) initialisation, no batch norm, no dropout, no L2, Adam at a constant 0.001,
+// placed automatically.
 func DefaultConfig() Config {
 	return Config{
-		Inputs:       784,
-		Hidden:       []int{128, 64},
-		Classes:      10,
-		Init:         DefaultInit,
-		Activation:   DefaultActivation,
+		Network:      spec.LabReportMLP(),
 		Optimizer:    DefaultOptimizer,
 		LearningRate: DefaultLearningRate,
 		Device:       DeviceAuto,
@@ -110,47 +97,19 @@ const (
 	DeviceGPU  = "gpu"
 )
 
-// validate checks the configuration and fills the defaults that a zero field stands for (init,
-// activation, optimizer, learning rate, AdamW's weight decay, schedule kind, device) and makes the
+// validate checks the configuration, resolves the network and fills the defaults that a zero field
+// stands for (optimizer, learning rate, AdamW's weight decay, schedule kind, device) and makes the
 // names canonical; it reports every problem at once, each naming its field.
 func (c Config) validate() (Config, error) {
 	var errs []error
-	if c.Inputs <= 0 {
-		errs = append(errs, fmt.Errorf("inputs must be positive, got %d", c.Inputs))
-	}
-	if c.Classes < 2 {
-		errs = append(errs, fmt.Errorf("classes must be at least 2, got %d", c.Classes))
-	}
-	for i, width := range c.Hidden {
-		if width <= 0 {
-			errs = append(errs, fmt.Errorf("hidden layer %d: width must be positive, got %d", i, width))
-		}
-	}
-	if c.Init == "" {
-		c.Init = DefaultInit
-	}
-	if canonical, err := spec.ParseInit(c.Init); err != nil {
-		errs = append(errs, err)
+	if net, err := c.Network.Resolve(); err != nil {
+		errs = append(errs, fmt.Errorf("network: %w", err))
 	} else {
-		c.Init = canonical
-	}
-	if c.Activation == "" {
-		c.Activation = DefaultActivation
-	}
-	if canonical, err := spec.ParseActivation(c.Activation); err != nil {
-		errs = append(errs, fmt.Errorf("activation: %w", err))
-	} else {
-		c.Activation = canonical
-	}
-	if !(c.Dropout >= 0 && c.Dropout < 1) {
-		errs = append(errs, fmt.Errorf("dropout must be in [0, 1), got %v", c.Dropout))
-	}
-	if !(c.L2 >= 0) || math.IsInf(c.L2, 0) {
-		errs = append(errs, fmt.Errorf("l2 must be non-negative and finite, got %v", c.L2))
+		c.Network = net
 	}
 	errs = append(errs, c.validateOptimizer()...)
 	if c.Schedule.Kind == "" {
-		c.Schedule.Kind = ScheduleConstant
+		c.Schedule.Kind = spec.ScheduleConstant
 	}
 	if canonical, err := spec.ParseSchedule(c.Schedule.Kind); err != nil {
 		errs = append(errs, fmt.Errorf("schedule: %w", err))
@@ -179,7 +138,6 @@ func (c Config) validate() (Config, error) {
 	if c.ValidateConcurrency < 0 || c.ValidateConcurrency > MaxTowers {
 		errs = append(errs, fmt.Errorf("validate concurrency must be in [0, %d], got %d", MaxTowers, c.ValidateConcurrency))
 	}
-	c.Hidden = slices.Clone(c.Hidden)
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("model config: %w", err)
 	}

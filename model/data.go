@@ -94,13 +94,13 @@ func (m *Model) Bind(train, validation *Examples) error {
 		name string
 		e    *Examples
 	}{{"training set", train}, {"validation set", validation}} {
-		if set.e.features != m.cfg.Inputs {
-			return fmt.Errorf("bind: the %s has %d features per example, the model takes %d", set.name, set.e.features, m.cfg.Inputs)
+		if set.e.features != m.graph.features {
+			return fmt.Errorf("bind: the %s has %d features per example, the model takes %d", set.name, set.e.features, m.graph.features)
 		}
 		if canRelease() {
 			for i, label := range tensorValues[int32](set.e.labels) {
-				if label < 0 || int(label) >= m.cfg.Classes {
-					return fmt.Errorf("bind: %s: label %d of example %d is outside [0, %d)", set.name, label, i, m.cfg.Classes)
+				if label < 0 || int(label) >= m.graph.numClasses {
+					return fmt.Errorf("bind: %s: label %d of example %d is outside [0, %d)", set.name, label, i, m.graph.numClasses)
 				}
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // newExamples puts pixels and labels into an Examples.
@@ -113,10 +115,10 @@ func TestTrainStepsMatchesTrainStep(t *testing.T) {
 		edit func(*Config)
 	}{
 		{"plain", func(*Config) {}},
-		{"batchnorm and dropout", func(c *Config) { c.BatchNorm, c.Dropout = true, 0.3 }},
+		{"batchnorm and dropout", func(c *Config) { c.Network = withDropout(withBatchNorm(c.Network, true), 0.3) }},
 		{"nadam, l2 and cosine schedule", func(c *Config) {
-			c.Optimizer, c.L2 = "nadam", 1e-3
-			c.Schedule = Schedule{Kind: ScheduleCosine, DecaySteps: 15}
+			c.Optimizer, c.Network = "nadam", withL2(c.Network, 1e-3)
+			c.Schedule = spec.Schedule{Kind: spec.ScheduleCosine, DecaySteps: 15}
 		}},
 		{"sgd with nesterov momentum", func(c *Config) { c.Optimizer, c.Momentum, c.Nesterov = "sgd", 0.9, true }},
 	} {
@@ -194,16 +196,16 @@ func TestTrainStepsRefusesBadInput(t *testing.T) {
 	if _, _, err := m.Validate(); err == nil || !strings.Contains(err.Error(), "no validation set bound") {
 		t.Errorf("Validate before Bind: %v", err)
 	}
-	pixels, labels := randomBatch(1, 10, cfg.Inputs, 10)
-	if err := m.Bind(newExamples(t, pixels[:10*5], labels, 5), newExamples(t, pixels, labels, cfg.Inputs)); err == nil || !strings.Contains(err.Error(), "5 features") {
+	pixels, labels := randomBatch(1, 10, inputs(cfg), 10)
+	if err := m.Bind(newExamples(t, pixels[:10*5], labels, 5), newExamples(t, pixels, labels, inputs(cfg))); err == nil || !strings.Contains(err.Error(), "5 features") {
 		t.Errorf("Bind with 5 features: %v", err)
 	}
 	bad := slices.Clone(labels)
 	bad[3] = 10
-	if err := m.Bind(newExamples(t, pixels, labels, cfg.Inputs), newExamples(t, pixels, bad, cfg.Inputs)); err == nil || !strings.Contains(err.Error(), "label 10 of example 3") {
+	if err := m.Bind(newExamples(t, pixels, labels, inputs(cfg)), newExamples(t, pixels, bad, inputs(cfg))); err == nil || !strings.Contains(err.Error(), "label 10 of example 3") {
 		t.Errorf("Bind with label 10: %v", err)
 	}
-	if err := m.Bind(newExamples(t, pixels, labels, cfg.Inputs), newExamples(t, pixels, labels, cfg.Inputs)); err != nil {
+	if err := m.Bind(newExamples(t, pixels, labels, inputs(cfg)), newExamples(t, pixels, labels, inputs(cfg))); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

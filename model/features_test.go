@@ -15,7 +15,8 @@ import (
 // element is checked to be the activation times 1/(1-rate).
 func dropMask(t *testing.T, m *Model, l int, pixels []float32, labels []int32) (kept []bool, dropFraction float64) {
 	t.Helper()
-	out := m.run(t, pixels, labels, m.graph.train.hidden[l], m.graph.train.dropped[l])
+	train := m.graph.single.train.outputs
+	out := m.run(t, pixels, labels, train[kerasName("dense", l)][0], train[kerasName("dropout", l)][0])
 	act, err := float32s(out[0])
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +25,7 @@ func dropMask(t *testing.T, m *Model, l int, pixels []float32, labels []int32) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	scale := float32(1 / (1 - m.cfg.Dropout))
+	scale := float32(1 / (1 - dropoutRate(m.cfg.Network)))
 	kept = make([]bool, len(act))
 	var nonzero, zeroed int
 	for i, a := range act {
@@ -48,9 +49,8 @@ func dropMask(t *testing.T, m *Model, l int, pixels []float32, labels []int32) (
 // on training steps only; the masks are a function of the seed, the layer and the step.
 func TestDropout(t *testing.T) {
 	const rate = 0.3
-	cfg := Config{Inputs: 20, Hidden: []int{1000, 1000}, Classes: 4, Activation: "sigmoid", Dropout: rate,
-		Seed: 5, Device: DeviceCPU}
-	pixels, labels := randomBatch(3, 512, cfg.Inputs, cfg.Classes)
+	cfg := Config{Network: withDropout(withActivation(mlp(20, []int{1000, 1000}, 4), "sigmoid"), rate), Seed: 5, Device: DeviceCPU}
+	pixels, labels := randomBatch(3, 512, inputs(cfg), classes(cfg))
 	a := newModel(t, cfg)
 
 	// Rate and scaling, on 512k sigmoid activations (none is zero): the drop fraction's standard
@@ -99,7 +99,7 @@ func TestDropout(t *testing.T) {
 
 	// Evaluation has no dropout: a model with dropout evaluates exactly as the same weights without.
 	noDrop := cfg
-	noDrop.Dropout = 0
+	noDrop.Network = withDropout(cfg.Network, 0)
 	plain := newModel(t, noDrop)
 	ws, err := a.Weights()
 	if err != nil {
@@ -146,7 +146,7 @@ func TestSetWeightsRoundTrip(t *testing.T) {
 	for _, bn := range []bool{false, true} {
 		cfg := tinyConfig(bn)
 		a := newModel(t, cfg)
-		pixels, labels := randomBatch(4, 16, cfg.Inputs, cfg.Classes)
+		pixels, labels := randomBatch(4, 16, inputs(cfg), classes(cfg))
 		for range 5 {
 			if _, _, err := a.TrainStep(pixels, labels); err != nil {
 				t.Fatal(err)
@@ -228,7 +228,7 @@ func TestSetLearningRate(t *testing.T) {
 	if lr, _ := m.LearningRate(); lr != float64(float32(0.025)) {
 		t.Errorf("LearningRate() = %v after SetLearningRate(0.025)", lr)
 	}
-	pixels, labels := randomBatch(5, 8, cfg.Inputs, cfg.Classes)
+	pixels, labels := randomBatch(5, 8, inputs(cfg), classes(cfg))
 	before, grads := m.weightMap(t), m.gradients(t, pixels, labels)
 	if _, _, err := m.TrainStep(pixels, labels); err != nil {
 		t.Fatal(err)
@@ -247,7 +247,7 @@ func TestSetLearningRate(t *testing.T) {
 		}
 	}
 
-	cfg.Schedule = Schedule{Kind: "ExponentialDecay", DecaySteps: 10, DecayRate: 0.5}
+	cfg.Schedule = spec.Schedule{Kind: "ExponentialDecay", DecaySteps: 10, DecayRate: 0.5}
 	s := newModel(t, cfg)
 	if err := s.SetLearningRate(0.01); err == nil || !strings.Contains(err.Error(), "exponential schedule") {
 		t.Errorf("SetLearningRate over a schedule: %v, want an error naming the schedule", err)
@@ -270,33 +270,35 @@ func TestValidateRejectsBadFeatures(t *testing.T) {
 		modify func(*Config)
 		want   string
 	}{
-		{"unknown activation", func(c *Config) { c.Activation = "relu7" }, `activation: unknown activation "relu7"`},
+		{"unknown activation", func(c *Config) { c.Network.Layers[0].Dense.Activation = "relu7" }, `unknown activation "relu7"`},
 		{"unknown optimizer", func(c *Config) { c.Optimizer = "adadelta" }, `optimizer: unknown optimizer "adadelta"`},
-		{"dropout 1", func(c *Config) { c.Dropout = 1 }, "dropout must be in [0, 1), got 1"},
-		{"negative dropout", func(c *Config) { c.Dropout = -0.1 }, "dropout must be in [0, 1)"},
-		{"NaN dropout", func(c *Config) { c.Dropout = math.NaN() }, "dropout must be in [0, 1)"},
-		{"negative l2", func(c *Config) { c.L2 = -1e-4 }, "l2 must be non-negative"},
+		{"dropout 1", func(c *Config) { c.Network = withDropoutLayer(c.Network, 1) }, "has rate 1: it must be in [0, 1)"},
+		{"negative dropout", func(c *Config) { c.Network = withDropoutLayer(c.Network, -0.1) }, "has rate -0.1: it must be in [0, 1)"},
+		{"NaN dropout", func(c *Config) { c.Network = withDropoutLayer(c.Network, math.NaN()) }, "has rate NaN: it must be in [0, 1)"},
+		{"negative l2", func(c *Config) { l2 := -1e-4; c.Network.Layers[0].Dense.L2 = &l2 }, "Dense `dense` has kernel_regularizer L2(-0.0001)"},
 		{"momentum above 1", func(c *Config) { c.Optimizer, c.Momentum = "sgd", 1.5 }, "momentum must be in [0, 1]"},
 		{"momentum with adam", func(c *Config) { c.Momentum = 0.9 }, "momentum applies to sgd and rmsprop only, not adam"},
 		{"nesterov with rmsprop", func(c *Config) { c.Optimizer, c.Nesterov = "rmsprop", true }, "nesterov applies to sgd only"},
 		{"negative weight decay", func(c *Config) { c.WeightDecay = -1 }, "weight decay must be non-negative"},
 		{"unknown schedule", func(c *Config) { c.Schedule.Kind = "polynomial" }, `unknown learning-rate schedule "polynomial"`},
-		{"exponential without decay steps", func(c *Config) { c.Schedule = Schedule{Kind: "exponential", DecayRate: 0.5} },
+		{"exponential without decay steps", func(c *Config) { c.Schedule = spec.Schedule{Kind: "exponential", DecayRate: 0.5} },
 			"Schedule.DecaySteps (decay_steps) must be positive"},
-		{"exponential without decay rate", func(c *Config) { c.Schedule = Schedule{Kind: "exponential", DecaySteps: 5} },
+		{"exponential without decay rate", func(c *Config) { c.Schedule = spec.Schedule{Kind: "exponential", DecaySteps: 5} },
 			"Schedule.DecayRate (decay_rate) must be positive"},
-		{"cosine without decay steps", func(c *Config) { c.Schedule = Schedule{Kind: "cosine"} }, "Schedule.DecaySteps (decay_steps)"},
-		{"cosine alpha above 1", func(c *Config) { c.Schedule = Schedule{Kind: "cosine", DecaySteps: 5, Alpha: 2} }, "Schedule.Alpha (alpha)"},
-		{"warmup target without steps", func(c *Config) { c.Schedule = Schedule{Kind: "cosine", DecaySteps: 5, WarmupTarget: 0.01} },
+		{"cosine without decay steps", func(c *Config) { c.Schedule = spec.Schedule{Kind: "cosine"} }, "Schedule.DecaySteps (decay_steps)"},
+		{"cosine alpha above 1", func(c *Config) { c.Schedule = spec.Schedule{Kind: "cosine", DecaySteps: 5, Alpha: 2} }, "Schedule.Alpha (alpha)"},
+		{"warmup target without steps", func(c *Config) { c.Schedule = spec.Schedule{Kind: "cosine", DecaySteps: 5, WarmupTarget: 0.01} },
 			"Schedule.WarmupSteps (warmup_steps) and Schedule.WarmupTarget"},
-		{"step without boundaries", func(c *Config) { c.Schedule = Schedule{Kind: "step", Values: []float64{0.1}} },
+		{"step without boundaries", func(c *Config) { c.Schedule = spec.Schedule{Kind: "step", Values: []float64{0.1}} },
 			"Schedule.Boundaries (boundaries) must list at least one step"},
-		{"step values count", func(c *Config) { c.Schedule = Schedule{Kind: "step", Boundaries: []int64{5}, Values: []float64{0.1}} },
+		{"step values count", func(c *Config) {
+			c.Schedule = spec.Schedule{Kind: "step", Boundaries: []int64{5}, Values: []float64{0.1}}
+		},
 			"Schedule.Values (values) must have one more element"},
 		{"step boundaries order", func(c *Config) {
-			c.Schedule = Schedule{Kind: "step", Boundaries: []int64{5, 5}, Values: []float64{0.1, 0.01, 0.001}}
+			c.Schedule = spec.Schedule{Kind: "step", Boundaries: []int64{5, 5}, Values: []float64{0.1, 0.01, 0.001}}
 		}, "Schedule.Boundaries (boundaries) must increase strictly"},
-		{"field of another schedule", func(c *Config) { c.Schedule = Schedule{Kind: "cosine", DecaySteps: 5, DecayRate: 0.5} },
+		{"field of another schedule", func(c *Config) { c.Schedule = spec.Schedule{Kind: "cosine", DecaySteps: 5, DecayRate: 0.5} },
 			"Schedule.DecayRate (decay_rate) does not apply"},
 		{"constant with decay steps", func(c *Config) { c.Schedule.DecaySteps = 5 }, "schedule constant: Schedule.DecaySteps (decay_steps) does not apply"},
 	}
@@ -319,25 +321,25 @@ func TestValidateRejectsBadFeatures(t *testing.T) {
 	}
 }
 
-// Validate fills the defaults: tanh, adam, Keras' default learning rate of the optimizer, AdamW's
+// Validate resolves the network and fills the defaults: adam, Keras' default learning rate of the optimizer, AdamW's
 // weight decay 0.004, the constant schedule; and keeps good values.
 func TestValidateDefaults(t *testing.T) {
-	cfg, err := Config{Inputs: 4, Classes: 2}.Validate()
+	cfg, err := Config{Network: mlp(4, nil, 2)}.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Activation != "tanh" || cfg.Optimizer != "adam" || cfg.LearningRate != 0.001 || cfg.Schedule.Kind != "constant" ||
-		cfg.WeightDecay != 0 || cfg.Init != "xavier" {
+	if cfg.Optimizer != "adam" || cfg.LearningRate != 0.001 || cfg.Schedule.Kind != "constant" ||
+		cfg.WeightDecay != 0 || cfg.Network.Layers[0].Name != "dense" {
 		t.Errorf("defaults: %+v", cfg)
 	}
-	cfg, err = Config{Inputs: 4, Classes: 2, Optimizer: "SGD", Momentum: 0.9, Nesterov: true, Activation: "swish"}.Validate()
+	cfg, err = Config{Network: mlp(4, nil, 2), Optimizer: "SGD", Momentum: 0.9, Nesterov: true}.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Optimizer != "sgd" || cfg.LearningRate != 0.01 || cfg.Activation != "silu" {
-		t.Errorf("sgd: optimizer %q, learning rate %v, activation %q; want sgd, Keras' 0.01, silu", cfg.Optimizer, cfg.LearningRate, cfg.Activation)
+	if cfg.Optimizer != "sgd" || cfg.LearningRate != 0.01 {
+		t.Errorf("sgd: optimizer %q, learning rate %v; want sgd, Keras' 0.01", cfg.Optimizer, cfg.LearningRate)
 	}
-	cfg, err = Config{Inputs: 4, Classes: 2, Optimizer: "AdamW", Schedule: Schedule{Kind: "PiecewiseConstantDecay",
+	cfg, err = Config{Network: mlp(4, nil, 2), Optimizer: "AdamW", Schedule: spec.Schedule{Kind: "PiecewiseConstantDecay",
 		Boundaries: []int64{10}, Values: []float64{0.01, 0.001}}}.Validate()
 	if err != nil {
 		t.Fatal(err)
@@ -357,7 +359,7 @@ func TestEveryFeatureTrains(t *testing.T) {
 	}
 	var variants []variant
 	for _, a := range spec.ActivationNames() {
-		variants = append(variants, variant{"activation " + a, func(c *Config) { c.Activation = a }})
+		variants = append(variants, variant{"activation " + a, func(c *Config) { c.Network = withActivation(c.Network, a) }})
 	}
 	for _, o := range spec.OptimizerNames() {
 		variants = append(variants, variant{"optimizer " + o, func(c *Config) {
@@ -369,20 +371,20 @@ func TestEveryFeatureTrains(t *testing.T) {
 	}
 	variants = append(variants,
 		variant{"exponential", func(c *Config) {
-			c.Schedule = Schedule{Kind: "exponential", DecaySteps: 3, DecayRate: 0.9, Staircase: true}
+			c.Schedule = spec.Schedule{Kind: "exponential", DecaySteps: 3, DecayRate: 0.9, Staircase: true}
 		}},
 		variant{"cosine", func(c *Config) {
-			c.Schedule = Schedule{Kind: "cosine", DecaySteps: 20, WarmupTarget: 0.02, WarmupSteps: 3}
+			c.Schedule = spec.Schedule{Kind: "cosine", DecaySteps: 20, WarmupTarget: 0.02, WarmupSteps: 3}
 		}},
 		variant{"step", func(c *Config) {
-			c.Schedule = Schedule{Kind: "step", Boundaries: []int64{5}, Values: []float64{0.01, 0.005}}
+			c.Schedule = spec.Schedule{Kind: "step", Boundaries: []int64{5}, Values: []float64{0.01, 0.005}}
 		}},
 	)
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			cfg := tinyConfig(true)
 			cfg.LearningRate = 0.01
-			cfg.Dropout, cfg.L2 = 0.1, 1e-3
+			cfg.Network = withL2(withDropout(cfg.Network, 0.1), 1e-3)
 			v.modify(&cfg)
 			m := newModel(t, cfg)
 			first, _, err := m.TrainStep(pixels, labels)

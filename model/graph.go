@@ -17,8 +17,6 @@ const (
 	adamBeta1   = 0.9
 	adamBeta2   = 0.999
 	adamEpsilon = 1e-7
-	bnMomentum  = 0.99
-	bnEpsilon   = 1e-3
 	// truncatedNormalStddev is the standard deviation of a unit normal truncated at ±2σ; Keras divides
 	// by it so that the truncated draw has the variance VarianceScaling asks for.
 	truncatedNormalStddev = 0.87962566103423978
@@ -35,28 +33,17 @@ type variable struct {
 	trainable bool
 }
 
-// dense and batchNorm hold a layer's variables; a hidden layer has a batchNorm only with Config.BatchNorm.
-type dense struct {
-	name         string
-	kernel, bias *variable
-}
-
-type batchNorm struct {
-	name                                    string
-	gamma, beta, movingMean, movingVariance *variable
-}
-
-type hiddenLayer struct {
-	dense      dense
-	bn         *batchNorm
-	activation string // scope of the activation: Keras' Activation layer name with batch norm, else inside the Dense
-	dropout    string // Keras' Dropout layer name, "" without dropout
-}
-
 // forward is one pass of the network over the pixels placeholder. The training pass and the
 // evaluation pass are separate subgraphs over the same variables: batch norm differs between them,
 // and the gradients must see exactly the reads of the training pass.
 type forward struct {
+	// s is the pass' scope and scopes each tower's (s itself with one tower).
+	s        *op.Scope
+	scopes   []*op.Scope
+	training bool
+	// seed and iterations key the dropout masks (training passes only).
+	seed       int64
+	iterations tf.Output
 	// logits are the whole pass' [N, Classes]; towerLogits each tower's part; rows is N and sizes
 	// the rows of each part (Config.Towers > 1 only); labels each tower's part of the batch's labels.
 	towers      int
@@ -64,12 +51,13 @@ type forward struct {
 	rows, sizes tf.Output
 	labels      []tf.Output
 	logits      tf.Output
-	hidden      []tf.Output // each hidden layer's activation output (before dropout), for tests
-	dropped     []tf.Output // each hidden layer's output after dropout (training pass with dropout only)
-	// penalties are L2·Σkernel² per Dense kernel in layer order, Keras' model.losses (Config.L2 > 0 only).
-	penalties []tf.Output
-	reads     map[*variable]tf.Output // the one read of each variable this pass made
-	bnUpdate  []*tf.Operation         // moving-statistic assignments (training pass only)
+	outputs     map[string][]tf.Output // each layer's output per tower, by layer name
+	// penalties are L2·Σkernel² per regularised kernel in layer order, Keras' model.losses (none in
+	// the serving graph).
+	penalties     []tf.Output
+	withPenalties bool
+	reads         map[*variable]tf.Output // the one read of each variable this pass made
+	bnUpdate      []*tf.Operation         // moving-statistic assignments (training pass only)
 }
 
 // graph is the built TensorFlow graph with the handles the Model runs.
@@ -80,35 +68,37 @@ type graph struct {
 	// 0…B-1. The evaluation pass reads pixels and labels: by default the validation set's rows from
 	// evalStart, evalCount of them (Validate); Evaluate and Predict feed them.
 	indices                       tf.Output // [B] int32
-	trainSource, trainLabelSource tf.Output // [N, Inputs] float32, [N] int32
-	pixels, labels                tf.Output // [N, Inputs] float32, [N] int32
+	trainSource, trainLabelSource tf.Output // [N, features] float32, [N] int32
+	pixels, labels                tf.Output // [N, features] float32, [N] int32
 	evalStart, evalCount          tf.Output // int32 scalars
 	data                          dataVars
 	// One read per run of the training set's variables, the rows and labels every gather takes.
 	trainRows, trainRowLabels tf.Output
 
-	hidden []hiddenLayer
-	output dense
+	net        spec.Network // resolved
+	summary    spec.Summary // its shapes and sizes
+	layers     []layer      // in the network's order
+	features   int          // values per example, the input flattened
+	numClasses int
+	serving    bool // the SavedModel's inference graph: no regularisation penalties
 
 	trainable []*variable // in Keras' model.trainable_weights order
 	weights   []*variable // trainable weights and moving statistics, Keras' model.weights order
 	all       []*variable // every variable, optimizer slots and step counter included
 
-	iterations   *variable // the optimizer's step counter, Keras' optimizer.iterations
-	iterRead     tf.Output // the single step's read of it, the steps taken before this one
-	learningRate tf.Output // the learning rate the next step uses: the schedule at iterRead
-	lrVar        *variable // the constant schedule's learning-rate variable, else nil
+	iterations *variable // the optimizer's step counter, Keras' optimizer.iterations
+	lrVar      *variable // the constant schedule's learning-rate variable, else nil
 	// Assignments for SetWeights and SetLearningRate: a placeholder and an AssignVariableOp per variable.
 	assign map[*variable]assignment
 
-	train, eval forward     // the single step's training pass; the evaluation pass
-	grads       []tf.Output // d trainLoss / d trainable[i], for tests
+	// The step TrainStep runs: its reads of the step counter (the steps taken before it) and of the
+	// learning rate it uses (the schedule there), its batch-mean loss and accuracy, its increment.
+	single *step
+	eval   forward // the evaluation pass
 
-	trainLoss, trainAccuracy tf.Output // the single step's batch means
-	trainStep                *tf.Operation
 	chunk                    *chunk    // Config.StepsPerCall > 1 only
 	evalLossSum, evalCorrect tf.Output // sums over the fed examples
-	evalPenalty              tf.Output // Σ of the L2 penalties at the current weights (Config.L2 > 0 only)
+	evalPenalty              tf.Output // Σ of the L2 penalties at the current weights (a network with L2 regularisers only)
 	// The evaluation pass' softmax [N, Classes] and arg-max class [N] int64, what a SavedModel serves.
 	probabilities, classes tf.Output
 	initAll                *tf.Operation
@@ -152,138 +142,126 @@ type assignment struct {
 // the placer, which in a cpu session has no GPU to choose and otherwise prefers the GPU like the
 // forward ops (soft placement covers ops that have no GPU kernel).
 func buildGraph(cfg Config) (*graph, error) {
-	init, err := spec.LookupInit(cfg.Init)
+	summary, err := cfg.Network.Summary()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("model: %w", err)
 	}
 	root := op.NewScope()
 	s := root.WithDevice(deviceString(cfg.Device))
-	b := &graph{assign: make(map[*variable]assignment)}
-	b.buildInputs(s.SubScope("data"), s, cfg.Inputs)
-
-	// Variables, named like Keras 3's Sequential auto-names: dense, batch_normalization, dense_1, ...
-	var inits []*tf.Operation
-	// One scope per layer: SubScope uniquifies, so asking for "dense" twice would give "dense_1".
-	layerScopes := make(map[string]*op.Scope)
-	// Every step of a chunk asks for the optimizer's slots: the first call creates a variable, the
-	// others get it.
-	byName := make(map[string]*variable)
-	newVar := func(layer, name string, shape []int64, dtype tf.DataType, trainable bool, initial func(*op.Scope) tf.Output) *variable {
-		if v, ok := byName[layer+"/"+name]; ok {
-			return v
-		}
-		ls, ok := layerScopes[layer]
-		if !ok {
-			ls = s.SubScope(layer)
-			layerScopes[layer] = ls
-		}
-		vs := ls.SubScope(name)
-		v := &variable{name: layer + "/" + name, shape: shape, dtype: dtype, trainable: trainable}
-		v.handle = op.VarHandleOp(vs, dtype, tf.MakeShape(shape...), op.VarHandleOpSharedName(v.name))
-		v.init = op.AssignVariableOp(vs.SubScope("init"), v.handle, initial(vs.SubScope("initial_value")))
-		inits = append(inits, v.init)
-		as := vs.SubScope("assign")
-		value := op.Placeholder(as.SubScope("value"), dtype, op.PlaceholderShape(tf.MakeShape(shape...)))
-		b.assign[v] = assignment{value: value, op: op.AssignVariableOp(as, v.handle, value)}
-		b.all = append(b.all, v)
-		byName[v.name] = v
-		if trainable {
-			b.trainable = append(b.trainable, v)
-		}
-		return v
-	}
-	fill := func(shape []int64, value float32) func(*op.Scope) tf.Output {
-		return func(s *op.Scope) tf.Output {
-			dims := make([]int32, len(shape))
-			for i, d := range shape {
-				dims[i] = int32(d)
-			}
-			return op.Fill(s, op.Const(s.SubScope("shape"), dims), op.Const(s.SubScope("value"), value))
-		}
-	}
-	newDense := func(index int, fanIn, units int) dense {
-		name := kerasName("dense", index)
-		kshape := []int64{int64(fanIn), int64(units)}
-		d := dense{name: name}
-		d.kernel = newVar(name, "kernel", kshape, tf.Float, true, func(s *op.Scope) tf.Output {
-			return buildInit(init, s, kshape, [2]int64{cfg.Seed, int64(index)})
-		})
-		d.bias = newVar(name, "bias", []int64{int64(units)}, tf.Float, true, fill([]int64{int64(units)}, 0))
-		b.weights = append(b.weights, d.kernel, d.bias)
-		return d
-	}
-	fanIn := cfg.Inputs
-	for i, width := range cfg.Hidden {
-		layer := hiddenLayer{dense: newDense(i, fanIn, width)}
-		layer.activation = layer.dense.name + "/" + cfg.Activation
-		if cfg.Dropout > 0 {
-			layer.dropout = kerasName("dropout", i)
-		}
-		if cfg.BatchNorm {
-			layer.activation = kerasName("activation", i)
-			name := kerasName("batch_normalization", i)
-			shape := []int64{int64(width)}
-			bn := &batchNorm{name: name}
-			bn.gamma = newVar(name, "gamma", shape, tf.Float, true, fill(shape, 1))
-			bn.beta = newVar(name, "beta", shape, tf.Float, true, fill(shape, 0))
-			bn.movingMean = newVar(name, "moving_mean", shape, tf.Float, false, fill(shape, 0))
-			bn.movingVariance = newVar(name, "moving_variance", shape, tf.Float, false, fill(shape, 1))
-			b.weights = append(b.weights, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance)
-			layer.bn = bn
-		}
-		b.hidden = append(b.hidden, layer)
-		fanIn = width
-	}
-	b.output = newDense(len(cfg.Hidden), fanIn, cfg.Classes)
+	b := &graph{assign: make(map[*variable]assignment), net: cfg.Network, summary: summary, features: features(cfg.Network.Input.Shape), numClasses: summary.Output[0]}
+	b.buildInputs(s.SubScope("data"), s, b.features)
+	vars := &varSet{s: s, b: b, scopes: make(map[string]*op.Scope), byName: make(map[string]*variable)}
+	b.buildLayers(vars, summary, cfg.Seed)
 
 	// The optimizer's step counter and learning rate come first: dropout draws its masks from the
 	// step. Keras names the optimizer's variables under the optimizer's name.
 	optName := kerasOptimizerName(cfg.Optimizer)
-	b.iterations = newVar(optName, "iteration", nil, tf.Int64, false, func(s *op.Scope) tf.Output {
+	b.iterations = vars.make(optName, "iteration", nil, tf.Int64, false, func(s *op.Scope) tf.Output {
 		return op.Const(s, int64(0))
 	})
-	if cfg.Schedule.Kind == ScheduleConstant {
-		b.lrVar = newVar(optName, "learning_rate", nil, tf.Float, false, func(s *op.Scope) tf.Output {
+	if cfg.Schedule.Kind == spec.ScheduleConstant {
+		b.lrVar = vars.make(optName, "learning_rate", nil, tf.Float, false, func(s *op.Scope) tf.Output {
 			return op.Const(s, float32(cfg.LearningRate))
 		})
 	}
-	single, err := b.buildStep(root, s, "gradients", cfg, optName, newVar, gatherBatch(s, b.trainSource, b.trainLabelSource, b.indices, cfg.Towers))
-	if err != nil {
+	if b.single, err = b.buildStep(root, s, "gradients", cfg, optName, vars.make, gatherBatch(s, b.trainSource, b.trainLabelSource, b.indices, cfg.Towers)); err != nil {
 		return nil, err
 	}
-	b.iterRead, b.learningRate = single.iterRead, single.learningRate
-	b.train, b.grads = single.train, single.grads
-	b.trainLoss, b.trainAccuracy, b.trainStep = single.loss, single.accuracy, single.increment
 	if cfg.StepsPerCall > 1 {
-		if b.chunk, err = b.buildChunk(root, s.SubScope("train_chunk"), cfg, optName, newVar); err != nil {
+		if b.chunk, err = b.buildChunk(root, s.SubScope("train_chunk"), cfg, optName, vars.make); err != nil {
 			return nil, err
 		}
 	}
-
-	// Evaluation pass: moving statistics, sums so that chunks combine into means over examples.
-	es := s.SubScope("eval")
-	b.eval = b.buildForward(es, splitBatch(es, b.pixels, b.labels, cfg.Towers), false, cfg, tf.Output{})
-	evalXent := b.eval.crossEntropy(es, cfg.Classes)
-	b.evalLossSum = op.Sum(es.SubScope("loss_sum"), evalXent, op.Const(es.SubScope("loss_axis"), []int32{0}))
-	b.evalCorrect = op.Sum(es.SubScope("correct_sum"), b.eval.perExample(es, correct), op.Const(es.SubScope("correct_axis"), []int32{0}))
-	if cfg.L2 > 0 {
-		ps := es.SubScope("penalty")
-		b.evalPenalty = op.Sum(ps, op.Pack(ps, b.eval.penalties), op.Const(ps.SubScope("axis"), []int32{0}))
-	}
-
-	b.probabilities, b.classes = predictions(es, b.eval.logits)
+	b.buildEvaluation(s.SubScope("eval"), cfg)
 
 	// Savers carry no device: SaveV2 and RestoreV2 run on the CPU, next to the file system.
 	b.ckpt = buildSaver(root.SubScope("save"), b.all)
 	b.weightsSaver = buildSaver(root.SubScope("save_weights"), b.weights)
 
-	b.initAll = op.NoOp(s.SubScope("init").WithControlDependencies(inits...))
+	b.initAll = op.NoOp(s.SubScope("init").WithControlDependencies(vars.inits...))
 	g, err := root.Finalize()
 	if err != nil {
 		return nil, fmt.Errorf("build graph: %w", err)
 	}
 	b.g = g
 	return b, nil
+}
+
+// varSet creates the graph's resource variables, one scope per layer named as Keras names its
+// weights (dense/kernel, adam/iteration, ...).
+type varSet struct {
+	s *op.Scope
+	b *graph
+	// One scope per layer: SubScope uniquifies, so asking for "dense" twice would give "dense_1".
+	scopes map[string]*op.Scope
+	// Every step of a chunk asks for the optimizer's slots: the first call creates a variable, the
+	// others get it.
+	byName map[string]*variable
+	inits  []*tf.Operation
+}
+
+// make returns the variable layer/name, creating it with its initial value, its assignment and its
+// place in the graph's lists when it is new.
+func (vs *varSet) make(layer, name string, shape []int64, dtype tf.DataType, trainable bool, initial func(*op.Scope) tf.Output) *variable {
+	if v, ok := vs.byName[layer+"/"+name]; ok {
+		return v
+	}
+	ls, ok := vs.scopes[layer]
+	if !ok {
+		ls = vs.s.SubScope(layer)
+		vs.scopes[layer] = ls
+	}
+	s := ls.SubScope(name)
+	v := &variable{name: layer + "/" + name, shape: shape, dtype: dtype, trainable: trainable}
+	v.handle = op.VarHandleOp(s, dtype, tf.MakeShape(shape...), op.VarHandleOpSharedName(v.name))
+	v.init = op.AssignVariableOp(s.SubScope("init"), v.handle, initial(s.SubScope("initial_value")))
+	vs.inits = append(vs.inits, v.init)
+	as := s.SubScope("assign")
+	value := op.Placeholder(as.SubScope("value"), dtype, op.PlaceholderShape(tf.MakeShape(shape...)))
+	vs.b.assign[v] = assignment{value: value, op: op.AssignVariableOp(as, v.handle, value)}
+	vs.b.all = append(vs.b.all, v)
+	vs.byName[v.name] = v
+	if trainable {
+		vs.b.trainable = append(vs.b.trainable, v)
+	}
+	return v
+}
+
+// buildLayers creates every layer's variables in the network's order, Keras' model.weights order.
+func (b *graph) buildLayers(vars *varSet, summary spec.Summary, seed int64) {
+	lb := &layerBuild{vars: vars, seed: seed}
+	shapes := map[string]spec.Shape{b.net.Input.Name: b.net.Input.Shape}
+	for i := range b.net.Layers {
+		l := &b.net.Layers[i]
+		built := lb.newLayer(l, shapes[l.Inbound[0]], summary.Layers[i].Output)
+		shapes[l.Name] = summary.Layers[i].Output
+		b.layers = append(b.layers, built)
+		b.weights = append(b.weights, built.weights()...)
+	}
+}
+
+// features is the number of values of an example of the shape: the model's examples arrive
+// flattened. Resolve bounds it.
+func features(shape spec.Shape) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// buildEvaluation adds the evaluation pass in es: moving statistics, no dropout, and sums so that
+// chunks combine into means over examples; and the predictions a SavedModel serves.
+func (b *graph) buildEvaluation(es *op.Scope, cfg Config) {
+	b.eval = b.buildForward(es, splitBatch(es, b.pixels, b.labels, cfg.Towers), false, cfg, tf.Output{})
+	evalXent := b.eval.crossEntropy(es, b.numClasses)
+	b.evalLossSum = op.Sum(es.SubScope("loss_sum"), evalXent, op.Const(es.SubScope("loss_axis"), []int32{0}))
+	b.evalCorrect = op.Sum(es.SubScope("correct_sum"), b.eval.perExample(es, correct), op.Const(es.SubScope("correct_axis"), []int32{0}))
+	if len(b.eval.penalties) > 0 {
+		ps := es.SubScope("penalty")
+		b.evalPenalty = op.Sum(ps, op.Pack(ps, b.eval.penalties), op.Const(ps.SubScope("axis"), []int32{0}))
+	}
+	b.probabilities, b.classes = predictions(es, b.eval.logits)
 }
 
 // buildInputs adds the data variables and the two passes' inputs: the training pass gathers the
@@ -378,9 +356,9 @@ func (b *graph) buildStep(root, s *op.Scope, gradScope string, cfg Config, optNa
 
 	ts := s.SubScope("train")
 	st.train = b.buildForward(ts, in, true, cfg, st.iterRead)
-	xent := st.train.crossEntropy(ts, cfg.Classes)
+	xent := st.train.crossEntropy(ts, b.numClasses)
 	st.loss = op.Mean(ts.SubScope("loss"), xent, op.Const(ts.SubScope("loss_axis"), []int32{0}))
-	if cfg.L2 > 0 {
+	if len(st.train.penalties) > 0 {
 		// Keras' compute_loss: ops.sum([loss, *model.losses]), the regularisers in layer order.
 		terms := append([]tf.Output{st.loss}, st.train.penalties...)
 		tl := ts.SubScope("total_loss")
@@ -432,80 +410,117 @@ func (b *graph) buildChunk(root, s *op.Scope, cfg Config, optName string, newVar
 	return c, nil
 }
 
-// buildForward adds one pass of the network over x: each hidden layer Dense → [BatchNorm] → activation →
-// [Dropout, training pass only], then the output Dense giving logits (the softmax is folded into the
-// loss, as Keras does for a softmax output), and with Config.L2 the kernels' penalties. With
-// Config.Towers T > 1 the rows of x are split into T parts computed side by side through one read of
-// each variable; batch norm in the training pass normalises the parts put back together, and
-// dropout draws one mask over the whole batch, so that each row meets the same numbers as in one
-// tower.
+// buildForward adds one pass of the network over the batch in: every layer in the network's order,
+// the last one's pre-softmax output the logits (the softmax is folded into the loss, as Keras does
+// for a softmax output), and the kernels' L2 penalties. With Config.Towers T > 1 the rows are split
+// into T parts computed side by side through one read of each variable; batch norm in the training
+// pass normalises the parts put back together, and dropout draws one mask over the whole batch, so
+// that each row meets the same numbers as in one tower.
 func (b *graph) buildForward(s *op.Scope, in batch, training bool, cfg Config, iterations tf.Output) forward {
-	f := forward{reads: make(map[*variable]tf.Output), towers: len(in.pixels), rows: in.rows, sizes: in.sizes, labels: in.labels}
-	read := func(s *op.Scope, v *variable) tf.Output {
-		if out, ok := f.reads[v]; ok {
-			return out
-		}
-		out := op.ReadVariableOp(s.SubScope(baseName(v.name)+"_read"), v.handle, v.dtype)
-		f.reads[v] = out
-		return out
-	}
-	denseOut := func(s *op.Scope, d dense, x tf.Output) tf.Output {
-		ds := s.SubScope(d.name)
-		return op.BiasAdd(ds, op.MatMul(ds, x, read(ds, d.kernel)), read(ds, d.bias))
-	}
-	xs, scopes := in.pixels, []*op.Scope{s}
+	f := forward{s: s, scopes: []*op.Scope{s}, training: training, seed: cfg.Seed, iterations: iterations,
+		reads: make(map[*variable]tf.Output), outputs: make(map[string][]tf.Output), withPenalties: !b.serving,
+		towers: len(in.pixels), rows: in.rows, sizes: in.sizes, labels: in.labels}
 	if f.towers > 1 {
-		scopes = make([]*op.Scope, f.towers)
-		for t := range scopes {
-			scopes[t] = s.SubScope(fmt.Sprintf("tower_%d", t))
+		f.scopes = make([]*op.Scope, f.towers)
+		for t := range f.scopes {
+			f.scopes[t] = s.SubScope(fmt.Sprintf("tower_%d", t))
 		}
 	}
-	each := func(name string, xs []tf.Output, fn func(s *op.Scope, x tf.Output) tf.Output) []tf.Output {
-		out := make([]tf.Output, len(xs))
-		for t, x := range xs {
-			out[t] = fn(scopes[t].SubScope(name), x)
+	xs := in.pixels
+	if len(b.net.Input.Shape) > 1 && xs[0].Shape().NumDimensions() == 2 { // the examples arrive flattened
+		dims := []int32{-1}
+		for _, d := range b.net.Input.Shape {
+			dims = append(dims, int32(d))
 		}
+		xs = f.each("input_shape", xs, func(s *op.Scope, x tf.Output) tf.Output {
+			return op.Reshape(s, x, op.Const(s.SubScope("shape"), dims))
+		})
+	}
+	f.outputs[b.net.Input.Name] = xs
+	for _, l := range b.layers {
+		var ins [][]tf.Output
+		for _, name := range l.spec().Inbound {
+			ins = append(ins, f.outputs[name])
+		}
+		xs = l.apply(&f, ins)
+		f.outputs[l.spec().Name] = xs
+	}
+	f.towerLogits = xs
+	f.logits = f.joined(s.SubScope("logits"), f.towerLogits)
+	return f
+}
+
+// read is the pass' one read of v, made in s the first time.
+func (f *forward) read(s *op.Scope, v *variable) tf.Output {
+	if out, ok := f.reads[v]; ok {
 		return out
 	}
-	for l, layer := range b.hidden {
-		zs := make([]tf.Output, len(xs))
-		for t := range xs {
-			zs[t] = denseOut(scopes[t], layer.dense, xs[t])
-		}
-		if bn := layer.bn; bn != nil {
-			if training && len(zs) > 1 {
-				bs := s.SubScope(bn.name)
-				whole := f.joined(bs.SubScope("whole"), zs)
-				zs = f.split(bs.SubScope("towers"), f.batchNorm(bs, bn, whole, training, read))
-			} else {
-				zs = each(bn.name, zs, func(s *op.Scope, z tf.Output) tf.Output { return f.batchNorm(s, bn, z, training, read) })
-			}
-		}
-		xs = each(layer.activation, zs, func(s *op.Scope, z tf.Output) tf.Output { return activate(s, cfg.Activation, z) })
-		f.hidden = append(f.hidden, f.joined(s.SubScope(layer.activation+"_towers"), xs))
-		if training && layer.dropout != "" {
-			xs = f.dropout(s.SubScope(layer.dropout), xs, cfg.Dropout, cfg.Seed, l, iterations)
-			f.dropped = append(f.dropped, f.joined(s.SubScope(layer.dropout+"_towers"), xs))
-		}
+	out := op.ReadVariableOp(s.SubScope(baseName(v.name)+"_read"), v.handle, v.dtype)
+	f.reads[v] = out
+	return out
+}
+
+// each applies fn to every tower's x, in the tower's scope under name.
+func (f *forward) each(name string, xs []tf.Output, fn func(s *op.Scope, x tf.Output) tf.Output) []tf.Output {
+	out := make([]tf.Output, len(xs))
+	for t, x := range xs {
+		out[t] = fn(f.scopes[t].SubScope(name), x)
 	}
-	for t := range xs {
-		f.towerLogits = append(f.towerLogits, denseOut(scopes[t], b.output, xs[t]))
+	return out
+}
+
+// nonEmpty applies fn to every tower's x (of static shape in, batch dimension aside) in the tower's
+// scope under name, with one row of zeros appended that the result drops again. With towers a part
+// can be empty (a batch of fewer rows than towers), and oneDNN's Conv2D and pooling kernels give an
+// empty input's shape to their empty output, which the towers' joins then refuse; the extra row
+// keeps every input non-empty and leaves the other rows' results as they are.
+func (f *forward) nonEmpty(name string, xs []tf.Output, in spec.Shape, fn func(s *op.Scope, x tf.Output) tf.Output) []tf.Output {
+	if len(xs) == 1 {
+		return f.each(name, xs, fn)
 	}
-	f.logits = f.joined(s.SubScope("logits"), f.towerLogits)
-	if cfg.L2 > 0 {
-		// Keras' L2 regulariser: ops.cast(l2) * ops.sum(ops.square(kernel)), one per Dense layer.
-		kernels := []*variable{b.output.kernel}
-		for i := len(b.hidden) - 1; i >= 0; i-- {
-			kernels = append([]*variable{b.hidden[i].dense.kernel}, kernels...)
-		}
-		for _, k := range kernels {
-			ps := s.SubScope(strings.Split(k.name, "/")[0] + "_l2")
-			axes := op.Const(ps.SubScope("axes"), []int32{0, 1})
-			f.penalties = append(f.penalties, op.Mul(ps, op.Const(ps.SubScope("l2"), float32(cfg.L2)),
-				op.Sum(ps, op.Square(ps, f.reads[k]), axes)))
-		}
+	row := append([]int64{1}, make([]int64, len(in))...)
+	for i, d := range in {
+		row[i+1] = int64(d)
 	}
-	return f
+	all := make([]int32, len(in))
+	for i := range all {
+		all[i] = -1
+	}
+	return f.each(name, xs, func(s *op.Scope, x tf.Output) tf.Output {
+		ps := s.SubScope("non_empty")
+		padded := op.ConcatV2(ps.SubScope("padded"), []tf.Output{x, fill(row, 0)(ps.SubScope("zero_row"))}, op.Const(ps.SubScope("axis"), int32(0)))
+		y := fn(s, padded)
+		rows := op.Slice(ps.SubScope("rows"), op.Shape(ps.SubScope("shape"), x), op.Const(ps.SubScope("first"), []int32{0}), op.Const(ps.SubScope("one"), []int32{1}))
+		size := op.ConcatV2(ps.SubScope("size"), []tf.Output{rows, op.Const(ps.SubScope("all"), all)}, op.Const(ps.SubScope("size_axis"), int32(0)))
+		return op.Slice(ps.SubScope("unpadded"), y, op.Const(ps.SubScope("begin"), make([]int32, len(in)+1)), size)
+	})
+}
+
+// eachMerge applies fn to every tower's inputs of a layer that merges several.
+func (f *forward) eachMerge(name string, ins [][]tf.Output, fn func(s *op.Scope, xs []tf.Output) tf.Output) []tf.Output {
+	out := make([]tf.Output, len(ins[0]))
+	for t := range out {
+		xs := make([]tf.Output, len(ins))
+		for i := range ins {
+			xs[i] = ins[i][t]
+		}
+		out[t] = fn(f.scopes[t].SubScope(name), xs)
+	}
+	return out
+}
+
+// penalize adds Keras' L2 regulariser of a kernel, ops.cast(l2) * ops.sum(ops.square(kernel)).
+func (f *forward) penalize(layer string, l2 float64, kernel tf.Output) {
+	if !f.withPenalties {
+		return
+	}
+	ps := f.s.SubScope(layer + "_l2")
+	axes := make([]int32, kernel.Shape().NumDimensions())
+	for i := range axes {
+		axes[i] = int32(i)
+	}
+	f.penalties = append(f.penalties, op.Mul(ps, op.Const(ps.SubScope("l2"), float32(l2)),
+		op.Sum(ps, op.Square(ps, kernel), op.Const(ps.SubScope("axes"), axes))))
 }
 
 // towerSizes are the rows of x and those of each of the towers' parts: ⌊N/towers⌋ each, the last
@@ -588,9 +603,9 @@ func (f *forward) dropout(s *op.Scope, xs []tf.Output, rate float64, seed int64,
 	shape := op.Shape(s, xs[0])
 	if len(xs) > 1 {
 		ws := s.SubScope("whole_shape")
-		width := op.StridedSlice(ws.SubScope("width"), shape, op.Const(ws.SubScope("begin"), []int32{1}), op.Const(ws.SubScope("end"), []int32{2}),
-			op.Const(ws.SubScope("strides"), []int32{1}), op.StridedSliceShrinkAxisMask(1))
-		shape = op.Pack(ws, []tf.Output{f.rows, width})
+		rest := op.Slice(ws.SubScope("rest"), shape, op.Const(ws.SubScope("begin"), []int32{1}), op.Const(ws.SubScope("size"), []int32{-1}))
+		rows := op.Reshape(ws.SubScope("rows"), f.rows, op.Const(ws.SubScope("rows_shape"), []int32{1}))
+		shape = op.ConcatV2(ws, []tf.Output{rows, rest}, op.Const(ws.SubScope("axis"), int32(0)))
 	}
 	uniform := op.StatelessRandomUniform(s, shape, key)
 	keep := op.Cast(s.SubScope("keep"), op.GreaterEqual(s, uniform, op.Const(s.SubScope("rate"), float32(rate))), tf.Float)
@@ -610,47 +625,86 @@ func (f *forward) dropout(s *op.Scope, xs []tf.Output, rate float64, seed int64,
 	return out
 }
 
-// batchNorm is Keras 3's BatchNormalization over axis -1 of a [N, C] input. While training it is
-// TensorFlow's FusedBatchNormV3 (the [N, C] input seen as NHWC [N, 1, 1, C]), whose C++ gradient is
-// FusedBatchNormGradV3: one kernel each way instead of the dozens of small ops of tf.nn.moments and
-// tf.nn.batch_normalization, with the same normalisation by the biased batch variance (the Keras
-// replays and TestBatchNormMatchesHandComputation hold it to Keras within their bounds). The moving
-// statistics take the batch mean and the biased variance, as Keras' moments give them: the fused op's
-// batch_variance is Bessel-corrected, so it is scaled back by (n-1)/n. Otherwise it is
+// batchNorm is Keras 3's BatchNormalization over the layer's feature axis. While training it is
+// TensorFlow's FusedBatchNormV3 with the input seen as NHWC [M, 1, 1, C] (the feature axis moved
+// last first, M every other element), whose C++ gradient is FusedBatchNormGradV3: one kernel each
+// way instead of the dozens of small ops of tf.nn.moments and tf.nn.batch_normalization, with the
+// same normalisation by the biased batch variance (the Keras replays and
+// TestBatchNormMatchesHandComputation hold it to Keras within their bounds). The moving statistics
+// take the batch mean and the biased variance, as Keras' moments give them: the fused op's
+// batch_variance is Bessel-corrected, so it is scaled back by (M-1)/M. Otherwise it is
 // tf.nn.batch_normalization over the moving statistics, x*inv + (beta - mean*inv) with
 // inv = rsqrt(var+ε)*gamma.
-func (f *forward) batchNorm(s *op.Scope, bn *batchNorm, x tf.Output, training bool, read func(*op.Scope, *variable) tf.Output) tf.Output {
-	gamma, beta := read(s, bn.gamma), read(s, bn.beta)
-	if training {
-		fs := s.SubScope("fused")
-		width := int32(bn.gamma.shape[0])
-		nhwc := op.Reshape(fs.SubScope("to_nhwc"), x, op.Const(fs.SubScope("nhwc_shape"), []int32{-1, 1, 1, width}))
-		empty := op.Const(fs.SubScope("empty"), []float32{})
-		y, batchMean, unbiased, _, _, _ := op.FusedBatchNormV3(fs, nhwc, gamma, beta, empty, empty,
-			op.FusedBatchNormV3Epsilon(bnEpsilon), op.FusedBatchNormV3IsTraining(true), op.FusedBatchNormV3DataFormat("NHWC"))
-		rows := op.Cast(fs.SubScope("rows"), op.Squeeze(fs.SubScope("batch_size"),
-			op.Slice(fs.SubScope("first_dim"), op.Shape(fs.SubScope("shape"), x), op.Const(fs.SubScope("begin"), []int32{0}), op.Const(fs.SubScope("size"), []int32{1}))), tf.Float)
-		biased := op.Mul(fs.SubScope("biased_variance"), unbiased,
-			op.RealDiv(fs.SubScope("bessel"), op.Sub(fs.SubScope("rows_minus_one"), rows, op.Const(fs.SubScope("one"), float32(1))), rows))
-		// moving = moving*momentum + batch*(1-momentum), from reads of their own: these assignments
-		// are off the gradient path.
-		ema := func(name string, v *variable, batch tf.Output) *tf.Operation {
-			es := s.SubScope("update_" + name)
-			old := op.ReadVariableOp(es.SubScope("read"), v.handle, tf.Float)
-			updated := op.AddV2(es,
-				op.Mul(es.SubScope("decay"), old, op.Const(es.SubScope("momentum"), float32(bnMomentum))),
-				op.Mul(es.SubScope("batch"), batch, op.Const(es.SubScope("one_minus_momentum"), float32(1-bnMomentum))))
-			return op.AssignVariableOp(es, v.handle, updated)
+func (f *forward) batchNorm(s *op.Scope, bn *batchNormLayer, x tf.Output) tf.Output {
+	args := bn.l.BatchNorm
+	gamma, beta := f.readOr(s, bn.gamma, bn.width(), 1), f.readOr(s, bn.beta, bn.width(), 0)
+	rank := x.Shape().NumDimensions()
+	var inverse tf.Output
+	if args.Axis != rank-1 { // Keras broadcasts over the other axes; moving the axis last is the same arithmetic
+		order := make([]int32, 0, rank)
+		for d := range rank {
+			if d != args.Axis {
+				order = append(order, int32(d))
+			}
 		}
-		f.bnUpdate = append(f.bnUpdate, ema("moving_mean", bn.movingMean, batchMean), ema("moving_variance", bn.movingVariance, biased))
-		return op.Reshape(fs.SubScope("to_nc"), y, op.Const(fs.SubScope("nc_shape"), []int32{-1, width}))
+		order = append(order, int32(args.Axis))
+		back := make([]int32, rank)
+		for i, d := range order {
+			back[d] = int32(i)
+		}
+		inverse = op.Const(s.SubScope("inverse_perm"), back)
+		x = op.Transpose(s.SubScope("feature_last"), x, op.Const(s.SubScope("perm"), order))
 	}
-	mean, variance := read(s, bn.movingMean), read(s, bn.movingVariance)
-	inv := op.Mul(s.SubScope("inv"),
-		op.Rsqrt(s, op.AddV2(s.SubScope("variance_epsilon"), variance, op.Const(s.SubScope("epsilon"), float32(bnEpsilon)))),
-		gamma)
-	shift := op.Sub(s.SubScope("shift"), beta, op.Mul(s.SubScope("mean_inv"), mean, inv))
-	return op.AddV2(s.SubScope("output"), op.Mul(s.SubScope("scaled"), x, inv), shift)
+	var y tf.Output
+	if f.training {
+		y = f.fusedBatchNorm(s.SubScope("fused"), bn, x, gamma, beta)
+	} else {
+		mean, variance := f.read(s, bn.movingMean), f.read(s, bn.movingVariance)
+		inv := op.Mul(s.SubScope("inv"),
+			op.Rsqrt(s, op.AddV2(s.SubScope("variance_epsilon"), variance, op.Const(s.SubScope("epsilon"), float32(args.Epsilon)))),
+			gamma)
+		shift := op.Sub(s.SubScope("shift"), beta, op.Mul(s.SubScope("mean_inv"), mean, inv))
+		y = op.AddV2(s.SubScope("output"), op.Mul(s.SubScope("scaled"), x, inv), shift)
+	}
+	if inverse.Op != nil {
+		y = op.Transpose(s.SubScope("feature_back"), y, inverse)
+	}
+	return y
+}
+
+// readOr is the pass' read of v, or a constant vector of n values where the layer has no such
+// variable (batch norm without center or scale).
+func (f *forward) readOr(s *op.Scope, v *variable, n int64, value float32) tf.Output {
+	if v != nil {
+		return f.read(s, v)
+	}
+	return fill([]int64{n}, value)(s.SubScope(fmt.Sprintf("constant_%g", value)))
+}
+
+// fusedBatchNorm is the training pass' normalisation of x (features last) by its batch statistics
+// and the moving statistics' updates.
+func (f *forward) fusedBatchNorm(fs *op.Scope, bn *batchNormLayer, x, gamma, beta tf.Output) tf.Output {
+	args := bn.l.BatchNorm
+	nhwc := op.Reshape(fs.SubScope("to_nhwc"), x, op.Const(fs.SubScope("nhwc_shape"), []int32{-1, 1, 1, int32(bn.width())}))
+	empty := op.Const(fs.SubScope("empty"), []float32{})
+	y, batchMean, unbiased, _, _, _ := op.FusedBatchNormV3(fs, nhwc, gamma, beta, empty, empty,
+		op.FusedBatchNormV3Epsilon(float32(args.Epsilon)), op.FusedBatchNormV3IsTraining(true), op.FusedBatchNormV3DataFormat("NHWC"))
+	rows := op.Cast(fs.SubScope("rows"), op.Squeeze(fs.SubScope("batch_size"),
+		op.Slice(fs.SubScope("first_dim"), op.Shape(fs.SubScope("shape"), nhwc), op.Const(fs.SubScope("begin"), []int32{0}), op.Const(fs.SubScope("size"), []int32{1}))), tf.Float)
+	biased := op.Mul(fs.SubScope("biased_variance"), unbiased,
+		op.RealDiv(fs.SubScope("bessel"), op.Sub(fs.SubScope("rows_minus_one"), rows, op.Const(fs.SubScope("one"), float32(1))), rows))
+	// moving = moving*momentum + batch*(1-momentum), from reads of their own: these assignments
+	// are off the gradient path.
+	ema := func(name string, v *variable, batch tf.Output) *tf.Operation {
+		es := fs.SubScope("update_" + name)
+		old := op.ReadVariableOp(es.SubScope("read"), v.handle, tf.Float)
+		updated := op.AddV2(es,
+			op.Mul(es.SubScope("decay"), old, op.Const(es.SubScope("momentum"), float32(args.Momentum))),
+			op.Mul(es.SubScope("batch"), batch, op.Const(es.SubScope("one_minus_momentum"), float32(1-args.Momentum))))
+		return op.AssignVariableOp(es, v.handle, updated)
+	}
+	f.bnUpdate = append(f.bnUpdate, ema("moving_mean", bn.movingMean, batchMean), ema("moving_variance", bn.movingVariance, biased))
+	return op.Reshape(fs.SubScope("to_input_shape"), y, op.Shape(fs.SubScope("input_shape"), x))
 }
 
 // crossEntropy is the pass' per-example sparse categorical cross-entropy of softmax(logits), each
@@ -687,9 +741,14 @@ func correct(s *op.Scope, logits, labels tf.Output) tf.Output {
 	return op.Cast(cs, op.Equal(cs, predicted, labels), tf.Float)
 }
 
-// buildInit adds the initialiser's draw for a kernel of the given shape [fan_in, fan_out].
+// buildInit adds the initialiser's draw for a kernel of the given shape: [fan_in, fan_out] for
+// Dense, [height, width, in, out] for Conv2D.
 func buildInit(init spec.Initialiser, s *op.Scope, shape []int64, seed [2]int64) tf.Output {
-	shapeOut := op.Const(s.SubScope("shape"), []int32{int32(shape[0]), int32(shape[1])})
+	dims := make([]int32, len(shape))
+	for i, d := range shape {
+		dims[i] = int32(d)
+	}
+	shapeOut := op.Const(s.SubScope("shape"), dims)
 	seedOut := op.Const(s.SubScope("seed"), seed[:])
 	scaled := func(x tf.Output, mul, add float32) tf.Output {
 		y := op.Mul(s.SubScope("scale"), x, op.Const(s.SubScope("factor"), mul))
@@ -710,9 +769,14 @@ func buildInit(init spec.Initialiser, s *op.Scope, shape []int64, seed [2]int64)
 	}
 }
 
-// variance is VarianceScaling's scale/n for a kernel [fan_in, fan_out].
+// initVariance is VarianceScaling's scale/n for a kernel, its fans as Keras' compute_fans gives them:
+// the last two dimensions times the receptive field, the product of the others.
 func initVariance(init spec.Initialiser, shape []int64) float64 {
-	fanIn, fanOut := float64(shape[0]), float64(shape[1])
+	field := 1.0
+	for _, d := range shape[:len(shape)-2] {
+		field *= float64(d)
+	}
+	fanIn, fanOut := float64(shape[len(shape)-2])*field, float64(shape[len(shape)-1])*field
 	n := fanIn
 	if init.Mode == "fan_avg" {
 		n = (fanIn + fanOut) / 2

@@ -92,13 +92,13 @@ func (m *Model) run(t testing.TB, pixels []float32, labels []int32, fetches ...t
 // batch norm), without updating anything.
 func (m *Model) trainLossAt(t testing.TB, pixels []float32, labels []int32) float32 {
 	t.Helper()
-	return m.run(t, pixels, labels, m.graph.trainLoss)[0].Value().(float32)
+	return m.run(t, pixels, labels, m.graph.single.loss)[0].Value().(float32)
 }
 
 // gradients returns d loss / d w for every trainable variable, keyed by name.
 func (m *Model) gradients(t testing.TB, pixels []float32, labels []int32) map[string][]float32 {
 	t.Helper()
-	out := m.run(t, pixels, labels, m.graph.grads...)
+	out := m.run(t, pixels, labels, m.graph.single.grads...)
 	grads := make(map[string][]float32, len(out))
 	for i, v := range m.graph.trainable {
 		g, err := float32s(out[i])
@@ -148,6 +148,6 @@ func newModel(t testing.TB, cfg Config) *Model {
 
 // tinyConfig is a network small enough to check element by element.
 func tinyConfig(batchNorm bool) Config {
-	return Config{Inputs: 5, Hidden: []int{4, 3}, Classes: 3, Init: "xavier", BatchNorm: batchNorm,
+	return Config{Network: withBatchNorm(mlp(5, []int{4, 3}, 3), batchNorm),
 		LearningRate: 0.001, Seed: 3, Device: DeviceCPU}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/tfsweep/tfsweep/modelfile"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -53,7 +54,7 @@ func TestMatchesKeras(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := DefaultConfig()
-			cfg.Hidden, cfg.BatchNorm, cfg.Device = fx.Hidden, fx.BatchNorm, DeviceCPU
+			cfg.Network, cfg.Device = withBatchNorm(mlp(784, fx.Hidden, 10), fx.BatchNorm), DeviceCPU
 			m := newModel(t, cfg)
 
 			// Keras' initial weights, in model.weights order, which is also ours.
@@ -124,6 +125,43 @@ func TestMatchesKeras(t *testing.T) {
 				fx.Keras, step, maxLossDiff, loss, fx.EvalLoss, acc, fx.EvalAccuracy)
 			if math.Abs(loss-fx.EvalLoss) > lossTol || math.Abs(acc-fx.EvalAccuracy) > 1e-6 {
 				t.Errorf("evaluation loss %.7f accuracy %.4f, Keras %.7f %.4f", loss, acc, fx.EvalLoss, fx.EvalAccuracy)
+			}
+		})
+	}
+}
+
+// KerasJSON gives what Keras wrote for the networks of modelfile's Keras JSONs (scripts/keras_models.py:
+// Sequential convnets with every layer class, a Functional residual network), read back by
+// modelfile: every layer's config, build_config and inbound nodes, and the model's.
+func TestKerasJSONOfKerasModels(t *testing.T) {
+	for _, name := range []string{"mlp", "convnet", "every_layer", "residual"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("..", "modelfile", "testdata", "keras", name+".json")
+			net, err := modelfile.Read(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ours, err := newModel(t, Config{Network: net, Device: DeviceCPU}).KerasJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got, want map[string]any
+			if err := json.Unmarshal(ours, &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(raw, &want); err != nil {
+				t.Fatal(err)
+			}
+			delete(got, "compile_config") // Keras' is its own compile call's
+			delete(want, "compile_config")
+			delete(got["config"].(map[string]any), "name") // the name the Keras user gave the model
+			delete(want["config"].(map[string]any), "name")
+			for _, d := range jsonDiff("", got, want) {
+				t.Error(d)
 			}
 		})
 	}

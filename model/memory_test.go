@@ -29,14 +29,14 @@ func memoryRun(t *testing.T, steps int) (growth, peak int64) {
 	cfg := DefaultConfig()
 	cfg.Device = DeviceCPU
 	m := newModel(t, cfg)
-	pixels, labels := randomBatch(11, 256, cfg.Inputs, cfg.Classes)
-	evalPixels, evalLabels := randomBatch(12, 12500, cfg.Inputs, cfg.Classes)
+	pixels, labels := randomBatch(11, 256, inputs(cfg), classes(cfg))
+	evalPixels, evalLabels := randomBatch(12, 12500, inputs(cfg), classes(cfg))
 	step := func(i int) {
 		n := 256
 		if i%10 == 9 {
 			n = 100
 		}
-		if _, _, err := m.TrainStep(pixels[:n*cfg.Inputs], labels[:n]); err != nil {
+		if _, _, err := m.TrainStep(pixels[:n*inputs(cfg)], labels[:n]); err != nil {
 			t.Fatal(err)
 		}
 		if i%100 == 99 {

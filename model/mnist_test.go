@@ -37,7 +37,7 @@ func TestSoftmaxRegressionLearnsMNIST(t *testing.T) {
 	train, test := loadMNIST(t)
 	train = train.Head(2000)
 	cfg := DefaultConfig()
-	cfg.Hidden = nil
+	cfg.Network = mlp(784, nil, 10)
 	cfg.Device = DeviceCPU
 	m := newModel(t, cfg)
 
@@ -92,7 +92,7 @@ func TestOneEpochOf5000ImagesLearns(t *testing.T) {
 	for _, bn := range []bool{false, true} {
 		t.Run(fmt.Sprintf("batchnorm=%v", bn), func(t *testing.T) {
 			cfg := DefaultConfig()
-			cfg.BatchNorm, cfg.Seed, cfg.Device = bn, 2, DeviceCPU
+			cfg.Network, cfg.Seed, cfg.Device = withBatchNorm(cfg.Network, bn), 2, DeviceCPU
 			m := newModel(t, cfg)
 			for b := range train.Batches(dataset.Permutation(train.Len(), 2, 0), 32, spec.ScaleUnit) {
 				loss, _, err := m.TrainStep(b.Pixels, b.Labels)

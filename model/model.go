@@ -1,7 +1,9 @@
-// Package model builds the lab report's MNIST network as a TensorFlow graph and trains it through
-// the TensorFlow C API (github.com/wamuir/graft), reproducing Keras 3: Dense layers with a hidden
-// activation (tanh by default), optional BatchNormalization and Dropout, a softmax output, sparse
-// categorical cross-entropy with an optional L2 kernel penalty, and Keras 3's Adam, SGD, RMSprop,
+// Package model builds a network described in Keras' terms (spec.Network: the lab report's MLP, a
+// convnet, a functional graph with Add and Concatenate) as a TensorFlow graph and trains it through
+// the TensorFlow C API (github.com/wamuir/graft), reproducing Keras 3: Dense, Conv2D, MaxPooling2D,
+// AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, BatchNormalization,
+// Activation, Rescaling, Add and Concatenate layers (layers.go), a softmax output, sparse
+// categorical cross-entropy with optional L2 kernel penalties, and Keras 3's Adam, SGD, RMSprop,
 // AdamW, Adagrad or Nadam with a constant or scheduled learning rate. testdata/keras_fixture.py
 // records the Keras trajectories the tests replay.
 //
@@ -90,8 +92,8 @@ func New(cfg Config) (*Model, error) {
 		labelInputs:  inputCache{dtype: tf.Int32},
 		indexInputs:  inputCache{dtype: tf.Int32},
 		fedIndices:   inputCache{dtype: tf.Int32},
-		trainFetches: []tf.Output{g.trainLoss, g.trainAccuracy},
-		trainTargets: []*tf.Operation{g.trainStep},
+		trainFetches: []tf.Output{g.single.loss, g.single.accuracy},
+		trainTargets: []*tf.Operation{g.single.increment},
 	}
 	devices, err := sessionDevices(sess)
 	if err == nil {
@@ -128,9 +130,9 @@ func placement(device string, devices []spec.Device) string {
 // Config returns the validated configuration: defaults filled in (see Validate), names canonical.
 func (m *Model) Config() Config { return m.cfg }
 
-// TrainStep runs one optimizer step on one batch: pixels holds len(labels) rows of Inputs features,
-// labels are class indices. It returns the batch's mean loss (plus the L2 penalty with Config.L2, as
-// Keras' logged loss) and accuracy computed before the update, as Keras reports them. A NaN or infinite loss is returned, not treated as an error:
+// TrainStep runs one optimizer step on one batch: pixels holds len(labels) examples of the network's
+// input flattened, labels are class indices. It returns the batch's mean loss (plus the kernels' L2
+// penalties, as Keras' logged loss) and accuracy computed before the update, as Keras reports them. A NaN or infinite loss is returned, not treated as an error:
 // stopping a diverged run is the training loop's decision (trainer.Fit, as Keras' TerminateOnNaN).
 func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy float32, err error) {
 	if err := m.feed(pixels, labels); err != nil {
@@ -146,18 +148,18 @@ func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy floa
 }
 
 // Evaluate returns the mean loss and accuracy over all examples, batch norm using its moving
-// statistics and no dropout. With Config.L2 the loss includes the L2 penalty at the current weights,
+// statistics and no dropout. The loss includes the kernels' L2 penalties at the current weights,
 // as Keras' val_loss does. It feeds spec.EvalChunk examples per run and changes no variable.
 func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float64, err error) {
 	n := len(labels)
 	if n == 0 {
 		return 0, 0, errors.New("evaluate: no examples")
 	}
-	if len(pixels) != n*m.cfg.Inputs {
-		return 0, 0, fmt.Errorf("evaluate: %d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
+	if len(pixels) != n*m.graph.features {
+		return 0, 0, fmt.Errorf("evaluate: %d pixels for %d labels of %d features", len(pixels), n, m.graph.features)
 	}
 	return m.evaluate(n, 1, func(start, end int) (map[tf.Output]*tf.Tensor, func(), error) {
-		if err := m.feed(pixels[start*m.cfg.Inputs:end*m.cfg.Inputs], labels[start:end]); err != nil {
+		if err := m.feed(pixels[start*m.graph.features:end*m.graph.features], labels[start:end]); err != nil {
 			return nil, nil, err
 		}
 		return m.feeds, func() {}, nil
@@ -171,7 +173,7 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.Output]*tf.Tensor, func(), error)) (loss, accuracy float64, err error) {
 	fetches := []tf.Output{m.graph.evalLossSum, m.graph.evalCorrect}
 	var penalty float64
-	if m.cfg.L2 > 0 {
+	if m.graph.evalPenalty.Op != nil {
 		out, err := m.sess.Run(nil, []tf.Output{m.graph.evalPenalty}, nil)
 		if err != nil {
 			return 0, 0, fmt.Errorf("evaluate: l2 penalty: %w", err)
@@ -232,7 +234,7 @@ func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.O
 // LearningRate returns the learning rate the next step uses: the schedule at Iterations(), what
 // Keras' optimizer.learning_rate gives and its TensorBoard callback logs as epoch_learning_rate.
 func (m *Model) LearningRate() (float64, error) {
-	out, err := m.sess.Run(nil, []tf.Output{m.graph.learningRate}, nil)
+	out, err := m.sess.Run(nil, []tf.Output{m.graph.single.learningRate}, nil)
 	if err != nil {
 		return 0, fmt.Errorf("read learning rate: %w", err)
 	}
@@ -396,15 +398,15 @@ func (m *Model) feed(pixels []float32, labels []int32) error {
 	if n == 0 {
 		return errors.New("empty batch")
 	}
-	if len(pixels) != n*m.cfg.Inputs {
-		return fmt.Errorf("%d pixels for %d labels of %d features", len(pixels), n, m.cfg.Inputs)
+	if len(pixels) != n*m.graph.features {
+		return fmt.Errorf("%d pixels for %d labels of %d features", len(pixels), n, m.graph.features)
 	}
 	for i, label := range labels {
-		if label < 0 || int(label) >= m.cfg.Classes {
-			return fmt.Errorf("label %d of example %d is outside [0, %d)", label, i, m.cfg.Classes)
+		if label < 0 || int(label) >= m.graph.numClasses {
+			return fmt.Errorf("label %d of example %d is outside [0, %d)", label, i, m.graph.numClasses)
 		}
 	}
-	x, err := m.pixelInputs.tensor([]int64{int64(n), int64(m.cfg.Inputs)}, sliceBytes(pixels))
+	x, err := m.pixelInputs.tensor([]int64{int64(n), int64(m.graph.features)}, sliceBytes(pixels))
 	if err != nil {
 		return fmt.Errorf("pixels tensor: %w", err)
 	}

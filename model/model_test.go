@@ -119,7 +119,7 @@ func TestAdamStepsMatchFormula(t *testing.T) {
 // Batch norm in training uses the batch mean and biased variance and moves the moving statistics
 // by momentum 0.99; in evaluation it uses the moving statistics. Everything is recomputed in Go.
 func TestBatchNormMatchesHandComputation(t *testing.T) {
-	cfg := Config{Inputs: 3, Hidden: []int{4}, Classes: 2, Init: "xavier", BatchNorm: true, Seed: 5, Device: DeviceCPU}
+	cfg := Config{Network: withBatchNorm(mlp(3, []int{4}, 2), true), Seed: 5, Device: DeviceCPU}
 	m := newModel(t, cfg)
 	pixels, labels := randomBatch(3, 5, 3, 2)
 	m.setWeights(t, map[string][]float32{
@@ -188,14 +188,14 @@ func TestBatchNormMatchesHandComputation(t *testing.T) {
 			variance[j] += (z[n][j] - mean[j]) * (z[n][j] - mean[j]) / float64(len(z)) // biased
 		}
 	}
-	compare("training output", fetch(m.graph.train.hidden[0]), normalise(z, mean, variance, w))
+	compare("training output", fetch(m.graph.single.train.outputs["activation"][0]), normalise(z, mean, variance, w))
 
 	movingMean, movingVar := w["batch_normalization/moving_mean"], w["batch_normalization/moving_variance"]
 	evalMean, evalVar := make([]float64, 4), make([]float64, 4)
 	for j := range 4 {
 		evalMean[j], evalVar[j] = float64(movingMean[j]), float64(movingVar[j])
 	}
-	compare("evaluation output", fetch(m.graph.eval.hidden[0]), normalise(z, evalMean, evalVar, w))
+	compare("evaluation output", fetch(m.graph.eval.outputs["activation"][0]), normalise(z, evalMean, evalVar, w))
 
 	// A training step moves the moving statistics towards the batch's (pre-update) statistics.
 	if _, _, err := m.TrainStep(pixels, labels); err != nil {
@@ -228,7 +228,7 @@ func TestBatchNormMatchesHandComputation(t *testing.T) {
 func TestInitialisersMatchDefinitions(t *testing.T) {
 	for _, name := range spec.InitNames() {
 		t.Run(name, func(t *testing.T) {
-			cfg := Config{Inputs: 784, Hidden: []int{256}, Classes: 10, Init: name, Seed: 11, Device: DeviceCPU}
+			cfg := Config{Network: withInit(mlp(784, []int{256}, 10), name), Seed: 11, Device: DeviceCPU}
 			m := newModel(t, cfg)
 			w := m.weightMap(t)
 			init, _ := spec.LookupInit(name)
@@ -282,7 +282,7 @@ func TestInitialisersMatchDefinitions(t *testing.T) {
 // The seed alone decides the initial weights; each layer draws from its own derived seed.
 func TestSeedDecidesInitialWeights(t *testing.T) {
 	weights := func(seed int64) map[string][]float32 {
-		cfg := Config{Inputs: 20, Hidden: []int{20}, Classes: 20, Init: "he_uniform", Seed: seed, Device: DeviceCPU}
+		cfg := Config{Network: withInit(mlp(20, []int{20}, 20), "he_uniform"), Seed: seed, Device: DeviceCPU}
 		return newModel(t, cfg).weightMap(t)
 	}
 	a, b, c := weights(1), weights(1), weights(2)
@@ -303,7 +303,7 @@ func TestSameSeedSameLosses(t *testing.T) {
 		t.Run(fmt.Sprintf("batchnorm=%v", bn), func(t *testing.T) {
 			losses := func() []float32 {
 				cfg := DefaultConfig()
-				cfg.BatchNorm, cfg.Seed, cfg.Device = bn, 42, DeviceCPU
+				cfg.Network, cfg.Seed, cfg.Device = withBatchNorm(cfg.Network, bn), 42, DeviceCPU
 				m := newModel(t, cfg)
 				var out []float32
 				for step := range 30 {
@@ -335,10 +335,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		modify func(*Config)
 		want   string
 	}{
-		{"unknown init", func(c *Config) { c.Init = "gaussian" }, `unknown initialiser "gaussian"`},
-		{"zero inputs", func(c *Config) { c.Inputs = 0 }, "inputs must be positive"},
-		{"negative hidden width", func(c *Config) { c.Hidden = []int{128, -1} }, "hidden layer 1"},
-		{"one class", func(c *Config) { c.Classes = 1 }, "classes must be at least 2"},
+		{"unknown init", func(c *Config) { c.Network.Layers[0].Dense.Initializer = "gaussian" }, `unknown kernel initializer "gaussian"`},
+		{"zero inputs", func(c *Config) { c.Network = mlp(0, []int{128}, 10) }, "input shape"},
+		{"negative hidden width", func(c *Config) { c.Network = mlp(784, []int{128, -1}, 10) }, "Dense `dense_1` has units -1"},
+		{"no network", func(c *Config) { c.Network = spec.Network{} }, "no layers"},
 		{"bad device", func(c *Config) { c.Device = "tpu" }, `unknown device "tpu"`},
 		{"negative learning rate", func(c *Config) { c.LearningRate = -1 }, "learning rate"},
 		{"NaN learning rate", func(c *Config) { c.LearningRate = math.NaN() }, "learning rate"},
@@ -435,7 +435,7 @@ func TestKerasJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		cfg := DefaultConfig()
-		cfg.BatchNorm = tt.bn
+		cfg.Network = withBatchNorm(cfg.Network, tt.bn)
 		m := newModel(t, cfg)
 		b, err := m.KerasJSON()
 		if err != nil {
@@ -482,7 +482,7 @@ func TestKerasJSON(t *testing.T) {
 // The GraphDef imports into a fresh graph and holds the Keras-named variables and the Adam updates.
 func TestGraphDef(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.BatchNorm = true
+	cfg.Network = withBatchNorm(cfg.Network, true)
 	m := newModel(t, cfg)
 	def, err := m.GraphDef()
 	if err != nil {
@@ -508,7 +508,7 @@ func TestGraphDef(t *testing.T) {
 
 func TestWeightsOrder(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.BatchNorm = true
+	cfg.Network = withBatchNorm(cfg.Network, true)
 	ws, err := newModel(t, cfg).Weights()
 	if err != nil {
 		t.Fatal(err)

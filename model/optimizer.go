@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 
+	"github.com/tfsweep/tfsweep/spec"
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
 )
@@ -18,7 +19,7 @@ type newVarFunc func(string, string, []int64, tf.DataType, bool, func(*op.Scope)
 //
 // The order within a step is Keras' BaseOptimizer.apply: weight decay (variable -= variable·wd·lr)
 // on every trainable variable, then the optimizer's update_step, then iterations += 1. Every
-// learning rate is b.learningRate, the schedule at the iterations before the increment. Adam and
+// learning rate is st.learningRate, the schedule at the iterations before the increment. Adam and
 // AdamW use ResourceApplyAdam, whose CPU kernel computes Keras 3's Adam formula term for term
 // (α = lr·√(1−β2^t)/(1−β1^t), m += (g−m)(1−β1), v += (g²−v)(1−β2), var −= m·α/(√v+ε), ε outside
 // the root and not bias corrected); the one difference is that the kernel forms 1−β1 in float32
@@ -29,18 +30,7 @@ type newVarFunc func(string, string, []int64, tf.DataType, bool, func(*op.Scope)
 func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar newVarFunc, st *step) *tf.Operation {
 	lr := st.learningRate
 	f32 := func(name string, v float64) tf.Output { return op.Const(s.SubScope(name), float32(v)) }
-	zeros := func(v *variable, value float32) func(*op.Scope) tf.Output {
-		return func(s *op.Scope) tf.Output {
-			dims := make([]int32, len(v.shape))
-			for i, d := range v.shape {
-				dims[i] = int32(d)
-			}
-			return op.Fill(s, op.Const(s.SubScope("shape"), dims), op.Const(s.SubScope("value"), value))
-		}
-	}
-	slot := func(v *variable, name string, initial float32) *variable {
-		return newVar(optName, keras3SlotName(v.name)+"_"+name, v.shape, tf.Float, false, zeros(v, initial))
-	}
+	slot := newSlotFunc(optName, newVar)
 	read := func(s *op.Scope, v *variable) tf.Output { return op.ReadVariableOp(s, v.handle, tf.Float) }
 	// local_step = iterations + 1 as float32, Keras' ops.cast(self.iterations + 1, dtype).
 	stepPlus := func(name string, k int64) tf.Output {
@@ -101,12 +91,7 @@ func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar n
 		case "rmsprop":
 			updates = append(updates, rmspropUpdate(us, cfg, v, g, lr, slot)...)
 		case "adagrad":
-			acc := slot(v, "accumulator", adagradInitial)
-			accNew := op.AddV2(us.SubScope("accumulator"), read(us.SubScope("read_accumulator"), acc), op.Square(us, g))
-			delta := op.RealDiv(us.SubScope("delta"), op.Mul(us.SubScope("lr_grad"), lr, g),
-				op.Sqrt(us, op.AddV2(us.SubScope("plus_epsilon"), accNew, op.Const(us.SubScope("epsilon"), float32(adagradEpsilon)))))
-			updates = append(updates, op.AssignVariableOp(us.SubScope("assign_accumulator"), acc.handle, accNew),
-				op.AssignSubVariableOp(us, v.handle, delta))
+			updates = append(updates, adagradUpdate(us, v, g, lr, slot)...)
 		case "nadam":
 			updates = append(updates, nadamUpdate(us.WithControlDependencies(global...), v, g, lr, nadamU, st.iterRead, slot)...)
 		}
@@ -116,6 +101,31 @@ func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar n
 }
 
 type slotFunc func(v *variable, name string, initial float32) *variable
+
+// newSlotFunc makes the optimizer's slots of a variable, Keras-named <optimizer>/<layer>_<weight>_<slot>,
+// filled with an initial value.
+func newSlotFunc(optName string, newVar newVarFunc) slotFunc {
+	return func(v *variable, name string, initial float32) *variable {
+		fill := func(s *op.Scope) tf.Output {
+			dims := make([]int32, len(v.shape))
+			for i, d := range v.shape {
+				dims[i] = int32(d)
+			}
+			return op.Fill(s, op.Const(s.SubScope("shape"), dims), op.Const(s.SubScope("value"), initial))
+		}
+		return newVar(optName, keras3SlotName(v.name)+"_"+name, v.shape, tf.Float, false, fill)
+	}
+}
+
+// adagradUpdate is Keras' Adagrad.update_step: accumulator += g², variable -= lr·g/√(accumulator+ε).
+func adagradUpdate(us *op.Scope, v *variable, g, lr tf.Output, slot slotFunc) []*tf.Operation {
+	acc := slot(v, "accumulator", adagradInitial)
+	accNew := op.AddV2(us.SubScope("accumulator"), op.ReadVariableOp(us.SubScope("read_accumulator"), acc.handle, tf.Float), op.Square(us, g))
+	delta := op.RealDiv(us.SubScope("delta"), op.Mul(us.SubScope("lr_grad"), lr, g),
+		op.Sqrt(us, op.AddV2(us.SubScope("plus_epsilon"), accNew, op.Const(us.SubScope("epsilon"), float32(adagradEpsilon)))))
+	return []*tf.Operation{op.AssignVariableOp(us.SubScope("assign_accumulator"), acc.handle, accNew),
+		op.AssignSubVariableOp(us, v.handle, delta)}
+}
 
 // sgdUpdate is Keras 3's SGD.update_step: without momentum var −= g·lr; with it
 // m = m·momentum − g·lr, then var += m, or with Nesterov var += m·momentum − g·lr.
@@ -207,7 +217,7 @@ func slotStep(s *op.Scope, name string, g tf.Output, slot *variable, oneMinusBet
 }
 
 // buildSchedule adds a Keras 3 LearningRateSchedule's __call__(iterations) in float32, op for op.
-func buildSchedule(s *op.Scope, sch Schedule, initial float64, iterations tf.Output) tf.Output {
+func buildSchedule(s *op.Scope, sch spec.Schedule, initial float64, iterations tf.Output) tf.Output {
 	c := func(name string, x float64) tf.Output { return op.Const(s.SubScope(name), float32(x)) }
 	step := op.Cast(s.SubScope("step"), iterations, tf.Float)
 	initialLR := c("initial_learning_rate", initial)
@@ -220,13 +230,13 @@ func buildSchedule(s *op.Scope, sch Schedule, initial float64, iterations tf.Out
 		return op.Mul(ds, from, decayed)
 	}
 	switch sch.Kind {
-	case ScheduleExponential:
+	case spec.ScheduleExponential:
 		p := op.RealDiv(s.SubScope("p"), step, c("decay_steps", float64(sch.DecaySteps)))
 		if sch.Staircase {
 			p = op.Floor(s.SubScope("staircase"), p)
 		}
 		return op.Mul(s, initialLR, op.Pow(s.SubScope("decay"), c("decay_rate", sch.DecayRate), p))
-	case ScheduleCosine:
+	case spec.ScheduleCosine:
 		decaySteps := c("decay_steps", float64(sch.DecaySteps))
 		if sch.WarmupTarget == 0 {
 			return cosineDecay(s.SubScope("decay"), op.Minimum(s.SubScope("clipped_step"), step, decaySteps), decaySteps, initialLR)
@@ -238,7 +248,7 @@ func buildSchedule(s *op.Scope, sch Schedule, initial float64, iterations tf.Out
 			op.RealDiv(ws.SubScope("completed_fraction"), clipped, warmupSteps)), initialLR)
 		decayed := cosineDecay(s.SubScope("decay"), op.Sub(s.SubScope("decay_step"), clipped, warmupSteps), decaySteps, target)
 		return op.Select(s, op.Less(s.SubScope("in_warmup"), clipped, warmupSteps), warm, decayed)
-	case ScheduleStep:
+	case spec.ScheduleStep:
 		// PiecewiseConstantDecay: Σ cast(step in range)·value over the ranges, on the int64 step.
 		term := func(name string, in tf.Output, value float64) tf.Output {
 			ts := s.SubScope(name)

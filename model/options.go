@@ -50,18 +50,6 @@ func kerasOptimizerName(optimizer string) string {
 	return optimizer
 }
 
-// Learning-rate schedule kinds, Schedule.Kind's canonical values (catalog's).
-const (
-	ScheduleConstant    = spec.ScheduleConstant
-	ScheduleExponential = spec.ScheduleExponential
-	ScheduleCosine      = spec.ScheduleCosine
-	ScheduleStep        = spec.ScheduleStep
-)
-
-// Schedule is a learning-rate schedule (spec.Schedule): the zero value is the constant
-// Config.LearningRate.
-type Schedule = spec.Schedule
-
 // validateOptimizer canonicalises the optimizer, fills the learning rate and AdamW's weight decay
 // defaults, and checks the optimizer's parameters.
 func (c *Config) validateOptimizer() []error {

@@ -103,9 +103,9 @@ func loadReplayFixture(t *testing.T) (*replayFixture, map[string][]float32) {
 // config is the variant's model.Config, from the settings the fixture passed to Keras.
 func (v replayVariant) config(fx *replayFixture) Config {
 	c := v.Config
-	cfg := Config{Inputs: fx.Inputs, Hidden: fx.Hidden, Classes: 10, Init: "glorot_normal", Device: DeviceCPU,
-		Activation: c.Activation, BatchNorm: c.BatchNorm, Optimizer: c.Optimizer, Momentum: c.Momentum,
-		Nesterov: c.Nesterov, L2: c.L2, Dropout: c.Dropout}
+	act := spec.Activation(c.Activation)
+	net := applied(mlp(fx.Inputs, fx.Hidden, 10), spec.Settings{Activation: &act, BatchNorm: &c.BatchNorm, L2: &c.L2, Dropout: &c.Dropout})
+	cfg := Config{Network: net, Device: DeviceCPU, Optimizer: c.Optimizer, Momentum: c.Momentum, Nesterov: c.Nesterov}
 	if c.LearningRate != nil {
 		cfg.LearningRate = *c.LearningRate
 	}
@@ -113,7 +113,7 @@ func (v replayVariant) config(fx *replayFixture) Config {
 		cfg.WeightDecay = *c.WeightDecay
 	}
 	if s := c.Schedule; s != nil {
-		cfg.Schedule = Schedule{Kind: s.Kind, DecaySteps: s.DecaySteps, DecayRate: s.DecayRate, Staircase: s.Staircase,
+		cfg.Schedule = spec.Schedule{Kind: s.Kind, DecaySteps: s.DecaySteps, DecayRate: s.DecayRate, Staircase: s.Staircase,
 			Alpha: s.Alpha, WarmupTarget: s.WarmupTarget, WarmupSteps: s.WarmupSteps, Boundaries: s.Boundaries, Values: s.Values}
 	}
 	return cfg

@@ -8,11 +8,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
+	"github.com/tfsweep/tfsweep/spec"
 	tf "github.com/wamuir/graft/tensorflow"
 	graphpb "github.com/wamuir/graft/tensorflow/core/framework/graph_go_proto"
 	shapepb "github.com/wamuir/graft/tensorflow/core/framework/tensor_shape_go_proto"
@@ -80,18 +81,11 @@ func buildServingGraph(src *graph, cfg Config, scale float32) (*tf.Graph, saver,
 		vars[v] = nv
 		ordered = append(ordered, nv)
 	}
-	clone := func(d dense) dense { return dense{name: d.name, kernel: vars[d.kernel], bias: vars[d.bias]} }
-	sg := &graph{output: clone(src.output)}
-	for _, l := range src.hidden {
-		c := hiddenLayer{dense: clone(l.dense), activation: l.activation}
-		if l.bn != nil {
-			c.bn = &batchNorm{name: l.bn.name, gamma: vars[l.bn.gamma], beta: vars[l.bn.beta],
-				movingMean: vars[l.bn.movingMean], movingVariance: vars[l.bn.movingVariance]}
-		}
-		sg.hidden = append(sg.hidden, c)
+	sg := &graph{net: src.net, serving: true}
+	for _, l := range src.layers {
+		sg.layers = append(sg.layers, l.rebind(vars))
 	}
 	inference := cfg
-	inference.L2 = 0     // the penalty is part of the loss, not of the prediction
 	inference.Towers = 0 // a server sizes its own threads; one pass keeps the exported graph plain
 
 	signatures := make(map[string]servingTensors)
@@ -100,7 +94,7 @@ func buildServingGraph(src *graph, cfg Config, scale float32) (*tf.Graph, saver,
 		dtype       tf.DataType
 	}{{SignatureDefault, "", tf.Float}, {SignatureUint8, "_uint8", tf.Uint8}} {
 		pixels := root.AddOperation(tf.OpSpec{Type: "Placeholder", Name: InputPixels + sig.suffix, Attrs: map[string]any{
-			"dtype": sig.dtype, "shape": tf.MakeShape(-1, int64(cfg.Inputs)),
+			"dtype": sig.dtype, "shape": tf.MakeShape(inputDims(src.net.Input.Shape)...),
 		}}).Output(0)
 		ss := root.SubScope("inference" + sig.suffix)
 		x := pixels
@@ -231,6 +225,16 @@ func (m *Model) exportSavedModel(dir string, scale float32) (err error) {
 	return nil
 }
 
+// inputDims are the dimensions of a SavedModel's pixels for the network's input shape: the batch
+// dimension (-1), then the shape, (28, 28, 1) for an image, (784) for the lab MLP.
+func inputDims(shape spec.Shape) []int64 {
+	dims := []int64{-1}
+	for _, d := range shape {
+		dims = append(dims, int64(d))
+	}
+	return dims
+}
+
 // savedModelProto serializes the SavedModel proto of the model's serving graph.
 func (m *Model) savedModelProto(scale float32) ([]byte, error) {
 	g, sv, signatures, err := buildServingGraph(m.graph, m.cfg, scale)
@@ -262,9 +266,9 @@ func (m *Model) savedModelProto(scale float32) ([]byte, error) {
 			input = typespb.DataType_DT_UINT8
 		}
 		defs[key] = &corepb.SignatureDef{
-			Inputs: map[string]*corepb.TensorInfo{InputPixels: info(t.input, input, -1, int64(m.cfg.Inputs))},
+			Inputs: map[string]*corepb.TensorInfo{InputPixels: info(t.input, input, inputDims(m.cfg.Network.Input.Shape)...)},
 			Outputs: map[string]*corepb.TensorInfo{
-				OutputProbabilities: info(t.probabilities, typespb.DataType_DT_FLOAT, -1, int64(m.cfg.Classes)),
+				OutputProbabilities: info(t.probabilities, typespb.DataType_DT_FLOAT, -1, int64(m.graph.numClasses)),
 				OutputClasses:       info(t.classes, typespb.DataType_DT_INT64, -1),
 			},
 			//lint:ignore SA1019 tf.saved_model.save still writes it, and TF Serving before 2.4 checks it.
@@ -305,15 +309,15 @@ func (m *Model) Predict(pixels []float32, n int) (probabilities []float32, class
 	if n <= 0 {
 		return nil, nil, fmt.Errorf("predict: %d examples", n)
 	}
-	if len(pixels) != n*m.cfg.Inputs {
-		return nil, nil, fmt.Errorf("predict: %d pixels for %d examples of %d features", len(pixels), n, m.cfg.Inputs)
+	if len(pixels) != n*m.graph.features {
+		return nil, nil, fmt.Errorf("predict: %d pixels for %d examples of %d features", len(pixels), n, m.graph.features)
 	}
 	fetches := []tf.Output{m.graph.probabilities, m.graph.classes}
-	probabilities = make([]float32, 0, n*m.cfg.Classes)
+	probabilities = make([]float32, 0, n*m.graph.numClasses)
 	classes = make([]int64, 0, n)
 	for start := 0; start < n; start += spec.EvalChunk {
 		end := min(start+spec.EvalChunk, n)
-		x, err := m.pixelInputs.tensor([]int64{int64(end - start), int64(m.cfg.Inputs)}, sliceBytes(pixels[start*m.cfg.Inputs:end*m.cfg.Inputs]))
+		x, err := m.pixelInputs.tensor([]int64{int64(end - start), int64(m.graph.features)}, sliceBytes(pixels[start*m.graph.features:end*m.graph.features]))
 		if err != nil {
 			return nil, nil, fmt.Errorf("predict: pixels tensor: %w", err)
 		}
@@ -350,6 +354,7 @@ func predictionValues(out []*tf.Tensor) ([]float32, []int64, error) {
 type Predictor struct {
 	saved    *tf.SavedModel
 	features int
+	shape    []int64             // the pixels' dimensions: the batch dimension (-1), then one example's
 	float    predictorSignature  // serving_default
 	uint8    *predictorSignature // serving_uint8, when the model has it
 }
@@ -400,56 +405,75 @@ func (p *Predictor) resolve() error {
 	if !ok {
 		return fmt.Errorf("no %s signature", SignatureDefault)
 	}
-	float, features, err := p.signature(SignatureDefault, sig)
+	float, shape, err := p.signature(SignatureDefault, sig)
 	if err != nil {
 		return err
 	}
-	p.float, p.features = float, features
+	p.float, p.shape, p.features = float, shape, 1
+	for _, d := range shape[1:] {
+		p.features *= int(d)
+	}
 	if sig, ok := p.saved.Signatures[SignatureUint8]; ok {
-		u, features, err := p.signature(SignatureUint8, sig)
-		if err == nil && u.dtype == tf.Uint8 && features == p.features {
+		u, shape, err := p.signature(SignatureUint8, sig)
+		if err == nil && u.dtype == tf.Uint8 && slices.Equal(shape, p.shape) {
 			p.uint8 = &u
 		}
 	}
 	return nil
 }
 
-func (p *Predictor) signature(key string, sig tf.Signature) (predictorSignature, int, error) {
+// signature finds a signature's tensors and its input's dimensions, [-1, d1, d2, ...] with every
+// example dimension known and at most spec.MaxCount values per example.
+func (p *Predictor) signature(key string, sig tf.Signature) (predictorSignature, []int64, error) {
 	var s predictorSignature
 	if len(sig.Inputs) != 1 {
-		return s, 0, fmt.Errorf("signature %s has %d inputs, want 1 (pixels)", key, len(sig.Inputs))
+		return s, nil, fmt.Errorf("signature %s has %d inputs, want 1 (pixels)", key, len(sig.Inputs))
 	}
 	var input tf.TensorInfo
 	for _, info := range sig.Inputs {
 		input = info
 	}
 	if input.DType != tf.Float && input.DType != tf.Uint8 {
-		return s, 0, fmt.Errorf("signature %s: input %s is %v, want float32 or uint8", key, input.Name, input.DType)
+		return s, nil, fmt.Errorf("signature %s: input %s is %v, want float32 or uint8", key, input.Name, input.DType)
 	}
-	features := -1
-	if input.Shape.NumDimensions() == 2 {
-		if d := input.Shape.Size(1); d > 0 {
-			features = int(d)
-		}
-	}
-	if features < 0 {
-		return s, 0, fmt.Errorf("signature %s: input %s has shape %v, want [N, features]", key, input.Name, input.Shape)
+	shape, ok := exampleShape(input.Shape)
+	if !ok {
+		return s, nil, fmt.Errorf("signature %s: input %s has shape %v, want [N, features] or [N, height, width, channels]", key, input.Name, input.Shape)
 	}
 	var err error
 	if s.input, err = p.tensor(input.Name); err != nil {
-		return s, 0, fmt.Errorf("signature %s: %w", key, err)
+		return s, nil, fmt.Errorf("signature %s: %w", key, err)
 	}
 	s.dtype = input.DType
 	for name, out := range map[string]*tf.Output{OutputProbabilities: &s.probabilities, OutputClasses: &s.classes} {
 		info, ok := sig.Outputs[name]
 		if !ok {
-			return s, 0, fmt.Errorf("signature %s has no output %q", key, name)
+			return s, nil, fmt.Errorf("signature %s has no output %q", key, name)
 		}
 		if *out, err = p.tensor(info.Name); err != nil {
-			return s, 0, fmt.Errorf("signature %s: %w", key, err)
+			return s, nil, fmt.Errorf("signature %s: %w", key, err)
 		}
 	}
-	return s, features, nil
+	return s, shape, nil
+}
+
+// exampleShape is a signature input's dimensions when every one but the batch's is known and one
+// example holds at most spec.MaxCount values.
+func exampleShape(shape tf.Shape) ([]int64, bool) {
+	n := shape.NumDimensions()
+	if n < 2 {
+		return nil, false
+	}
+	dims, count := []int64{-1}, int64(1)
+	for i := 1; i < n; i++ {
+		d := shape.Size(i)
+		if d <= 0 || d > spec.MaxCount/count {
+			return nil, false
+		}
+		count *= d
+		dims = append(dims, d)
+	}
+	return dims, true
 }
 
 // tensor finds "node:index" in the loaded graph.
@@ -480,7 +504,7 @@ func (p *Predictor) Predict(pixels []float32, n int) (probabilities []float32, c
 	}
 	var t *tf.Tensor
 	if p.float.dtype == tf.Float {
-		t, err = tf.ReadTensor(tf.Float, []int64{int64(n), int64(p.features)}, bytes.NewReader(sliceBytes(pixels)))
+		t, err = tf.ReadTensor(tf.Float, p.dims(n), bytes.NewReader(sliceBytes(pixels)))
 	} else {
 		return nil, nil, fmt.Errorf("predict: %s takes %v pixels; use PredictUint8", SignatureDefault, p.float.dtype)
 	}
@@ -507,11 +531,16 @@ func (p *Predictor) PredictUint8(pixels []uint8, n int) (probabilities []float32
 		}
 		return p.Predict(floats, n)
 	}
-	t, err := tf.ReadTensor(tf.Uint8, []int64{int64(n), int64(p.features)}, bytes.NewReader(pixels))
+	t, err := tf.ReadTensor(tf.Uint8, p.dims(n), bytes.NewReader(pixels))
 	if err != nil {
 		return nil, nil, fmt.Errorf("predict: pixels tensor: %w", err)
 	}
 	return p.run(sig, t)
+}
+
+// dims are the dimensions of a batch of n examples.
+func (p *Predictor) dims(n int) []int64 {
+	return append([]int64{int64(n)}, p.shape[1:]...)
 }
 
 func (p *Predictor) check(pixels, n int) error {

@@ -187,9 +187,10 @@ func TestSavedModel(t *testing.T) {
 		edit  func(*Config)
 		scale spec.Scaling
 	}{
-		{"lab", func(c *Config) { c.Dropout = 0.2 }, spec.ScaleUnit},
-		{"lab batchnorm", func(c *Config) { c.BatchNorm = true }, spec.ScaleUnit},
-		{"unscaled sgd", func(c *Config) { c.Hidden, c.Optimizer, c.LearningRate = []int{32}, "sgd", 1e-4 }, spec.ScaleNone},
+		{"lab", func(c *Config) { c.Network = withDropout(c.Network, 0.2) }, spec.ScaleUnit},
+		{"lab batchnorm", func(c *Config) { c.Network = withBatchNorm(c.Network, true) }, spec.ScaleUnit},
+		{"unscaled sgd", func(c *Config) { c.Network, c.Optimizer, c.LearningRate = mlp(784, []int{32}, 10), "sgd", 1e-4 }, spec.ScaleNone},
+		{"residual convnet", func(c *Config) { c.Network = residualConvnet(spec.Shape{28, 28, 1}, 10) }, spec.ScaleUnit},
 	}
 	root := t.TempDir()
 	var models []exported
@@ -300,7 +301,7 @@ func TestSavedModel(t *testing.T) {
 		{"adamw", func(c *Config) { c.Optimizer = "adamw" }},
 		{"nadam", func(c *Config) { c.Optimizer = "nadam" }},
 	} {
-		cfg := checkpointConfig(func(c *Config) { c.BatchNorm = true; opt.edit(c) })
+		cfg := checkpointConfig(func(c *Config) { c.Network = withBatchNorm(c.Network, true); opt.edit(c) })
 		m := newModel(t, cfg)
 		trainSteps(t, m, 0, 2)
 		prefix := filepath.Join(root, opt.name+"-ckpt")
@@ -322,7 +323,12 @@ func TestSavedModel(t *testing.T) {
 	}
 	for _, e := range models {
 		sigs := verdict.SavedModels[e.dir]
-		for key, input := range map[string]string{SignatureDefault: "float32[None, 784]", SignatureUint8: "uint8[None, 784]"} {
+		dims := "[None"
+		for _, d := range e.m.cfg.Network.Input.Shape {
+			dims += fmt.Sprintf(", %d", d)
+		}
+		dims += "]"
+		for key, input := range map[string]string{SignatureDefault: "float32" + dims, SignatureUint8: "uint8" + dims} {
 			sig, ok := sigs[key]
 			if !ok {
 				t.Errorf("%s: Python sees no signature %s (has %v)", e.name, key, keys(sigs))
@@ -467,7 +473,7 @@ func TestSavedModelReplaceAndBadDirectories(t *testing.T) {
 	cfg := tinyConfig(true)
 	m := newModel(t, cfg)
 	dir := filepath.Join(t.TempDir(), "model")
-	pixels, labels := randomBatch(9, 8, cfg.Inputs, cfg.Classes)
+	pixels, labels := randomBatch(9, 8, inputs(cfg), classes(cfg))
 	raw := make([]float32, len(pixels))
 	for i, p := range pixels {
 		raw[i] = p * 2

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // TestTowers trains the same configurations in one tower and in several, over batches of odd sizes
@@ -24,11 +26,15 @@ func TestTowers(t *testing.T) {
 		noise []string
 	}{
 		{"plain", func(*Config) {}, nil},
-		{"batchnorm and dropout", func(c *Config) { c.BatchNorm, c.Dropout = true, 0.3 },
+		{"batchnorm and dropout", func(c *Config) { c.Network = withDropout(withBatchNorm(c.Network, true), 0.3) },
 			[]string{"dense/bias", "dense_1/bias", "batch_normalization/moving_mean", "batch_normalization_1/moving_mean"}},
+		{"residual convnet with batch norm and dropout", func(c *Config) {
+			c.Network, c.LearningRate = residualConvnet(spec.Shape{28, 28, 1}, 10), 0.01
+		},
+			nil},
 		{"nadam, l2 and cosine schedule", func(c *Config) {
-			c.Optimizer, c.L2 = "nadam", 1e-3
-			c.Schedule = Schedule{Kind: ScheduleCosine, DecaySteps: 15}
+			c.Optimizer, c.Network = "nadam", withL2(c.Network, 1e-3)
+			c.Schedule = spec.Schedule{Kind: spec.ScheduleCosine, DecaySteps: 15}
 		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,7 +107,7 @@ func TestValidateConcurrency(t *testing.T) {
 	var one [2]float64
 	for _, concurrent := range []int{1, 2, 3} {
 		cfg := DefaultConfig()
-		cfg.Device, cfg.BatchNorm, cfg.ValidateConcurrency = DeviceCPU, true, concurrent
+		cfg.Device, cfg.Network, cfg.ValidateConcurrency = DeviceCPU, withBatchNorm(cfg.Network, true), concurrent
 		cfg.IntraOpThreads, cfg.InterOpThreads = 1, 1
 		m := newModel(t, cfg)
 		set := newExamples(t, pixels, labels, features)

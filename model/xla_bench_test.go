@@ -31,7 +31,7 @@ func BenchmarkTrainStepXLA(b *testing.B) {
 			for _, xla := range []bool{false, true} {
 				b.Run(fmt.Sprintf("bn=%v/batch=%d/xla=%v", bn, batch, xla), func(b *testing.B) {
 					cfg := DefaultConfig()
-					cfg.BatchNorm, cfg.Device = bn, DeviceCPU
+					cfg.Network, cfg.Device = withBatchNorm(cfg.Network, bn), DeviceCPU
 					cfg, err := cfg.validate()
 					if err != nil {
 						b.Fatal(err)
@@ -74,11 +74,11 @@ func xlaStepSession(b *testing.B, cfg Config, batch int, xla bool) (*tf.Session,
 	}
 	var roots []string
 	if xla {
-		roots = []string{g.trainStep.Name(), g.trainLoss.Op.Name(), g.trainAccuracy.Op.Name()}
+		roots = []string{g.single.increment.Name(), g.single.loss.Op.Name(), g.single.accuracy.Op.Name()}
 	}
 	ng, sess, output := importForXLA(b, g, &configpb.ConfigProto{DeviceCount: map[string]int32{"GPU": 0}}, nil, roots...)
-	pixels, labels := randomBatch(1, batch, cfg.Inputs, cfg.Classes)
-	x, err := tf.ReadTensor(tf.Float, []int64{int64(batch), int64(cfg.Inputs)}, bytes.NewReader(sliceBytes(pixels)))
+	pixels, labels := randomBatch(1, batch, inputs(cfg), classes(cfg))
+	x, err := tf.ReadTensor(tf.Float, []int64{int64(batch), int64(inputs(cfg))}, bytes.NewReader(sliceBytes(pixels)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -95,8 +95,8 @@ func xlaStepSession(b *testing.B, cfg Config, batch int, xla bool) (*tf.Session,
 		b.Fatal(err)
 	}
 	feeds := map[tf.Output]*tf.Tensor{output(g.trainSource): x, output(g.trainLabelSource): y, output(g.indices): ix}
-	fetches := []tf.Output{output(g.trainLoss)}
-	targets := []*tf.Operation{ng.Operation(g.trainStep.Name())}
+	fetches := []tf.Output{output(g.single.loss)}
+	targets := []*tf.Operation{ng.Operation(g.single.increment.Name())}
 	return sess, func() float32 {
 		out, err := sess.Run(feeds, fetches, targets)
 		if err != nil {
@@ -195,7 +195,7 @@ func markForXLA(def *graphpb.GraphDef, outside func(name string) bool, roots ...
 func BenchmarkTrainChunkXLA(b *testing.B) {
 	const n, k = 12800, 8
 	cfg := DefaultConfig()
-	pixels, labels := randomBatch(1, n, cfg.Inputs, cfg.Classes)
+	pixels, labels := randomBatch(1, n, inputs(cfg), classes(cfg))
 	for _, bn := range []bool{false, true} {
 		for _, batch := range []int{64, 128, 1024} {
 			var reference []float32
@@ -206,7 +206,7 @@ func BenchmarkTrainChunkXLA(b *testing.B) {
 						threads = 1 // as the worker trains small batches
 					}
 					cfg := DefaultConfig()
-					cfg.BatchNorm, cfg.Device, cfg.StepsPerCall = bn, DeviceCPU, k
+					cfg.Network, cfg.Device, cfg.StepsPerCall = withBatchNorm(cfg.Network, bn), DeviceCPU, k
 					cfg.IntraOpThreads, cfg.InterOpThreads = threads, threads
 					cfg, err := cfg.validate()
 					if err != nil {
@@ -284,7 +284,7 @@ func xlaChunkSession(b *testing.B, cfg Config, pixels []float32, labels []int32,
 	}
 	ng, sess, output := importForXLA(b, g, pb, gathers, roots...)
 	b.Cleanup(func() { sess.Close() })
-	set := newExamples(b, pixels, labels, cfg.Inputs)
+	set := newExamples(b, pixels, labels, inputs(cfg))
 	d := g.data
 	feeds := map[tf.Output]*tf.Tensor{output(d.trainPixels.value): set.pixels, output(d.trainLabels.value): set.labels,
 		output(d.valPixels.value): set.pixels, output(d.valLabels.value): set.labels}

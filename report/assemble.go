@@ -25,6 +25,10 @@ type eventDir struct {
 	session bool
 	hparams map[string]any
 	status  spec.Status // from session_end_info; "" without one
+	// state and reason are the session's status and reason texts (spec.TagStatus, spec.TagReason):
+	// the run's own word for how it ended, which says more than TensorBoard's status.
+	state  spec.Status
+	reason string
 }
 
 // assemble groups TensorBoard runs (keyed by slash path relative to the sweep directory, "." for the
@@ -45,7 +49,7 @@ func assemble(dirs map[string]eventDir) []Run {
 	var runs []Run
 	for name := range names {
 		d := dirs[name]
-		r := Run{Name: name, HParams: d.hparams, Status: statusOf(d)}
+		r := Run{Name: name, HParams: d.hparams, Status: statusOf(d), Reason: d.reason}
 		train, valid := dirs[path.Join(name, trainRun)], dirs[path.Join(name, validRun)]
 		r.Curves = Curves{
 			TrainLoss: NewSeries(train.scalars[tagLoss]), TrainAccuracy: NewSeries(train.scalars[tagAccuracy]),
@@ -114,6 +118,9 @@ func digitPrefix(s string) string {
 }
 
 func statusOf(d eventDir) spec.Status {
+	if d.state != "" {
+		return d.state
+	}
 	if d.status == "" {
 		return spec.StatusUnknown
 	}

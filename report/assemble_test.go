@@ -20,7 +20,7 @@ func TestAssemble(t *testing.T) {
 	loss := func(vs ...float64) map[string][]Point {
 		m := map[string][]Point{}
 		for i, v := range vs {
-			m[tagLoss] = append(m[tagLoss], Point{int64(i), v})
+			m[tagLoss] = append(m[tagLoss], Point{Step: int64(i), Value: v})
 		}
 		return m
 	}
@@ -43,13 +43,13 @@ func TestAssemble(t *testing.T) {
 		t.Fatalf("runs %q, want a, b, keras", names)
 	}
 	a, b, k := runs[0], runs[1], runs[2]
-	if f := a.Final(); f.TrainLoss != 0.5 || f.ValLoss != 0.6 || a.Status != spec.StatusSucceeded || a.HParams["x"] != 1.0 {
+	if f := a.Final(); f.Loss != 0.5 || f.ValLoss != 0.6 || a.Status != spec.StatusSucceeded || a.HParams["x"] != 1.0 {
 		t.Errorf("run a = %+v, final %+v", a, f)
 	}
 	if b.Status != spec.StatusUnknown || b.Epochs() != 0 {
 		t.Errorf("run b = %+v, want status unknown and no epochs", b)
 	}
-	if k.HParams != nil || k.Status != spec.StatusUnknown || k.Final().TrainLoss != 0.4 {
+	if k.HParams != nil || k.Status != spec.StatusUnknown || k.Final().Loss != 0.4 {
 		t.Errorf("run keras = %+v", k)
 	}
 }

@@ -2,8 +2,6 @@ package report
 
 import (
 	"math"
-
-	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Cell is one row of a lab-report table filled from the sweep: the report's number beside the
@@ -16,7 +14,8 @@ type Cell struct {
 	Loss float64
 	// Averaged counts the runs in Loss.
 	Averaged int
-	// Failed are the runs of the variant whose session ended in failure; they are left out of Loss.
+	// Failed are the runs of the variant that failed or were interrupted (Run.Failed); they are left
+	// out of Loss.
 	Failed []string
 	// Configurations counts the distinct configurations (all hyper-parameters but the seed) among
 	// Runs. Only runs of one configuration are averaged: with more, Loss is NaN.
@@ -53,7 +52,7 @@ func (s *Sweep) cell(row ReferenceRow, split Split) Cell {
 	for _, r := range s.matches(row.Variant) {
 		configs[r.ConfigKey()] = true
 		c.Runs = append(c.Runs, r.Name)
-		if r.Status == spec.StatusFailed {
+		if r.Failed() {
 			c.Failed = append(c.Failed, r.Name)
 			continue
 		}

@@ -51,6 +51,7 @@ type RunRecord struct {
 	Name    string         `json:"name"`
 	HParams map[string]any `json:"hparams"`
 	Status  spec.Status    `json:"status"`
+	Reason  string         `json:"reason,omitempty"` // why a scheduler pruned or paused it
 	Epochs  int            `json:"epochs"`
 	Final   FinalRecord    `json:"final"`
 	// Report holds the lab report's numbers for the run's variant; null when the report has none.
@@ -116,6 +117,14 @@ type Document struct {
 	Tables   []TableRecord `json:"tables,omitempty"` // the lab report's tables, when the sweep has its variants
 	Figures  []string      `json:"figures"`          // PNG files written, relative to the sweep directory
 	Best     *Best         `json:"best"`             // the best run by final validation loss, with its model
+	Search   *SearchRecord `json:"search,omitempty"` // when a scheduler pruned or paused a run
+}
+
+// SearchRecord is a scheduled search in report.json: its runs ranked by their best validation loss,
+// and the best loss found after each epoch spent.
+type SearchRecord struct {
+	Ranking      []Ranked `json:"ranking"`
+	BestVsEpochs []Spent  `json:"best_vs_epochs"`
 }
 
 func (s *Sweep) document(comparisons []Comparison, figureFiles []string, withReport bool) Document {
@@ -123,9 +132,9 @@ func (s *Sweep) document(comparisons []Comparison, figureFiles []string, withRep
 	for i, r := range s.Runs {
 		f := r.Final()
 		rec := RunRecord{
-			Name: r.Name, HParams: r.HParams, Status: r.Status, Epochs: r.Epochs(),
+			Name: r.Name, HParams: r.HParams, Status: r.Status, Reason: r.Reason, Epochs: r.Epochs(),
 			Final: FinalRecord{
-				TrainLoss: Number(f.TrainLoss), TrainAccuracy: Number(f.TrainAccuracy),
+				TrainLoss: Number(f.Loss), TrainAccuracy: Number(f.Accuracy),
 				ValLoss: Number(f.ValLoss), ValAccuracy: Number(f.ValAccuracy),
 			},
 			Curves: CurvesRecord{
@@ -140,6 +149,9 @@ func (s *Sweep) document(comparisons []Comparison, figureFiles []string, withRep
 			rec.Report = &ReferenceRecord{TrainLoss: Number(train), TrainTable: tt, ValLoss: Number(val), ValTable: vt}
 		}
 		doc.Runs[i] = rec
+	}
+	if s.Scheduled() {
+		doc.Search = &SearchRecord{Ranking: s.Ranking(), BestVsEpochs: s.BestVsEpochs()}
 	}
 	if withReport {
 		for _, c := range comparisons {
@@ -214,7 +226,7 @@ func (s *Sweep) writeCSV(w io.Writer) error {
 		}
 		f := r.Final()
 		train, val, tt, vt := reference(r)
-		row = append(row, num(f.TrainLoss), num(f.TrainAccuracy), num(f.ValLoss), num(f.ValAccuracy),
+		row = append(row, num(f.Loss), num(f.Accuracy), num(f.ValLoss), num(f.ValAccuracy),
 			strconv.Itoa(r.Epochs()), num(train), num(val), table(tt), table(vt))
 		if err := cw.Write(row); err != nil {
 			return err

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"image/png"
 	"math"
@@ -34,6 +35,9 @@ type Figure struct {
 	Title  string
 	Split  Split
 	Lines  []Line
+	// XLabel and YLabel name the axes; "" names them as a loss curve's (epoch, the split's loss).
+	XLabel, YLabel string
+	search         bool // the search's best loss against epochs spent (searchFigure)
 }
 
 // Line is one run's curve in a figure.
@@ -69,12 +73,17 @@ func (s *Sweep) figures(comparisons []Comparison, withReport bool) []Figure {
 		}
 		out = append(out, f)
 	}
+	if s.Scheduled() {
+		out = append(out, s.searchFigure())
+	}
 	return out
 }
 
+// lineLabel names a run's curve, with how it ended when it did not train to its end.
 func lineLabel(r Run) string {
-	if r.Status == spec.StatusFailed {
-		return r.Name + " (failed)"
+	switch r.Status {
+	case spec.StatusFailed, spec.StatusInterrupted, spec.StatusPruned, spec.StatusPaused:
+		return r.Name + " (" + string(r.Status) + ")"
 	}
 	return r.Name
 }
@@ -130,8 +139,8 @@ func (f Figure) PNG() ([]byte, error) {
 	p.Title.Text = f.Title
 	p.Title.TextStyle.Font.Size = vg.Points(13)
 	p.Title.Padding = vg.Points(6)
-	p.X.Label.Text = "epoch (TensorBoard step)"
-	p.Y.Label.Text = splitWord(f.Split) + " loss (epoch_loss)"
+	p.X.Label.Text = cmp.Or(f.XLabel, "epoch (TensorBoard step)")
+	p.Y.Label.Text = cmp.Or(f.YLabel, splitWord(f.Split)+" loss (epoch_loss)")
 	p.X.Tick.Marker = integerTicks{}
 	p.Y.Tick.Marker = denseTicks{}
 	p.Add(plotter.NewGrid())

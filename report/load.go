@@ -86,7 +86,11 @@ func readEventFile(path string, d *eventDir) error {
 			switch {
 			// A string or undecodable value under a metric's tag is not a number to plot.
 			case v.Plugin == summary.PluginScalars && (v.Tag == tagLoss || v.Tag == tagAccuracy) && v.DType != "string" && v.Raw == nil:
-				d.scalars[v.Tag] = append(d.scalars[v.Tag], Point{Step: ev.Step, Value: v.Scalar})
+				d.scalars[v.Tag] = append(d.scalars[v.Tag], Point{Step: ev.Step, Value: v.Scalar, Wall: ev.WallTime})
+			case v.Plugin == summary.PluginText && v.Tag == spec.TagStatus:
+				d.state = spec.Status(v.Text)
+			case v.Plugin == summary.PluginText && v.Tag == spec.TagReason:
+				d.reason = v.Text
 			case v.Plugin == summary.PluginHParams && v.HParams != nil:
 				if start := v.HParams.SessionStart; start != nil {
 					d.session, d.hparams = true, start.HParams

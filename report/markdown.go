@@ -87,7 +87,7 @@ func (s *Sweep) Table() string {
 	for _, r := range s.Runs {
 		f := r.Final()
 		refTrain, refVal := referenceCells(r)
-		t.add(r.Name, string(r.Status), epochsCell(r), formatLoss(f.TrainLoss), formatLoss(f.ValLoss),
+		t.add(r.Name, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.ValLoss),
 			formatLoss(f.ValAccuracy), refTrain, refVal)
 	}
 	return t.String()
@@ -113,7 +113,7 @@ func runsTable(runs []Run, varying []string) string {
 			}
 			row = append(row, formatHParam(v))
 		}
-		row = append(row, string(r.Status), epochsCell(r), formatLoss(f.TrainLoss), formatLoss(f.TrainAccuracy),
+		row = append(row, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.Accuracy),
 			formatLoss(f.ValLoss), formatLoss(f.ValAccuracy), refTrain, refVal)
 		t.add(row...)
 	}
@@ -218,11 +218,42 @@ func (s *Sweep) writeMarkdown(w io.Writer, comparisons []Comparison, figures []F
 
 	ew.printf("## Loss curves of all runs\n\n")
 	for _, f := range figures {
-		if f.Number == 0 {
+		if f.Number == 0 && !f.search {
 			s.writeFigureLink(ew, f)
 		}
 	}
+	if s.Scheduled() {
+		s.writeSearch(ew, figures)
+	}
 	return ew.err
+}
+
+// writeSearch writes the section of a scheduled search: its runs ranked by the best validation
+// loss each reached, with how and why each ended, and the best loss against the epochs spent.
+func (s *Sweep) writeSearch(ew *errWriter, figures []Figure) {
+	ew.printf("## The search\n\n")
+	ew.printf("A scheduler stopped some runs before their last epoch, so the runs are ranked here by the lowest " +
+		"validation loss each reached (its best epoch, 1-based), not by its last.\n\n")
+	t := table{header: []string{"Rank", "Run", "Status", "Epochs", "Best val loss", "Best epoch", "Val acc there", "Why it stopped"},
+		right: []bool{true, false, false, true, true, true, true, false}}
+	for _, r := range s.Ranking() {
+		at := missing
+		if r.At >= 0 {
+			at = strconv.FormatInt(r.At+1, 10)
+		}
+		t.add(strconv.Itoa(r.Rank), r.Run, string(r.Status), strconv.Itoa(r.Epochs), formatLoss(float64(r.Best)), at,
+			formatLoss(float64(r.ValAccuracy)), r.Reason)
+	}
+	ew.printf("%s\n", t.String())
+	if spent := s.BestVsEpochs(); len(spent) > 0 {
+		last := spent[len(spent)-1]
+		ew.printf("The search trained %d epochs in all and found a best validation loss of %s.\n\n", last.Epochs, formatLoss(float64(last.Best)))
+	}
+	for _, f := range figures {
+		if f.search {
+			s.writeFigureLink(ew, f)
+		}
+	}
 }
 
 func (s *Sweep) writeFigureLink(ew *errWriter, f Figure) {

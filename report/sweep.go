@@ -28,8 +28,11 @@ type Run struct {
 	// HParams are the values of the run's hparams session_start_info: float64, string or bool. It is
 	// nil when the run has none; nothing else (such as the directory name) stands in for it.
 	HParams map[string]any
-	Status  spec.Status // from the hparams session_end_info; StatusUnknown without one
-	Curves  Curves
+	// Status is the session's status text, else what its hparams session_end_info says;
+	// StatusUnknown without either.
+	Status spec.Status
+	Reason string // why a scheduler pruned or paused the run, from its reason text
+	Curves Curves
 }
 
 // Curves are a run's Keras epoch scalars: epoch_loss and epoch_accuracy of train/ and validation/.
@@ -37,10 +40,12 @@ type Curves struct {
 	TrainLoss, TrainAccuracy, ValLoss, ValAccuracy Series
 }
 
-// Point is one logged value; Step is the 0-based epoch for epoch_* tags.
+// Point is one logged value; Step is the 0-based epoch for epoch_* tags, Wall the event's time in
+// seconds since the epoch.
 type Point struct {
 	Step  int64
 	Value float64
+	Wall  float64
 }
 
 // Series is one tag's values in step order, one per step.
@@ -70,19 +75,21 @@ func (s Series) Last() (float64, bool) {
 	return s[len(s)-1].Value, true
 }
 
-// Final is a run's last epoch of each metric; NaN where the run logged none.
-type Final struct {
-	TrainLoss, TrainAccuracy, ValLoss, ValAccuracy float64
-}
-
-// Final returns the last epoch_loss and epoch_accuracy of train/ and validation/.
-func (r Run) Final() Final {
-	var f Final
-	f.TrainLoss, _ = r.Curves.TrainLoss.Last()
-	f.TrainAccuracy, _ = r.Curves.TrainAccuracy.Last()
+// Final returns the run's last epoch_loss and epoch_accuracy of train/ and validation/, each NaN
+// where the run logged none; Epoch is the last epoch with a train loss.
+func (r Run) Final() spec.EpochMetrics {
+	f := spec.EpochMetrics{Epoch: r.Epochs() - 1}
+	f.Loss, _ = r.Curves.TrainLoss.Last()
+	f.Accuracy, _ = r.Curves.TrainAccuracy.Last()
 	f.ValLoss, _ = r.Curves.ValLoss.Last()
 	f.ValAccuracy, _ = r.Curves.ValAccuracy.Last()
 	return f
+}
+
+// Failed reports whether the run failed or was interrupted: its session ended in TensorBoard's
+// failure for a fault or a signal, not a scheduler's decision.
+func (r Run) Failed() bool {
+	return r.Status == spec.StatusFailed || r.Status == spec.StatusInterrupted
 }
 
 // Epochs is the number of epochs with a train loss logged.

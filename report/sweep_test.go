@@ -6,8 +6,8 @@ import (
 )
 
 func TestNewSeriesOrdersAndKeepsLastOfAStep(t *testing.T) {
-	got := NewSeries([]Point{{2, 0.3}, {0, 0.9}, {1, 0.5}, {1, 0.45}})
-	want := Series{{0, 0.9}, {1, 0.45}, {2, 0.3}}
+	got := NewSeries([]Point{{2, 0.3, 0}, {0, 0.9, 0}, {1, 0.5, 0}, {1, 0.45, 0}})
+	want := Series{{0, 0.9, 0}, {1, 0.45, 0}, {2, 0.3, 0}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("NewSeries = %v, want %v", got, want)
 	}

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/tfsweep/tfsweep/spec"
 )
 
 // sweeps groups the runs by the sweep directory they sit in (the parent of the run's directory,
@@ -49,7 +47,7 @@ func (s *Sweep) Groups() []Group {
 func (g Group) mean(series func(Run) Series) (float64, int) {
 	sum, n := 0.0, 0
 	for _, r := range g.Runs {
-		if r.Status == spec.StatusFailed {
+		if r.Failed() {
 			continue
 		}
 		if v, ok := series(r).Last(); ok {

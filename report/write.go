@@ -9,8 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // Files written into the sweep directory, besides the figures in FiguresDir.
@@ -42,6 +44,23 @@ func Generate(ctx context.Context, dir string) (*Written, error) {
 		return nil, err
 	}
 	return s.Write(ctx)
+}
+
+// Finish writes the report of a sweep that has trained into its directory, after an interruption
+// too (it shows what the logs hold), and records in res where the report is and which run is best,
+// or, on an error, why there is no report. It is the last step of `tfsweep run` and of every sweep
+// `tfsweep serve` trains.
+func Finish(ctx context.Context, res *sweep.Result) (*Written, error) {
+	written, err := Generate(context.WithoutCancel(ctx), res.SweepDir)
+	if err != nil {
+		res.ReportError = strings.TrimSpace(strings.Join([]string{res.ReportError, err.Error()}, " "))
+		return nil, err
+	}
+	res.Report = filepath.Join(res.SweepDir, MarkdownFile)
+	if b := written.Best; b != nil {
+		res.Best = &sweep.BestRun{Run: b.Run, ValLoss: b.ValLoss, Model: b.Model}
+	}
+	return written, nil
 }
 
 // Write writes report.md, report.csv, report.json and the figures into s.Dir (see WriteTo).

@@ -306,7 +306,7 @@ func TestWriteMeanOfSeeds(t *testing.T) {
 	s := buildSweep(t, []Run{a, b})
 	_, md := writeReport(t, s)
 	rows := markdownTable(md, "**Table 1: Train Loss**")
-	want := f4((a.Final().TrainLoss+b.Final().TrainLoss)/2) + " (mean of 2 seeds)"
+	want := f4((a.Final().Loss+b.Final().Loss)/2) + " (mean of 2 seeds)"
 	if len(rows) != 2 || rows[0][1] != "xavier-nobn-b64-s1, xavier-nobn-b64-s2" || rows[0][3] != want {
 		t.Errorf("Table 1 = %q, want the mean %s of both seeds", rows, want)
 	}
@@ -376,7 +376,7 @@ func TestWriteOtherAxes(t *testing.T) {
 func TestTableFormatting(t *testing.T) {
 	s := &Sweep{Runs: []Run{{
 		Name: "r", Status: spec.StatusUnknown,
-		Curves: Curves{TrainLoss: Series{{0, 0.123456}}, ValAccuracy: Series{{0, 0.9}}},
+		Curves: Curves{TrainLoss: Series{{Step: 0, Value: 0.123456}}, ValAccuracy: Series{{Step: 0, Value: 0.9}}},
 	}}}
 	want := "" +
 		"| Run | Status  | Epochs | Train loss | Val loss | Val acc | Report train | Report val |\n" +

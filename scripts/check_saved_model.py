@@ -5,7 +5,8 @@
 
 --pixels holds N*784 raw uint8 pixels (row-major [N, 784]). Each SavedModel is loaded with
 tf.saved_model.load(DIR) and each of its signatures is called on the pixels (converted to the dtype of
-the signature's input: float32 for serving_default, uint8 for serving_uint8). Every --checkpoint is
+the signature's input: float32 for serving_default, uint8 for serving_uint8, and shaped as it: [N, 784]
+or an image input's [N, 28, 28, 1]). Every --checkpoint is
 opened with tf.train.load_checkpoint, as is every DIR/variables/variables. Prints one JSON object:
 
   {"tensorflow": "2.18.0",
@@ -52,7 +53,8 @@ def main():
         for key, fn in loaded.signatures.items():
             _, kwargs = fn.structured_input_signature
             (name, input_spec), = kwargs.items()
-            out = fn(**{name: tf.constant(pixels.astype(input_spec.dtype.as_numpy_dtype))})
+            x = pixels.reshape((-1, *input_spec.shape[1:]))  # [N, 784] or an image input's [N, 28, 28, 1]
+            out = fn(**{name: tf.constant(x.astype(input_spec.dtype.as_numpy_dtype))})
             signatures[key] = {
                 "inputs": {k: spec(v) for k, v in kwargs.items()},
                 "outputs": {k: spec(v) for k, v in fn.structured_outputs.items()},

@@ -45,16 +45,16 @@ IDX_FILES = {
 # tfsweep's initialiser names (model.InitNames), with the same meaning.
 INITS = ("xavier", "uniform", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform")
 
-# tfsweep's activation names (model/catalog ActivationNames) and the other spellings it accepts, each
+# tfsweep's activation names (spec.ActivationNames) and the other spellings it accepts, each
 # the name of a Keras 3 activation with its defaults: gelu approximate=False, leaky_relu negative_slope 0.2,
 # elu alpha 1.0.
 ACTIVATIONS = {"tanh": (), "relu": (), "sigmoid": (), "elu": (), "selu": (), "gelu": (), "silu": ("swish",),
                "softplus": (), "leaky_relu": ("leakyrelu",)}
 
-# tfsweep's optimizer names (model/catalog OptimizerNames) and the other spellings it accepts.
+# tfsweep's optimizer names (spec.OptimizerNames) and the other spellings it accepts.
 OPTIMIZERS = {"adam": (), "sgd": (), "rmsprop": ("rms_prop",), "adamw": ("adam_w",), "adagrad": (), "nadam": ()}
 
-# tfsweep's learning-rate schedule kinds (model/catalog ScheduleNames) and the other spellings it accepts.
+# tfsweep's learning-rate schedule kinds (spec.ScheduleNames) and the other spellings it accepts.
 SCHEDULES = {
     "constant": ("none",),
     "exponential": ("exponential_decay", "exponentialdecay"),

@@ -79,10 +79,13 @@ do not silently check nothing)
                          nodes_include / keras_nodes_include  node names that must appear in the
                                     served op graph / conceptual graph.
   hparams              {experiment, session_groups, session_groups_subset}:
-    experiment         {hparams, metrics, metrics_subset}:
+    experiment         {hparams, differs, metrics, metrics_subset}:
       hparams          {name: {type, interval, discrete}} exact name set. type is the API enum
                        ("DATA_TYPE_FLOAT64", "DATA_TYPE_STRING", "DATA_TYPE_BOOL"); interval is
                        [min, max]; discrete the exact list of values in order.
+      differs          [name, ...]: exactly these hparams are served with "differs" set, and
+                       before every other hparam (TensorBoard lists them first and shows the
+                       first few by default).
       metrics          [{group, tag}] exact set of metric names (group "" for the session run
                        itself), unless metrics_subset is true.
     session_groups     {group name: {hparams, status, sessions, metrics}}: exact set of groups
@@ -188,7 +191,7 @@ _SCHEMA = {
     "pr_curves": {"run", "tag", "step", "labels", "predictions", "num_thresholds", "rtol", "atol"},
     "graphs": {"run", "run_graph", "keras", "nodes_include", "keras_nodes_include"},
     "hparams": {"experiment", "session_groups", "session_groups_subset"},
-    "experiment": {"hparams", "metrics", "metrics_subset"},
+    "experiment": {"hparams", "differs", "metrics", "metrics_subset"},
     "hparam_info": {"type", "interval", "discrete"},
     "group": {"hparams", "status", "sessions", "metrics"},
     "group_metric": {"group", "tag", "value", "step", "rtol", "atol"},
@@ -732,6 +735,13 @@ class Checker:
                                   f"want {wi['interval']}")
                 if "discrete" in wi and gi.get("domainDiscrete") != wi["discrete"]:
                     self.fail(f"{what}: discrete domain {gi.get('domainDiscrete')}, want {wi['discrete']}")
+        if "differs" in want:
+            order = [h["name"] for h in got.get("hparamInfos", [])]
+            differing = [h["name"] for h in got.get("hparamInfos", []) if h.get("differs", False)]
+            if sorted(differing) != sorted(want["differs"]):
+                self.fail(f"hparams experiment: hparams that differ {sorted(differing)}, want {sorted(want['differs'])}")
+            elif sorted(order[:len(differing)]) != sorted(differing):
+                self.fail(f"hparams experiment: order {order}, want the differing {sorted(differing)} first")
         if "metrics" in want:
             served = {(m["name"].get("group", ""), m["name"]["tag"]) for m in got.get("metricInfos", [])}
             wanted = {(m.get("group", ""), m["tag"]) for m in want["metrics"]}

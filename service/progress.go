@@ -14,7 +14,7 @@ import (
 // RunProgress is one run's live state.
 type RunProgress struct {
 	Name             string      `json:"name"`
-	State            spec.Status `json:"state"` // queued, running, succeeded or failed
+	State            spec.Status `json:"state"` // queued, running, succeeded, failed, pruned or paused
 	Epoch            int         `json:"epoch"` // 0-based epoch in progress (the last one once ended)
 	Epochs           int         `json:"epochs"`
 	Step             int         `json:"step"` // step in the epoch
@@ -24,6 +24,7 @@ type RunProgress struct {
 	ValLoss          float64     `json:"val_loss,omitempty"`
 	SamplesPerSecond float64     `json:"samples_per_second"`
 	Error            string      `json:"error,omitempty"`
+	Reason           string      `json:"reason,omitempty"` // why the scheduler pruned or paused it
 }
 
 // Event is one message of a sweep's event stream.
@@ -95,6 +96,8 @@ type observer struct {
 	live *live
 }
 
+func (o *observer) Planned(runs []sweep.Run) { o.live.init(runs) }
+
 func (o *observer) RunStarted(r sweep.Run, b spec.Begin) {
 	o.s.runsRunning.Inc()
 	p := o.live.update(r.Name, func(p *RunProgress) {
@@ -110,7 +113,7 @@ func (o *observer) RunProgress(r sweep.Run, pr spec.Progress) {
 	o.s.hub.publish(o.id, Event{Type: "progress", Run: &p})
 }
 
-func (o *observer) EpochEnded(r sweep.Run, e spec.Epoch) {
+func (o *observer) EpochEnded(r sweep.Run, e spec.EpochMetrics) {
 	p := o.live.update(r.Name, func(p *RunProgress) {
 		p.Epoch, p.Loss, p.ValLoss, p.SamplesPerSecond, p.EpochsCompleted = e.Epoch, e.Loss, e.ValLoss, e.SamplesPerSecond, e.Epoch+1
 		p.Step = p.StepsPerEpoch
@@ -123,7 +126,7 @@ func (o *observer) RunEnded(r sweep.Run, res sweep.RunResult) {
 	var was spec.Status
 	p := o.live.update(r.Name, func(p *RunProgress) {
 		was = p.State
-		p.State, p.Error, p.EpochsCompleted = res.Status, res.Error, res.EpochsCompleted
+		p.State, p.Error, p.EpochsCompleted, p.Reason = res.Status, res.Error, res.EpochsCompleted, res.Reason
 	})
 	if was == spec.StatusRunning {
 		o.s.runsRunning.Dec()
@@ -198,9 +201,13 @@ func (s *Service) initMetrics() {
 	s.samples = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tfsweep_samples_per_second",
 		Help: "Training samples per second of the running runs, summed."}, func() float64 {
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		total := 0.0
+		lives := make([]*live, 0, len(s.live))
 		for _, l := range s.live {
+			lives = append(lives, l)
+		}
+		s.mu.Unlock()
+		total := 0.0
+		for _, l := range lives {
 			total += l.samplesPerSecond()
 		}
 		return total
@@ -213,7 +220,11 @@ func (s *Service) initMetrics() {
 			}
 			return float64(n)
 		})
-	s.reg.MustRegister(s.runsRunning, s.runsFinished, s.samples, queued,
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tfsweep_http_requests_total",
+		Help: "HTTP requests answered, by route pattern and status."}, []string{"route", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tfsweep_http_request_duration_seconds",
+		Help: "Time to answer HTTP requests (event streams: their whole life), by route pattern.", Buckets: prometheus.DefBuckets}, []string{"route"})
+	s.reg.MustRegister(s.runsRunning, s.runsFinished, s.samples, queued, s.requests, s.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, st := range []string{string(spec.StatusSucceeded), string(spec.StatusFailed)} {
 		s.runsFinished.WithLabelValues(st)

@@ -6,6 +6,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,10 +17,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 
-	"github.com/tfsweep/tfsweep/report"
 	"github.com/tfsweep/tfsweep/spec"
-	"github.com/tfsweep/tfsweep/summary"
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
@@ -29,16 +29,9 @@ const LockFile = "tfsweep-serve.lock"
 // Config is what the service needs besides the logdir's queue.
 type Config struct {
 	LogDir  string
-	DataDir string
-	Device  string // auto, cpu or gpu
-	Slots   int    // runs of a sweep trained at once (sweep.Options.Parallel)
-	// Worker, WorkerEnv and GPUs are sweep.Options', as `tfsweep run` sets them.
-	Worker    string
-	WorkerEnv []string
-	GPUs      []string
-	Charts    func([]sweep.Run) summary.Layout
-	// Logf reports what the service does; nil is silent.
-	Logf func(format string, args ...any)
+	Trainer Trainer // a *SweepTrainer on the same LogDir, but in tests
+	// Log reports what the service does; the zero Logger is silent.
+	Log zerolog.Logger
 }
 
 // Service is the queue and its trainer.
@@ -47,18 +40,24 @@ type Service struct {
 	store *store
 	lock  *os.File
 	wake  chan struct{}
-	// checking bounds the submissions checked at once: each loads the training set.
+	// checking bounds the submissions checked at once: each costs up to tens of megabytes.
 	checking chan struct{}
 
+	// mu guards live, cancels and cancelAsked; it is never held across I/O.
 	mu      sync.Mutex
 	live    map[string]*live // the running sweep's progress, by id
 	cancels map[string]context.CancelCauseFunc
-	hub     hub
+	// cancelAsked holds sweeps whose cancel came after the queue made them running but before
+	// their trainer registered its cancel: it cancels them as it starts.
+	cancelAsked map[string]bool
+	hub         hub
 
 	reg          *prometheus.Registry
 	runsRunning  prometheus.Gauge
 	runsFinished *prometheus.CounterVec
 	samples      prometheus.GaugeFunc
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
 }
 
 // errCancelled is the cause of a sweep stopped by a cancel request, not by the server stopping.
@@ -69,9 +68,6 @@ var ErrLocked = errors.New("another tfsweep serve uses this logdir")
 
 // New opens (or creates) the queue in cfg.LogDir, taking its lock.
 func New(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.Slots < 1 || cfg.Slots > 256 {
-		return nil, fmt.Errorf("--slots: %d must be in [1, 256]", cfg.Slots)
-	}
 	if err := os.MkdirAll(cfg.LogDir, 0o755); err != nil {
 		return nil, fmt.Errorf("--logdir: %w", err)
 	}
@@ -98,7 +94,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, store: st, lock: lock, wake: make(chan struct{}, 1), checking: make(chan struct{}, 2),
-		live: map[string]*live{}, cancels: map[string]context.CancelCauseFunc{}, hub: hub{subs: map[string]map[chan Event]struct{}{}}}
+		live: map[string]*live{}, cancels: map[string]context.CancelCauseFunc{}, cancelAsked: map[string]bool{},
+		hub: hub{subs: map[string]map[chan Event]struct{}{}}}
 	s.initMetrics()
 	return s, nil
 }
@@ -113,10 +110,24 @@ func (s *Service) Close() error {
 	return nil
 }
 
-func (s *Service) logf(format string, args ...any) {
-	if s.cfg.Logf != nil {
-		s.cfg.Logf(format, args...)
+// logDirPrefix is the logdir's absolute path with a trailing separator: what answers cut from the
+// paths they name, so that they name no directory of the host.
+func (s *Service) logDirPrefix() string {
+	abs, err := filepath.Abs(s.cfg.LogDir)
+	if err != nil {
+		return filepath.Clean(s.cfg.LogDir) + string(filepath.Separator)
 	}
+	return abs + string(filepath.Separator)
+}
+
+// withoutLogDir rewrites the paths a JSON document written by the sweep (its report.json) holds
+// relative to the logdir.
+func (s *Service) withoutLogDir(doc []byte) []byte {
+	quoted, err := json.Marshal(s.logDirPrefix())
+	if err != nil {
+		return doc
+	}
+	return bytes.ReplaceAll(doc, quoted[1:len(quoted)-1], nil)
 }
 
 // InputError is a sweep spec the service refuses: HTTP 400, `tfsweep run`'s exit 2.
@@ -133,7 +144,7 @@ func (s *Service) Submit(ctx context.Context, body []byte, file string) (*Record
 	case <-ctx.Done():
 		return nil, fmt.Errorf("submit: %w", ctx.Err())
 	}
-	_, err := s.validate(body, file)
+	err := s.cfg.Trainer.Check(body, file)
 	<-s.checking
 	if err != nil {
 		return nil, &InputError{Err: err}
@@ -142,8 +153,7 @@ func (s *Service) Submit(ctx context.Context, body []byte, file string) (*Record
 	if err != nil {
 		return nil, err
 	}
-	r.SweepDir = filepath.Join(s.cfg.LogDir, r.ID)
-	s.logf("queued %s", r.ID)
+	s.cfg.Log.Info().Str("sweep", r.ID).Msg("queued")
 	s.hub.publish(r.ID, Event{Type: "state", State: spec.StatusQueued})
 	select {
 	case s.wake <- struct{}{}:
@@ -152,35 +162,12 @@ func (s *Service) Submit(ctx context.Context, body []byte, file string) (*Record
 	return r, nil
 }
 
-func (s *Service) validate(body []byte, file string) (sweep.Plan, error) {
-	plan, err := sweep.ParseConfig(bytes.NewReader(body), file)
-	if err != nil {
-		return sweep.Plan{}, fmt.Errorf("--config: %w", err)
-	}
-	if plan.Trials < 0 {
-		return sweep.Plan{}, fmt.Errorf("--trials: %d must not be negative", plan.Trials)
-	}
-	opts := s.options("")
-	opts.DryRun = true
-	if _, err := sweep.New(plan, opts); err != nil {
-		return sweep.Plan{}, err
-	}
-	return plan, nil
-}
-
-func (s *Service) options(name string) sweep.Options {
-	return sweep.Options{LogDir: s.cfg.LogDir, DataDir: s.cfg.DataDir, Device: s.cfg.Device, Parallel: s.cfg.Slots,
-		LogEvery: sweep.DefaultLogEvery, Worker: s.cfg.Worker, WorkerEnv: s.cfg.WorkerEnv, GPUs: s.cfg.GPUs,
-		Charts: s.cfg.Charts, Name: name, KeepCheckpoints: 1}
-}
-
 // Get is a sweep with its live progress.
 func (s *Service) Get(ctx context.Context, id string) (*Record, []RunProgress, error) {
 	r, err := s.store.get(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	r.SweepDir = filepath.Join(s.cfg.LogDir, r.ID)
 	s.mu.Lock()
 	l := s.live[id]
 	s.mu.Unlock()
@@ -195,11 +182,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Record, []RunProgress, e
 
 // List pages through the sweeps.
 func (s *Service) List(ctx context.Context, state spec.Status, after string, limit int) ([]*Record, error) {
-	rs, err := s.store.list(ctx, state, after, limit)
-	for _, r := range rs {
-		r.SweepDir = filepath.Join(s.cfg.LogDir, r.ID)
-	}
-	return rs, err
+	return s.store.list(ctx, state, after, limit)
 }
 
 // ErrFinished is a cancel of a sweep that has ended.
@@ -207,31 +190,36 @@ var ErrFinished = errors.New("the sweep has ended: it cannot be changed")
 
 // Cancel cancels a queued sweep, or stops a running one as Ctrl-C stops `tfsweep run`.
 func (s *Service) Cancel(ctx context.Context, id string) (*Record, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	r, err := s.store.get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	switch r.State {
-	case spec.StatusQueued:
+	if r.State == spec.StatusQueued {
 		ok, err := s.store.cancelQueued(ctx, id, time.Now())
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
-			return nil, fmt.Errorf("sweep %s changed while being cancelled", id)
+		if ok {
+			s.cfg.Log.Info().Str("sweep", id).Msg("cancelled while queued")
+			s.hub.end(id, Event{Type: "state", State: spec.StatusCancelled, ExitCode: ptr(spec.ExitInterrupted)})
+			return s.store.get(ctx, id)
 		}
-		s.logf("cancelled %s (queued)", id)
-		s.hub.end(id, Event{Type: "state", State: spec.StatusCancelled, ExitCode: ptr(spec.ExitInterrupted)})
-	case spec.StatusRunning:
-		if cancel := s.cancels[id]; cancel != nil {
-			cancel(errCancelled)
+		// The queue started it meanwhile: stop it as a running one.
+		if r, err = s.store.get(ctx, id); err != nil {
+			return nil, err
 		}
-		s.logf("stopping %s (cancel)", id)
-	default:
+	}
+	if r.State != spec.StatusRunning {
 		return nil, fmt.Errorf("sweep %s is %s: %w", id, r.State, ErrFinished)
 	}
+	s.mu.Lock()
+	if cancel := s.cancels[id]; cancel != nil {
+		cancel(errCancelled)
+	} else {
+		s.cancelAsked[id] = true
+	}
+	s.mu.Unlock()
+	s.cfg.Log.Info().Str("sweep", id).Msg("stopping on a cancel request")
 	return s.store.get(ctx, id)
 }
 
@@ -244,16 +232,7 @@ func (s *Service) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		s.mu.Lock()
 		r, resumed, err := s.store.next(ctx, time.Now())
-		var sctx context.Context
-		var cancel context.CancelCauseFunc
-		if err == nil && r != nil {
-			sctx, cancel = context.WithCancelCause(ctx)
-			s.cancels[r.ID] = cancel
-			s.live[r.ID] = newLive()
-		}
-		s.mu.Unlock()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -268,6 +247,15 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		sctx, cancel := context.WithCancelCause(ctx)
+		s.mu.Lock()
+		s.cancels[r.ID] = cancel
+		s.live[r.ID] = newLive()
+		if s.cancelAsked[r.ID] {
+			delete(s.cancelAsked, r.ID)
+			cancel(errCancelled)
+		}
+		s.mu.Unlock()
 		s.train(ctx, sctx, r, resumed)
 		cancel(nil)
 	}
@@ -275,70 +263,57 @@ func (s *Service) Run(ctx context.Context) error {
 
 // train runs one sweep and records its end, unless the server is stopping.
 func (s *Service) train(serverCtx, ctx context.Context, r *Record, resumed bool) {
+	s.mu.Lock()
+	l := s.live[r.ID]
+	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.cancels, r.ID)
 		delete(s.live, r.ID)
 		s.mu.Unlock()
 	}()
-	s.logf("training %s (attempt %d, resume %v)", r.ID, r.Attempts, resumed)
+	log := s.cfg.Log.With().Str("sweep", r.ID).Logger()
+	log.Info().Int("attempt", r.Attempts).Bool("resume", resumed).Msg("training")
 	s.hub.publish(r.ID, Event{Type: "state", State: spec.StatusRunning})
-	var l *live
-	finish := func(state spec.Status, code int, msg string, res *sweep.Result) {
-		var runs []RunProgress
-		if l != nil {
-			runs = l.snapshot()
-		}
-		if err := s.store.finish(context.WithoutCancel(serverCtx), r.ID, state, code, msg, res, runs, time.Now()); err != nil {
-			s.logf("%v", err)
-		}
-		s.logf("%s %s (exit %d) %s", r.ID, state, code, msg)
-		s.hub.end(r.ID, Event{Type: "state", State: state, ExitCode: &code, Error: msg})
-	}
-	plan, err := sweep.ParseConfig(strings.NewReader(r.Spec), r.File)
-	if err != nil {
-		finish(spec.StatusFailed, spec.ExitBadInput, err.Error(), nil)
-		return
-	}
-	opts := s.options(r.ID)
-	opts.Resume = resumed
-	s.mu.Lock()
-	l = s.live[r.ID]
-	s.mu.Unlock()
-	sw, err := sweep.New(plan, opts)
-	if err != nil {
-		finish(spec.StatusFailed, spec.ExitBadInput, err.Error(), nil)
-		return
-	}
-	l.init(sw.Mine())
-	res := sw.Run(ctx, &observer{s: s, id: r.ID, live: l})
-	if serverCtx.Err() != nil {
+	job := Job{ID: r.ID, Spec: []byte(r.Spec), File: r.File, Resume: resumed}
+	res, err := s.cfg.Trainer.Train(ctx, job, &observer{s: s, id: r.ID, live: l})
+	if err == nil && serverCtx.Err() != nil {
 		// The server stops: the sweep stays running in the queue and the next server resumes it.
-		s.logf("%s interrupted by the server stopping: the next server resumes it", r.ID)
+		log.Info().Msg("interrupted by the server stopping: the next server resumes it")
 		s.hub.end(r.ID, Event{Type: "state", State: spec.StatusRunning, Error: "the server stopped; it resumes this sweep when it starts again"})
 		return
 	}
-	if written, err := report.Generate(context.WithoutCancel(ctx), sw.Dir()); err != nil {
-		res.ReportError = strings.TrimSpace(strings.Join([]string{res.ReportError, err.Error()}, " "))
-	} else {
-		res.Report = filepath.Join(sw.Dir(), report.MarkdownFile)
-		if b := written.Best; b != nil {
-			res.Best = &sweep.BestRun{Run: b.Run, ValLoss: b.ValLoss, Model: b.Model}
-		}
+	state, code, msg := outcome(ctx, res, err)
+	if code == spec.ExitRunFailed && err != nil {
+		// A failure of the server, not of the sweep: its cause names files of the host.
+		log.Error().Err(err).Msg("training failed")
+		msg = "the server failed to train it: its log has the cause"
 	}
+	if err := s.store.finish(context.WithoutCancel(serverCtx), r.ID, state, code, msg, res, l.snapshot(), time.Now()); err != nil {
+		log.Error().Err(err).Msg("record the end")
+	}
+	log.Info().Str("state", string(state)).Int("exit_code", code).Str("error", msg).Msg("ended")
+	s.hub.end(r.ID, Event{Type: "state", State: state, ExitCode: &code, Error: msg})
+}
+
+// outcome is a trained sweep's state, exit code and message, as `tfsweep run` would end.
+func outcome(ctx context.Context, res *sweep.Result, err error) (state spec.Status, code int, msg string) {
 	switch {
+	case isBadInput(err):
+		return spec.StatusFailed, spec.ExitBadInput, err.Error()
+	case err != nil:
+		return spec.StatusFailed, spec.ExitRunFailed, err.Error()
 	case errors.Is(context.Cause(ctx), errCancelled) && res.Status != spec.StatusSucceeded:
 		// (A cancel that came after every run had ended changes nothing.)
-		finish(spec.StatusCancelled, spec.ExitInterrupted, "cancelled while running", res)
+		return spec.StatusCancelled, spec.ExitInterrupted, "cancelled while running"
 	case res.Status == spec.StatusSucceeded && res.ReportError == "":
-		finish(spec.StatusSucceeded, spec.ExitOK, "", res)
-	default:
-		msg := res.ReportError
-		for _, run := range res.Runs {
-			if run.Status == spec.StatusFailed && msg == "" {
-				msg = run.Name + ": " + run.Error
-			}
-		}
-		finish(spec.StatusFailed, spec.ExitRunFailed, msg, res)
+		return spec.StatusSucceeded, spec.ExitOK, ""
 	}
+	msg = res.ReportError
+	for _, run := range res.Runs {
+		if run.Status == spec.StatusFailed && msg == "" {
+			msg = run.Name + ": " + run.Error
+		}
+	}
+	return spec.StatusFailed, spec.ExitRunFailed, msg
 }

@@ -23,15 +23,16 @@ type Record struct {
 	Seq      int64       `json:"-"`
 	ID       string      `json:"id"`
 	State    spec.Status `json:"state"`
-	SweepDir string      `json:"sweep_dir"`
-	Created  time.Time   `json:"created"`
-	Started  *time.Time  `json:"started,omitempty"`
-	Ended    *time.Time  `json:"ended,omitempty"`
-	Attempts int         `json:"attempts"` // times training began: 2 or more after a restart resumed it
-	ExitCode *int        `json:"exit_code,omitempty"`
-	Error    string      `json:"error,omitempty"`
-	Spec     string      `json:"-"`
-	File     string      `json:"-"` // the name the spec's messages use
+	SweepDir string      `json:"sweep_dir"` // relative to the logdir: the id
+
+	Created  time.Time  `json:"created"`
+	Started  *time.Time `json:"started,omitempty"`
+	Ended    *time.Time `json:"ended,omitempty"`
+	Attempts int        `json:"attempts"` // times training began: 2 or more after a restart resumed it
+	ExitCode *int       `json:"exit_code,omitempty"`
+	Error    string     `json:"error,omitempty"`
+	Spec     string     `json:"-"`
+	File     string     `json:"-"` // the name the spec's messages use
 	// Result is the `tfsweep run --json` summary, as the sweep wrote it, once it ended.
 	Result json.RawMessage `json:"result,omitempty"`
 	final  []RunProgress   // the runs' last progress, once it ended
@@ -104,7 +105,7 @@ func (s *store) add(ctx context.Context, body, file string, now time.Time) (*Rec
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("queue sweep %s: %w", id, err)
 	}
-	return &Record{Seq: seq, ID: id, State: spec.StatusQueued, Created: now.UTC(), Spec: body, File: file}, nil
+	return &Record{Seq: seq, ID: id, State: spec.StatusQueued, SweepDir: id, Created: now.UTC(), Spec: body, File: file}, nil
 }
 
 const columns = `seq, id, state, spec, file, created, started, ended, attempts, exit_code, error, result, runs`
@@ -119,6 +120,7 @@ func scan(row interface{ Scan(...any) error }) (*Record, error) {
 	if err := row.Scan(&r.Seq, &r.ID, &r.State, &r.Spec, &r.File, &created, &started, &ended, &r.Attempts, &exit, &r.Error, &resJS, &runsJS); err != nil {
 		return nil, err
 	}
+	r.SweepDir = r.ID
 	parse := func(s string) time.Time { t, _ := time.Parse(time.RFC3339Nano, s); return t }
 	r.Created = parse(created)
 	if started.Valid {
@@ -150,10 +152,10 @@ var errNotFound = errors.New("no such sweep")
 func (s *store) get(ctx context.Context, id string) (*Record, error) {
 	r, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM sweeps WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sweep %q: %w", id, errNotFound)
+		return nil, fmt.Errorf("sweep %.40q: %w", id, errNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read sweep %q: %w", id, err)
+		return nil, fmt.Errorf("read sweep %.40q: %w", id, err)
 	}
 	return r, nil
 }
@@ -217,8 +219,8 @@ func (s *store) next(ctx context.Context, now time.Time) (rec *Record, resumed b
 
 // cancelQueued cancels a queued sweep; false when it was not queued.
 func (s *store) cancelQueued(ctx context.Context, id string, now time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE sweeps SET state = ?, ended = ?, error = ? WHERE id = ? AND state = ?`,
-		spec.StatusCancelled, formatTime(now), "cancelled before it started", id, spec.StatusQueued)
+	res, err := s.db.ExecContext(ctx, `UPDATE sweeps SET state = ?, ended = ?, exit_code = ?, error = ? WHERE id = ? AND state = ?`,
+		spec.StatusCancelled, formatTime(now), spec.ExitInterrupted, "cancelled before it started", id, spec.StatusQueued)
 	if err != nil {
 		return false, fmt.Errorf("cancel sweep %s: %w", id, err)
 	}

@@ -16,9 +16,21 @@ import (
 // entry here and its field in Variant. It is checked once, when the program starts
 // (mustCheckAxes), and reached through Axes, which hands out copies.
 var axes = mustCheckAxes([]Axis{
+	newAxis(axisSpec[Model]{
+		key: "model", flag: "model", def: Model{Name: BuiltInModel},
+		usage: "networks: mlp (the lab report's, widths from --hidden) or model files in Keras' terms (YAML, " +
+			"a tfsweep model file or Keras' model.to_json(), or a .keras archive)",
+		field:  func(v *Variant) *Model { return &v.Model },
+		parse:  parseModel,
+		text:   modelText,
+		name:   func(m Model) string { return nameSafe(m.Name) },
+		hparam: func(m Model) any { return m.Name },
+		json:   func(m Model) any { return m.Name },
+		equal:  func(a, b Model) bool { return a.Name == b.Name }, // a plan gives each name one file
+
+	}),
 	newAxis(axisSpec[string]{
 		key: "init", flag: "init", def: "xavier", alwaysInName: true, labFree: true,
-		model: "Init",
 		usage: "weight initialisers: " + strings.Join(InitNames(), ", ") + " (Keras spellings accepted)",
 		field: func(v *Variant) *string { return &v.Init },
 		parse: ParseInit,
@@ -27,7 +39,6 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[bool]{
 		key: "batchnorm", flag: "batchnorm", def: false, alwaysInName: true, labFree: true,
-		model: "BatchNorm",
 		usage: "batch normalisation after every hidden layer: off, on",
 		field: func(v *Variant) *bool { return &v.BatchNorm },
 		parse: parseSwitch,
@@ -58,7 +69,6 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[[]int]{
 		key: "hidden", flag: "hidden", def: []int{128, 64},
-		model:    "Hidden",
 		usage:    "hidden layer widths, e.g. 128,64 or 128x64; several architectures separated by ; or, in the x form, by commas",
 		field:    func(v *Variant) *[]int { return &v.Hidden },
 		parse:    parseLayers,
@@ -102,7 +112,6 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[string]{
 		key: "activation", flag: "activation", def: "tanh",
-		model: "Activation",
 		usage: "hidden-layer activations: " + strings.Join(ActivationNames(), ", ") + " (Keras spellings accepted)",
 		field: func(v *Variant) *string { return &v.Activation },
 		parse: ParseActivation,
@@ -142,7 +151,6 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[float64]{
 		key: "dropout", flag: "dropout", def: 0,
-		model: "Dropout",
 		usage: "dropout rate after each hidden activation, in [0, 1)",
 		field: func(v *Variant) *float64 { return &v.Dropout },
 		parse: floatIn(0, 1, false),
@@ -151,7 +159,6 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[float64]{
 		key: "l2", flag: "l2", def: 0,
-		model: "L2",
 		usage: "L2 weight decay on kernels (Keras kernel_regularizer=L2(x); the logged loss includes it)",
 		field: func(v *Variant) *float64 { return &v.L2 },
 		parse: floatIn(0, math.Inf(1), false),
@@ -233,7 +240,8 @@ type Axis struct {
 	Usage string // flag help, without the default
 	// ModelField names the field of the worker's model.Config that takes the axis' value as it
 	// is, so that an axis for a setting the model already has is this table's entry alone; "" for
-	// the axes the worker applies itself (the data, the loop, the callbacks).
+	// the axes the worker applies itself (the data, the loop, the callbacks, and the network's
+	// settings, which it applies to the network as spec.Settings).
 	ModelField string
 	// AlwaysInName puts the axis in every run name; the others appear only when they vary in a sweep.
 	AlwaysInName bool
@@ -531,6 +539,10 @@ func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) 
 // CheckMemory against the machine anyway, and this keeps the arithmetic far from overflow.
 const maxLayerWidth = 1 << 24
 
+// maxLayers bounds the hidden layers of one architecture: every run carries them in its name, so a
+// sweep file of a million "1x1x…" layers would otherwise cost its runs' count times a megabyte.
+const maxLayers = 64
+
 // parseLayers reads one hidden-layer architecture such as "128x64" or "128,64".
 func parseLayers(s string) ([]int, error) {
 	if s == "" {
@@ -544,6 +556,9 @@ func parseLayers(s string) ([]int, error) {
 		}
 		if w <= 0 || w > maxLayerWidth {
 			return nil, fmt.Errorf("layer width %d must be in [1, %d]", w, maxLayerWidth)
+		}
+		if len(layers) == maxLayers {
+			return nil, fmt.Errorf("more than %d hidden layers", maxLayers)
 		}
 		layers = append(layers, w)
 	}

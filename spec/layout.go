@@ -22,6 +22,19 @@ const (
 	TagBatchLoss         = "batch_loss"
 	TagBatchAccuracy     = "batch_accuracy"
 
+	// The best epoch's (BestEpoch's) epoch_loss and epoch_accuracy, written into each sub-run when
+	// training ends at that epoch's step: TensorBoard's HParams dashboard shows a metric's last
+	// value, which for a run a scheduler stopped early is not what it reached.
+	TagBestEpochLoss     = "best_epoch_loss"
+	TagBestEpochAccuracy = "best_epoch_accuracy"
+	// Written into the run directory itself, beside the hparams session, when training ends: the
+	// epochs the run trained (a scalar), and in words how it ended (texts: a Status, and the
+	// scheduler's reason for a pruned or paused run), which TensorBoard's four session statuses
+	// cannot say.
+	TagEpochsTrained = "epochs_trained"
+	TagStatus        = "status"
+	TagReason        = "reason"
+
 	// SavedModelDir is where a finished run's model is exported, in the format of
 	// tf.saved_model.save: serving_default takes raw pixels, the run's scaling inside.
 	SavedModelDir = "saved_model"

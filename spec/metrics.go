@@ -1,35 +1,70 @@
 package spec
 
-// Metrics are one epoch's values.
-type Metrics struct {
-	TrainLoss     float64 `json:"train_loss"`
-	TrainAccuracy float64 `json:"train_accuracy"`
-	ValLoss       float64 `json:"val_loss"`
-	ValAccuracy   float64 `json:"val_accuracy"`
+import "math"
+
+// EpochMetrics are one epoch's metrics after its validation: the trainer measures them, the worker reports
+// them, and a run's result holds its last (Final). Loss and Accuracy are the training set's, named
+// as Keras' logs name them; their JSON names are those of tfsweep's --json summary.
+type EpochMetrics struct {
+	Epoch            int     `json:"epoch"` // 0-based
+	Loss             float64 `json:"train_loss"`
+	Accuracy         float64 `json:"train_accuracy"`
+	ValLoss          float64 `json:"val_loss"`
+	ValAccuracy      float64 `json:"val_accuracy"`
+	LearningRate     float64 `json:"learning_rate,omitempty"` // the rate the epoch trained with
+	Seconds          float64 `json:"seconds,omitempty"`       // the epoch's steps and validation
+	SamplesPerSecond float64 `json:"samples_per_second,omitempty"`
 }
 
-// Curves are the per-epoch values, index = epoch.
-type Curves struct {
+// History is a run's metrics epoch by epoch, one list per metric (index = epoch), as Keras'
+// History.history holds them: the trainer fills it, the checkpoint keeps it, and the run's result
+// reports it.
+type History struct {
 	TrainLoss     []float64 `json:"train_loss"`
 	ValLoss       []float64 `json:"val_loss"`
 	TrainAccuracy []float64 `json:"train_accuracy"`
 	ValAccuracy   []float64 `json:"val_accuracy"`
+	LearningRate  []float64 `json:"learning_rate,omitempty"`
 }
 
-// EmptyCurves has empty, not null, lists in JSON.
-func EmptyCurves() Curves {
-	return Curves{TrainLoss: []float64{}, ValLoss: []float64{}, TrainAccuracy: []float64{}, ValAccuracy: []float64{}}
+// EmptyHistory has empty, not null, lists in JSON.
+func EmptyHistory() History {
+	return History{TrainLoss: []float64{}, ValLoss: []float64{}, TrainAccuracy: []float64{}, ValAccuracy: []float64{}}
 }
 
-// Append adds an epoch's metrics.
-func (c *Curves) Append(e Epoch) {
-	c.TrainLoss = append(c.TrainLoss, e.Loss)
-	c.ValLoss = append(c.ValLoss, e.ValLoss)
-	c.TrainAccuracy = append(c.TrainAccuracy, e.Accuracy)
-	c.ValAccuracy = append(c.ValAccuracy, e.ValAccuracy)
+// Append adds an epoch's metrics. A history that lacks the rates of its earlier epochs (a
+// checkpoint written before they were kept) stays without rates.
+func (h *History) Append(e EpochMetrics) {
+	if len(h.LearningRate) == len(h.TrainLoss) {
+		h.LearningRate = append(h.LearningRate, e.LearningRate)
+	}
+	h.TrainLoss = append(h.TrainLoss, e.Loss)
+	h.ValLoss = append(h.ValLoss, e.ValLoss)
+	h.TrainAccuracy = append(h.TrainAccuracy, e.Accuracy)
+	h.ValAccuracy = append(h.ValAccuracy, e.ValAccuracy)
 }
 
-// At returns epoch e's metrics (0-based) as an Epoch without its timings.
-func (c Curves) At(e int) Epoch {
-	return Epoch{Epoch: e, Loss: c.TrainLoss[e], Accuracy: c.TrainAccuracy[e], ValLoss: c.ValLoss[e], ValAccuracy: c.ValAccuracy[e]}
+// BestEpoch is the 0-based epoch of the lowest validation loss, the earliest of equals; NaN losses
+// never count. ok is false when no epoch has a number.
+func (h History) BestEpoch() (epoch int, ok bool) {
+	epoch = -1
+	for i, v := range h.ValLoss {
+		if !math.IsNaN(v) && (epoch < 0 || v < h.ValLoss[epoch]) {
+			epoch = i
+		}
+	}
+	return epoch, epoch >= 0
+}
+
+// Len is the number of epochs the history holds.
+func (h History) Len() int { return len(h.TrainLoss) }
+
+// At is epoch i's metrics (without its timing); its learning rate is 0 in a history without
+// rates.
+func (h History) At(i int) EpochMetrics {
+	e := EpochMetrics{Epoch: i, Loss: h.TrainLoss[i], Accuracy: h.TrainAccuracy[i], ValLoss: h.ValLoss[i], ValAccuracy: h.ValAccuracy[i]}
+	if i < len(h.LearningRate) {
+		e.LearningRate = h.LearningRate[i]
+	}
+	return e
 }

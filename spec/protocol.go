@@ -19,9 +19,16 @@ type Job struct {
 	// same name in different sweeps stay different rows in TensorBoard.
 	Group   string            `json:"group"`
 	Variant map[string]string `json:"variant"` // every axis' Text, by key
-	DataDir string            `json:"data_dir"`
-	Device  string            `json:"device"`  // auto, cpu or gpu
-	Threads int               `json:"threads"` // TensorFlow intra- and inter-op threads; 0 = the worker's choice
+	// Network is the variant's model file's network, read, resolved and with the sweep's settings
+	// applied by the front (Variant.Model.Network); nil for the built-in MLP.
+	Network *Network `json:"network,omitempty"`
+	DataDir string   `json:"data_dir"`
+	// Data is the data source, a dataset spec KIND:PATH[:key=value…]; empty means the IDX files in
+	// DataDir. DataCache is where sources that decode (image folders) keep their decoded form.
+	Data      string `json:"data,omitempty"`
+	DataCache string `json:"data_cache,omitempty"`
+	Device    string `json:"device"`  // auto, cpu or gpu
+	Threads   int    `json:"threads"` // TensorFlow intra- and inter-op threads; 0 = the worker's choice
 	// CPUs is the worker's share of the machine's CPUs, within which it chooses the threads when
 	// Threads is 0; 0 = all of them.
 	CPUs     int `json:"cpus,omitempty"`
@@ -46,12 +53,12 @@ const (
 
 // Message is a worker's report on the run it trains.
 type Message struct {
-	Kind  string    `json:"kind"`
-	Run   string    `json:"run"`
-	Begin *Begin    `json:"begin,omitempty"`
-	Batch *Progress `json:"batch,omitempty"`
-	Epoch *Epoch    `json:"epoch,omitempty"`
-	End   *End      `json:"end,omitempty"`
+	Kind  string        `json:"kind"`
+	Run   string        `json:"run"`
+	Begin *Begin        `json:"begin,omitempty"`
+	Batch *Progress     `json:"batch,omitempty"`
+	Epoch *EpochMetrics `json:"epoch,omitempty"`
+	End   *End          `json:"end,omitempty"`
 }
 
 // Begin is sent before the first step.
@@ -72,18 +79,6 @@ type Progress struct {
 	SamplesPerSecond float64 `json:"samples_per_second"`
 }
 
-// Epoch is an epoch's metrics after its validation.
-type Epoch struct {
-	Epoch            int     `json:"epoch"` // 0-based
-	Loss             float64 `json:"loss"`
-	Accuracy         float64 `json:"accuracy"`
-	ValLoss          float64 `json:"val_loss"`
-	ValAccuracy      float64 `json:"val_accuracy"`
-	LearningRate     float64 `json:"learning_rate"`
-	Seconds          float64 `json:"seconds"`
-	SamplesPerSecond float64 `json:"samples_per_second"`
-}
-
 // End is a run's outcome.
 type End struct {
 	Status          Status  `json:"status"` // StatusSucceeded, StatusFailed, StatusPruned or StatusPaused
@@ -94,7 +89,7 @@ type End struct {
 	Iterations      int64   `json:"iterations"`
 	FitSeconds      float64 `json:"fit_seconds"`
 	TrainExamples   int     `json:"train_examples"`
-	History         Curves  `json:"history"`
+	History         History `json:"history"`
 	Model           string  `json:"model,omitempty"` // the exported SavedModel's directory
 	// StoppedEpoch and BestEpoch are set with early stopping (RunResult's).
 	StoppedEpoch *int        `json:"stopped_epoch,omitempty"`

@@ -23,6 +23,15 @@ func (s Scaling) String() string {
 	return fmt.Sprintf("Scaling(%d)", int(s))
 }
 
+// Divisor is what a value is divided by to become a feature: 255 for unit (as x.astype("float32") / 255
+// does it), 1 for none.
+func (s Scaling) Divisor() float32 {
+	if s == ScaleUnit {
+		return 255
+	}
+	return 1
+}
+
 // ParseScaling reads a scaling's name: "unit" (pixels/255, what Keras users normally do) or "none"
 // (raw 0–255 pixels, which the lab report most likely trained on).
 func ParseScaling(name string) (Scaling, error) {

@@ -17,8 +17,15 @@ import (
 // The arguments are those of Keras' ExponentialDecay, CosineDecay and PiecewiseConstantDecay; the
 // initial learning rate is the lr axis.
 
+// maxScheduleValues bounds a step schedule's boundaries and values: each run carries them in its
+// name, so their count multiplies with the runs'.
+const maxScheduleValues = 64
+
 // parseSchedule reads a schedule and checks it as the model will.
 func parseSchedule(s string) (Schedule, error) {
+	if n := strings.Count(s, "/"); n >= maxScheduleValues*2 {
+		return Schedule{}, fmt.Errorf("%.40s…: more than %d boundaries and values", s, maxScheduleValues)
+	}
 	parts := strings.Split(s, ":")
 	kind, err := ParseSchedule(parts[0])
 	if err != nil {

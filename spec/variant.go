@@ -31,6 +31,7 @@ type Variant struct {
 	ValidationSplit float64
 	EarlyStopping   EarlyStopping // Keras' EarlyStopping callback; off by default
 	ReduceLR        ReduceLR      // Keras' ReduceLROnPlateau callback; off by default
+	Model           Model         // the network: the built-in MLP or a model file's
 }
 
 // HParams are a variant's hyper-parameters under the names the sweep's experiment declares.

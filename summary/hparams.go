@@ -97,11 +97,14 @@ type Experiment struct {
 // HParamInfo declares one hparam. Discrete lists its values (string,
 // float64 or bool; other numbers are converted to float64), Interval its
 // range; at most one of them is set. An unset Type is taken from the domain.
+// Differs says the sessions take more than one value: TensorBoard (2.15 and later) lists those
+// hparams first, then the others, each part by name, and shows the first few by default.
 type HParamInfo struct {
 	Name, DisplayName, Description string
 	Type                           DataType
 	Discrete                       []any
 	Interval                       *Interval
+	Differs                        bool
 }
 
 // Interval is a numeric hparam's range.
@@ -299,6 +302,9 @@ func encodeExperiment(e Experiment, now func() time.Time) ([]byte, error) {
 			iv = appendDouble(iv, 1, h.Interval.Min)
 			iv = appendDouble(iv, 2, h.Interval.Max)
 			m = appendMessage(m, 6, iv)
+		}
+		if h.Differs {
+			m = appendEnum(m, 7, 1)
 		}
 		b = appendMessage(b, 4, m)
 	}
@@ -539,6 +545,11 @@ func decodeHParamInfo(b []byte) (HParamInfo, error) {
 				return err
 			}
 			h.Interval = iv
+		case 7:
+			if err := f.want(protowire.VarintType); err != nil {
+				return err
+			}
+			h.Differs = f.x != 0
 		}
 		return nil
 	})

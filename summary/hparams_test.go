@@ -70,6 +70,12 @@ func TestHParamsEncoding(t *testing.T) {
 			[]byte{0x22, 0x11, 0x0a, 0x02, 'l', 'r', 0x20, 0x03, 0x32, 0x09, 0x11}, f64(1),
 			[]byte{0x2a, 0x1c, 0x0a, 0x18, 0x0a, 0x0a}, []byte("validation"), []byte{0x12, 0x0a}, []byte("epoch_loss"), []byte{0x28, 0x02},
 			[]byte{0x32, 0x01, 'e'})},
+		{"an hparam that differs", func() ([]byte, error) {
+			return encodeExperiment(Experiment{HParams: []HParamInfo{{Name: "u", Type: DataTypeString, Differs: true}}}, now)
+		}, cat([]byte{0x12, 0x12},
+			[]byte{0x19}, f64(1.7e9),
+			// HParamInfo{name u, type STRING, differs true}
+			[]byte{0x22, 0x07, 0x0a, 0x01, 'u', 0x20, 0x01, 0x38, 0x01})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -154,7 +154,7 @@ func TestRoundTripEveryKind(t *testing.T) {
 	exp := Experiment{
 		Name: "sweep", Description: "lr and bn", User: "me", TimeCreated: created,
 		HParams: []HParamInfo{
-			{Name: "lr", DisplayName: "learning rate", Description: "Adam", Type: DataTypeFloat64, Interval: &Interval{Min: 1e-4, Max: 0.1}},
+			{Name: "lr", DisplayName: "learning rate", Description: "Adam", Type: DataTypeFloat64, Interval: &Interval{Min: 1e-4, Max: 0.1}, Differs: true},
 			{Name: "optimizer", Type: DataTypeString, Discrete: []any{"adam", "sgd"}},
 			{Name: "use_bn", Type: DataTypeBool, Discrete: []any{false, true}},
 			{Name: "units", Type: DataTypeFloat64, Discrete: []any{32.0, 64.0}},

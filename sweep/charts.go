@@ -29,7 +29,7 @@ func openCharts(sweepDir string, layout summary.Layout) (*charts, error) {
 	return &charts{w: w}, nil
 }
 
-func (c *charts) epoch(run string, e spec.Epoch) error {
+func (c *charts) epoch(run string, e spec.EpochMetrics) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	step := int64(e.Epoch)

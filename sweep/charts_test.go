@@ -15,7 +15,7 @@ func TestChartsWithoutLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.epoch("r", spec.Epoch{Epoch: 0, Loss: 0.5, ValLoss: 0.6}); err != nil {
+	if err := c.epoch("r", spec.EpochMetrics{Epoch: 0, Loss: 0.5, ValLoss: 0.6}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.close(); err != nil {

@@ -18,9 +18,13 @@ type Claim struct {
 	Host    string      `json:"host"`
 	PID     int         `json:"pid"`
 	Started time.Time   `json:"started"`
-	State   spec.Status `json:"state"` // StatusRunning, StatusSucceeded, StatusFailed or StatusInterrupted
+	State   spec.Status `json:"state"` // StatusRunning, StatusSucceeded, StatusFailed, StatusInterrupted, StatusPruned or StatusPaused
 	Error   string      `json:"error,omitempty"`
-	Ended   time.Time   `json:"ended,omitzero"`
+	// Reason and Epochs say where and why the scheduler pruned or paused the run: the epochs it
+	// trained (the rung it reached) and the decision's reason.
+	Reason string    `json:"reason,omitempty"`
+	Epochs int       `json:"epochs,omitempty"`
+	Ended  time.Time `json:"ended,omitzero"`
 }
 
 func claimPath(dir, run string) string { return filepath.Join(dir, spec.ClaimsDir, run+".json") }
@@ -124,6 +128,7 @@ func (s *Sweep) release(r Run, res RunResult) error {
 		return err
 	}
 	c.State, c.Error, c.Ended = res.Status, res.Error, time.Now().UTC()
+	c.Reason, c.Epochs = res.Reason, res.EpochsCompleted
 	switch {
 	case res.Interrupted:
 		c.State = spec.StatusInterrupted
@@ -139,11 +144,13 @@ func (s *Sweep) release(r Run, res RunResult) error {
 
 // RunState is one run of a sweep as `tfsweep status` shows it.
 type RunState struct {
-	Name  string      `json:"name"`
-	State spec.Status `json:"state"` // queued, running, stale, succeeded, failed or interrupted
-	Host  string      `json:"host,omitempty"`
-	PID   int         `json:"pid,omitempty"`
-	Error string      `json:"error,omitempty"`
+	Name   string      `json:"name"`
+	State  spec.Status `json:"state"` // queued, running, stale, succeeded, failed, interrupted, pruned or paused
+	Host   string      `json:"host,omitempty"`
+	PID    int         `json:"pid,omitempty"`
+	Error  string      `json:"error,omitempty"`
+	Reason string      `json:"reason,omitempty"` // why the scheduler pruned or paused it
+	Epochs int         `json:"epochs,omitempty"` // the epochs it trained, once it ended
 }
 
 // Status reads the state of every run of the sweep in dir from its recorded plan and claims.
@@ -162,7 +169,7 @@ func Status(dir string) ([]RunState, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = RunState{Name: r.Name, State: c.state(), Host: c.Host, PID: c.PID, Error: c.Error}
+		out[i] = RunState{Name: r.Name, State: c.state(), Host: c.Host, PID: c.PID, Error: c.Error, Reason: c.Reason, Epochs: c.Epochs}
 	}
 	return out, nil
 }

@@ -2,10 +2,12 @@ package sweep
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -26,7 +28,7 @@ import (
 //	    batchnorm: [off, on]
 //	    batch_size: 128
 //
-// Every axis of spec.Axes() is a key that takes one value or a list; hidden is one architecture ([128, 64]
+// Every axis of spec.Axes is a key that takes one value or a list; hidden is one architecture ([128, 64]
 // or "128x64") or a list of them ([[128, 64], [256]]). A top-level limit: N is the same as
 // defaults: {limit: N}.
 
@@ -55,38 +57,59 @@ func ParseConfig(r io.Reader, name string) (Plan, error) {
 	if len(data) > maxConfigBytes {
 		return Plan{}, fmt.Errorf("%s: larger than %d bytes", name, maxConfigBytes)
 	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return Plan{}, fmt.Errorf("%s: the file is empty: it needs a grids list", name)
 		}
 		return Plan{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+	// A second document (after ---), or data after a JSON object, would be silently dropped.
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		return Plan{}, fmt.Errorf("%s:%d: a second document: a sweep file is one document", name, max(extra.Line, 1))
+	case !errors.Is(err, io.EOF):
+		return Plan{}, fmt.Errorf("%s:%d: data after the document: a sweep file is one YAML document or one JSON object", name, trailingLine(data))
+	}
 	p := configParser{file: name}
 	return p.document(&doc)
 }
 
-type configParser struct{ file string }
+// trailingLine is the line where data follows a complete JSON value (YAML's parser does not say),
+// else 1.
+func trailingLine(data []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var v json.RawMessage
+	if dec.Decode(&v) != nil {
+		return 1
+	}
+	rest := data[dec.InputOffset():]
+	off := int(dec.InputOffset()) + len(rest) - len(bytes.TrimLeft(rest, " \t\r\n"))
+	return 1 + bytes.Count(data[:off], []byte("\n"))
+}
+
+type configParser struct {
+	file   string
+	models map[string]string // the sweep file's named models: name → file
+}
 
 func (p configParser) errorf(n *yaml.Node, format string, args ...any) error {
 	return fmt.Errorf("%s:%d: %s", p.file, n.Line, fmt.Sprintf(format, args...))
 }
 
 func (p configParser) document(doc *yaml.Node) (Plan, error) {
-	root := doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
+	root, err := p.root(doc)
+	if err != nil {
+		return Plan{}, err
 	}
-	if root.Kind != yaml.MappingNode {
-		return Plan{}, p.errorf(root, "expected a mapping with a grids list")
+	if p.models, err = p.namedModels(lookupKey(root, "models")); err != nil {
+		return Plan{}, err
 	}
-	if err := checkAliases(root, 0); err != nil {
-		return Plan{}, p.errorf(root, "%v", err)
-	}
+	var plan Plan
 	var defaults Grid
 	var grids *yaml.Node
-	trials, searchSeed, method := 0, int64(0), ""
-	var sched SchedulerOptions
 	for i := 0; i < len(root.Content); i += 2 {
 		key, value := root.Content[i], root.Content[i+1]
 		switch key.Value {
@@ -105,39 +128,60 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 			defaults.Set("limit", values, fmt.Sprintf("%s:%d: limit", p.file, value.Line))
 		case "grids":
 			grids = value
+		case "data":
+			if plan.Data, plan.dataOrigin, err = p.dataSource(value); err != nil {
+				return Plan{}, err
+			}
+		case "models": // read first, for the grids to name them
 		case "scheduler":
-			if err := decodeScheduler(value, &sched); err != nil {
+			if err := decodeScheduler(value, &plan.Scheduler); err != nil {
 				return Plan{}, p.errorf(value, "scheduler: %v", err)
 			}
 		case "search":
 			if value.Kind != yaml.ScalarNode || (value.Value != SearchRandom && value.Value != SearchTPE) {
 				return Plan{}, p.errorf(value, "search: expected random or tpe")
 			}
-			method = value.Value
+			plan.Search = value.Value
 		case "trials", "search_seed":
-			if value.Kind != yaml.ScalarNode {
-				return Plan{}, p.errorf(value, "%s: expected an integer", key.Value)
-			}
-			n, err := strconv.ParseInt(value.Value, 10, 64)
-			if err != nil || (key.Value == "trials" && n < 0) {
-				return Plan{}, p.errorf(value, "%s: %q is not a non-negative integer", key.Value, value.Value)
+			n, err := p.count(key.Value, value)
+			if err != nil {
+				return Plan{}, err
 			}
 			if key.Value == "trials" {
-				trials = int(n)
+				plan.Trials = int(n)
 			} else {
-				searchSeed = n
+				plan.SearchSeed = n
 			}
 		default:
-			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"defaults", "grids", "limit", "trials", "search_seed", "search", "scheduler"}))
+			return Plan{}, p.errorf(key, "unknown key %q%s", key.Value, Suggest(key.Value, []string{"data", "defaults", "grids", "limit", "trials", "search_seed", "search", "scheduler", "models"}))
 		}
 	}
+	return p.expand(plan, root, grids, defaults)
+}
+
+// root is the document's top-level mapping, checked for aliases.
+func (p configParser) root(doc *yaml.Node) (*yaml.Node, error) {
+	root := doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, p.errorf(root, "expected a mapping with a grids list")
+	}
+	if err := p.checkNodes(root, 0); err != nil {
+		return nil, err
+	}
+	return root, nil
+}
+
+// expand reads the grids list into the plan, each grid over the defaults.
+func (p configParser) expand(plan Plan, root, grids *yaml.Node, defaults Grid) (Plan, error) {
 	if grids == nil || (grids.Kind == yaml.SequenceNode && len(grids.Content) == 0) {
 		return Plan{}, p.errorf(root, "no grids: add a grids list with at least one grid")
 	}
 	if grids.Kind != yaml.SequenceNode {
 		return Plan{}, p.errorf(grids, "grids: expected a list of grids")
 	}
-	plan := Plan{Trials: trials, SearchSeed: searchSeed, Search: method, Scheduler: sched}
 	for i, n := range grids.Content {
 		g, err := p.grid(n, fmt.Sprintf("grid %d", i+1))
 		if err != nil {
@@ -146,6 +190,14 @@ func (p configParser) document(doc *yaml.Node) (Plan, error) {
 		plan.Grids = append(plan.Grids, defaults.Override(g))
 	}
 	return plan, nil
+}
+
+// dataSource reads data:, a data source spec, and where it was given.
+func (p configParser) dataSource(n *yaml.Node) (source, origin string, err error) {
+	if n.Kind != yaml.ScalarNode || n.Value == "" {
+		return "", "", p.errorf(n, "data: expected a data source, KIND:PATH[:key=value…]")
+	}
+	return n.Value, fmt.Sprintf("%s:%d: data", p.file, n.Line), nil
 }
 
 // grid reads a mapping of axis keys to values.
@@ -181,6 +233,81 @@ func (p configParser) grid(n *yaml.Node, what string) (Grid, error) {
 	return g, nil
 }
 
+// count reads trials (a non-negative integer) or search_seed (an integer).
+func (p configParser) count(key string, value *yaml.Node) (int64, error) {
+	if value.Kind != yaml.ScalarNode {
+		return 0, p.errorf(value, "%s: expected an integer", key)
+	}
+	n, err := strconv.ParseInt(value.Value, 10, 64)
+	if err != nil || (key == "trials" && n < 0) {
+		return 0, p.errorf(value, "%s: %q is not a non-negative integer", key, value.Value)
+	}
+	return n, nil
+}
+
+// namedModels reads the sweep file's models mapping, name: file, the files relative to the sweep
+// file, so that grids can say model: [mlp, convnet].
+func (p configParser) namedModels(n *yaml.Node) (map[string]string, error) {
+	if n == nil {
+		return nil, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, p.errorf(n, "models: expected a mapping of model names to model files, e.g. convnet: models/convnet.yaml")
+	}
+	models := make(map[string]string, len(n.Content)/2)
+	for i := 0; i < len(n.Content); i += 2 {
+		name, file := n.Content[i], n.Content[i+1]
+		switch {
+		case name.Value == spec.BuiltInModel:
+			return nil, p.errorf(name, "models: %s is the built-in model's name", name.Value)
+		case file.Kind != yaml.ScalarNode || file.Value == "":
+			return nil, p.errorf(file, "models: %s: expected a model file", name.Value)
+		case models[name.Value] != "":
+			return nil, p.errorf(name, "models: %s appears twice", name.Value)
+		}
+		models[name.Value] = p.relative(file.Value)
+	}
+	return models, nil
+}
+
+// locateModel is a grid's model: a name from the models mapping, or a file relative to the sweep
+// file.
+func (p configParser) locateModel(m spec.Model) spec.Model {
+	if file, ok := p.models[m.File]; ok {
+		return spec.Model{Name: m.File, File: file}
+	}
+	return absoluteModel(m, filepath.Dir(p.file))
+}
+
+// relative is a path written in the sweep file, which is relative to the sweep file's directory,
+// made absolute.
+func (p configParser) relative(path string) string {
+	return absoluteModel(spec.Model{File: path}, filepath.Dir(p.file)).File
+}
+
+// absoluteModel gives a model file relative to dir ("" = the working directory) as an absolute
+// path, so that the plan a sweep records (sweep.yaml in its directory) names the same file wherever
+// it is read from.
+func absoluteModel(m spec.Model, dir string) spec.Model {
+	if m.File == "" || filepath.IsAbs(m.File) {
+		return m
+	}
+	if abs, err := filepath.Abs(filepath.Join(dir, m.File)); err == nil {
+		m.File = abs
+	}
+	return m
+}
+
+// lookupKey is the value of key in a mapping node, nil when absent.
+func lookupKey(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
 // distribution reads {log_uniform: [lo, hi]}, {uniform: [lo, hi]} or {choice: [a, b, ...]}.
 func (p configParser) distribution(a spec.Axis, n *yaml.Node) (*Distribution, error) {
 	if len(n.Content) != 2 || n.Content[1].Kind != yaml.SequenceNode {
@@ -211,6 +338,9 @@ func (p configParser) values(a spec.Axis, n *yaml.Node) ([]any, error) {
 		v, err := a.Parse(item.Value)
 		if err != nil {
 			return nil, p.errorf(item, "%s: %v", a.Key, err)
+		}
+		if m, ok := v.(spec.Model); ok { // files are relative to the sweep file
+			return p.locateModel(m), nil
 		}
 		return v, nil
 	}
@@ -274,17 +404,28 @@ func flatNumbers(seq *yaml.Node) bool {
 	return true
 }
 
-// checkAliases refuses YAML aliases and deep nesting: a sweep file needs neither, and an alias bomb
-// would expand into gigabytes.
-func checkAliases(n *yaml.Node, depth int) error {
+// checkNodes refuses YAML aliases, deep nesting and a key given twice in one mapping, at any level:
+// a sweep file needs no alias (and an alias bomb would expand into gigabytes), and of two values for
+// one key the last would silently win.
+func (p configParser) checkNodes(n *yaml.Node, depth int) error {
 	if depth > 8 {
-		return errors.New("nested too deeply for a sweep file")
+		return p.errorf(n, "nested too deeply for a sweep file")
 	}
 	if n.Kind == yaml.AliasNode {
-		return fmt.Errorf("line %d: YAML aliases are not allowed in a sweep file", n.Line)
+		return p.errorf(n, "YAML aliases are not allowed in a sweep file")
+	}
+	if n.Kind == yaml.MappingNode {
+		first := make(map[string]int, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i]
+			if line, ok := first[key.Value]; ok {
+				return p.errorf(key, "%.40q appears twice (first on line %d)", key.Value, line)
+			}
+			first[key.Value] = key.Line
+		}
 	}
 	for _, c := range n.Content {
-		if err := checkAliases(c, depth+1); err != nil {
+		if err := p.checkNodes(c, depth+1); err != nil {
 			return err
 		}
 	}

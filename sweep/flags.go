@@ -9,7 +9,7 @@ import (
 	"github.com/tfsweep/tfsweep/spec"
 )
 
-// Flags are the grid axes as command-line flags: one list flag per axis of spec.Axes().
+// Flags are the grid axes as command-line flags: one list flag per axis of spec.Axes.
 type Flags struct {
 	lists map[string]*listFlag // by spec.Axis.Key
 }
@@ -61,6 +61,11 @@ func (f *Flags) Grid() (Grid, error) {
 		}
 		if values == nil {
 			return Grid{}, fmt.Errorf("--%s: empty list", a.Flag)
+		}
+		for i, v := range values {
+			if m, ok := v.(spec.Model); ok { // relative to the working directory
+				values[i] = absoluteModel(m, "")
+			}
 		}
 		g.Set(a.Key, values, "--"+a.Flag)
 	}

@@ -24,7 +24,7 @@ type axisValues struct {
 }
 
 // Set gives the axis key the values, written at origin. It panics on an unknown key: keys come
-// from spec.Axes().
+// from spec.Axes.
 func (g *Grid) Set(key string, values []any, origin string) {
 	if _, ok := spec.AxisByKey(key); !ok {
 		panic("sweep: unknown axis " + key)
@@ -45,7 +45,7 @@ func (g *Grid) SetDistribution(key string, d *Distribution, origin string) {
 // draws it).
 func (g Grid) Values(key string) []any { return g.axes[key].values }
 
-// Keys lists the axes the grid sets, in the order of spec.Axes().
+// Keys lists the axes the grid sets, in the order of spec.Axes.
 func (g Grid) Keys() []string {
 	var keys []string
 	for _, a := range spec.Axes() {
@@ -65,7 +65,7 @@ func (g Grid) sets(key string) bool {
 	return ok && (a.values != nil || a.dist != nil)
 }
 
-// distributions lists the axes the grid draws, in the order of spec.Axes().
+// distributions lists the axes the grid draws, in the order of spec.Axes.
 func (g Grid) distributions() []spec.Axis {
 	var out []spec.Axis
 	for _, a := range spec.Axes() {
@@ -92,17 +92,27 @@ func (g Grid) Override(o Grid) Grid {
 func (g Grid) size() int {
 	n := 1
 	for _, a := range g.axes {
-		if len(a.values) > 0 && n > maxPlanSize/len(a.values) {
-			return maxPlanSize
-		}
-		n *= max(1, len(a.values))
+		n = mulSat(n, max(1, len(a.values)))
 	}
 	return n
 }
 
+// maxPlanSize is where plan sizes saturate: far above any --max-runs a machine could train, far
+// below where int arithmetic overflows.
 const maxPlanSize = 1 << 40
 
-// variants expands the grid in the order of spec.Axes() (the first axis varies slowest), so that run order
+// mulSat is a·b for non-negative counts, saturated at maxPlanSize.
+func mulSat(a, b int) int {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	if a > maxPlanSize/b {
+		return maxPlanSize
+	}
+	return min(maxPlanSize, a*b)
+}
+
+// variants expands the grid in the order of spec.Axes (the first axis varies slowest), so that run order
 // and names are deterministic.
 func (g Grid) variants() []spec.Variant {
 	out := []spec.Variant{spec.Defaults()}
@@ -139,6 +149,9 @@ type Run struct {
 // Plan is what one sweep trains: the union of its grids.
 type Plan struct {
 	Grids []Grid
+	// Data is the sweep file's data source (data:, a dataset spec), empty when it names none.
+	Data       string
+	dataOrigin string // where Data was given, for errors
 	// Trials is the number of trials drawn per point of each grid that has distributions; it must be
 	// set exactly when some grid has one. SearchSeed seeds the draws.
 	Trials     int
@@ -160,7 +173,7 @@ func (p Plan) Size() int {
 	for _, g := range p.Grids {
 		size := g.size()
 		if len(g.distributions()) > 0 {
-			size = min(maxPlanSize, size*max(1, p.Trials))
+			size = mulSat(size, max(1, p.Trials))
 		}
 		n = min(maxPlanSize, n+size)
 	}
@@ -183,11 +196,11 @@ func (p Plan) Runs(maxRuns int) ([]Run, error) {
 	var planned []plannedRun
 	drawn := map[string]bool{}
 	trial := 0
-	for _, g := range p.Grids {
+	for gi, g := range p.Grids {
 		dists := g.distributions()
 		for _, v := range g.variants() {
 			if len(dists) == 0 {
-				planned = append(planned, plannedRun{variant: v})
+				planned = append(planned, plannedRun{variant: v, grid: gi})
 				continue
 			}
 			var space *searchSpace
@@ -202,9 +215,12 @@ func (p Plan) Runs(maxRuns int) ([]Run, error) {
 					drawn[a.Key] = true
 				}
 				trial++
-				planned = append(planned, plannedRun{variant: w, trial: trial, space: space})
+				planned = append(planned, plannedRun{variant: w, trial: trial, space: space, grid: gi})
 			}
 		}
+	}
+	if err := p.readModels(planned); err != nil {
+		return nil, err
 	}
 	runs := nameRuns(planned, drawn, trial)
 	seen := make(map[string]bool, len(runs))
@@ -227,14 +243,18 @@ func countText(n int) string {
 	return fmt.Sprint(n)
 }
 
-// CheckData validates the runs against the training set (before each run's limit): a limit above
-// the data, or a batch larger than the run's examples, could never train. Errors name where the
-// offending value was written.
-func (p Plan) CheckData(runs []Run, trainExamples int) error {
+// CheckData validates the runs against the training set (before each run's limit) of examples of
+// features values in classes classes: a limit above the data, a batch larger than the run's
+// examples, or a model that does not read the examples or classify them into the classes could never
+// train. Errors name where the offending value was written.
+func (p Plan) CheckData(runs []Run, trainExamples, features, classes int) error {
 	if trainExamples <= 0 {
 		return errors.New("the training set is empty")
 	}
 	for _, r := range runs {
+		if err := p.checkModel(r, features, classes); err != nil {
+			return err
+		}
 		if r.Limit > trainExamples {
 			return fmt.Errorf("%s: %d is more than the %d training examples (run %s)", p.origin("limit"), r.Limit, trainExamples, r.Name)
 		}
@@ -259,15 +279,17 @@ func (p Plan) origin(key string) string {
 	return a.Key + " (default " + a.DefaultText() + ")"
 }
 
-// plannedRun is a variant before it is named; trial is its 1-based trial number in a random search.
+// plannedRun is a variant before it is named; trial is its 1-based trial number in a random search,
+// grid the index of the grid it comes from.
 type plannedRun struct {
 	variant spec.Variant
 	trial   int
 	space   *searchSpace
+	grid    int
 }
 
 // nameRuns names each variant by the parts of its axes that are always named (init-bn-b128), then
-// those that take more than one value across the sweep, in the order of spec.Axes(). Drawn axes are left
+// those that take more than one value across the sweep, in the order of spec.Axes. Drawn axes are left
 // out (their values are in the hparams and the config text): a trial is named by its number,
 // -t007, so that names stay short and unique.
 func nameRuns(planned []plannedRun, drawn map[string]bool, trials int) []Run {

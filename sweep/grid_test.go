@@ -1,10 +1,12 @@
 package sweep
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -242,14 +244,14 @@ func TestCheckData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := plan.CheckData(runs, 2048); err != nil {
+	if err := plan.CheckData(runs, 2048, 784, 10); err != nil {
 		t.Errorf("2048 examples: %v", err)
 	}
-	err = plan.CheckData(runs, 2000)
+	err = plan.CheckData(runs, 2000, 784, 10)
 	if err == nil || !strings.Contains(err.Error(), "--batch-size: 2048 is larger than the 2000 training examples") {
 		t.Errorf("2000 examples: error %v", err)
 	}
-	if err := plan.CheckData(runs, 0); err == nil {
+	if err := plan.CheckData(runs, 0, 784, 10); err == nil {
 		t.Error("an empty training set was accepted")
 	}
 }
@@ -340,6 +342,7 @@ func TestBadConfig(t *testing.T) {
 		{"bad defaults", "defaults:\n  epochs: many\ngrids:\n  - init: xavier\n", `sweep.yaml:2: epochs: "many" is not an integer`},
 		{"limit not a number", "limit: lots\ngrids:\n  - init: xavier\n", `sweep.yaml:1: limit: "lots" is not an integer`},
 		{"no grids", "defaults:\n  epochs: 1\n", "no grids"},
+		{"data not a spec", "data: [npz, x]\ngrids:\n  - init: xavier\n", "sweep.yaml:1: data: expected a data source"},
 		{"grids not a list", "grids: 3\n", "grids: expected a list of grids"},
 		{"empty file", "", "sweep.yaml: the file is empty"},
 		{"not a mapping", "- 1\n", "expected a mapping"},
@@ -354,6 +357,24 @@ func TestBadConfig(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestConfigData reads a sweep file's data source and records it in the plan's own sweep file.
+func TestConfigData(t *testing.T) {
+	plan, err := ParseConfig(strings.NewReader("data: images:pics:size=32x32\ngrids:\n  - init: xavier\n"), "sweep.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Data != "images:pics:size=32x32" || plan.dataOrigin != "sweep.yaml:1: data" {
+		t.Errorf("data %q from %q, want images:pics:size=32x32 from sweep.yaml:1: data", plan.Data, plan.dataOrigin)
+	}
+	recorded, err := ParseConfig(bytes.NewReader(plan.YAML()), PlanFile)
+	if err != nil {
+		t.Fatalf("the recorded plan does not read back: %v\n%s", err, plan.YAML())
+	}
+	if recorded.Data != plan.Data {
+		t.Errorf("recorded data %q, want %q", recorded.Data, plan.Data)
 	}
 }
 
@@ -467,8 +488,12 @@ func TestEveryAxisReachesTheFront(t *testing.T) {
 				if err != nil || len(runs) != 2 {
 					t.Fatalf("%s: %d runs, %v", what, len(runs), err)
 				}
-				if a.Text(runs[0].Variant) != s[0] || a.Text(runs[1].Variant) != s[1] {
-					t.Errorf("%s: values %s, %s, want %s, %s", what, a.Text(runs[0].Variant), a.Text(runs[1].Variant), s[0], s[1])
+				want := s
+				if a.Key == "model" { // a model file is recorded as an absolute path
+					want[1], _ = filepath.Abs(s[1])
+				}
+				if a.Text(runs[0].Variant) != want[0] || a.Text(runs[1].Variant) != want[1] {
+					t.Errorf("%s: values %s, %s, want %s, %s", what, a.Text(runs[0].Variant), a.Text(runs[1].Variant), want[0], want[1])
 				}
 				if runs[0].Name == runs[1].Name {
 					t.Errorf("%s: both runs are named %s", what, runs[0].Name)
@@ -488,7 +513,15 @@ func TestEveryAxisReachesTheFront(t *testing.T) {
 					if _, ok := doc[a.Key]; !ok {
 						t.Errorf("JSON of %s lacks %s: %s", r.Name, a.Key, raw)
 					}
-					back, err := spec.DecodeVariant(spec.EncodeVariant(r.Variant))
+					job := spec.Job{Variant: spec.EncodeVariant(r.Variant)}
+					if r.Model.File != "" {
+						net, err := r.Network(784, 10)
+						if err != nil {
+							t.Fatal(err)
+						}
+						job.Network = &net
+					}
+					back, err := job.DecodedVariant()
 					if err != nil || !reflect.DeepEqual(back, r.Variant) {
 						t.Errorf("the worker protocol does not carry %s: %+v, %v", a.Key, back, err)
 					}
@@ -521,18 +554,78 @@ func with(a spec.Axis, v spec.Variant, value any) spec.Variant {
 }
 
 func TestRunResultJSON(t *testing.T) {
-	r := RunResult{Name: "xavier-nobn-b128", Status: spec.StatusSucceeded, Variant: spec.Defaults(), History: spec.EmptyCurves()}
+	r := RunResult{Name: "xavier-nobn-b128", Status: spec.StatusSucceeded, Variant: spec.Defaults(), History: spec.EmptyHistory()}
 	raw, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"name":"xavier-nobn-b128","dir":"","status":"succeeded","error":"","init":"xavier","batchnorm":false,` +
+	want := `{"name":"xavier-nobn-b128","dir":"","status":"succeeded","error":"","model":"mlp","init":"xavier","batchnorm":false,` +
 		`"batch_size":128,"lr":0.001,"hidden":[128,64],"seed":1,"epochs":5,"scale":"unit","limit":0,"activation":"tanh",` +
 		`"optimizer":"adam","momentum":0,"nesterov":false,"dropout":0,"l2":0,"schedule":"constant","validation_split":0,` +
 		`"early_stopping":"off","reduce_lr":"off","train_examples":0,` +
 		`"epochs_completed":0,"stopped_epoch":null,"best_epoch":null,"final":null,"history":{"train_loss":[],"val_loss":[],"train_accuracy":[],"val_accuracy":[]},` +
-		`"fit_seconds":0,"samples_per_second":0,"model":""}`
+		`"fit_seconds":0,"samples_per_second":0,"saved_model":""}`
 	if string(raw) != want {
 		t.Errorf("got  %s\nwant %s", raw, want)
+	}
+}
+
+// Sizes saturate instead of wrapping: a size that wrapped negative once passed the --max-runs check
+// and the plan was expanded without bound.
+func TestPlanSizeSaturates(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec string
+		want int
+	}{
+		{"trials times seeds", "trials: 4611686018427387904\ngrids:\n  - seed: [1, 2]\n    lr: {log_uniform: [0.0001, 0.01]}\n", maxPlanSize},
+		{"largest trials", "trials: 9223372036854775807\ngrids:\n  - lr: {log_uniform: [0.0001, 0.01]}\n", maxPlanSize},
+		{"trials of two grids", "trials: 1099511627775\ngrids:\n  - lr: {log_uniform: [0.0001, 0.01]}\n  - lr: {uniform: [0.001, 0.01]}\n", maxPlanSize},
+		{"small trials", "trials: 3\ngrids:\n  - seed: [1, 2]\n    lr: {log_uniform: [0.0001, 0.01]}\n", 6},
+		{"lists", "grids:\n  - seed: [1, 2, 3]\n    batch_size: [1, 2]\n  - epochs: 1\n", 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := ParseConfig(strings.NewReader(tc.spec), "sweep.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := p.Size(); n != tc.want {
+				t.Errorf("size %d, want %d", n, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct{ a, b, want int }{
+		{0, 5, 0}, {3, 4, 12}, {maxPlanSize, 1, maxPlanSize}, {maxPlanSize, 2, maxPlanSize},
+		{1 << 30, 1 << 30, maxPlanSize}, {1 << 62, 1 << 62, maxPlanSize}, {math.MaxInt, 3, maxPlanSize},
+	} {
+		if got := mulSat(tc.a, tc.b); got != tc.want {
+			t.Errorf("mulSat(%d, %d) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// A sweep file is one document with every key once: the duplicate, the second document or the
+// trailing data a parser would silently drop are refused with their line.
+func TestConfigStrict(t *testing.T) {
+	for _, tc := range []struct{ name, spec, want string }{
+		{"duplicate top-level key in JSON", `{"limit": 5, "limit": 6, "grids": [{}]}`, `sweep.yaml:1: "limit" appears twice (first on line 1)`},
+		{"duplicate top-level key in YAML", "limit: 5\ngrids: [{}]\nlimit: 6\n", `sweep.yaml:3: "limit" appears twice (first on line 1)`},
+		{"duplicate axis in a grid", "grids:\n  - batch_size: 3\n    batch_size: 4\n", `sweep.yaml:3: "batch_size" appears twice (first on line 2)`},
+		{"duplicate in defaults", "defaults:\n  epochs: 1\n  epochs: 2\ngrids: [{}]\n", `sweep.yaml:3: "epochs" appears twice`},
+		{"duplicate in a distribution", "trials: 2\ngrids:\n  - lr:\n      uniform: [0.1, 0.2]\n      uniform: [0.3, 0.4]\n", `sweep.yaml:5: "uniform" appears twice (first on line 4)`},
+		{"second YAML document", "grids: [{}]\n---\ngrids: [{}]\n", "sweep.yaml:2: a second document"},
+		{"empty second document", "grids: [{}]\n---\n", "sweep.yaml:2: a second document"},
+		{"trailing JSON", "{\"grids\": [{}]}\n\n  garbage", "sweep.yaml:3: data after the document"},
+		{"second JSON object", `{"grids": [{}]}{"grids": [{}]}`, "sweep.yaml:1: data after the document"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig(strings.NewReader(tc.spec), "sweep.yaml")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := ParseConfig(strings.NewReader("{\"grids\": [{\"batch_size\": 3}]}\n"), "sweep.yaml"); err != nil {
+		t.Errorf("a plain JSON sweep file: %v", err)
 	}
 }

@@ -13,22 +13,32 @@ import (
 )
 
 // memoryBytes estimates what one run of v holds at its peak: every weight four times over (the
-// variable, its gradient and Adam's two slots) plus a copy the step reads, the activations of a
-// training batch and of an evaluation chunk, and the worker's copies of the data as float32.
-// It is an estimate to refuse what cannot fit before TensorFlow fails on it obscurely, not an
-// accounting: TensorFlow's own overhead comes on top.
-func memoryBytes(v spec.Variant, features, trainExamples int) (weights, batch, other float64) {
-	const classes, f32 = 10, 4
-	in, params, width := features, 0.0, 0.0
-	for _, h := range append(append([]int(nil), v.Hidden...), classes) {
-		params += float64(in)*float64(h) + 5*float64(h) // kernel, bias, batch norm's four vectors
-		width += float64(h)
-		in = h
+// variable, its gradient and Adam's two slots) plus a copy the step reads; the outputs of every
+// layer (spec.Summary's activations) for a training batch, kept for the backward pass, several
+// times over for the gradients and temporaries; for an evaluation chunk, a forward pass alone, the
+// largest layer output three times over (its input, itself and a temporary); and the worker's copies
+// of the data as float32. It is an estimate to refuse what cannot fit before TensorFlow fails on it
+// obscurely, not an accounting: TensorFlow's own overhead comes on top.
+func memoryBytes(v spec.Variant, features, classes, trainExamples int) (weights, batch, other float64, err error) {
+	const f32 = 4
+	net, err := v.Network(features, classes)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	summary, err := net.Summary()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	params := float64(summary.Trainable + summary.NonTrainable)
+	width := float64(summary.Activations - int64(net.Input.Shape.Elements())) // the layers' outputs per example
+	largest := 0
+	for _, l := range summary.Layers {
+		largest = max(largest, l.Output.Elements())
 	}
 	weights = 5 * f32 * params
 	batch = 6 * f32 * width * float64(v.BatchSize)
-	other = 6*f32*width*spec.EvalChunk + f32*float64(features)*float64(v.TrainExamples(trainExamples)+spec.EvalChunk)
-	return weights, batch, other
+	other = 3*f32*float64(largest)*spec.EvalChunk + f32*float64(features)*float64(v.TrainExamples(trainExamples)+spec.EvalChunk)
+	return weights, batch, other, nil
 }
 
 // checkMemory refuses runs whose estimate exceeds this machine's memory shared by the parallel
@@ -40,13 +50,19 @@ func (s *Sweep) checkMemory() error {
 	}
 	budget := total / float64(s.opts.Parallel)
 	for _, r := range s.runs {
-		weights, batch, other := memoryBytes(r.Variant, s.features, s.trainExamples)
+		weights, batch, other, err := memoryBytes(r.Variant, s.features, s.classes, s.trainExamples)
+		if err != nil {
+			return fmt.Errorf("run %s: %w", r.Name, err)
+		}
 		need := weights + batch + other
 		if need <= budget {
 			continue
 		}
 		// The batch's activations are the batch size's doing; the rest grows with the layers.
 		key := "hidden"
+		if r.Model.File != "" {
+			key = "model"
+		}
 		if batch > weights+other {
 			key = "batch_size"
 		}

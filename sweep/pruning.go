@@ -2,11 +2,8 @@ package sweep
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -42,12 +39,12 @@ const (
 // its better direction.
 var schedulerMetrics = map[string]struct {
 	mode  scheduler.Mode
-	value func(spec.Epoch) float64
+	value func(spec.EpochMetrics) float64
 }{
-	spec.ValidationDir + "/" + spec.TagEpochLoss:     {scheduler.Min, func(e spec.Epoch) float64 { return e.ValLoss }},
-	spec.ValidationDir + "/" + spec.TagEpochAccuracy: {scheduler.Max, func(e spec.Epoch) float64 { return e.ValAccuracy }},
-	spec.TrainDir + "/" + spec.TagEpochLoss:          {scheduler.Min, func(e spec.Epoch) float64 { return e.Loss }},
-	spec.TrainDir + "/" + spec.TagEpochAccuracy:      {scheduler.Max, func(e spec.Epoch) float64 { return e.Accuracy }},
+	spec.ValidationDir + "/" + spec.TagEpochLoss:     {scheduler.Min, func(e spec.EpochMetrics) float64 { return e.ValLoss }},
+	spec.ValidationDir + "/" + spec.TagEpochAccuracy: {scheduler.Max, func(e spec.EpochMetrics) float64 { return e.ValAccuracy }},
+	spec.TrainDir + "/" + spec.TagEpochLoss:          {scheduler.Min, func(e spec.EpochMetrics) float64 { return e.Loss }},
+	spec.TrainDir + "/" + spec.TagEpochAccuracy:      {scheduler.Max, func(e spec.EpochMetrics) float64 { return e.Accuracy }},
 }
 
 // SchedulerMetricNames lists the metrics --scheduler-metric takes.
@@ -74,8 +71,8 @@ func schedulerLog(dir string) string { return filepath.Join(dir, "scheduler.json
 type trials struct {
 	mu      sync.Mutex
 	s       scheduler.Scheduler
-	value   func(spec.Epoch) float64
-	log     *os.File
+	value   func(spec.EpochMetrics) float64
+	log     *sharedLog
 	decided map[string][]scheduler.Decision // by run, per epoch
 	// promotedTo is the epoch each promoted run now trains to.
 	promotedTo map[string]int
@@ -92,7 +89,7 @@ type logLine struct {
 }
 
 // newScheduler makes the scheduler the options ask for, for runs of at most maxEpochs epochs.
-func newScheduler(o SchedulerOptions, maxEpochs int) (scheduler.Scheduler, func(spec.Epoch) float64, error) {
+func newScheduler(o SchedulerOptions, maxEpochs int) (scheduler.Scheduler, func(spec.EpochMetrics) float64, error) {
 	if o.Metric == "" {
 		o.Metric = DefaultSchedulerMetric
 	}
@@ -121,46 +118,34 @@ func newScheduler(o SchedulerOptions, maxEpochs int) (scheduler.Scheduler, func(
 	return nil, nil, fmt.Errorf("--scheduler: %q is not one of median, asha, hyperband", o.Kind)
 }
 
-// openTrials makes the scheduler, replays the log a resumed sweep left and opens the log for more.
+// openTrials makes the scheduler and replays the log: what a resumed sweep decided before, and what
+// the other processes of a shared sweep have decided so far.
 func openTrials(dir string, o SchedulerOptions, maxEpochs int) (*trials, error) {
 	s, value, err := newScheduler(o, maxEpochs)
 	if err != nil {
 		return nil, err
 	}
 	t := &trials{s: s, value: value, decided: map[string][]scheduler.Decision{}, promotedTo: map[string]int{}}
-	if err := t.replay(schedulerLog(dir)); err != nil {
+	if t.log, err = openSharedLog(schedulerLog(dir)); err != nil {
 		return nil, err
 	}
-	if t.log, err = os.OpenFile(schedulerLog(dir), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+	if err := t.log.update(func(news [][]byte) ([]any, error) { return nil, t.replay(news) }); err != nil {
+		t.log.close()
 		return nil, err
 	}
 	return t, nil
 }
 
-// replay feeds the logged reports and promotions to the fresh scheduler in their order and checks it
-// decides as it did: the log is of this plan and scheduler, or the sweep is refused.
-func (t *trials) replay(path string) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	for i, text := range lines {
-		if text == "" {
-			continue
-		}
+// replay feeds logged reports and promotions to the scheduler in their order and checks it decides
+// as the log says: the log is of this plan and scheduler, or the sweep is refused.
+func (t *trials) replay(news [][]byte) error {
+	for i, text := range news {
 		var l logLine
-		if err := json.Unmarshal([]byte(text), &l); err != nil {
-			if i == len(lines)-1 { // cut short by a crash: no worker heard of it; appends go after the last whole line
-				return os.Truncate(path, int64(len(data)-len(text)))
-			}
-			return fmt.Errorf("%s:%d: %w", path, i+1, err)
+		if err := json.Unmarshal(text, &l); err != nil {
+			return fmt.Errorf("%s: %w", t.log.where(i), err)
 		}
 		if err := t.replayLine(l); err != nil {
-			return fmt.Errorf("%s:%d: %w (the log is of another scheduler or plan)", path, i+1, err)
+			return fmt.Errorf("%s: %w (the log is of another scheduler or plan)", t.log.where(i), err)
 		}
 	}
 	return nil
@@ -200,19 +185,27 @@ func (t *trials) report(run string, epoch int, value float64) scheduler.Decision
 	return d
 }
 
-// verdict decides on a run's epoch (0-based, as the protocol counts) and logs the decision before
-// returning it. The last epoch always continues: the run ends there anyway, as a success.
-func (t *trials) verdict(run string, e spec.Epoch, last bool) (spec.Verdict, error) {
+// verdict decides on a run's epoch (0-based, as the protocol counts), after every decision the
+// sweep's processes logged before it, and logs the decision before returning it. The last epoch
+// always continues: the run ends there anyway, as a success.
+func (t *trials) verdict(run string, e spec.EpochMetrics, last bool) (spec.Verdict, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	value := t.value(e)
-	d := t.report(run, e.Epoch+1, value)
-	l := logLine{Run: run, Epoch: e.Epoch + 1, Action: d.Action.String(), Reason: d.Reason}
-	if !math.IsNaN(value) {
-		l.Value = &value
-	}
-	if err := t.append(l); err != nil {
-		return spec.Verdict{}, err
+	var d scheduler.Decision
+	err := t.log.update(func(news [][]byte) ([]any, error) {
+		if err := t.replay(news); err != nil {
+			return nil, err
+		}
+		d = t.report(run, e.Epoch+1, value)
+		l := logLine{Run: run, Epoch: e.Epoch + 1, Action: d.Action.String(), Reason: d.Reason}
+		if !math.IsNaN(value) {
+			l.Value = &value
+		}
+		return []any{l}, nil
+	})
+	if err != nil {
+		return spec.Verdict{}, fmt.Errorf("scheduler log: %w", err)
 	}
 	v := spec.Verdict{Run: run, Epoch: e.Epoch, Action: spec.VerdictContinue}
 	switch {
@@ -225,16 +218,26 @@ func (t *trials) verdict(run string, e spec.Epoch, last bool) (spec.Verdict, err
 	return v, nil
 }
 
-// promotions returns the paused runs the scheduler promotes now, logged first.
+// promotions returns the paused runs the scheduler promotes now, on every decision logged so far, and
+// logs them: this process trains them (a promoted run's claim is taken over once, by rename).
 func (t *trials) promotions() ([]scheduler.Promotion, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p := t.s.Promotions()
-	if len(p) == 0 {
-		return nil, nil
+	var p []scheduler.Promotion
+	err := t.log.update(func(news [][]byte) ([]any, error) {
+		if err := t.replay(news); err != nil {
+			return nil, err
+		}
+		if p = t.s.Promotions(); len(p) == 0 {
+			return nil, nil
+		}
+		t.note(p)
+		return []any{logLine{Promoted: p}}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler log: %w", err)
 	}
-	t.note(p)
-	return p, t.append(logLine{Promoted: p})
+	return p, nil
 }
 
 func (t *trials) note(p []scheduler.Promotion) {
@@ -256,23 +259,11 @@ func (t *trials) pendingPromotions() []string {
 	return out
 }
 
-// append writes one line and syncs it: a decision a worker acts on is on disk first.
-func (t *trials) append(l logLine) error {
-	line, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	if _, err := t.log.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("scheduler log: %w", err)
-	}
-	return t.log.Sync()
-}
-
 func (t *trials) close() error {
-	if t == nil || t.log == nil {
+	if t == nil {
 		return nil
 	}
-	return t.log.Close()
+	return t.log.close()
 }
 
 // maxEpochs is the most epochs of any run: a scheduler's whole budget per trial.
@@ -286,7 +277,7 @@ func maxEpochs(runs []Run) int {
 
 // initialWork is the plan's runs in order, after the promotions a resumed sweep's log holds for
 // runs still paused: they go first, as they would have.
-func (s *Sweep) initialWork(runs []Run) []work {
+func (s *Sweep) initialWork(runs []Run, mine int) []work {
 	var items []work
 	if s.trials != nil {
 		for _, name := range s.trials.pendingPromotions() {
@@ -297,10 +288,35 @@ func (s *Sweep) initialWork(runs []Run) []work {
 			}
 		}
 	}
-	for i := range runs {
+	for i := range runs[:mine] {
 		items = append(items, work{index: i})
 	}
 	return items
+}
+
+// withOtherShards returns the process's runs followed by the plan's other runs, each with a result
+// to fill should this process train a promotion of it.
+func (s *Sweep) withOtherShards(mine []Run, results []RunResult) ([]Run, []RunResult) {
+	runs := slices.Clone(mine)
+	all := slices.Clone(results)
+	for _, r := range s.runs {
+		if !s.opts.Shard.has(r) {
+			runs = append(runs, r)
+			all = append(all, s.newRunResult(r))
+		}
+	}
+	return runs, all
+}
+
+// trainedHere is the process's own results and those of the other shards' runs it trained.
+func trainedHere(results []RunResult, mine int) []RunResult {
+	out := results[:mine:mine]
+	for _, r := range results[mine:] {
+		if r.Status != "" {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // promoted asks the scheduler, after a run has ended, which paused runs it promotes now.
@@ -325,7 +341,7 @@ func (s *Sweep) promoted(runs []Run, res *RunResult) []work {
 }
 
 // answer sends the scheduler's verdict on a run's epoch to the worker that waits for it.
-func (w *worker) answer(t *trials, r Run, e spec.Epoch) error {
+func (w *worker) answer(t *trials, r Run, e spec.EpochMetrics) error {
 	if t == nil {
 		return nil
 	}
@@ -347,11 +363,6 @@ func (w *worker) answer(t *trials, r Run, e spec.Epoch) error {
 func checkScheduler(plan Plan, opts Options, runs []Run) error {
 	if plan.Scheduler.Kind == "" {
 		return nil
-	}
-	if opts.Shard.Count > 1 {
-		// Each process would decide on its own runs' curves alone: a median or a rung of one shard
-		// is not the sweep's.
-		return errors.New("--scheduler: a sharded sweep cannot be scheduled yet; run it in one process with --parallel")
 	}
 	_, _, err := newScheduler(plan.Scheduler, maxEpochs(runs))
 	return err

@@ -56,12 +56,3 @@ func (q *queue) done(promoted ...work) {
 	close(q.wake)
 	q.wake = make(chan struct{})
 }
-
-// drain empties the queue and returns what was left: the runs a cancelled sweep never started.
-func (q *queue) drain() []work {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	left := q.items
-	q.items = nil
-	return left
-}

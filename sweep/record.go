@@ -27,6 +27,9 @@ func (p Plan) YAML() []byte {
 	var b bytes.Buffer
 	b.WriteString("# The plan of this sweep, recorded when it started. `tfsweep run --config` of this file trains\n" +
 		"# the same runs under the same names; processes joining the sweep (--name) must bring the same plan.\n")
+	if p.Data != "" {
+		fmt.Fprintf(&b, "data: %s\n", strconv.Quote(p.Data))
+	}
 	if p.Trials > 0 {
 		fmt.Fprintf(&b, "trials: %d\nsearch_seed: %d\n", p.Trials, p.SearchSeed)
 		if p.Search != "" && p.Search != SearchRandom {

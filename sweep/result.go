@@ -46,16 +46,17 @@ type RunResult struct {
 	EpochsCompleted int          `json:"epochs_completed"`
 	// StoppedEpoch and BestEpoch are Keras EarlyStopping's stopped_epoch and best_epoch (0-based;
 	// stopped_epoch 0 when it did not stop early); null without early stopping.
-	StoppedEpoch *int          `json:"stopped_epoch"`
-	BestEpoch    *int          `json:"best_epoch"`
-	Final        *spec.Metrics `json:"final"` // the last completed epoch; null if none completed
-	History      spec.Curves   `json:"history"`
+	StoppedEpoch *int               `json:"stopped_epoch"`
+	BestEpoch    *int               `json:"best_epoch"`
+	Final        *spec.EpochMetrics `json:"final"` // the last completed epoch; null if none completed
+	History      spec.History       `json:"history"`
 	// FitSeconds runs from the first train step to the end of the last completed epoch's validation.
 	FitSeconds float64 `json:"fit_seconds"`
 	// SamplesPerSecond is epochs completed × training examples / FitSeconds.
 	SamplesPerSecond float64 `json:"samples_per_second"`
-	// Model is the run's exported SavedModel ("" unless it succeeded).
-	Model   string           `json:"model"`
+	// Model is the run's exported SavedModel ("" unless it succeeded); "saved_model" in JSON, since
+	// "model" is the model axis.
+	Model   string           `json:"saved_model"`
 	Timings *spec.RunTimings `json:"timings,omitempty"`
 }
 

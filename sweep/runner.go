@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,8 +23,14 @@ import (
 
 // Options are the settings of a sweep that are not axes.
 type Options struct {
-	LogDir   string // the sweep directory is created under it
-	DataDir  string // MNIST IDX files
+	LogDir  string // the sweep directory is created under it
+	DataDir string // MNIST IDX files, the data unless Source or the plan names a source
+	// Source is a data source (dataset.ParseSource: KIND:PATH[:key=value…]); it overrides the plan's
+	// data: and DataDir. DataCache is where sources that decode (image folders) keep their decoded form.
+	Source, DataCache string
+	// Data is the data's shape when the caller has read it (a server reads it once); nil reads it
+	// from Source, the plan's data: or DataDir.
+	Data     *DataShape
 	Device   string // auto, cpu or gpu
 	Parallel int    // runs trained at once, one worker process each (≥1)
 	// Threads sets TensorFlow's intra- and inter-op pools of every run; 0 lets each worker choose from
@@ -48,7 +55,7 @@ type Options struct {
 	// TensorFlow.
 	GPUs []string
 	// Charts gives the Custom Scalars layout of the runs, written with their epoch losses into the
-	// sweep's spec.ChartsDir; nil writes no charts.
+	// sweep's charts directory (spec.ChartsDir); nil writes no charts.
 	Charts func([]Run) summary.Layout
 	DryRun bool // validate and list the runs, create nothing
 
@@ -78,7 +85,7 @@ const DefaultLogEvery = 10
 type Observer interface {
 	RunStarted(r Run, b spec.Begin)
 	RunProgress(r Run, p spec.Progress)
-	EpochEnded(r Run, e spec.Epoch)
+	EpochEnded(r Run, e spec.EpochMetrics)
 	RunEnded(r Run, res RunResult)
 }
 
@@ -98,6 +105,8 @@ type Sweep struct {
 	opts          Options
 	trainExamples int // of the data, before any run's limit
 	features      int
+	classes       int
+	source        string // the data source the workers read (dataset.ParseSource)
 	dir           string
 	created       time.Time
 	charts        *charts // nil without Options.Charts
@@ -117,22 +126,8 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if opts.MaxRuns == 0 {
 		opts.MaxRuns = DefaultMaxRuns
 	}
-	switch {
-	case opts.Parallel < 1 || opts.Parallel > 256:
-		return nil, badInput(fmt.Errorf("--parallel: %d must be in [1, 256]", opts.Parallel))
-	case opts.Threads < 0 || opts.Threads > maxThreads():
-		return nil, badInput(fmt.Errorf("--threads: %d must be in [0, %d] on this machine of %d CPUs", opts.Threads, maxThreads(), runtime.NumCPU()))
-	case opts.StepsPerCall < 0 || opts.StepsPerCall > spec.MaxStepsPerCall:
-		return nil, badInput(fmt.Errorf("--steps-per-call: %d must be in [0, %d]", opts.StepsPerCall, spec.MaxStepsPerCall))
-	case opts.LogEvery < 0:
-		return nil, badInput(fmt.Errorf("--log-every: %d must not be negative", opts.LogEvery))
-	case opts.MaxRuns < 0:
-		return nil, badInput(fmt.Errorf("--max-runs: %d must be positive", opts.MaxRuns))
-	}
-	switch opts.Device {
-	case "auto", "cpu", "gpu":
-	default:
-		return nil, badInput(fmt.Errorf("--device: %q is not one of auto, cpu, gpu", opts.Device))
+	if err := opts.check(); err != nil {
+		return nil, badInput(err)
 	}
 	runs, err := plan.Runs(opts.MaxRuns)
 	if err != nil {
@@ -141,14 +136,19 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if err := checkScheduler(plan, opts, runs); err != nil {
 		return nil, badInput(err)
 	}
-	train, _, err := dataset.Load(opts.DataDir)
-	if err != nil {
-		return nil, badInput(fmt.Errorf("--data-dir: %w", err))
+	data := opts.Data
+	if data == nil {
+		shape, err := readData(&plan, opts)
+		if err != nil {
+			return nil, badInput(err)
+		}
+		data = &shape
 	}
-	if err := plan.CheckData(runs, train.Len()); err != nil {
+	if err := plan.CheckData(runs, data.TrainExamples, data.Features, data.Classes); err != nil {
 		return nil, badInput(err)
 	}
-	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: train.Len(), features: train.Features(), created: time.Now()}
+	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: data.TrainExamples, features: data.Features,
+		classes: data.Classes, source: data.Source, created: time.Now()}
 	if err := s.checkMemory(); err != nil {
 		return nil, badInput(err)
 	}
@@ -188,6 +188,71 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 		return nil, badInput(err)
 	}
 	return s, nil
+}
+
+// check refuses options out of range, each error naming its flag.
+func (opts Options) check() error {
+	switch {
+	case opts.Parallel < 1 || opts.Parallel > 256:
+		return fmt.Errorf("--parallel: %d must be in [1, 256]", opts.Parallel)
+	case opts.Threads < 0 || opts.Threads > maxThreads():
+		return fmt.Errorf("--threads: %d must be in [0, %d] on this machine of %d CPUs", opts.Threads, maxThreads(), runtime.NumCPU())
+	case opts.StepsPerCall < 0 || opts.StepsPerCall > spec.MaxStepsPerCall:
+		return fmt.Errorf("--steps-per-call: %d must be in [0, %d]", opts.StepsPerCall, spec.MaxStepsPerCall)
+	case opts.LogEvery < 0:
+		return fmt.Errorf("--log-every: %d must not be negative", opts.LogEvery)
+	case opts.MaxRuns < 0:
+		return fmt.Errorf("--max-runs: %d must be positive", opts.MaxRuns)
+	case opts.WorkerGrace < 0:
+		return fmt.Errorf("--stop-grace: %v must not be negative", opts.WorkerGrace)
+	}
+	switch opts.Device {
+	case "auto", "cpu", "gpu":
+	default:
+		return fmt.Errorf("--device: %q is not one of auto, cpu, gpu", opts.Device)
+	}
+	return nil
+}
+
+// DataShape is what planning needs of the data: the training set's examples and their features, the
+// classes, and the source the workers read (a dataset spec; empty: the IDX files of the data directory).
+type DataShape struct {
+	TrainExamples, Features, Classes int
+	Source                           string
+}
+
+// ReadDataShape reads and checks the IDX files of a data directory for their shape.
+func ReadDataShape(dir string) (DataShape, error) {
+	return readData(&Plan{}, Options{DataDir: dir})
+}
+
+// readData reads the data source the sweep trains on, --data's, the plan's data: or the IDX files in
+// --data-dir, and checks that it fits in the machine's memory as float32. A source from --data is
+// recorded in the plan, so that the sweep's own plan file names it.
+func readData(plan *Plan, opts Options) (DataShape, error) {
+	source, origin := opts.Source, "--data"
+	switch {
+	case source != "":
+		plan.Data, plan.dataOrigin = source, origin
+	case plan.Data != "":
+		source, origin = plan.Data, plan.dataOrigin
+	default:
+		source, origin = "idx:"+opts.DataDir, "--data-dir"
+	}
+	src, err := dataset.ParseSource(source)
+	if err != nil {
+		return DataShape{}, fmt.Errorf("%s: %w", origin, err)
+	}
+	d, err := dataset.Open(src, dataset.Options{CacheDir: opts.DataCache})
+	if err != nil {
+		return DataShape{}, fmt.Errorf("%s: %w", origin, err)
+	}
+	if total, err := machineMemory(); err == nil {
+		if err := d.CheckBudget(int64(total)); err != nil {
+			return DataShape{}, fmt.Errorf("%s: %w", origin, err)
+		}
+	}
+	return DataShape{TrainExamples: d.Train.Len(), Features: d.Train.Features(), Classes: d.Classes, Source: source}, nil
 }
 
 // checkName refuses sweep names that are not one plain directory name.
@@ -242,7 +307,7 @@ func (s *Sweep) newRunResult(r Run) RunResult {
 	if s.dir != "" {
 		dir = filepath.Join(s.dir, r.Name)
 	}
-	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: spec.EmptyCurves()}
+	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: spec.EmptyHistory()}
 }
 
 // cpusPerWorker is each worker's share of the CPUs when they are split between parallel workers and
@@ -273,33 +338,15 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 	for i, r := range mine {
 		res.Runs[i] = s.newRunResult(r)
 	}
-	// Without the experiment TensorBoard still builds one from the sessions, so a failure here is
-	// reported and not fatal. Of the processes sharing a sweep, the one that recorded the plan writes
-	// the experiment and the chart layout, so that each is there once.
-	if s.recorder {
-		if err := writeExperiment(s.dir, s.plan, s.runs, s.created); err != nil {
-			res.ReportError = fmt.Sprintf("hparams experiment: %v", err)
-		}
-	}
-	if s.opts.Charts != nil {
-		layout := summary.Layout{}
-		if s.recorder {
-			layout = s.opts.Charts(s.runs)
-		}
-		c, err := openCharts(s.dir, layout)
-		if err != nil {
-			res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
-		} else {
-			s.charts = c
-			defer func() {
-				if err := c.close(); err != nil {
-					res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
-				}
-			}()
-		}
+	defer s.openLogs(res)()
+	// The runs this process may train: its own and, in a scheduled or TPE sweep of several shards, a
+	// promoted run of another shard too, since whichever process is free trains a promotion.
+	runs, results := mine, res.Runs
+	if s.opts.Shard.Count > 1 && (s.plan.Scheduler.Kind != "" || s.plan.Search == SearchTPE) {
+		runs, results = s.withOtherShards(mine, res.Runs)
 	}
 	if s.plan.Scheduler.Kind != "" {
-		t, err := openTrials(s.dir, s.plan.Scheduler, maxEpochs(mine))
+		t, err := openTrials(s.dir, s.plan.Scheduler, maxEpochs(s.runs))
 		if err != nil {
 			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("scheduler: %v", err)
 			return res
@@ -308,7 +355,7 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 		defer t.close()
 	}
 	if s.plan.Search == SearchTPE {
-		sr, err := openSearch(s.dir, s.plan, mine)
+		sr, err := openSearch(s.dir, s.plan, runs)
 		if err != nil {
 			res.Status, res.ReportError = spec.StatusFailed, fmt.Sprintf("search: %v", err)
 			return res
@@ -316,13 +363,56 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 		s.search = sr
 		defer sr.close()
 	}
-	q := newQueue(s.initialWork(mine))
+	s.trainRuns(ctx, obs, runs, results, len(mine))
+	res.Runs = trainedHere(results, len(mine))
+	res.settle(ctx.Err() != nil)
+	res.WallSeconds = time.Since(s.created).Seconds()
+	return res
+}
+
+// openLogs writes the sweep's hparams experiment and opens its charts, and returns what closes the
+// charts. Without the experiment TensorBoard still builds one from the sessions, so a failure here
+// is reported in res and not fatal. Of the processes sharing a sweep, the one that recorded the
+// plan writes the experiment and the chart layout, so that each is there once.
+func (s *Sweep) openLogs(res *Result) (closeCharts func()) {
+	if s.recorder {
+		if err := writeExperiment(s.dir, s.plan, s.runs, s.created); err != nil {
+			res.ReportError = fmt.Sprintf("hparams experiment: %v", err)
+		}
+	}
+	if s.opts.Charts == nil {
+		return func() {}
+	}
+	layout := summary.Layout{}
+	if s.recorder {
+		layout = s.opts.Charts(s.runs)
+	}
+	c, err := openCharts(s.dir, layout)
+	if err != nil {
+		res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
+		return func() {}
+	}
+	s.charts = c
+	return func() {
+		if err := c.close(); err != nil {
+			res.ReportError = strings.TrimSpace(res.ReportError + " charts: " + err.Error())
+		}
+	}
+}
+
+// trainRuns gives the runs to Parallel slots, through the queue the scheduler adds promoted runs
+// to, until they are all trained or ctx is done.
+func (s *Sweep) trainRuns(ctx context.Context, obs Observer, runs []Run, results []RunResult, mine int) {
+	q := newQueue(s.initialWork(runs, mine))
 	var wg sync.WaitGroup
-	for slot := range min(s.opts.Parallel, len(mine)) {
-		wg.Go(func() { s.slot(ctx, obs, slot, q, mine, res.Runs) })
+	for slot := range min(s.opts.Parallel, len(runs)) {
+		wg.Go(func() { s.slot(ctx, obs, slot, q, runs, results) })
 	}
 	wg.Wait()
+}
 
+// settle gives the runs never started their failure and the sweep its status.
+func (res *Result) settle(interrupted bool) {
 	res.Status = spec.StatusSucceeded
 	for i := range res.Runs {
 		if res.Runs[i].Status == "" {
@@ -334,11 +424,9 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 			res.Status = spec.StatusFailed
 		}
 	}
-	if ctx.Err() != nil && res.Status != spec.StatusSucceeded {
+	if interrupted && res.Status != spec.StatusSucceeded {
 		res.Status = spec.StatusInterrupted
 	}
-	res.WallSeconds = time.Since(s.created).Seconds()
-	return res
 }
 
 // slot trains the runs it takes from the queue in one worker process at a time.
@@ -414,23 +502,33 @@ func (s *Sweep) trainItem(ctx context.Context, obs Observer, slot int, w **worke
 // noObserver observes nothing.
 type noObserver struct{}
 
-func (noObserver) RunStarted(Run, spec.Begin)     {}
-func (noObserver) RunProgress(Run, spec.Progress) {}
-func (noObserver) EpochEnded(Run, spec.Epoch)     {}
-func (noObserver) RunEnded(Run, RunResult)        {}
+func (noObserver) RunStarted(Run, spec.Begin)        {}
+func (noObserver) RunProgress(Run, spec.Progress)    {}
+func (noObserver) EpochEnded(Run, spec.EpochMetrics) {}
+func (noObserver) RunEnded(Run, RunResult)           {}
 
-func (s *Sweep) job(r Run) spec.Job {
+// job is what the worker needs of a run; a model file's network goes with the run's settings
+// applied (the run's final values: a TPE trial's are proposed after planning).
+func (s *Sweep) job(r Run) (spec.Job, error) {
 	dir := filepath.Join(s.dir, r.Name)
 	group, err := filepath.Rel(s.opts.LogDir, dir)
 	if err != nil {
 		group = filepath.Join(filepath.Base(s.dir), r.Name)
 	}
-	return spec.Job{
+	job := spec.Job{
 		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: spec.EncodeVariant(r.Variant),
-		DataDir: s.opts.DataDir, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
+		DataDir: s.opts.DataDir, Data: s.source, DataCache: s.opts.DataCache, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
 		LogEvery:     s.opts.LogEvery,
 		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
 	}
+	if r.Model.File != "" {
+		net, err := r.Network(s.features, s.classes)
+		if err != nil {
+			return job, fmt.Errorf("model %s: %w", r.Model.File, err)
+		}
+		job.Network = &net
+	}
+	return job, nil
 }
 
 // worker is one running worker process.
@@ -444,9 +542,11 @@ type worker struct {
 	readErr  error
 }
 
-// workerEnv is the environment of the slot's worker: Options.WorkerEnv, with a GPU pinned.
+// workerEnv is the environment of the slot's worker: Options.WorkerEnv, with a GPU pinned. It never
+// holds the service's token: a worker needs none, and what a process holds its children and their
+// crash reports can leak.
 func (s *Sweep) workerEnv(slot int) []string {
-	env := append([]string(nil), s.opts.WorkerEnv...)
+	env := slices.DeleteFunc(slices.Clone(s.opts.WorkerEnv), func(kv string) bool { return strings.HasPrefix(kv, TokenEnv+"=") })
 	switch {
 	case s.opts.Device == "cpu":
 		env = append(env, "CUDA_VISIBLE_DEVICES=")
@@ -457,6 +557,9 @@ func (s *Sweep) workerEnv(slot int) []string {
 	}
 	return env
 }
+
+// TokenEnv is the environment variable that holds `tfsweep serve`'s bearer token.
+const TokenEnv = "TFSWEEP_TOKEN"
 
 // startWorker starts the slot's worker; when ctx is done the worker is told to stop (SIGTERM) and
 // killed after Options.WorkerGrace.
@@ -499,7 +602,11 @@ func (s *Sweep) startWorker(ctx context.Context, slot int) (*worker, error) {
 // can take no further run (it died, or said something that is not a message).
 func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, r Run, resume bool, res *RunResult) bool {
 	res.Dir = filepath.Join(s.dir, r.Name)
-	job := s.job(r)
+	job, err := s.job(r)
+	if err != nil {
+		res.Status, res.Error = spec.StatusFailed, err.Error()
+		return true
+	}
 	job.Resume = resume
 	job.Verdicts = s.trials != nil
 	line, err := json.Marshal(job)
@@ -554,9 +661,9 @@ func (w *worker) finish(res *RunResult, end spec.End) {
 	if end.History.TrainLoss != nil {
 		res.History = end.History
 	}
-	if n := res.EpochsCompleted; n > 0 && len(res.History.TrainLoss) >= n {
-		h := res.History
-		res.Final = &spec.Metrics{TrainLoss: h.TrainLoss[n-1], TrainAccuracy: h.TrainAccuracy[n-1], ValLoss: h.ValLoss[n-1], ValAccuracy: h.ValAccuracy[n-1]}
+	if n := res.EpochsCompleted; n > 0 && res.History.Len() >= n {
+		final := res.History.At(n - 1)
+		res.Final = &final
 	}
 	res.TrainExamples = end.TrainExamples
 	res.FitSeconds = end.FitSeconds

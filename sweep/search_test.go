@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
@@ -126,7 +127,7 @@ func TestSearchFromYAML(t *testing.T) {
 }
 
 // The experiment declares a drawn axis as an interval, so TensorBoard's parallel coordinates show a
-// range; listed axes stay discrete.
+// range; listed axes stay discrete. The axes that vary come first.
 func TestExperimentIntervals(t *testing.T) {
 	plan := searchPlan(t, 3, 1, "--lr", "log_uniform:1e-4:1e-2", "--batchnorm", "off,on")
 	runs, err := plan.Runs(DefaultMaxRuns)
@@ -152,6 +153,15 @@ func TestExperimentIntervals(t *testing.T) {
 	}
 	if exp == nil {
 		t.Fatal("no experiment written")
+	}
+	// The axes that vary come first, marked, in the axes' order; the constant ones follow.
+	if n := len(exp.HParams); n != len(spec.Axes()) || exp.HParams[0].Name != "batchnorm" || exp.HParams[1].Name != "lr" {
+		t.Fatalf("experiment hparams %v, want every axis with batchnorm and lr first", exp.HParams)
+	}
+	for i, h := range exp.HParams {
+		if h.Differs != (i < 2) {
+			t.Errorf("hparam %d %s: differs %v", i, h.Name, h.Differs)
+		}
 	}
 	for _, h := range exp.HParams {
 		switch h.Name {

@@ -2,11 +2,8 @@ package sweep
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -95,12 +92,15 @@ func (sp *searchSpace) apply(v *spec.Variant, x []float64) {
 }
 
 // search is a TPE sweep as the runner drives it: each trial's values are proposed when it starts,
-// from the trials that have ended, and both are logged first, so a resumed sweep proposes the same.
+// from the trials that have ended in any process of the sweep, and both are logged in the sweep's
+// shared log first, so a resumed sweep, or another shard, proposes from the same history.
 type search struct {
 	mu     sync.Mutex
 	seed   int64
-	value  func(spec.Curves) float64 // a run's best metric, to minimise
-	log    *os.File
+	value  func(spec.History) float64 // a run's best metric, to minimise
+	log    *sharedLog
+	runs   []Run              // the runs of the plan this process knows, proposed values applied
+	byName map[string]int     // index into runs
 	values map[string]float64 // by run: its latest result
 	order  []string           // runs in the order their first result came
 }
@@ -115,8 +115,8 @@ type searchLine struct {
 	Result bool      `json:"result,omitempty"`
 }
 
-// openSearch replays a resumed sweep's log into runs (each proposed trial gets its values back) and
-// opens the log for more.
+// openSearch replays the log into runs (each trial proposed so far gets its values back) and keeps
+// runs, whose variants propose then fills.
 func openSearch(dir string, plan Plan, runs []Run) (*search, error) {
 	metric := plan.Scheduler.Metric
 	if metric == "" {
@@ -126,43 +126,46 @@ func openSearch(dir string, plan Plan, runs []Run) (*search, error) {
 	if !ok {
 		return nil, fmt.Errorf("--scheduler-metric: %q is not one of %s", metric, strings.Join(SchedulerMetricNames(), ", "))
 	}
-	sr := &search{seed: plan.SearchSeed, values: map[string]float64{}, value: bestOf(m.value, m.mode == scheduler.Min)}
-	byName := map[string]int{}
+	sr := &search{seed: plan.SearchSeed, values: map[string]float64{}, value: bestOf(m.value, m.mode == scheduler.Min),
+		runs: runs, byName: map[string]int{}}
 	for i, r := range runs {
-		byName[r.Name] = i
+		sr.byName[r.Name] = i
 	}
-	data, err := os.ReadFile(searchLog(dir))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	var err error
+	if sr.log, err = openSharedLog(searchLog(dir)); err != nil {
 		return nil, err
 	}
-	for n, text := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
-		if text == "" {
-			continue
-		}
-		var l searchLine
-		if err := json.Unmarshal([]byte(text), &l); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", searchLog(dir), n+1, err)
-		}
-		i, ok := byName[l.Run]
-		if !ok || runs[i].space == nil {
-			return nil, fmt.Errorf("%s:%d: %s is no trial of this plan", searchLog(dir), n+1, l.Run)
-		}
-		if l.Result {
-			sr.record(l.Run, valueOf(l.Value))
-		} else {
-			runs[i].space.apply(&runs[i].Variant, l.Params)
-		}
-	}
-	if sr.log, err = os.OpenFile(searchLog(dir), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+	if err := sr.log.update(func(news [][]byte) ([]any, error) { return nil, sr.replay(news) }); err != nil {
+		sr.log.close()
 		return nil, err
 	}
 	return sr, nil
 }
 
+// replay applies logged proposals to their runs and records logged results.
+func (sr *search) replay(news [][]byte) error {
+	for n, text := range news {
+		var l searchLine
+		if err := json.Unmarshal(text, &l); err != nil {
+			return fmt.Errorf("%s: %w", sr.log.where(n), err)
+		}
+		i, ok := sr.byName[l.Run]
+		if !ok || sr.runs[i].space == nil {
+			return fmt.Errorf("%s: %s is no trial of this plan", sr.log.where(n), l.Run)
+		}
+		if l.Result {
+			sr.record(l.Run, valueOf(l.Value))
+		} else {
+			sr.runs[i].space.apply(&sr.runs[i].Variant, l.Params)
+		}
+	}
+	return nil
+}
+
 // bestOf returns a run's best value of a metric over its epochs, negated when larger is better so
 // that TPE always minimises; NaN for a run without an epoch.
-func bestOf(value func(spec.Epoch) float64, smaller bool) func(spec.Curves) float64 {
-	return func(c spec.Curves) float64 {
+func bestOf(value func(spec.EpochMetrics) float64, smaller bool) func(spec.History) float64 {
+	return func(c spec.History) float64 {
 		best := math.NaN()
 		for e := range c.ValLoss {
 			v := value(c.At(e))
@@ -189,49 +192,46 @@ func (sr *search) propose(runs []Run, i int) error {
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
 	r := &runs[i]
-	var history []tpe.Trial
-	for _, name := range sr.order {
-		for j := range runs {
-			if runs[j].Name == name && runs[j].space == r.space {
-				history = append(history, tpe.Trial{Params: r.space.encode(runs[j].Variant), Value: sr.values[name]})
+	return sr.log.update(func(news [][]byte) ([]any, error) {
+		if err := sr.replay(news); err != nil {
+			return nil, err
+		}
+		var history []tpe.Trial
+		for _, name := range sr.order {
+			if j := sr.byName[name]; sr.runs[j].space == r.space {
+				history = append(history, tpe.Trial{Params: r.space.encode(sr.runs[j].Variant), Value: sr.values[name]})
 			}
 		}
-	}
-	x, err := r.space.sampler.Suggest(trialRNG(sr.seed, r.Trial-1), history)
-	if err != nil {
-		return err
-	}
-	r.space.apply(&r.Variant, x)
-	return sr.append(searchLine{Run: r.Name, Params: r.space.encode(r.Variant)})
+		x, err := r.space.sampler.Suggest(trialRNG(sr.seed, r.Trial-1), history)
+		if err != nil {
+			return nil, err
+		}
+		r.space.apply(&r.Variant, x)
+		return []any{searchLine{Run: r.Name, Params: r.space.encode(r.Variant)}}, nil
+	})
 }
 
 // ended records a trial's result (again after a promotion: its latest counts).
-func (sr *search) ended(r Run, h spec.Curves) error {
+func (sr *search) ended(r Run, h spec.History) error {
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
 	v := sr.value(h)
-	sr.record(r.Name, v)
-	l := searchLine{Run: r.Name, Result: true}
-	if !math.IsNaN(v) {
-		l.Value = &v
-	}
-	return sr.append(l)
-}
-
-func (sr *search) append(l searchLine) error {
-	line, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	if _, err := sr.log.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("search log: %w", err)
-	}
-	return sr.log.Sync()
+	return sr.log.update(func(news [][]byte) ([]any, error) {
+		if err := sr.replay(news); err != nil {
+			return nil, err
+		}
+		sr.record(r.Name, v)
+		l := searchLine{Run: r.Name, Result: true}
+		if !math.IsNaN(v) {
+			l.Value = &v
+		}
+		return []any{l}, nil
+	})
 }
 
 func (sr *search) close() error {
-	if sr == nil || sr.log == nil {
+	if sr == nil {
 		return nil
 	}
-	return sr.log.Close()
+	return sr.log.close()
 }

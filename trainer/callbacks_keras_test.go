@@ -224,14 +224,14 @@ func TestEarlyStoppingMatchesKeras(t *testing.T) {
 							run, e.Epoch, es.Wait(), best, ok, es.BestEpoch(), es.StoppedEpoch(), want, deref(want.Best))
 					}
 				})
-				hist := &History{}
-				if err := Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{Epochs: len(tc.Logs), BatchSize: 1}, es, observe, hist); err != nil {
+				rec := &recorder{}
+				if _, err := Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{Epochs: len(tc.Logs), BatchSize: 1}, es, observe, rec); err != nil {
 					t.Fatalf("run %d: %v", run, err)
 				}
 				stopped := tc.Epochs[len(tc.Epochs)-1].StopTraining
-				if hist.EpochsCompleted != tc.EpochsRun || hist.StoppedEarly != stopped || hist.StoppedEpoch != tc.StoppedEpoch || hist.Err != nil {
+				if end := rec.ends[0]; end.EpochsCompleted != tc.EpochsRun || end.StoppedEarly != stopped || end.StoppedEpoch != tc.StoppedEpoch || end.Err != nil {
 					t.Errorf("run %d: %d epochs, stopped early %v at %d, err %v; Keras: %d epochs, stop_training %v, stopped_epoch %d",
-						run, hist.EpochsCompleted, hist.StoppedEarly, hist.StoppedEpoch, hist.Err, tc.EpochsRun, stopped, tc.StoppedEpoch)
+						run, end.EpochsCompleted, end.StoppedEarly, end.StoppedEpoch, end.Err, tc.EpochsRun, stopped, tc.StoppedEpoch)
 				}
 				if es.StoppedEpoch() != tc.StoppedEpoch || es.BestEpoch() != tc.BestEpoch {
 					t.Errorf("run %d: after training stopped_epoch %d best_epoch %d; Keras %d and %d", run, es.StoppedEpoch(), es.BestEpoch(), tc.StoppedEpoch, tc.BestEpoch)
@@ -276,7 +276,7 @@ func TestReduceLROnPlateauMatchesKeras(t *testing.T) {
 						e.Epoch, r.Wait(), r.CooldownCounter(), best, e.LearningRate, m.lr, want, deref(want.Best))
 				}
 			})
-			err = Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{Epochs: len(tc.Logs), BatchSize: 1}, r, observe)
+			_, err = Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{Epochs: len(tc.Logs), BatchSize: 1}, r, observe)
 			if tc.Error == nil {
 				if err != nil {
 					t.Fatal(err)
@@ -317,21 +317,21 @@ func TestTensorBoardLearningRateOrderMatchesKeras(t *testing.T) {
 			for _, name := range tc.Order {
 				callbacks = append(callbacks, byName[name])
 			}
-			hist := &History{}
+			rec := &recorder{}
 			logs := make([]epochLogs, tc.Epochs)
 			for i := range logs {
 				logs[i] = epochLogs{Loss: 1, Accuracy: 0.5, ValLoss: 1 - 0.1*float64(i), ValAccuracy: 0.5}
 			}
 			m := &scriptedModel{logs: logs, lr: float32(tc.InitialLR)}
-			if err := Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{Epochs: tc.Epochs, BatchSize: 1}, append(callbacks, hist)...); err != nil {
+			if _, err := Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{Epochs: tc.Epochs, BatchSize: 1}, append(callbacks, rec)...); err != nil {
 				t.Fatal(err)
 			}
 			logged := readRunLog(t, filepath.Join(dir, "train")).values("epoch_learning_rate")
 			if !closeTo(logged, tc.LoggedLearningRate) {
 				t.Errorf("epoch_learning_rate %v; Keras logged %v", logged, tc.LoggedLearningRate)
 			}
-			if !closeTo(hist.LearningRate, tc.LRAfterEpoch) {
-				t.Errorf("rate after each epoch %v; Keras %v", hist.LearningRate, tc.LRAfterEpoch)
+			if got := rec.learningRates(); !closeTo(got, tc.LRAfterEpoch) {
+				t.Errorf("rate after each epoch %v; Keras %v", got, tc.LRAfterEpoch)
 			}
 		})
 	}

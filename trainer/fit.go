@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Model is what Fit trains; *model.Model satisfies it. The model holds its data (the training and
@@ -53,6 +55,9 @@ type FitOptions struct {
 	// LearningRate is reported to callbacks as Keras' epoch_learning_rate when the model is not a
 	// LearningRater; one that is reports its own current rate instead.
 	LearningRate float64
+	// History is the history Fit appends every epoch to and returns: a resumed run's earlier
+	// epochs; nil starts an empty one.
+	History *spec.History
 	// InitialEpoch is Keras' initial_epoch: a resumed run trains epochs InitialEpoch..Epochs-1, its
 	// global step continuing from the model's Iterations.
 	InitialEpoch int
@@ -132,6 +137,9 @@ type TrainBegin struct {
 	// need more than Fit's events (ReduceLROnPlateau, EarlyStopping's restore) assert the optional
 	// interfaces they need on it.
 	Model Model
+	// History is the run's history, as Keras' callbacks find it in self.model.history: an epoch
+	// is in it before any callback's OnEpochEnd for that epoch runs.
+	History *spec.History
 }
 
 // BatchEnd is sent after every optimizer step.
@@ -151,20 +159,17 @@ type BatchEnd struct {
 	EpochElapsed time.Duration // since the epoch's first step
 }
 
-// EpochEnd is sent after an epoch's validation.
+// EpochEnd is sent after an epoch's validation: its metrics, with Seconds the epoch's steps and
+// validation and SamplesPerSecond its training examples over them.
+//
+// LearningRate is the rate as Keras 3's TensorBoard logs epoch_learning_rate: the optimizer's rate
+// read when this callback's OnEpochEnd runs. For a LearningRater model Fit reads it anew before
+// each callback, so a callback after a ReduceLROnPlateau that cut the rate this epoch sees the new
+// rate and one before it the old, as in Keras' list order. Otherwise FitOptions.LearningRate. The
+// history holds the rate the first callback sees, the one the epoch trained with.
 type EpochEnd struct {
-	Epoch       int // 0-based
-	Loss        float64
-	Accuracy    float64
-	ValLoss     float64
-	ValAccuracy float64
-	// LearningRate is the rate as Keras 3's TensorBoard logs epoch_learning_rate: the optimizer's
-	// rate read when this callback's OnEpochEnd runs. For a LearningRater model Fit reads it anew
-	// before each callback, so a callback after a ReduceLROnPlateau that cut the rate this epoch sees
-	// the new rate and one before it the old, as in Keras' list order. Otherwise FitOptions.LearningRate.
-	LearningRate float64
-	Iterations   int64 // optimizer steps so far (Keras' optimizer.iterations)
-	Duration     time.Duration
+	spec.EpochMetrics
+	Iterations int64 // optimizer steps so far (Keras' optimizer.iterations)
 }
 
 // TrainEnd is sent once, last. Err is nil when every epoch completed or a callback stopped the run
@@ -184,16 +189,20 @@ type TrainEnd struct {
 	StoppedEpoch int
 }
 
-// Fit trains m for opts.Epochs epochs and validates it on the whole validation set after each one.
-// It stops early, with OnTrainEnd still called, when ctx is cancelled, a step fails, the loss is not
-// finite, or a callback fails (all errors), or a callback returns ErrStopTraining (a success).
-func Fit(ctx context.Context, m Model, data FitData, opts FitOptions, callbacks ...Callback) error {
+// Fit trains m for opts.Epochs epochs and validates it on the whole validation set after each one,
+// and returns the history of the epochs that completed, as Keras' fit does. It stops early, with
+// OnTrainEnd still called, when ctx is cancelled, a step fails, the loss is not finite, or a
+// callback fails (all errors), or a callback returns ErrStopTraining (a success).
+func Fit(ctx context.Context, m Model, data FitData, opts FitOptions, callbacks ...Callback) (*spec.History, error) {
 	if opts.Epochs <= 0 || opts.BatchSize <= 0 || data.TrainExamples <= 0 || opts.InitialEpoch < 0 || opts.InitialEpoch >= opts.Epochs {
-		return fmt.Errorf("fit: epochs %d..%d of batch %d over %d examples", opts.InitialEpoch, opts.Epochs, opts.BatchSize, data.TrainExamples)
+		return nil, fmt.Errorf("fit: epochs %d..%d of batch %d over %d examples", opts.InitialEpoch, opts.Epochs, opts.BatchSize, data.TrainExamples)
 	}
 	h, err := sortHooks(callbacks)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if opts.History == nil {
+		opts.History = &spec.History{}
 	}
 	f := fitLoop{model: m, data: data, opts: opts, hooks: h}
 	end := f.run(ctx)
@@ -206,7 +215,7 @@ func Fit(ctx context.Context, m Model, data FitData, opts FitOptions, callbacks 
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return opts.History, errors.Join(errs...)
 }
 
 type fitLoop struct {
@@ -216,6 +225,11 @@ type fitLoop struct {
 	hooks hooks
 	// stop is Keras' model.stop_training: set by a hook's ErrStopTraining, checked where Keras checks it.
 	stop bool
+
+	start        time.Time // the first train step
+	step         int64     // global step: optimizer steps so far
+	batches      [][]int32 // an epoch's batches, reused from epoch to epoch
+	losses, accs []float32 // a call's, reused from call to call
 }
 
 // hookFailed records a hook's result: ErrStopTraining only raises the stop flag, any other error
@@ -228,134 +242,38 @@ func (f *fitLoop) hookFailed(err error) bool {
 	return err != nil
 }
 
+// run is the loop: begin, then each epoch's training, validation and end, until the last epoch,
+// an error or a stop. The TrainEnd it returns is what every OnTrainEnd gets.
 func (f *fitLoop) run(ctx context.Context) TrainEnd {
 	var end TrainEnd
-	begin := TrainBegin{
-		Epochs:        f.opts.Epochs,
-		StepsPerEpoch: (f.data.TrainExamples + f.opts.BatchSize - 1) / f.opts.BatchSize,
-		TrainExamples: f.data.TrainExamples,
-		BatchSize:     f.opts.BatchSize,
-		Model:         f.model,
+	if err := f.begin(); err != nil {
+		end.Err = err
+		return end
 	}
-	for _, cb := range f.hooks.begin {
-		if err := cb.OnTrainBegin(begin); f.hookFailed(err) {
-			end.Err = err
-			return end
-		}
-	}
-	if f.opts.Resume != nil {
-		if err := f.opts.Resume(); err != nil {
-			end.Err = fmt.Errorf("resume: %w", err)
-			return end
-		}
-	}
-	rater, hasRate := f.model.(LearningRater)
-	var (
-		start time.Time // first train step
-		step  = f.model.Iterations()
-		// Reused from call to call and epoch to epoch.
-		perCall      = max(1, f.opts.StepsPerCall)
-		batches      [][]int32
-		losses, accs = make([]float32, perCall), make([]float32, perCall)
-	)
 	end.EpochsCompleted = f.opts.InitialEpoch
 	for epoch := f.opts.InitialEpoch; epoch < f.opts.Epochs; epoch++ {
 		epochStart := time.Now()
-		if start.IsZero() {
-			start = epochStart
+		if f.start.IsZero() {
+			f.start = epochStart
 		}
-		var sumLoss, sumAcc float64
-		examples, inEpoch := 0, 0
-		order := f.data.Order(epoch)
-		if len(order) != f.data.TrainExamples {
-			end.Err = fmt.Errorf("epoch %d: an order of %d examples for a training set of %d", epoch, len(order), f.data.TrainExamples)
-			return f.finish(end, start)
+		metrics, examples, err := f.train(ctx, epoch, epochStart)
+		if err == nil {
+			err = f.validate(ctx, epoch, &metrics, &end)
 		}
-		batches = batches[:0]
-		for i := 0; i < len(order); i += f.opts.BatchSize {
-			batches = append(batches, order[i:min(i+f.opts.BatchSize, len(order))])
-		}
-		for first := 0; first < len(batches); first += perCall {
-			if err := ctx.Err(); err != nil {
-				end.Err = fmt.Errorf("interrupted in epoch %d: %w", epoch, err)
-				return f.finish(end, start)
-			}
-			call := batches[first:min(first+perCall, len(batches))]
-			losses, accs := losses[:len(call)], accs[:len(call)]
-			if err := f.model.TrainSteps(call, losses, accs); err != nil {
-				if len(call) == 1 {
-					end.Err = fmt.Errorf("epoch %d, batch %d: %w", epoch, first+1, err)
-				} else {
-					end.Err = fmt.Errorf("epoch %d, batches %d-%d: %w", epoch, first+1, first+len(call), err)
-				}
-				return f.finish(end, start)
-			}
-			for j, batch := range call {
-				step++
-				inEpoch++
-				n := len(batch)
-				loss := losses[j]
-				if !finite(float64(loss)) {
-					end.Err = fmt.Errorf("%w: epoch %d, batch %d (global step %d): loss %v", ErrNonFiniteLoss, epoch, inEpoch, step, loss)
-					return f.finish(end, start)
-				}
-				sumLoss += float64(loss) * float64(n)
-				sumAcc += float64(accs[j]) * float64(n)
-				examples += n
-				b := BatchEnd{
-					Epoch: epoch, Step: step, StepInEpoch: inEpoch, Size: n, BatchLoss: float64(loss),
-					Loss: sumLoss / float64(examples), Accuracy: sumAcc / float64(examples),
-					EpochElapsed: time.Since(epochStart),
-				}
-				for _, cb := range f.hooks.batch {
-					if err := cb.OnBatchEnd(b); f.hookFailed(err) {
-						end.Err = err
-						return f.finish(end, start)
-					}
-				}
-			}
-			if f.stop {
-				// Keras breaks out of the epoch here and still validates and ends it.
-				break
-			}
-		}
-		if examples == 0 {
-			end.Err = fmt.Errorf("epoch %d: no training batches", epoch)
-			return f.finish(end, start)
-		}
-		if err := ctx.Err(); err != nil {
-			end.Err = fmt.Errorf("interrupted in epoch %d: %w", epoch, err)
-			return f.finish(end, start)
-		}
-		valStart := time.Now()
-		valLoss, valAcc, err := f.model.Validate()
-		end.ValidationTime += time.Since(valStart)
 		if err != nil {
-			end.Err = fmt.Errorf("epoch %d: validation: %w", epoch, err)
-			return f.finish(end, start)
+			end.Err = err
+			return f.finish(end)
 		}
-		if !finite(valLoss) {
-			end.Err = fmt.Errorf("%w: epoch %d: validation loss %v", ErrNonFiniteLoss, epoch, valLoss)
-			return f.finish(end, start)
-		}
-		end.FitTime = time.Since(start)
+		end.FitTime = time.Since(f.start)
 		end.EpochsCompleted = epoch + 1
-		e := EpochEnd{
-			Epoch: epoch, Loss: sumLoss / float64(examples), Accuracy: sumAcc / float64(examples),
-			ValLoss: valLoss, ValAccuracy: valAcc, LearningRate: f.opts.LearningRate,
-			Iterations: f.model.Iterations(), Duration: time.Since(epochStart),
+		e := EpochEnd{EpochMetrics: metrics, Iterations: f.model.Iterations()}
+		e.Seconds = time.Since(epochStart).Seconds()
+		if e.Seconds > 0 {
+			e.SamplesPerSecond = float64(examples) / e.Seconds
 		}
-		for _, cb := range f.hooks.epoch {
-			if hasRate {
-				if e.LearningRate, err = rater.LearningRate(); err != nil {
-					end.Err = fmt.Errorf("epoch %d: learning rate: %w", epoch, err)
-					return f.finish(end, start)
-				}
-			}
-			if err := cb.OnEpochEnd(e); f.hookFailed(err) {
-				end.Err = err
-				return f.finish(end, start)
-			}
+		if err := f.endEpoch(e); err != nil {
+			end.Err = err
+			return f.finish(end)
 		}
 		if f.stop {
 			end.StoppedEarly, end.StoppedEpoch = true, epoch
@@ -366,12 +284,149 @@ func (f *fitLoop) run(ctx context.Context) TrainEnd {
 	return end
 }
 
+// begin calls every OnTrainBegin, then puts back a resumed run's state, as Keras' BackupAndRestore
+// does after on_train_begin.
+func (f *fitLoop) begin() error {
+	begin := TrainBegin{
+		Epochs:        f.opts.Epochs,
+		StepsPerEpoch: (f.data.TrainExamples + f.opts.BatchSize - 1) / f.opts.BatchSize,
+		TrainExamples: f.data.TrainExamples,
+		BatchSize:     f.opts.BatchSize,
+		Model:         f.model,
+		History:       f.opts.History,
+	}
+	for _, cb := range f.hooks.begin {
+		if err := cb.OnTrainBegin(begin); f.hookFailed(err) {
+			return err
+		}
+	}
+	if f.opts.Resume != nil {
+		if err := f.opts.Resume(); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+	}
+	f.step = f.model.Iterations()
+	perCall := max(1, f.opts.StepsPerCall)
+	f.losses, f.accs = make([]float32, perCall), make([]float32, perCall)
+	return nil
+}
+
+// train runs an epoch's steps, StepsPerCall batches per call, and returns its training metrics
+// (Keras' means over the examples, each batch weighted by its size) and its examples.
+func (f *fitLoop) train(ctx context.Context, epoch int, epochStart time.Time) (spec.EpochMetrics, int, error) {
+	order := f.data.Order(epoch)
+	if len(order) != f.data.TrainExamples {
+		return spec.EpochMetrics{}, 0, fmt.Errorf("epoch %d: an order of %d examples for a training set of %d", epoch, len(order), f.data.TrainExamples)
+	}
+	f.batches = f.batches[:0]
+	for i := 0; i < len(order); i += f.opts.BatchSize {
+		f.batches = append(f.batches, order[i:min(i+f.opts.BatchSize, len(order))])
+	}
+	var sumLoss, sumAcc float64
+	examples, inEpoch := 0, 0
+	perCall := len(f.losses)
+	for first := 0; first < len(f.batches); first += perCall {
+		if err := ctx.Err(); err != nil {
+			return spec.EpochMetrics{}, 0, fmt.Errorf("interrupted in epoch %d: %w", epoch, err)
+		}
+		call := f.batches[first:min(first+perCall, len(f.batches))]
+		losses, accs := f.losses[:len(call)], f.accs[:len(call)]
+		if err := f.model.TrainSteps(call, losses, accs); err != nil {
+			if len(call) == 1 {
+				return spec.EpochMetrics{}, 0, fmt.Errorf("epoch %d, batch %d: %w", epoch, first+1, err)
+			}
+			return spec.EpochMetrics{}, 0, fmt.Errorf("epoch %d, batches %d-%d: %w", epoch, first+1, first+len(call), err)
+		}
+		for j, batch := range call {
+			f.step++
+			inEpoch++
+			n, loss := len(batch), losses[j]
+			if !finite(float64(loss)) {
+				return spec.EpochMetrics{}, 0, fmt.Errorf("%w: epoch %d, batch %d (global step %d): loss %v", ErrNonFiniteLoss, epoch, inEpoch, f.step, loss)
+			}
+			sumLoss += float64(loss) * float64(n)
+			sumAcc += float64(accs[j]) * float64(n)
+			examples += n
+			b := BatchEnd{
+				Epoch: epoch, Step: f.step, StepInEpoch: inEpoch, Size: n, BatchLoss: float64(loss),
+				Loss: sumLoss / float64(examples), Accuracy: sumAcc / float64(examples),
+				EpochElapsed: time.Since(epochStart),
+			}
+			for _, cb := range f.hooks.batch {
+				if err := cb.OnBatchEnd(b); f.hookFailed(err) {
+					return spec.EpochMetrics{}, 0, err
+				}
+			}
+		}
+		if f.stop {
+			// Keras breaks out of the epoch here and still validates and ends it.
+			break
+		}
+	}
+	if examples == 0 {
+		return spec.EpochMetrics{}, 0, fmt.Errorf("epoch %d: no training batches", epoch)
+	}
+	m := spec.EpochMetrics{Epoch: epoch, Loss: sumLoss / float64(examples), Accuracy: sumAcc / float64(examples)}
+	return m, examples, nil
+}
+
+// validate evaluates the epoch on the whole validation set, its time added to end's.
+func (f *fitLoop) validate(ctx context.Context, epoch int, m *spec.EpochMetrics, end *TrainEnd) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted in epoch %d: %w", epoch, err)
+	}
+	valStart := time.Now()
+	loss, acc, err := f.model.Validate()
+	end.ValidationTime += time.Since(valStart)
+	if err != nil {
+		return fmt.Errorf("epoch %d: validation: %w", epoch, err)
+	}
+	if !finite(loss) {
+		return fmt.Errorf("%w: epoch %d: validation loss %v", ErrNonFiniteLoss, epoch, loss)
+	}
+	m.ValLoss, m.ValAccuracy = loss, acc
+	return nil
+}
+
+// endEpoch adds the epoch to the history and calls every OnEpochEnd, each with the model's
+// learning rate as it is when the callback runs; the history holds the first callback's.
+func (f *fitLoop) endEpoch(e EpochEnd) error {
+	rater, hasRate := f.model.(LearningRater)
+	e.LearningRate = f.opts.LearningRate
+	readRate := func() error {
+		if !hasRate {
+			return nil
+		}
+		lr, err := rater.LearningRate()
+		if err != nil {
+			return fmt.Errorf("epoch %d: learning rate: %w", e.Epoch, err)
+		}
+		e.LearningRate = lr
+		return nil
+	}
+	if err := readRate(); err != nil {
+		return err
+	}
+	f.opts.History.Append(e.EpochMetrics)
+	for i, cb := range f.hooks.epoch {
+		if i > 0 {
+			if err := readRate(); err != nil {
+				return err
+			}
+		}
+		if err := cb.OnEpochEnd(e); f.hookFailed(err) {
+			return err
+		}
+	}
+	return nil
+}
+
 // finish fills in what a stopped run reached. FitTime keeps the last completed epoch's value, so it
 // never counts a half epoch.
-func (f *fitLoop) finish(end TrainEnd, start time.Time) TrainEnd {
+func (f *fitLoop) finish(end TrainEnd) TrainEnd {
 	end.Iterations = f.model.Iterations()
-	if end.EpochsCompleted == f.opts.InitialEpoch && !start.IsZero() {
-		end.FitTime = time.Since(start)
+	if end.EpochsCompleted == f.opts.InitialEpoch && !f.start.IsZero() {
+		end.FitTime = time.Since(f.start)
 	}
 	return end
 }

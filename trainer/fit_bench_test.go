@@ -52,7 +52,7 @@ func BenchmarkFitLoggingOverhead(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := Fit(context.Background(), m, data, FitOptions{Epochs: 1, BatchSize: batch, LearningRate: 0.001}, &History{}, tb); err != nil {
+		if _, err := Fit(context.Background(), m, data, FitOptions{Epochs: 1, BatchSize: batch, LearningRate: 0.001}, tb); err != nil {
 			b.Fatal(err)
 		}
 	}

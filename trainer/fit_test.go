@@ -81,17 +81,25 @@ func (r *recorder) OnBatchEnd(b BatchEnd) error {
 	return nil
 }
 func (r *recorder) OnEpochEnd(e EpochEnd) error { r.epochs = append(r.epochs, e); return nil }
+
+// learningRates are the rates the recorder's OnEpochEnd saw, epoch by epoch.
+func (r *recorder) learningRates() []float64 {
+	var out []float64
+	for _, e := range r.epochs {
+		out = append(out, e.LearningRate)
+	}
+	return out
+}
 func (r *recorder) OnTrainEnd(e TrainEnd) error { r.ends = append(r.ends, e); return r.failEnd }
 
 func TestFitKerasMeans(t *testing.T) {
 	m := &fakeModel{}
 	rec := &recorder{}
-	hist := &History{}
-	err := Fit(context.Background(), m, tenExamples(), FitOptions{Epochs: 2, BatchSize: 4, LearningRate: 0.001}, rec, hist)
+	hist, err := Fit(context.Background(), m, tenExamples(), FitOptions{Epochs: 2, BatchSize: 4, LearningRate: 0.001}, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (TrainBegin{Epochs: 2, StepsPerEpoch: 3, TrainExamples: 10, BatchSize: 4, Model: m}); len(rec.begin) != 1 || rec.begin[0] != want {
+	if want := (TrainBegin{Epochs: 2, StepsPerEpoch: 3, TrainExamples: 10, BatchSize: 4, Model: m, History: hist}); len(rec.begin) != 1 || rec.begin[0] != want {
 		t.Errorf("train begin %+v, want %+v", rec.begin, want)
 	}
 	var steps []int64
@@ -124,7 +132,7 @@ func TestFitKerasMeans(t *testing.T) {
 	if len(rec.ends) != 1 || rec.ends[0].Err != nil || rec.ends[0].EpochsCompleted != 2 || rec.ends[0].Iterations != 6 {
 		t.Errorf("train end %+v", rec.ends)
 	}
-	if len(hist.ValLoss) != 2 || hist.EpochsCompleted != 2 || math.Abs(hist.TrainLoss[1]-1.8) > 1e-9 || hist.Err != nil {
+	if hist.Len() != 2 || math.Abs(hist.TrainLoss[1]-1.8) > 1e-9 || hist.ValLoss[1] != 0.5 || hist.LearningRate[1] != 0.001 {
 		t.Errorf("history %+v", hist)
 	}
 }
@@ -148,8 +156,7 @@ func TestFitStops(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			rec := &recorder{failAt: tt.failAt, cancelAt: tt.cancelAt, cancel: cancel}
-			hist := &History{}
-			err := Fit(ctx, &fakeModel{nanAt: tt.nanAt}, tenExamples(), FitOptions{Epochs: 3, BatchSize: 4}, rec, hist)
+			hist, err := Fit(ctx, &fakeModel{nanAt: tt.nanAt}, tenExamples(), FitOptions{Epochs: 3, BatchSize: 4}, rec)
 			if !tt.wantErr(err) {
 				t.Fatalf("error %v", err)
 			}
@@ -159,8 +166,8 @@ func TestFitStops(t *testing.T) {
 			if len(rec.ends) != 1 || rec.ends[0].Err == nil || rec.ends[0].EpochsCompleted != tt.wantEpochs {
 				t.Errorf("train end %+v: want one, with the error and %d epochs", rec.ends, tt.wantEpochs)
 			}
-			if hist.Err == nil || len(hist.TrainLoss) != tt.wantEpochs {
-				t.Errorf("history %+v", hist)
+			if hist.Len() != tt.wantEpochs {
+				t.Errorf("history %+v: want the %d completed epochs", hist, tt.wantEpochs)
 			}
 		})
 	}
@@ -168,14 +175,14 @@ func TestFitStops(t *testing.T) {
 
 func TestFitTrainEndErrorIsReturned(t *testing.T) {
 	rec := &recorder{failEnd: errors.New("close failed")}
-	err := Fit(context.Background(), &fakeModel{}, tenExamples(), FitOptions{Epochs: 1, BatchSize: 4}, rec)
+	_, err := Fit(context.Background(), &fakeModel{}, tenExamples(), FitOptions{Epochs: 1, BatchSize: 4}, rec)
 	if err == nil || err.Error() != "close failed" {
 		t.Fatalf("error %v, want the OnTrainEnd error", err)
 	}
 }
 
 func TestFitRejectsEmptySettings(t *testing.T) {
-	if err := Fit(context.Background(), &fakeModel{}, tenExamples(), FitOptions{Epochs: 0, BatchSize: 4}); err == nil {
+	if _, err := Fit(context.Background(), &fakeModel{}, tenExamples(), FitOptions{Epochs: 0, BatchSize: 4}); err == nil {
 		t.Fatal("0 epochs accepted")
 	}
 }
@@ -186,7 +193,7 @@ func TestFitRejectsEmptySettings(t *testing.T) {
 func TestFitStepsPerCall(t *testing.T) {
 	events := func(perCall int, rec *recorder, ctx context.Context) (*fakeModel, error) {
 		m := &fakeModel{}
-		err := Fit(ctx, m, tenExamples(), FitOptions{Epochs: 2, BatchSize: 4, StepsPerCall: perCall}, rec)
+		_, err := Fit(ctx, m, tenExamples(), FitOptions{Epochs: 2, BatchSize: 4, StepsPerCall: perCall}, rec)
 		return m, err
 	}
 	want := &recorder{}

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/tfsweep/tfsweep/internal/tbcheck"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
@@ -90,7 +91,7 @@ func runPictures(t *testing.T, logdir string) *fakePictures {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Fit(context.Background(), &fakeModel{}, tenExamples(), FitOptions{Epochs: 3, BatchSize: 4}, p); err != nil {
+	if _, err := Fit(context.Background(), &fakeModel{}, tenExamples(), FitOptions{Epochs: 3, BatchSize: 4}, p); err != nil {
 		t.Fatal(err)
 	}
 	if len(src.answered) != 2 {
@@ -288,7 +289,7 @@ func BenchmarkPicturesEpoch(b *testing.B) {
 	p.epochs = 1 << 30
 	epoch := 0
 	for b.Loop() {
-		if err := p.OnEpochEnd(EpochEnd{Epoch: epoch}); err != nil {
+		if err := p.OnEpochEnd(EpochEnd{EpochMetrics: spec.EpochMetrics{Epoch: epoch}}); err != nil {
 			b.Fatal(err)
 		}
 		epoch++

@@ -36,23 +36,23 @@ func TestEarlyStoppingResumesWhereItStopped(t *testing.T) {
 					cancel()
 				}
 			})
-			err = Fit(ctx, m, oneBatchPerEpoch(), FitOptions{Epochs: len(tc.Logs), BatchSize: 1}, first, kill)
+			_, err = Fit(ctx, m, oneBatchPerEpoch(), FitOptions{Epochs: len(tc.Logs), BatchSize: 1}, first, kill)
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("%s cut %d: the first attempt: %v", tc.Name, cut, err)
 			}
 			second, _ := NewEarlyStopping(opts)
-			hist := &History{}
-			err = Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{
+			rec := &recorder{}
+			_, err = Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{
 				Epochs: len(tc.Logs), BatchSize: 1, InitialEpoch: cut,
 				Resume: func() error { second.SetState(saved, savedWeights); return nil },
-			}, second, hist)
+			}, second, rec)
 			if err != nil {
 				t.Fatalf("%s cut %d: %v", tc.Name, cut, err)
 			}
-			if hist.EpochsCompleted != tc.EpochsRun || second.StoppedEpoch() != tc.StoppedEpoch || second.BestEpoch() != tc.BestEpoch ||
+			if rec.ends[0].EpochsCompleted != tc.EpochsRun || second.StoppedEpoch() != tc.StoppedEpoch || second.BestEpoch() != tc.BestEpoch ||
 				m.weightsEpoch != tc.FinalWeightsEpoch {
 				t.Errorf("%s resumed after epoch %d: %d epochs, stopped %d, best %d, weights of epoch %d; Keras uninterrupted: %d, %d, %d, %d",
-					tc.Name, cut-1, hist.EpochsCompleted, second.StoppedEpoch(), second.BestEpoch(), m.weightsEpoch,
+					tc.Name, cut-1, rec.ends[0].EpochsCompleted, second.StoppedEpoch(), second.BestEpoch(), m.weightsEpoch,
 					tc.EpochsRun, tc.StoppedEpoch, tc.BestEpoch, tc.FinalWeightsEpoch)
 			}
 		}
@@ -80,11 +80,11 @@ func TestReduceLROnPlateauResumesWhereItStopped(t *testing.T) {
 					cancel()
 				}
 			})
-			_ = Fit(ctx, m, oneBatchPerEpoch(), FitOptions{Epochs: len(tc.Logs), BatchSize: 1}, first, kill)
+			_, _ = Fit(ctx, m, oneBatchPerEpoch(), FitOptions{Epochs: len(tc.Logs), BatchSize: 1}, first, kill)
 			second, _ := NewReduceLROnPlateau(tc.Params.options())
 			var rates []float64
 			record := epochObserver(func(EpochEnd) { lr, _ := m.LearningRate(); rates = append(rates, lr) })
-			err = Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{
+			_, err = Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{
 				Epochs: len(tc.Logs), BatchSize: 1, InitialEpoch: cut,
 				Resume: func() error { second.SetState(saved); return nil },
 			}, second, record)

@@ -67,14 +67,14 @@ func TestFitStopTraining(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			hp, err := NewHParams(dir, summary.SessionStart{HParams: map[string]any{"lr": 0.1}})
+			hp, err := NewHParams(dir, summary.SessionStart{HParams: map[string]any{"lr": 0.1}}, HParamsOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			rec := &recorder{}
-			hist := &History{}
 			m := &fakeModel{}
-			if err := Fit(context.Background(), m, tenExamples(), FitOptions{Epochs: 3, BatchSize: 4}, tt.stop, rec, hp, hist); err != nil {
+			hist, err := Fit(context.Background(), m, tenExamples(), FitOptions{Epochs: 3, BatchSize: 4}, tt.stop, rec, hp)
+			if err != nil {
 				t.Fatalf("Fit: %v", err)
 			}
 			if len(rec.batches) != tt.wantBatches || len(rec.epochs) != tt.wantEpochs {
@@ -99,8 +99,8 @@ func TestFitStopTraining(t *testing.T) {
 			if got != want {
 				t.Errorf("train end %+v, want %+v", got, want)
 			}
-			if hist.StoppedEarly != tt.wantStopped || hist.StoppedEpoch != tt.wantEpoch || hist.Err != nil {
-				t.Errorf("history: stopped %v at %d, err %v", hist.StoppedEarly, hist.StoppedEpoch, hist.Err)
+			if hist.Len() != tt.wantEpochs {
+				t.Errorf("history of %d epochs, want %d: a stopped epoch is in it", hist.Len(), tt.wantEpochs)
 			}
 			session := readRunLog(t, dir)
 			if len(session.hparams) != 2 || session.hparams[1].SessionEnd == nil || session.hparams[1].SessionEnd.Status != summary.StatusSuccess {
@@ -130,18 +130,22 @@ func (c rateCutter) OnEpochEnd(EpochEnd) error { c.m.lr /= 2; return nil }
 
 func TestFitLearningRateReadPerCallback(t *testing.T) {
 	m := &rateModel{lr: 0.8}
-	before, after := &History{}, &History{}
-	if err := Fit(context.Background(), m, tenExamples(), FitOptions{Epochs: 3, BatchSize: 4, LearningRate: 123}, before, rateCutter{m}, after); err != nil {
+	before, after := &recorder{}, &recorder{}
+	hist, err := Fit(context.Background(), m, tenExamples(), FitOptions{Epochs: 3, BatchSize: 4, LearningRate: 123}, before, rateCutter{m}, after)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !closeTo(before.LearningRate, []float64{0.8, 0.4, 0.2}) || !closeTo(after.LearningRate, []float64{0.4, 0.2, 0.1}) {
+	if !closeTo(before.learningRates(), []float64{0.8, 0.4, 0.2}) || !closeTo(after.learningRates(), []float64{0.4, 0.2, 0.1}) {
 		t.Errorf("rates before the cut %v, after it %v: want the model's rate as each callback runs, not FitOptions'",
-			before.LearningRate, after.LearningRate)
+			before.learningRates(), after.learningRates())
+	}
+	if !closeTo(hist.LearningRate, []float64{0.8, 0.4, 0.2}) {
+		t.Errorf("history's rates %v, want those the epochs trained with", hist.LearningRate)
 	}
 
 	m = &rateModel{readErr: errors.New("no session")}
 	rec := &recorder{}
-	err := Fit(context.Background(), m, tenExamples(), FitOptions{Epochs: 2, BatchSize: 4}, rec)
+	_, err = Fit(context.Background(), m, tenExamples(), FitOptions{Epochs: 2, BatchSize: 4}, rec)
 	if err == nil || !strings.Contains(err.Error(), "learning rate: no session") || len(rec.epochs) != 0 || len(rec.ends) != 1 {
 		t.Errorf("a failing LearningRate: error %v, %d epoch ends, %d train ends", err, len(rec.epochs), len(rec.ends))
 	}
@@ -161,14 +165,14 @@ func TestCallbacksNeedTheirModelInterfaces(t *testing.T) {
 		want string
 	}{{es, "WeightSnapshotter"}, {r, "LearningRater"}} {
 		m := &fakeModel{}
-		err := Fit(context.Background(), m, tenExamples(), FitOptions{Epochs: 1, BatchSize: 4}, tc.cb)
+		_, err := Fit(context.Background(), m, tenExamples(), FitOptions{Epochs: 1, BatchSize: 4}, tc.cb)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || m.iterations != 0 {
 			t.Errorf("%T on a model without %s: error %v after %d steps; want an error before the first step", tc.cb, tc.want, err, m.iterations)
 		}
 	}
 	// Without restore_best_weights EarlyStopping needs nothing from the model.
 	plain, _ := NewEarlyStopping(spec.EarlyStoppingOptions{})
-	if err := Fit(context.Background(), &fakeModel{}, tenExamples(), FitOptions{Epochs: 1, BatchSize: 4}, plain); err != nil {
+	if _, err := Fit(context.Background(), &fakeModel{}, tenExamples(), FitOptions{Epochs: 1, BatchSize: 4}, plain); err != nil {
 		t.Errorf("EarlyStopping without restore on a plain model: %v", err)
 	}
 }
@@ -189,7 +193,7 @@ func TestEarlyStoppingKeepsWeightsOfAFailedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &scriptedModel{logs: []epochLogs{{ValLoss: 1}, {ValLoss: 0.5}, {ValLoss: 0.9}, {ValLoss: 0.9}}}
-	err = Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{Epochs: 4, BatchSize: 1}, es, failingAt(2))
+	_, err = Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{Epochs: 4, BatchSize: 1}, es, failingAt(2))
 	if err == nil || m.restores != 0 || m.weightsEpoch != 2 {
 		t.Errorf("error %v, %d restores, weights of epoch %d: a failed run's weights must stay as they are", err, m.restores, m.weightsEpoch)
 	}
@@ -230,7 +234,7 @@ func TestEarlyStoppingSnapshotsOncePerBestEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &countingSnapshots{scriptedModel: scriptedModel{logs: []epochLogs{{ValLoss: 1}, {ValLoss: 0.5}, {ValLoss: 0.9}, {ValLoss: 0.4}}}}
-	if err := Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{Epochs: 4, BatchSize: 1}, es); err != nil {
+	if _, err := Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{Epochs: 4, BatchSize: 1}, es); err != nil {
 		t.Fatal(err)
 	}
 	if m.snapshots != 3 || m.weightsEpoch != 3 || es.BestEpoch() != 3 {
@@ -260,7 +264,7 @@ func TestTensorBoardAfterEarlyStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &scriptedModel{logs: []epochLogs{{ValLoss: 1}, {ValLoss: 1}, {ValLoss: 1}, {ValLoss: 1}}}
-	if err := Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{Epochs: 4, BatchSize: 1}, es, tb); err != nil {
+	if _, err := Fit(context.Background(), m, oneBatchPerEpoch(), FitOptions{Epochs: 4, BatchSize: 1}, es, tb); err != nil {
 		t.Fatal(err)
 	}
 	if got := readRunLog(t, filepath.Join(dir, "validation")).values("epoch_loss"); len(got) != 2 || es.StoppedEpoch() != 1 {

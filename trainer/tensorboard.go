@@ -48,13 +48,17 @@ type TensorBoardOptions struct {
 //     batch_accuracy every UpdateFreq steps at the 1-based global step; <model>/<weight>/histogram per
 //     epoch; the GraphDef and the Keras model at step 0; the config text at step 0;
 //   - validation/: epoch_loss, epoch_accuracy at the epoch, and evaluation_loss_vs_iterations,
-//     evaluation_accuracy_vs_iterations at the optimizer iteration count.
+//     evaluation_accuracy_vs_iterations at the optimizer iteration count;
+//   - both, when training ends: best_epoch_loss and best_epoch_accuracy, the epoch_loss and
+//     epoch_accuracy of the run history's epoch of the lowest validation loss (spec.History.BestEpoch),
+//     at its step.
 //
 // Both writers are flushed at every epoch end and closed in OnTrainEnd whatever happened, so a
 // failed or interrupted run keeps all it wrote.
 type TensorBoard struct {
 	train, val *summary.Writer
 	opts       TensorBoardOptions
+	history    *spec.History // the run's, from OnTrainBegin: a resumed run's earlier epochs too
 }
 
 var (
@@ -83,7 +87,8 @@ func NewTensorBoard(dir string, opts TensorBoardOptions) (*TensorBoard, error) {
 	return tb, nil
 }
 
-func (tb *TensorBoard) OnTrainBegin(TrainBegin) error {
+func (tb *TensorBoard) OnTrainBegin(b TrainBegin) error {
+	tb.history = b.History
 	if tb.opts.Model == nil {
 		return nil
 	}
@@ -139,32 +144,64 @@ func (tb *TensorBoard) OnEpochEnd(e EpochEnd) error {
 	return errors.Join(errs...)
 }
 
-// OnTrainEnd writes the outcome text, if any, and closes both writers.
+func (tb *TensorBoard) bestEpoch() (int, bool) {
+	if tb.history == nil {
+		return 0, false
+	}
+	return tb.history.BestEpoch()
+}
+
+// OnTrainEnd writes the best epoch's metrics and the outcome text, if any, and closes both writers.
 func (tb *TensorBoard) OnTrainEnd(e TrainEnd) error {
-	var err error
+	var errs []error
+	if best, ok := tb.bestEpoch(); ok {
+		m, step := tb.history.At(best), int64(best)
+		errs = append(errs,
+			tb.train.Scalar(spec.TagBestEpochLoss, step, m.Loss),
+			tb.train.Scalar(spec.TagBestEpochAccuracy, step, m.Accuracy),
+			tb.val.Scalar(spec.TagBestEpochLoss, step, m.ValLoss),
+			tb.val.Scalar(spec.TagBestEpochAccuracy, step, m.ValAccuracy))
+	}
 	if tb.opts.Outcome != nil {
 		if text := tb.opts.Outcome(e); text != "" {
-			err = tb.train.Text("outcome", int64(e.EpochsCompleted), text)
+			errs = append(errs, tb.train.Text("outcome", int64(e.EpochsCompleted), text))
 		}
 	}
-	return errors.Join(err, tb.Close())
+	return errors.Join(append(errs, tb.Close())...)
 }
 
 // Close closes both writers; OnTrainEnd does it after training.
 func (tb *TensorBoard) Close() error { return errors.Join(tb.train.Close(), tb.val.Close()) }
 
 // HParams is the hparams plugin's session of one run, as Keras' hp.KerasCallback writes it: the
-// session start (hyper-parameters and group name) when created, and the session end with
-// STATUS_SUCCESS or STATUS_FAILURE in OnTrainEnd.
+// session start (hyper-parameters and group name) when created, and in OnTrainEnd the session end
+// with its status, beside the epochs_trained scalar and the status and reason texts (spec's tags).
 type HParams struct {
-	w *summary.Writer
+	w    *summary.Writer
+	opts HParamsOptions
+}
+
+// HParamsOptions configure the HParams callback.
+type HParamsOptions struct {
+	// End, when not nil, says how the session ended. Without it a run ends succeeded, or failed
+	// after an error.
+	End func(TrainEnd) SessionEnd
+}
+
+// SessionEnd is how a run's session ended: TensorBoard's status, and the run's own words for it
+// when they say more (a scheduler's pruned or paused run ends with TensorBoard's failure or
+// running; State and Reason say which and why).
+type SessionEnd struct {
+	Status summary.Status
+	State  spec.Status // the `status` text; "" writes none
+	Reason string      // the `reason` text; "" writes none
 }
 
 var _ TrainEnder = (*HParams)(nil)
 
 // NewHParams writes the session start into the run directory dir (which must exist) and flushes
 // it, so that even a run that fails to build shows in the HParams dashboard.
-func NewHParams(dir string, start summary.SessionStart) (*HParams, error) {
+func NewHParams(dir string, start summary.SessionStart, opts HParamsOptions) (*HParams, error) {
 	w, err := summary.NewWriter(dir)
 	if err != nil {
 		return nil, err
@@ -175,14 +212,24 @@ func NewHParams(dir string, start summary.SessionStart) (*HParams, error) {
 	if err := errors.Join(w.HParamsSessionStart(start), w.Flush()); err != nil {
 		return nil, errors.Join(fmt.Errorf("hparams session start: %w", err), w.Close())
 	}
-	return &HParams{w: w}, nil
+	return &HParams{w: w, opts: opts}, nil
 }
 
-// OnTrainEnd records the session's status and closes the writer.
+// OnTrainEnd records the epochs trained, the session's status and closes the writer.
 func (h *HParams) OnTrainEnd(e TrainEnd) error {
-	status := summary.StatusSuccess
+	end := SessionEnd{Status: summary.StatusSuccess, State: spec.StatusSucceeded}
 	if e.Err != nil {
-		status = summary.StatusFailure
+		end = SessionEnd{Status: summary.StatusFailure, State: spec.StatusFailed}
 	}
-	return errors.Join(h.w.HParamsSessionEnd(status, time.Now()), h.w.Close())
+	if h.opts.End != nil {
+		end = h.opts.End(e)
+	}
+	errs := []error{h.w.Scalar(spec.TagEpochsTrained, 0, float64(e.EpochsCompleted))}
+	if end.State != "" {
+		errs = append(errs, h.w.Text(spec.TagStatus, 0, string(end.State)))
+	}
+	if end.Reason != "" {
+		errs = append(errs, h.w.Text(spec.TagReason, 0, end.Reason))
+	}
+	return errors.Join(append(errs, h.w.HParamsSessionEnd(end.Status, time.Now()), h.w.Close())...)
 }

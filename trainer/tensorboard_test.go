@@ -124,7 +124,7 @@ func TestTensorBoardAndHParamsCallbacks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hp, err := NewHParams(dir, summary.SessionStart{HParams: map[string]any{"lr": 0.5}, GroupName: "sweep-1/r"})
+			hp, err := NewHParams(dir, summary.SessionStart{HParams: map[string]any{"lr": 0.5}, GroupName: "sweep-1/r"}, HParamsOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,8 +134,7 @@ func TestTensorBoardAndHParamsCallbacks(t *testing.T) {
 			if tc.cancel {
 				rec.cancelAt, rec.cancel = 4, cancel
 			}
-			hist := &History{}
-			err = Fit(ctx, &fakeModel{}, tenExamples(), FitOptions{Epochs: 2, BatchSize: 4, LearningRate: 0.5}, rec, tb, hp, hist)
+			hist, err := Fit(ctx, &fakeModel{}, tenExamples(), FitOptions{Epochs: 2, BatchSize: 4, LearningRate: 0.5}, rec, tb, hp)
 			if (err == nil) != tc.success {
 				t.Fatalf("Fit: %v", err)
 			}

@@ -22,7 +22,7 @@ type checkpointState struct {
 	Epoch         int                             `json:"epoch"` // the 0-based epoch the checkpoint ends
 	Iterations    int64                           `json:"iterations"`
 	FitSeconds    float64                         `json:"fit_seconds"` // of every attempt so far
-	History       spec.Curves                     `json:"history"`
+	History       spec.History                    `json:"history"`
 	EarlyStopping *trainer.EarlyStoppingState     `json:"early_stopping,omitempty"`
 	ReduceLR      *trainer.ReduceLROnPlateauState `json:"reduce_lr,omitempty"`
 }
@@ -36,16 +36,24 @@ type checkpointer struct {
 	keep     int
 	es       *trainer.EarlyStopping
 	rlr      *trainer.ReduceLROnPlateau
-	end      *spec.End // its History holds every epoch so far
-	previous float64   // fit seconds of earlier attempts
-	elapsed  float64   // fit seconds of this attempt: its epochs' durations
+	history  *spec.History // the fit's, every epoch so far (TrainBegin)
+	previous float64       // fit seconds of earlier attempts
+	elapsed  float64       // fit seconds of this attempt: its epochs' durations
 
 	epochs  []int // epochs with a checkpoint, ascending
 	bestVal float64
 	best    int // epoch of the lowest validation loss; -1 before any
 }
 
-var _ trainer.EpochEnder = (*checkpointer)(nil)
+var (
+	_ trainer.TrainBeginner = (*checkpointer)(nil)
+	_ trainer.EpochEnder    = (*checkpointer)(nil)
+)
+
+func (c *checkpointer) OnTrainBegin(b trainer.TrainBegin) error {
+	c.history = b.History
+	return nil
+}
 
 func prefix(dir string, epoch int) string { return filepath.Join(dir, fmt.Sprintf("ckpt-%d", epoch+1)) }
 
@@ -54,8 +62,8 @@ func (c *checkpointer) OnEpochEnd(e trainer.EpochEnd) error {
 	if err := c.m.SaveCheckpoint(p); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	c.elapsed += e.Duration.Seconds()
-	st := checkpointState{Epoch: e.Epoch, Iterations: e.Iterations, History: c.end.History, FitSeconds: c.previous + c.elapsed}
+	c.elapsed += e.Seconds
+	st := checkpointState{Epoch: e.Epoch, Iterations: e.Iterations, History: *c.history, FitSeconds: c.previous + c.elapsed}
 	if c.es != nil {
 		s := c.es.State()
 		st.EarlyStopping = &s

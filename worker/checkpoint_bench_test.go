@@ -15,19 +15,25 @@ func BenchmarkEpochCheckpoint(b *testing.B) {
 	for _, bn := range []bool{false, true} {
 		name := map[bool]string{false: "nobn", true: "bn"}[bn]
 		b.Run(name, func(b *testing.B) {
+			v := spec.Defaults()
+			v.BatchNorm = bn
 			cfg := model.DefaultConfig()
-			cfg.BatchNorm, cfg.Device = bn, model.DeviceCPU
+			net, err := v.Network(784, 10)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.Network, cfg.Device = net, model.DeviceCPU
 			m, err := model.New(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer m.Close()
-			end := &spec.End{}
-			c := &checkpointer{dir: b.TempDir(), m: m, keep: 1, end: end, best: -1}
+			history := &spec.History{}
+			c := &checkpointer{dir: b.TempDir(), m: m, keep: 1, history: history, best: -1}
 			b.ResetTimer()
 			for i := range b.N {
-				e := trainer.EpochEnd{Epoch: i, ValLoss: 1 / float64(i+1)}
-				end.History.Append(spec.Epoch{Epoch: i, ValLoss: e.ValLoss})
+				e := trainer.EpochEnd{EpochMetrics: spec.EpochMetrics{Epoch: i, ValLoss: 1 / float64(i+1)}}
+				history.Append(e.EpochMetrics)
 				if err := c.OnEpochEnd(e); err != nil {
 					b.Fatal(err)
 				}

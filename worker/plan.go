@@ -27,14 +27,21 @@ type runPlan struct {
 
 func (p runPlan) trainExamples() int { return p.train.to - p.train.from }
 
-// planRun is the plan of a job on a data directory of trainN training and testN test examples of
-// features each. gpu is asked only when the job's device leaves the choice to the worker.
-func planRun(job spec.Job, v spec.Variant, trainN, testN, features int, gpu func() bool) runPlan {
+// dataShape is what a plan needs of the data: the examples in each split, the features of one, the
+// classes.
+type dataShape struct{ train, test, features, classes int }
+
+// planRun is the plan of a job on data of that shape. gpu is asked only when the job's device leaves
+// the choice to the worker.
+func planRun(job spec.Job, v spec.Variant, data dataShape, gpu func() bool) (runPlan, error) {
 	cpus := job.CPUs
 	if cpus == 0 {
 		cpus = runtime.NumCPU()
 	}
-	cfg := modelConfig(v, features, job, gpu, cpus)
+	cfg, err := modelConfig(v, data, job, gpu, cpus)
+	if err != nil {
+		return runPlan{}, err
+	}
 	p := runPlan{
 		model:           cfg,
 		fit:             trainer.FitOptions{Epochs: v.Epochs, BatchSize: v.BatchSize, LearningRate: v.LR, StepsPerCall: cfg.StepsPerCall},
@@ -44,28 +51,47 @@ func planRun(job spec.Job, v spec.Variant, trainN, testN, features int, gpu func
 		keepCheckpoints: max(1, job.KeepCheckpoints),
 	}
 	// Keras' validation_split: the last fraction of the (limited) training images, before shuffling.
-	nTrain, nVal := v.Examples(trainN)
-	p.train = setKey{dir: job.DataDir, from: 0, to: nTrain, scale: v.Scale}
-	p.val = setKey{dir: job.DataDir, test: true, from: 0, to: testN, scale: v.Scale}
-	p.validation = fmt.Sprintf("test set (%d images)", testN)
+	nTrain, nVal := v.Examples(data.train)
+	src := source(job)
+	p.train = setKey{source: src, from: 0, to: nTrain, scale: v.Scale}
+	p.val = setKey{source: src, test: true, from: 0, to: data.test, scale: v.Scale}
+	p.validation = fmt.Sprintf("test set (%d images)", data.test)
 	if nVal > 0 {
-		p.val = setKey{dir: job.DataDir, from: nTrain, to: nTrain + nVal, scale: v.Scale}
+		p.val = setKey{source: src, from: nTrain, to: nTrain + nVal, scale: v.Scale}
 		p.validation = fmt.Sprintf("validation_split %v: the last %d of the training images", v.ValidationSplit, nVal)
 	}
-	return p
+	return p, nil
 }
 
-// modelConfig is the variant as the model builds it in a worker whose share of the machine is cpus CPUs.
-func modelConfig(v spec.Variant, features int, job spec.Job, gpu func() bool, cpus int) model.Config {
+// modelConfig is the variant as the model builds it, on data of that shape, in a worker whose share of the
+// machine is cpus CPUs.
+func modelConfig(v spec.Variant, data dataShape, job spec.Job, gpu func() bool, cpus int) (model.Config, error) {
 	cfg := model.DefaultConfig()
-	cfg.Inputs = features
+	// A model file's network as the job brought it, its settings applied by the front; else the
+	// built-in MLP with the variant's settings.
+	net, err := v.Network(data.features, data.classes)
+	if err != nil {
+		return cfg, fmt.Errorf("the variant's network: %w", err)
+	}
+	cfg.Network = net
 	setModelAxes(&cfg, v)
 	cfg.Device = job.Device
+	if convolves(cfg.Network) {
+		// The choices below fit Dense layers; oneDNN's convolution and pooling kernels run best on
+		// pools of a thread per core (model's BenchmarkConvnetSteps).
+		n := job.Threads
+		if n == 0 {
+			n = job.CPUs
+		}
+		cfg.IntraOpThreads, cfg.InterOpThreads = n, n
+		cfg.StepsPerCall = stepsPerCall(job, n)
+		return cfg, nil
+	}
 	if t := towers(job, v, gpu, cpus); t > 1 {
 		cfg.Device = model.DeviceCPU
 		cfg.Towers, cfg.IntraOpThreads, cfg.InterOpThreads = t, 1, t
 		cfg.StepsPerCall = stepsPerCall(job, 0)
-		return cfg
+		return cfg, nil
 	}
 	n := threads(job, v, gpu)
 	if n == 1 && (cfg.Device == model.DeviceAuto || cfg.Device == "") && !gpu() {
@@ -80,7 +106,18 @@ func modelConfig(v spec.Variant, features int, job spec.Job, gpu func() bool, cp
 		// them all (model's ValidateConcurrency).
 		cfg.ValidateConcurrency = cpus
 	}
-	return cfg
+	return cfg, nil
+}
+
+// convolves reports whether the network has a convolution or pooling layer.
+func convolves(net spec.Network) bool {
+	for _, l := range net.Layers {
+		switch l.Class {
+		case spec.ClassConv2D, spec.ClassMaxPooling2D, spec.ClassAveragePooling2D, spec.ClassGlobalAveragePooling2D:
+			return true
+		}
+	}
+	return false
 }
 
 // setModelAxes copies the value of every axis with a ModelField into that field of cfg, so that an

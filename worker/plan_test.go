@@ -5,19 +5,31 @@ import (
 	"testing"
 
 	"github.com/tfsweep/tfsweep/internal/axistest"
+	"github.com/tfsweep/tfsweep/modelfile"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
 // planOf is the plan the worker makes of a variant that came through the front's protocol, on
-// MNIST's sizes, without a GPU.
+// MNIST's sizes, without a GPU. A model file is read as the front reads it and travels in the job.
 func planOf(t *testing.T, v spec.Variant) runPlan {
 	t.Helper()
-	sent, err := spec.DecodeVariant(spec.EncodeVariant(v))
+	job := spec.Job{Run: "r", Dir: "runs/r", DataDir: "data/mnist", Device: "auto", CPUs: 2, Variant: spec.EncodeVariant(v)}
+	if v.Model.File != "" {
+		net, err := modelfile.Read(v.Model.File) // no settings given: the file's network as it is
+		if err != nil {
+			t.Fatal(err)
+		}
+		job.Network = &net
+	}
+	sent, err := job.DecodedVariant()
 	if err != nil {
 		t.Fatal(err)
 	}
-	job := spec.Job{Run: "r", Dir: "runs/r", DataDir: "data/mnist", Device: "auto", CPUs: 2, Variant: spec.EncodeVariant(sent)}
-	return planRun(job, sent, 60_000, 10_000, 784, func() bool { return false })
+	p, err := planRun(job, sent, dataShape{train: 60_000, test: 10_000, features: 784, classes: 10}, func() bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // variantWith is the default variant with an axis' sample value and the other axes it needs.

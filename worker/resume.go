@@ -8,13 +8,13 @@ import (
 
 	summarypb "github.com/wamuir/graft/tensorflow/core/framework/summary_go_proto"
 
-	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
+	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
 )
 
 // Tags the resumed run writes again from the start, so their copies from the killed attempt go.
-var rewrittenTags = map[string]bool{"config": true, "keras": true, "outcome": true}
+var rewrittenTags = map[string]bool{"config": true, "keras": true, "outcome": true, spec.TagBestEpochLoss: true, spec.TagBestEpochAccuracy: true}
 
 // truncateLogs makes a run's event files hold what they held at its checkpoint, so that the
 // resumed run's curves continue from there in both TensorBoard loaders: the Python one purges on

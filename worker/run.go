@@ -19,7 +19,7 @@ import (
 // train runs one job and always reports its end; the error is only for a front that cannot be
 // written to any more.
 func (s *server) train(ctx context.Context, job spec.Job) error {
-	end := spec.End{Status: spec.StatusSucceeded, History: spec.Curves{}}
+	end := spec.End{Status: spec.StatusSucceeded, History: spec.History{}}
 	rep := &reporter{server: s, run: job.Run, end: &end}
 	err := s.fit(ctx, job, rep)
 	if err != nil {
@@ -38,15 +38,18 @@ func (s *server) train(ctx context.Context, job spec.Job) error {
 func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	arrived := time.Now()
 	rep.end.Timings = &spec.RunTimings{}
-	v, err := spec.DecodeVariant(job.Variant)
+	v, err := job.DecodedVariant()
 	if err != nil {
 		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
 	}
-	d, err := s.load(job.DataDir)
+	d, err := s.load(job)
 	if err != nil {
 		return err
 	}
-	p := planRun(job, v, d.train.Len(), d.test.Len(), d.train.Features(), s.hasGPU)
+	p, err := planRun(job, v, dataShape{train: d.Train.Len(), test: d.Test.Len(), features: d.Train.Features(), classes: d.Classes}, s.hasGPU)
+	if err != nil {
+		return err
+	}
 	rep.end.TrainExamples = p.trainExamples()
 	from, err := resumePoint(job)
 	if err != nil {
@@ -72,6 +75,9 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	if err != nil {
 		return err
 	}
+	if rep.end.Status == spec.StatusPaused {
+		return nil // exported when a promotion ends it, as every run that ends for good is
+	}
 	return r.export(job, p)
 }
 
@@ -87,21 +93,41 @@ type run struct {
 	verdicts <-chan spec.Verdict
 }
 
-// end closes the TensorBoard writers and ends the hparams session with the run's outcome.
+// end ends the TensorBoard callback (its best epoch's metrics, the outcome text, the writers) and
+// the hparams session with the run's outcome, for a run that Fit did not end.
 func (r *run) end(e trainer.TrainEnd) error {
 	var errs []error
 	if r.tb != nil {
-		errs = append(errs, r.tb.Close())
+		errs = append(errs, r.tb.OnTrainEnd(e))
 	}
 	return errors.Join(append(errs, r.hp.OnTrainEnd(e))...)
+}
+
+// sessionEnd is how a run's hparams session ends. TensorBoard has four statuses, so a run a
+// scheduler pruned (stopped for good, judged worse than the others) ends STATUS_FAILURE, and one it
+// paused at a rung (which a promotion trains on, in this sweep or a --resume) STATUS_RUNNING; the
+// status and reason texts say which and why.
+func sessionEnd(end *spec.End, e trainer.TrainEnd) trainer.SessionEnd {
+	switch {
+	case errors.Is(e.Err, context.Canceled) || errors.Is(e.Err, context.DeadlineExceeded):
+		return trainer.SessionEnd{Status: summary.StatusFailure, State: spec.StatusInterrupted}
+	case e.Err != nil:
+		return trainer.SessionEnd{Status: summary.StatusFailure, State: spec.StatusFailed}
+	case end.Status == spec.StatusPruned:
+		return trainer.SessionEnd{Status: summary.StatusFailure, State: spec.StatusPruned, Reason: end.Reason}
+	case end.Status == spec.StatusPaused:
+		return trainer.SessionEnd{Status: summary.StatusRunning, State: spec.StatusPaused, Reason: end.Reason}
+	}
+	return trainer.SessionEnd{Status: summary.StatusSuccess, State: spec.StatusSucceeded}
 }
 
 // setUp opens the hparams session first, so that even a model that fails to build leaves a run
 // marked failed in TensorBoard, then builds the model with its data, restores a resumed run's
 // checkpoint, and opens the callbacks. On an error everything it opened is closed again and the
 // session ends failed.
-func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *data, from *resume, rep *reporter) (_ *run, err error) {
-	hp, err := trainer.NewHParams(job.Dir, summary.SessionStart{HParams: v.HParams(), GroupName: job.Group})
+func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *dataset.Data, from *resume, rep *reporter) (_ *run, err error) {
+	hp, err := trainer.NewHParams(job.Dir, summary.SessionStart{HParams: v.HParams(), GroupName: job.Group},
+		trainer.HParamsOptions{End: func(e trainer.TrainEnd) trainer.SessionEnd { return sessionEnd(rep.end, e) }})
 	if err != nil {
 		return nil, err
 	}
@@ -181,12 +207,17 @@ func (r *run) finishResumed(from *resume, p runPlan) (err error) {
 	}
 	end := r.rep.end
 	end.EpochsCompleted, end.Iterations, end.FitSeconds = from.Epoch+1, from.Iterations, from.FitSeconds
+	// The graphs and, at the end, the best epoch's metrics, which the cut logs no longer hold.
+	history := from.History
+	if err := r.tb.OnTrainBegin(trainer.TrainBegin{History: &history}); err != nil {
+		return err
+	}
 	return r.end(trainer.TrainEnd{EpochsCompleted: from.Epoch + 1})
 }
 
 // fit runs trainer.Fit, which ends the session and closes the writers itself.
 func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Time) error {
-	ckpt := &checkpointer{dir: r.ckptDir, m: r.m, keep: p.keepCheckpoints, es: r.k.stopper, rlr: r.k.reduceLR, end: r.rep.end, best: -1}
+	ckpt := &checkpointer{dir: r.ckptDir, m: r.m, keep: p.keepCheckpoints, es: r.k.stopper, rlr: r.k.reduceLR, best: -1}
 	n := p.trainExamples()
 	order := make([]int32, n)
 	data := trainer.FitData{
@@ -200,6 +231,8 @@ func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Tim
 	}
 	opts := p.fit
 	if from != nil {
+		earlier := from.History
+		opts.History = &earlier
 		opts.InitialEpoch = from.Epoch + 1
 		opts.Resume = func() error { return from.restore(r.m, r.ckptDir, r.k) }
 		ckpt.previous = from.FitSeconds
@@ -219,7 +252,10 @@ func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Tim
 		// paused run resumes from this very epoch.
 		callbacks = append(callbacks, &verdicts{ctx: ctx, in: r.verdicts, run: r.job.Run, end: r.rep.end})
 	}
-	err := trainer.Fit(ctx, fitModel{r.m}, data, opts, callbacks...)
+	history, err := trainer.Fit(ctx, fitModel{r.m}, data, opts, callbacks...)
+	if history != nil {
+		r.rep.end.History = *history
+	}
 	timings.Train = time.Since(fitStart).Seconds() - r.rep.validation.Seconds()
 	timings.Validation = r.rep.validation.Seconds()
 	return err
@@ -238,9 +274,4 @@ func (r *run) export(job spec.Job, p runPlan) error {
 	return nil
 }
 
-func inputScale(s spec.Scaling) float32 {
-	if s == spec.ScaleUnit {
-		return 1.0 / 255
-	}
-	return 1
-}
+func inputScale(s spec.Scaling) float32 { return 1 / s.Divisor() }

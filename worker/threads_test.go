@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/tfsweep/tfsweep/model"
+	"github.com/tfsweep/tfsweep/modelfile"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -131,12 +132,40 @@ func TestModelConfigDevice(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			v := spec.Defaults()
 			v.BatchSize = tc.batch
-			cfg := modelConfig(v, 784, spec.Job{Device: tc.device, Threads: tc.jobThread}, func() bool { return tc.gpu }, tc.cpus)
+			cfg, err := modelConfig(v, dataShape{features: 784, classes: 10}, spec.Job{Device: tc.device, Threads: tc.jobThread}, func() bool { return tc.gpu }, tc.cpus)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if cfg.Device != tc.want || cfg.IntraOpThreads != tc.threads || cfg.InterOpThreads != tc.inter || cfg.Towers != tc.towers ||
 				cfg.ValidateConcurrency != tc.validate {
 				t.Errorf("device %q, threads %d/%d, towers %d, validation %d at once; want %q, %d/%d, %d, %d", cfg.Device, cfg.IntraOpThreads,
 					cfg.InterOpThreads, cfg.Towers, cfg.ValidateConcurrency, tc.want, tc.threads, tc.inter, tc.towers, tc.validate)
 			}
 		})
+	}
+}
+
+// A network with convolutions trains on TensorFlow's pools whatever the batch: no towers, no single
+// thread; the job's threads still win.
+func TestConvnetTrainsOnThePools(t *testing.T) {
+	net, err := modelfile.Read("../modelfile/testdata/convnet.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		batch, cpus, threads, want int
+	}{{128, 2, 0, 2}, {1024, 2, 0, 2}, {64, 0, 0, 0}, {128, 2, 1, 1}} {
+		v := spec.Defaults()
+		v.BatchSize = tc.batch
+		v.Model = spec.Model{Name: "convnet", File: "convnet.yaml", Network: &net}
+		job := spec.Job{Device: "auto", CPUs: tc.cpus, Threads: tc.threads}
+		cfg, err := modelConfig(v, dataShape{features: 784, classes: 10}, job, func() bool { return false }, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Towers > 1 || cfg.IntraOpThreads != tc.want || cfg.InterOpThreads != tc.want || cfg.Network.Name != "convnet" {
+			t.Errorf("batch %d, %d CPUs, job threads %d: towers %d, threads %d/%d, network %q; want 1 tower, %d threads, convnet",
+				tc.batch, tc.cpus, tc.threads, cfg.Towers, cfg.IntraOpThreads, cfg.InterOpThreads, cfg.Network.Name, tc.want)
+		}
 	}
 }

@@ -1,6 +1,6 @@
 // Package worker is the TensorFlow side of tfsweep: it takes runs (spec.Job) from the front, builds
 // each run's network through model, fits it with trainer's loop and callbacks, and reports progress
-// back as sweep.Messages. It is the only package of the front's process tree that links TensorFlow;
+// back as spec.Messages. It is the only package of the front's process tree that links TensorFlow;
 // cmd/tfsweep-worker is its binary.
 package worker
 
@@ -30,7 +30,7 @@ const progressEvery = 200 * time.Millisecond
 // loaded once and shared by every run of the worker, and so are the last sets converted for training.
 func Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	verdicts := make(chan spec.Verdict)
-	s := &server{out: json.NewEncoder(out), data: map[string]*data{}, verdicts: verdicts}
+	s := &server{out: json.NewEncoder(out), data: map[string]*dataset.Data{}, verdicts: verdicts}
 	defer s.valSet.close()
 	defer s.trainSet.close()
 	jobs := make(chan spec.Job)
@@ -87,16 +87,11 @@ func truncate(s string, n int) string {
 type server struct {
 	verdicts <-chan spec.Verdict // the front's verdicts on the epochs of a Job with Verdicts
 	out      *json.Encoder
-	data     map[string]*data
+	data     map[string]*dataset.Data // by source
 	// The sets the last run was bound to, kept for the next run that trains on the same examples:
 	// one training and one validation set, so a sweep over --limit or --scale holds no more.
 	trainSet, valSet cachedSet
 	gpu              *bool // whether TensorFlow sees a GPU, once asked (hasGPU)
-}
-
-// data are a data directory's splits.
-type data struct {
-	train, test *dataset.Split
 }
 
 // cachedSet is a set of examples converted to float32 in TensorFlow's memory, with what it holds.
@@ -105,40 +100,51 @@ type cachedSet struct {
 	examples *model.Examples
 }
 
-// setKey names a set: examples [from, to) of a data directory's training or test split, scaled.
+// setKey names a set: examples [from, to) of a data source's training or test split, scaled.
 type setKey struct {
-	dir      string
+	source   string
 	test     bool
 	from, to int
 	scale    spec.Scaling
 }
 
-func (s *server) load(dir string) (*data, error) {
-	if d, ok := s.data[dir]; ok {
+// source is the data source a job names: its spec, or the IDX files of its data directory.
+func source(job spec.Job) string {
+	if job.Data != "" {
+		return job.Data
+	}
+	return "idx:" + job.DataDir
+}
+
+func (s *server) load(job spec.Job) (*dataset.Data, error) {
+	name := source(job)
+	if d, ok := s.data[name]; ok {
 		return d, nil
 	}
-	train, test, err := dataset.Load(dir)
+	src, err := dataset.ParseSource(name)
 	if err != nil {
 		return nil, err
 	}
-	d := &data{train: train, test: test}
-	s.data[dir] = d
+	d, err := dataset.Open(src, dataset.Options{CacheDir: job.DataCache})
+	if err != nil {
+		return nil, err
+	}
+	s.data[name] = d
 	return d, nil
 }
 
 // get returns the set the key names, converting it unless c already holds it.
-func (c *cachedSet) get(key setKey, d *data) (*model.Examples, error) {
+func (c *cachedSet) get(key setKey, d *dataset.Data) (*model.Examples, error) {
 	if c.examples != nil && c.key == key {
 		return c.examples, nil
 	}
 	c.close()
-	split := d.train
+	set := d.Train
 	if key.test {
-		split = d.test
+		set = d.Test
 	}
-	part := split.Slice(key.from, key.to)
-	e, err := model.NewExamples(part.Len(), part.Features(), func(pixels []float32, labels []int32) {
-		part.Float32Into(pixels, labels, key.scale)
+	e, err := model.NewExamples(key.to-key.from, set.Features(), func(pixels []float32, labels []int32) {
+		dataset.Normalizer{Divisor: key.scale.Divisor()}.Into(pixels, labels, set, key.from, key.to)
 	})
 	if err != nil {
 		return nil, err
@@ -286,7 +292,7 @@ func outcome(es *trainer.EarlyStopping) string {
 
 // bind gives the model its training and validation sets, converted once per worker and reused
 // while the runs train on the same examples.
-func (s *server) bind(m *model.Model, trainKey, valKey setKey, d *data) error {
+func (s *server) bind(m *model.Model, trainKey, valKey setKey, d *dataset.Data) error {
 	train, err := s.trainSet.get(trainKey, d)
 	if err != nil {
 		return fmt.Errorf("training set: %w", err)
@@ -395,14 +401,7 @@ func (r *reporter) OnBatchEnd(b trainer.BatchEnd) error {
 }
 
 func (r *reporter) OnEpochEnd(e trainer.EpochEnd) error {
-	epoch := spec.Epoch{
-		Epoch: e.Epoch, Loss: e.Loss, Accuracy: e.Accuracy, ValLoss: e.ValLoss, ValAccuracy: e.ValAccuracy,
-		LearningRate: e.LearningRate, Seconds: e.Duration.Seconds(),
-	}
-	if s := e.Duration.Seconds(); s > 0 {
-		epoch.SamplesPerSecond = float64(r.examples) / s
-	}
-	r.end.History.Append(epoch)
+	epoch := e.EpochMetrics
 	return r.report(spec.Message{Kind: spec.MessageEpoch, Run: r.run, Epoch: &epoch})
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -162,12 +163,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(spec.ExitBadInput, err)
 	}
-	var created struct {
-		ID       string `json:"id"`
-		SweepDir string `json:"sweep_dir"`
-		State    string `json:"state"`
-	}
-	err = cl.do(ctx, http.MethodPost, "/api/v1/sweeps", sweepFile, map[string]string{"Content-Type": "application/yaml", "X-Sweep-File": pos[0]}, http.StatusCreated, &created)
+	id, err := cl.submit(ctx, pos[0], sweepFile)
 	var he *httpError
 	if errors.As(err, &he) && he.Code == http.StatusBadRequest {
 		return fail(spec.ExitBadInput, errors.New(he.Msg))
@@ -177,52 +173,17 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	enc := json.NewEncoder(stdout)
 	if *jsonOut {
-		enc.Encode(map[string]string{"type": "submitted", "id": created.ID})
+		enc.Encode(map[string]string{"type": "submitted", "id": id})
 	} else {
-		fmt.Fprintf(stderr, "submitted %s\n", created.ID)
+		fmt.Fprintf(stderr, "submitted %s\n", id)
 	}
-	lastEpoch := map[string]int{}
-	show := func(e service.Event) {
-		if *jsonOut {
-			enc.Encode(e)
-			return
-		}
-		switch {
-		case e.Type == "state":
-			fmt.Fprintf(stderr, "%s: %s\n", created.ID, e.State)
-		case e.Type == "epoch" && e.Run != nil:
-			if lastEpoch[e.Run.Name] != e.Run.EpochsCompleted {
-				lastEpoch[e.Run.Name] = e.Run.EpochsCompleted
-				fmt.Fprintf(stderr, "%s: epoch %d/%d loss %.4f val_loss %.4f %.0f samples/s\n", e.Run.Name, e.Run.EpochsCompleted, e.Run.Epochs, e.Run.Loss, e.Run.ValLoss, e.Run.SamplesPerSecond)
-			}
-		case e.Type == "run_end" && e.Run != nil:
-			fmt.Fprintf(stderr, "%s: %s %s\n", e.Run.Name, e.Run.State, e.Run.Error)
-		}
+	show := eventPrinter(id, *jsonOut, enc, stderr)
+	view, err := cl.follow(ctx, id, show)
+	if ctx.Err() != nil {
+		return fail(spec.ExitInterrupted, fmt.Errorf("stopped following %s (it goes on; tfsweep cancel %s %s stops it)", id, cl.base, id))
 	}
-	// Follow the stream until the sweep ends; a stream cut (a restarting server) is reconnected.
-	var view service.SweepView
-	for failures := 0; ; {
-		err := cl.events(ctx, created.ID, show)
-		if ctx.Err() != nil {
-			return fail(spec.ExitInterrupted, fmt.Errorf("stopped following %s (it goes on; tfsweep cancel %s %s stops it)", created.ID, cl.base, created.ID))
-		}
-		if gerr := cl.do(ctx, http.MethodGet, "/api/v1/sweeps/"+created.ID, nil, nil, http.StatusOK, &view); gerr == nil {
-			failures = 0
-			if view.ExitCode != nil && view.Ended != nil {
-				break
-			}
-		} else if err == nil {
-			err = gerr
-		}
-		if err != nil {
-			if failures++; failures > 60 {
-				return fail(spec.ExitRunFailed, err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
+	if err != nil {
+		return fail(spec.ExitRunFailed, err)
 	}
 	if *jsonOut {
 		enc.Encode(map[string]any{"type": "sweep", "sweep": view})
@@ -232,10 +193,78 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			printResult(stdout, &res, "")
 		}
 		if view.Error != "" {
-			fmt.Fprintf(stderr, "%s: %s\n", created.ID, view.Error)
+			fmt.Fprintf(stderr, "%s: %s\n", id, view.Error)
 		}
 	}
 	return *view.ExitCode
+}
+
+// submit queues the sweep file's spec and returns its id. The server's messages name the file as
+// given, else by its base name, else "body".
+func (c *client) submit(ctx context.Context, file string, spec []byte) (string, error) {
+	header := map[string]string{"Content-Type": "application/yaml"}
+	for _, name := range []string{file, filepath.Base(file)} {
+		if service.IsSweepFileName(name) {
+			header["X-Sweep-File"] = name
+			break
+		}
+	}
+	var created struct {
+		ID string `json:"id"`
+	}
+	err := c.do(ctx, http.MethodPost, "/api/v1/sweeps", spec, header, http.StatusCreated, &created)
+	return created.ID, err
+}
+
+// eventPrinter shows a sweep's events: as JSON lines, or a line per state, finished epoch and run end.
+func eventPrinter(id string, jsonOut bool, enc *json.Encoder, stderr io.Writer) func(service.Event) {
+	lastEpoch := map[string]int{}
+	return func(e service.Event) {
+		if jsonOut {
+			enc.Encode(e)
+			return
+		}
+		switch {
+		case e.Type == "state":
+			fmt.Fprintf(stderr, "%s: %s\n", id, e.State)
+		case e.Type == "epoch" && e.Run != nil:
+			if lastEpoch[e.Run.Name] != e.Run.EpochsCompleted {
+				lastEpoch[e.Run.Name] = e.Run.EpochsCompleted
+				fmt.Fprintf(stderr, "%s: epoch %d/%d loss %.4f val_loss %.4f %.0f samples/s\n", e.Run.Name, e.Run.EpochsCompleted, e.Run.Epochs, e.Run.Loss, e.Run.ValLoss, e.Run.SamplesPerSecond)
+			}
+		case e.Type == "run_end" && e.Run != nil:
+			fmt.Fprintf(stderr, "%s: %s %s\n", e.Run.Name, e.Run.State, strings.TrimSpace(e.Run.Error+" "+e.Run.Reason))
+		}
+	}
+}
+
+// follow streams the sweep's events to show until it ends and returns it; a stream cut (a
+// restarting server) is reconnected, for up to a minute of failures in a row.
+func (c *client) follow(ctx context.Context, id string, show func(service.Event)) (service.SweepView, error) {
+	var view service.SweepView
+	for failures := 0; ; {
+		err := c.events(ctx, id, show)
+		if ctx.Err() != nil {
+			return view, ctx.Err()
+		}
+		if gerr := c.do(ctx, http.MethodGet, "/api/v1/sweeps/"+id, nil, nil, http.StatusOK, &view); gerr == nil {
+			failures = 0
+			if view.ExitCode != nil && view.Ended != nil {
+				return view, nil
+			}
+		} else if err == nil {
+			err = gerr
+		}
+		if err != nil {
+			if failures++; failures > 60 {
+				return view, err
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -309,9 +338,10 @@ func runServerStatus(ctx context.Context, url string, pos []string, jsonOut bool
 	}
 	fmt.Fprintf(stdout, "%s %s (%s)\n", view.ID, view.State, view.SweepDir)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tSTATE\tEPOCH\tSTEP\tLOSS\tSAMPLES/S\tERROR")
+	fmt.Fprintln(tw, "RUN\tSTATE\tEPOCH\tSTEP\tLOSS\tSAMPLES/S\tERROR OR REASON")
 	for _, r := range view.Runs {
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d/%d\t%.4f\t%.0f\t%s\n", r.Name, r.State, r.EpochsCompleted, r.Epochs, r.Step, r.StepsPerEpoch, r.Loss, r.SamplesPerSecond, r.Error)
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d/%d\t%.4f\t%.0f\t%s\n", r.Name, r.State, r.EpochsCompleted, r.Epochs, r.Step, r.StepsPerEpoch, r.Loss, r.SamplesPerSecond,
+			strings.TrimSpace(r.Error+" "+r.Reason))
 	}
 	tw.Flush()
 	if view.State != spec.StatusSucceeded {

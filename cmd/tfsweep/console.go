@@ -140,7 +140,7 @@ func (c *console) RunProgress(r sweep.Run, pr spec.Progress) {
 	}
 }
 
-func (c *console) EpochEnded(r sweep.Run, e spec.Epoch) {
+func (c *console) EpochEnded(r sweep.Run, e spec.EpochMetrics) {
 	c.mu.Lock()
 	p := c.runs[r.Name]
 	if p != nil {

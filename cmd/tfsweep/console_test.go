@@ -14,7 +14,7 @@ func feedConsole(c *console, name string, fail bool) {
 	r := sweep.Run{Name: name, Variant: spec.Defaults()}
 	c.RunStarted(r, spec.Begin{Epochs: 1, StepsPerEpoch: 2, TrainExamples: 30, Device: "CPU:0"})
 	c.RunProgress(r, spec.Progress{Epoch: 0, StepInEpoch: 1, Loss: 2.5, SamplesPerSecond: 16000})
-	c.EpochEnded(r, spec.Epoch{Epoch: 0, Loss: 2.25, Accuracy: 0.5, ValLoss: 2.0123456789, ValAccuracy: 0.6, Seconds: 0.003, SamplesPerSecond: 10000})
+	c.EpochEnded(r, spec.EpochMetrics{Epoch: 0, Loss: 2.25, Accuracy: 0.5, ValLoss: 2.0123456789, ValAccuracy: 0.6, Seconds: 0.003, SamplesPerSecond: 10000})
 	res := sweep.RunResult{Name: name, Status: spec.StatusSucceeded, EpochsCompleted: 1, FitSeconds: 0.003}
 	if fail {
 		res.Status, res.Error = spec.StatusFailed, "boom"

@@ -29,7 +29,7 @@ func commands() map[string]command {
 		"devices":  {"list the devices a TensorFlow session sees", runDevices},
 		"inspect":  {"dump the events of a TensorBoard event file or of every one under a directory", runInspect},
 		"report":   {"write report.md/csv/json and loss-curve PNGs of a sweep directory from its logs", runReport},
-		"run":      {"train a sweep of MNIST MLP variants and log each run for TensorBoard", runRun},
+		"run":      {"train a sweep of network variants on MNIST and log each run for TensorBoard", runRun},
 		"predict":  {"classify IDX or PNG images with a run's exported model", runPredict},
 		"evaluate": {"loss and accuracy of a run's exported model on a test set", runEvaluate},
 		"status":   {"show the state of every run of a sweep directory (or of a tfsweep serve's sweeps)", runStatus},

@@ -65,7 +65,7 @@ func printResult(w io.Writer, res *sweep.Result, reportTable string) {
 				continue
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.1f\t%.0f\n", r.Name, r.Status, r.EpochsCompleted,
-				r.Final.TrainLoss, r.Final.TrainAccuracy, r.Final.ValLoss, r.Final.ValAccuracy, r.FitSeconds, r.SamplesPerSecond)
+				r.Final.Loss, r.Final.Accuracy, r.Final.ValLoss, r.Final.ValAccuracy, r.FitSeconds, r.SamplesPerSecond)
 		}
 		tw.Flush()
 	}

@@ -22,9 +22,16 @@ import (
 
 const runUsage = `usage: tfsweep run [flags]
 
-Trains a sweep of MNIST MLP variants and writes each as a TensorBoard run under a new directory
+Trains a sweep of network variants on MNIST and writes each as a TensorBoard run under a new directory
 LOGDIR/sweep-YYYYMMDD-HHMMSS/<run>, where <run> names the variant (xavier-bn-b256, uniform-nobn-b128;
-the other axes are added, e.g. -lr0.01 or -s2, only when they vary in the sweep).
+the other axes are added, e.g. -lr0.01, -s2 or convnet-, only when they vary in the sweep).
+
+The network is the lab report's MLP (--hidden sets its widths) or, with --model, networks written in
+Keras' terms: a model file (YAML or JSON: an Input and a list of Keras layers, see package modelfile),
+the JSON of Keras' model.to_json(), or a .keras archive. --init, --l2, --activation, --batchnorm and
+--dropout apply to any network as Keras would (every kernel; every hidden activation; a
+BatchNormalization after every hidden Conv2D or Dense; a Dropout after every hidden activation);
+where a model file sets a value itself and the flag is not given, the file wins.
 
 Without --init, --batchnorm, --batch-size and --config it trains the lab-report preset: xavier × batch
 norm off,on × batch size 64,128,256,512,1024, plus uniform × batch norm off,on × batch size 128;
@@ -41,50 +48,12 @@ Exit status: 0 every run succeeded, 1 a run failed or the report could not be wr
 (nothing trained), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP; a second one stops at once).
 `
 
-// runRun is `tfsweep run`: flags, exit codes and wiring; package sweep does the work.
+// runRun is `tfsweep run` in its steps: the flags and the plan (parseRun), the workers and the
+// sweep (sweep.New), its training (trainSweep), the report (reportSweep), then the summary and the
+// exit status; package sweep does the work.
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	started := time.Now()
-	c := newCLI("run", runUsage)
-	fs := c.fs
-	axes := sweep.AddFlags(fs)
-	var opts sweep.Options
-	var (
-		config       string
-		jsonOut      bool
-		trials       int
-		searchSeed   int64
-		searchMethod string
-		sched        sweep.SchedulerOptions
-		shard        string
-		shards       int
-	)
-	fs.StringVar(&opts.LogDir, "logdir", "./runs", "`dir`ectory under which the sweep directory is created")
-	fs.StringVar(&opts.DataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files")
-	fs.StringVar(&config, "config", "", "YAML sweep `file` with several grids (see sweep/presets/lab-report.yaml)")
-	fs.IntVar(&trials, "trials", 0, "random search: draw `N` trials per grid point of the axes given as distributions (uniform:lo:hi, log_uniform:lo:hi, choice:a:b:c)")
-	fs.StringVar(&searchMethod, "search", sweep.SearchRandom, "how trials draw the distributions: random (each on its own) or tpe (Tree-structured Parzen Estimator: each trial proposed from the trials that ended)")
-	fs.Int64Var(&searchSeed, "search-seed", 0, "seed of the random search's draws, so the same command draws the same trials")
-	fs.StringVar(&opts.Name, "name", "", "train into LOGDIR/`NAME`, a sweep directory several processes share (same plan; each run trained once)")
-	fs.StringVar(&shard, "shard", "", "train only the runs whose index ≡ I (mod N): `I/N`, or auto from JOB_COMPLETION_INDEX (with --shards) or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
-	fs.IntVar(&shards, "shards", 0, "with --shard auto under a Kubernetes Indexed Job: the number of shards (the Job's completions)")
-	fs.BoolVar(&opts.Resume, "resume", false, "continue the interrupted runs of a sweep from their last checkpoints: tfsweep run --resume DIR, or with --name")
-	fs.IntVar(&opts.KeepCheckpoints, "keep-checkpoints", 1, "keep a run's last `N` per-epoch checkpoints, besides the best")
-	fs.StringVar(&sched.Kind, "scheduler", "", "stop bad trials early: median (Vizier's rule), asha (pause at rungs, promote the top 1/eta) or hyperband (several asha brackets); default none")
-	fs.StringVar(&sched.Metric, "scheduler-metric", sweep.DefaultSchedulerMetric, "the `tag` the scheduler ranks trials by: "+strings.Join(sweep.SchedulerMetricNames(), ", "))
-	fs.StringVar(&sched.Mode, "scheduler-mode", "", "min or max: which way the metric is better (default: the metric's own)")
-	fs.IntVar(&sched.GraceEpochs, "grace-epochs", 0, "median: no trial stops at or before epoch `N` (default 1)")
-	fs.IntVar(&sched.MinEpochs, "min-epochs", 0, "asha, hyperband: the first rung's epoch `N` (default 1)")
-	fs.IntVar(&sched.Eta, "eta", 0, "asha, hyperband: the reduction factor `N`; rungs at min-epochs·eta^k (default 3)")
-	fs.BoolVar(&opts.RetryFailed, "retry-failed", false, "train runs that failed in an earlier attempt again")
-	fs.StringVar(&opts.Device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
-	fs.IntVar(&opts.Parallel, "parallel", 1, "train `N` runs at once, each in its own worker (CPU threads are split between them)")
-	fs.IntVar(&opts.Threads, "threads", 0, "`N` TensorFlow intra- and inter-op threads per run (0 = chosen from the batch size and the CPUs split by --parallel)")
-	fs.IntVar(&opts.StepsPerCall, "steps-per-call", 0, "train `N` batches per TensorFlow call, Keras' steps_per_execution (0 = chosen: 4 on one thread, else 1)")
-	fs.IntVar(&opts.LogEvery, "log-every", sweep.DefaultLogEvery, "write batch_loss and batch_accuracy every `N` steps (0 = never)")
-	fs.IntVar(&opts.MaxRuns, "max-runs", sweep.DefaultMaxRuns, "refuse a sweep of more than `N` runs before expanding it")
-	fs.BoolVar(&jsonOut, "json", false, "print one JSON summary on stdout (logs stay on stderr)")
-	fs.BoolVar(&opts.DryRun, "dry-run", false, "check everything a run checks, print the runs and exit without creating anything")
-	pos, code, ok := c.parse(args, stdout, stderr)
+	f, plan, code, ok := parseRun(args, stdout, stderr)
 	if !ok {
 		return code
 	}
@@ -92,56 +61,15 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tfsweep run: %v\n", err)
 		return spec.ExitBadInput
 	}
-	fromFlags, err := axes.Grid()
+	if err := setUpWorkers(ctx, &f.opts); err != nil {
+		return fail(err)
+	}
+	s, err := sweep.New(plan, f.opts)
 	if err != nil {
 		return fail(err)
 	}
-	switch {
-	case len(pos) == 1 && opts.Resume:
-		// tfsweep run --resume DIR: the sweep's own recorded plan, in its own directory.
-		dir := filepath.Clean(pos[0])
-		if config != "" || len(fromFlags.Keys()) > 0 {
-			return fail(errors.New("--resume DIR trains the plan recorded in DIR/sweep.yaml: give no --config and no axis flags"))
-		}
-		if _, _, err := sweep.ReadPlan(dir); err != nil {
-			return fail(fmt.Errorf("--resume: %w", err))
-		}
-		config, opts.LogDir, opts.Name = filepath.Join(dir, sweep.PlanFile), filepath.Dir(dir), filepath.Base(dir)
-	case len(pos) > 0:
-		return fail(fmt.Errorf("unexpected argument %q (flags only, or --resume DIR; see tfsweep run -h)", pos[0]))
-	}
-	var search sweep.Search
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "trials":
-			search.Trials = &trials
-		case "search-seed":
-			search.Seed = &searchSeed
-		case "search":
-			search.Method = &searchMethod
-		case "scheduler", "scheduler-metric", "scheduler-mode", "grace-epochs", "min-epochs", "eta":
-			search.Scheduler = &sched
-		}
-	})
-	plan, err := sweep.NewPlan(config, fromFlags, &search)
-	if err != nil {
-		return fail(err)
-	}
-	if opts.Shard, err = parseShard(shard, shards, os.Getenv); err != nil {
-		return fail(err)
-	}
-	if opts.Shard.Count > 1 && opts.Name == "" {
-		return fail(errors.New("--shard: shards of a sweep share it through --name NAME"))
-	}
-	if err := setUpWorkers(ctx, &opts); err != nil {
-		return fail(err)
-	}
-	s, err := sweep.New(plan, opts)
-	if err != nil {
-		return fail(err)
-	}
-	if opts.DryRun {
-		if jsonOut {
+	if f.opts.DryRun {
+		if f.jsonOut {
 			return printJSON(stdout, stderr, s.Planned())
 		}
 		printRuns(stdout, s.Mine(), s.TrainExamples())
@@ -150,59 +78,19 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if ctx.Err() != nil {
 		// Interrupted while the data loaded: leave no sweep directory behind that holds only its plan
 		// (a shared --name directory stays: other processes may be training into it).
-		if opts.Name == "" {
+		if f.opts.Name == "" {
 			os.RemoveAll(s.Dir())
 		}
 		return spec.ExitInterrupted
 	}
-
-	terminal := false
-	if f, ok := stderr.(*os.File); ok {
-		terminal = isatty.IsTerminal(f.Fd())
-	}
-	con := newConsole(stderr, terminal)
-	con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Mine())).Int("parallel", opts.Parallel).
-		Int("train_examples", s.TrainExamples()).Msg("sweep started")
+	con := newConsole(stderr, isTerminal(stderr))
 	runStart := time.Now()
-	res := s.Run(ctx, con)
-	con.close()
-	if res.Status == spec.StatusInterrupted {
-		resume := fmt.Sprintf("tfsweep run --resume %s --data-dir %s", s.Dir(), opts.DataDir)
-		con.log.Warn().Str("sweep", s.Dir()).Str("resume", resume).
-			Msg("interrupted: unfinished runs are marked failed; continue them from their checkpoints with: " + resume)
-	}
-
-	// The report is written also after an interruption: it shows what the logs hold. Of processes
-	// sharing a sweep, the one that sees every run ended writes it.
+	res := trainSweep(ctx, s, f.opts, con)
 	reportStart := time.Now()
-	reportTable := ""
-	var written *report.Written
-	if pending := unfinished(s.Dir()); pending > 0 && opts.Name != "" {
-		con.log.Info().Int("unfinished", pending).Str("sweep", s.Dir()).
-			Msg("other processes' runs are unfinished: the last to end writes the report (or run tfsweep report)")
-	} else if written, err = report.Generate(context.WithoutCancel(ctx), s.Dir()); err != nil {
-		res.ReportError = strings.TrimSpace(strings.Join([]string{res.ReportError, err.Error()}, " "))
-		con.log.Error().Err(err).Msg("could not write the report")
-	} else {
-		res.Report = filepath.Join(s.Dir(), report.MarkdownFile)
-		reportTable = written.Table
-		if b := written.Best; b != nil {
-			res.Best = &sweep.BestRun{Run: b.Run, ValLoss: b.ValLoss, Model: b.Model}
-		}
-		con.log.Info().Str("report", res.Report).Int("figures", len(written.Figures)).Msg("report written")
-	}
+	reportTable := reportSweep(ctx, res, f.opts, con)
 	res.Timings = &sweep.SweepTimings{Startup: runStart.Sub(started).Seconds(), Report: time.Since(reportStart).Seconds()}
-	for _, r := range res.Runs {
-		if r.Timings != nil {
-			res.Timings.Runs = res.Timings.Runs.Add(*r.Timings)
-		}
-	}
-	t := res.Timings
-	con.log.Info().Str("status", string(res.Status)).Float64("wall_seconds", res.WallSeconds).
-		Float64("startup_seconds", t.Startup).Float64("setup_seconds", t.Runs.Setup).Float64("train_seconds", t.Runs.Train).
-		Float64("validation_seconds", t.Runs.Validation).Float64("export_seconds", t.Runs.Export).Float64("report_seconds", t.Report).
-		Msg("sweep done")
-	if jsonOut {
+	logTimings(con, res)
+	if f.jsonOut {
 		if code := printJSON(stdout, stderr, res); code != spec.ExitOK {
 			return code
 		}
@@ -216,6 +104,170 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return spec.ExitRunFailed
 	}
 	return spec.ExitOK
+}
+
+// runFlags are `tfsweep run`'s flags besides the axes.
+type runFlags struct {
+	opts         sweep.Options
+	config       string
+	jsonOut      bool
+	trials       int
+	searchSeed   int64
+	searchMethod string
+	sched        sweep.SchedulerOptions
+	shard        string
+	shards       int
+}
+
+// parseRun reads the flags and makes the plan: the preset, a sweep file or a recorded sweep's own
+// plan, with the axis flags and the random search applied. ok is false when the command ends here,
+// with code (help, or bad flags: the message is on stderr).
+func parseRun(args []string, stdout, stderr io.Writer) (f *runFlags, plan sweep.Plan, code int, ok bool) {
+	c := newCLI("run", runUsage)
+	fs := c.fs
+	axes := sweep.AddFlags(fs)
+	f = &runFlags{}
+	opts := &f.opts
+	fs.StringVar(&opts.LogDir, "logdir", "./runs", "`dir`ectory under which the sweep directory is created")
+	fs.StringVar(&opts.DataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files (the shorthand of --data idx:DIR)")
+	fs.StringVar(&opts.Source, "data", "", "train on a data `source` KIND:PATH[:key=value…]: idx:DIR, npz:FILE, npy:DIR, cifar10:DIR, cifar100:DIR, images:DIR, csv:FILE, tfrecord:GLOB (see README, Your data)")
+	fs.StringVar(&opts.DataCache, "data-cache", defaultDataCache(), "`dir`ectory where decoded image folders are kept for the next run")
+	fs.StringVar(&f.config, "config", "", "YAML sweep `file` with several grids (see sweep/presets/lab-report.yaml)")
+	fs.IntVar(&f.trials, "trials", 0, "random search: draw `N` trials per grid point of the axes given as distributions (uniform:lo:hi, log_uniform:lo:hi, choice:a:b:c)")
+	fs.StringVar(&f.searchMethod, "search", sweep.SearchRandom, "how trials draw the distributions: random (each on its own) or tpe (Tree-structured Parzen Estimator: each trial proposed from the trials that ended)")
+	fs.Int64Var(&f.searchSeed, "search-seed", 0, "seed of the random search's draws, so the same command draws the same trials")
+	fs.StringVar(&opts.Name, "name", "", "train into LOGDIR/`NAME`, a sweep directory several processes share (same plan; each run trained once)")
+	fs.StringVar(&f.shard, "shard", "", "train only the runs whose index ≡ I (mod N): `I/N`, or auto from JOB_COMPLETION_INDEX (with --shards) or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
+	fs.IntVar(&f.shards, "shards", 0, "with --shard auto under a Kubernetes Indexed Job: the number of shards (the Job's completions)")
+	fs.BoolVar(&opts.Resume, "resume", false, "continue the interrupted runs of a sweep from their last checkpoints: tfsweep run --resume DIR, or with --name")
+	fs.IntVar(&opts.KeepCheckpoints, "keep-checkpoints", 1, "keep a run's last `N` per-epoch checkpoints, besides the best")
+	fs.DurationVar(&opts.WorkerGrace, "stop-grace", sweep.DefaultWorkerGrace, "after a stop (Ctrl-C, SIGTERM), how long a worker may take to close its run before it is killed (a `duration`)")
+	fs.StringVar(&f.sched.Kind, "scheduler", "", "stop bad trials early: median (Vizier's rule), asha (pause at rungs, promote the top 1/eta) or hyperband (several asha brackets); default none")
+	fs.StringVar(&f.sched.Metric, "scheduler-metric", sweep.DefaultSchedulerMetric, "the `tag` the scheduler ranks trials by: "+strings.Join(sweep.SchedulerMetricNames(), ", "))
+	fs.StringVar(&f.sched.Mode, "scheduler-mode", "", "min or max: which way the metric is better (default: the metric's own)")
+	fs.IntVar(&f.sched.GraceEpochs, "grace-epochs", 0, "median: no trial stops at or before epoch `N` (default 1)")
+	fs.IntVar(&f.sched.MinEpochs, "min-epochs", 0, "asha, hyperband: the first rung's epoch `N` (default 1)")
+	fs.IntVar(&f.sched.Eta, "eta", 0, "asha, hyperband: the reduction factor `N`; rungs at min-epochs·eta^k (default 3)")
+	fs.BoolVar(&opts.RetryFailed, "retry-failed", false, "train runs that failed in an earlier attempt again")
+	fs.StringVar(&opts.Device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
+	fs.IntVar(&opts.Parallel, "parallel", 1, "train `N` runs at once, each in its own worker (CPU threads are split between them)")
+	fs.IntVar(&opts.Threads, "threads", 0, "`N` TensorFlow intra- and inter-op threads per run (0 = chosen from the batch size and the CPUs split by --parallel)")
+	fs.IntVar(&opts.StepsPerCall, "steps-per-call", 0, "train `N` batches per TensorFlow call, Keras' steps_per_execution (0 = chosen: 4 on one thread, else 1)")
+	fs.IntVar(&opts.LogEvery, "log-every", sweep.DefaultLogEvery, "write batch_loss and batch_accuracy every `N` steps (0 = never)")
+	fs.IntVar(&opts.MaxRuns, "max-runs", sweep.DefaultMaxRuns, "refuse a sweep of more than `N` runs before expanding it")
+	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON summary on stdout (logs stay on stderr)")
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "check everything a run checks, print the runs and exit without creating anything")
+	pos, code, ok := c.parse(args, stdout, stderr)
+	if !ok {
+		return nil, sweep.Plan{}, code, false
+	}
+	plan, err := f.plan(fs, axes, pos)
+	if err != nil {
+		fmt.Fprintf(stderr, "tfsweep run: %v\n", err)
+		return nil, sweep.Plan{}, spec.ExitBadInput, false
+	}
+	return f, plan, spec.ExitOK, true
+}
+
+// plan makes the sweep's plan from the parsed flags and the positional arguments, and the shard.
+func (f *runFlags) plan(fs *flag.FlagSet, axes *sweep.Flags, pos []string) (sweep.Plan, error) {
+	fromFlags, err := axes.Grid()
+	if err != nil {
+		return sweep.Plan{}, err
+	}
+	switch {
+	case len(pos) == 1 && f.opts.Resume:
+		// tfsweep run --resume DIR: the sweep's own recorded plan, in its own directory.
+		dir := filepath.Clean(pos[0])
+		if f.config != "" || len(fromFlags.Keys()) > 0 {
+			return sweep.Plan{}, errors.New("--resume DIR trains the plan recorded in DIR/sweep.yaml: give no --config and no axis flags")
+		}
+		if _, _, err := sweep.ReadPlan(dir); err != nil {
+			return sweep.Plan{}, fmt.Errorf("--resume: %w", err)
+		}
+		f.config, f.opts.LogDir, f.opts.Name = filepath.Join(dir, sweep.PlanFile), filepath.Dir(dir), filepath.Base(dir)
+	case len(pos) > 0:
+		return sweep.Plan{}, fmt.Errorf("unexpected argument %q (flags only, or --resume DIR; see tfsweep run -h)", pos[0])
+	}
+	var search sweep.Search
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "trials":
+			search.Trials = &f.trials
+		case "search-seed":
+			search.Seed = &f.searchSeed
+		case "search":
+			search.Method = &f.searchMethod
+		case "scheduler", "scheduler-metric", "scheduler-mode", "grace-epochs", "min-epochs", "eta":
+			search.Scheduler = &f.sched
+		}
+	})
+	plan, err := sweep.NewPlan(f.config, fromFlags, &search)
+	if err != nil {
+		return sweep.Plan{}, err
+	}
+	if f.opts.Shard, err = parseShard(f.shard, f.shards, os.Getenv); err != nil {
+		return sweep.Plan{}, err
+	}
+	if f.opts.Shard.Count > 1 && f.opts.Name == "" {
+		return sweep.Plan{}, errors.New("--shard: shards of a sweep share it through --name NAME")
+	}
+	return plan, nil
+}
+
+// isTerminal tells whether w is a terminal, where the console draws progress bars.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// trainSweep trains the sweep's runs with the console as their observer.
+func trainSweep(ctx context.Context, s *sweep.Sweep, opts sweep.Options, con *console) *sweep.Result {
+	con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Mine())).Int("parallel", opts.Parallel).
+		Int("train_examples", s.TrainExamples()).Msg("sweep started")
+	res := s.Run(ctx, con)
+	con.close()
+	if res.Status == spec.StatusInterrupted {
+		resume := fmt.Sprintf("tfsweep run --resume %s --data-dir %s", s.Dir(), opts.DataDir)
+		if opts.Source != "" {
+			resume = fmt.Sprintf("tfsweep run --resume %s --data %s", s.Dir(), opts.Source)
+		}
+		con.log.Warn().Str("sweep", s.Dir()).Str("resume", resume).
+			Msg("interrupted: unfinished runs are marked failed; continue them from their checkpoints with: " + resume)
+	}
+	return res
+}
+
+// reportSweep writes the report, as every sweep `tfsweep serve` trains gets it, unless other
+// processes sharing the sweep still train: the one that sees every run ended writes it. It returns
+// the report's table for the console.
+func reportSweep(ctx context.Context, res *sweep.Result, opts sweep.Options, con *console) string {
+	if pending := unfinished(res.SweepDir); pending > 0 && opts.Name != "" {
+		con.log.Info().Int("unfinished", pending).Str("sweep", res.SweepDir).
+			Msg("other processes' runs are unfinished: the last to end writes the report (or run tfsweep report)")
+		return ""
+	}
+	written, err := report.Finish(ctx, res)
+	if err != nil {
+		con.log.Error().Err(err).Msg("could not write the report")
+		return ""
+	}
+	con.log.Info().Str("report", res.Report).Int("figures", len(written.Figures)).Msg("report written")
+	return written.Table
+}
+
+// logTimings adds up the runs' timings into the sweep's and logs them.
+func logTimings(con *console, res *sweep.Result) {
+	for _, r := range res.Runs {
+		if r.Timings != nil {
+			res.Timings.Runs = res.Timings.Runs.Add(*r.Timings)
+		}
+	}
+	t := res.Timings
+	con.log.Info().Str("status", string(res.Status)).Float64("wall_seconds", res.WallSeconds).
+		Float64("startup_seconds", t.Startup).Float64("setup_seconds", t.Runs.Setup).Float64("train_seconds", t.Runs.Train).
+		Float64("validation_seconds", t.Runs.Validation).Float64("export_seconds", t.Runs.Export).Float64("report_seconds", t.Report).
+		Msg("sweep done")
 }
 
 // setUpWorkers sets what `run` and `serve` give every sweep: the worker binary and its environment,
@@ -339,4 +391,16 @@ func unfinished(dir string) int {
 		}
 	}
 	return n
+}
+
+// defaultDataCache is $TFSWEEP_CACHE/data, or tfsweep/data in the user's cache directory: outside any
+// data folder, shared by every sweep of the user.
+func defaultDataCache() string {
+	if dir := os.Getenv("TFSWEEP_CACHE"); dir != "" {
+		return filepath.Join(dir, "data")
+	}
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "tfsweep", "data")
+	}
+	return filepath.Join(os.TempDir(), "tfsweep-data")
 }

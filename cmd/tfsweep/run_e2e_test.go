@@ -162,8 +162,10 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 		train, val := r.Name+"/train", r.Name+"/validation"
 		tbRuns = append(tbRuns, r.Name, train, val)
-		trainScalarTags[train] = []string{"epoch_loss", "epoch_accuracy", "epoch_learning_rate", "batch_loss", "batch_accuracy"}
-		valScalarTags[val] = []string{"epoch_loss", "epoch_accuracy", "evaluation_loss_vs_iterations", "evaluation_accuracy_vs_iterations"}
+		trainScalarTags[train] = []string{"epoch_loss", "epoch_accuracy", "epoch_learning_rate", "batch_loss", "batch_accuracy",
+			"best_epoch_loss", "best_epoch_accuracy"}
+		valScalarTags[val] = []string{"epoch_loss", "epoch_accuracy", "evaluation_loss_vs_iterations", "evaluation_accuracy_vs_iterations",
+			"best_epoch_loss", "best_epoch_accuracy"}
 		textTags[train] = []string{"config"}
 		epochSteps, iterations := []int{}, []int{}
 		for e := range epochs {
@@ -218,9 +220,15 @@ func TestRunEndToEnd(t *testing.T) {
 		} {
 			metrics = append(metrics, map[string]any{"group": m.group, "tag": m.tag, "value": m.value, "step": epochs - 1})
 		}
+		h := spec.History{TrainLoss: r.History.TrainLoss, ValLoss: r.History.ValLoss, TrainAccuracy: r.History.TrainAccuracy, ValAccuracy: r.History.ValAccuracy}
+		best, _ := h.BestEpoch()
+		b := h.At(best)
+		metrics = append(metrics, map[string]any{"tag": "epochs_trained", "value": epochs},
+			map[string]any{"group": "validation", "tag": "best_epoch_loss", "value": b.ValLoss, "step": best},
+			map[string]any{"group": "train", "tag": "best_epoch_accuracy", "value": b.Accuracy, "step": best})
 		// Group names are the run's path under the logdir, so that sweeps never merge.
 		groups[filepath.Base(res.SweepDir)+"/"+r.Name] = map[string]any{
-			"hparams": map[string]any{"init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,
+			"hparams": map[string]any{"model": "mlp", "init": r.Init, "batchnorm": r.BatchNorm, "batch_size": batch, "lr": 0.001,
 				"epochs": epochs, "hidden": "128x64", "seed": 1, "scale": "unit", "limit": limit,
 				"activation": "tanh", "optimizer": "adam", "momentum": 0, "nesterov": false, "dropout": 0, "l2": 0,
 				"schedule": "constant", "validation_split": 0, "early_stopping": "off", "reduce_lr": "off"},
@@ -261,6 +269,7 @@ func TestRunEndToEnd(t *testing.T) {
 		"hparams": map[string]any{
 			"experiment": map[string]any{
 				"hparams": map[string]any{
+					"model":            map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"mlp"}},
 					"init":             map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"xavier", "uniform"}},
 					"batchnorm":        map[string]any{"type": "DATA_TYPE_BOOL", "discrete": []bool{false, true}},
 					"batch_size":       map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{batch}},
@@ -281,9 +290,14 @@ func TestRunEndToEnd(t *testing.T) {
 					"early_stopping":   map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"off"}},
 					"reduce_lr":        map[string]any{"type": "DATA_TYPE_STRING", "discrete": []string{"off"}},
 				},
+				// The axes that vary, listed first.
+				"differs": []string{"init", "batchnorm"},
 				"metrics": []map[string]string{
 					{"group": "validation", "tag": "epoch_loss"}, {"group": "validation", "tag": "epoch_accuracy"},
 					{"group": "train", "tag": "epoch_loss"}, {"group": "train", "tag": "epoch_accuracy"},
+					{"group": "validation", "tag": "best_epoch_loss"}, {"group": "validation", "tag": "best_epoch_accuracy"},
+					{"group": "train", "tag": "best_epoch_loss"}, {"group": "train", "tag": "best_epoch_accuracy"},
+					{"tag": "epochs_trained"},
 				},
 			},
 			"session_groups": groups,
@@ -456,6 +470,8 @@ func TestRandomSearchInTensorBoard(t *testing.T) {
 					"lr":         map[string]any{"type": "DATA_TYPE_FLOAT64", "interval": []float64{1e-4, 1e-2}},
 					"batch_size": map[string]any{"type": "DATA_TYPE_FLOAT64", "discrete": []int{100}},
 				}),
+				// lr, the one axis that varies, comes first: TensorBoard shows the first few by default.
+				"differs":        []string{"lr"},
 				"metrics_subset": true, "metrics": []map[string]string{{"group": "validation", "tag": "epoch_loss"}},
 			},
 			"session_groups": groups,

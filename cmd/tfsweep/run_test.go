@@ -126,6 +126,17 @@ func TestRunBadInput(t *testing.T) {
 		{"config alias refused", []string{"--config", config("defaults: &d\n  epochs: 1\ngrids:\n  - *d\n")}, "YAML aliases are not allowed"},
 		{"config huge grid refused before expansion", []string{"--config", config("grids:\n  - seed: [" + strings.Repeat("1,", 999) + "1]\n    lr: [" + strings.Repeat("0.1,", 999) + "0.1]\n    epochs: [" + strings.Repeat("1,", 99) + "1]\n")}, "the sweep has 100000000 runs, more than --max-runs 10000"},
 		{"fifo as data", []string{"--data-dir", fifoData(t)}, "is not a regular file"},
+		{"model file with a shape mismatch", []string{"--batch-size", "10", "--model", config("layers:\n  - Input: {shape: [28, 28, 1]}\n  - Conv2D: {filters: 4, kernel_size: 3}\n  - Dense: {units: 10, activation: softmax}\n")},
+			"/sweep.yaml:4: Dense `dense` gets a 4-D input (None, 26, 26, 4): add Flatten before it"},
+		{"Keras layer tfsweep does not build", []string{"--batch-size", "10", "--model", "../../modelfile/testdata/keras/unsupported_layer.json"},
+			"/modelfile/testdata/keras/unsupported_layer.json:1:520: SeparableConv2D `separable_conv2d` is not a layer class tfsweep builds"},
+		{"missing model file", []string{"--batch-size", "10", "--model", filepath.Join(tmp, "none.yaml")}, "--model: open " + filepath.Join(tmp, "none.yaml")},
+		{"model for other data", []string{"--batch-size", "10", "--model", config("layers:\n  - Input: {shape: [32, 32, 3]}\n  - Flatten:\n  - Dense: {units: 10, activation: softmax}\n")},
+			"/sweep.yaml reads inputs of shape (None, 32, 32, 3), 3072 values, but the data's examples have 784"},
+		{"bad data source", []string{"--data", "hdf5:x.h5"}, `--data: bad data source "hdf5:x.h5": unknown kind "hdf5"`},
+		{"missing data file", []string{"--data", "npz:" + filepath.Join(tmp, "none.npz")}, "--data: dataset: stat " + filepath.Join(tmp, "none.npz")},
+		{"csv of one column", []string{"--data", "csv:" + aFile + ":holdout=0.5"}, "--data: dataset: " + aFile + ": wrong number of fields: line 1: 1 column"},
+		{"config data names file and line", []string{"--config", config("data: npz:" + filepath.Join(tmp, "none.npz") + "\ngrids:\n  - batch_size: 10\n")}, "sweep.yaml:1: data: dataset: stat " + filepath.Join(tmp, "none.npz")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

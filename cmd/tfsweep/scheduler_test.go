@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -198,6 +199,85 @@ func TestSchedulerKillAndResume(t *testing.T) {
 	for i, s := range states {
 		if s.State != want.Runs[i].Status {
 			t.Errorf("%s: claim says %s, uninterrupted %s", s.Name, s.State, want.Runs[i].Status)
+		}
+	}
+}
+
+// Two shards of one ASHA sweep, trained at once by two fronts on one --name, decide on one shared log:
+// every (trial, rung) is promoted once, whichever shard promotes it trains it (a run may change shard
+// between its segments), every epoch of every run is trained once, and the claims end each run
+// succeeded or paused. A third process resuming the sweep replays the log and finds nothing to do.
+func TestSchedulerShards(t *testing.T) {
+	logdir := t.TempDir()
+	flags := func(shard string) []string {
+		return searchFlags(t, logdir, "--scheduler", "asha", "--name", "s", "--shard", shard)
+	}
+	a, b := startFront(t, flags("0/2")...), startFront(t, flags("1/2")...)
+	for _, f := range []*front{a, b} {
+		if code := f.wait(t, 5*time.Minute); code != spec.ExitOK {
+			t.Fatalf("a shard: exit %d\n%s", code, f.stderr.String())
+		}
+	}
+	dir := filepath.Join(logdir, "s")
+	data, err := os.ReadFile(filepath.Join(dir, "scheduler.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	promoted := map[string]bool{}
+	epochs := map[string][]int{}
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var l struct {
+			Run      string
+			Epoch    int
+			Promoted []struct {
+				Trial string
+				Rung  int
+			}
+		}
+		if err := json.Unmarshal(line, &l); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range l.Promoted {
+			key := fmt.Sprintf("%s to rung %d", p.Trial, p.Rung)
+			if promoted[key] {
+				t.Errorf("%s promoted twice", key)
+			}
+			promoted[key] = true
+		}
+		if l.Run != "" {
+			epochs[l.Run] = append(epochs[l.Run], l.Epoch)
+		}
+	}
+	if len(promoted) == 0 {
+		t.Error("no promotion at all")
+	}
+	for run, got := range epochs {
+		for i, e := range got {
+			if e != i+1 {
+				t.Errorf("%s reported epochs %v: each once, in order", run, got)
+				break
+			}
+		}
+	}
+	states, err := sweep.Status(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range states {
+		if s.State != spec.StatusSucceeded && s.State != spec.StatusPaused {
+			t.Errorf("%s: %s", s.Name, s.State)
+		}
+		if len(epochs[s.Name]) == 0 {
+			t.Errorf("%s: never trained", s.Name)
+		}
+	}
+	code, stdout, stderr := runCmd(t, "--resume", dir, "--data-dir", realData(t), "--log-every", "0", "--json")
+	if code != spec.ExitOK {
+		t.Fatalf("resume: exit %d\n%s", code, stderr)
+	}
+	for _, r := range decodeResult(t, stdout).Runs {
+		if r.Status != spec.StatusSkipped {
+			t.Errorf("resume trained %s again: %s", r.Name, r.Status)
 		}
 	}
 }

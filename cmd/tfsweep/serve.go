@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -27,27 +29,36 @@ with --slots workers, each sweep into LOGDIR/<id> for TensorBoard, and an HTTP A
 sweep: the next server on LOGDIR trains the queued ones and resumes the interrupted one from its
 checkpoints. A second server on the same LOGDIR refuses to start.
 
-It listens on loopback by default. Another address needs a token (--token-file, or TFSWEEP_TOKEN),
-and with a token every request needs "Authorization: Bearer <token>".
+It listens on loopback by default. Another address needs a token of at least 16 bytes (--token-file,
+or TFSWEEP_TOKEN), and with a token every request needs "Authorization: Bearer <token>". It answers
+only requests whose Host is its own (--allow-host adds names), and refuses state-changing requests
+from other sites' pages and with a form's content type.
 
 Exit status: 0 stopped by SIGINT/SIGTERM, 1 a run-time failure, 2 bad flags, a logdir in use or a
 non-loopback address without a token.
 `
 
+// serveFlags are tfsweep serve's settings.
+type serveFlags struct {
+	addr, logDir, dataDir, device string
+	slots, maxConns               int
+	tokenFile, tensorBoardURL     string
+	allowHosts                    string
+}
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCLI("serve", serveUsage)
 	fs := c.fs
-	var (
-		cfg                             service.Config
-		addr, tokenFile, tensorBoardURL string
-	)
-	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "`host:port` to listen on (loopback unless a token is set)")
-	fs.StringVar(&cfg.LogDir, "logdir", "./runs", "`dir`ectory of the queue and of the sweep directories")
-	fs.StringVar(&cfg.DataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files")
-	fs.StringVar(&cfg.Device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
-	fs.IntVar(&cfg.Slots, "slots", 0, "runs of a sweep trained at once, one worker each (`N`; default one per GPU, 1 on CPU)")
-	fs.StringVar(&tokenFile, "token-file", "", "`file` holding the bearer token every request must carry (else $TFSWEEP_TOKEN)")
-	fs.StringVar(&tensorBoardURL, "tensorboard-url", "", "`URL` of a TensorBoard reading LOGDIR, linked from the API")
+	var f serveFlags
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on (loopback unless a token is set)")
+	fs.StringVar(&f.logDir, "logdir", "./runs", "`dir`ectory of the queue and of the sweep directories")
+	fs.StringVar(&f.dataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files")
+	fs.StringVar(&f.device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
+	fs.IntVar(&f.slots, "slots", 0, "runs of a sweep trained at once, one worker each (`N`; default one per GPU, 1 on CPU)")
+	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding the bearer token every request must carry (else $"+sweep.TokenEnv+")")
+	fs.StringVar(&f.tensorBoardURL, "tensorboard-url", "", "`URL` of a TensorBoard reading LOGDIR, linked from the API")
+	fs.StringVar(&f.allowHosts, "allow-host", "", "more Host header `names` the server answers, comma-separated (e.g. the name of a proxy in front of it)")
+	fs.IntVar(&f.maxConns, "max-conns", 4096, "open connections at most (`N`): at the cap a new one closes the longest idle one")
 	if _, code, ok := c.parse(args, stdout, stderr); !ok {
 		return code
 	}
@@ -56,37 +67,75 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "tfsweep serve: %v\n", err)
 		return spec.ExitBadInput
 	}
-	token, err := readToken(tokenFile)
+	httpCfg, trainer, err := f.setUp(ctx, log)
 	if err != nil {
 		return fail(err)
 	}
-	if err := checkListen(addr, token); err != nil {
-		return fail(err)
-	}
-	opts := sweep.Options{Device: cfg.Device}
-	if err := setUpWorkers(ctx, &opts); err != nil {
-		return fail(err)
-	}
-	cfg.Worker, cfg.WorkerEnv, cfg.GPUs, cfg.Charts = opts.Worker, opts.WorkerEnv, opts.GPUs, opts.Charts
-	if cfg.Slots == 0 {
-		cfg.Slots = max(1, len(cfg.GPUs))
-	}
-	cfg.Logf = func(format string, args ...any) { log.Info().Msg(fmt.Sprintf(format, args...)) }
-	svc, err := service.New(ctx, cfg)
+	svc, err := service.New(ctx, service.Config{LogDir: f.logDir, Trainer: trainer, Log: log})
 	if err != nil {
 		return fail(err)
 	}
 	defer svc.Close()
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return fail(fmt.Errorf("--addr: %w", err))
 	}
-	// Requests' contexts end with the server's, so that event streams end on SIGTERM.
-	srv := &http.Server{Handler: svc.Handler(token, tensorBoardURL), ReadHeaderTimeout: 10 * time.Second,
+	files := raiseOpenFiles()
+	maxConns := min(f.maxConns, max(16, files-256)) // what the workers, the queue and the logs need stays free
+	srv := &http.Server{Handler: svc.Handler(httpCfg), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10, ConnState: service.NewConnLimit(maxConns).Track,
+		ErrorLog: stdlog.New(log, "", 0),
+		// Requests' contexts end with the server's, so that event streams end on SIGTERM.
 		BaseContext: func(net.Listener) context.Context { return ctx }}
-	log.Info().Str("addr", ln.Addr().String()).Str("logdir", cfg.LogDir).Int("slots", cfg.Slots).Bool("token", token != "").Msg("serving")
+	log.Info().Str("addr", ln.Addr().String()).Str("logdir", f.logDir).Int("slots", trainer.Slots).Bool("token", httpCfg.Token != "").
+		Int("max_conns", maxConns).Int("open_files", files).Msg("serving")
+	return serve(ctx, srv, ln, svc, log)
+}
 
-	// The trainer and the HTTP server stop together: on a signal, or when either fails.
+// setUp checks the flags and reads what the server needs once: the token, the data set's shape and
+// the workers.
+func (f serveFlags) setUp(ctx context.Context, log zerolog.Logger) (service.HTTPConfig, *service.SweepTrainer, error) {
+	token, err := readToken(f.tokenFile)
+	if err != nil {
+		return service.HTTPConfig{}, nil, err
+	}
+	if err := checkListen(f.addr, token); err != nil {
+		return service.HTTPConfig{}, nil, err
+	}
+	var extra []string
+	for h := range strings.SplitSeq(f.allowHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			extra = append(extra, h)
+		}
+	}
+	hosts, err := service.NewHosts(f.addr, extra)
+	if err != nil {
+		return service.HTTPConfig{}, nil, err
+	}
+	if f.slots < 0 || f.slots > 256 {
+		return service.HTTPConfig{}, nil, fmt.Errorf("--slots: %d must be in [1, 256]", f.slots)
+	}
+	if f.maxConns < 1 {
+		return service.HTTPConfig{}, nil, fmt.Errorf("--max-conns: %d must be positive", f.maxConns)
+	}
+	data, err := sweep.ReadDataShape(f.dataDir)
+	if err != nil {
+		return service.HTTPConfig{}, nil, err
+	}
+	opts := sweep.Options{Device: f.device}
+	if err := setUpWorkers(ctx, &opts); err != nil {
+		return service.HTTPConfig{}, nil, err
+	}
+	t := &service.SweepTrainer{LogDir: f.logDir, Data: data, DataDir: f.dataDir, Device: f.device, Slots: f.slots,
+		Worker: opts.Worker, WorkerEnv: opts.WorkerEnv, GPUs: opts.GPUs, Charts: opts.Charts}
+	if t.Slots == 0 {
+		t.Slots = max(1, len(t.GPUs))
+	}
+	return service.HTTPConfig{Token: token, TensorBoardURL: f.tensorBoardURL, Hosts: hosts, Log: log}, t, nil
+}
+
+// serve runs the trainer and the HTTP server until ctx ends or either fails.
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, svc *service.Service, log zerolog.Logger) int {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
@@ -116,10 +165,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return code
 }
 
+// raiseOpenFiles raises the soft open-files limit to the hard one (each connection holds a file)
+// and returns the limit in force.
+func raiseOpenFiles() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 1024
+	}
+	if lim.Cur < lim.Max {
+		raised := lim
+		raised.Cur = raised.Max
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
+			lim = raised
+		}
+	}
+	return int(min(lim.Cur, 1<<30))
+}
+
 // readToken reads the token from file, else from TFSWEEP_TOKEN ("" for none).
 func readToken(file string) (string, error) {
 	if file == "" {
-		return strings.TrimSpace(os.Getenv("TFSWEEP_TOKEN")), nil
+		return strings.TrimSpace(os.Getenv(sweep.TokenEnv)), nil
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -132,19 +198,25 @@ func readToken(file string) (string, error) {
 	return token, nil
 }
 
-// checkListen refuses an address other than loopback without a token.
+// minTokenBytes is the shortest token a server reachable from other machines takes.
+const minTokenBytes = 16
+
+// checkListen refuses an address other than loopback without a token of at least minTokenBytes.
 func checkListen(addr, token string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	if token != "" || host == "localhost" {
+	if service.IsLoopback(host) {
 		return nil
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
+	if token == "" {
+		return fmt.Errorf("--addr %s is not a loopback address: set a token with --token-file or %s, so that only its holders can use the server", addr, sweep.TokenEnv)
 	}
-	return fmt.Errorf("--addr %s is not a loopback address: set a token with --token-file or TFSWEEP_TOKEN, so that only its holders can use the server", addr)
+	if len(token) < minTokenBytes {
+		return fmt.Errorf("--addr %s is not a loopback address: its token must be at least %d bytes, not %d (e.g. openssl rand -hex 32)", addr, minTokenBytes, len(token))
+	}
+	return nil
 }
 
 var errNoServer = errors.New("not a server URL")

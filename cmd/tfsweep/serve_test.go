@@ -113,6 +113,9 @@ func (s *server) call(t *testing.T, method, path, body string) (int, []byte) {
 	if s.token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/yaml")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil
@@ -145,7 +148,7 @@ func (s *server) get(t *testing.T, id string) service.SweepView {
 func (s *server) waitState(t *testing.T, id string, limit time.Duration, states ...spec.Status) service.SweepView {
 	t.Helper()
 	var v service.SweepView
-	waitFor(t, limit, id+" to be "+fmt.Sprint(states), func() bool {
+	waitFor(t, limit, fmt.Sprint(id, " to be ", states), func() bool {
 		v = s.get(t, id)
 		for _, st := range states {
 			if v.State == st {
@@ -180,6 +183,10 @@ func TestServeAPI(t *testing.T) {
 		{"limit beyond the data", "limit: 70000\ngrids:\n  - batch_size: 128\n", "limit"},
 		{"json unknown key", `{"grids": [{"epochz": 1}]}`, `body:1: unknown key "epochz"`},
 		{"not yaml", "grids: [\n", "body:"},
+		{"duplicate JSON key", `{"limit": 1000, "limit": 70000, "grids": [{}]}`, `body:1: "limit" appears twice`},
+		{"duplicate YAML key in a grid", "grids:\n  - batch_size: 64\n    epochs: 1\n    batch_size: 128\n", `body:4: "batch_size" appears twice (first on line 2)`},
+		{"second document", "grids: [{}]\n---\ngrids: [{}]\n", "body:2: a second document"},
+		{"trailing JSON", "{\"grids\": [{}]}\n  }", "body:2: data after the document"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := s.call(t, "POST", "/api/v1/sweeps", tc.spec)
@@ -203,8 +210,8 @@ func TestServeAPI(t *testing.T) {
 	}
 
 	id := s.submit(t, tinySweep)
-	if code, _ := s.call(t, "GET", "/api/v1/sweeps/"+id+"/report", ""); code != http.StatusNotFound {
-		t.Errorf("the report before the sweep ended: %d, want 404", code)
+	if code, _ := s.call(t, "GET", "/api/v1/sweeps/"+id+"/report", ""); code != http.StatusConflict {
+		t.Errorf("the report before the sweep ended: %d, want 409", code)
 	}
 	// Follow the event stream to its end.
 	resp, err := http.Get(s.url + "/api/v1/sweeps/" + id + "/events")
@@ -246,9 +253,15 @@ func TestServeAPI(t *testing.T) {
 	}
 	v := s.get(t, id)
 	res := result(t, v)
-	if v.State != spec.StatusSucceeded || v.SweepDir != filepath.Join(logdir, id) || res.Status != spec.StatusSucceeded ||
-		len(res.Runs) != 2 || res.SweepDir != v.SweepDir || v.Attempts != 1 {
+	if v.State != spec.StatusSucceeded || v.SweepDir != id || res.Status != spec.StatusSucceeded ||
+		len(res.Runs) != 2 || res.SweepDir != v.SweepDir || v.Attempts != 1 || res.Runs[0].Dir != id+"/"+res.Runs[0].Name {
 		t.Fatalf("the sweep %+v, result %+v", v.Record, res)
+	}
+	// No answer names the host's files: paths are relative to the logdir.
+	for _, path := range []string{"/api/v1/sweeps/" + id, "/api/v1/sweeps", "/api/v1/sweeps/" + id + "/report"} {
+		if _, body := s.call(t, "GET", path, ""); bytes.Contains(body, []byte(logdir)) {
+			t.Errorf("GET %s names the logdir %s:\n%.500s", path, logdir, body)
+		}
 	}
 	for i, r := range res.Runs {
 		p := v.Runs[i]
@@ -351,6 +364,12 @@ func TestServeToken(t *testing.T) {
 	if cmd.ProcessState.ExitCode() != spec.ExitBadInput || !strings.Contains(string(out), "not a loopback address") {
 		t.Errorf("0.0.0.0 without a token: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
 	}
+	cmd = exec.Command(filepath.Join(binDir, "tfsweep"), "serve", "--addr", "0.0.0.0:0", "--logdir", t.TempDir(), "--data-dir", realData(t))
+	cmd.Env = append(os.Environ(), "TFSWEEP_TOKEN=x")
+	out, _ = cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != spec.ExitBadInput || !strings.Contains(string(out), "its token must be at least 16 bytes, not 1") {
+		t.Errorf("0.0.0.0 with a one-byte token: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	}
 	s := startServer(t, freeAddr(t), t.TempDir(), []string{"TFSWEEP_TOKEN=s3cret-token"})
 	for _, tc := range []struct {
 		name, header string
@@ -374,26 +393,33 @@ func TestServeToken(t *testing.T) {
 			}
 		}
 	}
-	// The web page is static and public; the API it calls is not.
-	resp, err := http.Get(s.url + "/")
-	if err != nil {
-		t.Fatal(err)
+	// The web page and its script are static and public; the API they call is not.
+	get := func(path string) (*http.Response, []byte) {
+		resp, err := http.Get(s.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, body
 	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
-		!bytes.Contains(page, []byte(`"/api/v1"`)) || !bytes.Contains(page, []byte("/events")) || !bytes.Contains(page, []byte("/cancel")) {
+	if resp, page := get("/"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!bytes.Contains(page, []byte(`<script src="/index.js">`)) {
 		t.Errorf("GET /: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(page))
 	}
-	if resp, err := http.Get(s.url + "/index.html"); err != nil || resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("GET /index.html without the token: %v %v, want 401 (only / is public)", resp.StatusCode, err)
+	if resp, script := get("/index.js"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") ||
+		!bytes.Contains(script, []byte(`"/api/v1"`)) || !bytes.Contains(script, []byte("/events")) || !bytes.Contains(script, []byte("/cancel")) {
+		t.Errorf("GET /index.js: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(script))
+	}
+	if resp, _ := get("/index.html"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /index.html without the token: %d, want 401 (only / and /index.js are public)", resp.StatusCode)
 	}
 	// submit reads the token from --token-file.
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	spec := filepath.Join(t.TempDir(), "sweep.yaml")
+	sweepFile := filepath.Join(t.TempDir(), "sweep.yaml")
 	os.WriteFile(tokenFile, []byte("s3cret-token\n"), 0o600)
-	os.WriteFile(spec, []byte(tinySweep), 0o644)
-	sub := exec.Command(filepath.Join(binDir, "tfsweep"), "submit", spec, "--server", s.url, "--token-file", tokenFile)
+	os.WriteFile(sweepFile, []byte(tinySweep), 0o644)
+	sub := exec.Command(filepath.Join(binDir, "tfsweep"), "submit", sweepFile, "--server", s.url, "--token-file", tokenFile)
 	sub.Env = append(os.Environ(), "TFSWEEP_TOKEN=")
 	if out, err := sub.CombinedOutput(); err != nil {
 		t.Errorf("submit with --token-file: %v\n%s", err, out)
@@ -403,7 +429,8 @@ func TestServeToken(t *testing.T) {
 // Cancel: a queued sweep does not start, a running one stops as Ctrl-C stops `run`; an ended one
 // cannot be cancelled again.
 func TestServeCancel(t *testing.T) {
-	s := startServer(t, freeAddr(t), t.TempDir(), nil)
+	logdir := t.TempDir()
+	s := startServer(t, freeAddr(t), logdir, nil)
 	running := s.submit(t, longSweep)
 	queued := s.submit(t, tinySweep)
 	waitFor(t, time.Minute, running+" to train", func() bool {
@@ -427,7 +454,7 @@ func TestServeCancel(t *testing.T) {
 	if q := s.get(t, queued); q.State != spec.StatusCancelled || q.Started != nil {
 		t.Errorf("the cancelled queued sweep: %+v", q.Record)
 	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(v.SweepDir), queued)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(logdir, queued)); !os.IsNotExist(err) {
 		t.Errorf("the cancelled queued sweep has a directory: %v", err)
 	}
 	for _, id := range []string{queued, running} {
@@ -550,7 +577,7 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 	if v.State != spec.StatusSucceeded || v.Attempts != 2 || res.Runs[0].EpochsCompleted != 20 || len(res.Runs[0].History.TrainLoss) != 20 {
 		t.Fatalf("the resumed sweep: %+v; runs %+v\n%s", v.Record, res.Runs, s2.stderr.String())
 	}
-	if !strings.Contains(s2.stderr.String(), "training "+running+" (attempt 2, resume true)") {
+	if !strings.Contains(s2.stderr.String(), `"sweep":"`+running+`","attempt":2,"resume":true`) {
 		t.Errorf("the new server did not resume %s:\n%s", running, s2.stderr.String())
 	}
 	select {
@@ -568,7 +595,7 @@ func testRestart(t *testing.T, sig syscall.Signal) {
 		}
 	}
 	// Each epoch's loss is logged once in the resumed run's train logs.
-	files, _ := filepath.Glob(filepath.Join(res.Runs[0].Dir, "train", "*tfevents*"))
+	files, _ := filepath.Glob(filepath.Join(logdir, res.Runs[0].Dir, "train", "*tfevents*"))
 	steps := map[int64]int{}
 	for _, f := range files {
 		events, err := summary.ReadFile(f)
@@ -599,8 +626,9 @@ func TestServeCheckListen(t *testing.T) {
 		ok          bool
 	}{
 		{"127.0.0.1:8080", "", true}, {"localhost:8080", "", true}, {"[::1]:8080", "", true}, {"127.0.0.2:80", "", true},
-		{"0.0.0.0:8080", "", false}, {":8080", "", false}, {"192.168.1.2:8080", "", false}, {"0.0.0.0:8080", "tok", true},
-		{"nonsense", "", false},
+		{"0.0.0.0:8080", "", false}, {":8080", "", false}, {"192.168.1.2:8080", "", false},
+		{"0.0.0.0:8080", "t", false}, {"0.0.0.0:8080", "fifteen-bytes-x", false}, {"0.0.0.0:8080", "sixteen-bytes-xx", true},
+		{"nonsense", "", false}, {"127.0.0.1:8080", "t", true},
 	} {
 		if err := checkListen(tc.addr, tc.token); (err == nil) != tc.ok {
 			t.Errorf("checkListen(%q, %q) = %v, want ok %v", tc.addr, tc.token, err, tc.ok)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/tfsweep/tfsweep/spec"
@@ -17,12 +19,14 @@ const statusUsage = `usage: tfsweep status DIR [--json]
 Shows the state of every run of the sweep directory DIR, from its recorded plan (sweep.yaml) and the
 claims of the processes training it, however many machines share it: queued, running on host/pid,
 interrupted (by a signal) or stale (its process on this host is gone): tfsweep run --resume takes
-both over; succeeded or failed (--retry-failed trains it again).
+both over; succeeded or failed (--retry-failed trains it again); pruned or paused by the sweep's
+--scheduler, with the epochs it trained and why.
 
 With an http(s):// URL it asks a tfsweep serve instead: its sweeps, or with ID that sweep's runs and
 their live progress.
 
-Exit status: 0 every run succeeded (the URL form without ID: the list was shown), 1 some run has not
+Exit status: 0 every run succeeded, or the scheduler pruned or paused it (the URL form without ID: the
+list was shown), 1 some run has not
 (yet) or the server could not be reached, 2 DIR is not a sweep directory or ID is unknown.
 `
 
@@ -58,21 +62,30 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	} else {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "RUN\tSTATE\tWHERE\tERROR")
+		fmt.Fprintln(tw, "RUN\tSTATE\tEPOCHS\tWHERE\tERROR OR REASON")
 		for _, s := range states {
-			where := ""
+			where, epochs := "", ""
 			if s.Host != "" {
 				where = fmt.Sprintf("%s pid %d", s.Host, s.PID)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.State, where, s.Error)
+			if s.Epochs > 0 {
+				epochs = strconv.Itoa(s.Epochs)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.State, epochs, where, strings.TrimSpace(s.Error+" "+s.Reason))
 		}
 		tw.Flush()
-		fmt.Fprintf(stdout, "%d runs: %d succeeded, %d failed, %d running, %d interrupted, %d stale, %d queued\n", len(states),
+		fmt.Fprintf(stdout, "%d runs: %d succeeded, %d failed, %d running, %d interrupted, %d stale, %d queued", len(states),
 			counts[spec.StatusSucceeded], counts[spec.StatusFailed], counts[spec.StatusRunning], counts[spec.StatusInterrupted],
 			counts[spec.StatusStale], counts[spec.StatusQueued])
+		if counts[spec.StatusPruned]+counts[spec.StatusPaused] > 0 {
+			fmt.Fprintf(stdout, ", %d pruned, %d paused", counts[spec.StatusPruned], counts[spec.StatusPaused])
+		}
+		fmt.Fprintln(stdout)
 	}
-	if counts[spec.StatusSucceeded] != len(states) {
-		return spec.ExitRunFailed
+	for _, s := range states {
+		if !s.State.Done() {
+			return spec.ExitRunFailed
+		}
 	}
 	return spec.ExitOK
 }

@@ -14,9 +14,9 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/dustin/go-humanize"
 	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
-	"github.com/dustin/go-humanize"
 )
 
 // version is set at build time by the Makefile (-ldflags "-X main.version=..."); a plain `go build`

@@ -6,7 +6,8 @@ package axistest
 // Samples are two distinct values of every axis, as a user types them. The tests that read them
 // fail for an axis missing here, so a new axis cannot be added half-wired.
 var Samples = map[string][2]string{
-	"init": {"xavier", "he_normal"}, "batchnorm": {"off", "on"}, "batch_size": {"64", "256"}, "lr": {"0.001", "0.01"},
+	"model": {"mlp", "../modelfile/testdata/convnet.yaml"},
+	"init":  {"xavier", "he_normal"}, "batchnorm": {"off", "on"}, "batch_size": {"64", "256"}, "lr": {"0.001", "0.01"},
 	"hidden": {"128x64", "32"}, "seed": {"1", "2"}, "epochs": {"5", "2"}, "scale": {"unit", "none"}, "limit": {"0", "1000"},
 	"activation": {"tanh", "gelu"}, "optimizer": {"adam", "rmsprop"}, "momentum": {"0", "0.9"}, "nesterov": {"off", "on"},
 	"dropout": {"0", "0.2"}, "l2": {"0", "0.0001"}, "validation_split": {"0", "0.1"},

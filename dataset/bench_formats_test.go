@@ -1,0 +1,60 @@
+package dataset
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkReadMNIST reads and prepares (float32, pixels/255) all 70,000 MNIST images from every format.
+// scripts/bench_data writes the formats with their own writers and runs it; without
+// $TFSWEEP_BENCH_DATA there is nothing to read.
+func BenchmarkReadMNIST(b *testing.B) {
+	dir := os.Getenv("TFSWEEP_BENCH_DATA")
+	idx := os.Getenv("TFSWEEP_DATA_DIR")
+	if dir == "" || idx == "" {
+		b.Skip("TFSWEEP_BENCH_DATA or TFSWEEP_DATA_DIR is not set: run scripts/bench_data")
+	}
+	png := "images:" + filepath.Join(dir, "mnist-png", "train") + ":color=grayscale:test=" + filepath.Join(dir, "mnist-png", "test")
+	warm := b.TempDir()
+	for _, tc := range []struct {
+		name, spec string
+		cache      func(b *testing.B) string
+	}{
+		{"idx", "idx:" + idx, nil},
+		{"npz", "npz:" + filepath.Join(dir, "mnist.npz"), nil},
+		{"csv", "csv:" + filepath.Join(dir, "mnist-train.csv") + ":test=" + filepath.Join(dir, "mnist-test.csv"), nil},
+		{"tfrecord", "tfrecord:" + filepath.Join(dir, "mnist-train.tfrecord") + ":image=image:label=label:color=grayscale:test=" + filepath.Join(dir, "mnist-test.tfrecord"), nil},
+		{"png-first", png, func(b *testing.B) string { return b.TempDir() }},
+		{"png-cached", png, func(*testing.B) string { return warm }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			src, err := ParseSource(tc.spec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var opts Options
+			if tc.cache != nil && tc.name == "png-cached" {
+				opts.CacheDir = tc.cache(b)
+				if _, err := Open(src, opts); err != nil { // fill the cache
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				if tc.cache != nil {
+					opts.CacheDir = tc.cache(b)
+				}
+				d, err := Open(src, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if d.Train.Len() != 60000 || d.Test.Len() != 10000 {
+					b.Fatalf("%d and %d examples, want 60000 and 10000", d.Train.Len(), d.Test.Len())
+				}
+				for _, s := range []*Set{d.Train, d.Test} {
+					Normalizer{Divisor: 255}.Into(make([]float32, s.Len()*s.Features()), make([]int32, s.Len()), s, 0, s.Len())
+				}
+			}
+		})
+	}
+}

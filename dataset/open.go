@@ -1,0 +1,178 @@
+package dataset
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Options are what Open needs beside the source.
+type Options struct {
+	// CacheDir is where images: sources keep their decoded form (never inside the data folder); empty means
+	// decode every time.
+	CacheDir string
+	// Budget is the most bytes the data may take as float32 (Data.Float32Bytes); 0 means no limit.
+	Budget int64
+}
+
+// format reads one kind of source: a split from a path, and whether the format has its own test split
+// beside its training split. classes are the training split's class names when reading a test split.
+type format struct {
+	read    func(path string, src Source, test bool, classes []string) (*Set, []string, error)
+	ownTest bool
+}
+
+var formats = map[Kind]format{
+	KindIDX:      {read: noNames(readIDXSplit), ownTest: true},
+	KindNPZ:      {read: noNames(readNPZSplit), ownTest: true},
+	KindNPY:      {read: noNames(readNPYSplit), ownTest: true},
+	KindCIFAR10:  {read: readCIFARSplit, ownTest: true},
+	KindCIFAR100: {read: readCIFARSplit, ownTest: true},
+	KindTFRecord: {read: noNames(readTFRecordSplit)},
+}
+
+func noNames(read func(string, Source, bool) (*Set, error)) func(string, Source, bool, []string) (*Set, []string, error) {
+	return func(path string, src Source, test bool, _ []string) (*Set, []string, error) {
+		s, err := read(path, src, test)
+		return s, nil, err
+	}
+}
+
+// Open reads the source's training and test splits, checks them against each other (one shape, every
+// label a class) and against the budget. The test split is test=PATH's, the last holdout=FRACTION of the
+// training split, or the format's own.
+func Open(src Source, opts Options) (*Data, error) {
+	var f format
+	switch src.Kind {
+	case KindImages:
+		f = format{read: imageReader(opts.CacheDir)}
+	case KindCSV:
+		f = format{read: readCSVSplit}
+	default:
+		var ok bool
+		if f, ok = formats[src.Kind]; !ok {
+			return nil, fmt.Errorf("%w: unknown kind %q", ErrSpec, src.Kind)
+		}
+	}
+	train, names, err := f.read(src.Path, src, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	d := &Data{Train: train, ClassNames: names}
+	switch {
+	case src.Holdout > 0:
+		if d.Train, d.Test, err = holdout(train, src.Holdout); err != nil {
+			return nil, err
+		}
+	case src.Test != "" || f.ownTest:
+		path := src.Path
+		if src.Test != "" {
+			path = src.Test
+		}
+		if d.Test, _, err = f.read(path, src, true, names); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w %q: %s has no test split of its own: give test=PATH or holdout=FRACTION", ErrSpec, src, src.Kind)
+	}
+	if err := d.finish(src.Classes); err != nil {
+		return nil, fmt.Errorf("dataset: %s: %w", src, err)
+	}
+	if opts.Budget > 0 {
+		if err := d.CheckBudget(opts.Budget); err != nil {
+			return nil, fmt.Errorf("dataset: %s: %w", src, err)
+		}
+	}
+	return d, nil
+}
+
+// idxNames are the patterns of an IDX set's files, the canonical MNIST names first: EMNIST and others
+// prefix them (emnist-letters-train-images-idx3-ubyte).
+var idxNames = [2][2][]string{
+	{{TrainImagesFile, "*train-images-idx*"}, {TrainLabelsFile, "*train-labels-idx*"}},
+	{{TestImagesFile, "*t10k-images-idx*", "*test-images-idx*"}, {TestLabelsFile, "*t10k-labels-idx*", "*test-labels-idx*"}},
+}
+
+// readIDXSplit reads the images and labels of one split from an IDX directory: images of any rank and
+// element type, labels of any integer type.
+func readIDXSplit(dir string, _ Source, test bool) (*Set, error) {
+	part := idxNames[0]
+	if test {
+		part = idxNames[1]
+	}
+	var paths [2]string
+	for i, patterns := range part {
+		p, err := findIDX(dir, patterns)
+		if err != nil {
+			return nil, err
+		}
+		paths[i] = p
+	}
+	anyRank := func(h idxHeader) error { return nil }
+	x, err := readIDX(paths[0], anyRank, false)
+	if err != nil {
+		return nil, err
+	}
+	y, err := readIDX(paths[1], anyRank, true)
+	if err != nil {
+		return nil, err
+	}
+	return pairSet(x, y, paths[0], paths[1])
+}
+
+// findIDX returns the one file in dir that the first matching pattern names, gzipped or not.
+func findIDX(dir string, patterns []string) (string, error) {
+	if p, err := findFile(dir, patterns[0]); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		if err != nil {
+			return "", fmt.Errorf("dataset: %w", err)
+		}
+		return p, nil
+	}
+	for _, pattern := range patterns[1:] {
+		matches, _ := filepath.Glob(filepath.Join(dir, pattern))
+		switch len(matches) {
+		case 0:
+			continue
+		case 1:
+			if _, err := findFile(dir, filepath.Base(matches[0])); err != nil {
+				return "", fmt.Errorf("dataset: %w", err)
+			}
+			return matches[0], nil
+		default:
+			return "", fmt.Errorf("dataset: %s: %w: %d files match %s: %s", dir, ErrSpec, len(matches), pattern, strings.Join(matches, ", "))
+		}
+	}
+	return "", fmt.Errorf("dataset: %s: %w %s[.gz] (scripts/setup-data.sh fetches MNIST)", dir, ErrMissing, patterns[0])
+}
+
+// readClassNames reads one class name per line from dir/name, or returns nil when there is no such file.
+func readClassNames(dir, name string) ([]string, error) {
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	f, size, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if size > 1<<20 {
+		return nil, fileError(path, ErrTooLarge, "%d bytes of class names", size)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fileError(path, ErrTruncated, "%v", err)
+	}
+	var names []string
+	for line := range strings.Lines(string(b)) {
+		if line = strings.TrimSpace(line); line != "" {
+			names = append(names, line)
+		}
+	}
+	return slices.Clip(names), nil
+}

@@ -1,0 +1,190 @@
+package dataset
+
+import (
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseSource(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		want Source
+	}{
+		{"idx:data/mnist", Source{Kind: KindIDX, Path: "data/mnist"}},
+		{"npz:/d/mnist.npz:holdout=0.25", Source{Kind: KindNPZ, Path: "/d/mnist.npz", Holdout: 0.25}},
+		{"npy:dir:arrays=a,b,c,d:classes=7", Source{Kind: KindNPY, Path: "dir", Arrays: []string{"a", "b", "c", "d"}, Classes: 7}},
+		{"cifar100:c:label=coarse", Source{Kind: KindCIFAR100, Path: "c", Label: "coarse"}},
+		{"images:pics:size=64x48:color=grayscale:test=pics-test", Source{Kind: KindImages, Path: "pics", Size: [2]int{64, 48}, Color: ColorGrayscale, Test: "pics-test"}},
+		{"csv:iris.csv:label=species:holdout=0.2", Source{Kind: KindCSV, Path: "iris.csv", Label: "species", Holdout: 0.2}},
+		{"tfrecord:shards/*.tfrecord.gz:image=image/encoded:label=image/class/label:test=val-*",
+			Source{Kind: KindTFRecord, Path: "shards/*.tfrecord.gz", Image: "image/encoded", Label: "image/class/label", Test: "val-*"}},
+		// A path with a colon: the options start at the first known key=value.
+		{"csv:C:/data/a:b.csv:holdout=0.5", Source{Kind: KindCSV, Path: "C:/data/a:b.csv", Holdout: 0.5}},
+		{"CIFAR10:c", Source{Kind: KindCIFAR10, Path: "c"}},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			got, err := ParseSource(tc.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+			again, err := ParseSource(got.String())
+			if err != nil || !reflect.DeepEqual(again, got) {
+				t.Errorf("String() %q reads back as %+v (%v)", got.String(), again, err)
+			}
+		})
+	}
+}
+
+func TestParseSourceFaults(t *testing.T) {
+	for _, tc := range []struct{ spec, says string }{
+		{"mnist", "want KIND:PATH"},
+		{"hdf5:x.h5", `unknown kind "hdf5"`},
+		{"npz:", "want KIND:PATH"},
+		{"npz::holdout=0.5", "no path"},
+		{"npz:x.npz:holdout=1", "holdout=1: want a fraction between 0 and 1"},
+		{"npz:x.npz:holdout=abc", "holdout=abc"},
+		{"npz:x.npz:holdout=0.1:test=y.npz", "test= and holdout= both given"},
+		{"npz:x.npz:holdout=0.1:holdout=0.2", "holdout given twice"},
+		{"npz:x.npz:classes=0", "classes=0: want at least 1 class"},
+		{"npz:x.npz:label=y", "label=y: npz takes no label option"},
+		{"npz:x.npz:arrays=a,b", "arrays=a,b: want four names"},
+		{"cifar100:c:label=medium", "label=medium: want coarse or fine"},
+		{"images:p:size=64", "size=64: want HxW"},
+		{"images:p:size=0x5", "size=0x5: want HxW"},
+		{"images:p:color=sepia", "color=sepia: want grayscale or rgb"},
+		{"images:p:test=", "test=: empty value"},
+		{"tfrecord:*.tfrecord:image=x", "tfrecord needs image=FEATURE and label=FEATURE"},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			_, err := ParseSource(tc.spec)
+			if !errors.Is(err, ErrSpec) {
+				t.Fatalf("error %v, want %v", err, ErrSpec)
+			}
+			if !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), tc.spec) {
+				t.Errorf("error %q does not name the spec and say %q", err, tc.says)
+			}
+		})
+	}
+}
+
+// TestNormalizer checks unit scaling against x.astype("float32") / 255 and standardisation against the
+// per-channel mean and standard deviation of the training split, worked out by hand.
+func TestNormalizer(t *testing.T) {
+	// Two 1×2 RGB examples: channel 0 holds 0, 10, 20, 30; channel 1 is constant; channel 2 holds 255s.
+	train := &Set{Shape: []int{1, 2, 3}, Bytes: []byte{0, 7, 255, 10, 7, 255, 20, 7, 255, 30, 7, 255}, Labels: []int32{0, 1}}
+	unit := Normalizer{Divisor: 255}
+	got, labels := make([]float32, 6), make([]int32, 1)
+	unit.Into(got, labels, train, 1, 2)
+	for i, b := range train.Bytes[6:] {
+		if want := float32(b) / 255; got[i] != want {
+			t.Errorf("unit: value %d is %v, want %v", i, got[i], want)
+		}
+	}
+	if labels[0] != 1 {
+		t.Errorf("label %d, want 1", labels[0])
+	}
+
+	n, err := Standardize(train, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	std0 := float32(math.Sqrt(125)) // the population variance of 0, 10, 20, 30
+	if want := []float32{15, 7, 255}; !reflect.DeepEqual(n.Mean, want) {
+		t.Errorf("means %v, want %v", n.Mean, want)
+	}
+	if want := []float32{std0, 1e-7, 1e-7}; !reflect.DeepEqual(n.Std, want) {
+		t.Errorf("standard deviations %v, want %v", n.Std, want)
+	}
+	all := make([]float32, 12)
+	n.Into(all, make([]int32, 2), train, 0, 2)
+	if want := []float32{-15 / std0, 0, 0, -5 / std0, 0, 0, 5 / std0, 0, 0, 15 / std0, 0, 0}; !reflect.DeepEqual(all, want) {
+		t.Errorf("standardised %v, want %v", all, want)
+	}
+
+	// Tabular rows standardise per feature; grey images as one channel.
+	rows := &Set{Shape: []int{2}, Floats: []float32{1, 100, 3, 300}, Labels: []int32{0, 0}}
+	if n, _ := Standardize(rows, 1); !reflect.DeepEqual(n.Mean, []float32{2, 200}) {
+		t.Errorf("feature means %v, want [2 200]", n.Mean)
+	}
+	grey := &Set{Shape: []int{1, 2}, Bytes: []byte{0, 4}, Labels: []int32{0}}
+	if n, _ := Standardize(grey, 2); !reflect.DeepEqual(n.Mean, []float32{1}) || !reflect.DeepEqual(n.Std, []float32{1}) {
+		t.Errorf("grey: mean %v, std %v, want [1] and [1] (pixels halved first)", n.Mean, n.Std)
+	}
+}
+
+func TestBudget(t *testing.T) {
+	d := &Data{
+		Train: &Set{Shape: []int{28, 28}, Bytes: make([]byte, 3*784), Labels: make([]int32, 3)},
+		Test:  &Set{Shape: []int{28, 28}, Bytes: make([]byte, 784), Labels: make([]int32, 1)},
+	}
+	need, err := d.Float32Bytes()
+	if want := int64(4 * (784 + 1) * 4); err != nil || need != want {
+		t.Fatalf("Float32Bytes = %d, %v, want %d", need, err, want)
+	}
+	if err := d.CheckBudget(need); err != nil {
+		t.Errorf("exactly the budget refused: %v", err)
+	}
+	err = d.CheckBudget(need - 1)
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "12560 B") || !strings.Contains(err.Error(), "12559 B") {
+		t.Errorf("one byte over: %v, want ErrTooLarge naming both sizes", err)
+	}
+	// A shape whose size overflows int64 is refused, not wrapped around.
+	huge := &Data{Train: &Set{Shape: []int{1 << 31, 1 << 31}, Labels: make([]int32, 1)}, Test: &Set{Shape: []int{1}}}
+	if _, err := huge.Float32Bytes(); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("overflowing shape: %v, want ErrTooLarge", err)
+	}
+}
+
+// TestImageCache shows that a second read of a folder comes from the cache, and that a changed file is
+// decoded again: the cache is keyed by names, sizes and mtimes.
+func TestImageCache(t *testing.T) {
+	fx := fixtures(t)
+	dir := copyTree(t, fx, "images-luma")
+	cache := t.TempDir()
+	src, err := ParseSource("images:" + dir + ":color=grayscale:holdout=0.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := Open(src, Options{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(cache, "images-*.npz"))
+	if len(files) != 1 {
+		t.Fatalf("cache holds %v, want one decoded folder", files)
+	}
+	// Damage an image without changing its size, and restore its mtime: only a cache can still return
+	// its pixels.
+	victim := filepath.Join(dir, "cat", "00000.png")
+	info, err := os.Stat(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, victim, info.Size()/2)
+	if err := os.Chtimes(victim, time.Now(), info.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	second, err := Open(src, Options{CacheDir: cache})
+	if err != nil {
+		t.Fatalf("the unchanged key was decoded again: %v", err)
+	}
+	if !reflect.DeepEqual(second.Train, first.Train) || !reflect.DeepEqual(second.Test, first.Test) {
+		t.Error("second read is not the cached first read")
+	}
+	// A new mtime is a new key: the folder is decoded again, and the damage shows.
+	if err := os.Chtimes(victim, time.Now(), info.ModTime().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(src, Options{CacheDir: cache}); !errors.Is(err, ErrDecode) {
+		t.Errorf("after the mtime changed: %v, want %v", err, ErrDecode)
+	}
+}

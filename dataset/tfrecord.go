@@ -1,0 +1,302 @@
+package dataset
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"path/filepath"
+	"slices"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// A TFRecord file is a sequence of records, each a little-endian uint64 length, the masked CRC-32C of
+// those 8 bytes, the data, and the masked CRC-32C of the data (tensorflow/core/lib/io/record_writer.h).
+// The whole file may be gzipped. Each record here is a serialised tf.train.Example.
+const (
+	tfrecordHeader = 12
+	crcMaskDelta   = 0xa282ead8
+	// maxRecord bounds one record's declared length: far above any one example, far below memory.
+	maxRecord = 256 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// maskedCRC is TFRecord's masked CRC-32C: the CRC rotated right by 15 bits plus a constant.
+func maskedCRC(b []byte) uint32 {
+	c := crc32.Checksum(b, castagnoli)
+	return (c>>15 | c<<17) + crcMaskDelta
+}
+
+// readTFRecordSplit reads every file the glob matches, in sorted order, one tf.train.Example at a time.
+func readTFRecordSplit(glob string, src Source, _ bool) (*Set, error) {
+	paths, err := filepath.Glob(glob)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrSpec, glob, err)
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("dataset: %s: %w: no file matches", glob, ErrMissing)
+	}
+	slices.Sort(paths)
+	var ex examples
+	for _, p := range paths {
+		if err := readTFRecordFile(p, src, &ex); err != nil {
+			return nil, err
+		}
+	}
+	return ex.set()
+}
+
+// readTFRecordFile appends the examples of one TFRecord file to ex.
+func readTFRecordFile(path string, src Source, ex *examples) error {
+	f, _, err := openRegular(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, chunkBytes)
+	var r io.Reader = br
+	if head, _ := br.Peek(2); isGzip(head) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fileError(path, gzipFault(err), "")
+		}
+		r = zr
+	}
+	var head [tfrecordHeader]byte
+	batch := recordBatch{path: path}
+	for i := 0; ; i++ {
+		fault := func(err error, format string, args ...any) error {
+			return batch.fault(i, batch.offset, err, format, args...)
+		}
+		n, err := io.ReadFull(r, head[:])
+		switch {
+		case n == 0 && errors.Is(err, io.EOF):
+			return batch.decodeInto(ex, src)
+		case err != nil:
+			return fault(recordFault(err), ": the header ends after %d of %d bytes", n, tfrecordHeader)
+		}
+		length := binary.LittleEndian.Uint64(head[:8])
+		if maskedCRC(head[:8]) != binary.LittleEndian.Uint32(head[8:]) {
+			return fault(ErrChecksum, ": the length's CRC does not match")
+		}
+		if length > maxRecord {
+			return fault(ErrTooLarge, ": declares %d bytes", length)
+		}
+		data := make([]byte, length+4)
+		if n, err := io.ReadFull(r, data); err != nil {
+			return fault(recordFault(err), ": %d of %d data bytes", max(n-4, 0), length)
+		}
+		if maskedCRC(data[:length]) != binary.LittleEndian.Uint32(data[length:]) {
+			return fault(ErrChecksum, ": the data's CRC does not match")
+		}
+		batch.add(i, data[:length])
+		if len(batch.records) == recordBatchSize {
+			if err := batch.decodeInto(ex, src); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// recordBatchSize is how many records are decoded side by side at a time.
+const recordBatchSize = 512
+
+// recordBatch holds records read but not yet decoded, with their positions for errors.
+type recordBatch struct {
+	path    string
+	offset  int64 // of the next record
+	records [][]byte
+	index   []int
+	offsets []int64
+}
+
+func (b *recordBatch) add(i int, data []byte) {
+	b.records = append(b.records, data)
+	b.index = append(b.index, i)
+	b.offsets = append(b.offsets, b.offset)
+	b.offset += tfrecordHeader + int64(len(data)) + 4
+}
+
+func (b *recordBatch) fault(i int, offset int64, err error, format string, args ...any) error {
+	return fmt.Errorf("dataset: %s: record %d at offset %d: %w", b.path, i, offset, fmt.Errorf("%w"+format, append([]any{err}, args...)...))
+}
+
+// decodeInto parses and decodes the batch's records on all cores and adds them to ex in order.
+func (b *recordBatch) decodeInto(ex *examples, src Source) error {
+	out := make([]decoded, len(b.records))
+	labels := make([]int32, len(b.records))
+	errs := make([]error, len(b.records))
+	parallel(len(b.records), func(k int) { out[k], labels[k], errs[k] = parseRecord(b.records[k], src) })
+	for k := range b.records {
+		err := errs[k]
+		if err == nil {
+			err = ex.add(out[k], labels[k])
+		}
+		if err != nil {
+			return b.fault(b.index[k], b.offsets[k], err, "")
+		}
+	}
+	b.records, b.index, b.offsets = b.records[:0], b.index[:0], b.offsets[:0]
+	return nil
+}
+
+func recordFault(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return ErrTruncated
+	}
+	return gzipFault(err)
+}
+
+// feature is one tf.train.Feature's value: bytes_list, float_list or int64_list.
+type feature struct {
+	bytes  [][]byte
+	floats []float32
+	ints   []int64
+	kind   int // the oneof's field number: 1 bytes, 2 floats, 3 ints; 0 absent
+}
+
+// parseExample reads the features named image and label from a serialised tf.train.Example
+// (Example.features = 1; Features.feature = 1, a map<string, Feature>).
+func parseExample(b []byte, image, label string) (img, lab feature, err error) {
+	err = eachField(b, func(num protowire.Number, v []byte) error {
+		if num != 1 {
+			return nil
+		}
+		return eachField(v, func(num protowire.Number, entry []byte) error {
+			if num != 1 {
+				return nil
+			}
+			var key string
+			var value []byte
+			err := eachField(entry, func(num protowire.Number, v []byte) error {
+				switch num {
+				case 1:
+					key = string(v)
+				case 2:
+					value = v
+				}
+				return nil
+			})
+			switch {
+			case err != nil:
+				return err
+			case key == image:
+				img, err = parseFeature(value)
+			case key == label:
+				lab, err = parseFeature(value)
+			}
+			return err
+		})
+	})
+	return img, lab, err
+}
+
+// parseFeature reads a tf.train.Feature: its one list (BytesList, FloatList or Int64List), whose
+// repeated field 1 holds the values, numbers packed or not.
+func parseFeature(b []byte) (feature, error) {
+	var f feature
+	err := eachField(b, func(kind protowire.Number, list []byte) error {
+		if kind < 1 || kind > 3 {
+			return nil
+		}
+		f.kind = int(kind)
+		return parseList(list, &f)
+	})
+	return f, err
+}
+
+// parseList appends the values of one list message to f, as f.kind says they are.
+func parseList(b []byte, f *feature) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return listError(n)
+		}
+		b = b[n:]
+		var v []byte
+		switch {
+		case num != 1 || typ == protowire.VarintType && f.kind == 3 || typ == protowire.Fixed32Type && f.kind == 2:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n >= 0 && num == 1 {
+				v = b[:n]
+			}
+		case typ == protowire.BytesType:
+			v, n = protowire.ConsumeBytes(b)
+		default:
+			return fmt.Errorf("%w: tf.train.Feature: wire type %d in a list of kind %d", ErrFormat, typ, f.kind)
+		}
+		if n < 0 {
+			return listError(n)
+		}
+		b = b[n:]
+		if v == nil {
+			continue
+		}
+		if err := f.add(typ, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add appends one encoded element (typ not BytesType) or a packed run of them, or a BytesList entry.
+func (f *feature) add(typ protowire.Type, v []byte) error {
+	switch {
+	case f.kind == 1:
+		f.bytes = append(f.bytes, v)
+	case f.kind == 2 && (typ == protowire.Fixed32Type || len(v)%4 == 0):
+		for ; len(v) > 0; v = v[4:] {
+			f.floats = append(f.floats, math.Float32frombits(binary.LittleEndian.Uint32(v)))
+		}
+	case f.kind == 2:
+		return fmt.Errorf("%w: tf.train.FloatList of %d bytes", ErrFormat, len(v))
+	default:
+		for len(v) > 0 {
+			x, n := protowire.ConsumeVarint(v)
+			if n < 0 {
+				return listError(n)
+			}
+			f.ints = append(f.ints, int64(x))
+			v = v[n:]
+		}
+	}
+	return nil
+}
+
+func listError(n int) error {
+	return fmt.Errorf("%w: tf.train.Feature: %v", ErrFormat, protowire.ParseError(n))
+}
+
+// eachField calls fn with every length-delimited field of a message, skipping the others.
+func eachField(b []byte, fn func(protowire.Number, []byte) error) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("%w: tf.train.Example: %v", ErrFormat, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if typ != protowire.BytesType {
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return fmt.Errorf("%w: tf.train.Example: %v", ErrFormat, protowire.ParseError(n))
+			}
+			b = b[n:]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return fmt.Errorf("%w: tf.train.Example: %v", ErrFormat, protowire.ParseError(n))
+		}
+		if err := fn(num, v); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}

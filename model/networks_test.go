@@ -1,0 +1,94 @@
+package model
+
+import (
+	"slices"
+
+	"github.com/tfsweep/tfsweep/spec"
+)
+
+// The tests' MLPs are spec.MLP with the sweep's settings applied, as the worker builds them; their
+// convnets use every stateful layer and a branch.
+
+// mlp is spec.MLP with tanh hidden layers and kernels left to the default initializer.
+func mlp(inputs int, hidden []int, classes int) spec.Network {
+	return spec.MLP("mlp", inputs, hidden, classes)
+}
+
+// applied is n with the settings applied; a test's settings are valid, so an error is a bug.
+func applied(n spec.Network, s spec.Settings) spec.Network {
+	out, err := n.Apply(s)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+func withBatchNorm(n spec.Network, on bool) spec.Network {
+	return applied(n, spec.Settings{BatchNorm: &on})
+}
+
+func withDropout(n spec.Network, rate float64) spec.Network {
+	return applied(n, spec.Settings{Dropout: &rate})
+}
+
+func withL2(n spec.Network, rate float64) spec.Network { return applied(n, spec.Settings{L2: &rate}) }
+
+func withActivation(n spec.Network, a string) spec.Network {
+	act := spec.Activation(a)
+	return applied(n, spec.Settings{Activation: &act})
+}
+
+func withInit(n spec.Network, name string) spec.Network {
+	init := spec.Initializer(name)
+	return applied(n, spec.Settings{Init: &init})
+}
+
+// inputs and classes are the values per example and the classes of cfg's network.
+func inputs(cfg Config) int { return features(cfg.Network.Input.Shape) }
+
+func classes(cfg Config) int {
+	s, err := cfg.Network.Summary()
+	if err != nil {
+		panic(err)
+	}
+	return s.Output[0]
+}
+
+// withDropoutLayer is n with a Dropout of the rate after its first layer, unchecked.
+func withDropoutLayer(n spec.Network, rate float64) spec.Network {
+	n.Layers = slices.Insert(slices.Clone(n.Layers), 1, spec.Layer{Class: spec.ClassDropout, Dropout: &spec.DropoutArgs{Rate: rate}})
+	return n
+}
+
+// dropoutRate is the rate of the network's first Dropout layer, 0 without one.
+func dropoutRate(n spec.Network) float64 {
+	for _, l := range n.Layers {
+		if l.Dropout != nil {
+			return l.Dropout.Rate
+		}
+	}
+	return 0
+}
+
+// residualConvnet is a small convnet with every stateful layer and a residual branch: Conv2D (stride
+// 2, no bias, as before batch norm) → BatchNormalization → Activation relu → Conv2D (same) → Add with
+// the activation → MaxPooling2D → Dropout → Flatten → Dense softmax.
+func residualConvnet(input spec.Shape, classes int) spec.Network {
+	conv := func(strides int, padding spec.Padding, activation spec.Activation) *spec.Conv2DArgs {
+		return &spec.Conv2DArgs{Filters: 4, KernelSize: [2]int{3, 3}, Strides: [2]int{strides, strides}, Padding: padding,
+			UseBias: true, Activation: activation}
+	}
+	first := conv(2, spec.PaddingValid, spec.ActivationLinear)
+	first.UseBias = false
+	return spec.Network{Name: "residual", Input: spec.Input{Shape: input}, Layers: []spec.Layer{
+		{Class: spec.ClassConv2D, Conv2D: first},
+		{Class: spec.ClassBatchNormalization},
+		{Class: spec.ClassActivation, Activation: &spec.ActivationArgs{Activation: spec.ActivationReLU}},
+		{Class: spec.ClassConv2D, Conv2D: conv(1, spec.PaddingSame, spec.ActivationReLU)},
+		{Class: spec.ClassAdd, Inbound: []string{"activation", "conv2d_1"}},
+		{Class: spec.ClassMaxPooling2D},
+		{Class: spec.ClassDropout, Dropout: &spec.DropoutArgs{Rate: 0.3}},
+		{Class: spec.ClassFlatten},
+		{Class: spec.ClassDense, Dense: &spec.DenseArgs{Units: classes, Activation: spec.ActivationSoftmax, UseBias: true}},
+	}}
+}
