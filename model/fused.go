@@ -3,7 +3,6 @@ package model
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	tf "github.com/wamuir/graft/tensorflow"
 
@@ -27,6 +26,7 @@ import (
 // Its methods must not be called concurrently.
 type Fused struct {
 	trials        []Config // validated
+	mlp           fusedMLP // trial 0's; the others' have its shape
 	graph         *fusedGraph
 	sess          *tf.Session
 	iterations    int64
@@ -45,9 +45,9 @@ type fusedVar struct {
 }
 
 // fusedDense is one Dense layer of every trial (index t of each slice is trial t's variable) with,
-// in a hidden layer with Config.BatchNorm, its batch normalisation.
+// when the network has one after it, its batch normalisation.
 type fusedDense struct {
-	name         string // Keras' layer name: dense, dense_1, ...
+	mlpLayer     // trial 0's
 	kernel, bias []*fusedVar
 	bn           *fusedBatchNorm
 }
@@ -72,15 +72,15 @@ type fusedGraph struct {
 }
 
 // NewFused validates the trials' configurations, builds their fused graph, opens a session and
-// initialises every variable. The trials must share the network's shape, the optimizer (Adam, at a
-// constant learning rate), the device and the threads; they may differ in initialiser, seed and
-// learning rate.
+// initialises every variable. The trials' networks must be MLPs of one shape (see fusedMLP), and the
+// trials must share the optimizer (Adam, at a constant learning rate), the device and the threads;
+// they may differ in kernel initialisers, seed and learning rate.
 func NewFused(trials []Config) (*Fused, error) {
-	trials, err := checkFusable(trials)
+	trials, mlps, err := checkFusable(trials)
 	if err != nil {
 		return nil, err
 	}
-	g, err := buildFused(trials)
+	g, err := buildFused(trials, mlps)
 	if err != nil {
 		return nil, err
 	}
@@ -105,19 +105,22 @@ func NewFused(trials []Config) (*Fused, error) {
 		sess.Close()
 		return nil, err
 	}
-	return &Fused{trials: trials, graph: g, sess: sess, indexInputs: inputCache{dtype: tf.Int32}}, nil
+	return &Fused{trials: trials, mlp: mlps[0], graph: g, sess: sess, indexInputs: inputCache{dtype: tf.Int32}}, nil
 }
 
-// checkFusable validates every trial and checks that the fused graph computes what each asks for;
-// every problem is reported, each naming its trial and field.
-func checkFusable(trials []Config) ([]Config, error) {
+// checkFusable validates every trial, reads its network as an MLP and checks that the fused graph
+// computes what each asks for; every problem is reported, each naming its trial and field or layer.
+func checkFusable(trials []Config) ([]Config, []fusedMLP, error) {
 	if len(trials) == 0 {
-		return nil, errors.New("fused: no trials")
+		return nil, nil, errors.New("fused: no trials")
 	}
 	var errs []error
-	out := make([]Config, len(trials))
+	out, mlps := make([]Config, len(trials)), make([]fusedMLP, len(trials))
 	for t, cfg := range trials {
 		c, err := cfg.validate()
+		if err == nil {
+			mlps[t], err = mlpOf(c.Network)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("trial %d: %w", t, err))
 			continue
@@ -128,9 +131,7 @@ func checkFusable(trials []Config) ([]Config, error) {
 			bad   bool
 		}{
 			{"optimizer (only adam)", c.Optimizer != "adam"},
-			{"schedule (only constant)", c.Schedule.Kind != ScheduleConstant},
-			{"dropout", c.Dropout != 0},
-			{"l2", c.L2 != 0},
+			{"schedule (only constant)", c.Schedule.Kind != spec.ScheduleConstant},
 			{"weight decay", c.WeightDecay != 0},
 			{"towers", c.Towers > 1},
 			{"steps per call", c.StepsPerCall > 1},
@@ -142,28 +143,26 @@ func checkFusable(trials []Config) ([]Config, error) {
 		}
 	}
 	if len(errs) == 0 {
-		errs = sameShape(out)
+		errs = sameShape(out, mlps)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("fused: %w", err)
+		return nil, nil, fmt.Errorf("fused: %w", err)
 	}
-	return out, nil
+	return out, mlps, nil
 }
 
-// sameShape reports every field in which a trial differs from trial 0 where fused trials must agree.
-func sameShape(trials []Config) []error {
+// sameShape reports every way in which a trial differs from trial 0 where fused trials must agree.
+func sameShape(trials []Config, mlps []fusedMLP) []error {
 	first := trials[0]
 	var errs []error
 	for t, c := range trials[1:] {
+		if err := sameMLP(mlps[0], mlps[t+1]); err != nil {
+			errs = append(errs, fmt.Errorf("trial %d: %w", t+1, err))
+		}
 		same := []struct {
 			field string
 			equal bool
 		}{
-			{"inputs", c.Inputs == first.Inputs},
-			{"hidden", slices.Equal(c.Hidden, first.Hidden)},
-			{"classes", c.Classes == first.Classes},
-			{"activation", c.Activation == first.Activation},
-			{"batch norm", c.BatchNorm == first.BatchNorm},
 			{"device", c.Device == first.Device && c.VisibleGPUs == first.VisibleGPUs},
 			{"threads", c.IntraOpThreads == first.IntraOpThreads && c.InterOpThreads == first.InterOpThreads},
 		}
@@ -188,18 +187,18 @@ func (f *Fused) Bind(train, validation *Examples) error {
 	if train == nil || validation == nil {
 		return errors.New("fused: bind: a training and a validation set are needed")
 	}
-	cfg := f.trials[0]
+	inputs, classes := f.mlp.inputs, f.mlp.classes()
 	for _, set := range []struct {
 		name string
 		e    *Examples
 	}{{"training set", train}, {"validation set", validation}} {
-		if set.e.features != cfg.Inputs {
-			return fmt.Errorf("fused: bind: the %s has %d features per example, the trials take %d", set.name, set.e.features, cfg.Inputs)
+		if set.e.features != inputs {
+			return fmt.Errorf("fused: bind: the %s has %d features per example, the trials take %d", set.name, set.e.features, inputs)
 		}
 		if canRelease() {
 			for i, label := range tensorValues[int32](set.e.labels) {
-				if label < 0 || int(label) >= cfg.Classes {
-					return fmt.Errorf("fused: bind: %s: label %d of example %d is outside [0, %d)", set.name, label, i, cfg.Classes)
+				if label < 0 || int(label) >= classes {
+					return fmt.Errorf("fused: bind: %s: label %d of example %d is outside [0, %d)", set.name, label, i, classes)
 				}
 			}
 		}

@@ -40,8 +40,19 @@ func sweepExamples(b *testing.B) int {
 
 // trainFLOPs is the matmul FLOPs of one training example of the configuration's network: the
 // forward matmuls, every weight gradient and every input gradient but the first layer's.
-func trainFLOPs(cfg Config) float64 {
-	widths := append(append([]int{cfg.Inputs}, cfg.Hidden...), cfg.Classes)
+func trainFLOPs(b *testing.B, cfg Config) float64 {
+	net, err := cfg.Network.Resolve()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := mlpOf(net)
+	if err != nil {
+		b.Fatal(err)
+	}
+	widths := []int{m.inputs}
+	for _, d := range m.layers {
+		widths = append(widths, d.units)
+	}
 	var flops float64
 	for l := range len(widths) - 1 {
 		mac := float64(widths[l] * widths[l+1])
@@ -85,7 +96,7 @@ func BenchmarkSweep(b *testing.B) {
 					seconds := b.Elapsed().Seconds()
 					b.ReportMetric(float64(trials*epochs)/seconds, "trials/s")
 					b.ReportMetric(float64(trials*epochs)/(cpuSeconds(b)-cpuStart), "trials/cpu-s")
-					b.ReportMetric(float64(trials*epochs*n)*trainFLOPs(cfgs[0])/seconds/1e9, "GFLOP/s")
+					b.ReportMetric(float64(trials*epochs*n)*trainFLOPs(b, cfgs[0])/seconds/1e9, "GFLOP/s")
 				})
 			}
 		}
@@ -109,7 +120,8 @@ func sweepConfigs(trials int) []Config {
 	cfgs := make([]Config, trials)
 	for t := range cfgs {
 		cfg := DefaultConfig()
-		cfg.Device, cfg.Init, cfg.Seed = DeviceCPU, inits[t%len(inits)], int64(t+1)
+		cfg.Network = withInit(cfg.Network, inits[t%len(inits)])
+		cfg.Device, cfg.Seed = DeviceCPU, int64(t+1)
 		cfg.LearningRate = 0.0005 * float64(1+t%4)
 		cfgs[t] = cfg
 	}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
@@ -13,6 +14,7 @@ import (
 type fusedBuilder struct {
 	root, s     *op.Scope
 	trials      []Config
+	mlps        []fusedMLP // each trial's network
 	fg          *fusedGraph
 	inits       []*tf.Operation
 	trialScopes map[string]*op.Scope // trial_<t>/<layer> → its scope (SubScope would uniquify a second ask)
@@ -24,10 +26,10 @@ type fusedBuilder struct {
 }
 
 // buildFused builds the fused trials' variables, training step and evaluation pass.
-func buildFused(trials []Config) (*fusedGraph, error) {
+func buildFused(trials []Config, mlps []fusedMLP) (*fusedGraph, error) {
 	root := op.NewScope()
 	b := &fusedBuilder{
-		root: root, s: root.WithDevice(deviceString(trials[0].Device)), trials: trials,
+		root: root, s: root.WithDevice(deviceString(trials[0].Device)), trials: trials, mlps: mlps,
 		fg: &fusedGraph{weights: make([][]*fusedVar, len(trials))}, trialScopes: make(map[string]*op.Scope),
 		trainable: make([][]*fusedVar, len(trials)),
 	}
@@ -63,7 +65,7 @@ func (b *fusedBuilder) buildInputs() {
 		value := op.Placeholder(vs.SubScope("value"), dtype, op.PlaceholderShape(tf.MakeShape(shape...)))
 		return assignment{value: value, op: op.AssignVariableOp(vs.SubScope("assign"), h, value)}, op.ReadVariableOp(vs.SubScope("read"), h, dtype)
 	}
-	inputs := int64(b.trials[0].Inputs)
+	inputs := int64(b.mlps[0].inputs)
 	d := &b.fg.data
 	d.trainPixels, b.trainRows = dataVar("train_pixels", tf.Float, -1, inputs)
 	d.trainLabels, b.trainLabels = dataVar("train_labels", tf.Int32, -1)
@@ -98,51 +100,36 @@ func (b *fusedBuilder) stackedVar(name string, dtype tf.DataType, initial tf.Out
 	return h
 }
 
-// filled is an initial value of the shape with every element value.
-func filled(shape []int64, value float32) func(*op.Scope) tf.Output {
-	return func(s *op.Scope) tf.Output {
-		dims := make([]int32, len(shape))
-		for i, d := range shape {
-			dims[i] = int32(d)
-		}
-		return op.Fill(s, op.Const(s.SubScope("shape"), dims), op.Const(s.SubScope("value"), value))
-	}
-}
-
-// buildLayers adds every trial's layer variables, named and initialised as buildGraph names and
-// initialises a Model's, so that trial t starts from the weights of a Model of its Config.
+// buildLayers adds every trial's layer variables, named and initialised as a Model names and
+// initialises them (model/layers.go), so that trial t starts from the weights of a Model of its
+// Config: the kernel of the l-th Dense layer draws with seed [Seed, l].
 func (b *fusedBuilder) buildLayers() error {
-	first := b.trials[0]
-	inits := make([]spec.Initialiser, len(b.trials))
-	for t, c := range b.trials {
-		init, err := spec.LookupInit(c.Init)
-		if err != nil {
-			return fmt.Errorf("fused: trial %d: %w", t, err)
-		}
-		inits[t] = init
-	}
-	widths := append(append([]int{first.Inputs}, first.Hidden...), first.Classes)
-	for l := range len(widths) - 1 {
-		kshape := []int64{int64(widths[l]), int64(widths[l+1])}
-		bshape := []int64{int64(widths[l+1])}
-		d := fusedDense{name: kerasName("dense", l)}
-		hidden := l < len(first.Hidden)
-		if hidden && first.BatchNorm {
-			d.bn = &fusedBatchNorm{name: kerasName("batch_normalization", l)}
+	width := int64(b.mlps[0].inputs)
+	for l, shape := range b.mlps[0].layers {
+		kshape, bshape := []int64{width, int64(shape.units)}, []int64{int64(shape.units)}
+		width = int64(shape.units)
+		d := fusedDense{mlpLayer: shape}
+		if shape.batchNorm != "" {
+			d.bn = &fusedBatchNorm{name: shape.batchNorm}
 		}
 		for t, c := range b.trials {
+			layer := b.mlps[t].layers[l]
+			init, err := spec.LookupInit(string(layer.init))
+			if err != nil {
+				return fmt.Errorf("fused: trial %d: Dense `%s`: %w", t, layer.dense, err)
+			}
 			seed := [2]int64{c.Seed, int64(l)}
-			d.kernel = append(d.kernel, b.newVar(t, d.name, "kernel", kshape, func(s *op.Scope) tf.Output {
-				return buildInit(inits[t], s, kshape, seed)
+			d.kernel = append(d.kernel, b.newVar(t, d.dense, "kernel", kshape, func(s *op.Scope) tf.Output {
+				return buildInit(init, s, kshape, seed)
 			}))
-			d.bias = append(d.bias, b.newVar(t, d.name, "bias", bshape, filled(bshape, 0)))
+			d.bias = append(d.bias, b.newVar(t, d.dense, "bias", bshape, fill(bshape, 0)))
 			b.trainable[t] = append(b.trainable[t], d.kernel[t], d.bias[t])
 			b.fg.weights[t] = append(b.fg.weights[t], d.kernel[t], d.bias[t])
 			if bn := d.bn; bn != nil {
-				bn.gamma = append(bn.gamma, b.newVar(t, bn.name, "gamma", bshape, filled(bshape, 1)))
-				bn.beta = append(bn.beta, b.newVar(t, bn.name, "beta", bshape, filled(bshape, 0)))
-				bn.movingMean = append(bn.movingMean, b.newVar(t, bn.name, "moving_mean", bshape, filled(bshape, 0)))
-				bn.movingVariance = append(bn.movingVariance, b.newVar(t, bn.name, "moving_variance", bshape, filled(bshape, 1)))
+				bn.gamma = append(bn.gamma, b.newVar(t, bn.name, "gamma", bshape, fill(bshape, 1)))
+				bn.beta = append(bn.beta, b.newVar(t, bn.name, "beta", bshape, fill(bshape, 0)))
+				bn.movingMean = append(bn.movingMean, b.newVar(t, bn.name, "moving_mean", bshape, fill(bshape, 0)))
+				bn.movingVariance = append(bn.movingVariance, b.newVar(t, bn.name, "moving_variance", bshape, fill(bshape, 1)))
 				b.trainable[t] = append(b.trainable[t], bn.gamma[t], bn.beta[t])
 				b.fg.weights[t] = append(b.fg.weights[t], bn.gamma[t], bn.beta[t], bn.movingMean[t], bn.movingVariance[t])
 			}
@@ -182,18 +169,22 @@ func (b *fusedBuilder) forward(s *op.Scope, p *fusedPass, x tf.Output, training 
 	trials := int32(len(b.trials))
 	h := x
 	for l, d := range b.fg.layers {
-		ls := s.SubScope(d.name)
-		units := int32(d.kernel[0].shape[1])
+		ls := s.SubScope(d.dense)
+		units := int32(d.units)
 		kernel := p.stack(ls.SubScope("kernels"), d.kernel)
 		bias := p.stack(ls.SubScope("biases"), d.bias, trials, 1, units)
 		z := op.AddV2(ls.SubScope("bias_add"), op.BatchMatMulV2(ls, h, kernel), bias)
 		if l == len(b.fg.layers)-1 {
-			return z
+			return z // the softmax, its only activation (mlpOf), is folded into the loss
 		}
+		z = applyActivation(ls, d.denseActivation, z)
 		if d.bn != nil {
-			z = b.batchNorm(s.SubScope(d.bn.name), p, d.bn, z, training)
+			z = b.batchNorm(s.SubScope(d.bn.name), p, d, z, training)
 		}
-		h = activate(s.SubScope(d.name+"_"+b.trials[0].Activation), b.trials[0].Activation, z)
+		if d.activation != "" {
+			z = applyActivation(s.SubScope(d.dense+"_activation"), d.activation, z)
+		}
+		h = z
 	}
 	return h
 }
@@ -202,15 +193,16 @@ func (b *fusedBuilder) forward(s *op.Scope, p *fusedPass, x tf.Output, training 
 // kernel a Model's batch norm runs, over the T·C channels of z seen as [N, 1, 1, T·C]; the moving
 // statistics are updated as buildGraph's batchNorm updates them. Otherwise it is the moving
 // statistics' x*inv + (beta - mean*inv) as there.
-func (b *fusedBuilder) batchNorm(s *op.Scope, p *fusedPass, bn *fusedBatchNorm, z tf.Output, training bool) tf.Output {
-	trials, width := int32(len(b.trials)), int32(bn.gamma[0].shape[0])
+func (b *fusedBuilder) batchNorm(s *op.Scope, p *fusedPass, d fusedDense, z tf.Output, training bool) tf.Output {
+	bn := d.bn
+	trials, width := int32(len(b.trials)), int32(d.units)
 	if !training {
 		gamma := p.stack(s.SubScope("gammas"), bn.gamma, trials, 1, width)
 		beta := p.stack(s.SubScope("betas"), bn.beta, trials, 1, width)
 		mean := p.stack(s.SubScope("moving_means"), bn.movingMean, trials, 1, width)
 		variance := p.stack(s.SubScope("moving_variances"), bn.movingVariance, trials, 1, width)
 		inv := op.Mul(s.SubScope("inv"),
-			op.Rsqrt(s, op.AddV2(s.SubScope("variance_epsilon"), variance, op.Const(s.SubScope("epsilon"), float32(bnEpsilon)))), gamma)
+			op.Rsqrt(s, op.AddV2(s.SubScope("variance_epsilon"), variance, op.Const(s.SubScope("epsilon"), float32(d.epsilon)))), gamma)
 		shift := op.Sub(s.SubScope("shift"), beta, op.Mul(s.SubScope("mean_inv"), mean, inv))
 		return op.AddV2(s.SubScope("output"), op.Mul(s.SubScope("scaled"), z, inv), shift)
 	}
@@ -222,20 +214,20 @@ func (b *fusedBuilder) batchNorm(s *op.Scope, p *fusedPass, bn *fusedBatchNorm, 
 		op.Const(fs.SubScope("nhwc_shape"), []int32{-1, 1, 1, trials * width}))
 	empty := op.Const(fs.SubScope("empty"), []float32{})
 	y, batchMean, unbiased, _, _, _ := op.FusedBatchNormV3(fs, nhwc, gamma, beta, empty, empty,
-		op.FusedBatchNormV3Epsilon(bnEpsilon), op.FusedBatchNormV3IsTraining(true), op.FusedBatchNormV3DataFormat("NHWC"))
+		op.FusedBatchNormV3Epsilon(float32(d.epsilon)), op.FusedBatchNormV3IsTraining(true), op.FusedBatchNormV3DataFormat("NHWC"))
 	rows := op.Cast(fs.SubScope("rows"), op.Squeeze(fs.SubScope("batch_size"),
 		op.Slice(fs.SubScope("first_dim"), op.Shape(fs.SubScope("shape"), nhwc), op.Const(fs.SubScope("begin"), []int32{0}), op.Const(fs.SubScope("size"), []int32{1}))), tf.Float)
 	biased := op.Mul(fs.SubScope("biased_variance"), unbiased,
 		op.RealDiv(fs.SubScope("bessel"), op.Sub(fs.SubScope("rows_minus_one"), rows, op.Const(fs.SubScope("one"), float32(1))), rows))
-	p.bnUpdates = append(p.bnUpdates, b.movingUpdates(s.SubScope("update_moving_mean"), bn.movingMean, batchMean)...)
-	p.bnUpdates = append(p.bnUpdates, b.movingUpdates(s.SubScope("update_moving_variance"), bn.movingVariance, biased)...)
+	p.bnUpdates = append(p.bnUpdates, b.movingUpdates(s.SubScope("update_moving_mean"), bn.movingMean, batchMean, d.momentum)...)
+	p.bnUpdates = append(p.bnUpdates, b.movingUpdates(s.SubScope("update_moving_variance"), bn.movingVariance, biased, d.momentum)...)
 	back := op.Reshape(fs.SubScope("to_trials"), y, op.Const(fs.SubScope("rows_trials_shape"), []int32{-1, trials, width}))
 	return op.Transpose(fs.SubScope("trials_first"), back, perm)
 }
 
 // movingUpdates assigns each trial's moving statistic moving*momentum + batch*(1-momentum), batch
 // being the [T·C] statistics of every trial, from reads of their own, off the gradient path.
-func (b *fusedBuilder) movingUpdates(s *op.Scope, vars []*fusedVar, batch tf.Output) []*tf.Operation {
+func (b *fusedBuilder) movingUpdates(s *op.Scope, vars []*fusedVar, batch tf.Output, momentum float64) []*tf.Operation {
 	parts := op.Unpack(s.SubScope("trials"), op.Reshape(s.SubScope("per_trial"), batch,
 		op.Const(s.SubScope("shape"), []int32{int32(len(vars)), -1})), int64(len(vars)))
 	updates := make([]*tf.Operation, len(vars))
@@ -243,8 +235,8 @@ func (b *fusedBuilder) movingUpdates(s *op.Scope, vars []*fusedVar, batch tf.Out
 		es := s.SubScope(fmt.Sprintf("trial_%d", t))
 		old := op.ReadVariableOp(es.SubScope("read"), v.handle, tf.Float)
 		updated := op.AddV2(es,
-			op.Mul(es.SubScope("decay"), old, op.Const(es.SubScope("momentum"), float32(bnMomentum))),
-			op.Mul(es.SubScope("batch"), parts[t], op.Const(es.SubScope("one_minus_momentum"), float32(1-bnMomentum))))
+			op.Mul(es.SubScope("decay"), old, op.Const(es.SubScope("momentum"), float32(momentum))),
+			op.Mul(es.SubScope("batch"), parts[t], op.Const(es.SubScope("one_minus_momentum"), float32(1-momentum))))
 		updates[t] = op.AssignVariableOp(es, v.handle, updated)
 	}
 	return updates
@@ -290,22 +282,14 @@ func (b *fusedBuilder) buildStep() error {
 	}
 	updates := append(b.adam(s.SubScope("adam"), gradOf), p.bnUpdates...)
 	is := s.SubScope("increment_iterations").WithControlDependencies(updates...)
-	b.fg.step = op.AssignAddVariableOp(is, b.iterations, op.Const(is.SubScope("one"), slicesOf(len(b.trials), int64(1))))
+	b.fg.step = op.AssignAddVariableOp(is, b.iterations, op.Const(is.SubScope("one"), slices.Repeat([]int64{1}, len(b.trials))))
 	return nil
-}
-
-func slicesOf[T any](n int, v T) []T {
-	out := make([]T, n)
-	for i := range out {
-		out[i] = v
-	}
-	return out
 }
 
 // perExample is each trial's per-example cross-entropy and correctness [T, N] of logits [T, N, K]
 // against labels [T, N].
 func (b *fusedBuilder) perExample(s *op.Scope, logits, labels tf.Output) (xent, correct tf.Output) {
-	classes := b.trials[0].Classes
+	classes := b.mlps[0].classes()
 	rowsShape := op.Const(s.SubScope("trials_rows"), []int32{int32(len(b.trials)), -1})
 	flat := op.Reshape(s.SubScope("flat_logits"), logits, op.Const(s.SubScope("flat_shape"), []int32{-1, int32(classes)}))
 	flatLabels := op.Reshape(s.SubScope("flat_labels"), labels, op.Const(s.SubScope("flat_labels_shape"), []int32{-1}))
@@ -332,8 +316,8 @@ func (b *fusedBuilder) adam(s *op.Scope, gradOf map[*fusedVar]tf.Output) []*tf.O
 		beta2Power := op.Pow(ts.SubScope("beta_2_power"), f32(ts, "beta_2", adamBeta2), steps[t])
 		for _, v := range vars {
 			slotName := keras3SlotName(v.name)
-			m := b.newVar(t, "adam", slotName+"_momentum", v.shape, filled(v.shape, 0))
-			vel := b.newVar(t, "adam", slotName+"_velocity", v.shape, filled(v.shape, 0))
+			m := b.newVar(t, "adam", slotName+"_momentum", v.shape, fill(v.shape, 0))
+			vel := b.newVar(t, "adam", slotName+"_velocity", v.shape, fill(v.shape, 0))
 			us := ts.SubScope("update_" + slotName)
 			updates = append(updates, op.ResourceApplyAdam(us, v.handle, m.handle, vel.handle, beta1Power, beta2Power, lrs[t],
 				f32(us, "beta_1", adamBeta1), f32(us, "beta_2", adamBeta2), f32(us, "epsilon", adamEpsilon), gradOf[v]))

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // fusedTrialConfigs are four trials of the lab network that differ in initialiser, seed and learning
@@ -15,7 +17,8 @@ func fusedTrialConfigs(batchNorm bool) []Config {
 	trials := make([]Config, len(inits))
 	for t := range trials {
 		cfg := DefaultConfig()
-		cfg.Init, cfg.Seed, cfg.LearningRate, cfg.BatchNorm = inits[t], int64(11+t), rates[t], batchNorm
+		cfg.Network = withInit(withBatchNorm(cfg.Network, batchNorm), inits[t])
+		cfg.Seed, cfg.LearningRate = int64(11+t), rates[t]
 		cfg.Device, cfg.IntraOpThreads, cfg.InterOpThreads = DeviceCPU, 1, 1
 		trials[t] = cfg
 	}
@@ -65,10 +68,10 @@ type trialRun struct {
 // compareFused trains trials fused and each as a Model of its own on the same batches, steps steps
 // of batch examples from a random set, each trial in its own shuffled order, and compares them.
 func compareFused(t *testing.T, trials []Config, steps, batch int) fusedComparison {
-	n := steps * batch
-	pixels, labels := randomBatch(5, n, trials[0].Inputs, trials[0].Classes)
-	valPixels, valLabels := randomBatch(6, 1000, trials[0].Inputs, trials[0].Classes)
-	train, val := newExamples(t, pixels, labels, trials[0].Inputs), newExamples(t, valPixels, valLabels, trials[0].Inputs)
+	n, features, k := steps*batch, inputs(trials[0]), classes(trials[0])
+	pixels, labels := randomBatch(5, n, features, k)
+	valPixels, valLabels := randomBatch(6, 1000, features, k)
+	train, val := newExamples(t, pixels, labels, features), newExamples(t, valPixels, valLabels, features)
 	orders := make([][][]int32, len(trials))
 	for i := range trials {
 		orders[i] = epochBatches(n, batch, uint64(100+i))
@@ -237,29 +240,50 @@ func TestFusedMatchesUnfused(t *testing.T) {
 	}
 }
 
-// TestNewFusedRejects names the trial and field that fused training cannot take.
+// TestNewFusedRejects names the trial and the field or layer that fused training cannot take.
 func TestNewFusedRejects(t *testing.T) {
-	base := fusedTrialConfigs(false)[:2]
+	momentum := func(n spec.Network, m float64) spec.Network {
+		n.Layers[1].BatchNorm = &spec.BatchNormArgs{Axis: -1, Momentum: m, Epsilon: spec.DefaultBatchNormEpsilon, Center: true, Scale: true}
+		return n
+	}
 	for _, tc := range []struct {
 		name string
 		edit func(trials []Config)
 		want string
 	}{
 		{"no trials", nil, "no trials"},
-		{"other width", func(c []Config) { c[1].Hidden = []int{128, 32} }, "trial 1: hidden differs"},
-		{"batch norm in one", func(c []Config) { c[1].BatchNorm = true }, "trial 1: batch norm differs"},
+		{"other width", func(c []Config) { c[1].Network = mlp(784, []int{128, 32}, 10) },
+			"trial 1: Dense `dense_1` and what follows it (units, activations, batch norm) differ"},
+		{"other depth", func(c []Config) { c[1].Network = mlp(784, []int{128}, 10) }, "trial 1: the network has 2 Dense layers, trial 0's 3"},
+		{"batch norm in one", func(c []Config) { c[1].Network = withBatchNorm(c[1].Network, true) }, "trial 1: Dense `dense` and what follows it"},
+		{"other batch-norm momentum", func(c []Config) {
+			c[0].Network, c[1].Network = momentum(withBatchNorm(c[0].Network, true), 0.99), momentum(withBatchNorm(c[1].Network, true), 0.9)
+		}, "trial 1: Dense `dense` and what follows it"},
+		{"other activation", func(c []Config) { c[0].Network = withActivation(c[0].Network, "relu") }, "trial 1: Dense `dense` and what follows it"},
 		{"sgd", func(c []Config) { c[0].Optimizer = "sgd" }, "trial 0: optimizer (only adam)"},
-		{"dropout", func(c []Config) { c[1].Dropout = 0.2 }, "trial 1: dropout"},
-		{"schedule", func(c []Config) { c[0].Schedule = Schedule{Kind: ScheduleCosine, DecaySteps: 10} }, "trial 0: schedule"},
-		{"bad init", func(c []Config) { c[1].Init = "nope" }, "trial 1: model config"},
+		{"dropout", func(c []Config) { c[1].Network = withDropout(c[1].Network, 0.2) },
+			"trial 1: Dropout `dropout` is not what fused training takes after a Dense layer"},
+		{"l2", func(c []Config) { c[0].Network = withL2(c[0].Network, 1e-4) }, "trial 0: Dense `dense` has no bias or an L2 regulariser"},
+		{"convnet", func(c []Config) { c[1].Network = residualConvnet(spec.Shape{28, 28, 1}, 10) }, "trial 1: input shape (None, 28, 28, 1)"},
+		{"image input", func(c []Config) {
+			c[0].Network = spec.Network{Input: spec.Input{Shape: spec.Shape{28, 28}},
+				Layers: append([]spec.Layer{{Class: spec.ClassFlatten}}, mlp(784, []int{128, 64}, 10).Layers...)}
+		}, "trial 0: input shape (None, 28, 28)"},
+		{"batch norm before the softmax", func(c []Config) {
+			n := mlp(784, []int{128, 64}, 10)
+			n.Layers[2].Dense.Activation = spec.ActivationLinear
+			n.Layers = append(n.Layers, spec.Layer{Class: spec.ClassBatchNormalization},
+				spec.Layer{Class: spec.ClassActivation, Activation: &spec.ActivationArgs{Activation: spec.ActivationSoftmax}})
+			c[1].Network = n
+		}, "trial 1: Dense `dense_2` is the last Dense layer and something besides the softmax follows it"},
+		{"schedule", func(c []Config) { c[0].Schedule = spec.Schedule{Kind: spec.ScheduleCosine, DecaySteps: 10} }, "trial 0: schedule"},
+		{"bad init", func(c []Config) { c[1].Network.Layers[0].Dense.Initializer = "nope" },
+			"trial 1: model config"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var trials []Config
 			if tc.edit != nil {
-				trials = append(trials, base...)
-				for i := range trials {
-					trials[i].Hidden = append([]int(nil), base[i].Hidden...)
-				}
+				trials = fusedTrialConfigs(false)[:2]
 				tc.edit(trials)
 			}
 			_, err := NewFused(trials)
@@ -277,16 +301,16 @@ func TestNewFusedRejects(t *testing.T) {
 func TestFusedNaNStaysInItsTrial(t *testing.T) {
 	const steps, batch = 8, 32
 	trials := fusedTrialConfigs(true)[:2]
-	n := steps * batch
-	pixels, labels := randomBatch(9, n+1, trials[0].Inputs, trials[0].Classes)
+	n, features := steps*batch, inputs(trials[0])
+	pixels, labels := randomBatch(9, n+1, features, classes(trials[0]))
 	poisoned := append([]float32(nil), pixels...)
-	poisoned[n*trials[0].Inputs] = float32(math.NaN()) // the last example: only trial 1 trains on it
+	poisoned[n*features] = float32(math.NaN()) // the last example: only trial 1 trains on it
 	clean := epochBatches(n, batch, 1)
 	withLast := epochBatches(n, batch, 2)
 	withLast[0] = append(append([]int32(nil), withLast[0][1:]...), int32(n))
 	orders := [][][]int32{clean, withLast}
 	run := func(pixels []float32) []trialRun {
-		set := newExamples(t, pixels, labels, trials[0].Inputs)
+		set := newExamples(t, pixels, labels, features)
 		return trainFused(t, trials, set, set, orders)
 	}
 	healthy, sick := run(pixels), run(poisoned)
