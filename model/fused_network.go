@@ -112,7 +112,7 @@ func sameMLP(first, trial fusedMLP) error {
 	}
 	for i, d := range trial.layers {
 		if d.mlpShape != first.layers[i].mlpShape {
-			return fmt.Errorf("Dense `%s` and what follows it (units, activations, batch norm) differ from trial 0's `%s`", d.dense, first.layers[i].dense)
+			return fmt.Errorf("the network's Dense `%s` and what follows it (units, activations, batch norm) differ from trial 0's `%s`", d.dense, first.layers[i].dense)
 		}
 	}
 	return nil

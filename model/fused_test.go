@@ -253,13 +253,13 @@ func TestNewFusedRejects(t *testing.T) {
 	}{
 		{"no trials", nil, "no trials"},
 		{"other width", func(c []Config) { c[1].Network = mlp(784, []int{128, 32}, 10) },
-			"trial 1: Dense `dense_1` and what follows it (units, activations, batch norm) differ"},
+			"trial 1: the network's Dense `dense_1` and what follows it (units, activations, batch norm) differ"},
 		{"other depth", func(c []Config) { c[1].Network = mlp(784, []int{128}, 10) }, "trial 1: the network has 2 Dense layers, trial 0's 3"},
-		{"batch norm in one", func(c []Config) { c[1].Network = withBatchNorm(c[1].Network, true) }, "trial 1: Dense `dense` and what follows it"},
+		{"batch norm in one", func(c []Config) { c[1].Network = withBatchNorm(c[1].Network, true) }, "trial 1: the network's Dense `dense` and what follows it"},
 		{"other batch-norm momentum", func(c []Config) {
 			c[0].Network, c[1].Network = momentum(withBatchNorm(c[0].Network, true), 0.99), momentum(withBatchNorm(c[1].Network, true), 0.9)
-		}, "trial 1: Dense `dense` and what follows it"},
-		{"other activation", func(c []Config) { c[0].Network = withActivation(c[0].Network, "relu") }, "trial 1: Dense `dense` and what follows it"},
+		}, "trial 1: the network's Dense `dense` and what follows it"},
+		{"other activation", func(c []Config) { c[0].Network = withActivation(c[0].Network, "relu") }, "trial 1: the network's Dense `dense` and what follows it"},
 		{"sgd", func(c []Config) { c[0].Optimizer = "sgd" }, "trial 0: optimizer (only adam)"},
 		{"dropout", func(c []Config) { c[1].Network = withDropout(c[1].Network, 0.2) },
 			"trial 1: Dropout `dropout` is not what fused training takes after a Dense layer"},
