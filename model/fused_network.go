@@ -111,8 +111,9 @@ func sameMLP(first, trial fusedMLP) error {
 		return fmt.Errorf("the network has %d Dense layers, trial 0's %d", len(trial.layers), len(first.layers))
 	}
 	for i, d := range trial.layers {
-		if d.mlpShape != first.layers[i].mlpShape {
-			return fmt.Errorf("the network's Dense `%s` and what follows it (units, activations, batch norm) differ from trial 0's `%s`", d.dense, first.layers[i].dense)
+		// The names too: every trial's variables are named after trial 0's layers.
+		if d.mlpShape != first.layers[i].mlpShape || d.dense != first.layers[i].dense || d.batchNorm != first.layers[i].batchNorm {
+			return fmt.Errorf("the network's Dense `%s` and what follows it (names, units, activations, batch norm) differ from trial 0's `%s`", d.dense, first.layers[i].dense)
 		}
 	}
 	return nil

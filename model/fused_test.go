@@ -253,7 +253,11 @@ func TestNewFusedRejects(t *testing.T) {
 	}{
 		{"no trials", nil, "no trials"},
 		{"other width", func(c []Config) { c[1].Network = mlp(784, []int{128, 32}, 10) },
-			"trial 1: the network's Dense `dense_1` and what follows it (units, activations, batch norm) differ"},
+			"trial 1: the network's Dense `dense_1` and what follows it (names, units, activations, batch norm) differ"},
+		{"other layer name", func(c []Config) {
+			c[1].Network.Layers[0].Name, c[1].Network.Layers[1].Inbound = "hidden", []string{"hidden"}
+		},
+			"trial 1: the network's Dense `hidden` and what follows it"},
 		{"other depth", func(c []Config) { c[1].Network = mlp(784, []int{128}, 10) }, "trial 1: the network has 2 Dense layers, trial 0's 3"},
 		{"batch norm in one", func(c []Config) { c[1].Network = withBatchNorm(c[1].Network, true) }, "trial 1: the network's Dense `dense` and what follows it"},
 		{"other batch-norm momentum", func(c []Config) {
