@@ -52,8 +52,11 @@ func mlpOf(n spec.Network) (fusedMLP, error) {
 		}
 		prev = l.Name
 		if l.Class == spec.ClassDense {
-			if !l.Dense.UseBias || l.Dense.L2Rate() != 0 {
-				return fusedMLP{}, refuse("has no bias or an L2 regulariser: fused training takes neither")
+			if !l.Dense.UseBias {
+				return fusedMLP{}, refuse("has no bias: fused training takes Dense layers with one")
+			}
+			if l.Dense.L2Rate() != 0 {
+				return fusedMLP{}, refuse("has an L2 regulariser: fused training takes none")
 			}
 			m.layers = append(m.layers, mlpLayer{mlpShape: mlpShape{units: l.Dense.Units, denseActivation: l.Dense.Activation},
 				dense: l.Name, init: l.Dense.Init()})

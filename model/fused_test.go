@@ -267,7 +267,8 @@ func TestNewFusedRejects(t *testing.T) {
 		{"sgd", func(c []Config) { c[0].Optimizer = "sgd" }, "trial 0: optimizer (only adam)"},
 		{"dropout", func(c []Config) { c[1].Network = withDropout(c[1].Network, 0.2) },
 			"trial 1: Dropout `dropout` is not what fused training takes after a Dense layer"},
-		{"l2", func(c []Config) { c[0].Network = withL2(c[0].Network, 1e-4) }, "trial 0: Dense `dense` has no bias or an L2 regulariser"},
+		{"l2", func(c []Config) { c[0].Network = withL2(c[0].Network, 1e-4) }, "trial 0: Dense `dense` has an L2 regulariser"},
+		{"no bias", func(c []Config) { c[1].Network.Layers[2].Dense.UseBias = false }, "trial 1: Dense `dense_2` has no bias"},
 		{"convnet", func(c []Config) { c[1].Network = residualConvnet(spec.Shape{28, 28, 1}, 10) }, "trial 1: input shape (None, 28, 28, 1)"},
 		{"image input", func(c []Config) {
 			c[0].Network = spec.Network{Input: spec.Input{Shape: spec.Shape{28, 28}},
