@@ -37,7 +37,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras compare-keras-convnet bench-preset bench-peers bench-search check-peers keras-models check-tensorboard-newest test-image slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras compare-keras-convnet bench-preset bench-peers bench-sweep bench-search check-peers keras-models check-tensorboard-newest test-image slurm slurm-down clean
 
 setup: libtensorflow data venv tcmalloc strace ## install libtensorflow, MNIST, the Python venv, tcmalloc and strace (each only if missing)
 
@@ -91,8 +91,9 @@ lint: venv
 	go run $(STATICCHECK) ./...
 	cd deploy && go run $(STATICCHECK) ./...
 
+# BenchmarkSweep (36 cells of up to 16 trained models each, minutes) runs in make bench-sweep only.
 bench: setup ## Go micro-benchmarks (writer, batching, train step)
-	go test -run '^$$' -bench . -benchmem ./summary/... ./dataset/... ./model/... ./worker/...
+	go test -run '^$$' -bench . -skip '^BenchmarkSweep$$' -benchmem ./summary/... ./dataset/... ./model/... ./worker/...
 
 bench-data: setup ## read and prepare all of MNIST from IDX, npz, CSV, TFRecord and a PNG folder (first and cached read)
 	scripts/bench_data --data-dir $(DATA_DIR)
@@ -115,6 +116,9 @@ bench-preset: setup build ## the lab-report preset with --parallel 1 and 2: wall
 
 bench-peers: setup build ## tfsweep's samples per second against Keras (fit, XLA, steps_per_execution) and JAX (jit, scan)
 	scripts/bench_peers --data-dir $(DATA_DIR)
+
+bench-sweep: setup ## T = 4, 8, 16 trials of the lab MLP trained fused (model.Fused), unfused, with --parallel 2's split and by JAX vmap+scan: trials per second and per CPU-second
+	scripts/bench_sweep --data-dir $(DATA_DIR)
 
 bench-search: setup build ## search methods (random, median, ASHA, Hyperband, TPE) against Optuna's: best validation loss per epoch and second spent
 	scripts/setup-python.sh search >/dev/null

@@ -1,0 +1,361 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+
+	tf "github.com/wamuir/graft/tensorflow"
+
+	"github.com/tfsweep/tfsweep/spec"
+)
+
+// Fused trains T trials of one network shape as one graph, so that the cost of launching a kernel is
+// paid once per step for all of them instead of once per trial: every matmul is one BatchMatMulV2 over
+// the trials, and batch norm, the activations and the loss run once over the trials' stacked tensors.
+// Each trial still trains as the Model its Config describes would: its own initialiser and seed,
+// learning rate, batches (a [T, B] index tensor gathers each trial's batch from the one bound training
+// set), Adam state and step count, and batch-norm statistics. The loss differentiated is the sum of
+// the trials' batch-mean losses, so each trial's gradient is its own.
+//
+// Each trial's weights and Adam slots are variables of their own, named as a Model names them, under
+// trial_<t>/. The training pass stacks the trials' reads into [T, …] tensors, and every variable is
+// updated by ResourceApplyAdam with its trial's learning rate, the kernel a Model's Adam runs: that
+// kernel takes a scalar learning rate, and it makes one pass over the variable and its slots where
+// Adam written as elementwise ops over stacked [T, …] slots would make a dozen.
+//
+// Its methods must not be called concurrently.
+type Fused struct {
+	trials        []Config // validated
+	mlp           fusedMLP // trial 0's; the others' have its shape
+	graph         *fusedGraph
+	sess          *tf.Session
+	iterations    int64
+	indexInputs   inputCache
+	stepIndices   []int32 // a step's [T, B] indices, row-major
+	trainExamples int
+	valExamples   int
+}
+
+// fusedVar is one trial's variable, with a read of its own for fetching its value.
+type fusedVar struct {
+	name   string // the Model's Keras path: "dense/kernel", "batch_normalization/moving_mean", ...
+	shape  []int64
+	handle tf.Output
+	read   tf.Output
+}
+
+// fusedDense is one Dense layer of every trial (index t of each slice is trial t's variable) with,
+// when the network has one after it, its batch normalisation.
+type fusedDense struct {
+	mlpLayer     // trial 0's
+	kernel, bias []*fusedVar
+	bn           *fusedBatchNorm
+}
+
+type fusedBatchNorm struct {
+	name                                    string
+	gamma, beta, movingMean, movingVariance []*fusedVar
+}
+
+// fusedGraph is the built graph with the handles Fused runs.
+type fusedGraph struct {
+	g                        *tf.Graph
+	layers                   []fusedDense // the hidden layers, then the output layer
+	weights                  [][]*fusedVar
+	data                     dataVars
+	indices                  tf.Output // [T, B] int32
+	evalStart, evalCount     tf.Output // int32 scalars
+	losses, accuracies       tf.Output // [T] float32: each trial's batch means, before the update
+	step                     *tf.Operation
+	evalLossSum, evalCorrect tf.Output // [T] float32 sums over the evaluated examples
+	initAll                  *tf.Operation
+}
+
+// NewFused validates the trials' configurations, builds their fused graph, opens a session and
+// initialises every variable. The trials' networks must be MLPs of one shape (see fusedMLP), and the
+// trials must share the optimizer (Adam, at a constant learning rate), the device and the threads;
+// they may differ in kernel initialisers, seed and learning rate.
+func NewFused(trials []Config) (*Fused, error) {
+	trials, mlps, err := checkFusable(trials)
+	if err != nil {
+		return nil, err
+	}
+	g, err := buildFused(trials, mlps)
+	if err != nil {
+		return nil, err
+	}
+	config, err := sessionConfig(trials[0])
+	if err != nil {
+		return nil, err
+	}
+	sess, err := tf.NewSession(g.g, &tf.SessionOptions{Config: config})
+	if err != nil {
+		return nil, fmt.Errorf("fused: new session: %w", err)
+	}
+	devices, err := sessionDevices(sess)
+	if err == nil {
+		err = checkDevices(trials[0].Device, devices)
+	}
+	if err == nil {
+		if _, err = sess.Run(nil, nil, []*tf.Operation{g.initAll}); err != nil {
+			err = fmt.Errorf("fused: initialise variables: %w", err)
+		}
+	}
+	if err != nil {
+		sess.Close()
+		return nil, err
+	}
+	return &Fused{trials: trials, mlp: mlps[0], graph: g, sess: sess, indexInputs: inputCache{dtype: tf.Int32}}, nil
+}
+
+// checkFusable validates every trial, reads its network as an MLP and checks that the fused graph
+// computes what each asks for; every problem is reported, each naming its trial and field or layer.
+func checkFusable(trials []Config) ([]Config, []fusedMLP, error) {
+	if len(trials) == 0 {
+		return nil, nil, errors.New("fused: no trials")
+	}
+	var errs []error
+	out, mlps := make([]Config, len(trials)), make([]fusedMLP, len(trials))
+	for t, cfg := range trials {
+		c, err := cfg.validate()
+		if err == nil {
+			mlps[t], err = mlpOf(c.Network)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("trial %d: %w", t, err))
+			continue
+		}
+		out[t] = c
+		unsupported := []struct {
+			field string
+			bad   bool
+		}{
+			{"optimizer (only adam)", c.Optimizer != "adam"},
+			{"schedule (only constant)", c.Schedule.Kind != spec.ScheduleConstant},
+			{"weight decay", c.WeightDecay != 0},
+			{"towers", c.Towers > 1},
+			{"steps per call", c.StepsPerCall > 1},
+		}
+		for _, u := range unsupported {
+			if u.bad {
+				errs = append(errs, fmt.Errorf("trial %d: %s: not supported in fused training", t, u.field))
+			}
+		}
+	}
+	if len(errs) == 0 {
+		errs = sameShape(out, mlps)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, fmt.Errorf("fused: %w", err)
+	}
+	return out, mlps, nil
+}
+
+// sameShape reports every way in which a trial differs from trial 0 where fused trials must agree.
+func sameShape(trials []Config, mlps []fusedMLP) []error {
+	first := trials[0]
+	var errs []error
+	for t, c := range trials[1:] {
+		if err := sameMLP(mlps[0], mlps[t+1]); err != nil {
+			errs = append(errs, fmt.Errorf("trial %d: %w", t+1, err))
+		}
+		same := []struct {
+			field string
+			equal bool
+		}{
+			{"device", c.Device == first.Device && c.VisibleGPUs == first.VisibleGPUs},
+			{"threads", c.IntraOpThreads == first.IntraOpThreads && c.InterOpThreads == first.InterOpThreads},
+		}
+		for _, s := range same {
+			if !s.equal {
+				errs = append(errs, fmt.Errorf("trial %d: %s differs from trial 0's", t+1, s.field))
+			}
+		}
+	}
+	return errs
+}
+
+// Trials is the number of fused trials.
+func (f *Fused) Trials() int { return len(f.trials) }
+
+// Iterations is the number of optimizer steps every trial has taken.
+func (f *Fused) Iterations() int64 { return f.iterations }
+
+// Bind copies the training and validation sets into the graph, as Model.Bind does: every trial
+// trains on the one training set, each through its own batches' indices.
+func (f *Fused) Bind(train, validation *Examples) error {
+	if train == nil || validation == nil {
+		return errors.New("fused: bind: a training and a validation set are needed")
+	}
+	inputs, classes := f.mlp.inputs, f.mlp.classes()
+	for _, set := range []struct {
+		name string
+		e    *Examples
+	}{{"training set", train}, {"validation set", validation}} {
+		if set.e.features != inputs {
+			return fmt.Errorf("fused: bind: the %s has %d features per example, the trials take %d", set.name, set.e.features, inputs)
+		}
+		if canRelease() {
+			for i, label := range tensorValues[int32](set.e.labels) {
+				if label < 0 || int(label) >= classes {
+					return fmt.Errorf("fused: bind: %s: label %d of example %d is outside [0, %d)", set.name, label, i, classes)
+				}
+			}
+		}
+	}
+	d := f.graph.data
+	feeds := map[tf.Output]*tf.Tensor{
+		d.trainPixels.value: train.pixels, d.trainLabels.value: train.labels,
+		d.valPixels.value: validation.pixels, d.valLabels.value: validation.labels,
+	}
+	if _, err := f.sess.Run(feeds, nil, []*tf.Operation{d.trainPixels.op, d.trainLabels.op, d.valPixels.op, d.valLabels.op}); err != nil {
+		return fmt.Errorf("fused: bind: %w", err)
+	}
+	f.trainExamples, f.valExamples = train.n, validation.n
+	return nil
+}
+
+// TrainStep runs one optimizer step of every trial: batches[t] are the indices, into the bound
+// training set, of trial t's examples, all batches of one size. It writes each trial's batch-mean
+// loss and accuracy, computed before the update, to losses[t] and accuracies[t]. A NaN loss is
+// returned, not treated as an error, as Model.TrainStep does.
+func (f *Fused) TrainStep(batches [][]int32, losses, accuracies []float32) error {
+	if err := f.checkStep(batches, losses, accuracies); err != nil {
+		return fmt.Errorf("fused: train step %d: %w", f.iterations+1, err)
+	}
+	f.stepIndices = f.stepIndices[:0]
+	for _, b := range batches {
+		f.stepIndices = append(f.stepIndices, b...)
+	}
+	x, err := f.indexInputs.tensor([]int64{int64(len(batches)), int64(len(batches[0]))}, sliceBytes(f.stepIndices))
+	if err != nil {
+		return fmt.Errorf("fused: train step: indices tensor: %w", err)
+	}
+	g := f.graph
+	out, err := f.sess.Run(map[tf.Output]*tf.Tensor{g.indices: x}, []tf.Output{g.losses, g.accuracies}, []*tf.Operation{g.step})
+	if err != nil {
+		return fmt.Errorf("fused: train step %d: %w", f.iterations+1, err)
+	}
+	defer release(out...)
+	f.iterations++
+	for i, dst := range [][]float32{losses, accuracies} {
+		values, err := float32s(out[i])
+		if err != nil {
+			return fmt.Errorf("fused: train step %d: %w", f.iterations, err)
+		}
+		copy(dst, values)
+	}
+	return nil
+}
+
+func (f *Fused) checkStep(batches [][]int32, losses, accuracies []float32) error {
+	if f.trainExamples == 0 {
+		return errors.New("no training set bound (Bind)")
+	}
+	if len(batches) != len(f.trials) || len(losses) != len(f.trials) || len(accuracies) != len(f.trials) {
+		return fmt.Errorf("%d batches, %d losses and %d accuracies for %d trials", len(batches), len(losses), len(accuracies), len(f.trials))
+	}
+	size := len(batches[0])
+	for t, batch := range batches {
+		if len(batch) == 0 || len(batch) != size {
+			return fmt.Errorf("trial %d: batch of %d examples, want %d (> 0, one size for every trial)", t, len(batch), size)
+		}
+		for _, index := range batch {
+			if index < 0 || int(index) >= f.trainExamples {
+				return fmt.Errorf("trial %d: example %d is outside the training set of %d", t, index, f.trainExamples)
+			}
+		}
+	}
+	return nil
+}
+
+// Validate evaluates every trial over the bound validation set, as Model.Validate does with one
+// part at a time: losses[t] and accuracies[t] are trial t's means, batch norm using its moving
+// statistics.
+func (f *Fused) Validate() (losses, accuracies []float64, err error) {
+	if f.valExamples == 0 {
+		return nil, nil, errors.New("fused: validate: no validation set bound (Bind)")
+	}
+	lossSums, correct := make([]float64, len(f.trials)), make([]float64, len(f.trials))
+	for start := 0; start < f.valExamples; start += spec.EvalChunk {
+		end := min(start+spec.EvalChunk, f.valExamples)
+		if err := f.validateChunk(start, end, lossSums, correct); err != nil {
+			return nil, nil, fmt.Errorf("fused: validate examples %d-%d: %w", start, end, err)
+		}
+	}
+	for t := range lossSums {
+		lossSums[t] /= float64(f.valExamples)
+		correct[t] /= float64(f.valExamples)
+	}
+	return lossSums, correct, nil
+}
+
+// validateChunk adds the sums of the validation examples [start, end) to lossSums and correct.
+func (f *Fused) validateChunk(start, end int, lossSums, correct []float64) error {
+	s, err := tf.NewTensor(int32(start))
+	if err != nil {
+		return err
+	}
+	n, err := tf.NewTensor(int32(end - start))
+	if err != nil {
+		release(s)
+		return err
+	}
+	defer release(s, n)
+	g := f.graph
+	out, err := f.sess.Run(map[tf.Output]*tf.Tensor{g.evalStart: s, g.evalCount: n}, []tf.Output{g.evalLossSum, g.evalCorrect}, nil)
+	if err != nil {
+		return err
+	}
+	defer release(out...)
+	for i, dst := range [][]float64{lossSums, correct} {
+		values, err := float32s(out[i])
+		if err != nil {
+			return err
+		}
+		for t, v := range values {
+			dst[t] += float64(v)
+		}
+	}
+	return nil
+}
+
+// Weights returns trial t's trainable weights and batch-norm moving statistics with the names,
+// shapes and order Model.Weights gives.
+func (f *Fused) Weights(trial int) ([]Weight, error) {
+	if trial < 0 || trial >= len(f.trials) {
+		return nil, fmt.Errorf("fused: weights: no trial %d of %d", trial, len(f.trials))
+	}
+	vars := f.graph.weights[trial]
+	fetches := make([]tf.Output, len(vars))
+	for i, v := range vars {
+		fetches[i] = v.read
+	}
+	out, err := f.sess.Run(nil, fetches, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fused: read weights of trial %d: %w", trial, err)
+	}
+	defer release(out...)
+	weights := make([]Weight, len(vars))
+	for i, v := range vars {
+		values, err := float32s(out[i])
+		if err != nil {
+			return nil, fmt.Errorf("fused: read weight %s of trial %d: %w", v.name, trial, err)
+		}
+		shape := make([]int, len(v.shape))
+		for j, d := range v.shape {
+			shape[j] = int(d)
+		}
+		weights[i] = Weight{Name: v.name, Shape: shape, Values: values}
+	}
+	return weights, nil
+}
+
+// Close releases the session and the cached input tensors. Fused is unusable afterwards.
+func (f *Fused) Close() error {
+	f.indexInputs.close()
+	if err := f.sess.Close(); err != nil {
+		return fmt.Errorf("fused: close session: %w", err)
+	}
+	return nil
+}
