@@ -83,8 +83,10 @@ func (sh Shard) has(r Run) bool { return sh.Count <= 1 || r.Index%sh.Count == sh
 // DefaultLogEvery is the batch-scalar interval `tfsweep run` uses unless --log-every says otherwise.
 const DefaultLogEvery = 10
 
-// DefaultPicturesEvery is the pictures' interval in epochs unless --pictures-every says otherwise.
-const DefaultPicturesEvery = 1
+// DefaultPicturesEvery is the pictures' interval in epochs unless --pictures-every says otherwise:
+// drawing them costs about an epoch of a small network, so the lab report's five-epoch runs draw them
+// once, after their last epoch.
+const DefaultPicturesEvery = 5
 
 // Observer is told what the workers report, as they report it. Its methods are called from one
 // goroutine per worker slot, so concurrently.
