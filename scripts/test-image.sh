@@ -172,7 +172,7 @@ assert res["status"] == "succeeded", res["status"]
 assert sorted(r["name"] for r in res["runs"]) == sorted(names), [r["name"] for r in res["runs"]]
 sweep = os.path.join(sys.argv[2], os.path.basename(res["sweep_dir"]))
 assert os.path.isdir(sweep), sweep
-runs = [".", "charts"] + [n + s for n in names for s in ("", "/train", "/validation")]
+runs = [".", "charts"] + [n + s for n in names for s in ("", "/train", "/validation", "/pictures")]
 scalars = []
 for r in res["runs"]:
     for sub, key in (("train", "train_loss"), ("validation", "val_loss")):
