@@ -258,3 +258,18 @@ func assertReadable(t *testing.T, dir string) {
 		t.Errorf("%s: %d event files, %v", dir, n, err)
 	}
 }
+
+// killFront kills a front with SIGKILL (its workers die with it: Pdeathsig), so that nothing is
+// closed and no claim released, and returns the one sweep directory it trained into under logdir.
+func killFront(t *testing.T, f *front, logdir string) string {
+	t.Helper()
+	if err := f.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	f.wait(t, time.Minute)
+	dirs, _ := filepath.Glob(filepath.Join(logdir, "sweep-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("sweep dirs %v", dirs)
+	}
+	return dirs[0]
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -43,20 +42,13 @@ func TestKillAndResume(t *testing.T) {
 				m, _ := filepath.Glob(filepath.Join(logdir, "sweep-*", "xavier-nobn-b32", moment.file))
 				return len(m) > 0
 			})
-			if err := f.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			f.wait(t, time.Minute)
-			dirs, _ := filepath.Glob(filepath.Join(logdir, "sweep-*"))
-			if len(dirs) != 1 {
-				t.Fatalf("sweep dirs %v", dirs)
-			}
+			dir := killFront(t, f, logdir)
 			// The worker dies with the front (Pdeathsig); the claim it left is stale.
 			waitFor(t, 10*time.Second, "the claim to be stale", func() bool {
-				states, err := sweep.Status(dirs[0])
+				states, err := sweep.Status(dir)
 				return err == nil && states[0].State == spec.StatusStale
 			})
-			code, stdout, stderr := runCmd(t, "--resume", dirs[0], "--data-dir", realData(t), "--log-every", "20", "--json")
+			code, stdout, stderr := runCmd(t, "--resume", dir, "--data-dir", realData(t), "--log-every", "20", "--json")
 			if code != spec.ExitOK {
 				t.Fatalf("resume: exit %d\n%s", code, stderr)
 			}
@@ -71,7 +63,7 @@ func TestKillAndResume(t *testing.T) {
 					t.Errorf("%s: no exported model: %v", g.Name, err)
 				}
 			}
-			checkResumedLogs(t, dirs[0], want, epochs)
+			checkResumedLogs(t, dir, want, epochs)
 		})
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -152,16 +151,9 @@ func TestSchedulerKillAndResume(t *testing.T) {
 		}
 		return n >= 6
 	})
-	if err := f.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	f.wait(t, time.Minute)
-	dirs, _ := filepath.Glob(filepath.Join(logdir, "sweep-*"))
-	if len(dirs) != 1 {
-		t.Fatalf("sweep dirs %v", dirs)
-	}
+	dir := killFront(t, f, logdir)
 	waitFor(t, 10*time.Second, "no running claim", func() bool {
-		states, err := sweep.Status(dirs[0])
+		states, err := sweep.Status(dir)
 		if err != nil {
 			return false
 		}
@@ -172,7 +164,7 @@ func TestSchedulerKillAndResume(t *testing.T) {
 		}
 		return true
 	})
-	code, stdout, stderr = runCmd(t, "--resume", dirs[0], "--data-dir", realData(t), "--log-every", "0", "--json")
+	code, stdout, stderr = runCmd(t, "--resume", dir, "--data-dir", realData(t), "--log-every", "0", "--json")
 	if code != spec.ExitOK {
 		t.Fatalf("resume: exit %d\n%s", code, stderr)
 	}
@@ -186,13 +178,13 @@ func TestSchedulerKillAndResume(t *testing.T) {
 			t.Errorf("%s resumed: %s after %d epochs; uninterrupted: %s after %d", g.Name, g.Status, g.EpochsCompleted, w.Status, w.EpochsCompleted)
 		}
 	}
-	if g, w := proposals(t, dirs[0]), proposals(t, filepath.Dir(want.Runs[0].Dir)); !maps.EqualFunc(g, w, slices.Equal) || len(w) != 12 {
+	if g, w := proposals(t, dir), proposals(t, filepath.Dir(want.Runs[0].Dir)); !maps.EqualFunc(g, w, slices.Equal) || len(w) != 12 {
 		t.Errorf("TPE's proposals after the kill and resume:\n%v\nuninterrupted:\n%v", g, w)
 	}
-	if g, w := decisions(t, dirs[0]), decisions(t, filepath.Dir(want.Runs[0].Dir)); !slices.Equal(g, w) {
+	if g, w := decisions(t, dir), decisions(t, filepath.Dir(want.Runs[0].Dir)); !slices.Equal(g, w) {
 		t.Errorf("decisions after the kill and resume:\n%v\nuninterrupted:\n%v", g, w)
 	}
-	states, err := sweep.Status(dirs[0])
+	states, err := sweep.Status(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
