@@ -87,34 +87,40 @@ func tensorValues[T float32 | int32](t *tf.Tensor) []T {
 // training set's examples by index, and Validate evaluates the whole validation set. Binding again
 // replaces both. Every label must be a class of the model.
 func (m *Model) Bind(train, validation *Examples) error {
+	if err := m.graph.data.bind(m.sess, train, validation, m.graph.features, m.graph.numClasses, "the model takes"); err != nil {
+		return fmt.Errorf("bind: %w", err)
+	}
+	m.trainExamples, m.valExamples = train.n, validation.n
+	return nil
+}
+
+// bind checks the sets against a network of the given features and classes and assigns them to
+// the variables in sess. takes says who takes the features, in the message of a mismatch.
+func (d dataVars) bind(sess *tf.Session, train, validation *Examples, features, classes int, takes string) error {
 	if train == nil || validation == nil {
-		return errors.New("bind: a training and a validation set are needed")
+		return errors.New("a training and a validation set are needed")
 	}
 	for _, set := range []struct {
 		name string
 		e    *Examples
 	}{{"training set", train}, {"validation set", validation}} {
-		if set.e.features != m.graph.features {
-			return fmt.Errorf("bind: the %s has %d features per example, the model takes %d", set.name, set.e.features, m.graph.features)
+		if set.e.features != features {
+			return fmt.Errorf("the %s has %d features per example, %s %d", set.name, set.e.features, takes, features)
 		}
 		if canRelease() {
 			for i, label := range tensorValues[int32](set.e.labels) {
-				if label < 0 || int(label) >= m.graph.numClasses {
-					return fmt.Errorf("bind: %s: label %d of example %d is outside [0, %d)", set.name, label, i, m.graph.numClasses)
+				if label < 0 || int(label) >= classes {
+					return fmt.Errorf("%s: label %d of example %d is outside [0, %d)", set.name, label, i, classes)
 				}
 			}
 		}
 	}
-	d := m.graph.data
 	feeds := map[tf.Output]*tf.Tensor{
 		d.trainPixels.value: train.pixels, d.trainLabels.value: train.labels,
 		d.valPixels.value: validation.pixels, d.valLabels.value: validation.labels,
 	}
-	if _, err := m.sess.Run(feeds, nil, []*tf.Operation{d.trainPixels.op, d.trainLabels.op, d.valPixels.op, d.valLabels.op}); err != nil {
-		return fmt.Errorf("bind: %w", err)
-	}
-	m.trainExamples, m.valExamples = train.n, validation.n
-	return nil
+	_, err := sess.Run(feeds, nil, []*tf.Operation{d.trainPixels.op, d.trainLabels.op, d.valPixels.op, d.valLabels.op})
+	return err
 }
 
 // TrainSteps runs one optimizer step per batch, in order: batches[i] are the indices, into the

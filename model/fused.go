@@ -184,31 +184,7 @@ func (f *Fused) Iterations() int64 { return f.iterations }
 // Bind copies the training and validation sets into the graph, as Model.Bind does: every trial
 // trains on the one training set, each through its own batches' indices.
 func (f *Fused) Bind(train, validation *Examples) error {
-	if train == nil || validation == nil {
-		return errors.New("fused: bind: a training and a validation set are needed")
-	}
-	inputs, classes := f.mlp.inputs, f.mlp.classes()
-	for _, set := range []struct {
-		name string
-		e    *Examples
-	}{{"training set", train}, {"validation set", validation}} {
-		if set.e.features != inputs {
-			return fmt.Errorf("fused: bind: the %s has %d features per example, the trials take %d", set.name, set.e.features, inputs)
-		}
-		if canRelease() {
-			for i, label := range tensorValues[int32](set.e.labels) {
-				if label < 0 || int(label) >= classes {
-					return fmt.Errorf("fused: bind: %s: label %d of example %d is outside [0, %d)", set.name, label, i, classes)
-				}
-			}
-		}
-	}
-	d := f.graph.data
-	feeds := map[tf.Output]*tf.Tensor{
-		d.trainPixels.value: train.pixels, d.trainLabels.value: train.labels,
-		d.valPixels.value: validation.pixels, d.valLabels.value: validation.labels,
-	}
-	if _, err := f.sess.Run(feeds, nil, []*tf.Operation{d.trainPixels.op, d.trainLabels.op, d.valPixels.op, d.valLabels.op}); err != nil {
+	if err := f.graph.data.bind(f.sess, train, validation, f.mlp.inputs, f.mlp.classes(), "the trials take"); err != nil {
 		return fmt.Errorf("fused: bind: %w", err)
 	}
 	f.trainExamples, f.valExamples = train.n, validation.n
