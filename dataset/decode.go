@@ -243,6 +243,15 @@ func parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// parallelRanges calls fn(lo, hi) for consecutive ranges that cover [0, n), on all cores, and returns when
+// all have returned. There are a few ranges per core, so that a slow one does not hold the others back, and
+// each call can set up what its range reuses (a decoder, a buffer) once.
+func parallelRanges(n int, fn func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	size := max(n/(4*workers), 1)
+	parallel((n+size-1)/size, func(i int) { fn(i*size, min((i+1)*size, n)) })
+}
+
 // decodeFeatureBytes decodes an encoded image, or takes other bytes as raw pixels.
 func decodeFeatureBytes(b []byte, src Source) (decoded, error) {
 	if bytes.HasPrefix(b, []byte("\x89PNG")) || bytes.HasPrefix(b, []byte{0xff, 0xd8, 0xff}) {

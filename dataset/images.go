@@ -10,54 +10,72 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // imageExtensions are the files an images: folder holds; others are skipped, as Keras skips them.
 var imageExtensions = []string{".png", ".jpg", ".jpeg"}
 
-// imageFile is one image of a folder tree and its class.
+// imageFile is one image of a folder tree and its class, and what its stat says of its content.
 type imageFile struct {
-	path  string
-	class int32
-	size  int64
-	mtime int64
+	path                string
+	class               int32
+	size, mtime, ctime int64
 }
 
 // imageReader reads a folder tree class_name/…/*.png|jpg as Keras's image_dataset_from_directory does:
 // the classes are the subfolders' names in sorted order, the files of each in sorted order. The decoded
-// split is kept in cacheDir (when set), keyed by the files' names, sizes and mtimes and the options.
+// split is kept in cacheDir (when set): one entry per folder and options, served only while every file's
+// name, size, mtime and ctime are those it was decoded from (listingFingerprint).
 func imageReader(cacheDir string) func(string, Source, bool, []string) (*Set, []string, error) {
 	return func(dir string, src Source, _ bool, trainClasses []string) (*Set, []string, error) {
-		classes, files, err := listImages(dir, trainClasses)
-		if err != nil {
-			return nil, nil, err
-		}
 		if src.Color == "" {
 			src.Color = ColorRGB
 		}
-		cache := ""
-		if cacheDir != "" {
-			cache = filepath.Join(cacheDir, "images-"+imagesKey(dir, src, classes, files)+".npz")
-			if s, err := readImageCache(cache); err == nil {
-				return s, classes, nil
+		if cacheDir == "" {
+			classes, files, err := listImages(dir, trainClasses)
+			if err != nil {
+				return nil, nil, err
 			}
+			s, err := decodeImages(files, src)
+			return s, classes, err
+		}
+		cache, err := imageCachePath(cacheDir, dir, src, trainClasses)
+		if err != nil {
+			return nil, nil, err
+		}
+		// The cached entry is read while the folder is listed: a hit costs the longer of the two, not both.
+		cached := make(chan cachedImages, 1)
+		go func() { cached <- readImageCache(cache) }()
+		classes, files, err := listImages(dir, trainClasses)
+		hit := <-cached
+		if err != nil {
+			return nil, nil, err
+		}
+		fingerprint := listingFingerprint(dir, classes, files)
+		if hit.err == nil && hit.fingerprint == fingerprint {
+			now := time.Now()
+			_ = os.Chtimes(cache, now, now) // the pruning keeps what was used last; a failure costs nothing now
+			return hit.set, classes, nil
 		}
 		s, err := decodeImages(files, src)
 		if err != nil {
 			return nil, nil, err
 		}
-		if cache != "" {
-			if err := writeImageCache(cache, s); err != nil {
-				return nil, nil, err
-			}
+		if err := writeImageCache(cache, s, fingerprint); err != nil {
+			return nil, nil, err
+		}
+		if err := pruneImageCache(cacheDir, cache, imageCacheEntries, imageCacheBytes); err != nil {
+			return nil, nil, err
 		}
 		return s, classes, nil
 	}
 }
 
-// listImages lists the class folders of dir and their images. A test split's folders must be classes of
-// the training split (trainClasses), whose indices they take.
+// listImages lists the class folders of dir and their images, and stats the images on all cores. A test
+// split's folders must be classes of the training split (trainClasses), whose indices they take.
 func listImages(dir string, trainClasses []string) ([]string, []imageFile, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -81,25 +99,17 @@ func listImages(dir string, trainClasses []string) ([]string, []imageFile, error
 			}
 		}
 		err := filepath.WalkDir(filepath.Join(dir, name), func(path string, e fs.DirEntry, err error) error {
-			if err != nil || e.IsDir() || !slices.Contains(imageExtensions, strings.ToLower(filepath.Ext(path))) {
-				return err
+			if err == nil && !e.IsDir() && slices.Contains(imageExtensions, strings.ToLower(filepath.Ext(path))) {
+				files = append(files, imageFile{path: path, class: class})
 			}
-			info, err := os.Stat(path)
-			if err != nil {
-				return err
-			}
-			if !info.Mode().IsRegular() {
-				return fileError(path, ErrNotRegular, "%s", info.Mode().Type())
-			}
-			files = append(files, imageFile{path: path, class: class, size: info.Size(), mtime: info.ModTime().UnixNano()})
-			return nil
+			return err
 		})
-		if errors.Is(err, ErrNotRegular) {
-			return nil, nil, err
-		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("dataset: %w", err)
 		}
+	}
+	if err := statImages(files); err != nil {
+		return nil, nil, err
 	}
 	if trainClasses != nil {
 		classes = trainClasses
@@ -107,14 +117,63 @@ func listImages(dir string, trainClasses []string) ([]string, []imageFile, error
 	return classes, files, nil
 }
 
-// imagesKey names a folder's decoded form: what was asked for and every file's name, size and mtime.
-func imagesKey(dir string, src Source, classes []string, files []imageFile) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "images v1\n%s\n%v\n%s\n%q\n", dir, src.Size, src.Color, classes)
-	for _, f := range files {
-		fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\n", f.path, f.class, f.size, f.mtime)
+// statImages fills in every file's size and times, on all cores; the first file (in order) that cannot
+// be stat'ed or is not a regular file is the error.
+func statImages(files []imageFile) error {
+	errs := make([]error, len(files))
+	parallelRanges(len(files), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			f := &files[i]
+			info, err := os.Stat(f.path)
+			switch {
+			case err != nil:
+				errs[i] = fmt.Errorf("dataset: %w", err)
+			case !info.Mode().IsRegular():
+				errs[i] = fileError(f.path, ErrNotRegular, "%s", info.Mode().Type())
+			default:
+				f.size, f.mtime, f.ctime = info.Size(), info.ModTime().UnixNano(), changeTime(info)
+			}
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32]
+	return nil
+}
+
+// listingFingerprint is what a folder's decoded form was made from: its classes and every file's path
+// under dir, class, size, mtime and ctime. Writing a file in place changes its mtime and ctime, and no
+// user can set a ctime back (restoring an mtime sets the ctime to now), so a rewritten file is never served
+// from the cache, whatever its size and mtime say.
+func listingFingerprint(dir string, classes []string, files []imageFile) string {
+	h := sha256.New()
+	buf := fmt.Appendf(nil, "images v2\n%q\n", classes)
+	for _, f := range files {
+		rel, _ := strings.CutPrefix(f.path, dir)
+		buf = append(buf, rel...)
+		for _, v := range []int64{int64(f.class), f.size, f.mtime, f.ctime} {
+			buf = strconv.AppendInt(append(buf, 0), v, 10)
+		}
+		buf = append(buf, '\n')
+		if len(buf) >= chunkBytes {
+			h.Write(buf)
+			buf = buf[:0]
+		}
+	}
+	h.Write(buf)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// imageCachePath names a folder's entry in cacheDir: its absolute path and the options it is decoded with.
+func imageCachePath(cacheDir, dir string, src Source, trainClasses []string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("dataset: %w", err)
+	}
+	key := sha256.Sum256(fmt.Appendf(nil, "images v2\n%s\n%v\n%s\n%q\n", abs, src.Size, src.Color, trainClasses))
+	return filepath.Join(cacheDir, imageCachePrefix+hex.EncodeToString(key[:16])+".npz"), nil
 }
 
 // decodeImages decodes and resizes every file on all cores, keeping the files' order.
@@ -155,18 +214,48 @@ func decodeImageFile(path string, src Source) (decoded, error) {
 	return d, nil
 }
 
-// readImageCache reads a decoded folder written by writeImageCache.
-func readImageCache(path string) (*Set, error) {
-	s, err := readNPZSplit(path, Source{Arrays: []string{"x", "y", "", ""}}, false)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+// imageCachePrefix starts the name of every entry of an image cache.
+const imageCachePrefix = "images-"
+
+// An image cache keeps its newest imageCacheEntries entries (by last use) of at most imageCacheBytes in all;
+// the entry just used is always kept.
+const (
+	imageCacheEntries = 16
+	imageCacheBytes   = 4 << 30
+	// staleTempAge is when a temporary file of a writer that never finished (killed) is removed.
+	staleTempAge = 24 * time.Hour
+)
+
+// cachedImages is a cache entry as read: the split and the fingerprint of the listing it was decoded from.
+type cachedImages struct {
+	set         *Set
+	fingerprint string
+	err         error
 }
 
-// writeImageCache writes s as an .npz of x and y (stored, not deflated, so it reads as fast as it can),
-// through a temporary file renamed into place: a cache file is whole or absent.
-func writeImageCache(path string, s *Set) error {
+// readImageCache reads a decoded folder written by writeImageCache.
+func readImageCache(path string) cachedImages {
+	z, err := openNPZ(path)
+	if err != nil {
+		return cachedImages{err: err}
+	}
+	defer z.Close()
+	x, err := z.read("x", false)
+	if err != nil {
+		return cachedImages{err: err}
+	}
+	y, err := z.read("y", true)
+	if err != nil {
+		return cachedImages{err: err}
+	}
+	s, err := pairSet(x, y, path, path)
+	return cachedImages{set: s, fingerprint: z.zip.Comment, err: err}
+}
+
+// writeImageCache writes s as an .npz of x and y (stored, not deflated, so it reads as fast as it can)
+// with the listing's fingerprint as the archive's comment, through a temporary file renamed into place: a
+// cache file is whole or absent.
+func writeImageCache(path string, s *Set, fingerprint string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("dataset: image cache: %w", err)
 	}
@@ -176,7 +265,7 @@ func writeImageCache(path string, s *Set) error {
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	if err := writeNPZ(tmp, s); err != nil {
+	if err := writeNPZ(tmp, s, fingerprint); err != nil {
 		return fmt.Errorf("dataset: image cache %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Close(); err != nil {
@@ -184,6 +273,48 @@ func writeImageCache(path string, s *Set) error {
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("dataset: image cache: %w", err)
+	}
+	return nil
+}
+
+// pruneImageCache removes the entries of cacheDir beyond the newest maxEntries or maxBytes (newest by
+// mtime, which a hit renews), never keep, and temporary files older than staleTempAge. Another process
+// still reading a removed entry reads on; one about to open it decodes the folder again.
+func pruneImageCache(cacheDir, keep string, maxEntries int, maxBytes int64) error {
+	entries, err := os.ReadDir(cacheDir)
+	if err != nil {
+		return fmt.Errorf("dataset: image cache: %w", err)
+	}
+	type entry struct {
+		path  string
+		size  int64
+		mtime time.Time
+	}
+	var cached []entry
+	for _, e := range entries {
+		name := e.Name()
+		info, err := e.Info()
+		switch {
+		case err != nil || !info.Mode().IsRegular():
+			continue
+		case strings.HasPrefix(name, "."+imageCachePrefix) && time.Since(info.ModTime()) > staleTempAge:
+			_ = os.Remove(filepath.Join(cacheDir, name)) // a writer's leftover; gone already is as good
+		case strings.HasPrefix(name, imageCachePrefix) && strings.HasSuffix(name, ".npz"):
+			cached = append(cached, entry{filepath.Join(cacheDir, name), info.Size(), info.ModTime()})
+		}
+	}
+	slices.SortFunc(cached, func(a, b entry) int { return b.mtime.Compare(a.mtime) })
+	var kept int
+	var total int64
+	for _, e := range cached {
+		if e.path != keep && (kept >= maxEntries || total > maxBytes-e.size) {
+			if err := os.Remove(e.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("dataset: image cache: %w", err)
+			}
+			continue
+		}
+		kept++
+		total += e.size
 	}
 	return nil
 }

@@ -326,9 +326,12 @@ func pairSet(x, y *array, xName, yName string) (*Set, error) {
 }
 
 // writeNPZ writes s as an .npz holding x (the examples, [n shape…], uint8 or float32) and y (int32 labels),
-// both stored uncompressed.
-func writeNPZ(w io.Writer, s *Set) error {
+// both stored uncompressed, with comment as the archive's comment.
+func writeNPZ(w io.Writer, s *Set, comment string) error {
 	z := zip.NewWriter(w)
+	if err := z.SetComment(comment); err != nil {
+		return err
+	}
 	x, err := z.CreateHeader(&zip.FileHeader{Name: "x.npy", Method: zip.Store})
 	if err != nil {
 		return err

@@ -2,10 +2,14 @@ package dataset
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,8 +148,8 @@ func TestBudget(t *testing.T) {
 	}
 }
 
-// TestImageCache shows that a second read of a folder comes from the cache, and that a changed file is
-// decoded again: the cache is keyed by names, sizes and mtimes.
+// TestImageCache shows that a second read of a folder comes from the cache, and that a folder whose
+// files changed is decoded again, even a file rewritten in place with its size and mtime restored.
 func TestImageCache(t *testing.T) {
 	fx := fixtures(t)
 	dir := copyTree(t, fx, "images-luma")
@@ -158,33 +162,135 @@ func TestImageCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(cache, "images-*.npz"))
-	if len(files) != 1 {
-		t.Fatalf("cache holds %v, want one decoded folder", files)
+	entries, _ := filepath.Glob(filepath.Join(cache, imageCachePrefix+"*.npz"))
+	if len(entries) != 1 {
+		t.Fatalf("cache holds %v, want one decoded folder", entries)
 	}
-	// Damage an image without changing its size, and restore its mtime: only a cache can still return
-	// its pixels.
-	victim := filepath.Join(dir, "cat", "00000.png")
-	info, err := os.Stat(victim)
-	if err != nil {
-		t.Fatal(err)
+	// Mark the entry's first pixel: only a read from the cache returns the mark.
+	entry := readImageCache(entries[0])
+	if entry.err != nil {
+		t.Fatal(entry.err)
 	}
-	flipByte(t, victim, info.Size()/2)
-	if err := os.Chtimes(victim, time.Now(), info.ModTime()); err != nil {
+	entry.set.Bytes[0] ^= 0xff
+	if err := writeImageCache(entries[0], entry.set, entry.fingerprint); err != nil {
 		t.Fatal(err)
 	}
 	second, err := Open(src, Options{CacheDir: cache})
 	if err != nil {
-		t.Fatalf("the unchanged key was decoded again: %v", err)
-	}
-	if !reflect.DeepEqual(second.Train, first.Train) || !reflect.DeepEqual(second.Test, first.Test) {
-		t.Error("second read is not the cached first read")
-	}
-	// A new mtime is a new key: the folder is decoded again, and the damage shows.
-	if err := os.Chtimes(victim, time.Now(), info.ModTime().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(src, Options{CacheDir: cache}); !errors.Is(err, ErrDecode) {
-		t.Errorf("after the mtime changed: %v, want %v", err, ErrDecode)
+	if got, want := second.Train.Bytes[0], first.Train.Bytes[0]^0xff; got != want {
+		t.Fatalf("second read's first pixel %d, want the cache's mark %d", got, want)
+	}
+
+	t.Run("a file added", func(t *testing.T) {
+		extra := filepath.Join(dir, "cat", "00000-copy.png")
+		if out, err := exec.Command("cp", filepath.Join(dir, "cat", "00000.png"), extra).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v\n%s", err, out)
+		}
+		defer os.Remove(extra)
+		d, err := Open(src, Options{CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, want := d.Train.Len()+d.Test.Len(), first.Train.Len()+first.Test.Len()+1; n != want {
+			t.Errorf("%d examples, want %d", n, want)
+		}
+		if entries, _ := filepath.Glob(filepath.Join(cache, imageCachePrefix+"*.npz")); len(entries) != 1 {
+			t.Errorf("cache holds %v, want the folder's one entry, replaced", entries)
+		}
+	})
+	t.Run("a file rewritten in place, size and mtime restored", func(t *testing.T) {
+		if runtime.GOOS != "linux" {
+			t.Skip("the ctime is read on Linux only")
+		}
+		if _, err := Open(src, Options{CacheDir: cache}); err != nil { // the entry is the folder's as it is now
+			t.Fatal(err)
+		}
+		victim := filepath.Join(dir, "cat", "00000.png")
+		info, err := os.Stat(victim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flipByte(t, victim, info.Size()/2)
+		if err := os.Chtimes(victim, time.Now(), info.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(src, Options{CacheDir: cache}); !errors.Is(err, ErrDecode) {
+			t.Errorf("after the rewrite: %v, want %v", err, ErrDecode)
+		}
+	})
+}
+
+// TestImageCacheBound shows that Open keeps the newest imageCacheEntries entries: each size= is an entry.
+func TestImageCacheBound(t *testing.T) {
+	dir := filepath.Join(fixtures(t), "images-luma")
+	cache := t.TempDir()
+	for i := range imageCacheEntries + 2 {
+		src, err := ParseSource(fmt.Sprintf("images:%s:color=grayscale:size=%dx2:holdout=0.5", dir, i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(src, Options{CacheDir: cache}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, _ := filepath.Glob(filepath.Join(cache, imageCachePrefix+"*.npz"))
+	if len(entries) != imageCacheEntries {
+		t.Errorf("cache holds %d entries, want %d", len(entries), imageCacheEntries)
+	}
+}
+
+// TestPruneImageCache shows which entries pruning removes: the oldest beyond the count or the size, never
+// the one in use, and a dead writer's temporary file only once it is old.
+func TestPruneImageCache(t *testing.T) {
+	now := time.Now()
+	// Entries a (newest) to e (oldest), 100 bytes each; "keep" is the one in use.
+	files := []struct {
+		name string
+		age  time.Duration
+	}{
+		{"images-a.npz", 1 * time.Minute}, {"images-b.npz", 2 * time.Minute}, {"images-c.npz", 3 * time.Minute},
+		{"images-d.npz", 4 * time.Minute}, {"images-e.npz", 5 * time.Minute},
+		{".images-x.npz.tmp-1", time.Minute}, {".images-y.npz.tmp-2", 2 * staleTempAge}, {"notes.txt", time.Hour},
+	}
+	for _, tc := range []struct {
+		name       string
+		keep       string
+		maxEntries int
+		maxBytes   int64
+		want       []string
+	}{
+		{"under both bounds", "images-a.npz", 10, 1000, []string{"a", "b", "c", "d", "e"}},
+		{"count", "images-a.npz", 3, 1000, []string{"a", "b", "c"}},
+		{"size", "images-a.npz", 10, 250, []string{"a", "b"}},
+		{"the entry in use is kept", "images-e.npz", 2, 1000, []string{"a", "b", "e"}},
+		{"the entry in use alone exceeds the size", "images-c.npz", 10, 50, []string{"c"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, f := range files {
+				p := writeFile(t, dir, f.name, make([]byte, 100))
+				if err := os.Chtimes(p, now, now.Add(-f.age)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := pruneImageCache(dir, filepath.Join(dir, tc.keep), tc.maxEntries, tc.maxBytes); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				got = append(got, e.Name())
+			}
+			want := []string{".images-x.npz.tmp-1", "notes.txt"}
+			for _, k := range tc.want {
+				want = append(want, "images-"+k+".npz")
+			}
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("left %q, want %q", got, want)
+			}
+		})
 	}
 }
