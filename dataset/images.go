@@ -20,8 +20,8 @@ var imageExtensions = []string{".png", ".jpg", ".jpeg"}
 
 // imageFile is one image of a folder tree and its class, and what its stat says of its content.
 type imageFile struct {
-	path                string
-	class               int32
+	path               string
+	class              int32
 	size, mtime, ctime int64
 }
 
