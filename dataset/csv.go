@@ -2,9 +2,11 @@ package dataset
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"io"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,122 +17,307 @@ import (
 // ≥ 0 in the training split are class indices; otherwise the training split's distinct labels, sorted,
 // are the classes, and a test label outside them is an error.
 func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, []string, error) {
-	f, _, err := openRegular(path)
+	f, size, err := openRegular(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(bufio.NewReaderSize(f, chunkBytes))
-	r.ReuseRecord = true
-	header, err := r.Read()
+	t, bodyStart, err := readCSVHeader(f, path, src)
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil, fileError(path, ErrMissing, "no header row")
-		}
-		return nil, nil, csvError(path, err, 0)
+		return nil, nil, err
 	}
-	header = slices.Clone(header)
-	labelCol := len(header) - 1
-	if src.Label != "" {
-		if labelCol = slices.Index(header, src.Label); labelCol < 0 {
-			return nil, nil, fileError(path, ErrMissing, "line 1: no column %q in the header %q", src.Label, header)
-		}
-	}
-	if len(header) < 2 {
-		return nil, nil, fileError(path, ErrFields, "line 1: %d column, want features and a label", len(header))
-	}
-	t := csvTable{path: path, header: header, labelCol: labelCol}
-	s := &Set{Shape: []int{len(header) - 1}, Floats: []float32{}}
+	s := &Set{Shape: []int{len(t.header) - 1}}
 	var labels []string
-	var b csvBatch
-	for done := false; !done; {
-		rows, lines, err := b.read(r, len(header))
-		if err != nil {
-			return nil, nil, csvError(path, err, len(header))
-		}
-		done = len(rows) < csvBatchRows
-		first := len(s.Floats)
-		s.Floats = append(s.Floats, make([]float32, len(rows)*(len(header)-1))...)
-		if err := t.parse(rows, lines, s.Floats[first:]); err != nil {
-			return nil, nil, err
-		}
-		for _, row := range rows {
-			labels = append(labels, strings.Clone(strings.TrimSpace(row[labelCol]))) // not a view that keeps the whole row alive
-		}
+	s.Floats, labels, err = t.readBlocks(io.NewSectionReader(f, bodyStart, size-bodyStart), size-bodyStart)
+	if errors.Is(err, errQuoted) {
+		s.Floats, labels, err = t.readQuoted(f)
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	names, err := labelIndices(path, labels, test, classes, s)
 	return s, names, err
 }
 
-// csvBatchRows is how many rows are parsed side by side at a time.
-const csvBatchRows = 512
-
-// csvBatch holds up to csvBatchRows rows read but not yet parsed. The csv reader reuses its record slice;
-// the fields, views of a string it allocates per row, stay valid and are copied into one arena.
-type csvBatch struct {
-	arena []string
-	rows  [][]string
-	lines []int
-}
-
-// read reads up to csvBatchRows rows of width fields and the lines they start on; fewer only at the end
-// of the file. What it returns is valid until the next call.
-func (b *csvBatch) read(r *csv.Reader, width int) (rows [][]string, lines []int, err error) {
-	b.arena, b.rows, b.lines = slices.Grow(b.arena[:0], csvBatchRows*width), b.rows[:0], b.lines[:0]
-	for range csvBatchRows {
-		row, err := r.Read()
+// readCSVHeader reads the header row; it returns the table's layout and where its first row starts.
+func readCSVHeader(f io.ReaderAt, path string, src Source) (csvTable, int64, error) {
+	r := csv.NewReader(io.NewSectionReader(f, 0, 1<<62))
+	header, err := r.Read()
+	if err != nil {
 		if errors.Is(err, io.EOF) {
-			break
+			return csvTable{}, 0, fileError(path, ErrMissing, "no header row")
 		}
-		if err != nil {
-			return nil, nil, err
-		}
-		line, _ := r.FieldPos(0)
-		first := len(b.arena)
-		b.arena = append(b.arena, row...)
-		b.rows, b.lines = append(b.rows, b.arena[first:len(b.arena):len(b.arena)]), append(b.lines, line)
+		return csvTable{}, 0, csvError(path, err, 0)
 	}
-	return b.rows, b.lines, nil
+	labelCol := len(header) - 1
+	if src.Label != "" {
+		if labelCol = slices.Index(header, src.Label); labelCol < 0 {
+			return csvTable{}, 0, fileError(path, ErrMissing, "line 1: no column %q in the header %q", src.Label, header)
+		}
+	}
+	if len(header) < 2 {
+		return csvTable{}, 0, fileError(path, ErrFields, "line 1: %d column, want features and a label", len(header))
+	}
+	end := r.InputOffset()
+	raw := make([]byte, end)
+	if _, err := f.ReadAt(raw, 0); err != nil {
+		return csvTable{}, 0, fileError(path, ErrFormat, "%v", err)
+	}
+	return csvTable{path: path, header: header, labelCol: labelCol, firstLine: 1 + bytes.Count(raw, []byte{'\n'})}, end, nil
 }
 
-// csvTable is a CSV file's layout: its header and which column is the label.
+// csvTable is a CSV file's layout: its header, which column is the label, and the line its rows start on.
 type csvTable struct {
-	path     string
-	header   []string
-	labelCol int
+	path      string
+	header    []string
+	labelCol  int
+	firstLine int
 }
 
-// parse converts the feature columns of rows into dst, row after row, on all cores; the first bad value
-// (in file order) is the error.
-func (t csvTable) parse(rows [][]string, lines []int, dst []float32) error {
+// errQuoted stops the block reader at a quote: quoted fields, which may hold commas and line breaks, are
+// encoding/csv's to read.
+var errQuoted = errors.New("quoted field")
+
+// csvBlockBytes is how much of a table is read and parsed on all cores at a time.
+const csvBlockBytes = 8 << 20
+
+// readBlocks reads the rows of r (size bytes) a block at a time, each block cut after its last full line and
+// parsed on all cores. It returns errQuoted at the first double quote, having read nothing for good.
+func (t csvTable) readBlocks(r io.Reader, size int64) ([]float32, []string, error) {
+	var floats []float32
+	var labels []string
+	buf := make([]byte, min(size, csvBlockBytes))
+	line, carry, done := t.firstLine, 0, int64(0)
+	for eof := false; !eof; {
+		if carry == len(buf) { // one line longer than the buffer
+			buf = slices.Grow(buf, len(buf))[:2*len(buf)]
+		}
+		n, err := io.ReadFull(r, buf[carry:])
+		if eof = errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || len(buf) == 0; err != nil && !eof {
+			return nil, nil, fileError(t.path, ErrFormat, "%v", err)
+		}
+		block := buf[:carry+n]
+		cut := len(block)
+		if !eof {
+			cut = bytes.LastIndexByte(block, '\n') + 1
+		}
+		if bytes.IndexByte(block[:cut], '"') >= 0 {
+			return nil, nil, errQuoted
+		}
+		var err2 error
+		if floats, labels, err2 = t.parseBlock(block[:cut], line, floats, labels); err2 != nil {
+			return nil, nil, err2
+		}
+		line += bytes.Count(block[:cut], []byte{'\n'})
+		done += int64(cut)
+		floats = growFor(floats, done, size)
+		carry = copy(buf, block[cut:])
+	}
+	return floats, labels, nil
+}
+
+// growFor makes room in floats for the rest of a table, projected from the share of its bytes read (done
+// of size), so that the values are not copied to a larger array again and again.
+func growFor(floats []float32, done, size int64) []float32 {
+	if len(floats) == 0 || done >= size {
+		return floats
+	}
+	projected := float64(len(floats)) * float64(size) / float64(done) * 1.02
+	if projected > float64(cap(floats)) && projected < maxPayload/4 {
+		floats = slices.Grow(floats, int(projected)-len(floats))
+	}
+	return floats
+}
+
+// parseBlock parses the whole lines of block, whose first is line, into floats and labels, on all cores:
+// the block is cut at line breaks into pieces parsed side by side, each into its part of floats. The first
+// bad row in file order is the error.
+func (t csvTable) parseBlock(block []byte, line int, floats []float32, labels []string) ([]float32, []string, error) {
+	pieces := splitLines(block, 4*runtime.GOMAXPROCS(0))
 	features := len(t.header) - 1
-	errs := make([]error, len(rows))
-	parallel(len(rows), func(i int) {
-		out := dst[i*features : (i+1)*features]
-		k := 0
-		for j, field := range rows[i] {
-			if j == t.labelCol {
-				continue
+	type part struct {
+		line, at, rows int
+		labels         []string
+		err            error
+	}
+	parts := make([]part, len(pieces))
+	at := len(floats)
+	if len(pieces) == 0 {
+		return floats, labels, nil
+	}
+	for k, piece := range pieces {
+		parts[k].line, parts[k].at = line, at
+		lines := bytes.Count(piece, []byte{'\n'})
+		line += lines
+		if len(piece) > 0 && piece[len(piece)-1] != '\n' {
+			lines++
+		}
+		at += lines * features
+	}
+	floats = slices.Grow(floats, at-len(floats))[:at]
+	parallel(len(pieces), func(k int) {
+		p := &parts[k]
+		p.rows, p.labels, p.err = t.parsePiece(pieces[k], p.line, floats[p.at:])
+	})
+	end := parts[0].at
+	for _, p := range parts {
+		if p.err != nil {
+			return nil, nil, p.err
+		}
+		end += copy(floats[end:], floats[p.at:p.at+p.rows*features]) // moves only after blank lines
+		labels = append(labels, p.labels...)
+	}
+	return floats[:end], labels, nil
+}
+
+// splitLines cuts b into at most n pieces of about equal size, each ending with a line break but the last.
+func splitLines(b []byte, n int) [][]byte {
+	var pieces [][]byte
+	for len(b) > 0 {
+		cut := len(b)
+		if n > 1 {
+			if nl := bytes.IndexByte(b[min(len(b)/n, len(b)-1):], '\n'); nl >= 0 {
+				cut = min(len(b)/n, len(b)-1) + nl + 1
 			}
-			v, ok := parseSmallInt(field)
-			if !ok {
-				f, err := strconv.ParseFloat(strings.TrimSpace(field), 32)
-				if err != nil {
-					errs[i] = fileError(t.path, ErrNotNumber, "line %d, column %q: %q", lines[i], t.header[j], field)
-					return
+		}
+		pieces, b, n = append(pieces, b[:cut]), b[cut:], n-1
+	}
+	return pieces
+}
+
+// parsePiece parses the rows of piece, whose first line is line, into dst, row after row, as encoding/csv
+// reads unquoted rows: a CR before a line break is dropped, blank lines are skipped. It returns the rows
+// parsed and their labels, or the first bad row's error.
+func (t csvTable) parsePiece(piece []byte, line int, dst []float32) (int, []string, error) {
+	width := len(t.header)
+	var labels []string
+	rows := 0
+	for ; len(piece) > 0; line++ {
+		rec := piece
+		if nl := bytes.IndexByte(piece, '\n'); nl >= 0 {
+			rec, piece = piece[:nl], piece[nl+1:]
+		} else {
+			piece = nil
+		}
+		if rec = bytes.TrimSuffix(rec, []byte{'\r'}); len(rec) == 0 {
+			continue
+		}
+		out := dst[rows*(width-1) : (rows+1)*(width-1)]
+		label, ok := t.parsePlainRow(rec, out)
+		if !ok {
+			var err error
+			if label, err = t.parseRow(rec, line, out); err != nil {
+				return 0, nil, err
+			}
+		}
+		labels = append(labels, string(bytes.TrimSpace(label)))
+		rows++
+	}
+	return rows, labels, nil
+}
+
+// parsePlainRow parses a row of plain decimals (see parseNumber) and a label in one pass; ok is false
+// for any other row, which parseRow then parses or refuses.
+func (t csvTable) parsePlainRow(rec []byte, out []float32) (label []byte, ok bool) {
+	width, k := len(t.header), 0
+	for j := range width {
+		i := 0
+		if j == t.labelCol {
+			if i = bytes.IndexByte(rec, ','); i < 0 {
+				i = len(rec)
+			}
+			label = rec[:i]
+		} else {
+			neg := len(rec) > 0 && rec[0] == '-'
+			i = btoi(neg)
+			mantissa, digits, decimals, point := 0, 0, 0, false
+			for ; i < len(rec); i++ {
+				if d := rec[i] - '0'; d < 10 {
+					mantissa, digits, decimals = 10*mantissa+int(d), digits+1, decimals+btoi(point)
+				} else if rec[i] == '.' && !point {
+					point = true
+				} else {
+					break
 				}
-				v = float32(f)
 			}
-			out[k] = v
+			if digits == 0 || digits > 8 || mantissa > 1<<24 || decimals >= len(float32Pow10) {
+				return nil, false
+			}
+			out[k] = float32(mantissa) / float32Pow10[decimals]
+			if neg {
+				out[k] = -out[k]
+			}
 			k++
 		}
-	})
-	for _, err := range errs {
-		if err != nil {
-			return err
+		last := j == width-1
+		switch {
+		case i == len(rec) && last:
+		case i < len(rec) && rec[i] == ',' && !last:
+			rec = rec[i+1:]
+		default:
+			return nil, false
 		}
 	}
-	return nil
+	return label, true
+}
+
+// parseRow parses a row of width fields, each feature a number, into out; it returns the label.
+func (t csvTable) parseRow(rec []byte, line int, out []float32) ([]byte, error) {
+	width := len(t.header)
+	if n := bytes.Count(rec, []byte{','}) + 1; n != width {
+		return nil, fileError(t.path, ErrFields, "line %d: want %d, as in the header", line, width)
+	}
+	var label []byte
+	k := 0
+	for j := range width {
+		field := rec
+		if comma := bytes.IndexByte(rec, ','); comma >= 0 {
+			field, rec = rec[:comma], rec[comma+1:]
+		}
+		if j == t.labelCol {
+			label = field
+			continue
+		}
+		v, ok := parseNumber(field)
+		if !ok {
+			return nil, fileError(t.path, ErrNotNumber, "line %d, column %q: %q", line, t.header[j], field)
+		}
+		out[k] = v
+		k++
+	}
+	return label, nil
+}
+
+// readQuoted reads the rows of a table with quoted fields through encoding/csv, from the start.
+func (t csvTable) readQuoted(f io.ReaderAt) ([]float32, []string, error) {
+	r := csv.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, 1<<62), chunkBytes))
+	r.ReuseRecord = true
+	if _, err := r.Read(); err != nil {
+		return nil, nil, csvError(t.path, err, 0)
+	}
+	floats := []float32{}
+	var labels []string
+	for {
+		row, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return floats, labels, nil
+		}
+		if err != nil {
+			return nil, nil, csvError(t.path, err, len(t.header))
+		}
+		line, _ := r.FieldPos(0)
+		for j, field := range row {
+			if j == t.labelCol {
+				labels = append(labels, strings.TrimSpace(field))
+				continue
+			}
+			v, ok := parseNumber(field)
+			if !ok {
+				return nil, nil, fileError(t.path, ErrNotNumber, "line %d, column %q: %q", line, t.header[j], field)
+			}
+			floats = append(floats, v)
+		}
+	}
 }
 
 // csvError names the line of a row the csv package refused (a wrong number of fields, a stray quote);
@@ -185,26 +372,53 @@ func labelIndices(path string, labels []string, test bool, classes []string, s *
 	return classes, nil
 }
 
-// parseSmallInt reads a whole number of at most 7 digits (which float32 holds exactly), the common case of
-// pixel and count columns, faster than strconv; ok is false for anything else.
-func parseSmallInt(s string) (float32, bool) {
+// float32Pow10 are the powers of ten float32 holds exactly.
+var float32Pow10 = [...]float32{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10}
+
+// parseNumber reads a decimal number as float32, as strconv.ParseFloat(…, 32) reads it after trimming
+// spaces. Plain decimals ([-]digits[.digits]) whose digits make at most 2^24 with at most 10 after the
+// point are read here: the digits and the power of ten are exact float32s, so their quotient is rounded
+// once, correctly, as strconv's own exact path does. Everything else goes to strconv.
+func parseNumber[T string | []byte](s T) (float32, bool) {
 	neg := len(s) > 0 && s[0] == '-'
+	i := 0
 	if neg {
-		s = s[1:]
+		i = 1
 	}
-	if len(s) == 0 || len(s) > 7 {
-		return 0, false
-	}
-	n := 0
-	for i := range len(s) {
+	mantissa, decimals, point := 0, 0, false
+	for ; i < len(s); i++ {
 		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
+		switch {
+		case c >= '0' && c <= '9' && mantissa <= 1<<24:
+			mantissa = 10*mantissa + int(c-'0')
+			if point {
+				decimals++
+			}
+		case c == '.' && !point:
+			point = true
+		default:
+			return parseNumberSlowly(s)
 		}
-		n = 10*n + int(c-'0')
 	}
+	digits := len(s) - btoi(neg) - btoi(point)
+	if digits == 0 || mantissa > 1<<24 || decimals >= len(float32Pow10) {
+		return parseNumberSlowly(s)
+	}
+	v := float32(mantissa) / float32Pow10[decimals]
 	if neg {
-		return -float32(n), true
+		v = -v
 	}
-	return float32(n), true
+	return v, true
+}
+
+func parseNumberSlowly[T string | []byte](s T) (float32, bool) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(string(s)), 32)
+	return float32(f), err == nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -1,0 +1,134 @@
+package dataset
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// csvRows writes a table of n rows, "a,b,label", whose row i is fill(i) (empty for a blank line); the
+// header is line 1.
+func csvRows(n int, fill func(i int) string) []byte {
+	var b strings.Builder
+	b.WriteString("a,b,label\n")
+	for i := range n {
+		b.WriteString(fill(i))
+		b.WriteByte('\n')
+	}
+	return []byte(b.String())
+}
+
+// TestCSVErrorPositions shows that the rows parsed side by side, in pieces and blocks, still name the line
+// of the first bad row in the file, wherever it falls.
+func TestCSVErrorPositions(t *testing.T) {
+	plain := func(i int) string { return fmt.Sprintf("%d,%d.5,%d", i%251, i%7, i%3) }
+	big := (csvBlockBytes/len(plain(99999)))*5/4 + 1000 // rows past the first block
+	for _, tc := range []struct {
+		name string
+		rows int
+		bad  map[int]string // row index → its text
+		want []string
+		err  error
+	}{
+		{"a text value in the third piece", 4000, map[int]string{1100: "1,x,2"}, []string{`line 1102, column "b": "x"`}, ErrNotNumber},
+		{"a short row in the sixth piece", 4000, map[int]string{2600: "1,2"}, []string{"line 2602: want 3"}, ErrFields},
+		{"a long row in the last piece", 4000, map[int]string{3999: "1,2,3,4"}, []string{"line 4001: want 3"}, ErrFields},
+		{"the earlier of two bad rows", 4000, map[int]string{3000: "y,1,1", 1500: "1,2,3,4"}, []string{"line 1502: want 3"}, ErrFields},
+		{"after blank and CRLF lines", 4000, map[int]string{10: "", 11: "\r", 500: "1,2,3\r", 1900: "", 2500: "1,-,1"}, []string{`line 2502, column "b": "-"`}, ErrNotNumber},
+		{"in the second block", big, map[int]string{big - 5: "1,2,nan,4"}, []string{fmt.Sprintf("line %d: want 3", big-3)}, ErrFields},
+		{"a quoted row after the first block", big, map[int]string{20: "1,2e,1", big - 5: `"1",2,1`}, []string{`line 22, column "b": "2e"`}, ErrNotNumber},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, t.TempDir(), "t.csv", csvRows(tc.rows, func(i int) string {
+				if s, ok := tc.bad[i]; ok {
+					return s
+				}
+				return plain(i)
+			}))
+			src, err := ParseSource("csv:" + p + ":holdout=0.5")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Open(src, Options{})
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+			for _, w := range append(tc.want, p) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestCSVBlocksReadAsEncodingCSV shows that the block reader reads every kind of number, line ending and
+// blank line as encoding/csv and strconv do, across pieces and blocks; and that a table with quotes,
+// which it leaves to encoding/csv, reads the same.
+func TestCSVBlocksReadAsEncodingCSV(t *testing.T) {
+	values := []string{"0", "7", "-3", "255", "0.1", "-0.25", "3.", ".5", "-.5", "007", "16777216", "16777217",
+		"123456789", "1.5e3", "-2E-2", "+4", " 6 ", "0.1234567891", "3.4028234e38", "1e-50", "1_0", "Inf", "-0", "0x1p-2", "0.30000001", "9.99999999999", "99999999.5"}
+	rows := 3 * csvBlockBytes / 40
+	fill := func(i int) string {
+		switch {
+		case i%997 == 5:
+			return ""
+		case i%13 == 1:
+			return fmt.Sprintf("%s,%s,cls%d\r", values[i%len(values)], values[(i/3)%len(values)], i%4)
+		}
+		return fmt.Sprintf("%s,%s,cls%d", values[i%len(values)], values[(i/7)%len(values)], i%4)
+	}
+	dir := t.TempDir()
+	for _, quoted := range []bool{false, true} {
+		text := csvRows(rows, fill)
+		if quoted {
+			text = append(text, `"1","2","cls0"`+"\n"...)
+		}
+		p := writeFile(t, dir, fmt.Sprintf("q%v.csv", quoted), text)
+		want, wantLabels := readCSVAsEncodingCSV(t, text)
+		s, _, err := readCSVSplit(p, Source{Kind: KindCSV, Path: p}, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Labels) != len(wantLabels) || len(s.Floats) != len(want) {
+			t.Fatalf("quoted %v: %d rows of %d values, want %d of %d", quoted, len(s.Labels), len(s.Floats), len(wantLabels), len(want))
+		}
+		for i, v := range s.Floats {
+			if math.Float32bits(v) != math.Float32bits(want[i]) {
+				t.Fatalf("quoted %v: value %d (row %d) is %g, encoding/csv and strconv read %g", quoted, i, i/2, v, want[i])
+			}
+		}
+		for i, l := range s.Labels {
+			if l != wantLabels[i] {
+				t.Fatalf("quoted %v: label %d is %d, want %d", quoted, i, l, wantLabels[i])
+			}
+		}
+	}
+}
+
+// readCSVAsEncodingCSV reads a table "a,b,label" (labels clsN) with encoding/csv and strconv alone.
+func readCSVAsEncodingCSV(t *testing.T, text []byte) ([]float32, []int32) {
+	t.Helper()
+	rows, err := csv.NewReader(bytes.NewReader(text)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values []float32
+	var labels []int32
+	for _, row := range rows[1:] {
+		for _, field := range row[:2] {
+			v, err := strconv.ParseFloat(strings.TrimSpace(field), 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			values = append(values, float32(v))
+		}
+		labels = append(labels, int32(row[2][3]-'0'))
+	}
+	return values, labels
+}
