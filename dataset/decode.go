@@ -22,28 +22,47 @@ type decoded struct {
 
 // decodeImage decodes PNG or JPEG bytes to [rows cols channels], one channel for grayscale and three for
 // rgb as tf.io.decode_image(channels=…) gives them (alpha dropped, grey repeated), then, when size is set
-// and differs, resizes as tf.image.resize(method="bilinear") does, to float32.
-func decodeImage(b []byte, c Color, size [2]int) (decoded, error) {
-	var img image.Image
-	var err error
-	switch {
-	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
-		img, err = png.Decode(bytes.NewReader(b))
-	case bytes.HasPrefix(b, []byte{0xff, 0xd8}):
-		img, err = jpeg.Decode(bytes.NewReader(b))
-	default:
-		return decoded{}, fmt.Errorf("%w: neither PNG nor JPEG (first bytes % x)", ErrDecode, b[:min(len(b), 8)])
-	}
-	if err != nil {
-		return decoded{}, fmt.Errorf("%w: %v", ErrDecode, err)
-	}
+// and differs, resizes as tf.image.resize(method="bilinear") does, to float32. pd, when not nil, decodes
+// the common PNGs without image/png's allocations.
+func decodeImage(pd *pngDecoder, b []byte, c Color, size [2]int) (decoded, error) {
 	channels := 3
 	if c == ColorGrayscale {
 		channels = 1
 	}
+	pix, rows, cols, ok := []byte(nil), 0, 0, false
+	if pd != nil {
+		pix, rows, cols, ok = pd.decode(b, channels)
+	}
+	if !ok {
+		var err error
+		if pix, rows, cols, err = decodePixels(b, channels); err != nil {
+			return decoded{}, err
+		}
+	}
+	d := decoded{shape: []int{rows, cols, channels}, bytes: pix}
+	if size == [2]int{} || size == [2]int{rows, cols} {
+		return d, nil
+	}
+	return decoded{shape: []int{size[0], size[1], channels}, floats: resizeBilinear(pix, rows, cols, channels, size[0], size[1])}, nil
+}
+
+// decodePixels decodes PNG or JPEG bytes with image/png or image/jpeg to rows×cols×channels bytes.
+func decodePixels(b []byte, channels int) (pix []byte, rows, cols int, err error) {
+	var img image.Image
+	switch {
+	case bytes.HasPrefix(b, []byte(pngSignature)):
+		img, err = png.Decode(bytes.NewReader(b))
+	case bytes.HasPrefix(b, []byte{0xff, 0xd8}):
+		img, err = jpeg.Decode(bytes.NewReader(b))
+	default:
+		return nil, 0, 0, fmt.Errorf("%w: neither PNG nor JPEG (first bytes % x)", ErrDecode, b[:min(len(b), 8)])
+	}
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("%w: %v", ErrDecode, err)
+	}
 	bounds := img.Bounds()
-	rows, cols := bounds.Dy(), bounds.Dx()
-	pix := make([]byte, rows*cols*channels)
+	rows, cols = bounds.Dy(), bounds.Dx()
+	pix = make([]byte, rows*cols*channels)
 	if g, ok := img.(*image.Gray); ok && channels == 1 {
 		for y := range rows {
 			copy(pix[y*cols:(y+1)*cols], g.Pix[g.PixOffset(bounds.Min.X, bounds.Min.Y+y):])
@@ -51,11 +70,7 @@ func decodeImage(b []byte, c Color, size [2]int) (decoded, error) {
 	} else {
 		fillPixels(pix, img, channels)
 	}
-	d := decoded{shape: []int{rows, cols, channels}, bytes: pix}
-	if size == [2]int{} || size == [2]int{rows, cols} {
-		return d, nil
-	}
-	return decoded{shape: []int{size[0], size[1], channels}, floats: resizeBilinear(pix, rows, cols, channels, size[0], size[1])}, nil
+	return pix, rows, cols, nil
 }
 
 // fillPixels writes img's pixels into pix, row after row, one channel (luma) or three (RGB) each.
@@ -153,7 +168,7 @@ type examples struct {
 
 // add appends one example with its label; its shape must be the first example's.
 func (e *examples) add(d decoded, label int32) error {
-	if e.labels == nil {
+	if len(e.labels) == 0 {
 		e.shape = d.shape
 	} else if !slices.Equal(d.shape, e.shape) {
 		return fmt.Errorf("%w: an example of %v after examples of %v (give size=HxW to resize images)", ErrShape, d.shape, e.shape)
@@ -179,6 +194,21 @@ func (e *examples) add(d decoded, label int32) error {
 	return nil
 }
 
+// reserve makes room for n more examples like d, so that adding them copies each once; a room larger than
+// any data this package reads is not made.
+func (e *examples) reserve(n int, d decoded) {
+	per := len(d.bytes) + len(d.floats)
+	if n <= 0 || per == 0 || int64(n) > maxPayload/int64(per) {
+		return
+	}
+	if d.floats != nil || e.floats != nil {
+		e.floats = slices.Grow(e.floats, n*per)
+	} else {
+		e.bytes = slices.Grow(e.bytes, n*per)
+	}
+	e.labels = slices.Grow(e.labels, n)
+}
+
 // set is what was gathered, as a Set; no examples at all is an error.
 func (e *examples) set() (*Set, error) {
 	if len(e.labels) == 0 {
@@ -192,7 +222,7 @@ func (e *examples) set() (*Set, error) {
 }
 
 // parseRecord parses a serialised tf.train.Example and decodes its image and label features.
-func parseRecord(b []byte, src Source) (decoded, int32, error) {
+func parseRecord(pd *pngDecoder, b []byte, src Source) (decoded, int32, error) {
 	img, lab, err := parseExample(b, src.Image, src.Label)
 	if err != nil {
 		return decoded{}, 0, err
@@ -213,7 +243,7 @@ func parseRecord(b []byte, src Source) (decoded, int32, error) {
 	case img.kind == 2:
 		d = decoded{shape: []int{len(img.floats)}, floats: slices.Clone(img.floats)}
 	case img.kind == 1 && len(img.bytes) == 1:
-		if d, err = decodeFeatureBytes(img.bytes[0], src); err != nil {
+		if d, err = decodeFeatureBytes(pd, img.bytes[0], src); err != nil {
 			return decoded{}, 0, err
 		}
 	default:
@@ -253,13 +283,13 @@ func parallelRanges(n int, fn func(lo, hi int)) {
 }
 
 // decodeFeatureBytes decodes an encoded image, or takes other bytes as raw pixels.
-func decodeFeatureBytes(b []byte, src Source) (decoded, error) {
+func decodeFeatureBytes(pd *pngDecoder, b []byte, src Source) (decoded, error) {
 	if bytes.HasPrefix(b, []byte("\x89PNG")) || bytes.HasPrefix(b, []byte{0xff, 0xd8, 0xff}) {
 		c := src.Color
 		if c == "" {
 			c = ColorRGB
 		}
-		return decodeImage(b, c, src.Size)
+		return decodeImage(pd, b, c, src.Size)
 	}
 	return decoded{shape: []int{len(b)}, bytes: slices.Clone(b)}, nil
 }

@@ -180,8 +180,16 @@ func imageCachePath(cacheDir, dir string, src Source, trainClasses []string) (st
 func decodeImages(files []imageFile, src Source) (*Set, error) {
 	out := make([]decoded, len(files))
 	errs := make([]error, len(files))
-	parallel(len(files), func(i int) { out[i], errs[i] = decodeImageFile(files[i].path, src) })
+	parallelRanges(len(files), func(lo, hi int) {
+		var pd pngDecoder
+		for i := lo; i < hi; i++ {
+			out[i], errs[i] = decodeImageFile(&pd, files[i].path, src)
+		}
+	})
 	var ex examples
+	if len(out) > 0 && errs[0] == nil {
+		ex.reserve(len(out), out[0])
+	}
 	for i, d := range out {
 		if errs[i] != nil {
 			return nil, errs[i]
@@ -194,7 +202,7 @@ func decodeImages(files []imageFile, src Source) (*Set, error) {
 	return ex.set()
 }
 
-func decodeImageFile(path string, src Source) (decoded, error) {
+func decodeImageFile(pd *pngDecoder, path string, src Source) (decoded, error) {
 	f, size, err := openRegular(path)
 	if err != nil {
 		return decoded{}, err
@@ -207,7 +215,7 @@ func decodeImageFile(path string, src Source) (decoded, error) {
 	if _, err := io.ReadFull(f, b); err != nil {
 		return decoded{}, fileError(path, ErrTruncated, "%v", err)
 	}
-	d, err := decodeImage(b, src.Color, src.Size)
+	d, err := decodeImage(pd, b, src.Color, src.Size)
 	if err != nil {
 		return decoded{}, fileError(path, err, "")
 	}

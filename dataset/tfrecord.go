@@ -54,7 +54,7 @@ func readTFRecordSplit(glob string, src Source, _ bool) (*Set, error) {
 
 // readTFRecordFile appends the examples of one TFRecord file to ex.
 func readTFRecordFile(path string, src Source, ex *examples) error {
-	f, _, err := openRegular(path)
+	f, size, err := openRegular(path)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func readTFRecordFile(path string, src Source, ex *examples) error {
 		r = zr
 	}
 	var head [tfrecordHeader]byte
-	batch := recordBatch{path: path}
+	batch := recordBatch{path: path, size: size}
 	for i := 0; ; i++ {
 		fault := func(err error, format string, args ...any) error {
 			return batch.fault(i, batch.offset, err, format, args...)
@@ -110,6 +110,7 @@ const recordBatchSize = 512
 // recordBatch holds records read but not yet decoded, with their positions for errors.
 type recordBatch struct {
 	path    string
+	size    int64 // of the file, on disk
 	offset  int64 // of the next record
 	records [][]byte
 	index   []int
@@ -132,7 +133,16 @@ func (b *recordBatch) decodeInto(ex *examples, src Source) error {
 	out := make([]decoded, len(b.records))
 	labels := make([]int32, len(b.records))
 	errs := make([]error, len(b.records))
-	parallel(len(b.records), func(k int) { out[k], labels[k], errs[k] = parseRecord(b.records[k], src) })
+	parallelRanges(len(b.records), func(lo, hi int) {
+		var pd pngDecoder
+		for k := lo; k < hi; k++ {
+			out[k], labels[k], errs[k] = parseRecord(&pd, b.records[k], src)
+		}
+	})
+	if len(ex.labels) == 0 && errs[0] == nil && b.offset > 0 {
+		// The first examples tell how many the file holds (fewer if gzipped): room for them all at once.
+		ex.reserve(int(float64(len(b.records))*float64(b.size)/float64(b.offset)*1.02), out[0])
+	}
 	for k := range b.records {
 		err := errs[k]
 		if err == nil {

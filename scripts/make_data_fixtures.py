@@ -186,6 +186,21 @@ def image_cases(out, cases, tf):
     x, y = class_major(np.stack([np.asarray(Image.fromarray(i, "RGB").convert("L"))[:, :, None] for i in imgs]), labels)
     case(cases, "images rgb as grayscale", f"images:{root}:color=grayscale:holdout=0.5", split(x[:3], y[:3]), split(x[3:], y[3:]), 2, names[:2])
 
+    # PNGs of every colour type PIL writes at 8 bits or fewer (grey, grey+alpha, RGB, RGBA, palette, bilevel),
+    # Paeth-, Sub-, Up- and Average-filtered as PIL's encoder picks, read as grey and as RGB: what PIL reads back.
+    root = os.path.join(out, "images-modes")
+    modes = ["L", "LA", "RGB", "RGBA", "P", "1"] * 2
+    labels = np.array([i % 2 for i in range(len(modes))])
+    for i, mode in enumerate(modes):
+        os.makedirs(os.path.join(root, names[labels[i]]), exist_ok=True)
+        img = Image.fromarray(rng.integers(0, 256, (5, 7, 4), dtype=np.uint8), "RGBA").convert(mode)
+        img.save(os.path.join(root, names[labels[i]], f"{i:05d}.png"))
+    for color, pil, channels in [("grayscale", "L", 1), ("rgb", "RGB", 3)]:
+        read = [np.asarray(Image.open(os.path.join(root, names[labels[i]], f"{i:05d}.png")).convert(pil)).reshape(5, 7, channels)
+                for i in range(len(modes))]
+        x, y = class_major(np.stack(read), labels)
+        case(cases, f"images png modes as {color}", f"images:{root}:color={color}:holdout=0.5", split(x[:6], y[:6]), split(x[6:], y[6:]), 2, names[:2])
+
     # JPEG, decoded by TensorFlow's libjpeg: Go's decoder computes the inverse DCT otherwise, up to 5 levels apart on noise.
     root = os.path.join(out, "images-jpeg")
     imgs = rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)

@@ -1,0 +1,218 @@
+package dataset
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"hash/crc32"
+	"io"
+)
+
+const pngSignature = "\x89PNG\r\n\x1a\n"
+
+// PNG colour types (the IHDR's byte 9) that pngDecoder reads, at 8 bits a channel.
+const (
+	pngGray      = 0
+	pngRGB       = 2
+	pngGrayAlpha = 4
+	pngRGBA      = 6
+)
+
+// maxPNGSide bounds each side of an image pngDecoder reads itself; larger ones are image/png's.
+const maxPNGSide = 1 << 14
+
+// pngDecoder decodes the PNGs datasets hold (8 bits a channel; grey, grey and alpha, RGB or RGBA; not
+// interlaced) reusing its inflater and buffers from image to image: image/png allocates a new inflater per
+// image, which costs more than decoding a small image. Any other PNG, and any it finds fault with, it
+// declines, for image/png to decode or to name the fault. One pngDecoder serves one goroutine.
+type pngDecoder struct {
+	zr   io.ReadCloser
+	src  bytes.Reader
+	idat []byte
+	raw  []byte // the filtered rows, each with its filter byte
+}
+
+// pngHeader is what a PNG's IHDR declares, reduced to what pngDecoder reads.
+type pngHeader struct {
+	rows, cols, channels int
+	colorType            byte
+}
+
+// decode returns the image's pixels as rows×cols×channels bytes (channels 1: luma, or 3: RGB), as
+// decodeImage gets them from image/png; ok is false when the image is image/png's to decode.
+func (d *pngDecoder) decode(b []byte, channels int) (pix []byte, rows, cols int, ok bool) {
+	h, ok := d.readChunks(b)
+	if !ok {
+		return nil, 0, 0, false
+	}
+	stride := h.cols * h.channels
+	need := h.rows * (stride + 1)
+	if cap(d.raw) < need {
+		d.raw = make([]byte, need)
+	}
+	raw := d.raw[:need]
+	if !d.inflate(raw) || !unfilter(raw, h.rows, stride, h.channels) {
+		return nil, 0, 0, false
+	}
+	return convertRows(raw, h, channels), h.rows, h.cols, true
+}
+
+// readChunks checks the signature and every chunk's CRC, reads the IHDR and gathers the IDAT chunks'
+// data into d.idat. Critical chunks other than IHDR, IDAT and IEND, and IDATs not in one run, are declined.
+func (d *pngDecoder) readChunks(b []byte) (h pngHeader, ok bool) {
+	if !bytes.HasPrefix(b, []byte(pngSignature)) {
+		return h, false
+	}
+	b = b[len(pngSignature):]
+	d.idat = d.idat[:0]
+	idatEnded := false
+	for len(b) >= 12 {
+		n := binary.BigEndian.Uint32(b)
+		if uint64(n) > uint64(len(b)-12) || crc32.ChecksumIEEE(b[4:8+n]) != binary.BigEndian.Uint32(b[8+n:]) {
+			return h, false
+		}
+		kind, data := string(b[4:8]), b[8:8+n]
+		b = b[12+n:]
+		switch {
+		case kind == "IHDR" && h.rows == 0:
+			if h, ok = readPNGHeader(data); !ok {
+				return h, false
+			}
+		case kind == "IDAT" && h.rows > 0 && !idatEnded:
+			d.idat = append(d.idat, data...)
+		case kind == "IEND":
+			return h, h.rows > 0 && len(d.idat) > 0
+		case kind[0]&0x20 == 0: // a critical chunk: PLTE, a second IHDR, an IDAT out of place
+			return h, false
+		default:
+			idatEnded = len(d.idat) > 0
+		}
+	}
+	return h, false
+}
+
+// readPNGHeader reads an IHDR chunk's data; ok is false for what pngDecoder leaves to image/png.
+func readPNGHeader(data []byte) (pngHeader, bool) {
+	if len(data) != 13 {
+		return pngHeader{}, false
+	}
+	cols, rows := binary.BigEndian.Uint32(data), binary.BigEndian.Uint32(data[4:])
+	depth, colorType, compression, filter, interlace := data[8], data[9], data[10], data[11], data[12]
+	channels := map[byte]int{pngGray: 1, pngGrayAlpha: 2, pngRGB: 3, pngRGBA: 4}[colorType]
+	if channels == 0 || depth != 8 || compression != 0 || filter != 0 || interlace != 0 ||
+		rows == 0 || cols == 0 || rows > maxPNGSide || cols > maxPNGSide {
+		return pngHeader{}, false
+	}
+	return pngHeader{rows: int(rows), cols: int(cols), channels: channels, colorType: colorType}, true
+}
+
+// inflate decompresses d.idat, a zlib stream, into raw, which it must fill exactly: the stream's end,
+// where zlib checks its checksum, must follow.
+func (d *pngDecoder) inflate(raw []byte) bool {
+	d.src.Reset(d.idat)
+	if d.zr == nil {
+		zr, err := zlib.NewReader(&d.src)
+		if err != nil {
+			return false
+		}
+		d.zr = zr
+	} else if err := d.zr.(zlib.Resetter).Reset(&d.src, nil); err != nil {
+		return false
+	}
+	if _, err := io.ReadFull(d.zr, raw); err != nil {
+		return false
+	}
+	var extra [1]byte
+	n, err := d.zr.Read(extra[:])
+	return n == 0 && err == io.EOF
+}
+
+// unfilter undoes the PNG filters of rows rows of stride bytes, each after its filter byte, in place;
+// bpp is the bytes per pixel. It is false for an unknown filter.
+func unfilter(raw []byte, rows, stride, bpp int) bool {
+	var prev []byte
+	for y := range rows {
+		filter, cur := raw[y*(stride+1)], raw[y*(stride+1)+1:(y+1)*(stride+1)]
+		if prev == nil {
+			prev = make([]byte, stride) // the row above the first is zeros
+		}
+		switch filter {
+		case 0:
+		case 1:
+			for i := bpp; i < stride; i++ {
+				cur[i] += cur[i-bpp]
+			}
+		case 2:
+			for i := range cur {
+				cur[i] += prev[i]
+			}
+		case 3:
+			for i := range cur {
+				left := 0
+				if i >= bpp {
+					left = int(cur[i-bpp])
+				}
+				cur[i] += byte((left + int(prev[i])) / 2)
+			}
+		case 4:
+			for i := range cur {
+				if i < bpp {
+					cur[i] += prev[i]
+				} else {
+					cur[i] += paeth(cur[i-bpp], prev[i], prev[i-bpp])
+				}
+			}
+		default:
+			return false
+		}
+		prev = cur
+	}
+	return true
+}
+
+// paeth is the PNG Paeth predictor of a pixel from its left (a), upper (b) and upper-left (c) neighbours.
+func paeth(a, b, c byte) byte {
+	p := int(a) + int(b) - int(c)
+	pa, pb, pc := abs(p-int(a)), abs(p-int(b)), abs(p-int(c))
+	switch {
+	case pa <= pb && pa <= pc:
+		return a
+	case pb <= pc:
+		return b
+	}
+	return c
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// convertRows turns unfiltered rows into channels (1 or 3) a pixel, alpha dropped, grey repeated, and
+// colour to luma as fillPixels does.
+func convertRows(raw []byte, h pngHeader, channels int) []byte {
+	pix := make([]byte, h.rows*h.cols*channels)
+	stride := h.cols * h.channels
+	for y := range h.rows {
+		in, out := raw[y*(stride+1)+1:(y+1)*(stride+1)], pix[y*h.cols*channels:(y+1)*h.cols*channels]
+		if h.colorType == pngGray && channels == 1 {
+			copy(out, in)
+			continue
+		}
+		for x := range h.cols {
+			p := in[x*h.channels:]
+			r, g, b := p[0], p[0], p[0]
+			if h.colorType == pngRGB || h.colorType == pngRGBA {
+				g, b = p[1], p[2]
+			}
+			if channels == 1 {
+				out[x] = luma(r, g, b)
+			} else {
+				out[3*x], out[3*x+1], out[3*x+2] = r, g, b
+			}
+		}
+	}
+	return pix
+}
