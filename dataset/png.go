@@ -30,6 +30,8 @@ type pngDecoder struct {
 	src  bytes.Reader
 	idat []byte
 	raw  []byte // the filtered rows, each with its filter byte
+	zero []byte // the row above the first
+	one  [1]byte
 }
 
 // pngHeader is what a PNG's IHDR declares, reduced to what pngDecoder reads.
@@ -51,7 +53,10 @@ func (d *pngDecoder) decode(b []byte, channels int) (pix []byte, rows, cols int,
 		d.raw = make([]byte, need)
 	}
 	raw := d.raw[:need]
-	if !d.inflate(raw) || !unfilter(raw, h.rows, stride, h.channels) {
+	if cap(d.zero) < stride {
+		d.zero = make([]byte, stride)
+	}
+	if !d.inflate(raw) || !unfilter(raw, d.zero[:stride], h.rows, stride, h.channels) {
 		return nil, 0, 0, false
 	}
 	return convertRows(raw, h, channels), h.rows, h.cols, true
@@ -122,20 +127,17 @@ func (d *pngDecoder) inflate(raw []byte) bool {
 	if _, err := io.ReadFull(d.zr, raw); err != nil {
 		return false
 	}
-	var extra [1]byte
-	n, err := d.zr.Read(extra[:])
+	n, err := d.zr.Read(d.one[:])
 	return n == 0 && err == io.EOF
 }
 
 // unfilter undoes the PNG filters of rows rows of stride bytes, each after its filter byte, in place;
-// bpp is the bytes per pixel. It is false for an unknown filter.
-func unfilter(raw []byte, rows, stride, bpp int) bool {
-	var prev []byte
+// zero is a row of zeros, the one above the first; bpp is the bytes per pixel. It is false for an unknown
+// filter.
+func unfilter(raw, zero []byte, rows, stride, bpp int) bool {
+	prev := zero
 	for y := range rows {
 		filter, cur := raw[y*(stride+1)], raw[y*(stride+1)+1:(y+1)*(stride+1)]
-		if prev == nil {
-			prev = make([]byte, stride) // the row above the first is zeros
-		}
 		switch filter {
 		case 0:
 		case 1:

@@ -88,7 +88,7 @@ func readTFRecordFile(path string, src Source, ex *examples) error {
 		if length > maxRecord {
 			return fault(ErrTooLarge, ": declares %d bytes", length)
 		}
-		data := make([]byte, length+4)
+		data := batch.buffer(int(length) + 4)
 		if n, err := io.ReadFull(r, data); err != nil {
 			return fault(recordFault(err), ": %d of %d data bytes", max(n-4, 0), length)
 		}
@@ -115,6 +115,20 @@ type recordBatch struct {
 	records [][]byte
 	index   []int
 	offsets []int64
+	arena   []byte // the records' bytes, reused from batch to batch
+}
+
+// recordArenaBytes is the size of the arrays the records of a batch are read into.
+const recordArenaBytes = 4 << 20
+
+// buffer returns n bytes for a record, valid until the batch has been decoded.
+func (b *recordBatch) buffer(n int) []byte {
+	if cap(b.arena)-len(b.arena) < n {
+		b.arena = make([]byte, 0, max(n, recordArenaBytes))
+	}
+	start := len(b.arena)
+	b.arena = b.arena[:start+n]
+	return b.arena[start : start+n : start+n]
 }
 
 func (b *recordBatch) add(i int, data []byte) {
@@ -152,7 +166,7 @@ func (b *recordBatch) decodeInto(ex *examples, src Source) error {
 			return b.fault(b.index[k], b.offsets[k], err, "")
 		}
 	}
-	b.records, b.index, b.offsets = b.records[:0], b.index[:0], b.offsets[:0]
+	b.records, b.index, b.offsets, b.arena = b.records[:0], b.index[:0], b.offsets[:0], b.arena[:0]
 	return nil
 }
 
@@ -182,12 +196,11 @@ func parseExample(b []byte, image, label string) (img, lab feature, err error) {
 			if num != 1 {
 				return nil
 			}
-			var key string
-			var value []byte
+			var key, value []byte
 			err := eachField(entry, func(num protowire.Number, v []byte) error {
 				switch num {
 				case 1:
-					key = string(v)
+					key = v
 				case 2:
 					value = v
 				}
@@ -196,9 +209,9 @@ func parseExample(b []byte, image, label string) (img, lab feature, err error) {
 			switch {
 			case err != nil:
 				return err
-			case key == image:
+			case string(key) == image:
 				img, err = parseFeature(value)
-			case key == label:
+			case string(key) == label:
 				lab, err = parseFeature(value)
 			}
 			return err
