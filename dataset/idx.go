@@ -130,7 +130,7 @@ func readIDX(path string, accept func(idxHeader) error, asLabels bool) (*array, 
 	}
 	defer f.Close()
 
-	br := bufio.NewReader(f)
+	br := bufio.NewReaderSize(f, chunkBytes)
 	head, _ := br.Peek(2)
 	gzipped := isGzip(head)
 	var r io.Reader = br

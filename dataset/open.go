@@ -21,19 +21,21 @@ type Options struct {
 }
 
 // format reads one kind of source: a split from a path, and whether the format has its own test split
-// beside its training split. classes are the training split's class names when reading a test split.
+// beside its training split. classes are the training split's class names when reading a test split; a
+// format whose reader does not need them (independent) has its test split read beside its training split.
 type format struct {
-	read    func(path string, src Source, test bool, classes []string) (*Set, []string, error)
-	ownTest bool
+	read        func(path string, src Source, test bool, classes []string) (*Set, []string, error)
+	ownTest     bool
+	independent bool
 }
 
 var formats = map[Kind]format{
-	KindIDX:      {read: noNames(readIDXSplit), ownTest: true},
-	KindNPZ:      {read: noNames(readNPZSplit), ownTest: true},
-	KindNPY:      {read: noNames(readNPYSplit), ownTest: true},
+	KindIDX:      {read: noNames(readIDXSplit), ownTest: true, independent: true},
+	KindNPZ:      {read: noNames(readNPZSplit), ownTest: true, independent: true},
+	KindNPY:      {read: noNames(readNPYSplit), ownTest: true, independent: true},
 	KindCIFAR10:  {read: readCIFARSplit, ownTest: true},
 	KindCIFAR100: {read: readCIFARSplit, ownTest: true},
-	KindTFRecord: {read: noNames(readTFRecordSplit)},
+	KindTFRecord: {read: noNames(readTFRecordSplit), independent: true},
 }
 
 func noNames(read func(string, Source, bool) (*Set, error)) func(string, Source, bool, []string) (*Set, []string, error) {
@@ -59,26 +61,9 @@ func Open(src Source, opts Options) (*Data, error) {
 			return nil, fmt.Errorf("%w: unknown kind %q", ErrSpec, src.Kind)
 		}
 	}
-	train, names, err := f.read(src.Path, src, false, nil)
+	d, err := f.readSplits(src)
 	if err != nil {
 		return nil, err
-	}
-	d := &Data{Train: train, ClassNames: names}
-	switch {
-	case src.Holdout > 0:
-		if d.Train, d.Test, err = holdout(train, src.Holdout); err != nil {
-			return nil, err
-		}
-	case src.Test != "" || f.ownTest:
-		path := src.Path
-		if src.Test != "" {
-			path = src.Test
-		}
-		if d.Test, _, err = f.read(path, src, true, names); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("%w %q: %s has no test split of its own: give test=PATH or holdout=FRACTION", ErrSpec, src, src.Kind)
 	}
 	if err := d.finish(src.Classes); err != nil {
 		return nil, fmt.Errorf("dataset: %s: %w", src, err)
@@ -87,6 +72,49 @@ func Open(src Source, opts Options) (*Data, error) {
 		if err := d.CheckBudget(opts.Budget); err != nil {
 			return nil, fmt.Errorf("dataset: %s: %w", src, err)
 		}
+	}
+	return d, nil
+}
+
+// readSplits reads the training split and the test split: test=PATH's, the last holdout=FRACTION of the
+// training split, or the format's own. A fault of the training split is reported before one of the test's.
+func (f format) readSplits(src Source) (*Data, error) {
+	testPath := src.Test
+	switch {
+	case src.Holdout > 0:
+		testPath = ""
+	case testPath == "" && f.ownTest:
+		testPath = src.Path
+	case testPath == "":
+		return nil, fmt.Errorf("%w %q: %s has no test split of its own: give test=PATH or holdout=FRACTION", ErrSpec, src, src.Kind)
+	}
+	var test *Set
+	var testErr error
+	testRead := make(chan struct{})
+	if testPath != "" && f.independent {
+		go func() {
+			defer close(testRead)
+			test, _, testErr = f.read(testPath, src, true, nil)
+		}()
+	} else {
+		close(testRead)
+	}
+	train, names, err := f.read(src.Path, src, false, nil)
+	<-testRead
+	if err != nil {
+		return nil, err
+	}
+	d := &Data{Train: train, ClassNames: names}
+	switch {
+	case src.Holdout > 0:
+		d.Train, d.Test, err = holdout(train, src.Holdout)
+	case f.independent:
+		d.Test, err = test, testErr
+	default:
+		d.Test, _, err = f.read(testPath, src, true, names)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
 }
