@@ -95,7 +95,7 @@ lint: venv
 bench: setup ## Go micro-benchmarks (writer, batching, train step)
 	go test -run '^$$' -bench . -skip '^BenchmarkSweep$$' -benchmem ./summary/... ./dataset/... ./model/... ./worker/...
 
-bench-data: setup ## read and prepare all of MNIST from IDX, npz, CSV, TFRecord and a PNG folder (first and cached read)
+bench-data: setup build ## read and prepare all of MNIST from IDX, npz, CSV, TFRecord and a PNG folder (first and cached read), against one epoch of the lab MLP
 	scripts/bench_data --data-dir $(DATA_DIR)
 
 bench-writers: setup ## tfsweep's event writer against tensorboardX and tf.summary
