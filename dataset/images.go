@@ -21,6 +21,7 @@ var imageExtensions = []string{".png", ".jpg", ".jpeg"}
 // imageFile is one image of a folder tree and its class, and what its stat says of its content.
 type imageFile struct {
 	path               string
+	nameAt             int // where the file's name starts in path
 	class              int32
 	size, mtime, ctime int64
 }
@@ -100,7 +101,7 @@ func listImages(dir string, trainClasses []string) ([]string, []imageFile, error
 		}
 		err := filepath.WalkDir(filepath.Join(dir, name), func(path string, e fs.DirEntry, err error) error {
 			if err == nil && !e.IsDir() && slices.Contains(imageExtensions, strings.ToLower(filepath.Ext(path))) {
-				files = append(files, imageFile{path: path, class: class})
+				files = append(files, imageFile{path: path, nameAt: len(path) - len(e.Name()), class: class})
 			}
 			return err
 		})
@@ -122,17 +123,10 @@ func listImages(dir string, trainClasses []string) ([]string, []imageFile, error
 func statImages(files []imageFile) error {
 	errs := make([]error, len(files))
 	parallelRanges(len(files), func(lo, hi int) {
+		s := newDirStatter()
+		defer s.Close()
 		for i := lo; i < hi; i++ {
-			f := &files[i]
-			info, err := os.Stat(f.path)
-			switch {
-			case err != nil:
-				errs[i] = fmt.Errorf("dataset: %w", err)
-			case !info.Mode().IsRegular():
-				errs[i] = fileError(f.path, ErrNotRegular, "%s", info.Mode().Type())
-			default:
-				f.size, f.mtime, f.ctime = info.Size(), info.ModTime().UnixNano(), changeTime(info)
-			}
+			errs[i] = s.stat(&files[i])
 		}
 	})
 	for _, err := range errs {
@@ -140,6 +134,19 @@ func statImages(files []imageFile) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// statSlowly fills in f's size and times from os.Stat, or says why it cannot.
+func statSlowly(f *imageFile) error {
+	info, err := os.Stat(f.path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("dataset: %w", err)
+	case !info.Mode().IsRegular():
+		return fileError(f.path, ErrNotRegular, "%s", info.Mode().Type())
+	}
+	f.size, f.mtime, f.ctime = info.Size(), info.ModTime().UnixNano(), changeTime(info)
 	return nil
 }
 

@@ -1,0 +1,17 @@
+//go:build !linux
+
+package dataset
+
+import "io/fs"
+
+// changeTime is 0 where the stat's ctime is not read: there the image cache trusts sizes and mtimes.
+func changeTime(fs.FileInfo) int64 { return 0 }
+
+// dirStatter stats files by their paths where no descriptor-relative stat is used.
+type dirStatter struct{}
+
+func newDirStatter() *dirStatter { return &dirStatter{} }
+
+func (*dirStatter) stat(f *imageFile) error { return statSlowly(f) }
+
+func (*dirStatter) Close() {}
