@@ -162,19 +162,7 @@ func TestImageCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, _ := filepath.Glob(filepath.Join(cache, imageCachePrefix+"*.npz"))
-	if len(entries) != 1 {
-		t.Fatalf("cache holds %v, want one decoded folder", entries)
-	}
-	// Mark the entry's first pixel: only a read from the cache returns the mark.
-	entry := readImageCache(entries[0])
-	if entry.err != nil {
-		t.Fatal(entry.err)
-	}
-	entry.set.Bytes[0] ^= 0xff
-	if err := writeImageCache(entries[0], entry.set, entry.fingerprint); err != nil {
-		t.Fatal(err)
-	}
+	markCachedPixel(t, cache)
 	second, err := Open(src, Options{CacheDir: cache})
 	if err != nil {
 		t.Fatal(err)
@@ -220,6 +208,24 @@ func TestImageCache(t *testing.T) {
 			t.Errorf("after the rewrite: %v, want %v", err, ErrDecode)
 		}
 	})
+}
+
+// markCachedPixel inverts the first pixel of the one entry of cache, keeping its fingerprint: only a read
+// from the cache returns the mark.
+func markCachedPixel(t *testing.T, cache string) {
+	t.Helper()
+	entries, _ := filepath.Glob(filepath.Join(cache, imageCachePrefix+"*.npz"))
+	if len(entries) != 1 {
+		t.Fatalf("cache holds %v, want one decoded folder", entries)
+	}
+	entry := readImageCache(entries[0])
+	if entry.err != nil {
+		t.Fatal(entry.err)
+	}
+	entry.set.Bytes[0] ^= 0xff
+	if err := writeImageCache(entries[0], entry.set, entry.fingerprint); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestImageCacheBound shows that Open keeps the newest imageCacheEntries entries: each size= is an entry.
