@@ -91,23 +91,24 @@ func listImages(dir string, trainClasses []string) ([]string, []imageFile, error
 	if len(classes) == 0 {
 		return nil, nil, fmt.Errorf("dataset: %s: %w: no class folders (want DIR/class_name/*.png|jpg)", dir, ErrMissing)
 	}
-	var files []imageFile
-	for _, name := range classes {
-		class := int32(slices.Index(classes, name))
+	indices := make([]int32, len(classes))
+	for i, name := range classes {
+		indices[i] = int32(i)
 		if trainClasses != nil {
-			if class = int32(slices.Index(trainClasses, name)); class < 0 {
+			if indices[i] = int32(slices.Index(trainClasses, name)); indices[i] < 0 {
 				return nil, nil, fmt.Errorf("dataset: %s: %w: class folder %q is not one of the training classes %q", dir, ErrUnknownLabel, name, trainClasses)
 			}
 		}
-		err := filepath.WalkDir(filepath.Join(dir, name), func(path string, e fs.DirEntry, err error) error {
-			if err == nil && !e.IsDir() && slices.Contains(imageExtensions, strings.ToLower(filepath.Ext(path))) {
-				files = append(files, imageFile{path: path, nameAt: len(path) - len(e.Name()), class: class})
-			}
-			return err
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("dataset: %w", err)
+	}
+	perClass := make([][]imageFile, len(classes))
+	errs := make([]error, len(classes))
+	parallel(len(classes), func(i int) { perClass[i], errs[i] = walkClass(filepath.Join(dir, classes[i]), indices[i]) })
+	var files []imageFile
+	for i := range classes {
+		if errs[i] != nil {
+			return nil, nil, errs[i]
 		}
+		files = append(files, perClass[i]...)
 	}
 	if err := statImages(files); err != nil {
 		return nil, nil, err
@@ -116,6 +117,21 @@ func listImages(dir string, trainClasses []string) ([]string, []imageFile, error
 		classes = trainClasses
 	}
 	return classes, files, nil
+}
+
+// walkClass lists the images of one class folder and its subfolders, in sorted order.
+func walkClass(dir string, class int32) ([]imageFile, error) {
+	var files []imageFile
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && slices.Contains(imageExtensions, strings.ToLower(filepath.Ext(path))) {
+			files = append(files, imageFile{path: path, nameAt: len(path) - len(e.Name()), class: class})
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
+	}
+	return files, nil
 }
 
 // statImages fills in every file's size and times, on all cores; the first file (in order) that cannot
