@@ -71,7 +71,11 @@ func readTFRecordFile(path string, src Source, ex *examples) error {
 	var head [tfrecordHeader]byte
 	batch := recordBatch{path: path, size: size}
 	for i := 0; ; i++ {
+		// A fault of record i is reported after any of the records before it, still to be decoded.
 		fault := func(err error, format string, args ...any) error {
+			if err := batch.decodeInto(ex, src); err != nil {
+				return err
+			}
 			return batch.fault(i, batch.offset, err, format, args...)
 		}
 		n, err := io.ReadFull(r, head[:])
@@ -144,6 +148,9 @@ func (b *recordBatch) fault(i int, offset int64, err error, format string, args 
 
 // decodeInto parses and decodes the batch's records on all cores and adds them to ex in order.
 func (b *recordBatch) decodeInto(ex *examples, src Source) error {
+	if len(b.records) == 0 {
+		return nil
+	}
 	out := make([]decoded, len(b.records))
 	labels := make([]int32, len(b.records))
 	errs := make([]error, len(b.records))
