@@ -50,6 +50,7 @@ func imageReader(cacheDir string) func(string, Source, bool, []string) (*Set, []
 		// The cached entry is read while the folder is listed: a hit costs the longer of the two, not both.
 		cached := make(chan cachedImages, 1)
 		go func() { cached <- readImageCache(cache) }()
+		listed := time.Now()
 		classes, files, err := listImages(dir, trainClasses)
 		hit := <-cached
 		if err != nil {
@@ -62,8 +63,8 @@ func imageReader(cacheDir string) func(string, Source, bool, []string) (*Set, []
 			return hit.set, classes, nil
 		}
 		s, err := decodeImages(files, src)
-		if err != nil {
-			return nil, nil, err
+		if err != nil || !settled(files, listed) {
+			return s, classes, err
 		}
 		if err := writeImageCache(cache, s, fingerprint); err != nil {
 			return nil, nil, err
@@ -187,6 +188,22 @@ func listingFingerprint(dir string, classes []string, files []imageFile) string 
 	}
 	h.Write(buf)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// racyMargin is how long before a folder is listed its files must have last changed for their decoded
+// form to be cached: a file's times are as coarse as its file system keeps them (a second on some), so a
+// change soon after one the listing saw could leave the times as they were.
+const racyMargin = 2 * time.Second
+
+// settled reports whether every file last changed more than racyMargin before listed.
+func settled(files []imageFile, listed time.Time) bool {
+	limit := listed.Add(-racyMargin).UnixNano()
+	for _, f := range files {
+		if f.mtime >= limit || f.ctime >= limit {
+			return false
+		}
+	}
+	return true
 }
 
 // imageCachePath names a folder's entry in cacheDir: its absolute path and the options it is decoded with.
