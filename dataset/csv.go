@@ -27,7 +27,7 @@ func readCSVSplit(path string, src Source, test bool, classes []string) (*Set, [
 		return nil, nil, err
 	}
 	s := &Set{Shape: []int{len(t.header) - 1}}
-	var labels []string
+	var labels []csvLabel
 	s.Floats, labels, err = t.readBlocks(io.NewSectionReader(f, bodyStart, size-bodyStart), size-bodyStart)
 	if errors.Is(err, errQuoted) {
 		s.Floats, labels, err = t.readQuoted(f)
@@ -83,9 +83,9 @@ const csvBlockBytes = 8 << 20
 
 // readBlocks reads the rows of r (size bytes) a block at a time, each block cut after its last full line and
 // parsed on all cores. It returns errQuoted at the first double quote, having read nothing for good.
-func (t csvTable) readBlocks(r io.Reader, size int64) ([]float32, []string, error) {
+func (t csvTable) readBlocks(r io.Reader, size int64) ([]float32, []csvLabel, error) {
 	var floats []float32
-	var labels []string
+	var labels []csvLabel
 	buf := make([]byte, min(size, csvBlockBytes))
 	line, carry, done := t.firstLine, 0, int64(0)
 	for eof := false; !eof; {
@@ -132,12 +132,12 @@ func growFor(floats []float32, done, size int64) []float32 {
 // parseBlock parses the whole lines of block, whose first is line, into floats and labels, on all cores:
 // the block is cut at line breaks into pieces parsed side by side, each into its part of floats. The first
 // bad row in file order is the error.
-func (t csvTable) parseBlock(block []byte, line int, floats []float32, labels []string) ([]float32, []string, error) {
+func (t csvTable) parseBlock(block []byte, line int, floats []float32, labels []csvLabel) ([]float32, []csvLabel, error) {
 	pieces := splitLines(block, 4*runtime.GOMAXPROCS(0))
 	features := len(t.header) - 1
 	type part struct {
 		line, at, rows int
-		labels         []string
+		labels         []csvLabel
 		err            error
 	}
 	parts := make([]part, len(pieces))
@@ -188,9 +188,9 @@ func splitLines(b []byte, n int) [][]byte {
 // parsePiece parses the rows of piece, whose first line is line, into dst, row after row, as encoding/csv
 // reads unquoted rows: a CR before a line break is dropped, blank lines are skipped. It returns the rows
 // parsed and their labels, or the first bad row's error.
-func (t csvTable) parsePiece(piece []byte, line int, dst []float32) (int, []string, error) {
+func (t csvTable) parsePiece(piece []byte, line int, dst []float32) (int, []csvLabel, error) {
 	width := len(t.header)
-	var labels []string
+	var labels []csvLabel
 	rows := 0
 	for ; len(piece) > 0; line++ {
 		rec := piece
@@ -210,7 +210,7 @@ func (t csvTable) parsePiece(piece []byte, line int, dst []float32) (int, []stri
 				return 0, nil, err
 			}
 		}
-		labels = append(labels, string(bytes.TrimSpace(label)))
+		labels = append(labels, csvLabel{string(bytes.TrimSpace(label)), line})
 		rows++
 	}
 	return rows, labels, nil
@@ -289,14 +289,14 @@ func (t csvTable) parseRow(rec []byte, line int, out []float32) ([]byte, error) 
 }
 
 // readQuoted reads the rows of a table with quoted fields through encoding/csv, from the start.
-func (t csvTable) readQuoted(f io.ReaderAt) ([]float32, []string, error) {
+func (t csvTable) readQuoted(f io.ReaderAt) ([]float32, []csvLabel, error) {
 	r := csv.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, 1<<62), chunkBytes))
 	r.ReuseRecord = true
 	if _, err := r.Read(); err != nil {
 		return nil, nil, csvError(t.path, err, 0)
 	}
 	floats := []float32{}
-	var labels []string
+	var labels []csvLabel
 	for {
 		row, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -308,7 +308,7 @@ func (t csvTable) readQuoted(f io.ReaderAt) ([]float32, []string, error) {
 		line, _ := r.FieldPos(0)
 		for j, field := range row {
 			if j == t.labelCol {
-				labels = append(labels, strings.TrimSpace(field))
+				labels = append(labels, csvLabel{strings.TrimSpace(field), line})
 				continue
 			}
 			v, ok := parseNumber(field)
@@ -333,14 +333,20 @@ func csvError(path string, err error, fields int) error {
 	return fileError(path, ErrFormat, "%v", err)
 }
 
-// labelIndices turns a split's label strings into s.Labels (see readCSVSplit) and returns the class names
-// when the labels are categorical. classes are the training split's names when reading the test split.
-func labelIndices(path string, labels []string, test bool, classes []string, s *Set) ([]string, error) {
+// csvLabel is a row's label and the line the row is on.
+type csvLabel struct {
+	text string
+	line int
+}
+
+// labelIndices turns a split's labels into s.Labels (see readCSVSplit) and returns the class names when
+// the labels are categorical. classes are the training split's names when reading the test split.
+func labelIndices(path string, labels []csvLabel, test bool, classes []string, s *Set) ([]string, error) {
 	s.Labels = make([]int32, len(labels))
 	if !test {
 		numeric := true
 		for i, l := range labels {
-			v, err := strconv.ParseInt(l, 10, 32)
+			v, err := strconv.ParseInt(l.text, 10, 32)
 			if err != nil || v < 0 {
 				numeric = false
 				break
@@ -350,22 +356,25 @@ func labelIndices(path string, labels []string, test bool, classes []string, s *
 		if numeric {
 			return nil, nil
 		}
-		classes = slices.Clone(labels)
+		classes = make([]string, len(labels))
+		for i, l := range labels {
+			classes[i] = l.text
+		}
 		slices.Sort(classes)
 		classes = slices.Compact(classes)
 	}
 	for i, l := range labels {
 		if classes == nil {
-			v, err := strconv.ParseInt(l, 10, 32)
+			v, err := strconv.ParseInt(l.text, 10, 32)
 			if err != nil || v < 0 {
-				return nil, fileError(path, ErrLabelRange, "row %d (line %d): label %q, the training labels are class indices", i+1, i+2, l)
+				return nil, fileError(path, ErrLabelRange, "row %d (line %d): label %q, the training labels are class indices", i+1, l.line, l.text)
 			}
 			s.Labels[i] = int32(v)
 			continue
 		}
-		k, found := slices.BinarySearch(classes, l)
+		k, found := slices.BinarySearch(classes, l.text)
 		if !found {
-			return nil, fileError(path, ErrUnknownLabel, "row %d (line %d): label %q", i+1, i+2, l)
+			return nil, fileError(path, ErrUnknownLabel, "row %d (line %d): label %q", i+1, l.line, l.text)
 		}
 		s.Labels[i] = int32(k)
 	}

@@ -67,6 +67,30 @@ func TestCSVErrorPositions(t *testing.T) {
 	}
 }
 
+// TestCSVLabelErrorLines shows that a bad label names its row and the line it is on, blank lines and a
+// header of two lines counted, whether the block reader or encoding/csv (for quoted rows) read the rows.
+func TestCSVLabelErrorLines(t *testing.T) {
+	dir := t.TempDir()
+	train := writeFile(t, dir, "train.csv", csvRows(100, func(i int) string { return fmt.Sprintf("%d,%d,%d", i, i, i%3) }))
+	for _, tc := range []struct{ name, text, want string }{
+		{"plain", "a,b,label\n\n1,2,1\r\n\n1,2,x\n", "row 2 (line 5)"},
+		{"header of two lines", "a,\"b\nc\",label\n1,2,1\n\n1,2,x\n", "row 2 (line 5)"},
+		{"quoted rows", "a,b,label\n\n1,2,1\n\n\"1\",2,x\n", "row 2 (line 5)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			test := writeFile(t, dir, tc.name+".csv", []byte(tc.text))
+			src, err := ParseSource("csv:" + train + ":test=" + test)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Open(src, Options{})
+			if !errors.Is(err, ErrLabelRange) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), test) {
+				t.Errorf("error %v, want %v naming %s and %q", err, ErrLabelRange, test, tc.want)
+			}
+		})
+	}
+}
+
 // TestCSVBlocksReadAsEncodingCSV shows that the block reader reads every kind of number, line ending and
 // blank line as encoding/csv and strconv do, across pieces and blocks; and that a table with quotes,
 // which it leaves to encoding/csv, reads the same.
