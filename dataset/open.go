@@ -13,8 +13,8 @@ import (
 
 // Options are what Open needs beside the source.
 type Options struct {
-	// CacheDir is where images: sources keep their decoded form (never inside the data folder); empty means
-	// decode every time.
+	// CacheDir is where images: sources keep their decoded form (never inside the data folder), its 16 most
+	// recently used entries of at most 4 GiB in all; empty means decode every time.
 	CacheDir string
 	// Budget is the most bytes the data may take as float32 (Data.Float32Bytes); 0 means no limit.
 	Budget int64
