@@ -15,13 +15,14 @@ type pictureSource struct {
 	m          *model.Model
 	train, val *dataset.Set
 	scale      spec.Scaling
+	norm       dataset.Normalizer
 	validation *trainer.LabeledImages // converted at the first call
 }
 
 var _ trainer.PictureSource = (*pictureSource)(nil)
 
-func newPictureSource(m *model.Model, p runPlan, d *dataset.Data) *pictureSource {
-	return &pictureSource{m: m, train: part(d, p.train), val: part(d, p.val), scale: p.train.scale}
+func newPictureSource(m *model.Model, p runPlan, d *dataset.Data, norm dataset.Normalizer) *pictureSource {
+	return &pictureSource{m: m, train: part(d, p.train), val: part(d, p.val), scale: p.train.scale, norm: norm}
 }
 
 // part is the examples the key names, sharing memory with d.
@@ -51,7 +52,7 @@ func (s *pictureSource) TrainingSamples(n int) (trainer.LabeledImages, error) {
 func (s *pictureSource) labeled(set *dataset.Set) trainer.LabeledImages {
 	pixels := make([]float32, set.Len()*set.Features())
 	labels32 := make([]int32, set.Len())
-	dataset.Normalizer{Divisor: s.scale.Divisor()}.Into(pixels, labels32, set, 0, set.Len())
+	s.norm.Into(pixels, labels32, set, 0, set.Len())
 	labels := make([]int, len(labels32))
 	for i, l := range labels32 {
 		labels[i] = int(l)
@@ -60,7 +61,7 @@ func (s *pictureSource) labeled(set *dataset.Set) trainer.LabeledImages {
 	if s.scale == spec.ScaleNone {
 		hi = 255
 	}
-	if set.Floats != nil { // numbers of the data's own range, not pixels
+	if set.Floats != nil || s.norm.Mean != nil { // numbers of the data's own range, not pixels
 		lo, hi = valueRange(pixels)
 	}
 	h, w, c := 1, set.Features(), 1

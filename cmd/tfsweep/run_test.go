@@ -99,7 +99,7 @@ func TestRunBadInput(t *testing.T) {
 		{"bad batchnorm", []string{"--batchnorm", "sometimes"}, `--batchnorm: "sometimes" is neither on nor off`},
 		{"bad hidden", []string{"--hidden", "128,wide"}, `--hidden: "128,wide" is not a list of layer widths`},
 		{"bad seed", []string{"--seed", "one"}, `--seed: "one" is not an integer`},
-		{"bad scale", []string{"--scale", "half"}, `--scale: "half" is neither unit nor none`},
+		{"bad scale", []string{"--scale", "half"}, `--scale: "half" is none of unit, none, standardize`},
 		{"negative limit", []string{"--limit", "-1"}, "--limit: -1 must not be negative"},
 		{"zero parallel", []string{"--parallel", "0"}, "--parallel: 0 must be in [1, 256]"},
 		{"threads that crash TensorFlow", []string{"--threads", "100000"}, "--threads: 100000 must be in [0, "},
