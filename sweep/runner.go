@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -253,14 +254,14 @@ func readData(plan *Plan, opts Options) (DataShape, error) {
 	if err != nil {
 		return DataShape{}, fmt.Errorf("%s: %w", origin, err)
 	}
-	d, err := dataset.Open(src, dataset.Options{CacheDir: opts.DataCache})
+	// The budget is checked on what the files declare before they are read, and on what was read.
+	var budget int64
+	if available, err := availableMemory(); err == nil {
+		budget = int64(min(available, math.MaxInt64/2))
+	}
+	d, err := dataset.Open(src, dataset.Options{CacheDir: opts.DataCache, Budget: budget})
 	if err != nil {
 		return DataShape{}, fmt.Errorf("%s: %w", origin, err)
-	}
-	if available, err := availableMemory(); err == nil {
-		if err := d.CheckBudget(int64(available)); err != nil {
-			return DataShape{}, fmt.Errorf("%s: %w", origin, err)
-		}
 	}
 	return DataShape{TrainExamples: d.Train.Len(), Features: d.Train.Features(), Classes: d.Classes, Source: source}, nil
 }
