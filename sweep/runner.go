@@ -237,6 +237,12 @@ func ReadDataShape(dir string) (DataShape, error) {
 	return readData(&Plan{}, Options{DataDir: dir})
 }
 
+// ReadSourceShape reads and checks a data source (--data's KIND:PATH[:key=value…]) for its shape,
+// keeping decoded image folders under cacheDir.
+func ReadSourceShape(source, cacheDir string) (DataShape, error) {
+	return readData(&Plan{}, Options{Source: source, DataCache: cacheDir})
+}
+
 // readData reads the data source the sweep trains on, --data's, the plan's data: or the IDX files in
 // --data-dir, and checks that it fits in the machine's memory as float32. A source from --data is
 // recorded in the plan, so that the sweep's own plan file names it.
