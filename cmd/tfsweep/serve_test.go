@@ -650,7 +650,10 @@ func TestServeOffersItsDataSources(t *testing.T) {
 	s := startServer(t, freeAddr(t), t.TempDir(), nil, "--data", "idx:"+realData(t), "--data", pngs, "--data-cache", t.TempDir())
 
 	id := s.submit(t, "data: images:"+train+":test="+test+":color=grayscale\ngrids:\n  - batch_size: 32\n    epochs: 1\n    hidden: 16\n")
-	waitFor(t, 2*time.Minute, "the sweep to end", func() bool { return s.get(t, id).State != spec.StatusQueued && s.get(t, id).State != spec.StatusRunning })
+	waitFor(t, 2*time.Minute, "the sweep to end", func() bool {
+		state := s.get(t, id).State
+		return state != spec.StatusQueued && state != spec.StatusRunning
+	})
 	v := s.get(t, id)
 	res := result(t, v)
 	if v.State != spec.StatusSucceeded || len(res.Runs) != 1 || res.Runs[0].TrainExamples != 600 {
