@@ -11,6 +11,7 @@ import (
 	_ "image/jpeg" // DecodeConfig of the JPEG files an image folder holds
 	_ "image/png"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,7 +71,7 @@ func checkEstimate(src Source, budget int64) error {
 
 // float32Bytes is the extent's size as float32, values and labels, if it fits beside used bytes.
 func (e extent) float32Bytes(used int64) (int64, error) {
-	n, ok := checkedProduct([]int{int(e.examples), int(e.features) + 1, 4}, (1<<63-1)-used)
+	n, ok := checkedProduct([]int{int(e.examples), int(e.features) + 1, 4}, math.MaxInt64-used)
 	if !ok || e.examples < 0 || e.features < 0 {
 		return 0, fmt.Errorf("%w: %d examples of %d values", ErrTooLarge, e.examples, e.features)
 	}
@@ -229,27 +230,34 @@ func imagesExtent(src Source, dir string) (extent, error) {
 }
 
 // csvExtent counts the rows after the header and the header's columns, one of which is the label. A
-// quoted field holding a line break counts as two rows: an estimate, never below the truth.
+// quoted comma or line break counts as a column or a row more: an estimate, never below the truth.
 func csvExtent(path string) (extent, error) {
 	f, _, err := openRegular(path)
 	if err != nil {
 		return extent{}, err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, chunkBytes)
-	header, err := br.ReadSlice('\n')
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return extent{}, fileError(path, err, "")
-	}
-	columns := int64(bytes.Count(header, []byte(","))) // the columns, less the label
-	var rows int64
+	var rows, commas int64
+	inHeader, last := true, byte('\n')
 	buf := make([]byte, chunkBytes)
-	last := byte('\n')
 	for {
-		n, err := br.Read(buf)
-		rows += int64(bytes.Count(buf[:n], []byte("\n")))
-		if n > 0 {
-			last = buf[n-1]
+		n, err := f.Read(buf)
+		chunk := buf[:n]
+		if inHeader {
+			end := bytes.IndexByte(chunk, '\n')
+			if end < 0 {
+				end = len(chunk)
+			}
+			commas += int64(bytes.Count(chunk[:end], []byte(",")))
+			if end < len(chunk) {
+				inHeader, chunk = false, chunk[end+1:]
+			} else {
+				chunk = nil
+			}
+		}
+		rows += int64(bytes.Count(chunk, []byte("\n")))
+		if len(chunk) > 0 {
+			last = chunk[len(chunk)-1]
 		}
 		if errors.Is(err, io.EOF) {
 			break
@@ -259,9 +267,9 @@ func csvExtent(path string) (extent, error) {
 		}
 	}
 	if last != '\n' {
-		rows++
+		rows++ // a last row without its line break
 	}
-	return extent{rows, columns}, nil
+	return extent{rows, commas}, nil
 }
 
 // tfrecordExtent counts the records of the glob's files, skipping their data, and takes one example's

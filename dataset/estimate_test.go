@@ -136,3 +136,28 @@ func TestBudgetRefusesBeforeReading(t *testing.T) {
 		})
 	}
 }
+
+// A CSV's extent is its rows after the header and the header's columns less the label's, never below
+// what the reader finds.
+func TestCSVExtent(t *testing.T) {
+	wide := strings.Repeat("f,", chunkBytes) + "label\n" + strings.Repeat("1,", chunkBytes) + "0\n"
+	for _, tc := range []struct {
+		name, text string
+		want       extent
+	}{
+		{"header only", "a,b,label\n", extent{0, 2}},
+		{"header without its line break", "a,b,label", extent{0, 2}},
+		{"rows", "a,b,label\n1,2,0\n3,4,1\n", extent{2, 2}},
+		{"a last row without its line break", "a,b,label\n1,2,0\n3,4,1", extent{2, 2}},
+		{"a quoted line break counts twice", "a,b,label\n1,\"x\ny\",0\n", extent{2, 2}},
+		{"a header wider than a read", wide, extent{1, chunkBytes}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "t.csv")
+			writeNested(t, path, []byte(tc.text))
+			if got, err := csvExtent(path); err != nil || got != tc.want {
+				t.Errorf("%+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
