@@ -35,12 +35,13 @@ func TestEstimateIsWhatOpenReads(t *testing.T) {
 			if got, err := Estimate(src); err != nil || got != want {
 				t.Errorf("Estimate %d, %v; Open read %d bytes as float32", got, err, want)
 			}
-			// A budget of exactly that admits it; a byte less refuses it.
+			// A budget of exactly that admits it; a byte less refuses it before reading.
 			if _, err := Open(src, Options{CacheDir: t.TempDir(), Budget: want}); err != nil {
 				t.Errorf("a budget of %d: %v", want, err)
 			}
-			if _, err := Open(src, Options{CacheDir: t.TempDir(), Budget: want - 1}); !errors.Is(err, ErrTooLarge) {
-				t.Errorf("a budget of %d: %v, want %v", want-1, err, ErrTooLarge)
+			// Refused by what the files declare (Open's check after reading words it otherwise).
+			if _, err := Open(src, Options{CacheDir: t.TempDir(), Budget: want - 1}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "its files declare") {
+				t.Errorf("a budget of %d: %v, want %v before reading", want-1, err, ErrTooLarge)
 			}
 		})
 	}
@@ -108,7 +109,8 @@ func TestBudgetRefusesBeforeReading(t *testing.T) {
 
 	// The sizes as Float32Bytes counts them: idx 2·10⁶ examples of 10⁶+1 values; npy 6·10⁷ of 785 and
 	// 10 of 785; npz 10⁸ of 785 and 1 of 785; CIFAR 6·10⁶ records of 3072+1; three RGB images of
-	// 8000×8000×3+1; every value four bytes.
+	// 8000×8000×3+1; five TFRecord images resized to 16384×16384×3, plus their labels; every value
+	// four bytes.
 	const budget = 64 << 20
 	for _, tc := range []struct{ name, spec, size string }{
 		{"idx header", "idx:" + idxDir, "7629402.2 MiB"},
@@ -116,6 +118,7 @@ func TestBudgetRefusesBeforeReading(t *testing.T) {
 		{"npz header", "npz:" + filepath.Join(dir, "big.npz"), "299453.7 MiB"},
 		{"cifar file sizes", "cifar10:" + cifarDir, "70335.4 MiB"},
 		{"images resized", "images:" + filepath.Join(dir, "images") + ":size=8000x8000:holdout=0.5", "2197.3 MiB"},
+		{"tfrecord resized", "tfrecord:" + filepath.Join(fixtures(t), "tfrecord", "png-*.tfrecord.gz") + ":image=image:label=label:size=16384x16384:holdout=0.4", "15360.0 MiB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src, err := ParseSource(tc.spec)
