@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/tfsweep/tfsweep/dataset"
@@ -10,12 +11,14 @@ import (
 )
 
 // pictureSource is a run's model and data as trainer.Pictures asks for them: the examples as the
-// network sees them (scaled as the run scales them), the validation set's converted once per run.
+// network sees them (scaled as the run scales them). The predictions are the validation pass' own
+// (model.Config.KeepValidationProbabilities), so pictures cost no second pass; only the examples
+// drawn are converted.
 type pictureSource struct {
 	m          *model.Model
 	train, val *dataset.Set
 	scale      spec.Scaling
-	validation *trainer.LabeledImages // converted at the first call
+	labels     []int // the validation set's, converted at the first call
 }
 
 var _ trainer.PictureSource = (*pictureSource)(nil)
@@ -33,25 +36,52 @@ func part(d *dataset.Data, key setKey) *dataset.Set {
 	return set.Slice(key.from, key.to)
 }
 
-func (s *pictureSource) ValidationPredictions() ([]float32, trainer.LabeledImages, error) {
-	if s.validation == nil {
-		val := s.labeled(s.val)
-		s.validation = &val
+func (s *pictureSource) ValidationPredictions() ([]float32, []int, error) {
+	probabilities := s.m.ValidationProbabilities()
+	if probabilities == nil {
+		return nil, nil, errors.New("no validation pass has kept its probabilities")
 	}
-	probabilities, _, err := s.m.Predict(s.validation.Pixels, len(s.validation.Labels))
-	return probabilities, *s.validation, err
+	if s.labels == nil {
+		s.labels = make([]int, s.val.Len())
+		for j, l := range s.val.Labels {
+			s.labels[j] = int(l)
+		}
+	}
+	return probabilities, s.labels, nil
+}
+
+func (s *pictureSource) ValidationExamples(indices []int) (trainer.LabeledImages, error) {
+	ex := s.labeled(s.val, indices)
+	if s.val.Floats != nil {
+		// Drawn on the whole set's range, so that the same value looks the same in every picture.
+		ex.Lo, ex.Hi = valueRange(s.val.Floats)
+		ex.Lo, ex.Hi = ex.Lo/s.scale.Divisor(), ex.Hi/s.scale.Divisor()
+	}
+	return ex, nil
 }
 
 func (s *pictureSource) TrainingSamples(n int) (trainer.LabeledImages, error) {
-	return s.labeled(s.train.Slice(0, min(n, s.train.Len()))), nil
+	first := make([]int, min(n, s.train.Len()))
+	for j := range first {
+		first[j] = j
+	}
+	ex := s.labeled(s.train, first)
+	if s.train.Floats != nil {
+		ex.Lo, ex.Hi = valueRange(ex.Pixels)
+	}
+	return ex, nil
 }
 
-// labeled converts a set as the run feeds it to the network. An example of one dimension (a table's
-// row) is drawn as a one-row image.
-func (s *pictureSource) labeled(set *dataset.Set) trainer.LabeledImages {
-	pixels := make([]float32, set.Len()*set.Features())
-	labels32 := make([]int32, set.Len())
-	dataset.Normalizer{Divisor: s.scale.Divisor()}.Into(pixels, labels32, set, 0, set.Len())
+// labeled converts the examples of set at indices as the run feeds them to the network. An
+// example of one dimension (a table's row) is drawn as a one-row image.
+func (s *pictureSource) labeled(set *dataset.Set, indices []int) trainer.LabeledImages {
+	f := set.Features()
+	pixels := make([]float32, len(indices)*f)
+	labels32 := make([]int32, len(indices))
+	norm := dataset.Normalizer{Divisor: s.scale.Divisor()}
+	for i, j := range indices {
+		norm.Into(pixels[i*f:(i+1)*f], labels32[i:i+1], set, j, j+1)
+	}
 	labels := make([]int, len(labels32))
 	for i, l := range labels32 {
 		labels[i] = int(l)
@@ -60,10 +90,7 @@ func (s *pictureSource) labeled(set *dataset.Set) trainer.LabeledImages {
 	if s.scale == spec.ScaleNone {
 		hi = 255
 	}
-	if set.Floats != nil { // numbers of the data's own range, not pixels
-		lo, hi = valueRange(pixels)
-	}
-	h, w, c := 1, set.Features(), 1
+	h, w, c := 1, f, 1
 	if len(set.Shape) >= 2 {
 		h, w, c = set.Shape[0], set.Shape[1], set.Channels()
 	}
