@@ -92,6 +92,23 @@ func TestPredictAndEvaluateOnDataSources(t *testing.T) {
 		t.Errorf("predict --split train: exit %d, %d predictions of 600 training images\n%s", code, n, errOut)
 	}
 
+	// Numbers, not bytes: a CSV table's rows, standardised, through the float32 signature.
+	csv := "csv:" + filepath.Join(dir, "table.csv") + ":label=species:test=" + filepath.Join(dir, "table-test.csv")
+	code, stdout, stderr = runCmd(t, "--data", csv, "--logdir", t.TempDir(), "--epochs", "2", "--hidden", "16", "--batch-size", "4",
+		"--scale", "standardize", "--device", "cpu", "--log-every", "0", "--json")
+	if code != spec.ExitOK {
+		t.Fatalf("run on the CSV table: exit %d\n%s", code, stderr)
+	}
+	res = decodeResult(t, stdout)
+	code, out, errOut = cmdOutput(t, evaluate, "--model", filepath.Join(res.SweepDir, "best"), "--data", csv, "--json")
+	var ev spec.Evaluation
+	if code != spec.ExitOK || json.Unmarshal([]byte(out), &ev) != nil {
+		t.Fatalf("evaluate --data %s: exit %d %s\n%s", csv, code, out, errOut)
+	}
+	if f := res.Runs[0].Final; ev.Accuracy != f.ValAccuracy || math.Abs(ev.Loss-f.ValLoss) > 1e-4 {
+		t.Errorf("evaluate --data %s: %+v; the run validated at loss %v, accuracy %v", csv, ev, f.ValLoss, f.ValAccuracy)
+	}
+
 	cifar := "cifar10:" + filepath.Join(dir, "cifar10")
 	for _, tc := range []struct {
 		name string
