@@ -79,9 +79,9 @@ func (t *table) String() string {
 
 // Table is the short table of all runs that `tfsweep run` and `tfsweep report` print: final losses
 // and validation accuracy, beside the lab report's losses when some run is one of its variants
-// trained as it trained them.
+// trained as it trained them, and why a scheduler stopped a run when it stopped any.
 func (s *Sweep) Table() string {
-	withReport := anyComparable(s.Runs)
+	withReport, withReason := anyComparable(s.Runs), anyReason(s.Runs)
 	t := &table{
 		header: []string{"Run", "Status", "Epochs", "Train loss", "Val loss", "Val acc"},
 		right:  []bool{false, false, true, true, true, true},
@@ -90,6 +90,10 @@ func (s *Sweep) Table() string {
 		t.header = append(t.header, "Report train", "Report val")
 		t.right = append(t.right, true, true)
 	}
+	if withReason {
+		t.header = append(t.header, "Reason")
+		t.right = append(t.right, false)
+	}
 	for _, r := range s.Runs {
 		f := r.Final()
 		row := []string{r.Name, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.ValLoss), formatLoss(f.ValAccuracy)}
@@ -97,15 +101,24 @@ func (s *Sweep) Table() string {
 			refTrain, refVal := referenceCells(r)
 			row = append(row, refTrain, refVal)
 		}
+		if withReason {
+			row = append(row, r.Reason)
+		}
 		t.add(row...)
 	}
 	return t.String()
 }
 
+// anyReason reports whether any of runs says why it ended as it did (a scheduler's verdict); the
+// tables of runs carry a "Reason" column only then.
+func anyReason(runs []Run) bool {
+	return slices.ContainsFunc(runs, func(r Run) bool { return r.Reason != "" })
+}
+
 // runsTable is report.md's table of every run with the hparams that vary across the sweep, and the
-// lab report's losses when some run is comparable.
+// lab report's losses when some run is comparable, and why a scheduler stopped a run when it stopped any.
 func runsTable(runs []Run, varying []string) string {
-	withReport := anyComparable(runs)
+	withReport, withReason := anyComparable(runs), anyReason(runs)
 	header := append([]string{"Run"}, varying...)
 	header = append(header, "Status", "Epochs", "Train loss", "Train acc", "Val loss", "Val acc")
 	if withReport {
@@ -114,6 +127,10 @@ func runsTable(runs []Run, varying []string) string {
 	t := &table{header: header, right: make([]bool, len(header))}
 	for i := len(varying) + 2; i < len(header); i++ {
 		t.right[i] = true
+	}
+	if withReason {
+		t.header = append(t.header, "Reason")
+		t.right = append(t.right, false)
 	}
 	for _, r := range runs {
 		f := r.Final()
@@ -132,6 +149,9 @@ func runsTable(runs []Run, varying []string) string {
 			refTrain, refVal := referenceCells(r)
 			row = append(row, refTrain, refVal)
 		}
+		if withReason {
+			row = append(row, r.Reason)
+		}
 		t.add(row...)
 	}
 	return t.String()
@@ -146,21 +166,31 @@ func comparisonTable(c Comparison) string {
 	}
 	for _, cell := range c.Cells {
 		runs, value := missing, formatLoss(cell.Loss)
+		leftOut := cell.leftOut()
 		switch {
 		case len(cell.Runs) == 0:
 			// The variant is not in this sweep.
-		case cell.Averaged == 0 && len(cell.Failed) > 0:
-			runs, value = strings.Join(cell.Runs, ", "), "failed"
+		case cell.Averaged == 0 && len(leftOut) > 0:
+			var why []string
+			for _, g := range leftOut {
+				why = append(why, g.why)
+			}
+			runs, value = strings.Join(cell.Runs, ", "), strings.Join(why, "; ")
 		case cell.Configurations > 1:
 			runs = strings.Join(cell.Runs, ", ")
 			value = fmt.Sprintf("not averaged: %d configurations", cell.Configurations)
 		default:
 			runs = strings.Join(cell.Runs, ", ")
-			if cell.Averaged > 1 {
-				value += fmt.Sprintf(" (mean of %d seeds)", cell.Averaged)
+			n := 0
+			for _, g := range leftOut {
+				runs += " (" + g.why + ": " + strings.Join(g.runs, ", ") + ")"
+				n += len(g.runs)
 			}
-			if len(cell.Failed) > 0 {
-				runs += " (failed: " + strings.Join(cell.Failed, ", ") + ")"
+			switch {
+			case n > 0:
+				value += fmt.Sprintf(" (mean of %d completed, %d left out)", cell.Averaged, n)
+			case cell.Averaged > 1:
+				value += fmt.Sprintf(" (mean of %d seeds)", cell.Averaged)
 			}
 		}
 		t.add(cell.Row.Label, runs, formatLoss(cell.Row.Loss), value, formatDiff(cell.Difference()))
@@ -204,8 +234,10 @@ func (s *Sweep) writeMarkdown(w io.Writer, comparisons []Comparison, figures []F
 	if withReport {
 		ew.printf("## The lab report's tables\n\n")
 		ew.printf("\"Report\" is the number the lab report printed, \"tfsweep\" the final loss logged here " +
-			"(the mean when several runs differ only by their seed; failed runs are left out), \"Difference\" is " +
-			"tfsweep − report. — marks a variant this sweep did not train. Only runs trained as the report " +
+			"(the mean when several runs differ only by their seed), \"Difference\" is " +
+			"tfsweep − report. — marks a variant this sweep did not train. The mean is of completed runs " +
+			"only: a run that failed, or that the sweep's scheduler pruned or paused, ended after fewer " +
+			"epochs, so it is named beside the mean and left out of it. Only runs trained as the report " +
 			"trained (5 epochs, all training images, lr 0.001, the 128x64 network) stand here; the Runs table " +
 			"says why the others do not.\n\n")
 		if note := setupNote(common, varying); note != "" {
