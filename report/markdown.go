@@ -78,60 +78,33 @@ func (t *table) String() string {
 }
 
 // Table is the short table of all runs that `tfsweep run` and `tfsweep report` print: final losses
-// and validation accuracy, beside the lab report's losses when some run is one of its variants
-// trained as it trained them, and why a scheduler stopped a run when it stopped any.
+// and validation accuracy, and the extra columns of runExtras.
 func (s *Sweep) Table() string {
-	withReport, withReason := anyComparable(s.Runs), anyReason(s.Runs)
+	extras := extrasOf(s.Runs)
 	t := &table{
 		header: []string{"Run", "Status", "Epochs", "Train loss", "Val loss", "Val acc"},
 		right:  []bool{false, false, true, true, true, true},
 	}
-	if withReport {
-		t.header = append(t.header, "Report train", "Report val")
-		t.right = append(t.right, true, true)
-	}
-	if withReason {
-		t.header = append(t.header, "Reason")
-		t.right = append(t.right, false)
-	}
+	extras.addHeader(t)
 	for _, r := range s.Runs {
 		f := r.Final()
 		row := []string{r.Name, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.ValLoss), formatLoss(f.ValAccuracy)}
-		if withReport {
-			refTrain, refVal := referenceCells(r)
-			row = append(row, refTrain, refVal)
-		}
-		if withReason {
-			row = append(row, r.Reason)
-		}
-		t.add(row...)
+		t.add(append(row, extras.cells(r)...)...)
 	}
 	return t.String()
 }
 
-// anyReason reports whether any of runs says why it ended as it did (a scheduler's verdict); the
-// tables of runs carry a "Reason" column only then.
-func anyReason(runs []Run) bool {
-	return slices.ContainsFunc(runs, func(r Run) bool { return r.Reason != "" })
-}
-
 // runsTable is report.md's table of every run with the hparams that vary across the sweep, and the
-// lab report's losses when some run is comparable, and why a scheduler stopped a run when it stopped any.
+// extra columns of runExtras.
 func runsTable(runs []Run, varying []string) string {
-	withReport, withReason := anyComparable(runs), anyReason(runs)
+	extras := extrasOf(runs)
 	header := append([]string{"Run"}, varying...)
 	header = append(header, "Status", "Epochs", "Train loss", "Train acc", "Val loss", "Val acc")
-	if withReport {
-		header = append(header, "Report train", "Report val")
-	}
 	t := &table{header: header, right: make([]bool, len(header))}
 	for i := len(varying) + 2; i < len(header); i++ {
 		t.right[i] = true
 	}
-	if withReason {
-		t.header = append(t.header, "Reason")
-		t.right = append(t.right, false)
-	}
+	extras.addHeader(t)
 	for _, r := range runs {
 		f := r.Final()
 		row := []string{r.Name}
@@ -145,16 +118,44 @@ func runsTable(runs []Run, varying []string) string {
 		}
 		row = append(row, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.Accuracy),
 			formatLoss(f.ValLoss), formatLoss(f.ValAccuracy))
-		if withReport {
-			refTrain, refVal := referenceCells(r)
-			row = append(row, refTrain, refVal)
-		}
-		if withReason {
-			row = append(row, r.Reason)
-		}
-		t.add(row...)
+		t.add(append(row, extras.cells(r)...)...)
 	}
 	return t.String()
+}
+
+// runExtras are the columns a table of runs ends with when some of its runs has them: the lab
+// report's train and validation losses when some run is one of its variants trained as it trained
+// them, and the reason when a scheduler pruned or paused some run.
+type runExtras struct{ report, reason bool }
+
+func extrasOf(runs []Run) runExtras {
+	return runExtras{
+		report: anyComparable(runs),
+		reason: slices.ContainsFunc(runs, func(r Run) bool { return r.Reason != "" }),
+	}
+}
+
+func (x runExtras) addHeader(t *table) {
+	if x.report {
+		t.header = append(t.header, "Report train", "Report val")
+		t.right = append(t.right, true, true)
+	}
+	if x.reason {
+		t.header = append(t.header, "Reason")
+		t.right = append(t.right, false)
+	}
+}
+
+func (x runExtras) cells(r Run) []string {
+	var out []string
+	if x.report {
+		train, val := referenceCells(r)
+		out = append(out, train, val)
+	}
+	if x.reason {
+		out = append(out, r.Reason)
+	}
+	return out
 }
 
 // comparisonTable lays out one lab-report table: the report's rows, the run(s) behind each, the
