@@ -47,17 +47,39 @@ func (n *Number) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// MarshalJSON writes the point's step and value (null when it is not a number), as report.json
+// holds a run's curves.
+func (p Point) MarshalJSON() ([]byte, error) {
+	return json.Marshal(pointJSON{p.Step, Number(p.Value)})
+}
+
+// UnmarshalJSON reads a point of report.json; its wall time is not there.
+func (p *Point) UnmarshalJSON(b []byte) error {
+	var v pointJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*p = Point{Step: v.Step, Value: float64(v.Value)}
+	return nil
+}
+
+type pointJSON struct {
+	Step  int64  `json:"step"`
+	Value Number `json:"value"`
+}
+
 // RunRecord is one run in report.json.
 type RunRecord struct {
-	Name    string            `json:"name"`
-	HParams map[string]any    `json:"hparams"`
-	Status  spec.Status       `json:"status"`
-	Reason  string            `json:"reason,omitempty"` // why a scheduler pruned or paused it
-	Epochs  int               `json:"epochs"`
-	Final   spec.EpochMetrics `json:"final"` // the last epoch logged; null where the run logged nothing
+	Name    string         `json:"name"`
+	HParams map[string]any `json:"hparams"`
+	Status  spec.Status    `json:"status"`
+	Reason  string         `json:"reason,omitempty"` // why a scheduler pruned or paused it
+	Epochs  int            `json:"epochs"`
+	// Final is the last epoch logged: epoch -1 and null metrics where the run logged none.
+	Final spec.EpochMetrics `json:"final"`
 	// Report holds the lab report's numbers for the run's variant; null when the report has none.
 	Report *ReferenceRecord `json:"report"`
-	Curves CurvesRecord     `json:"curves"`
+	Curves Curves           `json:"curves"`
 }
 
 // ReferenceRecord is the lab report's final losses for a variant and the tables they appear in.
@@ -66,20 +88,6 @@ type ReferenceRecord struct {
 	TrainTable int    `json:"train_table"`
 	ValLoss    Number `json:"val_loss"`
 	ValTable   int    `json:"val_table"`
-}
-
-// CurvesRecord holds the per-epoch values, index = TensorBoard step.
-type CurvesRecord struct {
-	TrainLoss     []PointRecord `json:"train_loss"`
-	TrainAccuracy []PointRecord `json:"train_accuracy"`
-	ValLoss       []PointRecord `json:"val_loss"`
-	ValAccuracy   []PointRecord `json:"val_accuracy"`
-}
-
-// PointRecord is one logged value.
-type PointRecord struct {
-	Step  int64  `json:"step"`
-	Value Number `json:"value"`
 }
 
 // TableRecord is one lab-report table filled from the sweep in report.json.
@@ -127,10 +135,7 @@ func (s *Sweep) document(comparisons []Comparison, figureFiles []string, withRep
 	for i, r := range s.Runs {
 		rec := RunRecord{
 			Name: r.Name, HParams: r.HParams, Status: r.Status, Reason: r.Reason, Epochs: r.Epochs(), Final: r.Final(),
-			Curves: CurvesRecord{
-				TrainLoss: points(r.Curves.TrainLoss), TrainAccuracy: points(r.Curves.TrainAccuracy),
-				ValLoss: points(r.Curves.ValLoss), ValAccuracy: points(r.Curves.ValAccuracy),
-			},
+			Curves: r.Curves.orEmpty(),
 		}
 		if rec.HParams == nil {
 			rec.HParams = map[string]any{}
@@ -160,12 +165,14 @@ func (s *Sweep) document(comparisons []Comparison, figureFiles []string, withRep
 	return doc
 }
 
-func points(s Series) []PointRecord {
-	out := make([]PointRecord, len(s))
-	for i, p := range s {
-		out[i] = PointRecord{Step: p.Step, Value: Number(p.Value)}
+// orEmpty has empty, not null, series in JSON.
+func (c Curves) orEmpty() Curves {
+	for _, s := range []*Series{&c.TrainLoss, &c.TrainAccuracy, &c.ValLoss, &c.ValAccuracy} {
+		if *s == nil {
+			*s = Series{}
+		}
 	}
-	return out
+	return c
 }
 
 func nonNil(s []string) []string {

@@ -33,8 +33,9 @@ func seedRun(name string, seed float64, status spec.Status, reason string, epoch
 	return r
 }
 
-// A completed, a pruned and a paused run of one variant: report.csv, report.json and report.md's
-// Runs table say how and why each ended, with the epochs and final losses it logged.
+// A completed, a pruned, a paused and a failed run of one variant: report.csv, report.json and
+// report.md's Runs table say how and why each ended, with the epochs and final losses it logged
+// (null, and an empty curve, for the validation the failed one never logged).
 func TestReportStoppedRuns(t *testing.T) {
 	want := []struct {
 		run    Run
@@ -43,7 +44,10 @@ func TestReportStoppedRuns(t *testing.T) {
 		{seedRun("s1", 1, spec.StatusSucceeded, "", 5, 0.4, 0.5), 5},
 		{seedRun("s2", 2, spec.StatusPruned, prunedReason, 2, 0.7, 0.8), 2},
 		{seedRun("s3", 3, spec.StatusPaused, pausedReason, 1, 0.9, 0.95), 1},
+		{seedRun("s4", 4, spec.StatusFailed, "", 1, 1.5, 0), 1},
 	}
+	// s4 failed in its first validation: it logged a train loss only.
+	want[3].run.Curves.ValLoss, want[3].run.Curves.ValAccuracy = nil, nil
 	var runs []Run
 	for _, w := range want {
 		runs = append(runs, w.run)
@@ -69,6 +73,7 @@ func TestReportStoppedRuns(t *testing.T) {
 			Reason string                     `json:"reason"`
 			Epochs int                        `json:"epochs"`
 			Final  map[string]json.RawMessage `json:"final"`
+			Curves map[string]json.RawMessage `json:"curves"`
 		} `json:"runs"`
 	}
 	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(s.Dir, JSONFile))), &doc); err != nil {
@@ -93,8 +98,14 @@ func TestReportStoppedRuns(t *testing.T) {
 			if b, err := json.Marshal(r.Final); err != nil || json.Unmarshal(b, &final) != nil {
 				t.Fatalf("report.json final %s", b)
 			}
-			if final.Epoch != w.epochs-1 || final.Loss != f.Loss || final.ValLoss != f.ValLoss || final.ValAccuracy != f.ValAccuracy {
+			if final.Epoch != w.epochs-1 || final.Loss != f.Loss || !sameNumber(final.ValLoss, f.ValLoss) || !sameNumber(final.ValAccuracy, f.ValAccuracy) {
 				t.Errorf("report.json final %+v, want the last epoch's %+v", final, f)
+			}
+			if r.Curves["val_loss"] == nil || (len(w.run.Curves.ValLoss) == 0) != (string(r.Curves["val_loss"]) == "[]") {
+				t.Errorf("report.json curves.val_loss %s, want %d points", r.Curves["val_loss"], len(w.run.Curves.ValLoss))
+			}
+			if len(w.run.Curves.ValLoss) == 0 && string(r.Final["val_loss"]) != "null" {
+				t.Errorf("report.json final.val_loss %s, want null for a run that logged no validation", r.Final["val_loss"])
 			}
 			if row := runsTable[i]; row[0] != w.run.Name || !slices.Contains(row, string(w.run.Status)) || row[len(row)-1] != w.run.Reason {
 				t.Errorf("report.md Runs row %q, want status %s and reason %q last", row, w.run.Status, w.run.Reason)
@@ -105,6 +116,8 @@ func TestReportStoppedRuns(t *testing.T) {
 		t.Errorf("printed table lacks the reasons:\n%s", written.Table)
 	}
 }
+
+func sameNumber(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
 
 // A lab-report cell's mean is of the runs that ran to their end: a failed run and one a scheduler
 // pruned or paused (fewer epochs) are named beside it and left out of it, in report.md and

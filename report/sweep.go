@@ -35,9 +35,14 @@ type Run struct {
 	Curves Curves
 }
 
-// Curves are a run's Keras epoch scalars: epoch_loss and epoch_accuracy of train/ and validation/.
+// Curves are a run's Keras epoch scalars: epoch_loss and epoch_accuracy of train/ and validation/,
+// as the logs hold them. Their steps are the log's (Keras' and tfsweep's epochs, but any Keras
+// script's log is read), which is why they are series of points, not a spec.History.
 type Curves struct {
-	TrainLoss, TrainAccuracy, ValLoss, ValAccuracy Series
+	TrainLoss     Series `json:"train_loss"`
+	TrainAccuracy Series `json:"train_accuracy"`
+	ValLoss       Series `json:"val_loss"`
+	ValAccuracy   Series `json:"val_accuracy"`
 }
 
 // Point is one logged value; Step is the 0-based epoch for epoch_* tags, Wall the event's time in
