@@ -20,7 +20,9 @@ type EpochMetrics struct {
 }
 
 // MarshalJSON writes a metric that is not a finite number as null: a run that logged no
-// validation, or a loss that diverged, which encoding/json would refuse to write at all.
+// validation, or a loss that diverged, which encoding/json would refuse to write at all. A struct
+// that embeds EpochMetrics inherits this method and would lose its own fields in JSON: one that
+// is encoded holds the metrics in a named field.
 func (e EpochMetrics) MarshalJSON() ([]byte, error) {
 	type plain EpochMetrics
 	// The outer fields hide the embedded ones of the same JSON name, in the order they had.
