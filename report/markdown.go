@@ -233,37 +233,7 @@ func (s *Sweep) writeMarkdown(w io.Writer, comparisons []Comparison, figures []F
 	}
 
 	if withReport {
-		ew.printf("## The lab report's tables\n\n")
-		ew.printf("\"Report\" is the number the lab report printed, \"tfsweep\" the final loss logged here " +
-			"(the mean when several runs differ only by their seed), \"Difference\" is " +
-			"tfsweep − report. — marks a variant this sweep did not train. The mean is of completed runs " +
-			"only: a run that failed, or that the sweep's scheduler pruned or paused, ended after fewer " +
-			"epochs, so it is named beside the mean and left out of it. Only runs trained as the report " +
-			"trained (5 epochs, all training images, lr 0.001, the 128x64 network) stand here; the Runs table " +
-			"says why the others do not.\n\n")
-		if note := setupNote(common, varying); note != "" {
-			ew.printf("%s\n\n", note)
-		}
-		byNumber := map[int]Figure{}
-		for _, f := range figures {
-			byNumber[f.Number] = f
-		}
-		section := ""
-		for _, c := range comparisons {
-			if c.Table.Section != section {
-				section = c.Table.Section
-				if section == "3.1 Batch Size 64" {
-					ew.printf("## 3 Xavier Weight Initialization\n\n")
-				}
-				level := "###"
-				if !strings.Contains(section, ".") {
-					level = "##" // "4 Uniform initialization" is a top-level section of the report
-				}
-				ew.printf("%s %s\n\n", level, section)
-			}
-			s.writeFigureLink(ew, byNumber[c.Table.Figure])
-			ew.printf("**Table %d: %s**\n\n%s\n", c.Table.Number, c.Table.Caption, comparisonTable(c))
-		}
+		s.writeLabTables(ew, comparisons, figures, setupNote(common, varying))
 	}
 
 	ew.printf("## Loss curves of all runs\n\n")
@@ -276,6 +246,42 @@ func (s *Sweep) writeMarkdown(w io.Writer, comparisons []Comparison, figures []F
 		s.writeSearch(ew, figures)
 	}
 	return ew.err
+}
+
+// writeLabTables writes report.md's sections of the lab report: each table beside its figure, in
+// the report's order, after what the columns mean and the note on how the runs were trained.
+func (s *Sweep) writeLabTables(ew *errWriter, comparisons []Comparison, figures []Figure, note string) {
+	ew.printf("## The lab report's tables\n\n")
+	ew.printf("\"Report\" is the number the lab report printed, \"tfsweep\" the final loss logged here " +
+		"(the mean when several runs differ only by their seed), \"Difference\" is " +
+		"tfsweep − report. — marks a variant this sweep did not train. The mean is of completed runs " +
+		"only: a run that failed, or that the sweep's scheduler pruned or paused, ended after fewer " +
+		"epochs, so it is named beside the mean and left out of it. Only runs trained as the report " +
+		"trained (5 epochs, all training images, lr 0.001, the 128x64 network) stand here; the Runs table " +
+		"says why the others do not.\n\n")
+	if note != "" {
+		ew.printf("%s\n\n", note)
+	}
+	byNumber := map[int]Figure{}
+	for _, f := range figures {
+		byNumber[f.Number] = f
+	}
+	section := ""
+	for _, c := range comparisons {
+		if c.Table.Section != section {
+			section = c.Table.Section
+			if section == "3.1 Batch Size 64" {
+				ew.printf("## 3 Xavier Weight Initialization\n\n")
+			}
+			level := "###"
+			if !strings.Contains(section, ".") {
+				level = "##" // "4 Uniform initialization" is a top-level section of the report
+			}
+			ew.printf("%s %s\n\n", level, section)
+		}
+		s.writeFigureLink(ew, byNumber[c.Table.Figure])
+		ew.printf("**Table %d: %s**\n\n%s\n", c.Table.Number, c.Table.Caption, comparisonTable(c))
+	}
 }
 
 // writeSearch writes the section of a scheduled search: its runs ranked by the best validation
