@@ -436,7 +436,7 @@ func TestServeCancel(t *testing.T) {
 	queued := s.submit(t, tinySweep)
 	waitFor(t, time.Minute, running+" to train", func() bool {
 		v := s.get(t, running)
-		return len(v.Runs) == 1 && v.Runs[0].State == "running" && v.Runs[0].Step > 0
+		return len(v.Runs) == 1 && v.Runs[0].State == "running" && v.Runs[0].StepInEpoch > 0
 	})
 	if v := s.get(t, queued); v.State != spec.StatusQueued {
 		t.Fatalf("%s is %s, want queued behind %s", queued, v.State, running)
