@@ -46,8 +46,8 @@ func noNames(read func(string, Source, bool) (*Set, error)) func(string, Source,
 }
 
 // Open reads the source's training and test splits, checks them against each other (one shape, every
-// label a class) and against the budget. The test split is test=PATH's, the last holdout=FRACTION of the
-// training split, or the format's own.
+// label a class) and against the budget: first what the files declare (Estimate), then what was read.
+// The test split is test=PATH's, the last holdout=FRACTION of the training split, or the format's own.
 func Open(src Source, opts Options) (*Data, error) {
 	var f format
 	switch src.Kind {
@@ -59,6 +59,11 @@ func Open(src Source, opts Options) (*Data, error) {
 		var ok bool
 		if f, ok = formats[src.Kind]; !ok {
 			return nil, fmt.Errorf("%w: unknown kind %q", ErrSpec, src.Kind)
+		}
+	}
+	if opts.Budget > 0 {
+		if err := checkEstimate(src, opts.Budget); err != nil {
+			return nil, err
 		}
 	}
 	d, err := f.readSplits(src)

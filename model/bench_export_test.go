@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/dataset"
 )
 
 // BenchmarkCheckpointAndExport measures the lab network's (784 → 128 → 64 → 10, Adam, with and
@@ -25,7 +27,7 @@ func BenchmarkCheckpointAndExport(b *testing.B) {
 		if err := m.SaveCheckpoint(prefix); err != nil {
 			b.Fatal(err)
 		}
-		if err := m.ExportSavedModel(export, 1.0/255); err != nil {
+		if err := m.ExportSavedModel(export, dataset.Normalizer{Divisor: 255}); err != nil {
 			b.Fatal(err)
 		}
 		raw := make([]float32, len(pixels))
@@ -39,7 +41,7 @@ func BenchmarkCheckpointAndExport(b *testing.B) {
 		}{
 			{"save_checkpoint", filesSize(b, prefix+indexSuffix, prefix+dataSuffix), func() error { return m.SaveCheckpoint(prefix) }},
 			{"restore_checkpoint", filesSize(b, prefix+indexSuffix, prefix+dataSuffix), func() error { return m.RestoreCheckpoint(prefix) }},
-			{"export_saved_model", filesSize(b, export), func() error { return m.ExportSavedModel(export, 1.0/255) }},
+			{"export_saved_model", filesSize(b, export), func() error { return m.ExportSavedModel(export, dataset.Normalizer{Divisor: 255}) }},
 			{"load_saved_model", filesSize(b, export), func() error {
 				p, err := LoadSavedModel(export)
 				if err != nil {

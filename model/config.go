@@ -70,6 +70,10 @@ type Config struct {
 	// thread, so the parts use as many cores (the parts' sums add up in order, the same bits whatever
 	// the timing). 0 or 1 = one part at a time, in spec.EvalChunk examples per call; at most MaxTowers.
 	ValidateConcurrency int
+	// KeepValidationProbabilities makes Validate fetch the softmax probabilities of every
+	// validation example with its sums, for ValidationProbabilities: pictures of the validation
+	// set then cost no second pass over it.
+	KeepValidationProbabilities bool
 }
 
 // MaxTowers bounds Config.Towers: the graph holds that many copies of the forward and backward pass.

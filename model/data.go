@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"unsafe"
 
 	tf "github.com/wamuir/graft/tensorflow"
@@ -223,7 +224,13 @@ func (m *Model) Validate() (loss, accuracy float64, err error) {
 	if m.valExamples == 0 {
 		return 0, 0, errors.New("validate: no validation set bound (Bind)")
 	}
-	return m.evaluate(m.valExamples, m.cfg.ValidateConcurrency, func(start, end int) (map[tf.Output]*tf.Tensor, func(), error) {
+	var probabilities []float32
+	if m.cfg.KeepValidationProbabilities {
+		// Reused: ValidationProbabilities' result is documented as valid until the next Validate.
+		m.valProbabilities = slices.Grow(m.valProbabilities[:0], m.valExamples*m.graph.numClasses)[:m.valExamples*m.graph.numClasses]
+		probabilities = m.valProbabilities
+	}
+	loss, accuracy, err = m.evaluate(m.valExamples, m.cfg.ValidateConcurrency, func(start, end int) (map[tf.Output]*tf.Tensor, func(), error) {
 		s, err := tf.NewTensor(int32(start))
 		if err != nil {
 			return nil, nil, err
@@ -234,5 +241,20 @@ func (m *Model) Validate() (loss, accuracy float64, err error) {
 			return nil, nil, err
 		}
 		return map[tf.Output]*tf.Tensor{m.graph.evalStart: s, m.graph.evalCount: n}, func() { release(s, n) }, nil
-	})
+	}, probabilities)
+	if err != nil {
+		m.valProbabilities = m.valProbabilities[:0]
+	}
+	return loss, accuracy, err
+}
+
+// ValidationProbabilities returns the softmax probabilities of every bound validation example,
+// row-major [examples, classes], from the last Validate, when Config.KeepValidationProbabilities is
+// set; nil before the first Validate, after a failed one, or without the setting. The slice is
+// overwritten by the next Validate.
+func (m *Model) ValidationProbabilities() []float32 {
+	if len(m.valProbabilities) == 0 {
+		return nil
+	}
+	return m.valProbabilities
 }

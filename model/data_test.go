@@ -228,3 +228,63 @@ func TestTrainStepsRefusesBadInput(t *testing.T) {
 		t.Errorf("refused calls took %d steps", m.Iterations())
 	}
 }
+
+// TestValidationProbabilities checks that the validation pass keeps the probabilities Predict
+// gives for the same examples, whatever the concurrency of its parts, that its loss is theirs, and
+// that nothing is kept without the setting.
+func TestValidationProbabilities(t *testing.T) {
+	const features, classes = 784, 10
+	pixels, labels := randomBatch(3, 64, features, classes)
+	valPixels, valLabels := randomBatch(4, 301, features, classes)
+	for _, tc := range []struct {
+		name       string
+		keep       bool
+		concurrent int
+	}{
+		{"kept, one part", true, 1},
+		{"kept, three parts", true, 3},
+		{"not kept", false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Device, cfg.Seed, cfg.ValidateConcurrency, cfg.KeepValidationProbabilities = DeviceCPU, 5, tc.concurrent, tc.keep
+			m := newModel(t, cfg)
+			if err := m.Bind(newExamples(t, pixels, labels, features), newExamples(t, valPixels, valLabels, features)); err != nil {
+				t.Fatal(err)
+			}
+			if got := m.ValidationProbabilities(); got != nil {
+				t.Fatalf("before Validate: %d probabilities", len(got))
+			}
+			loss, _, err := m.Validate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := m.ValidationProbabilities()
+			if !tc.keep {
+				if got != nil {
+					t.Fatalf("without the setting: %d probabilities kept", len(got))
+				}
+				return
+			}
+			want, _, err := m.Predict(valPixels, len(valLabels))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d probabilities, want %d", len(got), len(want))
+			}
+			var xent float64
+			for j, l := range valLabels {
+				for k := range classes {
+					if d := math.Abs(float64(got[j*classes+k] - want[j*classes+k])); d > 1e-6 {
+						t.Fatalf("example %d class %d: %v, Predict gives %v", j, k, got[j*classes+k], want[j*classes+k])
+					}
+				}
+				xent -= math.Log(float64(got[j*classes+int(l)]))
+			}
+			if mean := xent / float64(len(valLabels)); math.Abs(mean-loss) > 1e-4*loss {
+				t.Errorf("cross-entropy of the kept probabilities %v, Validate's loss %v", mean, loss)
+			}
+		})
+	}
+}

@@ -63,6 +63,8 @@ type Model struct {
 	trainTargets []*tf.Operation
 
 	trainExamples, valExamples int // the bound sets' sizes (Bind), 0 before
+	// The last Validate's probabilities, [valExamples, classes], with KeepValidationProbabilities.
+	valProbabilities []float32
 }
 
 // New validates cfg, builds the graph, opens a session and initialises every variable.
@@ -163,15 +165,19 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 			return nil, nil, err
 		}
 		return m.feeds, func() {}, nil
-	})
+	}, nil)
 }
 
 // evaluate sums the evaluation pass over n examples in chunks of at most spec.EvalChunk, concurrent
 // calls at once (the chunks then n/concurrent examples each); chunk gives the feeds of examples
 // [start, end) and a function that releases them, and must be safe to call concurrently when
-// concurrent > 1. The chunks' sums add up in chunk order.
-func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.Output]*tf.Tensor, func(), error)) (loss, accuracy float64, err error) {
+// concurrent > 1. The chunks' sums add up in chunk order. A non-nil probabilities, n rows of the
+// classes, receives every example's softmax probabilities from the same pass.
+func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.Output]*tf.Tensor, func(), error), probabilities []float32) (loss, accuracy float64, err error) {
 	fetches := []tf.Output{m.graph.evalLossSum, m.graph.evalCorrect}
+	if probabilities != nil {
+		fetches = append(fetches, m.graph.probabilities)
+	}
 	var penalty float64
 	if m.graph.evalPenalty.Op != nil {
 		out, err := m.sess.Run(nil, []tf.Output{m.graph.evalPenalty}, nil)
@@ -202,6 +208,9 @@ func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.O
 			return
 		}
 		parts[i] = sums{loss: float64(out[0].Value().(float32)), correct: float64(out[1].Value().(float32))}
+		if probabilities != nil {
+			parts[i].err = copyProbabilities(probabilities[start*m.graph.numClasses:end*m.graph.numClasses], out[2])
+		}
 		release(out...)
 	}
 	// One goroutine per concurrent call takes the chunks in turn (with one, in order); a failed chunk
@@ -439,6 +448,19 @@ func sliceBytes[T float32 | int32](s []T) []byte {
 }
 
 // float32s flattens a float32 tensor of any rank.
+// copyProbabilities copies a chunk's fetched probabilities into dst, which must be their size.
+func copyProbabilities(dst []float32, t *tf.Tensor) error {
+	p, err := float32s(t)
+	if err != nil {
+		return fmt.Errorf("evaluate: probabilities: %w", err)
+	}
+	if len(p) != len(dst) {
+		return fmt.Errorf("evaluate: %d probabilities for %d", len(p), len(dst))
+	}
+	copy(dst, p)
+	return nil
+}
+
 func float32s(t *tf.Tensor) ([]float32, error) {
 	n := 1
 	for _, d := range t.Shape() {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tfsweep/tfsweep/dataset"
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
 	"github.com/tfsweep/tfsweep/spec"
 	tf "github.com/wamuir/graft/tensorflow"
@@ -59,9 +60,9 @@ type servingTensors struct {
 }
 
 // buildServingGraph builds the inference graph of the model: per signature a pixels placeholder,
-// the input scaling, the evaluation pass (batch norm from the moving statistics, no dropout) and the
+// the input's normalisation, the evaluation pass (batch norm from the moving statistics, no dropout) and the
 // softmax and arg-max outputs, over variables named as in the training graph, with a saver of them.
-func buildServingGraph(src *graph, cfg Config, scale float32) (*tf.Graph, saver, map[string]servingTensors, error) {
+func buildServingGraph(src *graph, cfg Config, in dataset.Normalizer) (*tf.Graph, saver, map[string]servingTensors, error) {
 	root := op.NewScope()
 	vars := make(map[*variable]*variable, len(src.weights))
 	layerScopes := make(map[string]*op.Scope)
@@ -101,7 +102,7 @@ func buildServingGraph(src *graph, cfg Config, scale float32) (*tf.Graph, saver,
 		if sig.dtype != tf.Float {
 			x = op.Cast(ss.SubScope("to_float"), x, tf.Float)
 		}
-		f := sg.buildForward(ss, splitBatch(ss, scaleInput(ss.SubScope("scale"), x, scale), tf.Output{}, 1), false, inference, tf.Output{})
+		f := sg.buildForward(ss, splitBatch(ss, normalizeInput(ss.SubScope("scale"), x, in, inputDims(src.net.Input.Shape)), tf.Output{}, 1), false, inference, tf.Output{})
 		probabilities, classes := predictions(ss, f.logits)
 		identity := func(name string, x tf.Output) string {
 			return root.AddOperation(tf.OpSpec{Type: "Identity", Name: name, Input: []tf.Input{x}}).Name()
@@ -121,44 +122,80 @@ func buildServingGraph(src *graph, cfg Config, scale float32) (*tf.Graph, saver,
 	return g, sv, signatures, nil
 }
 
-// scaleInput multiplies the pixels by scale. When scale is the float32 of 1/k for a whole k (1/255),
-// it divides by k instead, which is how the dataset package (and Keras' x / 255) scales, so that the
-// served network sees bit-identical inputs. The division is DivNoNan (x/k for k ≠ 0): Grappler's
-// constant folding rewrites RealDiv by a constant into a multiplication by the rounded reciprocal,
-// which differs from x/255 in the last bit for some pixel values.
-func scaleInput(s *op.Scope, x tf.Output, scale float32) tf.Output {
-	if scale == 1 {
+// normalizeInput is Normalizer.Into in the graph: x divided by the divisor, then, when the normalizer
+// standardises, (x - mean) / std with one constant per feature (a channel's value repeated), so that it
+// fits any input shape. Every step is the same float32 operation as Into's, so that the served network
+// sees bit-identical inputs. The divisions are DivNoNan (x/k for k ≠ 0, and k never is 0): Grappler's
+// constant folding rewrites RealDiv by a constant into a multiplication by the rounded reciprocal, which
+// differs from x/255 in the last bit for some pixel values.
+func normalizeInput(s *op.Scope, x tf.Output, in dataset.Normalizer, dims []int64) tf.Output {
+	if in.Divisor != 1 {
+		x = op.DivNoNan(s, x, op.Const(s.SubScope("divisor"), in.Divisor))
+	}
+	if in.Mean == nil {
 		return op.Identity(s, x)
 	}
-	if k := math.Round(1 / float64(scale)); k > 1 && k < 1<<24 && float32(1/k) == scale {
-		return op.DivNoNan(s, x, op.Const(s.SubScope("divisor"), float32(k)))
+	features := 1
+	for _, d := range dims[1:] {
+		features *= int(d)
 	}
-	return op.Mul(s, x, op.Const(s.SubScope("factor"), scale))
+	mean, std := make([]float32, features), make([]float32, features)
+	for i := range features {
+		mean[i], std[i] = in.Mean[i%len(in.Mean)], in.Std[i%len(in.Std)]
+	}
+	constant := func(name string, values []float32) tf.Output {
+		t, err := tf.ReadTensor(tf.Float, dims[1:], bytes.NewReader(sliceBytes(values)))
+		if err != nil {
+			s.UpdateErr("normalizeInput", err)
+			return tf.Output{}
+		}
+		return op.Const(s.SubScope(name), t)
+	}
+	centred := op.Sub(s.SubScope("centre"), x, constant("mean", mean))
+	return op.DivNoNan(s, centred, constant("std", std))
 }
 
 // ExportSavedModel writes the model for serving as a SavedModel directory (the format of
 // tf.saved_model.save): dir/saved_model.pb with one MetaGraph tagged "serve" and
 // dir/variables/variables.{index,data-00000-of-00001} with the weights and batch-norm moving
 // statistics under their Keras paths. Its signatures take raw pixels [N, Inputs] under the input key
-// "pixels" — serving_default as float32, serving_uint8 as uint8 — multiply them by scale (1/255 for
-// pixels in [0, 1] as the run was trained on, 1 for none) and run the inference pass (batch norm with
-// the moving statistics, no dropout), returning "probabilities" [N, Classes] float32 and "classes"
-// [N] int64.
+// "pixels" — serving_default as float32, serving_uint8 as uint8 — normalise them as in does for the
+// run's training (in.Divisor 255 for pixels in [0, 1], 1 for none; in.Mean and in.Std, per channel,
+// baked in as constants for standardised inputs) and run the inference pass (batch norm with the
+// moving statistics, no dropout), returning "probabilities" [N, Classes] float32 and "classes" [N]
+// int64.
 //
 // The directory is written next to dir under a temporary name and renamed into place once complete,
 // replacing an existing dir.
-func (m *Model) ExportSavedModel(dir string, scale float32) error {
-	if err := m.exportSavedModel(dir, scale); err != nil {
+func (m *Model) ExportSavedModel(dir string, in dataset.Normalizer) error {
+	if err := m.exportSavedModel(dir, in); err != nil {
 		return fmt.Errorf("export saved model %s: %w", dir, err)
 	}
 	return nil
 }
 
-func (m *Model) exportSavedModel(dir string, scale float32) (err error) {
-	if !(scale > 0) || math.IsInf(float64(scale), 0) {
-		return fmt.Errorf("scale must be positive and finite, got %v", scale)
+// checkNormalizer refuses a normalisation the serving graph cannot apply to the model's inputs.
+func checkNormalizer(in dataset.Normalizer, features int) error {
+	finite := func(x float32) bool { return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0) }
+	if !(in.Divisor > 0) || !finite(in.Divisor) {
+		return fmt.Errorf("divisor must be positive and finite, got %v", in.Divisor)
 	}
-	saved, err := m.savedModelProto(scale)
+	if len(in.Mean) != len(in.Std) || (in.Mean != nil && (len(in.Mean) == 0 || features%len(in.Mean) != 0)) {
+		return fmt.Errorf("%d means and %d deviations for inputs of %d features", len(in.Mean), len(in.Std), features)
+	}
+	for c := range in.Mean {
+		if !finite(in.Mean[c]) || !(in.Std[c] > 0) || !finite(in.Std[c]) {
+			return fmt.Errorf("channel %d has mean %v and deviation %v", c, in.Mean[c], in.Std[c])
+		}
+	}
+	return nil
+}
+
+func (m *Model) exportSavedModel(dir string, in dataset.Normalizer) (err error) {
+	if err := checkNormalizer(in, m.graph.features); err != nil {
+		return err
+	}
+	saved, err := m.savedModelProto(in)
 	if err != nil {
 		return err
 	}
@@ -236,8 +273,8 @@ func inputDims(shape spec.Shape) []int64 {
 }
 
 // savedModelProto serializes the SavedModel proto of the model's serving graph.
-func (m *Model) savedModelProto(scale float32) ([]byte, error) {
-	g, sv, signatures, err := buildServingGraph(m.graph, m.cfg, scale)
+func (m *Model) savedModelProto(in dataset.Normalizer) ([]byte, error) {
+	g, sv, signatures, err := buildServingGraph(m.graph, m.cfg, in)
 	if err != nil {
 		return nil, err
 	}

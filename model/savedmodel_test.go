@@ -40,6 +40,15 @@ func peersPython(t *testing.T) string {
 	return lines[len(lines)-1]
 }
 
+// asSet is an MNIST split as the data sources give it.
+func asSet(s *dataset.Split) *dataset.Set {
+	labels := make([]int32, s.Len())
+	for i, l := range s.Labels {
+		labels[i] = int32(l)
+	}
+	return &dataset.Set{Shape: []int{s.Rows, s.Cols}, Bytes: s.Pixels, Labels: labels}
+}
+
 // pythonVerdict is what scripts/check_saved_model.py prints.
 type pythonVerdict struct {
 	TensorFlow  string                                `json:"tensorflow"`
@@ -170,8 +179,9 @@ type exported struct {
 	classes       []int64
 }
 
-// The lab network (with and without batch norm; dropout on, which inference must leave out) and a
-// model trained on unscaled pixels are trained briefly on MNIST and exported. TensorFlow's C++
+// The lab network (with and without batch norm; dropout on, which inference must leave out), a
+// model trained on unscaled pixels and one on standardised pixels (the training images' mean and
+// deviation baked into the export) are trained briefly on MNIST and exported. TensorFlow's C++
 // loader (LoadSavedModel) and Python's tf.saved_model.load both give the model's own probabilities
 // on 100 test images, from float32 and from uint8 pixels; Python's tf.train.load_checkpoint lists
 // the Keras names and shapes of every checkpoint, slot variables of sgd with momentum, adamw and nadam
@@ -191,7 +201,9 @@ func TestSavedModel(t *testing.T) {
 		{"lab batchnorm", func(c *Config) { c.Network = withBatchNorm(c.Network, true) }, spec.ScaleUnit},
 		{"unscaled sgd", func(c *Config) { c.Network, c.Optimizer, c.LearningRate = mlp(784, []int{32}, 10), "sgd", 1e-4 }, spec.ScaleNone},
 		{"residual convnet", func(c *Config) { c.Network = residualConvnet(spec.Shape{28, 28, 1}, 10) }, spec.ScaleUnit},
+		{"standardized", func(c *Config) {}, spec.ScaleStandardize},
 	}
+	trainSet, testSet := asSet(train), asSet(test)
 	root := t.TempDir()
 	var models []exported
 	var checkpoints []string
@@ -202,22 +214,35 @@ func TestSavedModel(t *testing.T) {
 		cfg.Device, cfg.Seed = DeviceCPU, 5
 		v.edit(&cfg)
 		m := newModel(t, cfg)
-		for b := range train.Batches(dataset.Permutation(train.Len(), 5, 0), 32, v.scale) {
-			if _, _, err := m.TrainStep(b.Pixels, b.Labels); err != nil {
+		norm := dataset.Normalizer{Divisor: v.scale.Divisor()}
+		if v.scale == spec.ScaleStandardize {
+			var err error
+			if norm, err = dataset.Standardize(trainSet, 1); err != nil {
 				t.Fatal(err)
 			}
 		}
-		scale := float32(1)
-		if v.scale == spec.ScaleUnit {
-			scale = 1.0 / 255
+		f := trainSet.Features()
+		pixels, labels := make([]float32, trainSet.Len()*f), make([]int32, trainSet.Len())
+		norm.Into(pixels, labels, trainSet, 0, trainSet.Len())
+		order := dataset.Permutation(train.Len(), 5, 0)
+		for start := 0; start < len(order); start += 32 {
+			var bx []float32
+			var by []int32
+			for _, i := range order[start:min(start+32, len(order))] {
+				bx, by = append(bx, pixels[i*f:(i+1)*f]...), append(by, labels[i])
+			}
+			if _, _, err := m.TrainStep(bx, by); err != nil {
+				t.Fatal(err)
+			}
 		}
 		dir := filepath.Join(root, strings.ReplaceAll(v.name, " ", "_"))
 		start := time.Now()
-		if err := m.ExportSavedModel(dir, scale); err != nil {
+		if err := m.ExportSavedModel(dir, norm); err != nil {
 			t.Fatal(err)
 		}
 		exportTime := time.Since(start)
-		pixels, _ := test.Float32(v.scale)
+		pixels = make([]float32, n*testSet.Features())
+		norm.Into(pixels, make([]int32, n), testSet, 0, n)
 		probabilities, classes, err := m.Predict(pixels, n)
 		if err != nil {
 			t.Fatal(err)
@@ -482,7 +507,7 @@ func TestSavedModelReplaceAndBadDirectories(t *testing.T) {
 		if _, _, err := m.TrainStep(pixels, labels); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.ExportSavedModel(dir, 0.5); err != nil {
+		if err := m.ExportSavedModel(dir, dataset.Normalizer{Divisor: 2}); err != nil {
 			t.Fatal(err)
 		}
 		want, _, err := m.Predict(pixels, len(labels))
@@ -507,8 +532,15 @@ func TestSavedModelReplaceAndBadDirectories(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := m.ExportSavedModel(dir, 0); err == nil {
-		t.Error("ExportSavedModel with scale 0 succeeded")
+	for _, bad := range []dataset.Normalizer{
+		{Divisor: 0},
+		{Divisor: 1, Mean: []float32{0, 0}, Std: []float32{1}},
+		{Divisor: 1, Mean: []float32{0, 0}, Std: []float32{1, 1}}, // 5 features are not channels of 2
+		{Divisor: 1, Mean: []float32{0}, Std: []float32{0}},
+	} {
+		if err := m.ExportSavedModel(dir, bad); err == nil {
+			t.Errorf("ExportSavedModel with %+v succeeded", bad)
+		}
 	}
 
 	empty := t.TempDir()

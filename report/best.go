@@ -10,21 +10,16 @@ import (
 
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
 	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // BestLink is the link in the reported directory to the best run's model.
 const BestLink = "best"
 
-// Best is the succeeded run with the lowest final validation loss that has an exported model.
-type Best struct {
-	Run     string  `json:"run"`
-	ValLoss float64 `json:"val_loss"`
-	Model   string  `json:"model"` // the model directory, under the reported directory
-}
-
-// Best finds the best run, nil when no succeeded run has a model.
-func (s *Sweep) Best() *Best {
-	var best *Best
+// Best finds the succeeded run with the lowest final validation loss that has an exported model
+// (its directory under the reported directory); nil when no succeeded run has a model.
+func (s *Sweep) Best() *sweep.BestRun {
+	var best *sweep.BestRun
 	for _, r := range s.Runs {
 		v, ok := r.Curves.ValLoss.Last()
 		if r.Status != spec.StatusSucceeded || !ok || math.IsNaN(v) {
@@ -35,7 +30,7 @@ func (s *Sweep) Best() *Best {
 			continue
 		}
 		if best == nil || v < best.ValLoss {
-			best = &Best{Run: r.Name, ValLoss: v, Model: dir}
+			best = &sweep.BestRun{Run: r.Name, ValLoss: v, Model: dir}
 		}
 	}
 	return best
@@ -45,7 +40,7 @@ func (s *Sweep) Best() *Best {
 // says what it did. A best that is not a link (a directory or file: a copy of the sweep made with
 // links followed turns the link into its target's copy) is left as it is, since it may be all that
 // is left of a model.
-func linkBest(dir string, best *Best) (string, error) {
+func linkBest(dir string, best *sweep.BestRun) (string, error) {
 	link := filepath.Join(dir, BestLink)
 	info, err := os.Lstat(link)
 	switch {

@@ -10,13 +10,14 @@ type Cell struct {
 	Row ReferenceRow
 	// Runs are the sweep's runs of the variant (several when another axis such as the seed varies).
 	Runs []string
-	// Loss is the mean final loss over the runs that did not fail and logged the split; NaN if none.
+	// Loss is the mean final loss over the runs that ran to their end and logged the split (see
+	// meanLast); NaN if none.
 	Loss float64
 	// Averaged counts the runs in Loss.
 	Averaged int
-	// Failed are the runs of the variant that failed or were interrupted (Run.Failed); they are left
-	// out of Loss.
-	Failed []string
+	// Failed are the runs of the variant that failed or were interrupted, Stopped those a scheduler
+	// pruned or paused; both are left out of Loss.
+	Failed, Stopped []string
 	// Configurations counts the distinct configurations (all hyper-parameters but the seed) among
 	// Runs. Only runs of one configuration are averaged: with more, Loss is NaN.
 	Configurations int
@@ -24,6 +25,24 @@ type Cell struct {
 
 // Difference is the sweep's loss minus the report's (NaN without a sweep value).
 func (c Cell) Difference() float64 { return c.Loss - c.Row.Loss }
+
+// leftOutGroup is runs of a cell left out of its mean for one reason.
+type leftOutGroup struct {
+	why  string
+	runs []string
+}
+
+// leftOut groups the cell's runs that are not in its mean by why: failed, or pruned or paused.
+func (c Cell) leftOut() []leftOutGroup {
+	var out []leftOutGroup
+	if len(c.Failed) > 0 {
+		out = append(out, leftOutGroup{"failed", c.Failed})
+	}
+	if len(c.Stopped) > 0 {
+		out = append(out, leftOutGroup{"pruned or paused", c.Stopped})
+	}
+	return out
+}
 
 // Comparison is one lab-report table filled from the sweep.
 type Comparison struct {
@@ -47,23 +66,23 @@ func (s *Sweep) Compare() []Comparison {
 
 func (s *Sweep) cell(row ReferenceRow, split Split) Cell {
 	c := Cell{Row: row, Loss: math.NaN()}
-	sum := 0.0
+	runs := s.matches(row.Variant)
 	configs := map[string]bool{}
-	for _, r := range s.matches(row.Variant) {
+	for _, r := range runs {
 		configs[r.ConfigKey()] = true
 		c.Runs = append(c.Runs, r.Name)
-		if r.Failed() {
+		switch {
+		case r.Status.Failed():
 			c.Failed = append(c.Failed, r.Name)
-			continue
-		}
-		if v, ok := r.Loss(split).Last(); ok {
-			sum += v
-			c.Averaged++
+		case r.Status.Stopped():
+			c.Stopped = append(c.Stopped, r.Name)
 		}
 	}
 	c.Configurations = len(configs)
-	if c.Averaged > 0 && c.Configurations == 1 {
-		c.Loss = sum / float64(c.Averaged)
+	mean, n := meanLast(runs, func(r Run) Series { return r.Loss(split) })
+	c.Averaged = n
+	if n > 0 && c.Configurations == 1 {
+		c.Loss = mean
 	}
 	return c
 }

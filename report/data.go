@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 // Number is a float64 that encodes as JSON null when it is NaN or infinite (a value the logs lack),
@@ -46,6 +47,27 @@ func (n *Number) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// MarshalJSON writes the point's step and value (null when it is not a number), as report.json
+// holds a run's curves.
+func (p Point) MarshalJSON() ([]byte, error) {
+	return json.Marshal(pointJSON{p.Step, Number(p.Value)})
+}
+
+// UnmarshalJSON reads a point of report.json; its wall time is not there.
+func (p *Point) UnmarshalJSON(b []byte) error {
+	var v pointJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*p = Point{Step: v.Step, Value: float64(v.Value)}
+	return nil
+}
+
+type pointJSON struct {
+	Step  int64  `json:"step"`
+	Value Number `json:"value"`
+}
+
 // RunRecord is one run in report.json.
 type RunRecord struct {
 	Name    string         `json:"name"`
@@ -53,18 +75,11 @@ type RunRecord struct {
 	Status  spec.Status    `json:"status"`
 	Reason  string         `json:"reason,omitempty"` // why a scheduler pruned or paused it
 	Epochs  int            `json:"epochs"`
-	Final   FinalRecord    `json:"final"`
+	// Final is the last epoch logged: epoch -1 and null metrics where the run logged none.
+	Final spec.EpochMetrics `json:"final"`
 	// Report holds the lab report's numbers for the run's variant; null when the report has none.
 	Report *ReferenceRecord `json:"report"`
-	Curves CurvesRecord     `json:"curves"`
-}
-
-// FinalRecord is a run's last epoch; null where the run logged nothing.
-type FinalRecord struct {
-	TrainLoss     Number `json:"train_loss"`
-	TrainAccuracy Number `json:"train_accuracy"`
-	ValLoss       Number `json:"val_loss"`
-	ValAccuracy   Number `json:"val_accuracy"`
+	Curves Curves           `json:"curves"`
 }
 
 // ReferenceRecord is the lab report's final losses for a variant and the tables they appear in.
@@ -73,20 +88,6 @@ type ReferenceRecord struct {
 	TrainTable int    `json:"train_table"`
 	ValLoss    Number `json:"val_loss"`
 	ValTable   int    `json:"val_table"`
-}
-
-// CurvesRecord holds the per-epoch values, index = TensorBoard step.
-type CurvesRecord struct {
-	TrainLoss     []PointRecord `json:"train_loss"`
-	TrainAccuracy []PointRecord `json:"train_accuracy"`
-	ValLoss       []PointRecord `json:"val_loss"`
-	ValAccuracy   []PointRecord `json:"val_accuracy"`
-}
-
-// PointRecord is one logged value.
-type PointRecord struct {
-	Step  int64  `json:"step"`
-	Value Number `json:"value"`
 }
 
 // TableRecord is one lab-report table filled from the sweep in report.json.
@@ -107,17 +108,19 @@ type RowRecord struct {
 	Report     Number   `json:"report"`
 	Tfsweep    Number   `json:"tfsweep"`
 	Difference Number   `json:"difference"`
-	Failed     []string `json:"failed,omitempty"`
+	Averaged   int      `json:"averaged"`          // the runs in Tfsweep, the mean
+	Failed     []string `json:"failed,omitempty"`  // runs left out of the mean: they failed
+	Stopped    []string `json:"stopped,omitempty"` // runs left out of the mean: pruned or paused
 }
 
 // Document is report.json.
 type Document struct {
-	SweepDir string        `json:"sweep_dir"`
-	Runs     []RunRecord   `json:"runs"`
-	Tables   []TableRecord `json:"tables,omitempty"` // the lab report's tables, when the sweep has its variants
-	Figures  []string      `json:"figures"`          // PNG files written, relative to the sweep directory
-	Best     *Best         `json:"best"`             // the best run by final validation loss, with its model
-	Search   *SearchRecord `json:"search,omitempty"` // when a scheduler pruned or paused a run
+	SweepDir string         `json:"sweep_dir"`
+	Runs     []RunRecord    `json:"runs"`
+	Tables   []TableRecord  `json:"tables,omitempty"` // the lab report's tables, when the sweep has its variants
+	Figures  []string       `json:"figures"`          // PNG files written, relative to the sweep directory
+	Best     *sweep.BestRun `json:"best"`             // the best run by final validation loss, with its model
+	Search   *SearchRecord  `json:"search,omitempty"` // when a scheduler pruned or paused a run
 }
 
 // SearchRecord is a scheduled search in report.json: its runs ranked by their best validation loss,
@@ -130,17 +133,9 @@ type SearchRecord struct {
 func (s *Sweep) document(comparisons []Comparison, figureFiles []string, withReport bool) Document {
 	doc := Document{SweepDir: s.Dir, Runs: make([]RunRecord, len(s.Runs)), Figures: figureFiles}
 	for i, r := range s.Runs {
-		f := r.Final()
 		rec := RunRecord{
-			Name: r.Name, HParams: r.HParams, Status: r.Status, Reason: r.Reason, Epochs: r.Epochs(),
-			Final: FinalRecord{
-				TrainLoss: Number(f.Loss), TrainAccuracy: Number(f.Accuracy),
-				ValLoss: Number(f.ValLoss), ValAccuracy: Number(f.ValAccuracy),
-			},
-			Curves: CurvesRecord{
-				TrainLoss: points(r.Curves.TrainLoss), TrainAccuracy: points(r.Curves.TrainAccuracy),
-				ValLoss: points(r.Curves.ValLoss), ValAccuracy: points(r.Curves.ValAccuracy),
-			},
+			Name: r.Name, HParams: r.HParams, Status: r.Status, Reason: r.Reason, Epochs: r.Epochs(), Final: r.Final(),
+			Curves: r.Curves.orEmpty(),
 		}
 		if rec.HParams == nil {
 			rec.HParams = map[string]any{}
@@ -161,7 +156,7 @@ func (s *Sweep) document(comparisons []Comparison, figureFiles []string, withRep
 				t.Rows = append(t.Rows, RowRecord{
 					Label: cell.Row.Label, Init: v.Init, BatchNorm: v.BatchNorm, BatchSize: v.BatchSize,
 					Runs: nonNil(cell.Runs), Report: Number(cell.Row.Loss), Tfsweep: Number(cell.Loss),
-					Difference: Number(cell.Difference()), Failed: cell.Failed,
+					Difference: Number(cell.Difference()), Averaged: cell.Averaged, Failed: cell.Failed, Stopped: cell.Stopped,
 				})
 			}
 			doc.Tables = append(doc.Tables, t)
@@ -170,12 +165,14 @@ func (s *Sweep) document(comparisons []Comparison, figureFiles []string, withRep
 	return doc
 }
 
-func points(s Series) []PointRecord {
-	out := make([]PointRecord, len(s))
-	for i, p := range s {
-		out[i] = PointRecord{Step: p.Step, Value: Number(p.Value)}
+// orEmpty has empty, not null, series in JSON.
+func (c Curves) orEmpty() Curves {
+	for _, s := range []*Series{&c.TrainLoss, &c.TrainAccuracy, &c.ValLoss, &c.ValAccuracy} {
+		if *s == nil {
+			*s = Series{}
+		}
 	}
-	return out
+	return c
 }
 
 func nonNil(s []string) []string {
@@ -192,7 +189,7 @@ func writeJSON(w io.Writer, doc Document) error {
 }
 
 // csvFixed is the fixed part of report.csv's header; the hparam columns (every name any run has,
-// sorted) follow "status".
+// sorted) follow "run", "status" and "reason" (why a scheduler pruned or paused the run).
 var csvFixed = []string{
 	"train_loss", "train_accuracy", "val_loss", "val_accuracy", "epochs_logged",
 	"report_train_loss", "report_val_loss", "report_train_table", "report_val_table",
@@ -202,7 +199,7 @@ var csvFixed = []string{
 func (s *Sweep) writeCSV(w io.Writer) error {
 	keys := s.HParamKeys()
 	cw := csv.NewWriter(w)
-	header := append([]string{"run", "status"}, keys...)
+	header := append([]string{"run", "status", "reason"}, keys...)
 	header = append(header, csvFixed...)
 	if err := cw.Write(header); err != nil {
 		return err
@@ -220,7 +217,7 @@ func (s *Sweep) writeCSV(w io.Writer) error {
 		return strconv.Itoa(n)
 	}
 	for _, r := range s.Runs {
-		row := []string{r.Name, string(r.Status)}
+		row := []string{r.Name, string(r.Status), r.Reason}
 		for _, k := range keys {
 			row = append(row, formatHParam(r.HParams[k]))
 		}

@@ -10,8 +10,8 @@ import (
 )
 
 // writeSweep writes runs as tfsweep run would: an hparams experiment at the sweep root, and per run
-// a session (start, and end unless the status is unknown) in the run directory with Keras-style
-// epoch scalars in train/ and validation/.
+// a session (start, and end unless the status is unknown; a pruned or paused run's status and
+// reason texts) in the run directory with Keras-style epoch scalars in train/ and validation/.
 func writeSweep(t testing.TB, dir string, runs []Run) {
 	t.Helper()
 	must := func(err error) {
@@ -39,6 +39,12 @@ func writeSweep(t testing.TB, dir string, runs []Run) {
 				must(w.HParamsSessionEnd(summary.StatusFailure, time.Time{}))
 			case spec.StatusRunning:
 				must(w.HParamsSessionEnd(summary.StatusRunning, time.Time{}))
+			case spec.StatusPruned, spec.StatusPaused:
+				// As the worker ends them: TensorBoard's failure or running, told apart by the
+				// status text, with the scheduler's verdict as the reason text.
+				must(w.Text(spec.TagStatus, 0, string(r.Status)))
+				must(w.Text(spec.TagReason, 0, r.Reason))
+				must(w.HParamsSessionEnd(map[spec.Status]summary.Status{spec.StatusPruned: summary.StatusFailure, spec.StatusPaused: summary.StatusRunning}[r.Status], time.Time{}))
 			}
 			must(w.Close())
 		}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/tfsweep/tfsweep/spec"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -81,8 +80,7 @@ func (s *Sweep) figures(comparisons []Comparison, withReport bool) []Figure {
 
 // lineLabel names a run's curve, with how it ended when it did not train to its end.
 func lineLabel(r Run) string {
-	switch r.Status {
-	case spec.StatusFailed, spec.StatusInterrupted, spec.StatusPruned, spec.StatusPaused:
+	if r.Status.Failed() || r.Status.Stopped() {
 		return r.Name + " (" + string(r.Status) + ")"
 	}
 	return r.Name

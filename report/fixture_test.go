@@ -108,7 +108,7 @@ func buildSweep(t *testing.T, runs []Run) *Sweep {
 	}
 	for i, got := range s.Runs {
 		w := want[i]
-		if got.Name != w.Name || got.Status != w.Status || !reflect.DeepEqual(got.HParams, w.HParams) ||
+		if got.Name != w.Name || got.Status != w.Status || got.Reason != w.Reason || !reflect.DeepEqual(got.HParams, w.HParams) ||
 			!sameSeries(got.Curves.TrainLoss, w.Curves.TrainLoss) || !sameSeries(got.Curves.ValLoss, w.Curves.ValLoss) ||
 			!sameSeries(got.Curves.TrainAccuracy, w.Curves.TrainAccuracy) || !sameSeries(got.Curves.ValAccuracy, w.Curves.ValAccuracy) {
 			t.Fatalf("Load: run %d =\n%+v\nwant\n%+v", i, got, w)

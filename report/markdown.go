@@ -78,43 +78,33 @@ func (t *table) String() string {
 }
 
 // Table is the short table of all runs that `tfsweep run` and `tfsweep report` print: final losses
-// and validation accuracy, beside the lab report's losses when some run is one of its variants
-// trained as it trained them.
+// and validation accuracy, and the extra columns of runExtras.
 func (s *Sweep) Table() string {
-	withReport := anyComparable(s.Runs)
+	extras := extrasOf(s.Runs)
 	t := &table{
 		header: []string{"Run", "Status", "Epochs", "Train loss", "Val loss", "Val acc"},
 		right:  []bool{false, false, true, true, true, true},
 	}
-	if withReport {
-		t.header = append(t.header, "Report train", "Report val")
-		t.right = append(t.right, true, true)
-	}
+	extras.addHeader(t)
 	for _, r := range s.Runs {
 		f := r.Final()
 		row := []string{r.Name, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.ValLoss), formatLoss(f.ValAccuracy)}
-		if withReport {
-			refTrain, refVal := referenceCells(r)
-			row = append(row, refTrain, refVal)
-		}
-		t.add(row...)
+		t.add(append(row, extras.cells(r)...)...)
 	}
 	return t.String()
 }
 
 // runsTable is report.md's table of every run with the hparams that vary across the sweep, and the
-// lab report's losses when some run is comparable.
+// extra columns of runExtras.
 func runsTable(runs []Run, varying []string) string {
-	withReport := anyComparable(runs)
+	extras := extrasOf(runs)
 	header := append([]string{"Run"}, varying...)
 	header = append(header, "Status", "Epochs", "Train loss", "Train acc", "Val loss", "Val acc")
-	if withReport {
-		header = append(header, "Report train", "Report val")
-	}
 	t := &table{header: header, right: make([]bool, len(header))}
 	for i := len(varying) + 2; i < len(header); i++ {
 		t.right[i] = true
 	}
+	extras.addHeader(t)
 	for _, r := range runs {
 		f := r.Final()
 		row := []string{r.Name}
@@ -128,13 +118,44 @@ func runsTable(runs []Run, varying []string) string {
 		}
 		row = append(row, string(r.Status), epochsCell(r), formatLoss(f.Loss), formatLoss(f.Accuracy),
 			formatLoss(f.ValLoss), formatLoss(f.ValAccuracy))
-		if withReport {
-			refTrain, refVal := referenceCells(r)
-			row = append(row, refTrain, refVal)
-		}
-		t.add(row...)
+		t.add(append(row, extras.cells(r)...)...)
 	}
 	return t.String()
+}
+
+// runExtras are the columns a table of runs ends with when some of its runs has them: the lab
+// report's train and validation losses when some run is one of its variants trained as it trained
+// them, and the reason when a scheduler pruned or paused some run.
+type runExtras struct{ report, reason bool }
+
+func extrasOf(runs []Run) runExtras {
+	return runExtras{
+		report: anyComparable(runs),
+		reason: slices.ContainsFunc(runs, func(r Run) bool { return r.Reason != "" }),
+	}
+}
+
+func (x runExtras) addHeader(t *table) {
+	if x.report {
+		t.header = append(t.header, "Report train", "Report val")
+		t.right = append(t.right, true, true)
+	}
+	if x.reason {
+		t.header = append(t.header, "Reason")
+		t.right = append(t.right, false)
+	}
+}
+
+func (x runExtras) cells(r Run) []string {
+	var out []string
+	if x.report {
+		train, val := referenceCells(r)
+		out = append(out, train, val)
+	}
+	if x.reason {
+		out = append(out, r.Reason)
+	}
+	return out
 }
 
 // comparisonTable lays out one lab-report table: the report's rows, the run(s) behind each, the
@@ -146,21 +167,31 @@ func comparisonTable(c Comparison) string {
 	}
 	for _, cell := range c.Cells {
 		runs, value := missing, formatLoss(cell.Loss)
+		leftOut := cell.leftOut()
 		switch {
 		case len(cell.Runs) == 0:
 			// The variant is not in this sweep.
-		case cell.Averaged == 0 && len(cell.Failed) > 0:
-			runs, value = strings.Join(cell.Runs, ", "), "failed"
+		case cell.Averaged == 0 && len(leftOut) > 0:
+			var why []string
+			for _, g := range leftOut {
+				why = append(why, g.why)
+			}
+			runs, value = strings.Join(cell.Runs, ", "), strings.Join(why, "; ")
 		case cell.Configurations > 1:
 			runs = strings.Join(cell.Runs, ", ")
 			value = fmt.Sprintf("not averaged: %d configurations", cell.Configurations)
 		default:
 			runs = strings.Join(cell.Runs, ", ")
-			if cell.Averaged > 1 {
-				value += fmt.Sprintf(" (mean of %d seeds)", cell.Averaged)
+			n := 0
+			for _, g := range leftOut {
+				runs += " (" + g.why + ": " + strings.Join(g.runs, ", ") + ")"
+				n += len(g.runs)
 			}
-			if len(cell.Failed) > 0 {
-				runs += " (failed: " + strings.Join(cell.Failed, ", ") + ")"
+			switch {
+			case n > 0:
+				value += fmt.Sprintf(" (mean of %d completed, %d left out)", cell.Averaged, n)
+			case cell.Averaged > 1:
+				value += fmt.Sprintf(" (mean of %d seeds)", cell.Averaged)
 			}
 		}
 		t.add(cell.Row.Label, runs, formatLoss(cell.Row.Loss), value, formatDiff(cell.Difference()))
@@ -202,35 +233,7 @@ func (s *Sweep) writeMarkdown(w io.Writer, comparisons []Comparison, figures []F
 	}
 
 	if withReport {
-		ew.printf("## The lab report's tables\n\n")
-		ew.printf("\"Report\" is the number the lab report printed, \"tfsweep\" the final loss logged here " +
-			"(the mean when several runs differ only by their seed; failed runs are left out), \"Difference\" is " +
-			"tfsweep − report. — marks a variant this sweep did not train. Only runs trained as the report " +
-			"trained (5 epochs, all training images, lr 0.001, the 128x64 network) stand here; the Runs table " +
-			"says why the others do not.\n\n")
-		if note := setupNote(common, varying); note != "" {
-			ew.printf("%s\n\n", note)
-		}
-		byNumber := map[int]Figure{}
-		for _, f := range figures {
-			byNumber[f.Number] = f
-		}
-		section := ""
-		for _, c := range comparisons {
-			if c.Table.Section != section {
-				section = c.Table.Section
-				if section == "3.1 Batch Size 64" {
-					ew.printf("## 3 Xavier Weight Initialization\n\n")
-				}
-				level := "###"
-				if !strings.Contains(section, ".") {
-					level = "##" // "4 Uniform initialization" is a top-level section of the report
-				}
-				ew.printf("%s %s\n\n", level, section)
-			}
-			s.writeFigureLink(ew, byNumber[c.Table.Figure])
-			ew.printf("**Table %d: %s**\n\n%s\n", c.Table.Number, c.Table.Caption, comparisonTable(c))
-		}
+		s.writeLabTables(ew, comparisons, figures, setupNote(common, varying))
 	}
 
 	ew.printf("## Loss curves of all runs\n\n")
@@ -243,6 +246,42 @@ func (s *Sweep) writeMarkdown(w io.Writer, comparisons []Comparison, figures []F
 		s.writeSearch(ew, figures)
 	}
 	return ew.err
+}
+
+// writeLabTables writes report.md's sections of the lab report: each table beside its figure, in
+// the report's order, after what the columns mean and the note on how the runs were trained.
+func (s *Sweep) writeLabTables(ew *errWriter, comparisons []Comparison, figures []Figure, note string) {
+	ew.printf("## The lab report's tables\n\n")
+	ew.printf("\"Report\" is the number the lab report printed, \"tfsweep\" the final loss logged here " +
+		"(the mean when several runs differ only by their seed), \"Difference\" is " +
+		"tfsweep − report. — marks a variant this sweep did not train. The mean is of completed runs " +
+		"only: a run that failed, or that the sweep's scheduler pruned or paused, ended after fewer " +
+		"epochs, so it is named beside the mean and left out of it. Only runs trained as the report " +
+		"trained (5 epochs, all training images, lr 0.001, the 128x64 network) stand here; the Runs table " +
+		"says why the others do not.\n\n")
+	if note != "" {
+		ew.printf("%s\n\n", note)
+	}
+	byNumber := map[int]Figure{}
+	for _, f := range figures {
+		byNumber[f.Number] = f
+	}
+	section := ""
+	for _, c := range comparisons {
+		if c.Table.Section != section {
+			section = c.Table.Section
+			if section == "3.1 Batch Size 64" {
+				ew.printf("## 3 Xavier Weight Initialization\n\n")
+			}
+			level := "###"
+			if !strings.Contains(section, ".") {
+				level = "##" // "4 Uniform initialization" is a top-level section of the report
+			}
+			ew.printf("%s %s\n\n", level, section)
+		}
+		s.writeFigureLink(ew, byNumber[c.Table.Figure])
+		ew.printf("**Table %d: %s**\n\n%s\n", c.Table.Number, c.Table.Caption, comparisonTable(c))
+	}
 }
 
 // writeSearch writes the section of a scheduled search: its runs ranked by the best validation

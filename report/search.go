@@ -15,9 +15,7 @@ import (
 
 // Scheduled reports whether a scheduler pruned or paused any run of the sweep.
 func (s *Sweep) Scheduled() bool {
-	return slices.ContainsFunc(s.Runs, func(r Run) bool {
-		return r.Status == spec.StatusPruned || r.Status == spec.StatusPaused
-	})
+	return slices.ContainsFunc(s.Runs, func(r Run) bool { return r.Status.Stopped() })
 }
 
 // Ranked is a run in the ranking of a search: its best epoch by validation loss.

@@ -187,7 +187,7 @@ func TestReportWithoutScheduler(t *testing.T) {
 	if s.Runs[0].Status != spec.StatusSucceeded || s.Runs[1].Status != spec.StatusFailed || s.Runs[2].Status != spec.StatusInterrupted || s.Scheduled() {
 		t.Errorf("statuses %s, %s, %s; scheduled %v", s.Runs[0].Status, s.Runs[1].Status, s.Runs[2].Status, s.Scheduled())
 	}
-	if s.Runs[0].Failed() || !s.Runs[1].Failed() || !s.Runs[2].Failed() {
+	if s.Runs[0].Status.Failed() || !s.Runs[1].Status.Failed() || !s.Runs[2].Status.Failed() {
 		t.Error("a succeeded run counts as failed, or a failed or interrupted one does not")
 	}
 	if _, err := s.Write(context.Background()); err != nil {

@@ -35,9 +35,14 @@ type Run struct {
 	Curves Curves
 }
 
-// Curves are a run's Keras epoch scalars: epoch_loss and epoch_accuracy of train/ and validation/.
+// Curves are a run's Keras epoch scalars: epoch_loss and epoch_accuracy of train/ and validation/,
+// as the logs hold them. Their steps are the log's (Keras' and tfsweep's epochs, but any Keras
+// script's log is read), which is why they are series of points, not a spec.History.
 type Curves struct {
-	TrainLoss, TrainAccuracy, ValLoss, ValAccuracy Series
+	TrainLoss     Series `json:"train_loss"`
+	TrainAccuracy Series `json:"train_accuracy"`
+	ValLoss       Series `json:"val_loss"`
+	ValAccuracy   Series `json:"val_accuracy"`
 }
 
 // Point is one logged value; Step is the 0-based epoch for epoch_* tags, Wall the event's time in
@@ -86,10 +91,25 @@ func (r Run) Final() spec.EpochMetrics {
 	return f
 }
 
-// Failed reports whether the run failed or was interrupted: its session ended in TensorBoard's
-// failure for a fault or a signal, not a scheduler's decision.
-func (r Run) Failed() bool {
-	return r.Status == spec.StatusFailed || r.Status == spec.StatusInterrupted
+// meanLast is the mean of the last value of each run's series, over the runs that logged it and
+// ran to their end, and how many those were. A run that failed or that a scheduler pruned or
+// paused has fewer epochs than the others, so its last value would pull the mean towards an
+// earlier epoch; a report names those runs beside the mean instead.
+func meanLast(runs []Run, series func(Run) Series) (float64, int) {
+	sum, n := 0.0, 0
+	for _, r := range runs {
+		if r.Status.Failed() || r.Status.Stopped() {
+			continue
+		}
+		if v, ok := series(r).Last(); ok {
+			sum += v
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN(), 0
+	}
+	return sum / float64(n), n
 }
 
 // Epochs is the number of epochs with a train loss logged.

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -42,25 +41,6 @@ func (s *Sweep) Groups() []Group {
 	return out
 }
 
-// mean is the mean of the last value of each run's series, over the runs that logged it and did
-// not fail, and how many those were.
-func (g Group) mean(series func(Run) Series) (float64, int) {
-	sum, n := 0.0, 0
-	for _, r := range g.Runs {
-		if r.Failed() {
-			continue
-		}
-		if v, ok := series(r).Last(); ok {
-			sum += v
-			n++
-		}
-	}
-	if n == 0 {
-		return math.NaN(), 0
-	}
-	return sum / float64(n), n
-}
-
 // writeSweeps adds report.md's sections for a directory of several sweeps: each sweep's runs, then
 // a comparison that puts together only runs of equal configuration.
 func (s *Sweep) writeSweeps(ew *errWriter, sweeps map[string][]Run) {
@@ -77,8 +57,9 @@ func (s *Sweep) writeSweeps(ew *errWriter, sweeps map[string][]Run) {
 	}
 	_, varying := s.commonHParams()
 	ew.printf("## Across sweeps\n\nRuns are put together only when every hyper-parameter but the seed is " +
-		"equal; a row's losses are the mean over its runs (their seeds), failed runs left out. Runs that " +
-		"differ in anything else are never averaged.\n\n")
+		"equal; a row's losses are the mean over its runs (their seeds), leaving out the runs that failed or " +
+		"that the scheduler pruned or paused (marked so: they trained fewer epochs). Runs that differ in " +
+		"anything else are never averaged.\n\n")
 	header := []string{"Configuration", "Runs", "Train loss", "Val loss", "Val acc"}
 	t := &table{header: header, right: []bool{false, false, true, true, true}}
 	for _, g := range s.Groups() {
@@ -97,11 +78,11 @@ func (s *Sweep) writeSweeps(ew *errWriter, sweeps map[string][]Run) {
 		}
 		names := make([]string, len(g.Runs))
 		for i, r := range g.Runs {
-			names[i] = r.Name
+			names[i] = lineLabel(r)
 		}
-		train, _ := g.mean(func(r Run) Series { return r.Curves.TrainLoss })
-		val, n := g.mean(func(r Run) Series { return r.Curves.ValLoss })
-		acc, _ := g.mean(func(r Run) Series { return r.Curves.ValAccuracy })
+		train, _ := meanLast(g.Runs, func(r Run) Series { return r.Curves.TrainLoss })
+		val, n := meanLast(g.Runs, func(r Run) Series { return r.Curves.ValLoss })
+		acc, _ := meanLast(g.Runs, func(r Run) Series { return r.Curves.ValAccuracy })
 		runs := strings.Join(names, ", ")
 		if n > 1 {
 			runs += " (mean of " + strconv.Itoa(n) + ")"

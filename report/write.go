@@ -24,12 +24,12 @@ const (
 
 // Written says what Write produced.
 type Written struct {
-	Dir      string   // the directory written into: the sweep directory, or WriteTo's
-	Files    []string // every file written, as paths under Dir: report.md, report.csv, report.json, figures
-	Figures  []string // the PNGs alone, relative to Dir with forward slashes
-	Table    string   // Sweep.Table: the runs' final losses beside the report's, to print
-	Compared bool     // whether the lab report's Tables 1–14 were laid out (the sweep has its variants)
-	Best     *Best    // the best run's model, which the `best` link points to; nil without one
+	Dir      string         // the directory written into: the sweep directory, or WriteTo's
+	Files    []string       // every file written, as paths under Dir: report.md, report.csv, report.json, figures
+	Figures  []string       // the PNGs alone, relative to Dir with forward slashes
+	Table    string         // Sweep.Table: the runs' final losses beside the report's, to print
+	Compared bool           // whether the lab report's Tables 1–14 were laid out (the sweep has its variants)
+	Best     *sweep.BestRun // the best run's model, which the `best` link points to; nil without one
 	// BestLink says, in a sentence, what became of Dir/best: linked, removed, or left as it was
 	// (a directory or file, as a copy of the sweep that followed the link leaves it); "" when
 	// there was no link and no best run.
@@ -57,9 +57,7 @@ func Finish(ctx context.Context, res *sweep.Result) (*Written, error) {
 		return nil, err
 	}
 	res.Report = filepath.Join(res.SweepDir, MarkdownFile)
-	if b := written.Best; b != nil {
-		res.Best = &sweep.BestRun{Run: b.Run, ValLoss: b.ValLoss, Model: b.Model}
-	}
+	res.Best = written.Best
 	return written, nil
 }
 

@@ -204,7 +204,7 @@ func checkJSON(t *testing.T, s *Sweep, byVariant map[Variant]presetRun) {
 		if !ok || p.name != r.Name {
 			t.Fatalf("report.json run %s: hparams %v", r.Name, r.HParams)
 		}
-		if f32(float64(r.Final.TrainLoss)) != p.finalTrain() || f32(float64(r.Final.ValLoss)) != p.finalVal() || r.Epochs != 5 {
+		if f32(float64(r.Final.Loss)) != p.finalTrain() || f32(float64(r.Final.ValLoss)) != p.finalVal() || r.Epochs != 5 {
 			t.Errorf("report.json %s final %+v epochs %d, want train %v val %v, 5 epochs", r.Name, r.Final, r.Epochs, p.finalTrain(), p.finalVal())
 		}
 		refTrain, _ := ReferenceLoss(v, Train)

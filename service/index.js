@@ -54,7 +54,7 @@ async function show(id) {
     let tr = rows[p.name];
     if (!tr) { tr = rows[p.name] = el("tr"); tb.append(tr); }
     const bar = el("progress"); const steps = (p.epochs || 1) * (p.steps_per_epoch || 1);
-    bar.max = steps; bar.value = p.state === "succeeded" ? steps : (p.epoch * (p.steps_per_epoch || 0) + p.step);
+    bar.max = steps; bar.value = p.state === "succeeded" ? steps : (p.epoch * (p.steps_per_epoch || 0) + p.step_in_epoch);
     const cell = el("td"); cell.append(bar);
     tr.replaceChildren(el("td", p.name), el("td", p.reason ? p.state + ": " + p.reason : p.state, "state-" + p.state), el("td", p.epochs_completed + "/" + p.epochs), cell,
       el("td", p.loss ? p.loss.toFixed(4) : ""), el("td", p.samples_per_second ? p.samples_per_second.toFixed(0) : ""));

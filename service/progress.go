@@ -11,20 +11,23 @@ import (
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
-// RunProgress is one run's live state.
+// RunProgress is one run's live state: its last batch report as the worker sent it, and its last
+// completed epoch's metrics.
 type RunProgress struct {
-	Name             string      `json:"name"`
-	State            spec.Status `json:"state"` // queued, running, succeeded, failed, pruned or paused
-	Epoch            int         `json:"epoch"` // 0-based epoch in progress (the last one once ended)
-	Epochs           int         `json:"epochs"`
-	Step             int         `json:"step"` // step in the epoch
-	StepsPerEpoch    int         `json:"steps_per_epoch"`
-	EpochsCompleted  int         `json:"epochs_completed"`
-	Loss             float64     `json:"loss"` // the epoch's running mean train loss
-	ValLoss          float64     `json:"val_loss,omitempty"`
-	SamplesPerSecond float64     `json:"samples_per_second"`
-	Error            string      `json:"error,omitempty"`
-	Reason           string      `json:"reason,omitempty"` // why the scheduler pruned or paused it
+	Name            string      `json:"name"`
+	State           spec.Status `json:"state"` // queued, running, succeeded, failed, pruned or paused
+	Epochs          int         `json:"epochs"`
+	StepsPerEpoch   int         `json:"steps_per_epoch"`
+	EpochsCompleted int         `json:"epochs_completed"`
+	// Progress is the epoch in training (the last one once ended), the step in it, the epoch's
+	// running mean train loss and the samples per second; at an epoch's end, its last step and its
+	// train loss.
+	spec.Progress
+	// LastEpoch is the last completed epoch's metrics; nil before the first. It is replaced, never
+	// changed, so copies of a RunProgress may share it.
+	LastEpoch *spec.EpochMetrics `json:"last_epoch,omitempty"`
+	Error     string             `json:"error,omitempty"`
+	Reason    string             `json:"reason,omitempty"` // why the scheduler pruned or paused it
 }
 
 // Event is one message of a sweep's event stream.
@@ -107,16 +110,14 @@ func (o *observer) RunStarted(r sweep.Run, b spec.Begin) {
 }
 
 func (o *observer) RunProgress(r sweep.Run, pr spec.Progress) {
-	p := o.live.update(r.Name, func(p *RunProgress) {
-		p.Epoch, p.Step, p.Loss, p.SamplesPerSecond = pr.Epoch, pr.StepInEpoch, pr.Loss, pr.SamplesPerSecond
-	})
+	p := o.live.update(r.Name, func(p *RunProgress) { p.Progress = pr })
 	o.s.hub.publish(o.id, Event{Type: "progress", Run: &p})
 }
 
 func (o *observer) EpochEnded(r sweep.Run, e spec.EpochMetrics) {
 	p := o.live.update(r.Name, func(p *RunProgress) {
-		p.Epoch, p.Loss, p.ValLoss, p.SamplesPerSecond, p.EpochsCompleted = e.Epoch, e.Loss, e.ValLoss, e.SamplesPerSecond, e.Epoch+1
-		p.Step = p.StepsPerEpoch
+		p.Progress = spec.Progress{Epoch: e.Epoch, StepInEpoch: p.StepsPerEpoch, Loss: e.Loss, SamplesPerSecond: e.SamplesPerSecond}
+		p.LastEpoch, p.EpochsCompleted = &e, e.Epoch+1
 	})
 	o.s.hub.publish(o.id, Event{Type: "epoch", Run: &p})
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tfsweep/tfsweep/dataset"
 	"github.com/tfsweep/tfsweep/report"
 	"github.com/tfsweep/tfsweep/summary"
 	"github.com/tfsweep/tfsweep/sweep"
@@ -41,10 +42,13 @@ type Trainer interface {
 // tfsweep-worker processes.
 type SweepTrainer struct {
 	LogDir string
-	Data   sweep.DataShape // read once per server (sweep.ReadDataShape)
-	// DataDir, Device, Slots (the runs trained at once), Worker, WorkerEnv, GPUs and Charts are
+	// Data are the data sources the server offers, each read once (sweep.ReadSourceShape): a sweep
+	// trains on the first unless its data: names another of them. No other data: is opened, as a path
+	// from a client names a file of the server's disk.
+	Data []sweep.DataShape
+	// DataCache, Device, Slots (the runs trained at once), Worker, WorkerEnv, GPUs and Charts are
 	// sweep.Options', as `tfsweep run` sets them.
-	DataDir   string
+	DataCache string
 	Device    string
 	Slots     int
 	Worker    string
@@ -53,8 +57,8 @@ type SweepTrainer struct {
 	Charts    func([]sweep.Run) summary.Layout
 }
 
-func (t *SweepTrainer) options(name string) sweep.Options {
-	return sweep.Options{LogDir: t.LogDir, DataDir: t.DataDir, Data: &t.Data, Device: t.Device, Parallel: t.Slots,
+func (t *SweepTrainer) options(name string, data *sweep.DataShape) sweep.Options {
+	return sweep.Options{LogDir: t.LogDir, DataCache: t.DataCache, Data: data, Device: t.Device, Parallel: t.Slots,
 		LogEvery: sweep.DefaultLogEvery, PicturesEvery: sweep.DefaultPicturesEvery, Worker: t.Worker, WorkerEnv: t.WorkerEnv, GPUs: t.GPUs,
 		Charts: t.Charts, Name: name, KeepCheckpoints: 1}
 }
@@ -68,7 +72,11 @@ func (t *SweepTrainer) Check(body []byte, file string) error {
 	if err := refuseModelFiles(plan); err != nil {
 		return err
 	}
-	opts := t.options("")
+	data, err := t.dataOf(plan)
+	if err != nil {
+		return err
+	}
+	opts := t.options("", data)
 	opts.DryRun = true
 	_, err = sweep.New(plan, opts)
 	return err
@@ -81,10 +89,14 @@ func (t *SweepTrainer) Train(ctx context.Context, job Job, progress Progress) (*
 	if err == nil {
 		err = refuseModelFiles(plan)
 	}
+	var data *sweep.DataShape
+	if err == nil {
+		data, err = t.dataOf(plan)
+	}
 	if err != nil {
 		return nil, &sweep.BadInputError{Err: err}
 	}
-	opts := t.options(job.ID)
+	opts := t.options(job.ID, data)
 	opts.Resume = job.Resume
 	sw, err := sweep.New(plan, opts)
 	if err != nil {
@@ -137,6 +149,28 @@ func relativize(res *sweep.Result, logDir string) {
 func isBadInput(err error) bool {
 	var bad *sweep.BadInputError
 	return errors.As(err, &bad)
+}
+
+// dataOf is the offered data a sweep trains on: the one its data: names, or the server's first.
+func (t *SweepTrainer) dataOf(plan sweep.Plan) (*sweep.DataShape, error) {
+	if len(t.Data) == 0 {
+		return nil, errors.New("the server offers no data")
+	}
+	if plan.Data == "" {
+		return &t.Data[0], nil
+	}
+	want, err := dataset.ParseSource(plan.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", plan.DataOrigin(), err)
+	}
+	for i, d := range t.Data {
+		if src, err := dataset.ParseSource(d.Source); err == nil && src.String() == want.String() {
+			return &t.Data[i], nil
+		}
+	}
+	// The answer lists no offered source: it would name files of the server's disk.
+	return nil, fmt.Errorf("%s: %.200q is not a data source this server offers: a sweep submitted to the service trains on one of tfsweep serve's --data sources",
+		plan.DataOrigin(), plan.Data)
 }
 
 // refuseModelFiles refuses a sweep that names model files: a path in a submitted sweep file names a

@@ -95,7 +95,7 @@ var axes = mustCheckAxes([]Axis{
 	}),
 	newAxis(axisSpec[Scaling]{
 		key: "scale", flag: "scale", def: ScaleUnit, labFree: true,
-		usage:  "pixel scaling: unit (divide by 255) or none (raw 0-255, as the lab report most likely trained)",
+		usage:  "input scaling: unit (divide by 255), none (raw 0-255, as the lab report most likely trained) or standardize (per channel (x-mean)/std of the training split, as an adapted keras.layers.Normalization)",
 		field:  func(v *Variant) *Scaling { return &v.Scale },
 		parse:  ParseScaling,
 		text:   Scaling.String,

@@ -1,6 +1,9 @@
 package spec
 
-import "math"
+import (
+	"encoding/json"
+	"math"
+)
 
 // EpochMetrics are one epoch's metrics after its validation: the trainer measures them, the worker reports
 // them, and a run's result holds its last (Final). Loss and Accuracy are the training set's, named
@@ -14,6 +17,42 @@ type EpochMetrics struct {
 	LearningRate     float64 `json:"learning_rate,omitempty"` // the rate the epoch trained with
 	Seconds          float64 `json:"seconds,omitempty"`       // the epoch's steps and validation
 	SamplesPerSecond float64 `json:"samples_per_second,omitempty"`
+}
+
+// MarshalJSON writes a metric that is not a finite number as null: a run that logged no
+// validation, or a loss that diverged, which encoding/json would refuse to write at all. A struct
+// that embeds EpochMetrics inherits this method and would lose its own fields in JSON: one that
+// is encoded holds the metrics in a named field.
+func (e EpochMetrics) MarshalJSON() ([]byte, error) {
+	type plain EpochMetrics
+	// The outer fields hide the embedded ones of the same JSON name, in the order they had.
+	return json.Marshal(struct {
+		Epoch       int      `json:"epoch"`
+		Loss        *float64 `json:"train_loss"`
+		Accuracy    *float64 `json:"train_accuracy"`
+		ValLoss     *float64 `json:"val_loss"`
+		ValAccuracy *float64 `json:"val_accuracy"`
+		plain
+	}{e.Epoch, orNull(e.Loss), orNull(e.Accuracy), orNull(e.ValLoss), orNull(e.ValAccuracy), plain(e)})
+}
+
+// UnmarshalJSON reads a null or missing metric as NaN.
+func (e *EpochMetrics) UnmarshalJSON(b []byte) error {
+	type plain EpochMetrics
+	nan := math.NaN()
+	p := plain{Loss: nan, Accuracy: nan, ValLoss: nan, ValAccuracy: nan}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*e = EpochMetrics(p)
+	return nil
+}
+
+func orNull(v float64) *float64 {
+	if !finite(v) {
+		return nil
+	}
+	return &v
 }
 
 // History is a run's metrics epoch by epoch, one list per metric (index = epoch), as Keras'

@@ -31,3 +31,11 @@ func (s Status) Done() bool {
 	}
 	return false
 }
+
+// Stopped reports whether the sweep's scheduler ended the run before its last epoch, pruned for
+// good or paused at a rung: its metrics are those of fewer epochs than a completed run's.
+func (s Status) Stopped() bool { return s == StatusPruned || s == StatusPaused }
+
+// Failed reports whether the run ended for a fault of its own or a signal, not by a decision of
+// its sweep.
+func (s Status) Failed() bool { return s == StatusFailed || s == StatusInterrupted }

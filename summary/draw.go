@@ -43,7 +43,7 @@ func newCanvas(w, h int, text, title float64) (*canvas, error) {
 		return nil, err
 	}
 	c := &canvas{img: image.NewNRGBA(image.Rect(0, 0, w, h))}
-	draw.Draw(c.img, c.img.Bounds(), image.White, image.Point{}, draw.Src)
+	c.fill(c.img.Bounds(), color.White)
 	if c.text, err = face(fonts[0], text); err != nil {
 		return nil, err
 	}
@@ -128,7 +128,16 @@ func (c *canvas) writeUp(f font.Face, s string, x, y int, col color.Color) {
 
 // fill paints r with col.
 func (c *canvas) fill(r image.Rectangle, col color.Color) {
-	draw.Draw(c.img, r, image.NewUniform(col), image.Point{}, draw.Src)
+	// What draw.Draw with draw.Src does, written into the pixels at once: its generic path
+	// converts the colour again for every pixel.
+	n := color.NRGBAModel.Convert(col).(color.NRGBA)
+	r = r.Intersect(c.img.Bounds())
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := c.img.Pix[c.img.PixOffset(r.Min.X, y):c.img.PixOffset(r.Max.X, y)]
+		for i := 0; i < len(row); i += 4 {
+			row[i], row[i+1], row[i+2], row[i+3] = n.R, n.G, n.B, n.A
+		}
+	}
 }
 
 // frame draws a one-pixel border just inside r.

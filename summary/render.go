@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"math"
 	"strconv"
 
-	"golang.org/x/image/draw"
 	"golang.org/x/image/font"
 )
 
@@ -294,12 +294,30 @@ func MisclassifiedGrid(examples []Misclassified, columns int, title string) (*im
 		cx := x + (tileW-gridGap)/2
 		size := e.Image.Bounds().Size().Mul(scale)
 		r := image.Rectangle{Min: image.Pt(cx-size.X/2, y), Max: image.Pt(cx-size.X/2+size.X, y+size.Y)}
-		draw.NearestNeighbor.Scale(c.img, r, e.Image, e.Image.Bounds(), draw.Src, nil)
+		scaleUp(c.img, r.Min, e.Image, scale)
 		c.frame(r.Inset(-1), rule)
 		c.write(c.text, trueCaption(e), cx, y+imgSize.Y*scale+4, alignCenter, rightInk)
 		c.write(c.text, predictedCaption(e), cx, y+imgSize.Y*scale+4+lh, alignCenter, wrongInk)
 	}
 	return c.img, nil
+}
+
+// scaleUp draws src into dst at at, each pixel a scale×scale block: what nearest-neighbour scaling
+// by a whole factor gives, each source pixel converted once rather than once per drawn pixel.
+func scaleUp(dst *image.NRGBA, at image.Point, src image.Image, scale int) {
+	b := src.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.NRGBAModel.Convert(src.At(x, y)).(color.NRGBA)
+			block := image.Rect(0, 0, scale, scale).Add(at.Add(image.Pt(x-b.Min.X, y-b.Min.Y).Mul(scale))).Intersect(dst.Bounds())
+			for by := block.Min.Y; by < block.Max.Y; by++ {
+				row := dst.Pix[dst.PixOffset(block.Min.X, by):dst.PixOffset(block.Max.X, by)]
+				for i := 0; i < len(row); i += 4 {
+					row[i], row[i+1], row[i+2], row[i+3] = c.R, c.G, c.B, c.A
+				}
+			}
+		}
+	}
 }
 
 func trueCaption(e Misclassified) string { return "true " + e.True }

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/png"
 	"io"
 	"math"
 	"strings"
 	"testing"
+
+	xdraw "golang.org/x/image/draw"
 )
 
 func TestPixelImage(t *testing.T) {
@@ -283,6 +286,59 @@ func BenchmarkMisclassifiedGrid(b *testing.B) {
 	for b.Loop() {
 		if _, err := MisclassifiedGrid(examples, 0, "validation after epoch 5: 288 of 10,000 wrong, the 25 most confident shown"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestScaleUpIsNearestNeighbour checks the grid's scaling against x/image's nearest-neighbour
+// scaler, for grey and colour sources, at whole factors, clipped at the canvas' edge.
+func TestScaleUpIsNearestNeighbour(t *testing.T) {
+	gray := image.NewGray(image.Rect(0, 0, 5, 3))
+	rgb := image.NewNRGBA(image.Rect(2, 1, 6, 4)) // bounds not at the origin
+	for i := range gray.Pix {
+		gray.Pix[i] = uint8(i * 17)
+	}
+	for i := range rgb.Pix {
+		rgb.Pix[i] = uint8(i*29 + 3)
+		if i%4 == 3 {
+			rgb.Pix[i] = 255
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		src   image.Image
+		scale int
+		at    image.Point
+	}{
+		{"gray x1", gray, 1, image.Pt(2, 3)},
+		{"gray x3", gray, 3, image.Pt(1, 0)},
+		{"rgb x4", rgb, 4, image.Pt(0, 2)},
+		{"rgb x3 clipped", rgb, 3, image.Pt(25, 20)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, want := image.NewNRGBA(image.Rect(0, 0, 30, 24)), image.NewNRGBA(image.Rect(0, 0, 30, 24))
+			scaleUp(got, tc.at, tc.src, tc.scale)
+			size := tc.src.Bounds().Size().Mul(tc.scale)
+			xdraw.NearestNeighbor.Scale(want, image.Rectangle{Min: tc.at, Max: tc.at.Add(size)}, tc.src, tc.src.Bounds(), xdraw.Src, nil)
+			if !bytes.Equal(got.Pix, want.Pix) {
+				t.Errorf("pixels differ from nearest-neighbour scaling")
+			}
+		})
+	}
+}
+
+// TestFillIsDrawSrc checks the canvas' fill against image/draw's Src operator, for opaque and
+// translucent colours, clipped at the canvas' edge.
+func TestFillIsDrawSrc(t *testing.T) {
+	for _, col := range []color.Color{color.White, color.NRGBA{R: 200, G: 30, B: 7, A: 255},
+		color.NRGBA{R: 200, G: 30, B: 7, A: 128}, color.RGBA{R: 50, G: 20, B: 10, A: 100}, color.Gray{Y: 77}} {
+		got := &canvas{img: image.NewNRGBA(image.Rect(0, 0, 9, 7))}
+		want := image.NewNRGBA(got.img.Bounds())
+		r := image.Rect(3, -2, 12, 5)
+		got.fill(r, col)
+		draw.Draw(want, r, image.NewUniform(col), image.Point{}, draw.Src)
+		if !bytes.Equal(got.img.Pix, want.Pix) {
+			t.Errorf("%#v: pixels differ from draw.Src's", col)
 		}
 	}
 }

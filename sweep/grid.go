@@ -164,6 +164,9 @@ type Plan struct {
 	Scheduler SchedulerOptions
 }
 
+// DataOrigin is where Data was given, "FILE:LINE: data", for errors about it.
+func (p Plan) DataOrigin() string { return p.dataOrigin }
+
 // DefaultMaxRuns is the largest plan `tfsweep run` expands unless --max-runs allows more.
 const DefaultMaxRuns = 10_000
 

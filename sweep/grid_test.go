@@ -141,7 +141,7 @@ func TestBadFlags(t *testing.T) {
 		{"empty hidden piece", []string{"--hidden", "128;"}, `--hidden: empty item`},
 		{"zero width", []string{"--hidden", "128x0"}, "--hidden: layer width 0 must be in [1, 16777216]"},
 		{"bad seed", []string{"--seed", "1.5"}, `--seed: "1.5" is not an integer`},
-		{"bad scale", []string{"--scale", "half"}, `--scale: "half" is neither unit nor none`},
+		{"bad scale", []string{"--scale", "half"}, `--scale: "half" is none of unit, none, standardize`},
 		{"negative limit", []string{"--limit", "-5"}, "--limit: -5 must not be negative"},
 		{"unknown activation", []string{"--activation", "relu,swoosh"}, `--activation: unknown activation "swoosh"`},
 		{"unknown optimizer", []string{"--optimizer", "adamax"}, `--optimizer: unknown optimizer "adamax"`},

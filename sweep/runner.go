@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -236,6 +237,12 @@ func ReadDataShape(dir string) (DataShape, error) {
 	return readData(&Plan{}, Options{DataDir: dir})
 }
 
+// ReadSourceShape reads and checks a data source (--data's KIND:PATH[:key=value…]) for its shape,
+// keeping decoded image folders under cacheDir.
+func ReadSourceShape(source, cacheDir string) (DataShape, error) {
+	return readData(&Plan{}, Options{Source: source, DataCache: cacheDir})
+}
+
 // readData reads the data source the sweep trains on, --data's, the plan's data: or the IDX files in
 // --data-dir, and checks that it fits in the machine's memory as float32. A source from --data is
 // recorded in the plan, so that the sweep's own plan file names it.
@@ -253,14 +260,14 @@ func readData(plan *Plan, opts Options) (DataShape, error) {
 	if err != nil {
 		return DataShape{}, fmt.Errorf("%s: %w", origin, err)
 	}
-	d, err := dataset.Open(src, dataset.Options{CacheDir: opts.DataCache})
+	// The budget is checked on what the files declare before they are read, and on what was read.
+	var budget int64
+	if available, err := availableMemory(); err == nil {
+		budget = int64(min(available, math.MaxInt64/2))
+	}
+	d, err := dataset.Open(src, dataset.Options{CacheDir: opts.DataCache, Budget: budget})
 	if err != nil {
 		return DataShape{}, fmt.Errorf("%s: %w", origin, err)
-	}
-	if available, err := availableMemory(); err == nil {
-		if err := d.CheckBudget(int64(available)); err != nil {
-			return DataShape{}, fmt.Errorf("%s: %w", origin, err)
-		}
 	}
 	return DataShape{TrainExamples: d.Train.Len(), Features: d.Train.Features(), Classes: d.Classes, Source: source}, nil
 }

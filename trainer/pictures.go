@@ -26,8 +26,11 @@ type LabeledImages struct {
 // PictureSource is what the Pictures callback asks the model side for.
 type PictureSource interface {
 	// ValidationPredictions returns the model's softmax probabilities for every validation
-	// example, row-major [examples, classes], and the validation examples themselves.
-	ValidationPredictions() (probabilities []float32, validation LabeledImages, err error)
+	// example, row-major [examples, classes], and the examples' labels.
+	ValidationPredictions() (probabilities []float32, labels []int, err error)
+	// ValidationExamples returns the validation examples at indices, in that order: only the
+	// pictures' few are drawn, so the whole set need not be converted.
+	ValidationExamples(indices []int) (LabeledImages, error)
 	// TrainingSamples returns the first n training examples (all, if there are fewer).
 	TrainingSamples(n int) (LabeledImages, error)
 }
@@ -123,25 +126,25 @@ func (p *Pictures) OnEpochEnd(e EpochEnd) error {
 	if (e.Epoch+1)%p.opts.Every != 0 && e.Epoch != p.epochs-1 {
 		return nil
 	}
-	probs, val, err := p.opts.Source.ValidationPredictions()
+	probs, labels, err := p.opts.Source.ValidationPredictions()
 	if err != nil {
 		return fmt.Errorf("pictures: validation predictions: %w", err)
 	}
-	if err := val.check(len(p.opts.Classes)); err != nil {
+	classes := len(p.opts.Classes)
+	if err := checkLabels(labels, classes); err != nil {
 		return fmt.Errorf("pictures: validation set: %w", err)
 	}
-	classes := len(p.opts.Classes)
-	if len(probs)%classes != 0 || len(probs)/classes != len(val.Labels) {
-		return fmt.Errorf("pictures: %d probabilities are not %d examples of %d classes", len(probs), len(val.Labels), classes)
+	if len(probs)%classes != 0 || len(probs)/classes != len(labels) {
+		return fmt.Errorf("pictures: %d probabilities are not %d examples of %d classes", len(probs), len(labels), classes)
 	}
 	step := int64(e.Epoch)
-	errs := []error{p.writePRCurves(step, probs, val.Labels)}
-	predicted := make([]int, len(val.Labels))
+	errs := []error{p.writePRCurves(step, probs, labels)}
+	predicted := make([]int, len(labels))
 	for j := range predicted {
 		predicted[j] = argmax(probs[j*classes : (j+1)*classes])
 	}
-	errs = append(errs, p.writeConfusionMatrix(step, val.Labels, predicted))
-	errs = append(errs, p.writeMisclassified(step, val, probs, predicted), p.w.Flush())
+	errs = append(errs, p.writeConfusionMatrix(step, labels, predicted))
+	errs = append(errs, p.writeMisclassified(step, labels, probs, predicted), p.w.Flush())
 	return errors.Join(errs...)
 }
 
@@ -181,8 +184,8 @@ func (p *Pictures) writeConfusionMatrix(step int64, labels, predicted []int) err
 
 // writeMisclassified draws the most confident wrong answers, the most confident first (the
 // earlier example first among equals); with none wrong it writes nothing.
-func (p *Pictures) writeMisclassified(step int64, val LabeledImages, probs []float32, predicted []int) error {
-	classes, labels := len(p.opts.Classes), val.Labels
+func (p *Pictures) writeMisclassified(step int64, labels []int, probs []float32, predicted []int) error {
+	classes := len(p.opts.Classes)
 	var wrong []int
 	for j, l := range labels {
 		if predicted[j] != l {
@@ -195,13 +198,20 @@ func (p *Pictures) writeMisclassified(step int64, val LabeledImages, probs []flo
 	confidence := func(j int) float32 { return probs[j*classes+predicted[j]] }
 	slices.SortStableFunc(wrong, func(a, b int) int { return cmp.Compare(confidence(b), confidence(a)) })
 	shown := wrong[:min(len(wrong), p.opts.Misclassified)]
+	ex, err := p.opts.Source.ValidationExamples(shown)
+	if err != nil {
+		return fmt.Errorf("pictures: validation examples: %w", err)
+	}
+	if len(ex.Labels) != len(shown) {
+		return fmt.Errorf("pictures: %d validation examples for %d asked", len(ex.Labels), len(shown))
+	}
+	imgs, err := ex.images(classes)
+	if err != nil {
+		return fmt.Errorf("pictures: validation examples: %w", err)
+	}
 	examples := make([]summary.Misclassified, len(shown))
 	for i, j := range shown {
-		img, err := val.image(j)
-		if err != nil {
-			return fmt.Errorf("pictures: validation example %d: %w", j, err)
-		}
-		examples[i] = summary.Misclassified{Image: img, True: p.opts.Classes[labels[j]],
+		examples[i] = summary.Misclassified{Image: imgs[i], True: p.opts.Classes[labels[j]],
 			Predicted: p.opts.Classes[predicted[j]], PredictedProbability: float64(confidence(j))}
 	}
 	title := fmt.Sprintf("validation after epoch %d: %d of %d wrong, the %d most confident shown", step+1, len(wrong), len(labels), len(shown))
@@ -219,7 +229,12 @@ func (ex LabeledImages) check(classes int) error {
 		len(ex.Pixels)%size != 0 || len(ex.Pixels)/size != len(ex.Labels) {
 		return fmt.Errorf("%d pixel values are not %d images of %dx%dx%d", len(ex.Pixels), len(ex.Labels), ex.Height, ex.Width, ex.Channels)
 	}
-	for j, l := range ex.Labels {
+	return checkLabels(ex.Labels, classes)
+}
+
+// checkLabels refuses labels outside the classes.
+func checkLabels(labels []int, classes int) error {
+	for j, l := range labels {
 		if l < 0 || l >= classes {
 			return fmt.Errorf("label %d of example %d is not one of %d classes", l, j, classes)
 		}

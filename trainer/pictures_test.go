@@ -29,6 +29,7 @@ type fakePictures struct {
 	rng      *rand.Rand
 	val      LabeledImages
 	answered [][]float32
+	drawn    [][]int // the validation examples asked for, per call
 }
 
 func newFakePictures() *fakePictures {
@@ -48,7 +49,7 @@ func (f *fakePictures) examples(n int) LabeledImages {
 	return ex
 }
 
-func (f *fakePictures) ValidationPredictions() ([]float32, LabeledImages, error) {
+func (f *fakePictures) ValidationPredictions() ([]float32, []int, error) {
 	probs := make([]float32, 0, len(f.val.Labels)*len(pictureClasses))
 	for j := range f.val.Labels {
 		row := []float32{f.rng.Float32(), f.rng.Float32(), f.rng.Float32()}
@@ -63,7 +64,24 @@ func (f *fakePictures) ValidationPredictions() ([]float32, LabeledImages, error)
 		probs = append(probs, row...)
 	}
 	f.answered = append(f.answered, probs)
-	return probs, f.val, nil
+	return probs, f.val.Labels, nil
+}
+
+func (f *fakePictures) ValidationExamples(indices []int) (LabeledImages, error) {
+	f.drawn = append(f.drawn, slices.Clone(indices))
+	return pick(f.val, indices), nil
+}
+
+// pick is the examples of ex at indices, in that order.
+func pick(ex LabeledImages, indices []int) LabeledImages {
+	out := ex
+	out.Pixels, out.Labels = nil, nil
+	size := ex.Height * ex.Width * ex.Channels
+	for _, j := range indices {
+		out.Pixels = append(out.Pixels, ex.Pixels[j*size:(j+1)*size]...)
+		out.Labels = append(out.Labels, ex.Labels[j])
+	}
+	return out
 }
 
 func (f *fakePictures) TrainingSamples(n int) (LabeledImages, error) {
@@ -136,6 +154,43 @@ func TestPicturesWritesWhatTheModelAnswered(t *testing.T) {
 	}
 	if fmt.Sprint(steps) != fmt.Sprint(wantSteps) {
 		t.Errorf("tags and steps %v, want %v", steps, wantSteps)
+	}
+}
+
+// TestPicturesDrawsTheMostConfidentMistakes checks the grid asks for the wrong answers only, the
+// most confident first and the earlier example first among equals, at most Misclassified of them.
+func TestPicturesDrawsTheMostConfidentMistakes(t *testing.T) {
+	src := runPictures(t, t.TempDir())
+	if len(src.drawn) != len(src.answered) {
+		t.Fatalf("examples drawn %d times for %d answers", len(src.drawn), len(src.answered))
+	}
+	for call, probs := range src.answered {
+		type mistake struct {
+			j          int
+			confidence float32
+		}
+		var wrong []mistake
+		for j, l := range src.val.Labels {
+			if k := argmax(probs[3*j : 3*j+3]); k != l {
+				wrong = append(wrong, mistake{j, probs[3*j+k]})
+			}
+		}
+		// Insertion order kept among equals: a stable sort by falling confidence, written out.
+		for i := 1; i < len(wrong); i++ {
+			for k := i; k > 0 && wrong[k].confidence > wrong[k-1].confidence; k-- {
+				wrong[k], wrong[k-1] = wrong[k-1], wrong[k]
+			}
+		}
+		var want []int
+		for _, w := range wrong[:min(len(wrong), 25)] {
+			want = append(want, w.j)
+		}
+		if len(want) == 0 {
+			t.Fatalf("call %d: the fake answered everything right; the test needs mistakes", call)
+		}
+		if !slices.Equal(src.drawn[call], want) {
+			t.Errorf("call %d: drew examples %v, want %v", call, src.drawn[call], want)
+		}
 	}
 }
 
@@ -257,8 +312,11 @@ type mnistSizedPictures struct {
 	val   LabeledImages
 }
 
-func (m mnistSizedPictures) ValidationPredictions() ([]float32, LabeledImages, error) {
-	return m.probs, m.val, nil
+func (m mnistSizedPictures) ValidationPredictions() ([]float32, []int, error) {
+	return m.probs, m.val.Labels, nil
+}
+func (m mnistSizedPictures) ValidationExamples(indices []int) (LabeledImages, error) {
+	return pick(m.val, indices), nil
 }
 func (m mnistSizedPictures) TrainingSamples(int) (LabeledImages, error) { return m.val, nil }
 

@@ -111,3 +111,30 @@ func checkPictures(t *testing.T, logdir string, job spec.Job, epochs int) {
 		"pr_curves": curves,
 	})
 }
+
+// Pictures span the range of values a set can hold, normalised as the run normalises them: a pixel's
+// 0 to 255, or the set's own numbers; standardised, the widest of its channels'.
+func TestDrawRange(t *testing.T) {
+	bytes := &dataset.Set{Shape: []int{1, 1, 2}, Bytes: []byte{10, 20}, Labels: []int32{0}}
+	floats := &dataset.Set{Shape: []int{2}, Floats: []float32{-3, 5}, Labels: []int32{0}}
+	standard := dataset.Normalizer{Divisor: 1, Mean: []float32{100, 200}, Std: []float32{50, 10}}
+	for _, tc := range []struct {
+		name   string
+		set    *dataset.Set
+		norm   dataset.Normalizer
+		lo, hi float32
+	}{
+		{"unit pixels", bytes, dataset.Normalizer{Divisor: 255}, 0, 1},
+		{"raw pixels", bytes, dataset.Normalizer{Divisor: 1}, 0, 255},
+		{"numbers", floats, dataset.Normalizer{Divisor: 2}, -1.5, 2.5},
+		{"standardised pixels", bytes, standard, (0 - 200) / 10.0, (255 - 200) / 10.0},
+		{"standardised numbers", floats, standard, (-3 - 200) / 10.0, (5 - 100) / 50.0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &pictureSource{norm: tc.norm}
+			if lo, hi := s.drawRange(tc.set); lo != tc.lo || hi != tc.hi {
+				t.Errorf("[%v, %v], want [%v, %v]", lo, hi, tc.lo, tc.hi)
+			}
+		})
+	}
+}

@@ -42,6 +42,7 @@ func planRun(job spec.Job, v spec.Variant, data dataShape, gpu func() bool) (run
 	if err != nil {
 		return runPlan{}, err
 	}
+	cfg.KeepValidationProbabilities = job.PicturesEvery > 0
 	p := runPlan{
 		model:           cfg,
 		fit:             trainer.FitOptions{Epochs: v.Epochs, BatchSize: v.BatchSize, LearningRate: v.LR, StepsPerCall: cfg.StepsPerCall},

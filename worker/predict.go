@@ -49,28 +49,112 @@ func Predict(modelDir string, files []string) ([]spec.Prediction, error) {
 	return out, nil
 }
 
-// Evaluate computes the SavedModel's loss and accuracy on the test split of the IDX set in dataDir.
-func Evaluate(modelDir, dataDir string) (spec.Evaluation, error) {
-	_, test, err := dataset.Load(dataDir)
-	if err != nil {
-		return spec.Evaluation{}, &BadInputError{fmt.Errorf("--data-dir: %w", err)}
+// DataSplit is the examples predict and evaluate read: one split of a data source.
+type DataSplit struct {
+	Source   string // a data source spec, dataset.ParseSource's KIND:PATH[:key=value…]
+	Train    bool   // the training split; else the test split
+	CacheDir string // where image folders keep their decoded form (dataset.Options); "" decodes again
+}
+
+// Split names the split as the commands' --split flag does.
+func (d DataSplit) Split() string {
+	if d.Train {
+		return "train"
 	}
+	return "test"
+}
+
+// read reads the split, checked against a model of `features` inputs. Its faults are the user's.
+func (d DataSplit) read(features int) (*dataset.Set, error) {
+	src, err := dataset.ParseSource(d.Source)
+	if err != nil {
+		return nil, &BadInputError{fmt.Errorf("--data: %w", err)}
+	}
+	data, err := dataset.Open(src, dataset.Options{CacheDir: d.CacheDir})
+	if err != nil {
+		return nil, &BadInputError{fmt.Errorf("--data: %w", err)}
+	}
+	set := data.Test
+	if d.Train {
+		set = data.Train
+	}
+	if set.Len() == 0 {
+		return nil, &BadInputError{fmt.Errorf("--data %s: the %s split is empty", d.Source, d.Split())}
+	}
+	if set.Features() != features {
+		return nil, &BadInputError{fmt.Errorf("--data %s: examples of %v (%d values), the model takes %d", d.Source, set.Shape, set.Features(), features)}
+	}
+	return set, nil
+}
+
+// predictSet runs the model on every example of set, spec.EvalChunk at a time, as the values are
+// stored: bytes through serving_uint8, numbers through serving_default. Either way the model
+// normalises them as its run did.
+func predictSet(p *model.Predictor, set *dataset.Set) (probabilities []float32, classes []int64, err error) {
+	for from := 0; from < set.Len(); from += spec.EvalChunk {
+		part := set.Slice(from, min(from+spec.EvalChunk, set.Len()))
+		var probs []float32
+		var c []int64
+		if part.Bytes != nil {
+			probs, c, err = p.PredictUint8(part.Bytes, part.Len())
+		} else {
+			probs, c, err = p.Predict(part.Floats, part.Len())
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("examples %d-%d: %w", from, from+part.Len(), err)
+		}
+		probabilities, classes = append(probabilities, probs...), append(classes, c...)
+	}
+	return probabilities, classes, nil
+}
+
+// PredictData classifies every example of a data source's split with the SavedModel in modelDir.
+// Each prediction names the source and the example's place in the split.
+func PredictData(modelDir string, data DataSplit) ([]spec.Prediction, error) {
+	p, err := loadModel(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	set, err := data.read(p.Features())
+	if err != nil {
+		return nil, err
+	}
+	probs, classes, err := predictSet(p, set)
+	if err != nil {
+		return nil, err
+	}
+	k := len(probs) / set.Len()
+	out := make([]spec.Prediction, set.Len())
+	for i := range out {
+		row := probs[i*k : (i+1)*k]
+		out[i] = spec.Prediction{File: data.Source, Index: i, Class: classes[i], Probability: row[classes[i]], Probabilities: row}
+	}
+	return out, nil
+}
+
+// Evaluate computes the SavedModel's loss and accuracy on a data source's split.
+func Evaluate(modelDir string, data DataSplit) (spec.Evaluation, error) {
 	p, err := loadModel(modelDir)
 	if err != nil {
 		return spec.Evaluation{}, err
 	}
 	defer p.Close()
-	if test.Features() != p.Features() {
-		return spec.Evaluation{}, &BadInputError{fmt.Errorf("--data-dir %s: images of %d pixels, the model takes %d", dataDir, test.Features(), p.Features())}
-	}
-	probs, classes, err := p.PredictUint8(test.Pixels, test.Len())
+	set, err := data.read(p.Features())
 	if err != nil {
 		return spec.Evaluation{}, err
 	}
-	k := len(probs) / test.Len()
+	probs, classes, err := predictSet(p, set)
+	if err != nil {
+		return spec.Evaluation{}, err
+	}
+	k := len(probs) / set.Len()
 	var loss float64
 	correct := 0
-	for i, label := range test.Labels {
+	for i, label := range set.Labels {
+		if int(label) >= k {
+			return spec.Evaluation{}, &BadInputError{fmt.Errorf("--data %s: example %d of the %s split has label %d, the model has %d classes", data.Source, i, data.Split(), label, k)}
+		}
 		// Keras clips probabilities to [ε, 1−ε] before the logarithm (ε = 1e-7).
 		p := math.Min(math.Max(float64(probs[i*k+int(label)]), 1e-7), 1-1e-7)
 		loss -= math.Log(p)
@@ -78,8 +162,8 @@ func Evaluate(modelDir, dataDir string) (spec.Evaluation, error) {
 			correct++
 		}
 	}
-	n := float64(test.Len())
-	return spec.Evaluation{Model: modelDir, Examples: test.Len(), Loss: loss / n, Accuracy: float64(correct) / n}, nil
+	n := float64(set.Len())
+	return spec.Evaluation{Model: modelDir, Examples: set.Len(), Loss: loss / n, Accuracy: float64(correct) / n}, nil
 }
 
 func loadModel(dir string) (*model.Predictor, error) {

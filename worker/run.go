@@ -84,6 +84,7 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 // run is a job's open session, model and callbacks, between setUp and the end of its training.
 type run struct {
 	m        *model.Model
+	norm     dataset.Normalizer // how the data become the network's inputs, in training and in the export
 	hp       *trainer.HParams
 	tb       *trainer.TensorBoard // nil until opened
 	pictures *trainer.Pictures    // nil until opened, or without pictures
@@ -147,7 +148,10 @@ func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *dataset.Data,
 	if r.m, err = model.New(p.model); err != nil {
 		return nil, fmt.Errorf("build the model: %w", err)
 	}
-	if err := s.bind(r.m, p.train, p.val, d); err != nil {
+	if r.norm, err = s.normalizer(p.train.source, p.train.scale, d); err != nil {
+		return nil, err
+	}
+	if err := s.bind(r.m, p.train, p.val, d, r.norm); err != nil {
 		return nil, err
 	}
 	extra, err := r.restore(p, from)
@@ -166,7 +170,7 @@ func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *dataset.Data,
 	}
 	if job.PicturesEvery > 0 {
 		r.pictures, err = trainer.NewPictures(filepath.Join(job.Dir, spec.PicturesDir), trainer.PicturesOptions{
-			Source: newPictureSource(r.m, p, d), Classes: classNames(d), Every: job.PicturesEvery,
+			Source: newPictureSource(r.m, p, d, r.norm), Classes: classNames(d), Every: job.PicturesEvery,
 		})
 		if err != nil {
 			return nil, err
@@ -278,16 +282,14 @@ func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Tim
 }
 
 // export writes the run's SavedModel: its last epoch's weights, or the best one's after
-// restore_best_weights; serving_default takes raw pixels, the run's scaling inside.
+// restore_best_weights; serving_default takes raw pixels, the run's normalisation inside.
 func (r *run) export(job spec.Job, p runPlan) error {
 	start := time.Now()
 	defer func() { r.rep.end.Timings.Export = time.Since(start).Seconds() }()
 	dir := filepath.Join(job.Dir, spec.SavedModelDir)
-	if err := r.m.ExportSavedModel(dir, inputScale(p.train.scale)); err != nil {
+	if err := r.m.ExportSavedModel(dir, r.norm); err != nil {
 		return fmt.Errorf("export the model: %w", err)
 	}
 	r.rep.end.Model = dir
 	return nil
 }
-
-func inputScale(s spec.Scaling) float32 { return 1 / s.Divisor() }

@@ -30,7 +30,7 @@ const progressEvery = 200 * time.Millisecond
 // loaded once and shared by every run of the worker, and so are the last sets converted for training.
 func Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	verdicts := make(chan spec.Verdict)
-	s := &server{out: json.NewEncoder(out), data: map[string]*dataset.Data{}, verdicts: verdicts}
+	s := &server{out: json.NewEncoder(out), data: map[string]*dataset.Data{}, standard: map[string]dataset.Normalizer{}, verdicts: verdicts}
 	defer s.valSet.close()
 	defer s.trainSet.close()
 	jobs := make(chan spec.Job)
@@ -88,6 +88,9 @@ type server struct {
 	verdicts <-chan spec.Verdict // the front's verdicts on the epochs of a Job with Verdicts
 	out      *json.Encoder
 	data     map[string]*dataset.Data // by source
+	// standard is each source's standardisation, computed from its training split when a run first
+	// asks for it.
+	standard map[string]dataset.Normalizer
 	// The sets the last run was bound to, kept for the next run that trains on the same examples:
 	// one training and one validation set, so a sweep over --limit or --scale holds no more.
 	trainSet, valSet cachedSet
@@ -133,8 +136,27 @@ func (s *server) load(job spec.Job) (*dataset.Data, error) {
 	return d, nil
 }
 
-// get returns the set the key names, converting it unless c already holds it.
-func (c *cachedSet) get(key setKey, d *dataset.Data) (*model.Examples, error) {
+// normalizer is how a run on the source turns its values into the network's inputs: divided by the
+// scaling's divisor and, for standardize, standardised per channel as a keras.layers.Normalization
+// adapted on the source's training split.
+func (s *server) normalizer(source string, scale spec.Scaling, d *dataset.Data) (dataset.Normalizer, error) {
+	if scale != spec.ScaleStandardize {
+		return dataset.Normalizer{Divisor: scale.Divisor()}, nil
+	}
+	if n, ok := s.standard[source]; ok {
+		return n, nil
+	}
+	n, err := dataset.Standardize(d.Train, scale.Divisor())
+	if err != nil {
+		return n, err
+	}
+	s.standard[source] = n
+	return n, nil
+}
+
+// get returns the set the key names, normalised by norm (the key's scaling's), converting it unless c
+// already holds it.
+func (c *cachedSet) get(key setKey, d *dataset.Data, norm dataset.Normalizer) (*model.Examples, error) {
 	if c.examples != nil && c.key == key {
 		return c.examples, nil
 	}
@@ -144,7 +166,7 @@ func (c *cachedSet) get(key setKey, d *dataset.Data) (*model.Examples, error) {
 		set = d.Test
 	}
 	e, err := model.NewExamples(key.to-key.from, set.Features(), func(pixels []float32, labels []int32) {
-		dataset.Normalizer{Divisor: key.scale.Divisor()}.Into(pixels, labels, set, key.from, key.to)
+		norm.Into(pixels, labels, set, key.from, key.to)
 	})
 	if err != nil {
 		return nil, err
@@ -290,14 +312,14 @@ func outcome(es *trainer.EarlyStopping) string {
 	return fmt.Sprintf("Early stopping stopped the run after epoch %d; best epoch %d.", es.StoppedEpoch()+1, es.BestEpoch()+1)
 }
 
-// bind gives the model its training and validation sets, converted once per worker and reused
-// while the runs train on the same examples.
-func (s *server) bind(m *model.Model, trainKey, valKey setKey, d *dataset.Data) error {
-	train, err := s.trainSet.get(trainKey, d)
+// bind gives the model its training and validation sets, normalised by norm, converted once per
+// worker and reused while the runs train on the same examples.
+func (s *server) bind(m *model.Model, trainKey, valKey setKey, d *dataset.Data, norm dataset.Normalizer) error {
+	train, err := s.trainSet.get(trainKey, d, norm)
 	if err != nil {
 		return fmt.Errorf("training set: %w", err)
 	}
-	val, err := s.valSet.get(valKey, d)
+	val, err := s.valSet.get(valKey, d, norm)
 	if err != nil {
 		return fmt.Errorf("validation set: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -123,5 +124,30 @@ func TestResumeAfterTheLastCheckpoint(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "r", spec.SavedModelDir, "saved_model.pb")); err != nil {
 		t.Errorf("no model exported: %v", err)
+	}
+}
+
+// A run with --scale standardize trains on inputs standardised with its training split's mean and
+// deviation, and its export applies them itself: on the raw test images (as uint8 through the
+// serving_uint8 signature) the exported model scores what the run's last validation on the
+// standardised test set scored. An export that left the standardisation out scores otherwise.
+func TestStandardizedRunExportsItsStandardisation(t *testing.T) {
+	dir := t.TempDir()
+	job := smallJob(t, dir, "r")
+	v := spec.Defaults()
+	v.Limit, v.Epochs, v.Scale = 500, 2, spec.ScaleStandardize
+	job.Variant = spec.EncodeVariant(v)
+	end := ends(serve(t, job))["r"]
+	if end == nil || end.Status != spec.StatusSucceeded {
+		t.Fatalf("run: %+v", end)
+	}
+	e, err := Evaluate(filepath.Join(job.Dir, spec.SavedModelDir), DataSplit{Source: "idx:" + job.DataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	valLoss, valAccuracy := end.History.ValLoss[1], end.History.ValAccuracy[1]
+	t.Logf("validation: loss %.6f, accuracy %.4f; the export on the raw test images: loss %.6f, accuracy %.4f", valLoss, valAccuracy, e.Loss, e.Accuracy)
+	if e.Accuracy != valAccuracy || math.Abs(e.Loss-valLoss) > 1e-4 {
+		t.Errorf("the export scores loss %v, accuracy %v; the run validated at loss %v, accuracy %v", e.Loss, e.Accuracy, valLoss, valAccuracy)
 	}
 }

@@ -67,12 +67,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		var result any
 		var err error
 		switch {
+		case args[0] == "predict" && len(args) == 6 && args[2] == "--data":
+			result, err = worker.PredictData(args[1], worker.DataSplit{Source: args[3], Train: args[4] == "train", CacheDir: args[5]})
 		case args[0] == "predict" && len(args) >= 3:
 			result, err = worker.Predict(args[1], args[2:])
-		case args[0] == "evaluate" && len(args) == 3:
-			result, err = worker.Evaluate(args[1], args[2])
+		case args[0] == "evaluate" && len(args) == 5:
+			result, err = worker.Evaluate(args[1], worker.DataSplit{Source: args[2], Train: args[3] == "train", CacheDir: args[4]})
 		default:
-			fmt.Fprintf(stderr, "usage: tfsweep-worker predict MODEL FILE... | evaluate MODEL DATA_DIR\n")
+			fmt.Fprintf(stderr, "usage: tfsweep-worker predict MODEL FILE... | predict MODEL --data SOURCE train|test CACHE_DIR | evaluate MODEL SOURCE train|test CACHE_DIR\n")
 			return 2
 		}
 		if err != nil {

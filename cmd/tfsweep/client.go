@@ -227,10 +227,11 @@ func eventPrinter(id string, jsonOut bool, enc *json.Encoder, stderr io.Writer) 
 		switch {
 		case e.Type == "state":
 			fmt.Fprintf(stderr, "%s: %s\n", id, e.State)
-		case e.Type == "epoch" && e.Run != nil:
+		case e.Type == "epoch" && e.Run != nil && e.Run.LastEpoch != nil:
 			if lastEpoch[e.Run.Name] != e.Run.EpochsCompleted {
 				lastEpoch[e.Run.Name] = e.Run.EpochsCompleted
-				fmt.Fprintf(stderr, "%s: epoch %d/%d loss %.4f val_loss %.4f %.0f samples/s\n", e.Run.Name, e.Run.EpochsCompleted, e.Run.Epochs, e.Run.Loss, e.Run.ValLoss, e.Run.SamplesPerSecond)
+				m := e.Run.LastEpoch
+				fmt.Fprintf(stderr, "%s: epoch %d/%d loss %.4f val_loss %.4f %.0f samples/s\n", e.Run.Name, e.Run.EpochsCompleted, e.Run.Epochs, m.Loss, m.ValLoss, m.SamplesPerSecond)
 			}
 		case e.Type == "run_end" && e.Run != nil:
 			fmt.Fprintf(stderr, "%s: %s %s\n", e.Run.Name, e.Run.State, strings.TrimSpace(e.Run.Error+" "+e.Run.Reason))
@@ -340,7 +341,7 @@ func runServerStatus(ctx context.Context, url string, pos []string, jsonOut bool
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tSTATE\tEPOCH\tSTEP\tLOSS\tSAMPLES/S\tERROR OR REASON")
 	for _, r := range view.Runs {
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d/%d\t%.4f\t%.0f\t%s\n", r.Name, r.State, r.EpochsCompleted, r.Epochs, r.Step, r.StepsPerEpoch, r.Loss, r.SamplesPerSecond,
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d/%d\t%.4f\t%.0f\t%s\n", r.Name, r.State, r.EpochsCompleted, r.Epochs, r.StepInEpoch, r.StepsPerEpoch, r.Loss, r.SamplesPerSecond,
 			strings.TrimSpace(r.Error+" "+r.Reason))
 	}
 	tw.Flush()

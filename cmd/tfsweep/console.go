@@ -43,10 +43,9 @@ type console struct {
 
 // runProgress is what a run's bar shows.
 type runProgress struct {
-	bar                 *mpb.Bar
-	epochs, steps       int
-	epoch, stepInEpoch  int
-	loss, samplesPerSec float64
+	bar   *mpb.Bar
+	begin spec.Begin    // its epochs and steps per epoch
+	batch spec.Progress // the last batch the worker reported; at an epoch's end, its last step and train loss
 }
 
 // newConsole writes to w; width, on a terminal, is its current width in columns (0 when unknown:
@@ -136,7 +135,7 @@ func (c *console) begin(runs []sweep.Run) {
 }
 
 func (c *console) RunStarted(r sweep.Run, b spec.Begin) {
-	p := &runProgress{epochs: b.Epochs, steps: b.StepsPerEpoch}
+	p := &runProgress{begin: b}
 	c.mu.Lock()
 	c.runs[r.Name] = p
 	c.nameWidth = max(c.nameWidth, len(r.Name))
@@ -164,37 +163,37 @@ func (c *console) status(run string) string {
 	defer c.mu.Unlock()
 	p := c.runs[run]
 	return fmt.Sprintf("epoch %d/%d  step %d/%d  loss %.4f  %.0f samples/s",
-		p.epoch+1, p.epochs, p.stepInEpoch, p.steps, p.loss, p.samplesPerSec)
+		p.batch.Epoch+1, p.begin.Epochs, p.batch.StepInEpoch, p.begin.StepsPerEpoch, p.batch.Loss, p.batch.SamplesPerSecond)
 }
 
 func (c *console) RunProgress(r sweep.Run, pr spec.Progress) {
 	c.mu.Lock()
 	p := c.runs[r.Name]
 	if p != nil {
-		p.epoch, p.stepInEpoch, p.loss, p.samplesPerSec = pr.Epoch, pr.StepInEpoch, pr.Loss, pr.SamplesPerSecond
+		p.batch = pr
 	}
 	c.mu.Unlock()
 	if p != nil && p.bar != nil {
-		p.bar.SetCurrent(int64(pr.Epoch*p.steps + pr.StepInEpoch))
+		p.bar.SetCurrent(int64(pr.Epoch*p.begin.StepsPerEpoch + pr.StepInEpoch))
 	}
 }
 
 func (c *console) EpochEnded(r sweep.Run, e spec.EpochMetrics) {
 	c.mu.Lock()
 	p := c.runs[r.Name]
-	epochs := 0
+	var begin spec.Begin
 	if p != nil {
-		p.epoch, p.stepInEpoch, p.loss = e.Epoch, p.steps, e.Loss
-		epochs = p.epochs
+		begin = p.begin
+		p.batch.Epoch, p.batch.StepInEpoch, p.batch.Loss = e.Epoch, begin.StepsPerEpoch, e.Loss
 	}
 	c.mu.Unlock()
 	if p != nil && p.bar != nil {
-		p.bar.SetCurrent(int64((e.Epoch + 1) * p.steps))
+		p.bar.SetCurrent(int64((e.Epoch + 1) * begin.StepsPerEpoch))
 	}
 	took := seconds(e.Seconds)
 	if c.screen != nil {
 		c.line(r.Name, "%5s  %8.4f  %7.4f  %8.4f  %7.4f  %s",
-			fmt.Sprintf("%d/%d", e.Epoch+1, epochs), e.Loss, e.Accuracy, e.ValLoss, e.ValAccuracy, took)
+			fmt.Sprintf("%d/%d", e.Epoch+1, begin.Epochs), e.Loss, e.Accuracy, e.ValLoss, e.ValAccuracy, took)
 		return
 	}
 	c.log.Info().Str("run", r.Name).Int("epoch", e.Epoch+1).

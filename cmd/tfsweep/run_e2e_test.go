@@ -14,6 +14,16 @@ import (
 	"github.com/tfsweep/tfsweep/sweep"
 )
 
+// hparamsMetrics are the metrics of every sweep's HParams experiment, as TensorBoard lists them: each
+// split's last and best epoch_loss and epoch_accuracy, and the epochs trained.
+var hparamsMetrics = []map[string]string{
+	{"group": "validation", "tag": "epoch_loss"}, {"group": "validation", "tag": "epoch_accuracy"},
+	{"group": "train", "tag": "epoch_loss"}, {"group": "train", "tag": "epoch_accuracy"},
+	{"group": "validation", "tag": "best_epoch_loss"}, {"group": "validation", "tag": "best_epoch_accuracy"},
+	{"group": "train", "tag": "best_epoch_loss"}, {"group": "train", "tag": "best_epoch_accuracy"},
+	{"tag": "epochs_trained"},
+}
+
 func tbCheck(t *testing.T) { tbcheck.Python(t) }
 
 func runTBCheck(t *testing.T, logdir string, expectation map[string]any) {
@@ -295,13 +305,7 @@ func TestRunEndToEnd(t *testing.T) {
 				},
 				// The axes that vary, listed first.
 				"differs": []string{"init", "batchnorm"},
-				"metrics": []map[string]string{
-					{"group": "validation", "tag": "epoch_loss"}, {"group": "validation", "tag": "epoch_accuracy"},
-					{"group": "train", "tag": "epoch_loss"}, {"group": "train", "tag": "epoch_accuracy"},
-					{"group": "validation", "tag": "best_epoch_loss"}, {"group": "validation", "tag": "best_epoch_accuracy"},
-					{"group": "train", "tag": "best_epoch_loss"}, {"group": "train", "tag": "best_epoch_accuracy"},
-					{"tag": "epochs_trained"},
-				},
+				"metrics": hparamsMetrics,
 			},
 			"session_groups": groups,
 		},

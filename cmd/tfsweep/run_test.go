@@ -68,9 +68,27 @@ func fifoData(t *testing.T) string {
 	return dir
 }
 
+// hugeData is a data directory whose IDX headers declare a million images of 1000×1000 pixels: four
+// terabytes as float32, in a few bytes.
+func hugeData(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	header := binary.BigEndian.AppendUint32(nil, 0x803)
+	for _, d := range []uint32{1_000_000, 1000, 1000} {
+		header = binary.BigEndian.AppendUint32(header, d)
+	}
+	for _, name := range []string{"train-images-idx3-ubyte", "t10k-images-idx3-ubyte"} {
+		if err := os.WriteFile(filepath.Join(dir, name), header, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func TestRunBadInput(t *testing.T) {
 	data := t.TempDir()
 	writeIDX(t, data, 100)
+	huge := hugeData(t)
 	tmp := t.TempDir()
 	aFile := filepath.Join(tmp, "file")
 	if err := os.WriteFile(aFile, []byte("x"), 0o644); err != nil {
@@ -99,7 +117,7 @@ func TestRunBadInput(t *testing.T) {
 		{"bad batchnorm", []string{"--batchnorm", "sometimes"}, `--batchnorm: "sometimes" is neither on nor off`},
 		{"bad hidden", []string{"--hidden", "128,wide"}, `--hidden: "128,wide" is not a list of layer widths`},
 		{"bad seed", []string{"--seed", "one"}, `--seed: "one" is not an integer`},
-		{"bad scale", []string{"--scale", "half"}, `--scale: "half" is neither unit nor none`},
+		{"bad scale", []string{"--scale", "half"}, `--scale: "half" is none of unit, none, standardize`},
 		{"negative limit", []string{"--limit", "-1"}, "--limit: -1 must not be negative"},
 		{"zero parallel", []string{"--parallel", "0"}, "--parallel: 0 must be in [1, 256]"},
 		{"threads that crash TensorFlow", []string{"--threads", "100000"}, "--threads: 100000 must be in [0, "},
@@ -127,6 +145,7 @@ func TestRunBadInput(t *testing.T) {
 		{"config alias refused", []string{"--config", config("defaults: &d\n  epochs: 1\ngrids:\n  - *d\n")}, "YAML aliases are not allowed"},
 		{"config huge grid refused before expansion", []string{"--config", config("grids:\n  - seed: [" + strings.Repeat("1,", 999) + "1]\n    lr: [" + strings.Repeat("0.1,", 999) + "0.1]\n    epochs: [" + strings.Repeat("1,", 99) + "1]\n")}, "the sweep has 100000000 runs, more than --max-runs 10000"},
 		{"fifo as data", []string{"--data-dir", fifoData(t)}, "is not a regular file"},
+		{"data larger than the memory", []string{"--data", "idx:" + huge}, "--data: dataset: idx:" + huge + ": declared size too large: its files declare 7629402.2 MiB as float32, more than the budget of "},
 		{"model file with a shape mismatch", []string{"--batch-size", "10", "--model", config("layers:\n  - Input: {shape: [28, 28, 1]}\n  - Conv2D: {filters: 4, kernel_size: 3}\n  - Dense: {units: 10, activation: softmax}\n")},
 			"/sweep.yaml:4: Dense `dense` gets a 4-D input (None, 26, 26, 4): add Flatten before it"},
 		{"Keras layer tfsweep does not build", []string{"--batch-size", "10", "--model", "../../modelfile/testdata/keras/unsupported_layer.json"},

@@ -167,13 +167,7 @@ func checkSearchTensorBoard(t *testing.T, dir string, runs []searchRun) {
 		"hparams": map[string]any{
 			"experiment": map[string]any{
 				"differs": []string{"lr"},
-				"metrics": []map[string]string{
-					{"group": "validation", "tag": "epoch_loss"}, {"group": "validation", "tag": "epoch_accuracy"},
-					{"group": "train", "tag": "epoch_loss"}, {"group": "train", "tag": "epoch_accuracy"},
-					{"group": "validation", "tag": "best_epoch_loss"}, {"group": "validation", "tag": "best_epoch_accuracy"},
-					{"group": "train", "tag": "best_epoch_loss"}, {"group": "train", "tag": "best_epoch_accuracy"},
-					{"tag": "epochs_trained"},
-				},
+				"metrics": hparamsMetrics,
 			},
 			"session_groups": groups,
 		},

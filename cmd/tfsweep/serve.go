@@ -27,7 +27,9 @@ Runs the training service: a persistent queue of sweeps (SQLite in LOGDIR), trai
 with --slots workers, each sweep into LOGDIR/<id> for TensorBoard, and an HTTP API under /api/v1
 (described at /api/v1/openapi.yaml), /healthz and /metrics. Killing the server loses no accepted
 sweep: the next server on LOGDIR trains the queued ones and resumes the interrupted one from its
-checkpoints. A second server on the same LOGDIR refuses to start.
+checkpoints. A second server on the same LOGDIR refuses to start. It offers the data of its --data
+sources (else --data-dir's IDX files), read once at start: a sweep trains on the first unless its
+data: names another of them; any other data: is refused unopened.
 
 It listens on loopback by default. Another address needs a token of at least 16 bytes (--token-file,
 or TFSWEEP_TOKEN), and with a token every request needs "Authorization: Bearer <token>". It answers
@@ -41,6 +43,8 @@ non-loopback address without a token.
 // serveFlags are tfsweep serve's settings.
 type serveFlags struct {
 	addr, logDir, dataDir, device string
+	sources                       sourceList // --data, in the order given
+	dataCache                     string
 	slots, maxConns               int
 	tokenFile, tensorBoardURL     string
 	allowHosts                    string
@@ -52,7 +56,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var f serveFlags
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on (loopback unless a token is set)")
 	fs.StringVar(&f.logDir, "logdir", "./runs", "`dir`ectory of the queue and of the sweep directories")
-	fs.StringVar(&f.dataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files")
+	fs.StringVar(&f.dataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files (the shorthand of --data idx:DIR; without --data)")
+	fs.Var(&f.sources, "data", "a data `source` KIND:PATH[:key=value…] the server offers, as tfsweep run --data takes it; repeat it for several: a submitted sweep trains on the first unless its data: names another")
+	fs.StringVar(&f.dataCache, "data-cache", defaultDataCache(), "`dir`ectory where decoded image folders are kept")
 	fs.StringVar(&f.device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
 	fs.IntVar(&f.slots, "slots", 0, "runs of a sweep trained at once, one worker each (`N`; default one per GPU, 1 on CPU)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding the bearer token every request must carry (else $"+sweep.TokenEnv+")")
@@ -92,7 +98,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return serve(ctx, srv, ln, svc, log)
 }
 
-// setUp checks the flags and reads what the server needs once: the token, the data set's shape and
+// setUp checks the flags and reads what the server needs once: the token, the data sets' shapes and
 // the workers.
 func (f serveFlags) setUp(ctx context.Context, log zerolog.Logger) (service.HTTPConfig, *service.SweepTrainer, error) {
 	token, err := readToken(f.tokenFile)
@@ -118,7 +124,7 @@ func (f serveFlags) setUp(ctx context.Context, log zerolog.Logger) (service.HTTP
 	if f.maxConns < 1 {
 		return service.HTTPConfig{}, nil, fmt.Errorf("--max-conns: %d must be positive", f.maxConns)
 	}
-	data, err := sweep.ReadDataShape(f.dataDir)
+	data, err := f.readData()
 	if err != nil {
 		return service.HTTPConfig{}, nil, err
 	}
@@ -126,12 +132,39 @@ func (f serveFlags) setUp(ctx context.Context, log zerolog.Logger) (service.HTTP
 	if err := setUpWorkers(ctx, &opts); err != nil {
 		return service.HTTPConfig{}, nil, err
 	}
-	t := &service.SweepTrainer{LogDir: f.logDir, Data: data, DataDir: f.dataDir, Device: f.device, Slots: f.slots,
+	t := &service.SweepTrainer{LogDir: f.logDir, Data: data, DataCache: f.dataCache, Device: f.device, Slots: f.slots,
 		Worker: opts.Worker, WorkerEnv: opts.WorkerEnv, GPUs: opts.GPUs, Charts: opts.Charts}
 	if t.Slots == 0 {
 		t.Slots = max(1, len(t.GPUs))
 	}
 	return service.HTTPConfig{Token: token, TensorBoardURL: f.tensorBoardURL, Hosts: hosts, Log: log}, t, nil
+}
+
+// readData reads the shape of every source the server offers: --data's, else the IDX files of
+// --data-dir.
+func (f serveFlags) readData() ([]sweep.DataShape, error) {
+	if len(f.sources) == 0 {
+		d, err := sweep.ReadDataShape(f.dataDir)
+		return []sweep.DataShape{d}, err
+	}
+	var shapes []sweep.DataShape
+	for _, source := range f.sources {
+		d, err := sweep.ReadSourceShape(source, f.dataCache)
+		if err != nil {
+			return nil, err
+		}
+		shapes = append(shapes, d)
+	}
+	return shapes, nil
+}
+
+// sourceList is a repeatable flag's values.
+type sourceList []string
+
+func (l *sourceList) String() string { return strings.Join(*l, " ") }
+func (l *sourceList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
 }
 
 // serve runs the trainer and the HTTP server until ctx ends or either fails.

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfsweep/tfsweep/internal/datafixtures"
 	"github.com/tfsweep/tfsweep/service"
 	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/summary"
@@ -435,7 +436,7 @@ func TestServeCancel(t *testing.T) {
 	queued := s.submit(t, tinySweep)
 	waitFor(t, time.Minute, running+" to train", func() bool {
 		v := s.get(t, running)
-		return len(v.Runs) == 1 && v.Runs[0].State == "running" && v.Runs[0].Step > 0
+		return len(v.Runs) == 1 && v.Runs[0].State == "running" && v.Runs[0].StepInEpoch > 0
 	})
 	if v := s.get(t, queued); v.State != spec.StatusQueued {
 		t.Fatalf("%s is %s, want queued behind %s", queued, v.State, running)
@@ -632,6 +633,39 @@ func TestServeCheckListen(t *testing.T) {
 	} {
 		if err := checkListen(tc.addr, tc.token); (err == nil) != tc.ok {
 			t.Errorf("checkListen(%q, %q) = %v, want ok %v", tc.addr, tc.token, err, tc.ok)
+		}
+	}
+}
+
+// A server started with several --data sources trains a submitted sweep on the one its data: names
+// (here a PNG folder of 600 training images beside the 60,000 of the IDX files, its options in
+// another order), and refuses, without opening it, a data: it does not offer.
+func TestServeOffersItsDataSources(t *testing.T) {
+	dir := t.TempDir()
+	if err := datafixtures.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	train, test := filepath.Join(dir, "mnist-png", "train"), filepath.Join(dir, "mnist-png", "test")
+	pngs := "images:" + train + ":color=grayscale:test=" + test
+	s := startServer(t, freeAddr(t), t.TempDir(), nil, "--data", "idx:"+realData(t), "--data", pngs, "--data-cache", t.TempDir())
+
+	id := s.submit(t, "data: images:"+train+":test="+test+":color=grayscale\ngrids:\n  - batch_size: 32\n    epochs: 1\n    hidden: 16\n")
+	waitFor(t, 2*time.Minute, "the sweep to end", func() bool {
+		state := s.get(t, id).State
+		return state != spec.StatusQueued && state != spec.StatusRunning
+	})
+	v := s.get(t, id)
+	res := result(t, v)
+	if v.State != spec.StatusSucceeded || len(res.Runs) != 1 || res.Runs[0].TrainExamples != 600 {
+		t.Fatalf("the sweep on the PNG folder: %+v, result %+v\n%s", v.Record, res, s.stderr.String())
+	}
+
+	for _, data := range []string{"npz:" + filepath.Join(dir, "mnist.npz"), "images:" + train} {
+		code, body := s.call(t, "POST", "/api/v1/sweeps", "data: "+data+"\ngrids:\n  - batch_size: 32\n")
+		var e struct{ Error string }
+		if code != http.StatusBadRequest || json.Unmarshal(body, &e) != nil || !strings.Contains(e.Error, "body:1: data: ") ||
+			!strings.Contains(e.Error, "is not a data source this server offers") || strings.Contains(e.Error, realData(t)) {
+			t.Errorf("data: %s: %d %s, want 400 naming body:1 and no offered source", data, code, body)
 		}
 	}
 }
