@@ -207,7 +207,7 @@ func channels(c Color) int64 {
 }
 
 func imagesExtent(src Source, dir string) (extent, error) {
-	_, files, err := listImages(dir, nil)
+	_, files, err := findImages(dir, nil) // counted, not stat'ed: Open stats them when it reads
 	if err != nil {
 		return extent{}, err
 	}

@@ -76,9 +76,18 @@ func imageReader(cacheDir string) func(string, Source, bool, []string) (*Set, []
 	}
 }
 
-// listImages lists the class folders of dir and their images, and stats the images on all cores. A test
-// split's folders must be classes of the training split (trainClasses), whose indices they take.
+// listImages lists the class folders of dir and their images, and stats the images on all cores.
 func listImages(dir string, trainClasses []string) ([]string, []imageFile, error) {
+	classes, files, err := findImages(dir, trainClasses)
+	if err == nil {
+		err = statImages(files)
+	}
+	return classes, files, err
+}
+
+// findImages lists the class folders of dir and their images, unstat'ed. A test split's folders must be
+// classes of the training split (trainClasses), whose indices they take.
+func findImages(dir string, trainClasses []string) ([]string, []imageFile, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("dataset: %w", err)
@@ -110,9 +119,6 @@ func listImages(dir string, trainClasses []string) ([]string, []imageFile, error
 			return nil, nil, errs[i]
 		}
 		files = append(files, perClass[i]...)
-	}
-	if err := statImages(files); err != nil {
-		return nil, nil, err
 	}
 	if trainClasses != nil {
 		classes = trainClasses
