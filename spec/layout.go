@@ -22,9 +22,9 @@ const (
 	TagBatchLoss         = "batch_loss"
 	TagBatchAccuracy     = "batch_accuracy"
 
-	// The best epoch's (BestEpoch's) epoch_loss and epoch_accuracy, written into each sub-run when
-	// training ends at that epoch's step: TensorBoard's HParams dashboard shows a metric's last
-	// value, which for a run a scheduler stopped early is not what it reached.
+	// The best epoch's (History.BestEpochBy the Job's Best) epoch_loss and epoch_accuracy, written
+	// into each sub-run when training ends at that epoch's step: TensorBoard's HParams dashboard
+	// shows a metric's last value, which for a run a scheduler stopped early is not what it reached.
 	TagBestEpochLoss     = "best_epoch_loss"
 	TagBestEpochAccuracy = "best_epoch_accuracy"
 	// Written into the run directory itself, beside the hparams session, when training ends: the

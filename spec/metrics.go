@@ -83,13 +83,51 @@ func (h *History) Append(e EpochMetrics) {
 	h.ValAccuracy = append(h.ValAccuracy, e.ValAccuracy)
 }
 
-// BestEpoch is the 0-based epoch of the lowest validation loss, the earliest of equals; NaN losses
-// never count. ok is false when no epoch has a number.
-func (h History) BestEpoch() (epoch int, ok bool) {
+// Objective is what chooses a run's best epoch: a quantity of its epochs, named as Keras' callbacks
+// name what they monitor (ResolveMonitor: loss, accuracy, val_loss, val_accuracy), and whether more
+// of it is better. The zero value is Keras' default, the lowest val_loss.
+type Objective struct {
+	Monitor string `json:"monitor,omitempty"` // "" is val_loss
+	Greater bool   `json:"greater,omitempty"`
+}
+
+// Check refuses a monitor ResolveMonitor does not know.
+func (o Objective) Check() error {
+	_, _, err := ResolveMonitor(o.Monitor, "")
+	return err
+}
+
+// Monitored is the epoch's value of a quantity ResolveMonitor names ("" is val_loss); NaN for a
+// name it does not know.
+func (e EpochMetrics) Monitored(name string) float64 {
+	switch name {
+	case "loss":
+		return e.Loss
+	case "accuracy":
+		return e.Accuracy
+	case "val_loss", "":
+		return e.ValLoss
+	case "val_accuracy":
+		return e.ValAccuracy
+	}
+	return math.NaN()
+}
+
+// BestEpoch is the 0-based epoch of the lowest validation loss (BestEpochBy the zero Objective).
+func (h History) BestEpoch() (epoch int, ok bool) { return h.BestEpochBy(Objective{}) }
+
+// BestEpochBy is the 0-based epoch with the objective's best value, the earliest of equals; NaN
+// values never count. ok is false when no epoch has a number.
+func (h History) BestEpochBy(o Objective) (epoch int, ok bool) {
 	epoch = -1
-	for i, v := range h.ValLoss {
-		if !math.IsNaN(v) && (epoch < 0 || v < h.ValLoss[epoch]) {
-			epoch = i
+	best := math.NaN()
+	for i := range h.Len() {
+		v := h.At(i).Monitored(o.Monitor)
+		if math.IsNaN(v) {
+			continue
+		}
+		if epoch < 0 || (o.Greater && v > best) || (!o.Greater && v < best) {
+			epoch, best = i, v
 		}
 	}
 	return epoch, epoch >= 0

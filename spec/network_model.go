@@ -138,6 +138,19 @@ func (n Network) Uniform() (init Initializer, l2 float64, l2OK bool, hidden Acti
 	return init, l2, l2OK, hidden
 }
 
+// Convolves reports whether the network has a convolution or pooling layer: the layers whose
+// kernels (oneDNN's) run best on other threads than Dense layers', and whose graphs TensorFlow's
+// graph optimiser rewrites for them.
+func (n Network) Convolves() bool {
+	for _, l := range n.Layers {
+		switch l.Class {
+		case ClassConv2D, ClassMaxPooling2D, ClassAveragePooling2D, ClassGlobalAveragePooling2D:
+			return true
+		}
+	}
+	return false
+}
+
 // same reports whether a list has values and they are all equal.
 func same[T comparable](values []T) bool {
 	for _, v := range values {

@@ -44,6 +44,11 @@ type Job struct {
 	KeepCheckpoints int  `json:"keep_checkpoints,omitempty"` // the last N besides the best; 0 = 1
 	// Verdicts makes the worker wait for the front's Verdict after every epoch (verdict.go).
 	Verdicts bool `json:"verdicts,omitempty"`
+	// Best chooses the run's best epoch: the one whose metrics end its logs (TagBestEpochLoss,
+	// TagBestEpochAccuracy, what the HParams session shows) and whose checkpoint is kept. A
+	// scheduled or TPE search sends the metric and mode it decides on; the zero value is the lowest
+	// val_loss.
+	Best Objective `json:"best,omitzero"`
 }
 
 // Message kinds.

@@ -35,16 +35,13 @@ const (
 	SchedulerHyperband = "hyperband"
 )
 
-// SchedulerMetrics are the metrics a scheduler can decide on, by their TensorBoard tags, each with
-// its better direction.
-var schedulerMetrics = map[string]struct {
-	mode  scheduler.Mode
-	value func(spec.EpochMetrics) float64
-}{
-	spec.ValidationDir + "/" + spec.TagEpochLoss:     {scheduler.Min, func(e spec.EpochMetrics) float64 { return e.ValLoss }},
-	spec.ValidationDir + "/" + spec.TagEpochAccuracy: {scheduler.Max, func(e spec.EpochMetrics) float64 { return e.ValAccuracy }},
-	spec.TrainDir + "/" + spec.TagEpochLoss:          {scheduler.Min, func(e spec.EpochMetrics) float64 { return e.Loss }},
-	spec.TrainDir + "/" + spec.TagEpochAccuracy:      {scheduler.Max, func(e spec.EpochMetrics) float64 { return e.Accuracy }},
+// schedulerMetrics are the metrics a scheduler can decide on, by their TensorBoard tags, each with
+// the name Keras' callbacks give it (spec.ResolveMonitor, which knows its better direction).
+var schedulerMetrics = map[string]string{
+	spec.ValidationDir + "/" + spec.TagEpochLoss:     "val_loss",
+	spec.ValidationDir + "/" + spec.TagEpochAccuracy: "val_accuracy",
+	spec.TrainDir + "/" + spec.TagEpochLoss:          "loss",
+	spec.TrainDir + "/" + spec.TagEpochAccuracy:      "accuracy",
 }
 
 // SchedulerMetricNames lists the metrics --scheduler-metric takes.
@@ -69,11 +66,11 @@ func schedulerLog(dir string) string { return filepath.Join(dir, "scheduler.json
 // decision logged first and a repeated report (an epoch trained again after a crash) answered as
 // the first time.
 type trials struct {
-	mu      sync.Mutex
-	s       scheduler.Scheduler
-	value   func(spec.EpochMetrics) float64
-	log     *sharedLog
-	decided map[string][]scheduler.Decision // by run, per epoch
+	mu        sync.Mutex
+	s         scheduler.Scheduler
+	objective spec.Objective // the metric the scheduler decides on, and its mode
+	log       *sharedLog
+	decided   map[string][]scheduler.Decision // by run, per epoch
 	// promotedTo is the epoch each promoted run now trains to.
 	promotedTo map[string]int
 }
@@ -88,44 +85,60 @@ type logLine struct {
 	Promoted []scheduler.Promotion `json:"promoted,omitempty"`
 }
 
-// newScheduler makes the scheduler the options ask for, for runs of at most maxEpochs epochs.
-func newScheduler(o SchedulerOptions, maxEpochs int) (scheduler.Scheduler, func(spec.EpochMetrics) float64, error) {
+// schedulerObjective is the metric and mode the options name, as the worker chooses a run's best
+// epoch by them.
+func schedulerObjective(o SchedulerOptions) (spec.Objective, error) {
 	if o.Metric == "" {
 		o.Metric = DefaultSchedulerMetric
 	}
-	m, ok := schedulerMetrics[o.Metric]
+	monitor, ok := schedulerMetrics[o.Metric]
 	if !ok {
-		return nil, nil, fmt.Errorf("--scheduler-metric: %q is not one of %s", o.Metric, strings.Join(SchedulerMetricNames(), ", "))
+		return spec.Objective{}, fmt.Errorf("--scheduler-metric: %q is not one of %s", o.Metric, strings.Join(SchedulerMetricNames(), ", "))
 	}
-	mode := m.mode
+	_, greater, _ := spec.ResolveMonitor(monitor, "")
 	if o.Mode != "" {
-		var err error
-		if mode, err = scheduler.ParseMode(o.Mode); err != nil {
-			return nil, nil, fmt.Errorf("--scheduler-mode: %w", err)
+		mode, err := scheduler.ParseMode(o.Mode)
+		if err != nil {
+			return spec.Objective{}, fmt.Errorf("--scheduler-mode: %w", err)
 		}
+		greater = mode == scheduler.Max
+	}
+	return spec.Objective{Monitor: monitor, Greater: greater}, nil
+}
+
+// newScheduler makes the scheduler the options ask for, for runs of at most maxEpochs epochs, and
+// returns the objective it decides by.
+func newScheduler(o SchedulerOptions, maxEpochs int) (scheduler.Scheduler, spec.Objective, error) {
+	obj, err := schedulerObjective(o)
+	if err != nil {
+		return nil, obj, err
+	}
+	mode := scheduler.Min
+	if obj.Greater {
+		mode = scheduler.Max
 	}
 	ashaOpts := scheduler.ASHAOptions{Mode: mode, MinEpochs: o.MinEpochs, MaxEpochs: maxEpochs, Eta: o.Eta}
 	switch o.Kind {
 	case SchedulerMedian:
-		return scheduler.NewMedian(scheduler.MedianOptions{Mode: mode, GraceEpochs: o.GraceEpochs, MinTrials: o.MinTrials}), m.value, nil
+		return scheduler.NewMedian(scheduler.MedianOptions{Mode: mode, GraceEpochs: o.GraceEpochs, MinTrials: o.MinTrials}), obj, nil
 	case SchedulerASHA:
 		s, err := scheduler.NewASHA(ashaOpts)
-		return s, m.value, err
+		return s, obj, err
 	case SchedulerHyperband:
 		s, err := scheduler.NewHyperband(ashaOpts)
-		return s, m.value, err
+		return s, obj, err
 	}
-	return nil, nil, fmt.Errorf("--scheduler: %q is not one of median, asha, hyperband", o.Kind)
+	return nil, obj, fmt.Errorf("--scheduler: %q is not one of median, asha, hyperband", o.Kind)
 }
 
 // openTrials makes the scheduler and replays the log: what a resumed sweep decided before, and what
 // the other processes of a shared sweep have decided so far.
 func openTrials(dir string, o SchedulerOptions, maxEpochs int) (*trials, error) {
-	s, value, err := newScheduler(o, maxEpochs)
+	s, objective, err := newScheduler(o, maxEpochs)
 	if err != nil {
 		return nil, err
 	}
-	t := &trials{s: s, value: value, decided: map[string][]scheduler.Decision{}, promotedTo: map[string]int{}}
+	t := &trials{s: s, objective: objective, decided: map[string][]scheduler.Decision{}, promotedTo: map[string]int{}}
 	if t.log, err = openSharedLog(schedulerLog(dir)); err != nil {
 		return nil, err
 	}
@@ -191,7 +204,7 @@ func (t *trials) report(run string, epoch int, value float64) scheduler.Decision
 func (t *trials) verdict(run string, e spec.EpochMetrics, last bool) (spec.Verdict, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	value := t.value(e)
+	value := e.Monitored(t.objective.Monitor)
 	var d scheduler.Decision
 	err := t.log.update(func(news [][]byte) ([]any, error) {
 		if err := t.replay(news); err != nil {

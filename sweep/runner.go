@@ -538,6 +538,12 @@ func (s *Sweep) job(r Run) (spec.Job, error) {
 		LogEvery: s.opts.LogEvery, PicturesEvery: s.opts.PicturesEvery,
 		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
 	}
+	if s.trials != nil || s.search != nil {
+		// The runs' best epochs, those their HParams sessions show, by what the search decides on.
+		if job.Best, err = schedulerObjective(s.plan.Scheduler); err != nil {
+			return job, err
+		}
+	}
 	if r.Model.File != "" {
 		net, err := r.Network(s.features, s.classes)
 		if err != nil {

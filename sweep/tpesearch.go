@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/tfsweep/tfsweep/spec"
-	"github.com/tfsweep/tfsweep/sweep/scheduler"
 	"github.com/tfsweep/tfsweep/sweep/tpe"
 )
 
@@ -118,20 +116,15 @@ type searchLine struct {
 // openSearch replays the log into runs (each trial proposed so far gets its values back) and keeps
 // runs, whose variants propose then fills.
 func openSearch(dir string, plan Plan, runs []Run) (*search, error) {
-	metric := plan.Scheduler.Metric
-	if metric == "" {
-		metric = DefaultSchedulerMetric
+	objective, err := schedulerObjective(plan.Scheduler)
+	if err != nil {
+		return nil, err
 	}
-	m, ok := schedulerMetrics[metric]
-	if !ok {
-		return nil, fmt.Errorf("--scheduler-metric: %q is not one of %s", metric, strings.Join(SchedulerMetricNames(), ", "))
-	}
-	sr := &search{seed: plan.SearchSeed, values: map[string]float64{}, value: bestOf(m.value, m.mode == scheduler.Min),
+	sr := &search{seed: plan.SearchSeed, values: map[string]float64{}, value: bestOf(objective),
 		runs: runs, byName: map[string]int{}}
 	for i, r := range runs {
 		sr.byName[r.Name] = i
 	}
-	var err error
 	if sr.log, err = openSharedLog(searchLog(dir)); err != nil {
 		return nil, err
 	}
@@ -162,21 +155,19 @@ func (sr *search) replay(news [][]byte) error {
 	return nil
 }
 
-// bestOf returns a run's best value of a metric over its epochs, negated when larger is better so
+// bestOf returns a run's value of the objective at its best epoch, negated when larger is better so
 // that TPE always minimises; NaN for a run without an epoch.
-func bestOf(value func(spec.EpochMetrics) float64, smaller bool) func(spec.History) float64 {
-	return func(c spec.History) float64 {
-		best := math.NaN()
-		for e := range c.ValLoss {
-			v := value(c.At(e))
-			if !smaller {
-				v = -v
-			}
-			if math.IsNaN(best) || v < best {
-				best = v
-			}
+func bestOf(o spec.Objective) func(spec.History) float64 {
+	return func(h spec.History) float64 {
+		e, ok := h.BestEpochBy(o)
+		if !ok {
+			return math.NaN()
 		}
-		return best
+		v := h.At(e).Monitored(o.Monitor)
+		if o.Greater {
+			v = -v
+		}
+		return v
 	}
 }
 

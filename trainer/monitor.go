@@ -9,31 +9,25 @@ import (
 // monitor is Keras 3's MonitorCallback (keras/src/callbacks/monitor_callback.py): the quantity a
 // callback watches, its direction and the minimum change that counts as an improvement.
 type monitor struct {
-	name  string
-	value func(EpochEnd) float64
+	name string
 	// greater is Keras' monitor_op: ops.greater in max mode, ops.less in min mode.
 	greater bool
 	// signedDelta is Keras' self.min_delta after _set_monitor_op: |min_delta|, negated in min mode.
 	signedDelta float64
 }
 
-// monitored reads the quantities spec.ResolveMonitor names from an epoch's metrics.
-var monitored = map[string]func(EpochEnd) float64{
-	"loss":         func(e EpochEnd) float64 { return e.Loss },
-	"accuracy":     func(e EpochEnd) float64 { return e.Accuracy },
-	"val_loss":     func(e EpochEnd) float64 { return e.ValLoss },
-	"val_accuracy": func(e EpochEnd) float64 { return e.ValAccuracy },
-}
-
 // newMonitor builds the monitor of options that spec's Validate accepted.
 func newMonitor(name, mode string, minDelta float64) monitor {
 	name, greater, _ := spec.ResolveMonitor(name, mode)
-	mon := monitor{name: name, value: monitored[name], greater: greater, signedDelta: math.Abs(minDelta)}
+	mon := monitor{name: name, greater: greater, signedDelta: math.Abs(minDelta)}
 	if !mon.greater {
 		mon.signedDelta = -mon.signedDelta
 	}
 	return mon
 }
+
+// value is the epoch's monitored quantity.
+func (m monitor) value(e EpochEnd) float64 { return e.Monitored(m.name) }
 
 // improves is Keras' _is_improvement against a reference that exists (Keras' None reference, no
 // best yet, always improves; callers handle it). Keras computes current - min_delta in Python's

@@ -41,6 +41,10 @@ type TensorBoardOptions struct {
 	// Outcome, when not nil, gives Markdown written as the `outcome` text of train/ when training
 	// ends (e.g. where early stopping stopped); "" writes nothing.
 	Outcome func(TrainEnd) string
+	// Best chooses the epoch whose metrics best_epoch_loss and best_epoch_accuracy repeat; the zero
+	// value is the lowest validation loss. A scheduled search passes its scheduler's metric and mode,
+	// so that the HParams sessions rank the runs as the scheduler did.
+	Best spec.Objective
 }
 
 // TensorBoard is Keras' TensorBoard callback. In the run directory dir it writes
@@ -50,8 +54,8 @@ type TensorBoardOptions struct {
 //   - validation/: epoch_loss, epoch_accuracy at the epoch, and evaluation_loss_vs_iterations,
 //     evaluation_accuracy_vs_iterations at the optimizer iteration count;
 //   - both, when training ends: best_epoch_loss and best_epoch_accuracy, the epoch_loss and
-//     epoch_accuracy of the run history's epoch of the lowest validation loss (spec.History.BestEpoch),
-//     at its step.
+//     epoch_accuracy of the run history's best epoch by TensorBoardOptions.Best (the lowest validation
+//     loss unless it says otherwise), at its step.
 //
 // Both writers are flushed at every epoch end and closed in OnTrainEnd whatever happened, so a
 // failed or interrupted run keeps all it wrote.
@@ -148,7 +152,7 @@ func (tb *TensorBoard) bestEpoch() (int, bool) {
 	if tb.history == nil {
 		return 0, false
 	}
-	return tb.history.BestEpoch()
+	return tb.history.BestEpochBy(tb.opts.Best)
 }
 
 // OnTrainEnd writes the best epoch's metrics and the outcome text, if any, and closes both writers.

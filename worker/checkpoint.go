@@ -28,8 +28,9 @@ type checkpointState struct {
 }
 
 // checkpointer is the callback that saves the run's training state after every epoch (Keras'
-// BackupAndRestore), keeping the last `keep` checkpoints and the best: the lowest validation loss,
-// and early stopping's best epoch, whose weights a resumed run may have to restore.
+// BackupAndRestore), keeping the last `keep` checkpoints and the best: the run's best epoch by its
+// objective (spec.Job's Best), and early stopping's best epoch, whose weights a resumed run may have
+// to restore.
 type checkpointer struct {
 	dir      string
 	m        *model.Model
@@ -40,9 +41,8 @@ type checkpointer struct {
 	previous float64       // fit seconds of earlier attempts
 	elapsed  float64       // fit seconds of this attempt: its epochs' durations
 
-	epochs  []int // epochs with a checkpoint, ascending
-	bestVal float64
-	best    int // epoch of the lowest validation loss; -1 before any
+	epochs    []int // epochs with a checkpoint, ascending
+	objective spec.Objective
 }
 
 var (
@@ -79,9 +79,6 @@ func (c *checkpointer) OnEpochEnd(e trainer.EpochEnd) error {
 	if err := atomicfile.Write(p+spec.CheckpointStateSuffix, data, 0o644); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if c.best < 0 || e.ValLoss < c.bestVal {
-		c.best, c.bestVal = e.Epoch, e.ValLoss
-	}
 	c.epochs = append(c.epochs, e.Epoch)
 	return c.prune()
 }
@@ -89,7 +86,10 @@ func (c *checkpointer) OnEpochEnd(e trainer.EpochEnd) error {
 // prune rewrites the state file with the checkpoints to keep (the last `keep` and the best ones),
 // then deletes the others: a crash in between leaves extra files, never a listed one missing.
 func (c *checkpointer) prune() error {
-	keep := map[int]bool{c.best: true}
+	keep := map[int]bool{}
+	if best, ok := c.history.BestEpochBy(c.objective); ok {
+		keep[best] = true
+	}
 	if c.es != nil {
 		keep[c.es.BestEpoch()] = true
 	}

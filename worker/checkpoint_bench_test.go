@@ -29,7 +29,7 @@ func BenchmarkEpochCheckpoint(b *testing.B) {
 			}
 			defer m.Close()
 			history := &spec.History{}
-			c := &checkpointer{dir: b.TempDir(), m: m, keep: 1, history: history, best: -1}
+			c := &checkpointer{dir: b.TempDir(), m: m, keep: 1, history: history}
 			b.ResetTimer()
 			for i := range b.N {
 				e := trainer.EpochEnd{EpochMetrics: spec.EpochMetrics{Epoch: i, ValLoss: 1 / float64(i+1)}}

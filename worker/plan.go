@@ -77,7 +77,7 @@ func modelConfig(v spec.Variant, data dataShape, job spec.Job, gpu func() bool, 
 	cfg.Network = net
 	setModelAxes(&cfg, v)
 	cfg.Device = job.Device
-	if convolves(cfg.Network) {
+	if cfg.Network.Convolves() {
 		// The choices below fit Dense layers; oneDNN's convolution and pooling kernels run best on
 		// pools of a thread per core (model's BenchmarkConvnetSteps).
 		n := job.Threads
@@ -108,17 +108,6 @@ func modelConfig(v spec.Variant, data dataShape, job spec.Job, gpu func() bool, 
 		cfg.ValidateConcurrency = cpus
 	}
 	return cfg, nil
-}
-
-// convolves reports whether the network has a convolution or pooling layer.
-func convolves(net spec.Network) bool {
-	for _, l := range net.Layers {
-		switch l.Class {
-		case spec.ClassConv2D, spec.ClassMaxPooling2D, spec.ClassAveragePooling2D, spec.ClassGlobalAveragePooling2D:
-			return true
-		}
-	}
-	return false
 }
 
 // setModelAxes copies the value of every axis with a ModelField into that field of cfg, so that an

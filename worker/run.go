@@ -42,6 +42,9 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 	if err != nil {
 		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
 	}
+	if err := job.Best.Check(); err != nil {
+		return fmt.Errorf("the front sent a best-epoch objective this worker cannot read: %w", err)
+	}
 	d, err := s.load(job)
 	if err != nil {
 		return err
@@ -163,7 +166,7 @@ func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *dataset.Data,
 	}
 	r.tb, err = trainer.NewTensorBoard(job.Dir, trainer.TensorBoardOptions{
 		UpdateFreq: job.LogEvery, Model: inspectable{r.m}, ModelName: "sequential", Config: spec.ConfigMarkdown(job.Run, v, extra...),
-		Outcome: func(trainer.TrainEnd) string { return outcome(r.k.stopper) },
+		Outcome: func(trainer.TrainEnd) string { return outcome(r.k.stopper) }, Best: job.Best,
 	})
 	if err != nil {
 		return nil, err
@@ -233,7 +236,7 @@ func (r *run) finishResumed(from *resume, p runPlan) (err error) {
 
 // fit runs trainer.Fit, which ends the session and closes the writers itself.
 func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Time) error {
-	ckpt := &checkpointer{dir: r.ckptDir, m: r.m, keep: p.keepCheckpoints, es: r.k.stopper, rlr: r.k.reduceLR, best: -1}
+	ckpt := &checkpointer{dir: r.ckptDir, m: r.m, keep: p.keepCheckpoints, es: r.k.stopper, rlr: r.k.reduceLR, objective: r.job.Best}
 	n := p.trainExamples()
 	order := make([]int32, n)
 	data := trainer.FitData{
@@ -252,7 +255,7 @@ func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Tim
 		opts.InitialEpoch = from.Epoch + 1
 		opts.Resume = func() error { return from.restore(r.m, r.ckptDir, r.k) }
 		ckpt.previous = from.FitSeconds
-		ckpt.epochs, ckpt.best, ckpt.bestVal = from.kept, from.bestEpoch, from.bestVal
+		ckpt.epochs = from.kept
 		r.rep.previousFit = from.FitSeconds
 	}
 	// Keras' order for callbacks=[tensorboard, early_stopping, reduce_lr, backup_and_restore]:

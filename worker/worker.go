@@ -192,9 +192,7 @@ func (s *server) send(m spec.Message) error {
 // resume is where a run picks up: its last checkpoint's state.
 type resume struct {
 	checkpointState
-	kept      []int // epochs with checkpoints, ascending
-	bestEpoch int
-	bestVal   float64
+	kept []int // epochs with checkpoints, ascending
 }
 
 // resumePoint prepares the run directory: a new run makes it (it must not exist); a resumed one
@@ -229,13 +227,7 @@ func resumePoint(job spec.Job) (*resume, error) {
 			return nil, fmt.Errorf("checkpoint state: %w", err)
 		}
 	}
-	r := &resume{checkpointState: st, bestEpoch: -1}
-	r.kept = epochs
-	for e, vl := range st.History.ValLoss {
-		if r.bestEpoch < 0 || vl < r.bestVal {
-			r.bestEpoch, r.bestVal = e, vl
-		}
-	}
+	r := &resume{checkpointState: st, kept: epochs}
 	if err := truncateLogs(job.Dir, st.Epoch, st.Iterations); err != nil {
 		return nil, fmt.Errorf("truncate the logs to the checkpoint: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfsweep/tfsweep/internal/tbcheck"
 	"github.com/tfsweep/tfsweep/spec"
 	"github.com/tfsweep/tfsweep/sweep"
 )
@@ -272,4 +273,44 @@ func TestSchedulerShards(t *testing.T) {
 			t.Errorf("resume trained %s again: %s", r.Name, r.Status)
 		}
 	}
+}
+
+// An ASHA search on validation accuracy ends every trial's logs with the metrics of its epoch of the
+// highest validation accuracy (the earliest of equals), not of the lowest loss: TensorBoard's HParams
+// dashboard serves each session's best_epoch_loss and best_epoch_accuracy from that epoch, at its step.
+func TestSchedulerMetricChoosesTheBestEpoch(t *testing.T) {
+	tbCheck(t)
+	logdir := t.TempDir()
+	code, stdout, stderr := runCmd(t, searchFlags(t, logdir, "--scheduler", "asha", "--scheduler-metric", "validation/epoch_accuracy")...)
+	if code != spec.ExitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	res := decodeResult(t, stdout)
+	groups := map[string]any{}
+	differ := 0
+	for _, r := range res.Runs {
+		h := r.History
+		best := 0
+		for e, acc := range h.ValAccuracy {
+			if acc > h.ValAccuracy[best] {
+				best = e
+			}
+		}
+		if byLoss, _ := h.BestEpoch(); byLoss != best {
+			differ++
+		}
+		groups[filepath.Base(res.SweepDir)+"/"+r.Name] = map[string]any{"metrics": []map[string]any{
+			{"group": spec.ValidationDir, "tag": spec.TagBestEpochAccuracy, "value": h.ValAccuracy[best], "step": best},
+			{"group": spec.ValidationDir, "tag": spec.TagBestEpochLoss, "value": h.ValLoss[best], "step": best},
+			{"group": spec.TrainDir, "tag": spec.TagBestEpochAccuracy, "value": h.TrainAccuracy[best], "step": best},
+			{"group": spec.TrainDir, "tag": spec.TagBestEpochLoss, "value": h.TrainLoss[best], "step": best},
+		}}
+	}
+	if differ == 0 {
+		t.Fatal("in no trial does the best epoch by validation accuracy differ from the one by loss: the check below would prove nothing")
+	}
+	tbcheck.Run(t, res.SweepDir, map[string]any{
+		"runs_subset": true, "plugins_enabled": []string{"scalars", "hparams"}, "rtol": 1e-6, "atol": 1e-7,
+		"hparams": map[string]any{"session_groups": groups},
+	})
 }
