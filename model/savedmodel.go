@@ -420,7 +420,7 @@ func loadSavedModel(dir string) (*Predictor, error) {
 			return nil, fmt.Errorf("not a SavedModel directory: %w", err)
 		}
 	}
-	config, err := servingConfig(dir)
+	config, err := sessionConfig(Config{Device: DeviceAuto})
 	if err != nil {
 		return nil, err
 	}
@@ -434,47 +434,6 @@ func loadSavedModel(dir string) (*Predictor, error) {
 		return nil, err
 	}
 	return p, nil
-}
-
-// servingConfig is the session configuration a SavedModel is served with: TensorFlow's defaults, and
-// for a graph without convolution or pooling ops Grappler's rewrites off, as a network of Dense
-// layers trains without them (sessionConfig), so that the served predictions stay bitwise the
-// model's. A saved_model.pb that does not read leaves the defaults; the loader reports it.
-func servingConfig(dir string) ([]byte, error) {
-	cfg, err := sessionConfig(Config{Device: DeviceAuto})
-	if err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(filepath.Join(dir, savedModelFile))
-	if err != nil {
-		return cfg, nil
-	}
-	var saved corepb.SavedModel
-	if err := proto.Unmarshal(data, &saved); err != nil || len(saved.GetMetaGraphs()) == 0 || convolves(&saved) {
-		return cfg, nil
-	}
-	var pb corepb.ConfigProto
-	if err := proto.Unmarshal(cfg, &pb); err != nil {
-		return nil, err
-	}
-	pb.GraphOptions = &corepb.GraphOptions{RewriteOptions: denseRewrites()}
-	return proto.Marshal(&pb)
-}
-
-// convolves reports whether any graph or function of a SavedModel has a convolution or pooling op.
-func convolves(saved *corepb.SavedModel) bool {
-	for _, mg := range saved.GetMetaGraphs() {
-		nodes := mg.GetGraphDef().GetNode()
-		for _, f := range mg.GetGraphDef().GetLibrary().GetFunction() {
-			nodes = append(nodes, f.GetNodeDef()...)
-		}
-		for _, n := range nodes {
-			if strings.Contains(n.GetOp(), "Conv") || strings.Contains(n.GetOp(), "Pool") {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // resolve finds the signatures' tensors in the loaded graph.

@@ -15,9 +15,6 @@ import (
 	"testing"
 	"time"
 
-	functionpb "github.com/wamuir/graft/tensorflow/core/framework/function_go_proto"
-	graphpb "github.com/wamuir/graft/tensorflow/core/framework/graph_go_proto"
-	nodedefpb "github.com/wamuir/graft/tensorflow/core/framework/node_def_go_proto"
 	corepb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/protobuf/proto"
 
@@ -572,53 +569,5 @@ func TestSavedModelReplaceAndBadDirectories(t *testing.T) {
 				t.Errorf("error %q does not name %s and %q", err, tc.dir, tc.want)
 			}
 		})
-	}
-}
-
-// A SavedModel is served with Grappler off when no graph or function of it convolves or pools, as
-// such a network trains, and with TensorFlow's defaults otherwise or when its saved_model.pb does not
-// read.
-func TestServingConfig(t *testing.T) {
-	graph := func(ops ...string) *graphpb.GraphDef {
-		g := &graphpb.GraphDef{}
-		for i, op := range ops {
-			g.Node = append(g.Node, &nodedefpb.NodeDef{Name: fmt.Sprint("n", i), Op: op})
-		}
-		return g
-	}
-	inFunction := graph("MatMul", "StatefulPartitionedCall")
-	inFunction.Library = &functionpb.FunctionDefLibrary{Function: []*functionpb.FunctionDef{{NodeDef: graph("Conv2D").Node}}}
-	for _, tc := range []struct {
-		name    string
-		graph   *graphpb.GraphDef // nil: no saved_model.pb
-		wantOff bool
-	}{
-		{"Dense layers", graph("Placeholder", "MatMul", "BiasAdd", "Relu", "Softmax"), true},
-		{"a convolution", graph("Placeholder", "Conv2D", "MatMul"), false},
-		{"pooling", graph("Placeholder", "MaxPool", "MatMul"), false},
-		{"a convolution in a function", inFunction, false},
-		{"no saved_model.pb", nil, false},
-	} {
-		dir := t.TempDir()
-		if tc.graph != nil {
-			data, err := proto.Marshal(&corepb.SavedModel{MetaGraphs: []*corepb.MetaGraphDef{{GraphDef: tc.graph}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, savedModelFile), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		b, err := servingConfig(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var pb corepb.ConfigProto
-		if err := proto.Unmarshal(b, &pb); err != nil {
-			t.Fatal(err)
-		}
-		if got := pb.GetGraphOptions().GetRewriteOptions().GetDisableMetaOptimizer(); got != tc.wantOff {
-			t.Errorf("%s: Grappler off %v, want %v", tc.name, got, tc.wantOff)
-		}
 	}
 }

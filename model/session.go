@@ -71,8 +71,8 @@ func sessionConfig(cfg Config) ([]byte, error) {
 	}
 	if cfg.Device == DeviceCPU {
 		pb.DeviceCount = map[string]int32{"GPU": 0}
-		if len(cfg.Network.Layers) > 0 && !cfg.Network.Convolves() {
-			pb.GraphOptions = &configpb.GraphOptions{RewriteOptions: denseRewrites()}
+		if cfg.NoGraphRewrites && len(cfg.Network.Layers) > 0 && !cfg.Network.Convolves() {
+			pb.GraphOptions = &configpb.GraphOptions{RewriteOptions: &configpb.RewriterConfig{DisableMetaOptimizer: true}}
 		}
 		if cfg.InterOpThreads == 1 {
 			// One inter-op thread runs the ops one at a time anyway; TensorFlow's single-threaded
@@ -88,16 +88,6 @@ func sessionConfig(cfg Config) ([]byte, error) {
 		return nil, fmt.Errorf("marshal session config: %w", err)
 	}
 	return b, nil
-}
-
-// denseRewrites switch Grappler, TensorFlow's graph optimiser, off for a network of Dense layers on
-// the CPU: its passes make no step of such a network faster, yet it runs them on each new feed and
-// fetch signature of a session on its first call, and a scheduled search opens a session per trial
-// and per resumption; they doubled what a session costs before its first step (docs/benchmarks.md,
-// "A session's first call"). Off everywhere, so that the single steps, the unrolled steps of a call
-// and a served SavedModel of the network (servingConfig) run the same kernels and agree bitwise.
-func denseRewrites() *configpb.RewriterConfig {
-	return &configpb.RewriterConfig{DisableMetaOptimizer: true}
 }
 
 // deviceString is the device the forward ops are pinned to, "" leaving the choice to TensorFlow.

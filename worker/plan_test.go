@@ -80,3 +80,30 @@ func TestEveryAxisChangesWhatTheWorkerTrains(t *testing.T) {
 		})
 	}
 }
+
+// The job's other fields that reach the model: a scheduled search's runs (judged after every epoch)
+// skip Grappler's rewrites, the pictures keep the validation pass' probabilities; a plain run
+// neither.
+func TestJobSettingsReachTheModel(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		verdicts              bool
+		picturesEvery         int
+		noRewrites, keepProbs bool
+	}{
+		{"plain", false, 0, false, false},
+		{"scheduled", true, 0, true, false},
+		{"pictures", false, 5, false, true},
+	} {
+		job := spec.Job{Run: "r", Dir: "runs/r", DataDir: "data/mnist", Device: "auto", CPUs: 2, Variant: spec.EncodeVariant(spec.Defaults()),
+			Verdicts: tc.verdicts, PicturesEvery: tc.picturesEvery}
+		p, err := planRun(job, spec.Defaults(), dataShape{train: 60_000, test: 10_000, features: 784, classes: 10}, func() bool { return false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.model.NoGraphRewrites != tc.noRewrites || p.model.KeepValidationProbabilities != tc.keepProbs {
+			t.Errorf("%s: NoGraphRewrites %v, KeepValidationProbabilities %v; want %v, %v", tc.name,
+				p.model.NoGraphRewrites, p.model.KeepValidationProbabilities, tc.noRewrites, tc.keepProbs)
+		}
+	}
+}
