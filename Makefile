@@ -12,6 +12,8 @@ DATA_DIR ?= data/mnist
 LOGDIR ?= runs
 # Extra flags for `make run`, e.g. make run RUN_FLAGS="--epochs 1 --limit 5000".
 RUN_FLAGS ?=
+# Extra flags for `make bench-convnet`, e.g. BENCH_CONVNET_FLAGS="--limit 20000 --systems tfsweep,keras,keras-spe".
+BENCH_CONVNET_FLAGS ?=
 # Extra flags for `make bench-search`, e.g. BENCH_SEARCH_FLAGS="--seeds 1 2 3 --budget 90".
 BENCH_SEARCH_FLAGS ?=
 
@@ -37,7 +39,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras compare-keras-convnet bench-preset bench-peers bench-sweep bench-search check-peers keras-models check-tensorboard-newest test-image slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras compare-keras-convnet bench-convnet bench-preset bench-peers bench-sweep bench-search check-peers keras-models check-tensorboard-newest test-image slurm slurm-down clean
 
 setup: libtensorflow data venv tcmalloc strace ## install libtensorflow, MNIST, the Python venv, tcmalloc and strace (each only if missing)
 
@@ -110,6 +112,9 @@ compare-keras-convnet: setup ## a network in Keras' terms (MODEL=file; Keras' si
 	go run ./scripts/compare_convnet --model $$model --data-dir $(DATA_DIR) --seeds 1,2,3 && \
 	$$(scripts/setup-python.sh peers | tail -1) scripts/compare_convnet_keras.py --model $$json --data-dir $(DATA_DIR) --seeds 1,2,3; \
 	status=$$?; rm -f $$json; exit $$status
+
+bench-convnet: setup build ## tfsweep against Keras (fit, steps_per_execution, XLA) and a jitted JAX step on Keras' simple MNIST convnet, batch 128 and 1024, alternating rounds: samples/s, ratios, load
+	scripts/bench_convnet --data-dir $(DATA_DIR) $(BENCH_CONVNET_FLAGS)
 
 bench-preset: setup build ## the lab-report preset with --parallel 1 and 2: wall time split, peak memory of all processes
 	scripts/bench_preset --data-dir $(DATA_DIR)

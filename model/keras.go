@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/tfsweep/tfsweep/spec"
 )
@@ -54,14 +55,14 @@ func (m *Model) KerasJSON() ([]byte, error) {
 		layers = append(layers, functionalLayer{layer, l.Name, inboundNodes(l, shapes)})
 	}
 	model := kerasObject{Module: "keras", ClassName: "Sequential", Config: map[string]any{
-		"name": "sequential", "trainable": true, "dtype": kerasDTypePolicy(), "layers": layers,
+		"name": kerasModelName(net.Name, "sequential"), "trainable": true, "dtype": kerasDTypePolicy(), "layers": layers,
 		"build_input_shape": batchDims(net.Input.Shape),
 	}, BuildConfig: inputShape(net.Input.Shape)}
 	if !sequential {
 		last := net.Layers[len(net.Layers)-1].Name
 		registered := "Functional"
 		model = kerasObject{Module: "keras.src.models.functional", ClassName: "Functional", Config: map[string]any{
-			"name": "functional", "trainable": true, "layers": layers,
+			"name": kerasModelName(net.Name, "functional"), "trainable": true, "layers": layers,
 			"input_layers": []any{net.Input.Name, 0, 0}, "output_layers": []any{last, 0, 0},
 		}, RegisteredName: &registered, BuildConfig: map[string]any{"input_shape": nil}}
 	}
@@ -78,6 +79,16 @@ func (m *Model) KerasJSON() ([]byte, error) {
 		return nil, fmt.Errorf("marshal keras model config: %w", err)
 	}
 	return b, nil
+}
+
+// kerasModelName is the model's name as Keras would hold it: the network's own (the model file's name,
+// or the imported Keras model's), else Keras' automatic name for its class. Keras refuses a name with
+// a "/" (it separates a variable's path), so such a name falls back too.
+func kerasModelName(name, automatic string) string {
+	if name == "" || strings.Contains(name, "/") {
+		return automatic
+	}
+	return name
 }
 
 // functionalLayer is a layer of a Functional model's config: the layer with its name and the

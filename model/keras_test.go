@@ -158,11 +158,57 @@ func TestKerasJSONOfKerasModels(t *testing.T) {
 			}
 			delete(got, "compile_config") // Keras' is its own compile call's
 			delete(want, "compile_config")
-			delete(got["config"].(map[string]any), "name") // the name the Keras user gave the model
+			// The model's name is the one modelfile gave the network: the file's, as Keras' own
+			// ("sequential", "functional") names no model in particular.
+			if model := got["config"].(map[string]any)["name"]; model != name {
+				t.Errorf("model name %v, want the file's %q", model, name)
+			}
+			delete(got["config"].(map[string]any), "name")
 			delete(want["config"].(map[string]any), "name")
 			for _, d := range jsonDiff("", got, want) {
 				t.Error(d)
 			}
 		})
+	}
+}
+
+// KerasJSON names the model as Keras would hold it: the network's name, else Keras' automatic name
+// for its class, as for a name Keras refuses.
+func TestKerasJSONModelName(t *testing.T) {
+	named := func(n spec.Network, name string) spec.Network {
+		n.Name = name
+		return n
+	}
+	flat := mlp(784, []int{8}, 10)
+	branched := residualConvnet(spec.Shape{28, 28, 1}, 10)
+	tests := []struct {
+		net        spec.Network
+		class      string
+		wantName   string
+		whyDefault string
+	}{
+		{named(flat, "convnet"), "Sequential", "convnet", ""},
+		{named(flat, ""), "Sequential", "sequential", "no name"},
+		{named(flat, "runs/a"), "Sequential", "sequential", "Keras refuses a /"},
+		{named(branched, "resnet_small"), "Functional", "resnet_small", ""},
+		{named(branched, ""), "Functional", "functional", "no name"},
+	}
+	for _, tt := range tests {
+		b, err := newModel(t, Config{Network: tt.net, Device: DeviceCPU}).KerasJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var model struct {
+			ClassName string `json:"class_name"`
+			Config    struct {
+				Name string `json:"name"`
+			} `json:"config"`
+		}
+		if err := json.Unmarshal(b, &model); err != nil {
+			t.Fatal(err)
+		}
+		if model.ClassName != tt.class || model.Config.Name != tt.wantName {
+			t.Errorf("network named %q: %s %q, want %s %q %s", tt.net.Name, model.ClassName, model.Config.Name, tt.class, tt.wantName, tt.whyDefault)
+		}
 	}
 }

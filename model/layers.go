@@ -189,7 +189,14 @@ func (k *kernelLayer) apply(f *forward, ins [][]tf.Output) []tf.Output {
 		} else {
 			y = op.MatMul(s, x, f.read(s, k.kernel))
 		}
-		if k.bias != nil {
+		switch {
+		case k.bias == nil:
+		case l.Conv2D != nil:
+			// AddV2, as Keras adds a convolution's bias: BiasAdd's gradient would be fused by oneDNN into
+			// the kernel's (Conv2DBackpropFilter with bias), which sums the bias gradient far slower
+			// than a reduction of its own.
+			y = op.AddV2(s, y, f.read(s, k.bias))
+		default:
 			y = op.BiasAdd(s, y, f.read(s, k.bias))
 		}
 		return applyActivation(s, activation, y)

@@ -459,8 +459,8 @@ func TestKerasJSON(t *testing.T) {
 		if err := json.Unmarshal(b, &model); err != nil {
 			t.Fatal(err)
 		}
-		if model.ClassName != "Sequential" || model.Config.Name != "sequential" {
-			t.Errorf("model %s %q, want Sequential sequential", model.ClassName, model.Config.Name)
+		if model.ClassName != "Sequential" || model.Config.Name != "mlp" {
+			t.Errorf("model %s %q, want Sequential mlp (the network's name)", model.ClassName, model.Config.Name)
 		}
 		var got []string
 		for _, l := range model.Config.Layers {

@@ -1,8 +1,11 @@
 package model
 
 import (
+	"path/filepath"
 	"slices"
+	"testing"
 
+	"github.com/tfsweep/tfsweep/modelfile"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -91,4 +94,15 @@ func residualConvnet(input spec.Shape, classes int) spec.Network {
 		{Class: spec.ClassFlatten},
 		{Class: spec.ClassDense, Dense: &spec.DenseArgs{Units: classes, Activation: spec.ActivationSoftmax, UseBias: true}},
 	}}
+}
+
+// kerasConvnet is Keras' simple MNIST convnet as modelfile reads it from its Keras JSON (Conv2D 32,
+// MaxPooling2D, Conv2D 64, MaxPooling2D, Flatten, Dropout 0.5, Dense softmax).
+func kerasConvnet(t testing.TB) spec.Network {
+	t.Helper()
+	net, err := modelfile.Read(filepath.Join("..", "modelfile", "testdata", "keras", "convnet.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
 }

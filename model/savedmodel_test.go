@@ -25,16 +25,28 @@ import (
 // predictionTolerance is how far a SavedModel's probabilities may be from the Model's own.
 const predictionTolerance = 1e-6
 
-// peersPython is the python of the venv with TensorFlow 2.18 (scripts/setup-python.sh peers), or
-// TFSWEEP_PEERS_PYTHON. A test that needs it fails when there is none: Python's verdict is the point.
-func peersPython(t *testing.T) string {
+// pythonTensorFlow is a Python TensorFlow that judges the exports: the venv of a requirement set
+// (scripts/setup-python.sh SET), or the python an environment variable names, and the version it has.
+type pythonTensorFlow struct {
+	set, env, version string
+}
+
+// pythonTensorFlows are libtensorflow's version (the peers venv) and the newest on PyPI: a model
+// exported by tfsweep loads in both, as users on either load it. A test that needs them fails when
+// one is missing: Python's verdict is the point.
+var pythonTensorFlows = []pythonTensorFlow{
+	{"peers", "TFSWEEP_PEERS_PYTHON", "2.18.0"},
+	{"tensorflow-newest", "TFSWEEP_TF_NEWEST_PYTHON", "2.21.0"},
+}
+
+func (p pythonTensorFlow) python(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("TFSWEEP_PEERS_PYTHON"); p != "" {
-		return p
+	if path := os.Getenv(p.env); path != "" {
+		return path
 	}
-	out, err := exec.Command("../scripts/setup-python.sh", "peers").Output()
+	out, err := exec.Command("../scripts/setup-python.sh", p.set).Output()
 	if err != nil {
-		t.Fatalf("scripts/setup-python.sh peers (or set TFSWEEP_PEERS_PYTHON): %v", err)
+		t.Fatalf("scripts/setup-python.sh %s (or set %s): %v", p.set, p.env, err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1]
@@ -81,8 +93,8 @@ func (s pythonSpec) String() string {
 	return s.DType + "[" + strings.Join(dims, ", ") + "]"
 }
 
-// checkPython runs scripts/check_saved_model.py on the SavedModels and checkpoints.
-func checkPython(t *testing.T, raw []byte, n int, savedModels, checkpoints []string) pythonVerdict {
+// checkPython runs scripts/check_saved_model.py with python on the SavedModels and checkpoints.
+func checkPython(t *testing.T, python string, raw []byte, n int, savedModels, checkpoints []string) pythonVerdict {
 	t.Helper()
 	pixels := filepath.Join(t.TempDir(), "pixels.u8")
 	if err := os.WriteFile(pixels, raw, 0o644); err != nil {
@@ -95,8 +107,11 @@ func checkPython(t *testing.T, raw []byte, n int, savedModels, checkpoints []str
 	for _, p := range checkpoints {
 		args = append(args, "--checkpoint", p)
 	}
-	cmd := exec.Command(peersPython(t), args...)
-	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=2", "CUDA_VISIBLE_DEVICES=")
+	cmd := exec.Command(python, args...)
+	// Without LD_LIBRARY_PATH: it names libtensorflow 2.18's directory (the Makefile's), whose
+	// libtensorflow_framework.so.2 another version's Python TensorFlow would load instead of its own.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "LD_LIBRARY_PATH=") })
+	cmd.Env = append(env, "TF_CPP_MIN_LOG_LEVEL=2", "CUDA_VISIBLE_DEVICES=")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
@@ -202,6 +217,7 @@ func TestSavedModel(t *testing.T) {
 		{"unscaled sgd", func(c *Config) { c.Network, c.Optimizer, c.LearningRate = mlp(784, []int{32}, 10), "sgd", 1e-4 }, spec.ScaleNone},
 		{"residual convnet", func(c *Config) { c.Network = residualConvnet(spec.Shape{28, 28, 1}, 10) }, spec.ScaleUnit},
 		{"standardized", func(c *Config) {}, spec.ScaleStandardize},
+		{"keras convnet", func(c *Config) { c.Network = kerasConvnet(t) }, spec.ScaleUnit},
 	}
 	trainSet, testSet := asSet(train), asSet(test)
 	root := t.TempDir()
@@ -342,68 +358,73 @@ func TestSavedModel(t *testing.T) {
 	for _, e := range models {
 		dirs = append(dirs, e.dir)
 	}
-	verdict := checkPython(t, test.Pixels, n, dirs, checkpoints)
-	if verdict.TensorFlow != "2.18.0" {
-		t.Errorf("Python TensorFlow %s, want 2.18.0", verdict.TensorFlow)
-	}
-	for _, e := range models {
-		sigs := verdict.SavedModels[e.dir]
-		dims := "[None"
-		for _, d := range e.m.cfg.Network.Input.Shape {
-			dims += fmt.Sprintf(", %d", d)
-		}
-		dims += "]"
-		for key, input := range map[string]string{SignatureDefault: "float32" + dims, SignatureUint8: "uint8" + dims} {
-			sig, ok := sigs[key]
-			if !ok {
-				t.Errorf("%s: Python sees no signature %s (has %v)", e.name, key, keys(sigs))
-				continue
+	for _, py := range pythonTensorFlows {
+		t.Run("tensorflow "+py.version, func(t *testing.T) {
+			verdict := checkPython(t, py.python(t), test.Pixels, n, dirs, checkpoints)
+			if verdict.TensorFlow != py.version {
+				t.Errorf("Python TensorFlow %s, want %s", verdict.TensorFlow, py.version)
 			}
-			if got := fmt.Sprint(sig.Inputs[InputPixels]); len(sig.Inputs) != 1 || got != input {
-				t.Errorf("%s %s: inputs %v, want pixels %s", e.name, key, sig.Inputs, input)
+			for _, e := range models {
+				sigs := verdict.SavedModels[e.dir]
+				dims := "[None"
+				for _, d := range e.m.cfg.Network.Input.Shape {
+					dims += fmt.Sprintf(", %d", d)
+				}
+				dims += "]"
+				for key, input := range map[string]string{SignatureDefault: "float32" + dims, SignatureUint8: "uint8" + dims} {
+					sig, ok := sigs[key]
+					if !ok {
+						t.Errorf("%s: Python sees no signature %s (has %v)", e.name, key, keys(sigs))
+						continue
+					}
+					if got := fmt.Sprint(sig.Inputs[InputPixels]); len(sig.Inputs) != 1 || got != input {
+						t.Errorf("%s %s: inputs %v, want pixels %s", e.name, key, sig.Inputs, input)
+					}
+					if p, c := fmt.Sprint(sig.Outputs[OutputProbabilities]), fmt.Sprint(sig.Outputs[OutputClasses]); len(sig.Outputs) != 2 ||
+						p != "float32[None, 10]" || c != "int64[None]" {
+						t.Errorf("%s %s: outputs %v, want probabilities float32[None, 10], classes int64[None]", e.name, key, sig.Outputs)
+					}
+					var flat []float64
+					for _, row := range sig.Probabilities {
+						flat = append(flat, row...)
+					}
+					d := maxAbsDiff(e.probabilities, flat)
+					bitwise := d == 0
+					t.Logf("%s: Python tf.saved_model.load %s vs the model: max |Δp| %.3g over %d images, bitwise equal %v", e.name, key, d, len(sig.Probabilities), bitwise)
+					if len(sig.Probabilities) != n || d > predictionTolerance {
+						t.Errorf("%s %s: Python's probabilities (%d rows) differ from the model's by %.3g", e.name, key, len(sig.Probabilities), d)
+					}
+					if !slices.Equal(sig.Classes, e.classes) {
+						t.Errorf("%s %s: Python's classes %v, want %v", e.name, key, sig.Classes, e.classes)
+					}
+				}
+				got := verdict.Checkpoints[filepath.Join(e.dir, variablesDir, variablesName)]
+				if diff := diffShapeMaps(got, shapeMap(e.m.graph.weights)); len(diff) > 0 {
+					t.Errorf("%s: variables/variables as Python lists it: %v", e.name, diff)
+				}
 			}
-			if p, c := fmt.Sprint(sig.Outputs[OutputProbabilities]), fmt.Sprint(sig.Outputs[OutputClasses]); len(sig.Outputs) != 2 ||
-				p != "float32[None, 10]" || c != "int64[None]" {
-				t.Errorf("%s %s: outputs %v, want probabilities float32[None, 10], classes int64[None]", e.name, key, sig.Outputs)
+			for prefix, want := range ckptDigests {
+				got := verdict.Digests[prefix]
+				var differ []string
+				for name, digest := range want {
+					if got[name] != digest {
+						differ = append(differ, name)
+					}
+				}
+				slices.Sort(differ)
+				if len(got) != len(want) || len(differ) > 0 {
+					t.Errorf("%s: Python reads %d tensors, want %d; values differ in %v", prefix, len(got), len(want), differ)
+				}
 			}
-			var flat []float64
-			for _, row := range sig.Probabilities {
-				flat = append(flat, row...)
+			for _, prefix := range checkpoints {
+				got := verdict.Checkpoints[prefix]
+				if diff := diffShapeMaps(got, ckptVars[prefix]); len(diff) > 0 {
+					t.Errorf("%s as tf.train.load_checkpoint lists it: %v", filepath.Base(prefix), diff)
+				}
+				t.Logf("%s: tf.train.load_checkpoint lists %d variables: %v", filepath.Base(prefix), len(got), keys(got))
 			}
-			d := maxAbsDiff(e.probabilities, flat)
-			bitwise := d == 0
-			t.Logf("%s: Python tf.saved_model.load %s vs the model: max |Δp| %.3g over %d images, bitwise equal %v", e.name, key, d, len(sig.Probabilities), bitwise)
-			if len(sig.Probabilities) != n || d > predictionTolerance {
-				t.Errorf("%s %s: Python's probabilities (%d rows) differ from the model's by %.3g", e.name, key, len(sig.Probabilities), d)
-			}
-			if !slices.Equal(sig.Classes, e.classes) {
-				t.Errorf("%s %s: Python's classes %v, want %v", e.name, key, sig.Classes, e.classes)
-			}
-		}
-		got := verdict.Checkpoints[filepath.Join(e.dir, variablesDir, variablesName)]
-		if diff := diffShapeMaps(got, shapeMap(e.m.graph.weights)); len(diff) > 0 {
-			t.Errorf("%s: variables/variables as Python lists it: %v", e.name, diff)
-		}
-	}
-	for prefix, want := range ckptDigests {
-		got := verdict.Digests[prefix]
-		var differ []string
-		for name, digest := range want {
-			if got[name] != digest {
-				differ = append(differ, name)
-			}
-		}
-		slices.Sort(differ)
-		if len(got) != len(want) || len(differ) > 0 {
-			t.Errorf("%s: Python reads %d tensors, want %d; values differ in %v", prefix, len(got), len(want), differ)
-		}
-	}
-	for _, prefix := range checkpoints {
-		got := verdict.Checkpoints[prefix]
-		if diff := diffShapeMaps(got, ckptVars[prefix]); len(diff) > 0 {
-			t.Errorf("%s as tf.train.load_checkpoint lists it: %v", filepath.Base(prefix), diff)
-		}
-		t.Logf("%s: tf.train.load_checkpoint lists %d variables: %v", filepath.Base(prefix), len(got), keys(got))
+
+		})
 	}
 }
 

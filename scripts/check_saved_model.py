@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Judges tfsweep's exported models with Python TensorFlow (the peers venv: scripts/setup-python.sh peers).
+"""Judges tfsweep's exported models with Python TensorFlow: 2.18 (scripts/setup-python.sh peers) and the newest,
+2.21 (scripts/setup-python.sh tensorflow-newest); model's TestSavedModel runs it with both.
 
   check_saved_model.py --pixels FILE --n N [--saved-model DIR ...] [--checkpoint PREFIX ...]
 
