@@ -37,7 +37,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras compare-keras-convnet bench-preset bench-peers bench-sweep bench-search check-peers keras-models check-tensorboard-newest test-image slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras compare-keras-convnet bench-preset bench-peers bench-sweep bench-search check-peers keras-models check-tensorboard-newest test-image go-vet test-go-race test-go-plain test-go-deploy test-go-pagetest slurm slurm-down clean
 
 setup: libtensorflow data venv tcmalloc strace ## install libtensorflow, MNIST, the Python venv, tcmalloc and strace (each only if missing)
 
@@ -67,17 +67,35 @@ run: setup build ## run the lab-report sweep and tell how to open TensorBoard
 	@echo
 	@echo "View the runs: $(TFSWEEP_VENV)/bin/tensorboard --logdir $(LOGDIR)   (then open http://localhost:6006)"
 
-test: setup lint test-go test-image ## everything CI runs
+# The phases run side by side: on 2 cores no one of them keeps both busy all the time (the command tests
+# wait on their workers, the image test on Docker), so together they finish in about the time of the
+# longest. Each phase's output is printed whole when it ends (--output-sync); a failure in any fails the whole.
+test: setup ## everything CI runs
+	$(MAKE) --no-print-directory -j --output-sync=target lint test-go test-image
 
-# Every package once, under the race detector (the binaries the command tests run are built without it),
-# then the modules of their own: deploy/ (the Kubernetes and Katib types its tests decode the recipes
-# into) and service/pagetest (the web page's browser tests, chromedp), so that their dependencies stay out
-# of the program's go.mod.
-test-go:
+# The main module's packages, then the modules of their own: deploy/ (the Kubernetes and Katib types its
+# tests decode the recipes into) and service/pagetest (the web page's browser tests, chromedp), so that their
+# dependencies stay out of the program's go.mod. The three run side by side under `make -j`.
+# The race detector runs on the main module's packages whose own code or tests use goroutines, channels,
+# sync or atomics (scripts/race-packages.sh picks them); it cannot look into TensorFlow's C and slows Go
+# several times, so the others run without it. `go test` skips its own vet pass: `go vet` ran every analyzer.
+# The binaries the command tests run are built without the race detector.
+test-go: test-go-race test-go-plain test-go-deploy test-go-pagetest
+
+go-vet:
 	go vet ./...
-	go test -count=1 -race -timeout 30m ./...
-	cd deploy && go vet ./... && go test -count=1 -race -timeout 30m ./...
-	cd service/pagetest && go vet ./... && go test -count=1 -timeout 20m ./...
+
+test-go-race: go-vet
+	go test -count=1 -vet=off -race -timeout 30m $$(scripts/race-packages.sh race)
+
+test-go-plain: go-vet
+	go test -count=1 -vet=off -timeout 30m $$(scripts/race-packages.sh plain)
+
+test-go-deploy:
+	cd deploy && go vet ./... && go test -count=1 -vet=off -race -timeout 30m ./...
+
+test-go-pagetest:
+	cd service/pagetest && go vet ./... && go test -count=1 -vet=off -timeout 20m ./...
 
 # The image in both flavours on a real Docker engine (installed and started if none runs, stopped after).
 test-image: venv build ## build the image and check docker run, serve, compose and the GPU flavour's failure
