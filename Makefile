@@ -67,29 +67,29 @@ run: setup build ## run the lab-report sweep and tell how to open TensorBoard
 	@echo
 	@echo "View the runs: $(TFSWEEP_VENV)/bin/tensorboard --logdir $(LOGDIR)   (then open http://localhost:6006)"
 
-# The phases run side by side: on 2 cores no one of them keeps both busy all the time (the command tests
-# wait on their workers, the image test on Docker), so together they finish in about the time of the
-# longest. Each phase's output is printed whole when it ends (--output-sync); a failure in any fails the whole.
+# The phases run side by side: no one of them keeps 2 cores busy all the time (the command tests wait on
+# their workers and TensorBoard, the image test on Docker), together they do. Each phase's output is printed whole when it ends (--output-sync); a failure in any fails the whole.
 test: setup ## everything CI runs
 	$(MAKE) --no-print-directory -j --output-sync=target lint test-go test-image
 
 # The main module's packages, then the modules of their own: deploy/ (the Kubernetes and Katib types its
 # tests decode the recipes into) and service/pagetest (the web page's browser tests, chromedp), so that their
-# dependencies stay out of the program's go.mod. The three run side by side under `make -j`.
+# dependencies stay out of the program's go.mod. Under `make -j` (as `make test` runs it) all run side by side,
+# `go vet` too.
 # The race detector runs on the main module's packages whose own code or tests use goroutines, channels,
 # sync or atomics (scripts/race-packages.sh picks them); it cannot look into TensorFlow's C and slows Go
 # several times, so the others run without it. `go test` skips its own vet pass: `go vet` ran every analyzer.
 # The binaries the command tests run are built without the race detector.
-test-go: test-go-race test-go-plain test-go-deploy test-go-pagetest
+test-go: go-vet test-go-race test-go-plain test-go-deploy test-go-pagetest
 
 go-vet:
 	go vet ./...
 
-test-go-race: go-vet
-	go test -count=1 -vet=off -race -timeout 30m $$(scripts/race-packages.sh race)
+test-go-race:
+	packages=$$(scripts/race-packages.sh race) && go test -count=1 -vet=off -race -timeout 30m $$packages
 
-test-go-plain: go-vet
-	go test -count=1 -vet=off -timeout 30m $$(scripts/race-packages.sh plain)
+test-go-plain:
+	packages=$$(scripts/race-packages.sh plain) && go test -count=1 -vet=off -timeout 30m $$packages
 
 test-go-deploy:
 	cd deploy && go vet ./... && go test -count=1 -vet=off -race -timeout 30m ./...
