@@ -68,11 +68,12 @@ run: setup build ## run the lab-report sweep and tell how to open TensorBoard
 	@echo "View the runs: $(TFSWEEP_VENV)/bin/tensorboard --logdir $(LOGDIR)   (then open http://localhost:6006)"
 
 # The phases run side by side: no one of them keeps 2 cores busy all the time (the command tests wait on
-# their workers and TensorBoard, the image test on Docker), together they do. Each phase's output is printed whole when it ends (--output-sync); a failure in any fails the whole.
+# their workers and TensorBoard, the image test on Docker), together they do. Each phase's output is
+# printed whole when it ends (--output-sync); a failure in any fails the whole.
 test: setup ## everything CI runs
 	$(MAKE) --no-print-directory -j --output-sync=target lint test-go test-image
 
-# The main module's packages, then the modules of their own: deploy/ (the Kubernetes and Katib types its
+# The main module's packages and the modules of their own: deploy/ (the Kubernetes and Katib types its
 # tests decode the recipes into) and service/pagetest (the web page's browser tests, chromedp), so that their
 # dependencies stay out of the program's go.mod. Under `make -j` (as `make test` runs it) all run side by side,
 # `go vet` too.
