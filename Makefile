@@ -39,7 +39,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras compare-keras-convnet bench-convnet bench-preset bench-peers bench-sweep bench-search check-peers keras-models check-tensorboard-newest test-image slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras compare-keras-convnet bench-convnet bench-preset bench-peers bench-sweep bench-search check-peers keras-models check-tensorboard-newest test-image go-vet test-go-race test-go-plain test-go-deploy test-go-pagetest slurm slurm-down clean
 
 setup: libtensorflow data venv tcmalloc strace ## install libtensorflow, MNIST, the Python venv, tcmalloc and strace (each only if missing)
 
@@ -69,17 +69,36 @@ run: setup build ## run the lab-report sweep and tell how to open TensorBoard
 	@echo
 	@echo "View the runs: $(TFSWEEP_VENV)/bin/tensorboard --logdir $(LOGDIR)   (then open http://localhost:6006)"
 
-test: setup lint test-go test-image ## everything CI runs
+# The phases run side by side: no one of them keeps 2 cores busy all the time (the command tests wait on
+# their workers and TensorBoard, the image test on Docker), together they do. Each phase's output is
+# printed whole when it ends (--output-sync); a failure in any fails the whole.
+test: setup ## everything CI runs
+	$(MAKE) --no-print-directory -j --output-sync=target lint test-go test-image
 
-# Every package once, under the race detector (the binaries the command tests run are built without it),
-# then the modules of their own: deploy/ (the Kubernetes and Katib types its tests decode the recipes
-# into) and service/pagetest (the web page's browser tests, chromedp), so that their dependencies stay out
-# of the program's go.mod.
-test-go:
+# The main module's packages and the modules of their own: deploy/ (the Kubernetes and Katib types its
+# tests decode the recipes into) and service/pagetest (the web page's browser tests, chromedp), so that their
+# dependencies stay out of the program's go.mod. Under `make -j` (as `make test` runs it) all run side by side,
+# `go vet` too.
+# The race detector runs on the main module's packages whose own code or tests use goroutines, channels,
+# sync or atomics (scripts/race-packages.sh picks them); it cannot look into TensorFlow's C and slows Go
+# several times, so the others run without it. `go test` skips its own vet pass: `go vet` ran every analyzer.
+# The binaries the command tests run are built without the race detector.
+test-go: go-vet test-go-race test-go-plain test-go-deploy test-go-pagetest
+
+go-vet:
 	go vet ./...
-	go test -count=1 -race -timeout 30m ./...
-	cd deploy && go vet ./... && go test -count=1 -race -timeout 30m ./...
-	cd service/pagetest && go vet ./... && go test -count=1 -timeout 20m ./...
+
+test-go-race:
+	packages=$$(scripts/race-packages.sh race) && go test -count=1 -vet=off -race -timeout 30m $$packages
+
+test-go-plain:
+	packages=$$(scripts/race-packages.sh plain) && go test -count=1 -vet=off -timeout 30m $$packages
+
+test-go-deploy:
+	cd deploy && go vet ./... && go test -count=1 -vet=off -race -timeout 30m ./...
+
+test-go-pagetest:
+	cd service/pagetest && go vet ./... && go test -count=1 -vet=off -timeout 20m ./...
 
 # The image in both flavours on a real Docker engine (installed and started if none runs, stopped after).
 test-image: venv build ## build the image and check docker run, serve, compose and the GPU flavour's failure

@@ -38,6 +38,7 @@ func runOnData(t *testing.T, args ...string) (status string, trainExamples int, 
 // TestRunOnEveryFormat trains on data of every format, as the formats' own writers made it, and on the
 // same MNIST images as IDX, .npz and a PNG folder, which train to bitwise-identical histories.
 func TestRunOnEveryFormat(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := datafixtures.Write(dir); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,9 @@ import (
 
 // binDir holds the tfsweep and tfsweep-worker binaries built for this test run: commands run
 // in-process find the worker through TFSWEEP_WORKER, and the signal tests run the real front.
+// The tests that train sweeps (ten seconds and more each) call t.Parallel: each spends much of its
+// time waiting on worker processes, TensorBoard or a server, so two at a time keep both cores busy.
+// Each has its own temporary logdir and port and finds its workers by its own front's pid.
 var binDir string
 
 func TestMain(m *testing.M) {

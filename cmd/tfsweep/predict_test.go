@@ -27,6 +27,7 @@ func cmdOutput(t *testing.T, run func([]string, *bytes.Buffer, *bytes.Buffer) in
 // the run's logged validation metrics, and `tfsweep predict` of the first 100 test images agrees
 // with its accuracy.
 func TestBestModelPredictAndEvaluate(t *testing.T) {
+	t.Parallel()
 	data := realData(t)
 	logdir := t.TempDir()
 	code, stdout, stderr := runCmd(t, "--data-dir", data, "--logdir", logdir, "--limit", "2000", "--epochs", "2",

@@ -16,6 +16,7 @@ import (
 // loaders see every tag's steps once each in order, and each run is one HParams session that
 // succeeded.
 func TestKillAndResume(t *testing.T) {
+	t.Parallel()
 	const epochs = 12
 	flags := func(logdir string) []string {
 		return []string{"--data-dir", realData(t), "--logdir", logdir, "--limit", "3000", "--epochs", "12",

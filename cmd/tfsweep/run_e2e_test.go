@@ -83,6 +83,7 @@ type timingsJSON struct {
 // TensorBoard (both loaders) for every run, tag and step the sweep must have written, the graphs and
 // the HParams session groups, and checks the report written from the logs against the JSON summary.
 func TestRunEndToEnd(t *testing.T) {
+	t.Parallel()
 	data := os.Getenv("TFSWEEP_DATA_DIR")
 	if data == "" {
 		t.Fatal("TFSWEEP_DATA_DIR is not set: run `make test`, or `scripts/setup-data.sh` and export TFSWEEP_DATA_DIR=$PWD/data/mnist")
@@ -399,6 +400,7 @@ func TestRunReportsFailedRun(t *testing.T) {
 // TensorBoard (both loaders) for the HParams session groups of `tensorboard --logdir LOGDIR`: one
 // group per run per sweep, each with its own metrics, never an average of the two.
 func TestTwoSweepsInOneLogdir(t *testing.T) {
+	t.Parallel()
 	data := realData(t)
 	tbCheck(t)
 	logdir := t.TempDir()
@@ -442,6 +444,7 @@ func TestTwoSweepsInOneLogdir(t *testing.T) {
 // experiment: the drawn learning rate is an interval, the listed axis discrete, and every trial a
 // session group with the lr it drew.
 func TestRandomSearchInTensorBoard(t *testing.T) {
+	t.Parallel()
 	data := realData(t)
 	tbCheck(t)
 	logdir := t.TempDir()

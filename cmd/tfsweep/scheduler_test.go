@@ -29,6 +29,7 @@ func searchFlags(t *testing.T, logdir string, extra ...string) []string {
 // the end; a promoted trial resumes from its checkpoint, so every epoch it trained is bitwise the
 // epoch an unscheduled sweep of the same trials trains.
 func TestASHASweep(t *testing.T) {
+	t.Parallel()
 	code, stdout, stderr := runCmd(t, searchFlags(t, t.TempDir())...)
 	if code != spec.ExitOK {
 		t.Fatalf("unscheduled: exit %d\n%s", code, stderr)
@@ -126,6 +127,7 @@ func proposals(t *testing.T, dir string) map[string][]float64 {
 // resumed, proposes the same trials, makes the same decisions and ends every trial as the
 // uninterrupted search does: with one worker the search is reproducible.
 func TestSchedulerKillAndResume(t *testing.T) {
+	t.Parallel()
 	flags := func(logdir string) []string {
 		return searchFlags(t, logdir, "--scheduler", "asha", "--search", "tpe", "--trials", "12")
 	}
@@ -201,6 +203,7 @@ func TestSchedulerKillAndResume(t *testing.T) {
 // between its segments), every epoch of every run is trained once, and the claims end each run
 // succeeded or paused. A third process resuming the sweep replays the log and finds nothing to do.
 func TestSchedulerShards(t *testing.T) {
+	t.Parallel()
 	logdir := t.TempDir()
 	flags := func(shard string) []string {
 		return searchFlags(t, logdir, "--scheduler", "asha", "--name", "s", "--shard", shard)

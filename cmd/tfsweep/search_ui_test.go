@@ -30,6 +30,7 @@ type searchRun struct {
 // promotes the others, which resume from their checkpoints; the median rule lets the first trials
 // finish and prunes the later ones worse than the median of the others.
 func TestScheduledSearchShowsWhyRunsStopped(t *testing.T) {
+	t.Parallel()
 	data := realData(t)
 	tbCheck(t)
 	for _, tc := range []struct {

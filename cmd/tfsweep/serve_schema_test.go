@@ -17,6 +17,7 @@ import (
 // a created sweep through its other operations. Its seed is random: a failure prints the seed that
 // replays it.
 func TestServeMatchesOpenAPI(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command(filepath.Join("..", "..", "scripts", "setup-python.sh"), "api").Output()
 	if err != nil {
 		t.Fatalf("scripts/setup-python.sh api: %v", err)

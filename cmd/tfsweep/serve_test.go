@@ -525,6 +525,7 @@ func TestSubmitExitCodes(t *testing.T) {
 // checkpoint and trains the queued ones: all three succeed, nothing is lost, the resumed run's logs hold
 // each epoch once, and submit, reconnecting across the restart, exits 0.
 func TestServeRestartAfterKill(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		sig  syscall.Signal

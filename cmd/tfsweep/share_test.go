@@ -110,6 +110,7 @@ func claimPIDs(t *testing.T, dir string) map[string]int {
 // Three processes as the pods of a Kubernetes Indexed Job (JOB_COMPLETION_INDEX 0..2, --shard auto)
 // share one --name: each trains its shard, and the sweep's report is the one a single process gives.
 func TestShardsOfAnIndexedJob(t *testing.T) {
+	t.Parallel()
 	logdir := t.TempDir()
 	var fronts []*front
 	for i := range 3 {
@@ -169,6 +170,7 @@ func statusCmd(t *testing.T, args ...string) (int, string, string) {
 // Two processes on one --name without shards: the claims give every run to one of them, and no
 // event file is written by both.
 func TestTwoProcessesShareOneName(t *testing.T) {
+	t.Parallel()
 	logdir := t.TempDir()
 	a, b := startFront(t, sharedSweep(t, logdir, "pair")...), startFront(t, sharedSweep(t, logdir, "pair")...)
 	trained := 0
@@ -197,6 +199,7 @@ func TestTwoProcessesShareOneName(t *testing.T) {
 
 // A process with another plan cannot join a named sweep: it exits 2 naming the difference.
 func TestJoinWithAnotherPlan(t *testing.T) {
+	t.Parallel()
 	logdir := t.TempDir()
 	if code, _, stderr := runCmd(t, sharedSweep(t, logdir, "lab")...); code != spec.ExitOK {
 		t.Fatalf("exit %d\n%s", code, stderr)
@@ -216,6 +219,7 @@ func TestJoinWithAnotherPlan(t *testing.T) {
 // An interrupted run of a named sweep is left alone until --resume takes it over; its earlier
 // attempt is moved aside, so TensorBoard sees each epoch once.
 func TestResumeTakesOverAnInterruptedRun(t *testing.T) {
+	t.Parallel()
 	logdir := t.TempDir()
 	args := []string{"--data-dir", realData(t), "--logdir", logdir, "--name", "r", "--limit", "5000", "--epochs", "30",
 		"--batch-size", "32", "--seed", "1,2", "--log-every", "0", "--json"}
