@@ -66,6 +66,7 @@ func sameMetrics(a, b EpochMetrics) bool {
 		same(a.ValAccuracy, b.ValAccuracy) && a.LearningRate == b.LearningRate && a.Seconds == b.Seconds &&
 		a.SamplesPerSecond == b.SamplesPerSecond
 }
+
 // A history's best epoch by each objective: the best value in the objective's direction, the
 // earliest of equals, NaN never counting; none in a history without a number.
 func TestBestEpochBy(t *testing.T) {
