@@ -74,12 +74,6 @@ type Config struct {
 	// validation example with its sums, for ValidationProbabilities: pictures of the validation
 	// set then cost no second pass over it.
 	KeepValidationProbabilities bool
-	// NoGraphRewrites turns Grappler, TensorFlow's graph optimiser, off for a network of Dense layers
-	// on the cpu device: its passes make no step of such a network faster, but each new session runs
-	// them on its first calls, 0.1–0.3 s of CPU (docs/benchmarks.md, "A session's first call").
-	// Without them a run's results differ from one with them in the last bits, so the choice must
-	// stay the same for the whole of a run. Networks that convolve and other devices ignore it.
-	NoGraphRewrites bool
 }
 
 // MaxTowers bounds Config.Towers: the graph holds that many copies of the forward and backward pass.

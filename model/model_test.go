@@ -545,28 +545,21 @@ func toInt64(shape []int) []int64 {
 const sameSeedTolerance = 0.0
 
 // The ConfigProto carries the thread counts, growth-on-demand GPU memory, the visible GPUs, for the
-// cpu device no GPU at all, with one inter-op thread on the cpu device the single-threaded
-// executor, and Grappler off for a network of Dense layers on the cpu device when asked.
+// cpu device no GPU at all, and with one inter-op thread on the cpu device the single-threaded
+// executor.
 func TestSessionConfig(t *testing.T) {
-	dense := DefaultConfig().Network
-	conv := spec.Network{Layers: append([]spec.Layer{{Class: spec.ClassConv2D, Name: "conv2d"}}, dense.Layers...)}
 	for _, tc := range []struct {
 		name                 string
 		cfg                  Config
 		perSession, noGPU    bool
 		singleThreadExecutor bool
-		noRewrites           bool
 	}{
-		{"auto, 4/2 threads", Config{IntraOpThreads: 4, InterOpThreads: 2, Device: DeviceAuto}, true, false, false, false},
-		{"cpu, default pools", Config{Device: DeviceCPU, VisibleGPUs: "1"}, false, true, false, false},
-		{"cpu, one thread", Config{IntraOpThreads: 1, InterOpThreads: 1, Device: DeviceCPU}, true, true, true, false},
-		{"cpu, one intra-op and two inter-op threads", Config{IntraOpThreads: 1, InterOpThreads: 2, Device: DeviceCPU}, true, true, false, false},
-		{"auto, one thread", Config{IntraOpThreads: 1, InterOpThreads: 1, Device: DeviceAuto}, true, false, false, false},
-		{"gpu, one thread", Config{IntraOpThreads: 1, InterOpThreads: 1, Device: DeviceGPU}, true, false, false, false},
-		{"cpu, Dense layers", Config{IntraOpThreads: 1, InterOpThreads: 1, Device: DeviceCPU, Network: dense}, true, true, true, false},
-		{"cpu, Dense layers, no rewrites", Config{IntraOpThreads: 1, InterOpThreads: 1, Device: DeviceCPU, Network: dense, NoGraphRewrites: true}, true, true, true, true},
-		{"cpu, a convolution, no rewrites", Config{IntraOpThreads: 1, InterOpThreads: 1, Device: DeviceCPU, Network: conv, NoGraphRewrites: true}, true, true, true, false},
-		{"auto, Dense layers, no rewrites", Config{IntraOpThreads: 1, InterOpThreads: 1, Device: DeviceAuto, Network: dense, NoGraphRewrites: true}, true, false, false, false},
+		{"auto, 4/2 threads", Config{IntraOpThreads: 4, InterOpThreads: 2, Device: DeviceAuto}, true, false, false},
+		{"cpu, default pools", Config{Device: DeviceCPU, VisibleGPUs: "1"}, false, true, false},
+		{"cpu, one thread", Config{IntraOpThreads: 1, InterOpThreads: 1, Device: DeviceCPU}, true, true, true},
+		{"cpu, one intra-op and two inter-op threads", Config{IntraOpThreads: 1, InterOpThreads: 2, Device: DeviceCPU}, true, true, false},
+		{"auto, one thread", Config{IntraOpThreads: 1, InterOpThreads: 1, Device: DeviceAuto}, true, false, false},
+		{"gpu, one thread", Config{IntraOpThreads: 1, InterOpThreads: 1, Device: DeviceGPU}, true, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := sessionConfig(tc.cfg)
@@ -587,10 +580,6 @@ func TestSessionConfig(t *testing.T) {
 			}
 			if got := pb.GetExperimental().GetExecutorType() == singleThreadedExecutor; got != tc.singleThreadExecutor {
 				t.Errorf("executor_type %q, single-threaded wanted: %v", pb.GetExperimental().GetExecutorType(), tc.singleThreadExecutor)
-			}
-			rw := pb.GetGraphOptions().GetRewriteOptions()
-			if got := rw.GetDisableMetaOptimizer(); got != tc.noRewrites || (!got && rw != nil) {
-				t.Errorf("rewrite options %v, Grappler off wanted: %v", rw, tc.noRewrites)
 			}
 		})
 	}

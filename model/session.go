@@ -71,9 +71,6 @@ func sessionConfig(cfg Config) ([]byte, error) {
 	}
 	if cfg.Device == DeviceCPU {
 		pb.DeviceCount = map[string]int32{"GPU": 0}
-		if cfg.NoGraphRewrites && len(cfg.Network.Layers) > 0 && !cfg.Network.Convolves() {
-			pb.GraphOptions = &configpb.GraphOptions{RewriteOptions: &configpb.RewriterConfig{DisableMetaOptimizer: true}}
-		}
 		if cfg.InterOpThreads == 1 {
 			// One inter-op thread runs the ops one at a time anyway; TensorFlow's single-threaded
 			// executor runs them in the calling thread, without handing each op to the pool and back

@@ -43,10 +43,6 @@ func planRun(job spec.Job, v spec.Variant, data dataShape, gpu func() bool) (run
 		return runPlan{}, err
 	}
 	cfg.KeepValidationProbabilities = job.PicturesEvery > 0
-	// A run the front judges after every epoch is a scheduled search's: it is paused and resumed in
-	// segments, each a new session, whose start-up Grappler's passes would double. A sweep's other
-	// runs keep them, and with them results bitwise those of earlier versions.
-	cfg.NoGraphRewrites = job.Verdicts
 	p := runPlan{
 		model:           cfg,
 		fit:             trainer.FitOptions{Epochs: v.Epochs, BatchSize: v.BatchSize, LearningRate: v.LR, StepsPerCall: cfg.StepsPerCall},

@@ -81,29 +81,18 @@ func TestEveryAxisChangesWhatTheWorkerTrains(t *testing.T) {
 	}
 }
 
-// The job's other fields that reach the model: a scheduled search's runs (judged after every epoch)
-// skip Grappler's rewrites, the pictures keep the validation pass' probabilities; a plain run
-// neither.
-func TestJobSettingsReachTheModel(t *testing.T) {
-	for _, tc := range []struct {
-		name                  string
-		verdicts              bool
-		picturesEvery         int
-		noRewrites, keepProbs bool
-	}{
-		{"plain", false, 0, false, false},
-		{"scheduled", true, 0, true, false},
-		{"pictures", false, 5, false, true},
-	} {
+// The pictures keep the validation pass' probabilities, so that they cost no second pass; a run
+// without pictures keeps none.
+func TestPicturesKeepTheValidationProbabilities(t *testing.T) {
+	for _, every := range []int{0, 5} {
 		job := spec.Job{Run: "r", Dir: "runs/r", DataDir: "data/mnist", Device: "auto", CPUs: 2, Variant: spec.EncodeVariant(spec.Defaults()),
-			Verdicts: tc.verdicts, PicturesEvery: tc.picturesEvery}
+			PicturesEvery: every}
 		p, err := planRun(job, spec.Defaults(), dataShape{train: 60_000, test: 10_000, features: 784, classes: 10}, func() bool { return false })
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.model.NoGraphRewrites != tc.noRewrites || p.model.KeepValidationProbabilities != tc.keepProbs {
-			t.Errorf("%s: NoGraphRewrites %v, KeepValidationProbabilities %v; want %v, %v", tc.name,
-				p.model.NoGraphRewrites, p.model.KeepValidationProbabilities, tc.noRewrites, tc.keepProbs)
+		if p.model.KeepValidationProbabilities != (every > 0) {
+			t.Errorf("pictures every %d: KeepValidationProbabilities %v", every, p.model.KeepValidationProbabilities)
 		}
 	}
 }
