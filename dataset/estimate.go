@@ -304,20 +304,11 @@ func tfrecordExtent(src Source, glob string) (extent, error) {
 // countRecords counts a TFRecord file's records by their length headers; keepFirst returns the first
 // record's data too.
 func countRecords(path string, keepFirst bool) (n int64, first []byte, err error) {
-	f, _, err := openRegular(path)
+	r, _, closeFile, err := openTFRecord(path)
 	if err != nil {
 		return 0, nil, err
 	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, chunkBytes)
-	var r io.Reader = br
-	if head, _ := br.Peek(2); isGzip(head) {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return 0, nil, fileError(path, gzipFault(err), "")
-		}
-		r = zr
-	}
+	defer closeFile()
 	var head [tfrecordHeader]byte
 	for ; ; n++ {
 		if _, err := io.ReadFull(r, head[:]); err != nil {

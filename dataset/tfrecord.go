@@ -52,22 +52,32 @@ func readTFRecordSplit(glob string, src Source, _ bool) (*Set, error) {
 	return ex.set()
 }
 
-// readTFRecordFile appends the examples of one TFRecord file to ex.
-func readTFRecordFile(path string, src Source, ex *examples) error {
+// openTFRecord opens a TFRecord file to read its records in order, through gzip when the file is
+// gzipped; size is the file's, closeFile closes it.
+func openTFRecord(path string) (r io.Reader, size int64, closeFile func() error, err error) {
 	f, size, err := openRegular(path)
 	if err != nil {
-		return err
+		return nil, 0, nil, err
 	}
-	defer f.Close()
 	br := bufio.NewReaderSize(f, chunkBytes)
-	var r io.Reader = br
 	if head, _ := br.Peek(2); isGzip(head) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return fileError(path, gzipFault(err), "")
+			f.Close()
+			return nil, 0, nil, fileError(path, gzipFault(err), "")
 		}
-		r = zr
+		return zr, size, f.Close, nil
 	}
+	return br, size, f.Close, nil
+}
+
+// readTFRecordFile appends the examples of one TFRecord file to ex.
+func readTFRecordFile(path string, src Source, ex *examples) error {
+	r, size, closeFile, err := openTFRecord(path)
+	if err != nil {
+		return err
+	}
+	defer closeFile()
 	var head [tfrecordHeader]byte
 	batch := recordBatch{path: path, size: size}
 	for i := 0; ; i++ {
