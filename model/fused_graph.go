@@ -52,6 +52,9 @@ func buildFused(trials []Config, mlps []fusedMLP) (*fusedGraph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fused: build graph: %w", err)
 	}
+	if err := rewireForFusion(g); err != nil {
+		return nil, fmt.Errorf("fused: build graph: %w", err)
+	}
 	b.fg.g = g
 	return b.fg, nil
 }

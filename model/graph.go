@@ -183,6 +183,9 @@ func buildGraph(cfg Config) (*graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build graph: %w", err)
 	}
+	if err := rewireForFusion(g); err != nil {
+		return nil, fmt.Errorf("build graph: %w", err)
+	}
 	b.g = g
 	return b, nil
 }

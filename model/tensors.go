@@ -21,7 +21,6 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -29,15 +28,7 @@ import (
 )
 
 // canRelease reports whether tf.Tensor starts with the *C.TF_Tensor it owns, as in graft v0.10.0.
-var canRelease = sync.OnceValue(func() bool {
-	typ := reflect.TypeOf(tf.Tensor{})
-	if typ.NumField() == 0 {
-		return false
-	}
-	f := typ.Field(0)
-	return f.Name == "c" && f.Offset == 0 && f.Type.Kind() == reflect.Pointer &&
-		strings.HasSuffix(f.Type.Elem().Name(), "TF_Tensor") && f.Type.Elem().PkgPath() == reflect.TypeOf(tf.Tensor{}).PkgPath()
-})
+var canRelease = sync.OnceValue(func() bool { return startsWithC(reflect.TypeOf(tf.Tensor{}), "TF_Tensor") })
 
 // cTensor is the TF_Tensor a graft tensor owns.
 func cTensor(t *tf.Tensor) **C.TF_Tensor { return (**C.TF_Tensor)(unsafe.Pointer(t)) }
