@@ -1,0 +1,71 @@
+package model
+
+import (
+	"maps"
+	"strings"
+	"testing"
+
+	graphpb "github.com/wamuir/graft/tensorflow/core/framework/graph_go_proto"
+)
+
+// Grappler fuses each relu layer's contraction, bias and activation into one kernel in the
+// training step TensorFlow runs (_FusedConv2D and _FusedMatMul, or oneDNN's _MklNativeFused* when
+// oneDNN is on), and leaves no Relu op behind: the C++ gradients as TF_AddGradients builds them
+// would keep the three apart (see gradfeatures.go).
+func TestTrainingStepFusesReluLayers(t *testing.T) {
+	tests := []struct {
+		name          string
+		cfg           Config
+		convs, dense  int // layers fused with BiasAdd and Relu
+		denseBiasOnly int // layers fused with BiasAdd alone (the softmax output)
+	}{
+		{"keras convnet", Config{Network: kerasConvnet(t)}, 2, 0, 1},
+		{"relu mlp", Config{Network: withActivation(mlp(784, []int{64, 32}, 10), "relu")}, 0, 2, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Seed, tt.cfg.Device = 3, DeviceCPU
+			m := newModel(t, tt.cfg)
+			pixels, labels := randomBatch(1, 32, inputs(m.Config()), classes(m.Config()))
+			if err := m.feed(pixels, labels); err != nil {
+				t.Fatal(err)
+			}
+			md, err := runTraced(m.sess, m.feeds, m.trainTargets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(md.PartitionGraphs) == 0 {
+				t.Fatal("the traced run returned no partition graph")
+			}
+			got := fusedKernels(md.PartitionGraphs)
+			want := map[string]int{"Conv2D BiasAdd,Relu": tt.convs, "MatMul BiasAdd,Relu": tt.dense, "MatMul BiasAdd": tt.denseBiasOnly}
+			maps.DeleteFunc(want, func(_ string, n int) bool { return n == 0 })
+			if !maps.Equal(got, want) { // no "Relu": every relu is fused
+				t.Errorf("kernels run: %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// fusedKernels counts the fused contractions of the graphs by contraction and fused ops
+// ("Conv2D BiasAdd,Relu"), and the unfused Relu ops as "Relu".
+func fusedKernels(graphs []*graphpb.GraphDef) map[string]int {
+	counts := map[string]int{}
+	for _, g := range graphs {
+		for _, n := range g.Node {
+			if n.Op == "Relu" {
+				counts["Relu"]++
+			}
+			_, contraction, ok := strings.Cut(n.Op, "Fused")
+			if !ok || (contraction != "Conv2D" && contraction != "MatMul") {
+				continue
+			}
+			var ops []string
+			for _, b := range n.Attr["fused_ops"].GetList().GetS() {
+				ops = append(ops, string(b))
+			}
+			counts[contraction+" "+strings.Join(ops, ",")]++
+		}
+	}
+	return counts
+}
