@@ -81,6 +81,17 @@ func (m *Model) KerasJSON() ([]byte, error) {
 	return b, nil
 }
 
+// KerasWeightScope is the name scope Keras 3 puts the weights under when the model is built in code
+// as KerasJSON describes it, and so the prefix of the weight histograms its TensorBoard callback
+// writes (each weight's path + "/histogram"): a Sequential model's name ("convnet/conv2d/kernel"),
+// and "" for a Functional model, whose layers are built before the model exists ("conv2d/kernel").
+func (m *Model) KerasWeightScope() string {
+	if !isSequential(m.cfg.Network) {
+		return ""
+	}
+	return kerasModelName(m.cfg.Network.Name, "sequential")
+}
+
 // kerasModelName is the model's name as Keras would hold it: the network's own (the model file's name,
 // or the imported Keras model's), else Keras' automatic name for its class. Keras refuses a name with
 // a "/" (it separates a variable's path), so such a name falls back too.

@@ -173,7 +173,9 @@ func TestKerasJSONOfKerasModels(t *testing.T) {
 }
 
 // KerasJSON names the model as Keras would hold it: the network's name, else Keras' automatic name
-// for its class, as for a name Keras refuses.
+// for its class, as for a name Keras refuses. KerasWeightScope is that name for a Sequential model,
+// whose weights Keras 3 builds under it (its path "convnet/dense/kernel"), and nothing for a
+// Functional one, whose layers are built before the model ("dense/kernel").
 func TestKerasJSONModelName(t *testing.T) {
 	named := func(n spec.Network, name string) spec.Network {
 		n.Name = name
@@ -186,15 +188,17 @@ func TestKerasJSONModelName(t *testing.T) {
 		class      string
 		wantName   string
 		whyDefault string
+		wantScope  string
 	}{
-		{named(flat, "convnet"), "Sequential", "convnet", ""},
-		{named(flat, ""), "Sequential", "sequential", "no name"},
-		{named(flat, "runs/a"), "Sequential", "sequential", "Keras refuses a /"},
-		{named(branched, "resnet_small"), "Functional", "resnet_small", ""},
-		{named(branched, ""), "Functional", "functional", "no name"},
+		{named(flat, "convnet"), "Sequential", "convnet", "", "convnet"},
+		{named(flat, ""), "Sequential", "sequential", "no name", "sequential"},
+		{named(flat, "runs/a"), "Sequential", "sequential", "Keras refuses a /", "sequential"},
+		{named(branched, "resnet_small"), "Functional", "resnet_small", "", ""},
+		{named(branched, ""), "Functional", "functional", "no name", ""},
 	}
 	for _, tt := range tests {
-		b, err := newModel(t, Config{Network: tt.net, Device: DeviceCPU}).KerasJSON()
+		m := newModel(t, Config{Network: tt.net, Device: DeviceCPU})
+		b, err := m.KerasJSON()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,6 +213,9 @@ func TestKerasJSONModelName(t *testing.T) {
 		}
 		if model.ClassName != tt.class || model.Config.Name != tt.wantName {
 			t.Errorf("network named %q: %s %q, want %s %q %s", tt.net.Name, model.ClassName, model.Config.Name, tt.class, tt.wantName, tt.whyDefault)
+		}
+		if got := m.KerasWeightScope(); got != tt.wantScope {
+			t.Errorf("network named %q: weight scope %q, want %q", tt.net.Name, got, tt.wantScope)
 		}
 	}
 }

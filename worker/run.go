@@ -165,7 +165,7 @@ func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *dataset.Data,
 		return nil, err
 	}
 	r.tb, err = trainer.NewTensorBoard(job.Dir, trainer.TensorBoardOptions{
-		UpdateFreq: job.LogEvery, Model: inspectable{r.m}, ModelName: "sequential", Config: spec.ConfigMarkdown(job.Run, v, extra...),
+		UpdateFreq: job.LogEvery, Model: inspectable{r.m}, ModelName: weightScope(v, r.m), Config: spec.ConfigMarkdown(job.Run, v, extra...),
 		Outcome: func(trainer.TrainEnd) string { return outcome(r.k.stopper) }, Best: job.Best,
 	})
 	if err != nil {
@@ -295,4 +295,14 @@ func (r *run) export(job spec.Job, p runPlan) error {
 	}
 	r.rep.end.Model = dir
 	return nil
+}
+
+// weightScope prefixes the run's weight histograms as Keras' TensorBoard callback prefixes the
+// model's: the built-in MLP's with "sequential", the lab report's unnamed keras.Sequential, and a
+// model file's with its own name, or nothing for a Functional model (Model.KerasWeightScope).
+func weightScope(v spec.Variant, m *model.Model) string {
+	if v.Model.File == "" {
+		return "sequential"
+	}
+	return m.KerasWeightScope()
 }

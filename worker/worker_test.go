@@ -9,10 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/tfsweep/tfsweep/modelfile"
 	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/summary"
 )
 
 // serve runs Serve on the jobs and returns every message it wrote.
@@ -150,4 +153,67 @@ func TestStandardizedRunExportsItsStandardisation(t *testing.T) {
 	if e.Accuracy != valAccuracy || math.Abs(e.Loss-valLoss) > 1e-4 {
 		t.Errorf("the export scores loss %v, accuracy %v; the run validated at loss %v, accuracy %v", e.Loss, e.Accuracy, valLoss, valAccuracy)
 	}
+}
+
+// A model file's weight histograms are tagged as Keras' TensorBoard callback tags the model's, by
+// each weight's path: under a Sequential model's own name, with no prefix for a Functional model;
+// the built-in MLP's under "sequential", as the lab report's Keras model.
+func TestHistogramTagsFollowTheModel(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		file, wantTag string // "" file: the built-in MLP
+	}{
+		{"", "sequential/dense/kernel/histogram"},
+		{"convnet.yaml", "convnet/conv2d/kernel/histogram"},
+		{"residual.yaml", "stem/kernel/histogram"},
+	}
+	for _, tt := range tests {
+		name := strings.TrimSuffix(tt.file, ".yaml")
+		if name == "" {
+			name = "mlp"
+		}
+		job := smallJob(t, dir, name)
+		v := spec.Defaults()
+		v.Limit, v.Epochs = 500, 1
+		if tt.file != "" {
+			net, err := modelfile.Read(filepath.Join("..", "modelfile", "testdata", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.Model = spec.Model{Name: net.Name, File: tt.file, Network: &net}
+			job.Network = &net
+		}
+		job.Variant = spec.EncodeVariant(v)
+		if end := ends(serve(t, job))[name]; end == nil || end.Status != spec.StatusSucceeded {
+			t.Fatalf("%s: %+v", name, end)
+		}
+		tags := histogramTags(t, filepath.Join(job.Dir, spec.TrainDir))
+		if !slices.Contains(tags, tt.wantTag) {
+			t.Errorf("%s: histograms %q, want %q among them", name, tags, tt.wantTag)
+		}
+	}
+}
+
+// histogramTags are the tags of the histograms in the event files of dir.
+func histogramTags(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "events.out.tfevents.*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no event file in %s (%v)", dir, err)
+	}
+	var tags []string
+	for _, f := range files {
+		events, err := summary.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			for _, v := range e.Values {
+				if v.Plugin == "histograms" && !slices.Contains(tags, v.Tag) {
+					tags = append(tags, v.Tag)
+				}
+			}
+		}
+	}
+	return tags
 }
