@@ -7,8 +7,10 @@ package model
 // and Grappler's remapper fuses Conv2D/MatMul + bias + Relu into one kernel (_FusedConv2D,
 // _FusedMatMul) only when the bias add feeds the Relu alone: with the C++ gradient as it is, every
 // convolution and dense layer with relu runs as three kernels. After the gradients are built, this
-// file points each such gradient's features input at the activation's output, as Python does; the
-// gradients themselves are still TF_AddGradients'. graft has no edge update, so TF_UpdateEdge is
+// file points each such gradient's features input at the activation's output, as Python does, and
+// the Shape that AddV2's gradient takes of a convolution's output (its other second consumer) at
+// the same shape further down the layer (shapesFromOutputs); the gradients themselves are still
+// TF_AddGradients'. graft has no edge update, so TF_UpdateEdge is
 // called on the C pointers that tf.Graph and tf.Operation start with, checked as canRelease checks
 // tf.Tensor's; when the layout differs, the graph is left as TF_AddGradients built it.
 

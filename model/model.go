@@ -18,8 +18,9 @@
 // savedmodel.go).
 //
 // Every derivative comes from TensorFlow's C++ gradient registry (op.Gradients); the package
-// writes no backward pass of its own. TensorFlow types stay inside: the API takes and returns
-// plain slices.
+// writes no backward pass of its own, and only points a few gradient inputs at equal values so that
+// Grappler can fuse each layer's contraction, bias and activation (gradfeatures.go). TensorFlow
+// types stay inside: the API takes and returns plain slices.
 //
 // Environment: TensorFlow prints INFO lines to stderr when the library loads, before any Go code
 // runs, so only TF_CPP_MIN_LOG_LEVEL=1 (or 2) in the process environment hides them.

@@ -1,7 +1,7 @@
 package model
 
-// graft's Session.Run passes no RunOptions and returns no RunMetadata, so what TensorFlow actually
-// ran (the partition graphs after Grappler, each kernel's time) is out of its reach. runTraced calls
+// graft's Session.Run passes no RunOptions and returns no RunMetadata, so the graphs TensorFlow
+// actually runs (after Grappler's rewriting) are out of its reach. partitionGraphs calls
 // TF_SessionRun itself on the C pointers graft's types start with (see canRewire and canRelease).
 
 /*
@@ -14,24 +14,27 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"unsafe"
 
 	tf "github.com/wamuir/graft/tensorflow"
+	graphpb "github.com/wamuir/graft/tensorflow/core/framework/graph_go_proto"
 	configpb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/protobuf/proto"
 )
 
-// errNoTrace is runTraced's error when graft's types are not laid out as this package expects.
-var errNoTrace = errors.New("tracing needs graft's C pointers, and this graft version hides them")
+// errNoPartitionGraphs is partitionGraphs' error when graft's types are not laid out as this
+// package expects.
+var errNoPartitionGraphs = errors.New("partition graphs need graft's C pointers, and this graft version hides them")
 
-// runTraced runs targets once with feeds, as Session.Run would, with a full trace and the partition
-// graphs, and returns the run's metadata. Nothing is fetched.
-func runTraced(sess *tf.Session, feeds map[tf.Output]*tf.Tensor, targets []*tf.Operation) (*configpb.RunMetadata, error) {
+// partitionGraphs runs targets once with feeds, as Session.Run would, and returns the graphs
+// TensorFlow ran, one per device. Nothing is fetched.
+func partitionGraphs(sess *tf.Session, feeds map[tf.Output]*tf.Tensor, targets []*tf.Operation) ([]*graphpb.GraphDef, error) {
 	if !canRewire() || !canRelease() || !startsWithC(reflect.TypeOf(tf.Session{}), "TF_Session") {
-		return nil, errNoTrace
+		return nil, errNoPartitionGraphs
 	}
-	opts, err := proto.Marshal(&configpb.RunOptions{TraceLevel: configpb.RunOptions_FULL_TRACE, OutputPartitionGraphs: true})
+	opts, err := proto.Marshal(&configpb.RunOptions{OutputPartitionGraphs: true})
 	if err != nil {
 		return nil, err
 	}
@@ -67,11 +70,14 @@ func runTraced(sess *tf.Session, feeds map[tf.Output]*tf.Tensor, targets []*tf.O
 	C.TF_SessionRun(csess, &optBuf, pInputs, pValues, C.int(len(inputs)), nil, nil, 0,
 		pTargets, C.int(len(ctargets)), meta, status)
 	if C.TF_GetCode(status) != C.TF_OK {
-		return nil, fmt.Errorf("traced run: %s", C.GoString(C.TF_Message(status)))
+		return nil, fmt.Errorf("run: %s", C.GoString(C.TF_Message(status)))
+	}
+	if meta.length > math.MaxInt32 {
+		return nil, fmt.Errorf("run metadata of %d bytes", meta.length)
 	}
 	md := &configpb.RunMetadata{}
 	if err := proto.Unmarshal(C.GoBytes(meta.data, C.int(meta.length)), md); err != nil {
-		return nil, fmt.Errorf("traced run: metadata: %w", err)
+		return nil, fmt.Errorf("run metadata: %w", err)
 	}
-	return md, nil
+	return md.PartitionGraphs, nil
 }
