@@ -34,7 +34,7 @@ type TensorBoardOptions struct {
 	// (histogram_freq=1, write_graph=True).
 	Model Inspectable
 	// ModelName prefixes histogram tags as Keras 3 names its variables: "sequential" gives
-	// sequential/dense/kernel/histogram.
+	// sequential/dense/kernel/histogram, "" dense/kernel/histogram (a Functional model's).
 	ModelName string
 	// Config is Markdown written as the `config` text at step 0 of train/.
 	Config string
