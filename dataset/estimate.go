@@ -53,9 +53,12 @@ func Estimate(src Source) (int64, error) {
 	return total, nil
 }
 
-// checkEstimate refuses a source whose Estimate exceeds the budget, before a byte of its examples is
-// read. A source it cannot estimate is left to the readers, which name its fault better.
-func checkEstimate(src Source, budget int64) error {
+// CheckEstimate refuses a source whose Estimate exceeds the budget (0: no limit), before a byte of its
+// examples is read. A source it cannot estimate is left to the readers, which name its fault better.
+func CheckEstimate(src Source, budget int64) error {
+	if budget <= 0 {
+		return nil
+	}
 	need, err := Estimate(src)
 	switch {
 	case errors.Is(err, ErrTooLarge):

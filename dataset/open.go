@@ -61,10 +61,8 @@ func Open(src Source, opts Options) (*Data, error) {
 			return nil, fmt.Errorf("%w: unknown kind %q", ErrSpec, src.Kind)
 		}
 	}
-	if opts.Budget > 0 {
-		if err := checkEstimate(src, opts.Budget); err != nil {
-			return nil, err
-		}
+	if err := CheckEstimate(src, opts.Budget); err != nil {
+		return nil, err
 	}
 	d, err := f.readSplits(src)
 	if err != nil {

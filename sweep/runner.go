@@ -261,15 +261,21 @@ func readData(plan *Plan, opts Options) (DataShape, error) {
 		return DataShape{}, fmt.Errorf("%s: %w", origin, err)
 	}
 	// The budget is checked on what the files declare before they are read, and on what was read.
-	var budget int64
-	if available, err := availableMemory(); err == nil {
-		budget = int64(min(available, math.MaxInt64/2))
-	}
-	d, err := dataset.Open(src, dataset.Options{CacheDir: opts.DataCache, Budget: budget})
+	d, err := dataset.Open(src, dataset.Options{CacheDir: opts.DataCache, Budget: DataBudget()})
 	if err != nil {
 		return DataShape{}, fmt.Errorf("%s: %w", origin, err)
 	}
 	return DataShape{TrainExamples: d.Train.Len(), Features: d.Train.Features(), Classes: d.Classes, Source: source}, nil
+}
+
+// DataBudget is the most bytes a data source may take as float32 (dataset.Options.Budget): the memory
+// this machine has available, or 0 (no limit) where it cannot tell.
+func DataBudget() int64 {
+	available, err := availableMemory()
+	if err != nil {
+		return 0
+	}
+	return int64(min(available, math.MaxInt64/2))
 }
 
 // checkName refuses sweep names that are not one plain directory name.
