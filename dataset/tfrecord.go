@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // A TFRecord file is a sequence of records, each a little-endian uint64 length, the masked CRC-32C of
