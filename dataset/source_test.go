@@ -225,12 +225,12 @@ func markCachedPixel(t *testing.T, cache string) {
 	if len(entries) != 1 {
 		t.Fatalf("cache holds %v, want one decoded folder", entries)
 	}
-	entry := readImageCache(entries[0])
+	entry := readCacheEntry(entries[0])
 	if entry.err != nil {
 		t.Fatal(entry.err)
 	}
 	entry.set.Bytes[0] ^= 0xff
-	if err := writeImageCache(entries[0], entry.set, entry.fingerprint); err != nil {
+	if err := writeCacheEntry(entries[0], entry.set, entry.fingerprint); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -240,12 +240,12 @@ func cacheEntries(cache string) []string {
 	return entries
 }
 
-// TestImageCacheBound shows that Open keeps the newest imageCacheEntries entries: each size= is an entry.
+// TestImageCacheBound shows that Open keeps the newest maxCacheEntries entries: each size= is an entry.
 func TestImageCacheBound(t *testing.T) {
 	dir := filepath.Join(fixtures(t), "images-luma")
 	cache := t.TempDir()
 	time.Sleep(racyMargin) // the fixtures may have been written moments ago
-	for i := range imageCacheEntries + 2 {
+	for i := range maxCacheEntries + 2 {
 		src, err := ParseSource(fmt.Sprintf("images:%s:color=grayscale:size=%dx2:holdout=0.5", dir, i+1))
 		if err != nil {
 			t.Fatal(err)
@@ -254,8 +254,8 @@ func TestImageCacheBound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if entries := cacheEntries(cache); len(entries) != imageCacheEntries {
-		t.Errorf("cache holds %d entries, want %d", len(entries), imageCacheEntries)
+	if entries := cacheEntries(cache); len(entries) != maxCacheEntries {
+		t.Errorf("cache holds %d entries, want %d", len(entries), maxCacheEntries)
 	}
 }
 
@@ -293,7 +293,7 @@ func TestPruneImageCache(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := pruneImageCache(dir, filepath.Join(dir, tc.keep), tc.maxEntries, tc.maxBytes); err != nil {
+			if err := pruneCache(dir, filepath.Join(dir, tc.keep), tc.maxEntries, tc.maxBytes); err != nil {
 				t.Fatal(err)
 			}
 			var got []string
