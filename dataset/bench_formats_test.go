@@ -18,6 +18,7 @@ func BenchmarkReadMNIST(b *testing.B) {
 		b.Skip("TFSWEEP_BENCH_DATA or TFSWEEP_DATA_DIR is not set: run scripts/bench_data")
 	}
 	png := "images:" + filepath.Join(dir, "mnist-png", "train") + ":color=grayscale:test=" + filepath.Join(dir, "mnist-png", "test")
+	csv := "csv:" + filepath.Join(dir, "mnist-train.csv") + ":test=" + filepath.Join(dir, "mnist-test.csv")
 	tfrecord := "tfrecord:" + filepath.Join(dir, "mnist-train.tfrecord") + ":image=image:label=label:color=grayscale:test=" + filepath.Join(dir, "mnist-test.tfrecord")
 	// Each format that has a decoded cache is read three ways: without it, as a first read that writes it (a
 	// new cache each time) and from it (the cache filled once before).
@@ -28,7 +29,9 @@ func BenchmarkReadMNIST(b *testing.B) {
 		{"idx-first", "idx:" + idx, "first"},
 		{"idx-cached", "idx:" + idx, "cached"},
 		{"npz", "npz:" + filepath.Join(dir, "mnist.npz"), ""},
-		{"csv", "csv:" + filepath.Join(dir, "mnist-train.csv") + ":test=" + filepath.Join(dir, "mnist-test.csv"), ""},
+		{"csv", csv, ""},
+		{"csv-first", csv, "first"},
+		{"csv-cached", csv, "cached"},
 		{"tfrecord", tfrecord, ""},
 		{"tfrecord-first", tfrecord, "first"},
 		{"tfrecord-cached", tfrecord, "cached"},

@@ -10,14 +10,15 @@ import (
 	"time"
 )
 
-// TestFilesCache shows that IDX and TFRecord splits (written by numpy and TensorFlow) are cached once
-// their files have settled: a second read returns what the first read, from the cache (an entry's marked
-// value comes back), and a split whose files changed is read again: a file added to a glob, and a file
+// TestFilesCache shows that IDX, CSV and TFRecord splits (written by numpy and TensorFlow) are cached
+// once their files have settled: a second read returns what the first read, from the cache (an entry's
+// marked value and the class names come back), and a split whose files changed is read again: a file added to a glob, and a file
 // rewritten in place with its size and mtime restored.
 func TestFilesCache(t *testing.T) {
 	dir := fixtures(t)
 	idx := copyTree(t, dir, "mnist-idx")
 	tfr := copyTree(t, dir, "tfrecord")
+	csv, csvTest := copyTree(t, dir, "table.csv"), copyTree(t, dir, "table-test.csv")
 	time.Sleep(racyMargin) // the copies' times must have settled before they are cached
 	for _, tc := range []struct {
 		name, spec string
@@ -25,6 +26,7 @@ func TestFilesCache(t *testing.T) {
 	}{
 		{"idx, gzipped training split", "idx:" + idx, 2},
 		{"tfrecord, test split", "tfrecord:" + tfr + "/raw.tfrecord:image=image:label=label:test=" + tfr + "/raw-test.tfrecord:classes=3", 2},
+		{"csv with class names", "csv:" + csv + ":label=species:test=" + csvTest, 2},
 		{"tfrecord glob of gzipped shards", "tfrecord:" + tfr + "/png-*.tfrecord.gz:image=image:label=label:holdout=0.4", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,8 +58,11 @@ func TestFilesCache(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := marked.Train.Bytes[0], uncached.Train.Bytes[0]^0xff; got != want {
-				t.Fatalf("third read's first value %d, want the cache's mark %d", got, want)
+			if got := valueAt(marked.Train, 0); got == valueAt(uncached.Train, 0) {
+				t.Fatalf("third read's first value %v is the file's, not the cache's mark", got)
+			}
+			if !reflect.DeepEqual(marked.ClassNames, uncached.ClassNames) {
+				t.Errorf("class names from the cache %q, want %q", marked.ClassNames, uncached.ClassNames)
 			}
 		})
 	}
@@ -130,7 +135,7 @@ func filesEntries(cache string) []string {
 	return entries
 }
 
-// markEntries inverts the first value of every entry of cache, keeping its fingerprint: only a read from
+// markEntries changes the first value of every entry of cache, keeping its fingerprint: only a read from
 // the cache returns the mark.
 func markEntries(t *testing.T, cache string) {
 	t.Helper()
@@ -139,11 +144,12 @@ func markEntries(t *testing.T, cache string) {
 		if entry.err != nil {
 			t.Fatal(entry.err)
 		}
-		if entry.set.Bytes == nil {
-			t.Fatalf("%s holds no bytes", path)
+		if entry.set.Bytes != nil {
+			entry.set.Bytes[0] ^= 0xff
+		} else {
+			entry.set.Floats[0] += 1000
 		}
-		entry.set.Bytes[0] ^= 0xff
-		if err := writeCacheEntry(path, entry.set, entry.fingerprint); err != nil {
+		if err := writeCacheEntry(path, entry.set, entry.names, entry.fingerprint); err != nil {
 			t.Fatal(err)
 		}
 	}

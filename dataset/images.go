@@ -57,31 +57,35 @@ func imageReader(cacheDir string) func(string, Source, bool, []string) (*Set, []
 			return nil, nil, err
 		}
 		fingerprint := listingFingerprint(dir, classes, files)
-		s, err := throughCache(cacheDir, cache, hit, fingerprint, files, listed, func() (*Set, error) { return decodeImages(files, src) })
+		s, _, err := throughCache(cacheDir, cache, hit, fingerprint, files, listed, func() (*Set, []string, error) {
+			s, err := decodeImages(files, src)
+			return s, nil, err
+		})
 		return s, classes, err
 	}
 }
 
-// throughCache serves a split from its cache entry (hit) when the entry was made from the files as they
-// are now (fingerprint), else decodes it and keeps it in the cache if every file had settled before it
-// was listed, pruning the cache to its bounds.
-func throughCache(cacheDir, entry string, hit cachedSplit, fingerprint string, files []imageFile, listed time.Time, decode func() (*Set, error)) (*Set, error) {
+// throughCache serves a split and its class names from its cache entry (hit) when the entry was made
+// from the files as they are now (fingerprint), else decodes them and keeps them in the cache if every
+// file had settled before it was listed, pruning the cache to its bounds.
+func throughCache(cacheDir, entry string, hit cachedSplit, fingerprint string, files []imageFile, listed time.Time,
+	decode func() (*Set, []string, error)) (*Set, []string, error) {
 	if hit.err == nil && hit.fingerprint == fingerprint {
 		now := time.Now()
 		_ = os.Chtimes(entry, now, now) // the pruning keeps what was used last; a failure costs nothing now
-		return hit.set, nil
+		return hit.set, hit.names, nil
 	}
-	s, err := decode()
+	s, names, err := decode()
 	if err != nil || !settled(files, listed) {
-		return s, err
+		return s, names, err
 	}
-	if err := writeCacheEntry(entry, s, fingerprint); err != nil {
-		return nil, err
+	if err := writeCacheEntry(entry, s, names, fingerprint); err != nil {
+		return nil, nil, err
 	}
 	if err := pruneCache(cacheDir, entry, maxCacheEntries, maxCacheBytes); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return s, nil
+	return s, names, nil
 }
 
 // listImages lists the class folders of dir and their images, and stats the images on all cores.
@@ -292,9 +296,10 @@ const (
 	staleTempAge = 24 * time.Hour
 )
 
-// cachedSplit is a cache entry as read: the split and the fingerprint of the files it was decoded from.
+// cachedSplit is a cache entry as read: the split, its names and the fingerprint of the files it was decoded from.
 type cachedSplit struct {
 	set         *Set
+	names       []string // the class names the split's reader gave, if any
 	fingerprint string
 	err         error
 }
@@ -314,14 +319,18 @@ func readCacheEntry(path string) cachedSplit {
 	if err != nil {
 		return cachedSplit{err: err}
 	}
+	names, err := z.readNames()
+	if err != nil {
+		return cachedSplit{err: err}
+	}
 	s, err := pairSet(x, y, path, path)
-	return cachedSplit{set: s, fingerprint: z.zip.Comment, err: err}
+	return cachedSplit{set: s, names: names, fingerprint: z.zip.Comment, err: err}
 }
 
-// writeCacheEntry writes s as an .npz of x and y (stored, not deflated, so it reads as fast as it can)
-// with the listing's fingerprint as the archive's comment, through a temporary file renamed into place: a
-// cache file is whole or absent.
-func writeCacheEntry(path string, s *Set, fingerprint string) error {
+// writeCacheEntry writes s as an .npz of x and y (stored, not deflated, so it reads as fast as it can) and
+// the class names its reader gave, with the listing's fingerprint as the archive's comment, through a
+// temporary file renamed into place: a cache file is whole or absent.
+func writeCacheEntry(path string, s *Set, names []string, fingerprint string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("dataset: decoded cache: %w", err)
 	}
@@ -331,7 +340,7 @@ func writeCacheEntry(path string, s *Set, fingerprint string) error {
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	if err := writeNPZ(tmp, s, fingerprint); err != nil {
+	if err := writeNPZ(tmp, s, names, fingerprint); err != nil {
 		return fmt.Errorf("dataset: decoded cache %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Close(); err != nil {

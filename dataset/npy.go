@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -326,8 +327,9 @@ func pairSet(x, y *array, xName, yName string) (*Set, error) {
 }
 
 // writeNPZ writes s as an .npz holding x (the examples, [n shape…], uint8 or float32) and y (int32 labels),
-// both stored uncompressed, with comment as the archive's comment.
-func writeNPZ(w io.Writer, s *Set, comment string) error {
+// both stored uncompressed, with comment as the archive's comment, and the class names as names.json when
+// there are any (numpy's np.load lists it beside the arrays).
+func writeNPZ(w io.Writer, s *Set, names []string, comment string) error {
 	z := zip.NewWriter(w)
 	if err := z.SetComment(comment); err != nil {
 		return err
@@ -356,7 +358,39 @@ func writeNPZ(w io.Writer, s *Set, comment string) error {
 	}); err != nil {
 		return err
 	}
+	if names != nil {
+		n, err := z.CreateHeader(&zip.FileHeader{Name: npzNamesFile, Method: zip.Store})
+		if err != nil {
+			return err
+		}
+		if err := json.NewEncoder(n).Encode(names); err != nil {
+			return err
+		}
+	}
 	return z.Close()
+}
+
+// npzNamesFile holds the class names in an .npz the decoded cache writes.
+const npzNamesFile = "names.json"
+
+// readNames reads the class names writeNPZ stored, or nil when it stored none.
+func (n *npzArchive) readNames() ([]string, error) {
+	for _, f := range n.zip.File {
+		if f.Name != npzNamesFile {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, fileError(n.path, ErrFormat, "%s: %v", f.Name, err)
+		}
+		defer rc.Close()
+		var names []string
+		if err := json.NewDecoder(io.LimitReader(rc, maxPayload)).Decode(&names); err != nil {
+			return nil, fileError(n.path, ErrFormat, "%s: %v", f.Name, err)
+		}
+		return names, nil
+	}
+	return nil, nil
 }
 
 // writeNPY writes a version 1.0 .npy header for a C-order array, padded as numpy pads it, then the data.

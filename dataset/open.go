@@ -13,8 +13,9 @@ import (
 
 // Options are what Open needs beside the source.
 type Options struct {
-	// CacheDir is where image folders, IDX and TFRecord sources keep their decoded form (never inside the
-	// data folder), its 16 most recently used entries of at most 4 GiB in all; empty means decode every time.
+	// CacheDir is where image folders, IDX, CSV and TFRecord sources keep their decoded form (never inside
+	// the data folder), its 16 most recently used entries of at most 4 GiB in all; empty means decode every
+	// time.
 	CacheDir string
 	// Budget is the most bytes the data may take as float32 (Data.Float32Bytes); 0 means no limit.
 	Budget int64
@@ -24,7 +25,7 @@ type Options struct {
 // beside its training split. classes are the training split's class names when reading a test split; a
 // format whose reader does not need them (independent) has its test split read beside its training split.
 // files, when set, lists the files a split is read from, so that its decoded form can be cached
-// (filecache.go); only a format whose reader returns no class names has it.
+// (filecache.go).
 type format struct {
 	read        readFunc
 	files       func(path string, test bool) ([]string, error)
@@ -59,7 +60,7 @@ func Open(src Source, opts Options) (*Data, error) {
 	case KindImages:
 		f = format{read: imageReader(opts.CacheDir)}
 	case KindCSV:
-		f = format{read: readCSVSplit}
+		f = format{read: readCSVSplit, files: func(path string, _ bool) ([]string, error) { return []string{path}, nil }}
 	default:
 		var ok bool
 		if f, ok = formats[src.Kind]; !ok {

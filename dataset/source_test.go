@@ -230,7 +230,7 @@ func markCachedPixel(t *testing.T, cache string) {
 		t.Fatal(entry.err)
 	}
 	entry.set.Bytes[0] ^= 0xff
-	if err := writeCacheEntry(entries[0], entry.set, entry.fingerprint); err != nil {
+	if err := writeCacheEntry(entries[0], entry.set, entry.names, entry.fingerprint); err != nil {
 		t.Fatal(err)
 	}
 }
