@@ -312,3 +312,39 @@ func TestPruneImageCache(t *testing.T) {
 		})
 	}
 }
+
+// TestWalkClassAsWalkDir shows that walkClass lists what filepath.WalkDir does, in its order: images of
+// every case of extension, in nested and empty subfolders, beside other files, and symbolic links, to an
+// image (listed) and to a folder (not followed).
+func TestWalkClassAsWalkDir(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"b.png", "a.PNG", "c.jpeg", "notes.txt", "z.jpg", "sub/x.png", "sub/deeper/y.JPG",
+		"sub/deeper/readme", "a-sub/q.png", "empty/", "sub.png/inside.png"} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(name, "/") {
+			writeFile(t, filepath.Dir(p), filepath.Base(p), []byte("x"))
+		}
+	}
+	for link, target := range map[string]string{"link.png": "b.png", "linked-dir": "sub"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := walkClass(dir, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := walkClassSlowly(dir, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 9 || !reflect.DeepEqual(got, want) {
+		t.Errorf("walkClass listed\n%v\nfilepath.WalkDir (9 images)\n%v", got, want)
+	}
+	if _, err := walkClass(filepath.Join(dir, "none"), 0); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing folder: %v, want %v", err, os.ErrNotExist)
+	}
+}
