@@ -27,7 +27,7 @@ type Options struct {
 	LogDir  string // the sweep directory is created under it
 	DataDir string // MNIST IDX files, the data unless Source or the plan names a source
 	// Source is a data source (dataset.ParseSource: KIND:PATH[:key=value…]); it overrides the plan's
-	// data: and DataDir. DataCache is where sources that decode (image folders, IDX, TFRecord) keep their decoded form.
+	// data: and DataDir. DataCache is where sources that decode (image folders, IDX, CSV, TFRecord) keep their decoded form.
 	Source, DataCache string
 	// Data is the data's shape when the caller has read it (a server reads it once); nil reads it
 	// from Source, the plan's data: or DataDir.
@@ -238,7 +238,7 @@ func ReadDataShape(dir string) (DataShape, error) {
 }
 
 // ReadSourceShape reads and checks a data source (--data's KIND:PATH[:key=value…]) for its shape,
-// keeping decoded image folders, IDX and TFRecord splits under cacheDir.
+// keeping decoded image folders, IDX, CSV and TFRecord splits under cacheDir.
 func ReadSourceShape(source, cacheDir string) (DataShape, error) {
 	return readData(&Plan{}, Options{Source: source, DataCache: cacheDir})
 }

@@ -47,7 +47,7 @@ func (d *dataFlags) add(fs *flag.FlagSet, dataDir string) {
 		fs.StringVar(&d.dataDir, "data-dir", dataDir, "`dir`ectory with IDX files (the shorthand of --data idx:DIR)")
 	}
 	fs.StringVar(&d.split, "split", "test", "the source's `split` to read: test or train")
-	fs.StringVar(&d.cache, "data-cache", defaultDataCache(), "`dir`ectory where decoded image folders, IDX and TFRecord splits are kept")
+	fs.StringVar(&d.cache, "data-cache", defaultDataCache(), "`dir`ectory where decoded image folders, IDX, CSV and TFRecord splits are kept")
 }
 
 // workerArgs are the worker's arguments SOURCE SPLIT CACHE_DIR, or an error naming the bad flag. A source
