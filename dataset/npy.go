@@ -343,7 +343,7 @@ func writeNPZ(w io.Writer, s *Set, names []string, comment string) error {
 		err = writeNPY(x, "|u1", shape, func(w io.Writer) error { _, err := w.Write(s.Bytes); return err })
 	} else {
 		err = writeNPY(x, "<f4", shape, func(w io.Writer) error {
-			return writeWords(w, len(s.Floats), func(i int) uint32 { return math.Float32bits(s.Floats[i]) })
+			return writeFloat32s(w, s.Floats)
 		})
 	}
 	if err != nil {
@@ -354,7 +354,7 @@ func writeNPZ(w io.Writer, s *Set, names []string, comment string) error {
 		return err
 	}
 	if err := writeNPY(y, "<i4", []int{s.Len()}, func(w io.Writer) error {
-		return writeWords(w, len(s.Labels), func(i int) uint32 { return uint32(s.Labels[i]) })
+		return writeInt32s(w, s.Labels)
 	}); err != nil {
 		return err
 	}
@@ -413,17 +413,35 @@ func writeNPY(w io.Writer, descr string, shape []int, data func(io.Writer) error
 	return data(w)
 }
 
-// writeWords writes n 4-byte little-endian words, word(i) the i-th, a chunk at a time.
-func writeWords(w io.Writer, n int, word func(i int) uint32) error {
-	buf := make([]byte, 0, chunkBytes)
-	for i := 0; i < n; {
-		buf = buf[:0]
-		for ; i < n && len(buf) < chunkBytes; i++ {
-			buf = binary.LittleEndian.AppendUint32(buf, word(i))
+// writeFloat32s writes vs little-endian, a chunk at a time, in a loop of its own: a function called per
+// element cost as much as the writing.
+func writeFloat32s(w io.Writer, vs []float32) error {
+	buf := make([]byte, chunkBytes)
+	for len(vs) > 0 {
+		n := min(len(vs), len(buf)/4)
+		for i, v := range vs[:n] {
+			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
 		}
-		if _, err := w.Write(buf); err != nil {
+		if _, err := w.Write(buf[:4*n]); err != nil {
 			return err
 		}
+		vs = vs[n:]
+	}
+	return nil
+}
+
+// writeInt32s writes vs little-endian, a chunk at a time.
+func writeInt32s(w io.Writer, vs []int32) error {
+	buf := make([]byte, chunkBytes)
+	for len(vs) > 0 {
+		n := min(len(vs), len(buf)/4)
+		for i, v := range vs[:n] {
+			binary.LittleEndian.PutUint32(buf[4*i:], uint32(v))
+		}
+		if _, err := w.Write(buf[:4*n]); err != nil {
+			return err
+		}
+		vs = vs[n:]
 	}
 	return nil
 }
