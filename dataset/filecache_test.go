@@ -154,3 +154,32 @@ func markEntries(t *testing.T, cache string) {
 		}
 	}
 }
+
+// TestUnwritableCache shows that a cache directory that cannot be written costs nothing but the caching:
+// the data are read as without it.
+func TestUnwritableCache(t *testing.T) {
+	dir := fixtures(t)
+	notADir := writeFile(t, t.TempDir(), "file", []byte("x"))
+	time.Sleep(racyMargin) // the fixtures may have been written moments ago, and would not be cached
+	for _, spec := range []string{
+		"idx:" + filepath.Join(dir, "mnist-idx"),
+		"images:" + filepath.Join(dir, "images-luma") + ":color=grayscale:holdout=0.5",
+	} {
+		src, err := ParseSource(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Open(src, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Open(src, Options{CacheDir: filepath.Join(notADir, "cache")})
+		if err != nil {
+			t.Errorf("%s with a cache under a file: %v", spec, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s with a cache under a file: the data differ from those read without it", spec)
+		}
+	}
+}

@@ -72,7 +72,8 @@ func imageReader(cacheDir string) func(string, Source, bool, []string) (*Set, []
 
 // throughCache serves a split and its class names from its cache entry (hit) when the entry was made
 // from the files as they are now (fingerprint), else decodes them and keeps them in the cache if every
-// file had settled before it was listed, pruning the cache to its bounds.
+// file had settled before it was listed, pruning the cache to its bounds. The cache only saves time: one
+// that cannot be written (a read-only or full disk) costs the next read the decoding, not this one its data.
 func throughCache(cacheDir, entry string, hit cachedSplit, fingerprint string, files []imageFile, listed time.Time,
 	decode func() (*Set, []string, error)) (*Set, []string, error) {
 	if hit.err == nil && hit.fingerprint == fingerprint {
@@ -84,11 +85,8 @@ func throughCache(cacheDir, entry string, hit cachedSplit, fingerprint string, f
 	if err != nil || !settled(files, listed) {
 		return s, names, err
 	}
-	if err := writeCacheEntry(entry, s, names, fingerprint); err != nil {
-		return nil, nil, err
-	}
-	if err := pruneCache(cacheDir, entry, maxCacheEntries, maxCacheBytes); err != nil {
-		return nil, nil, err
+	if writeCacheEntry(entry, s, names, fingerprint) == nil {
+		_ = pruneCache(cacheDir, entry, maxCacheEntries, maxCacheBytes) // what it could not remove, the next one will
 	}
 	return s, names, nil
 }
