@@ -10,9 +10,9 @@ import (
 
 // cachedReader reads a split through the decoded cache in cacheDir, as an image folder is read: the entry
 // is served only while every file the split is read from (files) has the path, size, mtime and ctime it
-// was decoded from, so a gzipped IDX set, a CSV table or a TFRecord of PNGs is parsed and decoded once, and
-// a second run or another worker of a sweep reads it as an .npz. A split whose files cannot be listed or stat'ed is
-// left to read, which names the fault. The entry keeps the class names read gives.
+// was decoded from, so a gzipped IDX set, a CSV table or a TFRecord of PNGs is parsed and decoded once,
+// and a second run or another worker of a sweep reads it as an .npz. A split whose files cannot be listed
+// or stat'ed is left to read, which names the fault. The entry keeps the class names read gives.
 func cachedReader(cacheDir string, files func(string, bool) ([]string, error), read readFunc) readFunc {
 	return func(path string, src Source, test bool, classes []string) (*Set, []string, error) {
 		paths, err := files(path, test)
@@ -41,9 +41,8 @@ func cachedReader(cacheDir string, files func(string, bool) ([]string, error), r
 		if err != nil {
 			return read(path, src, test, classes)
 		}
-		return throughCache(cacheDir, entry, hit, listingFingerprint("", nil, stats), stats, listed, func() (*Set, []string, error) {
-			return read(path, src, test, classes)
-		})
+		decode := func() (*Set, []string, error) { return read(path, src, test, classes) }
+		return throughCache(cacheDir, entry, hit, listingFingerprint("", nil, stats), stats, listed, decode)
 	}
 }
 
@@ -55,6 +54,7 @@ func filesCachePath(cacheDir, path string, src Source, test bool, classes []stri
 	if err != nil {
 		return "", fmt.Errorf("dataset: %w", err)
 	}
-	key := sha256.Sum256(fmt.Appendf(nil, "files v1\n%s\n%s\n%t\n%q\n%q\n%v\n%s\n%q\n", src.Kind, abs, test, src.Label, src.Image, src.Size, src.Color, classes))
+	key := sha256.Sum256(fmt.Appendf(nil, "files v1\n%s\n%s\n%t\n%q\n%q\n%v\n%s\n%q\n",
+		src.Kind, abs, test, src.Label, src.Image, src.Size, src.Color, classes))
 	return filepath.Join(cacheDir, filesCachePrefix+hex.EncodeToString(key[:16])+".npz"), nil
 }
