@@ -12,8 +12,8 @@ import (
 
 // TestFilesCache shows that IDX, CSV and TFRecord splits (written by numpy and TensorFlow) are cached
 // once their files have settled: a second read returns what the first read, from the cache (an entry's
-// marked value and the class names come back), and a split whose files changed is read again: a file added to a glob, and a file
-// rewritten in place with its size and mtime restored.
+// marked value and the class names come back), and a split whose files changed is read again: a file
+// added to a glob, and a file rewritten in place with its size and mtime restored.
 func TestFilesCache(t *testing.T) {
 	dir := fixtures(t)
 	idx := copyTree(t, dir, "mnist-idx")

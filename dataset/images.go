@@ -376,7 +376,7 @@ func pruneCache(cacheDir, keep string, maxEntries int, maxBytes int64) error {
 		switch {
 		case err != nil || !info.Mode().IsRegular():
 			continue
-		case isCacheEntry(strings.TrimPrefix(name, ".")) && strings.HasPrefix(name, ".") && time.Since(info.ModTime()) > staleTempAge:
+		case strings.HasPrefix(name, ".") && isCacheEntry(name[1:]) && time.Since(info.ModTime()) > staleTempAge:
 			_ = os.Remove(filepath.Join(cacheDir, name)) // a writer's leftover; gone already is as good
 		case isCacheEntry(name) && strings.HasSuffix(name, ".npz"):
 			cached = append(cached, entry{filepath.Join(cacheDir, name), info.Size(), info.ModTime()})
