@@ -259,8 +259,9 @@ func TestImageCacheBound(t *testing.T) {
 	}
 }
 
-// TestPruneImageCache shows which entries pruning removes: the oldest beyond the count or the size, never
-// the one in use, and a dead writer's temporary file only once it is old.
+// TestPruneImageCache shows which entries pruning removes, an image folder's or a split's (files-): the
+// oldest beyond the count or the size, never the one in use, and a dead writer's temporary file only once
+// it is old.
 func TestPruneImageCache(t *testing.T) {
 	now := time.Now()
 	// Entries a (newest) to e (oldest), 100 bytes each; "keep" is the one in use.
@@ -269,7 +270,7 @@ func TestPruneImageCache(t *testing.T) {
 		age  time.Duration
 	}{
 		{"images-a.npz", 1 * time.Minute}, {"images-b.npz", 2 * time.Minute}, {"images-c.npz", 3 * time.Minute},
-		{"images-d.npz", 4 * time.Minute}, {"images-e.npz", 5 * time.Minute},
+		{"images-d.npz", 4 * time.Minute}, {"images-e.npz", 5 * time.Minute}, {"files-f.npz", 6 * time.Minute},
 		{".images-x.npz.tmp-1", time.Minute}, {".images-y.npz.tmp-2", 2 * staleTempAge}, {"notes.txt", time.Hour},
 	}
 	for _, tc := range []struct {
@@ -279,11 +280,12 @@ func TestPruneImageCache(t *testing.T) {
 		maxBytes   int64
 		want       []string
 	}{
-		{"under both bounds", "images-a.npz", 10, 1000, []string{"a", "b", "c", "d", "e"}},
+		{"under both bounds", "images-a.npz", 10, 1000, []string{"a", "b", "c", "d", "e", "f"}},
 		{"count", "images-a.npz", 3, 1000, []string{"a", "b", "c"}},
 		{"size", "images-a.npz", 10, 250, []string{"a", "b"}},
 		{"the entry in use is kept", "images-e.npz", 2, 1000, []string{"a", "b", "e"}},
 		{"the entry in use alone exceeds the size", "images-c.npz", 10, 50, []string{"c"}},
+		{"a split's entry counts as a folder's", "files-f.npz", 2, 1000, []string{"a", "b", "f"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -303,6 +305,10 @@ func TestPruneImageCache(t *testing.T) {
 			}
 			want := []string{".images-x.npz.tmp-1", "notes.txt"}
 			for _, k := range tc.want {
+				if k == "f" {
+					want = append(want, "files-f.npz")
+					continue
+				}
 				want = append(want, "images-"+k+".npz")
 			}
 			slices.Sort(want)
