@@ -3,7 +3,6 @@ package dataset
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // extent is how much a split holds, known before it is read: examples of features values each.
@@ -53,9 +54,12 @@ func Estimate(src Source) (int64, error) {
 	return total, nil
 }
 
-// checkEstimate refuses a source whose Estimate exceeds the budget, before a byte of its examples is
-// read. A source it cannot estimate is left to the readers, which name its fault better.
-func checkEstimate(src Source, budget int64) error {
+// CheckEstimate refuses a source whose Estimate exceeds the budget (0: no limit), before a byte of its
+// examples is read. A source it cannot estimate is left to the readers, which name its fault better.
+func CheckEstimate(src Source, budget int64) error {
+	if budget <= 0 {
+		return nil
+	}
 	need, err := Estimate(src)
 	switch {
 	case errors.Is(err, ErrTooLarge):

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tfsweep/tfsweep/internal/datafixtures"
 )
@@ -76,29 +77,45 @@ func readManifest(t *testing.T, dir string) []manifestCase {
 }
 
 // TestFormatsReadWhatWritersWrote reads every data set the writers made and compares it, value for value,
-// with the arrays the writers were given (or, for resized and JPEG images, what TensorFlow decodes).
+// with the arrays the writers were given (or, for resized and JPEG images, what TensorFlow decodes): as a
+// first read, and again from the decoded cache for the formats that have one.
 func TestFormatsReadWhatWritersWrote(t *testing.T) {
 	dir := fixtures(t)
+	time.Sleep(racyMargin) // files written moments ago are not cached
 	for _, tc := range readManifest(t, dir) {
 		t.Run(tc.Name, func(t *testing.T) {
 			src, err := ParseSource(tc.Spec)
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := Open(src, Options{CacheDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
+			cache := t.TempDir()
+			for _, read := range []string{"first read", "from the cache"} {
+				d, err := Open(src, Options{CacheDir: cache})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d.Classes != tc.Classes {
+					t.Errorf("%s: %d classes, want %d", read, d.Classes, tc.Classes)
+				}
+				if tc.Names != nil && !slices.Equal(d.ClassNames, tc.Names) {
+					t.Errorf("%s: class names %q, want %q", read, d.ClassNames, tc.Names)
+				}
+				compareSplit(t, read+": train", d.Train, tc.Train, tc.Tolerance)
+				compareSplit(t, read+": test", d.Test, tc.Test, tc.Tolerance)
+				if tc.Standardized != nil {
+					compareStandardized(t, d, tc.Standardized.Train, tc.Standardized.Test)
+				}
 			}
-			if d.Classes != tc.Classes {
-				t.Errorf("%d classes, want %d", d.Classes, tc.Classes)
-			}
-			if tc.Names != nil && !slices.Equal(d.ClassNames, tc.Names) {
-				t.Errorf("class names %q, want %q", d.ClassNames, tc.Names)
-			}
-			compareSplit(t, "train", d.Train, tc.Train, tc.Tolerance)
-			compareSplit(t, "test", d.Test, tc.Test, tc.Tolerance)
-			if tc.Standardized != nil {
-				compareStandardized(t, d, tc.Standardized.Train, tc.Standardized.Test)
+			cached := len(cacheEntries(cache)) + len(filesEntries(cache))
+			switch src.Kind {
+			case KindImages, KindIDX, KindCSV, KindTFRecord:
+				if cached == 0 {
+					t.Errorf("%s: nothing was cached", src.Kind)
+				}
+			default:
+				if cached != 0 {
+					t.Errorf("%s: %d entries cached, a format without a decoded cache", src.Kind, cached)
+				}
 			}
 		})
 	}

@@ -18,6 +18,11 @@ import (
 // imageExtensions are the files an images: folder holds; others are skipped, as Keras skips them.
 var imageExtensions = []string{".png", ".jpg", ".jpeg"}
 
+// isImageName reports whether a file's name has one of imageExtensions, in any case.
+func isImageName(name string) bool {
+	return slices.Contains(imageExtensions, strings.ToLower(filepath.Ext(name)))
+}
+
 // imageFile is one image of a folder tree and its class, and what its stat says of its content.
 type imageFile struct {
 	path               string
@@ -48,8 +53,8 @@ func imageReader(cacheDir string) func(string, Source, bool, []string) (*Set, []
 			return nil, nil, err
 		}
 		// The cached entry is read while the folder is listed: a hit costs the longer of the two, not both.
-		cached := make(chan cachedImages, 1)
-		go func() { cached <- readImageCache(cache) }()
+		cached := make(chan cachedSplit, 1)
+		go func() { cached <- readCacheEntry(cache) }()
 		listed := time.Now()
 		classes, files, err := listImages(dir, trainClasses)
 		hit := <-cached
@@ -57,23 +62,33 @@ func imageReader(cacheDir string) func(string, Source, bool, []string) (*Set, []
 			return nil, nil, err
 		}
 		fingerprint := listingFingerprint(dir, classes, files)
-		if hit.err == nil && hit.fingerprint == fingerprint {
-			now := time.Now()
-			_ = os.Chtimes(cache, now, now) // the pruning keeps what was used last; a failure costs nothing now
-			return hit.set, classes, nil
-		}
-		s, err := decodeImages(files, src)
-		if err != nil || !settled(files, listed) {
-			return s, classes, err
-		}
-		if err := writeImageCache(cache, s, fingerprint); err != nil {
-			return nil, nil, err
-		}
-		if err := pruneImageCache(cacheDir, cache, imageCacheEntries, imageCacheBytes); err != nil {
-			return nil, nil, err
-		}
-		return s, classes, nil
+		s, _, err := throughCache(cacheDir, cache, hit, fingerprint, files, listed, func() (*Set, []string, error) {
+			s, err := decodeImages(files, src)
+			return s, nil, err
+		})
+		return s, classes, err
 	}
+}
+
+// throughCache serves a split and its class names from its cache entry (hit) when the entry was made
+// from the files as they are now (fingerprint), else decodes them and keeps them in the cache if every
+// file had settled before it was listed, pruning the cache to its bounds. The cache only saves time: one
+// that cannot be written (a read-only or full disk) costs the next read the decoding, not this one its data.
+func throughCache(cacheDir, entry string, hit cachedSplit, fingerprint string, files []imageFile, listed time.Time,
+	decode func() (*Set, []string, error)) (*Set, []string, error) {
+	if hit.err == nil && hit.fingerprint == fingerprint {
+		now := time.Now()
+		_ = os.Chtimes(entry, now, now) // the pruning keeps what was used last; a failure costs nothing now
+		return hit.set, hit.names, nil
+	}
+	s, names, err := decode()
+	if err != nil || !settled(files, listed) {
+		return s, names, err
+	}
+	if writeCacheEntry(entry, s, names, fingerprint) == nil {
+		_ = pruneCache(cacheDir, entry, maxCacheEntries, maxCacheBytes) // what it could not remove, the next one will
+	}
+	return s, names, nil
 }
 
 // listImages lists the class folders of dir and their images, and stats the images on all cores.
@@ -126,11 +141,12 @@ func findImages(dir string, trainClasses []string) ([]string, []imageFile, error
 	return classes, files, nil
 }
 
-// walkClass lists the images of one class folder and its subfolders, in sorted order.
-func walkClass(dir string, class int32) ([]imageFile, error) {
+// walkClassSlowly lists the images of one class folder and its subfolders, in sorted order, through
+// filepath.WalkDir: walkClass where there is no faster way.
+func walkClassSlowly(dir string, class int32) ([]imageFile, error) {
 	var files []imageFile
 	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
-		if err == nil && !e.IsDir() && slices.Contains(imageExtensions, strings.ToLower(filepath.Ext(path))) {
+		if err == nil && !e.IsDir() && isImageName(e.Name()) {
 			files = append(files, imageFile{path: path, nameAt: len(path) - len(e.Name()), class: class})
 		}
 		return err
@@ -268,76 +284,85 @@ func decodeImageFile(pd *pngDecoder, path string, src Source) (decoded, error) {
 	return d, nil
 }
 
-// imageCachePrefix starts the name of every entry of an image cache.
-const imageCachePrefix = "images-"
+// imageCachePrefix starts the name of an image folder's entry in the decoded cache, filesCachePrefix that
+// of a split read from files (filecache.go); the cache's bounds count both.
+const (
+	imageCachePrefix = "images-"
+	filesCachePrefix = "files-"
+)
 
-// An image cache keeps its newest imageCacheEntries entries (by last use) of at most imageCacheBytes in all;
+// The decoded cache keeps its newest maxCacheEntries entries (by last use) of at most maxCacheBytes in all;
 // the entry just used is always kept.
 const (
-	imageCacheEntries = 16
-	imageCacheBytes   = 4 << 30
+	maxCacheEntries = 16
+	maxCacheBytes   = 4 << 30
 	// staleTempAge is when a temporary file of a writer that never finished (killed) is removed.
 	staleTempAge = 24 * time.Hour
 )
 
-// cachedImages is a cache entry as read: the split and the fingerprint of the listing it was decoded from.
-type cachedImages struct {
+// cachedSplit is a cache entry as read: the split, its names and the fingerprint of the files it was decoded from.
+type cachedSplit struct {
 	set         *Set
+	names       []string // the class names the split's reader gave, if any
 	fingerprint string
 	err         error
 }
 
-// readImageCache reads a decoded folder written by writeImageCache.
-func readImageCache(path string) cachedImages {
+// readCacheEntry reads a decoded split written by writeCacheEntry.
+func readCacheEntry(path string) cachedSplit {
 	z, err := openNPZ(path)
 	if err != nil {
-		return cachedImages{err: err}
+		return cachedSplit{err: err}
 	}
 	defer z.Close()
 	x, err := z.read("x", false)
 	if err != nil {
-		return cachedImages{err: err}
+		return cachedSplit{err: err}
 	}
 	y, err := z.read("y", true)
 	if err != nil {
-		return cachedImages{err: err}
+		return cachedSplit{err: err}
+	}
+	names, err := z.readNames()
+	if err != nil {
+		return cachedSplit{err: err}
 	}
 	s, err := pairSet(x, y, path, path)
-	return cachedImages{set: s, fingerprint: z.zip.Comment, err: err}
+	return cachedSplit{set: s, names: names, fingerprint: z.zip.Comment, err: err}
 }
 
-// writeImageCache writes s as an .npz of x and y (stored, not deflated, so it reads as fast as it can)
-// with the listing's fingerprint as the archive's comment, through a temporary file renamed into place: a
-// cache file is whole or absent.
-func writeImageCache(path string, s *Set, fingerprint string) error {
+// writeCacheEntry writes s as an .npz of x and y (stored, not deflated, so it reads as fast as it can) and
+// the class names its reader gave, with the listing's fingerprint as the archive's comment, through a
+// temporary file renamed into place: a cache file is whole or absent.
+func writeCacheEntry(path string, s *Set, names []string, fingerprint string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("dataset: image cache: %w", err)
+		return fmt.Errorf("dataset: decoded cache: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("dataset: image cache: %w", err)
+		return fmt.Errorf("dataset: decoded cache: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	if err := writeNPZ(tmp, s, fingerprint); err != nil {
-		return fmt.Errorf("dataset: image cache %s: %w", tmp.Name(), err)
+	if err := writeNPZ(tmp, s, names, fingerprint); err != nil {
+		return fmt.Errorf("dataset: decoded cache %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("dataset: image cache: %w", err)
+		return fmt.Errorf("dataset: decoded cache: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("dataset: image cache: %w", err)
+		return fmt.Errorf("dataset: decoded cache: %w", err)
 	}
 	return nil
 }
 
-// pruneImageCache removes the entries of cacheDir beyond the newest maxEntries or maxBytes (newest by
+// pruneCache removes the entries of cacheDir beyond the newest maxEntries or maxBytes (newest by
 // mtime, which a hit renews), never keep, and temporary files older than staleTempAge. Another process
 // still reading a removed entry reads on; one about to open it decodes the folder again.
-func pruneImageCache(cacheDir, keep string, maxEntries int, maxBytes int64) error {
+func pruneCache(cacheDir, keep string, maxEntries int, maxBytes int64) error {
 	entries, err := os.ReadDir(cacheDir)
 	if err != nil {
-		return fmt.Errorf("dataset: image cache: %w", err)
+		return fmt.Errorf("dataset: decoded cache: %w", err)
 	}
 	type entry struct {
 		path  string
@@ -351,9 +376,9 @@ func pruneImageCache(cacheDir, keep string, maxEntries int, maxBytes int64) erro
 		switch {
 		case err != nil || !info.Mode().IsRegular():
 			continue
-		case strings.HasPrefix(name, "."+imageCachePrefix) && time.Since(info.ModTime()) > staleTempAge:
+		case strings.HasPrefix(name, ".") && isCacheEntry(name[1:]) && time.Since(info.ModTime()) > staleTempAge:
 			_ = os.Remove(filepath.Join(cacheDir, name)) // a writer's leftover; gone already is as good
-		case strings.HasPrefix(name, imageCachePrefix) && strings.HasSuffix(name, ".npz"):
+		case isCacheEntry(name) && strings.HasSuffix(name, ".npz"):
 			cached = append(cached, entry{filepath.Join(cacheDir, name), info.Size(), info.ModTime()})
 		}
 	}
@@ -363,7 +388,7 @@ func pruneImageCache(cacheDir, keep string, maxEntries int, maxBytes int64) erro
 	for _, e := range cached {
 		if e.path != keep && (kept >= maxEntries || total > maxBytes-e.size) {
 			if err := os.Remove(e.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("dataset: image cache: %w", err)
+				return fmt.Errorf("dataset: decoded cache: %w", err)
 			}
 			continue
 		}
@@ -371,4 +396,9 @@ func pruneImageCache(cacheDir, keep string, maxEntries int, maxBytes int64) erro
 		total += e.size
 	}
 	return nil
+}
+
+// isCacheEntry reports whether a file name starts as the decoded cache names its entries.
+func isCacheEntry(name string) bool {
+	return strings.HasPrefix(name, imageCachePrefix) || strings.HasPrefix(name, filesCachePrefix)
 }

@@ -99,17 +99,20 @@ func TestMalformedData(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := Open(src, Options{})
-			if err == nil {
-				t.Fatalf("read %d+%d examples, want an error", d.Train.Len(), d.Test.Len())
-			}
-			t.Log(err)
-			if tc.want != nil && !errors.Is(err, tc.want) {
-				t.Errorf("error %q is not %q", err, tc.want)
-			}
-			for _, s := range says {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q does not say %q", err, s)
+			// Read as without a cache, and through the decoded cache as the commands read: the same fault.
+			for _, opts := range []Options{{}, {CacheDir: t.TempDir()}} {
+				d, err := Open(src, opts)
+				if err == nil {
+					t.Fatalf("cache %q: read %d+%d examples, want an error", opts.CacheDir, d.Train.Len(), d.Test.Len())
+				}
+				t.Log(err)
+				if tc.want != nil && !errors.Is(err, tc.want) {
+					t.Errorf("error %q is not %q", err, tc.want)
+				}
+				for _, s := range says {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not say %q", err, s)
+					}
 				}
 			}
 		})

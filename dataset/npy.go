@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -326,8 +327,9 @@ func pairSet(x, y *array, xName, yName string) (*Set, error) {
 }
 
 // writeNPZ writes s as an .npz holding x (the examples, [n shape…], uint8 or float32) and y (int32 labels),
-// both stored uncompressed, with comment as the archive's comment.
-func writeNPZ(w io.Writer, s *Set, comment string) error {
+// both stored uncompressed, with comment as the archive's comment, and the class names as names.json when
+// there are any (numpy's np.load lists it beside the arrays).
+func writeNPZ(w io.Writer, s *Set, names []string, comment string) error {
 	z := zip.NewWriter(w)
 	if err := z.SetComment(comment); err != nil {
 		return err
@@ -341,7 +343,7 @@ func writeNPZ(w io.Writer, s *Set, comment string) error {
 		err = writeNPY(x, "|u1", shape, func(w io.Writer) error { _, err := w.Write(s.Bytes); return err })
 	} else {
 		err = writeNPY(x, "<f4", shape, func(w io.Writer) error {
-			return writeWords(w, len(s.Floats), func(i int) uint32 { return math.Float32bits(s.Floats[i]) })
+			return writeFloat32s(w, s.Floats)
 		})
 	}
 	if err != nil {
@@ -352,11 +354,43 @@ func writeNPZ(w io.Writer, s *Set, comment string) error {
 		return err
 	}
 	if err := writeNPY(y, "<i4", []int{s.Len()}, func(w io.Writer) error {
-		return writeWords(w, len(s.Labels), func(i int) uint32 { return uint32(s.Labels[i]) })
+		return writeInt32s(w, s.Labels)
 	}); err != nil {
 		return err
 	}
+	if names != nil {
+		n, err := z.CreateHeader(&zip.FileHeader{Name: npzNamesFile, Method: zip.Store})
+		if err != nil {
+			return err
+		}
+		if err := json.NewEncoder(n).Encode(names); err != nil {
+			return err
+		}
+	}
 	return z.Close()
+}
+
+// npzNamesFile holds the class names in an .npz the decoded cache writes.
+const npzNamesFile = "names.json"
+
+// readNames reads the class names writeNPZ stored, or nil when it stored none.
+func (n *npzArchive) readNames() ([]string, error) {
+	for _, f := range n.zip.File {
+		if f.Name != npzNamesFile {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, fileError(n.path, ErrFormat, "%s: %v", f.Name, err)
+		}
+		defer rc.Close()
+		var names []string
+		if err := json.NewDecoder(io.LimitReader(rc, maxPayload)).Decode(&names); err != nil {
+			return nil, fileError(n.path, ErrFormat, "%s: %v", f.Name, err)
+		}
+		return names, nil
+	}
+	return nil, nil
 }
 
 // writeNPY writes a version 1.0 .npy header for a C-order array, padded as numpy pads it, then the data.
@@ -379,17 +413,35 @@ func writeNPY(w io.Writer, descr string, shape []int, data func(io.Writer) error
 	return data(w)
 }
 
-// writeWords writes n 4-byte little-endian words, word(i) the i-th, a chunk at a time.
-func writeWords(w io.Writer, n int, word func(i int) uint32) error {
-	buf := make([]byte, 0, chunkBytes)
-	for i := 0; i < n; {
-		buf = buf[:0]
-		for ; i < n && len(buf) < chunkBytes; i++ {
-			buf = binary.LittleEndian.AppendUint32(buf, word(i))
+// writeFloat32s writes vs little-endian, a chunk at a time, in a loop of its own: a function called per
+// element cost as much as the writing.
+func writeFloat32s(w io.Writer, vs []float32) error {
+	buf := make([]byte, chunkBytes)
+	for len(vs) > 0 {
+		n := min(len(vs), len(buf)/4)
+		for i, v := range vs[:n] {
+			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
 		}
-		if _, err := w.Write(buf); err != nil {
+		if _, err := w.Write(buf[:4*n]); err != nil {
 			return err
 		}
+		vs = vs[n:]
+	}
+	return nil
+}
+
+// writeInt32s writes vs little-endian, a chunk at a time.
+func writeInt32s(w io.Writer, vs []int32) error {
+	buf := make([]byte, chunkBytes)
+	for len(vs) > 0 {
+		n := min(len(vs), len(buf)/4)
+		for i, v := range vs[:n] {
+			binary.LittleEndian.PutUint32(buf[4*i:], uint32(v))
+		}
+		if _, err := w.Write(buf[:4*n]); err != nil {
+			return err
+		}
+		vs = vs[n:]
 	}
 	return nil
 }

@@ -13,8 +13,9 @@ import (
 
 // Options are what Open needs beside the source.
 type Options struct {
-	// CacheDir is where images: sources keep their decoded form (never inside the data folder), its 16 most
-	// recently used entries of at most 4 GiB in all; empty means decode every time.
+	// CacheDir is where image folders, IDX, CSV and TFRecord sources keep their decoded form (never inside
+	// the data folder), its 16 most recently used entries of at most 4 GiB in all; empty means decode every
+	// time.
 	CacheDir string
 	// Budget is the most bytes the data may take as float32 (Data.Float32Bytes); 0 means no limit.
 	Budget int64
@@ -23,22 +24,27 @@ type Options struct {
 // format reads one kind of source: a split from a path, and whether the format has its own test split
 // beside its training split. classes are the training split's class names when reading a test split; a
 // format whose reader does not need them (independent) has its test split read beside its training split.
+// files, when set, lists the files a split is read from, so that its decoded form can be cached
+// (filecache.go).
 type format struct {
-	read        func(path string, src Source, test bool, classes []string) (*Set, []string, error)
+	read        readFunc
+	files       func(path string, test bool) ([]string, error)
 	ownTest     bool
 	independent bool
 }
 
+type readFunc func(path string, src Source, test bool, classes []string) (*Set, []string, error)
+
 var formats = map[Kind]format{
-	KindIDX:      {read: noNames(readIDXSplit), ownTest: true, independent: true},
+	KindIDX:      {read: noNames(readIDXSplit), files: idxFiles, ownTest: true, independent: true},
 	KindNPZ:      {read: noNames(readNPZSplit), ownTest: true, independent: true},
 	KindNPY:      {read: noNames(readNPYSplit), ownTest: true, independent: true},
 	KindCIFAR10:  {read: readCIFARSplit, ownTest: true},
 	KindCIFAR100: {read: readCIFARSplit, ownTest: true},
-	KindTFRecord: {read: noNames(readTFRecordSplit), independent: true},
+	KindTFRecord: {read: noNames(readTFRecordSplit), files: tfrecordFiles, independent: true},
 }
 
-func noNames(read func(string, Source, bool) (*Set, error)) func(string, Source, bool, []string) (*Set, []string, error) {
+func noNames(read func(string, Source, bool) (*Set, error)) readFunc {
 	return func(path string, src Source, test bool, _ []string) (*Set, []string, error) {
 		s, err := read(path, src, test)
 		return s, nil, err
@@ -54,17 +60,18 @@ func Open(src Source, opts Options) (*Data, error) {
 	case KindImages:
 		f = format{read: imageReader(opts.CacheDir)}
 	case KindCSV:
-		f = format{read: readCSVSplit}
+		f = format{read: readCSVSplit, files: func(path string, _ bool) ([]string, error) { return []string{path}, nil }}
 	default:
 		var ok bool
 		if f, ok = formats[src.Kind]; !ok {
 			return nil, fmt.Errorf("%w: unknown kind %q", ErrSpec, src.Kind)
 		}
 	}
-	if opts.Budget > 0 {
-		if err := checkEstimate(src, opts.Budget); err != nil {
-			return nil, err
-		}
+	if err := CheckEstimate(src, opts.Budget); err != nil {
+		return nil, err
+	}
+	if opts.CacheDir != "" && f.files != nil {
+		f.read = cachedReader(opts.CacheDir, f.files, f.read)
 	}
 	d, err := f.readSplits(src)
 	if err != nil {
@@ -134,17 +141,9 @@ var idxNames = [2][2][]string{
 // readIDXSplit reads the images and labels of one split from an IDX directory: images of any rank and
 // element type, labels of any integer type.
 func readIDXSplit(dir string, _ Source, test bool) (*Set, error) {
-	part := idxNames[0]
-	if test {
-		part = idxNames[1]
-	}
-	var paths [2]string
-	for i, patterns := range part {
-		p, err := findIDX(dir, patterns)
-		if err != nil {
-			return nil, err
-		}
-		paths[i] = p
+	paths, err := idxFiles(dir, test)
+	if err != nil {
+		return nil, err
 	}
 	anyRank := func(h idxHeader) error { return nil }
 	x, err := readIDX(paths[0], anyRank, false)
@@ -156,6 +155,23 @@ func readIDXSplit(dir string, _ Source, test bool) (*Set, error) {
 		return nil, err
 	}
 	return pairSet(x, y, paths[0], paths[1])
+}
+
+// idxFiles are the images and labels files of one split of an IDX directory.
+func idxFiles(dir string, test bool) ([]string, error) {
+	part := idxNames[0]
+	if test {
+		part = idxNames[1]
+	}
+	paths := make([]string, len(part))
+	for i, patterns := range part {
+		p, err := findIDX(dir, patterns)
+		if err != nil {
+			return nil, err
+		}
+		paths[i] = p
+	}
+	return paths, nil
 }
 
 // findIDX returns the one file in dir that the first matching pattern names, gzipped or not.

@@ -2,10 +2,11 @@ package dataset
 
 import (
 	"bytes"
-	"compress/zlib"
 	"encoding/binary"
 	"hash/crc32"
 	"io"
+
+	"github.com/klauspost/compress/zlib"
 )
 
 const pngSignature = "\x89PNG\r\n\x1a\n"

@@ -225,12 +225,12 @@ func markCachedPixel(t *testing.T, cache string) {
 	if len(entries) != 1 {
 		t.Fatalf("cache holds %v, want one decoded folder", entries)
 	}
-	entry := readImageCache(entries[0])
+	entry := readCacheEntry(entries[0])
 	if entry.err != nil {
 		t.Fatal(entry.err)
 	}
 	entry.set.Bytes[0] ^= 0xff
-	if err := writeImageCache(entries[0], entry.set, entry.fingerprint); err != nil {
+	if err := writeCacheEntry(entries[0], entry.set, entry.names, entry.fingerprint); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -240,12 +240,12 @@ func cacheEntries(cache string) []string {
 	return entries
 }
 
-// TestImageCacheBound shows that Open keeps the newest imageCacheEntries entries: each size= is an entry.
+// TestImageCacheBound shows that Open keeps the newest maxCacheEntries entries: each size= is an entry.
 func TestImageCacheBound(t *testing.T) {
 	dir := filepath.Join(fixtures(t), "images-luma")
 	cache := t.TempDir()
 	time.Sleep(racyMargin) // the fixtures may have been written moments ago
-	for i := range imageCacheEntries + 2 {
+	for i := range maxCacheEntries + 2 {
 		src, err := ParseSource(fmt.Sprintf("images:%s:color=grayscale:size=%dx2:holdout=0.5", dir, i+1))
 		if err != nil {
 			t.Fatal(err)
@@ -254,13 +254,14 @@ func TestImageCacheBound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if entries := cacheEntries(cache); len(entries) != imageCacheEntries {
-		t.Errorf("cache holds %d entries, want %d", len(entries), imageCacheEntries)
+	if entries := cacheEntries(cache); len(entries) != maxCacheEntries {
+		t.Errorf("cache holds %d entries, want %d", len(entries), maxCacheEntries)
 	}
 }
 
-// TestPruneImageCache shows which entries pruning removes: the oldest beyond the count or the size, never
-// the one in use, and a dead writer's temporary file only once it is old.
+// TestPruneImageCache shows which entries pruning removes, an image folder's or a split's (files-): the
+// oldest beyond the count or the size, never the one in use, and a dead writer's temporary file only once
+// it is old.
 func TestPruneImageCache(t *testing.T) {
 	now := time.Now()
 	// Entries a (newest) to e (oldest), 100 bytes each; "keep" is the one in use.
@@ -269,7 +270,7 @@ func TestPruneImageCache(t *testing.T) {
 		age  time.Duration
 	}{
 		{"images-a.npz", 1 * time.Minute}, {"images-b.npz", 2 * time.Minute}, {"images-c.npz", 3 * time.Minute},
-		{"images-d.npz", 4 * time.Minute}, {"images-e.npz", 5 * time.Minute},
+		{"images-d.npz", 4 * time.Minute}, {"images-e.npz", 5 * time.Minute}, {"files-f.npz", 6 * time.Minute},
 		{".images-x.npz.tmp-1", time.Minute}, {".images-y.npz.tmp-2", 2 * staleTempAge}, {"notes.txt", time.Hour},
 	}
 	for _, tc := range []struct {
@@ -279,11 +280,12 @@ func TestPruneImageCache(t *testing.T) {
 		maxBytes   int64
 		want       []string
 	}{
-		{"under both bounds", "images-a.npz", 10, 1000, []string{"a", "b", "c", "d", "e"}},
+		{"under both bounds", "images-a.npz", 10, 1000, []string{"a", "b", "c", "d", "e", "f"}},
 		{"count", "images-a.npz", 3, 1000, []string{"a", "b", "c"}},
 		{"size", "images-a.npz", 10, 250, []string{"a", "b"}},
 		{"the entry in use is kept", "images-e.npz", 2, 1000, []string{"a", "b", "e"}},
 		{"the entry in use alone exceeds the size", "images-c.npz", 10, 50, []string{"c"}},
+		{"a split's entry counts as a folder's", "files-f.npz", 2, 1000, []string{"a", "b", "f"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -293,7 +295,7 @@ func TestPruneImageCache(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := pruneImageCache(dir, filepath.Join(dir, tc.keep), tc.maxEntries, tc.maxBytes); err != nil {
+			if err := pruneCache(dir, filepath.Join(dir, tc.keep), tc.maxEntries, tc.maxBytes); err != nil {
 				t.Fatal(err)
 			}
 			var got []string
@@ -303,6 +305,10 @@ func TestPruneImageCache(t *testing.T) {
 			}
 			want := []string{".images-x.npz.tmp-1", "notes.txt"}
 			for _, k := range tc.want {
+				if k == "f" {
+					want = append(want, "files-f.npz")
+					continue
+				}
 				want = append(want, "images-"+k+".npz")
 			}
 			slices.Sort(want)
@@ -310,5 +316,41 @@ func TestPruneImageCache(t *testing.T) {
 				t.Errorf("left %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestWalkClassAsWalkDir shows that walkClass lists what filepath.WalkDir does, in its order: images of
+// every case of extension, in nested and empty subfolders, beside other files, and symbolic links, to an
+// image (listed) and to a folder (not followed).
+func TestWalkClassAsWalkDir(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"b.png", "a.PNG", "c.jpeg", "notes.txt", "z.jpg", "sub/x.png", "sub/deeper/y.JPG",
+		"sub/deeper/readme", "a-sub/q.png", "empty/", "sub.png/inside.png"} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(name, "/") {
+			writeFile(t, filepath.Dir(p), filepath.Base(p), []byte("x"))
+		}
+	}
+	for link, target := range map[string]string{"link.png": "b.png", "linked-dir": "sub"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := walkClass(dir, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := walkClassSlowly(dir, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 9 || !reflect.DeepEqual(got, want) {
+		t.Errorf("walkClass listed\n%v\nfilepath.WalkDir (9 images)\n%v", got, want)
+	}
+	if _, err := walkClass(filepath.Join(dir, "none"), 0); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing folder: %v, want %v", err, os.ErrNotExist)
 	}
 }

@@ -1,7 +1,11 @@
 package dataset
 
 import (
+	"fmt"
 	"io/fs"
+	"os"
+	"slices"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -48,4 +52,91 @@ func (s *dirStatter) Close() {
 		unix.Close(s.fd)
 		s.fd = -1
 	}
+}
+
+// walkClass lists the images of one class folder and its subfolders in sorted order, as filepath.WalkDir
+// would, from the directories' raw entries: no allocation per entry but its path (os.ReadDir's entries,
+// their sorting through an interface and filepath.Join took half the time of a cached folder's listing
+// beside its stats).
+func walkClass(dir string, class int32) ([]imageFile, error) {
+	var files []imageFile
+	err := walkDir(dir, func(path string, nameAt int) {
+		files = append(files, imageFile{path: path, nameAt: nameAt, class: class})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
+	}
+	return files, nil
+}
+
+// walkDir calls image for every image file under dir, in sorted order, descending into subfolders.
+func walkDir(dir string, image func(path string, nameAt int)) error {
+	entries, err := readDirEntries(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		path := dir + string(os.PathSeparator) + e.name
+		switch {
+		case e.dir:
+			if err := walkDir(path, image); err != nil {
+				return err
+			}
+		case isImageName(e.name):
+			image(path, len(dir)+1)
+		}
+	}
+	return nil
+}
+
+// dirEntry is a directory entry: its name and whether it is a directory (not following a symbolic link).
+type dirEntry struct {
+	name string
+	dir  bool
+}
+
+// readDirEntries reads dir's entries (but . and ..) sorted by name, parsing getdents' records: the names
+// of one read share one string.
+func readDirEntries(dir string) ([]dirEntry, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	var entries []dirEntry
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err != nil {
+			return nil, &fs.PathError{Op: "readdirent", Path: dir, Err: err}
+		}
+		if n <= 0 {
+			break
+		}
+		chunk := string(buf[:n])
+		for off := 0; off+19 <= n; {
+			reclen := int(chunk[off+16]) | int(chunk[off+17])<<8 // linux_dirent64: ino 8, off 8, reclen 2, type 1, name
+			if reclen == 0 || off+reclen > n {
+				return nil, &fs.PathError{Op: "readdirent", Path: dir, Err: syscall.EIO}
+			}
+			name := chunk[off+19 : off+reclen]
+			name = name[:strings.IndexByte(name, 0)]
+			typ := chunk[off+18]
+			off += reclen
+			if name == "." || name == ".." {
+				continue
+			}
+			isDir := typ == unix.DT_DIR
+			if typ == unix.DT_UNKNOWN {
+				info, err := os.Lstat(dir + string(os.PathSeparator) + name)
+				if err != nil {
+					return nil, err
+				}
+				isDir = info.IsDir()
+			}
+			entries = append(entries, dirEntry{name, isDir})
+		}
+	}
+	slices.SortFunc(entries, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
+	return entries, nil
 }

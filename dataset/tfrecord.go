@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // A TFRecord file is a sequence of records, each a little-endian uint64 length, the masked CRC-32C of
@@ -35,6 +36,21 @@ func maskedCRC(b []byte) uint32 {
 
 // readTFRecordSplit reads every file the glob matches, in sorted order, one tf.train.Example at a time.
 func readTFRecordSplit(glob string, src Source, _ bool) (*Set, error) {
+	paths, err := tfrecordFiles(glob, false)
+	if err != nil {
+		return nil, err
+	}
+	var ex examples
+	for _, p := range paths {
+		if err := readTFRecordFile(p, src, &ex); err != nil {
+			return nil, err
+		}
+	}
+	return ex.set()
+}
+
+// tfrecordFiles are the files a glob matches, in sorted order; test does not matter.
+func tfrecordFiles(glob string, _ bool) ([]string, error) {
 	paths, err := filepath.Glob(glob)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrSpec, glob, err)
@@ -43,13 +59,7 @@ func readTFRecordSplit(glob string, src Source, _ bool) (*Set, error) {
 		return nil, fmt.Errorf("dataset: %s: %w: no file matches", glob, ErrMissing)
 	}
 	slices.Sort(paths)
-	var ex examples
-	for _, p := range paths {
-		if err := readTFRecordFile(p, src, &ex); err != nil {
-			return nil, err
-		}
-	}
-	return ex.set()
+	return paths, nil
 }
 
 // openTFRecord opens a TFRecord file to read its records in order, through gzip when the file is

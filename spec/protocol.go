@@ -24,7 +24,7 @@ type Job struct {
 	Network *Network `json:"network,omitempty"`
 	DataDir string   `json:"data_dir"`
 	// Data is the data source, a dataset spec KIND:PATH[:key=value…]; empty means the IDX files in
-	// DataDir. DataCache is where sources that decode (image folders) keep their decoded form.
+	// DataDir. DataCache is where sources that decode (image folders, IDX, CSV, TFRecord) keep their decoded form.
 	Data      string `json:"data,omitempty"`
 	DataCache string `json:"data_cache,omitempty"`
 	Device    string `json:"device"`  // auto, cpu or gpu

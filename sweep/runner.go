@@ -27,7 +27,7 @@ type Options struct {
 	LogDir  string // the sweep directory is created under it
 	DataDir string // MNIST IDX files, the data unless Source or the plan names a source
 	// Source is a data source (dataset.ParseSource: KIND:PATH[:key=value…]); it overrides the plan's
-	// data: and DataDir. DataCache is where sources that decode (image folders) keep their decoded form.
+	// data: and DataDir. DataCache is where sources that decode (image folders, IDX, CSV, TFRecord) keep their decoded form.
 	Source, DataCache string
 	// Data is the data's shape when the caller has read it (a server reads it once); nil reads it
 	// from Source, the plan's data: or DataDir.
@@ -238,7 +238,7 @@ func ReadDataShape(dir string) (DataShape, error) {
 }
 
 // ReadSourceShape reads and checks a data source (--data's KIND:PATH[:key=value…]) for its shape,
-// keeping decoded image folders under cacheDir.
+// keeping decoded image folders, IDX, CSV and TFRecord splits under cacheDir.
 func ReadSourceShape(source, cacheDir string) (DataShape, error) {
 	return readData(&Plan{}, Options{Source: source, DataCache: cacheDir})
 }
@@ -261,15 +261,21 @@ func readData(plan *Plan, opts Options) (DataShape, error) {
 		return DataShape{}, fmt.Errorf("%s: %w", origin, err)
 	}
 	// The budget is checked on what the files declare before they are read, and on what was read.
-	var budget int64
-	if available, err := availableMemory(); err == nil {
-		budget = int64(min(available, math.MaxInt64/2))
-	}
-	d, err := dataset.Open(src, dataset.Options{CacheDir: opts.DataCache, Budget: budget})
+	d, err := dataset.Open(src, dataset.Options{CacheDir: opts.DataCache, Budget: DataBudget()})
 	if err != nil {
 		return DataShape{}, fmt.Errorf("%s: %w", origin, err)
 	}
 	return DataShape{TrainExamples: d.Train.Len(), Features: d.Train.Features(), Classes: d.Classes, Source: source}, nil
+}
+
+// DataBudget is the most bytes a data source may take as float32 (dataset.Options.Budget): the memory
+// this machine has available, or 0 (no limit) where it cannot tell.
+func DataBudget() int64 {
+	available, err := availableMemory()
+	if err != nil {
+		return 0
+	}
+	return int64(min(available, math.MaxInt64/2))
 }
 
 // checkName refuses sweep names that are not one plain directory name.

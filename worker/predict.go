@@ -53,7 +53,7 @@ func Predict(modelDir string, files []string) ([]spec.Prediction, error) {
 type DataSplit struct {
 	Source   string // a data source spec, dataset.ParseSource's KIND:PATH[:key=value…]
 	Train    bool   // the training split; else the test split
-	CacheDir string // where image folders keep their decoded form (dataset.Options); "" decodes again
+	CacheDir string // where decoded sources are kept (dataset.Options); "" decodes again
 }
 
 // Split names the split as the commands' --split flag does.

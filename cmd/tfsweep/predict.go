@@ -12,6 +12,7 @@ import (
 
 	"github.com/tfsweep/tfsweep/dataset"
 	"github.com/tfsweep/tfsweep/spec"
+	"github.com/tfsweep/tfsweep/sweep"
 )
 
 const predictUsage = `usage: tfsweep predict --model DIR FILE... [--json]
@@ -46,17 +47,23 @@ func (d *dataFlags) add(fs *flag.FlagSet, dataDir string) {
 		fs.StringVar(&d.dataDir, "data-dir", dataDir, "`dir`ectory with IDX files (the shorthand of --data idx:DIR)")
 	}
 	fs.StringVar(&d.split, "split", "test", "the source's `split` to read: test or train")
-	fs.StringVar(&d.cache, "data-cache", defaultDataCache(), "`dir`ectory where decoded image folders are kept")
+	fs.StringVar(&d.cache, "data-cache", defaultDataCache(), "`dir`ectory where decoded image folders, IDX, CSV and TFRecord splits are kept")
 }
 
-// workerArgs are the worker's arguments SOURCE SPLIT CACHE_DIR, or an error naming the bad flag.
+// workerArgs are the worker's arguments SOURCE SPLIT CACHE_DIR, or an error naming the bad flag. A source
+// whose files declare more than the memory available is refused here, before the worker reads it, as
+// tfsweep run refuses it.
 func (d *dataFlags) workerArgs() ([]string, error) {
-	source := d.source
+	source, origin := d.source, "--data"
 	if source == "" {
-		source = "idx:" + d.dataDir
+		source, origin = "idx:"+d.dataDir, "--data-dir"
 	}
-	if _, err := dataset.ParseSource(source); err != nil {
-		return nil, fmt.Errorf("--data: %w", err)
+	src, err := dataset.ParseSource(source)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", origin, err)
+	}
+	if err := dataset.CheckEstimate(src, sweep.DataBudget()); err != nil {
+		return nil, fmt.Errorf("%s: %w", origin, err)
 	}
 	if d.split != "test" && d.split != "train" {
 		return nil, fmt.Errorf("--split: %q is neither test nor train", d.split)

@@ -30,8 +30,9 @@ func predictLines(t *testing.T, out string) []spec.Prediction {
 // A model trained with --scale standardize on MNIST images from an .npz is evaluated and asked to
 // predict on the same images as the .npz and as a PNG folder (--data, the test split by default):
 // evaluate gives the run's own last validation metrics from both, predict the same answers for every
-// image of both, and --split train every training image. A bad source or split, and data that do not
-// fit the model, exit 2 naming them.
+// image of both, and --split train every training image. A bad source or split, data that do not fit
+// the model, and data whose files declare more than the memory available (refused before they are
+// read, as tfsweep run refuses them) exit 2 naming them.
 func TestPredictAndEvaluateOnDataSources(t *testing.T) {
 	dir := t.TempDir()
 	if err := datafixtures.Write(dir); err != nil {
@@ -110,6 +111,8 @@ func TestPredictAndEvaluateOnDataSources(t *testing.T) {
 	}
 
 	cifar := "cifar10:" + filepath.Join(dir, "cifar10")
+	huge := hugeData(t)
+	tooLarge := ": dataset: idx:" + huge + ": declared size too large: its files declare 7629402.2 MiB as float32, more than the budget of "
 	for _, tc := range []struct {
 		name string
 		run  func([]string, *bytes.Buffer, *bytes.Buffer) int
@@ -121,6 +124,9 @@ func TestPredictAndEvaluateOnDataSources(t *testing.T) {
 		{"a split that is not one", evaluate, []string{"--model", model, "--data", npz, "--split", "val"}, `--split: "val" is neither test nor train`},
 		{"data of another shape", evaluate, []string{"--model", model, "--data", cifar}, "--data " + cifar + ": examples of [32 32 3] (3072 values), the model takes 784"},
 		{"data of another shape", predict, []string{"--model", model, "--data", cifar}, "the model takes 784"},
+		{"data larger than the memory", evaluate, []string{"--model", model, "--data", "idx:" + huge}, "--data" + tooLarge},
+		{"data larger than the memory", evaluate, []string{"--model", model, "--data-dir", huge}, "--data-dir" + tooLarge},
+		{"data larger than the memory", predict, []string{"--model", model, "--data", "idx:" + huge, "--split", "train"}, "--data" + tooLarge},
 		{"files and --data", predict, []string{"--model", model, "--data", npz, filepath.Join(dir, "x.png")}, "either image files or --data"},
 	} {
 		if code, _, errOut := cmdOutput(t, tc.run, tc.args...); code != spec.ExitBadInput || !strings.Contains(errOut, tc.want) {

@@ -137,7 +137,7 @@ func parseRun(args []string, stdout, stderr io.Writer) (f *runFlags, plan sweep.
 	fs.StringVar(&opts.LogDir, "logdir", "./runs", "`dir`ectory under which the sweep directory is created")
 	fs.StringVar(&opts.DataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files (the shorthand of --data idx:DIR)")
 	fs.StringVar(&opts.Source, "data", "", "train on a data `source` KIND:PATH[:key=value…]: idx:DIR, npz:FILE, npy:DIR, cifar10:DIR, cifar100:DIR, images:DIR, csv:FILE, tfrecord:GLOB (see README, Your data)")
-	fs.StringVar(&opts.DataCache, "data-cache", defaultDataCache(), "`dir`ectory where decoded image folders are kept for the next run")
+	fs.StringVar(&opts.DataCache, "data-cache", defaultDataCache(), "`dir`ectory where decoded image folders, IDX, CSV and TFRecord splits are kept for the next run")
 	fs.StringVar(&f.config, "config", "", "YAML sweep `file` with several grids (see sweep/presets/lab-report.yaml)")
 	fs.IntVar(&f.trials, "trials", 0, "random search: draw `N` trials per grid point of the axes given as distributions (uniform:lo:hi, log_uniform:lo:hi, choice:a:b:c)")
 	fs.StringVar(&f.searchMethod, "search", sweep.SearchRandom, "how trials draw the distributions: random (each on its own) or tpe (Tree-structured Parzen Estimator: each trial proposed from the trials that ended)")

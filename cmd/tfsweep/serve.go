@@ -58,7 +58,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&f.logDir, "logdir", "./runs", "`dir`ectory of the queue and of the sweep directories")
 	fs.StringVar(&f.dataDir, "data-dir", "data/mnist", "`dir`ectory with the MNIST IDX files (the shorthand of --data idx:DIR; without --data)")
 	fs.Var(&f.sources, "data", "a data `source` KIND:PATH[:key=value…] the server offers, as tfsweep run --data takes it; repeat it for several: a submitted sweep trains on the first unless its data: names another")
-	fs.StringVar(&f.dataCache, "data-cache", defaultDataCache(), "`dir`ectory where decoded image folders are kept")
+	fs.StringVar(&f.dataCache, "data-cache", defaultDataCache(), "`dir`ectory where decoded image folders, IDX, CSV and TFRecord splits are kept")
 	fs.StringVar(&f.device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
 	fs.IntVar(&f.slots, "slots", 0, "runs of a sweep trained at once, one worker each (`N`; default one per GPU, 1 on CPU)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding the bearer token every request must carry (else $"+sweep.TokenEnv+")")

@@ -1,0 +1,185 @@
+package dataset
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestFilesCache shows that IDX, CSV and TFRecord splits (written by numpy and TensorFlow) are cached
+// once their files have settled: a second read returns what the first read, from the cache (an entry's
+// marked value and the class names come back), and a split whose files changed is read again: a file
+// added to a glob, and a file rewritten in place with its size and mtime restored.
+func TestFilesCache(t *testing.T) {
+	dir := fixtures(t)
+	idx := copyTree(t, dir, "mnist-idx")
+	tfr := copyTree(t, dir, "tfrecord")
+	csv, csvTest := copyTree(t, dir, "table.csv"), copyTree(t, dir, "table-test.csv")
+	time.Sleep(racyMargin) // the copies' times must have settled before they are cached
+	for _, tc := range []struct {
+		name, spec string
+		entries    int
+	}{
+		{"idx, gzipped training split", "idx:" + idx, 2},
+		{"tfrecord, test split", "tfrecord:" + tfr + "/raw.tfrecord:image=image:label=label:test=" + tfr + "/raw-test.tfrecord:classes=3", 2},
+		{"csv with class names", "csv:" + csv + ":label=species:test=" + csvTest, 2},
+		{"tfrecord glob of gzipped shards", "tfrecord:" + tfr + "/png-*.tfrecord.gz:image=image:label=label:holdout=0.4", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := ParseSource(tc.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cache := t.TempDir()
+			first, err := Open(src, Options{CacheDir: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := filesEntries(cache); len(got) != tc.entries {
+				t.Fatalf("cache holds %v, want %d entries", got, tc.entries)
+			}
+			uncached, err := Open(src, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := Open(src, Options{CacheDir: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(first, uncached) || !reflect.DeepEqual(second, uncached) {
+				t.Fatal("the reads through the cache differ from the read without it")
+			}
+			markEntries(t, cache)
+			marked, err := Open(src, Options{CacheDir: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := valueAt(marked.Train, 0); got == valueAt(uncached.Train, 0) {
+				t.Fatalf("third read's first value %v is the file's, not the cache's mark", got)
+			}
+			if !reflect.DeepEqual(marked.ClassNames, uncached.ClassNames) {
+				t.Errorf("class names from the cache %q, want %q", marked.ClassNames, uncached.ClassNames)
+			}
+		})
+	}
+
+	t.Run("a shard added to the glob", func(t *testing.T) {
+		src, err := ParseSource("tfrecord:" + tfr + "/png-*.tfrecord.gz:image=image:label=label:holdout=0.4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache := t.TempDir()
+		before, err := Open(src, Options{CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(tfr, "png-1.tfrecord.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, tfr, "png-2.tfrecord.gz", b)
+		defer os.Remove(filepath.Join(tfr, "png-2.tfrecord.gz"))
+		after, err := Open(src, Options{CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, want := after.Train.Len()+after.Test.Len(), before.Train.Len()+before.Test.Len()+2; n != want {
+			t.Errorf("%d examples after a shard of 2 was added, want %d", n, want)
+		}
+	})
+
+	t.Run("a file rewritten in place, size and mtime restored", func(t *testing.T) {
+		if runtime.GOOS != "linux" {
+			t.Skip("the ctime is read on Linux only")
+		}
+		src, err := ParseSource("idx:" + idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache := t.TempDir()
+		before, err := Open(src, Options{CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		victim := filepath.Join(idx, "t10k-images-idx3-ubyte") // stored raw: a flipped pixel reads as one
+		info, err := os.Stat(victim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flipByte(t, victim, info.Size()-1)
+		if err := os.Chtimes(victim, time.Now(), info.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		after, err := Open(src, Options{CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := len(before.Test.Bytes) - 1
+		if got, want := after.Test.Bytes[last], before.Test.Bytes[last]^0x55; got != want {
+			t.Errorf("after the rewrite the last pixel is %d, want the file's new %d: served from the cache", got, want)
+		}
+		// A rewrite that corrupts the gzipped training images is the reader's error, not the cache's data.
+		flipByte(t, filepath.Join(idx, "train-images-idx3-ubyte.gz"), 40)
+		if _, err := Open(src, Options{CacheDir: cache}); !errors.Is(err, ErrCorruptGzip) {
+			t.Errorf("after corrupting the training images: %v, want %v", err, ErrCorruptGzip)
+		}
+	})
+}
+
+func filesEntries(cache string) []string {
+	entries, _ := filepath.Glob(filepath.Join(cache, filesCachePrefix+"*.npz"))
+	return entries
+}
+
+// markEntries changes the first value of every entry of cache, keeping its fingerprint: only a read from
+// the cache returns the mark.
+func markEntries(t *testing.T, cache string) {
+	t.Helper()
+	for _, path := range filesEntries(cache) {
+		entry := readCacheEntry(path)
+		if entry.err != nil {
+			t.Fatal(entry.err)
+		}
+		if entry.set.Bytes != nil {
+			entry.set.Bytes[0] ^= 0xff
+		} else {
+			entry.set.Floats[0] += 1000
+		}
+		if err := writeCacheEntry(path, entry.set, entry.names, entry.fingerprint); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestUnwritableCache shows that a cache directory that cannot be written costs nothing but the caching:
+// the data are read as without it.
+func TestUnwritableCache(t *testing.T) {
+	dir := fixtures(t)
+	notADir := writeFile(t, t.TempDir(), "file", []byte("x"))
+	time.Sleep(racyMargin) // the fixtures may have been written moments ago, and would not be cached
+	for _, spec := range []string{
+		"idx:" + filepath.Join(dir, "mnist-idx"),
+		"images:" + filepath.Join(dir, "images-luma") + ":color=grayscale:holdout=0.5",
+	} {
+		src, err := ParseSource(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Open(src, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Open(src, Options{CacheDir: filepath.Join(notADir, "cache")})
+		if err != nil {
+			t.Errorf("%s with a cache under a file: %v", spec, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s with a cache under a file: the data differ from those read without it", spec)
+		}
+	}
+}
