@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,5 +99,52 @@ func TestCancelKillsAWorkerThatIgnoresSIGTERM(t *testing.T) {
 	}
 	if r := res.Runs[0]; r.Status != spec.StatusFailed || !r.Interrupted {
 		t.Errorf("run %s: status %s, interrupted %v; want failed and interrupted", r.Name, r.Status, r.Interrupted)
+	}
+}
+
+// babblingWorker is a worker stand-in that reports its run begun, then writes what a C library's
+// diagnostics would write to stdout, and goes on writing.
+const babblingWorker = `#!/bin/sh
+read -r job
+run=$(printf '%s' "$job" | sed 's/.*"run":"\([^"]*\)".*/\1/')
+printf '{"kind":"begin","run":"%s","begin":{"epochs":1}}\n' "$run"
+echo 'onednn_verbose,info,cpu,runtime:OpenMP'
+exec yes 'onednn_verbose,exec,cpu,convolution'
+`
+
+// A worker that writes something other than a message is ended, and its run failed naming the
+// line, instead of the sweep waiting on it.
+func TestAWorkerThatBabblesIsEnded(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeTinyData(t, data, 20)
+	worker := filepath.Join(dir, "babbling-worker")
+	if err := os.WriteFile(worker, []byte(babblingWorker), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	grid, err := flagGrid(t, "--batch-size", "4", "--epochs", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Plan{Grids: []Grid{grid}}, Options{
+		LogDir: filepath.Join(dir, "logs"), DataDir: data, Device: "cpu", Parallel: 1, Worker: worker, WorkerGrace: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *Result)
+	go func() { done <- s.Run(t.Context(), noObserver{}) }()
+	var res *Result
+	select {
+	case res = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sweep still waits on a worker that wrote a line that is not a message")
+	}
+	r := res.Runs[0]
+	if r.Status != spec.StatusFailed || !strings.Contains(r.Error, "not a message") || !strings.Contains(r.Error, "onednn_verbose,info") {
+		t.Errorf("run %s: status %s, error %q; want failed, naming the line", r.Name, r.Status, r.Error)
 	}
 }

@@ -613,6 +613,9 @@ func (s *Sweep) startWorker(ctx context.Context, slot int) (*worker, error) {
 			var m spec.Message
 			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 				w.readErr = fmt.Errorf("worker wrote a line that is not a message: %q", truncate(sc.Text(), 200))
+				// Nothing it says after that can be trusted, and left running it would
+				// block on the pipe no one reads, and Wait with it.
+				_ = cmd.Process.Kill()
 				break
 			}
 			w.messages <- m

@@ -26,7 +26,12 @@ import (
 func main() {
 	// SIGHUP too: a closed terminal must close the run's files like Ctrl-C does.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stdout, err := claimStdout()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tfsweep-worker: %v\n", err)
+		os.Exit(1)
+	}
+	code := run(ctx, os.Args[1:], os.Stdin, stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

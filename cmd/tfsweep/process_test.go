@@ -38,8 +38,17 @@ type front struct {
 
 func startFront(t *testing.T, args ...string) *front {
 	t.Helper()
+	return startFrontEnv(t, nil, args...)
+}
+
+// startFrontEnv is startFront with env added to the test's environment.
+func startFrontEnv(t *testing.T, env []string, args ...string) *front {
+	t.Helper()
 	f := &front{cmd: exec.Command(filepath.Join(binDir, "tfsweep"), append([]string{"run"}, args...)...), done: make(chan struct{})}
 	f.cmd.Stdout, f.cmd.Stderr = &f.stdout, &f.stderr
+	if env != nil {
+		f.cmd.Env = append(os.Environ(), env...)
+	}
 	if err := f.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +120,20 @@ func decodeResult(t *testing.T, stdout string) sweep.Result {
 		t.Fatalf("stdout is not the JSON summary: %v\n%s", err, stdout)
 	}
 	return res
+}
+
+// What TensorFlow's libraries print on the worker's stdout from C does not reach the front's
+// message stream: with oneDNN's verbose mode on, a run trains and succeeds.
+func TestLibraryOutputStaysOffTheMessages(t *testing.T) {
+	t.Parallel()
+	f := startFrontEnv(t, []string{"ONEDNN_VERBOSE=1"}, "--data-dir", realData(t), "--logdir", t.TempDir(),
+		"--limit", "1000", "--epochs", "1", "--batch-size", "128", "--init", "xavier", "--batchnorm", "off", "--json")
+	if code := f.wait(t, 2*time.Minute); code != spec.ExitOK {
+		t.Fatalf("exit %d\n%s", code, f.stderr.String())
+	}
+	if !strings.Contains(f.stdout.String(), `"succeeded"`) {
+		t.Errorf("the run did not succeed:\n%s", f.stdout.String())
+	}
 }
 
 // Off a terminal, every line tfsweep writes on stderr is a JSON object, TensorFlow's start-up lines
