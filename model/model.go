@@ -68,7 +68,10 @@ type Model struct {
 }
 
 // New validates cfg, builds the graph, opens a session and initialises every variable.
-func New(cfg Config) (*Model, error) {
+func New(cfg Config) (*Model, error) { return openModel(cfg, sessionConfig) }
+
+// openModel is New with the session's ConfigProto from configure.
+func openModel(cfg Config, configure func(Config) ([]byte, error)) (*Model, error) {
 	cfg, err := cfg.validate()
 	if err != nil {
 		return nil, err
@@ -77,7 +80,7 @@ func New(cfg Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	config, err := sessionConfig(cfg)
+	config, err := configure(cfg)
 	if err != nil {
 		return nil, err
 	}
