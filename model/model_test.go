@@ -583,7 +583,8 @@ func TestSessionConfig(t *testing.T) {
 				t.Errorf("rewrite options %v: the layout optimizer off only without a GPU, the TFG pipeline off", rc)
 			}
 			if rc.GetConstantFolding() != 0 || rc.GetArithmeticOptimization() != 0 || rc.GetRemapping() != 0 || rc.GetCommonSubgraphElimination() != 0 ||
-				rc.GetDependencyOptimization() != 0 || rc.GetDisableModelPruning() || rc.GetMetaOptimizerIterations() != 0 {
+				rc.GetDependencyOptimization() != 0 || rc.GetDisableModelPruning() || rc.GetMetaOptimizerIterations() != 0 ||
+				rc.GetMemoryOptimization() != 0 {
 				t.Errorf("rewrite options %v: a pass that changes values is not at its default", rc)
 			}
 			if got := pb.GetExperimental().GetExecutorType() == singleThreadedExecutor; got != tc.singleThreadExecutor {
