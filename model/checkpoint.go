@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/tfsweep/tfsweep/internal/atomicfile"
 	"github.com/tfsweep/tfsweep/spec"
@@ -38,6 +39,7 @@ type saver struct {
 	saved    tf.Output     // prefix, once save has run (SaverDef.save_tensor_name)
 	restore  *tf.Operation // every variable assigned from RestoreV2(prefix), shapes checked
 	restored []tf.Output   // RestoreV2's outputs, in vars order
+	checked  []tf.Output   // restored with its shape checked, what restore assigns, in vars order
 }
 
 // buildSaver adds the save and restore ops of vars in s, which must carry no device (SaveV2 and
@@ -46,7 +48,7 @@ func buildSaver(s *op.Scope, vars []*variable) saver {
 	sv := saver{vars: vars}
 	sv.prefix = op.PlaceholderWithDefault(s.SubScope("filename"), op.Const(s.SubScope("default_filename"), "model"), tf.ScalarShape())
 	names := make([]string, len(vars))
-	slices := make([]string, len(vars))
+	sliceSpecs := make([]string, len(vars))
 	dtypes := make([]tf.DataType, len(vars))
 	reads := make([]tf.Output, len(vars))
 	rs := s.SubScope("read")
@@ -56,7 +58,7 @@ func buildSaver(s *op.Scope, vars []*variable) saver {
 		reads[i] = op.ReadVariableOp(rs.SubScope(keras3SlotName(v.name)), v.handle, v.dtype)
 	}
 	namesOut := op.Const(s.SubScope("tensor_names"), names)
-	slicesOut := op.Const(s.SubScope("shape_and_slices"), slices)
+	slicesOut := op.Const(s.SubScope("shape_and_slices"), sliceSpecs)
 	sv.reads = reads
 	sv.save = op.SaveV2(s.SubScope("save"), sv.prefix, namesOut, slicesOut, reads)
 	sv.saved = op.Identity(s.SubScope("control_dependency").WithControlDependencies(sv.save), sv.prefix)
@@ -70,6 +72,7 @@ func buildSaver(s *op.Scope, vars []*variable) saver {
 		checked[i] = op.EnsureShape(cs.SubScope(keras3SlotName(v.name)), sv.restored[i], tf.MakeShape(v.shape...))
 		checks[i] = checked[i].Op
 	}
+	sv.checked = checked
 	assigns := make([]*tf.Operation, len(vars))
 	as := s.SubScope("assign").WithControlDependencies(checks...)
 	for i, v := range vars {
@@ -79,19 +82,27 @@ func buildSaver(s *op.Scope, vars []*variable) saver {
 	return sv
 }
 
-// run saves (restore false) or restores every variable of sv at prefix.
-func (sv saver) run(sess *tf.Session, prefix string, restore bool) error {
+// run saves (restore false) or restores every variable of sv at prefix. A restore also returns
+// the values it assigns to the variables of fetch, from the same call.
+func (sv saver) run(sess *tf.Session, prefix string, restore bool, fetch ...*variable) ([]*tf.Tensor, error) {
 	t, err := tf.NewTensor(prefix)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer release(t)
 	target := sv.save
+	var fetches []tf.Output
 	if restore {
 		target = sv.restore
+		for _, v := range fetch {
+			i := slices.Index(sv.vars, v)
+			if i < 0 {
+				return nil, fmt.Errorf("variable %s is not in the checkpoint", v.name)
+			}
+			fetches = append(fetches, sv.checked[i])
+		}
 	}
-	_, err = sess.Run(map[tf.Output]*tf.Tensor{sv.prefix: t}, nil, []*tf.Operation{target})
-	return err
+	return sess.Run(map[tf.Output]*tf.Tensor{sv.prefix: t}, fetches, []*tf.Operation{target})
 }
 
 // SaveCheckpoint writes the model's whole training state to the tensor bundle prefix
@@ -115,7 +126,10 @@ func (m *Model) SaveCheckpoint(prefix string) error {
 }
 
 // writeCheckpoint writes the model's training state as a tensor bundle at prefix, in place.
-func (m *Model) writeCheckpoint(prefix string) error { return m.graph.ckpt.run(m.sess, prefix, false) }
+func (m *Model) writeCheckpoint(prefix string) error {
+	_, err := m.graph.ckpt.run(m.sess, prefix, false)
+	return err
+}
 
 // RestoreCheckpoint sets the model's whole training state from the checkpoint at prefix, as
 // SaveCheckpoint wrote it: Iterations() returns the restored step count, and training continues as the
@@ -146,12 +160,11 @@ func (m *Model) restoreBundle(prefix string) error {
 	if _, err := os.Stat(prefix + indexSuffix); err != nil {
 		return err
 	}
-	if err := m.graph.ckpt.run(m.sess, prefix, true); err != nil {
-		return err
-	}
-	out, err := m.sess.Run(nil, []tf.Output{m.graph.single.iterRead}, nil)
+	// The step count comes from the restoring call: a second call to read it would be one more
+	// signature for the session to optimise.
+	out, err := m.graph.ckpt.run(m.sess, prefix, true, m.graph.iterations)
 	if err != nil {
-		return fmt.Errorf("read restored iteration count: %w", err)
+		return err
 	}
 	defer release(out...)
 	m.iterations = out[0].Value().(int64)

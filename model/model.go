@@ -69,7 +69,10 @@ type Model struct {
 }
 
 // New validates cfg, builds the graph, opens a session and initialises every variable.
-func New(cfg Config) (*Model, error) {
+func New(cfg Config) (*Model, error) { return openModel(cfg, sessionConfig) }
+
+// openModel is New with the session's ConfigProto from configure.
+func openModel(cfg Config, configure func(Config) ([]byte, error)) (*Model, error) {
 	cfg, err := cfg.validate()
 	if err != nil {
 		return nil, err
@@ -78,7 +81,7 @@ func New(cfg Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	config, err := sessionConfig(cfg)
+	config, err := configure(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -176,23 +179,22 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 // classes, receives every example's softmax probabilities from the same pass.
 func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.Output]*tf.Tensor, func(), error), probabilities []float32) (loss, accuracy float64, err error) {
 	fetches := []tf.Output{m.graph.evalLossSum, m.graph.evalCorrect}
+	// Every chunk's call also computes the L2 penalty, a function of the weights alone, rather than
+	// one call of its own: a session optimises each new signature of feeds and fetches on its first
+	// call, and a short run's validations are few.
+	withPenalty := m.graph.evalPenalty.Op != nil
+	if withPenalty {
+		fetches = append(fetches, m.graph.evalPenalty)
+	}
+	probabilitiesAt := len(fetches)
 	if probabilities != nil {
 		fetches = append(fetches, m.graph.probabilities)
-	}
-	var penalty float64
-	if m.graph.evalPenalty.Op != nil {
-		out, err := m.sess.Run(nil, []tf.Output{m.graph.evalPenalty}, nil)
-		if err != nil {
-			return 0, 0, fmt.Errorf("evaluate: l2 penalty: %w", err)
-		}
-		penalty = float64(out[0].Value().(float32))
-		release(out...)
 	}
 	concurrent = max(1, min(concurrent, n))
 	size := min(spec.EvalChunk, (n+concurrent-1)/concurrent)
 	type sums struct {
-		loss, correct float64
-		err           error
+		loss, correct, penalty float64
+		err                    error
 	}
 	parts := make([]sums, (n+size-1)/size)
 	run := func(i int) {
@@ -209,8 +211,11 @@ func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.O
 			return
 		}
 		parts[i] = sums{loss: float64(out[0].Value().(float32)), correct: float64(out[1].Value().(float32))}
+		if withPenalty {
+			parts[i].penalty = float64(out[2].Value().(float32))
+		}
 		if probabilities != nil {
-			parts[i].err = copyProbabilities(probabilities[start*m.graph.numClasses:end*m.graph.numClasses], out[2])
+			parts[i].err = copyProbabilities(probabilities[start*m.graph.numClasses:end*m.graph.numClasses], out[probabilitiesAt])
 		}
 		release(out...)
 	}
@@ -238,7 +243,7 @@ func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.O
 		lossSum += p.loss
 		correct += p.correct
 	}
-	return lossSum/float64(n) + penalty, correct / float64(n), nil
+	return lossSum/float64(n) + parts[0].penalty, correct / float64(n), nil
 }
 
 // LearningRate returns the learning rate the next step uses: the schedule at Iterations(), what

@@ -545,8 +545,8 @@ func toInt64(shape []int) []int64 {
 const sameSeedTolerance = 0.0
 
 // The ConfigProto carries the thread counts, growth-on-demand GPU memory, the visible GPUs, for the
-// cpu device no GPU at all, and with one inter-op thread on the cpu device the single-threaded
-// executor.
+// cpu device no GPU at all and no layout optimizer, with one inter-op thread on the cpu device the
+// single-threaded executor, and Grappler's passes that rewrite values at their defaults.
 func TestSessionConfig(t *testing.T) {
 	for _, tc := range []struct {
 		name                 string
@@ -577,6 +577,15 @@ func TestSessionConfig(t *testing.T) {
 			}
 			if gpus, ok := pb.DeviceCount["GPU"]; ok != tc.noGPU || gpus != 0 || len(pb.DeviceCount) > 1 {
 				t.Errorf("device_count %v, want GPU: 0 only for cpu", pb.DeviceCount)
+			}
+			rc := pb.GetGraphOptions().GetRewriteOptions()
+			if layoutOff := rc.GetLayoutOptimizer() == configpb.RewriterConfig_OFF; layoutOff != tc.noGPU || !rc.GetDisableTfgOptimizer() {
+				t.Errorf("rewrite options %v: the layout optimizer off only without a GPU, the TFG pipeline off", rc)
+			}
+			if rc.GetConstantFolding() != 0 || rc.GetArithmeticOptimization() != 0 || rc.GetRemapping() != 0 || rc.GetCommonSubgraphElimination() != 0 ||
+				rc.GetDependencyOptimization() != 0 || rc.GetDisableModelPruning() || rc.GetMetaOptimizerIterations() != 0 ||
+				rc.GetMemoryOptimization() != 0 {
+				t.Errorf("rewrite options %v: a pass that changes values is not at its default", rc)
 			}
 			if got := pb.GetExperimental().GetExecutorType() == singleThreadedExecutor; got != tc.singleThreadExecutor {
 				t.Errorf("executor_type %q, single-threaded wanted: %v", pb.GetExperimental().GetExecutorType(), tc.singleThreadExecutor)

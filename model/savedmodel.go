@@ -224,7 +224,7 @@ func (m *Model) exportSavedModel(dir string, in dataset.Normalizer) (err error) 
 		return err
 	}
 	prefix := filepath.Join(vdir, variablesName)
-	if err := m.graph.weightsSaver.run(m.sess, prefix, false); err != nil {
+	if _, err := m.graph.weightsSaver.run(m.sess, prefix, false); err != nil {
 		return fmt.Errorf("save variables: %w", err)
 	}
 	for _, suffix := range []string{dataSuffix, indexSuffix} {

@@ -69,6 +69,7 @@ func sessionConfig(cfg Config) ([]byte, error) {
 			VisibleDeviceList: cfg.VisibleGPUs,
 		},
 	}
+	pb.GraphOptions = &configpb.GraphOptions{RewriteOptions: rewriteOptions(cfg.Device)}
 	if cfg.Device == DeviceCPU {
 		pb.DeviceCount = map[string]int32{"GPU": 0}
 		if cfg.InterOpThreads == 1 {
@@ -85,6 +86,31 @@ func sessionConfig(cfg Config) ([]byte, error) {
 		return nil, fmt.Errorf("marshal session config: %w", err)
 	}
 	return b, nil
+}
+
+// rewriteOptions turns off the Grappler passes that find nothing to do in a graph of ours yet cost
+// every new feed-and-fetch signature their time (a session's first calls: the init, the data binding, a
+// training call, the validation, a checkpoint, each optimised before it first runs): the TFG (MLIR)
+// pipeline, which sorts the graph and infers shapes that the other passes infer again; the loop
+// optimizer, the conditional code motion, the function optimizer and the implementation selector, for
+// loops, branches and functions our graphs do not have; and on a session without a GPU the layout
+// optimizer, which converts layouts for GPU kernels only. The passes that may rewrite arithmetic stay:
+// constant folding, arithmetic, the remapper's fused kernels, common-subgraph elimination, dependency
+// and pruning, two meta-optimizer iterations (turning any of those off changed results in their last
+// bits), and the memory optimizer, which near a device's memory limit turns an AddN into accumulations
+// in another order. docs/benchmarks.md, "Start-up cut to the same bits", holds the figures.
+func rewriteOptions(device string) *configpb.RewriterConfig {
+	rc := &configpb.RewriterConfig{
+		DisableTfgOptimizer:               true,
+		LoopOptimization:                  configpb.RewriterConfig_OFF,
+		ExperimentalConditionalCodeMotion: configpb.RewriterConfig_OFF,
+		FunctionOptimization:              configpb.RewriterConfig_OFF,
+		ImplementationSelector:            configpb.RewriterConfig_OFF,
+	}
+	if device == DeviceCPU {
+		rc.LayoutOptimizer = configpb.RewriterConfig_OFF
+	}
+	return rc
 }
 
 // deviceString is the device the forward ops are pinned to, "" leaving the choice to TensorFlow.

@@ -85,13 +85,13 @@ func modelConfig(v spec.Variant, data dataShape, job spec.Job, gpu func() bool, 
 			n = job.CPUs
 		}
 		cfg.IntraOpThreads, cfg.InterOpThreads = n, n
-		cfg.StepsPerCall = stepsPerCall(job, n)
+		cfg.StepsPerCall = stepsPerCall(job, n, runSteps(v, data))
 		return cfg, nil
 	}
 	if t := towers(job, v, gpu, cpus); t > 1 {
 		cfg.Device = model.DeviceCPU
 		cfg.Towers, cfg.IntraOpThreads, cfg.InterOpThreads = t, 1, t
-		cfg.StepsPerCall = stepsPerCall(job, 0)
+		cfg.StepsPerCall = stepsPerCall(job, 0, runSteps(v, data))
 		return cfg, nil
 	}
 	n := threads(job, v, gpu)
@@ -101,7 +101,7 @@ func modelConfig(v spec.Variant, data dataShape, job spec.Job, gpu func() bool, 
 		cfg.Device = model.DeviceCPU
 	}
 	cfg.IntraOpThreads, cfg.InterOpThreads = n, n
-	cfg.StepsPerCall = stepsPerCall(job, n)
+	cfg.StepsPerCall = stepsPerCall(job, n, runSteps(v, data))
 	if n == 1 && job.Threads == 0 {
 		// The worker's CPUs are the run's: validation, one pass without steps to wait for, takes
 		// them all (model's ValidateConcurrency).
@@ -174,15 +174,31 @@ func towers(job spec.Job, v spec.Variant, gpu func() bool, cpus int) int {
 }
 
 // stepsPerCall is the batches a job's run trains per session call: the job's, else 4 when the run
-// has one thread, whose steps are short enough for the call's own cost to show. Each step in a call
-// adds a copy of the step to the graph, which the first call optimises; with the pools of one thread
-// per core calls gain nothing (docs/benchmarks.md, "Threads, towers and steps per call").
-func stepsPerCall(job spec.Job, threads int) int {
+// has one thread, whose steps are short enough for the call's own cost to show, and trains at least
+// chunkedRunSteps steps. Each step in a call adds a copy of the step to the graph, which the first
+// call optimises; with the pools of one thread per core calls gain nothing (docs/benchmarks.md,
+// "Threads, towers and steps per call"). The results are the same bits either way.
+func stepsPerCall(job spec.Job, threads, steps int) int {
 	switch {
 	case job.StepsPerCall > 0:
 		return job.StepsPerCall
-	case threads == 1:
+	case threads == 1 && steps >= chunkedRunSteps:
 		return 4
 	}
 	return 1
+}
+
+// chunkedRunSteps is the fewest steps a run takes in calls of 4: at batch 64 four steps per call save
+// 5% of a step without batch norm and up to 23% with it, and the larger graph costs its first call 20
+// and 80 ms more, which some 2,000 steps pay back. A short run (a search's trial on a few thousand
+// images, stopped or paused after a few epochs) is quicker with one step per call.
+const chunkedRunSteps = 2000
+
+// runSteps is the optimizer steps a run of v takes over all its epochs on data of that shape.
+func runSteps(v spec.Variant, data dataShape) int {
+	train, _ := v.Examples(data.train)
+	if v.BatchSize <= 0 {
+		return 0
+	}
+	return v.Epochs * ((train + v.BatchSize - 1) / v.BatchSize)
 }

@@ -85,16 +85,36 @@ func TestStepsPerCall(t *testing.T) {
 		name    string
 		job     int
 		threads int
+		steps   int
 		want    int
 	}{
-		{"the job's count wins", 16, 1, 16},
-		{"the job's count wins on the default pools", 8, 0, 8},
-		{"one thread", 0, 1, 4},
-		{"the default pools", 0, 0, 1},
-		{"two threads", 0, 2, 1},
+		{"the job's count wins", 16, 1, 10, 16},
+		{"the job's count wins on the default pools", 8, 0, 5000, 8},
+		{"one thread, a long run", 0, 1, chunkedRunSteps, 4},
+		{"one thread, a short run", 0, 1, chunkedRunSteps - 1, 1},
+		{"the default pools", 0, 0, 5000, 1},
+		{"two threads", 0, 2, 5000, 1},
 	} {
-		if got := stepsPerCall(spec.Job{StepsPerCall: tc.job}, tc.threads); got != tc.want {
+		if got := stepsPerCall(spec.Job{StepsPerCall: tc.job}, tc.threads, tc.steps); got != tc.want {
 			t.Errorf("%s: %d steps per call, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A run's steps: every epoch's batches, the last one short, of the limited training images less
+// the validation split.
+func TestRunSteps(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    spec.Variant
+		want int
+	}{
+		{"60000 images at 128, 5 epochs", spec.Variant{Epochs: 5, BatchSize: 128}, 5 * 469},
+		{"limit 5000 at 64, 9 epochs", spec.Variant{Epochs: 9, BatchSize: 64, Limit: 5000}, 9 * 79},
+		{"validation split", spec.Variant{Epochs: 1, BatchSize: 100, ValidationSplit: 0.5}, 300},
+	} {
+		if got := runSteps(tc.v, dataShape{train: 60000, test: 10000}); got != tc.want {
+			t.Errorf("%s: %d steps, want %d", tc.name, got, tc.want)
 		}
 	}
 }

@@ -158,7 +158,7 @@ func parseRun(args []string, stdout, stderr io.Writer) (f *runFlags, plan sweep.
 	fs.StringVar(&opts.Device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
 	fs.IntVar(&opts.Parallel, "parallel", 1, "train `N` runs at once, each in its own worker (CPU threads are split between them)")
 	fs.IntVar(&opts.Threads, "threads", 0, "`N` TensorFlow intra- and inter-op threads per run (0 = chosen from the batch size and the CPUs split by --parallel)")
-	fs.IntVar(&opts.StepsPerCall, "steps-per-call", 0, "train `N` batches per TensorFlow call, Keras' steps_per_execution (0 = chosen: 4 on one thread, else 1)")
+	fs.IntVar(&opts.StepsPerCall, "steps-per-call", 0, "train `N` batches per TensorFlow call, Keras' steps_per_execution (0 = chosen: 4 on one thread for runs of 2,000 steps or more, else 1)")
 	fs.IntVar(&opts.LogEvery, "log-every", sweep.DefaultLogEvery, "write batch_loss and batch_accuracy every `N` steps (0 = never)")
 	fs.IntVar(&opts.PicturesEvery, "pictures-every", sweep.DefaultPicturesEvery, "write each run's confusion matrix, misclassified examples and PR curves of the validation set to <run>/pictures every `N` epochs and after the last (0 = never)")
 	fs.IntVar(&opts.MaxRuns, "max-runs", sweep.DefaultMaxRuns, "refuse a sweep of more than `N` runs before expanding it")
