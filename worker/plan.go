@@ -188,10 +188,10 @@ func stepsPerCall(job spec.Job, threads, steps int) int {
 	return 1
 }
 
-// chunkedRunSteps is the fewest steps a run takes in calls of 4: at batch 64 four steps per call save
-// 5% of a step without batch norm and up to 23% with it, and the larger graph costs its first call 20
-// and 80 ms more, which some 2,000 steps pay back. A short run (a search's trial on a few thousand
-// images, stopped or paused after a few epochs) is quicker with one step per call.
+// chunkedRunSteps is the fewest steps a run takes in calls of 4: a call of four steps saves a little of
+// every step, and its larger graph costs the first call more, which only a long run pays back. A short
+// run (a search's trial on a few thousand images, stopped or paused after a few epochs) is quicker with
+// one step per call. docs/benchmarks.md ("Start-up cut to the same bits") has the figures.
 const chunkedRunSteps = 2000
 
 // runSteps is the optimizer steps a run of v takes over all its epochs on data of that shape.
