@@ -42,6 +42,32 @@ func writeTinyData(t *testing.T, dir string, n int) {
 	}
 }
 
+// standInSweep is a sweep of one run on tiny data, trained by the stand-in worker script.
+func standInSweep(t *testing.T, script string, grace time.Duration) *Sweep {
+	t.Helper()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeTinyData(t, data, 20)
+	worker := filepath.Join(dir, "stand-in-worker")
+	if err := os.WriteFile(worker, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	grid, err := flagGrid(t, "--batch-size", "4", "--epochs", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Plan{Grids: []Grid{grid}}, Options{
+		LogDir: filepath.Join(dir, "logs"), DataDir: data, Device: "cpu", Parallel: 1, Worker: worker, WorkerGrace: grace,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // begun tells when the first run has begun.
 type begun struct {
 	noObserver
@@ -53,27 +79,8 @@ func (b begun) RunStarted(Run, spec.Begin) { close(b.ch) }
 // A cancelled sweep whose worker ignores SIGTERM ends within the grace period: the worker is
 // killed, and its run is reported failed and interrupted.
 func TestCancelKillsAWorkerThatIgnoresSIGTERM(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	if err := os.Mkdir(data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeTinyData(t, data, 20)
-	worker := filepath.Join(dir, "stuck-worker")
-	if err := os.WriteFile(worker, []byte(stuckWorker), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	grid, err := flagGrid(t, "--batch-size", "4", "--epochs", "1")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const grace = time.Second
-	s, err := New(Plan{Grids: []Grid{grid}}, Options{
-		LogDir: filepath.Join(dir, "logs"), DataDir: data, Device: "cpu", Parallel: 1, Worker: worker, WorkerGrace: grace,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := standInSweep(t, stuckWorker, grace)
 	ctx, cancel := context.WithCancel(t.Context())
 	obs := begun{ch: make(chan struct{})}
 	done := make(chan *Result)
@@ -115,26 +122,7 @@ exec yes 'onednn_verbose,exec,cpu,convolution'
 // A worker that writes something other than a message is ended, and its run failed naming the
 // line, instead of the sweep waiting on it.
 func TestAWorkerThatBabblesIsEnded(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	if err := os.Mkdir(data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeTinyData(t, data, 20)
-	worker := filepath.Join(dir, "babbling-worker")
-	if err := os.WriteFile(worker, []byte(babblingWorker), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	grid, err := flagGrid(t, "--batch-size", "4", "--epochs", "1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Plan{Grids: []Grid{grid}}, Options{
-		LogDir: filepath.Join(dir, "logs"), DataDir: data, Device: "cpu", Parallel: 1, Worker: worker, WorkerGrace: time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := standInSweep(t, babblingWorker, time.Second)
 	done := make(chan *Result)
 	go func() { done <- s.Run(t.Context(), noObserver{}) }()
 	var res *Result
