@@ -219,11 +219,25 @@ func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.O
 		}
 		release(out...)
 	}
-	// One goroutine per concurrent call takes the chunks in turn (with one, in order); a failed chunk
-	// leaves the others to finish, and the first failure in chunk order is returned.
+	// A failed chunk leaves the others to finish, and the first failure in chunk order is returned.
+	inTurn(len(parts), concurrent, run)
+	var lossSum, correct float64
+	for _, p := range parts {
+		if p.err != nil {
+			return 0, 0, p.err
+		}
+		lossSum += p.loss
+		correct += p.correct
+	}
+	return lossSum/float64(n) + parts[0].penalty, correct / float64(n), nil
+}
+
+// inTurn calls run(i) for every i in [0, n) from concurrent goroutines that take the indices in turn
+// (with one, in order), and returns when all calls have returned.
+func inTurn(n, concurrent int, run func(i int)) {
 	var wg sync.WaitGroup
-	next := make(chan int, len(parts))
-	for i := range parts {
+	next := make(chan int, n)
+	for i := range n {
 		next <- i
 	}
 	close(next)
@@ -235,15 +249,6 @@ func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.O
 		})
 	}
 	wg.Wait()
-	var lossSum, correct float64
-	for _, p := range parts {
-		if p.err != nil {
-			return 0, 0, p.err
-		}
-		lossSum += p.loss
-		correct += p.correct
-	}
-	return lossSum/float64(n) + parts[0].penalty, correct / float64(n), nil
 }
 
 // LearningRate returns the learning rate the next step uses: the schedule at Iterations(), what

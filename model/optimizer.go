@@ -31,41 +31,22 @@ func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar n
 	lr := st.learningRate
 	f32 := func(name string, v float64) tf.Output { return op.Const(s.SubScope(name), float32(v)) }
 	slot := newSlotFunc(optName, newVar)
-	read := func(s *op.Scope, v *variable) tf.Output { return op.ReadVariableOp(s, v.handle, tf.Float) }
-	// local_step = iterations + 1 as float32, Keras' ops.cast(self.iterations + 1, dtype).
-	stepPlus := func(name string, k int64) tf.Output {
-		ss := s.SubScope(name)
-		return op.Cast(ss, op.AddV2(ss, st.iterRead, op.Const(ss.SubScope("k"), k)), tf.Float)
-	}
-
-	// Gradients are computed from the forward pass' reads: nothing may write a trainable variable
-	// before all of them exist. Updates that take the gradient as input wait for it anyway; weight
-	// decay, which does not, waits explicitly.
-	var gradOps []*tf.Operation
-	for _, g := range st.grads {
-		gradOps = append(gradOps, g.Op)
-	}
-	gradOps = append(gradOps, st.loss.Op, st.accuracy.Op)
+	gradOps := gradientOps(st)
 
 	var global []*tf.Operation // per-step assignments that update_step reads the result of (Nadam)
 	var nadamU tf.Output
 	switch cfg.Optimizer {
 	case "nadam":
-		// Nadam._backend_update_step: u_product *= β1·(1 − 0.5·0.96^(iterations+1)) before the updates,
-		// which read the new value.
-		u := newVar(optName, "variable", nil, tf.Float, false, func(s *op.Scope) tf.Output { return op.Const(s, float32(1)) })
-		us := s.SubScope("u_product")
-		factor := op.Sub(us.SubScope("factor"), f32("one_u", 1),
-			op.Mul(us.SubScope("half_pow"), f32("half", 0.5), op.Pow(us, f32("decay_u", nadamDecay), stepPlus("u_local_step", 1))))
-		nadamU = op.Mul(us, op.Mul(us.SubScope("times_beta_1"), read(us.SubScope("read"), u), f32("beta_1_u", adamBeta1)), factor)
-		global = append(global, op.AssignVariableOp(us.SubScope("assign"), u.handle, nadamU))
+		var assign *tf.Operation
+		nadamU, assign = nadamUProduct(s, optName, newVar, st.iterRead)
+		global = append(global, assign)
 	}
 
 	updates := append([]*tf.Operation(nil), st.train.bnUpdate...)
 	updates = append(updates, global...)
 	var beta1Power, beta2Power tf.Output
 	if cfg.Optimizer == "adam" || cfg.Optimizer == "adamw" {
-		step := stepPlus("local_step", 1)
+		step := iterationsPlus(s, "local_step", st.iterRead, 1)
 		beta1Power = op.Pow(s.SubScope("beta_1_power"), f32("beta_1", adamBeta1), step)
 		beta2Power = op.Pow(s.SubScope("beta_2_power"), f32("beta_2", adamBeta2), step)
 	}
@@ -75,10 +56,7 @@ func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar n
 		g := st.grads[i]
 		var deps []*tf.Operation
 		if cfg.WeightDecay > 0 {
-			// TensorFlow backend's _apply_weight_decay: variable.assign_sub(variable * wd * lr).
-			ws := s.SubScope("weight_decay_" + name).WithControlDependencies(gradOps...)
-			decay := op.Mul(ws, op.Mul(ws.SubScope("times_wd"), read(ws.SubScope("read"), v), f32("weight_decay", cfg.WeightDecay)), lr)
-			deps = append(deps, op.AssignSubVariableOp(ws, v.handle, decay))
+			deps = append(deps, weightDecay(s, name, v, cfg.WeightDecay, lr, gradOps))
 		}
 		us := vs.WithControlDependencies(deps...)
 		switch cfg.Optimizer {
@@ -98,6 +76,44 @@ func (b *graph) buildOptimizer(s *op.Scope, cfg Config, optName string, newVar n
 	}
 	return op.AssignAddVariableOp(s.SubScope("increment_iteration").WithControlDependencies(append(updates, st.iterRead.Op)...),
 		b.iterations.handle, op.Const(s.SubScope("increment"), int64(1)))
+}
+
+// gradientOps are the ops that compute a step's gradients, loss and accuracy from the forward pass'
+// reads: nothing may write a trainable variable before all of them exist. Updates that take the
+// gradient as input wait for it anyway; weight decay, which does not, waits for these explicitly.
+func gradientOps(st *step) []*tf.Operation {
+	var ops []*tf.Operation
+	for _, g := range st.grads {
+		ops = append(ops, g.Op)
+	}
+	return append(ops, st.loss.Op, st.accuracy.Op)
+}
+
+// iterationsPlus is iterations + k as float32, Keras' ops.cast(self.iterations + k, dtype): local_step
+// for k = 1.
+func iterationsPlus(s *op.Scope, name string, iterations tf.Output, k int64) tf.Output {
+	ss := s.SubScope(name)
+	return op.Cast(ss, op.AddV2(ss, iterations, op.Const(ss.SubScope("k"), k)), tf.Float)
+}
+
+// nadamUProduct adds Nadam._backend_update_step's u_product *= β1·(1 − 0.5·0.96^(iterations+1)),
+// which the updates run after and read the new value of; it returns that value and its assignment.
+func nadamUProduct(s *op.Scope, optName string, newVar newVarFunc, iterations tf.Output) (tf.Output, *tf.Operation) {
+	f32 := func(name string, v float64) tf.Output { return op.Const(s.SubScope(name), float32(v)) }
+	u := newVar(optName, "variable", nil, tf.Float, false, func(s *op.Scope) tf.Output { return op.Const(s, float32(1)) })
+	us := s.SubScope("u_product")
+	factor := op.Sub(us.SubScope("factor"), f32("one_u", 1),
+		op.Mul(us.SubScope("half_pow"), f32("half", 0.5), op.Pow(us, f32("decay_u", nadamDecay), iterationsPlus(s, "u_local_step", iterations, 1))))
+	uNew := op.Mul(us, op.Mul(us.SubScope("times_beta_1"), op.ReadVariableOp(us.SubScope("read"), u.handle, tf.Float), f32("beta_1_u", adamBeta1)), factor)
+	return uNew, op.AssignVariableOp(us.SubScope("assign"), u.handle, uNew)
+}
+
+// weightDecay is the TensorFlow backend's _apply_weight_decay, variable.assign_sub(variable * wd * lr),
+// on the optimizer's scope s; it waits for gradOps (gradientOps).
+func weightDecay(s *op.Scope, name string, v *variable, wd float64, lr tf.Output, gradOps []*tf.Operation) *tf.Operation {
+	ws := s.SubScope("weight_decay_" + name).WithControlDependencies(gradOps...)
+	decay := op.Mul(ws, op.Mul(ws.SubScope("times_wd"), op.ReadVariableOp(ws.SubScope("read"), v.handle, tf.Float), op.Const(s.SubScope("weight_decay"), float32(wd))), lr)
+	return op.AssignSubVariableOp(ws, v.handle, decay)
 }
 
 type slotFunc func(v *variable, name string, initial float32) *variable
@@ -174,11 +190,7 @@ func rmspropUpdate(s *op.Scope, cfg Config, v *variable, g, lr tf.Output, slot s
 func nadamUpdate(s *op.Scope, v *variable, g, lr, uProduct, iterations tf.Output, slot slotFunc) []*tf.Operation {
 	m, vel := slot(v, "momentum", 0), slot(v, "velocity", 0)
 	c := func(name string, x float64) tf.Output { return op.Const(s.SubScope(name), float32(x)) }
-	step := func(name string, k int64) tf.Output {
-		ss := s.SubScope(name)
-		return op.Cast(ss, op.AddV2(ss, iterations, op.Const(ss.SubScope("k"), k)), tf.Float)
-	}
-	localStep, nextStep := step("local_step", 1), step("next_step", 2)
+	localStep, nextStep := iterationsPlus(s, "local_step", iterations, 1), iterationsPlus(s, "next_step", iterations, 2)
 	decay, beta1, beta2 := c("decay", nadamDecay), c("beta_1", adamBeta1), c("beta_2", adamBeta2)
 	// u = β1 · (1.0 − 0.5·decay^step)
 	u := func(name string, at tf.Output) tf.Output {

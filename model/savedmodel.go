@@ -216,6 +216,15 @@ func (m *Model) exportSavedModel(dir string, in dataset.Normalizer) (err error) 
 			os.RemoveAll(tmp)
 		}
 	}()
+	if err := m.writeSavedModel(tmp, saved); err != nil {
+		return err
+	}
+	return replaceDir(tmp, dir)
+}
+
+// writeSavedModel fills the empty directory tmp with a SavedModel, saved (the serialized proto) and
+// the variables, and syncs it all.
+func (m *Model) writeSavedModel(tmp string, saved []byte) error {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
@@ -240,7 +249,12 @@ func (m *Model) exportSavedModel(dir string, in dataset.Normalizer) (err error) 
 			return err
 		}
 	}
-	// Replace an existing export: move it aside, move the new one in, then delete the old one.
+	return nil
+}
+
+// replaceDir renames the complete export tmp to dir, replacing an existing dir: it moves the old one
+// aside, moves the new one in (or the old one back if that fails), then deletes the old one.
+func replaceDir(tmp, dir string) error {
 	var old string
 	if _, err := os.Lstat(dir); err == nil {
 		old = tmp + ".old"
@@ -278,39 +292,9 @@ func (m *Model) savedModelProto(in dataset.Normalizer) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if _, err := g.WriteTo(&buf); err != nil {
-		return nil, fmt.Errorf("serialize serving graph: %w", err)
-	}
-	graphDef := new(graphpb.GraphDef)
-	if err := proto.Unmarshal(buf.Bytes(), graphDef); err != nil {
-		return nil, fmt.Errorf("parse serving graph: %w", err)
-	}
-	shape := func(dims ...int64) *shapepb.TensorShapeProto {
-		p := &shapepb.TensorShapeProto{}
-		for _, d := range dims {
-			p.Dim = append(p.Dim, &shapepb.TensorShapeProto_Dim{Size: d})
-		}
-		return p
-	}
-	info := func(node string, dtype typespb.DataType, dims ...int64) *corepb.TensorInfo {
-		return &corepb.TensorInfo{Encoding: &corepb.TensorInfo_Name{Name: node + ":0"}, Dtype: dtype, TensorShape: shape(dims...)}
-	}
-	defs := make(map[string]*corepb.SignatureDef, len(signatures))
-	for key, t := range signatures {
-		input := typespb.DataType_DT_FLOAT
-		if t.dtype == tf.Uint8 {
-			input = typespb.DataType_DT_UINT8
-		}
-		defs[key] = &corepb.SignatureDef{
-			Inputs: map[string]*corepb.TensorInfo{InputPixels: info(t.input, input, inputDims(m.cfg.Network.Input.Shape)...)},
-			Outputs: map[string]*corepb.TensorInfo{
-				OutputProbabilities: info(t.probabilities, typespb.DataType_DT_FLOAT, -1, int64(m.graph.numClasses)),
-				OutputClasses:       info(t.classes, typespb.DataType_DT_INT64, -1),
-			},
-			//lint:ignore SA1019 tf.saved_model.save still writes it, and TF Serving before 2.4 checks it.
-			MethodName: predictMethod,
-		}
+	graphDef, err := servingGraphDef(g)
+	if err != nil {
+		return nil, err
 	}
 	saved := &corepb.SavedModel{
 		SavedModelSchemaVersion: 1,
@@ -328,7 +312,7 @@ func (m *Model) savedModelProto(in dataset.Normalizer) ([]byte, error) {
 				KeepCheckpointEveryNHours: 10000,
 				Version:                   corepb.SaverDef_V2,
 			},
-			SignatureDef: defs,
+			SignatureDef: m.signatureDefs(signatures),
 		}},
 	}
 	b, err := proto.Marshal(saved)
@@ -336,6 +320,50 @@ func (m *Model) savedModelProto(in dataset.Normalizer) ([]byte, error) {
 		return nil, fmt.Errorf("marshal saved model: %w", err)
 	}
 	return b, nil
+}
+
+// servingGraphDef is g as a GraphDef message, to embed in the MetaGraphDef.
+func servingGraphDef(g *tf.Graph) (*graphpb.GraphDef, error) {
+	var buf bytes.Buffer
+	if _, err := g.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("serialize serving graph: %w", err)
+	}
+	graphDef := new(graphpb.GraphDef)
+	if err := proto.Unmarshal(buf.Bytes(), graphDef); err != nil {
+		return nil, fmt.Errorf("parse serving graph: %w", err)
+	}
+	return graphDef, nil
+}
+
+// signatureDefs are the SignatureDefs of the serving graph's signatures: pixels in, probabilities
+// and classes out, with their dtypes and shapes.
+func (m *Model) signatureDefs(signatures map[string]servingTensors) map[string]*corepb.SignatureDef {
+	defs := make(map[string]*corepb.SignatureDef, len(signatures))
+	for key, t := range signatures {
+		input := typespb.DataType_DT_FLOAT
+		if t.dtype == tf.Uint8 {
+			input = typespb.DataType_DT_UINT8
+		}
+		defs[key] = &corepb.SignatureDef{
+			Inputs: map[string]*corepb.TensorInfo{InputPixels: tensorInfo(t.input, input, inputDims(m.cfg.Network.Input.Shape)...)},
+			Outputs: map[string]*corepb.TensorInfo{
+				OutputProbabilities: tensorInfo(t.probabilities, typespb.DataType_DT_FLOAT, -1, int64(m.graph.numClasses)),
+				OutputClasses:       tensorInfo(t.classes, typespb.DataType_DT_INT64, -1),
+			},
+			//lint:ignore SA1019 tf.saved_model.save still writes it, and TF Serving before 2.4 checks it.
+			MethodName: predictMethod,
+		}
+	}
+	return defs
+}
+
+// tensorInfo describes output 0 of the node in a SignatureDef.
+func tensorInfo(node string, dtype typespb.DataType, dims ...int64) *corepb.TensorInfo {
+	shape := &shapepb.TensorShapeProto{}
+	for _, d := range dims {
+		shape.Dim = append(shape.Dim, &shapepb.TensorShapeProto_Dim{Size: d})
+	}
+	return &corepb.TensorInfo{Encoding: &corepb.TensorInfo_Name{Name: node + ":0"}, Dtype: dtype, TensorShape: shape}
 }
 
 // Predict returns the network's output for n examples of Inputs features each (scaled as for

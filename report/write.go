@@ -75,59 +75,14 @@ func (s *Sweep) WriteTo(ctx context.Context, dir string) (*Written, error) {
 	figures := s.figures(comparisons, withReport)
 	out := &Written{Dir: dir, Table: s.Table(), Compared: withReport, Best: s.Best()}
 
-	if err := os.MkdirAll(filepath.Join(dir, FiguresDir), 0o755); err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+	if err := prepareDir(dir); err != nil {
+		return nil, err
 	}
-	// A report killed mid-write leaves its temporary files behind; they are nobody's now.
-	for _, dir := range []string{dir, filepath.Join(dir, FiguresDir)} {
-		if err := atomicfile.RemoveStale(dir); err != nil {
-			return nil, fmt.Errorf("report: %w", err)
-		}
+	if err := writeFigures(ctx, out, figures); err != nil {
+		return nil, err
 	}
-	for _, f := range figures {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if !f.hasData() {
-			// A figure of an earlier report of this directory would no longer match report.md.
-			if err := os.Remove(figurePath(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("report: %w", err)
-			}
-			continue
-		}
-		png, err := f.PNG()
-		if err != nil {
-			return nil, fmt.Errorf("report: %w", err)
-		}
-		path := figurePath(dir, f)
-		if err := writeFile(path, png); err != nil {
-			return nil, err
-		}
-		out.Figures = append(out.Figures, f.File)
-		out.Files = append(out.Files, path)
-	}
-
-	var md, csvBuf, jsonBuf bytes.Buffer
-	if err := s.writeMarkdown(&md, comparisons, figures, withReport); err != nil {
-		return nil, fmt.Errorf("report: %s: %w", MarkdownFile, err)
-	}
-	if err := s.writeCSV(&csvBuf); err != nil {
-		return nil, fmt.Errorf("report: %s: %w", CSVFile, err)
-	}
-	doc := s.document(comparisons, nonNil(out.Figures), withReport)
-	doc.Best = out.Best
-	if err := writeJSON(&jsonBuf, doc); err != nil {
-		return nil, fmt.Errorf("report: %s: %w", JSONFile, err)
-	}
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{MarkdownFile, md.Bytes()}, {CSVFile, csvBuf.Bytes()}, {JSONFile, jsonBuf.Bytes()}} {
-		path := filepath.Join(dir, f.name)
-		if err := writeFile(path, f.data); err != nil {
-			return nil, err
-		}
-		out.Files = append(out.Files, path)
+	if err := s.writeDocuments(out, comparisons, figures, withReport); err != nil {
+		return nil, err
 	}
 	note, err := linkBest(dir, out.Best)
 	if err != nil {
@@ -135,6 +90,76 @@ func (s *Sweep) WriteTo(ctx context.Context, dir string) (*Written, error) {
 	}
 	out.BestLink = note
 	return out, nil
+}
+
+// prepareDir creates dir and its figures directory and clears both of stale temporary files.
+func prepareDir(dir string) error {
+	if err := os.MkdirAll(filepath.Join(dir, FiguresDir), 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	// A report killed mid-write leaves its temporary files behind; they are nobody's now.
+	for _, dir := range []string{dir, filepath.Join(dir, FiguresDir)} {
+		if err := atomicfile.RemoveStale(dir); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeFigures draws the figures that have data into out.Dir, recording them in out, and removes
+// those that have none.
+func writeFigures(ctx context.Context, out *Written, figures []Figure) error {
+	for _, f := range figures {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !f.hasData() {
+			// A figure of an earlier report of this directory would no longer match report.md.
+			if err := os.Remove(figurePath(out.Dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("report: %w", err)
+			}
+			continue
+		}
+		png, err := f.PNG()
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		path := figurePath(out.Dir, f)
+		if err := writeFile(path, png); err != nil {
+			return err
+		}
+		out.Figures = append(out.Figures, f.File)
+		out.Files = append(out.Files, path)
+	}
+	return nil
+}
+
+// writeDocuments renders report.md, report.csv and report.json, then writes them into out.Dir,
+// so that a rendering error leaves none of them replaced.
+func (s *Sweep) writeDocuments(out *Written, comparisons []Comparison, figures []Figure, withReport bool) error {
+	var md, csvBuf, jsonBuf bytes.Buffer
+	if err := s.writeMarkdown(&md, comparisons, figures, withReport); err != nil {
+		return fmt.Errorf("report: %s: %w", MarkdownFile, err)
+	}
+	if err := s.writeCSV(&csvBuf); err != nil {
+		return fmt.Errorf("report: %s: %w", CSVFile, err)
+	}
+	doc := s.document(comparisons, nonNil(out.Figures), withReport)
+	doc.Best = out.Best
+	if err := writeJSON(&jsonBuf, doc); err != nil {
+		return fmt.Errorf("report: %s: %w", JSONFile, err)
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{MarkdownFile, md.Bytes()}, {CSVFile, csvBuf.Bytes()}, {JSONFile, jsonBuf.Bytes()}} {
+		path := filepath.Join(out.Dir, f.name)
+		if err := writeFile(path, f.data); err != nil {
+			return err
+		}
+		out.Files = append(out.Files, path)
+	}
+	return nil
 }
 
 // Markdown writes report.md alone to w, for a sweep directory that cannot be written: its figure

@@ -132,78 +132,103 @@ type Schedule struct {
 // Validate checks the schedule's fields for its (canonical) kind; each error names the field as
 // Schedule.Field (keras_argument).
 func (s Schedule) Validate() []error {
-	var errs []error
-	bad := func(field, keras, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("schedule %s: Schedule.%s (%s) %s", s.Kind, field, keras, fmt.Sprintf(format, args...)))
-	}
-	positive := func(v float64) bool { return v > 0 && !math.IsInf(v, 0) }
-	unused := func(used ...string) {
-		fields := []struct {
-			name, keras string
-			set         bool
-		}{
-			{"DecaySteps", "decay_steps", s.DecaySteps != 0},
-			{"DecayRate", "decay_rate", s.DecayRate != 0},
-			{"Staircase", "staircase", s.Staircase},
-			{"Alpha", "alpha", s.Alpha != 0},
-			{"WarmupTarget", "warmup_target", s.WarmupTarget != 0},
-			{"WarmupSteps", "warmup_steps", s.WarmupSteps != 0},
-			{"Boundaries", "boundaries", len(s.Boundaries) != 0},
-			{"Values", "values", len(s.Values) != 0},
-		}
-		for _, f := range fields {
-			if f.set && !slices.Contains(used, f.name) {
-				bad(f.name, f.keras, "does not apply to this schedule")
-			}
-		}
-	}
 	switch s.Kind {
 	case ScheduleConstant:
-		unused()
+		return s.unusedFields()
 	case ScheduleExponential:
-		unused("DecaySteps", "DecayRate", "Staircase")
-		if s.DecaySteps <= 0 {
-			bad("DecaySteps", "decay_steps", "must be positive, got %d", s.DecaySteps)
-		}
-		if !positive(s.DecayRate) {
-			bad("DecayRate", "decay_rate", "must be positive and finite, got %v", s.DecayRate)
-		}
+		return append(s.unusedFields("DecaySteps", "DecayRate", "Staircase"), s.exponentialErrors()...)
 	case ScheduleCosine:
-		unused("DecaySteps", "Alpha", "WarmupTarget", "WarmupSteps")
-		if s.DecaySteps <= 0 {
-			bad("DecaySteps", "decay_steps", "must be positive, got %d", s.DecaySteps)
-		}
-		if !(s.Alpha >= 0 && s.Alpha <= 1) {
-			bad("Alpha", "alpha", "must be in [0, 1], got %v", s.Alpha)
-		}
-		if s.WarmupTarget != 0 && !positive(s.WarmupTarget) {
-			bad("WarmupTarget", "warmup_target", "must be positive and finite, got %v", s.WarmupTarget)
-		}
-		if s.WarmupSteps < 0 {
-			bad("WarmupSteps", "warmup_steps", "must not be negative, got %d", s.WarmupSteps)
-		}
-		if (s.WarmupTarget != 0) != (s.WarmupSteps != 0) {
-			bad("WarmupSteps", "warmup_steps", "and Schedule.WarmupTarget (warmup_target) go together, got %d and %v", s.WarmupSteps, s.WarmupTarget)
-		}
+		return append(s.unusedFields("DecaySteps", "Alpha", "WarmupTarget", "WarmupSteps"), s.cosineErrors()...)
 	case ScheduleStep:
-		unused("Boundaries", "Values")
-		if len(s.Boundaries) == 0 {
-			bad("Boundaries", "boundaries", "must list at least one step")
+		return append(s.unusedFields("Boundaries", "Values"), s.stepErrors()...)
+	}
+	return nil
+}
+
+// fieldError is one Validate error: the schedule kind, then the field as Schedule.Field (keras_argument).
+func (s Schedule) fieldError(field, keras, format string, args ...any) error {
+	return fmt.Errorf("schedule %s: Schedule.%s (%s) %s", s.Kind, field, keras, fmt.Sprintf(format, args...))
+}
+
+// positiveFinite reports whether v is a usable rate or value: above zero and not infinite.
+func positiveFinite(v float64) bool { return v > 0 && !math.IsInf(v, 0) }
+
+// unusedFields returns an error for each set field not in used, in the struct's field order.
+func (s Schedule) unusedFields(used ...string) []error {
+	fields := []struct {
+		name, keras string
+		set         bool
+	}{
+		{"DecaySteps", "decay_steps", s.DecaySteps != 0},
+		{"DecayRate", "decay_rate", s.DecayRate != 0},
+		{"Staircase", "staircase", s.Staircase},
+		{"Alpha", "alpha", s.Alpha != 0},
+		{"WarmupTarget", "warmup_target", s.WarmupTarget != 0},
+		{"WarmupSteps", "warmup_steps", s.WarmupSteps != 0},
+		{"Boundaries", "boundaries", len(s.Boundaries) != 0},
+		{"Values", "values", len(s.Values) != 0},
+	}
+	var errs []error
+	for _, f := range fields {
+		if f.set && !slices.Contains(used, f.name) {
+			errs = append(errs, s.fieldError(f.name, f.keras, "does not apply to this schedule"))
 		}
-		for i := 1; i < len(s.Boundaries); i++ {
-			if s.Boundaries[i] <= s.Boundaries[i-1] {
-				bad("Boundaries", "boundaries", "must increase strictly, got %v", s.Boundaries)
-				break
-			}
+	}
+	return errs
+}
+
+// exponentialErrors checks the fields ExponentialDecay uses.
+func (s Schedule) exponentialErrors() []error {
+	var errs []error
+	if s.DecaySteps <= 0 {
+		errs = append(errs, s.fieldError("DecaySteps", "decay_steps", "must be positive, got %d", s.DecaySteps))
+	}
+	if !positiveFinite(s.DecayRate) {
+		errs = append(errs, s.fieldError("DecayRate", "decay_rate", "must be positive and finite, got %v", s.DecayRate))
+	}
+	return errs
+}
+
+// cosineErrors checks the fields CosineDecay uses, warmup included.
+func (s Schedule) cosineErrors() []error {
+	var errs []error
+	if s.DecaySteps <= 0 {
+		errs = append(errs, s.fieldError("DecaySteps", "decay_steps", "must be positive, got %d", s.DecaySteps))
+	}
+	if !(s.Alpha >= 0 && s.Alpha <= 1) {
+		errs = append(errs, s.fieldError("Alpha", "alpha", "must be in [0, 1], got %v", s.Alpha))
+	}
+	if s.WarmupTarget != 0 && !positiveFinite(s.WarmupTarget) {
+		errs = append(errs, s.fieldError("WarmupTarget", "warmup_target", "must be positive and finite, got %v", s.WarmupTarget))
+	}
+	if s.WarmupSteps < 0 {
+		errs = append(errs, s.fieldError("WarmupSteps", "warmup_steps", "must not be negative, got %d", s.WarmupSteps))
+	}
+	if (s.WarmupTarget != 0) != (s.WarmupSteps != 0) {
+		errs = append(errs, s.fieldError("WarmupSteps", "warmup_steps", "and Schedule.WarmupTarget (warmup_target) go together, got %d and %v", s.WarmupSteps, s.WarmupTarget))
+	}
+	return errs
+}
+
+// stepErrors checks PiecewiseConstantDecay's boundaries and values; each list is reported once.
+func (s Schedule) stepErrors() []error {
+	var errs []error
+	if len(s.Boundaries) == 0 {
+		errs = append(errs, s.fieldError("Boundaries", "boundaries", "must list at least one step"))
+	}
+	for i := 1; i < len(s.Boundaries); i++ {
+		if s.Boundaries[i] <= s.Boundaries[i-1] {
+			errs = append(errs, s.fieldError("Boundaries", "boundaries", "must increase strictly, got %v", s.Boundaries))
+			break
 		}
-		if len(s.Values) != len(s.Boundaries)+1 {
-			bad("Values", "values", "must have one more element than Schedule.Boundaries, got %d for %d boundaries", len(s.Values), len(s.Boundaries))
-		}
-		for _, v := range s.Values {
-			if !positive(v) {
-				bad("Values", "values", "must be positive and finite, got %v", s.Values)
-				break
-			}
+	}
+	if len(s.Values) != len(s.Boundaries)+1 {
+		errs = append(errs, s.fieldError("Values", "values", "must have one more element than Schedule.Boundaries, got %d for %d boundaries", len(s.Values), len(s.Boundaries)))
+	}
+	for _, v := range s.Values {
+		if !positiveFinite(v) {
+			errs = append(errs, s.fieldError("Values", "values", "must be positive and finite, got %v", s.Values))
+			break
 		}
 	}
 	return errs

@@ -267,63 +267,82 @@ func encodeExperiment(e Experiment, now func() time.Time) ([]byte, error) {
 	b = appendString(b, 2, e.User)
 	b = appendDouble(b, 3, secs(created))
 	for _, h := range e.HParams {
-		if h.Name == "" {
-			return nil, errors.New("hparam with an empty name")
-		}
-		if h.Discrete != nil && h.Interval != nil {
-			return nil, fmt.Errorf("hparam %q has both a discrete domain and an interval", h.Name)
-		}
-		typ := h.Type
-		var m []byte
-		m = appendString(m, 1, h.Name)
-		m = appendString(m, 2, h.DisplayName)
-		m = appendString(m, 3, h.Description)
-		var list []byte
-		for _, v := range h.Discrete {
-			val, err := appendValue(nil, v)
-			if err != nil {
-				return nil, fmt.Errorf("hparam %q: %w", h.Name, err)
-			}
-			list = appendMessage(list, 1, val)
-			if typ == DataTypeUnset {
-				nv, _ := hparamValue(v)
-				typ = dataTypeOf(nv)
-			}
-		}
-		if h.Interval != nil && typ == DataTypeUnset {
-			typ = DataTypeFloat64
-		}
-		m = appendEnum(m, 4, int(typ))
-		if h.Discrete != nil {
-			m = appendMessage(m, 5, list)
-		}
-		if h.Interval != nil {
-			var iv []byte
-			iv = appendDouble(iv, 1, h.Interval.Min)
-			iv = appendDouble(iv, 2, h.Interval.Max)
-			m = appendMessage(m, 6, iv)
-		}
-		if h.Differs {
-			m = appendEnum(m, 7, 1)
+		m, err := encodeHParamInfo(h)
+		if err != nil {
+			return nil, err
 		}
 		b = appendMessage(b, 4, m)
 	}
 	for _, mi := range e.Metrics {
-		if mi.Tag == "" {
-			return nil, errors.New("metric with an empty tag")
+		m, err := encodeMetricInfo(mi)
+		if err != nil {
+			return nil, err
 		}
-		var name []byte
-		name = appendString(name, 1, mi.Group)
-		name = appendString(name, 2, mi.Tag)
-		var m []byte
-		m = appendMessage(m, 1, name)
-		m = appendString(m, 3, mi.DisplayName)
-		m = appendString(m, 4, mi.Description)
-		m = appendEnum(m, 5, int(mi.Dataset))
 		b = appendMessage(b, 5, m)
 	}
 	b = appendString(b, 6, e.Name)
 	return appendMessage(nil, fieldPluginExperiment, b), nil
+}
+
+// encodeHParamInfo writes one HParamInfo message. An unset Type is taken from the first discrete
+// value, or is float64 for an interval.
+func encodeHParamInfo(h HParamInfo) ([]byte, error) {
+	if h.Name == "" {
+		return nil, errors.New("hparam with an empty name")
+	}
+	if h.Discrete != nil && h.Interval != nil {
+		return nil, fmt.Errorf("hparam %q has both a discrete domain and an interval", h.Name)
+	}
+	typ := h.Type
+	var m []byte
+	m = appendString(m, 1, h.Name)
+	m = appendString(m, 2, h.DisplayName)
+	m = appendString(m, 3, h.Description)
+	var list []byte
+	for _, v := range h.Discrete {
+		val, err := appendValue(nil, v)
+		if err != nil {
+			return nil, fmt.Errorf("hparam %q: %w", h.Name, err)
+		}
+		list = appendMessage(list, 1, val)
+		if typ == DataTypeUnset {
+			nv, _ := hparamValue(v)
+			typ = dataTypeOf(nv)
+		}
+	}
+	if h.Interval != nil && typ == DataTypeUnset {
+		typ = DataTypeFloat64
+	}
+	m = appendEnum(m, 4, int(typ))
+	if h.Discrete != nil {
+		m = appendMessage(m, 5, list)
+	}
+	if h.Interval != nil {
+		var iv []byte
+		iv = appendDouble(iv, 1, h.Interval.Min)
+		iv = appendDouble(iv, 2, h.Interval.Max)
+		m = appendMessage(m, 6, iv)
+	}
+	if h.Differs {
+		m = appendEnum(m, 7, 1)
+	}
+	return m, nil
+}
+
+// encodeMetricInfo writes one MetricInfo message, its name as a MetricName (group, tag).
+func encodeMetricInfo(mi MetricInfo) ([]byte, error) {
+	if mi.Tag == "" {
+		return nil, errors.New("metric with an empty tag")
+	}
+	var name []byte
+	name = appendString(name, 1, mi.Group)
+	name = appendString(name, 2, mi.Tag)
+	var m []byte
+	m = appendMessage(m, 1, name)
+	m = appendString(m, 3, mi.DisplayName)
+	m = appendString(m, 4, mi.Description)
+	m = appendEnum(m, 5, int(mi.Dataset))
+	return m, nil
 }
 
 // encodeSessionStart writes the hparams sorted by name, like TensorBoard's
@@ -526,21 +545,7 @@ func decodeHParamInfo(b []byte) (HParamInfo, error) {
 			if err := f.want(protowire.BytesType); err != nil {
 				return err
 			}
-			iv := &Interval{}
-			err := eachField(f.v, func(g field) error {
-				if g.num != 1 && g.num != 2 {
-					return nil
-				}
-				if err := g.want(protowire.Fixed64Type); err != nil {
-					return err
-				}
-				if g.num == 1 {
-					iv.Min = g.double()
-				} else {
-					iv.Max = g.double()
-				}
-				return nil
-			})
+			iv, err := decodeInterval(f.v)
 			if err != nil {
 				return err
 			}
@@ -554,6 +559,28 @@ func decodeHParamInfo(b []byte) (HParamInfo, error) {
 		return nil
 	})
 	return h, err
+}
+
+func decodeInterval(b []byte) (*Interval, error) {
+	iv := &Interval{}
+	err := eachField(b, func(g field) error {
+		if g.num != 1 && g.num != 2 {
+			return nil
+		}
+		if err := g.want(protowire.Fixed64Type); err != nil {
+			return err
+		}
+		if g.num == 1 {
+			iv.Min = g.double()
+		} else {
+			iv.Max = g.double()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return iv, nil
 }
 
 func decodeMetricInfo(b []byte) (MetricInfo, error) {

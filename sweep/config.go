@@ -331,36 +331,9 @@ func (p configParser) distribution(a spec.Axis, n *yaml.Node) (*Distribution, er
 // values reads a scalar or a list of scalars; for an axis whose one value is a list (hidden), a flat
 // list of plain numbers is one value and a list of lists or of "128x64" strings is several.
 func (p configParser) values(a spec.Axis, n *yaml.Node) ([]any, error) {
-	parse := func(item *yaml.Node) (any, error) {
-		if item.Kind != yaml.ScalarNode {
-			return nil, p.errorf(item, "%s: expected a value or a list of values", a.Key)
-		}
-		v, err := a.Parse(item.Value)
-		if err != nil {
-			return nil, p.errorf(item, "%s: %v", a.Key, err)
-		}
-		if m, ok := v.(spec.Model); ok { // files are relative to the sweep file
-			return p.locateModel(m), nil
-		}
-		return v, nil
-	}
-	joined := func(seq *yaml.Node) (any, error) {
-		parts := make([]string, len(seq.Content))
-		for i, item := range seq.Content {
-			if item.Kind != yaml.ScalarNode || strings.ContainsAny(item.Value, "xX,") {
-				return nil, p.errorf(item, "%s: %q is not a layer width", a.Key, item.Value)
-			}
-			parts[i] = item.Value
-		}
-		v, err := a.Parse(strings.Join(parts, ","))
-		if err != nil {
-			return nil, p.errorf(seq, "%s: %v", a.Key, err)
-		}
-		return v, nil
-	}
 	switch n.Kind {
 	case yaml.ScalarNode:
-		v, err := parse(n)
+		v, err := p.value(a, n)
 		if err != nil {
 			return nil, err
 		}
@@ -370,7 +343,7 @@ func (p configParser) values(a spec.Axis, n *yaml.Node) ([]any, error) {
 			return nil, p.errorf(n, "%s: empty list", a.Key)
 		}
 		if a.ListIsOneValue() && flatNumbers(n) {
-			v, err := joined(n)
+			v, err := p.joinedValue(a, n)
 			if err != nil {
 				return nil, err
 			}
@@ -381,9 +354,9 @@ func (p configParser) values(a spec.Axis, n *yaml.Node) ([]any, error) {
 			var v any
 			var err error
 			if a.ListIsOneValue() && item.Kind == yaml.SequenceNode {
-				v, err = joined(item)
+				v, err = p.joinedValue(a, item)
 			} else {
-				v, err = parse(item)
+				v, err = p.value(a, item)
 			}
 			if err != nil {
 				return nil, err
@@ -393,6 +366,38 @@ func (p configParser) values(a spec.Axis, n *yaml.Node) ([]any, error) {
 		return out, nil
 	}
 	return nil, p.errorf(n, "%s: expected a value or a list of values", a.Key)
+}
+
+// value reads one scalar as a value of a.
+func (p configParser) value(a spec.Axis, item *yaml.Node) (any, error) {
+	if item.Kind != yaml.ScalarNode {
+		return nil, p.errorf(item, "%s: expected a value or a list of values", a.Key)
+	}
+	v, err := a.Parse(item.Value)
+	if err != nil {
+		return nil, p.errorf(item, "%s: %v", a.Key, err)
+	}
+	if m, ok := v.(spec.Model); ok { // files are relative to the sweep file
+		return p.locateModel(m), nil
+	}
+	return v, nil
+}
+
+// joinedValue reads a list of layer widths as the one value of a list-valued axis, as a.Parse reads
+// them comma-separated.
+func (p configParser) joinedValue(a spec.Axis, seq *yaml.Node) (any, error) {
+	parts := make([]string, len(seq.Content))
+	for i, item := range seq.Content {
+		if item.Kind != yaml.ScalarNode || strings.ContainsAny(item.Value, "xX,") {
+			return nil, p.errorf(item, "%s: %q is not a layer width", a.Key, item.Value)
+		}
+		parts[i] = item.Value
+	}
+	v, err := a.Parse(strings.Join(parts, ","))
+	if err != nil {
+		return nil, p.errorf(seq, "%s: %v", a.Key, err)
+	}
+	return v, nil
 }
 
 func flatNumbers(seq *yaml.Node) bool {

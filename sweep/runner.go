@@ -170,33 +170,51 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 		return nil, badInput(fmt.Errorf("--shard: %d/%d: the index must be in [0, %d)", opts.Shard.Index, opts.Shard.Count, opts.Shard.Count))
 	}
 	if opts.DryRun {
-		if err := checkWritable(opts.LogDir); err != nil {
-			return nil, badInput(fmt.Errorf("--logdir: %w", err))
-		}
-		if opts.Name != "" {
-			if _, recorded, err := ReadPlan(filepath.Join(opts.LogDir, opts.Name)); err == nil {
-				if diff := diffRuns(recorded, runs); diff != "" {
-					return nil, badInput(fmt.Errorf("--name %s: %s records another plan: %s", opts.Name, filepath.Join(opts.LogDir, opts.Name, PlanFile), diff))
-				}
-			}
+		if err := checkDryRunDir(opts, runs); err != nil {
+			return nil, badInput(err)
 		}
 		return s, nil
 	}
-	if opts.Name != "" {
-		s.dir = filepath.Join(opts.LogDir, opts.Name)
-		if err := os.MkdirAll(s.dir, 0o755); err != nil {
-			return nil, badInput(fmt.Errorf("--logdir: %w", err))
-		}
-	} else if s.dir, err = makeSweepDir(opts.LogDir, s.created); err != nil {
-		return nil, badInput(err)
-	}
-	if s.recorder, err = recordPlan(s.dir, plan, runs, opts.MaxRuns); err != nil {
-		if opts.Name != "" {
-			return nil, badInput(fmt.Errorf("--name %s: %w", opts.Name, err))
-		}
+	if err := s.makeDir(); err != nil {
 		return nil, badInput(err)
 	}
 	return s, nil
+}
+
+// checkDryRunDir checks, writing nothing, the log directory a dry run stands in for: that it is
+// writable, and that the named sweep directory in it, if any, records no other plan.
+func checkDryRunDir(opts Options, runs []Run) error {
+	if err := checkWritable(opts.LogDir); err != nil {
+		return fmt.Errorf("--logdir: %w", err)
+	}
+	if opts.Name != "" {
+		if _, recorded, err := ReadPlan(filepath.Join(opts.LogDir, opts.Name)); err == nil {
+			if diff := diffRuns(recorded, runs); diff != "" {
+				return fmt.Errorf("--name %s: %s records another plan: %s", opts.Name, filepath.Join(opts.LogDir, opts.Name, PlanFile), diff)
+			}
+		}
+	}
+	return nil
+}
+
+// makeDir creates the sweep directory, --name's or a new one, and records the plan in it.
+func (s *Sweep) makeDir() error {
+	var err error
+	if s.opts.Name != "" {
+		s.dir = filepath.Join(s.opts.LogDir, s.opts.Name)
+		if err := os.MkdirAll(s.dir, 0o755); err != nil {
+			return fmt.Errorf("--logdir: %w", err)
+		}
+	} else if s.dir, err = makeSweepDir(s.opts.LogDir, s.created); err != nil {
+		return err
+	}
+	if s.recorder, err = recordPlan(s.dir, s.plan, s.runs, s.opts.MaxRuns); err != nil {
+		if s.opts.Name != "" {
+			return fmt.Errorf("--name %s: %w", s.opts.Name, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // check refuses options out of range, each error naming its flag.
