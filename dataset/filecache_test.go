@@ -30,34 +30,19 @@ func TestFilesCache(t *testing.T) {
 		{"tfrecord glob of gzipped shards", "tfrecord:" + tfr + "/png-*.tfrecord.gz:image=image:label=label:holdout=0.4", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src, err := ParseSource(tc.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
+			src := mustParse(t, tc.spec)
 			cache := t.TempDir()
-			first, err := Open(src, Options{CacheDir: cache})
-			if err != nil {
-				t.Fatal(err)
-			}
+			first := mustOpen(t, src, Options{CacheDir: cache})
 			if got := filesEntries(cache); len(got) != tc.entries {
 				t.Fatalf("cache holds %v, want %d entries", got, tc.entries)
 			}
-			uncached, err := Open(src, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			second, err := Open(src, Options{CacheDir: cache})
-			if err != nil {
-				t.Fatal(err)
-			}
+			uncached := mustOpen(t, src, Options{})
+			second := mustOpen(t, src, Options{CacheDir: cache})
 			if !reflect.DeepEqual(first, uncached) || !reflect.DeepEqual(second, uncached) {
 				t.Fatal("the reads through the cache differ from the read without it")
 			}
 			markEntries(t, cache)
-			marked, err := Open(src, Options{CacheDir: cache})
-			if err != nil {
-				t.Fatal(err)
-			}
+			marked := mustOpen(t, src, Options{CacheDir: cache})
 			if got := valueAt(marked.Train, 0); got == valueAt(uncached.Train, 0) {
 				t.Fatalf("third read's first value %v is the file's, not the cache's mark", got)
 			}
@@ -68,25 +53,16 @@ func TestFilesCache(t *testing.T) {
 	}
 
 	t.Run("a shard added to the glob", func(t *testing.T) {
-		src, err := ParseSource("tfrecord:" + tfr + "/png-*.tfrecord.gz:image=image:label=label:holdout=0.4")
-		if err != nil {
-			t.Fatal(err)
-		}
+		src := mustParse(t, "tfrecord:"+tfr+"/png-*.tfrecord.gz:image=image:label=label:holdout=0.4")
 		cache := t.TempDir()
-		before, err := Open(src, Options{CacheDir: cache})
-		if err != nil {
-			t.Fatal(err)
-		}
+		before := mustOpen(t, src, Options{CacheDir: cache})
 		b, err := os.ReadFile(filepath.Join(tfr, "png-1.tfrecord.gz"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		writeFile(t, tfr, "png-2.tfrecord.gz", b)
 		defer os.Remove(filepath.Join(tfr, "png-2.tfrecord.gz"))
-		after, err := Open(src, Options{CacheDir: cache})
-		if err != nil {
-			t.Fatal(err)
-		}
+		after := mustOpen(t, src, Options{CacheDir: cache})
 		if n, want := after.Train.Len()+after.Test.Len(), before.Train.Len()+before.Test.Len()+2; n != want {
 			t.Errorf("%d examples after a shard of 2 was added, want %d", n, want)
 		}
@@ -96,15 +72,9 @@ func TestFilesCache(t *testing.T) {
 		if runtime.GOOS != "linux" {
 			t.Skip("the ctime is read on Linux only")
 		}
-		src, err := ParseSource("idx:" + idx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		src := mustParse(t, "idx:"+idx)
 		cache := t.TempDir()
-		before, err := Open(src, Options{CacheDir: cache})
-		if err != nil {
-			t.Fatal(err)
-		}
+		before := mustOpen(t, src, Options{CacheDir: cache})
 		victim := filepath.Join(idx, "t10k-images-idx3-ubyte") // stored raw: a flipped pixel reads as one
 		info, err := os.Stat(victim)
 		if err != nil {
@@ -114,10 +84,7 @@ func TestFilesCache(t *testing.T) {
 		if err := os.Chtimes(victim, time.Now(), info.ModTime()); err != nil {
 			t.Fatal(err)
 		}
-		after, err := Open(src, Options{CacheDir: cache})
-		if err != nil {
-			t.Fatal(err)
-		}
+		after := mustOpen(t, src, Options{CacheDir: cache})
 		last := len(before.Test.Bytes) - 1
 		if got, want := after.Test.Bytes[last], before.Test.Bytes[last]^0x55; got != want {
 			t.Errorf("after the rewrite the last pixel is %d, want the file's new %d: served from the cache", got, want)
@@ -165,14 +132,8 @@ func TestUnwritableCache(t *testing.T) {
 		"idx:" + filepath.Join(dir, "mnist-idx"),
 		"images:" + filepath.Join(dir, "images-luma") + ":color=grayscale:holdout=0.5",
 	} {
-		src, err := ParseSource(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := Open(src, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		src := mustParse(t, spec)
+		want := mustOpen(t, src, Options{})
 		got, err := Open(src, Options{CacheDir: filepath.Join(notADir, "cache")})
 		if err != nil {
 			t.Errorf("%s with a cache under a file: %v", spec, err)
@@ -182,4 +143,24 @@ func TestUnwritableCache(t *testing.T) {
 			t.Errorf("%s with a cache under a file: the data differ from those read without it", spec)
 		}
 	}
+}
+
+// mustParse is ParseSource, failing the test on an error.
+func mustParse(t *testing.T, spec string) Source {
+	t.Helper()
+	src, err := ParseSource(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// mustOpen is Open, failing the test on an error.
+func mustOpen(t *testing.T, src Source, opts Options) *Data {
+	t.Helper()
+	d, err := Open(src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
