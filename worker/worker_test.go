@@ -197,7 +197,7 @@ func TestHistogramTagsFollowTheModel(t *testing.T) {
 // histogramTags are the tags of the histograms in the event files of dir.
 func histogramTags(t *testing.T, dir string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "events.out.tfevents.*"))
+	files, err := summary.EventFiles(dir)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no event file in %s (%v)", dir, err)
 	}
