@@ -2,12 +2,17 @@ package dataset
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // TestFilesCache shows that IDX, CSV and TFRecord splits (written by numpy and TensorFlow) are cached
@@ -38,6 +43,10 @@ func TestFilesCache(t *testing.T) {
 			}
 			uncached := mustOpen(t, src, Options{})
 			second := mustOpen(t, src, Options{CacheDir: cache})
+			if first.Snapshot.Train.Path == "" || second.Snapshot != first.Snapshot {
+				t.Errorf("snapshots %+v and %+v, want one with a training entry, twice", first.Snapshot, second.Snapshot)
+			}
+			first.Snapshot, second.Snapshot = spec.DataSnapshot{}, spec.DataSnapshot{}
 			if !reflect.DeepEqual(first, uncached) || !reflect.DeepEqual(second, uncached) {
 				t.Fatal("the reads through the cache differ from the read without it")
 			}
@@ -163,4 +172,97 @@ func mustOpen(t *testing.T, src Source, opts Options) *Data {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestSnapshot shows that a split handed with the entry an earlier Open read it from (Data.Snapshot) is
+// read from that entry without its files: with the source moved away it still reads, and what it reads
+// is the entry's (a marked value comes back). An entry that is gone is read again from files that did not
+// change, and refused, naming the split, from files that did.
+func TestSnapshot(t *testing.T) {
+	for _, tc := range []struct {
+		name, tree, spec, victim string
+		test                     bool // whether the test split has an entry of its own
+	}{
+		{"image folder with a holdout", "images-luma", "images:%s:color=grayscale:holdout=0.5", "cat/00000.png", false},
+		{"gzipped IDX", "mnist-idx", "idx:%s", "t10k-images-idx3-ubyte", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyTree(t, fixtures(t), tc.tree)
+			time.Sleep(racyMargin) // the copy's times must have settled before it is cached
+			src := mustParse(t, fmt.Sprintf(tc.spec, dir))
+			cache := t.TempDir()
+			first := mustOpen(t, src, Options{CacheDir: cache})
+			snap := first.Snapshot
+			if snap.Train.Path == "" || (snap.Test.Path != "") != tc.test {
+				t.Fatalf("snapshot %+v, want a training entry and a test entry: %t", snap, tc.test)
+			}
+			markSnapshot(t, snap)
+			handed := func() (*Data, error) { return Open(src, Options{CacheDir: cache, Snapshot: snap}) }
+
+			moved := dir + "-moved"
+			if err := os.Rename(dir, moved); err != nil {
+				t.Fatal(err)
+			}
+			d, err := handed()
+			if err != nil {
+				t.Fatalf("handed the snapshot, with the source moved away: %v", err)
+			}
+			if got, want := valueAt(d.Train, 0), valueAt(first.Train, 0); got == want {
+				t.Errorf("the first value %v is the source's, not the entry's mark", got)
+			}
+			if d.Snapshot != snap || !reflect.DeepEqual(d.ClassNames, first.ClassNames) || d.Classes != first.Classes {
+				t.Errorf("handed read: snapshot %+v, classes %d %q; want %+v, %d %q", d.Snapshot, d.Classes, d.ClassNames, snap, first.Classes, first.ClassNames)
+			}
+			if _, err := Open(src, Options{CacheDir: cache}); err == nil {
+				t.Error("without the snapshot the moved-away source was read")
+			}
+			if err := os.Rename(moved, dir); err != nil {
+				t.Fatal(err)
+			}
+
+			removeEntries(t, snap)
+			again, err := handed()
+			if err != nil {
+				t.Fatalf("entries gone, files unchanged: %v", err)
+			}
+			first.Snapshot = again.Snapshot
+			if !reflect.DeepEqual(again, first) {
+				t.Error("entries gone, files unchanged: the data read again differ from the first read")
+			}
+
+			removeEntries(t, snap)
+			flipByte(t, filepath.Join(dir, tc.victim), 100)
+			if _, err := handed(); !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), dir) {
+				t.Errorf("entries gone, a file rewritten: %v, want %v naming %s", err, ErrChanged, dir)
+			}
+		})
+	}
+}
+
+// markSnapshot changes the first value of the snapshot's entries, keeping their fingerprints: only a
+// read from an entry returns the mark.
+func markSnapshot(t *testing.T, snap spec.DataSnapshot) {
+	t.Helper()
+	for _, e := range []spec.DataEntry{snap.Train, snap.Test} {
+		if e.Path == "" {
+			continue
+		}
+		entry := readCacheEntry(e.Path)
+		if entry.err != nil {
+			t.Fatal(entry.err)
+		}
+		entry.set.Bytes[0] ^= 0xff
+		if err := writeCacheEntry(e.Path, entry.set, entry.names, entry.fingerprint); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func removeEntries(t *testing.T, snap spec.DataSnapshot) {
+	t.Helper()
+	for _, e := range []spec.DataEntry{snap.Train, snap.Test} {
+		if err := os.Remove(e.Path); e.Path != "" && err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
 }

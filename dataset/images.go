@@ -33,14 +33,14 @@ type imageFile struct {
 
 // imageReader reads a folder tree class_name/…/*.png|jpg as Keras's image_dataset_from_directory does:
 // the classes are the subfolders' names in sorted order, the files of each in sorted order. The decoded
-// split is kept in cacheDir (when set): one entry per folder and options, served only while every file's
-// name, size, mtime and ctime are those it was decoded from (listingFingerprint).
-func imageReader(cacheDir string) func(string, Source, bool, []string) (*Set, []string, error) {
-	return func(dir string, src Source, _ bool, trainClasses []string) (*Set, []string, error) {
+// split and its classes are kept in the cache c (unless nil): one entry per folder and options, served
+// only while every file's name, size, mtime and ctime are those it was decoded from (listingFingerprint).
+func imageReader(c *decodedCache) readFunc {
+	return func(dir string, src Source, test bool, trainClasses []string) (*Set, []string, error) {
 		if src.Color == "" {
 			src.Color = ColorRGB
 		}
-		if cacheDir == "" {
+		if c == nil {
 			classes, files, err := listImages(dir, trainClasses)
 			if err != nil {
 				return nil, nil, err
@@ -48,47 +48,29 @@ func imageReader(cacheDir string) func(string, Source, bool, []string) (*Set, []
 			s, err := decodeImages(files, src)
 			return s, classes, err
 		}
-		cache, err := imageCachePath(cacheDir, dir, src, trainClasses)
+		entry, err := imageCachePath(c.dir, dir, src, trainClasses)
 		if err != nil {
 			return nil, nil, err
 		}
+		if hit, ok := c.handed(entry, test); ok {
+			return hit.set, hit.names, nil
+		}
 		// The cached entry is read while the folder is listed: a hit costs the longer of the two, not both.
 		cached := make(chan cachedSplit, 1)
-		go func() { cached <- readCacheEntry(cache) }()
+		go func() { cached <- readCacheEntry(entry) }()
 		listed := time.Now()
 		classes, files, err := listImages(dir, trainClasses)
 		hit := <-cached
 		if err != nil {
 			return nil, nil, err
 		}
-		fingerprint := listingFingerprint(dir, classes, files)
-		s, _, err := throughCache(cacheDir, cache, hit, fingerprint, files, listed, func() (*Set, []string, error) {
+		r := cacheRead{dir, entry, test, hit, listingFingerprint(dir, classes, files), files, listed}
+		s, _, err := c.through(r, func() (*Set, []string, error) {
 			s, err := decodeImages(files, src)
-			return s, nil, err
+			return s, classes, err
 		})
 		return s, classes, err
 	}
-}
-
-// throughCache serves a split and its class names from its cache entry (hit) when the entry was made
-// from the files as they are now (fingerprint), else decodes them and keeps them in the cache if every
-// file had settled before it was listed, pruning the cache to its bounds. The cache only saves time: one
-// that cannot be written (a read-only or full disk) costs the next read the decoding, not this one its data.
-func throughCache(cacheDir, entry string, hit cachedSplit, fingerprint string, files []imageFile, listed time.Time,
-	decode func() (*Set, []string, error)) (*Set, []string, error) {
-	if hit.err == nil && hit.fingerprint == fingerprint {
-		now := time.Now()
-		_ = os.Chtimes(entry, now, now) // the pruning keeps what was used last; a failure costs nothing now
-		return hit.set, hit.names, nil
-	}
-	s, names, err := decode()
-	if err != nil || !settled(files, listed) {
-		return s, names, err
-	}
-	if writeCacheEntry(entry, s, names, fingerprint) == nil {
-		_ = pruneCache(cacheDir, entry, maxCacheEntries, maxCacheBytes) // what it could not remove, the next one will
-	}
-	return s, names, nil
 }
 
 // listImages lists the class folders of dir and their images, and stats the images on all cores.
@@ -234,7 +216,7 @@ func imageCachePath(cacheDir, dir string, src Source, trainClasses []string) (st
 	if err != nil {
 		return "", fmt.Errorf("dataset: %w", err)
 	}
-	key := sha256.Sum256(fmt.Appendf(nil, "images v2\n%s\n%v\n%s\n%q\n", abs, src.Size, src.Color, trainClasses))
+	key := sha256.Sum256(fmt.Appendf(nil, "images v3\n%s\n%v\n%s\n%q\n", abs, src.Size, src.Color, trainClasses))
 	return filepath.Join(cacheDir, imageCachePrefix+hex.EncodeToString(key[:16])+".npz"), nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Options are what Open needs beside the source.
@@ -19,6 +21,10 @@ type Options struct {
 	CacheDir string
 	// Budget is the most bytes the data may take as float32 (Data.Float32Bytes); 0 means no limit.
 	Budget int64
+	// Snapshot is the entries of CacheDir an Open of the same source read the splits from (its
+	// Data.Snapshot): a split is read from its entry, unchecked against its files, while the entry holds
+	// the fingerprint given; a split whose entry is gone is read again and must be what it was.
+	Snapshot spec.DataSnapshot
 }
 
 // format reads one kind of source: a split from a path, and whether the format has its own test split
@@ -55,10 +61,14 @@ func noNames(read func(string, Source, bool) (*Set, error)) readFunc {
 // label a class) and against the budget: first what the files declare (Estimate), then what was read.
 // The test split is test=PATH's, the last holdout=FRACTION of the training split, or the format's own.
 func Open(src Source, opts Options) (*Data, error) {
+	var cache *decodedCache
+	if opts.CacheDir != "" {
+		cache = &decodedCache{dir: opts.CacheDir, given: opts.Snapshot}
+	}
 	var f format
 	switch src.Kind {
 	case KindImages:
-		f = format{read: imageReader(opts.CacheDir)}
+		f = format{read: imageReader(cache)}
 	case KindCSV:
 		f = format{read: readCSVSplit, files: func(path string, _ bool) ([]string, error) { return []string{path}, nil }}
 	default:
@@ -70,12 +80,15 @@ func Open(src Source, opts Options) (*Data, error) {
 	if err := CheckEstimate(src, opts.Budget); err != nil {
 		return nil, err
 	}
-	if opts.CacheDir != "" && f.files != nil {
-		f.read = cachedReader(opts.CacheDir, f.files, f.read)
+	if cache != nil && f.files != nil {
+		f.read = cachedReader(cache, f.files, f.read)
 	}
 	d, err := f.readSplits(src)
 	if err != nil {
 		return nil, err
+	}
+	if cache != nil {
+		d.Snapshot = cache.used
 	}
 	if err := d.finish(src.Classes); err != nil {
 		return nil, fmt.Errorf("dataset: %s: %w", src, err)

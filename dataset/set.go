@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // Set is one split of a classification set held in memory: Len() examples of one shape, as bytes when the
@@ -22,6 +24,9 @@ type Data struct {
 	Train, Test *Set
 	Classes     int      // labels are 0..Classes-1
 	ClassNames  []string // one per class when the format names them (CIFAR's meta files, folders, CSV labels)
+	// Snapshot is the entries of the decoded cache the splits were read from or written to, for another
+	// Open of the source (Options.Snapshot); a split read without the cache has none.
+	Snapshot spec.DataSnapshot
 }
 
 // Len is the number of examples.

@@ -22,6 +22,7 @@ var (
 	ErrMissing      = errors.New("missing")
 	ErrNotRegular   = errors.New("not a regular file")
 	ErrUnknownLabel = errors.New("label not in the training split")
+	ErrChanged      = errors.New("changed since it was first read")
 )
 
 // Kind is a data source's format.

@@ -49,6 +49,32 @@ type Job struct {
 	// scheduled or TPE search sends the metric and mode it decides on; the zero value is the lowest
 	// val_loss.
 	Best Objective `json:"best,omitzero"`
+	// DataSnapshot is the decoded form of the source's splits that the front read and validated before
+	// any worker started: the worker reads them from it without checking the source's files again.
+	DataSnapshot DataSnapshot `json:"data_snapshot,omitzero"`
+}
+
+// DataSnapshot names the entries of the data cache a data source's splits were read from, each with the
+// fingerprint of the source's files it was decoded from. Whoever is handed one reads a split from its
+// entry while the entry holds that fingerprint, so every run of a sweep trains on the data as the front
+// read them. A split without an entry (an empty Path) is read from the source.
+type DataSnapshot struct {
+	Train DataEntry `json:"train,omitzero"`
+	Test  DataEntry `json:"test,omitzero"`
+}
+
+// DataEntry is one split's entry in the data cache.
+type DataEntry struct {
+	Path        string `json:"path"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// Split is the training or the test split's entry.
+func (s *DataSnapshot) Split(test bool) *DataEntry {
+	if test {
+		return &s.Test
+	}
+	return &s.Train
 }
 
 // Message kinds.

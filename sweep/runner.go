@@ -115,7 +115,8 @@ type Sweep struct {
 	trainExamples int // of the data, before any run's limit
 	features      int
 	classes       int
-	source        string // the data source the workers read (dataset.ParseSource)
+	source        string            // the data source the workers read (dataset.ParseSource)
+	snapshot      spec.DataSnapshot // the entries of the data cache New read the source's splits from
 	dir           string
 	created       time.Time
 	charts        *charts // nil without Options.Charts
@@ -146,18 +147,19 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 		return nil, badInput(err)
 	}
 	data := opts.Data
+	var snapshot spec.DataSnapshot // of data read now, not of a shape read before (opts.Data)
 	if data == nil {
-		shape, err := readData(&plan, opts)
+		shape, snap, err := readData(&plan, opts)
 		if err != nil {
 			return nil, badInput(err)
 		}
-		data = &shape
+		data, snapshot = &shape, snap
 	}
 	if err := plan.CheckData(runs, data.TrainExamples, data.Features, data.Classes); err != nil {
 		return nil, badInput(err)
 	}
 	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: data.TrainExamples, features: data.Features,
-		classes: data.Classes, source: data.Source, created: time.Now()}
+		classes: data.Classes, source: data.Source, snapshot: snapshot, created: time.Now()}
 	if err := s.checkMemory(); err != nil {
 		return nil, badInput(err)
 	}
@@ -252,19 +254,22 @@ type DataShape struct {
 
 // ReadDataShape reads and checks the IDX files of a data directory for their shape.
 func ReadDataShape(dir string) (DataShape, error) {
-	return readData(&Plan{}, Options{DataDir: dir})
+	shape, _, err := readData(&Plan{}, Options{DataDir: dir})
+	return shape, err
 }
 
 // ReadSourceShape reads and checks a data source (--data's KIND:PATH[:key=value…]) for its shape,
 // keeping decoded image folders, IDX, CSV and TFRecord splits under cacheDir.
 func ReadSourceShape(source, cacheDir string) (DataShape, error) {
-	return readData(&Plan{}, Options{Source: source, DataCache: cacheDir})
+	shape, _, err := readData(&Plan{}, Options{Source: source, DataCache: cacheDir})
+	return shape, err
 }
 
 // readData reads the data source the sweep trains on, --data's, the plan's data: or the IDX files in
 // --data-dir, and checks that it fits in the machine's memory as float32. A source from --data is
-// recorded in the plan, so that the sweep's own plan file names it.
-func readData(plan *Plan, opts Options) (DataShape, error) {
+// recorded in the plan, so that the sweep's own plan file names it. The snapshot is the entries of the
+// data cache the splits were read from, for the workers to read.
+func readData(plan *Plan, opts Options) (DataShape, spec.DataSnapshot, error) {
 	source, origin := opts.Source, "--data"
 	switch {
 	case source != "":
@@ -276,14 +281,14 @@ func readData(plan *Plan, opts Options) (DataShape, error) {
 	}
 	src, err := dataset.ParseSource(source)
 	if err != nil {
-		return DataShape{}, fmt.Errorf("%s: %w", origin, err)
+		return DataShape{}, spec.DataSnapshot{}, fmt.Errorf("%s: %w", origin, err)
 	}
 	// The budget is checked on what the files declare before they are read, and on what was read.
 	d, err := dataset.Open(src, dataset.Options{CacheDir: opts.DataCache, Budget: DataBudget()})
 	if err != nil {
-		return DataShape{}, fmt.Errorf("%s: %w", origin, err)
+		return DataShape{}, spec.DataSnapshot{}, fmt.Errorf("%s: %w", origin, err)
 	}
-	return DataShape{TrainExamples: d.Train.Len(), Features: d.Train.Features(), Classes: d.Classes, Source: source}, nil
+	return DataShape{TrainExamples: d.Train.Len(), Features: d.Train.Features(), Classes: d.Classes, Source: source}, d.Snapshot, nil
 }
 
 // DataBudget is the most bytes a data source may take as float32 (dataset.Options.Budget): the memory
@@ -558,7 +563,7 @@ func (s *Sweep) job(r Run) (spec.Job, error) {
 	}
 	job := spec.Job{
 		Run: r.Name, Index: r.Index, Dir: dir, Group: filepath.ToSlash(group), Variant: spec.EncodeVariant(r.Variant),
-		DataDir: s.opts.DataDir, Data: s.source, DataCache: s.opts.DataCache, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
+		DataDir: s.opts.DataDir, Data: s.source, DataCache: s.opts.DataCache, DataSnapshot: s.snapshot, Device: s.opts.Device, Threads: s.opts.Threads, CPUs: s.cpusPerWorker(),
 		LogEvery: s.opts.LogEvery, PicturesEvery: s.opts.PicturesEvery,
 		StepsPerCall: s.opts.StepsPerCall, KeepCheckpoints: s.opts.KeepCheckpoints,
 	}

@@ -128,7 +128,8 @@ func (s *server) load(job spec.Job) (*dataset.Data, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := dataset.Open(src, dataset.Options{CacheDir: job.DataCache})
+	// The front read the data before it started the worker: the splits come from the entries it read.
+	d, err := dataset.Open(src, dataset.Options{CacheDir: job.DataCache, Snapshot: job.DataSnapshot})
 	if err != nil {
 		return nil, err
 	}
