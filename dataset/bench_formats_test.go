@@ -21,7 +21,8 @@ func BenchmarkReadMNIST(b *testing.B) {
 	csv := "csv:" + filepath.Join(dir, "mnist-train.csv") + ":test=" + filepath.Join(dir, "mnist-test.csv")
 	tfrecord := "tfrecord:" + filepath.Join(dir, "mnist-train.tfrecord") + ":image=image:label=label:color=grayscale:test=" + filepath.Join(dir, "mnist-test.tfrecord")
 	// Each format that has a decoded cache is read three ways: without it, as a first read that writes it (a
-	// new cache each time) and from it (the cache filled once before).
+	// new cache each time) and from it (the cache filled once before); the PNG folder also as a sweep's
+	// worker reads it, handed the entries the front read (Data.Snapshot).
 	for _, tc := range []struct {
 		name, spec, cache string
 	}{
@@ -37,6 +38,7 @@ func BenchmarkReadMNIST(b *testing.B) {
 		{"tfrecord-cached", tfrecord, "cached"},
 		{"png-first", png, "first"},
 		{"png-cached", png, "cached"},
+		{"png-handed", png, "handed"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			src, err := ParseSource(tc.spec)
@@ -44,10 +46,14 @@ func BenchmarkReadMNIST(b *testing.B) {
 				b.Fatal(err)
 			}
 			var opts Options
-			if tc.cache == "cached" {
+			if tc.cache == "cached" || tc.cache == "handed" {
 				opts.CacheDir = b.TempDir()
-				if _, err := Open(src, opts); err != nil { // fill the cache
+				d, err := Open(src, opts) // fill the cache
+				if err != nil {
 					b.Fatal(err)
+				}
+				if tc.cache == "handed" {
+					opts.Snapshot = d.Snapshot
 				}
 			}
 			cpu := cpuTime(b)

@@ -203,7 +203,10 @@ func (t csvTable) parsePiece(piece []byte, line int, dst []float32) (int, []csvL
 			continue
 		}
 		out := dst[rows*(width-1) : (rows+1)*(width-1)]
-		label, ok := t.parsePlainRow(rec, out)
+		label, ok := t.parseSmallIntRow(rec, out)
+		if !ok {
+			label, ok = t.parsePlainRow(rec, out)
+		}
 		if !ok {
 			var err error
 			if label, err = t.parseRow(rec, line, out); err != nil {
@@ -214,6 +217,57 @@ func (t csvTable) parsePiece(piece []byte, line int, dst []float32) (int, []csvL
 		rows++
 	}
 	return rows, labels, nil
+}
+
+// parseSmallIntRow parses a row whose features are all whole numbers of one to three digits (an image's
+// pixels, 0 to 255: each its own float32) and its label; ok is false for any other row, which
+// parsePlainRow then parses.
+func (t csvTable) parseSmallIntRow(rec []byte, out []float32) (label []byte, ok bool) {
+	before, after := out[:t.labelCol], out[t.labelCol:]
+	p, ok := smallInts(rec, 0, before)
+	if !ok {
+		return nil, false
+	}
+	if len(before) > 0 {
+		if p >= len(rec) || rec[p] != ',' {
+			return nil, false
+		}
+		p++
+	}
+	comma := bytes.IndexByte(rec[p:], ',')
+	if len(after) == 0 {
+		return rec[p:], comma < 0
+	}
+	if comma < 0 {
+		return nil, false
+	}
+	label = rec[p : p+comma]
+	p, ok = smallInts(rec, p+comma+1, after)
+	return label, ok && p == len(rec)
+}
+
+// smallInts reads len(out) comma-separated whole numbers of one to three digits from rec[p:] and
+// returns where the last ends; ok is false when rec holds anything else there.
+func smallInts(rec []byte, p int, out []float32) (end int, ok bool) {
+	for k := range out {
+		if k > 0 {
+			if p >= len(rec) || rec[p] != ',' {
+				return p, false
+			}
+			p++
+		}
+		if p >= len(rec) || rec[p]-'0' > 9 {
+			return p, false
+		}
+		n := int(rec[p] - '0')
+		p++
+		for m := 0; m < 2 && p < len(rec) && rec[p]-'0' <= 9; m++ {
+			n = 10*n + int(rec[p]-'0')
+			p++
+		}
+		out[k] = float32(n)
+	}
+	return p, true
 }
 
 // parsePlainRow parses a row of plain decimals (see parseNumber) and a label in one pass; ok is false
@@ -228,24 +282,8 @@ func (t csvTable) parsePlainRow(rec []byte, out []float32) (label []byte, ok boo
 			}
 			label = rec[:i]
 		} else {
-			neg := len(rec) > 0 && rec[0] == '-'
-			i = btoi(neg)
-			mantissa, digits, decimals, point := 0, 0, 0, false
-			for ; i < len(rec); i++ {
-				if d := rec[i] - '0'; d < 10 {
-					mantissa, digits, decimals = 10*mantissa+int(d), digits+1, decimals+btoi(point)
-				} else if rec[i] == '.' && !point {
-					point = true
-				} else {
-					break
-				}
-			}
-			if digits == 0 || digits > 8 || mantissa > 1<<24 || decimals >= len(float32Pow10) {
+			if out[k], i = plainField(rec); i < 0 {
 				return nil, false
-			}
-			out[k] = float32(mantissa) / float32Pow10[decimals]
-			if neg {
-				out[k] = -out[k]
 			}
 			k++
 		}
@@ -259,6 +297,31 @@ func (t csvTable) parsePlainRow(rec []byte, out []float32) (label []byte, ok boo
 		}
 	}
 	return label, true
+}
+
+// plainField reads the plain decimal rec starts with and returns it and its length, or -1 when rec starts
+// with anything else.
+func plainField(rec []byte) (float32, int) {
+	neg := len(rec) > 0 && rec[0] == '-'
+	i := btoi(neg)
+	mantissa, digits, decimals, point := 0, 0, 0, false
+	for ; i < len(rec); i++ {
+		if d := rec[i] - '0'; d < 10 {
+			mantissa, digits, decimals = 10*mantissa+int(d), digits+1, decimals+btoi(point)
+		} else if rec[i] == '.' && !point {
+			point = true
+		} else {
+			break
+		}
+	}
+	if digits == 0 || digits > 8 || mantissa > 1<<24 || decimals >= len(float32Pow10) {
+		return 0, -1
+	}
+	v := float32(mantissa) / float32Pow10[decimals]
+	if neg {
+		v = -v
+	}
+	return v, i
 }
 
 // parseRow parses a row of width fields, each feature a number, into out; it returns the label.

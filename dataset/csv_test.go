@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,7 +97,8 @@ func TestCSVLabelErrorLines(t *testing.T) {
 // which it leaves to encoding/csv, reads the same.
 func TestCSVBlocksReadAsEncodingCSV(t *testing.T) {
 	values := []string{"0", "7", "-3", "255", "0.1", "-0.25", "3.", ".5", "-.5", "007", "16777216", "16777217",
-		"123456789", "1.5e3", "-2E-2", "+4", " 6 ", "0.1234567891", "3.4028234e38", "1e-50", "1_0", "Inf", "-0", "0x1p-2", "0.30000001", "9.99999999999", "99999999.5"}
+		"123456789", "1.5e3", "-2E-2", "+4", " 6 ", "0.1234567891", "3.4028234e38", "1e-50", "1_0", "Inf", "-0", "0x1p-2", "0.30000001", "9.99999999999", "99999999.5",
+		"1", "42", "200", "999", "1000", "12.", "00", "0001"}
 	rows := 3 * csvBlockBytes / 40
 	fill := func(i int) string {
 		switch {
@@ -155,4 +157,34 @@ func readCSVAsEncodingCSV(t *testing.T, text []byte) ([]float32, []int32) {
 		labels = append(labels, int32(row[2][3]-'0'))
 	}
 	return values, labels
+}
+
+// TestSmallIntRowsReadAsParseRow shows that the fast path for rows of small whole numbers reads what
+// parseRow reads, with the label in every column, and takes no row parseRow would read otherwise or
+// refuse: longer or signed or fractional numbers, empty fields, and too many or too few fields.
+func TestSmallIntRowsReadAsParseRow(t *testing.T) {
+	rows := []string{"1,2,x", "0,255,x", "007,99,x", "1000,2,x", "1,x,2", "x,1,2", "1,2,", "1,,x", ",1,x", "1,2,x,",
+		"1,2", "1,2,x,3", "1.5,2,x", "-1,2,x", "1 ,2,x", "12a,2,x", "x,y,z", "999,0,0"}
+	fast := []string{"1,2,x", "0,255,x", "007,99,x", "1,2,", "999,0,0"}
+	for labelCol := range 3 {
+		tbl := csvTable{path: "t.csv", header: []string{"a", "b", "c"}, labelCol: labelCol}
+		for _, row := range rows {
+			got := make([]float32, 2)
+			label, ok := tbl.parseSmallIntRow([]byte(row), got)
+			if !ok {
+				if labelCol == 2 && slices.Contains(fast, row) {
+					t.Errorf("label column 2, row %q: not taken by the fast path", row)
+				}
+				continue
+			}
+			want := make([]float32, 2)
+			wantLabel, err := tbl.parseRow([]byte(row), 1, want)
+			if err != nil || string(label) != string(wantLabel) || !slices.Equal(got, want) {
+				t.Errorf("label column %d, row %q: fast path %v %q, parseRow %v %q %v", labelCol, row, got, label, want, wantLabel, err)
+			}
+			if strings.ContainsAny(row, ".- ") || strings.Contains(row, "1000") {
+				t.Errorf("label column %d, row %q: taken by the fast path", labelCol, row)
+			}
+		}
+	}
 }
