@@ -27,7 +27,8 @@ const maxPNGSide = 1 << 14
 // image, which costs more than decoding a small image. Any other PNG, and any it finds fault with, it
 // declines, for image/png to decode or to name the fault. One pngDecoder serves one goroutine.
 type pngDecoder struct {
-	zr   io.ReadCloser
+	inf  inflater      // for small images
+	zr   io.ReadCloser // for larger ones
 	src  bytes.Reader
 	idat []byte
 	raw  []byte // the filtered rows, each with its filter byte
@@ -112,9 +113,16 @@ func readPNGHeader(data []byte) (pngHeader, bool) {
 	return pngHeader{rows: int(rows), cols: int(cols), channels: channels, colorType: colorType}, true
 }
 
+// smallPNGBytes is the most bytes of filtered rows the inflater for small images inflates; larger images
+// go to klauspost's, which decodes long streams faster.
+const smallPNGBytes = 64 << 10
+
 // inflate decompresses d.idat, a zlib stream, into raw, which it must fill exactly: the stream's end,
 // where zlib checks its checksum, must follow.
 func (d *pngDecoder) inflate(raw []byte) bool {
+	if len(raw) <= smallPNGBytes {
+		return d.inf.inflate(d.idat, raw)
+	}
 	d.src.Reset(d.idat)
 	if d.zr == nil {
 		zr, err := zlib.NewReader(&d.src)

@@ -1,0 +1,372 @@
+package dataset
+
+import (
+	"encoding/binary"
+	"hash/adler32"
+	"math/bits"
+)
+
+// inflater decompresses the zlib stream of a small PNG (RFC 1950 and 1951) into a buffer of the size its
+// header declares. A 28×28 PNG holds one block with Huffman codes of its own and inflates to 812 bytes:
+// building the decoding tables is much of the work, and a general inflater builds them for long streams
+// (klauspost's clears and fills two tables of 512 entries per block). This one sizes each table to its
+// code's longest length, up to fastBits, and decodes longer codes bit by bit. It accepts what
+// compress/flate accepts (complete codes, or a lone code of one bit); on anything else it declines, for
+// image/png to name the fault. One inflater serves one goroutine.
+type inflater struct {
+	in    []byte
+	pos   int    // the next byte of in to enter acc
+	acc   uint64 // bits read from in and not yet used, the next in the lowest bit
+	nbits uint
+	out   []byte
+	n     int // bytes of out written
+	lit   huffman
+	dist  huffman
+	lens  [maxLitCodes + maxDistCodes]uint8
+
+	fixedLit, fixedDist *huffman // the fixed codes, built when first met
+}
+
+const (
+	fastBits     = 9 // the most bits a table decodes at once
+	maxCodeBits  = 15
+	maxLitCodes  = 288
+	maxDistCodes = 32
+	endOfBlock   = 256
+)
+
+// The base lengths and distances of length symbols 257… and distance symbols 0…, and their extra bits.
+var (
+	lengthBase  = [...]uint16{3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258}
+	lengthExtra = [...]uint8{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0}
+	distBase    = [...]uint16{1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577}
+	distExtra   = [...]uint8{0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13}
+	// codeLengthOrder is the order a dynamic block gives its code-length code's lengths in.
+	codeLengthOrder = [...]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
+)
+
+// huffman decodes one canonical Huffman code: fast[the next tableBits bits] is a symbol<<4 | its length,
+// or 0 for a longer code, which count and symbols decode bit by bit.
+type huffman struct {
+	fast      [1 << fastBits]uint16
+	tableBits uint
+	count     [maxCodeBits + 1]uint16
+	symbols   [maxLitCodes]uint16 // by length, then by symbol
+	empty     bool                // no symbol at all: any use of the code is an error
+}
+
+// build makes h decode the code whose lengths are given (0: the symbol is unused); false for a code
+// compress/flate refuses: over- or under-subscribed, but for a lone code of one bit.
+func (h *huffman) build(lengths []uint8) bool {
+	h.count = [maxCodeBits + 1]uint16{}
+	maxLen := uint(0)
+	for _, n := range lengths {
+		h.count[n]++
+		maxLen = max(maxLen, uint(n))
+	}
+	h.count[0] = 0
+	if h.empty = maxLen == 0; h.empty {
+		return true
+	}
+	var offset [maxCodeBits + 2]uint16
+	var next [maxCodeBits + 1]uint16
+	code := 0
+	for n := 1; n <= maxCodeBits; n++ {
+		code = (code + int(h.count[n-1])) << 1
+		next[n] = uint16(code)
+		offset[n+1] = offset[n] + h.count[n]
+	}
+	// The codes fill the 2^maxLen sequences of maxLen bits exactly, or the code is one symbol of one bit.
+	if used := int(next[maxLen]) + int(h.count[maxLen]); used != 1<<maxLen && !(used == 1 && maxLen == 1) {
+		return false
+	}
+	h.tableBits = min(maxLen, fastBits)
+	long := maxLen > fastBits // only then are symbols needed, for the codes the table does not hold
+	if long || h.count[1] == 1 && maxLen == 1 {
+		clear(h.fast[:1<<h.tableBits])
+	}
+	for sym, n := range lengths {
+		if n == 0 {
+			continue
+		}
+		if long {
+			h.symbols[offset[n]] = uint16(sym)
+			offset[n]++
+		}
+		c := next[n]
+		next[n]++
+		if uint(n) > h.tableBits {
+			continue
+		}
+		entry := uint16(sym)<<4 | uint16(n)
+		for r := uint(bits.Reverse16(c) >> (16 - n)); r < 1<<h.tableBits; r += 1 << n {
+			h.fast[r] = entry
+		}
+	}
+	return true
+}
+
+// inflate decompresses the zlib stream in into out, which it must fill exactly, and checks its Adler-32.
+func (f *inflater) inflate(in, out []byte) bool {
+	if len(in) < 2 || in[0]&0x0f != 8 || in[0]>>4 > 7 || in[1]&0x20 != 0 || binary.BigEndian.Uint16(in)%31 != 0 {
+		return false
+	}
+	f.in, f.pos, f.acc, f.nbits, f.out, f.n = in, 2, 0, 0, out, 0
+	for final := false; !final; {
+		header, ok := f.bits(3)
+		if !ok {
+			return false
+		}
+		final = header&1 == 1
+		switch header >> 1 {
+		case 0:
+			ok = f.stored()
+		case 1:
+			ok = f.fixedBlock()
+		case 2:
+			ok = f.dynamicBlock()
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+	}
+	if f.n != len(out) {
+		return false
+	}
+	// The checksum follows the last block at the next whole byte.
+	at := f.pos - int(f.nbits/8)
+	return at+4 <= len(in) && binary.BigEndian.Uint32(in[at:]) == adler32.Checksum(out)
+}
+
+// bits returns the next n (≤ 32) bits of the stream, false past its end.
+func (f *inflater) bits(n uint) (uint32, bool) {
+	if f.nbits < n {
+		f.refill()
+		if f.nbits < n {
+			return 0, false
+		}
+	}
+	v := uint32(f.acc & (1<<n - 1))
+	f.acc >>= n
+	f.nbits -= n
+	return v, true
+}
+
+func (f *inflater) refill() {
+	if f.pos+8 <= len(f.in) {
+		f.acc |= binary.LittleEndian.Uint64(f.in[f.pos:]) << f.nbits
+		took := (63 - f.nbits) / 8
+		f.pos += int(took)
+		f.nbits += took * 8
+		return
+	}
+	for f.nbits <= 56 && f.pos < len(f.in) {
+		f.acc |= uint64(f.in[f.pos]) << f.nbits
+		f.pos++
+		f.nbits += 8
+	}
+}
+
+// stored copies a stored block: from the next whole byte, its length, the length's complement, the bytes.
+func (f *inflater) stored() bool {
+	f.acc >>= f.nbits % 8
+	f.nbits -= f.nbits % 8
+	header, ok := f.bits(32)
+	if !ok || uint16(header) != ^uint16(header>>16) {
+		return false
+	}
+	n := int(uint16(header))
+	// What acc holds are whole bytes of in, before pos: start from the first of them.
+	at := f.pos - int(f.nbits/8)
+	if at+n > len(f.in) || f.n+n > len(f.out) {
+		return false
+	}
+	copy(f.out[f.n:], f.in[at:at+n])
+	f.n += n
+	f.pos, f.acc, f.nbits = at+n, 0, 0
+	return true
+}
+
+// fixedBlock decodes a block of the fixed codes.
+func (f *inflater) fixedBlock() bool {
+	if f.fixedLit == nil {
+		var lens [maxLitCodes + maxDistCodes]uint8
+		for i := range lens {
+			switch {
+			case i < 144:
+				lens[i] = 8
+			case i < 256:
+				lens[i] = 9
+			case i < 280:
+				lens[i] = 7
+			case i < maxLitCodes:
+				lens[i] = 8
+			default:
+				lens[i] = 5
+			}
+		}
+		f.fixedLit, f.fixedDist = new(huffman), new(huffman)
+		f.fixedLit.build(lens[:maxLitCodes])
+		f.fixedDist.build(lens[maxLitCodes:])
+	}
+	return f.codes(f.fixedLit, f.fixedDist)
+}
+
+// dynamicBlock reads a block's own codes, then decodes it.
+func (f *inflater) dynamicBlock() bool {
+	header, ok := f.bits(14)
+	if !ok {
+		return false
+	}
+	nlit, ndist, nclen := int(header&31)+257, int(header>>5&31)+1, int(header>>10)+4
+	if nlit > 286 || ndist > 30 {
+		return false
+	}
+	var clens [19]uint8
+	for i := range nclen {
+		v, ok := f.bits(3)
+		if !ok {
+			return false
+		}
+		clens[codeLengthOrder[i]] = uint8(v)
+	}
+	if !f.lit.build(clens[:]) || f.lit.empty {
+		return false
+	}
+	lens := f.lens[:nlit+ndist]
+	if !f.readLengths(lens) || lens[endOfBlock] == 0 {
+		return false
+	}
+	return f.lit.build(lens[:nlit]) && f.dist.build(lens[nlit:]) && f.codes(&f.lit, &f.dist)
+}
+
+// readLengths reads the code lengths of a dynamic block with the code-length code (in f.lit).
+func (f *inflater) readLengths(lens []uint8) bool {
+	for i := 0; i < len(lens); {
+		sym, ok := f.symbol(&f.lit)
+		if !ok {
+			return false
+		}
+		if sym < 16 {
+			lens[i] = uint8(sym)
+			i++
+			continue
+		}
+		var repeat uint32
+		value := uint8(0)
+		switch sym {
+		case 16:
+			if i == 0 {
+				return false
+			}
+			value = lens[i-1]
+			repeat, ok = f.bits(2)
+			repeat += 3
+		case 17:
+			repeat, ok = f.bits(3)
+			repeat += 3
+		default:
+			repeat, ok = f.bits(7)
+			repeat += 11
+		}
+		if !ok || i+int(repeat) > len(lens) {
+			return false
+		}
+		for range repeat {
+			lens[i] = value
+			i++
+		}
+	}
+	return true
+}
+
+// codes decodes a block's literals and copies up to its end.
+func (f *inflater) codes(lit, dist *huffman) bool {
+	mask := uint64(1)<<lit.tableBits - 1
+	for {
+		// symbol's table look-up, inlined: it decodes nearly every symbol.
+		if f.nbits < maxCodeBits {
+			f.refill()
+		}
+		sym, ok := 0, true
+		if e := lit.fast[f.acc&mask]; e != 0 && uint(e&15) <= f.nbits && !lit.empty {
+			f.acc >>= e & 15
+			f.nbits -= uint(e & 15)
+			sym = int(e >> 4)
+		} else {
+			sym, ok = f.symbol(lit)
+		}
+		switch {
+		case !ok:
+			return false
+		case sym < endOfBlock:
+			if f.n == len(f.out) {
+				return false
+			}
+			f.out[f.n] = byte(sym)
+			f.n++
+			continue
+		case sym == endOfBlock:
+			return true
+		case sym > 285:
+			return false
+		}
+		sym -= 257
+		extra, ok := f.bits(uint(lengthExtra[sym]))
+		if !ok {
+			return false
+		}
+		length := int(lengthBase[sym]) + int(extra)
+		dsym, ok := f.symbol(dist)
+		if !ok || dsym >= 30 {
+			return false
+		}
+		if extra, ok = f.bits(uint(distExtra[dsym])); !ok {
+			return false
+		}
+		distance := int(distBase[dsym]) + int(extra)
+		if distance > f.n || length > len(f.out)-f.n {
+			return false
+		}
+		// A copy longer than its distance repeats what it writes: each pass copies all written since from.
+		from, end := f.n-distance, f.n+length
+		for f.n < end {
+			f.n += copy(f.out[f.n:end], f.out[from:f.n])
+		}
+	}
+}
+
+// symbol decodes the next symbol of h's code.
+func (f *inflater) symbol(h *huffman) (int, bool) {
+	if h.empty {
+		return 0, false
+	}
+	if f.nbits < maxCodeBits {
+		f.refill()
+	}
+	if e := h.fast[f.acc&(1<<h.tableBits-1)]; e != 0 && uint(e&15) <= f.nbits {
+		f.acc >>= e & 15
+		f.nbits -= uint(e & 15)
+		return int(e >> 4), true
+	}
+	// Bit by bit: the code's first len bits, most significant first, against the first code of each length.
+	code, first, index := 0, 0, 0
+	for n := 1; n <= maxCodeBits; n++ {
+		if f.nbits == 0 {
+			return 0, false
+		}
+		code |= int(f.acc & 1)
+		f.acc >>= 1
+		f.nbits--
+		count := int(h.count[n])
+		if code-first < count {
+			return int(h.symbols[index+code-first]), true
+		}
+		index += count
+		first = (first + count) << 1
+		code <<= 1
+	}
+	return 0, false
+}

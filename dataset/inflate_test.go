@@ -1,0 +1,230 @@
+package dataset
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"fmt"
+	"hash/adler32"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// inflateCorpus is data compressed by compress/zlib at every level: zeros, noise, sparse images like
+// MNIST's rows and repeated text, of sizes from empty to past a PNG's 64 KiB bound.
+func inflateCorpus(t *testing.T) (streams, plain [][]byte) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, size := range []int{0, 1, 2, 3, 100, 812, 4000, 70000} {
+		for kind := range 4 {
+			b := make([]byte, size)
+			for i := range b {
+				switch kind {
+				case 1:
+					b[i] = byte(r.Uint32())
+				case 2:
+					if r.IntN(5) == 0 {
+						b[i] = byte(r.IntN(256))
+					}
+				case 3:
+					b[i] = "the quick brown fox "[i%20] + byte(i/1000)
+				}
+			}
+			for _, level := range []int{zlib.NoCompression, zlib.BestSpeed, zlib.DefaultCompression, zlib.BestCompression, zlib.HuffmanOnly} {
+				var z bytes.Buffer
+				w, err := zlib.NewWriterLevel(&z, level)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.Write(b)
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+				streams, plain = append(streams, z.Bytes()), append(plain, b)
+			}
+		}
+	}
+	return streams, plain
+}
+
+// TestInflaterReadsWhatZlibWrites shows that the inflater decompresses what compress/zlib writes, in
+// stored, fixed and dynamic blocks, and only into a buffer of exactly the stream's size.
+func TestInflaterReadsWhatZlibWrites(t *testing.T) {
+	streams, plain := inflateCorpus(t)
+	var f inflater
+	blockTypes := map[byte]bool{}
+	for i, z := range streams {
+		blockTypes[z[2]>>1&3] = true
+		out := make([]byte, len(plain[i]))
+		if !f.inflate(z, out) || !bytes.Equal(out, plain[i]) {
+			t.Errorf("stream %d (%d bytes): not inflated to what was written", i, len(plain[i]))
+		}
+		if f.inflate(z, make([]byte, len(plain[i])+1)) || len(plain[i]) > 0 && f.inflate(z, make([]byte, len(plain[i])-1)) {
+			t.Errorf("stream %d (%d bytes): inflated into a buffer of another size", i, len(plain[i]))
+		}
+	}
+	if len(blockTypes) != 3 {
+		t.Errorf("the corpus starts with block types %v, want stored, fixed and dynamic", blockTypes)
+	}
+}
+
+// TestInflaterDeclinesWhatZlibRefuses shows, on streams damaged at random (a byte changed, or cut short),
+// that what the inflater accepts compress/zlib reads the same, and what compress/zlib refuses the inflater
+// declines: image/png then names the fault.
+func TestInflaterDeclinesWhatZlibRefuses(t *testing.T) {
+	streams, plain := inflateCorpus(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	var f inflater
+	accepted, refused := 0, 0
+	for range 20000 {
+		i := r.IntN(len(streams))
+		z := bytes.Clone(streams[i])
+		if r.IntN(4) == 0 {
+			z = z[:r.IntN(len(z))]
+		} else {
+			z[r.IntN(len(z))] ^= byte(1 + r.IntN(255))
+		}
+		out, want := make([]byte, len(plain[i])), make([]byte, len(plain[i]))
+		ok, zlibOK := f.inflate(z, out), zlibInflate(z, want)
+		switch {
+		case ok && (!zlibOK || !bytes.Equal(out, want)):
+			t.Fatalf("stream %d damaged to % x: the inflater accepts what compress/zlib reads otherwise (%t)", i, z, zlibOK)
+		case zlibOK && !ok:
+			t.Fatalf("stream %d damaged to % x: compress/zlib reads it, the inflater declines", i, z)
+		case ok:
+			accepted++
+		default:
+			refused++
+		}
+	}
+	t.Logf("%d damaged streams read, %d refused", accepted, refused)
+	if accepted == 0 || refused == 0 {
+		t.Errorf("%d damaged streams read and %d refused: want some of each", accepted, refused)
+	}
+}
+
+// zlibInflate reads z with compress/zlib into out, which it must fill, as pngDecoder needs.
+func zlibInflate(z, out []byte) bool {
+	zr, err := zlib.NewReader(bytes.NewReader(z))
+	if err != nil {
+		return false
+	}
+	if _, err := io.ReadFull(zr, out); err != nil {
+		return false
+	}
+	n, err := zr.Read(make([]byte, 1))
+	return n == 0 && err == io.EOF
+}
+
+// TestInflaterReadsPILsPNGs shows that the inflater itself, not image/png after it declines, reads the
+// PNGs PIL wrote for the tests.
+func TestInflaterReadsPILsPNGs(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join(fixtures(t), "*", "*", "*.png"))
+	deeper, _ := filepath.Glob(filepath.Join(fixtures(t), "*", "*", "*", "*.png"))
+	var d pngDecoder
+	read := 0
+	for _, p := range append(paths, deeper...) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, ok := d.readChunks(b)
+		if !ok {
+			continue // a layout pngDecoder leaves to image/png (a palette, 16 bits)
+		}
+		raw := make([]byte, h.rows*(h.cols*h.channels+1))
+		want := make([]byte, len(raw))
+		if !zlibInflate(d.idat, want) {
+			t.Fatalf("%s: compress/zlib cannot read its IDAT", p)
+		}
+		if !d.inf.inflate(d.idat, raw) || !bytes.Equal(raw, want) {
+			t.Errorf("%s: the inflater does not read its IDAT as compress/zlib does", p)
+		}
+		read++
+	}
+	if read < 10 {
+		t.Errorf("%d PNG fixtures read, want at least 10", read)
+	}
+	t.Logf("%d PNGs of PIL's read", read)
+}
+
+// TestInflaterRefusesIncompleteCodes shows that a block whose literal code leaves sequences unused is
+// refused, as compress/zlib refuses it, and the same block with a complete code read; its distance code,
+// one code of one bit, is the one incomplete code both accept.
+func TestInflaterRefusesIncompleteCodes(t *testing.T) {
+	for _, complete := range []bool{true, false} {
+		// Literals 0…253 take 8 bits, 255 and the end of the block 9; 254 takes 8 bits in the complete
+		// code, 9 in the incomplete one (one 9-bit sequence left unused).
+		lens := make([]int, 257)
+		for i := range lens {
+			lens[i] = 8
+		}
+		lens[255], lens[256] = 9, 9
+		if !complete {
+			lens[254] = 9
+		}
+		var w bitWriter
+		w.bits(0x0178, 16) // the zlib header, 78 01, low byte first
+		w.bits(1, 1)       // the last block
+		w.bits(2, 2)       // dynamic codes
+		w.bits(0, 5)       // 257 literal and length codes
+		w.bits(0, 5)       // one distance code
+		w.bits(15, 4)      // 19 code-length codes
+		clen := map[uint8]int{8: 1, 1: 2, 9: 2}
+		for _, sym := range codeLengthOrder {
+			w.bits(uint32(clen[sym]), 3)
+		}
+		codeOf := map[int]string{8: "0", 1: "10", 9: "11"}
+		for _, n := range append(lens, 1) { // the distance code's length: 1
+			w.code(codeOf[n])
+		}
+		// The canonical codes: 8-bit literals s are s; the 9-bit codes follow from (8-bit count) << 1.
+		eight := 255
+		if !complete {
+			eight = 254
+		}
+		w.code(fmt.Sprintf("%08b", 'a'))
+		w.code(fmt.Sprintf("%08b", 'b'))
+		w.code(fmt.Sprintf("%09b", eight<<1+(256-eight))) // the end of the block
+		z := append(w.flush(), 0, 0, 0, 0)
+		binary.BigEndian.PutUint32(z[len(z)-4:], adler32.Checksum([]byte("ab")))
+
+		var f inflater
+		out, want := make([]byte, 2), make([]byte, 2)
+		ok, zlibOK := f.inflate(z, out), zlibInflate(z, want)
+		if ok != complete || zlibOK != complete || ok && string(out) != "ab" {
+			t.Errorf("complete %t: the inflater %t (%q), compress/zlib %t (%q); want both %t", complete, ok, out, zlibOK, want, complete)
+		}
+	}
+}
+
+// bitWriter writes a deflate stream: fields from their lowest bit, Huffman codes from their first.
+type bitWriter struct {
+	out  []byte
+	acc  uint64
+	used uint
+}
+
+func (w *bitWriter) bits(v uint32, n uint) {
+	w.acc |= uint64(v) << w.used
+	for w.used += n; w.used >= 8; w.used -= 8 {
+		w.out = append(w.out, byte(w.acc))
+		w.acc >>= 8
+	}
+}
+
+func (w *bitWriter) code(c string) {
+	for _, b := range c {
+		w.bits(uint32(b-'0'), 1)
+	}
+}
+
+func (w *bitWriter) flush() []byte {
+	if w.used > 0 {
+		w.out = append(w.out, byte(w.acc))
+	}
+	return w.out
+}
