@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +266,57 @@ func removeEntries(t *testing.T, snap spec.DataSnapshot) {
 		if err := os.Remove(e.Path); e.Path != "" && err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestCacheEntryKeepsFloats shows that an entry gives back float32 values bit for bit: whole numbers from
+// 0 to 255 (a CSV of pixels) stored as bytes, a quarter of the size, and any others (-0, 256, a
+// fraction, NaN) as float32.
+func TestCacheEntryKeepsFloats(t *testing.T) {
+	dir := t.TempDir()
+	pixels := make([]float32, 4000)
+	for i := range pixels {
+		pixels[i] = float32(i % 256)
+	}
+	negZero := float32(math.Copysign(0, -1))
+	for _, tc := range []struct {
+		name    string
+		odd     float32 // the one value that is not a whole byte, or 0
+		asBytes bool
+	}{
+		{"whole bytes", 0, true},
+		{"minus zero", negZero, false},
+		{"256", 256, false},
+		{"a fraction", 0.5, false},
+		{"NaN", float32(math.NaN()), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			floats := slices.Clone(pixels)
+			floats[len(floats)-1] = tc.odd
+			s := &Set{Shape: []int{4}, Floats: floats, Labels: make([]int32, len(floats)/4)}
+			path := filepath.Join(dir, filesCachePrefix+strings.ReplaceAll(tc.name, " ", "-")+".npz")
+			if err := writeCacheEntry(path, s, nil, "fingerprint"); err != nil {
+				t.Fatal(err)
+			}
+			got := readCacheEntry(path)
+			if got.err != nil {
+				t.Fatal(got.err)
+			}
+			if got.set.Bytes != nil || len(got.set.Floats) != len(floats) {
+				t.Fatalf("read back %d bytes and %d floats, want %d floats", len(got.set.Bytes), len(got.set.Floats), len(floats))
+			}
+			for i, v := range got.set.Floats {
+				if math.Float32bits(v) != math.Float32bits(floats[i]) {
+					t.Fatalf("value %d read back as %v (%#x), written %v (%#x)", i, v, math.Float32bits(v), floats[i], math.Float32bits(floats[i]))
+				}
+			}
+			info, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if small := info.Size() < int64(3*len(floats)); small != tc.asBytes { // bytes and labels: 2 bytes a value; float32 and labels: 5
+				t.Errorf("entry of %d bytes for %d values: stored as bytes %t, want %t", info.Size(), len(floats), small, tc.asBytes)
+			}
+		})
 	}
 }

@@ -328,11 +328,17 @@ func pairSet(x, y *array, xName, yName string) (*Set, error) {
 
 // writeNPZ writes s as an .npz holding x (the examples, [n shape…], uint8 or float32) and y (int32 labels),
 // both stored uncompressed, with comment as the archive's comment, and the class names as names.json when
-// there are any (numpy's np.load lists it beside the arrays).
-func writeNPZ(w io.Writer, s *Set, names []string, comment string) error {
+// there are any (numpy's np.load lists it beside the arrays). floatsAsBytes says that s's bytes are float32
+// values that were whole numbers from 0 to 255; an empty npzFloatsAsBytesFile records it.
+func writeNPZ(w io.Writer, s *Set, names []string, comment string, floatsAsBytes bool) error {
 	z := zip.NewWriter(w)
 	if err := z.SetComment(comment); err != nil {
 		return err
+	}
+	if floatsAsBytes {
+		if _, err := z.CreateHeader(&zip.FileHeader{Name: npzFloatsAsBytesFile, Method: zip.Store}); err != nil {
+			return err
+		}
 	}
 	x, err := z.CreateHeader(&zip.FileHeader{Name: "x.npy", Method: zip.Store})
 	if err != nil {
@@ -370,8 +376,22 @@ func writeNPZ(w io.Writer, s *Set, names []string, comment string) error {
 	return z.Close()
 }
 
-// npzNamesFile holds the class names in an .npz the decoded cache writes.
-const npzNamesFile = "names.json"
+// npzNamesFile holds the class names in an .npz the decoded cache writes; npzFloatsAsBytesFile marks one
+// whose x holds float32 values as bytes.
+const (
+	npzNamesFile         = "names.json"
+	npzFloatsAsBytesFile = "floats-as-bytes"
+)
+
+// has reports whether the archive holds a file of that name.
+func (n *npzArchive) has(name string) bool {
+	for _, f := range n.zip.File {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
 
 // readNames reads the class names writeNPZ stored, or nil when it stored none.
 func (n *npzArchive) readNames() ([]string, error) {
