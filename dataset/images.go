@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -111,12 +111,16 @@ func findImages(dir string, trainClasses []string) ([]string, []imageFile, error
 	perClass := make([][]imageFile, len(classes))
 	errs := make([]error, len(classes))
 	parallel(len(classes), func(i int) { perClass[i], errs[i] = walkClass(filepath.Join(dir, classes[i]), indices[i]) })
-	var files []imageFile
+	total := 0
 	for i := range classes {
 		if errs[i] != nil {
 			return nil, nil, errs[i]
 		}
-		files = append(files, perClass[i]...)
+		total += len(perClass[i])
+	}
+	files := make([]imageFile, 0, total)
+	for _, class := range perClass {
+		files = append(files, class...)
 	}
 	if trainClasses != nil {
 		classes = trainClasses
@@ -178,14 +182,13 @@ func statSlowly(f *imageFile) error {
 // from the cache, whatever its size and mtime say.
 func listingFingerprint(dir string, classes []string, files []imageFile) string {
 	h := sha256.New()
-	buf := fmt.Appendf(nil, "images v2\n%q\n", classes)
+	buf := fmt.Appendf(nil, "images v3\n%q\n", classes)
 	for _, f := range files {
 		rel, _ := strings.CutPrefix(f.path, dir)
-		buf = append(buf, rel...)
+		buf = append(append(buf, rel...), 0)
 		for _, v := range []int64{int64(f.class), f.size, f.mtime, f.ctime} {
-			buf = strconv.AppendInt(append(buf, 0), v, 10)
+			buf = binary.LittleEndian.AppendUint64(buf, uint64(v))
 		}
-		buf = append(buf, '\n')
 		if len(buf) >= chunkBytes {
 			h.Write(buf)
 			buf = buf[:0]
