@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -20,8 +21,9 @@ func changeTime(info fs.FileInfo) int64 {
 	return 0
 }
 
-// dirStatter stats the files of a folder tree through an open descriptor of their directory: the kernel
-// resolves one name instead of the whole path, and nothing is allocated per file. One serves one goroutine.
+// dirStatter stats and reads the files of a folder tree through an open descriptor of their directory:
+// the kernel resolves one name instead of the whole path, and a stat allocates nothing. One serves one
+// goroutine.
 type dirStatter struct {
 	dir string
 	fd  int
@@ -31,13 +33,8 @@ func newDirStatter() *dirStatter { return &dirStatter{fd: -1} }
 
 // stat fills in f's size and times; anything but a regular file that fstatat finds is statSlowly's to report.
 func (s *dirStatter) stat(f *imageFile) error {
-	if dir := f.path[:f.nameAt]; s.fd < 0 || s.dir != dir {
-		s.Close()
-		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return statSlowly(f)
-		}
-		s.dir, s.fd = dir, fd
+	if !s.openDir(f) {
+		return statSlowly(f)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstatat(s.fd, f.path[f.nameAt:], &st, 0); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
@@ -45,6 +42,55 @@ func (s *dirStatter) stat(f *imageFile) error {
 	}
 	f.size, f.mtime, f.ctime = st.Size, st.Mtim.Nano(), st.Ctim.Nano()
 	return nil
+}
+
+// openDir makes s's descriptor that of f's directory; false when it cannot be opened.
+func (s *dirStatter) openDir(f *imageFile) bool {
+	if dir := f.path[:f.nameAt]; s.fd < 0 || s.dir != dir {
+		s.Close()
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return false
+		}
+		s.dir, s.fd = dir, fd
+	}
+	return true
+}
+
+// read reads the whole of f, opened through its directory's descriptor without blocking (a FIFO put in
+// its place since it was listed would block a plain open) and checked by that descriptor to be a regular
+// file: a third of the system calls' time of a stat by path, an open by path and os.File's own stat.
+// Anything else is readSlowly's to read or to report.
+func (s *dirStatter) read(f *imageFile) ([]byte, error) {
+	if !s.openDir(f) {
+		return readSlowly(f.path)
+	}
+	fd, err := unix.Openat(s.fd, f.path[f.nameAt:], unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return readSlowly(f.path)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return readSlowly(f.path)
+	}
+	if st.Size > maxRecord {
+		return nil, fileError(f.path, ErrTooLarge, "%d bytes", st.Size)
+	}
+	b := make([]byte, st.Size)
+	for n := 0; n < len(b); {
+		k, err := unix.Read(fd, b[n:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, fileError(f.path, ErrTruncated, "%v", err)
+		case k == 0:
+			return nil, fileError(f.path, ErrTruncated, "%v", io.ErrUnexpectedEOF)
+		}
+		n += k
+	}
+	return b, nil
 }
 
 func (s *dirStatter) Close() {

@@ -14,6 +14,8 @@ func newDirStatter() *dirStatter { return &dirStatter{} }
 
 func (*dirStatter) stat(f *imageFile) error { return statSlowly(f) }
 
+func (*dirStatter) read(f *imageFile) ([]byte, error) { return readSlowly(f.path) }
+
 func (*dirStatter) Close() {}
 
 // walkClass lists the images of one class folder and its subfolders, in sorted order.
