@@ -3,6 +3,7 @@ package dataset
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"io"
@@ -247,14 +248,16 @@ func (t csvTable) parseSmallIntRow(rec []byte, out []float32) (label []byte, ok 
 }
 
 // smallInts reads len(out) comma-separated whole numbers of one to three digits from rec[p:] and
-// returns where the last ends; ok is false when rec holds anything else there.
+// returns where the last ends; ok is false when rec holds anything else there. Four zeros and their
+// commas (an image's background) are matched as one 8-byte word.
 func smallInts(rec []byte, p int, out []float32) (end int, ok bool) {
-	for k := range out {
-		if k > 0 {
-			if p >= len(rec) || rec[p] != ',' {
-				return p, false
-			}
-			p++
+	const fourZeros = 0x2c302c302c302c30 // "0,0,0,0," read little-endian
+	last := len(out) - 1
+	for k := 0; k <= last; {
+		if k+4 <= last && p+8 <= len(rec) && binary.LittleEndian.Uint64(rec[p:]) == fourZeros {
+			out[k], out[k+1], out[k+2], out[k+3] = 0, 0, 0, 0
+			k, p = k+4, p+8
+			continue
 		}
 		if p >= len(rec) || rec[p]-'0' > 9 {
 			return p, false
@@ -266,6 +269,13 @@ func smallInts(rec []byte, p int, out []float32) (end int, ok bool) {
 			p++
 		}
 		out[k] = float32(n)
+		if k < last {
+			if p >= len(rec) || rec[p] != ',' {
+				return p, false
+			}
+			p++
+		}
+		k++
 	}
 	return p, true
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -186,5 +187,47 @@ func TestSmallIntRowsReadAsParseRow(t *testing.T) {
 				t.Errorf("label column %d, row %q: taken by the fast path", labelCol, row)
 			}
 		}
+	}
+}
+
+// TestSmallIntRowsAtRandom compares the fast path with parseRow on random rows of 1 to 20 columns, the
+// label in any of them, of fields MNIST's tables hold (runs of zeros, pixels) and others that must fall to
+// the general parser (four digits, signs, fractions, spaces, empty fields).
+func TestSmallIntRowsAtRandom(t *testing.T) {
+	fields := []string{"0", "0", "0", "0", "0", "0", "7", "25", "255", "999", "00", "1000", "-0", "0.5", "", " 0", "0 ", "x"}
+	r := rand.New(rand.NewPCG(5, 6))
+	taken := 0
+	for range 20000 {
+		width := 1 + r.IntN(20)
+		tbl := csvTable{path: "t.csv", header: make([]string, width), labelCol: r.IntN(width)}
+		row := make([]string, width)
+		plain := true
+		for j := range row {
+			row[j] = fields[r.IntN(len(fields))]
+			if r.IntN(3) > 0 {
+				row[j] = "0" // long runs of zeros, as an image's background
+			}
+			if j != tbl.labelCol && (len(row[j]) == 0 || len(row[j]) > 3 || strings.Trim(row[j], "0123456789") != "") {
+				plain = false
+			}
+		}
+		text := strings.Join(row, ",")
+		got := make([]float32, width-1)
+		label, ok := tbl.parseSmallIntRow([]byte(text), got)
+		if ok != plain {
+			t.Fatalf("row %q, label column %d: fast path %t, want %t", text, tbl.labelCol, ok, plain)
+		}
+		if !ok {
+			continue
+		}
+		taken++
+		want := make([]float32, width-1)
+		wantLabel, err := tbl.parseRow([]byte(text), 1, want)
+		if err != nil || string(label) != string(wantLabel) || !slices.Equal(got, want) {
+			t.Fatalf("row %q, label column %d: fast path %v %q, parseRow %v %q %v", text, tbl.labelCol, got, label, want, wantLabel, err)
+		}
+	}
+	if taken < 1000 {
+		t.Errorf("the fast path took %d of 20,000 rows, want at least 1,000", taken)
 	}
 }
