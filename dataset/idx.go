@@ -7,6 +7,8 @@
 // of tf.train.Example. Open reads one into a Data: a training and a test split of one shape, as bytes or
 // float32, int32 labels, the class count and names. Normalizer prepares them as Keras's preprocessing
 // layers do. Every fault wraps one of the Err* values and names the file and the record, row or offset.
+// Decoded splits are kept in a cache directory (Options.CacheDir); the entries one Open read are its
+// Data.Snapshot, which another Open of the source (a sweep's worker) is handed to read them unchecked.
 //
 // An IDX file is a 4-byte magic (two zero bytes, the element type, the number of dimensions), one big-endian
 // uint32 per dimension, then the elements row-major. Files may be gzipped; gzip is recognised by its magic
