@@ -75,6 +75,19 @@ func (s *Sweep) checkMemory() error {
 	return nil
 }
 
+// largestNeed is the largest of the runs' memory estimates: what --parallel auto fits side by side.
+func (s *Sweep) largestNeed() (float64, error) {
+	largest := 0.0
+	for _, r := range s.runs {
+		weights, batch, other, err := memoryBytes(r.Variant, s.features, s.classes, s.trainExamples)
+		if err != nil {
+			return 0, fmt.Errorf("run %s: %w", r.Name, err)
+		}
+		largest = max(largest, weights+batch+other)
+	}
+	return largest, nil
+}
+
 // availableMemory is MemAvailable from /proc/meminfo, in bytes.
 func availableMemory() (float64, error) {
 	f, err := os.Open("/proc/meminfo")
