@@ -272,7 +272,7 @@ func trainSweep(ctx context.Context, s *sweep.Sweep, opts sweep.Options, con *co
 	if fewest != most {
 		started = started.Int("train_examples_fewest", fewest)
 	}
-	started.Msg(fmt.Sprintf("sweep started: %s", par))
+	started.Msg(fmt.Sprintf("sweep started: %d runs, %s", len(s.Mine()), par))
 	con.begin(s.Mine())
 	res := s.Run(ctx, con)
 	con.close()
