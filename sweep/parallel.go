@@ -33,7 +33,7 @@ type Parallelism struct {
 	Workers int  `json:"workers"`
 	Auto    bool `json:"auto"` // chosen by --parallel auto, not given as a count
 	// Reason is what bounded an automatic choice ("2 CPUs", "3 runs", "1 GPU", "memory for 2 runs",
-	// "asha decides in the order runs end"), or the flag given.
+	// "--scheduler asha decides in the order runs end: …"), or the flag given.
 	Reason string `json:"reason"`
 }
 
@@ -54,7 +54,7 @@ type machineShare struct {
 	// cannot be read (no limit to respect).
 	fit int
 	// adaptive names the scheduler or search whose decisions depend on the order in which runs end
-	// ("" for a grid or a random search).
+	// ("--scheduler asha", "--search tpe"; "" for a grid or a random search).
 	adaptive string
 }
 
@@ -106,9 +106,9 @@ func (s *Sweep) resolveParallel() error {
 	m := machineShare{cpus: cpuShare(), gpus: len(s.opts.GPUs), runs: len(s.Mine()), fit: -1}
 	switch {
 	case s.plan.Scheduler.Kind != "":
-		m.adaptive = s.plan.Scheduler.Kind
+		m.adaptive = "--scheduler " + s.plan.Scheduler.Kind
 	case s.plan.Search == SearchTPE:
-		m.adaptive = "tpe"
+		m.adaptive = "--search tpe"
 	}
 	if available, err := availableMemory(); err == nil {
 		need, err := s.largestNeed()

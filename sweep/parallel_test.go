@@ -12,31 +12,30 @@ import (
 // memory, one for an adaptive search, saying what bounded the choice.
 func TestChooseParallel(t *testing.T) {
 	for _, tc := range []struct {
-		name        string
-		m           machineShare
-		workers     int
-		reason      string
-		reasonAlone bool // the reason is exactly that, not only its start
+		name    string
+		m       machineShare
+		workers int
+		reason  string
 	}{
-		{"a worker per CPU", machineShare{cpus: 2, runs: 12, fit: 40}, 2, "2 CPUs", true},
-		{"one CPU", machineShare{cpus: 1, runs: 12, fit: 40}, 1, "1 CPU", true},
-		{"many CPUs, memory unknown", machineShare{cpus: 64, runs: 100, fit: -1}, 64, "64 CPUs", true},
-		{"fewer runs than CPUs", machineShare{cpus: 8, runs: 3, fit: 40}, 3, "3 runs", true},
-		{"one run", machineShare{cpus: 8, runs: 1, fit: 40}, 1, "1 run", true},
-		{"no runs", machineShare{cpus: 8, runs: 0, fit: 40}, 1, "0 runs", true},
-		{"memory for fewer", machineShare{cpus: 8, runs: 12, fit: 3}, 3, "memory for 3 runs", true},
-		{"memory for one", machineShare{cpus: 8, runs: 12, fit: 1}, 1, "memory for 1 run", true},
-		{"memory for none: one, which New then refuses", machineShare{cpus: 8, runs: 12, fit: 0}, 1, "memory for 0 runs", true},
-		{"a worker per GPU, whatever the CPUs", machineShare{cpus: 32, gpus: 2, runs: 12, fit: 40}, 2, "2 GPUs", true},
-		{"one GPU", machineShare{cpus: 2, gpus: 1, runs: 12, fit: 40}, 1, "1 GPU", true},
-		{"GPUs, fewer runs", machineShare{cpus: 2, gpus: 4, runs: 3, fit: 40}, 3, "3 runs", true},
-		{"more CPUs than workers may be", machineShare{cpus: 1000, runs: 1000, fit: -1}, MaxParallel, "1000 CPUs", true},
-		{"a scheduler", machineShare{cpus: 2, runs: 12, fit: 40, adaptive: "asha"}, 1,
-			"asha decides in the order runs end: one at a time keeps it reproducible; --parallel 2 would train 2 at once (2 CPUs)", true},
-		{"TPE with fewer runs than CPUs", machineShare{cpus: 8, runs: 3, fit: 40, adaptive: "tpe"}, 1,
-			"tpe decides in the order runs end: one at a time keeps it reproducible; --parallel 3 would train 3 at once (3 runs)", true},
-		{"a scheduler on one CPU: no hint", machineShare{cpus: 1, runs: 12, fit: 40, adaptive: "median"}, 1,
-			"median decides in the order runs end: one at a time keeps it reproducible", true},
+		{"a worker per CPU", machineShare{cpus: 2, runs: 12, fit: 40}, 2, "2 CPUs"},
+		{"one CPU", machineShare{cpus: 1, runs: 12, fit: 40}, 1, "1 CPU"},
+		{"many CPUs, memory unknown", machineShare{cpus: 64, runs: 100, fit: -1}, 64, "64 CPUs"},
+		{"fewer runs than CPUs", machineShare{cpus: 8, runs: 3, fit: 40}, 3, "3 runs"},
+		{"one run", machineShare{cpus: 8, runs: 1, fit: 40}, 1, "1 run"},
+		{"no runs", machineShare{cpus: 8, runs: 0, fit: 40}, 1, "0 runs"},
+		{"memory for fewer", machineShare{cpus: 8, runs: 12, fit: 3}, 3, "memory for 3 runs"},
+		{"memory for one", machineShare{cpus: 8, runs: 12, fit: 1}, 1, "memory for 1 run"},
+		{"memory for none: one, which New then refuses", machineShare{cpus: 8, runs: 12, fit: 0}, 1, "memory for 0 runs"},
+		{"a worker per GPU, whatever the CPUs", machineShare{cpus: 32, gpus: 2, runs: 12, fit: 40}, 2, "2 GPUs"},
+		{"one GPU", machineShare{cpus: 2, gpus: 1, runs: 12, fit: 40}, 1, "1 GPU"},
+		{"GPUs, fewer runs", machineShare{cpus: 2, gpus: 4, runs: 3, fit: 40}, 3, "3 runs"},
+		{"more CPUs than workers may be", machineShare{cpus: 1000, runs: 1000, fit: -1}, MaxParallel, "1000 CPUs"},
+		{"a scheduler", machineShare{cpus: 2, runs: 12, fit: 40, adaptive: "--scheduler asha"}, 1,
+			"--scheduler asha decides in the order runs end: one at a time keeps it reproducible; --parallel 2 would train 2 at once (2 CPUs)"},
+		{"TPE with fewer runs than CPUs", machineShare{cpus: 8, runs: 3, fit: 40, adaptive: "--search tpe"}, 1,
+			"--search tpe decides in the order runs end: one at a time keeps it reproducible; --parallel 3 would train 3 at once (3 runs)"},
+		{"a scheduler on one CPU: no hint", machineShare{cpus: 1, runs: 12, fit: 40, adaptive: "--scheduler median"}, 1,
+			"--scheduler median decides in the order runs end: one at a time keeps it reproducible"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := chooseParallel(tc.m)
@@ -149,14 +148,14 @@ func TestAutoParallelOnThisMachine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := s.Parallel(); p.Workers != 1 || !strings.HasPrefix(p.Reason, "tpe decides in the order runs end") {
+	if p := s.Parallel(); p.Workers != 1 || !strings.HasPrefix(p.Reason, "--search tpe decides in the order runs end") {
 		t.Errorf("TPE: %+v", p)
 	}
 	s, err = newSweep(ParallelAuto, &Search{Scheduler: &SchedulerOptions{Kind: "median"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := s.Parallel(); p.Workers != 1 || !strings.HasPrefix(p.Reason, "median decides in the order runs end") {
+	if p := s.Parallel(); p.Workers != 1 || !strings.HasPrefix(p.Reason, "--scheduler median decides in the order runs end") {
 		t.Errorf("the median rule: %+v", p)
 	}
 	s, err = newSweep(3, &Search{Scheduler: &SchedulerOptions{Kind: "median"}})

@@ -235,7 +235,7 @@ func TestRunDryRun(t *testing.T) {
 	}{
 		{[]string{"--parallel", "2"}, "2 runs on 2000 training examples, 2 at a time (--parallel 2)\n"},
 		{[]string{"--parallel", "1"}, "2 runs on 2000 training examples, 1 at a time (--parallel 1)\n"},
-		{[]string{"--scheduler", "asha"}, "2 runs on 2000 training examples, 1 at a time (auto: asha decides in the order runs end: one at a time keeps it reproducible"},
+		{[]string{"--scheduler", "asha"}, "2 runs on 2000 training examples, 1 at a time (auto: --scheduler asha decides in the order runs end: one at a time keeps it reproducible"},
 	} {
 		code, stdout, stderr = runCmd(t, append([]string{"--data-dir", data, "--logdir", logdir, "--dry-run", "--seed", "1,2", "--batch-size", "32"}, tc.args...)...)
 		if code != spec.ExitOK || !strings.Contains(stdout, tc.want) {
