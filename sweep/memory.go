@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -45,11 +46,10 @@ func memoryBytes(v spec.Variant, features, classes, trainExamples int) (weights,
 
 // checkMemory refuses runs whose estimate exceeds the memory this machine has available (what the
 // kernel could give without swapping, not its total: other programs hold the rest) shared by the
-// parallel workers, naming the axis that makes them too large.
-func (s *Sweep) checkMemory() error {
-	available, err := availableMemory()
-	if err != nil {
-		return nil // no /proc/meminfo: nothing to compare against, TensorFlow will say
+// parallel workers, naming the axis that makes them too large. available is +Inf where it is unknown.
+func (s *Sweep) checkMemory(available float64) error {
+	if math.IsInf(available, 1) {
+		return nil
 	}
 	budget := available / float64(s.opts.Parallel)
 	for _, r := range s.runs {

@@ -97,8 +97,8 @@ func plural(n int, noun string) string {
 func cpuShare() int { return runtime.GOMAXPROCS(0) }
 
 // resolveParallel sets the sweep's parallelism: the count given, or chooseParallel's from this
-// machine.
-func (s *Sweep) resolveParallel() error {
+// machine, whose available memory (+Inf: unknown) is given.
+func (s *Sweep) resolveParallel(available float64) error {
 	if s.opts.Parallel != ParallelAuto {
 		s.parallel = Parallelism{Workers: s.opts.Parallel, Reason: fmt.Sprintf("--parallel %d", s.opts.Parallel)}
 		return nil
@@ -110,7 +110,7 @@ func (s *Sweep) resolveParallel() error {
 	case s.plan.Search == SearchTPE:
 		m.adaptive = "--search tpe"
 	}
-	if available, err := availableMemory(); err == nil {
+	if !math.IsInf(available, 1) {
 		need, err := s.largestNeed()
 		if err != nil {
 			return err

@@ -161,10 +161,16 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	}
 	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: data.TrainExamples, features: data.Features,
 		classes: data.Classes, source: data.Source, created: time.Now()}
-	if err := s.resolveParallel(); err != nil {
+	// One reading of the memory available for both, so that auto's count is the one checked. Without
+	// /proc/meminfo there is nothing to compare against: TensorFlow will say.
+	available, err := availableMemory()
+	if err != nil {
+		available = math.Inf(1)
+	}
+	if err := s.resolveParallel(available); err != nil {
 		return nil, badInput(err)
 	}
-	if err := s.checkMemory(); err != nil {
+	if err := s.checkMemory(available); err != nil {
 		return nil, badInput(err)
 	}
 	if opts.Name != "" {
