@@ -135,7 +135,7 @@ compare-keras-convnet: setup ## a network in Keras' terms (MODEL=file; Keras' si
 bench-convnet: setup build ## tfsweep against Keras (fit, steps_per_execution, XLA) and a jitted JAX step on Keras' simple MNIST convnet, batch 128 and 1024, alternating rounds: samples/s, ratios, load
 	scripts/bench_convnet --data-dir $(DATA_DIR) $(BENCH_CONVNET_FLAGS)
 
-bench-preset: setup build ## the lab-report preset with --parallel 1 and 2: wall time split, peak memory of all processes
+bench-preset: setup build ## the lab-report preset with --parallel 1, the default (auto) and 2: wall and CPU time with ratios, time split, peak memory of all processes
 	scripts/bench_preset --data-dir $(DATA_DIR)
 
 bench-peers: setup build ## tfsweep's samples per second against Keras (fit, XLA, steps_per_execution) and JAX (jit, scan)

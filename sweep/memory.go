@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -45,11 +46,10 @@ func memoryBytes(v spec.Variant, features, classes, trainExamples int) (weights,
 
 // checkMemory refuses runs whose estimate exceeds the memory this machine has available (what the
 // kernel could give without swapping, not its total: other programs hold the rest) shared by the
-// parallel workers, naming the axis that makes them too large.
-func (s *Sweep) checkMemory() error {
-	available, err := availableMemory()
-	if err != nil {
-		return nil // no /proc/meminfo: nothing to compare against, TensorFlow will say
+// parallel workers, naming the axis that makes them too large. available is +Inf where it is unknown.
+func (s *Sweep) checkMemory(available float64) error {
+	if math.IsInf(available, 1) {
+		return nil
 	}
 	budget := available / float64(s.opts.Parallel)
 	for _, r := range s.runs {
@@ -73,6 +73,19 @@ func (s *Sweep) checkMemory() error {
 			s.plan.origin(key), r.Name, humanBytes(need), humanBytes(available), s.opts.Parallel)
 	}
 	return nil
+}
+
+// largestNeed is the largest of the runs' memory estimates: what --parallel auto fits side by side.
+func (s *Sweep) largestNeed() (float64, error) {
+	largest := 0.0
+	for _, r := range s.runs {
+		weights, batch, other, err := memoryBytes(r.Variant, s.features, s.classes, s.trainExamples)
+		if err != nil {
+			return 0, fmt.Errorf("run %s: %w", r.Name, err)
+		}
+		largest = max(largest, weights+batch+other)
+	}
+	return largest, nil
 }
 
 // availableMemory is MemAvailable from /proc/meminfo, in bytes.

@@ -12,7 +12,9 @@ type Result struct {
 	SweepDir    string      `json:"sweep_dir"`
 	Status      spec.Status `json:"status"` // spec.StatusSucceeded, spec.StatusFailed, spec.StatusInterrupted or spec.StatusPlanned
 	WallSeconds float64     `json:"wall_seconds"`
-	Runs        []RunResult `json:"runs"`
+	// Parallel is how many runs trained at once and why (--parallel auto's choice, or the count given).
+	Parallel *Parallelism `json:"parallel,omitempty"`
+	Runs     []RunResult  `json:"runs"`
 	// Report is the path of the written report.md ("" if it could not be written: ReportError).
 	Report      string `json:"report,omitempty"`
 	ReportError string `json:"report_error,omitempty"`

@@ -31,9 +31,11 @@ type Options struct {
 	Source, DataCache string
 	// Data is the data's shape when the caller has read it (a server reads it once); nil reads it
 	// from Source, the plan's data: or DataDir.
-	Data     *DataShape
-	Device   string // auto, cpu or gpu
-	Parallel int    // runs trained at once, one worker process each (≥1)
+	Data   *DataShape
+	Device string // auto, cpu or gpu
+	// Parallel is the runs trained at once, one worker process each; ParallelAuto lets New choose
+	// (Sweep.Parallel says what it chose and why).
+	Parallel int
 	// Threads sets TensorFlow's intra- and inter-op pools of every run; 0 lets each worker choose from
 	// the batch size and its share of the CPUs (all of them with one worker, split between workers
 	// otherwise).
@@ -121,6 +123,7 @@ type Sweep struct {
 	created       time.Time
 	charts        *charts // nil without Options.Charts
 	recorder      bool    // this process recorded the plan: it writes the experiment and the layout
+	parallel      Parallelism
 	trials        *trials // the scheduler, during Run; nil without one
 	search        *search // TPE's proposals, during Run; nil for a grid or a random search
 }
@@ -160,7 +163,16 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	}
 	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: data.TrainExamples, features: data.Features,
 		classes: data.Classes, source: data.Source, snapshot: snapshot, created: time.Now()}
-	if err := s.checkMemory(); err != nil {
+	// One reading of the memory available for both, so that auto's count is the one checked. Without
+	// /proc/meminfo there is nothing to compare against: TensorFlow will say.
+	available, err := availableMemory()
+	if err != nil {
+		available = math.Inf(1)
+	}
+	if err := s.resolveParallel(available); err != nil {
+		return nil, badInput(err)
+	}
+	if err := s.checkMemory(available); err != nil {
 		return nil, badInput(err)
 	}
 	if opts.Name != "" {
@@ -222,8 +234,8 @@ func (s *Sweep) makeDir() error {
 // check refuses options out of range, each error naming its flag.
 func (opts Options) check() error {
 	switch {
-	case opts.Parallel < 1 || opts.Parallel > 256:
-		return fmt.Errorf("--parallel: %d must be in [1, 256]", opts.Parallel)
+	case opts.Parallel < ParallelAuto || opts.Parallel > MaxParallel:
+		return fmt.Errorf("--parallel: %d must be auto or in [1, %d]", opts.Parallel, MaxParallel)
 	case opts.Threads < 0 || opts.Threads > maxThreads():
 		return fmt.Errorf("--threads: %d must be in [0, %d] on this machine of %d CPUs", opts.Threads, maxThreads(), runtime.NumCPU())
 	case opts.StepsPerCall < 0 || opts.StepsPerCall > spec.MaxStepsPerCall:
@@ -340,7 +352,7 @@ func (s *Sweep) TrainExamples() int { return s.trainExamples }
 // Planned is the summary of a dry run: every run with status "planned" and no results.
 func (s *Sweep) Planned() *Result {
 	mine := s.Mine()
-	res := &Result{SweepDir: s.dir, Status: spec.StatusPlanned, Runs: make([]RunResult, len(mine))}
+	res := &Result{SweepDir: s.dir, Status: spec.StatusPlanned, Parallel: new(s.parallel), Runs: make([]RunResult, len(mine))}
 	for i, r := range mine {
 		res.Runs[i] = s.newRunResult(r)
 		res.Runs[i].Status = spec.StatusPlanned
@@ -356,13 +368,13 @@ func (s *Sweep) newRunResult(r Run) RunResult {
 	return RunResult{Name: r.Name, Dir: dir, Variant: r.Variant, TrainExamples: r.TrainExamples(s.trainExamples), History: spec.EmptyHistory()}
 }
 
-// cpusPerWorker is each worker's share of the CPUs when they are split between parallel workers and
-// --threads is not given; 0 (all of them) with one worker.
+// cpusPerWorker is each worker's share of the CPUs (cpuShare) when they are split between parallel
+// workers and --threads is not given; 0 (all of them) with one worker.
 func (s *Sweep) cpusPerWorker() int {
 	if s.opts.Threads > 0 || s.opts.Parallel == 1 {
 		return 0
 	}
-	return max(1, runtime.NumCPU()/s.opts.Parallel)
+	return max(1, cpuShare()/s.opts.Parallel)
 }
 
 // Run trains every run, Parallel at a time, each slot in its own worker process, and returns the
@@ -380,7 +392,7 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 		panic("sweep: Run on a dry-run sweep")
 	}
 	mine := s.Mine()
-	res := &Result{SweepDir: s.dir, Runs: make([]RunResult, len(mine))}
+	res := &Result{SweepDir: s.dir, Parallel: new(s.parallel), Runs: make([]RunResult, len(mine))}
 	for i, r := range mine {
 		res.Runs[i] = s.newRunResult(r)
 	}

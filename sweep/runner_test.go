@@ -1,7 +1,6 @@
 package sweep
 
 import (
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +11,7 @@ import (
 // A job carries --threads as it is; without it, parallel workers get a share of the CPUs each
 // (within which a worker chooses its threads), and a single worker all of them (0).
 func TestJobThreadsAndCPUs(t *testing.T) {
-	cpus := runtime.NumCPU()
+	cpus := cpuShare()
 	for _, tc := range []struct {
 		name              string
 		parallel, threads int

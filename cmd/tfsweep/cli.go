@@ -100,3 +100,22 @@ func (c *cli) help(w io.Writer) {
 		fmt.Fprintf(w, "%s\n      %s%s\n", head, usage, def)
 	})
 }
+
+// parallelFlag is --parallel (and serve's --slots): auto (sweep.ParallelAuto) or a count of workers.
+type parallelFlag struct{ n *int }
+
+func (p parallelFlag) String() string {
+	if p.n == nil || *p.n == sweep.ParallelAuto {
+		return "auto"
+	}
+	return fmt.Sprint(*p.n)
+}
+
+func (p parallelFlag) Set(text string) error {
+	n, err := sweep.ParseParallel(text)
+	if err != nil {
+		return err
+	}
+	*p.n = n
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,7 +103,7 @@ func TestConsoleOnATerminal(t *testing.T) {
 	const cols, lines, epochs = 80, 24, 3
 	names := []string{"xavier-nobn-b64-s1", "xavier-nobn-b64-s2", "xavier-nobn-b128-s1", "xavier-nobn-b128-s2"}
 	front := []string{filepath.Join(binDir, "tfsweep"), "run", "--data-dir", data, "--logdir", t.TempDir(),
-		"--limit", "3000", "--epochs", strconv.Itoa(epochs), "--batch-size", "64,128", "--seed", "1,2", "--parallel", "2"}
+		"--limit", "3000", "--epochs", strconv.Itoa(epochs), "--batch-size", "64,128", "--seed", "1,2"}
 	for i, a := range front {
 		front[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
@@ -117,6 +118,14 @@ func TestConsoleOnATerminal(t *testing.T) {
 	s.render(out)
 	rows := s.transcript()
 
+	// The default trains a run per CPU, at most the four, and the start line says so.
+	auto := fmt.Sprintf("INF sweep started: 4 runs, %d at a time (auto: %d CPUs)", runtime.GOMAXPROCS(0), runtime.GOMAXPROCS(0))
+	if runtime.GOMAXPROCS(0) >= 4 {
+		auto = "INF sweep started: 4 runs, 4 at a time (auto: 4 runs)"
+	}
+	if !slices.ContainsFunc(rows, func(r screenRow) bool { return strings.Contains(r.String(), auto) }) {
+		t.Errorf("no start line %q:\n%s", auto, dump(rows))
+	}
 	start := slices.IndexFunc(rows, func(r screenRow) bool { return isTableHeader(r.String()) })
 	end := slices.IndexFunc(rows, func(r screenRow) bool { return strings.Contains(r.String(), "INF report written") })
 	if start < 0 || end < start {

@@ -11,8 +11,9 @@ import (
 )
 
 // printRuns writes the runs of a dry run as an aligned table: a column per axis that is always in
-// run names or takes several values, then one line with the values every run shares.
-func printRuns(w io.Writer, runs []sweep.Run, trainExamples int) {
+// run names or takes several values, then one line with the values every run shares, and one with
+// their count and how many train at once.
+func printRuns(w io.Writer, runs []sweep.Run, trainExamples int, par sweep.Parallelism) {
 	var columns, shared []spec.Axis
 	for _, a := range spec.Axes() {
 		same := true
@@ -48,7 +49,7 @@ func printRuns(w io.Writer, runs []sweep.Run, trainExamples int) {
 		}
 		fmt.Fprintf(w, "every run: %s\n", strings.Join(parts, " "))
 	}
-	fmt.Fprintf(w, "%d runs on %d training examples\n", len(runs), trainExamples)
+	fmt.Fprintf(w, "%d runs on %d training examples, %s\n", len(runs), trainExamples, par)
 }
 
 // printResult writes the sweep's outcome: the report's table when the report was written, else a

@@ -168,7 +168,7 @@ func TestPipedStderrIsJSONLines(t *testing.T) {
 func TestKilledWorkerFailsOnlyItsRun(t *testing.T) {
 	logdir := t.TempDir()
 	f := startFront(t, "--data-dir", realData(t), "--logdir", logdir, "--limit", "5000", "--epochs", "20",
-		"--batch-size", "32", "--seed", "1,2", "--json")
+		"--batch-size", "32", "--seed", "1,2", "--parallel", "1", "--json")
 	first := "xavier-nobn-b32-s1"
 	waitFor(t, time.Minute, "the first run to start", func() bool { return runDirStarted(logdir, first) })
 	pids := workers(f.cmd.Process.Pid)
@@ -207,7 +207,7 @@ func TestInterrupts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			logdir := t.TempDir()
 			f := startFront(t, "--data-dir", realData(t), "--logdir", logdir, "--limit", "5000", "--epochs", "50",
-				"--batch-size", "32", "--seed", "1,2,3", "--json")
+				"--batch-size", "32", "--seed", "1,2,3", "--parallel", "1", "--json")
 			waitFor(t, time.Minute, "the first run to start", func() bool { return runDirStarted(logdir, "xavier-nobn-b32-s1") })
 			waitFor(t, 10*time.Second, "the worker", func() bool { return len(workers(f.cmd.Process.Pid)) == 1 })
 			worker := workers(f.cmd.Process.Pid)[0]

@@ -42,7 +42,13 @@ every grid of the file. Axis flags take comma-separated lists. The default seed 
 are reproducible.
 
 Each run trains in a tfsweep-worker process (one per --parallel slot, pinned to one GPU each when
-there are GPUs); TensorFlow's own output is shown only when a worker fails.
+there are GPUs); TensorFlow's own output is shown only when a worker fails. --parallel auto (the
+default) trains one run per CPU this process may use (its affinity and cgroup quota), or one per GPU,
+but never more runs at once than the sweep has nor than fit the available memory side by side; with a
+--scheduler or --search tpe it trains one at a time, since their decisions would otherwise depend on the
+order in which runs end (give --parallel N to use the cores anyway). The start line, --dry-run and
+--json say the choice and why. A run's last bits depend on its thread count, which --parallel shares
+out: --parallel 1 reproduces the bits of the earlier default.
 
 Exit status: 0 every run succeeded, 1 a run failed or the report could not be written, 2 bad input
 (nothing trained), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP; a second one stops at once).
@@ -76,7 +82,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if f.jsonOut {
 			return printJSON(stdout, stderr, s.Planned())
 		}
-		printRuns(stdout, s.Mine(), s.TrainExamples())
+		printRuns(stdout, s.Mine(), s.TrainExamples(), s.Parallel())
 		return spec.ExitOK
 	}
 	if ctx.Err() != nil {
@@ -156,7 +162,7 @@ func parseRun(args []string, stdout, stderr io.Writer) (f *runFlags, plan sweep.
 	fs.IntVar(&f.sched.Eta, "eta", 0, "asha, hyperband: the reduction factor `N`; rungs at min-epochs·eta^k (default 3)")
 	fs.BoolVar(&opts.RetryFailed, "retry-failed", false, "train runs that failed in an earlier attempt again")
 	fs.StringVar(&opts.Device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
-	fs.IntVar(&opts.Parallel, "parallel", 1, "train `N` runs at once, each in its own worker (CPU threads are split between them)")
+	fs.Var(parallelFlag{&opts.Parallel}, "parallel", "train `N` runs at once, each in its own worker (CPU threads are split between them); auto: one per CPU (per GPU with GPUs), at most the runs and what fits the memory, 1 with a scheduler or TPE")
 	fs.IntVar(&opts.Threads, "threads", 0, "`N` TensorFlow intra- and inter-op threads per run (0 = chosen from the batch size and the CPUs split by --parallel)")
 	fs.IntVar(&opts.StepsPerCall, "steps-per-call", 0, "train `N` batches per TensorFlow call, Keras' steps_per_execution (0 = chosen: 4 on one thread for runs of 2,000 steps or more, else 1)")
 	fs.IntVar(&opts.LogEvery, "log-every", sweep.DefaultLogEvery, "write batch_loss and batch_accuracy every `N` steps (0 = never)")
@@ -260,11 +266,13 @@ func widthOf(w io.Writer) func() int {
 // trainSweep trains the sweep's runs with the console as their observer.
 func trainSweep(ctx context.Context, s *sweep.Sweep, opts sweep.Options, con *console) *sweep.Result {
 	fewest, most := trainExamples(s.Mine(), s.TrainExamples())
-	started := con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Mine())).Int("parallel", opts.Parallel).Int("train_examples", most)
+	par := s.Parallel()
+	started := con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Mine())).Int("parallel", par.Workers).
+		Str("parallel_reason", par.Reason).Int("train_examples", most)
 	if fewest != most {
 		started = started.Int("train_examples_fewest", fewest)
 	}
-	started.Msg("sweep started")
+	started.Msg(fmt.Sprintf("sweep started: %d runs, %s", len(s.Mine()), par))
 	con.begin(s.Mine())
 	res := s.Run(ctx, con)
 	con.close()

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -119,7 +121,8 @@ func TestRunBadInput(t *testing.T) {
 		{"bad seed", []string{"--seed", "one"}, `--seed: "one" is not an integer`},
 		{"bad scale", []string{"--scale", "half"}, `--scale: "half" is none of unit, none, standardize`},
 		{"negative limit", []string{"--limit", "-1"}, "--limit: -1 must not be negative"},
-		{"zero parallel", []string{"--parallel", "0"}, "--parallel: 0 must be in [1, 256]"},
+		{"zero parallel", []string{"--parallel", "0"}, `invalid value "0" for flag --parallel: give auto or a count in [1, 256]`},
+		{"parallel not a count", []string{"--parallel", "all"}, `invalid value "all" for flag --parallel: give auto or a count in [1, 256]`},
 		{"threads that crash TensorFlow", []string{"--threads", "100000"}, "--threads: 100000 must be in [0, "},
 		{"more steps per call than the graph holds", []string{"--steps-per-call", "65"}, "--steps-per-call: 65 must be in [0, 64]"},
 		{"bad device", []string{"--device", "tpu"}, `--device: "tpu" is not one of auto, cpu, gpu`},
@@ -192,7 +195,12 @@ func TestRunDryRun(t *testing.T) {
 	if code != spec.ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, name := range []string{"xavier-nobn-b64", "xavier-bn-b1024", "uniform-nobn-b128", "uniform-bn-b128", "12 runs on 2000 training examples"} {
+	// The default trains a run per CPU this process may use, at most the twelve.
+	parallel := fmt.Sprintf("12 runs on 2000 training examples, %d at a time (auto: %d CPUs)\n", runtime.GOMAXPROCS(0), runtime.GOMAXPROCS(0))
+	if runtime.GOMAXPROCS(0) > 12 {
+		parallel = "12 runs on 2000 training examples, 12 at a time (auto: 12 runs)\n"
+	}
+	for _, name := range []string{"xavier-nobn-b64", "xavier-bn-b1024", "uniform-nobn-b128", "uniform-bn-b128", parallel} {
 		if !strings.Contains(stdout, name) {
 			t.Errorf("dry run output lacks %s:\n%s", name, stdout)
 		}
@@ -206,14 +214,33 @@ func TestRunDryRun(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var doc struct {
-		Status string
-		Runs   []struct{ Name, Status string }
+		Status   string
+		Parallel sweep.Parallelism
+		Runs     []struct{ Name, Status string }
 	}
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 		t.Fatalf("--dry-run --json stdout is not JSON: %v\n%s", err, stdout)
 	}
 	if doc.Status != "planned" || len(doc.Runs) != 2 || doc.Runs[0].Name != "xavier-nobn-b32-s1" || doc.Runs[1].Name != "xavier-nobn-b32-s2" {
 		t.Errorf("dry-run JSON %+v", doc)
+	}
+	if want := min(2, runtime.GOMAXPROCS(0)); doc.Parallel.Workers != want || !doc.Parallel.Auto || doc.Parallel.Reason == "" {
+		t.Errorf("dry-run JSON's parallel %+v, want %d chosen by auto with its reason", doc.Parallel, want)
+	}
+
+	// Given, it is said as given, and a scheduler makes auto train one at a time and say why.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--parallel", "2"}, "2 runs on 2000 training examples, 2 at a time (--parallel 2)\n"},
+		{[]string{"--parallel", "1"}, "2 runs on 2000 training examples, 1 at a time (--parallel 1)\n"},
+		{[]string{"--scheduler", "asha"}, "2 runs on 2000 training examples, 1 at a time (auto: --scheduler asha decides in the order runs end: one at a time keeps it reproducible"},
+	} {
+		code, stdout, stderr = runCmd(t, append([]string{"--data-dir", data, "--logdir", logdir, "--dry-run", "--seed", "1,2", "--batch-size", "32"}, tc.args...)...)
+		if code != spec.ExitOK || !strings.Contains(stdout, tc.want) {
+			t.Errorf("%v: exit %d, output lacks %q:\n%s%s", tc.args, code, tc.want, stdout, stderr)
+		}
 	}
 }
 

@@ -27,10 +27,11 @@ func searchFlags(t *testing.T, logdir string, extra ...string) []string {
 
 // ASHA pauses most trials at the rungs (epochs 1 and 3 for η 3 and 9 epochs) and trains the best to
 // the end; a promoted trial resumes from its checkpoint, so every epoch it trained is bitwise the
-// epoch an unscheduled sweep of the same trials trains.
+// epoch an unscheduled sweep of the same trials trains one at a time (as --parallel auto trains a
+// scheduled one: the same threads, the same bits).
 func TestASHASweep(t *testing.T) {
 	t.Parallel()
-	code, stdout, stderr := runCmd(t, searchFlags(t, t.TempDir())...)
+	code, stdout, stderr := runCmd(t, searchFlags(t, t.TempDir(), "--parallel", "1")...)
 	if code != spec.ExitOK {
 		t.Fatalf("unscheduled: exit %d\n%s", code, stderr)
 	}

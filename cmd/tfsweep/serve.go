@@ -60,7 +60,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(&f.sources, "data", "a data `source` KIND:PATH[:key=value…] the server offers, as tfsweep run --data takes it; repeat it for several: a submitted sweep trains on the first unless its data: names another")
 	fs.StringVar(&f.dataCache, "data-cache", defaultDataCache(), "`dir`ectory where decoded image folders, IDX, CSV and TFRecord splits are kept")
 	fs.StringVar(&f.device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
-	fs.IntVar(&f.slots, "slots", 0, "runs of a sweep trained at once, one worker each (`N`; default one per GPU, 1 on CPU)")
+	fs.Var(parallelFlag{&f.slots}, "slots", "runs of a sweep trained at once, one worker each (`N`, or auto: chosen for each sweep as tfsweep run --parallel auto chooses)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding the bearer token every request must carry (else $"+sweep.TokenEnv+")")
 	fs.StringVar(&f.tensorBoardURL, "tensorboard-url", "", "`URL` of a TensorBoard reading LOGDIR, linked from the API")
 	fs.StringVar(&f.allowHosts, "allow-host", "", "more Host header `names` the server answers, comma-separated (e.g. the name of a proxy in front of it)")
@@ -93,7 +93,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		ErrorLog: stdlog.New(log, "", 0),
 		// Requests' contexts end with the server's, so that event streams end on SIGTERM.
 		BaseContext: func(net.Listener) context.Context { return ctx }}
-	log.Info().Str("addr", ln.Addr().String()).Str("logdir", f.logDir).Int("slots", trainer.Slots).Bool("token", httpCfg.Token != "").
+	log.Info().Str("addr", ln.Addr().String()).Str("logdir", f.logDir).Stringer("slots", parallelFlag{&trainer.Slots}).Bool("token", httpCfg.Token != "").
 		Int("max_conns", maxConns).Int("open_files", files).Msg("serving")
 	return serve(ctx, srv, ln, svc, log)
 }
@@ -118,9 +118,6 @@ func (f serveFlags) setUp(ctx context.Context, log zerolog.Logger) (service.HTTP
 	if err != nil {
 		return service.HTTPConfig{}, nil, err
 	}
-	if f.slots < 0 || f.slots > 256 {
-		return service.HTTPConfig{}, nil, fmt.Errorf("--slots: %d must be in [1, 256]", f.slots)
-	}
 	if f.maxConns < 1 {
 		return service.HTTPConfig{}, nil, fmt.Errorf("--max-conns: %d must be positive", f.maxConns)
 	}
@@ -134,9 +131,6 @@ func (f serveFlags) setUp(ctx context.Context, log zerolog.Logger) (service.HTTP
 	}
 	t := &service.SweepTrainer{LogDir: f.logDir, Data: data, DataCache: f.dataCache, Device: f.device, Slots: f.slots,
 		Worker: opts.Worker, WorkerEnv: opts.WorkerEnv, GPUs: opts.GPUs, Charts: opts.Charts}
-	if t.Slots == 0 {
-		t.Slots = max(1, len(t.GPUs))
-	}
 	return service.HTTPConfig{Token: token, TensorBoardURL: f.tensorBoardURL, Hosts: hosts, Log: log}, t, nil
 }
 

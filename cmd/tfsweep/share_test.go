@@ -222,7 +222,7 @@ func TestResumeTakesOverAnInterruptedRun(t *testing.T) {
 	t.Parallel()
 	logdir := t.TempDir()
 	args := []string{"--data-dir", realData(t), "--logdir", logdir, "--name", "r", "--limit", "5000", "--epochs", "30",
-		"--batch-size", "32", "--seed", "1,2", "--log-every", "0", "--json"}
+		"--batch-size", "32", "--seed", "1,2", "--parallel", "1", "--log-every", "0", "--json"}
 	f := startFront(t, args...)
 	waitFor(t, time.Minute, "the first run to start", func() bool {
 		files, _ := filepath.Glob(filepath.Join(logdir, "r", "xavier-nobn-b32-s1", "train", "*tfevents*"))
