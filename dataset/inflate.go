@@ -58,26 +58,27 @@ type huffman struct {
 // build makes h decode the code whose lengths are given (0: the symbol is unused); false for a code
 // compress/flate refuses: over- or under-subscribed, but for a lone code of one bit.
 func (h *huffman) build(lengths []uint8) bool {
-	h.count = [maxCodeBits + 1]uint16{}
-	maxLen := uint(0)
+	var count [maxCodeBits + 1]uint16
 	for _, n := range lengths {
-		h.count[n]++
-		maxLen = max(maxLen, uint(n))
+		count[n]++
 	}
-	h.count[0] = 0
+	count[0] = 0
+	maxLen := uint(maxCodeBits)
+	for maxLen > 0 && count[maxLen] == 0 {
+		maxLen--
+	}
+	h.count = count
 	if h.empty = maxLen == 0; h.empty {
 		return true
 	}
 	var offset [maxCodeBits + 2]uint16
-	var next [maxCodeBits + 1]uint16
-	code := 0
+	var next [maxCodeBits + 1]int // each length's first code; an over-subscribed code's run past 2^15
 	for n := 1; n <= maxCodeBits; n++ {
-		code = (code + int(h.count[n-1])) << 1
-		next[n] = uint16(code)
-		offset[n+1] = offset[n] + h.count[n]
+		next[n] = (next[n-1] + int(count[n-1])) << 1
+		offset[n+1] = offset[n] + count[n]
 	}
 	// The codes fill the 2^maxLen sequences of maxLen bits exactly, or the code is one symbol of one bit.
-	if used := int(next[maxLen]) + int(h.count[maxLen]); used != 1<<maxLen && !(used == 1 && maxLen == 1) {
+	if used := next[maxLen] + int(count[maxLen]); used != 1<<maxLen && !(used == 1 && maxLen == 1) {
 		return false
 	}
 	h.tableBits = min(maxLen, fastBits)
@@ -99,7 +100,7 @@ func (h *huffman) build(lengths []uint8) bool {
 			continue
 		}
 		entry := uint16(sym)<<4 | uint16(n)
-		for r := uint(bits.Reverse16(c) >> (16 - n)); r < 1<<h.tableBits; r += 1 << n {
+		for r := uint(bits.Reverse16(uint16(c)) >> (16 - n)); r < 1<<h.tableBits; r += 1 << n {
 			h.fast[r] = entry
 		}
 	}

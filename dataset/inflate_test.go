@@ -228,3 +228,21 @@ func (w *bitWriter) flush() []byte {
 	}
 	return w.out
 }
+
+// TestHuffmanBuildCountsPastSixteenBits shows that a code is checked for completeness in full: lengths 1
+// to 15 with a second 15 are complete, and four more one-bit codes over-subscribe it by exactly 2^16
+// sequences of 15 bits, which a count kept in 16 bits would wrap back to complete.
+func TestHuffmanBuildCountsPastSixteenBits(t *testing.T) {
+	complete := []uint8{15}
+	for n := uint8(1); n <= 15; n++ {
+		complete = append(complete, n)
+	}
+	over := append([]uint8{1, 1, 1, 1}, complete...)
+	var h huffman
+	if !h.build(complete) {
+		t.Error("the complete code is refused")
+	}
+	if h.build(over) {
+		t.Error("the over-subscribed code is accepted")
+	}
+}
