@@ -66,8 +66,9 @@ type trialRun struct {
 }
 
 // compareFused trains trials fused and each as a Model of its own on the same batches, steps steps
-// of batch examples from a random set, each trial in its own shuffled order, and compares them.
-func compareFused(t *testing.T, trials []Config, steps, batch int) fusedComparison {
+// of batch examples from a random set, each trial in its own shuffled order or, shared, all in one
+// (through TrainSharedStep), and compares them.
+func compareFused(t *testing.T, trials []Config, steps, batch int, shared bool) fusedComparison {
 	n, features, k := steps*batch, inputs(trials[0]), classes(trials[0])
 	pixels, labels := randomBatch(5, n, features, k)
 	valPixels, valLabels := randomBatch(6, 1000, features, k)
@@ -75,12 +76,15 @@ func compareFused(t *testing.T, trials []Config, steps, batch int) fusedComparis
 	orders := make([][][]int32, len(trials))
 	for i := range trials {
 		orders[i] = epochBatches(n, batch, uint64(100+i))
+		if shared {
+			orders[i] = orders[0]
+		}
 	}
 	unfused := make([]trialRun, len(trials))
 	for i, cfg := range trials {
 		unfused[i] = trainUnfused(t, cfg, train, val, orders[i])
 	}
-	return compareRuns(t, trainFused(t, trials, train, val, orders), unfused)
+	return compareRuns(t, trainFused(t, trials, train, val, orders, shared), unfused)
 }
 
 // trainUnfused trains one trial as a Model on batches.
@@ -103,8 +107,9 @@ func trainUnfused(t *testing.T, cfg Config, train, val *Examples, batches [][]in
 	return r
 }
 
-// trainFused trains the trials fused, trial t on orders[t].
-func trainFused(t *testing.T, trials []Config, train, val *Examples, orders [][][]int32) []trialRun {
+// trainFused trains the trials fused, trial t on orders[t]; shared, every trial on orders[0]
+// through TrainSharedStep.
+func trainFused(t *testing.T, trials []Config, train, val *Examples, orders [][][]int32, shared bool) []trialRun {
 	f := newFused(t, trials)
 	if err := f.Bind(train, val); err != nil {
 		t.Fatal(err)
@@ -116,7 +121,11 @@ func trainFused(t *testing.T, trials []Config, train, val *Examples, orders [][]
 		for i := range trials {
 			step[i] = orders[i][k]
 		}
-		if err := f.TrainStep(step, losses, accs); err != nil {
+		train := func() error { return f.TrainStep(step, losses, accs) }
+		if shared {
+			train = func() error { return f.TrainSharedStep(orders[0][k], losses, accs) }
+		}
+		if err := train(); err != nil {
 			t.Fatal(err)
 		}
 		for i := range trials {
@@ -190,6 +199,7 @@ func noiseDrivenBias(name string, batchNorm bool) bool {
 func TestFusedMatchesUnfused(t *testing.T) {
 	const steps = 24
 	for _, tc := range []struct {
+		shared                     bool
 		batchNorm                  bool
 		batch                      int
 		lossRel, weightAbs, valRel float64
@@ -197,10 +207,13 @@ func TestFusedMatchesUnfused(t *testing.T) {
 		{batchNorm: false, batch: 64, lossRel: 1e-6, weightAbs: 1.5e-5, valRel: 1e-6},
 		{batchNorm: true, batch: 64, lossRel: 1e-6, weightAbs: 1e-4, valRel: 5e-5},
 		{batchNorm: true, batch: 128, lossRel: 1e-6, weightAbs: 1e-4, valRel: 5e-5},
+		{shared: true, batchNorm: false, batch: 64, lossRel: 1e-6, weightAbs: 1.5e-5, valRel: 1e-6},
+		{shared: true, batchNorm: true, batch: 64, lossRel: 1e-6, weightAbs: 1e-4, valRel: 5e-5},
+		{shared: true, batchNorm: true, batch: 128, lossRel: 1e-6, weightAbs: 1e-4, valRel: 5e-5},
 	} {
-		t.Run(fmt.Sprintf("bn=%v/batch=%d", tc.batchNorm, tc.batch), func(t *testing.T) {
+		t.Run(fmt.Sprintf("shared=%v/bn=%v/batch=%d", tc.shared, tc.batchNorm, tc.batch), func(t *testing.T) {
 			trials := fusedTrialConfigs(tc.batchNorm)
-			c := compareFused(t, trials, steps, tc.batch)
+			c := compareFused(t, trials, steps, tc.batch, tc.shared)
 			t.Logf("steps with every loss bitwise %d/%d; largest: loss rel %.3g, accuracy %.3g, val loss rel %.3g, val accuracy %.3g; weight abs by name %v",
 				c.lossBitwise, steps, c.lossRel, c.accDiff, c.valRel, c.valAcc, c.weightAbsByName)
 			if !c.distinctLastLoss {
@@ -316,7 +329,7 @@ func TestFusedNaNStaysInItsTrial(t *testing.T) {
 	orders := [][][]int32{clean, withLast}
 	run := func(pixels []float32) []trialRun {
 		set := newExamples(t, pixels, labels, features)
-		return trainFused(t, trials, set, set, orders)
+		return trainFused(t, trials, set, set, orders, false)
 	}
 	healthy, sick := run(pixels), run(poisoned)
 	if !math.IsNaN(float64(sick[1].losses[0])) {
