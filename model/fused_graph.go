@@ -22,7 +22,7 @@ type fusedBuilder struct {
 	iterations  tf.Output            // handle of the [T] int64 step counts
 	// Reads of the bound data: training pixels and labels, validation pixels and labels.
 	trainRows, trainLabels, valRows, valLabels tf.Output
-	lr                                         tf.Output // handle of the [T] float32 learning rates
+	lr                                         tf.Output                  // handle of the [T] float32 learning rates
 	slots                                      map[*fusedVar][2]*fusedVar // Adam's momentum and velocity
 }
 
