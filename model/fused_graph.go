@@ -148,7 +148,6 @@ func (b *fusedBuilder) buildLayers() error {
 // fusedPass is one pass over the stacked trials: the reads it made of each variable.
 type fusedPass struct {
 	reads     map[*fusedVar]tf.Output
-	concats   []fusedConcat   // trials' variables read side by side as one tensor (sharedLayer)
 	bnUpdates []*tf.Operation // the moving statistics' assignments (training pass only)
 }
 
@@ -296,7 +295,7 @@ func (b *fusedBuilder) trainingStep(s *op.Scope, p *fusedPass, indices, logits, 
 	st.losses = op.Mean(s.SubScope("loss"), perExample, rowAxis)
 	st.accuracies = op.Mean(s.SubScope("accuracy"), correct, rowAxis)
 	total := op.Sum(s.SubScope("total_loss"), st.losses, op.Const(s.SubScope("trial_axis"), []int32{0}))
-	gradOf, err := b.gradients(s.SubScope("split_gradients"), p, total)
+	gradOf, err := b.gradients(p, total)
 	if err != nil {
 		return st, err
 	}
@@ -306,26 +305,15 @@ func (b *fusedBuilder) trainingStep(s *op.Scope, p *fusedPass, indices, logits, 
 	return st, nil
 }
 
-// gradients adds the gradient of total with respect to every trainable variable of every trial as
-// pass p read it: of its own read, or its part of the side-by-side read it was concatenated into.
-func (b *fusedBuilder) gradients(s *op.Scope, p *fusedPass, total tf.Output) (map[*fusedVar]tf.Output, error) {
-	concatenated := make(map[*fusedVar]bool)
-	for _, c := range p.concats {
-		for _, v := range c.vars {
-			concatenated[v] = true
-		}
-	}
+// gradients adds the gradient of total with respect to every trainable variable of every trial, as
+// pass p read it.
+func (b *fusedBuilder) gradients(p *fusedPass, total tf.Output) (map[*fusedVar]tf.Output, error) {
 	var vars []*fusedVar
 	var xs []tf.Output
 	for _, tv := range b.trainable {
 		for _, v := range tv {
-			if !concatenated[v] {
-				vars, xs = append(vars, v), append(xs, p.reads[v])
-			}
+			vars, xs = append(vars, v), append(xs, p.reads[v])
 		}
-	}
-	for _, c := range p.concats {
-		xs = append(xs, c.out)
 	}
 	if err := b.root.Err(); err != nil {
 		return nil, fmt.Errorf("fused: build training pass: %w", err)
@@ -334,21 +322,12 @@ func (b *fusedBuilder) gradients(s *op.Scope, p *fusedPass, total tf.Output) (ma
 	if err := b.root.Err(); err != nil {
 		return nil, fmt.Errorf("fused: build gradients: %w", err)
 	}
-	gradOf := make(map[*fusedVar]tf.Output, len(xs))
+	gradOf := make(map[*fusedVar]tf.Output, len(vars))
 	for i, g := range grads {
 		if !isOutput(g) {
-			return nil, fmt.Errorf("fused: build gradients: no gradient reaches %v", xs[i].Op.Name())
+			return nil, fmt.Errorf("fused: build gradients: no gradient reaches %s", vars[i].name)
 		}
-		if i < len(vars) {
-			gradOf[vars[i]] = g
-		}
-	}
-	for i, c := range p.concats {
-		cs := s.SubScope(fmt.Sprintf("concat_%d", i))
-		parts := op.Split(cs, op.Const(cs.SubScope("axis"), int32(c.axis)), grads[len(vars)+i], int64(len(c.vars)))
-		for t, v := range c.vars {
-			gradOf[v] = parts[t]
-		}
+		gradOf[vars[i]] = g
 	}
 	return gradOf, nil
 }

@@ -1,32 +1,16 @@
 package model
 
 import (
+	"fmt"
+
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
 )
 
-// fusedConcat is one read of every trial's variable, side by side along axis: a [in, T·C] kernel
-// or a [T·C] bias, trial t's columns the t-th C.
-type fusedConcat struct {
-	vars []*fusedVar
-	axis int
-	out  tf.Output
-}
-
-// concat reads each trial's variable once in this pass and concatenates the reads along axis.
-func (p *fusedPass) concat(s *op.Scope, vars []*fusedVar, axis int) tf.Output {
-	reads := make([]tf.Output, len(vars))
-	for t, v := range vars {
-		reads[t] = p.read(s.SubScope("read"), v)
-	}
-	c := fusedConcat{vars: vars, axis: axis, out: op.ConcatV2(s, reads, op.Const(s.SubScope("axis"), int32(axis)))}
-	p.concats = append(p.concats, c)
-	return c.out
-}
-
 // buildSharedStep adds the training step of one batch for every trial, fed as [B] indices: trials
-// that share their seed shuffle alike, so they see the same batches. The first Dense layer of every
-// trial is then one wide layer (sharedLayer); the layers after it are as in the per-trial step.
+// that share their seed shuffle alike, so they see the same batches. The batch is gathered once,
+// the first Dense layer of every trial reads it as it is (sharedLayer), and the layers after it are
+// batched over the trials as in the per-trial step.
 func (b *fusedBuilder) buildSharedStep() error {
 	s := b.s.SubScope("train_shared")
 	indices := op.Placeholder(s.SubScope("indices"), tf.Int32, op.PlaceholderShape(tf.MakeShape(-1)))
@@ -43,28 +27,40 @@ func (b *fusedBuilder) buildSharedStep() error {
 }
 
 // sharedLayer adds the first Dense layer of every trial, with what follows it, over x [B, in], the
-// batch all trials share, as one layer of T·C units: one MatMul of x by the trials' kernels side by
-// side ([in, T·C]), whose weight gradient is one MatMul too, and a BiasAdd, as a Model's Dense layer
-// computes; the activations and batch norm run over [B, T·C]. It returns [T, B, C], each trial's
-// part, for the batched layers after it.
+// batch all trials share, and returns [T, B, C], every trial's output, for the batched layers after
+// it. Each trial's layer is a MatMul of x by its kernel and a BiasAdd, as a Model's Dense layer
+// computes (Grappler fuses them with the activation as it does a Model's): on a CPU whose oneDNN
+// runs a [B, 784]×[784, 128] MatMul near its peak, one MatMul of x by the T kernels side by side
+// ([784, T·128]) was slower, and concatenating the kernels and splitting their gradient cost two
+// more passes over them each step (docs/fused-trials.md, "Shared batches").
 func (b *fusedBuilder) sharedLayer(s *op.Scope, p *fusedPass, x tf.Output) tf.Output {
 	d := b.fg.layers[0]
+	last := len(b.fg.layers) == 1 // then its outputs are the logits: the softmax is in the loss
 	ls := s.SubScope(d.dense)
-	kernel := p.concat(ls.SubScope("kernels"), d.kernel, 1)
-	bias := p.concat(ls.SubScope("biases"), d.bias, 0)
-	z := op.BiasAdd(ls, op.MatMul(ls, x, kernel), bias)
-	trials, units := int32(len(b.trials)), int32(d.units)
-	if len(b.fg.layers) > 1 { // else z is the logits: the softmax, their only activation, is in the loss
-		z = applyActivation(ls, d.denseActivation, z)
-		if d.bn != nil {
-			z = op.Reshape(s.SubScope("wide"), b.batchNormChannels(s.SubScope(d.bn.name), p, d, z),
-				op.Const(s.SubScope("wide_shape"), []int32{-1, trials * units}))
-		}
-		if d.activation != "" {
-			z = applyActivation(s.SubScope(d.dense+"_activation"), d.activation, z)
+	zs := make([]tf.Output, len(b.trials))
+	for t := range zs {
+		ts := ls.SubScope(fmt.Sprintf("trial_%d", t))
+		zs[t] = op.BiasAdd(ts, op.MatMul(ts, x, p.read(ts.SubScope("kernel"), d.kernel[t])), p.read(ts.SubScope("bias"), d.bias[t]))
+		if !last {
+			zs[t] = applyActivation(ts, d.denseActivation, zs[t])
 		}
 	}
-	ts := s.SubScope("per_trial")
+	if last || d.bn == nil {
+		h := op.Pack(s.SubScope(d.dense+"_trials"), zs)
+		if !last && d.activation != "" {
+			h = applyActivation(s.SubScope(d.dense+"_activation"), d.activation, h)
+		}
+		return h
+	}
+	// Side by side, [B, T·C] is the channels batchNormChannels normalises, without a transpose.
+	trials, units := int32(len(b.trials)), int32(d.units)
+	z := op.ConcatV2(s.SubScope(d.dense+"_side_by_side"), zs, op.Const(s.SubScope(d.dense+"_side_by_side_axis"), int32(1)))
+	bs := s.SubScope(d.bn.name)
+	z = op.Reshape(bs.SubScope("side_by_side"), b.batchNormChannels(bs, p, d, z), op.Const(bs.SubScope("side_by_side_shape"), []int32{-1, trials * units}))
+	if d.activation != "" {
+		z = applyActivation(s.SubScope(d.dense+"_activation"), d.activation, z)
+	}
+	ts := s.SubScope(d.dense + "_trials")
 	rows := op.Reshape(ts, z, op.Const(ts.SubScope("shape"), []int32{-1, trials, units}))
 	return op.Transpose(ts.SubScope("trials_first"), rows, op.Const(ts.SubScope("perm"), []int32{1, 0, 2}))
 }
