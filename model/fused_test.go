@@ -348,3 +348,40 @@ func TestFusedNaNStaysInItsTrial(t *testing.T) {
 		}
 	}
 }
+
+// TestFusedStepRejects names what is wrong with a step's batches or outputs, per-trial and shared,
+// before anything runs: no step is taken.
+func TestFusedStepRejects(t *testing.T) {
+	trials := fusedTrialConfigs(false)[:2]
+	features := inputs(trials[0])
+	pixels, labels := randomBatch(3, 64, features, classes(trials[0]))
+	set := newExamples(t, pixels, labels, features)
+	f := newFused(t, trials)
+	two, one := make([]float32, 2), make([]float32, 1)
+	if err := f.TrainSharedStep([]int32{0, 1}, two, two); err == nil || !strings.Contains(err.Error(), "no training set bound") {
+		t.Fatalf("TrainSharedStep before Bind: %v, want an error naming the missing Bind", err)
+	}
+	if err := f.Bind(set, set); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		step func() error
+		want string
+	}{
+		{"shared: one loss for two trials", func() error { return f.TrainSharedStep([]int32{0, 1}, one, two) }, "1 losses"},
+		{"shared: empty batch", func() error { return f.TrainSharedStep(nil, two, two) }, "batch of 0 examples"},
+		{"shared: outside the set", func() error { return f.TrainSharedStep([]int32{0, 64}, two, two) }, "example 64 is outside the training set of 64"},
+		{"per trial: one batch for two trials", func() error { return f.TrainStep([][]int32{{0, 1}}, two, two) }, "1 batches (want 2)"},
+		{"per trial: batches of two sizes", func() error { return f.TrainStep([][]int32{{0, 1}, {2}}, two, two) }, "trial 1: batch of 1 examples, want 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.step(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("step: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	if f.Iterations() != 0 {
+		t.Errorf("%d steps taken by rejected calls", f.Iterations())
+	}
+}
