@@ -14,8 +14,9 @@ import (
 // the trials, and batch norm, the activations and the loss run once over the trials' stacked tensors.
 // Each trial still trains as the Model its Config describes would: its own initialiser and seed,
 // learning rate, batches (a [T, B] index tensor gathers each trial's batch from the one bound training
-// set), Adam state and step count, and batch-norm statistics. The loss differentiated is the sum of
-// the trials' batch-mean losses, so each trial's gradient is its own.
+// set; TrainSharedStep takes one batch for all), Adam state and step count, and batch-norm statistics.
+// The loss differentiated is the sum of the trials' batch-mean losses, so each trial's gradient is its
+// own.
 //
 // Each trial's weights and Adam slots are variables of their own, named as a Model names them, under
 // trial_<t>/. The training pass stacks the trials' reads into [T, …] tensors, and every variable is
