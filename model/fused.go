@@ -216,7 +216,7 @@ func (f *Fused) TrainStep(batches [][]int32, losses, accuracies []float32) error
 // TrainSharedStep runs one optimizer step of every trial on the same batch, the indices of its
 // examples in the bound training set, as TrainStep does when every row of batches is batch: the
 // trials of a sweep that share their seed (and so their shuffling) and batch size see the same
-// batches. Then the first layer of all trials is one wide matmul, and the batch is gathered once.
+// batches. Then the batch is gathered once, and every trial's first layer reads it as it is.
 func (f *Fused) TrainSharedStep(batch []int32, losses, accuracies []float32) error {
 	if err := f.checkStep([][]int32{batch}, 1, losses, accuracies); err != nil {
 		return fmt.Errorf("fused: shared train step %d: %w", f.iterations+1, err)

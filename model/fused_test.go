@@ -213,6 +213,7 @@ func TestFusedMatchesUnfused(t *testing.T) {
 	for _, tc := range []struct {
 		steps                      fusedSteps
 		batchNorm                  bool
+		softmaxOnly                bool // one Dense layer, the softmax: the shared layer gives the logits
 		batch                      int
 		lossRel, weightAbs, valRel float64
 	}{
@@ -223,9 +224,15 @@ func TestFusedMatchesUnfused(t *testing.T) {
 		{steps: sharedBatches, batchNorm: true, batch: 64, lossRel: 1e-6, weightAbs: 1e-4, valRel: 5e-5},
 		{steps: sharedBatches, batchNorm: true, batch: 128, lossRel: 1e-6, weightAbs: 1e-4, valRel: 5e-5},
 		{steps: alternating, batchNorm: true, batch: 64, lossRel: 1e-6, weightAbs: 1e-4, valRel: 5e-5},
+		{steps: sharedBatches, softmaxOnly: true, batch: 64, lossRel: 1e-6, weightAbs: 1.5e-5, valRel: 1e-6},
 	} {
-		t.Run(fmt.Sprintf("batches=%v/bn=%v/batch=%d", tc.steps, tc.batchNorm, tc.batch), func(t *testing.T) {
+		t.Run(fmt.Sprintf("batches=%v/bn=%v/softmax_only=%v/batch=%d", tc.steps, tc.batchNorm, tc.softmaxOnly, tc.batch), func(t *testing.T) {
 			trials := fusedTrialConfigs(tc.batchNorm)
+			for i := range trials {
+				if tc.softmaxOnly {
+					trials[i].Network = withInit(mlp(784, nil, 10), "glorot_uniform")
+				}
+			}
 			c := compareFused(t, trials, steps, tc.batch, tc.steps)
 			t.Logf("steps with every loss bitwise %d/%d; largest: loss rel %.3g, accuracy %.3g, val loss rel %.3g, val accuracy %.3g; weight abs by name %v",
 				c.lossBitwise, steps, c.lossRel, c.accDiff, c.valRel, c.valAcc, c.weightAbsByName)
