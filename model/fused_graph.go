@@ -212,23 +212,30 @@ func (b *fusedBuilder) layersFrom(s *op.Scope, p *fusedPass, first int, h tf.Out
 // statistics are updated as buildGraph's batchNorm updates them. Otherwise it is the moving
 // statistics' x*inv + (beta - mean*inv) as there.
 func (b *fusedBuilder) batchNorm(s *op.Scope, p *fusedPass, d fusedDense, z tf.Output, training bool) tf.Output {
-	bn := d.bn
 	trials, width := int32(len(b.trials)), int32(d.units)
 	if !training {
-		gamma := p.stack(s.SubScope("gammas"), bn.gamma, trials, 1, width)
-		beta := p.stack(s.SubScope("betas"), bn.beta, trials, 1, width)
-		mean := p.stack(s.SubScope("moving_means"), bn.movingMean, trials, 1, width)
-		variance := p.stack(s.SubScope("moving_variances"), bn.movingVariance, trials, 1, width)
-		inv := op.Mul(s.SubScope("inv"),
-			op.Rsqrt(s, op.AddV2(s.SubScope("variance_epsilon"), variance, op.Const(s.SubScope("epsilon"), float32(d.epsilon)))), gamma)
-		shift := op.Sub(s.SubScope("shift"), beta, op.Mul(s.SubScope("mean_inv"), mean, inv))
-		return op.AddV2(s.SubScope("output"), op.Mul(s.SubScope("scaled"), z, inv), shift)
+		return b.movingNorm(s, p, d, z, trials, 1, width)
 	}
 	fs := s.SubScope("fused")
 	perm := op.Const(fs.SubScope("swap_trials_rows"), []int32{1, 0, 2})
 	y := b.batchNormChannels(s, p, d, op.Transpose(fs.SubScope("rows_first"), z, perm))
 	back := op.Reshape(fs.SubScope("to_trials"), y, op.Const(fs.SubScope("rows_trials_shape"), []int32{-1, trials, width}))
 	return op.Transpose(fs.SubScope("trials_first"), back, perm)
+}
+
+// movingNorm normalises z by every trial's moving statistics, x*inv + (beta - mean*inv) as
+// buildGraph's batchNorm computes it outside training, the trials' variables stacked to shape, which
+// broadcasts against z.
+func (b *fusedBuilder) movingNorm(s *op.Scope, p *fusedPass, d fusedDense, z tf.Output, shape ...int32) tf.Output {
+	bn := d.bn
+	gamma := p.stack(s.SubScope("gammas"), bn.gamma, shape...)
+	beta := p.stack(s.SubScope("betas"), bn.beta, shape...)
+	mean := p.stack(s.SubScope("moving_means"), bn.movingMean, shape...)
+	variance := p.stack(s.SubScope("moving_variances"), bn.movingVariance, shape...)
+	inv := op.Mul(s.SubScope("inv"),
+		op.Rsqrt(s, op.AddV2(s.SubScope("variance_epsilon"), variance, op.Const(s.SubScope("epsilon"), float32(d.epsilon)))), gamma)
+	shift := op.Sub(s.SubScope("shift"), beta, op.Mul(s.SubScope("mean_inv"), mean, inv))
+	return op.AddV2(s.SubScope("output"), op.Mul(s.SubScope("scaled"), z, inv), shift)
 }
 
 // batchNormChannels normalises z, [N, …] of T·C channels in trial-major order, in training: one
@@ -380,7 +387,8 @@ func (b *fusedBuilder) adam(s *op.Scope, gradOf map[*fusedVar]tf.Output) []*tf.O
 }
 
 // buildEval adds the evaluation pass over the bound validation set's examples [evalStart,
-// evalStart+evalCount), shared by every trial: each trial's loss and correct sums [T].
+// evalStart+evalCount), shared by every trial as a shared training step's batch is (sharedLayer):
+// each trial's loss and correct sums [T].
 func (b *fusedBuilder) buildEval() {
 	s := b.s.SubScope("eval")
 	zero, all := op.Const(s.SubScope("zero"), int32(0)), op.Const(s.SubScope("all"), int32(-1))
@@ -391,7 +399,7 @@ func (b *fusedBuilder) buildEval() {
 	trials := op.Const(s.SubScope("trials"), []int32{int32(len(b.trials)), 1})
 	labels := op.Tile(s.SubScope("labels_per_trial"), op.ExpandDims(s.SubScope("labels_row"), y, op.Const(s.SubScope("row_axis"), int32(0))), trials)
 	p := newFusedPass()
-	xent, correct := b.perExample(s, b.forward(s, p, x, false), labels)
+	xent, correct := b.perExample(s, b.layersFrom(s, p, 1, b.sharedLayer(s, p, x, false), false), labels)
 	rowAxis := op.Const(s.SubScope("sum_axis"), []int32{1})
 	b.fg.evalLossSum = op.Sum(s.SubScope("loss_sum"), xent, rowAxis)
 	b.fg.evalCorrect = op.Sum(s.SubScope("correct_sum"), correct, rowAxis)

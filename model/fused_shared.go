@@ -18,7 +18,7 @@ func (b *fusedBuilder) buildSharedStep() error {
 	x := op.GatherV2(s.SubScope("gather_pixels"), b.trainRows, indices, axis)
 	y := op.GatherV2(s.SubScope("gather_labels"), b.trainLabels, indices, axis)
 	p := newFusedPass()
-	logits := b.layersFrom(s, p, 1, b.sharedLayer(s, p, x), true)
+	logits := b.layersFrom(s, p, 1, b.sharedLayer(s, p, x, true), true)
 	perTrial := op.Const(s.SubScope("labels_per_trial_multiples"), []int32{int32(len(b.trials)), 1})
 	labels := op.Tile(s.SubScope("labels_per_trial"), op.ExpandDims(s.SubScope("labels_row"), y, op.Const(s.SubScope("row_axis"), int32(0))), perTrial)
 	var err error
@@ -27,13 +27,14 @@ func (b *fusedBuilder) buildSharedStep() error {
 }
 
 // sharedLayer adds the first Dense layer of every trial, with what follows it, over x [B, in], the
-// batch all trials share, and returns [T, B, C], every trial's output, for the batched layers after
+// batch all trials share (batch norm by the batch's statistics in training, else by the moving
+// ones), and returns [T, B, C], every trial's output, for the batched layers after
 // it. Each trial's layer is a MatMul of x by its kernel and a BiasAdd, as a Model's Dense layer
 // computes (Grappler fuses them with the activation as it does a Model's): on a CPU whose oneDNN
 // runs a [B, 784]×[784, 128] MatMul near its peak, one MatMul of x by the T kernels side by side
 // ([784, T·128]) was slower, and concatenating the kernels and splitting their gradient cost two
 // more passes over them each step (docs/fused-trials.md, "Shared batches").
-func (b *fusedBuilder) sharedLayer(s *op.Scope, p *fusedPass, x tf.Output) tf.Output {
+func (b *fusedBuilder) sharedLayer(s *op.Scope, p *fusedPass, x tf.Output, training bool) tf.Output {
 	d := b.fg.layers[0]
 	last := len(b.fg.layers) == 1 // then its outputs are the logits: the softmax is in the loss
 	ls := s.SubScope(d.dense)
@@ -56,7 +57,11 @@ func (b *fusedBuilder) sharedLayer(s *op.Scope, p *fusedPass, x tf.Output) tf.Ou
 	trials, units := int32(len(b.trials)), int32(d.units)
 	z := op.ConcatV2(s.SubScope(d.dense+"_side_by_side"), zs, op.Const(s.SubScope(d.dense+"_side_by_side_axis"), int32(1)))
 	bs := s.SubScope(d.bn.name)
-	z = op.Reshape(bs.SubScope("side_by_side"), b.batchNormChannels(bs, p, d, z), op.Const(bs.SubScope("side_by_side_shape"), []int32{-1, trials * units}))
+	if training {
+		z = op.Reshape(bs.SubScope("side_by_side"), b.batchNormChannels(bs, p, d, z), op.Const(bs.SubScope("side_by_side_shape"), []int32{-1, trials * units}))
+	} else {
+		z = b.movingNorm(bs, p, d, z, trials*units)
+	}
 	if d.activation != "" {
 		z = applyActivation(s.SubScope(d.dense+"_activation"), d.activation, z)
 	}

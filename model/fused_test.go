@@ -206,7 +206,7 @@ func noiseDrivenBias(name string, batchNorm bool) bool {
 // (AVX2, AVX-512) with TensorFlow 2.18's kernels the step losses agree to 2.1e-7 relative (1–2 ulp;
 // some steps to the bit), the weights to 2.9e-6 without batch norm and 1.6e-5 with it (but the
 // noise-driven ones: 3.3e-4 for the biases, 4.2e-5 for the moving means), the validation losses to
-// 1.1e-7 and 8e-6, the accuracies exactly. The bounds below leave 3–6× room. Not bitwise: the batched matmul and the
+// 2.1e-7 and 9e-6, the accuracies exactly. The bounds below leave 3–6× room. Not bitwise: the batched matmul and the
 // broadcast bias add round differently from MatMul and BiasAdd.
 func TestFusedMatchesUnfused(t *testing.T) {
 	const steps = 24
