@@ -14,8 +14,9 @@ import (
 // the trials, and batch norm, the activations and the loss run once over the trials' stacked tensors.
 // Each trial still trains as the Model its Config describes would: its own initialiser and seed,
 // learning rate, batches (a [T, B] index tensor gathers each trial's batch from the one bound training
-// set), Adam state and step count, and batch-norm statistics. The loss differentiated is the sum of
-// the trials' batch-mean losses, so each trial's gradient is its own.
+// set; TrainSharedStep takes one batch for all), Adam state and step count, and batch-norm statistics.
+// The loss differentiated is the sum of the trials' batch-mean losses, so each trial's gradient is its
+// own.
 //
 // Each trial's weights and Adam slots are variables of their own, named as a Model names them, under
 // trial_<t>/. The training pass stacks the trials' reads into [T, …] tensors, and every variable is
@@ -63,12 +64,18 @@ type fusedGraph struct {
 	layers                   []fusedDense // the hidden layers, then the output layer
 	weights                  [][]*fusedVar
 	data                     dataVars
-	indices                  tf.Output // [T, B] int32
+	perTrial                 fusedStep // indices [T, B]: each trial's own batch
+	shared                   fusedStep // indices [B]: one batch for every trial
 	evalStart, evalCount     tf.Output // int32 scalars
-	losses, accuracies       tf.Output // [T] float32: each trial's batch means, before the update
-	step                     *tf.Operation
 	evalLossSum, evalCorrect tf.Output // [T] float32 sums over the evaluated examples
 	initAll                  *tf.Operation
+}
+
+// fusedStep is one training step's feed and fetches.
+type fusedStep struct {
+	indices            tf.Output // int32 indices into the bound training set
+	losses, accuracies tf.Output // [T] float32: each trial's batch means, before the update
+	step               *tf.Operation
 }
 
 // NewFused validates the trials' configurations, builds their fused graph, opens a session and
@@ -196,19 +203,35 @@ func (f *Fused) Bind(train, validation *Examples) error {
 // loss and accuracy, computed before the update, to losses[t] and accuracies[t]. A NaN loss is
 // returned, not treated as an error, as Model.TrainStep does.
 func (f *Fused) TrainStep(batches [][]int32, losses, accuracies []float32) error {
-	if err := f.checkStep(batches, losses, accuracies); err != nil {
+	if err := f.checkStep(batches, len(f.trials), losses, accuracies); err != nil {
 		return fmt.Errorf("fused: train step %d: %w", f.iterations+1, err)
 	}
 	f.stepIndices = f.stepIndices[:0]
 	for _, b := range batches {
 		f.stepIndices = append(f.stepIndices, b...)
 	}
-	x, err := f.indexInputs.tensor([]int64{int64(len(batches)), int64(len(batches[0]))}, sliceBytes(f.stepIndices))
-	if err != nil {
-		return fmt.Errorf("fused: train step: indices tensor: %w", err)
+	return f.run(f.graph.perTrial, []int64{int64(len(batches)), int64(len(batches[0]))}, losses, accuracies)
+}
+
+// TrainSharedStep runs one optimizer step of every trial on the same batch, the indices of its
+// examples in the bound training set, as TrainStep does when every row of batches is batch: the
+// trials of a sweep that share their seed (and so their shuffling) and batch size see the same
+// batches. Then the batch is gathered once, and every trial's first layer reads it as it is.
+func (f *Fused) TrainSharedStep(batch []int32, losses, accuracies []float32) error {
+	if err := f.checkStep([][]int32{batch}, 1, losses, accuracies); err != nil {
+		return fmt.Errorf("fused: shared train step %d: %w", f.iterations+1, err)
 	}
-	g := f.graph
-	out, err := f.sess.Run(map[tf.Output]*tf.Tensor{g.indices: x}, []tf.Output{g.losses, g.accuracies}, []*tf.Operation{g.step})
+	f.stepIndices = append(f.stepIndices[:0], batch...)
+	return f.run(f.graph.shared, []int64{int64(len(batch))}, losses, accuracies)
+}
+
+// run feeds f.stepIndices, of the shape, to step st and writes each trial's loss and accuracy.
+func (f *Fused) run(st fusedStep, shape []int64, losses, accuracies []float32) error {
+	x, err := f.indexInputs.tensor(shape, sliceBytes(f.stepIndices))
+	if err != nil {
+		return fmt.Errorf("fused: train step %d: indices tensor: %w", f.iterations+1, err)
+	}
+	out, err := f.sess.Run(map[tf.Output]*tf.Tensor{st.indices: x}, []tf.Output{st.losses, st.accuracies}, []*tf.Operation{st.step})
 	if err != nil {
 		return fmt.Errorf("fused: train step %d: %w", f.iterations+1, err)
 	}
@@ -224,12 +247,14 @@ func (f *Fused) TrainStep(batches [][]int32, losses, accuracies []float32) error
 	return nil
 }
 
-func (f *Fused) checkStep(batches [][]int32, losses, accuracies []float32) error {
+// checkStep checks a step's batches, of which there must be want (one per trial, or one for all),
+// and its outputs' lengths.
+func (f *Fused) checkStep(batches [][]int32, want int, losses, accuracies []float32) error {
 	if f.trainExamples == 0 {
 		return errors.New("no training set bound (Bind)")
 	}
-	if len(batches) != len(f.trials) || len(losses) != len(f.trials) || len(accuracies) != len(f.trials) {
-		return fmt.Errorf("%d batches, %d losses and %d accuracies for %d trials", len(batches), len(losses), len(accuracies), len(f.trials))
+	if len(batches) != want || len(losses) != len(f.trials) || len(accuracies) != len(f.trials) {
+		return fmt.Errorf("%d batches (want %d), %d losses and %d accuracies for %d trials", len(batches), want, len(losses), len(accuracies), len(f.trials))
 	}
 	size := len(batches[0])
 	for t, batch := range batches {

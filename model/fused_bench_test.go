@@ -16,6 +16,7 @@ import (
 // sweepSystems are the ways BenchmarkSweep trains T trials of the lab network:
 //
 //	fused        one Fused of all T trials on TensorFlow's default pools (one thread per core each)
+//	fused-one-thread one Fused of all T trials on one intra-op and one inter-op thread
 //	fused-halves two Fused of T/2 trials each, side by side on one thread each (the cores split as
 //	             --parallel 2 splits them)
 //	unfused      one Model after another, with the threads, towers and steps per call a worker with
@@ -24,7 +25,14 @@ import (
 //	             sessions are, so the figures compare training only
 //	unfused-parallel2 two Models at a time, one thread and 4 steps per call each, as two workers of
 //	             --parallel 2 train (here in one process, each session with its own one-thread pools)
-var sweepSystems = []string{"fused", "fused-halves", "unfused", "unfused-parallel2"}
+var sweepSystems = []string{"fused", "fused-one-thread", "fused-halves", "unfused", "unfused-parallel2"}
+
+// sweepBatches are the two kinds of sweep BenchmarkSweep trains:
+//
+//	own     every trial its own seed, so its own shuffled order (Fused.TrainStep)
+//	shared  every trial the same seed, so the same batches, as in a sweep whose axes leave the seed
+//	        alone (Fused.TrainSharedStep; the unfused Models train on the same batches too)
+var sweepBatches = []string{"own", "shared"}
 
 // sweepExamples is the training examples per trial per epoch: TFSWEEP_BENCH_EXAMPLES, default 4096.
 func sweepExamples(b *testing.B) int {
@@ -64,12 +72,12 @@ func trainFLOPs(b *testing.B, cfg Config) float64 {
 	return flops
 }
 
-// BenchmarkSweep trains T = 4, 8, 16 trials of the lab network (varying initialiser and learning
+// BenchmarkSweep trains T = 2, 4, 8, 16 trials of the lab network (varying initialiser and learning
 // rate, no batch norm) at batch 64, 128 and 1024 on the first TFSWEEP_BENCH_EXAMPLES MNIST training
-// images, each system of sweepSystems, and reports trials/s (epochs of those examples per second,
+// images, each system of sweepSystems with each kind of sweepBatches, and reports trials/s (epochs of those examples per second,
 // over all trials), trials per CPU-second of the process and GFLOP/s. One untimed epoch first builds
 // and warms every session; each timed iteration is one more epoch of every trial, each trial in its
-// own shuffled order. scripts/bench_sweep runs it cell by cell, alternating with JAX and the matmul
+// shuffled order or, shared, in the one order of all. scripts/bench_sweep runs it cell by cell, alternating with JAX and the matmul
 // rate.
 func BenchmarkSweep(b *testing.B) {
 	train, _ := loadMNIST(b)
@@ -79,28 +87,36 @@ func BenchmarkSweep(b *testing.B) {
 	}
 	pixels, labels := train.Head(n).Float32(spec.ScaleUnit)
 	for _, system := range sweepSystems {
-		for _, trials := range []int{4, 8, 16} {
-			for _, batch := range []int{64, 128, 1024} {
-				b.Run(fmt.Sprintf("system=%s/trials=%d/batch=%d", system, trials, batch), func(b *testing.B) {
-					set := newExamples(b, pixels, labels, 784)
-					cfgs := sweepConfigs(trials)
-					epoch := sweepTrainer(b, system, cfgs, set, batch)
-					epoch(0) // builds and optimises every graph
-					b.ResetTimer()
-					cpuStart := cpuSeconds(b)
-					epochs := 0
-					for b.Loop() {
-						epochs++
-						epoch(epochs)
-					}
-					seconds := b.Elapsed().Seconds()
-					b.ReportMetric(float64(trials*epochs)/seconds, "trials/s")
-					b.ReportMetric(float64(trials*epochs)/(cpuSeconds(b)-cpuStart), "trials/cpu-s")
-					b.ReportMetric(float64(trials*epochs*n)*trainFLOPs(b, cfgs[0])/seconds/1e9, "GFLOP/s")
-				})
+		for _, batches := range sweepBatches {
+			for _, trials := range []int{2, 4, 8, 16} {
+				for _, batch := range []int{64, 128, 1024} {
+					name := fmt.Sprintf("system=%s/batches=%s/trials=%d/batch=%d", system, batches, trials, batch)
+					b.Run(name, func(b *testing.B) {
+						benchmarkSweepCell(b, system, batches == "shared", trials, batch, newExamples(b, pixels, labels, 784))
+					})
+				}
 			}
 		}
 	}
+}
+
+// benchmarkSweepCell trains trials of the lab network on set with system, timing one epoch of every
+// trial per iteration after an untimed one.
+func benchmarkSweepCell(b *testing.B, system string, shared bool, trials, batch int, set *Examples) {
+	cfgs := sweepConfigs(trials, shared)
+	epoch := sweepTrainer(b, system, shared, cfgs, set, batch)
+	epoch(0) // builds and optimises every graph
+	b.ResetTimer()
+	cpuStart := cpuSeconds(b)
+	epochs := 0
+	for b.Loop() {
+		epochs++
+		epoch(epochs)
+	}
+	seconds := b.Elapsed().Seconds()
+	b.ReportMetric(float64(trials*epochs)/seconds, "trials/s")
+	b.ReportMetric(float64(trials*epochs)/(cpuSeconds(b)-cpuStart), "trials/cpu-s")
+	b.ReportMetric(float64(trials*epochs*set.Len())*trainFLOPs(b, cfgs[0])/seconds/1e9, "GFLOP/s")
 }
 
 // cpuSeconds is the user and system CPU time of the process so far, all its threads: on a machine
@@ -114,15 +130,19 @@ func cpuSeconds(b *testing.B) float64 {
 	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano()).Seconds()
 }
 
-// sweepConfigs are T trials of the lab network that differ in initialiser, seed and learning rate.
-func sweepConfigs(trials int) []Config {
+// sweepConfigs are T trials of the lab network that differ in initialiser, learning rate and,
+// unless they share their batches (and so their seed), seed.
+func sweepConfigs(trials int, shared bool) []Config {
 	inits := []string{"xavier", "glorot_uniform", "he_normal", "he_uniform"}
 	cfgs := make([]Config, trials)
 	for t := range cfgs {
 		cfg := DefaultConfig()
 		cfg.Network = withInit(cfg.Network, inits[t%len(inits)])
 		cfg.Device, cfg.Seed = DeviceCPU, int64(t+1)
-		cfg.LearningRate = 0.0005 * float64(1+t%4)
+		if shared {
+			cfg.Seed = 1
+		}
+		cfg.LearningRate = 0.0005 * float64(1+t)
 		cfgs[t] = cfg
 	}
 	return cfgs
@@ -130,22 +150,22 @@ func sweepConfigs(trials int) []Config {
 
 // sweepTrainer builds the system's sessions for cfgs bound to set and returns a function that
 // trains one epoch (its number seeds each trial's shuffling) of every trial, full batches only (a
-// fused step takes one size for every trial).
-func sweepTrainer(b *testing.B, system string, cfgs []Config, set *Examples, batch int) func(epoch int) {
+// fused step takes one size for every trial); shared, every trial in one order.
+func sweepTrainer(b *testing.B, system string, shared bool, cfgs []Config, set *Examples, batch int) func(epoch int) {
 	order := func(epoch, trial int) [][]int32 {
+		if shared {
+			trial = 0
+		}
 		return epochBatches(set.Len(), batch, uint64(1000*trial+epoch))[:set.Len()/batch]
 	}
 	switch system {
 	case "fused":
-		return fusedTrainer(b, [][]Config{cfgs}, set, order)
+		return fusedTrainer(b, [][]Config{cfgs}, shared, set, order)
+	case "fused-one-thread":
+		return fusedTrainer(b, [][]Config{oneThread(cfgs)}, shared, set, order)
 	case "fused-halves":
-		halves := [][]Config{slices.Clone(cfgs[:len(cfgs)/2]), slices.Clone(cfgs[len(cfgs)/2:])}
-		for _, h := range halves {
-			for i := range h {
-				h[i].IntraOpThreads, h[i].InterOpThreads = 1, 1
-			}
-		}
-		return fusedTrainer(b, halves, set, order)
+		halves := [][]Config{oneThread(cfgs[:len(cfgs)/2]), oneThread(cfgs[len(cfgs)/2:])}
+		return fusedTrainer(b, halves, shared, set, order)
 	case "unfused":
 		return unfusedTrainer(b, cfgs, set, batch, 1, order)
 	case "unfused-parallel2":
@@ -155,8 +175,18 @@ func sweepTrainer(b *testing.B, system string, cfgs []Config, set *Examples, bat
 	return nil
 }
 
-// fusedTrainer trains each group of trials as one Fused, the groups side by side.
-func fusedTrainer(b *testing.B, groups [][]Config, set *Examples, order func(epoch, trial int) [][]int32) func(epoch int) {
+// oneThread is a copy of cfgs on one intra-op and one inter-op thread.
+func oneThread(cfgs []Config) []Config {
+	out := slices.Clone(cfgs)
+	for i := range out {
+		out[i].IntraOpThreads, out[i].InterOpThreads = 1, 1
+	}
+	return out
+}
+
+// fusedTrainer trains each group of trials as one Fused, the groups side by side; shared, through
+// TrainSharedStep.
+func fusedTrainer(b *testing.B, groups [][]Config, shared bool, set *Examples, order func(epoch, trial int) [][]int32) func(epoch int) {
 	fs := make([]*Fused, len(groups))
 	for i, g := range groups {
 		fs[i] = newFused(b, g)
@@ -170,7 +200,7 @@ func fusedTrainer(b *testing.B, groups [][]Config, set *Examples, order func(epo
 			for t := range orders {
 				orders[t] = order(epoch, i*len(orders)+t)
 			}
-			fusedEpoch(b, fs[i], orders)
+			fusedEpoch(b, fs[i], orders, shared)
 		})
 	}
 }
@@ -210,15 +240,20 @@ func workerThreads(cfg Config, batch, parallel int) Config {
 	return cfg
 }
 
-// fusedEpoch trains one epoch of f's trials, trial t's batches orders[t].
-func fusedEpoch(b *testing.B, f *Fused, orders [][][]int32) {
+// fusedEpoch trains one epoch of f's trials, trial t's batches orders[t]; shared, every trial's
+// orders[0] (which the others equal) through TrainSharedStep.
+func fusedEpoch(b *testing.B, f *Fused, orders [][][]int32, shared bool) {
 	losses, accs := make([]float32, f.Trials()), make([]float32, f.Trials())
 	step := make([][]int32, f.Trials())
 	for k := range orders[0] {
 		for t := range step {
 			step[t] = orders[t][k]
 		}
-		if err := f.TrainStep(step, losses, accs); err != nil {
+		train := f.TrainStep
+		if shared {
+			train = func(step [][]int32, losses, accs []float32) error { return f.TrainSharedStep(step[0], losses, accs) }
+		}
+		if err := train(step, losses, accs); err != nil {
 			b.Error(err)
 			return
 		}

@@ -22,7 +22,8 @@ type fusedBuilder struct {
 	iterations  tf.Output            // handle of the [T] int64 step counts
 	// Reads of the bound data: training pixels and labels, validation pixels and labels.
 	trainRows, trainLabels, valRows, valLabels tf.Output
-	lr                                         tf.Output // handle of the [T] float32 learning rates
+	lr                                         tf.Output                  // handle of the [T] float32 learning rates
+	slots                                      map[*fusedVar][2]*fusedVar // Adam's momentum and velocity
 }
 
 // buildFused builds the fused trials' variables, training step and evaluation pass.
@@ -31,7 +32,7 @@ func buildFused(trials []Config, mlps []fusedMLP) (*fusedGraph, error) {
 	b := &fusedBuilder{
 		root: root, s: root.WithDevice(deviceString(trials[0].Device)), trials: trials, mlps: mlps,
 		fg: &fusedGraph{weights: make([][]*fusedVar, len(trials))}, trialScopes: make(map[string]*op.Scope),
-		trainable: make([][]*fusedVar, len(trials)),
+		trainable: make([][]*fusedVar, len(trials)), slots: make(map[*fusedVar][2]*fusedVar),
 	}
 	b.buildInputs()
 	if err := b.buildLayers(); err != nil {
@@ -44,6 +45,9 @@ func buildFused(trials []Config, mlps []fusedMLP) (*fusedGraph, error) {
 	b.lr = b.stackedVar("learning_rates", tf.Float, op.Const(b.s.SubScope("learning_rates_initial"), lrs))
 	b.iterations = b.stackedVar("iterations", tf.Int64, op.Const(b.s.SubScope("iterations_initial"), steps))
 	if err := b.buildStep(); err != nil {
+		return nil, err
+	}
+	if err := b.buildSharedStep(); err != nil {
 		return nil, err
 	}
 	b.buildEval()
@@ -74,7 +78,6 @@ func (b *fusedBuilder) buildInputs() {
 	d.trainLabels, b.trainLabels = dataVar("train_labels", tf.Int32, -1)
 	d.valPixels, b.valRows = dataVar("validation_pixels", tf.Float, -1, inputs)
 	d.valLabels, b.valLabels = dataVar("validation_labels", tf.Int32, -1)
-	b.fg.indices = op.Placeholder(b.s.SubScope("indices"), tf.Int32, op.PlaceholderShape(tf.MakeShape(int64(len(b.trials)), -1)))
 	b.fg.evalStart = op.Placeholder(b.s.SubScope("eval_start"), tf.Int32, op.PlaceholderShape(tf.ScalarShape()))
 	b.fg.evalCount = op.Placeholder(b.s.SubScope("eval_count"), tf.Int32, op.PlaceholderShape(tf.ScalarShape()))
 }
@@ -148,15 +151,22 @@ type fusedPass struct {
 	bnUpdates []*tf.Operation // the moving statistics' assignments (training pass only)
 }
 
+func newFusedPass() *fusedPass { return &fusedPass{reads: make(map[*fusedVar]tf.Output)} }
+
+// read is this pass's one read of v.
+func (p *fusedPass) read(s *op.Scope, v *fusedVar) tf.Output {
+	if _, ok := p.reads[v]; !ok {
+		p.reads[v] = op.ReadVariableOp(s, v.handle, tf.Float)
+	}
+	return p.reads[v]
+}
+
 // stack reads each trial's variable once in this pass and stacks the reads along a new leading axis,
 // reshaped to shape.
 func (p *fusedPass) stack(s *op.Scope, vars []*fusedVar, shape ...int32) tf.Output {
 	reads := make([]tf.Output, len(vars))
 	for t, v := range vars {
-		if _, ok := p.reads[v]; !ok {
-			p.reads[v] = op.ReadVariableOp(s.SubScope(fmt.Sprintf("read_%d", t)), v.handle, tf.Float)
-		}
-		reads[t] = p.reads[v]
+		reads[t] = p.read(s.SubScope(fmt.Sprintf("read_%d", t)), v)
 	}
 	stacked := op.Pack(s, reads)
 	if len(shape) == 0 {
@@ -169,9 +179,14 @@ func (p *fusedPass) stack(s *op.Scope, vars []*fusedVar, shape ...int32) tf.Outp
 // logits [T, N, Classes]. Batch norm normalises by the batch's statistics in training, else by the
 // moving ones.
 func (b *fusedBuilder) forward(s *op.Scope, p *fusedPass, x tf.Output, training bool) tf.Output {
+	return b.layersFrom(s, p, 0, x, training)
+}
+
+// layersFrom adds the layers from the first-th on over h, [T, N, in] or [N, in].
+func (b *fusedBuilder) layersFrom(s *op.Scope, p *fusedPass, first int, h tf.Output, training bool) tf.Output {
 	trials := int32(len(b.trials))
-	h := x
-	for l, d := range b.fg.layers {
+	for l := first; l < len(b.fg.layers); l++ {
+		d := b.fg.layers[l]
 		ls := s.SubScope(d.dense)
 		units := int32(d.units)
 		kernel := p.stack(ls.SubScope("kernels"), d.kernel)
@@ -197,24 +212,42 @@ func (b *fusedBuilder) forward(s *op.Scope, p *fusedPass, x tf.Output, training 
 // statistics are updated as buildGraph's batchNorm updates them. Otherwise it is the moving
 // statistics' x*inv + (beta - mean*inv) as there.
 func (b *fusedBuilder) batchNorm(s *op.Scope, p *fusedPass, d fusedDense, z tf.Output, training bool) tf.Output {
-	bn := d.bn
 	trials, width := int32(len(b.trials)), int32(d.units)
 	if !training {
-		gamma := p.stack(s.SubScope("gammas"), bn.gamma, trials, 1, width)
-		beta := p.stack(s.SubScope("betas"), bn.beta, trials, 1, width)
-		mean := p.stack(s.SubScope("moving_means"), bn.movingMean, trials, 1, width)
-		variance := p.stack(s.SubScope("moving_variances"), bn.movingVariance, trials, 1, width)
-		inv := op.Mul(s.SubScope("inv"),
-			op.Rsqrt(s, op.AddV2(s.SubScope("variance_epsilon"), variance, op.Const(s.SubScope("epsilon"), float32(d.epsilon)))), gamma)
-		shift := op.Sub(s.SubScope("shift"), beta, op.Mul(s.SubScope("mean_inv"), mean, inv))
-		return op.AddV2(s.SubScope("output"), op.Mul(s.SubScope("scaled"), z, inv), shift)
+		return b.movingNorm(s, p, d, z, trials, 1, width)
 	}
-	gamma := p.stack(s.SubScope("gammas"), bn.gamma, trials*width)
-	beta := p.stack(s.SubScope("betas"), bn.beta, trials*width)
 	fs := s.SubScope("fused")
 	perm := op.Const(fs.SubScope("swap_trials_rows"), []int32{1, 0, 2})
-	nhwc := op.Reshape(fs.SubScope("to_nhwc"), op.Transpose(fs.SubScope("rows_first"), z, perm),
-		op.Const(fs.SubScope("nhwc_shape"), []int32{-1, 1, 1, trials * width}))
+	y := b.batchNormChannels(s, p, d, op.Transpose(fs.SubScope("rows_first"), z, perm))
+	back := op.Reshape(fs.SubScope("to_trials"), y, op.Const(fs.SubScope("rows_trials_shape"), []int32{-1, trials, width}))
+	return op.Transpose(fs.SubScope("trials_first"), back, perm)
+}
+
+// movingNorm normalises z by every trial's moving statistics, x*inv + (beta - mean*inv) as
+// buildGraph's batchNorm computes it outside training, the trials' variables stacked to shape, which
+// broadcasts against z.
+func (b *fusedBuilder) movingNorm(s *op.Scope, p *fusedPass, d fusedDense, z tf.Output, shape ...int32) tf.Output {
+	bn := d.bn
+	gamma := p.stack(s.SubScope("gammas"), bn.gamma, shape...)
+	beta := p.stack(s.SubScope("betas"), bn.beta, shape...)
+	mean := p.stack(s.SubScope("moving_means"), bn.movingMean, shape...)
+	variance := p.stack(s.SubScope("moving_variances"), bn.movingVariance, shape...)
+	inv := op.Mul(s.SubScope("inv"),
+		op.Rsqrt(s, op.AddV2(s.SubScope("variance_epsilon"), variance, op.Const(s.SubScope("epsilon"), float32(d.epsilon)))), gamma)
+	shift := op.Sub(s.SubScope("shift"), beta, op.Mul(s.SubScope("mean_inv"), mean, inv))
+	return op.AddV2(s.SubScope("output"), op.Mul(s.SubScope("scaled"), z, inv), shift)
+}
+
+// batchNormChannels normalises z, [N, …] of T·C channels in trial-major order, in training: one
+// FusedBatchNormV3 over z seen as [N, 1, 1, T·C], each channel by its batch statistics, and every
+// trial's moving statistics updated. It returns the normalised [N, 1, 1, T·C].
+func (b *fusedBuilder) batchNormChannels(s *op.Scope, p *fusedPass, d fusedDense, z tf.Output) tf.Output {
+	bn := d.bn
+	channels := int32(len(b.trials)) * int32(d.units)
+	gamma := p.stack(s.SubScope("gammas"), bn.gamma, channels)
+	beta := p.stack(s.SubScope("betas"), bn.beta, channels)
+	fs := s.SubScope("fused")
+	nhwc := op.Reshape(fs.SubScope("to_nhwc"), z, op.Const(fs.SubScope("nhwc_shape"), []int32{-1, 1, 1, channels}))
 	empty := op.Const(fs.SubScope("empty"), []float32{})
 	y, batchMean, unbiased, _, _, _ := op.FusedBatchNormV3(fs, nhwc, gamma, beta, empty, empty,
 		op.FusedBatchNormV3Epsilon(float32(d.epsilon)), op.FusedBatchNormV3IsTraining(true), op.FusedBatchNormV3DataFormat("NHWC"))
@@ -224,8 +257,7 @@ func (b *fusedBuilder) batchNorm(s *op.Scope, p *fusedPass, d fusedDense, z tf.O
 		op.RealDiv(fs.SubScope("bessel"), op.Sub(fs.SubScope("rows_minus_one"), rows, op.Const(fs.SubScope("one"), float32(1))), rows))
 	p.bnUpdates = append(p.bnUpdates, b.movingUpdates(s.SubScope("update_moving_mean"), bn.movingMean, batchMean, d.momentum)...)
 	p.bnUpdates = append(p.bnUpdates, b.movingUpdates(s.SubScope("update_moving_variance"), bn.movingVariance, biased, d.momentum)...)
-	back := op.Reshape(fs.SubScope("to_trials"), y, op.Const(fs.SubScope("rows_trials_shape"), []int32{-1, trials, width}))
-	return op.Transpose(fs.SubScope("trials_first"), back, perm)
+	return y
 }
 
 // movingUpdates assigns each trial's moving statistic moving*momentum + batch*(1-momentum), batch
@@ -245,48 +277,66 @@ func (b *fusedBuilder) movingUpdates(s *op.Scope, vars []*fusedVar, batch tf.Out
 	return updates
 }
 
-// buildStep adds the training step: each trial's batch gathered from the bound training set, the
-// forward pass, each trial's batch-mean loss and accuracy, the gradients of their sum, and every
-// trial's Adam update with its own learning rate and step count, then the step counts' increment.
+// buildStep adds the training step of per-trial batches: each trial's batch gathered from the bound
+// training set by its row of the [T, B] indices, and the training pass over the stacked batches.
 func (b *fusedBuilder) buildStep() error {
 	s := b.s.SubScope("train")
+	indices := op.Placeholder(s.SubScope("indices"), tf.Int32, op.PlaceholderShape(tf.MakeShape(int64(len(b.trials)), -1)))
 	axis := op.Const(s.SubScope("gather_axis"), int32(0))
-	x := op.GatherV2(s.SubScope("gather_pixels"), b.trainRows, b.fg.indices, axis)
-	y := op.GatherV2(s.SubScope("gather_labels"), b.trainLabels, b.fg.indices, axis)
-	p := &fusedPass{reads: make(map[*fusedVar]tf.Output)}
-	logits := b.forward(s, p, x, true)
-	perExample, correct := b.perExample(s, logits, y)
-	rowAxis := op.Const(s.SubScope("row_axis"), []int32{1})
-	b.fg.losses = op.Mean(s.SubScope("loss"), perExample, rowAxis)
-	b.fg.accuracies = op.Mean(s.SubScope("accuracy"), correct, rowAxis)
-	total := op.Sum(s.SubScope("total_loss"), b.fg.losses, op.Const(s.SubScope("trial_axis"), []int32{0}))
+	x := op.GatherV2(s.SubScope("gather_pixels"), b.trainRows, indices, axis)
+	y := op.GatherV2(s.SubScope("gather_labels"), b.trainLabels, indices, axis)
+	p := newFusedPass()
+	var err error
+	b.fg.perTrial, err = b.trainingStep(s, p, indices, b.forward(s, p, x, true), y)
+	return err
+}
 
+// trainingStep adds, after a training pass p that gave logits [T, B, K] of the batches fed to
+// indices, each trial's batch-mean loss and accuracy against labels [T, B], the gradients of their
+// sum, and every trial's Adam update with its own learning rate and step count, then the step
+// counts' increment.
+func (b *fusedBuilder) trainingStep(s *op.Scope, p *fusedPass, indices, logits, labels tf.Output) (fusedStep, error) {
+	st := fusedStep{indices: indices}
+	perExample, correct := b.perExample(s, logits, labels)
+	rowAxis := op.Const(s.SubScope("row_axis"), []int32{1})
+	st.losses = op.Mean(s.SubScope("loss"), perExample, rowAxis)
+	st.accuracies = op.Mean(s.SubScope("accuracy"), correct, rowAxis)
+	total := op.Sum(s.SubScope("total_loss"), st.losses, op.Const(s.SubScope("trial_axis"), []int32{0}))
+	gradOf, err := b.gradients(p, total)
+	if err != nil {
+		return st, err
+	}
+	updates := append(b.adam(s.SubScope("adam"), gradOf), p.bnUpdates...)
+	is := s.SubScope("increment_iterations").WithControlDependencies(updates...)
+	st.step = op.AssignAddVariableOp(is, b.iterations, op.Const(is.SubScope("one"), slices.Repeat([]int64{1}, len(b.trials))))
+	return st, nil
+}
+
+// gradients adds the gradient of total with respect to every trainable variable of every trial, as
+// pass p read it.
+func (b *fusedBuilder) gradients(p *fusedPass, total tf.Output) (map[*fusedVar]tf.Output, error) {
 	var vars []*fusedVar
 	var xs []tf.Output
 	for _, tv := range b.trainable {
 		for _, v := range tv {
-			vars = append(vars, v)
-			xs = append(xs, p.reads[v])
+			vars, xs = append(vars, v), append(xs, p.reads[v])
 		}
 	}
 	if err := b.root.Err(); err != nil {
-		return fmt.Errorf("fused: build training pass: %w", err)
+		return nil, fmt.Errorf("fused: build training pass: %w", err)
 	}
 	grads := op.Gradients(b.root.SubScope("gradients"), []tf.Output{total}, xs)
 	if err := b.root.Err(); err != nil {
-		return fmt.Errorf("fused: build gradients: %w", err)
+		return nil, fmt.Errorf("fused: build gradients: %w", err)
 	}
 	gradOf := make(map[*fusedVar]tf.Output, len(vars))
 	for i, g := range grads {
 		if !isOutput(g) {
-			return fmt.Errorf("fused: build gradients: no gradient reaches %s", vars[i].name)
+			return nil, fmt.Errorf("fused: build gradients: no gradient reaches %s", vars[i].name)
 		}
 		gradOf[vars[i]] = g
 	}
-	updates := append(b.adam(s.SubScope("adam"), gradOf), p.bnUpdates...)
-	is := s.SubScope("increment_iterations").WithControlDependencies(updates...)
-	b.fg.step = op.AssignAddVariableOp(is, b.iterations, op.Const(is.SubScope("one"), slices.Repeat([]int64{1}, len(b.trials))))
-	return nil
+	return gradOf, nil
 }
 
 // perExample is each trial's per-example cross-entropy and correctness [T, N] of logits [T, N, K]
@@ -305,6 +355,7 @@ func (b *fusedBuilder) perExample(s *op.Scope, logits, labels tf.Output) (xent, 
 
 // adam adds every trial's Keras 3 Adam update of its trainable variables, as buildOptimizer's adam
 // case: ResourceApplyAdam with β^(iterations+1) and the trial's learning rate. It returns the updates.
+// Every training step built updates the same slot variables, made by the first.
 func (b *fusedBuilder) adam(s *op.Scope, gradOf map[*fusedVar]tf.Output) []*tf.Operation {
 	n := int64(len(b.trials))
 	steps := op.Unpack(s.SubScope("local_steps"), op.Cast(s.SubScope("local_step"),
@@ -319,10 +370,16 @@ func (b *fusedBuilder) adam(s *op.Scope, gradOf map[*fusedVar]tf.Output) []*tf.O
 		beta2Power := op.Pow(ts.SubScope("beta_2_power"), f32(ts, "beta_2", adamBeta2), steps[t])
 		for _, v := range vars {
 			slotName := keras3SlotName(v.name)
-			m := b.newVar(t, "adam", slotName+"_momentum", v.shape, fill(v.shape, 0))
-			vel := b.newVar(t, "adam", slotName+"_velocity", v.shape, fill(v.shape, 0))
+			slots, ok := b.slots[v]
+			if !ok {
+				slots = [2]*fusedVar{
+					b.newVar(t, "adam", slotName+"_momentum", v.shape, fill(v.shape, 0)),
+					b.newVar(t, "adam", slotName+"_velocity", v.shape, fill(v.shape, 0)),
+				}
+				b.slots[v] = slots
+			}
 			us := ts.SubScope("update_" + slotName)
-			updates = append(updates, op.ResourceApplyAdam(us, v.handle, m.handle, vel.handle, beta1Power, beta2Power, lrs[t],
+			updates = append(updates, op.ResourceApplyAdam(us, v.handle, slots[0].handle, slots[1].handle, beta1Power, beta2Power, lrs[t],
 				f32(us, "beta_1", adamBeta1), f32(us, "beta_2", adamBeta2), f32(us, "epsilon", adamEpsilon), gradOf[v]))
 		}
 	}
@@ -330,7 +387,8 @@ func (b *fusedBuilder) adam(s *op.Scope, gradOf map[*fusedVar]tf.Output) []*tf.O
 }
 
 // buildEval adds the evaluation pass over the bound validation set's examples [evalStart,
-// evalStart+evalCount), shared by every trial: each trial's loss and correct sums [T].
+// evalStart+evalCount), shared by every trial as a shared training step's batch is (sharedLayer):
+// each trial's loss and correct sums [T].
 func (b *fusedBuilder) buildEval() {
 	s := b.s.SubScope("eval")
 	zero, all := op.Const(s.SubScope("zero"), int32(0)), op.Const(s.SubScope("all"), int32(-1))
@@ -340,8 +398,8 @@ func (b *fusedBuilder) buildEval() {
 		op.Pack(s.SubScope("label_begin"), []tf.Output{b.fg.evalStart}), op.Pack(s.SubScope("label_size"), []tf.Output{b.fg.evalCount}))
 	trials := op.Const(s.SubScope("trials"), []int32{int32(len(b.trials)), 1})
 	labels := op.Tile(s.SubScope("labels_per_trial"), op.ExpandDims(s.SubScope("labels_row"), y, op.Const(s.SubScope("row_axis"), int32(0))), trials)
-	p := &fusedPass{reads: make(map[*fusedVar]tf.Output)}
-	xent, correct := b.perExample(s, b.forward(s, p, x, false), labels)
+	p := newFusedPass()
+	xent, correct := b.perExample(s, b.layersFrom(s, p, 1, b.sharedLayer(s, p, x, false), false), labels)
 	rowAxis := op.Const(s.SubScope("sum_axis"), []int32{1})
 	b.fg.evalLossSum = op.Sum(s.SubScope("loss_sum"), xent, rowAxis)
 	b.fg.evalCorrect = op.Sum(s.SubScope("correct_sum"), correct, rowAxis)

@@ -65,9 +65,21 @@ type trialRun struct {
 	val          [2]float64
 }
 
+// fusedSteps is how trainFused feeds the batches.
+type fusedSteps int
+
+const (
+	ownBatches    fusedSteps = iota // each trial its own order, TrainStep
+	sharedBatches                   // one order, TrainSharedStep
+	alternating                     // one order, TrainSharedStep and TrainStep in turn
+)
+
+func (m fusedSteps) String() string { return [...]string{"own", "shared", "alternating"}[m] }
+
 // compareFused trains trials fused and each as a Model of its own on the same batches, steps steps
-// of batch examples from a random set, each trial in its own shuffled order, and compares them.
-func compareFused(t *testing.T, trials []Config, steps, batch int) fusedComparison {
+// of batch examples from a random set, each trial in its own shuffled order or, unless steps is
+// ownBatches, all in one, and compares them.
+func compareFused(t *testing.T, trials []Config, steps, batch int, mode fusedSteps) fusedComparison {
 	n, features, k := steps*batch, inputs(trials[0]), classes(trials[0])
 	pixels, labels := randomBatch(5, n, features, k)
 	valPixels, valLabels := randomBatch(6, 1000, features, k)
@@ -75,12 +87,15 @@ func compareFused(t *testing.T, trials []Config, steps, batch int) fusedComparis
 	orders := make([][][]int32, len(trials))
 	for i := range trials {
 		orders[i] = epochBatches(n, batch, uint64(100+i))
+		if mode != ownBatches {
+			orders[i] = orders[0]
+		}
 	}
 	unfused := make([]trialRun, len(trials))
 	for i, cfg := range trials {
 		unfused[i] = trainUnfused(t, cfg, train, val, orders[i])
 	}
-	return compareRuns(t, trainFused(t, trials, train, val, orders), unfused)
+	return compareRuns(t, trainFused(t, trials, train, val, orders, mode), unfused)
 }
 
 // trainUnfused trains one trial as a Model on batches.
@@ -103,8 +118,9 @@ func trainUnfused(t *testing.T, cfg Config, train, val *Examples, batches [][]in
 	return r
 }
 
-// trainFused trains the trials fused, trial t on orders[t].
-func trainFused(t *testing.T, trials []Config, train, val *Examples, orders [][][]int32) []trialRun {
+// trainFused trains the trials fused, trial t on orders[t], through the steps mode says (the shared
+// ones take orders[0], which the others then equal).
+func trainFused(t *testing.T, trials []Config, train, val *Examples, orders [][][]int32, mode fusedSteps) []trialRun {
 	f := newFused(t, trials)
 	if err := f.Bind(train, val); err != nil {
 		t.Fatal(err)
@@ -116,7 +132,11 @@ func trainFused(t *testing.T, trials []Config, train, val *Examples, orders [][]
 		for i := range trials {
 			step[i] = orders[i][k]
 		}
-		if err := f.TrainStep(step, losses, accs); err != nil {
+		train := func() error { return f.TrainStep(step, losses, accs) }
+		if mode == sharedBatches || (mode == alternating && k%2 == 0) {
+			train = func() error { return f.TrainSharedStep(orders[0][k], losses, accs) }
+		}
+		if err := train(); err != nil {
 			t.Fatal(err)
 		}
 		for i := range trials {
@@ -180,27 +200,40 @@ func noiseDrivenBias(name string, batchNorm bool) bool {
 }
 
 // TestFusedMatchesUnfused trains four trials that differ in initialiser, seed and learning rate fused
-// and as four Models on the same batches (each trial its own shuffling), and holds every step's loss
-// and accuracy, the final weights and the validation results to the bounds measured: on an AMD EPYC
-// (AVX2) with TensorFlow 2.18's kernels the step losses agree to 2.1e-7 relative (1–2 ulp; some steps
-// to the bit), the weights to 2.9e-6 without batch norm and 1.6e-5 with it (but the noise-driven ones:
-// 2.7e-4 for the biases, 4.2e-5 for the moving means), the validation losses to 1.1e-7 and 8e-6, the
-// accuracies exactly. The bounds below leave 3–6× room. Not bitwise: the batched matmul and the
+// and as four Models on the same batches (each trial its own shuffling through TrainStep; or all one
+// order through TrainSharedStep, or through it and TrainStep in turn), and holds every step's loss
+// and accuracy, the final weights and the validation results to the bounds measured: on AMD EPYCs
+// (AVX2, AVX-512) with TensorFlow 2.18's kernels the step losses agree to 2.1e-7 relative (1–2 ulp;
+// some steps to the bit), the weights to 2.9e-6 without batch norm and 1.6e-5 with it (but the
+// noise-driven ones: 3.3e-4 for the biases, 4.2e-5 for the moving means), the validation losses to
+// 2.1e-7 and 9e-6, the accuracies exactly. The bounds below leave 3–6× room. Not bitwise: the batched matmul and the
 // broadcast bias add round differently from MatMul and BiasAdd.
 func TestFusedMatchesUnfused(t *testing.T) {
 	const steps = 24
 	for _, tc := range []struct {
+		steps                      fusedSteps
 		batchNorm                  bool
+		softmaxOnly                bool // one Dense layer, the softmax: the shared layer gives the logits
 		batch                      int
 		lossRel, weightAbs, valRel float64
 	}{
 		{batchNorm: false, batch: 64, lossRel: 1e-6, weightAbs: 1.5e-5, valRel: 1e-6},
 		{batchNorm: true, batch: 64, lossRel: 1e-6, weightAbs: 1e-4, valRel: 5e-5},
 		{batchNorm: true, batch: 128, lossRel: 1e-6, weightAbs: 1e-4, valRel: 5e-5},
+		{steps: sharedBatches, batchNorm: false, batch: 64, lossRel: 1e-6, weightAbs: 1.5e-5, valRel: 1e-6},
+		{steps: sharedBatches, batchNorm: true, batch: 64, lossRel: 1e-6, weightAbs: 1e-4, valRel: 5e-5},
+		{steps: sharedBatches, batchNorm: true, batch: 128, lossRel: 1e-6, weightAbs: 1e-4, valRel: 5e-5},
+		{steps: alternating, batchNorm: true, batch: 64, lossRel: 1e-6, weightAbs: 1e-4, valRel: 5e-5},
+		{steps: sharedBatches, softmaxOnly: true, batch: 64, lossRel: 1e-6, weightAbs: 1.5e-5, valRel: 1e-6},
 	} {
-		t.Run(fmt.Sprintf("bn=%v/batch=%d", tc.batchNorm, tc.batch), func(t *testing.T) {
+		t.Run(fmt.Sprintf("batches=%v/bn=%v/softmax_only=%v/batch=%d", tc.steps, tc.batchNorm, tc.softmaxOnly, tc.batch), func(t *testing.T) {
 			trials := fusedTrialConfigs(tc.batchNorm)
-			c := compareFused(t, trials, steps, tc.batch)
+			for i := range trials {
+				if tc.softmaxOnly {
+					trials[i].Network = withInit(mlp(784, nil, 10), "glorot_uniform")
+				}
+			}
+			c := compareFused(t, trials, steps, tc.batch, tc.steps)
 			t.Logf("steps with every loss bitwise %d/%d; largest: loss rel %.3g, accuracy %.3g, val loss rel %.3g, val accuracy %.3g; weight abs by name %v",
 				c.lossBitwise, steps, c.lossRel, c.accDiff, c.valRel, c.valAcc, c.weightAbsByName)
 			if !c.distinctLastLoss {
@@ -316,7 +349,7 @@ func TestFusedNaNStaysInItsTrial(t *testing.T) {
 	orders := [][][]int32{clean, withLast}
 	run := func(pixels []float32) []trialRun {
 		set := newExamples(t, pixels, labels, features)
-		return trainFused(t, trials, set, set, orders)
+		return trainFused(t, trials, set, set, orders, ownBatches)
 	}
 	healthy, sick := run(pixels), run(poisoned)
 	if !math.IsNaN(float64(sick[1].losses[0])) {
@@ -333,5 +366,42 @@ func TestFusedNaNStaysInItsTrial(t *testing.T) {
 				t.Fatalf("trial 0's %s[%d] is %v beside a NaN trial, %v beside a clean one", w.Name, e, sick[0].weights[j].Values[e], v)
 			}
 		}
+	}
+}
+
+// TestFusedStepRejects names what is wrong with a step's batches or outputs, per-trial and shared,
+// before anything runs: no step is taken.
+func TestFusedStepRejects(t *testing.T) {
+	trials := fusedTrialConfigs(false)[:2]
+	features := inputs(trials[0])
+	pixels, labels := randomBatch(3, 64, features, classes(trials[0]))
+	set := newExamples(t, pixels, labels, features)
+	f := newFused(t, trials)
+	two, one := make([]float32, 2), make([]float32, 1)
+	if err := f.TrainSharedStep([]int32{0, 1}, two, two); err == nil || !strings.Contains(err.Error(), "no training set bound") {
+		t.Fatalf("TrainSharedStep before Bind: %v, want an error naming the missing Bind", err)
+	}
+	if err := f.Bind(set, set); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		step func() error
+		want string
+	}{
+		{"shared: one loss for two trials", func() error { return f.TrainSharedStep([]int32{0, 1}, one, two) }, "1 losses"},
+		{"shared: empty batch", func() error { return f.TrainSharedStep(nil, two, two) }, "batch of 0 examples"},
+		{"shared: outside the set", func() error { return f.TrainSharedStep([]int32{0, 64}, two, two) }, "example 64 is outside the training set of 64"},
+		{"per trial: one batch for two trials", func() error { return f.TrainStep([][]int32{{0, 1}}, two, two) }, "1 batches (want 2)"},
+		{"per trial: batches of two sizes", func() error { return f.TrainStep([][]int32{{0, 1}, {2}}, two, two) }, "trial 1: batch of 1 examples, want 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.step(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("step: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	if f.Iterations() != 0 {
+		t.Errorf("%d steps taken by rejected calls", f.Iterations())
 	}
 }

@@ -5,11 +5,14 @@ The way a JAX user trains a sweep of small models: the trials' parameters and Ad
 leading axis, the train step of one trial (forward, jax.value_and_grad, Keras 3's Adam) jax.vmap-ped over
 the trials with each trial's own learning rate and batch indices, and jax.lax.scan over the epoch's steps in
 one jax.jit call with the state donated. Each step gathers every trial's batch from the training set on the
-device (x[idx] under vmap); every trial has its own shuffled order per epoch, drawn on the host. Per-step,
-per-trial losses and accuracies come out of the scan, as tfsweep's fused step returns them.
+device (x[idx] under vmap); every trial has its own shuffled order per epoch, drawn on the host. With
+--shared the trials share their seed and so their batches, as in a sweep that leaves the seed alone: the
+step gathers the one batch and the vmap maps the parameters, not the batch (in_axes None), so XLA's dots
+take the batch once against every trial's weights. Per-step, per-trial losses and accuracies come out of
+the scan, as tfsweep's fused step returns them.
 
 The trials differ as in tfsweep's BenchmarkSweep: initialiser (xavier = Keras' GlorotNormal, glorot_uniform,
-he_normal, he_uniform, in turn), seed and learning rate (0.0005·(1 + t mod 4)). Network 784 → 128 → 64 → 10,
+he_normal, he_uniform, in turn), seed (unless --shared) and learning rate (0.0005·(1 + t)). Network 784 → 128 → 64 → 10,
 tanh, softmax cross-entropy, on the first --examples MNIST training images / 255, full batches only.
 The first epoch compiles; epoch_seconds lists every epoch's wall time and cpu_seconds its CPU time (user and
 system, all threads; scripts/bench_sweep times the later ones).
@@ -39,6 +42,7 @@ def parse_args(argv):
     p.add_argument("--epochs", default=2, type=int, help="the first one compiles (default 2)")
     p.add_argument("--hidden", default="128,64")
     p.add_argument("--threads", default=0, type=int, help="0 = XLA's default (all CPUs)")
+    p.add_argument("--shared", action="store_true", help="every trial the same seed and batches")
     args = p.parse_args(argv)
     if min(args.trials, args.batch_size, args.examples, args.epochs) <= 0 or args.threads < 0:
         p.error("--trials, --batch-size, --examples and --epochs must be positive, --threads not negative")
@@ -71,12 +75,12 @@ def run(args):
         return std * jax.random.truncated_normal(key, -2.0, 2.0, (fan_in, fan_out), jnp.float32)
 
     def trial_params(t):
-        keys = jax.random.split(jax.random.PRNGKey(t + 1), len(sizes) - 1)
+        keys = jax.random.split(jax.random.PRNGKey(1 if args.shared else t + 1), len(sizes) - 1)
         return [(kernel(k, INITS[t % len(INITS)], a, b), jnp.zeros((b,), jnp.float32))
                 for k, a, b in zip(keys, sizes[:-1], sizes[1:])]
 
     params = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *[trial_params(t) for t in range(trials)])
-    lrs = jnp.asarray([0.0005 * (1 + t % 4) for t in range(trials)], jnp.float32)
+    lrs = jnp.asarray([0.0005 * (1 + t) for t in range(trials)], jnp.float32)
 
     def loss_fn(p, x, y):
         h = x
@@ -87,8 +91,7 @@ def run(args):
         logp = jax.nn.log_softmax(logits)
         return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1)), logits
 
-    def train_step(p, m, v, t, lr, x_all, y_all, idx):
-        x, y = x_all[idx], y_all[idx]
+    def train_step(p, m, v, t, lr, x, y):
         (loss, logits), g = jax.value_and_grad(loss_fn, has_aux=True)(p, x, y)
         t = t + 1.0
         alpha = lr * jnp.sqrt(1 - BETA_2 ** t) / (1 - BETA_1 ** t)
@@ -97,9 +100,16 @@ def run(args):
         p = jax.tree_util.tree_map(lambda p, m, v: p - alpha * m / (jnp.sqrt(v) + EPSILON), p, m, v)
         return p, m, v, t, loss, jnp.mean(jnp.argmax(logits, axis=1) == y)
 
-    trials_step = jax.vmap(train_step, in_axes=(0, 0, 0, 0, 0, None, None, 0))
+    if args.shared:
+        shared_step = jax.vmap(train_step, in_axes=(0, 0, 0, 0, 0, None, None))
 
-    def epoch(state, lrs, x_all, y_all, idx):  # idx [steps, trials, batch]
+        def trials_step(p, m, v, t, lr, x_all, y_all, idx):  # idx [batch]: gathered once for all
+            return shared_step(p, m, v, t, lr, x_all[idx], y_all[idx])
+    else:
+        trials_step = jax.vmap(lambda p, m, v, t, lr, x_all, y_all, idx: train_step(p, m, v, t, lr, x_all[idx], y_all[idx]),
+                               in_axes=(0, 0, 0, 0, 0, None, None, 0))
+
+    def epoch(state, lrs, x_all, y_all, idx):  # idx [steps, trials, batch], or [steps, batch] shared
         def body(state, idx_k):
             p, m, v, t, loss, acc = trials_step(*state, lrs, x_all, y_all, idx_k)
             return (p, m, v, t), (loss, acc)
@@ -115,7 +125,10 @@ def run(args):
     epoch_seconds, cpu_seconds, last_losses = [], [], None
     for _ in range(args.epochs):
         start, cpu_start = time.perf_counter(), cpu_time()
-        orders = np.stack([rng.permutation(n)[:steps * bs].reshape(steps, bs) for _ in range(trials)], axis=1)
+        if args.shared:
+            orders = rng.permutation(n)[:steps * bs].reshape(steps, bs)
+        else:
+            orders = np.stack([rng.permutation(n)[:steps * bs].reshape(steps, bs) for _ in range(trials)], axis=1)
         state, (losses, _) = run_epoch(state, lrs, xd, yd, jnp.asarray(orders.astype(np.int32)))
         last_losses = np.asarray(losses[-1])  # waits for the epoch
         epoch_seconds.append(time.perf_counter() - start)
@@ -124,6 +137,7 @@ def run(args):
     import jaxlib
     return {
         "system": "jax-vmap-scan",
+        "shared_batches": args.shared,
         "status": "succeeded",
         "framework": f"jax {jax.__version__} (jaxlib {jaxlib.__version__}, numpy {np.__version__})",
         "device": str(jax.devices()[0]),
