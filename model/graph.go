@@ -77,6 +77,7 @@ type graph struct {
 
 	net        spec.Network // resolved
 	summary    spec.Summary // its shapes and sizes
+	evalChunk  int          // examples per evaluation call (evalChunkFor)
 	layers     []layer      // in the network's order
 	features   int          // values per example, the input flattened
 	numClasses int
@@ -148,7 +149,8 @@ func buildGraph(cfg Config) (*graph, error) {
 	}
 	root := op.NewScope()
 	s := root.WithDevice(deviceString(cfg.Device))
-	b := &graph{assign: make(map[*variable]assignment), net: cfg.Network, summary: summary, features: features(cfg.Network.Input.Shape), numClasses: summary.Output[0]}
+	b := &graph{assign: make(map[*variable]assignment), net: cfg.Network, summary: summary, features: features(cfg.Network.Input.Shape), numClasses: summary.Output[0],
+		evalChunk: evalChunkFor(cfg.Network, summary)}
 	b.buildInputs(s.SubScope("data"), s, b.features)
 	vars := &varSet{s: s, b: b, scopes: make(map[string]*op.Scope), byName: make(map[string]*variable)}
 	b.buildLayers(vars, summary, cfg.Seed)
@@ -241,6 +243,27 @@ func (b *graph) buildLayers(vars *varSet, summary spec.Summary, seed int64) {
 		b.layers = append(b.layers, built)
 		b.weights = append(b.weights, built.weights()...)
 	}
+}
+
+// evalLayerBytes bounds the largest layer output of one evaluation call of a network with
+// convolutions, so that a layer's output stays in the processor's caches for the next layer to read.
+const evalLayerBytes = 12 << 20
+
+// evalChunkFor is the number of examples an evaluation call takes: spec.EvalChunk, or for a network
+// with convolutions as many as keep its largest layer output within evalLayerBytes. A convnet's
+// feature maps are large (Keras' MNIST convnet: 86 kB an example after its first Conv2D), and a
+// call of 10,000 examples streams each through main memory (docs/benchmarks.md, "The convnet's
+// step"). Dense networks keep spec.EvalChunk and so their losses' bits (the chunks' float32 sums
+// add up in float64).
+func evalChunkFor(net spec.Network, summary spec.Summary) int {
+	if !net.Convolves() {
+		return spec.EvalChunk
+	}
+	largest := 1
+	for _, l := range summary.Layers {
+		largest = max(largest, features(l.Output))
+	}
+	return max(1, min(spec.EvalChunk, evalLayerBytes/4/largest))
 }
 
 // features is the number of values of an example of the shape: the model's examples arrive
