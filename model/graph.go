@@ -632,10 +632,15 @@ func (f *forward) dropout(s *op.Scope, xs []tf.Output, rate float64, seed int64,
 		rows := op.Reshape(ws.SubScope("rows"), f.rows, op.Const(ws.SubScope("rows_shape"), []int32{1}))
 		shape = op.ConcatV2(ws, []tf.Output{rows, rest}, op.Const(ws.SubScope("axis"), int32(0)))
 	}
-	keep := op.Cast(s.SubScope("keep"), dropoutKeep(s, shape, key, rate), tf.Float)
-	keeps := []tf.Output{keep}
+	// One factor per element, 1/(1-rate) or 0, so that the pass and its gradient multiply once each:
+	// x times it is x*(1/(1-rate))*1 or x*0, to the bit. graft has no SelectV2 wrapper (the scalars
+	// broadcast); the op is TensorFlow's.
+	ks := s.SubScope("keep")
+	factor := ks.AddOperation(tf.OpSpec{Type: "SelectV2", Input: []tf.Input{dropoutKeep(s, shape, key, rate),
+		op.Const(ks.SubScope("scale"), float32(1/(1-rate))), op.Const(ks.SubScope("zero"), float32(0))}}).Output(0)
+	factors := []tf.Output{factor}
 	if len(xs) > 1 {
-		keeps = f.split(s.SubScope("keep_towers"), keep)
+		factors = f.split(s.SubScope("keep_towers"), factor)
 	}
 	out := make([]tf.Output, len(xs))
 	for t, x := range xs {
@@ -643,8 +648,7 @@ func (f *forward) dropout(s *op.Scope, xs []tf.Output, rate float64, seed int64,
 		if len(xs) > 1 {
 			ts = s.SubScope(fmt.Sprintf("tower_%d", t))
 		}
-		scaled := op.Mul(ts.SubScope("scaled"), x, op.Const(ts.SubScope("scale"), float32(1/(1-rate))))
-		out[t] = op.Mul(ts.SubScope("output"), scaled, keeps[t])
+		out[t] = op.Mul(ts.SubScope("output"), x, factors[t])
 	}
 	return out
 }
