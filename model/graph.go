@@ -243,6 +243,7 @@ func (b *graph) buildLayers(vars *varSet, summary spec.Summary, seed int64) {
 		b.layers = append(b.layers, built)
 		b.weights = append(b.weights, built.weights()...)
 	}
+	poolBeforeRelu(b.layers)
 }
 
 // evalLayerBytes bounds the largest layer output of one evaluation call of a network with
