@@ -141,13 +141,13 @@ type maxPoolLayer struct {
 func (m *maxPoolLayer) rebind(map[*variable]*variable) layer { return m }
 
 func (m *maxPoolLayer) apply(f *forward, ins [][]tf.Output) []tf.Output {
-	out := m.pool(f, ins[0], func(s *op.Scope, x tf.Output, ksize, strides []int64, padding string) tf.Output {
-		return op.MaxPool(s, x, ksize, strides, padding)
+	return m.pool(f, ins[0], func(s *op.Scope, x tf.Output, ksize, strides []int64, padding string) tf.Output {
+		y := op.MaxPool(s, x, ksize, strides, padding)
+		if m.relu {
+			return applyActivation(s, spec.ActivationReLU, y)
+		}
+		return y
 	})
-	if m.relu {
-		out = f.each(m.l.Name, out, func(s *op.Scope, x tf.Output) tf.Output { return applyActivation(s, spec.ActivationReLU, x) })
-	}
-	return out
 }
 
 // applyActivation is a layer's activation; softmax is folded into the loss (the last layer's output
