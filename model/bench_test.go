@@ -138,8 +138,11 @@ func BenchmarkValidate(b *testing.B) {
 }
 
 // BenchmarkConvnetSteps trains Keras' simple MNIST convnet (modelfile's convnet.yaml) at batch 128 and
-// 1024 in the worker's three ways: TensorFlow's pools, one thread, and two towers of one thread each.
-// samples/cpu-s (all the process' threads) compares them where a shared machine makes wall times noisy.
+// 1024 in four ways: TensorFlow's pools (threads=0/inter=0); the intra-op pool of a thread per core with
+// the ops in turn on the single-threaded executor (inter=1), as the worker trains a convnet on the CPU;
+// one thread; and two towers of one thread each. samples/cpu-s (all the process' threads) compares them
+// where a shared machine makes wall times noisy; oneDNN keeps process-wide state, so compare settings
+// each in a process of its own (-bench '.../threads=0/inter=1/').
 func BenchmarkConvnetSteps(b *testing.B) {
 	net, err := modelfile.Read(filepath.Join("..", "modelfile", "testdata", "convnet.yaml"))
 	if err != nil {
@@ -148,10 +151,9 @@ func BenchmarkConvnetSteps(b *testing.B) {
 	const n = 4096
 	pixels, labels := randomBatch(1, n, 784, 10)
 	for _, batch := range []int{128, 1024} {
-		for _, set := range []struct{ threads, towers int }{{0, 1}, {1, 1}, {1, 2}} {
-			b.Run(fmt.Sprintf("batch=%d/threads=%d/towers=%d", batch, set.threads, set.towers), func(b *testing.B) {
-				cfg := Config{Network: net, Device: DeviceCPU, Towers: set.towers, IntraOpThreads: set.threads,
-					InterOpThreads: max(set.threads, set.towers)}
+		for _, set := range []struct{ threads, inter, towers int }{{0, 0, 1}, {0, 1, 1}, {1, 1, 1}, {1, 2, 2}} {
+			b.Run(fmt.Sprintf("batch=%d/threads=%d/inter=%d/towers=%d", batch, set.threads, set.inter, set.towers), func(b *testing.B) {
+				cfg := Config{Network: net, Device: DeviceCPU, Towers: set.towers, IntraOpThreads: set.threads, InterOpThreads: set.inter}
 				m := newModel(b, cfg)
 				examples := newExamples(b, pixels, labels, 784)
 				if err := m.Bind(examples, examples); err != nil {

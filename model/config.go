@@ -15,9 +15,10 @@ type Config struct {
 	// Network is the network trained, in Keras' terms; validate resolves it (automatic names,
 	// inbound lists, defaults) and Model.Config returns it resolved. Its examples arrive flattened:
 	// an image input of shape (28, 28, 1) takes 784 values per example in row-major order. Dropout
-	// masks: the mask of the d-th Dropout layer at step t (t = Iterations() before the step) is
-	// StatelessRandomUniform ≥ rate with seed [Seed, 2³²·(d+1) + t], so the same seed gives the same
-	// masks and a resumed run the same mask at the same step. Kernel initialisers draw with seed
+	// masks: the mask of the d-th Dropout layer at step t (t = Iterations() before the step) is drawn
+	// with seed [Seed, 2³²·(d+1) + t] (StatelessRandomUniform ≥ rate, or 8 or 16 random bits an
+	// element for rates such as 0.5: see dropoutKeep), so the same seed gives the same masks and a
+	// resumed run the same mask at the same step. Kernel initialisers draw with seed
 	// [Seed, k] for the k-th layer with a kernel. An L2 regulariser's penalty is added to the loss
 	// that is differentiated and reported, by TrainStep and by Evaluate (Keras adds it to val_loss
 	// too).

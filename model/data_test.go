@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/tfsweep/tfsweep/modelfile"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -286,5 +288,78 @@ func TestValidationProbabilities(t *testing.T) {
 				t.Errorf("cross-entropy of the kept probabilities %v, Validate's loss %v", mean, loss)
 			}
 		})
+	}
+}
+
+// A network with convolutions evaluates in chunks that keep its largest layer output within
+// evalLayerBytes (Keras' MNIST convnet: 26×26×32 floats an example after its first Conv2D); a Dense
+// network in calls of spec.EvalChunk.
+func TestEvalChunkFor(t *testing.T) {
+	convnet, err := modelfile.Read(filepath.Join("..", "modelfile", "testdata", "convnet.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide := DefaultConfig().Network
+	wide.Layers = slices.Clone(wide.Layers)
+	dense := *wide.Layers[0].Dense
+	dense.Units = 100_000
+	wide.Layers[0].Dense = &dense
+	for _, tc := range []struct {
+		name string
+		net  spec.Network
+		want int
+	}{
+		{"the lab MLP", DefaultConfig().Network, spec.EvalChunk},
+		{"a Dense layer of 100,000 units", wide, spec.EvalChunk},
+		{"Keras' MNIST convnet", convnet, evalLayerBytes / 4 / (26 * 26 * 32)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Config{Network: tc.net, Device: DeviceCPU}.Validate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			summary, err := cfg.Network.Summary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := evalChunkFor(cfg.Network, summary); got != tc.want {
+				t.Errorf("evalChunkFor = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// The convnet's validation in chunks gives the accuracy and, to rounding, the loss and the
+// probabilities of one call over all the examples.
+func TestConvnetValidatesInChunks(t *testing.T) {
+	net, err := modelfile.Read(filepath.Join("..", "modelfile", "testdata", "convnet.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pixels, labels := randomBatch(3, 64, 784, 10)
+	valPixels, valLabels := randomBatch(4, 301, 784, 10)
+	validate := func(chunk int) (loss, acc float64, probabilities []float32) {
+		m := newModel(t, Config{Network: net, Device: DeviceCPU, Seed: 5, KeepValidationProbabilities: true})
+		if chunk > 0 {
+			m.graph.evalChunk = chunk
+		}
+		if err := m.Bind(newExamples(t, pixels, labels, 784), newExamples(t, valPixels, valLabels, 784)); err != nil {
+			t.Fatal(err)
+		}
+		loss, acc, err := m.Validate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loss, acc, slices.Clone(m.ValidationProbabilities())
+	}
+	loss, acc, probabilities := validate(0)
+	wholeLoss, wholeAcc, wholeProbabilities := validate(spec.EvalChunk)
+	if acc != wholeAcc || math.Abs(loss-wholeLoss) > 1e-6*wholeLoss {
+		t.Errorf("in chunks: loss %v, accuracy %v; in one call: %v, %v", loss, acc, wholeLoss, wholeAcc)
+	}
+	for i := range wholeProbabilities {
+		if d := math.Abs(float64(probabilities[i] - wholeProbabilities[i])); d > 1e-6 {
+			t.Fatalf("probability %d: %v in chunks, %v in one call", i, probabilities[i], wholeProbabilities[i])
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -46,24 +47,40 @@ func dropMask(t *testing.T, m *Model, l int, pixels []float32, labels []int32) (
 }
 
 // Dropout zeroes each activation with probability rate and scales the others by exactly 1/(1-rate),
-// on training steps only; the masks are a function of the seed, the layer and the step.
+// on training steps only; the masks are a function of the seed, the layer and the step. The rates
+// take each of dropoutKeep's draws: uniform floats, 8 and 16 bits an element.
 func TestDropout(t *testing.T) {
-	const rate = 0.3
-	cfg := Config{Network: withDropout(withActivation(mlp(20, []int{1000, 1000}, 4), "sigmoid"), rate), Seed: 5, Device: DeviceCPU}
-	pixels, labels := randomBatch(3, 512, inputs(cfg), classes(cfg))
+	for _, tc := range []struct {
+		rate float64
+		bits int
+	}{{0.3, 0}, {0.5, 8}, {0.1875, 8}, {10304.0 / 65536, 16}} {
+		t.Run(fmt.Sprintf("rate=%v", tc.rate), func(t *testing.T) {
+			if got := maskBits(tc.rate); got != tc.bits {
+				t.Fatalf("maskBits(%v) = %d, want %d", tc.rate, got, tc.bits)
+			}
+			checkDropout(t, tc.rate)
+		})
+	}
+}
+
+// checkDropout checks Dropout at the rate on a network whose masks have an odd number of elements
+// (511 rows of 999 units), which the bit draws round up to whole words.
+func checkDropout(t *testing.T, rate float64) {
+	cfg := Config{Network: withDropout(withActivation(mlp(20, []int{999, 1000}, 4), "sigmoid"), rate), Seed: 5, Device: DeviceCPU}
+	pixels, labels := randomBatch(3, 511, inputs(cfg), classes(cfg))
 	a := newModel(t, cfg)
 
-	// Rate and scaling, on 512k sigmoid activations (none is zero): the drop fraction's standard
-	// deviation is √(0.3·0.7/512000) ≈ 6e-4.
+	// Rate and scaling, on 510k sigmoid activations (none is zero): the drop fraction's standard
+	// deviation is at most √(0.5·0.5/510000) ≈ 7e-4.
 	mask0, frac := dropMask(t, a, 0, pixels, labels)
 	if math.Abs(frac-rate) > 0.004 {
-		t.Errorf("layer 0 dropped %.4f of the activations, want %.1f", frac, rate)
+		t.Errorf("layer 0 dropped %.4f of the activations, want %v", frac, rate)
 	}
 	mask1, frac1 := dropMask(t, a, 1, pixels, labels)
 	if math.Abs(frac1-rate) > 0.004 {
-		t.Errorf("layer 1 dropped %.4f of the activations, want %.1f", frac1, rate)
+		t.Errorf("layer 1 dropped %.4f of the activations, want %v", frac1, rate)
 	}
-	t.Logf("dropped fractions %.4f and %.4f (rate %.1f), kept values scaled by exactly 1/(1-rate)", frac, frac1, rate)
+	t.Logf("dropped fractions %.4f and %.4f (rate %v), kept values scaled by exactly 1/(1-rate)", frac, frac1, rate)
 	if slices.Equal(mask0, mask1) {
 		t.Error("both layers drew the same mask")
 	}
@@ -97,7 +114,13 @@ func TestDropout(t *testing.T) {
 		t.Error("a model restored to step 1 drew another mask than the one trained to step 1")
 	}
 
-	// Evaluation has no dropout: a model with dropout evaluates exactly as the same weights without.
+	checkNoDropoutInEvaluation(t, cfg, a, pixels, labels)
+}
+
+// checkNoDropoutInEvaluation checks that a, a model of cfg with dropout, evaluates exactly as the
+// same weights without, while its training loss does see the dropout.
+func checkNoDropoutInEvaluation(t *testing.T, cfg Config, a *Model, pixels []float32, labels []int32) {
+	t.Helper()
 	noDrop := cfg
 	noDrop.Network = withDropout(cfg.Network, 0)
 	plain := newModel(t, noDrop)

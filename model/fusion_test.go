@@ -10,18 +10,25 @@ import (
 
 // Grappler fuses each relu layer's contraction, bias and activation into one kernel in the
 // training step TensorFlow runs (_FusedConv2D and _FusedMatMul, or oneDNN's _MklNativeFused* when
-// oneDNN is on), and leaves no Relu op behind: the C++ gradients as TF_AddGradients builds them
-// would keep the three apart (see gradfeatures.go). A convolution's bias is an AddV2, as Keras adds
-// it, which the remapper takes for a bias only with oneDNN on (TF_ENABLE_ONEDNN_OPTS, on by default).
+// oneDNN is on), and leaves no Relu op of theirs behind: the C++ gradients as TF_AddGradients builds
+// them would keep the three apart (see gradfeatures.go). A convolution's bias is an AddV2, as Keras
+// adds it, which the remapper takes for a bias only with oneDNN on (TF_ENABLE_ONEDNN_OPTS, on by
+// default). A Conv2D whose only reader is a MaxPooling2D leaves its ReLU to the pooling
+// (poolBeforeRelu): Keras' convnet fuses its convolutions with their bias and runs two Relu ops on
+// the pooled maps; the residual network's Activation layers after its Adds are Relu ops of their own.
 func TestTrainingStepFusesReluLayers(t *testing.T) {
 	tests := []struct {
 		name          string
 		cfg           Config
 		convs, dense  int // layers fused with BiasAdd and Relu
+		convsBiasOnly int // convolutions fused with BiasAdd alone
 		denseBiasOnly int // layers fused with BiasAdd alone (the softmax output)
+		relus         int // Relu ops left on their own
 	}{
-		{"keras convnet", Config{Network: kerasConvnet(t)}, 2, 0, 1},
-		{"relu mlp", Config{Network: withActivation(mlp(784, []int{64, 32}, 10), "relu")}, 0, 2, 1},
+		{"keras convnet", Config{Network: kerasConvnet(t)}, 0, 0, 2, 1, 2},
+		// Its two linear convolutions, whose biased output an Add reads, stay unfused.
+		{"residual", Config{Network: residualNet(t)}, 3, 0, 0, 1, 2},
+		{"relu mlp", Config{Network: withActivation(mlp(784, []int{64, 32}, 10), "relu")}, 0, 2, 0, 1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,13 +45,14 @@ func TestTrainingStepFusesReluLayers(t *testing.T) {
 			if len(graphs) == 0 {
 				t.Fatal("the run returned no partition graph")
 			}
-			if tt.convs > 0 && !ranOneDNN(graphs) {
+			if tt.convs+tt.convsBiasOnly > 0 && !ranOneDNN(graphs) {
 				t.Skip("oneDNN is off: the remapper fuses no convolution whose bias is an AddV2")
 			}
 			got := fusedKernels(graphs)
-			want := map[string]int{"Conv2D BiasAdd,Relu": tt.convs, "MatMul BiasAdd,Relu": tt.dense, "MatMul BiasAdd": tt.denseBiasOnly}
+			want := map[string]int{"Conv2D BiasAdd,Relu": tt.convs, "MatMul BiasAdd,Relu": tt.dense, "Conv2D BiasAdd": tt.convsBiasOnly,
+				"MatMul BiasAdd": tt.denseBiasOnly, "Relu": tt.relus}
 			maps.DeleteFunc(want, func(_ string, n int) bool { return n == 0 })
-			if !maps.Equal(got, want) { // no "Relu": every relu is fused
+			if !maps.Equal(got, want) {
 				t.Errorf("kernels run: %v, want %v", got, want)
 			}
 		})

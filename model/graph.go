@@ -77,6 +77,7 @@ type graph struct {
 
 	net        spec.Network // resolved
 	summary    spec.Summary // its shapes and sizes
+	evalChunk  int          // examples per evaluation call (evalChunkFor)
 	layers     []layer      // in the network's order
 	features   int          // values per example, the input flattened
 	numClasses int
@@ -148,7 +149,8 @@ func buildGraph(cfg Config) (*graph, error) {
 	}
 	root := op.NewScope()
 	s := root.WithDevice(deviceString(cfg.Device))
-	b := &graph{assign: make(map[*variable]assignment), net: cfg.Network, summary: summary, features: features(cfg.Network.Input.Shape), numClasses: summary.Output[0]}
+	b := &graph{assign: make(map[*variable]assignment), net: cfg.Network, summary: summary, features: features(cfg.Network.Input.Shape), numClasses: summary.Output[0],
+		evalChunk: evalChunkFor(cfg.Network, summary)}
 	b.buildInputs(s.SubScope("data"), s, b.features)
 	vars := &varSet{s: s, b: b, scopes: make(map[string]*op.Scope), byName: make(map[string]*variable)}
 	b.buildLayers(vars, summary, cfg.Seed)
@@ -241,6 +243,28 @@ func (b *graph) buildLayers(vars *varSet, summary spec.Summary, seed int64) {
 		b.layers = append(b.layers, built)
 		b.weights = append(b.weights, built.weights()...)
 	}
+	poolBeforeRelu(b.layers)
+}
+
+// evalLayerBytes bounds the largest layer output of one evaluation call of a network with
+// convolutions, so that a layer's output stays in the processor's caches for the next layer to read.
+const evalLayerBytes = 12 << 20
+
+// evalChunkFor is the number of examples an evaluation call takes: spec.EvalChunk, or for a network
+// with convolutions as many as keep its largest layer output within evalLayerBytes. A convnet's
+// feature maps are large (Keras' MNIST convnet: 86 kB an example after its first Conv2D), and a
+// call of 10,000 examples streams each through main memory (docs/benchmarks.md, "The convnet's
+// step"). Dense networks keep spec.EvalChunk and so their losses' bits (the chunks' float32 sums
+// add up in float64).
+func evalChunkFor(net spec.Network, summary spec.Summary) int {
+	if !net.Convolves() {
+		return spec.EvalChunk
+	}
+	largest := 1
+	for _, l := range summary.Layers {
+		largest = max(largest, features(l.Output))
+	}
+	return max(1, min(spec.EvalChunk, evalLayerBytes/4/largest))
 }
 
 // features is the number of values of an example of the shape: the model's examples arrive
@@ -594,10 +618,9 @@ func activate(s *op.Scope, name string, x tf.Output) tf.Output {
 	return op.Tanh(s, x)
 }
 
-// dropout is tf.nn.experimental.stateless_dropout as Keras 3 calls it: x * (1/(1-rate)) where a
-// uniform draw is ≥ rate, else 0. The draw is StatelessRandomUniform over the whole batch's shape with
-// seed [seed, 2³²·(layer+1) + iterations]: a function of the seed, the layer and the step only, cut
-// into the towers' parts like x.
+// dropout is Keras 3's Dropout: x * (1/(1-rate)) where the mask (dropoutKeep) keeps an element,
+// else 0. The mask is drawn over the whole batch's shape with seed [seed, 2³²·(layer+1) + iterations]:
+// a function of the seed, the layer and the step only, cut into the towers' parts like x.
 func (f *forward) dropout(s *op.Scope, xs []tf.Output, rate float64, seed int64, layer int, iterations tf.Output) []tf.Output {
 	key := op.Pack(s.SubScope("seed"), []tf.Output{
 		op.Const(s.SubScope("run_seed"), seed),
@@ -610,11 +633,15 @@ func (f *forward) dropout(s *op.Scope, xs []tf.Output, rate float64, seed int64,
 		rows := op.Reshape(ws.SubScope("rows"), f.rows, op.Const(ws.SubScope("rows_shape"), []int32{1}))
 		shape = op.ConcatV2(ws, []tf.Output{rows, rest}, op.Const(ws.SubScope("axis"), int32(0)))
 	}
-	uniform := op.StatelessRandomUniform(s, shape, key)
-	keep := op.Cast(s.SubScope("keep"), op.GreaterEqual(s, uniform, op.Const(s.SubScope("rate"), float32(rate))), tf.Float)
-	keeps := []tf.Output{keep}
+	// One factor per element, 1/(1-rate) or 0, so that the pass and its gradient multiply once each:
+	// x times it is x*(1/(1-rate))*1 or x*0, to the bit. graft has no SelectV2 wrapper (the scalars
+	// broadcast); the op is TensorFlow's.
+	ks := s.SubScope("keep")
+	factor := ks.AddOperation(tf.OpSpec{Type: "SelectV2", Input: []tf.Input{dropoutKeep(s, shape, key, rate),
+		op.Const(ks.SubScope("scale"), float32(1/(1-rate))), op.Const(ks.SubScope("zero"), float32(0))}}).Output(0)
+	factors := []tf.Output{factor}
 	if len(xs) > 1 {
-		keeps = f.split(s.SubScope("keep_towers"), keep)
+		factors = f.split(s.SubScope("keep_towers"), factor)
 	}
 	out := make([]tf.Output, len(xs))
 	for t, x := range xs {
@@ -622,10 +649,49 @@ func (f *forward) dropout(s *op.Scope, xs []tf.Output, rate float64, seed int64,
 		if len(xs) > 1 {
 			ts = s.SubScope(fmt.Sprintf("tower_%d", t))
 		}
-		scaled := op.Mul(ts.SubScope("scaled"), x, op.Const(ts.SubScope("scale"), float32(1/(1-rate))))
-		out[t] = op.Mul(ts.SubScope("output"), scaled, keeps[t])
+		out[t] = op.Mul(ts.SubScope("output"), x, factors[t])
 	}
 	return out
+}
+
+// dropoutKeep is a boolean mask of the shape that is true with probability 1 - rate. When
+// rate·2^b is a whole number t for b = 8 or 16 bits (rates such as 0.5, 0.25 or 0.1875), each element
+// takes b bits of StatelessRandomUniformFullInt's uint32 words (little-endian, by Bitcast) and is kept
+// when they are ≥ t: exactly 1 - rate, from 32/b elements per word where a float uniform takes a
+// word per element (Philox's draw was the mask's cost). Other rates compare StatelessRandomUniform's
+// floats with the rate, as tf.nn.experimental.stateless_dropout does.
+func dropoutKeep(s *op.Scope, shape, key tf.Output, rate float64) tf.Output {
+	bits := maskBits(rate)
+	if bits == 0 {
+		uniform := op.StatelessRandomUniform(s, shape, key)
+		return op.GreaterEqual(s, uniform, op.Const(s.SubScope("rate"), float32(rate)))
+	}
+	perWord, dtype := int32(32/bits), tf.Uint8
+	threshold := op.Const(s.SubScope("threshold"), uint8(rate*256))
+	if bits == 16 {
+		dtype, threshold = tf.Uint16, op.Const(s.SubScope("threshold"), uint16(rate*65536))
+	}
+	ms := s.SubScope("mask")
+	n := op.Prod(ms.SubScope("size"), shape, op.Const(ms.SubScope("axis"), int32(0)))
+	words := op.FloorDiv(ms.SubScope("words"), op.AddV2(ms.SubScope("round_up"), n, op.Const(ms.SubScope("per_word_less_one"), perWord-1)),
+		op.Const(ms.SubScope("per_word"), perWord))
+	draw := op.StatelessRandomUniformFullInt(ms, op.Reshape(ms.SubScope("words_shape"), words, op.Const(ms.SubScope("vector"), []int32{1})),
+		key, op.StatelessRandomUniformFullIntDtype(tf.Uint32))
+	parts := op.Reshape(ms.SubScope("parts"), op.Bitcast(ms, draw, dtype), op.Const(ms.SubScope("flat"), []int32{-1}))
+	used := op.Slice(ms.SubScope("used"), parts, op.Const(ms.SubScope("begin"), []int32{0}),
+		op.Reshape(ms.SubScope("count"), n, op.Const(ms.SubScope("count_shape"), []int32{1})))
+	return op.GreaterEqual(s, op.Reshape(ms.SubScope("shaped"), used, shape), threshold)
+}
+
+// maskBits is the number of random bits per element dropoutKeep draws for the rate: 8 or 16 when
+// rate·2^bits is a whole number, else 0.
+func maskBits(rate float64) int {
+	for _, bits := range []int{8, 16} {
+		if t := rate * float64(int(1)<<bits); t == math.Trunc(t) {
+			return bits
+		}
+	}
+	return 0
 }
 
 // batchNorm is Keras 3's BatchNormalization over the layer's feature axis. While training it is

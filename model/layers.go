@@ -44,8 +44,38 @@ func (lb *layerBuild) newLayer(l *spec.Layer, in, out spec.Shape) layer {
 		return d
 	case spec.ClassFlatten, spec.ClassReshape:
 		return &reshapeLayer{plain{l, in, out}}
+	case spec.ClassMaxPooling2D:
+		return &maxPoolLayer{plain: plain{l, in, out}}
 	}
 	return &plain{l, in, out}
+}
+
+// poolBeforeRelu marks every Conv2D with a relu activation whose output only a MaxPooling2D reads
+// (and is not the network's output) to leave its ReLU to the pooling layer: max pooling and ReLU
+// commute, relu(max(x)) = max(relu(x)) to the bit, and after the pooling the ReLU and its gradient
+// work on a quarter of the elements or fewer. The gradient is the same too: the pool's gradient goes
+// to the window's first maximum, which is the first maximum of relu(x) wherever that maximum is
+// positive, and ReluGrad zeroes it wherever it is not.
+func poolBeforeRelu(layers []layer) {
+	readers := make(map[string]int)
+	for _, l := range layers {
+		for _, name := range l.spec().Inbound {
+			readers[name]++
+		}
+	}
+	byName := make(map[string]*kernelLayer)
+	for _, l := range layers[:len(layers)-1] {
+		if k, ok := l.(*kernelLayer); ok && k.l.Conv2D != nil && k.l.Conv2D.Activation == spec.ActivationReLU && readers[k.l.Name] == 1 {
+			byName[k.l.Name] = k
+		}
+	}
+	for _, l := range layers {
+		if p, ok := l.(*maxPoolLayer); ok {
+			if k := byName[p.l.Inbound[0]]; k != nil {
+				k.reluAfterPool, p.relu = true, true
+			}
+		}
+	}
 }
 
 // plain is a layer without variables; in and out are its (first) input's and its output's shapes
@@ -68,15 +98,8 @@ func (p *plain) apply(f *forward, ins [][]tf.Output) []tf.Output {
 			return op.AddV2(s, op.Mul(s.SubScope("scale"), x, op.Const(s.SubScope("factor"), float32(l.Rescaling.Scale))),
 				op.Const(s.SubScope("offset"), float32(l.Rescaling.Offset)))
 		})
-	case spec.ClassMaxPooling2D, spec.ClassAveragePooling2D:
-		pool := l.Pooling
-		ksize := []int64{1, int64(pool.PoolSize[0]), int64(pool.PoolSize[1]), 1}
-		strides := []int64{1, int64(pool.Strides[0]), int64(pool.Strides[1]), 1}
-		padding := strings.ToUpper(string(pool.Padding))
-		return f.nonEmpty(l.Name, ins[0], p.in, func(s *op.Scope, x tf.Output) tf.Output {
-			if l.Class == spec.ClassMaxPooling2D {
-				return op.MaxPool(s, x, ksize, strides, padding)
-			}
+	case spec.ClassAveragePooling2D:
+		return p.pool(f, ins[0], func(s *op.Scope, x tf.Output, ksize, strides []int64, padding string) tf.Output {
 			return op.AvgPool(s, x, ksize, strides, padding)
 		})
 	case spec.ClassGlobalAveragePooling2D:
@@ -97,6 +120,34 @@ func (p *plain) apply(f *forward, ins [][]tf.Output) []tf.Output {
 		})
 	}
 	panic("model: no builder for layer class " + string(l.Class)) // Resolve refuses any other class
+}
+
+// pool applies MaxPool or AvgPool with the layer's window, strides and padding to every tower's x.
+func (p *plain) pool(f *forward, xs []tf.Output, pool func(s *op.Scope, x tf.Output, ksize, strides []int64, padding string) tf.Output) []tf.Output {
+	args := p.l.Pooling
+	ksize := []int64{1, int64(args.PoolSize[0]), int64(args.PoolSize[1]), 1}
+	strides := []int64{1, int64(args.Strides[0]), int64(args.Strides[1]), 1}
+	padding := strings.ToUpper(string(args.Padding))
+	return f.nonEmpty(p.l.Name, xs, p.in, func(s *op.Scope, x tf.Output) tf.Output { return pool(s, x, ksize, strides, padding) })
+}
+
+// maxPoolLayer is MaxPooling2D; with relu it also applies the ReLU of the Conv2D before it
+// (poolBeforeRelu).
+type maxPoolLayer struct {
+	plain
+	relu bool
+}
+
+func (m *maxPoolLayer) rebind(map[*variable]*variable) layer { return m }
+
+func (m *maxPoolLayer) apply(f *forward, ins [][]tf.Output) []tf.Output {
+	return m.pool(f, ins[0], func(s *op.Scope, x tf.Output, ksize, strides []int64, padding string) tf.Output {
+		y := op.MaxPool(s, x, ksize, strides, padding)
+		if m.relu {
+			return applyActivation(s, spec.ActivationReLU, y)
+		}
+		return y
+	})
 }
 
 // applyActivation is a layer's activation; softmax is folded into the loss (the last layer's output
@@ -129,6 +180,8 @@ type kernelLayer struct {
 	l            *spec.Layer
 	in           spec.Shape
 	kernel, bias *variable // bias nil without use_bias
+	// reluAfterPool leaves the layer's relu to the MaxPooling2D after it (poolBeforeRelu).
+	reluAfterPool bool
 }
 
 // kernelArgs are the settings Dense and Conv2D share.
@@ -171,7 +224,7 @@ func (k *kernelLayer) weights() []*variable {
 }
 
 func (k *kernelLayer) rebind(vars map[*variable]*variable) layer {
-	c := &kernelLayer{l: k.l, in: k.in, kernel: vars[k.kernel]}
+	c := &kernelLayer{l: k.l, in: k.in, kernel: vars[k.kernel], reluAfterPool: k.reluAfterPool}
 	if k.bias != nil {
 		c.bias = vars[k.bias]
 	}
@@ -198,6 +251,9 @@ func (k *kernelLayer) apply(f *forward, ins [][]tf.Output) []tf.Output {
 			y = op.AddV2(s, y, f.read(s, k.bias))
 		default:
 			y = op.BiasAdd(s, y, f.read(s, k.bias))
+		}
+		if k.reluAfterPool {
+			return y
 		}
 		return applyActivation(s, activation, y)
 	}

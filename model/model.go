@@ -155,7 +155,8 @@ func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy floa
 
 // Evaluate returns the mean loss and accuracy over all examples, batch norm using its moving
 // statistics and no dropout. The loss includes the kernels' L2 penalties at the current weights,
-// as Keras' val_loss does. It feeds spec.EvalChunk examples per run and changes no variable.
+// as Keras' val_loss does. It feeds at most spec.EvalChunk examples per run (evalChunk) and
+// changes no variable.
 func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float64, err error) {
 	n := len(labels)
 	if n == 0 {
@@ -172,7 +173,7 @@ func (m *Model) Evaluate(pixels []float32, labels []int32) (loss, accuracy float
 	}, nil)
 }
 
-// evaluate sums the evaluation pass over n examples in chunks of at most spec.EvalChunk, concurrent
+// evaluate sums the evaluation pass over n examples in chunks of at most the graph's evalChunk, concurrent
 // calls at once (the chunks then n/concurrent examples each); chunk gives the feeds of examples
 // [start, end) and a function that releases them, and must be safe to call concurrently when
 // concurrent > 1. The chunks' sums add up in chunk order. A non-nil probabilities, n rows of the
@@ -191,7 +192,7 @@ func (m *Model) evaluate(n, concurrent int, chunk func(start, end int) (map[tf.O
 		fetches = append(fetches, m.graph.probabilities)
 	}
 	concurrent = max(1, min(concurrent, n))
-	size := min(spec.EvalChunk, (n+concurrent-1)/concurrent)
+	size := min(m.graph.evalChunk, (n+concurrent-1)/concurrent)
 	type sums struct {
 		loss, correct, penalty float64
 		err                    error

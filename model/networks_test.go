@@ -106,3 +106,58 @@ func kerasConvnet(t testing.TB) spec.Network {
 	}
 	return net
 }
+
+// residualNet is modelfile's residual.yaml: two residual blocks (Add) and a Concatenate.
+func residualNet(t testing.TB) spec.Network {
+	t.Helper()
+	net, err := modelfile.Read(filepath.Join("..", "modelfile", "testdata", "residual.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
+}
+
+// A Conv2D leaves its ReLU to the MaxPooling2D after it only when its activation is relu and the
+// pooling is its one reader; the pooling then applies it.
+func TestPoolBeforeRelu(t *testing.T) {
+	const head = "name: n\nlayers:\n  - Input: {shape: [12, 12, 1]}\n"
+	for _, tc := range []struct {
+		name, layers string
+		want         []string // the Conv2D layers whose ReLU the pooling applies
+	}{
+		{"keras convnet", "", []string{"conv2d", "conv2d_1"}},
+		{"average pooling", "  - Conv2D: {filters: 2, kernel_size: 3, activation: relu}\n  - AveragePooling2D: {pool_size: 2}\n", nil},
+		{"tanh", "  - Conv2D: {filters: 2, kernel_size: 3, activation: tanh}\n  - MaxPooling2D: {pool_size: 2}\n", nil},
+		{"a second reader", "  - Conv2D: {filters: 2, kernel_size: 3, activation: relu}\n  - MaxPooling2D: {pool_size: 2, strides: 1, padding: same}\n" +
+			"  - Add: {inbound: [conv2d, max_pooling2d]}\n", nil},
+		{"batch norm between", "  - Conv2D: {filters: 2, kernel_size: 3}\n  - BatchNormalization:\n  - Activation: {activation: relu}\n  - MaxPooling2D: {pool_size: 2}\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			net := kerasConvnet(t)
+			if tc.layers != "" {
+				var err error
+				if net, err = modelfile.Parse([]byte(head+tc.layers+"  - Flatten:\n  - Dense: {units: 3, activation: softmax}\n"), "n.yaml"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m := newModel(t, Config{Network: net, Device: DeviceCPU})
+			var got []string
+			relus := 0
+			for _, l := range m.graph.layers {
+				switch l := l.(type) {
+				case *kernelLayer:
+					if l.reluAfterPool {
+						got = append(got, l.l.Name)
+					}
+				case *maxPoolLayer:
+					if l.relu {
+						relus++
+					}
+				}
+			}
+			if !slices.Equal(got, tc.want) || relus != len(tc.want) {
+				t.Errorf("Conv2D layers leaving their ReLU to the pooling %v, poolings applying one %d; want %v", got, relus, tc.want)
+			}
+		})
+	}
+}

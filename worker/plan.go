@@ -85,6 +85,12 @@ func modelConfig(v spec.Variant, data dataShape, job spec.Job, gpu func() bool, 
 			n = job.CPUs
 		}
 		cfg.IntraOpThreads, cfg.InterOpThreads = n, n
+		if cfg.Device == model.DeviceCPU || ((cfg.Device == model.DeviceAuto || cfg.Device == "") && !gpu()) {
+			// Each kernel shares its work over the intra-op pool already; on the CPU the ops run one
+			// after the other in the calling thread (model's single-threaded executor), which spends
+			// less CPU time handing them to a second pool than running two at once gains.
+			cfg.Device, cfg.InterOpThreads = model.DeviceCPU, 1
+		}
 		cfg.StepsPerCall = stepsPerCall(job, n, runSteps(v, data))
 		return cfg, nil
 	}

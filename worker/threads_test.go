@@ -166,26 +166,38 @@ func TestModelConfigDevice(t *testing.T) {
 }
 
 // A network with convolutions trains on TensorFlow's pools whatever the batch: no towers, no single
-// thread; the job's threads still win.
+// thread per kernel; the job's threads still win. On the CPU one inter-op thread runs the ops in
+// turn (the single-threaded executor); with a GPU the inter-op pool stays.
 func TestConvnetTrainsOnThePools(t *testing.T) {
 	net, err := modelfile.Read("../modelfile/testdata/convnet.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		batch, cpus, threads, want int
-	}{{128, 2, 0, 2}, {1024, 2, 0, 2}, {64, 0, 0, 0}, {128, 2, 1, 1}} {
+		batch, cpus, threads int
+		device               string
+		gpu                  bool
+		intra, inter         int
+		wantDevice           string
+	}{
+		{128, 2, 0, "auto", false, 2, 1, model.DeviceCPU},
+		{1024, 2, 0, "cpu", false, 2, 1, model.DeviceCPU},
+		{64, 0, 0, "auto", false, 0, 1, model.DeviceCPU},
+		{128, 2, 1, "auto", false, 1, 1, model.DeviceCPU},
+		{128, 2, 0, "auto", true, 2, 2, "auto"},
+		{128, 2, 0, "gpu", true, 2, 2, model.DeviceGPU},
+	} {
 		v := spec.Defaults()
 		v.BatchSize = tc.batch
 		v.Model = spec.Model{Name: "convnet", File: "convnet.yaml", Network: &net}
-		job := spec.Job{Device: "auto", CPUs: tc.cpus, Threads: tc.threads}
-		cfg, err := modelConfig(v, dataShape{features: 784, classes: 10}, job, func() bool { return false }, 2)
+		job := spec.Job{Device: tc.device, CPUs: tc.cpus, Threads: tc.threads}
+		cfg, err := modelConfig(v, dataShape{features: 784, classes: 10}, job, func() bool { return tc.gpu }, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.Towers > 1 || cfg.IntraOpThreads != tc.want || cfg.InterOpThreads != tc.want || cfg.Network.Name != "convnet" {
-			t.Errorf("batch %d, %d CPUs, job threads %d: towers %d, threads %d/%d, network %q; want 1 tower, %d threads, convnet",
-				tc.batch, tc.cpus, tc.threads, cfg.Towers, cfg.IntraOpThreads, cfg.InterOpThreads, cfg.Network.Name, tc.want)
+		if cfg.Towers > 1 || cfg.IntraOpThreads != tc.intra || cfg.InterOpThreads != tc.inter || cfg.Device != tc.wantDevice || cfg.Network.Name != "convnet" {
+			t.Errorf("batch %d, %d CPUs, job threads %d, device %s, GPU %v: towers %d, threads %d/%d, device %s, network %q; want 1 tower, %d/%d threads, device %s, convnet",
+				tc.batch, tc.cpus, tc.threads, tc.device, tc.gpu, cfg.Towers, cfg.IntraOpThreads, cfg.InterOpThreads, cfg.Device, cfg.Network.Name, tc.intra, tc.inter, tc.wantDevice)
 		}
 	}
 }

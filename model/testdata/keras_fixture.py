@@ -27,8 +27,8 @@ as JSON), which this script builds as a Keras Functional model, on the 14x14 sub
 (14, 14, 1) (pixels/255), the first 64 training images in file order, batch 16, two epochs (8 steps),
 evaluation on the first 200 test images. Each variant's initial weights are in keras_layers.weights
 in the order its "weights" list gives (little-endian float32). Dropout draws tfsweep's masks
-(stateless_dropout seeded [seed, 2^32*(d+1) + iterations] for the d-th Dropout layer) so that the
-steps can be compared. It also records the variance of every kernel initializer's draw for a Conv2D
+(seeded [seed, 2^32*(d+1) + iterations] for the d-th Dropout layer, as SeededDropout says) so that
+the steps can be compared. It also records the variance of every kernel initializer's draw for a Conv2D
 kernel, to check the fans Keras computes for conv kernels.
 """
 import gzip
@@ -316,8 +316,18 @@ LAYER_VARIANTS = {
 LAYER_SEED = 5  # tfsweep's Config.Seed for the dropout masks
 
 
+def mask_bits(rate):
+    """The random bits per element of tfsweep's mask: 8 or 16 where rate * 2^bits is whole, else 0."""
+    for bits in (8, 16):
+        if (rate * (1 << bits)).is_integer():
+            return bits
+    return 0
+
+
 class SeededDropout(keras.layers.Dropout):
-    """Dropout drawing tfsweep's mask: stateless_dropout seeded [seed, 2^32*(index+1) + iterations]."""
+    """Dropout drawing tfsweep's mask seeded [seed, 2^32*(index+1) + iterations]: where rate * 2^b is a
+    whole number t for b = 8 or 16, an element is kept when its b bits of StatelessRandomUniformFullInt's
+    uint32 words (bitcast, in order) are >= t; else stateless_dropout's uniform floats >= rate."""
 
     def __init__(self, rate, index, optimizer, **kwargs):
         super().__init__(rate, **kwargs)
@@ -329,7 +339,18 @@ class SeededDropout(keras.layers.Dropout):
             return inputs
         step = tf.cast(self.optimizer.iterations, tf.int64) + ((self.index + 1) << 32)
         seed = tf.stack([tf.constant(LAYER_SEED, tf.int64), step])
-        return tf.nn.experimental.stateless_dropout(inputs, self.rate, seed)
+        bits = mask_bits(self.rate)
+        if not bits:
+            return tf.nn.experimental.stateless_dropout(inputs, self.rate, seed)
+        shape = tf.shape(inputs)
+        n = tf.reduce_prod(shape)
+        per_word = 32 // bits
+        words = tf.raw_ops.StatelessRandomUniformFullInt(shape=tf.reshape((n + per_word - 1) // per_word, [1]), seed=seed,
+                                                         dtype=tf.uint32)
+        dtype = tf.uint8 if bits == 8 else tf.uint16
+        parts = tf.reshape(tf.bitcast(words, dtype), [-1])[:n]
+        keep = tf.reshape(parts, shape) >= tf.constant(int(self.rate * (1 << bits)), dtype)
+        return inputs * tf.constant(1 / (1 - self.rate), inputs.dtype) * tf.cast(keep, inputs.dtype)
 
 
 def keras_layer(spec, optimizer, dropouts):
