@@ -4,7 +4,8 @@ package spec
 // graph holds that many copies of the step.
 const MaxStepsPerCall = 64
 
-// EvalChunk is the number of examples a worker evaluates per session call.
+// EvalChunk is the most examples a worker evaluates per session call; a network with convolutions
+// takes fewer, as many as keep its largest layer output small (model's evalChunkFor).
 const EvalChunk = 10_000
 
 // Exit codes of tfsweep's commands and of a sweep the service ran, which scripts and CI rely on.
