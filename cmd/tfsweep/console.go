@@ -66,8 +66,11 @@ func newConsole(w io.Writer, terminal bool, width func() int) *console {
 	return c
 }
 
-// newLogger writes human-readable lines on a terminal and JSON lines elsewhere.
+// newLogger writes human-readable lines on a terminal and JSON lines elsewhere. The sweep's slots
+// log from goroutines of their own, so every line is written under one lock: a writer such as a
+// bytes.Buffer or a pipe the user wraps need not be safe for concurrent use.
 func newLogger(w io.Writer, terminal bool) zerolog.Logger {
+	w = zerolog.SyncWriter(w)
 	if terminal {
 		return zerolog.New(humanWriter(w)).With().Timestamp().Logger()
 	}
