@@ -20,15 +20,19 @@ type inflater struct {
 	nbits uint
 	out   []byte
 	n     int // bytes of out written
-	lit   huffman
-	dist  huffman
-	lens  [maxLitCodes + maxDistCodes]uint8
+	size  int // bytes the output must come to; out grows up to it
+	// maxTable is the most bits a table look-up decodes: tables this large pay off on long streams only.
+	maxTable uint
+	lit      huffman
+	dist     huffman
+	lens     [maxLitCodes + maxDistCodes]uint8
 
 	fixedLit, fixedDist *huffman // the fixed codes, built when first met
 }
 
 const (
-	fastBits     = 9 // the most bits a table decodes at once
+	fastBits     = 9  // the most bits a table decodes at once in a small stream (a PNG's)
+	longFastBits = 10 // and in a long one (a gzipped IDX file)
 	maxCodeBits  = 15
 	maxLitCodes  = 288
 	maxDistCodes = 32
@@ -48,7 +52,7 @@ var (
 // huffman decodes one canonical Huffman code: fast[the next tableBits bits] is a symbol<<4 | its length,
 // or 0 for a longer code, which count and symbols decode bit by bit.
 type huffman struct {
-	fast      [1 << fastBits]uint16
+	fast      [1 << longFastBits]uint16
 	tableBits uint
 	count     [maxCodeBits + 1]uint16
 	symbols   [maxLitCodes]uint16 // by length, then by symbol
@@ -57,7 +61,7 @@ type huffman struct {
 
 // build makes h decode the code whose lengths are given (0: the symbol is unused); false for a code
 // compress/flate refuses: over- or under-subscribed, but for a lone code of one bit.
-func (h *huffman) build(lengths []uint8) bool {
+func (h *huffman) build(lengths []uint8, maxTable uint) bool {
 	var count [maxCodeBits + 1]uint16
 	for _, n := range lengths {
 		count[n]++
@@ -81,8 +85,8 @@ func (h *huffman) build(lengths []uint8) bool {
 	if used := next[maxLen] + int(count[maxLen]); used != 1<<maxLen && !(used == 1 && maxLen == 1) {
 		return false
 	}
-	h.tableBits = min(maxLen, fastBits)
-	long := maxLen > fastBits // only then are symbols needed, for the codes the table does not hold
+	h.tableBits = min(maxLen, maxTable)
+	long := maxLen > maxTable // only then are symbols needed, for the codes the table does not hold
 	if long || h.count[1] == 1 && maxLen == 1 {
 		clear(h.fast[:1<<h.tableBits])
 	}
@@ -112,11 +116,20 @@ func (f *inflater) inflate(in, out []byte) bool {
 	if len(in) < 2 || in[0]&0x0f != 8 || in[0]>>4 > 7 || in[1]&0x20 != 0 || binary.BigEndian.Uint16(in)%31 != 0 {
 		return false
 	}
-	f.in, f.pos, f.acc, f.nbits, f.out, f.n = in, 2, 0, 0, out, 0
+	f.maxTable = fastBits
+	at, ok := f.deflate(in, 2, out, len(out))
+	return ok && at+4 <= len(in) && binary.BigEndian.Uint32(in[at:]) == adler32.Checksum(out)
+}
+
+// deflate decompresses the DEFLATE stream starting at in[pos] into out, growing it up to size bytes,
+// which it must fill exactly. The output is then f.out[:size]; it returns the position in in of the byte
+// after the final block.
+func (f *inflater) deflate(in []byte, pos int, out []byte, size int) (int, bool) {
+	f.in, f.pos, f.acc, f.nbits, f.out, f.n, f.size = in, pos, 0, 0, out, 0, size
 	for final := false; !final; {
 		header, ok := f.bits(3)
 		if !ok {
-			return false
+			return 0, false
 		}
 		final = header&1 == 1
 		switch header >> 1 {
@@ -127,18 +140,33 @@ func (f *inflater) inflate(in, out []byte) bool {
 		case 2:
 			ok = f.dynamicBlock()
 		default:
-			return false
+			return 0, false
 		}
 		if !ok {
-			return false
+			return 0, false
 		}
 	}
-	if f.n != len(out) {
+	if f.n != size {
+		return 0, false
+	}
+	// What follows the last block starts at the next whole byte.
+	return f.pos - int(f.nbits/8), true
+}
+
+// room makes out hold at least need more bytes, growing it (at least doubling) up to f.size; false if
+// the stream would write past f.size. Growing as the output arrives keeps a lying declared size from
+// allocating more than the stream really holds, give or take a factor of two.
+func (f *inflater) room(need int) bool {
+	if need <= len(f.out)-f.n {
+		return true
+	}
+	if need > f.size-f.n {
 		return false
 	}
-	// The checksum follows the last block at the next whole byte.
-	at := f.pos - int(f.nbits/8)
-	return at+4 <= len(in) && binary.BigEndian.Uint32(in[at:]) == adler32.Checksum(out)
+	grown := make([]byte, min(f.size, max(2*len(f.out), f.n+need)))
+	copy(grown, f.out[:f.n])
+	f.out = grown
+	return true
 }
 
 // bits returns the next n (≤ 32) bits of the stream, false past its end.
@@ -181,7 +209,7 @@ func (f *inflater) stored() bool {
 	n := int(uint16(header))
 	// What acc holds are whole bytes of in, before pos: start from the first of them.
 	at := f.pos - int(f.nbits/8)
-	if at+n > len(f.in) || f.n+n > len(f.out) {
+	if at+n > len(f.in) || !f.room(n) {
 		return false
 	}
 	copy(f.out[f.n:], f.in[at:at+n])
@@ -209,8 +237,8 @@ func (f *inflater) fixedBlock() bool {
 			}
 		}
 		f.fixedLit, f.fixedDist = new(huffman), new(huffman)
-		f.fixedLit.build(lens[:maxLitCodes])
-		f.fixedDist.build(lens[maxLitCodes:])
+		f.fixedLit.build(lens[:maxLitCodes], f.maxTable)
+		f.fixedDist.build(lens[maxLitCodes:], f.maxTable)
 	}
 	return f.codes(f.fixedLit, f.fixedDist)
 }
@@ -233,14 +261,14 @@ func (f *inflater) dynamicBlock() bool {
 		}
 		clens[codeLengthOrder[i]] = uint8(v)
 	}
-	if !f.lit.build(clens[:]) || f.lit.empty {
+	if !f.lit.build(clens[:], f.maxTable) || f.lit.empty {
 		return false
 	}
 	lens := f.lens[:nlit+ndist]
 	if !f.readLengths(lens) || lens[endOfBlock] == 0 {
 		return false
 	}
-	return f.lit.build(lens[:nlit]) && f.dist.build(lens[nlit:]) && f.codes(&f.lit, &f.dist)
+	return f.lit.build(lens[:nlit], f.maxTable) && f.dist.build(lens[nlit:], f.maxTable) && f.codes(&f.lit, &f.dist)
 }
 
 // readLengths reads the code lengths of a dynamic block with the code-length code (in f.lit).
@@ -283,60 +311,127 @@ func (f *inflater) readLengths(lens []uint8) bool {
 	return true
 }
 
-// codes decodes a block's literals and copies up to its end.
+// codes decodes a block's literals and copies up to its end. It nearly always decodes from the tables:
+// the stream's state is kept in locals, for registers, and handed to f around the rare slower paths
+// (codes longer than a table, the last bytes of in, growing out).
 func (f *inflater) codes(lit, dist *huffman) bool {
-	mask := uint64(1)<<lit.tableBits - 1
+	if lit.empty { // an empty table holds stale entries; such a block cannot even end
+		return false
+	}
+	in, out := f.in, f.out
+	pos, acc, nbits, n := f.pos, f.acc, f.nbits, f.n
+	litMask, distMask := uint64(1)<<lit.tableBits-1, uint64(1)<<dist.tableBits-1
 	for {
-		// symbol's table look-up, inlined: it decodes nearly every symbol.
-		if f.nbits < maxCodeBits {
-			f.refill()
+		// A literal or length code, its extra bits, a distance code and its extra bits: at most 48 bits.
+		if nbits < 48 {
+			if pos+8 <= len(in) {
+				acc |= binary.LittleEndian.Uint64(in[pos:]) << nbits
+				took := (63 - nbits) / 8
+				pos += int(took)
+				nbits += took * 8
+			} else {
+				f.pos, f.acc, f.nbits = pos, acc, nbits
+				f.refill()
+				pos, acc, nbits = f.pos, f.acc, f.nbits
+			}
 		}
-		sym, ok := 0, true
-		if e := lit.fast[f.acc&mask]; e != 0 && uint(e&15) <= f.nbits && !lit.empty {
-			f.acc >>= e & 15
-			f.nbits -= uint(e & 15)
+		var sym int
+		if e := lit.fast[acc&litMask]; e != 0 && uint(e&15) <= nbits {
+			acc >>= e & 15
+			nbits -= uint(e & 15)
 			sym = int(e >> 4)
 		} else {
-			sym, ok = f.symbol(lit)
-		}
-		switch {
-		case !ok:
-			return false
-		case sym < endOfBlock:
-			if f.n == len(f.out) {
+			f.pos, f.acc, f.nbits = pos, acc, nbits
+			var ok bool
+			if sym, ok = f.symbol(lit); !ok {
 				return false
 			}
-			f.out[f.n] = byte(sym)
-			f.n++
+			pos, acc, nbits = f.pos, f.acc, f.nbits
+		}
+		if sym < endOfBlock {
+			if n == len(out) {
+				if f.n = n; !f.room(1) {
+					return false
+				}
+				out = f.out
+			}
+			out[n] = byte(sym)
+			n++
 			continue
-		case sym == endOfBlock:
+		}
+		if sym == endOfBlock {
+			f.pos, f.acc, f.nbits, f.n = pos, acc, nbits, n
 			return true
-		case sym > 285:
+		}
+		if sym > 285 {
 			return false
 		}
 		sym -= 257
-		extra, ok := f.bits(uint(lengthExtra[sym]))
-		if !ok {
+		extra := uint(lengthExtra[sym])
+		if nbits < extra {
 			return false
 		}
-		length := int(lengthBase[sym]) + int(extra)
-		dsym, ok := f.symbol(dist)
-		if !ok || dsym >= 30 {
+		length := int(lengthBase[sym]) + int(acc&(1<<extra-1))
+		acc >>= extra
+		nbits -= extra
+
+		if dist.empty {
 			return false
 		}
-		if extra, ok = f.bits(uint(distExtra[dsym])); !ok {
+		var dsym int
+		if e := dist.fast[acc&distMask]; e != 0 && uint(e&15) <= nbits {
+			acc >>= e & 15
+			nbits -= uint(e & 15)
+			dsym = int(e >> 4)
+		} else {
+			f.pos, f.acc, f.nbits = pos, acc, nbits
+			var ok bool
+			if dsym, ok = f.symbol(dist); !ok {
+				return false
+			}
+			pos, acc, nbits = f.pos, f.acc, f.nbits
+		}
+		if dsym >= 30 {
 			return false
 		}
-		distance := int(distBase[dsym]) + int(extra)
-		if distance > f.n || length > len(f.out)-f.n {
+		extra = uint(distExtra[dsym])
+		if nbits < extra {
 			return false
 		}
-		// A copy longer than its distance repeats what it writes: each pass copies all written since from.
-		from, end := f.n-distance, f.n+length
-		for f.n < end {
-			f.n += copy(f.out[f.n:end], f.out[from:f.n])
+		distance := int(distBase[dsym]) + int(acc&(1<<extra-1))
+		acc >>= extra
+		nbits -= extra
+		if distance > n {
+			return false
 		}
+		if length > len(out)-n {
+			if f.n = n; !f.room(length) {
+				return false
+			}
+			out = f.out
+		}
+		n = copyMatch(out, n, distance, length)
 	}
+}
+
+// copyMatch copies length bytes from distance back to out[n:], which holds them, and returns the new end.
+func copyMatch(out []byte, n, distance, length int) int {
+	from, end := n-distance, n+length
+	if distance >= 8 && end+8 <= len(out) {
+		// Eight bytes at a time: each word's source was written before it is read, even where the copy
+		// overlaps itself; the bytes past end are written over later.
+		for n < end {
+			binary.LittleEndian.PutUint64(out[n:], binary.LittleEndian.Uint64(out[from:]))
+			n += 8
+			from += 8
+		}
+		return end
+	}
+	// A copy longer than its distance repeats what it writes: each pass copies all written since from.
+	for n < end {
+		n += copy(out[n:end], out[from:n])
+	}
+	return end
 }
 
 // symbol decodes the next symbol of h's code.
