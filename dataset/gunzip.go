@@ -18,8 +18,8 @@ const (
 
 // gunzip decompresses in, which must be exactly one gzip member, into one buffer of the size its trailer
 // declares (at most maxSize), decoding every match within that buffer: a streaming reader keeps a 32 KiB
-// window and copies out of it. The buffer grows as output arrives, from at most initialGzipBuffer, so a
-// lying trailer costs no more memory than the stream holds. It checks the CRC-32 and the size. It declines
+// window and copies out of it. The buffer grows as output arrives, so a lying trailer costs little more
+// memory than the stream holds. It checks the CRC-32 and the size. It declines
 // (ok false) what it does not read, for a streaming reader to read or to name the fault: several members
 // or bytes after the first, a header CRC, an output of 4 GiB or more (ISIZE is its size mod 2^32), and any
 // damage.
@@ -34,7 +34,9 @@ func (f *inflater) gunzip(in []byte, maxSize int64) (out []byte, ok bool) {
 		return nil, false
 	}
 	f.maxTable = longFastBits
-	end, ok := f.deflate(in, start, make([]byte, min(size, initialGzipBuffer)), int(size))
+	// The first buffer is at most a few times the stream: a lying trailer costs no more than that.
+	first := min(size, initialGzipBuffer, 8*int64(len(in))+4096)
+	end, ok := f.deflate(in, start, make([]byte, first), int(size))
 	out, f.out, f.in = f.out[:f.n], nil, nil
 	if !ok || end != len(in)-gzipTrailerLen || crc32.ChecksumIEEE(out) != binary.LittleEndian.Uint32(trailer) {
 		return nil, false
