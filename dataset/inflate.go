@@ -183,19 +183,22 @@ func (f *inflater) bits(n uint) (uint32, bool) {
 	return v, true
 }
 
-func (f *inflater) refill() {
-	if f.pos+8 <= len(f.in) {
-		f.acc |= binary.LittleEndian.Uint64(f.in[f.pos:]) << f.nbits
-		took := (63 - f.nbits) / 8
-		f.pos += int(took)
-		f.nbits += took * 8
-		return
+func (f *inflater) refill() { f.pos, f.acc, f.nbits = refillWord(f.in, f.pos, f.acc, f.nbits) }
+
+// refillWord loads whole bytes of in from pos into acc, above its nbits bits, to 56 bits or more, or to
+// the end of in.
+func refillWord(in []byte, pos int, acc uint64, nbits uint) (int, uint64, uint) {
+	if pos+8 <= len(in) {
+		acc |= binary.LittleEndian.Uint64(in[pos:]) << nbits
+		took := (63 - nbits) / 8
+		return pos + int(took), acc, nbits + took*8
 	}
-	for f.nbits <= 56 && f.pos < len(f.in) {
-		f.acc |= uint64(f.in[f.pos]) << f.nbits
-		f.pos++
-		f.nbits += 8
+	for nbits <= 56 && pos < len(in) {
+		acc |= uint64(in[pos]) << nbits
+		pos++
+		nbits += 8
 	}
+	return pos, acc, nbits
 }
 
 // stored copies a stored block: from the next whole byte, its length, the length's complement, the bytes.
@@ -322,18 +325,8 @@ func (f *inflater) codes(lit, dist *huffman) bool {
 	pos, acc, nbits, n := f.pos, f.acc, f.nbits, f.n
 	litMask, distMask := uint64(1)<<lit.tableBits-1, uint64(1)<<dist.tableBits-1
 	for {
-		// A literal or length code, its extra bits, a distance code and its extra bits: at most 48 bits.
-		if nbits < 48 {
-			if pos+8 <= len(in) {
-				acc |= binary.LittleEndian.Uint64(in[pos:]) << nbits
-				took := (63 - nbits) / 8
-				pos += int(took)
-				nbits += took * 8
-			} else {
-				f.pos, f.acc, f.nbits = pos, acc, nbits
-				f.refill()
-				pos, acc, nbits = f.pos, f.acc, f.nbits
-			}
+		if nbits < maxCodeBits {
+			pos, acc, nbits = refillWord(in, pos, acc, nbits)
 		}
 		var sym int
 		if e := lit.fast[acc&litMask]; e != 0 && uint(e&15) <= nbits {
@@ -365,6 +358,10 @@ func (f *inflater) codes(lit, dist *huffman) bool {
 		}
 		if sym > 285 {
 			return false
+		}
+		// A length's extra bits, a distance code and its extra bits: at most 33 bits.
+		if nbits < 33 {
+			pos, acc, nbits = refillWord(in, pos, acc, nbits)
 		}
 		sym -= 257
 		extra := uint(lengthExtra[sym])
