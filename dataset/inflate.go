@@ -314,21 +314,20 @@ func (f *inflater) readLengths(lens []uint8) bool {
 	return true
 }
 
-// codes decodes a block's literals and copies up to its end. It nearly always decodes from the tables:
-// the stream's state is kept in locals, for registers, and handed to f around the rare slower paths
-// (codes longer than a table, the last bytes of in, growing out).
+// codes decodes a block's literals and copies up to its end. It decodes literals, most of a long
+// stream's symbols, with the stream's state in locals, for registers, and hands it to f for the rest.
 func (f *inflater) codes(lit, dist *huffman) bool {
 	if lit.empty { // an empty table holds stale entries; such a block cannot even end
 		return false
 	}
 	in, out := f.in, f.out
 	pos, acc, nbits, n := f.pos, f.acc, f.nbits, f.n
-	litMask, distMask := uint64(1)<<lit.tableBits-1, uint64(1)<<dist.tableBits-1
+	litMask := uint64(1)<<lit.tableBits - 1
 	for {
 		if nbits < maxCodeBits {
 			pos, acc, nbits = refillWord(in, pos, acc, nbits)
 		}
-		var sym int
+		sym := 0
 		if e := lit.fast[acc&litMask]; e != 0 && uint(e&15) <= nbits {
 			acc >>= e & 15
 			nbits -= uint(e & 15)
@@ -341,74 +340,86 @@ func (f *inflater) codes(lit, dist *huffman) bool {
 			}
 			pos, acc, nbits = f.pos, f.acc, f.nbits
 		}
-		if sym < endOfBlock {
-			if n == len(out) {
-				if f.n = n; !f.room(1) {
-					return false
-				}
-				out = f.out
-			}
+		if sym < endOfBlock && n < len(out) {
 			out[n] = byte(sym)
 			n++
 			continue
 		}
-		if sym == endOfBlock {
-			f.pos, f.acc, f.nbits, f.n = pos, acc, nbits, n
+		if sym > endOfBlock && sym <= 285 {
+			if nbits < 33 { // a length's extra bits, a distance code and its extra bits
+				pos, acc, nbits = refillWord(in, pos, acc, nbits)
+			}
+			length, distance, rest, left, ok := tableMatch(sym, acc, nbits, dist)
+			if ok && distance <= n && length <= len(out)-n {
+				acc, nbits = rest, left
+				n = copyMatch(out, n, distance, length)
+				continue
+			}
+		}
+		f.pos, f.acc, f.nbits, f.n = pos, acc, nbits, n
+		switch {
+		case sym < endOfBlock:
+			if !f.room(1) {
+				return false
+			}
+			f.out[f.n] = byte(sym)
+			f.n++
+		case sym == endOfBlock:
 			return true
-		}
-		if sym > 285 {
+		case !f.match(sym, dist):
 			return false
 		}
-		// A length's extra bits, a distance code and its extra bits: at most 33 bits.
-		if nbits < 33 {
-			pos, acc, nbits = refillWord(in, pos, acc, nbits)
-		}
-		sym -= 257
-		extra := uint(lengthExtra[sym])
-		if nbits < extra {
-			return false
-		}
-		length := int(lengthBase[sym]) + int(acc&(1<<extra-1))
-		acc >>= extra
-		nbits -= extra
-
-		if dist.empty {
-			return false
-		}
-		var dsym int
-		if e := dist.fast[acc&distMask]; e != 0 && uint(e&15) <= nbits {
-			acc >>= e & 15
-			nbits -= uint(e & 15)
-			dsym = int(e >> 4)
-		} else {
-			f.pos, f.acc, f.nbits = pos, acc, nbits
-			var ok bool
-			if dsym, ok = f.symbol(dist); !ok {
-				return false
-			}
-			pos, acc, nbits = f.pos, f.acc, f.nbits
-		}
-		if dsym >= 30 {
-			return false
-		}
-		extra = uint(distExtra[dsym])
-		if nbits < extra {
-			return false
-		}
-		distance := int(distBase[dsym]) + int(acc&(1<<extra-1))
-		acc >>= extra
-		nbits -= extra
-		if distance > n {
-			return false
-		}
-		if length > len(out)-n {
-			if f.n = n; !f.room(length) {
-				return false
-			}
-			out = f.out
-		}
-		n = copyMatch(out, n, distance, length)
+		pos, acc, nbits, n, out = f.pos, f.acc, f.nbits, f.n, f.out
 	}
+}
+
+// tableMatch decodes from acc, which holds nbits bits, the rest of a match whose length symbol is sym
+// (257…285): the length's extra bits, the distance code and its extra bits. It returns the length, the
+// distance and the bits left; false if dist's table does not hold the distance code, or for any fault, for
+// match to decode it again.
+func tableMatch(sym int, acc uint64, nbits uint, dist *huffman) (length, distance int, rest uint64, left uint, ok bool) {
+	sym -= 257
+	extra := uint(lengthExtra[sym])
+	e := dist.fast[acc>>extra&(1<<dist.tableBits-1)]
+	used := extra + uint(e&15)
+	if dist.empty || e == 0 || e>>4 >= 30 || nbits < used {
+		return 0, 0, 0, 0, false
+	}
+	length = int(lengthBase[sym]) + int(acc&(1<<extra-1))
+	acc >>= used
+	nbits -= used
+	dextra := uint(distExtra[e>>4])
+	if nbits < dextra {
+		return 0, 0, 0, 0, false
+	}
+	distance = int(distBase[e>>4]) + int(acc&(1<<dextra-1))
+	return length, distance, acc >> dextra, nbits - dextra, true
+}
+
+// match decodes the rest of a match whose length symbol is sym, then copies it.
+func (f *inflater) match(sym int, dist *huffman) bool {
+	if sym > 285 {
+		return false
+	}
+	sym -= 257
+	extra, ok := f.bits(uint(lengthExtra[sym]))
+	if !ok {
+		return false
+	}
+	length := int(lengthBase[sym]) + int(extra)
+	dsym, ok := f.symbol(dist)
+	if !ok || dsym >= 30 {
+		return false
+	}
+	if extra, ok = f.bits(uint(distExtra[dsym])); !ok {
+		return false
+	}
+	distance := int(distBase[dsym]) + int(extra)
+	if distance > f.n || !f.room(length) {
+		return false
+	}
+	f.n = copyMatch(f.out, f.n, distance, length)
+	return true
 }
 
 // copyMatch copies length bytes from distance back to out[n:], which holds them, and returns the new end.
