@@ -17,12 +17,10 @@ const (
 )
 
 // gunzip decompresses in, which must be exactly one gzip member, into one buffer of the size its trailer
-// declares (at most maxSize), decoding every match within that buffer: a streaming reader keeps a 32 KiB
-// window and copies out of it. The buffer grows as output arrives, so a lying trailer costs little more
-// memory than the stream holds. It checks the CRC-32 and the size. It declines
-// (ok false) what it does not read, for a streaming reader to read or to name the fault: several members
-// or bytes after the first, a header CRC, an output of 4 GiB or more (ISIZE is its size mod 2^32), and any
-// damage.
+// declares (at most maxSize) and checks its CRC-32. The buffer grows as output arrives, so a lying trailer
+// costs little more memory than the stream holds. It declines (ok false) what it does not read, for a
+// streaming reader to read or to name the fault: several members or bytes after the first, a header CRC
+// or reserved flags, an output of 4 GiB or more (ISIZE is its size mod 2^32), and any damage.
 func (f *inflater) gunzip(in []byte, maxSize int64) (out []byte, ok bool) {
 	start, ok := gzipDataStart(in)
 	if !ok || len(in)-start < gzipTrailerLen {

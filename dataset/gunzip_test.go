@@ -80,7 +80,7 @@ func readFile(t *testing.T, path string) []byte {
 
 // TestGunzipReadsWhatPythonWrites shows that gunzip itself (not the streaming reader after it declines)
 // inflates every file Python's gzip module writes, at every level, with and without a file name in the
-// header, to the bytes written; and that ReadImages reads the IDX file's pixels from each, and from the
+// header, to the bytes written (level 0 in stored blocks); and that ReadImages reads the IDX file's pixels from each, and from the
 // files of several members, which gunzip declines.
 func TestGunzipReadsWhatPythonWrites(t *testing.T) {
 	dir := pythonGzipFiles(t)
@@ -101,12 +101,42 @@ func TestGunzipReadsWhatPythonWrites(t *testing.T) {
 		} else if want := readFile(t, filepath.Join(dir, name[:strings.IndexByte(name, '-')]+".bin")); !ok || !bytes.Equal(out, want) {
 			t.Errorf("%s: gunzip (ok %t) did not inflate %d bytes to the %d written", name, ok, len(in), len(want))
 		}
+		if start, _ := gzipDataStart(in); strings.HasSuffix(name, "-0") && in[start]>>1&3 != 0 {
+			t.Errorf("%s: level 0 begins with a block of type %d, want stored (0)", name, in[start]>>1&3)
+		}
 		if !strings.HasPrefix(name, "idx") {
 			continue
 		}
 		pixels, n, rows, cols, err := ReadImages(p)
 		if err != nil || n != 300 || rows != 28 || cols != 28 || !bytes.Equal(pixels, idxPlain[16:]) {
 			t.Errorf("%s: ReadImages gave %d×%d×%d (%v), not the pixels written", name, n, rows, cols, err)
+		}
+	}
+}
+
+// TestGunzipHeaders shows that gunzip reads members whose headers carry any of a name, a comment and
+// extra fields, as compress/gzip writes them.
+func TestGunzipHeaders(t *testing.T) {
+	want := pattern(3000)
+	var f inflater
+	for fields := range 8 {
+		var z bytes.Buffer
+		w := gzip.NewWriter(&z)
+		if fields&1 != 0 {
+			w.Name = "train-images-idx3-ubyte"
+		}
+		if fields&2 != 0 {
+			w.Comment = "a comment"
+		}
+		if fields&4 != 0 {
+			w.Extra = []byte("AB\x03\x00xyz")
+		}
+		w.Write(want)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if out, ok := f.gunzip(z.Bytes(), maxPayload); !ok || !bytes.Equal(out, want) {
+			t.Errorf("header fields %03b: not inflated (ok %t)", fields, ok)
 		}
 	}
 }

@@ -172,9 +172,9 @@ func readIDX(path string, accept func(idxHeader) error, asLabels bool) (*array, 
 }
 
 // readGzippedIDX reads a gzipped IDX file. A file of one gzip member, up to maxWholeGzip bytes, is read
-// whole and inflated into one buffer (gunzip), several times faster than through a streaming reader's
-// window and io.Reader layers; what gunzip declines, or an IDX file it holds that readIDXBytes does not
-// take, is read again by klauspost's streaming reader, which reads it or names its fault.
+// whole and inflated into one buffer (gunzip), without a streaming reader's window and io.Reader layers;
+// what gunzip declines, or an IDX file it holds that readIDXBytes does not take, is read again by
+// klauspost's streaming reader, which reads it or names its fault.
 func readGzippedIDX(f *os.File, path string, fileSize int64, accept func(idxHeader) error, asLabels bool) (*array, error) {
 	if fileSize > maxWholeGzip {
 		return readGzipStream(bufio.NewReaderSize(f, chunkBytes), path, fileSize, accept, asLabels)

@@ -6,13 +6,16 @@ import (
 	"math/bits"
 )
 
-// inflater decompresses the zlib stream of a small PNG (RFC 1950 and 1951) into a buffer of the size its
-// header declares. A 28×28 PNG holds one block with Huffman codes of its own and inflates to 812 bytes:
-// building the decoding tables is much of the work, and a general inflater builds them for long streams
-// (klauspost's clears and fills two tables of 512 entries per block). This one sizes each table to its
-// code's longest length, up to fastBits, and decodes longer codes bit by bit. It accepts what
-// compress/flate accepts (complete codes, or a lone code of one bit); on anything else it declines, for
-// image/png to name the fault. One inflater serves one goroutine.
+// inflater decompresses a whole DEFLATE stream (RFC 1951) held in memory into one buffer of the size its
+// container declares: the zlib stream of a small PNG (inflate, RFC 1950) or a gzip member (gunzip, RFC
+// 1952). A 28×28 PNG holds one block with Huffman codes of its own and inflates to 812 bytes: building the
+// decoding tables is much of the work, and a general inflater builds them for long streams (klauspost's
+// clears and fills two tables of 512 entries per block). This one sizes each table to its code's longest
+// length, up to fastBits for a PNG and longFastBits for a long stream, and decodes longer codes bit by
+// bit. Knowing the output's size, it copies every match within the output, where a streaming inflater
+// keeps a window and copies out of it. It accepts what compress/flate accepts (complete codes, or a lone
+// code of one bit); on anything else it declines, for image/png or klauspost's reader to name the fault.
+// One inflater serves one goroutine.
 type inflater struct {
 	in    []byte
 	pos   int    // the next byte of in to enter acc
