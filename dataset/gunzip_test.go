@@ -295,3 +295,19 @@ func TestReadGzippedIDXFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestGunzipReadsMNIST shows that gunzip inflates MNIST's own four files to what compress/gzip reads.
+func TestGunzipReadsMNIST(t *testing.T) {
+	dir := os.Getenv("TFSWEEP_DATA_DIR")
+	if dir == "" {
+		t.Fatal("TFSWEEP_DATA_DIR is not set: run `make test`, or scripts/setup-data.sh")
+	}
+	var f inflater
+	for _, name := range []string{TrainImagesFile, TrainLabelsFile, TestImagesFile, TestLabelsFile} {
+		in := readFile(t, filepath.Join(dir, name+".gz"))
+		want, gzipOK := gunzipStream(in)
+		if out, ok := f.gunzip(in, maxPayload); !ok || !gzipOK || !bytes.Equal(out, want) {
+			t.Errorf("%s: gunzip (ok %t) does not read what compress/gzip (ok %t) reads", name, ok, gzipOK)
+		}
+	}
+}
