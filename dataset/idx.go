@@ -57,6 +57,11 @@ const (
 	// initialGzipBuffer caps the first allocation for a gzipped payload: beyond it the buffer grows only as
 	// bytes actually arrive, so a lying header costs no more memory than the data really in the file.
 	initialGzipBuffer = 64 << 20
+	// maxWholeGzip is the largest gzipped IDX file read whole into memory to be inflated in one buffer;
+	// a larger one is streamed.
+	maxWholeGzip = 1 << 30
+	// maxIDXHeader is the longest IDX header: the magic and 255 dimensions.
+	maxIDXHeader = 4 + 4*255
 )
 
 // ReadImages reads an IDX3 image file (magic 0x00000803): n images of rows×cols unsigned bytes.
@@ -133,24 +138,91 @@ func readIDX(path string, accept func(idxHeader) error, asLabels bool) (*array, 
 	}
 	defer f.Close()
 
-	br := bufio.NewReaderSize(f, chunkBytes)
-	head, _ := br.Peek(2)
-	gzipped := isGzip(head)
-	var r io.Reader = br
-	var zr *gzip.Reader
-	if gzipped {
-		if zr, err = gzip.NewReader(br); err != nil {
-			return nil, fileError(path, gzipFault(err), "")
-		}
-		r = zr
+	var head [2]byte
+	if n, _ := f.ReadAt(head[:], 0); isGzip(head[:n]) {
+		return readGzippedIDX(f, path, fileSize, accept, asLabels)
 	}
-
+	r := bufio.NewReaderSize(f, chunkBytes)
 	h, headerLen, err := readHeader(r)
 	if err == nil {
 		err = accept(h)
 	}
 	if err != nil {
-		if gzipped && isGzipFault(err) {
+		return nil, fileError(path, err, "")
+	}
+	count, size, err := payloadSize(h)
+	if err != nil {
+		return nil, fileError(path, err, "dimensions %v", h.dims)
+	}
+	// The file size tells exactly what to expect, before a byte of payload is allocated.
+	switch actual := fileSize - int64(headerLen); {
+	case actual < size:
+		return nil, fileError(path, ErrTruncated, "dimensions %v declare %d data bytes, file holds %d", h.dims, size, actual)
+	case actual > size:
+		return nil, fileError(path, ErrTrailing, "dimensions %v declare %d data bytes, file holds %d", h.dims, size, actual)
+	}
+	a := &array{elem: h.elem, dims: h.dims}
+	if err := a.readPayload(r, count, asLabels); err != nil {
+		if errors.Is(err, ErrLabelRange) {
+			return nil, fileError(path, err, "")
+		}
+		return nil, fileError(path, ErrTruncated, "reading data: %v", err)
+	}
+	return a, nil
+}
+
+// readGzippedIDX reads a gzipped IDX file. A file of one gzip member, up to maxWholeGzip bytes, is read
+// whole and inflated into one buffer (gunzip), without a streaming reader's window and io.Reader layers;
+// what gunzip declines, or an IDX file it holds that readIDXBytes does not take, is read again by
+// klauspost's streaming reader, which reads it or names its fault.
+func readGzippedIDX(f *os.File, path string, fileSize int64, accept func(idxHeader) error, asLabels bool) (*array, error) {
+	if fileSize > maxWholeGzip {
+		return readGzipStream(bufio.NewReaderSize(f, chunkBytes), path, fileSize, accept, asLabels)
+	}
+	compressed := make([]byte, fileSize)
+	if _, err := io.ReadFull(f, compressed); err != nil {
+		return nil, fileError(path, ErrTruncated, "reading %d bytes: %v", fileSize, err)
+	}
+	var inf inflater
+	if plain, ok := inf.gunzip(compressed, maxPayload+maxIDXHeader); ok {
+		if a, ok := readIDXBytes(plain, accept, asLabels); ok {
+			return a, nil
+		}
+	}
+	return readGzipStream(bytes.NewReader(compressed), path, fileSize, accept, asLabels)
+}
+
+// readIDXBytes takes a whole IDX file from memory; false for any fault, which readGzipStream then names.
+// Byte images are the payload's own bytes.
+func readIDXBytes(b []byte, accept func(idxHeader) error, asLabels bool) (*array, bool) {
+	h, headerLen, err := readHeader(bytes.NewReader(b))
+	if err != nil || accept(h) != nil {
+		return nil, false
+	}
+	count, size, err := payloadSize(h)
+	if err != nil || int64(len(b)-headerLen) != size {
+		return nil, false
+	}
+	a := &array{elem: h.elem, dims: h.dims}
+	if a.elem.isBytes() && !asLabels {
+		a.bytes = b[headerLen:]
+		return a, true
+	}
+	return a, a.readPayload(bytes.NewReader(b[headerLen:]), count, asLabels) == nil
+}
+
+// readGzipStream reads a gzipped IDX file from r through klauspost's streaming reader.
+func readGzipStream(r io.Reader, path string, fileSize int64, accept func(idxHeader) error, asLabels bool) (*array, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fileError(path, gzipFault(err), "")
+	}
+	h, _, err := readHeader(zr)
+	if err == nil {
+		err = accept(h)
+	}
+	if err != nil {
+		if isGzipFault(err) {
 			return nil, fileError(path, gzipFault(err), "in the header")
 		}
 		return nil, fileError(path, err, "")
@@ -160,24 +232,6 @@ func readIDX(path string, accept func(idxHeader) error, asLabels bool) (*array, 
 		return nil, fileError(path, err, "dimensions %v", h.dims)
 	}
 	a := &array{elem: h.elem, dims: h.dims}
-	if !gzipped {
-		// The file size tells exactly what to expect, before a byte of payload is allocated.
-		actual := fileSize - int64(headerLen)
-		switch {
-		case actual < size:
-			return nil, fileError(path, ErrTruncated, "dimensions %v declare %d data bytes, file holds %d", h.dims, size, actual)
-		case actual > size:
-			return nil, fileError(path, ErrTrailing, "dimensions %v declare %d data bytes, file holds %d", h.dims, size, actual)
-		}
-		if err := a.readPayload(r, count, asLabels); err != nil {
-			if errors.Is(err, ErrLabelRange) {
-				return nil, fileError(path, err, "")
-			}
-			return nil, fileError(path, ErrTruncated, "reading data: %v", err)
-		}
-		return a, nil
-	}
-
 	if err := a.readGzip(zr, count, size, fileSize, asLabels); err != nil {
 		return nil, fileError(path, err, "")
 	}

@@ -6,13 +6,16 @@ import (
 	"math/bits"
 )
 
-// inflater decompresses the zlib stream of a small PNG (RFC 1950 and 1951) into a buffer of the size its
-// header declares. A 28×28 PNG holds one block with Huffman codes of its own and inflates to 812 bytes:
-// building the decoding tables is much of the work, and a general inflater builds them for long streams
-// (klauspost's clears and fills two tables of 512 entries per block). This one sizes each table to its
-// code's longest length, up to fastBits, and decodes longer codes bit by bit. It accepts what
-// compress/flate accepts (complete codes, or a lone code of one bit); on anything else it declines, for
-// image/png to name the fault. One inflater serves one goroutine.
+// inflater decompresses a whole DEFLATE stream (RFC 1951) held in memory into one buffer of the size its
+// container declares: the zlib stream of a small PNG (inflate, RFC 1950) or a gzip member (gunzip, RFC
+// 1952). A 28×28 PNG holds one block with Huffman codes of its own and inflates to 812 bytes: building the
+// decoding tables is much of the work, and a general inflater builds them for long streams (klauspost's
+// clears and fills two tables of 512 entries per block). This one sizes each table to its code's longest
+// length, up to fastBits for a PNG and longFastBits for a long stream, and decodes longer codes bit by
+// bit. Knowing the output's size, it copies every match within the output, where a streaming inflater
+// keeps a window and copies out of it. It accepts what compress/flate accepts (complete codes, or a lone
+// code of one bit); on anything else it declines, for image/png or klauspost's reader to name the fault.
+// One inflater serves one goroutine.
 type inflater struct {
 	in    []byte
 	pos   int    // the next byte of in to enter acc
@@ -20,15 +23,19 @@ type inflater struct {
 	nbits uint
 	out   []byte
 	n     int // bytes of out written
-	lit   huffman
-	dist  huffman
-	lens  [maxLitCodes + maxDistCodes]uint8
+	size  int // bytes the output must come to; out grows up to it
+	// maxTable is the most bits a table look-up decodes: tables this large pay off on long streams only.
+	maxTable uint
+	lit      huffman
+	dist     huffman
+	lens     [maxLitCodes + maxDistCodes]uint8
 
 	fixedLit, fixedDist *huffman // the fixed codes, built when first met
 }
 
 const (
-	fastBits     = 9 // the most bits a table decodes at once
+	fastBits     = 9  // the most bits a table decodes at once in a small stream (a PNG's)
+	longFastBits = 10 // and in a long one (a gzipped IDX file)
 	maxCodeBits  = 15
 	maxLitCodes  = 288
 	maxDistCodes = 32
@@ -48,7 +55,7 @@ var (
 // huffman decodes one canonical Huffman code: fast[the next tableBits bits] is a symbol<<4 | its length,
 // or 0 for a longer code, which count and symbols decode bit by bit.
 type huffman struct {
-	fast      [1 << fastBits]uint16
+	fast      [1 << longFastBits]uint16
 	tableBits uint
 	count     [maxCodeBits + 1]uint16
 	symbols   [maxLitCodes]uint16 // by length, then by symbol
@@ -57,7 +64,7 @@ type huffman struct {
 
 // build makes h decode the code whose lengths are given (0: the symbol is unused); false for a code
 // compress/flate refuses: over- or under-subscribed, but for a lone code of one bit.
-func (h *huffman) build(lengths []uint8) bool {
+func (h *huffman) build(lengths []uint8, maxTable uint) bool {
 	var count [maxCodeBits + 1]uint16
 	for _, n := range lengths {
 		count[n]++
@@ -81,8 +88,8 @@ func (h *huffman) build(lengths []uint8) bool {
 	if used := next[maxLen] + int(count[maxLen]); used != 1<<maxLen && !(used == 1 && maxLen == 1) {
 		return false
 	}
-	h.tableBits = min(maxLen, fastBits)
-	long := maxLen > fastBits // only then are symbols needed, for the codes the table does not hold
+	h.tableBits = min(maxLen, maxTable)
+	long := maxLen > maxTable // only then are symbols needed, for the codes the table does not hold
 	if long || h.count[1] == 1 && maxLen == 1 {
 		clear(h.fast[:1<<h.tableBits])
 	}
@@ -112,11 +119,20 @@ func (f *inflater) inflate(in, out []byte) bool {
 	if len(in) < 2 || in[0]&0x0f != 8 || in[0]>>4 > 7 || in[1]&0x20 != 0 || binary.BigEndian.Uint16(in)%31 != 0 {
 		return false
 	}
-	f.in, f.pos, f.acc, f.nbits, f.out, f.n = in, 2, 0, 0, out, 0
+	f.maxTable = fastBits
+	at, ok := f.deflate(in, 2, out, len(out))
+	return ok && at+4 <= len(in) && binary.BigEndian.Uint32(in[at:]) == adler32.Checksum(out)
+}
+
+// deflate decompresses the DEFLATE stream starting at in[pos] into out, growing it up to size bytes,
+// which it must fill exactly. The output is then f.out[:size]; it returns the position in in of the byte
+// after the final block.
+func (f *inflater) deflate(in []byte, pos int, out []byte, size int) (int, bool) {
+	f.in, f.pos, f.acc, f.nbits, f.out, f.n, f.size = in, pos, 0, 0, out, 0, size
 	for final := false; !final; {
 		header, ok := f.bits(3)
 		if !ok {
-			return false
+			return 0, false
 		}
 		final = header&1 == 1
 		switch header >> 1 {
@@ -127,18 +143,33 @@ func (f *inflater) inflate(in, out []byte) bool {
 		case 2:
 			ok = f.dynamicBlock()
 		default:
-			return false
+			return 0, false
 		}
 		if !ok {
-			return false
+			return 0, false
 		}
 	}
-	if f.n != len(out) {
+	if f.n != size {
+		return 0, false
+	}
+	// What follows the last block starts at the next whole byte.
+	return f.pos - int(f.nbits/8), true
+}
+
+// room makes out hold at least need more bytes, growing it (at least doubling) up to f.size; false if
+// the stream would write past f.size. Growing as the output arrives keeps a lying declared size from
+// allocating more than the stream really holds, give or take a factor of two.
+func (f *inflater) room(need int) bool {
+	if need <= len(f.out)-f.n {
+		return true
+	}
+	if need > f.size-f.n {
 		return false
 	}
-	// The checksum follows the last block at the next whole byte.
-	at := f.pos - int(f.nbits/8)
-	return at+4 <= len(in) && binary.BigEndian.Uint32(in[at:]) == adler32.Checksum(out)
+	grown := make([]byte, min(f.size, max(2*len(f.out), f.n+need)))
+	copy(grown, f.out[:f.n])
+	f.out = grown
+	return true
 }
 
 // bits returns the next n (≤ 32) bits of the stream, false past its end.
@@ -155,19 +186,22 @@ func (f *inflater) bits(n uint) (uint32, bool) {
 	return v, true
 }
 
-func (f *inflater) refill() {
-	if f.pos+8 <= len(f.in) {
-		f.acc |= binary.LittleEndian.Uint64(f.in[f.pos:]) << f.nbits
-		took := (63 - f.nbits) / 8
-		f.pos += int(took)
-		f.nbits += took * 8
-		return
+func (f *inflater) refill() { f.pos, f.acc, f.nbits = refillWord(f.in, f.pos, f.acc, f.nbits) }
+
+// refillWord loads whole bytes of in from pos into acc, above its nbits bits, to 56 bits or more, or to
+// the end of in.
+func refillWord(in []byte, pos int, acc uint64, nbits uint) (int, uint64, uint) {
+	if pos+8 <= len(in) {
+		acc |= binary.LittleEndian.Uint64(in[pos:]) << nbits
+		took := (63 - nbits) / 8
+		return pos + int(took), acc, nbits + took*8
 	}
-	for f.nbits <= 56 && f.pos < len(f.in) {
-		f.acc |= uint64(f.in[f.pos]) << f.nbits
-		f.pos++
-		f.nbits += 8
+	for nbits <= 56 && pos < len(in) {
+		acc |= uint64(in[pos]) << nbits
+		pos++
+		nbits += 8
 	}
+	return pos, acc, nbits
 }
 
 // stored copies a stored block: from the next whole byte, its length, the length's complement, the bytes.
@@ -181,7 +215,7 @@ func (f *inflater) stored() bool {
 	n := int(uint16(header))
 	// What acc holds are whole bytes of in, before pos: start from the first of them.
 	at := f.pos - int(f.nbits/8)
-	if at+n > len(f.in) || f.n+n > len(f.out) {
+	if at+n > len(f.in) || !f.room(n) {
 		return false
 	}
 	copy(f.out[f.n:], f.in[at:at+n])
@@ -209,8 +243,8 @@ func (f *inflater) fixedBlock() bool {
 			}
 		}
 		f.fixedLit, f.fixedDist = new(huffman), new(huffman)
-		f.fixedLit.build(lens[:maxLitCodes])
-		f.fixedDist.build(lens[maxLitCodes:])
+		f.fixedLit.build(lens[:maxLitCodes], f.maxTable)
+		f.fixedDist.build(lens[maxLitCodes:], f.maxTable)
 	}
 	return f.codes(f.fixedLit, f.fixedDist)
 }
@@ -233,14 +267,14 @@ func (f *inflater) dynamicBlock() bool {
 		}
 		clens[codeLengthOrder[i]] = uint8(v)
 	}
-	if !f.lit.build(clens[:]) || f.lit.empty {
+	if !f.lit.build(clens[:], f.maxTable) || f.lit.empty {
 		return false
 	}
 	lens := f.lens[:nlit+ndist]
 	if !f.readLengths(lens) || lens[endOfBlock] == 0 {
 		return false
 	}
-	return f.lit.build(lens[:nlit]) && f.dist.build(lens[nlit:]) && f.codes(&f.lit, &f.dist)
+	return f.lit.build(lens[:nlit], f.maxTable) && f.dist.build(lens[nlit:], f.maxTable) && f.codes(&f.lit, &f.dist)
 }
 
 // readLengths reads the code lengths of a dynamic block with the code-length code (in f.lit).
@@ -283,60 +317,132 @@ func (f *inflater) readLengths(lens []uint8) bool {
 	return true
 }
 
-// codes decodes a block's literals and copies up to its end.
+// codes decodes a block's literals and copies up to its end. It decodes literals, most of a long
+// stream's symbols, with the stream's state in locals, for registers, and hands it to f for the rest.
 func (f *inflater) codes(lit, dist *huffman) bool {
-	mask := uint64(1)<<lit.tableBits - 1
+	if lit.empty { // an empty table holds stale entries; such a block cannot even end
+		return false
+	}
+	in, out := f.in, f.out
+	pos, acc, nbits, n := f.pos, f.acc, f.nbits, f.n
+	litMask := uint64(1)<<lit.tableBits - 1
 	for {
-		// symbol's table look-up, inlined: it decodes nearly every symbol.
-		if f.nbits < maxCodeBits {
-			f.refill()
+		if nbits < maxCodeBits {
+			pos, acc, nbits = refillWord(in, pos, acc, nbits)
 		}
-		sym, ok := 0, true
-		if e := lit.fast[f.acc&mask]; e != 0 && uint(e&15) <= f.nbits && !lit.empty {
-			f.acc >>= e & 15
-			f.nbits -= uint(e & 15)
+		sym := 0
+		if e := lit.fast[acc&litMask]; e != 0 && uint(e&15) <= nbits {
+			acc >>= e & 15
+			nbits -= uint(e & 15)
 			sym = int(e >> 4)
 		} else {
-			sym, ok = f.symbol(lit)
+			f.pos, f.acc, f.nbits = pos, acc, nbits
+			var ok bool
+			if sym, ok = f.symbol(lit); !ok {
+				return false
+			}
+			pos, acc, nbits = f.pos, f.acc, f.nbits
 		}
+		if sym < endOfBlock && n < len(out) {
+			out[n] = byte(sym)
+			n++
+			continue
+		}
+		if sym > endOfBlock && sym <= 285 {
+			if nbits < 33 { // a length's extra bits, a distance code and its extra bits
+				pos, acc, nbits = refillWord(in, pos, acc, nbits)
+			}
+			length, distance, rest, left, ok := tableMatch(sym, acc, nbits, dist)
+			if ok && distance <= n && length <= len(out)-n {
+				acc, nbits = rest, left
+				n = copyMatch(out, n, distance, length)
+				continue
+			}
+		}
+		f.pos, f.acc, f.nbits, f.n = pos, acc, nbits, n
 		switch {
-		case !ok:
-			return false
 		case sym < endOfBlock:
-			if f.n == len(f.out) {
+			if !f.room(1) {
 				return false
 			}
 			f.out[f.n] = byte(sym)
 			f.n++
-			continue
 		case sym == endOfBlock:
 			return true
-		case sym > 285:
+		case !f.match(sym, dist):
 			return false
 		}
-		sym -= 257
-		extra, ok := f.bits(uint(lengthExtra[sym]))
-		if !ok {
-			return false
-		}
-		length := int(lengthBase[sym]) + int(extra)
-		dsym, ok := f.symbol(dist)
-		if !ok || dsym >= 30 {
-			return false
-		}
-		if extra, ok = f.bits(uint(distExtra[dsym])); !ok {
-			return false
-		}
-		distance := int(distBase[dsym]) + int(extra)
-		if distance > f.n || length > len(f.out)-f.n {
-			return false
-		}
-		// A copy longer than its distance repeats what it writes: each pass copies all written since from.
-		from, end := f.n-distance, f.n+length
-		for f.n < end {
-			f.n += copy(f.out[f.n:end], f.out[from:f.n])
-		}
+		pos, acc, nbits, n, out = f.pos, f.acc, f.nbits, f.n, f.out
 	}
+}
+
+// tableMatch decodes from acc, which holds nbits bits, the rest of a match whose length symbol is sym
+// (257…285): the length's extra bits, the distance code and its extra bits. It returns the length, the
+// distance and the bits left; false if dist's table does not hold the distance code, or for any fault, for
+// match to decode it again.
+func tableMatch(sym int, acc uint64, nbits uint, dist *huffman) (length, distance int, rest uint64, left uint, ok bool) {
+	sym -= 257
+	extra := uint(lengthExtra[sym])
+	e := dist.fast[acc>>extra&(1<<dist.tableBits-1)]
+	used := extra + uint(e&15)
+	if dist.empty || e == 0 || e>>4 >= 30 || nbits < used {
+		return 0, 0, 0, 0, false
+	}
+	length = int(lengthBase[sym]) + int(acc&(1<<extra-1))
+	acc >>= used
+	nbits -= used
+	dextra := uint(distExtra[e>>4])
+	if nbits < dextra {
+		return 0, 0, 0, 0, false
+	}
+	distance = int(distBase[e>>4]) + int(acc&(1<<dextra-1))
+	return length, distance, acc >> dextra, nbits - dextra, true
+}
+
+// match decodes the rest of a match whose length symbol is sym, then copies it.
+func (f *inflater) match(sym int, dist *huffman) bool {
+	if sym > 285 {
+		return false
+	}
+	sym -= 257
+	extra, ok := f.bits(uint(lengthExtra[sym]))
+	if !ok {
+		return false
+	}
+	length := int(lengthBase[sym]) + int(extra)
+	dsym, ok := f.symbol(dist)
+	if !ok || dsym >= 30 {
+		return false
+	}
+	if extra, ok = f.bits(uint(distExtra[dsym])); !ok {
+		return false
+	}
+	distance := int(distBase[dsym]) + int(extra)
+	if distance > f.n || !f.room(length) {
+		return false
+	}
+	f.n = copyMatch(f.out, f.n, distance, length)
+	return true
+}
+
+// copyMatch copies length bytes from distance back to out[n:], which holds them, and returns the new end.
+func copyMatch(out []byte, n, distance, length int) int {
+	from, end := n-distance, n+length
+	if distance >= 8 && end+8 <= len(out) {
+		// Eight bytes at a time: each word's source was written before it is read, even where the copy
+		// overlaps itself; the bytes past end are written over later.
+		for n < end {
+			binary.LittleEndian.PutUint64(out[n:], binary.LittleEndian.Uint64(out[from:]))
+			n += 8
+			from += 8
+		}
+		return end
+	}
+	// A copy longer than its distance repeats what it writes: each pass copies all written since from.
+	for n < end {
+		n += copy(out[n:end], out[from:n])
+	}
+	return end
 }
 
 // symbol decodes the next symbol of h's code.

@@ -239,10 +239,10 @@ func TestHuffmanBuildCountsPastSixteenBits(t *testing.T) {
 	}
 	over := append([]uint8{1, 1, 1, 1}, complete...)
 	var h huffman
-	if !h.build(complete) {
+	if !h.build(complete, fastBits) {
 		t.Error("the complete code is refused")
 	}
-	if h.build(over) {
+	if h.build(over, fastBits) {
 		t.Error("the over-subscribed code is accepted")
 	}
 }
