@@ -36,7 +36,9 @@ type dataShape struct{ train, test, features, classes int }
 func planRun(job spec.Job, v spec.Variant, data dataShape, gpu func() bool) (runPlan, error) {
 	cpus := job.CPUs
 	if cpus == 0 {
-		cpus = runtime.NumCPU()
+		// The CPUs this process may use, as the front counts them (GOMAXPROCS honours the affinity
+		// mask and a cgroup's CPU quota, where NumCPU sees every CPU of a container's node).
+		cpus = runtime.GOMAXPROCS(0)
 	}
 	cfg, err := modelConfig(v, data, job, gpu, cpus)
 	if err != nil {
