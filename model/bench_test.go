@@ -177,3 +177,32 @@ func BenchmarkConvnetSteps(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConvnetValidate evaluates 10,000 examples (the MNIST test set's size) on Keras' simple MNIST
+// convnet as the worker validates a convnet on the CPU: the intra-op pool of a thread per core and one
+// inter-op thread. samples/cpu-s counts all the process' threads.
+func BenchmarkConvnetValidate(b *testing.B) {
+	net, err := modelfile.Read(filepath.Join("..", "modelfile", "testdata", "convnet.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 10000
+	pixels, labels := randomBatch(3, n, 784, 10)
+	m := newModel(b, Config{Network: net, Device: DeviceCPU, InterOpThreads: 1})
+	examples := newExamples(b, pixels, labels, 784)
+	if err := m.Bind(examples, examples); err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := m.Validate(); err != nil { // optimises the pass
+		b.Fatal(err)
+	}
+	cpuStart := cpuSeconds(b)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, err := m.Validate(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+	b.ReportMetric(float64(n)*float64(b.N)/(cpuSeconds(b)-cpuStart), "samples/cpu-s")
+}

@@ -58,9 +58,12 @@ func startsWithC(typ reflect.Type, cName string) bool {
 		strings.HasSuffix(f.Type.Elem().Name(), cName) && f.Type.Elem().PkgPath() == typ.PkgPath()
 }
 
-// rewireForFusion applies featuresFromOutputs and shapesFromOutputs to g.
+// rewireForFusion applies featuresFromOutputs, reluBeforePool and shapesFromOutputs to g.
 func rewireForFusion(g *tf.Graph) error {
 	if _, err := featuresFromOutputs(g); err != nil {
+		return err
+	}
+	if _, err := reluBeforePool(g); err != nil {
 		return err
 	}
 	_, err := shapesFromOutputs(g)
@@ -91,6 +94,69 @@ func featuresFromOutputs(g *tf.Graph) (int, error) {
 		rewired++
 	}
 	return rewired, nil
+}
+
+// reluBeforePool moves the forward ReLU of each convolution that leaves its ReLU to a max pooling
+// (model's poolBeforeRelu) back before the pooling, where the remapper fuses it into the convolution
+// with its bias, and returns how many it moved; the ReLU's gradient stays after the pooling. For
+// relu(max(c)), c = conv + bias, it adds relu(c), points the MaxPool and its MaxPoolGrad's input at
+// it, and the readers of the old relu (the next layer, ReluGrad's features) at the pooling, whose
+// output max(relu(c)) equals relu(max(c)) to the bit. The gradient keeps its bits: ReluGrad
+// (features > 0) still zeroes the windows whose maximum is not positive, and in the others the
+// first maximum of relu(c) is c's. A pattern with any other reader is left alone.
+func reluBeforePool(g *tf.Graph) (int, error) {
+	if !canRewire() {
+		return 0, nil
+	}
+	moved := 0
+	for _, o := range g.Operations() {
+		if o.Type() != "Relu" {
+			continue
+		}
+		pool := tf.Consumer{Op: &o, Index: 0}.Producer()
+		if pool.Op.Type() != "MaxPool" {
+			continue
+		}
+		c := tf.Consumer{Op: pool.Op, Index: 0}.Producer()
+		readers, ok := poolInputReaders(c, pool)
+		if !ok || (c.Op.Type() != "AddV2" && c.Op.Type() != "BiasAdd") {
+			continue
+		}
+		if conv := (tf.Consumer{Op: c.Op, Index: 0}).Producer(); conv.Op.Type() != "Conv2D" {
+			continue
+		}
+		relu, err := g.AddOperation(tf.OpSpec{Type: "Relu", Name: o.Name() + "_before_pool", Input: []tf.Input{c}, Device: o.Device()})
+		if err != nil {
+			return moved, fmt.Errorf("%s: %w", o.Name(), err)
+		}
+		for _, r := range readers {
+			if err := updateEdge(g, relu.Output(0), r.Op, r.Index); err != nil {
+				return moved, fmt.Errorf("%s: read %s: %w", r.Op.Name(), relu.Name(), err)
+			}
+		}
+		for _, r := range o.Output(0).Consumers() {
+			if err := updateEdge(g, pool, r.Op, r.Index); err != nil {
+				return moved, fmt.Errorf("%s: read %s: %w", r.Op.Name(), pool.Op.Name(), err)
+			}
+		}
+		moved++
+	}
+	return moved, nil
+}
+
+// poolInputReaders returns the readers of c, the input of the MaxPool pool: pool itself and the
+// MaxPoolGrads of pool (orig_input c, orig_output pool's output), when it has no other reader.
+func poolInputReaders(c, pool tf.Output) ([]tf.Consumer, bool) {
+	readers := c.Consumers()
+	for _, r := range readers {
+		switch {
+		case r.Op.Name() == pool.Op.Name():
+		case r.Op.Type() == "MaxPoolGrad" && r.Index == 0 && (tf.Consumer{Op: r.Op, Index: 1}).Producer().Op.Name() == pool.Op.Name():
+		default:
+			return nil, false
+		}
+	}
+	return readers, true
 }
 
 // shapeReaders are the contractions the remapper fuses with a bias add and an activation only when

@@ -55,7 +55,9 @@ func (lb *layerBuild) newLayer(l *spec.Layer, in, out spec.Shape) layer {
 // commute, relu(max(x)) = max(relu(x)) to the bit, and after the pooling the ReLU and its gradient
 // work on a quarter of the elements or fewer. The gradient is the same too: the pool's gradient goes
 // to the window's first maximum, which is the first maximum of relu(x) wherever that maximum is
-// positive, and ReluGrad zeroes it wherever it is not.
+// positive, and ReluGrad zeroes it wherever it is not. Once the gradients are built, the forward
+// ReLU goes back before the pooling, fused into the convolution (reluBeforePool); its gradient
+// stays after it.
 func poolBeforeRelu(layers []layer) {
 	readers := make(map[string]int)
 	for _, l := range layers {
