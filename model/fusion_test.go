@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	tf "github.com/wamuir/graft/tensorflow"
 	graphpb "github.com/wamuir/graft/tensorflow/core/framework/graph_go_proto"
 )
 
@@ -93,4 +94,48 @@ func ranOneDNN(graphs []*graphpb.GraphDef) bool {
 		}
 	}
 	return false
+}
+
+// A max-pooled convolution's bias gradient (a Sum whose result is read) sums the pooled map's
+// gradient, the MaxPoolGrad's input, not its 4 times larger output (biasGradsBeforePool); Keras' replays (TestReplaysKerasLayers) hold
+// it to Keras' numbers. Towers pad each layer's input against an empty batch (Slice and ConcatV2
+// between the layers), which the rewrite leaves alone; the residual network pools nothing.
+func TestBiasGradsBeforePool(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    Config
+		pooled int // bias gradients summing a MaxPoolGrad's input
+	}{
+		{"keras convnet", Config{Network: kerasConvnet(t)}, 2},
+		{"two towers", Config{Network: kerasConvnet(t), Towers: 2, IntraOpThreads: 1, InterOpThreads: 2}, 0},
+		{"residual", Config{Network: residualNet(t)}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Seed, tt.cfg.Device = 3, DeviceCPU
+			m := newModel(t, tt.cfg)
+			pooled := 0
+			for _, o := range m.graph.g.Operations() {
+				if o.Type() != "Sum" || !reducesToVector(&o) || len(o.Output(0).Consumers()) == 0 {
+					continue
+				}
+				x := tf.Consumer{Op: &o, Index: 0}.Producer()
+				for _, c := range x.Consumers() {
+					if c.Op.Type() == "MaxPoolGrad" && c.Index == 2 {
+						pooled++
+						break
+					}
+				}
+				for x.Op.Type() == "Identity" {
+					x = tf.Consumer{Op: x.Op, Index: 0}.Producer()
+				}
+				if x.Op.Type() == "MaxPoolGrad" {
+					t.Errorf("%s sums the output of %s", o.Name(), x.Op.Name())
+				}
+			}
+			if pooled != tt.pooled {
+				t.Errorf("%d Sums of a MaxPoolGrad's gradient input, want %d", pooled, tt.pooled)
+			}
+		})
+	}
 }

@@ -58,7 +58,8 @@ func startsWithC(typ reflect.Type, cName string) bool {
 		strings.HasSuffix(f.Type.Elem().Name(), cName) && f.Type.Elem().PkgPath() == typ.PkgPath()
 }
 
-// rewireForFusion applies featuresFromOutputs, reluBeforePool and shapesFromOutputs to g.
+// rewireForFusion applies featuresFromOutputs, reluBeforePool and shapesFromOutputs to g, and
+// biasGradsBeforePool, which shrinks a reduction rather than fusing.
 func rewireForFusion(g *tf.Graph) error {
 	if _, err := featuresFromOutputs(g); err != nil {
 		return err
@@ -66,8 +67,70 @@ func rewireForFusion(g *tf.Graph) error {
 	if _, err := reluBeforePool(g); err != nil {
 		return err
 	}
+	if _, err := biasGradsBeforePool(g); err != nil {
+		return err
+	}
 	_, err := shapesFromOutputs(g)
 	return err
+}
+
+// biasGradsBeforePool replaces the bias gradient of each convolution that a max pooling reads, the
+// Sum of the MaxPoolGrad's output over every axis but the channels, by the Sum of the MaxPoolGrad's
+// own gradient input, the pooled map's, and returns how many it replaced. MaxPoolGrad hands each element of its
+// gradient to one element of the window, every other element getting zero, so both sums add the
+// same numbers over 4 times fewer elements (2×2 pooling); float32 adds them in another order, which
+// changes a run's last bits. The Sum is AddV2's gradient for its bias input: its axes are
+// BroadcastGradientArgs' for the Shape of a vector, every axis of the batch and the map's, whichever
+// map's shape they are taken of.
+func biasGradsBeforePool(g *tf.Graph) (int, error) {
+	if !canRewire() {
+		return 0, nil
+	}
+	rewired := 0
+	for _, o := range g.Operations() {
+		if o.Type() != "Sum" {
+			continue
+		}
+		grad := tf.Consumer{Op: &o, Index: 0}.Producer()
+		for grad.Op.Type() == "Identity" { // AddV2's gradient passes its gradient on through one
+			grad = tf.Consumer{Op: grad.Op, Index: 0}.Producer()
+		}
+		if grad.Op.Type() != "MaxPoolGrad" || !reducesToVector(&o) {
+			continue
+		}
+		// A new Sum: TF_UpdateEdge refuses an input of another shape.
+		pooled := tf.Consumer{Op: grad.Op, Index: 2}.Producer()
+		keep, err := o.Attr("keep_dims")
+		if err != nil {
+			return rewired, fmt.Errorf("%s: %w", o.Name(), err)
+		}
+		sum, err := g.AddOperation(tf.OpSpec{Type: "Sum", Name: o.Name() + "_before_pool", Device: o.Device(),
+			Input: []tf.Input{pooled, tf.Consumer{Op: &o, Index: 1}.Producer()}, Attrs: map[string]any{"keep_dims": keep}})
+		if err != nil {
+			return rewired, fmt.Errorf("%s: %w", o.Name(), err)
+		}
+		for _, r := range o.Output(0).Consumers() {
+			if err := updateEdge(g, sum.Output(0), r.Op, r.Index); err != nil {
+				return rewired, fmt.Errorf("%s: read %s: %w", r.Op.Name(), sum.Name(), err)
+			}
+		}
+		rewired++
+	}
+	return rewired, nil
+}
+
+// reducesToVector reports whether the axes of the Sum sum are BroadcastGradientArgs' reduction axes
+// for an input that is the Shape of a vector.
+func reducesToVector(sum *tf.Operation) bool {
+	axes := tf.Consumer{Op: sum, Index: 1}.Producer()
+	if axes.Op.Type() != "BroadcastGradientArgs" {
+		return false
+	}
+	shape := tf.Consumer{Op: axes.Op, Index: axes.Index}.Producer()
+	if shape.Op.Type() != "Shape" {
+		return false
+	}
+	return tf.Consumer{Op: shape.Op, Index: 0}.Producer().Shape().NumDimensions() == 1
 }
 
 // featuresFromOutputs points the features input of every op of g in outputFedGrads at the output of
