@@ -188,21 +188,25 @@ func BenchmarkConvnetValidate(b *testing.B) {
 	}
 	const n = 10000
 	pixels, labels := randomBatch(3, n, 784, 10)
-	m := newModel(b, Config{Network: net, Device: DeviceCPU, InterOpThreads: 1})
-	examples := newExamples(b, pixels, labels, 784)
-	if err := m.Bind(examples, examples); err != nil {
-		b.Fatal(err)
+	for _, concurrent := range []int{1, 2} {
+		b.Run(fmt.Sprintf("concurrent=%d", concurrent), func(b *testing.B) {
+			m := newModel(b, Config{Network: net, Device: DeviceCPU, InterOpThreads: 1, ValidateConcurrency: concurrent})
+			examples := newExamples(b, pixels, labels, 784)
+			if err := m.Bind(examples, examples); err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := m.Validate(); err != nil { // optimises the pass
+				b.Fatal(err)
+			}
+			cpuStart := cpuSeconds(b)
+			b.ResetTimer()
+			for b.Loop() {
+				if _, _, err := m.Validate(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+			b.ReportMetric(float64(n)*float64(b.N)/(cpuSeconds(b)-cpuStart), "samples/cpu-s")
+		})
 	}
-	if _, _, err := m.Validate(); err != nil { // optimises the pass
-		b.Fatal(err)
-	}
-	cpuStart := cpuSeconds(b)
-	b.ResetTimer()
-	for b.Loop() {
-		if _, _, err := m.Validate(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
-	b.ReportMetric(float64(n)*float64(b.N)/(cpuSeconds(b)-cpuStart), "samples/cpu-s")
 }

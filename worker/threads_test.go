@@ -167,7 +167,8 @@ func TestModelConfigDevice(t *testing.T) {
 
 // A network with convolutions trains on TensorFlow's pools whatever the batch: no towers, no single
 // thread per kernel; the job's threads still win. On the CPU one inter-op thread runs the ops in
-// turn (the single-threaded executor); with a GPU the inter-op pool stays.
+// turn (the single-threaded executor) and validation makes two calls at once, unless the job gives
+// one thread; with a GPU the inter-op pool stays.
 func TestConvnetTrainsOnThePools(t *testing.T) {
 	net, err := modelfile.Read("../modelfile/testdata/convnet.yaml")
 	if err != nil {
@@ -179,13 +180,14 @@ func TestConvnetTrainsOnThePools(t *testing.T) {
 		gpu                  bool
 		intra, inter         int
 		wantDevice           string
+		validate             int
 	}{
-		{128, 2, 0, "auto", false, 2, 1, model.DeviceCPU},
-		{1024, 2, 0, "cpu", false, 2, 1, model.DeviceCPU},
-		{64, 0, 0, "auto", false, 0, 1, model.DeviceCPU},
-		{128, 2, 1, "auto", false, 1, 1, model.DeviceCPU},
-		{128, 2, 0, "auto", true, 2, 2, "auto"},
-		{128, 2, 0, "gpu", true, 2, 2, model.DeviceGPU},
+		{128, 2, 0, "auto", false, 2, 1, model.DeviceCPU, 2},
+		{1024, 2, 0, "cpu", false, 2, 1, model.DeviceCPU, 2},
+		{64, 0, 0, "auto", false, 0, 1, model.DeviceCPU, 2},
+		{128, 2, 1, "auto", false, 1, 1, model.DeviceCPU, 0},
+		{128, 2, 0, "auto", true, 2, 2, "auto", 0},
+		{128, 2, 0, "gpu", true, 2, 2, model.DeviceGPU, 0},
 	} {
 		v := spec.Defaults()
 		v.BatchSize = tc.batch
@@ -195,9 +197,11 @@ func TestConvnetTrainsOnThePools(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.Towers > 1 || cfg.IntraOpThreads != tc.intra || cfg.InterOpThreads != tc.inter || cfg.Device != tc.wantDevice || cfg.Network.Name != "convnet" {
-			t.Errorf("batch %d, %d CPUs, job threads %d, device %s, GPU %v: towers %d, threads %d/%d, device %s, network %q; want 1 tower, %d/%d threads, device %s, convnet",
-				tc.batch, tc.cpus, tc.threads, tc.device, tc.gpu, cfg.Towers, cfg.IntraOpThreads, cfg.InterOpThreads, cfg.Device, cfg.Network.Name, tc.intra, tc.inter, tc.wantDevice)
+		if cfg.Towers > 1 || cfg.IntraOpThreads != tc.intra || cfg.InterOpThreads != tc.inter || cfg.Device != tc.wantDevice || cfg.Network.Name != "convnet" ||
+			cfg.ValidateConcurrency != tc.validate {
+			t.Errorf("batch %d, %d CPUs, job threads %d, device %s, GPU %v: towers %d, threads %d/%d, device %s, network %q, validation calls %d; want 1 tower, %d/%d threads, device %s, convnet, %d",
+				tc.batch, tc.cpus, tc.threads, tc.device, tc.gpu, cfg.Towers, cfg.IntraOpThreads, cfg.InterOpThreads, cfg.Device, cfg.Network.Name, cfg.ValidateConcurrency,
+				tc.intra, tc.inter, tc.wantDevice, tc.validate)
 		}
 	}
 }
