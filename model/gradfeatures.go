@@ -120,13 +120,13 @@ func biasGradsBeforePool(g *tf.Graph) (int, error) {
 }
 
 // reducesToVector reports whether the axes of the Sum sum are BroadcastGradientArgs' reduction axes
-// for an input that is the Shape of a vector.
+// for an input that is the Shape of a vector (output i gives input i's axes).
 func reducesToVector(sum *tf.Operation) bool {
 	axes := tf.Consumer{Op: sum, Index: 1}.Producer()
 	if axes.Op.Type() != "BroadcastGradientArgs" {
 		return false
 	}
-	shape := tf.Consumer{Op: axes.Op, Index: axes.Index}.Producer()
+	shape := tf.Consumer(axes).Producer()
 	if shape.Op.Type() != "Shape" {
 		return false
 	}
