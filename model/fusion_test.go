@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tfsweep/tfsweep/modelfile"
+	"github.com/tfsweep/tfsweep/spec"
 	tf "github.com/wamuir/graft/tensorflow"
 	graphpb "github.com/wamuir/graft/tensorflow/core/framework/graph_go_proto"
 )
@@ -31,6 +33,10 @@ func TestTrainingStepFusesReluLayers(t *testing.T) {
 		// Its two linear convolutions, whose biased output an Add reads, stay unfused.
 		{"residual", Config{Network: residualNet(t)}, 3, 0, 0, 1, 2},
 		{"relu mlp", Config{Network: withActivation(mlp(784, []int{64, 32}, 10), "relu")}, 0, 2, 0, 1, 0},
+		// An Add reads the pooled map before its ReLU: the ReLU stays after the pooling.
+		{"pooled map read twice", Config{Network: parseNet(t, "name: n\nlayers:\n  - Input: {shape: [12, 12, 1]}\n"+
+			"  - Conv2D: {filters: 2, kernel_size: 3}\n  - MaxPooling2D: {pool_size: 2}\n  - Activation: {activation: relu}\n"+
+			"  - Add: {inbound: [max_pooling2d, activation]}\n  - Flatten:\n  - Dense: {units: 3, activation: softmax}\n")}, 0, 0, 1, 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,4 +144,14 @@ func TestBiasGradsBeforePool(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseNet is the network of a model file's text.
+func parseNet(t *testing.T, text string) spec.Network {
+	t.Helper()
+	net, err := modelfile.Parse([]byte(text), "n.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
 }

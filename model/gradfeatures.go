@@ -166,7 +166,8 @@ func featuresFromOutputs(g *tf.Graph) (int, error) {
 // it, and the readers of the old relu (the next layer, ReluGrad's features) at the pooling, whose
 // output max(relu(c)) equals relu(max(c)) to the bit. The gradient keeps its bits: ReluGrad
 // (features > 0) still zeroes the windows whose maximum is not positive, and in the others the
-// first maximum of relu(c) is c's. A pattern with any other reader is left alone.
+// first maximum of relu(c) is c's. A pattern with any other reader of c or of the pooling is left
+// alone.
 func reluBeforePool(g *tf.Graph) (int, error) {
 	if !canRewire() {
 		return 0, nil
@@ -177,7 +178,7 @@ func reluBeforePool(g *tf.Graph) (int, error) {
 			continue
 		}
 		pool := tf.Consumer{Op: &o, Index: 0}.Producer()
-		if pool.Op.Type() != "MaxPool" {
+		if pool.Op.Type() != "MaxPool" || !onlyReluAndGradsRead(pool, &o) {
 			continue
 		}
 		c := tf.Consumer{Op: pool.Op, Index: 0}.Producer()
@@ -205,6 +206,17 @@ func reluBeforePool(g *tf.Graph) (int, error) {
 		moved++
 	}
 	return moved, nil
+}
+
+// onlyReluAndGradsRead reports whether pool's output has no readers but relu and MaxPoolGrads (as
+// orig_output): any other would read the pooled map before the ReLU, which reluBeforePool changes.
+func onlyReluAndGradsRead(pool tf.Output, relu *tf.Operation) bool {
+	for _, r := range pool.Consumers() {
+		if r.Op.Name() != relu.Name() && (r.Op.Type() != "MaxPoolGrad" || r.Index != 1) {
+			return false
+		}
+	}
+	return true
 }
 
 // poolInputReaders returns the readers of c, the input of the MaxPool pool: pool itself and the
