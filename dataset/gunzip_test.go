@@ -80,8 +80,8 @@ func readFile(t *testing.T, path string) []byte {
 
 // TestGunzipReadsWhatPythonWrites shows that gunzip itself (not the streaming reader after it declines)
 // inflates every file Python's gzip module writes, at every level, with and without a file name in the
-// header, to the bytes written (level 0 in stored blocks); and that ReadImages reads the IDX file's pixels from each, and from the
-// files of several members, which gunzip declines.
+// header, to the bytes written (level 0 in stored blocks); and that ReadImages reads the IDX file's pixels
+// from each, and from the files of several members, which gunzip declines.
 func TestGunzipReadsWhatPythonWrites(t *testing.T) {
 	dir := pythonGzipFiles(t)
 	files, err := filepath.Glob(filepath.Join(dir, "*.gz"))

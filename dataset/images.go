@@ -297,7 +297,8 @@ const (
 	staleTempAge = 24 * time.Hour
 )
 
-// cachedSplit is a cache entry as read: the split, its names and the fingerprint of the files it was decoded from.
+// cachedSplit is a cache entry as read: the split, its names and the fingerprint of the files it was decoded
+// from.
 type cachedSplit struct {
 	set         *Set
 	names       []string // the class names the split's reader gave, if any
