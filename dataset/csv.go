@@ -153,12 +153,16 @@ func (t csvTable) parseBlock(block []byte, line int, floats []float32, labels []
 		if len(piece) > 0 && piece[len(piece)-1] != '\n' {
 			lines++
 		}
-		at += lines * features
+		at += min(lines, csvRowsAtMost(len(piece), features)) * features
 	}
 	floats = slices.Grow(floats, at-len(floats))[:at]
 	parallel(len(pieces), func(k int) {
 		p := &parts[k]
-		p.rows, p.labels, p.err = t.parsePiece(pieces[k], p.line, floats[p.at:])
+		end := len(floats)
+		if k+1 < len(parts) {
+			end = parts[k+1].at
+		}
+		p.rows, p.labels, p.err = t.parsePiece(pieces[k], p.line, floats[p.at:end])
 	})
 	end := parts[0].at
 	for _, p := range parts {
@@ -170,6 +174,11 @@ func (t csvTable) parseBlock(block []byte, line int, floats []float32, labels []
 	}
 	return floats[:end], labels, nil
 }
+
+// csvRowsAtMost is the most rows of features values and a label that n bytes can hold: each row has a
+// comma per feature, and a line break before the next. Room is made for no more, so that a wide header over
+// blank or short lines cannot have a row of floats allocated for each line.
+func csvRowsAtMost(n, features int) int { return (n + 1) / (features + 1) }
 
 // splitLines cuts b into at most n pieces of about equal size, each ending with a line break but the last.
 func splitLines(b []byte, n int) [][]byte {
@@ -186,9 +195,9 @@ func splitLines(b []byte, n int) [][]byte {
 	return pieces
 }
 
-// parsePiece parses the rows of piece, whose first line is line, into dst, row after row, as encoding/csv
-// reads unquoted rows: a CR before a line break is dropped, blank lines are skipped. It returns the rows
-// parsed and their labels, or the first bad row's error.
+// parsePiece parses the rows of piece, whose first line is line, into dst, row after row (dst holds as many
+// as piece can: csvRowsAtMost), as encoding/csv reads unquoted rows: a CR before a line break is dropped,
+// blank lines are skipped. It returns the rows parsed and their labels, or the first bad row's error.
 func (t csvTable) parsePiece(piece []byte, line int, dst []float32) (int, []csvLabel, error) {
 	width := len(t.header)
 	var labels []csvLabel
@@ -202,6 +211,12 @@ func (t csvTable) parsePiece(piece []byte, line int, dst []float32) (int, []csvL
 		}
 		if rec = bytes.TrimSuffix(rec, []byte{'\r'}); len(rec) == 0 {
 			continue
+		}
+		if (rows+1)*(width-1) > len(dst) {
+			// The bytes before it hold all the rows there is room for (csvRowsAtMost): this line has too
+			// few commas to be a row, which parseRow says before it writes a value.
+			_, err := t.parseRow(rec, line, nil)
+			return 0, nil, err
 		}
 		out := dst[rows*(width-1) : (rows+1)*(width-1)]
 		label, ok := t.parseSmallIntRow(rec, out)

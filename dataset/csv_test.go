@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -229,5 +230,46 @@ func TestSmallIntRowsAtRandom(t *testing.T) {
 	}
 	if taken < 1000 {
 		t.Errorf("the fast path took %d of 20,000 rows, want at least 1,000", taken)
+	}
+}
+
+// TestCSVSpaceFollowsBytes shows that the block reader makes room for no more rows than a piece's bytes can
+// hold: a wide header followed by many blank or short lines, a few kilobytes of file, would otherwise have
+// it allocate a row of floats for every line (here 5,000 × 5,000 floats) before finding one row or fault.
+func TestCSVSpaceFollowsBytes(t *testing.T) {
+	const columns, lines = 5000, 5000
+	header := strings.Repeat("f,", columns-1) + "label\n"
+	row := strings.Repeat("7,", columns-1) + "3\n"
+	for _, tc := range []struct {
+		name, body string
+		err        error
+		want       string
+	}{
+		{"blank lines, then a row", strings.Repeat("\n", lines) + row, nil, ""},
+		{"short lines", strings.Repeat("1\n", lines) + row, ErrFields, "line 2: want 5000"},
+		{"a row, then short lines", row + strings.Repeat("1\n", lines), ErrFields, "line 3: want 5000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, t.TempDir(), "t.csv", []byte(header+tc.body))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			s, _, err := readCSVSplit(p, Source{}, false, nil)
+			runtime.ReadMemStats(&after)
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+				t.Errorf("reading a %d-byte table allocated %d bytes", len(header)+len(tc.body), grew)
+			}
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
+					t.Errorf("error %v, want %v naming %s and %q", err, tc.err, p, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Len() != 1 || len(s.Floats) != columns-1 || s.Floats[0] != 7 || s.Labels[0] != 3 {
+				t.Errorf("read %d rows of %d values, want the one row of 7s labelled 3", s.Len(), len(s.Floats))
+			}
+		})
 	}
 }

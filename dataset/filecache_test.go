@@ -63,49 +63,56 @@ func TestFilesCache(t *testing.T) {
 		})
 	}
 
-	t.Run("a shard added to the glob", func(t *testing.T) {
-		src := mustParse(t, "tfrecord:"+tfr+"/png-*.tfrecord.gz:image=image:label=label:holdout=0.4")
-		cache := t.TempDir()
-		before := mustOpen(t, src, Options{CacheDir: cache})
-		b, err := os.ReadFile(filepath.Join(tfr, "png-1.tfrecord.gz"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, tfr, "png-2.tfrecord.gz", b)
-		defer os.Remove(filepath.Join(tfr, "png-2.tfrecord.gz"))
-		after := mustOpen(t, src, Options{CacheDir: cache})
-		if n, want := after.Train.Len()+after.Test.Len(), before.Train.Len()+before.Test.Len()+2; n != want {
-			t.Errorf("%d examples after a shard of 2 was added, want %d", n, want)
-		}
-	})
+	t.Run("a shard added to the glob", func(t *testing.T) { testCacheSeesAddedShard(t, tfr) })
+	t.Run("a file rewritten in place, size and mtime restored", func(t *testing.T) { testCacheSeesRewrite(t, idx) })
+}
 
-	t.Run("a file rewritten in place, size and mtime restored", func(t *testing.T) {
-		if runtime.GOOS != "linux" {
-			t.Skip("the ctime is read on Linux only")
-		}
-		src := mustParse(t, "idx:"+idx)
-		cache := t.TempDir()
-		before := mustOpen(t, src, Options{CacheDir: cache})
-		victim := filepath.Join(idx, "t10k-images-idx3-ubyte") // stored raw: a flipped pixel reads as one
-		info, err := os.Stat(victim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		flipByte(t, victim, info.Size()-1)
-		if err := os.Chtimes(victim, time.Now(), info.ModTime()); err != nil {
-			t.Fatal(err)
-		}
-		after := mustOpen(t, src, Options{CacheDir: cache})
-		last := len(before.Test.Bytes) - 1
-		if got, want := after.Test.Bytes[last], before.Test.Bytes[last]^0x55; got != want {
-			t.Errorf("after the rewrite the last pixel is %d, want the file's new %d: served from the cache", got, want)
-		}
-		// A rewrite that corrupts the gzipped training images is the reader's error, not the cache's data.
-		flipByte(t, filepath.Join(idx, "train-images-idx3-ubyte.gz"), 40)
-		if _, err := Open(src, Options{CacheDir: cache}); !errors.Is(err, ErrCorruptGzip) {
-			t.Errorf("after corrupting the training images: %v, want %v", err, ErrCorruptGzip)
-		}
-	})
+// testCacheSeesAddedShard adds a shard to a cached glob of the TFRecord files in tfr: the split is read
+// again, with the new shard's examples.
+func testCacheSeesAddedShard(t *testing.T, tfr string) {
+	src := mustParse(t, "tfrecord:"+tfr+"/png-*.tfrecord.gz:image=image:label=label:holdout=0.4")
+	cache := t.TempDir()
+	before := mustOpen(t, src, Options{CacheDir: cache})
+	b, err := os.ReadFile(filepath.Join(tfr, "png-1.tfrecord.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, tfr, "png-2.tfrecord.gz", b)
+	defer os.Remove(filepath.Join(tfr, "png-2.tfrecord.gz"))
+	after := mustOpen(t, src, Options{CacheDir: cache})
+	if n, want := after.Train.Len()+after.Test.Len(), before.Train.Len()+before.Test.Len()+2; n != want {
+		t.Errorf("%d examples after a shard of 2 was added, want %d", n, want)
+	}
+}
+
+// testCacheSeesRewrite rewrites a cached IDX file in idx in place and restores its size and mtime: the
+// changed ctime has the split read again.
+func testCacheSeesRewrite(t *testing.T, idx string) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the ctime is read on Linux only")
+	}
+	src := mustParse(t, "idx:"+idx)
+	cache := t.TempDir()
+	before := mustOpen(t, src, Options{CacheDir: cache})
+	victim := filepath.Join(idx, "t10k-images-idx3-ubyte") // stored raw: a flipped pixel reads as one
+	info, err := os.Stat(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, victim, info.Size()-1)
+	if err := os.Chtimes(victim, time.Now(), info.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	after := mustOpen(t, src, Options{CacheDir: cache})
+	last := len(before.Test.Bytes) - 1
+	if got, want := after.Test.Bytes[last], before.Test.Bytes[last]^0x55; got != want {
+		t.Errorf("after the rewrite the last pixel is %d, want the file's new %d: served from the cache", got, want)
+	}
+	// A rewrite that corrupts the gzipped training images is the reader's error, not the cache's data.
+	flipByte(t, filepath.Join(idx, "train-images-idx3-ubyte.gz"), 40)
+	if _, err := Open(src, Options{CacheDir: cache}); !errors.Is(err, ErrCorruptGzip) {
+		t.Errorf("after corrupting the training images: %v, want %v", err, ErrCorruptGzip)
+	}
 }
 
 func filesEntries(cache string) []string {

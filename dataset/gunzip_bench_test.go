@@ -19,11 +19,11 @@ func BenchmarkGunzipMNIST(b *testing.B) {
 	}
 	var files [][]byte
 	for _, name := range []string{TrainImagesFile, TrainLabelsFile, TestImagesFile, TestLabelsFile} {
-		b, err := os.ReadFile(filepath.Join(dir, name+".gz"))
+		gz, err := os.ReadFile(filepath.Join(dir, name+".gz"))
 		if err != nil {
-			panic(err)
+			b.Fatal(err)
 		}
-		files = append(files, b)
+		files = append(files, gz)
 	}
 	inflaters := []struct {
 		name    string

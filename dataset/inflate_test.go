@@ -81,12 +81,7 @@ func TestInflaterDeclinesWhatZlibRefuses(t *testing.T) {
 	accepted, refused := 0, 0
 	for range 20000 {
 		i := r.IntN(len(streams))
-		z := bytes.Clone(streams[i])
-		if r.IntN(4) == 0 {
-			z = z[:r.IntN(len(z))]
-		} else {
-			z[r.IntN(len(z))] ^= byte(1 + r.IntN(255))
-		}
+		z := damaged(r, streams[i])
 		out, want := make([]byte, len(plain[i])), make([]byte, len(plain[i]))
 		ok, zlibOK := f.inflate(z, out), zlibInflate(z, want)
 		switch {
@@ -104,6 +99,16 @@ func TestInflaterDeclinesWhatZlibRefuses(t *testing.T) {
 	if accepted == 0 || refused == 0 {
 		t.Errorf("%d damaged streams read and %d refused: want some of each", accepted, refused)
 	}
+}
+
+// damaged returns a copy of z cut short at random (one time in four) or with one byte changed at random.
+func damaged(r *rand.Rand, z []byte) []byte {
+	z = bytes.Clone(z)
+	if r.IntN(4) == 0 {
+		return z[:r.IntN(len(z))]
+	}
+	z[r.IntN(len(z))] ^= byte(1 + r.IntN(255))
+	return z
 }
 
 // zlibInflate reads z with compress/zlib into out, which it must fill, as pngDecoder needs.

@@ -59,8 +59,8 @@ func (s *dirStatter) openDir(f *imageFile) bool {
 
 // read reads the whole of f, opened through its directory's descriptor without blocking (a FIFO put in
 // its place since it was listed would block a plain open) and checked by that descriptor to be a regular
-// file: a third of the system calls' time of a stat by path, an open by path and os.File's own stat.
-// Anything else is readSlowly's to read or to report.
+// file: one name resolved and one fstat, where readSlowly stats and opens by the whole path and os.File
+// stats again. Anything else is readSlowly's to read or to report.
 func (s *dirStatter) read(f *imageFile) ([]byte, error) {
 	if !s.openDir(f) {
 		return readSlowly(f.path)

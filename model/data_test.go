@@ -170,20 +170,26 @@ func TestTrainStepsMatchesTrainStep(t *testing.T) {
 				if single := bytes.Contains(pb, []byte(singleThreadedExecutor)); single != strings.Contains(way.name, "single-threaded") {
 					t.Fatalf("%s: single-threaded executor in the session config: %v", way.name, single)
 				}
-				got := run(way.stepsPerCall, way.gathered, way.intra, way.inter)
-				if !slices.Equal(got.losses, want.losses) || !slices.Equal(got.accs, want.accs) {
-					t.Errorf("%s: losses %v\naccuracies %v\nwant %v\n%v", way.name, got.losses, got.accs, want.losses, want.accs)
-				}
-				if got.val != want.val {
-					t.Errorf("%s: validation %v, want %v", way.name, got.val, want.val)
-				}
-				for i, w := range want.weights {
-					if !slices.Equal(got.weights[i].Values, w.Values) {
-						t.Errorf("%s: %s differs", way.name, w.Name)
-					}
-				}
+				checkSameTrace(t, way.name, run(way.stepsPerCall, way.gathered, way.intra, way.inter), want)
 			}
 		})
+	}
+}
+
+// checkSameTrace fails the test unless got has want's bits: every step's loss and accuracy, the
+// validation metrics and the final weights.
+func checkSameTrace(t *testing.T, name string, got, want trace) {
+	t.Helper()
+	if !slices.Equal(got.losses, want.losses) || !slices.Equal(got.accs, want.accs) {
+		t.Errorf("%s: losses %v\naccuracies %v\nwant %v\n%v", name, got.losses, got.accs, want.losses, want.accs)
+	}
+	if got.val != want.val {
+		t.Errorf("%s: validation %v, want %v", name, got.val, want.val)
+	}
+	for i, w := range want.weights {
+		if !slices.Equal(got.weights[i].Values, w.Values) {
+			t.Errorf("%s: %s differs", name, w.Name)
+		}
 	}
 }
 

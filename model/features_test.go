@@ -344,8 +344,8 @@ func TestValidateRejectsBadFeatures(t *testing.T) {
 	}
 }
 
-// Validate resolves the network and fills the defaults: adam, Keras' default learning rate of the optimizer, AdamW's
-// weight decay 0.004, the constant schedule; and keeps good values.
+// Validate resolves the network and fills the defaults: adam, Keras' default learning rate of the optimizer,
+// AdamW's weight decay 0.004, the constant schedule; and keeps good values.
 func TestValidateDefaults(t *testing.T) {
 	cfg, err := Config{Network: mlp(4, nil, 2)}.Validate()
 	if err != nil {

@@ -72,13 +72,13 @@ func trainFLOPs(b *testing.B, cfg Config) float64 {
 	return flops
 }
 
-// BenchmarkSweep trains T = 2, 4, 8, 16 trials of the lab network (varying initialiser and learning
-// rate, no batch norm) at batch 64, 128 and 1024 on the first TFSWEEP_BENCH_EXAMPLES MNIST training
-// images, each system of sweepSystems with each kind of sweepBatches, and reports trials/s (epochs of those examples per second,
-// over all trials), trials per CPU-second of the process and GFLOP/s. One untimed epoch first builds
-// and warms every session; each timed iteration is one more epoch of every trial, each trial in its
-// shuffled order or, shared, in the one order of all. scripts/bench_sweep runs it cell by cell, alternating with JAX and the matmul
-// rate.
+// BenchmarkSweep trains T = 2, 4, 8, 16 trials of the lab network (varying initialiser and learning rate, no
+// batch norm) at batch 64, 128 and 1024 on the first TFSWEEP_BENCH_EXAMPLES MNIST training images, each
+// system of sweepSystems with each kind of sweepBatches, and reports trials/s (epochs of those examples per
+// second, over all trials), trials per CPU-second of the process and GFLOP/s. One untimed epoch first builds
+// and warms every session; each timed iteration is one more epoch of every trial, each trial in its shuffled
+// order or, shared, in the one order of all. scripts/bench_sweep runs it cell by cell, alternating with JAX
+// and the matmul rate.
 func BenchmarkSweep(b *testing.B) {
 	train, _ := loadMNIST(b)
 	n := sweepExamples(b)

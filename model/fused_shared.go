@@ -29,10 +29,11 @@ func (b *fusedBuilder) buildSharedStep() error {
 // sharedLayer adds the first Dense layer of every trial, with what follows it, over x [B, in], the
 // batch all trials share (batch norm by the batch's statistics in training, else by the moving
 // ones), and returns [T, B, C], every trial's output, for the batched layers after it. Each
-// trial's layer is a MatMul of x by its kernel and a BiasAdd, as a Model's Dense layer computes (Grappler fuses them with the activation as it does a Model's): on a CPU whose oneDNN
-// runs a [B, 784]×[784, 128] MatMul near its peak, one MatMul of x by the T kernels side by side
-// ([784, T·128]) was slower, and concatenating the kernels and splitting their gradient cost two
-// more passes over them each step (docs/fused-trials.md, "Shared batches").
+// trial's layer is a MatMul of x by its kernel and a BiasAdd, as a Model's Dense layer computes
+// (Grappler fuses them with the activation as it does a Model's), not one MatMul of x by the T kernels
+// side by side ([784, T·128]): where oneDNN runs one trial's MatMul near the processor's peak the wide
+// one gains nothing, and concatenating the kernels and splitting their gradient costs two more passes
+// over them each step (docs/fused-trials.md, "Shared batches").
 func (b *fusedBuilder) sharedLayer(s *op.Scope, p *fusedPass, x tf.Output, training bool) tf.Output {
 	d := b.fg.layers[0]
 	last := len(b.fg.layers) == 1 // then its outputs are the logits: the softmax is in the loss

@@ -199,15 +199,15 @@ func noiseDrivenBias(name string, batchNorm bool) bool {
 	return batchNorm && (name == "dense/bias" || name == "dense_1/bias")
 }
 
-// TestFusedMatchesUnfused trains four trials that differ in initialiser, seed and learning rate fused
-// and as four Models on the same batches (each trial its own shuffling through TrainStep; or all one
-// order through TrainSharedStep, or through it and TrainStep in turn), and holds every step's loss
-// and accuracy, the final weights and the validation results to the bounds measured: on AMD EPYCs
-// (AVX2, AVX-512) with TensorFlow 2.18's kernels the step losses agree to 2.1e-7 relative (1–2 ulp;
-// some steps to the bit), the weights to 2.9e-6 without batch norm and 1.6e-5 with it (but the
-// noise-driven ones: 3.3e-4 for the biases, 4.2e-5 for the moving means), the validation losses to
-// 2.1e-7 and 9e-6, the accuracies exactly. The bounds below leave 3–6× room. Not bitwise: the batched matmul and the
-// broadcast bias add round differently from MatMul and BiasAdd.
+// TestFusedMatchesUnfused trains four trials that differ in initialiser, seed and learning rate fused and as
+// four Models on the same batches (each trial its own shuffling through TrainStep; or all one order through
+// TrainSharedStep, or through it and TrainStep in turn), and holds every step's loss and accuracy, the final
+// weights and the validation results to the bounds measured: on AMD EPYCs (AVX2, AVX-512) with TensorFlow
+// 2.18's kernels the step losses agree to 2.1e-7 relative (1–2 ulp; some steps to the bit), the weights to
+// 2.9e-6 without batch norm and 1.6e-5 with it (but the noise-driven ones: 3.3e-4 for the biases, 4.2e-5 for
+// the moving means), the validation losses to 2.1e-7 and 9e-6, the accuracies exactly. The bounds below leave
+// 3–6× room. Not bitwise: the batched matmul and the broadcast bias add round differently from MatMul and
+// BiasAdd.
 func TestFusedMatchesUnfused(t *testing.T) {
 	const steps = 24
 	for _, tc := range []struct {

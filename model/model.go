@@ -136,10 +136,11 @@ func placement(device string, devices []spec.Device) string {
 // Config returns the validated configuration: defaults filled in (see Validate), names canonical.
 func (m *Model) Config() Config { return m.cfg }
 
-// TrainStep runs one optimizer step on one batch: pixels holds len(labels) examples of the network's
-// input flattened, labels are class indices. It returns the batch's mean loss (plus the kernels' L2
-// penalties, as Keras' logged loss) and accuracy computed before the update, as Keras reports them. A NaN or infinite loss is returned, not treated as an error:
-// stopping a diverged run is the training loop's decision (trainer.Fit, as Keras' TerminateOnNaN).
+// TrainStep runs one optimizer step on one batch: pixels holds len(labels) examples of the network's input
+// flattened, labels are class indices. It returns the batch's mean loss (plus the kernels' L2 penalties, as
+// Keras' logged loss) and accuracy computed before the update, as Keras reports them. A NaN or infinite loss
+// is returned, not treated as an error: stopping a diverged run is the training loop's decision (trainer.Fit,
+// as Keras' TerminateOnNaN).
 func (m *Model) TrainStep(pixels []float32, labels []int32) (loss, accuracy float32, err error) {
 	if err := m.feed(pixels, labels); err != nil {
 		return 0, 0, fmt.Errorf("train step: %w", err)

@@ -105,15 +105,7 @@ func TestAutoParallelOnThisMachine(t *testing.T) {
 	data := t.TempDir()
 	writeTinyData(t, data, 100)
 	newSweep := func(parallel int, search *Search, args ...string) (*Sweep, error) {
-		grid, err := flagGrid(t, append([]string{"--batch-size", "10", "--epochs", "3", "--seed", "1,2,3"}, args...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan, err := NewPlan("", grid, search)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return New(plan, Options{LogDir: filepath.Join(data, "logs"), DataDir: data, Device: "cpu", Parallel: parallel, DryRun: true})
+		return newThreeRunSweep(t, data, parallel, search, args...)
 	}
 	s, err := newSweep(ParallelAuto, &Search{})
 	if err != nil {
@@ -165,6 +157,21 @@ func TestAutoParallelOnThisMachine(t *testing.T) {
 	if p := s.Parallel(); p.Workers != 3 || p.Auto || p.Reason != "--parallel 3" {
 		t.Errorf("--parallel 3 given: %+v", p)
 	}
+}
+
+// newThreeRunSweep plans a dry run of three seeds of batch 10 for 3 epochs on the IDX files in data, with
+// the flags given, and makes it with New.
+func newThreeRunSweep(t *testing.T, data string, parallel int, search *Search, args ...string) (*Sweep, error) {
+	t.Helper()
+	grid, err := flagGrid(t, append([]string{"--batch-size", "10", "--epochs", "3", "--seed", "1,2,3"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := NewPlan("", grid, search)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(plan, Options{LogDir: filepath.Join(data, "logs"), DataDir: data, Device: "cpu", Parallel: parallel, DryRun: true})
 }
 
 // hiddenNeeding is the width of one hidden layer whose run (batch 10, 100 images) needs about

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,10 +118,7 @@ func TestConsoleOnATerminal(t *testing.T) {
 	rows := s.transcript()
 
 	// The default trains a run per CPU, at most the four, and the start line says so.
-	auto := fmt.Sprintf("INF sweep started: 4 runs, %d at a time (auto: %d CPUs)", runtime.GOMAXPROCS(0), runtime.GOMAXPROCS(0))
-	if runtime.GOMAXPROCS(0) >= 4 {
-		auto = "INF sweep started: 4 runs, 4 at a time (auto: 4 runs)"
-	}
+	auto := "INF sweep started: 4 runs, " + autoParallel(4)
 	if !slices.ContainsFunc(rows, func(r screenRow) bool { return strings.Contains(r.String(), auto) }) {
 		t.Errorf("no start line %q:\n%s", auto, dump(rows))
 	}

@@ -196,10 +196,7 @@ func TestRunDryRun(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	// The default trains a run per CPU this process may use, at most the twelve.
-	parallel := fmt.Sprintf("12 runs on 2000 training examples, %d at a time (auto: %d CPUs)\n", runtime.GOMAXPROCS(0), runtime.GOMAXPROCS(0))
-	if runtime.GOMAXPROCS(0) > 12 {
-		parallel = "12 runs on 2000 training examples, 12 at a time (auto: 12 runs)\n"
-	}
+	parallel := "12 runs on 2000 training examples, " + autoParallel(12) + "\n"
 	for _, name := range []string{"xavier-nobn-b64", "xavier-bn-b1024", "uniform-nobn-b128", "uniform-bn-b128", parallel} {
 		if !strings.Contains(stdout, name) {
 			t.Errorf("dry run output lacks %s:\n%s", name, stdout)
@@ -366,4 +363,17 @@ func TestRunPresetNotice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// autoParallel is how the front says --parallel auto's choice for a sweep of a few small runs on the CPUs
+// this process may use: a run per CPU, at most the runs, and which bound it was.
+func autoParallel(runs int) string {
+	n, bound := runtime.GOMAXPROCS(0), "CPU"
+	if runs < n {
+		n, bound = runs, "run"
+	}
+	if n != 1 {
+		bound += "s"
+	}
+	return fmt.Sprintf("%d at a time (auto: %d %s)", n, n, bound)
 }
