@@ -103,6 +103,7 @@ type Begin struct {
 	Device        string `json:"device"` // where the run actually trains, e.g. "CPU:0"
 	Threads       int    `json:"threads"`
 	Towers        int    `json:"towers,omitempty"` // model.Config.Towers, when more than one
+	Fused         int    `json:"fused,omitempty"`  // the trials of the fused group it trains in, when more than one
 }
 
 // Progress is a batch-level update; workers send a few per second, not one per step.

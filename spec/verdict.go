@@ -22,9 +22,14 @@ type Verdict struct {
 	Reason string `json:"reason,omitempty"` // e.g. "pruned at epoch 3 by asha: rank 7 of 9"
 }
 
-// Command is one line the front writes on a worker's stdin: a Job to train, or a Verdict on the
-// epoch of the job in training.
+// Command is one line the front writes on a worker's stdin: a Job to train, a group of Jobs to train
+// fused, or a Verdict on the epoch of a job in training.
 type Command struct {
 	*Job
+	// Fused are trials that share a network shape, batch size, data and optimizer kind, trained
+	// together in one graph (model.Fused). Each stays a run of its own: the worker reports each under
+	// its own Job.Run, as it reports a lone Job, and ends each with its own MessageEnd; verdicts name
+	// the member they answer.
+	Fused   []Job    `json:"fused,omitempty"`
 	Verdict *Verdict `json:"verdict,omitempty"`
 }
