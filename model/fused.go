@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	tf "github.com/wamuir/graft/tensorflow"
 
@@ -35,6 +36,9 @@ type Fused struct {
 	stepIndices   []int32 // a step's [T, B] indices, row-major
 	trainExamples int
 	valExamples   int
+	// Each trial's last Validate's probabilities, [valExamples, classes], when a trial's Config sets
+	// KeepValidationProbabilities; nil otherwise.
+	valProbabilities [][]float32
 }
 
 // fusedVar is one trial's variable, with a read of its own for fetching its value.
@@ -43,6 +47,13 @@ type fusedVar struct {
 	shape  []int64
 	handle tf.Output
 	read   tf.Output
+	assign assignment
+}
+
+// stackedVar is a [T] variable of one value per trial, the step counts or the learning rates.
+type stackedVar struct {
+	handle, read tf.Output
+	assign       assignment
 }
 
 // fusedDense is one Dense layer of every trial (index t of each slice is trial t's variable) with,
@@ -68,7 +79,11 @@ type fusedGraph struct {
 	shared                   fusedStep // indices [B]: one batch for every trial
 	evalStart, evalCount     tf.Output // int32 scalars
 	evalLossSum, evalCorrect tf.Output // [T] float32 sums over the evaluated examples
-	initAll                  *tf.Operation
+	evalProbabilities        tf.Output // [T, N, K] softmax of the evaluated examples
+	// trialVars are each trial's variables by their Model name: weights, moving statistics, Adam slots.
+	trialVars    []map[string]*fusedVar
+	steps, rates stackedVar // [T] int64 step counts, [T] float32 learning rates
+	initAll      *tf.Operation
 }
 
 // fusedStep is one training step's feed and fetches.
@@ -112,7 +127,11 @@ func NewFused(trials []Config) (*Fused, error) {
 		sess.Close()
 		return nil, err
 	}
-	return &Fused{trials: trials, mlp: mlps[0], graph: g, sess: sess, indexInputs: inputCache{dtype: tf.Int32}}, nil
+	f := &Fused{trials: trials, mlp: mlps[0], graph: g, sess: sess, indexInputs: inputCache{dtype: tf.Int32}}
+	if slices.ContainsFunc(trials, func(c Config) bool { return c.KeepValidationProbabilities }) {
+		f.valProbabilities = make([][]float32, len(trials))
+	}
+	return f, nil
 }
 
 // checkFusable validates every trial, reads its network as an MLP and checks that the fused graph
@@ -278,6 +297,10 @@ func (f *Fused) Validate() (losses, accuracies []float64, err error) {
 		return nil, nil, errors.New("fused: validate: no validation set bound (Bind)")
 	}
 	lossSums, correct := make([]float64, len(f.trials)), make([]float64, len(f.trials))
+	size := f.valExamples * f.mlp.classes()
+	for t, p := range f.valProbabilities {
+		f.valProbabilities[t] = slices.Grow(p[:0], size)[:size]
+	}
 	for start := 0; start < f.valExamples; start += spec.EvalChunk {
 		end := min(start+spec.EvalChunk, f.valExamples)
 		if err := f.validateChunk(start, end, lossSums, correct); err != nil {
@@ -304,11 +327,25 @@ func (f *Fused) validateChunk(start, end int, lossSums, correct []float64) error
 	}
 	defer release(s, n)
 	g := f.graph
-	out, err := f.sess.Run(map[tf.Output]*tf.Tensor{g.evalStart: s, g.evalCount: n}, []tf.Output{g.evalLossSum, g.evalCorrect}, nil)
+	fetches := []tf.Output{g.evalLossSum, g.evalCorrect}
+	if f.valProbabilities != nil {
+		fetches = append(fetches, g.evalProbabilities)
+	}
+	out, err := f.sess.Run(map[tf.Output]*tf.Tensor{g.evalStart: s, g.evalCount: n}, fetches, nil)
 	if err != nil {
 		return err
 	}
 	defer release(out...)
+	if f.valProbabilities != nil {
+		probabilities, err := float32s(out[2])
+		if err != nil {
+			return err
+		}
+		k, rows := f.mlp.classes(), end-start
+		for t, p := range f.valProbabilities {
+			copy(p[start*k:end*k], probabilities[t*rows*k:(t+1)*rows*k])
+		}
+	}
 	for i, dst := range [][]float64{lossSums, correct} {
 		values, err := float32s(out[i])
 		if err != nil {

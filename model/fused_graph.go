@@ -31,8 +31,11 @@ func buildFused(trials []Config, mlps []fusedMLP) (*fusedGraph, error) {
 	root := op.NewScope()
 	b := &fusedBuilder{
 		root: root, s: root.WithDevice(deviceString(trials[0].Device)), trials: trials, mlps: mlps,
-		fg: &fusedGraph{weights: make([][]*fusedVar, len(trials))}, trialScopes: make(map[string]*op.Scope),
+		fg: &fusedGraph{weights: make([][]*fusedVar, len(trials)), trialVars: make([]map[string]*fusedVar, len(trials))}, trialScopes: make(map[string]*op.Scope),
 		trainable: make([][]*fusedVar, len(trials)), slots: make(map[*fusedVar][2]*fusedVar),
+	}
+	for t := range trials {
+		b.fg.trialVars[t] = make(map[string]*fusedVar)
 	}
 	b.buildInputs()
 	if err := b.buildLayers(); err != nil {
@@ -42,8 +45,9 @@ func buildFused(trials []Config, mlps []fusedMLP) (*fusedGraph, error) {
 	for t, c := range trials {
 		lrs[t] = float32(c.LearningRate)
 	}
-	b.lr = b.stackedVar("learning_rates", tf.Float, op.Const(b.s.SubScope("learning_rates_initial"), lrs))
-	b.iterations = b.stackedVar("iterations", tf.Int64, op.Const(b.s.SubScope("iterations_initial"), steps))
+	b.fg.rates = b.stackedVar("learning_rates", tf.Float, op.Const(b.s.SubScope("learning_rates_initial"), lrs))
+	b.fg.steps = b.stackedVar("iterations", tf.Int64, op.Const(b.s.SubScope("iterations_initial"), steps))
+	b.lr, b.iterations = b.fg.rates.handle, b.fg.steps.handle
 	if err := b.buildStep(); err != nil {
 		return nil, err
 	}
@@ -95,15 +99,22 @@ func (b *fusedBuilder) newVar(t int, layer, name string, shape []int64, initial 
 	v.handle = op.VarHandleOp(vs, tf.Float, tf.MakeShape(shape...), op.VarHandleOpSharedName(key+"/"+name))
 	b.inits = append(b.inits, op.AssignVariableOp(vs.SubScope("init"), v.handle, initial(vs.SubScope("initial_value"))))
 	v.read = op.ReadVariableOp(vs.SubScope("read"), v.handle, tf.Float)
+	value := op.Placeholder(vs.SubScope("assign_value"), tf.Float, op.PlaceholderShape(tf.MakeShape(shape...)))
+	v.assign = assignment{value: value, op: op.AssignVariableOp(vs.SubScope("assign"), v.handle, value)}
+	b.fg.trialVars[t][v.name] = v
 	return v
 }
 
-// stackedVar adds a [T] variable of every trial's value, initialised by initial.
-func (b *fusedBuilder) stackedVar(name string, dtype tf.DataType, initial tf.Output) tf.Output {
+// stackedVar adds a [T] variable of every trial's value, initialised by initial, with a read and an
+// assignment of the whole vector.
+func (b *fusedBuilder) stackedVar(name string, dtype tf.DataType, initial tf.Output) stackedVar {
 	vs := b.s.SubScope(name)
-	h := op.VarHandleOp(vs, dtype, tf.MakeShape(int64(len(b.trials))), op.VarHandleOpSharedName("trials/"+name))
+	shape := tf.MakeShape(int64(len(b.trials)))
+	h := op.VarHandleOp(vs, dtype, shape, op.VarHandleOpSharedName("trials/"+name))
 	b.inits = append(b.inits, op.AssignVariableOp(vs.SubScope("init"), h, initial))
-	return h
+	value := op.Placeholder(vs.SubScope("assign_value"), dtype, op.PlaceholderShape(shape))
+	return stackedVar{handle: h, read: op.ReadVariableOp(vs.SubScope("read"), h, dtype),
+		assign: assignment{value: value, op: op.AssignVariableOp(vs.SubScope("assign"), h, value)}}
 }
 
 // buildLayers adds every trial's layer variables, named and initialised as a Model names and
@@ -399,8 +410,10 @@ func (b *fusedBuilder) buildEval() {
 	trials := op.Const(s.SubScope("trials"), []int32{int32(len(b.trials)), 1})
 	labels := op.Tile(s.SubScope("labels_per_trial"), op.ExpandDims(s.SubScope("labels_row"), y, op.Const(s.SubScope("row_axis"), int32(0))), trials)
 	p := newFusedPass()
-	xent, correct := b.perExample(s, b.layersFrom(s, p, 1, b.sharedLayer(s, p, x, false), false), labels)
+	logits := b.layersFrom(s, p, 1, b.sharedLayer(s, p, x, false), false)
+	xent, correct := b.perExample(s, logits, labels)
 	rowAxis := op.Const(s.SubScope("sum_axis"), []int32{1})
 	b.fg.evalLossSum = op.Sum(s.SubScope("loss_sum"), xent, rowAxis)
 	b.fg.evalCorrect = op.Sum(s.SubScope("correct_sum"), correct, rowAxis)
+	b.fg.evalProbabilities = op.Softmax(s.SubScope("probabilities"), logits)
 }
