@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/tfsweep/tfsweep/dataset"
-	"github.com/tfsweep/tfsweep/model"
 	"github.com/tfsweep/tfsweep/trainer"
 )
 
@@ -15,7 +14,7 @@ import (
 // (model.Config.KeepValidationProbabilities), so pictures cost no second pass; only the examples
 // drawn are converted.
 type pictureSource struct {
-	m          *model.Model
+	m          validated // the run's model, or its member of a fused group
 	train, val *dataset.Set
 	norm       dataset.Normalizer // the run's
 	labels     []int              // the validation set's, converted at the first call
@@ -23,7 +22,10 @@ type pictureSource struct {
 
 var _ trainer.PictureSource = (*pictureSource)(nil)
 
-func newPictureSource(m *model.Model, p runPlan, d *dataset.Data, norm dataset.Normalizer) *pictureSource {
+// validated is a model whose last validation pass kept its probabilities.
+type validated interface{ ValidationProbabilities() []float32 }
+
+func newPictureSource(m validated, p runPlan, d *dataset.Data, norm dataset.Normalizer) *pictureSource {
 	return &pictureSource{m: m, train: part(d, p.train), val: part(d, p.val), norm: norm}
 }
 

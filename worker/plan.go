@@ -216,3 +216,14 @@ func runSteps(v spec.Variant, data dataShape) int {
 	}
 	return v.Epochs * ((train + v.BatchSize - 1) / v.BatchSize)
 }
+
+// groupPlan is a job's plan as a member of a fused group: model.Fused trains without towers and
+// one step per call, so a lone run's towers become as many threads of one session, its other
+// thread choices stay (one thread for a small batch on the CPU, the worker's share for a large one).
+func groupPlan(p runPlan) runPlan {
+	if t := p.model.Towers; t > 1 {
+		p.model.IntraOpThreads, p.model.InterOpThreads, p.model.Towers = t, t, 1
+	}
+	p.model.StepsPerCall, p.fit.StepsPerCall = 1, 1
+	return p
+}

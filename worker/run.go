@@ -16,12 +16,17 @@ import (
 	"github.com/tfsweep/tfsweep/trainer"
 )
 
-// train runs one job and always reports its end; the error is only for a front that cannot be
-// written to any more.
-func (s *server) train(ctx context.Context, job spec.Job) error {
+// trainAlone trains a lone job (a group of one).
+func (s *server) trainAlone(ctx context.Context, jobs []spec.Job) error {
+	return s.train(ctx, jobs[0], nil)
+}
+
+// train runs one job, alone or, with mem, as a member of a fused group, and always reports its end;
+// the error is only for a front that cannot be written to any more.
+func (s *server) train(ctx context.Context, job spec.Job, mem *member) error {
 	end := spec.End{Status: spec.StatusSucceeded, History: spec.History{}}
 	rep := &reporter{server: s, run: job.Run, end: &end}
-	err := s.fit(ctx, job, rep)
+	err := s.fit(ctx, job, rep, mem)
 	if err != nil {
 		end.Status, end.Error = spec.StatusFailed, err.Error()
 		end.Interrupted = ctx.Err() != nil
@@ -32,33 +37,55 @@ func (s *server) train(ctx context.Context, job spec.Job) error {
 	return s.send(spec.Message{Kind: spec.MessageEnd, Run: job.Run, End: &end})
 }
 
-// fit trains a job in named steps: its plan, the run directory (resumePoint), the run's session,
-// model and callbacks (setUp), the fit or, for a run killed after its last checkpoint, only its
-// end, and the export of the model.
-func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
-	arrived := time.Now()
-	rep.end.Timings = &spec.RunTimings{}
+// prepared is a job read and planned, before anything of its run is made: its variant, data and plan.
+type prepared struct {
+	v spec.Variant
+	d *dataset.Data
+	p runPlan
+}
+
+// prepare reads the job's variant and objective, loads its data and plans its run.
+func (s *server) prepare(job spec.Job) (prepared, error) {
 	v, err := job.DecodedVariant()
 	if err != nil {
-		return fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
+		return prepared{}, fmt.Errorf("the front sent a variant this worker cannot read: %w", err)
 	}
 	if err := job.Best.Check(); err != nil {
-		return fmt.Errorf("the front sent a best-epoch objective this worker cannot read: %w", err)
+		return prepared{}, fmt.Errorf("the front sent a best-epoch objective this worker cannot read: %w", err)
 	}
 	d, err := s.load(job)
 	if err != nil {
-		return err
+		return prepared{}, err
 	}
 	p, err := planRun(job, v, dataShape{train: d.Train.Len(), test: d.Test.Len(), features: d.Train.Features(), classes: d.Classes}, s.hasGPU)
 	if err != nil {
-		return err
+		return prepared{}, err
 	}
+	return prepared{v: v, d: d, p: p}, nil
+}
+
+// fit trains a job in named steps: its plan (prepare; a group's member comes prepared), the run
+// directory (resumePoint), the run's session, model and callbacks (setUp), the fit or, for a run
+// killed after its last checkpoint, only its end, and the export of the model.
+func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter, mem *member) error {
+	arrived := time.Now()
+	rep.end.Timings = &spec.RunTimings{}
+	var pr prepared
+	if mem != nil {
+		pr, rep.fused = mem.prepared, mem.g.f.Trials()
+	} else {
+		var err error
+		if pr, err = s.prepare(job); err != nil {
+			return err
+		}
+	}
+	v, p := pr.v, pr.p
 	rep.end.TrainExamples = p.trainExamples()
 	from, err := resumePoint(job)
 	if err != nil {
 		return err
 	}
-	r, err := s.setUp(job, v, p, d, from, rep)
+	r, err := s.setUp(job, v, p, pr.d, from, rep, mem)
 	if err != nil {
 		return err
 	}
@@ -70,6 +97,9 @@ func (s *server) fit(ctx context.Context, job spec.Job, rep *reporter) error {
 		}()
 	}
 	if from != nil && from.finished(p) {
+		if mem != nil {
+			mem.leave() // nothing to train
+		}
 		err = r.finishResumed(from, p)
 		rep.end.Timings.Setup = time.Since(arrived).Seconds()
 	} else {
@@ -96,6 +126,7 @@ type run struct {
 	rep      *reporter
 	job      spec.Job
 	verdicts <-chan spec.Verdict
+	mem      *member // the run's place in a fused group, or nil for a lone run
 }
 
 // end ends the TensorBoard callback (its best epoch's metrics, the outcome text, the writers) and
@@ -132,14 +163,15 @@ func sessionEnd(end *spec.End, e trainer.TrainEnd) trainer.SessionEnd {
 // setUp opens the hparams session first, so that even a model that fails to build leaves a run
 // marked failed in TensorBoard, then builds the model with its data, restores a resumed run's
 // checkpoint, and opens the callbacks. On an error everything it opened is closed again and the
-// session ends failed.
-func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *dataset.Data, from *resume, rep *reporter) (_ *run, err error) {
+// session ends failed. A member of a fused group trains in the group's model, which holds the data:
+// its own Model, which keeps its checkpoints, exports and feeds its callbacks, is not bound.
+func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *dataset.Data, from *resume, rep *reporter, mem *member) (_ *run, err error) {
 	hp, err := trainer.NewHParams(job.Dir, summary.SessionStart{HParams: v.HParams(), GroupName: job.Group},
 		trainer.HParamsOptions{End: func(e trainer.TrainEnd) trainer.SessionEnd { return sessionEnd(rep.end, e) }})
 	if err != nil {
 		return nil, err
 	}
-	r := &run{hp: hp, ckptDir: filepath.Join(job.Dir, spec.CheckpointsDir), rep: rep, job: job, verdicts: s.verdicts}
+	r := &run{hp: hp, ckptDir: filepath.Join(job.Dir, spec.CheckpointsDir), rep: rep, job: job, verdicts: s.verdicts, mem: mem}
 	defer func() {
 		if err != nil {
 			if r.m != nil {
@@ -154,7 +186,10 @@ func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *dataset.Data,
 	if r.norm, err = s.normalizer(p.train.source, p.train.scale, d); err != nil {
 		return nil, err
 	}
-	if err := s.bind(r.m, p.train, p.val, d, r.norm); err != nil {
+	var source validated = r.m
+	if mem != nil {
+		mem.shadow, r.verdicts, source = r.m, mem.verdicts, mem
+	} else if err := s.bind(r.m, p.train, p.val, d, r.norm); err != nil {
 		return nil, err
 	}
 	extra, err := r.restore(p, from)
@@ -173,7 +208,7 @@ func (s *server) setUp(job spec.Job, v spec.Variant, p runPlan, d *dataset.Data,
 	}
 	if job.PicturesEvery > 0 {
 		r.pictures, err = trainer.NewPictures(filepath.Join(job.Dir, spec.PicturesDir), trainer.PicturesOptions{
-			Source: newPictureSource(r.m, p, d, r.norm), Classes: classNames(d), Every: job.PicturesEvery,
+			Source: newPictureSource(source, p, d, r.norm), Classes: classNames(d), Every: job.PicturesEvery,
 		})
 		if err != nil {
 			return nil, err
@@ -275,7 +310,14 @@ func (r *run) fit(ctx context.Context, p runPlan, from *resume, arrived time.Tim
 		// paused run resumes from this very epoch.
 		callbacks = append(callbacks, &verdicts{ctx: ctx, in: r.verdicts, run: r.job.Run, end: r.rep.end})
 	}
-	history, err := trainer.Fit(ctx, fitModel{r.m}, data, opts, callbacks...)
+	var m trainer.Model = fitModel{r.m}
+	if r.mem != nil {
+		m, opts.StepsPerCall = r.mem, 1 // a fused step is one step of every member
+	}
+	history, err := trainer.Fit(ctx, m, data, opts, callbacks...)
+	if r.mem != nil {
+		r.mem.leave() // before the export: the group trains on without this run
+	}
 	if history != nil {
 		r.rep.end.History = *history
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/tfsweep/tfsweep/dataset"
@@ -25,15 +26,18 @@ import (
 const progressEvery = 200 * time.Millisecond
 
 // Serve trains the jobs read from in, one JSON line each, one after another, and writes their
-// messages to out. It returns nil when in ends, or ctx's error once ctx is cancelled (the run in
-// progress then stops at its next batch and is reported failed). The data of a data directory are
-// loaded once and shared by every run of the worker, and so are the last sets converted for training.
-func Serve(ctx context.Context, in io.Reader, out io.Writer) error {
+// messages to out. A line of several jobs (spec.Command's Fused) is a group trained at once in one
+// graph, each job still a run of its own (trainGroup). It returns nil when in ends, or ctx's error
+// once ctx is cancelled (the run in progress then stops at its next batch and is reported failed).
+// The data of a data directory are loaded once and shared by every run of the worker, and so are
+// the last sets converted for training. log hears what the protocol has no message for: a group
+// trained one job after another because it cannot be fused.
+func Serve(ctx context.Context, in io.Reader, out, log io.Writer) error {
 	verdicts := make(chan spec.Verdict)
-	s := &server{out: json.NewEncoder(out), data: map[string]*dataset.Data{}, standard: map[string]dataset.Normalizer{}, verdicts: verdicts}
+	s := &server{out: json.NewEncoder(out), log: log, data: map[string]*dataset.Data{}, standard: map[string]dataset.Normalizer{}, verdicts: verdicts}
 	defer s.valSet.close()
 	defer s.trainSet.close()
-	jobs := make(chan spec.Job)
+	jobs := make(chan []spec.Job)
 	readErr := make(chan error, 1)
 	go func() { readErr <- readCommands(ctx, in, jobs, verdicts) }()
 	for {
@@ -42,23 +46,34 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 			return ctx.Err()
 		case err := <-readErr:
 			return err
-		case job := <-jobs:
-			if err := s.train(ctx, job); err != nil {
+		case group := <-jobs:
+			train := s.trainGroup
+			if len(group) == 1 {
+				train = s.trainAlone
+			}
+			if err := train(ctx, group); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// readCommands passes the front's lines on: jobs to the loop that trains them, verdicts to the run in
-// training that waits for them (spec.Verdict).
-func readCommands(ctx context.Context, in io.Reader, jobs chan<- spec.Job, verdicts chan<- spec.Verdict) error {
+// readCommands passes the front's lines on: jobs, one or a fused group, to the loop that trains
+// them, verdicts to the run in training that waits for them (spec.Verdict).
+func readCommands(ctx context.Context, in io.Reader, jobs chan<- []spec.Job, verdicts chan<- spec.Verdict) error {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		var c spec.Command
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil || (c.Job == nil) == (c.Verdict == nil) {
-			return fmt.Errorf("worker: a line that is neither a job nor a verdict: %q", truncate(sc.Text(), 200))
+		err := json.Unmarshal(sc.Bytes(), &c)
+		kinds := 0
+		for _, some := range []bool{c.Job != nil, len(c.Fused) > 0, c.Verdict != nil} {
+			if some {
+				kinds++
+			}
+		}
+		if err != nil || kinds != 1 {
+			return fmt.Errorf("worker: a line that is not one job, one fused group or one verdict: %q", truncate(sc.Text(), 200))
 		}
 		if c.Verdict != nil {
 			select {
@@ -68,8 +83,12 @@ func readCommands(ctx context.Context, in io.Reader, jobs chan<- spec.Job, verdi
 			}
 			continue
 		}
+		group := c.Fused
+		if c.Job != nil {
+			group = []spec.Job{*c.Job}
+		}
 		select {
-		case jobs <- *c.Job:
+		case jobs <- group:
 		case <-ctx.Done():
 			return nil
 		}
@@ -87,6 +106,8 @@ func truncate(s string, n int) string {
 type server struct {
 	verdicts <-chan spec.Verdict // the front's verdicts on the epochs of a Job with Verdicts
 	out      *json.Encoder
+	outMu    sync.Mutex // the runs of a fused group report from goroutines of their own
+	log      io.Writer
 	data     map[string]*dataset.Data // by source
 	// standard is each source's standardisation, computed from its training split when a run first
 	// asks for it.
@@ -184,6 +205,8 @@ func (c *cachedSet) close() {
 }
 
 func (s *server) send(m spec.Message) error {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
 	if err := s.out.Encode(m); err != nil {
 		return fmt.Errorf("worker: report to the front: %w", err)
 	}
@@ -305,9 +328,14 @@ func outcome(es *trainer.EarlyStopping) string {
 	return fmt.Sprintf("Early stopping stopped the run after epoch %d; best epoch %d.", es.StoppedEpoch()+1, es.BestEpoch()+1)
 }
 
+// binder is a model that takes its data: a Model, or a fused group's model.Fused.
+type binder interface {
+	Bind(train, validation *model.Examples) error
+}
+
 // bind gives the model its training and validation sets, normalised by norm, converted once per
 // worker and reused while the runs train on the same examples.
-func (s *server) bind(m *model.Model, trainKey, valKey setKey, d *dataset.Data, norm dataset.Normalizer) error {
+func (s *server) bind(m binder, trainKey, valKey setKey, d *dataset.Data, norm dataset.Normalizer) error {
 	train, err := s.trainSet.get(trainKey, d, norm)
 	if err != nil {
 		return fmt.Errorf("training set: %w", err)
@@ -374,6 +402,7 @@ type reporter struct {
 	device  string
 	threads int
 	towers  int
+	fused   int   // the members of its fused group, or 0
 	err     error // the first failure to write to the front
 
 	lastReport  time.Time
@@ -393,7 +422,7 @@ func (r *reporter) OnTrainBegin(b trainer.TrainBegin) error {
 	r.lastReport = time.Now()
 	return r.report(spec.Message{Kind: spec.MessageBegin, Run: r.run, Begin: &spec.Begin{
 		Epochs: b.Epochs, StepsPerEpoch: b.StepsPerEpoch, TrainExamples: b.TrainExamples, Device: r.device, Threads: r.threads,
-		Towers: r.towers,
+		Towers: r.towers, Fused: r.fused,
 	}})
 }
 

@@ -31,7 +31,10 @@ func serve(t *testing.T, jobs ...spec.Job) []spec.Message {
 	}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- Serve(context.Background(), strings.NewReader(in.String()), pw); pw.Close() }()
+	go func() {
+		done <- Serve(context.Background(), strings.NewReader(in.String()), pw, io.Discard)
+		pw.Close()
+	}()
 	var msgs []spec.Message
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {

@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch args[0] {
 	case "serve":
-		err := worker.Serve(ctx, stdin, stdout)
+		err := worker.Serve(ctx, stdin, stdout, stderr)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			fmt.Fprintf(stderr, "tfsweep-worker: %v\n", err)
 			return 1

@@ -1,0 +1,310 @@
+package worker
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tfsweep/tfsweep/internal/tbcheck"
+	"github.com/tfsweep/tfsweep/spec"
+)
+
+// Bounds of a fused member's per-epoch metrics against the same job trained alone: the step losses
+// agree to 1–2 float32 ulps (docs/fused-trials.md), which epochs of Adam steps carry into the
+// weights. Measured over these tests' runs (500 examples, batch 32, 2–3 epochs): see the log lines
+// "largest relative difference" and docs/fused-trials.md, "The worker's groups".
+const (
+	fusedLossBound = 1e-4
+	// An accuracy may differ by one example: the training accuracy of an epoch is over its 500
+	// examples, the validation accuracy over the test set's 10,000.
+	fusedTrainAccBound = 1.0/500 + 1e-9
+	fusedValAccBound   = 1.0/10000 + 1e-9
+)
+
+// session is a worker's Serve driven line by line: commands in, messages out, and the verdicts a
+// test decides on the epochs of jobs that ask for them.
+type session struct {
+	msgs []spec.Message
+	log  string // what the worker wrote to its log
+}
+
+// serveCommands runs Serve on the commands and answers every epoch of a job with Verdicts with
+// decide's verdict, until every job of the commands has ended.
+func serveCommands(t *testing.T, decide func(spec.Message) spec.Verdict, cmds ...spec.Command) session {
+	t.Helper()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	var log strings.Builder
+	done := make(chan error, 1)
+	go func() { done <- Serve(context.Background(), inR, outW, &log); outW.Close() }()
+	var mu sync.Mutex
+	write := func(c spec.Command) {
+		line, err := json.Marshal(c)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if _, err := inW.Write(append(line, '\n')); err != nil {
+			t.Error(err)
+		}
+	}
+	runs := 0
+	for _, c := range cmds {
+		runs += len(c.Fused)
+		if c.Job != nil {
+			runs++
+		}
+	}
+	go func() {
+		for _, c := range cmds {
+			write(c)
+		}
+	}()
+	var s session
+	ended := 0
+	sc := bufio.NewScanner(outR)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for ended < runs && sc.Scan() {
+		var m spec.Message
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("not a message: %q", sc.Text())
+		}
+		s.msgs = append(s.msgs, m)
+		switch m.Kind {
+		case spec.MessageEnd:
+			ended++
+		case spec.MessageEpoch:
+			if decide != nil {
+				v := decide(m)
+				go write(spec.Command{Verdict: &v})
+			}
+		}
+	}
+	inW.Close()
+	go io.Copy(io.Discard, outR)
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	s.log = log.String()
+	return s
+}
+
+// fusedJob is smallJob with the variant changed by edit, batch 32.
+func fusedJob(t *testing.T, dir, run string, epochs int, edit func(*spec.Variant)) spec.Job {
+	t.Helper()
+	job := smallJob(t, dir, run)
+	v, err := job.DecodedVariant()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Epochs, v.BatchSize = epochs, 32
+	edit(&v)
+	job.Variant = spec.EncodeVariant(v)
+	job.KeepCheckpoints = epochs
+	return job
+}
+
+// member is one job of a test's group: its run name and how its variant differs.
+type memberCase struct {
+	run  string
+	edit func(*spec.Variant)
+	// What its lone run does, which the test checks first: the comparison means something only then.
+	fails, stops bool
+}
+
+func lrInit(lr float64, init string, seed int64) func(*spec.Variant) {
+	return func(v *spec.Variant) { v.LR, v.Init, v.Seed = lr, init, seed }
+}
+
+// TestFusedGroupTrainsEachJobAsAlone trains groups through Serve's Command{Fused} and each member
+// alone, and compares every member's end with its lone run's: status, epochs, early stopping's
+// stopped and best epoch, and every epoch's metrics within the bounds; and each member's run
+// directory holds what a lone run's does.
+func TestFusedGroupTrainsEachJobAsAlone(t *testing.T) {
+	stopEarly := func(v *spec.Variant) {
+		lrInit(0.002, "he_normal", 5)(v)
+		v.EarlyStopping.Options = &spec.EarlyStoppingOptions{Monitor: "val_loss", MinDelta: 10, Patience: 1, RestoreBestWeights: true}
+	}
+	reduceLR := func(v *spec.Variant) {
+		lrInit(0.003, "glorot_uniform", 5)(v)
+		v.ReduceLR.Options = &spec.ReduceLROnPlateauOptions{Monitor: "val_loss", Factor: 0.5, Patience: 0, Mode: "auto", MinDelta: 10}
+	}
+	cases := []struct {
+		name        string
+		epochs      int
+		tensorBoard bool // ask TensorBoard too, and draw the first member's pictures
+		members     []memberCase
+	}{
+		{"one seed: shared batches", 2, true, []memberCase{
+			{run: "a", edit: lrInit(0.001, "xavier", 5)}, {run: "b", edit: lrInit(0.003, "glorot_uniform", 5)},
+			{run: "c", edit: lrInit(0.0005, "he_normal", 5)}, {run: "d", edit: lrInit(0.002, "xavier", 5)}}},
+		{"own seeds: own batches", 2, false, []memberCase{
+			{run: "a", edit: lrInit(0.001, "xavier", 11)}, {run: "b", edit: lrInit(0.003, "glorot_uniform", 12)},
+			{run: "c", edit: lrInit(0.0005, "he_normal", 13)}}},
+		{"early stopping and ReduceLROnPlateau", 3, true, []memberCase{
+			{run: "a", edit: lrInit(0.001, "xavier", 5)}, {run: "stops", edit: stopEarly, stops: true}, {run: "reduces", edit: reduceLR}}},
+		{"a NaN fails one member", 2, false, []memberCase{
+			{run: "a", edit: lrInit(0.001, "xavier", 5)}, {run: "nan", edit: lrInit(1e38, "xavier", 5), fails: true},
+			{run: "c", edit: lrInit(0.0005, "he_normal", 7)}}},
+	}
+	var worst epochDiff
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var group []spec.Job
+			var alone []spec.Command
+			for _, m := range tc.members {
+				member := fusedJob(t, filepath.Join(dir, "group"), m.run, tc.epochs, m.edit)
+				job := fusedJob(t, filepath.Join(dir, "alone"), m.run, tc.epochs, m.edit)
+				if len(group) == 0 && tc.tensorBoard {
+					member.PicturesEvery, job.PicturesEvery = 1, 1
+				}
+				group = append(group, member)
+				alone = append(alone, spec.Command{Job: &job})
+			}
+			for _, d := range []string{"group", "alone"} {
+				if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fused := serveCommands(t, nil, spec.Command{Fused: group})
+			if fused.log != "" {
+				t.Fatalf("the group was not fused: %s", fused.log)
+			}
+			lone := ends(serveCommands(t, nil, alone...).msgs)
+			got := ends(fused.msgs)
+			for _, m := range tc.members {
+				if e := lone[m.run]; e == nil || (e.Status == spec.StatusFailed) != m.fails || (e.StoppedEpoch != nil && *e.StoppedEpoch > 0) != m.stops {
+					t.Fatalf("%s alone: %+v, want failed %v, stopped early %v", m.run, e, m.fails, m.stops)
+				}
+				d := compareEnds(t, m.run, got[m.run], lone[m.run])
+				worst = worst.max(d)
+				if got[m.run] != nil && got[m.run].Status == spec.StatusSucceeded {
+					checkRunDir(t, filepath.Join(dir, "group", m.run), len(got[m.run].History.TrainLoss))
+				}
+			}
+			checkBegins(t, fused.msgs, len(group))
+			if tc.tensorBoard {
+				checkTensorBoard(t, filepath.Join(dir, "group"), group, got)
+				checkPictures(t, filepath.Join(dir, "group"), group[0], tc.epochs)
+			}
+		})
+	}
+	t.Logf("largest relative difference of a member's epoch metric from its lone run's: loss %.2g, val_loss %.2g; accuracy %.2g, val_accuracy %.2g",
+		worst.loss, worst.valLoss, worst.acc, worst.valAcc)
+}
+
+// epochDiff is the largest difference of a member's epoch metrics from its lone run's: relative
+// for the losses, absolute for the accuracies.
+type epochDiff struct{ loss, valLoss, acc, valAcc float64 }
+
+func (d epochDiff) max(o epochDiff) epochDiff {
+	return epochDiff{math.Max(d.loss, o.loss), math.Max(d.valLoss, o.valLoss), math.Max(d.acc, o.acc), math.Max(d.valAcc, o.valAcc)}
+}
+
+func relDiff(a, b float64) float64 {
+	scale := math.Max(math.Abs(a), math.Abs(b))
+	if scale == 0 {
+		return 0
+	}
+	return math.Abs(a-b) / scale
+}
+
+// compareEnds checks a member's end against the same job's lone end.
+func compareEnds(t *testing.T, run string, got, want *spec.End) epochDiff {
+	t.Helper()
+	var d epochDiff
+	if got == nil || want == nil {
+		t.Errorf("%s: no end message (group %v, alone %v)", run, got != nil, want != nil)
+		return d
+	}
+	if got.Status != want.Status || got.EpochsCompleted != want.EpochsCompleted || (got.Error == "") != (want.Error == "") {
+		t.Errorf("%s: ended %s after %d epochs (%q), alone %s after %d (%q)", run, got.Status, got.EpochsCompleted, got.Error, want.Status, want.EpochsCompleted, want.Error)
+		return d
+	}
+	if (want.StoppedEpoch == nil) != (got.StoppedEpoch == nil) || (want.StoppedEpoch != nil && (*got.StoppedEpoch != *want.StoppedEpoch || *got.BestEpoch != *want.BestEpoch)) {
+		t.Errorf("%s: early stopping's stopped and best epoch differ from the lone run's", run)
+	}
+	if want.Status == spec.StatusFailed && strings.Contains(want.Error, "TerminateOnNaN") != strings.Contains(got.Error, "TerminateOnNaN") {
+		t.Errorf("%s: failed with %q, alone with %q", run, got.Error, want.Error)
+	}
+	g, w := got.History, want.History
+	if len(g.TrainLoss) != len(w.TrainLoss) {
+		t.Errorf("%s: %d epochs in the history, alone %d", run, len(g.TrainLoss), len(w.TrainLoss))
+		return d
+	}
+	for e := range w.TrainLoss {
+		d = d.max(epochDiff{relDiff(g.TrainLoss[e], w.TrainLoss[e]), relDiff(g.ValLoss[e], w.ValLoss[e]),
+			math.Abs(g.TrainAccuracy[e] - w.TrainAccuracy[e]), math.Abs(g.ValAccuracy[e] - w.ValAccuracy[e])})
+		if g.LearningRate[e] != w.LearningRate[e] {
+			t.Errorf("%s epoch %d: learning rate %v, alone %v", run, e+1, g.LearningRate[e], w.LearningRate[e])
+		}
+	}
+	if d.loss > fusedLossBound || d.valLoss > fusedLossBound || d.acc > fusedTrainAccBound || d.valAcc > fusedValAccBound {
+		t.Errorf("%s: epoch metrics differ from the lone run's by %+v (bounds: losses %g relative, accuracies one example)\ngroup %+v\nalone %+v", run, d, fusedLossBound, g, w)
+	}
+	return d
+}
+
+// checkRunDir checks that a member's run directory holds a checkpoint per epoch and the SavedModel.
+func checkRunDir(t *testing.T, dir string, epochs int) {
+	t.Helper()
+	for e := 1; e <= epochs; e++ {
+		if _, err := os.Stat(filepath.Join(dir, spec.CheckpointsDir, fmt.Sprintf("ckpt-%d%s", e, spec.CheckpointIndexSuffix))); err != nil {
+			t.Errorf("%s: checkpoint of epoch %d: %v", dir, e, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, spec.SavedModelDir, "saved_model.pb")); err != nil {
+		t.Errorf("%s: no SavedModel: %v", dir, err)
+	}
+}
+
+// checkTensorBoard asks TensorBoard for every member's logs in logdir: its epochs' validation losses
+// as its end reports them, its graph and its hparams session with its status.
+func checkTensorBoard(t *testing.T, logdir string, jobs []spec.Job, got map[string]*spec.End) {
+	t.Helper()
+	var scalars, graphs []map[string]any
+	var runs []string
+	sessions := map[string]any{}
+	for _, job := range jobs {
+		end := got[job.Run]
+		steps := make([]int, len(end.History.ValLoss))
+		for e := range steps {
+			steps[e] = e
+		}
+		val := job.Run + "/validation"
+		runs = append(runs, job.Run, job.Run+"/train", val)
+		scalars = append(scalars, map[string]any{"run": val, "tag": "epoch_loss", "steps": steps, "values": end.History.ValLoss})
+		graphs = append(graphs, map[string]any{"run": job.Run + "/train", "run_graph": true})
+		status := "STATUS_SUCCESS"
+		if end.Status != spec.StatusSucceeded {
+			status = "STATUS_FAILURE"
+		}
+		sessions[job.Group] = map[string]any{"status": status}
+	}
+	tbcheck.Run(t, logdir, map[string]any{
+		"runs_subset": true, "runs": runs,
+		"scalars": scalars, "graphs": graphs,
+		"hparams": map[string]any{"session_groups": sessions, "session_groups_subset": true},
+	})
+}
+
+// checkBegins checks that every member announced its group's size.
+func checkBegins(t *testing.T, msgs []spec.Message, size int) {
+	t.Helper()
+	for _, m := range msgs {
+		if m.Kind == spec.MessageBegin && m.Begin.Fused != size {
+			t.Errorf("%s: Begin.Fused %d, want %d", m.Run, m.Begin.Fused, size)
+		}
+	}
+}
