@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -305,6 +306,215 @@ func checkBegins(t *testing.T, msgs []spec.Message, size int) {
 	for _, m := range msgs {
 		if m.Kind == spec.MessageBegin && m.Begin.Fused != size {
 			t.Errorf("%s: Begin.Fused %d, want %d", m.Run, m.Begin.Fused, size)
+		}
+	}
+}
+
+// killAfter makes a finished run's directory look like a run killed after epoch k (1-based): the
+// later epochs' checkpoints and the SavedModel are gone, its logs are left as they were.
+func killAfter(t *testing.T, dir string, k, epochs int) {
+	t.Helper()
+	for e := k + 1; e <= epochs; e++ {
+		files, err := filepath.Glob(filepath.Join(dir, spec.CheckpointsDir, fmt.Sprintf("ckpt-%d.*", e)))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("checkpoint of epoch %d: %v %v", e, files, err)
+		}
+		for _, f := range files {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(dir, spec.SavedModelDir)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A run killed after its first epoch resumes from its checkpoint inside a group of fresh runs, and
+// trains on as it does resumed alone; the fresh members train as they do alone.
+func TestFusedGroupResumesAMember(t *testing.T) {
+	const epochs = 3
+	dir := t.TempDir()
+	for _, d := range []string{"alone", "group"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resumed := fusedJob(t, filepath.Join(dir, "alone"), "r", epochs, lrInit(0.002, "he_normal", 5))
+	first := serveCommands(t, nil, spec.Command{Job: &resumed})
+	if e := ends(first.msgs)["r"]; e == nil || e.Status != spec.StatusSucceeded {
+		t.Fatalf("the first attempt: %+v", e)
+	}
+	killAfter(t, resumed.Dir, 1, epochs)
+	if err := os.CopyFS(filepath.Join(dir, "group", "r"), os.DirFS(resumed.Dir)); err != nil {
+		t.Fatal(err)
+	}
+	resumed.Resume = true
+	inGroup := resumed
+	inGroup.Dir = filepath.Join(dir, "group", "r")
+	fresh := []memberCase{{run: "x", edit: lrInit(0.001, "xavier", 5)}, {run: "y", edit: lrInit(0.003, "glorot_uniform", 9)}}
+	alone := []spec.Command{{Job: &resumed}}
+	group := []spec.Job{inGroup}
+	for _, m := range fresh {
+		job := fusedJob(t, filepath.Join(dir, "alone"), m.run, epochs, m.edit)
+		alone = append(alone, spec.Command{Job: &job})
+		group = append(group, fusedJob(t, filepath.Join(dir, "group"), m.run, epochs, m.edit))
+	}
+	lone := ends(serveCommands(t, nil, alone...).msgs)
+	fused := serveCommands(t, nil, spec.Command{Fused: group})
+	if fused.log != "" {
+		t.Fatalf("the group was not fused: %s", fused.log)
+	}
+	got := ends(fused.msgs)
+	if e := lone["r"]; e == nil || e.Status != spec.StatusSucceeded || len(e.History.ValLoss) != epochs {
+		t.Fatalf("the lone resume: %+v", e)
+	}
+	var worst epochDiff
+	for _, run := range []string{"r", "x", "y"} {
+		worst = worst.max(compareEnds(t, run, got[run], lone[run]))
+		checkRunDir(t, filepath.Join(dir, "group", run), epochs)
+	}
+	var trained []int
+	for _, m := range fused.msgs {
+		if m.Kind == spec.MessageEpoch && m.Run == "r" {
+			trained = append(trained, m.Epoch.Epoch)
+		}
+	}
+	if !reflect.DeepEqual(trained, []int{1, 2}) {
+		t.Errorf("the resumed member trained epochs %v, want [1 2] (0-based)", trained)
+	}
+	if got["r"] != nil && got["r"].Iterations != lone["r"].Iterations {
+		t.Errorf("the resumed member ends at step %d, alone at %d", got["r"].Iterations, lone["r"].Iterations)
+	}
+	t.Logf("largest relative difference from the lone runs: loss %.2g, val_loss %.2g; accuracy %.2g, val_accuracy %.2g",
+		worst.loss, worst.valLoss, worst.acc, worst.valAcc)
+}
+
+// The front's verdicts reach the member they name: a stop for one member prunes it alone after that
+// epoch, the others train on to their last epoch.
+func TestFusedGroupRoutesVerdicts(t *testing.T) {
+	dir := t.TempDir()
+	var group []spec.Job
+	for i, run := range []string{"a", "pruned", "c"} {
+		job := fusedJob(t, dir, run, 3, lrInit(0.001*float64(i+1), "xavier", 5))
+		job.Verdicts = true
+		group = append(group, job)
+	}
+	var mu sync.Mutex
+	asked := map[string][]int{}
+	s := serveCommands(t, func(m spec.Message) spec.Verdict {
+		mu.Lock()
+		defer mu.Unlock()
+		asked[m.Run] = append(asked[m.Run], m.Epoch.Epoch)
+		if m.Run == "pruned" && m.Epoch.Epoch == 0 {
+			return spec.Verdict{Run: m.Run, Epoch: 0, Action: spec.VerdictStop, Reason: "pruned by the test"}
+		}
+		return spec.Verdict{Run: m.Run, Epoch: m.Epoch.Epoch, Action: spec.VerdictContinue}
+	}, spec.Command{Fused: group})
+	if s.log != "" {
+		t.Fatalf("the group was not fused: %s", s.log)
+	}
+	e := ends(s.msgs)
+	if p := e["pruned"]; p == nil || p.Status != spec.StatusPruned || p.EpochsCompleted != 1 || p.Reason != "pruned by the test" {
+		t.Errorf("the pruned member: %+v", p)
+	}
+	for _, run := range []string{"a", "c"} {
+		if g := e[run]; g == nil || g.Status != spec.StatusSucceeded || g.EpochsCompleted != 3 {
+			t.Errorf("%s: %+v", run, g)
+		}
+	}
+	if want := map[string][]int{"a": {0, 1, 2}, "pruned": {0}, "c": {0, 1, 2}}; !reflect.DeepEqual(asked, want) {
+		t.Errorf("epochs the members asked verdicts on: %v, want %v", asked, want)
+	}
+}
+
+// A group that model.Fused cannot train (here one member with dropout) trains one job after
+// another, each as it trains alone, and the worker's log says so once.
+func TestUnfusableGroupTrainsOneJobAfterAnother(t *testing.T) {
+	dir := t.TempDir()
+	group := []spec.Job{
+		fusedJob(t, dir, "a", 1, lrInit(0.001, "xavier", 5)),
+		fusedJob(t, dir, "dropout", 1, func(v *spec.Variant) { v.Dropout = 0.2 }),
+	}
+	s := serveCommands(t, nil, spec.Command{Fused: group})
+	if strings.Count(s.log, "\n") != 1 || !strings.Contains(s.log, "one run after another") || !strings.Contains(s.log, "dropout") {
+		t.Errorf("the worker's log: %q", s.log)
+	}
+	e := ends(s.msgs)
+	for _, job := range group {
+		if g := e[job.Run]; g == nil || g.Status != spec.StatusSucceeded || g.EpochsCompleted != 1 {
+			t.Errorf("%s: %+v", job.Run, g)
+		}
+	}
+	for _, m := range s.msgs {
+		if m.Kind == spec.MessageBegin && m.Begin.Fused != 0 {
+			t.Errorf("%s trained alone and says it was fused in a group of %d", m.Run, m.Begin.Fused)
+		}
+	}
+}
+
+// readCommands takes a line of one job, one fused group or one verdict, and refuses any other.
+func TestReadCommands(t *testing.T) {
+	job := `{"run":"a","dir":"d"}`
+	cases := []struct {
+		name, line string
+		jobs       int // in the group passed on; 0 for a verdict
+		ok         bool
+	}{
+		{"a job", job, 1, true},
+		{"a fused group", `{"fused":[` + job + `,{"run":"b","dir":"e"}]}`, 2, true},
+		{"a verdict", `{"verdict":{"run":"a","epoch":0,"action":"continue"}}`, 0, true},
+		{"a job and a group", `{"run":"a","dir":"d","fused":[` + job + `]}`, 0, false},
+		{"a job and a verdict", `{"run":"a","dir":"d","verdict":{"run":"a","epoch":0,"action":"stop"}}`, 0, false},
+		{"nothing", `{}`, 0, false},
+		{"an empty group", `{"fused":[]}`, 0, false},
+		{"not JSON", `fused`, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			jobs, verdicts := make(chan []spec.Job, 1), make(chan spec.Verdict, 1)
+			err := readCommands(context.Background(), strings.NewReader(tc.line+"\n"), jobs, verdicts)
+			if (err == nil) != tc.ok {
+				t.Fatalf("readCommands: %v, want ok %v", err, tc.ok)
+			}
+			if !tc.ok {
+				return
+			}
+			if tc.jobs == 0 {
+				if len(verdicts) != 1 || len(jobs) != 0 {
+					t.Errorf("a verdict passed on as %d verdicts and %d groups", len(verdicts), len(jobs))
+				}
+				return
+			}
+			if g := <-jobs; len(g) != tc.jobs {
+				t.Errorf("a group of %d jobs, want %d", len(g), tc.jobs)
+			}
+		})
+	}
+}
+
+// A member that cannot start (its run directory exists) fails alone; the group trains the others.
+func TestFusedGroupMemberThatCannotStart(t *testing.T) {
+	dir := t.TempDir()
+	group := []spec.Job{
+		fusedJob(t, dir, "a", 2, lrInit(0.001, "xavier", 5)),
+		fusedJob(t, dir, "exists", 2, lrInit(0.002, "xavier", 5)),
+		fusedJob(t, dir, "c", 2, lrInit(0.003, "xavier", 5)),
+	}
+	if err := os.Mkdir(group[1].Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := serveCommands(t, nil, spec.Command{Fused: group})
+	if s.log != "" {
+		t.Fatalf("the group was not fused: %s", s.log)
+	}
+	e := ends(s.msgs)
+	if x := e["exists"]; x == nil || x.Status != spec.StatusFailed || !strings.Contains(x.Error, "run directory") {
+		t.Errorf("the member whose directory exists: %+v", x)
+	}
+	for _, run := range []string{"a", "c"} {
+		if g := e[run]; g == nil || g.Status != spec.StatusSucceeded || g.EpochsCompleted != 2 {
+			t.Errorf("%s: %+v", run, g)
 		}
 	}
 }
