@@ -289,41 +289,60 @@ func (f *Fused) checkStep(batches [][]int32, want int, losses, accuracies []floa
 	return nil
 }
 
-// Validate evaluates every trial over the bound validation set, as Model.Validate does with one
-// part at a time: losses[t] and accuracies[t] are trial t's means, batch norm using its moving
-// statistics.
+// Validate evaluates every trial over the bound validation set, as Model.Validate does: losses[t]
+// and accuracies[t] are trial t's means, batch norm using its moving statistics. The trials'
+// Config.ValidateConcurrency (trial 0's) parts of the set are evaluated at once, as a Model's are;
+// the parts' sums add up in order.
 func (f *Fused) Validate() (losses, accuracies []float64, err error) {
 	if f.valExamples == 0 {
 		return nil, nil, errors.New("fused: validate: no validation set bound (Bind)")
 	}
-	lossSums, correct := make([]float64, len(f.trials)), make([]float64, len(f.trials))
 	size := f.valExamples * f.mlp.classes()
 	for t, p := range f.valProbabilities {
 		f.valProbabilities[t] = slices.Grow(p[:0], size)[:size]
 	}
-	for start := 0; start < f.valExamples; start += spec.EvalChunk {
-		end := min(start+spec.EvalChunk, f.valExamples)
-		if err := f.validateChunk(start, end, lossSums, correct); err != nil {
-			return nil, nil, fmt.Errorf("fused: validate examples %d-%d: %w", start, end, err)
+	concurrent := max(1, min(f.trials[0].ValidateConcurrency, f.valExamples))
+	chunk := min(spec.EvalChunk, (f.valExamples+concurrent-1)/concurrent)
+	type sums struct {
+		loss, correct []float32
+		err           error
+	}
+	parts := make([]sums, (f.valExamples+chunk-1)/chunk)
+	inTurn(len(parts), concurrent, func(i int) {
+		start, end := i*chunk, min((i+1)*chunk, f.valExamples)
+		p := &parts[i]
+		if p.loss, p.correct, p.err = f.validateChunk(start, end); p.err != nil {
+			p.err = fmt.Errorf("fused: validate examples %d-%d: %w", start, end, p.err)
+		}
+	})
+	losses, accuracies = make([]float64, len(f.trials)), make([]float64, len(f.trials))
+	for _, p := range parts {
+		if p.err != nil {
+			return nil, nil, p.err
+		}
+		for t := range losses {
+			losses[t] += float64(p.loss[t])
+			accuracies[t] += float64(p.correct[t])
 		}
 	}
-	for t := range lossSums {
-		lossSums[t] /= float64(f.valExamples)
-		correct[t] /= float64(f.valExamples)
+	for t := range losses {
+		losses[t] /= float64(f.valExamples)
+		accuracies[t] /= float64(f.valExamples)
 	}
-	return lossSums, correct, nil
+	return losses, accuracies, nil
 }
 
-// validateChunk adds the sums of the validation examples [start, end) to lossSums and correct.
-func (f *Fused) validateChunk(start, end int, lossSums, correct []float64) error {
+// validateChunk evaluates the validation examples [start, end): every trial's loss and correct
+// sums, and with kept probabilities their rows of each trial's. Chunks may be evaluated at once.
+func (f *Fused) validateChunk(start, end int) (lossSums, correct []float32, err error) {
 	s, err := tf.NewTensor(int32(start))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	n, err := tf.NewTensor(int32(end - start))
 	if err != nil {
 		release(s)
-		return err
+		return nil, nil, err
 	}
 	defer release(s, n)
 	g := f.graph
@@ -333,29 +352,26 @@ func (f *Fused) validateChunk(start, end int, lossSums, correct []float64) error
 	}
 	out, err := f.sess.Run(map[tf.Output]*tf.Tensor{g.evalStart: s, g.evalCount: n}, fetches, nil)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer release(out...)
+	if lossSums, err = float32s(out[0]); err != nil {
+		return nil, nil, err
+	}
+	if correct, err = float32s(out[1]); err != nil {
+		return nil, nil, err
+	}
 	if f.valProbabilities != nil {
 		probabilities, err := float32s(out[2])
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		k, rows := f.mlp.classes(), end-start
 		for t, p := range f.valProbabilities {
 			copy(p[start*k:end*k], probabilities[t*rows*k:(t+1)*rows*k])
 		}
 	}
-	for i, dst := range [][]float64{lossSums, correct} {
-		values, err := float32s(out[i])
-		if err != nil {
-			return err
-		}
-		for t, v := range values {
-			dst[t] += float64(v)
-		}
-	}
-	return nil
+	return lossSums, correct, nil
 }
 
 // Weights returns trial t's trainable weights and batch-norm moving statistics with the names,
