@@ -205,3 +205,36 @@ func TestConvnetTrainsOnThePools(t *testing.T) {
 		}
 	}
 }
+
+// A fused group's member trains on the threads its lone run would use, without the towers and
+// chunked calls model.Fused has not: a lone run's towers become as many threads of one session.
+func TestGroupPlan(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		batch, cpus    int
+		jobThreads     int
+		limit, epochs  int
+		threads, calls int // the member's intra- and inter-op threads and steps per call
+	}{
+		{"batch 64: one thread, a short run", 64, 2, 0, 4096, 2, 1, 1},
+		{"batch 64: one thread, a long run that chunks alone", 64, 2, 0, 60000, 5, 1, 1},
+		{"batch 128 on 2 CPUs: two towers alone, two threads fused", 128, 2, 0, 4096, 2, 2, 1},
+		{"batch 1024 on 2 CPUs: two towers alone, two threads fused", 1024, 2, 0, 4096, 2, 2, 1},
+		{"the job's threads", 128, 2, 3, 4096, 2, 3, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := spec.Defaults()
+			v.BatchSize, v.Limit, v.Epochs = tc.batch, tc.limit, tc.epochs
+			p, err := planRun(spec.Job{Device: "cpu", CPUs: tc.cpus, Threads: tc.jobThreads}, v, dataShape{train: 60000, test: 10000, features: 784, classes: 10}, func() bool { return false })
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := groupPlan(p)
+			c := g.model
+			if c.IntraOpThreads != tc.threads || c.InterOpThreads != tc.threads || c.Towers > 1 || c.StepsPerCall != tc.calls || g.fit.StepsPerCall != tc.calls {
+				t.Errorf("member: %d intra-op, %d inter-op threads, %d towers, %d and %d steps per call; want %d threads, one tower, %d steps per call (alone: %d threads, %d towers, %d steps per call)",
+					c.IntraOpThreads, c.InterOpThreads, c.Towers, c.StepsPerCall, g.fit.StepsPerCall, tc.threads, tc.calls, p.model.IntraOpThreads, p.model.Towers, p.model.StepsPerCall)
+			}
+		})
+	}
+}
