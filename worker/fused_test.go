@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,7 +24,12 @@ import (
 // weights. Measured over these tests' runs (500 examples, batch 32, 2–3 epochs): see the log lines
 // "largest relative difference" and docs/fused-trials.md, "The worker's groups".
 const (
-	fusedLossBound = 1e-4
+	fusedLossBound = 1e-6
+	// With batch norm the Dense bias before it cancels out of the loss, its gradient is rounding noise
+	// that Adam scales up to the learning rate, and the moving means follow those biases: the
+	// training losses still agree as above, the validation losses (by the moving statistics) less
+	// (docs/fused-trials.md, "How close to unfused training").
+	fusedBatchNormValBound = 1e-4
 	// An accuracy may differ by one example: the training accuracy of an epoch is over its 500
 	// examples, the validation accuracy over the test set's 10,000.
 	fusedTrainAccBound = 1.0/500 + 1e-9
@@ -127,6 +133,10 @@ func lrInit(lr float64, init string, seed int64) func(*spec.Variant) {
 	return func(v *spec.Variant) { v.LR, v.Init, v.Seed = lr, init, seed }
 }
 
+func withBatchNorm(edit func(*spec.Variant)) func(*spec.Variant) {
+	return func(v *spec.Variant) { edit(v); v.BatchNorm = true }
+}
+
 // TestFusedGroupTrainsEachJobAsAlone trains groups through Serve's Command{Fused} and each member
 // alone, and compares every member's end with its lone run's: status, epochs, early stopping's
 // stopped and best epoch, and every epoch's metrics within the bounds; and each member's run
@@ -145,22 +155,26 @@ func TestFusedGroupTrainsEachJobAsAlone(t *testing.T) {
 		epochs      int
 		tensorBoard bool // ask TensorBoard too, and draw the first member's pictures
 		members     []memberCase
+		valBound    float64 // of the validation losses, relative; 0 is fusedLossBound
 	}{
 		{"one seed: shared batches", 2, true, []memberCase{
 			{run: "a", edit: lrInit(0.001, "xavier", 5)}, {run: "b", edit: lrInit(0.003, "glorot_uniform", 5)},
-			{run: "c", edit: lrInit(0.0005, "he_normal", 5)}, {run: "d", edit: lrInit(0.002, "xavier", 5)}}},
+			{run: "c", edit: lrInit(0.0005, "he_normal", 5)}, {run: "d", edit: lrInit(0.002, "xavier", 5)}}, 0},
 		{"own seeds: own batches", 2, false, []memberCase{
 			{run: "a", edit: lrInit(0.001, "xavier", 11)}, {run: "b", edit: lrInit(0.003, "glorot_uniform", 12)},
-			{run: "c", edit: lrInit(0.0005, "he_normal", 13)}}},
+			{run: "c", edit: lrInit(0.0005, "he_normal", 13)}}, 0},
 		{"early stopping and ReduceLROnPlateau", 3, true, []memberCase{
-			{run: "a", edit: lrInit(0.001, "xavier", 5)}, {run: "stops", edit: stopEarly, stops: true}, {run: "reduces", edit: reduceLR}}},
+			{run: "a", edit: lrInit(0.001, "xavier", 5)}, {run: "stops", edit: stopEarly, stops: true}, {run: "reduces", edit: reduceLR}}, 0},
+		{"batch norm, own seeds", 2, false, []memberCase{
+			{run: "a", edit: withBatchNorm(lrInit(0.001, "xavier", 5))}, {run: "b", edit: withBatchNorm(lrInit(0.003, "he_normal", 6))},
+			{run: "c", edit: withBatchNorm(lrInit(0.002, "glorot_uniform", 7))}}, fusedBatchNormValBound},
 		{"a NaN fails one member", 2, false, []memberCase{
 			{run: "a", edit: lrInit(0.001, "xavier", 5)}, {run: "nan", edit: lrInit(1e38, "xavier", 5), fails: true},
-			{run: "c", edit: lrInit(0.0005, "he_normal", 7)}}},
+			{run: "c", edit: lrInit(0.0005, "he_normal", 7)}}, 0},
 	}
-	var worst epochDiff
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			var worst epochDiff
 			dir := t.TempDir()
 			var group []spec.Job
 			var alone []spec.Command
@@ -188,7 +202,7 @@ func TestFusedGroupTrainsEachJobAsAlone(t *testing.T) {
 				if e := lone[m.run]; e == nil || (e.Status == spec.StatusFailed) != m.fails || (e.StoppedEpoch != nil && *e.StoppedEpoch > 0) != m.stops {
 					t.Fatalf("%s alone: %+v, want failed %v, stopped early %v", m.run, e, m.fails, m.stops)
 				}
-				d := compareEnds(t, m.run, got[m.run], lone[m.run])
+				d := compareEnds(t, m.run, got[m.run], lone[m.run], cmp.Or(tc.valBound, fusedLossBound))
 				worst = worst.max(d)
 				if got[m.run] != nil && got[m.run].Status == spec.StatusSucceeded {
 					checkRunDir(t, filepath.Join(dir, "group", m.run), len(got[m.run].History.TrainLoss))
@@ -199,10 +213,10 @@ func TestFusedGroupTrainsEachJobAsAlone(t *testing.T) {
 				checkTensorBoard(t, filepath.Join(dir, "group"), group, got)
 				checkPictures(t, filepath.Join(dir, "group"), group[0], tc.epochs)
 			}
+			t.Logf("largest difference of a member's epoch metric from its lone run's: loss %.2g, val_loss %.2g (relative); accuracy %.2g, val_accuracy %.2g",
+				worst.loss, worst.valLoss, worst.acc, worst.valAcc)
 		})
 	}
-	t.Logf("largest relative difference of a member's epoch metric from its lone run's: loss %.2g, val_loss %.2g; accuracy %.2g, val_accuracy %.2g",
-		worst.loss, worst.valLoss, worst.acc, worst.valAcc)
 }
 
 // epochDiff is the largest difference of a member's epoch metrics from its lone run's: relative
@@ -222,7 +236,7 @@ func relDiff(a, b float64) float64 {
 }
 
 // compareEnds checks a member's end against the same job's lone end.
-func compareEnds(t *testing.T, run string, got, want *spec.End) epochDiff {
+func compareEnds(t *testing.T, run string, got, want *spec.End, valBound float64) epochDiff {
 	t.Helper()
 	var d epochDiff
 	if got == nil || want == nil {
@@ -251,8 +265,8 @@ func compareEnds(t *testing.T, run string, got, want *spec.End) epochDiff {
 			t.Errorf("%s epoch %d: learning rate %v, alone %v", run, e+1, g.LearningRate[e], w.LearningRate[e])
 		}
 	}
-	if d.loss > fusedLossBound || d.valLoss > fusedLossBound || d.acc > fusedTrainAccBound || d.valAcc > fusedValAccBound {
-		t.Errorf("%s: epoch metrics differ from the lone run's by %+v (bounds: losses %g relative, accuracies one example)\ngroup %+v\nalone %+v", run, d, fusedLossBound, g, w)
+	if d.loss > fusedLossBound || d.valLoss > valBound || d.acc > fusedTrainAccBound || d.valAcc > fusedValAccBound {
+		t.Errorf("%s: epoch metrics differ from the lone run's by %+v (bounds: losses %g and %g relative, accuracies one example)\ngroup %+v\nalone %+v", run, d, fusedLossBound, valBound, g, w)
 	}
 	return d
 }
@@ -371,7 +385,7 @@ func TestFusedGroupResumesAMember(t *testing.T) {
 	}
 	var worst epochDiff
 	for _, run := range []string{"r", "x", "y"} {
-		worst = worst.max(compareEnds(t, run, got[run], lone[run]))
+		worst = worst.max(compareEnds(t, run, got[run], lone[run], fusedLossBound))
 		checkRunDir(t, filepath.Join(dir, "group", run), epochs)
 	}
 	var trained []int
