@@ -36,11 +36,11 @@ func TestFusedTrialState(t *testing.T) {
 
 	shadowCfg := trials[1]
 	m := newModel(t, shadowCfg)
-	if err := f.CopyTrialTo(1, m); err != nil {
+	if err := f.CopyTrialsTo([]int{1}, []*Model{m}); err != nil {
 		t.Fatal(err)
 	}
 	if m.Iterations() != steps {
-		t.Errorf("the model's step count is %d after CopyTrialTo, want %d", m.Iterations(), steps)
+		t.Errorf("the model's step count is %d after CopyTrialsTo, want %d", m.Iterations(), steps)
 	}
 	if lr, err := m.LearningRate(); err != nil || lr != float64(float32(trials[1].LearningRate)) {
 		t.Errorf("the model's learning rate is %v (%v), want trial 1's %v", lr, err, trials[1].LearningRate)
@@ -53,16 +53,16 @@ func TestFusedTrialState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertSameWeights(t, "the model after CopyTrialTo", got, want)
+	assertSameWeights(t, "the model after CopyTrialsTo", got, want)
 
 	if err := m.SetLearningRate(0.004); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.CopyTrialFrom(2, m); err != nil {
+	if err := f.CopyTrialsFrom([]int{2}, []*Model{m}); err != nil {
 		t.Fatal(err)
 	}
 	if lr, err := f.TrialLearningRate(2); err != nil || lr != float64(float32(0.004)) {
-		t.Errorf("trial 2's learning rate is %v (%v) after CopyTrialFrom, want 0.004", lr, err)
+		t.Errorf("trial 2's learning rate is %v (%v) after CopyTrialsFrom, want 0.004", lr, err)
 	}
 	if err := f.SetTrialLearningRate(1, 0.004); err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestFusedTrialState(t *testing.T) {
 	if err := m.Bind(train, val); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.CopyTrialTo(1, m); err != nil {
+	if err := f.CopyTrialsTo([]int{1}, []*Model{m}); err != nil {
 		t.Fatal(err)
 	}
 	fusedLoss, fusedAcc, err := f.Validate()
@@ -109,8 +109,8 @@ func TestFusedTrialState(t *testing.T) {
 
 	other := fusedTrialConfigs(false)[0]
 	mo := newModel(t, other)
-	if err := f.CopyTrialTo(0, mo); err == nil {
-		t.Error("CopyTrialTo a model without batch norm succeeded")
+	if err := f.CopyTrialsTo([]int{0}, []*Model{mo}); err == nil {
+		t.Error("CopyTrialsTo a model without batch norm succeeded")
 	}
 	if err := f.SetTrialLearningRate(0, math.NaN()); err == nil {
 		t.Error("SetTrialLearningRate(NaN) succeeded")
@@ -127,4 +127,44 @@ func assertSameWeights(t *testing.T, what string, got, want []Weight) {
 			t.Errorf("%s: weight %s differs from %s", what, got[i].Name, want[i].Name)
 		}
 	}
+}
+
+// Several trials move in one call, each to its own model: here models that start from other
+// trials' weights.
+func TestFusedTrialsCopyTogether(t *testing.T) {
+	trials := fusedTrialConfigs(false)[:3]
+	f := newFused(t, trials)
+	models := []*Model{newModel(t, trials[0]), newModel(t, trials[2])}
+	if before, _ := models[0].Weights(); slices.Equal(before[0].Values, mustWeights(t, f, 2)[0].Values) {
+		t.Fatal("trial 2 starts from trial 0's weights: the copy would show nothing")
+	}
+	if err := f.CopyTrialsTo([]int{2, 0}, models); err != nil {
+		t.Fatal(err)
+	}
+	for i, trial := range []int{2, 0} {
+		want, err := f.Weights(trial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := models[i].Weights()
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertSameWeights(t, "a model copied with another", got, want)
+	}
+	if err := f.CopyTrialsFrom([]int{1, 1}, models); err == nil {
+		t.Error("CopyTrialsFrom took trial 1 twice")
+	}
+	if err := f.CopyTrialsTo([]int{1}, models); err == nil {
+		t.Error("CopyTrialsTo took one trial for two models")
+	}
+}
+
+func mustWeights(t *testing.T, f *Fused, trial int) []Weight {
+	t.Helper()
+	w, err := f.Weights(trial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }

@@ -203,23 +203,31 @@ func (g *group) serve() {
 	g.step(steps)
 }
 
-// sync copies into the group the state of every member of ms it does not hold; a member whose copy
-// fails is answered with the error, and then sync reports false (the group waits for its next
-// request or its leaving).
+// sync copies into the group, in one call, the state of every member of ms it does not hold. When
+// the copy fails those members are answered with the error and sync reports false (the group waits
+// for their next requests or their leaving).
 func (g *group) sync(ms []*member) bool {
-	ok := true
+	var trials []int
+	var shadows []*model.Model
+	var copied []*member
 	for _, m := range ms {
-		if m.synced {
-			continue
+		if !m.synced {
+			trials, shadows, copied = append(trials, m.t), append(shadows, m.shadow), append(copied, m)
 		}
-		if err := g.f.CopyTrialFrom(m.t, m.shadow); err != nil {
+	}
+	if len(copied) == 0 {
+		return true
+	}
+	if err := g.f.CopyTrialsFrom(trials, shadows); err != nil {
+		for _, m := range copied {
 			m.answer(fmt.Errorf("fused group: take the run's state: %w", err))
-			ok = false
-			continue
 		}
+		return false
+	}
+	for _, m := range copied {
 		m.synced, m.steps = true, m.shadow.Iterations()
 	}
-	return ok
+	return true
 }
 
 func (m *member) answer(err error) {
@@ -232,15 +240,21 @@ func (m *member) answer(err error) {
 // validate runs one fused validation and answers ms, each with its state copied to its shadow.
 func (g *group) validate(ms []*member) {
 	losses, accs, err := g.f.Validate()
+	if err == nil {
+		trials, shadows := make([]int, len(ms)), make([]*model.Model, len(ms))
+		for i, m := range ms {
+			trials[i], shadows[i] = m.t, m.shadow
+		}
+		if err = g.f.CopyTrialsTo(trials, shadows); err != nil {
+			err = fmt.Errorf("fused group: bring the run's model up to date: %w", err)
+		}
+	}
 	for _, m := range ms {
 		if err == nil {
 			m.pending.valLoss, m.pending.valAcc = losses[m.t], accs[m.t]
-			err := g.f.CopyTrialTo(m.t, m.shadow)
 			if p := g.f.ValidationProbabilities(m.t); p != nil {
 				m.probabilities = append(m.probabilities[:0], p...)
 			}
-			m.answer(err)
-			continue
 		}
 		m.answer(err)
 	}
