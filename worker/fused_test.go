@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -206,6 +207,10 @@ func TestFusedGroupTrainsEachJobAsAlone(t *testing.T) {
 				worst = worst.max(d)
 				if got[m.run] != nil && got[m.run].Status == spec.StatusSucceeded {
 					checkRunDir(t, filepath.Join(dir, "group", m.run), len(got[m.run].History.TrainLoss))
+					fusedTags := histogramTags(t, filepath.Join(dir, "group", m.run, spec.TrainDir))
+					if loneTags := histogramTags(t, filepath.Join(dir, "alone", m.run, spec.TrainDir)); len(loneTags) == 0 || !slices.Equal(fusedTags, loneTags) {
+						t.Errorf("%s: weight histograms %v, alone %v", m.run, fusedTags, loneTags)
+					}
 				}
 			}
 			checkBegins(t, fused.msgs, len(group))
