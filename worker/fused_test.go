@@ -537,3 +537,61 @@ func TestFusedGroupMemberThatCannotStart(t *testing.T) {
 		}
 	}
 }
+
+// A group interrupted after its first epoch ends every member interrupted, each with its first
+// epoch's checkpoint; the same group resumed trains every member to its end from there.
+func TestFusedGroupInterruptedAndResumed(t *testing.T) {
+	dir := t.TempDir()
+	var group []spec.Job
+	for i, run := range []string{"a", "b", "c"} {
+		group = append(group, fusedJob(t, dir, run, 3, lrInit(0.001*float64(i+1), "xavier", int64(5+i))))
+	}
+	line, err := json.Marshal(spec.Command{Fused: group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, inR, outW, io.Discard); outW.Close() }()
+	go inW.Write(append(line, '\n'))
+	var msgs []spec.Message
+	sc := bufio.NewScanner(outR)
+	for sc.Scan() {
+		var m spec.Message
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("not a message: %q", sc.Text())
+		}
+		msgs = append(msgs, m)
+		if m.Kind == spec.MessageEpoch && m.Epoch.Epoch == 0 {
+			cancel() // the first member's first epoch; the others may have ended theirs too
+		}
+	}
+	inW.Close()
+	if err := <-done; err == nil {
+		t.Error("Serve returned nil after its context was cancelled")
+	}
+	e := ends(msgs)
+	for _, job := range group {
+		if g := e[job.Run]; g == nil || g.Status != spec.StatusFailed || !g.Interrupted || g.EpochsCompleted > 2 {
+			t.Fatalf("%s after the interruption: %+v", job.Run, g)
+		}
+		if _, err := os.Stat(filepath.Join(job.Dir, spec.CheckpointsDir, "ckpt-1"+spec.CheckpointIndexSuffix)); err != nil {
+			t.Errorf("%s: no checkpoint of its first epoch: %v", job.Run, err)
+		}
+	}
+	for i := range group {
+		group[i].Resume = true
+	}
+	s := serveCommands(t, nil, spec.Command{Fused: group})
+	if s.log != "" {
+		t.Fatalf("the resumed group was not fused: %s", s.log)
+	}
+	for run, g := range ends(s.msgs) {
+		if g.Status != spec.StatusSucceeded || g.EpochsCompleted != 3 || len(g.History.ValLoss) != 3 || g.Iterations != 3*16 {
+			t.Errorf("%s resumed: %+v", run, g)
+		}
+	}
+}
