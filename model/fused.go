@@ -204,7 +204,8 @@ func sameShape(trials []Config, mlps []fusedMLP) []error {
 // Trials is the number of fused trials.
 func (f *Fused) Trials() int { return len(f.trials) }
 
-// Iterations is the number of optimizer steps every trial has taken.
+// Iterations is the number of fused steps run. A trial's own step count, which its Adam update
+// uses, starts at 0 or at what CopyTrialsFrom gave it.
 func (f *Fused) Iterations() int64 { return f.iterations }
 
 // Bind copies the training and validation sets into the graph, as Model.Bind does: every trial
