@@ -76,7 +76,9 @@ func (n Network) CheckFusable() error {
 	prev := n.Input.Name
 	lastDense, afterDense := -1, ""
 	for i, l := range n.Layers {
-		refuse := func(why string) error { return &LayerError{Index: i, Class: l.Class, Name: l.Name, Err: errors.New(why)} }
+		refuse := func(why string) error {
+			return &LayerError{Index: i, Class: l.Class, Name: l.Name, Err: errors.New(why)}
+		}
 		if len(l.Inbound) > 0 && !slices.Equal(l.Inbound, []string{prev}) {
 			return refuse("does not read only the layer before it: fused training takes a Sequential MLP")
 		}
