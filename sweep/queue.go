@@ -56,3 +56,13 @@ func (q *queue) done(promoted ...work) {
 	close(q.wake)
 	q.wake = make(chan struct{})
 }
+
+// take removes up to n queued items whose key is k, in their order, for a slot that trains them
+// fused with the item it took from next: they are part of that slot's busy item.
+func (q *queue) take(k string, n int, key func(work) string) []work {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	taken, rest := sameKey(q.items, k, n, key)
+	q.items = rest
+	return taken
+}

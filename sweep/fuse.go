@@ -1,0 +1,252 @@
+package sweep
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// The values of --fuse: whether trials that share a network shape, batch size, data, epochs and
+// optimizer (spec.Variant.FuseKey) train fused, as one graph in one worker.
+const (
+	FuseAuto = "auto" // on when the workers train on GPUs
+	FuseOn   = "on"
+	FuseOff  = "off"
+)
+
+// MaxFuseGroup bounds --fuse-group; autoFuseGroup is the most trials --fuse-group auto puts in a
+// group: past 8 a group on a CPU trained no more trials per CPU-second (docs/fused-trials.md), and
+// 16 leaves a GPU's share of the work to the groups side by side.
+const (
+	MaxFuseGroup  = 256
+	autoFuseGroup = 16
+)
+
+// cpuFuseReason is why --fuse auto leaves trials on CPUs unfused.
+const cpuFuseReason = "on CPUs fused trials trained 0.80–1.04× the trials per CPU-second of separate workers (docs/fused-trials.md)"
+
+// Fusion is whether a sweep trains trials fused, in groups of how many, and why.
+type Fusion struct {
+	On     bool   `json:"on"`
+	Auto   bool   `json:"auto"`   // chosen by --fuse auto
+	Reason string `json:"reason"` // why on or off: "the workers train on GPUs", "--fuse on", …
+	// Group is the most trials a group holds (0 when off); GroupReason what chose it: "--fuse-group
+	// 4", "auto: 8 runs of one shape on 2 workers", "auto: memory for 3".
+	Group       int    `json:"group_size,omitempty"`
+	GroupReason string `json:"group_reason,omitempty"`
+	// Groups are the runs trained fused, each group by its runs' names in the order they were sent;
+	// a dry run's are the groups planned.
+	Groups [][]string `json:"groups,omitempty"`
+	// Alone are the runs planned to train unfused while fusion is on, and why.
+	Alone []Apart `json:"alone,omitempty"`
+}
+
+// Apart is a run that trains unfused, and why.
+type Apart struct {
+	Run    string `json:"run"`
+	Reason string `json:"reason"`
+}
+
+// noPartner is why a run that could train fused trains alone.
+const noPartner = "no other run shares its network, batch size, data, epochs and optimizer"
+
+// String is how the console says it: "fused in groups of 4 (--fuse on; auto: 8 runs of one shape on
+// 2 workers)", "not fused (auto: on CPUs …)".
+func (f Fusion) String() string {
+	why := f.Reason
+	if f.Auto {
+		why = "auto: " + why
+	}
+	switch {
+	case !f.On:
+		return fmt.Sprintf("not fused (%s)", why)
+	case len(f.Groups) == 0:
+		return fmt.Sprintf("no runs to fuse (%s; %s)", why, f.GroupReason)
+	}
+	return fmt.Sprintf("fused in groups of %d (%s; %s)", f.Group, why, f.GroupReason)
+}
+
+// fuseChoice is what a sweep's fusion is chosen from.
+type fuseChoice struct {
+	mode    string // --fuse
+	size    int    // --fuse-group; 0 = auto
+	gpus    int    // the GPUs the workers are pinned to
+	workers int
+	// largest is the runs of the largest class of runs that share a fuse key; fit how many of the
+	// largest such run fit a worker's share of the memory as one group (-1: unknown).
+	largest, fit int
+	// refuse is why no run of the sweep can train fused ("" if they can).
+	refuse string
+}
+
+// chooseFusion is --fuse and --fuse-group: auto fuses on GPUs, where a small trial leaves the device
+// idle between kernels, and not on CPUs, where it was measured not to pay. Auto's group size splits
+// the largest class of fusable runs evenly over the workers, at most autoFuseGroup and what fits
+// the memory. A size given that does not fit, or --fuse on for a sweep that cannot fuse, is an error.
+func chooseFusion(c fuseChoice) (Fusion, error) {
+	f := Fusion{On: c.mode == FuseOn, Reason: "--fuse " + c.mode}
+	switch {
+	case c.mode == FuseOff:
+		return f, nil
+	case c.refuse != "" && c.mode == FuseOn:
+		return Fusion{}, fmt.Errorf("--fuse on: %s", c.refuse)
+	case c.refuse != "":
+		return Fusion{Auto: true, Reason: c.refuse}, nil
+	case c.mode == FuseAuto && c.gpus == 0:
+		return Fusion{Auto: true, Reason: cpuFuseReason}, nil
+	case c.mode == FuseAuto:
+		f = Fusion{On: true, Auto: true, Reason: "the workers train on " + plural(c.gpus, "GPU")}
+	}
+	if c.size > 0 {
+		if c.fit >= 0 && c.fit < c.size {
+			return Fusion{}, fmt.Errorf("--fuse-group %d: a worker's share of the memory holds a group of %d at most", c.size, c.fit)
+		}
+		f.Group, f.GroupReason = c.size, fmt.Sprintf("--fuse-group %d", c.size)
+		return f, nil
+	}
+	workers := max(1, c.workers)
+	f.Group = min(autoFuseGroup, (c.largest+workers-1)/workers)
+	f.GroupReason = fmt.Sprintf("auto: %s of one shape on %s", plural(c.largest, "run"), plural(workers, "worker"))
+	if f.Group == autoFuseGroup {
+		f.GroupReason = fmt.Sprintf("auto: at most %d", autoFuseGroup)
+	}
+	if c.fit >= 0 && c.fit < f.Group {
+		f.Group, f.GroupReason = c.fit, fmt.Sprintf("auto: memory for %d", c.fit)
+	}
+	f.Group = max(1, f.Group)
+	return f, nil
+}
+
+// resolveFuse sets the sweep's fusion from --fuse and --fuse-group, the runs' fuse keys and the
+// machine, whose available memory (+Inf: unknown) is given, and plans its groups.
+func (s *Sweep) resolveFuse(available float64) error {
+	mode := s.opts.Fuse
+	if mode == "" {
+		mode = FuseAuto
+	}
+	c := fuseChoice{mode: mode, size: s.opts.FuseGroup, gpus: len(s.opts.GPUs), workers: s.parallel.Workers, fit: -1}
+	switch {
+	case s.plan.Search == SearchTPE:
+		c.refuse = "--search tpe proposes each trial as it starts, from the trials that ended: none can be grouped before"
+	case s.opts.StepsPerCall > 1:
+		c.refuse = fmt.Sprintf("--steps-per-call %d: fused trials train one step per call", s.opts.StepsPerCall)
+	}
+	if mode == FuseOff || c.refuse != "" || mode == FuseAuto && c.gpus == 0 {
+		f, err := chooseFusion(c)
+		s.fusion = f
+		return err
+	}
+	s.fuseKeys = make(map[string]string, len(s.runs))
+	classes := map[string]int{}
+	var alone []Apart
+	largest := Run{}
+	for _, r := range s.runs {
+		key, err := r.Variant.FuseKey(s.features, s.classes)
+		if err != nil {
+			if s.opts.Shard.has(r) {
+				alone = append(alone, Apart{Run: r.Name, Reason: err.Error()})
+			}
+			continue
+		}
+		s.fuseKeys[r.Name] = key
+		if s.opts.Shard.has(r) {
+			classes[key]++
+			if classes[key] > c.largest {
+				c.largest, largest = classes[key], r
+			}
+		}
+	}
+	if c.largest > 0 && !math.IsInf(available, 1) {
+		fit, err := s.groupFit(largest, available)
+		if err != nil {
+			return err
+		}
+		c.fit = fit
+	}
+	f, err := chooseFusion(c)
+	if err != nil {
+		return err
+	}
+	s.fusion = f
+	s.fusion.Groups, s.fusion.Alone = s.planGroups(alone)
+	return nil
+}
+
+// groupFit is how many runs like r fit one worker's share of the available memory as one fused
+// group: the data once, each trial's weights, optimizer slots and batch activations.
+func (s *Sweep) groupFit(r Run, available float64) (int, error) {
+	weights, batch, other, err := memoryBytes(r.Variant, s.features, s.classes, s.trainExamples)
+	if err != nil {
+		return 0, fmt.Errorf("run %s: %w", r.Name, err)
+	}
+	budget := available/float64(max(1, s.parallel.Workers)) - other
+	if budget <= 0 {
+		return 0, nil
+	}
+	return fitting(budget, weights+batch), nil
+}
+
+// planGroups groups this process's runs as its slots will take them from the queue (nextGroup), and
+// adds the runs that group with none to those that cannot fuse.
+func (s *Sweep) planGroups(cannot []Apart) (groups [][]string, alone []Apart) {
+	runs := s.Mine()
+	items := make([]work, len(runs))
+	for i := range runs {
+		items[i] = work{index: i}
+	}
+	key := func(w work) string { return s.fuseKey(runs[w.index]) }
+	alone = cannot
+	for len(items) > 0 {
+		var group []work
+		group, items = nextGroup(items, s.fusion.Group, key)
+		if len(group) > 1 {
+			names := make([]string, len(group))
+			for i, w := range group {
+				names[i] = runs[w.index].Name
+			}
+			groups = append(groups, names)
+		} else if r := runs[group[0].index]; key(group[0]) != "" && s.fusion.Group > 1 {
+			alone = append(alone, Apart{Run: r.Name, Reason: noPartner})
+		}
+	}
+	return groups, alone
+}
+
+// fuseKey is the run's spec.Variant.FuseKey when the sweep fuses and the run can fuse, else "".
+func (s *Sweep) fuseKey(r Run) string { return s.fuseKeys[r.Name] }
+
+// nextGroup takes the first item and up to size-1 more of the items after it with its key (none
+// when its key is ""), in their order, and returns them and the items left, in their order.
+func nextGroup(items []work, size int, key func(work) string) (group, rest []work) {
+	more, rest := sameKey(items[1:], key(items[0]), size-1, key)
+	return append([]work{items[0]}, more...), rest
+}
+
+// sameKey takes up to n of the items whose key is k (none when k is ""), in their order, and returns
+// them and the items left, in their order.
+func sameKey(items []work, k string, n int, key func(work) string) (taken, rest []work) {
+	for _, w := range items {
+		if k != "" && len(taken) < n && key(w) == k {
+			taken = append(taken, w)
+		} else {
+			rest = append(rest, w)
+		}
+	}
+	return taken, rest
+}
+
+// Fusion is whether the sweep trains trials fused, and why.
+func (s *Sweep) Fusion() Fusion { return s.fusion }
+
+// CheckFuse refuses --fuse and --fuse-group out of range (New checks them; a server, at its start).
+func (opts Options) CheckFuse() error {
+	switch {
+	case opts.Fuse != "" && opts.Fuse != FuseAuto && opts.Fuse != FuseOn && opts.Fuse != FuseOff:
+		return fmt.Errorf("--fuse: %q is not one of %s", opts.Fuse, strings.Join([]string{FuseAuto, FuseOn, FuseOff}, ", "))
+	case opts.FuseGroup < 0 || opts.FuseGroup > MaxFuseGroup:
+		return fmt.Errorf("--fuse-group: %d must be 0 (auto) or in [1, %d]", opts.FuseGroup, MaxFuseGroup)
+	case opts.FuseGroup > 0 && opts.Fuse == FuseOff:
+		return fmt.Errorf("--fuse-group %d: --fuse off fuses nothing", opts.FuseGroup)
+	}
+	return nil
+}
