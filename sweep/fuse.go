@@ -138,14 +138,12 @@ func (s *Sweep) resolveFuse(available float64) error {
 	}
 	s.fuseKeys = make(map[string]string, len(s.runs))
 	classes := map[string]int{}
-	var alone []Apart
+	cannot := map[string]string{} // why, by run name
 	largest := Run{}
 	for _, r := range s.runs {
 		key, err := r.Variant.FuseKey(s.features, s.classes)
 		if err != nil {
-			if s.opts.Shard.has(r) {
-				alone = append(alone, Apart{Run: r.Name, Reason: err.Error()})
-			}
+			cannot[r.Name] = err.Error()
 			continue
 		}
 		s.fuseKeys[r.Name] = key
@@ -168,7 +166,7 @@ func (s *Sweep) resolveFuse(available float64) error {
 		return err
 	}
 	s.fusion = f
-	s.fusion.Groups, s.fusion.Alone = s.planGroups(alone)
+	s.fusion.Groups, s.fusion.Alone = s.planGroups(cannot)
 	return nil
 }
 
@@ -187,26 +185,33 @@ func (s *Sweep) groupFit(r Run, available float64) (int, error) {
 }
 
 // planGroups groups this process's runs as its slots will take them from the queue (nextGroup), and
-// adds the runs that group with none to those that cannot fuse.
-func (s *Sweep) planGroups(cannot []Apart) (groups [][]string, alone []Apart) {
+// lists those that train alone with why: that they cannot fuse (cannot, by name) or have no partner.
+func (s *Sweep) planGroups(cannot map[string]string) (groups [][]string, alone []Apart) {
 	runs := s.Mine()
 	items := make([]work, len(runs))
-	for i := range runs {
+	shape := map[string]int{} // runs by key
+	for i, r := range runs {
 		items[i] = work{index: i}
+		shape[s.fuseKey(r)]++
 	}
 	key := func(w work) string { return s.fuseKey(runs[w.index]) }
-	alone = cannot
 	for len(items) > 0 {
 		var group []work
 		group, items = nextGroup(items, s.fusion.Group, key)
-		if len(group) > 1 {
+		r := runs[group[0].index]
+		switch k := key(group[0]); {
+		case len(group) > 1:
 			names := make([]string, len(group))
 			for i, w := range group {
 				names[i] = runs[w.index].Name
 			}
 			groups = append(groups, names)
-		} else if r := runs[group[0].index]; key(group[0]) != "" && s.fusion.Group > 1 {
+		case cannot[r.Name] != "":
+			alone = append(alone, Apart{Run: r.Name, Reason: cannot[r.Name]})
+		case k != "" && shape[k] == 1:
 			alone = append(alone, Apart{Run: r.Name, Reason: noPartner})
+		case k != "" && s.fusion.Group > 1:
+			alone = append(alone, Apart{Run: r.Name, Reason: fmt.Sprintf("the other runs of its shape fill groups of %d", s.fusion.Group)})
 		}
 	}
 	return groups, alone
