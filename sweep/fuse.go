@@ -31,7 +31,7 @@ type Fusion struct {
 	Auto   bool   `json:"auto"`   // chosen by --fuse auto
 	Reason string `json:"reason"` // why on or off: "the workers train on GPUs", "--fuse on", …
 	// Group is the most trials a group holds (0 when off); GroupReason what chose it: "--fuse-group
-	// 4", "auto: 8 runs of one shape on 2 workers", "auto: memory for 3".
+	// 4", "auto: 8 fusable runs on 2 workers", "auto: memory for 3".
 	Group       int    `json:"group_size,omitempty"`
 	GroupReason string `json:"group_reason,omitempty"`
 	// Groups are the runs trained fused, each group by its runs' names in the order they were sent;
@@ -50,7 +50,7 @@ type Apart struct {
 // noPartner is why a run that could train fused trains alone.
 const noPartner = "no other run shares its network, batch size, data, epochs and optimizer"
 
-// String is how the console says it: "fused in groups of 4 (--fuse on; auto: 8 runs of one shape on
+// String is how the console says it: "fused in groups of 4 (--fuse on; auto: 8 fusable runs on
 // 2 workers)", "not fused (auto: on CPUs …)".
 func (f Fusion) String() string {
 	why := f.Reason
@@ -72,17 +72,16 @@ type fuseChoice struct {
 	size    int    // --fuse-group; 0 = auto
 	gpus    int    // the GPUs the workers are pinned to
 	workers int
-	// largest is the runs of the largest class of runs that share a fuse key; fit how many of the
-	// largest such run fit a worker's share of the memory as one group (-1: unknown).
-	largest, fit int
+	// fusable is the runs that can train fused; fit how many of the largest of them fit a worker's
+	// share of the memory as one group (-1: unknown).
+	fusable, fit int
 	// refuse is why no run of the sweep can train fused ("" if they can).
 	refuse string
 }
 
 // chooseFusion is --fuse and --fuse-group: auto fuses on GPUs, where a small trial leaves the device
 // idle between kernels, and not on CPUs, where it was measured not to pay. Auto's group size splits
-// the largest class of fusable runs evenly over the workers, at most autoFuseGroup and what fits
-// the memory. A size given that does not fit, or --fuse on for a sweep that cannot fuse, is an error.
+// the fusable runs evenly over the workers, at most autoFuseGroup and what fits the memory. A size given that does not fit, or --fuse on for a sweep that cannot fuse, is an error.
 func chooseFusion(c fuseChoice) (Fusion, error) {
 	f := Fusion{On: c.mode == FuseOn, Reason: "--fuse " + c.mode}
 	switch {
@@ -105,8 +104,8 @@ func chooseFusion(c fuseChoice) (Fusion, error) {
 		return f, nil
 	}
 	workers := max(1, c.workers)
-	f.Group = min(autoFuseGroup, (c.largest+workers-1)/workers)
-	f.GroupReason = fmt.Sprintf("auto: %s of one shape on %s", plural(c.largest, "run"), plural(workers, "worker"))
+	f.Group = min(autoFuseGroup, (c.fusable+workers-1)/workers)
+	f.GroupReason = fmt.Sprintf("auto: %s on %s", plural(c.fusable, "fusable run"), plural(workers, "worker"))
 	if f.Group == autoFuseGroup {
 		f.GroupReason = fmt.Sprintf("auto: at most %d", autoFuseGroup)
 	}
@@ -137,9 +136,9 @@ func (s *Sweep) resolveFuse(available float64) error {
 		return err
 	}
 	s.fuseKeys = make(map[string]string, len(s.runs))
-	classes := map[string]int{}
 	cannot := map[string]string{} // why, by run name
-	largest := Run{}
+	var largest Run
+	largestNeed := 0.0
 	for _, r := range s.runs {
 		key, err := r.Variant.FuseKey(s.features, s.classes)
 		if err != nil {
@@ -147,14 +146,19 @@ func (s *Sweep) resolveFuse(available float64) error {
 			continue
 		}
 		s.fuseKeys[r.Name] = key
-		if s.opts.Shard.has(r) {
-			classes[key]++
-			if classes[key] > c.largest {
-				c.largest, largest = classes[key], r
-			}
+		if !s.opts.Shard.has(r) {
+			continue
+		}
+		c.fusable++
+		weights, batch, _, err := memoryBytes(r.Variant, s.features, s.classes, s.trainExamples)
+		if err != nil {
+			return fmt.Errorf("run %s: %w", r.Name, err)
+		}
+		if need := weights + batch; need > largestNeed {
+			largest, largestNeed = r, need
 		}
 	}
-	if c.largest > 0 && !math.IsInf(available, 1) {
+	if c.fusable > 0 && !math.IsInf(available, 1) {
 		fit, err := s.groupFit(largest, available)
 		if err != nil {
 			return err

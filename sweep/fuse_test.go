@@ -8,7 +8,7 @@ import (
 )
 
 // --fuse and --fuse-group: auto fuses on GPUs only, on fuses on CPUs too, off never; auto's group
-// splits the largest class of runs over the workers, at most 16 and what fits the memory.
+// splits the fusable runs over the workers, at most 16 and what fits the memory.
 func TestChooseFusion(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -16,25 +16,25 @@ func TestChooseFusion(t *testing.T) {
 		want    Fusion
 		wantErr string
 	}{
-		{"auto on a CPU", fuseChoice{mode: FuseAuto, workers: 2, largest: 8, fit: -1},
+		{"auto on a CPU", fuseChoice{mode: FuseAuto, workers: 2, fusable: 8, fit: -1},
 			Fusion{Auto: true, Reason: cpuFuseReason}, ""},
-		{"auto on GPUs", fuseChoice{mode: FuseAuto, gpus: 2, workers: 2, largest: 8, fit: -1},
-			Fusion{On: true, Auto: true, Reason: "the workers train on 2 GPUs", Group: 4, GroupReason: "auto: 8 runs of one shape on 2 workers"}, ""},
-		{"on", fuseChoice{mode: FuseOn, workers: 2, largest: 8, fit: -1},
-			Fusion{On: true, Reason: "--fuse on", Group: 4, GroupReason: "auto: 8 runs of one shape on 2 workers"}, ""},
-		{"on, an odd class", fuseChoice{mode: FuseOn, workers: 2, largest: 5, fit: 100},
-			Fusion{On: true, Reason: "--fuse on", Group: 3, GroupReason: "auto: 5 runs of one shape on 2 workers"}, ""},
-		{"on, at most 16", fuseChoice{mode: FuseOn, workers: 1, largest: 50, fit: -1},
+		{"auto on GPUs", fuseChoice{mode: FuseAuto, gpus: 2, workers: 2, fusable: 8, fit: -1},
+			Fusion{On: true, Auto: true, Reason: "the workers train on 2 GPUs", Group: 4, GroupReason: "auto: 8 fusable runs on 2 workers"}, ""},
+		{"on", fuseChoice{mode: FuseOn, workers: 2, fusable: 8, fit: -1},
+			Fusion{On: true, Reason: "--fuse on", Group: 4, GroupReason: "auto: 8 fusable runs on 2 workers"}, ""},
+		{"on, an odd class", fuseChoice{mode: FuseOn, workers: 2, fusable: 5, fit: 100},
+			Fusion{On: true, Reason: "--fuse on", Group: 3, GroupReason: "auto: 5 fusable runs on 2 workers"}, ""},
+		{"on, at most 16", fuseChoice{mode: FuseOn, workers: 1, fusable: 50, fit: -1},
 			Fusion{On: true, Reason: "--fuse on", Group: 16, GroupReason: "auto: at most 16"}, ""},
-		{"on, memory for 3", fuseChoice{mode: FuseOn, workers: 1, largest: 50, fit: 3},
+		{"on, memory for 3", fuseChoice{mode: FuseOn, workers: 1, fusable: 50, fit: 3},
 			Fusion{On: true, Reason: "--fuse on", Group: 3, GroupReason: "auto: memory for 3"}, ""},
-		{"on, memory for none", fuseChoice{mode: FuseOn, workers: 1, largest: 50, fit: 0},
+		{"on, memory for none", fuseChoice{mode: FuseOn, workers: 1, fusable: 50, fit: 0},
 			Fusion{On: true, Reason: "--fuse on", Group: 1, GroupReason: "auto: memory for 0"}, ""},
-		{"on, a size given", fuseChoice{mode: FuseOn, size: 6, workers: 2, largest: 50, fit: 10},
+		{"on, a size given", fuseChoice{mode: FuseOn, size: 6, workers: 2, fusable: 50, fit: 10},
 			Fusion{On: true, Reason: "--fuse on", Group: 6, GroupReason: "--fuse-group 6"}, ""},
-		{"on, a size that does not fit", fuseChoice{mode: FuseOn, size: 6, workers: 2, largest: 50, fit: 5},
+		{"on, a size that does not fit", fuseChoice{mode: FuseOn, size: 6, workers: 2, fusable: 50, fit: 5},
 			Fusion{}, "--fuse-group 6: a worker's share of the memory holds a group of 5 at most"},
-		{"off", fuseChoice{mode: FuseOff, gpus: 2, workers: 2, largest: 8, fit: -1},
+		{"off", fuseChoice{mode: FuseOff, gpus: 2, workers: 2, fusable: 8, fit: -1},
 			Fusion{Reason: "--fuse off"}, ""},
 		{"auto, a sweep that cannot fuse", fuseChoice{mode: FuseAuto, gpus: 1, refuse: "--search tpe …"},
 			Fusion{Auto: true, Reason: "--search tpe …"}, ""},
@@ -70,10 +70,10 @@ func TestFusionString(t *testing.T) {
 	}{
 		{Fusion{Reason: "--fuse off"}, "not fused (--fuse off)"},
 		{Fusion{Auto: true, Reason: cpuFuseReason}, "not fused (auto: " + cpuFuseReason + ")"},
-		{Fusion{On: true, Reason: "--fuse on", Group: 4, GroupReason: "auto: 8 runs of one shape on 2 workers", Groups: [][]string{{"a", "b"}}},
-			"fused in groups of 4 (--fuse on; auto: 8 runs of one shape on 2 workers)"},
-		{Fusion{On: true, Auto: true, Reason: "the workers train on 1 GPU", Group: 1, GroupReason: "auto: 1 run of one shape on 1 worker"},
-			"no runs to fuse (auto: the workers train on 1 GPU; auto: 1 run of one shape on 1 worker)"},
+		{Fusion{On: true, Reason: "--fuse on", Group: 4, GroupReason: "auto: 8 fusable runs on 2 workers", Groups: [][]string{{"a", "b"}}},
+			"fused in groups of 4 (--fuse on; auto: 8 fusable runs on 2 workers)"},
+		{Fusion{On: true, Auto: true, Reason: "the workers train on 1 GPU", Group: 1, GroupReason: "auto: 1 fusable run on 1 worker"},
+			"no runs to fuse (auto: the workers train on 1 GPU; auto: 1 fusable run on 1 worker)"},
 	} {
 		if got := tc.f.String(); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.f, got, tc.want)
@@ -94,18 +94,18 @@ func TestPlannedGroups(t *testing.T) {
 		alone     []string // run: the reason's start
 		fusedLine string
 	}{
-		{"--fuse on, groups of 2 (3 runs of a shape on 2 workers)", Options{Fuse: FuseOn, Parallel: 2},
+		{"--fuse on, two workers: groups of 3 (6 fusable runs on 2 workers)", Options{Fuse: FuseOn, Parallel: 2},
+			[]string{"b4-lr0.001-adam b4-lr0.002-adam b4-lr0.004-adam", "b8-lr0.001-adam b8-lr0.002-adam b8-lr0.004-adam"},
+			[]string{"b4-lr0.001-sgd: optimizer sgd: fused training takes adam", "b4-lr0.002-sgd: optimizer sgd", "b4-lr0.004-sgd: optimizer sgd",
+				"b8-lr0.001-sgd: optimizer sgd", "b8-lr0.002-sgd: optimizer sgd", "b8-lr0.004-sgd: optimizer sgd"},
+			"fused in groups of 3 (--fuse on; auto: 6 fusable runs on 2 workers)"},
+		{"--fuse on, four workers: groups of 2", Options{Fuse: FuseOn, Parallel: 4},
 			[]string{"b4-lr0.001-adam b4-lr0.002-adam", "b8-lr0.001-adam b8-lr0.002-adam"},
-			[]string{"b4-lr0.001-sgd: optimizer sgd: fused training takes adam", "b4-lr0.002-sgd: optimizer sgd",
+			[]string{"b4-lr0.001-sgd: optimizer sgd", "b4-lr0.002-sgd: optimizer sgd",
 				"b4-lr0.004-adam: the other runs of its shape fill groups of 2", "b4-lr0.004-sgd: optimizer sgd",
 				"b8-lr0.001-sgd: optimizer sgd", "b8-lr0.002-sgd: optimizer sgd",
 				"b8-lr0.004-adam: the other runs of its shape fill groups of 2", "b8-lr0.004-sgd: optimizer sgd"},
-			"fused in groups of 2 (--fuse on; auto: 3 runs of one shape on 2 workers)"},
-		{"--fuse on, one worker", Options{Fuse: FuseOn, Parallel: 1},
-			[]string{"b4-lr0.001-adam b4-lr0.002-adam b4-lr0.004-adam", "b8-lr0.001-adam b8-lr0.002-adam b8-lr0.004-adam"},
-			[]string{"b4-lr0.001-sgd: optimizer sgd", "b4-lr0.002-sgd: optimizer sgd", "b4-lr0.004-sgd: optimizer sgd",
-				"b8-lr0.001-sgd: optimizer sgd", "b8-lr0.002-sgd: optimizer sgd", "b8-lr0.004-sgd: optimizer sgd"},
-			"fused in groups of 3 (--fuse on; auto: 3 runs of one shape on 1 worker)"},
+			"fused in groups of 2 (--fuse on; auto: 6 fusable runs on 4 workers)"},
 		{"--fuse-group 2 on one worker", Options{Fuse: FuseOn, FuseGroup: 2, Parallel: 1},
 			[]string{"b4-lr0.001-adam b4-lr0.002-adam", "b8-lr0.001-adam b8-lr0.002-adam"}, nil,
 			"fused in groups of 2 (--fuse on; --fuse-group 2)"},
