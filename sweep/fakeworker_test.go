@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +18,9 @@ import (
 // The runner's tests train with a fake worker: this test binary, started with fakeWorkerEnv set,
 // speaks the worker protocol without TensorFlow. It appends every line it is sent to the file
 // fakeWorkerEnv names, trains each Job or fused group epoch by epoch (a member's val_loss is
-// 1000·lr at every epoch), waits for a Verdict per live member after each epoch when the jobs ask
-// for them, and dies after the first epoch of the run fakeDieEnv names.
+// 1000·lr at every epoch; a resumed member goes on from the epochs its directory records), waits for
+// a Verdict per live member after each epoch when the jobs ask for them, and dies after the first
+// epoch of the run fakeDieEnv names.
 const (
 	fakeWorkerEnv = "TFSWEEP_TEST_FAKE_WORKER"
 	fakeDieEnv    = "TFSWEEP_TEST_FAKE_WORKER_DIES_IN"
@@ -78,8 +80,12 @@ type fakeMember struct {
 	job     spec.Job
 	variant spec.Variant
 	history spec.History
+	next    int // the next epoch, 0-based; a resumed run's starts where its last attempt ended
 	ended   bool
 }
+
+// fakeEpochs is the file in a run directory that stands for its checkpoint: the epochs it trained.
+const fakeEpochs = "fake-epochs"
 
 // fakeTrain trains a job or a group: each member's begin, its epochs in turn with every other live
 // member's, the verdicts on them, and its end.
@@ -90,17 +96,14 @@ func fakeTrain(jobs []spec.Job, die string, read func() (spec.Command, error), e
 		fused = len(jobs)
 	}
 	for i, j := range jobs {
-		v, err := spec.DecodeVariant(j.Variant)
+		m, err := newFakeMember(j)
 		if err != nil {
 			return err
 		}
-		if err := os.MkdirAll(j.Dir, 0o755); err != nil {
-			return err
-		}
-		members[i] = &fakeMember{job: j, variant: v, history: spec.EmptyHistory()}
-		enc.Encode(spec.Message{Kind: spec.MessageBegin, Run: j.Run, Begin: &spec.Begin{Epochs: v.Epochs, TrainExamples: 20, Fused: fused}})
+		members[i] = m
+		enc.Encode(spec.Message{Kind: spec.MessageBegin, Run: j.Run, Begin: &spec.Begin{Epochs: m.variant.Epochs, TrainExamples: 20, Fused: fused}})
 	}
-	for epoch := 0; ; epoch++ {
+	for {
 		var live []*fakeMember
 		for _, m := range members {
 			if !m.ended {
@@ -111,34 +114,54 @@ func fakeTrain(jobs []spec.Job, die string, read func() (spec.Command, error), e
 			return nil
 		}
 		for _, m := range live {
-			e := spec.EpochMetrics{Epoch: epoch, Loss: 1000 * m.variant.LR, ValLoss: 1000 * m.variant.LR, Accuracy: 0.5, ValAccuracy: 0.5}
+			e := spec.EpochMetrics{Epoch: m.next, Loss: 1000 * m.variant.LR, ValLoss: 1000 * m.variant.LR, Accuracy: 0.5, ValAccuracy: 0.5}
 			m.history.Append(e)
+			m.next++
+			if err := os.WriteFile(filepath.Join(m.job.Dir, fakeEpochs), []byte(strconv.Itoa(m.next)), 0o644); err != nil {
+				return err
+			}
 			enc.Encode(spec.Message{Kind: spec.MessageEpoch, Run: m.job.Run, Epoch: &e})
 			if m.job.Run == die {
 				os.Exit(1)
 			}
 		}
-		if err := fakeVerdicts(live, epoch, read, enc); err != nil {
+		if err := fakeVerdicts(live, read, enc); err != nil {
 			return err
 		}
 		for _, m := range live {
-			if !m.ended && epoch+1 == m.variant.Epochs {
+			if !m.ended && m.next == m.variant.Epochs {
 				m.end(enc, spec.StatusSucceeded, "")
 			}
 		}
 	}
 }
 
+// newFakeMember makes the job's run directory, or finds the epochs of the run it resumes.
+func newFakeMember(j spec.Job) (*fakeMember, error) {
+	v, err := spec.DecodeVariant(j.Variant)
+	if err != nil {
+		return nil, err
+	}
+	m := &fakeMember{job: j, variant: v, history: spec.EmptyHistory()}
+	// A resumed run without a checkpoint starts anew, as the worker's do.
+	if text, err := os.ReadFile(filepath.Join(j.Dir, fakeEpochs)); j.Resume && err == nil {
+		if m.next, err = strconv.Atoi(string(text)); err != nil {
+			return nil, err
+		}
+	}
+	return m, os.MkdirAll(j.Dir, 0o755)
+}
+
 // fakeVerdicts reads a verdict for every live member that asks for them, each naming its member and
-// the epoch, and ends the members told to stop or pause.
-func fakeVerdicts(live []*fakeMember, epoch int, read func() (spec.Command, error), enc *json.Encoder) error {
+// the epoch it trained last, and ends the members told to stop or pause.
+func fakeVerdicts(live []*fakeMember, read func() (spec.Command, error), enc *json.Encoder) error {
 	for range live {
 		if !live[0].job.Verdicts {
 			return nil
 		}
 		c, err := read()
 		if err != nil || c.Verdict == nil {
-			return fmt.Errorf("want a verdict on epoch %d, read %+v (%v)", epoch, c, err)
+			return fmt.Errorf("want a verdict, read %+v (%v)", c, err)
 		}
 		var m *fakeMember
 		for _, l := range live {
@@ -146,8 +169,8 @@ func fakeVerdicts(live []*fakeMember, epoch int, read func() (spec.Command, erro
 				m = l
 			}
 		}
-		if m == nil || c.Verdict.Epoch != epoch {
-			return fmt.Errorf("a verdict on %s epoch %d, while the live members are at epoch %d", c.Verdict.Run, c.Verdict.Epoch, epoch)
+		if m == nil || c.Verdict.Epoch != m.next-1 {
+			return fmt.Errorf("a verdict on %s epoch %d, which is no live member's last epoch", c.Verdict.Run, c.Verdict.Epoch)
 		}
 		switch c.Verdict.Action {
 		case spec.VerdictStop:
@@ -162,7 +185,7 @@ func fakeVerdicts(live []*fakeMember, epoch int, read func() (spec.Command, erro
 func (m *fakeMember) end(enc *json.Encoder, status spec.Status, reason string) {
 	m.ended = true
 	enc.Encode(spec.Message{Kind: spec.MessageEnd, Run: m.job.Run, End: &spec.End{Status: status, Reason: reason,
-		EpochsCompleted: m.history.Len(), TrainExamples: 20, FitSeconds: 1, History: m.history}})
+		EpochsCompleted: m.next, TrainExamples: 20, FitSeconds: 1, History: m.history}})
 }
 
 // fakeEnv is a test's data, its log directory and the fake worker's log of the lines it was sent.

@@ -34,8 +34,9 @@ type Fusion struct {
 	// 4", "auto: 8 fusable runs on 2 workers", "auto: memory for 3".
 	Group       int    `json:"group_size,omitempty"`
 	GroupReason string `json:"group_reason,omitempty"`
-	// Groups are the runs trained fused, each group by its runs' names in the order they were sent;
-	// a dry run's are the groups planned.
+	// Groups are the fused groups sent to the workers, each by its runs' names, in the order they
+	// were sent (a run the scheduler promotes trains in a group per attempt); a dry run's are the
+	// groups planned.
 	Groups [][]string `json:"groups,omitempty"`
 	// Alone are the runs planned to train unfused while fusion is on, and why.
 	Alone []Apart `json:"alone,omitempty"`

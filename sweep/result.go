@@ -47,8 +47,8 @@ type RunResult struct {
 	Variant       spec.Variant `json:"-"`
 	TrainExamples int          `json:"train_examples"`
 	Device        string       `json:"device,omitempty"` // where it trained, as TensorFlow names it
-	// FusedGroup names the runs of the fused group it trained in, itself among them; empty when it
-	// trained alone.
+	// FusedGroup names the runs of the fused group its last attempt trained in, itself among them;
+	// empty when it trained alone.
 	FusedGroup      []string `json:"fused_group,omitempty"`
 	EpochsCompleted int      `json:"epochs_completed"`
 	// StoppedEpoch and BestEpoch are Keras EarlyStopping's stopped_epoch and best_epoch (0-based;
@@ -98,17 +98,4 @@ type BestRun struct {
 	Run     string  `json:"run"`
 	ValLoss float64 `json:"val_loss"`
 	Model   string  `json:"model"`
-}
-
-// fusedGroups are the fused groups the runs trained in, each once, in the order of their first run.
-func fusedGroups(runs []RunResult) [][]string {
-	var groups [][]string
-	seen := map[string]bool{}
-	for _, r := range runs {
-		if len(r.FusedGroup) > 0 && !seen[r.FusedGroup[0]] {
-			seen[r.FusedGroup[0]] = true
-			groups = append(groups, r.FusedGroup)
-		}
-	}
-	return groups
 }

@@ -130,6 +130,7 @@ type Sweep struct {
 	parallel      Parallelism
 	fusion        Fusion
 	fuseKeys      map[string]string // by run name, the runs that train fused (spec.Variant.FuseKey)
+	fused         groupLog          // the fused groups sent, during Run
 	trials        *trials           // the scheduler, during Run; nil without one
 	search        *search           // TPE's proposals, during Run; nil for a grid or a random search
 }
@@ -433,7 +434,7 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 	s.trainRuns(ctx, obs, runs, results, len(mine))
 	res.Runs = trainedHere(results, len(mine))
 	fusion := s.fusion
-	fusion.Groups = fusedGroups(res.Runs)
+	fusion.Groups = s.fused.list()
 	res.Fuse = &fusion
 	res.settle(ctx.Err() != nil)
 	res.WallSeconds = time.Since(s.created).Seconds()

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"sync"
 
 	"github.com/tfsweep/tfsweep/spec"
 )
@@ -146,7 +148,7 @@ func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, group []memb
 	if len(jobs) == 0 {
 		return true
 	}
-	if err := w.send(jobs, live); err != nil {
+	if err := w.send(s, jobs, live); err != nil {
 		w.failAll(live, err.Error(), false)
 		return false
 	}
@@ -176,20 +178,24 @@ func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, group []memb
 }
 
 // send writes the group's line: a lone Job as it is, several as a fused Command, each member's
-// result naming the group.
-func (w *worker) send(jobs []spec.Job, live map[string]member) error {
+// result naming the group and the sweep's result listing it.
+func (w *worker) send(s *Sweep, jobs []spec.Job, live map[string]member) error {
+	var names []string
+	for _, j := range jobs {
+		names = append(names, j.Run)
+	}
+	if len(jobs) == 1 {
+		names = nil
+	}
+	for _, j := range jobs {
+		live[j.Run].res.FusedGroup = names
+	}
 	var line []byte
 	var err error
-	if len(jobs) == 1 {
+	if names == nil {
 		line, err = json.Marshal(jobs[0])
 	} else {
-		names := make([]string, len(jobs))
-		for i, j := range jobs {
-			names[i] = j.Run
-		}
-		for _, j := range jobs {
-			live[j.Run].res.FusedGroup = names
-		}
+		s.fused.add(names)
 		line, err = json.Marshal(spec.Command{Fused: jobs})
 	}
 	if err != nil {
@@ -199,6 +205,24 @@ func (w *worker) send(jobs []spec.Job, live map[string]member) error {
 		return errors.New(w.failure("the worker did not take the run", err))
 	}
 	return nil
+}
+
+// groupLog lists the fused groups a sweep sent, in the order the slots sent them.
+type groupLog struct {
+	mu     sync.Mutex
+	groups [][]string
+}
+
+func (l *groupLog) add(names []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.groups = append(l.groups, names)
+}
+
+func (l *groupLog) list() [][]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.groups)
 }
 
 // follow passes one message of a member's run to its result and the observer, and answers an

@@ -198,3 +198,43 @@ func TestVerdictsPerMember(t *testing.T) {
 		t.Errorf("run %s: reason %q, want the median rule's", r.Name, r.Reason)
 	}
 }
+
+// ASHA's promotions resume in fused groups too: the group pauses at the first rung, the top half
+// of it is promoted and resumed together from its checkpoints, and so on up the rungs.
+func TestPromotionsTrainFused(t *testing.T) {
+	e := newFakeEnv(t)
+	sched := SchedulerOptions{Kind: SchedulerASHA, MinEpochs: 1, Eta: 2}
+	s := e.sweep(t, Options{Fuse: FuseOn, Parallel: 1}, Plan{Scheduler: sched}, "",
+		"--lr", "0.001,0.002,0.004,0.008", "--batch-size", "4", "--epochs", "4")
+	res := s.Run(t.Context(), nil)
+	sent := e.sent(t)
+	for i := range sent {
+		sent[i] = trimRunNames(sent[i])
+	}
+	if want := []string{"lr0.001+lr0.002+lr0.004+lr0.008", "lr0.001(resume)+lr0.002(resume)", "lr0.001(resume)"}; !slices.Equal(sent, want) {
+		t.Errorf("sent %q, want %q", sent, want)
+	}
+	var groups []string
+	for _, g := range res.Fuse.Groups {
+		groups = append(groups, trimRunNames(strings.Join(g, " ")))
+	}
+	if want := []string{"lr0.001 lr0.002 lr0.004 lr0.008", "lr0.001 lr0.002"}; !slices.Equal(groups, want) {
+		t.Errorf("result's groups %q, want %q", groups, want)
+	}
+	for i, want := range []struct {
+		status spec.Status
+		epochs int
+		group  string // its last attempt's
+	}{
+		{spec.StatusSucceeded, 4, ""},
+		{spec.StatusPaused, 2, "lr0.001 lr0.002"},
+		{spec.StatusPaused, 1, "lr0.001 lr0.002 lr0.004 lr0.008"},
+		{spec.StatusPaused, 1, "lr0.001 lr0.002 lr0.004 lr0.008"},
+	} {
+		r := res.Runs[i]
+		if group := trimRunNames(strings.Join(r.FusedGroup, " ")); r.Status != want.status || r.EpochsCompleted != want.epochs || group != want.group {
+			t.Errorf("run %s: %s after %d epochs in group %q (%s); want %s after %d in %q",
+				r.Name, r.Status, r.EpochsCompleted, group, r.Error, want.status, want.epochs, want.group)
+		}
+	}
+}
