@@ -125,12 +125,12 @@ func (f serveFlags) setUp(ctx context.Context, log zerolog.Logger) (service.HTTP
 	if f.maxConns < 1 {
 		return service.HTTPConfig{}, nil, fmt.Errorf("--max-conns: %d must be positive", f.maxConns)
 	}
-	data, err := f.readData()
-	if err != nil {
-		return service.HTTPConfig{}, nil, err
-	}
 	opts := sweep.Options{Device: f.device, Fuse: f.fuse, FuseGroup: f.fuseGroup}
 	if err := opts.CheckFuse(); err != nil {
+		return service.HTTPConfig{}, nil, err
+	}
+	data, err := f.readData()
+	if err != nil {
 		return service.HTTPConfig{}, nil, err
 	}
 	if err := setUpWorkers(ctx, &opts); err != nil {
