@@ -136,29 +136,11 @@ func (s *Sweep) resolveFuse(available float64) error {
 		s.fusion = f
 		return err
 	}
-	s.fuseKeys = make(map[string]string, len(s.runs))
-	cannot := map[string]string{} // why, by run name
-	var largest Run
-	largestNeed := 0.0
-	for _, r := range s.runs {
-		key, err := r.Variant.FuseKey(s.features, s.classes)
-		if err != nil {
-			cannot[r.Name] = err.Error()
-			continue
-		}
-		s.fuseKeys[r.Name] = key
-		if !s.opts.Shard.has(r) {
-			continue
-		}
-		c.fusable++
-		weights, batch, _, err := memoryBytes(r.Variant, s.features, s.classes, s.trainExamples)
-		if err != nil {
-			return fmt.Errorf("run %s: %w", r.Name, err)
-		}
-		if need := weights + batch; need > largestNeed {
-			largest, largestNeed = r, need
-		}
+	cannot, largest, err := s.keyRuns()
+	if err != nil {
+		return err
 	}
+	c.fusable = len(s.Mine()) - len(cannot)
 	if c.fusable > 0 && !math.IsInf(available, 1) {
 		fit, err := s.groupFit(largest, available)
 		if err != nil {
@@ -173,6 +155,33 @@ func (s *Sweep) resolveFuse(available float64) error {
 	s.fusion = f
 	s.fusion.Groups, s.fusion.Alone = s.planGroups(cannot)
 	return nil
+}
+
+// keyRuns sets the fuse keys of the runs that can train fused, and returns why the others of this
+// process cannot and which of its runs needs the most memory per trial of a group.
+func (s *Sweep) keyRuns() (cannot map[string]string, largest Run, err error) {
+	s.fuseKeys = make(map[string]string, len(s.runs))
+	cannot = map[string]string{} // why, by run name
+	largestNeed := 0.0
+	for _, r := range s.runs {
+		key, err := r.Variant.FuseKey(s.features, s.classes)
+		switch {
+		case err != nil && s.opts.Shard.has(r):
+			cannot[r.Name] = err.Error()
+			continue
+		case err != nil:
+			continue
+		}
+		s.fuseKeys[r.Name] = key
+		weights, batch, _, err := memoryBytes(r.Variant, s.features, s.classes, s.trainExamples)
+		if err != nil {
+			return nil, Run{}, fmt.Errorf("run %s: %w", r.Name, err)
+		}
+		if need := weights + batch; s.opts.Shard.has(r) && need > largestNeed {
+			largest, largestNeed = r, need
+		}
+	}
+	return cannot, largest, nil
 }
 
 // groupFit is how many runs like r fit one worker's share of the available memory as one fused
