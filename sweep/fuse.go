@@ -78,10 +78,13 @@ type fuseChoice struct {
 	fusable, fit int
 	// refuse is why no run of the sweep can train fused ("" if they can).
 	refuse string
+	// adaptive names the scheduler whose decisions depend on the order in which runs end ("" none).
+	adaptive string
 }
 
 // chooseFusion is --fuse and --fuse-group: auto fuses on GPUs, where a small trial leaves the device
-// idle between kernels, and not on CPUs, where it was measured not to pay. Auto's group size splits
+// idle between kernels, and not on CPUs, where it was measured not to pay, nor under a scheduler,
+// whose decisions would depend on the order in which a group's runs report their epochs. Auto's group size splits
 // the fusable runs evenly over the workers, at most autoFuseGroup and what fits the memory. A size given that does not fit, or --fuse on for a sweep that cannot fuse, is an error.
 func chooseFusion(c fuseChoice) (Fusion, error) {
 	f := Fusion{On: c.mode == FuseOn, Reason: "--fuse " + c.mode}
@@ -94,6 +97,9 @@ func chooseFusion(c fuseChoice) (Fusion, error) {
 		return Fusion{Auto: true, Reason: c.refuse}, nil
 	case c.mode == FuseAuto && c.gpus == 0:
 		return Fusion{Auto: true, Reason: cpuFuseReason}, nil
+	case c.mode == FuseAuto && c.adaptive != "":
+		return Fusion{Auto: true, Reason: c.adaptive + " decides in the order runs end, and a fused group's runs end their epochs " +
+			"together in no fixed order: unfused keeps it reproducible (--fuse on fuses anyway)"}, nil
 	case c.mode == FuseAuto:
 		f = Fusion{On: true, Auto: true, Reason: "the workers train on " + plural(c.gpus, "GPU")}
 	}
@@ -125,13 +131,16 @@ func (s *Sweep) resolveFuse(available float64) error {
 		mode = FuseAuto
 	}
 	c := fuseChoice{mode: mode, size: s.opts.FuseGroup, gpus: len(s.opts.GPUs), workers: s.parallel.Workers, fit: -1}
+	if s.plan.Scheduler.Kind != "" {
+		c.adaptive = "--scheduler " + s.plan.Scheduler.Kind
+	}
 	switch {
 	case s.plan.Search == SearchTPE:
 		c.refuse = "--search tpe proposes each trial as it starts, from the trials that ended: none can be grouped before"
 	case s.opts.StepsPerCall > 1:
 		c.refuse = fmt.Sprintf("--steps-per-call %d: fused trials train one step per call", s.opts.StepsPerCall)
 	}
-	if mode == FuseOff || c.refuse != "" || mode == FuseAuto && c.gpus == 0 {
+	if mode == FuseOff || c.refuse != "" || mode == FuseAuto && (c.gpus == 0 || c.adaptive != "") {
 		f, err := chooseFusion(c)
 		s.fusion = f
 		return err
