@@ -19,11 +19,12 @@ import (
 // speaks the worker protocol without TensorFlow. It appends every line it is sent to the file
 // fakeWorkerEnv names, trains each Job or fused group epoch by epoch (a member's val_loss is
 // 1000·lr at every epoch; a resumed member goes on from the epochs its directory records), waits for
-// a Verdict per live member after each epoch when the jobs ask for them, and dies after the first
-// epoch of the run fakeDieEnv names.
+// a Verdict per live member after each epoch when the jobs ask for them, dies after the first epoch
+// of the run fakeDieEnv names and hangs after that of the run fakeHangEnv names (until a signal).
 const (
 	fakeWorkerEnv = "TFSWEEP_TEST_FAKE_WORKER"
 	fakeDieEnv    = "TFSWEEP_TEST_FAKE_WORKER_DIES_IN"
+	fakeHangEnv   = "TFSWEEP_TEST_FAKE_WORKER_HANGS_IN"
 )
 
 func TestMain(m *testing.M) {
@@ -121,8 +122,11 @@ func fakeTrain(jobs []spec.Job, die string, read func() (spec.Command, error), e
 				return err
 			}
 			enc.Encode(spec.Message{Kind: spec.MessageEpoch, Run: m.job.Run, Epoch: &e})
-			if m.job.Run == die {
+			switch m.job.Run {
+			case die:
 				os.Exit(1)
+			case os.Getenv(fakeHangEnv):
+				time.Sleep(time.Hour)
 			}
 		}
 		if err := fakeVerdicts(live, read, enc); err != nil {
@@ -205,6 +209,11 @@ func newFakeEnv(t *testing.T) fakeEnv {
 // sweep plans a sweep of the grid the flags give, trained by the fake worker, which dies in the run
 // die names ("" none).
 func (e fakeEnv) sweep(t *testing.T, opts Options, plan Plan, die string, flags ...string) *Sweep {
+	return e.sweepEnv(t, opts, plan, []string{fakeDieEnv + "=" + die}, flags...)
+}
+
+// sweepEnv is sweep with the fake worker's behaviour in env.
+func (e fakeEnv) sweepEnv(t *testing.T, opts Options, plan Plan, env []string, flags ...string) *Sweep {
 	t.Helper()
 	grid, err := flagGrid(t, flags...)
 	if err != nil {
@@ -216,7 +225,7 @@ func (e fakeEnv) sweep(t *testing.T, opts Options, plan Plan, die string, flags 
 		t.Fatal(err)
 	}
 	opts.LogDir, opts.DataDir, opts.Device, opts.Worker = e.logdir, e.data, "cpu", self
-	opts.WorkerEnv = append(os.Environ(), fakeWorkerEnv+"="+e.log, fakeDieEnv+"="+die)
+	opts.WorkerEnv = append(append(os.Environ(), fakeWorkerEnv+"="+e.log), env...)
 	opts.WorkerGrace = 5 * time.Second
 	s, err := New(plan, opts)
 	if err != nil {

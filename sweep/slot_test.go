@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -123,6 +124,42 @@ func TestADyingWorkerFailsItsGroup(t *testing.T) {
 	for i, st := range states {
 		if want := map[bool]spec.Status{true: spec.StatusFailed, false: spec.StatusSucceeded}[i < 2]; st.State != want {
 			t.Errorf("claim of %s: %s, want %s", st.Name, st.State, want)
+		}
+	}
+}
+
+// cancelOnEpoch cancels the sweep when a run reports its first epoch.
+type cancelOnEpoch struct {
+	noObserver
+	cancel func()
+}
+
+func (c cancelOnEpoch) EpochEnded(Run, spec.EpochMetrics) { c.cancel() }
+
+// A sweep interrupted while a group trains fails every member still training as interrupted, and
+// records it so in their claims, for --resume.
+func TestAnInterruptedGroup(t *testing.T) {
+	e := newFakeEnv(t)
+	s := e.sweepEnv(t, Options{Fuse: FuseOn, Parallel: 1, WorkerGrace: time.Second}, Plan{}, []string{fakeHangEnv + "=xavier-nobn-b4-lr0.002"},
+		"--lr", "0.001,0.002", "--batch-size", "4", "--epochs", "2")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	res := s.Run(ctx, cancelOnEpoch{cancel: cancel})
+	if res.Status != spec.StatusInterrupted {
+		t.Errorf("sweep %s, want interrupted", res.Status)
+	}
+	for _, r := range res.Runs {
+		if r.Status != spec.StatusFailed || !r.Interrupted || len(r.FusedGroup) != 2 {
+			t.Errorf("run %s: %s, interrupted %v, group %q (%s); want failed and interrupted in the group of 2", r.Name, r.Status, r.Interrupted, r.FusedGroup, r.Error)
+		}
+	}
+	states, err := Status(s.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range states {
+		if st.State != spec.StatusInterrupted {
+			t.Errorf("claim of %s: %s, want interrupted", st.Name, st.State)
 		}
 	}
 }
