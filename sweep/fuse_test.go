@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tfsweep/tfsweep/spec"
 )
 
 // --fuse and --fuse-group: auto fuses on GPUs only, on fuses on CPUs too, off never; auto's group
@@ -183,5 +185,31 @@ func TestFuseOptionsRefused(t *testing.T) {
 				t.Errorf("error %v, want one starting %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A group fits a worker's share of the memory with the data once and each trial's weights, slots and
+// batch activations.
+func TestGroupFit(t *testing.T) {
+	s := &Sweep{features: 784, classes: 10, trainExamples: 1000, parallel: Parallelism{Workers: 2}}
+	r := Run{Name: "r", Variant: spec.Defaults()}
+	weights, batch, other, err := memoryBytes(r.Variant, s.features, s.classes, s.trainExamples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		available float64
+		want      int
+	}{
+		{"room for 3.5 trials a worker", 2 * (other + 3.5*(weights+batch)), 3},
+		{"room for one", 2 * (other + weights + batch), 1},
+		{"not even the data", other, 0},
+		{"a lot", 1e18, MaxParallel},
+	} {
+		got, err := s.groupFit(r, tc.available)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %d, %v; want %d", tc.name, got, err, tc.want)
+		}
 	}
 }
