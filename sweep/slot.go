@@ -24,36 +24,35 @@ type member struct {
 func (s *Sweep) slot(ctx context.Context, obs Observer, slot int, q *queue, runs []Run, results []RunResult) {
 	var w *worker
 	defer func() { w.close() }()
+	key := func(w work) string { return s.fuseKey(runs[w.index]) }
 	for {
-		item, ok := q.next(ctx)
+		items, ok := q.next(ctx, s.fusion.Group, key)
 		if !ok {
 			return
 		}
-		group := s.claimGroup(ctx, obs, q, item, runs, results)
+		group := s.claimGroup(ctx, obs, q, items, runs, results)
 		q.done(s.trainGroup(ctx, obs, slot, &w, group, runs)...)
 	}
 }
 
-// claimGroup claims the item's run and, when the sweep fuses, queued runs with its fuse key, in
-// queue order, until it holds a group's size of claimed runs or the queue has no more of them. Runs
-// not taken are reported as they end here (skipped, failed to claim).
-func (s *Sweep) claimGroup(ctx context.Context, obs Observer, q *queue, first work, runs []Run, results []RunResult) []member {
-	var group []member
-	if m, ok := s.claimItem(ctx, obs, first, runs, results); ok {
-		group = append(group, m)
-	}
+// claimGroup claims the runs the slot took from the queue, a run or a group of runs that share a fuse
+// key, and, should some not be taken, further queued runs of the key in queue order, until it holds
+// a group's size of claimed runs or the queue has no more of them. Runs not taken are reported as
+// they end here (skipped, failed to claim).
+func (s *Sweep) claimGroup(ctx context.Context, obs Observer, q *queue, items []work, runs []Run, results []RunResult) []member {
 	key := func(w work) string { return s.fuseKey(runs[w.index]) }
-	k := key(first)
-	for k != "" && len(group) < s.fusion.Group && ctx.Err() == nil {
-		more := q.take(k, s.fusion.Group-len(group), key)
-		if len(more) == 0 {
-			break
-		}
-		for _, item := range more {
+	k := key(items[0])
+	var group []member
+	for len(items) > 0 {
+		for _, item := range items {
 			if m, ok := s.claimItem(ctx, obs, item, runs, results); ok {
 				group = append(group, m)
 			}
 		}
+		if k == "" || len(group) >= s.fusion.Group || ctx.Err() != nil {
+			break
+		}
+		items = q.take(k, s.fusion.Group-len(group), key)
 	}
 	return group
 }

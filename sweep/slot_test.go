@@ -47,7 +47,9 @@ func TestFusedGroupsAreSent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newFakeEnv(t)
-			res := e.sweep(t, tc.opts, Plan{}, "", fourAdamFourSGD...).Run(t.Context(), nil)
+			s := e.sweep(t, tc.opts, Plan{}, "", fourAdamFourSGD...)
+			planned := s.Planned().Fuse.Groups
+			res := s.Run(t.Context(), nil)
 			sent := e.sent(t)
 			for i := range sent {
 				sent[i] = trimRunNames(sent[i])
@@ -62,6 +64,15 @@ func TestFusedGroupsAreSent(t *testing.T) {
 			slices.Sort(groups)
 			if !slices.Equal(groups, tc.groups) {
 				t.Errorf("result's groups %q, want %q", groups, tc.groups)
+			}
+			// The slots take the groups a dry run plans, whichever slot takes which.
+			var plannedGroups []string
+			for _, g := range planned {
+				plannedGroups = append(plannedGroups, trimRunNames(strings.Join(g, " ")))
+			}
+			slices.Sort(plannedGroups)
+			if !slices.Equal(plannedGroups, tc.groups) {
+				t.Errorf("planned groups %q, want %q", plannedGroups, tc.groups)
 			}
 			checkTrained(t, res, tc.groups)
 		})
