@@ -153,7 +153,8 @@ func (c *console) RunStarted(r sweep.Run, b spec.Begin) {
 		return
 	}
 	// The bar is the terminal's news of a run starting; a finished bar leaves its place to the
-	// runs still training, so that there are never more bars than parallel workers. Its total is one
+	// runs still training, so that there are never more bars than runs training at once (a bar per
+	// member of a fused group). Its total is one
 	// more than the steps: the bar stays until RunEnded completes it, through the model's export.
 	c.mu.Lock()
 	c.running++
