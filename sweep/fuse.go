@@ -15,8 +15,8 @@ const (
 )
 
 // MaxFuseGroup bounds --fuse-group; autoFuseGroup is the most trials --fuse-group auto puts in a
-// group: past 8 a group on a CPU trained no more trials per CPU-second (docs/fused-trials.md), and
-// 16 leaves a GPU's share of the work to the groups side by side.
+// group: the largest group issue 28's benchmark measured, which on a CPU trained no more trials per
+// CPU-second than a group of 8 (docs/fused-trials.md). What pays on a GPU was not measured.
 const (
 	MaxFuseGroup  = 256
 	autoFuseGroup = 16
@@ -84,8 +84,9 @@ type fuseChoice struct {
 
 // chooseFusion is --fuse and --fuse-group: auto fuses on GPUs, where a small trial leaves the device
 // idle between kernels, and not on CPUs, where it was measured not to pay, nor under a scheduler,
-// whose decisions would depend on the order in which a group's runs report their epochs. Auto's group size splits
-// the fusable runs evenly over the workers, at most autoFuseGroup and what fits the memory. A size given that does not fit, or --fuse on for a sweep that cannot fuse, is an error.
+// whose decisions would depend on the order in which a group's runs report their epochs. Auto's
+// group size splits the fusable runs evenly over the workers, at most autoFuseGroup and what fits
+// the memory. A size given that does not fit, or --fuse on for a sweep that cannot fuse, is an error.
 func chooseFusion(c fuseChoice) (Fusion, error) {
 	f := Fusion{On: c.mode == FuseOn, Reason: "--fuse " + c.mode}
 	switch {
