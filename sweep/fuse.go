@@ -3,6 +3,7 @@ package sweep
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -216,7 +217,7 @@ func (s *Sweep) planGroups(cannot map[string]string) (groups [][]string, alone [
 	shape := map[string]int{} // runs by key
 	for i, r := range runs {
 		items[i] = work{index: i}
-		shape[s.fuseKey(r)]++
+		shape[shapeOf(s.fuseKey(r))]++
 	}
 	key := func(w work) string { return s.fuseKey(runs[w.index]) }
 	for len(items) > 0 {
@@ -232,7 +233,7 @@ func (s *Sweep) planGroups(cannot map[string]string) (groups [][]string, alone [
 			groups = append(groups, names)
 		case cannot[r.Name] != "":
 			alone = append(alone, Apart{Run: r.Name, Reason: cannot[r.Name]})
-		case k != "" && shape[k] == 1:
+		case k != "" && shape[shapeOf(k)] == 1:
 			alone = append(alone, Apart{Run: r.Name, Reason: noPartner})
 		case k != "" && s.fusion.Group > 1:
 			alone = append(alone, Apart{Run: r.Name, Reason: fmt.Sprintf("the other runs of its shape fill groups of %d", s.fusion.Group)})
@@ -241,21 +242,52 @@ func (s *Sweep) planGroups(cannot map[string]string) (groups [][]string, alone [
 	return groups, alone
 }
 
-// fuseKey is the run's spec.Variant.FuseKey when the sweep fuses and the run can fuse, else "".
-func (s *Sweep) fuseKey(r Run) string { return s.fuseKeys[r.Name] }
+// fuseKey is the run's spec.Variant.FuseKey and its seed when the sweep fuses and the run can fuse,
+// else "". A group takes runs of its first run's key, those of its seed first: runs of one seed
+// shuffle alike, and a group of one seed trains on one batch per step (docs/fused-trials.md).
+func (s *Sweep) fuseKey(r Run) string {
+	k := s.fuseKeys[r.Name]
+	if k == "" {
+		return ""
+	}
+	return k + seedSep + strconv.FormatInt(r.Seed, 10)
+}
 
-// nextGroup takes the first item and up to size-1 more of the items after it with its key (none
-// when its key is ""), in their order, and returns them and the items left, in their order.
+// seedSep ends a fuse key's shape, before the seed.
+const seedSep = "\x00seed "
+
+// shapeOf is a fuse key without its seed: what a group's runs must share.
+func shapeOf(k string) string {
+	shape, _, _ := strings.Cut(k, seedSep)
+	return shape
+}
+
+// nextGroup takes the first item and up to size-1 more of the items after it that share its shape
+// (sameKey), and returns them and the items left, each in their order.
 func nextGroup(items []work, size int, key func(work) string) (group, rest []work) {
 	more, rest := sameKey(items[1:], key(items[0]), size-1, key)
 	return append([]work{items[0]}, more...), rest
 }
 
-// sameKey takes up to n of the items whose key is k (none when k is ""), in their order, and returns
-// them and the items left, in their order.
+// sameKey takes up to n of the items whose key has the shape of k (none when k is ""), those of k's
+// seed first, and returns them and the items left, each in their order.
 func sameKey(items []work, k string, n int, key func(work) string) (taken, rest []work) {
-	for _, w := range items {
-		if k != "" && len(taken) < n && key(w) == k {
+	picked := make([]bool, len(items))
+	count := 0
+	for _, sameSeed := range []bool{true, false} {
+		for i, w := range items {
+			if count >= n || k == "" {
+				break
+			}
+			wk := key(w)
+			if !picked[i] && wk != "" && (wk == k || !sameSeed && shapeOf(wk) == shapeOf(k)) {
+				picked[i] = true
+				count++
+			}
+		}
+	}
+	for i, w := range items {
+		if picked[i] {
 			taken = append(taken, w)
 		} else {
 			rest = append(rest, w)

@@ -213,3 +213,33 @@ func TestGroupFit(t *testing.T) {
 		}
 	}
 }
+
+// A group takes the runs of its first run's seed before others of its shape: they shuffle alike, so
+// the worker trains them on one batch per step.
+func TestGroupsPreferOneSeed(t *testing.T) {
+	e := newFakeEnv(t)
+	// Runs in plan order: lr0.001-s1, lr0.001-s2, lr0.002-s1, lr0.002-s2, lr0.004-s1, lr0.004-s2.
+	grid := []string{"--lr", "0.001,0.002,0.004", "--seed", "1,2", "--batch-size", "4", "--epochs", "1"}
+	for _, tc := range []struct {
+		group int
+		want  []string
+		alone []string
+	}{
+		{2, []string{"lr0.001-s1 lr0.002-s1", "lr0.001-s2 lr0.002-s2", "lr0.004-s1 lr0.004-s2"}, nil},
+		{3, []string{"lr0.001-s1 lr0.002-s1 lr0.004-s1", "lr0.001-s2 lr0.002-s2 lr0.004-s2"}, nil},
+		{4, []string{"lr0.001-s1 lr0.001-s2 lr0.002-s1 lr0.004-s1", "lr0.002-s2 lr0.004-s2"}, nil},
+		{5, []string{"lr0.001-s1 lr0.001-s2 lr0.002-s1 lr0.002-s2 lr0.004-s1"}, []string{"lr0.004-s2"}},
+	} {
+		s := e.sweep(t, Options{Fuse: FuseOn, FuseGroup: tc.group, Parallel: 1, DryRun: true}, Plan{}, "", grid...)
+		var groups, alone []string
+		for _, g := range s.Planned().Fuse.Groups {
+			groups = append(groups, strings.ReplaceAll(trimNames(strings.Join(g, " ")), "b4-", ""))
+		}
+		for _, a := range s.Planned().Fuse.Alone {
+			alone = append(alone, strings.ReplaceAll(trimNames(a.Run), "b4-", ""))
+		}
+		if !slices.Equal(groups, tc.want) || !slices.Equal(alone, tc.alone) {
+			t.Errorf("--fuse-group %d: groups %q, alone %q; want %q, %q", tc.group, groups, alone, tc.want, tc.alone)
+		}
+	}
+}
