@@ -46,11 +46,13 @@ type SweepTrainer struct {
 	// trains on the first unless its data: names another of them. No other data: is opened, as a path
 	// from a client names a file of the server's disk.
 	Data []sweep.DataShape
-	// DataCache, Device, Slots (the runs trained at once), Worker, WorkerEnv, GPUs and Charts are
-	// sweep.Options', as `tfsweep run` sets them.
+	// DataCache, Device, Slots (the runs trained at once), Fuse, FuseGroup, Worker, WorkerEnv, GPUs
+	// and Charts are sweep.Options', as `tfsweep run` sets them.
 	DataCache string
 	Device    string
 	Slots     int
+	Fuse      string
+	FuseGroup int
 	Worker    string
 	WorkerEnv []string
 	GPUs      []string
@@ -58,7 +60,7 @@ type SweepTrainer struct {
 }
 
 func (t *SweepTrainer) options(name string, data *sweep.DataShape) sweep.Options {
-	return sweep.Options{LogDir: t.LogDir, DataCache: t.DataCache, Data: data, Device: t.Device, Parallel: t.Slots,
+	return sweep.Options{LogDir: t.LogDir, DataCache: t.DataCache, Data: data, Device: t.Device, Parallel: t.Slots, Fuse: t.Fuse, FuseGroup: t.FuseGroup,
 		LogEvery: sweep.DefaultLogEvery, PicturesEvery: sweep.DefaultPicturesEvery, Worker: t.Worker, WorkerEnv: t.WorkerEnv, GPUs: t.GPUs,
 		Charts: t.Charts, Name: name, KeepCheckpoints: 1}
 }

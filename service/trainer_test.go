@@ -78,3 +78,25 @@ func TestDataOfOffersTheServersSourcesOnly(t *testing.T) {
 		})
 	}
 }
+
+// The server's --fuse and --fuse-group reach every sweep it plans, as tfsweep run's do.
+func TestFuseReachesTheSweep(t *testing.T) {
+	data := []sweep.DataShape{{TrainExamples: 600, Features: 784, Classes: 10, Source: "idx:/data/mnist"}}
+	const body = "grids:\n  - batch_size: 32\n    lr: [0.001, 0.002]\n"
+	for _, tc := range []struct {
+		fuse  string
+		group int
+		err   string
+	}{
+		{sweep.FuseOn, 2, ""},
+		{sweep.FuseAuto, 0, ""},
+		{"maybe", 0, `--fuse: "maybe" is not one of auto, on, off`},
+		{sweep.FuseOff, 4, "--fuse-group 4: --fuse off fuses nothing"},
+	} {
+		tr := &SweepTrainer{LogDir: t.TempDir(), Data: data, Device: "cpu", Fuse: tc.fuse, FuseGroup: tc.group}
+		err := tr.Check([]byte(body), "sweep.yaml")
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("--fuse %s --fuse-group %d: %v, want %q", tc.fuse, tc.group, err, tc.err)
+		}
+	}
+}

@@ -23,26 +23,27 @@ type queue struct {
 
 func newQueue(items []work) *queue { return &queue{items: items, wake: make(chan struct{})} }
 
-// next blocks for the next item; ok is false when the work is done or ctx is.
-func (q *queue) next(ctx context.Context) (w work, ok bool) {
+// next blocks for the next item, which it takes with up to size-1 queued items of its key (nextGroup);
+// ok is false when the work is done or ctx is. A group is one busy item.
+func (q *queue) next(ctx context.Context, size int, key func(work) string) (group []work, ok bool) {
 	for {
 		q.mu.Lock()
 		if len(q.items) > 0 {
-			w, q.items = q.items[0], q.items[1:]
+			group, q.items = nextGroup(q.items, size, key)
 			q.busy++
 			q.mu.Unlock()
-			return w, true
+			return group, true
 		}
 		if q.busy == 0 {
 			q.mu.Unlock()
-			return work{}, false
+			return nil, false
 		}
 		wake := q.wake
 		q.mu.Unlock()
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return work{}, false
+			return nil, false
 		}
 	}
 }
@@ -55,4 +56,14 @@ func (q *queue) done(promoted ...work) {
 	q.items = append(promoted, q.items...)
 	close(q.wake)
 	q.wake = make(chan struct{})
+}
+
+// take removes up to n queued items whose key is k, in their order, for a slot whose group lost runs
+// to their claims: they join that slot's busy item.
+func (q *queue) take(k string, n int, key func(work) string) []work {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	taken, rest := sameKey(q.items, k, n, key)
+	q.items = rest
+	return taken
 }

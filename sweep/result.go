@@ -14,7 +14,9 @@ type Result struct {
 	WallSeconds float64     `json:"wall_seconds"`
 	// Parallel is how many runs trained at once and why (--parallel auto's choice, or the count given).
 	Parallel *Parallelism `json:"parallel,omitempty"`
-	Runs     []RunResult  `json:"runs"`
+	// Fuse is whether trials trained fused, in which groups and why (--fuse, --fuse-group).
+	Fuse *Fusion     `json:"fuse,omitempty"`
+	Runs []RunResult `json:"runs"`
 	// Report is the path of the written report.md ("" if it could not be written: ReportError).
 	Report      string `json:"report,omitempty"`
 	ReportError string `json:"report_error,omitempty"`
@@ -36,16 +38,19 @@ type SweepTimings struct {
 // RunResult is one run's outcome. In JSON every axis of the variant is a field of its own (by
 // spec.Axis.Key), beside the fields below.
 type RunResult struct {
-	Name            string       `json:"name"`
-	Dir             string       `json:"dir"`
-	Status          spec.Status  `json:"status"` // spec.StatusSucceeded, spec.StatusFailed, spec.StatusSkipped or spec.StatusPlanned
-	Error           string       `json:"error"`
-	Interrupted     bool         `json:"interrupted,omitempty"` // stopped by a signal, not by a fault of the run
-	Reason          string       `json:"reason,omitempty"`      // why the scheduler pruned or paused it
-	Variant         spec.Variant `json:"-"`
-	TrainExamples   int          `json:"train_examples"`
-	Device          string       `json:"device,omitempty"` // where it trained, as TensorFlow names it
-	EpochsCompleted int          `json:"epochs_completed"`
+	Name          string       `json:"name"`
+	Dir           string       `json:"dir"`
+	Status        spec.Status  `json:"status"` // spec.StatusSucceeded, spec.StatusFailed, spec.StatusSkipped or spec.StatusPlanned
+	Error         string       `json:"error"`
+	Interrupted   bool         `json:"interrupted,omitempty"` // stopped by a signal, not by a fault of the run
+	Reason        string       `json:"reason,omitempty"`      // why the scheduler pruned or paused it
+	Variant       spec.Variant `json:"-"`
+	TrainExamples int          `json:"train_examples"`
+	Device        string       `json:"device,omitempty"` // where it trained, as TensorFlow names it
+	// FusedGroup names the runs of the fused group its last attempt trained in, itself among them;
+	// empty when it trained alone.
+	FusedGroup      []string `json:"fused_group,omitempty"`
+	EpochsCompleted int      `json:"epochs_completed"`
 	// StoppedEpoch and BestEpoch are Keras EarlyStopping's stopped_epoch and best_epoch (0-based;
 	// stopped_epoch 0 when it did not stop early); null without early stopping.
 	StoppedEpoch *int               `json:"stopped_epoch"`

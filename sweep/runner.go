@@ -36,6 +36,10 @@ type Options struct {
 	// Parallel is the runs trained at once, one worker process each; ParallelAuto lets New choose
 	// (Sweep.Parallel says what it chose and why).
 	Parallel int
+	// Fuse is --fuse: FuseAuto ("" too), FuseOn or FuseOff; FuseGroup the most trials of a fused
+	// group, 0 letting New choose (Sweep.Fusion says what it chose and why).
+	Fuse      string
+	FuseGroup int
 	// Threads sets TensorFlow's intra- and inter-op pools of every run; 0 lets each worker choose from
 	// the batch size and its share of the CPUs (all of them with one worker, split between workers
 	// otherwise).
@@ -124,8 +128,11 @@ type Sweep struct {
 	charts        *charts // nil without Options.Charts
 	recorder      bool    // this process recorded the plan: it writes the experiment and the layout
 	parallel      Parallelism
-	trials        *trials // the scheduler, during Run; nil without one
-	search        *search // TPE's proposals, during Run; nil for a grid or a random search
+	fusion        Fusion
+	fuseKeys      map[string]string // by run name, the runs that train fused (spec.Variant.FuseKey)
+	fused         groupLog          // the fused groups sent, during Run
+	trials        *trials           // the scheduler, during Run; nil without one
+	search        *search           // TPE's proposals, during Run; nil for a grid or a random search
 }
 
 // maxThreads bounds --threads: TensorFlow crashes in its thread-pool set-up far above the cores.
@@ -173,6 +180,9 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 		return nil, badInput(err)
 	}
 	if err := s.checkMemory(available); err != nil {
+		return nil, badInput(err)
+	}
+	if err := s.resolveFuse(available); err != nil {
 		return nil, badInput(err)
 	}
 	if opts.Name != "" {
@@ -254,7 +264,7 @@ func (opts Options) check() error {
 	default:
 		return fmt.Errorf("--device: %q is not one of auto, cpu, gpu", opts.Device)
 	}
-	return nil
+	return opts.CheckFuse()
 }
 
 // DataShape is what planning needs of the data: the training set's examples and their features, the
@@ -352,7 +362,7 @@ func (s *Sweep) TrainExamples() int { return s.trainExamples }
 // Planned is the summary of a dry run: every run with status "planned" and no results.
 func (s *Sweep) Planned() *Result {
 	mine := s.Mine()
-	res := &Result{SweepDir: s.dir, Status: spec.StatusPlanned, Parallel: new(s.parallel), Runs: make([]RunResult, len(mine))}
+	res := &Result{SweepDir: s.dir, Status: spec.StatusPlanned, Parallel: new(s.parallel), Fuse: new(s.fusion), Runs: make([]RunResult, len(mine))}
 	for i, r := range mine {
 		res.Runs[i] = s.newRunResult(r)
 		res.Runs[i].Status = spec.StatusPlanned
@@ -423,6 +433,9 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 	}
 	s.trainRuns(ctx, obs, runs, results, len(mine))
 	res.Runs = trainedHere(results, len(mine))
+	fusion := s.fusion
+	fusion.Groups = s.fused.list()
+	res.Fuse = &fusion
 	res.settle(ctx.Err() != nil)
 	res.WallSeconds = time.Since(s.created).Seconds()
 	return res
@@ -485,76 +498,6 @@ func (res *Result) settle(interrupted bool) {
 	if interrupted && res.Status != spec.StatusSucceeded {
 		res.Status = spec.StatusInterrupted
 	}
-}
-
-// slot trains the runs it takes from the queue in one worker process at a time.
-func (s *Sweep) slot(ctx context.Context, obs Observer, slot int, q *queue, runs []Run, results []RunResult) {
-	var w *worker
-	defer func() { w.close() }()
-	for {
-		item, ok := q.next(ctx)
-		if !ok {
-			return
-		}
-		q.done(s.trainItem(ctx, obs, slot, &w, item, runs, results)...)
-	}
-}
-
-// trainItem claims and trains one run on the slot's worker, starting one when it has none, and
-// returns the runs the scheduler promotes once it has ended.
-func (s *Sweep) trainItem(ctx context.Context, obs Observer, slot int, w **worker, item work, runs []Run, results []RunResult) []work {
-	if ctx.Err() != nil {
-		return nil // leave it unstarted
-	}
-	i, r := item.index, runs[item.index]
-	policy := claimPolicy{resume: s.opts.Resume, retryFailed: s.opts.RetryFailed, promote: item.promoted}
-	taken, from, why, err := s.claim(r, policy)
-	// An interrupted or promoted run continues from its last checkpoint; a failed one, retried,
-	// starts anew.
-	resume := from == spec.StatusStale || from == spec.StatusInterrupted || from == spec.StatusPaused
-	if err == nil && taken && !resume {
-		err = spec.RetireAttempt(filepath.Join(s.dir, r.Name))
-	}
-	if err == nil && taken && !resume && s.search != nil && r.space != nil {
-		if err = s.search.propose(runs, i); err == nil {
-			r = runs[i]
-			results[i].Variant = r.Variant
-		}
-	}
-	switch {
-	case err != nil:
-		results[i].Status, results[i].Error = spec.StatusFailed, fmt.Sprintf("claim the run: %v", err)
-	case !taken && item.promoted:
-		return nil // another process promoted it first, or it is no longer paused
-	case !taken:
-		results[i].Status, results[i].Error = spec.StatusSkipped, why
-	}
-	if err != nil || !taken {
-		obs.RunEnded(r, results[i])
-		return nil
-	}
-	if *w == nil {
-		if *w, err = s.startWorker(ctx, slot); err != nil {
-			results[i].Status, results[i].Error = spec.StatusFailed, err.Error()
-			_ = s.release(r, results[i])
-			obs.RunEnded(r, results[i])
-			return nil
-		}
-	}
-	if !(*w).train(ctx, s, obs, r, resume, &results[i]) {
-		(*w).close()
-		*w = nil
-	}
-	if err := s.release(r, results[i]); err != nil && results[i].Error == "" {
-		results[i].Error = fmt.Sprintf("record the run's end: %v", err)
-	}
-	obs.RunEnded(r, results[i])
-	if s.search != nil && r.space != nil {
-		if err := s.search.ended(r, results[i].History); err != nil && results[i].Error == "" {
-			results[i].Error = err.Error()
-		}
-	}
-	return s.promoted(runs, &results[i])
 }
 
 // noObserver observes nothing.
@@ -663,61 +606,6 @@ func (s *Sweep) startWorker(ctx context.Context, slot int) (*worker, error) {
 		close(w.done)
 	}()
 	return w, nil
-}
-
-// train sends one run to the worker and follows it to its end. It returns false when the worker
-// can take no further run (it died, or said something that is not a message).
-func (w *worker) train(ctx context.Context, s *Sweep, obs Observer, r Run, resume bool, res *RunResult) bool {
-	res.Dir = filepath.Join(s.dir, r.Name)
-	job, err := s.job(r)
-	if err != nil {
-		res.Status, res.Error = spec.StatusFailed, err.Error()
-		return true
-	}
-	job.Resume = resume
-	job.Verdicts = s.trials != nil
-	line, err := json.Marshal(job)
-	if err != nil {
-		res.Status, res.Error = spec.StatusFailed, err.Error()
-		return true
-	}
-	if _, err := w.stdin.Write(append(line, '\n')); err != nil {
-		res.Status, res.Error = spec.StatusFailed, w.failure("the worker did not take the run", err)
-		return false
-	}
-	for m := range w.messages {
-		if m.Run != r.Name {
-			continue
-		}
-		switch {
-		case m.Kind == spec.MessageBegin && m.Begin != nil:
-			res.TrainExamples = m.Begin.TrainExamples
-			res.Device = m.Begin.Device
-			obs.RunStarted(r, *m.Begin)
-		case m.Kind == spec.MessageBatch && m.Batch != nil:
-			obs.RunProgress(r, *m.Batch)
-		case m.Kind == spec.MessageEpoch && m.Epoch != nil:
-			res.History.Append(*m.Epoch)
-			if s.charts != nil {
-				// A chart that misses a point is worth no failed run.
-				_ = s.charts.epoch(r.Name, *m.Epoch)
-			}
-			obs.EpochEnded(r, *m.Epoch)
-			if err := w.answer(s.trials, r, *m.Epoch); err != nil {
-				res.Status, res.Error = spec.StatusFailed, err.Error()
-				return false
-			}
-		case m.Kind == spec.MessageEnd && m.End != nil:
-			w.finish(res, *m.End)
-			return true
-		}
-	}
-	// Once ctx is done the worker has SIGTERM (WorkerCommand): it closes the run's files and reports
-	// the run failed, or is killed after the grace period, which ends the messages here.
-	<-w.done
-	res.Status, res.Error = spec.StatusFailed, w.failure("the worker died during the run", w.exitError())
-	res.Interrupted = ctx.Err() != nil
-	return false
 }
 
 func (w *worker) finish(res *RunResult, end spec.End) {

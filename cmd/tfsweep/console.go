@@ -144,12 +144,17 @@ func (c *console) RunStarted(r sweep.Run, b spec.Begin) {
 	c.nameWidth = max(c.nameWidth, len(r.Name))
 	c.mu.Unlock()
 	if c.bars == nil {
-		c.log.Info().Str("run", r.Name).Int("epochs", b.Epochs).Int("steps_per_epoch", b.StepsPerEpoch).
-			Int("train_examples", b.TrainExamples).Int("batch_size", r.BatchSize).Str("device", b.Device).Msg("training")
+		ev := c.log.Info().Str("run", r.Name).Int("epochs", b.Epochs).Int("steps_per_epoch", b.StepsPerEpoch).
+			Int("train_examples", b.TrainExamples).Int("batch_size", r.BatchSize).Str("device", b.Device)
+		if b.Fused > 1 {
+			ev = ev.Int("fused", b.Fused)
+		}
+		ev.Msg("training")
 		return
 	}
 	// The bar is the terminal's news of a run starting; a finished bar leaves its place to the
-	// runs still training, so that there are never more bars than parallel workers. Its total is one
+	// runs still training, so that there are never more bars than runs training at once (a bar per
+	// member of a fused group). Its total is one
 	// more than the steps: the bar stays until RunEnded completes it, through the model's export.
 	c.mu.Lock()
 	c.running++

@@ -13,7 +13,7 @@ import (
 // printRuns writes the runs of a dry run as an aligned table: a column per axis that is always in
 // run names or takes several values, then one line with the values every run shares, and one with
 // their count and how many train at once.
-func printRuns(w io.Writer, runs []sweep.Run, trainExamples int, par sweep.Parallelism) {
+func printRuns(w io.Writer, runs []sweep.Run, trainExamples int, par sweep.Parallelism, fuse sweep.Fusion) {
 	var columns, shared []spec.Axis
 	for _, a := range spec.Axes() {
 		same := true
@@ -49,7 +49,18 @@ func printRuns(w io.Writer, runs []sweep.Run, trainExamples int, par sweep.Paral
 		}
 		fmt.Fprintf(w, "every run: %s\n", strings.Join(parts, " "))
 	}
-	fmt.Fprintf(w, "%d runs on %d training examples, %s\n", len(runs), trainExamples, par)
+	fmt.Fprintf(w, "%d runs on %d training examples, %s, %s\n", len(runs), trainExamples, par, fuse)
+	printFusion(w, fuse)
+}
+
+// printFusion lists a dry run's fused groups and the runs that train alone while fusion is on.
+func printFusion(w io.Writer, fuse sweep.Fusion) {
+	for i, g := range fuse.Groups {
+		fmt.Fprintf(w, "fused group %d: %s\n", i+1, strings.Join(g, " "))
+	}
+	for _, a := range fuse.Alone {
+		fmt.Fprintf(w, "alone: %s: %s\n", a.Run, a.Reason)
+	}
 }
 
 // printResult writes the sweep's outcome: the report's table when the report was written, else a

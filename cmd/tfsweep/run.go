@@ -50,6 +50,14 @@ order in which runs end (give --parallel N to use the cores anyway). The start l
 --json say the choice and why. A run's last bits depend on its thread count, which --parallel shares
 out: --parallel 1 reproduces the bits of the earlier default.
 
+Runs that share a network shape (an MLP of Dense layers, each with an optional batch normalisation and
+activation), batch size, data, epochs and optimizer (Adam at a constant learning rate, no dropout or
+L2) can train fused: a group of them as one graph in one worker, each still a run of its own directory,
+logs, checkpoints and model. --fuse auto (the default) fuses when the workers train on GPUs and not on
+CPUs, where it was measured not to pay (docs/fused-trials.md); --fuse on fuses whatever can fuse. A
+group takes queued runs of one shape in their order, up to --fuse-group. The start line, --dry-run and
+--json say the choice, the groups and why a run trains alone; each run's JSON names its group.
+
 Exit status: 0 every run succeeded, 1 a run failed or the report could not be written, 2 bad input
 (nothing trained), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP; a second one stops at once).
 `
@@ -82,7 +90,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if f.jsonOut {
 			return printJSON(stdout, stderr, s.Planned())
 		}
-		printRuns(stdout, s.Mine(), s.TrainExamples(), s.Parallel())
+		printRuns(stdout, s.Mine(), s.TrainExamples(), s.Parallel(), s.Fusion())
 		return spec.ExitOK
 	}
 	if ctx.Err() != nil {
@@ -163,6 +171,8 @@ func parseRun(args []string, stdout, stderr io.Writer) (f *runFlags, plan sweep.
 	fs.BoolVar(&opts.RetryFailed, "retry-failed", false, "train runs that failed in an earlier attempt again")
 	fs.StringVar(&opts.Device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
 	fs.Var(parallelFlag{&opts.Parallel}, "parallel", "train `N` runs at once, each in its own worker (CPU threads are split between them); auto: one per CPU (per GPU with GPUs), at most the runs and what fits the memory, 1 with a scheduler or TPE")
+	fs.StringVar(&opts.Fuse, "fuse", sweep.FuseAuto, "train runs that share a network shape, batch size, data, epochs and optimizer fused, a group as one graph in one worker: auto (on GPUs only), on or off")
+	fs.IntVar(&opts.FuseGroup, "fuse-group", 0, "put at most `N` runs in a fused group (0 = the runs of one shape split evenly over the workers, at most 16 and what fits the memory)")
 	fs.IntVar(&opts.Threads, "threads", 0, "`N` TensorFlow intra- and inter-op threads per run (0 = chosen from the batch size and the CPUs split by --parallel)")
 	fs.IntVar(&opts.StepsPerCall, "steps-per-call", 0, "train `N` batches per TensorFlow call, Keras' steps_per_execution (0 = chosen: 4 on one thread for runs of 2,000 steps or more, else 1)")
 	fs.IntVar(&opts.LogEvery, "log-every", sweep.DefaultLogEvery, "write batch_loss and batch_accuracy every `N` steps (0 = never)")
@@ -266,13 +276,16 @@ func widthOf(w io.Writer) func() int {
 // trainSweep trains the sweep's runs with the console as their observer.
 func trainSweep(ctx context.Context, s *sweep.Sweep, opts sweep.Options, con *console) *sweep.Result {
 	fewest, most := trainExamples(s.Mine(), s.TrainExamples())
-	par := s.Parallel()
+	par, fuse := s.Parallel(), s.Fusion()
 	started := con.log.Info().Str("sweep", s.Dir()).Int("runs", len(s.Mine())).Int("parallel", par.Workers).
-		Str("parallel_reason", par.Reason).Int("train_examples", most)
+		Str("parallel_reason", par.Reason).Bool("fuse", fuse.On).Str("fuse_reason", fuse.Reason).Int("train_examples", most)
+	if fuse.On {
+		started = started.Int("fuse_group", fuse.Group).Int("fused_groups", len(fuse.Groups))
+	}
 	if fewest != most {
 		started = started.Int("train_examples_fewest", fewest)
 	}
-	started.Msg(fmt.Sprintf("sweep started: %d runs, %s", len(s.Mine()), par))
+	started.Msg(fmt.Sprintf("sweep started: %d runs, %s, %s", len(s.Mine()), par, fuse))
 	con.begin(s.Mine())
 	res := s.Run(ctx, con)
 	con.close()

@@ -196,7 +196,7 @@ func TestRunDryRun(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	// The default trains a run per CPU this process may use, at most the twelve.
-	parallel := "12 runs on 2000 training examples, " + autoParallel(12) + "\n"
+	parallel := "12 runs on 2000 training examples, " + autoParallel(12) + ", "
 	for _, name := range []string{"xavier-nobn-b64", "xavier-bn-b1024", "uniform-nobn-b128", "uniform-bn-b128", parallel} {
 		if !strings.Contains(stdout, name) {
 			t.Errorf("dry run output lacks %s:\n%s", name, stdout)
@@ -230,13 +230,76 @@ func TestRunDryRun(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--parallel", "2"}, "2 runs on 2000 training examples, 2 at a time (--parallel 2)\n"},
-		{[]string{"--parallel", "1"}, "2 runs on 2000 training examples, 1 at a time (--parallel 1)\n"},
+		{[]string{"--parallel", "2"}, "2 runs on 2000 training examples, 2 at a time (--parallel 2), "},
+		{[]string{"--parallel", "1"}, "2 runs on 2000 training examples, 1 at a time (--parallel 1), "},
 		{[]string{"--scheduler", "asha"}, "2 runs on 2000 training examples, 1 at a time (auto: --scheduler asha decides in the order runs end: one at a time keeps it reproducible"},
 	} {
 		code, stdout, stderr = runCmd(t, append([]string{"--data-dir", data, "--logdir", logdir, "--dry-run", "--seed", "1,2", "--batch-size", "32"}, tc.args...)...)
 		if code != spec.ExitOK || !strings.Contains(stdout, tc.want) {
 			t.Errorf("%v: exit %d, output lacks %q:\n%s%s", tc.args, code, tc.want, stdout, stderr)
+		}
+	}
+}
+
+// --fuse: the dry run's last line says the choice, then the groups and the runs that train alone
+// and why; --json has them as "fuse"; a --fuse or --fuse-group out of range is bad input.
+func TestRunDryRunFuse(t *testing.T) {
+	data := t.TempDir()
+	writeIDX(t, data, 200)
+	logdir := filepath.Join(t.TempDir(), "runs")
+	sweepFlags := []string{"--data-dir", data, "--logdir", logdir, "--dry-run", "--device", "cpu", "--parallel", "1",
+		"--batch-size", "32", "--lr", "0.001,0.002,0.004", "--optimizer", "adam,sgd"}
+	adam := "xavier-nobn-b32-lr0.001-adam xavier-nobn-b32-lr0.002-adam xavier-nobn-b32-lr0.004-adam"
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--fuse", "on"}, []string{"6 runs on 200 training examples, 1 at a time (--parallel 1), fused in groups of 3 (--fuse on; auto: 3 fusable runs on 1 worker)\n" +
+			"fused group 1: " + adam + "\n" +
+			"alone: xavier-nobn-b32-lr0.001-sgd: optimizer sgd: fused training takes adam\n"}},
+		{[]string{"--fuse", "on", "--fuse-group", "2"}, []string{"fused in groups of 2 (--fuse on; --fuse-group 2)\n",
+			"fused group 1: xavier-nobn-b32-lr0.001-adam xavier-nobn-b32-lr0.002-adam\n",
+			"alone: xavier-nobn-b32-lr0.004-adam: the other runs of its shape fill groups of 2\n"}},
+		{nil, []string{"1 at a time (--parallel 1), not fused (auto: on CPUs fused trials trained 0.80–1.04× the trials per CPU-second of separate workers (docs/fused-trials.md))\n"}},
+		{[]string{"--fuse", "off"}, []string{"1 at a time (--parallel 1), not fused (--fuse off)\n"}},
+	} {
+		code, stdout, stderr := runCmd(t, append(sweepFlags, tc.args...)...)
+		for _, want := range tc.want {
+			if code != spec.ExitOK || !strings.Contains(stdout, want) {
+				t.Errorf("%v: exit %d, output lacks %q:\n%s%s", tc.args, code, want, stdout, stderr)
+			}
+		}
+		if tc.args == nil && strings.Contains(stdout, "fused group") {
+			t.Errorf("unfused, but groups are listed:\n%s", stdout)
+		}
+	}
+
+	code, stdout, stderr := runCmd(t, append(sweepFlags, "--fuse", "on", "--json")...)
+	var doc struct{ Fuse sweep.Fusion }
+	if err := json.Unmarshal([]byte(stdout), &doc); code != spec.ExitOK || err != nil {
+		t.Fatalf("exit %d, %v: %s%s", code, err, stdout, stderr)
+	}
+	f := doc.Fuse
+	if !f.On || f.Auto || f.Reason != "--fuse on" || f.Group != 3 || len(f.Groups) != 1 || strings.Join(f.Groups[0], " ") != adam || len(f.Alone) != 3 {
+		t.Errorf("--json's fuse: %+v", f)
+	}
+	for _, a := range f.Alone {
+		if !strings.HasSuffix(a.Run, "-sgd") || !strings.Contains(a.Reason, "optimizer sgd") {
+			t.Errorf("--json's fuse: alone %+v", a)
+		}
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--fuse", "maybe"}, `tfsweep run: --fuse: "maybe" is not one of auto, on, off`},
+		{[]string{"--fuse-group", "300"}, "tfsweep run: --fuse-group: 300 must be 0 (auto) or in [1, 256]"},
+		{[]string{"--fuse", "off", "--fuse-group", "4"}, "tfsweep run: --fuse-group 4: --fuse off fuses nothing"},
+	} {
+		code, _, stderr := runCmd(t, append(sweepFlags, tc.args...)...)
+		if code != spec.ExitBadInput || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, stderr, spec.ExitBadInput, tc.want)
 		}
 	}
 }

@@ -46,6 +46,8 @@ type serveFlags struct {
 	sources                       sourceList // --data, in the order given
 	dataCache                     string
 	slots, maxConns               int
+	fuse                          string
+	fuseGroup                     int
 	tokenFile, tensorBoardURL     string
 	allowHosts                    string
 }
@@ -61,6 +63,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&f.dataCache, "data-cache", defaultDataCache(), "`dir`ectory where decoded image folders, IDX, CSV and TFRecord splits are kept")
 	fs.StringVar(&f.device, "device", "auto", "where to train: auto, cpu or gpu (a `device`)")
 	fs.Var(parallelFlag{&f.slots}, "slots", "runs of a sweep trained at once, one worker each (`N`, or auto: chosen for each sweep as tfsweep run --parallel auto chooses)")
+	fs.StringVar(&f.fuse, "fuse", sweep.FuseAuto, "train a sweep's runs that share a shape fused, as tfsweep run --fuse: auto (on GPUs only), on or off")
+	fs.IntVar(&f.fuseGroup, "fuse-group", 0, "at most `N` runs in a fused group, as tfsweep run --fuse-group (0 = auto)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding the bearer token every request must carry (else $"+sweep.TokenEnv+")")
 	fs.StringVar(&f.tensorBoardURL, "tensorboard-url", "", "`URL` of a TensorBoard reading LOGDIR, linked from the API")
 	fs.StringVar(&f.allowHosts, "allow-host", "", "more Host header `names` the server answers, comma-separated (e.g. the name of a proxy in front of it)")
@@ -121,16 +125,19 @@ func (f serveFlags) setUp(ctx context.Context, log zerolog.Logger) (service.HTTP
 	if f.maxConns < 1 {
 		return service.HTTPConfig{}, nil, fmt.Errorf("--max-conns: %d must be positive", f.maxConns)
 	}
+	opts := sweep.Options{Device: f.device, Fuse: f.fuse, FuseGroup: f.fuseGroup}
+	if err := opts.CheckFuse(); err != nil {
+		return service.HTTPConfig{}, nil, err
+	}
 	data, err := f.readData()
 	if err != nil {
 		return service.HTTPConfig{}, nil, err
 	}
-	opts := sweep.Options{Device: f.device}
 	if err := setUpWorkers(ctx, &opts); err != nil {
 		return service.HTTPConfig{}, nil, err
 	}
 	t := &service.SweepTrainer{LogDir: f.logDir, Data: data, DataCache: f.dataCache, Device: f.device, Slots: f.slots,
-		Worker: opts.Worker, WorkerEnv: opts.WorkerEnv, GPUs: opts.GPUs, Charts: opts.Charts}
+		Fuse: f.fuse, FuseGroup: f.fuseGroup, Worker: opts.Worker, WorkerEnv: opts.WorkerEnv, GPUs: opts.GPUs, Charts: opts.Charts}
 	return service.HTTPConfig{Token: token, TensorBoardURL: f.tensorBoardURL, Hosts: hosts, Log: log}, t, nil
 }
 

@@ -357,6 +357,23 @@ func TestServeAPI(t *testing.T) {
 	}
 }
 
+// A server's --fuse and --fuse-group out of range stop it at its start, before it reads the data.
+func TestServeRefusesBadFuse(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--fuse", "maybe"}, `tfsweep serve: --fuse: "maybe" is not one of auto, on, off`},
+		{[]string{"--fuse-group", "-2"}, "tfsweep serve: --fuse-group: -2 must be 0 (auto) or in [1, 256]"},
+	} {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"--addr", "127.0.0.1:0", "--logdir", t.TempDir(), "--data-dir", filepath.Join(t.TempDir(), "none")}, tc.args...)
+		if code := runServe(t.Context(), args, &stdout, &stderr); code != spec.ExitBadInput || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, stderr.String(), spec.ExitBadInput, tc.want)
+		}
+	}
+}
+
 // Off loopback a token is required; with one, every request needs it.
 func TestServeToken(t *testing.T) {
 	cmd := exec.Command(filepath.Join(binDir, "tfsweep"), "serve", "--addr", "0.0.0.0:0", "--logdir", t.TempDir(), "--data-dir", realData(t))
