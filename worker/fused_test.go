@@ -214,6 +214,17 @@ func TestFusedGroupTrainsEachJobAsAlone(t *testing.T) {
 				}
 			}
 			checkBegins(t, fused.msgs, len(group))
+			for e, runs := range epochOrder(fused.msgs) {
+				var want []string
+				for _, m := range tc.members {
+					if slices.Contains(runs, m.run) {
+						want = append(want, m.run)
+					}
+				}
+				if !slices.Equal(runs, want) {
+					t.Errorf("epoch %d's messages arrived in the order %v, want the members' %v", e+1, runs, want)
+				}
+			}
 			if tc.tensorBoard {
 				checkTensorBoard(t, filepath.Join(dir, "group"), group, got)
 				checkPictures(t, filepath.Join(dir, "group"), group[0], tc.epochs)
@@ -445,6 +456,24 @@ func TestFusedGroupRoutesVerdicts(t *testing.T) {
 	if want := map[string][]int{"a": {0, 1, 2}, "pruned": {0}, "c": {0, 1, 2}}; !reflect.DeepEqual(asked, want) {
 		t.Errorf("epochs the members asked verdicts on: %v, want %v", asked, want)
 	}
+	if got, want := epochOrder(s.msgs), [][]string{{"a", "pruned", "c"}, {"a", "c"}, {"a", "c"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("the members' epoch messages arrived in the order %v, want %v (trial order)", got, want)
+	}
+}
+
+// epochOrder is, for every epoch, the runs whose message on it arrived, in the order they arrived.
+func epochOrder(msgs []spec.Message) [][]string {
+	var order [][]string
+	for _, m := range msgs {
+		if m.Kind != spec.MessageEpoch {
+			continue
+		}
+		for len(order) <= m.Epoch.Epoch {
+			order = append(order, nil)
+		}
+		order[m.Epoch.Epoch] = append(order[m.Epoch.Epoch], m.Run)
+	}
+	return order
 }
 
 // A group that model.Fused cannot train (here one member with dropout) trains one job after

@@ -30,6 +30,11 @@ type group struct {
 	losses  []float32
 	accs    []float32
 	rows    [][]int32
+	// The epoch messages of the members one validation answered go out in trial order, so that the
+	// front, whose scheduler decides in the order epochs arrive, sees one order every time.
+	turns    *sync.Cond // on mu: a member passed its turn or left
+	answered []*member  // by the last validation, in trial order
+	next     int        // answered[next] is the member whose epoch message goes out next
 }
 
 // member is one job's place in a group. It is the trainer.Model its fit trains.
@@ -59,6 +64,7 @@ type request struct {
 
 func newGroup(f *model.Fused, jobs []spec.Job, prepared []prepared) *group {
 	g := &group{f: f, losses: make([]float32, len(prepared)), accs: make([]float32, len(prepared)), rows: make([][]int32, len(prepared))}
+	g.turns = sync.NewCond(&g.mu)
 	for t, p := range prepared {
 		g.members = append(g.members, &member{g: g, t: t, run: jobs[t].Run, prepared: p, verdicts: make(chan spec.Verdict, 1), active: true})
 	}
@@ -170,7 +176,37 @@ func (m *member) leave() {
 	m.active, m.pending = false, nil
 	// Frozen: its results are unread, and its weights then stay what they were.
 	_ = g.f.SetTrialLearningRate(m.t, 0)
+	g.turns.Broadcast() // a member waiting for its turn behind this one goes on
 	g.serve()
+}
+
+// awaitTurn waits until every member the last validation answered before m has sent its epoch
+// message or left. The members ahead of m are in their epochs' callbacks, which wait for no member.
+func (m *member) awaitTurn() {
+	g := m.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	i := slices.Index(g.answered, m)
+	for i >= 0 {
+		for g.next < i && !g.answered[g.next].active {
+			g.next++
+		}
+		if g.next >= i {
+			return
+		}
+		g.turns.Wait()
+	}
+}
+
+// passTurn lets the members after m send theirs.
+func (m *member) passTurn() {
+	g := m.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if i := slices.Index(g.answered, m); i >= g.next {
+		g.next = i + 1
+	}
+	g.turns.Broadcast()
 }
 
 // serve runs the group's next operation once every active member has a request: a validation when
@@ -249,6 +285,7 @@ func (g *group) validate(ms []*member) {
 			err = fmt.Errorf("fused group: bring the run's model up to date: %w", err)
 		}
 	}
+	g.answered, g.next = ms, 0
 	for _, m := range ms {
 		if err == nil {
 			m.pending.valLoss, m.pending.valAcc = losses[m.t], accs[m.t]

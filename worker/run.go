@@ -25,7 +25,7 @@ func (s *server) trainAlone(ctx context.Context, jobs []spec.Job) error {
 // the error is only for a front that cannot be written to any more.
 func (s *server) train(ctx context.Context, job spec.Job, mem *member) error {
 	end := spec.End{Status: spec.StatusSucceeded, History: spec.History{}}
-	rep := &reporter{server: s, run: job.Run, end: &end}
+	rep := &reporter{server: s, run: job.Run, end: &end, mem: mem}
 	err := s.fit(ctx, job, rep, mem)
 	if err != nil {
 		end.Status, end.Error = spec.StatusFailed, err.Error()

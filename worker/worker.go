@@ -402,8 +402,9 @@ type reporter struct {
 	device  string
 	threads int
 	towers  int
-	fused   int   // the members of its fused group, or 0
-	err     error // the first failure to write to the front
+	fused   int     // the members of its fused group, or 0
+	mem     *member // its place in the group, whose epoch messages go out in trial order; nil alone
+	err     error   // the first failure to write to the front
 
 	lastReport  time.Time
 	examples    int     // this epoch's so far
@@ -445,6 +446,10 @@ func (r *reporter) OnBatchEnd(b trainer.BatchEnd) error {
 }
 
 func (r *reporter) OnEpochEnd(e trainer.EpochEnd) error {
+	if r.mem != nil {
+		r.mem.awaitTurn()
+		defer r.mem.passTurn()
+	}
 	epoch := e.EpochMetrics
 	return r.report(spec.Message{Kind: spec.MessageEpoch, Run: r.run, Epoch: &epoch})
 }
