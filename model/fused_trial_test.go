@@ -6,87 +6,108 @@ import (
 	"testing"
 )
 
+// trialStateFixture is a trained group of three trials with batch norm, its data and batches.
+type trialStateFixture struct {
+	trials     []Config
+	f          *Fused
+	train, val *Examples
+	order      [][]int32
+	losses     []float32
+	accs       []float32
+}
+
+const trialStateBatch, trialStateSteps = 32, 3
+
+func newTrialStateFixture(t *testing.T) *trialStateFixture {
+	trials := fusedTrialConfigs(true)[:3]
+	trials[1].KeepValidationProbabilities = true
+	features, k := inputs(trials[0]), classes(trials[0])
+	n := 4 * trialStateSteps * trialStateBatch
+	pixels, labels := randomBatch(5, n, features, k)
+	valPixels, valLabels := randomBatch(6, 300, features, k)
+	x := &trialStateFixture{trials: trials, f: newFused(t, trials), order: epochBatches(n, trialStateBatch, 7),
+		train: newExamples(t, pixels, labels, features), val: newExamples(t, valPixels, valLabels, features),
+		losses: make([]float32, len(trials)), accs: make([]float32, len(trials))}
+	if err := x.f.Bind(x.train, x.val); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// steps trains the shared batches [from, to) of the order.
+func (x *trialStateFixture) steps(t *testing.T, from, to int, each func()) {
+	t.Helper()
+	for _, b := range x.order[from:to] {
+		if err := x.f.TrainSharedStep(b, x.losses, x.accs); err != nil {
+			t.Fatal(err)
+		}
+		each()
+	}
+}
+
 // TestFusedTrialState moves a trial's whole state out of a Fused into a Model and back into another
 // trial: after it, the two trials are one state, so that on shared batches they train to the same
 // bits, which fails if any variable (an Adam slot, a moving statistic, the step count, the learning
 // rate) was left behind. The Model that received the state validates as the group does.
 func TestFusedTrialState(t *testing.T) {
-	trials := fusedTrialConfigs(true)[:3]
-	trials[1].KeepValidationProbabilities = true
-	const batch, steps = 32, 3
-	features, k := inputs(trials[0]), classes(trials[0])
-	pixels, labels := randomBatch(5, 4*steps*batch, features, k)
-	valPixels, valLabels := randomBatch(6, 300, features, k)
-	train, val := newExamples(t, pixels, labels, features), newExamples(t, valPixels, valLabels, features)
-	f := newFused(t, trials)
-	if err := f.Bind(train, val); err != nil {
+	x := newTrialStateFixture(t)
+	x.steps(t, 0, trialStateSteps, func() {})
+	m := newModel(t, x.trials[1])
+	if err := x.f.CopyTrialsTo([]int{1}, []*Model{m}); err != nil {
 		t.Fatal(err)
 	}
-	order := epochBatches(4*steps*batch, batch, 7)
-	losses, accs := make([]float32, len(trials)), make([]float32, len(trials))
-	step := func(b []int32) {
-		t.Helper()
-		if err := f.TrainSharedStep(b, losses, accs); err != nil {
-			t.Fatal(err)
-		}
+	if m.Iterations() != trialStateSteps {
+		t.Errorf("the model's step count is %d after CopyTrialsTo, want %d", m.Iterations(), trialStateSteps)
 	}
-	for _, b := range order[:steps] {
-		step(b)
-	}
-
-	shadowCfg := trials[1]
-	m := newModel(t, shadowCfg)
-	if err := f.CopyTrialsTo([]int{1}, []*Model{m}); err != nil {
-		t.Fatal(err)
-	}
-	if m.Iterations() != steps {
-		t.Errorf("the model's step count is %d after CopyTrialsTo, want %d", m.Iterations(), steps)
-	}
-	if lr, err := m.LearningRate(); err != nil || lr != float64(float32(trials[1].LearningRate)) {
-		t.Errorf("the model's learning rate is %v (%v), want trial 1's %v", lr, err, trials[1].LearningRate)
-	}
-	want, err := f.Weights(1)
-	if err != nil {
-		t.Fatal(err)
+	if lr, err := m.LearningRate(); err != nil || lr != float64(float32(x.trials[1].LearningRate)) {
+		t.Errorf("the model's learning rate is %v (%v), want trial 1's %v", lr, err, x.trials[1].LearningRate)
 	}
 	got, err := m.Weights()
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertSameWeights(t, "the model after CopyTrialsTo", got, want)
+	assertSameWeights(t, "the model after CopyTrialsTo", got, mustWeights(t, x.f, 1))
 
 	if err := m.SetLearningRate(0.004); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.CopyTrialsFrom([]int{2}, []*Model{m}); err != nil {
+	if err := x.f.CopyTrialsFrom([]int{2}, []*Model{m}); err != nil {
 		t.Fatal(err)
 	}
-	if lr, err := f.TrialLearningRate(2); err != nil || lr != float64(float32(0.004)) {
+	if lr, err := x.f.TrialLearningRate(2); err != nil || lr != float64(float32(0.004)) {
 		t.Errorf("trial 2's learning rate is %v (%v) after CopyTrialsFrom, want 0.004", lr, err)
 	}
-	if err := f.SetTrialLearningRate(1, 0.004); err != nil {
+	if err := x.f.SetTrialLearningRate(1, 0.004); err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range order[steps : 2*steps] {
-		step(b)
-		if math.Float32bits(losses[1]) != math.Float32bits(losses[2]) {
-			t.Fatalf("trial 1 and trial 2, one state, lost %v and %v on one batch", losses[1], losses[2])
+	x.steps(t, trialStateSteps, 2*trialStateSteps, func() {
+		if math.Float32bits(x.losses[1]) != math.Float32bits(x.losses[2]) {
+			t.Fatalf("trial 1 and trial 2, one state, lost %v and %v on one batch", x.losses[1], x.losses[2])
 		}
-	}
-	w1, _ := f.Weights(1)
-	w2, err := f.Weights(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertSameWeights(t, "trial 2 against trial 1", w2, w1)
+	})
+	assertSameWeights(t, "trial 2 against trial 1", mustWeights(t, x.f, 2), mustWeights(t, x.f, 1))
+	checkValidatesAsTheGroup(t, x, m)
 
-	if err := m.Bind(train, val); err != nil {
+	mo := newModel(t, fusedTrialConfigs(false)[0])
+	if err := x.f.CopyTrialsTo([]int{0}, []*Model{mo}); err == nil {
+		t.Error("CopyTrialsTo a model without batch norm succeeded")
+	}
+	if err := x.f.SetTrialLearningRate(0, math.NaN()); err == nil {
+		t.Error("SetTrialLearningRate(NaN) succeeded")
+	}
+}
+
+// checkValidatesAsTheGroup copies trial 1 into m, bound to the group's data, and compares their
+// validations: the loss, the accuracy and every probability.
+func checkValidatesAsTheGroup(t *testing.T, x *trialStateFixture, m *Model) {
+	t.Helper()
+	if err := m.Bind(x.train, x.val); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.CopyTrialsTo([]int{1}, []*Model{m}); err != nil {
+	if err := x.f.CopyTrialsTo([]int{1}, []*Model{m}); err != nil {
 		t.Fatal(err)
 	}
-	fusedLoss, fusedAcc, err := f.Validate()
+	fusedLoss, fusedAcc, err := x.f.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +118,8 @@ func TestFusedTrialState(t *testing.T) {
 	if relDiff(loss, fusedLoss[1]) > 1e-5 || acc != fusedAcc[1] {
 		t.Errorf("the model validates %v, %v; trial 1 in the group %v, %v", loss, acc, fusedLoss[1], fusedAcc[1])
 	}
-	mp, fp := m.ValidationProbabilities(), f.ValidationProbabilities(1)
+	k := classes(x.trials[1])
+	mp, fp := m.ValidationProbabilities(), x.f.ValidationProbabilities(1)
 	if len(fp) != len(mp) || len(fp) != 300*k {
 		t.Fatalf("trial 1's validation probabilities are %d values, the model's %d, want %d", len(fp), len(mp), 300*k)
 	}
@@ -105,15 +127,6 @@ func TestFusedTrialState(t *testing.T) {
 		if math.Abs(float64(fp[i]-mp[i])) > 1e-5 {
 			t.Fatalf("probability %d: trial 1's %v, the model's %v", i, fp[i], mp[i])
 		}
-	}
-
-	other := fusedTrialConfigs(false)[0]
-	mo := newModel(t, other)
-	if err := f.CopyTrialsTo([]int{0}, []*Model{mo}); err == nil {
-		t.Error("CopyTrialsTo a model without batch norm succeeded")
-	}
-	if err := f.SetTrialLearningRate(0, math.NaN()); err == nil {
-		t.Error("SetTrialLearningRate(NaN) succeeded")
 	}
 }
 

@@ -151,13 +151,7 @@ func TestFusedGroupTrainsEachJobAsAlone(t *testing.T) {
 		lrInit(0.003, "glorot_uniform", 5)(v)
 		v.ReduceLR.Options = &spec.ReduceLROnPlateauOptions{Monitor: "val_loss", Factor: 0.5, Patience: 0, Mode: "auto", MinDelta: 10}
 	}
-	cases := []struct {
-		name        string
-		epochs      int
-		tensorBoard bool // ask TensorBoard too, and draw the first member's pictures
-		members     []memberCase
-		valBound    float64 // of the validation losses, relative; 0 is fusedLossBound
-	}{
+	cases := []groupCase{
 		{"one seed: shared batches", 2, true, []memberCase{
 			{run: "a", edit: lrInit(0.001, "xavier", 5)}, {run: "b", edit: lrInit(0.003, "glorot_uniform", 5)},
 			{run: "c", edit: lrInit(0.0005, "he_normal", 5)}, {run: "d", edit: lrInit(0.002, "xavier", 5)}}, 0},
@@ -174,64 +168,81 @@ func TestFusedGroupTrainsEachJobAsAlone(t *testing.T) {
 			{run: "c", edit: lrInit(0.0005, "he_normal", 7)}}, 0},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var worst epochDiff
-			dir := t.TempDir()
-			var group []spec.Job
-			var alone []spec.Command
-			for _, m := range tc.members {
-				member := fusedJob(t, filepath.Join(dir, "group"), m.run, tc.epochs, m.edit)
-				job := fusedJob(t, filepath.Join(dir, "alone"), m.run, tc.epochs, m.edit)
-				if len(group) == 0 && tc.tensorBoard {
-					member.PicturesEvery, job.PicturesEvery = 1, 1
-				}
-				group = append(group, member)
-				alone = append(alone, spec.Command{Job: &job})
+		t.Run(tc.name, func(t *testing.T) { tc.check(t) })
+	}
+}
+
+// groupCase is a group of TestFusedGroupTrainsEachJobAsAlone.
+type groupCase struct {
+	name        string
+	epochs      int
+	tensorBoard bool // ask TensorBoard too, and draw the first member's pictures
+	members     []memberCase
+	valBound    float64 // of the validation losses, relative; 0 is fusedLossBound
+}
+
+// check trains the group and its members alone and compares them.
+func (tc groupCase) check(t *testing.T) {
+	dir := t.TempDir()
+	var group []spec.Job
+	var alone []spec.Command
+	for _, m := range tc.members {
+		member := fusedJob(t, filepath.Join(dir, "group"), m.run, tc.epochs, m.edit)
+		job := fusedJob(t, filepath.Join(dir, "alone"), m.run, tc.epochs, m.edit)
+		if len(group) == 0 && tc.tensorBoard {
+			member.PicturesEvery, job.PicturesEvery = 1, 1
+		}
+		group = append(group, member)
+		alone = append(alone, spec.Command{Job: &job})
+	}
+	for _, d := range []string{"group", "alone"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fused := serveCommands(t, nil, spec.Command{Fused: group})
+	if fused.log != "" {
+		t.Fatalf("the group was not fused: %s", fused.log)
+	}
+	lone := ends(serveCommands(t, nil, alone...).msgs)
+	got := ends(fused.msgs)
+	var worst epochDiff
+	for _, m := range tc.members {
+		if e := lone[m.run]; e == nil || (e.Status == spec.StatusFailed) != m.fails || (e.StoppedEpoch != nil && *e.StoppedEpoch > 0) != m.stops {
+			t.Fatalf("%s alone: %+v, want failed %v, stopped early %v", m.run, e, m.fails, m.stops)
+		}
+		worst = worst.max(compareEnds(t, m.run, got[m.run], lone[m.run], cmp.Or(tc.valBound, fusedLossBound)))
+		if got[m.run] != nil && got[m.run].Status == spec.StatusSucceeded {
+			checkRunDir(t, filepath.Join(dir, "group", m.run), len(got[m.run].History.TrainLoss))
+			fusedTags := histogramTags(t, filepath.Join(dir, "group", m.run, spec.TrainDir))
+			if loneTags := histogramTags(t, filepath.Join(dir, "alone", m.run, spec.TrainDir)); len(loneTags) == 0 || !slices.Equal(fusedTags, loneTags) {
+				t.Errorf("%s: weight histograms %v, alone %v", m.run, fusedTags, loneTags)
 			}
-			for _, d := range []string{"group", "alone"} {
-				if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-					t.Fatal(err)
-				}
+		}
+	}
+	checkBegins(t, fused.msgs, len(group))
+	tc.checkEpochOrder(t, fused.msgs)
+	if tc.tensorBoard {
+		checkTensorBoard(t, filepath.Join(dir, "group"), group, got)
+		checkPictures(t, filepath.Join(dir, "group"), group[0], tc.epochs)
+	}
+	t.Logf("largest difference of a member's epoch metric from its lone run's: loss %.2g, val_loss %.2g (relative); accuracy %.2g, val_accuracy %.2g",
+		worst.loss, worst.valLoss, worst.acc, worst.valAcc)
+}
+
+// checkEpochOrder checks that every epoch's messages arrived in the members' order.
+func (tc groupCase) checkEpochOrder(t *testing.T, msgs []spec.Message) {
+	t.Helper()
+	for e, runs := range epochOrder(msgs) {
+		var want []string
+		for _, m := range tc.members {
+			if slices.Contains(runs, m.run) {
+				want = append(want, m.run)
 			}
-			fused := serveCommands(t, nil, spec.Command{Fused: group})
-			if fused.log != "" {
-				t.Fatalf("the group was not fused: %s", fused.log)
-			}
-			lone := ends(serveCommands(t, nil, alone...).msgs)
-			got := ends(fused.msgs)
-			for _, m := range tc.members {
-				if e := lone[m.run]; e == nil || (e.Status == spec.StatusFailed) != m.fails || (e.StoppedEpoch != nil && *e.StoppedEpoch > 0) != m.stops {
-					t.Fatalf("%s alone: %+v, want failed %v, stopped early %v", m.run, e, m.fails, m.stops)
-				}
-				d := compareEnds(t, m.run, got[m.run], lone[m.run], cmp.Or(tc.valBound, fusedLossBound))
-				worst = worst.max(d)
-				if got[m.run] != nil && got[m.run].Status == spec.StatusSucceeded {
-					checkRunDir(t, filepath.Join(dir, "group", m.run), len(got[m.run].History.TrainLoss))
-					fusedTags := histogramTags(t, filepath.Join(dir, "group", m.run, spec.TrainDir))
-					if loneTags := histogramTags(t, filepath.Join(dir, "alone", m.run, spec.TrainDir)); len(loneTags) == 0 || !slices.Equal(fusedTags, loneTags) {
-						t.Errorf("%s: weight histograms %v, alone %v", m.run, fusedTags, loneTags)
-					}
-				}
-			}
-			checkBegins(t, fused.msgs, len(group))
-			for e, runs := range epochOrder(fused.msgs) {
-				var want []string
-				for _, m := range tc.members {
-					if slices.Contains(runs, m.run) {
-						want = append(want, m.run)
-					}
-				}
-				if !slices.Equal(runs, want) {
-					t.Errorf("epoch %d's messages arrived in the order %v, want the members' %v", e+1, runs, want)
-				}
-			}
-			if tc.tensorBoard {
-				checkTensorBoard(t, filepath.Join(dir, "group"), group, got)
-				checkPictures(t, filepath.Join(dir, "group"), group[0], tc.epochs)
-			}
-			t.Logf("largest difference of a member's epoch metric from its lone run's: loss %.2g, val_loss %.2g (relative); accuracy %.2g, val_accuracy %.2g",
-				worst.loss, worst.valLoss, worst.acc, worst.valAcc)
-		})
+		}
+		if !slices.Equal(runs, want) {
+			t.Errorf("epoch %d's messages arrived in the order %v, want the members' %v", e+1, runs, want)
+		}
 	}
 }
 
