@@ -635,3 +635,31 @@ func TestFusedGroupInterruptedAndResumed(t *testing.T) {
 		}
 	}
 }
+
+// A run killed after its last checkpoint (its end and export lost) resumed in a group ends without
+// training again, with its history and model, and leaves the group to the others at once.
+func TestFusedGroupFinishesARunKilledAfterItsLastCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	done := fusedJob(t, dir, "done", 2, lrInit(0.001, "xavier", 5))
+	first := ends(serveCommands(t, nil, spec.Command{Job: &done}).msgs)["done"]
+	if first == nil || first.Status != spec.StatusSucceeded {
+		t.Fatalf("the first attempt: %+v", first)
+	}
+	if err := os.RemoveAll(filepath.Join(done.Dir, spec.SavedModelDir)); err != nil {
+		t.Fatal(err)
+	}
+	done.Resume = true
+	group := []spec.Job{done, fusedJob(t, dir, "fresh", 2, lrInit(0.002, "he_normal", 6))}
+	s := serveCommands(t, nil, spec.Command{Fused: group})
+	if s.log != "" {
+		t.Fatalf("the group was not fused: %s", s.log)
+	}
+	e := ends(s.msgs)
+	if g := e["done"]; g == nil || g.Status != spec.StatusSucceeded || !reflect.DeepEqual(g.History, first.History) || g.Model == "" {
+		t.Errorf("the finished run resumed in a group: %+v, want its first history %+v and a model", g, first.History)
+	}
+	if g := e["fresh"]; g == nil || g.Status != spec.StatusSucceeded || g.EpochsCompleted != 2 {
+		t.Errorf("the fresh member: %+v", g)
+	}
+	checkRunDir(t, done.Dir, 2)
+}
