@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -14,7 +15,7 @@ import (
 // trainGroup trains the jobs of a fused group (spec.Command's Fused) at once in one model.Fused,
 // each a run of its own (see group), and reports each as a lone job is reported. A group that
 // cannot be fused (a network or optimizer model.Fused refuses, jobs that do not share their data
-// and batch size, a job that does not read) is trained one job after another, as lone jobs, which
+// and batch size, a job that does not read, two jobs of one name) is trained one job after another, as lone jobs, which
 // log hears once.
 func (s *server) trainGroup(ctx context.Context, jobs []spec.Job) error {
 	g, err := s.fuse(jobs)
@@ -59,6 +60,9 @@ func (s *server) fuse(jobs []spec.Job) (*group, error) {
 	prepared := make([]prepared, len(jobs))
 	configs := make([]model.Config, len(jobs))
 	for i, job := range jobs {
+		if slices.ContainsFunc(jobs[:i], func(j spec.Job) bool { return j.Run == job.Run }) {
+			return nil, fmt.Errorf("two jobs are named %s: verdicts could not tell them apart", job.Run)
+		}
 		pr, err := s.prepare(job)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", job.Run, err)

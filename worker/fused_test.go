@@ -487,28 +487,46 @@ func epochOrder(msgs []spec.Message) [][]string {
 	return order
 }
 
-// A group that model.Fused cannot train (here one member with dropout) trains one job after
-// another, each as it trains alone, and the worker's log says so once.
+// A group that cannot be fused trains one job after another, each as it trains alone, and the
+// worker's log says so once, with why.
 func TestUnfusableGroupTrainsOneJobAfterAnother(t *testing.T) {
-	dir := t.TempDir()
-	group := []spec.Job{
-		fusedJob(t, dir, "a", 1, lrInit(0.001, "xavier", 5)),
-		fusedJob(t, dir, "dropout", 1, func(v *spec.Variant) { v.Dropout = 0.2 }),
+	cases := []struct {
+		name, why string
+		second    func(dir string) spec.Job
+	}{
+		{"a member with dropout", "dropout", func(dir string) spec.Job {
+			return fusedJob(t, dir, "b", 1, func(v *spec.Variant) { v.Dropout = 0.2 })
+		}},
+		{"a member with another batch size", "batch size", func(dir string) spec.Job {
+			return fusedJob(t, dir, "b", 1, func(v *spec.Variant) { v.BatchSize = 64 })
+		}},
+		{"two members of one name", "two jobs are named a", func(dir string) spec.Job {
+			job := fusedJob(t, dir, "a", 1, lrInit(0.002, "xavier", 5))
+			job.Dir = filepath.Join(dir, "a-again")
+			return job
+		}},
 	}
-	s := serveCommands(t, nil, spec.Command{Fused: group})
-	if strings.Count(s.log, "\n") != 1 || !strings.Contains(s.log, "one run after another") || !strings.Contains(s.log, "dropout") {
-		t.Errorf("the worker's log: %q", s.log)
-	}
-	e := ends(s.msgs)
-	for _, job := range group {
-		if g := e[job.Run]; g == nil || g.Status != spec.StatusSucceeded || g.EpochsCompleted != 1 {
-			t.Errorf("%s: %+v", job.Run, g)
-		}
-	}
-	for _, m := range s.msgs {
-		if m.Kind == spec.MessageBegin && m.Begin.Fused != 0 {
-			t.Errorf("%s trained alone and says it was fused in a group of %d", m.Run, m.Begin.Fused)
-		}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			group := []spec.Job{fusedJob(t, dir, "a", 1, lrInit(0.001, "xavier", 5)), tc.second(dir)}
+			s := serveCommands(t, nil, spec.Command{Fused: group})
+			if strings.Count(s.log, "\n") != 1 || !strings.Contains(s.log, "one run after another") || !strings.Contains(s.log, tc.why) {
+				t.Errorf("the worker's log: %q", s.log)
+			}
+			succeeded := 0
+			for _, m := range s.msgs {
+				if m.Kind == spec.MessageEnd && m.End.Status == spec.StatusSucceeded && m.End.EpochsCompleted == 1 {
+					succeeded++
+				}
+				if m.Kind == spec.MessageBegin && m.Begin.Fused != 0 {
+					t.Errorf("%s trained alone and says it was fused in a group of %d", m.Run, m.Begin.Fused)
+				}
+			}
+			if succeeded != 2 {
+				t.Errorf("%d of 2 runs succeeded: %+v", succeeded, ends(s.msgs))
+			}
+		})
 	}
 }
 
