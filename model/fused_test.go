@@ -299,7 +299,7 @@ func TestNewFusedRejects(t *testing.T) {
 		{"other activation", func(c []Config) { c[0].Network = withActivation(c[0].Network, "relu") }, "trial 1: the network's Dense `dense` and what follows it"},
 		{"sgd", func(c []Config) { c[0].Optimizer = "sgd" }, "trial 0: optimizer (only adam)"},
 		{"dropout", func(c []Config) { c[1].Network = withDropout(c[1].Network, 0.2) },
-			"trial 1: Dropout `dropout` is not what fused training takes after a Dense layer"},
+			"trial 1: Dropout `dropout` is a Dropout: fused training takes none"},
 		{"l2", func(c []Config) { c[0].Network = withL2(c[0].Network, 1e-4) }, "trial 0: Dense `dense` has an L2 regulariser"},
 		{"no bias", func(c []Config) { c[1].Network.Layers[2].Dense.UseBias = false }, "trial 1: Dense `dense_2` has no bias"},
 		{"convnet", func(c []Config) { c[1].Network = residualConvnet(spec.Shape{28, 28, 1}, 10) }, "trial 1: input shape (None, 28, 28, 1)"},
