@@ -100,8 +100,8 @@ func chooseFusion(c fuseChoice) (Fusion, error) {
 	case c.mode == FuseAuto && c.gpus == 0:
 		return Fusion{Auto: true, Reason: cpuFuseReason}, nil
 	case c.mode == FuseAuto && c.adaptive != "":
-		return Fusion{Auto: true, Reason: c.adaptive + " decides in the order runs end, and a fused group's runs end their epochs " +
-			"together in no fixed order: unfused keeps it reproducible (--fuse on fuses anyway)"}, nil
+		return Fusion{Auto: true, Reason: c.adaptive + " decides on each epoch as it ends, and a fused group's runs end their epochs " +
+			"together: it would decide unlike for runs trained one at a time (--fuse on fuses anyway)"}, nil
 	case c.mode == FuseAuto:
 		f = Fusion{On: true, Auto: true, Reason: "the workers train on " + plural(c.gpus, "GPU")}
 	}

@@ -41,7 +41,7 @@ func TestChooseFusion(t *testing.T) {
 		{"auto, a sweep that cannot fuse", fuseChoice{mode: FuseAuto, gpus: 1, refuse: "--search tpe …"},
 			Fusion{Auto: true, Reason: "--search tpe …"}, ""},
 		{"auto on GPUs, a scheduler", fuseChoice{mode: FuseAuto, gpus: 1, workers: 1, fusable: 8, fit: -1, adaptive: "--scheduler asha"},
-			Fusion{Auto: true, Reason: "--scheduler asha decides in the order runs end, and a fused group's runs end their epochs together in no fixed order: unfused keeps it reproducible (--fuse on fuses anyway)"}, ""},
+			Fusion{Auto: true, Reason: "--scheduler asha decides on each epoch as it ends, and a fused group's runs end their epochs together: it would decide unlike for runs trained one at a time (--fuse on fuses anyway)"}, ""},
 		{"auto on a CPU, a scheduler: the CPU's reason", fuseChoice{mode: FuseAuto, workers: 1, fusable: 8, fit: -1, adaptive: "--scheduler asha"},
 			Fusion{Auto: true, Reason: cpuFuseReason}, ""},
 		{"on, a scheduler", fuseChoice{mode: FuseOn, workers: 1, fusable: 8, fit: -1, adaptive: "--scheduler median"},
