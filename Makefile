@@ -39,7 +39,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras compare-keras-convnet bench-convnet bench-preset bench-peers bench-sweep bench-fused-worker bench-search check-peers keras-models check-tensorboard-newest test-image go-vet test-go-race test-go-plain test-go-deploy test-go-pagetest slurm slurm-down clean
+.PHONY: setup libtensorflow data tcmalloc strace venv build run test test-go lint bench bench-data bench-writers compare-keras compare-keras-convnet bench-convnet bench-preset bench-peers bench-sweep bench-fused-worker bench-fuse-sweep bench-search check-peers keras-models check-tensorboard-newest test-image go-vet test-go-race test-go-plain test-go-deploy test-go-pagetest slurm slurm-down clean
 
 setup: libtensorflow data venv tcmalloc strace ## install libtensorflow, MNIST, the Python venv, tcmalloc and strace (each only if missing)
 
@@ -146,6 +146,9 @@ bench-sweep: setup ## T = 2, 8, 16 trials of the lab MLP (own and shared batches
 
 bench-fused-worker: setup build ## a fused group of 8 jobs in one worker against the same 8 jobs one after another: trials per second and per CPU-second, ratios
 	scripts/bench_fused_worker --data-dir $(DATA_DIR)
+
+bench-fuse-sweep: setup build ## a sweep of 8 lab-MLP runs at batch 64, 128 and 1024 with --fuse on against --fuse off (what a CPU's default trains): whole commands, trials per second and per CPU-second, ratios
+	scripts/bench_fuse_sweep --data-dir $(DATA_DIR)
 
 bench-search: setup build ## search methods (random, median, ASHA, Hyperband, TPE) against Optuna's: best validation loss per epoch and second spent
 	scripts/setup-python.sh search >/dev/null
