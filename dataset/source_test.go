@@ -125,6 +125,55 @@ func TestNormalizer(t *testing.T) {
 	}
 }
 
+// TestNormalizerOnAllCores checks that a whole split, converted on all cores in ranges, gets every value
+// as the one-value formula gives it: bytes and floats, unit and standardised, from an example that is not
+// the first, so that the ranges do not start on a channel boundary of the split.
+func TestNormalizerOnAllCores(t *testing.T) {
+	const features = 7 * 3
+	const examples = 2 + parallelValues/features
+	bytes := make([]byte, examples*features)
+	floats := make([]float32, len(bytes))
+	for i := range bytes {
+		bytes[i] = byte(i*7 + i/13)
+		floats[i] = float32(i%1000) - 0.25
+	}
+	labels := make([]int32, examples)
+	std := Normalizer{Divisor: 255, Mean: []float32{0.1, 0.5, 0.9}, Std: []float32{0.3, 0.2, 0.7}}
+	for _, tc := range []struct {
+		name string
+		set  *Set
+		norm Normalizer
+	}{
+		{"bytes, unit", &Set{Shape: []int{7, 1, 3}, Bytes: bytes, Labels: labels}, Normalizer{Divisor: 255}},
+		{"bytes, standardised", &Set{Shape: []int{7, 1, 3}, Bytes: bytes, Labels: labels}, std},
+		{"floats, standardised", &Set{Shape: []int{7, 1, 3}, Floats: floats, Labels: labels}, std},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			from := 1
+			got := make([]float32, (examples-from)*features)
+			if len(got) < parallelValues {
+				t.Fatalf("%d values: fewer than the %d converted on all cores", len(got), parallelValues)
+			}
+			tc.norm.Into(got, make([]int32, examples-from), tc.set, from, examples)
+			for i := range got {
+				k := from*features + i
+				var want float32
+				if tc.set.Bytes != nil {
+					want = float32(tc.set.Bytes[k]) / tc.norm.Divisor
+				} else {
+					want = tc.set.Floats[k] / tc.norm.Divisor
+				}
+				if c := len(tc.norm.Mean); c > 0 {
+					want = (want - tc.norm.Mean[i%c]) / tc.norm.Std[i%c]
+				}
+				if math.Float32bits(got[i]) != math.Float32bits(want) {
+					t.Fatalf("value %d is %v, want %v", i, got[i], want)
+				}
+			}
+		})
+	}
+}
+
 func TestBudget(t *testing.T) {
 	d := &Data{
 		Train: &Set{Shape: []int{28, 28}, Bytes: make([]byte, 3*784), Labels: make([]int32, 3)},
