@@ -129,10 +129,23 @@ func (f *inflater) inflate(in, out []byte) bool {
 // after the final block.
 func (f *inflater) deflate(in []byte, pos int, out []byte, size int) (int, bool) {
 	f.in, f.pos, f.acc, f.nbits, f.out, f.n, f.size = in, pos, 0, 0, out, 0, size
-	for final := false; !final; {
+	if final, ok := f.blocks(-1); !ok || !final || f.n != size {
+		return 0, false
+	}
+	// What follows the last block starts at the next whole byte.
+	return f.pos - int(f.nbits/8), true
+}
+
+// blocks decodes blocks up to the final one, or, when stop ≥ 0, up to the first that would start at or
+// past bit stop of f.in; final tells which it reached.
+func (f *inflater) blocks(stop int64) (final, ok bool) {
+	for !final {
+		if stop >= 0 && f.bitPos() >= stop {
+			return false, true
+		}
 		header, ok := f.bits(3)
 		if !ok {
-			return 0, false
+			return false, false
 		}
 		final = header&1 == 1
 		switch header >> 1 {
@@ -143,17 +156,26 @@ func (f *inflater) deflate(in []byte, pos int, out []byte, size int) (int, bool)
 		case 2:
 			ok = f.dynamicBlock()
 		default:
-			return 0, false
+			return false, false
 		}
 		if !ok {
-			return 0, false
+			return false, false
 		}
 	}
-	if f.n != size {
-		return 0, false
+	return true, true
+}
+
+// bitPos is the position in f.in, in bits, of the next bit to decode.
+func (f *inflater) bitPos() int64 { return int64(f.pos)*8 - int64(f.nbits) }
+
+// seekBit makes the next bit to decode bit p of f.in (within it).
+func (f *inflater) seekBit(p int64) {
+	f.pos, f.acc, f.nbits = int(p/8), 0, 0
+	if skip := uint(p % 8); skip > 0 {
+		f.refill()
+		f.acc >>= skip
+		f.nbits -= skip
 	}
-	// What follows the last block starts at the next whole byte.
-	return f.pos - int(f.nbits/8), true
 }
 
 // room makes out hold at least need more bytes, growing it (at least doubling) up to f.size; false if
@@ -206,26 +228,39 @@ func refillWord(in []byte, pos int, acc uint64, nbits uint) (int, uint64, uint) 
 
 // stored copies a stored block: from the next whole byte, its length, the length's complement, the bytes.
 func (f *inflater) stored() bool {
+	b, ok := f.storedBytes()
+	if !ok || !f.room(len(b)) {
+		return false
+	}
+	f.n += copy(f.out[f.n:], b)
+	return true
+}
+
+// storedBytes reads a stored block's header and returns its bytes, which it skips; false past the end.
+func (f *inflater) storedBytes() ([]byte, bool) {
 	f.acc >>= f.nbits % 8
 	f.nbits -= f.nbits % 8
 	header, ok := f.bits(32)
 	if !ok || uint16(header) != ^uint16(header>>16) {
-		return false
+		return nil, false
 	}
 	n := int(uint16(header))
-	// What acc holds are whole bytes of in, before pos: start from the first of them.
 	at := f.pos - int(f.nbits/8)
-	if at+n > len(f.in) || !f.room(n) {
-		return false
+	if at+n > len(f.in) {
+		return nil, false
 	}
-	copy(f.out[f.n:], f.in[at:at+n])
-	f.n += n
 	f.pos, f.acc, f.nbits = at+n, 0, 0
-	return true
+	return f.in[at : at+n], true
 }
 
 // fixedBlock decodes a block of the fixed codes.
 func (f *inflater) fixedBlock() bool {
+	f.fixedCodes()
+	return f.codes(f.fixedLit, f.fixedDist)
+}
+
+// fixedCodes builds the fixed codes, once.
+func (f *inflater) fixedCodes() {
 	if f.fixedLit == nil {
 		var lens [maxLitCodes + maxDistCodes]uint8
 		for i := range lens {
@@ -246,11 +281,15 @@ func (f *inflater) fixedBlock() bool {
 		f.fixedLit.build(lens[:maxLitCodes], f.maxTable)
 		f.fixedDist.build(lens[maxLitCodes:], f.maxTable)
 	}
-	return f.codes(f.fixedLit, f.fixedDist)
 }
 
 // dynamicBlock reads a block's own codes, then decodes it.
 func (f *inflater) dynamicBlock() bool {
+	return f.dynamicCodes() && f.codes(&f.lit, &f.dist)
+}
+
+// dynamicCodes reads a dynamic block's codes into f.lit and f.dist.
+func (f *inflater) dynamicCodes() bool {
 	header, ok := f.bits(14)
 	if !ok {
 		return false
@@ -274,7 +313,7 @@ func (f *inflater) dynamicBlock() bool {
 	if !f.readLengths(lens) || lens[endOfBlock] == 0 {
 		return false
 	}
-	return f.lit.build(lens[:nlit], f.maxTable) && f.dist.build(lens[nlit:], f.maxTable) && f.codes(&f.lit, &f.dist)
+	return f.lit.build(lens[:nlit], f.maxTable) && f.dist.build(lens[nlit:], f.maxTable)
 }
 
 // readLengths reads the code lengths of a dynamic block with the code-length code (in f.lit).
@@ -401,28 +440,34 @@ func tableMatch(sym int, acc uint64, nbits uint, dist *huffman) (length, distanc
 
 // match decodes the rest of a match whose length symbol is sym, then copies it.
 func (f *inflater) match(sym int, dist *huffman) bool {
-	if sym > 285 {
-		return false
-	}
-	sym -= 257
-	extra, ok := f.bits(uint(lengthExtra[sym]))
-	if !ok {
-		return false
-	}
-	length := int(lengthBase[sym]) + int(extra)
-	dsym, ok := f.symbol(dist)
-	if !ok || dsym >= 30 {
-		return false
-	}
-	if extra, ok = f.bits(uint(distExtra[dsym])); !ok {
-		return false
-	}
-	distance := int(distBase[dsym]) + int(extra)
-	if distance > f.n || !f.room(length) {
+	length, distance, ok := f.matchCode(sym, dist)
+	if !ok || distance > f.n || !f.room(length) {
 		return false
 	}
 	f.n = copyMatch(f.out, f.n, distance, length)
 	return true
+}
+
+// matchCode decodes the rest of a match whose length symbol is sym (257…285) bit by bit: the length's
+// extra bits, the distance code and its extra bits.
+func (f *inflater) matchCode(sym int, dist *huffman) (length, distance int, ok bool) {
+	if sym > 285 {
+		return 0, 0, false
+	}
+	sym -= 257
+	extra, ok := f.bits(uint(lengthExtra[sym]))
+	if !ok {
+		return 0, 0, false
+	}
+	length = int(lengthBase[sym]) + int(extra)
+	dsym, ok := f.symbol(dist)
+	if !ok || dsym >= 30 {
+		return 0, 0, false
+	}
+	if extra, ok = f.bits(uint(distExtra[dsym])); !ok {
+		return 0, 0, false
+	}
+	return length, int(distBase[dsym]) + int(extra), true
 }
 
 // copyMatch copies length bytes from distance back to out[n:], which holds them, and returns the new end.
