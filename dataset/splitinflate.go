@@ -20,7 +20,8 @@ const (
 )
 
 // splitInflate inflates the DEFLATE stream in[start:] into exactly size bytes in up to cores parts side by
-// side. It returns the output and where in in the byte after the final block is; ok is false when the
+// side. The parts after the first hold two bytes a symbol until their windows are put in: at most twice
+// the output for a moment, less than the float32 form of the data (four bytes a value) the reader makes. It returns the output and where in in the byte after the final block is; ok is false when the
 // stream is too short to split, a part's start cannot be found or proven, or the stream is damaged, for
 // deflate to inflate it or decline it.
 func splitInflate(in []byte, start, size, cores int) (out []byte, end int, ok bool) {
@@ -46,19 +47,22 @@ func splitInflate(in []byte, start, size, cores int) (out []byte, end int, ok bo
 				stop = starts[k+1]
 			}
 			w := &wideInflater{limit: size}
-			// Room for the part's share of the output, as its share of the stream tells, and some.
+			// Room for the part's share of the output, as its share of the stream tells, and some; no more
+			// than a few times its compressed bytes, so that a lying trailer's size costs no more memory
+			// than the stream holds (the room grows as symbols arrive).
 			end := int64(len(in)) * 8
 			if stop >= 0 {
 				end = stop
 			}
-			w.reserve(int(float64(size) * float64(end-starts[k]) / float64(int64(len(in)-start)*8) * 1.2))
+			share := float64(end-starts[k]) / float64(int64(len(in)-start)*8)
+			w.reserve(int(min(float64(size)*share*1.2, float64(end-starts[k]), initialGzipBuffer)))
 			w.ok = w.run(in, starts[k], stop)
 			wides[k] = w
 		})
 	}
 	var f inflater
 	f.maxTable = longFastBits
-	f.in, f.out, f.size = in, make([]byte, min(size, initialGzipBuffer)), size
+	f.in, f.out, f.size = in, make([]byte, min(size, initialGzipBuffer, 8*(len(in)-start)+4096)), size
 	f.seekBit(starts[0])
 	final, first := f.blocks(starts[1])
 	wg.Wait()

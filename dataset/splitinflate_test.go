@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -137,5 +138,35 @@ func TestSplitInflateDamaged(t *testing.T) {
 	}
 	if refused == 0 {
 		t.Errorf("%d damaged streams read, none refused", accepted)
+	}
+}
+
+// TestSplitInflateSizes shows that a stream long enough to split whose trailer declares another size
+// than it holds is declined, split or not; a size of 4 GiB less one allocates no more than the stream holds.
+func TestSplitInflateSizes(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	data := sparseBytes(r, 12<<20)
+	var z bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, split := splitGzip(z.Bytes(), 2); !split {
+		t.Fatalf("the %d-byte stream is not split", z.Len())
+	}
+	var f inflater
+	for _, size := range []uint32{uint32(len(data)) - 1, uint32(len(data)) + 1, 1<<32 - 1} {
+		d := bytes.Clone(z.Bytes())
+		binary.LittleEndian.PutUint32(d[len(d)-4:], size)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if _, ok := f.gunzip(d, maxPayload); ok {
+			t.Errorf("a trailer of %d bytes for %d: read", size, len(data))
+		}
+		runtime.ReadMemStats(&after)
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 16*uint64(len(data)) {
+			t.Errorf("a trailer of %d bytes for %d: %d bytes allocated", size, len(data), grew)
+		}
 	}
 }
