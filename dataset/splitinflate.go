@@ -1,6 +1,9 @@
 package dataset
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // A DEFLATE stream is one chain of blocks, each of which may copy from the 32 KiB decoded before it, so a
 // long stream (a gzipped IDX file) inflates on one core. splitInflate inflates one on several: it finds,
@@ -72,10 +75,10 @@ func splitInflate(in []byte, start, size, cores int) (out []byte, end int, ok bo
 	total := f.n
 	for k := 1; k < parts; k++ {
 		w := wides[k]
-		if !w.ok || w.final != (k == parts-1) || k+1 < parts && w.bitPos() != starts[k+1] || w.n-windowSize > size-total {
+		if !w.ok || w.final != (k == parts-1) || k+1 < parts && w.bitPos() != starts[k+1] || w.count() > size-total {
 			return nil, 0, false
 		}
-		total += w.n - windowSize
+		total += w.count()
 	}
 	if total != size {
 		return nil, 0, false
@@ -93,38 +96,34 @@ func splitInflate(in []byte, start, size, cores int) (out []byte, end int, ok bo
 	return out, last.pos - int(last.nbits/8), true
 }
 
-// resolveWindows writes the parts' symbols into out after the first part's n bytes, their windows' bytes
-// put in: first the last window's worth of each part in order (the window of the part after it), then the
-// rest of every part on all cores. False for a symbol that stands for a byte before the stream's start.
+// resolveWindows writes the parts' output into out after the first part's n bytes: a part's marked
+// symbols with their marks replaced by their window's bytes, then its bytes. First, in order, what the next
+// part's window is of each part (its last windowSize bytes), then the rest of every part on all cores.
+// False for a mark that stands for a byte before the stream's start.
 func resolveWindows(out []byte, n int, parts []*wideInflater) bool {
-	type span struct{ at, lo, hi int } // symbols [lo, hi) of a part go to out[at:]
-	var tails, bodies []span
-	at := n
+	var rest []func() bool
+	next := n
 	for _, w := range parts {
-		count := w.n - windowSize
-		split := max(count-windowSize, 0)
-		bodies = append(bodies, span{at, windowSize, windowSize + split})
-		tails = append(tails, span{at + split, windowSize + split, w.n})
-		at += count
-	}
-	ok := true
-	for k, t := range tails {
-		ok = ok && resolve(out, t.at, parts[k].wide[t.lo:t.hi], t.at-t.lo)
-	}
-	if !ok {
-		return false
-	}
-	failed := make([]bool, len(bodies))
-	parallel(len(bodies), func(k int) {
-		b := bodies[k]
-		failed[k] = !resolve(out, b.at, parts[k].wide[b.lo:b.hi], b.at-b.lo)
-	})
-	for _, f := range failed {
-		if f {
+		at := next
+		marked, plain := w.wide[windowSize:w.marked()], []byte(nil)
+		if w.switched {
+			plain = w.out[windowSize:w.inflater.n]
+		}
+		m, b, base := len(marked), len(plain), at-windowSize
+		tailB := min(b, windowSize)
+		tailM := min(m, windowSize-tailB)
+		copy(out[at+m+b-tailB:], plain[b-tailB:])
+		if !resolve(out, at+m-tailM, marked[m-tailM:], base) {
 			return false
 		}
+		rest = append(rest,
+			func() bool { return resolve(out, at, marked[:m-tailM], base) },
+			func() bool { copy(out[at+m:], plain[:b-tailB]); return true })
+		next += m + b
 	}
-	return true
+	failed := make([]bool, len(rest))
+	parallel(len(rest), func(k int) { failed[k] = !rest[k]() })
+	return !slices.Contains(failed, true)
 }
 
 // resolve writes symbols to out[at:]: a byte as it is, a window mark m (256 + its index in the window) as
@@ -168,13 +167,50 @@ func findBlock(in []byte, from, to int64) (int64, bool) {
 
 // wideInflater decodes DEFLATE blocks from any block start, without the window before it: into wide,
 // whose first windowSize symbols are marks (256 + i stands for byte i of the window), a byte a symbol.
+// Once the last window's worth of symbols holds no mark, no later one can: the part goes on as bytes,
+// in the inflater's out after that window (switched).
 type wideInflater struct {
 	inflater
-	wide  []uint16
-	n     int // symbols of wide written, the marks included
-	limit int // the most symbols after the marks
-	final bool
-	ok    bool
+	wide     []uint16
+	n        int // symbols of wide written, the marks included
+	markEnd  int // no symbol of wide from markEnd on is a mark (a bound: copies of what may be marks move it)
+	limit    int // the most symbols after the marks
+	switched bool
+	final    bool
+	ok       bool
+}
+
+// marked is the end of the symbols in wide: all of them, or those up to the switch to bytes.
+func (w *wideInflater) marked() int { return w.n }
+
+// lastMark is the index after the last mark of symbols, 0 when there is none.
+func lastMark(symbols []uint16) int {
+	for i := len(symbols) - 1; i >= 0; i-- {
+		if symbols[i] >= 256 {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// count is how many bytes the part decoded to.
+func (w *wideInflater) count() int {
+	if w.switched {
+		return w.n - windowSize + w.inflater.n - windowSize
+	}
+	return w.n - windowSize
+}
+
+// toBytes goes on in bytes: the last window's symbols, which hold no mark, become the window of the
+// inflater's out, with room for what wide had room for.
+func (w *wideInflater) toBytes() {
+	room := min(len(w.wide)-w.n, w.limit-(w.n-windowSize))
+	w.inflater.out = make([]byte, windowSize+room)
+	for i, v := range w.wide[w.n-windowSize : w.n] {
+		w.inflater.out[i] = byte(v)
+	}
+	w.inflater.n, w.inflater.size = windowSize, windowSize+w.limit-(w.n-windowSize)
+	w.switched = true
 }
 
 // run decodes the blocks from bit start of in up to the final one, or to the first that would start at or
@@ -184,10 +220,20 @@ func (w *wideInflater) run(in []byte, start, stop int64) bool {
 	w.in = in
 	w.seekBit(start)
 	w.reserve(windowSize)
-	w.n, w.final = windowSize, false
+	w.n, w.markEnd, w.final, w.switched = windowSize, windowSize, false, false
 	for !w.final {
 		if stop >= 0 && w.bitPos() >= stop {
 			return true
+		}
+		if w.n-w.markEnd < windowSize && w.n >= 2*windowSize {
+			// The bound says the last window's worth may hold marks: where the last one is, if any.
+			w.markEnd = w.n - windowSize + lastMark(w.wide[w.n-windowSize:w.n])
+		}
+		if w.n-w.markEnd >= windowSize {
+			w.toBytes()
+			final, ok := w.inflater.blocks(stop)
+			w.final = final
+			return ok
 		}
 		header, ok := w.bits(3)
 		if !ok {
@@ -256,7 +302,7 @@ func (w *wideInflater) codes(lit, dist *huffman) bool {
 		return false
 	}
 	in, out := w.in, w.wide
-	pos, acc, nbits, n := w.pos, w.acc, w.nbits, w.n
+	pos, acc, nbits, n, markEnd := w.pos, w.acc, w.nbits, w.n, w.markEnd
 	litMask := uint64(1)<<lit.tableBits - 1
 	for {
 		if nbits < maxCodeBits {
@@ -287,11 +333,14 @@ func (w *wideInflater) codes(lit, dist *huffman) bool {
 			length, distance, rest, left, ok := tableMatch(sym, acc, nbits, dist)
 			if ok && distance <= n && length <= len(out)-n {
 				acc, nbits = rest, left
+				if n-distance < markEnd { // a copy of what may hold marks
+					markEnd = n + length
+				}
 				n = copyWide(out, n, distance, length)
 				continue
 			}
 		}
-		w.pos, w.acc, w.nbits, w.n = pos, acc, nbits, n
+		w.pos, w.acc, w.nbits, w.n, w.markEnd = pos, acc, nbits, n, markEnd
 		switch {
 		case sym < endOfBlock:
 			if !w.room(1) {
@@ -306,9 +355,12 @@ func (w *wideInflater) codes(lit, dist *huffman) bool {
 			if !ok || distance > w.n || !w.room(length) {
 				return false
 			}
+			if w.n-distance < w.markEnd {
+				w.markEnd = w.n + length
+			}
 			w.n = copyWide(w.wide, w.n, distance, length)
 		}
-		pos, acc, nbits, n, out = w.pos, w.acc, w.nbits, w.n, w.wide
+		pos, acc, nbits, n, markEnd, out = w.pos, w.acc, w.nbits, w.n, w.markEnd, w.wide
 	}
 }
 

@@ -56,14 +56,25 @@ func sparseBytes(r *rand.Rand, n int) []byte {
 }
 
 // TestSplitInflateStreams shows, on long streams compress/gzip writes at every level, that gunzip reads
-// what compress/gzip reads, splitting the streams of dynamic blocks (and a stream whose second half is
-// stored blocks of noise, where a guessed block start may be no block's, only when it can prove it).
+// what compress/gzip reads, splitting the streams of dynamic blocks (parts that go on as bytes once their
+// window is no longer copied from, and parts that copy from it to their end), and a stream whose second
+// half is stored blocks of noise, where a guessed block start may be no block's, only when it can prove it.
 func TestSplitInflateStreams(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	sparse := sparseBytes(r, 24<<20)
 	noise := make([]byte, 6<<20)
 	for i := range noise {
 		noise[i] = byte(r.Uint32())
+	}
+	// A 30,000-byte pattern repeated with every tenth byte new: nine bytes in ten are copies of the copy
+	// before, back to before any part's start, so a part's window is needed to its end.
+	repeated := make([]byte, 32<<20)
+	copy(repeated, noise[:30000])
+	for i := 30000; i < len(repeated); i++ {
+		repeated[i] = repeated[i-30000]
+		if i%10 == 0 {
+			repeated[i] = byte(r.Uint32())
+		}
 	}
 	for _, tc := range []struct {
 		name  string
@@ -74,6 +85,7 @@ func TestSplitInflateStreams(t *testing.T) {
 		{"sparse, level 1", sparse, gzip.BestSpeed, true},
 		{"sparse, level 6", sparse, gzip.DefaultCompression, true},
 		{"sparse, Huffman only", sparse, gzip.HuffmanOnly, true},
+		{"a pattern repeated, level 6", repeated, gzip.DefaultCompression, true},
 		{"noise, stored", noise, gzip.NoCompression, false},
 		{"sparse then noise, stored", append(sparse[:4<<20:4<<20], noise...), gzip.NoCompression, false},
 	} {
