@@ -18,8 +18,9 @@ const (
 	// splitInflateBytes is the fewest compressed bytes a part of a split stream has: below it, finding the
 	// parts and putting their windows in costs more than the second core saves.
 	splitInflateBytes = 2 << 20
-	// blockSearchBytes is how far past a part's nominal start a block start is looked for.
-	blockSearchBytes = 1 << 20
+	// blockSearchBytes is how far past a part's nominal start a block start is looked for: a compressor's
+	// blocks are tens of kilobytes.
+	blockSearchBytes = 256 << 10
 )
 
 // splitInflate inflates the DEFLATE stream in[start:] into exactly size bytes in up to cores parts side by
@@ -29,7 +30,9 @@ const (
 // deflate to inflate it or decline it.
 func splitInflate(in []byte, start, size, cores int) (out []byte, end int, ok bool) {
 	parts := min(cores, (len(in)-start)/splitInflateBytes)
-	if parts < 2 || size <= 0 {
+	// A stream that does not start with a dynamic block holds stored blocks (data that does not compress)
+	// or fixed ones: its later parts would be looked for in vain, a cost as large as inflating it.
+	if parts < 2 || size <= 0 || in[start]&7 != 4 && in[start]&7 != 5 {
 		return nil, 0, false
 	}
 	starts := []int64{int64(start) * 8}

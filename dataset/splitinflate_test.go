@@ -57,8 +57,8 @@ func sparseBytes(r *rand.Rand, n int) []byte {
 
 // TestSplitInflateStreams shows, on long streams compress/gzip writes at every level, that gunzip reads
 // what compress/gzip reads, splitting the streams of dynamic blocks (parts that go on as bytes once their
-// window is no longer copied from, and parts that copy from it to their end), and a stream whose second
-// half is stored blocks of noise, where a guessed block start may be no block's, only when it can prove it.
+// window is no longer copied from, and parts that copy from it to their end); streams of stored blocks
+// (noise) are not split, and one whose later part is stored blocks is split only if it can be proven.
 func TestSplitInflateStreams(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	sparse := sparseBytes(r, 24<<20)
@@ -66,12 +66,15 @@ func TestSplitInflateStreams(t *testing.T) {
 	for i := range noise {
 		noise[i] = byte(r.Uint32())
 	}
-	// A 30,000-byte pattern repeated with every tenth byte new: nine bytes in ten are copies of the copy
-	// before, back to before any part's start, so a part's window is needed to its end.
+	// After sparse bytes (a first block of dynamic codes), a 30,000-byte pattern repeated with every tenth
+	// byte new: nine bytes in ten are copies of the copy before, back to before any part's start, so a
+	// part's window is needed to its end.
+	const lead, period = 64 << 10, 30000
 	repeated := make([]byte, 32<<20)
-	copy(repeated, noise[:30000])
-	for i := 30000; i < len(repeated); i++ {
-		repeated[i] = repeated[i-30000]
+	copy(repeated, sparse[:lead])
+	copy(repeated[lead:], noise[:period])
+	for i := lead + period; i < len(repeated); i++ {
+		repeated[i] = repeated[i-period]
 		if i%10 == 0 {
 			repeated[i] = byte(r.Uint32())
 		}
@@ -88,6 +91,9 @@ func TestSplitInflateStreams(t *testing.T) {
 		{"a pattern repeated, level 6", repeated, gzip.DefaultCompression, true},
 		{"noise, stored", noise, gzip.NoCompression, false},
 		{"sparse then noise, stored", append(sparse[:4<<20:4<<20], noise...), gzip.NoCompression, false},
+		// Dynamic blocks, then stored blocks of noise where the second part is looked for: a block start
+		// guessed in the noise is no block's, and must not be taken for one.
+		{"sparse then noise, level 6", append(sparse[:4<<20:4<<20], noise...), gzip.DefaultCompression, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var z bytes.Buffer
