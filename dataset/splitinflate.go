@@ -10,7 +10,7 @@ import (
 // in each later part of the stream, a place where a dynamic block seems to start (its header reads as
 // complete codes and the block decodes to its end), and decodes each part from there at once without the
 // bytes before it, as 16-bit symbols in which the values from 256 stand for the bytes of the unknown
-// window. Each part's guess is proven when the part before ends on a block boundary exactly there: then
+// window, then as bytes once the last 32 KiB it wrote hold none of those marks. Each part's guess is proven when the part before ends on a block boundary exactly there: then
 // that part decoded what the whole stream holds, and its window's bytes are put in. A guess not proven
 // sends the stream to the plain inflater, so a wrong one costs time, never data.
 const (
@@ -24,47 +24,25 @@ const (
 )
 
 // splitInflate inflates the DEFLATE stream in[start:] into exactly size bytes in up to cores parts side by
-// side. The parts after the first hold two bytes a symbol until their windows are put in: at most twice
-// the output for a moment, less than the float32 form of the data (four bytes a value) the reader makes. It returns the output and where in in the byte after the final block is; ok is false when the
+// side. It returns the output and where in in the byte after the final block is; ok is false when the
 // stream is too short to split, a part's start cannot be found or proven, or the stream is damaged, for
-// deflate to inflate it or decline it.
+// deflate to inflate it or decline it. The parts after the first hold two bytes a symbol until their
+// windows are put in: at most twice the output for a moment, less than the float32 form of the data
+// (four bytes a value) the reader makes.
 func splitInflate(in []byte, start, size, cores int) (out []byte, end int, ok bool) {
-	parts := min(cores, (len(in)-start)/splitInflateBytes)
-	// A stream that does not start with a dynamic block holds stored blocks (data that does not compress)
-	// or fixed ones: its later parts would be looked for in vain, a cost as large as inflating it.
-	if parts < 2 || size <= 0 || in[start]&7 != 4 && in[start]&7 != 5 {
+	starts, ok := partStarts(in, start, min(cores, (len(in)-start)/splitInflateBytes))
+	if !ok || size <= 0 {
 		return nil, 0, false
 	}
-	starts := []int64{int64(start) * 8}
-	for k := 1; k < parts; k++ {
-		from := int64(start) + int64(len(in)-start)*int64(k)/int64(parts)
-		p, found := findBlock(in, from*8, min(from+blockSearchBytes, int64(len(in)))*8)
-		if !found || p <= starts[k-1] {
-			return nil, 0, false
-		}
-		starts = append(starts, p)
-	}
+	parts := len(starts)
 	wides := make([]*wideInflater, parts)
 	var wg sync.WaitGroup
 	for k := 1; k < parts; k++ {
-		wg.Go(func() {
-			stop := int64(-1)
-			if k+1 < parts {
-				stop = starts[k+1]
-			}
-			w := &wideInflater{limit: size}
-			// Room for the part's share of the output, as its share of the stream tells, and some; no more
-			// than a few times its compressed bytes, so that a lying trailer's size costs no more memory
-			// than the stream holds (the room grows as symbols arrive).
-			end := int64(len(in)) * 8
-			if stop >= 0 {
-				end = stop
-			}
-			share := float64(end-starts[k]) / float64(int64(len(in)-start)*8)
-			w.reserve(int(min(float64(size)*share*1.2, float64(end-starts[k]), initialGzipBuffer)))
-			w.ok = w.run(in, starts[k], stop)
-			wides[k] = w
-		})
+		stop := int64(-1)
+		if k+1 < parts {
+			stop = starts[k+1]
+		}
+		wg.Go(func() { wides[k] = decodePart(in, start, starts[k], stop, size) })
 	}
 	var f inflater
 	f.maxTable = longFastBits
@@ -97,6 +75,43 @@ func splitInflate(in []byte, start, size, cores int) (out []byte, end int, ok bo
 	}
 	last := wides[parts-1]
 	return out, last.pos - int(last.nbits/8), true
+}
+
+// partStarts returns the bit where each of parts parts of the stream in[start:] starts: the first at start,
+// each other at the first block start found from its share of the stream on. False for fewer than two
+// parts, or a part whose start is not found. A stream that does not start with a dynamic block holds
+// stored blocks (data that does not compress) or fixed ones: its later parts would be looked for in vain,
+// at a cost as large as inflating it.
+func partStarts(in []byte, start, parts int) ([]int64, bool) {
+	if parts < 2 || in[start]&7 != 4 && in[start]&7 != 5 {
+		return nil, false
+	}
+	starts := []int64{int64(start) * 8}
+	for k := 1; k < parts; k++ {
+		from := int64(start) + int64(len(in)-start)*int64(k)/int64(parts)
+		p, found := findBlock(in, from*8, min(from+blockSearchBytes, int64(len(in)))*8)
+		if !found || p <= starts[k-1] {
+			return nil, false
+		}
+		starts = append(starts, p)
+	}
+	return starts, true
+}
+
+// decodePart decodes the part of the stream in[start:] from bit from up to bit stop (or its end), at most
+// size bytes, without its window. It makes room first for the part's share of the output, as its share
+// of the stream tells, and some; no more than a few times its compressed bytes, so that a lying trailer's
+// size costs no more memory than the stream holds (the room grows as symbols arrive).
+func decodePart(in []byte, start int, from, stop int64, size int) *wideInflater {
+	w := &wideInflater{limit: size}
+	end := int64(len(in)) * 8
+	if stop >= 0 {
+		end = stop
+	}
+	share := float64(end-from) / float64(int64(len(in)-start)*8)
+	w.reserve(int(min(float64(size)*share*1.2, float64(end-from), initialGzipBuffer)))
+	w.ok = w.run(in, from, stop)
+	return w
 }
 
 // resolveWindows writes the parts' output into out after the first part's n bytes: a part's marked
