@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -401,5 +402,48 @@ func TestWalkClassAsWalkDir(t *testing.T) {
 	}
 	if _, err := walkClass(filepath.Join(dir, "none"), 0); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a missing folder: %v, want %v", err, os.ErrNotExist)
+	}
+}
+
+// TestReadSplitsBeside shows that a format whose test split needs the training split's class names, when
+// it can tell them before the training split is read, has its test split read beside it with those names;
+// and read again, with the names the training split's reader gave, when they were not those (a class
+// folder added in between).
+func TestReadSplitsBeside(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		trainNames []string
+		wantReads  []string // the test split's reads, by the class names each was given
+	}{
+		{"the names told", []string{"a", "b"}, []string{"[a b]"}},
+		{"other names read", []string{"a", "b", "c"}, []string{"[a b]", "[a b c]"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var testReads []string
+			f := format{
+				classes: func(string) ([]string, error) { return []string{"a", "b"}, nil },
+				read: func(_ string, _ Source, test bool, classes []string) (*Set, []string, error) {
+					s := &Set{Shape: []int{1}, Bytes: []byte{0}, Labels: []int32{int32(len(classes))}}
+					if !test {
+						return s, tc.trainNames, nil
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					testReads = append(testReads, fmt.Sprint(classes))
+					return s, classes, nil
+				},
+			}
+			d, err := f.readSplits(Source{Kind: KindImages, Path: "train", Test: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(testReads, tc.wantReads) {
+				t.Errorf("the test split read with %q, want %q", testReads, tc.wantReads)
+			}
+			if got := int(d.Test.Labels[0]); got != len(tc.trainNames) {
+				t.Errorf("the test split kept is the one read with %d names, want %d", got, len(tc.trainNames))
+			}
+		})
 	}
 }
