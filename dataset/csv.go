@@ -83,38 +83,81 @@ var errQuoted = errors.New("quoted field")
 const csvBlockBytes = 8 << 20
 
 // readBlocks reads the rows of r (size bytes) a block at a time, each block cut after its last full line and
-// parsed on all cores. It returns errQuoted at the first double quote, having read nothing for good.
+// parsed on all cores while the next block is read. It returns errQuoted at the first double quote, having
+// read nothing for good.
 func (t csvTable) readBlocks(r io.Reader, size int64) ([]float32, []csvLabel, error) {
 	var floats []float32
 	var labels []csvLabel
-	buf := make([]byte, min(size, csvBlockBytes))
-	line, carry, done := t.firstLine, 0, int64(0)
-	for eof := false; !eof; {
-		if carry == len(buf) { // one line longer than the buffer
-			buf = slices.Grow(buf, len(buf))[:2*len(buf)]
-		}
-		n, err := io.ReadFull(r, buf[carry:])
-		if eof = errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || len(buf) == 0; err != nil && !eof {
+	// Two buffers: a block is parsed in one while the next is read into the other, after the carried
+	// part line.
+	bufs := [2][]byte{make([]byte, min(size, csvBlockBytes)), nil}
+	if size > csvBlockBytes {
+		bufs[1] = make([]byte, csvBlockBytes)
+	}
+	read := blockRead{buf: bufs[0]}
+	read.start(r, 0)
+	line, done := t.firstLine, int64(0)
+	for k := 0; ; k++ {
+		block, eof, err := read.wait()
+		if err != nil {
 			return nil, nil, fileError(t.path, ErrFormat, "%v", err)
 		}
-		block := buf[:carry+n]
 		cut := len(block)
 		if !eof {
 			cut = bytes.LastIndexByte(block, '\n') + 1
 		}
+		if !eof {
+			next := bufs[(k+1)%2]
+			if carry := len(block) - cut; carry >= len(next) { // a line longer than the buffer, or no buffer
+				next = make([]byte, 2*carry)
+				bufs[(k+1)%2] = next
+			}
+			read = blockRead{buf: next}
+			read.start(r, copy(next, block[cut:]))
+		}
 		if bytes.IndexByte(block[:cut], '"') >= 0 {
+			read.wait()
 			return nil, nil, errQuoted
 		}
 		var err2 error
 		if floats, labels, err2 = t.parseBlock(block[:cut], line, floats, labels); err2 != nil {
+			read.wait()
 			return nil, nil, err2
+		}
+		if eof {
+			return floats, labels, nil
 		}
 		line += bytes.Count(block[:cut], []byte{'\n'})
 		done += int64(cut)
 		floats = growFor(floats, done, size)
-		carry = copy(buf, block[cut:])
 	}
-	return floats, labels, nil
+}
+
+// blockRead reads one block of a table into buf, after the carry bytes already there, on a goroutine of
+// its own; wait returns the block and whether the table ended in it.
+type blockRead struct {
+	buf  []byte
+	n    int
+	err  error
+	done chan struct{}
+}
+
+func (b *blockRead) start(r io.Reader, carry int) {
+	b.done = make(chan struct{})
+	go func() {
+		defer close(b.done)
+		n, err := io.ReadFull(r, b.buf[carry:])
+		b.n, b.err = carry+n, err
+	}()
+}
+
+func (b *blockRead) wait() (block []byte, eof bool, err error) {
+	<-b.done
+	eof = errors.Is(b.err, io.EOF) || errors.Is(b.err, io.ErrUnexpectedEOF) || len(b.buf) == 0
+	if b.err != nil && !eof {
+		return nil, false, b.err
+	}
+	return b.buf[:b.n], eof, nil
 }
 
 // growFor makes room in floats for the rest of a table, projected from the share of its bytes read (done

@@ -273,3 +273,17 @@ func TestCSVSpaceFollowsBytes(t *testing.T) {
 		})
 	}
 }
+
+// TestCSVLineLongerThanABlock shows that a row longer than the block the reader reads at a time (a field
+// padded with spaces, which strconv's reading after trimming takes) is read whole, with the rows around it.
+func TestCSVLineLongerThanABlock(t *testing.T) {
+	text := "a,label\n1,0\n" + strings.Repeat(" ", csvBlockBytes+csvBlockBytes/2) + "5,1\n2,0\n"
+	p := writeFile(t, t.TempDir(), "long.csv", []byte(text))
+	s, _, err := readCSVSplit(p, Source{Kind: KindCSV, Path: p}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Floats, []float32{1, 5, 2}) || !slices.Equal(s.Labels, []int32{0, 1, 0}) {
+		t.Errorf("values %v and labels %v, want [1 5 2] and [0 1 0]", s.Floats, s.Labels)
+	}
+}

@@ -139,19 +139,26 @@ func floatsAsBytes(floats []float32) []byte {
 	whole := make([]bool, len(floats)/chunkBytes+1)
 	parallel(len(whole), func(c int) {
 		lo, hi := c*chunkBytes, min((c+1)*chunkBytes, len(floats))
+		// Without a branch a value: a whole number in [0, 255] converts to an int32 that converts back to
+		// it; any other value (NaN, an infinity, a value out of int32's range, which converts to whatever
+		// the machine gives) does not, or to one out of range. -0 is the one float32 equal to 0 with
+		// other bits.
+		bad := false
 		for i, v := range floats[lo:hi] {
-			if !(v >= 0 && v <= 255) || v != float32(uint8(v)) || math.Signbit(float64(v)) {
-				return
-			}
-			b[lo+i] = uint8(v)
+			n := int32(v)
+			b[lo+i] = uint8(n)
+			bad = bad || float32(n) != v || uint32(n) > 255 || math.Float32bits(v) == negativeZero
 		}
-		whole[c] = true
+		whole[c] = !bad
 	})
 	if slices.Contains(whole, false) {
 		return nil
 	}
 	return b
 }
+
+// negativeZero is -0's float32 bits.
+const negativeZero = 1 << 31
 
 // bytesToFloats turns floatsAsBytes's bytes back into float32, on all cores.
 func bytesToFloats(b []byte) []float32 {

@@ -327,3 +327,31 @@ func TestCacheEntryKeepsFloats(t *testing.T) {
 		})
 	}
 }
+
+// TestFloatsAsBytes shows that float32 values are kept as bytes only when every one is a whole number
+// from 0 to 255, wherever in a long table the one that is not falls.
+func TestFloatsAsBytes(t *testing.T) {
+	whole := make([]float32, 3*chunkBytes+17)
+	for i := range whole {
+		whole[i] = float32(i % 256)
+	}
+	b := floatsAsBytes(whole)
+	if len(b) != len(whole) {
+		t.Fatalf("%d whole bytes kept as %d bytes", len(whole), len(b))
+	}
+	for i, v := range b {
+		if float32(v) != whole[i] {
+			t.Fatalf("value %d: %v kept as %d", i, whole[i], v)
+		}
+	}
+	for _, bad := range []float32{float32(math.Copysign(0, -1)), 0.5, 254.99998, 255.00002, 256, -1, 1e-45,
+		float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 1e10, -1e10, 2147483648, 4294967296 + 7*256} {
+		for _, at := range []int{0, chunkBytes - 1, 2*chunkBytes + 5, len(whole) - 1} {
+			values := slices.Clone(whole)
+			values[at] = bad
+			if b := floatsAsBytes(values); b != nil {
+				t.Errorf("%v at %d: kept as bytes", bad, at)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package dataset
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"runtime"
 )
 
 // gzip member header flags (RFC 1952).
@@ -30,6 +31,9 @@ func (f *inflater) gunzip(in []byte, maxSize int64) (out []byte, ok bool) {
 	size := int64(binary.LittleEndian.Uint32(trailer[4:]))
 	if size > maxSize {
 		return nil, false
+	}
+	if out, end, ok := splitInflate(in, start, int(size), runtime.GOMAXPROCS(0)); ok && end == len(in)-gzipTrailerLen && crc32.ChecksumIEEE(out) == binary.LittleEndian.Uint32(trailer) {
+		return out, true
 	}
 	f.maxTable = longFastBits
 	// The first buffer is at most a few times the stream: a lying trailer costs no more than that.

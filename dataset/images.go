@@ -84,18 +84,9 @@ func listImages(dir string, trainClasses []string) ([]string, []imageFile, error
 // findImages lists the class folders of dir and their images, unstat'ed. A test split's folders must be
 // classes of the training split (trainClasses), whose indices they take.
 func findImages(dir string, trainClasses []string) ([]string, []imageFile, error) {
-	entries, err := os.ReadDir(dir)
+	classes, err := classFolders(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dataset: %w", err)
-	}
-	var classes []string
-	for _, e := range entries {
-		if e.IsDir() {
-			classes = append(classes, e.Name())
-		}
-	}
-	if len(classes) == 0 {
-		return nil, nil, fmt.Errorf("dataset: %s: %w: no class folders (want DIR/class_name/*.png|jpg)", dir, ErrMissing)
+		return nil, nil, err
 	}
 	indices := make([]int32, len(classes))
 	for i, name := range classes {
@@ -124,6 +115,24 @@ func findImages(dir string, trainClasses []string) ([]string, []imageFile, error
 		classes = trainClasses
 	}
 	return classes, files, nil
+}
+
+// classFolders are the names of dir's subfolders, sorted: an image folder's classes.
+func classFolders(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
+	}
+	var classes []string
+	for _, e := range entries {
+		if e.IsDir() {
+			classes = append(classes, e.Name())
+		}
+	}
+	if len(classes) == 0 {
+		return nil, fmt.Errorf("dataset: %s: %w: no class folders (want DIR/class_name/*.png|jpg)", dir, ErrMissing)
+	}
+	return classes, nil
 }
 
 // walkClassSlowly lists the images of one class folder and its subfolders, in sorted order, through

@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"encoding/binary"
-	"hash/adler32"
 	"math/bits"
 )
 
@@ -121,7 +120,42 @@ func (f *inflater) inflate(in, out []byte) bool {
 	}
 	f.maxTable = fastBits
 	at, ok := f.deflate(in, 2, out, len(out))
-	return ok && at+4 <= len(in) && binary.BigEndian.Uint32(in[at:]) == adler32.Checksum(out)
+	return ok && at+4 <= len(in) && binary.BigEndian.Uint32(in[at:]) == adler32Sum(out)
+}
+
+// adler32Sum is hash/adler32's Checksum, eight bytes at a time: hash/adler32 adds one byte at a time to
+// two running sums, a chain of dependent additions that took a tenth of a small PNG's inflating. Here
+// each word's byte sum and its bytes weighted by their distance from its end come from multiplications
+// of its even and odd bytes as 16-bit lanes, and the sums stay in 64 bits, reduced once at the end.
+func adler32Sum(b []byte) uint32 {
+	const (
+		mod   = 65521
+		lanes = 0x00ff00ff00ff00ff
+		ones  = 0x0001000100010001
+	)
+	var s1, s2 uint64 = 1, 0
+	// In a round of at most 2^20 bytes s1 stays below 2^29 and s2 below 2^49: no reduction is needed in it.
+	for len(b) > 0 {
+		round := b[:min(len(b), 1<<20)]
+		b = b[len(round):]
+		for ; len(round) >= 8; round = round[8:] {
+			x := binary.LittleEndian.Uint64(round)
+			even, odd := x&lanes, x>>8&lanes // bytes 0, 2, 4, 6 and 1, 3, 5, 7 as four 16-bit lanes
+			sum := (even + odd) * ones >> 48
+			// The top lane of a product collects lane i times the constant's lane 3-i: weights 8, 6, 4, 2 for
+			// the even bytes and 7, 5, 3, 1 for the odd.
+			weighted := (even*0x0008000600040002)>>48 + (odd*0x0007000500030001)>>48
+			s2 += 8*s1 + weighted
+			s1 += sum
+		}
+		for _, c := range round {
+			s1 += uint64(c)
+			s2 += s1
+		}
+		s1 %= mod
+		s2 %= mod
+	}
+	return uint32(s2<<16 | s1)
 }
 
 // deflate decompresses the DEFLATE stream starting at in[pos] into out, growing it up to size bytes,
@@ -129,10 +163,23 @@ func (f *inflater) inflate(in, out []byte) bool {
 // after the final block.
 func (f *inflater) deflate(in []byte, pos int, out []byte, size int) (int, bool) {
 	f.in, f.pos, f.acc, f.nbits, f.out, f.n, f.size = in, pos, 0, 0, out, 0, size
-	for final := false; !final; {
+	if final, ok := f.blocks(-1); !ok || !final || f.n != size {
+		return 0, false
+	}
+	// What follows the last block starts at the next whole byte.
+	return f.pos - int(f.nbits/8), true
+}
+
+// blocks decodes blocks up to the final one, or, when stop ≥ 0, up to the first that would start at or
+// past bit stop of f.in; final tells which it reached.
+func (f *inflater) blocks(stop int64) (final, ok bool) {
+	for !final {
+		if stop >= 0 && f.bitPos() >= stop {
+			return false, true
+		}
 		header, ok := f.bits(3)
 		if !ok {
-			return 0, false
+			return false, false
 		}
 		final = header&1 == 1
 		switch header >> 1 {
@@ -143,17 +190,26 @@ func (f *inflater) deflate(in []byte, pos int, out []byte, size int) (int, bool)
 		case 2:
 			ok = f.dynamicBlock()
 		default:
-			return 0, false
+			return false, false
 		}
 		if !ok {
-			return 0, false
+			return false, false
 		}
 	}
-	if f.n != size {
-		return 0, false
+	return true, true
+}
+
+// bitPos is the position in f.in, in bits, of the next bit to decode.
+func (f *inflater) bitPos() int64 { return int64(f.pos)*8 - int64(f.nbits) }
+
+// seekBit makes the next bit to decode bit p of f.in (within it).
+func (f *inflater) seekBit(p int64) {
+	f.pos, f.acc, f.nbits = int(p/8), 0, 0
+	if skip := uint(p % 8); skip > 0 {
+		f.refill()
+		f.acc >>= skip
+		f.nbits -= skip
 	}
-	// What follows the last block starts at the next whole byte.
-	return f.pos - int(f.nbits/8), true
 }
 
 // room makes out hold at least need more bytes, growing it (at least doubling) up to f.size; false if
@@ -206,26 +262,39 @@ func refillWord(in []byte, pos int, acc uint64, nbits uint) (int, uint64, uint) 
 
 // stored copies a stored block: from the next whole byte, its length, the length's complement, the bytes.
 func (f *inflater) stored() bool {
+	b, ok := f.storedBytes()
+	if !ok || !f.room(len(b)) {
+		return false
+	}
+	f.n += copy(f.out[f.n:], b)
+	return true
+}
+
+// storedBytes reads a stored block's header and returns its bytes, which it skips; false past the end.
+func (f *inflater) storedBytes() ([]byte, bool) {
 	f.acc >>= f.nbits % 8
 	f.nbits -= f.nbits % 8
 	header, ok := f.bits(32)
 	if !ok || uint16(header) != ^uint16(header>>16) {
-		return false
+		return nil, false
 	}
 	n := int(uint16(header))
-	// What acc holds are whole bytes of in, before pos: start from the first of them.
 	at := f.pos - int(f.nbits/8)
-	if at+n > len(f.in) || !f.room(n) {
-		return false
+	if at+n > len(f.in) {
+		return nil, false
 	}
-	copy(f.out[f.n:], f.in[at:at+n])
-	f.n += n
 	f.pos, f.acc, f.nbits = at+n, 0, 0
-	return true
+	return f.in[at : at+n], true
 }
 
 // fixedBlock decodes a block of the fixed codes.
 func (f *inflater) fixedBlock() bool {
+	f.fixedCodes()
+	return f.codes(f.fixedLit, f.fixedDist)
+}
+
+// fixedCodes builds the fixed codes, once.
+func (f *inflater) fixedCodes() {
 	if f.fixedLit == nil {
 		var lens [maxLitCodes + maxDistCodes]uint8
 		for i := range lens {
@@ -246,11 +315,15 @@ func (f *inflater) fixedBlock() bool {
 		f.fixedLit.build(lens[:maxLitCodes], f.maxTable)
 		f.fixedDist.build(lens[maxLitCodes:], f.maxTable)
 	}
-	return f.codes(f.fixedLit, f.fixedDist)
 }
 
 // dynamicBlock reads a block's own codes, then decodes it.
 func (f *inflater) dynamicBlock() bool {
+	return f.dynamicCodes() && f.codes(&f.lit, &f.dist)
+}
+
+// dynamicCodes reads a dynamic block's codes into f.lit and f.dist.
+func (f *inflater) dynamicCodes() bool {
 	header, ok := f.bits(14)
 	if !ok {
 		return false
@@ -274,7 +347,7 @@ func (f *inflater) dynamicBlock() bool {
 	if !f.readLengths(lens) || lens[endOfBlock] == 0 {
 		return false
 	}
-	return f.lit.build(lens[:nlit], f.maxTable) && f.dist.build(lens[nlit:], f.maxTable) && f.codes(&f.lit, &f.dist)
+	return f.lit.build(lens[:nlit], f.maxTable) && f.dist.build(lens[nlit:], f.maxTable)
 }
 
 // readLengths reads the code lengths of a dynamic block with the code-length code (in f.lit).
@@ -401,28 +474,34 @@ func tableMatch(sym int, acc uint64, nbits uint, dist *huffman) (length, distanc
 
 // match decodes the rest of a match whose length symbol is sym, then copies it.
 func (f *inflater) match(sym int, dist *huffman) bool {
-	if sym > 285 {
-		return false
-	}
-	sym -= 257
-	extra, ok := f.bits(uint(lengthExtra[sym]))
-	if !ok {
-		return false
-	}
-	length := int(lengthBase[sym]) + int(extra)
-	dsym, ok := f.symbol(dist)
-	if !ok || dsym >= 30 {
-		return false
-	}
-	if extra, ok = f.bits(uint(distExtra[dsym])); !ok {
-		return false
-	}
-	distance := int(distBase[dsym]) + int(extra)
-	if distance > f.n || !f.room(length) {
+	length, distance, ok := f.matchCode(sym, dist)
+	if !ok || distance > f.n || !f.room(length) {
 		return false
 	}
 	f.n = copyMatch(f.out, f.n, distance, length)
 	return true
+}
+
+// matchCode decodes the rest of a match whose length symbol is sym (257…285) bit by bit: the length's
+// extra bits, the distance code and its extra bits.
+func (f *inflater) matchCode(sym int, dist *huffman) (length, distance int, ok bool) {
+	if sym > 285 {
+		return 0, 0, false
+	}
+	sym -= 257
+	extra, ok := f.bits(uint(lengthExtra[sym]))
+	if !ok {
+		return 0, 0, false
+	}
+	length = int(lengthBase[sym]) + int(extra)
+	dsym, ok := f.symbol(dist)
+	if !ok || dsym >= 30 {
+		return 0, 0, false
+	}
+	if extra, ok = f.bits(uint(distExtra[dsym])); !ok {
+		return 0, 0, false
+	}
+	return length, int(distBase[dsym]) + int(extra), true
 }
 
 // copyMatch copies length bytes from distance back to out[n:], which holds them, and returns the new end.

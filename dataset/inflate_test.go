@@ -251,3 +251,26 @@ func TestHuffmanBuildCountsPastSixteenBits(t *testing.T) {
 		t.Error("the over-subscribed code is accepted")
 	}
 }
+
+// TestAdler32Sum checks the word-at-a-time Adler-32 against hash/adler32 on every length up to a few
+// words past a PNG row, on lengths around its rounds, and on the bytes that make its sums largest (0xff).
+func TestAdler32Sum(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	noise := make([]byte, 3<<20+13)
+	for i := range noise {
+		noise[i] = byte(r.Uint32())
+	}
+	full := bytes.Repeat([]byte{0xff}, len(noise))
+	for _, data := range [][]byte{noise, full} {
+		for n := range 200 {
+			if got, want := adler32Sum(data[:n]), adler32.Checksum(data[:n]); got != want {
+				t.Fatalf("%d bytes of %#x…: %#x, want %#x", n, data[0], got, want)
+			}
+		}
+		for _, n := range []int{5551, 5552, 5553, 1<<20 - 1, 1 << 20, 1<<20 + 7, 2<<20 + 9, len(data)} {
+			if got, want := adler32Sum(data[:n]), adler32.Checksum(data[:n]); got != want {
+				t.Errorf("%d bytes of %#x…: %#x, want %#x", n, data[0], got, want)
+			}
+		}
+	}
+}

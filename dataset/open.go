@@ -31,10 +31,12 @@ type Options struct {
 // beside its training split. classes are the training split's class names when reading a test split; a
 // format whose reader does not need them (independent) has its test split read beside its training split.
 // files, when set, lists the files a split is read from, so that its decoded form can be cached
-// (filecache.go).
+// (filecache.go). classes, when set, tells a training split's class names before it is read, so that a
+// format that is not independent has its test split read beside its training split all the same.
 type format struct {
 	read        readFunc
 	files       func(path string, test bool) ([]string, error)
+	classes     func(path string) ([]string, error)
 	ownTest     bool
 	independent bool
 }
@@ -68,7 +70,7 @@ func Open(src Source, opts Options) (*Data, error) {
 	var f format
 	switch src.Kind {
 	case KindImages:
-		f = format{read: imageReader(cache)}
+		f = format{read: imageReader(cache), classes: classFolders}
 	case KindCSV:
 		f = format{read: readCSVSplit, files: func(path string, _ bool) ([]string, error) { return []string{path}, nil }}
 	default:
@@ -113,13 +115,22 @@ func (f format) readSplits(src Source) (*Data, error) {
 	case testPath == "":
 		return nil, fmt.Errorf("%w %q: %s has no test split of its own: give test=PATH or holdout=FRACTION", ErrSpec, src, src.Kind)
 	}
+	// The test split is read beside the training split when its reader needs nothing of the training
+	// split's, or only the class names its folders tell.
 	var test *Set
 	var testErr error
+	var testClasses []string
+	beside := testPath != "" && f.independent
+	if testPath != "" && f.classes != nil {
+		if names, err := f.classes(src.Path); err == nil {
+			testClasses, beside = names, true
+		}
+	}
 	testRead := make(chan struct{})
-	if testPath != "" && f.independent {
+	if beside {
 		go func() {
 			defer close(testRead)
-			test, _, testErr = f.read(testPath, src, true, nil)
+			test, _, testErr = f.read(testPath, src, true, testClasses)
 		}()
 	} else {
 		close(testRead)
@@ -133,9 +144,9 @@ func (f format) readSplits(src Source) (*Data, error) {
 	switch {
 	case src.Holdout > 0:
 		d.Train, d.Test, err = holdout(train, src.Holdout)
-	case f.independent:
+	case beside && (f.independent || slices.Equal(names, testClasses)):
 		d.Test, err = test, testErr
-	default:
+	default: // the training split's classes are not those its folders told before it was read
 		d.Test, _, err = f.read(testPath, src, true, names)
 	}
 	if err != nil {

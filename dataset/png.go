@@ -105,12 +105,27 @@ func readPNGHeader(data []byte) (pngHeader, bool) {
 	}
 	cols, rows := binary.BigEndian.Uint32(data), binary.BigEndian.Uint32(data[4:])
 	depth, colorType, compression, filter, interlace := data[8], data[9], data[10], data[11], data[12]
-	channels := map[byte]int{pngGray: 1, pngGrayAlpha: 2, pngRGB: 3, pngRGBA: 4}[colorType]
+	channels := pngChannels(colorType)
 	if channels == 0 || depth != 8 || compression != 0 || filter != 0 || interlace != 0 ||
 		rows == 0 || cols == 0 || rows > maxPNGSide || cols > maxPNGSide {
 		return pngHeader{}, false
 	}
 	return pngHeader{rows: int(rows), cols: int(cols), channels: channels, colorType: colorType}, true
+}
+
+// pngChannels is the channels a pixel of a colour type pngDecoder reads has, or 0 for any other type.
+func pngChannels(colorType byte) int {
+	switch colorType {
+	case pngGray:
+		return 1
+	case pngGrayAlpha:
+		return 2
+	case pngRGB:
+		return 3
+	case pngRGBA:
+		return 4
+	}
+	return 0
 }
 
 // smallPNGBytes is the most bytes of filtered rows the inflater for small images inflates; larger images

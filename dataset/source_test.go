@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -122,6 +123,55 @@ func TestNormalizer(t *testing.T) {
 	grey := &Set{Shape: []int{1, 2}, Bytes: []byte{0, 4}, Labels: []int32{0}}
 	if n, _ := Standardize(grey, 2); !reflect.DeepEqual(n.Mean, []float32{1}) || !reflect.DeepEqual(n.Std, []float32{1}) {
 		t.Errorf("grey: mean %v, std %v, want [1] and [1] (pixels halved first)", n.Mean, n.Std)
+	}
+}
+
+// TestNormalizerOnAllCores checks that a whole split, converted on all cores in ranges, gets every value
+// as the one-value formula gives it: bytes and floats, unit and standardised, from an example that is not
+// the first, so that the ranges do not start on a channel boundary of the split.
+func TestNormalizerOnAllCores(t *testing.T) {
+	const features = 7 * 3
+	const examples = 2 + parallelValues/features
+	bytes := make([]byte, examples*features)
+	floats := make([]float32, len(bytes))
+	for i := range bytes {
+		bytes[i] = byte(i*7 + i/13)
+		floats[i] = float32(i%1000) - 0.25
+	}
+	labels := make([]int32, examples)
+	std := Normalizer{Divisor: 255, Mean: []float32{0.1, 0.5, 0.9}, Std: []float32{0.3, 0.2, 0.7}}
+	for _, tc := range []struct {
+		name string
+		set  *Set
+		norm Normalizer
+	}{
+		{"bytes, unit", &Set{Shape: []int{7, 1, 3}, Bytes: bytes, Labels: labels}, Normalizer{Divisor: 255}},
+		{"bytes, standardised", &Set{Shape: []int{7, 1, 3}, Bytes: bytes, Labels: labels}, std},
+		{"floats, standardised", &Set{Shape: []int{7, 1, 3}, Floats: floats, Labels: labels}, std},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			from := 1
+			got := make([]float32, (examples-from)*features)
+			if len(got) < parallelValues {
+				t.Fatalf("%d values: fewer than the %d converted on all cores", len(got), parallelValues)
+			}
+			tc.norm.Into(got, make([]int32, examples-from), tc.set, from, examples)
+			for i := range got {
+				k := from*features + i
+				var want float32
+				if tc.set.Bytes != nil {
+					want = float32(tc.set.Bytes[k]) / tc.norm.Divisor
+				} else {
+					want = tc.set.Floats[k] / tc.norm.Divisor
+				}
+				if c := len(tc.norm.Mean); c > 0 {
+					want = (want - tc.norm.Mean[i%c]) / tc.norm.Std[i%c]
+				}
+				if math.Float32bits(got[i]) != math.Float32bits(want) {
+					t.Fatalf("value %d is %v, want %v", i, got[i], want)
+				}
+			}
+		})
 	}
 }
 
@@ -352,5 +402,48 @@ func TestWalkClassAsWalkDir(t *testing.T) {
 	}
 	if _, err := walkClass(filepath.Join(dir, "none"), 0); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a missing folder: %v, want %v", err, os.ErrNotExist)
+	}
+}
+
+// TestReadSplitsBeside shows that a format whose test split needs the training split's class names, when
+// it can tell them before the training split is read, has its test split read beside it with those names;
+// and read again, with the names the training split's reader gave, when they were not those (a class
+// folder added in between).
+func TestReadSplitsBeside(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		trainNames []string
+		wantReads  []string // the test split's reads, by the class names each was given
+	}{
+		{"the names told", []string{"a", "b"}, []string{"[a b]"}},
+		{"other names read", []string{"a", "b", "c"}, []string{"[a b]", "[a b c]"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var testReads []string
+			f := format{
+				classes: func(string) ([]string, error) { return []string{"a", "b"}, nil },
+				read: func(_ string, _ Source, test bool, classes []string) (*Set, []string, error) {
+					s := &Set{Shape: []int{1}, Bytes: []byte{0}, Labels: []int32{int32(len(classes))}}
+					if !test {
+						return s, tc.trainNames, nil
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					testReads = append(testReads, fmt.Sprint(classes))
+					return s, classes, nil
+				},
+			}
+			d, err := f.readSplits(Source{Kind: KindImages, Path: "train", Test: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(testReads, tc.wantReads) {
+				t.Errorf("the test split read with %q, want %q", testReads, tc.wantReads)
+			}
+			if got := int(d.Test.Labels[0]); got != len(tc.trainNames) {
+				t.Errorf("the test split kept is the one read with %d names, want %d", got, len(tc.trainNames))
+			}
+		})
 	}
 }

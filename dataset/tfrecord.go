@@ -9,7 +9,9 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -34,19 +36,14 @@ func maskedCRC(b []byte) uint32 {
 	return (c>>15 | c<<17) + crcMaskDelta
 }
 
-// readTFRecordSplit reads every file the glob matches, in sorted order, one tf.train.Example at a time.
+// readTFRecordSplit reads every file the glob matches, in sorted order: one goroutine reads the records
+// and checks their CRCs while the others parse and decode the batches it read before (recordPipeline).
 func readTFRecordSplit(glob string, src Source, _ bool) (*Set, error) {
 	paths, err := tfrecordFiles(glob, false)
 	if err != nil {
 		return nil, err
 	}
-	var ex examples
-	for _, p := range paths {
-		if err := readTFRecordFile(p, src, &ex); err != nil {
-			return nil, err
-		}
-	}
-	return ex.set()
+	return newRecordPipeline(src).run(paths)
 }
 
 // tfrecordFiles are the files a glob matches, in sorted order; test does not matter.
@@ -81,27 +78,121 @@ func openTFRecord(path string) (r io.Reader, size int64, closeFile func() error,
 	return br, size, f.Close, nil
 }
 
-// readTFRecordFile appends the examples of one TFRecord file to ex.
-func readTFRecordFile(path string, src Source, ex *examples) error {
+// recordPipeline reads the records of a split's files on one goroutine and parses and decodes them in
+// batches on all cores, without waiting for a batch to be decoded before reading the next: a batch goes
+// to the decoders and, in file order, to the gatherer, which adds each to the split once it is decoded. The
+// batches come from a pool (free), so that reading runs at most a few batches ahead. A fault stops the
+// reading; the first one in file order is the split's error.
+type recordPipeline struct {
+	src     Source
+	free    chan *recordBatch // batches to read into
+	work    chan *recordBatch // read, to decode
+	ordered chan *recordBatch // read, in file order, to gather
+	stop    chan struct{}     // closed when the gatherer meets a fault
+	workers sync.WaitGroup
+}
+
+func newRecordPipeline(src Source) *recordPipeline {
+	workers := runtime.GOMAXPROCS(0)
+	batches := 2*workers + 1
+	p := &recordPipeline{src: src, free: make(chan *recordBatch, batches), work: make(chan *recordBatch, batches),
+		ordered: make(chan *recordBatch, batches), stop: make(chan struct{})}
+	for range batches {
+		p.free <- new(recordBatch)
+	}
+	for range workers {
+		p.workers.Go(func() {
+			var pd pngDecoder
+			for b := range p.work {
+				b.decode(&pd, src)
+				close(b.done)
+			}
+		})
+	}
+	return p
+}
+
+// run reads the files' records into a split: the records are read and decoded side by side and gathered
+// here in order.
+func (p *recordPipeline) run(paths []string) (*Set, error) {
+	p.workers.Go(func() {
+		defer close(p.work)
+		defer close(p.ordered)
+		for _, path := range paths {
+			if !p.readFile(path) {
+				return
+			}
+		}
+	})
+	var ex examples
+	var err error
+	for b := range p.ordered {
+		<-b.done
+		if err == nil {
+			if err = b.addTo(&ex); err != nil {
+				close(p.stop)
+			}
+		}
+		p.free <- b // never blocks: the pool's channel holds every batch
+	}
+	p.workers.Wait()
+	if err != nil {
+		return nil, err
+	}
+	return ex.set()
+}
+
+// batch returns a batch to read records of path into from offset on; false when reading must stop.
+func (p *recordPipeline) batch(path string, size, offset int64) (*recordBatch, bool) {
+	select {
+	case b := <-p.free:
+		*b = recordBatch{path: path, size: size, offset: offset, records: b.records[:0], index: b.index[:0],
+			offsets: b.offsets[:0], arena: b.arena[:0], out: b.out[:0], labels: b.labels[:0], errs: b.errs[:0]}
+		return b, true
+	case <-p.stop:
+		return nil, false
+	}
+}
+
+// dispatch hands a batch read to the decoders and the gatherer; neither channel is ever full, as each
+// holds every batch of the pool.
+func (p *recordPipeline) dispatch(b *recordBatch) {
+	b.done = make(chan struct{})
+	p.ordered <- b
+	p.work <- b
+}
+
+// readFile reads the records of one file into batches and dispatches each full one and the last; a fault
+// ends the batch it is met in, after the records before it, and the reading. False when reading stops.
+func (p *recordPipeline) readFile(path string) bool {
+	b, ok := p.batch(path, 0, 0)
+	if !ok {
+		return false
+	}
 	r, size, closeFile, err := openTFRecord(path)
 	if err != nil {
-		return err
+		b.readErr = err
+		p.dispatch(b)
+		return false
 	}
 	defer closeFile()
+	b.size = size
 	var head [tfrecordHeader]byte
-	batch := recordBatch{path: path, size: size}
 	for i := 0; ; i++ {
-		// A fault of record i is reported after any of the records before it, still to be decoded.
-		fault := func(err error, format string, args ...any) error {
-			if err := batch.decodeInto(ex, src); err != nil {
-				return err
-			}
-			return batch.fault(i, batch.offset, err, format, args...)
+		fault := func(err error, format string, args ...any) bool {
+			b.readErr = b.fault(i, b.offset, err, format, args...)
+			p.dispatch(b)
+			return false
 		}
 		n, err := io.ReadFull(r, head[:])
 		switch {
 		case n == 0 && errors.Is(err, io.EOF):
-			return batch.decodeInto(ex, src)
+			if len(b.records) == 0 {
+				p.free <- b
+			} else {
+				p.dispatch(b)
+			}
+			return true
 		case err != nil:
 			return fault(recordFault(err), ": the header ends after %d of %d bytes", n, tfrecordHeader)
 		}
@@ -112,26 +203,27 @@ func readTFRecordFile(path string, src Source, ex *examples) error {
 		if length > maxRecord {
 			return fault(ErrTooLarge, ": declares %d bytes", length)
 		}
-		data := batch.buffer(int(length) + 4)
+		data := b.buffer(int(length) + 4)
 		if n, err := io.ReadFull(r, data); err != nil {
 			return fault(recordFault(err), ": %d of %d data bytes", max(n-4, 0), length)
 		}
 		if maskedCRC(data[:length]) != binary.LittleEndian.Uint32(data[length:]) {
 			return fault(ErrChecksum, ": the data's CRC does not match")
 		}
-		batch.add(i, data[:length])
-		if len(batch.records) == recordBatchSize {
-			if err := batch.decodeInto(ex, src); err != nil {
-				return err
+		b.add(i, data[:length])
+		if len(b.records) == recordBatchSize {
+			p.dispatch(b)
+			if b, ok = p.batch(path, size, b.offset); !ok {
+				return false
 			}
 		}
 	}
 }
 
-// recordBatchSize is how many records are decoded side by side at a time.
+// recordBatchSize is how many records a batch holds: a decoder's share of work at a time.
 const recordBatchSize = 512
 
-// recordBatch holds records read but not yet decoded, with their positions for errors.
+// recordBatch holds records read, with their positions for errors, and what they decoded to.
 type recordBatch struct {
 	path    string
 	size    int64 // of the file, on disk
@@ -140,12 +232,18 @@ type recordBatch struct {
 	index   []int
 	offsets []int64
 	arena   []byte // the records' bytes, reused from batch to batch
+	readErr error  // the fault that ended the reading after the batch's records, if any
+
+	done   chan struct{} // closed when the records are decoded
+	out    []decoded
+	labels []int32
+	errs   []error
 }
 
 // recordArenaBytes is the size of the arrays the records of a batch are read into.
 const recordArenaBytes = 4 << 20
 
-// buffer returns n bytes for a record, valid until the batch has been decoded.
+// buffer returns n bytes for a record, valid until the batch is read into again.
 func (b *recordBatch) buffer(n int) []byte {
 	if cap(b.arena)-len(b.arena) < n {
 		b.arena = make([]byte, 0, max(n, recordArenaBytes))
@@ -166,35 +264,33 @@ func (b *recordBatch) fault(i int, offset int64, err error, format string, args 
 	return fmt.Errorf("dataset: %s: record %d at offset %d: %w", b.path, i, offset, fmt.Errorf("%w"+format, append([]any{err}, args...)...))
 }
 
-// decodeInto parses and decodes the batch's records on all cores and adds them to ex in order.
-func (b *recordBatch) decodeInto(ex *examples, src Source) error {
-	if len(b.records) == 0 {
-		return nil
+// decode parses and decodes the batch's records.
+func (b *recordBatch) decode(pd *pngDecoder, src Source) {
+	n := len(b.records)
+	b.out, b.labels, b.errs = slices.Grow(b.out[:0], n)[:n], slices.Grow(b.labels[:0], n)[:n], slices.Grow(b.errs[:0], n)[:n]
+	for k, r := range b.records {
+		b.out[k], b.labels[k], b.errs[k] = parseRecord(pd, r, src)
 	}
-	out := make([]decoded, len(b.records))
-	labels := make([]int32, len(b.records))
-	errs := make([]error, len(b.records))
-	parallelRanges(len(b.records), func(lo, hi int) {
-		var pd pngDecoder
-		for k := lo; k < hi; k++ {
-			out[k], labels[k], errs[k] = parseRecord(&pd, b.records[k], src)
-		}
-	})
-	if len(ex.labels) == 0 && errs[0] == nil && b.offset > 0 {
+}
+
+// addTo adds the decoded records to ex in order; the first fault, of a record or of the reading after
+// them, is the error.
+func (b *recordBatch) addTo(ex *examples) error {
+	if len(ex.labels) == 0 && len(b.records) > 0 && b.errs[0] == nil && b.offset > 0 {
 		// The first examples tell how many the file holds (fewer if gzipped): room for them all at once.
-		ex.reserve(int(float64(len(b.records))*float64(b.size)/float64(b.offset)*1.02), out[0])
+		ex.reserve(int(float64(len(b.records))*float64(b.size)/float64(b.offset)*1.02), b.out[0])
 	}
 	for k := range b.records {
-		err := errs[k]
+		err := b.errs[k]
 		if err == nil {
-			err = ex.add(out[k], labels[k])
+			err = ex.add(b.out[k], b.labels[k])
 		}
+		b.out[k] = decoded{}
 		if err != nil {
 			return b.fault(b.index[k], b.offsets[k], err, "")
 		}
 	}
-	b.records, b.index, b.offsets, b.arena = b.records[:0], b.index[:0], b.offsets[:0], b.arena[:0]
-	return nil
+	return b.readErr
 }
 
 func recordFault(err error) error {
