@@ -141,7 +141,7 @@ bench-preset: setup build ## the lab-report preset with --parallel 1, the defaul
 bench-peers: setup build ## tfsweep's samples per second against Keras (fit, XLA, steps_per_execution) and JAX (jit, scan)
 	scripts/bench_peers --data-dir $(DATA_DIR)
 
-bench-sweep: setup ## T = 2, 8, 16 trials of the lab MLP (own and shared batches) trained fused (model.Fused), unfused, with --parallel 2's split and by JAX vmap+scan: trials per second and per CPU-second
+bench-sweep: setup ## T = 4, 8, 16 trials of the lab MLP (own and shared batches) trained fused (model.Fused), unfused, with --parallel 2's split and by JAX vmap+scan: trials per second and per CPU-second
 	scripts/bench_sweep --data-dir $(DATA_DIR)
 
 bench-fused-worker: setup build ## a fused group of 8 jobs in one worker against the same 8 jobs one after another: trials per second and per CPU-second, ratios
