@@ -79,13 +79,13 @@ type fuseChoice struct {
 	fusable, fit int
 	// refuse is why no run of the sweep can train fused ("" if they can).
 	refuse string
-	// adaptive names the scheduler whose decisions depend on the order in which runs end ("" none).
+	// adaptive names the scheduler that decides on each epoch as it ends ("" none).
 	adaptive string
 }
 
 // chooseFusion is --fuse and --fuse-group: auto fuses on GPUs, where a small trial leaves the device
 // idle between kernels, and not on CPUs, where it was measured not to pay, nor under a scheduler,
-// whose decisions would depend on the order in which a group's runs report their epochs. Auto's
+// which would see a group's runs reach each epoch together instead of one after another. Auto's
 // group size splits the fusable runs evenly over the workers, at most autoFuseGroup and what fits
 // the memory. A size given that does not fit, or --fuse on for a sweep that cannot fuse, is an error.
 func chooseFusion(c fuseChoice) (Fusion, error) {
