@@ -47,6 +47,10 @@ def parse_args(argv):
     p.add_argument("--shared", action="store_true", help="every trial the same seed and batches")
     p.add_argument("--network", default="mlp", choices=("mlp", "convnet"))
     p.add_argument("--batchnorm", action="store_true", help="the MLP with batch norm after each hidden Dense")
+    p.add_argument("--epoch-loop", default="scan", choices=("scan", "step"),
+                   help="lax.scan over the epoch in one jitted call (default), or a jitted step per batch")
+    p.add_argument("--over-trials", default="vmap", choices=("vmap", "map"),
+                   help="the step over the trials: jax.vmap (default) or lax.map, one trial after another")
     args = p.parse_args(argv)
     if args.network == "convnet" and args.batchnorm:
         p.error("--batchnorm: the MLP's only")
@@ -93,7 +97,16 @@ def run(args):
         p = jax.tree_util.tree_map(lambda p, m, v: p - alpha * m / (jnp.sqrt(v) + EPSILON), p, m, v)
         return p, m, v, t, stats, loss, jnp.mean(jnp.argmax(logits, axis=1) == y)
 
-    if args.shared:
+    if args.over_trials == "map":
+        # lax.map: the trials one after another inside the step, each step a trial's own convolutions
+        # (vmap turns a convolution with per-trial kernels into a grouped one, which XLA's CPU backend
+        # runs tens of times slower).
+        def trials_step(p, m, v, t, stats, lr, key, x_all, y_all, idx):
+            if args.shared:
+                x, y = x_all[idx], y_all[idx]
+                return lax.map(lambda a: train_step(*a, x, y), (p, m, v, t, stats, lr, key))
+            return lax.map(lambda a: train_step(*a[:-1], x_all[a[-1]], y_all[a[-1]]), (p, m, v, t, stats, lr, key, idx))
+    elif args.shared:
         shared_step = jax.vmap(train_step, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None))
 
         def trials_step(p, m, v, t, stats, lr, key, x_all, y_all, idx):  # idx [batch]: gathered once for all
@@ -109,7 +122,17 @@ def run(args):
             return (p, m, v, t, stats), (loss, acc)
         return lax.scan(body, state, idx)
 
-    run_epoch = jax.jit(epoch, donate_argnums=0)
+    def stepped_epoch(state, lrs, keys, x_all, y_all, idx):
+        # One jitted call per step from Python: XLA's CPU backend runs a convolution inside lax.scan's
+        # loop far slower than in a call of its own.
+        losses = []
+        for idx_k in idx:
+            *state, loss, _ = jit_step(*state, lrs, keys, x_all, y_all, idx_k)
+            losses.append(loss)
+        return tuple(state), (jnp.stack(losses), None)
+
+    jit_step = jax.jit(trials_step, donate_argnums=(0, 1, 2, 3, 4))
+    run_epoch = jax.jit(epoch, donate_argnums=0) if args.epoch_loop == "scan" else stepped_epoch
     zeros = lambda: jax.tree_util.tree_map(jnp.zeros_like, params)  # noqa: E731
     state = (params, zeros(), zeros(), jnp.zeros((trials,), jnp.float32), stats)
     xd, yd = jnp.asarray(x_train), jnp.asarray(y_train)
@@ -130,7 +153,7 @@ def run(args):
 
     import jaxlib
     return {
-        "system": "jax-vmap-scan",
+        "system": f"jax-{args.over_trials}-{args.epoch_loop}",
         "network": args.network,
         "batchnorm": args.batchnorm,
         "shared_batches": args.shared,
