@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""T trials of the lab network trained at once in JAX, for scripts/bench_sweep; prints one JSON document.
+"""T trials of the lab network or the convnet trained at once in JAX, for scripts/bench_sweep; prints one JSON document.
 
 The way a JAX user trains a sweep of small models: the trials' parameters and Adam state stacked along a
 leading axis, the train step of one trial (forward, jax.value_and_grad, Keras 3's Adam) jax.vmap-ped over
@@ -8,14 +8,19 @@ one jax.jit call with the state donated. Each step gathers every trial's batch f
 device (x[idx] under vmap); every trial has its own shuffled order per epoch, drawn on the host. With
 --shared the trials share their seed and so their batches, as in a sweep that leaves the seed alone: the
 step gathers the one batch and the vmap maps the parameters, not the batch (in_axes None), so XLA's dots
-take the batch once against every trial's weights. Per-step, per-trial losses and accuracies come out of
-the scan, as tfsweep's fused step returns them.
+take the batch once against every trial's weights. Per-step, per-trial losses come out of the scan, as
+tfsweep's fused step returns them. --epoch-loop step calls the vmap-ped step jitted once per batch instead of
+the scan; --over-trials map runs the trials one after another inside the step (lax.map) instead of vmap.
 
-The trials differ as in tfsweep's BenchmarkSweep: initialiser (xavier = Keras' GlorotNormal, glorot_uniform,
-he_normal, he_uniform, in turn), seed (unless --shared) and learning rate (0.0005·(1 + t)). Network 784 → 128 → 64 → 10,
-tanh, softmax cross-entropy, on the first --examples MNIST training images / 255, full batches only.
+Networks (--network): mlp, 784 → 128 → 64 → 10, tanh, with --batchnorm a BatchNormalization after each
+hidden Dense (batch statistics in the step, the moving averages returned updated and carried as state);
+convnet, scripts/bench_convnet_jax.py's network (Keras' simple MNIST convnet, dropout 0.5 with each trial's
+key). The trials differ as in tfsweep's BenchmarkSweep: initialiser (xavier = Keras' GlorotNormal,
+glorot_uniform, he_normal, he_uniform, in turn), seed (unless --shared) and learning rate (0.0005·(1 + t)).
+Softmax cross-entropy, on the first --examples MNIST training images / 255, full batches only.
 The first epoch compiles; epoch_seconds lists every epoch's wall time and cpu_seconds its CPU time (user and
-system, all threads; scripts/bench_sweep times the later ones).
+system, all threads; scripts/bench_sweep times the later ones), epoch_losses every epoch's mean loss per
+trial, params one trial's parameter count.
 Only jax and numpy are needed (scripts/setup-python.sh jax).
 """
 
