@@ -3,13 +3,17 @@ package model
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tfsweep/tfsweep/modelfile"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -46,39 +50,68 @@ func sweepExamples(b *testing.B) int {
 	return n
 }
 
-// trainFLOPs is the matmul FLOPs of one training example of the configuration's network: the
-// forward matmuls, every weight gradient and every input gradient but the first layer's.
+// trainFLOPs is the matmul and convolution FLOPs of one training example of the configuration's
+// network: the forward pass, every weight gradient and every input gradient but the first layer's.
 func trainFLOPs(b *testing.B, cfg Config) float64 {
 	net, err := cfg.Network.Resolve()
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := mlpOf(net)
+	s, err := net.Summary()
 	if err != nil {
 		b.Fatal(err)
 	}
-	widths := []int{m.inputs}
-	for _, d := range m.layers {
-		widths = append(widths, d.units)
-	}
 	var flops float64
-	for l := range len(widths) - 1 {
-		mac := float64(widths[l] * widths[l+1])
+	first := true
+	for i, l := range net.Layers {
+		out := s.Layers[i].Output
+		var mac float64 // multiply-adds of the layer per example: its kernel at every output position
+		switch {
+		case l.Dense != nil:
+			mac = float64(s.Layers[i].Trainable - biases(l.Dense.UseBias, l.Dense.Units))
+		case l.Conv2D != nil:
+			mac = float64(s.Layers[i].Trainable-biases(l.Conv2D.UseBias, l.Conv2D.Filters)) * float64(out[0]*out[1])
+		default:
+			continue
+		}
 		flops += 4 * mac // forward and weight gradient
-		if l > 0 {
+		if !first {
 			flops += 2 * mac
 		}
+		first = false
 	}
 	return flops
 }
 
-// BenchmarkSweep trains T = 2, 4, 8, 16 trials of the lab network (varying initialiser and learning rate, no
-// batch norm) at batch 64, 128 and 1024 on the first TFSWEEP_BENCH_EXAMPLES MNIST training images, each
-// system of sweepSystems with each kind of sweepBatches, and reports trials/s (epochs of those examples per
-// second, over all trials), trials per CPU-second of the process and GFLOP/s. One untimed epoch first builds
-// and warms every session; each timed iteration is one more epoch of every trial, each trial in its shuffled
-// order or, shared, in the one order of all. scripts/bench_sweep runs it cell by cell, alternating with JAX
-// and the matmul rate.
+// biases is the bias weights of a layer of n units or filters.
+func biases(use bool, n int) int64 {
+	if use {
+		return int64(n)
+	}
+	return 0
+}
+
+// sweepNetworks are the networks BenchmarkSweep trains, each with its batch-norm settings and the
+// systems that train it: the lab MLP (784 → 128 → 64 → 10, tanh), without and with batch norm after
+// each hidden Dense, and Keras' simple MNIST convnet (examples/convnet.yaml), which model.Fused does
+// not build.
+var sweepNetworks = []struct {
+	name      string
+	batchNorm []bool
+	fuses     bool
+}{
+	{"mlp", []bool{false, true}, true},
+	{"convnet", []bool{false}, false},
+}
+
+// BenchmarkSweep trains T = 2, 4, 8, 16 trials of each of sweepNetworks (varying initialiser and learning
+// rate) at batch 64, 128 and 1024 on the first TFSWEEP_BENCH_EXAMPLES MNIST training images, each system of
+// sweepSystems with each kind of sweepBatches, and reports trials/s (epochs of those examples per second,
+// over all trials), trials per CPU-second of the process, GFLOP/s and the trainable weights of one trial
+// (which scripts/bench_sweep holds JAX's network to). One untimed epoch first builds and warms every
+// session; each timed iteration is one more epoch of every trial, each trial in its shuffled order or,
+// shared, in the one order of all. scripts/bench_sweep runs it cell by cell, alternating with JAX and the
+// matmul rate.
 func BenchmarkSweep(b *testing.B) {
 	train, _ := loadMNIST(b)
 	n := sweepExamples(b)
@@ -87,23 +120,38 @@ func BenchmarkSweep(b *testing.B) {
 	}
 	pixels, labels := train.Head(n).Float32(spec.ScaleUnit)
 	for _, system := range sweepSystems {
-		for _, batches := range sweepBatches {
-			for _, trials := range []int{2, 4, 8, 16} {
-				for _, batch := range []int{64, 128, 1024} {
-					name := fmt.Sprintf("system=%s/batches=%s/trials=%d/batch=%d", system, batches, trials, batch)
-					b.Run(name, func(b *testing.B) {
-						benchmarkSweepCell(b, system, batches == "shared", trials, batch, newExamples(b, pixels, labels, 784))
-					})
+		for _, network := range sweepNetworks {
+			if strings.HasPrefix(system, "fused") && !network.fuses {
+				continue
+			}
+			for _, bn := range network.batchNorm {
+				for _, batches := range sweepBatches {
+					for _, trials := range []int{2, 4, 8, 16} {
+						for _, batch := range []int{64, 128, 1024} {
+							name := fmt.Sprintf("system=%s/network=%s/bn=%s/batches=%s/trials=%d/batch=%d", system, network.name, onOff(bn), batches, trials, batch)
+							b.Run(name, func(b *testing.B) {
+								cfgs := sweepConfigs(b, network.name, bn, trials, batches == "shared")
+								benchmarkSweepCell(b, system, cfgs, batches == "shared", batch, newExamples(b, pixels, labels, 784))
+							})
+						}
+					}
 				}
 			}
 		}
 	}
 }
 
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
 // benchmarkSweepCell trains trials of the lab network on set with system, timing one epoch of every
 // trial per iteration after an untimed one.
-func benchmarkSweepCell(b *testing.B, system string, shared bool, trials, batch int, set *Examples) {
-	cfgs := sweepConfigs(trials, shared)
+func benchmarkSweepCell(b *testing.B, system string, cfgs []Config, shared bool, batch int, set *Examples) {
+	trials := len(cfgs)
 	epoch := sweepTrainer(b, system, shared, cfgs, set, batch)
 	epoch(0) // builds and optimises every graph
 	b.ResetTimer()
@@ -117,6 +165,11 @@ func benchmarkSweepCell(b *testing.B, system string, shared bool, trials, batch 
 	b.ReportMetric(float64(trials*epochs)/seconds, "trials/s")
 	b.ReportMetric(float64(trials*epochs)/(cpuSeconds(b)-cpuStart), "trials/cpu-s")
 	b.ReportMetric(float64(trials*epochs*set.Len())*trainFLOPs(b, cfgs[0])/seconds/1e9, "GFLOP/s")
+	s, err := cfgs[0].Network.Summary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(s.Trainable), "params")
 }
 
 // cpuSeconds is the user and system CPU time of the process so far, all its threads: on a machine
@@ -130,14 +183,22 @@ func cpuSeconds(b *testing.B) float64 {
 	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano()).Seconds()
 }
 
-// sweepConfigs are T trials of the lab network that differ in initialiser, learning rate and,
-// unless they share their batches (and so their seed), seed.
-func sweepConfigs(trials int, shared bool) []Config {
+// sweepConfigs are T trials of the network (with batch norm or without) that differ in initialiser,
+// learning rate and, unless they share their batches (and so their seed), seed.
+func sweepConfigs(b *testing.B, network string, batchNorm bool, trials int, shared bool) []Config {
+	base := DefaultConfig().Network
+	if network == "convnet" {
+		var err error
+		if base, err = modelfile.Read(filepath.Join("..", "examples", "convnet.yaml")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	base = withBatchNorm(base, batchNorm)
 	inits := []string{"xavier", "glorot_uniform", "he_normal", "he_uniform"}
 	cfgs := make([]Config, trials)
 	for t := range cfgs {
 		cfg := DefaultConfig()
-		cfg.Network = withInit(cfg.Network, inits[t%len(inits)])
+		cfg.Network = withInit(base, inits[t%len(inits)])
 		cfg.Device, cfg.Seed = DeviceCPU, int64(t+1)
 		if shared {
 			cfg.Seed = 1
@@ -228,16 +289,33 @@ func unfusedTrainer(b *testing.B, cfgs []Config, set *Examples, batch, slots int
 }
 
 // workerThreads gives cfg the threads, towers and steps per call a worker of the sweep's share of
-// the machine's two cores chooses (worker/plan.go) for a batch without batch norm.
+// the machine's two cores chooses (worker/plan.go): a convnet on the share's pool with its ops in turn;
+// an MLP's small batch on one thread, 4 steps per call; a larger one (128 rows, 256 with batch norm,
+// which joins the towers at every layer) in two towers.
 func workerThreads(cfg Config, batch, parallel int) Config {
 	cfg.IntraOpThreads, cfg.InterOpThreads, cfg.StepsPerCall = 1, 1, 4
-	if parallel == 1 && batch >= 128 {
+	if cfg.Network.Convolves() {
+		if parallel == 1 {
+			cfg.IntraOpThreads, cfg.StepsPerCall = runtime.GOMAXPROCS(0), 1
+		}
+		return cfg
+	}
+	rows := 64
+	if usesBatchNorm(cfg.Network) {
+		rows = 128
+	}
+	if parallel == 1 && batch >= 2*rows {
 		cfg.InterOpThreads, cfg.Towers = 2, 2
 		if batch > 256 {
 			cfg.StepsPerCall = 1
 		}
 	}
 	return cfg
+}
+
+// usesBatchNorm reports whether the network has a BatchNormalization layer.
+func usesBatchNorm(n spec.Network) bool {
+	return slices.ContainsFunc(n.Layers, func(l spec.Layer) bool { return l.Class == spec.ClassBatchNormalization })
 }
 
 // fusedEpoch trains one epoch of f's trials, trial t's batches orders[t]; shared, every trial's

@@ -47,26 +47,31 @@ def parse_args(argv):
     return args
 
 
-def run(args):
-    x_train, y_train = load_split(args.data_dir, "train_images", "train_labels", "unit", args.limit)
-    x_test, y_test = load_split(args.data_dir, "test_images", "test_labels", "unit", 0)
+def glorot_uniform(key, shape):
+    """Keras' GlorotUniform for a Dense (in, out) or Conv2D (h, w, in, out) kernel."""
+    import jax
+    import jax.numpy as jnp
 
+    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
+    limit = (6.0 / (fan_in + fan_out)) ** 0.5
+    return jax.random.uniform(key, shape, jnp.float32, -limit, limit)
+
+
+def convnet():
+    """Keras' simple MNIST convnet in JAX, for this script and scripts/bench_sweep_jax.py: init(keys, kernel)
+    gives the parameters from three keys and kernel(key, shape) (biases zero), forward(params, x, key) the
+    logits of NHWC images x, with dropout when key is not None."""
     import jax
     import jax.numpy as jnp
     from jax import lax
 
-    def glorot_uniform(key, shape):
-        receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
-        fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
-        limit = (6.0 / (fan_in + fan_out)) ** 0.5
-        return jax.random.uniform(key, shape, jnp.float32, -limit, limit)
-
-    k1, k2, k3, dropout_key = jax.random.split(jax.random.PRNGKey(args.seed), 4)
-    params = {
-        "conv1": (glorot_uniform(k1, (3, 3, 1, 32)), jnp.zeros((32,), jnp.float32)),
-        "conv2": (glorot_uniform(k2, (3, 3, 32, 64)), jnp.zeros((64,), jnp.float32)),
-        "dense": (glorot_uniform(k3, (5 * 5 * 64, 10)), jnp.zeros((10,), jnp.float32)),
-    }
+    def init(keys, kernel):
+        return {
+            "conv1": (kernel(keys[0], (3, 3, 1, 32)), jnp.zeros((32,), jnp.float32)),
+            "conv2": (kernel(keys[1], (3, 3, 32, 64)), jnp.zeros((64,), jnp.float32)),
+            "dense": (kernel(keys[2], (5 * 5 * 64, 10)), jnp.zeros((10,), jnp.float32)),
+        }
 
     def conv_relu(h, w, b):
         h = lax.conv_general_dilated(h, w, window_strides=(1, 1), padding="VALID",
@@ -89,6 +94,21 @@ def run(args):
             h = jnp.where(keep, h / (1.0 - DROPOUT), 0.0)
         w, b = params["dense"]
         return h @ w + b
+
+    return init, forward
+
+
+def run(args):
+    x_train, y_train = load_split(args.data_dir, "train_images", "train_labels", "unit", args.limit)
+    x_test, y_test = load_split(args.data_dir, "test_images", "test_labels", "unit", 0)
+
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    k1, k2, k3, dropout_key = jax.random.split(jax.random.PRNGKey(args.seed), 4)
+    init, forward = convnet()
+    params = init([k1, k2, k3], glorot_uniform)
 
     def cross_entropy_sum(logits, labels):
         logp = jax.nn.log_softmax(logits)
