@@ -112,7 +112,7 @@ lint: venv
 	go run $(STATICCHECK) ./...
 	cd deploy && go run $(STATICCHECK) ./...
 
-# BenchmarkSweep (120 cells of up to 16 trained models each, about ten minutes) runs in make bench-sweep only.
+# BenchmarkSweep (its cells train up to 16 models each, minutes in all) runs in make bench-sweep only.
 bench: setup ## Go micro-benchmarks (writer, batching, train step)
 	go test -run '^$$' -bench . -skip '^BenchmarkSweep$$' -benchmem ./summary/... ./dataset/... ./model/... ./worker/...
 
@@ -141,7 +141,7 @@ bench-preset: setup build ## the lab-report preset with --parallel 1, the defaul
 bench-peers: setup build ## tfsweep's samples per second against Keras (fit, XLA, steps_per_execution) and JAX (jit, scan)
 	scripts/bench_peers --data-dir $(DATA_DIR)
 
-bench-sweep: setup ## T = 4, 8, 16 trials of the lab MLP (own and shared batches) trained fused (model.Fused), unfused, with --parallel 2's split and by JAX vmap+scan: trials per second and per CPU-second
+bench-sweep: setup ## T = 4, 8, 16 trials of the lab MLP (own and shared batches) trained fused (model.Fused), unfused, with --parallel 2's split and by JAX vmap (scan, and a step per batch): trials per second and per CPU-second; scripts/bench_sweep --network convnet and --batchnorm on add the convnet and batch norm
 	scripts/bench_sweep --data-dir $(DATA_DIR)
 
 bench-fused-worker: setup build ## a fused group of 8 jobs in one worker against the same 8 jobs one after another: trials per second and per CPU-second, ratios
