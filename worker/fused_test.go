@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -80,13 +79,7 @@ func serveCommands(t *testing.T, decide func(spec.Message) spec.Verdict, cmds ..
 	}()
 	var s session
 	ended := 0
-	sc := bufio.NewScanner(outR)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for ended < runs && sc.Scan() {
-		var m spec.Message
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("not a message: %q", sc.Text())
-		}
+	scanMessages(t, outR, func(m spec.Message) bool {
 		s.msgs = append(s.msgs, m)
 		switch m.Kind {
 		case spec.MessageEnd:
@@ -97,7 +90,8 @@ func serveCommands(t *testing.T, decide func(spec.Message) spec.Verdict, cmds ..
 				go write(spec.Command{Verdict: &v})
 			}
 		}
-	}
+		return ended < runs
+	})
 	inW.Close()
 	go io.Copy(io.Discard, outR)
 	if err := <-done; err != nil {
@@ -616,17 +610,13 @@ func TestFusedGroupInterruptedAndResumed(t *testing.T) {
 	go func() { done <- Serve(ctx, inR, outW, io.Discard); outW.Close() }()
 	go inW.Write(append(line, '\n'))
 	var msgs []spec.Message
-	sc := bufio.NewScanner(outR)
-	for sc.Scan() {
-		var m spec.Message
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("not a message: %q", sc.Text())
-		}
+	scanMessages(t, outR, func(m spec.Message) bool {
 		msgs = append(msgs, m)
 		if m.Kind == spec.MessageEpoch && m.Epoch.Epoch == 0 {
 			cancel() // the first member's first epoch; the others may have ended theirs too
 		}
-	}
+		return true
+	})
 	inW.Close()
 	if err := <-done; err == nil {
 		t.Error("Serve returned nil after its context was cancelled")

@@ -36,18 +36,28 @@ func serve(t *testing.T, jobs ...spec.Job) []spec.Message {
 		pw.Close()
 	}()
 	var msgs []spec.Message
-	sc := bufio.NewScanner(pr)
+	scanMessages(t, pr, func(m spec.Message) bool { msgs = append(msgs, m); return true })
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	return msgs
+}
+
+// scanMessages reads Serve's messages from r and hands each to each, until r ends or each returns
+// false.
+func scanMessages(t *testing.T, r io.Reader, each func(spec.Message) bool) {
+	t.Helper()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		var m spec.Message
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			t.Fatalf("not a message: %q", sc.Text())
 		}
-		msgs = append(msgs, m)
+		if !each(m) {
+			return
+		}
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("Serve: %v", err)
-	}
-	return msgs
 }
 
 func ends(msgs []spec.Message) map[string]*spec.End {
