@@ -231,16 +231,11 @@ func (m *Model) Validate() (loss, accuracy float64, err error) {
 		probabilities = m.valProbabilities
 	}
 	loss, accuracy, err = m.evaluate(m.valExamples, m.cfg.ValidateConcurrency, func(start, end int) (map[tf.Output]*tf.Tensor, func(), error) {
-		s, err := tf.NewTensor(int32(start))
+		t, err := newTensors(int32(start), int32(end-start))
 		if err != nil {
 			return nil, nil, err
 		}
-		n, err := tf.NewTensor(int32(end - start))
-		if err != nil {
-			release(s)
-			return nil, nil, err
-		}
-		return map[tf.Output]*tf.Tensor{m.graph.evalStart: s, m.graph.evalCount: n}, func() { release(s, n) }, nil
+		return map[tf.Output]*tf.Tensor{m.graph.evalStart: t[0], m.graph.evalCount: t[1]}, func() { release(t...) }, nil
 	}, probabilities)
 	if err != nil {
 		m.valProbabilities = m.valProbabilities[:0]

@@ -336,22 +336,17 @@ func (f *Fused) Validate() (losses, accuracies []float64, err error) {
 // validateChunk evaluates the validation examples [start, end): every trial's loss and correct
 // sums, and with kept probabilities their rows of each trial's. Chunks may be evaluated at once.
 func (f *Fused) validateChunk(start, end int) (lossSums, correct []float32, err error) {
-	s, err := tf.NewTensor(int32(start))
+	bounds, err := newTensors(int32(start), int32(end-start))
 	if err != nil {
 		return nil, nil, err
 	}
-	n, err := tf.NewTensor(int32(end - start))
-	if err != nil {
-		release(s)
-		return nil, nil, err
-	}
-	defer release(s, n)
+	defer release(bounds...)
 	g := f.graph
 	fetches := []tf.Output{g.evalLossSum, g.evalCorrect}
 	if f.valProbabilities != nil {
 		fetches = append(fetches, g.evalProbabilities)
 	}
-	out, err := f.sess.Run(map[tf.Output]*tf.Tensor{g.evalStart: s, g.evalCount: n}, fetches, nil)
+	out, err := f.sess.Run(map[tf.Output]*tf.Tensor{g.evalStart: bounds[0], g.evalCount: bounds[1]}, fetches, nil)
 	if err != nil {
 		return nil, nil, err
 	}

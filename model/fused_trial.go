@@ -57,16 +57,12 @@ func (f *Fused) CopyTrialsTo(trials []int, models []*Model) error {
 // assignTrial sets every variable of m: the step count and learning rate to step and rate, the others
 // to values, in m.graph.all's order.
 func assignTrial(m *Model, step int64, rate float32, values []*tf.Tensor) error {
-	stepT, err := tf.NewTensor(step)
+	scalars, err := newTensors(step, rate)
 	if err != nil {
 		return err
 	}
-	rateT, err := tf.NewTensor(rate)
-	if err != nil {
-		release(stepT)
-		return err
-	}
-	defer release(stepT, rateT)
+	defer release(scalars...)
+	stepT, rateT := scalars[0], scalars[1]
 	feeds := make(map[tf.Output]*tf.Tensor, len(m.graph.all))
 	targets := make([]*tf.Operation, 0, len(m.graph.all))
 	next := 0
@@ -129,17 +125,12 @@ func (f *Fused) CopyTrialsFrom(trials []int, models []*Model) error {
 			}
 		}
 	}
-	stepsT, err := tf.NewTensor(steps)
+	state, err := newTensors(steps, rates)
 	if err != nil {
 		return err
 	}
-	ratesT, err := tf.NewTensor(rates)
-	if err != nil {
-		release(stepsT)
-		return err
-	}
-	defer release(stepsT, ratesT)
-	feeds[f.graph.steps.assign.value], feeds[f.graph.rates.assign.value] = stepsT, ratesT
+	defer release(state...)
+	feeds[f.graph.steps.assign.value], feeds[f.graph.rates.assign.value] = state[0], state[1]
 	targets = append(targets, f.graph.steps.assign.op, f.graph.rates.assign.op)
 	if _, err := f.sess.Run(feeds, nil, targets); err != nil {
 		return fmt.Errorf("fused: copy into trials %v: %w", trials, err)

@@ -33,6 +33,20 @@ var canRelease = sync.OnceValue(func() bool { return startsWithC(reflect.TypeOf(
 // cTensor is the TF_Tensor a graft tensor owns.
 func cTensor(t *tf.Tensor) **C.TF_Tensor { return (**C.TF_Tensor)(unsafe.Pointer(t)) }
 
+// newTensors makes a tensor of each value, or none: on an error the ones made are released.
+func newTensors(values ...any) ([]*tf.Tensor, error) {
+	out := make([]*tf.Tensor, 0, len(values))
+	for _, v := range values {
+		t, err := tf.NewTensor(v)
+		if err != nil {
+			release(out...)
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
 // release deletes the tensors' TensorFlow buffers now instead of at some later garbage collection.
 // The tensors must not be used afterwards. Nil tensors are skipped.
 func release(tensors ...*tf.Tensor) {
