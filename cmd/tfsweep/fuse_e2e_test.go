@@ -23,16 +23,11 @@ type fusedSweepJSON struct {
 		Groups [][]string `json:"groups"`
 	} `json:"fuse"`
 	Runs []struct {
-		Name       string   `json:"name"`
-		Status     string   `json:"status"`
-		Seed       int64    `json:"seed"`
-		FusedGroup []string `json:"fused_group"`
-		History    struct {
-			TrainLoss     []float64 `json:"train_loss"`
-			ValLoss       []float64 `json:"val_loss"`
-			TrainAccuracy []float64 `json:"train_accuracy"`
-			ValAccuracy   []float64 `json:"val_accuracy"`
-		} `json:"history"`
+		Name       string      `json:"name"`
+		Status     string      `json:"status"`
+		Seed       int64       `json:"seed"`
+		FusedGroup []string    `json:"fused_group"`
+		History    historyJSON `json:"history"`
 	} `json:"runs"`
 }
 

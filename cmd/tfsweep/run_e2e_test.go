@@ -60,16 +60,19 @@ type sweepJSON struct {
 			ValLoss       float64 `json:"val_loss"`
 			ValAccuracy   float64 `json:"val_accuracy"`
 		} `json:"final"`
-		History struct {
-			TrainLoss     []float64 `json:"train_loss"`
-			ValLoss       []float64 `json:"val_loss"`
-			TrainAccuracy []float64 `json:"train_accuracy"`
-			ValAccuracy   []float64 `json:"val_accuracy"`
-		} `json:"history"`
+		History          historyJSON  `json:"history"`
 		FitSeconds       float64      `json:"fit_seconds"`
 		SamplesPerSecond float64      `json:"samples_per_second"`
 		Timings          *timingsJSON `json:"timings"`
 	} `json:"runs"`
+}
+
+// historyJSON is a run's per-epoch metrics in the JSON summary.
+type historyJSON struct {
+	TrainLoss     []float64 `json:"train_loss"`
+	ValLoss       []float64 `json:"val_loss"`
+	TrainAccuracy []float64 `json:"train_accuracy"`
+	ValAccuracy   []float64 `json:"val_accuracy"`
 }
 
 type timingsJSON struct {
