@@ -77,40 +77,55 @@ func (h *huffman) build(lengths []uint8, maxTable uint) bool {
 	if h.empty = maxLen == 0; h.empty {
 		return true
 	}
-	var offset [maxCodeBits + 2]uint16
-	var next [maxCodeBits + 1]int // each length's first code; an over-subscribed code's run past 2^15
-	for n := 1; n <= maxCodeBits; n++ {
-		next[n] = (next[n-1] + int(count[n-1])) << 1
-		offset[n+1] = offset[n] + count[n]
-	}
 	// The codes fill the 2^maxLen sequences of maxLen bits exactly, or the code is one symbol of one bit.
-	if used := next[maxLen] + int(count[maxLen]); used != 1<<maxLen && !(used == 1 && maxLen == 1) {
+	next := 0 // the first code of each length; an over-subscribed code's run past 2^15
+	for n := range maxLen {
+		next = (next + int(count[n])) << 1
+	}
+	if used := next + int(count[maxLen]); used != 1<<maxLen && !(used == 1 && maxLen == 1) {
 		return false
 	}
+	h.sortSymbols(lengths)
 	h.tableBits = min(maxLen, maxTable)
-	long := maxLen > maxTable // only then are symbols needed, for the codes the table does not hold
-	if long || h.count[1] == 1 && maxLen == 1 {
-		clear(h.fast[:1<<h.tableBits])
+	h.fill()
+	return true
+}
+
+// sortSymbols lists the symbols of lengths by length, then by symbol, in h.symbols: a counting sort in which
+// the unused symbols (length 0) come after the longest, so that every symbol is written without a branch.
+func (h *huffman) sortSymbols(lengths []uint8) {
+	var start [maxCodeBits + 1]uint16 // by length−1 mod 16: 1…15, then 0
+	for n := 1; n <= maxCodeBits; n++ {
+		start[n] = start[n-1] + h.count[n]
 	}
 	for sym, n := range lengths {
-		if n == 0 {
-			continue
-		}
-		if long {
-			h.symbols[offset[n]] = uint16(sym)
-			offset[n]++
-		}
-		c := next[n]
-		next[n]++
-		if uint(n) > h.tableBits {
-			continue
-		}
-		entry := uint16(sym)<<4 | uint16(n)
-		for r := uint(bits.Reverse16(uint16(c)) >> (16 - n)); r < 1<<h.tableBits; r += 1 << n {
-			h.fast[r] = entry
-		}
+		key := (n - 1) & maxCodeBits
+		h.symbols[start[key]] = uint16(sym)
+		start[key]++
 	}
-	return true
+}
+
+// fill writes the fast table from the sorted symbols, one length at a time: once the codes of length n are
+// in its first 2^n entries (each code of n bits at its bits reversed, as the stream gives them), an entry
+// whose last bit is set decodes as the one without it, so the 2^n entries are copied after themselves for
+// the codes of length n+1. Each code is written once, not once per entry it fills; the entries of longer
+// codes' prefixes stay zero.
+func (h *huffman) fill() {
+	fast := h.fast[:1<<h.tableBits]
+	fast[0], fast[1] = 0, 0
+	code, i := 0, 0
+	for n := uint(1); ; n++ {
+		for _, sym := range h.symbols[i : i+int(h.count[n])] {
+			fast[bits.Reverse16(uint16(code))>>(16-n)] = sym<<4 | uint16(n)
+			code++
+		}
+		i += int(h.count[n])
+		if n == h.tableBits {
+			return
+		}
+		copy(fast[1<<n:2<<n], fast[:1<<n])
+		code <<= 1
+	}
 }
 
 // inflate decompresses the zlib stream in into out, which it must fill exactly, and checks its Adler-32.
@@ -350,43 +365,51 @@ func (f *inflater) dynamicCodes() bool {
 	return f.lit.build(lens[:nlit], f.maxTable) && f.dist.build(lens[nlit:], f.maxTable)
 }
 
-// readLengths reads the code lengths of a dynamic block with the code-length code (in f.lit).
+// readLengths reads the code lengths of a dynamic block with the code-length code (in f.lit), with the
+// stream's state in locals. That code's lengths take 3 bits: the table holds all its codes, and a symbol
+// and its extra bits take at most 14 bits.
 func (f *inflater) readLengths(lens []uint8) bool {
+	in, pos, acc, nbits := f.in, f.pos, f.acc, f.nbits
+	fast, mask := &f.lit.fast, uint64(1)<<f.lit.tableBits-1
 	for i := 0; i < len(lens); {
-		sym, ok := f.symbol(&f.lit)
-		if !ok {
+		if nbits < 14 {
+			pos, acc, nbits = refillWord(in, pos, acc, nbits)
+		}
+		e := fast[acc&mask&(1<<longFastBits-1)]
+		used := uint(e & 15)
+		if used-1 >= nbits { // no code (e is 0: the lone one-bit code's other half), or past the end
 			return false
 		}
+		acc >>= used
+		nbits -= used
+		sym := e >> 4
 		if sym < 16 {
 			lens[i] = uint8(sym)
 			i++
 			continue
 		}
-		var repeat uint32
-		value := uint8(0)
+		value, repeat, extra := uint8(0), 11+int(acc&127), uint(7)
 		switch sym {
 		case 16:
 			if i == 0 {
 				return false
 			}
-			value = lens[i-1]
-			repeat, ok = f.bits(2)
-			repeat += 3
+			value, repeat, extra = lens[i-1], 3+int(acc&3), 2
 		case 17:
-			repeat, ok = f.bits(3)
-			repeat += 3
-		default:
-			repeat, ok = f.bits(7)
-			repeat += 11
+			repeat, extra = 3+int(acc&7), 3
 		}
-		if !ok || i+int(repeat) > len(lens) {
+		if nbits < extra || repeat > len(lens)-i {
 			return false
 		}
-		for range repeat {
-			lens[i] = value
-			i++
+		acc >>= extra
+		nbits -= extra
+		fill := lens[i : i+repeat]
+		for k := range fill {
+			fill[k] = value
 		}
+		i += repeat
 	}
+	f.pos, f.acc, f.nbits = pos, acc, nbits
 	return true
 }
 

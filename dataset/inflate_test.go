@@ -252,6 +252,95 @@ func TestHuffmanBuildCountsPastSixteenBits(t *testing.T) {
 	}
 }
 
+// TestHuffmanDecodesEveryCode builds random complete codes of 2 to 288 symbols and up to 15 bits, and the
+// lone code of one bit, with tables of every size from 1 to longFastBits bits (codes shorter, as long as and
+// longer than the table's), reused from code to code, and decodes a stream of each code's symbols in
+// random order, written from the canonical codes RFC 1951 assigns, as the inflater's table and its bit-by-bit
+// path read them.
+func TestHuffmanDecodesEveryCode(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	var f inflater
+	for trial := range 400 {
+		lengths := randomCode(r, 2+r.IntN(maxLitCodes-1), maxLitCodes)
+		if trial == 0 {
+			lengths = []uint8{0, 0, 1}
+		}
+		for table := uint(1); table <= longFastBits; table++ {
+			if !f.lit.build(lengths, table) {
+				t.Fatalf("lengths %v: refused", lengths)
+			}
+			codes := canonicalCodes(lengths)
+			var w bitWriter
+			var want []int
+			for range 300 {
+				sym := r.IntN(len(lengths))
+				if lengths[sym] > 0 {
+					w.code(codes[sym])
+					want = append(want, sym)
+				}
+			}
+			f.in, f.pos, f.acc, f.nbits = w.flush(), 0, 0, 0
+			for i, sym := range want {
+				if got, ok := f.symbol(&f.lit); !ok || got != sym {
+					t.Fatalf("lengths %v, a table of %d bits: symbol %d decoded as %d (%t), want %d", lengths, table, i, got, ok, sym)
+				}
+			}
+		}
+	}
+	// The lone code of one bit: its other half is no code.
+	if !f.lit.build([]uint8{0, 1}, fastBits) {
+		t.Fatal("the lone code of one bit is refused")
+	}
+	f.in, f.pos, f.acc, f.nbits = []byte{0b10}, 0, 0, 0
+	if sym, ok := f.symbol(&f.lit); !ok || sym != 1 {
+		t.Errorf("the lone code of one bit decoded as %d (%t), want 1", sym, ok)
+	}
+	if sym, ok := f.symbol(&f.lit); ok {
+		t.Errorf("its other half decoded as %d", sym)
+	}
+}
+
+// randomCode returns the lengths of a random complete code of n symbols up to 15 bits among size: a
+// tree grown by splitting random leaves, its leaves given to random symbols.
+func randomCode(r *rand.Rand, n, size int) []uint8 {
+	depths := []uint8{0}
+	for len(depths) < n {
+		i := r.IntN(len(depths))
+		if depths[i] == maxCodeBits {
+			continue
+		}
+		depths[i]++
+		depths = append(depths, depths[i])
+	}
+	lengths := make([]uint8, size)
+	for i, sym := range r.Perm(size)[:n] {
+		lengths[sym] = depths[i]
+	}
+	return lengths
+}
+
+// canonicalCodes are the codes RFC 1951 section 3.2.2 assigns to lengths, as strings of bits, first bit
+// first.
+func canonicalCodes(lengths []uint8) []string {
+	var count [maxCodeBits + 1]int
+	for _, n := range lengths {
+		count[n]++
+	}
+	count[0] = 0
+	var next [maxCodeBits + 1]int
+	for n := 1; n <= maxCodeBits; n++ {
+		next[n] = (next[n-1] + count[n-1]) << 1
+	}
+	codes := make([]string, len(lengths))
+	for sym, n := range lengths {
+		if n > 0 {
+			codes[sym] = fmt.Sprintf("%0*b", n, next[n])
+			next[n]++
+		}
+	}
+	return codes
+}
+
 // TestAdler32Sum checks the word-at-a-time Adler-32 against hash/adler32 on every length up to a few
 // words past a PNG row, on lengths around its rounds, and on the bytes that make its sums largest (0xff).
 func TestAdler32Sum(t *testing.T) {
