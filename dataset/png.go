@@ -32,7 +32,9 @@ type pngDecoder struct {
 	src  bytes.Reader
 	idat []byte
 	raw  []byte // the filtered rows, each with its filter byte
+	rows []byte // the unfiltered rows, when their pixels are converted
 	zero []byte // the row above the first
+	slab []byte // what is left of the block images' pixels are carved from
 	one  [1]byte
 }
 
@@ -43,7 +45,8 @@ type pngHeader struct {
 }
 
 // decode returns the image's pixels as rows×cols×channels bytes (channels 1: luma, or 3: RGB), as
-// decodeImage gets them from image/png; ok is false when the image is image/png's to decode.
+// decodeImage gets them from image/png; ok is false when the image is image/png's to decode. The rows are
+// unfiltered straight into the pixels when they need no conversion (grey as grey, RGB as RGB).
 func (d *pngDecoder) decode(b []byte, channels int) (pix []byte, rows, cols int, ok bool) {
 	h, ok := d.readChunks(b)
 	if !ok {
@@ -58,10 +61,44 @@ func (d *pngDecoder) decode(b []byte, channels int) (pix []byte, rows, cols int,
 	if cap(d.zero) < stride {
 		d.zero = make([]byte, stride)
 	}
-	if !d.inflate(raw) || !unfilter(raw, d.zero[:stride], h.rows, stride, h.channels) {
+	if !d.inflate(raw) {
 		return nil, 0, 0, false
 	}
-	return convertRows(raw, h, channels), h.rows, h.cols, true
+	pix = d.pixels(h.rows * h.cols * channels)
+	direct := h.channels == channels && (h.colorType == pngGray || h.colorType == pngRGB)
+	unfiltered := pix
+	if !direct {
+		if cap(d.rows) < h.rows*stride {
+			d.rows = make([]byte, h.rows*stride)
+		}
+		unfiltered = d.rows[:h.rows*stride]
+	}
+	if !unfilter(unfiltered, raw, d.zero[:stride], h.rows, stride, h.channels) {
+		return nil, 0, 0, false
+	}
+	if !direct {
+		convertRows(pix, unfiltered, h, channels)
+	}
+	if len(pix) <= pixelSlab/4 {
+		d.slab = d.slab[len(pix):]
+	}
+	return pix, h.rows, h.cols, true
+}
+
+// pixelSlab is the size of the blocks pngDecoder carves small images' pixels from: an allocation per
+// block, not per image. The images are copied into their split and let go, and the blocks with them.
+const pixelSlab = 32 << 10
+
+// pixels returns n bytes for an image's pixels at the start of d.slab, which the caller moves past once it
+// keeps them; an image larger than a quarter of a block has its own.
+func (d *pngDecoder) pixels(n int) []byte {
+	if n > pixelSlab/4 {
+		return make([]byte, n)
+	}
+	if len(d.slab) < n {
+		d.slab = make([]byte, pixelSlab)
+	}
+	return d.slab[:n:n]
 }
 
 // readChunks checks the signature and every chunk's CRC, reads the IHDR and gathers the IDAT chunks'
@@ -155,38 +192,39 @@ func (d *pngDecoder) inflate(raw []byte) bool {
 	return n == 0 && err == io.EOF
 }
 
-// unfilter undoes the PNG filters of rows rows of stride bytes, each after its filter byte, in place;
-// zero is a row of zeros, the one above the first; bpp is the bytes per pixel. It is false for an unknown
-// filter.
-func unfilter(raw, zero []byte, rows, stride, bpp int) bool {
+// unfilter undoes the PNG filters of rows rows of stride bytes, each after its filter byte in raw, into
+// dst, rows×stride bytes; zero is a row of zeros, the one above the first; bpp is the bytes per pixel. It
+// is false for an unknown filter.
+func unfilter(dst, raw, zero []byte, rows, stride, bpp int) bool {
 	prev := zero
 	for y := range rows {
-		filter, cur := raw[y*(stride+1)], raw[y*(stride+1)+1:(y+1)*(stride+1)]
+		filter, in := raw[y*(stride+1)], raw[y*(stride+1)+1:(y+1)*(stride+1)]
+		cur := dst[y*stride : (y+1)*stride]
 		switch filter {
 		case 0:
+			copy(cur, in)
 		case 1:
+			copy(cur[:bpp], in)
 			for i := bpp; i < stride; i++ {
-				cur[i] += cur[i-bpp]
+				cur[i] = in[i] + cur[i-bpp]
 			}
 		case 2:
 			for i := range cur {
-				cur[i] += prev[i]
+				cur[i] = in[i] + prev[i]
 			}
 		case 3:
-			for i := range cur {
-				left := 0
-				if i >= bpp {
-					left = int(cur[i-bpp])
-				}
-				cur[i] += byte((left + int(prev[i])) / 2)
+			for i := range bpp {
+				cur[i] = in[i] + prev[i]/2
+			}
+			for i := bpp; i < stride; i++ {
+				cur[i] = in[i] + byte((int(cur[i-bpp])+int(prev[i]))/2)
 			}
 		case 4:
-			for i := range cur {
-				if i < bpp {
-					cur[i] += prev[i]
-				} else {
-					cur[i] += paeth(cur[i-bpp], prev[i], prev[i-bpp])
-				}
+			for i := range bpp {
+				cur[i] = in[i] + prev[i]
+			}
+			for i := bpp; i < stride; i++ {
+				cur[i] = in[i] + paeth(cur[i-bpp], prev[i], prev[i-bpp])
 			}
 		default:
 			return false
@@ -196,17 +234,18 @@ func unfilter(raw, zero []byte, rows, stride, bpp int) bool {
 	return true
 }
 
-// paeth is the PNG Paeth predictor of a pixel from its left (a), upper (b) and upper-left (c) neighbours.
+// paeth is the PNG Paeth predictor of a pixel from its left (a), upper (b) and upper-left (c) neighbours:
+// the one nearest a+b-c, a before b before c on a tie. It picks by comparisons the compiler makes
+// conditional moves of, for a predictor the branch predictor cannot guess.
 func paeth(a, b, c byte) byte {
-	p := int(a) + int(b) - int(c)
-	pa, pb, pc := abs(p-int(a)), abs(p-int(b)), abs(p-int(c))
-	switch {
-	case pa <= pb && pa <= pc:
-		return a
-	case pb <= pc:
-		return b
+	pa, pb, pc := abs(int(b)-int(c)), abs(int(a)-int(c)), abs(int(a)+int(b)-2*int(c))
+	if pb < pa {
+		pa, a = pb, b
 	}
-	return c
+	if pc < pa {
+		a = c
+	}
+	return a
 }
 
 func abs(x int) int {
@@ -216,29 +255,19 @@ func abs(x int) int {
 	return x
 }
 
-// convertRows turns unfiltered rows into channels (1 or 3) a pixel, alpha dropped, grey repeated, and
+// convertRows turns unfiltered rows into pix, channels (1 or 3) a pixel, alpha dropped, grey repeated, and
 // colour to luma as fillPixels does.
-func convertRows(raw []byte, h pngHeader, channels int) []byte {
-	pix := make([]byte, h.rows*h.cols*channels)
-	stride := h.cols * h.channels
-	for y := range h.rows {
-		in, out := raw[y*(stride+1)+1:(y+1)*(stride+1)], pix[y*h.cols*channels:(y+1)*h.cols*channels]
-		if h.colorType == pngGray && channels == 1 {
-			copy(out, in)
-			continue
+func convertRows(pix, rows []byte, h pngHeader, channels int) {
+	for i := range h.rows * h.cols {
+		p := rows[i*h.channels:]
+		r, g, b := p[0], p[0], p[0]
+		if h.colorType == pngRGB || h.colorType == pngRGBA {
+			g, b = p[1], p[2]
 		}
-		for x := range h.cols {
-			p := in[x*h.channels:]
-			r, g, b := p[0], p[0], p[0]
-			if h.colorType == pngRGB || h.colorType == pngRGBA {
-				g, b = p[1], p[2]
-			}
-			if channels == 1 {
-				out[x] = luma(r, g, b)
-			} else {
-				out[3*x], out[3*x+1], out[3*x+2] = r, g, b
-			}
+		if channels == 1 {
+			pix[i] = luma(r, g, b)
+		} else {
+			pix[3*i], pix[3*i+1], pix[3*i+2] = r, g, b
 		}
 	}
-	return pix
 }

@@ -158,3 +158,35 @@ func comparePNG(t *testing.T, pd *pngDecoder, name string, b []byte, channels in
 	}
 	return true
 }
+
+// TestPNGDecoderKeepsEarlierPixels shows that the pixels the decoder returns stay as they were while it
+// decodes more images (and declines some) after them: each image's, kept, is image/png's at the end.
+func TestPNGDecoderKeepsEarlierPixels(t *testing.T) {
+	var pd pngDecoder
+	kept := map[string][]byte{}
+	pngs := testPNGs(t)
+	for round := range 4 { // past a block of pixels
+		for name, b := range pngs {
+			channels := 1 + 2*(round%2)
+			if pix, _, _, ok := pd.decode(b, channels); ok {
+				kept[fmt.Sprintf("%s, round %d", name, round)] = pix
+			}
+			pd.decode(b[:len(b)/2], channels) // declined
+		}
+	}
+	for name, b := range pngs {
+		for round := range 4 {
+			pix, ok := kept[fmt.Sprintf("%s, round %d", name, round)]
+			if !ok {
+				continue
+			}
+			want, _, _, err := decodePixels(b, 1+2*(round%2))
+			if err != nil || !bytes.Equal(pix, want) {
+				t.Fatalf("%s, round %d: the pixels changed after (%v)", name, round, err)
+			}
+		}
+	}
+	if len(kept) == 0 {
+		t.Error("no image decoded")
+	}
+}
