@@ -27,7 +27,7 @@ type inflater struct {
 	maxTable uint
 	lit      huffman
 	dist     huffman
-	lens     [maxLitCodes + maxDistCodes]uint8
+	clen     huffman // a dynamic block's code-length code
 
 	fixedLit, fixedDist *huffman // the fixed codes, built when first met
 }
@@ -57,69 +57,60 @@ type huffman struct {
 	fast      [1 << longFastBits]uint16
 	tableBits uint
 	count     [maxCodeBits + 1]uint16
-	symbols   [maxLitCodes]uint16 // by length, then by symbol
-	empty     bool                // no symbol at all: any use of the code is an error
+	symbols   [maxCodeBits + 1][maxLitCodes]uint16 // symbols[n][:count[n]]: the symbols of n bits, in order
+	empty     bool                                 // no symbol at all: any use of the code is an error
 }
 
 // build makes h decode the code whose lengths are given (0: the symbol is unused); false for a code
 // compress/flate refuses: over- or under-subscribed, but for a lone code of one bit.
 func (h *huffman) build(lengths []uint8, maxTable uint) bool {
-	var count [maxCodeBits + 1]uint16
-	for _, n := range lengths {
-		count[n]++
+	h.count = [maxCodeBits + 1]uint16{}
+	for sym, n := range lengths {
+		// The unused symbols are listed too, as of 0 bits, so that no symbol costs a branch.
+		h.symbols[n][h.count[n]] = uint16(sym)
+		h.count[n]++
 	}
-	count[0] = 0
+	h.count[0] = 0
+	return h.finish(maxTable)
+}
+
+// finish makes h decode the code its lists of symbols by length (count, symbols) describe; false for a code
+// compress/flate refuses: over- or under-subscribed, but for a lone code of one bit.
+func (h *huffman) finish(maxTable uint) bool {
 	maxLen := uint(maxCodeBits)
-	for maxLen > 0 && count[maxLen] == 0 {
+	for maxLen > 0 && h.count[maxLen] == 0 {
 		maxLen--
 	}
-	h.count = count
 	if h.empty = maxLen == 0; h.empty {
 		return true
 	}
 	// The codes fill the 2^maxLen sequences of maxLen bits exactly, or the code is one symbol of one bit.
 	next := 0 // the first code of each length; an over-subscribed code's run past 2^15
 	for n := range maxLen {
-		next = (next + int(count[n])) << 1
+		next = (next + int(h.count[n])) << 1
 	}
-	if used := next + int(count[maxLen]); used != 1<<maxLen && !(used == 1 && maxLen == 1) {
+	if used := next + int(h.count[maxLen]); used != 1<<maxLen && !(used == 1 && maxLen == 1) {
 		return false
 	}
-	h.sortSymbols(lengths)
 	h.tableBits = min(maxLen, maxTable)
 	h.fill()
 	return true
 }
 
-// sortSymbols lists the symbols of lengths by length, then by symbol, in h.symbols: a counting sort in which
-// the unused symbols (length 0) come after the longest, so that every symbol is written without a branch.
-func (h *huffman) sortSymbols(lengths []uint8) {
-	var start [maxCodeBits + 1]uint16 // by length−1 mod 16: 1…15, then 0
-	for n := 1; n <= maxCodeBits; n++ {
-		start[n] = start[n-1] + h.count[n]
-	}
-	for sym, n := range lengths {
-		key := (n - 1) & maxCodeBits
-		h.symbols[start[key]] = uint16(sym)
-		start[key]++
-	}
-}
-
-// fill writes the fast table from the sorted symbols, one length at a time: once the codes of length n are
-// in its first 2^n entries (each code of n bits at its bits reversed, as the stream gives them), an entry
-// whose last bit is set decodes as the one without it, so the 2^n entries are copied after themselves for
-// the codes of length n+1. Each code is written once, not once per entry it fills; the entries of longer
-// codes' prefixes stay zero.
+// fill writes the fast table one length at a time: once the codes of length n are in its first 2^n
+// entries (each code of n bits at its bits reversed, as the stream gives them), an entry whose last bit is
+// set decodes as the one without it, so the 2^n entries are copied after themselves for the codes of
+// length n+1. Each code is written once, not once per entry it fills; the entries of longer codes'
+// prefixes stay zero.
 func (h *huffman) fill() {
 	fast := h.fast[:1<<h.tableBits]
 	fast[0], fast[1] = 0, 0
-	code, i := 0, 0
+	code := 0
 	for n := uint(1); ; n++ {
-		for _, sym := range h.symbols[i : i+int(h.count[n])] {
+		for _, sym := range h.symbols[n][:h.count[n]] {
 			fast[bits.Reverse16(uint16(code))>>(16-n)] = sym<<4 | uint16(n)
 			code++
 		}
-		i += int(h.count[n])
 		if n == h.tableBits {
 			return
 		}
@@ -355,23 +346,24 @@ func (f *inflater) dynamicCodes() bool {
 		}
 		clens[codeLengthOrder[i]] = uint8(v)
 	}
-	if !f.lit.build(clens[:], f.maxTable) || f.lit.empty {
+	if !f.clen.build(clens[:], f.maxTable) || f.clen.empty {
 		return false
 	}
-	lens := f.lens[:nlit+ndist]
-	if !f.readLengths(lens) || lens[endOfBlock] == 0 {
-		return false
-	}
-	return f.lit.build(lens[:nlit], f.maxTable) && f.dist.build(lens[nlit:], f.maxTable)
+	return f.readLengths(nlit, ndist) && f.lit.finish(f.maxTable) && f.dist.finish(f.maxTable)
 }
 
-// readLengths reads the code lengths of a dynamic block with the code-length code (in f.lit), with the
-// stream's state in locals. That code's lengths take 3 bits: the table holds all its codes, and a symbol
-// and its extra bits take at most 14 bits.
-func (f *inflater) readLengths(lens []uint8) bool {
+// readLengths reads the lengths of a dynamic block's nlit literal and length codes and ndist distance
+// codes with the code-length code, and lists each symbol used under its length in f.lit or f.dist as it
+// comes (runs of zeros cost nothing): no pass over the lengths after. False for a fault, or for a block
+// without an end. The stream's state is in locals; the code-length code's lengths take 3 bits, so its
+// table holds all its codes, and a symbol and its extra bits take at most 14 bits.
+func (f *inflater) readLengths(nlit, ndist int) bool {
+	f.lit.count, f.dist.count = [maxCodeBits + 1]uint16{}, [maxCodeBits + 1]uint16{}
 	in, pos, acc, nbits := f.in, f.pos, f.acc, f.nbits
-	fast, mask := &f.lit.fast, uint64(1)<<f.lit.tableBits-1
-	for i := 0; i < len(lens); {
+	fast, mask := &f.clen.fast, uint64(1)<<f.clen.tableBits-1
+	ended := false
+	last := uint8(0) // the length read last
+	for i := 0; i < nlit+ndist; {
 		if nbits < 14 {
 			pos, acc, nbits = refillWord(in, pos, acc, nbits)
 		}
@@ -382,35 +374,39 @@ func (f *inflater) readLengths(lens []uint8) bool {
 		}
 		acc >>= used
 		nbits -= used
-		sym := e >> 4
-		if sym < 16 {
-			lens[i] = uint8(sym)
-			i++
-			continue
-		}
-		value, repeat, extra := uint8(0), 11+int(acc&127), uint(7)
-		switch sym {
+		value, repeat, extra := uint8(e>>4), 1, uint(0)
+		switch e >> 4 {
 		case 16:
 			if i == 0 {
 				return false
 			}
-			value, repeat, extra = lens[i-1], 3+int(acc&3), 2
+			value, repeat, extra = last, 3+int(acc&3), 2
 		case 17:
-			repeat, extra = 3+int(acc&7), 3
+			value, repeat, extra = 0, 3+int(acc&7), 3
+		case 18:
+			value, repeat, extra = 0, 11+int(acc&127), 7
 		}
-		if nbits < extra || repeat > len(lens)-i {
+		if nbits < extra || repeat > nlit+ndist-i {
 			return false
 		}
 		acc >>= extra
 		nbits -= extra
-		fill := lens[i : i+repeat]
-		for k := range fill {
-			fill[k] = value
+		if value != 0 {
+			ended = ended || i <= endOfBlock && endOfBlock < i+repeat
+			for sym := i; sym < i+repeat; sym++ {
+				h, s := &f.lit, sym
+				if sym >= nlit {
+					h, s = &f.dist, sym-nlit
+				}
+				h.symbols[value][h.count[value]] = uint16(s)
+				h.count[value]++
+			}
 		}
 		i += repeat
+		last = value
 	}
 	f.pos, f.acc, f.nbits = pos, acc, nbits
-	return true
+	return ended
 }
 
 // codes decodes a block's literals and copies up to its end. It decodes literals, most of a long
@@ -427,7 +423,7 @@ func (f *inflater) codes(lit, dist *huffman) bool {
 			pos, acc, nbits = refillWord(in, pos, acc, nbits)
 		}
 		sym := 0
-		if e := lit.fast[acc&litMask]; e != 0 && uint(e&15) <= nbits {
+		if e := lit.fast[acc&litMask]; uint(e&15)-1 < nbits { // a code the table holds (e is not 0), whole in acc
 			acc >>= e & 15
 			nbits -= uint(e & 15)
 			sym = int(e >> 4)
@@ -555,13 +551,13 @@ func (f *inflater) symbol(h *huffman) (int, bool) {
 	if f.nbits < maxCodeBits {
 		f.refill()
 	}
-	if e := h.fast[f.acc&(1<<h.tableBits-1)]; e != 0 && uint(e&15) <= f.nbits {
+	if e := h.fast[f.acc&(1<<h.tableBits-1)]; uint(e&15)-1 < f.nbits { // a code the table holds, whole in acc
 		f.acc >>= e & 15
 		f.nbits -= uint(e & 15)
 		return int(e >> 4), true
 	}
 	// Bit by bit: the code's first len bits, most significant first, against the first code of each length.
-	code, first, index := 0, 0, 0
+	code, first := 0, 0
 	for n := 1; n <= maxCodeBits; n++ {
 		if f.nbits == 0 {
 			return 0, false
@@ -571,9 +567,8 @@ func (f *inflater) symbol(h *huffman) (int, bool) {
 		f.nbits--
 		count := int(h.count[n])
 		if code-first < count {
-			return int(h.symbols[index+code-first]), true
+			return int(h.symbols[n][code-first]), true
 		}
-		index += count
 		first = (first + count) << 1
 		code <<= 1
 	}
