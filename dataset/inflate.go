@@ -353,10 +353,10 @@ func (f *inflater) dynamicCodes() bool {
 }
 
 // readLengths reads the lengths of a dynamic block's nlit literal and length codes and ndist distance
-// codes with the code-length code, and lists each symbol used under its length in f.lit or f.dist as it
-// comes (runs of zeros cost nothing): no pass over the lengths after. False for a fault, or for a block
-// without an end. The stream's state is in locals; the code-length code's lengths take 3 bits, so its
-// table holds all its codes, and a symbol and its extra bits take at most 14 bits.
+// codes with the code-length code, and lists each symbol under its length in f.lit or f.dist as it comes:
+// no pass over the lengths after. False for a fault, or for a block without an end. The stream's state
+// is in locals; the code-length code's lengths take 3 bits, so its table holds all its codes, and a
+// symbol and its extra bits take at most 14 bits.
 func (f *inflater) readLengths(nlit, ndist int) bool {
 	f.lit.count, f.dist.count = [maxCodeBits + 1]uint16{}, [maxCodeBits + 1]uint16{}
 	in, pos, acc, nbits := f.in, f.pos, f.acc, f.nbits
@@ -374,39 +374,56 @@ func (f *inflater) readLengths(nlit, ndist int) bool {
 		}
 		acc >>= used
 		nbits -= used
-		value, repeat, extra := uint8(e>>4), 1, uint(0)
-		switch e >> 4 {
-		case 16:
-			if i == 0 {
-				return false
+		if e>>4 < 16 { // one length
+			last = uint8(e >> 4)
+			f.listLength(i, nlit, last)
+			if i == endOfBlock {
+				ended = last != 0
 			}
-			value, repeat, extra = last, 3+int(acc&3), 2
-		case 17:
-			value, repeat, extra = 0, 3+int(acc&7), 3
-		case 18:
-			value, repeat, extra = 0, 11+int(acc&127), 7
+			i++
+			continue
 		}
-		if nbits < extra || repeat > nlit+ndist-i {
+		// A run: of the last length (16) or of zeros (17, 18), which are not listed.
+		run := e>>4 - 16
+		extra := uint(repeatExtra[run])
+		repeat := int(repeatBase[run]) + int(acc&(1<<extra-1))
+		if nbits < extra || repeat > nlit+ndist-i || run == 0 && i == 0 {
 			return false
 		}
 		acc >>= extra
 		nbits -= extra
-		if value != 0 {
-			ended = ended || i <= endOfBlock && endOfBlock < i+repeat
-			for sym := i; sym < i+repeat; sym++ {
-				h, s := &f.lit, sym
-				if sym >= nlit {
-					h, s = &f.dist, sym-nlit
-				}
-				h.symbols[value][h.count[value]] = uint16(s)
-				h.count[value]++
-			}
+		if run != 0 {
+			last = 0
+		}
+		if i <= endOfBlock && endOfBlock < i+repeat {
+			ended = last != 0
+		}
+		for ; repeat > 0 && last != 0; repeat-- {
+			f.listLength(i, nlit, last)
+			i++
 		}
 		i += repeat
-		last = value
 	}
+	f.lit.count[0], f.dist.count[0] = 0, 0
 	f.pos, f.acc, f.nbits = pos, acc, nbits
 	return ended
+}
+
+// The shortest runs of code-length symbols 16, 17 and 18, and the extra bits that lengthen them.
+var (
+	repeatBase  = [3]uint8{3, 3, 11}
+	repeatExtra = [3]uint8{2, 3, 7}
+)
+
+// listLength lists symbol i of a dynamic block's lengths (a literal or length code below nlit, a distance
+// code from it) under its length n; those of length 0 too, to be ignored, so that listing does not branch.
+func (f *inflater) listLength(i, nlit int, n uint8) {
+	h, sym := &f.lit, i
+	if i >= nlit {
+		h, sym = &f.dist, i-nlit
+	}
+	h.symbols[n][h.count[n]] = uint16(sym)
+	h.count[n]++
 }
 
 // codes decodes a block's literals and copies up to its end. It decodes literals, most of a long
