@@ -426,50 +426,18 @@ func (f *inflater) listLength(i, nlit int, n uint8) {
 	h.count[n]++
 }
 
-// codes decodes a block's literals and copies up to its end. It decodes literals, most of a long
-// stream's symbols, with the stream's state in locals, for registers, and hands it to f for the rest.
+// codes decodes a block's literals and copies up to its end: runs of those its tables hold in tableCodes,
+// any other symbol here, bit by bit.
 func (f *inflater) codes(lit, dist *huffman) bool {
 	if lit.empty { // an empty table holds stale entries; such a block cannot even end
 		return false
 	}
-	in, out := f.in, f.out
-	pos, acc, nbits, n := f.pos, f.acc, f.nbits, f.n
-	litMask := uint64(1)<<lit.tableBits - 1
 	for {
-		if nbits < maxCodeBits {
-			pos, acc, nbits = refillWord(in, pos, acc, nbits)
-		}
-		sym := 0
-		if e := lit.fast[acc&litMask]; uint(e&15)-1 < nbits { // a code the table holds (e is not 0), whole in acc
-			acc >>= e & 15
-			nbits -= uint(e & 15)
-			sym = int(e >> 4)
-		} else {
-			f.pos, f.acc, f.nbits = pos, acc, nbits
-			var ok bool
-			if sym, ok = f.symbol(lit); !ok {
-				return false
-			}
-			pos, acc, nbits = f.pos, f.acc, f.nbits
-		}
-		if sym < endOfBlock && n < len(out) {
-			out[n] = byte(sym)
-			n++
-			continue
-		}
-		if sym > endOfBlock && sym <= 285 {
-			if nbits < 33 { // a length's extra bits, a distance code and its extra bits
-				pos, acc, nbits = refillWord(in, pos, acc, nbits)
-			}
-			length, distance, rest, left, ok := tableMatch(sym, acc, nbits, dist)
-			if ok && distance <= n && length <= len(out)-n {
-				acc, nbits = rest, left
-				n = copyMatch(out, n, distance, length)
-				continue
-			}
-		}
-		f.pos, f.acc, f.nbits, f.n = pos, acc, nbits, n
+		f.tableCodes(lit, dist)
+		sym, ok := f.symbol(lit)
 		switch {
+		case !ok:
+			return false
 		case sym < endOfBlock:
 			if !f.room(1) {
 				return false
@@ -481,8 +449,69 @@ func (f *inflater) codes(lit, dist *huffman) bool {
 		case !f.match(sym, dist):
 			return false
 		}
-		pos, acc, nbits, n, out = f.pos, f.acc, f.nbits, f.n, f.out
 	}
+}
+
+// tableCodes decodes literals and copies whose codes the tables hold, into out as far as it reaches, and
+// stops before any other symbol (the block's end, a longer code, a fault), for codes. Most of a stream's
+// symbols are decoded here, with its state in locals and no call, for registers.
+func (f *inflater) tableCodes(lit, dist *huffman) {
+	in, out := f.in, f.out
+	pos, acc, nbits, n := f.pos, f.acc, f.nbits, f.n
+	litMask, distMask := uint64(1)<<lit.tableBits-1, uint64(1)<<dist.tableBits-1
+	for {
+		if nbits < maxCodeBits {
+			pos, acc, nbits = refillWord(in, pos, acc, nbits)
+		}
+		e := lit.fast[acc&litMask]
+		used, sym := uint(e&15), int(e>>4)
+		if used-1 >= nbits || sym == endOfBlock || sym > 285 { // no code of the table's, or past the end
+			break
+		}
+		if sym < endOfBlock {
+			if n >= len(out) {
+				break
+			}
+			out[n] = byte(sym)
+			n++
+			acc >>= used
+			nbits -= used
+			continue
+		}
+		if nbits < 48 { // the length's extra bits, the distance code and its extra bits too
+			pos, acc, nbits = refillWord(in, pos, acc, nbits)
+		}
+		d := dist.fast[(acc>>used>>lengthExtra[sym-257])&distMask]
+		if dist.empty || d&15 == 0 || d>>4 >= 30 { // no distance code of the table's (an empty one's are stale)
+			break
+		}
+		length, distance, matched := tableMatchBits(sym, acc>>used, d)
+		if used+matched > nbits || distance > n || length > len(out)-n {
+			break
+		}
+		acc >>= used + matched
+		nbits -= used + matched
+		if end := n + length; distance >= 8 && end+8 <= len(out) { // copyMatch's usual case, without a call
+			for from := n - distance; n < end; n, from = n+8, from+8 {
+				binary.LittleEndian.PutUint64(out[n:], binary.LittleEndian.Uint64(out[from:]))
+			}
+			n = end
+		} else {
+			n = copyMatch(out, n, distance, length)
+		}
+	}
+	f.pos, f.acc, f.nbits, f.n = pos, acc, nbits, n
+}
+
+// tableMatchBits decodes from acc the rest of a match whose length symbol is sym (257…285) and whose
+// distance code's table entry is e (a distance symbol, below 30): it returns the length, the distance and
+// the bits they took.
+func tableMatchBits(sym int, acc uint64, e uint16) (length, distance int, used uint) {
+	extra, dbits := uint(lengthExtra[sym-257]), uint(e&15)
+	dextra := uint(distExtra[e>>4])
+	length = int(lengthBase[sym-257]) + int(acc&(1<<extra-1))
+	distance = int(distBase[e>>4]) + int(acc>>(extra+dbits)&(1<<dextra-1))
+	return length, distance, extra + dbits + dextra
 }
 
 // tableMatch decodes from acc, which holds nbits bits, the rest of a match whose length symbol is sym
@@ -543,22 +572,33 @@ func (f *inflater) matchCode(sym int, dist *huffman) (length, distance int, ok b
 // copyMatch copies length bytes from distance back to out[n:], which holds them, and returns the new end.
 func copyMatch(out []byte, n, distance, length int) int {
 	from, end := n-distance, n+length
-	if distance >= 8 && end+8 <= len(out) {
+	switch {
+	case end+8 > len(out): // near the end of out, a byte at a time
+		for ; n < end; n, from = n+1, from+1 {
+			out[n] = out[from]
+		}
+	case distance >= 8:
 		// Eight bytes at a time: each word's source was written before it is read, even where the copy
 		// overlaps itself; the bytes past end are written over later.
-		for n < end {
+		for ; n < end; n, from = n+8, from+8 {
 			binary.LittleEndian.PutUint64(out[n:], binary.LittleEndian.Uint64(out[from:]))
-			n += 8
-			from += 8
 		}
-		return end
-	}
-	// A copy longer than its distance repeats what it writes: each pass copies all written since from.
-	for n < end {
-		n += copy(out[n:end], out[from:n])
+	default:
+		// A copy from fewer than eight bytes back repeats its first distance bytes: once the first
+		// multiple of distance from eight on is written, a byte at a time, words copy from that far back.
+		step := int(wordStep[distance])
+		for stop := min(n+step, end); n < stop; n, from = n+1, from+1 {
+			out[n] = out[from]
+		}
+		for from = n - step; n < end; n, from = n+8, from+8 {
+			binary.LittleEndian.PutUint64(out[n:], binary.LittleEndian.Uint64(out[from:]))
+		}
 	}
 	return end
 }
+
+// wordStep[d] is the least multiple of d of eight or more.
+var wordStep = [8]uint8{1: 8, 2: 8, 3: 9, 4: 8, 5: 10, 6: 12, 7: 14}
 
 // symbol decodes the next symbol of h's code.
 func (f *inflater) symbol(h *huffman) (int, bool) {
