@@ -341,6 +341,29 @@ func canonicalCodes(lengths []uint8) []string {
 	return codes
 }
 
+// TestCopyMatch checks copies of every length from every distance up to 20 bytes back, in the middle of
+// the output and ending at its end or just before, against copying a byte at a time: the words written
+// from fewer than eight bytes back repeat the right pattern, and nothing past the copy's end is kept.
+func TestCopyMatch(t *testing.T) {
+	for distance := 1; distance <= 20; distance++ {
+		for length := 3; length <= 258; length++ {
+			for _, after := range []int{0, 1, 7, 8, 300} { // bytes of out after the copy
+				out := make([]byte, 30+length+after)
+				for i := range 30 {
+					out[i] = byte(i*37 + 1)
+				}
+				want := bytes.Clone(out)
+				for i := 30; i < 30+length; i++ {
+					want[i] = want[i-distance]
+				}
+				if end := copyMatch(out, 30, distance, length); end != 30+length || !bytes.Equal(out[:end], want[:end]) {
+					t.Fatalf("%d bytes from %d back, %d after: % x, want % x", length, distance, after, out[:30+length], want[:30+length])
+				}
+			}
+		}
+	}
+}
+
 // TestAdler32Sum checks the word-at-a-time Adler-32 against hash/adler32 on every length up to a few
 // words past a PNG row, on lengths around its rounds, and on the bytes that make its sums largest (0xff).
 func TestAdler32Sum(t *testing.T) {
