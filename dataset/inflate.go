@@ -570,35 +570,46 @@ func (f *inflater) matchCode(sym int, dist *huffman) (length, distance int, ok b
 }
 
 // copyMatch copies length bytes from distance back to out[n:], which holds them, and returns the new end.
+// It copies eight bytes at a time wherever out has room for the word (the bytes past the copy's end are
+// written over later), the last few bytes of out one at a time.
 func copyMatch(out []byte, n, distance, length int) int {
-	from, end := n-distance, n+length
+	end := n + length
+	words := min(end, len(out)-7) // a word written at n below words fits in out
 	switch {
-	case end+8 > len(out): // near the end of out, a byte at a time
-		for ; n < end; n, from = n+1, from+1 {
-			out[n] = out[from]
-		}
 	case distance >= 8:
-		// Eight bytes at a time: each word's source was written before it is read, even where the copy
-		// overlaps itself; the bytes past end are written over later.
-		for ; n < end; n, from = n+8, from+8 {
-			binary.LittleEndian.PutUint64(out[n:], binary.LittleEndian.Uint64(out[from:]))
+		// Each word's source was written before it is read, even where the copy overlaps itself.
+		for ; n < words; n += 8 {
+			binary.LittleEndian.PutUint64(out[n:], binary.LittleEndian.Uint64(out[n-distance:]))
 		}
-	default:
-		// A copy from fewer than eight bytes back repeats its first distance bytes: once the first
-		// multiple of distance from eight on is written, a byte at a time, words copy from that far back.
+	case distance&(distance-1) == 0 && n < words: // 1, 2 or 4 bytes back: those bytes over and over
+		w := binary.LittleEndian.Uint64(out[n-distance:]) & patternMask[distance] * patternRepeat[distance]
+		for ; n < words; n += 8 {
+			binary.LittleEndian.PutUint64(out[n:], w)
+		}
+	case distance&(distance-1) != 0:
+		// A copy from 3, 5, 6 or 7 bytes back repeats its first distance bytes: once the first multiple of
+		// distance from eight on is written, a byte at a time, words copy from that far back.
 		step := int(wordStep[distance])
-		for stop := min(n+step, end); n < stop; n, from = n+1, from+1 {
-			out[n] = out[from]
+		for stop := min(n+step, end); n < stop; n++ {
+			out[n] = out[n-distance]
 		}
-		for from = n - step; n < end; n, from = n+8, from+8 {
-			binary.LittleEndian.PutUint64(out[n:], binary.LittleEndian.Uint64(out[from:]))
+		for ; n < words; n += 8 {
+			binary.LittleEndian.PutUint64(out[n:], binary.LittleEndian.Uint64(out[n-step:]))
 		}
+	}
+	for ; n < end; n++ {
+		out[n] = out[n-distance]
 	}
 	return end
 }
 
-// wordStep[d] is the least multiple of d of eight or more.
-var wordStep = [8]uint8{1: 8, 2: 8, 3: 9, 4: 8, 5: 10, 6: 12, 7: 14}
+// wordStep[d] is the least multiple of d of eight or more; a word of the d bytes at the low end of a word
+// (patternMask[d]) repeated is that word times patternRepeat[d], for d 1, 2 and 4.
+var (
+	wordStep      = [8]uint8{1: 8, 2: 8, 3: 9, 4: 8, 5: 10, 6: 12, 7: 14}
+	patternMask   = [5]uint64{1: 0xff, 2: 0xffff, 4: 0xffffffff}
+	patternRepeat = [5]uint64{1: 0x0101010101010101, 2: 0x0001000100010001, 4: 0x0000000100000001}
+)
 
 // symbol decodes the next symbol of h's code.
 func (f *inflater) symbol(h *huffman) (int, bool) {
