@@ -130,38 +130,48 @@ func (f *inflater) inflate(in, out []byte) bool {
 }
 
 // adler32Sum is hash/adler32's Checksum, eight bytes at a time: hash/adler32 adds one byte at a time to
-// two running sums, a chain of dependent additions that took a tenth of a small PNG's inflating. Here
-// each word's byte sum and its bytes weighted by their distance from its end come from multiplications
-// of its even and odd bytes as 16-bit lanes, and the sums stay in 64 bits, reduced once at the end.
+// two running sums, a chain of dependent additions that took a tenth of a small PNG's inflating. Here a
+// block of up to 128 words is summed in lanes, with additions only: its even and odd bytes as four 16-bit
+// lanes each (even, odd), and, for the sum s1 reaches before each word, the lanes summed so far added up
+// in 32-bit lanes (before). The running sums are then advanced once a block from those lanes.
 func adler32Sum(b []byte) uint32 {
 	const (
 		mod   = 65521
 		lanes = 0x00ff00ff00ff00ff
-		ones  = 0x0001000100010001
+		wide  = 0x0000ffff0000ffff
 	)
 	var s1, s2 uint64 = 1, 0
-	// In a round of at most 2^20 bytes s1 stays below 2^29 and s2 below 2^49: no reduction is needed in it.
-	for len(b) > 0 {
-		round := b[:min(len(b), 1<<20)]
-		b = b[len(round):]
-		for ; len(round) >= 8; round = round[8:] {
-			x := binary.LittleEndian.Uint64(round)
-			even, odd := x&lanes, x>>8&lanes // bytes 0, 2, 4, 6 and 1, 3, 5, 7 as four 16-bit lanes
-			sum := (even + odd) * ones >> 48
-			// The top lane of a product collects lane i times the constant's lane 3-i: weights 8, 6, 4, 2 for
-			// the even bytes and 7, 5, 3, 1 for the odd.
-			weighted := (even*0x0008000600040002)>>48 + (odd*0x0007000500030001)>>48
-			s2 += 8*s1 + weighted
-			s1 += sum
+	for len(b) >= 8 {
+		// 128 words keep a lane of even+odd below 2^16 (255·2·128) and one of before below 2^32.
+		words := min(len(b)/8, 128)
+		block := b[:8*words]
+		b = b[len(block):]
+		var even, odd, beforeLow, beforeHigh uint64
+		for ; len(block) > 0; block = block[8:] {
+			pair := even + odd
+			beforeLow += pair & wide
+			beforeHigh += pair >> 16 & wide
+			x := binary.LittleEndian.Uint64(block)
+			even += x & lanes // bytes 0, 2, 4, 6
+			odd += x >> 8 & lanes
 		}
-		for _, c := range round {
-			s1 += uint64(c)
-			s2 += s1
+		before := beforeLow&0xffffffff + beforeLow>>32 + beforeHigh&0xffffffff + beforeHigh>>32
+		// Each word adds 8·s1 (s1 as it was before the word) and its bytes weighted by their distance from
+		// its end: 8, 6, 4, 2 for the even ones, 7, 5, 3, 1 for the odd.
+		var sum, weighted uint64
+		for lane := range 4 {
+			e, o := even>>(16*lane)&0xffff, odd>>(16*lane)&0xffff
+			sum += e + o
+			weighted += e*uint64(8-2*lane) + o*uint64(7-2*lane)
 		}
-		s1 %= mod
-		s2 %= mod
+		s2 = (s2 + 8*uint64(words)*s1 + 8*before + weighted) % mod
+		s1 = (s1 + sum) % mod
 	}
-	return uint32(s2<<16 | s1)
+	for _, c := range b {
+		s1 += uint64(c)
+		s2 += s1
+	}
+	return uint32(s2%mod<<16 | s1%mod)
 }
 
 // deflate decompresses the DEFLATE stream starting at in[pos] into out, growing it up to size bytes,
