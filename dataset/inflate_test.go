@@ -7,19 +7,22 @@ import (
 	"fmt"
 	"hash/adler32"
 	"io"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
 // inflateCorpus is data compressed by compress/zlib at every level: zeros, noise, sparse images like
-// MNIST's rows and repeated text, of sizes from empty to past a PNG's 64 KiB bound.
-func inflateCorpus(t *testing.T) (streams, plain [][]byte) {
+// MNIST's rows, repeated text and bytes of skewed frequencies (byte k about twice as common as byte k+1,
+// for codes longer than a table holds), of sizes from empty to past a PNG's 64 KiB bound.
+func inflateCorpus(t testing.TB) (streams, plain [][]byte) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, size := range []int{0, 1, 2, 3, 100, 812, 4000, 70000} {
-		for kind := range 4 {
+		for kind := range 5 {
 			b := make([]byte, size)
 			for i := range b {
 				switch kind {
@@ -31,6 +34,8 @@ func inflateCorpus(t *testing.T) (streams, plain [][]byte) {
 					}
 				case 3:
 					b[i] = "the quick brown fox "[i%20] + byte(i/1000)
+				case 4:
+					b[i] = byte(bits.TrailingZeros32(r.Uint32() | 1<<24))
 				}
 			}
 			for _, level := range []int{zlib.NoCompression, zlib.BestSpeed, zlib.DefaultCompression, zlib.BestCompression, zlib.HuffmanOnly} {
@@ -51,24 +56,30 @@ func inflateCorpus(t *testing.T) (streams, plain [][]byte) {
 }
 
 // TestInflaterReadsWhatZlibWrites shows that the inflater decompresses what compress/zlib writes, in
-// stored, fixed and dynamic blocks, and only into a buffer of exactly the stream's size.
+// stored, fixed and dynamic blocks, with literal codes longer than its table, and only into a buffer of
+// exactly the stream's size.
 func TestInflaterReadsWhatZlibWrites(t *testing.T) {
 	streams, plain := inflateCorpus(t)
 	var f inflater
 	blockTypes := map[byte]bool{}
+	longCodes := 0
 	for i, z := range streams {
 		blockTypes[z[2]>>1&3] = true
 		out := make([]byte, len(plain[i]))
 		if !f.inflate(z, out) || !bytes.Equal(out, plain[i]) {
 			t.Errorf("stream %d (%d bytes): not inflated to what was written", i, len(plain[i]))
 		}
+		if z[2]>>1&3 == 2 && slices.ContainsFunc(f.lit.count[f.lit.tableBits+1:], func(c uint16) bool { return c > 0 }) {
+			longCodes++ // its last block's literal code has codes longer than the table's
+		}
 		if f.inflate(z, make([]byte, len(plain[i])+1)) || len(plain[i]) > 0 && f.inflate(z, make([]byte, len(plain[i])-1)) {
 			t.Errorf("stream %d (%d bytes): inflated into a buffer of another size", i, len(plain[i]))
 		}
 	}
-	if len(blockTypes) != 3 {
-		t.Errorf("the corpus starts with block types %v, want stored, fixed and dynamic", blockTypes)
+	if len(blockTypes) != 3 || longCodes == 0 {
+		t.Errorf("the corpus starts with block types %v, %d streams with literal codes longer than the table: want stored, fixed and dynamic, and some", blockTypes, longCodes)
 	}
+	t.Logf("%d streams with literal codes longer than the table", longCodes)
 }
 
 // TestInflaterDeclinesWhatZlibRefuses shows, on streams damaged at random (a byte changed, or cut short),
@@ -99,6 +110,26 @@ func TestInflaterDeclinesWhatZlibRefuses(t *testing.T) {
 	if accepted == 0 || refused == 0 {
 		t.Errorf("%d damaged streams read and %d refused: want some of each", accepted, refused)
 	}
+}
+
+// FuzzInflater checks what TestInflaterDeclinesWhatZlibRefuses checks, on streams the fuzzer makes from
+// the corpus's: what the inflater accepts compress/zlib reads the same, and what compress/zlib reads into a
+// buffer of the size given the inflater reads.
+func FuzzInflater(f *testing.F) {
+	streams, plain := inflateCorpus(f)
+	for i, z := range streams {
+		if len(plain[i]) <= 4000 {
+			f.Add(z, uint16(len(plain[i])))
+		}
+	}
+	var inf inflater
+	f.Fuzz(func(t *testing.T, z []byte, size uint16) {
+		out, want := make([]byte, size), make([]byte, size)
+		ok, zlibOK := inf.inflate(z, out), zlibInflate(z, want)
+		if ok != zlibOK || ok && !bytes.Equal(out, want) {
+			t.Fatalf("% x into %d bytes: the inflater %t, compress/zlib %t", z, size, ok, zlibOK)
+		}
+	})
 }
 
 // damaged returns a copy of z cut short at random (one time in four) or with one byte changed at random.
