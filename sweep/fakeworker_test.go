@@ -231,6 +231,7 @@ func (e fakeEnv) sweepEnv(t *testing.T, opts Options, plan Plan, env []string, f
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	return s
 }
 
