@@ -408,7 +408,8 @@ func (s *Sweep) cpusPerWorker() int {
 // progress stop at their next batch, are marked failed (hparams STATUS_FAILURE) and have all their
 // files closed; a worker that has not exited after Options.WorkerGrace is killed. Runs not yet
 // started are reported failed without a directory, and the status is spec.StatusInterrupted. obs
-// (nil: none) is told what the workers report.
+// (nil: none) is told what the workers report. The first slot's first worker is the one New started,
+// if it started one and it is still alive when the slot's first run is sent.
 func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 	if obs == nil {
 		obs = noObserver{}
