@@ -163,11 +163,18 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 		return nil, badInput(err)
 	}
 	s := &Sweep{plan: plan, runs: runs, opts: opts, created: time.Now()}
+	// One reading of the memory available for the parallelism and the memory check, so that auto's
+	// count is the one checked, taken before the first worker loads. Without /proc/meminfo there is
+	// nothing to compare against: TensorFlow will say.
+	available, err := availableMemory()
+	if err != nil {
+		available = math.Inf(1)
+	}
 	var warm *worker
 	if opts.Data == nil && !opts.DryRun {
 		warm = s.startWarm()
 	}
-	if err := s.prepare(); err != nil {
+	if err := s.prepare(available); err != nil {
 		warm.kill()
 		return nil, badInput(err)
 	}
@@ -176,9 +183,9 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 }
 
 // prepare reads the data unless Options.Data gives its shape, checks the runs, their parallelism,
-// memory and fusion against it and the machine, and the log directory, in which it creates the
-// sweep directory unless DryRun.
-func (s *Sweep) prepare() error {
+// memory and fusion against it and the machine's available memory, and the log directory, in which
+// it creates the sweep directory unless DryRun.
+func (s *Sweep) prepare(available float64) error {
 	data := s.opts.Data
 	if data == nil {
 		shape, snapshot, err := readData(&s.plan, s.opts)
@@ -192,12 +199,6 @@ func (s *Sweep) prepare() error {
 		return err
 	}
 	s.trainExamples, s.features, s.classes, s.source = data.TrainExamples, data.Features, data.Classes, data.Source
-	// One reading of the memory available for both, so that auto's count is the one checked. Without
-	// /proc/meminfo there is nothing to compare against: TensorFlow will say.
-	available, err := availableMemory()
-	if err != nil {
-		available = math.Inf(1)
-	}
 	if err := s.resolveParallel(available); err != nil {
 		return err
 	}
