@@ -30,9 +30,9 @@ func modelTrialConfigs(net spec.Network) []Config {
 // with dropout and L2.
 func fusedModelNetworks(t *testing.T) map[string]spec.Network {
 	return map[string]spec.Network{
-		"keras_convnet":    kerasConvnet(t),
+		"keras_convnet":     kerasConvnet(t),
 		"batchnorm_convnet": residualConvnet(spec.Shape{28, 28, 1}, 10),
-		"mlp_dropout_l2":   withL2(withDropout(mlp(784, []int{64, 32}, 10), 0.2), 1e-3),
+		"mlp_dropout_l2":    withL2(withDropout(mlp(784, []int{64, 32}, 10), 0.2), 1e-3),
 	}
 }
 
