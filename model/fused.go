@@ -15,7 +15,7 @@ import (
 // trials: every matmul is one BatchMatMulV2 over them, and batch norm, the activations and the loss
 // run once over the trials' stacked tensors. Any other network (a convnet, dropout, L2, ...) is every
 // trial's forward pass built by the Model's own layer code side by side in the one graph
-// (fusedModels), the same kernels a Model of the trial runs.
+// (buildFusedModels), the same kernels a Model of the trial runs.
 // Each trial still trains as the Model its Config describes would: its own initialiser and seed,
 // learning rate, batches (a [T, B] index tensor gathers each trial's batch from the one bound training
 // set; TrainSharedStep takes one batch for all), Adam state and step count, and batch-norm statistics.
@@ -109,6 +109,10 @@ func NewFused(trials []Config) (*Fused, error) {
 	if err != nil {
 		return nil, err
 	}
+	summary, err := trials[0].Network.Summary()
+	if err != nil {
+		return nil, fmt.Errorf("fused: %w", err)
+	}
 	var g *fusedGraph
 	if mlps != nil {
 		g, err = buildFused(trials, mlps)
@@ -138,11 +142,6 @@ func NewFused(trials []Config) (*Fused, error) {
 	if err != nil {
 		sess.Close()
 		return nil, err
-	}
-	summary, err := trials[0].Network.Summary()
-	if err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("fused: %w", err)
 	}
 	f := &Fused{trials: trials, features: features(trials[0].Network.Input.Shape), classes: summary.Output[0],
 		evalChunk: evalChunkFor(trials[0].Network, summary), graph: g, sess: sess, indexInputs: inputCache{dtype: tf.Int32}}
