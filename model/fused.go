@@ -11,8 +11,11 @@ import (
 )
 
 // Fused trains T trials of one network shape as one graph, so that the cost of launching a kernel is
-// paid once per step for all of them instead of once per trial: every matmul is one BatchMatMulV2 over
-// the trials, and batch norm, the activations and the loss run once over the trials' stacked tensors.
+// paid once per step for all of them instead of once per trial. An MLP (fusedMLP) is batched over the
+// trials: every matmul is one BatchMatMulV2 over them, and batch norm, the activations and the loss
+// run once over the trials' stacked tensors. Any other network (a convnet, dropout, L2, ...) is every
+// trial's forward pass built by the Model's own layer code side by side in the one graph
+// (buildFusedModels), the same kernels a Model of the trial runs.
 // Each trial still trains as the Model its Config describes would: its own initialiser and seed,
 // learning rate, batches (a [T, B] index tensor gathers each trial's batch from the one bound training
 // set; TrainSharedStep takes one batch for all), Adam state and step count, and batch-norm statistics.
@@ -28,7 +31,9 @@ import (
 // Its methods must not be called concurrently.
 type Fused struct {
 	trials        []Config // validated
-	mlp           fusedMLP // trial 0's; the others' have its shape
+	features      int      // values per example, as bound
+	classes       int
+	evalChunk     int // examples per evaluation call, as a Model of the network takes them
 	graph         *fusedGraph
 	sess          *tf.Session
 	iterations    int64
@@ -79,6 +84,7 @@ type fusedGraph struct {
 	shared                   fusedStep // indices [B]: one batch for every trial
 	evalStart, evalCount     tf.Output // int32 scalars
 	evalLossSum, evalCorrect tf.Output // [T] float32 sums over the evaluated examples
+	evalPenalty              tf.Output // [T] float32 L2 penalties at the current weights; no op without L2
 	evalProbabilities        tf.Output // [T, N, K] softmax of the evaluated examples
 	// trialVars are each trial's variables by their Model name: weights, moving statistics, Adam slots.
 	trialVars    []map[string]*fusedVar
@@ -94,15 +100,25 @@ type fusedStep struct {
 }
 
 // NewFused validates the trials' configurations, builds their fused graph, opens a session and
-// initialises every variable. The trials' networks must be MLPs of one shape (see fusedMLP), and the
-// trials must share the optimizer (Adam, at a constant learning rate), the device and the threads;
-// they may differ in kernel initialisers, seed and learning rate.
+// initialises every variable. The trials' networks must be one network but for their kernel
+// initialisers (MLPs of one shape, see fusedMLP, are batched), and the trials must share the
+// optimizer (Adam, at a constant learning rate), the device and the threads; they may differ in
+// kernel initialisers, seed and learning rate.
 func NewFused(trials []Config) (*Fused, error) {
 	trials, mlps, err := checkFusable(trials)
 	if err != nil {
 		return nil, err
 	}
-	g, err := buildFused(trials, mlps)
+	summary, err := trials[0].Network.Summary()
+	if err != nil {
+		return nil, fmt.Errorf("fused: %w", err)
+	}
+	var g *fusedGraph
+	if mlps != nil {
+		g, err = buildFused(trials, mlps)
+	} else {
+		g, err = buildFusedModels(trials)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -127,15 +143,17 @@ func NewFused(trials []Config) (*Fused, error) {
 		sess.Close()
 		return nil, err
 	}
-	f := &Fused{trials: trials, mlp: mlps[0], graph: g, sess: sess, indexInputs: inputCache{dtype: tf.Int32}}
+	f := &Fused{trials: trials, features: features(trials[0].Network.Input.Shape), classes: summary.Output[0],
+		evalChunk: evalChunkFor(trials[0].Network, summary), graph: g, sess: sess, indexInputs: inputCache{dtype: tf.Int32}}
 	if slices.ContainsFunc(trials, func(c Config) bool { return c.KeepValidationProbabilities }) {
 		f.valProbabilities = make([][]float32, len(trials))
 	}
 	return f, nil
 }
 
-// checkFusable validates every trial, reads its network as an MLP and checks that the fused graph
-// computes what each asks for; every problem is reported, each naming its trial and field or layer.
+// checkFusable validates every trial, reads its network as an MLP when every trial's is one (else
+// mlps is nil) and checks that the fused graph computes what each asks for; every problem is
+// reported, each naming its trial and field or layer.
 func checkFusable(trials []Config) ([]Config, []fusedMLP, error) {
 	if len(trials) == 0 {
 		return nil, nil, errors.New("fused: no trials")
@@ -144,8 +162,11 @@ func checkFusable(trials []Config) ([]Config, []fusedMLP, error) {
 	out, mlps := make([]Config, len(trials)), make([]fusedMLP, len(trials))
 	for t, cfg := range trials {
 		c, err := cfg.validate()
-		if err == nil {
-			mlps[t], err = mlpOf(c.Network)
+		if err == nil && mlps != nil {
+			var ok bool
+			if mlps[t], ok = mlpOf(c.Network); !ok {
+				mlps = nil
+			}
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("trial %d: %w", t, err))
@@ -177,12 +198,19 @@ func checkFusable(trials []Config) ([]Config, []fusedMLP, error) {
 	return out, mlps, nil
 }
 
-// sameShape reports every way in which a trial differs from trial 0 where fused trials must agree.
+// sameShape reports every way in which a trial differs from trial 0 where fused trials must agree:
+// with mlps, the MLPs' shapes, else the networks but for their initialisers.
 func sameShape(trials []Config, mlps []fusedMLP) []error {
 	first := trials[0]
 	var errs []error
 	for t, c := range trials[1:] {
-		if err := sameMLP(mlps[0], mlps[t+1]); err != nil {
+		var err error
+		if mlps != nil {
+			err = sameMLP(mlps[0], mlps[t+1])
+		} else {
+			err = sameNetwork(first.Network, c.Network)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("trial %d: %w", t+1, err))
 		}
 		same := []struct {
@@ -211,7 +239,7 @@ func (f *Fused) Iterations() int64 { return f.iterations }
 // Bind copies the training and validation sets into the graph, as Model.Bind does: every trial
 // trains on the one training set, each through its own batches' indices.
 func (f *Fused) Bind(train, validation *Examples) error {
-	if err := f.graph.data.bind(f.sess, train, validation, f.mlp.inputs, f.mlp.classes(), "the trials take"); err != nil {
+	if err := f.graph.data.bind(f.sess, train, validation, f.features, f.classes, "the trials take"); err != nil {
 		return fmt.Errorf("fused: bind: %w", err)
 	}
 	f.trainExamples, f.valExamples = train.n, validation.n
@@ -298,21 +326,21 @@ func (f *Fused) Validate() (losses, accuracies []float64, err error) {
 	if f.valExamples == 0 {
 		return nil, nil, errors.New("fused: validate: no validation set bound (Bind)")
 	}
-	size := f.valExamples * f.mlp.classes()
+	size := f.valExamples * f.classes
 	for t, p := range f.valProbabilities {
 		f.valProbabilities[t] = slices.Grow(p[:0], size)[:size]
 	}
 	concurrent := max(1, min(f.trials[0].ValidateConcurrency, f.valExamples))
-	chunk := min(spec.EvalChunk, (f.valExamples+concurrent-1)/concurrent)
+	chunk := min(f.evalChunk, (f.valExamples+concurrent-1)/concurrent)
 	type sums struct {
-		loss, correct []float32
-		err           error
+		loss, correct, penalty []float32
+		err                    error
 	}
 	parts := make([]sums, (f.valExamples+chunk-1)/chunk)
 	inTurn(len(parts), concurrent, func(i int) {
 		start, end := i*chunk, min((i+1)*chunk, f.valExamples)
 		p := &parts[i]
-		if p.loss, p.correct, p.err = f.validateChunk(start, end); p.err != nil {
+		if p.loss, p.correct, p.penalty, p.err = f.validateChunk(start, end); p.err != nil {
 			p.err = fmt.Errorf("fused: validate examples %d-%d: %w", start, end, p.err)
 		}
 	})
@@ -327,47 +355,60 @@ func (f *Fused) Validate() (losses, accuracies []float64, err error) {
 		}
 	}
 	for t := range losses {
+		// As Model.Validate: the mean, then the L2 penalty, which every chunk computed alike.
 		losses[t] /= float64(f.valExamples)
+		if parts[0].penalty != nil {
+			losses[t] += float64(parts[0].penalty[t])
+		}
 		accuracies[t] /= float64(f.valExamples)
 	}
 	return losses, accuracies, nil
 }
 
 // validateChunk evaluates the validation examples [start, end): every trial's loss and correct
-// sums, and with kept probabilities their rows of each trial's. Chunks may be evaluated at once.
-func (f *Fused) validateChunk(start, end int) (lossSums, correct []float32, err error) {
+// sums, its L2 penalty (nil without L2), and with kept probabilities their rows of each trial's.
+// Chunks may be evaluated at once.
+func (f *Fused) validateChunk(start, end int) (lossSums, correct, penalty []float32, err error) {
 	bounds, err := newTensors(int32(start), int32(end-start))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer release(bounds...)
 	g := f.graph
 	fetches := []tf.Output{g.evalLossSum, g.evalCorrect}
+	// Every chunk computes the penalty, as a Model's does: one set of fetches for the session.
+	if g.evalPenalty.Op != nil {
+		fetches = append(fetches, g.evalPenalty)
+	}
+	probabilitiesAt := len(fetches)
 	if f.valProbabilities != nil {
 		fetches = append(fetches, g.evalProbabilities)
 	}
 	out, err := f.sess.Run(map[tf.Output]*tf.Tensor{g.evalStart: bounds[0], g.evalCount: bounds[1]}, fetches, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer release(out...)
-	if lossSums, err = float32s(out[0]); err != nil {
-		return nil, nil, err
-	}
-	if correct, err = float32s(out[1]); err != nil {
-		return nil, nil, err
+	sums := make([][]float32, probabilitiesAt)
+	for i := range sums {
+		if sums[i], err = float32s(out[i]); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	if f.valProbabilities != nil {
-		probabilities, err := float32s(out[2])
+		probabilities, err := float32s(out[probabilitiesAt])
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		k, rows := f.mlp.classes(), end-start
+		k, rows := f.classes, end-start
 		for t, p := range f.valProbabilities {
 			copy(p[start*k:end*k], probabilities[t*rows*k:(t+1)*rows*k])
 		}
 	}
-	return lossSums, correct, nil
+	if len(sums) > 2 {
+		penalty = sums[2]
+	}
+	return sums[0], sums[1], penalty, nil
 }
 
 // Weights returns trial t's trainable weights and batch-norm moving statistics with the names,

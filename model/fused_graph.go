@@ -17,7 +17,7 @@ type fusedBuilder struct {
 	mlps        []fusedMLP // each trial's network
 	fg          *fusedGraph
 	inits       []*tf.Operation
-	trialScopes map[string]*op.Scope // trial_<t>/<layer> → its scope (SubScope would uniquify a second ask)
+	trialScopes map[string]*op.Scope // trial_<t> and trial_<t>/<layer> → its scope (SubScope would uniquify a second ask)
 	trainable   [][]*fusedVar        // per trial, Keras' trainable_weights order
 	iterations  tf.Output            // handle of the [T] int64 step counts
 	// Reads of the bound data: training pixels and labels, validation pixels and labels.
@@ -28,6 +28,24 @@ type fusedBuilder struct {
 
 // buildFused builds the fused trials' variables, training step and evaluation pass.
 func buildFused(trials []Config, mlps []fusedMLP) (*fusedGraph, error) {
+	b := newFusedBuilder(trials, mlps)
+	b.buildInputs(int64(mlps[0].inputs))
+	if err := b.buildLayers(); err != nil {
+		return nil, err
+	}
+	b.buildTrialState()
+	if err := b.buildStep(); err != nil {
+		return nil, err
+	}
+	if err := b.buildSharedStep(); err != nil {
+		return nil, err
+	}
+	b.buildEval()
+	return b.finish()
+}
+
+// newFusedBuilder starts the graph of the trials.
+func newFusedBuilder(trials []Config, mlps []fusedMLP) *fusedBuilder {
 	root := op.NewScope()
 	b := &fusedBuilder{
 		root: root, s: root.WithDevice(deviceString(trials[0].Device)), trials: trials, mlps: mlps,
@@ -37,26 +55,24 @@ func buildFused(trials []Config, mlps []fusedMLP) (*fusedGraph, error) {
 	for t := range trials {
 		b.fg.trialVars[t] = make(map[string]*fusedVar)
 	}
-	b.buildInputs()
-	if err := b.buildLayers(); err != nil {
-		return nil, err
-	}
-	lrs, steps := make([]float32, len(trials)), make([]int64, len(trials))
-	for t, c := range trials {
+	return b
+}
+
+// buildTrialState adds the [T] learning rates and step counts.
+func (b *fusedBuilder) buildTrialState() {
+	lrs, steps := make([]float32, len(b.trials)), make([]int64, len(b.trials))
+	for t, c := range b.trials {
 		lrs[t] = float32(c.LearningRate)
 	}
 	b.fg.rates = b.stackedVar("learning_rates", tf.Float, op.Const(b.s.SubScope("learning_rates_initial"), lrs))
 	b.fg.steps = b.stackedVar("iterations", tf.Int64, op.Const(b.s.SubScope("iterations_initial"), steps))
 	b.lr, b.iterations = b.fg.rates.handle, b.fg.steps.handle
-	if err := b.buildStep(); err != nil {
-		return nil, err
-	}
-	if err := b.buildSharedStep(); err != nil {
-		return nil, err
-	}
-	b.buildEval()
+}
+
+// finish adds the initialiser of every variable and finalises the graph.
+func (b *fusedBuilder) finish() (*fusedGraph, error) {
 	b.fg.initAll = op.NoOp(b.s.SubScope("init").WithControlDependencies(b.inits...))
-	g, err := root.Finalize()
+	g, err := b.root.Finalize()
 	if err != nil {
 		return nil, fmt.Errorf("fused: build graph: %w", err)
 	}
@@ -67,8 +83,9 @@ func buildFused(trials []Config, mlps []fusedMLP) (*fusedGraph, error) {
 	return b.fg, nil
 }
 
-// buildInputs adds the bound data's variables, the [T, B] indices of a step and the validation slice.
-func (b *fusedBuilder) buildInputs() {
+// buildInputs adds the bound data's variables, of inputs values per example, and the validation
+// slice's bounds.
+func (b *fusedBuilder) buildInputs(inputs int64) {
 	ds := b.s.SubScope("data")
 	dataVar := func(name string, dtype tf.DataType, shape ...int64) (assignment, tf.Output) {
 		vs := ds.SubScope(name)
@@ -76,7 +93,6 @@ func (b *fusedBuilder) buildInputs() {
 		value := op.Placeholder(vs.SubScope("value"), dtype, op.PlaceholderShape(tf.MakeShape(shape...)))
 		return assignment{value: value, op: op.AssignVariableOp(vs.SubScope("assign"), h, value)}, op.ReadVariableOp(vs.SubScope("read"), h, dtype)
 	}
-	inputs := int64(b.mlps[0].inputs)
 	d := &b.fg.data
 	d.trainPixels, b.trainRows = dataVar("train_pixels", tf.Float, -1, inputs)
 	d.trainLabels, b.trainLabels = dataVar("train_labels", tf.Int32, -1)
@@ -91,7 +107,7 @@ func (b *fusedBuilder) newVar(t int, layer, name string, shape []int64, initial 
 	key := fmt.Sprintf("trial_%d/%s", t, layer)
 	ls, ok := b.trialScopes[key]
 	if !ok {
-		ls = b.s.SubScope(fmt.Sprintf("trial_%d", t)).SubScope(layer)
+		ls = b.trialScope(t).SubScope(layer)
 		b.trialScopes[key] = ls
 	}
 	vs := ls.SubScope(name)
@@ -103,6 +119,17 @@ func (b *fusedBuilder) newVar(t int, layer, name string, shape []int64, initial 
 	v.assign = assignment{value: value, op: op.AssignVariableOp(vs.SubScope("assign"), v.handle, value)}
 	b.fg.trialVars[t][v.name] = v
 	return v
+}
+
+// trialScope is trial_<t>, the scope of trial t's variables.
+func (b *fusedBuilder) trialScope(t int) *op.Scope {
+	name := fmt.Sprintf("trial_%d", t)
+	ts, ok := b.trialScopes[name]
+	if !ok {
+		ts = b.s.SubScope(name)
+		b.trialScopes[name] = ts
+	}
+	return ts
 }
 
 // stackedVar adds a [T] variable of every trial's value, initialised by initial, with a read and an
@@ -307,11 +334,18 @@ func (b *fusedBuilder) buildStep() error {
 // sum, and every trial's Adam update with its own learning rate and step count, then the step
 // counts' increment.
 func (b *fusedBuilder) trainingStep(s *op.Scope, p *fusedPass, indices, logits, labels tf.Output) (fusedStep, error) {
-	st := fusedStep{indices: indices}
 	perExample, correct := b.perExample(s, logits, labels)
 	rowAxis := op.Const(s.SubScope("row_axis"), []int32{1})
-	st.losses = op.Mean(s.SubScope("loss"), perExample, rowAxis)
-	st.accuracies = op.Mean(s.SubScope("accuracy"), correct, rowAxis)
+	losses := op.Mean(s.SubScope("loss"), perExample, rowAxis)
+	accuracies := op.Mean(s.SubScope("accuracy"), correct, rowAxis)
+	return b.updateStep(s, p, indices, losses, accuracies)
+}
+
+// updateStep adds, after a training pass p whose trials' losses and accuracies are [T], the
+// gradients of the losses' sum and every trial's Adam update with its own learning rate and step
+// count, then the step counts' increment.
+func (b *fusedBuilder) updateStep(s *op.Scope, p *fusedPass, indices, losses, accuracies tf.Output) (fusedStep, error) {
+	st := fusedStep{indices: indices, losses: losses, accuracies: accuracies}
 	total := op.Sum(s.SubScope("total_loss"), st.losses, op.Const(s.SubScope("trial_axis"), []int32{0}))
 	gradOf, err := b.gradients(p, total)
 	if err != nil {
@@ -402,11 +436,7 @@ func (b *fusedBuilder) adam(s *op.Scope, gradOf map[*fusedVar]tf.Output) []*tf.O
 // each trial's loss and correct sums [T].
 func (b *fusedBuilder) buildEval() {
 	s := b.s.SubScope("eval")
-	zero, all := op.Const(s.SubScope("zero"), int32(0)), op.Const(s.SubScope("all"), int32(-1))
-	x := op.Slice(s.SubScope("pixels"), b.valRows,
-		op.Pack(s.SubScope("begin"), []tf.Output{b.fg.evalStart, zero}), op.Pack(s.SubScope("size"), []tf.Output{b.fg.evalCount, all}))
-	y := op.Slice(s.SubScope("labels"), b.valLabels,
-		op.Pack(s.SubScope("label_begin"), []tf.Output{b.fg.evalStart}), op.Pack(s.SubScope("label_size"), []tf.Output{b.fg.evalCount}))
+	x, y := b.evalSlice(s)
 	trials := op.Const(s.SubScope("trials"), []int32{int32(len(b.trials)), 1})
 	labels := op.Tile(s.SubScope("labels_per_trial"), op.ExpandDims(s.SubScope("labels_row"), y, op.Const(s.SubScope("row_axis"), int32(0))), trials)
 	p := newFusedPass()
@@ -416,4 +446,15 @@ func (b *fusedBuilder) buildEval() {
 	b.fg.evalLossSum = op.Sum(s.SubScope("loss_sum"), xent, rowAxis)
 	b.fg.evalCorrect = op.Sum(s.SubScope("correct_sum"), correct, rowAxis)
 	b.fg.evalProbabilities = op.Softmax(s.SubScope("probabilities"), logits)
+}
+
+// evalSlice is the bound validation set's examples [evalStart, evalStart+evalCount): their pixels
+// and labels.
+func (b *fusedBuilder) evalSlice(s *op.Scope) (x, y tf.Output) {
+	zero, all := op.Const(s.SubScope("zero"), int32(0)), op.Const(s.SubScope("all"), int32(-1))
+	x = op.Slice(s.SubScope("pixels"), b.valRows,
+		op.Pack(s.SubScope("begin"), []tf.Output{b.fg.evalStart, zero}), op.Pack(s.SubScope("size"), []tf.Output{b.fg.evalCount, all}))
+	y = op.Slice(s.SubScope("labels"), b.valLabels,
+		op.Pack(s.SubScope("label_begin"), []tf.Output{b.fg.evalStart}), op.Pack(s.SubScope("label_size"), []tf.Output{b.fg.evalCount}))
+	return x, y
 }

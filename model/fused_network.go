@@ -2,11 +2,13 @@ package model
 
 import (
 	"fmt"
+	"reflect"
+	"slices"
 
 	"github.com/tfsweep/tfsweep/spec"
 )
 
-// fusedMLP is the one kind of network fused training takes: a Sequential MLP on a flat input, each
+// fusedMLP is the network fused training batches over the trials: a Sequential MLP on a flat input, each
 // Dense layer optionally followed by a BatchNormalization and an Activation, as spec.MLP with the
 // sweep's settings builds it; the last layer's activation is the softmax.
 type fusedMLP struct {
@@ -33,29 +35,53 @@ type mlpShape struct {
 // classes is the MLP's output width.
 func (m fusedMLP) classes() int { return m.layers[len(m.layers)-1].units }
 
-// mlpOf reads the resolved network n as a fusedMLP; spec.Network.CheckFusable, which the front's
-// grouping asks too, refuses any other network with the layer named.
-func mlpOf(n spec.Network) (fusedMLP, error) {
-	if err := n.CheckFusable(); err != nil {
-		return fusedMLP{}, err
+// mlpOf reads the resolved network n as a fusedMLP, or reports false when n is not one: a Sequential
+// MLP on a flat input whose Dense layers have a bias and no L2, each optionally followed by a
+// BatchNormalization with center and scale and then an Activation, the last Dense layer's softmax
+// the output. Fused trains any other network as each trial's own layers (fusedModels).
+func mlpOf(n spec.Network) (fusedMLP, bool) {
+	if len(n.Input.Shape) != 1 {
+		return fusedMLP{}, false
 	}
 	m := fusedMLP{inputs: n.Input.Shape[0]}
+	prev := n.Input.Name
 	for i := range n.Layers {
 		l := &n.Layers[i]
+		if len(l.Inbound) > 0 && !slices.Equal(l.Inbound, []string{prev}) {
+			return fusedMLP{}, false
+		}
+		prev = l.Name
 		if l.Class == spec.ClassDense {
+			if !l.Dense.UseBias || l.Dense.L2Rate() != 0 {
+				return fusedMLP{}, false
+			}
 			m.layers = append(m.layers, mlpLayer{mlpShape: mlpShape{units: l.Dense.Units, denseActivation: l.Dense.Activation},
 				dense: l.Name, init: l.Dense.Init()})
 			continue
 		}
-		d := &m.layers[len(m.layers)-1] // CheckFusable: a Dense layer comes first
-		if l.Class == spec.ClassBatchNormalization {
+		if len(m.layers) == 0 {
+			return fusedMLP{}, false
+		}
+		d := &m.layers[len(m.layers)-1]
+		switch {
+		case l.Class == spec.ClassBatchNormalization && !d.hasBatchNorm && d.activation == "" && l.BatchNorm.Center && l.BatchNorm.Scale:
 			d.batchNorm, d.hasBatchNorm = l.Name, true
 			d.momentum, d.epsilon = l.BatchNorm.Momentum, l.BatchNorm.Epsilon
-		} else {
+		case l.Class == spec.ClassActivation && d.activation == "":
 			d.activation = l.Activation.Activation
+		default:
+			return fusedMLP{}, false
 		}
 	}
-	return m, nil
+	if len(m.layers) == 0 {
+		return fusedMLP{}, false
+	}
+	// The last Dense layer's output is the logits: nothing but its softmax may follow it.
+	last := m.layers[len(m.layers)-1]
+	if last.hasBatchNorm || last.activation != "" && last.denseActivation != spec.ActivationLinear {
+		return fusedMLP{}, false
+	}
+	return m, true
 }
 
 // sameMLP reports where trial's MLP differs from first's.
@@ -70,6 +96,28 @@ func sameMLP(first, trial fusedMLP) error {
 		// The names too: every trial's variables are named after trial 0's layers.
 		if d.mlpShape != first.layers[i].mlpShape || d.dense != first.layers[i].dense || d.batchNorm != first.layers[i].batchNorm {
 			return fmt.Errorf("the network's Dense `%s` and what follows it (names, units, activations, batch norm) differ from trial 0's `%s`", d.dense, first.layers[i].dense)
+		}
+	}
+	return nil
+}
+
+// sameNetwork reports where trial's network differs from first's but for its kernel initialisers:
+// every trial's variables are named after trial 0's layers, and its data and batch shapes are theirs.
+func sameNetwork(first, trial spec.Network) error {
+	a, b := first.WithoutInitializers(), trial.WithoutInitializers()
+	if !reflect.DeepEqual(a.Input, b.Input) {
+		return fmt.Errorf("the network's input %s %v differs from trial 0's %s %v", b.Input.Name, b.Input.Shape, a.Input.Name, a.Input.Shape)
+	}
+	for i := range max(len(a.Layers), len(b.Layers)) {
+		if i >= len(a.Layers) || i >= len(b.Layers) {
+			return fmt.Errorf("the network has %d layers, trial 0's %d", len(b.Layers), len(a.Layers))
+		}
+		la, lb := a.Layers[i], b.Layers[i]
+		switch {
+		case la.Class != lb.Class || la.Name != lb.Name:
+			return fmt.Errorf("the network's layer %d is %s `%s`, trial 0's %s `%s`", i, lb.Class, lb.Name, la.Class, la.Name)
+		case !reflect.DeepEqual(la, lb):
+			return fmt.Errorf("the network's %s `%s` (layer %d) differs from trial 0's in its arguments or inbound layers", lb.Class, lb.Name, i)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -273,7 +274,8 @@ func TestFusedMatchesUnfused(t *testing.T) {
 	}
 }
 
-// TestNewFusedRejects names the trial and the field or layer that fused training cannot take.
+// TestNewFusedRejects names the trial and the field that fused training cannot take, or the layer
+// where a trial's network differs from trial 0's.
 func TestNewFusedRejects(t *testing.T) {
 	momentum := func(n spec.Network, m float64) spec.Network {
 		n.Layers[1].BatchNorm = &spec.BatchNormArgs{Axis: -1, Momentum: m, Epsilon: spec.DefaultBatchNormEpsilon, Center: true, Scale: true}
@@ -298,23 +300,33 @@ func TestNewFusedRejects(t *testing.T) {
 		}, "trial 1: the network's Dense `dense` and what follows it"},
 		{"other activation", func(c []Config) { c[0].Network = withActivation(c[0].Network, "relu") }, "trial 1: the network's Dense `dense` and what follows it"},
 		{"sgd", func(c []Config) { c[0].Optimizer = "sgd" }, "trial 0: optimizer (only adam)"},
-		{"dropout", func(c []Config) { c[1].Network = withDropout(c[1].Network, 0.2) },
-			"trial 1: Dropout `dropout` is a Dropout: fused training takes none"},
-		{"l2", func(c []Config) { c[0].Network = withL2(c[0].Network, 1e-4) }, "trial 0: Dense `dense` has an L2 regulariser"},
-		{"no bias", func(c []Config) { c[1].Network.Layers[2].Dense.UseBias = false }, "trial 1: Dense `dense_2` has no bias"},
-		{"convnet", func(c []Config) { c[1].Network = residualConvnet(spec.Shape{28, 28, 1}, 10) }, "trial 1: input shape (None, 28, 28, 1)"},
-		{"image input", func(c []Config) {
+		// A network the batched MLP does not take trains as each trial's layers side by side, which
+		// must be one network but for the initialisers.
+		{"dropout in one", func(c []Config) { c[1].Network = withDropout(c[1].Network, 0.2) },
+			"trial 1: the network's layer 1 is Dropout `dropout`, trial 0's Dense `dense_1`"},
+		{"other dropout rate", func(c []Config) {
+			c[0].Network, c[1].Network = withDropout(c[0].Network, 0.2), withDropout(c[1].Network, 0.3)
+		}, "trial 1: the network's Dropout `dropout` (layer 1) differs from trial 0's in its arguments"},
+		{"l2 in one", func(c []Config) { c[0].Network = withL2(c[0].Network, 1e-4) }, "trial 1: the network's Dense `dense` (layer 0) differs from trial 0's"},
+		{"no bias in one", func(c []Config) { c[1].Network.Layers[2].Dense.UseBias = false }, "trial 1: the network's Dense `dense_2` (layer 2) differs"},
+		{"convnet in one", func(c []Config) { c[1].Network = residualConvnet(spec.Shape{28, 28, 1}, 10) },
+			"trial 1: the network's input input_layer (None, 28, 28, 1) differs from trial 0's input_layer (None, 784)"},
+		{"image input in one", func(c []Config) {
 			c[0].Network = spec.Network{Input: spec.Input{Shape: spec.Shape{28, 28}},
 				Layers: append([]spec.Layer{{Class: spec.ClassFlatten}}, mlp(784, []int{128, 64}, 10).Layers...)}
-		}, "trial 0: input shape (None, 28, 28)"},
+		}, "trial 1: the network's input input_layer (None, 784) differs from trial 0's input_layer (None, 28, 28)"},
 		{"batch norm before the softmax", func(c []Config) {
 			n := mlp(784, []int{128, 64}, 10)
 			n.Layers[2].Dense.Activation = spec.ActivationLinear
 			n.Layers = append(n.Layers, spec.Layer{Class: spec.ClassBatchNormalization},
 				spec.Layer{Class: spec.ClassActivation, Activation: &spec.ActivationArgs{Activation: spec.ActivationSoftmax}})
 			c[1].Network = n
-		}, "trial 1: Dense `dense_2` is the last Dense layer and something besides the softmax follows it"},
+		}, "trial 1: the network's Dense `dense_2` (layer 2) differs"},
 		{"schedule", func(c []Config) { c[0].Schedule = spec.Schedule{Kind: spec.ScheduleCosine, DecaySteps: 10} }, "trial 0: schedule"},
+		{"convnet, sgd", func(c []Config) { c[0].Network, c[1].Network, c[1].Optimizer = kerasConvnet(t), kerasConvnet(t), "sgd" },
+			"trial 1: optimizer (only adam)"},
+		{"convnet, towers", func(c []Config) { c[0].Network, c[1].Network, c[0].Towers = kerasConvnet(t), kerasConvnet(t), 2 },
+			"trial 0: towers"},
 		{"bad init", func(c []Config) { c[1].Network.Layers[0].Dense.Initializer = "nope" },
 			"trial 1: model config"},
 	} {
@@ -335,37 +347,47 @@ func TestNewFusedRejects(t *testing.T) {
 // TestFusedNaNStaysInItsTrial trains trial 0 beside a trial 1 whose batches hold an example with a NaN
 // pixel, and beside a clean trial 1: trial 0's losses and weights must be the same to the bit either
 // way (each trial's gradient is its own, and every batched kernel computes each trial apart), while
-// trial 1's loss is NaN.
+// trial 1's loss is NaN; for the batched MLP and for a convnet's trials side by side.
 func TestFusedNaNStaysInItsTrial(t *testing.T) {
 	const steps, batch = 8, 32
-	trials := fusedTrialConfigs(true)[:2]
-	n, features := steps*batch, inputs(trials[0])
-	pixels, labels := randomBatch(9, n+1, features, classes(trials[0]))
-	poisoned := append([]float32(nil), pixels...)
-	poisoned[n*features] = float32(math.NaN()) // the last example: only trial 1 trains on it
-	clean := epochBatches(n, batch, 1)
-	withLast := epochBatches(n, batch, 2)
-	withLast[0] = append(append([]int32(nil), withLast[0][1:]...), int32(n))
-	orders := [][][]int32{clean, withLast}
-	run := func(pixels []float32) []trialRun {
-		set := newExamples(t, pixels, labels, features)
-		return trainFused(t, trials, set, set, orders, ownBatches)
-	}
-	healthy, sick := run(pixels), run(poisoned)
-	if !math.IsNaN(float64(sick[1].losses[0])) {
-		t.Fatalf("trial 1's first loss is %v with a NaN pixel in its batch, want NaN", sick[1].losses[0])
-	}
-	for k := range steps {
-		if healthy[0].losses[k] != sick[0].losses[k] {
-			t.Errorf("step %d: trial 0's loss is %v beside a NaN trial, %v beside a clean one", k, sick[0].losses[k], healthy[0].losses[k])
-		}
-	}
-	for j, w := range healthy[0].weights {
-		for e, v := range w.Values {
-			if sick[0].weights[j].Values[e] != v {
-				t.Fatalf("trial 0's %s[%d] is %v beside a NaN trial, %v beside a clean one", w.Name, e, sick[0].weights[j].Values[e], v)
+	for _, tc := range []struct {
+		name   string
+		trials []Config
+	}{
+		{"mlp_batchnorm", fusedTrialConfigs(true)[:2]},
+		// Batch norm spreads the NaN over the batch; Keras' convnet would not show it (its max pooling
+		// passes over a NaN beside a number, a Model's as a Fused's).
+		{"batchnorm_convnet", modelTrialConfigs(residualConvnet(spec.Shape{28, 28, 1}, 10))[:2]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			trials := tc.trials
+			n, features := steps*batch, inputs(trials[0])
+			pixels, labels := randomBatch(9, n+1, features, classes(trials[0]))
+			poisoned := append([]float32(nil), pixels...)
+			poisoned[n*features] = float32(math.NaN()) // the last example: only trial 1 trains on it
+			clean := epochBatches(n, batch, 1)
+			withLast := epochBatches(n, batch, 2)
+			withLast[0] = append(append([]int32(nil), withLast[0][1:]...), int32(n))
+			orders := [][][]int32{clean, withLast}
+			run := func(pixels []float32) []trialRun {
+				set := newExamples(t, pixels, labels, features)
+				return trainFused(t, trials, set, set, orders, ownBatches)
 			}
-		}
+			healthy, sick := run(pixels), run(poisoned)
+			if !math.IsNaN(float64(sick[1].losses[0])) {
+				t.Fatalf("trial 1's first loss is %v with a NaN pixel in its batch, want NaN", sick[1].losses[0])
+			}
+			for k := range steps {
+				if healthy[0].losses[k] != sick[0].losses[k] {
+					t.Errorf("step %d: trial 0's loss is %v beside a NaN trial, %v beside a clean one", k, sick[0].losses[k], healthy[0].losses[k])
+				}
+			}
+			for j, w := range healthy[0].weights {
+				if !slices.Equal(sick[0].weights[j].Values, w.Values) {
+					t.Errorf("trial 0's %s differs beside a NaN trial from beside a clean one", w.Name)
+				}
+			}
+		})
 	}
 }
 

@@ -203,6 +203,9 @@ type varSet struct {
 	// others get it.
 	byName map[string]*variable
 	inits  []*tf.Operation
+	// shared prefixes every variable's resource name: "" in a Model, "trial_<t>/" for a fused trial's
+	// (the variables of one session are one resource per name).
+	shared string
 }
 
 // make returns the variable layer/name, creating it with its initial value, its assignment and its
@@ -218,7 +221,7 @@ func (vs *varSet) make(layer, name string, shape []int64, dtype tf.DataType, tra
 	}
 	s := ls.SubScope(name)
 	v := &variable{name: layer + "/" + name, shape: shape, dtype: dtype, trainable: trainable}
-	v.handle = op.VarHandleOp(s, dtype, tf.MakeShape(shape...), op.VarHandleOpSharedName(v.name))
+	v.handle = op.VarHandleOp(s, dtype, tf.MakeShape(shape...), op.VarHandleOpSharedName(vs.shared+v.name))
 	v.init = op.AssignVariableOp(s.SubScope("init"), v.handle, initial(s.SubScope("initial_value")))
 	vs.inits = append(vs.inits, v.init)
 	as := s.SubScope("assign")
@@ -383,15 +386,7 @@ func (b *graph) buildStep(root, s *op.Scope, gradScope string, cfg Config, optNa
 
 	ts := s.SubScope("train")
 	st.train = b.buildForward(ts, in, true, cfg, st.iterRead)
-	xent := st.train.crossEntropy(ts, b.numClasses)
-	st.loss = op.Mean(ts.SubScope("loss"), xent, op.Const(ts.SubScope("loss_axis"), []int32{0}))
-	if len(st.train.penalties) > 0 {
-		// Keras' compute_loss: ops.sum([loss, *model.losses]), the regularisers in layer order.
-		terms := append([]tf.Output{st.loss}, st.train.penalties...)
-		tl := ts.SubScope("total_loss")
-		st.loss = op.Sum(tl, op.Pack(tl, terms), op.Const(tl.SubScope("axis"), []int32{0}))
-	}
-	st.accuracy = op.Mean(ts.SubScope("accuracy"), st.train.perExample(ts, correct), op.Const(ts.SubScope("accuracy_axis"), []int32{0}))
+	st.loss, st.accuracy = st.train.batchMeans(ts, b.numClasses)
 
 	// Gradients of the loss with respect to the training pass' reads.
 	xs := make([]tf.Output, len(b.trainable))
@@ -412,6 +407,20 @@ func (b *graph) buildStep(root, s *op.Scope, gradScope string, cfg Config, optNa
 	}
 	st.increment = b.buildOptimizer(us, cfg, optName, newVar, st)
 	return st, nil
+}
+
+// batchMeans are a training pass' batch-mean loss, its L2 penalties added, and accuracy, in ts.
+func (f *forward) batchMeans(ts *op.Scope, classes int) (loss, accuracy tf.Output) {
+	xent := f.crossEntropy(ts, classes)
+	loss = op.Mean(ts.SubScope("loss"), xent, op.Const(ts.SubScope("loss_axis"), []int32{0}))
+	if len(f.penalties) > 0 {
+		// Keras' compute_loss: ops.sum([loss, *model.losses]), the regularisers in layer order.
+		terms := append([]tf.Output{loss}, f.penalties...)
+		tl := ts.SubScope("total_loss")
+		loss = op.Sum(tl, op.Pack(tl, terms), op.Const(tl.SubScope("axis"), []int32{0}))
+	}
+	accuracy = op.Mean(ts.SubScope("accuracy"), f.perExample(ts, correct), op.Const(ts.SubScope("accuracy_axis"), []int32{0}))
+	return loss, accuracy
 }
 
 // buildChunk unrolls Config.StepsPerCall steps in s, each after the previous one's increment.

@@ -43,6 +43,8 @@ func TestFuseKeyGroupsWhatMayDiffer(t *testing.T) {
 		{"batch_size", "64", false},
 		{"batchnorm", "on", false},
 		{"activation", "relu", false},
+		{"dropout", "0.2", false},
+		{"l2", "0.001", false},
 		{"epochs", "3", false},
 		{"limit", "1000", false},
 		{"scale", "none", false},
@@ -63,67 +65,80 @@ func TestFuseKeyGroupsWhatMayDiffer(t *testing.T) {
 	}
 }
 
-// A variant the fused graph cannot train has no key, and the error names what stands in the way.
-func TestFuseKeyRefuses(t *testing.T) {
+// withModel is the default variant training the model file's network, with the setting axes given
+// as key, text pairs applied to it.
+func withModel(t *testing.T, net Network, pairs ...string) Variant {
+	t.Helper()
+	v := with(t, pairs...)
+	resolved, err := net.Resolve()
+	if err != nil {
+		t.Fatalf("resolve: %v", err)
+	}
+	v.Model = Model{Name: net.Name, File: net.Name + ".yaml", Network: &resolved}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		v.Model.Given = append(v.Model.Given, pairs[i])
+	}
+	return v
+}
+
+// A model file's network fuses, whatever it is: runs of the convnet share a key when they differ
+// in the initialiser of its Conv2D and Dense layers, seed or learning rate, and not when its shape
+// (batch norm, dropout, L2, its layers' arguments) differs.
+func TestFuseKeyOfModelFiles(t *testing.T) {
+	base, err := withModel(t, convnet()).FuseKey(784, 10)
+	if err != nil {
+		t.Fatalf("the convnet has no key: %v", err)
+	}
+	wider := convnet()
+	wider.Layers[0].Conv2D.Filters = 16
 	for _, tc := range []struct {
-		pairs []string
-		want  string
+		name string
+		v    Variant
+		same bool
 	}{
-		{[]string{"optimizer", "sgd"}, "optimizer sgd"},
-		{[]string{"schedule", "exponential:decay_steps=100:decay_rate=0.9"}, "schedule exponential"},
-		{[]string{"dropout", "0.2"}, "is a Dropout"},
-		{[]string{"l2", "0.001"}, "L2 regulariser"},
+		{"init", withModel(t, convnet(), "init", "he_uniform"), true},
+		{"seed and lr", withModel(t, convnet(), "seed", "3", "lr", "0.01"), true},
+		{"batch norm", withModel(t, convnet(), "batchnorm", "on"), false},
+		{"dropout", withModel(t, convnet(), "dropout", "0.3"), false},
+		{"l2", withModel(t, convnet(), "l2", "0.001"), false},
+		{"filters", withModel(t, wider), false},
+		{"the MLP", Defaults(), false},
 	} {
-		t.Run(strings.Join(tc.pairs, "="), func(t *testing.T) {
-			_, err := with(t, tc.pairs...).FuseKey(784, 10)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %v, want one with %q", err, tc.want)
+		t.Run(tc.name, func(t *testing.T) {
+			key, err := tc.v.FuseKey(784, 10)
+			if err != nil {
+				t.Fatalf("no key: %v", err)
+			}
+			if (key == base) != tc.same {
+				t.Errorf("same key as the convnet's %v, want %v:\n%s\n%s", key == base, tc.same, key, base)
 			}
 		})
 	}
+	// The initialisers really were set: the networks differ but for them.
+	a, _ := withModel(t, convnet()).Network(784, 10)
+	b, _ := withModel(t, convnet(), "init", "he_uniform").Network(784, 10)
+	if a.Layers[0].Conv2D.Initializer == b.Layers[0].Conv2D.Initializer {
+		t.Errorf("the Conv2D's initialiser is %q either way: the init case tests nothing", a.Layers[0].Conv2D.Initializer)
+	}
 }
 
-// A model file's network fuses if it is such an MLP; a convnet, a Dense without a bias, a batch
-// normalisation after the output or a functional branch does not.
-func TestCheckFusable(t *testing.T) {
-	dense := func(name string, units int, act Activation, bias bool) Layer {
-		return Layer{Class: ClassDense, Name: name, Dense: &DenseArgs{Units: units, Activation: act, UseBias: bias}}
-	}
-	bn := Layer{Class: ClassBatchNormalization, Name: "bn", BatchNorm: &BatchNormArgs{Axis: -1, Momentum: 0.99, Epsilon: 1e-3, Center: true, Scale: true}}
-	softmax := Layer{Class: ClassActivation, Name: "probabilities", Activation: &ActivationArgs{Activation: ActivationSoftmax}}
-	renamed := func(l Layer, name string) Layer { l.Name = name; return l }
-	mlp := func(layers ...Layer) Network {
-		return Network{Name: "m", Input: Input{Name: "pixels", Shape: Shape{784}}, Layers: layers}
-	}
+// A variant the fused graph cannot train has no key, and the error names what stands in the way: the
+// optimizer, the schedule, or the layer of a network no run could train.
+func TestFuseKeyRefuses(t *testing.T) {
+	broken := convnet()
+	broken.Layers[2].Conv2D.Filters = 0
 	for _, tc := range []struct {
-		name string
-		net  Network
-		want string // "" fusable
+		v    Variant
+		want string
 	}{
-		{"lab MLP", LabReportMLP(), ""},
-		{"batch norm and a linear output with its softmax after", mlp(dense("h", 32, ActivationLinear, true), bn,
-			Layer{Class: ClassActivation, Name: "act", Activation: &ActivationArgs{Activation: ActivationReLU}},
-			dense("out", 10, ActivationLinear, true), softmax), ""},
-		{"convnet", convnet(), "flat input"},
-		{"no bias", mlp(dense("h", 32, ActivationTanh, false), dense("out", 10, ActivationSoftmax, true)), "has no bias"},
-		{"batch norm after the output", mlp(dense("out", 10, ActivationLinear, true), bn, softmax), "last Dense layer"},
-		{"branch", mlp(dense("a", 32, ActivationTanh, true),
-			Layer{Class: ClassDense, Name: "b", Inbound: []string{"pixels"}, Dense: &DenseArgs{Units: 32, Activation: ActivationTanh, UseBias: true}},
-			Layer{Class: ClassConcatenate, Name: "both", Inbound: []string{"a", "b"}, Concatenate: &ConcatenateArgs{Axis: -1}},
-			dense("out", 10, ActivationSoftmax, true)), "Sequential"},
-		{"batch norm first", mlp(bn, dense("out", 10, ActivationSoftmax, true)), "before any Dense"},
-		{"two batch norms", mlp(dense("h", 32, ActivationLinear, true), bn, renamed(bn, "bn2"), dense("out", 10, ActivationSoftmax, true)), "optional BatchNormalization"},
+		{with(t, "optimizer", "sgd"), "optimizer sgd"},
+		{with(t, "schedule", "exponential:decay_steps=100:decay_rate=0.9"), "schedule exponential"},
+		{withModel(t, convnet(), "optimizer", "rmsprop"), "optimizer rmsprop"},
+		{Variant{Optimizer: "adam", Model: Model{Name: "broken", File: "broken.yaml", Network: &broken}}, "conv2d_1"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			net, err := tc.net.Resolve()
-			if err != nil {
-				t.Fatalf("resolve: %v", err)
-			}
-			err = net.CheckFusable()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("refused: %v", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+		t.Run(tc.want, func(t *testing.T) {
+			_, err := tc.v.FuseKey(784, 10)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one with %q", err, tc.want)
 			}
 		})

@@ -21,17 +21,38 @@ import (
 // 1000·lr at every epoch; a resumed member goes on from the epochs its directory records), waits for
 // a Verdict per live member after each epoch when the jobs ask for them, dies after the first epoch
 // of the run fakeDieEnv names and hangs after that of the run fakeHangEnv names (until a signal).
+// Each fake worker first appends its pid and CUDA_VISIBLE_DEVICES to the log's fakeStarts file; if
+// the file fakeDieAtStartEnv names exists, it removes it and exits, so that the next one lives.
 const (
-	fakeWorkerEnv = "TFSWEEP_TEST_FAKE_WORKER"
-	fakeDieEnv    = "TFSWEEP_TEST_FAKE_WORKER_DIES_IN"
-	fakeHangEnv   = "TFSWEEP_TEST_FAKE_WORKER_HANGS_IN"
+	fakeWorkerEnv     = "TFSWEEP_TEST_FAKE_WORKER"
+	fakeDieEnv        = "TFSWEEP_TEST_FAKE_WORKER_DIES_IN"
+	fakeHangEnv       = "TFSWEEP_TEST_FAKE_WORKER_HANGS_IN"
+	fakeDieAtStartEnv = "TFSWEEP_TEST_FAKE_WORKER_DIES_AT_START"
+	fakeStarts        = ".starts"
 )
 
 func TestMain(m *testing.M) {
 	if log := os.Getenv(fakeWorkerEnv); log != "" {
-		os.Exit(fakeWorker(log, os.Getenv(fakeDieEnv), os.Stdin, os.Stdout))
+		os.Exit(fakeWorkerStart(log))
 	}
 	os.Exit(m.Run())
+}
+
+// fakeWorkerStart records the fake worker's start, dies if told to, and serves.
+func fakeWorkerStart(log string) int {
+	f, err := os.OpenFile(log+fakeStarts, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		_, err = fmt.Fprintf(f, "%d %s\n", os.Getpid(), os.Getenv("CUDA_VISIBLE_DEVICES"))
+		f.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake worker:", err)
+		return 3
+	}
+	if flag := os.Getenv(fakeDieAtStartEnv); flag != "" && os.Remove(flag) == nil {
+		return 1
+	}
+	return fakeWorker(log, os.Getenv(fakeDieEnv), os.Stdin, os.Stdout)
 }
 
 // fakeWorker serves the commands on in; its exit code is 0 when in closes.
@@ -220,6 +241,18 @@ func (e fakeEnv) sweepEnv(t *testing.T, opts Options, plan Plan, env []string, f
 		t.Fatal(err)
 	}
 	plan.Grids = []Grid{grid}
+	s, err := New(plan, e.options(t, opts, env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// options are opts with the test's data and log directory, on the CPU, trained by the fake worker
+// with env added to its environment.
+func (e fakeEnv) options(t *testing.T, opts Options, env []string) Options {
+	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -227,11 +260,7 @@ func (e fakeEnv) sweepEnv(t *testing.T, opts Options, plan Plan, env []string, f
 	opts.LogDir, opts.DataDir, opts.Device, opts.Worker = e.logdir, e.data, "cpu", self
 	opts.WorkerEnv = append(append(os.Environ(), fakeWorkerEnv+"="+e.log), env...)
 	opts.WorkerGrace = 5 * time.Second
-	s, err := New(plan, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return opts
 }
 
 // sent is what the fake worker was sent, a line each: the runs of a job ("a"), of a fused group

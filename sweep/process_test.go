@@ -65,6 +65,7 @@ func standInSweep(t *testing.T, script string, grace time.Duration) *Sweep {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	return s
 }
 

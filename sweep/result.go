@@ -28,11 +28,14 @@ type Result struct {
 
 // SweepTimings split a sweep's wall time, in seconds: before the first run (flags, data check,
 // plan), the runs' own timings summed over every run (so over the parallel slots: with --parallel
-// N they can add up to N times the time they took), and the report with its figures.
+// N they can add up to N times the time they took), and the report with its figures. FirstStep is
+// what a user waits for before training starts: from the command's start to the first run's first
+// step (its worker's report that it began reaching the front), 0 when no run began.
 type SweepTimings struct {
-	Startup float64         `json:"startup_seconds"`
-	Runs    spec.RunTimings `json:"runs"`
-	Report  float64         `json:"report_seconds"`
+	Startup   float64         `json:"startup_seconds"`
+	FirstStep float64         `json:"first_step_seconds"`
+	Runs      spec.RunTimings `json:"runs"`
+	Report    float64         `json:"report_seconds"`
 }
 
 // RunResult is one run's outcome. In JSON every axis of the variant is a field of its own (by

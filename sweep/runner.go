@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tfsweep/tfsweep/dataset"
@@ -133,6 +134,8 @@ type Sweep struct {
 	fused         groupLog          // the fused groups sent, during Run
 	trials        *trials           // the scheduler, during Run; nil without one
 	search        *search           // TPE's proposals, during Run; nil for a grid or a random search
+	// warm is the first slot's worker New started, until Run or Close takes it; nil without one.
+	warm atomic.Pointer[worker]
 }
 
 // maxThreads bounds --threads: TensorFlow crashes in its thread-pool set-up far above the cores.
@@ -141,7 +144,10 @@ func maxThreads() int { return max(64, 8*runtime.NumCPU()) }
 // New checks everything that can be checked before training: the options, the plan (against
 // MaxRuns), the data directory, the runs against the training set, their memory against the
 // machine's, and the log directory, in which it creates the sweep directory (unless DryRun).
-// Every error it returns is a *BadInputError.
+// Every error it returns is a *BadInputError. When New reads the data itself (Options.Data nil) for
+// a sweep to train, it starts the first slot's worker before the read, so that TensorFlow loads
+// while the data is read; Run gives that worker to its first slot, and Close stops it for a Sweep
+// that is not Run. A New that fails leaves no worker behind.
 func New(plan Plan, opts Options) (*Sweep, error) {
 	if opts.MaxRuns == 0 {
 		opts.MaxRuns = DefaultMaxRuns
@@ -156,53 +162,56 @@ func New(plan Plan, opts Options) (*Sweep, error) {
 	if err := checkScheduler(plan, opts, runs); err != nil {
 		return nil, badInput(err)
 	}
-	data := opts.Data
-	var snapshot spec.DataSnapshot // of data read now, not of a shape read before (opts.Data)
-	if data == nil {
-		shape, snap, err := readData(&plan, opts)
-		if err != nil {
-			return nil, badInput(err)
-		}
-		data, snapshot = &shape, snap
-	}
-	if err := plan.CheckData(runs, data.TrainExamples, data.Features, data.Classes); err != nil {
-		return nil, badInput(err)
-	}
-	s := &Sweep{plan: plan, runs: runs, opts: opts, trainExamples: data.TrainExamples, features: data.Features,
-		classes: data.Classes, source: data.Source, snapshot: snapshot, created: time.Now()}
-	// One reading of the memory available for both, so that auto's count is the one checked. Without
-	// /proc/meminfo there is nothing to compare against: TensorFlow will say.
+	s := &Sweep{plan: plan, runs: runs, opts: opts, created: time.Now()}
+	// One reading of the memory available for the parallelism and the memory check, so that auto's
+	// count is the one checked, taken before the first worker loads. Without /proc/meminfo there is
+	// nothing to compare against: TensorFlow will say.
 	available, err := availableMemory()
 	if err != nil {
 		available = math.Inf(1)
 	}
-	if err := s.resolveParallel(available); err != nil {
+	var warm *worker
+	if opts.Data == nil && !opts.DryRun {
+		warm = s.startWarm()
+	}
+	if err := s.prepare(available); err != nil {
+		warm.kill()
 		return nil, badInput(err)
+	}
+	s.warm.Store(warm)
+	return s, nil
+}
+
+// prepare reads the data unless Options.Data gives its shape, checks the runs, their parallelism,
+// memory and fusion against it and the machine's available memory, and the log directory, in which
+// it creates the sweep directory unless DryRun.
+func (s *Sweep) prepare(available float64) error {
+	data := s.opts.Data
+	if data == nil {
+		shape, snapshot, err := readData(&s.plan, s.opts)
+		if err != nil {
+			return err
+		}
+		// The snapshot is of data read now, not of a shape read before (Options.Data).
+		data, s.snapshot = &shape, snapshot
+	}
+	if err := s.plan.CheckData(s.runs, data.TrainExamples, data.Features, data.Classes); err != nil {
+		return err
+	}
+	s.trainExamples, s.features, s.classes, s.source = data.TrainExamples, data.Features, data.Classes, data.Source
+	if err := s.resolveParallel(available); err != nil {
+		return err
 	}
 	if err := s.checkMemory(available); err != nil {
-		return nil, badInput(err)
+		return err
 	}
 	if err := s.resolveFuse(available); err != nil {
-		return nil, badInput(err)
+		return err
 	}
-	if opts.Name != "" {
-		if err := checkName(opts.Name); err != nil {
-			return nil, badInput(err)
-		}
+	if s.opts.DryRun {
+		return checkDryRunDir(s.opts, s.runs)
 	}
-	if opts.Shard.Count > 0 && (opts.Shard.Index < 0 || opts.Shard.Index >= opts.Shard.Count) {
-		return nil, badInput(fmt.Errorf("--shard: %d/%d: the index must be in [0, %d)", opts.Shard.Index, opts.Shard.Count, opts.Shard.Count))
-	}
-	if opts.DryRun {
-		if err := checkDryRunDir(opts, runs); err != nil {
-			return nil, badInput(err)
-		}
-		return s, nil
-	}
-	if err := s.makeDir(); err != nil {
-		return nil, badInput(err)
-	}
-	return s, nil
+	return s.makeDir()
 }
 
 // checkDryRunDir checks, writing nothing, the log directory a dry run stands in for: that it is
@@ -258,6 +267,13 @@ func (opts Options) check() error {
 		return fmt.Errorf("--max-runs: %d must be positive", opts.MaxRuns)
 	case opts.WorkerGrace < 0:
 		return fmt.Errorf("--stop-grace: %v must not be negative", opts.WorkerGrace)
+	case opts.Shard.Count > 0 && (opts.Shard.Index < 0 || opts.Shard.Index >= opts.Shard.Count):
+		return fmt.Errorf("--shard: %d/%d: the index must be in [0, %d)", opts.Shard.Index, opts.Shard.Count, opts.Shard.Count)
+	}
+	if opts.Name != "" {
+		if err := checkName(opts.Name); err != nil {
+			return err
+		}
 	}
 	switch opts.Device {
 	case "auto", "cpu", "gpu":
@@ -393,7 +409,8 @@ func (s *Sweep) cpusPerWorker() int {
 // progress stop at their next batch, are marked failed (hparams STATUS_FAILURE) and have all their
 // files closed; a worker that has not exited after Options.WorkerGrace is killed. Runs not yet
 // started are reported failed without a directory, and the status is spec.StatusInterrupted. obs
-// (nil: none) is told what the workers report.
+// (nil: none) is told what the workers report. The first slot's first worker is the one New started,
+// if it started one and it is still alive when the slot's first run is sent.
 func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 	if obs == nil {
 		obs = noObserver{}
@@ -401,6 +418,13 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 	if s.dir == "" {
 		panic("sweep: Run on a dry-run sweep")
 	}
+	// The first slot's worker, New's if it started one; whoever holds it closes it: this defer, or
+	// the slot it is given to.
+	warm := s.warm.Swap(nil)
+	if warm != nil {
+		defer context.AfterFunc(ctx, warm.stop)()
+	}
+	defer func() { warm.close() }()
 	mine := s.Mine()
 	res := &Result{SweepDir: s.dir, Parallel: new(s.parallel), Runs: make([]RunResult, len(mine))}
 	for i, r := range mine {
@@ -431,7 +455,7 @@ func (s *Sweep) Run(ctx context.Context, obs Observer) *Result {
 		s.search = sr
 		defer sr.close()
 	}
-	s.trainRuns(ctx, obs, runs, results, len(mine))
+	s.trainRuns(ctx, obs, &warm, runs, results, len(mine))
 	res.Runs = trainedHere(results, len(mine))
 	fusion := s.fusion
 	fusion.Groups = s.fused.list()
@@ -472,12 +496,17 @@ func (s *Sweep) openLogs(res *Result) (closeCharts func()) {
 }
 
 // trainRuns gives the runs to Parallel slots, through the queue the scheduler adds promoted runs
-// to, until they are all trained or ctx is done.
-func (s *Sweep) trainRuns(ctx context.Context, obs Observer, runs []Run, results []RunResult, mine int) {
+// to, until they are all trained or ctx is done. The first slot takes *warm, the worker New
+// started (nil: none), and *warm is then nil.
+func (s *Sweep) trainRuns(ctx context.Context, obs Observer, warm **worker, runs []Run, results []RunResult, mine int) {
 	q := newQueue(s.initialWork(runs, mine))
 	var wg sync.WaitGroup
 	for slot := range min(s.opts.Parallel, len(runs)) {
-		wg.Go(func() { s.slot(ctx, obs, slot, q, runs, results) })
+		var first *worker
+		if slot == 0 {
+			first, *warm = *warm, nil
+		}
+		wg.Go(func() { s.slot(ctx, obs, slot, first, q, runs, results) })
 	}
 	wg.Wait()
 }
@@ -540,6 +569,9 @@ func (s *Sweep) job(r Run) (spec.Job, error) {
 
 // worker is one running worker process.
 type worker struct {
+	// stop ends the context the process was started with, which tells it to stop (SIGTERM, then
+	// SIGKILL after the grace); close calls it once the process has exited.
+	stop     context.CancelFunc
 	cmd      *exec.Cmd
 	stdin    io.WriteCloser
 	messages chan spec.Message
@@ -571,17 +603,19 @@ const TokenEnv = "TFSWEEP_TOKEN"
 // startWorker starts the slot's worker; when ctx is done the worker is told to stop (SIGTERM) and
 // killed after Options.WorkerGrace.
 func (s *Sweep) startWorker(ctx context.Context, slot int) (*worker, error) {
+	ctx, stop := context.WithCancel(ctx)
 	cmd := WorkerCommand(ctx, s.opts.Worker, s.workerEnv(slot), s.opts.WorkerGrace, "serve")
-	w := &worker{cmd: cmd, messages: make(chan spec.Message, 64), stderr: &tail{max: 64 << 10}, done: make(chan struct{})}
+	w := &worker{stop: stop, cmd: cmd, messages: make(chan spec.Message, 64), stderr: &tail{max: 64 << 10}, done: make(chan struct{})}
 	cmd.Stderr = w.stderr
 	stdout, err := cmd.StdoutPipe()
+	if err == nil {
+		w.stdin, err = cmd.StdinPipe()
+	}
+	if err == nil {
+		err = cmd.Start()
+	}
 	if err != nil {
-		return nil, fmt.Errorf("start worker: %w", err)
-	}
-	if w.stdin, err = cmd.StdinPipe(); err != nil {
-		return nil, fmt.Errorf("start worker: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
+		stop()
 		return nil, fmt.Errorf("start worker %s: %w", s.opts.Worker, err)
 	}
 	go func() {
@@ -656,6 +690,7 @@ func (w *worker) close() {
 	for range w.messages {
 	}
 	<-w.done
+	w.stop()
 }
 
 // tail keeps the last max bytes written to it, cut at a line start.

@@ -20,9 +20,8 @@ type member struct {
 }
 
 // slot trains what it takes from the queue in one worker process at a time: a run, or a group of
-// runs that share a fuse key, trained fused.
-func (s *Sweep) slot(ctx context.Context, obs Observer, slot int, q *queue, runs []Run, results []RunResult) {
-	var w *worker
+// runs that share a fuse key, trained fused. Its first worker is w, when New started one for it.
+func (s *Sweep) slot(ctx context.Context, obs Observer, slot int, w *worker, q *queue, runs []Run, results []RunResult) {
 	defer func() { w.close() }()
 	key := func(w work) string { return s.fuseKey(runs[w.index]) }
 	for {
@@ -99,6 +98,12 @@ func (s *Sweep) claimItem(ctx context.Context, obs Observer, item work, runs []R
 func (s *Sweep) trainGroup(ctx context.Context, obs Observer, slot int, w **worker, group []member, runs []Run) []work {
 	if len(group) == 0 {
 		return nil
+	}
+	if *w != nil && (*w).exited() {
+		// It died between runs, or before its first (New's, while TensorFlow loaded): no run was
+		// its, so none fails for it.
+		(*w).close()
+		*w = nil
 	}
 	if *w == nil {
 		var err error

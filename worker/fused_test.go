@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/tfsweep/tfsweep/internal/tbcheck"
+	"github.com/tfsweep/tfsweep/modelfile"
 	"github.com/tfsweep/tfsweep/spec"
 )
 
@@ -120,6 +121,8 @@ func fusedJob(t *testing.T, dir, run string, epochs int, edit func(*spec.Variant
 type memberCase struct {
 	run  string
 	edit func(*spec.Variant)
+	// network is the job's model file's network as the front sends it (Job.Network); nil for the MLP.
+	network *spec.Network
 	// What its lone run does, which the test checks first: the comparison means something only then.
 	fails, stops bool
 }
@@ -166,6 +169,38 @@ func TestFusedGroupTrainsEachJobAsAlone(t *testing.T) {
 	}
 }
 
+// TestFusedConvnetGroupTrainsEachJobAsAlone trains groups of Keras' MNIST convnet (dropout 0.5)
+// through Serve's Command{Fused} and each member alone, one epoch: a member runs its lone run's
+// kernels (model.Fused's per-trial path), so its epoch metrics are its lone run's to the bit.
+func TestFusedConvnetGroupTrainsEachJobAsAlone(t *testing.T) {
+	convnet, err := modelfile.Read(filepath.Join("..", "modelfile", "testdata", "convnet.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := func(run, init string, lr float64, seed int64) memberCase {
+		in := spec.Initializer(init)
+		net, err := convnet.Apply(spec.Settings{Init: &in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return memberCase{run: run, network: &net, edit: func(v *spec.Variant) {
+			v.LR, v.Init, v.Seed = lr, init, seed
+			v.Model = spec.Model{Name: net.Name, File: "convnet.yaml"}
+		}}
+	}
+	for _, tc := range []groupCase{
+		{"one seed: shared batches", 1, true, []memberCase{
+			member("a", "xavier", 0.001, 5), member("b", "he_normal", 0.003, 5), member("c", "glorot_uniform", 0.0005, 5)}, 0},
+		{"own seeds: own batches", 1, false, []memberCase{member("a", "xavier", 0.001, 11), member("b", "he_uniform", 0.002, 12)}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := tc.check(t); d != (epochDiff{}) {
+				t.Errorf("a member's epoch metrics differ from its lone run's by %+v, want none", d)
+			}
+		})
+	}
+}
+
 // groupCase is a group of TestFusedGroupTrainsEachJobAsAlone.
 type groupCase struct {
 	name        string
@@ -175,14 +210,16 @@ type groupCase struct {
 	valBound    float64 // of the validation losses, relative; 0 is fusedLossBound
 }
 
-// check trains the group and its members alone and compares them.
-func (tc groupCase) check(t *testing.T) {
+// check trains the group and its members alone and compares them; it returns the largest difference
+// of a member's epoch metric from its lone run's.
+func (tc groupCase) check(t *testing.T) epochDiff {
 	dir := t.TempDir()
 	var group []spec.Job
 	var alone []spec.Command
 	for _, m := range tc.members {
 		member := fusedJob(t, filepath.Join(dir, "group"), m.run, tc.epochs, m.edit)
 		job := fusedJob(t, filepath.Join(dir, "alone"), m.run, tc.epochs, m.edit)
+		member.Network, job.Network = m.network, m.network
 		if len(group) == 0 && tc.tensorBoard {
 			member.PicturesEvery, job.PicturesEvery = 1, 1
 		}
@@ -222,6 +259,7 @@ func (tc groupCase) check(t *testing.T) {
 	}
 	t.Logf("largest difference of a member's epoch metric from its lone run's: loss %.2g, val_loss %.2g (relative); accuracy %.2g, val_accuracy %.2g",
 		worst.loss, worst.valLoss, worst.acc, worst.valAcc)
+	return worst
 }
 
 // checkEpochOrder checks that every epoch's messages arrived in the members' order.

@@ -39,6 +39,9 @@ type console struct {
 	runs      map[string]*runProgress
 	nameWidth int // of the longest run name, to align the lines
 	running   int // bars drawn
+	// firstBegin is when the first run's worker reported it begun, just before its first step;
+	// zero until then.
+	firstBegin time.Time
 }
 
 // runProgress is what a run's bar shows.
@@ -140,6 +143,9 @@ func (c *console) begin(runs []sweep.Run) {
 func (c *console) RunStarted(r sweep.Run, b spec.Begin) {
 	p := &runProgress{begin: b}
 	c.mu.Lock()
+	if c.firstBegin.IsZero() {
+		c.firstBegin = time.Now()
+	}
 	c.runs[r.Name] = p
 	c.nameWidth = max(c.nameWidth, len(r.Name))
 	c.mu.Unlock()
@@ -163,6 +169,16 @@ func (c *console) RunStarted(r sweep.Run, b spec.Begin) {
 		mpb.PrependDecorators(decor.Name(r.Name, decor.WC{C: decor.DindentRight | decor.DextraSpace})),
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return c.status(r.Name) })),
 	)
+}
+
+// firstStep is the seconds from start to the first run's first step; 0 when no run began.
+func (c *console) firstStep(start time.Time) float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.firstBegin.IsZero() {
+		return 0
+	}
+	return c.firstBegin.Sub(start).Seconds()
 }
 
 // status is the text beside a bar; epochs are 1-based, as Keras prints them.

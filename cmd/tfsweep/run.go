@@ -86,6 +86,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	defer s.Close()
 	if f.opts.DryRun {
 		if f.jsonOut {
 			return printJSON(stdout, stderr, s.Planned())
@@ -106,7 +107,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	res := trainSweep(ctx, s, f.opts, con)
 	reportStart := time.Now()
 	reportTable := reportSweep(ctx, res, f.opts, con)
-	res.Timings = &sweep.SweepTimings{Startup: runStart.Sub(started).Seconds(), Report: time.Since(reportStart).Seconds()}
+	res.Timings = &sweep.SweepTimings{Startup: runStart.Sub(started).Seconds(), FirstStep: con.firstStep(started), Report: time.Since(reportStart).Seconds()}
 	logTimings(con, res)
 	if f.jsonOut {
 		if code := printJSON(stdout, stderr, res); code != spec.ExitOK {
@@ -340,7 +341,7 @@ func logTimings(con *console, res *sweep.Result) {
 	}
 	t := res.Timings
 	con.log.Info().Str("status", string(res.Status)).Float64("wall_seconds", res.WallSeconds).
-		Float64("startup_seconds", t.Startup).Float64("setup_seconds", t.Runs.Setup).Float64("train_seconds", t.Runs.Train).
+		Float64("startup_seconds", t.Startup).Float64("first_step_seconds", t.FirstStep).Float64("setup_seconds", t.Runs.Setup).Float64("train_seconds", t.Runs.Train).
 		Float64("validation_seconds", t.Runs.Validation).Float64("export_seconds", t.Runs.Export).Float64("report_seconds", t.Report).
 		Msg("sweep done")
 }

@@ -36,9 +36,10 @@ type sweepJSON struct {
 	Status      string   `json:"status"`
 	WallSeconds *float64 `json:"wall_seconds"`
 	Timings     *struct {
-		Startup float64     `json:"startup_seconds"`
-		Runs    timingsJSON `json:"runs"`
-		Report  float64     `json:"report_seconds"`
+		Startup   float64     `json:"startup_seconds"`
+		FirstStep float64     `json:"first_step_seconds"`
+		Runs      timingsJSON `json:"runs"`
+		Report    float64     `json:"report_seconds"`
 	} `json:"timings"`
 	Runs []struct {
 		Name      string  `json:"name"`
@@ -256,6 +257,10 @@ func TestRunEndToEnd(t *testing.T) {
 	if tm := res.Timings; tm == nil || tm.Startup <= 0 || tm.Report <= 0 || math.Abs(tm.Runs.Train-runSum.Train) > 1e-9 ||
 		math.Abs(tm.Runs.Setup-runSum.Setup) > 1e-9 || math.Abs(tm.Runs.Validation-runSum.Validation) > 1e-9 || math.Abs(tm.Runs.Export-runSum.Export) > 1e-9 {
 		t.Errorf("sweep timings %+v, want the runs' sums %+v and a start-up and report time", tm, runSum)
+	}
+	// The first step follows the start-up (the runs are sent after it) and comes before the end.
+	if tm := res.Timings; tm != nil && (tm.FirstStep <= tm.Startup || tm.FirstStep >= tm.Startup+*res.WallSeconds) {
+		t.Errorf("first step %.3f s after the start, want after the start-up's %.3f s and within the sweep's %.3f s", tm.FirstStep, tm.Startup, *res.WallSeconds)
 	}
 	if t.Failed() {
 		t.FailNow()

@@ -320,20 +320,39 @@ func TestRunHelp(t *testing.T) {
 }
 
 // An interrupt that comes while the data load (here: before the command starts) trains nothing,
-// exits 130 and leaves no sweep directory behind.
+// exits 130 and leaves no sweep directory behind; nor does it, or bad input found once the data is
+// read, leave the worker started while the data loaded.
 func TestInterruptBeforeTraining(t *testing.T) {
 	data := t.TempDir()
 	writeIDX(t, data, 2000)
-	logdir := filepath.Join(t.TempDir(), "runs")
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	var stdout, stderr bytes.Buffer
-	code := runRun(ctx, []string{"--data-dir", data, "--logdir", logdir, "--batch-size", "50"}, &stdout, &stderr)
-	if code != spec.ExitInterrupted {
-		t.Fatalf("exit %d, want %d\n%s", code, spec.ExitInterrupted, stderr.String())
-	}
-	if entries, _ := os.ReadDir(logdir); len(entries) > 0 {
-		t.Errorf("an interrupted start left %s/%s", logdir, entries[0].Name())
+	for _, tc := range []struct {
+		name      string
+		batchSize string
+		interrupt bool
+		want      int
+	}{
+		{"interrupted", "50", true, spec.ExitInterrupted},
+		{"a batch larger than the data", "5000", false, spec.ExitBadInput},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logdir := filepath.Join(t.TempDir(), "runs")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.interrupt {
+				cancel()
+			}
+			var stdout, stderr bytes.Buffer
+			code := runRun(ctx, []string{"--data-dir", data, "--logdir", logdir, "--batch-size", tc.batchSize}, &stdout, &stderr)
+			if code != tc.want {
+				t.Fatalf("exit %d, want %d\n%s", code, tc.want, stderr.String())
+			}
+			if entries, _ := os.ReadDir(logdir); len(entries) > 0 {
+				t.Errorf("a start that trained nothing left %s/%s", logdir, entries[0].Name())
+			}
+			if left := workers(os.Getpid()); len(left) > 0 {
+				t.Errorf("a start that trained nothing left workers %v", left)
+			}
+		})
 	}
 }
 
