@@ -235,17 +235,18 @@ func unfilter(dst, raw, zero []byte, rows, stride, bpp int) bool {
 }
 
 // paeth is the PNG Paeth predictor of a pixel from its left (a), upper (b) and upper-left (c) neighbours:
-// the one nearest a+b-c, a before b before c on a tie. It picks by comparisons the compiler makes
-// conditional moves of, for a predictor the branch predictor cannot guess.
+// the one nearest a+b-c, a before b before c on a tie. Each choice is one assignment under one comparison,
+// which the compiler makes a conditional move: the branch predictor cannot guess a predictor.
 func paeth(a, b, c byte) byte {
-	pa, pb, pc := abs(int(b)-int(c)), abs(int(a)-int(c)), abs(int(a)+int(b)-2*int(c))
+	x, y, z := int(a), int(b), int(c) // ints: the compiler moves no byte conditionally
+	pa, pb, pc := abs(y-z), abs(x-z), abs(x+y-2*z)
 	if pb < pa {
-		pa, a = pb, b
+		x = y
 	}
-	if pc < pa {
-		a = c
+	if pc < min(pa, pb) {
+		x = z
 	}
-	return a
+	return byte(x)
 }
 
 func abs(x int) int {

@@ -190,3 +190,25 @@ func TestPNGDecoderKeepsEarlierPixels(t *testing.T) {
 		t.Error("no image decoded")
 	}
 }
+
+// TestPaeth checks the Paeth predictor against the PNG specification's (section 9.4), written as it is
+// there, for every left, upper and upper-left byte.
+func TestPaeth(t *testing.T) {
+	for a := range 256 {
+		for b := range 256 {
+			for c := range 256 {
+				p := a + b - c
+				pa, pb, pc := max(p-a, a-p), max(p-b, b-p), max(p-c, c-p)
+				want := c
+				if pa <= pb && pa <= pc {
+					want = a
+				} else if pb <= pc {
+					want = b
+				}
+				if got := paeth(byte(a), byte(b), byte(c)); int(got) != want {
+					t.Fatalf("paeth(%d, %d, %d) = %d, want %d", a, b, c, got, want)
+				}
+			}
+		}
+	}
+}
