@@ -27,15 +27,15 @@ const maxPNGSide = 1 << 14
 // image, which costs more than decoding a small image. Any other PNG, and any it finds fault with, it
 // declines, for image/png to decode or to name the fault. One pngDecoder serves one goroutine.
 type pngDecoder struct {
-	inf  inflater      // for small images
-	zr   io.ReadCloser // for larger ones
-	src  bytes.Reader
-	idat []byte
-	raw  []byte // the filtered rows, each with its filter byte
-	rows []byte // the unfiltered rows, when their pixels are converted
-	zero []byte // the row above the first
-	slab []byte // what is left of the block images' pixels are carved from
-	one  [1]byte
+	inf   inflater      // for small images
+	zr    io.ReadCloser // for larger ones
+	src   bytes.Reader
+	idat  []byte
+	raw   []byte // the filtered rows, each with its filter byte
+	plain []byte // the unfiltered rows of an image whose pixels are converted
+	zero  []byte // the row above the first
+	slab  []byte // what is left of the block images' pixels are carved from
+	one   [1]byte
 }
 
 // pngHeader is what a PNG's IHDR declares, reduced to what pngDecoder reads.
@@ -68,10 +68,10 @@ func (d *pngDecoder) decode(b []byte, channels int) (pix []byte, rows, cols int,
 	direct := h.channels == channels && (h.colorType == pngGray || h.colorType == pngRGB)
 	unfiltered := pix
 	if !direct {
-		if cap(d.rows) < h.rows*stride {
-			d.rows = make([]byte, h.rows*stride)
+		if cap(d.plain) < h.rows*stride {
+			d.plain = make([]byte, h.rows*stride)
 		}
-		unfiltered = d.rows[:h.rows*stride]
+		unfiltered = d.plain[:h.rows*stride]
 	}
 	if !unfilter(unfiltered, raw, d.zero[:stride], h.rows, stride, h.channels) {
 		return nil, 0, 0, false
