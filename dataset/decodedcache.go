@@ -20,6 +20,16 @@ import (
 type decodedCache struct {
 	dir         string
 	given, used spec.DataSnapshot
+	// describe serves a split with its labels and its examples' shape, not their values (Describe).
+	describe bool
+}
+
+// readEntry reads an entry as the cache serves it: whole, or without the examples' values (describe).
+func (c *decodedCache) readEntry(path string) cachedSplit {
+	if c.describe {
+		return readCacheShape(path)
+	}
+	return readCacheEntry(path)
 }
 
 // handed serves a split from the entry Open was handed for it, without checking the split's files: when
@@ -30,7 +40,7 @@ func (c *decodedCache) handed(entry string, test bool) (cachedSplit, bool) {
 	if given.Path == "" || given.Path != entry {
 		return cachedSplit{}, false
 	}
-	hit := readCacheEntry(entry)
+	hit := c.readEntry(entry)
 	if hit.err != nil || hit.fingerprint != given.Fingerprint {
 		return cachedSplit{}, false
 	}
@@ -128,6 +138,34 @@ func readCacheEntry(path string) cachedSplit {
 	s, err := pairSet(x, y, path, path)
 	if err == nil && z.has(npzFloatsAsBytesFile) {
 		s.Floats, s.Bytes = bytesToFloats(s.Bytes), nil
+	}
+	return cachedSplit{set: s, names: names, fingerprint: z.zip.Comment, err: err}
+}
+
+// readCacheShape reads a decoded split written by writeCacheEntry as a described Set: its labels and class
+// names, and of its examples only the shape. The examples' values (and their CRC) are a worker's to read;
+// an entry whose values turn out damaged fails readCacheEntry, and the worker reads the split's files.
+func readCacheShape(path string) cachedSplit {
+	z, err := openNPZ(path)
+	if err != nil {
+		return cachedSplit{err: err}
+	}
+	defer z.Close()
+	x, err := z.readShape("x")
+	if err != nil {
+		return cachedSplit{err: err}
+	}
+	y, err := z.read("y", true)
+	if err != nil {
+		return cachedSplit{err: err}
+	}
+	names, err := z.readNames()
+	if err != nil {
+		return cachedSplit{err: err}
+	}
+	s, err := pairSet(x, y, path, path)
+	if err == nil {
+		s.described = true
 	}
 	return cachedSplit{set: s, names: names, fingerprint: z.zip.Comment, err: err}
 }

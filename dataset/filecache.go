@@ -28,7 +28,7 @@ func cachedReader(c *decodedCache, files func(string, bool) ([]string, error), r
 		}
 		// The entry is read while the files are stat'ed, as an image folder's is while it is listed.
 		cached := make(chan cachedSplit, 1)
-		go func() { cached <- readCacheEntry(entry) }()
+		go func() { cached <- c.readEntry(entry) }()
 		listed := time.Now()
 		stats := make([]imageFile, len(paths))
 		for i, p := range paths {

@@ -56,7 +56,7 @@ func imageReader(c *decodedCache) readFunc {
 		}
 		// The cached entry is read while the folder is listed: a hit costs the longer of the two, not both.
 		cached := make(chan cachedSplit, 1)
-		go func() { cached <- readCacheEntry(entry) }()
+		go func() { cached <- c.readEntry(entry) }()
 		listed := time.Now()
 		classes, files, err := listImages(dir, trainClasses)
 		hit := <-cached

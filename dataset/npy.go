@@ -171,16 +171,10 @@ func readNPY(r io.Reader, size int64, asLabels bool) (*array, error) {
 	if err != nil {
 		return nil, err
 	}
-	count, ok := checkedProduct(shape, maxPayload/int64(elem.size))
-	if !ok {
-		return nil, fmt.Errorf("%w: shape %v of %s", ErrTooLarge, shape, elem)
+	if err := checkNPYSize(elem, shape, size-headerLen); err != nil {
+		return nil, err
 	}
-	switch have := size - headerLen; {
-	case have < count*int64(elem.size):
-		return nil, fmt.Errorf("%w: shape %v of %s needs %d data bytes, the array holds %d", ErrTruncated, shape, elem, count*int64(elem.size), have)
-	case have > count*int64(elem.size):
-		return nil, fmt.Errorf("%w: shape %v of %s needs %d data bytes, the array holds %d", ErrTrailing, shape, elem, count*int64(elem.size), have)
-	}
+	count, _ := checkedProduct(shape, maxPayload/int64(elem.size))
 	a := &array{elem: elem, dims: shape}
 	if err := a.readPayload(r, count, asLabels); err != nil {
 		if errors.Is(err, ErrLabelRange) {
@@ -189,6 +183,21 @@ func readNPY(r io.Reader, size int64, asLabels bool) (*array, error) {
 		return nil, fmt.Errorf("%w: %v", ErrTruncated, err)
 	}
 	return a, nil
+}
+
+// checkNPYSize checks that an array of shape and elem fits in maxPayload and takes exactly have bytes.
+func checkNPYSize(elem elemType, shape []int, have int64) error {
+	count, ok := checkedProduct(shape, maxPayload/int64(elem.size))
+	if !ok {
+		return fmt.Errorf("%w: shape %v of %s", ErrTooLarge, shape, elem)
+	}
+	switch need := count * int64(elem.size); {
+	case have < need:
+		return fmt.Errorf("%w: shape %v of %s needs %d data bytes, the array holds %d", ErrTruncated, shape, elem, need, have)
+	case have > need:
+		return fmt.Errorf("%w: shape %v of %s needs %d data bytes, the array holds %d", ErrTrailing, shape, elem, need, have)
+	}
+	return nil
 }
 
 // readNPYFile reads the .npy file at path.
@@ -229,34 +238,68 @@ func (n *npzArchive) Close() error { return n.file.Close() }
 
 // read reads the array name (stored as name.npy), checking the entry's CRC once its end is reached.
 func (n *npzArchive) read(name string, asLabels bool) (*array, error) {
+	f, where, err := n.find(name)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, fileError(where, ErrFormat, "%v", err)
+	}
+	defer rc.Close()
+	a, err := readNPY(bufio.NewReaderSize(rc, chunkBytes), int64(f.UncompressedSize64), asLabels)
+	if err != nil {
+		return nil, fileError(where, err, "")
+	}
+	// zip checks the CRC when the entry's end is read.
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return nil, fileError(where, ErrChecksum, "%v", err)
+	}
+	return a, nil
+}
+
+// readShape reads only the header of the array name: its element type and shape, checked against the
+// entry's size, and no values. Its CRC, which covers the values, is left to a read of the whole array.
+func (n *npzArchive) readShape(name string) (*array, error) {
+	f, where, err := n.find(name)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, fileError(where, ErrFormat, "%v", err)
+	}
+	defer rc.Close()
+	elem, shape, headerLen, err := readNPYHeader(bufio.NewReaderSize(rc, npyHeaderBuffer))
+	if err == nil {
+		err = checkNPYSize(elem, shape, int64(f.UncompressedSize64)-headerLen)
+	}
+	if err != nil {
+		return nil, fileError(where, err, "")
+	}
+	return &array{elem: elem, dims: shape}, nil
+}
+
+// npyHeaderBuffer is what readShape reads at a time: numpy's headers are a multiple of 64 bytes, most 128.
+const npyHeaderBuffer = 4096
+
+// find looks up the array name (stored as name.npy) and names it for errors.
+func (n *npzArchive) find(name string) (*zip.File, string, error) {
 	for _, f := range n.zip.File {
 		if f.Name != name+".npy" {
 			continue
 		}
 		where := fmt.Sprintf("%s[%s]", n.path, f.Name)
 		if f.UncompressedSize64 > maxPayload {
-			return nil, fileError(where, ErrTooLarge, "%d bytes", f.UncompressedSize64)
+			return nil, "", fileError(where, ErrTooLarge, "%d bytes", f.UncompressedSize64)
 		}
-		rc, err := f.Open()
-		if err != nil {
-			return nil, fileError(where, ErrFormat, "%v", err)
-		}
-		defer rc.Close()
-		a, err := readNPY(bufio.NewReaderSize(rc, chunkBytes), int64(f.UncompressedSize64), asLabels)
-		if err != nil {
-			return nil, fileError(where, err, "")
-		}
-		// zip checks the CRC when the entry's end is read.
-		if _, err := io.Copy(io.Discard, rc); err != nil {
-			return nil, fileError(where, ErrChecksum, "%v", err)
-		}
-		return a, nil
+		return f, where, nil
 	}
 	var names []string
 	for _, f := range n.zip.File {
 		names = append(names, strings.TrimSuffix(f.Name, ".npy"))
 	}
-	return nil, fileError(n.path, ErrMissing, "no array %q (it holds %s)", name, strings.Join(names, ", "))
+	return nil, "", fileError(n.path, ErrMissing, "no array %q (it holds %s)", name, strings.Join(names, ", "))
 }
 
 // arrayNames is the source's four array names, keras.datasets' unless arrays= gave others.

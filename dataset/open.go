@@ -63,9 +63,15 @@ func noNames(read func(string, Source, bool) (*Set, error)) readFunc {
 // label a class) and against the budget: first what the files declare (Estimate), then what was read.
 // The test split is test=PATH's, the last holdout=FRACTION of the training split, or the format's own.
 func Open(src Source, opts Options) (*Data, error) {
+	return open(src, opts, false)
+}
+
+// open is Open, or with describe the Data Describe describes: a split served from its decoded-cache
+// entry is read without its examples' values.
+func open(src Source, opts Options, describe bool) (*Data, error) {
 	var cache *decodedCache
 	if opts.CacheDir != "" {
-		cache = &decodedCache{dir: opts.CacheDir, given: opts.Snapshot}
+		cache = &decodedCache{dir: opts.CacheDir, given: opts.Snapshot, describe: describe}
 	}
 	var f format
 	switch src.Kind {

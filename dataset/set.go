@@ -17,6 +17,9 @@ type Set struct {
 	Bytes  []uint8   // Len()·Features() values, example after example; nil when Floats holds them
 	Floats []float32 // Len()·Features() values when the source's numbers are not bytes; nil otherwise
 	Labels []int32
+	// described marks a split Describe served from its decoded-cache entry without its values (Bytes and
+	// Floats nil): its shape and labels are whole. Such a Set never leaves the package.
+	described bool
 }
 
 // Data is a classification set as a source holds it: a training and a test split of the same shape.
@@ -56,10 +59,12 @@ func (s *Set) Slice(from, to int) *Set {
 		panic(fmt.Sprintf("dataset: Slice(%d, %d) of a set of %d examples", from, to, s.Len()))
 	}
 	f := s.Features()
-	out := &Set{Shape: s.Shape, Labels: s.Labels[from:to:to]}
-	if s.Bytes != nil {
+	out := &Set{Shape: s.Shape, Labels: s.Labels[from:to:to], described: s.described}
+	switch {
+	case s.described:
+	case s.Bytes != nil:
 		out.Bytes = s.Bytes[from*f : to*f : to*f]
-	} else {
+	default:
 		out.Floats = s.Floats[from*f : to*f : to*f]
 	}
 	return out
@@ -72,7 +77,7 @@ func (s *Set) check(what string, classes int) error {
 	if s.Bytes != nil {
 		values = len(s.Bytes)
 	}
-	if f := s.Features(); values != s.Len()*f {
+	if f := s.Features(); !s.described && values != s.Len()*f {
 		return fmt.Errorf("%w: %s: %d values for %d labels of %d features", ErrCountMismatch, what, values, s.Len(), f)
 	}
 	for i, l := range s.Labels {

@@ -321,12 +321,13 @@ func readData(plan *Plan, opts Options) (DataShape, spec.DataSnapshot, error) {
 	if err != nil {
 		return DataShape{}, spec.DataSnapshot{}, fmt.Errorf("%s: %w", origin, err)
 	}
-	// The budget is checked on what the files declare before they are read, and on what was read.
-	d, err := dataset.Open(src, dataset.Options{CacheDir: opts.DataCache, Budget: DataBudget()})
+	// The budget is checked on what the files declare before they are read, and on what was read. The
+	// front needs no values: a split its decoded-cache entry serves is the workers' to read.
+	d, err := dataset.Describe(src, dataset.Options{CacheDir: opts.DataCache, Budget: DataBudget()})
 	if err != nil {
 		return DataShape{}, spec.DataSnapshot{}, fmt.Errorf("%s: %w", origin, err)
 	}
-	return DataShape{TrainExamples: d.Train.Len(), Features: d.Train.Features(), Classes: d.Classes, Source: source}, d.Snapshot, nil
+	return DataShape{TrainExamples: d.TrainExamples, Features: d.Features(), Classes: d.Classes, Source: source}, d.Snapshot, nil
 }
 
 // DataBudget is the most bytes a data source may take as float32 (dataset.Options.Budget): the memory
