@@ -99,13 +99,18 @@ func TestMalformedData(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Read as without a cache, and through the decoded cache as the commands read: the same fault.
+			// Opened and described (as the front reads), without a cache and through the decoded cache as the
+			// commands read: the same fault.
 			for _, opts := range []Options{{}, {CacheDir: t.TempDir()}} {
+				_, describeErr := Describe(src, opts)
 				d, err := Open(src, opts)
 				if err == nil {
 					t.Fatalf("cache %q: read %d+%d examples, want an error", opts.CacheDir, d.Train.Len(), d.Test.Len())
 				}
 				t.Log(err)
+				if describeErr == nil || describeErr.Error() != err.Error() {
+					t.Errorf("cache %q: Describe's error %v, want Open's %q", opts.CacheDir, describeErr, err)
+				}
 				if tc.want != nil && !errors.Is(err, tc.want) {
 					t.Errorf("error %q is not %q", err, tc.want)
 				}
