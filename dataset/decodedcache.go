@@ -22,6 +22,20 @@ type decodedCache struct {
 	given, used spec.DataSnapshot
 	// describe serves a split with its labels and its examples' shape, not their values (Describe).
 	describe bool
+	// estimate, when set, is the budget's check of what the files declare (CheckEstimate), made once
+	// before a split is decoded rather than before any is read: a split served from its entry is
+	// measured exactly by its entry, without the listing or scan an estimate takes.
+	estimate func() error
+}
+
+// decode reads a split from its files, once the estimate, if it is this cache's to check, allows it.
+func (c *decodedCache) decode(read func() (*Set, []string, error)) (*Set, []string, error) {
+	if c.estimate != nil {
+		if err := c.estimate(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return read()
 }
 
 // readEntry reads an entry as the cache serves it: whole, or without the examples' values (describe).
@@ -74,7 +88,7 @@ func (c *decodedCache) through(r cacheRead, decode func() (*Set, []string, error
 		*c.used.Split(r.test) = spec.DataEntry{Path: r.entry, Fingerprint: r.fingerprint}
 		return r.hit.set, r.hit.names, nil
 	}
-	s, names, err := decode()
+	s, names, err := c.decode(decode)
 	if err != nil || !settled(r.files, r.listed) {
 		return s, names, err
 	}

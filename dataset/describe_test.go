@@ -2,9 +2,12 @@ package dataset
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,6 +57,29 @@ func TestDescribeAgreesWithOpen(t *testing.T) {
 				}
 				if got.Features()*4+4 != int(got.Float32Bytes)/(got.TrainExamples+got.TestExamples) {
 					t.Errorf("%s: %d features, %d float32 bytes for %d+%d examples", read.name, got.Features(), got.Float32Bytes, got.TrainExamples, got.TestExamples)
+				}
+			}
+			// The budget: exactly the data's size admits them; a byte less refuses them, by what the files
+			// declare when a split is decoded, by what its entry holds when the cache serves it.
+			want := describeData(t, first).Float32Bytes
+			fromEntry := "its files declare" // a format without a decoded cache is estimated first
+			switch src.Kind {
+			case KindImages, KindIDX, KindCSV, KindTFRecord:
+				fromEntry = "examples of " + fmt.Sprint(first.Train.Shape) + " take"
+			}
+			for _, read := range []struct {
+				name, refusal string
+				cache         func() string
+			}{
+				{"through an empty cache", "its files declare", t.TempDir},
+				{"from the cache", fromEntry, func() string { return cache }},
+			} {
+				if _, err := Describe(src, Options{CacheDir: read.cache(), Budget: want}); err != nil {
+					t.Errorf("%s: a budget of %d: %v", read.name, want, err)
+				}
+				_, err := Describe(src, Options{CacheDir: read.cache(), Budget: want - 1})
+				if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), read.refusal) {
+					t.Errorf("%s: a budget of %d: %v, want %v saying %q", read.name, want-1, err, ErrTooLarge, read.refusal)
 				}
 			}
 		})

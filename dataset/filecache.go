@@ -22,9 +22,10 @@ func cachedReader(c *decodedCache, files func(string, bool) ([]string, error), r
 		if hit, ok := c.handed(entry, test); ok {
 			return hit.set, hit.names, nil
 		}
+		decode := func() (*Set, []string, error) { return read(path, src, test, classes) }
 		paths, err := files(path, test)
 		if err != nil {
-			return read(path, src, test, classes)
+			return c.decode(decode)
 		}
 		// The entry is read while the files are stat'ed, as an image folder's is while it is listed.
 		cached := make(chan cachedSplit, 1)
@@ -42,9 +43,8 @@ func cachedReader(c *decodedCache, files func(string, bool) ([]string, error), r
 		err = statImages(stats)
 		hit := <-cached
 		if err != nil {
-			return read(path, src, test, classes)
+			return c.decode(decode)
 		}
-		decode := func() (*Set, []string, error) { return read(path, src, test, classes) }
 		return c.through(cacheRead{path, entry, test, hit, listingFingerprint("", nil, stats), stats, listed}, decode)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/tfsweep/tfsweep/spec"
 )
@@ -85,7 +86,11 @@ func open(src Source, opts Options, describe bool) (*Data, error) {
 			return nil, fmt.Errorf("%w: unknown kind %q", ErrSpec, src.Kind)
 		}
 	}
-	if err := CheckEstimate(src, opts.Budget); err != nil {
+	// Open checks what the files declare before it reads a byte. Describe, which holds nothing of a split
+	// its entry serves, checks it before it decodes a split from its files (decodedCache.decode).
+	if describe && cache != nil && (src.Kind == KindImages || f.files != nil) {
+		cache.estimate = sync.OnceValue(func() error { return CheckEstimate(src, opts.Budget) })
+	} else if err := CheckEstimate(src, opts.Budget); err != nil {
 		return nil, err
 	}
 	if cache != nil && f.files != nil {
