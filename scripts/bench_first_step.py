@@ -6,7 +6,9 @@ images of all the data) and takes the wall time from the launch to the moment th
 the front records it, is kept beside it. The systems (the fronts given as LABEL=PATH, each with the same
 tfsweep-worker beside it) are alternated within every round, and the formats follow each other in each
 system's turn, so that the machine's load falls on all of them alike. It prints a markdown table: the median
-over the rounds of each, its ratio to npz's in the same system, and the ratio of the systems.
+over the rounds of each, its ratio to npz's in the same system, and the ratio of the systems. Beside each run
+it times the front alone, `tfsweep run --dry-run` on the same cache (the front's read and checks of the
+data, no worker), in CPU seconds, which the machine's load stretches less than wall time: a second table.
 
     bench_first_step.py ROUNDS WORKDIR LABEL=TFSWEEP... -- NAME=SOURCE[@CACHE]...
 
@@ -15,6 +17,7 @@ for every run: the first read, which writes it).
 """
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -46,6 +49,17 @@ def first_step(tfsweep, source, cache, logdir):
     return seen, recorded
 
 
+def front_cpu(tfsweep, source, cache, logdir):
+    """The CPU seconds of the front alone reading and checking the data: a --dry-run, which starts no worker."""
+    cmd = [tfsweep, "run", *RUN_FLAGS, "--dry-run", "--data", source, "--data-cache", cache, "--logdir", logdir]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        sys.exit(f"bench_first_step: {' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr.decode()[-2000:]}")
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
 def main():
     args = sys.argv[1:]
     rounds, work = int(args[0]), args[1]
@@ -63,7 +77,11 @@ def main():
         where = tempfile.mkdtemp(dir=work) if fresh else caches.setdefault((label, name), tempfile.mkdtemp(dir=work))
         logdir = tempfile.mkdtemp(dir=work)
         try:
-            return first_step(tfsweep, source, where, logdir)
+            seen = first_step(tfsweep, source, where, logdir)
+            if fresh:
+                shutil.rmtree(where)
+                where = tempfile.mkdtemp(dir=work)
+            return seen, front_cpu(tfsweep, source, where, logdir)
         finally:
             shutil.rmtree(logdir)
             if fresh:
@@ -75,15 +93,18 @@ def main():
             measure(label, tfsweep, name, source, cache)
     seen = {(label, name): [] for label, _ in systems for name, _, _ in formats}
     recorded = {key: [] for key in seen}
+    front = {key: [] for key in seen}
     for r in range(rounds):
         order = systems if r % 2 == 0 else systems[::-1]
         for label, tfsweep in order:
             for name, source, cache in formats:
-                s, rec = measure(label, tfsweep, name, source, cache)
+                (s, rec), cpu = measure(label, tfsweep, name, source, cache)
                 seen[label, name].append(s)
+                front[label, name].append(cpu)
                 if rec is not None:
                     recorded[label, name].append(rec)
     report(systems, formats, seen, recorded, rounds)
+    report_front(systems, formats, front, rounds)
 
 
 def report(systems, formats, seen, recorded, rounds):
@@ -108,6 +129,25 @@ def report(systems, formats, seen, recorded, rounds):
             row += f" {med[labels[1], name] / med[labels[0], name]:.2f} |"
         rec = recorded[labels[-1], name]
         row += f" {statistics.median(rec):.3f} |" if rec else " – |"
+        print(row)
+
+
+def report_front(systems, formats, front, rounds):
+    med = {key: statistics.median(v) for key, v in front.items()}
+    labels = [label for label, _ in systems]
+    print(f"\nThe front alone (`tfsweep run --dry-run` on the same cache: the data read and checked, no worker), "
+          f"CPU seconds, the median of {rounds} rounds\n")
+    head = "| data |" + "".join(f" {label} CPU s | {label} / npz's |" for label in labels)
+    if len(labels) == 2:
+        head += f" {labels[1]} / {labels[0]} |"
+    print(head)
+    print("|---" + "|---:" * (head.count("|") - 2) + "|")
+    for name, _, _ in formats:
+        row = f"| {name} |"
+        for label in labels:
+            row += f" {med[label, name]:.3f} | {med[label, name] / med[label, formats[0][0]]:.2f} |"
+        if len(labels) == 2:
+            row += f" {med[labels[1], name] / med[labels[0], name]:.2f} |"
         print(row)
 
 
