@@ -90,8 +90,10 @@ func BenchmarkReadMNIST(b *testing.B) {
 	}
 }
 
-// frontOpen and frontDescribe are the front's read of a source: its splits' sizes, by Open and by Describe.
+// frontOpen and frontDescribe are the front's read of a source: its splits' sizes, by Open and by Describe,
+// checked against a budget as the front checks the machine's memory (sweep.DataBudget).
 func frontOpen(src Source, opts Options) (int, int, error) {
+	opts.Budget = frontBudget
 	d, err := Open(src, opts)
 	if err != nil {
 		return 0, 0, err
@@ -100,9 +102,13 @@ func frontOpen(src Source, opts Options) (int, int, error) {
 }
 
 func frontDescribe(src Source, opts Options) (int, int, error) {
+	opts.Budget = frontBudget
 	d, err := Describe(src, opts)
 	return d.TrainExamples, d.TestExamples, err
 }
+
+// frontBudget is a budget the data fit in, as a machine's memory.
+const frontBudget = 8 << 30
 
 // cpuTime is the user and system CPU time this process has used: the benchmark's work on all cores, which
 // a loaded machine stretches less than the wall time.

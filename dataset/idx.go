@@ -9,6 +9,9 @@
 // layers do. Every fault wraps one of the Err* values and names the file and the record, row or offset.
 // Decoded splits are kept in a cache directory (Options.CacheDir); the entries one Open read are its
 // Data.Snapshot, which another Open of the source (a sweep's worker) is handed to read them unchecked.
+// Describe checks a source as Open does and returns its Description (sizes, shape, classes, snapshot)
+// for a caller that plans rather than trains (the front): a split its cache entry serves gives its
+// labels and the shape of its examples, not their values.
 //
 // An IDX file is a 4-byte magic (two zero bytes, the element type, the number of dimensions), one big-endian
 // uint32 per dimension, then the elements row-major. Files may be gzipped; gzip is recognised by its magic
