@@ -24,7 +24,7 @@ func TestLoadReadsTheFrontsSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	front, err := dataset.Open(src, dataset.Options{CacheDir: job.DataCache})
+	front, err := dataset.Describe(src, dataset.Options{CacheDir: job.DataCache}) // as sweep.New reads it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +37,8 @@ func TestLoadReadsTheFrontsSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("with the source moved away: %v", err)
 	}
-	if d.Train.Len() != front.Train.Len() || d.Test.Len() != front.Test.Len() || d.Snapshot != front.Snapshot {
+	if d.Train.Len() != front.TrainExamples || d.Test.Len() != front.TestExamples || d.Snapshot != front.Snapshot {
 		t.Errorf("loaded %d and %d examples from %+v, want %d and %d from %+v", d.Train.Len(), d.Test.Len(), d.Snapshot,
-			front.Train.Len(), front.Test.Len(), front.Snapshot)
+			front.TrainExamples, front.TestExamples, front.Snapshot)
 	}
 }
