@@ -40,10 +40,7 @@ func (c *decodedCache) decode(read func() (*Set, []string, error)) (*Set, []stri
 
 // readEntry reads an entry as the cache serves it: whole, or without the examples' values (describe).
 func (c *decodedCache) readEntry(path string) cachedSplit {
-	if c.describe {
-		return readCacheShape(path)
-	}
-	return readCacheEntry(path)
+	return readCacheSplit(path, c.describe)
 }
 
 // handed serves a split from the entry Open was handed for it, without checking the split's files: when
@@ -130,42 +127,25 @@ type cachedSplit struct {
 	err         error
 }
 
-// readCacheEntry reads a decoded split written by writeCacheEntry.
-func readCacheEntry(path string) cachedSplit {
-	z, err := openNPZ(path)
-	if err != nil {
-		return cachedSplit{err: err}
-	}
-	defer z.Close()
-	x, err := z.read("x", false)
-	if err != nil {
-		return cachedSplit{err: err}
-	}
-	y, err := z.read("y", true)
-	if err != nil {
-		return cachedSplit{err: err}
-	}
-	names, err := z.readNames()
-	if err != nil {
-		return cachedSplit{err: err}
-	}
-	s, err := pairSet(x, y, path, path)
-	if err == nil && z.has(npzFloatsAsBytesFile) {
-		s.Floats, s.Bytes = bytesToFloats(s.Bytes), nil
-	}
-	return cachedSplit{set: s, names: names, fingerprint: z.zip.Comment, err: err}
-}
+// readCacheEntry reads a decoded split written by writeCacheEntry, whole.
+func readCacheEntry(path string) cachedSplit { return readCacheSplit(path, false) }
 
-// readCacheShape reads a decoded split written by writeCacheEntry as a described Set: its labels and class
-// names, and of its examples only the shape. The examples' values (and their CRC) are a worker's to read;
-// an entry whose values turn out damaged fails readCacheEntry, and the worker reads the split's files.
-func readCacheShape(path string) cachedSplit {
+// readCacheSplit reads a decoded split written by writeCacheEntry: its labels, its class names and its
+// examples, or of the examples only their shape (shapeOnly), as a described Set. The examples' values
+// (and their CRC) are then a worker's to read; an entry whose values turn out damaged fails
+// readCacheEntry, and the worker reads the split's files.
+func readCacheSplit(path string, shapeOnly bool) cachedSplit {
 	z, err := openNPZ(path)
 	if err != nil {
 		return cachedSplit{err: err}
 	}
 	defer z.Close()
-	x, err := z.readShape("x")
+	var x *array
+	if shapeOnly {
+		x, err = z.readShape("x")
+	} else {
+		x, err = z.read("x", false)
+	}
 	if err != nil {
 		return cachedSplit{err: err}
 	}
@@ -178,8 +158,12 @@ func readCacheShape(path string) cachedSplit {
 		return cachedSplit{err: err}
 	}
 	s, err := pairSet(x, y, path, path)
-	if err == nil {
+	switch {
+	case err != nil:
+	case shapeOnly:
 		s.described = true
+	case z.has(npzFloatsAsBytesFile):
+		s.Floats, s.Bytes = bytesToFloats(s.Bytes), nil
 	}
 	return cachedSplit{set: s, names: names, fingerprint: z.zip.Comment, err: err}
 }

@@ -238,13 +238,9 @@ func (n *npzArchive) Close() error { return n.file.Close() }
 
 // read reads the array name (stored as name.npy), checking the entry's CRC once its end is reached.
 func (n *npzArchive) read(name string, asLabels bool) (*array, error) {
-	f, where, err := n.find(name)
+	f, rc, where, err := n.open(name)
 	if err != nil {
 		return nil, err
-	}
-	rc, err := f.Open()
-	if err != nil {
-		return nil, fileError(where, ErrFormat, "%v", err)
 	}
 	defer rc.Close()
 	a, err := readNPY(bufio.NewReaderSize(rc, chunkBytes), int64(f.UncompressedSize64), asLabels)
@@ -261,13 +257,9 @@ func (n *npzArchive) read(name string, asLabels bool) (*array, error) {
 // readShape reads only the header of the array name: its element type and shape, checked against the
 // entry's size, and no values. Its CRC, which covers the values, is left to a read of the whole array.
 func (n *npzArchive) readShape(name string) (*array, error) {
-	f, where, err := n.find(name)
+	f, rc, where, err := n.open(name)
 	if err != nil {
 		return nil, err
-	}
-	rc, err := f.Open()
-	if err != nil {
-		return nil, fileError(where, ErrFormat, "%v", err)
 	}
 	defer rc.Close()
 	elem, shape, headerLen, err := readNPYHeader(bufio.NewReaderSize(rc, npyHeaderBuffer))
@@ -282,6 +274,18 @@ func (n *npzArchive) readShape(name string) (*array, error) {
 
 // npyHeaderBuffer is what readShape reads at a time: numpy's headers are a multiple of 64 bytes, most 128.
 const npyHeaderBuffer = 4096
+
+// open opens the array name (stored as name.npy) for reading; where names it in errors.
+func (n *npzArchive) open(name string) (f *zip.File, rc io.ReadCloser, where string, err error) {
+	f, where, err = n.find(name)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if rc, err = f.Open(); err != nil {
+		return nil, nil, "", fileError(where, ErrFormat, "%v", err)
+	}
+	return f, rc, where, nil
+}
 
 // find looks up the array name (stored as name.npy) and names it for errors.
 func (n *npzArchive) find(name string) (*zip.File, string, error) {
