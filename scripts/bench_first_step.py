@@ -107,18 +107,14 @@ def main():
     report_front(systems, formats, front, rounds)
 
 
-def report(systems, formats, seen, recorded, rounds):
-    med = {key: statistics.median(v) for key, v in seen.items()}
-    labels = [label for label, _ in systems]
-    print(f"\nTime to the first step: `tfsweep run` launched to its first training step (its \"training\" line), "
-          f"seconds, the median of {rounds} rounds with the systems alternated; {os.cpu_count()} cores, load "
-          f"average {open('/proc/loadavg').read().split()[0]} at the end\n")
-    head = "| data |"
-    for label in labels:
-        head += f" {label} s | {label} / npz's |"
+def table(labels, formats, med, unit, last=None):
+    """One row per format: each system's median and its ratio to npz's, the second system's ratio to the
+    first's, and, when given, last(name), a last column's text."""
+    head = "| data |" + "".join(f" {label} {unit} | {label} / npz's |" for label in labels)
     if len(labels) == 2:
         head += f" {labels[1]} / {labels[0]} |"
-    head += f" first_step_seconds ({labels[-1]}) |"
+    if last:
+        head += f" first_step_seconds ({labels[-1]}) |"
     print(head)
     print("|---" + "|---:" * (head.count("|") - 2) + "|")
     for name, _, _ in formats:
@@ -127,9 +123,22 @@ def report(systems, formats, seen, recorded, rounds):
             row += f" {med[label, name]:.3f} | {med[label, name] / med[label, formats[0][0]]:.2f} |"
         if len(labels) == 2:
             row += f" {med[labels[1], name] / med[labels[0], name]:.2f} |"
-        rec = recorded[labels[-1], name]
-        row += f" {statistics.median(rec):.3f} |" if rec else " – |"
+        if last:
+            row += f" {last(name)} |"
         print(row)
+
+
+def report(systems, formats, seen, recorded, rounds):
+    med = {key: statistics.median(v) for key, v in seen.items()}
+    labels = [label for label, _ in systems]
+    print(f"\nTime to the first step: `tfsweep run` launched to its first training step (its \"training\" line), "
+          f"seconds, the median of {rounds} rounds with the systems alternated; {os.cpu_count()} cores, load "
+          f"average {open('/proc/loadavg').read().split()[0]} at the end\n")
+
+    def recorded_median(name):
+        rec = recorded[labels[-1], name]
+        return f"{statistics.median(rec):.3f}" if rec else "–"
+    table(labels, formats, med, "s", recorded_median)
 
 
 def report_front(systems, formats, front, rounds):
@@ -137,18 +146,7 @@ def report_front(systems, formats, front, rounds):
     labels = [label for label, _ in systems]
     print(f"\nThe front alone (`tfsweep run --dry-run` on the same cache: the data read and checked, no worker), "
           f"CPU seconds, the median of {rounds} rounds\n")
-    head = "| data |" + "".join(f" {label} CPU s | {label} / npz's |" for label in labels)
-    if len(labels) == 2:
-        head += f" {labels[1]} / {labels[0]} |"
-    print(head)
-    print("|---" + "|---:" * (head.count("|") - 2) + "|")
-    for name, _, _ in formats:
-        row = f"| {name} |"
-        for label in labels:
-            row += f" {med[label, name]:.3f} | {med[label, name] / med[label, formats[0][0]]:.2f} |"
-        if len(labels) == 2:
-            row += f" {med[labels[1], name] / med[labels[0], name]:.2f} |"
-        print(row)
+    table(labels, formats, med, "CPU s")
 
 
 if __name__ == "__main__":
